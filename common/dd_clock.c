@@ -1,0 +1,232 @@
+#include "dd_clock.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t dd_clock_wall_ms(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t default_source(void *ctx)
+{
+    (void)ctx;
+    return dd_clock_wall_ms();
+}
+
+static int64_t wall_now(const dd_clock_t *clock)
+{
+    return clock->source != NULL ? clock->source(clock->source_ctx) : dd_clock_wall_ms();
+}
+
+static void reset(dd_clock_t *clock, dd_clock_mode_t mode)
+{
+    memset(clock, 0, sizeof(*clock));
+    clock->mode = mode;
+    clock->scale = 1.0;
+    clock->source = default_source;
+}
+
+dd_clock_status_t dd_clock_init_real(dd_clock_t *clock)
+{
+    if (clock == NULL) {
+        return DD_CLOCK_BAD_PARAMETER;
+    }
+    reset(clock, DD_CLOCK_REAL);
+    return DD_CLOCK_OK;
+}
+
+dd_clock_status_t dd_clock_init_scaled(dd_clock_t *clock, double scale,
+                                       int64_t origin_pipeline_ms)
+{
+    if (clock == NULL || !(scale > 0.0) || scale > 1e6 || origin_pipeline_ms < 0) {
+        return DD_CLOCK_BAD_PARAMETER;
+    }
+    reset(clock, DD_CLOCK_SCALED);
+    clock->scale = scale;
+    clock->origin_real_ms = wall_now(clock);
+    clock->origin_pipeline_ms = origin_pipeline_ms != 0 ? origin_pipeline_ms : clock->origin_real_ms;
+    return DD_CLOCK_OK;
+}
+
+dd_clock_status_t dd_clock_init_manual(dd_clock_t *clock, int64_t start_ms)
+{
+    if (clock == NULL || start_ms < 0) {
+        return DD_CLOCK_BAD_PARAMETER;
+    }
+    reset(clock, DD_CLOCK_MANUAL);
+    clock->manual_ms = start_ms;
+    return DD_CLOCK_OK;
+}
+
+void dd_clock_set_source(dd_clock_t *clock, dd_clock_source_fn source, void *ctx)
+{
+    if (clock == NULL) {
+        return;
+    }
+    clock->source = source != NULL ? source : default_source;
+    clock->source_ctx = source != NULL ? ctx : NULL;
+    if (clock->mode == DD_CLOCK_SCALED) {
+        /* The origin was taken from the old source; re-anchor it. */
+        clock->origin_real_ms = wall_now(clock);
+    }
+}
+
+int64_t dd_clock_now_ms(const dd_clock_t *clock)
+{
+    if (clock == NULL) {
+        return 0;
+    }
+    switch (clock->mode) {
+    case DD_CLOCK_REAL:
+        return wall_now(clock);
+    case DD_CLOCK_SCALED: {
+        int64_t elapsed = wall_now(clock) - clock->origin_real_ms;
+        if (elapsed < 0) {
+            elapsed = 0; /* a wall clock stepped back must not move pipeline time back */
+        }
+        return clock->origin_pipeline_ms + (int64_t)llround((double)elapsed * clock->scale);
+    }
+    case DD_CLOCK_MANUAL:
+        return __atomic_load_n(&((dd_clock_t *)clock)->manual_ms, __ATOMIC_ACQUIRE);
+    }
+    return 0;
+}
+
+dd_clock_status_t dd_clock_advance(dd_clock_t *clock, int64_t delta_ms, int64_t *new_ms)
+{
+    int64_t now;
+
+    if (clock == NULL || delta_ms < 0) {
+        return DD_CLOCK_BAD_PARAMETER;
+    }
+    if (clock->mode != DD_CLOCK_MANUAL) {
+        return DD_CLOCK_WRONG_MODE;
+    }
+    now = __atomic_add_fetch(&clock->manual_ms, delta_ms, __ATOMIC_ACQ_REL);
+    if (new_ms != NULL) {
+        *new_ms = now;
+    }
+    return DD_CLOCK_OK;
+}
+
+dd_clock_status_t dd_clock_set(dd_clock_t *clock, int64_t now_ms)
+{
+    int64_t cur;
+
+    if (clock == NULL) {
+        return DD_CLOCK_BAD_PARAMETER;
+    }
+    if (clock->mode != DD_CLOCK_MANUAL) {
+        return DD_CLOCK_WRONG_MODE;
+    }
+    cur = __atomic_load_n(&clock->manual_ms, __ATOMIC_ACQUIRE);
+    do {
+        if (now_ms < cur) {
+            return DD_CLOCK_BACKWARDS;
+        }
+    } while (!__atomic_compare_exchange_n(&clock->manual_ms, &cur, now_ms, false,
+                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    return DD_CLOCK_OK;
+}
+
+dd_clock_status_t dd_clock_format(const dd_clock_t *clock, char *buf, size_t len)
+{
+    int n = 0;
+
+    if (clock == NULL || buf == NULL || len == 0) {
+        return DD_CLOCK_BAD_PARAMETER;
+    }
+    switch (clock->mode) {
+    case DD_CLOCK_REAL:
+        n = snprintf(buf, len, "real");
+        break;
+    case DD_CLOCK_SCALED:
+        n = snprintf(buf, len, "scaled:%.17g:%" PRId64 ":%" PRId64, clock->scale,
+                     clock->origin_real_ms, clock->origin_pipeline_ms);
+        break;
+    case DD_CLOCK_MANUAL:
+        n = snprintf(buf, len, "manual:%" PRId64, dd_clock_now_ms(clock));
+        break;
+    }
+    if (n < 0 || (size_t)n >= len) {
+        return DD_CLOCK_BUFFER_TOO_SMALL;
+    }
+    return DD_CLOCK_OK;
+}
+
+static int parse_i64(const char *s, char **end, int64_t *out)
+{
+    long long v;
+
+    if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ') {
+        return -1;
+    }
+    v = strtoll(s, end, 10);
+    if (*end == s) {
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+dd_clock_status_t dd_clock_parse(dd_clock_t *clock, const char *spec)
+{
+    char *end = NULL;
+
+    if (clock == NULL || spec == NULL) {
+        return DD_CLOCK_BAD_PARAMETER;
+    }
+    if (strcmp(spec, "real") == 0) {
+        return dd_clock_init_real(clock);
+    }
+    if (strncmp(spec, "manual:", 7) == 0) {
+        int64_t t;
+        if (parse_i64(spec + 7, &end, &t) != 0 || *end != '\0') {
+            return DD_CLOCK_PARSE_ERROR;
+        }
+        return dd_clock_init_manual(clock, t);
+    }
+    if (strncmp(spec, "scaled:", 7) == 0) {
+        double scale = strtod(spec + 7, &end);
+        int64_t origin_real;
+        int64_t origin_pipeline;
+        if (end == spec + 7 || *end != ':' || !isfinite(scale)) {
+            return DD_CLOCK_PARSE_ERROR;
+        }
+        if (parse_i64(end + 1, &end, &origin_real) != 0 || *end != ':') {
+            return DD_CLOCK_PARSE_ERROR;
+        }
+        if (parse_i64(end + 1, &end, &origin_pipeline) != 0 || *end != '\0') {
+            return DD_CLOCK_PARSE_ERROR;
+        }
+        if (dd_clock_init_scaled(clock, scale, origin_pipeline > 0 ? origin_pipeline : 1) != DD_CLOCK_OK) {
+            return DD_CLOCK_PARSE_ERROR;
+        }
+        clock->origin_real_ms = origin_real;
+        clock->origin_pipeline_ms = origin_pipeline;
+        return DD_CLOCK_OK;
+    }
+    return DD_CLOCK_PARSE_ERROR;
+}
+
+const char *dd_clock_strerror(dd_clock_status_t status)
+{
+    switch (status) {
+    case DD_CLOCK_OK: return "ok";
+    case DD_CLOCK_BAD_PARAMETER: return "bad parameter";
+    case DD_CLOCK_WRONG_MODE: return "operation needs a manual clock";
+    case DD_CLOCK_BACKWARDS: return "a clock never moves backwards";
+    case DD_CLOCK_PARSE_ERROR: return "clock spec not understood (real | scaled:S:ORIGIN_REAL:ORIGIN_PIPELINE | manual:MS)";
+    case DD_CLOCK_BUFFER_TOO_SMALL: return "buffer too small";
+    }
+    return "unknown clock status";
+}

@@ -1,0 +1,142 @@
+/**
+ * @file dd_clock.h
+ * @brief The pipeline clock: real, scaled or manual time in epoch milliseconds.
+ *
+ * Every timing decision in ddlocal (windows, throttles, alarms, invalidation,
+ * reply timestamps) reads a dd_clock_t; nothing calls time() directly.
+ *
+ * - real:   pipeline time = wall-clock time.
+ * - scaled: pipeline time = origin_pipeline + (wall - origin_real) * scale,
+ *           so `--time-scale 60` runs an hour of pipeline time per minute.
+ *           Restarting with origin_pipeline = the last stored pipeline time
+ *           keeps it from ever going backwards.
+ * - manual: time moves only through dd_clock_advance()/dd_clock_set().
+ *
+ * The clock is caller-allocated and holds no resources. Reads and manual
+ * updates are atomic, so one clock may be shared by several threads.
+ * dd_clock_format()/dd_clock_parse() turn a clock into a one-line spec so that
+ * the broker shim and ddlocald can be started on the very same clock.
+ */
+#ifndef DD_CLOCK_H_
+#define DD_CLOCK_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Status codes of this module. */
+typedef enum dd_clock_status {
+    DD_CLOCK_OK = 0,
+    DD_CLOCK_BAD_PARAMETER,   /**< NULL pointer or out-of-range value. */
+    DD_CLOCK_WRONG_MODE,      /**< Operation needs a manual clock. */
+    DD_CLOCK_BACKWARDS,       /**< Would move a manual clock backwards. */
+    DD_CLOCK_PARSE_ERROR,     /**< Spec string not understood. */
+    DD_CLOCK_BUFFER_TOO_SMALL /**< Output buffer too small. */
+} dd_clock_status_t;
+
+/** How pipeline time relates to wall-clock time. */
+typedef enum dd_clock_mode {
+    DD_CLOCK_REAL = 0,
+    DD_CLOCK_SCALED,
+    DD_CLOCK_MANUAL
+} dd_clock_mode_t;
+
+/** Source of wall-clock time in epoch ms; injectable for tests. */
+typedef int64_t (*dd_clock_source_fn)(void *ctx);
+
+/** A pipeline clock. Initialise with one of the dd_clock_init_* functions. */
+typedef struct dd_clock {
+    dd_clock_mode_t mode;        /**< Kind of clock. */
+    double scale;                /**< Scaled mode: pipeline seconds per wall second. */
+    int64_t origin_real_ms;      /**< Scaled mode: wall time at the origin. */
+    int64_t origin_pipeline_ms;  /**< Scaled mode: pipeline time at the origin. */
+    int64_t manual_ms;           /**< Manual mode: current time (atomic access). */
+    dd_clock_source_fn source;   /**< Wall-clock source (default: CLOCK_REALTIME). */
+    void *source_ctx;            /**< Passed to @ref source. */
+} dd_clock_t;
+
+/** Longest spec produced by dd_clock_format(), including the NUL. */
+#define DD_CLOCK_SPEC_MAX 96
+
+/** @brief Wall-clock time in epoch milliseconds (CLOCK_REALTIME). */
+int64_t dd_clock_wall_ms(void);
+
+/**
+ * @brief Initialises a real-time clock.
+ * @param[out] clock Clock to initialise.
+ * @return DD_CLOCK_OK or DD_CLOCK_BAD_PARAMETER.
+ */
+dd_clock_status_t dd_clock_init_real(dd_clock_t *clock);
+
+/**
+ * @brief Initialises a scaled clock whose origin is "now".
+ * @param[out] clock Clock to initialise.
+ * @param[in] scale Pipeline seconds per wall second, > 0 and <= 1e6.
+ * @param[in] origin_pipeline_ms Pipeline time at the origin; 0 means "now".
+ * @return DD_CLOCK_OK or DD_CLOCK_BAD_PARAMETER.
+ */
+dd_clock_status_t dd_clock_init_scaled(dd_clock_t *clock, double scale,
+                                       int64_t origin_pipeline_ms);
+
+/**
+ * @brief Initialises a manual clock.
+ * @param[out] clock Clock to initialise.
+ * @param[in] start_ms Initial pipeline time in epoch ms (>= 0).
+ * @return DD_CLOCK_OK or DD_CLOCK_BAD_PARAMETER.
+ */
+dd_clock_status_t dd_clock_init_manual(dd_clock_t *clock, int64_t start_ms);
+
+/**
+ * @brief Replaces the wall-clock source (tests); NULL restores the default.
+ * @param[in,out] clock Clock to change.
+ * @param[in] source Function returning epoch ms.
+ * @param[in] ctx Passed to @p source.
+ */
+void dd_clock_set_source(dd_clock_t *clock, dd_clock_source_fn source, void *ctx);
+
+/**
+ * @brief Current pipeline time in epoch milliseconds.
+ * @param[in] clock An initialised clock.
+ * @return Pipeline time, or 0 when @p clock is NULL.
+ */
+int64_t dd_clock_now_ms(const dd_clock_t *clock);
+
+/**
+ * @brief Moves a manual clock forward.
+ * @param[in,out] clock A manual clock.
+ * @param[in] delta_ms Milliseconds to add (>= 0).
+ * @param[out] new_ms Optional: the new time.
+ * @return DD_CLOCK_OK, DD_CLOCK_WRONG_MODE or DD_CLOCK_BAD_PARAMETER.
+ */
+dd_clock_status_t dd_clock_advance(dd_clock_t *clock, int64_t delta_ms, int64_t *new_ms);
+
+/**
+ * @brief Sets a manual clock to an absolute time, never backwards.
+ * @param[in,out] clock A manual clock.
+ * @param[in] now_ms New time; must be >= the current time.
+ * @return DD_CLOCK_OK, DD_CLOCK_WRONG_MODE or DD_CLOCK_BACKWARDS.
+ */
+dd_clock_status_t dd_clock_set(dd_clock_t *clock, int64_t now_ms);
+
+/**
+ * @brief Writes the clock as a one-line spec:
+ *        "real", "scaled:<scale>:<origin_real_ms>:<origin_pipeline_ms>" or
+ *        "manual:<now_ms>".
+ * @param[in] clock Clock to describe.
+ * @param[out] buf Output buffer.
+ * @param[in] len Size of @p buf (DD_CLOCK_SPEC_MAX is always enough).
+ * @return DD_CLOCK_OK, DD_CLOCK_BAD_PARAMETER or DD_CLOCK_BUFFER_TOO_SMALL.
+ */
+dd_clock_status_t dd_clock_format(const dd_clock_t *clock, char *buf, size_t len);
+
+/**
+ * @brief Initialises a clock from a spec written by dd_clock_format().
+ * @param[out] clock Clock to initialise.
+ * @param[in] spec NUL-terminated spec.
+ * @return DD_CLOCK_OK, DD_CLOCK_BAD_PARAMETER or DD_CLOCK_PARSE_ERROR.
+ */
+dd_clock_status_t dd_clock_parse(dd_clock_t *clock, const char *spec);
+
+/** @return Static text for @p status. */
+const char *dd_clock_strerror(dd_clock_status_t status);
+
+#endif /* DD_CLOCK_H_ */
