@@ -1,0 +1,19 @@
+/**
+ * @file dd_cli.h
+ * @brief The `ddlocal` command's subcommands.
+ *
+ * Each subcommand lives in its own cli/cmd_<name>.c and is a plain
+ * `int dd_cmd_<name>(int argc, char **argv)` where argv[0] is the subcommand
+ * name. It returns the process exit status: 0 success, 1 failure at run time,
+ * 2 usage error (with a message naming the problem), and prints `--help`.
+ * Adding a subcommand = one file + one line in the table of cli/ddlocal.c.
+ */
+#ifndef DD_CLI_H_
+#define DD_CLI_H_
+
+/** Exit status for a usage error (bad flag, missing argument). */
+#define DD_CLI_USAGE 2
+
+/* One declaration per subcommand, in the order of the table in ddlocal.c. */
+
+#endif /* DD_CLI_H_ */

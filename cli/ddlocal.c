@@ -1,0 +1,63 @@
+/*
+ * ddlocal: the one command users type. Dispatches to the subcommands of
+ * dd_cli.h.
+ */
+#include "dd_cli.h"
+#include "dd_log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("ddlocal %s\n", DD_VERSION);
+    return 0;
+}
+
+typedef struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} subcommand_t;
+
+static const subcommand_t SUBCOMMANDS[] = {
+    {"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *out)
+{
+    size_t i;
+
+    fprintf(out, "usage: ddlocal <command> [options]\n\n"
+                 "A local, offline stand-in for the AWS IoT Device Defender Detect pipeline.\n\n"
+                 "commands:\n");
+    for (i = 0; i < sizeof(SUBCOMMANDS) / sizeof(SUBCOMMANDS[0]); i++) {
+        fprintf(out, "  %-10s %s\n", SUBCOMMANDS[i].name, SUBCOMMANDS[i].summary);
+    }
+    fprintf(out, "\nRun `ddlocal <command> --help` for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+
+    dd_log_set_program("ddlocal");
+    if (argc < 2) {
+        usage(stderr);
+        return DD_CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (i = 0; i < sizeof(SUBCOMMANDS) / sizeof(SUBCOMMANDS[0]); i++) {
+        if (strcmp(argv[1], SUBCOMMANDS[i].name) == 0) {
+            return SUBCOMMANDS[i].run(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "ddlocal: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return DD_CLI_USAGE;
+}
