@@ -1,0 +1,399 @@
+/**
+ * @file dd_registry.h
+ * @brief The registry: things, certificates, thing groups, IoT policies, their
+ *        attachments, SNS subscriptions and settings, in the data dir's SQLite
+ *        database.
+ *
+ * One source of truth for "who is who" in ddlocal. Writers are the `ddlocal`
+ * CLI and ddlocald (REST API, isolator, mitigation actions); the broker shim
+ * holds a read-only in-memory copy built from dd_registry_entity_json().
+ *
+ * Every mutation runs inside a SAVEPOINT, so it is atomic on its own and
+ * composes with a transaction the caller already holds. Every mutation also
+ * appends the entities whose state it changed to a change log
+ * (dd_registry_changes_since()); ddlocald follows that log to push each
+ * changed entity's new state to the shim at once, whoever made the change.
+ *
+ * AWS semantics are kept where they matter to clients: ResourceNotFound,
+ * ResourceAlreadyExists (with the resource id and ARN), VersionConflict,
+ * DeleteConflict and LimitExceeded are distinct statuses, and every refusal
+ * fills a dd_registry_error_t whose message is fit to show a user.
+ *
+ * Ownership: dd_registry_t is caller-allocated and borrows the sqlite3 handle
+ * and the clock, which must outlive it. Row structs passed to callbacks are
+ * valid only during the callback. Strings returned through `char **` are
+ * malloc'd and freed by the caller with free().
+ * A dd_registry_t is not thread-safe; use one per thread or lock around it.
+ */
+#ifndef DD_REGISTRY_H_
+#define DD_REGISTRY_H_
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "dd_clock.h"
+#include "dd_names.h"
+
+/** Status codes of this module. */
+typedef enum dd_registry_status {
+    DD_REGISTRY_OK = 0,
+    DD_REGISTRY_BAD_PARAMETER,   /**< NULL pointer. */
+    DD_REGISTRY_INVALID,         /**< Invalid name, value or request (InvalidRequestException). */
+    DD_REGISTRY_NOT_FOUND,       /**< ResourceNotFoundException. */
+    DD_REGISTRY_ALREADY_EXISTS,  /**< ResourceAlreadyExistsException (error has id and ARN). */
+    DD_REGISTRY_VERSION_CONFLICT,/**< VersionConflictException. */
+    DD_REGISTRY_DELETE_CONFLICT, /**< DeleteConflictException: still attached/in use. */
+    DD_REGISTRY_LIMIT_EXCEEDED,  /**< LimitExceededException. */
+    DD_REGISTRY_STORE_ERROR      /**< SQLite failed; details were logged. */
+} dd_registry_status_t;
+
+/** Certificate statuses (AWS's CertificateStatus values ddlocal uses). */
+typedef enum dd_cert_status {
+    DD_CERT_ACTIVE = 0,
+    DD_CERT_INACTIVE,
+    DD_CERT_REVOKED,
+    DD_CERT_PENDING_ACTIVATION
+} dd_cert_status_t;
+
+/** Kinds of entity in the change log and in dd_registry_entity_json(). */
+typedef enum dd_registry_kind {
+    DD_REGISTRY_KIND_THING = 0,
+    DD_REGISTRY_KIND_CERT,
+    DD_REGISTRY_KIND_GROUP,
+    DD_REGISTRY_KIND_POLICY,
+    DD_REGISTRY_KIND_COUNT
+} dd_registry_kind_t;
+
+/** Explanation of a refusal, for error replies. */
+typedef struct dd_registry_error {
+    char message[256];               /**< e.g. "Thing Thing09 does not exist" */
+    char resource_id[DD_NAME_MAX + 1];  /**< ALREADY_EXISTS: the id (thingId, certificateId...) */
+    char resource_arn[DD_ARN_MAX];      /**< ALREADY_EXISTS: the ARN */
+} dd_registry_error_t;
+
+/** An open registry. */
+typedef struct dd_registry {
+    sqlite3 *db;                 /**< Borrowed. */
+    dd_arn_ctx_t arn;            /**< Region and account for ARNs. */
+    const dd_clock_t *clock;     /**< Borrowed; creation dates come from it. */
+} dd_registry_t;
+
+/** AWS limits the registry enforces. */
+#define DD_REGISTRY_MAX_GROUPS_PER_THING 10
+#define DD_REGISTRY_MAX_GROUP_DEPTH 7
+#define DD_REGISTRY_MAX_POLICY_DOC 20480
+
+/** A thing as DescribeThing shows it. */
+typedef struct dd_registry_thing {
+    const char *name;
+    const char *thing_id;        /**< UUID */
+    const char *thing_type;      /**< "" when none */
+    const char *attributes_json; /**< JSON object text, e.g. {"SensorType":"DHT22"} */
+    int64_t version;
+    int64_t created_ms;
+} dd_registry_thing_t;
+
+/** A certificate as DescribeCertificate shows it. */
+typedef struct dd_registry_cert {
+    const char *id;              /**< SHA-256 of the DER, 64 lowercase hex */
+    const char *pem;
+    dd_cert_status_t status;
+    bool is_service;             /**< ddlocal's own service identity */
+    int64_t created_ms;
+    int64_t modified_ms;
+} dd_registry_cert_t;
+
+/** A thing group as DescribeThingGroup shows it. */
+typedef struct dd_registry_group {
+    const char *name;
+    const char *group_id;
+    const char *parent;          /**< "" when a root group */
+    const char *description;
+    const char *attributes_json;
+    int64_t version;
+    int64_t created_ms;
+} dd_registry_group_t;
+
+/** An IoT policy. */
+typedef struct dd_registry_policy {
+    const char *name;
+    const char *document;
+    const char *version_id;
+    int64_t created_ms;
+    int64_t modified_ms;
+} dd_registry_policy_t;
+
+/** A webhook / MQTT subscription of an SNS stand-in topic. */
+typedef struct dd_registry_subscription {
+    int64_t id;
+    const char *topic;           /**< SNS topic name (last part of the ARN) */
+    const char *protocol;        /**< "http", "https" */
+    const char *endpoint;        /**< URL */
+    int64_t created_ms;
+} dd_registry_subscription_t;
+
+/** One change-log entry. */
+typedef struct dd_registry_change {
+    int64_t seq;
+    dd_registry_kind_t kind;
+    const char *name;
+} dd_registry_change_t;
+
+/** Paging input of the list functions: start after @ref after (exclusive), at most @ref limit rows. */
+typedef struct dd_registry_page {
+    const char *after;           /**< NULL or "" = from the start (a name, the opaque token) */
+    int limit;                   /**< <= 0 = no limit */
+} dd_registry_page_t;
+
+/** Row callbacks return 0 to continue, non-zero to stop early. */
+typedef int (*dd_registry_thing_fn)(void *ctx, const dd_registry_thing_t *thing);
+typedef int (*dd_registry_cert_fn)(void *ctx, const dd_registry_cert_t *cert);
+typedef int (*dd_registry_group_fn)(void *ctx, const dd_registry_group_t *group);
+typedef int (*dd_registry_policy_fn)(void *ctx, const dd_registry_policy_t *policy);
+typedef int (*dd_registry_name_fn)(void *ctx, const char *name);
+typedef int (*dd_registry_subscription_fn)(void *ctx, const dd_registry_subscription_t *sub);
+typedef int (*dd_registry_change_fn)(void *ctx, const dd_registry_change_t *change);
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+/**
+ * @brief Binds a registry to an open database and migrates its tables.
+ * @param[out] reg Registry to initialise.
+ * @param[in] db Open database (dd_db_open), borrowed.
+ * @param[in] arn Region/account for ARNs; NULL for the defaults.
+ * @param[in] clock Clock for creation dates, borrowed.
+ * @return DD_REGISTRY_OK, DD_REGISTRY_BAD_PARAMETER or DD_REGISTRY_STORE_ERROR.
+ */
+dd_registry_status_t dd_registry_open(dd_registry_t *reg, sqlite3 *db, const dd_arn_ctx_t *arn,
+                                      const dd_clock_t *clock);
+
+/* ---- settings ----------------------------------------------------------- */
+
+/** @brief Reads a setting; *value is malloc'd, NULL when unset (status OK). */
+dd_registry_status_t dd_registry_setting_get(dd_registry_t *reg, const char *key, char **value);
+/** @brief Writes a setting. */
+dd_registry_status_t dd_registry_setting_set(dd_registry_t *reg, const char *key, const char *value);
+
+/* ---- things ------------------------------------------------------------- */
+
+/**
+ * @brief Creates a thing. Creating an existing thing with the same type and
+ *        attributes succeeds (AWS is idempotent there); otherwise ALREADY_EXISTS.
+ * @param[in] attributes_json JSON object text of string attributes, or NULL.
+ * @param[in] thing_type Type name or NULL.
+ * @param[out] thing_id Optional buffer (>= 37 bytes) for the thing id.
+ */
+dd_registry_status_t dd_registry_thing_create(dd_registry_t *reg, const char *name,
+                                              const char *thing_type, const char *attributes_json,
+                                              char *thing_id, size_t thing_id_len,
+                                              dd_registry_error_t *err);
+/** @brief Looks one thing up; @p fn is called once when found. */
+dd_registry_status_t dd_registry_thing_get(dd_registry_t *reg, const char *name,
+                                           dd_registry_thing_fn fn, void *ctx,
+                                           dd_registry_error_t *err);
+/** @brief true when the thing exists. */
+bool dd_registry_thing_exists(dd_registry_t *reg, const char *name);
+/**
+ * @brief Deletes a thing (and its group memberships). Refused while
+ *        certificates are attached; @p expected_version < 0 = any version.
+ *        Deleting a missing thing succeeds, as on AWS.
+ */
+dd_registry_status_t dd_registry_thing_delete(dd_registry_t *reg, const char *name,
+                                              int64_t expected_version, dd_registry_error_t *err);
+/** @brief Lists things in name order. @p next receives the token (a name) or "" at the end. */
+dd_registry_status_t dd_registry_thing_list(dd_registry_t *reg, const dd_registry_page_t *page,
+                                            dd_registry_thing_fn fn, void *ctx,
+                                            char *next, size_t next_len);
+
+/* ---- certificates ------------------------------------------------------- */
+
+/**
+ * @brief Registers a certificate from its PEM; its id is the SHA-256 of the DER.
+ * @param[out] cert_id Optional buffer (>= 65 bytes) for the id.
+ */
+dd_registry_status_t dd_registry_cert_add(dd_registry_t *reg, const char *pem,
+                                          dd_cert_status_t status, bool is_service,
+                                          char *cert_id, size_t cert_id_len,
+                                          dd_registry_error_t *err);
+dd_registry_status_t dd_registry_cert_get(dd_registry_t *reg, const char *cert_id,
+                                          dd_registry_cert_fn fn, void *ctx,
+                                          dd_registry_error_t *err);
+dd_registry_status_t dd_registry_cert_set_status(dd_registry_t *reg, const char *cert_id,
+                                                 dd_cert_status_t status, dd_registry_error_t *err);
+/** @brief Deletes a certificate; refused while attached to things or policies, or ACTIVE (unless @p force). */
+dd_registry_status_t dd_registry_cert_delete(dd_registry_t *reg, const char *cert_id, bool force,
+                                             dd_registry_error_t *err);
+dd_registry_status_t dd_registry_cert_list(dd_registry_t *reg, const dd_registry_page_t *page,
+                                           bool ascending, dd_registry_cert_fn fn, void *ctx,
+                                           char *next, size_t next_len);
+
+/** @brief Attaches a certificate to a thing (idempotent). */
+dd_registry_status_t dd_registry_principal_attach(dd_registry_t *reg, const char *thing,
+                                                  const char *cert_id, dd_registry_error_t *err);
+dd_registry_status_t dd_registry_principal_detach(dd_registry_t *reg, const char *thing,
+                                                  const char *cert_id, dd_registry_error_t *err);
+/** @brief Certificate ids attached to a thing. */
+dd_registry_status_t dd_registry_thing_principals(dd_registry_t *reg, const char *thing,
+                                                  const dd_registry_page_t *page,
+                                                  dd_registry_name_fn fn, void *ctx,
+                                                  char *next, size_t next_len,
+                                                  dd_registry_error_t *err);
+/** @brief Things a certificate is attached to. */
+dd_registry_status_t dd_registry_principal_things(dd_registry_t *reg, const char *cert_id,
+                                                  const dd_registry_page_t *page,
+                                                  dd_registry_name_fn fn, void *ctx,
+                                                  char *next, size_t next_len,
+                                                  dd_registry_error_t *err);
+
+/* ---- thing groups ------------------------------------------------------- */
+
+/** @brief Creates a static thing group; @p parent NULL or "" for a root group. */
+dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *name,
+                                              const char *parent, const char *description,
+                                              const char *attributes_json,
+                                              char *group_id, size_t group_id_len,
+                                              dd_registry_error_t *err);
+dd_registry_status_t dd_registry_group_get(dd_registry_t *reg, const char *name,
+                                           dd_registry_group_fn fn, void *ctx,
+                                           dd_registry_error_t *err);
+/** @brief Updates description/attributes (NULL = unchanged); bumps the version. */
+dd_registry_status_t dd_registry_group_update(dd_registry_t *reg, const char *name,
+                                              const char *description, const char *attributes_json,
+                                              int64_t expected_version, int64_t *new_version,
+                                              dd_registry_error_t *err);
+/** @brief Deletes a group; refused while it has child groups. Missing group: OK. */
+dd_registry_status_t dd_registry_group_delete(dd_registry_t *reg, const char *name,
+                                              int64_t expected_version, dd_registry_error_t *err);
+/**
+ * @brief Lists groups in name order, optionally only children of @p parent
+ *        (all descendants when @p recursive) and/or with a name prefix.
+ */
+dd_registry_status_t dd_registry_group_list(dd_registry_t *reg, const char *parent,
+                                            const char *name_prefix, bool recursive,
+                                            const dd_registry_page_t *page,
+                                            dd_registry_group_fn fn, void *ctx,
+                                            char *next, size_t next_len,
+                                            dd_registry_error_t *err);
+/**
+ * @brief Adds a thing to a group (idempotent). Enforces AWS's rules: at most
+ *        10 groups per thing, not two groups of the same hierarchy.
+ */
+dd_registry_status_t dd_registry_group_add_thing(dd_registry_t *reg, const char *group,
+                                                 const char *thing, dd_registry_error_t *err);
+/** @brief Removes a thing from a group (idempotent). */
+dd_registry_status_t dd_registry_group_remove_thing(dd_registry_t *reg, const char *group,
+                                                    const char *thing, dd_registry_error_t *err);
+/** @brief Things in a group (and its descendants when @p recursive), name order. */
+dd_registry_status_t dd_registry_group_things(dd_registry_t *reg, const char *group, bool recursive,
+                                              const dd_registry_page_t *page,
+                                              dd_registry_name_fn fn, void *ctx,
+                                              char *next, size_t next_len,
+                                              dd_registry_error_t *err);
+/** @brief Groups a thing is directly in, name order. */
+dd_registry_status_t dd_registry_thing_groups(dd_registry_t *reg, const char *thing,
+                                              const dd_registry_page_t *page,
+                                              dd_registry_name_fn fn, void *ctx,
+                                              char *next, size_t next_len,
+                                              dd_registry_error_t *err);
+/**
+ * @brief The groups a thing is in, directly or through parents (each once).
+ *        What security-profile targets and group policies apply to.
+ */
+dd_registry_status_t dd_registry_thing_groups_closure(dd_registry_t *reg, const char *thing,
+                                                      dd_registry_name_fn fn, void *ctx);
+/** @brief Root-to-parent chain of a group (for DescribeThingGroup), root first. */
+dd_registry_status_t dd_registry_group_ancestors(dd_registry_t *reg, const char *group,
+                                                 dd_registry_name_fn fn, void *ctx);
+
+/* ---- policies ----------------------------------------------------------- */
+
+/**
+ * @brief Creates an IoT policy after validating its document with dd_policy
+ *        (the message names the problem on refusal).
+ */
+dd_registry_status_t dd_registry_policy_create(dd_registry_t *reg, const char *name,
+                                               const char *document, dd_registry_error_t *err);
+dd_registry_status_t dd_registry_policy_get(dd_registry_t *reg, const char *name,
+                                            dd_registry_policy_fn fn, void *ctx,
+                                            dd_registry_error_t *err);
+/** @brief Deletes a policy; refused (DELETE_CONFLICT) while attached. */
+dd_registry_status_t dd_registry_policy_delete(dd_registry_t *reg, const char *name,
+                                               dd_registry_error_t *err);
+dd_registry_status_t dd_registry_policy_list(dd_registry_t *reg, const dd_registry_page_t *page,
+                                             bool ascending, dd_registry_policy_fn fn, void *ctx,
+                                             char *next, size_t next_len);
+/**
+ * @brief Attaches a policy to a target ARN: a certificate
+ *        (arn:aws:iot:R:A:cert/ID) or a thing group (…:thinggroup/NAME). Idempotent.
+ */
+dd_registry_status_t dd_registry_policy_attach(dd_registry_t *reg, const char *policy,
+                                               const char *target_arn, dd_registry_error_t *err);
+dd_registry_status_t dd_registry_policy_detach(dd_registry_t *reg, const char *policy,
+                                               const char *target_arn, dd_registry_error_t *err);
+/** @brief Policies attached to a target ARN (for a group, also its ancestors' when @p recursive). */
+dd_registry_status_t dd_registry_policies_for_target(dd_registry_t *reg, const char *target_arn,
+                                                     bool recursive, const dd_registry_page_t *page,
+                                                     dd_registry_name_fn fn, void *ctx,
+                                                     char *next, size_t next_len,
+                                                     dd_registry_error_t *err);
+/** @brief Target ARNs a policy is attached to. */
+dd_registry_status_t dd_registry_policy_targets(dd_registry_t *reg, const char *policy,
+                                                const dd_registry_page_t *page,
+                                                dd_registry_name_fn fn, void *ctx,
+                                                char *next, size_t next_len,
+                                                dd_registry_error_t *err);
+
+/* ---- SNS stand-in subscriptions ----------------------------------------- */
+
+dd_registry_status_t dd_registry_subscription_add(dd_registry_t *reg, const char *topic,
+                                                  const char *protocol, const char *endpoint,
+                                                  int64_t *id, dd_registry_error_t *err);
+dd_registry_status_t dd_registry_subscription_remove(dd_registry_t *reg, int64_t id,
+                                                     dd_registry_error_t *err);
+/** @brief Subscriptions of one topic, or of all topics when @p topic is NULL. */
+dd_registry_status_t dd_registry_subscription_list(dd_registry_t *reg, const char *topic,
+                                                   dd_registry_subscription_fn fn, void *ctx);
+
+/* ---- change log and shim snapshot ---------------------------------------- */
+
+/** @brief Highest change sequence number so far (0 when none). */
+dd_registry_status_t dd_registry_change_head(dd_registry_t *reg, int64_t *seq);
+/** @brief Changes with seq > @p after, oldest first, at most @p limit (<= 0: all). */
+dd_registry_status_t dd_registry_changes_since(dd_registry_t *reg, int64_t after, int limit,
+                                               dd_registry_change_fn fn, void *ctx);
+
+/**
+ * @brief The state of one entity as the broker shim needs it, as a new cJSON
+ *        object the caller frees with cJSON_Delete():
+ *        - thing:  {"exists":true,"groups":["G1",...]}             (direct groups)
+ *        - cert:   {"exists":true,"status":"ACTIVE","service":false,
+ *                   "things":["T"...],"policies":["P"...]}
+ *        - group:  {"exists":true,"parent":"P"|null,"policies":[...]}
+ *        - policy: {"exists":true,"document":"<json text>"}
+ *        A missing entity gives {"exists":false}.
+ */
+dd_registry_status_t dd_registry_entity_json(dd_registry_t *reg, dd_registry_kind_t kind,
+                                             const char *name, cJSON **out);
+
+/** @brief Calls @p fn for every entity name of @p kind (to build a full snapshot). */
+dd_registry_status_t dd_registry_entity_names(dd_registry_t *reg, dd_registry_kind_t kind,
+                                              dd_registry_name_fn fn, void *ctx);
+
+/* ---- names -------------------------------------------------------------- */
+
+/** @return "ACTIVE", "INACTIVE", ... */
+const char *dd_cert_status_name(dd_cert_status_t status);
+/** @brief Parses "ACTIVE" etc.; false when unknown. */
+bool dd_cert_status_parse(const char *text, dd_cert_status_t *status);
+/** @return "thing", "cert", "group", "policy". */
+const char *dd_registry_kind_name(dd_registry_kind_t kind);
+/** @brief Parses a kind name; false when unknown. */
+bool dd_registry_kind_parse(const char *text, dd_registry_kind_t *kind);
+/** @return Static text for @p status. */
+const char *dd_registry_strerror(dd_registry_status_t status);
+
+#endif /* DD_REGISTRY_H_ */
