@@ -15,5 +15,11 @@
 #define DD_CLI_USAGE 2
 
 /* One declaration per subcommand, in the order of the table in ddlocal.c. */
+int dd_cmd_init(int argc, char **argv);
+int dd_cmd_thing(int argc, char **argv);
+int dd_cmd_cert(int argc, char **argv);
+int dd_cmd_group(int argc, char **argv);
+int dd_cmd_policy(int argc, char **argv);
+int dd_cmd_sns(int argc, char **argv);
 
 #endif /* DD_CLI_H_ */

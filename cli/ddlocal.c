@@ -23,6 +23,12 @@ typedef struct subcommand {
 } subcommand_t;
 
 static const subcommand_t SUBCOMMANDS[] = {
+    {"init", dd_cmd_init, "create a data dir (CA, certificates, database)"},
+    {"thing", dd_cmd_thing, "things, and device certificates with --with-cert"},
+    {"cert", dd_cmd_cert, "device certificates: create, status, attach"},
+    {"group", dd_cmd_group, "thing groups and their members"},
+    {"policy", dd_cmd_policy, "IoT policies and their attachments"},
+    {"sns", dd_cmd_sns, "webhook subscriptions of the SNS stand-in topics"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -1,0 +1,215 @@
+#include "dd_clienv.h"
+
+#include "dd_cli.h"
+#include "dd_db.h"
+#include "dd_fs.h"
+#include "dd_log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *dd_clienv_default_data_dir(void)
+{
+    const char *env = getenv("DDLOCAL_DATA_DIR");
+
+    return (env != NULL && env[0] != '\0') ? env : "ddlocal-data";
+}
+
+static dd_clienv_status_t make_absolute(const char *path, char *out, size_t len)
+{
+    char cwd[PATH_MAX];
+    int n;
+
+    if (path[0] == '/') {
+        n = snprintf(out, len, "%s", path);
+    } else {
+        if (getcwd(cwd, sizeof(cwd)) == NULL) {
+            return DD_CLIENV_NOT_WRITABLE;
+        }
+        n = snprintf(out, len, "%s/%s", cwd, path);
+    }
+    /* Trailing slashes would double up in derived paths. */
+    while (n > 1 && out[n - 1] == '/') {
+        out[--n] = '\0';
+    }
+    return (n < 0 || (size_t)n >= len) ? DD_CLIENV_BAD_PARAMETER : DD_CLIENV_OK;
+}
+
+dd_clienv_status_t dd_clienv_open(dd_clienv_t *env, const char *data_dir)
+{
+    char path[600];
+    dd_pki_status_t pst;
+    dd_registry_error_t err;
+    dd_registry_status_t rst;
+
+    if (env == NULL || data_dir == NULL || data_dir[0] == '\0') {
+        return DD_CLIENV_BAD_PARAMETER;
+    }
+    memset(env, 0, sizeof(*env));
+    if (make_absolute(data_dir, env->data_dir, sizeof(env->data_dir)) != DD_CLIENV_OK) {
+        DD_LOG_ERROR("data dir path too long: %s", data_dir);
+        return DD_CLIENV_BAD_PARAMETER;
+    }
+    if (dd_fs_mkdirs(env->data_dir, 0700) != DD_FS_OK || access(env->data_dir, W_OK) != 0) {
+        DD_LOG_ERROR("data dir %s cannot be created or is not writable: %s", env->data_dir, strerror(errno));
+        return DD_CLIENV_NOT_WRITABLE;
+    }
+    (void)dd_clock_init_real(&env->clock);
+    pst = dd_pki_ca_ensure(env->data_dir, &env->ca);
+    if (pst == DD_PKI_OK) {
+        pst = dd_pki_ensure_server(env->ca);
+    }
+    if (pst == DD_PKI_OK) {
+        pst = dd_pki_ensure_service(env->ca, env->service_cert_id);
+    }
+    if (pst != DD_PKI_OK) {
+        DD_LOG_ERROR("PKI of %s: %s", env->data_dir, dd_pki_strerror(pst));
+        dd_clienv_close(env);
+        return DD_CLIENV_PKI_ERROR;
+    }
+    (void)snprintf(path, sizeof(path), "%s/%s", env->data_dir, DD_DB_FILE_NAME);
+    if (dd_db_open(path, false, &env->db) != DD_DB_OK ||
+        dd_registry_open(&env->reg, env->db, NULL, &env->clock) != DD_REGISTRY_OK) {
+        DD_LOG_ERROR("database %s could not be opened", path);
+        dd_clienv_close(env);
+        return DD_CLIENV_DB_ERROR;
+    }
+    {
+        /* Region and account chosen by `ddlocal up --region/--account`, if any. */
+        char *region = NULL;
+        char *account = NULL;
+        (void)dd_registry_setting_get(&env->reg, "region", &region);
+        (void)dd_registry_setting_get(&env->reg, "account", &account);
+        if (region != NULL && account != NULL) {
+            (void)dd_arn_ctx_set(&env->reg.arn, region, account);
+        }
+        free(region);
+        free(account);
+    }
+    /* The service identity: exempt from device policies, the only one allowed on internal topics. */
+    (void)dd_pki_path(env->data_dir, DD_PKI_FILE_SERVICE_CERT, path, sizeof(path));
+    {
+        char *pem = NULL;
+        size_t len = 0;
+        if (dd_fs_read_file(path, 65536, &pem, &len) != DD_FS_OK) {
+            DD_LOG_ERROR("cannot read %s", path);
+            dd_clienv_close(env);
+            return DD_CLIENV_PKI_ERROR;
+        }
+        rst = dd_registry_cert_add(&env->reg, pem, DD_CERT_ACTIVE, true, NULL, 0, &err);
+        free(pem);
+        if (rst != DD_REGISTRY_OK && rst != DD_REGISTRY_ALREADY_EXISTS) {
+            DD_LOG_ERROR("cannot register the service certificate: %s", err.message);
+            dd_clienv_close(env);
+            return DD_CLIENV_DB_ERROR;
+        }
+    }
+    return DD_CLIENV_OK;
+}
+
+void dd_clienv_close(dd_clienv_t *env)
+{
+    if (env == NULL) {
+        return;
+    }
+    dd_pki_ca_free(env->ca);
+    env->ca = NULL;
+    dd_db_close(env->db);
+    env->db = NULL;
+}
+
+const char *dd_clienv_strerror(dd_clienv_status_t status)
+{
+    switch (status) {
+    case DD_CLIENV_OK: return "ok";
+    case DD_CLIENV_BAD_PARAMETER: return "bad parameter";
+    case DD_CLIENV_NOT_WRITABLE: return "data dir is not writable";
+    case DD_CLIENV_PKI_ERROR: return "PKI error";
+    case DD_CLIENV_DB_ERROR: return "database error";
+    }
+    return "unknown clienv status";
+}
+
+int dd_clienv_registry_error(dd_registry_status_t status, const dd_registry_error_t *err)
+{
+    fprintf(stderr, "ddlocal: %s\n",
+            (err != NULL && err->message[0] != '\0') ? err->message : dd_registry_strerror(status));
+    return 1;
+}
+
+int dd_clienv_print_json(cJSON *json)
+{
+    char *text;
+
+    if (json == NULL) {
+        fprintf(stderr, "ddlocal: out of memory\n");
+        return 1;
+    }
+    text = cJSON_Print(json);
+    cJSON_Delete(json);
+    if (text == NULL) {
+        fprintf(stderr, "ddlocal: out of memory\n");
+        return 1;
+    }
+    printf("%s\n", text);
+    cJSON_free(text);
+    return 0;
+}
+
+char *dd_clienv_read_input(const char *path, size_t max_len)
+{
+    char *data = NULL;
+    size_t len = 0;
+
+    if (strcmp(path, "-") == 0) {
+        size_t cap = 4096;
+        size_t n;
+        data = malloc(cap);
+        while (data != NULL && (n = fread(data + len, 1, cap - len - 1, stdin)) > 0) {
+            len += n;
+            if (len > max_len) {
+                fprintf(stderr, "ddlocal: input is larger than %zu bytes\n", max_len);
+                free(data);
+                return NULL;
+            }
+            if (cap - len - 1 == 0) {
+                char *bigger = realloc(data, cap * 2);
+                if (bigger == NULL) {
+                    free(data);
+                    data = NULL;
+                    break;
+                }
+                data = bigger;
+                cap *= 2;
+            }
+        }
+        if (data == NULL) {
+            fprintf(stderr, "ddlocal: out of memory reading stdin\n");
+            return NULL;
+        }
+        data[len] = '\0';
+        return data;
+    }
+    if (dd_fs_read_file(path, max_len, &data, &len) != DD_FS_OK) {
+        fprintf(stderr, "ddlocal: cannot read %s: %s\n", path, errno != 0 ? strerror(errno) : "too large or unreadable");
+        return NULL;
+    }
+    return data;
+}
+
+int dd_clienv_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "ddlocal %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun `ddlocal %s --help` for usage.\n", cmd);
+    return DD_CLI_USAGE;
+}
