@@ -1,0 +1,605 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dd_engine.h"
+
+#define ARN "arn:aws:iot:us-east-1:123456789012:"
+#define MIN5 300000LL
+
+/* ------------------------------------------------------------------ recording sink */
+
+typedef struct rec {
+    char log[16384];
+    size_t len;
+    int active;           /* active violations (upserts - removals, by id set) */
+    char ids[64][DD_VIOLATION_ID_LEN];
+    int nids;
+    int datums;
+    char blob_thing[64];
+    uint8_t blob[8192];
+    size_t blob_len;
+    int blobs;
+} rec_t;
+
+static void append(rec_t *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    r->len += (size_t)vsnprintf(r->log + r->len, sizeof(r->log) - r->len, fmt, ap);
+    va_end(ap);
+}
+
+static void on_event(void *ctx, const dd_violation_event_t *ev)
+{
+    rec_t *r = ctx;
+    append(r, "%s %s %s %s", dd_alarm_event_name(ev->type), ev->thing, ev->profile,
+           ev->behavior->name);
+    if (ev->has_value && ev->value.kind == DD_VALUE_COUNT) {
+        append(r, " %lld", (long long)ev->value.count);
+    } else if (ev->has_value && ev->value.kind == DD_VALUE_NUMBER) {
+        append(r, " %g", ev->value.number);
+    } else if (ev->has_value) {
+        append(r, " list%zu", ev->value.n);
+    }
+    append(r, " @%lld%s%s\n", (long long)ev->time_ms, ev->suppressed ? " suppressed" : "",
+           ev->verification != DD_VERIFICATION_UNKNOWN ? " verified" : "");
+}
+
+static int find_id(rec_t *r, const char *id)
+{
+    int i;
+    for (i = 0; i < r->nids; i++) {
+        if (strcmp(r->ids[i], id) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void on_active(void *ctx, const dd_active_violation_t *av)
+{
+    rec_t *r = ctx;
+    if (find_id(r, av->violation_id) < 0 && r->nids < 64) {
+        strcpy(r->ids[r->nids++], av->violation_id);
+        r->active++;
+    }
+}
+
+static void on_removed(void *ctx, const char *id)
+{
+    rec_t *r = ctx;
+    int i = find_id(r, id);
+    if (i >= 0) {
+        r->ids[i][0] = '\0';
+        r->active--;
+    }
+}
+
+static void on_datum(void *ctx, const dd_metric_datum_t *d)
+{
+    rec_t *r = ctx;
+    (void)d;
+    r->datums++;
+}
+
+static void on_state(void *ctx, const char *thing, const uint8_t *blob, size_t len)
+{
+    rec_t *r = ctx;
+    r->blobs++;
+    if (len <= sizeof(r->blob)) {
+        snprintf(r->blob_thing, sizeof(r->blob_thing), "%s", thing);
+        memcpy(r->blob, blob, len);
+        r->blob_len = len;
+    }
+}
+
+static dd_engine_sink_t sink_for(rec_t *r)
+{
+    dd_engine_sink_t s = {r, on_event, on_active, on_removed, on_datum, on_state};
+    memset(r, 0, sizeof(*r));
+    return s;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static void put_profile(dd_engine_t *e, const char *json, int64_t now)
+{
+    dd_profile_t p;
+    dd_profile_error_t err;
+
+    assert_int_equal(dd_profile_parse(json, strlen(json), NULL, &p, &err), DD_PROFILE_OK);
+    if (p.target_count == 0) {
+        p.targets = calloc(1, sizeof(char *));
+        p.targets[0] = strdup(ARN "all/things");
+        p.target_count = 1;
+    }
+    assert_int_equal(dd_engine_put_profile(e, &p, now), DD_ENGINE_OK);
+    dd_profile_free(&p);
+}
+
+static void report_bytes_out(dd_engine_t *e, const char *thing, int64_t now, uint64_t bytes)
+{
+    dd_report_t r;
+
+    memset(&r, 0, sizeof(r));
+    r.has_metrics = true;
+    r.net.present = true;
+    r.net.has_bytes_out = true;
+    r.net.bytes_out = bytes;
+    assert_int_equal(dd_engine_on_report(e, thing, now, &r), DD_ENGINE_OK);
+}
+
+static const char *M4 =
+    "{\"securityProfileName\":\"DetectSendingMoreThanAverageBytes\",\"behaviors\":[{\"name\":"
+    "\"MoreBytesSent\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+    "\"%s\",\"value\":{\"count\":200},\"durationSeconds\":300,\"consecutiveDatapointsToAlarm\":1,"
+    "\"consecutiveDatapointsToClear\":1}}]}";
+
+/* ------------------------------------------------------------------ tests */
+
+static void run_module4(const char *op, char *out, size_t len)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    char json[1024];
+    int64_t t0 = 1795836600000LL;
+    int i;
+
+    snprintf(json, sizeof(json), M4, op);
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    put_profile(e, json, t0);
+    for (i = 1; i <= 3; i++) {
+        report_bytes_out(e, "Thing03", t0 + i * MIN5 + 7000, 150);
+    }
+    for (i = 4; i <= 6; i++) {
+        report_bytes_out(e, "Thing03", t0 + i * MIN5 + 7000, 3000);
+    }
+    assert_true(strlen(r.log) < len);
+    memcpy(out, r.log, strlen(r.log) + 1);
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_module4_intended_and_literal(void **state)
+{
+    char log[4096];
+
+    (void)state;
+    run_module4("less-than-equals", log, sizeof(log));
+    assert_string_equal(log, "in-alarm Thing03 DetectSendingMoreThanAverageBytes MoreBytesSent "
+                             "3000 @1795837807000\n");
+    run_module4("greater-than", log, sizeof(log));
+    assert_string_equal(log,
+                        "in-alarm Thing03 DetectSendingMoreThanAverageBytes MoreBytesSent 150 "
+                        "@1795836907000\n"
+                        "alarm-cleared Thing03 DetectSendingMoreThanAverageBytes MoreBytesSent "
+                        "3000 @1795837807000\n");
+}
+
+static void test_dd_engine_trailing_window_sums_deltas(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    /* Normal: at most 500 bytes out per 10 minutes. */
+    put_profile(e, "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                   "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+                   "\"less-than-equals\",\"value\":{\"count\":500},\"durationSeconds\":600}}]}",
+                0);
+    report_bytes_out(e, "t", 1000000, 300);  /* window (400000, 1000000]: 300 */
+    report_bytes_out(e, "t", 1300000, 300);  /* 600 -> violates */
+    report_bytes_out(e, "t", 1600000, 100);  /* (1000000, 1600000]: 300 + 100 = 400, report at 1000000 is out */
+    assert_string_equal(r.log, "in-alarm t p b 600 @1300000\nalarm-cleared t p b 400 @1600000\n");
+    assert_true(r.datums == 3);
+    assert_int_equal(r.active, 0);
+    assert_int_equal(dd_engine_on_report(e, "t", 1599999, &(dd_report_t){0}), DD_ENGINE_BACKWARDS);
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_state_machine_3_3_and_invalidation(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    int i;
+    int64_t t = 0;
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    put_profile(e, "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                   "\"aws:all-packets-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+                   "\"value\":{\"count\":100},\"consecutiveDatapointsToAlarm\":3,"
+                   "\"consecutiveDatapointsToClear\":3},\"suppressAlerts\":true}]}",
+                0);
+    for (i = 0; i < 4; i++) {
+        dd_report_t rep;
+        memset(&rep, 0, sizeof(rep));
+        rep.has_metrics = true;
+        rep.net.present = rep.net.has_packets_out = true;
+        rep.net.packets_out = 500;
+        t += MIN5;
+        assert_int_equal(dd_engine_on_report(e, "t", t, &rep), DD_ENGINE_OK);
+    }
+    assert_string_equal(r.log, "in-alarm t p b 500 @900000 suppressed\n");
+    assert_int_equal(r.active, 1);
+    /* Two days without metrics: not yet at exactly two days, then invalidated. */
+    assert_int_equal(dd_engine_tick(e, t + 2 * 86400000LL), DD_ENGINE_OK);
+    assert_int_equal(r.active, 1);
+    assert_int_equal(dd_engine_tick(e, t + 2 * 86400000LL + MIN5), DD_ENGINE_OK);
+    assert_int_equal(r.active, 0);
+    assert_non_null(strstr(r.log, "alarm-invalidated t p b @"));
+    dd_engine_destroy(e);
+}
+
+static int reg_lookup(void *ctx, const char *thing, bool *registered, dd_engine_group_fn add,
+                      void *add_ctx)
+{
+    const char *group = *(const char **)ctx;
+    *registered = strcmp(thing, "ghost") != 0;
+    if (*registered && group != NULL && strcmp(thing, "t1") == 0) {
+        (void)add(add_ctx, "Child");
+        (void)add(add_ctx, group);
+    }
+    return 0;
+}
+
+static void test_dd_engine_targets_and_coverage_changes(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    const char *group = "Parent";
+    dd_engine_registry_t reg = {&group, reg_lookup};
+    const char *b = "\"behaviors\":[{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":"
+                    "{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":10}}}]";
+    char json[1024];
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, &reg, &s, &e), DD_ENGINE_OK);
+    snprintf(json, sizeof(json), "{\"securityProfileName\":\"g\",%s,\"targets\":[\"" ARN
+             "thinggroup/Parent\"]}", b);
+    put_profile(e, json, 0);
+    snprintf(json, sizeof(json), "{\"securityProfileName\":\"u\",%s,\"targets\":[\"" ARN
+             "all/unregistered-things\"]}", b);
+    put_profile(e, json, 0);
+    report_bytes_out(e, "t1", 1000, 50);    /* in Parent via Child: profile g */
+    report_bytes_out(e, "t2", 2000, 50);    /* registered, no group: nothing */
+    report_bytes_out(e, "ghost", 3000, 50); /* unregistered: profile u */
+    assert_string_equal(r.log, "in-alarm t1 g b 50 @1000\nin-alarm ghost u b 50 @3000\n");
+    /* t1 leaves the group: its alarm ends. */
+    group = NULL;
+    assert_int_equal(dd_engine_thing_changed(e, "t1", 4000), DD_ENGINE_OK);
+    assert_non_null(strstr(r.log, "alarm-invalidated t1 g b @4000\n"));
+    /* Profile u deleted: ghost's alarm ends. */
+    assert_int_equal(dd_engine_remove_profile(e, "u", 5000), DD_ENGINE_OK);
+    assert_non_null(strstr(r.log, "alarm-invalidated ghost u b @5000\n"));
+    assert_int_equal(r.active, 0);
+    assert_int_equal(dd_engine_remove_profile(e, "u", 5000), DD_ENGINE_NOT_FOUND);
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_profile_update_keeps_unchanged_behaviors(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    const char *keep = "{\"name\":\"keep\",\"metric\":\"aws:all-bytes-out\",\"criteria\":"
+                       "{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":10}}}";
+    const char *chg = "{\"name\":\"chg\",\"metric\":\"aws:all-bytes-out\",\"criteria\":"
+                      "{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":%d}}}";
+    char c1[512];
+    char json[2048];
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    snprintf(c1, sizeof(c1), chg, 10);
+    snprintf(json, sizeof(json), "{\"securityProfileName\":\"p\",\"behaviors\":[%s,%s]}", keep, c1);
+    put_profile(e, json, 0);
+    report_bytes_out(e, "t", 1000, 50);
+    assert_int_equal(r.active, 2);
+    snprintf(c1, sizeof(c1), chg, 20);
+    snprintf(json, sizeof(json), "{\"securityProfileName\":\"p\",\"behaviors\":[%s,%s]}", keep, c1);
+    put_profile(e, json, 2000);
+    assert_int_equal(r.active, 1);
+    assert_non_null(strstr(r.log, "alarm-invalidated t p chg @2000\n"));
+    assert_null(strstr(r.log, "alarm-invalidated t p keep"));
+    report_bytes_out(e, "t", 3000, 5);
+    assert_non_null(strstr(r.log, "alarm-cleared t p keep 5 @3000\n"));
+    dd_engine_destroy(e);
+}
+
+static dd_cloud_event_t ev(dd_cloud_kind_t kind, const char *thing, int64_t t, const char *topic,
+                           uint32_t size)
+{
+    dd_cloud_event_t x;
+    memset(&x, 0, sizeof(x));
+    x.kind = kind;
+    x.thing = thing;
+    x.registered = true;
+    x.time_ms = t;
+    x.topic = topic;
+    x.payload_size = size;
+    x.success = true;
+    return x;
+}
+
+static void test_dd_engine_cloud_tumbling_windows_and_dimensions(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_dimension_def_t *dim = calloc(1, sizeof(*dim));
+    dd_cloud_event_t evs[6];
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    snprintf(dim->name, sizeof(dim->name), "telemetry");
+    dim->value_count = 1;
+    snprintf(dim->values[0], sizeof(dim->values[0]), "temperature-device-+/#");
+    snprintf(dim->values[0], sizeof(dim->values[0]), "temperature/+");
+    assert_int_equal(dd_engine_put_dimension(e, dim), DD_ENGINE_OK);
+    put_profile(e, "{\"securityProfileName\":\"c\",\"behaviors\":["
+                   "{\"name\":\"sent\",\"metric\":\"aws:num-messages-sent\",\"metricDimension\":"
+                   "{\"dimensionName\":\"telemetry\"},\"criteria\":{\"comparisonOperator\":"
+                   "\"less-than-equals\",\"value\":{\"count\":2},\"durationSeconds\":300}},"
+                   "{\"name\":\"auth\",\"metric\":\"aws:num-authorization-failures\",\"criteria\":"
+                   "{\"comparisonOperator\":\"greater-than\",\"value\":{\"count\":10},"
+                   "\"durationSeconds\":300}},"
+                   "{\"name\":\"size\",\"metric\":\"aws:message-byte-size\",\"criteria\":"
+                   "{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":1000}}}]}",
+                0);
+    evs[0] = ev(DD_CLOUD_CONNECT, "d1", 10000, NULL, 0);
+    evs[1] = ev(DD_CLOUD_MESSAGE_SENT, "d1", 20000, "temperature/a", 10);
+    evs[2] = ev(DD_CLOUD_MESSAGE_SENT, "d1", 30000, "temperature/b", 3000);
+    evs[3] = ev(DD_CLOUD_MESSAGE_SENT, "d1", 40000, "other", 10);
+    evs[4] = ev(DD_CLOUD_MESSAGE_SENT, "d1", 300000, "temperature/c", 10); /* (0, 300000] */
+    evs[5] = ev(DD_CLOUD_MESSAGE_SENT, "d1", 300001, "temperature/c", 10); /* next window */
+    assert_int_equal(dd_engine_on_cloud_events(e, evs, 6), DD_ENGINE_OK);
+    /* The 3000-byte message violates at once; the counts wait for their window,
+     * (0, 300000], which the event at 300001 closes: 3 matching messages (> 2)
+     * and 0 auth failures (a quiet connected device: greater-than 10 not met). */
+    assert_string_equal(r.log, "in-alarm d1 c size 3000 @30000\n"
+                               "alarm-cleared d1 c size 10 @40000\n"
+                               "in-alarm d1 c sent 3 @300000\n"
+                               "in-alarm d1 c auth 0 @300000\n");
+    assert_int_equal(dd_engine_tick(e, 300002), DD_ENGINE_OK);
+    assert_int_equal(dd_engine_tick(e, 600000), DD_ENGINE_OK);
+    assert_null(strstr(r.log, "@600000"));
+    assert_int_equal(dd_engine_tick(e, 600001), DD_ENGINE_OK);
+    assert_non_null(strstr(r.log, "alarm-cleared d1 c sent 1 @600000\n"));
+    free(dim);
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_statistical_threshold(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_cloud_event_t evs[8];
+    size_t n = 0;
+    const char *m3 = "{\"securityProfileName\":\"DetectLargeMessageSize\",\"behaviors\":[{\"name\":"
+                     "\"LargeMessageSize\",\"metric\":\"aws:message-byte-size\",\"criteria\":{"
+                     "\"comparisonOperator\":\"%s\",\"statisticalThreshold\":{\"statistic\":"
+                     "\"p50\"},\"durationSeconds\":300}}]}";
+    char json[1024];
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    snprintf(json, sizeof(json), m3, "less-than-equals");
+    put_profile(e, json, 0);
+    /* Sums per device: d1 = 10, d2 = 12, d3 = 3000. p50 = 12. */
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d1", 1000, "t", 5);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d2", 1000, "t", 6);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d3", 1000, "t", 3000);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d1", 2000, "t", 5);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d2", 2000, "t", 6);
+    assert_int_equal(dd_engine_on_cloud_events(e, evs, n), DD_ENGINE_OK);
+    assert_int_equal(dd_engine_tick(e, 300001), DD_ENGINE_OK);
+    assert_string_equal(r.log, "in-alarm d3 DetectLargeMessageSize LargeMessageSize 3000 @300000\n");
+    dd_engine_destroy(e);
+
+    s = sink_for(&r);
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    snprintf(json, sizeof(json), m3, "greater-than");
+    put_profile(e, json, 0);
+    assert_int_equal(dd_engine_on_cloud_events(e, evs, n), DD_ENGINE_OK);
+    assert_int_equal(dd_engine_tick(e, 300001), DD_ENGINE_OK);
+    assert_string_equal(r.log, "in-alarm d1 DetectLargeMessageSize LargeMessageSize 10 @300000\n"
+                               "in-alarm d2 DetectLargeMessageSize LargeMessageSize 12 @300000\n");
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_resume_from_state_blob(void **state)
+{
+    dd_engine_t *e = NULL;
+    dd_engine_t *e2 = NULL;
+    rec_t r;
+    rec_t r2;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_engine_sink_t s2 = sink_for(&r2);
+    const char *p = "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                    "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than-equals\","
+                    "\"value\":{\"count\":200},\"durationSeconds\":600,"
+                    "\"consecutiveDatapointsToAlarm\":2,\"consecutiveDatapointsToClear\":2}}]}";
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    put_profile(e, p, 0);
+    report_bytes_out(e, "t", MIN5, 150);
+    report_bytes_out(e, "t", 2 * MIN5, 150); /* window 300: one violating datapoint */
+    /* Restart: a new engine imports the last blob. */
+    assert_int_equal(dd_engine_create(NULL, NULL, &s2, &e2), DD_ENGINE_OK);
+    put_profile(e2, p, 0);
+    assert_string_equal(r.blob_thing, "t");
+    assert_int_equal(dd_engine_import_thing(e2, "t", r.blob, r.blob_len), DD_ENGINE_OK);
+    assert_int_equal(dd_engine_set_time(e2, 2 * MIN5), DD_ENGINE_OK);
+    report_bytes_out(e, "t", 3 * MIN5, 10);  /* window: 150 + 10 = 160: conforming */
+    report_bytes_out(e2, "t", 3 * MIN5, 10);
+    report_bytes_out(e, "t", 4 * MIN5, 300);
+    report_bytes_out(e2, "t", 4 * MIN5, 300);
+    report_bytes_out(e, "t", 5 * MIN5, 300);
+    report_bytes_out(e2, "t", 5 * MIN5, 300);
+    assert_string_equal(r.log, "in-alarm t p b 600 @1500000\n");
+    assert_string_equal(r2.log, r.log);
+    assert_int_equal(dd_engine_import_thing(e2, "t", (const uint8_t *)"junk", 4), DD_ENGINE_INVALID);
+    dd_engine_destroy(e);
+    dd_engine_destroy(e2);
+}
+
+static void test_dd_engine_custom_metrics_lists_and_ml(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_custom_metric_def_t cpu = {.name = "cpu_usage", .type = DD_CUSTOM_TYPE_NUMBER};
+    dd_custom_metric_def_t ifs = {.name = "ifaces", .type = DD_CUSTOM_TYPE_STRING_LIST};
+    dd_report_t rep;
+    dd_report_custom_t cm[2];
+    char *strs[2] = {"eth0", "tun0"};
+    dd_report_port_t ports[2] = {{.port = 22}, {.port = 8883}};
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    assert_int_equal(dd_engine_put_custom_metric(e, &cpu), DD_ENGINE_OK);
+    assert_int_equal(dd_engine_put_custom_metric(e, &ifs), DD_ENGINE_OK);
+    put_profile(e, "{\"securityProfileName\":\"p\",\"behaviors\":["
+                   "{\"name\":\"cpu\",\"metric\":\"cpu_usage\",\"criteria\":{\"comparisonOperator\":"
+                   "\"less-than\",\"value\":{\"number\":75}}},"
+                   "{\"name\":\"ifs\",\"metric\":\"ifaces\",\"criteria\":{\"comparisonOperator\":"
+                   "\"in-set\",\"value\":{\"strings\":[\"eth0\",\"wlan0\"]}}},"
+                   "{\"name\":\"ports\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{"
+                   "\"comparisonOperator\":\"in-port-set\",\"value\":{\"ports\":[8883]}}},"
+                   "{\"name\":\"ml\",\"metric\":\"aws:num-listening-tcp-ports\",\"criteria\":{"
+                   "\"mlDetectionConfig\":{\"confidenceLevel\":\"HIGH\"}}}]}",
+                0);
+    memset(&rep, 0, sizeof(rep));
+    memset(cm, 0, sizeof(cm));
+    rep.has_metrics = rep.has_custom_metrics = true;
+    rep.tcp_ports.present = true;
+    rep.tcp_ports.count = 2;
+    rep.tcp_ports.items = ports;
+    rep.custom_count = 2;
+    rep.custom = cm;
+    snprintf(cm[0].name, sizeof(cm[0].name), "cpu_usage");
+    cm[0].kind = DD_CUSTOM_NUMBER;
+    cm[0].number = 80.5;
+    snprintf(cm[1].name, sizeof(cm[1].name), "ifaces");
+    cm[1].kind = DD_CUSTOM_STRING_LIST;
+    cm[1].count = 2;
+    cm[1].strings = strs;
+    assert_int_equal(dd_engine_on_report(e, "t", 1000, &rep), DD_ENGINE_OK);
+    assert_string_equal(r.log, "in-alarm t p cpu 80.5 @1000\nin-alarm t p ifs list2 @1000\n"
+                               "in-alarm t p ports list2 @1000\n");
+    /* Empty lists conform and clear. */
+    rep.tcp_ports.count = 0;
+    cm[1].count = 0;
+    cm[0].number = 1;
+    assert_int_equal(dd_engine_on_report(e, "t", 2000, &rep), DD_ENGINE_OK);
+    assert_non_null(strstr(r.log, "alarm-cleared t p ports list0 @2000\n"));
+    assert_non_null(strstr(r.log, "alarm-cleared t p ifs list0 @2000\n"));
+    /* Custom metric deleted: its behavior goes inert. */
+    assert_int_equal(dd_engine_remove_custom_metric(e, "cpu_usage"), DD_ENGINE_OK);
+    cm[0].number = 99;
+    assert_int_equal(dd_engine_on_report(e, "t", 3000, &rep), DD_ENGINE_OK);
+    assert_null(strstr(r.log, "99"));
+    dd_engine_destroy(e);
+}
+
+static int summary_cb(void *ctx, const dd_training_summary_t *sm)
+{
+    dd_training_summary_t *out = ctx;
+    *out = *sm;
+    return 0;
+}
+
+static void test_dd_engine_ml_training_summary(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_training_summary_t sm;
+    int i;
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    put_profile(e, "{\"securityProfileName\":\"ml\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                   "\"aws:all-bytes-out\",\"criteria\":{\"mlDetectionConfig\":{\"confidenceLevel\":"
+                   "\"LOW\"}}}]}",
+                0);
+    for (i = 1; i <= 250; i++) {
+        report_bytes_out(e, "t", i * 1000, 1000000);
+    }
+    memset(&sm, 0, sizeof(sm));
+    assert_int_equal(dd_engine_training_summaries(e, "ml", summary_cb, &sm), DD_ENGINE_OK);
+    assert_string_equal(sm.model_status, "PENDING_BUILD");
+    assert_int_equal(sm.datapoints, 250);
+    assert_true(sm.datapoints_collection_percentage == 1.0);
+    assert_int_equal(sm.training_start_ms, 1000);
+    assert_string_equal(r.log, "");
+    assert_int_equal(dd_engine_training_summaries(e, "nope", summary_cb, &sm), DD_ENGINE_NOT_FOUND);
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_verification_and_bad_input(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_profile_t bad;
+    dd_engine_stats_t st;
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    put_profile(e, "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                   "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+                   "\"value\":{\"count\":10}}}]}",
+                0);
+    report_bytes_out(e, "t", 1000, 50);
+    assert_int_equal(dd_engine_set_verification(e, r.ids[0], DD_VERIFICATION_TRUE_POSITIVE, "yes"),
+                     DD_ENGINE_OK);
+    report_bytes_out(e, "t", 2000, 5);
+    assert_non_null(strstr(r.log, "alarm-cleared t p b 5 @2000 verified\n"));
+    assert_int_equal(dd_engine_set_verification(e, r.ids[0], DD_VERIFICATION_TRUE_POSITIVE, NULL),
+                     DD_ENGINE_NOT_FOUND);
+    memset(&bad, 0, sizeof(bad));
+    snprintf(bad.name, sizeof(bad.name), "bad name");
+    assert_int_equal(dd_engine_put_profile(e, &bad, 3000), DD_ENGINE_INVALID);
+    assert_null(dd_engine_get_profile(e, "bad name"));
+    assert_non_null(dd_engine_get_profile(e, "p"));
+    dd_engine_get_stats(e, &st);
+    assert_int_equal(st.things, 1);
+    assert_int_equal(st.slots, 1);
+    assert_true(st.state_bytes > 0);
+    assert_int_equal(dd_engine_on_report(NULL, "t", 1, NULL), DD_ENGINE_BAD_PARAMETER);
+    assert_true(strlen(dd_engine_strerror(DD_ENGINE_BACKWARDS)) > 0);
+    dd_engine_destroy(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dd_engine_module4_intended_and_literal),
+        cmocka_unit_test(test_dd_engine_trailing_window_sums_deltas),
+        cmocka_unit_test(test_dd_engine_state_machine_3_3_and_invalidation),
+        cmocka_unit_test(test_dd_engine_targets_and_coverage_changes),
+        cmocka_unit_test(test_dd_engine_profile_update_keeps_unchanged_behaviors),
+        cmocka_unit_test(test_dd_engine_cloud_tumbling_windows_and_dimensions),
+        cmocka_unit_test(test_dd_engine_statistical_threshold),
+        cmocka_unit_test(test_dd_engine_resume_from_state_blob),
+        cmocka_unit_test(test_dd_engine_custom_metrics_lists_and_ml),
+        cmocka_unit_test(test_dd_engine_ml_training_summary),
+        cmocka_unit_test(test_dd_engine_verification_and_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
