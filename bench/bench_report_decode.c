@@ -57,7 +57,8 @@ static uint8_t *unhex(const uint8_t *hex, size_t hex_len, size_t *len)
     return p;
 }
 
-static void bench(const char *label, dd_report_format_t fmt, const uint8_t *p, size_t len, long iters)
+static void bench(const char *label, dd_report_format_t fmt, const uint8_t *p, size_t len,
+                  long iters)
 {
     dd_report_t r;
     dd_report_error_t err;
@@ -81,7 +82,8 @@ static void bench(const char *label, dd_report_format_t fmt, const uint8_t *p, s
     (void)dd_report_decode(fmt, p, len, &r, &err);
     t0 = now_s();
     for (i = 0; i < iters; i++) {
-        if (dd_report_encode(&r, fmt, DD_REPORT_KEYS_LONG, out, sizeof(out), &out_len) != DD_REPORT_OK) {
+        if (dd_report_encode(&r, fmt, DD_REPORT_KEYS_LONG, out, sizeof(out), &out_len) !=
+            DD_REPORT_OK) {
             exit(1);
         }
     }

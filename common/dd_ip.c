@@ -133,7 +133,8 @@ dd_ip_status_t dd_ip_parse_endpoint(const char *text, size_t len, dd_ip_t *ip, u
         const char *close = memchr(text, ']', len);
         size_t rest;
 
-        if (close == NULL || parse_family(text + 1, (size_t)(close - text) - 1, 6, ip) != DD_IP_OK) {
+        if (close == NULL ||
+            parse_family(text + 1, (size_t)(close - text) - 1, 6, ip) != DD_IP_OK) {
             return DD_IP_INVALID;
         }
         rest = len - (size_t)(close - text) - 1;

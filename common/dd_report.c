@@ -483,7 +483,8 @@ static dd_report_status_t parse_ports(dd_rctx_t *c, const slot_t *bs, dd_report_
     size_t n;
     int r;
 
-    if ((st = enter_map(c, bs)) != DD_REPORT_OK || (st = collect(c, bs->value, keys, 2, s)) != DD_REPORT_OK) {
+    if ((st = enter_map(c, bs)) != DD_REPORT_OK ||
+        (st = collect(c, bs->value, keys, 2, s)) != DD_REPORT_OK) {
         return st;
     }
     p->present = true;
@@ -587,7 +588,8 @@ static dd_report_status_t parse_tcp(dd_rctx_t *c, const slot_t *ts, dd_report_co
     size_t n;
     int r;
 
-    if ((st = enter_map(c, ts)) != DD_REPORT_OK || (st = collect(c, ts->value, tc_keys, 1, tc)) != DD_REPORT_OK) {
+    if ((st = enter_map(c, ts)) != DD_REPORT_OK ||
+        (st = collect(c, ts->value, tc_keys, 1, tc)) != DD_REPORT_OK) {
         return st;
     }
     if (tc[0].value == NULL) {
@@ -635,15 +637,27 @@ static dd_report_status_t parse_net(dd_rctx_t *c, const slot_t *ns, dd_report_ne
     slot_t s[4];
     dd_report_status_t st;
 
-    if ((st = enter_map(c, ns)) != DD_REPORT_OK || (st = collect(c, ns->value, keys, 4, s)) != DD_REPORT_OK) {
+    bool *has[4];
+    uint64_t *val[4];
+    size_t i;
+
+    if ((st = enter_map(c, ns)) != DD_REPORT_OK ||
+        (st = collect(c, ns->value, keys, 4, s)) != DD_REPORT_OK) {
         return st;
     }
     net->present = true;
-    if ((st = opt_uint(c, &s[0], 0, UINT64_MAX, &net->has_bytes_in, &net->bytes_in)) != DD_REPORT_OK ||
-        (st = opt_uint(c, &s[1], 0, UINT64_MAX, &net->has_bytes_out, &net->bytes_out)) != DD_REPORT_OK ||
-        (st = opt_uint(c, &s[2], 0, UINT64_MAX, &net->has_packets_in, &net->packets_in)) != DD_REPORT_OK ||
-        (st = opt_uint(c, &s[3], 0, UINT64_MAX, &net->has_packets_out, &net->packets_out)) != DD_REPORT_OK) {
-        return st;
+    has[0] = &net->has_bytes_in;
+    val[0] = &net->bytes_in;
+    has[1] = &net->has_bytes_out;
+    val[1] = &net->bytes_out;
+    has[2] = &net->has_packets_in;
+    val[2] = &net->packets_in;
+    has[3] = &net->has_packets_out;
+    val[3] = &net->packets_out;
+    for (i = 0; i < 4; i++) {
+        if ((st = opt_uint(c, &s[i], 0, UINT64_MAX, has[i], val[i])) != DD_REPORT_OK) {
+            return st;
+        }
     }
     path_pop(c);
     return DD_REPORT_OK;
@@ -657,7 +671,8 @@ static dd_report_status_t parse_metrics(dd_rctx_t *c, const slot_t *ms)
     dd_report_status_t st;
     dd_report_t *out = c->out;
 
-    if ((st = enter_map(c, ms)) != DD_REPORT_OK || (st = collect(c, ms->value, keys, 4, s)) != DD_REPORT_OK) {
+    if ((st = enter_map(c, ms)) != DD_REPORT_OK ||
+        (st = collect(c, ms->value, keys, 4, s)) != DD_REPORT_OK) {
         return st;
     }
     out->has_metrics = true;
@@ -710,7 +725,8 @@ static void custom_free(dd_report_custom_t *m)
     m->count = 0;
 }
 
-/* The list of a number_list / string_list / ip_list; *dropped when the data rules say "not retained". */
+/* The list of a number_list / string_list / ip_list; *dropped when AWS's data rules say
+ * "not retained". */
 static dd_report_status_t parse_custom_list(dd_rctx_t *c, const void *list, dd_report_custom_t *m,
                                             bool *dropped)
 {
@@ -724,10 +740,17 @@ static dd_report_status_t parse_custom_list(dd_rctx_t *c, const void *list, dd_r
     if (n > 0) {
         bool ok = true;
         switch (m->kind) {
-        case DD_CUSTOM_NUMBER_LIST: ok = (m->numbers = malloc(n * sizeof(*m->numbers))) != NULL; break;
-        case DD_CUSTOM_STRING_LIST: ok = (m->strings = calloc(n, sizeof(*m->strings))) != NULL; break;
-        case DD_CUSTOM_IP_LIST: ok = (m->ips = calloc(n, sizeof(*m->ips))) != NULL; break;
-        case DD_CUSTOM_NUMBER: break;
+        case DD_CUSTOM_NUMBER_LIST:
+            ok = (m->numbers = malloc(n * sizeof(*m->numbers))) != NULL;
+            break;
+        case DD_CUSTOM_STRING_LIST:
+            ok = (m->strings = calloc(n, sizeof(*m->strings))) != NULL;
+            break;
+        case DD_CUSTOM_IP_LIST:
+            ok = (m->ips = calloc(n, sizeof(*m->ips))) != NULL;
+            break;
+        case DD_CUSTOM_NUMBER:
+            break;
         }
         if (!ok) {
             return no_memory(c);
@@ -750,7 +773,8 @@ static dd_report_status_t parse_custom_list(dd_rctx_t *c, const void *list, dd_r
             }
             if (m->kind == DD_CUSTOM_STRING_LIST) {
                 if (memchr(s, '\0', len) != NULL) {
-                    return dd_report_fail(c, DD_REPORT_WRONG_TYPE, "must not contain NUL characters");
+                    return dd_report_fail(c, DD_REPORT_WRONG_TYPE,
+                                          "must not contain NUL characters");
                 }
                 if ((m->strings[i] = malloc(len + 1)) == NULL) {
                     return no_memory(c);
@@ -1116,7 +1140,8 @@ dd_report_status_t dd_report_check_encodable(const dd_report_t *r)
 }
 
 dd_report_status_t dd_report_encode(const dd_report_t *report, dd_report_format_t format,
-                                    dd_report_keys_t keys, uint8_t *buf, size_t len, size_t *out_len)
+                                    dd_report_keys_t keys, uint8_t *buf, size_t len,
+                                    size_t *out_len)
 {
     dd_report_status_t st;
 
@@ -1300,7 +1325,8 @@ const char *dd_report_strerror(dd_report_status_t status)
     case DD_REPORT_MISSING_METRICS: return "neither metrics nor custom_metrics present";
     case DD_REPORT_WRONG_TYPE: return "a member has the wrong type or range";
     case DD_REPORT_BAD_VERSION: return "version is not 1.x";
-    case DD_REPORT_BAD_CUSTOM_METRIC: return "custom metric value is not a one-element array of one known member";
+    case DD_REPORT_BAD_CUSTOM_METRIC:
+        return "custom metric value is not a one-element array of one known member";
     case DD_REPORT_BUFFER_TOO_SMALL: return "buffer too small";
     case DD_REPORT_BAD_TOPIC: return "not a $aws/things/T/defender/metrics/{json,cbor} topic";
     case DD_REPORT_MISSING_MEMBER: return "a required member is missing";

@@ -47,9 +47,9 @@ typedef enum dd_report_status {
     DD_REPORT_BAD_VERSION,       /**< version is not "1.x". */
     DD_REPORT_BAD_CUSTOM_METRIC, /**< Custom metric value not a one-element array of one known member. */
     DD_REPORT_BUFFER_TOO_SMALL,  /**< Encoder output buffer too small. */
-    DD_REPORT_BAD_TOPIC,         /**< Not $aws/things/T/defender/metrics/{json,cbor}, or T invalid. */
-    DD_REPORT_MISSING_MEMBER,    /**< A required member below metrics is missing (connections[].remote_addr). */
-    DD_REPORT_MIXED_KEYS         /**< Long and short key names mixed, with dd_report_options_t.reject_mixed_keys. */
+    DD_REPORT_BAD_TOPIC,         /**< Not $aws/things/T/defender/metrics/{json,cbor}; bad T. */
+    DD_REPORT_MISSING_MEMBER,    /**< Required member below metrics missing (remote_addr). */
+    DD_REPORT_MIXED_KEYS         /**< Long and short names mixed (opts.reject_mixed_keys). */
 } dd_report_status_t;
 
 /** Wire formats. */
@@ -167,7 +167,7 @@ typedef struct dd_report {
 typedef struct dd_report_options {
     /** Refuse (DD_REPORT_MIXED_KEYS) a report mixing long and short key names. Default: accept. */
     bool reject_mixed_keys;
-    /** Refuse (DD_REPORT_WRONG_TYPE) an ip_list holding an invalid address. Default: drop the metric. */
+    /** Refuse (WRONG_TYPE) an ip_list with an invalid address. Default: drop the metric. */
     bool reject_invalid_ip_list;
 } dd_report_options_t;
 

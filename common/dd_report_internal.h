@@ -7,10 +7,11 @@
  * The validator (dd_report.c) never sees cJSON or libcbor types: each wire
  * format supplies a dd_rops_t that answers "what kind is this node", "give
  * me its number / string", and iterates arrays and maps. Nodes stay owned by
- * the parser's tree (cJSON / cbor_item_t) for the whole decode; strings the
- * validator keeps are copied into the report. Temporary memory (only needed
- * for chunked CBOR strings) comes from dd_report_scratch() and is released
- * when the decode ends.
+ * the parser's tree (cJSON items, or the CBOR back-end's arena) for the whole
+ * decode, and CBOR strings point into the payload, so strings the validator
+ * keeps are copied into the report. Temporary memory (the CBOR tree builder,
+ * joined chunked strings) comes from dd_report_scratch() and is released when
+ * the decode ends.
  */
 #ifndef DD_REPORT_INTERNAL_H_
 #define DD_REPORT_INTERNAL_H_

@@ -352,7 +352,8 @@ static void test_dd_report_aws_c_iot_trailing_nul(void **state)
 
     (void)state;
     assert_int_equal(b.data[b.len - 1], 0);
-    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_JSON, b.data, b.len, &r, NULL), DD_REPORT_OK);
+    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_JSON, b.data, b.len, &r, NULL),
+                     DD_REPORT_OK);
     assert_int_equal(r.report_id, 1795836772123ULL); /* 13-digit epoch ms */
     assert_true(r.net.present && r.net.has_bytes_in);
     assert_int_equal(r.net.bytes_in + r.net.bytes_out + r.net.packets_in + r.net.packets_out, 0);
@@ -485,7 +486,8 @@ static const refusal_t REFUSALS[] = {
      "header: missing member version/v"},
     {"{\"header\":{\"report_id\":\"42\",\"version\":\"1.0\"},\"metrics\":{}}", DD_REPORT_WRONG_TYPE,
      false, "header.report_id: must be a positive integer"},
-    {"{\"header\":{\"report_id\":0,\"version\":\"1.0\"},\"metrics\":{}}", DD_REPORT_WRONG_TYPE, false,
+    {"{\"header\":{\"report_id\":0,\"version\":\"1.0\"},\"metrics\":{}}", DD_REPORT_WRONG_TYPE,
+     false,
      "positive"},
     {"{\"header\":{\"report_id\":-1,\"version\":\"1.0\"},\"metrics\":{}}", DD_REPORT_WRONG_TYPE,
      false, "positive"},
@@ -499,7 +501,8 @@ static const refusal_t REFUSALS[] = {
      "header.version: must be a string"},
     {"{\"header\":{\"report_id\":42,\"version\":\"2.0\"},\"metrics\":{}}", DD_REPORT_BAD_VERSION,
      true, "\"2.0\" is not \"1.x\""},
-    {"{\"header\":{\"report_id\":42,\"version\":\"1\"},\"metrics\":{}}", DD_REPORT_BAD_VERSION, true,
+    {"{\"header\":{\"report_id\":42,\"version\":\"1\"},\"metrics\":{}}", DD_REPORT_BAD_VERSION,
+     true,
      "version"},
     {"{\"header\":{\"report_id\":42,\"version\":\"1.0a\"},\"metrics\":{}}", DD_REPORT_BAD_VERSION,
      true, "version"},
@@ -536,16 +539,22 @@ static const refusal_t REFUSALS[] = {
      DD_REPORT_WRONG_TYPE, true, "met.tc.ec.cs[0].lp: must be <= 65535"},
     {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":\"1.2.3.4:5\"},{\"lp\":1}]}}}}",
      DD_REPORT_MISSING_MEMBER, true, "met.tc.ec.cs[1]: missing member remote_addr/rad"},
-    {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":null}]}}}}", DD_REPORT_MISSING_MEMBER, true,
+    {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":null}]}}}}", DD_REPORT_MISSING_MEMBER,
+     true,
      "remote_addr/rad"},
-    {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":\"nope:80\"}]}}}}", DD_REPORT_WRONG_TYPE, true,
+    {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":\"nope:80\"}]}}}}", DD_REPORT_WRONG_TYPE,
+     true,
      "met.tc.ec.cs[0].rad: \"nope:80\" is not an ip:port endpoint"},
-    {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":\"1.2.3.4:99999\"}]}}}}", DD_REPORT_WRONG_TYPE,
+    {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":\"1.2.3.4:99999\"}]}}}}",
+     DD_REPORT_WRONG_TYPE,
      true, "endpoint"},
-    {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":16909060}]}}}}", DD_REPORT_WRONG_TYPE, true,
+    {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":16909060}]}}}}", DD_REPORT_WRONG_TYPE,
+     true,
      "rad: must be a string"},
-    {"{" HDR ",\"met\":{\"tc\":{\"ec\":[]}}}", DD_REPORT_WRONG_TYPE, true, "met.tc.ec: must be an object"},
-    {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"t\":\"3\"}}}}", DD_REPORT_WRONG_TYPE, true, "met.tc.ec.t"},
+    {"{" HDR ",\"met\":{\"tc\":{\"ec\":[]}}}", DD_REPORT_WRONG_TYPE, true,
+     "met.tc.ec: must be an object"},
+    {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"t\":\"3\"}}}}", DD_REPORT_WRONG_TYPE, true,
+     "met.tc.ec.t"},
     /* custom metrics */
     {"{" HDR ",\"custom_metrics\":{\"cpu\":{\"number\":1}}}", DD_REPORT_BAD_CUSTOM_METRIC, true,
      "custom_metrics.cpu: value must be an array holding one object"},
@@ -569,7 +578,8 @@ static const refusal_t REFUSALS[] = {
      "cpu[0].number_list: must be an array"},
     {"{" HDR ",\"custom_metrics\":{\"cpu\":[{\"number_list\":[1,\"a\"]}]}}", DD_REPORT_WRONG_TYPE,
      true, "cpu[0].number_list[1]: must be a number"},
-    {"{" HDR ",\"custom_metrics\":{\"u\":[{\"string_list\":[\"a\",1]}]}}", DD_REPORT_WRONG_TYPE, true,
+    {"{" HDR ",\"custom_metrics\":{\"u\":[{\"string_list\":[\"a\",1]}]}}", DD_REPORT_WRONG_TYPE,
+     true,
      "u[0].string_list[1]: must be a string"},
     {"{" HDR ",\"custom_metrics\":{\"ips\":[{\"ip_list\":[\"1.2.3.4\",5]}]}}", DD_REPORT_WRONG_TYPE,
      true, "ips[0].ip_list[1]: must be a string"},
@@ -649,11 +659,15 @@ static void test_dd_report_bad_parameters(void **state)
     const uint8_t p[] = "{}";
 
     (void)state;
-    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_JSON, NULL, 2, &r, &err), DD_REPORT_BAD_PARAMETER);
+    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_JSON, NULL, 2, &r, &err),
+                     DD_REPORT_BAD_PARAMETER);
     assert_int_equal(err.status, DD_REPORT_BAD_PARAMETER);
-    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_JSON, p, 2, NULL, &err), DD_REPORT_BAD_PARAMETER);
-    assert_int_equal(dd_report_decode((dd_report_format_t)7, p, 2, &r, NULL), DD_REPORT_BAD_PARAMETER);
-    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_JSON, p, 2, &r, NULL), DD_REPORT_MISSING_HEADER);
+    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_JSON, p, 2, NULL, &err),
+                     DD_REPORT_BAD_PARAMETER);
+    assert_int_equal(dd_report_decode((dd_report_format_t)7, p, 2, &r, NULL),
+                     DD_REPORT_BAD_PARAMETER);
+    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_JSON, p, 2, &r, NULL),
+                     DD_REPORT_MISSING_HEADER);
     dd_report_free(NULL);
     memset(&r, 0, sizeof(r));
     dd_report_free(&r);
@@ -670,8 +684,9 @@ static void test_dd_report_lenient_parts(void **state)
 
     (void)state;
     /* Unknown members are ignored at every level but a custom metric's object. */
-    assert_int_equal(decode_json("{\"header\":{\"report_id\":1,\"version\":\"1.3\",\"agent\":\"x\"},"
-                                 "\"metrics\":{\"listening_tcp_ports\":{\"ports\":[{\"port\":22,"
+    assert_int_equal(decode_json("{\"header\":{\"report_id\":1,\"version\":\"1.3\","
+                                 "\"agent\":\"x\"},\"metrics\":{\"listening_tcp_ports\":{"
+                                 "\"ports\":[{\"port\":22,"
                                  "\"proto\":\"ssh\"}],\"extra\":[1]},\"cpu\":{\"load\":3}},"
                                  "\"extension\":{\"a\":[1,2,{\"b\":null}]}}", &r, &err),
                      DD_REPORT_OK);
@@ -692,7 +707,8 @@ static void test_dd_report_lenient_parts(void **state)
     assert_int_equal(decode_json("{\"hed\":{\"rid\":2,\"v\":\"1.0\"},\"met\":{},\"cmet\":{}}", &r,
                                  NULL), DD_REPORT_OK);
     assert_true(r.has_metrics && r.has_custom_metrics);
-    assert_false(r.tcp_ports.present || r.udp_ports.present || r.net.present || r.tcp_conns.present);
+    assert_false(r.tcp_ports.present || r.udp_ports.present || r.net.present ||
+                 r.tcp_conns.present);
     dd_report_free(&r);
 
     /* null = absent for optional members; a ports entry without a port is skipped; integral
@@ -714,16 +730,18 @@ static void test_dd_report_lenient_parts(void **state)
     dd_report_free(&r);
 
     /* Long interface names are cut at DD_REPORT_IFACE_MAX bytes, on a UTF-8 boundary. */
-    assert_int_equal(decode_json("{\"hed\":{\"rid\":3,\"v\":\"1.0\"},\"met\":{\"tp\":{\"pts\":[{\"pt\":1,"
-                                 "\"if\":\"0123456789012345678901234567890\xc3\xa9xyz\"}]}}}", &r, NULL),
+    assert_int_equal(decode_json("{\"hed\":{\"rid\":3,\"v\":\"1.0\"},\"met\":{\"tp\":{\"pts\":["
+                                 "{\"pt\":1,\"if\":\"0123456789012345678901234567890"
+                                 "\xc3\xa9" "xyz\"}]}}}", &r, NULL),
                      DD_REPORT_OK);
     assert_string_equal(r.tcp_ports.items[0].interface, "0123456789012345678901234567890");
     dd_report_free(&r);
 
     /* Custom numbers may be negative or fractional; lists may be empty; IPv6 and mapped entries. */
-    assert_int_equal(decode_json("{\"hed\":{\"rid\":4,\"v\":\"1.0\"},\"cmet\":{\"a\":[{\"number\":-0.25}],"
-                                 "\"b\":[{\"number_list\":[]}],\"c:d_e-f\":[{\"ip_list\":[\"::ffff:1.2.3.4\","
-                                 "\"2001:DB8::1\"]}],\"s\":[{\"string_list\":[\"\",\"x y\"]}]}}", &r, NULL),
+    assert_int_equal(decode_json("{\"hed\":{\"rid\":4,\"v\":\"1.0\"},\"cmet\":{"
+                                 "\"a\":[{\"number\":-0.25}],\"b\":[{\"number_list\":[]}],"
+                                 "\"c:d_e-f\":[{\"ip_list\":[\"::ffff:1.2.3.4\",\"2001:DB8::1\"]}],"
+                                 "\"s\":[{\"string_list\":[\"\",\"x y\"]}]}}", &r, NULL),
                      DD_REPORT_OK);
     assert_true(find_custom(&r, "a")->number == -0.25);
     assert_int_equal(find_custom(&r, "b")->count, 0);
@@ -734,8 +752,9 @@ static void test_dd_report_lenient_parts(void **state)
 
 static void test_dd_report_mixed_keys(void **state)
 {
-    static const char mixed[] = "{\"header\":{\"rid\":5,\"version\":\"1.0\"},\"met\":{\"network_stats\":"
-                                "{\"bi\":1,\"bytes_out\":2}},\"custom_metrics\":{\"m\":[{\"number\":1}]}}";
+    static const char mixed[] = "{\"header\":{\"rid\":5,\"version\":\"1.0\"},"
+                                "\"met\":{\"network_stats\":{\"bi\":1,\"bytes_out\":2}},"
+                                "\"custom_metrics\":{\"m\":[{\"number\":1}]}}";
     dd_report_options_t opts = {0};
     dd_report_t r;
     dd_report_error_t err;
@@ -770,9 +789,11 @@ static void test_dd_report_mixed_keys(void **state)
 
 static void test_dd_report_invalid_ip_list(void **state)
 {
-    static const char json[] = "{\"hed\":{\"rid\":6,\"v\":\"1.0\"},\"cmet\":{\"keep\":[{\"number\":1}],"
+    static const char json[] = "{\"hed\":{\"rid\":6,\"v\":\"1.0\"},"
+                               "\"cmet\":{\"keep\":[{\"number\":1}],"
                                "\"dns\":[{\"ip_list\":[\"192.0.2.1\",\"not-an-ip\"]}],"
-                               "\"also\":[{\"ip_list\":[\"300.1.1.1\"]}],\"last\":[{\"number\":2}]}}";
+                               "\"also\":[{\"ip_list\":[\"300.1.1.1\"]}],"
+                               "\"last\":[{\"number\":2}]}}";
     dd_report_options_t opts = {0};
     dd_report_t r;
     dd_report_error_t err;
@@ -787,13 +808,15 @@ static void test_dd_report_invalid_ip_list(void **state)
     assert_string_equal(r.custom_dropped_name, "dns");
     dd_report_free(&r);
     /* A non-string entry is still a type error, dropped or not. */
-    assert_int_equal(decode_json("{\"hed\":{\"rid\":6,\"v\":\"1.0\"},\"cmet\":{\"dns\":[{\"ip_list\":"
+    assert_int_equal(decode_json("{\"hed\":{\"rid\":6,\"v\":\"1.0\"},"
+                                 "\"cmet\":{\"dns\":[{\"ip_list\":"
                                  "[\"bad\",7]}]}}", &r, &err), DD_REPORT_WRONG_TYPE);
     /* Strict switch. */
     opts.reject_invalid_ip_list = true;
     assert_int_equal(dd_report_decode_ex(DD_REPORT_FORMAT_JSON, (const uint8_t *)json,
                                          sizeof(json) - 1, &opts, &r, &err), DD_REPORT_WRONG_TYPE);
-    assert_non_null(strstr(err.detail, "cmet.dns[0].ip_list[1]: \"not-an-ip\" is not an IPv4/IPv6"));
+    assert_non_null(strstr(err.detail,
+                           "cmet.dns[0].ip_list[1]: \"not-an-ip\" is not an IPv4/IPv6"));
     assert_true(err.report_id_known);
     assert_true(all_zero(&r, sizeof(r)));
 }
@@ -841,7 +864,8 @@ static void test_dd_report_cbor_indefinite_and_widths(void **state)
         "   61 76 |v| 7f 62 312e 61 30 ff |\"1.\" \"0\"| ff"
         " 63 6d6574 |met| bf 62 6e73 |ns| a4 62 6269 |bi| 00 62 626f |bo| 18 ff"
         "       62 7069 |pi| 19 ffff 62 706f |po| 1a ffffffff"
-        "   62 7470 |tp| bf 63 707473 |pts| 9f a2 62 7074 |pt| 16 62 6966 |if| 7f 61 65 63 746830 ff"
+        "   62 7470 |tp| bf 63 707473 |pts| 9f a2 62 7074 |pt| 16 62 6966 |if|"
+        "       7f 61 65 63 746830 ff"
         "       ff 61 74 |t| 1b 0000000100000000 ff"
         "   62 7463 |tc| a1 62 6563 |ec| a1 62 6373 |cs| 9f a1 63 726164 |rad|"
         "       6a 5b3a3a315d3a3434333d |[::1]:443=| ff ff"
@@ -921,7 +945,8 @@ static void test_dd_report_cbor_refusals(void **state)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         dd_report_t r;
         dd_report_error_t err;
-        dd_report_status_t st = decode_blob(DD_REPORT_FORMAT_CBOR, from_hex(cases[i].hex), &r, &err);
+        dd_report_status_t st = decode_blob(DD_REPORT_FORMAT_CBOR, from_hex(cases[i].hex), &r,
+                                            &err);
 
         if (st != cases[i].status || strstr(err.detail, cases[i].detail) == NULL) {
             fail_msg("case %zu %s: status %d (%s), detail \"%s\"", i, cases[i].hex, st,
@@ -1043,7 +1068,8 @@ static void build_rich(dd_report_t *r, bool json_safe)
     strcpy(r->tcp_conns.items[0].local_interface, "wlan0 \"quoted\"");
     assert_int_equal(dd_ip_parse_endpoint("[2001:db8::7]:443", 17, &r->tcp_conns.items[1].remote_ip,
                                           &r->tcp_conns.items[1].remote_port), DD_IP_OK);
-    assert_int_equal(dd_ip_parse_endpoint("[::ffff:10.0.0.1]:1", 19, &r->tcp_conns.items[2].remote_ip,
+    assert_int_equal(dd_ip_parse_endpoint("[::ffff:10.0.0.1]:1", 19,
+                                          &r->tcp_conns.items[2].remote_ip,
                                           &port), DD_IP_OK);
     r->tcp_conns.items[2].remote_port = port;
     r->has_custom_metrics = true;
@@ -1171,7 +1197,8 @@ static void round_trip(const dd_report_t *r, dd_report_format_t fmt, dd_report_k
     if (fmt == DD_REPORT_FORMAT_JSON) {
         assert_int_equal(buf[n], 0);
         assert_int_equal(strlen((char *)buf), n);
-        assert_non_null(strstr((char *)buf, keys == DD_REPORT_KEYS_LONG ? "\"header\":{\"report_id\":"
+        assert_non_null(strstr((char *)buf,
+                               keys == DD_REPORT_KEYS_LONG ? "\"header\":{\"report_id\":"
                                                                          : "\"hed\":{\"rid\":"));
         assert_null(strstr((char *)buf, keys == DD_REPORT_KEYS_LONG ? "\"hed\"" : "\"header\""));
     } else {
@@ -1238,8 +1265,9 @@ static void test_dd_report_encode_exact(void **state)
     dd_report_t r;
     uint8_t buf[512];
     size_t n;
-    const char *want_json = "{\"hed\":{\"rid\":1795836815,\"v\":\"1.0\"},\"met\":{\"ns\":{\"bi\":256,"
-                            "\"po\":4}},\"cmet\":{\"cpu\":[{\"number\":1.1}],\"n\":[{\"number_list\":"
+    const char *want_json = "{\"hed\":{\"rid\":1795836815,\"v\":\"1.0\"},"
+                            "\"met\":{\"ns\":{\"bi\":256,\"po\":4}},"
+                            "\"cmet\":{\"cpu\":[{\"number\":1.1}],\"n\":[{\"number_list\":"
                             "[-2,0.5]}]}}";
     blob_t want_cbor = from_hex(
         "a3 63 686564 a2 63 726964 1a 6b0a4b8f 61 76 63 312e30"
@@ -1308,7 +1336,8 @@ static void test_dd_report_json_replies(void **state)
                            "report\"},\"timestamp\":1635802047699}";
     const char *rejected_id = "{\"thingName\":\"a\\\"b\",\"reportId\":18446744073709551615,"
                               "\"status\":\"REJECTED\",\"statusDetails\":{\"ErrorCode\":"
-                              "\"InvalidJson\",\"ErrorMessage\":\"line\\nbreak\"},\"timestamp\":-1}";
+                              "\"InvalidJson\",\"ErrorMessage\":\"line\\nbreak\"},"
+                              "\"timestamp\":-1}";
 
     (void)state;
     assert_int_equal(dd_report_encode_accepted(DD_REPORT_FORMAT_JSON, "DefenderTestThing",
@@ -1318,7 +1347,8 @@ static void test_dd_report_json_replies(void **state)
     assert_memory_equal(buf, accepted, n + 1);
     assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_JSON, "myThing", false, 0,
                                                "InvalidPayload", "Malformed metrics report",
-                                               1635802047699LL, buf, sizeof(buf), &n), DD_REPORT_OK);
+                                               1635802047699LL, buf, sizeof(buf), &n),
+                     DD_REPORT_OK);
     assert_int_equal(n, strlen(rejected));
     assert_memory_equal(buf, rejected, n + 1);
     assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_JSON, "a\"b", true, UINT64_MAX,
@@ -1388,7 +1418,8 @@ static void test_dd_report_cbor_replies(void **state)
 
     assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_CBOR, "myThing", true, 7,
                                                "InvalidPayload", "Malformed metrics report",
-                                               1635802047699LL, buf, sizeof(buf), &n), DD_REPORT_OK);
+                                               1635802047699LL, buf, sizeof(buf), &n),
+                     DD_REPORT_OK);
     root = cbor_load(buf, n, &res);
     assert_non_null(root);
     assert_int_equal(cbor_map_size(root), 5);
@@ -1456,7 +1487,8 @@ static void test_dd_report_topic_parse(void **state)
                                            thing, sizeof(thing), &fmt), DD_REPORT_OK);
     assert_string_equal(thing, "DefenderTestThing");
     assert_int_equal(fmt, DD_REPORT_FORMAT_JSON);
-    assert_int_equal(dd_report_topic_parse("$aws/things/dev:1_a-b.c d\xc3\xa9/defender/metrics/cbor",
+    assert_int_equal(dd_report_topic_parse("$aws/things/dev:1_a-b.c d\xc3\xa9"
+                                           "/defender/metrics/cbor",
                                            thing, sizeof(thing), &fmt), DD_REPORT_OK);
     assert_string_equal(thing, "dev:1_a-b.c d\xc3\xa9");
     assert_int_equal(fmt, DD_REPORT_FORMAT_CBOR);
@@ -1478,8 +1510,10 @@ static void test_dd_report_topic_parse(void **state)
     name[129] = '\0';
     (void)snprintf(topic, sizeof(topic), "$aws/things/%s/defender/metrics/json", name);
     assert_int_equal(dd_report_topic_parse(topic, thing, sizeof(thing), &fmt), DD_REPORT_BAD_TOPIC);
-    assert_int_equal(dd_report_topic_parse(NULL, thing, sizeof(thing), &fmt), DD_REPORT_BAD_PARAMETER);
-    assert_int_equal(dd_report_topic_parse(topic, thing, sizeof(thing), NULL), DD_REPORT_BAD_PARAMETER);
+    assert_int_equal(dd_report_topic_parse(NULL, thing, sizeof(thing), &fmt),
+                     DD_REPORT_BAD_PARAMETER);
+    assert_int_equal(dd_report_topic_parse(topic, thing, sizeof(thing), NULL),
+                     DD_REPORT_BAD_PARAMETER);
 }
 
 static void test_dd_report_error_codes(void **state)
@@ -1496,7 +1530,8 @@ static void test_dd_report_error_codes(void **state)
          "MissingRequiredField"},
         {"{\"hed\":{\"rid\":1,\"v\":\"1.0\"},\"met\":{\"ns\":{\"bi\":-1}}}", "InvalidPayload"},
         {"{\"hed\":{\"rid\":1,\"v\":\"3.0\"},\"met\":{}}", "UnsupportedVersion"},
-        {"{\"hed\":{\"rid\":1,\"v\":\"1.0\"},\"cmet\":{\"m\":{\"number\":0}}}", "InvalidCustomMetric"},
+        {"{\"hed\":{\"rid\":1,\"v\":\"1.0\"},\"cmet\":{\"m\":{\"number\":0}}}",
+         "InvalidCustomMetric"},
     };
     dd_report_error_t err;
     dd_report_t r;
