@@ -1085,9 +1085,21 @@ dd_report_status_t dd_report_check_encodable(const dd_report_t *r)
         memchr(r->version, '\0', sizeof(r->version)) == NULL) {
         return DD_REPORT_BAD_PARAMETER;
     }
+    /* Hand-built reports: every fixed-size name must be terminated inside its array. */
+    for (i = 0; i < r->tcp_ports.count; i++) {
+        if (memchr(r->tcp_ports.items[i].interface, '\0', DD_REPORT_IFACE_MAX + 1) == NULL) {
+            return DD_REPORT_BAD_PARAMETER;
+        }
+    }
+    for (i = 0; i < r->udp_ports.count; i++) {
+        if (memchr(r->udp_ports.items[i].interface, '\0', DD_REPORT_IFACE_MAX + 1) == NULL) {
+            return DD_REPORT_BAD_PARAMETER;
+        }
+    }
     for (i = 0; i < r->tcp_conns.count; i++) {
-        uint8_t fam = r->tcp_conns.items[i].remote_ip.family;
-        if (fam != 4 && fam != 6) {
+        const dd_report_conn_t *c = &r->tcp_conns.items[i];
+        if ((c->remote_ip.family != 4 && c->remote_ip.family != 6) ||
+            memchr(c->local_interface, '\0', DD_REPORT_IFACE_MAX + 1) == NULL) {
             return DD_REPORT_BAD_PARAMETER;
         }
     }

@@ -258,7 +258,7 @@ void dd_report_free(dd_report_t *report);
  * the shortest text that reads back to the same double; CBOR uses the
  * smallest integer encoding for integral values below 2^53, else a double.
  * CBOR maps and arrays are definite-length. A NaN/infinite number, an unknown
- * custom kind or a NULL list/string gives DD_REPORT_BAD_PARAMETER.
+ * custom kind, a NULL list/string or an unterminated name gives DD_REPORT_BAD_PARAMETER.
  *
  * @param[in] report Report to encode.
  * @param[in] format JSON or CBOR.

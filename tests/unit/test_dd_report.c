@@ -1312,6 +1312,16 @@ static void test_dd_report_encode_exact(void **state)
     assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_CBOR, DD_REPORT_KEYS_LONG, buf,
                                       sizeof(buf), &n), DD_REPORT_BAD_PARAMETER);
     r.custom[0].kind = DD_CUSTOM_NUMBER;
+    r.tcp_ports.present = true;
+    r.tcp_ports.count = 1;
+    r.tcp_ports.items = xcalloc(1, sizeof(dd_report_port_t));
+    r.tcp_ports.items[0].port = 22;
+    memset(r.tcp_ports.items[0].interface, 'x', DD_REPORT_IFACE_MAX + 1); /* unterminated */
+    assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG, buf,
+                                      sizeof(buf), &n), DD_REPORT_BAD_PARAMETER);
+    r.tcp_ports.items[0].interface[DD_REPORT_IFACE_MAX] = '\0';
+    assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG, buf,
+                                      sizeof(buf), &n), DD_REPORT_OK);
     assert_int_equal(dd_report_encode(NULL, DD_REPORT_FORMAT_CBOR, DD_REPORT_KEYS_LONG, buf,
                                       sizeof(buf), &n), DD_REPORT_BAD_PARAMETER);
     assert_int_equal(dd_report_encode(&r, (dd_report_format_t)3, DD_REPORT_KEYS_LONG, buf,
