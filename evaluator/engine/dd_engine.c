@@ -2338,3 +2338,96 @@ const char *dd_engine_strerror(dd_engine_status_t status)
     }
     return "unknown engine status";
 }
+
+/* ------------------------------------------------------------------ JSON shapes */
+
+static bool add_time(cJSON *obj, const char *key, int64_t ms, bool as_ms)
+{
+    cJSON *n = as_ms ? cJSON_CreateNumber((double)ms) : dd_profile_time_json(ms);
+    return n != NULL && cJSON_AddItemToObject(obj, key, n);
+}
+
+cJSON *dd_engine_event_to_json(const dd_violation_event_t *ev, bool time_ms)
+{
+    cJSON *obj;
+    cJSON *b;
+    bool ok;
+
+    if (ev == NULL || ev->behavior == NULL) {
+        return NULL;
+    }
+    obj = cJSON_CreateObject();
+    if (obj == NULL) {
+        return NULL;
+    }
+    b = dd_behavior_to_json(ev->behavior);
+    ok = cJSON_AddStringToObject(obj, "violationId", ev->violation_id) != NULL &&
+         cJSON_AddStringToObject(obj, "thingName", ev->thing) != NULL &&
+         cJSON_AddStringToObject(obj, "securityProfileName", ev->profile) != NULL && b != NULL &&
+         cJSON_AddItemToObject(obj, "behavior", b);
+    if (!ok) {
+        cJSON_Delete(b);
+    }
+    if (ok && ev->has_value) {
+        cJSON *v = dd_datapoint_to_json(&ev->value);
+        ok = v != NULL && cJSON_AddItemToObject(obj, "metricValue", v);
+    }
+    ok = ok && cJSON_AddStringToObject(obj, "violationEventType",
+                                       dd_alarm_event_name(ev->type)) != NULL;
+    if (ok && ev->verification != DD_VERIFICATION_UNKNOWN) {
+        ok = cJSON_AddStringToObject(obj, "verificationState",
+                                     dd_verification_name(ev->verification)) != NULL;
+    }
+    if (ok && ev->verification_description != NULL) {
+        ok = cJSON_AddStringToObject(obj, "verificationStateDescription",
+                                     ev->verification_description) != NULL;
+    }
+    ok = ok && add_time(obj, "violationEventTime", ev->time_ms, time_ms);
+    if (!ok) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+cJSON *dd_engine_active_to_json(const dd_active_violation_t *av)
+{
+    cJSON *obj;
+    cJSON *b;
+    bool ok;
+
+    if (av == NULL || av->behavior == NULL) {
+        return NULL;
+    }
+    obj = cJSON_CreateObject();
+    if (obj == NULL) {
+        return NULL;
+    }
+    b = dd_behavior_to_json(av->behavior);
+    ok = cJSON_AddStringToObject(obj, "violationId", av->violation_id) != NULL &&
+         cJSON_AddStringToObject(obj, "thingName", av->thing) != NULL &&
+         cJSON_AddStringToObject(obj, "securityProfileName", av->profile) != NULL && b != NULL &&
+         cJSON_AddItemToObject(obj, "behavior", b);
+    if (!ok) {
+        cJSON_Delete(b);
+    }
+    if (ok && av->has_value) {
+        cJSON *v = dd_datapoint_to_json(&av->last_value);
+        ok = v != NULL && cJSON_AddItemToObject(obj, "lastViolationValue", v);
+    }
+    if (ok && av->verification != DD_VERIFICATION_UNKNOWN) {
+        ok = cJSON_AddStringToObject(obj, "verificationState",
+                                     dd_verification_name(av->verification)) != NULL;
+    }
+    if (ok && av->verification_description != NULL) {
+        ok = cJSON_AddStringToObject(obj, "verificationStateDescription",
+                                     av->verification_description) != NULL;
+    }
+    ok = ok && add_time(obj, "lastViolationTime", av->last_violation_ms, false) &&
+         add_time(obj, "violationStartTime", av->start_ms, false);
+    if (!ok) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}

@@ -1658,3 +1658,128 @@ const char *dd_profile_strerror(dd_profile_status_t status)
     }
     return "unknown profile status";
 }
+
+/* ------------------------------------------------------------------ update */
+
+dd_profile_status_t dd_profile_parse_update(const char *body, size_t len, const char *name,
+                                            dd_profile_t *patch, unsigned *deletes,
+                                            dd_profile_error_t *err)
+{
+    static const struct {
+        const char *flag;
+        unsigned bit;
+        const char *member;
+        const char *member2;
+    } FLAGS[] = {
+        {"deleteBehaviors", DD_PROFILE_DELETE_BEHAVIORS, "behaviors", NULL},
+        {"deleteAlertTargets", DD_PROFILE_DELETE_ALERT_TARGETS, "alertTargets", NULL},
+        {"deleteAdditionalMetricsToRetain", DD_PROFILE_DELETE_RETAIN, "additionalMetricsToRetain",
+         "additionalMetricsToRetainV2"},
+        {"deleteMetricsExportConfig", DD_PROFILE_DELETE_EXPORT_CONFIG, "metricsExportConfig", NULL},
+    };
+    cJSON *root;
+    dd_profile_status_t st = DD_PROFILE_OK;
+    size_t i;
+
+    if (body == NULL || patch == NULL || deletes == NULL) {
+        return DD_PROFILE_BAD_PARAMETER;
+    }
+    memset(patch, 0, sizeof(*patch));
+    *deletes = 0;
+    root = cJSON_ParseWithLength(body, len);
+    if (root == NULL || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        set_err(err, "The request body is not a JSON object");
+        return DD_PROFILE_NOT_JSON;
+    }
+    for (i = 0; i < sizeof(FLAGS) / sizeof(FLAGS[0]); i++) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, FLAGS[i].flag);
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, FLAGS[i].member);
+        const cJSON *m2 = FLAGS[i].member2 != NULL
+                              ? cJSON_GetObjectItemCaseSensitive(root, FLAGS[i].member2)
+                              : NULL;
+        if (f == NULL || cJSON_IsNull(f)) {
+            continue;
+        }
+        if (!cJSON_IsBool(f)) {
+            set_err(err, "%s must be a boolean", FLAGS[i].flag);
+            st = DD_PROFILE_INVALID;
+            break;
+        }
+        if (cJSON_IsTrue(f)) {
+            if ((m != NULL && !cJSON_IsNull(m)) || (m2 != NULL && !cJSON_IsNull(m2))) {
+                set_err(err, "%s cannot be true when %s is also given", FLAGS[i].flag,
+                        FLAGS[i].member);
+                st = DD_PROFILE_INVALID;
+                break;
+            }
+            *deletes |= FLAGS[i].bit;
+        }
+    }
+    if (st == DD_PROFILE_OK) {
+        st = dd_profile_parse_cjson(root, name, patch, err);
+    }
+    cJSON_Delete(root);
+    return st;
+}
+
+dd_profile_status_t dd_profile_merge_update(const dd_profile_t *current, const dd_profile_t *patch,
+                                            unsigned deletes, dd_profile_t *out)
+{
+    cJSON *cur;
+    cJSON *upd;
+    cJSON *m;
+    dd_profile_status_t st;
+    static const char *const KEEP[] = {"securityProfileName"};
+
+    if (current == NULL || patch == NULL || out == NULL) {
+        return DD_PROFILE_BAD_PARAMETER;
+    }
+    memset(out, 0, sizeof(*out));
+    cur = dd_profile_to_json(current, NULL, DD_PROFILE_JSON_TARGETS);
+    upd = dd_profile_to_json(patch, NULL, 0);
+    if (cur == NULL || upd == NULL) {
+        cJSON_Delete(cur);
+        cJSON_Delete(upd);
+        return DD_PROFILE_NO_MEMORY;
+    }
+    cJSON_ArrayForEach(m, upd) {
+        cJSON *copy;
+        if (strcmp(m->string, KEEP[0]) == 0) {
+            continue;
+        }
+        copy = cJSON_Duplicate(m, true);
+        if (copy == NULL) {
+            cJSON_Delete(cur);
+            cJSON_Delete(upd);
+            return DD_PROFILE_NO_MEMORY;
+        }
+        if (cJSON_HasObjectItem(cur, m->string)) {
+            (void)cJSON_ReplaceItemInObjectCaseSensitive(cur, m->string, copy);
+        } else {
+            cJSON_AddItemToObject(cur, m->string, copy);
+        }
+    }
+    if (deletes & DD_PROFILE_DELETE_BEHAVIORS) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cur, "behaviors");
+    }
+    if (deletes & DD_PROFILE_DELETE_ALERT_TARGETS) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cur, "alertTargets");
+    }
+    if (deletes & DD_PROFILE_DELETE_RETAIN) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cur, "additionalMetricsToRetain");
+        cJSON_DeleteItemFromObjectCaseSensitive(cur, "additionalMetricsToRetainV2");
+    }
+    if (deletes & DD_PROFILE_DELETE_EXPORT_CONFIG) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cur, "metricsExportConfig");
+    }
+    st = dd_profile_parse_cjson(cur, current->name, out, NULL);
+    cJSON_Delete(cur);
+    cJSON_Delete(upd);
+    if (st == DD_PROFILE_OK) {
+        out->version = current->version;
+        out->creation_ms = current->creation_ms;
+        out->modified_ms = current->modified_ms;
+    }
+    return st == DD_PROFILE_INVALID ? DD_PROFILE_NO_MEMORY : st;
+}

@@ -326,6 +326,45 @@ void dd_metric_value_free(dd_metric_value_t *value);
  */
 cJSON *dd_profile_time_json(int64_t ms);
 
+
+/** Bits of the UpdateSecurityProfile delete* flags. */
+#define DD_PROFILE_DELETE_BEHAVIORS      0x01u /**< deleteBehaviors */
+#define DD_PROFILE_DELETE_ALERT_TARGETS  0x02u /**< deleteAlertTargets */
+#define DD_PROFILE_DELETE_RETAIN         0x04u /**< deleteAdditionalMetricsToRetain (V1 and V2) */
+#define DD_PROFILE_DELETE_EXPORT_CONFIG  0x08u /**< deleteMetricsExportConfig */
+
+/**
+ * @brief Parses an UpdateSecurityProfile body: the members to change (as a
+ *        profile whose has_* flags say which were given) and the delete* flags.
+ *        A delete flag together with the member it deletes is refused, as AWS does.
+ * @param[in] body JSON text.
+ * @param[in] len Length.
+ * @param[in] name Profile name from the URL.
+ * @param[out] patch Members given.
+ * @param[out] deletes DD_PROFILE_DELETE_* bits.
+ * @param[out] err Optional message.
+ * @return DD_PROFILE_OK, DD_PROFILE_BAD_PARAMETER, DD_PROFILE_NO_MEMORY,
+ *         DD_PROFILE_NOT_JSON or DD_PROFILE_INVALID.
+ */
+dd_profile_status_t dd_profile_parse_update(const char *body, size_t len, const char *name,
+                                            dd_profile_t *patch, unsigned *deletes,
+                                            dd_profile_error_t *err);
+
+/**
+ * @brief PATCH semantics of UpdateSecurityProfile: members given in @p patch
+ *        replace the current ones (a given behaviors list replaces the whole
+ *        list), delete flags remove members, everything else is kept,
+ *        including version, dates and targets (the caller bumps version and
+ *        lastModifiedDate).
+ * @param[in] current Stored profile.
+ * @param[in] patch From dd_profile_parse_update().
+ * @param[in] deletes DD_PROFILE_DELETE_* bits.
+ * @param[out] out Merged profile (validate it before storing).
+ * @return DD_PROFILE_OK, DD_PROFILE_BAD_PARAMETER or DD_PROFILE_NO_MEMORY.
+ */
+dd_profile_status_t dd_profile_merge_update(const dd_profile_t *current, const dd_profile_t *patch,
+                                            unsigned deletes, dd_profile_t *out);
+
 /** @return Static text for @p status. */
 const char *dd_profile_strerror(dd_profile_status_t status);
 

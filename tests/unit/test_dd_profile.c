@@ -302,6 +302,48 @@ static void test_dd_profile_copy_and_equal(void **state)
     assert_true(strlen(dd_profile_strerror(DD_PROFILE_INVALID)) > 0);
 }
 
+static void test_dd_profile_update_patch_semantics(void **state)
+{
+    char *text = read_file("fixtures/profiles/module4-intended.json");
+    dd_profile_t cur;
+    dd_profile_t patch;
+    dd_profile_t out;
+    dd_profile_error_t err;
+    unsigned del = 0;
+    const char *body = "{\"securityProfileDescription\":\"new\",\"deleteAlertTargets\":true}";
+
+    (void)state;
+    assert_int_equal(dd_profile_parse(text, strlen(text), NULL, &cur, NULL), DD_PROFILE_OK);
+    cur.version = 3;
+    cur.creation_ms = 1000;
+    assert_int_equal(dd_profile_parse_update(body, strlen(body), cur.name, &patch, &del, &err),
+                     DD_PROFILE_OK);
+    assert_int_equal(del, DD_PROFILE_DELETE_ALERT_TARGETS);
+    assert_int_equal(dd_profile_merge_update(&cur, &patch, del, &out), DD_PROFILE_OK);
+    assert_string_equal(out.description, "new");
+    assert_false(out.has_alert_target);
+    assert_int_equal(out.behavior_count, 1);          /* kept */
+    assert_true(out.has_retain_v2);                   /* kept */
+    assert_int_equal(out.version, 3);
+    assert_int_equal(out.creation_ms, 1000);
+    dd_profile_free(&out);
+    dd_profile_free(&patch);
+    body = "{\"behaviors\":[],\"deleteBehaviors\":true}";
+    assert_int_equal(dd_profile_parse_update(body, strlen(body), cur.name, &patch, &del, &err),
+                     DD_PROFILE_INVALID);
+    assert_string_equal(err.message, "deleteBehaviors cannot be true when behaviors is also given");
+    body = "{\"behaviors\":[]}";
+    assert_int_equal(dd_profile_parse_update(body, strlen(body), cur.name, &patch, &del, &err),
+                     DD_PROFILE_OK);
+    assert_int_equal(dd_profile_merge_update(&cur, &patch, del, &out), DD_PROFILE_OK);
+    assert_int_equal(out.behavior_count, 0);          /* a given list replaces the whole list */
+    assert_true(out.has_alert_target);
+    dd_profile_free(&out);
+    dd_profile_free(&patch);
+    dd_profile_free(&cur);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_dd_profile_validation_messages),
         cmocka_unit_test(test_dd_profile_duplicate_names_limits_and_targets),
         cmocka_unit_test(test_dd_profile_copy_and_equal),
+        cmocka_unit_test(test_dd_profile_update_patch_semantics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,296 @@
+/**
+ * @file dd_store.h
+ * @brief The evaluator's SQLite store: security profiles (versions,
+ *        targets), custom metrics, dimensions, per-thing evaluation state
+ *        (alarms and windows), active violations, violation events, retained
+ *        metric values, ML training summaries and received reports.
+ *
+ * The store lives in the data dir's one database (`DIR/ddlocal.db`, next to
+ * the registry's tables); its tables are migrated as component "evaluator"
+ * with dd_db_migrate(). The sqlite3 handle belongs to the caller; the store
+ * keeps prepared statements on it and must be closed before the handle.
+ *
+ * Transactions are the caller's: dd_store_begin() / dd_store_commit() /
+ * dd_store_rollback() wrap any number of writes (the service puts the report
+ * row, the engine's outputs through dd_store_sink() and the evaluated marker
+ * in ONE transaction, then publishes after commit). Writes outside a
+ * transaction autocommit one statement at a time.
+ *
+ * Resume: dd_store_load() feeds custom metrics, dimensions, profiles with
+ * their targets, ML counters, every thing's state and the engine time into
+ * a fresh engine, so that evaluation continues exactly where it stopped.
+ * Reports stored but not marked evaluated are replayed with
+ * dd_store_reports_pending().
+ *
+ * Not thread-safe: one store per thread (like the sqlite3 handle).
+ * Callbacks get pointers valid only during the call.
+ */
+#ifndef DD_STORE_H_
+#define DD_STORE_H_
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dd_engine.h"
+#include "dd_metric.h"
+#include "dd_names.h"
+#include "dd_profile.h"
+
+/** Status codes of this module. */
+typedef enum dd_store_status {
+    DD_STORE_OK = 0,
+    DD_STORE_BAD_PARAMETER,    /**< NULL pointer or invalid name. */
+    DD_STORE_NO_MEMORY,
+    DD_STORE_SQL_ERROR,        /**< A statement failed (logged). */
+    DD_STORE_NOT_FOUND,        /**< ResourceNotFoundException. */
+    DD_STORE_EXISTS,           /**< ResourceAlreadyExistsException. */
+    DD_STORE_VERSION_CONFLICT, /**< expectedVersion does not match (VersionConflictException). */
+    DD_STORE_LIMIT,            /**< 5 profiles per target (LimitExceededException). */
+    DD_STORE_IN_USE,           /**< Custom metric / dimension still used by a profile. */
+    DD_STORE_CORRUPT,          /**< Stored data could not be read back. */
+    DD_STORE_BAD_TOKEN         /**< nextToken not understood. */
+} dd_store_status_t;
+
+/** Opaque store. */
+typedef struct dd_store dd_store_t;
+
+/** Component name used with dd_db_migrate(). */
+#define DD_STORE_COMPONENT "evaluator"
+/** Longest nextToken, including the NUL. */
+#define DD_STORE_TOKEN_MAX 32
+
+/** Paging: start after @ref token ("" = first page); at most @ref max (1..250) rows. */
+typedef struct dd_store_page {
+    const char *token;
+    int max;
+} dd_store_page_t;
+
+/**
+ * @brief Binds a store to an open database and migrates its tables.
+ * @param[in] db Database from dd_db_open().
+ * @param[in] arn Region/account for ARNs in outputs (copied; NULL = defaults).
+ * @param[out] out New store.
+ * @return DD_STORE_OK, DD_STORE_BAD_PARAMETER, DD_STORE_NO_MEMORY or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_open(sqlite3 *db, const dd_arn_ctx_t *arn, dd_store_t **out);
+
+/** @brief Finalizes the statements and frees the store (not the database). */
+void dd_store_close(dd_store_t *store);
+
+/** @brief BEGIN IMMEDIATE (nested calls only count). */
+dd_store_status_t dd_store_begin(dd_store_t *store);
+/** @brief COMMIT when the outermost begin ends. */
+dd_store_status_t dd_store_commit(dd_store_t *store);
+/** @brief ROLLBACK the whole transaction. */
+dd_store_status_t dd_store_rollback(dd_store_t *store);
+
+/**
+ * @brief A sink that writes the engine's outputs into the store: violation
+ *        events, active violations, retained metric values, thing state.
+ *        Write errors are remembered; read them with dd_store_sink_status().
+ * @param[in] store Store.
+ * @param[out] sink Filled with callbacks bound to @p store.
+ */
+void dd_store_sink(dd_store_t *store, dd_engine_sink_t *sink);
+
+/** @return The first write error of the sink since the last call (and resets it). */
+dd_store_status_t dd_store_sink_status(dd_store_t *store);
+
+/**
+ * @brief Loads everything into a fresh engine: custom metrics, dimensions,
+ *        profiles (with targets), ML counters, thing states, engine time.
+ * @return DD_STORE_OK, DD_STORE_BAD_PARAMETER, DD_STORE_SQL_ERROR,
+ *         DD_STORE_NO_MEMORY or DD_STORE_CORRUPT.
+ */
+dd_store_status_t dd_store_load(dd_store_t *store, dd_engine_t *engine);
+
+/** @brief Records the engine time and ML counters (call inside the tick's transaction). */
+dd_store_status_t dd_store_save_engine(dd_store_t *store, const dd_engine_t *engine);
+
+/* ------------------------------------------------------------------ profiles */
+
+/**
+ * @brief Stores a new, validated profile with version 1 and both dates = now.
+ * @return DD_STORE_OK, DD_STORE_EXISTS, DD_STORE_BAD_PARAMETER or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_profile_create(dd_store_t *store, const dd_profile_t *profile,
+                                          int64_t now_ms);
+
+/**
+ * @brief Reads a profile with its version, dates and targets.
+ * @param[out] out Profile (caller frees with dd_profile_free()).
+ * @return DD_STORE_OK, DD_STORE_NOT_FOUND, DD_STORE_CORRUPT or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_profile_get(dd_store_t *store, const char *name, dd_profile_t *out);
+
+/**
+ * @brief Replaces a profile's definition (already merged and validated):
+ *        version + 1, lastModifiedDate = now, creationDate and targets kept;
+ *        the previous definition is kept in the version history.
+ * @param[in] expected_version -1 for none, else must equal the stored version.
+ * @param[out] out Optional: the stored result.
+ * @return DD_STORE_OK, DD_STORE_NOT_FOUND, DD_STORE_VERSION_CONFLICT or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_profile_update(dd_store_t *store, const dd_profile_t *profile,
+                                          int64_t expected_version, int64_t now_ms,
+                                          dd_profile_t *out);
+
+/**
+ * @brief Deletes a profile with its targets (history rows of violations stay).
+ * @return DD_STORE_OK, DD_STORE_NOT_FOUND, DD_STORE_VERSION_CONFLICT or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_profile_delete(dd_store_t *store, const char *name,
+                                          int64_t expected_version);
+
+/**
+ * @brief Lists profile names in name order, optionally only those with a
+ *        behavior or metric-to-retain on @p metric, or using @p dimension.
+ * @param[in] fn Called per name; return non-zero to stop.
+ * @param[out] next_token "" when there is no further page.
+ */
+dd_store_status_t dd_store_profile_list(dd_store_t *store, const char *metric,
+                                        const char *dimension, const dd_store_page_t *page,
+                                        int (*fn)(void *ctx, const char *name), void *ctx,
+                                        char next_token[DD_STORE_TOKEN_MAX]);
+
+/**
+ * @brief Attaches a profile to a target ARN (idempotent). Refused with
+ *        DD_STORE_LIMIT when the target already has 5 profiles.
+ * @return DD_STORE_OK, DD_STORE_NOT_FOUND, DD_STORE_LIMIT, DD_STORE_BAD_PARAMETER or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_target_attach(dd_store_t *store, const char *profile,
+                                         const char *target_arn);
+
+/** @brief Detaches (DD_STORE_NOT_FOUND when the profile does not exist; idempotent otherwise). */
+dd_store_status_t dd_store_target_detach(dd_store_t *store, const char *profile,
+                                         const char *target_arn);
+
+/** @brief Targets of a profile, in attach order. */
+dd_store_status_t dd_store_targets_for_profile(dd_store_t *store, const char *profile,
+                                               const dd_store_page_t *page,
+                                               int (*fn)(void *ctx, const char *arn), void *ctx,
+                                               char next_token[DD_STORE_TOKEN_MAX]);
+
+/** @brief Profiles attached to exactly @p target_arn, in name order. */
+dd_store_status_t dd_store_profiles_for_target(dd_store_t *store, const char *target_arn,
+                                               int (*fn)(void *ctx, const char *profile),
+                                               void *ctx);
+
+/* ------------------------------------------------------------------ custom metrics, dimensions */
+
+/** @brief Creates a custom metric (DD_STORE_EXISTS when it exists). */
+dd_store_status_t dd_store_custom_metric_create(dd_store_t *store,
+                                                const dd_custom_metric_def_t *def);
+/** @brief Reads a custom metric. */
+dd_store_status_t dd_store_custom_metric_get(dd_store_t *store, const char *name,
+                                             dd_custom_metric_def_t *out);
+/** @brief Changes displayName and lastModifiedDate. */
+dd_store_status_t dd_store_custom_metric_update(dd_store_t *store, const char *name,
+                                                const char *display_name, int64_t now_ms,
+                                                dd_custom_metric_def_t *out);
+/** @brief Deletes (DD_STORE_IN_USE while a profile uses it; idempotent when absent). */
+dd_store_status_t dd_store_custom_metric_delete(dd_store_t *store, const char *name);
+/** @brief Lists names in name order. */
+dd_store_status_t dd_store_custom_metric_list(dd_store_t *store, const dd_store_page_t *page,
+                                              int (*fn)(void *ctx, const char *name), void *ctx,
+                                              char next_token[DD_STORE_TOKEN_MAX]);
+
+/** @brief Creates a TOPIC_FILTER dimension (DD_STORE_EXISTS when it exists). */
+dd_store_status_t dd_store_dimension_create(dd_store_t *store, const dd_dimension_def_t *def);
+/** @brief Reads a dimension. */
+dd_store_status_t dd_store_dimension_get(dd_store_t *store, const char *name,
+                                         dd_dimension_def_t *out);
+/** @brief Replaces stringValues and lastModifiedDate. */
+dd_store_status_t dd_store_dimension_update(dd_store_t *store, const dd_dimension_def_t *def,
+                                           int64_t now_ms);
+/** @brief Deletes (DD_STORE_IN_USE while a profile uses it; idempotent when absent). */
+dd_store_status_t dd_store_dimension_delete(dd_store_t *store, const char *name);
+/** @brief Lists names in name order. */
+dd_store_status_t dd_store_dimension_list(dd_store_t *store, const dd_store_page_t *page,
+                                          int (*fn)(void *ctx, const char *name), void *ctx,
+                                          char next_token[DD_STORE_TOKEN_MAX]);
+
+/* ------------------------------------------------------------------ violations */
+
+/** Filters of ListActiveViolations / ListViolationEvents. */
+typedef struct dd_store_violation_filter {
+    int64_t start_ms;          /**< Events: violationEventTime >= start (inclusive). */
+    int64_t end_ms;            /**< Events: violationEventTime <= end; 0 = no bound. */
+    const char *thing;         /**< NULL = any. */
+    const char *profile;       /**< NULL = any. */
+    int criteria_type;         /**< dd_criteria_type_t, or -1 for any. */
+    int suppressed;            /**< listSuppressedAlerts: -1 any, 1 only suppressed, 0 only not. */
+    int verification;          /**< dd_verification_t, or -1 for any. */
+} dd_store_violation_filter_t;
+
+/** @brief Resets a filter to "everything". */
+void dd_store_violation_filter_init(dd_store_violation_filter_t *filter);
+
+/**
+ * @brief ListViolationEvents: items (AWS JSON shape, times in epoch seconds)
+ *        newest first.
+ * @param[in] fn Called per item (a cJSON object owned by the store).
+ */
+dd_store_status_t dd_store_violation_events(dd_store_t *store,
+                                            const dd_store_violation_filter_t *filter,
+                                            const dd_store_page_t *page,
+                                            int (*fn)(void *ctx, const cJSON *item), void *ctx,
+                                            char next_token[DD_STORE_TOKEN_MAX]);
+
+/** @brief ListActiveViolations (newest first; time filters ignored). */
+dd_store_status_t dd_store_active_violations(dd_store_t *store,
+                                             const dd_store_violation_filter_t *filter,
+                                             const dd_store_page_t *page,
+                                             int (*fn)(void *ctx, const cJSON *item), void *ctx,
+                                             char next_token[DD_STORE_TOKEN_MAX]);
+
+/**
+ * @brief PutVerificationStateOnViolation for the stored rows (active and
+ *        history). Also call dd_engine_set_verification() for active ones.
+ * @return DD_STORE_OK, DD_STORE_NOT_FOUND or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_set_verification(dd_store_t *store, const char *violation_id,
+                                            dd_verification_t state, const char *description);
+
+/* ------------------------------------------------------------------ metric values */
+
+/**
+ * @brief ListMetricValues: retained datums of one thing and metric in
+ *        [start, end], oldest first.
+ * @param[in] dimension NULL = values without a dimension.
+ * @param[in] fn Called with the time and the MetricValue JSON text.
+ */
+dd_store_status_t dd_store_metric_values(dd_store_t *store, const char *thing, const char *metric,
+                                         const char *dimension, int64_t start_ms, int64_t end_ms,
+                                         const dd_store_page_t *page,
+                                         int (*fn)(void *ctx, int64_t time_ms, const char *value),
+                                         void *ctx, char next_token[DD_STORE_TOKEN_MAX]);
+
+/* ------------------------------------------------------------------ reports */
+
+/**
+ * @brief Stores a received report (before it is evaluated).
+ * @param[out] row Its row id.
+ */
+dd_store_status_t dd_store_report_insert(dd_store_t *store, const char *thing, uint64_t report_id,
+                                         int64_t received_ms, int format, const uint8_t *payload,
+                                         size_t len, int64_t *row);
+
+/** @brief Marks a stored report as evaluated (same transaction as its outputs). */
+dd_store_status_t dd_store_report_mark_evaluated(dd_store_t *store, int64_t row);
+
+/** @brief Reports not yet evaluated, oldest first (to evaluate after a restart). */
+dd_store_status_t dd_store_reports_pending(dd_store_t *store,
+                                           int (*fn)(void *ctx, int64_t row, const char *thing,
+                                                     uint64_t report_id, int64_t received_ms,
+                                                     int format, const uint8_t *payload,
+                                                     size_t len),
+                                           void *ctx);
+
+/** @return Static text for @p status. */
+const char *dd_store_strerror(dd_store_status_t status);
+
+#endif /* DD_STORE_H_ */
