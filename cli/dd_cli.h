@@ -21,5 +21,6 @@ int dd_cmd_cert(int argc, char **argv);
 int dd_cmd_group(int argc, char **argv);
 int dd_cmd_policy(int argc, char **argv);
 int dd_cmd_sns(int argc, char **argv);
+int dd_cmd_replay(int argc, char **argv);
 
 #endif /* DD_CLI_H_ */

@@ -29,6 +29,7 @@ static const subcommand_t SUBCOMMANDS[] = {
     {"group", dd_cmd_group, "thing groups and their members"},
     {"policy", dd_cmd_policy, "IoT policies and their attachments"},
     {"sns", dd_cmd_sns, "webhook subscriptions of the SNS stand-in topics"},
+    {"replay", dd_cmd_replay, "dry-run security profiles over a recorded stream"},
     {"version", cmd_version, "print the version"},
 };
 

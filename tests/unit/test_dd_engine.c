@@ -26,6 +26,7 @@ typedef struct rec {
     uint8_t blob[8192];
     size_t blob_len;
     int blobs;
+    bool verbose_lists;
 } rec_t;
 
 static void append(rec_t *r, const char *fmt, ...)
@@ -45,6 +46,23 @@ static void on_event(void *ctx, const dd_violation_event_t *ev)
         append(r, " %lld", (long long)ev->value.count);
     } else if (ev->has_value && ev->value.kind == DD_VALUE_NUMBER) {
         append(r, " %g", ev->value.number);
+    } else if (ev->has_value && r->verbose_lists) {
+        size_t i;
+        append(r, " [");
+        for (i = 0; i < ev->value.n; i++) {
+            char buf[DD_IP_TEXT_MAX];
+            if (ev->value.kind == DD_VALUE_PORTS) {
+                append(r, "%s%u", i ? "," : "", dd_datapoint_port(&ev->value, i));
+            } else if (ev->value.kind == DD_VALUE_CIDRS) {
+                (void)dd_ip_format(dd_datapoint_ip(&ev->value, i), buf, sizeof(buf));
+                append(r, "%s%s", i ? "," : "", buf);
+            } else if (ev->value.kind == DD_VALUE_NUMBERS) {
+                append(r, "%s%g", i ? "," : "", dd_datapoint_number(&ev->value, i));
+            } else {
+                append(r, "%s%s", i ? "," : "", dd_datapoint_string(&ev->value, i));
+            }
+        }
+        append(r, "]");
     } else if (ev->has_value) {
         append(r, " list%zu", ev->value.n);
     }
@@ -586,6 +604,135 @@ static void test_dd_engine_verification_and_bad_input(void **state)
     dd_engine_destroy(e);
 }
 
+static uint8_t *load_fixture(const char *name, size_t *len, bool hex)
+{
+    char path[512];
+    FILE *f;
+    long n;
+    uint8_t *buf;
+
+    snprintf(path, sizeof(path), "%s/fixtures/reports/%s", DD_SOURCE_DIR, name);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc(1, (size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    if (hex) {
+        size_t i;
+        size_t m = 0;
+        for (i = 0; i + 1 < (size_t)n; i += 2) {
+            unsigned v;
+            if (sscanf((const char *)buf + i, "%2x", &v) != 1) {
+                break;
+            }
+            buf[m++] = (uint8_t)v;
+        }
+        *len = m;
+    }
+    return buf;
+}
+
+/* Every behavior below is built to violate on any datapoint, so the events
+ * show each metric's value exactly as the engine extracted it. */
+static const char *EXTRACT =
+    "{\"securityProfileName\":\"x\",\"behaviors\":["
+    "{\"name\":\"bi\",\"metric\":\"aws:all-bytes-in\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"bo\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"pi\",\"metric\":\"aws:all-packets-in\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"po\",\"metric\":\"aws:all-packets-out\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"ntcp\",\"metric\":\"aws:num-listening-tcp-ports\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"nudp\",\"metric\":\"aws:num-listening-udp-ports\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"nconn\",\"metric\":\"aws:num-established-tcp-connections\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"tcp\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{\"comparisonOperator\":\"not-in-port-set\",\"value\":{\"ports\":[2024,8883,443,11883,11884,22]}}},"
+    "{\"name\":\"udp\",\"metric\":\"aws:listening-udp-ports\",\"criteria\":{\"comparisonOperator\":\"in-port-set\",\"value\":{\"ports\":[]}}},"
+    "{\"name\":\"dst\",\"metric\":\"aws:destination-ip-addresses\",\"criteria\":{\"comparisonOperator\":\"in-cidr-set\",\"value\":{\"cidrs\":[\"10.0.0.0/8\"]}}},"
+    "{\"name\":\"cpu\",\"metric\":\"cpu_usage\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":0}}},"
+    "{\"name\":\"up\",\"metric\":\"uptime\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":0}}},"
+    "{\"name\":\"cuu\",\"metric\":\"cpu_user_usage\",\"criteria\":{\"comparisonOperator\":\"in-set\",\"value\":{\"numbers\":[1]}}},"
+    "{\"name\":\"nif\",\"metric\":\"network_interface_names\",\"criteria\":{\"comparisonOperator\":\"not-in-set\",\"value\":{\"strings\":[\"eth0\"]}}},"
+    "{\"name\":\"nia\",\"metric\":\"network_interface_addresses\",\"criteria\":{\"comparisonOperator\":\"not-in-cidr-set\",\"value\":{\"cidrs\":[\"192.0.2.0/24\"]}}}]}";
+
+static void extract(const char *file, dd_report_format_t fmt, bool hex, char *out, size_t len)
+{
+    static const dd_custom_metric_def_t DEFS[] = {
+        {.name = "cpu_usage", .type = DD_CUSTOM_TYPE_NUMBER},
+        {.name = "uptime", .type = DD_CUSTOM_TYPE_NUMBER},
+        {.name = "cpu_user_usage", .type = DD_CUSTOM_TYPE_NUMBER_LIST},
+        {.name = "network_interface_names", .type = DD_CUSTOM_TYPE_STRING_LIST},
+        {.name = "network_interface_addresses", .type = DD_CUSTOM_TYPE_IP_ADDRESS_LIST},
+    };
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_report_t rep;
+    size_t n = 0;
+    size_t i;
+    uint8_t *payload = load_fixture(file, &n, hex);
+
+    r.verbose_lists = true;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    for (i = 0; i < sizeof(DEFS) / sizeof(DEFS[0]); i++) {
+        assert_int_equal(dd_engine_put_custom_metric(e, &DEFS[i]), DD_ENGINE_OK);
+    }
+    put_profile(e, EXTRACT, 0);
+    memset(&rep, 0, sizeof(rep));
+    assert_int_equal(dd_report_decode(fmt, payload, n, &rep, NULL), DD_REPORT_OK);
+    assert_int_equal(dd_engine_on_report(e, "t", 1000, &rep), DD_ENGINE_OK);
+    dd_report_free(&rep);
+    free(payload);
+    assert_true(strlen(r.log) < len);
+    memcpy(out, r.log, strlen(r.log) + 1);
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_metric_extraction_from_wire_samples(void **state)
+{
+    char *log = malloc(16384);
+
+    (void)state;
+    /* wire-samples.md 1: Python agent, long keys (connection list shortened, total 10). */
+    extract("python-agent-long.json", DD_REPORT_FORMAT_JSON, false, log, 16384);
+    assert_string_equal(log,
+                        "in-alarm t x bi 7226 @1000\n"
+                        "in-alarm t x bo 7226 @1000\n"
+                        "in-alarm t x pi 28 @1000\n"
+                        "in-alarm t x po 28 @1000\n"
+                        "in-alarm t x ntcp 4 @1000\n"
+                        "in-alarm t x nudp 0 @1000\n"
+                        "in-alarm t x nconn 10 @1000\n"
+                        "in-alarm t x tcp [8883,2024,443,11883] @1000\n"
+                        "in-alarm t x dst [127.0.0.1,127.0.0.1,127.0.0.1] @1000\n"
+                        "in-alarm t x cpu 1.1 @1000\n");
+    /* 2: the same agent in CBOR (10 connections). */
+    extract("python-agent.cbor.hex", DD_REPORT_FORMAT_CBOR, true, log, 16384);
+    assert_non_null(strstr(log, "in-alarm t x bo 256 @1000\n"));
+    assert_non_null(strstr(log, "in-alarm t x po 4 @1000\n"));
+    assert_non_null(strstr(log, "in-alarm t x nconn 10 @1000\n"));
+    assert_non_null(strstr(log, "in-alarm t x tcp [443,2024,8883,11883] @1000\n"));
+    assert_null(strstr(log, " x udp "));  /* no UDP block: an empty list conforms */
+    /* 3: embedded C SDK, short keys, all custom metric kinds. */
+    extract("c-sdk-short.json", DD_REPORT_FORMAT_JSON, false, log, 16384);
+    assert_string_equal(log,
+                        "in-alarm t x bi 27810443 @1000\n"
+                        "in-alarm t x bo 391021 @1000\n"
+                        "in-alarm t x pi 2850 @1000\n"
+                        "in-alarm t x po 2699 @1000\n"
+                        "in-alarm t x ntcp 3 @1000\n"
+                        "in-alarm t x nudp 0 @1000\n"
+                        "in-alarm t x nconn 6 @1000\n"
+                        "in-alarm t x tcp [2024,8883,11884] @1000\n"
+                        "in-alarm t x dst [127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1] @1000\n"
+                        "in-alarm t x up 1293 @1000\n"
+                        "in-alarm t x cuu [11755,4697,7058] @1000\n"
+                        "in-alarm t x nif [eth0] @1000\n"
+                        "in-alarm t x nia [192.0.2.1] @1000\n");
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_dd_engine_custom_metrics_lists_and_ml),
         cmocka_unit_test(test_dd_engine_ml_training_summary),
         cmocka_unit_test(test_dd_engine_verification_and_bad_input),
+        cmocka_unit_test(test_dd_engine_metric_extraction_from_wire_samples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

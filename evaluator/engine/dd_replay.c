@@ -1,0 +1,969 @@
+#define _GNU_SOURCE /* timegm */
+#include "dd_replay.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "dd_engine.h"
+#include "dd_report.h"
+#include "dd_window.h"
+
+/* ------------------------------------------------------------------ registry from things.json */
+
+typedef struct reg_thing {
+    char *name;
+    size_t ngroups;
+    char **groups;
+} reg_thing_t;
+
+typedef struct reg_group {
+    char *name;
+    char *parent;
+} reg_group_t;
+
+typedef struct registry {
+    reg_thing_t *things;
+    size_t nthings;
+    reg_group_t *groups;
+    size_t ngroups;
+} registry_t;
+
+static void registry_free(registry_t *r)
+{
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < r->nthings; i++) {
+        for (j = 0; j < r->things[i].ngroups; j++) {
+            free(r->things[i].groups[j]);
+        }
+        free(r->things[i].groups);
+        free(r->things[i].name);
+    }
+    for (i = 0; i < r->ngroups; i++) {
+        free(r->groups[i].name);
+        free(r->groups[i].parent);
+    }
+    free(r->things);
+    free(r->groups);
+    memset(r, 0, sizeof(*r));
+}
+
+static bool registry_parse(registry_t *r, const char *text, size_t len, FILE *err,
+                           const char *name)
+{
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    const cJSON *things = cJSON_GetObjectItemCaseSensitive(root, "things");
+    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(root, "thingGroups");
+    const cJSON *it;
+    bool ok = cJSON_IsObject(root) && (things == NULL || cJSON_IsArray(things)) &&
+              (groups == NULL || cJSON_IsArray(groups));
+
+    memset(r, 0, sizeof(*r));
+    if (ok) {
+        r->things = calloc((size_t)cJSON_GetArraySize(things) + 1, sizeof(reg_thing_t));
+        r->groups = calloc((size_t)cJSON_GetArraySize(groups) + 1, sizeof(reg_group_t));
+        ok = r->things != NULL && r->groups != NULL;
+    }
+    if (!ok) {
+        things = NULL;
+    }
+    cJSON_ArrayForEach(it, things) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "thingName");
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(it, "thingGroups");
+        const cJSON *gi;
+        reg_thing_t *t = &r->things[r->nthings];
+        if (!cJSON_IsString(n) || !dd_name_valid(DD_NAME_THING, n->valuestring) ||
+            (g != NULL && !cJSON_IsArray(g))) {
+            ok = false;
+            break;
+        }
+        t->name = strdup(n->valuestring);
+        t->groups = calloc((size_t)cJSON_GetArraySize(g) + 1, sizeof(char *));
+        r->nthings++;
+        if (t->name == NULL || t->groups == NULL) {
+            ok = false;
+            break;
+        }
+        cJSON_ArrayForEach(gi, g) {
+            if (!cJSON_IsString(gi) || (t->groups[t->ngroups] = strdup(gi->valuestring)) == NULL) {
+                ok = false;
+                break;
+            }
+            t->ngroups++;
+        }
+    }
+    if (!ok) {
+        groups = NULL;
+    }
+    cJSON_ArrayForEach(it, groups) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "thingGroupName");
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "parentGroupName");
+        reg_group_t *g = &r->groups[r->ngroups];
+        if (!cJSON_IsString(n) || (p != NULL && !cJSON_IsString(p))) {
+            ok = false;
+            break;
+        }
+        g->name = strdup(n->valuestring);
+        g->parent = p != NULL ? strdup(p->valuestring) : NULL;
+        r->ngroups++;
+        if (g->name == NULL) {
+            ok = false;
+            break;
+        }
+    }
+    cJSON_Delete(root);
+    if (!ok) {
+        fprintf(err, "%s: not a things file ({\"things\":[{\"thingName\":...,\"thingGroups\":[...]}],"
+                     " \"thingGroups\":[{\"thingGroupName\":...,\"parentGroupName\":...}]})\n",
+                name != NULL ? name : "things");
+        registry_free(r);
+    }
+    return ok;
+}
+
+static int registry_lookup(void *ctx, const char *thing, bool *registered, dd_engine_group_fn add,
+                           void *add_ctx)
+{
+    const registry_t *r = ctx;
+    size_t i;
+    size_t j;
+
+    *registered = false;
+    for (i = 0; i < r->nthings; i++) {
+        if (strcmp(r->things[i].name, thing) != 0) {
+            continue;
+        }
+        *registered = true;
+        for (j = 0; j < r->things[i].ngroups; j++) {
+            const char *g = r->things[i].groups[j];
+            int depth;
+            /* The group and its ancestors (AWS: at most 7 levels). */
+            for (depth = 0; g != NULL && depth < 8; depth++) {
+                size_t k;
+                const char *parent = NULL;
+                (void)add(add_ctx, g);
+                for (k = 0; k < r->ngroups; k++) {
+                    if (strcmp(r->groups[k].name, g) == 0) {
+                        parent = r->groups[k].parent;
+                    }
+                }
+                g = parent;
+            }
+        }
+        break;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ summary bookkeeping */
+
+typedef struct thing_mark {
+    char *thing;
+    int64_t t;              /* first datum (metrics) / first in-alarm (behaviors) */
+    bool first_was_alarm;   /* behaviors: first event of this thing was in-alarm early */
+    bool seen_event;
+    bool in_alarm;
+} thing_mark_t;
+
+typedef struct marks {
+    thing_mark_t *v;
+    size_t n;
+    size_t cap;
+} marks_t;
+
+typedef struct bstat {
+    const char *profile;
+    const dd_behavior_t *b;
+    size_t in_alarm;
+    size_t cleared;
+    size_t invalidated;
+    marks_t things;
+} bstat_t;
+
+typedef struct metric_marks {
+    char *metric;
+    marks_t things;
+} metric_marks_t;
+
+typedef struct replay {
+    FILE *out;
+    bool time_ms;
+    dd_engine_t *engine;
+    bstat_t *bs;
+    size_t nbs;
+    metric_marks_t *mm;
+    size_t nmm;
+    size_t mm_cap;
+    size_t events;
+    bool oom;
+} replay_t;
+
+static thing_mark_t *mark_get(marks_t *m, const char *thing, bool *created)
+{
+    size_t i;
+
+    *created = false;
+    for (i = 0; i < m->n; i++) {
+        if (strcmp(m->v[i].thing, thing) == 0) {
+            return &m->v[i];
+        }
+    }
+    if (m->n == m->cap) {
+        size_t cap = m->cap == 0 ? 8 : m->cap * 2;
+        thing_mark_t *v = realloc(m->v, cap * sizeof(*v));
+        if (v == NULL) {
+            return NULL;
+        }
+        m->v = v;
+        m->cap = cap;
+    }
+    memset(&m->v[m->n], 0, sizeof(m->v[0]));
+    m->v[m->n].thing = strdup(thing);
+    if (m->v[m->n].thing == NULL) {
+        return NULL;
+    }
+    *created = true;
+    return &m->v[m->n++];
+}
+
+static void marks_free(marks_t *m)
+{
+    size_t i;
+
+    for (i = 0; i < m->n; i++) {
+        free(m->v[i].thing);
+    }
+    free(m->v);
+    memset(m, 0, sizeof(*m));
+}
+
+static metric_marks_t *metric_get(replay_t *r, const char *metric)
+{
+    size_t i;
+
+    for (i = 0; i < r->nmm; i++) {
+        if (strcmp(r->mm[i].metric, metric) == 0) {
+            return &r->mm[i];
+        }
+    }
+    if (r->nmm == r->mm_cap) {
+        size_t cap = r->mm_cap == 0 ? 8 : r->mm_cap * 2;
+        metric_marks_t *v = realloc(r->mm, cap * sizeof(*v));
+        if (v == NULL) {
+            return NULL;
+        }
+        r->mm = v;
+        r->mm_cap = cap;
+    }
+    memset(&r->mm[r->nmm], 0, sizeof(r->mm[0]));
+    r->mm[r->nmm].metric = strdup(metric);
+    return r->mm[r->nmm].metric != NULL ? &r->mm[r->nmm++] : NULL;
+}
+
+static bstat_t *bstat_get(replay_t *r, const char *profile, const char *behavior)
+{
+    size_t i;
+
+    for (i = 0; i < r->nbs; i++) {
+        if (strcmp(r->bs[i].profile, profile) == 0 && strcmp(r->bs[i].b->name, behavior) == 0) {
+            return &r->bs[i];
+        }
+    }
+    return NULL;
+}
+
+static int64_t first_datum(replay_t *r, const char *metric, const char *thing)
+{
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < r->nmm; i++) {
+        if (strcmp(r->mm[i].metric, metric) != 0) {
+            continue;
+        }
+        for (j = 0; j < r->mm[i].things.n; j++) {
+            if (strcmp(r->mm[i].things.v[j].thing, thing) == 0) {
+                return r->mm[i].things.v[j].t;
+            }
+        }
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ sink */
+
+static void on_event(void *ctx, const dd_violation_event_t *ev)
+{
+    replay_t *r = ctx;
+    cJSON *j = dd_engine_event_to_json(ev, r->time_ms);
+    char *text = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
+    bstat_t *b = bstat_get(r, ev->profile, ev->behavior->name);
+
+    cJSON_Delete(j);
+    if (text == NULL) {
+        r->oom = true;
+        return;
+    }
+    fputs(text, r->out);
+    fputc('\n', r->out);
+    free(text);
+    r->events++;
+    if (b != NULL) {
+        bool created;
+        thing_mark_t *m = mark_get(&b->things, ev->thing, &created);
+        if (m == NULL) {
+            r->oom = true;
+            return;
+        }
+        if (ev->type == DD_ALARM_RAISED) {
+            b->in_alarm++;
+            m->in_alarm = true;
+            if (!m->seen_event) {
+                const dd_behavior_criteria_t *c = &b->b->criteria;
+                int64_t first = first_datum(r, b->b->metric, ev->thing);
+                int64_t k = c->has_to_alarm ? c->to_alarm : 1;
+                int64_t d = c->has_duration && c->duration_s > 300 ? c->duration_s : 300;
+                m->first_was_alarm = first >= 0 && ev->time_ms - first <= k * d * 1000;
+            }
+        } else if (ev->type == DD_ALARM_CLEARED) {
+            b->cleared++;
+            m->in_alarm = false;
+        } else if (ev->type == DD_ALARM_INVALIDATED) {
+            b->invalidated++;
+            m->in_alarm = false;
+        }
+        m->seen_event = true;
+    }
+}
+
+static void on_datum(void *ctx, const dd_metric_datum_t *d)
+{
+    replay_t *r = ctx;
+    metric_marks_t *mm = metric_get(r, d->metric);
+    bool created = false;
+    thing_mark_t *m = mm != NULL ? mark_get(&mm->things, d->thing, &created) : NULL;
+
+    if (m == NULL) {
+        r->oom = true;
+        return;
+    }
+    if (created) {
+        m->t = d->time_ms;
+    }
+}
+
+/* ------------------------------------------------------------------ summary */
+
+static dd_op_t inverse_op(dd_op_t op)
+{
+    switch (op) {
+    case DD_OP_LESS_THAN: return DD_OP_GREATER_THAN_EQUALS;
+    case DD_OP_LESS_THAN_EQUALS: return DD_OP_GREATER_THAN;
+    case DD_OP_GREATER_THAN: return DD_OP_LESS_THAN_EQUALS;
+    case DD_OP_GREATER_THAN_EQUALS: return DD_OP_LESS_THAN;
+    case DD_OP_IN_CIDR_SET: return DD_OP_NOT_IN_CIDR_SET;
+    case DD_OP_NOT_IN_CIDR_SET: return DD_OP_IN_CIDR_SET;
+    case DD_OP_IN_PORT_SET: return DD_OP_NOT_IN_PORT_SET;
+    case DD_OP_NOT_IN_PORT_SET: return DD_OP_IN_PORT_SET;
+    case DD_OP_IN_SET: return DD_OP_NOT_IN_SET;
+    case DD_OP_NOT_IN_SET: return DD_OP_IN_SET;
+    default: break;
+    }
+    return DD_OP_NONE;
+}
+
+static void threshold_text(const dd_behavior_criteria_t *c, char *buf, size_t len)
+{
+    if (c->statistic != DD_STAT_NONE) {
+        (void)snprintf(buf, len, "%s", dd_statistic_name(c->statistic));
+    } else if (c->value.members & DD_MV_COUNT) {
+        (void)snprintf(buf, len, "%lld", (long long)c->value.count);
+    } else if (c->value.members & DD_MV_NUMBER) {
+        (void)snprintf(buf, len, "%g", c->value.number);
+    } else {
+        (void)snprintf(buf, len, "the same %s", dd_metric_value_member(
+                                                    c->value.members & DD_MV_PORTS ? DD_VALUE_PORTS
+                                                    : c->value.members & DD_MV_CIDRS
+                                                        ? DD_VALUE_CIDRS
+                                                        : c->value.members & DD_MV_NUMBERS
+                                                              ? DD_VALUE_NUMBERS
+                                                              : DD_VALUE_STRINGS));
+    }
+}
+
+static void print_summary(replay_t *r)
+{
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < r->nbs; i++) {
+        bstat_t *b = &r->bs[i];
+        const dd_behavior_criteria_t *c = &b->b->criteria;
+        size_t with_data = 0;
+        size_t from_first = 0;
+        size_t at_end = 0;
+        cJSON *root = cJSON_CreateObject();
+        cJSON *s = cJSON_AddObjectToObject(root, "summary");
+        char *text;
+
+        for (j = 0; j < r->nmm; j++) {
+            if (strcmp(r->mm[j].metric, b->b->metric) == 0) {
+                with_data = r->mm[j].things.n;
+            }
+        }
+        for (j = 0; j < b->things.n; j++) {
+            from_first += b->things.v[j].first_was_alarm ? 1 : 0;
+            at_end += b->things.v[j].in_alarm ? 1 : 0;
+        }
+        if (s == NULL) {
+            cJSON_Delete(root);
+            r->oom = true;
+            return;
+        }
+        cJSON_AddStringToObject(s, "securityProfileName", b->profile);
+        cJSON_AddStringToObject(s, "behaviorName", b->b->name);
+        cJSON_AddStringToObject(s, "metric", b->b->metric);
+        cJSON_AddStringToObject(s, "criteriaType",
+                                dd_criteria_type_name(dd_behavior_criteria_type(b->b)));
+        if (c->has_operator) {
+            cJSON_AddStringToObject(s, "comparisonOperator", dd_metric_op_name(c->op));
+        }
+        cJSON_AddNumberToObject(s, "thingsWithData", (double)with_data);
+        cJSON_AddNumberToObject(s, "inAlarmEvents", (double)b->in_alarm);
+        cJSON_AddNumberToObject(s, "alarmClearedEvents", (double)b->cleared);
+        cJSON_AddNumberToObject(s, "alarmInvalidatedEvents", (double)b->invalidated);
+        cJSON_AddNumberToObject(s, "thingsInAlarmAtEnd", (double)at_end);
+        cJSON_AddNumberToObject(s, "thingsInAlarmFromFirstDatapoints", (double)from_first);
+        if (c->ml != DD_ML_NONE) {
+            cJSON_AddStringToObject(s, "note", "ML Detect behaviors are stored and counted but "
+                                               "never alarm in ddlocal (model PENDING_BUILD)");
+        }
+        if (with_data > 0 && from_first * 2 > with_data && c->has_operator) {
+            char warn[640];
+            char thr[64];
+            threshold_text(c, thr, sizeof(thr));
+            (void)snprintf(warn, sizeof(warn),
+                           "possibly inverted operator: %s is in alarm for %zu of %zu things from "
+                           "their first datapoints. Criteria describe NORMAL behaviour: a "
+                           "datapoint that does not meet them is a violation. To alarm when %s "
+                           "is %s %s, write %s %s.",
+                           b->b->name, from_first, with_data, b->b->metric,
+                           dd_metric_op_name(c->op), thr, dd_metric_op_name(inverse_op(c->op)),
+                           thr);
+            cJSON_AddStringToObject(s, "warning", warn);
+        }
+        text = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        if (text == NULL) {
+            r->oom = true;
+            return;
+        }
+        fputs(text, r->out);
+        fputc('\n', r->out);
+        free(text);
+    }
+}
+
+/* ------------------------------------------------------------------ input lines */
+
+static bool parse_time(const cJSON *t, int64_t *out)
+{
+    if (cJSON_IsNumber(t)) {
+        double v = t->valuedouble;
+        if (!isfinite(v) || v < 0 || v != floor(v) || v > 9007199254740992.0) {
+            return false;
+        }
+        *out = (int64_t)v;
+        return true;
+    }
+    if (cJSON_IsString(t)) {
+        struct tm tm;
+        int ms = 0;
+        char frac[16] = "";
+        char z = 0;
+        int n;
+        memset(&tm, 0, sizeof(tm));
+        n = sscanf(t->valuestring, "%4d-%2d-%2dT%2d:%2d:%2d%15[.0-9]%c", &tm.tm_year, &tm.tm_mon,
+                   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, frac, &z);
+        if (n == 7 && frac[0] == 'Z') {
+            z = 'Z';
+        }
+        if (n < 6) {
+            return false;
+        }
+        if (n == 6) {
+            n = sscanf(t->valuestring, "%*4d-%*2d-%*2dT%*2d:%*2d:%*2d%c", &z);
+            if (n != 1) {
+                return false;
+            }
+        } else if (frac[0] == '.') {
+            char digits[4] = "000";
+            size_t i;
+            for (i = 0; i < 3 && frac[1 + i] >= '0' && frac[1 + i] <= '9'; i++) {
+                digits[i] = frac[1 + i];
+            }
+            ms = atoi(digits);
+        }
+        if (z != 'Z') {
+            return false;
+        }
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        *out = (int64_t)timegm(&tm) * 1000 + ms;
+        return *out >= 0;
+    }
+    return false;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+static uint8_t *unhex(const char *hex, size_t *len)
+{
+    size_t n = strlen(hex);
+    size_t i;
+    uint8_t *buf;
+
+    if (n % 2 != 0) {
+        return NULL;
+    }
+    buf = malloc(n / 2 + 1);
+    for (i = 0; buf != NULL && i < n / 2; i++) {
+        int hi = hexval(hex[2 * i]);
+        int lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(buf);
+            return NULL;
+        }
+        buf[i] = (uint8_t)(hi * 16 + lo);
+    }
+    *len = n / 2;
+    return buf;
+}
+
+static bool parse_event(const cJSON *e, const char *thing, int64_t t, dd_cloud_event_t *ev,
+                        char *why, size_t why_len)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+    const cJSON *topic = cJSON_GetObjectItemCaseSensitive(e, "topic");
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(e, "size");
+    const cJSON *ip = cJSON_GetObjectItemCaseSensitive(e, "sourceIp");
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(e, "success");
+    const cJSON *reg = cJSON_GetObjectItemCaseSensitive(e, "registered");
+    const cJSON *rep = cJSON_GetObjectItemCaseSensitive(e, "repeat");
+    static const char *const TYPES[] = {"message-sent", "message-received",
+                                        "authorization-failure", "connect", "disconnect"};
+    size_t i;
+
+    memset(ev, 0, sizeof(*ev));
+    if (!cJSON_IsObject(e) || !cJSON_IsString(type)) {
+        (void)snprintf(why, why_len, "event needs a \"type\"");
+        return false;
+    }
+    for (i = 0; i < 5; i++) {
+        if (strcmp(type->valuestring, TYPES[i]) == 0) {
+            break;
+        }
+    }
+    if (i == 5) {
+        (void)snprintf(why, why_len, "unknown event type \"%.40s\" (message-sent, "
+                       "message-received, authorization-failure, connect, disconnect)",
+                       type->valuestring);
+        return false;
+    }
+    ev->kind = (dd_cloud_kind_t)i;
+    ev->thing = thing;
+    ev->time_ms = t;
+    ev->registered = reg == NULL || cJSON_IsTrue(reg);
+    ev->success = ok == NULL || cJSON_IsTrue(ok);
+    if (topic != NULL && !cJSON_IsString(topic)) {
+        (void)snprintf(why, why_len, "\"topic\" must be a string");
+        return false;
+    }
+    ev->topic = topic != NULL ? topic->valuestring : NULL;
+    if (ev->kind == DD_CLOUD_MESSAGE_SENT) {
+        if (!cJSON_IsNumber(size) || size->valuedouble < 0 || size->valuedouble > 4294967295.0) {
+            (void)snprintf(why, why_len, "message-sent needs a \"size\" in bytes");
+            return false;
+        }
+        ev->payload_size = (uint32_t)size->valuedouble;
+    }
+    if ((ev->kind == DD_CLOUD_MESSAGE_SENT || ev->kind == DD_CLOUD_MESSAGE_RECEIVED) &&
+        ev->topic == NULL) {
+        (void)snprintf(why, why_len, "%s needs a \"topic\"", TYPES[i]);
+        return false;
+    }
+    if (ip != NULL) {
+        if (!cJSON_IsString(ip) ||
+            dd_ip_parse(ip->valuestring, strlen(ip->valuestring), &ev->source_ip) != DD_IP_OK) {
+            (void)snprintf(why, why_len, "\"sourceIp\" is not an IP address");
+            return false;
+        }
+        ev->has_source_ip = true;
+    }
+    if (rep != NULL) {
+        if (!cJSON_IsNumber(rep) || rep->valuedouble < 1 || rep->valuedouble > 1000000) {
+            (void)snprintf(why, why_len, "\"repeat\" must be 1 to 1000000");
+            return false;
+        }
+        ev->repeat = (uint32_t)rep->valuedouble;
+    }
+    return true;
+}
+
+/* Applies one line; returns false with a reason when it is skipped. */
+static bool apply_line(replay_t *r, char *line, int64_t *last, char *why, size_t why_len)
+{
+    cJSON *root = cJSON_Parse(line);
+    const cJSON *thing = cJSON_GetObjectItemCaseSensitive(root, "thing");
+    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(root, "time");
+    const cJSON *report = cJSON_GetObjectItemCaseSensitive(root, "report");
+    const cJSON *json = cJSON_GetObjectItemCaseSensitive(root, "json");
+    const cJSON *cbor = cJSON_GetObjectItemCaseSensitive(root, "cbor");
+    const cJSON *event = cJSON_GetObjectItemCaseSensitive(root, "event");
+    const cJSON *tick = cJSON_GetObjectItemCaseSensitive(root, "tick");
+    int64_t t = 0;
+    int kinds = (report != NULL) + (json != NULL) + (cbor != NULL) + (event != NULL) +
+                (cJSON_IsTrue(tick) ? 1 : 0);
+    bool ok = false;
+    dd_engine_status_t es = DD_ENGINE_OK;
+
+    if (!cJSON_IsObject(root)) {
+        (void)snprintf(why, why_len, "not a JSON object");
+    } else if (!parse_time(tm, &t)) {
+        (void)snprintf(why, why_len, "\"time\" must be epoch milliseconds or an ISO-8601 UTC "
+                                     "time like 2026-11-28T10:05:07Z");
+    } else if (t < *last) {
+        (void)snprintf(why, why_len, "time %lld is before the previous line's %lld",
+                       (long long)t, (long long)*last);
+    } else if (kinds != 1) {
+        (void)snprintf(why, why_len, "a line needs exactly one of \"report\", \"json\", "
+                                     "\"cbor\", \"event\" or \"tick\":true");
+    } else if (cJSON_IsTrue(tick)) {
+        es = dd_engine_tick(r->engine, t);
+        ok = es == DD_ENGINE_OK;
+    } else if (!cJSON_IsString(thing) || !dd_name_valid(DD_NAME_THING, thing->valuestring)) {
+        (void)snprintf(why, why_len, "\"thing\" must be a thing name ([a-zA-Z0-9:_-]+, 1 to 128)");
+    } else if (event != NULL) {
+        dd_cloud_event_t ev;
+        if (parse_event(event, thing->valuestring, t, &ev, why, why_len)) {
+            es = dd_engine_on_cloud_events(r->engine, &ev, 1);
+            ok = es == DD_ENGINE_OK;
+        }
+    } else {
+        dd_report_t rep;
+        dd_report_error_t rerr;
+        dd_report_status_t rs = DD_REPORT_BAD_PARAMETER;
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+
+        memset(&rep, 0, sizeof(rep));
+        memset(&rerr, 0, sizeof(rerr));
+        if (report != NULL) {
+            char *text = cJSON_PrintUnformatted(report);
+            if (text != NULL) {
+                rs = dd_report_decode(DD_REPORT_FORMAT_JSON, (const uint8_t *)text, strlen(text),
+                                      &rep, &rerr);
+            }
+            free(text);
+        } else if (json != NULL && cJSON_IsString(json)) {
+            rs = dd_report_decode(DD_REPORT_FORMAT_JSON, (const uint8_t *)json->valuestring,
+                                  strlen(json->valuestring), &rep, &rerr);
+        } else if (cbor != NULL && cJSON_IsString(cbor) &&
+                   (bytes = unhex(cbor->valuestring, &len)) != NULL) {
+            rs = dd_report_decode(DD_REPORT_FORMAT_CBOR, bytes, len, &rep, &rerr);
+        } else {
+            rs = DD_REPORT_WRONG_TYPE;
+            (void)snprintf(rerr.detail, sizeof(rerr.detail), "%s",
+                           cbor != NULL ? "\"cbor\" must be a hex string"
+                                        : "\"json\" must be a string");
+        }
+        free(bytes);
+        if (rs != DD_REPORT_OK) {
+            (void)snprintf(why, why_len, "report rejected (InvalidPayload): %s%s%s",
+                           dd_report_strerror(rs), rerr.detail[0] != '\0' ? ": " : "",
+                           rerr.detail);
+        } else {
+            es = dd_engine_on_report(r->engine, thing->valuestring, t, &rep);
+            ok = es == DD_ENGINE_OK;
+        }
+        dd_report_free(&rep);
+    }
+    if (!ok && es != DD_ENGINE_OK) {
+        (void)snprintf(why, why_len, "engine: %s", dd_engine_strerror(es));
+    }
+    if (ok) {
+        *last = t;
+    }
+    cJSON_Delete(root);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static bool add_definitions(dd_engine_t *e, const dd_replay_options_t *opt, FILE *err)
+{
+    size_t i;
+
+    for (i = 0; i < opt->custom_metric_count; i++) {
+        dd_custom_metric_def_t d;
+        const char *colon = strchr(opt->custom_metrics[i], ':');
+        memset(&d, 0, sizeof(d));
+        if (colon == NULL || (size_t)(colon - opt->custom_metrics[i]) >= sizeof(d.name) ||
+            dd_metric_custom_type_parse(colon + 1, &d.type) != DD_METRIC_OK) {
+            fprintf(err, "custom metric \"%s\": expected NAME:TYPE with TYPE number, "
+                         "number-list, string-list or ip-address-list\n", opt->custom_metrics[i]);
+            return false;
+        }
+        memcpy(d.name, opt->custom_metrics[i], (size_t)(colon - opt->custom_metrics[i]));
+        if (dd_engine_put_custom_metric(e, &d) != DD_ENGINE_OK) {
+            fprintf(err, "custom metric \"%s\": invalid name\n", d.name);
+            return false;
+        }
+    }
+    for (i = 0; i < opt->dimension_count; i++) {
+        dd_dimension_def_t *d = calloc(1, sizeof(*d));
+        const char *p = opt->dimensions[i];
+        const char *colon = strchr(p, ':');
+        bool ok = d != NULL && colon != NULL && (size_t)(colon - p) < sizeof(d->name);
+
+        if (ok) {
+            const char *v = colon + 1;
+            memcpy(d->name, p, (size_t)(colon - p));
+            while (ok && *v != '\0') {
+                const char *comma = strchr(v, ',');
+                size_t n = comma != NULL ? (size_t)(comma - v) : strlen(v);
+                ok = n > 0 && n <= DD_DIMENSION_VALUE_MAX && d->value_count < DD_DIMENSION_VALUES_MAX;
+                if (ok) {
+                    memcpy(d->values[d->value_count++], v, n);
+                }
+                v += n + (comma != NULL ? 1 : 0);
+            }
+            ok = ok && d->value_count > 0 && dd_engine_put_dimension(e, d) == DD_ENGINE_OK;
+        }
+        free(d);
+        if (!ok) {
+            fprintf(err, "dimension \"%s\": expected NAME:FILTER[,FILTER...]\n", p);
+            return false;
+        }
+    }
+    return true;
+}
+
+static dd_replay_status_t add_profiles(replay_t *r, const dd_replay_options_t *opt, FILE *err)
+{
+    size_t i;
+    size_t j;
+    dd_metric_defs_t defs;
+    size_t total = 0;
+
+    dd_engine_defs(r->engine, &defs);
+    for (i = 0; i < opt->profile_count; i++) {
+        dd_profile_t p;
+        dd_profile_error_t perr;
+        const char *name = opt->profiles[i].name != NULL ? opt->profiles[i].name : "profile";
+
+        memset(&perr, 0, sizeof(perr));
+        if (dd_profile_parse(opt->profiles[i].text, opt->profiles[i].len, NULL, &p, &perr) !=
+                DD_PROFILE_OK ||
+            dd_profile_validate(&p, &defs, NULL, &perr) != DD_PROFILE_OK) {
+            fprintf(err, "%s: %s\n", name, perr.message);
+            dd_profile_free(&p);
+            return DD_REPLAY_BAD_PROFILE;
+        }
+        if (p.target_count == 0) {
+            /* Like the workshop: attached to all things unless the file says otherwise. */
+            char arn[DD_ARN_MAX];
+            dd_arn_ctx_t ctx;
+            dd_arn_ctx_default(&ctx);
+            (void)dd_arn_format_target(&ctx, DD_ARN_TARGET_ALL_THINGS, NULL, arn, sizeof(arn));
+            p.targets = calloc(1, sizeof(char *));
+            if (p.targets == NULL || (p.targets[0] = strdup(arn)) == NULL) {
+                dd_profile_free(&p);
+                return DD_REPLAY_NO_MEMORY;
+            }
+            p.target_count = 1;
+        }
+        if (dd_engine_get_profile(r->engine, p.name) != NULL) {
+            fprintf(err, "%s: a security profile named %s was already given\n", name, p.name);
+            dd_profile_free(&p);
+            return DD_REPLAY_BAD_PROFILE;
+        }
+        if (dd_engine_put_profile(r->engine, &p, 0) != DD_ENGINE_OK) {
+            fprintf(err, "%s: the engine refused the profile\n", name);
+            dd_profile_free(&p);
+            return DD_REPLAY_BAD_PROFILE;
+        }
+        total += p.behavior_count;
+        dd_profile_free(&p);
+    }
+    r->bs = calloc(total + 1, sizeof(bstat_t));
+    if (r->bs == NULL) {
+        return DD_REPLAY_NO_MEMORY;
+    }
+    for (i = 0; i < opt->profile_count; i++) {
+        dd_profile_t tmp;
+        const dd_profile_t *p;
+        if (dd_profile_parse(opt->profiles[i].text, opt->profiles[i].len, NULL, &tmp, NULL) !=
+            DD_PROFILE_OK) {
+            continue;
+        }
+        p = dd_engine_get_profile(r->engine, tmp.name);
+        dd_profile_free(&tmp);
+        for (j = 0; p != NULL && j < p->behavior_count; j++) {
+            r->bs[r->nbs].profile = p->name;
+            r->bs[r->nbs].b = &p->behaviors[j];
+            r->nbs++;
+        }
+    }
+    return DD_REPLAY_OK;
+}
+
+static int64_t longest_window_ms(const replay_t *r)
+{
+    int64_t d = 300000;
+    size_t i;
+
+    for (i = 0; i < r->nbs; i++) {
+        const dd_behavior_criteria_t *c = &r->bs[i].b->criteria;
+        if (c->has_duration && c->duration_s * 1000 > d) {
+            d = c->duration_s * 1000;
+        }
+    }
+    return d;
+}
+
+dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE *out, FILE *err,
+                                 dd_replay_result_t *result)
+{
+    replay_t r;
+    registry_t reg;
+    dd_engine_registry_t ereg;
+    dd_engine_sink_t sink;
+    dd_engine_config_t cfg;
+    dd_replay_status_t status = DD_REPLAY_OK;
+    dd_replay_result_t res;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int64_t last = 0;
+    bool any = false;
+    size_t i;
+
+    if (opt == NULL || in == NULL || out == NULL || err == NULL) {
+        return DD_REPLAY_BAD_PARAMETER;
+    }
+    memset(&r, 0, sizeof(r));
+    memset(&reg, 0, sizeof(reg));
+    memset(&res, 0, sizeof(res));
+    r.out = out;
+    r.time_ms = opt->time_ms;
+    if (opt->things != NULL &&
+        !registry_parse(&reg, opt->things->text, opt->things->len, err, opt->things->name)) {
+        return DD_REPLAY_BAD_THINGS;
+    }
+    ereg.ctx = &reg;
+    ereg.lookup = registry_lookup;
+    memset(&sink, 0, sizeof(sink));
+    sink.ctx = &r;
+    sink.violation_event = on_event;
+    sink.metric_value = on_datum;
+    dd_engine_config_default(&cfg);
+    if (dd_engine_create(&cfg, opt->things != NULL ? &ereg : NULL, &sink, &r.engine) !=
+        DD_ENGINE_OK) {
+        registry_free(&reg);
+        return DD_REPLAY_NO_MEMORY;
+    }
+    if (!add_definitions(r.engine, opt, err)) {
+        status = DD_REPLAY_BAD_DEFINITION;
+    }
+    if (status == DD_REPLAY_OK) {
+        status = add_profiles(&r, opt, err);
+    }
+    while (status == DD_REPLAY_OK && (n = getline(&line, &cap, in)) >= 0) {
+        char why[400];
+        char *p = line;
+        res.lines++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+            line[--n] = '\0';
+        }
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p == '\0' || *p == '#') {
+            continue;
+        }
+        why[0] = '\0';
+        if (apply_line(&r, p, &last, why, sizeof(why))) {
+            res.used++;
+            any = true;
+        } else {
+            res.skipped++;
+            fprintf(err, "line %zu: %s (skipped)\n", res.lines, why);
+        }
+        if (r.oom) {
+            status = DD_REPLAY_NO_MEMORY;
+        }
+    }
+    free(line);
+    if (status == DD_REPLAY_OK && any) {
+        /* Close every window that holds recorded data, as if the clock ran on. */
+        (void)dd_engine_tick(r.engine, dd_window_tumbling_end(last, longest_window_ms(&r)) + 1);
+    }
+    if (status == DD_REPLAY_OK && !opt->no_summary) {
+        print_summary(&r);
+    }
+    if (status == DD_REPLAY_OK && r.oom) {
+        status = DD_REPLAY_NO_MEMORY;
+    }
+    res.events = r.events;
+    if (status == DD_REPLAY_OK && res.skipped > 0) {
+        status = DD_REPLAY_SKIPPED_LINES;
+    }
+    for (i = 0; i < r.nbs; i++) {
+        marks_free(&r.bs[i].things);
+    }
+    for (i = 0; i < r.nmm; i++) {
+        marks_free(&r.mm[i].things);
+        free(r.mm[i].metric);
+    }
+    free(r.mm);
+    free(r.bs);
+    dd_engine_destroy(r.engine);
+    registry_free(&reg);
+    if (result != NULL) {
+        *result = res;
+    }
+    fflush(out);
+    return status;
+}
+
+const char *dd_replay_strerror(dd_replay_status_t status)
+{
+    switch (status) {
+    case DD_REPLAY_OK: return "ok";
+    case DD_REPLAY_BAD_PARAMETER: return "bad parameter";
+    case DD_REPLAY_NO_MEMORY: return "out of memory";
+    case DD_REPLAY_BAD_PROFILE: return "invalid security profile";
+    case DD_REPLAY_BAD_THINGS: return "invalid things file";
+    case DD_REPLAY_BAD_DEFINITION: return "invalid custom metric or dimension";
+    case DD_REPLAY_SKIPPED_LINES: return "some lines were skipped";
+    }
+    return "unknown replay status";
+}

@@ -1,0 +1,84 @@
+/**
+ * @file dd_replay.h
+ * @brief Replay / dry run: runs the engine over a recorded stream with a
+ *        manual clock and no broker, and prints every violation event
+ *        (ListViolationEvents item shape, one JSON object per line) followed
+ *        by a summary per behavior. Same input, same output.
+ *
+ * Input: one JSON object per line (docs/reference/replay.md):
+ *   {"thing":"Thing03","time":1795836907000,"report":{...}}       report as a JSON object
+ *   {"thing":"Thing03","time":"2026-11-28T10:05:07Z","json":"{...}"} report text as sent
+ *   {"thing":"Thing03","time":...,"cbor":"a266..."}                 CBOR report as hex
+ *   {"thing":"d1","time":...,"event":{"type":"message-sent","topic":"t","size":5}}
+ *   {"time":...,"tick":true}                                        just advance the clock
+ * Blank lines and lines starting with '#' are ignored. A line the engine
+ * cannot use is reported on the error stream with its line number and
+ * skipped, never half-applied.
+ *
+ * Ownership: the caller owns the streams and the texts passed in options;
+ * dd_replay_run() allocates only for its own duration. Not thread-safe per
+ * call (each call has its own engine).
+ */
+#ifndef DD_REPLAY_H_
+#define DD_REPLAY_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/** Status codes of this module. */
+typedef enum dd_replay_status {
+    DD_REPLAY_OK = 0,          /**< Every line was used. */
+    DD_REPLAY_BAD_PARAMETER,   /**< NULL stream or options. */
+    DD_REPLAY_NO_MEMORY,
+    DD_REPLAY_BAD_PROFILE,     /**< A profile does not parse or validate (message printed). */
+    DD_REPLAY_BAD_THINGS,      /**< The things file is not understood (message printed). */
+    DD_REPLAY_BAD_DEFINITION,  /**< A custom metric or dimension option is not understood. */
+    DD_REPLAY_SKIPPED_LINES    /**< Done, but some lines were skipped (see the error stream). */
+} dd_replay_status_t;
+
+/** A named text (e.g. a file's content and its name for messages). */
+typedef struct dd_replay_text {
+    const char *name;          /**< For messages, e.g. the file path. */
+    const char *text;
+    size_t len;
+} dd_replay_text_t;
+
+/** Replay options. */
+typedef struct dd_replay_options {
+    const dd_replay_text_t *profiles;   /**< Security profiles (AWS JSON, optional "targets"). */
+    size_t profile_count;
+    const dd_replay_text_t *things;     /**< Optional registry: {"things":[...],"thingGroups":[...]}. */
+    const char *const *custom_metrics;  /**< "name:type", e.g. "cpu_usage:number". */
+    size_t custom_metric_count;
+    const char *const *dimensions;      /**< "name:filter[,filter...]" (TOPIC_FILTER). */
+    size_t dimension_count;
+    bool no_summary;                    /**< Print only the events. */
+    bool time_ms;                       /**< violationEventTime in epoch ms instead of seconds. */
+} dd_replay_options_t;
+
+/** Figures of a run. */
+typedef struct dd_replay_result {
+    size_t lines;              /**< Input lines read. */
+    size_t used;               /**< Lines applied. */
+    size_t skipped;            /**< Lines reported and skipped. */
+    size_t events;             /**< Violation events printed. */
+} dd_replay_result_t;
+
+/**
+ * @brief Runs a replay.
+ * @param[in] opt Options (profiles are required to see any event).
+ * @param[in] in Recorded stream.
+ * @param[in] out Where events and the summary go.
+ * @param[in] err Where problems go ("line N: ...").
+ * @param[out] result Optional figures.
+ * @return DD_REPLAY_OK, DD_REPLAY_SKIPPED_LINES or an error status.
+ */
+dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE *out, FILE *err,
+                                 dd_replay_result_t *result);
+
+/** @return Static text for @p status. */
+const char *dd_replay_strerror(dd_replay_status_t status);
+
+#endif /* DD_REPLAY_H_ */
