@@ -70,7 +70,7 @@ typedef enum dd_registry_kind {
 
 /** Explanation of a refusal, for error replies. */
 typedef struct dd_registry_error {
-    char message[256];               /**< e.g. "Thing Thing09 does not exist" */
+    char message[512];               /**< e.g. "Thing Thing09 does not exist" */
     char resource_id[DD_NAME_MAX + 1];  /**< ALREADY_EXISTS: the id (thingId, certificateId...) */
     char resource_arn[DD_ARN_MAX];      /**< ALREADY_EXISTS: the ARN */
 } dd_registry_error_t;
