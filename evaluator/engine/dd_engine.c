@@ -691,26 +691,32 @@ static void put_bytes(wbuf_t *w, const void *p, size_t n)
     w->len += n;
 }
 
+/* Integers are LEB128 varints: most counters and times are small. */
 static void put_u64(wbuf_t *w, uint64_t v)
 {
-    uint8_t b[8];
-    int i;
+    uint8_t b[10];
+    size_t n = 0;
 
-    for (i = 0; i < 8; i++) {
-        b[i] = (uint8_t)(v >> (8 * i));
-    }
-    put_bytes(w, b, 8);
+    do {
+        b[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v != 0) {
+            b[n] |= 0x80;
+        }
+        n++;
+    } while (v != 0);
+    put_bytes(w, b, n);
 }
 
 static void put_u32(wbuf_t *w, uint32_t v)
 {
-    uint8_t b[4];
-    int i;
+    put_u64(w, v);
+}
 
-    for (i = 0; i < 4; i++) {
-        b[i] = (uint8_t)(v >> (8 * i));
-    }
-    put_bytes(w, b, 4);
+/* Signed times: zigzag so that 0 and small values stay short. */
+static void put_i64(wbuf_t *w, int64_t v)
+{
+    put_u64(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
 static void put_u8(wbuf_t *w, uint8_t v)
@@ -728,10 +734,15 @@ static void put_str(wbuf_t *w, const char *s)
 
 static void put_f64(wbuf_t *w, double d)
 {
+    uint8_t b[8];
     uint64_t v;
+    int i;
 
     memcpy(&v, &d, sizeof(v));
-    put_u64(w, v);
+    for (i = 0; i < 8; i++) {
+        b[i] = (uint8_t)(v >> (8 * i));
+    }
+    put_bytes(w, b, 8);
 }
 
 static size_t serialize_thing(dd_engine_t *e, const thing_t *t)
@@ -740,18 +751,22 @@ static size_t serialize_thing(dd_engine_t *e, const thing_t *t)
     uint32_t i;
     uint32_t k;
 
-    put_u32(&w, BLOB_MAGIC);
+    {
+        uint8_t m[4] = {(uint8_t)BLOB_MAGIC, (uint8_t)(BLOB_MAGIC >> 8), (uint8_t)(BLOB_MAGIC >> 16),
+                        (uint8_t)(BLOB_MAGIC >> 24)};
+        put_bytes(&w, m, 4);
+    }
     put_u8(&w, (uint8_t)((t->registered ? 1 : 0) | (t->connected ? 2 : 0) |
                          (t->event_registered ? 4 : 0)));
-    put_u64(&w, (uint64_t)t->connect_ms);
-    put_u64(&w, (uint64_t)t->disconnect_ms);
-    put_u64(&w, (uint64_t)t->last_device_ms);
-    put_u64(&w, (uint64_t)t->last_cloud_ms);
+    put_i64(&w, t->connect_ms);
+    put_i64(&w, t->disconnect_ms);
+    put_i64(&w, t->last_device_ms);
+    put_i64(&w, t->last_cloud_ms);
     put_u64(&w, t->id_counter);
     put_u32(&w, t->hist.count);
     for (i = 0; i < t->hist.count; i++) {
         const dd_window_sample_t *s = &t->hist.ring[(t->hist.head + i) % t->hist.cap];
-        put_u64(&w, (uint64_t)s->t_ms);
+        put_i64(&w, s->t_ms);
         put_u32(&w, s->mask);
         for (k = 0; k < DD_WINDOW_CHANNELS; k++) {
             put_u64(&w, s->v[k]);
@@ -771,13 +786,13 @@ static size_t serialize_thing(dd_engine_t *e, const thing_t *t)
             put_u8(&w, s->alarm.violating_run);
             put_u8(&w, s->alarm.conforming_run);
             put_u8(&w, s->alarm.verification);
-            put_u64(&w, (uint64_t)s->alarm.last_datapoint_ms);
-            put_u64(&w, (uint64_t)s->alarm.start_ms);
-            put_u64(&w, (uint64_t)s->alarm.last_violation_ms);
+            put_i64(&w, s->alarm.last_datapoint_ms);
+            put_i64(&w, s->alarm.start_ms);
+            put_i64(&w, s->alarm.last_violation_ms);
             put_str(&w, s->alarm.violation_id);
             put_f64(&w, s->acc);
-            put_u64(&w, (uint64_t)s->acc_end);
-            put_u64(&w, (uint64_t)s->eval_end);
+            put_i64(&w, s->acc_end);
+            put_i64(&w, s->eval_end);
             put_str(&w, s->vdesc);
         }
     }
@@ -825,26 +840,37 @@ static const uint8_t *get_bytes(rbuf_t *r, size_t n)
 
 static uint64_t get_u64(rbuf_t *r)
 {
-    const uint8_t *b = get_bytes(r, 8);
     uint64_t v = 0;
-    int i;
+    unsigned shift = 0;
 
-    for (i = 0; b != NULL && i < 8; i++) {
-        v |= (uint64_t)b[i] << (8 * i);
+    for (;;) {
+        const uint8_t *b = get_bytes(r, 1);
+        if (b == NULL || shift > 63) {
+            r->ok = false;
+            return 0;
+        }
+        v |= (uint64_t)(b[0] & 0x7f) << shift;
+        if ((b[0] & 0x80) == 0) {
+            return v;
+        }
+        shift += 7;
     }
-    return v;
 }
 
 static uint32_t get_u32(rbuf_t *r)
 {
-    const uint8_t *b = get_bytes(r, 4);
-    uint32_t v = 0;
-    int i;
+    uint64_t v = get_u64(r);
 
-    for (i = 0; b != NULL && i < 4; i++) {
-        v |= (uint32_t)b[i] << (8 * i);
+    if (v > 0xFFFFFFFFu) {
+        r->ok = false;
     }
-    return v;
+    return (uint32_t)v;
+}
+
+static int64_t get_i64(rbuf_t *r)
+{
+    uint64_t v = get_u64(r);
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
 static uint8_t get_u8(rbuf_t *r)
@@ -883,8 +909,14 @@ static bool get_str(rbuf_t *r, char *buf, size_t cap, bool *present)
 
 static double get_f64(rbuf_t *r)
 {
-    uint64_t v = get_u64(r);
+    const uint8_t *b = get_bytes(r, 8);
+    uint64_t v = 0;
     double d;
+    int i;
+
+    for (i = 0; b != NULL && i < 8; i++) {
+        v |= (uint64_t)b[i] << (8 * i);
+    }
 
     memcpy(&d, &v, sizeof(d));
     return d;
@@ -933,8 +965,12 @@ dd_engine_status_t dd_engine_import_thing(dd_engine_t *e, const char *name, cons
     if (e == NULL || name == NULL || blob == NULL) {
         return DD_ENGINE_BAD_PARAMETER;
     }
-    if (get_u32(&r) != BLOB_MAGIC) {
-        return DD_ENGINE_INVALID;
+    {
+        const uint8_t *m = get_bytes(&r, 4);
+        if (m == NULL || ((uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16 |
+                          (uint32_t)m[3] << 24) != BLOB_MAGIC) {
+            return DD_ENGINE_INVALID;
+        }
     }
     t = get_thing(e, name);
     buf = malloc(4096);
@@ -954,14 +990,14 @@ dd_engine_status_t dd_engine_import_thing(dd_engine_t *e, const char *name, cons
     t->registered = (flags & 1) != 0;
     t->connected = (flags & 2) != 0;
     t->event_registered = (flags & 4) != 0;
-    t->connect_ms = (int64_t)get_u64(&r);
-    t->disconnect_ms = (int64_t)get_u64(&r);
-    t->last_device_ms = (int64_t)get_u64(&r);
-    t->last_cloud_ms = (int64_t)get_u64(&r);
+    t->connect_ms = get_i64(&r);
+    t->disconnect_ms = get_i64(&r);
+    t->last_device_ms = get_i64(&r);
+    t->last_cloud_ms = get_i64(&r);
     t->id_counter = get_u64(&r);
     n = get_u32(&r);
     for (i = 0; r.ok && i < n; i++) {
-        int64_t ts = (int64_t)get_u64(&r);
+        int64_t ts = get_i64(&r);
         uint32_t mask = get_u32(&r);
         uint64_t v[DD_WINDOW_CHANNELS];
         for (k = 0; k < DD_WINDOW_CHANNELS; k++) {
@@ -1011,9 +1047,9 @@ dd_engine_status_t dd_engine_import_thing(dd_engine_t *e, const char *name, cons
             s.alarm.violating_run = get_u8(&r);
             s.alarm.conforming_run = get_u8(&r);
             s.alarm.verification = get_u8(&r);
-            s.alarm.last_datapoint_ms = (int64_t)get_u64(&r);
-            s.alarm.start_ms = (int64_t)get_u64(&r);
-            s.alarm.last_violation_ms = (int64_t)get_u64(&r);
+            s.alarm.last_datapoint_ms = get_i64(&r);
+            s.alarm.start_ms = get_i64(&r);
+            s.alarm.last_violation_ms = get_i64(&r);
             if (ps == NULL) {
                 /* Skip the rest of a slot of an unknown profile. */
                 char tmp[DD_VIOLATION_ID_LEN + 1];
@@ -1030,8 +1066,8 @@ dd_engine_status_t dd_engine_import_thing(dd_engine_t *e, const char *name, cons
                 key[sizeof(key) - 1] = '\0';
                 (void)get_str(&r, s.alarm.violation_id, sizeof(s.alarm.violation_id), &present);
                 s.acc = get_f64(&r);
-                s.acc_end = (int64_t)get_u64(&r);
-                s.eval_end = (int64_t)get_u64(&r);
+                s.acc_end = get_i64(&r);
+                s.eval_end = get_i64(&r);
                 (void)get_str(&r, buf, 4096, &has_desc);
                 for (j = 0; r.ok && j < ps->prof->nitems; j++) {
                     const item_t *it = &ps->prof->items[j];

@@ -47,6 +47,13 @@ static const dd_db_migration_t MIGRATIONS[] = {
      " report_id INTEGER NOT NULL, received_ms INTEGER NOT NULL, format INTEGER NOT NULL,"
      " payload BLOB NOT NULL, evaluated INTEGER NOT NULL DEFAULT 0);"
      "CREATE INDEX ev_reports_pending ON ev_reports(evaluated) WHERE evaluated = 0;"},
+    /* Retained values of one thing at one time share a row: one index entry per
+     * report instead of one per metric (the store's write cost is index pages). */
+    {2,
+     "DROP TABLE ev_metric_values;"
+     "CREATE TABLE ev_metric_values(seq INTEGER PRIMARY KEY AUTOINCREMENT, thing TEXT NOT NULL,"
+     " time_ms INTEGER NOT NULL, datums TEXT NOT NULL);"
+     "CREATE INDEX ev_metric_values_thing_time ON ev_metric_values(thing, time_ms);"},
 };
 
 enum {
@@ -70,8 +77,7 @@ static const char *const SQL[ST_COUNT_] = {
     [ST_UPD_ACTIVE] = "UPDATE ev_active_violations SET last_value = ?2, last_ms = ?3"
                       " WHERE violation_id = ?1",
     [ST_DEL_ACTIVE] = "DELETE FROM ev_active_violations WHERE violation_id = ?1",
-    [ST_INS_VALUE] = "INSERT INTO ev_metric_values(thing, metric, dimension, time_ms, value)"
-                     " VALUES(?1,?2,?3,?4,?5)",
+    [ST_INS_VALUE] = "INSERT INTO ev_metric_values(thing, time_ms, datums) VALUES(?1,?2,?3)",
     [ST_PUT_STATE] = "INSERT INTO ev_thing_state(thing, state) VALUES(?1, ?2)"
                      " ON CONFLICT(thing) DO UPDATE SET state = excluded.state",
 };
@@ -82,7 +88,15 @@ struct dd_store {
     int depth;
     sqlite3_stmt *st[ST_COUNT_];
     dd_store_status_t sink_status;
+    /* Retained values waiting to be written as one row per (thing, time). */
+    char pend_thing[DD_PROFILE_NAME_MAX + 1];
+    int64_t pend_time;
+    char *pend;
+    size_t pend_len;
+    size_t pend_cap;
 };
+
+static dd_store_status_t flush_values(dd_store_t *s);
 
 /* ------------------------------------------------------------------ basics */
 
@@ -132,6 +146,10 @@ dd_store_status_t dd_store_open(sqlite3 *db, const dd_arn_ctx_t *arn, dd_store_t
                       sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])) != DD_DB_OK) {
         return DD_STORE_SQL_ERROR;
     }
+    /* The evaluator writes a state row and several metric values per report:
+     * a larger page cache avoids re-reading B-tree pages, and rarer WAL
+     * checkpoints batch the copy into the main file. Both are per connection. */
+    (void)dd_db_exec(db, "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192;");
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
         return DD_STORE_NO_MEMORY;
@@ -159,9 +177,11 @@ void dd_store_close(dd_store_t *s)
     if (s == NULL) {
         return;
     }
+    (void)flush_values(s);
     for (i = 0; i < ST_COUNT_; i++) {
         sqlite3_finalize(s->st[i]);
     }
+    free(s->pend);
     free(s);
 }
 
@@ -188,6 +208,10 @@ dd_store_status_t dd_store_commit(dd_store_t *s)
     if (--s->depth > 0) {
         return DD_STORE_OK;
     }
+    if (flush_values(s) != DD_STORE_OK) {
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return DD_STORE_SQL_ERROR;
+    }
     if (dd_db_exec(s->db, "COMMIT") != DD_DB_OK) {
         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return DD_STORE_SQL_ERROR;
@@ -201,6 +225,7 @@ dd_store_status_t dd_store_rollback(dd_store_t *s)
         return DD_STORE_BAD_PARAMETER;
     }
     s->depth = 0;
+    s->pend_len = 0;
     return dd_db_exec(s->db, "ROLLBACK") == DD_DB_OK ? DD_STORE_OK : DD_STORE_SQL_ERROR;
 }
 
@@ -213,12 +238,36 @@ static char *json_text(cJSON *j)
     return t;
 }
 
-/* MetricValue text; counts and numbers without cJSON (the hot path). */
+/* MetricValue text; counts, ports and addresses without cJSON (the hot path).
+ * Returns @p buf, or a malloc()ed text for what does not fit. */
 static char *value_text(const dd_datapoint_t *dp, char *buf, size_t len)
 {
+    size_t off;
+    size_t i;
+
     if (dp->kind == DD_VALUE_COUNT) {
         (void)snprintf(buf, len, "{\"count\":%lld}", (long long)dp->count);
         return buf;
+    }
+    if (dp->kind == DD_VALUE_PORTS || dp->kind == DD_VALUE_CIDRS) {
+        bool ports = dp->kind == DD_VALUE_PORTS;
+        off = (size_t)snprintf(buf, len, ports ? "{\"ports\":[" : "{\"cidrs\":[");
+        for (i = 0; i < dp->n && off + DD_IP_TEXT_MAX + 8 < len; i++) {
+            if (ports) {
+                off += (size_t)snprintf(buf + off, len - off, "%s%u", i > 0 ? "," : "",
+                                        dd_datapoint_port(dp, i));
+            } else {
+                char ip[DD_IP_TEXT_MAX];
+                if (dd_ip_format(dd_datapoint_ip(dp, i), ip, sizeof(ip)) != DD_IP_OK) {
+                    break;
+                }
+                off += (size_t)snprintf(buf + off, len - off, "%s\"%s\"", i > 0 ? "," : "", ip);
+            }
+        }
+        if (i == dp->n && off + 3 < len) {
+            (void)snprintf(buf + off, len - off, "]}");
+            return buf;
+        }
     }
     return json_text(dd_datapoint_to_json(dp));
 }
@@ -243,7 +292,7 @@ static void sink_event(void *ctx, const dd_violation_event_t *ev)
 {
     dd_store_t *s = ctx;
     sqlite3_stmt *st = s->st[ST_INS_EVENT];
-    char vbuf[64];
+    char vbuf[512];
     char *value = ev->has_value ? value_text(&ev->value, vbuf, sizeof(vbuf)) : NULL;
     char *beh = json_text(dd_behavior_to_json(ev->behavior));
 
@@ -273,7 +322,7 @@ static void sink_event(void *ctx, const dd_violation_event_t *ev)
 static void sink_active(void *ctx, const dd_active_violation_t *av)
 {
     dd_store_t *s = ctx;
-    char vbuf[64];
+    char vbuf[512];
     char *value = av->has_value ? value_text(&av->last_value, vbuf, sizeof(vbuf)) : NULL;
 
     if (av->has_value && value == NULL) {
@@ -330,23 +379,69 @@ static void sink_removed(void *ctx, const char *violation_id)
     step_reset(s, st, "delete active violation");
 }
 
+static dd_store_status_t flush_values(dd_store_t *s)
+{
+    sqlite3_stmt *st = s->st[ST_INS_VALUE];
+    dd_store_status_t status = DD_STORE_OK;
+
+    if (s->pend_len == 0) {
+        return DD_STORE_OK;
+    }
+    s->pend[s->pend_len++] = '}';
+    (void)sqlite3_bind_text(st, 1, s->pend_thing, -1, SQLITE_STATIC);
+    (void)sqlite3_bind_int64(st, 2, s->pend_time);
+    (void)sqlite3_bind_text(st, 3, s->pend, (int)s->pend_len, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        status = sql_fail(s, "insert metric values");
+        sink_fail(s, status);
+    }
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+    s->pend_len = 0;
+    return status;
+}
+
+/* Key of a datum inside the row: the metric, or "metric|dimension". */
 static void sink_value(void *ctx, const dd_metric_datum_t *d)
 {
     dd_store_t *s = ctx;
-    sqlite3_stmt *st = s->st[ST_INS_VALUE];
-    char vbuf[64];
-    char *value = value_text(&d->value, vbuf, sizeof(vbuf));
+    char vbuf[512];
+    char *value;
+    size_t need;
 
+    if (s->pend_len > 0 && (s->pend_time != d->time_ms || strcmp(s->pend_thing, d->thing) != 0)) {
+        (void)flush_values(s);
+    }
+    value = value_text(&d->value, vbuf, sizeof(vbuf));
     if (value == NULL) {
         sink_fail(s, DD_STORE_NO_MEMORY);
         return;
     }
-    (void)sqlite3_bind_text(st, 1, d->thing, -1, SQLITE_STATIC);
-    (void)sqlite3_bind_text(st, 2, d->metric, -1, SQLITE_STATIC);
-    (void)sqlite3_bind_text(st, 3, d->dimension != NULL ? d->dimension : "", -1, SQLITE_STATIC);
-    (void)sqlite3_bind_int64(st, 4, d->time_ms);
-    (void)sqlite3_bind_text(st, 5, value, -1, SQLITE_STATIC);
-    step_reset(s, st, "insert metric value");
+    need = s->pend_len + strlen(d->metric) + (d->dimension != NULL ? strlen(d->dimension) : 0) +
+           strlen(value) + 16;
+    if (need > s->pend_cap) {
+        size_t cap = need * 2;
+        char *n = realloc(s->pend, cap);
+        if (n == NULL) {
+            sink_fail(s, DD_STORE_NO_MEMORY);
+            if (value != vbuf) {
+                free(value);
+            }
+            return;
+        }
+        s->pend = n;
+        s->pend_cap = cap;
+    }
+    if (s->pend_len == 0) {
+        (void)snprintf(s->pend_thing, sizeof(s->pend_thing), "%s", d->thing);
+        s->pend_time = d->time_ms;
+        s->pend[s->pend_len++] = '{';
+    } else {
+        s->pend[s->pend_len++] = ',';
+    }
+    s->pend_len += (size_t)snprintf(s->pend + s->pend_len, s->pend_cap - s->pend_len,
+                                    "\"%s%s%s\":%s", d->metric, d->dimension != NULL ? "|" : "",
+                                    d->dimension != NULL ? d->dimension : "", value);
     if (value != vbuf) {
         free(value);
     }
@@ -1360,14 +1455,21 @@ dd_store_status_t dd_store_metric_values(dd_store_t *s, const char *thing, const
     if (page_bounds(page, &offset, &max) != DD_STORE_OK) {
         return DD_STORE_BAD_TOKEN;
     }
-    if (prepare(s, "SELECT time_ms, value FROM ev_metric_values WHERE thing = ?1 AND metric = ?2"
-                   " AND dimension = ?3 AND time_ms >= ?4 AND time_ms <= ?5"
-                   " ORDER BY time_ms, seq LIMIT ?6 OFFSET ?7", &st) != DD_STORE_OK) {
+    (void)flush_values(s);
+    if (prepare(s, "SELECT time_ms, v FROM (SELECT time_ms, seq, json_extract(datums, ?2) AS v"
+                   " FROM ev_metric_values WHERE thing = ?1 AND time_ms >= ?4 AND time_ms <= ?5)"
+                   " WHERE v IS NOT NULL AND ?3 = ?3 ORDER BY time_ms, seq LIMIT ?6 OFFSET ?7",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
+    {
+        char path[2 * DD_PROFILE_NAME_MAX + 16];
+        (void)snprintf(path, sizeof(path), "$.\"%s%s%s\"", metric, dimension != NULL ? "|" : "",
+                       dimension != NULL ? dimension : "");
+        (void)sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
+    }
     (void)sqlite3_bind_text(st, 1, thing, -1, SQLITE_STATIC);
-    (void)sqlite3_bind_text(st, 2, metric, -1, SQLITE_STATIC);
-    (void)sqlite3_bind_text(st, 3, dimension != NULL ? dimension : "", -1, SQLITE_STATIC);
+    (void)sqlite3_bind_text(st, 3, "", -1, SQLITE_STATIC);
     (void)sqlite3_bind_int64(st, 4, start_ms);
     (void)sqlite3_bind_int64(st, 5, end_ms > 0 ? end_ms : INT64_MAX);
     (void)sqlite3_bind_int(st, 6, max + 1);
