@@ -1,0 +1,86 @@
+/*
+ * ddlocal-agent: the Device Defender agent program. Everything but signals,
+ * logging format and exit codes lives in dd_agent.c.
+ *
+ * Exit status: 0 success; 1 run-time failure (setup, or with --once/--count
+ * a report not accepted); 2 usage error.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "dd_agent.h"
+#include "dd_log.h"
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* A device log is read hours later: every line gets its UTC time. */
+static void log_sink(dd_log_level_t level, const char *message, void *ctx)
+{
+    static const char *const NAMES[] = {"error", "warning", "info", "debug"};
+    struct timespec ts;
+    struct tm tm;
+    char when[32];
+
+    (void)ctx;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    (void)gmtime_r(&ts.tv_sec, &tm);
+    (void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    (void)fprintf(stderr, "%s.%03ldZ ddlocal-agent: %s: %s\n", when, ts.tv_nsec / 1000000L,
+                  NAMES[level <= DD_LOG_LEVEL_DEBUG ? level : DD_LOG_LEVEL_DEBUG], message);
+}
+
+int main(int argc, char **argv)
+{
+    dd_agent_options_t opts;
+    dd_agent_status_t st;
+    struct sigaction sa;
+    char msg[512] = "";
+
+    dd_log_set_program("ddlocal-agent");
+    dd_log_set_sink(log_sink, NULL);
+    st = dd_agent_parse_args(argc, argv, &opts, msg, sizeof(msg));
+    if (st == DD_AGENT_HELP) {
+        dd_agent_usage(stdout);
+        dd_agent_options_free(&opts);
+        return 0;
+    }
+    if (st != DD_AGENT_OK) {
+        (void)fprintf(stderr, "ddlocal-agent: %s\n\n", msg[0] ? msg : dd_agent_strerror(st));
+        dd_agent_usage(stderr);
+        dd_agent_options_free(&opts);
+        return 2;
+    }
+    if (opts.verbose) {
+        dd_log_set_level(DD_LOG_LEVEL_DEBUG);
+    }
+    if (opts.interval_s < 300.0 && !opts.dry_run) {
+        DD_LOG_INFO("interval %g s is below AWS's 300 s minimum: fine for ddlocal "
+                    "(with --time-scale), AWS IoT may throttle it",
+                    opts.interval_s);
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: poll() must return so the loop sees the flag at once. */
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    st = dd_agent_run(&opts, &g_stop, stdout, NULL);
+    dd_agent_options_free(&opts);
+    if (st != DD_AGENT_OK) {
+        if (st != DD_AGENT_INCOMPLETE) {
+            (void)fprintf(stderr, "ddlocal-agent: %s\n", dd_agent_strerror(st));
+        }
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,358 @@
+#define _GNU_SOURCE /* memmem */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dd_agent.h"
+#include "dd_report.h"
+
+#define FIX_PROC DD_SOURCE_DIR "/fixtures/proc/typical"
+
+/* parse(o, msg, len, "arg", ..., NULL) */
+static dd_agent_status_t parse_args(dd_agent_options_t *o, char *msg, size_t len, ...)
+{
+    char *argv[64];
+    va_list ap;
+    int argc = 1;
+    char *a;
+
+    argv[0] = (char *)"ddlocal-agent";
+    va_start(ap, len);
+    while ((a = va_arg(ap, char *)) != NULL && argc < 63) {
+        argv[argc++] = a;
+    }
+    va_end(ap);
+    argv[argc] = NULL;
+    msg[0] = '\0';
+    return dd_agent_parse_args(argc, argv, o, msg, len);
+}
+
+#define parse(o, msg, len, ...) parse_args(o, msg, len, __VA_ARGS__, (char *)NULL)
+
+/* The workshop's Module 4 command line, exactly as typed. */
+static void test_dd_agent_args_workshop(void **state)
+{
+    dd_agent_options_t o;
+    char msg[256];
+
+    (void)state;
+    assert_int_equal(parse(&o, msg, sizeof(msg), "--endpoint", "abc123-ats.iot.us-east-1.amazonaws.com",
+                           "--rootCA", "/tmp/rootca.pem", "--cert", "/tmp/cert.pem", "--key",
+                           "/tmp/private.key", "--client_id", "SensorDevice03", "--thing_name",
+                           "Thing03", "--format", "json", "-i", "300"),
+                     DD_AGENT_OK);
+    assert_string_equal(o.host, "abc123-ats.iot.us-east-1.amazonaws.com");
+    assert_int_equal(o.port, 8883);
+    assert_null(o.alpn);
+    assert_string_equal(o.root_ca, "/tmp/rootca.pem");
+    assert_string_equal(o.cert, "/tmp/cert.pem");
+    assert_string_equal(o.key, "/tmp/private.key");
+    assert_string_equal(o.client_id, "SensorDevice03");
+    assert_string_equal(o.thing_name, "Thing03");
+    assert_int_equal(o.format, DD_REPORT_FORMAT_JSON);
+    assert_int_equal(o.keys, DD_REPORT_KEYS_LONG);
+    assert_true(o.interval_s == 300.0);
+    assert_false(o.dry_run);
+    assert_false(o.include_cpu);
+    assert_int_equal(o.count, 0);
+    dd_agent_options_free(&o);
+}
+
+static void test_dd_agent_args_short_forms(void **state)
+{
+    dd_agent_options_t o;
+    char msg[256];
+
+    (void)state;
+    /* The Python agent's single-dash two-letter flags, and a fractional interval. */
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-e", "127.0.0.1:18883", "-r", "ca.pem", "-c",
+                           "c.pem", "-k", "k.pem", "-id", "Dev1", "-f", "cbor", "-i", "0.1", "-cm",
+                           "-s", "--once", "--proc-root", "/tmp/p"),
+                     DD_AGENT_OK);
+    assert_string_equal(o.host, "127.0.0.1");
+    assert_int_equal(o.port, 18883);
+    assert_string_equal(o.thing_name, "Dev1");
+    assert_int_equal(o.format, DD_REPORT_FORMAT_CBOR);
+    assert_int_equal(o.keys, DD_REPORT_KEYS_SHORT);
+    assert_true(o.interval_s > 0.0999 && o.interval_s < 0.1001);
+    assert_true(o.include_cpu);
+    assert_int_equal(o.count, 1);
+    assert_string_equal(o.proc_root, "/tmp/p");
+    dd_agent_options_free(&o);
+
+    /* Port 443 offers AWS's ALPN; --port wins over the endpoint's port. */
+    assert_int_equal(parse(&o, msg, sizeof(msg), "--endpoint=example.com", "--port=443",
+                           "--rootCA=a", "--cert=b", "--key=c", "--client-id", "X",
+                           "--include-custom-metrics", "--count", "5", "--short-names"),
+                     DD_AGENT_OK);
+    assert_int_equal(o.port, 443);
+    assert_string_equal(o.alpn, DD_AGENT_ALPN_AWS);
+    assert_int_equal(o.count, 5);
+    dd_agent_options_free(&o);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-e", "[::1]:9000", "-r", "a", "-c", "b", "-k",
+                           "c", "-id", "X", "--alpn", ""),
+                     DD_AGENT_OK);
+    assert_string_equal(o.host, "::1");
+    assert_int_equal(o.port, 9000);
+    dd_agent_options_free(&o);
+
+    /* Dry run needs no connection settings. */
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-d"), DD_AGENT_OK);
+    assert_true(o.dry_run);
+    assert_null(o.thing_name);
+    dd_agent_options_free(&o);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "--help"), DD_AGENT_HELP);
+    dd_agent_options_free(&o);
+}
+
+static void test_dd_agent_args_errors(void **state)
+{
+    dd_agent_options_t o;
+    char msg[256];
+
+    (void)state;
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-r", "ca"), DD_AGENT_USAGE);
+    assert_non_null(strstr(msg, "--endpoint"));
+    dd_agent_options_free(&o);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-d", "-f", "xml"), DD_AGENT_USAGE);
+    assert_non_null(strstr(msg, "json or cbor"));
+    dd_agent_options_free(&o);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-d", "-i", "-5"), DD_AGENT_USAGE);
+    dd_agent_options_free(&o);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-d", "-i", "fast"), DD_AGENT_USAGE);
+    dd_agent_options_free(&o);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "--bogus"), DD_AGENT_USAGE);
+    assert_non_null(strstr(msg, "--bogus"));
+    dd_agent_options_free(&o);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-i"), DD_AGENT_USAGE);
+    dd_agent_options_free(&o);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-d", "--once=1"), DD_AGENT_USAGE);
+    dd_agent_options_free(&o);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-d", "-t", "bad/name"), DD_AGENT_USAGE);
+    dd_agent_options_free(&o);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-d", "--port", "70000"), DD_AGENT_USAGE);
+    dd_agent_options_free(&o);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-d", "--custom-metric", "m:float:file:/x"),
+                     DD_AGENT_USAGE);
+    dd_agent_options_free(&o);
+    assert_int_equal(dd_agent_parse_args(1, NULL, NULL, NULL, 0), DD_AGENT_BAD_PARAMETER);
+}
+
+static void test_dd_agent_topic(void **state)
+{
+    char buf[128];
+
+    (void)state;
+    assert_int_equal(dd_agent_topic("Thing03", DD_REPORT_FORMAT_JSON, "", buf, sizeof(buf)),
+                     DD_AGENT_OK);
+    assert_string_equal(buf, "$aws/things/Thing03/defender/metrics/json");
+    assert_int_equal(dd_agent_topic("T", DD_REPORT_FORMAT_CBOR, "/rejected", buf, sizeof(buf)),
+                     DD_AGENT_OK);
+    assert_string_equal(buf, "$aws/things/T/defender/metrics/cbor/rejected");
+    assert_int_equal(dd_agent_topic("T", DD_REPORT_FORMAT_CBOR, "", buf, 10), DD_AGENT_USAGE);
+}
+
+static void test_dd_agent_replies(void **state)
+{
+    dd_agent_reply_t r;
+    uint8_t buf[512];
+    size_t len = 0;
+    static const char ACCEPTED[] = "{\"thingName\":\"DefenderTestThing\",\"reportId\":1795836772,"
+                                   "\"status\":\"ACCEPTED\",\"timestamp\":1795836772000}";
+    static const char REJECTED[] = "{\"thingName\":\"myThing\",\"status\":\"REJECTED\","
+                                   "\"statusDetails\":{\"ErrorCode\":\"InvalidPayload\","
+                                   "\"ErrorMessage\":\"Malformed metrics report\"},"
+                                   "\"timestamp\":1635802047699}";
+
+    (void)state;
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, ACCEPTED, sizeof(ACCEPTED) - 1, &r),
+                     DD_AGENT_OK);
+    assert_true(r.accepted);
+    assert_true(r.has_report_id);
+    assert_int_equal(r.report_id, 1795836772ULL);
+    assert_int_equal(r.timestamp_ms, 1795836772000LL);
+    assert_string_equal(r.thing_name, "DefenderTestThing");
+    /* With the NUL some producers append. */
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, ACCEPTED, sizeof(ACCEPTED), &r),
+                     DD_AGENT_OK);
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, REJECTED, sizeof(REJECTED) - 1, &r),
+                     DD_AGENT_OK);
+    assert_false(r.accepted);
+    assert_false(r.has_report_id);
+    assert_string_equal(r.error_code, "InvalidPayload");
+    assert_string_equal(r.error_message, "Malformed metrics report");
+
+    /* CBOR replies as ddlocal encodes them. */
+    assert_int_equal(dd_report_encode_accepted(DD_REPORT_FORMAT_CBOR, "T1", 1700000000123ULL,
+                                               1700000000999LL, buf, sizeof(buf), &len),
+                     DD_REPORT_OK);
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_CBOR, buf, len, &r), DD_AGENT_OK);
+    assert_true(r.accepted);
+    assert_int_equal(r.report_id, 1700000000123ULL);
+    assert_string_equal(r.thing_name, "T1");
+    assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_CBOR, "T1", true, 42, "InvalidPayload",
+                                               "Malformed metrics report", 5, buf, sizeof(buf), &len),
+                     DD_REPORT_OK);
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_CBOR, buf, len, &r), DD_AGENT_OK);
+    assert_false(r.accepted);
+    assert_int_equal(r.report_id, 42);
+    assert_string_equal(r.error_code, "InvalidPayload");
+
+    /* Not replies. */
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, "{}", 2, &r),
+                     DD_AGENT_INVALID_REPLY);
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, "23.45", 5, &r),
+                     DD_AGENT_INVALID_REPLY);
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, "{\"status\":\"MAYBE\"}", 18, &r),
+                     DD_AGENT_INVALID_REPLY);
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_CBOR, "\xff", 1, &r),
+                     DD_AGENT_INVALID_REPLY);
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, "", 0, &r), DD_AGENT_INVALID_REPLY);
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, "x", 1, NULL),
+                     DD_AGENT_BAD_PARAMETER);
+}
+
+/* Reads the lines the dry run printed. */
+static size_t read_lines(FILE *fp, char lines[][8192], size_t max)
+{
+    size_t n = 0;
+
+    rewind(fp);
+    while (n < max && fgets(lines[n], 8192, fp) != NULL) {
+        lines[n][strcspn(lines[n], "\n")] = '\0';
+        n++;
+    }
+    return n;
+}
+
+static void test_dd_agent_dry_run_json(void **state)
+{
+    dd_agent_options_t o;
+    dd_agent_stats_t st;
+    char msg[256];
+    static char lines[4][8192];
+    volatile sig_atomic_t stop = 0;
+    FILE *out = tmpfile();
+    dd_report_t r;
+    dd_report_t r2;
+    size_t n;
+
+    (void)state;
+    assert_non_null(out);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-d", "-i", "0", "--count", "2", "--proc-root",
+                           FIX_PROC, "-t", "Thing03", "-cm", "--custom-metric",
+                           "greeting:string-list:command:echo hello, world"),
+                     DD_AGENT_OK);
+    /* Never connects: no endpoint, no credentials. */
+    assert_int_equal(dd_agent_run(&o, &stop, out, &st), DD_AGENT_OK);
+    assert_int_equal(st.published, 0);
+    n = read_lines(out, lines, 4);
+    assert_int_equal(n, 2);
+    memset(&r, 0, sizeof(r));
+    memset(&r2, 0, sizeof(r2));
+    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_JSON, (const uint8_t *)lines[0],
+                                      strlen(lines[0]), &r, NULL),
+                     DD_REPORT_OK);
+    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_JSON, (const uint8_t *)lines[1],
+                                      strlen(lines[1]), &r2, NULL),
+                     DD_REPORT_OK);
+    assert_true(r2.report_id > r.report_id);
+    assert_non_null(strstr(lines[0], "\"header\":{\"report_id\":"));
+    assert_int_equal(r.tcp_ports.total, 4);
+    assert_int_equal(r.udp_ports.total, 2);
+    assert_int_equal(r.tcp_conns.total, 3);
+    assert_true(r.net.present);
+    assert_int_equal(r.net.bytes_out, 0);
+    assert_int_equal(r.custom_count, 2);
+    assert_string_equal(r.custom[0].name, "cpu_usage");
+    assert_string_equal(r.custom[1].name, "greeting");
+    assert_int_equal(r.custom[1].count, 2);
+    assert_string_equal(r.custom[1].strings[1], "world");
+    dd_report_free(&r);
+    dd_report_free(&r2);
+    dd_agent_options_free(&o);
+    fclose(out);
+}
+
+static void test_dd_agent_dry_run_cbor_short(void **state)
+{
+    dd_agent_options_t o;
+    char msg[256];
+    static char lines[2][8192];
+    volatile sig_atomic_t stop = 0;
+    FILE *out = tmpfile();
+    uint8_t bin[4096];
+    size_t len;
+    size_t i;
+    dd_report_t r;
+
+    (void)state;
+    assert_non_null(out);
+    assert_int_equal(parse(&o, msg, sizeof(msg), "--dryrun", "--interval", "0", "--once",
+                           "--proc-root", FIX_PROC, "--format", "cbor", "--short-names"),
+                     DD_AGENT_OK);
+    assert_int_equal(dd_agent_run(&o, &stop, out, NULL), DD_AGENT_OK);
+    assert_int_equal(read_lines(out, lines, 2), 1);
+    len = strlen(lines[0]) / 2;
+    assert_true(len > 0 && len < sizeof(bin));
+    for (i = 0; i < len; i++) {
+        unsigned b;
+
+        assert_int_equal(sscanf(lines[0] + 2 * i, "%2x", &b), 1);
+        bin[i] = (uint8_t)b;
+    }
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_CBOR, bin, len, &r, NULL), DD_REPORT_OK);
+    assert_int_equal(r.tcp_ports.total, 4);
+    /* Short keys: "hed" appears in the CBOR bytes as a text string. */
+    assert_non_null(memmem(bin, len, "hed", 3));
+    dd_report_free(&r);
+    dd_agent_options_free(&o);
+    fclose(out);
+}
+
+static void test_dd_agent_setup_failures(void **state)
+{
+    dd_agent_options_t o;
+    char msg[256];
+    volatile sig_atomic_t stop = 0;
+
+    (void)state;
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-d", "--once", "--proc-root",
+                           DD_SOURCE_DIR "/fixtures/proc/no-such"),
+                     DD_AGENT_OK);
+    assert_int_equal(dd_agent_run(&o, &stop, NULL, NULL), DD_AGENT_SETUP_FAILED);
+    dd_agent_options_free(&o);
+    /* Credentials that do not exist: refused before any connection. */
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-e", "127.0.0.1:1", "-r", "/nonexistent/ca",
+                           "-c", "/nonexistent/c", "-k", "/nonexistent/k", "-id", "X", "--once",
+                           "--proc-root", FIX_PROC),
+                     DD_AGENT_OK);
+    assert_int_equal(dd_agent_run(&o, &stop, NULL, NULL), DD_AGENT_SETUP_FAILED);
+    dd_agent_options_free(&o);
+    assert_int_equal(dd_agent_run(NULL, &stop, NULL, NULL), DD_AGENT_BAD_PARAMETER);
+    assert_string_equal(dd_agent_strerror(DD_AGENT_OK), "ok");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dd_agent_args_workshop),
+        cmocka_unit_test(test_dd_agent_args_short_forms),
+        cmocka_unit_test(test_dd_agent_args_errors),
+        cmocka_unit_test(test_dd_agent_topic),
+        cmocka_unit_test(test_dd_agent_replies),
+        cmocka_unit_test(test_dd_agent_dry_run_json),
+        cmocka_unit_test(test_dd_agent_dry_run_cbor_short),
+        cmocka_unit_test(test_dd_agent_setup_failures),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
