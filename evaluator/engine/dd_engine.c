@@ -680,7 +680,7 @@ typedef struct wbuf {
 
 static void put_bytes(wbuf_t *w, const void *p, size_t n)
 {
-    if (!w->ok) {
+    if (!w->ok || n == 0) {
         return;
     }
     if (!grow_array((void **)&w->e->blob, &w->e->blob_cap, w->len + n, 1)) {
@@ -1279,6 +1279,9 @@ static void evaluate_pending(dd_engine_t *e)
 {
     size_t i = 0;
 
+    if (e->npend == 0) {
+        return;
+    }
     qsort(e->pend, e->npend, sizeof(pending_t), cmp_pending);
     while (i < e->npend) {
         size_t j = i;
