@@ -551,7 +551,10 @@ dd_store_status_t dd_store_profile_create(dd_store_t *s, const dd_profile_t *p, 
     dd_store_status_t status;
     char *def;
 
-    if (s == NULL || p == NULL || !dd_name_valid(DD_NAME_SECURITY_PROFILE, p->name)) {
+    if (s == NULL || p == NULL ||
+        dd_profile_validate(p, NULL, &s->arn, NULL) != DD_PROFILE_OK) {
+        /* Defence in depth: the API validates with the account's definitions
+         * and reports the message; an invalid profile never reaches a row. */
         return DD_STORE_BAD_PARAMETER;
     }
     def = definition_text(p);
@@ -680,7 +683,7 @@ dd_store_status_t dd_store_profile_update(dd_store_t *s, const dd_profile_t *p,
     int64_t version = 0;
     char *def;
 
-    if (s == NULL || p == NULL) {
+    if (s == NULL || p == NULL || dd_profile_validate(p, NULL, &s->arn, NULL) != DD_PROFILE_OK) {
         return DD_STORE_BAD_PARAMETER;
     }
     def = definition_text(p);

@@ -113,7 +113,11 @@ dd_store_status_t dd_store_save_engine(dd_store_t *store, const dd_engine_t *eng
 /* ------------------------------------------------------------------ profiles */
 
 /**
- * @brief Stores a new, validated profile with version 1 and both dates = now.
+ * @brief Stores a new profile with version 1 and both dates = now. Validate it
+ *        first with dd_profile_validate() and the engine's definitions (that
+ *        gives the AWS-style message); the store re-checks the rules that need
+ *        no definitions and refuses an invalid profile with
+ *        DD_STORE_BAD_PARAMETER, writing nothing.
  * @return DD_STORE_OK, DD_STORE_EXISTS, DD_STORE_BAD_PARAMETER or DD_STORE_SQL_ERROR.
  */
 dd_store_status_t dd_store_profile_create(dd_store_t *store, const dd_profile_t *profile,
@@ -259,7 +263,8 @@ dd_store_status_t dd_store_set_verification(dd_store_t *store, const char *viola
 
 /**
  * @brief ListMetricValues: retained datums of one thing and metric in
- *        [start, end], oldest first.
+ *        [start, end], oldest first. (A thing's datums of one time are stored
+ *        together in one row, keyed "metric" or "metric|dimension".)
  * @param[in] dimension NULL = values without a dimension.
  * @param[in] fn Called with the time and the MetricValue JSON text.
  */

@@ -75,6 +75,14 @@ static void test_dd_store_profiles_versions_targets(void **state)
     parse(PROFILE, &p);
     assert_int_equal(dd_store_profile_create(s, &p, 1560278102528), DD_STORE_OK);
     assert_int_equal(dd_store_profile_create(s, &p, 1), DD_STORE_EXISTS);
+    /* An invalid profile never reaches a row. */
+    p.behaviors[0].criteria.has_to_alarm = true;
+    p.behaviors[0].criteria.to_alarm = 11;
+    snprintf(p.name, sizeof(p.name), "invalid");
+    assert_int_equal(dd_store_profile_create(s, &p, 1), DD_STORE_BAD_PARAMETER);
+    assert_int_equal(dd_store_profile_get(s, "invalid", &got), DD_STORE_NOT_FOUND);
+    p.behaviors[0].criteria.has_to_alarm = false;
+    snprintf(p.name, sizeof(p.name), "sp1");
     assert_int_equal(dd_store_profile_get(s, "sp1", &got), DD_STORE_OK);
     assert_int_equal(got.version, 1);
     assert_int_equal(got.creation_ms, 1560278102528);
