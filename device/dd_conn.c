@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define DEFAULT_BACKOFF_MIN_MS 1000u
 #define DEFAULT_BACKOFF_MAX_MS 32000u
@@ -52,6 +54,29 @@ static int g_ex_index = -1;
  * is enough; it is set and cleared around the call.
  */
 static __thread const dd_conn_identity_t *g_starting_identity;
+
+/*
+ * libmosquitto 2.0 opens a socketpair for every client (mosquitto_new(), and
+ * in some versions again at each connect) only to wake up mosquitto_loop()
+ * or its loop thread, neither of which this module uses; it logs a warning
+ * and carries on when the pair cannot be made. Those two descriptors per connection
+ * would cap a fleet at a third of the file-descriptor limit (20000 here:
+ * 6600 devices instead of 19900), so socketpair() fails while this thread
+ * is inside mosquitto_new() or mosquitto_connect_async() for a dd_conn, and
+ * only then. The definition below interposes libc's for the whole process
+ * (an executable exports the symbols its shared libraries reference); every
+ * other caller gets the real system call.
+ */
+static __thread bool g_refuse_socketpair;
+
+int socketpair(int domain, int type, int protocol, int sv[2])
+{
+    if (g_refuse_socketpair) {
+        errno = EMFILE;
+        return -1;
+    }
+    return (int)syscall(SYS_socketpair, domain, type, protocol, sv);
+}
 
 static void init_once(void)
 {
@@ -252,7 +277,9 @@ static void attempt(dd_conn_t *c)
     c->connack_rc = 0;
     c->last_error[0] = '\0';
     g_starting_identity = c->identity;
+    g_refuse_socketpair = true;
     rc = mosquitto_connect_async(c->mosq, c->p->host, c->p->port, c->p->keepalive_s);
+    g_refuse_socketpair = false;
     g_starting_identity = NULL;
     if (rc != MOSQ_ERR_SUCCESS) {
         /* ECONNREFUSED and friends, before libmosquitto holds a socket. */
@@ -360,7 +387,9 @@ dd_conn_status_t dd_conn_create(const dd_conn_params_t *params, const char *clie
     c->ctx = ctx;
     c->rng = seed;
     c->client_id = strdup(client_id);
+    g_refuse_socketpair = true;
     c->mosq = mosquitto_new(client_id, params->clean_session, c);
+    g_refuse_socketpair = false;
     if (c->client_id == NULL || c->mosq == NULL) {
         dd_conn_destroy(c);
         return DD_CONN_NO_MEMORY;
