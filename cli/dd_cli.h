@@ -22,5 +22,6 @@ int dd_cmd_group(int argc, char **argv);
 int dd_cmd_policy(int argc, char **argv);
 int dd_cmd_sns(int argc, char **argv);
 int dd_cmd_replay(int argc, char **argv);
+int dd_cmd_fleet(int argc, char **argv);
 
 #endif /* DD_CLI_H_ */
