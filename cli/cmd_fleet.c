@@ -35,8 +35,8 @@ static const char FLEET_HELP[] =
     "      --endpoint HOST:PORT broker (default: \"mqtt\" of DIR/endpoints.json)\n"
     "      --alpn              use the ALPN listener (\"mqttAlpn\") and offer x-amzn-mqtt-ca\n"
     "      --root-ca FILE      CA of the broker certificate (default: endpoints.json rootCa)\n"
-    "      --time-scale N      pipeline seconds per wall second (default: the pipeline's\n"
-    "                          clock from the data dir, else 1)\n"
+    "      --time-scale N      pipeline seconds per wall second (default: the running\n"
+    "                          pipeline's, from endpoints.json; else 1)\n"
     "      --devices N         override the scenario's number of devices\n"
     "      --duration SECONDS  override durationSeconds (pipeline seconds)\n"
     "      --ramp N            connections started per second (default 500)\n"
@@ -62,9 +62,9 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Endpoint and CA from DIR/endpoints.json (written by `ddlocal up`). */
+/* Endpoint, CA and clock spec from DIR/endpoints.json (written by `ddlocal up`). */
 static bool read_endpoints(const char *data_dir, bool alpn, char *endpoint, size_t ep_len,
-                           char *root_ca, size_t ca_len)
+                           char *root_ca, size_t ca_len, char *clock, size_t clock_len)
 {
     char path[700];
     char *text = NULL;
@@ -72,6 +72,7 @@ static bool read_endpoints(const char *data_dir, bool alpn, char *endpoint, size
     cJSON *root;
     const cJSON *ep;
     const cJSON *ca;
+    const cJSON *spec;
     bool ok;
 
     (void)snprintf(path, sizeof(path), "%s/endpoints.json", data_dir);
@@ -82,7 +83,11 @@ static bool read_endpoints(const char *data_dir, bool alpn, char *endpoint, size
     free(text);
     ep = cJSON_GetObjectItemCaseSensitive(root, alpn ? "mqttAlpn" : "mqtt");
     ca = cJSON_GetObjectItemCaseSensitive(root, "rootCa");
+    spec = cJSON_GetObjectItemCaseSensitive(root, "clock");
     ok = cJSON_IsString(ep);
+    if (cJSON_IsString(spec)) {
+        (void)snprintf(clock, clock_len, "%s", spec->valuestring);
+    }
     if (ok) {
         (void)snprintf(endpoint, ep_len, "%s", ep->valuestring);
     }
@@ -93,25 +98,20 @@ static bool read_endpoints(const char *data_dir, bool alpn, char *endpoint, size
     return ok;
 }
 
-/* The pipeline's time scale from the registry's "clock" setting. */
-static double pipeline_scale(dd_registry_t *reg)
+/* The time scale of the running pipeline's clock ("real", "scaled:S:...", "manual:..."). */
+static double pipeline_scale(const char *spec)
 {
-    char *spec = NULL;
     dd_clock_t clock;
-    double scale = 1.0;
 
-    if (dd_registry_setting_get(reg, "clock", &spec) != DD_REGISTRY_OK || spec == NULL) {
+    if (spec[0] == '\0' || dd_clock_parse(&clock, spec) != DD_CLOCK_OK) {
         return 1.0;
     }
-    if (dd_clock_parse(&clock, spec) == DD_CLOCK_OK) {
-        if (clock.mode == DD_CLOCK_SCALED) {
-            scale = clock.scale;
-        } else if (clock.mode == DD_CLOCK_MANUAL) {
-            DD_LOG_WARN("the pipeline's clock is manual: pass --time-scale; using 1");
-        }
+    if (clock.mode == DD_CLOCK_MANUAL) {
+        DD_LOG_WARN("the pipeline's clock is manual (it moves only with `ddlocal clock "
+                    "advance`): pass --time-scale; using 1");
+        return 1.0;
     }
-    free(spec);
-    return scale;
+    return clock.mode == DD_CLOCK_SCALED ? clock.scale : 1.0;
 }
 
 static bool parse_pos(const char *s, double max, double *out)
@@ -149,6 +149,7 @@ int dd_cmd_fleet(int argc, char **argv)
     const char *summary_path = NULL;
     char endpoint[256] = "";
     char root_ca[600] = "";
+    char clock_spec[DD_CLOCK_SPEC_MAX] = "";
     char host[256];
     char msg[512] = "";
     bool alpn = false;
@@ -259,7 +260,7 @@ int dd_cmd_fleet(int argc, char **argv)
     }
     if (endpoint[0] == '\0'
         && !read_endpoints(env.data_dir, alpn, endpoint, sizeof(endpoint), root_ca,
-                           sizeof(root_ca))) {
+                           sizeof(root_ca), clock_spec, sizeof(clock_spec))) {
         fprintf(stderr, "ddlocal fleet: no %s/endpoints.json: is the pipeline running "
                         "(ddlocal up -D %s)? Or give --endpoint.\n",
                 env.data_dir, env.data_dir);
@@ -276,7 +277,7 @@ int dd_cmd_fleet(int argc, char **argv)
     cfg.port = port;
     cfg.root_ca = root_ca;
     cfg.alpn = alpn ? "x-amzn-mqtt-ca" : NULL;
-    cfg.time_scale = scale > 0 ? scale : pipeline_scale(&env.reg);
+    cfg.time_scale = scale > 0 ? scale : pipeline_scale(clock_spec);
     cfg.progress = stdout;
     if (dd_fleet_create(&sc, creds, &cfg, &fleet) != DD_FLEET_OK) {
         fprintf(stderr, "ddlocal fleet: setting up the connections failed\n");
