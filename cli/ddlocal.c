@@ -23,6 +23,10 @@ typedef struct subcommand {
 } subcommand_t;
 
 static const subcommand_t SUBCOMMANDS[] = {
+    {"up", dd_cmd_up, "start the whole pipeline in the foreground (Ctrl-C stops it)"},
+    {"demo", dd_cmd_demo, "run a workshop module end to end, narrated (module4, module3)"},
+    {"clock", dd_cmd_clock, "show or advance the pipeline clock of a running pipeline"},
+    {"isolator", dd_cmd_isolator, "the workshop's IsolateDevice Lambda: alerts -> thing group"},
     {"init", dd_cmd_init, "create a data dir (CA, certificates, database)"},
     {"thing", dd_cmd_thing, "things, and device certificates with --with-cert"},
     {"cert", dd_cmd_cert, "device certificates: create, status, attach"},

@@ -1,0 +1,181 @@
+/*
+ * ddlocal isolator: the workshop's IsolateDevice Lambda. Subscribes to an SNS
+ * stand-in topic, reads Records[0].Sns.Message like the Lambda does, takes
+ * thingName and calls AddThingToThingGroup through ddlocald's API.
+ */
+#include "dd_apiclient.h"
+#include "dd_cli.h"
+#include "dd_clienv.h"
+#include "dd_log.h"
+#include "dd_pki.h"
+#include "dd_svcmqtt.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char ISOLATOR_HELP[] =
+    "usage: ddlocal isolator --sns-topic TOPIC --group GROUP [options]\n"
+    "\n"
+    "Plays the workshop's IsolateDevice Lambda: for every alert delivered on the\n"
+    "SNS stand-in topic (MQTT ddlocal/sns/TOPIC, the Lambda event envelope), adds\n"
+    "the alert's thingName to GROUP with AddThingToThingGroup. The broker applies\n"
+    "the group's policies (the workshop's DenyAll) to the thing's next packet.\n"
+    "\n"
+    "  -D, --data-dir DIR    data dir of a running pipeline\n"
+    "      --sns-topic TOPIC SNS topic name (e.g. BadIoTDevices)\n"
+    "      --group GROUP     thing group (e.g. IsolatedDevices)\n"
+    "      --broker-port P   broker port (default: from DIR/endpoints.json)\n"
+    "      --api URL         ddlocald API (default: from DIR/endpoints.json)\n"
+    "      --all-events      also act on alarm-cleared / alarm-invalidated alerts (the\n"
+    "                        workshop's Lambda does; by default only in-alarm isolates)\n";
+
+static volatile sig_atomic_t g_stop = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* Returns the thing to isolate from a Lambda event, or NULL (a non-alert or a skipped type). */
+static char *thing_from_event(const uint8_t *payload, size_t len, bool all_events)
+{
+    cJSON *event = cJSON_ParseWithLength((const char *)payload, len);
+    cJSON *record = cJSON_GetArrayItem(cJSON_GetObjectItem(event, "Records"), 0);
+    const char *message = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(record, "Sns"), "Message"));
+    cJSON *alert = message != NULL ? cJSON_Parse(message) : NULL;
+    const char *thing = cJSON_GetStringValue(cJSON_GetObjectItem(alert, "thingName"));
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(alert, "violationEventType"));
+    char *out = NULL;
+
+    if (thing == NULL) {
+        DD_LOG_WARN("ignored a message without Records[0].Sns.Message.thingName");
+    } else if (!all_events && (type == NULL || strcmp(type, "in-alarm") != 0)) {
+        DD_LOG_INFO("%s for %s: nothing to do", type != NULL ? type : "event", thing);
+    } else {
+        out = strdup(thing);
+    }
+    cJSON_Delete(alert);
+    cJSON_Delete(event);
+    return out;
+}
+
+static void isolate(const char *api, const char *group, const char *thing)
+{
+    cJSON *body = cJSON_CreateObject();
+
+    (void)cJSON_AddStringToObject(body, "thingGroupName", group);
+    (void)cJSON_AddStringToObject(body, "thingName", thing);
+    if (dd_apiclient_json(api, "PUT", "/thing-groups/addThingToThingGroup", body, NULL) == DD_APICLIENT_OK) {
+        DD_LOG_INFO("isolated %s: added to thing group %s", thing, group);
+    }
+    cJSON_Delete(body);
+}
+
+int dd_cmd_isolator(int argc, char **argv)
+{
+    enum { OPT_TOPIC = 1000, OPT_GROUP, OPT_PORT, OPT_API, OPT_ALL };
+    static const struct option options[] = {
+        {"data-dir", required_argument, NULL, 'D'},
+        {"sns-topic", required_argument, NULL, OPT_TOPIC},
+        {"group", required_argument, NULL, OPT_GROUP},
+        {"broker-port", required_argument, NULL, OPT_PORT},
+        {"api", required_argument, NULL, OPT_API},
+        {"all-events", no_argument, NULL, OPT_ALL},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *data_dir = dd_clienv_default_data_dir();
+    const char *topic = NULL;
+    const char *group = NULL;
+    const char *api = NULL;
+    unsigned port = 0;
+    bool all_events = false;
+    dd_apiclient_endpoints_t ep;
+    char ca[700], cert[700], key[700], sub[300], client_id[300];
+    const char *subs[1];
+    dd_svcmqtt_params_t params;
+    dd_svcmqtt_t *mqtt = NULL;
+    struct sigaction sa;
+    char abs_dir[512];
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "D:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'D': data_dir = optarg; break;
+        case OPT_TOPIC: topic = optarg; break;
+        case OPT_GROUP: group = optarg; break;
+        case OPT_PORT: port = (unsigned)strtoul(optarg, NULL, 10); break;
+        case OPT_API: api = optarg; break;
+        case OPT_ALL: all_events = true; break;
+        case 'h': fputs(ISOLATOR_HELP, stdout); return 0;
+        default: return dd_clienv_usage_error("isolator", "unknown option");
+        }
+    }
+    if (topic == NULL || group == NULL || !dd_name_valid(DD_NAME_SNS_TOPIC, topic) ||
+        !dd_name_valid(DD_NAME_THING_GROUP, group)) {
+        return dd_clienv_usage_error("isolator", "--sns-topic and --group need valid names");
+    }
+    if (realpath(data_dir, abs_dir) == NULL) {
+        fprintf(stderr, "ddlocal isolator: no data dir %s\n", data_dir);
+        return 1;
+    }
+    if (api == NULL || port == 0) {
+        if (dd_apiclient_endpoints(abs_dir, &ep) != DD_APICLIENT_OK) {
+            fprintf(stderr, "ddlocal isolator: %s\n", dd_apiclient_strerror(DD_APICLIENT_NOT_RUNNING));
+            return 1;
+        }
+        if (api == NULL) {
+            api = ep.api;
+        }
+        if (port == 0) {
+            port = ep.mqtt_port;
+        }
+    }
+    dd_log_set_program("ddlocal isolator");
+    (void)dd_pki_path(abs_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
+    (void)dd_pki_path(abs_dir, DD_PKI_FILE_SERVICE_CERT, cert, sizeof(cert));
+    (void)dd_pki_path(abs_dir, DD_PKI_FILE_SERVICE_KEY, key, sizeof(key));
+    (void)snprintf(sub, sizeof(sub), "ddlocal/sns/%s", topic);
+    (void)snprintf(client_id, sizeof(client_id), "ddlocal-isolator-%s", topic);
+    subs[0] = sub;
+    memset(&params, 0, sizeof(params));
+    params.host = "127.0.0.1";
+    params.port = (uint16_t)port;
+    /* A persistent session: alerts published while the isolator restarts still reach it. */
+    params.client_id = client_id;
+    params.clean_session = false;
+    params.ca_file = ca;
+    params.cert_file = cert;
+    params.key_file = key;
+    params.subscriptions = subs;
+    params.subscription_count = 1;
+    if (dd_svcmqtt_create(&params, &mqtt) != DD_SVCMQTT_OK) {
+        fprintf(stderr, "ddlocal isolator: cannot connect to the broker\n");
+        return 1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    DD_LOG_INFO("isolating things alerted on %s into %s (API %s)", sub, group, api);
+    while (!g_stop) {
+        dd_svcmqtt_msg_t *msgs = NULL;
+        dd_svcmqtt_msg_t *m;
+        (void)dd_svcmqtt_take(mqtt, 64, 200, &msgs);
+        for (m = msgs; m != NULL; m = m->next) {
+            char *thing = thing_from_event(m->payload, m->len, all_events);
+            if (thing != NULL) {
+                isolate(api, group, thing);
+                free(thing);
+            }
+        }
+        dd_svcmqtt_msg_free(msgs);
+    }
+    dd_svcmqtt_destroy(mqtt);
+    return 0;
+}

@@ -1,0 +1,185 @@
+/*
+ * ddlocal up: the whole pipeline in the foreground - mosquitto with the shim,
+ * ddlocald (MQTT side and API), the isolator - until Ctrl-C.
+ */
+#include "dd_apiclient.h"
+#include "dd_broker_conf.h"
+#include "dd_cli.h"
+#include "dd_clienv.h"
+#include "dd_fs.h"
+#include "dd_log.h"
+#include "dd_proc.h"
+#include "dd_up.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char UP_HELP[] =
+    "usage: ddlocal up [options]\n"
+    "\n"
+    "Start the whole Device Defender pipeline in the foreground: mosquitto with\n"
+    "the ddlocal shim (two mTLS listeners), ddlocald (reports, evaluation,\n"
+    "alerts, the AWS IoT REST API) and the isolator. Ctrl-C stops everything.\n"
+    "Once ready, DATA_DIR/endpoints.json holds the real ports and paths; it is\n"
+    "removed on a clean stop. A second `up` on the same data dir resumes its state.\n"
+    "\n"
+    "  -D, --data-dir DIR     data dir (default $DDLOCAL_DATA_DIR or ./ddlocal-data)\n"
+    "      --mqtt-port P      mTLS MQTT, the 8883 role (default 8883; 0 = any free port)\n"
+    "      --alpn-port P      mTLS MQTT, the 443 role for ALPN x-amzn-mqtt-ca clients\n"
+    "                         (default 443 as root, else 8443; 0 = any free port)\n"
+    "      --api-port P       HTTP AWS IoT API (default 18443; 0 = any free port)\n"
+    "      --bind ADDR        listen address (default 127.0.0.1)\n"
+    "      --time-scale N     run pipeline time N times faster than real time\n"
+    "      --manual-clock     pipeline time moves only with `ddlocal clock advance`\n"
+    "      --region R --account A   ARN region and account (default us-east-1 / 123456789012)\n"
+    "      --strict-identity  only AWS's identity rule (client id = thing name); by default a\n"
+    "                         certificate attached to exactly one thing also makes that thing\n"
+    "      --no-kick-on-deny  keep clients connected after an authorization failure\n"
+    "      --workshop         provision the workshop's world on first run and print its steps\n"
+    "      --isolator TOPIC:GROUP  run an isolator: SNS stand-in TOPIC -> thing group GROUP\n"
+    "                         (with --workshop: BadIoTDevices:IsolatedDevices)\n"
+    "      --fine-error-codes --throttle --reject-duplicate-report-ids --reject-mixed-keys\n"
+    "                         report protocol switches (see `ddlocald --help`)\n"
+    "      --no-status        no live status line\n"
+    "      --log-level LEVEL  error | warn | info | debug\n"
+    "\n"
+    "exit status: 0 stopped cleanly, 1 failure, 2 usage, 3 a port is taken or needs root,\n"
+    "             4 the data dir is not writable, 5 mosquitto is not installed\n";
+
+static volatile sig_atomic_t g_stop = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static int parse_port(const char *text, uint16_t *out)
+{
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+
+    if (end == text || *end != '\0' || v < 0 || v > 65535) {
+        return -1;
+    }
+    *out = (uint16_t)v;
+    return 0;
+}
+
+enum {
+    OPT_MQTT_PORT = 1000, OPT_ALPN_PORT, OPT_API_PORT, OPT_BIND, OPT_TIME_SCALE, OPT_MANUAL, OPT_REGION,
+    OPT_ACCOUNT, OPT_STRICT, OPT_NO_KICK, OPT_WORKSHOP, OPT_ISOLATOR, OPT_FINE, OPT_THROTTLE,
+    OPT_DUPLICATES, OPT_MIXED, OPT_NO_STATUS, OPT_LOG_LEVEL
+};
+
+int dd_cmd_up(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"data-dir", required_argument, NULL, 'D'},
+        {"mqtt-port", required_argument, NULL, OPT_MQTT_PORT},
+        {"alpn-port", required_argument, NULL, OPT_ALPN_PORT},
+        {"api-port", required_argument, NULL, OPT_API_PORT},
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
+        {"manual-clock", no_argument, NULL, OPT_MANUAL},
+        {"region", required_argument, NULL, OPT_REGION},
+        {"account", required_argument, NULL, OPT_ACCOUNT},
+        {"strict-identity", no_argument, NULL, OPT_STRICT},
+        {"no-kick-on-deny", no_argument, NULL, OPT_NO_KICK},
+        {"workshop", no_argument, NULL, OPT_WORKSHOP},
+        {"isolator", required_argument, NULL, OPT_ISOLATOR},
+        {"fine-error-codes", no_argument, NULL, OPT_FINE},
+        {"throttle", no_argument, NULL, OPT_THROTTLE},
+        {"reject-duplicate-report-ids", no_argument, NULL, OPT_DUPLICATES},
+        {"reject-mixed-keys", no_argument, NULL, OPT_MIXED},
+        {"no-status", no_argument, NULL, OPT_NO_STATUS},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    dd_up_options_t o;
+    struct sigaction sa;
+    int c;
+
+    dd_up_options_default(&o);
+    o.data_dir = dd_clienv_default_data_dir();
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "D:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'D': o.data_dir = optarg; break;
+        case OPT_MQTT_PORT:
+        case OPT_ALPN_PORT:
+        case OPT_API_PORT: {
+            uint16_t *port = c == OPT_MQTT_PORT ? &o.mqtt_port : c == OPT_ALPN_PORT ? &o.alpn_port : &o.api_port;
+            if (parse_port(optarg, port) != 0) {
+                return dd_clienv_usage_error("up", "a port is 0..65535, not '%s'", optarg);
+            }
+            if (c == OPT_ALPN_PORT) {
+                o.alpn_port_set = true;
+            }
+            break;
+        }
+        case OPT_BIND: o.bind = optarg; break;
+        case OPT_TIME_SCALE: {
+            char *end = NULL;
+            o.time_scale = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(o.time_scale > 0.0) || o.time_scale > 1e6) {
+                return dd_clienv_usage_error("up", "--time-scale takes a number > 0, not '%s'", optarg);
+            }
+            break;
+        }
+        case OPT_MANUAL: o.manual_clock = true; break;
+        case OPT_REGION: o.region = optarg; break;
+        case OPT_ACCOUNT: o.account = optarg; break;
+        case OPT_STRICT: o.strict_identity = true; break;
+        case OPT_NO_KICK: o.no_kick_on_deny = true; break;
+        case OPT_WORKSHOP: o.workshop = true; break;
+        case OPT_ISOLATOR:
+            if (strchr(optarg, ':') == NULL) {
+                return dd_clienv_usage_error("up", "--isolator takes TOPIC:GROUP, not '%s'", optarg);
+            }
+            o.isolator = optarg;
+            break;
+        case OPT_FINE: o.fine_error_codes = true; break;
+        case OPT_THROTTLE: o.throttle = true; break;
+        case OPT_DUPLICATES: o.reject_duplicates = true; break;
+        case OPT_MIXED: o.reject_mixed_keys = true; break;
+        case OPT_NO_STATUS: o.status = false; break;
+        case OPT_LOG_LEVEL:
+            if (strcmp(optarg, "error") != 0 && strcmp(optarg, "warn") != 0 && strcmp(optarg, "info") != 0 &&
+                strcmp(optarg, "debug") != 0) {
+                return dd_clienv_usage_error("up", "--log-level is error, warn, info or debug");
+            }
+            o.log_level = optarg;
+            break;
+        case 'h':
+            fputs(UP_HELP, stdout);
+            return 0;
+        default:
+            return dd_clienv_usage_error("up", "unknown option");
+        }
+    }
+    if (optind != argc) {
+        return dd_clienv_usage_error("up", "unexpected argument '%s'", argv[optind]);
+    }
+    if (o.time_scale > 0.0 && o.manual_clock) {
+        return dd_clienv_usage_error("up", "--time-scale and --manual-clock exclude each other");
+    }
+    if ((o.region == NULL) != (o.account == NULL)) {
+        return dd_clienv_usage_error("up", "--region and --account go together");
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    (void)sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    (void)sigaction(SIGPIPE, &sa, NULL);
+    return dd_up_run(&o, &g_stop);
+}

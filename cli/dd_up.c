@@ -1,0 +1,534 @@
+#include "dd_up.h"
+
+#include "dd_apiclient.h"
+#include "dd_broker_conf.h"
+#include "dd_cli.h"
+#include "dd_clienv.h"
+#include "dd_fs.h"
+#include "dd_log.h"
+#include "dd_workshop.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef DD_MOSQUITTO_BIN
+#define DD_MOSQUITTO_BIN "/usr/sbin/mosquitto"
+#endif
+#ifndef DD_SANITIZER_PRELOAD
+#define DD_SANITIZER_PRELOAD ""
+#endif
+
+void dd_up_options_default(dd_up_options_t *o)
+{
+    if (o == NULL) {
+        return;
+    }
+    memset(o, 0, sizeof(*o));
+    o->bind = "127.0.0.1";
+    o->mqtt_port = 8883;
+    o->alpn_port = 8443;
+    o->api_port = 18443;
+    o->status = true;
+    o->log_level = "info";
+}
+
+/* Program paths: built next to each other; environment overrides for installs. */
+static const char *program(const char *env, const char *built)
+{
+    const char *v = getenv(env);
+
+    return (v != NULL && v[0] != '\0') ? v : built;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Prints the last lines of a log, to explain a child that failed to start. */
+static void show_log_tail(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    size_t start;
+    int lines = 0;
+
+    if (dd_fs_read_file(path, 16 * 1024 * 1024, &text, &len) != DD_FS_OK || len == 0) {
+        free(text);
+        return;
+    }
+    for (start = len; start > 0 && lines < 12; start--) {
+        if (text[start - 1] == '\n' && start != len) {
+            lines++;
+        }
+    }
+    fprintf(stderr, "--- last lines of %s ---\n%s", path, text + start);
+    if (text[len - 1] != '\n') {
+        fputc('\n', stderr);
+    }
+    free(text);
+}
+
+static int resolve_port(const char *what, const char *flag, const char *bind, uint16_t *port)
+{
+    dd_proc_status_t st;
+
+    if (*port == 0) {
+        if (dd_proc_free_port(port) != DD_PROC_OK) {
+            fprintf(stderr, "ddlocal up: cannot find a free port for the %s\n", what);
+            return DD_UP_EXIT_PORT;
+        }
+        return 0;
+    }
+    st = dd_proc_port_available(bind, *port);
+    if (st == DD_PROC_IN_USE) {
+        fprintf(stderr, "ddlocal up: port %u (%s) is already in use; choose another with %s PORT (0 = any free port)\n",
+                (unsigned)*port, what, flag);
+        return DD_UP_EXIT_PORT;
+    }
+    if (st == DD_PROC_PERMISSION) {
+        fprintf(stderr, "ddlocal up: port %u (%s) needs root; run as root or use %s PORT (e.g. 8443)\n",
+                (unsigned)*port, what, flag);
+        return DD_UP_EXIT_PORT;
+    }
+    if (st != DD_PROC_OK) {
+        fprintf(stderr, "ddlocal up: cannot bind %s:%u (%s)\n", bind, (unsigned)*port, what);
+        return DD_UP_EXIT_PORT;
+    }
+    return 0;
+}
+
+static int64_t stored_pipeline_ms(dd_clienv_t *env)
+{
+    char *text = NULL;
+    int64_t ms = 0;
+
+    if (dd_registry_setting_get(&env->reg, "clock_last_ms", &text) == DD_REGISTRY_OK && text != NULL) {
+        ms = strtoll(text, NULL, 10);
+    }
+    free(text);
+    return ms;
+}
+
+/* The clock both the shim and ddlocald run on; never behind the last stored time. */
+static void choose_clock(dd_up_t *up, dd_clienv_t *env)
+{
+    int64_t last = stored_pipeline_ms(env);
+    int64_t now = dd_clock_wall_ms();
+    dd_clock_t clock;
+
+    if (up->opts.manual_clock) {
+        (void)dd_clock_init_manual(&clock, last > 0 ? last : now);
+    } else if (up->opts.time_scale > 0.0) {
+        (void)dd_clock_init_scaled(&clock, up->opts.time_scale, last > 0 ? last : now);
+    } else {
+        (void)dd_clock_init_real(&clock);
+        if (last > now) {
+            fprintf(stderr, "ddlocal up: note: this data dir's pipeline time is %.0f s ahead of the real clock;"
+                            " evaluation waits for real time to catch up\n", (double)(last - now) / 1000.0);
+        }
+    }
+    (void)dd_clock_format(&clock, up->clock_spec, sizeof(up->clock_spec));
+}
+
+static int start_broker(dd_up_t *up)
+{
+    dd_broker_conf_options_t c;
+    char user[64];
+    char log[700];
+    char conf[700];
+    char preload[600];
+    char *argv[4];
+    char *envp[3] = {NULL, NULL, NULL};
+    dd_proc_status_t st;
+
+    if (dd_broker_conf_defaults(&c, up->data_dir, user, sizeof(user), log, sizeof(log)) != DD_BROKER_CONF_OK) {
+        return DD_UP_EXIT_FAILURE;
+    }
+    c.bind_address = up->opts.bind;
+    c.mqtt_port = up->mqtt_port;
+    c.alpn_port = up->alpn_port;
+    c.plugin_path = program("DDLOCAL_SHIM", DD_SHIM_PATH);
+    c.clock_spec = up->clock_spec;
+    c.region = up->opts.region;
+    c.account = up->opts.account;
+    c.single_cert_identity = !up->opts.strict_identity;
+    c.kick_on_deny = !up->opts.no_kick_on_deny;
+    c.plugin_debug = strcmp(up->opts.log_level, "debug") == 0;
+    (void)dd_broker_conf_path(up->data_dir, DD_BROKER_CONF_FILE, conf, sizeof(conf));
+    if (dd_broker_conf_write(&c, conf) != DD_BROKER_CONF_OK) {
+        fprintf(stderr, "ddlocal up: cannot write %s\n", conf);
+        return DD_UP_EXIT_DATA_DIR;
+    }
+    if (DD_SANITIZER_PRELOAD[0] != '\0') {
+        /* A sanitized plugin in Debian's uninstrumented broker needs the runtimes preloaded. */
+        (void)snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", DD_SANITIZER_PRELOAD);
+        envp[0] = preload;
+        envp[1] = "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1";
+    }
+    argv[0] = (char *)DD_MOSQUITTO_BIN;
+    argv[1] = "-c";
+    argv[2] = conf;
+    argv[3] = NULL;
+    if (dd_proc_spawn(&up->broker, "mosquitto", argv, envp, log) != DD_PROC_OK) {
+        fprintf(stderr, "ddlocal up: cannot start %s: %s\n", DD_MOSQUITTO_BIN, strerror(errno));
+        return DD_UP_EXIT_NO_MOSQUITTO;
+    }
+    st = dd_proc_wait_port(&up->broker, up->mqtt_port, 15000);
+    if (st == DD_PROC_OK) {
+        st = dd_proc_wait_port(&up->broker, up->alpn_port, 5000);
+    }
+    if (st != DD_PROC_OK) {
+        char how[64];
+        dd_proc_describe_exit(&up->broker, how, sizeof(how));
+        fprintf(stderr, "ddlocal up: mosquitto did not start listening (%s, it %s)\n", dd_proc_strerror(st), how);
+        show_log_tail(log);
+        return DD_UP_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static int start_ddlocald(dd_up_t *up)
+{
+    char ready[700];
+    char log[700];
+    char port[16];
+    char api_port[16];
+    char *argv[32];
+    int n = 0;
+    dd_proc_status_t st;
+
+    (void)snprintf(ready, sizeof(ready), "%s/run/ddlocald.ready", up->data_dir);
+    (void)unlink(ready);
+    (void)snprintf(log, sizeof(log), "%s/logs/ddlocald.log", up->data_dir);
+    (void)snprintf(port, sizeof(port), "%u", (unsigned)up->mqtt_port);
+    (void)snprintf(api_port, sizeof(api_port), "%u", (unsigned)up->api_port);
+    argv[n++] = (char *)program("DDLOCAL_DDLOCALD", DD_DDLOCALD_PATH);
+    argv[n++] = "--data-dir";
+    argv[n++] = up->data_dir;
+    argv[n++] = "--broker-port";
+    argv[n++] = port;
+    argv[n++] = "--api-bind";
+    argv[n++] = (char *)up->opts.bind;
+    argv[n++] = "--api-port";
+    argv[n++] = api_port;
+    argv[n++] = "--clock";
+    argv[n++] = up->clock_spec;
+    argv[n++] = "--ready-file";
+    argv[n++] = ready;
+    argv[n++] = "--log-level";
+    argv[n++] = (char *)up->opts.log_level;
+    if (up->opts.region != NULL) {
+        argv[n++] = "--region";
+        argv[n++] = (char *)up->opts.region;
+        argv[n++] = "--account";
+        argv[n++] = (char *)up->opts.account;
+    }
+    if (up->opts.fine_error_codes) {
+        argv[n++] = "--fine-error-codes";
+    }
+    if (up->opts.throttle) {
+        argv[n++] = "--throttle";
+    }
+    if (up->opts.reject_duplicates) {
+        argv[n++] = "--reject-duplicate-report-ids";
+    }
+    if (up->opts.reject_mixed_keys) {
+        argv[n++] = "--reject-mixed-keys";
+    }
+    argv[n] = NULL;
+    if (dd_proc_spawn(&up->ddlocald, "ddlocald", argv, NULL, log) != DD_PROC_OK) {
+        fprintf(stderr, "ddlocal up: cannot start %s: %s\n", argv[0], strerror(errno));
+        return DD_UP_EXIT_FAILURE;
+    }
+    st = dd_proc_wait_file(&up->ddlocald, ready, 30000);
+    if (st != DD_PROC_OK) {
+        char how[64];
+        dd_proc_describe_exit(&up->ddlocald, how, sizeof(how));
+        fprintf(stderr, "ddlocal up: ddlocald did not become ready (%s, it %s)\n", dd_proc_strerror(st), how);
+        show_log_tail(log);
+        return DD_UP_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static int start_isolator(dd_up_t *up)
+{
+    char self[PATH_MAX];
+    char log[700];
+    char port[16];
+    char *argv[16];
+    ssize_t n;
+
+    if (up->isolator_topic[0] == '\0') {
+        return 0;
+    }
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        return DD_UP_EXIT_FAILURE;
+    }
+    self[n] = '\0';
+    (void)snprintf(log, sizeof(log), "%s/logs/isolator.log", up->data_dir);
+    (void)snprintf(port, sizeof(port), "%u", (unsigned)up->mqtt_port);
+    argv[0] = self;
+    argv[1] = "isolator";
+    argv[2] = "--data-dir";
+    argv[3] = up->data_dir;
+    argv[4] = "--sns-topic";
+    argv[5] = up->isolator_topic;
+    argv[6] = "--group";
+    argv[7] = up->isolator_group;
+    argv[8] = "--broker-port";
+    argv[9] = port;
+    argv[10] = "--api";
+    argv[11] = up->api_url;
+    argv[12] = NULL;
+    if (dd_proc_spawn(&up->isolator, "isolator", argv, NULL, log) != DD_PROC_OK) {
+        fprintf(stderr, "ddlocal up: cannot start the isolator: %s\n", strerror(errno));
+        return DD_UP_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static int write_endpoints(dd_up_t *up)
+{
+    char path[700];
+    char ca[700];
+    char text[2048];
+    int n;
+
+    (void)dd_pki_path(up->data_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
+    n = snprintf(text, sizeof(text),
+                 "{\"mqtt\": \"%s:%u\", \"mqttAlpn\": \"%s:%u\", \"api\": \"%s\", \"rootCa\": \"%s\","
+                 " \"dataDir\": \"%s\", \"clock\": \"%s\", \"pid\": %d}\n",
+                 up->opts.bind, (unsigned)up->mqtt_port, up->opts.bind, (unsigned)up->alpn_port, up->api_url, ca,
+                 up->data_dir, up->clock_spec, (int)getpid());
+    (void)snprintf(path, sizeof(path), "%s/endpoints.json", up->data_dir);
+    if (n < 0 || (size_t)n >= sizeof(text) || dd_fs_write_atomic(path, text, (size_t)n, 0644) != DD_FS_OK) {
+        fprintf(stderr, "ddlocal up: cannot write %s\n", path);
+        return DD_UP_EXIT_DATA_DIR;
+    }
+    return 0;
+}
+
+int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
+{
+    dd_clienv_t env;
+    dd_clienv_status_t est;
+    char dir[700];
+    int rc;
+
+    memset(up, 0, sizeof(*up));
+    up->opts = *o;
+    est = dd_clienv_open(&env, o->data_dir);
+    if (est != DD_CLIENV_OK) {
+        return est == DD_CLIENV_NOT_WRITABLE ? DD_UP_EXIT_DATA_DIR : DD_UP_EXIT_FAILURE;
+    }
+    (void)snprintf(up->data_dir, sizeof(up->data_dir), "%s", env.data_dir);
+    if (o->region != NULL) {
+        if (dd_arn_ctx_set(&env.reg.arn, o->region, o->account) != DD_NAMES_OK) {
+            dd_clienv_close(&env);
+            fprintf(stderr, "ddlocal up: bad --region/--account (region [a-z0-9-], account 12 digits)\n");
+            return DD_CLI_USAGE;
+        }
+        (void)dd_registry_setting_set(&env.reg, "region", o->region);
+        (void)dd_registry_setting_set(&env.reg, "account", o->account);
+    }
+    choose_clock(up, &env);
+    dd_clienv_close(&env);
+    if (access(DD_MOSQUITTO_BIN, X_OK) != 0) {
+        fprintf(stderr, "ddlocal up: mosquitto is not installed (%s); install it with"
+                        " `apt-get install mosquitto` or run scripts/install-deps.sh\n", DD_MOSQUITTO_BIN);
+        return DD_UP_EXIT_NO_MOSQUITTO;
+    }
+    up->mqtt_port = o->mqtt_port;
+    up->alpn_port = o->alpn_port_set ? o->alpn_port : (geteuid() == 0 ? 443 : 8443);
+    up->api_port = o->api_port;
+    if ((rc = resolve_port("MQTT listener", "--mqtt-port", o->bind, &up->mqtt_port)) != 0 ||
+        (rc = resolve_port("ALPN listener", "--alpn-port", o->bind, &up->alpn_port)) != 0 ||
+        (rc = resolve_port("API", "--api-port", o->bind, &up->api_port)) != 0) {
+        return rc;
+    }
+    if (up->mqtt_port == up->alpn_port || up->mqtt_port == up->api_port || up->alpn_port == up->api_port) {
+        fprintf(stderr, "ddlocal up: the MQTT, ALPN and API ports must differ (%u, %u, %u)\n",
+                (unsigned)up->mqtt_port, (unsigned)up->alpn_port, (unsigned)up->api_port);
+        return DD_UP_EXIT_PORT;
+    }
+    (void)snprintf(up->api_url, sizeof(up->api_url), "http://%s:%u", o->bind, (unsigned)up->api_port);
+    (void)snprintf(dir, sizeof(dir), "%s/logs", up->data_dir);
+    (void)dd_fs_mkdirs(dir, 0700);
+    (void)snprintf(dir, sizeof(dir), "%s/run", up->data_dir);
+    (void)dd_fs_mkdirs(dir, 0700);
+    if (o->isolator != NULL || o->workshop) {
+        const char *spec = o->isolator != NULL ? o->isolator : "BadIoTDevices:IsolatedDevices";
+        const char *colon = strchr(spec, ':');
+        (void)snprintf(up->isolator_topic, sizeof(up->isolator_topic), "%.*s", (int)(colon - spec), spec);
+        (void)snprintf(up->isolator_group, sizeof(up->isolator_group), "%s", colon + 1);
+    }
+    if ((rc = start_broker(up)) != 0 || (rc = start_ddlocald(up)) != 0) {
+        dd_up_stop(up);
+        return rc;
+    }
+    if (o->workshop && dd_workshop_provision(up->data_dir, up->api_url) != 0) {
+        dd_up_stop(up);
+        return DD_UP_EXIT_FAILURE;
+    }
+    if ((rc = start_isolator(up)) != 0 || (rc = write_endpoints(up)) != 0) {
+        dd_up_stop(up);
+        return rc;
+    }
+    return 0;
+}
+
+int dd_up_supervise(dd_up_t *up)
+{
+    char how[64];
+
+    if (!dd_proc_alive(&up->broker)) {
+        char log[700];
+        dd_proc_describe_exit(&up->broker, how, sizeof(how));
+        fprintf(stderr, "\nddlocal up: mosquitto %s; stopping the pipeline\n", how);
+        (void)snprintf(log, sizeof(log), "%s/broker/%s", up->data_dir, DD_BROKER_CONF_LOG_FILE);
+        show_log_tail(log);
+        return DD_UP_EXIT_FAILURE;
+    }
+    if (!dd_proc_alive(&up->ddlocald)) {
+        /* The broker keeps reports and metering queued meanwhile: restart and carry on. */
+        dd_proc_describe_exit(&up->ddlocald, how, sizeof(how));
+        fprintf(stderr, "\nddlocal up: ddlocald %s; restarting it\n", how);
+        up->ddlocald_restarts++;
+        if (start_ddlocald(up) != 0) {
+            return DD_UP_EXIT_FAILURE;
+        }
+    }
+    if (up->isolator_topic[0] != '\0' && !dd_proc_alive(&up->isolator)) {
+        dd_proc_describe_exit(&up->isolator, how, sizeof(how));
+        fprintf(stderr, "\nddlocal up: the isolator %s; restarting it\n", how);
+        if (start_isolator(up) != 0) {
+            return DD_UP_EXIT_FAILURE;
+        }
+    }
+    return 0;
+}
+
+void dd_up_stop(dd_up_t *up)
+{
+    char path[700];
+
+    (void)snprintf(path, sizeof(path), "%s/endpoints.json", up->data_dir);
+    (void)unlink(path);
+    dd_proc_stop(&up->isolator, 5000);
+    dd_proc_stop(&up->ddlocald, 15000);
+    dd_proc_stop(&up->broker, 10000);
+}
+
+/* One line of status from ddlocald's /ddlocal/v1/status, or why there is none. */
+static void status_line(dd_up_t *up, char *line, size_t len)
+{
+    cJSON *st = NULL;
+    long http = 0;
+    char *body = NULL;
+
+    line[0] = '\0';
+    if (dd_apiclient_request(up->api_url, "GET", "/ddlocal/v1/status", NULL, &http, &body) != DD_APICLIENT_OK ||
+        http != 200 || (st = cJSON_Parse(body)) == NULL) {
+        free(body);
+        (void)snprintf(line, len, "ddlocald not answering");
+        return;
+    }
+    free(body);
+    (void)snprintf(line, len, "%s | connected %d | reports accepted %d rejected %d | active violations %d | alerts %d",
+                   cJSON_GetStringValue(cJSON_GetObjectItem(st, "pipelineTime")) != NULL
+                       ? cJSON_GetStringValue(cJSON_GetObjectItem(st, "pipelineTime")) : "?",
+                   (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "connectedClients")),
+                   (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "reportsAccepted")),
+                   (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "reportsRejected")),
+                   (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "activeViolations")),
+                   (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "alertsPublished")));
+    {
+        /* New events since the last look are printed as lines of their own. */
+        const cJSON *events = cJSON_GetObjectItem(st, "latestEvents");
+        const cJSON *ev;
+        static double last_seen = 0;
+        double newest = last_seen;
+        cJSON_ArrayForEach(ev, events) {
+            double seq = cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "seq"));
+            if (seq > last_seen) {
+                printf("%s%s\n", isatty(STDOUT_FILENO) ? "\r\033[K" : "",
+                       cJSON_GetStringValue(cJSON_GetObjectItem(ev, "text")) != NULL
+                           ? cJSON_GetStringValue(cJSON_GetObjectItem(ev, "text")) : "?");
+                if (seq > newest) {
+                    newest = seq;
+                }
+            }
+        }
+        last_seen = newest;
+    }
+    cJSON_Delete(st);
+}
+
+int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
+{
+    dd_up_t up;
+    char line[256];
+    char last[256] = "";
+    int rc;
+    int ticks = 0;
+
+    rc = dd_up_start(&up, o);
+    if (rc != 0) {
+        return rc;
+    }
+    printf("ddlocal is up (data dir %s)\n"
+           "  MQTT (8883 role):  %s:%u   ALPN x-amzn-mqtt-ca (443 role): %s:%u\n"
+           "  AWS IoT API:       %s   (aws iot ... --endpoint-url %s)\n"
+           "  root CA:           %s/pki/rootca.pem\n"
+           "  clock:             %s\n"
+           "  logs:              %s/logs/, %s/broker/mosquitto.log\n",
+           up.data_dir, o->bind, (unsigned)up.mqtt_port, o->bind, (unsigned)up.alpn_port, up.api_url,
+           up.api_url, up.data_dir, up.clock_spec, up.data_dir, up.data_dir);
+    if (up.isolator_topic[0] != '\0') {
+        printf("  isolator:          SNS topic %s -> thing group %s\n", up.isolator_topic, up.isolator_group);
+    }
+    if (o->workshop) {
+        dd_workshop_print_steps(up.data_dir, &up);
+    }
+    printf("Press Ctrl-C to stop.\n");
+    fflush(stdout);
+    rc = 0;
+    while (!*stop) {
+        sleep_ms(200);
+        if (++ticks % 5 != 0) {
+            continue;
+        }
+        rc = dd_up_supervise(&up);
+        if (rc != 0) {
+            break;
+        }
+        if (o->status) {
+            status_line(&up, line, sizeof(line));
+            if (isatty(STDOUT_FILENO)) {
+                printf("\r\033[K%s", line);
+                fflush(stdout);
+            } else if (strcmp(line, last) != 0) {
+                printf("%s\n", line);
+                fflush(stdout);
+                (void)snprintf(last, sizeof(last), "%s", line);
+            }
+        }
+    }
+    if (isatty(STDOUT_FILENO)) {
+        printf("\n");
+    }
+    printf("ddlocal: stopping\n");
+    dd_up_stop(&up);
+    return rc;
+}

@@ -1,0 +1,247 @@
+#include "dd_workshop.h"
+
+#include "dd_apiclient.h"
+#include "dd_clienv.h"
+#include "dd_fs.h"
+#include "dd_up.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef DD_FIXTURES_DIR
+#define DD_FIXTURES_DIR "fixtures"
+#endif
+
+static const char *fixtures_dir(void)
+{
+    const char *v = getenv("DDLOCAL_FIXTURES");
+
+    return (v != NULL && v[0] != '\0') ? v : DD_FIXTURES_DIR;
+}
+
+static char *read_fixture(const char *rel)
+{
+    char path[700];
+    char *text = NULL;
+    size_t len = 0;
+
+    (void)snprintf(path, sizeof(path), "%s/%s", fixtures_dir(), rel);
+    if (dd_fs_read_file(path, 1 << 20, &text, &len) != DD_FS_OK) {
+        fprintf(stderr, "ddlocal: cannot read the fixture %s\n", path);
+        return NULL;
+    }
+    return text;
+}
+
+static int write_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+    char path[800];
+
+    (void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (dd_fs_mkdirs(dir, 0700) != DD_FS_OK ||
+        dd_fs_write_atomic(path, text, strlen(text), mode) != DD_FS_OK) {
+        fprintf(stderr, "ddlocal: cannot write %s\n", path);
+        return 1;
+    }
+    return 0;
+}
+
+/* CreatePolicy (an existing policy is fine); returns 0 on success. */
+static int create_policy(const char *api, const char *name, const char *fixture)
+{
+    char *doc = read_fixture(fixture);
+    char path[256];
+    cJSON *body;
+    int rc;
+
+    if (doc == NULL) {
+        return 1;
+    }
+    body = cJSON_CreateObject();
+    (void)cJSON_AddStringToObject(body, "policyDocument", doc);
+    free(doc);
+    (void)snprintf(path, sizeof(path), "/policies/%s", name);
+    rc = dd_apiclient_json_h(api, "POST", path, NULL, body, 409, NULL, NULL) == DD_APICLIENT_OK ? 0 : 1;
+    cJSON_Delete(body);
+    return rc;
+}
+
+static int attach_policy(const char *api, const char *policy, const char *target_arn)
+{
+    char path[256];
+    cJSON *body = cJSON_CreateObject();
+    int rc;
+
+    (void)cJSON_AddStringToObject(body, "target", target_arn);
+    (void)snprintf(path, sizeof(path), "/target-policies/%s", policy);
+    rc = dd_apiclient_json(api, "PUT", path, body, NULL) == DD_APICLIENT_OK ? 0 : 1;
+    cJSON_Delete(body);
+    return rc;
+}
+
+/* A thing with its own certificate, files written for the device. */
+static int create_device(const char *api, const char *data_dir, const char *thing, const char *root_ca,
+                         const char *endpoint)
+{
+    char path[256];
+    char header[600];
+    char dir[700];
+    cJSON *body = cJSON_CreateObject();
+    cJSON *attrs = cJSON_AddObjectToObject(cJSON_AddObjectToObject(body, "attributePayload"), "attributes");
+    cJSON *keys = NULL;
+    const char *arn;
+    const char *pem;
+    const char *priv;
+    const char *pub;
+    int rc = 1;
+
+    (void)cJSON_AddStringToObject(attrs, "SensorType", "DHT22");
+    (void)snprintf(path, sizeof(path), "/things/%s", thing);
+    if (dd_apiclient_json_h(api, "POST", path, NULL, body, 409, NULL, NULL) != DD_APICLIENT_OK ||
+        dd_apiclient_json(api, "POST", "/keys-and-certificate?setAsActive=true", NULL, &keys) != DD_APICLIENT_OK) {
+        cJSON_Delete(body);
+        return 1;
+    }
+    cJSON_Delete(body);
+    arn = cJSON_GetStringValue(cJSON_GetObjectItem(keys, "certificateArn"));
+    pem = cJSON_GetStringValue(cJSON_GetObjectItem(keys, "certificatePem"));
+    priv = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "keyPair"), "PrivateKey"));
+    pub = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "keyPair"), "PublicKey"));
+    if (arn == NULL || pem == NULL || priv == NULL || pub == NULL) {
+        fprintf(stderr, "ddlocal: CreateKeysAndCertificate answered without a certificate and key pair\n");
+        cJSON_Delete(keys);
+        return 1;
+    }
+    (void)snprintf(header, sizeof(header), "x-amzn-principal: %s", arn);
+    (void)snprintf(path, sizeof(path), "/things/%s/principals", thing);
+    if (dd_apiclient_json_h(api, "PUT", path, header, NULL, 0, NULL, NULL) == DD_APICLIENT_OK &&
+        attach_policy(api, "DevicePolicy", arn) == 0) {
+        (void)snprintf(dir, sizeof(dir), "%s/workshop/%s", data_dir, thing);
+        rc = write_file(dir, "cert.pem", pem, 0644) | write_file(dir, "private.key", priv, 0600) |
+             write_file(dir, "public.key", pub, 0644) | write_file(dir, "rootca.pem", root_ca, 0644);
+        if (rc == 0 && strcmp(thing, "Thing03") == 0) {
+            /* SensorDevice03 gets the workshop's /tmp layout. */
+            (void)snprintf(dir, sizeof(dir), "%s/workshop/tmp", data_dir);
+            rc = write_file(dir, "cert.pem", pem, 0644) | write_file(dir, "private.key", priv, 0600) |
+                 write_file(dir, "rootca.pem", root_ca, 0644) | write_file(dir, "endpoint", endpoint, 0644);
+        }
+    }
+    cJSON_Delete(keys);
+    return rc;
+}
+
+/* CreateSecurityProfile from a fixture (an existing one is kept) + attach to all things. */
+static int create_profile(const char *api, const char *fixture, const char *name, const char *all_things_arn)
+{
+    char *text = read_fixture(fixture);
+    char path[512];
+    char escaped[256];
+    cJSON *body;
+    int rc;
+
+    if (text == NULL) {
+        return 1;
+    }
+    body = cJSON_Parse(text);
+    free(text);
+    if (body == NULL) {
+        fprintf(stderr, "ddlocal: the fixture %s is not JSON\n", fixture);
+        return 1;
+    }
+    cJSON_DeleteItemFromObject(body, "securityProfileName");
+    (void)snprintf(path, sizeof(path), "/security-profiles/%s", name);
+    rc = dd_apiclient_json_h(api, "POST", path, NULL, body, 409, NULL, NULL) == DD_APICLIENT_OK ? 0 : 1;
+    cJSON_Delete(body);
+    if (rc == 0) {
+        dd_apiclient_escape(all_things_arn, escaped, sizeof(escaped));
+        (void)snprintf(path, sizeof(path), "/security-profiles/%s/targets?securityProfileTargetArn=%s", name,
+                       escaped);
+        rc = dd_apiclient_json(api, "PUT", path, NULL, NULL) == DD_APICLIENT_OK ? 0 : 1;
+    }
+    return rc;
+}
+
+int dd_workshop_provision(const char *data_dir, const char *api_url)
+{
+    dd_clienv_t env;
+    char *done = NULL;
+    char *root_ca = NULL;
+    char path[700];
+    char arn[DD_ARN_MAX];
+    char all_things[DD_ARN_MAX];
+    char endpoint[64] = "127.0.0.1\n";
+    size_t len = 0;
+    int rc = 0;
+    int i;
+
+    if (dd_clienv_open(&env, data_dir) != DD_CLIENV_OK) {
+        return 1;
+    }
+    (void)dd_registry_setting_get(&env.reg, "workshop_provisioned", &done);
+    (void)dd_arn_format(&env.reg.arn, DD_NAME_THING_GROUP, DD_WORKSHOP_GROUP, arn, sizeof(arn));
+    (void)dd_arn_format_target(&env.reg.arn, DD_ARN_TARGET_ALL_THINGS, NULL, all_things, sizeof(all_things));
+    (void)dd_pki_path(env.data_dir, DD_PKI_FILE_ROOTCA_CERT, path, sizeof(path));
+    if (done != NULL) {
+        free(done);
+        dd_clienv_close(&env);
+        return 0;
+    }
+    if (dd_fs_read_file(path, 1 << 20, &root_ca, &len) != DD_FS_OK) {
+        fprintf(stderr, "ddlocal: cannot read %s\n", path);
+        dd_clienv_close(&env);
+        return 1;
+    }
+    printf("Provisioning the workshop's world (things, certificates, policies, group, profiles)...\n");
+    rc |= create_policy(api_url, "DevicePolicy", "policies/device-policy-allow-all.json");
+    for (i = 1; rc == 0 && i <= 3; i++) {
+        char thing[16];
+        (void)snprintf(thing, sizeof(thing), "Thing0%d", i);
+        rc |= create_device(api_url, env.data_dir, thing, root_ca, endpoint);
+    }
+    if (rc == 0) {
+        cJSON *empty = cJSON_CreateObject();
+        rc |= dd_apiclient_json_h(api_url, "POST", "/thing-groups/" DD_WORKSHOP_GROUP, NULL, empty, 409, NULL,
+                                  NULL) == DD_APICLIENT_OK ? 0 : 1;
+        cJSON_Delete(empty);
+        rc |= create_policy(api_url, "DenyAll", "policies/deny-all.json");
+        rc |= rc == 0 ? attach_policy(api_url, "DenyAll", arn) : 0;
+        rc |= rc == 0 ? create_profile(api_url, "profiles/module4-workshop.json", DD_WORKSHOP_MODULE4_PROFILE,
+                                       all_things) : 0;
+        rc |= rc == 0 ? create_profile(api_url, "profiles/module3-intended.json", DD_WORKSHOP_MODULE3_PROFILE,
+                                       all_things) : 0;
+    }
+    if (rc == 0) {
+        (void)dd_registry_setting_set(&env.reg, "workshop_provisioned", "1");
+    } else {
+        fprintf(stderr, "ddlocal: workshop provisioning failed; fix the cause and run `ddlocal up --workshop` again\n");
+    }
+    free(root_ca);
+    dd_clienv_close(&env);
+    return rc != 0 ? 1 : 0;
+}
+
+void dd_workshop_print_steps(const char *data_dir, const struct dd_up *up)
+{
+    const char *d = data_dir;
+
+    printf("\nWorkshop (Modules 3-5) - run these in another terminal:\n"
+           "  Module 3  telemetry of SensorDevice01/02, one of them compromised:\n"
+           "    ddlocal-sensor -e 127.0.0.1 --port %u -r %s/workshop/Thing01/rootca.pem \\\n"
+           "      -c %s/workshop/Thing01/cert.pem -k %s/workshop/Thing01/private.key -t temperature-device-01 -n Thing01\n"
+           "    ddlocal-sensor ... -t temperature-device-02 -n Thing02 --compromised   (3000-byte messages)\n"
+           "  Module 4  SensorDevice03 (thing Thing03) and its Device Defender agent:\n"
+           "    ddlocal-sensor -e 127.0.0.1 --port %u -r %s/workshop/tmp/rootca.pem -c %s/workshop/tmp/cert.pem \\\n"
+           "      -k %s/workshop/tmp/private.key -t temperature-device-03 -n SensorDevice03\n"
+           "    ddlocal-agent --endpoint 127.0.0.1 --port %u --rootCA %s/workshop/tmp/rootca.pem \\\n"
+           "      --cert %s/workshop/tmp/cert.pem --key %s/workshop/tmp/private.key \\\n"
+           "      --client_id SensorDevice03 --thing_name Thing03 --format json -i 300\n"
+           "    then restart the sensor with --compromised and watch Thing03 move to IsolatedDevices.\n"
+           "  Watch alerts:      mosquitto_sub -h 127.0.0.1 -p %u --cafile %s/pki/rootca.pem \\\n"
+           "                      --cert %s/pki/service.pem --key %s/pki/service.key -t 'ddlocal/sns/#' -v\n"
+           "  Violations:        aws iot list-active-violations --endpoint-url %s\n"
+           "  Module 5 webhooks: ddlocal sns subscribe BadIoTDevices http://127.0.0.1:PORT/hook\n"
+           "  The whole Module 4 story, narrated: ddlocal demo module4\n\n",
+           (unsigned)up->mqtt_port, d, d, d, (unsigned)up->mqtt_port, d, d, d, (unsigned)up->mqtt_port, d, d, d,
+           (unsigned)up->mqtt_port, d, d, d, up->api_url);
+}

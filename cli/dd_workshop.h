@@ -1,0 +1,37 @@
+/**
+ * @file dd_workshop.h
+ * @brief The "Protect your IoT fleet" workshop's world, provisioned through
+ *        ddlocald's AWS IoT API exactly as a boto3 script would on AWS:
+ *        Thing01-03 (SensorType=DHT22) with a certificate each, the device
+ *        policy, the IsolatedDevices group with its DenyAll policy, and the
+ *        Module 3 and Module 4 security profiles attached to all things with
+ *        the BadIoTDevices SNS topic as alert target.
+ *
+ * Device files are written like the workshop lays them out:
+ *   DIR/workshop/Thing0N/{cert.pem,private.key,public.key,rootca.pem}
+ *   DIR/workshop/tmp/{rootca.pem,cert.pem,private.key,endpoint}  (SensorDevice03 = Thing03,
+ *   the workshop's /tmp files)
+ * Provisioning runs once per data dir (a setting records it).
+ */
+#ifndef DD_WORKSHOP_H_
+#define DD_WORKSHOP_H_
+
+struct dd_up;
+
+/** Profiles and names the workshop uses. */
+#define DD_WORKSHOP_SNS_TOPIC "BadIoTDevices"
+#define DD_WORKSHOP_GROUP "IsolatedDevices"
+#define DD_WORKSHOP_MODULE4_PROFILE "DetectSendingMoreThanAverageBytes"
+#define DD_WORKSHOP_MODULE3_PROFILE "DetectLargeMessageSize"
+
+/**
+ * @brief Provisions the workshop's world through the API at @p api_url
+ *        (skipped when already done for this data dir).
+ * @return 0 on success; 1 after printing what failed.
+ */
+int dd_workshop_provision(const char *data_dir, const char *api_url);
+
+/** @brief Prints the local commands for each workshop step. */
+void dd_workshop_print_steps(const char *data_dir, const struct dd_up *up);
+
+#endif /* DD_WORKSHOP_H_ */

@@ -1,0 +1,405 @@
+#include "dd_ingest.h"
+
+#include "dd_engine.h"
+#include "dd_log.h"
+#include "dd_metering.h"
+#include "dd_report.h"
+#include "dd_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct last_report {
+    int64_t time_ms;
+    uint64_t report_id;
+} last_report_t;
+
+void dd_ingest_config_default(dd_ingest_config_t *cfg)
+{
+    if (cfg != NULL) {
+        memset(cfg, 0, sizeof(*cfg));
+        cfg->throttle_ms = 300000;
+        cfg->reply_qos = 1;
+        (void)snprintf(cfg->metering_topic, sizeof(cfg->metering_topic), "$ddlocal/metering/v1");
+    }
+}
+
+dd_ingest_status_t dd_ingest_init(dd_ingest_t *ing, const dd_ingest_config_t *cfg)
+{
+    if (ing == NULL) {
+        return DD_INGEST_BAD_PARAMETER;
+    }
+    memset(ing, 0, sizeof(*ing));
+    if (cfg != NULL) {
+        ing->cfg = *cfg;
+    } else {
+        dd_ingest_config_default(&ing->cfg);
+    }
+    dd_map_init(&ing->last_report);
+    dd_map_init(&ing->metering_seen);
+    return DD_INGEST_OK;
+}
+
+static void free_values(dd_map_t *map)
+{
+    size_t cursor = 0;
+    void *value;
+
+    while (dd_map_next(map, &cursor, NULL, &value)) {
+        free(value);
+    }
+    dd_map_destroy(map);
+}
+
+void dd_ingest_destroy(dd_ingest_t *ing)
+{
+    if (ing != NULL) {
+        free_values(&ing->last_report);
+        free_values(&ing->metering_seen);
+    }
+}
+
+/* ---- replies ------------------------------------------------------------------ */
+
+static void queue_reply(dd_ingest_t *ing, dd_outbox_t *box, const char *topic, dd_report_format_t format,
+                        const uint8_t *buf, size_t len, bool accepted)
+{
+    char reply_topic[DD_REPORT_THING_NAME_MAX + 64];
+
+    (void)format;
+    (void)snprintf(reply_topic, sizeof(reply_topic), "%s/%s", topic, accepted ? "accepted" : "rejected");
+    if (dd_outbox_publish(box, reply_topic, buf, len, ing->cfg.reply_qos) != DD_OUTBOX_OK) {
+        DD_LOG_ERROR("out of memory queueing a reply on %s", reply_topic);
+    }
+}
+
+static void reject(dd_ingest_t *ing, dd_outbox_t *box, const char *topic, const char *thing,
+                   dd_report_format_t format, const dd_report_error_t *err, const char *code,
+                   const char *message, int64_t now_ms)
+{
+    uint8_t buf[1024];
+    size_t len = 0;
+
+    if (code == NULL) {
+        dd_report_error_code(err, ing->cfg.fine_error_codes, &code, &message);
+    }
+    if (dd_report_encode_rejected(format, thing, err != NULL && err->report_id_known,
+                                  err != NULL ? err->report_id : 0, code, message, now_ms, buf, sizeof(buf),
+                                  &len) == DD_REPORT_OK) {
+        queue_reply(ing, box, topic, format, buf, len, false);
+    }
+    ing->stats.reports_rejected++;
+    DD_LOG_DEBUG("rejected a report for %s: %s (%s)", thing, code, message);
+}
+
+/* ---- reports ------------------------------------------------------------------- */
+
+static dd_ingest_status_t ingest_report(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox_t *box,
+                                        const dd_svcmqtt_msg_t *m, int64_t now_ms, bool *store_failed)
+{
+    char thing[DD_REPORT_THING_NAME_MAX + 1];
+    dd_report_format_t format = DD_REPORT_FORMAT_JSON;
+    dd_report_options_t opts;
+    dd_report_error_t err;
+    dd_report_t report;
+    last_report_t *last;
+    uint8_t buf[512];
+    size_t len = 0;
+    int64_t row = 0;
+    dd_engine_status_t est;
+
+    if (dd_report_topic_parse(m->topic, thing, sizeof(thing), &format) != DD_REPORT_OK) {
+        DD_LOG_DEBUG("ignored a message on %s", m->topic);
+        return DD_INGEST_OK;
+    }
+    memset(&report, 0, sizeof(report));
+    memset(&opts, 0, sizeof(opts));
+    opts.reject_mixed_keys = ing->cfg.reject_mixed_keys;
+    if (dd_report_decode_ex(format, m->payload, m->len, &opts, &report, &err) != DD_REPORT_OK) {
+        reject(ing, box, m->topic, thing, format, &err, NULL, NULL, now_ms);
+        return DD_INGEST_OK;
+    }
+    last = dd_map_get(&ing->last_report, thing);
+    if (last != NULL && ing->cfg.throttle && now_ms - last->time_ms < ing->cfg.throttle_ms) {
+        memset(&err, 0, sizeof(err));
+        err.report_id_known = true;
+        err.report_id = report.report_id;
+        reject(ing, box, m->topic, thing, format, &err, "Throttled",
+               "Device metric reports are throttled to one per 5 minutes", now_ms);
+        dd_report_free(&report);
+        return DD_INGEST_OK;
+    }
+    if (last != NULL && ing->cfg.reject_duplicate_ids && last->report_id == report.report_id) {
+        memset(&err, 0, sizeof(err));
+        err.report_id_known = true;
+        err.report_id = report.report_id;
+        reject(ing, box, m->topic, thing, format, &err, "DuplicateReportId",
+               "A report with this report_id was already accepted", now_ms);
+        dd_report_free(&report);
+        return DD_INGEST_OK;
+    }
+    if (dd_store_report_insert(p->store, thing, report.report_id, now_ms, (int)format, m->payload, m->len,
+                               &row) != DD_STORE_OK) {
+        *store_failed = true;
+        dd_report_free(&report);
+        return DD_INGEST_STORE_ERROR;
+    }
+    est = dd_engine_on_report(p->engine, thing, now_ms, &report);
+    if (est != DD_ENGINE_OK) {
+        /* Stored but not evaluable (e.g. out of memory): the report stays pending and is retried at restart. */
+        DD_LOG_ERROR("evaluating a report of %s: %s", thing, dd_engine_strerror(est));
+    } else if (dd_store_report_mark_evaluated(p->store, row) != DD_STORE_OK) {
+        *store_failed = true;
+    }
+    if (last == NULL) {
+        last = calloc(1, sizeof(*last));
+        if (last == NULL || dd_map_put(&ing->last_report, thing, last, NULL) != DD_MAP_OK) {
+            free(last);
+            last = NULL;
+        }
+    }
+    if (last != NULL) {
+        last->time_ms = now_ms;
+        last->report_id = report.report_id;
+    }
+    if (dd_report_encode_accepted(format, thing, report.report_id, now_ms, buf, sizeof(buf), &len) ==
+        DD_REPORT_OK) {
+        queue_reply(ing, box, m->topic, format, buf, len, true);
+    }
+    ing->stats.reports_accepted++;
+    dd_report_free(&report);
+    return DD_INGEST_OK;
+}
+
+/* ---- metering --------------------------------------------------------------------- */
+
+/* Records of one batch, turned into engine events with NUL-terminated strings. */
+typedef struct metering_ctx {
+    dd_cloud_event_t *events;
+    char **strings;          /* owned copies, freed after the engine call */
+    size_t count;
+    size_t cap;
+    int64_t floor_ms;        /* the engine refuses times older than its own */
+    dd_ingest_stats_t *stats;
+    bool failed;
+} metering_ctx_t;
+
+static char *dup_str(const dd_metering_str_t *s)
+{
+    char *out;
+
+    if (s->ptr == NULL) {
+        return NULL;
+    }
+    out = malloc(s->len + 1);
+    if (out != NULL) {
+        memcpy(out, s->ptr, s->len);
+        out[s->len] = '\0';
+    }
+    return out;
+}
+
+static int on_record(void *ctx, const dd_metering_header_t *hdr, const dd_metering_record_t *rec)
+{
+    metering_ctx_t *mc = ctx;
+    dd_cloud_event_t *ev;
+    char *key;
+    char *subject;
+
+    (void)hdr;
+    if (mc->count == mc->cap) {
+        size_t cap = mc->cap == 0 ? 64 : mc->cap * 2;
+        dd_cloud_event_t *events = realloc(mc->events, cap * sizeof(*events));
+        char **strings;
+        if (events == NULL) {
+            mc->failed = true;
+            return 1;
+        }
+        mc->events = events;
+        strings = realloc(mc->strings, cap * 2 * sizeof(char *));
+        if (strings == NULL) {
+            mc->failed = true;
+            return 1;
+        }
+        mc->strings = strings;
+        mc->cap = cap;
+    }
+    key = dup_str(&rec->key);
+    subject = dup_str(&rec->subject);
+    if (key == NULL || (rec->subject.ptr != NULL && subject == NULL)) {
+        free(key);
+        free(subject);
+        mc->failed = true;
+        return 1;
+    }
+    mc->strings[2 * mc->count] = key;
+    mc->strings[2 * mc->count + 1] = subject;
+    ev = &mc->events[mc->count++];
+    memset(ev, 0, sizeof(*ev));
+    ev->thing = key;
+    ev->registered = rec->registered;
+    /*
+     * Records are stamped by the shim up to one flush interval before ddlocald
+     * sees them; the engine only moves forward, so a late record counts in the
+     * window open now.
+     */
+    ev->time_ms = rec->time_ms > mc->floor_ms ? rec->time_ms : mc->floor_ms;
+    mc->floor_ms = ev->time_ms;
+    switch (rec->type) {
+    case DD_METERING_SENT:
+        ev->kind = DD_CLOUD_MESSAGE_SENT;
+        ev->topic = subject;
+        ev->payload_size = rec->bytes;
+        break;
+    case DD_METERING_RECEIVED:
+        ev->kind = DD_CLOUD_MESSAGE_RECEIVED;
+        ev->topic = subject;
+        ev->payload_size = rec->bytes;
+        break;
+    case DD_METERING_AUTH_FAILURE:
+        ev->kind = DD_CLOUD_AUTH_FAILURE;
+        /* Topic-less failures (connect) carry a client id as subject: not a topic. */
+        ev->topic = rec->action == DD_METERING_ACTION_CONNECT ? NULL : subject;
+        break;
+    case DD_METERING_CONNECT:
+        ev->kind = DD_CLOUD_CONNECT;
+        ev->success = rec->success;
+        if (rec->ip.ptr != NULL && dd_ip_parse(rec->ip.ptr, rec->ip.len, &ev->source_ip) == DD_IP_OK) {
+            ev->has_source_ip = true;
+        }
+        if (rec->success) {
+            mc->stats->connected_things++;
+        }
+        break;
+    case DD_METERING_DISCONNECT:
+        ev->kind = DD_CLOUD_DISCONNECT;
+        if (mc->stats->connected_things > 0) {
+            mc->stats->connected_things--;
+        }
+        break;
+    }
+    return 0;
+}
+
+static void metering_ctx_free(metering_ctx_t *mc)
+{
+    size_t i;
+
+    for (i = 0; i < 2 * mc->count; i++) {
+        free(mc->strings[i]);
+    }
+    free(mc->strings);
+    free(mc->events);
+}
+
+/* true when the batch was already processed (QoS 1 redelivery). */
+static bool seen_before(dd_ingest_t *ing, const dd_metering_header_t *hdr)
+{
+    char key[24];
+    uint64_t *last;
+
+    (void)snprintf(key, sizeof(key), "%016" PRIx64, hdr->instance_id);
+    last = dd_map_get(&ing->metering_seen, key);
+    if (last != NULL && hdr->seq <= *last) {
+        return true;
+    }
+    if (last == NULL) {
+        last = malloc(sizeof(*last));
+        if (last == NULL || dd_map_put(&ing->metering_seen, key, last, NULL) != DD_MAP_OK) {
+            free(last);
+            return false;
+        }
+    }
+    *last = hdr->seq;
+    return false;
+}
+
+static void ingest_metering(dd_ingest_t *ing, dd_pipeline_t *p, const dd_svcmqtt_msg_t *m)
+{
+    dd_metering_header_t hdr;
+    metering_ctx_t mc;
+    char err[160] = "";
+    dd_engine_status_t est;
+
+    memset(&hdr, 0, sizeof(hdr));
+    if (dd_metering_decode(m->payload, m->len, &hdr, NULL, NULL, err, sizeof(err)) != DD_METERING_OK) {
+        DD_LOG_WARN("dropped a malformed metering batch: %s", err);
+        return;
+    }
+    if (seen_before(ing, &hdr)) {
+        ing->stats.metering_duplicates++;
+        return;
+    }
+    memset(&mc, 0, sizeof(mc));
+    mc.floor_ms = dd_engine_now(p->engine);
+    mc.stats = &ing->stats;
+    (void)dd_metering_decode(m->payload, m->len, &hdr, on_record, &mc, NULL, 0);
+    if (mc.failed) {
+        DD_LOG_ERROR("out of memory reading a metering batch");
+    } else if (mc.count > 0) {
+        est = dd_engine_on_cloud_events(p->engine, mc.events, mc.count);
+        if (est != DD_ENGINE_OK) {
+            DD_LOG_ERROR("evaluating cloud-side events: %s", dd_engine_strerror(est));
+        }
+    }
+    ing->stats.metering_batches++;
+    ing->stats.metering_records += mc.count;
+    metering_ctx_free(&mc);
+}
+
+/* ---- batches ------------------------------------------------------------------------ */
+
+dd_ingest_status_t dd_ingest_batch(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox_t *box,
+                                   const dd_svcmqtt_msg_t *msgs)
+{
+    const dd_svcmqtt_msg_t *m;
+    dd_ingest_stats_t before;
+    size_t mark;
+    bool store_failed = false;
+    int64_t now_ms;
+
+    if (ing == NULL || p == NULL || box == NULL) {
+        return DD_INGEST_BAD_PARAMETER;
+    }
+    before = ing->stats;
+    mark = dd_outbox_mark(box);
+    if (dd_store_begin(p->store) != DD_STORE_OK) {
+        return DD_INGEST_STORE_ERROR;
+    }
+    for (m = msgs; m != NULL && !store_failed; m = m->next) {
+        /* Each message sees the clock as it is when it is processed; never before the engine's time. */
+        now_ms = dd_clock_now_ms(&p->clock);
+        if (now_ms < dd_engine_now(p->engine)) {
+            now_ms = dd_engine_now(p->engine);
+        }
+        if (strcmp(m->topic, ing->cfg.metering_topic) == 0) {
+            ingest_metering(ing, p, m);
+        } else {
+            (void)ingest_report(ing, p, box, m, now_ms, &store_failed);
+        }
+    }
+    if (!store_failed && dd_store_sink_status(p->store) != DD_STORE_OK) {
+        store_failed = true;
+    }
+    if (store_failed || dd_store_commit(p->store) != DD_STORE_OK) {
+        (void)dd_store_rollback(p->store);
+        dd_outbox_truncate(box, mark);
+        ing->stats = before;
+        DD_LOG_ERROR("a batch of messages could not be stored and was rolled back; no reply was sent");
+        return DD_INGEST_STORE_ERROR;
+    }
+    return DD_INGEST_OK;
+}
+
+const char *dd_ingest_strerror(dd_ingest_status_t status)
+{
+    switch (status) {
+    case DD_INGEST_OK: return "ok";
+    case DD_INGEST_BAD_PARAMETER: return "bad parameter";
+    case DD_INGEST_NO_MEMORY: return "out of memory";
+    case DD_INGEST_STORE_ERROR: return "store error; batch rolled back";
+    }
+    return "unknown ingest status";
+}

@@ -1,0 +1,94 @@
+/**
+ * @file dd_ingest.h
+ * @brief The Device Defender report protocol and the metering intake:
+ *        decode, validate, store, evaluate, and queue the replies - one
+ *        transaction per batch of messages.
+ *
+ * For each report on `$aws/things/T/defender/metrics/{json,cbor}`:
+ * - undecodable or invalid: a /rejected reply (InvalidPayload / "Malformed
+ *   metrics report", or finer codes with fine_error_codes) and no state
+ *   change at all;
+ * - optionally refused as Throttled (closer than throttle_ms of pipeline time
+ *   to the thing's previous accepted report) or DuplicateReportId;
+ * - otherwise stored, evaluated by the engine and marked evaluated in the
+ *   batch's transaction, and answered on /accepted after the commit.
+ * Replies are encoded like the request (JSON or CBOR) and carry reportId
+ * whenever header.report_id was readable.
+ *
+ * Metering batches from the broker shim (dd_metering) become the engine's
+ * cloud-side events; a batch already seen (same shim instance and sequence,
+ * a QoS 1 redelivery) is dropped.
+ *
+ * Replies go to the outbox, which the caller drains after the commit.
+ * Throttle and duplicate state is kept in memory: it starts empty after a
+ * restart. The caller holds the pipeline lock.
+ */
+#ifndef DD_INGEST_H_
+#define DD_INGEST_H_
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dd_map.h"
+#include "dd_outbox.h"
+#include "dd_pipeline.h"
+#include "dd_svcmqtt.h"
+
+/** Status codes of this module. */
+typedef enum dd_ingest_status {
+    DD_INGEST_OK = 0,
+    DD_INGEST_BAD_PARAMETER,
+    DD_INGEST_NO_MEMORY,
+    DD_INGEST_STORE_ERROR    /**< The batch was rolled back; nothing was answered. */
+} dd_ingest_status_t;
+
+/** Behaviour switches for the UNCONFIRMED parts of the protocol. */
+typedef struct dd_ingest_config {
+    bool fine_error_codes;      /**< ddlocal's finer ErrorCodes instead of InvalidPayload. */
+    bool throttle;              /**< Reject reports closer than throttle_ms (default off). */
+    int64_t throttle_ms;        /**< 300000 (AWS's 5 minutes). */
+    bool reject_duplicate_ids;  /**< Reject a report_id equal to the thing's previous one. */
+    bool reject_mixed_keys;     /**< Refuse reports mixing long and short key names. */
+    int reply_qos;              /**< QoS of /accepted and /rejected (default 1). */
+    char metering_topic[128];   /**< The shim's metering topic. */
+} dd_ingest_config_t;
+
+/** Counters for the status panel. */
+typedef struct dd_ingest_stats {
+    uint64_t reports_accepted;
+    uint64_t reports_rejected;
+    uint64_t metering_batches;
+    uint64_t metering_records;
+    uint64_t metering_duplicates;
+    uint64_t connected_things;  /**< Connects minus disconnects seen in metering. */
+} dd_ingest_stats_t;
+
+/** Ingest state. */
+typedef struct dd_ingest {
+    dd_ingest_config_t cfg;
+    dd_map_t last_report;       /**< thing -> last accepted report (throttle, duplicates). */
+    dd_map_t metering_seen;     /**< shim instance -> last batch sequence. */
+    dd_ingest_stats_t stats;
+} dd_ingest_t;
+
+/** @brief Fills @p cfg with the defaults (AWS's confirmed behaviour). */
+void dd_ingest_config_default(dd_ingest_config_t *cfg);
+
+/** @brief Initialises ingest state. */
+dd_ingest_status_t dd_ingest_init(dd_ingest_t *ing, const dd_ingest_config_t *cfg);
+
+/** @brief Frees ingest state. */
+void dd_ingest_destroy(dd_ingest_t *ing);
+
+/**
+ * @brief Processes a list of messages in one transaction; replies go to @p box.
+ * @param[in] msgs Messages (report topics and the metering topic; others are ignored).
+ * @return DD_INGEST_OK, or DD_INGEST_STORE_ERROR when the batch was rolled back.
+ */
+dd_ingest_status_t dd_ingest_batch(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox_t *box,
+                                   const dd_svcmqtt_msg_t *msgs);
+
+/** @return Static text for @p status. */
+const char *dd_ingest_strerror(dd_ingest_status_t status);
+
+#endif /* DD_INGEST_H_ */

@@ -1,0 +1,643 @@
+#include "dd_service.h"
+
+#include "dd_alerts.h"
+#include "dd_api.h"
+#include "dd_db.h"
+#include "dd_engine.h"
+#include "dd_fs.h"
+#include "dd_log.h"
+#include "dd_outbox.h"
+#include "dd_pki.h"
+#include "dd_regsync.h"
+#include "dd_report.h"
+#include "dd_store.h"
+#include "dd_svcmqtt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Settings key holding the last pipeline time, so a restart never goes back. */
+#define SETTING_CLOCK_LAST "clock_last_ms"
+
+static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
+    {1,
+     "CREATE TABLE sns_dead_letters("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  topic TEXT NOT NULL,"
+     "  endpoint TEXT NOT NULL,"
+     "  body TEXT NOT NULL,"
+     "  attempts INTEGER NOT NULL,"
+     "  last_error TEXT NOT NULL,"
+     "  time_ms INTEGER NOT NULL);"},
+};
+
+struct dd_service {
+    dd_service_config_t cfg;
+    dd_pipeline_t p;
+    dd_engine_sink_t store_sink;     /* the store's own sink; ours forwards to it */
+    dd_outbox_t outbox;
+    dd_ingest_t ingest;
+    dd_regsync_t regsync;
+    dd_svcmqtt_t *mqtt;
+    dd_api_t *api;
+    dd_alerts_webhooks_t *webhooks;
+    bool broker_synced;              /* full registry sent on this connection */
+    bool regsync_pending;            /* a push failed: retry */
+    int64_t last_tick_mono_ms;
+    uint64_t alerts_published;
+    uint64_t violation_events;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void dd_service_config_default(dd_service_config_t *cfg)
+{
+    if (cfg == NULL) {
+        return;
+    }
+    memset(cfg, 0, sizeof(*cfg));
+    (void)snprintf(cfg->broker_host, sizeof(cfg->broker_host), "127.0.0.1");
+    (void)snprintf(cfg->api_bind, sizeof(cfg->api_bind), "127.0.0.1");
+    cfg->broker_port = 8883;
+    cfg->api_enabled = true;
+    (void)snprintf(cfg->clock_spec, sizeof(cfg->clock_spec), "real");
+    dd_arn_ctx_default(&cfg->arn);
+    dd_ingest_config_default(&cfg->ingest);
+    cfg->tick_ms = 1000;
+}
+
+/* ---- the engine's view of the registry ---------------------------------------------- */
+
+typedef struct group_fwd {
+    dd_engine_group_fn add;
+    void *add_ctx;
+} group_fwd_t;
+
+static int forward_group(void *ctx, const char *name)
+{
+    group_fwd_t *g = ctx;
+
+    return g->add(g->add_ctx, name);
+}
+
+static int registry_lookup(void *ctx, const char *thing, bool *registered, dd_engine_group_fn add_group,
+                           void *add_ctx)
+{
+    dd_service_t *svc = ctx;
+    group_fwd_t g = {add_group, add_ctx};
+
+    *registered = dd_registry_thing_exists(&svc->p.registry, thing);
+    if (!*registered) {
+        return 0;
+    }
+    return dd_registry_thing_groups_closure(&svc->p.registry, thing, forward_group, &g) == DD_REGISTRY_OK ? 0 : -1;
+}
+
+/* ---- the engine's outputs: store them, and alert ---------------------------------------- */
+
+typedef struct webhook_ctx {
+    dd_service_t *svc;
+    const char *topic;
+    const char *notification;
+} webhook_ctx_t;
+
+static int queue_webhook(void *ctx, const dd_registry_subscription_t *sub)
+{
+    webhook_ctx_t *w = ctx;
+
+    if (dd_outbox_webhook(&w->svc->outbox, w->topic, sub->endpoint, w->notification) != DD_OUTBOX_OK) {
+        DD_LOG_ERROR("out of memory queueing a webhook for %s", sub->endpoint);
+    }
+    return 0;
+}
+
+/* The SNS topic name of an ARN: its last ':'-separated part. */
+static const char *sns_topic_name(const char *arn)
+{
+    const char *colon = strrchr(arn, ':');
+
+    return colon != NULL ? colon + 1 : arn;
+}
+
+static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
+{
+    const dd_profile_t *profile = dd_engine_get_profile(svc->p.engine, ev->profile);
+    char *message = NULL;
+    char *event = NULL;
+    char *notification = NULL;
+    char topic[DD_NAME_MAX + 32];
+    const char *name;
+    int64_t now = dd_clock_now_ms(&svc->p.clock);
+
+    if (profile == NULL || !profile->has_alert_target || profile->sns_target_arn == NULL) {
+        return;
+    }
+    name = sns_topic_name(profile->sns_target_arn);
+    if (!dd_name_valid(DD_NAME_SNS_TOPIC, name)) {
+        DD_LOG_WARN("profile %s: alert target %s is not an SNS topic ARN; no alert sent", ev->profile,
+                    profile->sns_target_arn);
+        return;
+    }
+    if (dd_alerts_message(ev, &message) != DD_ALERTS_OK ||
+        dd_alerts_lambda_event(profile->sns_target_arn, message, now, &event) != DD_ALERTS_OK ||
+        dd_alerts_sns_notification(profile->sns_target_arn, message, now, &notification) != DD_ALERTS_OK) {
+        DD_LOG_ERROR("out of memory building an alert");
+    } else {
+        webhook_ctx_t w = {svc, name, notification};
+        (void)snprintf(topic, sizeof(topic), "%s%s", DD_ALERTS_TOPIC_PREFIX, name);
+        if (dd_outbox_publish(&svc->outbox, topic, event, strlen(event), 1) == DD_OUTBOX_OK) {
+            svc->alerts_published++;
+        }
+        (void)dd_registry_subscription_list(&svc->p.registry, name, queue_webhook, &w);
+        DD_LOG_INFO("alert: %s %s %s/%s -> %s", dd_alarm_event_name(ev->type), ev->thing, ev->profile,
+                    ev->behavior->name, topic);
+    }
+    free(message);
+    free(event);
+    free(notification);
+}
+
+static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
+{
+    dd_service_t *svc = ctx;
+
+    if (svc->store_sink.violation_event != NULL) {
+        svc->store_sink.violation_event(svc->store_sink.ctx, ev);
+    }
+    svc->violation_events++;
+    if (!ev->suppressed) {
+        alert(svc, ev);
+    }
+}
+
+static void sink_active_violation(void *ctx, const dd_active_violation_t *av)
+{
+    dd_service_t *svc = ctx;
+
+    if (svc->store_sink.active_violation != NULL) {
+        svc->store_sink.active_violation(svc->store_sink.ctx, av);
+    }
+}
+
+static void sink_active_violation_removed(void *ctx, const char *violation_id)
+{
+    dd_service_t *svc = ctx;
+
+    if (svc->store_sink.active_violation_removed != NULL) {
+        svc->store_sink.active_violation_removed(svc->store_sink.ctx, violation_id);
+    }
+}
+
+static void sink_metric_value(void *ctx, const dd_metric_datum_t *datum)
+{
+    dd_service_t *svc = ctx;
+
+    if (svc->store_sink.metric_value != NULL) {
+        svc->store_sink.metric_value(svc->store_sink.ctx, datum);
+    }
+}
+
+static void sink_thing_state(void *ctx, const char *thing, const uint8_t *blob, size_t len)
+{
+    dd_service_t *svc = ctx;
+
+    if (svc->store_sink.thing_state != NULL) {
+        svc->store_sink.thing_state(svc->store_sink.ctx, thing, blob, len);
+    }
+}
+
+/* ---- hooks the API calls with the lock held ------------------------------------------------ */
+
+static void hook_registry_changed(void *ctx)
+{
+    dd_service_t *svc = ctx;
+
+    if (svc->mqtt == NULL || !svc->broker_synced) {
+        svc->regsync_pending = true; /* the full sync at (re)connection covers it */
+        return;
+    }
+    svc->regsync_pending = dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL) != DD_REGSYNC_OK;
+}
+
+static void hook_defender_changed(void *ctx)
+{
+    (void)ctx; /* the engine was updated by the caller; nothing is cached here */
+}
+
+/* ---- webhook dead letters -------------------------------------------------------------------- */
+
+static void dead_letter(void *ctx, const char *topic, const char *endpoint, const char *body, int attempts,
+                        const char *last_error)
+{
+    dd_service_t *svc = ctx;
+    sqlite3_stmt *st = NULL;
+
+    pthread_mutex_lock(&svc->p.lock);
+    if (dd_db_prepare(svc->p.db, "INSERT INTO sns_dead_letters(topic, endpoint, body, attempts, last_error, time_ms)"
+                                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &st) == DD_DB_OK) {
+        (void)sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+        (void)sqlite3_bind_text(st, 2, endpoint, -1, SQLITE_STATIC);
+        (void)sqlite3_bind_text(st, 3, body, -1, SQLITE_STATIC);
+        (void)sqlite3_bind_int(st, 4, attempts);
+        (void)sqlite3_bind_text(st, 5, last_error, -1, SQLITE_STATIC);
+        (void)sqlite3_bind_int64(st, 6, dd_clock_now_ms(&svc->p.clock));
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            DD_LOG_ERROR("cannot record a dead letter: %s", sqlite3_errmsg(svc->p.db));
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&svc->p.lock);
+}
+
+/* ---- start-up ------------------------------------------------------------------------------------- */
+
+static dd_service_status_t init_clock(dd_service_t *svc)
+{
+    char *last = NULL;
+    int64_t last_ms = 0;
+
+    if (dd_clock_parse(&svc->p.clock, svc->cfg.clock_spec[0] != '\0' ? svc->cfg.clock_spec : "real") !=
+        DD_CLOCK_OK) {
+        DD_LOG_ERROR("clock spec '%s' not understood", svc->cfg.clock_spec);
+        return DD_SERVICE_BAD_PARAMETER;
+    }
+    if (dd_registry_setting_get(&svc->p.registry, SETTING_CLOCK_LAST, &last) == DD_REGISTRY_OK && last != NULL) {
+        last_ms = strtoll(last, NULL, 10);
+    }
+    free(last);
+    /* A manual clock restarted (crash, restart) resumes from the last stored time. */
+    if (svc->p.clock.mode == DD_CLOCK_MANUAL && last_ms > dd_clock_now_ms(&svc->p.clock)) {
+        (void)dd_clock_set(&svc->p.clock, last_ms);
+    }
+    return DD_SERVICE_OK;
+}
+
+typedef struct pending_ctx {
+    dd_service_t *svc;
+    int count;
+} pending_ctx_t;
+
+static int evaluate_pending(void *ctx, int64_t row, const char *thing, uint64_t report_id, int64_t received_ms,
+                            int format, const uint8_t *payload, size_t len)
+{
+    pending_ctx_t *pc = ctx;
+    dd_service_t *svc = pc->svc;
+    dd_report_t report;
+    int64_t now = received_ms > dd_engine_now(svc->p.engine) ? received_ms : dd_engine_now(svc->p.engine);
+
+    (void)report_id;
+    memset(&report, 0, sizeof(report));
+    if (dd_report_decode((dd_report_format_t)format, payload, len, &report, NULL) == DD_REPORT_OK &&
+        dd_engine_on_report(svc->p.engine, thing, now, &report) == DD_ENGINE_OK) {
+        (void)dd_store_report_mark_evaluated(svc->p.store, row);
+        pc->count++;
+    }
+    dd_report_free(&report);
+    return 0;
+}
+
+static dd_service_status_t open_pipeline(dd_service_t *svc)
+{
+    dd_engine_config_t ecfg;
+    dd_engine_registry_t reg;
+    dd_engine_sink_t sink;
+    char path[700];
+    pending_ctx_t pc = {svc, 0};
+
+    pthread_mutex_init(&svc->p.lock, NULL);
+    (void)snprintf(svc->p.data_dir, sizeof(svc->p.data_dir), "%s", svc->cfg.data_dir);
+    (void)snprintf(svc->p.mqtt_endpoint, sizeof(svc->p.mqtt_endpoint), "%s:%u", svc->cfg.broker_host,
+                   (unsigned)svc->cfg.broker_port);
+    svc->p.arn = svc->cfg.arn;
+    (void)snprintf(path, sizeof(path), "%s/%s", svc->cfg.data_dir, DD_DB_FILE_NAME);
+    if (dd_db_open(path, false, &svc->p.db) != DD_DB_OK ||
+        dd_registry_open(&svc->p.registry, svc->p.db, &svc->cfg.arn, &svc->p.clock) != DD_REGISTRY_OK ||
+        dd_db_migrate(svc->p.db, "service", SERVICE_MIGRATIONS,
+                      sizeof(SERVICE_MIGRATIONS) / sizeof(SERVICE_MIGRATIONS[0])) != DD_DB_OK) {
+        DD_LOG_ERROR("cannot open the database %s", path);
+        return DD_SERVICE_DB_ERROR;
+    }
+    if (!svc->cfg.arn_explicit) {
+        char *region = NULL;
+        char *account = NULL;
+        (void)dd_registry_setting_get(&svc->p.registry, "region", &region);
+        (void)dd_registry_setting_get(&svc->p.registry, "account", &account);
+        if (region != NULL && account != NULL && dd_arn_ctx_set(&svc->cfg.arn, region, account) == DD_NAMES_OK) {
+            svc->p.arn = svc->cfg.arn;
+            svc->p.registry.arn = svc->cfg.arn;
+        }
+        free(region);
+        free(account);
+    }
+    if (init_clock(svc) != DD_SERVICE_OK) {
+        return DD_SERVICE_BAD_PARAMETER;
+    }
+    if (dd_store_open(svc->p.db, &svc->cfg.arn, &svc->p.store) != DD_STORE_OK) {
+        DD_LOG_ERROR("cannot open the evaluator store");
+        return DD_SERVICE_DB_ERROR;
+    }
+    dd_store_sink(svc->p.store, &svc->store_sink);
+    dd_engine_config_default(&ecfg);
+    ecfg.arn = svc->cfg.arn;
+    ecfg.id_seed = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
+    reg.ctx = svc;
+    reg.lookup = registry_lookup;
+    memset(&sink, 0, sizeof(sink));
+    sink.ctx = svc;
+    sink.violation_event = sink_violation_event;
+    sink.active_violation = sink_active_violation;
+    sink.active_violation_removed = sink_active_violation_removed;
+    sink.metric_value = sink_metric_value;
+    sink.thing_state = sink_thing_state;
+    if (dd_engine_create(&ecfg, &reg, &sink, &svc->p.engine) != DD_ENGINE_OK) {
+        return DD_SERVICE_NO_MEMORY;
+    }
+    if (dd_store_load(svc->p.store, svc->p.engine) != DD_STORE_OK) {
+        DD_LOG_ERROR("cannot load the evaluator state from %s", path);
+        return DD_SERVICE_DB_ERROR;
+    }
+    /* Stored reports never evaluated (none unless an earlier run failed mid-way). */
+    if (dd_store_begin(svc->p.store) == DD_STORE_OK) {
+        (void)dd_store_reports_pending(svc->p.store, evaluate_pending, &pc);
+        (void)dd_store_commit(svc->p.store);
+    }
+    if (pc.count > 0) {
+        DD_LOG_INFO("evaluated %d stored report(s) left unevaluated by an earlier run", pc.count);
+    }
+    dd_outbox_entries_free(dd_outbox_take(&svc->outbox)); /* alerts of the past are not re-sent */
+    svc->p.hook_ctx = svc;
+    svc->p.registry_changed = hook_registry_changed;
+    svc->p.defender_changed = hook_defender_changed;
+    return DD_SERVICE_OK;
+}
+
+static dd_service_status_t connect_broker(dd_service_t *svc)
+{
+    char ca[700];
+    char cert[700];
+    char key[700];
+    const char *subs[3];
+    dd_svcmqtt_params_t params;
+
+    (void)dd_pki_path(svc->cfg.data_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
+    (void)dd_pki_path(svc->cfg.data_dir, DD_PKI_FILE_SERVICE_CERT, cert, sizeof(cert));
+    (void)dd_pki_path(svc->cfg.data_dir, DD_PKI_FILE_SERVICE_KEY, key, sizeof(key));
+    if (!dd_fs_exists(cert) || !dd_fs_exists(key)) {
+        DD_LOG_ERROR("service credentials %s / %s are missing (run `ddlocal init`)", cert, key);
+        return DD_SERVICE_PKI_ERROR;
+    }
+    subs[0] = "$aws/things/+/defender/metrics/json";
+    subs[1] = "$aws/things/+/defender/metrics/cbor";
+    subs[2] = svc->cfg.ingest.metering_topic;
+    memset(&params, 0, sizeof(params));
+    params.host = svc->cfg.broker_host;
+    params.port = svc->cfg.broker_port;
+    params.client_id = "ddlocald";
+    params.clean_session = false;
+    params.ca_file = ca;
+    params.cert_file = cert;
+    params.key_file = key;
+    params.subscriptions = subs;
+    params.subscription_count = 3;
+    if (dd_svcmqtt_create(&params, &svc->mqtt) != DD_SVCMQTT_OK) {
+        return DD_SERVICE_MQTT_ERROR;
+    }
+    return DD_SERVICE_OK;
+}
+
+static dd_service_status_t write_ready_file(dd_service_t *svc)
+{
+    char text[256];
+    int n;
+
+    if (svc->cfg.ready_file[0] == '\0') {
+        return DD_SERVICE_OK;
+    }
+    n = snprintf(text, sizeof(text), "{\"api\":\"http://%s:%u\",\"pid\":%d}\n", svc->cfg.api_bind,
+                 (unsigned)dd_service_api_port(svc), (int)getpid());
+    if (dd_fs_write_atomic(svc->cfg.ready_file, text, (size_t)n, 0644) != DD_FS_OK) {
+        DD_LOG_ERROR("cannot write %s", svc->cfg.ready_file);
+        return DD_SERVICE_DB_ERROR;
+    }
+    return DD_SERVICE_OK;
+}
+
+dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service_t **out)
+{
+    dd_service_t *svc;
+    dd_service_status_t status;
+    dd_alerts_webhook_config_t wcfg;
+
+    if (cfg == NULL || out == NULL || cfg->data_dir[0] == '\0') {
+        return DD_SERVICE_BAD_PARAMETER;
+    }
+    *out = NULL;
+    svc = calloc(1, sizeof(*svc));
+    if (svc == NULL) {
+        return DD_SERVICE_NO_MEMORY;
+    }
+    svc->cfg = *cfg;
+    if (svc->cfg.tick_ms <= 0) {
+        svc->cfg.tick_ms = 1000;
+    }
+    dd_outbox_init(&svc->outbox);
+    (void)dd_ingest_init(&svc->ingest, &svc->cfg.ingest);
+    status = open_pipeline(svc);
+    if (status == DD_SERVICE_OK) {
+        memset(&wcfg, 0, sizeof(wcfg));
+        wcfg.dead_letter = dead_letter;
+        wcfg.dead_letter_ctx = svc;
+        if (dd_alerts_webhooks_start(&wcfg, &svc->webhooks) != DD_ALERTS_OK) {
+            status = DD_SERVICE_NO_MEMORY;
+        }
+    }
+    if (status == DD_SERVICE_OK) {
+        status = connect_broker(svc);
+    }
+    if (status == DD_SERVICE_OK && svc->cfg.api_enabled) {
+        if (dd_api_start(&svc->p, svc->cfg.api_bind, svc->cfg.api_port, &svc->api) != DD_API_OK) {
+            DD_LOG_ERROR("the HTTP API cannot listen on %s:%u", svc->cfg.api_bind, (unsigned)svc->cfg.api_port);
+            status = DD_SERVICE_API_ERROR;
+        }
+    }
+    if (status == DD_SERVICE_OK) {
+        status = write_ready_file(svc);
+    }
+    if (status != DD_SERVICE_OK) {
+        dd_service_destroy(svc);
+        return status;
+    }
+    svc->last_tick_mono_ms = mono_ms();
+    *out = svc;
+    return DD_SERVICE_OK;
+}
+
+/* ---- the worker loop ------------------------------------------------------------------------------ */
+
+static void drain_outbox(dd_service_t *svc)
+{
+    dd_outbox_entry_t *head = dd_outbox_take(&svc->outbox);
+    dd_outbox_entry_t *e;
+
+    for (e = head; e != NULL; e = e->next) {
+        if (e->kind == DD_OUTBOX_PUBLISH) {
+            (void)dd_svcmqtt_publish(svc->mqtt, e->target, e->payload, e->len, e->qos, false);
+        } else {
+            (void)dd_alerts_webhooks_post(svc->webhooks, e->sns_topic, e->target, (const char *)e->payload);
+        }
+    }
+    dd_outbox_entries_free(head);
+}
+
+static void tick(dd_service_t *svc)
+{
+    int64_t now = dd_clock_now_ms(&svc->p.clock);
+    size_t mark = dd_outbox_mark(&svc->outbox);
+    char text[32];
+
+    if (now < dd_engine_now(svc->p.engine)) {
+        now = dd_engine_now(svc->p.engine);
+    }
+    if (dd_store_begin(svc->p.store) != DD_STORE_OK) {
+        return;
+    }
+    (void)dd_engine_tick(svc->p.engine, now);
+    (void)dd_store_save_engine(svc->p.store, svc->p.engine);
+    (void)snprintf(text, sizeof(text), "%lld", (long long)now);
+    (void)dd_registry_setting_set(&svc->p.registry, SETTING_CLOCK_LAST, text);
+    if (dd_store_sink_status(svc->p.store) != DD_STORE_OK || dd_store_commit(svc->p.store) != DD_STORE_OK) {
+        (void)dd_store_rollback(svc->p.store);
+        dd_outbox_truncate(&svc->outbox, mark);
+        DD_LOG_ERROR("an engine tick could not be stored and was rolled back");
+    }
+}
+
+static void sync_registry(dd_service_t *svc)
+{
+    bool connected = dd_svcmqtt_connected(svc->mqtt);
+    bool external;
+
+    if (!connected) {
+        svc->broker_synced = false;
+        return;
+    }
+    external = dd_regsync_external_change(&svc->regsync, &svc->p);
+    if (!svc->broker_synced) {
+        /* First connection, or the broker (and its shim) may have restarted. */
+        if (dd_regsync_full(&svc->regsync, &svc->p, svc->mqtt) == DD_REGSYNC_OK) {
+            svc->broker_synced = true;
+            svc->regsync_pending = false;
+            /* Engine coverage may be stale for changes made while disconnected. */
+            (void)dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL);
+        }
+        return;
+    }
+    if (external || svc->regsync_pending) {
+        svc->regsync_pending = dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL) != DD_REGSYNC_OK;
+    }
+}
+
+dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *stop)
+{
+    if (svc == NULL || stop == NULL) {
+        return DD_SERVICE_BAD_PARAMETER;
+    }
+    DD_LOG_INFO("ddlocald running (data dir %s, broker %s:%u)", svc->cfg.data_dir, svc->cfg.broker_host,
+                (unsigned)svc->cfg.broker_port);
+    while (!*stop) {
+        dd_svcmqtt_msg_t *msgs = NULL;
+        size_t n = dd_svcmqtt_take(svc->mqtt, 2000, 50, &msgs);
+        int64_t mono = mono_ms();
+
+        pthread_mutex_lock(&svc->p.lock);
+        if (n > 0) {
+            (void)dd_ingest_batch(&svc->ingest, &svc->p, &svc->outbox, msgs);
+        }
+        sync_registry(svc);
+        if (mono - svc->last_tick_mono_ms >= svc->cfg.tick_ms) {
+            tick(svc);
+            svc->last_tick_mono_ms = mono;
+        }
+        drain_outbox(svc);
+        pthread_mutex_unlock(&svc->p.lock);
+        dd_svcmqtt_msg_free(msgs);
+    }
+    /* Last tick persists the pipeline time. */
+    pthread_mutex_lock(&svc->p.lock);
+    tick(svc);
+    drain_outbox(svc);
+    pthread_mutex_unlock(&svc->p.lock);
+    DD_LOG_INFO("ddlocald stopping");
+    return DD_SERVICE_OK;
+}
+
+void dd_service_wake(dd_service_t *svc)
+{
+    if (svc != NULL) {
+        dd_svcmqtt_wake(svc->mqtt);
+    }
+}
+
+dd_pipeline_t *dd_service_pipeline(dd_service_t *svc)
+{
+    return svc != NULL ? &svc->p : NULL;
+}
+
+uint16_t dd_service_api_port(const dd_service_t *svc)
+{
+    return (svc != NULL && svc->api != NULL) ? dd_api_port(svc->api) : 0;
+}
+
+void dd_service_snapshot(dd_service_t *svc, dd_service_snapshot_t *out)
+{
+    if (svc == NULL || out == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&svc->p.lock);
+    out->ingest = svc->ingest.stats;
+    out->alerts_published = svc->alerts_published;
+    out->violation_events = svc->violation_events;
+    out->pipeline_ms = dd_clock_now_ms(&svc->p.clock);
+    out->broker_connected = dd_svcmqtt_connected(svc->mqtt);
+    pthread_mutex_unlock(&svc->p.lock);
+}
+
+void dd_service_destroy(dd_service_t *svc)
+{
+    if (svc == NULL) {
+        return;
+    }
+    dd_api_stop(svc->api);         /* no API thread may take the lock after this */
+    dd_svcmqtt_destroy(svc->mqtt);
+    dd_alerts_webhooks_stop(svc->webhooks); /* may dead-letter into the database */
+    dd_engine_destroy(svc->p.engine);
+    dd_store_close(svc->p.store);
+    dd_db_close(svc->p.db);
+    dd_ingest_destroy(&svc->ingest);
+    dd_outbox_destroy(&svc->outbox);
+    pthread_mutex_destroy(&svc->p.lock);
+    free(svc);
+}
+
+const char *dd_service_strerror(dd_service_status_t status)
+{
+    switch (status) {
+    case DD_SERVICE_OK: return "ok";
+    case DD_SERVICE_BAD_PARAMETER: return "bad parameter";
+    case DD_SERVICE_NO_MEMORY: return "out of memory";
+    case DD_SERVICE_DB_ERROR: return "database error";
+    case DD_SERVICE_PKI_ERROR: return "service credentials missing";
+    case DD_SERVICE_MQTT_ERROR: return "broker session could not be created";
+    case DD_SERVICE_API_ERROR: return "HTTP API could not listen";
+    }
+    return "unknown service status";
+}

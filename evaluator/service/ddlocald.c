@@ -1,0 +1,187 @@
+/*
+ * ddlocald: the Device Defender Detect service of ddlocal. Normally started
+ * by `ddlocal up`; runnable alone against a broker that loads the shim.
+ */
+#include "dd_log.h"
+#include "dd_service.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char HELP[] =
+    "usage: ddlocald --data-dir DIR --broker-port PORT [options]\n"
+    "\n"
+    "The evaluator service: answers Device Defender reports, evaluates security\n"
+    "profiles, raises alerts, serves the AWS IoT REST API. `ddlocal up` starts it.\n"
+    "\n"
+    "  -D, --data-dir DIR            data dir made by `ddlocal init` (required)\n"
+    "      --broker-host HOST        broker address (default 127.0.0.1)\n"
+    "      --broker-port PORT        broker's mTLS listener, the 8883 role (required)\n"
+    "      --api-bind ADDR           API address (default 127.0.0.1)\n"
+    "      --api-port PORT           API port (default 0: the system chooses)\n"
+    "      --no-api                  do not serve the HTTP API\n"
+    "      --clock SPEC              real | scaled:S:ORIGIN_REAL_MS:ORIGIN_PIPELINE_MS | manual:MS\n"
+    "                                (the same spec the broker shim got; default real)\n"
+    "      --region R --account A    ARN region and account (default: the data dir's, else\n"
+    "                                us-east-1 / 123456789012)\n"
+    "      --fine-error-codes        finer /rejected ErrorCodes than AWS's InvalidPayload\n"
+    "      --throttle                reject reports closer than 300 s of pipeline time\n"
+    "      --reject-duplicate-report-ids\n"
+    "      --reject-mixed-keys       refuse reports mixing long and short key names\n"
+    "      --ready-file FILE         write {\"api\":URL,\"pid\":N} to FILE once ready\n"
+    "      --log-level LEVEL         error | warn | info | debug (default info)\n"
+    "  -h, --help\n";
+
+static volatile sig_atomic_t g_stop = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static int parse_port(const char *text, uint16_t *out)
+{
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+
+    if (end == text || *end != '\0' || v < 0 || v > 65535) {
+        return -1;
+    }
+    *out = (uint16_t)v;
+    return 0;
+}
+
+enum {
+    OPT_BROKER_HOST = 1000, OPT_BROKER_PORT, OPT_API_BIND, OPT_API_PORT, OPT_NO_API, OPT_CLOCK, OPT_REGION,
+    OPT_ACCOUNT, OPT_FINE, OPT_THROTTLE, OPT_DUPLICATES, OPT_MIXED, OPT_READY, OPT_LOG_LEVEL
+};
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"data-dir", required_argument, NULL, 'D'},
+        {"broker-host", required_argument, NULL, OPT_BROKER_HOST},
+        {"broker-port", required_argument, NULL, OPT_BROKER_PORT},
+        {"api-bind", required_argument, NULL, OPT_API_BIND},
+        {"api-port", required_argument, NULL, OPT_API_PORT},
+        {"no-api", no_argument, NULL, OPT_NO_API},
+        {"clock", required_argument, NULL, OPT_CLOCK},
+        {"region", required_argument, NULL, OPT_REGION},
+        {"account", required_argument, NULL, OPT_ACCOUNT},
+        {"fine-error-codes", no_argument, NULL, OPT_FINE},
+        {"throttle", no_argument, NULL, OPT_THROTTLE},
+        {"reject-duplicate-report-ids", no_argument, NULL, OPT_DUPLICATES},
+        {"reject-mixed-keys", no_argument, NULL, OPT_MIXED},
+        {"ready-file", required_argument, NULL, OPT_READY},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    dd_service_config_t cfg;
+    dd_service_t *svc = NULL;
+    dd_service_status_t st;
+    const char *data_dir = NULL;
+    const char *region = NULL;
+    const char *account = NULL;
+    bool have_broker_port = false;
+    struct sigaction sa;
+    int c;
+
+    dd_log_set_program("ddlocald");
+    dd_service_config_default(&cfg);
+    while ((c = getopt_long(argc, argv, "D:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'D': data_dir = optarg; break;
+        case OPT_BROKER_HOST: (void)snprintf(cfg.broker_host, sizeof(cfg.broker_host), "%s", optarg); break;
+        case OPT_BROKER_PORT:
+            if (parse_port(optarg, &cfg.broker_port) != 0 || cfg.broker_port == 0) {
+                fprintf(stderr, "ddlocald: --broker-port must be 1..65535, not '%s'\n", optarg);
+                return 2;
+            }
+            have_broker_port = true;
+            break;
+        case OPT_API_BIND: (void)snprintf(cfg.api_bind, sizeof(cfg.api_bind), "%s", optarg); break;
+        case OPT_API_PORT:
+            if (parse_port(optarg, &cfg.api_port) != 0) {
+                fprintf(stderr, "ddlocald: --api-port must be 0..65535, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_NO_API: cfg.api_enabled = false; break;
+        case OPT_CLOCK: (void)snprintf(cfg.clock_spec, sizeof(cfg.clock_spec), "%s", optarg); break;
+        case OPT_REGION: region = optarg; break;
+        case OPT_ACCOUNT: account = optarg; break;
+        case OPT_FINE: cfg.ingest.fine_error_codes = true; break;
+        case OPT_THROTTLE: cfg.ingest.throttle = true; break;
+        case OPT_DUPLICATES: cfg.ingest.reject_duplicate_ids = true; break;
+        case OPT_MIXED: cfg.ingest.reject_mixed_keys = true; break;
+        case OPT_READY: (void)snprintf(cfg.ready_file, sizeof(cfg.ready_file), "%s", optarg); break;
+        case OPT_LOG_LEVEL:
+            if (strcmp(optarg, "error") == 0) {
+                dd_log_set_level(DD_LOG_LEVEL_ERROR);
+            } else if (strcmp(optarg, "warn") == 0) {
+                dd_log_set_level(DD_LOG_LEVEL_WARN);
+            } else if (strcmp(optarg, "info") == 0) {
+                dd_log_set_level(DD_LOG_LEVEL_INFO);
+            } else if (strcmp(optarg, "debug") == 0) {
+                dd_log_set_level(DD_LOG_LEVEL_DEBUG);
+            } else {
+                fprintf(stderr, "ddlocald: --log-level must be error, warn, info or debug\n");
+                return 2;
+            }
+            break;
+        case 'h':
+            fputs(HELP, stdout);
+            return 0;
+        default:
+            fputs(HELP, stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "ddlocald: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (data_dir == NULL || !have_broker_port) {
+        fprintf(stderr, "ddlocald: --data-dir and --broker-port are required (see --help)\n");
+        return 2;
+    }
+    if (realpath(data_dir, cfg.data_dir) == NULL) {
+        fprintf(stderr, "ddlocald: data dir %s does not exist (create it with `ddlocal init`)\n", data_dir);
+        return 1;
+    }
+    if ((region == NULL) != (account == NULL)) {
+        fprintf(stderr, "ddlocald: --region and --account go together\n");
+        return 2;
+    }
+    if (region != NULL) {
+        if (dd_arn_ctx_set(&cfg.arn, region, account) != DD_NAMES_OK) {
+            fprintf(stderr, "ddlocald: bad --region/--account (region [a-z0-9-], account 12 digits)\n");
+            return 2;
+        }
+        cfg.arn_explicit = true;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    (void)sigaction(SIGPIPE, &sa, NULL);
+    st = dd_service_create(&cfg, &svc);
+    if (st != DD_SERVICE_OK) {
+        fprintf(stderr, "ddlocald: cannot start: %s\n", dd_service_strerror(st));
+        return 1;
+    }
+    (void)dd_service_run(svc, &g_stop);
+    dd_service_destroy(svc);
+    if (cfg.ready_file[0] != '\0') {
+        (void)unlink(cfg.ready_file);
+    }
+    return 0;
+}
