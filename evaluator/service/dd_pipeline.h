@@ -53,6 +53,14 @@ typedef struct dd_pipeline {
     void (*registry_changed)(void *hook_ctx);
     /** Profiles, custom metrics or dimensions changed. */
     void (*defender_changed)(void *hook_ctx);
+    /**
+     * ddlocal's own HTTP operations under /ddlocal/ (not AWS's): the clock of
+     * a running pipeline and the status panel. Called WITHOUT the lock (it
+     * takes it itself); returns the HTTP status and a malloc'd JSON body.
+     * NULL when the service offers none.
+     */
+    int (*extension)(void *hook_ctx, const char *method, const char *path, const char *body,
+                     size_t body_len, char **response);
 } dd_pipeline_t;
 
 #endif /* DD_PIPELINE_H_ */

@@ -143,6 +143,9 @@ dd_regsync_status_t dd_regsync_push(dd_regsync_t *sync, dd_pipeline_t *p, dd_svc
             (void)dd_store_begin(p->store);
             for (i = 0; i < cc.thing_count; i++) {
                 (void)dd_engine_thing_changed(p->engine, cc.things[i], now);
+                if (sync->thing_pushed != NULL) {
+                    sync->thing_pushed(sync->thing_pushed_ctx, cc.things[i]);
+                }
             }
             (void)dd_store_commit(p->store);
         }

@@ -38,6 +38,9 @@ typedef struct dd_regsync {
     int64_t pushed_seq;      /**< Change-log position the shim has seen. */
     int64_t data_version;    /**< Last PRAGMA data_version read. */
     int ack_timeout_ms;      /**< PUBACK wait (0 = 5000). */
+    /** Optional: told of every thing whose registry state was pushed (status feed). */
+    void (*thing_pushed)(void *ctx, const char *thing);
+    void *thing_pushed_ctx;
 } dd_regsync_t;
 
 /** @brief Sends the whole registry (a "full" message) and the clock if manual. */

@@ -13,6 +13,7 @@
 #include "dd_store.h"
 #include "dd_svcmqtt.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,15 @@ static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
      "  time_ms INTEGER NOT NULL);"},
 };
 
+/* Recent events for the status panel of `ddlocal up`. */
+#define FEED_SIZE 32
+#define FEED_TEXT 240
+
+typedef struct feed_item {
+    uint64_t seq;
+    char text[FEED_TEXT];
+} feed_item_t;
+
 struct dd_service {
     dd_service_config_t cfg;
     dd_pipeline_t p;
@@ -49,7 +59,36 @@ struct dd_service {
     int64_t last_tick_mono_ms;
     uint64_t alerts_published;
     uint64_t violation_events;
+    feed_item_t feed[FEED_SIZE];
+    uint64_t feed_seq;
 };
+
+static void iso_time(int64_t ms, char *buf, size_t len)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+
+    (void)gmtime_r(&secs, &tm);
+    (void)strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Appends a line to the status feed (lock held). */
+static void feed(dd_service_t *svc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void feed(dd_service_t *svc, const char *fmt, ...)
+{
+    feed_item_t *item = &svc->feed[svc->feed_seq % FEED_SIZE];
+    char when[32];
+    size_t n;
+    va_list ap;
+
+    iso_time(dd_clock_now_ms(&svc->p.clock), when, sizeof(when));
+    n = (size_t)snprintf(item->text, sizeof(item->text), "%s  ", when);
+    va_start(ap, fmt);
+    (void)vsnprintf(item->text + n, sizeof(item->text) - n, fmt, ap);
+    va_end(ap);
+    item->seq = ++svc->feed_seq;
+}
 
 static int64_t mono_ms(void)
 {
@@ -174,6 +213,17 @@ static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
         svc->store_sink.violation_event(svc->store_sink.ctx, ev);
     }
     svc->violation_events++;
+    if (ev->has_value && ev->type != DD_ALARM_INVALIDATED) {
+        cJSON *value = dd_datapoint_to_json(&ev->value);
+        char *text = value != NULL ? cJSON_PrintUnformatted(value) : NULL;
+        feed(svc, "%s %s: %s/%s value %s%s", dd_alarm_event_name(ev->type), ev->thing, ev->profile,
+             ev->behavior->name, text != NULL ? text : "?", ev->suppressed ? " (suppressed)" : "");
+        cJSON_free(text);
+        cJSON_Delete(value);
+    } else {
+        feed(svc, "%s %s: %s/%s%s", dd_alarm_event_name(ev->type), ev->thing, ev->profile, ev->behavior->name,
+             ev->suppressed ? " (suppressed)" : "");
+    }
     if (!ev->suppressed) {
         alert(svc, ev);
     }
@@ -213,6 +263,153 @@ static void sink_thing_state(void *ctx, const char *thing, const uint8_t *blob, 
     if (svc->store_sink.thing_state != NULL) {
         svc->store_sink.thing_state(svc->store_sink.ctx, thing, blob, len);
     }
+}
+
+static int join_group(void *ctx, const char *name)
+{
+    char *list = ctx;
+    size_t n = strlen(list);
+
+    (void)snprintf(list + n, FEED_TEXT - n, "%s%s", n > 0 ? ", " : "", name);
+    return 0;
+}
+
+/* A thing's registry state changed: show where it is now (group moves). */
+static void thing_pushed(void *ctx, const char *thing)
+{
+    dd_service_t *svc = ctx;
+    char groups[FEED_TEXT] = "";
+
+    if (!dd_registry_thing_exists(&svc->p.registry, thing)) {
+        feed(svc, "registry: thing %s deleted", thing);
+        return;
+    }
+    (void)dd_registry_thing_groups(&svc->p.registry, thing, NULL, join_group, groups, NULL, 0, NULL);
+    feed(svc, "registry: %s is in thing groups [%s]", thing, groups);
+}
+
+/* ---- ddlocal's own HTTP operations (/ddlocal/v1/...) ----------------------------------------- */
+
+static char *json_text(cJSON *obj)
+{
+    char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
+    char *out = text != NULL ? strdup(text) : NULL;
+
+    cJSON_free(text);
+    cJSON_Delete(obj);
+    return out;
+}
+
+static char *error_json(const char *message)
+{
+    cJSON *obj = cJSON_CreateObject();
+
+    (void)cJSON_AddStringToObject(obj, "message", message);
+    return json_text(obj);
+}
+
+static cJSON *clock_json(dd_service_t *svc)
+{
+    cJSON *obj = cJSON_CreateObject();
+    char spec[DD_CLOCK_SPEC_MAX];
+    char when[32];
+    int64_t now = dd_clock_now_ms(&svc->p.clock);
+
+    (void)dd_clock_format(&svc->p.clock, spec, sizeof(spec));
+    iso_time(now, when, sizeof(when));
+    (void)cJSON_AddStringToObject(obj, "mode", svc->p.clock.mode == DD_CLOCK_MANUAL   ? "manual"
+                                               : svc->p.clock.mode == DD_CLOCK_SCALED ? "scaled"
+                                                                                      : "real");
+    (void)cJSON_AddNumberToObject(obj, "pipelineTimeMs", (double)now);
+    (void)cJSON_AddStringToObject(obj, "pipelineTime", when);
+    (void)cJSON_AddStringToObject(obj, "spec", spec);
+    return obj;
+}
+
+static void tick(dd_service_t *svc);
+
+/* POST /ddlocal/v1/clock {"advanceSeconds":N}: moves a manual clock, closes windows, before answering. */
+static int advance_clock(dd_service_t *svc, const char *body, size_t body_len, char **response)
+{
+    cJSON *req = body != NULL ? cJSON_ParseWithLength(body, body_len) : NULL;
+    const cJSON *secs = cJSON_GetObjectItemCaseSensitive(req, "advanceSeconds");
+    int64_t delta;
+
+    if (!cJSON_IsNumber(secs) || secs->valuedouble < 0 || secs->valuedouble > 1e9) {
+        cJSON_Delete(req);
+        *response = error_json("Body must be {\"advanceSeconds\": N} with 0 <= N <= 1e9");
+        return 400;
+    }
+    delta = (int64_t)(secs->valuedouble * 1000.0 + 0.5);
+    cJSON_Delete(req);
+    pthread_mutex_lock(&svc->p.lock);
+    if (svc->p.clock.mode != DD_CLOCK_MANUAL) {
+        pthread_mutex_unlock(&svc->p.lock);
+        *response = error_json("The pipeline clock is not manual; start it with `ddlocal up --manual-clock`");
+        return 400;
+    }
+    (void)dd_clock_advance(&svc->p.clock, delta, NULL);
+    /* The shim stamps metering with the same clock. */
+    if (svc->mqtt != NULL && dd_svcmqtt_connected(svc->mqtt)) {
+        (void)dd_regsync_clock(&svc->regsync, &svc->p, svc->mqtt);
+    }
+    tick(svc);
+    svc->last_tick_mono_ms = mono_ms();
+    *response = json_text(clock_json(svc));
+    pthread_mutex_unlock(&svc->p.lock);
+    dd_svcmqtt_wake(svc->mqtt); /* send what the tick produced now */
+    return 200;
+}
+
+static char *status_text(dd_service_t *svc)
+{
+    cJSON *obj = clock_json(svc);
+    cJSON *events = cJSON_CreateArray();
+    int64_t active = 0;
+    uint64_t i;
+
+    (void)dd_store_active_violation_count(svc->p.store, &active);
+    (void)cJSON_AddBoolToObject(obj, "brokerConnected", dd_svcmqtt_connected(svc->mqtt));
+    (void)cJSON_AddNumberToObject(obj, "connectedClients", (double)svc->ingest.stats.connected_things);
+    (void)cJSON_AddNumberToObject(obj, "reportsAccepted", (double)svc->ingest.stats.reports_accepted);
+    (void)cJSON_AddNumberToObject(obj, "reportsRejected", (double)svc->ingest.stats.reports_rejected);
+    (void)cJSON_AddNumberToObject(obj, "meteringBatches", (double)svc->ingest.stats.metering_batches);
+    (void)cJSON_AddNumberToObject(obj, "activeViolations", (double)active);
+    (void)cJSON_AddNumberToObject(obj, "violationEvents", (double)svc->violation_events);
+    (void)cJSON_AddNumberToObject(obj, "alertsPublished", (double)svc->alerts_published);
+    for (i = svc->feed_seq > FEED_SIZE ? svc->feed_seq - FEED_SIZE + 1 : 1; i <= svc->feed_seq; i++) {
+        const feed_item_t *item = &svc->feed[i % FEED_SIZE];
+        cJSON *e = cJSON_CreateObject();
+        (void)cJSON_AddNumberToObject(e, "seq", (double)item->seq);
+        (void)cJSON_AddStringToObject(e, "text", item->text);
+        (void)cJSON_AddItemToArray(events, e);
+    }
+    (void)cJSON_AddItemToObject(obj, "latestEvents", events);
+    return json_text(obj);
+}
+
+static int hook_extension(void *ctx, const char *method, const char *path, const char *body, size_t body_len,
+                          char **response)
+{
+    dd_service_t *svc = ctx;
+
+    if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "GET") == 0) {
+        pthread_mutex_lock(&svc->p.lock);
+        *response = json_text(clock_json(svc));
+        pthread_mutex_unlock(&svc->p.lock);
+        return 200;
+    }
+    if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "POST") == 0) {
+        return advance_clock(svc, body, body_len, response);
+    }
+    if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
+        pthread_mutex_lock(&svc->p.lock);
+        *response = status_text(svc);
+        pthread_mutex_unlock(&svc->p.lock);
+        return 200;
+    }
+    *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET and POST /ddlocal/v1/clock");
+    return 404;
 }
 
 /* ---- hooks the API calls with the lock held ------------------------------------------------ */
@@ -377,6 +574,9 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->p.hook_ctx = svc;
     svc->p.registry_changed = hook_registry_changed;
     svc->p.defender_changed = hook_defender_changed;
+    svc->p.extension = hook_extension;
+    svc->regsync.thing_pushed = thing_pushed;
+    svc->regsync.thing_pushed_ctx = svc;
     return DD_SERVICE_OK;
 }
 

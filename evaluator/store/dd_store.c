@@ -1385,6 +1385,27 @@ dd_store_status_t dd_store_violation_events(dd_store_t *s, const dd_store_violat
                            true, f, page, fn, ctx, next_token);
 }
 
+dd_store_status_t dd_store_active_violation_count(dd_store_t *s, int64_t *count)
+{
+    sqlite3_stmt *st = NULL;
+    dd_store_status_t status;
+
+    if (s == NULL || count == NULL) {
+        return DD_STORE_BAD_PARAMETER;
+    }
+    *count = 0;
+    status = prepare(s, "SELECT count(*) FROM ev_active_violations", &st);
+    if (status == DD_STORE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *count = sqlite3_column_int64(st, 0);
+        } else {
+            status = DD_STORE_SQL_ERROR;
+        }
+    }
+    sqlite3_finalize(st);
+    return status;
+}
+
 dd_store_status_t dd_store_active_violations(dd_store_t *s, const dd_store_violation_filter_t *f,
                                              const dd_store_page_t *page,
                                              int (*fn)(void *ctx, const cJSON *item), void *ctx,

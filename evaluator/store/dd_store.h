@@ -244,6 +244,9 @@ dd_store_status_t dd_store_violation_events(dd_store_t *store,
                                             int (*fn)(void *ctx, const cJSON *item), void *ctx,
                                             char next_token[DD_STORE_TOKEN_MAX]);
 
+/** @brief Number of active violations (for status displays). */
+dd_store_status_t dd_store_active_violation_count(dd_store_t *store, int64_t *count);
+
 /** @brief ListActiveViolations (newest first; time filters ignored). */
 dd_store_status_t dd_store_active_violations(dd_store_t *store,
                                              const dd_store_violation_filter_t *filter,
