@@ -174,12 +174,12 @@ static int start_broker(dd_up_t *up)
         envp[0] = preload;
         envp[1] = "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1";
     }
-    argv[0] = (char *)DD_MOSQUITTO_BIN;
+    argv[0] = (char *)program("DDLOCAL_MOSQUITTO", DD_MOSQUITTO_BIN);
     argv[1] = "-c";
     argv[2] = conf;
     argv[3] = NULL;
     if (dd_proc_spawn(&up->broker, "mosquitto", argv, envp, log) != DD_PROC_OK) {
-        fprintf(stderr, "ddlocal up: cannot start %s: %s\n", DD_MOSQUITTO_BIN, strerror(errno));
+        fprintf(stderr, "ddlocal up: cannot start %s: %s\n", argv[0], strerror(errno));
         return DD_UP_EXIT_NO_MOSQUITTO;
     }
     st = dd_proc_wait_port(&up->broker, up->mqtt_port, 15000);
@@ -344,9 +344,10 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
     }
     choose_clock(up, &env);
     dd_clienv_close(&env);
-    if (access(DD_MOSQUITTO_BIN, X_OK) != 0) {
+    if (access(program("DDLOCAL_MOSQUITTO", DD_MOSQUITTO_BIN), X_OK) != 0) {
         fprintf(stderr, "ddlocal up: mosquitto is not installed (%s); install it with"
-                        " `apt-get install mosquitto` or run scripts/install-deps.sh\n", DD_MOSQUITTO_BIN);
+                        " `apt-get install mosquitto` or run scripts/install-deps.sh\n",
+                program("DDLOCAL_MOSQUITTO", DD_MOSQUITTO_BIN));
         return DD_UP_EXIT_NO_MOSQUITTO;
     }
     up->mqtt_port = o->mqtt_port;
