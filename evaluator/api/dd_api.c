@@ -1,0 +1,874 @@
+#include "dd_api.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "dd_api_internal.h"
+#include "dd_engine.h"
+#include "dd_log.h"
+
+/* ---- the operation table ---------------------------------------------------- */
+
+/* The dispatcher holds the pipeline lock around the handler. */
+#define API_LOCKED 0x1u
+
+typedef struct api_op {
+    const char *name;
+    api_handler_fn fn;
+    unsigned flags;
+    dd_api_support_t support;
+    const char *note;            /* what is missing when partial */
+} api_op_t;
+
+#define OP(n, f, s, note) {n, f, API_LOCKED, s, note}
+#define FULL DD_API_SUPPORTED
+#define PART DD_API_PARTIAL
+
+/* Sorted by name (bsearch). */
+static const api_op_t OPS[] = {
+    OP("AddThingToThingGroup", api_add_thing_to_thing_group, PART,
+       "overrideDynamicGroups is ignored (ddlocal has static groups only)"),
+    OP("AttachPolicy", api_attach_policy, PART,
+       "targets: certificate and thing-group ARNs (no Cognito identities)"),
+    OP("AttachSecurityProfile", api_attach_security_profile, FULL, ""),
+    OP("AttachThingPrincipal", api_attach_thing_principal, PART,
+       "principals: ddlocal's X.509 certificate ARNs; thingPrincipalType ignored"),
+    OP("CancelDetectMitigationActionsTask", api_cancel_detect_mitigation_actions_task, PART,
+       "tasks run synchronously, so only an IN_PROGRESS task (never observable) could be canceled"),
+    OP("CreateCustomMetric", api_create_custom_metric, PART, "tags are accepted and ignored"),
+    OP("CreateDimension", api_create_dimension, PART, "tags are accepted and ignored"),
+    {"CreateKeysAndCertificate", api_create_keys_and_certificate, 0, FULL, ""},
+    OP("CreateMitigationAction", api_create_mitigation_action, PART,
+       "tags are accepted and ignored; only ADD_THINGS_TO_THING_GROUP is executed by tasks"),
+    OP("CreatePolicy", api_create_policy, PART, "tags are accepted and ignored"),
+    OP("CreateSecurityProfile", api_create_security_profile, PART,
+       "tags are accepted and ignored"),
+    OP("CreateThing", api_create_thing, PART,
+       "thing types are not checked for existence; billing groups do not exist"),
+    OP("CreateThingGroup", api_create_thing_group, PART, "tags are accepted and ignored"),
+    OP("DeleteCertificate", api_delete_certificate, FULL, ""),
+    OP("DeleteCustomMetric", api_delete_custom_metric, FULL, ""),
+    OP("DeleteDimension", api_delete_dimension, FULL, ""),
+    OP("DeleteMitigationAction", api_delete_mitigation_action, FULL, ""),
+    OP("DeletePolicy", api_delete_policy, FULL, ""),
+    OP("DeleteSecurityProfile", api_delete_security_profile, FULL, ""),
+    OP("DeleteThing", api_delete_thing, FULL, ""),
+    OP("DeleteThingGroup", api_delete_thing_group, FULL, ""),
+    OP("DescribeCertificate", api_describe_certificate, FULL, ""),
+    OP("DescribeCustomMetric", api_describe_custom_metric, FULL, ""),
+    OP("DescribeDetectMitigationActionsTask", api_describe_detect_mitigation_actions_task, FULL,
+       ""),
+    OP("DescribeDimension", api_describe_dimension, FULL, ""),
+    OP("DescribeEndpoint", api_describe_endpoint, PART,
+       "every endpointType answers with the local MQTT broker's host:port"),
+    OP("DescribeMitigationAction", api_describe_mitigation_action, FULL, ""),
+    OP("DescribeSecurityProfile", api_describe_security_profile, FULL, ""),
+    OP("DescribeThing", api_describe_thing, FULL, ""),
+    OP("DescribeThingGroup", api_describe_thing_group, PART,
+       "static groups only (no indexName/queryString/status)"),
+    OP("DetachPolicy", api_detach_policy, FULL, ""),
+    OP("DetachSecurityProfile", api_detach_security_profile, FULL, ""),
+    OP("DetachThingPrincipal", api_detach_thing_principal, FULL, ""),
+    OP("GetBehaviorModelTrainingSummaries", api_get_behavior_model_training_summaries, PART,
+       "ML models are never built: modelStatus stays PENDING_BUILD"),
+    OP("GetPolicy", api_get_policy, FULL, ""),
+    OP("ListActiveViolations", api_list_active_violations, FULL, ""),
+    OP("ListAttachedPolicies", api_list_attached_policies, FULL, ""),
+    OP("ListCertificates", api_list_certificates, FULL, ""),
+    OP("ListCustomMetrics", api_list_custom_metrics, FULL, ""),
+    OP("ListDetectMitigationActionsExecutions", api_list_detect_mitigation_actions_executions,
+       FULL, ""),
+    OP("ListDetectMitigationActionsTasks", api_list_detect_mitigation_actions_tasks, FULL, ""),
+    OP("ListDimensions", api_list_dimensions, FULL, ""),
+    OP("ListMetricValues", api_list_metric_values, FULL, ""),
+    OP("ListMitigationActions", api_list_mitigation_actions, FULL, ""),
+    OP("ListPolicies", api_list_policies, FULL, ""),
+    OP("ListPrincipalThings", api_list_principal_things, FULL, ""),
+    OP("ListSecurityProfiles", api_list_security_profiles, FULL, ""),
+    OP("ListSecurityProfilesForTarget", api_list_security_profiles_for_target, FULL, ""),
+    OP("ListTargetsForPolicy", api_list_targets_for_policy, FULL, ""),
+    OP("ListTargetsForSecurityProfile", api_list_targets_for_security_profile, FULL, ""),
+    OP("ListThingGroups", api_list_thing_groups, FULL, ""),
+    OP("ListThingGroupsForThing", api_list_thing_groups_for_thing, FULL, ""),
+    OP("ListThingPrincipals", api_list_thing_principals, FULL, ""),
+    OP("ListThings", api_list_things, FULL, ""),
+    OP("ListThingsInThingGroup", api_list_things_in_thing_group, FULL, ""),
+    OP("ListViolationEvents", api_list_violation_events, FULL, ""),
+    OP("PutVerificationStateOnViolation", api_put_verification_state_on_violation, FULL, ""),
+    OP("RemoveThingFromThingGroup", api_remove_thing_from_thing_group, FULL, ""),
+    OP("StartDetectMitigationActionsTask", api_start_detect_mitigation_actions_task, PART,
+       "runs synchronously; only ADD_THINGS_TO_THING_GROUP actions execute, others are "
+       "recorded as FAILED executions"),
+    OP("UpdateCertificate", api_update_certificate, PART,
+       "statuses ACTIVE, INACTIVE, REVOKED (no certificate transfer)"),
+    OP("UpdateCustomMetric", api_update_custom_metric, FULL, ""),
+    OP("UpdateDimension", api_update_dimension, FULL, ""),
+    OP("UpdateMitigationAction", api_update_mitigation_action, FULL, ""),
+    OP("UpdateSecurityProfile", api_update_security_profile, FULL, ""),
+    OP("UpdateThingGroup", api_update_thing_group, FULL, ""),
+    OP("UpdateThingGroupsForThing", api_update_thing_groups_for_thing, PART,
+       "overrideDynamicGroups is ignored (ddlocal has static groups only)"),
+    OP("ValidateSecurityProfileBehaviors", api_validate_security_profile_behaviors, FULL, ""),
+};
+
+#define OP_COUNT (sizeof(OPS) / sizeof(OPS[0]))
+
+static const api_op_t *find_op(const char *name)
+{
+    size_t lo = 0;
+    size_t hi = OP_COUNT;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(OPS[mid].name, name);
+        if (c == 0) {
+            return &OPS[mid];
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+dd_api_support_t dd_api_operation_support(const char *operation, const char **note)
+{
+    const api_op_t *op = operation != NULL ? find_op(operation) : NULL;
+
+    if (note != NULL) {
+        *note = op != NULL ? op->note : "";
+    }
+    return op != NULL ? op->support : DD_API_NOT_SUPPORTED;
+}
+
+/* ---- replies ------------------------------------------------------------------ */
+
+static void set_body(api_ctx_t *ctx, int status, const char *code, char *body)
+{
+    dd_api_response_t *r = ctx->resp;
+
+    free(r->body);
+    r->status = status;
+    (void)snprintf(r->error_code, sizeof(r->error_code), "%s", code != NULL ? code : "");
+    r->body = body;
+    r->body_len = body != NULL ? strlen(body) : 0;
+    ctx->answered = true;
+}
+
+static void reply_error_raw(api_ctx_t *ctx, const char *code, const char *message, const char *id,
+                            const char *arn)
+{
+    char *body = dd_rest_error_body(message, id, arn);
+    int status = dd_rest_error_status(code);
+
+    if (body == NULL) {
+        body = strdup("{\"message\":\"out of memory\"}");
+        code = "InternalFailureException";
+        status = 500;
+    }
+    if (status >= 500) {
+        DD_LOG_WARN("api: %s %s -> %d %s: %s", ctx->req->method, ctx->req->uri, status, code,
+                    message);
+    } else {
+        DD_LOG_DEBUG("api: %s %s -> %d %s: %s", ctx->req->method, ctx->req->uri, status, code,
+                     message);
+    }
+    set_body(ctx, status, code, body);
+}
+
+void api_reply(api_ctx_t *ctx, cJSON *obj)
+{
+    char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
+
+    cJSON_Delete(obj);
+    if (text == NULL) {
+        api_no_memory(ctx);
+        return;
+    }
+    set_body(ctx, 200, NULL, text);
+}
+
+void api_reply_empty(api_ctx_t *ctx)
+{
+    char *text = strdup("{}");
+
+    if (text == NULL) {
+        api_no_memory(ctx);
+        return;
+    }
+    set_body(ctx, 200, NULL, text);
+}
+
+void api_error(api_ctx_t *ctx, const char *code, const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    reply_error_raw(ctx, code, message, NULL, NULL);
+}
+
+void api_error_exists(api_ctx_t *ctx, const char *message, const char *id, const char *arn)
+{
+    reply_error_raw(ctx, "ResourceAlreadyExistsException", message, id, arn);
+}
+
+void api_invalid(api_ctx_t *ctx)
+{
+    reply_error_raw(ctx, "InvalidRequestException",
+                    ctx->msg[0] != '\0' ? ctx->msg : "Invalid request", NULL, NULL);
+}
+
+void api_no_memory(api_ctx_t *ctx)
+{
+    reply_error_raw(ctx, "InternalFailureException", "Out of memory", NULL, NULL);
+}
+
+void api_registry_error(api_ctx_t *ctx, dd_registry_status_t status, const dd_registry_error_t *err)
+{
+    const char *message = (err != NULL && err->message[0] != '\0') ? err->message
+                                                                   : dd_registry_strerror(status);
+
+    switch (status) {
+    case DD_REGISTRY_OK:
+        api_reply_empty(ctx);
+        return;
+    case DD_REGISTRY_INVALID:
+        reply_error_raw(ctx, "InvalidRequestException", message, NULL, NULL);
+        return;
+    case DD_REGISTRY_NOT_FOUND:
+        reply_error_raw(ctx, "ResourceNotFoundException", message, NULL, NULL);
+        return;
+    case DD_REGISTRY_ALREADY_EXISTS:
+        reply_error_raw(ctx, "ResourceAlreadyExistsException", message,
+                        err != NULL ? err->resource_id : NULL, err != NULL ? err->resource_arn : NULL);
+        return;
+    case DD_REGISTRY_VERSION_CONFLICT:
+        reply_error_raw(ctx, "VersionConflictException", message, NULL, NULL);
+        return;
+    case DD_REGISTRY_DELETE_CONFLICT:
+        reply_error_raw(ctx, "DeleteConflictException", message, NULL, NULL);
+        return;
+    case DD_REGISTRY_LIMIT_EXCEEDED:
+        reply_error_raw(ctx, "LimitExceededException", message, NULL, NULL);
+        return;
+    case DD_REGISTRY_BAD_PARAMETER:
+    case DD_REGISTRY_STORE_ERROR:
+        break;
+    }
+    reply_error_raw(ctx, "InternalFailureException", message, NULL, NULL);
+}
+
+void api_store_error(api_ctx_t *ctx, dd_store_status_t status, const char *what)
+{
+    const char *w = what != NULL ? what : "Resource";
+
+    switch (status) {
+    case DD_STORE_OK:
+        api_reply_empty(ctx);
+        return;
+    case DD_STORE_NOT_FOUND:
+        api_error(ctx, "ResourceNotFoundException", "%s does not exist", w);
+        return;
+    case DD_STORE_EXISTS:
+        api_error(ctx, "ResourceAlreadyExistsException", "%s already exists", w);
+        return;
+    case DD_STORE_VERSION_CONFLICT:
+        api_error(ctx, "VersionConflictException",
+                  "%s: expectedVersion does not match the current version", w);
+        return;
+    case DD_STORE_LIMIT:
+        api_error(ctx, "LimitExceededException", "%s: limit exceeded", w);
+        return;
+    case DD_STORE_IN_USE:
+        api_error(ctx, "InvalidRequestException", "%s is still used by a security profile", w);
+        return;
+    case DD_STORE_BAD_TOKEN:
+        api_error(ctx, "InvalidRequestException", "Invalid nextToken");
+        return;
+    case DD_STORE_BAD_PARAMETER:
+        api_error(ctx, "InvalidRequestException", "%s: invalid request", w);
+        return;
+    case DD_STORE_NO_MEMORY:
+        api_no_memory(ctx);
+        return;
+    case DD_STORE_SQL_ERROR:
+    case DD_STORE_CORRUPT:
+        break;
+    }
+    api_error(ctx, "InternalFailureException", "%s: internal store error (%s)", w,
+              dd_store_strerror(status));
+}
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+const char *api_label_name(api_ctx_t *ctx, const char *label, size_t max, dd_rest_charset_t cs)
+{
+    const char *v = dd_route_label(ctx->route, label);
+
+    if (v == NULL) {
+        api_error(ctx, "InternalFailureException", "Route has no label %s", label);
+        return NULL;
+    }
+    if (dd_rest_check_string(label, v, 1, max, cs, ctx->msg) != DD_REST_OK) {
+        api_invalid(ctx);
+        return NULL;
+    }
+    return v;
+}
+
+int64_t api_now_ms(const api_ctx_t *ctx)
+{
+    int64_t now = dd_clock_now_ms(&ctx->p->clock);
+
+    if (ctx->p->engine != NULL && dd_engine_now(ctx->p->engine) > now) {
+        now = dd_engine_now(ctx->p->engine);
+    }
+    return now;
+}
+
+void api_lock(api_ctx_t *ctx)
+{
+    (void)pthread_mutex_lock(&ctx->p->lock);
+    ctx->locked = true;
+}
+
+void api_unlock(api_ctx_t *ctx)
+{
+    if (ctx->registry_changed && ctx->p->registry_changed != NULL) {
+        ctx->p->registry_changed(ctx->p->hook_ctx);
+    }
+    if (ctx->defender_changed && ctx->p->defender_changed != NULL) {
+        ctx->p->defender_changed(ctx->p->hook_ctx);
+    }
+    ctx->registry_changed = false;
+    ctx->defender_changed = false;
+    ctx->locked = false;
+    (void)pthread_mutex_unlock(&ctx->p->lock);
+}
+
+bool api_add_string(cJSON *obj, const char *name, const char *value)
+{
+    if (value == NULL) {
+        return true;
+    }
+    return cJSON_AddStringToObject(obj, name, value) != NULL;
+}
+
+bool api_add_token(cJSON *obj, const char *member, const char *key)
+{
+    char token[DD_REST_TOKEN_MAX];
+
+    if (key == NULL || key[0] == '\0') {
+        return true;
+    }
+    if (dd_rest_token_encode(key, token, sizeof(token)) != DD_REST_OK) {
+        return false;
+    }
+    return cJSON_AddStringToObject(obj, member != NULL ? member : "nextToken", token) != NULL;
+}
+
+bool api_page_args(api_ctx_t *ctx, const char *size_name, const char *token_name, int max,
+                   int *size, char key[DD_REST_TOKEN_KEY_MAX])
+{
+    if (dd_rest_query_page_size(&ctx->query, size_name, max,
+                                max < API_DEFAULT_PAGE ? max : API_DEFAULT_PAGE, size,
+                                ctx->msg) != DD_REST_OK ||
+        dd_rest_query_token(&ctx->query, token_name, key, DD_REST_TOKEN_KEY_MAX, ctx->msg) !=
+            DD_REST_OK) {
+        api_invalid(ctx);
+        return false;
+    }
+    return true;
+}
+
+void api_arn(const api_ctx_t *ctx, dd_name_kind_t kind, const char *name, char *buf, size_t len)
+{
+    if (dd_arn_format(&ctx->p->arn, kind, name, buf, len) != DD_NAMES_OK && len > 0) {
+        buf[0] = '\0';
+    }
+}
+
+bool api_expected_version_query(api_ctx_t *ctx, int64_t *out)
+{
+    *out = -1;
+    if (dd_rest_query_int(&ctx->query, "expectedVersion", false, 0, INT64_MAX, out, ctx->msg) ==
+        DD_REST_INVALID) {
+        api_invalid(ctx);
+        return false;
+    }
+    return true;
+}
+
+/* Body member "tags": accepted (list of {Key, Value}) and ignored. */
+bool api_tags_arg(api_ctx_t *ctx)
+{
+    const cJSON *tags;
+    const cJSON *t;
+    const char *s;
+
+    if (dd_rest_json_array(ctx->body, "tags", false, 0, 50, &tags, ctx->msg) == DD_REST_INVALID) {
+        api_invalid(ctx);
+        return false;
+    }
+    if (tags == NULL) {
+        return true;
+    }
+    cJSON_ArrayForEach(t, tags) {
+        if (dd_rest_json_string(t, "Key", "tags.member.Key", true, 1, 128, DD_REST_ANY, &s,
+                                ctx->msg) != DD_REST_OK ||
+            dd_rest_json_string(t, "Value", "tags.member.Value", false, 0, 256, DD_REST_ANY, &s,
+                                ctx->msg) == DD_REST_INVALID) {
+            api_invalid(ctx);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- dispatch --------------------------------------------------------------------- */
+
+static bool body_is_blank(const char *body, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (body[i] != ' ' && body[i] != '\t' && body[i] != '\r' && body[i] != '\n') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void dispatch(api_ctx_t *ctx, char *path)
+{
+    static __thread dd_route_match_t route;
+    const api_op_t *op;
+    dd_route_status_t rs;
+    char *query = strchr(path, '?');
+
+    if (query != NULL) {
+        *query++ = '\0';
+    }
+    if (strncmp(path, "/ddlocal/", 9) == 0 && ctx->p->extension != NULL) {
+        /* ddlocal's own operations (clock, status): answered by the service. */
+        char *text = NULL;
+        int status = ctx->p->extension(ctx->p->hook_ctx, ctx->req->method, path, ctx->req->body,
+                                       ctx->req->body_len, &text);
+        if (text != NULL) {
+            ctx->resp->status = status;
+            ctx->resp->body = text;
+            ctx->resp->body_len = strlen(text);
+            if (status >= 400) {
+                (void)snprintf(ctx->resp->error_code, sizeof(ctx->resp->error_code), "%s",
+                               status == 404 ? "ResourceNotFoundException" : "InvalidRequestException");
+            }
+            ctx->answered = true;
+            return;
+        }
+    }
+    rs = dd_route_match(ctx->req->method, path, &route);
+    ctx->route = &route;
+    if (rs == DD_ROUTE_WRONG_METHOD) {
+        api_error(ctx, "InvalidRequestException",
+                  "ddlocal: no AWS IoT operation is %s %.200s (that path takes %s)",
+                  ctx->req->method, path, route.allowed);
+        return;
+    }
+    if (rs == DD_ROUTE_NOT_FOUND) {
+        api_error(ctx, "InvalidRequestException", "ddlocal: no AWS IoT operation matches %s %.200s",
+                  ctx->req->method, path);
+        return;
+    }
+    if (rs != DD_ROUTE_OK) {
+        api_error(ctx, "InvalidRequestException", "Invalid request path %.200s: %s", path,
+                  dd_route_strerror(rs));
+        return;
+    }
+    (void)snprintf(ctx->resp->operation, sizeof(ctx->resp->operation), "%s", route.operation);
+    op = find_op(route.operation);
+    if (op == NULL) {
+        api_error(ctx, "InvalidRequestException",
+                  "ddlocal does not implement %s (see docs/reference/api.md for the supported "
+                  "operations)",
+                  route.operation);
+        return;
+    }
+    if (dd_rest_query_parse(query, &ctx->query, ctx->msg) != DD_REST_OK) {
+        api_invalid(ctx);
+        return;
+    }
+    if (ctx->req->body != NULL && !body_is_blank(ctx->req->body, ctx->req->body_len)) {
+        ctx->body = cJSON_ParseWithLength(ctx->req->body, ctx->req->body_len);
+        if (!cJSON_IsObject(ctx->body)) {
+            api_error(ctx, "InvalidRequestException", "The request body is not a JSON object");
+            return;
+        }
+    }
+    if ((op->flags & API_LOCKED) != 0u) {
+        api_lock(ctx);
+        op->fn(ctx);
+        api_unlock(ctx);
+    } else {
+        op->fn(ctx);
+        if (ctx->locked) {
+            api_unlock(ctx);
+        }
+    }
+    if (!ctx->answered) {
+        api_error(ctx, "InternalFailureException", "%s produced no answer", route.operation);
+    }
+}
+
+dd_api_status_t dd_api_call(dd_api_t *api, const dd_api_request_t *req, dd_api_response_t *resp)
+{
+    api_ctx_t ctx;
+    char *path;
+
+    if (api == NULL || req == NULL || resp == NULL || req->method == NULL || req->uri == NULL) {
+        return DD_API_BAD_PARAMETER;
+    }
+    memset(resp, 0, sizeof(*resp));
+    dd_rest_request_id(resp->request_id);
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.api = api;
+    ctx.p = api->p;
+    ctx.req = req;
+    ctx.resp = resp;
+    path = strdup(req->uri);
+    if (path == NULL) {
+        return DD_API_NO_MEMORY;
+    }
+    dispatch(&ctx, path);
+    free(path);
+    dd_rest_query_free(&ctx.query);
+    cJSON_Delete(ctx.body);
+    if (resp->body == NULL) {
+        return DD_API_NO_MEMORY;
+    }
+    return DD_API_OK;
+}
+
+void dd_api_response_free(dd_api_response_t *resp)
+{
+    if (resp != NULL) {
+        free(resp->body);
+        resp->body = NULL;
+        resp->body_len = 0;
+    }
+}
+
+/* ---- HTTP (libmicrohttpd) ----------------------------------------------------------- */
+
+typedef struct http_req {
+    char *uri;          /* raw request target, from the URI log callback */
+    bool started;
+    bool too_large;
+    char *body;
+    size_t len;
+    size_t cap;
+} http_req_t;
+
+/* The raw URI (path and query, still percent-encoded) is what routing needs. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    http_req_t *r = calloc(1, sizeof(*r));
+
+    (void)cls;
+    (void)conn;
+    if (r != NULL) {
+        r->uri = strdup(uri != NULL ? uri : "/");
+    }
+    return r;
+}
+
+/* Keep MHD from decoding %2F into '/' before routing: decoding is ours, per segment. */
+static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(s);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_req_t *r = *req_cls;
+
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (r != NULL) {
+        free(r->uri);
+        free(r->body);
+        free(r);
+        *req_cls = NULL;
+    }
+}
+
+static const char *header_lookup(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_HEADER_KIND, name);
+}
+
+static bool append_body(http_req_t *r, const char *data, size_t n)
+{
+    if (r->len + n > DD_API_MAX_BODY) {
+        r->too_large = true;
+        return true;
+    }
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = r->cap == 0 ? 4096 : r->cap;
+        char *nb;
+        while (cap < r->len + n + 1) {
+            cap *= 2;
+        }
+        nb = realloc(r->body, cap);
+        if (nb == NULL) {
+            return false;
+        }
+        r->body = nb;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+    return true;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, const dd_api_response_t *resp,
+                             char *body, size_t len)
+{
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+
+    mr = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (mr == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    (void)MHD_add_response_header(mr, "Content-Type", "application/json");
+    (void)MHD_add_response_header(mr, "x-amzn-RequestId", resp->request_id);
+    if (resp->error_code[0] != '\0') {
+        (void)MHD_add_response_header(mr, "x-amzn-ErrorType", resp->error_code);
+    }
+    ret = MHD_queue_response(conn, (unsigned int)resp->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    dd_api_t *api = cls;
+    http_req_t *r = *req_cls;
+    dd_api_request_t req;
+    dd_api_response_t resp;
+
+    (void)url;
+    (void)version;
+    if (r == NULL || r->uri == NULL) {
+        return MHD_NO;
+    }
+    if (!r->started) {
+        r->started = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!append_body(r, upload_data, *upload_data_size)) {
+            return MHD_NO;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_large) {
+        memset(&resp, 0, sizeof(resp));
+        dd_rest_request_id(resp.request_id);
+        resp.status = 400;
+        (void)snprintf(resp.error_code, sizeof(resp.error_code), "InvalidRequestException");
+        resp.body = dd_rest_error_body("The request body is larger than ddlocal accepts (2 MiB)",
+                                       NULL, NULL);
+        if (resp.body == NULL) {
+            return MHD_NO;
+        }
+        return queue(conn, &resp, resp.body, strlen(resp.body));
+    }
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.uri = r->uri;
+    req.body = r->body;
+    req.body_len = r->len;
+    req.header = header_lookup;
+    req.header_ctx = conn;
+    if (dd_api_call(api, &req, &resp) != DD_API_OK) {
+        dd_api_response_free(&resp);
+        return MHD_NO;
+    }
+    return queue(conn, &resp, resp.body, resp.body_len);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+
+    (void)cls;
+    (void)vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    DD_LOG_WARN("api: http: %s", line);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+dd_api_status_t dd_api_create(dd_pipeline_t *pipeline, dd_api_t **out)
+{
+    dd_api_t *api;
+    size_t i;
+
+    if (pipeline == NULL || out == NULL || pipeline->db == NULL) {
+        return DD_API_BAD_PARAMETER;
+    }
+    *out = NULL;
+    for (i = 0; i < OP_COUNT; i++) {
+        /* A typo in the table would silently make an operation unreachable. */
+        if (!dd_route_known(OPS[i].name) || (i > 0 && strcmp(OPS[i - 1].name, OPS[i].name) >= 0)) {
+            DD_LOG_ERROR("api: operation table entry %s is unknown or out of order", OPS[i].name);
+            return DD_API_BAD_PARAMETER;
+        }
+    }
+    api = calloc(1, sizeof(*api));
+    if (api == NULL) {
+        return DD_API_NO_MEMORY;
+    }
+    api->p = pipeline;
+    if (dd_pki_ca_ensure(pipeline->data_dir, &api->ca) != DD_PKI_OK) {
+        DD_LOG_ERROR("api: cannot load the CA of %s", pipeline->data_dir);
+        free(api);
+        return DD_API_PKI_ERROR;
+    }
+    (void)pthread_mutex_lock(&pipeline->lock);
+    if (dd_mitigation_open(pipeline->db, &pipeline->arn, &api->mitigation) != DD_MITIGATION_OK) {
+        (void)pthread_mutex_unlock(&pipeline->lock);
+        dd_pki_ca_free(api->ca);
+        free(api);
+        return DD_API_STORE_ERROR;
+    }
+    (void)pthread_mutex_unlock(&pipeline->lock);
+    *out = api;
+    return DD_API_OK;
+}
+
+dd_api_status_t dd_api_listen(dd_api_t *api, const char *bind_addr, uint16_t port)
+{
+    struct sockaddr_in addr;
+    const union MHD_DaemonInfo *info;
+
+    if (api == NULL) {
+        return DD_API_BAD_PARAMETER;
+    }
+    if (api->daemon != NULL) {
+        return DD_API_STATE;
+    }
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    if (inet_pton(AF_INET, bind_addr != NULL ? bind_addr : "127.0.0.1", &addr.sin_addr) != 1) {
+        return DD_API_BAD_PARAMETER;
+    }
+    api->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, api,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)DD_API_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+        MHD_OPTION_END);
+    if (api->daemon == NULL) {
+        DD_LOG_ERROR("api: cannot listen on %s:%u", bind_addr != NULL ? bind_addr : "127.0.0.1",
+                     (unsigned)port);
+        return DD_API_LISTEN_FAILED;
+    }
+    info = MHD_get_daemon_info(api->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    api->port = info != NULL ? info->port : port;
+    DD_LOG_INFO("api: listening on http://%s:%u", bind_addr != NULL ? bind_addr : "127.0.0.1",
+                (unsigned)api->port);
+    return DD_API_OK;
+}
+
+dd_api_status_t dd_api_start(dd_pipeline_t *pipeline, const char *bind_addr, uint16_t port,
+                             dd_api_t **out)
+{
+    dd_api_status_t status;
+    dd_api_t *api = NULL;
+
+    if (out == NULL) {
+        return DD_API_BAD_PARAMETER;
+    }
+    *out = NULL;
+    status = dd_api_create(pipeline, &api);
+    if (status != DD_API_OK) {
+        return status;
+    }
+    status = dd_api_listen(api, bind_addr, port);
+    if (status != DD_API_OK) {
+        dd_api_stop(api);
+        return status;
+    }
+    *out = api;
+    return DD_API_OK;
+}
+
+uint16_t dd_api_port(const dd_api_t *api)
+{
+    return api != NULL && api->daemon != NULL ? api->port : 0;
+}
+
+void dd_api_stop(dd_api_t *api)
+{
+    if (api == NULL) {
+        return;
+    }
+    if (api->daemon != NULL) {
+        MHD_stop_daemon(api->daemon);
+        api->daemon = NULL;
+    }
+    dd_mitigation_close(api->mitigation);
+    dd_pki_ca_free(api->ca);
+    free(api);
+}
+
+const char *dd_api_strerror(dd_api_status_t status)
+{
+    switch (status) {
+    case DD_API_OK:
+        return "ok";
+    case DD_API_BAD_PARAMETER:
+        return "bad parameter";
+    case DD_API_NO_MEMORY:
+        return "out of memory";
+    case DD_API_PKI_ERROR:
+        return "cannot load the data dir's CA";
+    case DD_API_STORE_ERROR:
+        return "cannot migrate the mitigation tables";
+    case DD_API_LISTEN_FAILED:
+        return "cannot start the HTTP server";
+    case DD_API_STATE:
+        return "already listening";
+    }
+    return "unknown status";
+}
