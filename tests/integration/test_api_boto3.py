@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+"""Debian's python3-boto3 against ddlocal's control API.
+
+Usage: test_api_boto3.py PATH/TO/dd_api_testserver
+
+The modeled exception classes (client.exceptions.*), resourceId/resourceArn on
+ResourceAlreadyExists, HTTP statuses and messages, timestamps parsed as
+datetimes, the request id, and boto3's paginators over several pages.
+"""
+import datetime
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ddapi_testlib as lib  # noqa: E402
+
+import boto3  # noqa: E402
+import botocore.config  # noqa: E402
+import botocore.exceptions  # noqa: E402
+
+BINARY = None
+SERVER = None
+IOT = None
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures")
+
+
+def fixture(*parts):
+    with open(os.path.join(FIXTURES, *parts), encoding="utf-8") as f:
+        return f.read()
+
+
+MODULE4 = json.loads(fixture("profiles", "module4-intended.json"))
+
+
+def setUpModule():
+    global SERVER, IOT
+    SERVER = lib.TestServer(BINARY)
+    IOT = boto3.client("iot", endpoint_url=SERVER.endpoint, region_name=lib.REGION,
+                       aws_access_key_id="test", aws_secret_access_key="test",
+                       config=botocore.config.Config(retries={"mode": "standard",
+                                                              "max_attempts": 1}))
+
+
+def tearDownModule():
+    IOT.close()
+    SERVER.stop()
+
+
+class Boto3TestCase(unittest.TestCase):
+    maxDiff = None
+
+    def assertError(self, exc_class, status, fn, *args, contains=None, **kwargs):
+        with self.assertRaises(exc_class) as cm:
+            fn(*args, **kwargs)
+        resp = cm.exception.response
+        self.assertEqual(resp["ResponseMetadata"]["HTTPStatusCode"], status)
+        self.assertEqual(resp["Error"]["Code"], exc_class.__name__)
+        self.assertTrue(resp["ResponseMetadata"]["RequestId"])
+        self.assertEqual(resp["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"],
+                         exc_class.__name__)
+        if contains is not None:
+            self.assertIn(contains, resp["Error"]["Message"])
+        return resp
+
+
+class TestErrors(Boto3TestCase):
+    def test_every_error_class(self):
+        ex = IOT.exceptions
+        # 404
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_thing,
+                         thingName="Missing", contains="Thing Missing does not exist")
+        # 409 with resourceId and resourceArn
+        created = IOT.create_thing(thingName="B3Dup")
+        resp = self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_thing,
+                                thingName="B3Dup", attributePayload={"attributes": {"a": "b"}})
+        self.assertEqual(resp["resourceId"], created["thingId"])
+        self.assertEqual(resp["resourceArn"], lib.arn("thing", "B3Dup"))
+        IOT.create_security_profile(securityProfileName="B3Prof")
+        resp = self.assertError(ex.ResourceAlreadyExistsException, 409,
+                                IOT.create_security_profile, securityProfileName="B3Prof")
+        self.assertEqual(resp["resourceId"], "B3Prof")
+        self.assertEqual(resp["resourceArn"], lib.arn("securityprofile", "B3Prof"))
+        # 400 validation that botocore leaves to the service
+        self.assertError(ex.InvalidRequestException, 400, IOT.create_thing,
+                         thingName="bad name", contains="regular expression pattern")
+        self.assertError(ex.InvalidRequestException, 400, IOT.list_active_violations,
+                         maxResults=251, contains="less than or equal to 250")
+        self.assertError(ex.InvalidRequestException, 400, IOT.create_security_profile,
+                         securityProfileName="B3Bad",
+                         behaviors=[{"name": "b", "metric": "aws:num-messages-sent",
+                                     "criteria": {"comparisonOperator": "less-than",
+                                                  "value": {"count": 1},
+                                                  "durationSeconds": 300,
+                                                  "consecutiveDatapointsToAlarm": 11}}],
+                         contains="consecutiveDatapointsToAlarm 11 should be in range[1,10]")
+        # 409 version conflict
+        self.assertError(ex.VersionConflictException, 409, IOT.update_security_profile,
+                         securityProfileName="B3Prof", expectedVersion=42,
+                         securityProfileDescription="x")
+        self.assertError(ex.VersionConflictException, 409, IOT.delete_security_profile,
+                         securityProfileName="B3Prof", expectedVersion=42)
+        # 410 limit
+        IOT.create_thing_group(thingGroupName="B3LimitGroup")
+        target = lib.arn("thinggroup", "B3LimitGroup")
+        for i in range(5):
+            IOT.create_security_profile(securityProfileName="B3Lim%d" % i)
+            IOT.attach_security_profile(securityProfileName="B3Lim%d" % i,
+                                        securityProfileTargetArn=target)
+        self.assertError(ex.LimitExceededException, 410, IOT.attach_security_profile,
+                         securityProfileName="B3Prof", securityProfileTargetArn=target)
+        # The others the API uses
+        doc = fixture("policies", "deny-all.json")
+        self.assertError(ex.MalformedPolicyException, 400, IOT.create_policy,
+                         policyName="B3Bad", policyDocument="{}")
+        IOT.create_policy(policyName="B3Deny", policyDocument=doc)
+        IOT.attach_policy(policyName="B3Deny", target=target)
+        self.assertError(ex.DeleteConflictException, 409, IOT.delete_policy, policyName="B3Deny")
+        cert = IOT.create_keys_and_certificate(setAsActive=True)
+        IOT.update_certificate(certificateId=cert["certificateId"], newStatus="REVOKED")
+        self.assertError(ex.CertificateStateException, 406, IOT.update_certificate,
+                         certificateId=cert["certificateId"], newStatus="ACTIVE")
+        IOT.create_mitigation_action(
+            actionName="B3Q", roleArn="arn:aws:iam::123456789012:role/r",
+            actionParams={"addThingsToThingGroupParams": {"thingGroupNames": ["B3LimitGroup"]}})
+        IOT.start_detect_mitigation_actions_task(
+            taskId="B3Task", target={"securityProfileName": "B3Prof"}, actions=["B3Q"])
+        self.assertError(ex.TaskAlreadyExistsException, 400,
+                         IOT.start_detect_mitigation_actions_task, taskId="B3Task",
+                         target={"securityProfileName": "B3Prof"}, actions=["B3Q"])
+        # Not implemented: a clear error naming the operation
+        resp = self.assertError(ex.InvalidRequestException, 400, IOT.list_jobs)
+        self.assertIn("ddlocal does not implement ListJobs", resp["Error"]["Message"])
+
+    def test_client_side_validation_still_applies(self):
+        with self.assertRaises(botocore.exceptions.ParamValidationError):
+            IOT.create_thing(thingName="")
+
+
+class TestShapes(Boto3TestCase):
+    def test_timestamps_are_datetimes(self):
+        now = datetime.datetime.fromtimestamp(SERVER.now_ms() / 1000.0, datetime.timezone.utc)
+        IOT.create_security_profile(
+            securityProfileName="B3Module4", behaviors=MODULE4["behaviors"],
+            alertTargets=MODULE4["alertTargets"],
+            additionalMetricsToRetainV2=MODULE4["additionalMetricsToRetainV2"],
+            tags=[{"Key": "workshop", "Value": "module4"}])
+        out = IOT.describe_security_profile(securityProfileName="B3Module4")
+        self.assertIsInstance(out["creationDate"], datetime.datetime)
+        self.assertIsNotNone(out["creationDate"].tzinfo)
+        self.assertLess(abs((out["creationDate"] - now).total_seconds()), 2)
+        self.assertEqual(out["behaviors"], MODULE4["behaviors"])
+        self.assertEqual(out["alertTargets"], MODULE4["alertTargets"])
+        self.assertEqual(out["version"], 1)
+        out = IOT.update_security_profile(securityProfileName="B3Module4", expectedVersion=1,
+                                          deleteAdditionalMetricsToRetain=True)
+        self.assertEqual(out["version"], 2)
+        self.assertNotIn("additionalMetricsToRetainV2", out)
+        self.assertIsInstance(out["lastModifiedDate"], datetime.datetime)
+        cert = IOT.create_keys_and_certificate()
+        desc = IOT.describe_certificate(certificateId=cert["certificateId"])
+        d = desc["certificateDescription"]
+        self.assertEqual(d["status"], "INACTIVE")
+        self.assertIsInstance(d["creationDate"], datetime.datetime)
+        self.assertEqual(d["validity"]["notAfter"].year, 2049)
+        group = IOT.create_thing_group(thingGroupName="B3TsGroup")
+        g = IOT.describe_thing_group(thingGroupName="B3TsGroup")
+        self.assertEqual(g["thingGroupId"], group["thingGroupId"])
+        self.assertIsInstance(g["thingGroupMetadata"]["creationDate"], datetime.datetime)
+        self.assertTrue(IOT.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"])
+
+    def test_violations_with_paginators(self):
+        IOT.create_security_profile(securityProfileName="B3Vio", behaviors=MODULE4["behaviors"])
+        IOT.attach_security_profile(securityProfileName="B3Vio",
+                                    securityProfileTargetArn=lib.arn("all", "registered-things"))
+        things = ["B3Thing%02d" % i for i in range(11)]
+        for i, t in enumerate(things):
+            IOT.create_thing(thingName=t)
+            SERVER.report(t, lib.bytes_out_report(500 + i, 9000))
+        SERVER.report("B3Unregistered", lib.bytes_out_report(1, 9000))  # not covered
+        pages = list(IOT.get_paginator("list_active_violations").paginate(
+            securityProfileName="B3Vio", PaginationConfig={"PageSize": 4}))
+        self.assertEqual(len(pages), 3)
+        got = [v["thingName"] for p in pages for v in p["activeViolations"]]
+        self.assertEqual(sorted(got), things)
+        v = pages[0]["activeViolations"][0]
+        self.assertIsInstance(v["violationStartTime"], datetime.datetime)
+        self.assertIsInstance(v["lastViolationTime"], datetime.datetime)
+        self.assertEqual(v["lastViolationValue"], {"count": 9000})
+        start = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+        end = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)
+        events = [e for p in IOT.get_paginator("list_violation_events").paginate(
+            startTime=start, endTime=end, securityProfileName="B3Vio",
+            PaginationConfig={"PageSize": 5}) for e in p["violationEvents"]]
+        self.assertEqual(sorted(e["thingName"] for e in events), things)
+        self.assertTrue(all(isinstance(e["violationEventTime"], datetime.datetime)
+                            for e in events))
+        IOT.put_verification_state_on_violation(violationId=v["violationId"],
+                                                verificationState="BENIGN_POSITIVE")
+        out = IOT.list_active_violations(verificationState="BENIGN_POSITIVE")
+        self.assertEqual([x["violationId"] for x in out["activeViolations"]], [v["violationId"]])
+        datums = IOT.list_metric_values(thingName=things[0], metricName="aws:all-bytes-out",
+                                        startTime=start, endTime=end)["metricDatumList"]
+        self.assertEqual([d["value"] for d in datums], [{"count": 9000}])
+        self.assertIsInstance(datums[0]["timestamp"], datetime.datetime)
+        # A detached profile's alarms end as alarm-invalidated (engine decision).
+        IOT.detach_security_profile(securityProfileName="B3Vio",
+                                    securityProfileTargetArn=lib.arn("all", "registered-things"))
+        self.assertEqual(IOT.list_active_violations(securityProfileName="B3Vio")
+                         ["activeViolations"], [])
+
+    def test_registry_paginators(self):
+        for i in range(27):
+            IOT.create_thing(thingName="B3Page%02d" % i)
+        names = [t["thingName"] for p in IOT.get_paginator("list_things").paginate(
+            PaginationConfig={"PageSize": 6}) for t in p["things"]]
+        mine = [n for n in names if n.startswith("B3Page")]
+        self.assertEqual(mine, ["B3Page%02d" % i for i in range(27)])
+        self.assertEqual(len(names), len(set(names)))
+        IOT.create_thing_group(thingGroupName="B3PageGroup")
+        for i in range(9):
+            IOT.add_thing_to_thing_group(thingGroupName="B3PageGroup",
+                                         thingName="B3Page%02d" % i)
+        members = [t for p in IOT.get_paginator("list_things_in_thing_group").paginate(
+            thingGroupName="B3PageGroup", PaginationConfig={"PageSize": 2}) for t in p["things"]]
+        self.assertEqual(members, ["B3Page%02d" % i for i in range(9)])
+        doc = fixture("policies", "deny-all.json")
+        for i in range(7):
+            IOT.create_policy(policyName="B3Pol%d" % i, policyDocument=doc)
+        pols = [p["policyName"] for page in IOT.get_paginator("list_policies").paginate(
+            PaginationConfig={"PageSize": 3}) for p in page["policies"]]
+        self.assertEqual(len(pols), len(set(pols)))
+        self.assertTrue({"B3Pol%d" % i for i in range(7)} <= set(pols))
+        certs = [IOT.create_keys_and_certificate()["certificateId"] for _ in range(3)]
+        listed = [c["certificateId"] for page in IOT.get_paginator("list_certificates").paginate(
+            PaginationConfig={"PageSize": 2}) for c in page["certificates"]]
+        self.assertEqual(len(listed), len(set(listed)))
+        self.assertTrue(set(certs) <= set(listed))
+        for i in range(3):
+            IOT.attach_policy(policyName="B3Pol%d" % i,
+                              target=lib.arn("thinggroup", "B3PageGroup"))
+        attached = [p["policyName"] for page in IOT.get_paginator(
+            "list_attached_policies").paginate(target=lib.arn("thinggroup", "B3PageGroup"),
+                                               PaginationConfig={"PageSize": 1})
+            for p in page["policies"]]
+        self.assertEqual(attached, ["B3Pol0", "B3Pol1", "B3Pol2"])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: test_api_boto3.py PATH/TO/dd_api_testserver")
+    BINARY = sys.argv.pop(1)
+    unittest.main(verbosity=2)
