@@ -1,0 +1,179 @@
+#!/bin/sh
+# The workshop (Modules 3 and 4) done entirely with Debian's AWS CLI v2 against
+# `ddlocal up`: provision things, a key pair and certificate per device, the
+# device policy, IsolatedDevices with DenyAll, both profiles with the intended
+# operators attached to all things; run SensorDevice03 (mosquitto_pub with its
+# own certificate) into a Module 4 violation; read it back with
+# list-active-violations and list-violation-events; quarantine Thing03 with a
+# Detect mitigation task and check that the broker refuses it at once.
+# Usage: test_workshop_cli.sh /path/to/ddlocal
+set -u
+ddlocal=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/ddlocal-workshop-cli.XXXXXX)
+data=$work/data
+failures=0
+uppid=""
+
+cleanup() {
+    if [ -n "$uppid" ]; then
+        kill -INT "$uppid" 2>/dev/null
+        wait "$uppid" 2>/dev/null
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+json() { # json FILE-or-- EXPRESSION (python, with `d` the document)
+    if [ "$1" = "-" ]; then
+        /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"
+    else
+        /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
+    fi
+}
+
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
+export AWS_CONFIG_FILE=$work/aws-config AWS_SHARED_CREDENTIALS_FILE=$work/aws-credentials
+unset AWS_PROFILE AWS_ENDPOINT_URL 2>/dev/null
+
+"$ddlocal" up -D "$data" --mqtt-port 0 --alpn-port 0 --api-port 0 --manual-clock --no-status \
+    >"$work/up.log" 2>&1 &
+uppid=$!
+i=0
+while [ ! -e "$data/endpoints.json" ]; do
+    i=$((i + 1))
+    if [ "$i" -gt 600 ] || ! kill -0 "$uppid" 2>/dev/null; then
+        cat "$work/up.log"
+        echo "FAIL: ddlocal up did not write endpoints.json"
+        exit 1
+    fi
+    sleep 0.1
+done
+api=$(json "$data/endpoints.json" 'd["api"]')
+mqtt_port=$(json "$data/endpoints.json" 'd["mqtt"].rsplit(":", 1)[1]')
+rootca=$(json "$data/endpoints.json" 'd["rootCa"]')
+acct=123456789012
+arn=arn:aws:iot:us-east-1:$acct
+
+iot() {
+    /usr/bin/aws iot --endpoint-url "$api" --output json "$@"
+}
+
+# ---- Module 1 world: things, one key pair and certificate per device, policy
+iot create-policy --policy-name DevicePolicy \
+    --policy-document "file://$root/fixtures/policies/device-policy-per-thing.json" >/dev/null ||
+    fail "create-policy DevicePolicy"
+for n in 01 02 03; do
+    thing=Thing$n
+    iot create-thing --thing-name "$thing" \
+        --attribute-payload '{"attributes":{"SensorType":"DHT22"}}' >/dev/null ||
+        fail "create-thing $thing"
+    iot create-keys-and-certificate --set-as-active \
+        --certificate-pem-outfile "$work/$thing.cert.pem" \
+        --public-key-outfile "$work/$thing.public.key" \
+        --private-key-outfile "$work/$thing.private.key" >"$work/$thing.json" ||
+        fail "create-keys-and-certificate for $thing"
+    cert_arn=$(json "$work/$thing.json" 'd["certificateArn"]')
+    iot attach-thing-principal --thing-name "$thing" --principal "$cert_arn" || fail "attach-thing-principal $thing"
+    iot attach-policy --policy-name DevicePolicy --target "$cert_arn" || fail "attach-policy $thing"
+done
+[ "$(iot list-things | json - 'len(d["things"])')" = 3 ] || fail "list-things does not show 3 things"
+
+# ---- Module 3: IsolatedDevices with DenyAll
+iot create-thing-group --thing-group-name IsolatedDevices >/dev/null || fail "create-thing-group"
+iot create-policy --policy-name DenyAll \
+    --policy-document "file://$root/fixtures/policies/deny-all.json" >/dev/null || fail "create-policy DenyAll"
+iot attach-policy --policy-name DenyAll --target "$arn:thinggroup/IsolatedDevices" || fail "attach DenyAll"
+
+# ---- Modules 3 and 4 profiles, with the intended operators (criteria = normal)
+sns='{"SNS":{"alertTargetArn":"arn:aws:sns:us-east-1:123456789012:BadIoTDevices","roleArn":"arn:aws:iam::123456789012:role/ddlocal-sns-role"}}'
+iot create-security-profile --security-profile-name DetectLargeMessageSize \
+    --behaviors '[{"name":"LargeMessageSize","metric":"aws:message-byte-size","criteria":{"comparisonOperator":"less-than-equals","statisticalThreshold":{"statistic":"p50"},"durationSeconds":300,"consecutiveDatapointsToAlarm":1,"consecutiveDatapointsToClear":1}}]' \
+    --alert-targets "$sns" \
+    --additional-metrics-to-retain-v2 '[{"metric":"aws:message-byte-size"},{"metric":"aws:num-messages-received"}]' \
+    >/dev/null || fail "create-security-profile DetectLargeMessageSize"
+iot create-security-profile --security-profile-name DetectSendingMoreThanAverageBytes \
+    --behaviors '[{"name":"MoreBytesSent","metric":"aws:all-bytes-out","criteria":{"comparisonOperator":"less-than-equals","value":{"count":200},"durationSeconds":300,"consecutiveDatapointsToAlarm":1,"consecutiveDatapointsToClear":1}}]' \
+    --alert-targets "$sns" \
+    --additional-metrics-to-retain-v2 '[{"metric":"aws:all-bytes-out"}]' \
+    >/dev/null || fail "create-security-profile DetectSendingMoreThanAverageBytes"
+for p in DetectLargeMessageSize DetectSendingMoreThanAverageBytes; do
+    iot attach-security-profile --security-profile-name "$p" \
+        --security-profile-target-arn "$arn:all/things" || fail "attach-security-profile $p"
+done
+
+# ---- SensorDevice03's agent: a quiet report, five minutes, a noisy one
+report() { # report REPORT_ID BYTES_OUT
+    mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" --cafile "$rootca" \
+        --cert "$work/Thing03.cert.pem" --key "$work/Thing03.private.key" \
+        -i SensorDevice03 -q 1 -t '$aws/things/Thing03/defender/metrics/json' \
+        -m "{\"header\":{\"report_id\":$1,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_in\":120,\"bytes_out\":$2,\"packets_in\":3,\"packets_out\":4}}}"
+}
+start=$("$ddlocal" clock show -D "$data" | json - 'd["pipelineTime"]')
+report 1 150 || fail "quiet report not published"
+"$ddlocal" clock advance 300 -D "$data" >/dev/null || fail "clock advance"
+[ "$(iot list-active-violations | json - 'len(d["activeViolations"])')" = 0 ] ||
+    fail "a quiet device is in violation"
+report 2 104000 || fail "noisy report not published"
+
+# ---- read the violation back (poll with a deadline: the report is asynchronous)
+i=0
+until iot list-active-violations --thing-name Thing03 >"$work/active.json" &&
+    [ "$(json "$work/active.json" 'len(d["activeViolations"])')" = 1 ]; do
+    i=$((i + 1))
+    [ "$i" -gt 100 ] && break
+    sleep 0.1
+done
+[ "$(json "$work/active.json" 'd["activeViolations"][0]["behavior"]["name"]')" = MoreBytesSent ] ||
+    { cat "$work/active.json"; fail "no active MoreBytesSent violation for Thing03"; }
+[ "$(json "$work/active.json" 'd["activeViolations"][0]["lastViolationValue"]["count"]')" = 104000 ] ||
+    fail "lastViolationValue is not the reported bytes_out"
+violation=$(json "$work/active.json" 'd["activeViolations"][0]["violationId"]')
+iot list-violation-events --start-time "$start" --end-time 2100-01-01T00:00:00Z \
+    --security-profile-name DetectSendingMoreThanAverageBytes >"$work/events.json" ||
+    fail "list-violation-events"
+[ "$(json "$work/events.json" '[(e["thingName"], e["violationEventType"], e["violationId"]) for e in d["violationEvents"]]')" = \
+  "[('Thing03', 'in-alarm', '$violation')]" ] || { cat "$work/events.json"; fail "violation events"; }
+iot list-metric-values --thing-name Thing03 --metric-name aws:all-bytes-out \
+    --start-time "$start" --end-time 2100-01-01T00:00:00Z >"$work/values.json" || fail "list-metric-values"
+[ "$(json "$work/values.json" '[v["value"]["count"] for v in d["metricDatumList"]]')" = "[150, 104000]" ] ||
+    { cat "$work/values.json"; fail "metric values"; }
+
+# ---- quarantine through a Detect mitigation task; the broker refuses Thing03 at once
+iot create-mitigation-action --action-name QuarantineAction \
+    --role-arn "arn:aws:iam::$acct:role/MoveThingsToQuarantineGroupRole" \
+    --action-params '{"addThingsToThingGroupParams":{"thingGroupNames":["IsolatedDevices"]}}' \
+    >/dev/null || fail "create-mitigation-action"
+iot start-detect-mitigation-actions-task --task-id Quarantine1 \
+    --target "{\"violationIds\":[\"$violation\"]}" --actions QuarantineAction >/dev/null ||
+    fail "start-detect-mitigation-actions-task"
+[ "$(iot describe-detect-mitigation-actions-task --task-id Quarantine1 | json - 'd["taskSummary"]["taskStatus"]')" = SUCCESSFUL ] ||
+    fail "mitigation task did not succeed"
+[ "$(iot list-things-in-thing-group --thing-group-name IsolatedDevices | json - 'd["things"]')" = "['Thing03']" ] ||
+    fail "Thing03 is not in IsolatedDevices"
+if report 3 100 2>"$work/pub.err"; then
+    fail "the quarantined device could still publish"
+fi
+# Thing01 is untouched.
+mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" --cafile "$rootca" --cert "$work/Thing01.cert.pem" \
+    --key "$work/Thing01.private.key" -i Thing01 -q 1 -t temperature-device-01 -m 23.45 ||
+    fail "Thing01 can no longer publish"
+
+kill -INT "$uppid"
+wait "$uppid"
+rc=$?
+uppid=""
+[ "$rc" = 0 ] || fail "ddlocal up exited with $rc"
+
+if [ "$failures" -gt 0 ]; then
+    echo "--- ddlocal up log ---"
+    tail -40 "$work/up.log"
+    echo "$failures failure(s)"
+    exit 1
+fi
+echo "workshop with the AWS CLI: OK"
