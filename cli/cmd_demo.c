@@ -627,7 +627,7 @@ int dd_cmd_demo(int argc, char **argv)
                 " IsolatedDevices + DenyAll, Module 3 and 4 profiles, isolator)");
     if (strcmp(which, "module4") == 0) {
         /* The namespace first: it must be created before this process has more threads. */
-        dd_devicehost_status_t hs = dd_devicehost_start(&d.host, d.logs, d.up.mqtt_port);
+        dd_devicehost_status_t hs = dd_devicehost_start(&d.host, d.logs, d.up.mqtt_port, d.up.alpn_port);
         if (hs != DD_DEVICEHOST_OK) {
             rc = step_failed(&d, dd_devicehost_strerror(hs));
         } else {

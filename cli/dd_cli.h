@@ -25,6 +25,7 @@ int dd_cmd_up(int argc, char **argv);
 int dd_cmd_clock(int argc, char **argv);
 int dd_cmd_isolator(int argc, char **argv);
 int dd_cmd_demo(int argc, char **argv);
+int dd_cmd_device(int argc, char **argv);
 int dd_cmd_replay(int argc, char **argv);
 int dd_cmd_fleet(int argc, char **argv);
 

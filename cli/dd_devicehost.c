@@ -135,10 +135,10 @@ static int connect_unix(const char *path)
 /* Host side: Unix socket -> broker. */
 static void *host_relay(void *arg)
 {
-    dd_devicehost_t *host = arg;
+    dd_devicehost_relay_t *relay = arg;
 
     for (;;) {
-        int in = accept4(host->relay_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        int in = accept4(relay->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         int out;
         if (in < 0) {
             if (errno == EINTR || errno == ECONNABORTED) {
@@ -146,7 +146,7 @@ static void *host_relay(void *arg)
             }
             break; /* listening socket shut down */
         }
-        out = connect_tcp_loopback(host->broker_port);
+        out = connect_tcp_loopback(relay->broker_port);
         if (out < 0) {
             close(in);
             continue;
@@ -331,13 +331,19 @@ static void run_command(slot_t *slots, char *buf, size_t len)
     s->pid = pid;
 }
 
-static void ns_main(int control_fd, const char *socket_path, int ready_fd)
+/*
+ * The namespace's init: enters the namespace, listens on each relay's port,
+ * then either serves commands (control_fd >= 0) or runs @p foreground with
+ * the inherited terminal and exits with its status.
+ */
+static void ns_main(int control_fd, const dd_devicehost_t *host, int ready_fd, char *const foreground[])
 {
     slot_t slots[MAX_SLOTS];
-    ns_relay_t relay;
+    ns_relay_t relays[2];
     pthread_t t;
     char buf[COMMAND_MAX];
     char ok = 1;
+    size_t r;
     int i;
 
     memset(slots, 0, sizeof(slots));
@@ -347,15 +353,30 @@ static void ns_main(int control_fd, const char *socket_path, int ready_fd)
         (void)write(ready_fd, &ok, 1);
         _exit(1);
     }
-    relay.listen_fd = listen_tcp_loopback(DD_DEVICEHOST_PORT);
-    (void)snprintf(relay.socket_path, sizeof(relay.socket_path), "%s", socket_path);
-    if (relay.listen_fd < 0 || pthread_create(&t, NULL, ns_relay, &relay) != 0) {
-        ok = 0;
-        (void)write(ready_fd, &ok, 1);
-        _exit(1);
+    for (r = 0; r < host->relay_count; r++) {
+        relays[r].listen_fd = listen_tcp_loopback(host->relays[r].ns_port);
+        (void)snprintf(relays[r].socket_path, sizeof(relays[r].socket_path), "%s", host->relays[r].socket_path);
+        if (relays[r].listen_fd < 0 || pthread_create(&t, NULL, ns_relay, &relays[r]) != 0) {
+            ok = 0;
+            (void)write(ready_fd, &ok, 1);
+            _exit(1);
+        }
     }
     (void)write(ready_fd, &ok, 1);
     close(ready_fd);
+    if (foreground != NULL) {
+        int status = 0;
+        pid_t pid = fork();
+        if (pid == 0) {
+            (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+            execvp(foreground[0], foreground);
+            fprintf(stderr, "ddlocal: cannot run %s\n", foreground[0]);
+            _exit(127);
+        }
+        while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        _exit(pid < 0 ? 127 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
     for (;;) {
         ssize_t n = recv(control_fd, buf, sizeof(buf), 0);
         if (n <= 0) {
@@ -371,71 +392,147 @@ static void ns_main(int control_fd, const char *socket_path, int ready_fd)
 
 /* ---- the demo's side -------------------------------------------------------------------------- */
 
-dd_devicehost_status_t dd_devicehost_start(dd_devicehost_t *host, const char *run_dir, uint16_t broker_port)
+/* Host side of the relays: Unix sockets bound before the namespace exists. */
+static dd_devicehost_status_t open_relays(dd_devicehost_t *host, const char *run_dir, uint16_t mqtt_port,
+                                          uint16_t alpn_port)
 {
-    struct sockaddr_un sa;
-    int sv[2];
+    size_t i;
+
+    memset(host, 0, sizeof(*host));
+    host->control_fd = -1;
+    host->relays[0].ns_port = DD_DEVICEHOST_PORT;
+    host->relays[0].broker_port = mqtt_port;
+    host->relays[1].ns_port = DD_DEVICEHOST_ALPN_PORT;
+    host->relays[1].broker_port = alpn_port;
+    host->relay_count = alpn_port != 0 ? 2 : 1;
+    for (i = 0; i < 2; i++) {
+        host->relays[i].listen_fd = -1;
+    }
+    for (i = 0; i < host->relay_count; i++) {
+        dd_devicehost_relay_t *r = &host->relays[i];
+        struct sockaddr_un sa;
+        if ((size_t)snprintf(r->socket_path, sizeof(r->socket_path), "%s/devicehost-%d-%u.sock", run_dir,
+                             (int)getpid(), (unsigned)r->ns_port) >= sizeof(r->socket_path)) {
+            return DD_DEVICEHOST_BAD_PARAMETER;
+        }
+        (void)unlink(r->socket_path);
+        r->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        memset(&sa, 0, sizeof(sa));
+        sa.sun_family = AF_UNIX;
+        (void)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", r->socket_path);
+        if (r->listen_fd < 0 || bind(r->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+            listen(r->listen_fd, 64) != 0) {
+            return DD_DEVICEHOST_FAILED;
+        }
+    }
+    return DD_DEVICEHOST_OK;
+}
+
+static dd_devicehost_status_t start_relay_threads(dd_devicehost_t *host)
+{
+    size_t i;
+
+    for (i = 0; i < host->relay_count; i++) {
+        if (pthread_create(&host->relays[i].thread, NULL, host_relay, &host->relays[i]) != 0) {
+            return DD_DEVICEHOST_FAILED;
+        }
+        host->relays[i].running = true;
+    }
+    return DD_DEVICEHOST_OK;
+}
+
+/* Forks the namespace's init; waits until its relays listen. */
+static dd_devicehost_status_t fork_namespace(dd_devicehost_t *host, char *const foreground[])
+{
+    int sv[2] = {-1, -1};
     int ready[2];
     char ok = 0;
+    size_t i;
     pid_t pid;
 
-    if (host == NULL || run_dir == NULL || broker_port == 0) {
-        return DD_DEVICEHOST_BAD_PARAMETER;
-    }
-    memset(host, 0, sizeof(*host));
-    host->control_fd = host->relay_listen_fd = -1;
-    host->broker_port = broker_port;
-    if ((size_t)snprintf(host->socket_path, sizeof(host->socket_path), "%s/devicehost.sock", run_dir) >=
-        sizeof(host->socket_path)) {
-        return DD_DEVICEHOST_BAD_PARAMETER;
-    }
-    (void)unlink(host->socket_path);
-    host->relay_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    (void)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", host->socket_path);
-    if (host->relay_listen_fd < 0 || bind(host->relay_listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        listen(host->relay_listen_fd, 64) != 0) {
-        dd_devicehost_stop(host);
-        return DD_DEVICEHOST_FAILED;
-    }
     /* Datagrams keep one command per message. */
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 || pipe2(ready, O_CLOEXEC) != 0) {
-        dd_devicehost_stop(host);
+    if ((foreground == NULL && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) ||
+        pipe2(ready, O_CLOEXEC) != 0) {
         return DD_DEVICEHOST_FAILED;
     }
     /* Fork before starting any thread here: unshare(CLONE_NEWUSER) needs a single-threaded process. */
     pid = fork();
     if (pid < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        close(ready[0]);
-        close(ready[1]);
-        dd_devicehost_stop(host);
         return DD_DEVICEHOST_FAILED;
     }
     if (pid == 0) {
-        close(sv[0]);
         close(ready[0]);
-        close(host->relay_listen_fd);
-        ns_main(sv[1], host->socket_path, ready[1]);
+        if (sv[0] >= 0) {
+            close(sv[0]);
+        }
+        for (i = 0; i < host->relay_count; i++) {
+            close(host->relays[i].listen_fd);
+        }
+        ns_main(sv[1], host, ready[1], foreground);
     }
-    close(sv[1]);
+    if (sv[1] >= 0) {
+        close(sv[1]);
+    }
     close(ready[1]);
     host->pid = pid;
     host->control_fd = sv[0];
     if (read(ready[0], &ok, 1) != 1 || ok != 1) {
         close(ready[0]);
-        dd_devicehost_stop(host);
         return DD_DEVICEHOST_NO_NAMESPACE;
     }
     close(ready[0]);
-    if (pthread_create(&host->relay_thread, NULL, host_relay, host) != 0) {
-        dd_devicehost_stop(host);
-        return DD_DEVICEHOST_FAILED;
-    }
-    host->relay_running = true;
     return DD_DEVICEHOST_OK;
+}
+
+dd_devicehost_status_t dd_devicehost_start(dd_devicehost_t *host, const char *run_dir, uint16_t mqtt_port,
+                                           uint16_t alpn_port)
+{
+    dd_devicehost_status_t st;
+
+    if (host == NULL || run_dir == NULL || mqtt_port == 0) {
+        return DD_DEVICEHOST_BAD_PARAMETER;
+    }
+    st = open_relays(host, run_dir, mqtt_port, alpn_port);
+    if (st == DD_DEVICEHOST_OK) {
+        st = fork_namespace(host, NULL);
+    }
+    if (st == DD_DEVICEHOST_OK) {
+        st = start_relay_threads(host);
+    }
+    if (st != DD_DEVICEHOST_OK) {
+        dd_devicehost_stop(host);
+    }
+    return st;
+}
+
+dd_devicehost_status_t dd_devicehost_run(const char *run_dir, uint16_t mqtt_port, uint16_t alpn_port,
+                                         char *const argv[], int *exit_status)
+{
+    dd_devicehost_t host;
+    dd_devicehost_status_t st;
+    int status = 0;
+
+    if (run_dir == NULL || mqtt_port == 0 || argv == NULL || argv[0] == NULL || exit_status == NULL) {
+        return DD_DEVICEHOST_BAD_PARAMETER;
+    }
+    st = open_relays(&host, run_dir, mqtt_port, alpn_port);
+    if (st == DD_DEVICEHOST_OK) {
+        st = fork_namespace(&host, argv);
+    }
+    if (st == DD_DEVICEHOST_OK) {
+        st = start_relay_threads(&host);
+    }
+    if (st == DD_DEVICEHOST_OK) {
+        /* The foreground program owns the terminal: let it take Ctrl-C, not us. */
+        signal(SIGINT, SIG_IGN);
+        signal(SIGQUIT, SIG_IGN);
+        while (waitpid(host.pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        host.pid = 0;
+        *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    dd_devicehost_stop(&host);
+    return st;
 }
 
 dd_devicehost_status_t dd_devicehost_exec(dd_devicehost_t *host, const char *slot, char *const argv[],
@@ -473,6 +570,8 @@ dd_devicehost_status_t dd_devicehost_exec(dd_devicehost_t *host, const char *slo
 
 void dd_devicehost_stop(dd_devicehost_t *host)
 {
+    size_t i;
+
     if (host == NULL) {
         return;
     }
@@ -481,20 +580,24 @@ void dd_devicehost_stop(dd_devicehost_t *host)
         host->control_fd = -1;
     }
     if (host->pid > 0) {
+        (void)kill(host->pid, SIGTERM);
         (void)waitpid(host->pid, NULL, 0);
         host->pid = 0;
     }
-    if (host->relay_listen_fd >= 0) {
-        (void)shutdown(host->relay_listen_fd, SHUT_RDWR);
-        close(host->relay_listen_fd);
-        host->relay_listen_fd = -1;
-    }
-    if (host->relay_running) {
-        (void)pthread_join(host->relay_thread, NULL);
-        host->relay_running = false;
-    }
-    if (host->socket_path[0] != '\0') {
-        (void)unlink(host->socket_path);
+    for (i = 0; i < host->relay_count; i++) {
+        dd_devicehost_relay_t *r = &host->relays[i];
+        if (r->listen_fd >= 0) {
+            (void)shutdown(r->listen_fd, SHUT_RDWR);
+            close(r->listen_fd);
+            r->listen_fd = -1;
+        }
+        if (r->running) {
+            (void)pthread_join(r->thread, NULL);
+            r->running = false;
+        }
+        if (r->socket_path[0] != '\0') {
+            (void)unlink(r->socket_path);
+        }
     }
 }
 

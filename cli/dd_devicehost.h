@@ -36,27 +36,45 @@ typedef enum dd_devicehost_status {
     DD_DEVICEHOST_FAILED          /**< Sockets, threads or processes could not be set up. */
 } dd_devicehost_status_t;
 
-/** Port the devices use inside the namespace. */
+/** Ports the devices use inside the namespace: the 8883 role and the 443 role. */
 #define DD_DEVICEHOST_PORT 8883
+#define DD_DEVICEHOST_ALPN_PORT 443
+
+/** One relayed port: namespace 127.0.0.1:ns_port -> Unix socket -> host 127.0.0.1:broker_port. */
+typedef struct dd_devicehost_relay {
+    uint16_t ns_port;
+    uint16_t broker_port;
+    int listen_fd;              /**< Host side: the Unix socket. */
+    pthread_t thread;
+    bool running;
+    char socket_path[108];
+} dd_devicehost_relay_t;
 
 /** A running device host. */
 typedef struct dd_devicehost {
     pid_t pid;                  /**< The namespace's init process. */
     int control_fd;             /**< Commands to it (start/stop programs). */
-    int relay_listen_fd;        /**< Host side: Unix socket. */
-    pthread_t relay_thread;
-    bool relay_running;
-    uint16_t broker_port;
-    char socket_path[108];
+    dd_devicehost_relay_t relays[2];
+    size_t relay_count;
 } dd_devicehost_t;
 
 /**
  * @brief Creates the namespace and the relays.
- * @param[in] run_dir Directory for the Unix socket.
- * @param[in] broker_port The broker's TCP port on the host's 127.0.0.1.
+ * @param[in] run_dir Directory for the Unix sockets.
+ * @param[in] mqtt_port The broker's 8883-role port on the host's 127.0.0.1.
+ * @param[in] alpn_port The broker's 443-role port, or 0 for none.
  */
 dd_devicehost_status_t dd_devicehost_start(dd_devicehost_t *host, const char *run_dir,
-                                           uint16_t broker_port);
+                                           uint16_t mqtt_port, uint16_t alpn_port);
+
+/**
+ * @brief Runs one program (typically a shell) inside a new device namespace,
+ *        in the foreground with the caller's terminal, and returns when it
+ *        exits.
+ * @param[out] exit_status The program's exit status (128 + signal when killed).
+ */
+dd_devicehost_status_t dd_devicehost_run(const char *run_dir, uint16_t mqtt_port, uint16_t alpn_port,
+                                         char *const argv[], int *exit_status);
 
 /**
  * @brief Starts a program inside the namespace under a slot name

@@ -224,24 +224,29 @@ int dd_workshop_provision(const char *data_dir, const char *api_url)
 void dd_workshop_print_steps(const char *data_dir, const struct dd_up *up)
 {
     const char *d = data_dir;
+    unsigned p = (unsigned)up->mqtt_port;
 
-    printf("\nWorkshop (Modules 3-5) - run these in another terminal:\n"
-           "  Module 3  telemetry of SensorDevice01/02, one of them compromised:\n"
+    printf("\nWorkshop (Modules 3-5): docs/workshop-walkthrough.md has every step. In another terminal:\n"
+           "  Module 3   SensorDevice01/02 send telemetry; 02 is compromised (3000-character messages):\n"
            "    ddlocal-sensor -e 127.0.0.1 --port %u -r %s/workshop/Thing01/rootca.pem \\\n"
-           "      -c %s/workshop/Thing01/cert.pem -k %s/workshop/Thing01/private.key -t temperature-device-01 -n Thing01\n"
-           "    ddlocal-sensor ... -t temperature-device-02 -n Thing02 --compromised   (3000-byte messages)\n"
-           "  Module 4  SensorDevice03 (thing Thing03) and its Device Defender agent:\n"
-           "    ddlocal-sensor -e 127.0.0.1 --port %u -r %s/workshop/tmp/rootca.pem -c %s/workshop/tmp/cert.pem \\\n"
-           "      -k %s/workshop/tmp/private.key -t temperature-device-03 -n SensorDevice03\n"
-           "    ddlocal-agent --endpoint 127.0.0.1 --port %u --rootCA %s/workshop/tmp/rootca.pem \\\n"
-           "      --cert %s/workshop/tmp/cert.pem --key %s/workshop/tmp/private.key \\\n"
+           "      -c %s/workshop/Thing01/cert.pem -k %s/workshop/Thing01/private.key \\\n"
+           "      -t temperature-device-01 -n SensorDevice01 --persistent &\n"
+           "    ddlocal-sensor ... (Thing02's files) -t temperature-device-02 -n SensorDevice02 --persistent --compromised &\n"
+           "  Module 4   open a shell on SensorDevice03 - the workshop's Cloud9 host, a network namespace of its\n"
+           "             own, so its agent measures only its own traffic:\n"
+           "    ddlocal device SensorDevice03 -D %s\n"
+           "  and there (127.0.0.1:8883 is the broker; the workshop's /tmp files are in %s/workshop/tmp):\n"
+           "    cd %s/workshop/tmp\n"
+           "    ddlocal-sensor -e 127.0.0.1 -r rootca.pem -c cert.pem -k private.key \\\n"
+           "      -t temperature-device-03 -n SensorDevice03 --persistent &\n"
+           "    ddlocal-agent --endpoint 127.0.0.1 --rootCA rootca.pem --cert cert.pem --key private.key \\\n"
            "      --client_id SensorDevice03 --thing_name Thing03 --format json -i 300\n"
-           "    then restart the sensor with --compromised and watch Thing03 move to IsolatedDevices.\n"
-           "  Watch alerts:      mosquitto_sub -h 127.0.0.1 -p %u --cafile %s/pki/rootca.pem \\\n"
-           "                      --cert %s/pki/service.pem --key %s/pki/service.key -t 'ddlocal/sns/#' -v\n"
-           "  Violations:        aws iot list-active-violations --endpoint-url %s\n"
-           "  Module 5 webhooks: ddlocal sns subscribe BadIoTDevices http://127.0.0.1:PORT/hook\n"
-           "  The whole Module 4 story, narrated: ddlocal demo module4\n\n",
-           (unsigned)up->mqtt_port, d, d, d, (unsigned)up->mqtt_port, d, d, d, (unsigned)up->mqtt_port, d, d, d,
-           (unsigned)up->mqtt_port, d, d, d, up->api_url);
+           "  then restart the sensor with --compromised and watch Thing03 move to IsolatedDevices.\n"
+           "  Alerts:     mosquitto_sub -h 127.0.0.1 -p %u --cafile %s/pki/rootca.pem \\\n"
+           "                --cert %s/pki/service.pem --key %s/pki/service.key -i ddlocal-watch -t 'ddlocal/sns/#' -v\n"
+           "  Violations: AWS_PAGER= aws iot list-active-violations --endpoint-url %s\n"
+           "  Module 5:   ddlocal sns subscribe BadIoTDevices http://127.0.0.1:PORT/hook -D %s\n"
+           "  Faster:     run `ddlocal up --workshop --time-scale 60` and the agent with -i 5.\n"
+           "  The Module 4 story, narrated: ddlocal demo module4\n\n",
+           p, d, d, d, d, d, d, p, d, d, d, up->api_url, d);
 }
