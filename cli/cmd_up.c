@@ -46,6 +46,8 @@ static const char UP_HELP[] =
     "                         (with --workshop: BadIoTDevices:IsolatedDevices)\n"
     "      --fine-error-codes --throttle --reject-duplicate-report-ids --reject-mixed-keys\n"
     "                         report protocol switches (see `ddlocald --help`)\n"
+    "      --webhook-attempts N --webhook-backoff-ms MS\n"
+    "                         webhook delivery: attempts before a dead letter (4), first backoff (1000)\n"
     "      --no-status        no live status line\n"
     "      --log-level LEVEL  error | warn | info | debug\n"
     "\n"
@@ -75,7 +77,7 @@ static int parse_port(const char *text, uint16_t *out)
 enum {
     OPT_MQTT_PORT = 1000, OPT_ALPN_PORT, OPT_API_PORT, OPT_BIND, OPT_TIME_SCALE, OPT_MANUAL, OPT_REGION,
     OPT_ACCOUNT, OPT_STRICT, OPT_NO_KICK, OPT_WORKSHOP, OPT_ISOLATOR, OPT_FINE, OPT_THROTTLE,
-    OPT_DUPLICATES, OPT_MIXED, OPT_NO_STATUS, OPT_LOG_LEVEL
+    OPT_DUPLICATES, OPT_MIXED, OPT_NO_STATUS, OPT_LOG_LEVEL, OPT_WH_ATTEMPTS, OPT_WH_BACKOFF
 };
 
 int dd_cmd_up(int argc, char **argv)
@@ -99,6 +101,8 @@ int dd_cmd_up(int argc, char **argv)
         {"reject-duplicate-report-ids", no_argument, NULL, OPT_DUPLICATES},
         {"reject-mixed-keys", no_argument, NULL, OPT_MIXED},
         {"no-status", no_argument, NULL, OPT_NO_STATUS},
+        {"webhook-attempts", required_argument, NULL, OPT_WH_ATTEMPTS},
+        {"webhook-backoff-ms", required_argument, NULL, OPT_WH_BACKOFF},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -151,6 +155,20 @@ int dd_cmd_up(int argc, char **argv)
         case OPT_DUPLICATES: o.reject_duplicates = true; break;
         case OPT_MIXED: o.reject_mixed_keys = true; break;
         case OPT_NO_STATUS: o.status = false; break;
+        case OPT_WH_ATTEMPTS:
+        case OPT_WH_BACKOFF: {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v < 1) {
+                return dd_clienv_usage_error("up", "--webhook-* options take a positive number");
+            }
+            if (c == OPT_WH_ATTEMPTS) {
+                o.webhook_attempts = optarg;
+            } else {
+                o.webhook_backoff_ms = optarg;
+            }
+            break;
+        }
         case OPT_LOG_LEVEL:
             if (strcmp(optarg, "error") != 0 && strcmp(optarg, "warn") != 0 && strcmp(optarg, "info") != 0 &&
                 strcmp(optarg, "debug") != 0) {

@@ -244,6 +244,14 @@ static int start_ddlocald(dd_up_t *up)
     if (up->opts.reject_mixed_keys) {
         argv[n++] = "--reject-mixed-keys";
     }
+    if (up->opts.webhook_attempts != NULL) {
+        argv[n++] = "--webhook-attempts";
+        argv[n++] = (char *)up->opts.webhook_attempts;
+    }
+    if (up->opts.webhook_backoff_ms != NULL) {
+        argv[n++] = "--webhook-backoff-ms";
+        argv[n++] = (char *)up->opts.webhook_backoff_ms;
+    }
     argv[n] = NULL;
     if (dd_proc_spawn(&up->ddlocald, "ddlocald", argv, NULL, log) != DD_PROC_OK) {
         fprintf(stderr, "ddlocal up: cannot start %s: %s\n", argv[0], strerror(errno));

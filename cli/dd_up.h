@@ -43,6 +43,8 @@ typedef struct dd_up_options {
     bool throttle;
     bool reject_duplicates;
     bool reject_mixed_keys;
+    const char *webhook_attempts;   /**< passed to ddlocald, or NULL */
+    const char *webhook_backoff_ms; /**< passed to ddlocald, or NULL */
     bool status;                 /**< live status line */
     const char *log_level;       /**< for the children */
 } dd_up_options_t;

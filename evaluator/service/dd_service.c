@@ -654,6 +654,8 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
     status = open_pipeline(svc);
     if (status == DD_SERVICE_OK) {
         memset(&wcfg, 0, sizeof(wcfg));
+        wcfg.max_attempts = svc->cfg.webhook_attempts;
+        wcfg.first_retry_ms = svc->cfg.webhook_backoff_ms;
         wcfg.dead_letter = dead_letter;
         wcfg.dead_letter_ctx = svc;
         if (dd_alerts_webhooks_start(&wcfg, &svc->webhooks) != DD_ALERTS_OK) {

@@ -49,6 +49,8 @@ typedef struct dd_service_config {
     bool arn_explicit;             /**< false: take region/account from the data dir's settings. */
     dd_ingest_config_t ingest;
     int tick_ms;                   /**< Wall ms between engine ticks (0 = 1000). */
+    int webhook_attempts;          /**< Deliveries tried before a dead letter (0 = 4). */
+    int webhook_backoff_ms;        /**< Wait before the 2nd attempt, doubled each time (0 = 1000). */
     char ready_file[600];          /**< Written (atomically) once ready: {"api":URL,"pid":N}; "" = none. */
 } dd_service_config_t;
 

@@ -33,6 +33,8 @@ static const char HELP[] =
     "      --throttle                reject reports closer than 300 s of pipeline time\n"
     "      --reject-duplicate-report-ids\n"
     "      --reject-mixed-keys       refuse reports mixing long and short key names\n"
+    "      --webhook-attempts N      webhook deliveries tried before a dead letter (default 4)\n"
+    "      --webhook-backoff-ms MS   wait before the 2nd attempt, doubled each time (default 1000)\n"
     "      --ready-file FILE         write {\"api\":URL,\"pid\":N} to FILE once ready\n"
     "      --log-level LEVEL         error | warn | info | debug (default info)\n"
     "  -h, --help\n";
@@ -59,7 +61,8 @@ static int parse_port(const char *text, uint16_t *out)
 
 enum {
     OPT_BROKER_HOST = 1000, OPT_BROKER_PORT, OPT_API_BIND, OPT_API_PORT, OPT_NO_API, OPT_CLOCK, OPT_REGION,
-    OPT_ACCOUNT, OPT_FINE, OPT_THROTTLE, OPT_DUPLICATES, OPT_MIXED, OPT_READY, OPT_LOG_LEVEL
+    OPT_ACCOUNT, OPT_FINE, OPT_THROTTLE, OPT_DUPLICATES, OPT_MIXED, OPT_READY, OPT_LOG_LEVEL, OPT_WH_ATTEMPTS,
+    OPT_WH_BACKOFF
 };
 
 int main(int argc, char **argv)
@@ -79,6 +82,8 @@ int main(int argc, char **argv)
         {"reject-duplicate-report-ids", no_argument, NULL, OPT_DUPLICATES},
         {"reject-mixed-keys", no_argument, NULL, OPT_MIXED},
         {"ready-file", required_argument, NULL, OPT_READY},
+        {"webhook-attempts", required_argument, NULL, OPT_WH_ATTEMPTS},
+        {"webhook-backoff-ms", required_argument, NULL, OPT_WH_BACKOFF},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -122,6 +127,22 @@ int main(int argc, char **argv)
         case OPT_DUPLICATES: cfg.ingest.reject_duplicate_ids = true; break;
         case OPT_MIXED: cfg.ingest.reject_mixed_keys = true; break;
         case OPT_READY: (void)snprintf(cfg.ready_file, sizeof(cfg.ready_file), "%s", optarg); break;
+        case OPT_WH_ATTEMPTS:
+        case OPT_WH_BACKOFF: {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v < 1 || v > (c == OPT_WH_ATTEMPTS ? 100 : 3600000)) {
+                fprintf(stderr, "ddlocald: --%s takes a number (attempts 1..100, backoff 1..3600000 ms)\n",
+                        c == OPT_WH_ATTEMPTS ? "webhook-attempts" : "webhook-backoff-ms");
+                return 2;
+            }
+            if (c == OPT_WH_ATTEMPTS) {
+                cfg.webhook_attempts = (int)v;
+            } else {
+                cfg.webhook_backoff_ms = (int)v;
+            }
+            break;
+        }
         case OPT_LOG_LEVEL:
             if (strcmp(optarg, "error") == 0) {
                 dd_log_set_level(DD_LOG_LEVEL_ERROR);

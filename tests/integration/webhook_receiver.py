@@ -1,0 +1,36 @@
+"""A loopback HTTP receiver for the webhook tests: POST /ok/<name> is stored in
+DIR/<name>.<n>.json and answered 200; POST /fail/<name> is counted in
+DIR/<name>.failures and answered 500. Prints the port, then serves forever."""
+import http.server
+import os
+import sys
+
+out_dir = sys.argv[1]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        parts = self.path.strip("/").split("/")
+        name = parts[1] if len(parts) > 1 else "hook"
+        if parts[0] == "ok":
+            n = len([f for f in os.listdir(out_dir) if f.startswith(name + ".")])
+            with open(os.path.join(out_dir, "%s.%d.json" % (name, n)), "wb") as f:
+                f.write(body)
+            with open(os.path.join(out_dir, "%s.%d.type" % (name, n)), "w") as f:
+                f.write(self.headers.get("x-amz-sns-message-type", ""))
+            self.send_response(200)
+        else:
+            with open(os.path.join(out_dir, name + ".failures"), "a") as f:
+                f.write("x\n")
+            self.send_response(500)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
