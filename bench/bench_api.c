@@ -285,7 +285,8 @@ typedef struct worker {
     bench_t *b;
     int first;
     int count;
-    double *times;
+    double *times;      /* per thing, the three calls */
+    double *ops[3];     /* per call: CreateThing, CreateKeysAndCertificate, AttachThingPrincipal */
     int failures;
 } worker_t;
 
@@ -300,6 +301,8 @@ static void *provision(void *arg)
     for (i = 0; i < w->count; i++) {
         int n = w->first + i;
         double t0 = mono_ms();
+        double t1;
+        double t2;
         buf_t out;
         cJSON *j;
         const cJSON *a;
@@ -309,6 +312,7 @@ static void *provision(void *arg)
             w->failures++;
         }
         free(out.data);
+        t1 = mono_ms();
         (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/keys-and-certificate?setAsActive=true",
                        w->b->port);
         if (request(c, "POST", url, NULL, NULL, &out) != 200) {
@@ -316,6 +320,7 @@ static void *provision(void *arg)
             free(out.data);
             continue;
         }
+        t2 = mono_ms();
         j = cJSON_Parse(out.data);
         a = cJSON_GetObjectItemCaseSensitive(j, "certificateArn");
         (void)snprintf(arn, sizeof(arn), "%s", cJSON_IsString(a) ? a->valuestring : "");
@@ -328,6 +333,9 @@ static void *provision(void *arg)
         }
         free(out.data);
         w->times[i] = mono_ms() - t0;
+        w->ops[0][i] = t1 - t0;
+        w->ops[1][i] = t2 - t1;
+        w->ops[2][i] = mono_ms() - t2;
     }
     curl_easy_cleanup(c);
     return NULL;
@@ -338,29 +346,45 @@ static void provision_things(bench_t *b, int things, int clients)
     pthread_t threads[64];
     worker_t workers[64];
     double *all = calloc((size_t)things, sizeof(double));
+    double *ops[3];
     double t0 = mono_ms();
     double t;
     int per = things / clients;
     int failures = 0;
     int i;
     size_t n = 0;
+    size_t m = 0;
+    int k;
 
+    for (k = 0; k < 3; k++) {
+        ops[k] = calloc((size_t)things, sizeof(double));
+    }
     for (i = 0; i < clients; i++) {
         workers[i].b = b;
         workers[i].first = i * per;
         workers[i].count = i == clients - 1 ? things - i * per : per;
         workers[i].times = calloc((size_t)workers[i].count, sizeof(double));
+        for (k = 0; k < 3; k++) {
+            workers[i].ops[k] = calloc((size_t)workers[i].count, sizeof(double));
+        }
         workers[i].failures = 0;
         (void)pthread_create(&threads[i], NULL, provision, &workers[i]);
     }
     for (i = 0; i < clients; i++) {
-        int k;
+        int j;
         (void)pthread_join(threads[i], NULL);
         failures += workers[i].failures;
-        for (k = 0; k < workers[i].count; k++) {
-            all[n++] = workers[i].times[k];
+        for (j = 0; j < workers[i].count; j++) {
+            all[n++] = workers[i].times[j];
+            for (k = 0; k < 3; k++) {
+                ops[k][m] = workers[i].ops[k][j];
+            }
+            m++;
         }
         free(workers[i].times);
+        for (k = 0; k < 3; k++) {
+            free(workers[i].ops[k]);
+        }
     }
     t = mono_ms() - t0;
     (void)printf("provisioning: %d x (CreateThing + CreateKeysAndCertificate RSA-2048 + "
@@ -368,6 +392,13 @@ static void provision_things(bench_t *b, int things, int clients)
                  "p50 %.0f ms, p99 %.0f ms, %d failures\n",
                  things, clients, t / 1000.0, things / (t / 1000.0), pct(all, n, 50),
                  pct(all, n, 99), failures);
+    (void)printf("  per call p50/p99: CreateThing %.1f/%.1f ms, CreateKeysAndCertificate %.0f/%.0f ms, "
+                 "AttachThingPrincipal %.1f/%.1f ms\n",
+                 pct(ops[0], m, 50), pct(ops[0], m, 99), pct(ops[1], m, 50), pct(ops[1], m, 99),
+                 pct(ops[2], m, 50), pct(ops[2], m, 99));
+    for (k = 0; k < 3; k++) {
+        free(ops[k]);
+    }
     free(all);
 }
 
