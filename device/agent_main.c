@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "dd_agent.h"
@@ -76,6 +77,19 @@ int main(int argc, char **argv)
 
     st = dd_agent_run(&opts, &g_stop, stdout, NULL);
     dd_agent_options_free(&opts);
+    {
+        /* The agent's own footprint: what a device owner wants to know. */
+        struct rusage ru;
+
+        if (getrusage(RUSAGE_SELF, &ru) == 0) {
+            DD_LOG_INFO("CPU %.3f s (user %.3f, system %.3f), max RSS %ld KiB",
+                        (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+                            + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+                        (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+                        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
+                        ru.ru_maxrss);
+        }
+    }
     if (st != DD_AGENT_OK) {
         if (st != DD_AGENT_INCOMPLETE) {
             (void)fprintf(stderr, "ddlocal-agent: %s\n", dd_agent_strerror(st));

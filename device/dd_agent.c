@@ -41,7 +41,7 @@ static void set_msg(char *msg, size_t len, const char *fmt, ...)
 typedef enum opt_id {
     O_ENDPOINT, O_ROOTCA, O_CERT, O_KEY, O_CLIENT_ID, O_THING, O_FORMAT, O_INTERVAL, O_CM,
     O_DRYRUN, O_PORT, O_SHORT, O_ONCE, O_COUNT, O_PROC_ROOT, O_CUSTOM, O_CUSTOM_FILE, O_ALPN,
-    O_MAX_LIST, O_REPLY_TIMEOUT, O_KEEPALIVE, O_VERBOSE, O_HELP
+    O_MAX_LIST, O_REPLY_TIMEOUT, O_KEEPALIVE, O_VERBOSE, O_HELP, O_TIMEOUT
 } opt_id_t;
 
 typedef struct opt_def {
@@ -66,6 +66,7 @@ static const opt_def_t OPTS[] = {
     {{"--port", NULL, NULL, NULL}, true, O_PORT},
     {{"--once", NULL, NULL, NULL}, false, O_ONCE},
     {{"--count", NULL, NULL, NULL}, true, O_COUNT},
+    {{"--timeout", NULL, NULL, NULL}, true, O_TIMEOUT},
     {{"--proc-root", NULL, NULL, NULL}, true, O_PROC_ROOT},
     {{"--custom-metric", NULL, NULL, NULL}, true, O_CUSTOM},
     {{"--custom-metrics", NULL, NULL, NULL}, true, O_CUSTOM_FILE},
@@ -102,6 +103,8 @@ void dd_agent_usage(FILE *out)
             "  --alpn PROTO                  ALPN protocol to offer (\"\" for none)\n"
             "  --once | --count N            publish N reports, wait for their replies, exit\n"
             "                                (status 0 only if every one was accepted)\n"
+            "  --timeout SECONDS             give a counted run up after this long (default\n"
+            "                                60 + count x interval + reply timeout)\n"
             "  --proc-root DIR               read metrics from a copy of /proc\n"
             "  --custom-metric NAME:TYPE:file:PATH | NAME:TYPE:command:CMD   (repeatable)\n"
             "  --custom-metrics FILE         JSON list of {name, type, file|command}\n"
@@ -241,6 +244,12 @@ dd_agent_status_t dd_agent_parse_args(int argc, char **argv, dd_agent_options_t 
         case O_COUNT:
             if (!parse_long(value, 1, 1000000000L, &opts->count)) {
                 set_msg(msg, msg_len, "--count must be a positive number, not '%s'", value);
+                return DD_AGENT_USAGE;
+            }
+            break;
+        case O_TIMEOUT:
+            if (!parse_double(value, 0.001, 31536000.0, &opts->timeout_s)) {
+                set_msg(msg, msg_len, "--timeout must be a positive number of seconds");
                 return DD_AGENT_USAGE;
             }
             break;
@@ -847,6 +856,8 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
     int64_t interval_ms;
     int64_t next_cycle;
     int64_t next_tick;
+    int64_t give_up = INT64_MAX;
+    int64_t start_ms;
 
     if (opts == NULL || stop == NULL) {
         return DD_AGENT_BAD_PARAMETER;
@@ -855,6 +866,7 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
     a.o = opts;
     a.out = out != NULL ? out : stdout;
     a.now_ms = mono_ms();
+    start_ms = a.now_ms;
     a.rng = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
     a.buf = malloc(DD_REPORT_MAX_PAYLOAD);
     if (a.buf == NULL) {
@@ -912,10 +924,23 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
     interval_ms = (int64_t)llround(opts->interval_s * 1000.0);
     next_cycle = a.now_ms + interval_ms;
     next_tick = a.now_ms;
+    if (opts->count > 0) {
+        /* A counted run is a script's step: it must end even when the broker never answers. */
+        double limit = opts->timeout_s > 0 ? opts->timeout_s
+                                            : 60.0 + (double)opts->count * opts->interval_s
+                                                  + opts->reply_timeout_s;
+
+        give_up = a.now_ms + (int64_t)(limit * 1000.0);
+    }
     while (!*stop && !finished(&a)) {
         int64_t wake;
 
         a.now_ms = mono_ms();
+        if (a.now_ms >= give_up) {
+            DD_LOG_ERROR("giving up after %.1f s: %ld of %ld report(s) done",
+                         (double)(give_up - start_ms) / 1000.0, a.produced, opts->count);
+            break;
+        }
         if ((opts->count == 0 || a.produced < opts->count) && a.now_ms >= next_cycle) {
             cycle(&a);
             next_cycle += interval_ms;
@@ -941,6 +966,7 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
         if (a.npending > 0) {
             wake = min64(wake, a.pending[0].deadline_ms);
         }
+        wake = min64(wake, give_up);
         pump(&a, (int)(wake - a.now_ms));
     }
     if (a.conn != NULL) {

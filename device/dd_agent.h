@@ -66,6 +66,8 @@ typedef struct dd_agent_options {
     bool include_cpu;            /**< -cm/--include-custom-metrics: cpu_usage */
     bool dry_run;                /**< -d/--dryrun: print reports, never connect */
     long count;                  /**< --once (1) / --count N; 0 = run until stopped */
+    double timeout_s;            /**< --timeout: a counted run gives up after this long
+                                      (0 = 60 + count x interval + reply timeout) */
     const char *proc_root;       /**< --proc-root (NULL = /proc) */
     const char *alpn;            /**< --alpn, default x-amzn-mqtt-ca on port 443 */
     size_t list_cap;             /**< --max-list-size, default 50 */

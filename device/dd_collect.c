@@ -8,10 +8,16 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <inttypes.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define PATH_BUF 4096
 #define LINE_BUF 1024
@@ -487,6 +493,180 @@ static dd_collect_status_t read_sockets(const char *root, const char *rel, sock_
     return st;
 }
 
+/*
+ * The live system's sockets through NETLINK_SOCK_DIAG, what `ss` uses.
+ * /proc/net/tcp{,6} make the kernel walk its whole TCP hash table, sized by
+ * the machine's memory: 3.5 ms per file on a 24 GB host, for a handful of
+ * sockets. The netlink dump skips empty buckets and filters states in the
+ * kernel. Returns false (nothing added) when the kernel has no inet_diag /
+ * udp_diag, and the caller reads the /proc file instead.
+ */
+static bool diag_sockets(int family, int protocol, sock_kind_t kind, const addr_table_t *addrs,
+                         grow_t *ports, grow_t *conns, dd_collect_status_t *st)
+{
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req_v2 req;
+    } msg;
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req req;
+    } legacy;
+    struct sockaddr_nl nladdr;
+    const void *out;
+    size_t out_len;
+    union {
+        struct nlmsghdr align;
+        char bytes[32768];
+    } buf;
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    bool done = false;
+    bool ok = true;
+
+    *st = DD_COLLECT_OK;
+    if (fd < 0) {
+        return false;
+    }
+    memset(&msg, 0, sizeof(msg));
+    msg.nlh.nlmsg_len = sizeof(msg);
+    msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    msg.req.sdiag_family = (uint8_t)family;
+    msg.req.sdiag_protocol = (uint8_t)protocol;
+    msg.req.idiag_states = kind == SOCK_TCP ? ((1u << TCP_LISTEN) | (1u << TCP_ESTABLISHED))
+                                            : (1u << UDP_UNCONNECTED);
+    out = &msg;
+    out_len = sizeof(msg);
+    if (family == AF_UNSPEC) {
+        /*
+         * The old TCPDIAG_GETSOCK request dumps IPv4 and IPv6 TCP sockets in
+         * one walk of the kernel's hash tables (it becomes an AF_UNSPEC dump);
+         * per-family requests walk them twice, and the walk is most of the
+         * cost of a sample.
+         */
+        memset(&legacy, 0, sizeof(legacy));
+        legacy.nlh.nlmsg_len = sizeof(legacy);
+        legacy.nlh.nlmsg_type = TCPDIAG_GETSOCK;
+        legacy.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        legacy.req.idiag_family = AF_INET;
+        legacy.req.idiag_states = msg.req.idiag_states;
+        out = &legacy;
+        out_len = sizeof(legacy);
+    }
+    memset(&nladdr, 0, sizeof(nladdr));
+    nladdr.nl_family = AF_NETLINK;
+    if (sendto(fd, out, out_len, 0, (struct sockaddr *)&nladdr, sizeof(nladdr)) < 0) {
+        close(fd);
+        return false;
+    }
+    while (!done && ok && *st == DD_COLLECT_OK) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+        struct nlmsghdr *h;
+
+        /* The kernel answers at once; a silent socket means something is wrong. */
+        if (poll(&pfd, 1, 1000) <= 0) {
+            ok = false;
+            break;
+        }
+        n = recv(fd, buf.bytes, sizeof(buf.bytes), 0);
+        if (n <= 0) {
+            ok = false;
+            break;
+        }
+        for (h = &buf.align; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+            const struct inet_diag_msg *d;
+            dd_ip_t lip;
+            dd_ip_t rip;
+            uint16_t lport;
+            uint16_t rport;
+            char iface[DD_REPORT_IFACE_MAX + 1];
+            bool has_iface;
+
+            if (h->nlmsg_type == NLMSG_DONE) {
+                done = true;
+                break;
+            }
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                /* No inet_diag/udp_diag for this family or protocol. */
+                ok = false;
+                break;
+            }
+            if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*d))) {
+                continue;
+            }
+            d = NLMSG_DATA(h);
+            if (d->idiag_family != AF_INET && d->idiag_family != AF_INET6) {
+                continue;
+            }
+            memset(&lip, 0, sizeof(lip));
+            memset(&rip, 0, sizeof(rip));
+            lip.family = rip.family = d->idiag_family == AF_INET ? 4 : 6;
+            memcpy(lip.bytes, d->id.idiag_src, lip.family == 4 ? 4 : 16);
+            memcpy(rip.bytes, d->id.idiag_dst, rip.family == 4 ? 4 : 16);
+            lport = ntohs(d->id.idiag_sport);
+            rport = ntohs(d->id.idiag_dport);
+            if (lport == 0 && d->idiag_state != TCP_ESTABLISHED) {
+                continue;
+            }
+            lookup_iface(addrs, &lip, iface, &has_iface);
+            if (kind == SOCK_TCP && d->idiag_state == TCP_ESTABLISHED) {
+                *st = add_conn(conns, &rip, rport, lport, iface, has_iface);
+            } else if (d->idiag_state == TCP_LISTEN || d->idiag_state == UDP_UNCONNECTED) {
+                *st = add_port(ports, lport, iface, has_iface);
+            }
+            if (*st != DD_COLLECT_OK) {
+                break;
+            }
+        }
+    }
+    close(fd);
+    return ok;
+}
+
+/* Live: netlink, else the file; a copied tree: the file. */
+static dd_collect_status_t sockets(const char *root, int family, const char *rel, sock_kind_t kind,
+                                   const addr_table_t *addrs, grow_t *ports, grow_t *conns)
+{
+    if (is_live(root) && family != AF_UNSPEC) {
+        grow_t p_try = {0};
+        grow_t c_try = {0};
+        dd_collect_status_t st;
+
+        /* Into scratch lists: a dump that fails half-way must not count twice. */
+        if (diag_sockets(family, kind == SOCK_TCP ? IPPROTO_TCP : IPPROTO_UDP, kind, addrs,
+                         &p_try, &c_try, &st)) {
+            size_t i;
+
+            for (i = 0; st == DD_COLLECT_OK && i < p_try.count; i++) {
+                const dd_report_port_t *pt = &((dd_report_port_t *)p_try.items)[i];
+
+                st = add_port(ports, pt->port, pt->interface, pt->has_interface);
+            }
+            /* Ports beyond the keep limit were only counted. */
+            ports->total += p_try.total - p_try.count;
+            for (i = 0; st == DD_COLLECT_OK && i < c_try.count; i++) {
+                const dd_report_conn_t *c = &((dd_report_conn_t *)c_try.items)[i];
+
+                st = add_conn(conns, &c->remote_ip, c->remote_port, c->local_port,
+                              c->local_interface, c->has_local_interface);
+            }
+            if (conns != NULL) {
+                conns->total += c_try.total - c_try.count;
+            }
+            free(p_try.items);
+            free(c_try.items);
+            return st;
+        }
+        free(p_try.items);
+        free(c_try.items);
+        if (st != DD_COLLECT_OK) {
+            return st;
+        }
+    }
+    return read_sockets(root, rel, kind, addrs, ports, conns);
+}
+
 /* ---- net/dev, stat --------------------------------------------------------- */
 
 static dd_collect_status_t read_netdev(const char *root, dd_collect_sample_t *out)
@@ -605,6 +785,7 @@ dd_collect_status_t dd_collect_sample(const char *proc_root, dd_collect_sample_t
     grow_t udp_ports = {0};
     grow_t conns = {0};
     char probe[PATH_BUF];
+    bool tcp_done = false;
     dd_collect_status_t st;
 
     if (out == NULL) {
@@ -622,17 +803,31 @@ dd_collect_status_t dd_collect_sample(const char *proc_root, dd_collect_sample_t
     if (st == DD_COLLECT_OK) {
         st = load_ipv6(proc_root, &addrs);
     }
-    if (st == DD_COLLECT_OK) {
-        st = read_sockets(proc_root, "net/tcp", SOCK_TCP, &addrs, &tcp_ports, &conns);
+    if (st == DD_COLLECT_OK && is_live(proc_root)) {
+        /* Both TCP families in one kernel walk when the kernel allows it. */
+        dd_collect_status_t dst = DD_COLLECT_OK;
+
+        tcp_done = diag_sockets(AF_UNSPEC, IPPROTO_TCP, SOCK_TCP, &addrs, &tcp_ports, &conns, &dst);
+        st = dst;
+        if (!tcp_done) {
+            /* Whatever a failed dump added would count twice. */
+            tcp_ports.count = 0;
+            tcp_ports.total = 0;
+            conns.count = 0;
+            conns.total = 0;
+        }
+    }
+    if (st == DD_COLLECT_OK && !tcp_done) {
+        st = sockets(proc_root, AF_INET, "net/tcp", SOCK_TCP, &addrs, &tcp_ports, &conns);
+    }
+    if (st == DD_COLLECT_OK && !tcp_done) {
+        st = sockets(proc_root, AF_INET6, "net/tcp6", SOCK_TCP, &addrs, &tcp_ports, &conns);
     }
     if (st == DD_COLLECT_OK) {
-        st = read_sockets(proc_root, "net/tcp6", SOCK_TCP, &addrs, &tcp_ports, &conns);
+        st = sockets(proc_root, AF_INET, "net/udp", SOCK_UDP, &addrs, &udp_ports, NULL);
     }
     if (st == DD_COLLECT_OK) {
-        st = read_sockets(proc_root, "net/udp", SOCK_UDP, &addrs, &udp_ports, NULL);
-    }
-    if (st == DD_COLLECT_OK) {
-        st = read_sockets(proc_root, "net/udp6", SOCK_UDP, &addrs, &udp_ports, NULL);
+        st = sockets(proc_root, AF_INET6, "net/udp6", SOCK_UDP, &addrs, &udp_ports, NULL);
     }
     if (st == DD_COLLECT_OK) {
         st = read_stat(proc_root, out);

@@ -19,6 +19,14 @@
  * A missing file counts as empty (a kernel without IPv6 has no tcp6), except
  * net/dev, whose absence is DD_COLLECT_NOT_FOUND.
  *
+ * On the live "/proc" the sockets come from the kernel's NETLINK_SOCK_DIAG
+ * interface instead (what `ss` uses), with the same rules: reading
+ * /proc/net/tcp{,6} makes the kernel walk its whole TCP hash table, sized
+ * by the machine's memory (3.5 ms per file on a 24 GB host, whatever the
+ * number of sockets), while one sock_diag dump with in-kernel state filters
+ * covers both families in a fraction of that. A kernel without inet_diag
+ * falls back to the files.
+ *
  * Interface names. The kernel reports a socket's local address, not its
  * interface; the collector maps the address to the interface that owns it
  * (exact match first, else the longest prefix holding it, so 127.0.0.53 is

@@ -462,8 +462,8 @@ static bool done(sensor_t *s)
     if (s->o->count == 0 || s->st.sent + s->st.skipped < (uint64_t)s->o->count) {
         return false;
     }
-    if ((s->o->persistent && !s->have_message) || state == DD_CONN_CLOSED
-        || state == DD_CONN_IDLE) {
+    if (!s->have_message
+        && (s->o->persistent || state == DD_CONN_CLOSED || state == DD_CONN_IDLE)) {
         return true;
     }
     if (s->finish_by == 0) {

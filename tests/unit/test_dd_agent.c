@@ -10,7 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "dd_agent.h"
+#include "dd_fs.h"
+#include "dd_pki.h"
 #include "dd_report.h"
 
 #define FIX_PROC DD_SOURCE_DIR "/fixtures/proc/typical"
@@ -341,6 +349,64 @@ static void test_dd_agent_setup_failures(void **state)
     assert_string_equal(dd_agent_strerror(DD_AGENT_OK), "ok");
 }
 
+/* A counted run against a broker that is not there ends at its deadline. */
+static void test_dd_agent_counted_run_gives_up(void **state)
+{
+    dd_agent_options_t o;
+    dd_agent_stats_t st;
+    char msg[256];
+    char dir[] = "/tmp/dd_agent_test.XXXXXX";
+    char ca[128];
+    char cert[256];
+    char key[256];
+    char dev[128];
+    char endpoint[64];
+    volatile sig_atomic_t stop = 0;
+    dd_pki_ca_t *pki = NULL;
+    dd_pki_credentials_t cred;
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timespec t0;
+    struct timespec t1;
+    double took;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(dd_pki_ca_ensure(dir, &pki), DD_PKI_OK);
+    assert_int_equal(dd_pki_issue_device(pki, DD_PKI_KEY_EC_P256, &cred), DD_PKI_OK);
+    (void)snprintf(dev, sizeof(dev), "%s/dev", dir);
+    assert_int_equal(dd_pki_credentials_write(&cred, dev), DD_PKI_OK);
+    dd_pki_credentials_free(&cred);
+    dd_pki_ca_free(pki);
+    (void)snprintf(ca, sizeof(ca), "%s/pki/rootca.pem", dir);
+    (void)snprintf(cert, sizeof(cert), "%s/cert.pem", dev);
+    (void)snprintf(key, sizeof(key), "%s/private.key", dev);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    (void)snprintf(endpoint, sizeof(endpoint), "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-e", endpoint, "-r", ca, "-c", cert, "-k", key,
+                           "-id", "T", "-i", "0.1", "--once", "--timeout", "1", "--proc-root",
+                           FIX_PROC),
+                     DD_AGENT_OK);
+    assert_true(o.timeout_s == 1.0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(dd_agent_run(&o, &stop, NULL, &st), DD_AGENT_INCOMPLETE);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(took >= 0.9 && took < 3.0);
+    assert_int_equal(st.published, 0);
+    assert_true(st.skipped >= 1);
+    assert_int_equal(st.connects, 0);
+    dd_agent_options_free(&o);
+    assert_int_equal(dd_fs_remove_tree(dir), DD_FS_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_dd_agent_dry_run_json),
         cmocka_unit_test(test_dd_agent_dry_run_cbor_short),
         cmocka_unit_test(test_dd_agent_setup_failures),
+        cmocka_unit_test(test_dd_agent_counted_run_gives_up),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

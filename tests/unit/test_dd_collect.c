@@ -4,9 +4,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -458,6 +461,78 @@ static void test_dd_collect_live(void **state)
     assert_string_equal(dd_collect_strerror(DD_COLLECT_OK), "ok");
 }
 
+static uint16_t local_port(int fd)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    return ntohs(sa.sin_port);
+}
+
+static int bound(int type)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, type, 0);
+
+    assert_true(fd >= 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/*
+ * Sockets of our own on the live system: found by the netlink path ("/proc"),
+ * and by the /proc file parser ("/proc/." is not the live root, so it is read
+ * as a copied tree: files, and no IPv4 interface names without net/if_inet4).
+ */
+static void test_dd_collect_live_sockets(void **state)
+{
+    int lst = bound(SOCK_STREAM);
+    int udp = bound(SOCK_DGRAM);
+    int cli = socket(AF_INET, SOCK_STREAM, 0);
+    int acc;
+    struct sockaddr_in sa;
+    uint16_t tport;
+    uint16_t uport;
+    uint16_t cport;
+    char remote[32];
+    int pass;
+
+    (void)state;
+    assert_int_equal(listen(lst, 4), 0);
+    tport = local_port(lst);
+    uport = local_port(udp);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(tport);
+    assert_int_equal(connect(cli, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    acc = accept(lst, NULL, NULL);
+    assert_true(acc >= 0);
+    cport = local_port(cli);
+    for (pass = 0; pass < 2; pass++) {
+        dd_collect_sample_t s;
+        const char *iface = pass == 0 ? "lo" : NULL;
+
+        assert_int_equal(dd_collect_sample(pass == 0 ? NULL : "/proc/.", &s), DD_COLLECT_OK);
+        assert_non_null(find_port(s.tcp_ports, s.tcp_port_count, tport, iface));
+        assert_non_null(find_port(s.udp_ports, s.udp_port_count, uport, iface));
+        (void)snprintf(remote, sizeof(remote), "127.0.0.1:%u", (unsigned)tport);
+        assert_conn_iface(find_conn(s.conns, s.conn_count, remote, cport), iface);
+        (void)snprintf(remote, sizeof(remote), "127.0.0.1:%u", (unsigned)cport);
+        assert_conn_iface(find_conn(s.conns, s.conn_count, remote, tport), iface);
+        assert_true(s.tcp_port_total >= 1 && s.conn_total >= 2 && s.udp_port_total >= 1);
+        dd_collect_sample_free(&s);
+    }
+    close(acc);
+    close(cli);
+    close(udp);
+    close(lst);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_dd_collect_round_trip_json_short),
         cmocka_unit_test(test_dd_collect_round_trip_cbor),
         cmocka_unit_test(test_dd_collect_live),
+        cmocka_unit_test(test_dd_collect_live_sockets),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
