@@ -799,7 +799,7 @@ static void cycle(agent_t *a)
         }
         a->st.published++;
         a->produced++;
-        DD_LOG_INFO("report %" PRIu64 " published to %s (%zu bytes; bytes out %" PRIu64
+        DD_LOG_DEBUG("report %" PRIu64 " published to %s (%zu bytes; bytes out %" PRIu64
                     ", %" PRIu64 " listening TCP, %" PRIu64 " connections)",
                     r.report_id, a->topic, len, r.net.bytes_out, r.tcp_ports.total,
                     r.tcp_conns.total);

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -147,7 +148,8 @@ static uint8_t prefix_of_mask(const uint8_t *mask, size_t len)
     return n;
 }
 
-static dd_collect_status_t load_ipv4_live(addr_table_t *t)
+/* getifaddrs(): also dumps every link with its statistics, which we do not need. */
+static dd_collect_status_t load_ipv4_getifaddrs(addr_table_t *t)
 {
     struct ifaddrs *list = NULL;
     struct ifaddrs *it;
@@ -176,6 +178,98 @@ static dd_collect_status_t load_ipv4_live(addr_table_t *t)
     }
     freeifaddrs(list);
     return st;
+}
+
+/*
+ * IPv4 addresses of the live system: one RTM_GETADDR dump, the interface
+ * name from IFA_LABEL (set for every IPv4 address). false when rtnetlink
+ * is unavailable (the caller uses getifaddrs()).
+ */
+static bool load_ipv4_live(addr_table_t *t, dd_collect_status_t *st)
+{
+    struct {
+        struct nlmsghdr nlh;
+        struct ifaddrmsg ifa;
+    } req;
+    struct sockaddr_nl nladdr;
+    union {
+        struct nlmsghdr align;
+        char bytes[16384];
+    } buf;
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_ROUTE);
+    bool done = false;
+    bool ok = true;
+
+    *st = DD_COLLECT_OK;
+    if (fd < 0) {
+        return false;
+    }
+    memset(&req, 0, sizeof(req));
+    req.nlh.nlmsg_len = sizeof(req);
+    req.nlh.nlmsg_type = RTM_GETADDR;
+    req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.ifa.ifa_family = AF_INET;
+    memset(&nladdr, 0, sizeof(nladdr));
+    nladdr.nl_family = AF_NETLINK;
+    if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&nladdr, sizeof(nladdr)) < 0) {
+        close(fd);
+        return false;
+    }
+    while (!done && ok && *st == DD_COLLECT_OK) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+        struct nlmsghdr *h;
+
+        if (poll(&pfd, 1, 1000) <= 0 || (n = recv(fd, buf.bytes, sizeof(buf.bytes), 0)) <= 0) {
+            ok = false;
+            break;
+        }
+        for (h = &buf.align; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+            const struct ifaddrmsg *ifa;
+            const struct rtattr *rta;
+            int len;
+            const void *addr = NULL;
+            const char *label = NULL;
+            dd_cidr_t c;
+
+            if (h->nlmsg_type == NLMSG_DONE) {
+                done = true;
+                break;
+            }
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                ok = false;
+                break;
+            }
+            if (h->nlmsg_type != RTM_NEWADDR || h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa))) {
+                continue;
+            }
+            ifa = NLMSG_DATA(h);
+            len = (int)IFA_PAYLOAD(h);
+            for (rta = IFA_RTA(ifa); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+                if (rta->rta_type == IFA_LOCAL && RTA_PAYLOAD(rta) == 4) {
+                    addr = RTA_DATA(rta);
+                } else if (rta->rta_type == IFA_ADDRESS && RTA_PAYLOAD(rta) == 4 && addr == NULL) {
+                    addr = RTA_DATA(rta);
+                } else if (rta->rta_type == IFA_LABEL && RTA_PAYLOAD(rta) > 0) {
+                    label = RTA_DATA(rta);
+                }
+            }
+            if (ifa->ifa_family != AF_INET || addr == NULL || label == NULL) {
+                continue;
+            }
+            memset(&c, 0, sizeof(c));
+            c.base.family = 4;
+            memcpy(c.base.bytes, addr, 4);
+            c.prefix = ifa->ifa_prefixlen > 32 ? 32 : ifa->ifa_prefixlen;
+            /* "eth0:1" is an alias label of eth0; the interface is eth0. */
+            *st = table_add(t, &c, label, strcspn(label, ":"));
+        }
+    }
+    close(fd);
+    if (!ok) {
+        t->count = 0;
+    }
+    return ok;
 }
 
 /* net/if_inet4 (ddlocal fixture format): "ADDRESS/PREFIX NAME" per line. */
@@ -669,6 +763,30 @@ static dd_collect_status_t sockets(const char *root, int family, const char *rel
 
 /* ---- net/dev, stat --------------------------------------------------------- */
 
+/* @p n unsigned decimal numbers separated by blanks (sscanf costs more than the read). */
+static bool parse_counters(const char *p, uint64_t *v, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        char *end;
+
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+        errno = 0;
+        v[i] = strtoull(p, &end, 10);
+        if (errno == ERANGE) {
+            return false;
+        }
+        p = end;
+    }
+    return true;
+}
+
 static dd_collect_status_t read_netdev(const char *root, dd_collect_sample_t *out)
 {
     FILE *fp;
@@ -707,13 +825,7 @@ static dd_collect_status_t read_netdev(const char *root, dd_collect_sample_t *ou
         while (name_len > 0 && (name[name_len - 1] == ' ' || name[name_len - 1] == '\t')) {
             name_len--;
         }
-        if (name_len == 0
-            || sscanf(colon + 1,
-                      "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-                      " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-                      " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
-                      &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
-                      &v[10], &v[11], &v[12], &v[13], &v[14], &v[15]) != 16) {
+        if (name_len == 0 || !parse_counters(colon + 1, v, 16)) {
             st = DD_COLLECT_PARSE_ERROR;
             break;
         }
@@ -798,7 +910,11 @@ dd_collect_status_t dd_collect_sample(const char *proc_root, dd_collect_sample_t
     }
     st = read_netdev(proc_root, out);
     if (st == DD_COLLECT_OK) {
-        st = is_live(proc_root) ? load_ipv4_live(&addrs) : load_ipv4_file(proc_root, &addrs);
+        if (!is_live(proc_root)) {
+            st = load_ipv4_file(proc_root, &addrs);
+        } else if (!load_ipv4_live(&addrs, &st) && st == DD_COLLECT_OK) {
+            st = load_ipv4_getifaddrs(&addrs);
+        }
     }
     if (st == DD_COLLECT_OK) {
         st = load_ipv6(proc_root, &addrs);
