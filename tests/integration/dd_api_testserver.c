@@ -5,6 +5,7 @@
  *
  *   dd_api_testserver DATA_DIR [--port P] [--start-ms MS] [--mqtt-endpoint HOST:PORT]
  *                     [--hooks-log FILE] [--region R --account A]
+ *   dd_api_testserver --coverage-table   (Markdown coverage table for docs/reference/api.md)
  *
  * Prints "port P" on stdout once listening, then reads commands on stdin, one
  * per line, answering each with one line ("ok ..." or "error ..."):
@@ -32,6 +33,7 @@
 #include "dd_fs.h"
 #include "dd_log.h"
 #include "dd_report.h"
+#include "dd_route.h"
 #include "dd_store.h"
 
 typedef struct server {
@@ -208,6 +210,39 @@ static void cmd_advance(server_t *s, const char *args)
     (void)printf("ok %" PRId64 "\n", now);
 }
 
+/* Every operation of the service model with ddlocal's support, as Markdown. */
+static void coverage_table(void)
+{
+    static const char *const LEVEL[] = {"not supported", "supported", "partial"};
+    const char *name;
+    const char *method;
+    const char *uri;
+    const char *note;
+    int pass;
+    size_t i;
+    int counts[3] = {0, 0, 0};
+
+    for (i = 0; dd_route_entry(i, &name, NULL, NULL); i++) {
+        counts[dd_api_operation_support(name, NULL)]++;
+    }
+    (void)printf("%d operations in the service model: %d supported, %d partial, %d not "
+                 "supported.\n\n",
+                 counts[0] + counts[1] + counts[2], counts[1], counts[2], counts[0]);
+    (void)printf("| Operation | Method and path | ddlocal | What is missing |\n|---|---|---|---|\n");
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; dd_route_entry(i, &name, &method, &uri); i++) {
+            dd_api_support_t s = dd_api_operation_support(name, &note);
+            if ((pass == 0) != (s != DD_API_NOT_SUPPORTED)) {
+                continue;
+            }
+            (void)printf("| %s | `%s %s` | %s | %s |\n", name, method, uri, LEVEL[s],
+                         s == DD_API_NOT_SUPPORTED ? "not implemented (400 InvalidRequestException "
+                                                     "naming the operation)"
+                                                   : note);
+        }
+    }
+}
+
 static void usage(void)
 {
     (void)fprintf(stderr, "usage: dd_api_testserver DATA_DIR [--port P] [--start-ms MS]"
@@ -231,6 +266,10 @@ int main(int argc, char **argv)
     char line[300000];
     int i;
 
+    if (argc == 2 && strcmp(argv[1], "--coverage-table") == 0) {
+        coverage_table();
+        return 0;
+    }
     if (argc < 2) {
         usage();
         return 2;
