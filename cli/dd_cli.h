@@ -26,6 +26,7 @@ int dd_cmd_clock(int argc, char **argv);
 int dd_cmd_isolator(int argc, char **argv);
 int dd_cmd_demo(int argc, char **argv);
 int dd_cmd_device(int argc, char **argv);
+int dd_cmd_workshop(int argc, char **argv);
 int dd_cmd_replay(int argc, char **argv);
 int dd_cmd_fleet(int argc, char **argv);
 

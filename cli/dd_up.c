@@ -508,7 +508,7 @@ int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
         printf("  isolator:          SNS topic %s -> thing group %s\n", up.isolator_topic, up.isolator_group);
     }
     if (o->workshop) {
-        dd_workshop_print_steps(up.data_dir, &up);
+        dd_workshop_print_steps(up.data_dir, up.mqtt_port, up.api_url);
     }
     printf("Press Ctrl-C to stop.\n");
     fflush(stdout);

@@ -3,7 +3,6 @@
 #include "dd_apiclient.h"
 #include "dd_clienv.h"
 #include "dd_fs.h"
-#include "dd_up.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,10 +220,10 @@ int dd_workshop_provision(const char *data_dir, const char *api_url)
     return rc != 0 ? 1 : 0;
 }
 
-void dd_workshop_print_steps(const char *data_dir, const struct dd_up *up)
+void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const char *api_url)
 {
     const char *d = data_dir;
-    unsigned p = (unsigned)up->mqtt_port;
+    unsigned p = mqtt_port;
 
     printf("\nWorkshop (Modules 3-5): docs/workshop-walkthrough.md has every step. In another terminal:\n"
            "  Module 3   SensorDevice01/02 send telemetry; 02 is compromised (3000-character messages):\n"
@@ -248,5 +247,5 @@ void dd_workshop_print_steps(const char *data_dir, const struct dd_up *up)
            "  Module 5:   ddlocal sns subscribe BadIoTDevices http://127.0.0.1:PORT/hook -D %s\n"
            "  Faster:     run `ddlocal up --workshop --time-scale 60` and the agent with -i 5.\n"
            "  The Module 4 story, narrated: ddlocal demo module4\n\n",
-           p, d, d, d, d, d, d, p, d, d, d, up->api_url, d);
+           p, d, d, d, d, d, d, p, d, d, d, api_url, d);
 }

@@ -16,8 +16,6 @@
 #ifndef DD_WORKSHOP_H_
 #define DD_WORKSHOP_H_
 
-struct dd_up;
-
 /** Profiles and names the workshop uses. */
 #define DD_WORKSHOP_SNS_TOPIC "BadIoTDevices"
 #define DD_WORKSHOP_GROUP "IsolatedDevices"
@@ -31,7 +29,12 @@ struct dd_up;
  */
 int dd_workshop_provision(const char *data_dir, const char *api_url);
 
-/** @brief Prints the local commands for each workshop step. */
-void dd_workshop_print_steps(const char *data_dir, const struct dd_up *up);
+/**
+ * @brief Prints the local commands for each workshop step.
+ * @param[in] data_dir Absolute data dir.
+ * @param[in] mqtt_port The broker's 8883-role port.
+ * @param[in] api_url ddlocald's API.
+ */
+void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const char *api_url);
 
 #endif /* DD_WORKSHOP_H_ */
