@@ -40,6 +40,7 @@ static const char FLEET_HELP[] =
     "      --devices N         override the scenario's number of devices\n"
     "      --duration SECONDS  override durationSeconds (pipeline seconds)\n"
     "      --ramp N            connections started per second (default 500)\n"
+    "      --max-handshakes N  connections being set up at once (default 256)\n"
     "      --reply-timeout S   a report without reply after S seconds is missing (default 30)\n"
     "      --progress S        progress line every S wall seconds (default 5, 0 = none)\n"
     "      --summary-json FILE also write the summary as JSON\n"
@@ -137,6 +138,7 @@ int dd_cmd_fleet(int argc, char **argv)
         {"devices", required_argument, NULL, 'n'},
         {"duration", required_argument, NULL, 'd'},
         {"ramp", required_argument, NULL, 'R'},
+        {"max-handshakes", required_argument, NULL, 'H'},
         {"reply-timeout", required_argument, NULL, 't'},
         {"progress", required_argument, NULL, 'p'},
         {"summary-json", required_argument, NULL, 'j'},
@@ -200,6 +202,15 @@ int dd_cmd_fleet(int argc, char **argv)
                 return dd_clienv_usage_error("fleet", "--ramp must be > 0 connections/s");
             }
             break;
+        case 'H': {
+            double v = 0;
+
+            if (!parse_pos(optarg, 1e6, &v) || floor(v) != v) {
+                return dd_clienv_usage_error("fleet", "--max-handshakes must be a positive number");
+            }
+            cfg.max_handshakes = (uint32_t)v;
+            break;
+        }
         case 't':
             if (!parse_pos(optarg, 86400, &cfg.reply_timeout_s)) {
                 return dd_clienv_usage_error("fleet", "--reply-timeout must be > 0 seconds");

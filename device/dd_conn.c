@@ -474,9 +474,29 @@ int dd_conn_fd(const dd_conn_t *conn)
     return mosquitto_socket(conn->mosq);
 }
 
+/* The TLS handshake of the current attempt is still running. */
+static bool handshaking(dd_conn_t *c)
+{
+    SSL *ssl = c->state == DD_CONN_CONNECTING ? mosquitto_ssl_get(c->mosq) : NULL;
+
+    return ssl != NULL && !SSL_is_init_finished(ssl);
+}
+
 bool dd_conn_want_write(dd_conn_t *conn)
 {
-    return dd_conn_fd(conn) >= 0 && mosquitto_want_write(conn->mosq);
+    if (dd_conn_fd(conn) < 0) {
+        return false;
+    }
+    if (handshaking(conn)) {
+        /*
+         * libmosquitto's "want write" flag, once set by the handshake, stays
+         * set until the first MQTT write, so polling on it would spin while
+         * the server takes its time; OpenSSL knows whether the handshake is
+         * waiting to write or to read.
+         */
+        return SSL_want_write(mosquitto_ssl_get(conn->mosq));
+    }
+    return mosquitto_want_write(conn->mosq);
 }
 
 /* After any libmosquitto call: a socket that vanished without a callback is a loss. */
@@ -499,7 +519,7 @@ void dd_conn_io(dd_conn_t *conn, unsigned revents, int64_t now_ms)
         return;
     }
     conn->now_ms = now_ms;
-    if (conn->state == DD_CONN_CONNECTING && revents != 0) {
+    if (conn->state == DD_CONN_CONNECTING && hangup) {
         int err = 0;
         socklen_t len = sizeof(err);
 
@@ -510,11 +530,21 @@ void dd_conn_io(dd_conn_t *conn, unsigned revents, int64_t now_ms)
             return;
         }
     }
-    if ((revents & POLLOUT) != 0) {
-        rc = mosquitto_loop_write(conn->mosq, 1);
-    }
-    if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && mosquitto_socket(conn->mosq) >= 0) {
+    if (handshaking(conn)) {
+        /*
+         * As mosquitto_loop() does: while the TLS handshake runs, readable
+         * *and* writable both go to the handshake. libmosquitto 2.0's
+         * loop_read() continues it, loop_write() does not, so a ClientHello
+         * that met a full or still-connecting socket would never be sent.
+         */
         rc = mosquitto_loop_read(conn->mosq, 1);
+    } else {
+        if ((revents & POLLOUT) != 0) {
+            rc = mosquitto_loop_write(conn->mosq, 1);
+        }
+        if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && mosquitto_socket(conn->mosq) >= 0) {
+            rc = mosquitto_loop_read(conn->mosq, 1);
+        }
     }
     check_socket(conn, rc);
     if (conn->state == DD_CONN_CONNECTING && hangup) {

@@ -501,6 +501,7 @@ typedef struct dev {
     int reg_fd;               /* fd registered in epoll, -1 when none */
     bool reg_out;             /* registered with EPOLLOUT */
     bool connected;
+    bool ramping;             /* started by the ramp, first outcome not seen yet */
     uint8_t npend;
     uint32_t report_k;        /* next report number */
     uint32_t tel_j;           /* next telemetry number */
@@ -516,7 +517,7 @@ typedef struct heap_entry {
     uint32_t idx;
 } heap_entry_t;
 
-typedef enum phase { PHASE_RAMP, PHASE_RUN, PHASE_DRAIN, PHASE_DONE } phase_t;
+typedef enum phase { PHASE_PROBE, PHASE_RAMP, PHASE_RUN, PHASE_DRAIN, PHASE_DONE } phase_t;
 
 struct dd_fleet {
     const dd_scenario_t *sc;
@@ -535,6 +536,7 @@ struct dd_fleet {
     int64_t now;
     int64_t t0;               /* wall (monotonic) ms of pipeline second 0 */
     uint32_t connected;
+    uint32_t inflight;        /* ramp connections without an outcome yet */
     uint64_t pending;
     bool stopping;            /* final disconnect: losses are expected */
     dd_fleet_summary_t s;
@@ -672,6 +674,10 @@ static void on_connected(dd_conn_t *conn, void *ctx)
 
     d->connected = true;
     f->connected++;
+    if (d->ramping) {
+        d->ramping = false;
+        f->inflight--;
+    }
     if (f->connected > f->s.connected_peak) {
         f->s.connected_peak = f->connected;
     }
@@ -693,6 +699,10 @@ static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int 
         (void)epoll_ctl(f->epfd, EPOLL_CTL_DEL, d->reg_fd, NULL);
         d->reg_fd = -1;
     }
+    if (d->ramping) {
+        d->ramping = false;
+        f->inflight--;
+    }
     if (was_connected) {
         d->connected = false;
         f->connected--;
@@ -703,6 +713,8 @@ static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int 
                             f->s.connections_lost == FAILURE_LOG_LIMIT ? "; not logging more" : "");
             }
         }
+    } else if (retry_in_ms >= 0 && f->phase == PHASE_PROBE) {
+        DD_LOG_DEBUG("probe %s: %s", dd_conn_client_id(conn), text);
     } else if (retry_in_ms >= 0) {
         f->s.connect_failures++;
         if (f->s.connect_failures <= FAILURE_LOG_LIMIT) {
@@ -968,6 +980,9 @@ dd_fleet_status_t dd_fleet_create(const dd_scenario_t *sc, const dd_fleet_cred_t
     if (f->cfg.ramp_per_s <= 0) {
         f->cfg.ramp_per_s = 500;
     }
+    if (f->cfg.max_handshakes == 0) {
+        f->cfg.max_handshakes = 256;
+    }
     if (f->cfg.ramp_timeout_s <= 0) {
         f->cfg.ramp_timeout_s = 60;
     }
@@ -1036,9 +1051,24 @@ dd_fleet_status_t dd_fleet_create(const dd_scenario_t *sc, const dd_fleet_cred_t
 
 static void progress(dd_fleet_t *f)
 {
-    if (f->phase == PHASE_RAMP) {
-        fprintf(f->cfg.progress, "[ramp] %u/%u connected, %" PRIu64 " failed attempts\n",
-                f->connected, f->n, f->s.connect_failures);
+    if (f->phase == PHASE_PROBE) {
+        fprintf(f->cfg.progress, "[probe] waiting for the broker to accept %s\n",
+                dd_conn_client_id(f->devs[f->n - 1].conn));
+    } else if (f->phase == PHASE_RAMP) {
+        uint32_t connecting = 0;
+        uint32_t waiting = 0;
+        uint32_t i;
+
+        for (i = 0; i < f->n; i++) {
+            dd_conn_state_t st = dd_conn_state(f->devs[i].conn);
+
+            connecting += st == DD_CONN_CONNECTING;
+            waiting += st == DD_CONN_WAITING;
+        }
+        fprintf(f->cfg.progress,
+                "[ramp] %u/%u connected, %u connecting, %u waiting to retry, %" PRIu64
+                " failed attempts\n",
+                f->connected, f->n, connecting, waiting, f->s.connect_failures);
     } else {
         fprintf(f->cfg.progress,
                 "[%s%.1f min] %u/%u connected; reports %" PRIu64 " sent, %" PRIu64
@@ -1108,6 +1138,8 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
     int64_t run_end = NEVER;
     int64_t drain_end = NEVER;
     int64_t next_progress;
+    int64_t probe_until;
+    int64_t probe_next;
     uint64_t need_fds;
     uint64_t got_fds = 0;
     uint32_t i;
@@ -1133,7 +1165,15 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
     begin = f->now;
     ramp_next = (double)f->now;
     next_progress = f->cfg.progress_s > 0 ? f->now + (int64_t)(f->cfg.progress_s * 1000) : NEVER;
-    f->phase = PHASE_RAMP;
+    /*
+     * Probe first with the last device registered: things registered a moment
+     * ago reach the broker only when ddlocald pushes them (it notices another
+     * process's registry writes by polling), and a fleet dialling in before
+     * that would only collect refusals and backoff delays.
+     */
+    f->phase = PHASE_PROBE;
+    probe_until = f->now + (int64_t)(f->cfg.ramp_timeout_s * 1000);
+    probe_next = f->now;
     while (f->phase != PHASE_DONE) {
         int64_t wake;
         int n;
@@ -1141,20 +1181,57 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
         size_t budget = (size_t)f->n * 2 + 1024;
 
         f->now = mono_ms();
-        if (*stop && (f->phase == PHASE_RAMP || f->phase == PHASE_RUN)) {
+        if (*stop && (f->phase == PHASE_PROBE || f->phase == PHASE_RAMP || f->phase == PHASE_RUN)) {
             fprintf(f->cfg.progress, "stopping: waiting up to 2 s for outstanding replies\n");
             f->phase = PHASE_DRAIN;
             drain_end = f->now + 2000;
         }
+        if (f->phase == PHASE_PROBE) {
+            fleet_dev_t *probe = &f->devs[f->n - 1];
+            dd_conn_state_t ps = dd_conn_state(probe->conn);
+
+            if (probe->connected || f->now >= probe_until) {
+                if (!probe->connected) {
+                    DD_LOG_WARN("%s still not accepted after %.0f s; connecting everyone anyway",
+                                dd_conn_client_id(probe->conn), f->cfg.ramp_timeout_s);
+                }
+                f->phase = PHASE_RAMP;
+                ramp_next = (double)f->now;
+            } else if (f->now >= probe_next
+                       && (ps == DD_CONN_IDLE || ps == DD_CONN_WAITING || ps == DD_CONN_CLOSED)) {
+                /* Retry at a steady 4 per second, not with the backoff. */
+                dd_conn_stop(probe->conn, f->now);
+                (void)dd_conn_start(probe->conn, f->now);
+                probe->next_tick = f->now;
+                sync_epoll(f, probe);
+                schedule(f, probe);
+                probe_next = f->now + 250;
+            }
+        }
         if (f->phase == PHASE_RAMP) {
-            while (started < f->n && (double)f->now >= ramp_next) {
+            /*
+             * A bounded rate and a bounded number of handshakes in flight: the
+             * broker does them one at a time, and a fleet that outruns it only
+             * piles up half-open connections that time out.
+             */
+            while (started < f->n && (double)f->now >= ramp_next
+                   && f->inflight < f->cfg.max_handshakes) {
                 fleet_dev_t *d = &f->devs[started++];
 
+                if (d->index == f->n - 1 && d->connected) {
+                    continue; /* the probe */
+                }
+                d->ramping = true;
+                f->inflight++;
                 (void)dd_conn_start(d->conn, f->now);
                 d->next_tick = f->now;
                 sync_epoll(f, d);
                 schedule(f, d);
                 ramp_next += 1000.0 / f->cfg.ramp_per_s;
+                if (ramp_next < (double)f->now - 1000.0) {
+                    /* Held back by the handshake limit: no burst afterwards. */
+                    ramp_next = (double)f->now;
+                }
                 last_start = f->now;
             }
             if (started == f->n
@@ -1206,6 +1283,9 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
         }
         if (f->phase == PHASE_RAMP && started < f->n) {
             wake = min64(wake, (int64_t)ramp_next);
+        }
+        if (f->phase == PHASE_PROBE) {
+            wake = min64(wake, probe_next);
         }
         wake = min64(wake, run_end);
         wake = min64(wake, next_progress);

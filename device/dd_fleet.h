@@ -61,6 +61,7 @@ typedef struct dd_fleet_config {
     const char *alpn;          /**< ALPN to offer, or NULL. */
     double time_scale;         /**< Pipeline seconds per wall second (> 0). */
     double ramp_per_s;         /**< Connections started per second (0 = 500). */
+    uint32_t max_handshakes;   /**< Connections being set up at once during the ramp (0 = 256). */
     double ramp_timeout_s;     /**< Start the scenario anyway after this long (0 = 60). */
     double reply_timeout_s;    /**< A report without reply after this long is missing (0 = 30). */
     double progress_s;         /**< Progress line period, wall seconds (0 = 5; < 0: none). */
