@@ -186,9 +186,11 @@ dd_broker_conf_status_t dd_broker_conf_render(const dd_broker_conf_options_t *o,
     out_printf(&out, "max_queued_messages %ld\n",
                o->max_queued_messages > 0 ? o->max_queued_messages : DD_BROKER_CONF_MAX_QUEUED);
     out_printf(&out, "max_queued_bytes 0\n");
-    if (o->max_inflight_messages > 0) {
-        out_printf(&out, "max_inflight_messages %d\n", o->max_inflight_messages);
-    }
+    /* 0 = no inflight window: mosquitto 2.0.11 loses QoS 1 messages of a persistent
+     * session that reconnects with QoS 1 messages queued behind a full window and
+     * QoS 0 ones among them - ddlocald's after a crash (see the header). */
+    out_printf(&out, "max_inflight_messages %d\n",
+               o->max_inflight_messages > 0 ? o->max_inflight_messages : 0);
     if (o->persistence) {
         out_printf(&out, "persistence true\npersistence_location %s/\n", dir);
         out_printf(&out, "autosave_interval 60\n");

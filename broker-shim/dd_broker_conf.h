@@ -26,6 +26,12 @@
  * - `persistence true`, `queue_qos0_messages true`, a large
  *   `max_queued_messages` and `max_queued_bytes 0`: reports and metering
  *   batches wait in the broker for ddlocald while it is down.
+ * - `max_inflight_messages 0` (no inflight window): with mosquitto 2.0.11's
+ *   default window of 20, a persistent session that reconnects with QoS 1
+ *   messages queued behind a full window and QoS 0 messages among them loses
+ *   QoS 1 messages (reproduced with plain mosquitto_sub/mosquitto_pub: 5 of
+ *   25 lost), and under load delivery to it stalled - exactly ddlocald's
+ *   situation after a crash (reports arrive at QoS 0 and 1).
  * - ALPN (`x-amzn-mqtt-ca`, offered by AWS SDK v2 agents on port 443) needs
  *   no setting: mosquitto 2.0.11 ignores the extension and the handshake
  *   succeeds.
@@ -82,7 +88,7 @@ typedef struct dd_broker_conf_options {
 
     bool persistence;            /**< persistence true in DIR/broker/. */
     long max_queued_messages;    /**< Per client; <= 0 = DD_BROKER_CONF_MAX_QUEUED. */
-    int max_inflight_messages;   /**< Per client; <= 0 = omit (mosquitto's 20). */
+    int max_inflight_messages;   /**< Per client; <= 0 = 0: no window (see above). */
     const char *log_file;        /**< log_dest file PATH; NULL = stderr. */
     bool log_debug;              /**< log_type all instead of error/warning/notice/information. */
 } dd_broker_conf_options_t;
