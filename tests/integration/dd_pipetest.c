@@ -28,7 +28,7 @@
 #define STOP_GRACE_MS 30000
 #define CLI_TIMEOUT_MS 60000
 
-/* ---- small helpers ----------------------------------------------------------------------------- */
+/* ---- small helpers -------------------------------------------------------------------------- */
 
 int64_t dd_pipetest_mono_ms(void)
 {
@@ -78,7 +78,7 @@ const char *dd_pipetest_strerror(dd_pipetest_status_t status)
     return "unknown pipetest status";
 }
 
-/* ---- pipelines still running at exit() --------------------------------------------------------- */
+/* ---- pipelines still running at exit() ------------------------------------------------------ */
 
 #define MAX_LIVE 8
 static dd_pipetest_t *g_live[MAX_LIVE];
@@ -115,7 +115,7 @@ static void track(dd_pipetest_t *pt, bool live)
     }
 }
 
-/* ---- start / stop ------------------------------------------------------------------------------ */
+/* ---- start / stop --------------------------------------------------------------------------- */
 
 static void tail(const char *path, int lines)
 {
@@ -133,7 +133,8 @@ static void tail(const char *path, int lines)
             seen++;
         }
     }
-    fprintf(stderr, "---- last lines of %s ----\n%s%s", path, text + start, text[len - 1] == '\n' ? "" : "\n");
+    fprintf(stderr, "---- last lines of %s ----\n%s%s", path, text + start,
+            text[len - 1] == '\n' ? "" : "\n");
     free(text);
 }
 
@@ -205,7 +206,8 @@ dd_pipetest_status_t dd_pipetest_start(dd_pipetest_t *pt, const dd_pipetest_opti
         argv[n++] = "--isolator";
         argv[n++] = (char *)opts->isolator;
     }
-    for (i = 0; opts != NULL && opts->extra_args != NULL && opts->extra_args[i] != NULL && n < 46; i++) {
+    for (i = 0; opts != NULL && opts->extra_args != NULL && opts->extra_args[i] != NULL && n < 46;
+         i++) {
         argv[n++] = (char *)opts->extra_args[i];
     }
     argv[n] = NULL;
@@ -221,13 +223,37 @@ dd_pipetest_status_t dd_pipetest_start(dd_pipetest_t *pt, const dd_pipetest_opti
     while (!read_endpoints(pt)) {
         if (!dd_proc_alive(&pt->up) || dd_pipetest_mono_ms() > deadline) {
             bool exited = !dd_proc_alive(&pt->up);
-            fprintf(stderr, "pipetest: `ddlocal up` %s\n", exited ? "exited" : "did not become ready in time");
+            fprintf(stderr, "pipetest: `ddlocal up` %s\n",
+                    exited ? "exited" : "did not become ready in time");
             (void)dd_pipetest_stop(pt);
             return exited ? DD_PIPETEST_FAILED : DD_PIPETEST_TIMEOUT;
         }
         pause_ms(20);
     }
     return DD_PIPETEST_OK;
+}
+
+/* true (and printed) when a log of the pipeline holds an ASan/UBSan/LSan report. */
+static bool sanitizer_reports(const dd_pipetest_t *pt)
+{
+    static const char *const LOGS[] = {"logs/ddlocald.log", "logs/isolator.log",
+                                       "broker/mosquitto.log", "../up.log"};
+    static const char *const MARKS[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                                        "runtime error:"};
+    bool found = false;
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < sizeof(LOGS) / sizeof(LOGS[0]); i++) {
+        for (j = 0; j < sizeof(MARKS) / sizeof(MARKS[0]); j++) {
+            if (dd_pipetest_log_count(pt, LOGS[i], MARKS[j]) > 0) {
+                fprintf(stderr, "pipetest: %s/%s holds a sanitizer report (\"%s\")\n", pt->data_dir,
+                        LOGS[i], MARKS[j]);
+                found = true;
+            }
+        }
+    }
+    return found;
 }
 
 int dd_pipetest_stop(dd_pipetest_t *pt)
@@ -243,7 +269,8 @@ int dd_pipetest_stop(dd_pipetest_t *pt)
         if (wait_exit(&pt->up, STOP_GRACE_MS)) {
             rc = WIFEXITED(pt->up.exit_status) ? WEXITSTATUS(pt->up.exit_status) : -1;
         } else {
-            fprintf(stderr, "pipetest: `ddlocal up` did not stop within %d ms; killing it\n", STOP_GRACE_MS);
+            fprintf(stderr, "pipetest: `ddlocal up` did not stop within %d ms; killing it\n",
+                    STOP_GRACE_MS);
             dd_proc_stop(&pt->up, 0);
         }
         pt->started = false;
@@ -253,6 +280,10 @@ int dd_pipetest_stop(dd_pipetest_t *pt)
         }
     }
     if (pt->tmp_dir[0] != '\0') {
+        if (sanitizer_reports(pt)) {
+            rc = -1; /* a sanitized ddlocald, isolator, CLI or shim found a bug */
+            pt->passed = false;
+        }
         if (!pt->passed) {
             dd_pipetest_dump_logs(pt);
         }
@@ -266,7 +297,7 @@ int dd_pipetest_stop(dd_pipetest_t *pt)
     return rc;
 }
 
-/* ---- CLI ------------------------------------------------------------------------------------- */
+/* ---- CLI ------------------------------------------------------------------------------------ */
 
 int dd_pipetest_cli(dd_pipetest_t *pt, char **output, ...)
 {
@@ -329,10 +360,11 @@ dd_pipetest_status_t dd_pipetest_thing(dd_pipetest_t *pt, const char *name, cons
         return DD_PIPETEST_BAD_PARAMETER;
     }
     if (policy != NULL) {
-        rc = dd_pipetest_cli(pt, NULL, "thing", "create", name, "--with-cert", "--key-type", "ec", "--policy",
-                             policy, NULL);
+        rc = dd_pipetest_cli(pt, NULL, "thing", "create", name, "--with-cert", "--key-type", "ec",
+                             "--policy", policy, NULL);
     } else {
-        rc = dd_pipetest_cli(pt, NULL, "thing", "create", name, "--with-cert", "--key-type", "ec", NULL);
+        rc = dd_pipetest_cli(pt, NULL, "thing", "create", name, "--with-cert", "--key-type", "ec",
+                             NULL);
     }
     if (cert != NULL) {
         (void)snprintf(cert, 600, "%s/things/%s/cert.pem", pt->data_dir, name);
@@ -343,7 +375,7 @@ dd_pipetest_status_t dd_pipetest_thing(dd_pipetest_t *pt, const char *name, cons
     return rc == 0 ? DD_PIPETEST_OK : DD_PIPETEST_FAILED;
 }
 
-/* ---- API ------------------------------------------------------------------------------------- */
+/* ---- API ------------------------------------------------------------------------------------ */
 
 dd_pipetest_status_t dd_pipetest_api(dd_pipetest_t *pt, const char *method, const char *path,
                                      const char *body, long *http_status, cJSON **out)
@@ -371,7 +403,8 @@ dd_pipetest_status_t dd_pipetest_api(dd_pipetest_t *pt, const char *method, cons
         *http_status = http;
     }
     if (http < 200 || http > 299) {
-        fprintf(stderr, "pipetest: %s %s: HTTP %ld %s\n", method, path, http, resp != NULL ? resp : "");
+        fprintf(stderr, "pipetest: %s %s: HTTP %ld %s\n", method, path, http,
+                resp != NULL ? resp : "");
         free(resp);
         return DD_PIPETEST_FAILED;
     }
@@ -382,7 +415,8 @@ dd_pipetest_status_t dd_pipetest_api(dd_pipetest_t *pt, const char *method, cons
     return DD_PIPETEST_OK;
 }
 
-dd_pipetest_status_t dd_pipetest_profile(dd_pipetest_t *pt, const char *name, const char *fixture_rel)
+dd_pipetest_status_t dd_pipetest_profile(dd_pipetest_t *pt, const char *name,
+                                         const char *fixture_rel)
 {
     char file[700];
     char path[512];
@@ -419,12 +453,14 @@ dd_pipetest_status_t dd_pipetest_profile(dd_pipetest_t *pt, const char *name, co
         return st;
     }
     dd_apiclient_escape(ALL_THINGS_ARN, arn, sizeof(arn));
-    (void)snprintf(path, sizeof(path), "/security-profiles/%s/targets?securityProfileTargetArn=%s", name, arn);
+    (void)snprintf(path, sizeof(path), "/security-profiles/%s/targets?securityProfileTargetArn=%s",
+                   name, arn);
     return dd_pipetest_api(pt, "PUT", path, NULL, NULL, NULL);
 }
 
 /* Pages through a list operation, moving each page's @p member items into one array. */
-static dd_pipetest_status_t list_all(dd_pipetest_t *pt, const char *base, const char *member, cJSON **items)
+static dd_pipetest_status_t list_all(dd_pipetest_t *pt, const char *base, const char *member,
+                                     cJSON **items)
 {
     char path[2048];
     char token[512] = "";
@@ -467,7 +503,8 @@ static dd_pipetest_status_t list_all(dd_pipetest_t *pt, const char *base, const 
     return DD_PIPETEST_OK;
 }
 
-dd_pipetest_status_t dd_pipetest_violation_events(dd_pipetest_t *pt, const char *thing, cJSON **events)
+dd_pipetest_status_t dd_pipetest_violation_events(dd_pipetest_t *pt, const char *thing,
+                                                  cJSON **events)
 {
     char base[400];
 
@@ -475,20 +512,22 @@ dd_pipetest_status_t dd_pipetest_violation_events(dd_pipetest_t *pt, const char 
         return DD_PIPETEST_BAD_PARAMETER;
     }
     /* The whole range: startTime and endTime are required (epoch seconds). */
-    (void)snprintf(base, sizeof(base), "/violation-events?startTime=1&endTime=4102444800&maxResults=250%s%s",
+    (void)snprintf(base, sizeof(base),
+                   "/violation-events?startTime=1&endTime=4102444800&maxResults=250%s%s",
                    thing != NULL ? "&thingName=" : "", thing != NULL ? thing : "");
     return list_all(pt, base, "violationEvents", events);
 }
 
-dd_pipetest_status_t dd_pipetest_active_violations(dd_pipetest_t *pt, const char *thing, cJSON **actives)
+dd_pipetest_status_t dd_pipetest_active_violations(dd_pipetest_t *pt, const char *thing,
+                                                   cJSON **actives)
 {
     char base[400];
 
     if (pt == NULL || actives == NULL) {
         return DD_PIPETEST_BAD_PARAMETER;
     }
-    (void)snprintf(base, sizeof(base), "/active-violations?maxResults=250%s%s", thing != NULL ? "&thingName=" : "",
-                   thing != NULL ? thing : "");
+    (void)snprintf(base, sizeof(base), "/active-violations?maxResults=250%s%s",
+                   thing != NULL ? "&thingName=" : "", thing != NULL ? thing : "");
     return list_all(pt, base, "activeViolations", actives);
 }
 
@@ -501,7 +540,8 @@ dd_pipetest_status_t dd_pipetest_clock_advance(dd_pipetest_t *pt, double seconds
     (void)snprintf(body, sizeof(body), "{\"advanceSeconds\":%.3f}", seconds);
     st = dd_pipetest_api(pt, "POST", "/ddlocal/v1/clock", body, NULL, &out);
     if (st == DD_PIPETEST_OK && now_ms != NULL) {
-        *now_ms = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(out, "pipelineTimeMs"));
+        *now_ms =
+            (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(out, "pipelineTimeMs"));
     }
     cJSON_Delete(out);
     return st;
@@ -517,7 +557,8 @@ dd_pipetest_status_t dd_pipetest_clock_now(dd_pipetest_t *pt, int64_t *now_ms)
     }
     st = dd_pipetest_api(pt, "GET", "/ddlocal/v1/clock", NULL, NULL, &out);
     if (st == DD_PIPETEST_OK) {
-        *now_ms = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(out, "pipelineTimeMs"));
+        *now_ms =
+            (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(out, "pipelineTimeMs"));
     }
     cJSON_Delete(out);
     return st;
@@ -568,7 +609,7 @@ pid_t dd_pipetest_ddlocald_pid(const dd_pipetest_t *pt)
     return pid;
 }
 
-/* ---- the store, read-only ---------------------------------------------------------------------------- */
+/* ---- the store, read-only ------------------------------------------------------------------- */
 
 static sqlite3 *db_open(const dd_pipetest_t *pt)
 {
@@ -577,7 +618,8 @@ static sqlite3 *db_open(const dd_pipetest_t *pt)
 
     (void)snprintf(path, sizeof(path), "%s/ddlocal.db", pt->data_dir);
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(stderr, "pipetest: cannot open %s: %s\n", path, db != NULL ? sqlite3_errmsg(db) : "?");
+        fprintf(stderr, "pipetest: cannot open %s: %s\n", path,
+                db != NULL ? sqlite3_errmsg(db) : "?");
         sqlite3_close(db);
         return NULL;
     }
@@ -670,27 +712,27 @@ int dd_pipetest_log_count(const dd_pipetest_t *pt, const char *rel, const char *
     return n;
 }
 
-/* ---- MQTT ------------------------------------------------------------------------------------------- */
+/* ---- MQTT ----------------------------------------------------------------------------------- */
 
 struct dd_pipetest_mqtt {
     struct mosquitto *mosq;
     uint16_t port;
     pthread_t thread;
     bool thread_started;
-    bool stop;                 /* the network thread should end */
+    bool stop; /* the network thread should end */
     bool ever_connected;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool got_connack;
     int connack;
     bool connected;
-    bool closed;               /* the network thread ended */
+    bool closed; /* the network thread ended */
     dd_pipetest_msg_t *head;
     dd_pipetest_msg_t *tail;
     int sub_mid;
     int sub_granted;
     bool sub_done;
-    uint8_t pending[65536 / 8];   /* QoS 1 mids waiting for their PUBACK */
+    uint8_t pending[65536 / 8]; /* QoS 1 mids waiting for their PUBACK */
     uint8_t acked[65536 / 8];
 };
 
@@ -704,7 +746,7 @@ static void bit_set(uint8_t *map, int mid, bool on)
     if (on) {
         map[(mid & 0xffff) >> 3] |= (uint8_t)(1u << (mid & 7));
     } else {
-        map[(mid & 0xffff) >> 3] &= (uint8_t)~(1u << (mid & 7));
+        map[(mid & 0xffff) >> 3] &= (uint8_t) ~(1u << (mid & 7));
     }
 }
 
@@ -889,8 +931,8 @@ dd_pipetest_status_t dd_pipetest_mqtt_new(const dd_pipetest_t *pt, const char *c
     mosquitto_message_callback_set(c->mosq, on_message);
     if (mosquitto_tls_set(c->mosq, pt->root_ca, NULL, cert != NULL ? cert : pt->service_cert,
                           key != NULL ? key : pt->service_key, NULL) != MOSQ_ERR_SUCCESS) {
-        fprintf(stderr, "pipetest: TLS credentials not usable (%s, %s)\n", cert != NULL ? cert : pt->service_cert,
-                key != NULL ? key : pt->service_key);
+        fprintf(stderr, "pipetest: TLS credentials not usable (%s, %s)\n",
+                cert != NULL ? cert : pt->service_cert, key != NULL ? key : pt->service_key);
         dd_pipetest_mqtt_destroy(c);
         return DD_PIPETEST_FAILED;
     }
@@ -898,7 +940,8 @@ dd_pipetest_status_t dd_pipetest_mqtt_new(const dd_pipetest_t *pt, const char *c
     return DD_PIPETEST_OK;
 }
 
-dd_pipetest_status_t dd_pipetest_mqtt_use_alpn(dd_pipetest_mqtt_t *c, const dd_pipetest_t *pt, const char *alpn)
+dd_pipetest_status_t dd_pipetest_mqtt_use_alpn(dd_pipetest_mqtt_t *c, const dd_pipetest_t *pt,
+                                               const char *alpn)
 {
     if (c == NULL || pt == NULL || alpn == NULL || c->ever_connected) {
         return DD_PIPETEST_BAD_PARAMETER;
@@ -943,7 +986,8 @@ int dd_pipetest_mqtt_connect(dd_pipetest_mqtt_t *c, int timeout_ms)
     c->closed = false;
     c->stop = false;
     pthread_mutex_unlock(&c->lock);
-    rc = c->ever_connected ? mosquitto_reconnect(c->mosq) : mosquitto_connect(c->mosq, "127.0.0.1", c->port, 30);
+    rc = c->ever_connected ? mosquitto_reconnect(c->mosq)
+                           : mosquitto_connect(c->mosq, "127.0.0.1", c->port, 30);
     if (rc != MOSQ_ERR_SUCCESS) {
         return -1;
     }
@@ -998,8 +1042,9 @@ dd_pipetest_status_t dd_pipetest_mqtt_subscribe(dd_pipetest_mqtt_t *c, const cha
     return st;
 }
 
-dd_pipetest_status_t dd_pipetest_mqtt_publish(dd_pipetest_mqtt_t *c, const char *topic, const void *payload,
-                                              size_t len, int qos, int timeout_ms)
+dd_pipetest_status_t dd_pipetest_mqtt_publish(dd_pipetest_mqtt_t *c, const char *topic,
+                                              const void *payload, size_t len, int qos,
+                                              int timeout_ms)
 {
     int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
     dd_pipetest_status_t st = DD_PIPETEST_TIMEOUT;
@@ -1019,7 +1064,8 @@ dd_pipetest_status_t dd_pipetest_mqtt_publish(dd_pipetest_mqtt_t *c, const char 
     rc = mosquitto_publish(c->mosq, &mid, topic, (int)len, payload, qos, false);
     if (rc != MOSQ_ERR_SUCCESS) {
         pthread_mutex_unlock(&c->lock);
-        return rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST ? DD_PIPETEST_DISCONNECTED : DD_PIPETEST_FAILED;
+        return rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST ? DD_PIPETEST_DISCONNECTED
+                                                                  : DD_PIPETEST_FAILED;
     }
     if (qos == 0) {
         pthread_mutex_unlock(&c->lock);
@@ -1050,8 +1096,8 @@ static bool matches(const char *filter, const char *topic)
     return mosquitto_topic_matches_sub(filter, topic, &result) == MOSQ_ERR_SUCCESS && result;
 }
 
-dd_pipetest_status_t dd_pipetest_mqtt_wait_message(dd_pipetest_mqtt_t *c, const char *filter, int timeout_ms,
-                                                   dd_pipetest_msg_t **out)
+dd_pipetest_status_t dd_pipetest_mqtt_wait_message(dd_pipetest_mqtt_t *c, const char *filter,
+                                                   int timeout_ms, dd_pipetest_msg_t **out)
 {
     int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
 
@@ -1185,7 +1231,7 @@ void dd_pipetest_mqtt_destroy(dd_pipetest_mqtt_t *c)
     free(c);
 }
 
-/* ---- replies ------------------------------------------------------------------------------------------- */
+/* ---- replies -------------------------------------------------------------------------------- */
 
 static cJSON *cbor_to_json(const cbor_item_t *item, int depth)
 {
@@ -1263,8 +1309,8 @@ cJSON *dd_pipetest_reply_parse(const dd_pipetest_msg_t *m)
     if (m == NULL) {
         return NULL;
     }
-    if (strstr(m->topic, "/cbor/") == NULL && !(strlen(m->topic) > 5 && strcmp(m->topic + strlen(m->topic) - 5,
-                                                                                 "/cbor") == 0)) {
+    if (strstr(m->topic, "/cbor/") == NULL &&
+        !(strlen(m->topic) > 5 && strcmp(m->topic + strlen(m->topic) - 5, "/cbor") == 0)) {
         return cJSON_ParseWithLength((const char *)m->payload, m->len);
     }
     item = cbor_load(m->payload, m->len, &res);

@@ -41,31 +41,31 @@ typedef enum dd_pipetest_status {
     DD_PIPETEST_OK = 0,
     DD_PIPETEST_BAD_PARAMETER,
     DD_PIPETEST_NO_MEMORY,
-    DD_PIPETEST_FAILED,        /**< A program, request or query failed (message on stderr). */
-    DD_PIPETEST_TIMEOUT,       /**< The awaited event did not happen before the deadline. */
-    DD_PIPETEST_DISCONNECTED   /**< The MQTT connection is (or got) closed. */
+    DD_PIPETEST_FAILED,      /**< A program, request or query failed (message on stderr). */
+    DD_PIPETEST_TIMEOUT,     /**< The awaited event did not happen before the deadline. */
+    DD_PIPETEST_DISCONNECTED /**< The MQTT connection is (or got) closed. */
 } dd_pipetest_status_t;
 
 /** How to start the pipeline. Zero-initialise; everything is optional. */
 typedef struct dd_pipetest_options {
-    const char *isolator;            /**< `--isolator TOPIC:GROUP`, or NULL. */
-    const char *const *extra_args;   /**< More `ddlocal up` arguments, NULL-terminated, or NULL. */
-    int start_timeout_ms;            /**< 0 = 60000. */
+    const char *isolator;          /**< `--isolator TOPIC:GROUP`, or NULL. */
+    const char *const *extra_args; /**< More `ddlocal up` arguments, NULL-terminated, or NULL. */
+    int start_timeout_ms;          /**< 0 = 60000. */
 } dd_pipetest_options_t;
 
 /** A running pipeline. */
 typedef struct dd_pipetest {
-    char tmp_dir[64];          /**< mkdtemp() dir, removed by dd_pipetest_stop(). */
-    char data_dir[128];        /**< tmp_dir/data: the pipeline's data dir. */
-    char up_log[128];          /**< tmp_dir/up.log: `ddlocal up`'s output. */
+    char tmp_dir[64];   /**< mkdtemp() dir, removed by dd_pipetest_stop(). */
+    char data_dir[128]; /**< tmp_dir/data: the pipeline's data dir. */
+    char up_log[128];   /**< tmp_dir/up.log: `ddlocal up`'s output. */
     dd_proc_t up;
     uint16_t mqtt_port;
     uint16_t alpn_port;
-    char api[128];             /**< "http://127.0.0.1:P" */
+    char api[128]; /**< "http://127.0.0.1:P" */
     char root_ca[600];
     char service_cert[600];
     char service_key[600];
-    bool passed;               /**< Set by the test when it passed: stop() shows logs otherwise. */
+    bool passed; /**< Set by the test when it passed: stop() shows logs otherwise. */
     bool started;
 } dd_pipetest_t;
 
@@ -82,10 +82,11 @@ typedef struct dd_pipetest {
 dd_pipetest_status_t dd_pipetest_start(dd_pipetest_t *pt, const dd_pipetest_options_t *opts);
 
 /**
- * @brief Stops `ddlocal up` (SIGINT; SIGKILL after 30 s), prints the logs'
- *        last lines unless pt->passed, removes the temporary dir.
+ * @brief Stops `ddlocal up` (SIGINT; SIGKILL after 30 s), checks the logs
+ *        for sanitizer reports, prints the logs' last lines unless
+ *        pt->passed, removes the temporary dir.
  * @return The exit status of `up` (0 after a clean stop), -1 when it had to
- *         be killed or was not running.
+ *         be killed, was not running, or a log holds an ASan/UBSan/LSan report.
  */
 int dd_pipetest_stop(dd_pipetest_t *pt);
 
@@ -127,17 +128,23 @@ dd_pipetest_status_t dd_pipetest_api(dd_pipetest_t *pt, const char *method, cons
  *        securityProfileName is ignored) and AttachSecurityProfile to
  *        all things (arn:aws:iot:us-east-1:123456789012:all/things).
  */
-dd_pipetest_status_t dd_pipetest_profile(dd_pipetest_t *pt, const char *name, const char *fixture_rel);
+dd_pipetest_status_t dd_pipetest_profile(dd_pipetest_t *pt, const char *name,
+                                         const char *fixture_rel);
 
 /**
  * @brief Lists every violation event (all pages, whole time range),
  *        optionally of one thing.
  * @param[out] events A cJSON array (caller frees).
  */
-dd_pipetest_status_t dd_pipetest_violation_events(dd_pipetest_t *pt, const char *thing, cJSON **events);
+dd_pipetest_status_t dd_pipetest_violation_events(dd_pipetest_t *pt, const char *thing,
+                                                  cJSON **events);
 
-/** @brief ListActiveViolations (all pages), optionally of one thing. @param[out] actives cJSON array. */
-dd_pipetest_status_t dd_pipetest_active_violations(dd_pipetest_t *pt, const char *thing, cJSON **actives);
+/**
+ * @brief ListActiveViolations (all pages), optionally of one thing.
+ * @param[out] actives A cJSON array (caller frees).
+ */
+dd_pipetest_status_t dd_pipetest_active_violations(dd_pipetest_t *pt, const char *thing,
+                                                   cJSON **actives);
 
 /**
  * @brief Advances the manual clock (POST /ddlocal/v1/clock); returns after
@@ -150,7 +157,8 @@ dd_pipetest_status_t dd_pipetest_clock_advance(dd_pipetest_t *pt, double seconds
 dd_pipetest_status_t dd_pipetest_clock_now(dd_pipetest_t *pt, int64_t *now_ms);
 
 /** @brief A number of GET /ddlocal/v1/status, e.g. "reportsAccepted". */
-dd_pipetest_status_t dd_pipetest_status_number(dd_pipetest_t *pt, const char *member, double *value);
+dd_pipetest_status_t dd_pipetest_status_number(dd_pipetest_t *pt, const char *member,
+                                               double *value);
 
 /** @brief ddlocald's pid, from DATA_DIR/run/ddlocald.ready (0 if not there). */
 pid_t dd_pipetest_ddlocald_pid(const dd_pipetest_t *pt);
@@ -180,7 +188,7 @@ int dd_pipetest_log_count(const dd_pipetest_t *pt, const char *rel, const char *
 /** @return Monotonic milliseconds. */
 int64_t dd_pipetest_mono_ms(void);
 
-/* ---- MQTT ---------------------------------------------------------------------------------- */
+/* ---- MQTT ----------------------------------------------------------------------------------- */
 
 /** One received message; topic and payload are NUL-terminated copies. */
 typedef struct dd_pipetest_msg {
@@ -189,7 +197,7 @@ typedef struct dd_pipetest_msg {
     uint8_t *payload;
     size_t len;
     int qos;
-    int64_t mono_ms;           /**< When it arrived. */
+    int64_t mono_ms; /**< When it arrived. */
 } dd_pipetest_msg_t;
 
 typedef struct dd_pipetest_mqtt dd_pipetest_mqtt_t;
@@ -210,7 +218,8 @@ dd_pipetest_status_t dd_pipetest_mqtt_new(const dd_pipetest_t *pt, const char *c
  *        offering ALPN @p alpn (e.g. "x-amzn-mqtt-ca"), as AWS SDK v2 agents
  *        do. Call before dd_pipetest_mqtt_connect().
  */
-dd_pipetest_status_t dd_pipetest_mqtt_use_alpn(dd_pipetest_mqtt_t *c, const dd_pipetest_t *pt, const char *alpn);
+dd_pipetest_status_t dd_pipetest_mqtt_use_alpn(dd_pipetest_mqtt_t *c, const dd_pipetest_t *pt,
+                                               const char *alpn);
 
 /**
  * @brief Connects (again) and waits for the CONNACK.
@@ -231,8 +240,9 @@ dd_pipetest_status_t dd_pipetest_mqtt_subscribe(dd_pipetest_mqtt_t *c, const cha
  * @return DD_PIPETEST_OK, DD_PIPETEST_DISCONNECTED (lost before the PUBACK, or
  *         not connected), DD_PIPETEST_TIMEOUT or DD_PIPETEST_FAILED.
  */
-dd_pipetest_status_t dd_pipetest_mqtt_publish(dd_pipetest_mqtt_t *c, const char *topic, const void *payload,
-                                              size_t len, int qos, int timeout_ms);
+dd_pipetest_status_t dd_pipetest_mqtt_publish(dd_pipetest_mqtt_t *c, const char *topic,
+                                              const void *payload, size_t len, int qos,
+                                              int timeout_ms);
 
 /**
  * @brief Waits for the first queued message whose topic matches @p filter
@@ -240,8 +250,8 @@ dd_pipetest_status_t dd_pipetest_mqtt_publish(dd_pipetest_mqtt_t *c, const char 
  * @param[out] out The message (caller frees with dd_pipetest_msg_free()).
  * @return DD_PIPETEST_OK or DD_PIPETEST_TIMEOUT.
  */
-dd_pipetest_status_t dd_pipetest_mqtt_wait_message(dd_pipetest_mqtt_t *c, const char *filter, int timeout_ms,
-                                                   dd_pipetest_msg_t **out);
+dd_pipetest_status_t dd_pipetest_mqtt_wait_message(dd_pipetest_mqtt_t *c, const char *filter,
+                                                   int timeout_ms, dd_pipetest_msg_t **out);
 
 /**
  * @brief Takes every queued message, waiting at most @p timeout_ms for the first.

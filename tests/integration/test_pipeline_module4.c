@@ -32,8 +32,8 @@
 
 typedef struct fixture {
     dd_pipetest_t pt;
-    dd_pipetest_mqtt_t *watch;    /* service identity: SNS stand-in and Thing03's replies */
-    dd_pipetest_mqtt_t *device;   /* SensorDevice03 with Thing03's certificate */
+    dd_pipetest_mqtt_t *watch;  /* service identity: SNS stand-in and Thing03's replies */
+    dd_pipetest_mqtt_t *device; /* SensorDevice03 with Thing03's certificate */
     char cert[600];
     char key[600];
 } fixture_t;
@@ -64,21 +64,26 @@ static int setup_pipeline(void **state, bool isolator, const char *profile_fixtu
     dd_pipetest_fixture("policies/deny-all.json", policy, sizeof(policy));
     if (dd_pipetest_cli(&f->pt, NULL, "policy", "create", "DenyAll", policy, NULL) != 0 ||
         dd_pipetest_cli(&f->pt, NULL, "group", "create", "IsolatedDevices", NULL) != 0 ||
-        dd_pipetest_cli(&f->pt, NULL, "policy", "attach", "DenyAll", "--group", "IsolatedDevices", NULL) != 0 ||
+        dd_pipetest_cli(&f->pt, NULL, "policy", "attach", "DenyAll", "--group", "IsolatedDevices",
+                        NULL) != 0 ||
         dd_pipetest_thing(&f->pt, "Thing03", "DevicePolicy", f->cert, f->key) != DD_PIPETEST_OK ||
         dd_pipetest_profile(&f->pt, PROFILE, profile_fixture) != DD_PIPETEST_OK) {
         return -1;
     }
-    if (dd_pipetest_mqtt_new(&f->pt, "ddlocal-test-watch", NULL, NULL, true, &f->watch) != DD_PIPETEST_OK ||
+    if (dd_pipetest_mqtt_new(&f->pt, "ddlocal-test-watch", NULL, NULL, true, &f->watch) !=
+            DD_PIPETEST_OK ||
         dd_pipetest_mqtt_connect(f->watch, WAIT_MS) != 0 ||
-        dd_pipetest_mqtt_subscribe(f->watch, SNS_TOPIC, 1, WAIT_MS, &granted) != DD_PIPETEST_OK || granted != 1 ||
-        dd_pipetest_mqtt_subscribe(f->watch, REPORT_TOPIC "/+", 1, WAIT_MS, &granted) != DD_PIPETEST_OK ||
+        dd_pipetest_mqtt_subscribe(f->watch, SNS_TOPIC, 1, WAIT_MS, &granted) != DD_PIPETEST_OK ||
+        granted != 1 ||
+        dd_pipetest_mqtt_subscribe(f->watch, REPORT_TOPIC "/+", 1, WAIT_MS, &granted) !=
+            DD_PIPETEST_OK ||
         granted != 1) {
         return -1;
     }
     /* The registry changes made by the CLI reach the shim within ~100 ms:
      * connecting is retried until the device's certificate is known there. */
-    if (dd_pipetest_mqtt_new(&f->pt, "SensorDevice03", f->cert, f->key, true, &f->device) != DD_PIPETEST_OK) {
+    if (dd_pipetest_mqtt_new(&f->pt, "SensorDevice03", f->cert, f->key, true, &f->device) !=
+        DD_PIPETEST_OK) {
         return -1;
     }
     {
@@ -134,15 +139,17 @@ static void subscribe_replies(fixture_t *f)
 {
     int granted = -1;
 
-    assert_int_equal(dd_pipetest_mqtt_subscribe(f->device, REPORT_TOPIC "/accepted", 1, WAIT_MS, &granted),
-                     DD_PIPETEST_OK);
+    assert_int_equal(
+        dd_pipetest_mqtt_subscribe(f->device, REPORT_TOPIC "/accepted", 1, WAIT_MS, &granted),
+        DD_PIPETEST_OK);
     assert_int_equal(granted, 1);
-    assert_int_equal(dd_pipetest_mqtt_subscribe(f->device, REPORT_TOPIC "/rejected", 1, WAIT_MS, &granted),
-                     DD_PIPETEST_OK);
+    assert_int_equal(
+        dd_pipetest_mqtt_subscribe(f->device, REPORT_TOPIC "/rejected", 1, WAIT_MS, &granted),
+        DD_PIPETEST_OK);
     assert_int_equal(granted, 1);
 }
 
-/* The device reports @p bytes_out; both it and the watcher get /accepted for @p rid at @p now_ms. */
+/* The device reports @p bytes_out; it and the watcher get /accepted for @p rid at @p now_ms. */
 static void report(fixture_t *f, int rid, int bytes_out, int64_t now_ms)
 {
     char body[256];
@@ -151,18 +158,22 @@ static void report(fixture_t *f, int rid, int bytes_out, int64_t now_ms)
     char expected[256];
     int i;
 
-    (void)snprintf(body, sizeof(body),
-                   "{\"header\":{\"report_id\":%d,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
-                   "{\"bytes_in\":%d,\"bytes_out\":%d,\"packets_in\":2,\"packets_out\":3}}}",
-                   rid, bytes_out, bytes_out);
-    assert_int_equal(dd_pipetest_mqtt_publish(f->device, REPORT_TOPIC, body, strlen(body), 1, WAIT_MS),
-                     DD_PIPETEST_OK);
-    (void)snprintf(expected, sizeof(expected),
-                   "{\"thingName\":\"Thing03\",\"reportId\":%d,\"status\":\"ACCEPTED\",\"timestamp\":%lld}", rid,
-                   (long long)now_ms);
+    (void)snprintf(
+        body, sizeof(body),
+        "{\"header\":{\"report_id\":%d,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+        "{\"bytes_in\":%d,\"bytes_out\":%d,\"packets_in\":2,\"packets_out\":3}}}",
+        rid, bytes_out, bytes_out);
+    assert_int_equal(
+        dd_pipetest_mqtt_publish(f->device, REPORT_TOPIC, body, strlen(body), 1, WAIT_MS),
+        DD_PIPETEST_OK);
+    (void)snprintf(
+        expected, sizeof(expected),
+        "{\"thingName\":\"Thing03\",\"reportId\":%d,\"status\":\"ACCEPTED\",\"timestamp\":%lld}",
+        rid, (long long)now_ms);
     for (i = 0; i < 2; i++) {
         dd_pipetest_mqtt_t *c = i == 0 ? f->device : f->watch;
-        assert_int_equal(dd_pipetest_mqtt_wait_message(c, REPORT_TOPIC "/+", WAIT_MS, &m), DD_PIPETEST_OK);
+        assert_int_equal(dd_pipetest_mqtt_wait_message(c, REPORT_TOPIC "/+", WAIT_MS, &m),
+                         DD_PIPETEST_OK);
         assert_string_equal(m->topic, REPORT_TOPIC "/accepted");
         reply = dd_pipetest_reply_parse(m);
         assert_non_null(reply);
@@ -202,10 +213,11 @@ static bool is_hex32(const char *s)
  * expected id ("" for a new one), out = the alert's id.
  */
 static void expect_alert(fixture_t *f, const char *type, long long metric_count, int64_t time_ms,
-                         const char *operator, char *violation_id)
+                         const char *operator, char * violation_id)
 {
-    static const char *const FIELDS[] = {"violationEventTime", "thingName", "behavior", "violationEventType",
-                                         "metricValue", "violationId", "securityProfileName"};
+    static const char *const FIELDS[] = {"violationEventTime", "thingName",   "behavior",
+                                         "violationEventType", "metricValue", "violationId",
+                                         "securityProfileName"};
     dd_pipetest_msg_t *m = NULL;
     cJSON *envelope = NULL;
     cJSON *alert;
@@ -215,15 +227,17 @@ static void expect_alert(fixture_t *f, const char *type, long long metric_count,
     const cJSON *sns;
     size_t i;
 
-    assert_int_equal(dd_pipetest_mqtt_wait_message(f->watch, SNS_TOPIC, WAIT_MS, &m), DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_mqtt_wait_message(f->watch, SNS_TOPIC, WAIT_MS, &m),
+                     DD_PIPETEST_OK);
     assert_int_equal(m->qos, 1);
     alert = dd_pipetest_sns_alert(m, &envelope);
     if (alert == NULL) {
         fail_msg("not an SNS Lambda event: %.*s", (int)m->len, (const char *)m->payload);
     }
-    sns = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(envelope, "Records"), 0),
-                                           "Sns");
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sns, "Type")), "Notification");
+    sns = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(envelope, "Records"), 0), "Sns");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sns, "Type")),
+                        "Notification");
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sns, "TopicArn")),
                         "arn:aws:sns:us-east-1:123456789012:BadIoTDevices");
 
@@ -237,26 +251,34 @@ static void expect_alert(fixture_t *f, const char *type, long long metric_count,
     item = cJSON_GetObjectItemCaseSensitive(alert, "violationEventTime");
     assert_true(cJSON_IsNumber(item));
     assert_true(item->valuedouble == (double)time_ms); /* epoch milliseconds, the report's time */
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "thingName")), "Thing03");
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "violationEventType")), type);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "securityProfileName")),
-                        PROFILE);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "thingName")),
+                        "Thing03");
+    assert_string_equal(
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "violationEventType")), type);
+    assert_string_equal(
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "securityProfileName")),
+        PROFILE);
     item = cJSON_GetObjectItemCaseSensitive(alert, "metricValue");
     assert_true(cJSON_IsObject(item));
     assert_int_equal(cJSON_GetArraySize(item), 1);
     assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(item, "count")));
-    assert_true(cJSON_GetObjectItemCaseSensitive(item, "count")->valuedouble == (double)metric_count);
+    assert_true(cJSON_GetObjectItemCaseSensitive(item, "count")->valuedouble ==
+                (double)metric_count);
     behavior = cJSON_GetObjectItemCaseSensitive(alert, "behavior");
     assert_true(cJSON_IsObject(behavior));
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(behavior, "name")), "MoreBytesSent");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(behavior, "name")),
+                        "MoreBytesSent");
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(behavior, "metric")),
                         "aws:all-bytes-out");
     criteria = cJSON_GetObjectItemCaseSensitive(behavior, "criteria");
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(criteria, "comparisonOperator")),
-                        operator);
-    assert_true(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(criteria, "value"), "count")
+    assert_string_equal(
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(criteria, "comparisonOperator")),
+        operator);
+    assert_true(cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetObjectItemCaseSensitive(criteria, "value"), "count")
                     ->valuedouble == 200.0);
-    assert_true(cJSON_GetObjectItemCaseSensitive(criteria, "durationSeconds")->valuedouble == 300.0);
+    assert_true(cJSON_GetObjectItemCaseSensitive(criteria, "durationSeconds")->valuedouble ==
+                300.0);
     item = cJSON_GetObjectItemCaseSensitive(alert, "violationId");
     assert_true(is_hex32(cJSON_GetStringValue(item)));
     if (violation_id[0] != '\0') {
@@ -275,10 +297,11 @@ static bool in_group(fixture_t *f, const char *group)
     const cJSON *g;
     bool found = false;
 
-    if (dd_pipetest_api(&f->pt, "GET", "/things/Thing03/thing-groups", NULL, NULL, &out) != DD_PIPETEST_OK) {
+    if (dd_pipetest_api(&f->pt, "GET", "/things/Thing03/thing-groups", NULL, NULL, &out) !=
+        DD_PIPETEST_OK) {
         return false;
     }
-    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(out, "thingGroups")) {
+    cJSON_ArrayForEach (g, cJSON_GetObjectItemCaseSensitive(out, "thingGroups")) {
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "groupName"));
         found = found || (name != NULL && strcmp(name, group) == 0);
     }
@@ -293,10 +316,12 @@ static int count_events(fixture_t *f, const char *type, const char *violation_id
     int n = 0;
 
     assert_int_equal(dd_pipetest_violation_events(&f->pt, NULL, &events), DD_PIPETEST_OK);
-    cJSON_ArrayForEach(e, events) {
-        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "violationEventType"));
+    cJSON_ArrayForEach (e, events) {
+        const char *t =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "violationEventType"));
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "violationId"));
-        if (t != NULL && strcmp(t, type) == 0 && (violation_id == NULL || (id != NULL && strcmp(id, violation_id) == 0))) {
+        if (t != NULL && strcmp(t, type) == 0 &&
+            (violation_id == NULL || (id != NULL && strcmp(id, violation_id) == 0))) {
             n++;
         }
     }
@@ -338,8 +363,8 @@ static void test_pipeline_module4_intended_rule_isolates(void **state)
     expect_alert(f, "in-alarm", 3000, now, "less-than-equals", violation_id);
     assert_int_equal(dd_pipetest_active_violations(&f->pt, "Thing03", &actives), DD_PIPETEST_OK);
     assert_int_equal(cJSON_GetArraySize(actives), 1);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(actives, 0),
-                                                                              "violationId")),
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                            cJSON_GetArrayItem(actives, 0), "violationId")),
                         violation_id);
     cJSON_Delete(actives);
     assert_int_equal(count_events(f, "in-alarm", violation_id), 1);
@@ -356,24 +381,27 @@ static void test_pipeline_module4_intended_rule_isolates(void **state)
     /* 4. Thing03 is cut off: its next publish is denied (the shim drops the
      *    connection; it may already have, as soon as iot:Connect became denied). */
     {
-        const char *body = "{\"header\":{\"report_id\":3,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
-                           "{\"bytes_out\":150}}}";
+        const char *body =
+            "{\"header\":{\"report_id\":3,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+            "{\"bytes_out\":150}}}";
         st = dd_pipetest_mqtt_publish(f->device, REPORT_TOPIC, body, strlen(body), 1, WAIT_MS);
         assert_true(st == DD_PIPETEST_OK || st == DD_PIPETEST_DISCONNECTED);
     }
     assert_true(dd_pipetest_mqtt_wait_disconnect(f->device, WAIT_MS));
-    assert_int_equal(dd_pipetest_db_int(&f->pt, "SELECT count(*) FROM ev_reports WHERE report_id = 3", &stored),
-                     DD_PIPETEST_OK);
+    assert_int_equal(
+        dd_pipetest_db_int(&f->pt, "SELECT count(*) FROM ev_reports WHERE report_id = 3", &stored),
+        DD_PIPETEST_OK);
     assert_int_equal(stored, 0);
     rc = dd_pipetest_mqtt_connect(f->device, WAIT_MS);
     assert_int_equal(rc, 5); /* CONNACK "not authorised" */
     assert_false(dd_pipetest_mqtt_connected(f->device));
 
     /* 5. RemoveThingFromThingGroup (in force before the API answers): back in. */
-    assert_int_equal(dd_pipetest_api(&f->pt, "PUT", "/thing-groups/removeThingFromThingGroup",
-                                     "{\"thingGroupName\":\"IsolatedDevices\",\"thingName\":\"Thing03\"}", NULL,
-                                     NULL),
-                     DD_PIPETEST_OK);
+    assert_int_equal(
+        dd_pipetest_api(&f->pt, "PUT", "/thing-groups/removeThingFromThingGroup",
+                        "{\"thingGroupName\":\"IsolatedDevices\",\"thingName\":\"Thing03\"}", NULL,
+                        NULL),
+        DD_PIPETEST_OK);
     assert_int_equal(dd_pipetest_mqtt_connect(f->device, WAIT_MS), 0);
     subscribe_replies(f);
 
@@ -391,32 +419,41 @@ static void test_pipeline_module4_intended_rule_isolates(void **state)
     /* 7. Kick-on-deny by itself: a group whose policy denies only iot:Publish keeps
      *    Thing03 connected until it publishes; that publish is dropped and ends
      *    the connection (AWS closes MQTT 3.1.1 connections on a denied publish). */
-    assert_int_equal(dd_pipetest_api(&f->pt, "POST", "/policies/DenyPublish",
-                                     "{\"policyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":"
-                                     "[{\\\"Effect\\\":\\\"Deny\\\",\\\"Action\\\":\\\"iot:Publish\\\","
-                                     "\\\"Resource\\\":\\\"*\\\"}]}\"}",
-                                     NULL, NULL),
+    assert_int_equal(
+        dd_pipetest_api(
+            &f->pt, "POST", "/policies/DenyPublish",
+            "{\"policyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":"
+            "[{\\\"Effect\\\":\\\"Deny\\\",\\\"Action\\\":\\\"iot:Publish\\\","
+            "\\\"Resource\\\":\\\"*\\\"}]}\"}",
+            NULL, NULL),
+        DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_api(&f->pt, "POST", "/thing-groups/NoPublish", "{}", NULL, NULL),
                      DD_PIPETEST_OK);
-    assert_int_equal(dd_pipetest_api(&f->pt, "POST", "/thing-groups/NoPublish", "{}", NULL, NULL), DD_PIPETEST_OK);
-    assert_int_equal(dd_pipetest_api(&f->pt, "PUT", "/target-policies/DenyPublish",
-                                     "{\"target\":\"arn:aws:iot:us-east-1:123456789012:thinggroup/NoPublish\"}", NULL,
-                                     NULL),
-                     DD_PIPETEST_OK);
+    assert_int_equal(
+        dd_pipetest_api(&f->pt, "PUT", "/target-policies/DenyPublish",
+                        "{\"target\":\"arn:aws:iot:us-east-1:123456789012:thinggroup/NoPublish\"}",
+                        NULL, NULL),
+        DD_PIPETEST_OK);
     assert_int_equal(dd_pipetest_api(&f->pt, "PUT", "/thing-groups/addThingToThingGroup",
-                                     "{\"thingGroupName\":\"NoPublish\",\"thingName\":\"Thing03\"}", NULL, NULL),
+                                     "{\"thingGroupName\":\"NoPublish\",\"thingName\":\"Thing03\"}",
+                                     NULL, NULL),
                      DD_PIPETEST_OK);
     assert_true(dd_pipetest_mqtt_connected(f->device));
     {
-        const char *body = "{\"header\":{\"report_id\":5,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
-                           "{\"bytes_out\":150}}}";
+        const char *body =
+            "{\"header\":{\"report_id\":5,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+            "{\"bytes_out\":150}}}";
         st = dd_pipetest_mqtt_publish(f->device, REPORT_TOPIC, body, strlen(body), 1, WAIT_MS);
-        assert_true(st == DD_PIPETEST_OK || st == DD_PIPETEST_DISCONNECTED); /* 3.1.1: PUBACK even if denied */
+        assert_true(st == DD_PIPETEST_OK ||
+                    st == DD_PIPETEST_DISCONNECTED); /* 3.1.1: PUBACK even if denied */
     }
     assert_true(dd_pipetest_mqtt_wait_disconnect(f->device, WAIT_MS));
-    assert_int_equal(dd_pipetest_db_int(&f->pt, "SELECT count(*) FROM ev_reports WHERE report_id = 5", &stored),
-                     DD_PIPETEST_OK);
+    assert_int_equal(
+        dd_pipetest_db_int(&f->pt, "SELECT count(*) FROM ev_reports WHERE report_id = 5", &stored),
+        DD_PIPETEST_OK);
     assert_int_equal(stored, 0);
-    assert_int_equal(dd_pipetest_mqtt_connect(f->device, WAIT_MS), 0); /* connecting is still allowed */
+    assert_int_equal(dd_pipetest_mqtt_connect(f->device, WAIT_MS),
+                     0); /* connecting is still allowed */
     f->pt.passed = true;
 }
 
@@ -452,8 +489,10 @@ static void test_pipeline_module4_literal_rule_inverted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_pipeline_module4_intended_rule_isolates, setup_intended, teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_module4_literal_rule_inverted, setup_literal, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_module4_intended_rule_isolates,
+                                        setup_intended, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_module4_literal_rule_inverted, setup_literal,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

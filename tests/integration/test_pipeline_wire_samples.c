@@ -57,13 +57,15 @@ static int setup_pipeline(fixture_t *f)
     dd_pipetest_fixture("policies/device-policy-allow-all.json", policy, sizeof(policy));
     if (dd_pipetest_cli(&f->pt, NULL, "policy", "create", "AllowAll", policy, NULL) != 0 ||
         dd_pipetest_thing(&f->pt, THING, "AllowAll", f->cert, f->key) != DD_PIPETEST_OK ||
-        dd_pipetest_profile(&f->pt, "DetectSendingMoreThanAverageBytes", "profiles/module4-intended.json") !=
-            DD_PIPETEST_OK) {
+        dd_pipetest_profile(&f->pt, "DetectSendingMoreThanAverageBytes",
+                            "profiles/module4-intended.json") != DD_PIPETEST_OK) {
         return -1;
     }
-    if (dd_pipetest_mqtt_new(&f->pt, "ddlocal-test-watch", NULL, NULL, true, &f->watch) != DD_PIPETEST_OK ||
+    if (dd_pipetest_mqtt_new(&f->pt, "ddlocal-test-watch", NULL, NULL, true, &f->watch) !=
+            DD_PIPETEST_OK ||
         dd_pipetest_mqtt_connect(f->watch, WAIT_MS) != 0 ||
-        dd_pipetest_mqtt_subscribe(f->watch, TOPIC_PREFIX "+/+", 1, WAIT_MS, &granted) != DD_PIPETEST_OK ||
+        dd_pipetest_mqtt_subscribe(f->watch, TOPIC_PREFIX "+/+", 1, WAIT_MS, &granted) !=
+            DD_PIPETEST_OK ||
         granted != 1) {
         return -1;
     }
@@ -84,10 +86,10 @@ static int setup(void **state)
 }
 
 typedef struct sample {
-    const char *file;        /* under fixtures/reports/ */
-    bool cbor;               /* the file holds hex of a CBOR payload */
-    int qos;                 /* as its producer publishes */
-    bool alpn;               /* over the 443 role, offering ALPN x-amzn-mqtt-ca */
+    const char *file; /* under fixtures/reports/ */
+    bool cbor;        /* the file holds hex of a CBOR payload */
+    int qos;          /* as its producer publishes */
+    bool alpn;        /* over the 443 role, offering ALPN x-amzn-mqtt-ca */
     const char *client_id;
 } sample_t;
 
@@ -188,11 +190,12 @@ static int stored_row(void *ctx, int ncols, const char *const *cols)
 static void test_pipeline_wire_samples_accepted(void **state)
 {
     static const sample_t SAMPLES[] = {
-        {"python-agent-long.json", false, 0, true, "DefenderTestThing"},   /* §1 */
-        {"python-agent.cbor.hex", true, 0, true, "DefenderTestThing"},     /* §2 */
-        {"c-sdk-short.json", false, 1, false, "DefenderTestThing"},        /* §3 */
-        {"aws-c-iot-nul.json", false, 1, false, "DefenderTestThing-sdk"},  /* §5: epoch-ms id, trailing NUL */
-        {"spec-minimal-long.json", false, 1, false, "DefenderTestThing"},  /* defender-spec §1.4 */
+        {"python-agent-long.json", false, 0, true, "DefenderTestThing"}, /* §1 */
+        {"python-agent.cbor.hex", true, 0, true, "DefenderTestThing"},   /* §2 */
+        {"c-sdk-short.json", false, 1, false, "DefenderTestThing"},      /* §3 */
+        {"aws-c-iot-nul.json", false, 1, false,
+         "DefenderTestThing-sdk"}, /* §5: epoch-ms id, trailing NUL */
+        {"spec-minimal-long.json", false, 1, false, "DefenderTestThing"}, /* defender-spec §1.4 */
         {"spec-minimal-short.json", false, 1, false, "DefenderTestThing"},
     };
     const size_t n = sizeof(SAMPLES) / sizeof(SAMPLES[0]);
@@ -218,31 +221,40 @@ static void test_pipeline_wire_samples_accepted(void **state)
         cJSON *reply;
         int64_t deadline = dd_pipetest_mono_ms() + WAIT_MS;
 
-        /* The agent's connection (its certificate is known to the shim within ~100 ms of its creation). */
-        assert_int_equal(dd_pipetest_mqtt_new(&f->pt, s->client_id, f->cert, f->key, false, &dev), DD_PIPETEST_OK);
+        /* The agent's connection (the shim knows its certificate ~100 ms after its creation). */
+        assert_int_equal(dd_pipetest_mqtt_new(&f->pt, s->client_id, f->cert, f->key, false, &dev),
+                         DD_PIPETEST_OK);
         if (s->alpn) {
-            assert_int_equal(dd_pipetest_mqtt_use_alpn(dev, &f->pt, "x-amzn-mqtt-ca"), DD_PIPETEST_OK);
+            assert_int_equal(dd_pipetest_mqtt_use_alpn(dev, &f->pt, "x-amzn-mqtt-ca"),
+                             DD_PIPETEST_OK);
         }
         while (dd_pipetest_mqtt_connect(dev, WAIT_MS) != 0) {
             assert_true(dd_pipetest_mono_ms() < deadline);
         }
         (void)snprintf(topic, sizeof(topic), TOPIC_PREFIX "%s", fmt);
-        assert_int_equal(dd_pipetest_mqtt_publish(dev, topic, payload, len, s->qos, WAIT_MS), DD_PIPETEST_OK);
+        assert_int_equal(dd_pipetest_mqtt_publish(dev, topic, payload, len, s->qos, WAIT_MS),
+                         DD_PIPETEST_OK);
 
         (void)snprintf(expected_topic, sizeof(expected_topic), "%s/accepted", topic);
-        if (dd_pipetest_mqtt_wait_message(f->watch, TOPIC_PREFIX "+/+", WAIT_MS, &m) != DD_PIPETEST_OK) {
+        if (dd_pipetest_mqtt_wait_message(f->watch, TOPIC_PREFIX "+/+", WAIT_MS, &m) !=
+            DD_PIPETEST_OK) {
             fail_msg("%s: no reply within %d ms", s->file, WAIT_MS);
         }
         if (strcmp(m->topic, expected_topic) != 0) {
-            fail_msg("%s: answered on %s: %.*s", s->file, m->topic, (int)m->len, (const char *)m->payload);
+            fail_msg("%s: answered on %s: %.*s", s->file, m->topic, (int)m->len,
+                     (const char *)m->payload);
         }
         reply = dd_pipetest_reply_parse(m);
         assert_non_null(reply);
         assert_int_equal(cJSON_GetArraySize(reply), 4);
-        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "thingName")), THING);
-        assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(reply, "reportId")) == (double)rid);
-        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "status")), "ACCEPTED");
-        assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(reply, "timestamp")) == (double)now);
+        assert_string_equal(
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "thingName")), THING);
+        assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(reply, "reportId")) ==
+                    (double)rid);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "status")),
+                            "ACCEPTED");
+        assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(reply, "timestamp")) ==
+                    (double)now);
         cJSON_Delete(reply);
         if (!s->cbor) {
             (void)snprintf(expected, sizeof(expected),
@@ -250,7 +262,8 @@ static void test_pipeline_wire_samples_accepted(void **state)
                            ",\"status\":\"ACCEPTED\",\"timestamp\":%lld}",
                            rid, (long long)now);
             if (m->len != strlen(expected) || memcmp(m->payload, expected, m->len) != 0) {
-                fail_msg("%s: reply %.*s, expected %s", s->file, (int)m->len, (const char *)m->payload, expected);
+                fail_msg("%s: reply %.*s, expected %s", s->file, (int)m->len,
+                         (const char *)m->payload, expected);
             }
         }
         dd_pipetest_msg_free(m);
@@ -260,8 +273,9 @@ static void test_pipeline_wire_samples_accepted(void **state)
         st.payload = payload;
         st.len = len;
         (void)snprintf(sql, sizeof(sql),
-                       "SELECT evaluated, hex(payload) FROM ev_reports WHERE thing = '" THING "' AND report_id = %"
-                       PRIu64, rid);
+                       "SELECT evaluated, hex(payload) FROM ev_reports WHERE thing = '" THING
+                       "' AND report_id = %" PRIu64,
+                       rid);
         assert_int_equal(dd_pipetest_db_rows(&f->pt, sql, stored_row, &st), DD_PIPETEST_OK);
         assert_int_equal(st.rows, 1);
         assert_int_equal(st.evaluated, 1);
