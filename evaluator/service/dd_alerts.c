@@ -259,6 +259,8 @@ static void *deliver_thread(void *arg)
     for (;;) {
         job_t *j = NULL;
         job_t **pp;
+        bool stopping;
+        bool delivered;
         int64_t now = mono_ms();
         int64_t wake = now + 1000;
 
@@ -287,9 +289,15 @@ static void *deliver_thread(void *arg)
             (void)pthread_cond_timedwait(&w->cond, &w->lock, &ts);
             continue;
         }
+        stopping = w->stopping;
         pthread_mutex_unlock(&w->lock);
-        j->attempts++;
-        if (!w->stopping && curl != NULL && post_once(w, curl, j)) {
+        delivered = false;
+        /* Only a POST made counts: a job given up at stop may never have been tried. */
+        if (!stopping && curl != NULL) {
+            j->attempts++;
+            delivered = post_once(w, curl, j);
+        }
+        if (delivered) {
             DD_LOG_DEBUG("webhook %s: delivered", j->endpoint);
             job_free(j);
             pthread_mutex_lock(&w->lock);
@@ -298,10 +306,10 @@ static void *deliver_thread(void *arg)
         }
         if (curl == NULL) {
             (void)snprintf(j->last_error, sizeof(j->last_error), "libcurl could not be initialised");
-        } else if (w->stopping && j->last_error[0] == '\0') {
+        } else if (stopping && j->last_error[0] == '\0') {
             (void)snprintf(j->last_error, sizeof(j->last_error), "ddlocald stopped before delivery");
         }
-        if (j->attempts >= w->cfg.max_attempts || w->stopping || curl == NULL) {
+        if (j->attempts >= w->cfg.max_attempts || stopping || curl == NULL) {
             DD_LOG_WARN("webhook %s: giving up after %d attempt(s): %s", j->endpoint, j->attempts, j->last_error);
             if (w->cfg.dead_letter != NULL) {
                 w->cfg.dead_letter(w->cfg.dead_letter_ctx, j->topic, j->endpoint, j->body, j->attempts,
