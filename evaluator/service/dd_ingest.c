@@ -16,6 +16,19 @@ typedef struct last_report {
     uint64_t report_id;
 } last_report_t;
 
+/* The last_report entries a batch changed, restored when the batch is rolled back. */
+typedef struct undo_item {
+    char thing[DD_REPORT_THING_NAME_MAX + 1];
+    bool existed;
+    last_report_t prev;
+} undo_item_t;
+
+typedef struct undo_log {
+    undo_item_t *items;
+    size_t count;
+    size_t cap;
+} undo_log_t;
+
 void dd_ingest_config_default(dd_ingest_config_t *cfg)
 {
     if (cfg != NULL) {
@@ -96,8 +109,50 @@ static void reject(dd_ingest_t *ing, dd_outbox_t *box, const char *topic, const 
 
 /* ---- reports ------------------------------------------------------------------- */
 
+/* Remembers @p thing's entry (NULL: none) before the batch changes it. */
+static bool undo_record(undo_log_t *u, const char *thing, const last_report_t *prev)
+{
+    undo_item_t *item;
+
+    if (u->count == u->cap) {
+        size_t cap = u->cap == 0 ? 16 : u->cap * 2;
+        undo_item_t *bigger = realloc(u->items, cap * sizeof(*bigger));
+        if (bigger == NULL) {
+            return false;
+        }
+        u->items = bigger;
+        u->cap = cap;
+    }
+    item = &u->items[u->count++];
+    (void)snprintf(item->thing, sizeof(item->thing), "%s", thing);
+    item->existed = prev != NULL;
+    if (prev != NULL) {
+        item->prev = *prev;
+    }
+    return true;
+}
+
+/* A rolled-back report was never accepted: throttling and duplicate checks must not see it. */
+static void undo_apply(dd_ingest_t *ing, undo_log_t *u)
+{
+    while (u->count > 0) {
+        undo_item_t *item = &u->items[--u->count];
+        void *old = NULL;
+
+        if (item->existed) {
+            last_report_t *last = dd_map_get(&ing->last_report, item->thing);
+            if (last != NULL) {
+                *last = item->prev;
+            }
+        } else if (dd_map_remove(&ing->last_report, item->thing, &old) == DD_MAP_OK) {
+            free(old);
+        }
+    }
+}
+
 static dd_ingest_status_t ingest_report(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox_t *box,
-                                        const dd_svcmqtt_msg_t *m, int64_t now_ms, bool *store_failed)
+                                        const dd_svcmqtt_msg_t *m, int64_t now_ms, undo_log_t *undo,
+                                        bool *store_failed)
 {
     char thing[DD_REPORT_THING_NAME_MAX + 1];
     dd_report_format_t format = DD_REPORT_FORMAT_JSON;
@@ -152,6 +207,9 @@ static dd_ingest_status_t ingest_report(dd_ingest_t *ing, dd_pipeline_t *p, dd_o
         DD_LOG_ERROR("evaluating a report of %s: %s", thing, dd_engine_strerror(est));
     } else if (dd_store_report_mark_evaluated(p->store, row) != DD_STORE_OK) {
         *store_failed = true;
+    }
+    if (!undo_record(undo, thing, last)) {
+        DD_LOG_ERROR("out of memory; a rollback would leave %s's report counted", thing);
     }
     if (last == NULL) {
         last = calloc(1, sizeof(*last));
@@ -356,6 +414,7 @@ dd_ingest_status_t dd_ingest_batch(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox
 {
     const dd_svcmqtt_msg_t *m;
     dd_ingest_stats_t before;
+    undo_log_t undo = {NULL, 0, 0};
     size_t mark;
     bool store_failed = false;
     int64_t now_ms;
@@ -377,7 +436,7 @@ dd_ingest_status_t dd_ingest_batch(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox
         if (strcmp(m->topic, ing->cfg.metering_topic) == 0) {
             ingest_metering(ing, p, m);
         } else {
-            (void)ingest_report(ing, p, box, m, now_ms, &store_failed);
+            (void)ingest_report(ing, p, box, m, now_ms, &undo, &store_failed);
         }
     }
     if (!store_failed && dd_store_sink_status(p->store) != DD_STORE_OK) {
@@ -386,10 +445,13 @@ dd_ingest_status_t dd_ingest_batch(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox
     if (store_failed || dd_store_commit(p->store) != DD_STORE_OK) {
         (void)dd_store_rollback(p->store);
         dd_outbox_truncate(box, mark);
+        undo_apply(ing, &undo);
+        free(undo.items);
         ing->stats = before;
         DD_LOG_ERROR("a batch of messages could not be stored and was rolled back; no reply was sent");
         return DD_INGEST_STORE_ERROR;
     }
+    free(undo.items);
     return DD_INGEST_OK;
 }
 

@@ -21,7 +21,8 @@
  *
  * Replies go to the outbox, which the caller drains after the commit.
  * Throttle and duplicate state is kept in memory: it starts empty after a
- * restart. The caller holds the pipeline lock.
+ * restart, and a batch that is rolled back leaves it as it was (its reports
+ * were never accepted). The caller holds the pipeline lock.
  */
 #ifndef DD_INGEST_H_
 #define DD_INGEST_H_
