@@ -11,6 +11,18 @@
 /* PUBACKs we are waiting for; small, the service waits on few at a time. */
 #define MAX_WAITERS 64
 
+/*
+ * QoS 1 publishes awaiting their PUBACK before libmosquitto holds the next
+ * ones back. Not unlimited: libmosquitto 2.0 walks its whole list of
+ * unacknowledged messages on every publish and on every PUBACK
+ * (message__release_to_inflight), so with no limit a batch of a thousand
+ * replies cost O(n^2) list steps - a third of ddlocald's CPU at ~10,000
+ * reports/s (bench_ingest). With a window each walk stops at the window;
+ * 256 replies in flight is far more than the broker's PUBACK round trip
+ * needs at that rate, so replies and alerts are not throttled.
+ */
+#define INFLIGHT_WINDOW 256
+
 struct dd_svcmqtt {
     struct mosquitto *mosq;
     pthread_mutex_t lock;
@@ -188,8 +200,15 @@ dd_svcmqtt_status_t dd_svcmqtt_create(const dd_svcmqtt_params_t *p, dd_svcmqtt_t
         return DD_SVCMQTT_NO_MEMORY;
     }
     (void)mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-    /* Replies and alerts are many small QoS 1 publishes: do not throttle them. */
-    (void)mosquitto_max_inflight_messages_set(m->mosq, 0);
+    (void)mosquitto_max_inflight_messages_set(m->mosq, INFLIGHT_WINDOW);
+    /*
+     * No Nagle: every message here is a small write that someone waits for
+     * (a reply, an alert, a $CONTROL change whose PUBACK an API call awaits).
+     * With Nagle on, a publish written while our previous PUBACK is still
+     * unacknowledged waited for the broker's delayed ACK: 40 ms per hop
+     * (bench_detection). The broker side already runs set_tcp_nodelay.
+     */
+    (void)mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_callback_set(m->mosq, on_connect);
     mosquitto_subscribe_callback_set(m->mosq, on_subscribe);
     mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
