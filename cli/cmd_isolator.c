@@ -10,6 +10,7 @@
 #include "dd_pki.h"
 #include "dd_svcmqtt.h"
 
+#include <curl/curl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,16 +64,99 @@ static char *thing_from_event(const uint8_t *payload, size_t len, bool all_event
     return out;
 }
 
-static void isolate(const char *api, const char *group, const char *thing)
+/*
+ * The isolator's one HTTP connection to the API, kept open between alerts.
+ * A new connection per call (dd_apiclient's way) cost a TCP handshake and,
+ * in ddlocald's API, a new thread per connection, on the detection path
+ * from the alert to the quarantine; libcurl reconnects by itself when the
+ * API closed an idle connection.
+ */
+typedef struct api_conn {
+    CURL *curl;
+    struct curl_slist *headers;
+    char response[1024];
+    size_t response_len;
+} api_conn_t;
+
+static size_t keep_response(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    api_conn_t *c = userdata;
+    size_t n = size * nmemb;
+    size_t room = sizeof(c->response) - 1 - c->response_len;
+    size_t take = n < room ? n : room;
+
+    memcpy(c->response + c->response_len, ptr, take);
+    c->response_len += take;
+    c->response[c->response_len] = '\0';
+    return n; /* the rest of a long error body is not needed */
+}
+
+static bool api_conn_open(api_conn_t *c, const char *api)
+{
+    char url[600];
+
+    memset(c, 0, sizeof(*c));
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (c->curl = curl_easy_init()) == NULL) {
+        return false;
+    }
+    (void)snprintf(url, sizeof(url), "%s/thing-groups/addThingToThingGroup", api);
+    c->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    (void)curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    (void)curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, "PUT");
+    (void)curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
+    (void)curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, keep_response);
+    (void)curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+    (void)curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 30000L);
+    (void)curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    (void)curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    return c->headers != NULL;
+}
+
+static void api_conn_close(api_conn_t *c)
+{
+    if (c->curl != NULL) {
+        curl_easy_cleanup(c->curl);
+        curl_slist_free_all(c->headers);
+        curl_global_cleanup();
+    }
+    memset(c, 0, sizeof(*c));
+}
+
+static void isolate(api_conn_t *c, const char *group, const char *thing)
 {
     cJSON *body = cJSON_CreateObject();
+    char *text;
+    long status = 0;
+    CURLcode rc;
 
     (void)cJSON_AddStringToObject(body, "thingGroupName", group);
     (void)cJSON_AddStringToObject(body, "thingName", thing);
-    if (dd_apiclient_json(api, "PUT", "/thing-groups/addThingToThingGroup", body, NULL) == DD_APICLIENT_OK) {
+    text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    if (text == NULL) {
+        DD_LOG_ERROR("out of memory isolating %s", thing);
+        return;
+    }
+    c->response_len = 0;
+    c->response[0] = '\0';
+    (void)curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text);
+    rc = curl_easy_perform(c->curl);
+    if (rc == CURLE_OK) {
+        (void)curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    }
+    cJSON_free(text);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "ddlocal: PUT /thing-groups/addThingToThingGroup: %s\n", curl_easy_strerror(rc));
+    } else if (status < 200 || status > 299) {
+        cJSON *parsed = cJSON_Parse(c->response);
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(parsed, "message");
+
+        fprintf(stderr, "ddlocal: PUT /thing-groups/addThingToThingGroup failed with HTTP %ld: %s\n", status,
+                cJSON_IsString(msg) ? msg->valuestring : c->response);
+        cJSON_Delete(parsed);
+    } else {
         DD_LOG_INFO("isolated %s: added to thing group %s", thing, group);
     }
-    cJSON_Delete(body);
 }
 
 int dd_cmd_isolator(int argc, char **argv)
@@ -99,6 +183,7 @@ int dd_cmd_isolator(int argc, char **argv)
     const char *subs[1];
     dd_svcmqtt_params_t params;
     dd_svcmqtt_t *mqtt = NULL;
+    api_conn_t conn;
     struct sigaction sa;
     char abs_dir[512];
     int c;
@@ -154,8 +239,14 @@ int dd_cmd_isolator(int argc, char **argv)
     params.key_file = key;
     params.subscriptions = subs;
     params.subscription_count = 1;
+    if (!api_conn_open(&conn, api)) {
+        fprintf(stderr, "ddlocal isolator: cannot set up an HTTP client\n");
+        api_conn_close(&conn);
+        return 1;
+    }
     if (dd_svcmqtt_create(&params, &mqtt) != DD_SVCMQTT_OK) {
         fprintf(stderr, "ddlocal isolator: cannot connect to the broker\n");
+        api_conn_close(&conn);
         return 1;
     }
     memset(&sa, 0, sizeof(sa));
@@ -170,12 +261,13 @@ int dd_cmd_isolator(int argc, char **argv)
         for (m = msgs; m != NULL; m = m->next) {
             char *thing = thing_from_event(m->payload, m->len, all_events);
             if (thing != NULL) {
-                isolate(api, group, thing);
+                isolate(&conn, group, thing);
                 free(thing);
             }
         }
         dd_svcmqtt_msg_free(msgs);
     }
     dd_svcmqtt_destroy(mqtt);
+    api_conn_close(&conn);
     return 0;
 }
