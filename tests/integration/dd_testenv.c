@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1312,6 +1313,38 @@ size_t dd_testenv_mqtt_queued(dd_testenv_mqtt_t *c, const char *filter)
     }
     pthread_mutex_unlock(&c->lock);
     return n;
+}
+
+dd_testenv_status_t dd_testenv_mqtt_will(dd_testenv_mqtt_t *c, const char *topic,
+                                         const char *payload, int qos)
+{
+    if (c == NULL || topic == NULL || payload == NULL || c->ever_connected) {
+        return DD_TESTENV_BAD_PARAMETER;
+    }
+    return mosquitto_will_set(c->mosq, topic, (int)strlen(payload), payload, qos, false) ==
+                   MOSQ_ERR_SUCCESS
+               ? DD_TESTENV_OK
+               : DD_TESTENV_FAILED;
+}
+
+dd_testenv_status_t dd_testenv_mqtt_drop(dd_testenv_mqtt_t *c, int timeout_ms)
+{
+    int fd;
+
+    if (c == NULL) {
+        return DD_TESTENV_BAD_PARAMETER;
+    }
+    pthread_mutex_lock(&c->lock);
+    fd = c->connected ? mosquitto_socket(c->mosq) : -1;
+    /* shutdown() (not close()): the network thread still owns the descriptor. */
+    if (fd >= 0) {
+        (void)shutdown(fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (fd < 0) {
+        return DD_TESTENV_DISCONNECTED;
+    }
+    return dd_testenv_mqtt_wait_disconnect(c, timeout_ms) ? DD_TESTENV_OK : DD_TESTENV_TIMEOUT;
 }
 
 bool dd_testenv_mqtt_wait_disconnect(dd_testenv_mqtt_t *c, int timeout_ms)

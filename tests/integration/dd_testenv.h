@@ -316,6 +316,17 @@ dd_testenv_status_t dd_testenv_mqtt_wait_message(dd_testenv_mqtt_t *c, const cha
 /** @brief Number of queued messages matching @p filter (NULL: all), not taken. */
 size_t dd_testenv_mqtt_queued(dd_testenv_mqtt_t *c, const char *filter);
 
+/** @brief Sets a will message (MQTT last will); call before connecting. */
+dd_testenv_status_t dd_testenv_mqtt_will(dd_testenv_mqtt_t *c, const char *topic,
+                                         const char *payload, int qos);
+
+/**
+ * @brief Drops the TCP connection without an MQTT DISCONNECT (as a device
+ *        losing power would), so the broker publishes the will; waits until
+ *        the client sees it closed.
+ */
+dd_testenv_status_t dd_testenv_mqtt_drop(dd_testenv_mqtt_t *c, int timeout_ms);
+
 /** @brief Waits until the connection is closed; true if it is. */
 bool dd_testenv_mqtt_wait_disconnect(dd_testenv_mqtt_t *c, int timeout_ms);
 

@@ -318,6 +318,57 @@ static void test_shim_authz_workshop_policies(void **state)
     dd_testenv_mqtt_destroy(obs);
 }
 
+/* Last wills: the broker checks a will's WRITE after the client's DISCONNECT
+ * event, so the shim must still know the connection then. */
+static void test_shim_authz_will_messages(void **state)
+{
+    dd_testenv_mqtt_t *obs = client("ddlocal-observer", NULL);
+    dd_testenv_mqtt_t *dev = NULL;
+    dd_testenv_mqtt_t *svc;
+    dd_testenv_msg_t *m = NULL;
+    bool forged = false;
+
+    (void)state;
+    assert_int_equal(subscribe(obs, "will/#"), 1);
+    assert_int_equal(subscribe(obs, "$aws/things/+/defender/metrics/+/+"), 1);
+    /* An allowed will is delivered when the device drops off. */
+    check(dd_testenv_mqtt_new(&g_env, "Gateway", &g_gw, true, &dev), "mqtt_new");
+    check(dd_testenv_mqtt_will(dev, "will/gateway", "gone", 1), "will");
+    assert_int_equal(dd_testenv_mqtt_connect(dev, T_MS), 0);
+    check(dd_testenv_mqtt_drop(dev, T_MS), "drop");
+    dd_testenv_mqtt_destroy(dev);
+    check(dd_testenv_mqtt_wait_message(obs, "will/gateway", T_MS, &m), "will delivered");
+    assert_int_equal(m->len, 4);
+    assert_memory_equal(m->payload, "gone", 4);
+    dd_testenv_msg_free(m);
+    /* A will on a reserved topic is not: no forged /accepted. */
+    check(dd_testenv_mqtt_new(&g_env, "Gateway", &g_gw, true, &dev), "mqtt_new");
+    check(dd_testenv_mqtt_will(dev, "$aws/things/Thing01/defender/metrics/json/accepted",
+                               "forged", 1),
+          "will");
+    if (dd_testenv_mqtt_connect(dev, T_MS) == 0) {
+        check(dd_testenv_mqtt_drop(dev, T_MS), "drop");
+    }
+    dd_testenv_mqtt_destroy(dev);
+    svc = client("ddlocal-marker", NULL);
+    check(dd_testenv_mqtt_publish(svc, "will/marker", "marker", 6, 1, T_MS), "marker");
+    for (;;) {
+        check(dd_testenv_mqtt_wait_message(obs, NULL, T_MS, &m), "observer message");
+        if (strcmp(m->topic, "will/marker") == 0) {
+            dd_testenv_msg_free(m);
+            break;
+        }
+        if (strstr(m->topic, "/accepted") != NULL) {
+            forged = true;
+        }
+        dd_testenv_msg_free(m);
+    }
+    assert_false(forged);
+    dd_testenv_mqtt_destroy(svc);
+    assert_true(dd_testenv_broker_alive(&g_env));
+    dd_testenv_mqtt_destroy(obs);
+}
+
 /* ---- main ---------------------------------------------------------------------------------- */
 
 static int setup_env(void)
@@ -349,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_shim_authz_reserved_topics),
         cmocka_unit_test(test_shim_authz_aws_limits),
         cmocka_unit_test(test_shim_authz_workshop_policies),
+        cmocka_unit_test(test_shim_authz_will_messages),
     };
     int failures;
 

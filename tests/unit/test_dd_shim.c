@@ -18,12 +18,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+/* From the ASan runtime (GCC ships no allocator_interface.h). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
 
 #include "dd_clock.h"
 #include "dd_control.h"
@@ -138,7 +144,7 @@ static int group_teardown(void **state)
 #define MAX_PUBS 256
 #define MAX_KICKS 32
 #define MAX_CLIENTS 32
-#define MAX_RECS 512
+#define MAX_RECS 8192
 
 typedef struct pub {
     char client_id[64]; /* "" = to subscribers */
@@ -1580,6 +1586,57 @@ static void test_dd_shim_sessions(void **state)
     dd_shim_on_tick(NULL, 0);
 }
 
+/* Bytes the process has allocated right now. */
+static size_t allocated_bytes(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    return mallinfo2().uordblks;
+#endif
+}
+
+/* The broker thread's per-message path: decisions and metering allocate nothing. */
+static void test_dd_shim_no_allocation_per_message(void **state)
+{
+    fake_t *f = start_with_registry(NULL, "AllowAll");
+    char topics[4][64];
+    size_t before;
+    size_t after;
+    int i;
+
+    *state = f;
+    assert_int_equal(dev_connect(f, H(1), "Thing01", CERT_T01), DD_SHIM_OK);
+    assert_int_equal(dev_connect(f, H(2), "gw-1", CERT_GW), DD_SHIM_OK);
+    for (i = 0; i < 4; i++) {
+        (void)snprintf(topics[i], sizeof(topics[i]), "dt/bench/Thing01/sensor-%d", i);
+    }
+    /* The first decision of a connection builds its policy set (once per
+     * registry generation). */
+    assert_int_equal(pub(f, H(1), "Thing01", topics[0], 100), DD_SHIM_OK);
+    assert_int_equal(rd(f, H(2), "gw-1", topics[0], 100), DD_SHIM_OK);
+    before = allocated_bytes();
+    for (i = 0; i < 3000; i++) {
+        /* No tick: the batch (64 KiB) holds these records without a flush. */
+        f->wall += 1;
+        (void)dd_shim_on_acl(f->shim, H(1), "Thing01", DD_SHIM_ACCESS_WRITE, topics[i % 4],
+                             100 + (size_t)i, false, f->wall);
+        (void)dd_shim_on_acl(f->shim, H(2), "gw-1", DD_SHIM_ACCESS_READ, topics[i % 4],
+                             100 + (size_t)i, false, f->wall);
+        (void)dd_shim_on_acl(f->shim, H(2), "gw-1", DD_SHIM_ACCESS_SUBSCRIBE, "dt/bench/#", 0,
+                             false, f->wall);
+    }
+    after = allocated_bytes();
+    if (after != before) {
+        print_error("allocated bytes changed from %zu to %zu over 3000 messages\n", before,
+                    after);
+        fail();
+    }
+    drain_metering(f);
+    assert_int_equal(count_recs(f, DD_METERING_SENT, "Thing01", -1, -1), 3001);
+    assert_int_equal(count_recs(f, DD_METERING_RECEIVED, "gw-1", -1, -1), 3001);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1603,6 +1660,7 @@ int main(void)
         cmocka_unit_test_teardown(test_dd_shim_clock_control, teardown),
         cmocka_unit_test_teardown(test_dd_shim_metering_counts, teardown),
         cmocka_unit_test_teardown(test_dd_shim_sessions, teardown),
+        cmocka_unit_test_teardown(test_dd_shim_no_allocation_per_message, teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
