@@ -64,6 +64,8 @@ static char *thing_from_event(const uint8_t *payload, size_t len, bool all_event
     return out;
 }
 
+#define ADD_PATH "/thing-groups/addThingToThingGroup"
+
 /*
  * The isolator's one HTTP connection to the API, kept open between alerts.
  * A new connection per call (dd_apiclient's way) cost a TCP handshake and,
@@ -99,7 +101,7 @@ static bool api_conn_open(api_conn_t *c, const char *api)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (c->curl = curl_easy_init()) == NULL) {
         return false;
     }
-    (void)snprintf(url, sizeof(url), "%s/thing-groups/addThingToThingGroup", api);
+    (void)snprintf(url, sizeof(url), "%s%s", api, ADD_PATH);
     c->headers = curl_slist_append(NULL, "Content-Type: application/json");
     (void)curl_easy_setopt(c->curl, CURLOPT_URL, url);
     (void)curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, "PUT");
@@ -146,12 +148,12 @@ static void isolate(api_conn_t *c, const char *group, const char *thing)
     }
     cJSON_free(text);
     if (rc != CURLE_OK) {
-        fprintf(stderr, "ddlocal: PUT /thing-groups/addThingToThingGroup: %s\n", curl_easy_strerror(rc));
+        fprintf(stderr, "ddlocal: PUT %s: %s\n", ADD_PATH, curl_easy_strerror(rc));
     } else if (status < 200 || status > 299) {
         cJSON *parsed = cJSON_Parse(c->response);
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(parsed, "message");
 
-        fprintf(stderr, "ddlocal: PUT /thing-groups/addThingToThingGroup failed with HTTP %ld: %s\n", status,
+        fprintf(stderr, "ddlocal: PUT %s failed with HTTP %ld: %s\n", ADD_PATH, status,
                 cJSON_IsString(msg) ? msg->valuestring : c->response);
         cJSON_Delete(parsed);
     } else {
