@@ -80,8 +80,8 @@
 #define LOG_WAIT_US (2 * 1000000LL)
 
 enum { ST_PUBACK, ST_ACCEPTED, ST_ALERT, ST_REVOKED, ST_DENIED, ST_ANSWERED, ST_COUNT };
-static const char *const STAGE_NAMES[ST_COUNT] = {"puback", "accepted", "alert",
-                                                  "revoked", "denied", "answered"};
+static const char *const STAGE_NAMES[ST_COUNT] = {"puback",  "accepted", "alert",
+                                                  "revoked", "denied",   "answered"};
 
 typedef struct run {
     char thing[64];
@@ -91,7 +91,7 @@ typedef struct run {
     int report_mid;
     int probe_mid;
     int probes;
-    bool probing;          /* /accepted seen: probe until denied */
+    bool probing; /* /accepted seen: probe until denied */
     bool probe_in_flight;
     int64_t last_probe_us;
     bool kicked;
@@ -114,11 +114,11 @@ typedef struct follow {
 
 typedef struct bench {
     dd_benchpipe_t bp;
-    int probe_interval_us;     /* at most one probe per this interval, one in flight */
+    int probe_interval_us; /* at most one probe per this interval, one in flight */
     struct mosquitto *observer;
     bool observer_ready;
     struct mosquitto *device;
-    run_t *run;                /* the run under way, or NULL */
+    run_t *run; /* the run under way, or NULL */
     int inotify_fd;
     follow_t broker_log;
     follow_t isolator_log;
@@ -283,7 +283,8 @@ static int64_t probe_due(bench_t *b, run_t *r)
     return wait;
 }
 
-static void dev_on_connect(struct mosquitto *m, void *obj, int rc, int flags, const mosquitto_property *p)
+static void dev_on_connect(struct mosquitto *m, void *obj, int rc, int flags,
+                           const mosquitto_property *p)
 {
     bench_t *b = obj;
     run_t *r = b->run;
@@ -371,7 +372,8 @@ static void dev_on_disconnect(struct mosquitto *m, void *obj, int rc, const mosq
     }
 }
 
-static void obs_on_connect(struct mosquitto *m, void *obj, int rc, int flags, const mosquitto_property *p)
+static void obs_on_connect(struct mosquitto *m, void *obj, int rc, int flags,
+                           const mosquitto_property *p)
 {
     (void)obj;
     (void)flags;
@@ -414,12 +416,13 @@ static void obs_on_message(struct mosquitto *m, void *obj, const struct mosquitt
     }
     event = cJSON_ParseWithLength(msg->payload, (size_t)msg->payloadlen);
     record = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(event, "Records"), 0);
-    text = cJSON_GetStringValue(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "Sns"), "Message"));
+    text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(record, "Sns"), "Message"));
     alert = text != NULL ? cJSON_Parse(text) : NULL;
     thing = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "thingName"));
     type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "violationEventType"));
-    if (thing != NULL && type != NULL && strcmp(thing, r->thing) == 0 && strcmp(type, "in-alarm") == 0) {
+    if (thing != NULL && type != NULL && strcmp(thing, r->thing) == 0 &&
+        strcmp(type, "in-alarm") == 0) {
         mark(r, ST_ALERT);
     }
     cJSON_Delete(alert);
@@ -463,7 +466,8 @@ static void pump_us(bench_t *b, int64_t timeout_us)
         if ((fds[i].revents & POLLOUT) != 0) {
             (void)mosquitto_loop_write(owners[i], 1);
         }
-        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && mosquitto_socket(owners[i]) >= 0) {
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+            mosquitto_socket(owners[i]) >= 0) {
             (void)mosquitto_loop_read(owners[i], 1);
         }
     }
@@ -515,7 +519,7 @@ static bool connect_wait(bench_t *b, struct mosquitto *m, const bool *flag, int6
     return *flag;
 }
 
-/* ---- one run ---------------------------------------------------------------------------------- */
+/* ---- one run --------------------------------------------------------------------------------- */
 
 static bool write_creds(bench_t *b, const char *thing, const dd_fleet_cred_t *c, char *cert,
                         char *key, size_t len)
@@ -534,7 +538,6 @@ static void gap(bench_t *b, int ms)
         pump(b, (int)((until - now_us()) / 1000) + 1);
     }
 }
-
 
 static void device_close(bench_t *b)
 {
@@ -608,10 +611,11 @@ static bool one_run(bench_t *b, run_t *r, const dd_fleet_cred_t *cred, int repor
         return false;
     }
     gap(b, gap_ms); /* let the previous run's aftermath (kick, metering, ticks) pass */
-    (void)snprintf(body, sizeof(body),
-                   "{\"header\":{\"report_id\":%d,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
-                   "{\"bytes_in\":3000,\"bytes_out\":3000,\"packets_in\":2,\"packets_out\":3}}}",
-                   report_id);
+    (void)snprintf(
+        body, sizeof(body),
+        "{\"header\":{\"report_id\":%d,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+        "{\"bytes_in\":3000,\"bytes_out\":3000,\"packets_in\":2,\"packets_out\":3}}}",
+        report_id);
     r->t0 = now_us();
     if (mosquitto_publish_v5(b->device, &r->report_mid, r->report_topic, (int)strlen(body), body, 1,
                              false, NULL) != MOSQ_ERR_SUCCESS) {
@@ -637,7 +641,7 @@ static bool one_run(bench_t *b, run_t *r, const dd_fleet_cred_t *cred, int repor
     return true;
 }
 
-/* ---- results ------------------------------------------------------------------------------------ */
+/* ---- results --------------------------------------------------------------------------------- */
 
 static void print_row(const char *name, double *v, size_t n)
 {
@@ -660,7 +664,8 @@ static void print_row(const char *name, double *v, size_t n)
 }
 
 /* Milliseconds from stage @p from (-1 = t0) to stage @p to, over runs that have both. */
-static void stage_row(const char *name, const run_t *runs, size_t first, size_t count, int from, int to)
+static void stage_row(const char *name, const run_t *runs, size_t first, size_t count, int from,
+                      int to)
 {
     double *v = calloc(count > 0 ? count : 1, sizeof(double));
     size_t n = 0;
@@ -702,7 +707,8 @@ static void print_results(const run_t *runs, size_t warmup, size_t total)
     }
     printf("\nruns measured: %zu of %zu (after %zu warm-up runs); denial seen as a refused probe "
            "in %zu, as a closed connection in %zu; %.1f probes per run\n",
-           ok, total - warmup, warmup, ok - kicked, kicked, ok > 0 ? (double)probes / (double)ok : 0.0);
+           ok, total - warmup, warmup, ok - kicked, kicked,
+           ok > 0 ? (double)probes / (double)ok : 0.0);
     if (revoked_after > 0) {
         printf("(the broker's log line came after the refused probe in %zu runs: its write lags)\n",
                revoked_after);
@@ -738,8 +744,8 @@ static void write_csv(const char *path, const run_t *runs, size_t warmup, size_t
     }
     fprintf(f, "\n");
     for (i = 0; i < total; i++) {
-        fprintf(f, "%zu,%s,%d,%d,%d,%d", i, runs[i].thing, i < warmup, runs[i].refused, runs[i].kicked,
-                runs[i].probes);
+        fprintf(f, "%zu,%s,%d,%d,%d,%d", i, runs[i].thing, i < warmup, runs[i].refused,
+                runs[i].kicked, runs[i].probes);
         for (s = 0; s < ST_COUNT; s++) {
             if (runs[i].t0 != 0 && runs[i].t[s] != 0) {
                 fprintf(f, ",%" PRId64, runs[i].t[s] - runs[i].t0);
@@ -752,7 +758,7 @@ static void write_csv(const char *path, const run_t *runs, size_t warmup, size_t
     fclose(f);
 }
 
-/* ---- set-up --------------------------------------------------------------------------------------- */
+/* ---- set-up ---------------------------------------------------------------------------------- */
 
 static bool provision(bench_t *b, uint32_t devices, dd_scenario_t *sc, dd_fleet_cred_t **creds)
 {
@@ -808,11 +814,15 @@ static const char USAGE[] =
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"runs", required_argument, NULL, 'n'},   {"warmup", required_argument, NULL, 'w'},
-        {"gap-ms", required_argument, NULL, 'g'}, {"csv", required_argument, NULL, 'c'},
-        {"keep", no_argument, NULL, 'k'},         {"up-arg", required_argument, NULL, 'u'},
+        {"runs", required_argument, NULL, 'n'},
+        {"warmup", required_argument, NULL, 'w'},
+        {"gap-ms", required_argument, NULL, 'g'},
+        {"csv", required_argument, NULL, 'c'},
+        {"keep", no_argument, NULL, 'k'},
+        {"up-arg", required_argument, NULL, 'u'},
         {"probe-us", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *up_args[24] = {"--isolator", SNS_TOPIC ":" GROUP};
     size_t nup = 2;
@@ -835,6 +845,10 @@ int main(int argc, char **argv)
     double cpu0[3] = {0, 0, 0};
     static const char *const COMMS[3] = {"mosquitto", "ddlocald", "ddlocal"};
     double self0;
+    double mbusy0 = 0;
+    double mtotal0 = 0;
+    double mbusy1 = 0;
+    double mtotal1 = 0;
     int64_t t_start;
     int rc = 1;
     int c;
@@ -875,8 +889,8 @@ int main(int argc, char **argv)
     if (dd_benchpipe_start(&b.bp, up_args) != DD_BENCHPIPE_OK) {
         return 1;
     }
-    printf("pipeline: %s (broker %s:%u, API %s)\n", b.bp.data_dir, b.bp.host, (unsigned)b.bp.mqtt_port,
-           b.bp.api);
+    printf("pipeline: %s (broker %s:%u, API %s)\n", b.bp.data_dir, b.bp.host,
+           (unsigned)b.bp.mqtt_port, b.bp.api);
     if (!provision(&b, (uint32_t)total, &sc, &creds)) {
         fprintf(stderr, "bench_detection: provisioning failed\n");
         goto out;
@@ -903,6 +917,7 @@ int main(int argc, char **argv)
         cpu0[i] = pids[i] > 0 ? dd_benchpipe_cpu_s(pids[i]) : 0;
     }
     self0 = dd_benchpipe_cpu_s(0);
+    (void)dd_benchpipe_machine_cpu(&mbusy0, &mtotal0);
     printf("%zu runs (%ld warm-up), gap %d ms\n", total, warmup, gap_ms);
     fflush(stdout);
     t_start = now_us();
@@ -910,9 +925,10 @@ int main(int argc, char **argv)
         run_t *r = &runs[i];
 
         dd_scenario_thing_name(&sc, (uint32_t)i, r->thing, sizeof(r->thing));
-        (void)snprintf(r->report_topic, sizeof(r->report_topic), "$aws/things/%s/defender/metrics/json",
-                       r->thing);
-        (void)snprintf(r->accepted_topic, sizeof(r->accepted_topic), "%s/accepted", r->report_topic);
+        (void)snprintf(r->report_topic, sizeof(r->report_topic),
+                       "$aws/things/%s/defender/metrics/json", r->thing);
+        (void)snprintf(r->accepted_topic, sizeof(r->accepted_topic), "%s/accepted",
+                       r->report_topic);
         (void)snprintf(r->probe_topic, sizeof(r->probe_topic), "bench/%s/probe", r->thing);
         if (!one_run(&b, r, &creds[i], (int)i + 1, gap_ms)) {
             failed++;
@@ -931,8 +947,13 @@ int main(int argc, char **argv)
            dd_benchpipe_cpu_s(0) - self0);
     for (i = 0; i < 3; i++) {
         if (pids[i] > 0) {
-            printf(", %s %.1f s", i == 2 ? "isolator" : COMMS[i], dd_benchpipe_cpu_s(pids[i]) - cpu0[i]);
+            printf(", %s %.1f s", i == 2 ? "isolator" : COMMS[i],
+                   dd_benchpipe_cpu_s(pids[i]) - cpu0[i]);
         }
+    }
+    if (dd_benchpipe_machine_cpu(&mbusy1, &mtotal1) && mtotal1 > mtotal0) {
+        printf("; machine %.0f%% busy (all %ld CPUs)",
+               100.0 * (mbusy1 - mbusy0) / (mtotal1 - mtotal0), sysconf(_SC_NPROCESSORS_ONLN));
     }
     printf("\n");
     dd_benchpipe_print_load("machine after the runs");

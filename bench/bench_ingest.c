@@ -78,9 +78,9 @@ typedef struct dev {
     int reg_fd;
     bool reg_out;
     bool connected;
-    bool started;               /* dd_conn_start() called */
-    char topic[160];            /* its report topic */
-    uint32_t next_id;           /* next report id */
+    bool started;     /* dd_conn_start() called */
+    char topic[160];  /* its report topic */
+    uint32_t next_id; /* next report id */
     uint32_t inflight;
     int64_t sent_us[MAX_WINDOW]; /* by report id % MAX_WINDOW */
 } bdev_t;
@@ -92,17 +92,17 @@ typedef struct ingest {
     int epfd;
     phase_t phase;
     uint32_t connected;
-    uint32_t handshakes;        /* started, not yet connected or failed */
-    uint64_t accepted;          /* replies during the measurement */
+    uint32_t handshakes; /* started, not yet connected or failed */
+    uint64_t accepted;   /* replies during the measurement */
     uint64_t accepted_total;
     uint64_t rejected;
     uint64_t sent;
-    uint64_t lost;              /* connections lost after being up */
+    uint64_t lost; /* connections lost after being up */
     uint64_t per_second[3600];
     int64_t measure_start;
-    double *lat_ms;             /* publish -> /accepted during the measurement */
+    double *lat_ms; /* publish -> /accepted during the measurement */
     size_t lat_n;
-    int64_t now;                /* monotonic us */
+    int64_t now; /* monotonic us */
 } ingest_t;
 
 static volatile sig_atomic_t g_stop = 0;
@@ -152,17 +152,18 @@ static void send_report(ingest_t *in, bdev_t *d)
     int n;
 
     /* What a Device Defender agent reports (long keys), with a normal bytes_out. */
-    n = snprintf(body, sizeof(body),
-                 "{\"header\":{\"report_id\":%u,\"version\":\"1.0\"},\"metrics\":{"
-                 "\"listening_tcp_ports\":{\"ports\":[{\"interface\":\"eth0\",\"port\":22},"
-                 "{\"interface\":\"eth0\",\"port\":8883}],\"total\":2},"
-                 "\"listening_udp_ports\":{\"ports\":[{\"interface\":\"eth0\",\"port\":5353}],\"total\":1},"
-                 "\"network_stats\":{\"bytes_in\":%u,\"bytes_out\":40,\"packets_in\":%u,"
-                 "\"packets_out\":3},"
-                 "\"tcp_connections\":{\"established_connections\":{\"connections\":["
-                 "{\"local_interface\":\"eth0\",\"local_port\":50212,\"remote_addr\":"
-                 "\"52.94.10.21:8883\"}],\"total\":1}}}}",
-                 id, 2000 + id % 997, 10 + id % 13);
+    n = snprintf(
+        body, sizeof(body),
+        "{\"header\":{\"report_id\":%u,\"version\":\"1.0\"},\"metrics\":{"
+        "\"listening_tcp_ports\":{\"ports\":[{\"interface\":\"eth0\",\"port\":22},"
+        "{\"interface\":\"eth0\",\"port\":8883}],\"total\":2},"
+        "\"listening_udp_ports\":{\"ports\":[{\"interface\":\"eth0\",\"port\":5353}],\"total\":1},"
+        "\"network_stats\":{\"bytes_in\":%u,\"bytes_out\":40,\"packets_in\":%u,"
+        "\"packets_out\":3},"
+        "\"tcp_connections\":{\"established_connections\":{\"connections\":["
+        "{\"local_interface\":\"eth0\",\"local_port\":50212,\"remote_addr\":"
+        "\"52.94.10.21:8883\"}],\"total\":1}}}}",
+        id, 2000 + id % 997, 10 + id % 13);
     d->sent_us[id % MAX_WINDOW] = in->now;
     if (dd_conn_publish(d->conn, d->topic, body, (size_t)n, 1, NULL) == DD_CONN_OK) {
         d->inflight++;
@@ -232,7 +233,8 @@ static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int 
     }
 }
 
-static void on_message(dd_conn_t *conn, void *ctx, const char *topic, const void *payload, size_t len)
+static void on_message(dd_conn_t *conn, void *ctx, const char *topic, const void *payload,
+                       size_t len)
 {
     bdev_t *d = ctx;
     ingest_t *in = d->in;
@@ -255,7 +257,7 @@ static void on_message(dd_conn_t *conn, void *ctx, const char *topic, const void
             if (sec >= 0 && sec < 3600) {
                 in->per_second[sec]++;
             }
-            /* {"thingName":"...","reportId":N,...}: the payload is NUL-terminated by libmosquitto */
+            /* {"thingName":"...","reportId":N,...}; libmosquitto NUL-terminates payloads */
             rid = memmem(payload, len, "\"reportId\":", 11);
             if (rid != NULL && in->lat_n < LAT_SAMPLES) {
                 uint32_t id = (uint32_t)strtoul(rid + 11, NULL, 10);
@@ -270,7 +272,7 @@ static void on_message(dd_conn_t *conn, void *ctx, const char *topic, const void
     fill_window(in, d);
 }
 
-/* ---- the loop ---------------------------------------------------------------------------------- */
+/* ---- the loop -------------------------------------------------------------------------------- */
 
 static void io_round(ingest_t *in, struct epoll_event *events, int timeout_ms)
 {
@@ -352,8 +354,7 @@ int main(int argc, char **argv)
         {"warmup", required_argument, NULL, 'W'},  {"duration", required_argument, NULL, 'd'},
         {"no-profile", no_argument, NULL, 'P'},    {"keep", no_argument, NULL, 'k'},
         {"up-arg", required_argument, NULL, 'u'},  {"time-scale", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     const char *up_args[24];
     size_t nup = 0;
@@ -387,6 +388,10 @@ int main(int argc, char **argv)
     dd_benchpipe_thread_t thr1[32];
     size_t nthr0 = 0;
     size_t nthr1 = 0;
+    double mbusy0 = 0;
+    double mtotal0 = 0;
+    double mbusy1 = 0;
+    double mtotal1 = 0;
     double status0 = -1;
     double status1 = -1;
     char profile_file[600];
@@ -550,6 +555,7 @@ int main(int argc, char **argv)
                     cpu0[i] = pids[i] > 0 ? dd_benchpipe_cpu_s(pids[i]) : 0;
                 }
                 self0 = dd_benchpipe_cpu_s(0);
+                (void)dd_benchpipe_machine_cpu(&mbusy0, &mtotal0);
                 nthr0 = pids[1] > 0 ? dd_benchpipe_threads(pids[1], thr0, 32) : 0;
                 in.now = now_us();
                 in.measure_start = in.now;
@@ -560,6 +566,7 @@ int main(int argc, char **argv)
         case PH_MEASURE:
             if (in.now >= phase_end) {
                 self1 = dd_benchpipe_cpu_s(0);
+                (void)dd_benchpipe_machine_cpu(&mbusy1, &mtotal1);
                 nthr1 = pids[1] > 0 ? dd_benchpipe_threads(pids[1], thr1, 32) : 0;
                 for (i = 0; i < 2; i++) {
                     cpu1[i] = pids[i] > 0 ? dd_benchpipe_cpu_s(pids[i]) : 0;
@@ -595,8 +602,9 @@ int main(int argc, char **argv)
             hi = in.per_second[s] > hi ? in.per_second[s] : hi;
         }
         dd_benchpipe_print_load("machine at the end of the measurement");
-        printf("\naccepted: %" PRIu64 " reports in %.0f s = %.0f reports/s (per second: min %" PRIu64
-               ", max %" PRIu64 ")\n",
+        printf("\naccepted: %" PRIu64
+               " reports in %.0f s = %.0f reports/s (per second: min %" PRIu64 ", max %" PRIu64
+               ")\n",
                in.accepted, secs, (double)in.accepted / secs, lo, hi);
         printf("rejected: %" PRIu64 ", connections lost: %" PRIu64 ", reports sent in all: %" PRIu64
                "\n",
@@ -609,18 +617,29 @@ int main(int argc, char **argv)
             double p50 = dd_benchpipe_quantile(in.lat_ms, in.lat_n, 0.50);
             double p99 = dd_benchpipe_quantile(in.lat_ms, in.lat_n, 0.99);
 
-            printf("publish -> /accepted latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu samples, "
-                   "%u devices x %u in flight)\n",
-                   p50, p99, in.lat_ms[in.lat_n - 1], in.lat_n, in.n, in.window);
+            printf(
+                "publish -> /accepted latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu samples, "
+                "%u devices x %u in flight)\n",
+                p50, p99, in.lat_ms[in.lat_n - 1], in.lat_n, in.n, in.window);
         }
         printf("CPU during the measurement, %% of one core (microseconds per accepted report):\n"
-               "  load generator %.0f%% (%.1f us)", 100.0 * (self1 - self0) / secs,
-               per_report_us(self1 - self0, in.accepted));
+               "  load generator %.0f%% (%.1f us)",
+               100.0 * (self1 - self0) / secs, per_report_us(self1 - self0, in.accepted));
         for (i = 0; i < 2; i++) {
             if (pids[i] > 0) {
                 printf(", %s %.0f%% (%.1f us)", COMMS[i], 100.0 * (cpu1[i] - cpu0[i]) / secs,
                        per_report_us(cpu1[i] - cpu0[i], in.accepted));
             }
+        }
+        if (mtotal1 > mtotal0) {
+            double ours = (self1 - self0) + (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1]);
+
+            /* What the machine did besides us (other users, kernel threads) shows here. */
+            printf("\n  machine: %.0f%% of its %ld CPUs busy, %.0f%% of one core outside the "
+                   "generator, "
+                   "broker and ddlocald",
+                   100.0 * (mbusy1 - mbusy0) / (mtotal1 - mtotal0), sysconf(_SC_NPROCESSORS_ONLN),
+                   100.0 * ((mbusy1 - mbusy0) - ours) / secs);
         }
         printf("\n  ddlocald by thread:");
         for (i = 0; i < nthr1; i++) {

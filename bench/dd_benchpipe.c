@@ -159,7 +159,8 @@ int dd_benchpipe_cli(dd_benchpipe_t *bp, ...)
         pause_ms(5);
     }
     if (!WIFEXITED(p.exit_status) || WEXITSTATUS(p.exit_status) != 0) {
-        fprintf(stderr, "bench: `ddlocal %s %s` failed; see %s\n", argv[1], n > 4 ? argv[2] : "", log);
+        fprintf(stderr, "bench: `ddlocal %s %s` failed; see %s\n", argv[1], n > 4 ? argv[2] : "",
+                log);
         return WIFEXITED(p.exit_status) ? WEXITSTATUS(p.exit_status) : -1;
     }
     return 0;
@@ -291,9 +292,36 @@ void dd_benchpipe_print_load(const char *what)
         avail_kb = strtol(p + 13, NULL, 10);
     }
     free(meminfo);
-    printf("%s: load average %.2f %.2f %.2f, %ld CPUs online, %.1f GiB available\n", what,
-           load[0], load[1], load[2], sysconf(_SC_NPROCESSORS_ONLN),
-           (double)avail_kb / (1024.0 * 1024.0));
+    printf("%s: load average %.2f %.2f %.2f, %ld CPUs online, %.1f GiB available\n", what, load[0],
+           load[1], load[2], sysconf(_SC_NPROCESSORS_ONLN), (double)avail_kb / (1024.0 * 1024.0));
+}
+
+bool dd_benchpipe_machine_cpu(double *busy_s, double *total_s)
+{
+    char *text = NULL;
+    unsigned long long v[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    unsigned long long total = 0;
+    bool ok;
+    int i;
+
+    if (busy_s == NULL || total_s == NULL ||
+        dd_fs_read_file("/proc/stat", 1u << 20, &text, NULL) != DD_FS_OK) {
+        free(text);
+        return false;
+    }
+    /* cpu user nice system idle iowait irq softirq steal */
+    ok = sscanf(text, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                &v[4], &v[5], &v[6], &v[7]) == 8;
+    free(text);
+    if (!ok) {
+        return false;
+    }
+    for (i = 0; i < 8; i++) {
+        total += v[i];
+    }
+    *total_s = (double)total / (double)sysconf(_SC_CLK_TCK);
+    *busy_s = (double)(total - v[3] - v[4]) / (double)sysconf(_SC_CLK_TCK);
+    return true;
 }
 
 /* Fields of /proc/PID/stat (or PID/task/TID/stat) after the command name: state is field 3. */

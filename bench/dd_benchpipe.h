@@ -26,19 +26,19 @@
 typedef enum dd_benchpipe_status {
     DD_BENCHPIPE_OK = 0,
     DD_BENCHPIPE_BAD_PARAMETER,
-    DD_BENCHPIPE_FAILED,     /**< A program, request or file failed (message on stderr). */
+    DD_BENCHPIPE_FAILED, /**< A program, request or file failed (message on stderr). */
     DD_BENCHPIPE_TIMEOUT
 } dd_benchpipe_status_t;
 
 /** A running pipeline. */
 typedef struct dd_benchpipe {
-    char tmp_dir[64];        /**< mkdtemp() dir. */
-    char data_dir[128];      /**< tmp_dir/data. */
-    char up_log[128];        /**< tmp_dir/up.log. */
+    char tmp_dir[64];   /**< mkdtemp() dir. */
+    char data_dir[128]; /**< tmp_dir/data. */
+    char up_log[128];   /**< tmp_dir/up.log. */
     dd_proc_t up;
-    char host[64];           /**< "127.0.0.1" */
+    char host[64]; /**< "127.0.0.1" */
     uint16_t mqtt_port;
-    char api[128];           /**< "http://127.0.0.1:P" */
+    char api[128]; /**< "http://127.0.0.1:P" */
     char root_ca[600];
     char service_cert[600];
     char service_key[600];
@@ -73,8 +73,7 @@ dd_benchpipe_status_t dd_benchpipe_api(dd_benchpipe_t *bp, const char *method, c
  * @brief CreateSecurityProfile @p name from a JSON file (its own
  *        securityProfileName dropped) and attaches it to all things.
  */
-dd_benchpipe_status_t dd_benchpipe_profile(dd_benchpipe_t *bp, const char *name,
-                                           const char *file);
+dd_benchpipe_status_t dd_benchpipe_profile(dd_benchpipe_t *bp, const char *name, const char *file);
 
 /**
  * @brief Issues and registers @p devices things named PREFIX0001... with EC
@@ -93,6 +92,13 @@ dd_benchpipe_status_t dd_benchpipe_fleet(dd_benchpipe_t *bp, const char *name, u
 
 /** @brief Prints the machine's state: load averages, CPUs, memory (a line prefixed by @p what). */
 void dd_benchpipe_print_load(const char *what);
+
+/**
+ * @brief The whole machine's CPU time so far (all CPUs, from /proc/stat): busy
+ *        (everything but idle and iowait) and total, in seconds.
+ * @return true when /proc/stat could be read.
+ */
+bool dd_benchpipe_machine_cpu(double *busy_s, double *total_s);
 
 /** @brief CPU seconds (user + system) used so far by process @p pid (0 = self), -1 on error. */
 double dd_benchpipe_cpu_s(int pid);
