@@ -47,8 +47,6 @@ static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
 #define CHECKPOINT_TRUNCATE_FRAMES 65536
 /* A WAL this many times the threshold is made to restart (see checkpointer()). */
 #define CHECKPOINT_RESTART_FACTOR 2
-/* At most one checkpoint per this interval while the WAL stays above the threshold. */
-#define CHECKPOINT_MIN_GAP_MS 100
 
 /* Recent events for the status panel of `ddlocal up`. */
 #define FEED_SIZE 32
@@ -81,6 +79,8 @@ struct dd_service {
     pthread_mutex_t ckpt_lock;
     pthread_cond_t ckpt_cond;
     int ckpt_frames;                 /* WAL size (pages) that calls for a checkpoint */
+    int ckpt_last;                   /* WAL size after the last checkpoint */
+    int ckpt_next;                   /* WAL size that calls for the next one */
     bool ckpt_due;
     bool ckpt_running;
     bool ckpt_stop;
@@ -620,15 +620,12 @@ static void *checkpointer(void *arg)
 
     pthread_mutex_lock(&svc->ckpt_lock);
     for (;;) {
-        struct timespec gap;
-
         while (!svc->ckpt_due && !svc->ckpt_stop) {
             pthread_cond_wait(&svc->ckpt_cond, &svc->ckpt_lock);
         }
         if (svc->ckpt_stop) {
             break;
         }
-        svc->ckpt_due = false;
         pthread_mutex_unlock(&svc->ckpt_lock);
         /*
          * Passive: copies the WAL into the database file, fsyncs included,
@@ -636,13 +633,13 @@ static void *checkpointer(void *arg)
          * the WAL from its start at its next transaction once every frame
          * was copied, which happens by itself whenever ddlocald is not
          * committing at that moment. A writer busy without a pause (a
-         * saturating ingest) never leaves such a moment: then, once the WAL
-         * reached CHECKPOINT_RESTART_FACTOR times the threshold, the frames
-         * committed since are copied under the pipeline lock, so that no
-         * commit of ours comes between - one short wait for the writer
-         * (the last frames and two fsyncs, ~10-20 ms here) every second
-         * or two of such load instead of SQLite's whole checkpoint at every
-         * threshold.
+         * saturating ingest) never leaves such a moment: then, at the next
+         * checkpoint (the WAL at CHECKPOINT_RESTART_FACTOR times the
+         * threshold), the frames committed during the unlocked pass are
+         * copied under the pipeline lock, so that no commit of ours comes
+         * between - one short wait for the writer (the last frames and two
+         * fsyncs, ~10-20 ms here) every second or two of such load instead
+         * of SQLite's whole checkpoint at every threshold.
          */
         rc = checkpoint_passive(svc, &log_frames, &done_frames);
         if (rc == SQLITE_OK && log_frames >= svc->ckpt_frames * CHECKPOINT_RESTART_FACTOR) {
@@ -657,15 +654,11 @@ static void *checkpointer(void *arg)
         if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
             DD_LOG_WARN("WAL checkpoint: %s", sqlite3_errmsg(svc->ckpt_db));
         }
-        /* Until the WAL restarts every commit asks again: not a checkpoint (two fsyncs) each. */
-        clock_gettime(CLOCK_REALTIME, &gap);
-        gap.tv_nsec += (long)CHECKPOINT_MIN_GAP_MS * 1000000L;
-        gap.tv_sec += gap.tv_nsec / 1000000000L;
-        gap.tv_nsec %= 1000000000L;
         pthread_mutex_lock(&svc->ckpt_lock);
-        while (!svc->ckpt_stop &&
-               pthread_cond_timedwait(&svc->ckpt_cond, &svc->ckpt_lock, &gap) == 0) {
-        }
+        /* Next when a threshold's worth of frames more arrived, or the WAL restarted and refilled. */
+        svc->ckpt_last = log_frames;
+        svc->ckpt_next = log_frames + svc->ckpt_frames;
+        svc->ckpt_due = false;
     }
     pthread_mutex_unlock(&svc->ckpt_lock);
     return NULL;
@@ -678,12 +671,17 @@ static int on_wal_commit(void *ctx, sqlite3 *db, const char *name, int frames)
 
     (void)db;
     (void)name;
-    if (frames >= svc->ckpt_frames) {
-        pthread_mutex_lock(&svc->ckpt_lock);
+    pthread_mutex_lock(&svc->ckpt_lock);
+    if (frames < svc->ckpt_last) {
+        /* The WAL restarted from its start since the last checkpoint. */
+        svc->ckpt_last = 0;
+        svc->ckpt_next = svc->ckpt_frames;
+    }
+    if (frames >= svc->ckpt_next && !svc->ckpt_due) {
         svc->ckpt_due = true;
         pthread_cond_signal(&svc->ckpt_cond);
-        pthread_mutex_unlock(&svc->ckpt_lock);
     }
+    pthread_mutex_unlock(&svc->ckpt_lock);
     return SQLITE_OK;
 }
 
@@ -714,6 +712,7 @@ static dd_service_status_t start_checkpointer(dd_service_t *svc)
         svc->ckpt_frames = sqlite3_column_int(st, 0);
     }
     sqlite3_finalize(st);
+    svc->ckpt_next = svc->ckpt_frames;
     pthread_mutex_init(&svc->ckpt_lock, NULL);
     pthread_cond_init(&svc->ckpt_cond, NULL);
     if (pthread_create(&svc->ckpt_thread, NULL, checkpointer, svc) != 0) {
