@@ -7,7 +7,9 @@
  * Threads: the worker (dd_service_run(), usually the main thread) takes
  * batches of messages from the broker session and processes them under the
  * pipeline lock; libmosquitto's network thread; libmicrohttpd's threads for
- * the API; the webhook deliverer. Everything that produces an outbound
+ * the API; the webhook deliverer; the WAL checkpointer (its own database
+ * connection; commits only wake it, so no commit waits for a checkpoint's
+ * fsyncs). Everything that produces an outbound
  * message (reply, SNS alert, webhook) does so into the outbox inside its
  * transaction; the worker sends it after the commit.
  *
