@@ -86,7 +86,7 @@ static const char *const STAGE_NAMES[ST_COUNT] = {"puback",  "accepted", "alert"
 typedef struct run {
     char thing[64];
     char report_topic[160];
-    char accepted_topic[160];
+    char accepted_topic[160 + sizeof "/accepted"];
     char probe_topic[160];
     int report_mid;
     int probe_mid;
