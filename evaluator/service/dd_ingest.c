@@ -52,6 +52,7 @@ dd_ingest_status_t dd_ingest_init(dd_ingest_t *ing, const dd_ingest_config_t *cf
     }
     dd_map_init(&ing->last_report);
     dd_map_init(&ing->metering_seen);
+    dd_map_init(&ing->redelivery);
     return DD_INGEST_OK;
 }
 
@@ -71,7 +72,79 @@ void dd_ingest_destroy(dd_ingest_t *ing)
     if (ing != NULL) {
         free_values(&ing->last_report);
         free_values(&ing->metering_seen);
+        dd_map_destroy(&ing->redelivery);
     }
+}
+
+/* ---- redeliveries after a crash ------------------------------------------------ */
+
+/* Names a report by what the broker would deliver again: thing, format, bytes. */
+static void redelivery_key(const char *thing, int format, const uint8_t *payload, size_t len, char *key,
+                           size_t size)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a: a digest for matching, not for security */
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ payload[i]) * 1099511628211ULL;
+    }
+    (void)snprintf(key, size, "%s\n%d\n%zu\n%016" PRIx64, thing, format, len, h);
+}
+
+static int remember_stored(void *ctx, int64_t row, const char *thing, uint64_t report_id, int64_t received_ms,
+                           int format, const uint8_t *payload, size_t len)
+{
+    dd_ingest_t *ing = ctx;
+    char key[DD_REPORT_THING_NAME_MAX + 64];
+    uintptr_t copies;
+
+    (void)row;
+    (void)report_id;
+    (void)received_ms;
+    redelivery_key(thing, format, payload, len, key, sizeof(key));
+    copies = (uintptr_t)dd_map_get(&ing->redelivery, key) + 1;
+    return dd_map_put(&ing->redelivery, key, (void *)copies, NULL) == DD_MAP_OK ? 0 : 1;
+}
+
+dd_ingest_status_t dd_ingest_expect_redeliveries(dd_ingest_t *ing, struct dd_store *store)
+{
+    if (ing == NULL || store == NULL) {
+        return DD_INGEST_BAD_PARAMETER;
+    }
+    return dd_store_reports_recent(store, DD_INGEST_REDELIVERY_WINDOW, remember_stored, ing) == DD_STORE_OK
+               ? DD_INGEST_OK
+               : DD_INGEST_STORE_ERROR;
+}
+
+void dd_ingest_forget_redeliveries(dd_ingest_t *ing)
+{
+    if (ing != NULL && dd_map_count(&ing->redelivery) > 0) {
+        dd_map_destroy(&ing->redelivery);
+        dd_map_init(&ing->redelivery);
+    }
+}
+
+/* True (and the copy used up) when @p m repeats a report stored before the start. */
+static bool is_redelivery(dd_ingest_t *ing, const char *thing, dd_report_format_t format,
+                          const dd_svcmqtt_msg_t *m)
+{
+    char key[DD_REPORT_THING_NAME_MAX + 64];
+    uintptr_t copies;
+
+    if (dd_map_count(&ing->redelivery) == 0) {
+        return false;
+    }
+    redelivery_key(thing, (int)format, m->payload, m->len, key, sizeof(key));
+    copies = (uintptr_t)dd_map_get(&ing->redelivery, key);
+    if (copies == 0) {
+        return false;
+    }
+    if (copies > 1) {
+        (void)dd_map_put(&ing->redelivery, key, (void *)(copies - 1), NULL);
+    } else {
+        (void)dd_map_remove(&ing->redelivery, key, NULL);
+    }
+    return true;
 }
 
 /* ---- replies ------------------------------------------------------------------ */
@@ -167,6 +240,11 @@ static dd_ingest_status_t ingest_report(dd_ingest_t *ing, dd_pipeline_t *p, dd_o
 
     if (dd_report_topic_parse(m->topic, thing, sizeof(thing), &format) != DD_REPORT_OK) {
         DD_LOG_DEBUG("ignored a message on %s", m->topic);
+        return DD_INGEST_OK;
+    }
+    if (is_redelivery(ing, thing, format, m)) {
+        ing->stats.reports_redelivered++;
+        DD_LOG_INFO("a report of %s was stored before the restart: dropped its redelivery", thing);
         return DD_INGEST_OK;
     }
     memset(&report, 0, sizeof(report));

@@ -19,6 +19,14 @@
  * cloud-side events; a batch already seen (same shim instance and sequence,
  * a QoS 1 redelivery) is dropped.
  *
+ * After a crash the broker may deliver again a report ddlocald had already
+ * committed (libmosquitto queues the PUBACK before ddlocald sees the message,
+ * so a kill can come between the commit and the PUBACK leaving). Reports
+ * byte-identical to one of the last DD_INGEST_REDELIVERY_WINDOW stored before
+ * the start (same thing and topic format) are taken for such redeliveries
+ * until the caller forgets them: not stored, not evaluated, not answered
+ * (the first delivery was answered, or its reply died with the process).
+ *
  * Replies go to the outbox, which the caller drains after the commit.
  * Throttle and duplicate state is kept in memory: it starts empty after a
  * restart, and a batch that is rolled back leaves it as it was (its reports
@@ -40,7 +48,8 @@ typedef enum dd_ingest_status {
     DD_INGEST_OK = 0,
     DD_INGEST_BAD_PARAMETER,
     DD_INGEST_NO_MEMORY,
-    DD_INGEST_STORE_ERROR    /**< The batch was rolled back; nothing was answered. */
+    DD_INGEST_STORE_ERROR    /**< The batch was rolled back; nothing was answered. The engine
+                                  may still hold its effects: reload it from the store. */
 } dd_ingest_status_t;
 
 /** Behaviour switches for the UNCONFIRMED parts of the protocol. */
@@ -61,6 +70,7 @@ typedef struct dd_ingest_stats {
     uint64_t metering_batches;
     uint64_t metering_records;
     uint64_t metering_duplicates;
+    uint64_t reports_redelivered; /**< Dropped as redeliveries of reports stored before the start. */
     uint64_t connected_things;  /**< Connects minus disconnects seen in metering. */
 } dd_ingest_stats_t;
 
@@ -69,8 +79,12 @@ typedef struct dd_ingest {
     dd_ingest_config_t cfg;
     dd_map_t last_report;       /**< thing -> last accepted report (throttle, duplicates). */
     dd_map_t metering_seen;     /**< shim instance -> last batch sequence. */
+    dd_map_t redelivery;        /**< digest of a report stored before the start -> copies (uintptr_t). */
     dd_ingest_stats_t stats;
 } dd_ingest_t;
+
+/** Reports stored before the start that a redelivery may repeat. */
+#define DD_INGEST_REDELIVERY_WINDOW 4096
 
 /** @brief Fills @p cfg with the defaults (AWS's confirmed behaviour). */
 void dd_ingest_config_default(dd_ingest_config_t *cfg);
@@ -88,6 +102,18 @@ void dd_ingest_destroy(dd_ingest_t *ing);
  */
 dd_ingest_status_t dd_ingest_batch(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox_t *box,
                                    const dd_svcmqtt_msg_t *msgs);
+
+/**
+ * @brief Remembers the last DD_INGEST_REDELIVERY_WINDOW reports of @p store
+ *        so that broker redeliveries of them are recognised (call once, at start).
+ */
+dd_ingest_status_t dd_ingest_expect_redeliveries(dd_ingest_t *ing, struct dd_store *store);
+
+/**
+ * @brief Stops recognising redeliveries: after this an identical report is a
+ *        new report (the broker redelivers at once when ddlocald reconnects).
+ */
+void dd_ingest_forget_redeliveries(dd_ingest_t *ing);
 
 /** @return Static text for @p status. */
 const char *dd_ingest_strerror(dd_ingest_status_t status);

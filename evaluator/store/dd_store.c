@@ -1563,23 +1563,14 @@ dd_store_status_t dd_store_report_mark_evaluated(dd_store_t *s, int64_t row)
     return run(s, st, "mark report evaluated");
 }
 
-dd_store_status_t dd_store_reports_pending(dd_store_t *s,
-                                           int (*fn)(void *ctx, int64_t row, const char *thing,
-                                                     uint64_t report_id, int64_t received_ms,
-                                                     int format, const uint8_t *payload,
-                                                     size_t len),
-                                           void *ctx)
+typedef int (*report_row_fn)(void *ctx, int64_t row, const char *thing, uint64_t report_id,
+                             int64_t received_ms, int format, const uint8_t *payload, size_t len);
+
+/* Calls @p fn for each row of @p st (id, thing, report_id, received_ms, format, payload). */
+static dd_store_status_t report_rows(dd_store_t *s, sqlite3_stmt *st, report_row_fn fn, void *ctx)
 {
-    sqlite3_stmt *st = NULL;
     int rc;
 
-    if (s == NULL || fn == NULL) {
-        return DD_STORE_BAD_PARAMETER;
-    }
-    if (prepare(s, "SELECT id, thing, report_id, received_ms, format, payload FROM ev_reports"
-                   " WHERE evaluated = 0 ORDER BY id", &st) != DD_STORE_OK) {
-        return DD_STORE_SQL_ERROR;
-    }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (fn(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
                (uint64_t)sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
@@ -1590,7 +1581,36 @@ dd_store_status_t dd_store_reports_pending(dd_store_t *s,
         }
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? DD_STORE_OK : sql_fail(s, "pending reports");
+    return rc == SQLITE_DONE ? DD_STORE_OK : sql_fail(s, "reading reports");
+}
+
+dd_store_status_t dd_store_reports_pending(dd_store_t *s, report_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (s == NULL || fn == NULL) {
+        return DD_STORE_BAD_PARAMETER;
+    }
+    if (prepare(s, "SELECT id, thing, report_id, received_ms, format, payload FROM ev_reports"
+                   " WHERE evaluated = 0 ORDER BY id", &st) != DD_STORE_OK) {
+        return DD_STORE_SQL_ERROR;
+    }
+    return report_rows(s, st, fn, ctx);
+}
+
+dd_store_status_t dd_store_reports_recent(dd_store_t *s, int limit, report_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (s == NULL || fn == NULL || limit < 0) {
+        return DD_STORE_BAD_PARAMETER;
+    }
+    if (prepare(s, "SELECT id, thing, report_id, received_ms, format, payload FROM ev_reports"
+                   " ORDER BY id DESC LIMIT ?", &st) != DD_STORE_OK) {
+        return DD_STORE_SQL_ERROR;
+    }
+    (void)sqlite3_bind_int(st, 1, limit);
+    return report_rows(s, st, fn, ctx);
 }
 
 /* ------------------------------------------------------------------ load / save */

@@ -298,6 +298,17 @@ dd_store_status_t dd_store_reports_pending(dd_store_t *store,
                                                      size_t len),
                                            void *ctx);
 
+/**
+ * @brief The @p limit most recently stored reports, newest first, evaluated or
+ *        not (ddlocald recognises broker redeliveries of them after a crash).
+ */
+dd_store_status_t dd_store_reports_recent(dd_store_t *store, int limit,
+                                          int (*fn)(void *ctx, int64_t row, const char *thing,
+                                                    uint64_t report_id, int64_t received_ms,
+                                                    int format, const uint8_t *payload,
+                                                    size_t len),
+                                          void *ctx);
+
 /** @return Static text for @p status. */
 const char *dd_store_strerror(dd_store_status_t status);
 

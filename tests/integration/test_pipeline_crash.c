@@ -558,11 +558,13 @@ static void test_pipeline_crash_kill9_while_reports_stream(void **state)
                 "after the kill,"
                 " noticed by the broker %+lld ms, back %+lld ms; %d answered, %d QoS 1 "
                 "acknowledged while it was"
-                " down, lost in flight: %d QoS 1 + %d QoS 0, stored but unanswered: %d\n",
+                " down, lost in flight: %d QoS 1 + %d QoS 0, stored but unanswered: %d,"
+                " redeliveries dropped: %d\n",
                 TOTAL, (double)(dd_pipetest_mono_ms() - start) / 1000.0, KILL_AT,
                 (long long)(r->t_dead - r->t_kill), (long long)(r->t_noticed - r->t_kill),
                 (long long)(r->t_back - r->t_kill), answered, down_qos1, lost1, lost0,
-                stored_unanswered);
+                stored_unanswered,
+                dd_pipetest_log_count(&r->pt, "logs/ddlocald.log", "dropped its redelivery"));
         assert_int_equal(twice, 0);
         assert_int_equal(rejected, 0);
         assert_int_equal(missing, 0);

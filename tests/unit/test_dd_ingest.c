@@ -547,6 +547,48 @@ static void test_dd_ingest_duplicate_report_ids(void **state)
     assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_reports"), 6);
 }
 
+/* After a restart, a report byte-identical to one stored before is the broker
+ * redelivering it: dropped without a reply, once per stored copy, and only
+ * until the service forgets the stored ones. */
+static void test_dd_ingest_redelivery_after_restart(void **state)
+{
+    fixture_t *f = *state;
+    dd_outbox_entry_t *e;
+
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing03"), 1, 10), DD_INGEST_OK);
+    expect_accepted(f, "Thing03", 1);
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing03"), 2, 10), DD_INGEST_OK);
+    expect_accepted(f, "Thing03", 2);
+    /* A new process: the stored reports are what a redelivery may repeat. */
+    reconfigure(f, NULL);
+    assert_int_equal(dd_ingest_expect_redeliveries(&f->ing, f->p.store), DD_INGEST_OK);
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing03"), 2, 10), DD_INGEST_OK);
+    e = dd_outbox_take(&f->box);
+    assert_null(e);
+    assert_int_equal(f->ing.stats.reports_redelivered, 1);
+    assert_int_equal(f->ing.stats.reports_accepted, 0);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_reports WHERE report_id = 2"), 1);
+    /* One copy stored, one redelivery: the next identical one is new. */
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing03"), 2, 10), DD_INGEST_OK);
+    expect_accepted(f, "Thing03", 2);
+    /* Same report id, other bytes, other thing or other format: not a redelivery. */
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing03"), 1, 11), DD_INGEST_OK);
+    expect_accepted(f, "Thing03", 1);
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing04"), 1, 10), DD_INGEST_OK);
+    expect_accepted(f, "Thing04", 1);
+    assert_int_equal(send_report(f, CBOR_TOPIC("Thing03"), 1, 10), DD_INGEST_OK);
+    /* (JSON bytes on the CBOR topic: decoded as CBOR, hence refused - but not dropped.) */
+    dd_outbox_entries_free(take_one(f, CBOR_TOPIC("Thing03") "/rejected"));
+    assert_int_equal(f->ing.stats.reports_redelivered, 1);
+    /* Forgotten: report 1 (stored before the start) is new again. */
+    dd_ingest_forget_redeliveries(&f->ing);
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing03"), 1, 10), DD_INGEST_OK);
+    expect_accepted(f, "Thing03", 1);
+    assert_int_equal(f->ing.stats.reports_redelivered, 1);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_reports WHERE report_id = 1 AND thing = 'Thing03'"),
+                     3);
+}
+
 static void test_dd_ingest_other_topics_ignored(void **state)
 {
     fixture_t *f = *state;
@@ -770,6 +812,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ingest_fine_error_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_throttle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_duplicate_report_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ingest_redelivery_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_other_topics_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_metering_batches_and_duplicates, setup,
                                         teardown),
