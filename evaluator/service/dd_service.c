@@ -51,6 +51,9 @@ static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
 /* Recent events for the status panel of `ddlocal up`. */
 #define FEED_SIZE 32
 #define FEED_TEXT 240
+/* How long after the first broker connection a report identical to one stored
+ * before the start is taken for a redelivery (dd_ingest.h). */
+#define REDELIVERY_GRACE_MS 30000
 
 typedef struct feed_item {
     uint64_t seq;
@@ -70,6 +73,7 @@ struct dd_service {
     bool broker_synced;              /* full registry sent on this connection */
     bool regsync_pending;            /* a push failed: retry */
     int64_t last_tick_mono_ms;
+    int64_t redelivery_until_mono_ms; /* 0 until the first connection to the broker */
     uint64_t alerts_published;
     uint64_t violation_events;
     feed_item_t feed[FEED_SIZE];
@@ -525,11 +529,59 @@ static int evaluate_pending(void *ctx, int64_t row, const char *thing, uint64_t 
     return 0;
 }
 
-static dd_service_status_t open_pipeline(dd_service_t *svc)
+/* A new engine holding what the store has committed. */
+static dd_service_status_t load_engine(dd_service_t *svc, dd_engine_t **out)
 {
     dd_engine_config_t ecfg;
     dd_engine_registry_t reg;
     dd_engine_sink_t sink;
+
+    dd_engine_config_default(&ecfg);
+    ecfg.arn = svc->cfg.arn;
+    ecfg.id_seed = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
+    reg.ctx = svc;
+    reg.lookup = registry_lookup;
+    memset(&sink, 0, sizeof(sink));
+    sink.ctx = svc;
+    sink.violation_event = sink_violation_event;
+    sink.active_violation = sink_active_violation;
+    sink.active_violation_removed = sink_active_violation_removed;
+    sink.metric_value = sink_metric_value;
+    sink.thing_state = sink_thing_state;
+    if (dd_engine_create(&ecfg, &reg, &sink, out) != DD_ENGINE_OK) {
+        return DD_SERVICE_NO_MEMORY;
+    }
+    if (dd_store_load(svc->p.store, *out) != DD_STORE_OK) {
+        dd_engine_destroy(*out);
+        *out = NULL;
+        return DD_SERVICE_DB_ERROR;
+    }
+    return DD_SERVICE_OK;
+}
+
+/*
+ * After a rolled-back transaction the engine remembers what was never
+ * committed (windows, alarms of the lost batch): start again from the store.
+ * If even that fails the old engine stays, and the log says so.
+ */
+static void reload_engine(dd_service_t *svc)
+{
+    dd_engine_t *fresh = NULL;
+    size_t mark = dd_outbox_mark(&svc->outbox);
+
+    if (load_engine(svc, &fresh) != DD_SERVICE_OK) {
+        DD_LOG_ERROR("cannot reload the evaluator state; it may hold uncommitted changes until a restart");
+        return;
+    }
+    dd_engine_destroy(svc->p.engine);
+    svc->p.engine = fresh;
+    dd_outbox_truncate(&svc->outbox, mark); /* loading announces nothing new */
+    DD_LOG_INFO("evaluator state reloaded from the store");
+}
+
+static dd_service_status_t open_pipeline(dd_service_t *svc)
+{
+    dd_service_status_t status;
     char path[700];
     pending_ctx_t pc = {svc, 0};
 
@@ -566,24 +618,10 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
         return DD_SERVICE_DB_ERROR;
     }
     dd_store_sink(svc->p.store, &svc->store_sink);
-    dd_engine_config_default(&ecfg);
-    ecfg.arn = svc->cfg.arn;
-    ecfg.id_seed = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
-    reg.ctx = svc;
-    reg.lookup = registry_lookup;
-    memset(&sink, 0, sizeof(sink));
-    sink.ctx = svc;
-    sink.violation_event = sink_violation_event;
-    sink.active_violation = sink_active_violation;
-    sink.active_violation_removed = sink_active_violation_removed;
-    sink.metric_value = sink_metric_value;
-    sink.thing_state = sink_thing_state;
-    if (dd_engine_create(&ecfg, &reg, &sink, &svc->p.engine) != DD_ENGINE_OK) {
-        return DD_SERVICE_NO_MEMORY;
-    }
-    if (dd_store_load(svc->p.store, svc->p.engine) != DD_STORE_OK) {
+    status = load_engine(svc, &svc->p.engine);
+    if (status != DD_SERVICE_OK) {
         DD_LOG_ERROR("cannot load the evaluator state from %s", path);
-        return DD_SERVICE_DB_ERROR;
+        return status;
     }
     /* Stored reports never evaluated (none unless an earlier run failed mid-way). */
     if (dd_store_begin(svc->p.store) == DD_STORE_OK) {
@@ -592,6 +630,9 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     }
     if (pc.count > 0) {
         DD_LOG_INFO("evaluated %d stored report(s) left unevaluated by an earlier run", pc.count);
+    }
+    if (dd_ingest_expect_redeliveries(&svc->ingest, svc->p.store) != DD_INGEST_OK) {
+        DD_LOG_WARN("cannot read the last stored reports: a redelivery after a crash may count twice");
     }
     dd_outbox_entries_free(dd_outbox_take(&svc->outbox)); /* alerts of the past are not re-sent */
     svc->p.hook_ctx = svc;
@@ -888,6 +929,7 @@ static void tick(dd_service_t *svc)
         (void)dd_store_rollback(svc->p.store);
         dd_outbox_truncate(&svc->outbox, mark);
         DD_LOG_ERROR("an engine tick could not be stored and was rolled back");
+        reload_engine(svc);
     }
 }
 
@@ -916,6 +958,22 @@ static void sync_registry(dd_service_t *svc)
     }
 }
 
+/*
+ * The broker sends a reconnecting session its unacknowledged messages first,
+ * so redeliveries come within moments of the first connection; after that a
+ * report identical to an old one is a new report.
+ */
+static void forget_redeliveries(dd_service_t *svc, int64_t mono)
+{
+    if (svc->redelivery_until_mono_ms == 0) {
+        if (svc->broker_synced) {
+            svc->redelivery_until_mono_ms = mono + REDELIVERY_GRACE_MS;
+        }
+    } else if (mono >= svc->redelivery_until_mono_ms) {
+        dd_ingest_forget_redeliveries(&svc->ingest);
+    }
+}
+
 dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *stop)
 {
     if (svc == NULL || stop == NULL) {
@@ -930,9 +988,12 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
 
         pthread_mutex_lock(&svc->p.lock);
         if (n > 0) {
-            (void)dd_ingest_batch(&svc->ingest, &svc->p, &svc->outbox, msgs);
+            if (dd_ingest_batch(&svc->ingest, &svc->p, &svc->outbox, msgs) == DD_INGEST_STORE_ERROR) {
+                reload_engine(svc);
+            }
         }
         sync_registry(svc);
+        forget_redeliveries(svc, mono);
         if (mono - svc->last_tick_mono_ms >= svc->cfg.tick_ms) {
             tick(svc);
             svc->last_tick_mono_ms = mono;
