@@ -23,6 +23,7 @@
  *   plugin_opt_metering_topic $ddlocal/metering/v1
  *   plugin_opt_metering_flush_ms 100
  *   plugin_opt_metering_buffer_bytes 65536
+ *   plugin_opt_reserved_client_prefix ddlocal       client ids devices may not use
  *   plugin_opt_log_level info|debug
  * and every listener with `require_certificate true` (no use_identity_as_username).
  */

@@ -610,10 +610,11 @@ dd_shim_status_t dd_shim_on_connect(dd_shim_t *s, const dd_shim_connect_info_t *
     registered = id.thing[0] != '\0';
     key = registered ? id.thing : info->client_id;
     if (ist != DD_IDENTITY_OK) {
-        DD_LOG_INFO("refused connection %s from %s: %s%s%s", info->client_id,
+        DD_LOG_INFO("refused connection %s from %s: %s%s%s%s", info->client_id,
                     info->address != NULL ? info->address : "?", dd_identity_strerror(ist),
-                    ist == DD_IDENTITY_CERT_NOT_ACTIVE ? " " : "",
-                    ist == DD_IDENTITY_CERT_NOT_ACTIVE ? dd_cert_status_name(id.cert_status) : "");
+                    ist == DD_IDENTITY_CERT_NOT_ACTIVE ? " (it is " : "",
+                    ist == DD_IDENTITY_CERT_NOT_ACTIVE ? dd_cert_status_name(id.cert_status) : "",
+                    ist == DD_IDENTITY_CERT_NOT_ACTIVE ? ")" : "");
         s->stats.connects_refused++;
         if (!id.service) {
             meter_connect(s, key, registered, info->client_id, info->address, false, wall_ms);
