@@ -27,6 +27,13 @@ typedef struct rec {
     size_t blob_len;
     int blobs;
     bool verbose_lists;
+    /* The last active-violation upsert, as ListActiveViolations would show it. */
+    char av_id[DD_VIOLATION_ID_LEN];
+    long long av_value;
+    int64_t av_last_ms;
+    int64_t av_start_ms;
+    int av_upserts;
+    char removed_id[DD_VIOLATION_ID_LEN];
 } rec_t;
 
 static void append(rec_t *r, const char *fmt, ...)
@@ -84,6 +91,13 @@ static int find_id(rec_t *r, const char *id)
 static void on_active(void *ctx, const dd_active_violation_t *av)
 {
     rec_t *r = ctx;
+    snprintf(r->av_id, sizeof(r->av_id), "%s", av->violation_id);
+    r->av_value = av->has_value && av->last_value.kind == DD_VALUE_COUNT
+                      ? (long long)av->last_value.count
+                      : -1;
+    r->av_last_ms = av->last_violation_ms;
+    r->av_start_ms = av->start_ms;
+    r->av_upserts++;
     if (find_id(r, av->violation_id) < 0 && r->nids < 64) {
         strcpy(r->ids[r->nids++], av->violation_id);
         r->active++;
@@ -94,6 +108,7 @@ static void on_removed(void *ctx, const char *id)
 {
     rec_t *r = ctx;
     int i = find_id(r, id);
+    snprintf(r->removed_id, sizeof(r->removed_id), "%s", id);
     if (i >= 0) {
         r->ids[i][0] = '\0';
         r->active--;
@@ -604,6 +619,323 @@ static void test_dd_engine_verification_and_bad_input(void **state)
     dd_engine_destroy(e);
 }
 
+/* ------------------------------------------------------------------ issue 3 gaps */
+
+static dd_cloud_event_t connect_from(const char *thing, int64_t t, const char *ip, bool success)
+{
+    dd_cloud_event_t x = ev(DD_CLOUD_CONNECT, thing, t, NULL, 0);
+    x.success = success;
+    if (ip != NULL) {
+        x.has_source_ip = true;
+        assert_int_equal(dd_ip_parse(ip, strlen(ip), &x.source_ip), DD_IP_OK);
+    }
+    return x;
+}
+
+static void test_dd_engine_cloud_counts_received_attempts_disconnects(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_cloud_event_t evs[16];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    put_profile(e, "{\"securityProfileName\":\"c\",\"behaviors\":["
+                   "{\"name\":\"recv\",\"metric\":\"aws:num-messages-received\",\"criteria\":"
+                   "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":2},"
+                   "\"durationSeconds\":300}},"
+                   "{\"name\":\"conn\",\"metric\":\"aws:num-connection-attempts\",\"criteria\":"
+                   "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":1},"
+                   "\"durationSeconds\":300}},"
+                   "{\"name\":\"disc\",\"metric\":\"aws:num-disconnects\",\"criteria\":"
+                   "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":1},"
+                   "\"durationSeconds\":300}}]}",
+                0);
+    /* Window (0, 300000], events in time order. d1 conforms on all three: 2 received,
+     * 1 attempt, 0 disconnects. d2 violates all three: 3 received, 4 attempts (a refused
+     * one counts too), 2 disconnects. */
+    evs[n++] = connect_from("d1", 1000, NULL, true);
+    evs[n++] = connect_from("d2", 1000, NULL, false);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_RECEIVED, "d1", 2000, "cmd/d1", 0);
+    evs[n++] = connect_from("d2", 2000, NULL, true);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_RECEIVED, "d1", 3000, "cmd/d1", 0);
+    evs[n] = ev(DD_CLOUD_MESSAGE_RECEIVED, "d2", 4000, "cmd/d2", 0);
+    evs[n++].repeat = 3;
+    evs[n++] = ev(DD_CLOUD_DISCONNECT, "d2", 5000, NULL, 0);
+    evs[n++] = connect_from("d2", 6000, NULL, true);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d2", 6500, "x", 1); /* not a received message */
+    evs[n++] = ev(DD_CLOUD_DISCONNECT, "d2", 7000, NULL, 0);
+    evs[n++] = connect_from("d2", 299000, NULL, true);
+    assert_int_equal(dd_engine_on_cloud_events(e, evs, n), DD_ENGINE_OK);
+    assert_string_equal(r.log, "");
+    assert_int_equal(dd_engine_tick(e, 300000), DD_ENGINE_OK); /* not after the end yet */
+    assert_string_equal(r.log, "");
+    assert_int_equal(dd_engine_tick(e, 300001), DD_ENGINE_OK);
+    assert_non_null(strstr(r.log, "in-alarm d2 c recv 3 @300000\n"));
+    assert_non_null(strstr(r.log, "in-alarm d2 c conn 4 @300000\n"));
+    assert_non_null(strstr(r.log, "in-alarm d2 c disc 2 @300000\n"));
+    assert_null(strstr(r.log, " d1 "));
+    assert_int_equal(r.active, 3);
+    /* Window (300000, 600000]: d2 stays connected and receives one message: all conform. */
+    n = 0;
+    evs[n++] = ev(DD_CLOUD_MESSAGE_RECEIVED, "d2", 400000, "cmd/d2", 0);
+    assert_int_equal(dd_engine_on_cloud_events(e, evs, n), DD_ENGINE_OK);
+    assert_int_equal(dd_engine_tick(e, 600001), DD_ENGINE_OK);
+    assert_non_null(strstr(r.log, "alarm-cleared d2 c recv 1 @600000\n"));
+    assert_non_null(strstr(r.log, "alarm-cleared d2 c conn 0 @600000\n"));
+    assert_non_null(strstr(r.log, "alarm-cleared d2 c disc 0 @600000\n"));
+    assert_null(strstr(r.log, " d1 "));
+    assert_int_equal(r.active, 0);
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_source_ip_cidr_sets(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_cloud_event_t evs[8];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    r.verbose_lists = true;
+    put_profile(e, "{\"securityProfileName\":\"ip\",\"behaviors\":["
+                   "{\"name\":\"in\",\"metric\":\"aws:source-ip-address\",\"criteria\":"
+                   "{\"comparisonOperator\":\"in-cidr-set\",\"value\":{\"cidrs\":"
+                   "[\"10.0.0.0/8\",\"2001:db8::/32\"]}}},"
+                   "{\"name\":\"out\",\"metric\":\"aws:source-ip-address\",\"criteria\":"
+                   "{\"comparisonOperator\":\"not-in-cidr-set\",\"value\":{\"cidrs\":"
+                   "[\"192.0.2.0/24\"]}}}]}",
+                0);
+    evs[n++] = connect_from("d1", 1000, "10.1.2.3", true);      /* conforms to both */
+    evs[n++] = connect_from("d2", 2000, "192.0.2.7", false);    /* refused: no datapoint */
+    evs[n++] = connect_from("d2", 3000, "198.51.100.9", true);  /* outside 10/8: in violates */
+    evs[n++] = connect_from("d3", 4000, "192.0.2.7", true);     /* violates both */
+    evs[n++] = connect_from("d2", 5000, "2001:db8::1", true);   /* v6 inside: clears */
+    evs[n++] = connect_from("d3", 6000, "10.255.255.255", true); /* edge of 10/8: clears both */
+    assert_int_equal(dd_engine_on_cloud_events(e, evs, n), DD_ENGINE_OK);
+    assert_string_equal(r.log, "in-alarm d2 ip in [198.51.100.9] @3000\n"
+                               "in-alarm d3 ip in [192.0.2.7] @4000\n"
+                               "in-alarm d3 ip out [192.0.2.7] @4000\n"
+                               "alarm-cleared d2 ip in [2001:db8::1] @5000\n"
+                               "alarm-cleared d3 ip in [10.255.255.255] @6000\n"
+                               "alarm-cleared d3 ip out [10.255.255.255] @6000\n");
+    assert_int_equal(r.active, 0);
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_disconnect_duration(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_cloud_event_t evs[4];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    /* Normal: disconnected for at most 10 minutes. */
+    put_profile(e, "{\"securityProfileName\":\"dd\",\"behaviors\":[{\"name\":\"off\",\"metric\":"
+                   "\"aws:disconnect-duration\",\"criteria\":{\"comparisonOperator\":"
+                   "\"less-than-equals\",\"value\":{\"count\":10}}}]}",
+                0);
+    evs[n++] = connect_from("d1", 1000, NULL, true);
+    evs[n++] = connect_from("d2", 1000, NULL, true);
+    evs[n++] = ev(DD_CLOUD_DISCONNECT, "d1", 60000, NULL, 0);
+    assert_int_equal(dd_engine_on_cloud_events(e, evs, n), DD_ENGINE_OK);
+    /* 300000: 4 whole minutes; 600000: 9; 900000: 14 > 10 violates. d2 stays connected. */
+    assert_int_equal(dd_engine_tick(e, 300001), DD_ENGINE_OK);
+    assert_int_equal(dd_engine_tick(e, 600001), DD_ENGINE_OK);
+    assert_string_equal(r.log, "");
+    assert_int_equal(r.datums, 0);
+    assert_int_equal(dd_engine_tick(e, 900001), DD_ENGINE_OK);
+    assert_string_equal(r.log, "in-alarm d1 dd off 14 @900000\n");
+    assert_int_equal(dd_engine_tick(e, 1200001), DD_ENGINE_OK);
+    assert_int_equal(r.av_value, 19);
+    assert_int_equal(r.av_last_ms, 1200000);
+    /* Reconnecting gives a datapoint of 0, which clears. */
+    evs[0] = connect_from("d1", 1300000, NULL, true);
+    assert_int_equal(dd_engine_on_cloud_events(e, evs, 1), DD_ENGINE_OK);
+    assert_string_equal(r.log, "in-alarm d1 dd off 14 @900000\n"
+                               "alarm-cleared d1 dd off 0 @1300000\n");
+    assert_int_equal(r.active, 0);
+    assert_int_equal(dd_engine_tick(e, 1800001), DD_ENGINE_OK);
+    assert_null(strstr(r.log, " d2 "));
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_registered_things_target(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    const char *group = NULL;
+    dd_engine_registry_t reg = {&group, reg_lookup};
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, &reg, &s, &e), DD_ENGINE_OK);
+    put_profile(e, "{\"securityProfileName\":\"reg\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                   "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+                   "\"value\":{\"count\":10}}}],\"targets\":[\"" ARN "all/registered-things\"]}",
+                0);
+    report_bytes_out(e, "t2", 1000, 50);    /* registered: violates */
+    report_bytes_out(e, "ghost", 2000, 50); /* unregistered: not covered */
+    report_bytes_out(e, "t2", 3000, 5);     /* registered: conforms, clears */
+    report_bytes_out(e, "ghost", 4000, 5);
+    assert_string_equal(r.log, "in-alarm t2 reg b 50 @1000\nalarm-cleared t2 reg b 5 @3000\n");
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_dimension_not_in(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_dimension_def_t *dim = calloc(1, sizeof(*dim));
+    dd_cloud_event_t evs[12];
+    size_t n = 0;
+
+    (void)state;
+    assert_non_null(dim);
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    snprintf(dim->name, sizeof(dim->name), "telemetry");
+    dim->value_count = 2;
+    snprintf(dim->values[0], sizeof(dim->values[0]), "temperature/+");
+    snprintf(dim->values[1], sizeof(dim->values[1]), "status/${iot:ClientId}");
+    assert_int_equal(dd_engine_put_dimension(e, dim), DD_ENGINE_OK);
+    /* Normal: at most 1 message per 5 minutes outside the telemetry topics. */
+    put_profile(e, "{\"securityProfileName\":\"n\",\"behaviors\":["
+                   "{\"name\":\"other\",\"metric\":\"aws:num-messages-sent\",\"metricDimension\":"
+                   "{\"dimensionName\":\"telemetry\",\"operator\":\"NOT_IN\"},\"criteria\":"
+                   "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":1},"
+                   "\"durationSeconds\":300}}]}",
+                0);
+    /* d1: 3 telemetry messages (not counted) and 1 other: 1 conforms.
+     * d2: status/d1 is not its own status topic, temperature/a/b is one level too deep:
+     * with cmd/y that is 3 messages outside the dimension: violates. */
+    evs[n++] = connect_from("d1", 1000, NULL, true);
+    evs[n++] = connect_from("d2", 1000, NULL, true);
+    evs[n] = ev(DD_CLOUD_MESSAGE_SENT, "d1", 2000, "temperature/a", 10);
+    evs[n++].repeat = 2;
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d2", 2000, "status/d1", 10);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d1", 3000, "status/d1", 10);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d2", 3000, "temperature/a/b", 10);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d1", 4000, "cmd/x", 10);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d2", 4000, "cmd/y", 10);
+    evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d2", 5000, "status/d2", 10);
+    assert_int_equal(dd_engine_on_cloud_events(e, evs, n), DD_ENGINE_OK);
+    assert_int_equal(dd_engine_tick(e, 300001), DD_ENGINE_OK);
+    assert_string_equal(r.log, "in-alarm d2 n other 3 @300000\n");
+    free(dim);
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_last_violation_value_moves_same_id(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    char id[DD_VIOLATION_ID_LEN];
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    put_profile(e, "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                   "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+                   "\"less-than-equals\",\"value\":{\"count\":200}}}]}",
+                0);
+    report_bytes_out(e, "t", 1000, 300);
+    assert_int_equal(r.av_upserts, 1);
+    assert_int_equal(r.av_value, 300);
+    assert_int_equal(r.av_last_ms, 1000);
+    assert_int_equal(r.av_start_ms, 1000);
+    snprintf(id, sizeof(id), "%s", r.av_id);
+    report_bytes_out(e, "t", 2000, 900);
+    assert_int_equal(r.av_upserts, 2);
+    assert_string_equal(r.av_id, id);
+    assert_int_equal(r.av_value, 900);
+    assert_int_equal(r.av_last_ms, 2000);
+    assert_int_equal(r.av_start_ms, 1000);
+    /* Still one in-alarm event: staying in alarm is not a new event. */
+    assert_string_equal(r.log, "in-alarm t p b 300 @1000\n");
+    assert_int_equal(r.active, 1);
+    /* A conforming datapoint ends it with the same id. */
+    report_bytes_out(e, "t", 3000, 100);
+    assert_int_equal(r.active, 0);
+    assert_string_equal(r.removed_id, id);
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_detach_invalidates(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    const char *group = NULL;
+    dd_engine_registry_t reg = {&group, reg_lookup};
+    const char *p = "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                    "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+                    "\"value\":{\"count\":10}}}],\"targets\":[%s]}";
+    char json[1024];
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, &reg, &s, &e), DD_ENGINE_OK);
+    snprintf(json, sizeof(json), p, "\"" ARN "all/things\",\"" ARN "thinggroup/Parent\"");
+    put_profile(e, json, 0);
+    report_bytes_out(e, "t2", 1000, 50);
+    assert_string_equal(r.log, "in-alarm t2 p b 50 @1000\n");
+    /* Detach all/things: t2 is in no group, so nothing covers it any more. */
+    snprintf(json, sizeof(json), p, "\"" ARN "thinggroup/Parent\"");
+    put_profile(e, json, 2000);
+    assert_string_equal(r.log, "in-alarm t2 p b 50 @1000\nalarm-invalidated t2 p b @2000\n");
+    assert_int_equal(r.active, 0);
+    /* Detached: its reports are no longer evaluated by p. */
+    report_bytes_out(e, "t2", 3000, 50);
+    assert_string_equal(r.log, "in-alarm t2 p b 50 @1000\nalarm-invalidated t2 p b @2000\n");
+    dd_engine_destroy(e);
+}
+
+static void test_dd_engine_device_statistical_p90_across_things(void **state)
+{
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    char thing[16];
+    int i;
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    put_profile(e, "{\"securityProfileName\":\"s\",\"behaviors\":[{\"name\":\"p90\",\"metric\":"
+                   "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+                   "\"less-than-equals\",\"statisticalThreshold\":{\"statistic\":\"p90\"},"
+                   "\"durationSeconds\":300}}]}",
+                0);
+    /* Window (0, 300000]: t0..t9 send 100, 200, ..., 1000 bytes, t9 in two reports.
+     * p90 of the ten sums: h = 9 x 0.9 = 8.1 -> 900 + 0.1 x 100 = 910. Only t9 (1000) is above. */
+    for (i = 0; i < 10; i++) {
+        snprintf(thing, sizeof(thing), "t%d", i);
+        report_bytes_out(e, thing, 1000 + i, (uint64_t)(i == 9 ? 500 : (i + 1) * 100));
+    }
+    report_bytes_out(e, "t9", 200000, 500);
+    /* Nothing is evaluated before the window closes. */
+    assert_string_equal(r.log, "");
+    assert_int_equal(dd_engine_tick(e, 300001), DD_ENGINE_OK);
+    assert_string_equal(r.log, "in-alarm t9 s p90 1000 @300000\n");
+    /* Window (300000, 600000]: t9 quiet (100), t0 sends 5000: the fleet's p90 is now below
+     * t0 only, so t9 clears and t0 alarms. */
+    for (i = 0; i < 10; i++) {
+        snprintf(thing, sizeof(thing), "t%d", i);
+        report_bytes_out(e, thing, 301000 + i, (uint64_t)(i == 0 ? 5000 : 100));
+    }
+    assert_int_equal(dd_engine_tick(e, 600001), DD_ENGINE_OK);
+    assert_string_equal(r.log, "in-alarm t9 s p90 1000 @300000\n"
+                               "in-alarm t0 s p90 5000 @600000\n"
+                               "alarm-cleared t9 s p90 100 @600000\n");
+    dd_engine_destroy(e);
+}
+
 static uint8_t *load_fixture(const char *name, size_t *len, bool hex)
 {
     char path[512];
@@ -748,6 +1080,14 @@ int main(void)
         cmocka_unit_test(test_dd_engine_ml_training_summary),
         cmocka_unit_test(test_dd_engine_verification_and_bad_input),
         cmocka_unit_test(test_dd_engine_metric_extraction_from_wire_samples),
+        cmocka_unit_test(test_dd_engine_cloud_counts_received_attempts_disconnects),
+        cmocka_unit_test(test_dd_engine_source_ip_cidr_sets),
+        cmocka_unit_test(test_dd_engine_disconnect_duration),
+        cmocka_unit_test(test_dd_engine_registered_things_target),
+        cmocka_unit_test(test_dd_engine_dimension_not_in),
+        cmocka_unit_test(test_dd_engine_last_violation_value_moves_same_id),
+        cmocka_unit_test(test_dd_engine_detach_invalidates),
+        cmocka_unit_test(test_dd_engine_device_statistical_p90_across_things),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
