@@ -169,6 +169,79 @@ static void test_dd_criteria_number_and_string_sets(void **state)
     dd_criteria_free(&c);
 }
 
+static void test_dd_criteria_plain_number_boundaries(void **state)
+{
+    dd_criteria_t c;
+    dd_datapoint_t n = {.kind = DD_VALUE_NUMBER};
+
+    (void)state;
+    /* less-than 75.5: 75.49 conforms, the boundary itself violates. */
+    compile(&c, DD_OP_LESS_THAN, "{\"number\":75.5}");
+    n.number = 75.49;
+    assert_true(conforms(&c, &n));
+    n.number = 75.5;
+    assert_false(conforms(&c, &n));
+    n.number = -1e9;
+    assert_true(conforms(&c, &n));
+    dd_criteria_free(&c);
+    /* less-than-equals 75.5: the boundary conforms, just above violates. */
+    compile(&c, DD_OP_LESS_THAN_EQUALS, "{\"number\":75.5}");
+    n.number = 75.5;
+    assert_true(conforms(&c, &n));
+    n.number = 75.51;
+    assert_false(conforms(&c, &n));
+    dd_criteria_free(&c);
+    /* greater-than 0.25: the boundary violates, just above conforms. */
+    compile(&c, DD_OP_GREATER_THAN, "{\"number\":0.25}");
+    n.number = 0.25;
+    assert_false(conforms(&c, &n));
+    n.number = 0.26;
+    assert_true(conforms(&c, &n));
+    n.number = 0;
+    assert_false(conforms(&c, &n));
+    dd_criteria_free(&c);
+    /* A whole number compares with a number threshold exactly. */
+    compile(&c, DD_OP_LESS_THAN, "{\"number\":3}");
+    {
+        dd_datapoint_t two = count(2), three = count(3);
+        assert_true(conforms(&c, &two));
+        assert_false(conforms(&c, &three));
+    }
+    dd_criteria_free(&c);
+}
+
+static void test_dd_criteria_number_sets_not_in_and_empty(void **state)
+{
+    dd_criteria_t c;
+    double nums[2] = {1.5, 3};
+    dd_datapoint_t dn = {.kind = DD_VALUE_NUMBERS, .n = 2, .items = nums};
+    dd_datapoint_t empty = {.kind = DD_VALUE_NUMBERS, .n = 0};
+
+    (void)state;
+    /* not-in-set conforms when no reported number is in the set. */
+    compile(&c, DD_OP_NOT_IN_SET, "{\"numbers\":[4,1.25]}");
+    assert_true(conforms(&c, &dn));
+    nums[0] = 1.25;
+    assert_false(conforms(&c, &dn));
+    assert_true(conforms(&c, &empty));
+    dd_criteria_free(&c);
+    /* An empty reported list conforms to in-set as well. */
+    compile(&c, DD_OP_IN_SET, "{\"numbers\":[4]}");
+    assert_true(conforms(&c, &empty));
+    assert_false(conforms(&c, &dn));
+    dd_criteria_free(&c);
+    /* An empty configured set: nothing is allowed, so only an empty report conforms;
+     * not-in an empty set allows everything. */
+    compile(&c, DD_OP_IN_SET, "{\"numbers\":[]}");
+    assert_true(conforms(&c, &empty));
+    assert_false(conforms(&c, &dn));
+    dd_criteria_free(&c);
+    compile(&c, DD_OP_NOT_IN_SET, "{\"numbers\":[]}");
+    assert_true(conforms(&c, &empty));
+    assert_true(conforms(&c, &dn));
+    dd_criteria_free(&c);
+}
+
 static void test_dd_criteria_json_and_errors(void **state)
 {
     dd_criteria_t c;
@@ -208,6 +281,8 @@ int main(void)
         cmocka_unit_test(test_dd_criteria_cidr_sets_v4_v6),
         cmocka_unit_test(test_dd_criteria_number_and_string_sets),
         cmocka_unit_test(test_dd_criteria_json_and_errors),
+        cmocka_unit_test(test_dd_criteria_plain_number_boundaries),
+        cmocka_unit_test(test_dd_criteria_number_sets_not_in_and_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
