@@ -403,6 +403,94 @@ static void test_dd_store_verification_and_pending_reports(void **state)
     free(act);
 }
 
+static void test_dd_store_suppressed_events_and_last_value(void **state)
+{
+    sqlite3 *db;
+    dd_store_t *store;
+    dd_engine_t *engine;
+    dd_engine_sink_t sink;
+    dd_profile_t p;
+    dd_report_t rep;
+    dd_store_violation_filter_t f;
+    char *out = calloc(1, 65536);
+    char *id;
+    char first_id[40];
+    int64_t t;
+
+    (void)state;
+    assert_non_null(out);
+    open_db("s.db", &db, &store);
+    dd_store_sink(store, &sink);
+    assert_int_equal(dd_engine_create(NULL, NULL, &sink, &engine), DD_ENGINE_OK);
+    parse("{\"securityProfileName\":\"sp\",\"behaviors\":["
+          "{\"name\":\"quiet\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+          "\"less-than-equals\",\"value\":{\"count\":200}},\"suppressAlerts\":true},"
+          "{\"name\":\"loud\",\"metric\":\"aws:all-packets-out\",\"criteria\":{\"comparisonOperator\":"
+          "\"less-than-equals\",\"value\":{\"count\":20}}}]}", &p);
+    assert_int_equal(dd_store_profile_create(store, &p, 0), DD_STORE_OK);
+    assert_int_equal(dd_store_target_attach(store, "sp", ARN "all/things"), DD_STORE_OK);
+    dd_profile_free(&p);
+    assert_int_equal(dd_store_profile_get(store, "sp", &p), DD_STORE_OK);
+    assert_int_equal(dd_engine_put_profile(engine, &p, 0), DD_ENGINE_OK);
+    dd_profile_free(&p);
+    for (t = 1; t <= 2; t++) {
+        memset(&rep, 0, sizeof(rep));
+        rep.has_metrics = rep.net.present = rep.net.has_bytes_out = rep.net.has_packets_out = true;
+        rep.net.bytes_out = (uint64_t)(1000 * t);  /* 1000 then 2000: both violate */
+        rep.net.packets_out = (uint64_t)(50 * t);  /* 50 then 100: both violate */
+        assert_int_equal(dd_store_begin(store), DD_STORE_OK);
+        assert_int_equal(dd_engine_on_report(engine, "T", t * 300000, &rep), DD_ENGINE_OK);
+        assert_int_equal(dd_store_sink_status(store), DD_STORE_OK);
+        assert_int_equal(dd_store_commit(store), DD_STORE_OK);
+    }
+    /* listSuppressedAlerts=true: only the suppressed behavior's event. */
+    dd_store_violation_filter_init(&f);
+    f.suppressed = 1;
+    assert_int_equal(dd_store_violation_events(store, &f, NULL, append_item, out, NULL),
+                     DD_STORE_OK);
+    assert_non_null(strstr(out, "\"name\":\"quiet\""));
+    assert_null(strstr(out, "\"name\":\"loud\""));
+    assert_non_null(strstr(out, "\"metricValue\":{\"count\":1000},\"violationEventType\":"
+                                "\"in-alarm\",\"violationEventTime\":300}"));
+    /* listSuppressedAlerts=false: only the other one; absent: both. */
+    out[0] = '\0';
+    f.suppressed = 0;
+    assert_int_equal(dd_store_violation_events(store, &f, NULL, append_item, out, NULL),
+                     DD_STORE_OK);
+    assert_null(strstr(out, "\"name\":\"quiet\""));
+    assert_non_null(strstr(out, "\"name\":\"loud\""));
+    out[0] = '\0';
+    f.suppressed = -1;
+    assert_int_equal(dd_store_violation_events(store, &f, NULL, append_item, out, NULL),
+                     DD_STORE_OK);
+    assert_non_null(strstr(out, "\"name\":\"quiet\""));
+    assert_non_null(strstr(out, "\"name\":\"loud\""));
+    /* Staying in alarm is no new event... */
+    assert_null(strstr(out, "\"violationEventTime\":600"));
+    /* ...but the active violation's lastViolationValue/Time moved, same violationId. */
+    out[0] = '\0';
+    f.suppressed = 1;
+    assert_int_equal(dd_store_active_violations(store, &f, NULL, append_item, out, NULL),
+                     DD_STORE_OK);
+    assert_null(strstr(out, "\"name\":\"loud\""));
+    assert_non_null(strstr(out, "\"lastViolationValue\":{\"count\":2000}"));
+    assert_non_null(strstr(out, "\"lastViolationTime\":600"));
+    assert_non_null(strstr(out, "\"violationStartTime\":300"));
+    id = strstr(out, "\"violationId\":\"");
+    assert_non_null(id);
+    snprintf(first_id, sizeof(first_id), "%.32s", id + strlen("\"violationId\":\""));
+    out[0] = '\0';
+    f.suppressed = -1;
+    assert_int_equal(dd_store_violation_events(store, &f, NULL, append_item, out, NULL),
+                     DD_STORE_OK);
+    id = strstr(out, first_id);
+    assert_non_null(id);
+    dd_engine_destroy(engine);
+    dd_store_close(store);
+    dd_db_close(db);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +499,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_store_resume_mid_stream_matches_uninterrupted, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_store_verification_and_pending_reports, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_store_suppressed_events_and_last_value, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
