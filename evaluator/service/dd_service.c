@@ -186,14 +186,6 @@ static int queue_webhook(void *ctx, const dd_registry_subscription_t *sub)
     return 0;
 }
 
-/* The SNS topic name of an ARN: its last ':'-separated part. */
-static const char *sns_topic_name(const char *arn)
-{
-    const char *colon = strrchr(arn, ':');
-
-    return colon != NULL ? colon + 1 : arn;
-}
-
 static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
 {
     const dd_profile_t *profile = dd_engine_get_profile(svc->p.engine, ev->profile);
@@ -201,16 +193,16 @@ static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
     char *event = NULL;
     char *notification = NULL;
     char topic[DD_NAME_MAX + 32];
-    const char *name;
+    const char *name = NULL;
     int64_t now = dd_clock_now_ms(&svc->p.clock);
 
-    if (profile == NULL || !profile->has_alert_target || profile->sns_target_arn == NULL) {
-        return;
-    }
-    name = sns_topic_name(profile->sns_target_arn);
-    if (!dd_name_valid(DD_NAME_SNS_TOPIC, name)) {
-        DD_LOG_WARN("profile %s: alert target %s is not an SNS topic ARN; no alert sent", ev->profile,
-                    profile->sns_target_arn);
+    (void)dd_alerts_sns_topic(ev, profile, &name);
+    if (name == NULL) {
+        if (!ev->suppressed && profile != NULL && profile->has_alert_target &&
+            profile->sns_target_arn != NULL) {
+            DD_LOG_WARN("profile %s: alert target %s is not an SNS topic ARN; no alert sent",
+                        ev->profile, profile->sns_target_arn);
+        }
         return;
     }
     if (dd_alerts_message(ev, &message) != DD_ALERTS_OK ||
@@ -251,9 +243,7 @@ static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
         feed(svc, "%s %s: %s/%s%s", dd_alarm_event_name(ev->type), ev->thing, ev->profile, ev->behavior->name,
              ev->suppressed ? " (suppressed)" : "");
     }
-    if (!ev->suppressed) {
-        alert(svc, ev);
-    }
+    alert(svc, ev); /* dd_alerts_sns_topic() decides: nothing for suppressAlerts */
 }
 
 static void sink_active_violation(void *ctx, const dd_active_violation_t *av)
