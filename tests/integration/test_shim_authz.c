@@ -3,8 +3,8 @@
  * per-thing device policy a report on another thing's topic is denied,
  * counted as an authorization failure and the client kicked; a gateway with
  * an allow-all policy may report for others; subscribing to the publish-only
- * report topic is refused; devices may not publish on /accepted, $CONTROL or
- * the SNS stand-in topics; topics over 256 bytes and payloads over 128 KB
+ * report topic is refused; devices may not publish on /accepted, $CONTROL,
+ * the SNS stand-in topics or the shim's $ddlocal/ metering topic; topics over 256 bytes and payloads over 128 KB
  * are denied and counted while the broker carries on; the workshop's two
  * policies (allow-all on the certificate, deny-all on IsolatedDevices,
  * inherited by child groups).
@@ -205,6 +205,7 @@ static void test_shim_authz_reserved_topics(void **state)
         "$aws/things/Thing01/defender/metrics/json/accepted",
         "$aws/things/Thing01/defender/metrics/cbor/rejected",
         "ddlocal/sns/x",
+        "$ddlocal/metering/v1", /* forged cloud-side metrics */
     };
     const char *takeover =
         "{\"kind\":\"policy\",\"name\":\"AllowAll\",\"state\":{\"exists\":false}}";
@@ -215,6 +216,7 @@ static void test_shim_authz_reserved_topics(void **state)
     (void)state;
     assert_int_equal(subscribe(obs, "$aws/things/+/defender/metrics/+/+"), 1);
     assert_int_equal(subscribe(obs, "ddlocal/sns/#"), 1);
+    assert_int_equal(subscribe(obs, "$ddlocal/#"), 1);
     /* Even with an allow-all policy a device cannot answer for the service. */
     for (i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
         gw = client("Gateway", &g_gw);
