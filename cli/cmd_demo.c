@@ -16,6 +16,7 @@
 
 #include <getopt.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,20 +115,77 @@ static bool time_left(const demo_t *d)
 
 /* ---- watching the broker -------------------------------------------------------------------- */
 
+/* The workshop's telemetry topics temperature-device-01..03, as the service identity sees them. */
+#define DEMO_TELEMETRY_TOPICS 3
+#define DEMO_COMPROMISED_SIZE 3000
+
 typedef struct seen {
     int accepted;            /* /accepted replies for the watched thing */
     bool in_alarm;           /* in-alarm alert for the watched thing */
     char alert[2048];
     uint64_t last_bytes_out;
     char other_alerts[256];  /* things other than the watched one that were alerted */
+    /* Per telemetry topic: temperatures in 15.1-29.9, 3000-character [A-Z0-9] payloads, and
+     * anything else (which neither a healthy nor a compromised sensor sends). */
+    int temps[DEMO_TELEMETRY_TOPICS];
+    int compromised[DEMO_TELEMETRY_TOPICS];
+    int other[DEMO_TELEMETRY_TOPICS];
+    char example_temp[DEMO_TELEMETRY_TOPICS][16];
+    int watch_topic;         /* index of the topic the current wait is about */
 } seen_t;
+
+/* What a sensor's message is: 't' a temperature in 15.1-29.9 (what the workshop's
+ * startdevice.py sends), 'c' the compromised 3000 characters of [A-Z0-9], 'x' anything else. */
+static char classify_telemetry(const char *p, size_t len)
+{
+    char num[16];
+    char *end = NULL;
+    double v;
+    size_t i;
+
+    if (len == DEMO_COMPROMISED_SIZE) {
+        for (i = 0; i < len; i++) {
+            if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9'))) {
+                return 'x';
+            }
+        }
+        return 'c';
+    }
+    if (len == 0 || len >= sizeof(num)) {
+        return 'x';
+    }
+    memcpy(num, p, len);
+    num[len] = '\0';
+    v = strtod(num, &end);
+    if (end != num + len || !(v >= 15.1 - 1e-9 && v <= 29.9 + 1e-9)) {
+        return 'x';
+    }
+    return 't';
+}
 
 static void handle(demo_t *d, const char *thing, seen_t *s, const dd_svcmqtt_msg_t *m)
 {
     char prefix[256];
 
     (void)snprintf(prefix, sizeof(prefix), "$aws/things/%s/defender/metrics/json", thing);
-    if (strcmp(m->topic, prefix) == 0) {
+    if (strncmp(m->topic, "temperature-device-0", 20) == 0 && m->topic[20] >= '1' &&
+        m->topic[20] < '1' + DEMO_TELEMETRY_TOPICS && m->topic[21] == '\0') {
+        int i = m->topic[20] - '1';
+        switch (classify_telemetry((const char *)m->payload, m->len)) {
+        case 't':
+            if (s->temps[i]++ == 0) {
+                (void)snprintf(s->example_temp[i], sizeof(s->example_temp[i]), "%.*s", (int)m->len,
+                               (const char *)m->payload);
+            }
+            break;
+        case 'c': s->compromised[i]++; break;
+        default:
+            s->other[i]++;
+            say(d, "unexpected message on %s (%zu bytes): neither a temperature nor 3000 [A-Z0-9]", m->topic,
+                (size_t)m->len);
+            break;
+        }
+    } else if (strcmp(m->topic, prefix) == 0) {
         dd_report_t r;
         memset(&r, 0, sizeof(r));
         if (dd_report_decode(DD_REPORT_FORMAT_JSON, m->payload, m->len, &r, NULL) == DD_REPORT_OK) {
@@ -195,6 +253,50 @@ static bool alarmed(const seen_t *s)
     return s->in_alarm;
 }
 
+/* A few temperatures from the watched topic: one could be a coincidence of a partial start. */
+static bool temps_arrive(const seen_t *s)
+{
+    return s->temps[s->watch_topic] >= 3;
+}
+
+static bool compromised_arrive(const seen_t *s)
+{
+    return s->compromised[s->watch_topic] >= 3;
+}
+
+/* Module 3: Thing01 and Thing03 send temperatures, Thing02 the 3000 characters. Thing02 can be
+ * isolated after its first few messages (a window may close right after the start), so one of
+ * its messages is enough. */
+static bool module3_telemetry(const seen_t *s)
+{
+    return s->temps[0] >= 3 && s->compromised[1] >= 1 && s->temps[2] >= 3;
+}
+
+/* Checks the in-alarm alert that was seen: its profile, behavior and metric are the story's. */
+static int check_alert(demo_t *d, const seen_t *s, const char *profile, const char *behavior, const char *metric)
+{
+    cJSON *alert = cJSON_Parse(s->alert);
+    const cJSON *b = cJSON_GetObjectItem(alert, "behavior");
+    const char *got_profile = cJSON_GetStringValue(cJSON_GetObjectItem(alert, "securityProfileName"));
+    const char *got_behavior = cJSON_GetStringValue(cJSON_GetObjectItem(b, "name"));
+    const char *got_metric = cJSON_GetStringValue(cJSON_GetObjectItem(b, "metric"));
+    char why[512];
+    int rc = 0;
+
+    if (got_profile == NULL || got_behavior == NULL || got_metric == NULL || strcmp(got_profile, profile) != 0 ||
+        strcmp(got_behavior, behavior) != 0 || strcmp(got_metric, metric) != 0) {
+        (void)snprintf(why, sizeof(why), "the in-alarm alert is %s / %s / %s, expected %s / %s / %s",
+                       got_profile != NULL ? got_profile : "(no securityProfileName)",
+                       got_behavior != NULL ? got_behavior : "(no behavior.name)",
+                       got_metric != NULL ? got_metric : "(no behavior.metric)", profile, behavior, metric);
+        rc = step_failed(d, why);
+    } else {
+        say(d, "the alert names profile %s, behavior %s, metric %s", got_profile, got_behavior, got_metric);
+    }
+    cJSON_Delete(alert);
+    return rc;
+}
+
 /* ---- checks through the API and the broker ------------------------------------------------------------------ */
 
 static bool in_group(demo_t *d, const char *thing, const char *group)
@@ -233,7 +335,7 @@ static bool wait_in_group(demo_t *d, const char *thing, const char *group, doubl
 }
 
 typedef struct connack {
-    int rc;
+    int rc;                  /* the CONNACK's return code, -1 while none arrived */
     bool done;
 } connack_t;
 
@@ -246,18 +348,21 @@ static void on_connack(struct mosquitto *mosq, void *obj, int rc)
     c->done = true;
 }
 
+/* A connection that ends before its CONNACK (TCP, TLS or a timeout) has no code: rc stays -1. */
 static void on_gone(struct mosquitto *mosq, void *obj, int rc)
 {
     connack_t *c = obj;
 
     (void)mosq;
-    if (!c->done) {
-        c->rc = rc != 0 ? rc : -1;
-        c->done = true;
-    }
+    (void)rc;
+    c->done = true;
 }
 
-/* Connects with a thing's credentials; returns the CONNACK code (0 = accepted) or -1. */
+/*
+ * Connects with a thing's credentials (MQTT 3.1.1, as the workshop's devices). Returns the
+ * CONNACK code (0 = accepted, 5 = not authorised) or -1 when no CONNACK came at all - a TCP or
+ * TLS failure or a timeout, which says nothing about the broker's policy decision.
+ */
 static int try_connect(demo_t *d, const char *dir, const char *client_id)
 {
     connack_t c = {-1, false};
@@ -280,14 +385,45 @@ static int try_connect(demo_t *d, const char *dir, const char *client_id)
         return -1;
     }
     while (!c.done && mono_s() < until) {
-        if (mosquitto_loop(mosq, 100, 1) != MOSQ_ERR_SUCCESS && !c.done) {
-            c.rc = -1;
+        if (mosquitto_loop(mosq, 100, 1) != MOSQ_ERR_SUCCESS) {
             c.done = true;
         }
     }
     (void)mosquitto_disconnect(mosq);
     mosquitto_destroy(mosq);
-    return c.done ? c.rc : -1;
+    return c.rc;
+}
+
+/* The positive control: the same credentials and client id are accepted before isolation. */
+static int check_connects(demo_t *d, const char *dir, const char *client_id, const char *thing)
+{
+    char why[256];
+    int rc = try_connect(d, dir, client_id);
+
+    if (rc != 0) {
+        (void)snprintf(why, sizeof(why), "%s's certificate connects before isolation (got %s %d)", thing,
+                       rc < 0 ? "no CONNACK," : "CONNACK", rc);
+        return step_failed(d, why);
+    }
+    say(d, "control: a connection with %s's certificate (client id %s) is accepted (CONNACK 0)", thing,
+        client_id);
+    return 0;
+}
+
+/* After isolation: the same connection must get a CONNACK refusing it as not authorised. */
+static int check_refused(demo_t *d, const char *dir, const char *client_id, const char *thing)
+{
+    char why[256];
+    int rc = try_connect(d, dir, client_id);
+
+    if (rc != CONNACK_REFUSED_NOT_AUTHORIZED) {
+        (void)snprintf(why, sizeof(why), "the broker refuses %s with CONNACK 5 (not authorised); got %s%d",
+                       thing, rc < 0 ? "no CONNACK at all, " : "CONNACK ", rc);
+        return step_failed(d, why);
+    }
+    say(d, "the same connection (client id %s) is now refused: CONNACK %d, %s - IsolatedDevices' DenyAll"
+           " policy denies iot:Connect", client_id, rc, mosquitto_connack_string(rc));
+    return 0;
 }
 
 /* ---- set-up ---------------------------------------------------------------------------------------------------- */
@@ -321,7 +457,8 @@ static int start_monitor(demo_t *d)
     char ca[700], cert[700], key[700];
     const char *subs[] = {"ddlocal/sns/" DD_WORKSHOP_SNS_TOPIC, "$aws/things/+/defender/metrics/json",
                           "$aws/things/+/defender/metrics/json/accepted",
-                          "$aws/things/+/defender/metrics/json/rejected"};
+                          "$aws/things/+/defender/metrics/json/rejected", "temperature-device-01",
+                          "temperature-device-02", "temperature-device-03"};
     dd_svcmqtt_params_t p;
 
     (void)dd_pki_path(d->up.data_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
@@ -336,7 +473,7 @@ static int start_monitor(demo_t *d)
     p.cert_file = cert;
     p.key_file = key;
     p.subscriptions = subs;
-    p.subscription_count = 4;
+    p.subscription_count = sizeof(subs) / sizeof(subs[0]);
     if (dd_svcmqtt_create(&p, &d->monitor) != DD_SVCMQTT_OK || dd_svcmqtt_wait_ready(d->monitor, 10000) != DD_SVCMQTT_OK) {
         return 1;
     }
@@ -398,9 +535,9 @@ static int module4(demo_t *d)
     char *argv[40];
     char *aargv[40];
     char interval[32];
+    char what[256];
     double sensor_interval = 10.0 / d->scale;
     seen_t s;
-    int rc;
     int n = 0;
     size_t off = 0;
 
@@ -455,6 +592,18 @@ static int module4(demo_t *d)
            " (= 300 s of pipeline time)", interval);
     step_ok(d, "SensorDevice03 and its agent are running");
 
+    s.watch_topic = 2;
+    if (!wait_for(d, "Thing03", &s, temps_arrive, 10.0)) {
+        return step_failed(d, "SensorDevice03's temperatures arrive on temperature-device-03");
+    }
+    if (s.other[2] != 0 || s.compromised[2] != 0) {
+        return step_failed(d, "only temperatures (15.1-29.9) on temperature-device-03 before the compromise");
+    }
+    (void)snprintf(what, sizeof(what), "SensorDevice03's temperatures arrive: a subscriber with the service"
+                   " identity got %d values in 15.1-29.9 on temperature-device-03 (first: %s)", s.temps[2],
+                   s.example_temp[2]);
+    step_ok(d, what);
+
     if (!wait_for(d, "Thing03", &s, two_accepted, 3 * 300.0 / d->scale + 5)) {
         return step_failed(d, "two accepted agent reports from Thing03");
     }
@@ -462,6 +611,10 @@ static int module4(demo_t *d)
         return step_failed(d, "the healthy device raised an alarm (threshold too low for this machine?)");
     }
     step_ok(d, "two reports of normal traffic accepted, no violation");
+    if (check_connects(d, dir, "SensorDevice03-check", "Thing03") != 0) {
+        return 1;
+    }
+    step_ok(d, "the broker accepts Thing03's certificate before isolation");
 
     say(d, "COMPROMISE: SensorDevice03 now sends 3000 random [A-Z0-9] characters instead of a temperature");
     sensor_argv(argv, buf, sizeof(buf), dir, "temperature-device-03", "SensorDevice03", DD_DEVICEHOST_PORT,
@@ -470,10 +623,17 @@ static int module4(demo_t *d)
     if (dd_devicehost_exec(&d->host, "sensor", argv, log) != DD_DEVICEHOST_OK) {
         return step_failed(d, "cannot restart the sensor compromised");
     }
+    if (!wait_for(d, "Thing03", &s, compromised_arrive, 10.0)) {
+        return step_failed(d, "the 3000-character messages arrive on temperature-device-03");
+    }
+    say(d, "the service identity sees the 3000-character messages on temperature-device-03");
     if (!wait_for(d, "Thing03", &s, alarmed, 3 * 300.0 / d->scale + 5)) {
         return step_failed(d, "an in-alarm SNS alert for Thing03");
     }
     say(d, "the SNS message (what the IsolateDevice Lambda reads):\n    %s", s.alert);
+    if (check_alert(d, &s, DD_WORKSHOP_MODULE4_PROFILE, "MoreBytesSent", "aws:all-bytes-out") != 0) {
+        return 1;
+    }
     step_ok(d, "aws:all-bytes-out violation: in-alarm alert on the BadIoTDevices SNS stand-in");
 
     if (!wait_in_group(d, "Thing03", DD_WORKSHOP_GROUP, 10.0)) {
@@ -481,12 +641,9 @@ static int module4(demo_t *d)
     }
     step_ok(d, "the isolator added Thing03 to IsolatedDevices (AddThingToThingGroup)");
 
-    rc = try_connect(d, dir, "SensorDevice03-check");
-    if (rc == 0) {
-        return step_failed(d, "the broker still accepts Thing03's certificate");
+    if (check_refused(d, dir, "SensorDevice03-check", "Thing03") != 0) {
+        return 1;
     }
-    say(d, "a new connection with Thing03's certificate is refused (CONNACK %d: %s): IsolatedDevices' DenyAll"
-           " policy denies iot:Connect", rc, rc > 0 ? mosquitto_connack_string(rc) : "connection closed");
     step_ok(d, "the broker denies Thing03");
     return 0;
 }
@@ -503,10 +660,13 @@ static int module3(demo_t *d)
     seen_t s;
     cJSON *out = NULL;
     const cJSON *v;
-    int rc;
     int i;
 
     memset(&s, 0, sizeof(s));
+    (void)snprintf(dir, sizeof(dir), "%s/workshop/Thing02", d->up.data_dir);
+    if (check_connects(d, dir, "Thing02", "Thing02") != 0) {
+        return 1;
+    }
     for (i = 0; i < 3; i++) {
         (void)snprintf(dir, sizeof(dir), "%s/workshop/%s", d->up.data_dir, things[i]);
         (void)snprintf(topic, sizeof(topic), "temperature-device-0%d", i + 1);
@@ -518,6 +678,19 @@ static int module3(demo_t *d)
         say(d, "%s publishes %s to %s every %.2f s", things[i], i == 1 ? "3000-character messages (compromised)"
                                                                       : "a temperature", topic, sensor_interval);
     }
+    if (!wait_for(d, "Thing02", &s, module3_telemetry, 10.0)) {
+        (void)snprintf(log, sizeof(log), "temperatures from Thing01 and Thing03 and 3000-character messages"
+                       " from Thing02 arrive (got %d and %d temperatures, %d messages)", s.temps[0], s.temps[2],
+                       s.compromised[1]);
+        return step_failed(d, log);
+    }
+    if (s.other[0] + s.other[1] + s.other[2] != 0 || s.compromised[0] + s.compromised[2] != 0 ||
+        s.temps[1] != 0) {
+        return step_failed(d, "only temperatures from Thing01/03, only 3000 characters from Thing02");
+    }
+    say(d, "a subscriber with the service identity got %d / %d temperatures (15.1-29.9) on"
+           " temperature-device-01 / -03 (first: %s, %s) and %d 3000-character messages on temperature-device-02",
+        s.temps[0], s.temps[2], s.example_temp[0], s.example_temp[2], s.compromised[1]);
     step_ok(d, "three devices are sending telemetry, Thing02 compromised");
     say(d, "the broker measures every message's size; aws:message-byte-size is summed per device over 300 s"
            " windows and compared with the fleet's p50");
@@ -525,6 +698,9 @@ static int module3(demo_t *d)
         return step_failed(d, "an in-alarm SNS alert for Thing02");
     }
     say(d, "the SNS message:\n    %s", s.alert);
+    if (check_alert(d, &s, DD_WORKSHOP_MODULE3_PROFILE, "LargeMessageSize", "aws:message-byte-size") != 0) {
+        return 1;
+    }
     if (s.other_alerts[0] != '\0') {
         return step_failed(d, "only Thing02 in alarm (others alerted too)");
     }
@@ -546,9 +722,8 @@ static int module3(demo_t *d)
     }
     step_ok(d, "the isolator added Thing02 to IsolatedDevices");
     (void)snprintf(dir, sizeof(dir), "%s/workshop/Thing02", d->up.data_dir);
-    rc = try_connect(d, dir, "Thing02");
-    if (rc == 0) {
-        return step_failed(d, "the broker still accepts Thing02's certificate");
+    if (check_refused(d, dir, "Thing02", "Thing02") != 0) {
+        return 1;
     }
     step_ok(d, "the broker denies Thing02");
     return 0;
