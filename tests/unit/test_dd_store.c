@@ -423,10 +423,11 @@ static void test_dd_store_suppressed_events_and_last_value(void **state)
     dd_store_sink(store, &sink);
     assert_int_equal(dd_engine_create(NULL, NULL, &sink, &engine), DD_ENGINE_OK);
     parse("{\"securityProfileName\":\"sp\",\"behaviors\":["
-          "{\"name\":\"quiet\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
-          "\"less-than-equals\",\"value\":{\"count\":200}},\"suppressAlerts\":true},"
-          "{\"name\":\"loud\",\"metric\":\"aws:all-packets-out\",\"criteria\":{\"comparisonOperator\":"
-          "\"less-than-equals\",\"value\":{\"count\":20}}}]}", &p);
+          "{\"name\":\"quiet\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{"
+          "\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":200}},"
+          "\"suppressAlerts\":true},"
+          "{\"name\":\"loud\",\"metric\":\"aws:all-packets-out\",\"criteria\":{"
+          "\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":20}}}]}", &p);
     assert_int_equal(dd_store_profile_create(store, &p, 0), DD_STORE_OK);
     assert_int_equal(dd_store_target_attach(store, "sp", ARN "all/things"), DD_STORE_OK);
     dd_profile_free(&p);
