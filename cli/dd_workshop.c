@@ -224,6 +224,17 @@ void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const cha
 {
     const char *d = data_dir;
     unsigned p = mqtt_port;
+    dd_clienv_t env;
+    char region[DD_ARN_PART_MAX] = "us-east-1";
+
+    /* The AWS CLI needs a region (the data dir's, for its ARNs) and some credentials even though
+     * ddlocal ignores signatures; a fresh machine has neither configured. */
+    if (dd_clienv_open(&env, data_dir) == DD_CLIENV_OK) {
+        if (env.reg.arn.region[0] != '\0') {
+            (void)snprintf(region, sizeof(region), "%s", env.reg.arn.region);
+        }
+        dd_clienv_close(&env);
+    }
 
     printf("\nWorkshop (Modules 3-5): docs/workshop-walkthrough.md has every step. In another terminal:\n"
            "  Module 3   SensorDevice01/02 send telemetry; 02 is compromised (3000-character messages):\n"
@@ -243,9 +254,11 @@ void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const cha
            "  then restart the sensor with --compromised and watch Thing03 move to IsolatedDevices.\n"
            "  Alerts:     mosquitto_sub -h 127.0.0.1 -p %u --cafile %s/pki/rootca.pem \\\n"
            "                --cert %s/pki/service.pem --key %s/pki/service.key -i ddlocal-watch -t 'ddlocal/sns/#' -v\n"
-           "  Violations: AWS_PAGER= aws iot list-active-violations --endpoint-url %s\n"
+           "  Violations (any credentials do; ddlocal does not check signatures):\n"
+           "    AWS_PAGER= AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\\n"
+           "      aws iot list-active-violations --endpoint-url %s --region %s\n"
            "  Module 5:   ddlocal sns subscribe BadIoTDevices http://127.0.0.1:PORT/hook -D %s\n"
            "  Faster:     run `ddlocal up --workshop --time-scale 60` and the agent with -i 5.\n"
            "  The Module 4 story, narrated: ddlocal demo module4\n\n",
-           p, d, d, d, d, d, d, p, d, d, d, api_url, d);
+           p, d, d, d, d, d, d, p, d, d, d, api_url, region, d);
 }

@@ -2,6 +2,9 @@
 # `ddlocal up`: start, endpoints.json, clean stop without children left,
 # restart keeping state (registry and pipeline clock), and the documented
 # errors: port taken (3), data dir not writable (4), mosquitto missing (5).
+# Then `up --workshop`: an active violation, the isolator's group move and a
+# group membership made by hand survive a stop/start, and the second
+# `up --workshop` on the same data dir resumes without provisioning again.
 # Usage: test_up.sh /path/to/ddlocal
 set -u
 ddlocal=$1
@@ -104,9 +107,108 @@ grep -q "mosquitto is not installed" "$work/nomosq.log" || fail "missing mosquit
 "$ddlocal" up --time-scale 0 >/dev/null 2>&1
 [ $? -eq 2 ] || fail "--time-scale 0 should be a usage error"
 
+# 8. --workshop: state made by the pipeline survives a restart, provisioning happens once
+wdata=$work/wdata
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
+export AWS_CONFIG_FILE=$work/aws-config AWS_SHARED_CREDENTIALS_FILE=$work/aws-credentials
+unset AWS_PROFILE AWS_ENDPOINT_URL 2>/dev/null
+
+start_workshop() { # start_workshop LOG
+    "$ddlocal" up --workshop -D "$wdata" --mqtt-port 0 --alpn-port 0 --api-port 0 --manual-clock --no-status \
+        >"$1" 2>&1 &
+    uppid=$!
+    wait_file "$wdata/endpoints.json" 60 || { cat "$1"; fail "up --workshop: endpoints.json not written"; return 1; }
+    api=$(json "$wdata/endpoints.json" api)
+    mqtt_port=$(json "$wdata/endpoints.json" mqtt | cut -d: -f2)
+}
+
+iot() {
+    /usr/bin/aws iot --endpoint-url "$api" --output json "$@"
+}
+
+pyq() { # pyq EXPRESSION < JSON (python, with `d` the document)
+    /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
+}
+
+# Thing03's report as its agent would send it, with the workshop's /tmp files.
+report03() { # report03 REPORT_ID BYTES_OUT
+    mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" --cafile "$wdata/workshop/tmp/rootca.pem" \
+        --cert "$wdata/workshop/tmp/cert.pem" --key "$wdata/workshop/tmp/private.key" \
+        -i SensorDevice03 -q 1 -t '$aws/things/Thing03/defender/metrics/json' \
+        -m "{\"header\":{\"report_id\":$1,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_in\":120,\"bytes_out\":$2,\"packets_in\":3,\"packets_out\":4}}}"
+}
+
+# Polls (10 s) until the shell command $1 succeeds.
+poll() {
+    i=0
+    until eval "$1"; do
+        i=$((i + 1))
+        [ "$i" -gt 100 ] && return 1
+        sleep 0.1
+    done
+    return 0
+}
+
+state() { # the state that must survive: violations, groups, things, certificates
+    iot list-active-violations | pyq '[(v["thingName"], v["securityProfileName"], v["behavior"]["name"], v["violationId"]) for v in d["activeViolations"]]'
+    iot list-things-in-thing-group --thing-group-name IsolatedDevices | pyq 'd["things"]'
+    iot list-things-in-thing-group --thing-group-name KeptGroup | pyq 'd["things"]'
+    iot list-things | pyq 'sorted(t["thingName"] for t in d["things"])'
+    iot list-certificates | pyq 'sorted(c["certificateId"] for c in d["certificates"])'
+}
+
+if start_workshop "$work/wup1.log"; then
+    [ "$(grep -c "Provisioning the workshop's world" "$work/wup1.log")" = 1 ] || fail "first up --workshop did not provision"
+    # The printed `aws iot list-active-violations` works on a machine without any AWS configuration.
+    cmd=$(sed -n '/^ *AWS_PAGER= /{N;s/\\\n */ /;p;}' "$work/wup1.log" | head -n 1)
+    mkdir -p "$work/freshhome"
+    if [ -z "$cmd" ]; then
+        fail "up --workshop prints no aws list-active-violations command"
+    elif ! env -i PATH=/usr/bin:/bin HOME="$work/freshhome" sh -c "$cmd" >"$work/printed.json" 2>&1; then
+        fail "the printed command fails on an unconfigured machine: $cmd: $(cat "$work/printed.json")"
+    else
+        pyq 'len(d["activeViolations"])' <"$work/printed.json" >/dev/null || fail "printed command: not JSON"
+    fi
+    sha1=$(cat "$wdata"/workshop/*/cert.pem "$wdata"/workshop/tmp/* | sha256sum)
+    "$ddlocal" group create KeptGroup -D "$wdata" >/dev/null || fail "group create"
+    "$ddlocal" group add KeptGroup Thing01 -D "$wdata" >/dev/null || fail "group add"
+    report03 1 104000 || fail "Thing03's report not published"
+    poll '[ "$(iot list-active-violations --thing-name Thing03 | pyq "len(d[\"activeViolations\"])")" = 1 ]' ||
+        fail "no active violation for Thing03 after a 104000-byte report"
+    poll '[ "$(iot list-things-in-thing-group --thing-group-name IsolatedDevices | pyq "d[\"things\"] == [\"Thing03\"]")" = True ]' ||
+        fail "the isolator did not move Thing03 into IsolatedDevices"
+    state >"$work/state1.txt" 2>&1 || fail "reading the state before the restart: $(cat "$work/state1.txt")"
+    stop_up || fail "up --workshop did not exit 0 on SIGINT"
+
+    if start_workshop "$work/wup2.log"; then
+        grep -q "Provisioning" "$work/wup2.log" && fail "the second up --workshop provisioned again"
+        grep -iE "error|fail|cannot|conflict|already exists" "$work/wup2.log" &&
+            fail "the second up --workshop reported errors"
+        grep -q "ddlocal is up" "$work/wup2.log" || fail "the second up --workshop did not come up"
+        [ "$(cat "$wdata"/workshop/*/cert.pem "$wdata"/workshop/tmp/* | sha256sum)" = "$sha1" ] ||
+            fail "the workshop's certificate files changed on the second up --workshop"
+        state >"$work/state2.txt" 2>&1 || fail "reading the state after the restart: $(cat "$work/state2.txt")"
+        if ! cmp -s "$work/state1.txt" "$work/state2.txt"; then
+            fail "state changed across the restart: $(diff "$work/state1.txt" "$work/state2.txt")"
+        fi
+        grep -q "Thing03.*DetectSendingMoreThanAverageBytes.*MoreBytesSent" "$work/state2.txt" ||
+            fail "the active violation is not in the state: $(cat "$work/state2.txt")"
+        grep -qx "\['Thing01'\]" "$work/state2.txt" || fail "KeptGroup's member is not in the state"
+        # The broker still enforces the quarantine after the restart.
+        if report03 2 100 2>"$work/pub.err"; then
+            fail "Thing03 (in IsolatedDevices) could publish after the restart"
+        fi
+        grep -q "not authori" "$work/pub.err" || fail "Thing03 after the restart: $(cat "$work/pub.err")"
+        stop_up || fail "second up --workshop did not exit 0 on SIGINT"
+    fi
+fi
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s); logs:"
     cat "$work/up.log"
+    for f in "$work"/wup*.log; do
+        [ -e "$f" ] && { echo "--- $f"; cat "$f"; }
+    done
     exit 1
 fi
 echo "test_up: all checks passed"
