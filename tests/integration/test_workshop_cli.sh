@@ -5,7 +5,10 @@
 # operators attached to all things; run SensorDevice03 (mosquitto_pub with its
 # own certificate) into a Module 4 violation; read it back with
 # list-active-violations and list-violation-events; quarantine Thing03 with a
-# Detect mitigation task and check that the broker refuses it at once.
+# Detect mitigation task and check that the broker refuses it at once; set
+# Thing02's certificate INACTIVE, ACTIVE and REVOKED with update-certificate and
+# check that each change holds for the very next connection; DescribeEndpoint
+# answers with the broker address of endpoints.json.
 # Usage: test_workshop_cli.sh /path/to/ddlocal
 set -u
 ddlocal=$1
@@ -55,7 +58,8 @@ while [ ! -e "$data/endpoints.json" ]; do
     sleep 0.1
 done
 api=$(json "$data/endpoints.json" 'd["api"]')
-mqtt_port=$(json "$data/endpoints.json" 'd["mqtt"].rsplit(":", 1)[1]')
+mqtt=$(json "$data/endpoints.json" 'd["mqtt"]')
+mqtt_port=${mqtt##*:}
 rootca=$(json "$data/endpoints.json" 'd["rootCa"]')
 acct=123456789012
 arn=arn:aws:iot:us-east-1:$acct
@@ -63,6 +67,11 @@ arn=arn:aws:iot:us-east-1:$acct
 iot() {
     /usr/bin/aws iot --endpoint-url "$api" --output json "$@"
 }
+
+# ---- DescribeEndpoint answers with the broker `ddlocal up` started
+endpoint=$(iot describe-endpoint --endpoint-type iot:Data-ATS | json - 'd["endpointAddress"]')
+[ "$endpoint" = "$mqtt" ] ||
+    fail "describe-endpoint says '$endpoint', endpoints.json says mqtt '$mqtt'"
 
 # ---- Module 1 world: things, one key pair and certificate per device, policy
 iot create-policy --policy-name DevicePolicy \
@@ -163,6 +172,55 @@ fi
 mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" --cafile "$rootca" --cert "$work/Thing01.cert.pem" \
     --key "$work/Thing01.private.key" -i Thing01 -q 1 -t temperature-device-01 -m 23.45 ||
     fail "Thing01 can no longer publish"
+
+# ---- UpdateCertificate through the API: the broker applies it before the 200, so the
+# very next connection (no polling) is refused, and accepted again once ACTIVE.
+publish02() { # publish02 MESSAGE: Thing02 connects with its certificate and publishes
+    mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" --cafile "$rootca" --cert "$work/Thing02.cert.pem" \
+        --key "$work/Thing02.private.key" -i Thing02 -q 1 -t temperature-device-02 -m "$1" \
+        2>"$work/pub02.err"
+}
+cert02=$(json "$work/Thing02.json" 'd["certificateId"]')
+cert_status02() {
+    iot describe-certificate --certificate-id "$cert02" | json - 'd["certificateDescription"]["status"]'
+}
+publish02 21.0 || { cat "$work/pub02.err"; fail "Thing02 cannot publish while its certificate is ACTIVE"; }
+iot update-certificate --certificate-id "$cert02" --new-status INACTIVE ||
+    fail "update-certificate INACTIVE"
+[ "$(cert_status02)" = INACTIVE ] || fail "describe-certificate does not say INACTIVE"
+if publish02 21.1; then
+    fail "Thing02 could still connect right after its certificate was set INACTIVE"
+elif ! grep -q "not authorised" "$work/pub02.err"; then
+    cat "$work/pub02.err"
+    fail "Thing02 (INACTIVE) was not refused with CONNACK 'not authorised'"
+fi
+iot update-certificate --certificate-id "$cert02" --new-status ACTIVE ||
+    fail "update-certificate ACTIVE"
+publish02 21.2 ||
+    { cat "$work/pub02.err"; fail "Thing02 was refused right after its certificate was ACTIVE again"; }
+iot update-certificate --certificate-id "$cert02" --new-status REVOKED ||
+    fail "update-certificate REVOKED"
+if publish02 21.3; then
+    fail "Thing02 could still connect right after its certificate was REVOKED"
+elif ! grep -q "not authorised" "$work/pub02.err"; then
+    cat "$work/pub02.err"
+    fail "Thing02 (REVOKED) was not refused with CONNACK 'not authorised'"
+fi
+# A revoked certificate cannot be made ACTIVE again (CertificateStateException, 406).
+if iot update-certificate --certificate-id "$cert02" --new-status ACTIVE 2>"$work/revoked.err"; then
+    fail "a REVOKED certificate was set ACTIVE again"
+elif ! grep -q "(CertificateStateException)" "$work/revoked.err"; then
+    cat "$work/revoked.err"
+    fail "REVOKED -> ACTIVE did not fail with CertificateStateException"
+fi
+[ "$(cert_status02)" = REVOKED ] || fail "describe-certificate does not say REVOKED"
+if publish02 21.4; then
+    fail "Thing02 connected with its REVOKED certificate"
+fi
+grep -q "refused connection Thing02 .*(it is INACTIVE)" "$data/broker/mosquitto.log" ||
+    fail "the broker log does not show Thing02 refused for an INACTIVE certificate"
+grep -q "refused connection Thing02 .*(it is REVOKED)" "$data/broker/mosquitto.log" ||
+    fail "the broker log does not show Thing02 refused for a REVOKED certificate"
 
 kill -INT "$uppid"
 wait "$uppid"
