@@ -10,6 +10,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
 
 AWS_CLI = "/usr/bin/aws"
 ACCOUNT = "123456789012"
@@ -82,6 +84,20 @@ class TestServer:
         shutil.rmtree(self.tmp, ignore_errors=True)
         if status != 0 or "Sanitizer" in err or "runtime error" in err:
             raise RuntimeError("dd_api_testserver exited with %s:\n%s" % (status, err[-20000:]))
+
+
+def rest(endpoint, method, path, body=None):
+    """One plain HTTP request to the API, for members Debian's botocore model is too old
+    to know (metricsExportConfig, deleteMetricsExportConfig): (status, parsed JSON body)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(endpoint + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            status, text = resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read()
+    return status, (json.loads(text) if text.strip() else {})
 
 
 def cli_env(tmp):

@@ -5,7 +5,9 @@ Usage: test_api_boto3.py PATH/TO/dd_api_testserver
 
 The modeled exception classes (client.exceptions.*), resourceId/resourceArn on
 ResourceAlreadyExists, HTTP statuses and messages, timestamps parsed as
-datetimes, the request id, and boto3's paginators over several pages.
+datetimes, the request id, and boto3's paginators over several pages;
+UpdateSecurityProfile's delete flags and ListSecurityProfiles by dimension; a
+second server with --region/--account: its ARNs, and other accounts' ARNs refused.
 """
 import datetime
 import json
@@ -245,6 +247,259 @@ class TestShapes(Boto3TestCase):
                                                PaginationConfig={"PageSize": 1})
             for p in page["policies"]]
         self.assertEqual(attached, ["B3Pol0", "B3Pol1", "B3Pol2"])
+
+
+class TestProfileUpdates(Boto3TestCase):
+    def test_delete_behaviors_and_metrics_export_config(self):
+        IOT.create_thing_group(thingGroupName="B3PatchGroup")
+        IOT.create_thing(thingName="B3PatchThing")
+        IOT.add_thing_to_thing_group(thingGroupName="B3PatchGroup", thingName="B3PatchThing")
+        behaviors = MODULE4["behaviors"] + [
+            {"name": "FewMessages", "metric": "aws:num-messages-sent",
+             "criteria": {"comparisonOperator": "less-than", "value": {"count": 1000},
+                          "durationSeconds": 300, "consecutiveDatapointsToAlarm": 1,
+                          "consecutiveDatapointsToClear": 1}}]
+        IOT.create_security_profile(
+            securityProfileName="B3Patch", behaviors=behaviors,
+            alertTargets=MODULE4["alertTargets"],
+            additionalMetricsToRetainV2=MODULE4["additionalMetricsToRetainV2"])
+        # Debian's botocore (1.29) predates metricsExportConfig: boto3 refuses the member
+        # and drops it from responses, so those calls go over plain HTTP.
+        export = {"mqttTopic": "$aws/things/B3PatchThing/exports",
+                  "roleArn": "arn:aws:iam::123456789012:role/ddlocal-export-role"}
+        path = "/security-profiles/B3Patch"
+        status, out = lib.rest(SERVER.endpoint, "PATCH", path + "?expectedVersion=1",
+                               {"metricsExportConfig": export})
+        self.assertEqual((status, out.get("version")), (200, 2), out)
+        self.assertEqual(lib.rest(SERVER.endpoint, "GET", path)[1]["metricsExportConfig"],
+                         export)
+        IOT.attach_security_profile(securityProfileName="B3Patch",
+                                    securityProfileTargetArn=lib.arn("thinggroup", "B3PatchGroup"))
+        SERVER.report("B3PatchThing", lib.bytes_out_report(1, 9000))
+        active = IOT.list_active_violations(securityProfileName="B3Patch")["activeViolations"]
+        self.assertEqual([(v["thingName"], v["behavior"]["name"]) for v in active],
+                         [("B3PatchThing", "MoreBytesSent")])
+
+        out = IOT.update_security_profile(securityProfileName="B3Patch", expectedVersion=2,
+                                          deleteBehaviors=True)
+        self.assertEqual(out["version"], 3)
+        self.assertEqual(out.get("behaviors", []), [])
+        desc = IOT.describe_security_profile(securityProfileName="B3Patch")
+        self.assertEqual(desc.get("behaviors", []), [])
+        self.assertEqual(desc["version"], 3)
+        # Only the behaviors went: the rest of the profile and its target stay.
+        self.assertEqual(desc["alertTargets"], MODULE4["alertTargets"])
+        self.assertEqual(desc["additionalMetricsToRetainV2"],
+                         MODULE4["additionalMetricsToRetainV2"])
+        self.assertEqual(lib.rest(SERVER.endpoint, "GET", path)[1]["metricsExportConfig"],
+                         export)
+        self.assertEqual(IOT.list_targets_for_security_profile(securityProfileName="B3Patch")
+                         ["securityProfileTargets"],
+                         [{"arn": lib.arn("thinggroup", "B3PatchGroup")}])
+        # The removed behavior's alarm ends at once, and no new one is raised.
+        self.assertEqual(IOT.list_active_violations(securityProfileName="B3Patch")
+                         ["activeViolations"], [])
+        SERVER.report("B3PatchThing", lib.bytes_out_report(2, 9000))
+        self.assertEqual(IOT.list_active_violations(securityProfileName="B3Patch")
+                         ["activeViolations"], [])
+        start = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+        end = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)
+        events = IOT.list_violation_events(startTime=start, endTime=end,
+                                           securityProfileName="B3Patch")["violationEvents"]
+        self.assertEqual(sorted(e["violationEventType"] for e in events),
+                         ["alarm-invalidated", "in-alarm"])
+
+        status, out = lib.rest(SERVER.endpoint, "PATCH", path,
+                               {"deleteMetricsExportConfig": True, "metricsExportConfig": export})
+        self.assertEqual(status, 400, out)
+        self.assertIn("deleteMetricsExportConfig cannot be true", out["message"])
+        status, out = lib.rest(SERVER.endpoint, "PATCH", path + "?expectedVersion=3",
+                               {"deleteMetricsExportConfig": True})
+        self.assertEqual((status, out.get("version")), (200, 4), out)
+        self.assertNotIn("metricsExportConfig", out)
+        status, desc = lib.rest(SERVER.endpoint, "GET", path)
+        self.assertEqual(status, 200)
+        self.assertNotIn("metricsExportConfig", desc)
+        self.assertEqual(desc["alertTargets"], MODULE4["alertTargets"])
+        self.assertEqual(desc["additionalMetricsToRetainV2"],
+                         MODULE4["additionalMetricsToRetainV2"])
+        # Behaviors can be set again on the emptied profile.
+        out = IOT.update_security_profile(securityProfileName="B3Patch", expectedVersion=4,
+                                          behaviors=MODULE4["behaviors"])
+        self.assertEqual(out["behaviors"], MODULE4["behaviors"])
+
+    def test_list_security_profiles_by_dimension(self):
+        IOT.create_dimension(name="B3TopicsA", type="TOPIC_FILTER", stringValues=["b3a/#"],
+                             clientRequestToken="b3-topics-a")
+        IOT.create_dimension(name="B3TopicsB", type="TOPIC_FILTER", stringValues=["b3b/#"],
+                             clientRequestToken="b3-topics-b")
+
+        def sent(dimension):
+            b = {"name": "Sent", "metric": "aws:num-messages-sent",
+                 "criteria": {"comparisonOperator": "less-than", "value": {"count": 10},
+                              "durationSeconds": 300}}
+            if dimension is not None:
+                b["metricDimension"] = {"dimensionName": dimension, "operator": "IN"}
+            return [b]
+
+        IOT.create_security_profile(securityProfileName="B3DimA1", behaviors=sent("B3TopicsA"))
+        IOT.create_security_profile(securityProfileName="B3DimA2", behaviors=sent("B3TopicsA"))
+        IOT.create_security_profile(securityProfileName="B3DimB", behaviors=sent("B3TopicsB"))
+        IOT.create_security_profile(securityProfileName="B3DimNone", behaviors=sent(None))
+
+        def names(**kwargs):
+            return sorted(p["name"] for page in IOT.get_paginator(
+                "list_security_profiles").paginate(**kwargs)
+                for p in page["securityProfileIdentifiers"])
+
+        self.assertEqual(names(dimensionName="B3TopicsA"), ["B3DimA1", "B3DimA2"])
+        self.assertEqual(names(dimensionName="B3TopicsB"), ["B3DimB"])
+        # Paged one at a time, the filter still holds on every page.
+        self.assertEqual(names(dimensionName="B3TopicsA", PaginationConfig={"PageSize": 1}),
+                         ["B3DimA1", "B3DimA2"])
+        ids = IOT.list_security_profiles(dimensionName="B3TopicsB")["securityProfileIdentifiers"]
+        self.assertEqual(ids, [{"name": "B3DimB", "arn": lib.arn("securityprofile", "B3DimB")}])
+        self.assertEqual(names(dimensionName="B3NoSuchDimension"), [])
+        self.assertTrue({"B3DimA1", "B3DimA2", "B3DimB", "B3DimNone"} <= set(names()))
+        # A profile no longer using the dimension drops out of the filter.
+        IOT.update_security_profile(securityProfileName="B3DimA2", behaviors=sent(None))
+        self.assertEqual(names(dimensionName="B3TopicsA"), ["B3DimA1"])
+        self.assertError(IOT.exceptions.InvalidRequestException, 400,
+                         IOT.list_security_profiles, dimensionName="B3TopicsA",
+                         metricName="aws:num-messages-sent", contains="cannot be used together")
+
+
+OTHER_REGION = "eu-west-1"
+OTHER_ACCOUNT = "111122223333"
+
+
+def other_arn(kind, name):
+    return "arn:aws:iot:%s:%s:%s/%s" % (OTHER_REGION, OTHER_ACCOUNT, kind, name)
+
+
+class TestRegionAndAccount(Boto3TestCase):
+    """A second server started with --region/--account: its ARNs carry them, and
+    ARNs of another region or account are refused where the API parses one."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = lib.TestServer(BINARY, ["--region", OTHER_REGION,
+                                             "--account", OTHER_ACCOUNT])
+        cls.iot = boto3.client("iot", endpoint_url=cls.server.endpoint, region_name=OTHER_REGION,
+                               aws_access_key_id="test", aws_secret_access_key="test",
+                               config=botocore.config.Config(retries={"mode": "standard",
+                                                                      "max_attempts": 1}))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.iot.close()
+        cls.server.stop()
+
+    def test_arns_use_the_configured_region_and_account(self):
+        iot = self.iot
+        out = iot.create_thing(thingName="EuThing")
+        self.assertEqual(out["thingArn"], other_arn("thing", "EuThing"))
+        self.assertEqual(iot.describe_thing(thingName="EuThing")["thingArn"],
+                         other_arn("thing", "EuThing"))
+        out = iot.create_thing_group(thingGroupName="EuGroup")
+        self.assertEqual(out["thingGroupArn"], other_arn("thinggroup", "EuGroup"))
+        out = iot.create_security_profile(securityProfileName="EuProfile",
+                                          behaviors=MODULE4["behaviors"])
+        self.assertEqual(out["securityProfileArn"], other_arn("securityprofile", "EuProfile"))
+        self.assertEqual(iot.describe_security_profile(securityProfileName="EuProfile")
+                         ["securityProfileArn"], other_arn("securityprofile", "EuProfile"))
+        listed = iot.list_security_profiles()["securityProfileIdentifiers"]
+        self.assertIn({"name": "EuProfile", "arn": other_arn("securityprofile", "EuProfile")},
+                      listed)
+        self.assertEqual([p["arn"] for p in listed],
+                         [other_arn("securityprofile", p["name"]) for p in listed])
+        cert = iot.create_keys_and_certificate(setAsActive=True)
+        cert_arn = other_arn("cert", cert["certificateId"])
+        self.assertEqual(cert["certificateArn"], cert_arn)
+        self.assertEqual(iot.describe_certificate(certificateId=cert["certificateId"])
+                         ["certificateDescription"]["certificateArn"], cert_arn)
+        doc = fixture("policies", "deny-all.json")
+        out = iot.create_policy(policyName="EuPolicy", policyDocument=doc)
+        self.assertEqual(out["policyArn"], other_arn("policy", "EuPolicy"))
+        self.assertEqual(iot.get_policy(policyName="EuPolicy")["policyArn"],
+                         other_arn("policy", "EuPolicy"))
+        out = iot.create_dimension(name="EuTopics", type="TOPIC_FILTER", stringValues=["eu/#"],
+                                   clientRequestToken="eu-topics")
+        self.assertEqual(out["arn"], other_arn("dimension", "EuTopics"))
+        out = iot.create_custom_metric(metricName="EuMetric", metricType="number",
+                                       clientRequestToken="eu-metric")
+        self.assertEqual(out["metricArn"], other_arn("custommetric", "EuMetric"))
+        # ARNs of this region and account are accepted where a request carries one.
+        iot.attach_thing_principal(thingName="EuThing", principal=cert_arn)
+        self.assertEqual(iot.list_thing_principals(thingName="EuThing")["principals"],
+                         [cert_arn])
+        iot.attach_policy(policyName="EuPolicy", target=cert_arn)
+        iot.attach_policy(policyName="EuPolicy", target=other_arn("thinggroup", "EuGroup"))
+        self.assertEqual([p["policyArn"] for p in iot.list_attached_policies(
+            target=other_arn("thinggroup", "EuGroup"))["policies"]],
+            [other_arn("policy", "EuPolicy")])
+        iot.add_thing_to_thing_group(thingGroupArn=other_arn("thinggroup", "EuGroup"),
+                                     thingArn=other_arn("thing", "EuThing"))
+        iot.attach_security_profile(securityProfileName="EuProfile",
+                                    securityProfileTargetArn=other_arn("all", "things"))
+        self.assertEqual(iot.list_targets_for_security_profile(securityProfileName="EuProfile")
+                         ["securityProfileTargets"], [{"arn": other_arn("all", "things")}])
+        # Violations name the profile by name; the thing's ARN in errors carries the context.
+        self.server.report("EuThing", lib.bytes_out_report(1, 9000))
+        self.assertEqual([v["thingName"] for v in iot.list_active_violations(
+            securityProfileName="EuProfile")["activeViolations"]], ["EuThing"])
+        resp = self.assertError(iot.exceptions.ResourceAlreadyExistsException, 409,
+                                iot.create_thing, thingName="EuThing",
+                                attributePayload={"attributes": {"a": "b"}})
+        self.assertEqual(resp["resourceArn"], other_arn("thing", "EuThing"))
+        self.assertEqual(iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"],
+                         "127.0.0.1:8883")
+
+    def test_arns_of_another_region_or_account_are_refused(self):
+        iot = self.iot
+        ex = iot.exceptions
+        iot.create_thing(thingName="EuRefThing")
+        iot.create_thing_group(thingGroupName="EuRefGroup")
+        iot.create_security_profile(securityProfileName="EuRefProfile")
+        iot.create_policy(policyName="EuRefPolicy",
+                          policyDocument=fixture("policies", "deny-all.json"))
+        cert_id = iot.create_keys_and_certificate(setAsActive=True)["certificateId"]
+        home = "arn:aws:iot:%s:%s" % (lib.REGION, lib.ACCOUNT)             # default account
+        region = "arn:aws:iot:%s:%s" % (lib.REGION, OTHER_ACCOUNT)         # right account
+        for prefix in (home, region):
+            target = "%s:all/things" % prefix
+            self.assertError(ex.InvalidRequestException, 400, iot.attach_security_profile,
+                             securityProfileName="EuRefProfile", securityProfileTargetArn=target,
+                             contains="securityProfileTargetArn '%s' is not a security profile "
+                                      "target of %s:%s" % (target, OTHER_REGION, OTHER_ACCOUNT))
+            cert_arn = "%s:cert/%s" % (prefix, cert_id)
+            self.assertError(ex.InvalidRequestException, 400, iot.attach_thing_principal,
+                             thingName="EuRefThing", principal=cert_arn,
+                             contains="Principal '%s' is not a certificate ARN of %s:%s"
+                                      % (cert_arn, OTHER_REGION, OTHER_ACCOUNT))
+            self.assertError(ex.InvalidRequestException, 400, iot.attach_policy,
+                             policyName="EuRefPolicy", target=cert_arn,
+                             contains="Invalid policy target '%s'" % cert_arn)
+            self.assertError(ex.InvalidRequestException, 400, iot.attach_policy,
+                             policyName="EuRefPolicy", target="%s:thinggroup/EuRefGroup" % prefix,
+                             contains="Invalid policy target")
+            thing_arn = "%s:thing/EuRefThing" % prefix
+            self.assertError(ex.InvalidRequestException, 400, iot.add_thing_to_thing_group,
+                             thingGroupName="EuRefGroup", thingArn=thing_arn,
+                             contains="thingArn '%s' is not a thing ARN of %s:%s"
+                                      % (thing_arn, OTHER_REGION, OTHER_ACCOUNT))
+            self.assertError(ex.InvalidRequestException, 400,
+                             iot.list_security_profiles_for_target,
+                             securityProfileTargetArn="%s:thinggroup/EuRefGroup" % prefix,
+                             contains="is not a security profile target of %s:%s"
+                                      % (OTHER_REGION, OTHER_ACCOUNT))
+        # None of them changed anything.
+        self.assertEqual(iot.list_thing_principals(thingName="EuRefThing")["principals"], [])
+        self.assertEqual(iot.list_targets_for_security_profile(
+            securityProfileName="EuRefProfile")["securityProfileTargets"], [])
+        self.assertEqual(iot.list_things_in_thing_group(thingGroupName="EuRefGroup")["things"],
+                         [])
+        self.assertEqual(iot.list_targets_for_policy(policyName="EuRefPolicy")["targets"], [])
 
 
 if __name__ == "__main__":
