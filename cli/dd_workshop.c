@@ -257,8 +257,12 @@ void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const cha
            "  Violations (any credentials do; ddlocal does not check signatures):\n"
            "    AWS_PAGER= AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\\n"
            "      aws iot list-active-violations --endpoint-url %s --region %s\n"
-           "  Module 5:   ddlocal sns subscribe BadIoTDevices http://127.0.0.1:PORT/hook -D %s\n"
-           "  Faster:     run `ddlocal up --workshop --time-scale 60` and the agent with -i 5.\n"
+           "  Module 5:   a webhook receiver (from the repository's top dir; it prints PORT):\n"
+           "                mkdir -p /tmp/hooks && python3 tests/integration/webhook_receiver.py /tmp/hooks\n"
+           "              then\n"
+           "              ddlocal sns subscribe BadIoTDevices http://127.0.0.1:PORT/ok/alerts -D %s\n"
+           "  Faster:     run `ddlocal up --workshop --time-scale 60`, the agent with -i 5 and the sensors with\n"
+           "              -i 0.17 (device intervals are real seconds: 0.17 s = 10 s of pipeline time).\n"
            "  The Module 4 story, narrated: ddlocal demo module4\n\n",
            p, d, d, d, d, d, d, p, d, d, d, api_url, region, d);
 }
