@@ -5,7 +5,8 @@
 # operators attached to all things; run SensorDevice03 (mosquitto_pub with its
 # own certificate) into a Module 4 violation; read it back with
 # list-active-violations and list-violation-events; quarantine Thing03 with a
-# Detect mitigation task and check that the broker refuses it at once; set
+# Detect mitigation task and check that the broker refuses it at once; run
+# Module 3's telemetry (Thing02 compromised) into a LargeMessageSize violation; set
 # Thing02's certificate INACTIVE, ACTIVE and REVOKED with update-certificate and
 # check that each change holds for the very next connection; DescribeEndpoint
 # answers with the broker address of endpoints.json.
@@ -167,11 +168,45 @@ iot start-detect-mitigation-actions-task --task-id Quarantine1 \
     fail "Thing03 is not in IsolatedDevices"
 if report 3 100 2>"$work/pub.err"; then
     fail "the quarantined device could still publish"
+elif ! grep -q "Connection Refused: not authorised" "$work/pub.err"; then
+    cat "$work/pub.err"
+    fail "the quarantined device was not refused with CONNACK 'not authorised'"
 fi
 # Thing01 is untouched.
 mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" --cafile "$rootca" --cert "$work/Thing01.cert.pem" \
     --key "$work/Thing01.private.key" -i Thing01 -q 1 -t temperature-device-01 -m 23.45 ||
     fail "Thing01 can no longer publish"
+
+# ---- Module 3 (docs/workshop-with-aws-cli.md section 7): Thing02 sends 3000 characters
+# per message, Thing01 temperatures; when the window closes, only Thing02 is above the
+# fleet's p50 of message bytes.
+telemetry() { # telemetry THING MESSAGE: three messages on the thing's temperature topic
+    n=${1#Thing}
+    mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" --cafile "$rootca" --cert "$work/$1.cert.pem" \
+        --key "$work/$1.private.key" -i "SensorDevice$n" -q 1 -t "temperature-device-$n" -m "$2" \
+        --repeat 3
+}
+m3_start=$("$ddlocal" clock show -D "$data" | json - 'd["pipelineTime"]')
+telemetry Thing01 23.45 || fail "Module 3: Thing01's telemetry"
+telemetry Thing02 "$(tr -dc 'A-Z0-9' </dev/urandom | head -c 3000)" ||
+    fail "Module 3: Thing02's telemetry"
+[ "$(iot list-active-violations --security-profile-name DetectLargeMessageSize |
+    json - 'len(d["activeViolations"])')" = 0 ] || fail "Module 3: a violation before the window closed"
+"$ddlocal" clock advance 300 -D "$data" >/dev/null || fail "clock advance (Module 3)"
+i=0
+until iot list-active-violations --security-profile-name DetectLargeMessageSize >"$work/m3.json" &&
+    [ "$(json "$work/m3.json" 'len(d["activeViolations"])')" != 0 ]; do
+    i=$((i + 1))
+    [ "$i" -gt 100 ] && break
+    sleep 0.1
+done
+[ "$(json "$work/m3.json" '[(v["thingName"], v["behavior"]["name"], v["lastViolationValue"]["count"]) for v in d["activeViolations"]]')" = \
+  "[('Thing02', 'LargeMessageSize', 9000)]" ] ||
+    { cat "$work/m3.json"; fail "Module 3: not exactly Thing02's LargeMessageSize at 9000 bytes"; }
+[ "$(iot list-violation-events --start-time "$m3_start" --end-time 2100-01-01T00:00:00Z \
+    --security-profile-name DetectLargeMessageSize \
+    --query 'violationEvents[].[thingName,violationEventType,metricValue.count]' --output text)" = \
+  "$(printf 'Thing02\tin-alarm\t9000')" ] || fail "Module 3: violation events"
 
 # ---- UpdateCertificate through the API: the broker applies it before the 200, so the
 # very next connection (no polling) is refused, and accepted again once ACTIVE.
@@ -182,9 +217,11 @@ publish02() { # publish02 MESSAGE: Thing02 connects with its certificate and pub
 }
 cert02=$(json "$work/Thing02.json" 'd["certificateId"]')
 cert_status02() {
-    iot describe-certificate --certificate-id "$cert02" | json - 'd["certificateDescription"]["status"]'
+    iot describe-certificate --certificate-id "$cert02" |
+        json - 'd["certificateDescription"]["status"]'
 }
-publish02 21.0 || { cat "$work/pub02.err"; fail "Thing02 cannot publish while its certificate is ACTIVE"; }
+publish02 21.0 ||
+    { cat "$work/pub02.err"; fail "Thing02 cannot publish while its certificate is ACTIVE"; }
 iot update-certificate --certificate-id "$cert02" --new-status INACTIVE ||
     fail "update-certificate INACTIVE"
 [ "$(cert_status02)" = INACTIVE ] || fail "describe-certificate does not say INACTIVE"
@@ -197,7 +234,7 @@ fi
 iot update-certificate --certificate-id "$cert02" --new-status ACTIVE ||
     fail "update-certificate ACTIVE"
 publish02 21.2 ||
-    { cat "$work/pub02.err"; fail "Thing02 was refused right after its certificate was ACTIVE again"; }
+    { cat "$work/pub02.err"; fail "Thing02 was refused right after its certificate was ACTIVE"; }
 iot update-certificate --certificate-id "$cert02" --new-status REVOKED ||
     fail "update-certificate REVOKED"
 if publish02 21.3; then
