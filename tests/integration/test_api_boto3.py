@@ -480,9 +480,13 @@ class TestRegionAndAccount(Boto3TestCase):
             self.assertError(ex.InvalidRequestException, 400, iot.attach_policy,
                              policyName="EuRefPolicy", target=cert_arn,
                              contains="Invalid policy target '%s'" % cert_arn)
+            group_arn = "%s:thinggroup/EuRefGroup" % prefix
             self.assertError(ex.InvalidRequestException, 400, iot.attach_policy,
-                             policyName="EuRefPolicy", target="%s:thinggroup/EuRefGroup" % prefix,
-                             contains="Invalid policy target")
+                             policyName="EuRefPolicy", target=group_arn,
+                             contains="Invalid policy target '%s'" % group_arn)
+            # The target of ListAttachedPolicies travels in the path.
+            self.assertError(ex.InvalidRequestException, 400, iot.list_attached_policies,
+                             target=group_arn, contains="Invalid policy target '%s'" % group_arn)
             thing_arn = "%s:thing/EuRefThing" % prefix
             self.assertError(ex.InvalidRequestException, 400, iot.add_thing_to_thing_group,
                              thingGroupName="EuRefGroup", thingArn=thing_arn,
