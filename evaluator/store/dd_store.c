@@ -421,15 +421,40 @@ static dd_store_status_t flush_values(dd_store_t *s)
     return status;
 }
 
-/* Key of a datum inside the row: the metric, or "metric|dimension". */
+/* True when the pending row already holds @p key (a second message of the same millisecond). */
+static bool pending_has_key(const dd_store_t *s, const char *key)
+{
+    char needle[2 * DD_PROFILE_NAME_MAX + 16];
+    int n = snprintf(needle, sizeof(needle), "{\"%s\":", key);
+
+    if (n < 0 || (size_t)n >= sizeof(needle) || s->pend_len == 0) {
+        return false;
+    }
+    /* The row (NUL-terminated by the snprintf that appended its last datum)
+     * has the key after '{' when it came first, after ',' otherwise; inside a
+     * value '"' is escaped, so neither form can occur there. */
+    if (strncmp(s->pend, needle, (size_t)n) == 0) {
+        return true;
+    }
+    needle[0] = ',';
+    return strstr(s->pend, needle) != NULL;
+}
+
+/* Key of a datum inside the row: the metric, or "metric|dimension". One row per
+ * thing and time; a key seen again in that row (several messages in the same
+ * millisecond) starts a new row, so every value is kept. */
 static void sink_value(void *ctx, const dd_metric_datum_t *d)
 {
     dd_store_t *s = ctx;
+    char key[2 * DD_PROFILE_NAME_MAX + 4];
     char vbuf[512];
     char *value;
     size_t need;
 
-    if (s->pend_len > 0 && (s->pend_time != d->time_ms || strcmp(s->pend_thing, d->thing) != 0)) {
+    (void)snprintf(key, sizeof(key), "%s%s%s", d->metric, d->dimension != NULL ? "|" : "",
+                   d->dimension != NULL ? d->dimension : "");
+    if (s->pend_len > 0 && (s->pend_time != d->time_ms || strcmp(s->pend_thing, d->thing) != 0 ||
+                            pending_has_key(s, key))) {
         (void)flush_values(s);
     }
     value = value_text(&d->value, vbuf, sizeof(vbuf));
@@ -459,9 +484,8 @@ static void sink_value(void *ctx, const dd_metric_datum_t *d)
     } else {
         s->pend[s->pend_len++] = ',';
     }
-    s->pend_len += (size_t)snprintf(s->pend + s->pend_len, s->pend_cap - s->pend_len,
-                                    "\"%s%s%s\":%s", d->metric, d->dimension != NULL ? "|" : "",
-                                    d->dimension != NULL ? d->dimension : "", value);
+    s->pend_len += (size_t)snprintf(s->pend + s->pend_len, s->pend_cap - s->pend_len, "\"%s\":%s",
+                                    key, value);
     if (value != vbuf) {
         free(value);
     }

@@ -492,11 +492,61 @@ static void test_dd_store_suppressed_events_and_last_value(void **state)
     free(out);
 }
 
+/* Several messages of one thing in the same millisecond (the manual clock does
+ * that): every retained value is kept, in arrival order. */
+static int value_list_cb(void *ctx, int64_t t, const char *value)
+{
+    char *out = ctx;
+
+    (void)t;
+    (void)strcat(out, value);
+    (void)strcat(out, ";");
+    return 0;
+}
+
+static void test_dd_store_values_of_the_same_millisecond(void **state)
+{
+    run_t r;
+    dd_engine_sink_t sink;
+    dd_metric_datum_t d;
+    char got[256] = "";
+    int64_t sizes[3] = {2233, 17, 2233};
+    int i;
+
+    (void)state;
+    start(&r, "same-ms.db", false);
+    dd_store_sink(r.store, &sink);
+    memset(&d, 0, sizeof(d));
+    d.thing = "Thing02";
+    d.metric = "aws:message-byte-size";
+    d.time_ms = 600000;
+    d.value.kind = DD_VALUE_COUNT;
+    assert_int_equal(dd_store_begin(r.store), DD_STORE_OK);
+    for (i = 0; i < 3; i++) {
+        d.value.count = sizes[i];
+        sink.metric_value(sink.ctx, &d);
+    }
+    /* Another metric of the same message shares the row of the last one. */
+    d.metric = "aws:num-messages-sent";
+    d.value.count = 3;
+    sink.metric_value(sink.ctx, &d);
+    assert_int_equal(dd_store_commit(r.store), DD_STORE_OK);
+    assert_int_equal(dd_store_metric_values(r.store, "Thing02", "aws:message-byte-size", NULL, 0, 0,
+                                            NULL, value_list_cb, got, NULL), DD_STORE_OK);
+    assert_string_equal(got, "{\"count\":2233};{\"count\":17};{\"count\":2233};");
+    got[0] = '\0';
+    assert_int_equal(dd_store_metric_values(r.store, "Thing02", "aws:num-messages-sent", NULL, 0, 0,
+                                            NULL, value_list_cb, got, NULL), DD_STORE_OK);
+    assert_string_equal(got, "{\"count\":3};");
+    stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dd_store_profiles_versions_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_store_custom_metrics_and_dimensions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_store_values_of_the_same_millisecond, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_store_resume_mid_stream_matches_uninterrupted, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_store_verification_and_pending_reports, setup,
