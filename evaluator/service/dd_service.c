@@ -104,7 +104,9 @@ static void feed(dd_service_t *svc, const char *fmt, ...) __attribute__((format(
 
 static void feed(dd_service_t *svc, const char *fmt, ...)
 {
-    feed_item_t *item = &svc->feed[svc->feed_seq % FEED_SIZE];
+    /* Item seq k lives at k % FEED_SIZE, where the status endpoint reads it. */
+    uint64_t seq = svc->feed_seq + 1;
+    feed_item_t *item = &svc->feed[seq % FEED_SIZE];
     char when[32];
     size_t n;
     va_list ap;
@@ -114,7 +116,8 @@ static void feed(dd_service_t *svc, const char *fmt, ...)
     va_start(ap, fmt);
     (void)vsnprintf(item->text + n, sizeof(item->text) - n, fmt, ap);
     va_end(ap);
-    item->seq = ++svc->feed_seq;
+    item->seq = seq;
+    svc->feed_seq = seq;
 }
 
 static int64_t mono_ms(void)
