@@ -467,7 +467,15 @@ static void status_line(dd_up_t *up, char *line, size_t len)
         const cJSON *events = cJSON_GetObjectItem(st, "latestEvents");
         const cJSON *ev;
         static double last_seen = 0;
-        double newest = last_seen;
+        static int restarts_seen = 0;
+        double newest;
+
+        /* A restarted ddlocald numbers its events from 1 again. */
+        if (up->ddlocald_restarts != restarts_seen) {
+            restarts_seen = up->ddlocald_restarts;
+            last_seen = 0;
+        }
+        newest = last_seen;
         cJSON_ArrayForEach(ev, events) {
             double seq = cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "seq"));
             if (seq > last_seen) {
@@ -480,6 +488,8 @@ static void status_line(dd_up_t *up, char *line, size_t len)
             }
         }
         last_seen = newest;
+        /* Not a terminal: stdout is fully buffered, and the status line may not change. */
+        fflush(stdout);
     }
     cJSON_Delete(st);
 }

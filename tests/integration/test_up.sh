@@ -2,17 +2,21 @@
 # `ddlocal up`: start, endpoints.json, clean stop without children left,
 # restart keeping state (registry and pipeline clock), and the documented
 # errors: port taken (3), data dir not writable (4), mosquitto missing (5).
-# Then `up --workshop`: an active violation, the isolator's group move and a
-# group membership made by hand survive a stop/start, and the second
-# `up --workshop` on the same data dir resumes without provisioning again.
+# Then `up --workshop`: its status output (not a terminal) shows a connected
+# device, an accepted report, the violation and the event lines; an active
+# violation, the isolator's group move and a group membership made by hand
+# survive a stop/start, and the second `up --workshop` on the same data dir
+# resumes without provisioning again.
 # Usage: test_up.sh /path/to/ddlocal
 set -u
 ddlocal=$1
 work=$(mktemp -d /tmp/ddlocal-test-up.XXXXXX)
 failures=0
 uppid=""
+subpid=""
 
 cleanup() {
+    [ -n "$subpid" ] && kill "$subpid" 2>/dev/null
     [ -n "$uppid" ] && kill "$uppid" 2>/dev/null && wait "$uppid" 2>/dev/null
     rm -rf "$work"
 }
@@ -113,8 +117,8 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-e
 export AWS_CONFIG_FILE=$work/aws-config AWS_SHARED_CREDENTIALS_FILE=$work/aws-credentials
 unset AWS_PROFILE AWS_ENDPOINT_URL 2>/dev/null
 
-start_workshop() { # start_workshop LOG
-    "$ddlocal" up --workshop -D "$wdata" --mqtt-port 0 --alpn-port 0 --api-port 0 --manual-clock --no-status \
+start_workshop() { # start_workshop LOG [--no-status]
+    "$ddlocal" up --workshop -D "$wdata" --mqtt-port 0 --alpn-port 0 --api-port 0 --manual-clock ${2:-} \
         >"$1" 2>&1 &
     uppid=$!
     wait_file "$wdata/endpoints.json" 60 || { cat "$1"; fail "up --workshop: endpoints.json not written"; return 1; }
@@ -152,7 +156,7 @@ poll() {
 state() { # the state that must survive: violations, groups, things, certificates
     iot list-active-violations | pyq '[(v["thingName"], v["securityProfileName"], v["behavior"]["name"], v["violationId"]) for v in d["activeViolations"]]'
     iot list-things-in-thing-group --thing-group-name IsolatedDevices | pyq 'd["things"]'
-    iot list-things-in-thing-group --thing-group-name KeptGroup | pyq 'd["things"]'
+    iot list-things-in-thing-group --thing-group-name KeptGroup | pyq 'sorted(d["things"])'
     iot list-things | pyq 'sorted(t["thingName"] for t in d["things"])'
     iot list-certificates | pyq 'sorted(c["certificateId"] for c in d["certificates"])'
 }
@@ -169,6 +173,13 @@ if start_workshop "$work/wup1.log"; then
     else
         pyq 'len(d["activeViolations"])' <"$work/printed.json" >/dev/null || fail "printed command: not JSON"
     fi
+    # The status output (stdout not a terminal: a line whenever it changes) counts a connected device.
+    mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" --cafile "$wdata/workshop/Thing01/rootca.pem" \
+        --cert "$wdata/workshop/Thing01/cert.pem" --key "$wdata/workshop/Thing01/private.key" \
+        -i Thing01 -t temperature-device-01 >/dev/null 2>&1 &
+    subpid=$!
+    poll 'grep -q "| connected 1 | reports accepted 0 rejected 0 | active violations 0 | alerts 0$" "$work/wup1.log"' ||
+        fail "the status output does not show the connected device: $(grep connected "$work/wup1.log" | tail -n 3)"
     sha1=$(cat "$wdata"/workshop/*/cert.pem "$wdata"/workshop/tmp/* | sha256sum)
     "$ddlocal" group create KeptGroup -D "$wdata" >/dev/null || fail "group create"
     "$ddlocal" group add KeptGroup Thing01 -D "$wdata" >/dev/null || fail "group add"
@@ -177,10 +188,27 @@ if start_workshop "$work/wup1.log"; then
         fail "no active violation for Thing03 after a 104000-byte report"
     poll '[ "$(iot list-things-in-thing-group --thing-group-name IsolatedDevices | pyq "d[\"things\"] == [\"Thing03\"]")" = True ]' ||
         fail "the isolator did not move Thing03 into IsolatedDevices"
+    # ... the accepted report, the violation, its alert, and the event feed's lines for both.
+    poll 'grep -q "| connected 1 | reports accepted 1 rejected 0 | active violations 1 | alerts 1$" "$work/wup1.log"' ||
+        fail "the status output does not show the report and the violation: $(grep connected "$work/wup1.log" | tail -n 3)"
+    poll 'grep -q "in-alarm Thing03: DetectSendingMoreThanAverageBytes/MoreBytesSent" "$work/wup1.log"' ||
+        fail "the status output has no in-alarm event line"
+    poll 'grep -q "registry: Thing03 is in thing groups \[IsolatedDevices\]" "$work/wup1.log"' ||
+        fail "the status output has no group move line"
+    # A crashed ddlocald is restarted by `up`; its events, numbered from 1 again, still show.
+    dpid=$(pgrep -P "$uppid" -f ddlocald)
+    kill -KILL "$dpid"
+    poll 'grep -q "ddlocald was killed by signal 9; restarting it" "$work/wup1.log"' || fail "ddlocald not restarted"
+    poll 'iot add-thing-to-thing-group --thing-group-name KeptGroup --thing-name Thing03 2>/dev/null' ||
+        fail "the API did not come back after ddlocald's restart"
+    poll 'grep -q "registry: Thing03 is in thing groups \[.*KeptGroup" "$work/wup1.log"' ||
+        fail "the status output hides the events of a restarted ddlocald"
+    kill "$subpid" 2>/dev/null
+    wait "$subpid" 2>/dev/null
     state >"$work/state1.txt" 2>&1 || fail "reading the state before the restart: $(cat "$work/state1.txt")"
     stop_up || fail "up --workshop did not exit 0 on SIGINT"
 
-    if start_workshop "$work/wup2.log"; then
+    if start_workshop "$work/wup2.log" --no-status; then
         grep -q "Provisioning" "$work/wup2.log" && fail "the second up --workshop provisioned again"
         grep -iE "error|fail|cannot|conflict|already exists" "$work/wup2.log" &&
             fail "the second up --workshop reported errors"
@@ -193,7 +221,7 @@ if start_workshop "$work/wup1.log"; then
         fi
         grep -q "Thing03.*DetectSendingMoreThanAverageBytes.*MoreBytesSent" "$work/state2.txt" ||
             fail "the active violation is not in the state: $(cat "$work/state2.txt")"
-        grep -qx "\['Thing01'\]" "$work/state2.txt" || fail "KeptGroup's member is not in the state"
+        grep -qx "\['Thing01', 'Thing03'\]" "$work/state2.txt" || fail "KeptGroup's members are not in the state"
         # The broker still enforces the quarantine after the restart.
         if report03 2 100 2>"$work/pub.err"; then
             fail "Thing03 (in IsolatedDevices) could publish after the restart"
