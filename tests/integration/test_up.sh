@@ -1,5 +1,5 @@
 #!/bin/sh
-# `ddlocal up`: start, endpoints.json, clean stop without children left,
+# `ddlocal up`: start, endpoints.json, clean stop (SIGINT, SIGTERM) without children left,
 # restart keeping state (registry and pipeline clock), and the documented
 # errors: port taken (3), data dir not writable (4), mosquitto missing (5).
 # Then `up --workshop`: its status output (not a terminal) shows a connected
@@ -227,7 +227,17 @@ if start_workshop "$work/wup1.log"; then
             fail "Thing03 (in IsolatedDevices) could publish after the restart"
         fi
         grep -q "not authori" "$work/pub.err" || fail "Thing03 after the restart: $(cat "$work/pub.err")"
-        stop_up || fail "second up --workshop did not exit 0 on SIGINT"
+        # SIGTERM stops everything too, the isolator included.
+        pids=$(pgrep -P "$uppid" | tr '\n' ' ')
+        pgrep -P "$uppid" -f "ddlocal isolator" >/dev/null || fail "no isolator among up --workshop's children"
+        [ "$(echo $pids | wc -w)" -ge 3 ] || fail "expected mosquitto, ddlocald and the isolator, found: $pids"
+        kill -TERM "$uppid"
+        wait "$uppid" || fail "second up --workshop did not exit 0 on SIGTERM"
+        uppid=""
+        [ -e "$wdata/endpoints.json" ] && fail "endpoints.json left behind after SIGTERM"
+        for pid in $pids; do
+            kill -0 "$pid" 2>/dev/null && fail "child $pid ($(cat /proc/$pid/comm 2>/dev/null)) still running after SIGTERM"
+        done
     fi
 fi
 
