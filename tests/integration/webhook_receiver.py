@@ -1,5 +1,6 @@
 """A loopback HTTP receiver for the webhook tests: POST /ok/<name> is stored in
-DIR/<name>.<n>.json and answered 200; POST /fail/<name> is counted in
+DIR/<name>.<n>.json (n = 0, 1, 2, ...; the SNS message type header in
+DIR/<name>.<n>.type) and answered 200; POST /fail/<name> is counted in
 DIR/<name>.failures and answered 500. Prints the port, then serves forever."""
 import http.server
 import os
@@ -15,7 +16,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parts = self.path.strip("/").split("/")
         name = parts[1] if len(parts) > 1 else "hook"
         if parts[0] == "ok":
-            n = len([f for f in os.listdir(out_dir) if f.startswith(name + ".")])
+            n = len([f for f in os.listdir(out_dir)
+                     if f.startswith(name + ".") and f.endswith(".json")])
             with open(os.path.join(out_dir, "%s.%d.json" % (name, n)), "wb") as f:
                 f.write(body)
             with open(os.path.join(out_dir, "%s.%d.type" % (name, n)), "w") as f:
