@@ -311,6 +311,22 @@ static void test_device_fleet_small(void **state)
     assert_int_equal(cJSON_GetObjectItem(root, "reportsSent")->valueint, 9);
     assert_int_equal(cJSON_GetObjectItem(root, "reportsAccepted")->valueint, 9);
     assert_int_equal(cJSON_GetObjectItem(root, "reportsRejected")->valueint, 0);
+    /* Telemetry every 60 pipeline seconds over 900: 15 per device, temperatures
+     * like the sensor's ("23.45": 5 bytes), all allowed by the fleet's policy -
+     * the shim logs every denied publish, and a denial would also kick the
+     * device and cost it reports. */
+    assert_int_equal(cJSON_GetObjectItem(root, "telemetrySent")->valueint, 45);
+    assert_int_equal(cJSON_GetObjectItem(root, "telemetryBytes")->valueint, 45 * 5);
+    {
+        char log[128];
+        char *broker = NULL;
+
+        (void)snprintf(log, sizeof(log), "%s/broker/mosquitto.log", p->dir);
+        assert_int_equal(dd_fs_read_file(log, 0, &broker, NULL), DD_FS_OK);
+        assert_null(strstr(broker, "denied PUBLISH from small-"));
+        assert_non_null(strstr(broker, "small-0001"));
+        free(broker);
+    }
     /* The time scale came from the running pipeline, not from a flag. */
     assert_true(cJSON_GetObjectItem(root, "timeScale")->valuedouble == 600.0);
     cJSON_Delete(root);
