@@ -229,6 +229,163 @@ static void test_dd_replay_things_groups_and_ticks(void **state)
     fclose(in);
 }
 
+/* Runs @p input through two profiles (module4-intended: bytes out <= 200 per trailing 300 s,
+ * 1/1; and at most 1 message sent per 300-s window). */
+static dd_replay_status_t run_stream(const char *input, char **out, char **err)
+{
+    static const char *const SENT =
+        "{\"securityProfileName\":\"sent\",\"behaviors\":[{\"name\":\"AtMostOne\",\"metric\":"
+        "\"aws:num-messages-sent\",\"criteria\":{\"comparisonOperator\":\"less-than-equals\","
+        "\"value\":{\"count\":1},\"durationSeconds\":300}}]}";
+    dd_replay_text_t p[2];
+    dd_replay_options_t opt;
+    FILE *in = tmpfile();
+    FILE *o = tmpfile();
+    FILE *e = tmpfile();
+    size_t len;
+    dd_replay_status_t st;
+
+    assert_non_null(in);
+    assert_non_null(o);
+    assert_non_null(e);
+    p[0].name = P "module4-intended.json";
+    p[0].text = read_rel(p[0].name, &p[0].len);
+    p[1].name = "sent";
+    p[1].text = SENT;
+    p[1].len = strlen(SENT);
+    memset(&opt, 0, sizeof(opt));
+    opt.profiles = p;
+    opt.profile_count = 2;
+    fputs(input, in);
+    rewind(in);
+    st = dd_replay_run(&opt, in, o, e, NULL);
+    *out = slurp(o, &len);
+    *err = slurp(e, &len);
+    fclose(in);
+    fclose(o);
+    fclose(e);
+    free((char *)p[0].text);
+    return st;
+}
+
+/* One replay line for Thing03 at @p t ms: a report with bytes_out @p bytes, @p metrics_tail
+ * appended inside "metrics", @p report_tail inside the report, @p line_tail to the line. */
+static void report_line(char *buf, size_t cap, long long t, int bytes, const char *metrics_tail,
+                        const char *report_tail, const char *line_tail)
+{
+    size_t len = strlen(buf);
+
+    (void)snprintf(buf + len, cap - len,
+                   "{\"thing\":\"Thing03\",\"time\":%lld,\"report\":{\"header\":"
+                   "{\"report_id\":%lld,"
+                   "\"version\":\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_in\":96,"
+                   "\"bytes_out\":%d,\"packets_in\":2,\"packets_out\":3}%s}%s}%s}\n",
+                   t, t / 1000, bytes, metrics_tail, report_tail, line_tail);
+}
+
+static void sent_line(char *buf, size_t cap, long long t, const char *event_tail)
+{
+    size_t len = strlen(buf);
+
+    (void)snprintf(buf + len, cap - len,
+                   "{\"thing\":\"Thing03\",\"time\":%lld,\"event\":{\"type\":\"message-sent\","
+                   "\"topic\":\"t\",\"size\":5%s}}\n", t, event_tail);
+}
+
+/* Every rejected line below sits inside the 300-s window of the report (and message) after it
+ * and would tip a behavior into alarm if any part of it were applied: its valid front part
+ * carries 150 bytes out (150 + 150 > 200) or one more message (2 > 1). The output must be the
+ * same as without those lines. */
+static void test_dd_replay_rejected_line_never_half_applied(void **state)
+{
+    const long long t0 = 1795860000000LL; /* a multiple of 300 s */
+    const size_t cap = 16384;
+    char *clean = calloc(1, cap);
+    char *bad = calloc(1, cap);
+    char *control = calloc(1, cap);
+    char *out_clean;
+    char *err_clean;
+    char *out_bad;
+    char *err_bad;
+    char *out_ctl;
+    char *err_ctl;
+    dd_replay_status_t st;
+
+    (void)state;
+    assert_non_null(clean);
+    assert_non_null(bad);
+    assert_non_null(control);
+    /* Without the rejected lines: 150 bytes at t0, 150 at t0+300 s (t0 is outside the half-open
+     * window (t0, t0+300 s]); one message in the window (t0, t0+300 s]. */
+    report_line(clean, cap, t0, 150, "", "", "");
+    sent_line(clean, cap, t0 + 10000, "");
+    report_line(clean, cap, t0 + 300000, 150, "", "", "");
+
+    report_line(bad, cap, t0, 150, "", "", "");
+    sent_line(bad, cap, t0 + 10000, "");
+    /* line 3: custom_metrics, the report's last member, is malformed */
+    report_line(bad, cap, t0 + 100000, 150, "",
+                ",\"custom_metrics\":{\"cpu_usage\":{\"number\":1}}", "");
+    /* line 4: the last metrics block holds a port out of range */
+    report_line(bad, cap, t0 + 101000, 150,
+                ",\"listening_tcp_ports\":{\"ports\":[{\"port\":70000}],\"total\":1}", "", "");
+    /* line 5: a valid report, but the line also asks for a tick */
+    report_line(bad, cap, t0 + 102000, 150, "", "", ",\"tick\":true");
+    /* line 6: a valid message-sent event with a bad "repeat" at its end */
+    sent_line(bad, cap, t0 + 103000, ",\"repeat\":0");
+    /* line 7: a valid report, but the thing name is only checked after it is written */
+    {
+        size_t len = strlen(bad);
+        (void)snprintf(bad + len, cap - len,
+                       "{\"time\":%lld,\"report\":{\"header\":{\"report_id\":1,"
+                       "\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+                       "{\"bytes_out\":150}}},\"thing\":\"Thing 03\"}\n",
+                       t0 + 104000);
+    }
+    report_line(bad, cap, t0 + 300000, 150, "", "", "");
+
+    assert_int_equal(run_stream(clean, &out_clean, &err_clean), DD_REPLAY_OK);
+    assert_string_equal(err_clean, "");
+    assert_null(strstr(out_clean, "\"violationEventType\":\"in-alarm\""));
+    st = run_stream(bad, &out_bad, &err_bad);
+    assert_int_equal(st, DD_REPLAY_SKIPPED_LINES);
+    if (strcmp(out_bad, out_clean) != 0) {
+        fail_msg("a rejected line changed the output:\n%s\nwithout the rejected lines:\n%s",
+                 out_bad, out_clean);
+    }
+    assert_non_null(strstr(err_bad, "line 3: report rejected (InvalidPayload)"));
+    assert_non_null(strstr(err_bad, "line 4: report rejected (InvalidPayload)"));
+    assert_non_null(strstr(err_bad, "line 5: a line needs exactly one of"));
+    assert_non_null(strstr(err_bad, "line 6: \"repeat\" must be 1 to 1000000 (skipped)"));
+    assert_non_null(strstr(err_bad, "line 7: \"thing\" must be a thing name"));
+    assert_null(strstr(err_bad, "line 2:"));
+    assert_null(strstr(err_bad, "line 8:"));
+
+    /* Control: the same front parts, valid, do change the output (both behaviors alarm). */
+    report_line(control, cap, t0, 150, "", "", "");
+    sent_line(control, cap, t0 + 10000, "");
+    report_line(control, cap, t0 + 100000, 150, "", "", "");
+    sent_line(control, cap, t0 + 103000, "");
+    report_line(control, cap, t0 + 300000, 150, "", "", "");
+    assert_int_equal(run_stream(control, &out_ctl, &err_ctl), DD_REPLAY_OK);
+    assert_non_null(strstr(out_ctl, "\"behavior\":{\"name\":\"MoreBytesSent\""));
+    assert_non_null(strstr(out_ctl, "\"behavior\":{\"name\":\"AtMostOne\""));
+    assert_non_null(strstr(out_ctl, "\"metricValue\":{\"count\":300},"
+                                    "\"violationEventType\":\"in-alarm\""));
+    assert_non_null(strstr(out_ctl, "\"metricValue\":{\"count\":2},"
+                                    "\"violationEventType\":\"in-alarm\""));
+
+    free(out_clean);
+    free(err_clean);
+    free(out_bad);
+    free(err_bad);
+    free(out_ctl);
+    free(err_ctl);
+    free(clean);
+    free(bad);
+    free(control);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_dd_replay_bad_lines_reported_and_skipped),
         cmocka_unit_test(test_dd_replay_deterministic_and_invalid_profile),
         cmocka_unit_test(test_dd_replay_things_groups_and_ticks),
+        cmocka_unit_test(test_dd_replay_rejected_line_never_half_applied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
