@@ -103,7 +103,7 @@ static void test_dd_metric_defs_lookup(void **state)
     assert_null(dd_metric_defs_find_dimension(NULL, "dim"));
 }
 
-/* ------------------------------------------------------------------ extraction from wire samples */
+/* -------------------------------------------------- extraction from wire samples */
 
 static void ex_append(char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void ex_append(char *log, const char *fmt, ...)

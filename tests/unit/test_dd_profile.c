@@ -428,7 +428,8 @@ static void test_dd_profile_every_validation_message(void **state)
     }
 
     /* dd_profile_validate_behaviors_json's own messages. */
-    assert_int_equal(dd_profile_validate_behaviors_json("[1]", 3, NULL, &errs), DD_PROFILE_NOT_JSON);
+    assert_int_equal(dd_profile_validate_behaviors_json("[1]", 3, NULL, &errs),
+                     DD_PROFILE_NOT_JSON);
     assert_string_equal(errs.messages[0], "The request body is not a JSON object");
     assert_int_equal(dd_profile_validate_behaviors_json("{}", 2, NULL, &errs), DD_PROFILE_INVALID);
     assert_string_equal(errs.messages[0], "behaviors is required");
