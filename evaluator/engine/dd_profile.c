@@ -1117,23 +1117,25 @@ dd_profile_status_t dd_profile_validate_behaviors_json(const char *body, size_t 
     return st;
 }
 
-static bool retain_valid(const dd_metric_to_retain_t *r, const dd_metric_defs_t *defs,
-                         dd_profile_error_t *err)
+/* @p field names the list in messages: additionalMetricsToRetain or ...V2. */
+static bool retain_valid(const dd_metric_to_retain_t *r, const char *field,
+                         const dd_metric_defs_t *defs, dd_profile_error_t *err)
 {
     const dd_metric_info_t *info = NULL;
     bool custom;
     bool unknown;
 
     if (!resolve_metric(r->metric, defs, &info, &custom, &unknown)) {
-        set_err(err, unknown ? "Custom metric %s does not exist"
-                             : "additionalMetricsToRetainV2: %s is not a valid metric",
-                r->metric);
+        if (unknown) {
+            set_err(err, "Custom metric %s does not exist", r->metric);
+        } else {
+            set_err(err, "%s: %s is not a valid metric", field, r->metric);
+        }
         return false;
     }
     if (r->has_dimension) {
         if (custom || (info != NULL && !info->dimension)) {
-            set_err(err, "additionalMetricsToRetainV2: metricDimension cannot be used with "
-                         "metric %s", r->metric);
+            set_err(err, "%s: metricDimension cannot be used with metric %s", field, r->metric);
             return false;
         }
         if (defs != NULL && dd_metric_defs_find_dimension(defs, r->dimension) == NULL) {
@@ -1231,7 +1233,7 @@ dd_profile_status_t dd_profile_validate(const dd_profile_t *profile, const dd_me
         dd_metric_to_retain_t r;
         memset(&r, 0, sizeof(r));
         if (!copy_name(r.metric, sizeof(r.metric), profile->retain_v1[i]) ||
-            !retain_valid(&r, defs, err)) {
+            !retain_valid(&r, "additionalMetricsToRetain", defs, err)) {
             if (r.metric[0] == '\0') {
                 set_err(err, "additionalMetricsToRetain: metric name too long");
             }
@@ -1239,7 +1241,7 @@ dd_profile_status_t dd_profile_validate(const dd_profile_t *profile, const dd_me
         }
     }
     for (i = 0; i < profile->retain_count; i++) {
-        if (!retain_valid(&profile->retain[i], defs, err)) {
+        if (!retain_valid(&profile->retain[i], "additionalMetricsToRetainV2", defs, err)) {
             return DD_PROFILE_INVALID;
         }
     }

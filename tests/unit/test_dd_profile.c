@@ -343,6 +343,8 @@ static void test_dd_profile_every_validation_message(void **state)
               "\"roleArn\":\"arn:aws:iam::123456789012:role/sns\"}}}",
          "alertTargets.SNS.alertTargetArn arn:aws:sns:us-east-1:123456789012 is not an SNS topic ARN"},
         {"p", "{\"additionalMetricsToRetain\":[5]}", "additionalMetricsToRetain must be a list of strings"},
+        {"p", "{\"additionalMetricsToRetain\":[\"aws:nope\"]}",
+         "additionalMetricsToRetain: aws:nope is not a valid metric"},
         {"p", "{\"additionalMetricsToRetainV2\":{}}", "additionalMetricsToRetainV2 must be a list"},
         {"p", "{\"additionalMetricsToRetainV2\":[{\"metric\":\"\"}]}",
          "additionalMetricsToRetainV2: metric must be a string of 1 to 128 characters"},
