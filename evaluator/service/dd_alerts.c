@@ -54,6 +54,9 @@ dd_alerts_status_t dd_alerts_sns_topic(const dd_violation_event_t *ev, const dd_
     colon = colon != NULL ? colon + 1 : profile->sns_target_arn;
     if (dd_name_valid(DD_NAME_SNS_TOPIC, colon)) {
         *topic_name = colon;
+    } else {
+        DD_LOG_WARN("profile %s: alert target %s is not an SNS topic ARN; no alert sent", ev->profile,
+                    profile->sns_target_arn);
     }
     return DD_ALERTS_OK;
 }

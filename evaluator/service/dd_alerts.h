@@ -46,7 +46,7 @@ typedef enum dd_alerts_status {
  * @brief Decides whether a violation event is alerted, and on which SNS topic.
  *        Nothing is sent for a behavior with suppressAlerts (its event is only
  *        stored, flagged), for a profile without alertTargets.SNS, or when the
- *        target ARN is not an SNS topic ARN.
+ *        target ARN is not an SNS topic ARN (logged as a warning).
  * @param[in] ev The event.
  * @param[in] profile The event's profile; NULL (deleted meanwhile) = no alert.
  * @param[out] topic_name The topic's name (the ARN's last part, pointing into

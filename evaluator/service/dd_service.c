@@ -201,11 +201,6 @@ static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
 
     (void)dd_alerts_sns_topic(ev, profile, &name);
     if (name == NULL) {
-        if (!ev->suppressed && profile != NULL && profile->has_alert_target &&
-            profile->sns_target_arn != NULL) {
-            DD_LOG_WARN("profile %s: alert target %s is not an SNS topic ARN; no alert sent",
-                        ev->profile, profile->sns_target_arn);
-        }
         return;
     }
     if (dd_alerts_message(ev, &message) != DD_ALERTS_OK ||
