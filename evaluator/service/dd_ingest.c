@@ -503,7 +503,7 @@ dd_ingest_status_t dd_ingest_batch(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox
     before = ing->stats;
     mark = dd_outbox_mark(box);
     if (dd_store_begin(p->store) != DD_STORE_OK) {
-        return DD_INGEST_STORE_ERROR;
+        return DD_INGEST_STORE_UNAVAILABLE;
     }
     for (m = msgs; m != NULL && !store_failed; m = m->next) {
         /* Each message sees the clock as it is when it is processed; never before the engine's time. */
@@ -540,6 +540,7 @@ const char *dd_ingest_strerror(dd_ingest_status_t status)
     case DD_INGEST_BAD_PARAMETER: return "bad parameter";
     case DD_INGEST_NO_MEMORY: return "out of memory";
     case DD_INGEST_STORE_ERROR: return "store error; batch rolled back";
+    case DD_INGEST_STORE_UNAVAILABLE: return "store unavailable; batch not applied";
     }
     return "unknown ingest status";
 }

@@ -48,8 +48,9 @@ typedef enum dd_ingest_status {
     DD_INGEST_OK = 0,
     DD_INGEST_BAD_PARAMETER,
     DD_INGEST_NO_MEMORY,
-    DD_INGEST_STORE_ERROR    /**< The batch was rolled back; nothing was answered. The engine
+    DD_INGEST_STORE_ERROR,   /**< The batch was rolled back; nothing was answered. The engine
                                   may still hold its effects: reload it from the store. */
+    DD_INGEST_STORE_UNAVAILABLE /**< No transaction could start: nothing was applied at all. */
 } dd_ingest_status_t;
 
 /** Behaviour switches for the UNCONFIRMED parts of the protocol. */
