@@ -52,7 +52,7 @@ static void on_event(void *ctx, const dd_violation_event_t *ev)
     if (ev->has_value && ev->value.kind == DD_VALUE_COUNT) {
         append(r, " %lld", (long long)ev->value.count);
     } else if (ev->has_value && ev->value.kind == DD_VALUE_NUMBER) {
-        append(r, " %g", ev->value.number);
+        append(r, " %.15g", ev->value.number);
     } else if (ev->has_value && r->verbose_lists) {
         size_t i;
         append(r, " [");
@@ -64,7 +64,7 @@ static void on_event(void *ctx, const dd_violation_event_t *ev)
                 (void)dd_ip_format(dd_datapoint_ip(&ev->value, i), buf, sizeof(buf));
                 append(r, "%s%s", i ? "," : "", buf);
             } else if (ev->value.kind == DD_VALUE_NUMBERS) {
-                append(r, "%s%g", i ? "," : "", dd_datapoint_number(&ev->value, i));
+                append(r, "%s%.15g", i ? "," : "", dd_datapoint_number(&ev->value, i));
             } else {
                 append(r, "%s%s", i ? "," : "", dd_datapoint_string(&ev->value, i));
             }
@@ -983,7 +983,9 @@ static const char *EXTRACT =
     "{\"name\":\"udp\",\"metric\":\"aws:listening-udp-ports\",\"criteria\":{\"comparisonOperator\":\"in-port-set\",\"value\":{\"ports\":[]}}},"
     "{\"name\":\"dst\",\"metric\":\"aws:destination-ip-addresses\",\"criteria\":{\"comparisonOperator\":\"in-cidr-set\",\"value\":{\"cidrs\":[\"10.0.0.0/8\"]}}},"
     "{\"name\":\"cpu\",\"metric\":\"cpu_usage\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":0}}},"
+    "{\"name\":\"my\",\"metric\":\"my_custom_metric\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":0}}},"
     "{\"name\":\"up\",\"metric\":\"uptime\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":0}}},"
+    "{\"name\":\"mem\",\"metric\":\"free_mem\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":0}}},"
     "{\"name\":\"cuu\",\"metric\":\"cpu_user_usage\",\"criteria\":{\"comparisonOperator\":\"in-set\",\"value\":{\"numbers\":[1]}}},"
     "{\"name\":\"nif\",\"metric\":\"network_interface_names\",\"criteria\":{\"comparisonOperator\":\"not-in-set\",\"value\":{\"strings\":[\"eth0\"]}}},"
     "{\"name\":\"nia\",\"metric\":\"network_interface_addresses\",\"criteria\":{\"comparisonOperator\":\"not-in-cidr-set\",\"value\":{\"cidrs\":[\"192.0.2.0/24\"]}}}]}";
@@ -992,7 +994,9 @@ static void extract(const char *file, dd_report_format_t fmt, bool hex, char *ou
 {
     static const dd_custom_metric_def_t DEFS[] = {
         {.name = "cpu_usage", .type = DD_CUSTOM_TYPE_NUMBER},
+        {.name = "my_custom_metric", .type = DD_CUSTOM_TYPE_NUMBER},
         {.name = "uptime", .type = DD_CUSTOM_TYPE_NUMBER},
+        {.name = "free_mem", .type = DD_CUSTOM_TYPE_NUMBER},
         {.name = "cpu_user_usage", .type = DD_CUSTOM_TYPE_NUMBER_LIST},
         {.name = "network_interface_names", .type = DD_CUSTOM_TYPE_STRING_LIST},
         {.name = "network_interface_addresses", .type = DD_CUSTOM_TYPE_IP_ADDRESS_LIST},
@@ -1039,13 +1043,21 @@ static void test_dd_engine_metric_extraction_from_wire_samples(void **state)
                         "in-alarm t x tcp [8883,2024,443,11883] @1000\n"
                         "in-alarm t x dst [127.0.0.1,127.0.0.1,127.0.0.1] @1000\n"
                         "in-alarm t x cpu 1.1 @1000\n");
-    /* 2: the same agent in CBOR (10 connections). */
+    /* 2: the same agent in CBOR (decoded by hand from the hex: 256/256 bytes, 4/4 packets,
+     * 10 connections, 4 TCP ports, no UDP block - an empty list conforms - and no custom
+     * metrics). */
     extract("python-agent.cbor.hex", DD_REPORT_FORMAT_CBOR, true, log, 16384);
-    assert_non_null(strstr(log, "in-alarm t x bo 256 @1000\n"));
-    assert_non_null(strstr(log, "in-alarm t x po 4 @1000\n"));
-    assert_non_null(strstr(log, "in-alarm t x nconn 10 @1000\n"));
-    assert_non_null(strstr(log, "in-alarm t x tcp [443,2024,8883,11883] @1000\n"));
-    assert_null(strstr(log, " x udp "));  /* no UDP block: an empty list conforms */
+    assert_string_equal(log,
+                        "in-alarm t x bi 256 @1000\n"
+                        "in-alarm t x bo 256 @1000\n"
+                        "in-alarm t x pi 4 @1000\n"
+                        "in-alarm t x po 4 @1000\n"
+                        "in-alarm t x ntcp 4 @1000\n"
+                        "in-alarm t x nudp 0 @1000\n"
+                        "in-alarm t x nconn 10 @1000\n"
+                        "in-alarm t x tcp [443,2024,8883,11883] @1000\n"
+                        "in-alarm t x dst [127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,"
+                        "127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1] @1000\n");
     /* 3: embedded C SDK, short keys, all custom metric kinds. */
     extract("c-sdk-short.json", DD_REPORT_FORMAT_JSON, false, log, 16384);
     assert_string_equal(log,
@@ -1059,9 +1071,24 @@ static void test_dd_engine_metric_extraction_from_wire_samples(void **state)
                         "in-alarm t x tcp [2024,8883,11884] @1000\n"
                         "in-alarm t x dst [127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1] @1000\n"
                         "in-alarm t x up 1293 @1000\n"
+                        "in-alarm t x mem 24260296 @1000\n"
                         "in-alarm t x cuu [11755,4697,7058] @1000\n"
                         "in-alarm t x nif [eth0] @1000\n"
                         "in-alarm t x nia [192.0.2.1] @1000\n");
+    /* None of the three samples lists a UDP port; the spec's minimal long-key report does. */
+    extract("spec-minimal-long.json", DD_REPORT_FORMAT_JSON, false, log, 16384);
+    assert_string_equal(log,
+                        "in-alarm t x bi 30680 @1000\n"
+                        "in-alarm t x bo 10652 @1000\n"
+                        "in-alarm t x pi 113 @1000\n"
+                        "in-alarm t x po 118 @1000\n"
+                        "in-alarm t x ntcp 1 @1000\n"
+                        "in-alarm t x nudp 1 @1000\n"
+                        "in-alarm t x nconn 1 @1000\n"
+                        "in-alarm t x tcp [22] @1000\n"
+                        "in-alarm t x udp [5353] @1000\n"
+                        "in-alarm t x dst [192.168.0.1] @1000\n"
+                        "in-alarm t x my 0 @1000\n");
     free(log);
 }
 
