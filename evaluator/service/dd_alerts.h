@@ -106,7 +106,10 @@ dd_alerts_status_t dd_alerts_webhooks_start(const dd_alerts_webhook_config_t *cf
 dd_alerts_status_t dd_alerts_webhooks_post(dd_alerts_webhooks_t *w, const char *topic,
                                            const char *endpoint, const char *body);
 
-/** @brief Number of deliveries queued or in flight. */
+/**
+ * @brief Number of deliveries queued or in flight. A job given up counts until
+ *        its dead letter has been written.
+ */
 size_t dd_alerts_webhooks_pending(dd_alerts_webhooks_t *w);
 
 /** @brief Stops the thread; undelivered jobs are dead-lettered. NULL is ignored. */
