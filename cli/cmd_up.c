@@ -41,7 +41,11 @@ static const char UP_HELP[] =
     "      --strict-identity  only AWS's identity rule (client id = thing name); by default a\n"
     "                         certificate attached to exactly one thing also makes that thing\n"
     "      --no-kick-on-deny  keep clients connected after an authorization failure\n"
-    "      --workshop         provision the workshop's world on first run and print its steps\n"
+    "      --workshop         provision the world of the workshop's Module 1 on first run (things,\n"
+    "                         certificates, policies, IsolatedDevices + DenyAll, the BadIoTDevices\n"
+    "                         topic, the isolator) and print its steps; you create the profiles\n"
+    "      --with-profiles    with --workshop: also create and attach the workshop's two security\n"
+    "                         profiles (DetectLargeMessageSize, DetectSendingMoreThanAverageBytes)\n"
     "      --isolator TOPIC:GROUP  run an isolator: SNS stand-in TOPIC -> thing group GROUP\n"
     "                         (with --workshop: BadIoTDevices:IsolatedDevices)\n"
     "      --fine-error-codes --throttle --reject-duplicate-report-ids --reject-mixed-keys\n"
@@ -77,7 +81,8 @@ static int parse_port(const char *text, uint16_t *out)
 enum {
     OPT_MQTT_PORT = 1000, OPT_ALPN_PORT, OPT_API_PORT, OPT_BIND, OPT_TIME_SCALE, OPT_MANUAL, OPT_REGION,
     OPT_ACCOUNT, OPT_STRICT, OPT_NO_KICK, OPT_WORKSHOP, OPT_ISOLATOR, OPT_FINE, OPT_THROTTLE,
-    OPT_DUPLICATES, OPT_MIXED, OPT_NO_STATUS, OPT_LOG_LEVEL, OPT_WH_ATTEMPTS, OPT_WH_BACKOFF
+    OPT_DUPLICATES, OPT_MIXED, OPT_NO_STATUS, OPT_LOG_LEVEL, OPT_WH_ATTEMPTS, OPT_WH_BACKOFF,
+    OPT_WITH_PROFILES
 };
 
 int dd_cmd_up(int argc, char **argv)
@@ -95,6 +100,7 @@ int dd_cmd_up(int argc, char **argv)
         {"strict-identity", no_argument, NULL, OPT_STRICT},
         {"no-kick-on-deny", no_argument, NULL, OPT_NO_KICK},
         {"workshop", no_argument, NULL, OPT_WORKSHOP},
+        {"with-profiles", no_argument, NULL, OPT_WITH_PROFILES},
         {"isolator", required_argument, NULL, OPT_ISOLATOR},
         {"fine-error-codes", no_argument, NULL, OPT_FINE},
         {"throttle", no_argument, NULL, OPT_THROTTLE},
@@ -144,6 +150,7 @@ int dd_cmd_up(int argc, char **argv)
         case OPT_STRICT: o.strict_identity = true; break;
         case OPT_NO_KICK: o.no_kick_on_deny = true; break;
         case OPT_WORKSHOP: o.workshop = true; break;
+        case OPT_WITH_PROFILES: o.workshop_profiles = true; break;
         case OPT_ISOLATOR:
             if (strchr(optarg, ':') == NULL) {
                 return dd_clienv_usage_error("up", "--isolator takes TOPIC:GROUP, not '%s'", optarg);
@@ -188,6 +195,9 @@ int dd_cmd_up(int argc, char **argv)
     }
     if (o.time_scale > 0.0 && o.manual_clock) {
         return dd_clienv_usage_error("up", "--time-scale and --manual-clock exclude each other");
+    }
+    if (o.workshop_profiles && !o.workshop) {
+        return dd_clienv_usage_error("up", "--with-profiles goes with --workshop");
     }
     if ((o.region == NULL) != (o.account == NULL)) {
         return dd_clienv_usage_error("up", "--region and --account go together");

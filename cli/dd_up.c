@@ -386,7 +386,7 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
         dd_up_stop(up);
         return rc;
     }
-    if (o->workshop && dd_workshop_provision(up->data_dir, up->api_url) != 0) {
+    if (o->workshop && dd_workshop_provision(up->data_dir, up->api_url, o->workshop_profiles) != 0) {
         dd_up_stop(up);
         return DD_UP_EXIT_FAILURE;
     }

@@ -38,6 +38,7 @@ typedef struct dd_up_options {
     bool strict_identity;
     bool no_kick_on_deny;
     bool workshop;               /**< provision the workshop's world, run its isolator */
+    bool workshop_profiles;      /**< with workshop: also its two security profiles */
     const char *isolator;        /**< "TOPIC:GROUP" or NULL */
     bool fine_error_codes;
     bool throttle;

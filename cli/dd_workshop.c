@@ -4,6 +4,7 @@
 #include "dd_clienv.h"
 #include "dd_fs.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +162,17 @@ static int create_profile(const char *api, const char *fixture, const char *name
     return rc;
 }
 
-int dd_workshop_provision(const char *data_dir, const char *api_url)
+/* The two workshop profiles, attached to all things; existing ones are kept as they are. */
+static int create_profiles(const char *api_url, const char *all_things)
+{
+    int rc = create_profile(api_url, "profiles/module4-workshop.json", DD_WORKSHOP_MODULE4_PROFILE, all_things);
+
+    return rc != 0 ? rc
+                   : create_profile(api_url, "profiles/module3-intended.json", DD_WORKSHOP_MODULE3_PROFILE,
+                                    all_things);
+}
+
+int dd_workshop_provision(const char *data_dir, const char *api_url, bool with_profiles)
 {
     dd_clienv_t env;
     char *done = NULL;
@@ -182,16 +193,22 @@ int dd_workshop_provision(const char *data_dir, const char *api_url)
     (void)dd_arn_format_target(&env.reg.arn, DD_ARN_TARGET_ALL_THINGS, NULL, all_things, sizeof(all_things));
     (void)dd_pki_path(env.data_dir, DD_PKI_FILE_ROOTCA_CERT, path, sizeof(path));
     if (done != NULL) {
+        /* The world exists; profiles asked for later are still made (each only once). */
         free(done);
+        rc = with_profiles ? create_profiles(api_url, all_things) : 0;
+        if (rc != 0) {
+            fprintf(stderr, "ddlocal: creating the workshop's security profiles failed\n");
+        }
         dd_clienv_close(&env);
-        return 0;
+        return rc != 0 ? 1 : 0;
     }
     if (dd_fs_read_file(path, 1 << 20, &root_ca, &len) != DD_FS_OK) {
         fprintf(stderr, "ddlocal: cannot read %s\n", path);
         dd_clienv_close(&env);
         return 1;
     }
-    printf("Provisioning the workshop's world (things, certificates, policies, group, profiles)...\n");
+    printf("Provisioning the workshop's world (things, certificates, policies, group%s)...\n",
+           with_profiles ? ", security profiles" : "");
     rc |= create_policy(api_url, "DevicePolicy", "policies/device-policy-allow-all.json");
     for (i = 1; rc == 0 && i <= 3; i++) {
         char thing[16];
@@ -205,14 +222,12 @@ int dd_workshop_provision(const char *data_dir, const char *api_url)
         cJSON_Delete(empty);
         rc |= create_policy(api_url, "DenyAll", "policies/deny-all.json");
         rc |= rc == 0 ? attach_policy(api_url, "DenyAll", arn) : 0;
-        rc |= rc == 0 ? create_profile(api_url, "profiles/module4-workshop.json", DD_WORKSHOP_MODULE4_PROFILE,
-                                       all_things) : 0;
-        rc |= rc == 0 ? create_profile(api_url, "profiles/module3-intended.json", DD_WORKSHOP_MODULE3_PROFILE,
-                                       all_things) : 0;
     }
     if (rc == 0) {
         (void)dd_registry_setting_set(&env.reg, "workshop_provisioned", "1");
-    } else {
+        rc = with_profiles ? create_profiles(api_url, all_things) : 0;
+    }
+    if (rc != 0) {
         fprintf(stderr, "ddlocal: workshop provisioning failed; fix the cause and run `ddlocal up --workshop` again\n");
     }
     free(root_ca);
