@@ -41,6 +41,9 @@ int dd_cmd_workshop(int argc, char **argv)
     dd_apiclient_endpoints_t ep;
     char abs_dir[PATH_MAX];
     bool with_profiles = false;
+    cJSON *clock_doc = NULL;
+    dd_clock_t clock;
+    bool have_clock = false;
     int c;
 
     optind = 1;
@@ -62,7 +65,13 @@ int dd_cmd_workshop(int argc, char **argv)
     if (dd_workshop_provision(abs_dir, ep.api, with_profiles) != 0) {
         return 1;
     }
-    dd_workshop_print_steps(abs_dir, ep.mqtt_port, ep.api);
+    if (dd_apiclient_json(ep.api, "GET", "/ddlocal/v1/clock", NULL, &clock_doc) == DD_APICLIENT_OK &&
+        cJSON_GetStringValue(cJSON_GetObjectItem(clock_doc, "spec")) != NULL &&
+        dd_clock_parse(&clock, cJSON_GetStringValue(cJSON_GetObjectItem(clock_doc, "spec"))) == DD_CLOCK_OK) {
+        have_clock = true;
+    }
+    cJSON_Delete(clock_doc);
+    dd_workshop_print_steps(abs_dir, ep.mqtt_port, ep.api, have_clock ? &clock : NULL);
     printf("The isolator is not started by this command: run\n"
            "  ddlocal isolator --sns-topic %s --group %s -D %s\n"
            "or start the pipeline with `ddlocal up --workshop`.\n",

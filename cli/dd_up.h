@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dd_clock.h"
 #include "dd_proc.h"
 
 /** Exit statuses of `ddlocal up` (documented in its --help). */
@@ -59,6 +60,7 @@ typedef struct dd_up {
     uint16_t api_port;
     char api_url[64];
     char clock_spec[96];
+    dd_clock_t clock;            /**< The pipeline clock of clock_spec (manual: as last seen). */
     dd_proc_t broker;
     dd_proc_t ddlocald;
     dd_proc_t isolator;

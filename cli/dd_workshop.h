@@ -21,6 +21,8 @@
 
 #include <stdbool.h>
 
+#include "dd_clock.h"
+
 /** Profiles and names the workshop uses. */
 #define DD_WORKSHOP_SNS_TOPIC "BadIoTDevices"
 #define DD_WORKSHOP_GROUP "IsolatedDevices"
@@ -39,11 +41,15 @@
 int dd_workshop_provision(const char *data_dir, const char *api_url, bool with_profiles);
 
 /**
- * @brief Prints the local commands for each workshop step.
+ * @brief Prints the local commands for each workshop step, with the PATH and
+ *        DDLOCAL_DATA_DIR lines a new terminal needs.
  * @param[in] data_dir Absolute data dir.
  * @param[in] mqtt_port The broker's 8883-role port.
  * @param[in] api_url ddlocald's API.
+ * @param[in] clock The pipeline clock, or NULL if unknown (a manual clock
+ *            gets a note: devices cannot follow it).
  */
-void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const char *api_url);
+void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const char *api_url,
+                             const dd_clock_t *clock);
 
 #endif /* DD_WORKSHOP_H_ */

@@ -50,7 +50,7 @@ static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
 
 /* Recent events for the status panel of `ddlocal up`. */
 #define FEED_SIZE 32
-#define FEED_TEXT 240
+#define FEED_TEXT 300
 /* How long after the first broker connection a report identical to one stored
  * before the start is taken for a redelivery (dd_ingest.h). */
 #define REDELIVERY_GRACE_MS 30000
@@ -107,15 +107,20 @@ static void feed(dd_service_t *svc, const char *fmt, ...)
     /* Item seq k lives at k % FEED_SIZE, where the status endpoint reads it. */
     uint64_t seq = svc->feed_seq + 1;
     feed_item_t *item = &svc->feed[seq % FEED_SIZE];
-    char when[32];
+    char when[DD_LOG_STAMP_MAX];
     size_t n;
     va_list ap;
 
-    iso_time(dd_clock_now_ms(&svc->p.clock), when, sizeof(when));
+    /* The same real [pipeline] stamp as the log lines, so the feed and the logs make one timeline. */
+    if (dd_log_format_stamp(dd_clock_wall_ms(), &svc->p.clock, when, sizeof(when)) != DD_LOG_OK) {
+        when[0] = '\0';
+    }
     n = (size_t)snprintf(item->text, sizeof(item->text), "%s  ", when);
     va_start(ap, fmt);
     (void)vsnprintf(item->text + n, sizeof(item->text) - n, fmt, ap);
     va_end(ap);
+    /* The log holds the feed too: with `up --no-status` it is where the events are read. */
+    DD_LOG_INFO("event: %s", n < sizeof(item->text) ? item->text + n : "");
     item->seq = seq;
     svc->feed_seq = seq;
 }
@@ -1028,6 +1033,11 @@ void dd_service_snapshot(dd_service_t *svc, dd_service_snapshot_t *out)
     out->pipeline_ms = dd_clock_now_ms(&svc->p.clock);
     out->broker_connected = dd_svcmqtt_connected(svc->mqtt);
     pthread_mutex_unlock(&svc->p.lock);
+}
+
+const dd_clock_t *dd_service_clock(const dd_service_t *svc)
+{
+    return svc != NULL ? &svc->p.clock : NULL;
 }
 
 void dd_service_destroy(dd_service_t *svc)

@@ -95,6 +95,15 @@ uint16_t dd_service_api_port(const dd_service_t *svc);
 /** @brief Copies the counters (takes the pipeline lock). */
 void dd_service_snapshot(dd_service_t *svc, dd_service_snapshot_t *out);
 
+/**
+ * @brief The pipeline clock the service runs on (its logs and status feed
+ *        are stamped with it).
+ * @param[in] svc The service.
+ * @return The clock, owned by @p svc and valid until dd_service_destroy();
+ *         NULL when @p svc is NULL.
+ */
+const dd_clock_t *dd_service_clock(const dd_service_t *svc);
+
 /** @brief Stops everything and frees it. NULL is ignored. */
 void dd_service_destroy(dd_service_t *svc);
 

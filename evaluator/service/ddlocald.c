@@ -88,6 +88,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    static dd_clock_t start_clock;
     dd_service_config_t cfg;
     dd_service_t *svc = NULL;
     dd_service_status_t st;
@@ -194,12 +195,22 @@ int main(int argc, char **argv)
     (void)sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     (void)sigaction(SIGPIPE, &sa, NULL);
+    /* Every line of ddlocald.log carries real and pipeline time: start-up lines are stamped
+     * with the spec's clock, then with the service's own (a manual clock moves and resumes). */
+    if (dd_clock_parse(&start_clock, cfg.clock_spec[0] != '\0' ? cfg.clock_spec : "real") != DD_CLOCK_OK) {
+        fprintf(stderr, "ddlocald: --clock '%s' not understood (real | scaled:S:ORIGIN_REAL_MS:ORIGIN_PIPELINE_MS"
+                        " | manual:MS)\n", cfg.clock_spec);
+        return 2;
+    }
+    dd_log_set_clock(&start_clock);
     st = dd_service_create(&cfg, &svc);
     if (st != DD_SERVICE_OK) {
-        fprintf(stderr, "ddlocald: cannot start: %s\n", dd_service_strerror(st));
+        DD_LOG_ERROR("cannot start: %s", dd_service_strerror(st));
         return 1;
     }
+    dd_log_set_clock(dd_service_clock(svc));
     (void)dd_service_run(svc, &g_stop);
+    dd_log_set_clock(&start_clock);
     dd_service_destroy(svc);
     if (cfg.ready_file[0] != '\0') {
         (void)unlink(cfg.ready_file);

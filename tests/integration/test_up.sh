@@ -175,6 +175,15 @@ if start_workshop "$work/wup1.log"; then
     [ "$(iot list-security-profiles | pyq 'sorted(p["name"] for p in d["securityProfileIdentifiers"])')" = \
         "['DetectLargeMessageSize', 'DetectSendingMoreThanAverageBytes']" ] ||
         fail "workshop --with-profiles did not create the two profiles"
+    # The banner: a readable clock, and the lines a new terminal needs.
+    grep -q "^  clock: *manual - pipeline time [0-9-]*T[0-9:]*Z (moves with \`ddlocal clock advance\`)$" "$work/wup1.log" ||
+        fail "the banner's clock is not readable: $(grep 'clock:' "$work/wup1.log")"
+    grep -qx "    export DDLOCAL_DATA_DIR=$wdata" "$work/wup1.log" || fail "the banner has no DDLOCAL_DATA_DIR line"
+    path_line=$(sed -n 's/^    export PATH=\(.*\):\$PATH$/\1/p' "$work/wup1.log")
+    [ -x "${path_line%%:*}/ddlocal" ] || fail "the banner's PATH line does not lead to ddlocal: $path_line"
+    PATH=$path_line command -v ddlocal-agent >/dev/null || fail "the banner's PATH line does not lead to ddlocal-agent"
+    grep -q -- "--thing_name Thing03 --format json -i 300 &$" "$work/wup1.log" ||
+        fail "the banner's agent command lacks the workshop's -i 300 in the background"
     # The printed `aws iot list-active-violations` works on a machine without any AWS configuration.
     cmd=$(sed -n '/^ *AWS_PAGER= /{N;s/\\\n */ /;p;}' "$work/wup1.log" | head -n 1)
     mkdir -p "$work/freshhome"
@@ -207,6 +216,19 @@ if start_workshop "$work/wup1.log"; then
         fail "the status output has no in-alarm event line"
     poll 'grep -q "registry: Thing03 is in thing groups \[IsolatedDevices\]" "$work/wup1.log"' ||
         fail "the status output has no group move line"
+    # One timeline: every line of ddlocald.log and isolator.log starts with the real time (ms, UTC)
+    # and, the clock being manual, the pipeline time; the event lines of the status output carry
+    # the same stamp; the broker's lines have UTC time stamps.
+    stamp='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z \[pipeline [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z\] '
+    for f in "$wdata/logs/ddlocald.log" "$wdata/logs/isolator.log"; do
+        [ -s "$f" ] || fail "$f is empty"
+        grep -vE "$stamp" "$f" | head -n 3 | grep . && fail "$f has lines without the real [pipeline] stamp"
+    done
+    grep -qE "${stamp}ddlocald: info: event: in-alarm Thing03: DetectSendingMoreThanAverageBytes" \
+        "$wdata/logs/ddlocald.log" || fail "ddlocald.log lacks the in-alarm event"
+    grep -qE "${stamp} in-alarm Thing03" "$work/wup1.log" || fail "the event line has no real [pipeline] stamp"
+    grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z: ' "$wdata/broker/mosquitto.log" | head -n 3 |
+        grep . && fail "mosquitto.log has lines without a UTC time stamp"
     # A crashed ddlocald is restarted by `up`; its events, numbered from 1 again, still show.
     dpid=$(pgrep -P "$uppid" -f ddlocald)
     kill -KILL "$dpid"
@@ -225,6 +247,8 @@ if start_workshop "$work/wup1.log"; then
         grep -iE "error|fail|cannot|conflict|already exists" "$work/wup2.log" &&
             fail "the second up --workshop reported errors"
         grep -q "ddlocal is up" "$work/wup2.log" || fail "the second up --workshop did not come up"
+        # --no-status (as in `up ... --no-status &`): nothing after the banner but the stop.
+        grep -E "\| connected|in-alarm|registry:" "$work/wup2.log" && fail "--no-status printed status or event lines"
         [ "$(iot list-security-profiles | pyq 'len(d["securityProfileIdentifiers"])')" = 2 ] ||
             fail "up --workshop --with-profiles on existing profiles: not two profiles"
         [ "$(cat "$wdata"/workshop/*/cert.pem "$wdata"/workshop/tmp/* | sha256sum)" = "$sha1" ] ||
