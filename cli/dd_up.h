@@ -39,6 +39,8 @@ typedef struct dd_up_options {
     bool no_kick_on_deny;
     bool workshop;               /**< provision the workshop's world, run its isolator */
     const char *isolator;        /**< "TOPIC:GROUP" or NULL */
+    bool no_isolator;            /**< no isolator at all, even with workshop */
+    const char *lambda_backoff_ms;  /**< passed to ddlocald, or NULL */
     bool fine_error_codes;
     bool throttle;
     bool reject_duplicates;
