@@ -48,10 +48,14 @@ static const char UP_HELP[] =
     "                         profiles (DetectLargeMessageSize, DetectSendingMoreThanAverageBytes)\n"
     "      --isolator TOPIC:GROUP  run an isolator: SNS stand-in TOPIC -> thing group GROUP\n"
     "                         (with --workshop: BadIoTDevices:IsolatedDevices)\n"
+    "      --no-isolator      no built-in isolator, not even with --workshop (e.g. to let the\n"
+    "                         workshop's own IsolateDevice code do it: `ddlocal lambda add`)\n"
     "      --fine-error-codes --throttle --reject-duplicate-report-ids --reject-mixed-keys\n"
     "                         report protocol switches (see `ddlocald --help`)\n"
     "      --webhook-attempts N --webhook-backoff-ms MS\n"
     "                         webhook delivery: attempts before a dead letter (4), first backoff (1000)\n"
+    "      --lambda-backoff-ms MS  Lambda stand-in retries: wait before the 2nd of 3 attempts,\n"
+    "                         doubled before the 3rd (default 60000, as Lambda)\n"
     "      --no-status        no live status line and no event lines: for `ddlocal up ... &` in a\n"
     "                         shell you keep using (events are in DIR/logs/ddlocald.log)\n"
     "      --log-level LEVEL  error | warn | info | debug\n"
@@ -83,7 +87,7 @@ enum {
     OPT_MQTT_PORT = 1000, OPT_ALPN_PORT, OPT_API_PORT, OPT_BIND, OPT_TIME_SCALE, OPT_MANUAL, OPT_REGION,
     OPT_ACCOUNT, OPT_STRICT, OPT_NO_KICK, OPT_WORKSHOP, OPT_ISOLATOR, OPT_FINE, OPT_THROTTLE,
     OPT_DUPLICATES, OPT_MIXED, OPT_NO_STATUS, OPT_LOG_LEVEL, OPT_WH_ATTEMPTS, OPT_WH_BACKOFF,
-    OPT_WITH_PROFILES
+    OPT_WITH_PROFILES, OPT_NO_ISOLATOR, OPT_LAMBDA_BACKOFF
 };
 
 int dd_cmd_up(int argc, char **argv)
@@ -110,6 +114,8 @@ int dd_cmd_up(int argc, char **argv)
         {"no-status", no_argument, NULL, OPT_NO_STATUS},
         {"webhook-attempts", required_argument, NULL, OPT_WH_ATTEMPTS},
         {"webhook-backoff-ms", required_argument, NULL, OPT_WH_BACKOFF},
+        {"no-isolator", no_argument, NULL, OPT_NO_ISOLATOR},
+        {"lambda-backoff-ms", required_argument, NULL, OPT_LAMBDA_BACKOFF},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -158,6 +164,16 @@ int dd_cmd_up(int argc, char **argv)
             }
             o.isolator = optarg;
             break;
+        case OPT_NO_ISOLATOR: o.no_isolator = true; break;
+        case OPT_LAMBDA_BACKOFF: {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v < 1 || v > 3600000) {
+                return dd_clienv_usage_error("up", "--lambda-backoff-ms takes 1..3600000 ms, not '%s'", optarg);
+            }
+            o.lambda_backoff_ms = optarg;
+            break;
+        }
         case OPT_FINE: o.fine_error_codes = true; break;
         case OPT_THROTTLE: o.throttle = true; break;
         case OPT_DUPLICATES: o.reject_duplicates = true; break;
@@ -193,6 +209,9 @@ int dd_cmd_up(int argc, char **argv)
     }
     if (optind != argc) {
         return dd_clienv_usage_error("up", "unexpected argument '%s'", argv[optind]);
+    }
+    if (o.isolator != NULL && o.no_isolator) {
+        return dd_clienv_usage_error("up", "--isolator and --no-isolator exclude each other");
     }
     if (o.time_scale > 0.0 && o.manual_clock) {
         return dd_clienv_usage_error("up", "--time-scale and --manual-clock exclude each other");

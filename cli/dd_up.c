@@ -272,6 +272,10 @@ static int start_ddlocald(dd_up_t *up)
         argv[n++] = "--webhook-backoff-ms";
         argv[n++] = (char *)up->opts.webhook_backoff_ms;
     }
+    if (up->opts.lambda_backoff_ms != NULL) {
+        argv[n++] = "--lambda-backoff-ms";
+        argv[n++] = (char *)up->opts.lambda_backoff_ms;
+    }
     argv[n] = NULL;
     if (dd_proc_spawn(&up->ddlocald, "ddlocald", argv, NULL, log) != DD_PROC_OK) {
         fprintf(stderr, "ddlocal up: cannot start %s: %s\n", argv[0], strerror(errno));
@@ -396,7 +400,7 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
     (void)dd_fs_mkdirs(dir, 0700);
     (void)snprintf(dir, sizeof(dir), "%s/run", up->data_dir);
     (void)dd_fs_mkdirs(dir, 0700);
-    if (o->isolator != NULL || o->workshop) {
+    if ((o->isolator != NULL || o->workshop) && !o->no_isolator) {
         const char *spec = o->isolator != NULL ? o->isolator : "BadIoTDevices:IsolatedDevices";
         const char *colon = strchr(spec, ':');
         (void)snprintf(up->isolator_topic, sizeof(up->isolator_topic), "%.*s", (int)(colon - spec), spec);
@@ -545,6 +549,8 @@ int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
            up.api_url, up.data_dir, clock_text, up.data_dir, up.data_dir);
     if (up.isolator_topic[0] != '\0') {
         printf("  isolator:          SNS topic %s -> thing group %s\n", up.isolator_topic, up.isolator_group);
+    } else if (o->no_isolator) {
+        printf("  isolator:          none (--no-isolator; `ddlocal lambda list` shows the functions)\n");
     }
     if (o->workshop) {
         dd_workshop_print_steps(up.data_dir, up.mqtt_port, up.api_url, &up.clock);

@@ -41,6 +41,8 @@ typedef struct dd_up_options {
     bool workshop;               /**< provision the workshop's world, run its isolator */
     bool workshop_profiles;      /**< with workshop: also its two security profiles */
     const char *isolator;        /**< "TOPIC:GROUP" or NULL */
+    bool no_isolator;            /**< no isolator at all, even with workshop */
+    const char *lambda_backoff_ms;  /**< passed to ddlocald, or NULL */
     bool fine_error_codes;
     bool throttle;
     bool reject_duplicates;

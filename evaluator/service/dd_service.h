@@ -53,6 +53,9 @@ typedef struct dd_service_config {
     int tick_ms;                   /**< Wall ms between engine ticks (0 = 1000). */
     int webhook_attempts;          /**< Deliveries tried before a dead letter (0 = 4). */
     int webhook_backoff_ms;        /**< Wait before the 2nd attempt, doubled each time (0 = 1000). */
+    int lambda_backoff_ms;         /**< Lambda retries: wait before the 2nd attempt, doubled (0 = 60000). */
+    char lambda_runner[512];       /**< ddlocal_lambda_runner.py; "" = DD_LAMBDA_RUNNER_DEFAULT. */
+    char lambda_python[256];       /**< Interpreter for it; "" = "python3" (looked up in PATH). */
     char ready_file[600];          /**< Written (atomically) once ready: {"api":URL,"pid":N}; "" = none. */
 } dd_service_config_t;
 
