@@ -61,10 +61,13 @@ dd_json_status_t dd_json_check(const char *text, size_t len, unsigned flags,
     case json_error_stack_overflow: st = DD_JSON_TOO_DEEP; break;
     default: st = DD_JSON_MALFORMED; break;
     }
-    /* Jansson says "end of file expected near 'x'": name the real problem. */
+    /* Two of Jansson's messages speak its own API ("end of file expected near 'x'", "...
+     * without JSON_ALLOW_NUL"): name the problem instead. */
     set_err(err, skip + (je.position > 0 ? (size_t)je.position : 0u),
             json_error_code(&je) == json_error_end_of_input_expected
                 ? "unexpected text after the JSON value"
+            : json_error_code(&je) == json_error_null_character
+                ? "\\u0000 is not allowed in a string"
                 : je.text);
     return st;
 }
