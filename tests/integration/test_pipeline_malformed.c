@@ -6,6 +6,8 @@
  * metric values, thing states, violation events and active violations stay
  * as they were.
  *
+ * Issue 10 adds the texts RFC 8259 forbids that cJSON took (0123, 01, 1., 1.e2, \u0000).
+ *
  * Classes: not JSON, not CBOR, not an object, missing header (or report_id),
  * missing both metric blocks, wrong types, a custom metric not in an array,
  * oversize. A device cannot get an oversize report to ddlocald at all: the
@@ -337,6 +339,30 @@ static void test_pipeline_malformed_rejected_without_state_change(void **state)
          TXT("{\"header\":{\"report_id\":14,\"version\":\"1.0\"},\"custom_metrics\":{\"cpu_"
              "usage\":{\"number\":1}}}"),
          14},
+        /* Issue 10: RFC 8259 forbids these; cJSON's strtod accepted them (no reportId: the
+         * text is refused before the header is read). */
+        {"strict JSON: leading zero 0123", false,
+         TXT("{\"header\":{\"report_id\":19,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+             "{\"bytes_out\":0123}}}"),
+         -1},
+        {"strict JSON: leading zero 01", false,
+         TXT("{\"header\":{\"report_id\":20,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+             "{\"bytes_out\":01}}}"),
+         -1},
+        {"strict JSON: 1.", false,
+         TXT("{\"header\":{\"report_id\":21,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+             "{\"bytes_out\":1.}}}"),
+         -1},
+        {"strict JSON: 1.e2", false,
+         TXT("{\"header\":{\"report_id\":22,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+             "{\"bytes_out\":1.e2}}}"),
+         -1},
+        {"strict JSON: \\u0000 in a string", false,
+         TXT("{\"header\":{\"report_id\":23,\"version\":\"1.0\"},\"custom_metrics\":{\"names\":"
+             "[{\"string_list\":[\"a\\u0000b\"]}]}}"),
+         -1},
+        {"strict JSON: two trailing NULs", false,
+         TXT("{\"header\":{\"report_id\":24,\"version\":\"1.0\"},\"metrics\":{}}\0\0"), -1},
         {"not CBOR (garbage)", true, CBOR_GARBAGE, sizeof(CBOR_GARBAGE), -1},
         {"not CBOR (truncated)", true, CBOR_TRUNCATED, sizeof(CBOR_TRUNCATED), -1},
         {"not CBOR (JSON text)", true,
