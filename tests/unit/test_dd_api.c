@@ -789,11 +789,25 @@ static void test_dd_api_strict_json_bodies(void **state)
                            " {\"attributePayload\":{\"attributes\":{\"a\":\"b\"}}}\r\n"));
     /* A security profile with a duplicated behavior member is refused, nothing is created. */
     expect_error(e, "POST", "/security-profiles/SP1",
-                 "{\"behaviors\":[{\"name\":\"b\",\"name\":\"c\",\"metric\":\"aws:num-messages-sent\","
+                 "{\"behaviors\":[{\"name\":\"b\",\"name\":\"c\","
+                 "\"metric\":\"aws:num-messages-sent\","
                  "\"criteria\":{\"comparisonOperator\":\"greater-than\",\"value\":{\"count\":5},"
                  "\"durationSeconds\":300}}]}",
                  400, "InvalidRequestException", "duplicate object key");
     expect_error(e, "GET", "/security-profiles/SP1", NULL, 404, "ResourceNotFoundException", NULL);
+    /* A policy document (a JSON string inside the body) that is not strict JSON is a
+     * MalformedPolicyException; \u0000 used to cut the resource short. */
+    expect_error(e, "POST", "/policies/Strict1",
+                 "{\"policyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{"
+                 "\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":\\\"iot:Publish\\\",\\\"Resource\\\":"
+                 "\\\"arn:aws:iot:us-east-1:123456789012:topic/a\\\\u0000b\\\"}]}\"}",
+                 400, "MalformedPolicyException", "not valid JSON: \\u0000 is not allowed");
+    expect_error(e, "POST", "/policies/Strict1",
+                 "{\"policyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{"
+                 "\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":\\\"iot:*\\\",\\\"Resource\\\":"
+                 "\\\"*\\\"}]} x\"}",
+                 400, "MalformedPolicyException", "unexpected text after the JSON value");
+    expect_error(e, "GET", "/policies/Strict1", NULL, 404, "ResourceNotFoundException", NULL);
 }
 
 static void test_dd_api_listen(void **state)
