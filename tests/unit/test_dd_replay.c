@@ -340,7 +340,8 @@ static void test_dd_replay_strict_json_lines(void **state)
     assert_null(strstr(err, "line 1:"));
     assert_null(strstr(err, "line 7:"));
     /* Line 1 alarmed; nothing from the refused lines reached the engine. */
-    assert_non_null(strstr(out, "\"violationEventType\":\"in-alarm\",\"violationEventTime\":1000}"));
+    assert_non_null(
+        strstr(out, "\"violationEventType\":\"in-alarm\",\"violationEventTime\":1000}"));
     free(err);
     free(out);
     fclose(o);
