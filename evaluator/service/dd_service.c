@@ -5,6 +5,7 @@
 #include "dd_db.h"
 #include "dd_engine.h"
 #include "dd_fs.h"
+#include "dd_json.h"
 #include "dd_lambda.h"
 #include "dd_lambdarun.h"
 #include "dd_log.h"
@@ -362,10 +363,15 @@ static void tick(dd_service_t *svc);
 /* POST /ddlocal/v1/clock {"advanceSeconds":N}: moves a manual clock, closes windows, before answering. */
 static int advance_clock(dd_service_t *svc, const char *body, size_t body_len, char **response)
 {
-    cJSON *req = body != NULL ? cJSON_ParseWithLength(body, body_len) : NULL;
-    const cJSON *secs = cJSON_GetObjectItemCaseSensitive(req, "advanceSeconds");
+    cJSON *req = NULL;
+    const cJSON *secs;
     int64_t delta;
 
+    /* Strict like every API body: {"advanceSeconds":01} or a second advanceSeconds is refused. */
+    if (body != NULL) {
+        (void)dd_json_parse(body, body_len, 0, &req, NULL);
+    }
+    secs = cJSON_GetObjectItemCaseSensitive(req, "advanceSeconds");
     if (!cJSON_IsNumber(secs) || secs->valuedouble < 0 || secs->valuedouble > 1e9) {
         cJSON_Delete(req);
         *response = error_json("Body must be {\"advanceSeconds\": N} with 0 <= N <= 1e9");
