@@ -556,8 +556,8 @@ typedef struct agent {
     uint64_t drop_streak;     /* Reports dropped since the connection went down. */
     unsigned fail_streak;     /* Failed attempts since the last connection. */
     char last_fail[160];      /* The failure last logged as a warning. */
-    int64_t connected_at;     /* Monotonic ms of the last CONNACK. */
     int64_t last_loss;        /* Monotonic ms of the last lost connection (0: none). */
+    bool refused_since_loss;  /* An attempt failed since then (quarantine, broker down). */
     int64_t now_ms;
     uint8_t *buf;
     FILE *out;
@@ -604,7 +604,6 @@ static void on_connected(dd_conn_t *conn, void *ctx)
     dd_conn_status_t st;
 
     a->st.connects++;
-    a->connected_at = a->now_ms;
     if (a->fail_streak > 1) {
         DD_LOG_INFO("connected to %s:%u as '%s' after %u failed attempts", a->o->host,
                     (unsigned)a->o->port, dd_conn_client_id(conn), a->fail_streak);
@@ -627,14 +626,15 @@ static void on_connected(dd_conn_t *conn, void *ctx)
 
 /*
  * The broker closes a connection when another client connects with the
- * same client id, and the client only sees the socket close. A connection
- * dropped within seconds of being accepted, or a second drop within a
- * minute, looks like that; a quarantine drops a connection that has been
- * up for a while and then refuses the next CONNECT, which says so itself.
+ * same client id, and the client only sees the socket close. Two such
+ * programs evict each other in turn: a second loss within a minute, with
+ * an accepted connection in between and no refusal, looks like that. A
+ * quarantine drops the connection too, but then refuses the next CONNECT,
+ * which the log says itself.
  */
-static bool takeover_likely(int64_t now, int64_t connected_at, int64_t last_loss)
+static bool takeover_likely(int64_t now, int64_t last_loss, bool refused_since_loss)
 {
-    return now - connected_at < 5000 || (last_loss > 0 && now - last_loss < 60000);
+    return last_loss > 0 && now - last_loss < 60000 && !refused_since_loss;
 }
 
 static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int reason,
@@ -645,7 +645,7 @@ static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int 
     if (retry_in_ms < 0) {
         DD_LOG_DEBUG("disconnected");
     } else if (was_connected) {
-        if (takeover_likely(a->now_ms, a->connected_at, a->last_loss)) {
+        if (takeover_likely(a->now_ms, a->last_loss, a->refused_since_loss)) {
             DD_LOG_WARN("connection lost (%s, %d); reconnecting in %.1f s. If another program "
                         "connects with the same client id (%s), the broker closes this "
                         "connection: is another agent or sensor using that id?",
@@ -655,10 +655,13 @@ static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int 
                         (double)retry_in_ms / 1000.0);
         }
         a->last_loss = a->now_ms;
+        a->refused_since_loss = false;
         a->fail_streak = 0;
         a->last_fail[0] = '\0';
     } else {
         a->fail_streak++;
+        /* Refused or unreachable since the loss: a quarantine or a broker restart. */
+        a->refused_since_loss = true;
         /* A refusal repeats every few seconds while it lasts: warn once per streak and reason. */
         if (strncmp(a->last_fail, text, sizeof(a->last_fail) - 1) != 0) {
             DD_LOG_WARN("connection failed (%s, %d); retrying every few seconds (at most %.0f s "

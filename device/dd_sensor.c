@@ -349,8 +349,8 @@ typedef struct sensor {
     int64_t lead_ms;        /* Per-message mode: connect this long before a message is due. */
     unsigned fail_streak;   /* Failed attempts since the last connection. */
     char last_fail[160];    /* The failure last logged as a warning. */
-    int64_t connected_at;   /* Monotonic ms of the last CONNACK. */
     int64_t last_loss;      /* Monotonic ms of the last lost connection (0: none). */
+    bool refused_since_loss; /* An attempt failed since then (quarantine, broker down). */
     int64_t now_ms;
     int64_t finish_by;      /* --count reached: stop waiting for the last connection then. */
 } sensor_t;
@@ -404,7 +404,6 @@ static void on_connected(dd_conn_t *conn, void *ctx)
     sensor_t *s = ctx;
 
     s->st.connects++;
-    s->connected_at = s->now_ms;
     if (s->fail_streak > 1) {
         DD_LOG_INFO("connected as %s after %u failed attempts", dd_conn_client_id(conn),
                     s->fail_streak);
@@ -417,10 +416,10 @@ static void on_connected(dd_conn_t *conn, void *ctx)
     flush(s, conn);
 }
 
-/* See the agent's takeover_likely(): a drop soon after CONNACK, or two in a minute. */
-static bool takeover_likely(int64_t now, int64_t connected_at, int64_t last_loss)
+/* See the agent's takeover_likely(): a second loss within a minute, no refusal in between. */
+static bool takeover_likely(int64_t now, int64_t last_loss, bool refused_since_loss)
 {
-    return now - connected_at < 5000 || (last_loss > 0 && now - last_loss < 60000);
+    return last_loss > 0 && now - last_loss < 60000 && !refused_since_loss;
 }
 
 static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int reason,
@@ -431,7 +430,7 @@ static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int 
     if (retry_in_ms < 0) {
         DD_LOG_DEBUG("disconnected");
     } else if (was_connected) {
-        if (takeover_likely(s->now_ms, s->connected_at, s->last_loss)) {
+        if (takeover_likely(s->now_ms, s->last_loss, s->refused_since_loss)) {
             DD_LOG_WARN("connection lost (%s, %d); retrying in %.1f s. If another client connects "
                         "with the same client id (%s), the broker closes this connection: is "
                         "another sensor with -n %s running?",
@@ -442,10 +441,13 @@ static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int 
                         (double)retry_in_ms / 1000.0);
         }
         s->last_loss = s->now_ms;
+        s->refused_since_loss = false;
         s->fail_streak = 0;
         s->last_fail[0] = '\0';
     } else {
         s->fail_streak++;
+        /* Refused or unreachable since the loss: a quarantine or a broker restart. */
+        s->refused_since_loss = true;
         /* A refusal repeats every few seconds while it lasts: warn once per streak and reason. */
         if (strncmp(s->last_fail, text, sizeof(s->last_fail) - 1) != 0) {
             DD_LOG_WARN("connection failed (%s, %d); retrying every few seconds (at most %.0f s "
