@@ -87,6 +87,7 @@ void dd_agent_usage(FILE *out)
             "\n"
             "A Device Defender agent: samples /proc and publishes a metrics report every\n"
             "interval to $aws/things/THING/defender/metrics/FORMAT, against ddlocal or AWS IoT.\n"
+            "Each report covers one interval; one due while not connected is logged and dropped.\n"
             "Flags of AWS's Python agent:\n"
             "  -e,  --endpoint HOST[:PORT]   broker / AWS IoT endpoint\n"
             "  -r,  --rootCA FILE            root CA (PEM) that signed the server certificate\n"
