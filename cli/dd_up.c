@@ -78,6 +78,11 @@ static void show_log_tail(const char *path)
     free(text);
 }
 
+/*
+ * Checks one port (0: picks a free one). Prints why it cannot be used, naming the flag that
+ * changes it, and returns 0 or DD_UP_EXIT_PORT; the caller checks every port before failing,
+ * so one run names all the busy ones.
+ */
 static int resolve_port(const char *what, const char *flag, const char *bind, uint16_t *port)
 {
     dd_proc_status_t st;
@@ -101,7 +106,8 @@ static int resolve_port(const char *what, const char *flag, const char *bind, ui
         return DD_UP_EXIT_PORT;
     }
     if (st != DD_PROC_OK) {
-        fprintf(stderr, "ddlocal up: cannot bind %s:%u (%s)\n", bind, (unsigned)*port, what);
+        fprintf(stderr, "ddlocal up: cannot bind %s:%u (%s); choose another with %s PORT\n", bind, (unsigned)*port,
+                what, flag);
         return DD_UP_EXIT_PORT;
     }
     return 0;
@@ -381,10 +387,12 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
     up->mqtt_port = o->mqtt_port;
     up->alpn_port = o->alpn_port_set ? o->alpn_port : (geteuid() == 0 ? 443 : 8443);
     up->api_port = o->api_port;
-    if ((rc = resolve_port("MQTT listener", "--mqtt-port", o->bind, &up->mqtt_port)) != 0 ||
-        (rc = resolve_port("ALPN listener", "--alpn-port", o->bind, &up->alpn_port)) != 0 ||
-        (rc = resolve_port("API", "--api-port", o->bind, &up->api_port)) != 0) {
-        return rc;
+    /* Every port is checked before anything starts, so one run names all the busy ones. */
+    rc = resolve_port("MQTT listener", "--mqtt-port", o->bind, &up->mqtt_port);
+    rc |= resolve_port("ALPN listener", "--alpn-port", o->bind, &up->alpn_port);
+    rc |= resolve_port("API", "--api-port", o->bind, &up->api_port);
+    if (rc != 0) {
+        return DD_UP_EXIT_PORT;
     }
     if (up->mqtt_port == up->alpn_port || up->mqtt_port == up->api_port || up->alpn_port == up->api_port) {
         fprintf(stderr, "ddlocal up: the MQTT, ALPN and API ports must differ (%u, %u, %u)\n",
