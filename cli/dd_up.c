@@ -156,6 +156,19 @@ static void note(dd_up_t *up, const char *fmt, ...)
     char text[512];
     va_list ap;
 
+    /* A manual clock moves in ddlocald only; ask it (a dead ddlocald leaves the last time seen). */
+    if (up->clock.mode == DD_CLOCK_MANUAL && up->api_url[0] != '\0') {
+        char *body = NULL;
+        long http = 0;
+        cJSON *doc = NULL;
+        if (dd_apiclient_request(up->api_url, "GET", "/ddlocal/v1/clock", NULL, &http, &body) == DD_APICLIENT_OK &&
+            http == 200 && (doc = cJSON_Parse(body)) != NULL &&
+            cJSON_IsNumber(cJSON_GetObjectItem(doc, "pipelineTimeMs"))) {
+            (void)dd_clock_set(&up->clock, (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "pipelineTimeMs")));
+        }
+        cJSON_Delete(doc);
+        free(body);
+    }
     if (dd_log_format_stamp(dd_clock_wall_ms(), &up->clock, stamp, sizeof(stamp)) != DD_LOG_OK) {
         stamp[0] = '\0';
     }
