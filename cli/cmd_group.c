@@ -84,8 +84,8 @@ static int is_group(void *ctx, const char *name)
     return 0;
 }
 
-static dd_registry_status_t thing_in_group(dd_clienv_t *env, const char *group, const char *thing, bool *in,
-                                           dd_registry_error_t *err)
+static dd_registry_status_t thing_in_group(dd_clienv_t *env, const char *group, const char *thing,
+                                           bool *in, dd_registry_error_t *err)
 {
     member_ctx_t m = {group, false};
     dd_registry_status_t st;
@@ -99,8 +99,8 @@ static dd_registry_status_t thing_in_group(dd_clienv_t *env, const char *group, 
 }
 
 /* add / remove: say what happened - the thing's membership is what the broker enforces. */
-static dd_registry_status_t change_membership(dd_clienv_t *env, bool add, const char *group, const char *thing,
-                                              dd_registry_error_t *err)
+static dd_registry_status_t change_membership(dd_clienv_t *env, bool add, const char *group,
+                                              const char *thing, dd_registry_error_t *err)
 {
     dd_registry_status_t st;
     bool in = false;
@@ -120,7 +120,8 @@ static dd_registry_status_t change_membership(dd_clienv_t *env, bool add, const 
     st = add ? dd_registry_group_add_thing(&env->reg, group, thing, err)
              : dd_registry_group_remove_thing(&env->reg, group, thing, err);
     if (st == DD_REGISTRY_OK) {
-        printf(add ? "added %s to thing group %s\n" : "removed %s from thing group %s\n", thing, group);
+        printf(add ? "added %s to thing group %s\n" : "removed %s from thing group %s\n", thing,
+               group);
     }
     return st;
 }

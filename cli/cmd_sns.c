@@ -49,7 +49,7 @@ static int sub_to_json(void *ctx, const dd_registry_subscription_t *s)
     return 0;
 }
 
-/* ---- known topics: a misspelt topic would otherwise be accepted and never receive an alert ---- */
+/* ---- known topics: a misspelt topic would be accepted and never receive an alert ---- */
 
 static void add_known(cJSON *known, const char *topic)
 {
@@ -104,7 +104,8 @@ static cJSON *known_topics(dd_clienv_t *env)
         do {
             dd_store_page_t page = {token, 250};
             char next[DD_STORE_TOKEN_MAX] = "";
-            if (dd_store_profile_list(p.store, NULL, NULL, &page, known_from_profile, &p, next) != DD_STORE_OK) {
+            if (dd_store_profile_list(p.store, NULL, NULL, &page, known_from_profile, &p, next) !=
+                DD_STORE_OK) {
                 break;
             }
             (void)snprintf(token, sizeof(token), "%s", next);
@@ -136,15 +137,17 @@ static void print_unknown(const cJSON *known, const char *topic)
 {
     const cJSON *t;
 
-    fprintf(stderr, "ddlocal sns: no alert reaches the topic '%s' in this data dir; known topics:", topic);
+    fprintf(stderr, "ddlocal sns: no alert reaches the topic '%s' in this data dir; known topics:",
+            topic);
     if (cJSON_GetArraySize(known) == 0) {
         fprintf(stderr, " none yet");
     }
     cJSON_ArrayForEach(t, known) {
         fprintf(stderr, " %s", cJSON_GetStringValue(t));
     }
-    fprintf(stderr, "\n(a topic is known when a security profile's alertTargets name it, it has a subscription,"
-                    " or it is the workshop's %s)\nsubscribe to it anyway with --create\n", DD_WORKSHOP_SNS_TOPIC);
+    fprintf(stderr, "\n(a topic is known when a security profile's alertTargets name it, it has a"
+                    " subscription, or it is the workshop's %s)\n"
+                    "subscribe to it anyway with --create\n", DD_WORKSHOP_SNS_TOPIC);
 }
 
 int dd_cmd_sns(int argc, char **argv)

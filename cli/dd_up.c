@@ -106,8 +106,8 @@ static int resolve_port(const char *what, const char *flag, const char *bind, ui
         return DD_UP_EXIT_PORT;
     }
     if (st != DD_PROC_OK) {
-        fprintf(stderr, "ddlocal up: cannot bind %s:%u (%s); choose another with %s PORT\n", bind, (unsigned)*port,
-                what, flag);
+        fprintf(stderr, "ddlocal up: cannot bind %s:%u (%s); choose another with %s PORT\n", bind,
+                (unsigned)*port, what, flag);
         return DD_UP_EXIT_PORT;
     }
     return 0;
@@ -147,7 +147,7 @@ static void choose_clock(dd_up_t *up, dd_clienv_t *env)
     up->clock = clock;
 }
 
-/* A line of `up`'s own on stderr, stamped like the logs (real [pipeline]) so it sits on their timeline. */
+/* A line of `up`'s own on stderr, stamped like the logs (real [pipeline]): one timeline. */
 static void note(dd_up_t *up, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void note(dd_up_t *up, const char *fmt, ...)
@@ -161,10 +161,11 @@ static void note(dd_up_t *up, const char *fmt, ...)
         char *body = NULL;
         long http = 0;
         cJSON *doc = NULL;
-        if (dd_apiclient_request(up->api_url, "GET", "/ddlocal/v1/clock", NULL, &http, &body) == DD_APICLIENT_OK &&
-            http == 200 && (doc = cJSON_Parse(body)) != NULL &&
-            cJSON_IsNumber(cJSON_GetObjectItem(doc, "pipelineTimeMs"))) {
-            (void)dd_clock_set(&up->clock, (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "pipelineTimeMs")));
+        const cJSON *ms;
+        if (dd_apiclient_request(up->api_url, "GET", "/ddlocal/v1/clock", NULL, &http, &body) ==
+                DD_APICLIENT_OK && http == 200 && (doc = cJSON_Parse(body)) != NULL &&
+            cJSON_IsNumber(ms = cJSON_GetObjectItem(doc, "pipelineTimeMs"))) {
+            (void)dd_clock_set(&up->clock, (int64_t)cJSON_GetNumberValue(ms));
         }
         cJSON_Delete(doc);
         free(body);
@@ -427,7 +428,8 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
         dd_up_stop(up);
         return rc;
     }
-    if (o->workshop && dd_workshop_provision(up->data_dir, up->api_url, o->workshop_profiles) != 0) {
+    if (o->workshop &&
+        dd_workshop_provision(up->data_dir, up->api_url, o->workshop_profiles) != 0) {
         dd_up_stop(up);
         return DD_UP_EXIT_FAILURE;
     }
@@ -496,8 +498,10 @@ static void status_line(dd_up_t *up, char *line, size_t len)
     }
     free(body);
     /* `up`'s own stamps follow a manual clock as ddlocald moves it. */
-    if (up->clock.mode == DD_CLOCK_MANUAL && cJSON_IsNumber(cJSON_GetObjectItem(st, "pipelineTimeMs"))) {
-        (void)dd_clock_set(&up->clock, (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "pipelineTimeMs")));
+    if (up->clock.mode == DD_CLOCK_MANUAL &&
+        cJSON_IsNumber(cJSON_GetObjectItem(st, "pipelineTimeMs"))) {
+        (void)dd_clock_set(&up->clock,
+                           (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "pipelineTimeMs")));
     }
     (void)snprintf(line, len, "%s%s | connected %d | reports accepted %d rejected %d | active violations %d | alerts %d",
                    up->clock.mode == DD_CLOCK_REAL ? "" : "pipeline ",

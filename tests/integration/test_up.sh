@@ -263,6 +263,8 @@ if start_workshop "$work/wup1.log"; then
     dpid=$(pgrep -P "$uppid" -f ddlocald)
     kill -KILL "$dpid"
     poll 'grep -q "ddlocald was killed by signal 9; restarting it" "$work/wup1.log"' || fail "ddlocald not restarted"
+    grep -qE "${stamp}ddlocal up: ddlocald was killed by signal 9; restarting it" "$work/wup1.log" ||
+        fail "up's own note has no real [pipeline] stamp"
     poll 'iot add-thing-to-thing-group --thing-group-name KeptGroup --thing-name Thing03 2>/dev/null' ||
         fail "the API did not come back after ddlocald's restart"
     poll 'grep -q "registry: Thing03 is in thing groups \[.*KeptGroup" "$work/wup1.log"' ||
