@@ -74,6 +74,13 @@ curl -sf -X POST -H 'Content-Type: application/json' --data @"$work/profile.json
     "$api/security-profiles/M4" >/dev/null || fail "CreateSecurityProfile"
 curl -sf -X PUT "$api/security-profiles/M4/targets?securityProfileTargetArn=arn%3Aaws%3Aiot%3Aus-east-1%3A123456789012%3Aall%2Fthings" \
     >/dev/null || fail "AttachSecurityProfile"
+# A topic named in a profile's alertTargets is known (the profile need not be attached).
+$py -c 'import json,sys; d=json.load(open(sys.argv[1])); d["alertTargets"]["SNS"]["alertTargetArn"]="arn:aws:sns:us-east-1:123456789012:ProfileTopic"; print(json.dumps(d))' \
+    "$work/profile.json" >"$work/profile2.json"
+curl -sf -X POST -H 'Content-Type: application/json' --data @"$work/profile2.json" \
+    "$api/security-profiles/Other" >/dev/null || fail "CreateSecurityProfile Other"
+"$ddlocal" sns subscribe ProfileTopic "http://127.0.0.1:$rxport/ok/other" -D "$D" >"$work/other.out" 2>&1 ||
+    fail "subscribe to a topic of a profile's alertTargets: $(cat "$work/other.out")"
 
 T=$D/things/Thing03
 mosquitto_pub -h 127.0.0.1 -p "$port" --cafile "$D/pki/rootca.pem" --cert "$T/cert.pem" --key "$T/private.key" \
