@@ -259,6 +259,8 @@ if start_workshop "$work/wup1.log"; then
     grep -qE "${stamp} in-alarm Thing03" "$work/wup1.log" || fail "the event line has no real [pipeline] stamp"
     grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z: ' "$wdata/broker/mosquitto.log" | head -n 3 |
         grep . && fail "mosquitto.log has lines without a UTC time stamp"
+    grep -qE '^[0-9T:-]{19}Z: ddlocal_shim: \[pipeline [0-9T:.-]{23}Z\] ' "$wdata/broker/mosquitto.log" ||
+        fail "the shim's lines in mosquitto.log lack the pipeline time"
     # A crashed ddlocald is restarted by `up`; its events, numbered from 1 again, still show.
     dpid=$(pgrep -P "$uppid" -f ddlocald)
     kill -KILL "$dpid"
