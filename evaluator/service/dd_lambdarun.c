@@ -391,7 +391,7 @@ dd_lambdarun_status_t dd_lambdarun_invoke(const dd_lambdarun_request_t *req, cha
         close_fd(&log_fd);
         return DD_LAMBDARUN_SPAWN_FAILED;
     }
-    deadline = mono_ms() + (int64_t)(req->timeout_s + DD_LAMBDARUN_INIT_S) * 1000 +
+    deadline = mono_ms() + (int64_t)(req->timeout_s + (req->init_s > 0 ? req->init_s : DD_LAMBDARUN_INIT_S)) * 1000 +
                (req->kill_grace_ms > 0 ? req->kill_grace_ms : 5000);
     (void)exchange(in_pipe[1], out_pipe[0], req->event, verdict, &vlen, deadline);
     in_pipe[1] = -1; /* closed by exchange() */
