@@ -544,7 +544,7 @@ static bool invoke_lambda(void *ctx, const char *topic, const char *endpoint, co
         (void)dd_clock_format(&svc->p.clock, spec, sizeof(spec));
     }
     memset(&req, 0, sizeof(req));
-    req.python = svc->cfg.lambda_python[0] != '\0' ? svc->cfg.lambda_python : "python3";
+    req.python = svc->cfg.lambda_python[0] != '\0' ? svc->cfg.lambda_python : "/usr/bin/python3";
     req.runner = svc->cfg.lambda_runner[0] != '\0' ? svc->cfg.lambda_runner : DD_LAMBDA_RUNNER_DEFAULT;
     req.function_name = name;
     req.function_arn = endpoint;

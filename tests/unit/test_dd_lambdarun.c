@@ -38,7 +38,7 @@ static int setup(void **state)
     }
     (void)snprintf(f->handler, sizeof(f->handler), "%s/handler.py", f->dir);
     (void)snprintf(f->log, sizeof(f->log), "%s/logs/lambda-Fn.log", f->dir);
-    f->req.python = "python3";
+    f->req.python = "/usr/bin/python3"; /* Debian's, as ddlocald's default */
     f->req.runner = RUNNER;
     f->req.function_name = "Fn";
     f->req.function_arn = "arn:aws:lambda:us-east-1:123456789012:function:Fn";
@@ -211,7 +211,7 @@ static void test_dd_lambdarun_spawn_failure_and_bad_parameters(void **state)
     f->req.python = "/nonexistent/python3";
     assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_SPAWN_FAILED);
     assert_non_null(strstr(error, "cannot start"));
-    f->req.python = "python3";
+    f->req.python = "/usr/bin/python3";
     f->req.event = NULL;
     assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_BAD_PARAMETER);
     f->req.event = EVENT;
