@@ -1154,10 +1154,12 @@ void dd_service_destroy(dd_service_t *svc)
     if (svc == NULL) {
         return;
     }
+    /* First: a running invocation may still call the API (IsolateDevice does); queued ones are
+     * dead-lettered. */
+    dd_alerts_webhooks_stop(svc->lambdas);
     dd_api_stop(svc->api);         /* no API thread may take the lock after this */
     dd_svcmqtt_destroy(svc->mqtt);
     dd_alerts_webhooks_stop(svc->webhooks); /* may dead-letter into the database */
-    dd_alerts_webhooks_stop(svc->lambdas);  /* waits for a running invocation, dead-letters the queued */
     stop_checkpointer(svc);        /* before the last connection closes (it checkpoints itself) */
     dd_engine_destroy(svc->p.engine);
     dd_store_close(svc->p.store);
