@@ -195,10 +195,13 @@ static void test_dd_lambdarun_kills_a_runtime_past_its_deadline(void **state)
     f->req.timeout_s = 1;
     f->req.init_s = 1;
     f->req.kill_grace_ms = 200;
+    f->req.clock_spec = "manual:1796524105305";
     assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_TIMEOUT);
     assert_non_null(strstr(error, "killed"));
     log = read_log(f);
-    assert_non_null(strstr(log, "Task timed out after 1.00 seconds (the runtime was killed)"));
+    /* Written by ddlocald itself, stamped like the runner's lines. */
+    assert_non_null(strstr(log, "Z [pipeline 2026-12-06T02:28:25.305Z] 11111111-2222-4333-8444-555555555555 "
+                                "Task timed out after 1.00 seconds (the runtime was killed)"));
     free(log);
 }
 
