@@ -190,7 +190,12 @@ static int queue_webhook(void *ctx, const dd_registry_subscription_t *sub)
 
     /* A Lambda subscription gets the Lambda event, an HTTP one the bare notification (as in SNS). */
     if (strcmp(sub->protocol, "lambda") == 0) {
-        st = dd_outbox_lambda(&w->svc->outbox, w->topic, sub->endpoint, w->event);
+        char *event = NULL;
+        st = DD_OUTBOX_NO_MEMORY;
+        if (dd_alerts_lambda_event_for(w->event, sub->id, &event) == DD_ALERTS_OK) {
+            st = dd_outbox_lambda(&w->svc->outbox, w->topic, sub->endpoint, event);
+        }
+        free(event);
     } else {
         st = dd_outbox_webhook(&w->svc->outbox, w->topic, sub->endpoint, w->notification);
     }

@@ -185,11 +185,12 @@ fi
 wait_for "test -f $work/probe.json" 60 || fail "the probe was not invoked"
 if [ -f "$work/probe.json" ]; then
     $py - "$work/probe.json" "$api" "$work" <<'PY' || fail "probe"
-import json, sys
+import json, re, sys
 seen, api, work = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
 r = seen["event"]["Records"]
 assert len(r) == 1 and r[0]["EventSource"] == "aws:sns" and r[0]["EventVersion"] == "1.0", r
-assert r[0]["EventSubscriptionArn"].startswith("arn:aws:sns:us-east-1:123456789012:BadIoTDevices:"), r
+assert re.fullmatch(r"arn:aws:sns:us-east-1:123456789012:BadIoTDevices:00000000-0000-4000-8000-\d{12}",
+                    r[0]["EventSubscriptionArn"]), r
 sns = r[0]["Sns"]
 assert set(sns) == {"Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion",
                     "Signature", "SigningCertUrl", "UnsubscribeUrl", "MessageAttributes"}, sorted(sns)

@@ -392,6 +392,56 @@ static void test_dd_alerts_lambda_event_envelope(void **state)
     dd_behavior_free(&f.behavior);
 }
 
+static void test_dd_alerts_lambda_event_for_a_subscription(void **state)
+{
+    event_fixture_t f;
+    char *message = NULL;
+    char *event = NULL;
+    char *a = NULL;
+    char *a2 = NULL;
+    char *b = NULL;
+    cJSON *je;
+    cJSON *ja;
+    cJSON *jb;
+    const cJSON *ra;
+    const cJSON *re;
+
+    (void)state;
+    make_event(&f, DD_ALARM_RAISED, 54);
+    assert_int_equal(dd_alerts_message(&f.ev, &message), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_lambda_event(TOPIC_ARN, message, 1573786800123LL, &event), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_lambda_event_for(event, 7, &a), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_lambda_event_for(event, 7, &a2), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_lambda_event_for(event, 8, &b), DD_ALERTS_OK);
+    je = cJSON_Parse(event);
+    ja = cJSON_Parse(a);
+    jb = cJSON_Parse(b);
+    re = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(je, "Records"), 0);
+    ra = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ja, "Records"), 0);
+    /* The subscription's ARN, stable for that subscription, UUID-shaped. */
+    assert_string_equal(member_string(ra, "EventSubscriptionArn"), TOPIC_ARN ":00000000-0000-4000-8000-000000000007");
+    assert_string_equal(a, a2);
+    assert_string_equal(member_string(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(jb, "Records"), 0),
+                                      "EventSubscriptionArn"),
+                        TOPIC_ARN ":00000000-0000-4000-8000-000000000008");
+    /* One message: the same MessageId (and everything else) for every subscriber. */
+    assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(ra, "Sns"), cJSON_GetObjectItemCaseSensitive(re, "Sns"),
+                              true));
+    assert_string_equal(member_string(ra, "EventSource"), "aws:sns");
+    cJSON_Delete(je);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+    free(a);
+    free(a2);
+    free(b);
+    assert_int_equal(dd_alerts_lambda_event_for(event, 0, &a), DD_ALERTS_BAD_PARAMETER);
+    assert_int_equal(dd_alerts_lambda_event_for("{\"Records\":[]}", 1, &a), DD_ALERTS_BAD_PARAMETER);
+    assert_int_equal(dd_alerts_lambda_event_for(NULL, 1, &a), DD_ALERTS_BAD_PARAMETER);
+    free(event);
+    free(message);
+    dd_behavior_free(&f.behavior);
+}
+
 /* ---------------------------------------------------------------- a loopback HTTP listener */
 
 #define MAX_REQUESTS 16
@@ -860,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_dd_alerts_sns_notification),
         cmocka_unit_test(test_dd_alerts_sns_topic_not_for_suppressed),
         cmocka_unit_test(test_dd_alerts_lambda_event_envelope),
+        cmocka_unit_test(test_dd_alerts_lambda_event_for_a_subscription),
         cmocka_unit_test(test_dd_alerts_webhook_posts_notification),
         cmocka_unit_test(test_dd_alerts_webhook_retries_then_dead_letters),
         cmocka_unit_test(test_dd_alerts_webhook_stop_dead_letters_pending),
