@@ -14,7 +14,11 @@
  * (`1e400`); integers of any length are accepted as cJSON reads them.
  *
  * Ownership: dd_json_parse() hands the caller a cJSON tree to free with cJSON_Delete(); nothing
- * else allocates beyond the call. Thread-safety: every function is reentrant.
+ * else allocates beyond the call. Thread-safety: every function is reentrant (Jansson's one
+ * global, its hash seed, is set once, atomically, on first use).
+ *
+ * Cost: a second parse. Jansson builds and frees a tree of its own before cJSON parses the same
+ * text (bench_report_decode: ~12-20 us more per 700-byte report; report-format.md §10).
  */
 #ifndef DD_JSON_H_
 #define DD_JSON_H_
