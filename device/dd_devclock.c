@@ -151,7 +151,16 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
         (void)dd_devclock_from_clock(&clock, out);
         out->origin = origin;
     }
-    (void)snprintf(out->spec, sizeof(out->spec), "%s", spec);
+    {
+        /* A parsed spec fits (dd_clock_format()'s longest); cut anything longer anyway. */
+        size_t n = strlen(spec);
+
+        if (n >= sizeof(out->spec)) {
+            n = sizeof(out->spec) - 1;
+        }
+        memcpy(out->spec, spec, n);
+        out->spec[n] = '\0';
+    }
     describe(out, msg, msg_len);
     return DD_DEVCLOCK_OK;
 }
