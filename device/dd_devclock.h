@@ -35,7 +35,7 @@
 typedef enum dd_devclock_status {
     DD_DEVCLOCK_OK = 0,
     DD_DEVCLOCK_BAD_PARAMETER, /**< NULL pointer, interval <= 0, offset outside the interval. */
-    DD_DEVCLOCK_BAD_SPEC       /**< --clock or DDLOCAL_CLOCK is not a clock spec (message says why). */
+    DD_DEVCLOCK_BAD_SPEC       /**< --clock or DDLOCAL_CLOCK is not a clock spec (msg says why). */
 } dd_devclock_status_t;
 
 /** Environment variable holding a clock spec (set by `ddlocal device`). */
