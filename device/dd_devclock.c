@@ -163,6 +163,16 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
         out->spec[n] = '\0';
     }
     describe(out, msg, msg_len);
+    if (out->origin == DD_DEVCLOCK_FROM_ENV && data_dir != NULL && data_dir[0] != '\0'
+        && endpoints_clock(data_dir, file_spec, sizeof(file_spec))
+        && strcmp(file_spec, spec) != 0) {
+        /* Exported by a device shell opened before the pipeline was restarted. */
+        out->stale = true;
+        set_msg(msg, msg_len, "%s='%.80s' differs from the running pipeline's clock '%.80s' "
+                "(%.200s/endpoints.json; restarted since this shell was opened?): following "
+                "%s; open a new `ddlocal device` shell or unset %s", DD_DEVCLOCK_ENV, spec,
+                file_spec, data_dir, DD_DEVCLOCK_ENV, DD_DEVCLOCK_ENV);
+    }
     return DD_DEVCLOCK_OK;
 }
 
