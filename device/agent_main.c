@@ -77,7 +77,11 @@ int main(int argc, char **argv)
     }
     g_clock_known = g_clock.follows;
     opts.clock = g_clock.follows ? &g_clock : NULL;
-    DD_LOG_INFO("%s", msg);
+    if (g_clock.stale) {
+        DD_LOG_WARN("%s", msg);
+    } else {
+        DD_LOG_INFO("%s", msg);
+    }
     if (opts.interval_s < 300.0 && !opts.dry_run) {
         DD_LOG_INFO("interval %g s is below AWS's 300 s minimum: fine for ddlocal "
                     "(and with a scaled pipeline clock), AWS IoT may throttle it",

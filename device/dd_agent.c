@@ -811,7 +811,8 @@ static void format_ports(const dd_report_ports_t *p, char *buf, size_t len)
         return;
     }
     for (i = 0; i < p->count && i < 8; i++) {
-        int n = snprintf(buf + used, len - used, "%s%u", i > 0 ? "," : "", (unsigned)p->items[i].port);
+        int n = snprintf(buf + used, len - used, "%s%u", i > 0 ? "," : "",
+                         (unsigned)p->items[i].port);
 
         if (n < 0 || (size_t)n >= len - used) {
             return;
@@ -867,8 +868,8 @@ static void cycle(agent_t *a, int64_t slot)
 
     cst = dd_collect_sample(a->o->proc_root, &cur);
     if (cst != DD_COLLECT_OK) {
-        DD_LOG_ERROR("reading metrics from %s failed: %s", a->o->proc_root ? a->o->proc_root : "/proc",
-                     dd_collect_strerror(cst));
+        DD_LOG_ERROR("reading metrics from %s failed: %s",
+                     a->o->proc_root ? a->o->proc_root : "/proc", dd_collect_strerror(cst));
         return;
     }
     memset(&r, 0, sizeof(r));
@@ -907,8 +908,8 @@ static void cycle(agent_t *a, int64_t slot)
         dd_conn_status_t pst = dd_conn_publish(a->conn, a->topic, a->buf, len, 1, &mid);
 
         if (pst != DD_CONN_OK) {
-            DD_LOG_WARN("publishing report %" PRIu64 " failed: %s; it is dropped (measured over %s)",
-                        r.report_id, dd_conn_strerror(pst), measured);
+            DD_LOG_WARN("publishing report %" PRIu64 " failed: %s; it is dropped (measured over "
+                        "%s)", r.report_id, dd_conn_strerror(pst), measured);
             a->st.dropped++;
             goto next_baseline;
         }

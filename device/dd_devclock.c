@@ -17,7 +17,8 @@
 /* Longest real wait handed back: a loop wakes at least daily whatever the interval. */
 #define MAX_WAIT_MS (86400LL * 1000LL)
 
-static void set_msg(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_msg(char *msg, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void set_msg(char *msg, size_t len, const char *fmt, ...)
 {
@@ -137,8 +138,8 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
 
         memset(out, 0, sizeof(*out));
         if (origin == DD_DEVCLOCK_FROM_ENDPOINTS) {
-            set_msg(msg, msg_len, "ignoring the clock '%.80s' of %.200s/endpoints.json (not a clock "
-                    "spec): intervals are real seconds", spec, data_dir);
+            set_msg(msg, msg_len, "ignoring the clock '%.80s' of %.200s/endpoints.json (not a "
+                    "clock spec): intervals are real seconds", spec, data_dir);
             return DD_DEVCLOCK_OK;
         }
         set_msg(msg, msg_len, "%s '%.80s' is not a clock spec (real, scaled:SCALE:REAL_MS:"
@@ -151,8 +152,27 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
         (void)dd_devclock_from_clock(&clock, out);
         out->origin = origin;
     }
-    (void)snprintf(out->spec, sizeof(out->spec), "%s", spec);
+    {
+        /* A parsed spec fits (dd_clock_format()'s longest); cut anything longer anyway. */
+        size_t n = strlen(spec);
+
+        if (n >= sizeof(out->spec)) {
+            n = sizeof(out->spec) - 1;
+        }
+        memcpy(out->spec, spec, n);
+        out->spec[n] = '\0';
+    }
     describe(out, msg, msg_len);
+    if (out->origin == DD_DEVCLOCK_FROM_ENV && data_dir != NULL && data_dir[0] != '\0'
+        && endpoints_clock(data_dir, file_spec, sizeof(file_spec))
+        && strcmp(file_spec, spec) != 0) {
+        /* Exported by a device shell opened before the pipeline was restarted. */
+        out->stale = true;
+        set_msg(msg, msg_len, "%s='%.80s' differs from the running pipeline's clock '%.80s' "
+                "(%.200s/endpoints.json; restarted since this shell was opened?): following "
+                "%s; open a new `ddlocal device` shell or unset %s", DD_DEVCLOCK_ENV, spec,
+                file_spec, data_dir, DD_DEVCLOCK_ENV, DD_DEVCLOCK_ENV);
+    }
     return DD_DEVCLOCK_OK;
 }
 
@@ -164,7 +184,8 @@ static bool format_iso(int64_t ms, char *buf, size_t len)
     char when[32];
     int n;
 
-    if (gmtime_r(&secs, &tm) == NULL || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+    if (gmtime_r(&secs, &tm) == NULL
+        || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
         return false;
     }
     n = snprintf(buf, len, "%s.%03ldZ", when, milli);
@@ -202,7 +223,7 @@ dd_devclock_status_t dd_devclock_stamp(const dd_devclock_t *dc, int64_t wall_ms,
     return (n > 0 && (size_t)n < len) ? DD_DEVCLOCK_OK : DD_DEVCLOCK_BAD_PARAMETER;
 }
 
-/* ---- schedules -------------------------------------------------------------------------------- */
+/* ---- schedules ------------------------------------------------------------------------------ */
 
 static int64_t floor_div(int64_t a, int64_t b)
 {

@@ -35,7 +35,7 @@
 typedef enum dd_devclock_status {
     DD_DEVCLOCK_OK = 0,
     DD_DEVCLOCK_BAD_PARAMETER, /**< NULL pointer, interval <= 0, offset outside the interval. */
-    DD_DEVCLOCK_BAD_SPEC       /**< --clock or DDLOCAL_CLOCK is not a clock spec (message says why). */
+    DD_DEVCLOCK_BAD_SPEC       /**< --clock or DDLOCAL_CLOCK is not a clock spec (msg says why). */
 } dd_devclock_status_t;
 
 /** Environment variable holding a clock spec (set by `ddlocal device`). */
@@ -58,6 +58,8 @@ typedef struct dd_devclock {
     dd_clock_t clock;             /**< The pipeline clock when @ref found. */
     dd_devclock_origin_t origin;
     char spec[DD_CLOCK_SPEC_MAX]; /**< The spec as found ("" when none). */
+    bool stale;                   /**< DDLOCAL_CLOCK differs from the running pipeline's clock
+                                       (endpoints.json): log the message as a warning. */
 } dd_devclock_t;
 
 /**
@@ -69,6 +71,9 @@ typedef struct dd_devclock {
  * @param[out] msg One line for the program's log saying what was found and
  *             what the intervals mean, or why a spec was refused.
  * @param[in] msg_len Size of @p msg.
+ * DDLOCAL_CLOCK wins over endpoints.json, but when both are there and
+ * differ (the pipeline was restarted after `ddlocal device` exported the
+ * variable), @p msg says so and @ref dd_devclock_t::stale is set.
  * @return DD_DEVCLOCK_OK, DD_DEVCLOCK_BAD_PARAMETER or DD_DEVCLOCK_BAD_SPEC
  *         (--clock or DDLOCAL_CLOCK unreadable; a bad "clock" in
  *         endpoints.json is only reported in @p msg and ignored).

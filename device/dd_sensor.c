@@ -52,8 +52,8 @@ void dd_sensor_usage(FILE *out)
             "  -r, --rootCA FILE         root CA (default /tmp/rootca.pem)\n"
             "  -c, --cert FILE           certificate (default /tmp/cert.pem)\n"
             "  -k, --key FILE            private key (default /tmp/private.key)\n"
-            "  -i, --interval SECONDS    seconds between messages (default 10, fractions allowed);\n"
-            "                            pipeline seconds when a pipeline clock is found (--clock)\n"
+            "  -i, --interval SECONDS    seconds between messages (default 10, fractions\n"
+            "                            allowed); pipeline seconds on a pipeline clock (--clock)\n"
             "      --clock SPEC|none     pipeline clock to follow (default: $DDLOCAL_CLOCK, else\n"
             "                            \"clock\" of $DDLOCAL_DATA_DIR/endpoints.json); real or\n"
             "                            scaled: messages at pipeline k x interval + interval/2;\n"
@@ -640,7 +640,8 @@ dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_a
             continue;
         }
         state = dd_conn_state(s.conn);
-        if (s.conn != NULL && !opts->persistent && (state == DD_CONN_IDLE || state == DD_CONN_CLOSED)
+        if (s.conn != NULL && !opts->persistent
+            && (state == DD_CONN_IDLE || state == DD_CONN_CLOSED)
             && (s.queued > 0
                 || (more && s.lead_ms > 0
                     && dd_devclock_sched_wait_ms(&s.sched, s.now_ms) <= s.lead_ms))) {

@@ -69,7 +69,9 @@ int main(int argc, char **argv)
     }
     g_clock_known = g_clock.follows;
     opts.clock = g_clock.follows ? &g_clock : NULL;
-    if (!opts.dry_run || g_clock.found) {
+    if (g_clock.stale) {
+        DD_LOG_WARN("%s", msg);
+    } else if (!opts.dry_run || g_clock.found) {
         DD_LOG_INFO("%s", msg);
     }
     memset(&sa, 0, sizeof(sa));

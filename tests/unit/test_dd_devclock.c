@@ -245,11 +245,24 @@ static void test_dd_devclock_resolve_order(void **state)
     assert_non_null(strstr(msg, "time scale 60"));
     assert_non_null(strstr(msg, "pipeline seconds"));
 
+    assert_false(dc.stale);
+
+    /* The variable wins; differing from the running pipeline's clock, it is called stale. */
     assert_int_equal(dd_devclock_resolve(NULL, "real", dir, &dc, msg, sizeof(msg)),
                      DD_DEVCLOCK_OK);
     assert_int_equal(dc.origin, DD_DEVCLOCK_FROM_ENV);
     assert_int_equal(dc.clock.mode, DD_CLOCK_REAL);
     assert_true(dc.follows);
+    assert_true(dc.stale);
+    assert_non_null(strstr(msg, "DDLOCAL_CLOCK='real' differs from the running pipeline's clock "
+                                "'scaled:60:1796524105305:1796524105305'"));
+    assert_int_equal(dd_devclock_resolve(NULL, "scaled:60:1796524105305:1796524105305", dir, &dc,
+                                         msg, sizeof(msg)),
+                     DD_DEVCLOCK_OK);
+    assert_false(dc.stale);
+    assert_int_equal(dd_devclock_resolve(NULL, "real", NULL, &dc, msg, sizeof(msg)),
+                     DD_DEVCLOCK_OK);
+    assert_false(dc.stale);
 
     assert_int_equal(dd_devclock_resolve("manual:1000", "real", dir, &dc, msg, sizeof(msg)),
                      DD_DEVCLOCK_OK);
