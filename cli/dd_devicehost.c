@@ -53,13 +53,24 @@ static void *pump(void *arg)
         }
         for (i = 0; i < 2; i++) {
             if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-                ssize_t n = read(fds[i].fd, buf, sizeof(buf));
+                ssize_t n = recv(fds[i].fd, buf, sizeof(buf), 0);
                 ssize_t off = 0;
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
                 if (n <= 0) {
                     goto done;
                 }
                 while (off < n) {
-                    ssize_t w = write(fds[1 - i].fd, buf + off, (size_t)(n - off));
+                    /*
+                     * The broker drops a quarantined device's connections: the other side
+                     * may be gone while we write. MSG_NOSIGNAL turns that into EPIPE for
+                     * this connection instead of a SIGPIPE that kills the whole relay.
+                     */
+                    ssize_t w = send(fds[1 - i].fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+                    if (w < 0 && errno == EINTR) {
+                        continue;
+                    }
                     if (w <= 0) {
                         goto done;
                     }
