@@ -1104,6 +1104,7 @@ dd_devicehost_status_t dd_devicehost_open(dd_devicehost_session_t *session, cons
     control_msg_t m;
     int fds[2];
     size_t nfds = 0;
+    int attempt;
     int lock_fd;
     int fd;
 
@@ -1112,52 +1113,73 @@ dd_devicehost_status_t dd_devicehost_open(dd_devicehost_session_t *session, cons
         return DD_DEVICEHOST_BAD_PARAMETER;
     }
     session_reset(session);
+    paths.dir_fd = -1;
     if (dd_fs_mkdirs(state_dir, 0700) != DD_FS_OK || state_paths(state_dir, &paths) != 0) {
-        return DD_DEVICEHOST_FAILED;
-    }
-    lock_fd = lock_state(&paths);
-    if (lock_fd < 0) {
-        close(paths.dir_fd);
-        return DD_DEVICEHOST_FAILED;
-    }
-    fd = connect_control(paths.control_short);
-    if (fd < 0 && errno != ENOENT && errno != ECONNREFUSED) {
-        unlock_state(lock_fd);
-        close(paths.dir_fd);
-        return DD_DEVICEHOST_FAILED;
-    }
-    if (fd < 0) {
-        /* Nobody answers: a holder that was killed left its socket behind (or there is none). */
-        if (errno == ECONNREFUSED) {
-            session->stale_removed = true;
-            (void)unlink(paths.control);
-            (void)unlink(paths.pid);
+        if (paths.dir_fd >= 0) {
+            close(paths.dir_fd);
         }
-        st = spawn_holder(session, state_dir, mqtt_port, alpn_port, log_path);
-        if (st == DD_DEVICEHOST_OK) {
-            fd = connect_control(paths.control_short);
-            st = fd >= 0 ? DD_DEVICEHOST_OK : DD_DEVICEHOST_FAILED;
-        }
+        return DD_DEVICEHOST_FAILED;
     }
-    /*
-     * Connected (or failed): the holder sees a pending connection when it decides whether to
-     * end, so the lock is not needed any more - and holding it while waiting for the hello
-     * would block a holder that is deciding.
-     */
-    unlock_state(lock_fd);
-    close(paths.dir_fd);
-    if (st == DD_DEVICEHOST_OK) {
-        session->control_fd = fd;
-        if (!session_expect(fd, MSG_HELLO, &m, fds, 2, &nfds) || nfds < 1) {
+    /* A holder killed just as we connect accepts nothing more: then it is stale, try again. */
+    for (attempt = 0; attempt < 3; attempt++) {
+        bool spawned = false;
+        lock_fd = lock_state(&paths);
+        if (lock_fd < 0) {
             st = DD_DEVICEHOST_FAILED;
-        } else {
+            break;
+        }
+        fd = connect_control(paths.control_short);
+        if (fd < 0 && errno != ENOENT && errno != ECONNREFUSED) {
+            unlock_state(lock_fd);
+            st = DD_DEVICEHOST_FAILED;
+            break;
+        }
+        if (fd < 0) {
+            /* Nobody answers: a holder that was killed left its socket behind (or there is none). */
+            if (errno == ECONNREFUSED) {
+                session->stale_removed = true;
+                (void)unlink(paths.control);
+                (void)unlink(paths.pid);
+            }
+            st = spawn_holder(session, state_dir, mqtt_port, alpn_port, log_path);
+            if (st == DD_DEVICEHOST_OK) {
+                spawned = true;
+                fd = connect_control(paths.control_short);
+                st = fd >= 0 ? DD_DEVICEHOST_OK : DD_DEVICEHOST_FAILED;
+            }
+        }
+        /*
+         * Connected (or failed): the holder sees a pending connection when it decides whether
+         * to end, so the lock is not needed any more - and holding it while waiting for the
+         * hello would block a holder that is deciding.
+         */
+        unlock_state(lock_fd);
+        if (st != DD_DEVICEHOST_OK) {
+            break;
+        }
+        session->control_fd = fd;
+        if (session_expect(fd, MSG_HELLO, &m, fds, 2, &nfds) && nfds >= 1) {
             session->netns_fd = fds[0];
             session->userns_fd = nfds > 1 ? fds[1] : -1;
             session->holder_pid = (pid_t)m.pid;
             session->sessions = m.sessions;
             session->joined = m.sessions > 1;
+            break;
         }
+        while (nfds > 0) {
+            close(fds[--nfds]);
+        }
+        close(fd);
+        session->control_fd = -1;
+        if (spawned) {
+            /* Our own holder sees the hang-up and ends (no session); collect it. */
+            while (waitpid(session->holder_pid, NULL, 0) < 0 && errno == EINTR) {
+            }
+            session->holder_is_child = false;
+        }
+        st = DD_DEVICEHOST_FAILED;
     }
+    close(paths.dir_fd);
     if (st == DD_DEVICEHOST_OK) {
         memset(&m, 0, sizeof(m));
         m.type = MSG_PORTS;
