@@ -84,7 +84,8 @@ exec 3>"$work/a.in"
 cat >&3 <<EOF
 echo "device=\$DDLOCAL_DEVICE data=\$DDLOCAL_DATA_DIR clock=\${DDLOCAL_CLOCK-unset}" >"$work/a.env"
 readlink /proc/self/ns/net >"$work/a.ns"
-cd "$certs" && "$sensor" -e 127.0.0.1 -r rootca.pem -c cert.pem -k private.key \
+cd "$certs"
+"$sensor" -e 127.0.0.1 -r rootca.pem -c cert.pem -k private.key \
     -t temperature-device-03 -n SensorDevice03 -i 1 --persistent >"$work/sensor.log" 2>&1 &
 sensor_pid=\$!
 echo "\$sensor_pid" >"$work/sensor.pid"
