@@ -5,6 +5,7 @@
 #include "dd_log.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -794,6 +796,39 @@ static void holder_send(int fd, char type, uint32_t sessions, const int *fds, si
 }
 
 /*
+ * Sends SIGTERM to every process still in the device's network namespace (a
+ * background agent the last shell left behind): without the relay they would
+ * only retry forever. Returns how many there were.
+ */
+static unsigned stop_namespace_programs(const holder_t *h)
+{
+    struct stat ns;
+    struct dirent *e;
+    unsigned count = 0;
+    DIR *proc;
+
+    if (fstat(h->netns_fd, &ns) != 0 || (proc = opendir("/proc")) == NULL) {
+        return 0;
+    }
+    while ((e = readdir(proc)) != NULL) {
+        char path[300];
+        struct stat st;
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || pid <= 1 || pid == (long)getpid()) {
+            continue;
+        }
+        (void)snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+        if (stat(path, &st) == 0 && st.st_ino == ns.st_ino && st.st_dev == ns.st_dev &&
+            kill((pid_t)pid, SIGTERM) == 0) {
+            count++;
+        }
+    }
+    (void)closedir(proc);
+    return count;
+}
+
+/*
  * No session is open: ends the holder unless a new session is already
  * knocking. Under the lock, so that a session either connected before (and
  * is seen here) or finds no control socket and starts a new holder.
@@ -803,6 +838,7 @@ static void holder_maybe_end(holder_t *h, int bye_fd)
 {
     struct pollfd pfd = {h->listen_fd, POLLIN, 0};
     int lock_fd = lock_state(&h->paths);
+    unsigned stopped;
 
     if (poll(&pfd, 1, 0) > 0) {
         unlock_state(lock_fd);
@@ -814,7 +850,10 @@ static void holder_maybe_end(holder_t *h, int bye_fd)
     (void)unlink(h->paths.control);
     (void)unlink(h->paths.pid);
     unlock_state(lock_fd);
-    DD_LOG_INFO("the last session closed: the device's namespace and relay end");
+    stopped = stop_namespace_programs(h);
+    DD_LOG_INFO("the last session closed: the device's namespace and relay end (%u program%s left"
+                " running there stopped)",
+                stopped, stopped == 1 ? "" : "s");
     if (bye_fd >= 0) {
         holder_send(bye_fd, MSG_LEFT, 0, NULL, 0);
     }
@@ -954,6 +993,9 @@ static void holder_main(const char *state_dir, uint16_t mqtt_port, uint16_t alpn
     ready_fd = 3;
     (void)close_range(4, ~0U, 0);
     (void)setsid();
+    if (chdir("/") != 0) { /* do not pin the first shell's working directory */
+        DD_LOG_WARN("cannot leave the working directory: %s", strerror(errno));
+    }
     (void)signal(SIGPIPE, SIG_IGN);
     (void)signal(SIGHUP, SIG_IGN);
     (void)signal(SIGINT, SIG_IGN);

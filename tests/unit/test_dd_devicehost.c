@@ -127,6 +127,40 @@ static bool reaped(pid_t pid)
     return false;
 }
 
+/* The process whose pid is in file @p name of the test dir has ended (gone or a zombie). */
+static bool program_ended(const fixture_t *f, const char *name)
+{
+    char path[256];
+    char *text = NULL;
+    size_t len = 0;
+    long pid;
+    int i;
+
+    (void)snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    if (dd_fs_read_file(path, 64, &text, &len) != DD_FS_OK) {
+        return false;
+    }
+    pid = strtol(text, NULL, 10);
+    free(text);
+    (void)snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    for (i = 0; pid > 1 && i < WAIT_MS / 10; i++) {
+        char stat_text[512];
+        char *p;
+        FILE *fp = fopen(path, "r");
+        if (fp == NULL) {
+            return true;
+        }
+        p = fgets(stat_text, sizeof(stat_text), fp);
+        (void)fclose(fp);
+        p = p != NULL ? strrchr(stat_text, ')') : NULL;
+        if (p == NULL || p[1] == '\0' || p[2] == 'Z' || p[2] == 'X') {
+            return true;
+        }
+        (void)poll(NULL, 0, 10);
+    }
+    return false;
+}
+
 static int run(const dd_devicehost_session_t *s, const char *script)
 {
     char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
@@ -242,12 +276,17 @@ static void test_dd_devicehost_sessions_share_one_namespace(void **state)
     assert_int_equal(remaining, 1);
     assert_true(path_exists(f, "control.sock"));
     assert_int_equal(run(&b, "exit 3"), 3);
-    /* The last one ends the holder, which removes its files first. */
+    /* A program left running in the background... */
+    (void)snprintf(script, sizeof(script), "sleep 60 >/dev/null 2>&1 & echo $! >%s/bg.pid", f->dir);
+    assert_int_equal(run(&b, script), 0);
+    /* The last one ends the holder, which removes its files first... */
     assert_int_equal(dd_devicehost_close(&b, &remaining), DD_DEVICEHOST_OK);
     assert_int_equal(remaining, 0);
     assert_false(path_exists(f, "control.sock"));
     assert_false(path_exists(f, "holder.pid"));
     assert_true(reaped(holder));
+    /* ...and stops what was left in the namespace. */
+    assert_true(program_ended(f, "bg.pid"));
 }
 
 static void test_dd_devicehost_killed_holder_is_stale(void **state)
