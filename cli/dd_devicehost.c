@@ -1243,6 +1243,18 @@ dd_devicehost_status_t dd_devicehost_open(dd_devicehost_session_t *session, cons
     return st;
 }
 
+/*
+ * A `ddlocal device` typed inside a device shell (unprivileged) is in the
+ * device's user namespace already, and setns() refuses to join one's own.
+ */
+static bool same_namespace(int ns_fd, const char *own_path)
+{
+    struct stat a;
+    struct stat b;
+
+    return fstat(ns_fd, &a) == 0 && stat(own_path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
 dd_devicehost_status_t dd_devicehost_run(const dd_devicehost_session_t *session, char *const argv[],
                                          int *exit_status)
 {
@@ -1250,11 +1262,13 @@ dd_devicehost_status_t dd_devicehost_run(const dd_devicehost_session_t *session,
     struct sigaction old_int;
     struct sigaction old_quit;
     int status = 0;
+    pid_t parent;
     pid_t pid;
 
     if (session == NULL || session->netns_fd < 0 || argv == NULL || argv[0] == NULL || exit_status == NULL) {
         return DD_DEVICEHOST_BAD_PARAMETER;
     }
+    parent = getpid();
     /* The program owns the terminal: Ctrl-C is its, not ours. */
     memset(&ignore, 0, sizeof(ignore));
     ignore.sa_handler = SIG_IGN;
@@ -1271,7 +1285,11 @@ dd_devicehost_status_t dd_devicehost_run(const dd_devicehost_session_t *session,
         (void)sigaction(SIGQUIT, &old_quit, NULL);
         /* Interactive shells ignore SIGTERM; a hang-up ends them (and their jobs) with us. */
         (void)prctl(PR_SET_PDEATHSIG, SIGHUP);
-        if ((session->userns_fd >= 0 && setns(session->userns_fd, CLONE_NEWUSER) != 0) ||
+        if (getppid() != parent) {
+            _exit(129);
+        }
+        if ((session->userns_fd >= 0 && !same_namespace(session->userns_fd, "/proc/self/ns/user") &&
+             setns(session->userns_fd, CLONE_NEWUSER) != 0) ||
             setns(session->netns_fd, CLONE_NEWNET) != 0) {
             fprintf(stderr, "ddlocal device: cannot enter the device's namespace: %s\n", strerror(errno));
             _exit(127);
