@@ -28,9 +28,10 @@
  *   holder process of its own, one per device and state dir, found through
  *   the control socket STATE_DIR/control.sock (its pid in STATE_DIR/holder.pid).
  *   Every open session is one connection to it; a session's programs join
- *   the namespace with setns(). The holder lives while any session is open
- *   and removes its files when the last one closes; a control socket nobody
- *   answers (a killed holder) is stale and replaced.
+ *   the namespace with setns(). The holder lives while any session is open;
+ *   when the last one closes it removes its files, sends SIGTERM to programs
+ *   left in the namespace and ends. A control socket nobody answers (a killed
+ *   holder) is stale and replaced.
  *
  * Ownership: dd_devicehost_t and dd_devicehost_session_t are caller-allocated.
  * dd_devicehost_stop() ends the demo's host and every program in its slots
@@ -108,11 +109,13 @@ dd_devicehost_status_t dd_devicehost_start(dd_devicehost_t *host, const char *ru
  *        ("sensor", "agent"); a program already in that slot is stopped first.
  * @param[in] argv Program and arguments (argv[0] is a path).
  * @param[in] log_path stdout/stderr of the program (appended).
+ * @return DD_DEVICEHOST_OK, DD_DEVICEHOST_BAD_PARAMETER (no host, command too long)
+ *         or DD_DEVICEHOST_FAILED (the namespace's init has gone).
  */
 dd_devicehost_status_t dd_devicehost_exec(dd_devicehost_t *host, const char *slot, char *const argv[],
                                           const char *log_path);
 
-/** @brief Stops every program, the namespace and the relays. */
+/** @brief Stops every program, the namespace and the relays; safe on a failed start. */
 void dd_devicehost_stop(dd_devicehost_t *host);
 
 /**
