@@ -18,7 +18,7 @@
  * and continuation bytes but not overlong forms.
  *
  * Why yajl and not Jansson (which checks all of this too, and duplicates): Jansson builds a tree
- * of its own, and as a gate it cost 12-20 us per 700-byte report against 3-4 us for yajl
+ * of its own, and as a gate it cost 13.7 us of CPU per 700-byte report against 2.3 us for yajl
  * (report-format.md §10), on a pipeline whose whole budget is ~100 us of CPU per report.
  *
  * Ownership: dd_json_parse() hands the caller a cJSON tree to free with cJSON_Delete(); nothing
