@@ -439,6 +439,52 @@ void dd_up_stop(dd_up_t *up)
     dd_proc_stop(&up->broker, 10000);
 }
 
+/*
+ * The isolator's give-ups (DATA_DIR/run/isolator.json): counted on the status
+ * line, and each new one printed as a line of its own - a thing left
+ * unisolated must not go unnoticed.
+ */
+static void isolator_status(dd_up_t *up, char *line, size_t len)
+{
+    static double seen = 0;
+    char path[700];
+    char *text = NULL;
+    cJSON *st;
+    double gave_up;
+    size_t used;
+
+    if (up->isolator_topic[0] == '\0') {
+        return;
+    }
+    (void)snprintf(path, sizeof(path), "%s/run/isolator.json", up->data_dir);
+    if (dd_fs_read_file(path, 65536, &text, NULL) != DD_FS_OK) {
+        return;
+    }
+    st = cJSON_Parse(text);
+    free(text);
+    gave_up = cJSON_GetNumberValue(cJSON_GetObjectItem(st, "gaveUp"));
+    if (gave_up > 0) {
+        used = strlen(line);
+        (void)snprintf(line + used, len - used, " | isolator GAVE UP %d", (int)gave_up);
+    }
+    if (gave_up < seen) {
+        seen = 0; /* a restarted isolator counts from 0 again */
+    }
+    if (gave_up > seen) {
+        const cJSON *last = cJSON_GetObjectItem(st, "lastGiveUp");
+        const char *thing = cJSON_GetStringValue(cJSON_GetObjectItem(last, "thingName"));
+        const char *error = cJSON_GetStringValue(cJSON_GetObjectItem(last, "error"));
+
+        printf("%sisolator: GAVE UP isolating %s into %s after %d attempts: %s\n",
+               isatty(STDOUT_FILENO) ? "\r\033[K" : "", thing != NULL ? thing : "?",
+               up->isolator_group,
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(last, "attempts")),
+               error != NULL ? error : "?");
+        seen = gave_up;
+    }
+    cJSON_Delete(st);
+}
+
 /* One line of status from ddlocald's /ddlocal/v1/status, or why there is none. */
 static void status_line(dd_up_t *up, char *line, size_t len)
 {
@@ -462,6 +508,12 @@ static void status_line(dd_up_t *up, char *line, size_t len)
                    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "reportsRejected")),
                    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "activeViolations")),
                    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "alertsPublished")));
+    if (cJSON_GetNumberValue(cJSON_GetObjectItem(st, "webhooksGivenUp")) > 0) {
+        size_t used = strlen(line);
+        (void)snprintf(line + used, len - used, " | webhooks GAVE UP %d",
+                       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "webhooksGivenUp")));
+    }
+    isolator_status(up, line, len);
     {
         /* New events since the last look are printed as lines of their own. */
         const cJSON *events = cJSON_GetObjectItem(st, "latestEvents");

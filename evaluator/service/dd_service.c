@@ -76,6 +76,7 @@ struct dd_service {
     int64_t redelivery_until_mono_ms; /* 0 until the first connection to the broker */
     uint64_t alerts_published;
     uint64_t violation_events;
+    uint64_t webhooks_given_up;
     feed_item_t feed[FEED_SIZE];
     uint64_t feed_seq;
     sqlite3 *ckpt_db;                /* the checkpointer's own connection */
@@ -392,6 +393,7 @@ static char *status_text(dd_service_t *svc)
     (void)cJSON_AddNumberToObject(obj, "activeViolations", (double)active);
     (void)cJSON_AddNumberToObject(obj, "violationEvents", (double)svc->violation_events);
     (void)cJSON_AddNumberToObject(obj, "alertsPublished", (double)svc->alerts_published);
+    (void)cJSON_AddNumberToObject(obj, "webhooksGivenUp", (double)svc->webhooks_given_up);
     for (i = svc->feed_seq > FEED_SIZE ? svc->feed_seq - FEED_SIZE + 1 : 1; i <= svc->feed_seq; i++) {
         const feed_item_t *item = &svc->feed[i % FEED_SIZE];
         cJSON *e = cJSON_CreateObject();
@@ -467,6 +469,9 @@ static void dead_letter(void *ctx, const char *topic, const char *endpoint, cons
         }
     }
     sqlite3_finalize(st);
+    /* The deliverer logged the give-up; `ddlocal up` shows the feed and the count. */
+    svc->webhooks_given_up++;
+    feed(svc, "webhook %s: GAVE UP after %d attempt(s): %s", endpoint, attempts, last_error);
     pthread_mutex_unlock(&svc->p.lock);
 }
 
