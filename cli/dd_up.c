@@ -513,6 +513,12 @@ static void status_line(dd_up_t *up, char *line, size_t len)
         (void)snprintf(line + used, len - used, " | webhooks GAVE UP %d",
                        (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "webhooksGivenUp")));
     }
+    if (cJSON_IsFalse(cJSON_GetObjectItem(st, "storeWritable"))) {
+        size_t used = strlen(line);
+        const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(st, "storeError"));
+        (void)snprintf(line + used, len - used, " | STORE CANNOT WRITE (%s): reports not acknowledged",
+                       why != NULL ? why : "?");
+    }
     isolator_status(up, line, len);
     {
         /* New events since the last look are printed as lines of their own. */
@@ -549,8 +555,8 @@ static void status_line(dd_up_t *up, char *line, size_t len)
 int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
 {
     dd_up_t up;
-    char line[256];
-    char last[256] = "";
+    char line[512];
+    char last[512] = "";
     int rc;
     int ticks = 0;
 
