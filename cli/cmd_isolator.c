@@ -4,7 +4,7 @@
  * thingName and calls AddThingToThingGroup through ddlocald's API. A failed
  * call is retried with backoff (as Lambda retries a failed asynchronous
  * invocation) and a give-up is logged as an error and counted in
- * DATA_DIR/run/isolator.json, which `ddlocal up` shows.
+ * DATA_DIR/run/isolator-TOPIC.json, which `ddlocal up` shows.
  */
 #include "dd_apiclient.h"
 #include "dd_cli.h"
@@ -44,7 +44,7 @@ static const char ISOLATOR_HELP[] =
     "                        (default 500, 1-30000)\n"
     "\n"
     "A failed call (API unreachable, any HTTP error) is retried; a give-up is logged\n"
-    "as an error and counted in DIR/run/isolator.json (`ddlocal up` shows it).\n";
+    "as an error and counted in DIR/run/isolator-TOPIC.json (`ddlocal up` shows it).\n";
 
 static volatile sig_atomic_t g_stop = 0;
 
@@ -186,7 +186,7 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* What DIR/run/isolator.json says: counts since the isolator started, and the last give-up. */
+/* What DIR/run/isolator-TOPIC.json says: counts since the isolator started, and the last give-up. */
 typedef struct iso_status {
     char path[700];
     long isolated;
@@ -383,7 +383,7 @@ int dd_cmd_isolator(int argc, char **argv)
     params.subscriptions = subs;
     params.subscription_count = 1;
     memset(&st, 0, sizeof(st));
-    (void)snprintf(st.path, sizeof(st.path), "%s/run/isolator.json", abs_dir);
+    (void)snprintf(st.path, sizeof(st.path), "%s/run/isolator-%s.json", abs_dir, topic);
     if (dd_retry_create(&retry_cfg, &queue) != DD_RETRY_OK) {
         fprintf(stderr, "ddlocal isolator: out of memory\n");
         return 1;

@@ -440,14 +440,14 @@ void dd_up_stop(dd_up_t *up)
 }
 
 /*
- * The isolator's give-ups (DATA_DIR/run/isolator.json): counted on the status
+ * The isolator's give-ups (DATA_DIR/run/isolator-TOPIC.json): counted on the status
  * line, and each new one printed as a line of its own - a thing left
  * unisolated must not go unnoticed.
  */
 static void isolator_status(dd_up_t *up, char *line, size_t len)
 {
     static double seen = 0;
-    char path[700];
+    char path[1024];
     char *text = NULL;
     cJSON *st;
     double gave_up;
@@ -456,7 +456,7 @@ static void isolator_status(dd_up_t *up, char *line, size_t len)
     if (up->isolator_topic[0] == '\0') {
         return;
     }
-    (void)snprintf(path, sizeof(path), "%s/run/isolator.json", up->data_dir);
+    (void)snprintf(path, sizeof(path), "%s/run/isolator-%s.json", up->data_dir, up->isolator_topic);
     if (dd_fs_read_file(path, 65536, &text, NULL) != DD_FS_OK) {
         return;
     }

@@ -4,6 +4,8 @@
  *   nothing) do not keep other clients out: a normal request still gets an
  *   answer within a deadline (it got connection resets for 120 s when the
  *   API had one thread per connection, at most 64);
+ * - an isolator whose calls keep failing (no such group) gives up after
+ *   --attempts with an error line and a count in DIR/run/isolator-TOPIC.json;
  * - the isolator retries an AddThingToThingGroup that failed: ddlocald is
  *   killed while `ddlocal up` (which restarts it) is stopped, an alert
  *   reaches the isolator, its call is refused; once `up` runs again and
@@ -26,7 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dd_fs.h"
 #include "dd_pipetest.h"
+#include "dd_proc.h"
 
 #define IDLE_CONNECTIONS 200
 #define WAIT_MS 20000
@@ -137,15 +141,37 @@ static bool in_group(dd_pipetest_t *pt, const char *thing, const char *group)
     return found;
 }
 
+/* The SNS stand-in's Lambda event for an in-alarm alert of @p thing (caller frees). */
+static char *alert_event(const char *thing)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON *records;
+    cJSON *record;
+    char *message;
+    char *event;
+
+    (void)cJSON_AddStringToObject(e, "thingName", thing);
+    (void)cJSON_AddStringToObject(e, "violationEventType", "in-alarm");
+    message = cJSON_PrintUnformatted(e);
+    cJSON_Delete(e);
+    e = cJSON_CreateObject();
+    records = cJSON_AddArrayToObject(e, "Records");
+    record = cJSON_CreateObject();
+    (void)cJSON_AddStringToObject(cJSON_AddObjectToObject(record, "Sns"), "Message", message);
+    (void)cJSON_AddItemToArray(records, record);
+    event = cJSON_PrintUnformatted(e);
+    cJSON_Delete(e);
+    cJSON_free(message);
+    return event;
+}
+
 static void test_isolator_retries_a_refused_call(void **state)
 {
     dd_pipetest_t *pt = *state;
     dd_pipetest_mqtt_t *sns = NULL;
     pid_t ddlocald;
     int64_t deadline;
-    char *message;
     char *event;
-    cJSON *e;
 
     assert_int_equal(dd_pipetest_cli(pt, NULL, "group", "create", GROUP, NULL), 0);
     assert_int_equal(dd_pipetest_thing(pt, THING, NULL, NULL, NULL), DD_PIPETEST_OK);
@@ -160,22 +186,7 @@ static void test_isolator_retries_a_refused_call(void **state)
     assert_int_equal(kill(ddlocald, SIGKILL), 0);
 
     /* The alert the workshop's Lambda would get (ddlocald is down: the test sends it). */
-    e = cJSON_CreateObject();
-    (void)cJSON_AddStringToObject(e, "thingName", THING);
-    (void)cJSON_AddStringToObject(e, "violationEventType", "in-alarm");
-    message = cJSON_PrintUnformatted(e);
-    cJSON_Delete(e);
-    e = cJSON_CreateObject();
-    {
-        cJSON *records = cJSON_AddArrayToObject(e, "Records");
-        cJSON *record = cJSON_CreateObject();
-        cJSON *sns_obj = cJSON_AddObjectToObject(record, "Sns");
-        (void)cJSON_AddStringToObject(sns_obj, "Message", message);
-        (void)cJSON_AddItemToArray(records, record);
-    }
-    event = cJSON_PrintUnformatted(e);
-    cJSON_Delete(e);
-    cJSON_free(message);
+    event = alert_event(THING);
     assert_int_equal(dd_pipetest_mqtt_publish(sns, "ddlocal/sns/BadIoTDevices", event,
                                               strlen(event), 1, WAIT_MS),
                      DD_PIPETEST_OK);
@@ -206,12 +217,104 @@ static void test_isolator_retries_a_refused_call(void **state)
     pt->passed = true;
 }
 
+/* A call that keeps failing (the group does not exist) is given up, loudly, after --attempts. */
+static void test_isolator_gives_up_loudly(void **state)
+{
+    dd_pipetest_t *pt = *state;
+    dd_pipetest_mqtt_t *sns = NULL;
+    dd_proc_t iso;
+    char log[300];
+    char status_path[300];
+    char *argv[16];
+    char *event;
+    char *text = NULL;
+    cJSON *status;
+    int64_t deadline;
+    int64_t next_publish = 0;
+    int n = 0;
+
+    assert_int_equal(dd_pipetest_thing(pt, "Doomed", NULL, NULL, NULL), DD_PIPETEST_OK);
+    (void)snprintf(log, sizeof(log), "%s/../giveup.log", pt->data_dir);
+    (void)snprintf(status_path, sizeof(status_path), "%s/run/isolator-GiveUpTest.json",
+                   pt->data_dir);
+    argv[n++] = (char *)DD_DDLOCAL_BIN;
+    argv[n++] = "isolator";
+    argv[n++] = "-D";
+    argv[n++] = pt->data_dir;
+    argv[n++] = "--sns-topic";
+    argv[n++] = "GiveUpTest";
+    argv[n++] = "--group";
+    argv[n++] = "NoSuchGroup";
+    argv[n++] = "--attempts";
+    argv[n++] = "3";
+    argv[n++] = "--backoff-ms";
+    argv[n++] = "50";
+    argv[n] = NULL;
+    assert_int_equal(dd_proc_spawn(&iso, "isolator", argv, NULL, log), DD_PROC_OK);
+    assert_int_equal(dd_proc_wait_file(&iso, status_path, WAIT_MS), DD_PROC_OK);
+    assert_int_equal(dd_pipetest_mqtt_new(pt, "ddlocal-test-sns2", NULL, NULL, true, &sns),
+                     DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_mqtt_connect(sns, WAIT_MS), 0);
+    event = alert_event("Doomed");
+    /* Its subscription may not be in place yet: publish until it acts. */
+    deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    for (;;) {
+        int gave_up = 0;
+        if (dd_fs_read_file(status_path, 65536, &text, NULL) == DD_FS_OK) {
+            status = cJSON_Parse(text);
+            gave_up = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(status,
+                                                                                "gaveUp"));
+            if (gave_up >= 1) {
+                const cJSON *last = cJSON_GetObjectItemCaseSensitive(status, "lastGiveUp");
+                assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                                        last, "thingName")),
+                                    "Doomed");
+                assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+                                     last, "attempts")),
+                                 3);
+            }
+            cJSON_Delete(status);
+            free(text);
+            text = NULL;
+        }
+        if (gave_up >= 1) {
+            break;
+        }
+        if (dd_pipetest_mono_ms() > deadline) {
+            dd_proc_stop(&iso, 5000);
+            fail_msg("the isolator did not report a give-up in %s within %d ms", status_path,
+                     WAIT_MS);
+        }
+        if (dd_pipetest_mono_ms() >= next_publish) {
+            assert_int_equal(dd_pipetest_mqtt_publish(sns, "ddlocal/sns/GiveUpTest", event,
+                                                      strlen(event), 1, WAIT_MS),
+                             DD_PIPETEST_OK);
+            next_publish = dd_pipetest_mono_ms() + 1000;
+        }
+        pause_ms(50);
+    }
+    cJSON_free(event);
+    dd_proc_stop(&iso, 5000);
+    /* The log says it as an error, with the thing and the group. */
+    {
+        char *logtext = NULL;
+        assert_int_equal(dd_fs_read_file(log, 1 << 20, &logtext, NULL), DD_FS_OK);
+        assert_non_null(strstr(logtext, "GAVE UP isolating Doomed into NoSuchGroup after 3 "
+                                        "attempts"));
+        assert_non_null(strstr(logtext, "attempt 1 failed"));
+        free(logtext);
+    }
+    dd_pipetest_mqtt_destroy(sns);
+    pt->passed = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_api_answers_beside_200_idle_connections, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_isolator_retries_a_refused_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_isolator_gives_up_loudly, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
