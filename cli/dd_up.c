@@ -497,6 +497,7 @@ static void status_line(dd_up_t *up, char *line, size_t len)
         http != 200 || (st = cJSON_Parse(body)) == NULL) {
         free(body);
         (void)snprintf(line, len, "ddlocald not answering");
+        isolator_status(up, line, len); /* the isolator's give-ups may be why it matters */
         return;
     }
     free(body);
