@@ -374,8 +374,8 @@ static void *deliver_thread(void *arg)
             (void)snprintf(j->last_error, sizeof(j->last_error), "ddlocald stopped before delivery");
         }
         if (j->attempts >= w->cfg.max_attempts || stopping || (curl == NULL && w->cfg.deliver == NULL)) {
-            DD_LOG_WARN("%s %s: giving up after %d attempt(s): %s", w->cfg.label, j->endpoint, j->attempts,
-                        j->last_error);
+            DD_LOG_ERROR("%s %s: GAVE UP after %d attempt(s): %s", w->cfg.label, j->endpoint,
+                         j->attempts, j->last_error);
             if (w->cfg.dead_letter != NULL) {
                 w->cfg.dead_letter(w->cfg.dead_letter_ctx, j->topic, j->endpoint, j->body, j->attempts,
                                    j->last_error);

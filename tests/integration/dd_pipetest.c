@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +76,7 @@ const char *dd_pipetest_strerror(dd_pipetest_status_t status)
     case DD_PIPETEST_FAILED: return "failed";
     case DD_PIPETEST_TIMEOUT: return "timed out";
     case DD_PIPETEST_DISCONNECTED: return "disconnected";
+    case DD_PIPETEST_UNSUPPORTED: return "not supported here";
     }
     return "unknown pipetest status";
 }
@@ -190,6 +193,20 @@ dd_pipetest_status_t dd_pipetest_start(dd_pipetest_t *pt, const dd_pipetest_opti
     }
     (void)snprintf(pt->data_dir, sizeof(pt->data_dir), "%s/data", pt->tmp_dir);
     (void)snprintf(pt->up_log, sizeof(pt->up_log), "%s/up.log", pt->tmp_dir);
+    if (opts != NULL && opts->data_dir_tmpfs != NULL) {
+        char data[64];
+
+        (void)snprintf(data, sizeof(data), "size=%s,mode=0700", opts->data_dir_tmpfs);
+        if (mkdir(pt->data_dir, 0700) != 0 ||
+            mount("tmpfs", pt->data_dir, "tmpfs", 0, data) != 0) {
+            fprintf(stderr, "pipetest: cannot mount a tmpfs of %s on %s: %s\n",
+                    opts->data_dir_tmpfs, pt->data_dir, strerror(errno));
+            (void)dd_fs_remove_tree(pt->tmp_dir);
+            pt->tmp_dir[0] = '\0';
+            return DD_PIPETEST_UNSUPPORTED;
+        }
+        pt->tmpfs_mounted = true;
+    }
     argv[n++] = (char *)DD_PIPETEST_DDLOCAL;
     argv[n++] = "up";
     argv[n++] = "--data-dir";
@@ -213,6 +230,10 @@ dd_pipetest_status_t dd_pipetest_start(dd_pipetest_t *pt, const dd_pipetest_opti
     argv[n] = NULL;
     if (dd_proc_spawn(&pt->up, "ddlocal up", argv, NULL, pt->up_log) != DD_PROC_OK) {
         fprintf(stderr, "pipetest: cannot run %s\n", argv[0]);
+        if (pt->tmpfs_mounted) {
+            (void)umount2(pt->data_dir, MNT_DETACH);
+            pt->tmpfs_mounted = false;
+        }
         (void)dd_fs_remove_tree(pt->tmp_dir);
         pt->tmp_dir[0] = '\0';
         return DD_PIPETEST_FAILED;
@@ -286,6 +307,15 @@ int dd_pipetest_stop(dd_pipetest_t *pt)
         }
         if (!pt->passed) {
             dd_pipetest_dump_logs(pt);
+        }
+        if (pt->tmpfs_mounted) {
+            if (keep != NULL && keep[0] == '1') {
+                fprintf(stderr, "pipetest: the data dir was a tmpfs: not kept\n");
+            }
+            if (umount2(pt->data_dir, MNT_DETACH) != 0) {
+                fprintf(stderr, "pipetest: umount %s: %s\n", pt->data_dir, strerror(errno));
+            }
+            pt->tmpfs_mounted = false;
         }
         if (keep != NULL && keep[0] == '1') {
             fprintf(stderr, "pipetest: kept %s\n", pt->tmp_dir);
