@@ -631,7 +631,8 @@ static bool parse(int argc, char **argv, options_t *o)
     o->connections = 50;
     o->payload = 100;
     o->window = 20000;
-    for (i = 1; i < argc; i++) {
+    /* Every option takes a value: step over both. */
+    for (i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
         if (v == NULL) {
@@ -652,7 +653,6 @@ static bool parse(int argc, char **argv, options_t *o)
         } else {
             return false;
         }
-        i++;
     }
     return o->rounds >= 1 && o->rounds <= MAX_ROUNDS && o->seconds > 0.0 && o->warmup >= 0.0 &&
            o->connections >= 1 && o->connections <= MAX_CONNECTIONS && o->payload >= 0 &&
