@@ -36,5 +36,9 @@ case "${1:-}" in
     exit 2
     ;;
 esac
+target=all
+if [ "$dir" = "$root/build-fuzz" ]; then
+    target=fuzzers # the rest of a fuzzing tree is not meant to run
+fi
 cmake -S "$root" -B "$dir" -DDD_WERROR=ON "$@" >/dev/null
-cmake --build "$dir" -j"$jobs"
+cmake --build "$dir" -j"$jobs" --target "$target"
