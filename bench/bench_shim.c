@@ -603,6 +603,7 @@ static double median(const double *v, int n)
 {
     double s[MAX_ROUNDS];
 
+    /* cppcheck-suppress uninitvar - callers fill the first n entries */
     memcpy(s, v, (size_t)n * sizeof(*v));
     qsort(s, (size_t)n, sizeof(*s), cmp_double);
     return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2.0;

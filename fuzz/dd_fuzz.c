@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void round_trip(const dd_report_t *report, dd_report_format_t format,
-                       dd_report_keys_t keys)
+static void round_trip(const dd_report_t *report, dd_report_format_t format, dd_report_keys_t keys)
 {
     uint8_t *buf = malloc(DD_REPORT_MAX_PAYLOAD);
     size_t len = 0;

@@ -34,10 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             dd_policy_decision_t decision;
             dd_policy_match_t match;
 
-            (void)dd_policy_evaluate(one, 1, (dd_policy_action_t)a, RESOURCES[r], &vars,
-                                     &decision, &match);
-            (void)dd_policy_evaluate(one, 1, (dd_policy_action_t)a, RESOURCES[r], NULL,
-                                     &decision, NULL);
+            (void)dd_policy_evaluate(one, 1, (dd_policy_action_t)a, RESOURCES[r], &vars, &decision,
+                                     &match);
+            (void)dd_policy_evaluate(one, 1, (dd_policy_action_t)a, RESOURCES[r], NULL, &decision,
+                                     NULL);
         }
     }
     dd_policy_free(policy);

@@ -19,7 +19,8 @@
 
 static void write_back(const dd_profile_t *profile)
 {
-    cJSON *json = dd_profile_to_json(profile, NULL, DD_PROFILE_JSON_DESCRIBE | DD_PROFILE_JSON_TARGETS);
+    cJSON *json =
+        dd_profile_to_json(profile, NULL, DD_PROFILE_JSON_DESCRIBE | DD_PROFILE_JSON_TARGETS);
     char *text;
     dd_profile_t again;
 
@@ -50,8 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (dd_profile_validate(&profile, NULL, NULL, &err) == DD_PROFILE_OK) {
             write_back(&profile);
         }
-        if (dd_profile_parse_update(body, size, "fuzz", &patch, &deletes, &err) ==
-            DD_PROFILE_OK) {
+        if (dd_profile_parse_update(body, size, "fuzz", &patch, &deletes, &err) == DD_PROFILE_OK) {
             dd_profile_t merged;
 
             if (dd_profile_merge_update(&profile, &patch, deletes, &merged) == DD_PROFILE_OK) {

@@ -89,8 +89,8 @@ static int metering_seeds(const char *dir)
         rec.time_ms = 1795860006000 + type;
         rec.registered = type != DD_METERING_AUTH_FAILURE;
         rec.key = dd_metering_cstr("Thing01");
-        rec.subject = dd_metering_cstr(type >= DD_METERING_CONNECT ? "Thing01"
-                                                                   : "temperature-device-01");
+        rec.subject =
+            dd_metering_cstr(type >= DD_METERING_CONNECT ? "Thing01" : "temperature-device-01");
         rec.bytes = 5;
         rec.action = DD_METERING_ACTION_PUBLISH;
         rec.reason = DD_METERING_REASON_POLICY;

@@ -329,6 +329,7 @@ static long summary_number(const device_t *d, const char *what)
 
 static void format_line(char *buf, size_t len, const char *fmt, uint64_t id)
 {
+    /* cppcheck-suppress wrongPrintfScanfArgNum - every fmt has one %" PRIu64 " */
     (void)snprintf(buf, len, fmt, id);
 }
 
