@@ -9,6 +9,7 @@
 #include "dd_apiclient.h"
 #include "dd_cli.h"
 #include "dd_clienv.h"
+#include "dd_clock.h"
 #include "dd_log.h"
 #include "dd_fs.h"
 #include "dd_pki.h"
@@ -178,14 +179,6 @@ static bool isolate(api_conn_t *c, const char *group, const char *thing, char *e
     return true;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* What DIR/run/isolator-TOPIC.json says: counts since the isolator started, and the last give-up. */
 typedef struct iso_status {
     char path[700];
@@ -229,7 +222,7 @@ static void run_due(dd_retry_t *q, api_conn_t *c, const char *group, iso_status_
     const char *key;
     int attempt;
 
-    while (!g_stop && dd_retry_due(q, mono_ms(), &key, &attempt) == DD_RETRY_OK) {
+    while (!g_stop && dd_retry_due(q, dd_clock_mono_ms(), &key, &attempt) == DD_RETRY_OK) {
         char thing[DD_NAME_MAX + 1];
         char error[300] = "";
         bool gave_up = false;
@@ -247,10 +240,10 @@ static void run_due(dd_retry_t *q, api_conn_t *c, const char *group, iso_status_
             status_write(st, dd_retry_count(q));
             continue;
         }
-        (void)dd_retry_failed(q, thing, mono_ms(), &gave_up, &due);
+        (void)dd_retry_failed(q, thing, dd_clock_mono_ms(), &gave_up, &due);
         if (!gave_up) {
             DD_LOG_WARN("isolating %s: attempt %d failed: %s; retrying in %lld ms", thing, attempt,
-                        error, (long long)(due - mono_ms()));
+                        error, (long long)(due - dd_clock_mono_ms()));
             status_write(st, dd_retry_count(q));
             continue;
         }
@@ -453,7 +446,7 @@ int dd_cmd_isolator(int argc, char **argv)
         int64_t wait = 200;
 
         /* Wake up for the next retry too, not only for the next alert. */
-        if (dd_retry_wait_ms(queue, mono_ms(), &wait) != DD_RETRY_OK || wait < 0 || wait > 200) {
+        if (dd_retry_wait_ms(queue, dd_clock_mono_ms(), &wait) != DD_RETRY_OK || wait < 0 || wait > 200) {
             wait = 200;
         }
         (void)dd_svcmqtt_take(mqtt, 64, (int)wait, &msgs);
@@ -462,7 +455,7 @@ int dd_cmd_isolator(int argc, char **argv)
         }
         for (m = msgs; m != NULL; m = m->next) {
             char *thing = thing_from_event(m->payload, m->len, all_events);
-            if (thing != NULL && dd_retry_add(queue, thing, mono_ms()) == DD_RETRY_DUPLICATE) {
+            if (thing != NULL && dd_retry_add(queue, thing, dd_clock_mono_ms()) == DD_RETRY_DUPLICATE) {
                 DD_LOG_INFO("%s is already being isolated", thing);
             }
             free(thing);

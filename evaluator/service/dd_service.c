@@ -1,4 +1,5 @@
 #include "dd_service.h"
+#include "dd_clock.h"
 
 #include "dd_alerts.h"
 #include "dd_api.h"
@@ -147,14 +148,6 @@ static void feed(dd_service_t *svc, const char *fmt, ...)
     DD_LOG_INFO("event: %s", n < sizeof(item->text) ? item->text + n : "");
     item->seq = seq;
     svc->feed_seq = seq;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void dd_service_config_default(dd_service_config_t *cfg)
@@ -416,7 +409,7 @@ static int advance_clock(dd_service_t *svc, const char *body, size_t body_len, c
         (void)dd_regsync_clock(&svc->regsync, &svc->p, svc->mqtt);
     }
     tick(svc);
-    svc->last_tick_mono_ms = mono_ms();
+    svc->last_tick_mono_ms = dd_clock_mono_ms();
     *response = json_text(clock_json(svc));
     pthread_mutex_unlock(&svc->p.lock);
     dd_svcmqtt_wake(svc->mqtt); /* send what the tick produced now */
@@ -1082,7 +1075,7 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
         dd_service_destroy(svc);
         return status;
     }
-    svc->last_tick_mono_ms = mono_ms();
+    svc->last_tick_mono_ms = dd_clock_mono_ms();
     *out = svc;
     return DD_SERVICE_OK;
 }
@@ -1111,19 +1104,53 @@ static void tick(dd_service_t *svc)
     int64_t now = dd_clock_now_ms(&svc->p.clock);
     size_t mark = dd_outbox_mark(&svc->outbox);
     char text[32];
+    dd_store_status_t sst;
+    dd_engine_status_t est;
+    dd_registry_status_t rst;
+    bool ok = true;
 
     if (now < dd_engine_now(svc->p.engine)) {
         now = dd_engine_now(svc->p.engine);
     }
-    if (dd_store_begin(svc->p.store) != DD_STORE_OK) {
+    sst = dd_store_begin(svc->p.store);
+    if (sst != DD_STORE_OK) {
+        /* Nothing changed yet: the next tick tries again. */
+        DD_LOG_ERROR("engine tick skipped: cannot start a store transaction (%s)",
+                     dd_store_strerror(sst));
         return;
     }
-    (void)dd_engine_tick(svc->p.engine, now);
-    (void)dd_store_save_engine(svc->p.store, svc->p.engine);
-    (void)snprintf(text, sizeof(text), "%lld", (long long)now);
-    (void)dd_registry_setting_set(&svc->p.registry, SETTING_CLOCK_LAST, text);
-    if (dd_store_sink_status(svc->p.store) != DD_STORE_OK || dd_store_commit(svc->p.store) != DD_STORE_OK) {
-        (void)dd_store_rollback(svc->p.store);
+    est = dd_engine_tick(svc->p.engine, now);
+    if (est != DD_ENGINE_OK) {
+        DD_LOG_ERROR("engine tick failed: %s", dd_engine_strerror(est));
+        ok = false;
+    }
+    if (ok) {
+        sst = dd_store_save_engine(svc->p.store, svc->p.engine);
+        if (sst != DD_STORE_OK) {
+            DD_LOG_ERROR("engine tick: engine state not saved (%s)", dd_store_strerror(sst));
+            ok = false;
+        }
+    }
+    if (ok) {
+        (void)snprintf(text, sizeof(text), "%lld", (long long)now); /* 21 chars at most */
+        rst = dd_registry_setting_set(&svc->p.registry, SETTING_CLOCK_LAST, text);
+        if (rst != DD_REGISTRY_OK) {
+            DD_LOG_ERROR("engine tick: pipeline time not saved (%s)", dd_registry_strerror(rst));
+            ok = false;
+        }
+    }
+    if (ok) {
+        sst = dd_store_sink_status(svc->p.store);
+        if (sst == DD_STORE_OK) {
+            sst = dd_store_commit(svc->p.store);
+        }
+        if (sst != DD_STORE_OK) {
+            DD_LOG_ERROR("engine tick: %s", dd_store_strerror(sst));
+            ok = false;
+        }
+    }
+    if (!ok) {
+        (void)dd_store_rollback(svc->p.store); /* the error above is the one to report */
         dd_outbox_truncate(&svc->outbox, mark);
         DD_LOG_ERROR("an engine tick could not be stored and was rolled back");
         reload_engine(svc);
@@ -1145,8 +1172,10 @@ static void sync_registry(dd_service_t *svc)
         if (dd_regsync_full(&svc->regsync, &svc->p, svc->mqtt) == DD_REGSYNC_OK) {
             svc->broker_synced = true;
             svc->regsync_pending = false;
-            /* Engine coverage may be stale for changes made while disconnected. */
-            (void)dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL);
+            /* Engine coverage may be stale for changes made while disconnected;
+             * a failed push is logged and retried on the next loop. */
+            svc->regsync_pending =
+                dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL) != DD_REGSYNC_OK;
         }
         return;
     }
@@ -1236,7 +1265,7 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
     while (!*stop) {
         dd_svcmqtt_msg_t *msgs = NULL;
         size_t n;
-        int64_t mono = mono_ms();
+        int64_t mono = dd_clock_mono_ms();
         bool retrying = false;
 
         pthread_mutex_lock(&svc->p.lock);
@@ -1258,7 +1287,7 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
         } else {
             pthread_mutex_unlock(&svc->p.lock);
             n = dd_svcmqtt_take(svc->mqtt, 2000, 50, &msgs);
-            mono = mono_ms();
+            mono = dd_clock_mono_ms();
         }
 
         pthread_mutex_lock(&svc->p.lock);

@@ -1,4 +1,5 @@
 #include "dd_pipetest.h"
+#include "dd_clock.h"
 
 #include "dd_apiclient.h"
 #include "dd_fs.h"
@@ -32,14 +33,6 @@
 
 /* ---- small helpers -------------------------------------------------------------------------- */
 
-int64_t dd_pipetest_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void pause_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -51,10 +44,10 @@ static void pause_ms(long ms)
 /* Waits for a child to exit, polling; returns false at the deadline. */
 static bool wait_exit(dd_proc_t *p, int timeout_ms)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
 
     while (dd_proc_alive(p)) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             return false;
         }
         pause_ms(10);
@@ -240,9 +233,9 @@ dd_pipetest_status_t dd_pipetest_start(dd_pipetest_t *pt, const dd_pipetest_opti
     }
     pt->started = true;
     track(pt, true);
-    deadline = dd_pipetest_mono_ms() + timeout;
+    deadline = dd_clock_mono_ms() + timeout;
     while (!read_endpoints(pt)) {
-        if (!dd_proc_alive(&pt->up) || dd_pipetest_mono_ms() > deadline) {
+        if (!dd_proc_alive(&pt->up) || dd_clock_mono_ms() > deadline) {
             bool exited = !dd_proc_alive(&pt->up);
             fprintf(stderr, "pipetest: `ddlocal up` %s\n",
                     exited ? "exited" : "did not become ready in time");
@@ -784,7 +777,7 @@ static void bit_set(uint8_t *map, int mid, bool on)
 static bool cond_wait_until(dd_pipetest_mqtt_t *c, int64_t deadline)
 {
     struct timespec ts;
-    int64_t now = dd_pipetest_mono_ms();
+    int64_t now = dd_clock_mono_ms();
     int64_t left = deadline - now;
 
     if (left <= 0) {
@@ -877,7 +870,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     }
     m->len = plen;
     m->qos = msg->qos;
-    m->mono_ms = dd_pipetest_mono_ms();
+    m->mono_ms = dd_clock_mono_ms();
     pthread_mutex_lock(&c->lock);
     if (c->tail != NULL) {
         c->tail->next = m;
@@ -996,7 +989,7 @@ static void join_network(dd_pipetest_mqtt_t *c)
 
 int dd_pipetest_mqtt_connect(dd_pipetest_mqtt_t *c, int timeout_ms)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     int rc;
     int result = -1;
 
@@ -1039,7 +1032,7 @@ int dd_pipetest_mqtt_connect(dd_pipetest_mqtt_t *c, int timeout_ms)
 dd_pipetest_status_t dd_pipetest_mqtt_subscribe(dd_pipetest_mqtt_t *c, const char *filter, int qos,
                                                 int timeout_ms, int *granted)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     dd_pipetest_status_t st = DD_PIPETEST_TIMEOUT;
     int mid = 0;
 
@@ -1076,7 +1069,7 @@ dd_pipetest_status_t dd_pipetest_mqtt_publish(dd_pipetest_mqtt_t *c, const char 
                                               const void *payload, size_t len, int qos,
                                               int timeout_ms)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     dd_pipetest_status_t st = DD_PIPETEST_TIMEOUT;
     int mid = 0;
     int rc;
@@ -1129,7 +1122,7 @@ static bool matches(const char *filter, const char *topic)
 dd_pipetest_status_t dd_pipetest_mqtt_wait_message(dd_pipetest_mqtt_t *c, const char *filter,
                                                    int timeout_ms, dd_pipetest_msg_t **out)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
 
     if (c == NULL || filter == NULL || out == NULL) {
         return DD_PIPETEST_BAD_PARAMETER;
@@ -1163,7 +1156,7 @@ dd_pipetest_status_t dd_pipetest_mqtt_wait_message(dd_pipetest_mqtt_t *c, const 
 
 size_t dd_pipetest_mqtt_take(dd_pipetest_mqtt_t *c, int timeout_ms, dd_pipetest_msg_t **head)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     dd_pipetest_msg_t *m;
     size_t n = 0;
 
@@ -1205,7 +1198,7 @@ size_t dd_pipetest_mqtt_queued(dd_pipetest_mqtt_t *c, const char *filter)
 
 bool dd_pipetest_mqtt_wait_disconnect(dd_pipetest_mqtt_t *c, int timeout_ms)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     bool closed;
 
     if (c == NULL) {

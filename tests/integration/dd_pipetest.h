@@ -34,6 +34,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "dd_clock.h"
 #include "dd_proc.h"
 
 /** Status codes of this module. */
@@ -194,8 +195,6 @@ dd_pipetest_status_t dd_pipetest_db_rows(const dd_pipetest_t *pt, const char *sq
  */
 int dd_pipetest_log_count(const dd_pipetest_t *pt, const char *rel, const char *needle);
 
-/** @return Monotonic milliseconds. */
-int64_t dd_pipetest_mono_ms(void);
 
 /* ---- MQTT ----------------------------------------------------------------------------------- */
 

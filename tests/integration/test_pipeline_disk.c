@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dd_clock.h"
 #include "dd_pipetest.h"
 
 #define WAIT_MS 20000
@@ -93,9 +94,9 @@ static int start(fixture_t *f, const char *tmpfs, const char *thing)
         return -1;
     }
     /* CLI registry changes reach the shim within ~100 ms: retry until known. */
-    deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    deadline = dd_clock_mono_ms() + WAIT_MS;
     while (dd_pipetest_mqtt_connect(f->device, WAIT_MS) != 0) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             return -1;
         }
         pause_ms(100);
@@ -232,9 +233,9 @@ static void test_disk_full_holds_reports_and_resumes(void **state)
     fprintf(stderr, "the store stopped at report %d\n", stalled_at);
 
     /* ddlocald says so (its log may not: the log is on the full disk too). */
-    deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    deadline = dd_clock_mono_ms() + WAIT_MS;
     while (!status_bool(f, "storeWritable", &writable) || writable) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             fail_msg("report %d got no reply but the status says the store writes",
                      stalled_at);
         }
@@ -254,9 +255,9 @@ static void test_disk_full_holds_reports_and_resumes(void **state)
     /* Space returns: everything held or queued is answered, nothing resent. */
     assert_int_equal(unlink(filler), 0);
     pending = last - stalled_at + 1;
-    deadline = dd_pipetest_mono_ms() + WAIT_MS * 2;
+    deadline = dd_clock_mono_ms() + WAIT_MS * 2;
     while (pending > 0) {
-        int left = (int)(deadline - dd_pipetest_mono_ms());
+        int left = (int)(deadline - dd_clock_mono_ms());
         if (left <= 0 || !next_reply(f, left, &rid, &accepted)) {
             fail_msg("%d of the reports %d..%d still unanswered after space returned", pending,
                      stalled_at, last);
@@ -267,9 +268,9 @@ static void test_disk_full_holds_reports_and_resumes(void **state)
         answered[rid] = true;
         pending--;
     }
-    deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    deadline = dd_clock_mono_ms() + WAIT_MS;
     while (!status_bool(f, "storeWritable", &writable) || !writable) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             fail_msg("the reports are answered but the status still says the store cannot write");
         }
         pause_ms(100);
@@ -375,12 +376,12 @@ static void test_wal_stays_bounded_with_a_reader(void **state)
             }
         }
     }
-    deadline = dd_pipetest_mono_ms() + WAIT_MS * 6;
+    deadline = dd_clock_mono_ms() + WAIT_MS * 6;
     while (dd_pipetest_status_number(&f->pt, "reportsAccepted", &accepted) != DD_PIPETEST_OK ||
            accepted < WAL_REPORTS) {
         int64_t size = file_size(wal_path);
         max_wal = size > max_wal ? size : max_wal;
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             reader.stop = true;
             (void)pthread_join(thread, NULL);
             fail_msg("only %.0f of %d reports accepted", accepted, WAL_REPORTS);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dd_clock.h"
 #include "dd_fs.h"
 #include "dd_pipetest.h"
 #include "dd_proc.h"
@@ -103,9 +104,9 @@ static void test_api_answers_beside_200_idle_connections(void **state)
         assert_int_equal(connect(fds[i], (struct sockaddr *)&addr, sizeof(addr)), 0);
     }
     /* They are idle, not gone: the API must serve others beside them. */
-    deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    deadline = dd_clock_mono_ms() + WAIT_MS;
     while (dd_pipetest_api(pt, "GET", "/ddlocal/v1/status", NULL, &http, &out) != DD_PIPETEST_OK) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             fail_msg("no answer to GET /ddlocal/v1/status within %d ms beside %d idle connections",
                      WAIT_MS, IDLE_CONNECTIONS);
         }
@@ -193,9 +194,9 @@ static void test_isolator_retries_a_refused_call(void **state)
     cJSON_free(event);
 
     /* The isolator tried and was refused. */
-    deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    deadline = dd_clock_mono_ms() + WAIT_MS;
     while (dd_pipetest_log_count(pt, "logs/isolator.log", "Couldn't connect to server") < 1) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             (void)kill(pt->up.pid, SIGCONT);
             fail_msg("the isolator did not try (and fail) to isolate %s within %d ms", THING,
                      WAIT_MS);
@@ -204,9 +205,9 @@ static void test_isolator_retries_a_refused_call(void **state)
     }
     /* `up` runs again, sees ddlocald gone and restarts it on the same API port. */
     assert_int_equal(kill(pt->up.pid, SIGCONT), 0);
-    deadline = dd_pipetest_mono_ms() + RETRY_WAIT_MS;
+    deadline = dd_clock_mono_ms() + RETRY_WAIT_MS;
     while (!in_group(pt, THING, GROUP)) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             fail_msg("%s is not in %s %d ms after the API came back: the failed call was not "
                      "retried", THING, GROUP, RETRY_WAIT_MS);
         }
@@ -257,7 +258,7 @@ static void test_isolator_gives_up_loudly(void **state)
     assert_int_equal(dd_pipetest_mqtt_connect(sns, WAIT_MS), 0);
     event = alert_event("Doomed");
     /* Its subscription may not be in place yet: publish until it acts. */
-    deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    deadline = dd_clock_mono_ms() + WAIT_MS;
     for (;;) {
         int gave_up = 0;
         if (dd_fs_read_file(status_path, 65536, &text, NULL) == DD_FS_OK) {
@@ -280,16 +281,16 @@ static void test_isolator_gives_up_loudly(void **state)
         if (gave_up >= 1) {
             break;
         }
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             dd_proc_stop(&iso, 5000);
             fail_msg("the isolator did not report a give-up in %s within %d ms", status_path,
                      WAIT_MS);
         }
-        if (dd_pipetest_mono_ms() >= next_publish) {
+        if (dd_clock_mono_ms() >= next_publish) {
             assert_int_equal(dd_pipetest_mqtt_publish(sns, "ddlocal/sns/GiveUpTest", event,
                                                       strlen(event), 1, WAIT_MS),
                              DD_PIPETEST_OK);
-            next_publish = dd_pipetest_mono_ms() + 1000;
+            next_publish = dd_clock_mono_ms() + 1000;
         }
         pause_ms(50);
     }
