@@ -150,6 +150,13 @@ static void feed(dd_service_t *svc, const char *fmt, ...)
     svc->feed_seq = seq;
 }
 
+static void pause_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+    (void)nanosleep(&ts, NULL);
+}
+
 void dd_service_config_default(dd_service_config_t *cfg)
 {
     if (cfg == NULL) {
@@ -843,13 +850,25 @@ static void *checkpointer(void *arg)
  */
 static void truncate_wal(dd_service_t *svc, sqlite3 *db, int frames)
 {
+    int64_t until = dd_clock_mono_ms() + CHECKPOINT_TRUNCATE_WAIT_MS;
     int rc;
 
     if (frames < svc->wal_truncate_at) {
         return;
     }
-    sqlite3_busy_timeout(db, CHECKPOINT_TRUNCATE_WAIT_MS);
-    rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    /*
+     * SQLITE_BUSY comes at once, busy handler or not, while the checkpointer
+     * thread runs its unlocked pass (it holds the checkpoint lock; it then
+     * waits for the pipeline lock we hold, without it): try again until the
+     * wait is over. The busy handler covers the readers.
+     */
+    sqlite3_busy_timeout(db, 100);
+    do {
+        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        if (rc == SQLITE_BUSY) {
+            pause_ms(5);
+        }
+    } while (rc == SQLITE_BUSY && dd_clock_mono_ms() < until);
     sqlite3_busy_timeout(db, WRITER_BUSY_TIMEOUT_MS);
     if (rc == SQLITE_OK) {
         DD_LOG_INFO("WAL truncated at %d pages (a reader kept it from restarting, or the "
@@ -1246,13 +1265,6 @@ static void store_resumed(dd_service_t *svc, int64_t mono, size_t n)
     feed(svc, "store: writes again; ingest resumed");
     svc->held_since_mono_ms = 0;
     svc->store_error[0] = '\0';
-}
-
-static void pause_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
 }
 
 dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *stop)
