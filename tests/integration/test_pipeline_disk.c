@@ -12,7 +12,7 @@
  * - bounded WAL: 20,000 reports as fast as the broker takes them while
  *   another connection reads the database in a loop (each read holding its
  *   snapshot for 5 ms); the WAL file never exceeds WAL_BOUND_BYTES (it
- *   reached 63 MB with the 8,192-page threshold and no size limit).
+ *   reached 250 MB here with the 8,192-page threshold and no size limit).
  */
 #include <setjmp.h>
 #include <stdarg.h>
