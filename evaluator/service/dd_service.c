@@ -87,6 +87,7 @@ struct dd_service {
     dd_alerts_webhooks_t *lambdas;   /* a deliverer of its own: an invocation may take seconds */
     bool broker_synced;              /* full registry sent on this connection */
     bool regsync_pending;            /* a push failed: retry */
+    bool tick_failing;               /* the last tick was not stored: log changes only */
     int64_t last_tick_mono_ms;
     int64_t redelivery_until_mono_ms; /* 0 until the first connection to the broker */
     uint64_t alerts_published;
@@ -1123,56 +1124,62 @@ static void tick(dd_service_t *svc)
     int64_t now = dd_clock_now_ms(&svc->p.clock);
     size_t mark = dd_outbox_mark(&svc->outbox);
     char text[32];
+    char why[160] = "";
     dd_store_status_t sst;
     dd_engine_status_t est;
     dd_registry_status_t rst;
-    bool ok = true;
 
     if (now < dd_engine_now(svc->p.engine)) {
         now = dd_engine_now(svc->p.engine);
     }
     sst = dd_store_begin(svc->p.store);
     if (sst != DD_STORE_OK) {
-        /* Nothing changed yet: the next tick tries again. */
-        DD_LOG_ERROR("engine tick skipped: cannot start a store transaction (%s)",
-                     dd_store_strerror(sst));
+        /* Nothing changed yet: the next tick tries again. Said once, not every tick. */
+        if (!svc->tick_failing) {
+            DD_LOG_ERROR("engine ticks skipped until the store can start a transaction (%s)",
+                         dd_store_strerror(sst));
+            svc->tick_failing = true;
+        }
         return;
     }
     est = dd_engine_tick(svc->p.engine, now);
     if (est != DD_ENGINE_OK) {
-        DD_LOG_ERROR("engine tick failed: %s", dd_engine_strerror(est));
-        ok = false;
+        (void)snprintf(why, sizeof(why), "engine: %s", dd_engine_strerror(est));
     }
-    if (ok) {
+    if (why[0] == '\0') {
         sst = dd_store_save_engine(svc->p.store, svc->p.engine);
         if (sst != DD_STORE_OK) {
-            DD_LOG_ERROR("engine tick: engine state not saved (%s)", dd_store_strerror(sst));
-            ok = false;
+            (void)snprintf(why, sizeof(why), "engine state: %s", dd_store_strerror(sst));
         }
     }
-    if (ok) {
+    if (why[0] == '\0') {
         (void)snprintf(text, sizeof(text), "%lld", (long long)now); /* 21 chars at most */
         rst = dd_registry_setting_set(&svc->p.registry, SETTING_CLOCK_LAST, text);
         if (rst != DD_REGISTRY_OK) {
-            DD_LOG_ERROR("engine tick: pipeline time not saved (%s)", dd_registry_strerror(rst));
-            ok = false;
+            (void)snprintf(why, sizeof(why), "pipeline time: %s", dd_registry_strerror(rst));
         }
     }
-    if (ok) {
+    if (why[0] == '\0') {
         sst = dd_store_sink_status(svc->p.store);
         if (sst == DD_STORE_OK) {
             sst = dd_store_commit(svc->p.store);
         }
         if (sst != DD_STORE_OK) {
-            DD_LOG_ERROR("engine tick: %s", dd_store_strerror(sst));
-            ok = false;
+            (void)snprintf(why, sizeof(why), "store: %s", dd_store_strerror(sst));
         }
     }
-    if (!ok) {
-        (void)dd_store_rollback(svc->p.store); /* the error above is the one to report */
+    if (why[0] != '\0') {
+        (void)dd_store_rollback(svc->p.store); /* "why" is the error to report */
         dd_outbox_truncate(&svc->outbox, mark);
-        DD_LOG_ERROR("an engine tick could not be stored and was rolled back");
+        if (!svc->tick_failing) {
+            DD_LOG_ERROR("an engine tick could not be stored and was rolled back (%s); "
+                         "said once until ticks are stored again", why);
+            svc->tick_failing = true;
+        }
         reload_engine(svc);
+    } else if (svc->tick_failing) {
+        DD_LOG_INFO("engine ticks are stored again");
+        svc->tick_failing = false;
     }
 }
 
