@@ -88,6 +88,47 @@ def parse(path):
     return blocks
 
 
+LINK_RE = re.compile(r"\]\(([^)\s]+)\)")
+PATH_RE = re.compile(r"`((?:fixtures|tests|docs|scripts)/[A-Za-z0-9_./-]+)`")
+
+
+def slug(heading):
+    """GitHub's anchor for a heading."""
+    s = heading.strip().lower()
+    s = re.sub(r"[^\w\- ]", "", s)
+    return s.replace(" ", "-")
+
+
+def anchors(path):
+    with open(path) as f:
+        return {slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", f.read(), re.M)}
+
+
+def check_links(path, source):
+    """Every relative link of the page leads to a file of the repository (and to a
+    heading of it, for #anchors), and every `fixtures/...`, `tests/...`, `docs/...`
+    or `scripts/...` path the page names exists."""
+    with open(path) as f:
+        doc = f.read()
+    bad = []
+    for m in LINK_RE.finditer(doc):
+        target = m.group(1)
+        if re.match(r"^[a-z]+:", target):
+            continue
+        file, _, anchor = target.partition("#")
+        full = os.path.normpath(os.path.join(os.path.dirname(path), file)) if file else path
+        if not os.path.exists(full):
+            bad.append("link to a missing file: %s" % target)
+        elif anchor and full.endswith(".md") and anchor not in anchors(full):
+            bad.append("link to a missing heading: %s" % target)
+    for m in PATH_RE.finditer(doc):
+        rel = m.group(1).rstrip(".")
+        if "*" not in rel and not os.path.exists(os.path.join(source, rel)):
+            bad.append("names a missing file: %s" % rel)
+    if bad:
+        raise WalkthroughError("%s: %s" % (path, "; ".join(sorted(set(bad)))))
+
+
 def set_subreaper():
     """Orphans (a device program whose shell died, a daemonised receiver) become
     our children, so cleanup finds every process the walkthrough started."""
