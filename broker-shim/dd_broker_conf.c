@@ -209,7 +209,9 @@ dd_broker_conf_status_t dd_broker_conf_render(const dd_broker_conf_options_t *o,
                          "log_type information\n");
     }
     out_printf(&out, "connection_messages true\n");
-    out_printf(&out, "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n");
+    /* The broker's lines on ddlocal's timeline: UTC (`ddlocal up` runs mosquitto with TZ=UTC);
+     * strftime has no milliseconds, so whole seconds. */
+    out_printf(&out, "log_timestamp true\nlog_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%SZ\n");
 
     if (!o->plain) {
         out_printf(&out, "\nplugin %s\n", o->plugin_path);

@@ -441,6 +441,7 @@ static int start_pipeline(demo_t *d, const char *data_dir)
     o.api_port = 0;
     o.time_scale = d->scale;
     o.workshop = true;
+    o.workshop_profiles = true;
     o.status = false;
     rc = dd_up_start(&d->up, &o);
     if (rc != 0) {

@@ -148,17 +148,53 @@ static void isolate(api_conn_t *c, const char *group, const char *thing)
     }
     cJSON_free(text);
     if (rc != CURLE_OK) {
-        fprintf(stderr, "ddlocal: PUT %s: %s\n", ADD_PATH, curl_easy_strerror(rc));
+        DD_LOG_ERROR("PUT %s: %s", ADD_PATH, curl_easy_strerror(rc));
     } else if (status < 200 || status > 299) {
         cJSON *parsed = cJSON_Parse(c->response);
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(parsed, "message");
 
-        fprintf(stderr, "ddlocal: PUT %s failed with HTTP %ld: %s\n", ADD_PATH, status,
-                cJSON_IsString(msg) ? msg->valuestring : c->response);
+        DD_LOG_ERROR("PUT %s failed with HTTP %ld: %s", ADD_PATH, status,
+                     cJSON_IsString(msg) ? msg->valuestring : c->response);
         cJSON_Delete(parsed);
     } else {
         DD_LOG_INFO("isolated %s: added to thing group %s", thing, group);
     }
+}
+
+/*
+ * The pipeline clock for the log's stamps, as ddlocald runs it: its spec from the API. A scaled
+ * clock follows from its spec; a manual one is asked again before each batch of alerts.
+ */
+static void sync_clock(const char *api, dd_clock_t *clock, bool *known)
+{
+    char *body = NULL;
+    long http = 0;
+    cJSON *doc;
+    const char *spec;
+    dd_clock_t fresh;
+
+    if (*known && clock->mode != DD_CLOCK_MANUAL) {
+        return;
+    }
+    if (dd_apiclient_request(api, "GET", "/ddlocal/v1/clock", NULL, &http, &body) != DD_APICLIENT_OK ||
+        http != 200) {
+        free(body);
+        return;
+    }
+    doc = cJSON_Parse(body);
+    free(body);
+    spec = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "spec"));
+    if (spec != NULL && dd_clock_parse(&fresh, spec) == DD_CLOCK_OK) {
+        /* The MQTT thread may log meanwhile: a known manual clock only moves (atomically). */
+        if (*known && fresh.mode == DD_CLOCK_MANUAL) {
+            (void)dd_clock_set(clock, dd_clock_now_ms(&fresh));
+        } else {
+            *clock = fresh;
+        }
+        *known = true;
+        dd_log_set_clock(clock);
+    }
+    cJSON_Delete(doc);
 }
 
 int dd_cmd_isolator(int argc, char **argv)
@@ -188,6 +224,8 @@ int dd_cmd_isolator(int argc, char **argv)
     api_conn_t conn;
     struct sigaction sa;
     char abs_dir[512];
+    static dd_clock_t pipeline;
+    bool clock_known = false;
     int c;
 
     optind = 1;
@@ -224,6 +262,8 @@ int dd_cmd_isolator(int argc, char **argv)
         }
     }
     dd_log_set_program("ddlocal isolator");
+    dd_log_set_clock(NULL);
+    sync_clock(api, &pipeline, &clock_known);
     (void)dd_pki_path(abs_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
     (void)dd_pki_path(abs_dir, DD_PKI_FILE_SERVICE_CERT, cert, sizeof(cert));
     (void)dd_pki_path(abs_dir, DD_PKI_FILE_SERVICE_KEY, key, sizeof(key));
@@ -242,12 +282,12 @@ int dd_cmd_isolator(int argc, char **argv)
     params.subscriptions = subs;
     params.subscription_count = 1;
     if (!api_conn_open(&conn, api)) {
-        fprintf(stderr, "ddlocal isolator: cannot set up an HTTP client\n");
+        DD_LOG_ERROR("cannot set up an HTTP client");
         api_conn_close(&conn);
         return 1;
     }
     if (dd_svcmqtt_create(&params, &mqtt) != DD_SVCMQTT_OK) {
-        fprintf(stderr, "ddlocal isolator: cannot connect to the broker\n");
+        DD_LOG_ERROR("cannot connect to the broker");
         api_conn_close(&conn);
         return 1;
     }
@@ -260,6 +300,9 @@ int dd_cmd_isolator(int argc, char **argv)
         dd_svcmqtt_msg_t *msgs = NULL;
         dd_svcmqtt_msg_t *m;
         (void)dd_svcmqtt_take(mqtt, 64, 200, &msgs);
+        if (msgs != NULL) {
+            sync_clock(api, &pipeline, &clock_known);
+        }
         for (m = msgs; m != NULL; m = m->next) {
             char *thing = thing_from_event(m->payload, m->len, all_events);
             if (thing != NULL) {

@@ -41,14 +41,23 @@ static const char UP_HELP[] =
     "      --strict-identity  only AWS's identity rule (client id = thing name); by default a\n"
     "                         certificate attached to exactly one thing also makes that thing\n"
     "      --no-kick-on-deny  keep clients connected after an authorization failure\n"
-    "      --workshop         provision the workshop's world on first run and print its steps\n"
+    "      --workshop         provision the world of the workshop's Module 1 on first run (things,\n"
+    "                         certificates, policies, IsolatedDevices + DenyAll, the BadIoTDevices\n"
+    "                         topic, the isolator) and print its steps; you create the profiles\n"
+    "      --with-profiles    with --workshop: also create and attach the workshop's two security\n"
+    "                         profiles (DetectLargeMessageSize, DetectSendingMoreThanAverageBytes)\n"
     "      --isolator TOPIC:GROUP  run an isolator: SNS stand-in TOPIC -> thing group GROUP\n"
     "                         (with --workshop: BadIoTDevices:IsolatedDevices)\n"
+    "      --no-isolator      no built-in isolator, not even with --workshop (e.g. to let the\n"
+    "                         workshop's own IsolateDevice code do it: `ddlocal lambda add`)\n"
     "      --fine-error-codes --throttle --reject-duplicate-report-ids --reject-mixed-keys\n"
     "                         report protocol switches (see `ddlocald --help`)\n"
     "      --webhook-attempts N --webhook-backoff-ms MS\n"
     "                         webhook delivery: attempts before a dead letter (4), first backoff (1000)\n"
-    "      --no-status        no live status line\n"
+    "      --lambda-backoff-ms MS  Lambda stand-in retries: wait before the 2nd of 3 attempts,\n"
+    "                         doubled before the 3rd (default 60000, as Lambda)\n"
+    "      --no-status        no live status line and no event lines: for `ddlocal up ... &` in a\n"
+    "                         shell you keep using (events are in DIR/logs/ddlocald.log)\n"
     "      --log-level LEVEL  error | warn | info | debug\n"
     "\n"
     "exit status: 0 stopped cleanly, 1 failure, 2 usage, 3 a port is taken or needs root,\n"
@@ -77,7 +86,8 @@ static int parse_port(const char *text, uint16_t *out)
 enum {
     OPT_MQTT_PORT = 1000, OPT_ALPN_PORT, OPT_API_PORT, OPT_BIND, OPT_TIME_SCALE, OPT_MANUAL, OPT_REGION,
     OPT_ACCOUNT, OPT_STRICT, OPT_NO_KICK, OPT_WORKSHOP, OPT_ISOLATOR, OPT_FINE, OPT_THROTTLE,
-    OPT_DUPLICATES, OPT_MIXED, OPT_NO_STATUS, OPT_LOG_LEVEL, OPT_WH_ATTEMPTS, OPT_WH_BACKOFF
+    OPT_DUPLICATES, OPT_MIXED, OPT_NO_STATUS, OPT_LOG_LEVEL, OPT_WH_ATTEMPTS, OPT_WH_BACKOFF,
+    OPT_WITH_PROFILES, OPT_NO_ISOLATOR, OPT_LAMBDA_BACKOFF
 };
 
 int dd_cmd_up(int argc, char **argv)
@@ -95,6 +105,7 @@ int dd_cmd_up(int argc, char **argv)
         {"strict-identity", no_argument, NULL, OPT_STRICT},
         {"no-kick-on-deny", no_argument, NULL, OPT_NO_KICK},
         {"workshop", no_argument, NULL, OPT_WORKSHOP},
+        {"with-profiles", no_argument, NULL, OPT_WITH_PROFILES},
         {"isolator", required_argument, NULL, OPT_ISOLATOR},
         {"fine-error-codes", no_argument, NULL, OPT_FINE},
         {"throttle", no_argument, NULL, OPT_THROTTLE},
@@ -103,6 +114,8 @@ int dd_cmd_up(int argc, char **argv)
         {"no-status", no_argument, NULL, OPT_NO_STATUS},
         {"webhook-attempts", required_argument, NULL, OPT_WH_ATTEMPTS},
         {"webhook-backoff-ms", required_argument, NULL, OPT_WH_BACKOFF},
+        {"no-isolator", no_argument, NULL, OPT_NO_ISOLATOR},
+        {"lambda-backoff-ms", required_argument, NULL, OPT_LAMBDA_BACKOFF},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -144,12 +157,23 @@ int dd_cmd_up(int argc, char **argv)
         case OPT_STRICT: o.strict_identity = true; break;
         case OPT_NO_KICK: o.no_kick_on_deny = true; break;
         case OPT_WORKSHOP: o.workshop = true; break;
+        case OPT_WITH_PROFILES: o.workshop_profiles = true; break;
         case OPT_ISOLATOR:
             if (strchr(optarg, ':') == NULL) {
                 return dd_clienv_usage_error("up", "--isolator takes TOPIC:GROUP, not '%s'", optarg);
             }
             o.isolator = optarg;
             break;
+        case OPT_NO_ISOLATOR: o.no_isolator = true; break;
+        case OPT_LAMBDA_BACKOFF: {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v < 1 || v > 3600000) {
+                return dd_clienv_usage_error("up", "--lambda-backoff-ms takes 1..3600000 ms, not '%s'", optarg);
+            }
+            o.lambda_backoff_ms = optarg;
+            break;
+        }
         case OPT_FINE: o.fine_error_codes = true; break;
         case OPT_THROTTLE: o.throttle = true; break;
         case OPT_DUPLICATES: o.reject_duplicates = true; break;
@@ -186,8 +210,14 @@ int dd_cmd_up(int argc, char **argv)
     if (optind != argc) {
         return dd_clienv_usage_error("up", "unexpected argument '%s'", argv[optind]);
     }
+    if (o.isolator != NULL && o.no_isolator) {
+        return dd_clienv_usage_error("up", "--isolator and --no-isolator exclude each other");
+    }
     if (o.time_scale > 0.0 && o.manual_clock) {
         return dd_clienv_usage_error("up", "--time-scale and --manual-clock exclude each other");
+    }
+    if (o.workshop_profiles && !o.workshop) {
+        return dd_clienv_usage_error("up", "--with-profiles goes with --workshop");
     }
     if ((o.region == NULL) != (o.account == NULL)) {
         return dd_clienv_usage_error("up", "--region and --account go together");

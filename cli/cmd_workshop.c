@@ -8,40 +8,49 @@
 #include "dd_workshop.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char WORKSHOP_HELP[] =
-    "usage: ddlocal workshop [-D DIR]\n"
+    "usage: ddlocal workshop [--with-profiles] [-D DIR]\n"
     "\n"
     "Loads the workshop's fixtures into the running pipeline through its AWS IoT\n"
     "API, once per data dir: Thing01-03 (SensorType=DHT22) with a certificate each\n"
     "(files in DIR/workshop/), the DevicePolicy, the IsolatedDevices group with\n"
-    "its DenyAll policy, and the Module 3 and Module 4 security profiles attached\n"
-    "to all things with the BadIoTDevices SNS topic as alert target. Then prints\n"
-    "the commands of each workshop step. (`ddlocal up --workshop` does the same\n"
-    "at start and also runs the isolator.)\n"
+    "its DenyAll policy - the world of the workshop's Module 1; you create the\n"
+    "security profiles. Then prints the commands of each workshop step.\n"
+    "(`ddlocal up --workshop` does the same at start and also runs the isolator.)\n"
     "\n"
-    "  -D, --data-dir DIR  data dir of the running pipeline\n";
+    "  -D, --data-dir DIR  data dir of the running pipeline\n"
+    "      --with-profiles also create the Module 3 and Module 4 security profiles\n"
+    "                      (DetectLargeMessageSize, DetectSendingMoreThanAverageBytes),\n"
+    "                      attached to all things, alerts to the BadIoTDevices topic\n";
 
 int dd_cmd_workshop(int argc, char **argv)
 {
     static const struct option options[] = {
         {"data-dir", required_argument, NULL, 'D'},
+        {"with-profiles", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *data_dir = dd_clienv_default_data_dir();
     dd_apiclient_endpoints_t ep;
     char abs_dir[PATH_MAX];
+    bool with_profiles = false;
+    cJSON *clock_doc = NULL;
+    dd_clock_t clock;
+    bool have_clock = false;
     int c;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "D:h", options, NULL)) != -1) {
         switch (c) {
         case 'D': data_dir = optarg; break;
+        case 'P': with_profiles = true; break;
         case 'h': fputs(WORKSHOP_HELP, stdout); return 0;
         default: return dd_clienv_usage_error("workshop", "unknown option");
         }
@@ -53,10 +62,16 @@ int dd_cmd_workshop(int argc, char **argv)
         fprintf(stderr, "ddlocal workshop: %s\n", dd_apiclient_strerror(DD_APICLIENT_NOT_RUNNING));
         return 1;
     }
-    if (dd_workshop_provision(abs_dir, ep.api) != 0) {
+    if (dd_workshop_provision(abs_dir, ep.api, with_profiles) != 0) {
         return 1;
     }
-    dd_workshop_print_steps(abs_dir, ep.mqtt_port, ep.api);
+    if (dd_apiclient_json(ep.api, "GET", "/ddlocal/v1/clock", NULL, &clock_doc) == DD_APICLIENT_OK &&
+        cJSON_GetStringValue(cJSON_GetObjectItem(clock_doc, "spec")) != NULL &&
+        dd_clock_parse(&clock, cJSON_GetStringValue(cJSON_GetObjectItem(clock_doc, "spec"))) == DD_CLOCK_OK) {
+        have_clock = true;
+    }
+    cJSON_Delete(clock_doc);
+    dd_workshop_print_steps(abs_dir, ep.mqtt_port, ep.api, have_clock ? &clock : NULL);
     printf("The isolator is not started by this command: run\n"
            "  ddlocal isolator --sns-topic %s --group %s -D %s\n"
            "or start the pipeline with `ddlocal up --workshop`.\n",

@@ -21,6 +21,7 @@ int dd_cmd_cert(int argc, char **argv);
 int dd_cmd_group(int argc, char **argv);
 int dd_cmd_policy(int argc, char **argv);
 int dd_cmd_sns(int argc, char **argv);
+int dd_cmd_lambda(int argc, char **argv);
 int dd_cmd_up(int argc, char **argv);
 int dd_cmd_clock(int argc, char **argv);
 int dd_cmd_isolator(int argc, char **argv);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,25 @@ static void choose_clock(dd_up_t *up, dd_clienv_t *env)
         }
     }
     (void)dd_clock_format(&clock, up->clock_spec, sizeof(up->clock_spec));
+    up->clock = clock;
+}
+
+/* A line of `up`'s own on stderr, stamped like the logs (real [pipeline]) so it sits on their timeline. */
+static void note(dd_up_t *up, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(dd_up_t *up, const char *fmt, ...)
+{
+    char stamp[DD_LOG_STAMP_MAX];
+    char text[512];
+    va_list ap;
+
+    if (dd_log_format_stamp(dd_clock_wall_ms(), &up->clock, stamp, sizeof(stamp)) != DD_LOG_OK) {
+        stamp[0] = '\0';
+    }
+    va_start(ap, fmt);
+    (void)vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s%s ddlocal up: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "", stamp, text);
 }
 
 static int start_broker(dd_up_t *up)
@@ -147,7 +167,7 @@ static int start_broker(dd_up_t *up)
     char conf[700];
     char preload[600];
     char *argv[4];
-    char *envp[3] = {NULL, NULL, NULL};
+    char *envp[4] = {"TZ=UTC", NULL, NULL, NULL};
     dd_proc_status_t st;
 
     if (dd_broker_conf_defaults(&c, up->data_dir, user, sizeof(user), log, sizeof(log)) != DD_BROKER_CONF_OK) {
@@ -171,8 +191,8 @@ static int start_broker(dd_up_t *up)
     if (DD_SANITIZER_PRELOAD[0] != '\0') {
         /* A sanitized plugin in Debian's uninstrumented broker needs the runtimes preloaded. */
         (void)snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", DD_SANITIZER_PRELOAD);
-        envp[0] = preload;
-        envp[1] = "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1";
+        envp[1] = preload;
+        envp[2] = "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1";
     }
     argv[0] = (char *)program("DDLOCAL_MOSQUITTO", DD_MOSQUITTO_BIN);
     argv[1] = "-c";
@@ -251,6 +271,10 @@ static int start_ddlocald(dd_up_t *up)
     if (up->opts.webhook_backoff_ms != NULL) {
         argv[n++] = "--webhook-backoff-ms";
         argv[n++] = (char *)up->opts.webhook_backoff_ms;
+    }
+    if (up->opts.lambda_backoff_ms != NULL) {
+        argv[n++] = "--lambda-backoff-ms";
+        argv[n++] = (char *)up->opts.lambda_backoff_ms;
     }
     argv[n] = NULL;
     if (dd_proc_spawn(&up->ddlocald, "ddlocald", argv, NULL, log) != DD_PROC_OK) {
@@ -376,7 +400,7 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
     (void)dd_fs_mkdirs(dir, 0700);
     (void)snprintf(dir, sizeof(dir), "%s/run", up->data_dir);
     (void)dd_fs_mkdirs(dir, 0700);
-    if (o->isolator != NULL || o->workshop) {
+    if ((o->isolator != NULL || o->workshop) && !o->no_isolator) {
         const char *spec = o->isolator != NULL ? o->isolator : "BadIoTDevices:IsolatedDevices";
         const char *colon = strchr(spec, ':');
         (void)snprintf(up->isolator_topic, sizeof(up->isolator_topic), "%.*s", (int)(colon - spec), spec);
@@ -386,7 +410,7 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
         dd_up_stop(up);
         return rc;
     }
-    if (o->workshop && dd_workshop_provision(up->data_dir, up->api_url) != 0) {
+    if (o->workshop && dd_workshop_provision(up->data_dir, up->api_url, o->workshop_profiles) != 0) {
         dd_up_stop(up);
         return DD_UP_EXIT_FAILURE;
     }
@@ -404,7 +428,7 @@ int dd_up_supervise(dd_up_t *up)
     if (!dd_proc_alive(&up->broker)) {
         char log[700];
         dd_proc_describe_exit(&up->broker, how, sizeof(how));
-        fprintf(stderr, "\nddlocal up: mosquitto %s; stopping the pipeline\n", how);
+        note(up, "mosquitto %s; stopping the pipeline", how);
         (void)snprintf(log, sizeof(log), "%s/broker/%s", up->data_dir, DD_BROKER_CONF_LOG_FILE);
         show_log_tail(log);
         return DD_UP_EXIT_FAILURE;
@@ -412,7 +436,7 @@ int dd_up_supervise(dd_up_t *up)
     if (!dd_proc_alive(&up->ddlocald)) {
         /* The broker keeps reports and metering queued meanwhile: restart and carry on. */
         dd_proc_describe_exit(&up->ddlocald, how, sizeof(how));
-        fprintf(stderr, "\nddlocal up: ddlocald %s; restarting it\n", how);
+        note(up, "ddlocald %s; restarting it", how);
         up->ddlocald_restarts++;
         if (start_ddlocald(up) != 0) {
             return DD_UP_EXIT_FAILURE;
@@ -420,7 +444,7 @@ int dd_up_supervise(dd_up_t *up)
     }
     if (up->isolator_topic[0] != '\0' && !dd_proc_alive(&up->isolator)) {
         dd_proc_describe_exit(&up->isolator, how, sizeof(how));
-        fprintf(stderr, "\nddlocal up: the isolator %s; restarting it\n", how);
+        note(up, "the isolator %s; restarting it", how);
         if (start_isolator(up) != 0) {
             return DD_UP_EXIT_FAILURE;
         }
@@ -454,7 +478,12 @@ static void status_line(dd_up_t *up, char *line, size_t len)
         return;
     }
     free(body);
-    (void)snprintf(line, len, "%s | connected %d | reports accepted %d rejected %d | active violations %d | alerts %d",
+    /* `up`'s own stamps follow a manual clock as ddlocald moves it. */
+    if (up->clock.mode == DD_CLOCK_MANUAL && cJSON_IsNumber(cJSON_GetObjectItem(st, "pipelineTimeMs"))) {
+        (void)dd_clock_set(&up->clock, (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "pipelineTimeMs")));
+    }
+    (void)snprintf(line, len, "%s%s | connected %d | reports accepted %d rejected %d | active violations %d | alerts %d",
+                   up->clock.mode == DD_CLOCK_REAL ? "" : "pipeline ",
                    cJSON_GetStringValue(cJSON_GetObjectItem(st, "pipelineTime")) != NULL
                        ? cJSON_GetStringValue(cJSON_GetObjectItem(st, "pipelineTime")) : "?",
                    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "connectedClients")),
@@ -499,12 +528,16 @@ int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
     dd_up_t up;
     char line[256];
     char last[256] = "";
+    char clock_text[DD_LOG_CLOCK_TEXT_MAX];
     int rc;
     int ticks = 0;
 
     rc = dd_up_start(&up, o);
     if (rc != 0) {
         return rc;
+    }
+    if (dd_log_describe_clock(&up.clock, clock_text, sizeof(clock_text)) != DD_LOG_OK) {
+        (void)snprintf(clock_text, sizeof(clock_text), "%s", up.clock_spec);
     }
     printf("ddlocal is up (data dir %s)\n"
            "  MQTT (8883 role):  %s:%u   ALPN x-amzn-mqtt-ca (443 role): %s:%u\n"
@@ -513,12 +546,14 @@ int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
            "  clock:             %s\n"
            "  logs:              %s/logs/, %s/broker/mosquitto.log\n",
            up.data_dir, o->bind, (unsigned)up.mqtt_port, o->bind, (unsigned)up.alpn_port, up.api_url,
-           up.api_url, up.data_dir, up.clock_spec, up.data_dir, up.data_dir);
+           up.api_url, up.data_dir, clock_text, up.data_dir, up.data_dir);
     if (up.isolator_topic[0] != '\0') {
         printf("  isolator:          SNS topic %s -> thing group %s\n", up.isolator_topic, up.isolator_group);
+    } else if (o->no_isolator) {
+        printf("  isolator:          none (--no-isolator; `ddlocal lambda list` shows the functions)\n");
     }
     if (o->workshop) {
-        dd_workshop_print_steps(up.data_dir, up.mqtt_port, up.api_url);
+        dd_workshop_print_steps(up.data_dir, up.mqtt_port, up.api_url, &up.clock);
     }
     printf("Press Ctrl-C to stop.\n");
     fflush(stdout);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dd_clock.h"
 #include "dd_proc.h"
 
 /** Exit statuses of `ddlocal up` (documented in its --help). */
@@ -38,7 +39,10 @@ typedef struct dd_up_options {
     bool strict_identity;
     bool no_kick_on_deny;
     bool workshop;               /**< provision the workshop's world, run its isolator */
+    bool workshop_profiles;      /**< with workshop: also its two security profiles */
     const char *isolator;        /**< "TOPIC:GROUP" or NULL */
+    bool no_isolator;            /**< no isolator at all, even with workshop */
+    const char *lambda_backoff_ms;  /**< passed to ddlocald, or NULL */
     bool fine_error_codes;
     bool throttle;
     bool reject_duplicates;
@@ -58,6 +62,7 @@ typedef struct dd_up {
     uint16_t api_port;
     char api_url[64];
     char clock_spec[96];
+    dd_clock_t clock;            /**< The pipeline clock of clock_spec (manual: as last seen). */
     dd_proc_t broker;
     dd_proc_t ddlocald;
     dd_proc_t isolator;

@@ -4,10 +4,16 @@
 #include "dd_clienv.h"
 #include "dd_fs.h"
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#ifndef DD_AGENT_PATH
+#define DD_AGENT_PATH "ddlocal-agent"
+#endif
 #ifndef DD_FIXTURES_DIR
 #define DD_FIXTURES_DIR "fixtures"
 #endif
@@ -161,7 +167,17 @@ static int create_profile(const char *api, const char *fixture, const char *name
     return rc;
 }
 
-int dd_workshop_provision(const char *data_dir, const char *api_url)
+/* The two workshop profiles, attached to all things; existing ones are kept as they are. */
+static int create_profiles(const char *api_url, const char *all_things)
+{
+    int rc = create_profile(api_url, "profiles/module4-workshop.json", DD_WORKSHOP_MODULE4_PROFILE, all_things);
+
+    return rc != 0 ? rc
+                   : create_profile(api_url, "profiles/module3-intended.json", DD_WORKSHOP_MODULE3_PROFILE,
+                                    all_things);
+}
+
+int dd_workshop_provision(const char *data_dir, const char *api_url, bool with_profiles)
 {
     dd_clienv_t env;
     char *done = NULL;
@@ -182,16 +198,22 @@ int dd_workshop_provision(const char *data_dir, const char *api_url)
     (void)dd_arn_format_target(&env.reg.arn, DD_ARN_TARGET_ALL_THINGS, NULL, all_things, sizeof(all_things));
     (void)dd_pki_path(env.data_dir, DD_PKI_FILE_ROOTCA_CERT, path, sizeof(path));
     if (done != NULL) {
+        /* The world exists; profiles asked for later are still made (each only once). */
         free(done);
+        rc = with_profiles ? create_profiles(api_url, all_things) : 0;
+        if (rc != 0) {
+            fprintf(stderr, "ddlocal: creating the workshop's security profiles failed\n");
+        }
         dd_clienv_close(&env);
-        return 0;
+        return rc != 0 ? 1 : 0;
     }
     if (dd_fs_read_file(path, 1 << 20, &root_ca, &len) != DD_FS_OK) {
         fprintf(stderr, "ddlocal: cannot read %s\n", path);
         dd_clienv_close(&env);
         return 1;
     }
-    printf("Provisioning the workshop's world (things, certificates, policies, group, profiles)...\n");
+    printf("Provisioning the workshop's world (things, certificates, policies, group%s)...\n",
+           with_profiles ? ", security profiles" : "");
     rc |= create_policy(api_url, "DevicePolicy", "policies/device-policy-allow-all.json");
     for (i = 1; rc == 0 && i <= 3; i++) {
         char thing[16];
@@ -205,14 +227,12 @@ int dd_workshop_provision(const char *data_dir, const char *api_url)
         cJSON_Delete(empty);
         rc |= create_policy(api_url, "DenyAll", "policies/deny-all.json");
         rc |= rc == 0 ? attach_policy(api_url, "DenyAll", arn) : 0;
-        rc |= rc == 0 ? create_profile(api_url, "profiles/module4-workshop.json", DD_WORKSHOP_MODULE4_PROFILE,
-                                       all_things) : 0;
-        rc |= rc == 0 ? create_profile(api_url, "profiles/module3-intended.json", DD_WORKSHOP_MODULE3_PROFILE,
-                                       all_things) : 0;
     }
     if (rc == 0) {
         (void)dd_registry_setting_set(&env.reg, "workshop_provisioned", "1");
-    } else {
+        rc = with_profiles ? create_profiles(api_url, all_things) : 0;
+    }
+    if (rc != 0) {
         fprintf(stderr, "ddlocal: workshop provisioning failed; fix the cause and run `ddlocal up --workshop` again\n");
     }
     free(root_ca);
@@ -220,12 +240,44 @@ int dd_workshop_provision(const char *data_dir, const char *api_url)
     return rc != 0 ? 1 : 0;
 }
 
-void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const char *api_url)
+/* Folders of ddlocal and of the device programs, for the PATH line the walkthrough needs. */
+static void program_dirs(char *path_dirs, size_t len)
+{
+    char self[PATH_MAX];
+    char devices[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+
+    (void)snprintf(devices, sizeof(devices), "%s", DD_AGENT_PATH);
+    slash = strrchr(devices, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+    }
+    if (n <= 0) {
+        (void)snprintf(path_dirs, len, "%s", slash != NULL ? devices : ".");
+        return;
+    }
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+    }
+    if (strcmp(self, devices) == 0 || strchr(devices, '/') == NULL) {
+        (void)snprintf(path_dirs, len, "%s", self);
+    } else {
+        (void)snprintf(path_dirs, len, "%s:%s", self, devices);
+    }
+}
+
+void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const char *api_url,
+                             const dd_clock_t *clock)
 {
     const char *d = data_dir;
     unsigned p = mqtt_port;
     dd_clienv_t env;
     char region[DD_ARN_PART_MAX] = "us-east-1";
+    char dirs[2 * PATH_MAX + 2];
+    const char *timing;
 
     /* The AWS CLI needs a region (the data dir's, for its ARNs) and some credentials even though
      * ddlocal ignores signatures; a fresh machine has neither configured. */
@@ -235,13 +287,28 @@ void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const cha
         }
         dd_clienv_close(&env);
     }
+    program_dirs(dirs, sizeof(dirs));
+    /* The device programs find the clock through DDLOCAL_DATA_DIR (endpoints.json) and schedule on
+     * it, so the workshop's own intervals hold at any --time-scale; a manual clock they cannot follow. */
+    if (clock != NULL && clock->mode == DD_CLOCK_MANUAL) {
+        timing = "  The clock is manual: devices do not follow it, they count real seconds; move pipeline time\n"
+                 "  with `ddlocal clock advance SECONDS`.\n";
+    } else {
+        timing = "  Devices follow the pipeline clock: the agent's -i 300 and the sensor's 10 s are pipeline\n"
+                 "  seconds, at any --time-scale.\n";
+    }
 
-    printf("\nWorkshop (Modules 3-5): docs/workshop-walkthrough.md has every step. In another terminal:\n"
-           "  Module 3   SensorDevice01/02 send telemetry; 02 is compromised (3000-character messages):\n"
+    printf("\nWorkshop (Modules 3-5): docs/workshop-walkthrough.md has every step. In another terminal, first:\n"
+           "    export PATH=%s:$PATH\n"
+           "    export DDLOCAL_DATA_DIR=%s\n"
+           "%s"
+           "  Module 3   create the security profiles (walkthrough step 3; `ddlocal up --workshop --with-profiles`\n"
+           "             makes them for you), then SensorDevice01/02 send telemetry:\n"
            "    ddlocal-sensor -e 127.0.0.1 --port %u -r %s/workshop/Thing01/rootca.pem \\\n"
            "      -c %s/workshop/Thing01/cert.pem -k %s/workshop/Thing01/private.key \\\n"
            "      -t temperature-device-01 -n SensorDevice01 --persistent &\n"
-           "    ddlocal-sensor ... (Thing02's files) -t temperature-device-02 -n SensorDevice02 --persistent --compromised &\n"
+           "    ddlocal-sensor ... (Thing02's files) -t temperature-device-02 -n SensorDevice02 --persistent &\n"
+           "  step 3.4 compromises SensorDevice02: restart its sensor with --compromised (3000-character messages).\n"
            "  Module 4   open a shell on SensorDevice03 - the workshop's Cloud9 host, a network namespace of its\n"
            "             own, so its agent measures only its own traffic:\n"
            "    ddlocal device SensorDevice03 -D %s\n"
@@ -250,7 +317,7 @@ void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const cha
            "    ddlocal-sensor -e 127.0.0.1 -r rootca.pem -c cert.pem -k private.key \\\n"
            "      -t temperature-device-03 -n SensorDevice03 --persistent &\n"
            "    ddlocal-agent --endpoint 127.0.0.1 --rootCA rootca.pem --cert cert.pem --key private.key \\\n"
-           "      --client_id SensorDevice03 --thing_name Thing03 --format json -i 300\n"
+           "      --client_id SensorDevice03 --thing_name Thing03 --format json -i 300 &\n"
            "  then restart the sensor with --compromised and watch Thing03 move to IsolatedDevices.\n"
            "  Alerts:     mosquitto_sub -h 127.0.0.1 -p %u --cafile %s/pki/rootca.pem \\\n"
            "                --cert %s/pki/service.pem --key %s/pki/service.key -i ddlocal-watch -t 'ddlocal/sns/#' -v\n"
@@ -261,8 +328,6 @@ void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const cha
            "                mkdir -p /tmp/hooks && python3 tests/integration/webhook_receiver.py /tmp/hooks\n"
            "              then\n"
            "              ddlocal sns subscribe BadIoTDevices http://127.0.0.1:PORT/ok/alerts -D %s\n"
-           "  Faster:     run `ddlocal up --workshop --time-scale 60`, the agent with -i 5 and the sensors with\n"
-           "              -i 0.17 (device intervals are real seconds: 0.17 s = 10 s of pipeline time).\n"
            "  The Module 4 story, narrated: ddlocal demo module4\n\n",
-           p, d, d, d, d, d, d, p, d, d, d, api_url, region, d);
+           dirs, d, timing, p, d, d, d, d, d, d, p, d, d, d, api_url, region, d);
 }

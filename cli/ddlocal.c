@@ -35,6 +35,7 @@ static const subcommand_t SUBCOMMANDS[] = {
     {"group", dd_cmd_group, "thing groups and their members"},
     {"policy", dd_cmd_policy, "IoT policies and their attachments"},
     {"sns", dd_cmd_sns, "webhook subscriptions of the SNS stand-in topics"},
+    {"lambda", dd_cmd_lambda, "Python Lambda handlers invoked by an SNS stand-in topic"},
     {"replay", dd_cmd_replay, "dry-run security profiles over a recorded stream"},
     {"fleet", dd_cmd_fleet, "simulate a fleet of devices from a scenario file"},
     {"version", cmd_version, "print the version"},

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dd_json.h"
+
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -360,6 +362,8 @@ dd_control_status_t dd_control_decode(const char *topic, const void *payload, si
 {
     dd_control_status_t st;
     const cJSON *clock;
+    dd_json_error_t jerr;
+    dd_json_status_t js;
 
     set_err(err, err_len, "%s", "");
     if (msg != NULL) {
@@ -376,7 +380,13 @@ dd_control_status_t dd_control_decode(const char *topic, const void *payload, si
         set_err(err, err_len, "unknown control topic %.100s", topic);
         return DD_CONTROL_UNKNOWN_TOPIC;
     }
-    msg->root = cJSON_ParseWithLength(payload != NULL ? payload : "", len);
+    js = dd_json_parse(payload, len, 0, &msg->root, &jerr);
+    if (js != DD_JSON_OK) {
+        set_err(err, err_len, "payload is not valid JSON: %s (at byte %zu)", jerr.message,
+                jerr.offset);
+        dd_control_message_free(msg);
+        return js == DD_JSON_NO_MEMORY ? DD_CONTROL_NO_MEMORY : DD_CONTROL_MALFORMED;
+    }
     if (!cJSON_IsObject(msg->root)) {
         set_err(err, err_len, "payload is not a JSON object");
         dd_control_message_free(msg);
@@ -447,7 +457,11 @@ dd_control_status_t dd_control_decode_response(const void *payload, size_t len,
         return DD_CONTROL_BAD_PARAMETER;
     }
     set_err(error, error_len, "%s", "");
-    root = cJSON_ParseWithLength(payload, len);
+    root = NULL;
+    if (dd_json_parse(payload, len, 0, &root, NULL) != DD_JSON_OK) {
+        set_err(error, error_len, "%s", "the response is not valid JSON");
+        return DD_CONTROL_MALFORMED;
+    }
     jid = cJSON_GetObjectItemCaseSensitive(root, "id");
     jok = cJSON_GetObjectItemCaseSensitive(root, "ok");
     jerr = cJSON_GetObjectItemCaseSensitive(root, "error");

@@ -8,6 +8,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "dd_json.h"
+
 /*
  * Compiled form
  * -------------
@@ -783,8 +785,9 @@ dd_policy_status_t dd_policy_parse(const char *doc, size_t len, dd_policy_t **po
                                    char *err, size_t err_len)
 {
     builder_t b;
-    cJSON *root;
-    const char *end = NULL;
+    cJSON *root = NULL;
+    dd_json_error_t jerr;
+    dd_json_status_t js;
     size_t chars;
     dd_policy_status_t rc;
 
@@ -815,20 +818,15 @@ dd_policy_status_t dd_policy_parse(const char *doc, size_t len, dd_policy_t **po
         set_err(&b, "the policy document contains a NUL character");
         return DD_POLICY_MALFORMED;
     }
-    root = cJSON_ParseWithLengthOpts(doc, len, &end, false);
-    if (root == NULL) {
-        size_t at = (end != NULL && end >= doc && end <= doc + len) ? (size_t)(end - doc) : 0;
-
-        set_err(&b, "the policy document is not valid JSON (error at byte %zu)", at);
-        return DD_POLICY_MALFORMED;
+    /* Strict RFC 8259 (no 01, no \u0000 cutting an action or resource short, nothing after the
+     * value); duplicate elements are left to parse_document(), which names them. */
+    js = dd_json_parse(doc, len, DD_JSON_ALLOW_DUPLICATES, &root, &jerr);
+    if (js == DD_JSON_NO_MEMORY) {
+        return DD_POLICY_NO_MEMORY;
     }
-    while (end < doc + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) {
-        end++;
-    }
-    if (end != doc + len) {
-        cJSON_Delete(root);
-        set_err(&b, "the policy document has extra text after the JSON value (at byte %zu)",
-                (size_t)(end - doc));
+    if (js != DD_JSON_OK) {
+        set_err(&b, "the policy document is not valid JSON: %s (at byte %zu)", jerr.message,
+                jerr.offset);
         return DD_POLICY_MALFORMED;
     }
     rc = parse_document(&b, root);

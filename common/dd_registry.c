@@ -1780,11 +1780,16 @@ dd_registry_status_t dd_registry_subscription_add(dd_registry_t *reg, const char
         return fail(err, DD_REGISTRY_INVALID, "Invalid SNS topic name '%.128s': must be %s", topic,
                     dd_name_pattern(DD_NAME_SNS_TOPIC));
     }
-    if (strcmp(protocol, "http") != 0 && strcmp(protocol, "https") != 0) {
+    if (strcmp(protocol, "lambda") == 0) {
+        /* Made by dd_lambda_add() only: the endpoint is the function's ARN, as in AWS. */
+        if (strncmp(endpoint, "arn:aws:lambda:", 15) != 0 || strstr(endpoint, ":function:") == NULL ||
+            strlen(endpoint) > DD_ARN_MAX - 1) {
+            return fail(err, DD_REGISTRY_INVALID, "Endpoint '%.200s' must be a Lambda function ARN", endpoint);
+        }
+    } else if (strcmp(protocol, "http") != 0 && strcmp(protocol, "https") != 0) {
         return fail(err, DD_REGISTRY_INVALID, "Unsupported protocol '%.32s': use http or https", protocol);
-    }
-    if (strncmp(endpoint, protocol, strlen(protocol)) != 0 || strncmp(endpoint + strlen(protocol), "://", 3) != 0 ||
-        strlen(endpoint) > 2048) {
+    } else if (strncmp(endpoint, protocol, strlen(protocol)) != 0 ||
+               strncmp(endpoint + strlen(protocol), "://", 3) != 0 || strlen(endpoint) > 2048) {
         return fail(err, DD_REGISTRY_INVALID, "Endpoint '%.200s' must be a %s:// URL", endpoint, protocol);
     }
     st = prep(reg, "INSERT INTO sns_subscriptions(topic, protocol, endpoint, created_ms) VALUES(?1, ?2, ?3, ?4)"

@@ -131,8 +131,8 @@ typedef struct dd_registry_policy {
 typedef struct dd_registry_subscription {
     int64_t id;
     const char *topic;           /**< SNS topic name (last part of the ARN) */
-    const char *protocol;        /**< "http", "https" */
-    const char *endpoint;        /**< URL */
+    const char *protocol;        /**< "http", "https", or "lambda" (dd_lambda.h) */
+    const char *endpoint;        /**< URL, or the Lambda function's ARN */
     int64_t created_ms;
 } dd_registry_subscription_t;
 

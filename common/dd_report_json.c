@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dd_json.h"
 #include "dd_report_internal.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -91,30 +92,28 @@ static const dd_rops_t JSON_OPS = {
 
 dd_report_status_t dd_report_json_decode(dd_rctx_t *c, const uint8_t *payload, size_t len)
 {
-    const char *end = NULL;
     const char *text = (const char *)payload;
-    const char *stop = text + len;
-    cJSON *root;
+    cJSON *root = NULL;
+    dd_json_error_t jerr;
+    dd_json_status_t js;
     dd_report_status_t st;
 
     c->ops = &JSON_OPS;
-    root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    if (root == NULL) {
-        size_t at = (end != NULL && end >= text && end <= stop) ? (size_t)(end - text) : 0;
-        return dd_report_fail(c, DD_REPORT_NOT_JSON, "not a JSON document (error near byte %zu)",
-                              at);
+    /* Duplicate members are left to dd_report_walk(): it refuses them too, naming the member
+     * and keeping the report_id it has read for the /rejected reply. */
+    /* aws-c-iot publishes strlen+1 bytes: whitespace, then at most one NUL, may follow. The
+     * strict gate sees the document without that one NUL, so a second NUL, a NUL before the
+     * whitespace or any other trailing byte is refused like every other malformed text. */
+    if (len > 0 && text[len - 1] == '\0') {
+        len--;
     }
-    /* aws-c-iot publishes strlen+1 bytes: whitespace, then at most one NUL, may follow. */
-    while (end < stop && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) {
-        end++;
+    js = dd_json_parse(text, len, DD_JSON_ALLOW_DUPLICATES, &root, &jerr);
+    if (js == DD_JSON_NO_MEMORY) {
+        return dd_report_fail(c, DD_REPORT_NO_MEMORY, "out of memory parsing the JSON report");
     }
-    if (end < stop && *end == '\0') {
-        end++;
-    }
-    if (end != stop) {
-        cJSON_Delete(root);
-        return dd_report_fail(c, DD_REPORT_NOT_JSON, "unexpected bytes after the JSON document "
-                              "(at byte %zu)", (size_t)(end - text));
+    if (js != DD_JSON_OK) {
+        return dd_report_fail(c, DD_REPORT_NOT_JSON, "not a JSON document: %s (at byte %zu)",
+                              jerr.message, jerr.offset);
     }
     st = dd_report_walk(c, root);
     cJSON_Delete(root);

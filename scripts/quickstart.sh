@@ -1,8 +1,11 @@
 #!/bin/sh
 # The first command of the README: installs what is missing, builds, runs the
 # Module 4 demo once (a device is compromised, detected and isolated), then
-# starts the main job - the local pipeline with the workshop's world - in the
-# foreground. Ctrl-C stops it; running this again resumes the same state.
+# starts the main job - the local pipeline with the world of the workshop's
+# Module 1, without security profiles (the learner creates them, as in the
+# workshop) - in the foreground. Arguments go to `ddlocal up` (e.g.
+# --with-profiles, --time-scale 60). Ctrl-C stops it; running this again
+# resumes the same state.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"

@@ -12,6 +12,7 @@
 
 #include "dd_api_internal.h"
 #include "dd_engine.h"
+#include "dd_json.h"
 #include "dd_log.h"
 
 /* ---- the operation table ---------------------------------------------------- */
@@ -510,7 +511,22 @@ static void dispatch(api_ctx_t *ctx, char *path)
         return;
     }
     if (ctx->req->body != NULL && !body_is_blank(ctx->req->body, ctx->req->body_len)) {
-        ctx->body = cJSON_ParseWithLength(ctx->req->body, ctx->req->body_len);
+        dd_json_error_t jerr;
+        dd_json_status_t js =
+            dd_json_parse(ctx->req->body, ctx->req->body_len, 0, &ctx->body, &jerr);
+
+        if (js == DD_JSON_NO_MEMORY) {
+            api_error(ctx, "InternalFailureException", "Out of memory reading the request body");
+            return;
+        }
+        /* AWS IoT's model has no SerializationException: a body that is not JSON is the same
+         * modeled InvalidRequestException (400) as a body that is not an object. */
+        if (js != DD_JSON_OK) {
+            api_error(ctx, "InvalidRequestException",
+                      "The request body is not valid JSON: %s (at byte %zu)", jerr.message,
+                      jerr.offset);
+            return;
+        }
         if (!cJSON_IsObject(ctx->body)) {
             api_error(ctx, "InvalidRequestException", "The request body is not a JSON object");
             return;

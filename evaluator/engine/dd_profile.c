@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dd_json.h"
+
 /* ------------------------------------------------------------------ helpers */
 
 static void set_err(dd_profile_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -837,16 +839,17 @@ dd_profile_status_t dd_profile_parse_cjson(const cJSON *obj, const char *name, d
 dd_profile_status_t dd_profile_parse(const char *body, size_t len, const char *name,
                                      dd_profile_t *out, dd_profile_error_t *err)
 {
-    cJSON *root;
+    cJSON *root = NULL;
+    dd_json_error_t jerr;
     dd_profile_status_t st;
 
     if (body == NULL || out == NULL) {
         return DD_PROFILE_BAD_PARAMETER;
     }
     memset(out, 0, sizeof(*out));
-    root = cJSON_ParseWithLength(body, len);
-    if (root == NULL) {
-        set_err(err, "The request body is not valid JSON");
+    if (dd_json_parse(body, len, 0, &root, &jerr) != DD_JSON_OK) {
+        set_err(err, "The request body is not valid JSON: %s (at byte %zu)", jerr.message,
+                jerr.offset);
         return DD_PROFILE_NOT_JSON;
     }
     st = dd_profile_parse_cjson(root, name, out, err);
@@ -1073,7 +1076,7 @@ dd_profile_status_t dd_profile_validate_behaviors_json(const char *body, size_t 
                                                        const dd_metric_defs_t *defs,
                                                        dd_profile_errors_t *errs)
 {
-    cJSON *root;
+    cJSON *root = NULL;
     const cJSON *arr;
     dd_behavior_t *list = NULL;
     size_t count = 0;
@@ -1085,7 +1088,7 @@ dd_profile_status_t dd_profile_validate_behaviors_json(const char *body, size_t 
         return DD_PROFILE_BAD_PARAMETER;
     }
     memset(errs, 0, sizeof(*errs));
-    root = cJSON_ParseWithLength(body, len);
+    (void)dd_json_parse(body, len, 0, &root, NULL);
     if (root == NULL || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         (void)snprintf(errs->messages[0], sizeof(errs->messages[0]),
@@ -1679,7 +1682,7 @@ dd_profile_status_t dd_profile_parse_update(const char *body, size_t len, const 
          "additionalMetricsToRetainV2"},
         {"deleteMetricsExportConfig", DD_PROFILE_DELETE_EXPORT_CONFIG, "metricsExportConfig", NULL},
     };
-    cJSON *root;
+    cJSON *root = NULL;
     dd_profile_status_t st = DD_PROFILE_OK;
     size_t i;
 
@@ -1688,7 +1691,7 @@ dd_profile_status_t dd_profile_parse_update(const char *body, size_t len, const 
     }
     memset(patch, 0, sizeof(*patch));
     *deletes = 0;
-    root = cJSON_ParseWithLength(body, len);
+    (void)dd_json_parse(body, len, 0, &root, NULL);
     if (root == NULL || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         set_err(err, "The request body is not a JSON object");

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "dd_engine.h"
+#include "dd_json.h"
 #include "dd_report.h"
 #include "dd_window.h"
 
@@ -56,7 +57,9 @@ static void registry_free(registry_t *r)
 static bool registry_parse(registry_t *r, const char *text, size_t len, FILE *err,
                            const char *name)
 {
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root = NULL;
+    dd_json_error_t jerr;
+    dd_json_status_t js = dd_json_parse(text, len, 0, &root, &jerr);
     const cJSON *things = cJSON_GetObjectItemCaseSensitive(root, "things");
     const cJSON *groups = cJSON_GetObjectItemCaseSensitive(root, "thingGroups");
     const cJSON *it;
@@ -117,7 +120,10 @@ static bool registry_parse(registry_t *r, const char *text, size_t len, FILE *er
         }
     }
     cJSON_Delete(root);
-    if (!ok) {
+    if (js != DD_JSON_OK) {
+        fprintf(err, "%s: not valid JSON: %s (at byte %zu)\n", name != NULL ? name : "things",
+                jerr.message, jerr.offset);
+    } else if (!ok) {
         fprintf(err, "%s: not a things file ({\"things\":[{\"thingName\":...,\"thingGroups\":[...]}],"
                      " \"thingGroups\":[{\"thingGroupName\":...,\"parentGroupName\":...}]})\n",
                 name != NULL ? name : "things");
@@ -628,9 +634,13 @@ static bool parse_event(const cJSON *e, const char *thing, int64_t t, dd_cloud_e
 }
 
 /* Applies one line; returns false with a reason when it is skipped. */
-static bool apply_line(replay_t *r, char *line, int64_t *last, char *why, size_t why_len)
+static bool apply_line(replay_t *r, const char *line, size_t line_len, int64_t *last, char *why,
+                       size_t why_len)
 {
-    cJSON *root = cJSON_Parse(line);
+    cJSON *root = NULL;
+    dd_json_error_t jerr;
+    /* Strict, and over the line's real length: a NUL inside the line must not end it early. */
+    dd_json_status_t js = dd_json_parse(line, line_len, 0, &root, &jerr);
     const cJSON *thing = cJSON_GetObjectItemCaseSensitive(root, "thing");
     const cJSON *tm = cJSON_GetObjectItemCaseSensitive(root, "time");
     const cJSON *report = cJSON_GetObjectItemCaseSensitive(root, "report");
@@ -644,7 +654,10 @@ static bool apply_line(replay_t *r, char *line, int64_t *last, char *why, size_t
     bool ok = false;
     dd_engine_status_t es = DD_ENGINE_OK;
 
-    if (!cJSON_IsObject(root)) {
+    if (js != DD_JSON_OK) {
+        (void)snprintf(why, why_len, "not valid JSON: %s (at byte %zu)", jerr.message,
+                       jerr.offset);
+    } else if (!cJSON_IsObject(root)) {
         (void)snprintf(why, why_len, "not a JSON object");
     } else if (!parse_time(tm, &t)) {
         (void)snprintf(why, why_len, "\"time\" must be epoch milliseconds or an ISO-8601 UTC "
@@ -910,7 +923,7 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
             continue;
         }
         why[0] = '\0';
-        if (apply_line(&r, p, &last, why, sizeof(why))) {
+        if (apply_line(&r, p, (size_t)n - (size_t)(p - line), &last, why, sizeof(why))) {
             res.used++;
             any = true;
         } else {

@@ -115,8 +115,11 @@ static void iso8601_ms(int64_t ms, char *buf, size_t len)
                    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-/* The SNS notification object (both the HTTP body and Records[0].Sns). */
-static cJSON *notification(const char *topic_arn, const char *message, int64_t now_ms)
+/*
+ * The SNS notification object: the HTTP body, and Records[0].Sns of a Lambda
+ * event - where SNS spells two members SigningCertUrl and UnsubscribeUrl.
+ */
+static cJSON *notification(const char *topic_arn, const char *message, int64_t now_ms, bool lambda)
 {
     cJSON *sns = cJSON_CreateObject();
     char id[40];
@@ -139,8 +142,9 @@ static cJSON *notification(const char *topic_arn, const char *message, int64_t n
          cJSON_AddStringToObject(sns, "SignatureVersion", "1") != NULL &&
          /* ddlocal does not sign: nothing local could verify it. */
          cJSON_AddStringToObject(sns, "Signature", "ddlocal-unsigned") != NULL &&
-         cJSON_AddStringToObject(sns, "SigningCertURL", "http://ddlocal.invalid/unsigned.pem") != NULL &&
-         cJSON_AddStringToObject(sns, "UnsubscribeURL", url) != NULL &&
+         cJSON_AddStringToObject(sns, lambda ? "SigningCertUrl" : "SigningCertURL",
+                                 "http://ddlocal.invalid/unsigned.pem") != NULL &&
+         cJSON_AddStringToObject(sns, lambda ? "UnsubscribeUrl" : "UnsubscribeURL", url) != NULL &&
          cJSON_AddObjectToObject(sns, "MessageAttributes") != NULL;
     if (!ok) {
         cJSON_Delete(sns);
@@ -158,7 +162,7 @@ dd_alerts_status_t dd_alerts_sns_notification(const char *topic_arn, const char 
         return DD_ALERTS_BAD_PARAMETER;
     }
     *out = NULL;
-    sns = notification(topic_arn, message, now_ms);
+    sns = notification(topic_arn, message, now_ms, false);
     return sns == NULL ? DD_ALERTS_NO_MEMORY : print_and_free(sns, true, out);
 }
 
@@ -189,7 +193,7 @@ dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *mes
     ok = cJSON_AddStringToObject(record, "EventSource", "aws:sns") != NULL &&
          cJSON_AddStringToObject(record, "EventVersion", "1.0") != NULL &&
          cJSON_AddStringToObject(record, "EventSubscriptionArn", sub) != NULL &&
-         add_item(record, "Sns", notification(topic_arn, message, now_ms));
+         add_item(record, "Sns", notification(topic_arn, message, now_ms, true));
     return print_and_free(root, ok, out);
 }
 
@@ -202,6 +206,7 @@ typedef struct job {
     char *body;
     int attempts;
     int64_t not_before_ms;
+    char id[40];
     char last_error[CURL_ERROR_SIZE + 32];
 } job_t;
 
@@ -317,24 +322,33 @@ static void *deliver_thread(void *arg)
         pthread_mutex_unlock(&w->lock);
         delivered = false;
         /* Only a POST made counts: a job given up at stop may never have been tried. */
-        if (!stopping && curl != NULL) {
+        if (!stopping && w->cfg.deliver != NULL) {
+            j->attempts++;
+            j->last_error[0] = '\0';
+            delivered = w->cfg.deliver(w->cfg.deliver_ctx, j->topic, j->endpoint, j->body, j->id, j->attempts,
+                                       j->last_error, sizeof(j->last_error));
+            if (!delivered && j->last_error[0] == '\0') {
+                (void)snprintf(j->last_error, sizeof(j->last_error), "delivery failed");
+            }
+        } else if (!stopping && curl != NULL) {
             j->attempts++;
             delivered = post_once(w, curl, j);
         }
         if (delivered) {
-            DD_LOG_DEBUG("webhook %s: delivered", j->endpoint);
+            DD_LOG_DEBUG("%s %s: delivered", w->cfg.label, j->endpoint);
             job_free(j);
             pthread_mutex_lock(&w->lock);
             w->pending--;
             continue;
         }
-        if (curl == NULL) {
+        if (curl == NULL && w->cfg.deliver == NULL) {
             (void)snprintf(j->last_error, sizeof(j->last_error), "libcurl could not be initialised");
         } else if (stopping && j->last_error[0] == '\0') {
             (void)snprintf(j->last_error, sizeof(j->last_error), "ddlocald stopped before delivery");
         }
-        if (j->attempts >= w->cfg.max_attempts || stopping || curl == NULL) {
-            DD_LOG_WARN("webhook %s: giving up after %d attempt(s): %s", j->endpoint, j->attempts, j->last_error);
+        if (j->attempts >= w->cfg.max_attempts || stopping || (curl == NULL && w->cfg.deliver == NULL)) {
+            DD_LOG_WARN("%s %s: giving up after %d attempt(s): %s", w->cfg.label, j->endpoint, j->attempts,
+                        j->last_error);
             if (w->cfg.dead_letter != NULL) {
                 w->cfg.dead_letter(w->cfg.dead_letter_ctx, j->topic, j->endpoint, j->body, j->attempts,
                                    j->last_error);
@@ -344,7 +358,8 @@ static void *deliver_thread(void *arg)
             w->pending--;
             continue;
         }
-        DD_LOG_INFO("webhook %s: attempt %d failed (%s); retrying", j->endpoint, j->attempts, j->last_error);
+        DD_LOG_INFO("%s %s: attempt %d failed (%s); retrying", w->cfg.label, j->endpoint, j->attempts,
+                    j->last_error);
         j->not_before_ms = mono_ms() + ((int64_t)w->cfg.first_retry_ms << (j->attempts - 1));
         pthread_mutex_lock(&w->lock);
         j->next = w->head;
@@ -379,6 +394,9 @@ dd_alerts_status_t dd_alerts_webhooks_start(const dd_alerts_webhook_config_t *cf
     if (w->cfg.timeout_ms <= 0) {
         w->cfg.timeout_ms = 5000;
     }
+    if (w->cfg.label == NULL) {
+        w->cfg.label = "webhook";
+    }
     (void)curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
@@ -408,6 +426,7 @@ dd_alerts_status_t dd_alerts_webhooks_post(dd_alerts_webhooks_t *w, const char *
     j->topic = strdup(topic);
     j->endpoint = strdup(endpoint);
     j->body = strdup(body);
+    new_uuid(j->id, sizeof(j->id));
     if (j->topic == NULL || j->endpoint == NULL || j->body == NULL) {
         job_free(j);
         return DD_ALERTS_NO_MEMORY;

@@ -19,8 +19,13 @@
  * alarm-invalidated), violationId, securityProfileName; verificationState is
  * added on alarm-invalidated only (what consumers read there).
  *
+ * The deliverer (retries with a doubling backoff, then a dead letter) POSTs
+ * by default; given a deliver function it runs that instead, which is how
+ * ddlocald invokes its Lambda stand-ins (dd_lambdarun.h) with the very same
+ * retry and dead-letter machinery.
+ *
  * Ownership: the builders return malloc'd text freed with free(). The
- * webhook deliverer owns a thread; jobs are copied in.
+ * deliverer owns a thread; jobs are copied in.
  */
 #ifndef DD_ALERTS_H_
 #define DD_ALERTS_H_
@@ -76,7 +81,12 @@ dd_alerts_status_t dd_alerts_message(const dd_violation_event_t *ev, char **out)
 dd_alerts_status_t dd_alerts_sns_notification(const char *topic_arn, const char *message, int64_t now_ms,
                                               char **out);
 
-/** @brief Same notification inside the Lambda event envelope (Records[0].Sns). */
+/**
+ * @brief Same notification inside the Lambda event envelope (Records[0].Sns),
+ *        as SNS gives it to Lambda: Records[0] = {EventSource "aws:sns",
+ *        EventVersion "1.0", EventSubscriptionArn, Sns}, and in Sns the members
+ *        SigningCertUrl and UnsubscribeUrl (so spelt by SNS for Lambda).
+ */
 dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *message, int64_t now_ms,
                                           char **out);
 
@@ -84,13 +94,30 @@ dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *mes
 typedef void (*dd_alerts_dead_letter_fn)(void *ctx, const char *topic, const char *endpoint,
                                          const char *body, int attempts, const char *last_error);
 
-/** Webhook deliverer settings. */
+/**
+ * Delivers one job once, in place of the HTTP POST; called on the deliverer's
+ * thread, so it may block (the next job waits).
+ * @param[in] ctx deliver_ctx of the configuration.
+ * @param[in] topic, endpoint, body The job as queued.
+ * @param[in] job_id A UUID of the job, the same on every attempt.
+ * @param[in] attempt 1 for the first attempt.
+ * @param[out] error Why it failed (NUL-terminated, at most @p error_len bytes).
+ * @return true when delivered.
+ */
+typedef bool (*dd_alerts_deliver_fn)(void *ctx, const char *topic, const char *endpoint,
+                                     const char *body, const char *job_id, int attempt,
+                                     char *error, size_t error_len);
+
+/** Deliverer settings. */
 typedef struct dd_alerts_webhook_config {
     int max_attempts;            /**< Deliveries tried before dead-lettering (0 = 4). */
     int first_retry_ms;          /**< Backoff before the 2nd attempt, doubled each time (0 = 1000). */
-    int timeout_ms;              /**< Per request (0 = 5000). */
+    int timeout_ms;              /**< Per request (0 = 5000); HTTP POSTs only. */
     dd_alerts_dead_letter_fn dead_letter;
     void *dead_letter_ctx;
+    dd_alerts_deliver_fn deliver; /**< NULL = HTTP POST of body to endpoint. */
+    void *deliver_ctx;
+    const char *label;           /**< Static noun for log lines (NULL = "webhook"). */
 } dd_alerts_webhook_config_t;
 
 typedef struct dd_alerts_webhooks dd_alerts_webhooks_t;
@@ -100,8 +127,9 @@ dd_alerts_status_t dd_alerts_webhooks_start(const dd_alerts_webhook_config_t *cf
                                             dd_alerts_webhooks_t **out);
 
 /**
- * @brief Queues one POST of @p body (an SNS notification) to @p endpoint.
- *        Never blocks on the network.
+ * @brief Queues one delivery of @p body (an SNS notification, or a Lambda
+ *        event for a deliver function) to @p endpoint. Never blocks on the
+ *        network.
  */
 dd_alerts_status_t dd_alerts_webhooks_post(dd_alerts_webhooks_t *w, const char *topic,
                                            const char *endpoint, const char *body);

@@ -86,6 +86,15 @@ dd_outbox_status_t dd_outbox_webhook(dd_outbox_t *box, const char *sns_topic, co
     return append(box, DD_OUTBOX_WEBHOOK, url, sns_topic, body, strlen(body), 1);
 }
 
+dd_outbox_status_t dd_outbox_lambda(dd_outbox_t *box, const char *sns_topic, const char *function_arn,
+                                    const char *event)
+{
+    if (event == NULL || sns_topic == NULL) {
+        return DD_OUTBOX_BAD_PARAMETER;
+    }
+    return append(box, DD_OUTBOX_LAMBDA, function_arn, sns_topic, event, strlen(event), 1);
+}
+
 size_t dd_outbox_mark(dd_outbox_t *box)
 {
     size_t n;

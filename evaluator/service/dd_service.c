@@ -5,6 +5,9 @@
 #include "dd_db.h"
 #include "dd_engine.h"
 #include "dd_fs.h"
+#include "dd_json.h"
+#include "dd_lambda.h"
+#include "dd_lambdarun.h"
 #include "dd_log.h"
 #include "dd_outbox.h"
 #include "dd_pki.h"
@@ -50,7 +53,7 @@ static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
 
 /* Recent events for the status panel of `ddlocal up`. */
 #define FEED_SIZE 32
-#define FEED_TEXT 240
+#define FEED_TEXT 300
 /* How long after the first broker connection a report identical to one stored
  * before the start is taken for a redelivery (dd_ingest.h). */
 #define REDELIVERY_GRACE_MS 30000
@@ -70,6 +73,7 @@ struct dd_service {
     dd_svcmqtt_t *mqtt;
     dd_api_t *api;
     dd_alerts_webhooks_t *webhooks;
+    dd_alerts_webhooks_t *lambdas;   /* a deliverer of its own: an invocation may take seconds */
     bool broker_synced;              /* full registry sent on this connection */
     bool regsync_pending;            /* a push failed: retry */
     int64_t last_tick_mono_ms;
@@ -107,15 +111,20 @@ static void feed(dd_service_t *svc, const char *fmt, ...)
     /* Item seq k lives at k % FEED_SIZE, where the status endpoint reads it. */
     uint64_t seq = svc->feed_seq + 1;
     feed_item_t *item = &svc->feed[seq % FEED_SIZE];
-    char when[32];
+    char when[DD_LOG_STAMP_MAX];
     size_t n;
     va_list ap;
 
-    iso_time(dd_clock_now_ms(&svc->p.clock), when, sizeof(when));
+    /* The same real [pipeline] stamp as the log lines, so the feed and the logs make one timeline. */
+    if (dd_log_format_stamp(dd_clock_wall_ms(), &svc->p.clock, when, sizeof(when)) != DD_LOG_OK) {
+        when[0] = '\0';
+    }
     n = (size_t)snprintf(item->text, sizeof(item->text), "%s  ", when);
     va_start(ap, fmt);
     (void)vsnprintf(item->text + n, sizeof(item->text) - n, fmt, ap);
     va_end(ap);
+    /* The log holds the feed too: with `up --no-status` it is where the events are read. */
+    DD_LOG_INFO("event: %s", n < sizeof(item->text) ? item->text + n : "");
     item->seq = seq;
     svc->feed_seq = seq;
 }
@@ -177,14 +186,22 @@ typedef struct webhook_ctx {
     dd_service_t *svc;
     const char *topic;
     const char *notification;
+    const char *event;
 } webhook_ctx_t;
 
 static int queue_webhook(void *ctx, const dd_registry_subscription_t *sub)
 {
     webhook_ctx_t *w = ctx;
+    dd_outbox_status_t st;
 
-    if (dd_outbox_webhook(&w->svc->outbox, w->topic, sub->endpoint, w->notification) != DD_OUTBOX_OK) {
-        DD_LOG_ERROR("out of memory queueing a webhook for %s", sub->endpoint);
+    /* A Lambda subscription gets the Lambda event, an HTTP one the bare notification (as in SNS). */
+    if (strcmp(sub->protocol, "lambda") == 0) {
+        st = dd_outbox_lambda(&w->svc->outbox, w->topic, sub->endpoint, w->event);
+    } else {
+        st = dd_outbox_webhook(&w->svc->outbox, w->topic, sub->endpoint, w->notification);
+    }
+    if (st != DD_OUTBOX_OK) {
+        DD_LOG_ERROR("out of memory queueing a delivery to %s", sub->endpoint);
     }
     return 0;
 }
@@ -208,7 +225,7 @@ static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
         dd_alerts_sns_notification(profile->sns_target_arn, message, now, &notification) != DD_ALERTS_OK) {
         DD_LOG_ERROR("out of memory building an alert");
     } else {
-        webhook_ctx_t w = {svc, name, notification};
+        webhook_ctx_t w = {svc, name, notification, event};
         (void)snprintf(topic, sizeof(topic), "%s%s", DD_ALERTS_TOPIC_PREFIX, name);
         if (dd_outbox_publish(&svc->outbox, topic, event, strlen(event), 1) == DD_OUTBOX_OK) {
             svc->alerts_published++;
@@ -346,10 +363,15 @@ static void tick(dd_service_t *svc);
 /* POST /ddlocal/v1/clock {"advanceSeconds":N}: moves a manual clock, closes windows, before answering. */
 static int advance_clock(dd_service_t *svc, const char *body, size_t body_len, char **response)
 {
-    cJSON *req = body != NULL ? cJSON_ParseWithLength(body, body_len) : NULL;
-    const cJSON *secs = cJSON_GetObjectItemCaseSensitive(req, "advanceSeconds");
+    cJSON *req = NULL;
+    const cJSON *secs;
     int64_t delta;
 
+    /* Strict like every API body: {"advanceSeconds":01} or a second advanceSeconds is refused. */
+    if (body != NULL) {
+        (void)dd_json_parse(body, body_len, 0, &req, NULL);
+    }
+    secs = cJSON_GetObjectItemCaseSensitive(req, "advanceSeconds");
     if (!cJSON_IsNumber(secs) || secs->valuedouble < 0 || secs->valuedouble > 1e9) {
         cJSON_Delete(req);
         *response = error_json("Body must be {\"advanceSeconds\": N} with 0 <= N <= 1e9");
@@ -470,6 +492,97 @@ static void dead_letter(void *ctx, const char *topic, const char *endpoint, cons
     pthread_mutex_unlock(&svc->p.lock);
 }
 
+/* ---- Lambda stand-in invocations (on the lambda deliverer's thread) ------------------------------------ */
+
+typedef struct lambda_copy {
+    char topic[DD_NAME_MAX + 1];
+    char handler_file[1100];
+    char handler_function[160];
+    char env_json[DD_LAMBDA_ENV_MAX + 1];
+    int timeout_s;
+} lambda_copy_t;
+
+static int copy_function(void *ctx, const dd_lambda_function_t *fn)
+{
+    lambda_copy_t *c = ctx;
+
+    (void)snprintf(c->topic, sizeof(c->topic), "%s", fn->topic);
+    (void)snprintf(c->handler_file, sizeof(c->handler_file), "%s", fn->handler_file);
+    (void)snprintf(c->handler_function, sizeof(c->handler_function), "%s", fn->handler_function);
+    (void)snprintf(c->env_json, sizeof(c->env_json), "%s", fn->env_json);
+    c->timeout_s = fn->timeout_s;
+    return 1;
+}
+
+static bool invoke_lambda(void *ctx, const char *topic, const char *endpoint, const char *body, const char *job_id,
+                          int attempt, char *error, size_t error_len)
+{
+    dd_service_t *svc = ctx;
+    dd_lambdarun_request_t req;
+    dd_lambdarun_status_t st;
+    dd_lambda_status_t lst;
+    lambda_copy_t fn;
+    char name[DD_LAMBDA_NAME_MAX + 1];
+    char log_path[700];
+    char url[128];
+    char spec[DD_CLOCK_SPEC_MAX];
+    char region[DD_ARN_PART_MAX];
+    const char *host = svc->cfg.api_bind;
+
+    (void)topic;
+    if (dd_lambda_name_from_arn(endpoint, name, sizeof(name)) != DD_LAMBDA_OK) {
+        (void)snprintf(error, error_len, "%s is not a Lambda function ARN", endpoint);
+        return false;
+    }
+    memset(&fn, 0, sizeof(fn));
+    /* The definition is read at each attempt: `lambda remove` + `add` takes effect on the next one. */
+    pthread_mutex_lock(&svc->p.lock);
+    lst = dd_lambda_list(svc->p.db, name, copy_function, &fn);
+    (void)snprintf(region, sizeof(region), "%s", svc->p.registry.arn.region);
+    pthread_mutex_unlock(&svc->p.lock);
+    if (lst != DD_LAMBDA_OK) {
+        (void)snprintf(error, error_len, "ResourceNotFoundException: function %s: %s", name,
+                       dd_lambda_strerror(lst));
+        return false;
+    }
+    if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0') {
+        host = "127.0.0.1";
+    }
+    (void)snprintf(url, sizeof(url), "http://%s:%u", host, (unsigned)dd_service_api_port(svc));
+    (void)snprintf(log_path, sizeof(log_path), "%s/logs/lambda-%s.log", svc->cfg.data_dir, name);
+    spec[0] = '\0';
+    if (svc->p.clock.mode != DD_CLOCK_REAL) {
+        (void)dd_clock_format(&svc->p.clock, spec, sizeof(spec));
+    }
+    memset(&req, 0, sizeof(req));
+    req.python = svc->cfg.lambda_python[0] != '\0' ? svc->cfg.lambda_python : "python3";
+    req.runner = svc->cfg.lambda_runner[0] != '\0' ? svc->cfg.lambda_runner : DD_LAMBDA_RUNNER_DEFAULT;
+    req.function_name = name;
+    req.function_arn = endpoint;
+    req.handler_file = fn.handler_file;
+    req.handler_function = fn.handler_function;
+    req.env_json = fn.env_json;
+    req.timeout_s = fn.timeout_s;
+    req.request_id = job_id;
+    req.region = region;
+    req.endpoint_url = url;
+    req.clock_spec = spec;
+    req.log_path = log_path;
+    req.event = body;
+    req.attempt = attempt;
+    st = dd_lambdarun_invoke(&req, error, error_len);
+    if (st == DD_LAMBDARUN_OK) {
+        DD_LOG_INFO("lambda %s: invocation %s succeeded (attempt %d)", name, job_id, attempt);
+        return true;
+    }
+    if (error[0] == '\0') {
+        (void)snprintf(error, error_len, "%s", dd_lambdarun_strerror(st));
+    }
+    DD_LOG_WARN("lambda %s: invocation %s failed (attempt %d): %s - see %s", name, job_id, attempt, error,
+                log_path);
+    return false;
+}
+
 /* ---- start-up ------------------------------------------------------------------------------------- */
 
 static dd_service_status_t init_clock(dd_service_t *svc)
@@ -582,7 +695,8 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     if (dd_db_open(path, false, &svc->p.db) != DD_DB_OK ||
         dd_registry_open(&svc->p.registry, svc->p.db, &svc->cfg.arn, &svc->p.clock) != DD_REGISTRY_OK ||
         dd_db_migrate(svc->p.db, "service", SERVICE_MIGRATIONS,
-                      sizeof(SERVICE_MIGRATIONS) / sizeof(SERVICE_MIGRATIONS[0])) != DD_DB_OK) {
+                      sizeof(SERVICE_MIGRATIONS) / sizeof(SERVICE_MIGRATIONS[0])) != DD_DB_OK ||
+        dd_lambda_open(svc->p.db) != DD_LAMBDA_OK) {
         DD_LOG_ERROR("cannot open the database %s", path);
         return DD_SERVICE_DB_ERROR;
     }
@@ -860,6 +974,20 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
         }
     }
     if (status == DD_SERVICE_OK) {
+        /* Lambda's asynchronous invocation: 3 attempts, 1 then 2 minutes apart (doubling from 60 s). */
+        memset(&wcfg, 0, sizeof(wcfg));
+        wcfg.max_attempts = 3;
+        wcfg.first_retry_ms = svc->cfg.lambda_backoff_ms > 0 ? svc->cfg.lambda_backoff_ms : 60000;
+        wcfg.dead_letter = dead_letter;
+        wcfg.dead_letter_ctx = svc;
+        wcfg.deliver = invoke_lambda;
+        wcfg.deliver_ctx = svc;
+        wcfg.label = "lambda";
+        if (dd_alerts_webhooks_start(&wcfg, &svc->lambdas) != DD_ALERTS_OK) {
+            status = DD_SERVICE_NO_MEMORY;
+        }
+    }
+    if (status == DD_SERVICE_OK) {
         status = connect_broker(svc);
     }
     if (status == DD_SERVICE_OK && svc->cfg.api_enabled) {
@@ -890,6 +1018,8 @@ static void drain_outbox(dd_service_t *svc)
     for (e = head; e != NULL; e = e->next) {
         if (e->kind == DD_OUTBOX_PUBLISH) {
             (void)dd_svcmqtt_publish(svc->mqtt, e->target, e->payload, e->len, e->qos, false);
+        } else if (e->kind == DD_OUTBOX_LAMBDA) {
+            (void)dd_alerts_webhooks_post(svc->lambdas, e->sns_topic, e->target, (const char *)e->payload);
         } else {
             (void)dd_alerts_webhooks_post(svc->webhooks, e->sns_topic, e->target, (const char *)e->payload);
         }
@@ -1030,6 +1160,11 @@ void dd_service_snapshot(dd_service_t *svc, dd_service_snapshot_t *out)
     pthread_mutex_unlock(&svc->p.lock);
 }
 
+const dd_clock_t *dd_service_clock(const dd_service_t *svc)
+{
+    return svc != NULL ? &svc->p.clock : NULL;
+}
+
 void dd_service_destroy(dd_service_t *svc)
 {
     if (svc == NULL) {
@@ -1038,6 +1173,7 @@ void dd_service_destroy(dd_service_t *svc)
     dd_api_stop(svc->api);         /* no API thread may take the lock after this */
     dd_svcmqtt_destroy(svc->mqtt);
     dd_alerts_webhooks_stop(svc->webhooks); /* may dead-letter into the database */
+    dd_alerts_webhooks_stop(svc->lambdas);  /* waits for a running invocation, dead-letters the queued */
     stop_checkpointer(svc);        /* before the last connection closes (it checkpoints itself) */
     dd_engine_destroy(svc->p.engine);
     dd_store_close(svc->p.store);

@@ -53,6 +53,9 @@ typedef struct dd_service_config {
     int tick_ms;                   /**< Wall ms between engine ticks (0 = 1000). */
     int webhook_attempts;          /**< Deliveries tried before a dead letter (0 = 4). */
     int webhook_backoff_ms;        /**< Wait before the 2nd attempt, doubled each time (0 = 1000). */
+    int lambda_backoff_ms;         /**< Lambda retries: wait before the 2nd attempt, doubled (0 = 60000). */
+    char lambda_runner[512];       /**< ddlocal_lambda_runner.py; "" = DD_LAMBDA_RUNNER_DEFAULT. */
+    char lambda_python[256];       /**< Interpreter for it; "" = "python3" (looked up in PATH). */
     char ready_file[600];          /**< Written (atomically) once ready: {"api":URL,"pid":N}; "" = none. */
 } dd_service_config_t;
 
@@ -94,6 +97,15 @@ uint16_t dd_service_api_port(const dd_service_t *svc);
 
 /** @brief Copies the counters (takes the pipeline lock). */
 void dd_service_snapshot(dd_service_t *svc, dd_service_snapshot_t *out);
+
+/**
+ * @brief The pipeline clock the service runs on (its logs and status feed
+ *        are stamped with it).
+ * @param[in] svc The service.
+ * @return The clock, owned by @p svc and valid until dd_service_destroy();
+ *         NULL when @p svc is NULL.
+ */
+const dd_clock_t *dd_service_clock(const dd_service_t *svc);
 
 /** @brief Stops everything and frees it. NULL is ignored. */
 void dd_service_destroy(dd_service_t *svc);

@@ -35,6 +35,10 @@ static const char HELP[] =
     "      --reject-mixed-keys       refuse reports mixing long and short key names\n"
     "      --webhook-attempts N      webhook deliveries tried before a dead letter (default 4)\n"
     "      --webhook-backoff-ms MS   wait before the 2nd attempt, doubled each time (default 1000)\n"
+    "      --lambda-backoff-ms MS    Lambda stand-in retries: wait before the 2nd of the 3 attempts,\n"
+    "                                doubled before the 3rd (default 60000, as Lambda: 1 then 2 min)\n"
+    "      --lambda-runner FILE      the Lambda runtime (default $DDLOCAL_LAMBDA_RUNNER, else the\n"
+    "                                source tree's lambda/ddlocal_lambda_runner.py)\n"
     "      --ready-file FILE         write {\"api\":URL,\"pid\":N} to FILE once ready\n"
     "      --log-level LEVEL         error | warn | info | debug (default info)\n"
     "  -h, --help\n";
@@ -62,7 +66,7 @@ static int parse_port(const char *text, uint16_t *out)
 enum {
     OPT_BROKER_HOST = 1000, OPT_BROKER_PORT, OPT_API_BIND, OPT_API_PORT, OPT_NO_API, OPT_CLOCK, OPT_REGION,
     OPT_ACCOUNT, OPT_FINE, OPT_THROTTLE, OPT_DUPLICATES, OPT_MIXED, OPT_READY, OPT_LOG_LEVEL, OPT_WH_ATTEMPTS,
-    OPT_WH_BACKOFF
+    OPT_WH_BACKOFF, OPT_LAMBDA_BACKOFF, OPT_LAMBDA_RUNNER
 };
 
 int main(int argc, char **argv)
@@ -84,10 +88,13 @@ int main(int argc, char **argv)
         {"ready-file", required_argument, NULL, OPT_READY},
         {"webhook-attempts", required_argument, NULL, OPT_WH_ATTEMPTS},
         {"webhook-backoff-ms", required_argument, NULL, OPT_WH_BACKOFF},
+        {"lambda-backoff-ms", required_argument, NULL, OPT_LAMBDA_BACKOFF},
+        {"lambda-runner", required_argument, NULL, OPT_LAMBDA_RUNNER},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    static dd_clock_t start_clock;
     dd_service_config_t cfg;
     dd_service_t *svc = NULL;
     dd_service_status_t st;
@@ -100,6 +107,9 @@ int main(int argc, char **argv)
 
     dd_log_set_program("ddlocald");
     dd_service_config_default(&cfg);
+    if (getenv("DDLOCAL_LAMBDA_RUNNER") != NULL) {
+        (void)snprintf(cfg.lambda_runner, sizeof(cfg.lambda_runner), "%s", getenv("DDLOCAL_LAMBDA_RUNNER"));
+    }
     while ((c = getopt_long(argc, argv, "D:h", options, NULL)) != -1) {
         switch (c) {
         case 'D': data_dir = optarg; break;
@@ -143,6 +153,19 @@ int main(int argc, char **argv)
             }
             break;
         }
+        case OPT_LAMBDA_BACKOFF: {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v < 1 || v > 3600000) {
+                fprintf(stderr, "ddlocald: --lambda-backoff-ms takes a number of ms, 1..3600000\n");
+                return 2;
+            }
+            cfg.lambda_backoff_ms = (int)v;
+            break;
+        }
+        case OPT_LAMBDA_RUNNER:
+            (void)snprintf(cfg.lambda_runner, sizeof(cfg.lambda_runner), "%s", optarg);
+            break;
         case OPT_LOG_LEVEL:
             if (strcmp(optarg, "error") == 0) {
                 dd_log_set_level(DD_LOG_LEVEL_ERROR);
@@ -194,12 +217,22 @@ int main(int argc, char **argv)
     (void)sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     (void)sigaction(SIGPIPE, &sa, NULL);
+    /* Every line of ddlocald.log carries real and pipeline time: start-up lines are stamped
+     * with the spec's clock, then with the service's own (a manual clock moves and resumes). */
+    if (dd_clock_parse(&start_clock, cfg.clock_spec[0] != '\0' ? cfg.clock_spec : "real") != DD_CLOCK_OK) {
+        fprintf(stderr, "ddlocald: --clock '%s' not understood (real | scaled:S:ORIGIN_REAL_MS:ORIGIN_PIPELINE_MS"
+                        " | manual:MS)\n", cfg.clock_spec);
+        return 2;
+    }
+    dd_log_set_clock(&start_clock);
     st = dd_service_create(&cfg, &svc);
     if (st != DD_SERVICE_OK) {
-        fprintf(stderr, "ddlocald: cannot start: %s\n", dd_service_strerror(st));
+        DD_LOG_ERROR("cannot start: %s", dd_service_strerror(st));
         return 1;
     }
+    dd_log_set_clock(dd_service_clock(svc));
     (void)dd_service_run(svc, &g_stop);
+    dd_log_set_clock(&start_clock);
     dd_service_destroy(svc);
     if (cfg.ready_file[0] != '\0') {
         (void)unlink(cfg.ready_file);

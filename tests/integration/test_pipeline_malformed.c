@@ -6,6 +6,8 @@
  * metric values, thing states, violation events and active violations stay
  * as they were.
  *
+ * Issue 10 adds the texts RFC 8259 forbids that cJSON took (0123, 01, 1., 1.e2, \u0000).
+ *
  * Classes: not JSON, not CBOR, not an object, missing header (or report_id),
  * missing both metric blocks, wrong types, a custom metric not in an array,
  * oversize. A device cannot get an oversize report to ddlocald at all: the
@@ -22,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
 
 #include "dd_pipetest.h"
 
@@ -337,6 +342,30 @@ static void test_pipeline_malformed_rejected_without_state_change(void **state)
          TXT("{\"header\":{\"report_id\":14,\"version\":\"1.0\"},\"custom_metrics\":{\"cpu_"
              "usage\":{\"number\":1}}}"),
          14},
+        /* Issue 10: RFC 8259 forbids these; cJSON's strtod accepted them (no reportId: the
+         * text is refused before the header is read). */
+        {"strict JSON: leading zero 0123", false,
+         TXT("{\"header\":{\"report_id\":19,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+             "{\"bytes_out\":0123}}}"),
+         -1},
+        {"strict JSON: leading zero 01", false,
+         TXT("{\"header\":{\"report_id\":20,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+             "{\"bytes_out\":01}}}"),
+         -1},
+        {"strict JSON: 1.", false,
+         TXT("{\"header\":{\"report_id\":21,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+             "{\"bytes_out\":1.}}}"),
+         -1},
+        {"strict JSON: 1.e2", false,
+         TXT("{\"header\":{\"report_id\":22,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
+             "{\"bytes_out\":1.e2}}}"),
+         -1},
+        {"strict JSON: \\u0000 in a string", false,
+         TXT("{\"header\":{\"report_id\":23,\"version\":\"1.0\"},\"custom_metrics\":{\"names\":"
+             "[{\"string_list\":[\"a\\u0000b\"]}]}}"),
+         -1},
+        {"strict JSON: two trailing NULs", false,
+         TXT("{\"header\":{\"report_id\":24,\"version\":\"1.0\"},\"metrics\":{}}\0\0"), -1},
         {"not CBOR (garbage)", true, CBOR_GARBAGE, sizeof(CBOR_GARBAGE), -1},
         {"not CBOR (truncated)", true, CBOR_TRUNCATED, sizeof(CBOR_TRUNCATED), -1},
         {"not CBOR (JSON text)", true,
@@ -465,11 +494,136 @@ static void test_pipeline_malformed_rejected_without_state_change(void **state)
     f->pt.passed = true;
 }
 
+/* ---- malformed API bodies over HTTP (issue 10) ----------------------------------------------- */
+
+typedef struct http_answer {
+    long status;
+    char error_type[128]; /* x-amzn-ErrorType */
+    char body[2048];
+    size_t body_len;
+} http_answer_t;
+
+static size_t on_header(char *data, size_t size, size_t n, void *ctx)
+{
+    http_answer_t *a = ctx;
+    size_t len = size * n;
+    static const char NAME[] = "x-amzn-ErrorType:";
+
+    if (len > sizeof(NAME) - 1 && strncasecmp(data, NAME, sizeof(NAME) - 1) == 0) {
+        size_t i = sizeof(NAME) - 1;
+        size_t end = len;
+        while (i < end && data[i] == ' ') {
+            i++;
+        }
+        while (end > i && (data[end - 1] == '\r' || data[end - 1] == '\n')) {
+            end--;
+        }
+        (void)snprintf(a->error_type, sizeof(a->error_type), "%.*s", (int)(end - i), data + i);
+    }
+    return len;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx)
+{
+    http_answer_t *a = ctx;
+    size_t len = size * n;
+    size_t room = sizeof(a->body) - 1 - a->body_len;
+
+    memcpy(a->body + a->body_len, data, len < room ? len : room);
+    a->body_len += len < room ? len : room;
+    a->body[a->body_len] = '\0';
+    return len;
+}
+
+/* POSTs exactly len bytes (NULs included: the CLI's client sends C strings) to the API. */
+static void http_post(fixture_t *f, const char *path, const char *body, size_t len,
+                      http_answer_t *a)
+{
+    char url[512];
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+
+    memset(a, 0, sizeof(*a));
+    assert_non_null(c);
+    (void)snprintf(url, sizeof(url), "%s%s", f->pt.api, path);
+    (void)curl_easy_setopt(c, CURLOPT_URL, url);
+    (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    (void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+    (void)curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    (void)curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+    (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)WAIT_MS);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+}
+
+static void test_pipeline_malformed_api_bodies(void **state)
+{
+    static const struct {
+        const char *path;
+        const char *body;
+        size_t len; /* 0: strlen */
+        const char *error_type;
+        const char *message;
+    } cases[] = {
+        {"/things/StrictThing", "{\"attributePayload\":{\"attributes\":{\"a\":\"b\"}}} x", 0,
+         "InvalidRequestException", "The request body is not valid JSON: unexpected text after"},
+        {"/things/StrictThing", "{\"attributePayload\":{\"attributes\":{\"a\":\"b\"}}}", 46,
+         "InvalidRequestException", "The request body is not valid JSON: unexpected text after"},
+        {"/things/StrictThing", "{\"attributePayload\":{\"attributes\":{\"a\":\"b\",\"a\":\"c\"}}}",
+         0, "InvalidRequestException", "The request body is not valid JSON: duplicate object key"},
+        {"/things/StrictThing", "{\"attributePayload\":{\"attributes\":{\"a\":\"x\\u0000y\"}}}", 0,
+         "InvalidRequestException", "The request body is not valid JSON: \\\\u0000 is not allowed"},
+        {"/things/StrictThing", "{\"thingTypeName\":null,\"n\":01}", 0, "InvalidRequestException",
+         "The request body is not valid JSON: invalid token"},
+        {"/policies/StrictPolicy",
+         "{\"policyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{"
+         "\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":\\\"iot:*\\\",\\\"Resource\\\":"
+         "\\\"arn:aws:iot:us-east-1:123456789012:topic/a\\\\u0000b\\\"}]}\"}",
+         0, "MalformedPolicyException", "not valid JSON: \\\\u0000 is not allowed"},
+    };
+    fixture_t *f = *state;
+    http_answer_t a;
+    int64_t before = 0;
+    int64_t after = 0;
+    long http = 0;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        http_post(f, cases[i].path, cases[i].body,
+                  cases[i].len != 0 ? cases[i].len : strlen(cases[i].body), &a);
+        if (a.status != 400 || strcmp(a.error_type, cases[i].error_type) != 0 ||
+            strstr(a.body, cases[i].message) == NULL) {
+            fail_msg("case %zu: %ld %s %s", i, a.status, a.error_type, a.body);
+        }
+    }
+    /* Nothing was created. */
+    assert_int_equal(dd_pipetest_api(&f->pt, "GET", "/things/StrictThing", NULL, &http, NULL),
+                     DD_PIPETEST_FAILED);
+    assert_int_equal(http, 404);
+    assert_int_equal(dd_pipetest_api(&f->pt, "GET", "/policies/StrictPolicy", NULL, &http, NULL),
+                     DD_PIPETEST_FAILED);
+    assert_int_equal(http, 404);
+    /* ddlocal's own clock endpoint: {"advanceSeconds":01} no longer moves the clock. */
+    assert_int_equal(dd_pipetest_clock_now(&f->pt, &before), DD_PIPETEST_OK);
+    http_post(f, "/ddlocal/v1/clock", "{\"advanceSeconds\":01}", 21, &a);
+    assert_int_equal(a.status, 400);
+    http_post(f, "/ddlocal/v1/clock", "{\"advanceSeconds\":1,\"advanceSeconds\":2}", 39, &a);
+    assert_int_equal(a.status, 400);
+    assert_int_equal(dd_pipetest_clock_now(&f->pt, &after), DD_PIPETEST_OK);
+    assert_int_equal(after, before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipeline_malformed_rejected_without_state_change,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_malformed_api_bodies, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

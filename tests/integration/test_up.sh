@@ -2,9 +2,9 @@
 # `ddlocal up`: start, endpoints.json, clean stop (SIGINT, SIGTERM) without children left,
 # restart keeping state (registry and pipeline clock), and the documented
 # errors: port taken (3), data dir not writable (4), mosquitto missing (5).
-# Then `up --workshop`: its status output (not a terminal) shows a connected
-# device, an accepted report, the violation and the event lines; an active
-# violation, the isolator's group move and a group membership made by hand
+# Then `up --workshop`: no security profiles (`ddlocal workshop --with-profiles`
+# adds them); its status output (not a terminal) shows a connected device, an
+# accepted report, the violation and the event lines; an active violation, the isolator's group move and a group membership made by hand
 # survive a stop/start, and the second `up --workshop` on the same data dir
 # resumes without provisioning again.
 # Usage: test_up.sh /path/to/ddlocal
@@ -117,11 +117,13 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-e
 export AWS_CONFIG_FILE=$work/aws-config AWS_SHARED_CREDENTIALS_FILE=$work/aws-credentials
 unset AWS_PROFILE AWS_ENDPOINT_URL 2>/dev/null
 
-start_workshop() { # start_workshop LOG [--no-status]
-    "$ddlocal" up --workshop -D "$wdata" --mqtt-port 0 --alpn-port 0 --api-port 0 --manual-clock ${2:-} \
-        >"$1" 2>&1 &
+start_workshop() { # start_workshop LOG [OPTION...]
+    log=$1
+    shift
+    "$ddlocal" up --workshop -D "$wdata" --mqtt-port 0 --alpn-port 0 --api-port 0 --manual-clock "$@" \
+        >"$log" 2>&1 &
     uppid=$!
-    wait_file "$wdata/endpoints.json" 60 || { cat "$1"; fail "up --workshop: endpoints.json not written"; return 1; }
+    wait_file "$wdata/endpoints.json" 60 || { cat "$log"; fail "up --workshop: endpoints.json not written"; return 1; }
     api=$(json "$wdata/endpoints.json" api)
     mqtt_port=$(json "$wdata/endpoints.json" mqtt | cut -d: -f2)
 }
@@ -163,6 +165,25 @@ state() { # the state that must survive: violations, groups, things, certificate
 
 if start_workshop "$work/wup1.log"; then
     [ "$(grep -c "Provisioning the workshop's world" "$work/wup1.log")" = 1 ] || fail "first up --workshop did not provision"
+    # --workshop makes the world of Module 1 but leaves the security profiles to the learner ...
+    [ "$(iot list-security-profiles | pyq 'len(d["securityProfileIdentifiers"])')" = 0 ] ||
+        fail "up --workshop without --with-profiles created security profiles"
+    [ "$(iot list-thing-groups | pyq '[g["groupName"] for g in d["thingGroups"]]')" = "['IsolatedDevices']" ] ||
+        fail "up --workshop did not create IsolatedDevices"
+    # ... and `ddlocal workshop --with-profiles` adds them to the running pipeline.
+    "$ddlocal" workshop --with-profiles -D "$wdata" >"$work/wprof.log" 2>&1 || fail "workshop --with-profiles: $(cat "$work/wprof.log")"
+    [ "$(iot list-security-profiles | pyq 'sorted(p["name"] for p in d["securityProfileIdentifiers"])')" = \
+        "['DetectLargeMessageSize', 'DetectSendingMoreThanAverageBytes']" ] ||
+        fail "workshop --with-profiles did not create the two profiles"
+    # The banner: a readable clock, and the lines a new terminal needs.
+    grep -q "^  clock: *manual - pipeline time [0-9-]*T[0-9:]*Z (moves with \`ddlocal clock advance\`)$" "$work/wup1.log" ||
+        fail "the banner's clock is not readable: $(grep 'clock:' "$work/wup1.log")"
+    grep -qx "    export DDLOCAL_DATA_DIR=$wdata" "$work/wup1.log" || fail "the banner has no DDLOCAL_DATA_DIR line"
+    path_line=$(sed -n 's/^    export PATH=\(.*\):\$PATH$/\1/p' "$work/wup1.log")
+    [ -x "${path_line%%:*}/ddlocal" ] || fail "the banner's PATH line does not lead to ddlocal: $path_line"
+    PATH=$path_line command -v ddlocal-agent >/dev/null || fail "the banner's PATH line does not lead to ddlocal-agent"
+    grep -q -- "--thing_name Thing03 --format json -i 300 &$" "$work/wup1.log" ||
+        fail "the banner's agent command lacks the workshop's -i 300 in the background"
     # The printed `aws iot list-active-violations` works on a machine without any AWS configuration.
     cmd=$(sed -n '/^ *AWS_PAGER= /{N;s/\\\n */ /;p;}' "$work/wup1.log" | head -n 1)
     mkdir -p "$work/freshhome"
@@ -195,6 +216,19 @@ if start_workshop "$work/wup1.log"; then
         fail "the status output has no in-alarm event line"
     poll 'grep -q "registry: Thing03 is in thing groups \[IsolatedDevices\]" "$work/wup1.log"' ||
         fail "the status output has no group move line"
+    # One timeline: every line of ddlocald.log and isolator.log starts with the real time (ms, UTC)
+    # and, the clock being manual, the pipeline time; the event lines of the status output carry
+    # the same stamp; the broker's lines have UTC time stamps.
+    stamp='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z \[pipeline [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z\] '
+    for f in "$wdata/logs/ddlocald.log" "$wdata/logs/isolator.log"; do
+        [ -s "$f" ] || fail "$f is empty"
+        grep -vE "$stamp" "$f" | head -n 3 | grep . && fail "$f has lines without the real [pipeline] stamp"
+    done
+    grep -qE "${stamp}ddlocald: info: event: in-alarm Thing03: DetectSendingMoreThanAverageBytes" \
+        "$wdata/logs/ddlocald.log" || fail "ddlocald.log lacks the in-alarm event"
+    grep -qE "${stamp} in-alarm Thing03" "$work/wup1.log" || fail "the event line has no real [pipeline] stamp"
+    grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z: ' "$wdata/broker/mosquitto.log" | head -n 3 |
+        grep . && fail "mosquitto.log has lines without a UTC time stamp"
     # A crashed ddlocald is restarted by `up`; its events, numbered from 1 again, still show.
     dpid=$(pgrep -P "$uppid" -f ddlocald)
     kill -KILL "$dpid"
@@ -208,11 +242,15 @@ if start_workshop "$work/wup1.log"; then
     state >"$work/state1.txt" 2>&1 || fail "reading the state before the restart: $(cat "$work/state1.txt")"
     stop_up || fail "up --workshop did not exit 0 on SIGINT"
 
-    if start_workshop "$work/wup2.log" --no-status; then
+    if start_workshop "$work/wup2.log" --with-profiles --no-status; then
         grep -q "Provisioning" "$work/wup2.log" && fail "the second up --workshop provisioned again"
         grep -iE "error|fail|cannot|conflict|already exists" "$work/wup2.log" &&
             fail "the second up --workshop reported errors"
         grep -q "ddlocal is up" "$work/wup2.log" || fail "the second up --workshop did not come up"
+        # --no-status (as in `up ... --no-status &`): nothing after the banner but the stop.
+        grep -E "\| connected|in-alarm|registry:" "$work/wup2.log" && fail "--no-status printed status or event lines"
+        [ "$(iot list-security-profiles | pyq 'len(d["securityProfileIdentifiers"])')" = 2 ] ||
+            fail "up --workshop --with-profiles on existing profiles: not two profiles"
         [ "$(cat "$wdata"/workshop/*/cert.pem "$wdata"/workshop/tmp/* | sha256sum)" = "$sha1" ] ||
             fail "the workshop's certificate files changed on the second up --workshop"
         state >"$work/state2.txt" 2>&1 || fail "reading the state after the restart: $(cat "$work/state2.txt")"

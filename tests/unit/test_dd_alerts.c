@@ -253,23 +253,34 @@ static void assert_uuid(const char *s)
 }
 
 /* Checks an SNS notification object carrying @p message. */
-static void assert_notification(const cJSON *sns, const char *message, const char *timestamp)
+static void assert_notification_as(const cJSON *sns, const char *message, const char *timestamp, bool lambda)
 {
     static const char *const required[] = {"Type", "MessageId", "TopicArn", "Message", "Timestamp",
-                                           "SignatureVersion", "Signature", "SigningCertURL",
-                                           "UnsubscribeURL"};
+                                           "SignatureVersion", "Signature"};
     size_t i;
 
     assert_true(cJSON_IsObject(sns));
     for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
         assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(sns, required[i])));
     }
+    /* SNS spells these differently for HTTP subscribers and in a Lambda event. */
+    assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(sns, lambda ? "SigningCertUrl" : "SigningCertURL")));
+    assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(sns, lambda ? "UnsubscribeUrl" : "UnsubscribeURL")));
+    assert_null(cJSON_GetObjectItemCaseSensitive(sns, lambda ? "SigningCertURL" : "SigningCertUrl"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(sns, lambda ? "UnsubscribeURL" : "UnsubscribeUrl"));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(sns, "Subject")));
+    assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(sns, "MessageAttributes")));
     assert_string_equal(member_string(sns, "Type"), "Notification");
     assert_string_equal(member_string(sns, "TopicArn"), TOPIC_ARN);
     /* The alert travels as a string, byte for byte. */
     assert_string_equal(member_string(sns, "Message"), message);
     assert_string_equal(member_string(sns, "Timestamp"), timestamp);
     assert_uuid(member_string(sns, "MessageId"));
+}
+
+static void assert_notification(const cJSON *sns, const char *message, const char *timestamp)
+{
+    assert_notification_as(sns, message, timestamp, false);
 }
 
 static void test_dd_alerts_sns_topic_not_for_suppressed(void **state)
@@ -367,7 +378,7 @@ static void test_dd_alerts_lambda_event_envelope(void **state)
     (void)snprintf(prefix, sizeof(prefix), "%s:", TOPIC_ARN);
     assert_memory_equal(member_string(record, "EventSubscriptionArn"), prefix, strlen(prefix));
     sns = cJSON_GetObjectItemCaseSensitive(record, "Sns");
-    assert_notification(sns, message, "2019-11-15T03:00:00.123Z");
+    assert_notification_as(sns, message, "2019-11-15T03:00:00.123Z", true);
     /* What the workshop's IsolateDevice Lambda does:
      * json.loads(event['Records'][0]['Sns']['Message'])['thingName'] */
     alert = cJSON_Parse(member_string(sns, "Message"));

@@ -90,9 +90,10 @@ static const char *header(void *ctx, const char *name)
     return strcasecmp(name, "x-amzn-principal") == 0 ? e->principal : NULL;
 }
 
-/* Calls the API; returns the parsed body (caller deletes) and the status. */
-static cJSON *call(env_t *e, const char *method, const char *uri, const char *body, int *status,
-                   char *code, size_t code_len)
+/* Calls the API with a body of body_len bytes (it may hold NULs); returns the parsed body
+ * (caller deletes) and the status. */
+static cJSON *call_n(env_t *e, const char *method, const char *uri, const char *body,
+                     size_t body_len, int *status, char *code, size_t code_len)
 {
     dd_api_request_t req;
     dd_api_response_t resp;
@@ -102,7 +103,7 @@ static cJSON *call(env_t *e, const char *method, const char *uri, const char *bo
     req.method = method;
     req.uri = uri;
     req.body = body;
-    req.body_len = body != NULL ? strlen(body) : 0;
+    req.body_len = body_len;
     req.header = header;
     req.header_ctx = e;
     assert_int_equal(dd_api_call(e->api, &req, &resp), DD_API_OK);
@@ -115,6 +116,13 @@ static cJSON *call(env_t *e, const char *method, const char *uri, const char *bo
     assert_non_null(json);
     dd_api_response_free(&resp);
     return json;
+}
+
+/* Calls the API; returns the parsed body (caller deletes) and the status. */
+static cJSON *call(env_t *e, const char *method, const char *uri, const char *body, int *status,
+                   char *code, size_t code_len)
+{
+    return call_n(e, method, uri, body, body != NULL ? strlen(body) : 0, status, code, code_len);
 }
 
 static void expect_error(env_t *e, const char *method, const char *uri, const char *body,
@@ -731,6 +739,77 @@ static void test_dd_api_custom_metrics_and_dimensions(void **state)
     cJSON_Delete(expect_ok(e, "DELETE", "/dimensions/TopicFilter", NULL));
 }
 
+/* Issue 10 "Strict JSON": each of these bodies got 200 (and the NUL one stored "x"). */
+static void test_dd_api_strict_json_bodies(void **state)
+{
+    static const struct {
+        const char *body;
+        size_t len; /* 0: strlen */
+        const char *text;
+    } bad[] = {
+        {"{\"attributePayload\":{\"attributes\":{\"a\":\"b\"}}} x", 0,
+         "unexpected text after the JSON value (at byte "},
+        {"{\"attributePayload\":{\"attributes\":{\"a\":\"b\"}}}{}", 0, "after the JSON value"},
+        {"{\"attributePayload\":{\"attributes\":{\"a\":\"b\"}}}", 46, "after the JSON value"},
+        {"{\"attributePayload\":{\"attributes\":{\"a\":\"b\",\"a\":\"c\"}}}", 0,
+         "duplicate object key"},
+        {"{\"attributePayload\":{\"attributes\":{\"a\":\"b\"}},\"attributePayload\":{}}", 0,
+         "duplicate object key"},
+        {"{\"attributePayload\":{\"attributes\":{\"a\":\"x\\u0000y\"}}}", 0, "\\u0000"},
+        {"{\"attributePayload\":{\"attributes\":{\"a\":\"x\0y\"}}}", 47, "control character"},
+        {"{\"attributePayload\":{\"attributes\":{\"a\":\"b\"}},\"n\":01}", 0, "invalid token"},
+        {"{\"attributePayload\":{\"attributes\":{\"a\":\"b\"}},\"n\":1.}", 0, "invalid token"},
+        {"{\"attributePayload\":{\"attributes\":{\"a\":\"b\"}},\"n\":1.e2}", 0, "invalid token"},
+        {"{\"attributePayload\":{\"attributes\":{\"a\":\"b\"}},\"n\":0123}", 0, "invalid token"},
+    };
+    env_t *e = *state;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char code[64];
+        int status;
+        size_t len = bad[i].len != 0 ? bad[i].len : strlen(bad[i].body);
+        cJSON *j = call_n(e, "POST", "/things/Strict1", bad[i].body, len, &status, code,
+                          sizeof(code));
+        const char *m = str(j, "message");
+
+        if (status != 400 || strcmp(code, "InvalidRequestException") != 0 ||
+            strstr(m, "The request body is not valid JSON") == NULL ||
+            strstr(m, bad[i].text) == NULL) {
+            print_error("case %zu -> %d %s %s\n", i, status, code, m);
+            fail();
+        }
+        cJSON_Delete(j);
+        /* Refused before any state changed. */
+        expect_error(e, "GET", "/things/Strict1", NULL, 404, "ResourceNotFoundException", NULL);
+    }
+    assert_int_equal(e->registry_calls, 0);
+    /* The well-formed body still works, and whitespace around it is fine. */
+    cJSON_Delete(expect_ok(e, "POST", "/things/Strict1",
+                           " {\"attributePayload\":{\"attributes\":{\"a\":\"b\"}}}\r\n"));
+    /* A security profile with a duplicated behavior member is refused, nothing is created. */
+    expect_error(e, "POST", "/security-profiles/SP1",
+                 "{\"behaviors\":[{\"name\":\"b\",\"name\":\"c\","
+                 "\"metric\":\"aws:num-messages-sent\","
+                 "\"criteria\":{\"comparisonOperator\":\"greater-than\",\"value\":{\"count\":5},"
+                 "\"durationSeconds\":300}}]}",
+                 400, "InvalidRequestException", "duplicate object key");
+    expect_error(e, "GET", "/security-profiles/SP1", NULL, 404, "ResourceNotFoundException", NULL);
+    /* A policy document (a JSON string inside the body) that is not strict JSON is a
+     * MalformedPolicyException; \u0000 used to cut the resource short. */
+    expect_error(e, "POST", "/policies/Strict1",
+                 "{\"policyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{"
+                 "\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":\\\"iot:Publish\\\",\\\"Resource\\\":"
+                 "\\\"arn:aws:iot:us-east-1:123456789012:topic/a\\\\u0000b\\\"}]}\"}",
+                 400, "MalformedPolicyException", "not valid JSON: \\u0000 is not allowed");
+    expect_error(e, "POST", "/policies/Strict1",
+                 "{\"policyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{"
+                 "\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":\\\"iot:*\\\",\\\"Resource\\\":"
+                 "\\\"*\\\"}]} x\"}",
+                 400, "MalformedPolicyException", "unexpected text after the JSON value");
+    expect_error(e, "GET", "/policies/Strict1", NULL, 404, "ResourceNotFoundException", NULL);
+}
+
 static void test_dd_api_listen(void **state)
 {
     env_t *e = *state;
@@ -755,6 +834,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_api_security_profiles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_api_violations_from_a_report, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_api_custom_metrics_and_dimensions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_api_strict_json_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_api_listen, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -208,6 +208,10 @@ static void test_dd_control_clock_and_response(void **state)
                      DD_CONTROL_MALFORMED);
     assert_int_equal(dd_control_decode_response("nope", 4, id, &ok, NULL, 0),
                      DD_CONTROL_MALFORMED);
+    /* A second "ok" used to be ignored (the first won). */
+    assert_int_equal(dd_control_decode_response("{\"id\":\"1\",\"ok\":true,\"ok\":false}", 31, id,
+                                                &ok, NULL, 0),
+                     DD_CONTROL_MALFORMED);
     assert_int_equal(dd_control_decode_response(NULL, 0, id, &ok, NULL, 0),
                      DD_CONTROL_BAD_PARAMETER);
 }
@@ -242,9 +246,16 @@ static void test_dd_control_malformed(void **state)
     } cases[] = {
         {"$CONTROL/ddlocal/v1/other", "{}", DD_CONTROL_UNKNOWN_TOPIC, "unknown control topic"},
         {"$CONTROL/dynamic-security/v1", "{}", DD_CONTROL_UNKNOWN_TOPIC, "unknown control topic"},
-        {DD_CONTROL_TOPIC_REGISTRY, "", DD_CONTROL_MALFORMED, "not a JSON object"},
+        {DD_CONTROL_TOPIC_REGISTRY, "", DD_CONTROL_MALFORMED, "not valid JSON"},
         {DD_CONTROL_TOPIC_REGISTRY, "{\"entities\":[", DD_CONTROL_MALFORMED,
-         "not a JSON object"},
+         "not valid JSON"},
+        /* Issue 10: cJSON took these (the second "full" silently lost). */
+        {DD_CONTROL_TOPIC_REGISTRY, "{\"full\":true,\"full\":false,\"entities\":[]}",
+         DD_CONTROL_MALFORMED, "not valid JSON: duplicate object key"},
+        {DD_CONTROL_TOPIC_REGISTRY, "{\"entities\":[]} x", DD_CONTROL_MALFORMED,
+         "not valid JSON: unexpected text after the JSON value"},
+        {DD_CONTROL_TOPIC_CLOCK, "{\"clock\":\"manual:1\",\"x\":01}", DD_CONTROL_MALFORMED,
+         "not valid JSON: invalid token"},
         {DD_CONTROL_TOPIC_REGISTRY, "[1,2]", DD_CONTROL_MALFORMED, "not a JSON object"},
         {DD_CONTROL_TOPIC_REGISTRY, "{\"id\":7,\"entities\":[]}", DD_CONTROL_MALFORMED,
          "\"id\" must be a string"},

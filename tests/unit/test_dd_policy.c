@@ -644,12 +644,21 @@ static void test_dd_policy_not_json(void **state)
     char err[DD_POLICY_ERROR_MAX];
 
     (void)state;
-    refuse("not json", DD_POLICY_MALFORMED, "the policy document is not valid JSON (error at byte",
+    refuse("not json", DD_POLICY_MALFORMED, "the policy document is not valid JSON: invalid token",
            true);
     refuse("", DD_POLICY_MALFORMED, "the policy document is not valid JSON", true);
     refuse("{\"Version\":", DD_POLICY_MALFORMED, "the policy document is not valid JSON", true);
     refuse("{" V "\"Statement\":[" GOOD "]} x", DD_POLICY_MALFORMED,
-           "the policy document has extra text after the JSON value (at byte", true);
+           "the policy document is not valid JSON: unexpected text after the JSON value (at byte",
+           true);
+    /* Issue 10: cJSON took these; \u0000 cut the resource short ("topic/a" for "topic/a..."). */
+    refuse("{" V "\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:Publish\","
+           "\"Resource\":\"arn:aws:iot:us-east-1:123456789012:topic/a\\u0000b\"}]}",
+           DD_POLICY_MALFORMED, "the policy document is not valid JSON: \\u0000", true);
+    refuse("{" V "\"Id\":\"\xff\",\"Statement\":[" GOOD "]}", DD_POLICY_MALFORMED,
+           "the policy document is not valid JSON: unable to decode byte 0xff", true);
+    refuse("{" V "\"Statement\":[" GOOD "],\"x\":01}", DD_POLICY_MALFORMED,
+           "the policy document is not valid JSON: invalid token", true);
     /* Trailing whitespace is fine. */
     dd_policy_free(parse_ok("{" V "\"Statement\":[" GOOD "]}\n\t "));
     assert_int_equal(dd_policy_parse(WITH_NUL, sizeof(WITH_NUL) - 1, &p, err, sizeof(err)),

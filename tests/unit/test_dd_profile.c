@@ -325,7 +325,7 @@ static void test_dd_profile_every_validation_message(void **state)
         const char *body;
         const char *message;
     } P[] = {
-        {"p", "nope", "The request body is not valid JSON"},
+        {"p", "nope", "The request body is not valid JSON: invalid token near 'nope' (at byte 4)"},
         {"p", "[]", "The request body must be a JSON object"},
         {NULL, "{\"securityProfileName\":\"bad name\"}",
          "securityProfileName bad name must match [a-zA-Z0-9:_-]+ and be 1 to 128 characters"},
@@ -488,6 +488,8 @@ static void test_dd_profile_duplicate_names_limits_and_targets(void **state)
 {
     char *body = malloc(64 * 1024);
     dd_profile_t p;
+    dd_profile_t patch;
+    unsigned del;
     dd_profile_error_t err;
     dd_profile_errors_t errs;
     size_t off;
@@ -535,6 +537,17 @@ static void test_dd_profile_duplicate_names_limits_and_targets(void **state)
     assert_string_equal(err.message, "alertTargets.SNS.roleArn must be 20 to 2048 characters");
     dd_profile_free(&p);
     assert_int_equal(dd_profile_parse("nope", 4, "p", &p, &err), DD_PROFILE_NOT_JSON);
+    /* Issue 10: strict JSON (profile files for replay and the store come through here). */
+    assert_int_equal(dd_profile_parse("{\"behaviors\":[],\"behaviors\":[]}", 31, "p", &p, &err),
+                     DD_PROFILE_NOT_JSON);
+    assert_string_equal(err.message, "The request body is not valid JSON: duplicate object key "
+                                     "near '\"behaviors\"' (at byte 27)");
+    assert_int_equal(dd_profile_parse("{\"x\":01}", 8, "p", &p, &err), DD_PROFILE_NOT_JSON);
+    assert_int_equal(dd_profile_parse("{} x", 4, "p", &p, &err), DD_PROFILE_NOT_JSON);
+    assert_int_equal(dd_profile_parse_update("{\"x\":1.}", 8, "p", &patch, &del, &err),
+                     DD_PROFILE_NOT_JSON);
+    assert_int_equal(dd_profile_validate_behaviors_json("{\"behaviors\":[]}\0", 17, NULL, &errs),
+                     DD_PROFILE_NOT_JSON);
     assert_int_equal(dd_profile_parse("{}", 2, "bad name", &p, &err), DD_PROFILE_OK);
     assert_int_equal(dd_profile_validate(&p, NULL, NULL, &err), DD_PROFILE_INVALID);
     dd_profile_free(&p);

@@ -296,6 +296,59 @@ static void sent_line(char *buf, size_t cap, long long t, const char *event_tail
  * and would tip a behavior into alarm if any part of it were applied: its valid front part
  * carries 150 bytes out (150 + 150 > 200) or one more message (2 > 1). The output must be the
  * same as without those lines. */
+/* Issue 10: cJSON_Parse() took a duplicated "time", 01, trailing text, and stopped at a NUL. */
+static void test_dd_replay_strict_json_lines(void **state)
+{
+    static const char input[] =
+        "{\"thing\":\"T1\",\"time\":1000,\"report\":{\"header\":{\"report_id\":1,"
+        "\"version\":\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_out\":500}}}}\n"
+        "{\"time\":2000,\"time\":3000,\"tick\":true}\n"
+        "{\"thing\":\"T1\",\"time\":4000,\"report\":{\"header\":{\"report_id\":2,"
+        "\"version\":\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_out\":01}}}}\n"
+        "{\"time\":5000,\"tick\":true} x\n"
+        "{\"time\":6000,\"tick\":true}\0{\"junk\n"
+        "{\"time\":7000.,\"tick\":true}\n"
+        "{\"time\":8000,\"tick\":true}\n";
+    const char *prof = "{\"securityProfileName\":\"g\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                       "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+                       "\"value\":{\"count\":100}}}]}";
+    dd_replay_text_t p = {"p", prof, strlen(prof)};
+    dd_replay_options_t opt;
+    FILE *o = tmpfile();
+    FILE *e = tmpfile();
+    FILE *in = tmpfile();
+    char *err;
+    char *out;
+    size_t len;
+
+    (void)state;
+    assert_int_equal(fwrite(input, 1, sizeof(input) - 1, in), sizeof(input) - 1);
+    rewind(in);
+    memset(&opt, 0, sizeof(opt));
+    opt.profiles = &p;
+    opt.profile_count = 1;
+    opt.no_summary = true;
+    opt.time_ms = true;
+    assert_int_equal(dd_replay_run(&opt, in, o, e, NULL), DD_REPLAY_SKIPPED_LINES);
+    err = slurp(e, &len);
+    out = slurp(o, &len);
+    assert_non_null(strstr(err, "line 2: not valid JSON: duplicate object key near '\"time\"'"));
+    assert_non_null(strstr(err, "line 3: not valid JSON: invalid token near '0'"));
+    assert_non_null(strstr(err, "line 4: not valid JSON: unexpected text after the JSON value"));
+    assert_non_null(strstr(err, "line 5: not valid JSON: unexpected text after the JSON value"));
+    assert_non_null(strstr(err, "line 6: not valid JSON: invalid token"));
+    assert_null(strstr(err, "line 1:"));
+    assert_null(strstr(err, "line 7:"));
+    /* Line 1 alarmed; nothing from the refused lines reached the engine. */
+    assert_non_null(
+        strstr(out, "\"violationEventType\":\"in-alarm\",\"violationEventTime\":1000}"));
+    free(err);
+    free(out);
+    fclose(o);
+    fclose(e);
+    fclose(in);
+}
+
 static void test_dd_replay_rejected_line_never_half_applied(void **state)
 {
     const long long t0 = 1795860000000LL; /* a multiple of 300 s */
@@ -395,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_dd_replay_bad_lines_reported_and_skipped),
         cmocka_unit_test(test_dd_replay_deterministic_and_invalid_profile),
         cmocka_unit_test(test_dd_replay_things_groups_and_ticks),
+        cmocka_unit_test(test_dd_replay_strict_json_lines),
         cmocka_unit_test(test_dd_replay_rejected_line_never_half_applied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
