@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import walkthrough  # noqa: E402
@@ -172,6 +171,14 @@ def workshop_requires(build):
         need.append("`ddlocal up --workshop --with-profiles` (D3)")
     if "--clock" not in helptext(os.path.join(build, "device/ddlocal-sensor"), "--help"):
         need.append("pipeline-clock devices, `ddlocal-sensor --clock` (D1)")
+    # D2: the device shell that survives quarantine and release (its help names the
+    # variables it exports). Without it the relay dies at the isolation and Module 5's
+    # reconnection cannot happen.
+    if "DDLOCAL_CLOCK" not in helptext(os.path.join(build, "cli/ddlocal"), "device", "--help"):
+        need.append("the device shell of D2 (`ddlocal device` exporting DDLOCAL_CLOCK)")
+    if need and os.environ.get("DDLOCAL_WALKTHROUGH_FORCE") == "1":
+        print("DDLOCAL_WALKTHROUGH_FORCE=1: running although the build lacks %s" % ", ".join(need))
+        return None
     return ", ".join(need) if need else None
 
 
