@@ -12,6 +12,7 @@ page needs.
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -208,6 +209,11 @@ def one_pass(page, args, n):
         ok = True
     except (WalkthroughError, OSError) as e:
         print("FAIL (%s, pass %d): %s" % (page, n, e))
+    except KeyboardInterrupt:
+        run.stop()
+        if not (args.keep or args.keep_failed):
+            run.remove()
+        raise
     finally:
         run.stop()
     dt = time.monotonic() - t0
@@ -250,13 +256,26 @@ def main():
             print("SKIP: %s needs %s, which this build does not have" % (PAGES[page][0], missing))
             return SKIP
     walkthrough.set_subreaper()
+    # SIGTERM (ctest's timeout, a user) ends the pass like Ctrl-C: the finally of the
+    # pass stops every process the page started. A second signal during that
+    # cleanup is ignored, so the cleanup cannot be cut short.
+    def interrupted(signum, _frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt("signal %d" % signum)
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     failed = 0
     total = 0
-    for n in range(1, args.repeat + 1):
-        for page in args.pages:
-            total += 1
-            if not one_pass(page, args, n):
-                failed += 1
+    try:
+        for n in range(1, args.repeat + 1):
+            for page in args.pages:
+                total += 1
+                if not one_pass(page, args, n):
+                    failed += 1
+    except KeyboardInterrupt as e:
+        print("walkthrough: interrupted (%s); every process it started is stopped" % e)
+        return 1
     print("walkthrough: %d of %d passes held" % (total - failed, total))
     return 1 if failed else 0
 
