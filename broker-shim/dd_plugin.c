@@ -43,6 +43,7 @@
 
 static mosquitto_plugin_id_t *g_id = NULL;
 static dd_shim_t *g_shim = NULL;
+static bool g_stamp_pipeline = false;
 
 static int64_t mono_ms(void)
 {
@@ -62,6 +63,14 @@ static void log_to_broker(dd_log_level_t level, const char *message, void *ctx)
     case DD_LOG_LEVEL_WARN: mosq_level = MOSQ_LOG_WARNING; break;
     case DD_LOG_LEVEL_INFO: mosq_level = MOSQ_LOG_INFO; break;
     case DD_LOG_LEVEL_DEBUG: mosq_level = MOSQ_LOG_DEBUG; break;
+    }
+    /* mosquitto stamps the real time; a scaled or manual pipeline time is added, as in ddlocald.log. */
+    if (g_stamp_pipeline && g_shim != NULL) {
+        char when[32];
+        if (dd_log_format_iso(dd_shim_now_ms(g_shim), when, sizeof(when)) == DD_LOG_OK) {
+            mosquitto_log_printf(mosq_level, "ddlocal_shim: [pipeline %s] %s", when, message);
+            return;
+        }
     }
     mosquitto_log_printf(mosq_level, "ddlocal_shim: %s", message);
 }
@@ -191,6 +200,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
     if (cfg.debug) {
         dd_log_set_level(DD_LOG_LEVEL_DEBUG);
     }
+    g_stamp_pipeline = cfg.clock_spec != NULL && strncmp(cfg.clock_spec, "real", 4) != 0;
     if (dd_shim_create(&cfg, &io, &g_shim, err, sizeof(err)) != DD_SHIM_OK) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "ddlocal_shim: %s", err);
         return MOSQ_ERR_UNKNOWN;

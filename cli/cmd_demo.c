@@ -430,6 +430,7 @@ static int check_refused(demo_t *d, const char *dir, const char *client_id, cons
 
 static int start_pipeline(demo_t *d, const char *data_dir)
 {
+    char clock_text[DD_LOG_CLOCK_TEXT_MAX];
     dd_up_options_t o;
     int rc;
 
@@ -448,8 +449,11 @@ static int start_pipeline(demo_t *d, const char *data_dir)
         return rc;
     }
     (void)snprintf(d->logs, sizeof(d->logs), "%s/logs", d->up.data_dir);
+    if (dd_log_describe_clock(&d->up.clock, clock_text, sizeof(clock_text)) != DD_LOG_OK) {
+        (void)snprintf(clock_text, sizeof(clock_text), "%s", d->up.clock_spec);
+    }
     say(d, "pipeline up: broker 127.0.0.1:%u (mTLS), API %s, clock %s (%.0f pipeline minutes per real minute)",
-        (unsigned)d->up.mqtt_port, d->up.api_url, d->up.clock_spec, d->scale);
+        (unsigned)d->up.mqtt_port, d->up.api_url, clock_text, d->scale);
     return 0;
 }
 

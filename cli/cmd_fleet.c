@@ -129,6 +129,7 @@ static bool parse_pos(const char *s, double max, double *out)
 
 int dd_cmd_fleet(int argc, char **argv)
 {
+    static dd_clock_t log_clock;
     static const struct option options[] = {
         {"data-dir", required_argument, NULL, 'D'},
         {"endpoint", required_argument, NULL, 'e'},
@@ -289,6 +290,14 @@ int dd_cmd_fleet(int argc, char **argv)
     cfg.root_ca = root_ca;
     cfg.alpn = alpn ? "x-amzn-mqtt-ca" : NULL;
     cfg.time_scale = scale > 0 ? scale : pipeline_scale(clock_spec);
+    /* Its warnings (lost connections...) are read beside ddlocald.log: same stamps (a manual
+     * clock moves in ddlocald only, so then real time alone). */
+    if (clock_spec[0] != '\0' && dd_clock_parse(&log_clock, clock_spec) == DD_CLOCK_OK &&
+        log_clock.mode != DD_CLOCK_MANUAL) {
+        dd_log_set_clock(&log_clock);
+    } else {
+        dd_log_set_clock(NULL);
+    }
     cfg.progress = stdout;
     if (dd_fleet_create(&sc, creds, &cfg, &fleet) != DD_FLEET_OK) {
         fprintf(stderr, "ddlocal fleet: setting up the connections failed\n");

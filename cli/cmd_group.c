@@ -5,6 +5,7 @@
 #include "dd_clienv.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,8 +14,11 @@ static const char GROUP_HELP[] =
     "\n"
     "  create NAME [--parent PARENT] [--description TEXT]   Create a thing group.\n"
     "  add GROUP THING      Add a thing to a group (a running broker applies the\n"
-    "                       group's policies to the thing's next packet).\n"
-    "  remove GROUP THING   Remove a thing from a group.\n"
+    "                       group's policies to the thing's next packet). Prints\n"
+    "                       what it did, or that the thing already was in the group.\n"
+    "  remove GROUP THING   Remove a thing from a group. Prints what it did, or that\n"
+    "                       the thing was not in the group (nothing changes; exit\n"
+    "                       status 0, as AWS's RemoveThingFromThingGroup).\n"
     "  describe NAME        Show a group, its parent chain, members and policies.\n"
     "  list                 List groups.\n"
     "  delete NAME          Delete a group without child groups.\n"
@@ -61,6 +65,65 @@ static int group_to_json(void *ctx, const dd_registry_group_t *g)
         (void)cJSON_AddItemToObject(ctx, "thingGroup", obj);
     }
     return 0;
+}
+
+/* Is the thing directly in the group? (A missing thing or group is the registry's error.) */
+typedef struct member_ctx {
+    const char *group;
+    bool found;
+} member_ctx_t;
+
+static int is_group(void *ctx, const char *name)
+{
+    member_ctx_t *m = ctx;
+
+    if (strcmp(name, m->group) == 0) {
+        m->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+static dd_registry_status_t thing_in_group(dd_clienv_t *env, const char *group, const char *thing,
+                                           bool *in, dd_registry_error_t *err)
+{
+    member_ctx_t m = {group, false};
+    dd_registry_status_t st;
+
+    st = dd_registry_group_get(&env->reg, group, NULL, NULL, err);
+    if (st == DD_REGISTRY_OK) {
+        st = dd_registry_thing_groups(&env->reg, thing, NULL, is_group, &m, NULL, 0, err);
+    }
+    *in = m.found;
+    return st;
+}
+
+/* add / remove: say what happened - the thing's membership is what the broker enforces. */
+static dd_registry_status_t change_membership(dd_clienv_t *env, bool add, const char *group,
+                                              const char *thing, dd_registry_error_t *err)
+{
+    dd_registry_status_t st;
+    bool in = false;
+
+    st = thing_in_group(env, group, thing, &in, err);
+    if (st != DD_REGISTRY_OK) {
+        return st;
+    }
+    if (add && in) {
+        printf("%s is already in thing group %s; nothing changed\n", thing, group);
+        return DD_REGISTRY_OK;
+    }
+    if (!add && !in) {
+        printf("%s is not in thing group %s; nothing removed\n", thing, group);
+        return DD_REGISTRY_OK;
+    }
+    st = add ? dd_registry_group_add_thing(&env->reg, group, thing, err)
+             : dd_registry_group_remove_thing(&env->reg, group, thing, err);
+    if (st == DD_REGISTRY_OK) {
+        printf(add ? "added %s to thing group %s\n" : "removed %s from thing group %s\n", thing,
+               group);
+    }
+    return st;
 }
 
 static int group_describe(dd_clienv_t *env, const char *name)
@@ -145,9 +208,9 @@ int dd_cmd_group(int argc, char **argv)
             rc = dd_clienv_print_json(out);
         }
     } else if (strcmp(verb, "add") == 0) {
-        st = dd_registry_group_add_thing(&env.reg, pos[0], pos[1], &err);
+        st = change_membership(&env, true, pos[0], pos[1], &err);
     } else if (strcmp(verb, "remove") == 0) {
-        st = dd_registry_group_remove_thing(&env.reg, pos[0], pos[1], &err);
+        st = change_membership(&env, false, pos[0], pos[1], &err);
     } else if (strcmp(verb, "describe") == 0) {
         rc = group_describe(&env, pos[0]);
     } else if (strcmp(verb, "list") == 0) {

@@ -176,8 +176,8 @@ static void sync_clock(const char *api, dd_clock_t *clock, bool *known)
     if (*known && clock->mode != DD_CLOCK_MANUAL) {
         return;
     }
-    if (dd_apiclient_request(api, "GET", "/ddlocal/v1/clock", NULL, &http, &body) != DD_APICLIENT_OK ||
-        http != 200) {
+    if (dd_apiclient_request(api, "GET", "/ddlocal/v1/clock", NULL, &http, &body) !=
+            DD_APICLIENT_OK || http != 200) {
         free(body);
         return;
     }

@@ -78,6 +78,11 @@ static void show_log_tail(const char *path)
     free(text);
 }
 
+/*
+ * Checks one port (0: picks a free one). Prints why it cannot be used, naming the flag that
+ * changes it, and returns 0 or DD_UP_EXIT_PORT; the caller checks every port before failing,
+ * so one run names all the busy ones.
+ */
 static int resolve_port(const char *what, const char *flag, const char *bind, uint16_t *port)
 {
     dd_proc_status_t st;
@@ -101,7 +106,8 @@ static int resolve_port(const char *what, const char *flag, const char *bind, ui
         return DD_UP_EXIT_PORT;
     }
     if (st != DD_PROC_OK) {
-        fprintf(stderr, "ddlocal up: cannot bind %s:%u (%s)\n", bind, (unsigned)*port, what);
+        fprintf(stderr, "ddlocal up: cannot bind %s:%u (%s); choose another with %s PORT\n", bind,
+                (unsigned)*port, what, flag);
         return DD_UP_EXIT_PORT;
     }
     return 0;
@@ -141,7 +147,7 @@ static void choose_clock(dd_up_t *up, dd_clienv_t *env)
     up->clock = clock;
 }
 
-/* A line of `up`'s own on stderr, stamped like the logs (real [pipeline]) so it sits on their timeline. */
+/* A line of `up`'s own on stderr, stamped like the logs (real [pipeline]): one timeline. */
 static void note(dd_up_t *up, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void note(dd_up_t *up, const char *fmt, ...)
@@ -150,6 +156,20 @@ static void note(dd_up_t *up, const char *fmt, ...)
     char text[512];
     va_list ap;
 
+    /* A manual clock moves in ddlocald only; ask it (a dead ddlocald leaves the last time seen). */
+    if (up->clock.mode == DD_CLOCK_MANUAL && up->api_url[0] != '\0') {
+        char *body = NULL;
+        long http = 0;
+        cJSON *doc = NULL;
+        const cJSON *ms;
+        if (dd_apiclient_request(up->api_url, "GET", "/ddlocal/v1/clock", NULL, &http, &body) ==
+                DD_APICLIENT_OK && http == 200 && (doc = cJSON_Parse(body)) != NULL &&
+            cJSON_IsNumber(ms = cJSON_GetObjectItem(doc, "pipelineTimeMs"))) {
+            (void)dd_clock_set(&up->clock, (int64_t)cJSON_GetNumberValue(ms));
+        }
+        cJSON_Delete(doc);
+        free(body);
+    }
     if (dd_log_format_stamp(dd_clock_wall_ms(), &up->clock, stamp, sizeof(stamp)) != DD_LOG_OK) {
         stamp[0] = '\0';
     }
@@ -385,10 +405,12 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
     up->mqtt_port = o->mqtt_port;
     up->alpn_port = o->alpn_port_set ? o->alpn_port : (geteuid() == 0 ? 443 : 8443);
     up->api_port = o->api_port;
-    if ((rc = resolve_port("MQTT listener", "--mqtt-port", o->bind, &up->mqtt_port)) != 0 ||
-        (rc = resolve_port("ALPN listener", "--alpn-port", o->bind, &up->alpn_port)) != 0 ||
-        (rc = resolve_port("API", "--api-port", o->bind, &up->api_port)) != 0) {
-        return rc;
+    /* Every port is checked before anything starts, so one run names all the busy ones. */
+    rc = resolve_port("MQTT listener", "--mqtt-port", o->bind, &up->mqtt_port);
+    rc |= resolve_port("ALPN listener", "--alpn-port", o->bind, &up->alpn_port);
+    rc |= resolve_port("API", "--api-port", o->bind, &up->api_port);
+    if (rc != 0) {
+        return DD_UP_EXIT_PORT;
     }
     if (up->mqtt_port == up->alpn_port || up->mqtt_port == up->api_port || up->alpn_port == up->api_port) {
         fprintf(stderr, "ddlocal up: the MQTT, ALPN and API ports must differ (%u, %u, %u)\n",
@@ -410,7 +432,8 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
         dd_up_stop(up);
         return rc;
     }
-    if (o->workshop && dd_workshop_provision(up->data_dir, up->api_url, o->workshop_profiles) != 0) {
+    if (o->workshop &&
+        dd_workshop_provision(up->data_dir, up->api_url, o->workshop_profiles) != 0) {
         dd_up_stop(up);
         return DD_UP_EXIT_FAILURE;
     }
@@ -479,8 +502,10 @@ static void status_line(dd_up_t *up, char *line, size_t len)
     }
     free(body);
     /* `up`'s own stamps follow a manual clock as ddlocald moves it. */
-    if (up->clock.mode == DD_CLOCK_MANUAL && cJSON_IsNumber(cJSON_GetObjectItem(st, "pipelineTimeMs"))) {
-        (void)dd_clock_set(&up->clock, (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "pipelineTimeMs")));
+    if (up->clock.mode == DD_CLOCK_MANUAL &&
+        cJSON_IsNumber(cJSON_GetObjectItem(st, "pipelineTimeMs"))) {
+        (void)dd_clock_set(&up->clock,
+                           (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "pipelineTimeMs")));
     }
     (void)snprintf(line, len, "%s%s | connected %d | reports accepted %d rejected %d | active violations %d | alerts %d",
                    up->clock.mode == DD_CLOCK_REAL ? "" : "pipeline ",

@@ -25,7 +25,7 @@ typedef struct subcommand {
 static const subcommand_t SUBCOMMANDS[] = {
     {"up", dd_cmd_up, "start the whole pipeline in the foreground (Ctrl-C stops it)"},
     {"demo", dd_cmd_demo, "run a workshop module end to end, narrated (module4, module3)"},
-    {"workshop", dd_cmd_workshop, "load the workshop's things, policies and profiles into a running pipeline"},
+    {"workshop", dd_cmd_workshop, "load the workshop's world (things, policies, group; --with-profiles) into a running pipeline"},
     {"device", dd_cmd_device, "a shell on a simulated device host (its own network namespace)"},
     {"clock", dd_cmd_clock, "show or advance the pipeline clock of a running pipeline"},
     {"isolator", dd_cmd_isolator, "the workshop's IsolateDevice Lambda: alerts -> thing group"},

@@ -382,8 +382,7 @@ dd_control_status_t dd_control_decode(const char *topic, const void *payload, si
     }
     js = dd_json_parse(payload, len, 0, &msg->root, &jerr);
     if (js != DD_JSON_OK) {
-        set_err(err, err_len, "payload is not valid JSON: %s (at byte %zu)", jerr.message,
-                jerr.offset);
+        set_err(err, err_len, "payload is not valid JSON: %s", jerr.message);
         dd_control_message_free(msg);
         return js == DD_JSON_NO_MEMORY ? DD_CONTROL_NO_MEMORY : DD_CONTROL_MALFORMED;
     }

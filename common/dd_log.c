@@ -86,7 +86,8 @@ dd_log_status_t dd_log_format_iso(int64_t ms, char *buf, size_t len)
     return (n < 0 || (size_t)n >= len) ? DD_LOG_BUFFER_TOO_SMALL : DD_LOG_OK;
 }
 
-dd_log_status_t dd_log_format_stamp(int64_t real_ms, const dd_clock_t *pipeline, char *buf, size_t len)
+dd_log_status_t dd_log_format_stamp(int64_t real_ms, const dd_clock_t *pipeline, char *buf,
+                                    size_t len)
 {
     char pipe[32];
     dd_log_status_t st;
@@ -135,7 +136,8 @@ dd_log_status_t dd_log_describe_clock(const dd_clock_t *clock, char *buf, size_t
         (void)snprintf(scale, sizeof(scale), "%g", clock->scale);
         n = snprintf(buf, len, "scaled x%s - pipeline time %s", scale, when);
     } else {
-        n = snprintf(buf, len, "manual - pipeline time %s (moves with `ddlocal clock advance`)", when);
+        n = snprintf(buf, len, "manual - pipeline time %s (moves with `ddlocal clock advance`)",
+                     when);
     }
     return (n < 0 || (size_t)n >= len) ? DD_LOG_BUFFER_TOO_SMALL : DD_LOG_OK;
 }
@@ -156,7 +158,8 @@ void dd_log_write(dd_log_level_t level, const char *fmt, ...)
         g_sink(level, line, g_sink_ctx);
     } else if (atomic_load(&g_stamps)) {
         int64_t real_ms = g_wall != NULL ? g_wall(g_wall_ctx) : dd_clock_wall_ms();
-        if (dd_log_format_stamp(real_ms, atomic_load(&g_pipeline), stamp, sizeof(stamp)) != DD_LOG_OK) {
+        const dd_clock_t *pipeline = atomic_load(&g_pipeline);
+        if (dd_log_format_stamp(real_ms, pipeline, stamp, sizeof(stamp)) != DD_LOG_OK) {
             stamp[0] = '\0';
         }
         (void)fprintf(stderr, "%s %s: %s: %s\n", stamp, g_program, level_name(level), line);

@@ -119,7 +119,8 @@ dd_log_status_t dd_log_format_iso(int64_t ms, char *buf, size_t len);
  * @param[in] len Size of @p buf.
  * @return DD_LOG_OK, DD_LOG_BAD_PARAMETER or DD_LOG_BUFFER_TOO_SMALL.
  */
-dd_log_status_t dd_log_format_stamp(int64_t real_ms, const dd_clock_t *pipeline, char *buf, size_t len);
+dd_log_status_t dd_log_format_stamp(int64_t real_ms, const dd_clock_t *pipeline, char *buf,
+                                    size_t len);
 
 /**
  * @brief Describes a clock for people: "real time", "scaled x60 - pipeline

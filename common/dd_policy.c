@@ -825,8 +825,7 @@ dd_policy_status_t dd_policy_parse(const char *doc, size_t len, dd_policy_t **po
         return DD_POLICY_NO_MEMORY;
     }
     if (js != DD_JSON_OK) {
-        set_err(&b, "the policy document is not valid JSON: %s (at byte %zu)", jerr.message,
-                jerr.offset);
+        set_err(&b, "the policy document is not valid JSON: %s", jerr.message);
         return DD_POLICY_MALFORMED;
     }
     rc = parse_document(&b, root);

@@ -112,8 +112,7 @@ dd_report_status_t dd_report_json_decode(dd_rctx_t *c, const uint8_t *payload, s
         return dd_report_fail(c, DD_REPORT_NO_MEMORY, "out of memory parsing the JSON report");
     }
     if (js != DD_JSON_OK) {
-        return dd_report_fail(c, DD_REPORT_NOT_JSON, "not a JSON document: %s (at byte %zu)",
-                              jerr.message, jerr.offset);
+        return dd_report_fail(c, DD_REPORT_NOT_JSON, "not a JSON document: %s", jerr.message);
     }
     st = dd_report_walk(c, root);
     cJSON_Delete(root);

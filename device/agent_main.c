@@ -6,12 +6,15 @@
  * a report not accepted); 2 usage error.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "dd_agent.h"
+#include "dd_clock.h"
+#include "dd_devclock.h"
 #include "dd_log.h"
 
 static volatile sig_atomic_t g_stop;
@@ -22,19 +25,22 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-/* A device log is read hours later: every line gets its UTC time. */
+static dd_devclock_t g_clock;
+static bool g_clock_known;
+
+/*
+ * A device log is read hours later, next to the pipeline's: every line gets
+ * its UTC time and, when the pipeline clock is scaled, the pipeline time.
+ */
 static void log_sink(dd_log_level_t level, const char *message, void *ctx)
 {
     static const char *const NAMES[] = {"error", "warning", "info", "debug"};
-    struct timespec ts;
-    struct tm tm;
-    char when[32];
+    char when[96];
 
     (void)ctx;
-    (void)clock_gettime(CLOCK_REALTIME, &ts);
-    (void)gmtime_r(&ts.tv_sec, &tm);
-    (void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    (void)fprintf(stderr, "%s.%03ldZ ddlocal-agent: %s: %s\n", when, ts.tv_nsec / 1000000L,
+    (void)dd_devclock_stamp(g_clock_known ? &g_clock : NULL, dd_clock_wall_ms(), when,
+                            sizeof(when));
+    (void)fprintf(stderr, "%s ddlocal-agent: %s: %s\n", when,
                   NAMES[level <= DD_LOG_LEVEL_DEBUG ? level : DD_LOG_LEVEL_DEBUG], message);
 }
 
@@ -62,9 +68,23 @@ int main(int argc, char **argv)
     if (opts.verbose) {
         dd_log_set_level(DD_LOG_LEVEL_DEBUG);
     }
+    if (dd_devclock_resolve(opts.clock_spec, getenv(DD_DEVCLOCK_ENV),
+                            getenv(DD_DEVCLOCK_DATA_DIR_ENV), &g_clock, msg, sizeof(msg))
+        != DD_DEVCLOCK_OK) {
+        (void)fprintf(stderr, "ddlocal-agent: %s\n", msg);
+        dd_agent_options_free(&opts);
+        return 2;
+    }
+    g_clock_known = g_clock.follows;
+    opts.clock = g_clock.follows ? &g_clock : NULL;
+    if (g_clock.stale) {
+        DD_LOG_WARN("%s", msg);
+    } else {
+        DD_LOG_INFO("%s", msg);
+    }
     if (opts.interval_s < 300.0 && !opts.dry_run) {
         DD_LOG_INFO("interval %g s is below AWS's 300 s minimum: fine for ddlocal "
-                    "(with --time-scale), AWS IoT may throttle it",
+                    "(and with a scaled pipeline clock), AWS IoT may throttle it",
                     opts.interval_s);
     }
     memset(&sa, 0, sizeof(sa));

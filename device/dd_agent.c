@@ -41,7 +41,7 @@ static void set_msg(char *msg, size_t len, const char *fmt, ...)
 typedef enum opt_id {
     O_ENDPOINT, O_ROOTCA, O_CERT, O_KEY, O_CLIENT_ID, O_THING, O_FORMAT, O_INTERVAL, O_CM,
     O_DRYRUN, O_PORT, O_SHORT, O_ONCE, O_COUNT, O_PROC_ROOT, O_CUSTOM, O_CUSTOM_FILE, O_ALPN,
-    O_MAX_LIST, O_REPLY_TIMEOUT, O_KEEPALIVE, O_VERBOSE, O_HELP, O_TIMEOUT
+    O_MAX_LIST, O_REPLY_TIMEOUT, O_KEEPALIVE, O_VERBOSE, O_HELP, O_TIMEOUT, O_CLOCK
 } opt_id_t;
 
 typedef struct opt_def {
@@ -74,6 +74,7 @@ static const opt_def_t OPTS[] = {
     {{"--max-list-size", NULL, NULL, NULL}, true, O_MAX_LIST},
     {{"--reply-timeout", NULL, NULL, NULL}, true, O_REPLY_TIMEOUT},
     {{"--keepalive", NULL, NULL, NULL}, true, O_KEEPALIVE},
+    {{"--clock", NULL, NULL, NULL}, true, O_CLOCK},
     {{"-v", "--verbose", NULL, NULL}, false, O_VERBOSE},
     {{"-h", "--help", NULL, NULL}, false, O_HELP},
 };
@@ -86,6 +87,7 @@ void dd_agent_usage(FILE *out)
             "\n"
             "A Device Defender agent: samples /proc and publishes a metrics report every\n"
             "interval to $aws/things/THING/defender/metrics/FORMAT, against ddlocal or AWS IoT.\n"
+            "Each report covers one interval; one due while not connected is logged and dropped.\n"
             "Flags of AWS's Python agent:\n"
             "  -e,  --endpoint HOST[:PORT]   broker / AWS IoT endpoint\n"
             "  -r,  --rootCA FILE            root CA (PEM) that signed the server certificate\n"
@@ -94,7 +96,8 @@ void dd_agent_usage(FILE *out)
             "  -id, --client_id ID           MQTT client id (also the thing name by default)\n"
             "  -t,  --thing_name NAME        thing to report for (default: the client id)\n"
             "  -f,  --format json|cbor       report encoding (default json)\n"
-            "  -i,  --interval SECONDS       seconds between reports, fractions allowed (default 300)\n"
+            "  -i,  --interval SECONDS       seconds between reports, fractions allowed (default 300);\n"
+            "                                pipeline seconds when a pipeline clock is found (--clock)\n"
             "  -cm, --include-custom-metrics add custom metric cpu_usage (percent)\n"
             "  -d,  --dryrun                 print reports instead of connecting\n"
             "  -s,  --short-names            short key names (hed, met, ...)\n"
@@ -111,6 +114,10 @@ void dd_agent_usage(FILE *out)
             "  --max-list-size N             longest port/connection list (default 50)\n"
             "  --reply-timeout SECONDS       report a missing reply after this long (default 30)\n"
             "  --keepalive SECONDS           MQTT keep-alive (default 60)\n"
+            "  --clock SPEC|none             pipeline clock to follow (default: $DDLOCAL_CLOCK, else\n"
+            "                                \"clock\" of $DDLOCAL_DATA_DIR/endpoints.json); with a real\n"
+            "                                or scaled clock reports fall on pipeline multiples of\n"
+            "                                the interval; manual or none: real seconds from start\n"
             "  -v,  --verbose                debug logging\n");
 }
 
@@ -296,6 +303,7 @@ dd_agent_status_t dd_agent_parse_args(int argc, char **argv, dd_agent_options_t 
             opts->keepalive_s = (int)n;
             break;
         case O_VERBOSE: opts->verbose = true; break;
+        case O_CLOCK: opts->clock_spec = value; break;
         case O_HELP: return DD_AGENT_HELP;
         }
     }
@@ -537,6 +545,8 @@ typedef struct agent {
     char topic_accepted[320];
     char topic_rejected[320];
     dd_collect_sample_t base;
+    dd_devclock_sched_t sched;
+    int64_t base_t;           /* When base was sampled: schedule time (pipeline or monotonic ms). */
     uint64_t last_id;
     uint64_t rng;
     pending_t *pending;
@@ -544,7 +554,11 @@ typedef struct agent {
     size_t cap_pending;
     dd_agent_stats_t st;
     long produced;
-    bool down_logged;
+    uint64_t drop_streak;     /* Reports dropped since the connection went down. */
+    unsigned fail_streak;     /* Failed attempts since the last connection. */
+    char last_fail[160];      /* The failure last logged as a warning. */
+    int64_t last_loss;        /* Monotonic ms of the last lost connection (0: none). */
+    bool refused_since_loss;  /* An attempt failed since then (quarantine, broker down). */
     int64_t now_ms;
     uint8_t *buf;
     FILE *out;
@@ -591,28 +605,74 @@ static void on_connected(dd_conn_t *conn, void *ctx)
     dd_conn_status_t st;
 
     a->st.connects++;
-    a->down_logged = false;
-    DD_LOG_INFO("connected to %s:%u as '%s'", a->o->host, (unsigned)a->o->port,
-                dd_conn_client_id(conn));
+    if (a->fail_streak > 1) {
+        DD_LOG_INFO("connected to %s:%u as '%s' after %u failed attempts", a->o->host,
+                    (unsigned)a->o->port, dd_conn_client_id(conn), a->fail_streak);
+    } else {
+        DD_LOG_INFO("connected to %s:%u as '%s'", a->o->host, (unsigned)a->o->port,
+                    dd_conn_client_id(conn));
+    }
+    a->fail_streak = 0;
+    a->last_fail[0] = '\0';
+    if (a->drop_streak > 0) {
+        DD_LOG_INFO("%" PRIu64 " report(s) were dropped while not connected; the next report "
+                    "covers one interval", a->drop_streak);
+        a->drop_streak = 0;
+    }
     st = dd_conn_subscribe(conn, filters, 2, 1);
     if (st != DD_CONN_OK) {
         DD_LOG_WARN("subscribing to the replies failed: %s", dd_conn_strerror(st));
     }
 }
 
+/*
+ * The broker closes a connection when another client connects with the
+ * same client id, and the client only sees the socket close. Two such
+ * programs evict each other in turn: a second loss within a minute, with
+ * an accepted connection in between and no refusal, looks like that. A
+ * quarantine drops the connection too, but then refuses the next CONNECT,
+ * which the log says itself.
+ */
+static bool takeover_likely(int64_t now, int64_t last_loss, bool refused_since_loss)
+{
+    return last_loss > 0 && now - last_loss < 60000 && !refused_since_loss;
+}
+
 static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int reason,
                             const char *text, int64_t retry_in_ms)
 {
-    (void)conn;
-    (void)ctx;
+    agent_t *a = ctx;
+
     if (retry_in_ms < 0) {
         DD_LOG_DEBUG("disconnected");
     } else if (was_connected) {
-        DD_LOG_WARN("connection lost (%s, %d); reconnecting in %.1f s", text, reason,
-                    (double)retry_in_ms / 1000.0);
+        if (takeover_likely(a->now_ms, a->last_loss, a->refused_since_loss)) {
+            DD_LOG_WARN("connection lost (%s, %d); reconnecting in %.1f s. If another program "
+                        "connects with the same client id (%s), the broker closes this "
+                        "connection: is another agent or sensor using that id?",
+                        text, reason, (double)retry_in_ms / 1000.0, dd_conn_client_id(conn));
+        } else {
+            DD_LOG_WARN("connection lost (%s, %d); reconnecting in %.1f s", text, reason,
+                        (double)retry_in_ms / 1000.0);
+        }
+        a->last_loss = a->now_ms;
+        a->refused_since_loss = false;
+        a->fail_streak = 0;
+        a->last_fail[0] = '\0';
     } else {
-        DD_LOG_WARN("connection failed (%s, %d); retrying in %.1f s", text, reason,
-                    (double)retry_in_ms / 1000.0);
+        a->fail_streak++;
+        /* Refused or unreachable since the loss: a quarantine or a broker restart. */
+        a->refused_since_loss = true;
+        /* A refusal repeats every few seconds while it lasts: warn once per streak and reason. */
+        if (strncmp(a->last_fail, text, sizeof(a->last_fail) - 1) != 0) {
+            DD_LOG_WARN("connection failed (%s, %d); retrying every few seconds (at most %.0f s "
+                        "apart) without logging each attempt", text, reason,
+                        (double)a->params.backoff_max_ms / 1000.0);
+            (void)snprintf(a->last_fail, sizeof(a->last_fail), "%s", text);
+        } else {
+            DD_LOG_DEBUG("connection failed again (%s, %d); retrying in %.1f s", text, reason,
+                         (double)retry_in_ms / 1000.0);
+        }
     }
 }
 
@@ -739,7 +799,62 @@ static void print_report(agent_t *a, const uint8_t *buf, size_t len)
     (void)fflush(a->out);
 }
 
-static void cycle(agent_t *a)
+/* "22,8883" (at most 8 ports, then "..."), "none" for an empty list. */
+static void format_ports(const dd_report_ports_t *p, char *buf, size_t len)
+{
+    size_t i;
+    size_t used = 0;
+
+    buf[0] = '\0';
+    if (p->count == 0) {
+        (void)snprintf(buf, len, "none");
+        return;
+    }
+    for (i = 0; i < p->count && i < 8; i++) {
+        int n = snprintf(buf + used, len - used, "%s%u", i > 0 ? "," : "",
+                         (unsigned)p->items[i].port);
+
+        if (n < 0 || (size_t)n >= len - used) {
+            return;
+        }
+        used += (size_t)n;
+    }
+    if (p->total > i) {
+        (void)snprintf(buf + used, len - used, ",... (%" PRIu64 ")", p->total);
+    }
+}
+
+/* What a report measured, for the log: one line a learner can compare with the profile. */
+static void format_measured(const agent_t *a, const dd_report_t *r, double span_s, char *buf,
+                            size_t len)
+{
+    char tcp[96];
+    char udp[96];
+    bool scaled = a->sched.aligned && a->o->clock->clock.mode == DD_CLOCK_SCALED;
+
+    format_ports(&r->tcp_ports, tcp, sizeof(tcp));
+    format_ports(&r->udp_ports, udp, sizeof(udp));
+    (void)snprintf(buf, len,
+                   "%.0f%s s: bytes out %" PRIu64 ", bytes in %" PRIu64 ", packets out %" PRIu64
+                   ", packets in %" PRIu64 ", %" PRIu64 " connection(s), listening TCP %s, UDP %s",
+                   span_s, scaled ? " pipeline" : "", r->net.bytes_out, r->net.bytes_in,
+                   r->net.packets_out, r->net.packets_in, r->tcp_conns.total, tcp, udp);
+}
+
+/* Schedule time now: pipeline ms when aligned, monotonic ms otherwise. */
+static int64_t sched_time(const agent_t *a)
+{
+    return a->sched.aligned ? dd_clock_now_ms(&a->o->clock->clock) : a->now_ms;
+}
+
+/*
+ * One interval is over: sample, and publish the deltas since the previous
+ * sample - or, when not connected, drop them. Either way the new sample is
+ * the next baseline, so every report covers one interval, like the Python
+ * agent's collector (it replaces its previous sample on every collection,
+ * whether or not the report was delivered).
+ */
+static void cycle(agent_t *a, int64_t slot)
 {
     dd_collect_sample_t cur;
     dd_collect_status_t cst;
@@ -747,20 +862,14 @@ static void cycle(agent_t *a)
     dd_report_status_t rst;
     size_t len = 0;
     bool connected = a->conn != NULL && dd_conn_state(a->conn) == DD_CONN_CONNECTED;
+    int64_t t = a->sched.aligned ? slot : a->now_ms;
+    double span_s = (double)(t - a->base_t) / 1000.0;
+    char measured[512];
 
-    if (!a->o->dry_run && !connected) {
-        /* The baseline stays: the next report's deltas will cover this period too. */
-        a->st.skipped++;
-        if (!a->down_logged) {
-            DD_LOG_WARN("not connected: the report due now is folded into the next one");
-            a->down_logged = true;
-        }
-        return;
-    }
     cst = dd_collect_sample(a->o->proc_root, &cur);
     if (cst != DD_COLLECT_OK) {
-        DD_LOG_ERROR("reading metrics from %s failed: %s", a->o->proc_root ? a->o->proc_root : "/proc",
-                     dd_collect_strerror(cst));
+        DD_LOG_ERROR("reading metrics from %s failed: %s",
+                     a->o->proc_root ? a->o->proc_root : "/proc", dd_collect_strerror(cst));
         return;
     }
     memset(&r, 0, sizeof(r));
@@ -770,28 +879,39 @@ static void cycle(agent_t *a)
         dd_collect_sample_free(&cur);
         return;
     }
+    format_measured(a, &r, span_s, measured, sizeof(measured));
+    if (!a->o->dry_run && !connected) {
+        a->st.dropped++;
+        if (a->drop_streak++ == 0) {
+            DD_LOG_WARN("not connected: report %" PRIu64 " dropped (measured over %s); reports "
+                        "due while disconnected are not sent, the next one covers one interval",
+                        r.report_id, measured);
+        } else {
+            DD_LOG_DEBUG("not connected: report %" PRIu64 " dropped (measured over %s)",
+                         r.report_id, measured);
+        }
+        goto next_baseline;
+    }
     add_custom(a, &cur, &r);
     rst = dd_report_encode(&r, a->o->format, a->o->keys, a->buf, DD_REPORT_MAX_PAYLOAD, &len);
     if (rst != DD_REPORT_OK) {
         DD_LOG_ERROR("encoding the report failed: %s", dd_report_strerror(rst));
-        dd_report_free(&r);
-        dd_collect_sample_free(&cur);
-        return;
+        goto next_baseline;
     }
     if (a->o->dry_run) {
         print_report(a, a->buf, len);
         a->produced++;
+        DD_LOG_INFO("report %" PRIu64 " printed (%zu bytes), measured over %s", r.report_id, len,
+                    measured);
     } else {
         int mid = 0;
         dd_conn_status_t pst = dd_conn_publish(a->conn, a->topic, a->buf, len, 1, &mid);
 
         if (pst != DD_CONN_OK) {
-            DD_LOG_WARN("publishing report %" PRIu64 " failed: %s", r.report_id,
-                        dd_conn_strerror(pst));
-            a->st.skipped++;
-            dd_report_free(&r);
-            dd_collect_sample_free(&cur);
-            return;
+            DD_LOG_WARN("publishing report %" PRIu64 " failed: %s; it is dropped (measured over "
+                        "%s)", r.report_id, dd_conn_strerror(pst), measured);
+            a->st.dropped++;
+            goto next_baseline;
         }
         if (!pending_add(a, r.report_id)) {
             DD_LOG_WARN("out of memory: the reply to report %" PRIu64 " will not be tracked",
@@ -799,14 +919,33 @@ static void cycle(agent_t *a)
         }
         a->st.published++;
         a->produced++;
-        DD_LOG_DEBUG("report %" PRIu64 " published to %s (%zu bytes; bytes out %" PRIu64
-                    ", %" PRIu64 " listening TCP, %" PRIu64 " connections)",
-                    r.report_id, a->topic, len, r.net.bytes_out, r.tcp_ports.total,
-                    r.tcp_conns.total);
+        DD_LOG_INFO("report %" PRIu64 " published to %s (%zu bytes), measured over %s",
+                    r.report_id, a->topic, len, measured);
     }
+next_baseline:
     dd_report_free(&r);
     dd_collect_sample_free(&a->base);
     a->base = cur;
+    a->base_t = t;
+}
+
+/* Says when the first report comes, so that a run does not look stuck for a whole interval. */
+static void announce(const agent_t *a)
+{
+    const dd_agent_options_t *o = a->o;
+    double wait_s = (double)dd_devclock_sched_wait_ms(&a->sched, a->now_ms) / 1000.0;
+    const char *what = o->count == 1 ? "one report" : "the first report";
+    char at[64];
+
+    if (a->sched.aligned) {
+        (void)dd_devclock_stamp(NULL, a->sched.next_ms, at, sizeof(at));
+        DD_LOG_INFO("measuring until pipeline time %s (in %.1f real s), then publishing %s; "
+                    "reports at pipeline multiples of %g s",
+                    at, wait_s, what, o->interval_s);
+    } else {
+        DD_LOG_INFO("measuring for %.1f s, then publishing %s%s", wait_s, what,
+                    o->count == 1 ? "" : "; a report every interval");
+    }
 }
 
 static int64_t min64(int64_t x, int64_t y)
@@ -854,7 +993,6 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
     dd_collect_status_t cst;
     dd_agent_status_t result = DD_AGENT_OK;
     int64_t interval_ms;
-    int64_t next_cycle;
     int64_t next_tick;
     int64_t give_up = INT64_MAX;
     int64_t start_ms;
@@ -907,6 +1045,8 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
         a.params.cert_file = opts->cert;
         a.params.key_file = opts->key;
         a.params.alpn = (opts->alpn != NULL && opts->alpn[0] != '\0') ? opts->alpn : NULL;
+        /* A released device is back within seconds, whatever the time scale. */
+        a.params.backoff_max_ms = DD_AGENT_BACKOFF_MAX_MS;
         a.params.callbacks = &a.callbacks;
         st = dd_conn_create(&a.params, opts->client_id, NULL, &a, a.rng, &a.conn);
         if (st != DD_CONN_OK) {
@@ -922,18 +1062,33 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
         (void)dd_conn_start(a.conn, a.now_ms);
     }
     interval_ms = (int64_t)llround(opts->interval_s * 1000.0);
-    next_cycle = a.now_ms + interval_ms;
+    if (interval_ms < 1) {
+        interval_ms = 1;
+    }
+    (void)dd_devclock_sched_init(&a.sched, opts->clock, interval_ms, 0, a.now_ms, interval_ms);
+    a.base_t = sched_time(&a);
     next_tick = a.now_ms;
+    announce(&a);
     if (opts->count > 0) {
         /* A counted run is a script's step: it must end even when the broker never answers. */
-        double limit = opts->timeout_s > 0 ? opts->timeout_s
-                                            : 60.0 + (double)opts->count * opts->interval_s
-                                                  + opts->reply_timeout_s;
+        double real_interval = opts->interval_s;
+        double limit;
 
+        if (a.sched.aligned && opts->clock->clock.mode == DD_CLOCK_SCALED) {
+            real_interval /= opts->clock->clock.scale;
+        }
+        /* Aligned: up to one more interval until the first multiple. */
+        limit = opts->timeout_s > 0
+                    ? opts->timeout_s
+                    : 60.0 + (double)(opts->count + (a.sched.aligned ? 1 : 0)) * real_interval
+                          + opts->reply_timeout_s;
         give_up = a.now_ms + (int64_t)(limit * 1000.0);
     }
     while (!*stop && !finished(&a)) {
         int64_t wake;
+        int64_t slot = 0;
+        int64_t missed = 0;
+        bool reporting;
 
         a.now_ms = mono_ms();
         if (a.now_ms >= give_up) {
@@ -941,13 +1096,14 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
                          (double)(give_up - start_ms) / 1000.0, a.produced, opts->count);
             break;
         }
-        if ((opts->count == 0 || a.produced < opts->count) && a.now_ms >= next_cycle) {
-            cycle(&a);
-            next_cycle += interval_ms;
-            if (next_cycle <= a.now_ms) {
-                /* Late (slow cycle or suspended machine): no burst to catch up. */
-                next_cycle = a.now_ms + interval_ms;
+        reporting = opts->count == 0 || a.produced < opts->count;
+        if (reporting && dd_devclock_sched_due(&a.sched, a.now_ms, &slot, &missed)) {
+            if (missed > 0) {
+                /* Suspended or stalled: the next report covers the whole gap, said here. */
+                DD_LOG_WARN("%" PRId64 " report time(s) passed while the agent could not run",
+                            missed);
             }
+            cycle(&a, slot);
             if (finished(&a)) {
                 break;
             }
@@ -957,8 +1113,8 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
             next_tick = dd_conn_tick(a.conn, a.now_ms);
         }
         wake = a.now_ms + 1000;
-        if (opts->count == 0 || a.produced < opts->count) {
-            wake = min64(wake, next_cycle);
+        if (reporting) {
+            wake = min64(wake, a.now_ms + dd_devclock_sched_wait_ms(&a.sched, a.now_ms));
         }
         if (a.conn != NULL) {
             wake = min64(wake, next_tick);
@@ -985,8 +1141,8 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
     }
     if (!opts->dry_run) {
         DD_LOG_INFO("%" PRIu64 " report(s) published, %" PRIu64 " accepted, %" PRIu64
-                    " rejected, %" PRIu64 " without reply, %" PRIu64 " skipped while disconnected",
-                    a.st.published, a.st.accepted, a.st.rejected, a.st.missing, a.st.skipped);
+                    " rejected, %" PRIu64 " without reply, %" PRIu64 " dropped while disconnected",
+                    a.st.published, a.st.accepted, a.st.rejected, a.st.missing, a.st.dropped);
     }
     if (opts->count > 0 && (a.produced < opts->count
                             || (!opts->dry_run && a.st.accepted < (uint64_t)opts->count))) {

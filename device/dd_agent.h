@@ -5,10 +5,15 @@
  *        against ddlocal and against AWS IoT.
  *
  * Cycle: a baseline sample of /proc at start (never published), then every
- * interval a new sample, a report of the deltas since the last *published*
- * report (a report that could not be sent leaves the baseline in place, so
- * the next one covers the gap), published at QoS 1 on
- * `$aws/things/THING/defender/metrics/{json|cbor}`. The agent subscribes to
+ * interval a new sample and a report of the deltas since the previous
+ * sample, published at QoS 1 on `$aws/things/THING/defender/metrics/{json|cbor}`.
+ * Each report covers exactly one interval, as AWS's Python agent's do: a
+ * report due while the agent is not connected is measured and dropped
+ * (logged, counted), never folded into the next one, so a device coming
+ * back from a quarantine does not send one report of a whole hour.
+ * With a pipeline clock (dd_devclock.h) the interval is pipeline seconds and
+ * samples fall on pipeline multiples of it; without one, real seconds from
+ * the start. The agent subscribes to
  * the `/accepted` and `/rejected` replies, matches each by reportId, logs
  * it, and logs a report whose reply did not come within the reply timeout.
  * report_id is the wall-clock time in epoch milliseconds, made strictly
@@ -29,6 +34,7 @@
 #include <stdio.h>
 
 #include "dd_custom.h"
+#include "dd_devclock.h"
 #include "dd_report.h"
 
 /** Status codes of this module. */
@@ -45,6 +51,8 @@ typedef enum dd_agent_status {
 
 /** Default reporting interval (AWS's minimum), seconds. */
 #define DD_AGENT_DEFAULT_INTERVAL_S 300.0
+/** Longest wait between two connection attempts, ms: a released device is back within seconds. */
+#define DD_AGENT_BACKOFF_MAX_MS 5000u
 /** Default MQTT port. */
 #define DD_AGENT_DEFAULT_PORT 8883
 /** ALPN protocol AWS IoT needs for MQTT on port 443. */
@@ -74,6 +82,9 @@ typedef struct dd_agent_options {
     double reply_timeout_s;      /**< --reply-timeout, default 30 */
     int keepalive_s;             /**< --keepalive, default 60 */
     bool verbose;                /**< -v/--verbose: debug logging */
+    const char *clock_spec;      /**< --clock SPEC|none (NULL: not given) */
+    const dd_devclock_t *clock;  /**< Set by the caller after dd_devclock_resolve()
+                                      (borrowed; NULL: intervals are real seconds) */
     dd_custom_source_t *custom;  /**< --custom-metric / --custom-metrics (owned) */
     size_t custom_count;
 } dd_agent_options_t;
@@ -95,7 +106,7 @@ typedef struct dd_agent_stats {
     uint64_t accepted;
     uint64_t rejected;
     uint64_t missing;            /**< No reply within the timeout. */
-    uint64_t skipped;            /**< Due while disconnected (folded into the next report). */
+    uint64_t dropped;            /**< Due while disconnected: measured, not sent. */
     uint64_t connects;           /**< Successful connections (1 + reconnects). */
 } dd_agent_stats_t;
 

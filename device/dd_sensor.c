@@ -15,6 +15,7 @@
 
 #include "dd_clock.h"
 #include "dd_conn.h"
+#include "dd_devclock.h"
 #include "dd_fs.h"
 #include "dd_log.h"
 
@@ -39,7 +40,8 @@ void dd_sensor_usage(FILE *out)
             "                      [--compromised | --payload-size N] [--persistent] ...\n"
             "\n"
             "The workshop's telemetry device: publishes a temperature such as 23.45 to TOPIC\n"
-            "every 10 s at QoS 0, connecting and disconnecting each time.\n"
+            "every 10 s at QoS 0, connecting and disconnecting each time (10 s of pipeline\n"
+            "time when a pipeline clock is found, see --clock).\n"
             "  -t, --topic TOPIC         topic to publish to (workshop: temperature-device-03)\n"
             "  -n, --name NAME           device name (also -d/--devicename; workshop: SensorDevice03)\n"
             "      --client-id ID        MQTT client id (default NAME-telemetry, so that the\n"
@@ -50,7 +52,12 @@ void dd_sensor_usage(FILE *out)
             "  -r, --rootCA FILE         root CA (default /tmp/rootca.pem)\n"
             "  -c, --cert FILE           certificate (default /tmp/cert.pem)\n"
             "  -k, --key FILE            private key (default /tmp/private.key)\n"
-            "  -i, --interval SECONDS    seconds between messages (default 10, fractions allowed)\n"
+            "  -i, --interval SECONDS    seconds between messages (default 10, fractions\n"
+            "                            allowed); pipeline seconds on a pipeline clock (--clock)\n"
+            "      --clock SPEC|none     pipeline clock to follow (default: $DDLOCAL_CLOCK, else\n"
+            "                            \"clock\" of $DDLOCAL_DATA_DIR/endpoints.json); real or\n"
+            "                            scaled: messages at pipeline k x interval + interval/2;\n"
+            "                            manual or none: real seconds, the first message at once\n"
             "      --compromised         send 3000 random [A-Z0-9] characters instead\n"
             "      --payload-size N      send N random [A-Z0-9] characters instead\n"
             "      --persistent          keep one connection instead of one per message\n"
@@ -223,6 +230,8 @@ dd_sensor_status_t dd_sensor_parse_args(int argc, char **argv, const char *endpo
                 return DD_SENSOR_USAGE;
             }
             opts->seed = (uint64_t)n;
+        } else if (is(arg, "--clock", NULL, NULL)) {
+            opts->clock_spec = value;
         } else if (is(arg, "-s", "--stackname", NULL)) {
             /* startdevice.py's CloudFormation stack: nothing to look up here. */
         } else {
@@ -321,16 +330,28 @@ dd_sensor_status_t dd_sensor_payload(size_t size, uint64_t *rng, char *buf, size
 
 /* ---- run ------------------------------------------------------------------ */
 
+/* Messages kept while a connection is being made; older ones are skipped. */
+#define MAX_QUEUED 4u
+/* Per-message mode on a pipeline clock: connect at most this long before a message is due. */
+#define MAX_LEAD_MS 2000
+
 typedef struct sensor {
     const dd_sensor_options_t *o;
     dd_conn_params_t params;
     dd_conn_callbacks_t callbacks;
     dd_conn_t *conn;
     dd_sensor_stats_t st;
+    dd_devclock_sched_t sched;
     uint64_t rng;
     char *buf;
     size_t len;
-    bool have_message;      /* A payload is waiting for the connection (per-message mode). */
+    uint64_t due_count;     /* Messages that fell due (--count counts these). */
+    unsigned queued;        /* Due, not yet sent: waiting for the connection. */
+    int64_t lead_ms;        /* Per-message mode: connect this long before a message is due. */
+    unsigned fail_streak;   /* Failed attempts since the last connection. */
+    char last_fail[160];    /* The failure last logged as a warning. */
+    int64_t last_loss;      /* Monotonic ms of the last lost connection (0: none). */
+    bool refused_since_loss; /* An attempt failed since then (quarantine, broker down). */
     int64_t now_ms;
     int64_t finish_by;      /* --count reached: stop waiting for the last connection then. */
 } sensor_t;
@@ -343,10 +364,15 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static bool send_now(sensor_t *s)
+/* Makes and publishes one message; false when the connection refused it. */
+static bool send_one(sensor_t *s)
 {
-    dd_conn_status_t st = dd_conn_publish(s->conn, s->o->topic, s->buf, s->len, 0, NULL);
+    size_t len = 0;
+    dd_conn_status_t st;
 
+    (void)dd_sensor_payload(s->o->payload_size, &s->rng, s->buf, s->o->payload_size + 8, &len);
+    s->len = len;
+    st = dd_conn_publish(s->conn, s->o->topic, s->buf, s->len, 0, NULL);
     if (st != DD_CONN_OK) {
         DD_LOG_WARN("publishing to %s failed: %s", s->o->topic, dd_conn_strerror(st));
         return false;
@@ -358,35 +384,81 @@ static bool send_now(sensor_t *s)
     return true;
 }
 
+/* Sends every queued message; in per-message mode then disconnects, as the workshop's device. */
+static void flush(sensor_t *s, dd_conn_t *conn)
+{
+    bool sent_any = s->queued > 0;
+
+    while (s->queued > 0) {
+        s->queued--;
+        if (!send_one(s)) {
+            s->st.skipped++;
+        }
+    }
+    if (sent_any && !s->o->persistent) {
+        dd_conn_stop(conn, s->now_ms);
+    }
+}
+
 static void on_connected(dd_conn_t *conn, void *ctx)
 {
     sensor_t *s = ctx;
 
     s->st.connects++;
-    DD_LOG_DEBUG("connected as %s", dd_conn_client_id(conn));
-    if (s->have_message) {
-        s->have_message = false;
-        if (!send_now(s)) {
-            s->st.skipped++;
-        }
+    if (s->fail_streak > 1) {
+        DD_LOG_INFO("connected as %s after %u failed attempts", dd_conn_client_id(conn),
+                    s->fail_streak);
+    } else {
+        DD_LOG_DEBUG("connected as %s", dd_conn_client_id(conn));
     }
-    if (!s->o->persistent) {
-        /* The workshop's device disconnects after every message. */
-        dd_conn_stop(conn, s->now_ms);
-    }
+    s->fail_streak = 0;
+    s->last_fail[0] = '\0';
+    /* Connected ahead of the next message (lead): it is sent when due. */
+    flush(s, conn);
+}
+
+/* See the agent's takeover_likely(): a second loss within a minute, no refusal in between. */
+static bool takeover_likely(int64_t now, int64_t last_loss, bool refused_since_loss)
+{
+    return last_loss > 0 && now - last_loss < 60000 && !refused_since_loss;
 }
 
 static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int reason,
                             const char *text, int64_t retry_in_ms)
 {
-    (void)conn;
-    (void)ctx;
+    sensor_t *s = ctx;
+
     if (retry_in_ms < 0) {
         DD_LOG_DEBUG("disconnected");
+    } else if (was_connected) {
+        if (takeover_likely(s->now_ms, s->last_loss, s->refused_since_loss)) {
+            DD_LOG_WARN("connection lost (%s, %d); retrying in %.1f s. If another client connects "
+                        "with the same client id (%s), the broker closes this connection: is "
+                        "another sensor with -n %s running?",
+                        text, reason, (double)retry_in_ms / 1000.0, dd_conn_client_id(conn),
+                        s->o->name);
+        } else {
+            DD_LOG_WARN("connection lost (%s, %d); retrying in %.1f s", text, reason,
+                        (double)retry_in_ms / 1000.0);
+        }
+        s->last_loss = s->now_ms;
+        s->refused_since_loss = false;
+        s->fail_streak = 0;
+        s->last_fail[0] = '\0';
     } else {
-        DD_LOG_WARN("%s (%s, %d); retrying in %.1f s",
-                    was_connected ? "connection lost" : "connection failed", text, reason,
-                    (double)retry_in_ms / 1000.0);
+        s->fail_streak++;
+        /* Refused or unreachable since the loss: a quarantine or a broker restart. */
+        s->refused_since_loss = true;
+        /* A refusal repeats every few seconds while it lasts: warn once per streak and reason. */
+        if (strncmp(s->last_fail, text, sizeof(s->last_fail) - 1) != 0) {
+            DD_LOG_WARN("connection failed (%s, %d); retrying every few seconds (at most %.0f s "
+                        "apart) without logging each attempt", text, reason,
+                        (double)s->params.backoff_max_ms / 1000.0);
+            (void)snprintf(s->last_fail, sizeof(s->last_fail), "%s", text);
+        } else {
+            DD_LOG_DEBUG("connection failed again (%s, %d); retrying in %.1f s", text, reason,
+                         (double)retry_in_ms / 1000.0);
+        }
     }
 }
 
@@ -413,15 +485,16 @@ static void pump(sensor_t *s, int64_t timeout_ms)
     }
 }
 
-/* One message is due: send it, or start a connection that will. */
+/* One message fell due: send it, or keep it for the connection that will. */
 static void due(sensor_t *s, FILE *out)
 {
-    size_t len = 0;
     dd_conn_state_t state;
 
-    (void)dd_sensor_payload(s->o->payload_size, &s->rng, s->buf, s->o->payload_size + 8, &len);
-    s->len = len;
+    s->due_count++;
     if (s->o->dry_run) {
+        size_t len = 0;
+
+        (void)dd_sensor_payload(s->o->payload_size, &s->rng, s->buf, s->o->payload_size + 8, &len);
         (void)fwrite(s->buf, 1, len, out);
         (void)fputc('\n', out);
         (void)fflush(out);
@@ -430,28 +503,21 @@ static void due(sensor_t *s, FILE *out)
         return;
     }
     state = dd_conn_state(s->conn);
-    if (s->o->persistent) {
-        if (state == DD_CONN_CONNECTED) {
-            if (!send_now(s)) {
-                s->st.skipped++;
-            }
-            return;
-        }
-        /* Sent on (re)connection; a message still waiting is replaced by this one. */
-        if (s->have_message) {
-            s->st.skipped++;
-        }
-        s->have_message = true;
-        return;
-    }
-    if (state == DD_CONN_IDLE || state == DD_CONN_CLOSED) {
-        s->have_message = true;
-        (void)dd_conn_start(s->conn, s->now_ms);
-    } else {
-        /* The previous message is still trying to get through. */
+    if (state == DD_CONN_WAITING && s->queued > 0) {
+        /* Refused or unreachable: keep only the newest, no burst when it comes back. */
+        s->st.skipped += s->queued;
+        s->queued = 0;
+    } else if (s->queued >= MAX_QUEUED) {
         s->st.skipped++;
-        DD_LOG_WARN("still %s: this message is skipped", dd_conn_state_name(state));
+        s->queued--;
     }
+    s->queued++;
+    if (state == DD_CONN_CONNECTED) {
+        flush(s, s->conn);
+    } else if (state == DD_CONN_IDLE || state == DD_CONN_CLOSED) {
+        (void)dd_conn_start(s->conn, s->now_ms);
+    }
+    /* CONNECTING or WAITING: sent on connection. CLOSING: the loop starts a new one once closed. */
 }
 
 /* With --count: every message sent or given up, and the last connection closed. */
@@ -459,10 +525,10 @@ static bool done(sensor_t *s)
 {
     dd_conn_state_t state = s->conn == NULL ? DD_CONN_CLOSED : dd_conn_state(s->conn);
 
-    if (s->o->count == 0 || s->st.sent + s->st.skipped < (uint64_t)s->o->count) {
+    if (s->o->count == 0 || s->due_count < (uint64_t)s->o->count) {
         return false;
     }
-    if (!s->have_message
+    if (s->queued == 0
         && (s->o->persistent || state == DD_CONN_CLOSED || state == DD_CONN_IDLE)) {
         return true;
     }
@@ -473,12 +539,26 @@ static bool done(sensor_t *s)
     return s->now_ms >= s->finish_by;
 }
 
+/* Says when messages go out, so that a learner can tell it is working before the first. */
+static void announce(const sensor_t *s, int64_t interval_ms)
+{
+    char at[64];
+    double wait_s = (double)dd_devclock_sched_wait_ms(&s->sched, s->now_ms) / 1000.0;
+
+    if (!s->sched.aligned) {
+        return;
+    }
+    (void)dd_devclock_stamp(NULL, s->sched.next_ms, at, sizeof(at));
+    DD_LOG_INFO("messages at pipeline times k x %g s + %g s, so every 300-s window gets the same "
+                "number; the first at %s (in %.1f real s)",
+                (double)interval_ms / 1000.0, (double)(interval_ms / 2) / 1000.0, at, wait_s);
+}
+
 dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_atomic_t *stop,
                                  FILE *out, dd_sensor_stats_t *stats)
 {
     sensor_t s;
     int64_t interval_ms;
-    int64_t next_due;
     int64_t next_tick;
     dd_sensor_status_t result = DD_SENSOR_OK;
 
@@ -497,6 +577,22 @@ dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_a
     if (out == NULL) {
         out = stdout;
     }
+    interval_ms = (int64_t)llround(opts->interval_s * 1000.0);
+    if (interval_ms < 2) {
+        interval_ms = 2;
+    }
+    /* Aligned: at k x interval + interval/2, in the middle of each interval, away from the
+     * window boundaries. Free-running, like startdevice.py: the first message right away. */
+    (void)dd_devclock_sched_init(&s.sched, opts->clock, interval_ms, interval_ms / 2, s.now_ms, 0);
+    if (s.sched.aligned && !opts->persistent) {
+        double real = (double)interval_ms;
+
+        if (opts->clock->clock.mode == DD_CLOCK_SCALED) {
+            real /= opts->clock->clock.scale;
+        }
+        /* The handshake then happens before the message is due, not in its time. */
+        s.lead_ms = (int64_t)(real / 2) < MAX_LEAD_MS ? (int64_t)(real / 2) : MAX_LEAD_MS;
+    }
     if (!opts->dry_run) {
         dd_conn_status_t st;
 
@@ -513,6 +609,8 @@ dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_a
         s.params.alpn = (opts->alpn != NULL && opts->alpn[0] != '\0') ? opts->alpn : NULL;
         /* One message every interval: an attempt never outlives it by much. */
         s.params.connect_timeout_ms = 10000;
+        /* A released device is back within seconds, whatever the time scale. */
+        s.params.backoff_max_ms = DD_SENSOR_BACKOFF_MAX_MS;
         s.params.callbacks = &s.callbacks;
         st = dd_conn_create(&s.params, opts->client_id, NULL, &s, s.rng, &s.conn);
         if (st != DD_CONN_OK) {
@@ -529,29 +627,39 @@ dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_a
             (void)dd_conn_start(s.conn, s.now_ms);
         }
     }
-    interval_ms = (int64_t)llround(opts->interval_s * 1000.0);
-    /* Like startdevice.py: the first message right away. */
-    next_due = s.now_ms;
+    announce(&s, interval_ms);
     next_tick = s.now_ms;
     while (!*stop && !done(&s)) {
         int64_t wake;
+        bool more = opts->count == 0 || s.due_count < (uint64_t)opts->count;
+        dd_conn_state_t state;
 
         s.now_ms = mono_ms();
-        if ((opts->count == 0 || s.st.sent + s.st.skipped < (uint64_t)opts->count)
-            && s.now_ms >= next_due) {
+        if (more && dd_devclock_sched_due(&s.sched, s.now_ms, NULL, NULL)) {
             due(&s, out);
-            next_due += interval_ms;
-            if (next_due <= s.now_ms) {
-                next_due = s.now_ms + interval_ms;
-            }
             continue;
+        }
+        state = dd_conn_state(s.conn);
+        if (s.conn != NULL && !opts->persistent
+            && (state == DD_CONN_IDLE || state == DD_CONN_CLOSED)
+            && (s.queued > 0
+                || (more && s.lead_ms > 0
+                    && dd_devclock_sched_wait_ms(&s.sched, s.now_ms) <= s.lead_ms))) {
+            /* A message still waiting (its connection was closing), or the next one is near. */
+            (void)dd_conn_start(s.conn, s.now_ms);
+            next_tick = s.now_ms;
         }
         if (s.conn != NULL && s.now_ms >= next_tick) {
             next_tick = dd_conn_tick(s.conn, s.now_ms);
         }
         wake = s.now_ms + 1000;
-        if (opts->count == 0 || s.st.sent + s.st.skipped < (uint64_t)opts->count) {
-            wake = next_due < wake ? next_due : wake;
+        if (more) {
+            int64_t ahead = dd_devclock_sched_wait_ms(&s.sched, s.now_ms);
+
+            if (s.lead_ms > 0 && ahead > s.lead_ms) {
+                ahead -= s.lead_ms;
+            }
+            wake = s.now_ms + ahead < wake ? s.now_ms + ahead : wake;
         }
         if (s.conn != NULL && next_tick < wake) {
             wake = next_tick;
@@ -567,6 +675,7 @@ dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_a
         }
         dd_conn_destroy(s.conn);
     }
+    s.st.skipped += s.queued;
     if (!opts->dry_run) {
         DD_LOG_INFO("%" PRIu64 " message(s) sent (%" PRIu64 " bytes), %" PRIu64 " skipped",
                     s.st.sent, s.st.bytes, s.st.skipped);

@@ -12,6 +12,16 @@
  * Published at QoS 0, by default connecting, publishing and disconnecting
  * each time as the workshop does (`--persistent` keeps one connection).
  *
+ * Timing: with a pipeline clock (dd_devclock.h) the interval is pipeline
+ * seconds and messages go out at pipeline times k x interval +
+ * interval / 2, so every aligned 300-s window gets exactly the same number
+ * of messages from every healthy sensor at any time scale (in per-message
+ * mode the connection is made up to 2 real seconds ahead, so the handshake
+ * does not delay the message). Without one: real seconds, the first
+ * message at once. A message due while the connection is being made waits
+ * for it (up to 4); while the broker refuses or cannot be reached only the
+ * newest one waits, the others are counted as skipped.
+ *
  * Client id. The workshop's sensor connects as its device name
  * (SensorDevice03) and its agent uses `--client_id SensorDevice03` too; two
  * connections with one client id evict each other, so every telemetry
@@ -29,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "dd_devclock.h"
 
 /** Status codes of this module. */
 typedef enum dd_sensor_status {
@@ -51,6 +63,8 @@ typedef enum dd_sensor_status {
 #define DD_SENSOR_DEFAULT_ROOTCA "/tmp/rootca.pem"
 #define DD_SENSOR_DEFAULT_CERT "/tmp/cert.pem"
 #define DD_SENSOR_DEFAULT_KEY "/tmp/private.key"
+/** Longest wait between two connection attempts, ms: a released device is back within seconds. */
+#define DD_SENSOR_BACKOFF_MAX_MS 5000u
 /** Appended to the device name to make the default client id. */
 #define DD_SENSOR_CLIENT_SUFFIX "-telemetry"
 
@@ -72,6 +86,9 @@ typedef struct dd_sensor_options {
     bool dry_run;               /**< --dry-run: print payloads, never connect */
     uint64_t seed;              /**< --seed for reproducible payloads (0 = from time and pid) */
     bool verbose;
+    const char *clock_spec;     /**< --clock SPEC|none (NULL: not given) */
+    const dd_devclock_t *clock; /**< Set by the caller after dd_devclock_resolve() (borrowed;
+                                     NULL: intervals are real seconds) */
 } dd_sensor_options_t;
 
 /** Counters of one run. */

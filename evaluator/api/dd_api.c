@@ -523,8 +523,7 @@ static void dispatch(api_ctx_t *ctx, char *path)
          * modeled InvalidRequestException (400) as a body that is not an object. */
         if (js != DD_JSON_OK) {
             api_error(ctx, "InvalidRequestException",
-                      "The request body is not valid JSON: %s (at byte %zu)", jerr.message,
-                      jerr.offset);
+                      "The request body is not valid JSON: %s", jerr.message);
             return;
         }
         if (!cJSON_IsObject(ctx->body)) {

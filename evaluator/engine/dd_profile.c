@@ -848,8 +848,7 @@ dd_profile_status_t dd_profile_parse(const char *body, size_t len, const char *n
     }
     memset(out, 0, sizeof(*out));
     if (dd_json_parse(body, len, 0, &root, &jerr) != DD_JSON_OK) {
-        set_err(err, "The request body is not valid JSON: %s (at byte %zu)", jerr.message,
-                jerr.offset);
+        set_err(err, "The request body is not valid JSON: %s", jerr.message);
         return DD_PROFILE_NOT_JSON;
     }
     st = dd_profile_parse_cjson(root, name, out, err);

@@ -121,8 +121,7 @@ static bool registry_parse(registry_t *r, const char *text, size_t len, FILE *er
     }
     cJSON_Delete(root);
     if (js != DD_JSON_OK) {
-        fprintf(err, "%s: not valid JSON: %s (at byte %zu)\n", name != NULL ? name : "things",
-                jerr.message, jerr.offset);
+        fprintf(err, "%s: not valid JSON: %s\n", name != NULL ? name : "things", jerr.message);
     } else if (!ok) {
         fprintf(err, "%s: not a things file ({\"things\":[{\"thingName\":...,\"thingGroups\":[...]}],"
                      " \"thingGroups\":[{\"thingGroupName\":...,\"parentGroupName\":...}]})\n",
@@ -655,8 +654,7 @@ static bool apply_line(replay_t *r, const char *line, size_t line_len, int64_t *
     dd_engine_status_t es = DD_ENGINE_OK;
 
     if (js != DD_JSON_OK) {
-        (void)snprintf(why, why_len, "not valid JSON: %s (at byte %zu)", jerr.message,
-                       jerr.offset);
+        (void)snprintf(why, why_len, "not valid JSON: %s", jerr.message);
     } else if (!cJSON_IsObject(root)) {
         (void)snprintf(why, why_len, "not a JSON object");
     } else if (!parse_time(tm, &t)) {

@@ -197,6 +197,33 @@ dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *mes
     return print_and_free(root, ok, out);
 }
 
+dd_alerts_status_t dd_alerts_lambda_event_for(const char *event, int64_t subscription_id, char **out)
+{
+    cJSON *root;
+    cJSON *record;
+    const char *topic_arn;
+    char arn[600];
+
+    if (event == NULL || subscription_id <= 0 || out == NULL) {
+        return DD_ALERTS_BAD_PARAMETER;
+    }
+    *out = NULL;
+    root = cJSON_Parse(event);
+    record = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "Records"), 0);
+    topic_arn = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "Sns"), "TopicArn"));
+    if (topic_arn == NULL || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(record, "EventSubscriptionArn"))) {
+        cJSON_Delete(root);
+        return root == NULL ? DD_ALERTS_NO_MEMORY : DD_ALERTS_BAD_PARAMETER;
+    }
+    /* A UUID-shaped id derived from the registry's: the same subscription, the same ARN. */
+    (void)snprintf(arn, sizeof(arn), "%s:00000000-0000-4000-8000-%012lld", topic_arn,
+                   (long long)(subscription_id % 1000000000000LL));
+    return print_and_free(root, cJSON_ReplaceItemInObjectCaseSensitive(record, "EventSubscriptionArn",
+                                                                       cJSON_CreateString(arn)) != 0,
+                          out);
+}
+
 /* ---- webhook deliverer ---------------------------------------------------------- */
 
 typedef struct job {

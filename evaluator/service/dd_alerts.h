@@ -90,6 +90,19 @@ dd_alerts_status_t dd_alerts_sns_notification(const char *topic_arn, const char 
 dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *message, int64_t now_ms,
                                           char **out);
 
+/**
+ * @brief The event of dd_alerts_lambda_event() as one subscription receives
+ *        it: EventSubscriptionArn becomes that subscription's ARN, stable
+ *        across messages as in SNS (`TOPIC_ARN:<UUID of the subscription id>`);
+ *        everything else, MessageId included, is kept.
+ * @param[in] event A Lambda event.
+ * @param[in] subscription_id The registry's subscription id (> 0).
+ * @param[out] out malloc'd JSON text.
+ * @return DD_ALERTS_OK, DD_ALERTS_BAD_PARAMETER (NULL, id <= 0, not a Lambda
+ *         event) or DD_ALERTS_NO_MEMORY.
+ */
+dd_alerts_status_t dd_alerts_lambda_event_for(const char *event, int64_t subscription_id, char **out);
+
 /** Called by the deliverer when a webhook delivery is given up. */
 typedef void (*dd_alerts_dead_letter_fn)(void *ctx, const char *topic, const char *endpoint,
                                          const char *body, int attempts, const char *last_error);

@@ -2,6 +2,7 @@
 
 #include "dd_lambdarun.h"
 
+#include "dd_clock.h"
 #include "dd_fs.h"
 #include "dd_log.h"
 
@@ -143,18 +144,37 @@ static void close_fd(int *fd)
     }
 }
 
-/* Appends a line to the log from here (the child may be gone): an ISO time like the runner's. */
-static void log_line(int fd, const char *text)
+/* @p len >= 64: room for any year gmtime_r gives. */
+static void iso_ms(int64_t ms, char *buf, size_t len)
 {
-    struct timespec ts;
+    time_t secs = (time_t)(ms / 1000);
     struct tm tm;
+
+    (void)gmtime_r(&secs, &tm);
+    (void)snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/*
+ * Appends a line to the log from here (the child may be gone), stamped as the
+ * runner stamps its lines: real time, and pipeline time unless the clock is real.
+ */
+static void log_line(int fd, const char *clock_spec, const char *text)
+{
+    dd_clock_t clock;
+    char real[64];
+    char pipeline[64];
     char line[512];
     int n;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    (void)gmtime_r(&ts.tv_sec, &tm);
-    n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s\n", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, text);
+    iso_ms(dd_clock_wall_ms(), real, sizeof(real));
+    if (clock_spec != NULL && clock_spec[0] != '\0' && dd_clock_parse(&clock, clock_spec) == DD_CLOCK_OK &&
+        clock.mode != DD_CLOCK_REAL) {
+        iso_ms(dd_clock_now_ms(&clock), pipeline, sizeof(pipeline));
+        n = snprintf(line, sizeof(line), "%s [pipeline %s] %s\n", real, pipeline, text);
+    } else {
+        n = snprintf(line, sizeof(line), "%s %s\n", real, text);
+    }
     if (n > 0) {
         (void)!write(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
     }
@@ -385,13 +405,13 @@ dd_lambdarun_status_t dd_lambdarun_invoke(const dd_lambdarun_request_t *req, cha
     close_fd(&out_pipe[1]);
     if (status != 0) {
         set_error(error, error_len, "cannot start %s: %s", req->python, strerror(status));
-        log_line(log_fd, error);
+        log_line(log_fd, req->clock_spec, error);
         close_fd(&in_pipe[1]);
         close_fd(&out_pipe[0]);
         close_fd(&log_fd);
         return DD_LAMBDARUN_SPAWN_FAILED;
     }
-    deadline = mono_ms() + (int64_t)(req->timeout_s + DD_LAMBDARUN_INIT_S) * 1000 +
+    deadline = mono_ms() + (int64_t)(req->timeout_s + (req->init_s > 0 ? req->init_s : DD_LAMBDARUN_INIT_S)) * 1000 +
                (req->kill_grace_ms > 0 ? req->kill_grace_ms : 5000);
     (void)exchange(in_pipe[1], out_pipe[0], req->event, verdict, &vlen, deadline);
     in_pipe[1] = -1; /* closed by exchange() */
@@ -403,7 +423,7 @@ dd_lambdarun_status_t dd_lambdarun_invoke(const dd_lambdarun_request_t *req, cha
         char text[256];
         (void)snprintf(text, sizeof(text), "%s Task timed out after %d.00 seconds (the runtime was killed)",
                        req->request_id, req->timeout_s);
-        log_line(log_fd, text);
+        log_line(log_fd, req->clock_spec, text);
     }
     close_fd(&log_fd);
     return st;

@@ -58,6 +58,7 @@ typedef struct dd_lambdarun_request {
     const char *event;            /**< The event JSON. */
     int attempt;                  /**< 1 for the first attempt (logged). */
     int kill_grace_ms;            /**< Optional: margin after timeout + init before SIGKILL (0 = 5000). */
+    int init_s;                   /**< Optional: init allowance in the deadline (0 = DD_LAMBDARUN_INIT_S). */
 } dd_lambdarun_request_t;
 
 /**

@@ -196,7 +196,12 @@ static int queue_webhook(void *ctx, const dd_registry_subscription_t *sub)
 
     /* A Lambda subscription gets the Lambda event, an HTTP one the bare notification (as in SNS). */
     if (strcmp(sub->protocol, "lambda") == 0) {
-        st = dd_outbox_lambda(&w->svc->outbox, w->topic, sub->endpoint, w->event);
+        char *event = NULL;
+        st = DD_OUTBOX_NO_MEMORY;
+        if (dd_alerts_lambda_event_for(w->event, sub->id, &event) == DD_ALERTS_OK) {
+            st = dd_outbox_lambda(&w->svc->outbox, w->topic, sub->endpoint, event);
+        }
+        free(event);
     } else {
         st = dd_outbox_webhook(&w->svc->outbox, w->topic, sub->endpoint, w->notification);
     }
@@ -555,7 +560,7 @@ static bool invoke_lambda(void *ctx, const char *topic, const char *endpoint, co
         (void)dd_clock_format(&svc->p.clock, spec, sizeof(spec));
     }
     memset(&req, 0, sizeof(req));
-    req.python = svc->cfg.lambda_python[0] != '\0' ? svc->cfg.lambda_python : "python3";
+    req.python = svc->cfg.lambda_python[0] != '\0' ? svc->cfg.lambda_python : "/usr/bin/python3";
     req.runner = svc->cfg.lambda_runner[0] != '\0' ? svc->cfg.lambda_runner : DD_LAMBDA_RUNNER_DEFAULT;
     req.function_name = name;
     req.function_arn = endpoint;
@@ -1170,10 +1175,12 @@ void dd_service_destroy(dd_service_t *svc)
     if (svc == NULL) {
         return;
     }
+    /* First: a running invocation may still call the API (IsolateDevice does); queued ones are
+     * dead-lettered. */
+    dd_alerts_webhooks_stop(svc->lambdas);
     dd_api_stop(svc->api);         /* no API thread may take the lock after this */
     dd_svcmqtt_destroy(svc->mqtt);
     dd_alerts_webhooks_stop(svc->webhooks); /* may dead-letter into the database */
-    dd_alerts_webhooks_stop(svc->lambdas);  /* waits for a running invocation, dead-letters the queued */
     stop_checkpointer(svc);        /* before the last connection closes (it checkpoints itself) */
     dd_engine_destroy(svc->p.engine);
     dd_store_close(svc->p.store);

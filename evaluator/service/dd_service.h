@@ -55,7 +55,7 @@ typedef struct dd_service_config {
     int webhook_backoff_ms;        /**< Wait before the 2nd attempt, doubled each time (0 = 1000). */
     int lambda_backoff_ms;         /**< Lambda retries: wait before the 2nd attempt, doubled (0 = 60000). */
     char lambda_runner[512];       /**< ddlocal_lambda_runner.py; "" = DD_LAMBDA_RUNNER_DEFAULT. */
-    char lambda_python[256];       /**< Interpreter for it; "" = "python3" (looked up in PATH). */
+    char lambda_python[256];       /**< Interpreter for it; "" = /usr/bin/python3 (Debian's, with its boto3). */
     char ready_file[600];          /**< Written (atomically) once ready: {"api":URL,"pid":N}; "" = none. */
 } dd_service_config_t;
 

@@ -39,6 +39,8 @@ static const char HELP[] =
     "                                doubled before the 3rd (default 60000, as Lambda: 1 then 2 min)\n"
     "      --lambda-runner FILE      the Lambda runtime (default $DDLOCAL_LAMBDA_RUNNER, else the\n"
     "                                source tree's lambda/ddlocal_lambda_runner.py)\n"
+    "      --lambda-python PATH      its interpreter (default $DDLOCAL_LAMBDA_PYTHON, else\n"
+    "                                /usr/bin/python3: Debian's, with python3-boto3)\n"
     "      --ready-file FILE         write {\"api\":URL,\"pid\":N} to FILE once ready\n"
     "      --log-level LEVEL         error | warn | info | debug (default info)\n"
     "  -h, --help\n";
@@ -66,7 +68,7 @@ static int parse_port(const char *text, uint16_t *out)
 enum {
     OPT_BROKER_HOST = 1000, OPT_BROKER_PORT, OPT_API_BIND, OPT_API_PORT, OPT_NO_API, OPT_CLOCK, OPT_REGION,
     OPT_ACCOUNT, OPT_FINE, OPT_THROTTLE, OPT_DUPLICATES, OPT_MIXED, OPT_READY, OPT_LOG_LEVEL, OPT_WH_ATTEMPTS,
-    OPT_WH_BACKOFF, OPT_LAMBDA_BACKOFF, OPT_LAMBDA_RUNNER
+    OPT_WH_BACKOFF, OPT_LAMBDA_BACKOFF, OPT_LAMBDA_RUNNER, OPT_LAMBDA_PYTHON
 };
 
 int main(int argc, char **argv)
@@ -90,6 +92,7 @@ int main(int argc, char **argv)
         {"webhook-backoff-ms", required_argument, NULL, OPT_WH_BACKOFF},
         {"lambda-backoff-ms", required_argument, NULL, OPT_LAMBDA_BACKOFF},
         {"lambda-runner", required_argument, NULL, OPT_LAMBDA_RUNNER},
+        {"lambda-python", required_argument, NULL, OPT_LAMBDA_PYTHON},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -109,6 +112,9 @@ int main(int argc, char **argv)
     dd_service_config_default(&cfg);
     if (getenv("DDLOCAL_LAMBDA_RUNNER") != NULL) {
         (void)snprintf(cfg.lambda_runner, sizeof(cfg.lambda_runner), "%s", getenv("DDLOCAL_LAMBDA_RUNNER"));
+    }
+    if (getenv("DDLOCAL_LAMBDA_PYTHON") != NULL) {
+        (void)snprintf(cfg.lambda_python, sizeof(cfg.lambda_python), "%s", getenv("DDLOCAL_LAMBDA_PYTHON"));
     }
     while ((c = getopt_long(argc, argv, "D:h", options, NULL)) != -1) {
         switch (c) {
@@ -165,6 +171,9 @@ int main(int argc, char **argv)
         }
         case OPT_LAMBDA_RUNNER:
             (void)snprintf(cfg.lambda_runner, sizeof(cfg.lambda_runner), "%s", optarg);
+            break;
+        case OPT_LAMBDA_PYTHON:
+            (void)snprintf(cfg.lambda_python, sizeof(cfg.lambda_python), "%s", optarg);
             break;
         case OPT_LOG_LEVEL:
             if (strcmp(optarg, "error") == 0) {

@@ -18,8 +18,12 @@
  *   temperature dd.dd in 15.1-29.9 (the values it logged), or with
  *   --compromised 3000 characters of [A-Z0-9];
  * - the agent reconnects after the broker dropped it (Thing03 put into a
- *   DenyAll group through the API, then taken out), its next report is
- *   accepted, and reports due while it was down are counted as skipped.
+ *   DenyAll group through the API, then taken out), logs the refusal once
+ *   per streak, its next report is accepted and covers one interval: the
+ *   reports due while it was down were measured and dropped, not folded
+ *   into the next one; the sensor reconnects by itself the same way;
+ * - two sensors started with one name (so one client id) evict each other,
+ *   and each says that is the likely reason.
  *
  * The agent's own timers (interval, reply timeout, backoff) are real
  * time; every wait here polls with a deadline, none is a fixed sleep.
@@ -277,21 +281,21 @@ static device_t *sensor_start(fixture_t *f, const char *name, const char *topic,
     return device_start(f, name, argv);
 }
 
-/* Report ids from the agent's "report R published to" debug lines, in order. */
+/* Report ids from the agent's "report R published to" lines, in order. */
 static size_t published_ids(const device_t *d, uint64_t *ids, size_t max)
 {
     char *text = read_log(d->log);
     const char *p = text;
     size_t n = 0;
 
-    while (p != NULL && n < max && (p = strstr(p, "debug: report ")) != NULL) {
+    while (p != NULL && n < max && (p = strstr(p, "info: report ")) != NULL) {
         uint64_t id = 0;
         int used = 0;
 
-        if (sscanf(p, "debug: report %" SCNu64 " published to%n", &id, &used) == 1 && used > 0) {
+        if (sscanf(p, "info: report %" SCNu64 " published to%n", &id, &used) == 1 && used > 0) {
             ids[n++] = id;
         }
-        p += strlen("debug: report ");
+        p += strlen("info: report ");
     }
     free(text);
     return n;
@@ -639,7 +643,7 @@ static void test_device_wrong_ca_refused(void **state)
 {
     fixture_t *f = *state;
     static const char *const once[] = {"-i", "0.2", "--once", "--timeout", "3", NULL};
-    static const char *const persistent[] = {"-i", "0.2", "--persistent", NULL};
+    static const char *const persistent[] = {"-i", "0.2", "--persistent", "-v", NULL};
     char other_dir[200];
     char other_ca[300];
     dd_pki_ca_t *ca = NULL;
@@ -677,7 +681,9 @@ static void test_device_wrong_ca_refused(void **state)
     assert_true(wait_log(d, "certificate verify failed", 2, WAIT_MS)); /* first try and a retry */
     dd_proc_signal(&d->proc, SIGTERM);
     assert_int_equal(device_wait(d, WAIT_MS), 0);
-    assert_true(log_count(d->log, "warning: connection failed (") >= 2);
+    /* Warned once; the retries with the same reason are debug lines. */
+    assert_int_equal(log_count(d->log, "warning: connection failed ("), 1);
+    assert_true(log_count(d->log, "debug: connection failed again (") >= 1);
     assert_int_equal(log_count(d->log, "info: sent "), 0);
     assert_int_equal(log_count(d->log, "0 message(s) sent (0 bytes)"), 1);
     assert_int_equal(dd_pipetest_mqtt_wait_message(watch, "#", 200, &m), DD_PIPETEST_TIMEOUT);
@@ -778,13 +784,68 @@ static void thing_group(fixture_t *f, const char *op)
         DD_PIPETEST_OK);
 }
 
-/* Thing03 isolated through the API: the broker drops the agent and refuses it (CONNACK 5);
- * taken out of the group, the agent reconnects by itself and its next report is accepted. */
+/* A copy of fixtures/proc/typical whose eth0 has sent @p eth0_out bytes. */
+static void write_proc(const char *root, uint64_t eth0_out)
+{
+    static const char *const files[] = {"tcp", "tcp6", "udp", "udp6", "if_inet4", "if_inet6"};
+    char path[600];
+    char text[1024];
+    size_t i;
+    int n;
+
+    (void)snprintf(path, sizeof(path), "%s/net", root);
+    assert_int_equal(dd_fs_mkdirs(path, 0755), DD_FS_OK);
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char rel[64];
+        char src[600];
+        char *data = NULL;
+        size_t len = 0;
+
+        (void)snprintf(rel, sizeof(rel), "proc/typical/net/%s", files[i]);
+        dd_pipetest_fixture(rel, src, sizeof(src));
+        assert_int_equal(dd_fs_read_file(src, 1 << 20, &data, &len), DD_FS_OK);
+        (void)snprintf(path, sizeof(path), "%s/net/%s", root, files[i]);
+        assert_int_equal(dd_fs_write_atomic(path, data, len, 0644), DD_FS_OK);
+        free(data);
+    }
+    n = snprintf(text, sizeof(text),
+                 "Inter-|   Receive                                                |  Transmit\n"
+                 " face |bytes    packets errs drop fifo frame compressed multicast|bytes    "
+                 "packets errs drop fifo colls carrier compressed\n"
+                 "    lo: 1000 10 0 0 0 0 0 0 1000 10 0 0 0 0 0 0\n"
+                 "  eth0: 50000 400 0 0 0 0 0 0 %" PRIu64 " 300 0 0 0 0 0 0\n",
+                 eth0_out);
+    (void)snprintf(path, sizeof(path), "%s/net/dev", root);
+    assert_int_equal(dd_fs_write_atomic(path, text, (size_t)n, 0644), DD_FS_OK);
+}
+
+/*
+ * Thing03 isolated through the API: the broker drops the agent and refuses
+ * it (CONNACK 5), which the agent logs once however often it retries; the
+ * reports due meanwhile are measured and dropped. Taken out of the group,
+ * the agent reconnects by itself, and its first report covers one interval:
+ * the 5 MB the device sent while it was refused went into a dropped report,
+ * not into the report after reconnection (the agent reads a /proc copy
+ * whose counters only this test moves).
+ */
 static void test_device_agent_reconnects(void **state)
 {
     fixture_t *f = *state;
-    static const char *const forever[] = {"-i", "0.2", NULL};
-    device_t *d = agent_start(f, "agent-reconnect", NULL, forever);
+    char root[600];
+    char *argv_proc[8];
+    device_t *d;
+    char *text;
+    long from;
+    int dropped;
+
+    (void)snprintf(root, sizeof(root), "%s/proc-reconnect", f->pt.tmp_dir);
+    write_proc(root, 20000);
+    argv_proc[0] = "-i";
+    argv_proc[1] = "0.2";
+    argv_proc[2] = "--proc-root";
+    argv_proc[3] = root;
+    argv_proc[4] = NULL;
+    d = agent_start(f, "agent-reconnect", NULL, (const char *const *)argv_proc);
 
     assert_true(wait_log(d, "info: connected to ", 1, WAIT_MS));
     assert_true(wait_log(d, " accepted (", 1, WAIT_MS));
@@ -792,16 +853,83 @@ static void test_device_agent_reconnects(void **state)
     assert_true(wait_log(d, "warning: connection lost (", 1, WAIT_MS));
     assert_true(wait_log(d, "warning: connection failed (Connection Refused: not authorised.", 1,
                          WAIT_MS));
-    assert_true(wait_log(d, "warning: not connected: the report due now is folded into the next",
+    assert_true(wait_log(d, "warning: not connected: report ", 1, WAIT_MS));
+    /* The device sends 5 MB while it is refused; two drops later a sample has seen them. */
+    write_proc(root, 5020000);
+    dropped = log_count(d->log, "not connected: report ");
+    assert_true(wait_log(d, "not connected: report ", dropped + 2, WAIT_MS));
+    /* Several refusals by now (backoff 0.5-1 s, then 1-2 s), one warning. */
+    assert_true(wait_log(d, "debug: connection failed again (Connection Refused: not authorised.",
                          1, WAIT_MS));
+    assert_int_equal(log_count(d->log, "warning: connection failed ("), 1);
+    assert_int_equal(log_count(d->log, "warning: not connected: report "), 1);
+    assert_int_equal(log_count(d->log, "bytes out 5000000,"), 1);
     thing_group(f, "removeThingFromThingGroup");
-    /* Backoff after two failures: at most 4 s to the next attempt. */
+    /* Backoff capped at 5 s: back within seconds. */
     assert_true(wait_log(d, "info: connected to ", 2, WAIT_MS));
     assert_true(wait_log_after(d, "info: connected to ", 2, " accepted (", 1, WAIT_MS));
+    assert_true(wait_log_after(d, "info: connected to ", 2,
+                               "report(s) were dropped while not connected", 1, WAIT_MS));
+    /* The first report after the reconnection: nothing was sent since the last dropped one. */
+    text = read_log(d->log);
+    from = offset_after(text, "info: connected to ", 2);
+    assert_true(from > 0);
+    {
+        const char *line = strstr(text + from, " published to ");
+        const char *eol = line == NULL ? NULL : strchr(line, '\n');
+
+        assert_non_null(line);
+        assert_non_null(eol);
+        if (strstr(line, "bytes out 0,") == NULL || strstr(line, "bytes out 0,") > eol) {
+            fail_msg("first report after reconnection: %.*s", (int)(eol - line), line);
+        }
+    }
+    free(text);
     dd_proc_signal(&d->proc, SIGTERM);
     assert_int_equal(device_wait(d, WAIT_MS), 0);
-    assert_true(summary_number(d, "skipped while disconnected") >= 1);
+    assert_true(summary_number(d, "dropped while disconnected") >= 2);
     assert_true(summary_number(d, "accepted") >= 2);
+    f->test_passed = true;
+}
+
+/* The sensor as the agent: refused once logged, back by itself after release, sending again. */
+static void test_device_sensor_reconnects(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const persistent[] = {"-i", "0.2", "--persistent", "-v", NULL};
+    device_t *d = sensor_start(f, "sensor-reconnect", "temperature-device-03", NULL, persistent);
+
+    assert_true(wait_log(d, "info: sent 5 bytes to temperature-device-03", 1, WAIT_MS));
+    thing_group(f, "addThingToThingGroup");
+    assert_true(wait_log(d, "warning: connection lost (", 1, WAIT_MS));
+    assert_true(wait_log(d, "debug: connection failed again (Connection Refused: not authorised.",
+                         1, WAIT_MS));
+    assert_int_equal(log_count(d->log, "warning: connection failed ("), 1);
+    thing_group(f, "removeThingFromThingGroup");
+    assert_true(wait_log(d, " failed attempts", 1, WAIT_MS));
+    assert_true(wait_log_after(d, " failed attempts", 1,
+                               "info: sent 5 bytes to temperature-device-03", 2, WAIT_MS));
+    dd_proc_signal(&d->proc, SIGTERM);
+    assert_int_equal(device_wait(d, WAIT_MS), 0);
+    f->test_passed = true;
+}
+
+/* Two sensors with one name evict each other; each says what is the likely reason. */
+static void test_device_sensor_same_client_id_hint(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const persistent[] = {"-i", "0.5", "--persistent", NULL};
+    device_t *a = sensor_start(f, "sensor-twin-a", "temperature-device-03", NULL, persistent);
+    device_t *b;
+
+    assert_true(wait_log(a, "info: sent 5 bytes", 1, WAIT_MS));
+    b = sensor_start(f, "sensor-twin-b", "temperature-device-03", NULL, persistent);
+    assert_true(wait_log(a, "is another sensor with -n " AGENT_CLIENT " running?", 1, WAIT_MS));
+    assert_true(wait_log(a, "the same client id (" AGENT_CLIENT "-telemetry)", 1, WAIT_MS));
+    dd_proc_signal(&a->proc, SIGTERM);
+    dd_proc_signal(&b->proc, SIGTERM);
+    assert_int_equal(device_wait(a, WAIT_MS), 0);
+    assert_int_equal(device_wait(b, WAIT_MS), 0);
     f->test_passed = true;
 }
 
@@ -822,10 +950,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_device_sensor_on_the_wire, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_device_agent_reconnects, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_device_sensor_reconnects, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_device_sensor_same_client_id_hint, test_setup,
+                                        test_teardown),
     };
     int failed = 0;
 
     signal(SIGPIPE, SIG_IGN);
+    /* The pipeline here runs a manual clock the devices cannot follow: real seconds, always. */
+    (void)unsetenv("DDLOCAL_CLOCK");
+    (void)unsetenv("DDLOCAL_DATA_DIR");
     failed += cmocka_run_group_tests_name("device_throttled", throttled, group_setup_throttled,
                                           group_teardown);
     failed += cmocka_run_group_tests_name("device_lifecycle", tests, group_setup, group_teardown);

@@ -2,7 +2,8 @@
  * The device programs against a running pipeline (`ddlocal up`): the agent
  * gets /accepted for every report (JSON long keys, CBOR short keys, the
  * ALPN listener), the sensor's two modes publish, and a small fleet
- * scenario gets exactly its expected number of accepted reports.
+ * scenario gets exactly its expected number of accepted reports; with
+ * DDLOCAL_DATA_DIR set, agent and sensor follow the pipeline's clock.
  *
  * Needs, as compile definitions: DD_DDLOCAL_BIN, DD_AGENT_BIN,
  * DD_SENSOR_BIN (the programs) and DD_SOURCE_DIR (fixtures).
@@ -332,6 +333,72 @@ static void test_device_fleet_small(void **state)
     cJSON_Delete(root);
 }
 
+/*
+ * With DDLOCAL_DATA_DIR pointing at the running pipeline, both programs find
+ * its clock in endpoints.json and take their intervals as pipeline seconds:
+ * the workshop's -i 300 reports on pipeline multiples of 300 s, each report
+ * but the first (start to the first multiple) measured over whole intervals.
+ * What is asserted is what the programs say, not how punctual they were
+ * (the exact counts per window are test_dd_devclock's, on an injected clock).
+ */
+static void test_device_programs_follow_the_pipeline_clock(void **state)
+{
+    pipeline_t *p = *state;
+    char *agent[] = {(char *)DD_AGENT_BIN, (char *)"-e", p->mqtt, (char *)"-r", p->root_ca,
+                     (char *)"-c", p->cert, (char *)"-k", p->key, (char *)"-id",
+                     (char *)"SensorDevice03", (char *)"-t", (char *)"Thing03", (char *)"-i",
+                     (char *)"300", (char *)"--count", (char *)"3", NULL};
+    char *sensor[] = {(char *)DD_SENSOR_BIN, (char *)"-t", (char *)"temperature-device-03",
+                      (char *)"-n", (char *)"SensorDevice03", (char *)"-e", p->mqtt, (char *)"-r",
+                      p->root_ca, (char *)"-c", p->cert, (char *)"-k", p->key,
+                      /* Two: both wait for the connection even if the handshake is slow. */
+                      (char *)"--persistent", (char *)"--count", (char *)"2", NULL};
+    char log[200];
+    char *text = NULL;
+    const char *at;
+    int reports = 0;
+    int rc;
+
+    assert_int_equal(setenv("DDLOCAL_DATA_DIR", p->dir, 1), 0);
+    (void)unsetenv("DDLOCAL_CLOCK");
+    rc = run(p, "agent-pipeline-clock", agent);
+    if (rc == 0) {
+        rc = run(p, "sensor-pipeline-clock", sensor);
+    }
+    (void)unsetenv("DDLOCAL_DATA_DIR");
+    assert_int_equal(rc, 0);
+
+    (void)snprintf(log, sizeof(log), "%s/agent-pipeline-clock.log", p->dir);
+    assert_int_equal(dd_fs_read_file(log, 0, &text, NULL), DD_FS_OK);
+    assert_non_null(strstr(text, "info: following the pipeline clock (from endpoints.json, time "
+                                 "scale 600): intervals are pipeline seconds"));
+    assert_non_null(strstr(text, "reports at pipeline multiples of 300 s"));
+    /* Every line has both times. */
+    assert_non_null(strstr(text, "Z [pipeline 20"));
+    for (at = text; (at = strstr(at, " published to ")) != NULL; at++) {
+        long span = -1;
+        const char *m = strstr(at, "measured over ");
+
+        assert_non_null(m);
+        assert_int_equal(sscanf(m, "measured over %ld pipeline s:", &span), 1);
+        if (reports++ > 0) {
+            /* Whole intervals (one, unless this busy machine stalled the agent a while). */
+            assert_true(span >= 300 && span % 300 == 0);
+        } else {
+            assert_true(span >= 0 && span <= 300);
+        }
+    }
+    assert_int_equal(reports, 3);
+    free(text);
+
+    (void)snprintf(log, sizeof(log), "%s/sensor-pipeline-clock.log", p->dir);
+    assert_int_equal(dd_fs_read_file(log, 0, &text, NULL), DD_FS_OK);
+    assert_non_null(strstr(text, "info: following the pipeline clock (from endpoints.json"));
+    assert_non_null(strstr(text, "messages at pipeline times k x 10 s + 5 s"));
+    assert_non_null(strstr(text, "2 message(s) sent (10 bytes), 0 skipped"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_device_agent_alpn),
         cmocka_unit_test(test_device_sensor_modes),
         cmocka_unit_test(test_device_fleet_small),
+        cmocka_unit_test(test_device_programs_follow_the_pipeline_clock),
     };
 
     signal(SIGPIPE, SIG_IGN);

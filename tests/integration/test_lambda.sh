@@ -101,6 +101,9 @@ PY
     --sns-topic arn:aws:sns:us-east-1:123456789012:BadIoTDevices --timeout 20 \
     --env "slackHookURL=http://127.0.0.1:$rxport/ok/slack" --env "slackChannel=#iot-alerts" -D "$D" >/dev/null ||
     fail "lambda add SlackForwarder"
+"$ddlocal" lambda add ChimeForwarder --handler "$src/fixtures/lambda/chime_forwarder.py:handler" \
+    --sns-topic BadIoTDevices --timeout 20 --env "CHIME_WEBHOOK=http://127.0.0.1:$rxport/ok/chime" -D "$D" \
+    >/dev/null || fail "lambda add ChimeForwarder"
 "$ddlocal" lambda add AlwaysFails --handler "$src/fixtures/lambda/failing_handler.py:lambda_handler" \
     --sns-topic BadIoTDevices --timeout 20 -D "$D" >/dev/null || fail "lambda add AlwaysFails"
 "$ddlocal" lambda add Probe --handler "$work/probe.py:handler" --sns-topic BadIoTDevices --timeout 20 \
@@ -112,7 +115,7 @@ grep -q "already exists" "$work/err" || fail "duplicate error: $(cat "$work/err"
 $py - "$work/list.json" <<'PY' || fail "lambda list content"
 import json, sys
 fns = {f["functionName"]: f for f in json.load(open(sys.argv[1]))["functions"]}
-assert set(fns) == {"AlwaysFails", "IsolateDevice", "Probe", "SlackForwarder"}, sorted(fns)
+assert set(fns) == {"AlwaysFails", "ChimeForwarder", "IsolateDevice", "Probe", "SlackForwarder"}, sorted(fns)
 s = fns["SlackForwarder"]
 assert s["snsTopic"] == "BadIoTDevices" and s["timeout"] == 20, s
 assert s["environment"]["slackChannel"] == "#iot-alerts", s
@@ -167,15 +170,27 @@ assert m["text"] == (" You have a new Device Defender alert:  Thing name: Thing0
 PY
 fi
 
+# The Chime forwarder: its own text, to CHIME_WEBHOOK.
+wait_for "test -f $work/rx/chime.0.json" 60 || fail "no Chime delivery"
+if [ -f "$work/rx/chime.0.json" ]; then
+    $py - "$work/rx/chime.0.json" <<'PY' || fail "Chime message"
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m == {"Content": "IoT Device Defender alert! Thing name: Thing03 | Security profile: "
+                        "DetectSendingMoreThanAverageBytes | Behavior name: MoreBytesSent"}, m
+PY
+fi
+
 # The probe: Lambda's event, context and environment; boto3 pointed at ddlocal.
 wait_for "test -f $work/probe.json" 60 || fail "the probe was not invoked"
 if [ -f "$work/probe.json" ]; then
     $py - "$work/probe.json" "$api" "$work" <<'PY' || fail "probe"
-import json, sys
+import json, re, sys
 seen, api, work = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
 r = seen["event"]["Records"]
 assert len(r) == 1 and r[0]["EventSource"] == "aws:sns" and r[0]["EventVersion"] == "1.0", r
-assert r[0]["EventSubscriptionArn"].startswith("arn:aws:sns:us-east-1:123456789012:BadIoTDevices:"), r
+assert re.fullmatch(r"arn:aws:sns:us-east-1:123456789012:BadIoTDevices:00000000-0000-4000-8000-\d{12}",
+                    r[0]["EventSubscriptionArn"]), r
 sns = r[0]["Sns"]
 assert set(sns) == {"Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion",
                     "Signature", "SigningCertUrl", "UnsubscribeUrl", "MessageAttributes"}, sorted(sns)
@@ -209,7 +224,7 @@ grep -q "START RequestId: $first Version: \$LATEST Attempt: 3" "$L" || fail "no 
 grep -q "\[ERROR\]	$first	ValueError: this handler always fails" "$L" || fail "no [ERROR] line in the log"
 grep -q "Traceback (most recent call last)" "$L" || fail "no traceback in the log"
 grep -q "attempt for request $first" "$L" || fail "the failing handler's print is not in its log"
-for f in IsolateDevice SlackForwarder Probe; do
+for f in IsolateDevice SlackForwarder ChimeForwarder Probe; do
     n=$(sqlite3 "$D/ddlocal.db" "SELECT count(*) FROM sns_dead_letters WHERE endpoint LIKE '%:function:$f'")
     [ "$n" = 0 ] || fail "$f was dead-lettered"
 done

@@ -579,7 +579,7 @@ static void test_pipeline_malformed_api_bodies(void **state)
         {"/things/StrictThing", "{\"attributePayload\":{\"attributes\":{\"a\":\"x\\u0000y\"}}}", 0,
          "InvalidRequestException", "The request body is not valid JSON: \\\\u0000 is not allowed"},
         {"/things/StrictThing", "{\"thingTypeName\":null,\"n\":01}", 0, "InvalidRequestException",
-         "The request body is not valid JSON: invalid token"},
+         "The request body is not valid JSON: parse error: after key and value"},
         {"/policies/StrictPolicy",
          "{\"policyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{"
          "\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":\\\"iot:*\\\",\\\"Resource\\\":"

@@ -86,12 +86,26 @@ start_up || exit 1
 t2=$(json "$work/clock2.json" pipelineTimeMs)
 [ "$t2" -ge "$t1" ] || fail "pipeline time went back across restart ($t1 -> $t2)"
 
-# 4. port taken by the running pipeline: exit 3 with the documented message
+# 4. ports taken by the running pipeline: exit 3 with the documented message, all of them named
+#    in one run with the flag that changes each, and nothing started
 taken=$(json "$work/data/endpoints.json" mqtt | cut -d: -f2)
 "$ddlocal" up -D "$work/data2" --mqtt-port "$taken" --alpn-port 0 --api-port 0 --no-status >"$work/conflict.log" 2>&1
 rc=$?
 [ "$rc" -eq 3 ] || fail "port conflict: exit $rc, expected 3"
-grep -q "port $taken (MQTT listener) is already in use" "$work/conflict.log" || fail "port conflict message: $(cat "$work/conflict.log")"
+grep -q "port $taken (MQTT listener) is already in use; choose another with --mqtt-port PORT" "$work/conflict.log" ||
+    fail "port conflict message: $(cat "$work/conflict.log")"
+taken_alpn=$(json "$work/data/endpoints.json" mqttAlpn | cut -d: -f2)
+taken_api=$(json "$work/data/endpoints.json" api | sed 's/.*://')
+"$ddlocal" up -D "$work/data2" --mqtt-port "$taken" --alpn-port "$taken_alpn" --api-port "$taken_api" --no-status \
+    >"$work/conflict3.log" 2>&1
+rc=$?
+[ "$rc" -eq 3 ] || fail "three port conflicts: exit $rc, expected 3"
+for what in "$taken (MQTT listener) is already in use; choose another with --mqtt-port" \
+    "$taken_alpn (ALPN listener) is already in use; choose another with --alpn-port" \
+    "$taken_api (API) is already in use; choose another with --api-port"; do
+    grep -q "port $what PORT" "$work/conflict3.log" || fail "one run does not name port $what: $(cat "$work/conflict3.log")"
+done
+[ -e "$work/data2/endpoints.json" ] && fail "a refused up wrote endpoints.json"
 stop_up || fail "second stop"
 
 # 5. data dir not writable: exit 4
@@ -203,7 +217,23 @@ if start_workshop "$work/wup1.log"; then
         fail "the status output does not show the connected device: $(grep connected "$work/wup1.log" | tail -n 3)"
     sha1=$(cat "$wdata"/workshop/*/cert.pem "$wdata"/workshop/tmp/* | sha256sum)
     "$ddlocal" group create KeptGroup -D "$wdata" >/dev/null || fail "group create"
-    "$ddlocal" group add KeptGroup Thing01 -D "$wdata" >/dev/null || fail "group add"
+    "$ddlocal" group add KeptGroup Thing01 -D "$wdata" >"$work/g.out" || fail "group add"
+    grep -qx "added Thing01 to thing group KeptGroup" "$work/g.out" || fail "group add says: $(cat "$work/g.out")"
+    "$ddlocal" group add KeptGroup Thing01 -D "$wdata" >"$work/g.out" || fail "group add again"
+    grep -qx "Thing01 is already in thing group KeptGroup; nothing changed" "$work/g.out" ||
+        fail "group add again says: $(cat "$work/g.out")"
+    "$ddlocal" group add KeptGroup Thing02 -D "$wdata" >/dev/null || fail "group add Thing02"
+    "$ddlocal" group remove KeptGroup Thing02 -D "$wdata" >"$work/g.out" || fail "group remove"
+    grep -qx "removed Thing02 from thing group KeptGroup" "$work/g.out" || fail "group remove says: $(cat "$work/g.out")"
+    "$ddlocal" group remove KeptGroup Thing02 -D "$wdata" >"$work/g.out" || fail "group remove of a non-member: not 0"
+    grep -qx "Thing02 is not in thing group KeptGroup; nothing removed" "$work/g.out" ||
+        fail "group remove of a non-member says: $(cat "$work/g.out")"
+    "$ddlocal" group remove KeptGroup NoSuchThing -D "$wdata" >"$work/g.out" 2>&1 && fail "group remove of a missing thing: exit 0"
+    # A misspelt SNS topic is refused, naming the topics alerts reach.
+    "$ddlocal" sns subscribe BadIoTDevice http://127.0.0.1:9/x -D "$wdata" >"$work/sns.out" 2>&1 &&
+        fail "sns subscribe to a misspelt topic succeeded"
+    grep -q "no alert reaches the topic 'BadIoTDevice' in this data dir; known topics: BadIoTDevices$" "$work/sns.out" ||
+        fail "sns subscribe to a misspelt topic says: $(cat "$work/sns.out")"
     report03 1 104000 || fail "Thing03's report not published"
     poll '[ "$(iot list-active-violations --thing-name Thing03 | pyq "len(d[\"activeViolations\"])")" = 1 ]' ||
         fail "no active violation for Thing03 after a 104000-byte report"
@@ -229,10 +259,14 @@ if start_workshop "$work/wup1.log"; then
     grep -qE "${stamp} in-alarm Thing03" "$work/wup1.log" || fail "the event line has no real [pipeline] stamp"
     grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z: ' "$wdata/broker/mosquitto.log" | head -n 3 |
         grep . && fail "mosquitto.log has lines without a UTC time stamp"
+    grep -qE '^[0-9T:-]{19}Z: ddlocal_shim: \[pipeline [0-9T:.-]{23}Z\] ' "$wdata/broker/mosquitto.log" ||
+        fail "the shim's lines in mosquitto.log lack the pipeline time"
     # A crashed ddlocald is restarted by `up`; its events, numbered from 1 again, still show.
     dpid=$(pgrep -P "$uppid" -f ddlocald)
     kill -KILL "$dpid"
     poll 'grep -q "ddlocald was killed by signal 9; restarting it" "$work/wup1.log"' || fail "ddlocald not restarted"
+    grep -qE "${stamp}ddlocal up: ddlocald was killed by signal 9; restarting it" "$work/wup1.log" ||
+        fail "up's own note has no real [pipeline] stamp"
     poll 'iot add-thing-to-thing-group --thing-group-name KeptGroup --thing-name Thing03 2>/dev/null' ||
         fail "the API did not come back after ddlocald's restart"
     poll 'grep -q "registry: Thing03 is in thing groups \[.*KeptGroup" "$work/wup1.log"' ||

@@ -54,7 +54,16 @@ port=$(json "$D/endpoints.json" mqtt | cut -d: -f2)
 "$ddlocal" policy create AllowAll "$src/fixtures/policies/device-policy-allow-all.json" -D "$D" >/dev/null
 cert=$("$ddlocal" thing describe Thing03 -D "$D" | $py -c "import json,sys; print(json.load(sys.stdin)['certificateIds'][0])")
 "$ddlocal" policy attach AllowAll --cert "$cert" -D "$D" || fail "policy attach"
-"$ddlocal" sns subscribe BadIoTDevices "http://127.0.0.1:$rxport/ok/good" -D "$D" >/dev/null || fail "subscribe good"
+# No profile alerts BadIoTDevices yet and nobody subscribed to it: refused, naming the known topics
+# (none), unless --create; then the topic is known.
+"$ddlocal" sns subscribe BadIoTDevices "http://127.0.0.1:$rxport/ok/good" -D "$D" >"$work/unknown.out" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] || fail "subscribe to an unknown topic: exit $rc, expected 1"
+grep -q "no alert reaches the topic 'BadIoTDevices' in this data dir; known topics: none yet" "$work/unknown.out" &&
+    grep -q -- "--create" "$work/unknown.out" || fail "unknown topic message: $(cat "$work/unknown.out")"
+"$ddlocal" sns list -D "$D" | grep -q "/ok/good" && fail "a refused subscription was stored"
+"$ddlocal" sns subscribe BadIoTDevices "http://127.0.0.1:$rxport/ok/good" --create -D "$D" >/dev/null ||
+    fail "subscribe good --create"
 "$ddlocal" sns subscribe BadIoTDevices "http://127.0.0.1:$rxport/fail/bad" -D "$D" >/dev/null || fail "subscribe bad"
 "$ddlocal" sns list BadIoTDevices -D "$D" | grep -q "/ok/good" || fail "sns list"
 $py - "$src/fixtures/profiles/module4-intended.json" >"$work/profile.json" <<'PY'
@@ -65,6 +74,13 @@ curl -sf -X POST -H 'Content-Type: application/json' --data @"$work/profile.json
     "$api/security-profiles/M4" >/dev/null || fail "CreateSecurityProfile"
 curl -sf -X PUT "$api/security-profiles/M4/targets?securityProfileTargetArn=arn%3Aaws%3Aiot%3Aus-east-1%3A123456789012%3Aall%2Fthings" \
     >/dev/null || fail "AttachSecurityProfile"
+# A topic named in a profile's alertTargets is known (the profile need not be attached).
+$py -c 'import json,sys; d=json.load(open(sys.argv[1])); d["alertTargets"]["SNS"]["alertTargetArn"]="arn:aws:sns:us-east-1:123456789012:ProfileTopic"; print(json.dumps(d))' \
+    "$work/profile.json" >"$work/profile2.json"
+curl -sf -X POST -H 'Content-Type: application/json' --data @"$work/profile2.json" \
+    "$api/security-profiles/Other" >/dev/null || fail "CreateSecurityProfile Other"
+"$ddlocal" sns subscribe ProfileTopic "http://127.0.0.1:$rxport/ok/other" -D "$D" >"$work/other.out" 2>&1 ||
+    fail "subscribe to a topic of a profile's alertTargets: $(cat "$work/other.out")"
 
 T=$D/things/Thing03
 mosquitto_pub -h 127.0.0.1 -p "$port" --cafile "$D/pki/rootca.pem" --cert "$T/cert.pem" --key "$T/private.key" \

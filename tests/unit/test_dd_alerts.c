@@ -392,6 +392,56 @@ static void test_dd_alerts_lambda_event_envelope(void **state)
     dd_behavior_free(&f.behavior);
 }
 
+static void test_dd_alerts_lambda_event_for_a_subscription(void **state)
+{
+    event_fixture_t f;
+    char *message = NULL;
+    char *event = NULL;
+    char *a = NULL;
+    char *a2 = NULL;
+    char *b = NULL;
+    cJSON *je;
+    cJSON *ja;
+    cJSON *jb;
+    const cJSON *ra;
+    const cJSON *re;
+
+    (void)state;
+    make_event(&f, DD_ALARM_RAISED, 54);
+    assert_int_equal(dd_alerts_message(&f.ev, &message), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_lambda_event(TOPIC_ARN, message, 1573786800123LL, &event), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_lambda_event_for(event, 7, &a), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_lambda_event_for(event, 7, &a2), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_lambda_event_for(event, 8, &b), DD_ALERTS_OK);
+    je = cJSON_Parse(event);
+    ja = cJSON_Parse(a);
+    jb = cJSON_Parse(b);
+    re = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(je, "Records"), 0);
+    ra = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ja, "Records"), 0);
+    /* The subscription's ARN, stable for that subscription, UUID-shaped. */
+    assert_string_equal(member_string(ra, "EventSubscriptionArn"), TOPIC_ARN ":00000000-0000-4000-8000-000000000007");
+    assert_string_equal(a, a2);
+    assert_string_equal(member_string(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(jb, "Records"), 0),
+                                      "EventSubscriptionArn"),
+                        TOPIC_ARN ":00000000-0000-4000-8000-000000000008");
+    /* One message: the same MessageId (and everything else) for every subscriber. */
+    assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(ra, "Sns"), cJSON_GetObjectItemCaseSensitive(re, "Sns"),
+                              true));
+    assert_string_equal(member_string(ra, "EventSource"), "aws:sns");
+    cJSON_Delete(je);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+    free(a);
+    free(a2);
+    free(b);
+    assert_int_equal(dd_alerts_lambda_event_for(event, 0, &a), DD_ALERTS_BAD_PARAMETER);
+    assert_int_equal(dd_alerts_lambda_event_for("{\"Records\":[]}", 1, &a), DD_ALERTS_BAD_PARAMETER);
+    assert_int_equal(dd_alerts_lambda_event_for(NULL, 1, &a), DD_ALERTS_BAD_PARAMETER);
+    free(event);
+    free(message);
+    dd_behavior_free(&f.behavior);
+}
+
 /* ---------------------------------------------------------------- a loopback HTTP listener */
 
 #define MAX_REQUESTS 16
@@ -715,6 +765,121 @@ static void test_dd_alerts_webhook_stop_dead_letters_pending(void **state)
     pthread_mutex_destroy(&d.lock);
 }
 
+/* A deliver function in place of the POST (ddlocald's Lambda stand-in): fails until its 3rd call. */
+typedef struct deliveries {
+    pthread_mutex_t lock;
+    int calls;
+    int succeed_at;              /* 0 = never */
+    int attempt[4];
+    char job_id[4][40];
+    char endpoint[64];
+    char body[64];
+} deliveries_t;
+
+static bool deliver(void *ctx, const char *topic, const char *endpoint, const char *body, const char *job_id,
+                    int attempt, char *error, size_t error_len)
+{
+    deliveries_t *d = ctx;
+    bool ok;
+
+    (void)topic;
+    pthread_mutex_lock(&d->lock);
+    if (d->calls < 4) {
+        d->attempt[d->calls] = attempt;
+        (void)snprintf(d->job_id[d->calls], sizeof(d->job_id[0]), "%s", job_id);
+    }
+    d->calls++;
+    (void)snprintf(d->endpoint, sizeof(d->endpoint), "%s", endpoint);
+    (void)snprintf(d->body, sizeof(d->body), "%s", body);
+    ok = d->succeed_at != 0 && d->calls == d->succeed_at;
+    pthread_mutex_unlock(&d->lock);
+    if (!ok) {
+        (void)snprintf(error, error_len, "ValueError: attempt %d", attempt);
+    }
+    return ok;
+}
+
+static void start_invoker(dead_letters_t *dl, deliveries_t *dv, int succeed_at, dd_alerts_webhooks_t **w)
+{
+    dd_alerts_webhook_config_t cfg;
+
+    memset(dl, 0, sizeof(*dl));
+    pthread_mutex_init(&dl->lock, NULL);
+    memset(dv, 0, sizeof(*dv));
+    pthread_mutex_init(&dv->lock, NULL);
+    dv->succeed_at = succeed_at;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_attempts = 3;
+    cfg.first_retry_ms = 10;
+    cfg.dead_letter = on_dead_letter;
+    cfg.dead_letter_ctx = dl;
+    cfg.deliver = deliver;
+    cfg.deliver_ctx = dv;
+    cfg.label = "lambda";
+    assert_int_equal(dd_alerts_webhooks_start(&cfg, w), DD_ALERTS_OK);
+}
+
+static void test_dd_alerts_deliver_function_retries_with_one_job_id(void **state)
+{
+    dead_letters_t dl;
+    deliveries_t dv;
+    dd_alerts_webhooks_t *w = NULL;
+    const char *fn = "arn:aws:lambda:us-east-1:123456789012:function:F";
+    int64_t deadline;
+
+    (void)state;
+    start_invoker(&dl, &dv, 3, &w);
+    assert_int_equal(dd_alerts_webhooks_post(w, "alerts", fn, "{\"Records\":[]}"), DD_ALERTS_OK);
+    deadline = mono_ms() + 5000;
+    while (dd_alerts_webhooks_pending(w) != 0 && mono_ms() < deadline) {
+        sleep_ms(5);
+    }
+    assert_int_equal(dd_alerts_webhooks_pending(w), 0);
+    dd_alerts_webhooks_stop(w);
+    /* Delivered at the 3rd attempt: no dead letter; attempts 1, 2, 3 of one job (one request id). */
+    assert_int_equal(dv.calls, 3);
+    assert_int_equal(dead_count(&dl), 0);
+    assert_int_equal(dv.attempt[0], 1);
+    assert_int_equal(dv.attempt[2], 3);
+    assert_int_equal(strlen(dv.job_id[0]), 36);
+    assert_string_equal(dv.job_id[0], dv.job_id[1]);
+    assert_string_equal(dv.job_id[0], dv.job_id[2]);
+    assert_string_equal(dv.endpoint, fn);
+    assert_string_equal(dv.body, "{\"Records\":[]}");
+    pthread_mutex_destroy(&dv.lock);
+    pthread_mutex_destroy(&dl.lock);
+}
+
+static void test_dd_alerts_deliver_function_failing_is_dead_lettered(void **state)
+{
+    dead_letters_t dl;
+    deliveries_t dv;
+    dd_alerts_webhooks_t *w = NULL;
+    const char *fn = "arn:aws:lambda:us-east-1:123456789012:function:F";
+    int64_t deadline;
+
+    (void)state;
+    start_invoker(&dl, &dv, 0, &w);
+    assert_int_equal(dd_alerts_webhooks_post(w, "alerts", fn, "{}"), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_webhooks_post(w, "alerts", fn, "{\"n\":2}"), DD_ALERTS_OK);
+    deadline = mono_ms() + 5000;
+    while ((dead_count(&dl) < 2 || dd_alerts_webhooks_pending(w) != 0) && mono_ms() < deadline) {
+        sleep_ms(5);
+    }
+    dd_alerts_webhooks_stop(w);
+    assert_int_equal(dead_count(&dl), 2);
+    assert_int_equal(dv.calls, 6);
+    assert_string_equal(dl.endpoint[0], fn);
+    assert_int_equal(dl.attempts[0], 3);
+    /* The deliver function's own reason is what the dead letter keeps. */
+    assert_string_equal(dl.error[0], "ValueError: attempt 3");
+    /* Two jobs, two request ids (the jobs' attempts interleave). */
+    assert_true(strcmp(dv.job_id[0], dv.job_id[1]) != 0 || strcmp(dv.job_id[0], dv.job_id[2]) != 0 ||
+                strcmp(dv.job_id[0], dv.job_id[3]) != 0);
+    pthread_mutex_destroy(&dv.lock);
+    pthread_mutex_destroy(&dl.lock);
+}
+
 static void test_dd_alerts_webhook_bad_parameters(void **state)
 {
     dead_letters_t d;
@@ -745,10 +910,13 @@ int main(void)
         cmocka_unit_test(test_dd_alerts_sns_notification),
         cmocka_unit_test(test_dd_alerts_sns_topic_not_for_suppressed),
         cmocka_unit_test(test_dd_alerts_lambda_event_envelope),
+        cmocka_unit_test(test_dd_alerts_lambda_event_for_a_subscription),
         cmocka_unit_test(test_dd_alerts_webhook_posts_notification),
         cmocka_unit_test(test_dd_alerts_webhook_retries_then_dead_letters),
         cmocka_unit_test(test_dd_alerts_webhook_stop_dead_letters_pending),
         cmocka_unit_test(test_dd_alerts_webhook_bad_parameters),
+        cmocka_unit_test(test_dd_alerts_deliver_function_retries_with_one_job_id),
+        cmocka_unit_test(test_dd_alerts_deliver_function_failing_is_dead_lettered),
     };
     dd_log_set_level(DD_LOG_LEVEL_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -251,11 +251,11 @@ static void test_dd_control_malformed(void **state)
          "not valid JSON"},
         /* Issue 10: cJSON took these (the second "full" silently lost). */
         {DD_CONTROL_TOPIC_REGISTRY, "{\"full\":true,\"full\":false,\"entities\":[]}",
-         DD_CONTROL_MALFORMED, "not valid JSON: duplicate object key"},
+         DD_CONTROL_MALFORMED, "not valid JSON: duplicate object key \"full\""},
         {DD_CONTROL_TOPIC_REGISTRY, "{\"entities\":[]} x", DD_CONTROL_MALFORMED,
          "not valid JSON: unexpected text after the JSON value"},
         {DD_CONTROL_TOPIC_CLOCK, "{\"clock\":\"manual:1\",\"x\":01}", DD_CONTROL_MALFORMED,
-         "not valid JSON: invalid token"},
+         "not valid JSON: parse error: after key and value, inside map, I expect ',' or '}'"},
         {DD_CONTROL_TOPIC_REGISTRY, "[1,2]", DD_CONTROL_MALFORMED, "not a JSON object"},
         {DD_CONTROL_TOPIC_REGISTRY, "{\"id\":7,\"entities\":[]}", DD_CONTROL_MALFORMED,
          "\"id\" must be a string"},

@@ -325,7 +325,9 @@ static void test_dd_profile_every_validation_message(void **state)
         const char *body;
         const char *message;
     } P[] = {
-        {"p", "nope", "The request body is not valid JSON: invalid token near 'nope' (at byte 4)"},
+        {"p", "nope",
+         "The request body is not valid JSON: lexical error: invalid string in json text. "
+         "(at byte 1)"},
         {"p", "[]", "The request body must be a JSON object"},
         {NULL, "{\"securityProfileName\":\"bad name\"}",
          "securityProfileName bad name must match [a-zA-Z0-9:_-]+ and be 1 to 128 characters"},
@@ -540,8 +542,8 @@ static void test_dd_profile_duplicate_names_limits_and_targets(void **state)
     /* Issue 10: strict JSON (profile files for replay and the store come through here). */
     assert_int_equal(dd_profile_parse("{\"behaviors\":[],\"behaviors\":[]}", 31, "p", &p, &err),
                      DD_PROFILE_NOT_JSON);
-    assert_string_equal(err.message, "The request body is not valid JSON: duplicate object key "
-                                     "near '\"behaviors\"' (at byte 27)");
+    assert_string_equal(err.message,
+                        "The request body is not valid JSON: duplicate object key \"behaviors\"");
     assert_int_equal(dd_profile_parse("{\"x\":01}", 8, "p", &p, &err), DD_PROFILE_NOT_JSON);
     assert_int_equal(dd_profile_parse("{} x", 4, "p", &p, &err), DD_PROFILE_NOT_JSON);
     assert_int_equal(dd_profile_parse_update("{\"x\":1.}", 8, "p", &patch, &del, &err),

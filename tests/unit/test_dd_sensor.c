@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dd_clock.h"
+#include "dd_devclock.h"
 #include "dd_sensor.h"
 
 static dd_sensor_status_t parse_args(dd_sensor_options_t *o, const char *endpoint_file, ...)
@@ -201,6 +203,42 @@ static void test_dd_sensor_dry_run(void **state)
     assert_string_equal(dd_sensor_strerror(DD_SENSOR_OK), "ok");
 }
 
+/* On a pipeline clock (3600 times, 10 s = 2.8 real ms): the messages come, --count ends it. */
+static void test_dd_sensor_dry_run_on_pipeline_clock(void **state)
+{
+    dd_sensor_options_t o;
+    dd_sensor_stats_t st;
+    dd_devclock_t dc;
+    volatile sig_atomic_t stop = 0;
+    FILE *out = tmpfile();
+    char spec[96];
+    char msg[256];
+    char line[64];
+    int64_t now = dd_clock_wall_ms();
+    int n = 0;
+
+    (void)state;
+    assert_non_null(out);
+    (void)snprintf(spec, sizeof(spec), "scaled:3600:%lld:%lld", (long long)now, (long long)now);
+    assert_int_equal(parse(&o, NULL, "-t", "t", "-n", "N", "--dry-run", "--count", "3", "--clock",
+                           spec),
+                     DD_SENSOR_OK);
+    assert_string_equal(o.clock_spec, spec);
+    assert_int_equal(dd_devclock_resolve(o.clock_spec, NULL, NULL, &dc, msg, sizeof(msg)),
+                     DD_DEVCLOCK_OK);
+    o.clock = &dc;
+    assert_int_equal(dd_sensor_run(&o, &stop, out, &st), DD_SENSOR_OK);
+    assert_int_equal(st.sent, 3);
+    rewind(out);
+    while (fgets(line, sizeof(line), out) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        assert_true(looks_like_temperature(line, strlen(line)));
+        n++;
+    }
+    assert_int_equal(n, 3);
+    fclose(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_dd_sensor_compromised_and_sizes),
         cmocka_unit_test(test_dd_sensor_args),
         cmocka_unit_test(test_dd_sensor_dry_run),
+        cmocka_unit_test(test_dd_sensor_dry_run_on_pipeline_clock),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
