@@ -197,8 +197,12 @@ PAGES = {
 def one_pass(page, args, n):
     rel, make_checks, _ = PAGES[page]
     doc = os.path.join(args.source, rel)
-    blocks = walkthrough.parse(doc)
-    walkthrough.check_links(doc, args.source)
+    try:
+        blocks = walkthrough.parse(doc)
+        walkthrough.check_links(doc, args.source)
+    except (WalkthroughError, OSError) as e:
+        print("FAIL (%s, pass %d): %s" % (page, n, e))
+        return False
     work = tempfile.mkdtemp(prefix="ddlocal-walkthrough-%s." % page)
     run = walkthrough.Run(doc, args.source, args.build, work, log=print)
     run.ddlocal = os.path.join(os.path.abspath(args.build), "cli/ddlocal")
