@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dd_clock.h"
 #include "dd_control.h"
 #include "dd_log.h"
 #include "dd_pki.h"
@@ -44,14 +45,6 @@
 static mosquitto_plugin_id_t *g_id = NULL;
 static dd_shim_t *g_shim = NULL;
 static bool g_stamp_pipeline = false;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void log_to_broker(dd_log_level_t level, const char *message, void *ctx)
 {
@@ -114,7 +107,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         }
         X509_free(cert);
     }
-    return dd_shim_on_connect(g_shim, &info, mono_ms()) == DD_SHIM_OK ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
+    return dd_shim_on_connect(g_shim, &info, dd_clock_mono_ms()) == DD_SHIM_OK ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
 }
 
 static int on_acl_check(int event, void *event_data, void *userdata)
@@ -132,7 +125,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     default: return MOSQ_ERR_ACL_DENIED;
     }
     return dd_shim_on_acl(g_shim, ed->client, mosquitto_client_id(ed->client), access, ed->topic,
-                          ed->payloadlen, ed->retain, mono_ms()) == DD_SHIM_OK
+                          ed->payloadlen, ed->retain, dd_clock_mono_ms()) == DD_SHIM_OK
                ? MOSQ_ERR_SUCCESS
                : MOSQ_ERR_ACL_DENIED;
 }
@@ -145,7 +138,7 @@ static int on_control(int event, void *event_data, void *userdata)
     (void)event;
     (void)userdata;
     st = dd_shim_on_control(g_shim, ed->client, mosquitto_client_id(ed->client), ed->topic, ed->payload,
-                            ed->payloadlen, mono_ms());
+                            ed->payloadlen, dd_clock_mono_ms());
     /* A refused control message keeps the connection: the sender gets a response if it asked. */
     return st == DD_SHIM_DENIED ? MOSQ_ERR_ACL_DENIED : MOSQ_ERR_SUCCESS;
 }
@@ -155,7 +148,7 @@ static int on_tick(int event, void *event_data, void *userdata)
     (void)event;
     (void)event_data;
     (void)userdata;
-    dd_shim_on_tick(g_shim, mono_ms());
+    dd_shim_on_tick(g_shim, dd_clock_mono_ms());
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -165,7 +158,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 
     (void)event;
     (void)userdata;
-    dd_shim_on_disconnect(g_shim, ed->client, mosquitto_client_id(ed->client), mono_ms());
+    dd_shim_on_disconnect(g_shim, ed->client, mosquitto_client_id(ed->client), dd_clock_mono_ms());
     return MOSQ_ERR_SUCCESS;
 }
 

@@ -460,7 +460,8 @@ static int start_pipeline(demo_t *d, const char *data_dir)
 static int start_monitor(demo_t *d)
 {
     char ca[700], cert[700], key[700];
-    const char *subs[] = {"ddlocal/sns/" DD_WORKSHOP_SNS_TOPIC, "$aws/things/+/defender/metrics/json",
+    /* The parentheses tell clang the first element's concatenation is meant. */
+    const char *subs[] = {("ddlocal/sns/" DD_WORKSHOP_SNS_TOPIC), "$aws/things/+/defender/metrics/json",
                           "$aws/things/+/defender/metrics/json/accepted",
                           "$aws/things/+/defender/metrics/json/rejected", "temperature-device-01",
                           "temperature-device-02", "temperature-device-03"};

@@ -1,13 +1,19 @@
 /*
  * ddlocal isolator: the workshop's IsolateDevice Lambda. Subscribes to an SNS
  * stand-in topic, reads Records[0].Sns.Message like the Lambda does, takes
- * thingName and calls AddThingToThingGroup through ddlocald's API.
+ * thingName and calls AddThingToThingGroup through ddlocald's API. A failed
+ * call is retried with backoff (as Lambda retries a failed asynchronous
+ * invocation) and a give-up is logged as an error and counted in
+ * DATA_DIR/run/isolator-TOPIC.json, which `ddlocal up` shows.
  */
 #include "dd_apiclient.h"
 #include "dd_cli.h"
 #include "dd_clienv.h"
+#include "dd_clock.h"
 #include "dd_log.h"
+#include "dd_fs.h"
 #include "dd_pki.h"
+#include "dd_retry.h"
 #include "dd_svcmqtt.h"
 
 #include <curl/curl.h>
@@ -16,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char ISOLATOR_HELP[] =
     "usage: ddlocal isolator --sns-topic TOPIC --group GROUP [options]\n"
@@ -31,7 +39,13 @@ static const char ISOLATOR_HELP[] =
     "      --broker-port P   broker port (default: from DIR/endpoints.json)\n"
     "      --api URL         ddlocald API (default: from DIR/endpoints.json)\n"
     "      --all-events      also act on alarm-cleared / alarm-invalidated alerts (the\n"
-    "                        workshop's Lambda does; by default only in-alarm isolates)\n";
+    "                        workshop's Lambda does; by default only in-alarm isolates)\n"
+    "      --attempts N      calls per thing before giving up (default 10, 1-100)\n"
+    "      --backoff-ms MS   wait before the 2nd call, doubled each time up to 30 s\n"
+    "                        (default 500, 1-30000)\n"
+    "\n"
+    "A failed call (API unreachable, any HTTP error) is retried; a give-up is logged\n"
+    "as an error and counted in DIR/run/isolator-TOPIC.json (`ddlocal up` shows it).\n";
 
 static volatile sig_atomic_t g_stop = 0;
 
@@ -68,10 +82,9 @@ static char *thing_from_event(const uint8_t *payload, size_t len, bool all_event
 
 /*
  * The isolator's one HTTP connection to the API, kept open between alerts.
- * A new connection per call (dd_apiclient's way) cost a TCP handshake and,
- * in ddlocald's API, a new thread per connection, on the detection path
- * from the alert to the quarantine; libcurl reconnects by itself when the
- * API closed an idle connection.
+ * A new connection per call (dd_apiclient's way) cost a TCP handshake on the
+ * detection path from the alert to the quarantine; libcurl reconnects by
+ * itself when the API closed an idle connection.
  */
 typedef struct api_conn {
     CURL *curl;
@@ -108,7 +121,8 @@ static bool api_conn_open(api_conn_t *c, const char *api)
     (void)curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
     (void)curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, keep_response);
     (void)curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
-    (void)curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 30000L);
+    /* A hung call is a failed attempt: the retry comes sooner than a 30 s wait would. */
+    (void)curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 10000L);
     (void)curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     (void)curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     return c->headers != NULL;
@@ -124,7 +138,9 @@ static void api_conn_close(api_conn_t *c)
     memset(c, 0, sizeof(*c));
 }
 
-static void isolate(api_conn_t *c, const char *group, const char *thing)
+/* One AddThingToThingGroup call; on failure @p error says why. */
+static bool isolate(api_conn_t *c, const char *group, const char *thing, char *error,
+                    size_t error_len)
 {
     cJSON *body = cJSON_CreateObject();
     char *text;
@@ -136,8 +152,8 @@ static void isolate(api_conn_t *c, const char *group, const char *thing)
     text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
     if (text == NULL) {
-        DD_LOG_ERROR("out of memory isolating %s", thing);
-        return;
+        (void)snprintf(error, error_len, "out of memory");
+        return false;
     }
     c->response_len = 0;
     c->response[0] = '\0';
@@ -148,17 +164,115 @@ static void isolate(api_conn_t *c, const char *group, const char *thing)
     }
     cJSON_free(text);
     if (rc != CURLE_OK) {
-        DD_LOG_ERROR("PUT %s: %s", ADD_PATH, curl_easy_strerror(rc));
-    } else if (status < 200 || status > 299) {
+        (void)snprintf(error, error_len, "PUT %s: %s", ADD_PATH, curl_easy_strerror(rc));
+        return false;
+    }
+    if (status < 200 || status > 299) {
         cJSON *parsed = cJSON_Parse(c->response);
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(parsed, "message");
 
-        DD_LOG_ERROR("PUT %s failed with HTTP %ld: %s", ADD_PATH, status,
-                     cJSON_IsString(msg) ? msg->valuestring : c->response);
+        (void)snprintf(error, error_len, "PUT %s failed with HTTP %ld: %s", ADD_PATH, status,
+                       cJSON_IsString(msg) ? msg->valuestring : c->response);
         cJSON_Delete(parsed);
-    } else {
-        DD_LOG_INFO("isolated %s: added to thing group %s", thing, group);
+        return false;
     }
+    return true;
+}
+
+/* What DIR/run/isolator-TOPIC.json says: counts since the isolator started, and the last give-up. */
+typedef struct iso_status {
+    char path[700];
+    long isolated;
+    long retries;
+    long gave_up;
+    char last_thing[DD_NAME_MAX + 1];
+    int last_attempts;
+    char last_error[300];
+    char last_time[32];
+} iso_status_t;
+
+static void status_write(const iso_status_t *st, size_t retrying)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text;
+
+    (void)cJSON_AddNumberToObject(o, "pid", (double)getpid());
+    (void)cJSON_AddNumberToObject(o, "isolated", (double)st->isolated);
+    (void)cJSON_AddNumberToObject(o, "retries", (double)st->retries);
+    (void)cJSON_AddNumberToObject(o, "retrying", (double)retrying);
+    (void)cJSON_AddNumberToObject(o, "gaveUp", (double)st->gave_up);
+    if (st->gave_up > 0) {
+        cJSON *last = cJSON_AddObjectToObject(o, "lastGiveUp");
+        (void)cJSON_AddStringToObject(last, "thingName", st->last_thing);
+        (void)cJSON_AddNumberToObject(last, "attempts", st->last_attempts);
+        (void)cJSON_AddStringToObject(last, "error", st->last_error);
+        (void)cJSON_AddStringToObject(last, "time", st->last_time);
+    }
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text == NULL || dd_fs_write_atomic(st->path, text, strlen(text), 0644) != DD_FS_OK) {
+        DD_LOG_WARN("cannot write %s", st->path);
+    }
+    cJSON_free(text);
+}
+
+/* Makes every call that is due; failures are rescheduled or given up. */
+static void run_due(dd_retry_t *q, api_conn_t *c, const char *group, iso_status_t *st)
+{
+    const char *key;
+    int attempt;
+
+    while (!g_stop && dd_retry_due(q, dd_clock_mono_ms(), &key, &attempt) == DD_RETRY_OK) {
+        char thing[DD_NAME_MAX + 1];
+        char error[300] = "";
+        bool gave_up = false;
+        int64_t due = 0;
+
+        (void)snprintf(thing, sizeof(thing), "%s", key);
+        if (attempt > 1) {
+            st->retries++;
+        }
+        if (isolate(c, group, thing, error, sizeof(error))) {
+            (void)dd_retry_succeeded(q, thing);
+            st->isolated++;
+            DD_LOG_INFO("isolated %s: added to thing group %s%s", thing, group,
+                        attempt > 1 ? " (after a retry)" : "");
+            status_write(st, dd_retry_count(q));
+            continue;
+        }
+        (void)dd_retry_failed(q, thing, dd_clock_mono_ms(), &gave_up, &due);
+        if (!gave_up) {
+            DD_LOG_WARN("isolating %s: attempt %d failed: %s; retrying in %lld ms", thing, attempt,
+                        error, (long long)(due - dd_clock_mono_ms()));
+            status_write(st, dd_retry_count(q));
+            continue;
+        }
+        DD_LOG_ERROR("GAVE UP isolating %s into %s after %d attempts: %s - the thing is NOT "
+                     "isolated", thing, group, attempt, error);
+        st->gave_up++;
+        (void)snprintf(st->last_thing, sizeof(st->last_thing), "%s", thing);
+        st->last_attempts = attempt;
+        (void)snprintf(st->last_error, sizeof(st->last_error), "%s", error);
+        {
+            time_t now = time(NULL);
+            struct tm tm;
+            (void)strftime(st->last_time, sizeof(st->last_time), "%Y-%m-%dT%H:%M:%SZ",
+                           gmtime_r(&now, &tm));
+        }
+        status_write(st, dd_retry_count(q));
+    }
+}
+
+static bool parse_int_option(const char *text, long min, long max, long *out)
+{
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+
+    if (end == text || *end != '\0' || v < min || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
 }
 
 /*
@@ -199,7 +313,7 @@ static void sync_clock(const char *api, dd_clock_t *clock, bool *known)
 
 int dd_cmd_isolator(int argc, char **argv)
 {
-    enum { OPT_TOPIC = 1000, OPT_GROUP, OPT_PORT, OPT_API, OPT_ALL };
+    enum { OPT_TOPIC = 1000, OPT_GROUP, OPT_PORT, OPT_API, OPT_ALL, OPT_ATTEMPTS, OPT_BACKOFF };
     static const struct option options[] = {
         {"data-dir", required_argument, NULL, 'D'},
         {"sns-topic", required_argument, NULL, OPT_TOPIC},
@@ -207,6 +321,8 @@ int dd_cmd_isolator(int argc, char **argv)
         {"broker-port", required_argument, NULL, OPT_PORT},
         {"api", required_argument, NULL, OPT_API},
         {"all-events", no_argument, NULL, OPT_ALL},
+        {"attempts", required_argument, NULL, OPT_ATTEMPTS},
+        {"backoff-ms", required_argument, NULL, OPT_BACKOFF},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -226,6 +342,11 @@ int dd_cmd_isolator(int argc, char **argv)
     char abs_dir[512];
     static dd_clock_t pipeline;
     bool clock_known = false;
+    dd_retry_config_t retry_cfg = {.max_attempts = 10, .first_delay_ms = 500,
+                                   .max_delay_ms = 30000};
+    dd_retry_t *queue = NULL;
+    iso_status_t st;
+    long value;
     int c;
 
     optind = 1;
@@ -237,6 +358,19 @@ int dd_cmd_isolator(int argc, char **argv)
         case OPT_PORT: port = (unsigned)strtoul(optarg, NULL, 10); break;
         case OPT_API: api = optarg; break;
         case OPT_ALL: all_events = true; break;
+        case OPT_ATTEMPTS:
+            if (!parse_int_option(optarg, 1, 100, &value)) {
+                return dd_clienv_usage_error("isolator", "--attempts needs a number from 1 to 100");
+            }
+            retry_cfg.max_attempts = (int)value;
+            break;
+        case OPT_BACKOFF:
+            if (!parse_int_option(optarg, 1, 30000, &value)) {
+                return dd_clienv_usage_error("isolator",
+                                             "--backoff-ms needs a number from 1 to 30000");
+            }
+            retry_cfg.first_delay_ms = value;
+            break;
         case 'h': fputs(ISOLATOR_HELP, stdout); return 0;
         default: return dd_clienv_usage_error("isolator", "unknown option");
         }
@@ -281,38 +415,61 @@ int dd_cmd_isolator(int argc, char **argv)
     params.key_file = key;
     params.subscriptions = subs;
     params.subscription_count = 1;
+    memset(&st, 0, sizeof(st));
+    (void)snprintf(st.path, sizeof(st.path), "%s/run/isolator-%s.json", abs_dir, topic);
+    if (dd_retry_create(&retry_cfg, &queue) != DD_RETRY_OK) {
+        fprintf(stderr, "ddlocal isolator: out of memory\n");
+        return 1;
+    }
     if (!api_conn_open(&conn, api)) {
         DD_LOG_ERROR("cannot set up an HTTP client");
         api_conn_close(&conn);
+        dd_retry_destroy(queue);
         return 1;
     }
     if (dd_svcmqtt_create(&params, &mqtt) != DD_SVCMQTT_OK) {
         DD_LOG_ERROR("cannot connect to the broker");
         api_conn_close(&conn);
+        dd_retry_destroy(queue);
         return 1;
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     (void)sigaction(SIGINT, &sa, NULL);
     (void)sigaction(SIGTERM, &sa, NULL);
-    DD_LOG_INFO("isolating things alerted on %s into %s (API %s)", sub, group, api);
+    status_write(&st, 0);
+    DD_LOG_INFO("isolating things alerted on %s into %s (API %s; %d attempts, backoff from %lld ms)",
+                sub, group, api, retry_cfg.max_attempts, (long long)retry_cfg.first_delay_ms);
     while (!g_stop) {
         dd_svcmqtt_msg_t *msgs = NULL;
         dd_svcmqtt_msg_t *m;
-        (void)dd_svcmqtt_take(mqtt, 64, 200, &msgs);
+        int64_t wait = 200;
+
+        /* Wake up for the next retry too, not only for the next alert. */
+        if (dd_retry_wait_ms(queue, dd_clock_mono_ms(), &wait) != DD_RETRY_OK || wait < 0 || wait > 200) {
+            wait = 200;
+        }
+        (void)dd_svcmqtt_take(mqtt, 64, (int)wait, &msgs);
         if (msgs != NULL) {
             sync_clock(api, &pipeline, &clock_known);
         }
         for (m = msgs; m != NULL; m = m->next) {
             char *thing = thing_from_event(m->payload, m->len, all_events);
-            if (thing != NULL) {
-                isolate(&conn, group, thing);
-                free(thing);
+            if (thing != NULL && dd_retry_add(queue, thing, dd_clock_mono_ms()) == DD_RETRY_DUPLICATE) {
+                DD_LOG_INFO("%s is already being isolated", thing);
             }
+            free(thing);
         }
         dd_svcmqtt_msg_free(msgs);
+        run_due(queue, &conn, group, &st);
+    }
+    if (dd_retry_count(queue) > 0) {
+        /* The alerts were acknowledged: nothing brings these back after a restart. */
+        DD_LOG_ERROR("stopping with %zu isolation(s) still being retried: those things are NOT "
+                     "isolated", dd_retry_count(queue));
     }
     dd_svcmqtt_destroy(mqtt);
     api_conn_close(&conn);
+    dd_retry_destroy(queue);
     return 0;
 }

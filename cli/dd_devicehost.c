@@ -526,6 +526,9 @@ static void run_command(slot_t *slots, char *buf, size_t len)
         p += strlen(p) + 1;
     }
     argv[argc] = NULL;
+    if (strlen(name) >= sizeof(slots[0].name)) {
+        return; /* dd_devicehost_exec() refuses such names */
+    }
     for (i = 0; i < MAX_SLOTS; i++) {
         if (strcmp(slots[i].name, name) == 0 || (s == NULL && slots[i].name[0] == '\0')) {
             s = &slots[i];
@@ -538,7 +541,7 @@ static void run_command(slot_t *slots, char *buf, size_t len)
         return;
     }
     stop_slot(s);
-    (void)snprintf(s->name, sizeof(s->name), "%s", name);
+    memcpy(s->name, name, strlen(name) + 1);
     if (argc == 0) {
         return; /* a stop command */
     }
@@ -635,7 +638,8 @@ dd_devicehost_status_t dd_devicehost_exec(dd_devicehost_t *host, const char *slo
     size_t i;
     const char *parts[2];
 
-    if (host == NULL || slot == NULL || host->control_fd < 0) {
+    if (host == NULL || slot == NULL || slot[0] == '\0' || strlen(slot) >= SLOT_NAME_MAX ||
+        host->control_fd < 0) {
         return DD_DEVICEHOST_BAD_PARAMETER;
     }
     parts[0] = slot;

@@ -106,7 +106,8 @@ dd_devicehost_status_t dd_devicehost_start(dd_devicehost_t *host, const char *ru
 
 /**
  * @brief Starts a program inside the namespace under a slot name
- *        ("sensor", "agent"); a program already in that slot is stopped first.
+ *        ("sensor", "agent"; 1 to 15 characters); a program already in that
+ *        slot is stopped first.
  * @param[in] argv Program and arguments (argv[0] is a path).
  * @param[in] log_path stdout/stderr of the program (appended).
  * @return DD_DEVICEHOST_OK, DD_DEVICEHOST_BAD_PARAMETER (no host, command too long)

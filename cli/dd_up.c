@@ -486,6 +486,52 @@ void dd_up_stop(dd_up_t *up)
     dd_proc_stop(&up->broker, 10000);
 }
 
+/*
+ * The isolator's give-ups (DATA_DIR/run/isolator-TOPIC.json): counted on the status
+ * line, and each new one printed as a line of its own - a thing left
+ * unisolated must not go unnoticed.
+ */
+static void isolator_status(dd_up_t *up, char *line, size_t len)
+{
+    static double seen = 0;
+    char path[1024];
+    char *text = NULL;
+    cJSON *st;
+    double gave_up;
+    size_t used;
+
+    if (up->isolator_topic[0] == '\0') {
+        return;
+    }
+    (void)snprintf(path, sizeof(path), "%s/run/isolator-%s.json", up->data_dir, up->isolator_topic);
+    if (dd_fs_read_file(path, 65536, &text, NULL) != DD_FS_OK) {
+        return;
+    }
+    st = cJSON_Parse(text);
+    free(text);
+    gave_up = cJSON_GetNumberValue(cJSON_GetObjectItem(st, "gaveUp"));
+    if (gave_up > 0) {
+        used = strlen(line);
+        (void)snprintf(line + used, len - used, " | isolator GAVE UP %d", (int)gave_up);
+    }
+    if (gave_up < seen) {
+        seen = 0; /* a restarted isolator counts from 0 again */
+    }
+    if (gave_up > seen) {
+        const cJSON *last = cJSON_GetObjectItem(st, "lastGiveUp");
+        const char *thing = cJSON_GetStringValue(cJSON_GetObjectItem(last, "thingName"));
+        const char *error = cJSON_GetStringValue(cJSON_GetObjectItem(last, "error"));
+
+        printf("%sisolator: GAVE UP isolating %s into %s after %d attempts: %s\n",
+               isatty(STDOUT_FILENO) ? "\r\033[K" : "", thing != NULL ? thing : "?",
+               up->isolator_group,
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(last, "attempts")),
+               error != NULL ? error : "?");
+        seen = gave_up;
+    }
+    cJSON_Delete(st);
+}
+
 /* One line of status from ddlocald's /ddlocal/v1/status, or why there is none. */
 static void status_line(dd_up_t *up, char *line, size_t len)
 {
@@ -498,6 +544,7 @@ static void status_line(dd_up_t *up, char *line, size_t len)
         http != 200 || (st = cJSON_Parse(body)) == NULL) {
         free(body);
         (void)snprintf(line, len, "ddlocald not answering");
+        isolator_status(up, line, len); /* the isolator's give-ups may be why it matters */
         return;
     }
     free(body);
@@ -516,6 +563,18 @@ static void status_line(dd_up_t *up, char *line, size_t len)
                    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "reportsRejected")),
                    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "activeViolations")),
                    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "alertsPublished")));
+    if (cJSON_GetNumberValue(cJSON_GetObjectItem(st, "webhooksGivenUp")) > 0) {
+        size_t used = strlen(line);
+        (void)snprintf(line + used, len - used, " | webhooks GAVE UP %d",
+                       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "webhooksGivenUp")));
+    }
+    if (cJSON_IsFalse(cJSON_GetObjectItem(st, "storeWritable"))) {
+        size_t used = strlen(line);
+        const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(st, "storeError"));
+        (void)snprintf(line + used, len - used, " | STORE CANNOT WRITE (%s): reports not acknowledged",
+                       why != NULL ? why : "?");
+    }
+    isolator_status(up, line, len);
     {
         /* New events since the last look are printed as lines of their own. */
         const cJSON *events = cJSON_GetObjectItem(st, "latestEvents");
@@ -551,8 +610,8 @@ static void status_line(dd_up_t *up, char *line, size_t len)
 int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
 {
     dd_up_t up;
-    char line[256];
-    char last[256] = "";
+    char line[512];
+    char last[512] = "";
     char clock_text[DD_LOG_CLOCK_TEXT_MAX];
     int rc;
     int ticks = 0;

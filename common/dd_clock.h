@@ -61,6 +61,15 @@ typedef struct dd_clock {
 int64_t dd_clock_wall_ms(void);
 
 /**
+ * @brief Monotonic milliseconds (CLOCK_MONOTONIC) from an arbitrary origin.
+ *
+ * For deadlines, timeouts, retry backoff and rate limits measured in real
+ * elapsed time, which must not jump when the wall clock is set. Never a
+ * pipeline time: only differences between two calls mean anything.
+ */
+int64_t dd_clock_mono_ms(void);
+
+/**
  * @brief Initialises a real-time clock.
  * @param[out] clock Clock to initialise.
  * @return DD_CLOCK_OK or DD_CLOCK_BAD_PARAMETER.

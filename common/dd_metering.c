@@ -61,7 +61,8 @@ static size_t uv_put(uint8_t *p, uint64_t v)
 
 static uint64_t zigzag(int64_t v)
 {
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    /* All ones for a negative v, without right-shifting a signed value. */
+    return ((uint64_t)v << 1) ^ ((uint64_t)0 - ((uint64_t)v >> 63));
 }
 
 static int64_t unzigzag(uint64_t v)

@@ -441,6 +441,9 @@ static bool action_well_formed(const char *a)
     return true;
 }
 
+/* Longest element path a statement builds, "Statement[<int>].Resource", with the NUL. */
+#define PATH_LEN 96
+
 /*
  * Walks a string-or-list element (Action, Resource), calling @fn on each
  * string with its path for messages. @path is "Statement[i].Action".
@@ -451,7 +454,8 @@ typedef dd_policy_status_t (*item_fn)(builder_t *b, const char *where, const cha
 static dd_policy_status_t each_string(builder_t *b, const char *path, const cJSON *item,
                                       item_fn fn, void *ctx)
 {
-    char where[96];
+    /* Room for any path a statement builds (PATH_LEN) plus "[<int>]". */
+    char where[PATH_LEN + sizeof("[-2147483648]")];
     const cJSON *e;
     int i = 0;
 
@@ -469,7 +473,10 @@ static dd_policy_status_t each_string(builder_t *b, const char *path, const cJSO
     cJSON_ArrayForEach(e, item) {
         dd_policy_status_t st;
 
-        (void)snprintf(where, sizeof(where), "%s[%d]", path, i);
+        if (snprintf(where, sizeof(where), "%s[%d]", path, i) >= (int)sizeof(where)) {
+            set_err(b, "%.40s...: element path too long", path);
+            return DD_POLICY_MALFORMED;
+        }
         if (!cJSON_IsString(e)) {
             set_err(b, "%s must be a string", where);
             return DD_POLICY_MALFORMED;
@@ -552,7 +559,7 @@ static dd_policy_status_t check_members(builder_t *b, const cJSON *obj, const ch
 static dd_policy_status_t parse_statement(builder_t *b, const cJSON *s, const char *path)
 {
     static const char *const KNOWN[] = {"Sid", "Effect", "Action", "Resource", NULL};
-    char sub[96];
+    char sub[PATH_LEN];
     const cJSON *sid;
     const cJSON *effect;
     const cJSON *action;

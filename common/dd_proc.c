@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* pipe2 */
 #include "dd_proc.h"
+#include "dd_clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,14 +16,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(int ms)
 {
@@ -130,7 +123,7 @@ static bool port_open(uint16_t port)
 
 dd_proc_status_t dd_proc_wait_port(dd_proc_t *proc, uint16_t port, int timeout_ms)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
 
     if (proc == NULL || port == 0) {
         return DD_PROC_BAD_PARAMETER;
@@ -142,7 +135,7 @@ dd_proc_status_t dd_proc_wait_port(dd_proc_t *proc, uint16_t port, int timeout_m
         if (port_open(port)) {
             return DD_PROC_OK;
         }
-        if (mono_ms() >= deadline) {
+        if (dd_clock_mono_ms() >= deadline) {
             return DD_PROC_TIMEOUT;
         }
         sleep_ms(20);
@@ -151,7 +144,7 @@ dd_proc_status_t dd_proc_wait_port(dd_proc_t *proc, uint16_t port, int timeout_m
 
 dd_proc_status_t dd_proc_wait_file(dd_proc_t *proc, const char *path, int timeout_ms)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     struct stat st;
 
     if (proc == NULL || path == NULL) {
@@ -164,7 +157,7 @@ dd_proc_status_t dd_proc_wait_file(dd_proc_t *proc, const char *path, int timeou
         if (!dd_proc_alive(proc)) {
             return DD_PROC_EXITED;
         }
-        if (mono_ms() >= deadline) {
+        if (dd_clock_mono_ms() >= deadline) {
             return DD_PROC_TIMEOUT;
         }
         sleep_ms(20);
@@ -189,9 +182,9 @@ void dd_proc_stop(dd_proc_t *proc, int grace_ms)
         return;
     }
     (void)kill(proc->pid, SIGTERM);
-    deadline = mono_ms() + grace_ms;
+    deadline = dd_clock_mono_ms() + grace_ms;
     while (dd_proc_alive(proc)) {
-        if (mono_ms() >= deadline) {
+        if (dd_clock_mono_ms() >= deadline) {
             (void)kill(proc->pid, SIGKILL);
             (void)waitpid(proc->pid, &proc->exit_status, 0);
             proc->exited = true;

@@ -99,14 +99,14 @@ dd_report_status_t dd_report_json_decode(dd_rctx_t *c, const uint8_t *payload, s
     dd_report_status_t st;
 
     c->ops = &JSON_OPS;
-    /* Duplicate members are left to dd_report_walk(): it refuses them too, naming the member
-     * and keeping the report_id it has read for the /rejected reply. */
     /* aws-c-iot publishes strlen+1 bytes: whitespace, then at most one NUL, may follow. The
      * strict gate sees the document without that one NUL, so a second NUL, a NUL before the
      * whitespace or any other trailing byte is refused like every other malformed text. */
     if (len > 0 && text[len - 1] == '\0') {
         len--;
     }
+    /* Duplicate members are left to dd_report_walk(): it refuses them too, naming the member
+     * and keeping the report_id it has read for the /rejected reply. */
     js = dd_json_parse(text, len, DD_JSON_ALLOW_DUPLICATES, &root, &jerr);
     if (js == DD_JSON_NO_MEMORY) {
         return dd_report_fail(c, DD_REPORT_NO_MEMORY, "out of memory parsing the JSON report");

@@ -564,15 +564,6 @@ typedef struct agent {
     FILE *out;
 } agent_t;
 
-/* Monotonic milliseconds: the loop's own timer base, never the pipeline clock. */
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void pending_remove(agent_t *a, size_t i)
 {
     memmove(&a->pending[i], &a->pending[i + 1], (a->npending - i - 1) * sizeof(*a->pending));
@@ -975,7 +966,7 @@ static void pump(agent_t *a, int timeout_ms)
         pfd.events |= POLLOUT;
     }
     rc = poll(&pfd, 1, timeout_ms);
-    a->now_ms = mono_ms();
+    a->now_ms = dd_clock_mono_ms();
     if (rc > 0) {
         dd_conn_io(a->conn, (unsigned)pfd.revents, a->now_ms);
     }
@@ -1003,7 +994,7 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
     memset(&a, 0, sizeof(a));
     a.o = opts;
     a.out = out != NULL ? out : stdout;
-    a.now_ms = mono_ms();
+    a.now_ms = dd_clock_mono_ms();
     start_ms = a.now_ms;
     a.rng = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
     a.buf = malloc(DD_REPORT_MAX_PAYLOAD);
@@ -1090,7 +1081,7 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
         int64_t missed = 0;
         bool reporting;
 
-        a.now_ms = mono_ms();
+        a.now_ms = dd_clock_mono_ms();
         if (a.now_ms >= give_up) {
             DD_LOG_ERROR("giving up after %.1f s: %ld of %ld report(s) done",
                          (double)(give_up - start_ms) / 1000.0, a.produced, opts->count);
@@ -1126,12 +1117,12 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
         pump(&a, (int)(wake - a.now_ms));
     }
     if (a.conn != NULL) {
-        int64_t deadline = mono_ms() + 2000;
+        int64_t deadline = dd_clock_mono_ms() + 2000;
 
-        dd_conn_stop(a.conn, mono_ms());
-        while (dd_conn_state(a.conn) == DD_CONN_CLOSING && mono_ms() < deadline) {
+        dd_conn_stop(a.conn, dd_clock_mono_ms());
+        while (dd_conn_state(a.conn) == DD_CONN_CLOSING && dd_clock_mono_ms() < deadline) {
             pump(&a, 100);
-            (void)dd_conn_tick(a.conn, mono_ms());
+            (void)dd_conn_tick(a.conn, dd_clock_mono_ms());
         }
         dd_conn_destroy(a.conn);
     }

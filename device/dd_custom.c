@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE /* pipe2 */
 #include "dd_custom.h"
+#include "dd_clock.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -407,14 +408,6 @@ dd_custom_status_t dd_custom_parse_value(const char *name, dd_custom_kind_t kind
     return st;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Runs /bin/sh -c @p cmd; *out gets up to DD_CUSTOM_OUTPUT_MAX bytes of stdout. */
 static dd_custom_status_t run_command(const char *cmd, int timeout_ms, char **out, char *msg,
                                       size_t msg_len)
@@ -426,7 +419,7 @@ static dd_custom_status_t run_command(const char *cmd, int timeout_ms, char **ou
     pid_t pid;
     char *buf;
     size_t used = 0;
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     dd_custom_status_t st = DD_CUSTOM_OK;
     int status = 0;
     int rc;
@@ -464,7 +457,7 @@ static dd_custom_status_t run_command(const char *cmd, int timeout_ms, char **ou
     }
     for (;;) {
         struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - dd_clock_mono_ms();
         ssize_t r;
         char sink[4096];
 

@@ -55,14 +55,6 @@ static void set_msg(char *msg, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- credentials ------------------------------------------------------------ */
 
 void dd_fleet_creds_free(dd_fleet_cred_t *creds, uint32_t count)
@@ -1161,7 +1153,7 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
         f->s.reports_expected += dd_scenario_expected_reports(f->sc, i);
     }
     f->s.rss_before_kb = status_kb("VmRSS");
-    f->now = mono_ms();
+    f->now = dd_clock_mono_ms();
     begin = f->now;
     ramp_next = (double)f->now;
     next_progress = f->cfg.progress_s > 0 ? f->now + (int64_t)(f->cfg.progress_s * 1000) : NEVER;
@@ -1180,7 +1172,7 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
         int k;
         size_t budget = (size_t)f->n * 2 + 1024;
 
-        f->now = mono_ms();
+        f->now = dd_clock_mono_ms();
         if (*stop && (f->phase == PHASE_PROBE || f->phase == PHASE_RAMP || f->phase == PHASE_RUN)) {
             fprintf(f->cfg.progress, "stopping: waiting up to 2 s for outstanding replies\n");
             f->phase = PHASE_DRAIN;
@@ -1290,7 +1282,7 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
         wake = min64(wake, run_end);
         wake = min64(wake, next_progress);
         n = epoll_wait(f->epfd, events, MAX_EVENTS, wake > f->now ? (int)(wake - f->now) : 0);
-        f->now = mono_ms();
+        f->now = dd_clock_mono_ms();
         for (k = 0; k < n; k++) {
             uint32_t idx = (uint32_t)(events[k].data.u64 >> 32);
             int fd = (int)(uint32_t)events[k].data.u64;
@@ -1320,13 +1312,13 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
         sync_epoll(f, &f->devs[i]);
     }
     {
-        int64_t deadline = mono_ms() + 5000;
+        int64_t deadline = dd_clock_mono_ms() + 5000;
 
-        while (f->connected > 0 && mono_ms() < deadline) {
+        while (f->connected > 0 && dd_clock_mono_ms() < deadline) {
             int n = epoll_wait(f->epfd, events, MAX_EVENTS, 100);
             int k;
 
-            f->now = mono_ms();
+            f->now = dd_clock_mono_ms();
             for (k = 0; k < n; k++) {
                 uint32_t idx = (uint32_t)(events[k].data.u64 >> 32);
                 int fd = (int)(uint32_t)events[k].data.u64;

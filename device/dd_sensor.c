@@ -356,14 +356,6 @@ typedef struct sensor {
     int64_t finish_by;      /* --count reached: stop waiting for the last connection then. */
 } sensor_t;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Makes and publishes one message; false when the connection refused it. */
 static bool send_one(sensor_t *s)
 {
@@ -480,7 +472,7 @@ static void pump(sensor_t *s, int64_t timeout_ms)
     pfd.events = (short)(POLLIN | (dd_conn_want_write(s->conn) ? POLLOUT : 0));
     pfd.revents = 0;
     if (poll(&pfd, 1, (int)timeout_ms) > 0) {
-        s->now_ms = mono_ms();
+        s->now_ms = dd_clock_mono_ms();
         dd_conn_io(s->conn, (unsigned)pfd.revents, s->now_ms);
     }
 }
@@ -567,7 +559,7 @@ dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_a
     }
     memset(&s, 0, sizeof(s));
     s.o = opts;
-    s.now_ms = mono_ms();
+    s.now_ms = dd_clock_mono_ms();
     s.rng = opts->seed != 0 ? opts->seed
                             : ((uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 40));
     s.buf = malloc(opts->payload_size + 8);
@@ -634,7 +626,7 @@ dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_a
         bool more = opts->count == 0 || s.due_count < (uint64_t)opts->count;
         dd_conn_state_t state;
 
-        s.now_ms = mono_ms();
+        s.now_ms = dd_clock_mono_ms();
         if (more && dd_devclock_sched_due(&s.sched, s.now_ms, NULL, NULL)) {
             due(&s, out);
             continue;
@@ -667,10 +659,10 @@ dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_a
         pump(&s, wake - s.now_ms);
     }
     if (s.conn != NULL) {
-        int64_t deadline = mono_ms() + 2000;
+        int64_t deadline = dd_clock_mono_ms() + 2000;
 
-        dd_conn_stop(s.conn, mono_ms());
-        while (dd_conn_state(s.conn) == DD_CONN_CLOSING && mono_ms() < deadline) {
+        dd_conn_stop(s.conn, dd_clock_mono_ms());
+        while (dd_conn_state(s.conn) == DD_CONN_CLOSING && dd_clock_mono_ms() < deadline) {
             pump(&s, 100);
         }
         dd_conn_destroy(s.conn);

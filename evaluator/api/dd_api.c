@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
@@ -746,6 +747,27 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
+/*
+ * DD_API_MAX_CONNECTIONS, or fewer when the process may not open that many
+ * files: the store, the broker connection and libcurl need descriptors too.
+ */
+static unsigned int connection_limit(void)
+{
+    struct rlimit rl;
+    rlim_t room;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+        return DD_API_MAX_CONNECTIONS;
+    }
+    room = rl.rlim_cur > DD_API_RESERVED_FDS + 16 ? rl.rlim_cur - DD_API_RESERVED_FDS : 16;
+    if (room < DD_API_MAX_CONNECTIONS) {
+        DD_LOG_WARN("api: at most %u connections (open-file limit %llu); raise it with ulimit -n",
+                    (unsigned)room, (unsigned long long)rl.rlim_cur);
+        return (unsigned int)room;
+    }
+    return DD_API_MAX_CONNECTIONS;
+}
+
 dd_api_status_t dd_api_create(dd_pipeline_t *pipeline, dd_api_t **out)
 {
     dd_api_t *api;
@@ -801,17 +823,25 @@ dd_api_status_t dd_api_listen(dd_api_t *api, const char *bind_addr, uint16_t por
     if (inet_pton(AF_INET, bind_addr != NULL ? bind_addr : "127.0.0.1", &addr.sin_addr) != 1) {
         return DD_API_BAD_PARAMETER;
     }
+    /*
+     * A thread per connection let 63 idle clients (DD_API_MAX_CONNECTIONS was 64)
+     * lock everyone else out until the idle timeout. A small pool of polling
+     * threads (epoll on Linux) keeps an idle connection down to a socket, so
+     * the limit can be high; no per-IP limit: on loopback every client,
+     * the isolator included, has the same address.
+     */
     api->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-            MHD_USE_ERROR_LOG,
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, api,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)DD_API_MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)DD_API_THREADS,
+        MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)DD_API_IDLE_TIMEOUT_S,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)DD_API_MAX_CONNECTIONS,
         MHD_OPTION_END);
     if (api->daemon == NULL) {
         DD_LOG_ERROR("api: cannot listen on %s:%u", bind_addr != NULL ? bind_addr : "127.0.0.1",

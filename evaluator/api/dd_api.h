@@ -17,9 +17,12 @@
  * client sees the 200. Slow work that needs no shared state (RSA key
  * generation for CreateKeysAndCertificate) runs outside the lock.
  *
- * Threads: libmicrohttpd runs one thread per connection (at most
- * DD_API_MAX_CONNECTIONS). dd_api_call() is the transport-free entry point
- * (tests, benchmarks) and may be called from any thread.
+ * Threads: libmicrohttpd serves all connections (at most
+ * DD_API_MAX_CONNECTIONS, fewer under a low open-file limit) from a pool of
+ * DD_API_THREADS polling threads (epoll), so idle connections cost a socket,
+ * not a thread, and cannot starve other clients; a connection idle for
+ * DD_API_IDLE_TIMEOUT_S is closed. dd_api_call() is the transport-free entry
+ * point (tests, benchmarks) and may be called from any thread.
  *
  * Ownership: dd_api_create()/dd_api_start() return a dd_api_t that borrows
  * the pipeline (which must outlive it) and is freed by dd_api_stop().
@@ -47,8 +50,14 @@ typedef enum dd_api_status {
     DD_API_STATE           /**< Already listening. */
 } dd_api_status_t;
 
-/** Most simultaneous HTTP connections (one thread each). */
-#define DD_API_MAX_CONNECTIONS 64
+/** Most simultaneous HTTP connections (idle ones included). */
+#define DD_API_MAX_CONNECTIONS 1024
+/** File descriptors kept out of the connection limit for the rest of ddlocald. */
+#define DD_API_RESERVED_FDS 128
+/** Polling threads serving the connections (handlers are serialized on the pipeline lock). */
+#define DD_API_THREADS 4
+/** Seconds after which an idle connection is closed. */
+#define DD_API_IDLE_TIMEOUT_S 30
 /** Largest request body accepted. */
 #define DD_API_MAX_BODY (2u * 1024u * 1024u)
 

@@ -159,7 +159,11 @@ const dd_ip_t *dd_datapoint_ip(const dd_datapoint_t *dp, size_t i)
 double dd_datapoint_number(const dd_datapoint_t *dp, size_t i)
 {
     size_t stride = dp->stride != 0 ? dp->stride : sizeof(double);
-    return *(const double *)((const char *)dp->items + i * stride);
+    double v;
+
+    /* A stride into the caller's structs need not keep a double aligned. */
+    memcpy(&v, (const char *)dp->items + i * stride, sizeof(v));
+    return v;
 }
 
 const char *dd_datapoint_string(const dd_datapoint_t *dp, size_t i)

@@ -291,6 +291,7 @@ static bool add_retain_item(cprof_t *c, const char *metric, bool has_dim, const 
     for (i = 0; i < c->nitems; i++) {
         it = &c->items[i];
         if (strcmp(it->metric, metric) == 0 && it->has_dim == has_dim &&
+            /* cppcheck-suppress nullPointer - dim is only NULL when has_dim is false */
             (!has_dim || strcmp(it->dim_name, dim) == 0)) {
             it->retain = true;
             it->export_metric = it->export_metric || export_metric;
@@ -716,7 +717,8 @@ static void put_u32(wbuf_t *w, uint32_t v)
 /* Signed times: zigzag so that 0 and small values stay short. */
 static void put_i64(wbuf_t *w, int64_t v)
 {
-    put_u64(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    /* All ones for a negative v, without right-shifting a signed value. */
+    put_u64(w, ((uint64_t)v << 1) ^ ((uint64_t)0 - ((uint64_t)v >> 63)));
 }
 
 static void put_u8(wbuf_t *w, uint8_t v)

@@ -1,5 +1,6 @@
 #include "dd_alerts.h"
 
+#include "dd_clock.h"
 #include "dd_log.h"
 
 #include <cjson/cJSON.h>
@@ -247,14 +248,6 @@ struct dd_alerts_webhooks {
     bool stopping;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void job_free(job_t *j)
 {
     if (j != NULL) {
@@ -317,7 +310,7 @@ static void *deliver_thread(void *arg)
         job_t **pp;
         bool stopping;
         bool delivered;
-        int64_t now = mono_ms();
+        int64_t now = dd_clock_mono_ms();
         int64_t wake = now + 1000;
 
         for (pp = &w->head; *pp != NULL; pp = &(*pp)->next) {
@@ -374,8 +367,8 @@ static void *deliver_thread(void *arg)
             (void)snprintf(j->last_error, sizeof(j->last_error), "ddlocald stopped before delivery");
         }
         if (j->attempts >= w->cfg.max_attempts || stopping || (curl == NULL && w->cfg.deliver == NULL)) {
-            DD_LOG_WARN("%s %s: giving up after %d attempt(s): %s", w->cfg.label, j->endpoint, j->attempts,
-                        j->last_error);
+            DD_LOG_ERROR("%s %s: GAVE UP after %d attempt(s): %s", w->cfg.label, j->endpoint,
+                         j->attempts, j->last_error);
             if (w->cfg.dead_letter != NULL) {
                 w->cfg.dead_letter(w->cfg.dead_letter_ctx, j->topic, j->endpoint, j->body, j->attempts,
                                    j->last_error);
@@ -387,7 +380,7 @@ static void *deliver_thread(void *arg)
         }
         DD_LOG_INFO("%s %s: attempt %d failed (%s); retrying", w->cfg.label, j->endpoint, j->attempts,
                     j->last_error);
-        j->not_before_ms = mono_ms() + ((int64_t)w->cfg.first_retry_ms << (j->attempts - 1));
+        j->not_before_ms = dd_clock_mono_ms() + ((int64_t)w->cfg.first_retry_ms << (j->attempts - 1));
         pthread_mutex_lock(&w->lock);
         j->next = w->head;
         w->head = j;

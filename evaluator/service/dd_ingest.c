@@ -16,11 +16,17 @@ typedef struct last_report {
     uint64_t report_id;
 } last_report_t;
 
-/* The last_report entries a batch changed, restored when the batch is rolled back. */
+/*
+ * The last_report and metering_seen entries a batch changed, restored when
+ * the batch is rolled back (a batch held and tried again after a store
+ * failure must not find its own reports throttled or its metering "seen").
+ */
 typedef struct undo_item {
-    char thing[DD_REPORT_THING_NAME_MAX + 1];
+    char thing[DD_REPORT_THING_NAME_MAX + 1]; /* or the metering_seen key */
+    bool metering;
     bool existed;
     last_report_t prev;
+    uint64_t prev_seq;
 } undo_item_t;
 
 typedef struct undo_log {
@@ -197,6 +203,7 @@ static bool undo_record(undo_log_t *u, const char *thing, const last_report_t *p
         u->cap = cap;
     }
     item = &u->items[u->count++];
+    memset(item, 0, sizeof(*item));
     (void)snprintf(item->thing, sizeof(item->thing), "%s", thing);
     item->existed = prev != NULL;
     if (prev != NULL) {
@@ -212,7 +219,15 @@ static void undo_apply(dd_ingest_t *ing, undo_log_t *u)
         undo_item_t *item = &u->items[--u->count];
         void *old = NULL;
 
-        if (item->existed) {
+        if (item->metering) {
+            uint64_t *seq = dd_map_get(&ing->metering_seen, item->thing);
+            if (item->existed && seq != NULL) {
+                *seq = item->prev_seq;
+            } else if (!item->existed &&
+                       dd_map_remove(&ing->metering_seen, item->thing, &old) == DD_MAP_OK) {
+                free(old);
+            }
+        } else if (item->existed) {
             last_report_t *last = dd_map_get(&ing->last_report, item->thing);
             if (last != NULL) {
                 *last = item->prev;
@@ -431,7 +446,7 @@ static void metering_ctx_free(metering_ctx_t *mc)
 }
 
 /* true when the batch was already processed (QoS 1 redelivery). */
-static bool seen_before(dd_ingest_t *ing, const dd_metering_header_t *hdr)
+static bool seen_before(dd_ingest_t *ing, const dd_metering_header_t *hdr, undo_log_t *undo)
 {
     char key[24];
     uint64_t *last;
@@ -440,6 +455,13 @@ static bool seen_before(dd_ingest_t *ing, const dd_metering_header_t *hdr)
     last = dd_map_get(&ing->metering_seen, key);
     if (last != NULL && hdr->seq <= *last) {
         return true;
+    }
+    if (undo_record(undo, key, NULL)) {
+        undo->items[undo->count - 1].metering = true;
+        undo->items[undo->count - 1].existed = last != NULL;
+        undo->items[undo->count - 1].prev_seq = last != NULL ? *last : 0;
+    } else {
+        DD_LOG_ERROR("out of memory; a rollback would leave a metering batch marked seen");
     }
     if (last == NULL) {
         last = malloc(sizeof(*last));
@@ -452,7 +474,8 @@ static bool seen_before(dd_ingest_t *ing, const dd_metering_header_t *hdr)
     return false;
 }
 
-static void ingest_metering(dd_ingest_t *ing, dd_pipeline_t *p, const dd_svcmqtt_msg_t *m)
+static void ingest_metering(dd_ingest_t *ing, dd_pipeline_t *p, const dd_svcmqtt_msg_t *m,
+                            undo_log_t *undo)
 {
     dd_metering_header_t hdr;
     metering_ctx_t mc;
@@ -464,7 +487,7 @@ static void ingest_metering(dd_ingest_t *ing, dd_pipeline_t *p, const dd_svcmqtt
         DD_LOG_WARN("dropped a malformed metering batch: %s", err);
         return;
     }
-    if (seen_before(ing, &hdr)) {
+    if (seen_before(ing, &hdr, undo)) {
         ing->stats.metering_duplicates++;
         return;
     }
@@ -512,7 +535,7 @@ dd_ingest_status_t dd_ingest_batch(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox
             now_ms = dd_engine_now(p->engine);
         }
         if (strcmp(m->topic, ing->cfg.metering_topic) == 0) {
-            ingest_metering(ing, p, m);
+            ingest_metering(ing, p, m, &undo);
         } else {
             (void)ingest_report(ing, p, box, m, now_ms, &undo, &store_failed);
         }
@@ -526,7 +549,12 @@ dd_ingest_status_t dd_ingest_batch(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox
         undo_apply(ing, &undo);
         free(undo.items);
         ing->stats = before;
-        DD_LOG_ERROR("a batch of messages could not be stored and was rolled back; no reply was sent");
+        {
+            const char *why = "";
+            (void)dd_store_last_error(p->store, &why);
+            DD_LOG_ERROR("a batch of messages could not be stored (%s) and was rolled back; no "
+                         "reply was sent", why[0] != '\0' ? why : "unknown error");
+        }
         return DD_INGEST_STORE_ERROR;
     }
     free(undo.items);

@@ -26,14 +26,6 @@
 #define VERDICT_MAX 4096
 #define ENV_MAX 64
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 typedef struct envlist {
     char *items[ENV_MAX + 1];
     int n;
@@ -190,7 +182,7 @@ static bool exchange_loop(int *in_fd, int verdict_fd, const char *event, char *v
     (void)fcntl(*in_fd, F_SETFL, O_NONBLOCK);
     for (;;) {
         struct pollfd p[2];
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - dd_clock_mono_ms();
         int np = 0;
         int rc;
 
@@ -261,7 +253,7 @@ static int finish_child(pid_t pid, int64_t deadline, bool *killed)
         if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) {
             break;
         }
-        if (mono_ms() >= deadline) {
+        if (dd_clock_mono_ms() >= deadline) {
             *killed = true;
             break;
         }
@@ -411,7 +403,7 @@ dd_lambdarun_status_t dd_lambdarun_invoke(const dd_lambdarun_request_t *req, cha
         close_fd(&log_fd);
         return DD_LAMBDARUN_SPAWN_FAILED;
     }
-    deadline = mono_ms() + (int64_t)(req->timeout_s + (req->init_s > 0 ? req->init_s : DD_LAMBDARUN_INIT_S)) * 1000 +
+    deadline = dd_clock_mono_ms() + (int64_t)(req->timeout_s + (req->init_s > 0 ? req->init_s : DD_LAMBDARUN_INIT_S)) * 1000 +
                (req->kill_grace_ms > 0 ? req->kill_grace_ms : 5000);
     (void)exchange(in_pipe[1], out_pipe[0], req->event, verdict, &vlen, deadline);
     in_pipe[1] = -1; /* closed by exchange() */

@@ -107,6 +107,47 @@ static int collect_change(void *ctx, const dd_registry_change_t *c)
     return 0;
 }
 
+/*
+ * Updates the engine's coverage of the things in one pushed batch, in one
+ * store transaction. On failure nothing is committed and the caller keeps its
+ * change-log position, so the next push sends the batch again (the shim
+ * applies registry changes idempotently) and redoes this.
+ */
+static dd_regsync_status_t update_engine(dd_pipeline_t *p, const collect_ctx_t *cc)
+{
+    int64_t now = dd_clock_now_ms(&p->clock);
+    dd_store_status_t sst;
+    size_t i;
+
+    sst = dd_store_begin(p->store);
+    if (sst != DD_STORE_OK) {
+        DD_LOG_ERROR("registry push: cannot start a store transaction (%s); will retry",
+                     dd_store_strerror(sst));
+        return DD_REGSYNC_STORE_ERROR;
+    }
+    for (i = 0; i < cc->thing_count; i++) {
+        dd_engine_status_t est = dd_engine_thing_changed(p->engine, cc->things[i], now);
+
+        if (est != DD_ENGINE_OK) {
+            DD_LOG_ERROR("registry push: engine update of thing %s failed (%s); will retry",
+                         cc->things[i], dd_engine_strerror(est));
+            (void)dd_store_rollback(p->store); /* the error above is the one to report */
+            return DD_REGSYNC_STORE_ERROR;
+        }
+    }
+    sst = dd_store_sink_status(p->store);
+    if (sst == DD_STORE_OK) {
+        sst = dd_store_commit(p->store);
+    }
+    if (sst != DD_STORE_OK) {
+        DD_LOG_ERROR("registry push: engine coverage could not be stored (%s); will retry",
+                     dd_store_strerror(sst));
+        (void)dd_store_rollback(p->store); /* the error above is the one to report */
+        return DD_REGSYNC_STORE_ERROR;
+    }
+    return DD_REGSYNC_OK;
+}
+
 dd_regsync_status_t dd_regsync_push(dd_regsync_t *sync, dd_pipeline_t *p, dd_svcmqtt_t *mqtt, int *pushed)
 {
     dd_regsync_status_t status = DD_REGSYNC_OK;
@@ -137,17 +178,16 @@ dd_regsync_status_t dd_regsync_push(dd_regsync_t *sync, dd_pipeline_t *p, dd_svc
             status = send_batch(sync, mqtt, &cc.batch);
         }
         if (status == DD_REGSYNC_OK) {
-            int64_t now = dd_clock_now_ms(&p->clock);
+            status = update_engine(p, &cc);
+        }
+        if (status == DD_REGSYNC_OK) {
             sync->pushed_seq = cc.last_seq;
             total += (int)dd_control_batch_count(&cc.batch);
-            (void)dd_store_begin(p->store);
             for (i = 0; i < cc.thing_count; i++) {
-                (void)dd_engine_thing_changed(p->engine, cc.things[i], now);
                 if (sync->thing_pushed != NULL) {
                     sync->thing_pushed(sync->thing_pushed_ctx, cc.things[i]);
                 }
             }
-            (void)dd_store_commit(p->store);
         }
         for (i = 0; i < cc.thing_count; i++) {
             free(cc.things[i]);
@@ -211,6 +251,7 @@ const char *dd_regsync_strerror(dd_regsync_status_t status)
     case DD_REGSYNC_OK: return "ok";
     case DD_REGSYNC_BAD_PARAMETER: return "bad parameter";
     case DD_REGSYNC_REGISTRY_ERROR: return "registry could not be read";
+    case DD_REGSYNC_STORE_ERROR: return "engine coverage could not be stored";
     case DD_REGSYNC_NOT_DELIVERED: return "broker did not acknowledge the change";
     }
     return "unknown regsync status";

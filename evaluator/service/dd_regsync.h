@@ -30,7 +30,8 @@ typedef enum dd_regsync_status {
     DD_REGSYNC_OK = 0,
     DD_REGSYNC_BAD_PARAMETER,
     DD_REGSYNC_REGISTRY_ERROR,  /**< Reading the registry failed. */
-    DD_REGSYNC_NOT_DELIVERED    /**< The broker did not acknowledge in time; retried later. */
+    DD_REGSYNC_NOT_DELIVERED,   /**< The broker did not acknowledge in time; retried later. */
+    DD_REGSYNC_STORE_ERROR      /**< Engine coverage not stored (logged); retried later. */
 } dd_regsync_status_t;
 
 /** Follower state. Zero-initialise. */
@@ -49,7 +50,10 @@ dd_regsync_status_t dd_regsync_full(dd_regsync_t *sync, dd_pipeline_t *p, dd_svc
 /**
  * @brief Pushes the changes since the last push and updates the engine's
  *        coverage of changed things (inside a store transaction).
+ *        A batch counts as pushed only once both the broker acknowledged it
+ *        and the engine update committed; otherwise the next call sends it again.
  * @param[out] pushed Optional: number of entities sent.
+ * @return DD_REGSYNC_OK, _BAD_PARAMETER, _REGISTRY_ERROR, _NOT_DELIVERED or _STORE_ERROR.
  */
 dd_regsync_status_t dd_regsync_push(dd_regsync_t *sync, dd_pipeline_t *p, dd_svcmqtt_t *mqtt,
                                     int *pushed);

@@ -1,4 +1,5 @@
 #include "dd_service.h"
+#include "dd_clock.h"
 
 #include "dd_alerts.h"
 #include "dd_api.h"
@@ -41,15 +42,25 @@ static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
 /*
  * WAL checkpoints run on a thread of their own, on a connection of their own
  * (see start_checkpointer()), when a commit leaves the WAL at the
- * connection's wal_autocheckpoint size or more. A WAL grown past
- * CHECKPOINT_TRUNCATE_FRAMES pages anyway (another process holding an old
- * snapshot) is truncated, which waits for the writer as SQLite's own
- * automatic checkpoint would.
+ * connection's wal_autocheckpoint size or more. A WAL grown to
+ * CHECKPOINT_TRUNCATE_FACTOR times that anyway (a reader in another process
+ * kept it from restarting) is truncated by the commit that got it there
+ * (truncate_wal()), waiting at most CHECKPOINT_TRUNCATE_WAIT_MS for readers;
+ * so the WAL file stays under CHECKPOINT_TRUNCATE_FACTOR x the threshold
+ * plus one batch, unless a reader holds one snapshot for longer than that.
  */
-#define CHECKPOINT_DEFAULT_FRAMES 1000
-#define CHECKPOINT_TRUNCATE_FRAMES 65536
+#define CHECKPOINT_DEFAULT_FRAMES DD_STORE_WAL_CHECKPOINT_PAGES
 /* A WAL this many times the threshold is made to restart (see checkpointer()). */
 #define CHECKPOINT_RESTART_FACTOR 2
+#define CHECKPOINT_TRUNCATE_FACTOR 4
+#define CHECKPOINT_TRUNCATE_WAIT_MS 2000
+/* dd_db_open()'s busy timeout, restored after a truncation. */
+#define WRITER_BUSY_TIMEOUT_MS 10000
+
+/* A batch the store could not take is tried again after these waits (doubled each time). */
+#define HOLD_FIRST_RETRY_MS 250
+#define HOLD_MAX_RETRY_MS 2000
+#define HOLD_LOG_EVERY_MS 30000
 
 /* Recent events for the status panel of `ddlocal up`. */
 #define FEED_SIZE 32
@@ -80,6 +91,15 @@ struct dd_service {
     int64_t redelivery_until_mono_ms; /* 0 until the first connection to the broker */
     uint64_t alerts_published;
     uint64_t violation_events;
+    uint64_t webhooks_given_up;
+    dd_svcmqtt_msg_t *held;          /* a batch the store could not take, tried again */
+    size_t held_count;
+    int64_t held_since_mono_ms;      /* 0 while the store writes */
+    int64_t held_retry_mono_ms;
+    int64_t held_delay_ms;
+    int64_t held_logged_mono_ms;
+    uint64_t store_stalls;           /* times the store stopped writing */
+    char store_error[160];
     feed_item_t feed[FEED_SIZE];
     uint64_t feed_seq;
     sqlite3 *ckpt_db;                /* the checkpointer's own connection */
@@ -89,6 +109,7 @@ struct dd_service {
     int ckpt_frames;                 /* WAL size (pages) that calls for a checkpoint */
     int ckpt_last;                   /* WAL size after the last checkpoint */
     int ckpt_next;                   /* WAL size that calls for the next one */
+    int wal_truncate_at;             /* WAL size at which a commit truncates it (lock held) */
     bool ckpt_due;
     bool ckpt_running;
     bool ckpt_stop;
@@ -129,12 +150,11 @@ static void feed(dd_service_t *svc, const char *fmt, ...)
     svc->feed_seq = seq;
 }
 
-static int64_t mono_ms(void)
+static void pause_ms(int64_t ms)
 {
-    struct timespec ts;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    (void)nanosleep(&ts, NULL);
 }
 
 void dd_service_config_default(dd_service_config_t *cfg)
@@ -396,7 +416,7 @@ static int advance_clock(dd_service_t *svc, const char *body, size_t body_len, c
         (void)dd_regsync_clock(&svc->regsync, &svc->p, svc->mqtt);
     }
     tick(svc);
-    svc->last_tick_mono_ms = mono_ms();
+    svc->last_tick_mono_ms = dd_clock_mono_ms();
     *response = json_text(clock_json(svc));
     pthread_mutex_unlock(&svc->p.lock);
     dd_svcmqtt_wake(svc->mqtt); /* send what the tick produced now */
@@ -419,6 +439,13 @@ static char *status_text(dd_service_t *svc)
     (void)cJSON_AddNumberToObject(obj, "activeViolations", (double)active);
     (void)cJSON_AddNumberToObject(obj, "violationEvents", (double)svc->violation_events);
     (void)cJSON_AddNumberToObject(obj, "alertsPublished", (double)svc->alerts_published);
+    (void)cJSON_AddNumberToObject(obj, "webhooksGivenUp", (double)svc->webhooks_given_up);
+    (void)cJSON_AddBoolToObject(obj, "storeWritable", svc->held_since_mono_ms == 0);
+    (void)cJSON_AddNumberToObject(obj, "messagesHeld", (double)svc->held_count);
+    (void)cJSON_AddNumberToObject(obj, "storeStalls", (double)svc->store_stalls);
+    if (svc->held_since_mono_ms != 0) {
+        (void)cJSON_AddStringToObject(obj, "storeError", svc->store_error);
+    }
     for (i = svc->feed_seq > FEED_SIZE ? svc->feed_seq - FEED_SIZE + 1 : 1; i <= svc->feed_seq; i++) {
         const feed_item_t *item = &svc->feed[i % FEED_SIZE];
         cJSON *e = cJSON_CreateObject();
@@ -494,6 +521,9 @@ static void dead_letter(void *ctx, const char *topic, const char *endpoint, cons
         }
     }
     sqlite3_finalize(st);
+    /* The deliverer logged the give-up; `ddlocal up` shows the feed and the count. */
+    svc->webhooks_given_up++;
+    feed(svc, "webhook %s: GAVE UP after %d attempt(s): %s", endpoint, attempts, last_error);
     pthread_mutex_unlock(&svc->p.lock);
 }
 
@@ -795,11 +825,8 @@ static void *checkpointer(void *arg)
             rc = checkpoint_passive(svc, &log_frames, &done_frames);
             pthread_mutex_unlock(&svc->p.lock);
         }
-        if (rc == SQLITE_OK && log_frames >= CHECKPOINT_TRUNCATE_FRAMES) {
-            DD_LOG_INFO("the database's WAL holds %d pages: truncating it", log_frames);
-            rc = sqlite3_wal_checkpoint_v2(svc->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        }
         if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+            /* SQLITE_FULL here: the database file could not grow; ingest says so too. */
             DD_LOG_WARN("WAL checkpoint: %s", sqlite3_errmsg(svc->ckpt_db));
         }
         pthread_mutex_lock(&svc->ckpt_lock);
@@ -812,13 +839,58 @@ static void *checkpointer(void *arg)
     return NULL;
 }
 
-/* After every commit on ddlocald's connection (lock held): only wakes the checkpointer. */
+/*
+ * The WAL at CHECKPOINT_TRUNCATE_FACTOR x the threshold: a reader's snapshot
+ * kept it from restarting, or the checkpointer fell behind a fast writer.
+ * The committing thread itself (pipeline lock held, so no commit of ours
+ * comes between) truncates it, waiting at most CHECKPOINT_TRUNCATE_WAIT_MS
+ * for readers; when a reader holds its snapshot longer, the next try comes
+ * only after the WAL grew as much again, so a long reader cannot stall
+ * ingest at every commit.
+ */
+static void truncate_wal(dd_service_t *svc, sqlite3 *db, int frames)
+{
+    int64_t until = dd_clock_mono_ms() + CHECKPOINT_TRUNCATE_WAIT_MS;
+    int rc;
+
+    if (frames < svc->wal_truncate_at) {
+        return;
+    }
+    /*
+     * SQLITE_BUSY comes at once, busy handler or not, while the checkpointer
+     * thread runs its unlocked pass (it holds the checkpoint lock; it then
+     * waits for the pipeline lock we hold, without it): try again until the
+     * wait is over. The busy handler covers the readers.
+     */
+    sqlite3_busy_timeout(db, 100);
+    do {
+        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        if (rc == SQLITE_BUSY) {
+            pause_ms(5);
+        }
+    } while (rc == SQLITE_BUSY && dd_clock_mono_ms() < until);
+    sqlite3_busy_timeout(db, WRITER_BUSY_TIMEOUT_MS);
+    if (rc == SQLITE_OK) {
+        DD_LOG_INFO("WAL truncated at %d pages (a reader kept it from restarting, or the "
+                    "checkpointer fell behind)", frames);
+        svc->wal_truncate_at = svc->ckpt_frames * CHECKPOINT_TRUNCATE_FACTOR;
+    } else {
+        DD_LOG_WARN("WAL at %d pages cannot be truncated (%s): a reader holds an old snapshot "
+                    "for more than %d ms", frames, sqlite3_errmsg(db), CHECKPOINT_TRUNCATE_WAIT_MS);
+        svc->wal_truncate_at = frames + svc->ckpt_frames * CHECKPOINT_TRUNCATE_FACTOR;
+    }
+}
+
+/* After every commit on ddlocald's connection (lock held): wakes the checkpointer. */
 static int on_wal_commit(void *ctx, sqlite3 *db, const char *name, int frames)
 {
     dd_service_t *svc = ctx;
 
-    (void)db;
     (void)name;
+    if (frames < svc->ckpt_frames) {
+        svc->wal_truncate_at = svc->ckpt_frames * CHECKPOINT_TRUNCATE_FACTOR;
+    }
+    truncate_wal(svc, db, frames);
     pthread_mutex_lock(&svc->ckpt_lock);
     if (frames < svc->ckpt_last) {
         /* The WAL restarted from its start since the last checkpoint. */
@@ -861,6 +933,20 @@ static dd_service_status_t start_checkpointer(dd_service_t *svc)
     }
     sqlite3_finalize(st);
     svc->ckpt_next = svc->ckpt_frames;
+    svc->wal_truncate_at = svc->ckpt_frames * CHECKPOINT_TRUNCATE_FACTOR;
+    sqlite3_busy_timeout(svc->ckpt_db, CHECKPOINT_TRUNCATE_WAIT_MS);
+    /* A WAL left by a crash may be large (139 MB after the crash tests): start from an empty one. */
+    {
+        int frames = 0;
+        if (sqlite3_wal_checkpoint_v2(svc->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                      NULL) == SQLITE_OK &&
+            frames > 0 &&
+            sqlite3_wal_checkpoint_v2(svc->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+                                      NULL) == SQLITE_OK) {
+            DD_LOG_INFO("WAL of %d pages left from the last run: checkpointed and truncated",
+                        frames);
+        }
+    }
     pthread_mutex_init(&svc->ckpt_lock, NULL);
     pthread_cond_init(&svc->ckpt_cond, NULL);
     if (pthread_create(&svc->ckpt_thread, NULL, checkpointer, svc) != 0) {
@@ -1008,7 +1094,7 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
         dd_service_destroy(svc);
         return status;
     }
-    svc->last_tick_mono_ms = mono_ms();
+    svc->last_tick_mono_ms = dd_clock_mono_ms();
     *out = svc;
     return DD_SERVICE_OK;
 }
@@ -1067,23 +1153,57 @@ static void tick(dd_service_t *svc)
     int64_t now = tick_time(&svc->p.clock, clock_now);
     size_t mark = dd_outbox_mark(&svc->outbox);
     char text[32];
+    dd_store_status_t sst;
+    dd_engine_status_t est;
+    dd_registry_status_t rst;
+    bool ok = true;
 
     if (now < dd_engine_now(svc->p.engine)) {
         now = dd_engine_now(svc->p.engine);
     }
-    if (dd_store_begin(svc->p.store) != DD_STORE_OK) {
+    sst = dd_store_begin(svc->p.store);
+    if (sst != DD_STORE_OK) {
+        /* Nothing changed yet: the next tick tries again. */
+        DD_LOG_ERROR("engine tick skipped: cannot start a store transaction (%s)",
+                     dd_store_strerror(sst));
         return;
     }
-    (void)dd_engine_tick(svc->p.engine, now);
-    (void)dd_store_save_engine(svc->p.store, svc->p.engine);
-    /* The clock's own time is kept (not the lagged one): a restart resumes from it. */
-    if (clock_now > now) {
-        now = clock_now;
+    est = dd_engine_tick(svc->p.engine, now);
+    if (est != DD_ENGINE_OK) {
+        DD_LOG_ERROR("engine tick failed: %s", dd_engine_strerror(est));
+        ok = false;
     }
-    (void)snprintf(text, sizeof(text), "%lld", (long long)now);
-    (void)dd_registry_setting_set(&svc->p.registry, SETTING_CLOCK_LAST, text);
-    if (dd_store_sink_status(svc->p.store) != DD_STORE_OK || dd_store_commit(svc->p.store) != DD_STORE_OK) {
-        (void)dd_store_rollback(svc->p.store);
+    if (ok) {
+        sst = dd_store_save_engine(svc->p.store, svc->p.engine);
+        if (sst != DD_STORE_OK) {
+            DD_LOG_ERROR("engine tick: engine state not saved (%s)", dd_store_strerror(sst));
+            ok = false;
+        }
+    }
+    if (ok) {
+        /* The clock's own time is kept (not the lagged one): a restart resumes from it. */
+        if (clock_now > now) {
+            now = clock_now;
+        }
+        (void)snprintf(text, sizeof(text), "%lld", (long long)now); /* 21 chars at most */
+        rst = dd_registry_setting_set(&svc->p.registry, SETTING_CLOCK_LAST, text);
+        if (rst != DD_REGISTRY_OK) {
+            DD_LOG_ERROR("engine tick: pipeline time not saved (%s)", dd_registry_strerror(rst));
+            ok = false;
+        }
+    }
+    if (ok) {
+        sst = dd_store_sink_status(svc->p.store);
+        if (sst == DD_STORE_OK) {
+            sst = dd_store_commit(svc->p.store);
+        }
+        if (sst != DD_STORE_OK) {
+            DD_LOG_ERROR("engine tick: %s", dd_store_strerror(sst));
+            ok = false;
+        }
+    }
+    if (!ok) {
+        (void)dd_store_rollback(svc->p.store); /* the error above is the one to report */
         dd_outbox_truncate(&svc->outbox, mark);
         DD_LOG_ERROR("an engine tick could not be stored and was rolled back");
         reload_engine(svc);
@@ -1105,8 +1225,10 @@ static void sync_registry(dd_service_t *svc)
         if (dd_regsync_full(&svc->regsync, &svc->p, svc->mqtt) == DD_REGSYNC_OK) {
             svc->broker_synced = true;
             svc->regsync_pending = false;
-            /* Engine coverage may be stale for changes made while disconnected. */
-            (void)dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL);
+            /* Engine coverage may be stale for changes made while disconnected;
+             * a failed push is logged and retried on the next loop. */
+            svc->regsync_pending =
+                dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL) != DD_REGSYNC_OK;
         }
         return;
     }
@@ -1131,6 +1253,54 @@ static void forget_redeliveries(dd_service_t *svc, int64_t mono)
     }
 }
 
+/*
+ * A batch the store could not take (disk full, database busy or read-only,
+ * I/O error) is held and tried again, rather than dropped: its reports were
+ * never answered, so nothing accepted is lost, and meanwhile no new message
+ * is taken - the broker keeps them in ddlocald's persistent session. The
+ * error is logged once when holding starts (and again every
+ * HOLD_LOG_EVERY_MS), ddlocald's status says so, and a line says when the
+ * store writes again.
+ */
+static void hold_batch(dd_service_t *svc, dd_svcmqtt_msg_t *msgs, size_t n, int64_t mono)
+{
+    const char *why = "";
+    bool first = svc->held == NULL && svc->held_since_mono_ms == 0;
+
+    (void)dd_store_last_error(svc->p.store, &why);
+    (void)snprintf(svc->store_error, sizeof(svc->store_error), "%s",
+                   why[0] != '\0' ? why : "the store cannot write");
+    svc->held = msgs;
+    svc->held_count = n;
+    if (first) {
+        svc->held_since_mono_ms = mono;
+        svc->held_delay_ms = HOLD_FIRST_RETRY_MS;
+        svc->held_logged_mono_ms = mono;
+        svc->store_stalls++;
+        DD_LOG_ERROR("the store cannot write (%s): %zu message(s) held, reports are NOT "
+                     "acknowledged until it can; retrying", svc->store_error, n);
+        feed(svc, "store: cannot write (%s); reports not acknowledged", svc->store_error);
+    } else {
+        svc->held_delay_ms = svc->held_delay_ms * 2 > HOLD_MAX_RETRY_MS ? HOLD_MAX_RETRY_MS
+                                                                        : svc->held_delay_ms * 2;
+        if (mono - svc->held_logged_mono_ms >= HOLD_LOG_EVERY_MS) {
+            svc->held_logged_mono_ms = mono;
+            DD_LOG_ERROR("the store still cannot write (%s) after %lld s: %zu message(s) held",
+                         svc->store_error, (long long)((mono - svc->held_since_mono_ms) / 1000), n);
+        }
+    }
+    svc->held_retry_mono_ms = mono + svc->held_delay_ms;
+}
+
+static void store_resumed(dd_service_t *svc, int64_t mono, size_t n)
+{
+    DD_LOG_WARN("the store writes again after %lld ms: the %zu held message(s) were stored and "
+                "answered; ingest resumed", (long long)(mono - svc->held_since_mono_ms), n);
+    feed(svc, "store: writes again; ingest resumed");
+    svc->held_since_mono_ms = 0;
+    svc->store_error[0] = '\0';
+}
+
 dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *stop)
 {
     if (svc == NULL || stop == NULL) {
@@ -1140,24 +1310,61 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
                 (unsigned)svc->cfg.broker_port);
     while (!*stop) {
         dd_svcmqtt_msg_t *msgs = NULL;
-        size_t n = dd_svcmqtt_take(svc->mqtt, 2000, 50, &msgs);
-        int64_t mono = mono_ms();
+        size_t n;
+        int64_t mono = dd_clock_mono_ms();
+        bool retrying = false;
+
+        pthread_mutex_lock(&svc->p.lock);
+        if (svc->held != NULL && mono < svc->held_retry_mono_ms) {
+            /* Holding: no new messages; replies of API changes and the registry still go out. */
+            sync_registry(svc);
+            drain_outbox(svc);
+            pthread_mutex_unlock(&svc->p.lock);
+            pause_ms(svc->held_retry_mono_ms - mono < 50 ? svc->held_retry_mono_ms - mono : 50);
+            continue;
+        }
+        if (svc->held != NULL) {
+            msgs = svc->held;
+            n = svc->held_count;
+            svc->held = NULL;
+            svc->held_count = 0;
+            retrying = true;
+            pthread_mutex_unlock(&svc->p.lock);
+        } else {
+            pthread_mutex_unlock(&svc->p.lock);
+            n = dd_svcmqtt_take(svc->mqtt, 2000, 50, &msgs);
+            mono = dd_clock_mono_ms();
+        }
 
         pthread_mutex_lock(&svc->p.lock);
         if (n > 0) {
-            if (dd_ingest_batch(&svc->ingest, &svc->p, &svc->outbox, msgs) == DD_INGEST_STORE_ERROR) {
+            dd_ingest_status_t ist = dd_ingest_batch(&svc->ingest, &svc->p, &svc->outbox, msgs);
+            if (ist == DD_INGEST_STORE_ERROR) {
                 reload_engine(svc);
+            }
+            if (ist == DD_INGEST_STORE_ERROR || ist == DD_INGEST_STORE_UNAVAILABLE) {
+                hold_batch(svc, msgs, n, mono);
+                msgs = NULL;
+            } else if (retrying) {
+                store_resumed(svc, mono, n);
             }
         }
         sync_registry(svc);
         forget_redeliveries(svc, mono);
-        if (mono - svc->last_tick_mono_ms >= svc->cfg.tick_ms) {
+        /* A tick writes too: while the store fails it would only fail and reload again. */
+        if (svc->held == NULL && mono - svc->last_tick_mono_ms >= svc->cfg.tick_ms) {
             tick(svc);
             svc->last_tick_mono_ms = mono;
         }
         drain_outbox(svc);
         pthread_mutex_unlock(&svc->p.lock);
         dd_svcmqtt_msg_free(msgs);
+    }
+    if (svc->held != NULL) {
+        DD_LOG_ERROR("stopping with %zu message(s) the store could not take: their reports were "
+                     "never answered", svc->held_count);
+        dd_svcmqtt_msg_free(svc->held);
+        svc->held = NULL;
     }
     /* Last tick persists the pipeline time. */
     pthread_mutex_lock(&svc->p.lock);

@@ -9,9 +9,13 @@
  * pipeline lock; libmosquitto's network thread; libmicrohttpd's threads for
  * the API; the webhook deliverer; the WAL checkpointer (its own database
  * connection; commits only wake it, so no commit waits for a checkpoint's
- * fsyncs). Everything that produces an outbound
+ * fsyncs; a commit that finds the WAL at 4x the checkpoint threshold
+ * truncates it). Everything that produces an outbound
  * message (reply, SNS alert, webhook) does so into the outbox inside its
- * transaction; the worker sends it after the commit.
+ * transaction; the worker sends it after the commit. A batch the store
+ * cannot take (disk full, database locked) is held and tried again, and no
+ * new message is taken meanwhile: the broker keeps them; the status says
+ * so (storeWritable).
  *
  * Ownership: dd_service_create() allocates everything and
  * dd_service_destroy() releases it; the config is copied.

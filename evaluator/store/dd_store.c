@@ -97,6 +97,7 @@ struct dd_store {
     int depth;
     sqlite3_stmt *st[ST_COUNT_];
     dd_store_status_t sink_status;
+    char last_error[160]; /* SQLite's message of the last failed statement */
     /* Retained values waiting to be written as one row per (thing, time). */
     char pend_thing[DD_PROFILE_NAME_MAX + 1];
     int64_t pend_time;
@@ -109,8 +110,15 @@ static dd_store_status_t flush_values(dd_store_t *s);
 
 /* ------------------------------------------------------------------ basics */
 
+/* Keeps SQLite's message of a failure for dd_store_last_error() (a ROLLBACK would replace it). */
+static void keep_error(dd_store_t *s)
+{
+    (void)snprintf(s->last_error, sizeof(s->last_error), "%s", sqlite3_errmsg(s->db));
+}
+
 static dd_store_status_t sql_fail(dd_store_t *s, const char *what)
 {
+    keep_error(s);
     DD_LOG_ERROR("evaluator store: %s: %s", what, sqlite3_errmsg(s->db));
     return DD_STORE_SQL_ERROR;
 }
@@ -167,9 +175,14 @@ dd_store_status_t dd_store_open(sqlite3 *db, const dd_arn_ctx_t *arn, dd_store_t
         return DD_STORE_SQL_ERROR;
     }
     /* The evaluator writes a state row and several metric values per report:
-     * a larger page cache avoids re-reading B-tree pages, and rarer WAL
-     * checkpoints batch the copy into the main file. Both are per connection. */
-    (void)dd_db_exec(db, "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192;");
+     * a larger page cache avoids re-reading B-tree pages. The WAL is kept
+     * small (an 8 MiB data dir filled with an 8,192-page threshold): a
+     * checkpoint every DD_STORE_WAL_CHECKPOINT_PAGES, and a WAL file that
+     * grew past DD_STORE_WAL_LIMIT_BYTES is cut back to it when it restarts.
+     * All three are per connection. */
+    (void)dd_db_exec(db, "PRAGMA cache_size = -65536;");
+    (void)dd_db_exec(db, "PRAGMA wal_autocheckpoint = " DD_STORE_STR(DD_STORE_WAL_CHECKPOINT_PAGES)
+                         "; PRAGMA journal_size_limit = " DD_STORE_STR(DD_STORE_WAL_LIMIT_BYTES) ";");
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
         return DD_STORE_NO_MEMORY;
@@ -214,6 +227,7 @@ dd_store_status_t dd_store_begin(dd_store_t *s)
         return DD_STORE_OK;
     }
     if (dd_db_exec(s->db, "BEGIN IMMEDIATE") != DD_DB_OK) {
+        keep_error(s);
         s->depth = 0;
         return DD_STORE_SQL_ERROR;
     }
@@ -233,6 +247,7 @@ dd_store_status_t dd_store_commit(dd_store_t *s)
         return DD_STORE_SQL_ERROR;
     }
     if (dd_db_exec(s->db, "COMMIT") != DD_DB_OK) {
+        keep_error(s);
         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return DD_STORE_SQL_ERROR;
     }
@@ -516,6 +531,15 @@ void dd_store_sink(dd_store_t *s, dd_engine_sink_t *sink)
     sink->active_violation_removed = sink_removed;
     sink->metric_value = sink_value;
     sink->thing_state = sink_state;
+}
+
+dd_store_status_t dd_store_last_error(const dd_store_t *s, const char **message)
+{
+    if (s == NULL || message == NULL) {
+        return DD_STORE_BAD_PARAMETER;
+    }
+    *message = s->last_error;
+    return DD_STORE_OK;
 }
 
 dd_store_status_t dd_store_sink_status(dd_store_t *s)

@@ -39,6 +39,17 @@
 #include "dd_names.h"
 #include "dd_profile.h"
 
+/**
+ * WAL pages (of 4 KiB) after which ddlocald checkpoints (the connection's
+ * wal_autocheckpoint; ddlocald's checkpointer thread uses the same value).
+ */
+#define DD_STORE_WAL_CHECKPOINT_PAGES 1000
+/** Size a WAL file that grew larger is truncated to when it restarts (journal_size_limit). */
+#define DD_STORE_WAL_LIMIT_BYTES 8388608
+#define DD_STORE_STR_(x) #x
+/** A macro's value as a string literal. */
+#define DD_STORE_STR(x) DD_STORE_STR_(x)
+
 /** Status codes of this module. */
 typedef enum dd_store_status {
     DD_STORE_OK = 0,
@@ -86,6 +97,15 @@ dd_store_status_t dd_store_begin(dd_store_t *store);
 dd_store_status_t dd_store_commit(dd_store_t *store);
 /** @brief ROLLBACK the whole transaction. */
 dd_store_status_t dd_store_rollback(dd_store_t *store);
+
+/**
+ * @brief SQLite's message for the last statement of the store that failed
+ *        (e.g. "database or disk is full"), kept across the ROLLBACK.
+ * @param[out] message Owned by the store, valid until its next failure; ""
+ *             when nothing failed yet.
+ * @return DD_STORE_OK or DD_STORE_BAD_PARAMETER.
+ */
+dd_store_status_t dd_store_last_error(const dd_store_t *store, const char **message);
 
 /**
  * @brief A sink that writes the engine's outputs into the store: violation

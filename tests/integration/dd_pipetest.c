@@ -1,4 +1,5 @@
 #include "dd_pipetest.h"
+#include "dd_clock.h"
 
 #include "dd_apiclient.h"
 #include "dd_fs.h"
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,14 +33,6 @@
 
 /* ---- small helpers -------------------------------------------------------------------------- */
 
-int64_t dd_pipetest_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void pause_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -49,10 +44,10 @@ static void pause_ms(long ms)
 /* Waits for a child to exit, polling; returns false at the deadline. */
 static bool wait_exit(dd_proc_t *p, int timeout_ms)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
 
     while (dd_proc_alive(p)) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             return false;
         }
         pause_ms(10);
@@ -74,6 +69,7 @@ const char *dd_pipetest_strerror(dd_pipetest_status_t status)
     case DD_PIPETEST_FAILED: return "failed";
     case DD_PIPETEST_TIMEOUT: return "timed out";
     case DD_PIPETEST_DISCONNECTED: return "disconnected";
+    case DD_PIPETEST_UNSUPPORTED: return "not supported here";
     }
     return "unknown pipetest status";
 }
@@ -190,6 +186,20 @@ dd_pipetest_status_t dd_pipetest_start(dd_pipetest_t *pt, const dd_pipetest_opti
     }
     (void)snprintf(pt->data_dir, sizeof(pt->data_dir), "%s/data", pt->tmp_dir);
     (void)snprintf(pt->up_log, sizeof(pt->up_log), "%s/up.log", pt->tmp_dir);
+    if (opts != NULL && opts->data_dir_tmpfs != NULL) {
+        char data[64];
+
+        (void)snprintf(data, sizeof(data), "size=%s,mode=0700", opts->data_dir_tmpfs);
+        if (mkdir(pt->data_dir, 0700) != 0 ||
+            mount("tmpfs", pt->data_dir, "tmpfs", 0, data) != 0) {
+            fprintf(stderr, "pipetest: cannot mount a tmpfs of %s on %s: %s\n",
+                    opts->data_dir_tmpfs, pt->data_dir, strerror(errno));
+            (void)dd_fs_remove_tree(pt->tmp_dir);
+            pt->tmp_dir[0] = '\0';
+            return DD_PIPETEST_UNSUPPORTED;
+        }
+        pt->tmpfs_mounted = true;
+    }
     argv[n++] = (char *)DD_PIPETEST_DDLOCAL;
     argv[n++] = "up";
     argv[n++] = "--data-dir";
@@ -213,15 +223,19 @@ dd_pipetest_status_t dd_pipetest_start(dd_pipetest_t *pt, const dd_pipetest_opti
     argv[n] = NULL;
     if (dd_proc_spawn(&pt->up, "ddlocal up", argv, NULL, pt->up_log) != DD_PROC_OK) {
         fprintf(stderr, "pipetest: cannot run %s\n", argv[0]);
+        if (pt->tmpfs_mounted) {
+            (void)umount2(pt->data_dir, MNT_DETACH);
+            pt->tmpfs_mounted = false;
+        }
         (void)dd_fs_remove_tree(pt->tmp_dir);
         pt->tmp_dir[0] = '\0';
         return DD_PIPETEST_FAILED;
     }
     pt->started = true;
     track(pt, true);
-    deadline = dd_pipetest_mono_ms() + timeout;
+    deadline = dd_clock_mono_ms() + timeout;
     while (!read_endpoints(pt)) {
-        if (!dd_proc_alive(&pt->up) || dd_pipetest_mono_ms() > deadline) {
+        if (!dd_proc_alive(&pt->up) || dd_clock_mono_ms() > deadline) {
             bool exited = !dd_proc_alive(&pt->up);
             fprintf(stderr, "pipetest: `ddlocal up` %s\n",
                     exited ? "exited" : "did not become ready in time");
@@ -286,6 +300,15 @@ int dd_pipetest_stop(dd_pipetest_t *pt)
         }
         if (!pt->passed) {
             dd_pipetest_dump_logs(pt);
+        }
+        if (pt->tmpfs_mounted) {
+            if (keep != NULL && keep[0] == '1') {
+                fprintf(stderr, "pipetest: the data dir was a tmpfs: not kept\n");
+            }
+            if (umount2(pt->data_dir, MNT_DETACH) != 0) {
+                fprintf(stderr, "pipetest: umount %s: %s\n", pt->data_dir, strerror(errno));
+            }
+            pt->tmpfs_mounted = false;
         }
         if (keep != NULL && keep[0] == '1') {
             fprintf(stderr, "pipetest: kept %s\n", pt->tmp_dir);
@@ -754,7 +777,7 @@ static void bit_set(uint8_t *map, int mid, bool on)
 static bool cond_wait_until(dd_pipetest_mqtt_t *c, int64_t deadline)
 {
     struct timespec ts;
-    int64_t now = dd_pipetest_mono_ms();
+    int64_t now = dd_clock_mono_ms();
     int64_t left = deadline - now;
 
     if (left <= 0) {
@@ -847,7 +870,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     }
     m->len = plen;
     m->qos = msg->qos;
-    m->mono_ms = dd_pipetest_mono_ms();
+    m->mono_ms = dd_clock_mono_ms();
     pthread_mutex_lock(&c->lock);
     if (c->tail != NULL) {
         c->tail->next = m;
@@ -966,7 +989,7 @@ static void join_network(dd_pipetest_mqtt_t *c)
 
 int dd_pipetest_mqtt_connect(dd_pipetest_mqtt_t *c, int timeout_ms)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     int rc;
     int result = -1;
 
@@ -1009,7 +1032,7 @@ int dd_pipetest_mqtt_connect(dd_pipetest_mqtt_t *c, int timeout_ms)
 dd_pipetest_status_t dd_pipetest_mqtt_subscribe(dd_pipetest_mqtt_t *c, const char *filter, int qos,
                                                 int timeout_ms, int *granted)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     dd_pipetest_status_t st = DD_PIPETEST_TIMEOUT;
     int mid = 0;
 
@@ -1046,7 +1069,7 @@ dd_pipetest_status_t dd_pipetest_mqtt_publish(dd_pipetest_mqtt_t *c, const char 
                                               const void *payload, size_t len, int qos,
                                               int timeout_ms)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     dd_pipetest_status_t st = DD_PIPETEST_TIMEOUT;
     int mid = 0;
     int rc;
@@ -1099,7 +1122,7 @@ static bool matches(const char *filter, const char *topic)
 dd_pipetest_status_t dd_pipetest_mqtt_wait_message(dd_pipetest_mqtt_t *c, const char *filter,
                                                    int timeout_ms, dd_pipetest_msg_t **out)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
 
     if (c == NULL || filter == NULL || out == NULL) {
         return DD_PIPETEST_BAD_PARAMETER;
@@ -1133,7 +1156,7 @@ dd_pipetest_status_t dd_pipetest_mqtt_wait_message(dd_pipetest_mqtt_t *c, const 
 
 size_t dd_pipetest_mqtt_take(dd_pipetest_mqtt_t *c, int timeout_ms, dd_pipetest_msg_t **head)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     dd_pipetest_msg_t *m;
     size_t n = 0;
 
@@ -1175,7 +1198,7 @@ size_t dd_pipetest_mqtt_queued(dd_pipetest_mqtt_t *c, const char *filter)
 
 bool dd_pipetest_mqtt_wait_disconnect(dd_pipetest_mqtt_t *c, int timeout_ms)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     bool closed;
 
     if (c == NULL) {

@@ -34,6 +34,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "dd_clock.h"
 #include "dd_proc.h"
 
 /** Status codes of this module. */
@@ -43,7 +44,8 @@ typedef enum dd_pipetest_status {
     DD_PIPETEST_NO_MEMORY,
     DD_PIPETEST_FAILED,      /**< A program, request or query failed (message on stderr). */
     DD_PIPETEST_TIMEOUT,     /**< The awaited event did not happen before the deadline. */
-    DD_PIPETEST_DISCONNECTED /**< The MQTT connection is (or got) closed. */
+    DD_PIPETEST_DISCONNECTED, /**< The MQTT connection is (or got) closed. */
+    DD_PIPETEST_UNSUPPORTED  /**< This machine cannot do what was asked (e.g. mount a tmpfs). */
 } dd_pipetest_status_t;
 
 /** How to start the pipeline. Zero-initialise; everything is optional. */
@@ -51,6 +53,13 @@ typedef struct dd_pipetest_options {
     const char *isolator;          /**< `--isolator TOPIC:GROUP`, or NULL. */
     const char *const *extra_args; /**< More `ddlocal up` arguments, NULL-terminated, or NULL. */
     int start_timeout_ms;          /**< 0 = 60000. */
+    /**
+     * A tmpfs size (mount's size=, e.g. "16m") to make the data dir a small
+     * file system of its own (mounted before `up` starts, unmounted by
+     * dd_pipetest_stop()), or NULL. Needs the right to mount (root):
+     * otherwise dd_pipetest_start() returns DD_PIPETEST_UNSUPPORTED.
+     */
+    const char *data_dir_tmpfs;
 } dd_pipetest_options_t;
 
 /** A running pipeline. */
@@ -67,6 +76,7 @@ typedef struct dd_pipetest {
     char service_key[600];
     bool passed; /**< Set by the test when it passed: stop() shows logs otherwise. */
     bool started;
+    bool tmpfs_mounted; /**< data_dir is a tmpfs mounted by dd_pipetest_start(). */
 } dd_pipetest_t;
 
 /**
@@ -185,8 +195,6 @@ dd_pipetest_status_t dd_pipetest_db_rows(const dd_pipetest_t *pt, const char *sq
  */
 int dd_pipetest_log_count(const dd_pipetest_t *pt, const char *rel, const char *needle);
 
-/** @return Monotonic milliseconds. */
-int64_t dd_pipetest_mono_ms(void);
 
 /* ---- MQTT ----------------------------------------------------------------------------------- */
 

@@ -1,4 +1,5 @@
 #include "dd_testenv.h"
+#include "dd_clock.h"
 
 #include "dd_broker_conf.h"
 #include "dd_control.h"
@@ -37,14 +38,6 @@
 #define STOP_GRACE_MS 10000
 
 /* ---- small helpers -------------------------------------------------------------------------- */
-
-int64_t dd_testenv_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *dd_testenv_strerror(dd_testenv_status_t status)
 {
@@ -391,7 +384,7 @@ static dd_testenv_status_t send_and_wait(dd_testenv_t *env, const char *topic, c
                                          const char *payload, size_t len, char *error,
                                          size_t error_len)
 {
-    int64_t deadline = dd_testenv_mono_ms() + CONTROL_TIMEOUT_MS;
+    int64_t deadline = dd_clock_mono_ms() + CONTROL_TIMEOUT_MS;
     dd_testenv_status_t st;
 
     if (error != NULL && error_len > 0) {
@@ -408,7 +401,7 @@ static dd_testenv_status_t send_and_wait(dd_testenv_t *env, const char *topic, c
         char rid[DD_CONTROL_ID_MAX + 1];
         char err[DD_CONTROL_ERROR_MAX];
         bool ok = false;
-        int left = (int)(deadline - dd_testenv_mono_ms());
+        int left = (int)(deadline - dd_clock_mono_ms());
 
         if (left <= 0 || dd_testenv_mqtt_wait_message(env->service, DD_CONTROL_TOPIC_RESPONSE,
                                                       left, &m) != DD_TESTENV_OK) {
@@ -843,7 +836,7 @@ size_t dd_testenv_metering_wait(dd_testenv_t *env, dd_metering_type_t type, cons
                                 const char *subject, int action, int reason, size_t want,
                                 int timeout_ms)
 {
-    int64_t deadline = dd_testenv_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     size_t n;
 
     for (;;) {
@@ -852,7 +845,7 @@ size_t dd_testenv_metering_wait(dd_testenv_t *env, dd_metering_type_t type, cons
 
         (void)dd_testenv_metering_take(env);
         n = dd_testenv_metering_count(env, type, key, subject, action, reason);
-        left = (int)(deadline - dd_testenv_mono_ms());
+        left = (int)(deadline - dd_clock_mono_ms());
         if (n >= want || left <= 0 || env->service == NULL) {
             return n;
         }
@@ -923,7 +916,7 @@ static void bit_set(uint8_t *map, int mid, bool on)
 static bool cond_wait_until(dd_testenv_mqtt_t *c, int64_t deadline)
 {
     struct timespec ts;
-    int64_t left = deadline - dd_testenv_mono_ms();
+    int64_t left = deadline - dd_clock_mono_ms();
 
     if (left <= 0) {
         return false;
@@ -1130,7 +1123,7 @@ static void join_network(dd_testenv_mqtt_t *c)
 
 int dd_testenv_mqtt_connect(dd_testenv_mqtt_t *c, int timeout_ms)
 {
-    int64_t deadline = dd_testenv_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     int rc;
     int result = -1;
 
@@ -1175,7 +1168,7 @@ int dd_testenv_mqtt_connect(dd_testenv_mqtt_t *c, int timeout_ms)
 dd_testenv_status_t dd_testenv_mqtt_subscribe(dd_testenv_mqtt_t *c, const char *filter, int qos,
                                               int timeout_ms, int *granted)
 {
-    int64_t deadline = dd_testenv_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     dd_testenv_status_t st = DD_TESTENV_TIMEOUT;
     int mid = 0;
 
@@ -1212,7 +1205,7 @@ dd_testenv_status_t dd_testenv_mqtt_publish(dd_testenv_mqtt_t *c, const char *to
                                             const void *payload, size_t len, int qos,
                                             int timeout_ms)
 {
-    int64_t deadline = dd_testenv_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     dd_testenv_status_t st = DD_TESTENV_TIMEOUT;
     int mid = 0;
     int rc;
@@ -1265,7 +1258,7 @@ static bool matches(const char *filter, const char *topic)
 dd_testenv_status_t dd_testenv_mqtt_wait_message(dd_testenv_mqtt_t *c, const char *filter,
                                                  int timeout_ms, dd_testenv_msg_t **out)
 {
-    int64_t deadline = dd_testenv_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
 
     if (c == NULL || out == NULL) {
         return DD_TESTENV_BAD_PARAMETER;
@@ -1349,7 +1342,7 @@ dd_testenv_status_t dd_testenv_mqtt_drop(dd_testenv_mqtt_t *c, int timeout_ms)
 
 bool dd_testenv_mqtt_wait_disconnect(dd_testenv_mqtt_t *c, int timeout_ms)
 {
-    int64_t deadline = dd_testenv_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     bool closed;
 
     if (c == NULL) {

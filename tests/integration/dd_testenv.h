@@ -158,8 +158,6 @@ int dd_testenv_log_count(const dd_testenv_t *env, const char *needle);
 /** @brief Prints the last lines of the broker log. */
 void dd_testenv_dump_log(const dd_testenv_t *env);
 
-/** @return Monotonic milliseconds. */
-int64_t dd_testenv_mono_ms(void);
 
 /* ---- registry (each helper pushes its changes once the broker runs) ------------------------ */
 

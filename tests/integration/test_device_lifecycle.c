@@ -152,7 +152,7 @@ static bool device_alive(device_t *d)
 static bool wait_log_after(device_t *d, const char *after, int after_nth, const char *needle,
                            int n, int timeout_ms)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
 
     for (;;) {
         bool alive = device_alive(d);
@@ -164,7 +164,7 @@ static bool wait_log_after(device_t *d, const char *after, int after_nth, const 
         if (have >= n) {
             return true;
         }
-        if (!alive || dd_pipetest_mono_ms() > deadline) {
+        if (!alive || dd_clock_mono_ms() > deadline) {
             fprintf(stderr, "device log %s: %d of %d line(s) with \"%s\"%s\n", d->log, have, n,
                     needle, alive ? " at the deadline" : " when it exited");
             return false;
@@ -207,11 +207,11 @@ static device_t *device_start(fixture_t *f, const char *name, char *const argv[]
  * timeout. Fails the test when its log holds a sanitizer report. */
 static int device_wait(device_t *d, int timeout_ms)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
     int st;
 
     while (device_alive(d)) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             fprintf(stderr, "%s did not exit within %d ms; killing it\n", d->proc.name,
                     timeout_ms);
             dd_proc_stop(&d->proc, 0);
@@ -333,6 +333,7 @@ static long summary_number(const device_t *d, const char *what)
 
 static void format_line(char *buf, size_t len, const char *fmt, uint64_t id)
 {
+    /* cppcheck-suppress wrongPrintfScanfArgNum - every fmt has one %" PRIu64 " */
     (void)snprintf(buf, len, fmt, id);
 }
 
@@ -380,9 +381,9 @@ static int group_setup_with(void **state, const char *const *up_args)
         DD_PIPETEST_OK) {
         goto fail;
     }
-    deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    deadline = dd_clock_mono_ms() + WAIT_MS;
     while (dd_pipetest_mqtt_connect(probe, WAIT_MS) != 0) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             dd_pipetest_mqtt_destroy(probe);
             goto fail;
         }
@@ -555,9 +556,9 @@ static void test_device_agent_logs_missing_reply(void **state)
     /* Continued, ddlocald takes the report the broker kept for it. */
     assert_int_equal(kill(ddlocald, SIGCONT), 0);
     f->stopped_ddlocald = 0;
-    deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    deadline = dd_clock_mono_ms() + WAIT_MS;
     while (stored_reports(f, ids[0]) != 1) {
-        assert_true(dd_pipetest_mono_ms() < deadline);
+        assert_true(dd_clock_mono_ms() < deadline);
         pause_ms(50);
     }
     f->test_passed = true;
@@ -575,10 +576,10 @@ static int broker_disconnects(fixture_t *f, const char *client)
 
 static void wait_broker_disconnects(fixture_t *f, const char *client, int n)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    int64_t deadline = dd_clock_mono_ms() + WAIT_MS;
 
     while (broker_disconnects(f, client) < n) {
-        assert_true(dd_pipetest_mono_ms() < deadline);
+        assert_true(dd_clock_mono_ms() < deadline);
         pause_ms(20);
     }
 }

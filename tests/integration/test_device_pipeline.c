@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dd_clock.h"
 #include "dd_fs.h"
 
 extern char **environ;
@@ -45,14 +46,6 @@ typedef struct pipeline {
     char cert[700];
     char key[700];
 } pipeline_t;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void pause_ms(long ms)
 {
@@ -82,10 +75,10 @@ static pid_t spawn(char *const argv[], const char *log)
 /* Waits for @p pid with a deadline; returns its exit status, or -1 (killed on timeout). */
 static int wait_exit(pid_t pid, int timeout_s)
 {
-    int64_t deadline = mono_ms() + (int64_t)timeout_s * 1000;
+    int64_t deadline = dd_clock_mono_ms() + (int64_t)timeout_s * 1000;
     int status = 0;
 
-    while (mono_ms() < deadline) {
+    while (dd_clock_mono_ms() < deadline) {
         pid_t r = waitpid(pid, &status, WNOHANG);
 
         if (r == pid) {
@@ -186,9 +179,9 @@ static int group_setup(void **state)
         free(p);
         return -1;
     }
-    deadline = mono_ms() + PIPELINE_START_S * 1000;
+    deadline = dd_clock_mono_ms() + PIPELINE_START_S * 1000;
     while (!read_endpoints(p)) {
-        if (mono_ms() > deadline || waitpid(p->up, NULL, WNOHANG) == p->up) {
+        if (dd_clock_mono_ms() > deadline || waitpid(p->up, NULL, WNOHANG) == p->up) {
             dump(log);
             kill(p->up, SIGKILL);
             free(p);

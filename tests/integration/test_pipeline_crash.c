@@ -193,9 +193,9 @@ static int setup_pipeline(crash_t *r)
             return -1;
         }
         /* CLI registry changes reach the shim within ~100 ms: retry until known. */
-        deadline = dd_pipetest_mono_ms() + WAIT_MS;
+        deadline = dd_clock_mono_ms() + WAIT_MS;
         while (dd_pipetest_mqtt_connect(p->mqtt, WAIT_MS) != 0) {
-            if (dd_pipetest_mono_ms() > deadline) {
+            if (dd_clock_mono_ms() > deadline) {
                 return -1;
             }
         }
@@ -229,14 +229,14 @@ static void *publish_all(void *arg)
     crash_t *r = p->run;
     char topic[128];
     char body[256];
-    int64_t t0 = dd_pipetest_mono_ms();
+    int64_t t0 = dd_clock_mono_ms();
     int64_t held_ms = 0;
     int k;
 
     (void)snprintf(topic, sizeof(topic), "$aws/things/%s/defender/metrics/json", p->thing);
     for (k = 1; k <= p->count; k++) {
         int64_t due = t0 + held_ms + ((int64_t)k * INTERVAL_US) / 1000;
-        int64_t now = dd_pipetest_mono_ms();
+        int64_t now = dd_clock_mono_ms();
         int len;
 
         pthread_mutex_lock(&r->lock);
@@ -245,12 +245,12 @@ static void *publish_all(void *arg)
             break;
         }
         if (r->published >= HOLD_AT && !r->back) {
-            int64_t hold = dd_pipetest_mono_ms();
+            int64_t hold = dd_clock_mono_ms();
             while (!r->back) {
                 pthread_cond_wait(&r->cond, &r->lock);
             }
-            held_ms += dd_pipetest_mono_ms() - hold;
-            due = dd_pipetest_mono_ms();
+            held_ms += dd_clock_mono_ms() - hold;
+            due = dd_clock_mono_ms();
         }
         pthread_mutex_unlock(&r->lock);
         if (due > now) {
@@ -261,10 +261,10 @@ static void *publish_all(void *arg)
                        "\"listening_tcp_ports\":"
                        "{\"ports\":[],\"total\":%d},\"network_stats\":{\"bytes_out\":%d}}}",
                        k, k % VIOLATING_EVERY == 0 ? 10 : 1, k);
-        p->sent[k].start_ms = dd_pipetest_mono_ms();
+        p->sent[k].start_ms = dd_clock_mono_ms();
         p->sent[k].status =
             (int)dd_pipetest_mqtt_publish(p->mqtt, topic, body, (size_t)len, p->qos, WAIT_MS);
-        p->sent[k].done_ms = dd_pipetest_mono_ms();
+        p->sent[k].done_ms = dd_clock_mono_ms();
         if (p->sent[k].status != DD_PIPETEST_OK) {
             p->failures++;
             fprintf(stderr, "%s report %d: publish at QoS %d failed: %s (%lld ms)\n", p->thing, k,
@@ -353,15 +353,15 @@ static bool process_gone(pid_t pid)
 static int64_t wait_log(crash_t *r, const char *rel, const char *needle, int more_than,
                         int timeout_ms)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + timeout_ms;
+    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
 
     while (dd_pipetest_log_count(&r->pt, rel, needle) <= more_than) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             return 0;
         }
         pause_ms(5);
     }
-    return dd_pipetest_mono_ms();
+    return dd_clock_mono_ms();
 }
 
 /* ---- the store ------------------------------------------------------------------------------ */
@@ -410,7 +410,7 @@ static void test_pipeline_crash_kill9_while_reports_stream(void **state)
     pid_t pid = dd_pipetest_ddlocald_pid(&r->pt);
     int unexpected = 0;
     int failures = 0;
-    int64_t start = dd_pipetest_mono_ms();
+    int64_t start = dd_clock_mono_ms();
     int64_t deadline;
     stored_t st;
     int i;
@@ -430,14 +430,14 @@ static void test_pipeline_crash_kill9_while_reports_stream(void **state)
         pthread_mutex_lock(&r->lock);
     }
     pthread_mutex_unlock(&r->lock);
-    r->t_kill = dd_pipetest_mono_ms();
+    r->t_kill = dd_clock_mono_ms();
     assert_int_equal(kill(pid, SIGKILL), 0);
     deadline = r->t_kill + WAIT_MS;
     while (!process_gone(pid)) {
-        assert_true(dd_pipetest_mono_ms() < deadline);
+        assert_true(dd_clock_mono_ms() < deadline);
         pause_ms(1);
     }
-    r->t_dead = dd_pipetest_mono_ms();
+    r->t_dead = dd_clock_mono_ms();
     r->t_noticed = wait_log(r, mlog, "service connection ddlocald closed", closed_before, WAIT_MS);
     assert_true(r->t_noticed > 0);
 
@@ -457,7 +457,7 @@ static void test_pipeline_crash_kill9_while_reports_stream(void **state)
         failures += r->pubs[i].failures;
     }
     assert_int_equal(failures, 0);
-    deadline = dd_pipetest_mono_ms() + SETTLE_MS;
+    deadline = dd_clock_mono_ms() + SETTLE_MS;
     for (;;) {
         int due = 0;
         (void)collect(r, 100, &unexpected);
@@ -473,7 +473,7 @@ static void test_pipeline_crash_kill9_while_reports_stream(void **state)
         if (due == 0) {
             break;
         }
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             fail_msg("%d report(s) published after ddlocald died were not answered within %d s",
                      due, SETTLE_MS / 1000);
         }
@@ -560,7 +560,7 @@ static void test_pipeline_crash_kill9_while_reports_stream(void **state)
                 "acknowledged while it was"
                 " down, lost in flight: %d QoS 1 + %d QoS 0, stored but unanswered: %d,"
                 " redeliveries dropped: %d\n",
-                TOTAL, (double)(dd_pipetest_mono_ms() - start) / 1000.0, KILL_AT,
+                TOTAL, (double)(dd_clock_mono_ms() - start) / 1000.0, KILL_AT,
                 (long long)(r->t_dead - r->t_kill), (long long)(r->t_noticed - r->t_kill),
                 (long long)(r->t_back - r->t_kill), answered, down_qos1, lost1, lost0,
                 stored_unanswered,

@@ -61,11 +61,11 @@ static int teardown(void **state)
 
 static int connect_device(fixture_t *f)
 {
-    int64_t deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    int64_t deadline = dd_clock_mono_ms() + WAIT_MS;
 
     /* CLI registry changes reach the shim within ~100 ms: retry until known. */
     while (dd_pipetest_mqtt_connect(f->device, WAIT_MS) != 0) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             return -1;
         }
     }

@@ -79,7 +79,7 @@ static int setup_pipeline(fixture_t *f)
         return -1;
     }
     for (i = 0; i < 3; i++) {
-        int64_t deadline = dd_pipetest_mono_ms() + WAIT_MS;
+        int64_t deadline = dd_clock_mono_ms() + WAIT_MS;
         if (dd_pipetest_thing(&f->pt, THINGS[i], "DevicePolicy", cert, key) != DD_PIPETEST_OK ||
             dd_pipetest_mqtt_new(&f->pt, THINGS[i], cert, key, true, &f->devices[i]) !=
                 DD_PIPETEST_OK) {
@@ -87,7 +87,7 @@ static int setup_pipeline(fixture_t *f)
         }
         /* CLI registry changes reach the shim within ~100 ms: retry until known. */
         while (dd_pipetest_mqtt_connect(f->devices[i], WAIT_MS) != 0) {
-            if (dd_pipetest_mono_ms() > deadline) {
+            if (dd_clock_mono_ms() > deadline) {
                 return -1;
             }
         }
@@ -173,11 +173,11 @@ static void test_pipeline_module3_p50_flags_the_large_sender_only(void **state)
     }
     /* The shim meters in batches (~100 ms); the window may only close once every
      * message reached the engine: each is a retained aws:message-byte-size value. */
-    deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    deadline = dd_clock_mono_ms() + WAIT_MS;
     for (i = 0; i < 3; i++) {
         int n;
         while ((n = retained_sizes(f, THINGS[i])) != MESSAGES) {
-            if (n > MESSAGES || dd_pipetest_mono_ms() > deadline) {
+            if (n > MESSAGES || dd_clock_mono_ms() > deadline) {
                 fail_msg("%s: %d message sizes metered, expected %d", THINGS[i], n, MESSAGES);
             }
             pause_ms(20);

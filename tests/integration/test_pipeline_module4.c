@@ -87,9 +87,9 @@ static int setup_pipeline(void **state, bool isolator, const char *profile_fixtu
         return -1;
     }
     {
-        int64_t deadline = dd_pipetest_mono_ms() + WAIT_MS;
+        int64_t deadline = dd_clock_mono_ms() + WAIT_MS;
         while (dd_pipetest_mqtt_connect(f->device, WAIT_MS) != 0) {
-            if (dd_pipetest_mono_ms() > deadline) {
+            if (dd_clock_mono_ms() > deadline) {
                 return -1;
             }
         }
@@ -370,9 +370,9 @@ static void test_pipeline_module4_intended_rule_isolates(void **state)
     assert_int_equal(count_events(f, "in-alarm", violation_id), 1);
 
     /* 3. The isolator (the workshop's Lambda) moves Thing03 into IsolatedDevices. */
-    deadline = dd_pipetest_mono_ms() + WAIT_MS;
+    deadline = dd_clock_mono_ms() + WAIT_MS;
     while (!in_group(f, "IsolatedDevices")) {
-        if (dd_pipetest_mono_ms() > deadline) {
+        if (dd_clock_mono_ms() > deadline) {
             fail_msg("the isolator did not add Thing03 to IsolatedDevices within %d ms", WAIT_MS);
         }
         pause_ms(50);

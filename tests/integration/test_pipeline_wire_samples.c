@@ -219,7 +219,7 @@ static void test_pipeline_wire_samples_accepted(void **state)
         uint64_t rid = report_id(s, payload, len);
         stored_t st;
         cJSON *reply;
-        int64_t deadline = dd_pipetest_mono_ms() + WAIT_MS;
+        int64_t deadline = dd_clock_mono_ms() + WAIT_MS;
 
         /* The agent's connection (the shim knows its certificate ~100 ms after its creation). */
         assert_int_equal(dd_pipetest_mqtt_new(&f->pt, s->client_id, f->cert, f->key, false, &dev),
@@ -229,7 +229,7 @@ static void test_pipeline_wire_samples_accepted(void **state)
                              DD_PIPETEST_OK);
         }
         while (dd_pipetest_mqtt_connect(dev, WAIT_MS) != 0) {
-            assert_true(dd_pipetest_mono_ms() < deadline);
+            assert_true(dd_clock_mono_ms() < deadline);
         }
         (void)snprintf(topic, sizeof(topic), TOPIC_PREFIX "%s", fmt);
         assert_int_equal(dd_pipetest_mqtt_publish(dev, topic, payload, len, s->qos, WAIT_MS),

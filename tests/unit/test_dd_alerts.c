@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "dd_alerts.h"
+#include "dd_clock.h"
 #include "dd_log.h"
 
 #define TOPIC_ARN "arn:aws:sns:us-east-1:123456789012:DeviceDefenderAlerts"
@@ -34,14 +35,6 @@ static const char *SPEC_BEHAVIOR =
 static const char *const ALERT_MEMBERS[] = {"violationEventTime", "thingName", "behavior",
                                             "violationEventType", "metricValue", "violationId",
                                             "securityProfileName"};
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(int ms)
 {
@@ -669,8 +662,8 @@ static void test_dd_alerts_webhook_posts_notification(void **state)
                      DD_ALERTS_OK);
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", url, "{\"n\":2}"), DD_ALERTS_OK);
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", url, "{\"n\":3}"), DD_ALERTS_OK);
-    deadline = mono_ms() + 5000;
-    while ((server_requests(&s) < 3 || dd_alerts_webhooks_pending(w) > 0) && mono_ms() < deadline) {
+    deadline = dd_clock_mono_ms() + 5000;
+    while ((server_requests(&s) < 3 || dd_alerts_webhooks_pending(w) > 0) && dd_clock_mono_ms() < deadline) {
         sleep_ms(5);
     }
     assert_int_equal(dd_alerts_webhooks_pending(w), 0);
@@ -703,16 +696,16 @@ static void test_dd_alerts_webhook_retries_then_dead_letters(void **state)
     server_start(&s, 500);
     start_deliverer(&d, 3, 20, 2000, &w);
     (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/down", (unsigned)s.port);
-    start = mono_ms();
+    start = dd_clock_mono_ms();
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", url, "{\"n\":1}"), DD_ALERTS_OK);
     deadline = start + 5000;
     /* A job stops being pending just after its dead letter is written: wait for both. */
-    while ((dead_count(&d) == 0 || dd_alerts_webhooks_pending(w) != 0) && mono_ms() < deadline) {
+    while ((dead_count(&d) == 0 || dd_alerts_webhooks_pending(w) != 0) && dd_clock_mono_ms() < deadline) {
         sleep_ms(5);
     }
     assert_int_equal(dead_count(&d), 1);
     /* Three attempts, with 20 + 40 ms of backoff between them. */
-    assert_true(mono_ms() - start >= 60);
+    assert_true(dd_clock_mono_ms() - start >= 60);
     assert_int_equal(server_requests(&s), 3);
     assert_string_equal(d.topic[0], "alerts");
     assert_string_equal(d.endpoint[0], url);
@@ -745,8 +738,8 @@ static void test_dd_alerts_webhook_stop_dead_letters_pending(void **state)
     (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/slow", (unsigned)s.port);
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", url, "{\"n\":1}"), DD_ALERTS_OK);
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", url, "{\"n\":2}"), DD_ALERTS_OK);
-    deadline = mono_ms() + 5000;
-    while (server_requests(&s) == 0 && mono_ms() < deadline) {
+    deadline = dd_clock_mono_ms() + 5000;
+    while (server_requests(&s) == 0 && dd_clock_mono_ms() < deadline) {
         sleep_ms(2);
     }
     assert_int_equal(server_requests(&s), 1);
@@ -830,8 +823,8 @@ static void test_dd_alerts_deliver_function_retries_with_one_job_id(void **state
     (void)state;
     start_invoker(&dl, &dv, 3, &w);
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", fn, "{\"Records\":[]}"), DD_ALERTS_OK);
-    deadline = mono_ms() + 5000;
-    while (dd_alerts_webhooks_pending(w) != 0 && mono_ms() < deadline) {
+    deadline = dd_clock_mono_ms() + 5000;
+    while (dd_alerts_webhooks_pending(w) != 0 && dd_clock_mono_ms() < deadline) {
         sleep_ms(5);
     }
     assert_int_equal(dd_alerts_webhooks_pending(w), 0);
@@ -862,8 +855,8 @@ static void test_dd_alerts_deliver_function_failing_is_dead_lettered(void **stat
     start_invoker(&dl, &dv, 0, &w);
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", fn, "{}"), DD_ALERTS_OK);
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", fn, "{\"n\":2}"), DD_ALERTS_OK);
-    deadline = mono_ms() + 5000;
-    while ((dead_count(&dl) < 2 || dd_alerts_webhooks_pending(w) != 0) && mono_ms() < deadline) {
+    deadline = dd_clock_mono_ms() + 5000;
+    while ((dead_count(&dl) < 2 || dd_alerts_webhooks_pending(w) != 0) && dd_clock_mono_ms() < deadline) {
         sleep_ms(5);
     }
     dd_alerts_webhooks_stop(w);

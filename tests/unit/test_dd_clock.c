@@ -97,6 +97,24 @@ static void test_dd_clock_format_parse_round_trip(void **state)
     assert_true(strlen(dd_clock_strerror(DD_CLOCK_PARSE_ERROR)) > 0);
 }
 
+/* The monotonic clock is the one source of elapsed time for deadlines and backoff. */
+static void test_dd_clock_mono_never_goes_backwards(void **state)
+{
+    int64_t prev = dd_clock_mono_ms();
+    int64_t deadline = prev + 2000;
+    int i;
+
+    (void)state;
+    assert_true(prev >= 0);
+    for (i = 0; i < 100000; i++) {
+        int64_t now = dd_clock_mono_ms();
+
+        assert_true(now >= prev);
+        assert_true(now < deadline); /* milliseconds, not micro- or nanoseconds */
+        prev = now;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +122,7 @@ int main(void)
         cmocka_unit_test(test_dd_clock_scaled_runs_faster_and_never_backwards),
         cmocka_unit_test(test_dd_clock_real_follows_source),
         cmocka_unit_test(test_dd_clock_format_parse_round_trip),
+        cmocka_unit_test(test_dd_clock_mono_never_goes_backwards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

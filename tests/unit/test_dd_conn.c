@@ -15,16 +15,9 @@
 #include <unistd.h>
 
 #include "dd_conn.h"
+#include "dd_clock.h"
 #include "dd_fs.h"
 #include "dd_pki.h"
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void test_dd_conn_backoff(void **state)
 {
@@ -183,11 +176,11 @@ static void test_dd_conn_refused_then_backoff(void **state)
     assert_int_equal(dd_conn_create(&params, "test-client", NULL, &ev, 1, &conn), DD_CONN_OK);
     assert_int_equal(dd_conn_state(conn), DD_CONN_IDLE);
     assert_int_equal(dd_conn_fd(conn), -1);
-    start = mono_ms();
+    start = dd_clock_mono_ms();
     assert_int_equal(dd_conn_start(conn, start), DD_CONN_OK);
-    while (ev.failures < 2 && mono_ms() - start < 5000) {
+    while (ev.failures < 2 && dd_clock_mono_ms() - start < 5000) {
         struct pollfd pfd = {.fd = dd_conn_fd(conn), .events = POLLIN};
-        int64_t now = mono_ms();
+        int64_t now = dd_clock_mono_ms();
         int rc;
 
         if (now >= next) {
@@ -199,20 +192,20 @@ static void test_dd_conn_refused_then_backoff(void **state)
         rc = poll(pfd.fd >= 0 ? &pfd : NULL, pfd.fd >= 0 ? 1 : 0, 50);
         polls++;
         if (rc > 0) {
-            dd_conn_io(conn, (unsigned)pfd.revents, mono_ms());
+            dd_conn_io(conn, (unsigned)pfd.revents, dd_clock_mono_ms());
         }
     }
     /* Two failed attempts, one backoff apart, without busy polling. */
     assert_int_equal(ev.failures, 2);
     assert_int_equal(ev.connects, 0);
-    assert_true(mono_ms() - start >= 100);
+    assert_true(dd_clock_mono_ms() - start >= 100);
     assert_true(polls < 100);
     assert_true(ev.retry_in_ms >= 100 && ev.retry_in_ms <= 400);
     assert_non_null(strstr(ev.text, "refused"));
     assert_int_equal(dd_conn_state(conn), DD_CONN_WAITING);
     assert_int_equal(dd_conn_fd(conn), -1);
     assert_int_equal(dd_conn_publish(conn, "t", "x", 1, 0, NULL), DD_CONN_NOT_CONNECTED);
-    dd_conn_stop(conn, mono_ms());
+    dd_conn_stop(conn, dd_clock_mono_ms());
     assert_int_equal(dd_conn_state(conn), DD_CONN_CLOSED);
     dd_conn_destroy(conn);
     assert_int_equal(dd_fs_remove_tree(p.dir), DD_FS_OK);

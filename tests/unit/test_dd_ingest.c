@@ -49,6 +49,7 @@ static int setup(void **state)
     dd_log_set_level(DD_LOG_LEVEL_ERROR);
     snprintf(f->dir, sizeof(f->dir), "/tmp/dd_ingest_test_XXXXXX");
     if (mkdtemp(f->dir) == NULL) {
+        free(f);
         return -1;
     }
     snprintf(path, sizeof(path), "%s/" DD_DB_FILE_NAME, f->dir);
@@ -732,6 +733,46 @@ static void test_dd_ingest_metering_batches_and_duplicates(void **state)
 
 /* ---------------------------------------------------------------- rollback */
 
+/* ddlocald holds a batch the store refused and tries it again: the retry must process it all. */
+static void test_dd_ingest_rolled_back_batch_is_processed_again(void **state)
+{
+    fixture_t *f = *state;
+    batch_t *a1 = calloc(1, sizeof(*a1));
+    char j3[256];
+    char tm[] = METERING_TOPIC;
+    char t3[] = REPORT_TOPIC("Broken");
+    const char *why = NULL;
+    dd_svcmqtt_msg_t m[2];
+    dd_outbox_entry_t *e;
+
+    assert_non_null(a1);
+    batch_begin(a1, 0xc, 1);
+    batch_add(a1, DD_METERING_CONNECT, "Broken", T0 + 500);
+    assert_int_equal(dd_metering_writer_finish(&a1->w, &a1->len), DD_METERING_OK);
+    report_json(j3, sizeof(j3), 3, 10);
+    make_msg(&m[0], tm, a1->buf, a1->len);
+    make_msg(&m[1], t3, j3, strlen(j3));
+    m[0].next = &m[1];
+    exec_sql(f, "CREATE TEMP TRIGGER refuse_broken BEFORE INSERT ON ev_reports"
+                " WHEN NEW.thing = 'Broken' BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+    assert_int_equal(dd_ingest_batch(&f->ing, &f->p, &f->box, m), DD_INGEST_STORE_ERROR);
+    assert_int_equal(dd_store_last_error(f->p.store, &why), DD_STORE_OK);
+    assert_non_null(strstr(why, "disk full"));
+    assert_null(dd_outbox_take(&f->box));
+    /* Space returns: the same batch again. Its metering batch is not a "duplicate". */
+    exec_sql(f, "DROP TRIGGER refuse_broken;");
+    assert_int_equal(dd_ingest_batch(&f->ing, &f->p, &f->box, m), DD_INGEST_OK);
+    assert_int_equal(f->ing.stats.metering_batches, 1);
+    assert_int_equal(f->ing.stats.metering_duplicates, 0);
+    assert_int_equal(f->ing.stats.connected_things, 1);
+    e = dd_outbox_take(&f->box);
+    assert_non_null(e);
+    assert_non_null(strstr(e->target, "/accepted"));
+    dd_outbox_entries_free(e);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_reports WHERE thing = 'Broken'"), 1);
+    free(a1);
+}
+
 static void test_dd_ingest_store_failure_rolls_back_batch(void **state)
 {
     fixture_t *f = *state;
@@ -816,6 +857,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ingest_other_topics_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_metering_batches_and_duplicates, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ingest_rolled_back_batch_is_processed_again,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_store_failure_rolls_back_batch, setup,
                                         teardown),
     };

@@ -33,6 +33,7 @@ static int setup(void **state)
     (void)snprintf(f->path, sizeof(f->path), "/tmp/dd_lambda_test_XXXXXX");
     fd = mkstemp(f->path);
     if (fd < 0) {
+        free(f);
         return -1;
     }
     (void)close(fd);
@@ -40,6 +41,7 @@ static int setup(void **state)
     if (dd_db_open(f->path, false, &f->db) != DD_DB_OK ||
         dd_registry_open(&f->reg, f->db, NULL, &f->clock) != DD_REGISTRY_OK ||
         dd_lambda_open(f->db) != DD_LAMBDA_OK) {
+        free(f);
         return -1;
     }
     *state = f;

@@ -34,6 +34,7 @@ static int setup(void **state)
     (void)signal(SIGPIPE, SIG_IGN); /* as ddlocald does */
     (void)snprintf(f->dir, sizeof(f->dir), "/tmp/dd_lambdarun_test_XXXXXX");
     if (mkdtemp(f->dir) == NULL) {
+        free(f);
         return -1;
     }
     (void)snprintf(f->handler, sizeof(f->handler), "%s/handler.py", f->dir);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dd_clock.h"
 #include "dd_fs.h"
 #include "dd_proc.h"
 
@@ -35,14 +36,6 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -62,9 +55,9 @@ static void spawn_sh(dd_proc_t *p, const char *script, char *const env[], const 
 /* Polls until the child is gone (deadline 5 s). */
 static void wait_exit(dd_proc_t *p)
 {
-    int64_t deadline = mono_ms() + 5000;
+    int64_t deadline = dd_clock_mono_ms() + 5000;
 
-    while (dd_proc_alive(p) && mono_ms() < deadline) {
+    while (dd_proc_alive(p) && dd_clock_mono_ms() < deadline) {
         sleep_ms(5);
     }
     assert_false(dd_proc_alive(p));
@@ -151,15 +144,15 @@ static void test_dd_proc_wait_port(void **state)
     assert_int_equal(dd_proc_wait_port(&p, port, 5000), DD_PROC_OK);
     close(fd);
     /* Nothing listens any more: the timeout is honoured. */
-    start = mono_ms();
+    start = dd_clock_mono_ms();
     assert_int_equal(dd_proc_wait_port(&p, port, 200), DD_PROC_TIMEOUT);
-    assert_true(mono_ms() - start >= 200);
-    assert_true(mono_ms() - start < 3000);
+    assert_true(dd_clock_mono_ms() - start >= 200);
+    assert_true(dd_clock_mono_ms() - start < 3000);
     /* A child that dies is not waited for until the deadline. */
     spawn_sh(&done, "exit 0", NULL, NULL);
-    start = mono_ms();
+    start = dd_clock_mono_ms();
     assert_int_equal(dd_proc_wait_port(&done, port, 10000), DD_PROC_EXITED);
-    assert_true(mono_ms() - start < 5000);
+    assert_true(dd_clock_mono_ms() - start < 5000);
     assert_int_equal(dd_proc_wait_port(&p, 0, 100), DD_PROC_BAD_PARAMETER);
     assert_int_equal(dd_proc_wait_port(NULL, port, 100), DD_PROC_BAD_PARAMETER);
     dd_proc_stop(&p, 2000);
@@ -180,9 +173,9 @@ static void test_dd_proc_wait_file(void **state)
     assert_int_equal(dd_proc_wait_file(&p, path, 5000), DD_PROC_OK);
     assert_true(dd_fs_exists(path));
     snprintf(path, sizeof(path), "%s/never", dir);
-    start = mono_ms();
+    start = dd_clock_mono_ms();
     assert_int_equal(dd_proc_wait_file(&p, path, 150), DD_PROC_TIMEOUT);
-    assert_true(mono_ms() - start >= 150);
+    assert_true(dd_clock_mono_ms() - start >= 150);
     dd_proc_stop(&p, 2000);
     /* The child is gone: no point waiting. */
     assert_int_equal(dd_proc_wait_file(&p, path, 10000), DD_PROC_EXITED);
@@ -198,10 +191,10 @@ static void test_dd_proc_stop_sends_sigterm(void **state)
     (void)state;
     spawn_sh(&p, "exec sleep 60", NULL, NULL);
     assert_true(dd_proc_alive(&p));
-    start = mono_ms();
+    start = dd_clock_mono_ms();
     dd_proc_stop(&p, 5000);
     /* SIGTERM ended it well within the grace. */
-    assert_true(mono_ms() - start < 4000);
+    assert_true(dd_clock_mono_ms() - start < 4000);
     assert_true(p.exited);
     assert_false(dd_proc_alive(&p));
     dd_proc_describe_exit(&p, desc, sizeof(desc));
@@ -223,9 +216,9 @@ static void test_dd_proc_stop_kills_after_grace(void **state)
     snprintf(script, sizeof(script), "trap '' TERM; : > %s; exec sleep 60", path);
     spawn_sh(&p, script, NULL, NULL);
     assert_int_equal(dd_proc_wait_file(&p, path, 5000), DD_PROC_OK);
-    start = mono_ms();
+    start = dd_clock_mono_ms();
     dd_proc_stop(&p, 300);
-    assert_true(mono_ms() - start >= 300);
+    assert_true(dd_clock_mono_ms() - start >= 300);
     assert_true(p.exited);
     assert_false(dd_proc_alive(&p));
     dd_proc_describe_exit(&p, desc, sizeof(desc));

@@ -32,6 +32,7 @@ static int setup(void **state)
     dd_log_set_level(DD_LOG_LEVEL_ERROR);
     snprintf(f->dir, sizeof(f->dir), "/tmp/dd_registry_test_XXXXXX");
     if (mkdtemp(f->dir) == NULL) {
+        free(f);
         return -1;
     }
     snprintf(path, sizeof(path), "%s/" DD_DB_FILE_NAME, f->dir);

@@ -35,6 +35,7 @@ static int setup(void **state)
     dd_log_set_level(DD_LOG_LEVEL_ERROR);
     snprintf(f->dir, sizeof(f->dir), "/tmp/dd_regsync_test_XXXXXX");
     if (mkdtemp(f->dir) == NULL) {
+        free(f);
         return -1;
     }
     snprintf(path, sizeof(path), "%s/" DD_DB_FILE_NAME, f->dir);
