@@ -1119,9 +1119,39 @@ static void drain_outbox(dd_service_t *svc)
     dd_outbox_entries_free(head);
 }
 
+/* Real milliseconds by which a message's metering record may reach the engine after
+ * the message: the shim publishes a batch up to its flush time (100 ms) after the
+ * batch's first record, from its tick of about 10 Hz, then the broker and this loop
+ * deliver it. */
+#define METERING_LAG_REAL_MS 400
+
+/* The pipeline time a tick stands for. A tick closes every window that ended before
+ * it, so it must not run ahead of the metering still on its way: otherwise the last
+ * messages of a window count in the next one (dd_engine: late events), and two
+ * devices that sent the same messages in the same window get different sums - a
+ * healthy device above a p50 rule. At --time-scale 60 a message 5 pipeline seconds
+ * before a window's end is 83 real ms before it, well inside the lag. So a tick
+ * stands for the clock METERING_LAG_REAL_MS ago (that many real ms, times the
+ * scale); metering records and reports still move the engine to their own times,
+ * so a window closes at its first record after its end, or at the latest that lag
+ * after it. A manual clock is exact: `ddlocal clock advance` evaluates before it
+ * returns, and the shim stamps with the advanced time. */
+static int64_t tick_time(const dd_clock_t *clock, int64_t now)
+{
+    switch (clock->mode) {
+    case DD_CLOCK_REAL:
+        return now - METERING_LAG_REAL_MS;
+    case DD_CLOCK_SCALED:
+        return now - (int64_t)((double)METERING_LAG_REAL_MS * clock->scale);
+    default:
+        return now;
+    }
+}
+
 static void tick(dd_service_t *svc)
 {
-    int64_t now = dd_clock_now_ms(&svc->p.clock);
+    int64_t clock_now = dd_clock_now_ms(&svc->p.clock);
+    int64_t now = tick_time(&svc->p.clock, clock_now);
     size_t mark = dd_outbox_mark(&svc->outbox);
     char text[32];
     char why[160] = "";
@@ -1153,6 +1183,10 @@ static void tick(dd_service_t *svc)
         }
     }
     if (why[0] == '\0') {
+        /* The clock's own time is kept (not the lagged one): a restart resumes from it. */
+        if (clock_now > now) {
+            now = clock_now;
+        }
         (void)snprintf(text, sizeof(text), "%lld", (long long)now); /* 21 chars at most */
         rst = dd_registry_setting_set(&svc->p.registry, SETTING_CLOCK_LAST, text);
         if (rst != DD_REGISTRY_OK) {

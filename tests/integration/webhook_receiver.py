@@ -1,12 +1,19 @@
 """A loopback HTTP receiver for the webhook tests: POST /ok/<name> is stored in
 DIR/<name>.<n>.json (n = 0, 1, 2, ...; the SNS message type header in
 DIR/<name>.<n>.type) and answered 200; POST /fail/<name> is counted in
-DIR/<name>.failures and answered 500. Prints the port, then serves forever."""
+DIR/<name>.failures and answered 500. Prints the port, then serves forever.
+
+usage: webhook_receiver.py [--background] DIR
+  --background  print the port once listening, then serve from a child process
+                and exit, so `PORT=$(webhook_receiver.py --background DIR)` gets
+                the port with no race (the walkthrough's Module 5); the child's
+                process id is in DIR/receiver.pid."""
 import http.server
 import os
 import sys
 
-out_dir = sys.argv[1]
+background = len(sys.argv) > 1 and sys.argv[1] == "--background"
+out_dir = sys.argv[2] if background else sys.argv[1]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -35,4 +42,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
+if background:
+    if os.fork() != 0:
+        os._exit(0)
+    os.setsid()
+    with open(os.path.join(out_dir, "receiver.pid"), "w") as f:
+        f.write("%d\n" % os.getpid())
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
 server.serve_forever()
