@@ -532,6 +532,14 @@ static void isolator_status(dd_up_t *up, char *line, size_t len)
     cJSON_Delete(st);
 }
 
+/* A status line without its leading time: what a changed line is judged by. */
+static const char *status_counts(const char *line)
+{
+    const char *bar = strstr(line, " | ");
+
+    return bar != NULL ? bar : line;
+}
+
 /* One line of status from ddlocald's /ddlocal/v1/status, or why there is none. */
 static void status_line(dd_up_t *up, char *line, size_t len)
 {
@@ -656,7 +664,8 @@ int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
             if (isatty(STDOUT_FILENO)) {
                 printf("\r\033[K%s", line);
                 fflush(stdout);
-            } else if (strcmp(line, last) != 0) {
+            } else if (strcmp(status_counts(line), status_counts(last)) != 0) {
+                /* Not a terminal (a log file): a line only when something besides the time changed. */
                 printf("%s\n", line);
                 fflush(stdout);
                 (void)snprintf(last, sizeof(last), "%s", line);
