@@ -187,11 +187,12 @@ static int make_violations(bench_t *b, CURL *c, int count)
     double t0;
 
     (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/security-profiles/bench", b->port);
-    if (request(c, "POST", url,
-                "{\"behaviors\":[{\"name\":\"MoreBytesSent\",\"metric\":\"aws:all-bytes-out\","
-                "\"criteria\":{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":200},"
-                "\"durationSeconds\":300}}]}",
-                NULL, &out) != 200) {
+    if (request(
+            c, "POST", url,
+            "{\"behaviors\":[{\"name\":\"MoreBytesSent\",\"metric\":\"aws:all-bytes-out\","
+            "\"criteria\":{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":200},"
+            "\"durationSeconds\":300}}]}",
+            NULL, &out) != 200) {
         (void)fprintf(stderr, "CreateSecurityProfile: %s\n", out.data != NULL ? out.data : "");
         free(out.data);
         return -1;
@@ -215,8 +216,7 @@ static int make_violations(bench_t *b, CURL *c, int count)
     (void)dd_store_begin(b->p.store);
     for (i = 0; i < count; i++) {
         (void)snprintf(thing, sizeof(thing), "BenchThing%05d", i);
-        if (dd_engine_on_report(b->p.engine, thing, 1700000001000LL + i, &report) !=
-            DD_ENGINE_OK) {
+        if (dd_engine_on_report(b->p.engine, thing, 1700000001000LL + i, &report) != DD_ENGINE_OK) {
             break;
         }
     }
@@ -285,8 +285,8 @@ typedef struct worker {
     bench_t *b;
     int first;
     int count;
-    double *times;      /* per thing, the three calls */
-    double *ops[3];     /* per call: CreateThing, CreateKeysAndCertificate, AttachThingPrincipal */
+    double *times;  /* per thing, the three calls */
+    double *ops[3]; /* per call: CreateThing, CreateKeysAndCertificate, AttachThingPrincipal */
     int failures;
 } worker_t;
 
@@ -313,8 +313,8 @@ static void *provision(void *arg)
         }
         free(out.data);
         t1 = mono_ms();
-        (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/keys-and-certificate?setAsActive=true",
-                       w->b->port);
+        (void)snprintf(url, sizeof(url),
+                       "http://127.0.0.1:%u/keys-and-certificate?setAsActive=true", w->b->port);
         if (request(c, "POST", url, NULL, NULL, &out) != 200) {
             w->failures++;
             free(out.data);
@@ -392,10 +392,11 @@ static void provision_things(bench_t *b, int things, int clients)
                  "p50 %.0f ms, p99 %.0f ms, %d failures\n",
                  things, clients, t / 1000.0, things / (t / 1000.0), pct(all, n, 50),
                  pct(all, n, 99), failures);
-    (void)printf("  per call p50/p99: CreateThing %.1f/%.1f ms, CreateKeysAndCertificate %.0f/%.0f ms, "
-                 "AttachThingPrincipal %.1f/%.1f ms\n",
-                 pct(ops[0], m, 50), pct(ops[0], m, 99), pct(ops[1], m, 50), pct(ops[1], m, 99),
-                 pct(ops[2], m, 50), pct(ops[2], m, 99));
+    (void)printf(
+        "  per call p50/p99: CreateThing %.1f/%.1f ms, CreateKeysAndCertificate %.0f/%.0f ms, "
+        "AttachThingPrincipal %.1f/%.1f ms\n",
+        pct(ops[0], m, 50), pct(ops[0], m, 99), pct(ops[1], m, 50), pct(ops[1], m, 99),
+        pct(ops[2], m, 50), pct(ops[2], m, 99));
     for (k = 0; k < 3; k++) {
         free(ops[k]);
     }

@@ -416,8 +416,9 @@ static void obs_on_message(struct mosquitto *m, void *obj, const struct mosquitt
     }
     event = cJSON_ParseWithLength(msg->payload, (size_t)msg->payloadlen);
     record = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(event, "Records"), 0);
-    text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(record, "Sns"), "Message"));
+    text = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "Sns"),
+                                         "Message"));
     alert = text != NULL ? cJSON_Parse(text) : NULL;
     thing = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "thingName"));
     type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "violationEventType"));

@@ -37,16 +37,28 @@ static double now_s(void)
  * set so that a few percent of the datapoints violate (alarm churn). */
 static const char *PROFILE =
     "{\"securityProfileName\":\"bench\",\"behaviors\":["
-    "{\"name\":\"b1\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":9900},\"durationSeconds\":300}},"
-    "{\"name\":\"b2\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":40000},\"durationSeconds\":900,\"consecutiveDatapointsToAlarm\":2}},"
-    "{\"name\":\"b3\",\"metric\":\"aws:all-bytes-in\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":100000},\"durationSeconds\":600}},"
-    "{\"name\":\"b4\",\"metric\":\"aws:all-packets-out\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":1000},\"durationSeconds\":300}},"
-    "{\"name\":\"b5\",\"metric\":\"aws:all-packets-in\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":1000}}},"
-    "{\"name\":\"b6\",\"metric\":\"aws:num-listening-tcp-ports\",\"criteria\":{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":5}}},"
-    "{\"name\":\"b7\",\"metric\":\"aws:num-established-tcp-connections\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":50}}},"
-    "{\"name\":\"b8\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{\"comparisonOperator\":\"in-port-set\",\"value\":{\"ports\":[22,443,8883]}}},"
-    "{\"name\":\"b9\",\"metric\":\"aws:destination-ip-addresses\",\"criteria\":{\"comparisonOperator\":\"in-cidr-set\",\"value\":{\"cidrs\":[\"10.0.0.0/8\",\"192.0.2.0/24\"]}}},"
-    "{\"name\":\"b10\",\"metric\":\"aws:num-listening-udp-ports\",\"criteria\":{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":3}}}"
+    "{\"name\":\"b1\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-"
+    "than-equals\",\"value\":{\"count\":9900},\"durationSeconds\":300}},"
+    "{\"name\":\"b2\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-"
+    "than-equals\",\"value\":{\"count\":40000},\"durationSeconds\":900,"
+    "\"consecutiveDatapointsToAlarm\":2}},"
+    "{\"name\":\"b3\",\"metric\":\"aws:all-bytes-in\",\"criteria\":{\"comparisonOperator\":\"less-"
+    "than\",\"value\":{\"count\":100000},\"durationSeconds\":600}},"
+    "{\"name\":\"b4\",\"metric\":\"aws:all-packets-out\",\"criteria\":{\"comparisonOperator\":"
+    "\"less-than\",\"value\":{\"count\":1000},\"durationSeconds\":300}},"
+    "{\"name\":\"b5\",\"metric\":\"aws:all-packets-in\",\"criteria\":{\"comparisonOperator\":"
+    "\"less-than\",\"value\":{\"count\":1000}}},"
+    "{\"name\":\"b6\",\"metric\":\"aws:num-listening-tcp-ports\",\"criteria\":{"
+    "\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":5}}},"
+    "{\"name\":\"b7\",\"metric\":\"aws:num-established-tcp-connections\",\"criteria\":{"
+    "\"comparisonOperator\":\"less-than\",\"value\":{\"count\":50}}},"
+    "{\"name\":\"b8\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{\"comparisonOperator\":"
+    "\"in-port-set\",\"value\":{\"ports\":[22,443,8883]}}},"
+    "{\"name\":\"b9\",\"metric\":\"aws:destination-ip-addresses\",\"criteria\":{"
+    "\"comparisonOperator\":\"in-cidr-set\",\"value\":{\"cidrs\":[\"10.0.0.0/8\",\"192.0.2.0/"
+    "24\"]}}},"
+    "{\"name\":\"b10\",\"metric\":\"aws:num-listening-udp-ports\",\"criteria\":{"
+    "\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":3}}}"
     "],\"targets\":[\"arn:aws:iot:us-east-1:123456789012:all/things\"]}";
 
 typedef struct counts {
@@ -193,7 +205,8 @@ static void bench_with_store(size_t things, size_t rounds, const char *dir)
     snprintf(path + strlen(path), sizeof(path) - strlen(path), "-wal");
     remove(path);
     snprintf(path, sizeof(path), "%s/bench_engine.db", dir);
-    if (dd_db_open(path, false, &db) != DD_DB_OK || dd_store_open(db, NULL, &store) != DD_STORE_OK) {
+    if (dd_db_open(path, false, &db) != DD_DB_OK ||
+        dd_store_open(db, NULL, &store) != DD_STORE_OK) {
         fprintf(stderr, "bench: cannot open %s\n", path);
         exit(1);
     }
@@ -298,7 +311,8 @@ static void bench_statistical(size_t devices)
     (void)dd_engine_tick(e, 300001);
     dt = now_s() - t0;
     printf("statistical:       window close over %zu devices (p90 + evaluation): %.1f ms, "
-           "%zu in alarm\n", devices, dt * 1000.0, c.events);
+           "%zu in alarm\n",
+           devices, dt * 1000.0, c.events);
     t0 = now_s();
     (void)dd_stats_percentile(vals, devices, 90.0, &pct);
     dt = now_s() - t0;

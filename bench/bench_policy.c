@@ -56,12 +56,13 @@ static dd_policy_t *ten_statements(void)
     n += (size_t)snprintf(doc + n, sizeof(doc) - n, "{\"Version\":\"2012-10-17\",\"Statement\":[");
     /* Even statements use the thing-name variable, odd ones `?` and `*`. */
     for (i = 0; i < 10; i++) {
-        n += (size_t)snprintf(doc + n, sizeof(doc) - n,
-                              "%s{\"Sid\":\"S%d\",\"Effect\":\"Allow\","
-                              "\"Action\":[\"iot:Publish\",\"iot:Receive\"],"
-                              "\"Resource\":\"arn:aws:iot:us-east-1:123456789012:topic/site%d/%s\"}",
-                              i == 0 ? "" : ",", i, i,
-                              i % 2 == 0 ? "${iot:Connection.Thing.ThingName}/*" : "line?/*/data");
+        n +=
+            (size_t)snprintf(doc + n, sizeof(doc) - n,
+                             "%s{\"Sid\":\"S%d\",\"Effect\":\"Allow\","
+                             "\"Action\":[\"iot:Publish\",\"iot:Receive\"],"
+                             "\"Resource\":\"arn:aws:iot:us-east-1:123456789012:topic/site%d/%s\"}",
+                             i == 0 ? "" : ",", i, i,
+                             i % 2 == 0 ? "${iot:Connection.Thing.ThingName}/*" : "line?/*/data");
     }
     (void)snprintf(doc + n, sizeof(doc) - n, "]}");
     if (dd_policy_parse(doc, strlen(doc), &p, err, sizeof(err)) != DD_POLICY_OK) {
@@ -76,7 +77,7 @@ typedef struct bench_case {
     const dd_policy_t *const *policies;
     size_t count;
     dd_policy_action_t action;
-    const char *target;     /* client id, topic or filter */
+    const char *target; /* client id, topic or filter */
     dd_policy_decision_t expect;
 } bench_case_t;
 
@@ -133,15 +134,14 @@ int main(int argc, char **argv)
          "$aws/things/Thing03/defender/metrics/json", DD_POLICY_ALLOW},
         {"per-thing: publish temperature-device-03", workshop, 1, DD_POLICY_ACTION_PUBLISH,
          "temperature-device-03", DD_POLICY_ALLOW},
-        {"per-thing: publish another thing's report topic", workshop, 1,
-         DD_POLICY_ACTION_PUBLISH, "$aws/things/Thing01/defender/metrics/json",
-         DD_POLICY_DENY_DEFAULT},
+        {"per-thing: publish another thing's report topic", workshop, 1, DD_POLICY_ACTION_PUBLISH,
+         "$aws/things/Thing01/defender/metrics/json", DD_POLICY_DENY_DEFAULT},
         {"per-thing: subscribe own /accepted", workshop, 1, DD_POLICY_ACTION_SUBSCRIBE,
          "$aws/things/Thing03/defender/metrics/json/accepted", DD_POLICY_ALLOW},
         {"per-thing: connect", workshop, 1, DD_POLICY_ACTION_CONNECT, "SensorDevice03",
          DD_POLICY_ALLOW},
-        {"allow-all only: publish", isolated, 1, DD_POLICY_ACTION_PUBLISH,
-         "temperature-device-03", DD_POLICY_ALLOW},
+        {"allow-all only: publish", isolated, 1, DD_POLICY_ACTION_PUBLISH, "temperature-device-03",
+         DD_POLICY_ALLOW},
         {"isolated (allow-all + deny-all): publish", isolated, 2, DD_POLICY_ACTION_PUBLISH,
          "temperature-device-03", DD_POLICY_DENY_EXPLICIT},
         {"10 statements: match in the last statement", ten_set, 1, DD_POLICY_ACTION_PUBLISH,

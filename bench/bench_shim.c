@@ -212,8 +212,7 @@ static const dd_conn_callbacks_t CALLBACKS = {on_connected, on_disconnected, on_
                                               on_published};
 
 /* Drives @p conns with poll() until @p done returns true or @p deadline (mono ms). */
-static bool drive_until(dd_conn_t **conns, int n, bool (*done)(void *), void *arg,
-                        int64_t deadline)
+static bool drive_until(dd_conn_t **conns, int n, bool (*done)(void *), void *arg, int64_t deadline)
 {
     struct pollfd pfd[MAX_CONNECTIONS + 1];
     int idx[MAX_CONNECTIONS + 1];
@@ -436,8 +435,8 @@ static bool bench_run(side_t *side, const options_t *o, double *rate, double *cp
                 if (pcs[i].unwritten >= PER_CONN_UNWRITTEN || in_flight >= run.window) {
                     break;
                 }
-                if (dd_conn_publish(conns[i], pcs[i].topic, payload, (size_t)o->payload, 0,
-                                    NULL) != DD_CONN_OK) {
+                if (dd_conn_publish(conns[i], pcs[i].topic, payload, (size_t)o->payload, 0, NULL) !=
+                    DD_CONN_OK) {
                     break;
                 }
                 pcs[i].unwritten++;
@@ -543,8 +542,8 @@ static double engine_ns_per_message(const side_t *shim)
     for (i = 0; i < n; i++) {
         int64_t wall = (int64_t)(i / 100); /* ~100 messages per ms, as at 100k msg/s */
 
-        (void)dd_shim_on_acl(s, pub.client, pub.client_id, DD_SHIM_ACCESS_WRITE, topic, 100,
-                             false, wall);
+        (void)dd_shim_on_acl(s, pub.client, pub.client_id, DD_SHIM_ACCESS_WRITE, topic, 100, false,
+                             wall);
         (void)dd_shim_on_acl(s, sub.client, sub.client_id, DD_SHIM_ACCESS_READ, topic, 100, false,
                              wall);
         if (i % 10000 == 0) {
@@ -701,8 +700,8 @@ int main(int argc, char **argv)
             s->rates[s->nruns] = rate;
             s->cpu_us[s->nruns] = cpu;
             s->nruns++;
-            printf("round %d %-5s %9.0f msg/s  broker CPU %.2f us/msg\n", round + 1, s->name,
-                   rate, cpu);
+            printf("round %d %-5s %9.0f msg/s  broker CPU %.2f us/msg\n", round + 1, s->name, rate,
+                   cpu);
             fflush(stdout);
         }
     }

@@ -83,8 +83,8 @@ dd_broker_conf_status_t dd_broker_conf_defaults(dd_broker_conf_options_t *opts,
     char scratch[1024];
     dd_broker_conf_status_t st;
 
-    if (opts == NULL || data_dir == NULL || user_buf == NULL || user_len == 0 ||
-        log_buf == NULL || log_len == 0) {
+    if (opts == NULL || data_dir == NULL || user_buf == NULL || user_len == 0 || log_buf == NULL ||
+        log_len == 0) {
         return DD_BROKER_CONF_BAD_PARAMETER;
     }
     memset(opts, 0, sizeof(*opts));
@@ -157,7 +157,7 @@ static void render_listener(conf_out_t *out, const dd_broker_conf_options_t *o, 
 dd_broker_conf_status_t dd_broker_conf_render(const dd_broker_conf_options_t *o, char *buf,
                                               size_t len, size_t *written)
 {
-    conf_out_t out = { buf, len, 0 };
+    conf_out_t out = {buf, len, 0};
     char dir[DD_FS_PATH_MAX];
     dd_broker_conf_status_t st;
 
@@ -256,8 +256,7 @@ dd_broker_conf_status_t dd_broker_conf_render(const dd_broker_conf_options_t *o,
     return DD_BROKER_CONF_OK;
 }
 
-dd_broker_conf_status_t dd_broker_conf_write(const dd_broker_conf_options_t *opts,
-                                             const char *path)
+dd_broker_conf_status_t dd_broker_conf_write(const dd_broker_conf_options_t *opts, const char *path)
 {
     char text[16384];
     char dir[DD_FS_PATH_MAX];

@@ -48,9 +48,9 @@
 /** Status codes of this module. */
 typedef enum dd_broker_conf_status {
     DD_BROKER_CONF_OK = 0,
-    DD_BROKER_CONF_BAD_PARAMETER,   /**< NULL pointer, missing field, bad port or value. */
-    DD_BROKER_CONF_BUFFER_TOO_SMALL,/**< Output buffer too small; *written has the size needed. */
-    DD_BROKER_CONF_IO_ERROR         /**< Creating a directory or writing the file failed. */
+    DD_BROKER_CONF_BAD_PARAMETER,    /**< NULL pointer, missing field, bad port or value. */
+    DD_BROKER_CONF_BUFFER_TOO_SMALL, /**< Output buffer too small; *written has the size needed. */
+    DD_BROKER_CONF_IO_ERROR          /**< Creating a directory or writing the file failed. */
 } dd_broker_conf_status_t;
 
 /** Default metering topic (an internal topic devices can neither publish nor read). */
@@ -67,30 +67,31 @@ typedef enum dd_broker_conf_status {
 
 /** Everything the generated mosquitto.conf depends on. */
 typedef struct dd_broker_conf_options {
-    const char *data_dir;        /**< Absolute data dir (DIR); PKI from DIR/pki, state in DIR/broker. */
-    const char *bind_address;    /**< Listener address; NULL = 127.0.0.1. */
-    int mqtt_port;               /**< The 8883 role, 1..65535 (pick a free port before). */
-    int alpn_port;               /**< The 443 role, 1..65535, != mqtt_port. */
-    const char *run_as_user;     /**< `user` line; NULL = omit (mosquitto's default, "mosquitto"). */
+    const char *data_dir; /**< Absolute data dir (DIR); PKI from DIR/pki, state in DIR/broker. */
+    const char *bind_address; /**< Listener address; NULL = 127.0.0.1. */
+    int mqtt_port;            /**< The 8883 role, 1..65535 (pick a free port before). */
+    int alpn_port;            /**< The 443 role, 1..65535, != mqtt_port. */
+    const char *run_as_user;  /**< `user` line; NULL = omit (mosquitto's default, "mosquitto"). */
 
-    const char *plugin_path;     /**< ddlocal_shim.so; NULL together with @ref plain only. */
-    bool plain;                  /**< No plugin and allow_anonymous true: the benchmark's baseline. */
-    const char *db_path;         /**< plugin_opt_db_path; NULL = DIR/ddlocal.db. */
-    const char *clock_spec;      /**< plugin_opt_clock (dd_clock spec); NULL = "real". */
-    const char *region;          /**< plugin_opt_region; NULL = omit (us-east-1). */
-    const char *account;         /**< plugin_opt_account; NULL = omit (123456789012). */
-    bool single_cert_identity;   /**< plugin_opt_single_cert_identity (ddlocal's identity rule). */
-    bool kick_on_deny;           /**< plugin_opt_kick_on_deny. */
-    const char *metering_topic;  /**< plugin_opt_metering_topic; NULL = DD_BROKER_CONF_METERING_TOPIC. */
-    int metering_flush_ms;       /**< plugin_opt_metering_flush_ms; <= 0 = omit (100). */
-    int metering_buffer_bytes;   /**< plugin_opt_metering_buffer_bytes; <= 0 = omit (65536). */
-    bool plugin_debug;           /**< plugin_opt_log_level debug. */
+    const char *plugin_path;   /**< ddlocal_shim.so; NULL together with @ref plain only. */
+    bool plain;                /**< No plugin and allow_anonymous true: the benchmark's baseline. */
+    const char *db_path;       /**< plugin_opt_db_path; NULL = DIR/ddlocal.db. */
+    const char *clock_spec;    /**< plugin_opt_clock (dd_clock spec); NULL = "real". */
+    const char *region;        /**< plugin_opt_region; NULL = omit (us-east-1). */
+    const char *account;       /**< plugin_opt_account; NULL = omit (123456789012). */
+    bool single_cert_identity; /**< plugin_opt_single_cert_identity (ddlocal's identity rule). */
+    bool kick_on_deny;         /**< plugin_opt_kick_on_deny. */
+    const char
+        *metering_topic;   /**< plugin_opt_metering_topic; NULL = DD_BROKER_CONF_METERING_TOPIC. */
+    int metering_flush_ms; /**< plugin_opt_metering_flush_ms; <= 0 = omit (100). */
+    int metering_buffer_bytes; /**< plugin_opt_metering_buffer_bytes; <= 0 = omit (65536). */
+    bool plugin_debug;         /**< plugin_opt_log_level debug. */
 
-    bool persistence;            /**< persistence true in DIR/broker/. */
-    long max_queued_messages;    /**< Per client; <= 0 = DD_BROKER_CONF_MAX_QUEUED. */
-    int max_inflight_messages;   /**< Per client; <= 0 = 0: no window (see above). */
-    const char *log_file;        /**< log_dest file PATH; NULL = stderr. */
-    bool log_debug;              /**< log_type all instead of error/warning/notice/information. */
+    bool persistence;          /**< persistence true in DIR/broker/. */
+    long max_queued_messages;  /**< Per client; <= 0 = DD_BROKER_CONF_MAX_QUEUED. */
+    int max_inflight_messages; /**< Per client; <= 0 = 0: no window (see above). */
+    const char *log_file;      /**< log_dest file PATH; NULL = stderr. */
+    bool log_debug;            /**< log_type all instead of error/warning/notice/information. */
 } dd_broker_conf_options_t;
 
 /**

@@ -42,32 +42,32 @@
 /** Status codes of this module: OK or why the connection is refused. */
 typedef enum dd_identity_status {
     DD_IDENTITY_OK = 0,
-    DD_IDENTITY_BAD_PARAMETER,      /**< NULL pointer or empty client id. */
-    DD_IDENTITY_NO_CERTIFICATE,     /**< The client presented no certificate. */
-    DD_IDENTITY_UNKNOWN_CERTIFICATE,/**< Not in the registry. */
-    DD_IDENTITY_CERT_NOT_ACTIVE,    /**< INACTIVE, REVOKED or PENDING_ACTIVATION. */
-    DD_IDENTITY_RESERVED_CLIENT_ID  /**< A device using a client id reserved for ddlocal. */
+    DD_IDENTITY_BAD_PARAMETER,       /**< NULL pointer or empty client id. */
+    DD_IDENTITY_NO_CERTIFICATE,      /**< The client presented no certificate. */
+    DD_IDENTITY_UNKNOWN_CERTIFICATE, /**< Not in the registry. */
+    DD_IDENTITY_CERT_NOT_ACTIVE,     /**< INACTIVE, REVOKED or PENDING_ACTIVATION. */
+    DD_IDENTITY_RESERVED_CLIENT_ID   /**< A device using a client id reserved for ddlocal. */
 } dd_identity_status_t;
 
 /** Which rule made the connection a thing. */
 typedef enum dd_identity_rule {
-    DD_IDENTITY_RULE_NONE = 0,      /**< Not a thing. */
-    DD_IDENTITY_RULE_CLIENT_ID,     /**< AWS: client id = name of an attached thing. */
-    DD_IDENTITY_RULE_SINGLE_THING   /**< ddlocal: the certificate has exactly one thing. */
+    DD_IDENTITY_RULE_NONE = 0,    /**< Not a thing. */
+    DD_IDENTITY_RULE_CLIENT_ID,   /**< AWS: client id = name of an attached thing. */
+    DD_IDENTITY_RULE_SINGLE_THING /**< ddlocal: the certificate has exactly one thing. */
 } dd_identity_rule_t;
 
 /** Settings. */
 typedef struct dd_identity_config {
-    bool single_thing_rule;         /**< ddlocal's rule 6 (default true). */
-    const char *reserved_prefix;    /**< Client-id prefix reserved for services; NULL/"" = none. */
+    bool single_thing_rule;      /**< ddlocal's rule 6 (default true). */
+    const char *reserved_prefix; /**< Client-id prefix reserved for services; NULL/"" = none. */
 } dd_identity_config_t;
 
 /** The identity of a connection. */
 typedef struct dd_identity {
-    bool service;                   /**< ddlocal's own service certificate. */
-    dd_identity_rule_t rule;        /**< How @ref thing was found. */
-    char thing[DD_NAME_MAX + 1];    /**< Thing name, "" when none. */
-    dd_cert_status_t cert_status;   /**< Status of a known certificate. */
+    bool service;                 /**< ddlocal's own service certificate. */
+    dd_identity_rule_t rule;      /**< How @ref thing was found. */
+    char thing[DD_NAME_MAX + 1];  /**< Thing name, "" when none. */
+    dd_cert_status_t cert_status; /**< Status of a known certificate. */
 } dd_identity_t;
 
 /** Default reserved client-id prefix: ddlocald, ddlocal-isolator, ... */

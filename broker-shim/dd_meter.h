@@ -29,9 +29,9 @@
 /** Status codes of this module. */
 typedef enum dd_meter_status {
     DD_METER_OK = 0,
-    DD_METER_BAD_PARAMETER,  /**< NULL pointer or bad setting. */
-    DD_METER_NO_MEMORY,      /**< The buffer could not be allocated. */
-    DD_METER_DROPPED         /**< The record (or a batch) could not be kept. */
+    DD_METER_BAD_PARAMETER, /**< NULL pointer or bad setting. */
+    DD_METER_NO_MEMORY,     /**< The buffer could not be allocated. */
+    DD_METER_DROPPED        /**< The record (or a batch) could not be kept. */
 } dd_meter_status_t;
 
 /**
@@ -54,10 +54,10 @@ typedef struct dd_meter_config {
 
 /** Counters for logs and tests. */
 typedef struct dd_meter_stats {
-    uint64_t records;            /**< Records accepted. */
-    uint64_t batches;            /**< Batches published. */
-    uint64_t dropped_records;    /**< Records lost (refused batches, oversize records). */
-    uint64_t failed_batches;     /**< Batches the publish function refused. */
+    uint64_t records;         /**< Records accepted. */
+    uint64_t batches;         /**< Batches published. */
+    uint64_t dropped_records; /**< Records lost (refused batches, oversize records). */
+    uint64_t failed_batches;  /**< Batches the publish function refused. */
 } dd_meter_stats_t;
 
 /** The meter; caller-allocated, fields internal. */
@@ -66,7 +66,7 @@ typedef struct dd_meter {
     uint8_t *buf;
     dd_metering_writer_t writer;
     uint64_t next_seq;
-    int64_t first_wall_ms;       /**< Wall time of the batch's first record. */
+    int64_t first_wall_ms; /**< Wall time of the batch's first record. */
     dd_meter_stats_t stats;
 } dd_meter_t;
 
@@ -96,8 +96,7 @@ void dd_meter_destroy(dd_meter_t *m);
  * @param[in] wall_ms Wall-clock (or monotonic) ms, for the flush interval.
  * @return DD_METER_OK, DD_METER_BAD_PARAMETER or DD_METER_DROPPED.
  */
-dd_meter_status_t dd_meter_record(dd_meter_t *m, const dd_metering_record_t *rec,
-                                  int64_t wall_ms);
+dd_meter_status_t dd_meter_record(dd_meter_t *m, const dd_metering_record_t *rec, int64_t wall_ms);
 
 /**
  * @brief Publishes the batch when it is non-empty and its interval is over.

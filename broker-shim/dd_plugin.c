@@ -68,8 +68,8 @@ static void log_to_broker(dd_log_level_t level, const char *message, void *ctx)
     mosquitto_log_printf(mosq_level, "ddlocal_shim: %s", message);
 }
 
-static int io_publish(void *ctx, const char *client_id, const char *topic, const void *payload, size_t len,
-                      int qos)
+static int io_publish(void *ctx, const char *client_id, const char *topic, const void *payload,
+                      size_t len, int qos)
 {
     (void)ctx;
     /* The broker copies the payload; clientid NULL routes to (possibly offline) subscribers. */
@@ -107,7 +107,8 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         }
         X509_free(cert);
     }
-    return dd_shim_on_connect(g_shim, &info, dd_clock_mono_ms()) == DD_SHIM_OK ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
+    return dd_shim_on_connect(g_shim, &info, dd_clock_mono_ms()) == DD_SHIM_OK ? MOSQ_ERR_SUCCESS
+                                                                               : MOSQ_ERR_AUTH;
 }
 
 static int on_acl_check(int event, void *event_data, void *userdata)
@@ -137,8 +138,8 @@ static int on_control(int event, void *event_data, void *userdata)
 
     (void)event;
     (void)userdata;
-    st = dd_shim_on_control(g_shim, ed->client, mosquitto_client_id(ed->client), ed->topic, ed->payload,
-                            ed->payloadlen, dd_clock_mono_ms());
+    st = dd_shim_on_control(g_shim, ed->client, mosquitto_client_id(ed->client), ed->topic,
+                            ed->payload, ed->payloadlen, dd_clock_mono_ms());
     /* A refused control message keeps the connection: the sender gets a response if it asked. */
     return st == DD_SHIM_DENIED ? MOSQ_ERR_ACL_DENIED : MOSQ_ERR_SUCCESS;
 }
@@ -174,8 +175,8 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
     return -1;
 }
 
-int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, struct mosquitto_opt *options,
-                          int option_count)
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+                          struct mosquitto_opt *options, int option_count)
 {
     dd_shim_config_t cfg;
     dd_shim_io_t io = {io_publish, io_kick, NULL};
@@ -185,8 +186,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
     dd_log_set_sink(log_to_broker, NULL);
     dd_shim_config_defaults(&cfg);
     for (i = 0; i < option_count; i++) {
-        if (dd_shim_config_set(&cfg, options[i].key, options[i].value, err, sizeof(err)) != DD_SHIM_OK) {
-            mosquitto_log_printf(MOSQ_LOG_ERR, "ddlocal_shim: plugin_opt_%s: %s", options[i].key, err);
+        if (dd_shim_config_set(&cfg, options[i].key, options[i].value, err, sizeof(err)) !=
+            DD_SHIM_OK) {
+            mosquitto_log_printf(MOSQ_LOG_ERR, "ddlocal_shim: plugin_opt_%s: %s", options[i].key,
+                                 err);
             return MOSQ_ERR_INVAL;
         }
     }
@@ -200,14 +203,17 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
     }
     g_id = identifier;
     *userdata = NULL;
-    if (mosquitto_callback_register(g_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL) != MOSQ_ERR_SUCCESS ||
-        mosquitto_callback_register(g_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL) != MOSQ_ERR_SUCCESS ||
-        mosquitto_callback_register(g_id, MOSQ_EVT_CONTROL, on_control, DD_CONTROL_TOPIC_REGISTRY, NULL) !=
+    if (mosquitto_callback_register(g_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL) !=
             MOSQ_ERR_SUCCESS ||
-        mosquitto_callback_register(g_id, MOSQ_EVT_CONTROL, on_control, DD_CONTROL_TOPIC_CLOCK, NULL) !=
+        mosquitto_callback_register(g_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL) !=
             MOSQ_ERR_SUCCESS ||
+        mosquitto_callback_register(g_id, MOSQ_EVT_CONTROL, on_control, DD_CONTROL_TOPIC_REGISTRY,
+                                    NULL) != MOSQ_ERR_SUCCESS ||
+        mosquitto_callback_register(g_id, MOSQ_EVT_CONTROL, on_control, DD_CONTROL_TOPIC_CLOCK,
+                                    NULL) != MOSQ_ERR_SUCCESS ||
         mosquitto_callback_register(g_id, MOSQ_EVT_TICK, on_tick, NULL, NULL) != MOSQ_ERR_SUCCESS ||
-        mosquitto_callback_register(g_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL) != MOSQ_ERR_SUCCESS) {
+        mosquitto_callback_register(g_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL) !=
+            MOSQ_ERR_SUCCESS) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "ddlocal_shim: cannot register the broker callbacks");
         return MOSQ_ERR_UNKNOWN;
     }
@@ -223,8 +229,10 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
     if (g_id != NULL) {
         (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
         (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
-        (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_CONTROL, on_control, DD_CONTROL_TOPIC_REGISTRY);
-        (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_CONTROL, on_control, DD_CONTROL_TOPIC_CLOCK);
+        (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_CONTROL, on_control,
+                                            DD_CONTROL_TOPIC_REGISTRY);
+        (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_CONTROL, on_control,
+                                            DD_CONTROL_TOPIC_CLOCK);
         (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_TICK, on_tick, NULL);
         (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
     }

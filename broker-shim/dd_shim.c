@@ -19,17 +19,17 @@
 /* ---- types ------------------------------------------------------------------ */
 
 typedef enum conn_state {
-    CONN_LIVE = 0,   /* normal */
-    CONN_REVOKED,    /* lost its rights at runtime: deny and count, kick */
-    CONN_KICKING     /* kick-on-deny pending: deny silently */
+    CONN_LIVE = 0, /* normal */
+    CONN_REVOKED,  /* lost its rights at runtime: deny and count, kick */
+    CONN_KICKING   /* kick-on-deny pending: deny silently */
 } conn_state_t;
 
 /* One client session the broker knows, online or not. */
 typedef struct conn {
-    const void *client;          /* the broker's handle; compared, never dereferenced */
+    const void *client; /* the broker's handle; compared, never dereferenced */
     char *client_id;
     bool online;
-    bool persistent;             /* clean session false: the broker keeps its session */
+    bool persistent; /* clean session false: the broker keeps its session */
     bool service;
     conn_state_t state;
     char cert_id[DD_NAME_MAX + 1];
@@ -47,14 +47,14 @@ typedef struct kick {
 
 struct dd_shim {
     dd_shim_config_t cfg;
-    char *metering_topic;        /* owned copies of cfg strings used after create */
+    char *metering_topic; /* owned copies of cfg strings used after create */
     char *reserved_prefix;
     dd_shim_io_t io;
     dd_arn_ctx_t arn;
     dd_clock_t clock;
     dd_identity_config_t idcfg;
     dd_shimreg_t reg;
-    dd_map_t conns;              /* client id -> conn_t* */
+    dd_map_t conns; /* client id -> conn_t* */
     kick_t *kicks;
     size_t nkicks;
     size_t capkicks;
@@ -137,8 +137,10 @@ dd_shim_status_t dd_shim_config_set(dd_shim_config_t *cfg, const char *key, cons
         dd_clock_t c;
 
         if (dd_clock_parse(&c, value) != DD_CLOCK_OK) {
-            set_err(err, err_len, "plugin_opt_clock: \"%s\" is not a clock spec (real, "
-                    "scaled:..., manual:<ms>)", value);
+            set_err(err, err_len,
+                    "plugin_opt_clock: \"%s\" is not a clock spec (real, "
+                    "scaled:..., manual:<ms>)",
+                    value);
             return DD_SHIM_BAD_PARAMETER;
         }
         cfg->clock_spec = value;
@@ -544,8 +546,8 @@ dd_shim_status_t dd_shim_create(const dd_shim_config_t *cfg, const dd_shim_io_t 
             return rs == DD_SHIMREG_NO_MEMORY ? DD_SHIM_NO_MEMORY : DD_SHIM_STORE_ERROR;
         }
         DD_LOG_INFO("registry loaded from %s: %zu things, %zu certificates, %zu groups, "
-                    "%zu policies", cfg->db_path,
-                    dd_shimreg_count(&s->reg, DD_REGISTRY_KIND_THING),
+                    "%zu policies",
+                    cfg->db_path, dd_shimreg_count(&s->reg, DD_REGISTRY_KIND_THING),
                     dd_shimreg_count(&s->reg, DD_REGISTRY_KIND_CERT),
                     dd_shimreg_count(&s->reg, DD_REGISTRY_KIND_GROUP),
                     dd_shimreg_count(&s->reg, DD_REGISTRY_KIND_POLICY));
@@ -644,9 +646,9 @@ dd_shim_status_t dd_shim_on_connect(dd_shim_t *s, const dd_shim_connect_info_t *
         dd_policy_decision_t d = evaluate(s, c, DD_POLICY_ACTION_CONNECT, c->client_id);
 
         if (d != DD_POLICY_ALLOW) {
-            DD_LOG_INFO("refused connection %s (thing %s) from %s: iot:Connect %s",
-                        info->client_id, registered ? id.thing : "-",
-                        info->address != NULL ? info->address : "?", dd_policy_decision_name(d));
+            DD_LOG_INFO("refused connection %s (thing %s) from %s: iot:Connect %s", info->client_id,
+                        registered ? id.thing : "-", info->address != NULL ? info->address : "?",
+                        dd_policy_decision_name(d));
             s->stats.connects_refused++;
             meter_connect(s, key, registered, info->client_id, info->address, false, wall_ms);
             meter_auth_failure(s, key, registered, DD_METERING_ACTION_CONNECT,
@@ -734,8 +736,7 @@ static dd_shim_status_t acl_write(dd_shim_t *s, conn_t *c, const char *topic, si
     return DD_SHIM_OK;
 }
 
-static dd_shim_status_t acl_subscribe(dd_shim_t *s, conn_t *c, const char *filter,
-                                      int64_t wall_ms)
+static dd_shim_status_t acl_subscribe(dd_shim_t *s, conn_t *c, const char *filter, int64_t wall_ms)
 {
     const dd_metering_action_t a = DD_METERING_ACTION_SUBSCRIBE;
 
@@ -803,9 +804,9 @@ dd_shim_status_t dd_shim_on_acl(dd_shim_t *s, const void *client, const char *cl
         return c->state == CONN_LIVE ? DD_SHIM_OK : DD_SHIM_DENIED;
     }
     if (c->state != CONN_LIVE) {
-        dd_metering_action_t a = access == DD_SHIM_ACCESS_WRITE ? DD_METERING_ACTION_PUBLISH
+        dd_metering_action_t a = access == DD_SHIM_ACCESS_WRITE       ? DD_METERING_ACTION_PUBLISH
                                  : access == DD_SHIM_ACCESS_SUBSCRIBE ? DD_METERING_ACTION_SUBSCRIBE
-                                 : DD_METERING_ACTION_RECEIVE;
+                                                                      : DD_METERING_ACTION_RECEIVE;
 
         return deny(s, c, a, DD_METERING_REASON_REVOKED, topic,
                     c->state == CONN_REVOKED && access != DD_SHIM_ACCESS_READ, wall_ms);
@@ -821,8 +822,7 @@ dd_shim_status_t dd_shim_on_acl(dd_shim_t *s, const void *client, const char *cl
 
 /* ---- DISCONNECT ------------------------------------------------------------------------------- */
 
-void dd_shim_on_disconnect(dd_shim_t *s, const void *client, const char *client_id,
-                           int64_t wall_ms)
+void dd_shim_on_disconnect(dd_shim_t *s, const void *client, const char *client_id, int64_t wall_ms)
 {
     conn_t *c;
 
@@ -847,7 +847,10 @@ void dd_shim_on_disconnect(dd_shim_t *s, const void *client, const char *client_
 static void revoke_conn(dd_shim_t *s, conn_t *c, const char *why)
 {
     DD_LOG_INFO("%s %s (%s%s) lost its rights: %s", c->online ? "connection" : "session",
-                c->client_id, c->service ? "service" : c->thing[0] != '\0' ? "thing " : "no thing",
+                c->client_id,
+                c->service            ? "service"
+                : c->thing[0] != '\0' ? "thing "
+                                      : "no thing",
                 c->thing, why);
     c->state = CONN_REVOKED;
     queue_kick(s, c);
@@ -879,8 +882,7 @@ static void recheck_all(dd_shim_t *s)
     }
 }
 
-static void respond(dd_shim_t *s, const char *client_id, const char *id, bool ok,
-                    const char *error)
+static void respond(dd_shim_t *s, const char *client_id, const char *id, bool ok, const char *error)
 {
     char *payload = NULL;
     size_t len = 0;
@@ -945,8 +947,9 @@ static dd_shim_status_t apply_clock(dd_shim_t *s, const char *spec, char *err, s
             return DD_SHIM_OK;
         }
         if (dd_clock_set(&s->clock, target) != DD_CLOCK_OK) {
-            set_err(err, err_len, "the manual clock cannot go back (now %" PRId64 ", asked %"
-                    PRId64 ")", dd_clock_now_ms(&s->clock), target);
+            set_err(err, err_len,
+                    "the manual clock cannot go back (now %" PRId64 ", asked %" PRId64 ")",
+                    dd_clock_now_ms(&s->clock), target);
             return DD_SHIM_INVALID;
         }
         return DD_SHIM_OK;
@@ -1017,7 +1020,8 @@ static void collect_garbage(dd_shim_t *s, int64_t wall_ms)
     while (dd_map_next(&s->conns, &cursor, &key, &value)) {
         conn_t *c = value;
 
-        if (!c->online && !c->persistent && wall_ms - c->offline_since_ms >= DD_SHIM_OFFLINE_GRACE_MS) {
+        if (!c->online && !c->persistent &&
+            wall_ms - c->offline_since_ms >= DD_SHIM_OFFLINE_GRACE_MS) {
             (void)dd_map_remove(&s->conns, key, NULL);
             conn_free(c);
         }

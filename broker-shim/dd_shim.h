@@ -66,11 +66,11 @@
 /** Status codes of this module. */
 typedef enum dd_shim_status {
     DD_SHIM_OK = 0,
-    DD_SHIM_BAD_PARAMETER,  /**< NULL pointer or bad option. */
-    DD_SHIM_DENIED,         /**< Connection refused / access denied. */
-    DD_SHIM_INVALID,        /**< A control message was refused (nothing changed). */
-    DD_SHIM_NO_MEMORY,      /**< Allocation failed. */
-    DD_SHIM_STORE_ERROR     /**< The registry database could not be read. */
+    DD_SHIM_BAD_PARAMETER, /**< NULL pointer or bad option. */
+    DD_SHIM_DENIED,        /**< Connection refused / access denied. */
+    DD_SHIM_INVALID,       /**< A control message was refused (nothing changed). */
+    DD_SHIM_NO_MEMORY,     /**< Allocation failed. */
+    DD_SHIM_STORE_ERROR    /**< The registry database could not be read. */
 } dd_shim_status_t;
 
 /** The access being checked (mosquitto's MOSQ_ACL_*). */
@@ -97,26 +97,26 @@ typedef struct dd_shim_io {
 
 /** Settings; the plugin fills them from `plugin_opt_*` lines. Strings are borrowed. */
 typedef struct dd_shim_config {
-    const char *db_path;            /**< Registry database (read-only); NULL = start empty. */
-    const char *clock_spec;         /**< dd_clock spec; NULL = "real". */
-    const char *region;             /**< NULL = us-east-1. */
-    const char *account;            /**< NULL = 123456789012. */
-    bool single_cert_identity;      /**< ddlocal's identity rule (default true). */
-    bool kick_on_deny;              /**< Disconnect a device on a denied publish (default true). */
-    const char *metering_topic;     /**< Default "$ddlocal/metering/v1". */
-    int64_t metering_flush_ms;      /**< Default DD_METER_DEFAULT_FLUSH_MS. */
-    size_t metering_buffer_bytes;   /**< Default DD_METER_DEFAULT_BUFFER. */
-    const char *reserved_prefix;    /**< Default DD_IDENTITY_RESERVED_PREFIX; "" = none. */
-    uint64_t instance_id;           /**< 0 = random. */
-    bool debug;                     /**< Log every decision. */
+    const char *db_path;          /**< Registry database (read-only); NULL = start empty. */
+    const char *clock_spec;       /**< dd_clock spec; NULL = "real". */
+    const char *region;           /**< NULL = us-east-1. */
+    const char *account;          /**< NULL = 123456789012. */
+    bool single_cert_identity;    /**< ddlocal's identity rule (default true). */
+    bool kick_on_deny;            /**< Disconnect a device on a denied publish (default true). */
+    const char *metering_topic;   /**< Default "$ddlocal/metering/v1". */
+    int64_t metering_flush_ms;    /**< Default DD_METER_DEFAULT_FLUSH_MS. */
+    size_t metering_buffer_bytes; /**< Default DD_METER_DEFAULT_BUFFER. */
+    const char *reserved_prefix;  /**< Default DD_IDENTITY_RESERVED_PREFIX; "" = none. */
+    uint64_t instance_id;         /**< 0 = random. */
+    bool debug;                   /**< Log every decision. */
 } dd_shim_config_t;
 
 /** Broker-side facts about a connecting client. */
 typedef struct dd_shim_connect_info {
-    const void *client;             /**< The broker's handle (opaque, never dereferenced). */
+    const void *client; /**< The broker's handle (opaque, never dereferenced). */
     const char *client_id;
-    const char *cert_id;            /**< Hex SHA-256 of the certificate's DER; NULL = none. */
-    const char *address;            /**< Source IP, or NULL. */
+    const char *cert_id; /**< Hex SHA-256 of the certificate's DER; NULL = none. */
+    const char *address; /**< Source IP, or NULL. */
     bool clean_session;
 } dd_shim_connect_info_t;
 
@@ -124,11 +124,11 @@ typedef struct dd_shim_connect_info {
 typedef struct dd_shim_stats {
     uint64_t connects_accepted;
     uint64_t connects_refused;
-    uint64_t denials;               /**< Every denied WRITE/SUBSCRIBE/READ. */
-    uint64_t kicks;                 /**< Kicks handed to the broker. */
+    uint64_t denials; /**< Every denied WRITE/SUBSCRIBE/READ. */
+    uint64_t kicks;   /**< Kicks handed to the broker. */
     uint64_t control_applied;
     uint64_t control_refused;
-    size_t connections;             /**< Records, online or not. */
+    size_t connections; /**< Records, online or not. */
     dd_meter_stats_t meter;
 } dd_shim_stats_t;
 

@@ -43,9 +43,7 @@ static void entity_free(dd_registry_kind_t kind, void *e)
         return;
     }
     switch (kind) {
-    case DD_REGISTRY_KIND_THING:
-        names_free(&((dd_shimreg_thing_t *)e)->groups);
-        break;
+    case DD_REGISTRY_KIND_THING: names_free(&((dd_shimreg_thing_t *)e)->groups); break;
     case DD_REGISTRY_KIND_CERT:
         names_free(&((dd_shimreg_cert_t *)e)->things);
         names_free(&((dd_shimreg_cert_t *)e)->policies);
@@ -54,11 +52,8 @@ static void entity_free(dd_registry_kind_t kind, void *e)
         free(((dd_shimreg_group_t *)e)->parent);
         names_free(&((dd_shimreg_group_t *)e)->policies);
         break;
-    case DD_REGISTRY_KIND_POLICY:
-        dd_policy_free(((dd_shimreg_policy_t *)e)->compiled);
-        break;
-    case DD_REGISTRY_KIND_COUNT:
-        break;
+    case DD_REGISTRY_KIND_POLICY: dd_policy_free(((dd_shimreg_policy_t *)e)->compiled); break;
+    case DD_REGISTRY_KIND_COUNT: break;
     }
     free(e);
 }
@@ -92,7 +87,7 @@ static dd_shimreg_status_t parse_names(const cJSON *state, const char *field, dd
     if (out->items == NULL) {
         return DD_SHIMREG_NO_MEMORY;
     }
-    cJSON_ArrayForEach(item, arr) {
+    cJSON_ArrayForEach (item, arr) {
         if (!cJSON_IsString(item) || !dd_name_valid(kind, item->valuestring)) {
             set_err(err, err_len, "%s: \"%s\"[%zu] is not a valid %s name", what, field, i,
                     dd_name_noun(kind));
@@ -112,8 +107,8 @@ static dd_shimreg_status_t parse_names(const cJSON *state, const char *field, dd
     return DD_SHIMREG_OK;
 }
 
-static dd_shimreg_status_t parse_thing(const cJSON *state, const char *what, void **out,
-                                       char *err, size_t err_len)
+static dd_shimreg_status_t parse_thing(const cJSON *state, const char *what, void **out, char *err,
+                                       size_t err_len)
 {
     dd_shimreg_thing_t *t = calloc(1, sizeof(*t));
     dd_shimreg_status_t st;
@@ -130,8 +125,8 @@ static dd_shimreg_status_t parse_thing(const cJSON *state, const char *what, voi
     return DD_SHIMREG_OK;
 }
 
-static dd_shimreg_status_t parse_cert(const cJSON *state, const char *what, void **out,
-                                      char *err, size_t err_len)
+static dd_shimreg_status_t parse_cert(const cJSON *state, const char *what, void **out, char *err,
+                                      size_t err_len)
 {
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(state, "status");
     const cJSON *service = cJSON_GetObjectItemCaseSensitive(state, "service");
@@ -143,8 +138,10 @@ static dd_shimreg_status_t parse_cert(const cJSON *state, const char *what, void
         return DD_SHIMREG_NO_MEMORY;
     }
     if (!cJSON_IsString(status) || !dd_cert_status_parse(status->valuestring, &c->status)) {
-        set_err(err, err_len, "%s: \"status\" must be ACTIVE, INACTIVE, REVOKED or "
-                "PENDING_ACTIVATION", what);
+        set_err(err, err_len,
+                "%s: \"status\" must be ACTIVE, INACTIVE, REVOKED or "
+                "PENDING_ACTIVATION",
+                what);
         entity_free(DD_REGISTRY_KIND_CERT, c);
         return DD_SHIMREG_INVALID;
     }
@@ -178,9 +175,8 @@ static dd_shimreg_status_t parse_group(const cJSON *state, const char *name, con
         return DD_SHIMREG_NO_MEMORY;
     }
     if (parent != NULL && !cJSON_IsNull(parent) &&
-        !(cJSON_IsString(parent) &&
-          (parent->valuestring[0] == '\0' ||
-           dd_name_valid(DD_NAME_THING_GROUP, parent->valuestring)))) {
+        !(cJSON_IsString(parent) && (parent->valuestring[0] == '\0' ||
+                                     dd_name_valid(DD_NAME_THING_GROUP, parent->valuestring)))) {
         set_err(err, err_len, "%s: \"parent\" must be a group name or null", what);
         entity_free(DD_REGISTRY_KIND_GROUP, g);
         return DD_SHIMREG_INVALID;
@@ -206,8 +202,8 @@ static dd_shimreg_status_t parse_group(const cJSON *state, const char *name, con
     return DD_SHIMREG_OK;
 }
 
-static dd_shimreg_status_t parse_policy(const cJSON *state, const char *what, void **out,
-                                        char *err, size_t err_len)
+static dd_shimreg_status_t parse_policy(const cJSON *state, const char *what, void **out, char *err,
+                                        size_t err_len)
 {
     const cJSON *doc = cJSON_GetObjectItemCaseSensitive(state, "document");
     dd_shimreg_policy_t *p;
@@ -426,8 +422,7 @@ static int load_name_cb(void *ctx, const char *name)
         l->states = ns;
         l->cap = ncap;
     }
-    if (dd_registry_entity_json(l->src, l->kind, name, &state) != DD_REGISTRY_OK ||
-        state == NULL) {
+    if (dd_registry_entity_json(l->src, l->kind, name, &state) != DD_REGISTRY_OK || state == NULL) {
         cJSON_Delete(state);
         l->failed = true;
         return 1;
@@ -602,7 +597,7 @@ dd_shimreg_status_t dd_shimreg_policies_for(const dd_shimreg_t *reg, const char 
 {
     const dd_shimreg_cert_t *cert;
     const dd_shimreg_thing_t *t;
-    name_set_t names = { NULL, 0, 0 };
+    name_set_t names = {NULL, 0, 0};
     const dd_policy_t **arr = NULL;
     size_t n = 0;
     size_t i;

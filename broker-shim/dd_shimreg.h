@@ -53,21 +53,21 @@ typedef struct dd_shimreg_names {
 
 /** A thing. */
 typedef struct dd_shimreg_thing {
-    dd_shimreg_names_t groups;     /**< Groups the thing is directly in. */
+    dd_shimreg_names_t groups; /**< Groups the thing is directly in. */
 } dd_shimreg_thing_t;
 
 /** A certificate. */
 typedef struct dd_shimreg_cert {
     dd_cert_status_t status;
-    bool service;                  /**< ddlocal's own service identity. */
-    dd_shimreg_names_t things;     /**< Things it is attached to. */
-    dd_shimreg_names_t policies;   /**< Policies attached to it. */
+    bool service;                /**< ddlocal's own service identity. */
+    dd_shimreg_names_t things;   /**< Things it is attached to. */
+    dd_shimreg_names_t policies; /**< Policies attached to it. */
 } dd_shimreg_cert_t;
 
 /** A thing group. */
 typedef struct dd_shimreg_group {
-    char *parent;                  /**< NULL for a root group. */
-    dd_shimreg_names_t policies;   /**< Policies attached to the group itself. */
+    char *parent;                /**< NULL for a root group. */
+    dd_shimreg_names_t policies; /**< Policies attached to the group itself. */
 } dd_shimreg_group_t;
 
 /** A policy. */

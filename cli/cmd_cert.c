@@ -77,14 +77,12 @@ static int parse(int argc, char **argv, cert_args_t *a)
             } else if (strcmp(optarg, "ec") == 0) {
                 a->key_type = DD_PKI_KEY_EC_P256;
             } else {
-                return dd_clienv_usage_error("cert", "--key-type must be rsa or ec, not '%s'", optarg);
+                return dd_clienv_usage_error("cert", "--key-type must be rsa or ec, not '%s'",
+                                             optarg);
             }
             break;
-        case 'h':
-            fputs(CERT_HELP, stdout);
-            return 0;
-        default:
-            return dd_clienv_usage_error("cert", "unknown option");
+        case 'h': fputs(CERT_HELP, stdout); return 0;
+        default: return dd_clienv_usage_error("cert", "unknown option");
         }
     }
     return -1;
@@ -149,8 +147,9 @@ static int cert_create(dd_clienv_t *env, const cert_args_t *a)
         fprintf(stderr, "ddlocal: cannot issue a certificate: %s\n", dd_pki_strerror(pst));
         return 1;
     }
-    st = dd_registry_cert_add(&env->reg, cred.certificate_pem, a->inactive ? DD_CERT_INACTIVE : DD_CERT_ACTIVE,
-                              false, NULL, 0, &err);
+    st =
+        dd_registry_cert_add(&env->reg, cred.certificate_pem,
+                             a->inactive ? DD_CERT_INACTIVE : DD_CERT_ACTIVE, false, NULL, 0, &err);
     for (i = 0; st == DD_REGISTRY_OK && i < a->thing_count; i++) {
         st = dd_registry_principal_attach(&env->reg, a->things[i], cred.certificate_id, &err);
     }
@@ -201,8 +200,9 @@ static int cert_describe(dd_clienv_t *env, const char *id)
     }
     if (st == DD_REGISTRY_OK) {
         (void)dd_arn_format(&env->reg.arn, DD_NAME_CERTIFICATE, id, arn, sizeof(arn));
-        st = dd_registry_policies_for_target(&env->reg, arn, false, NULL, add_string,
-                                             cJSON_AddArrayToObject(out, "policies"), NULL, 0, &err);
+        st =
+            dd_registry_policies_for_target(&env->reg, arn, false, NULL, add_string,
+                                            cJSON_AddArrayToObject(out, "policies"), NULL, 0, &err);
     }
     if (st != DD_REGISTRY_OK) {
         cJSON_Delete(out);
@@ -233,7 +233,9 @@ int dd_cmd_cert(int argc, char **argv)
     }
     pos = argv + 1 + optind;
     npos = argc - 1 - optind;
-    if ((strcmp(verb, "status") == 0 || strcmp(verb, "attach") == 0 || strcmp(verb, "detach") == 0) && npos != 2) {
+    if ((strcmp(verb, "status") == 0 || strcmp(verb, "attach") == 0 ||
+         strcmp(verb, "detach") == 0) &&
+        npos != 2) {
         return dd_clienv_usage_error("cert", "'%s' takes two arguments", verb);
     }
     if ((strcmp(verb, "describe") == 0 || strcmp(verb, "delete") == 0) && npos != 1) {
@@ -247,7 +249,9 @@ int dd_cmd_cert(int argc, char **argv)
     if (strcmp(verb, "status") == 0) {
         dd_cert_status_t status;
         if (!dd_cert_status_parse(pos[1], &status) || status == DD_CERT_PENDING_ACTIVATION) {
-            return dd_clienv_usage_error("cert", "status must be ACTIVE, INACTIVE or REVOKED, not '%s'", pos[1]);
+            return dd_clienv_usage_error("cert",
+                                         "status must be ACTIVE, INACTIVE or REVOKED, not '%s'",
+                                         pos[1]);
         }
     }
     if (dd_clienv_open(&env, a.data_dir) != DD_CLIENV_OK) {

@@ -58,20 +58,22 @@ int dd_cmd_clock(int argc, char **argv)
         }
         seconds = strtod(argv[1 + optind], &end);
         if (end == argv[1 + optind] || *end != '\0' || !(seconds >= 0) || seconds > 1e9) {
-            return dd_clienv_usage_error("clock", "SECONDS must be a number >= 0, not '%s'", argv[1 + optind]);
+            return dd_clienv_usage_error("clock", "SECONDS must be a number >= 0, not '%s'",
+                                         argv[1 + optind]);
         }
         body = cJSON_CreateObject();
         (void)cJSON_AddNumberToObject(body, "advanceSeconds", seconds);
     } else if (strcmp(verb, "show") != 0 || argc - 1 - optind != 0) {
         return dd_clienv_usage_error("clock", "unknown verb or arguments: '%s'", verb);
     }
-    if (realpath(data_dir, abs_dir) == NULL || dd_apiclient_endpoints(abs_dir, &ep) != DD_APICLIENT_OK) {
+    if (realpath(data_dir, abs_dir) == NULL ||
+        dd_apiclient_endpoints(abs_dir, &ep) != DD_APICLIENT_OK) {
         cJSON_Delete(body);
         fprintf(stderr, "ddlocal clock: %s\n", dd_apiclient_strerror(DD_APICLIENT_NOT_RUNNING));
         return 1;
     }
-    rc = dd_apiclient_json(ep.api, body != NULL ? "POST" : "GET", "/ddlocal/v1/clock", body, &out) ==
-                 DD_APICLIENT_OK
+    rc = dd_apiclient_json(ep.api, body != NULL ? "POST" : "GET", "/ddlocal/v1/clock", body,
+                           &out) == DD_APICLIENT_OK
              ? 0
              : 1;
     cJSON_Delete(body);

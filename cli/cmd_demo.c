@@ -64,9 +64,9 @@ typedef struct demo {
     dd_devicehost_t host;
     bool host_started;
     dd_svcmqtt_t *monitor;
-    dd_proc_t sensors[3];    /* module3's devices, on the host */
+    dd_proc_t sensors[3]; /* module3's devices, on the host */
     double scale;
-    double start;            /* monotonic seconds */
+    double start; /* monotonic seconds */
     double deadline;
     char logs[600];
     int step;
@@ -120,18 +120,18 @@ static bool time_left(const demo_t *d)
 #define DEMO_COMPROMISED_SIZE 3000
 
 typedef struct seen {
-    int accepted;            /* /accepted replies for the watched thing */
-    bool in_alarm;           /* in-alarm alert for the watched thing */
+    int accepted;  /* /accepted replies for the watched thing */
+    bool in_alarm; /* in-alarm alert for the watched thing */
     char alert[2048];
     uint64_t last_bytes_out;
-    char other_alerts[256];  /* things other than the watched one that were alerted */
+    char other_alerts[256]; /* things other than the watched one that were alerted */
     /* Per telemetry topic: temperatures in 15.1-29.9, 3000-character [A-Z0-9] payloads, and
      * anything else (which neither a healthy nor a compromised sensor sends). */
     int temps[DEMO_TELEMETRY_TOPICS];
     int compromised[DEMO_TELEMETRY_TOPICS];
     int other[DEMO_TELEMETRY_TOPICS];
     char example_temp[DEMO_TELEMETRY_TOPICS][16];
-    int watch_topic;         /* index of the topic the current wait is about */
+    int watch_topic; /* index of the topic the current wait is about */
 } seen_t;
 
 /* What a sensor's message is: 't' a temperature in 15.1-29.9 (what the workshop's
@@ -181,8 +181,8 @@ static void handle(demo_t *d, const char *thing, seen_t *s, const dd_svcmqtt_msg
         case 'c': s->compromised[i]++; break;
         default:
             s->other[i]++;
-            say(d, "unexpected message on %s (%zu bytes): neither a temperature nor 3000 [A-Z0-9]", m->topic,
-                (size_t)m->len);
+            say(d, "unexpected message on %s (%zu bytes): neither a temperature nor 3000 [A-Z0-9]",
+                m->topic, (size_t)m->len);
             break;
         }
     } else if (strcmp(m->topic, prefix) == 0) {
@@ -190,21 +190,25 @@ static void handle(demo_t *d, const char *thing, seen_t *s, const dd_svcmqtt_msg
         memset(&r, 0, sizeof(r));
         if (dd_report_decode(DD_REPORT_FORMAT_JSON, m->payload, m->len, &r, NULL) == DD_REPORT_OK) {
             s->last_bytes_out = r.net.bytes_out;
-            say(d, "agent report %llu from %s: bytes out %llu, packets out %llu (the device's own traffic)",
+            say(d,
+                "agent report %llu from %s: bytes out %llu, packets out %llu (the device's own "
+                "traffic)",
                 (unsigned long long)r.report_id, thing, (unsigned long long)r.net.bytes_out,
                 (unsigned long long)r.net.packets_out);
         }
         dd_report_free(&r);
-    } else if (strncmp(m->topic, prefix, strlen(prefix)) == 0 && strstr(m->topic, "/accepted") != NULL) {
+    } else if (strncmp(m->topic, prefix, strlen(prefix)) == 0 &&
+               strstr(m->topic, "/accepted") != NULL) {
         s->accepted++;
         say(d, "ddlocald answered on %s: %.*s", m->topic, (int)m->len, (const char *)m->payload);
-    } else if (strncmp(m->topic, prefix, strlen(prefix)) == 0 && strstr(m->topic, "/rejected") != NULL) {
+    } else if (strncmp(m->topic, prefix, strlen(prefix)) == 0 &&
+               strstr(m->topic, "/rejected") != NULL) {
         say(d, "ddlocald REJECTED a report: %.*s", (int)m->len, (const char *)m->payload);
     } else if (strncmp(m->topic, "ddlocal/sns/", 12) == 0) {
         cJSON *ev = cJSON_ParseWithLength((const char *)m->payload, m->len);
-        const char *msg = cJSON_GetStringValue(
-            cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "Records"), 0), "Sns"),
-                                "Message"));
+        const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "Records"), 0), "Sns"),
+            "Message"));
         cJSON *alert = msg != NULL ? cJSON_Parse(msg) : NULL;
         const char *who = cJSON_GetStringValue(cJSON_GetObjectItem(alert, "thingName"));
         const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(alert, "violationEventType"));
@@ -224,7 +228,8 @@ static void handle(demo_t *d, const char *thing, seen_t *s, const dd_svcmqtt_msg
 }
 
 /* Processes monitor messages until @p done is true or time runs out. */
-static bool wait_for(demo_t *d, const char *thing, seen_t *s, bool (*done)(const seen_t *), double max_s)
+static bool wait_for(demo_t *d, const char *thing, seen_t *s, bool (*done)(const seen_t *),
+                     double max_s)
 {
     double until = mono_s() + max_s;
 
@@ -273,25 +278,31 @@ static bool module3_telemetry(const seen_t *s)
 }
 
 /* Checks the in-alarm alert that was seen: its profile, behavior and metric are the story's. */
-static int check_alert(demo_t *d, const seen_t *s, const char *profile, const char *behavior, const char *metric)
+static int check_alert(demo_t *d, const seen_t *s, const char *profile, const char *behavior,
+                       const char *metric)
 {
     cJSON *alert = cJSON_Parse(s->alert);
     const cJSON *b = cJSON_GetObjectItem(alert, "behavior");
-    const char *got_profile = cJSON_GetStringValue(cJSON_GetObjectItem(alert, "securityProfileName"));
+    const char *got_profile =
+        cJSON_GetStringValue(cJSON_GetObjectItem(alert, "securityProfileName"));
     const char *got_behavior = cJSON_GetStringValue(cJSON_GetObjectItem(b, "name"));
     const char *got_metric = cJSON_GetStringValue(cJSON_GetObjectItem(b, "metric"));
     char why[512];
     int rc = 0;
 
-    if (got_profile == NULL || got_behavior == NULL || got_metric == NULL || strcmp(got_profile, profile) != 0 ||
-        strcmp(got_behavior, behavior) != 0 || strcmp(got_metric, metric) != 0) {
-        (void)snprintf(why, sizeof(why), "the in-alarm alert is %s / %s / %s, expected %s / %s / %s",
+    if (got_profile == NULL || got_behavior == NULL || got_metric == NULL ||
+        strcmp(got_profile, profile) != 0 || strcmp(got_behavior, behavior) != 0 ||
+        strcmp(got_metric, metric) != 0) {
+        (void)snprintf(why, sizeof(why),
+                       "the in-alarm alert is %s / %s / %s, expected %s / %s / %s",
                        got_profile != NULL ? got_profile : "(no securityProfileName)",
                        got_behavior != NULL ? got_behavior : "(no behavior.name)",
-                       got_metric != NULL ? got_metric : "(no behavior.metric)", profile, behavior, metric);
+                       got_metric != NULL ? got_metric : "(no behavior.metric)", profile, behavior,
+                       metric);
         rc = step_failed(d, why);
     } else {
-        say(d, "the alert names profile %s, behavior %s, metric %s", got_profile, got_behavior, got_metric);
+        say(d, "the alert names profile %s, behavior %s, metric %s", got_profile, got_behavior,
+            got_metric);
     }
     cJSON_Delete(alert);
     return rc;
@@ -310,7 +321,7 @@ static bool in_group(demo_t *d, const char *thing, const char *group)
     if (dd_apiclient_json(d->up.api_url, "GET", path, NULL, &out) != DD_APICLIENT_OK) {
         return false;
     }
-    cJSON_ArrayForEach(g, cJSON_GetObjectItem(out, "thingGroups")) {
+    cJSON_ArrayForEach (g, cJSON_GetObjectItem(out, "thingGroups")) {
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(g, "groupName"));
         if (name != NULL && strcmp(name, group) == 0) {
             found = true;
@@ -335,7 +346,7 @@ static bool wait_in_group(demo_t *d, const char *thing, const char *group, doubl
 }
 
 typedef struct connack {
-    int rc;                  /* the CONNACK's return code, -1 while none arrived */
+    int rc; /* the CONNACK's return code, -1 while none arrived */
     bool done;
 } connack_t;
 
@@ -401,12 +412,12 @@ static int check_connects(demo_t *d, const char *dir, const char *client_id, con
     int rc = try_connect(d, dir, client_id);
 
     if (rc != 0) {
-        (void)snprintf(why, sizeof(why), "%s's certificate connects before isolation (got %s %d)", thing,
-                       rc < 0 ? "no CONNACK," : "CONNACK", rc);
+        (void)snprintf(why, sizeof(why), "%s's certificate connects before isolation (got %s %d)",
+                       thing, rc < 0 ? "no CONNACK," : "CONNACK", rc);
         return step_failed(d, why);
     }
-    say(d, "control: a connection with %s's certificate (client id %s) is accepted (CONNACK 0)", thing,
-        client_id);
+    say(d, "control: a connection with %s's certificate (client id %s) is accepted (CONNACK 0)",
+        thing, client_id);
     return 0;
 }
 
@@ -417,12 +428,16 @@ static int check_refused(demo_t *d, const char *dir, const char *client_id, cons
     int rc = try_connect(d, dir, client_id);
 
     if (rc != CONNACK_REFUSED_NOT_AUTHORIZED) {
-        (void)snprintf(why, sizeof(why), "the broker refuses %s with CONNACK 5 (not authorised); got %s%d",
-                       thing, rc < 0 ? "no CONNACK at all, " : "CONNACK ", rc);
+        (void)snprintf(why, sizeof(why),
+                       "the broker refuses %s with CONNACK 5 (not authorised); got %s%d", thing,
+                       rc < 0 ? "no CONNACK at all, " : "CONNACK ", rc);
         return step_failed(d, why);
     }
-    say(d, "the same connection (client id %s) is now refused: CONNACK %d, %s - IsolatedDevices' DenyAll"
-           " policy denies iot:Connect", client_id, rc, mosquitto_connack_string(rc));
+    say(d,
+        "the same connection (client id %s) is now refused: CONNACK %d, %s - IsolatedDevices' "
+        "DenyAll"
+        " policy denies iot:Connect",
+        client_id, rc, mosquitto_connack_string(rc));
     return 0;
 }
 
@@ -452,7 +467,9 @@ static int start_pipeline(demo_t *d, const char *data_dir)
     if (dd_log_describe_clock(&d->up.clock, clock_text, sizeof(clock_text)) != DD_LOG_OK) {
         (void)snprintf(clock_text, sizeof(clock_text), "%s", d->up.clock_spec);
     }
-    say(d, "pipeline up: broker 127.0.0.1:%u (mTLS), API %s, clock %s (%.0f pipeline minutes per real minute)",
+    say(d,
+        "pipeline up: broker 127.0.0.1:%u (mTLS), API %s, clock %s (%.0f pipeline minutes per real "
+        "minute)",
         (unsigned)d->up.mqtt_port, d->up.api_url, clock_text, d->scale);
     return 0;
 }
@@ -461,10 +478,13 @@ static int start_monitor(demo_t *d)
 {
     char ca[700], cert[700], key[700];
     /* The parentheses tell clang the first element's concatenation is meant. */
-    const char *subs[] = {("ddlocal/sns/" DD_WORKSHOP_SNS_TOPIC), "$aws/things/+/defender/metrics/json",
+    const char *subs[] = {("ddlocal/sns/" DD_WORKSHOP_SNS_TOPIC),
+                          "$aws/things/+/defender/metrics/json",
                           "$aws/things/+/defender/metrics/json/accepted",
-                          "$aws/things/+/defender/metrics/json/rejected", "temperature-device-01",
-                          "temperature-device-02", "temperature-device-03"};
+                          "$aws/things/+/defender/metrics/json/rejected",
+                          "temperature-device-01",
+                          "temperature-device-02",
+                          "temperature-device-03"};
     dd_svcmqtt_params_t p;
 
     (void)dd_pki_path(d->up.data_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
@@ -480,25 +500,26 @@ static int start_monitor(demo_t *d)
     p.key_file = key;
     p.subscriptions = subs;
     p.subscription_count = sizeof(subs) / sizeof(subs[0]);
-    if (dd_svcmqtt_create(&p, &d->monitor) != DD_SVCMQTT_OK || dd_svcmqtt_wait_ready(d->monitor, 10000) != DD_SVCMQTT_OK) {
+    if (dd_svcmqtt_create(&p, &d->monitor) != DD_SVCMQTT_OK ||
+        dd_svcmqtt_wait_ready(d->monitor, 10000) != DD_SVCMQTT_OK) {
         return 1;
     }
     return 0;
 }
 
 /* Argument vector of ddlocal-sensor for a thing's credentials. */
-static void sensor_argv(char *argv[], char *buf, size_t len, const char *dir, const char *topic, const char *name,
-                        uint16_t port, double interval, bool compromised)
+static void sensor_argv(char *argv[], char *buf, size_t len, const char *dir, const char *topic,
+                        const char *name, uint16_t port, double interval, bool compromised)
 {
     int n = 0;
     size_t off = 0;
     char tmp[1024];
 
-#define ADD(s)                                                                        \
-    do {                                                                              \
-        int w = snprintf(buf + off, len - off, "%s", (s));                            \
-        argv[n++] = buf + off;                                                        \
-        off += (size_t)w + 1;                                                         \
+#define ADD(s)                                             \
+    do {                                                   \
+        int w = snprintf(buf + off, len - off, "%s", (s)); \
+        argv[n++] = buf + off;                             \
+        off += (size_t)w + 1;                              \
     } while (0)
     ADD(DD_SENSOR_PATH);
     ADD("-e");
@@ -549,21 +570,25 @@ static int module4(demo_t *d)
 
     memset(&s, 0, sizeof(s));
     (void)snprintf(dir, sizeof(dir), "%s/workshop/tmp", d->up.data_dir);
-    say(d, "SensorDevice03 runs in its own network namespace; its broker address 127.0.0.1:%d is relayed to ours",
+    say(d,
+        "SensorDevice03 runs in its own network namespace; its broker address 127.0.0.1:%d is "
+        "relayed to ours",
         DD_DEVICEHOST_PORT);
-    sensor_argv(argv, buf, sizeof(buf), dir, "temperature-device-03", "SensorDevice03", DD_DEVICEHOST_PORT,
-                sensor_interval, false);
+    sensor_argv(argv, buf, sizeof(buf), dir, "temperature-device-03", "SensorDevice03",
+                DD_DEVICEHOST_PORT, sensor_interval, false);
     (void)snprintf(log, sizeof(log), "%s/sensor.log", d->logs);
     if (dd_devicehost_exec(&d->host, "sensor", argv, log) != DD_DEVICEHOST_OK) {
         return step_failed(d, "cannot start the sensor");
     }
-    say(d, "SensorDevice03 publishes a temperature (e.g. 23.45) to temperature-device-03 every %.2f s"
-           " (= 10 s of pipeline time)", sensor_interval);
-#define AADD(s)                                                                       \
-    do {                                                                              \
-        int w = snprintf(abuf + off, sizeof(abuf) - off, "%s", (s));                  \
-        aargv[n++] = abuf + off;                                                      \
-        off += (size_t)w + 1;                                                         \
+    say(d,
+        "SensorDevice03 publishes a temperature (e.g. 23.45) to temperature-device-03 every %.2f s"
+        " (= 10 s of pipeline time)",
+        sensor_interval);
+#define AADD(s)                                                      \
+    do {                                                             \
+        int w = snprintf(abuf + off, sizeof(abuf) - off, "%s", (s)); \
+        aargv[n++] = abuf + off;                                     \
+        off += (size_t)w + 1;                                        \
     } while (0)
     AADD(DD_AGENT_PATH);
     AADD("--endpoint");
@@ -594,8 +619,10 @@ static int module4(demo_t *d)
     if (dd_devicehost_exec(&d->host, "agent", aargv, log) != DD_DEVICEHOST_OK) {
         return step_failed(d, "cannot start the agent");
     }
-    say(d, "its Device Defender agent (client id SensorDevice03, thing Thing03) reports every %s s"
-           " (= 300 s of pipeline time)", interval);
+    say(d,
+        "its Device Defender agent (client id SensorDevice03, thing Thing03) reports every %s s"
+        " (= 300 s of pipeline time)",
+        interval);
     step_ok(d, "SensorDevice03 and its agent are running");
 
     s.watch_topic = 2;
@@ -603,18 +630,21 @@ static int module4(demo_t *d)
         return step_failed(d, "SensorDevice03's temperatures arrive on temperature-device-03");
     }
     if (s.other[2] != 0 || s.compromised[2] != 0) {
-        return step_failed(d, "only temperatures (15.1-29.9) on temperature-device-03 before the compromise");
+        return step_failed(
+            d, "only temperatures (15.1-29.9) on temperature-device-03 before the compromise");
     }
-    (void)snprintf(what, sizeof(what), "SensorDevice03's temperatures arrive: a subscriber with the service"
-                   " identity got %d values in 15.1-29.9 on temperature-device-03 (first: %s)", s.temps[2],
-                   s.example_temp[2]);
+    (void)snprintf(what, sizeof(what),
+                   "SensorDevice03's temperatures arrive: a subscriber with the service"
+                   " identity got %d values in 15.1-29.9 on temperature-device-03 (first: %s)",
+                   s.temps[2], s.example_temp[2]);
     step_ok(d, what);
 
     if (!wait_for(d, "Thing03", &s, two_accepted, 3 * 300.0 / d->scale + 5)) {
         return step_failed(d, "two accepted agent reports from Thing03");
     }
     if (s.in_alarm) {
-        return step_failed(d, "the healthy device raised an alarm (threshold too low for this machine?)");
+        return step_failed(
+            d, "the healthy device raised an alarm (threshold too low for this machine?)");
     }
     step_ok(d, "two reports of normal traffic accepted, no violation");
     if (check_connects(d, dir, "SensorDevice03-check", "Thing03") != 0) {
@@ -622,9 +652,10 @@ static int module4(demo_t *d)
     }
     step_ok(d, "the broker accepts Thing03's certificate before isolation");
 
-    say(d, "COMPROMISE: SensorDevice03 now sends 3000 random [A-Z0-9] characters instead of a temperature");
-    sensor_argv(argv, buf, sizeof(buf), dir, "temperature-device-03", "SensorDevice03", DD_DEVICEHOST_PORT,
-                sensor_interval, true);
+    say(d, "COMPROMISE: SensorDevice03 now sends 3000 random [A-Z0-9] characters instead of a "
+           "temperature");
+    sensor_argv(argv, buf, sizeof(buf), dir, "temperature-device-03", "SensorDevice03",
+                DD_DEVICEHOST_PORT, sensor_interval, true);
     (void)snprintf(log, sizeof(log), "%s/sensor.log", d->logs);
     if (dd_devicehost_exec(&d->host, "sensor", argv, log) != DD_DEVICEHOST_OK) {
         return step_failed(d, "cannot restart the sensor compromised");
@@ -637,7 +668,8 @@ static int module4(demo_t *d)
         return step_failed(d, "an in-alarm SNS alert for Thing03");
     }
     say(d, "the SNS message (what the IsolateDevice Lambda reads):\n    %s", s.alert);
-    if (check_alert(d, &s, DD_WORKSHOP_MODULE4_PROFILE, "MoreBytesSent", "aws:all-bytes-out") != 0) {
+    if (check_alert(d, &s, DD_WORKSHOP_MODULE4_PROFILE, "MoreBytesSent", "aws:all-bytes-out") !=
+        0) {
         return 1;
     }
     step_ok(d, "aws:all-bytes-out violation: in-alarm alert on the BadIoTDevices SNS stand-in");
@@ -676,45 +708,54 @@ static int module3(demo_t *d)
     for (i = 0; i < 3; i++) {
         (void)snprintf(dir, sizeof(dir), "%s/workshop/%s", d->up.data_dir, things[i]);
         (void)snprintf(topic, sizeof(topic), "temperature-device-0%d", i + 1);
-        sensor_argv(argv, buf, sizeof(buf), dir, topic, things[i], d->up.mqtt_port, sensor_interval, i == 1);
+        sensor_argv(argv, buf, sizeof(buf), dir, topic, things[i], d->up.mqtt_port, sensor_interval,
+                    i == 1);
         (void)snprintf(log, sizeof(log), "%s/sensor-%s.log", d->logs, things[i]);
         if (dd_proc_spawn(&d->sensors[i], things[i], argv, NULL, log) != DD_PROC_OK) {
             return step_failed(d, "cannot start the sensors");
         }
-        say(d, "%s publishes %s to %s every %.2f s", things[i], i == 1 ? "3000-character messages (compromised)"
-                                                                      : "a temperature", topic, sensor_interval);
+        say(d, "%s publishes %s to %s every %.2f s", things[i],
+            i == 1 ? "3000-character messages (compromised)" : "a temperature", topic,
+            sensor_interval);
     }
     if (!wait_for(d, "Thing02", &s, module3_telemetry, 10.0)) {
-        (void)snprintf(log, sizeof(log), "temperatures from Thing01 and Thing03 and 3000-character messages"
-                       " from Thing02 arrive (got %d and %d temperatures, %d messages)", s.temps[0], s.temps[2],
-                       s.compromised[1]);
+        (void)snprintf(log, sizeof(log),
+                       "temperatures from Thing01 and Thing03 and 3000-character messages"
+                       " from Thing02 arrive (got %d and %d temperatures, %d messages)",
+                       s.temps[0], s.temps[2], s.compromised[1]);
         return step_failed(d, log);
     }
     if (s.other[0] + s.other[1] + s.other[2] != 0 || s.compromised[0] + s.compromised[2] != 0 ||
         s.temps[1] != 0) {
-        return step_failed(d, "only temperatures from Thing01/03, only 3000 characters from Thing02");
+        return step_failed(d,
+                           "only temperatures from Thing01/03, only 3000 characters from Thing02");
     }
-    say(d, "a subscriber with the service identity got %d / %d temperatures (15.1-29.9) on"
-           " temperature-device-01 / -03 (first: %s, %s) and %d 3000-character messages on temperature-device-02",
+    say(d,
+        "a subscriber with the service identity got %d / %d temperatures (15.1-29.9) on"
+        " temperature-device-01 / -03 (first: %s, %s) and %d 3000-character messages on "
+        "temperature-device-02",
         s.temps[0], s.temps[2], s.example_temp[0], s.example_temp[2], s.compromised[1]);
     step_ok(d, "three devices are sending telemetry, Thing02 compromised");
-    say(d, "the broker measures every message's size; aws:message-byte-size is summed per device over 300 s"
+    say(d, "the broker measures every message's size; aws:message-byte-size is summed per device "
+           "over 300 s"
            " windows and compared with the fleet's p50");
     if (!wait_for(d, "Thing02", &s, alarmed, 4 * 300.0 / d->scale + 5)) {
         return step_failed(d, "an in-alarm SNS alert for Thing02");
     }
     say(d, "the SNS message:\n    %s", s.alert);
-    if (check_alert(d, &s, DD_WORKSHOP_MODULE3_PROFILE, "LargeMessageSize", "aws:message-byte-size") != 0) {
+    if (check_alert(d, &s, DD_WORKSHOP_MODULE3_PROFILE, "LargeMessageSize",
+                    "aws:message-byte-size") != 0) {
         return 1;
     }
     if (s.other_alerts[0] != '\0') {
         return step_failed(d, "only Thing02 in alarm (others alerted too)");
     }
     step_ok(d, "aws:message-byte-size p50 violation for Thing02 only");
-    if (dd_apiclient_json(d->up.api_url, "GET", "/active-violations", NULL, &out) != DD_APICLIENT_OK) {
+    if (dd_apiclient_json(d->up.api_url, "GET", "/active-violations", NULL, &out) !=
+        DD_APICLIENT_OK) {
         return step_failed(d, "ListActiveViolations");
     }
-    cJSON_ArrayForEach(v, cJSON_GetObjectItem(out, "activeViolations")) {
+    cJSON_ArrayForEach (v, cJSON_GetObjectItem(out, "activeViolations")) {
         const char *who = cJSON_GetStringValue(cJSON_GetObjectItem(v, "thingName"));
         if (who != NULL && strcmp(who, "Thing02") != 0) {
             cJSON_Delete(out);
@@ -795,8 +836,8 @@ int dd_cmd_demo(int argc, char **argv)
     dd_log_set_level(DD_LOG_LEVEL_WARN);
     d.start = mono_s();
     d.deadline = d.start + timeout;
-    printf("ddlocal demo %s: the workshop's Module %c on an accelerated clock (data dir %s)\n", which, which[6],
-           data_dir);
+    printf("ddlocal demo %s: the workshop's Module %c on an accelerated clock (data dir %s)\n",
+           which, which[6], data_dir);
     rc = start_pipeline(&d, data_dir);
     if (rc != 0) {
         if (tmp[0] != '\0' && !keep) {
@@ -808,7 +849,8 @@ int dd_cmd_demo(int argc, char **argv)
                 " IsolatedDevices + DenyAll, Module 3 and 4 profiles, isolator)");
     if (strcmp(which, "module4") == 0) {
         /* The namespace first: it must be created before this process has more threads. */
-        dd_devicehost_status_t hs = dd_devicehost_start(&d.host, d.logs, d.up.mqtt_port, d.up.alpn_port);
+        dd_devicehost_status_t hs =
+            dd_devicehost_start(&d.host, d.logs, d.up.mqtt_port, d.up.alpn_port);
         if (hs != DD_DEVICEHOST_OK) {
             rc = step_failed(&d, dd_devicehost_strerror(hs));
         } else {
@@ -832,8 +874,8 @@ int dd_cmd_demo(int argc, char **argv)
     if (rc == 0 && !d.failed && mono_s() <= d.deadline) {
         printf("\nddlocal demo %s: every step happened in %.1f s.\n", which, mono_s() - d.start);
     } else {
-        printf("\nddlocal demo %s: FAILED after %.1f s%s (logs in %s/logs)\n", which, mono_s() - d.start,
-               mono_s() > d.deadline ? " (time limit)" : "", data_dir);
+        printf("\nddlocal demo %s: FAILED after %.1f s%s (logs in %s/logs)\n", which,
+               mono_s() - d.start, mono_s() > d.deadline ? " (time limit)" : "", data_dir);
         keep = true;
         rc = 1;
     }

@@ -140,13 +140,15 @@ int dd_cmd_device(int argc, char **argv)
         name = argv[optind++];
     }
     if (name == NULL) {
-        return dd_clienv_usage_error("device", "name the device, e.g. `ddlocal device SensorDevice03`");
+        return dd_clienv_usage_error("device",
+                                     "name the device, e.g. `ddlocal device SensorDevice03`");
     }
     if (!dd_name_valid(DD_NAME_THING, name)) {
         return dd_clienv_usage_error("device", "'%s' is not a valid device name (%s)", name,
                                      dd_name_pattern(DD_NAME_THING));
     }
-    if (realpath(data_dir, abs_dir) == NULL || dd_apiclient_endpoints(abs_dir, &ep) != DD_APICLIENT_OK) {
+    if (realpath(data_dir, abs_dir) == NULL ||
+        dd_apiclient_endpoints(abs_dir, &ep) != DD_APICLIENT_OK) {
         fprintf(stderr, "ddlocal device: %s\n", dd_apiclient_strerror(DD_APICLIENT_NOT_RUNNING));
         return 1;
     }
@@ -165,13 +167,15 @@ int dd_cmd_device(int argc, char **argv)
     (void)setenv("DDLOCAL_DEVICE", name, 1);
     (void)snprintf(prompt, sizeof(prompt), "[%s] \\w $ ", name);
 
-    st = dd_devicehost_open(&session, state_dir, (uint16_t)ep.mqtt_port, (uint16_t)ep.alpn_port, log_path);
+    st = dd_devicehost_open(&session, state_dir, (uint16_t)ep.mqtt_port, (uint16_t)ep.alpn_port,
+                            log_path);
     if (st != DD_DEVICEHOST_OK) {
         fprintf(stderr, "ddlocal device: %s\n", dd_devicehost_strerror(st));
         return 1;
     }
     if (session.stale_removed) {
-        fprintf(stderr, "ddlocal device: the previous relay of %s had died (killed?); started a new one\n",
+        fprintf(stderr,
+                "ddlocal device: the previous relay of %s had died (killed?); started a new one\n",
                 name);
     }
     if (optind < argc) {
@@ -197,9 +201,10 @@ int dd_cmd_device(int argc, char **argv)
         (void)setenv("PS1", prompt, 1);
         program = shell_argv;
         if (session.joined) {
-            printf("You are on device %s again: the same network namespace as its other %u shell%s.\n"
-                   "Exit the shell to leave; the device stays while any of its shells is open.\n",
-                   name, session.sessions - 1, session.sessions == 2 ? "" : "s");
+            printf(
+                "You are on device %s again: the same network namespace as its other %u shell%s.\n"
+                "Exit the shell to leave; the device stays while any of its shells is open.\n",
+                name, session.sessions - 1, session.sessions == 2 ? "" : "s");
         } else {
             printf("You are on device %s: a network namespace of its own.\n"
                    "  127.0.0.1:%d  -> the broker's MQTT listener (8883 role)\n"

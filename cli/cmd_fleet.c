@@ -188,7 +188,8 @@ int dd_cmd_fleet(int argc, char **argv)
             }
             break;
         case 'n':
-            if (!parse_pos(optarg, DD_SCENARIO_MAX_DEVICES, &devices) || floor(devices) != devices) {
+            if (!parse_pos(optarg, DD_SCENARIO_MAX_DEVICES, &devices) ||
+                floor(devices) != devices) {
                 return dd_clienv_usage_error("fleet", "--devices must be 1..%u",
                                              DD_SCENARIO_MAX_DEVICES);
             }
@@ -239,8 +240,8 @@ int dd_cmd_fleet(int argc, char **argv)
         fprintf(stderr, "ddlocal fleet: %s\n", msg);
         return 1;
     }
-    if (dd_scenario_override(&sc, (uint32_t)devices, duration, msg, sizeof(msg))
-        != DD_SCENARIO_OK) {
+    if (dd_scenario_override(&sc, (uint32_t)devices, duration, msg, sizeof(msg)) !=
+        DD_SCENARIO_OK) {
         fprintf(stderr, "ddlocal fleet: %s\n", msg);
         dd_scenario_free(&sc);
         return DD_CLI_USAGE;
@@ -270,11 +271,12 @@ int dd_cmd_fleet(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    if (endpoint[0] == '\0'
-        && !read_endpoints(env.data_dir, alpn, endpoint, sizeof(endpoint), root_ca,
-                           sizeof(root_ca), clock_spec, sizeof(clock_spec))) {
-        fprintf(stderr, "ddlocal fleet: no %s/endpoints.json: is the pipeline running "
-                        "(ddlocal up -D %s)? Or give --endpoint.\n",
+    if (endpoint[0] == '\0' &&
+        !read_endpoints(env.data_dir, alpn, endpoint, sizeof(endpoint), root_ca, sizeof(root_ca),
+                        clock_spec, sizeof(clock_spec))) {
+        fprintf(stderr,
+                "ddlocal fleet: no %s/endpoints.json: is the pipeline running "
+                "(ddlocal up -D %s)? Or give --endpoint.\n",
                 env.data_dir, env.data_dir);
         goto out;
     }
@@ -325,9 +327,8 @@ int dd_cmd_fleet(int argc, char **argv)
             free(json);
         }
     }
-    rc = (sum.reports_accepted == sum.reports_expected && sum.reports_rejected == 0 && !g_stop)
-             ? 0
-             : 1;
+    rc = (sum.reports_accepted == sum.reports_expected && sum.reports_rejected == 0 && !g_stop) ? 0
+                                                                                                : 1;
 out:
     dd_fleet_free(fleet);
     dd_fleet_creds_free(creds, sc.devices);

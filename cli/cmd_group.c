@@ -135,7 +135,8 @@ static int group_describe(dd_clienv_t *env, const char *name)
 
     st = dd_registry_group_get(&env->reg, name, group_to_json, out, &err);
     if (st == DD_REGISTRY_OK) {
-        st = dd_registry_group_ancestors(&env->reg, name, add_string, cJSON_AddArrayToObject(out, "rootToParent"));
+        st = dd_registry_group_ancestors(&env->reg, name, add_string,
+                                         cJSON_AddArrayToObject(out, "rootToParent"));
     }
     if (st == DD_REGISTRY_OK) {
         st = dd_registry_group_things(&env->reg, name, false, NULL, add_string,
@@ -143,8 +144,9 @@ static int group_describe(dd_clienv_t *env, const char *name)
     }
     if (st == DD_REGISTRY_OK) {
         (void)dd_arn_format(&env->reg.arn, DD_NAME_THING_GROUP, name, arn, sizeof(arn));
-        st = dd_registry_policies_for_target(&env->reg, arn, false, NULL, add_string,
-                                             cJSON_AddArrayToObject(out, "policies"), NULL, 0, &err);
+        st =
+            dd_registry_policies_for_target(&env->reg, arn, false, NULL, add_string,
+                                            cJSON_AddArrayToObject(out, "policies"), NULL, 0, &err);
     }
     if (st != DD_REGISTRY_OK) {
         cJSON_Delete(out);
@@ -187,7 +189,8 @@ int dd_cmd_group(int argc, char **argv)
     if ((strcmp(verb, "add") == 0 || strcmp(verb, "remove") == 0) && npos != 2) {
         return dd_clienv_usage_error("group", "'%s' takes GROUP and THING", verb);
     }
-    if ((strcmp(verb, "create") == 0 || strcmp(verb, "describe") == 0 || strcmp(verb, "delete") == 0) &&
+    if ((strcmp(verb, "create") == 0 || strcmp(verb, "describe") == 0 ||
+         strcmp(verb, "delete") == 0) &&
         npos != 1) {
         return dd_clienv_usage_error("group", "'%s' takes a group NAME", verb);
     }
@@ -201,7 +204,8 @@ int dd_cmd_group(int argc, char **argv)
     rc = 0;
     if (strcmp(verb, "create") == 0) {
         char id[40];
-        st = dd_registry_group_create(&env.reg, pos[0], parent, description, NULL, id, sizeof(id), &err);
+        st = dd_registry_group_create(&env.reg, pos[0], parent, description, NULL, id, sizeof(id),
+                                      &err);
         if (st == DD_REGISTRY_OK) {
             cJSON *out = cJSON_CreateObject();
             (void)dd_registry_group_get(&env.reg, pos[0], group_to_json, out, NULL);

@@ -60,7 +60,8 @@ static char *thing_from_event(const uint8_t *payload, size_t len, bool all_event
 {
     cJSON *event = cJSON_ParseWithLength((const char *)payload, len);
     cJSON *record = cJSON_GetArrayItem(cJSON_GetObjectItem(event, "Records"), 0);
-    const char *message = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(record, "Sns"), "Message"));
+    const char *message =
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(record, "Sns"), "Message"));
     cJSON *alert = message != NULL ? cJSON_Parse(message) : NULL;
     const char *thing = cJSON_GetStringValue(cJSON_GetObjectItem(alert, "thingName"));
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(alert, "violationEventType"));
@@ -248,7 +249,8 @@ static void run_due(dd_retry_t *q, api_conn_t *c, const char *group, iso_status_
             continue;
         }
         DD_LOG_ERROR("GAVE UP isolating %s into %s after %d attempts: %s - the thing is NOT "
-                     "isolated", thing, group, attempt, error);
+                     "isolated",
+                     thing, group, attempt, error);
         st->gave_up++;
         (void)snprintf(st->last_thing, sizeof(st->last_thing), "%s", thing);
         st->last_attempts = attempt;
@@ -291,7 +293,8 @@ static void sync_clock(const char *api, dd_clock_t *clock, bool *known)
         return;
     }
     if (dd_apiclient_request(api, "GET", "/ddlocal/v1/clock", NULL, &http, &body) !=
-            DD_APICLIENT_OK || http != 200) {
+            DD_APICLIENT_OK ||
+        http != 200) {
         free(body);
         return;
     }
@@ -342,7 +345,8 @@ int dd_cmd_isolator(int argc, char **argv)
     char abs_dir[512];
     static dd_clock_t pipeline;
     bool clock_known = false;
-    dd_retry_config_t retry_cfg = {.max_attempts = 10, .first_delay_ms = 500,
+    dd_retry_config_t retry_cfg = {.max_attempts = 10,
+                                   .first_delay_ms = 500,
                                    .max_delay_ms = 30000};
     dd_retry_t *queue = NULL;
     iso_status_t st;
@@ -385,7 +389,8 @@ int dd_cmd_isolator(int argc, char **argv)
     }
     if (api == NULL || port == 0) {
         if (dd_apiclient_endpoints(abs_dir, &ep) != DD_APICLIENT_OK) {
-            fprintf(stderr, "ddlocal isolator: %s\n", dd_apiclient_strerror(DD_APICLIENT_NOT_RUNNING));
+            fprintf(stderr, "ddlocal isolator: %s\n",
+                    dd_apiclient_strerror(DD_APICLIENT_NOT_RUNNING));
             return 1;
         }
         if (api == NULL) {
@@ -438,15 +443,17 @@ int dd_cmd_isolator(int argc, char **argv)
     (void)sigaction(SIGINT, &sa, NULL);
     (void)sigaction(SIGTERM, &sa, NULL);
     status_write(&st, 0);
-    DD_LOG_INFO("isolating things alerted on %s into %s (API %s; %d attempts, backoff from %lld ms)",
-                sub, group, api, retry_cfg.max_attempts, (long long)retry_cfg.first_delay_ms);
+    DD_LOG_INFO(
+        "isolating things alerted on %s into %s (API %s; %d attempts, backoff from %lld ms)", sub,
+        group, api, retry_cfg.max_attempts, (long long)retry_cfg.first_delay_ms);
     while (!g_stop) {
         dd_svcmqtt_msg_t *msgs = NULL;
         dd_svcmqtt_msg_t *m;
         int64_t wait = 200;
 
         /* Wake up for the next retry too, not only for the next alert. */
-        if (dd_retry_wait_ms(queue, dd_clock_mono_ms(), &wait) != DD_RETRY_OK || wait < 0 || wait > 200) {
+        if (dd_retry_wait_ms(queue, dd_clock_mono_ms(), &wait) != DD_RETRY_OK || wait < 0 ||
+            wait > 200) {
             wait = 200;
         }
         (void)dd_svcmqtt_take(mqtt, 64, (int)wait, &msgs);
@@ -455,7 +462,8 @@ int dd_cmd_isolator(int argc, char **argv)
         }
         for (m = msgs; m != NULL; m = m->next) {
             char *thing = thing_from_event(m->payload, m->len, all_events);
-            if (thing != NULL && dd_retry_add(queue, thing, dd_clock_mono_ms()) == DD_RETRY_DUPLICATE) {
+            if (thing != NULL &&
+                dd_retry_add(queue, thing, dd_clock_mono_ms()) == DD_RETRY_DUPLICATE) {
                 DD_LOG_INFO("%s is already being isolated", thing);
             }
             free(thing);
@@ -466,7 +474,8 @@ int dd_cmd_isolator(int argc, char **argv)
     if (dd_retry_count(queue) > 0) {
         /* The alerts were acknowledged: nothing brings these back after a restart. */
         DD_LOG_ERROR("stopping with %zu isolation(s) still being retried: those things are NOT "
-                     "isolated", dd_retry_count(queue));
+                     "isolated",
+                     dd_retry_count(queue));
     }
     dd_svcmqtt_destroy(mqtt);
     api_conn_close(&conn);

@@ -22,7 +22,8 @@ static const char LAMBDA_HELP[] =
     "The Lambda stand-in: a Python handler subscribed to an SNS stand-in topic, invoked by\n"
     "ddlocald once per message with the event SNS gives Lambda (Records[0].Sns.Message ...),\n"
     "a context object, its environment and boto3 pointed at ddlocal's API; 3 attempts (1 then\n"
-    "2 min apart), then a dead letter. Log: DIR/logs/lambda-NAME.log. See docs/reference/lambda.md.\n"
+    "2 min apart), then a dead letter. Log: DIR/logs/lambda-NAME.log. See "
+    "docs/reference/lambda.md.\n"
     "\n"
     "  add NAME --handler FILE.py:FUNCTION --sns-topic TOPIC [--env KEY=VALUE]... [--timeout S]\n"
     "                           Add a function (Python 3, the Debian python3-boto3).\n"
@@ -65,8 +66,8 @@ static cJSON *describe(const dd_clienv_t *env, const dd_lambda_function_t *fn)
     (void)snprintf(text, sizeof(text), "%s:%s", fn->handler_file, fn->handler_function);
     (void)cJSON_AddStringToObject(obj, "handler", text);
     (void)cJSON_AddStringToObject(obj, "snsTopic", fn->topic);
-    (void)snprintf(text, sizeof(text), "arn:aws:sns:%s:%s:%s", env->reg.arn.region, env->reg.arn.account,
-                   fn->topic);
+    (void)snprintf(text, sizeof(text), "arn:aws:sns:%s:%s:%s", env->reg.arn.region,
+                   env->reg.arn.account, fn->topic);
     (void)cJSON_AddStringToObject(obj, "snsTopicArn", text);
     (void)cJSON_AddItemToObject(obj, "environment", cJSON_Parse(fn->env_json));
     (void)cJSON_AddNumberToObject(obj, "timeout", fn->timeout_s);
@@ -129,14 +130,16 @@ static void warn_if_no_def(const char *path, const char *function)
     }
     (void)snprintf(pattern, sizeof(pattern), "def %s(", function);
     if (strstr(text, pattern) == NULL) {
-        fprintf(stderr, "ddlocal: warning: %s has no 'def %s(': the invocations will fail with "
-                        "Runtime.HandlerNotFound unless the module defines it otherwise\n", path, function);
+        fprintf(stderr,
+                "ddlocal: warning: %s has no 'def %s(': the invocations will fail with "
+                "Runtime.HandlerNotFound unless the module defines it otherwise\n",
+                path, function);
     }
     free(text);
 }
 
-static int add(dd_clienv_t *env, const char *name, const char *handler, const char *topic, cJSON *vars,
-               int timeout_s)
+static int add(dd_clienv_t *env, const char *name, const char *handler, const char *topic,
+               cJSON *vars, int timeout_s)
 {
     dd_lambda_function_t fn;
     char path[PATH_MAX];
@@ -233,33 +236,41 @@ int dd_cmd_lambda(int argc, char **argv)
         case OPT_TIMEOUT: {
             char *end = NULL;
             timeout_s = strtol(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || timeout_s < 1 || timeout_s > DD_LAMBDA_TIMEOUT_MAX) {
+            if (end == optarg || *end != '\0' || timeout_s < 1 ||
+                timeout_s > DD_LAMBDA_TIMEOUT_MAX) {
                 cJSON_Delete(vars);
                 return dd_clienv_usage_error("lambda", "--timeout takes seconds, 1..%d, not '%s'",
                                              DD_LAMBDA_TIMEOUT_MAX, optarg);
             }
             break;
         }
-        case 'h': fputs(LAMBDA_HELP, stdout); cJSON_Delete(vars); return 0;
+        case 'h':
+            fputs(LAMBDA_HELP, stdout);
+            cJSON_Delete(vars);
+            return 0;
         default: cJSON_Delete(vars); return dd_clienv_usage_error("lambda", "unknown option");
         }
     }
     pos = argv + 1 + optind;
     npos = argc - 1 - optind;
-    if (strcmp(verb, "add") == 0 ? npos != 1
+    if (strcmp(verb, "add") == 0      ? npos != 1
         : strcmp(verb, "remove") == 0 ? npos != 1
-        : strcmp(verb, "list") == 0 ? npos > 1 : true) {
+        : strcmp(verb, "list") == 0   ? npos > 1
+                                      : true) {
         cJSON_Delete(vars);
         return dd_clienv_usage_error("lambda", "unknown verb or wrong arguments: '%s'", verb);
     }
     if (strcmp(verb, "add") == 0 && (handler == NULL || topic == NULL)) {
         cJSON_Delete(vars);
-        return dd_clienv_usage_error("lambda", "add needs --handler FILE.py:FUNCTION and --sns-topic TOPIC");
+        return dd_clienv_usage_error("lambda",
+                                     "add needs --handler FILE.py:FUNCTION and --sns-topic TOPIC");
     }
-    if (strcmp(verb, "add") != 0 && (handler != NULL || topic != NULL || cJSON_GetArraySize(vars) > 0 ||
-                                      timeout_s != DD_LAMBDA_TIMEOUT_DEFAULT)) {
+    if (strcmp(verb, "add") != 0 &&
+        (handler != NULL || topic != NULL || cJSON_GetArraySize(vars) > 0 ||
+         timeout_s != DD_LAMBDA_TIMEOUT_DEFAULT)) {
         cJSON_Delete(vars);
-        return dd_clienv_usage_error("lambda", "--handler, --sns-topic, --env and --timeout go with add only");
+        return dd_clienv_usage_error(
+            "lambda", "--handler, --sns-topic, --env and --timeout go with add only");
     }
     if (dd_clienv_open(&env, data_dir) != DD_CLIENV_OK) {
         cJSON_Delete(vars);
@@ -273,10 +284,12 @@ int dd_cmd_lambda(int argc, char **argv)
     } else if (strcmp(verb, "remove") == 0) {
         dd_lambda_status_t st = dd_lambda_remove(&env.reg, pos[0]);
         if (st == DD_LAMBDA_NOT_FOUND) {
-            fprintf(stderr, "ddlocal: function %s does not exist (see ddlocal lambda list)\n", pos[0]);
+            fprintf(stderr, "ddlocal: function %s does not exist (see ddlocal lambda list)\n",
+                    pos[0]);
             rc = 1;
         } else if (st != DD_LAMBDA_OK) {
-            fprintf(stderr, "ddlocal: cannot remove function %s: %s\n", pos[0], dd_lambda_strerror(st));
+            fprintf(stderr, "ddlocal: cannot remove function %s: %s\n", pos[0],
+                    dd_lambda_strerror(st));
             rc = 1;
         } else {
             printf("removed function %s and its subscription\n", pos[0]);
@@ -289,7 +302,8 @@ int dd_cmd_lambda(int argc, char **argv)
             rc = dd_clienv_print_json(out);
         } else {
             cJSON_Delete(out);
-            fprintf(stderr, "ddlocal: %s%s\n", npos == 1 && st == DD_LAMBDA_NOT_FOUND ? "no function " : "",
+            fprintf(stderr, "ddlocal: %s%s\n",
+                    npos == 1 && st == DD_LAMBDA_NOT_FOUND ? "no function " : "",
                     npos == 1 && st == DD_LAMBDA_NOT_FOUND ? pos[0] : dd_lambda_strerror(st));
             rc = 1;
         }

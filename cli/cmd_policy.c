@@ -104,7 +104,8 @@ int dd_cmd_policy(int argc, char **argv)
     }
     pos = argv + 1 + optind;
     npos = argc - 1 - optind;
-    if (strcmp(verb, "create") == 0 ? npos != 2 : (strcmp(verb, "list") == 0 ? npos != 0 : npos != 1)) {
+    if (strcmp(verb, "create") == 0 ? npos != 2
+                                    : (strcmp(verb, "list") == 0 ? npos != 0 : npos != 1)) {
         return dd_clienv_usage_error("policy", "wrong number of arguments for '%s'", verb);
     }
     if (strcmp(verb, "create") != 0 && strcmp(verb, "attach") != 0 && strcmp(verb, "detach") != 0 &&
@@ -113,16 +114,19 @@ int dd_cmd_policy(int argc, char **argv)
     }
     if ((strcmp(verb, "attach") == 0 || strcmp(verb, "detach") == 0) &&
         (cert != NULL) + (group != NULL) + (target != NULL) != 1) {
-        return dd_clienv_usage_error("policy", "'%s' needs exactly one of --cert, --group, --target", verb);
+        return dd_clienv_usage_error("policy",
+                                     "'%s' needs exactly one of --cert, --group, --target", verb);
     }
     if (dd_clienv_open(&env, data_dir) != DD_CLIENV_OK) {
         return 1;
     }
     if (cert != NULL) {
-        (void)dd_arn_format(&env.reg.arn, DD_NAME_CERTIFICATE, cert, target_arn, sizeof(target_arn));
+        (void)dd_arn_format(&env.reg.arn, DD_NAME_CERTIFICATE, cert, target_arn,
+                            sizeof(target_arn));
         target = target_arn;
     } else if (group != NULL) {
-        (void)dd_arn_format(&env.reg.arn, DD_NAME_THING_GROUP, group, target_arn, sizeof(target_arn));
+        (void)dd_arn_format(&env.reg.arn, DD_NAME_THING_GROUP, group, target_arn,
+                            sizeof(target_arn));
         target = target_arn;
     }
     if (strcmp(verb, "create") == 0) {
@@ -145,7 +149,8 @@ int dd_cmd_policy(int argc, char **argv)
         st = dd_registry_policy_detach(&env.reg, pos[0], target, &err);
     } else if (strcmp(verb, "get") == 0) {
         cJSON *out = cJSON_CreateObject();
-        st = dd_registry_policy_get(&env.reg, pos[0], policy_to_json, &(policy_json_ctx_t){out, &env.reg.arn}, &err);
+        st = dd_registry_policy_get(&env.reg, pos[0], policy_to_json,
+                                    &(policy_json_ctx_t){out, &env.reg.arn}, &err);
         if (st == DD_REGISTRY_OK) {
             st = dd_registry_policy_targets(&env.reg, pos[0], NULL, add_string,
                                             cJSON_AddArrayToObject(out, "targets"), NULL, 0, &err);

@@ -15,28 +15,30 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ddlocal replay --profile FILE [--profile FILE ...] --reports FILE|-\n"
-            "                      [--things FILE] [--custom-metric NAME:TYPE ...]\n"
-            "                      [--dimension NAME:FILTER[,FILTER...] ...] [--no-summary]\n"
-            "                      [--time-ms]\n\n"
-            "Runs Device Defender Detect's evaluation over a recorded stream with a manual\n"
-            "clock and prints every violation event (ListViolationEvents item shape, one\n"
-            "JSON object per line), then one {\"summary\":...} line per behavior.\n\n"
-            "  --profile FILE        security profile JSON (CreateSecurityProfile body with\n"
-            "                        securityProfileName; optional \"targets\": [ARN...],\n"
-            "                        default all/things)\n"
-            "  --reports FILE        recorded stream, one JSON object per line; - = stdin\n"
-            "  --things FILE         registry: {\"things\":[{\"thingName\":..,\"thingGroups\":[..]}],\n"
-            "                        \"thingGroups\":[{\"thingGroupName\":..,\"parentGroupName\":..}]}\n"
-            "                        (without it every thing is registered, in no group)\n"
-            "  --custom-metric N:T   custom metric N of type number, number-list, string-list\n"
-            "                        or ip-address-list\n"
-            "  --dimension N:F,...   TOPIC_FILTER dimension N with its topic filters\n"
-            "  --no-summary          print only the violation events\n"
-            "  --time-ms             violationEventTime in epoch ms (default: epoch seconds)\n\n"
-            "Exit status: 0 all lines used, 1 some lines skipped (reported with their line\n"
-            "numbers on stderr) or a runtime failure, 2 usage error or invalid profile.\n");
+    fprintf(
+        out,
+        "usage: ddlocal replay --profile FILE [--profile FILE ...] --reports FILE|-\n"
+        "                      [--things FILE] [--custom-metric NAME:TYPE ...]\n"
+        "                      [--dimension NAME:FILTER[,FILTER...] ...] [--no-summary]\n"
+        "                      [--time-ms]\n\n"
+        "Runs Device Defender Detect's evaluation over a recorded stream with a manual\n"
+        "clock and prints every violation event (ListViolationEvents item shape, one\n"
+        "JSON object per line), then one {\"summary\":...} line per behavior.\n\n"
+        "  --profile FILE        security profile JSON (CreateSecurityProfile body with\n"
+        "                        securityProfileName; optional \"targets\": [ARN...],\n"
+        "                        default all/things)\n"
+        "  --reports FILE        recorded stream, one JSON object per line; - = stdin\n"
+        "  --things FILE         registry: {\"things\":[{\"thingName\":..,\"thingGroups\":[..]}],\n"
+        "                        "
+        "\"thingGroups\":[{\"thingGroupName\":..,\"parentGroupName\":..}]}\n"
+        "                        (without it every thing is registered, in no group)\n"
+        "  --custom-metric N:T   custom metric N of type number, number-list, string-list\n"
+        "                        or ip-address-list\n"
+        "  --dimension N:F,...   TOPIC_FILTER dimension N with its topic filters\n"
+        "  --no-summary          print only the violation events\n"
+        "  --time-ms             violationEventTime in epoch ms (default: epoch seconds)\n\n"
+        "Exit status: 0 all lines used, 1 some lines skipped (reported with their line\n"
+        "numbers on stderr) or a runtime failure, 2 usage error or invalid profile.\n");
 }
 
 static char *read_all(const char *path, size_t *len)
@@ -102,8 +104,7 @@ int dd_cmd_replay(int argc, char **argv)
         } else if (strcmp(a, "--time-ms") == 0) {
             opt.time_ms = true;
         } else if (!has_value && (strcmp(a, "--profile") == 0 || strcmp(a, "--reports") == 0 ||
-                                  strcmp(a, "--things") == 0 ||
-                                  strcmp(a, "--custom-metric") == 0 ||
+                                  strcmp(a, "--things") == 0 || strcmp(a, "--custom-metric") == 0 ||
                                   strcmp(a, "--dimension") == 0)) {
             fprintf(stderr, "ddlocal replay: %s needs a value\n", a);
             return DD_CLI_USAGE;
@@ -168,9 +169,7 @@ int dd_cmd_replay(int argc, char **argv)
         opt.dimensions = dims;
         st = dd_replay_run(&opt, in, stdout, stderr, &res);
         switch (st) {
-        case DD_REPLAY_OK:
-            rc = 0;
-            break;
+        case DD_REPLAY_OK: rc = 0; break;
         case DD_REPLAY_SKIPPED_LINES:
             fprintf(stderr, "ddlocal replay: %zu of %zu lines skipped\n", res.skipped, res.lines);
             rc = 1;
@@ -178,9 +177,7 @@ int dd_cmd_replay(int argc, char **argv)
         case DD_REPLAY_BAD_PROFILE:
         case DD_REPLAY_BAD_THINGS:
         case DD_REPLAY_BAD_DEFINITION:
-        case DD_REPLAY_BAD_PARAMETER:
-            rc = DD_CLI_USAGE;
-            break;
+        case DD_REPLAY_BAD_PARAMETER: rc = DD_CLI_USAGE; break;
         default:
             fprintf(stderr, "ddlocal replay: %s\n", dd_replay_strerror(st));
             rc = 1;

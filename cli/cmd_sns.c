@@ -55,7 +55,7 @@ static void add_known(cJSON *known, const char *topic)
 {
     const cJSON *t;
 
-    cJSON_ArrayForEach(t, known) {
+    cJSON_ArrayForEach (t, known) {
         if (strcmp(cJSON_GetStringValue(t), topic) == 0) {
             return;
         }
@@ -125,7 +125,7 @@ static bool topic_known(const cJSON *known, const char *topic)
 {
     const cJSON *t;
 
-    cJSON_ArrayForEach(t, known) {
+    cJSON_ArrayForEach (t, known) {
         if (strcmp(cJSON_GetStringValue(t), topic) == 0) {
             return true;
         }
@@ -137,17 +137,19 @@ static void print_unknown(const cJSON *known, const char *topic)
 {
     const cJSON *t;
 
-    fprintf(stderr, "ddlocal sns: no alert reaches the topic '%s' in this data dir; known topics:",
-            topic);
+    fprintf(stderr,
+            "ddlocal sns: no alert reaches the topic '%s' in this data dir; known topics:", topic);
     if (cJSON_GetArraySize(known) == 0) {
         fprintf(stderr, " none yet");
     }
-    cJSON_ArrayForEach(t, known) {
+    cJSON_ArrayForEach (t, known) {
         fprintf(stderr, " %s", cJSON_GetStringValue(t));
     }
-    fprintf(stderr, "\n(a topic is known when a security profile's alertTargets name it, it has a"
-                    " subscription, or it is the workshop's %s)\n"
-                    "subscribe to it anyway with --create\n", DD_WORKSHOP_SNS_TOPIC);
+    fprintf(stderr,
+            "\n(a topic is known when a security profile's alertTargets name it, it has a"
+            " subscription, or it is the workshop's %s)\n"
+            "subscribe to it anyway with --create\n",
+            DD_WORKSHOP_SNS_TOPIC);
 }
 
 int dd_cmd_sns(int argc, char **argv)
@@ -179,9 +181,10 @@ int dd_cmd_sns(int argc, char **argv)
     }
     pos = argv + 1 + optind;
     npos = argc - 1 - optind;
-    if (strcmp(verb, "subscribe") == 0 ? npos != 2
+    if (strcmp(verb, "subscribe") == 0     ? npos != 2
         : strcmp(verb, "unsubscribe") == 0 ? npos != 1
-        : strcmp(verb, "list") == 0 ? npos > 1 : true) {
+        : strcmp(verb, "list") == 0        ? npos > 1
+                                           : true) {
         return dd_clienv_usage_error("sns", "unknown verb or wrong arguments: '%s'", verb);
     }
     if (dd_clienv_open(&env, data_dir) != DD_CLIENV_OK) {
@@ -216,7 +219,8 @@ int dd_cmd_sns(int argc, char **argv)
         long long id = strtoll(pos[0], &end, 10);
         if (end == pos[0] || *end != '\0') {
             dd_clienv_close(&env);
-            return dd_clienv_usage_error("sns", "subscription ID must be a number, not '%s'", pos[0]);
+            return dd_clienv_usage_error("sns", "subscription ID must be a number, not '%s'",
+                                         pos[0]);
         }
         st = dd_registry_subscription_remove(&env.reg, id, &err);
     } else {

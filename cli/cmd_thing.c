@@ -77,7 +77,8 @@ static int parse(int argc, char **argv, thing_args_t *a)
             } else if (strcmp(optarg, "ec") == 0) {
                 a->key_type = DD_PKI_KEY_EC_P256;
             } else {
-                return dd_clienv_usage_error("thing", "--key-type must be rsa or ec, not '%s'", optarg);
+                return dd_clienv_usage_error("thing", "--key-type must be rsa or ec, not '%s'",
+                                             optarg);
             }
             break;
         case OPT_ATTR: {
@@ -90,11 +91,8 @@ static int parse(int argc, char **argv, thing_args_t *a)
             (void)cJSON_AddStringToObject(a->attrs, optarg, eq + 1);
             break;
         }
-        case 'h':
-            fputs(THING_HELP, stdout);
-            return 0;
-        default:
-            return dd_clienv_usage_error("thing", "unknown option");
+        case 'h': fputs(THING_HELP, stdout); return 0;
+        default: return dd_clienv_usage_error("thing", "unknown option");
         }
     }
     return -1;
@@ -158,12 +156,14 @@ static int create_cert_for(dd_clienv_t *env, const thing_args_t *a, const char *
     } else {
         (void)snprintf(dir, sizeof(dir), "%s/things/%s", env->data_dir, thing);
     }
-    st = dd_registry_cert_add(&env->reg, cred.certificate_pem, DD_CERT_ACTIVE, false, NULL, 0, &err);
+    st =
+        dd_registry_cert_add(&env->reg, cred.certificate_pem, DD_CERT_ACTIVE, false, NULL, 0, &err);
     if (st == DD_REGISTRY_OK) {
         st = dd_registry_principal_attach(&env->reg, thing, cred.certificate_id, &err);
     }
     if (st == DD_REGISTRY_OK && a->policy != NULL) {
-        (void)dd_arn_format(&env->reg.arn, DD_NAME_CERTIFICATE, cred.certificate_id, arn, sizeof(arn));
+        (void)dd_arn_format(&env->reg.arn, DD_NAME_CERTIFICATE, cred.certificate_id, arn,
+                            sizeof(arn));
         st = dd_registry_policy_attach(&env->reg, a->policy, arn, &err);
     }
     if (st != DD_REGISTRY_OK) {
@@ -207,7 +207,8 @@ static int thing_create(dd_clienv_t *env, const thing_args_t *a, const char *nam
         return dd_clienv_registry_error(st, &err);
     }
     out = cJSON_CreateObject();
-    (void)dd_registry_thing_get(&env->reg, name, thing_to_json, &(json_ctx_t){out, &env->reg.arn}, NULL);
+    (void)dd_registry_thing_get(&env->reg, name, thing_to_json, &(json_ctx_t){out, &env->reg.arn},
+                                NULL);
     if (a->with_cert) {
         rc = create_cert_for(env, a, name, out);
     }
@@ -224,14 +225,16 @@ static int thing_describe(dd_clienv_t *env, const char *name)
     dd_registry_status_t st;
     cJSON *out = cJSON_CreateObject();
 
-    st = dd_registry_thing_get(&env->reg, name, thing_to_json, &(json_ctx_t){out, &env->reg.arn}, &err);
+    st = dd_registry_thing_get(&env->reg, name, thing_to_json, &(json_ctx_t){out, &env->reg.arn},
+                               &err);
     if (st == DD_REGISTRY_OK) {
         st = dd_registry_thing_groups(&env->reg, name, NULL, add_string,
                                       cJSON_AddArrayToObject(out, "thingGroups"), NULL, 0, &err);
     }
     if (st == DD_REGISTRY_OK) {
         st = dd_registry_thing_principals(&env->reg, name, NULL, add_string,
-                                          cJSON_AddArrayToObject(out, "certificateIds"), NULL, 0, &err);
+                                          cJSON_AddArrayToObject(out, "certificateIds"), NULL, 0,
+                                          &err);
     }
     if (st != DD_REGISTRY_OK) {
         cJSON_Delete(out);
@@ -256,8 +259,7 @@ static int thing_list(dd_clienv_t *env)
 
     json_ctx_t j = {cJSON_AddArrayToObject(out, "things"), &env->reg.arn};
 
-    if (dd_registry_thing_list(&env->reg, NULL, list_one, &j, NULL, 0) !=
-        DD_REGISTRY_OK) {
+    if (dd_registry_thing_list(&env->reg, NULL, list_one, &j, NULL, 0) != DD_REGISTRY_OK) {
         cJSON_Delete(out);
         fprintf(stderr, "ddlocal: cannot list things\n");
         return 1;
@@ -274,7 +276,7 @@ static int thing_delete(dd_clienv_t *env, const char *name, bool force)
         cJSON *certs = cJSON_CreateArray();
         cJSON *cert;
         st = dd_registry_thing_principals(&env->reg, name, NULL, add_string, certs, NULL, 0, &err);
-        cJSON_ArrayForEach(cert, certs) {
+        cJSON_ArrayForEach (cert, certs) {
             cJSON *others = cJSON_CreateArray();
             if (st != DD_REGISTRY_OK) {
                 cJSON_Delete(others);
@@ -282,10 +284,12 @@ static int thing_delete(dd_clienv_t *env, const char *name, bool force)
             }
             st = dd_registry_principal_detach(&env->reg, name, cert->valuestring, &err);
             if (st == DD_REGISTRY_OK) {
-                st = dd_registry_principal_things(&env->reg, cert->valuestring, NULL, add_string, others, NULL, 0, &err);
+                st = dd_registry_principal_things(&env->reg, cert->valuestring, NULL, add_string,
+                                                  others, NULL, 0, &err);
             }
             if (st == DD_REGISTRY_OK && cJSON_GetArraySize(others) == 0) {
-                st = dd_registry_cert_set_status(&env->reg, cert->valuestring, DD_CERT_INACTIVE, &err);
+                st = dd_registry_cert_set_status(&env->reg, cert->valuestring, DD_CERT_INACTIVE,
+                                                 &err);
                 if (st == DD_REGISTRY_OK) {
                     st = dd_registry_cert_delete(&env->reg, cert->valuestring, true, &err);
                 }

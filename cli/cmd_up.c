@@ -41,11 +41,14 @@ static const char UP_HELP[] =
     "      --strict-identity  only AWS's identity rule (client id = thing name); by default a\n"
     "                         certificate attached to exactly one thing also makes that thing\n"
     "      --no-kick-on-deny  keep clients connected after an authorization failure\n"
-    "      --workshop         provision the world of the workshop's Module 1 on first run (things,\n"
-    "                         certificates, policies, IsolatedDevices + DenyAll, the BadIoTDevices\n"
+    "      --workshop         provision the world of the workshop's Module 1 on first run "
+    "(things,\n"
+    "                         certificates, policies, IsolatedDevices + DenyAll, the "
+    "BadIoTDevices\n"
     "                         topic, the isolator) and print its steps; you create the profiles\n"
     "      --with-profiles    with --workshop: also create and attach the workshop's two security\n"
-    "                         profiles (DetectLargeMessageSize, DetectSendingMoreThanAverageBytes)\n"
+    "                         profiles (DetectLargeMessageSize, "
+    "DetectSendingMoreThanAverageBytes)\n"
     "      --isolator TOPIC:GROUP  run an isolator: SNS stand-in TOPIC -> thing group GROUP\n"
     "                         (with --workshop: BadIoTDevices:IsolatedDevices)\n"
     "      --no-isolator      no built-in isolator, not even with --workshop (e.g. to let the\n"
@@ -53,7 +56,8 @@ static const char UP_HELP[] =
     "      --fine-error-codes --throttle --reject-duplicate-report-ids --reject-mixed-keys\n"
     "                         report protocol switches (see `ddlocald --help`)\n"
     "      --webhook-attempts N --webhook-backoff-ms MS\n"
-    "                         webhook delivery: attempts before a dead letter (4), first backoff (1000)\n"
+    "                         webhook delivery: attempts before a dead letter (4), first backoff "
+    "(1000)\n"
     "      --lambda-backoff-ms MS  Lambda stand-in retries: wait before the 2nd of 3 attempts,\n"
     "                         doubled before the 3rd (default 60000, as Lambda)\n"
     "      --no-status        no live status line and no event lines: for `ddlocal up ... &` in a\n"
@@ -84,10 +88,29 @@ static int parse_port(const char *text, uint16_t *out)
 }
 
 enum {
-    OPT_MQTT_PORT = 1000, OPT_ALPN_PORT, OPT_API_PORT, OPT_BIND, OPT_TIME_SCALE, OPT_MANUAL, OPT_REGION,
-    OPT_ACCOUNT, OPT_STRICT, OPT_NO_KICK, OPT_WORKSHOP, OPT_ISOLATOR, OPT_FINE, OPT_THROTTLE,
-    OPT_DUPLICATES, OPT_MIXED, OPT_NO_STATUS, OPT_LOG_LEVEL, OPT_WH_ATTEMPTS, OPT_WH_BACKOFF,
-    OPT_WITH_PROFILES, OPT_NO_ISOLATOR, OPT_LAMBDA_BACKOFF
+    OPT_MQTT_PORT = 1000,
+    OPT_ALPN_PORT,
+    OPT_API_PORT,
+    OPT_BIND,
+    OPT_TIME_SCALE,
+    OPT_MANUAL,
+    OPT_REGION,
+    OPT_ACCOUNT,
+    OPT_STRICT,
+    OPT_NO_KICK,
+    OPT_WORKSHOP,
+    OPT_ISOLATOR,
+    OPT_FINE,
+    OPT_THROTTLE,
+    OPT_DUPLICATES,
+    OPT_MIXED,
+    OPT_NO_STATUS,
+    OPT_LOG_LEVEL,
+    OPT_WH_ATTEMPTS,
+    OPT_WH_BACKOFF,
+    OPT_WITH_PROFILES,
+    OPT_NO_ISOLATOR,
+    OPT_LAMBDA_BACKOFF
 };
 
 int dd_cmd_up(int argc, char **argv)
@@ -133,7 +156,9 @@ int dd_cmd_up(int argc, char **argv)
         case OPT_MQTT_PORT:
         case OPT_ALPN_PORT:
         case OPT_API_PORT: {
-            uint16_t *port = c == OPT_MQTT_PORT ? &o.mqtt_port : c == OPT_ALPN_PORT ? &o.alpn_port : &o.api_port;
+            uint16_t *port = c == OPT_MQTT_PORT   ? &o.mqtt_port
+                             : c == OPT_ALPN_PORT ? &o.alpn_port
+                                                  : &o.api_port;
             if (parse_port(optarg, port) != 0) {
                 return dd_clienv_usage_error("up", "a port is 0..65535, not '%s'", optarg);
             }
@@ -147,7 +172,8 @@ int dd_cmd_up(int argc, char **argv)
             char *end = NULL;
             o.time_scale = strtod(optarg, &end);
             if (end == optarg || *end != '\0' || !(o.time_scale > 0.0) || o.time_scale > 1e6) {
-                return dd_clienv_usage_error("up", "--time-scale takes a number > 0, not '%s'", optarg);
+                return dd_clienv_usage_error("up", "--time-scale takes a number > 0, not '%s'",
+                                             optarg);
             }
             break;
         }
@@ -160,7 +186,8 @@ int dd_cmd_up(int argc, char **argv)
         case OPT_WITH_PROFILES: o.workshop_profiles = true; break;
         case OPT_ISOLATOR:
             if (strchr(optarg, ':') == NULL) {
-                return dd_clienv_usage_error("up", "--isolator takes TOPIC:GROUP, not '%s'", optarg);
+                return dd_clienv_usage_error("up", "--isolator takes TOPIC:GROUP, not '%s'",
+                                             optarg);
             }
             o.isolator = optarg;
             break;
@@ -169,7 +196,9 @@ int dd_cmd_up(int argc, char **argv)
             char *end = NULL;
             long v = strtol(optarg, &end, 10);
             if (end == optarg || *end != '\0' || v < 1 || v > 3600000) {
-                return dd_clienv_usage_error("up", "--lambda-backoff-ms takes 1..3600000 ms, not '%s'", optarg);
+                return dd_clienv_usage_error("up",
+                                             "--lambda-backoff-ms takes 1..3600000 ms, not '%s'",
+                                             optarg);
             }
             o.lambda_backoff_ms = optarg;
             break;
@@ -194,17 +223,14 @@ int dd_cmd_up(int argc, char **argv)
             break;
         }
         case OPT_LOG_LEVEL:
-            if (strcmp(optarg, "error") != 0 && strcmp(optarg, "warn") != 0 && strcmp(optarg, "info") != 0 &&
-                strcmp(optarg, "debug") != 0) {
+            if (strcmp(optarg, "error") != 0 && strcmp(optarg, "warn") != 0 &&
+                strcmp(optarg, "info") != 0 && strcmp(optarg, "debug") != 0) {
                 return dd_clienv_usage_error("up", "--log-level is error, warn, info or debug");
             }
             o.log_level = optarg;
             break;
-        case 'h':
-            fputs(UP_HELP, stdout);
-            return 0;
-        default:
-            return dd_clienv_usage_error("up", "unknown option");
+        case 'h': fputs(UP_HELP, stdout); return 0;
+        default: return dd_clienv_usage_error("up", "unknown option");
         }
     }
     if (optind != argc) {

@@ -58,7 +58,8 @@ int dd_cmd_workshop(int argc, char **argv)
     if (optind != argc) {
         return dd_clienv_usage_error("workshop", "unexpected argument '%s'", argv[optind]);
     }
-    if (realpath(data_dir, abs_dir) == NULL || dd_apiclient_endpoints(abs_dir, &ep) != DD_APICLIENT_OK) {
+    if (realpath(data_dir, abs_dir) == NULL ||
+        dd_apiclient_endpoints(abs_dir, &ep) != DD_APICLIENT_OK) {
         fprintf(stderr, "ddlocal workshop: %s\n", dd_apiclient_strerror(DD_APICLIENT_NOT_RUNNING));
         return 1;
     }
@@ -66,7 +67,8 @@ int dd_cmd_workshop(int argc, char **argv)
         return 1;
     }
     /* The banner's note on device timing depends on the clock ddlocald runs. */
-    if (dd_apiclient_json(ep.api, "GET", "/ddlocal/v1/clock", NULL, &clock_doc) == DD_APICLIENT_OK) {
+    if (dd_apiclient_json(ep.api, "GET", "/ddlocal/v1/clock", NULL, &clock_doc) ==
+        DD_APICLIENT_OK) {
         const char *spec = cJSON_GetStringValue(cJSON_GetObjectItem(clock_doc, "spec"));
         have_clock = spec != NULL && dd_clock_parse(&clock, spec) == DD_CLOCK_OK;
     }

@@ -48,8 +48,8 @@ dd_apiclient_status_t dd_apiclient_request(const char *base, const char *method,
 }
 
 dd_apiclient_status_t dd_apiclient_request_h(const char *base, const char *method, const char *path,
-                                             const char *header, const char *body, long *http_status,
-                                             char **response)
+                                             const char *header, const char *body,
+                                             long *http_status, char **response)
 {
     struct curl_slist *headers = NULL;
     buffer_t b = {NULL, 0, 0};
@@ -219,8 +219,8 @@ void dd_apiclient_escape(const char *in, char *out, size_t len)
     }
     for (; in != NULL && *in != '\0' && o + 4 <= len; in++) {
         unsigned char c = (unsigned char)*in;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-            c == '_' || c == '.' || c == '~') {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
             out[o++] = (char)c;
         } else {
             out[o++] = '%';
@@ -238,7 +238,8 @@ const char *dd_apiclient_strerror(dd_apiclient_status_t status)
     case DD_APICLIENT_BAD_PARAMETER: return "bad parameter";
     case DD_APICLIENT_NO_MEMORY: return "out of memory";
     case DD_APICLIENT_UNREACHABLE: return "ddlocald's API cannot be reached";
-    case DD_APICLIENT_NOT_RUNNING: return "the pipeline is not running (no endpoints.json; start `ddlocal up`)";
+    case DD_APICLIENT_NOT_RUNNING:
+        return "the pipeline is not running (no endpoints.json; start `ddlocal up`)";
     case DD_APICLIENT_BAD_RESPONSE: return "unexpected response";
     }
     return "unknown apiclient status";

@@ -18,12 +18,12 @@
 
 /** Status codes of this module. */
 typedef enum dd_apiclient_status {
-    DD_APICLIENT_OK = 0,          /**< A response arrived (any HTTP status). */
+    DD_APICLIENT_OK = 0, /**< A response arrived (any HTTP status). */
     DD_APICLIENT_BAD_PARAMETER,
     DD_APICLIENT_NO_MEMORY,
-    DD_APICLIENT_UNREACHABLE,     /**< Connection failed or timed out. */
-    DD_APICLIENT_NOT_RUNNING,     /**< No endpoints.json: the pipeline is not up. */
-    DD_APICLIENT_BAD_RESPONSE     /**< The body is not the JSON expected. */
+    DD_APICLIENT_UNREACHABLE, /**< Connection failed or timed out. */
+    DD_APICLIENT_NOT_RUNNING, /**< No endpoints.json: the pipeline is not up. */
+    DD_APICLIENT_BAD_RESPONSE /**< The body is not the JSON expected. */
 } dd_apiclient_status_t;
 
 /** The endpoints of a running pipeline (from endpoints.json). */
@@ -31,7 +31,7 @@ typedef struct dd_apiclient_endpoints {
     char mqtt_host[64];
     unsigned mqtt_port;
     unsigned alpn_port;
-    char api[128];          /**< "http://127.0.0.1:P" */
+    char api[128]; /**< "http://127.0.0.1:P" */
     char root_ca[600];
 } dd_apiclient_endpoints_t;
 
@@ -55,8 +55,8 @@ dd_apiclient_status_t dd_apiclient_request(const char *base, const char *method,
  *        ("Name: value"), e.g. x-amzn-principal for AttachThingPrincipal.
  */
 dd_apiclient_status_t dd_apiclient_request_h(const char *base, const char *method, const char *path,
-                                             const char *header, const char *body, long *http_status,
-                                             char **response);
+                                             const char *header, const char *body,
+                                             long *http_status, char **response);
 
 /**
  * @brief Like dd_apiclient_request() with a cJSON body and response; a non-2xx

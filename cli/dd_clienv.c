@@ -56,7 +56,8 @@ dd_clienv_status_t dd_clienv_open(dd_clienv_t *env, const char *data_dir)
         return DD_CLIENV_BAD_PARAMETER;
     }
     if (dd_fs_mkdirs(env->data_dir, 0700) != DD_FS_OK || access(env->data_dir, W_OK) != 0) {
-        DD_LOG_ERROR("data dir %s cannot be created or is not writable: %s", env->data_dir, strerror(errno));
+        DD_LOG_ERROR("data dir %s cannot be created or is not writable: %s", env->data_dir,
+                     strerror(errno));
         return DD_CLIENV_NOT_WRITABLE;
     }
     (void)dd_clock_init_real(&env->clock);
@@ -196,7 +197,8 @@ char *dd_clienv_read_input(const char *path, size_t max_len)
         return data;
     }
     if (dd_fs_read_file(path, max_len, &data, &len) != DD_FS_OK) {
-        fprintf(stderr, "ddlocal: cannot read %s: %s\n", path, errno != 0 ? strerror(errno) : "too large or unreadable");
+        fprintf(stderr, "ddlocal: cannot read %s: %s\n", path,
+                errno != 0 ? strerror(errno) : "too large or unreadable");
         return NULL;
     }
     return data;

@@ -30,16 +30,16 @@
 typedef enum dd_clienv_status {
     DD_CLIENV_OK = 0,
     DD_CLIENV_BAD_PARAMETER,
-    DD_CLIENV_NOT_WRITABLE,   /**< Data dir cannot be created or written. */
+    DD_CLIENV_NOT_WRITABLE, /**< Data dir cannot be created or written. */
     DD_CLIENV_PKI_ERROR,
     DD_CLIENV_DB_ERROR
 } dd_clienv_status_t;
 
 /** An opened data dir. */
 typedef struct dd_clienv {
-    char data_dir[512];       /**< Absolute path. */
+    char data_dir[512]; /**< Absolute path. */
     sqlite3 *db;
-    dd_clock_t clock;         /**< Wall clock for creation dates. */
+    dd_clock_t clock; /**< Wall clock for creation dates. */
     dd_registry_t reg;
     dd_pki_ca_t *ca;
     char service_cert_id[DD_PKI_CERT_ID_LEN + 1];
@@ -83,6 +83,7 @@ char *dd_clienv_read_input(const char *path, size_t max_len);
  * @brief Prints "ddlocal <cmd>: <message>" and a pointer to --help; returns
  *        DD_CLI_USAGE.
  */
-int dd_clienv_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int dd_clienv_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif /* DD_CLIENV_H_ */

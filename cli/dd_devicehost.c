@@ -38,7 +38,8 @@
 /* How long a session waits for its holder's answers. */
 #define ANSWER_MS 10000
 
-static const uint16_t NS_PORTS[DD_DEVICEHOST_RELAYS] = {DD_DEVICEHOST_PORT, DD_DEVICEHOST_ALPN_PORT};
+static const uint16_t NS_PORTS[DD_DEVICEHOST_RELAYS] = {DD_DEVICEHOST_PORT,
+                                                        DD_DEVICEHOST_ALPN_PORT};
 
 /* ---- relaying bytes between two sockets ---------------------------------------------- */
 
@@ -180,9 +181,10 @@ static void *relay_main(void *arg)
         }
         out = connect_tcp_loopback(port);
         if (out < 0) {
-            DD_LOG_WARN("127.0.0.1:%u in the device: the broker at 127.0.0.1:%u cannot be reached (%s);"
-                        " this connection is closed",
-                        (unsigned)relay->ns_port, (unsigned)port, strerror(errno));
+            DD_LOG_WARN(
+                "127.0.0.1:%u in the device: the broker at 127.0.0.1:%u cannot be reached (%s);"
+                " this connection is closed",
+                (unsigned)relay->ns_port, (unsigned)port, strerror(errno));
             close(in);
             continue;
         }
@@ -259,8 +261,8 @@ static int send_with_fds(int sock, const void *data, size_t len, const int *fds,
 }
 
 /* Receives one message and its descriptors (close-on-exec); waits at most timeout_ms (-1: forever). */
-static ssize_t recv_with_fds(int sock, void *data, size_t len, int *fds, size_t max_fds, size_t *nfds,
-                             int timeout_ms)
+static ssize_t recv_with_fds(int sock, void *data, size_t len, int *fds, size_t max_fds,
+                             size_t *nfds, int timeout_ms)
 {
     union {
         struct cmsghdr align;
@@ -391,7 +393,7 @@ static int listen_tcp_loopback(uint16_t port)
 /* What the namespace's maker sends with its descriptors. */
 typedef struct setup_msg {
     char ok;
-    char user_ns;   /* the descriptors include the user namespace */
+    char user_ns; /* the descriptors include the user namespace */
 } setup_msg_t;
 
 /*
@@ -443,8 +445,8 @@ static int make_namespace(int sock, bool ns_files)
 }
 
 /* Receives make_namespace()'s message; fills the relays' listening sockets and the ns files. */
-static dd_devicehost_status_t receive_namespace(int sock, dd_devicehost_relay_t *relays, int *netns_fd,
-                                                int *userns_fd)
+static dd_devicehost_status_t receive_namespace(int sock, dd_devicehost_relay_t *relays,
+                                                int *netns_fd, int *userns_fd)
 {
     setup_msg_t m = {0, 0};
     int fds[MAX_PASSED_FDS];
@@ -452,7 +454,8 @@ static dd_devicehost_status_t receive_namespace(int sock, dd_devicehost_relay_t 
     size_t want;
     size_t i;
 
-    if (recv_with_fds(sock, &m, sizeof(m), fds, MAX_PASSED_FDS, &n, -1) != (ssize_t)sizeof(m) || !m.ok) {
+    if (recv_with_fds(sock, &m, sizeof(m), fds, MAX_PASSED_FDS, &n, -1) != (ssize_t)sizeof(m) ||
+        !m.ok) {
         for (i = 0; i < n; i++) {
             close(fds[i]);
         }
@@ -589,8 +592,8 @@ static void ns_main(int control_fd)
     _exit(0);
 }
 
-dd_devicehost_status_t dd_devicehost_start(dd_devicehost_t *host, const char *run_dir, uint16_t mqtt_port,
-                                           uint16_t alpn_port)
+dd_devicehost_status_t dd_devicehost_start(dd_devicehost_t *host, const char *run_dir,
+                                           uint16_t mqtt_port, uint16_t alpn_port)
 {
     dd_devicehost_status_t st;
     int sv[2];
@@ -630,8 +633,8 @@ dd_devicehost_status_t dd_devicehost_start(dd_devicehost_t *host, const char *ru
     return st;
 }
 
-dd_devicehost_status_t dd_devicehost_exec(dd_devicehost_t *host, const char *slot, char *const argv[],
-                                          const char *log_path)
+dd_devicehost_status_t dd_devicehost_exec(dd_devicehost_t *host, const char *slot,
+                                          char *const argv[], const char *log_path)
 {
     char buf[COMMAND_MAX];
     size_t off = 0;
@@ -661,7 +664,7 @@ dd_devicehost_status_t dd_devicehost_exec(dd_devicehost_t *host, const char *slo
         off += n;
     }
     return send(host->control_fd, buf, off, MSG_NOSIGNAL) == (ssize_t)off ? DD_DEVICEHOST_OK
-                                                                            : DD_DEVICEHOST_FAILED;
+                                                                          : DD_DEVICEHOST_FAILED;
 }
 
 void dd_devicehost_stop(dd_devicehost_t *host)
@@ -685,11 +688,11 @@ void dd_devicehost_stop(dd_devicehost_t *host)
 
 /* Messages on the control socket (one per datagram). */
 enum {
-    MSG_HELLO = 'H',    /* holder -> session on connect, with the namespace files */
-    MSG_PORTS = 'P',    /* session -> holder: the broker's ports now */
-    MSG_ACK = 'A',      /* holder -> session: ports in use */
-    MSG_BYE = 'B',      /* session -> holder: closing */
-    MSG_LEFT = 'L'      /* holder -> session: sessions still open (0: the holder ends) */
+    MSG_HELLO = 'H', /* holder -> session on connect, with the namespace files */
+    MSG_PORTS = 'P', /* session -> holder: the broker's ports now */
+    MSG_ACK = 'A',   /* holder -> session: ports in use */
+    MSG_BYE = 'B',   /* session -> holder: closing */
+    MSG_LEFT = 'L'   /* holder -> session: sessions still open (0: the holder ends) */
 };
 
 typedef struct control_msg {
@@ -713,7 +716,8 @@ static int state_paths(const char *state_dir, state_paths_t *p)
 {
     p->dir_fd = open(state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     (void)snprintf(p->control, sizeof(p->control), "%s/control.sock", state_dir);
-    (void)snprintf(p->control_short, sizeof(p->control_short), "/proc/self/fd/%d/control.sock", p->dir_fd);
+    (void)snprintf(p->control_short, sizeof(p->control_short), "/proc/self/fd/%d/control.sock",
+                   p->dir_fd);
     (void)snprintf(p->pid, sizeof(p->pid), "%s/holder.pid", state_dir);
     (void)snprintf(p->lock, sizeof(p->lock), "%s/lock", state_dir);
     return p->dir_fd >= 0 ? 0 : -1;
@@ -891,8 +895,8 @@ static bool holder_serve(holder_t *h, size_t i)
     }
     if (m.type == MSG_PORTS) {
         if (m.mqtt_port != h->relays[0].broker_port || m.alpn_port != h->relays[1].broker_port) {
-            DD_LOG_INFO("relaying to the broker at 127.0.0.1:%u (443 role: %u)", (unsigned)m.mqtt_port,
-                        (unsigned)m.alpn_port);
+            DD_LOG_INFO("relaying to the broker at 127.0.0.1:%u (443 role: %u)",
+                        (unsigned)m.mqtt_port, (unsigned)m.alpn_port);
         }
         __atomic_store_n(&h->relays[0].broker_port, m.mqtt_port, __ATOMIC_RELAXED);
         __atomic_store_n(&h->relays[1].broker_port, m.alpn_port, __ATOMIC_RELAXED);
@@ -980,8 +984,8 @@ static int write_pid_file(const char *path)
  * control socket and relays until the last session closes. Tells the
  * starting session on @p ready_fd (one status byte). Never returns.
  */
-static void holder_main(const char *state_dir, uint16_t mqtt_port, uint16_t alpn_port, const char *log_path,
-                        int ready_fd)
+static void holder_main(const char *state_dir, uint16_t mqtt_port, uint16_t alpn_port,
+                        const char *log_path, int ready_fd)
 {
     holder_t h;
     struct sockaddr_un sa;
@@ -1052,17 +1056,20 @@ static void holder_main(const char *state_dir, uint16_t mqtt_port, uint16_t alpn
     status = (char)DD_DEVICEHOST_FAILED;
     h.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (h.listen_fd < 0 || unix_address(h.paths.control_short, &sa) != 0 ||
-        bind(h.listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(h.listen_fd, 16) != 0) {
+        bind(h.listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(h.listen_fd, 16) != 0) {
         DD_LOG_ERROR("cannot listen on %s: %s", h.paths.control, strerror(errno));
         goto fail;
     }
-    if (write_pid_file(h.paths.pid) != 0 || start_relays(h.relays, DD_DEVICEHOST_RELAYS) != DD_DEVICEHOST_OK) {
+    if (write_pid_file(h.paths.pid) != 0 ||
+        start_relays(h.relays, DD_DEVICEHOST_RELAYS) != DD_DEVICEHOST_OK) {
         (void)unlink(h.paths.control);
         goto fail;
     }
-    DD_LOG_INFO("device host of %s up (pid %d): 127.0.0.1:%u -> 127.0.0.1:%u, 127.0.0.1:%u -> 127.0.0.1:%u",
-                state_dir, (int)getpid(), (unsigned)DD_DEVICEHOST_PORT, (unsigned)mqtt_port,
-                (unsigned)DD_DEVICEHOST_ALPN_PORT, (unsigned)alpn_port);
+    DD_LOG_INFO(
+        "device host of %s up (pid %d): 127.0.0.1:%u -> 127.0.0.1:%u, 127.0.0.1:%u -> 127.0.0.1:%u",
+        state_dir, (int)getpid(), (unsigned)DD_DEVICEHOST_PORT, (unsigned)mqtt_port,
+        (unsigned)DD_DEVICEHOST_ALPN_PORT, (unsigned)alpn_port);
     status = (char)DD_DEVICEHOST_OK;
     (void)write(ready_fd, &status, 1);
     close(ready_fd);
@@ -1074,7 +1081,8 @@ fail:
 }
 
 /* Receives one control message of @p type; false on timeout, hang-up or another type. */
-static bool session_expect(int fd, char type, control_msg_t *m, int *fds, size_t max_fds, size_t *nfds)
+static bool session_expect(int fd, char type, control_msg_t *m, int *fds, size_t max_fds,
+                           size_t *nfds)
 {
     size_t dummy;
 
@@ -1108,7 +1116,8 @@ static void session_release(dd_devicehost_session_t *s)
 
 /* Starts a holder (our child) and waits until it listens. */
 static dd_devicehost_status_t spawn_holder(dd_devicehost_session_t *s, const char *state_dir,
-                                           uint16_t mqtt_port, uint16_t alpn_port, const char *log_path)
+                                           uint16_t mqtt_port, uint16_t alpn_port,
+                                           const char *log_path)
 {
     int ready[2];
     char status = (char)DD_DEVICEHOST_FAILED;
@@ -1143,7 +1152,8 @@ static dd_devicehost_status_t spawn_holder(dd_devicehost_session_t *s, const cha
 }
 
 dd_devicehost_status_t dd_devicehost_open(dd_devicehost_session_t *session, const char *state_dir,
-                                          uint16_t mqtt_port, uint16_t alpn_port, const char *log_path)
+                                          uint16_t mqtt_port, uint16_t alpn_port,
+                                          const char *log_path)
 {
     dd_devicehost_status_t st = DD_DEVICEHOST_OK;
     state_paths_t paths;
@@ -1154,8 +1164,8 @@ dd_devicehost_status_t dd_devicehost_open(dd_devicehost_session_t *session, cons
     int lock_fd;
     int fd;
 
-    if (session == NULL || state_dir == NULL || state_dir[0] == '\0' || strlen(state_dir) >= PATH_MAX ||
-        mqtt_port == 0) {
+    if (session == NULL || state_dir == NULL || state_dir[0] == '\0' ||
+        strlen(state_dir) >= PATH_MAX || mqtt_port == 0) {
         return DD_DEVICEHOST_BAD_PARAMETER;
     }
     session_reset(session);
@@ -1231,7 +1241,8 @@ dd_devicehost_status_t dd_devicehost_open(dd_devicehost_session_t *session, cons
         m.type = MSG_PORTS;
         m.mqtt_port = mqtt_port;
         m.alpn_port = alpn_port;
-        if (send_with_fds(fd, &m, sizeof(m), NULL, 0) != 0 || !session_expect(fd, MSG_ACK, &m, NULL, 0, NULL)) {
+        if (send_with_fds(fd, &m, sizeof(m), NULL, 0) != 0 ||
+            !session_expect(fd, MSG_ACK, &m, NULL, 0, NULL)) {
             st = DD_DEVICEHOST_FAILED;
         }
     }
@@ -1256,7 +1267,8 @@ static bool same_namespace(int ns_fd, const char *own_path)
     struct stat a;
     struct stat b;
 
-    return fstat(ns_fd, &a) == 0 && stat(own_path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+    return fstat(ns_fd, &a) == 0 && stat(own_path, &b) == 0 && a.st_ino == b.st_ino &&
+           a.st_dev == b.st_dev;
 }
 
 dd_devicehost_status_t dd_devicehost_run(const dd_devicehost_session_t *session, char *const argv[],
@@ -1269,7 +1281,8 @@ dd_devicehost_status_t dd_devicehost_run(const dd_devicehost_session_t *session,
     pid_t parent;
     pid_t pid;
 
-    if (session == NULL || session->netns_fd < 0 || argv == NULL || argv[0] == NULL || exit_status == NULL) {
+    if (session == NULL || session->netns_fd < 0 || argv == NULL || argv[0] == NULL ||
+        exit_status == NULL) {
         return DD_DEVICEHOST_BAD_PARAMETER;
     }
     parent = getpid();
@@ -1295,7 +1308,8 @@ dd_devicehost_status_t dd_devicehost_run(const dd_devicehost_session_t *session,
         if ((session->userns_fd >= 0 && !same_namespace(session->userns_fd, "/proc/self/ns/user") &&
              setns(session->userns_fd, CLONE_NEWUSER) != 0) ||
             setns(session->netns_fd, CLONE_NEWNET) != 0) {
-            fprintf(stderr, "ddlocal device: cannot enter the device's namespace: %s\n", strerror(errno));
+            fprintf(stderr, "ddlocal device: cannot enter the device's namespace: %s\n",
+                    strerror(errno));
             _exit(127);
         }
         execvp(argv[0], argv);
@@ -1358,7 +1372,8 @@ const char *dd_devicehost_strerror(dd_devicehost_status_t status)
     case DD_DEVICEHOST_OK: return "ok";
     case DD_DEVICEHOST_BAD_PARAMETER: return "bad parameter";
     case DD_DEVICEHOST_NO_NAMESPACE:
-        return "network namespaces are not available (run as root, or enable unprivileged user namespaces)";
+        return "network namespaces are not available (run as root, or enable unprivileged user "
+               "namespaces)";
     case DD_DEVICEHOST_FAILED: return "the device host could not be set up";
     case DD_DEVICEHOST_HOLDER_GONE: return "the device's relay process has gone (was it killed?)";
     }

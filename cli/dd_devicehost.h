@@ -52,9 +52,9 @@
 typedef enum dd_devicehost_status {
     DD_DEVICEHOST_OK = 0,
     DD_DEVICEHOST_BAD_PARAMETER,
-    DD_DEVICEHOST_NO_NAMESPACE,   /**< Network namespaces are not available here. */
-    DD_DEVICEHOST_FAILED,         /**< Sockets, threads or processes could not be set up. */
-    DD_DEVICEHOST_HOLDER_GONE     /**< The session's holder does not answer (killed?). */
+    DD_DEVICEHOST_NO_NAMESPACE, /**< Network namespaces are not available here. */
+    DD_DEVICEHOST_FAILED,       /**< Sockets, threads or processes could not be set up. */
+    DD_DEVICEHOST_HOLDER_GONE   /**< The session's holder does not answer (killed?). */
 } dd_devicehost_status_t;
 
 /** Ports the devices use inside the namespace: the 8883 role and the 443 role. */
@@ -66,30 +66,30 @@ typedef enum dd_devicehost_status {
 /** One relayed port: namespace 127.0.0.1:ns_port -> host 127.0.0.1:broker_port. */
 typedef struct dd_devicehost_relay {
     uint16_t ns_port;
-    uint16_t broker_port;       /**< 0: connections are refused. Read atomically. */
-    int listen_fd;              /**< Listening socket inside the namespace. */
+    uint16_t broker_port; /**< 0: connections are refused. Read atomically. */
+    int listen_fd;        /**< Listening socket inside the namespace. */
     pthread_t thread;
     bool running;
 } dd_devicehost_relay_t;
 
 /** The demo's device host. */
 typedef struct dd_devicehost {
-    pid_t pid;                  /**< The namespace's init process. */
-    int control_fd;             /**< Commands to it (start/stop programs). */
+    pid_t pid;      /**< The namespace's init process. */
+    int control_fd; /**< Commands to it (start/stop programs). */
     dd_devicehost_relay_t relays[DD_DEVICEHOST_RELAYS];
     size_t relay_count;
 } dd_devicehost_t;
 
 /** One open `ddlocal device` session. */
 typedef struct dd_devicehost_session {
-    int control_fd;             /**< Connection to the holder; open while the session is. */
-    int netns_fd;               /**< The device's network namespace. */
-    int userns_fd;              /**< Its user namespace, or -1 (root needs none). */
+    int control_fd; /**< Connection to the holder; open while the session is. */
+    int netns_fd;   /**< The device's network namespace. */
+    int userns_fd;  /**< Its user namespace, or -1 (root needs none). */
     pid_t holder_pid;
-    bool holder_is_child;       /**< This process started the holder. */
-    bool joined;                /**< Another session had the namespace open already. */
-    bool stale_removed;         /**< A dead holder's files were found and removed. */
-    unsigned sessions;          /**< Sessions open, this one included, when it opened. */
+    bool holder_is_child; /**< This process started the holder. */
+    bool joined;          /**< Another session had the namespace open already. */
+    bool stale_removed;   /**< A dead holder's files were found and removed. */
+    unsigned sessions;    /**< Sessions open, this one included, when it opened. */
 } dd_devicehost_session_t;
 
 /**
@@ -113,8 +113,8 @@ dd_devicehost_status_t dd_devicehost_start(dd_devicehost_t *host, const char *ru
  * @return DD_DEVICEHOST_OK, DD_DEVICEHOST_BAD_PARAMETER (no host, command too long)
  *         or DD_DEVICEHOST_FAILED (the namespace's init has gone).
  */
-dd_devicehost_status_t dd_devicehost_exec(dd_devicehost_t *host, const char *slot, char *const argv[],
-                                          const char *log_path);
+dd_devicehost_status_t dd_devicehost_exec(dd_devicehost_t *host, const char *slot,
+                                          char *const argv[], const char *log_path);
 
 /** @brief Stops every program, the namespace and the relays; safe on a failed start. */
 void dd_devicehost_stop(dd_devicehost_t *host);
@@ -133,7 +133,8 @@ void dd_devicehost_stop(dd_devicehost_t *host);
  *         or DD_DEVICEHOST_FAILED.
  */
 dd_devicehost_status_t dd_devicehost_open(dd_devicehost_session_t *session, const char *state_dir,
-                                          uint16_t mqtt_port, uint16_t alpn_port, const char *log_path);
+                                          uint16_t mqtt_port, uint16_t alpn_port,
+                                          const char *log_path);
 
 /**
  * @brief Runs a program (typically a shell) inside the session's namespace,

@@ -96,12 +96,15 @@ static int resolve_port(const char *what, const char *flag, const char *bind, ui
     }
     st = dd_proc_port_available(bind, *port);
     if (st == DD_PROC_IN_USE) {
-        fprintf(stderr, "ddlocal up: port %u (%s) is already in use; choose another with %s PORT (0 = any free port)\n",
+        fprintf(stderr,
+                "ddlocal up: port %u (%s) is already in use; choose another with %s PORT (0 = any "
+                "free port)\n",
                 (unsigned)*port, what, flag);
         return DD_UP_EXIT_PORT;
     }
     if (st == DD_PROC_PERMISSION) {
-        fprintf(stderr, "ddlocal up: port %u (%s) needs root; run as root or use %s PORT (e.g. 8443)\n",
+        fprintf(stderr,
+                "ddlocal up: port %u (%s) needs root; run as root or use %s PORT (e.g. 8443)\n",
                 (unsigned)*port, what, flag);
         return DD_UP_EXIT_PORT;
     }
@@ -118,7 +121,8 @@ static int64_t stored_pipeline_ms(dd_clienv_t *env)
     char *text = NULL;
     int64_t ms = 0;
 
-    if (dd_registry_setting_get(&env->reg, "clock_last_ms", &text) == DD_REGISTRY_OK && text != NULL) {
+    if (dd_registry_setting_get(&env->reg, "clock_last_ms", &text) == DD_REGISTRY_OK &&
+        text != NULL) {
         ms = strtoll(text, NULL, 10);
     }
     free(text);
@@ -139,8 +143,11 @@ static void choose_clock(dd_up_t *up, dd_clienv_t *env)
     } else {
         (void)dd_clock_init_real(&clock);
         if (last > now) {
-            fprintf(stderr, "ddlocal up: note: this data dir's pipeline time is %.0f s ahead of the real clock;"
-                            " evaluation waits for real time to catch up\n", (double)(last - now) / 1000.0);
+            fprintf(
+                stderr,
+                "ddlocal up: note: this data dir's pipeline time is %.0f s ahead of the real clock;"
+                " evaluation waits for real time to catch up\n",
+                (double)(last - now) / 1000.0);
         }
     }
     (void)dd_clock_format(&clock, up->clock_spec, sizeof(up->clock_spec));
@@ -163,7 +170,8 @@ static void note(dd_up_t *up, const char *fmt, ...)
         cJSON *doc = NULL;
         const cJSON *ms;
         if (dd_apiclient_request(up->api_url, "GET", "/ddlocal/v1/clock", NULL, &http, &body) ==
-                DD_APICLIENT_OK && http == 200 && (doc = cJSON_Parse(body)) != NULL &&
+                DD_APICLIENT_OK &&
+            http == 200 && (doc = cJSON_Parse(body)) != NULL &&
             cJSON_IsNumber(ms = cJSON_GetObjectItem(doc, "pipelineTimeMs"))) {
             (void)dd_clock_set(&up->clock, (int64_t)cJSON_GetNumberValue(ms));
         }
@@ -190,7 +198,8 @@ static int start_broker(dd_up_t *up)
     char *envp[4] = {"TZ=UTC", NULL, NULL, NULL};
     dd_proc_status_t st;
 
-    if (dd_broker_conf_defaults(&c, up->data_dir, user, sizeof(user), log, sizeof(log)) != DD_BROKER_CONF_OK) {
+    if (dd_broker_conf_defaults(&c, up->data_dir, user, sizeof(user), log, sizeof(log)) !=
+        DD_BROKER_CONF_OK) {
         return DD_UP_EXIT_FAILURE;
     }
     c.bind_address = up->opts.bind;
@@ -229,7 +238,8 @@ static int start_broker(dd_up_t *up)
     if (st != DD_PROC_OK) {
         char how[64];
         dd_proc_describe_exit(&up->broker, how, sizeof(how));
-        fprintf(stderr, "ddlocal up: mosquitto did not start listening (%s, it %s)\n", dd_proc_strerror(st), how);
+        fprintf(stderr, "ddlocal up: mosquitto did not start listening (%s, it %s)\n",
+                dd_proc_strerror(st), how);
         show_log_tail(log);
         return DD_UP_EXIT_FAILURE;
     }
@@ -305,7 +315,8 @@ static int start_ddlocald(dd_up_t *up)
     if (st != DD_PROC_OK) {
         char how[64];
         dd_proc_describe_exit(&up->ddlocald, how, sizeof(how));
-        fprintf(stderr, "ddlocal up: ddlocald did not become ready (%s, it %s)\n", dd_proc_strerror(st), how);
+        fprintf(stderr, "ddlocal up: ddlocald did not become ready (%s, it %s)\n",
+                dd_proc_strerror(st), how);
         show_log_tail(log);
         return DD_UP_EXIT_FAILURE;
     }
@@ -358,13 +369,15 @@ static int write_endpoints(dd_up_t *up)
     int n;
 
     (void)dd_pki_path(up->data_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
-    n = snprintf(text, sizeof(text),
-                 "{\"mqtt\": \"%s:%u\", \"mqttAlpn\": \"%s:%u\", \"api\": \"%s\", \"rootCa\": \"%s\","
-                 " \"dataDir\": \"%s\", \"clock\": \"%s\", \"pid\": %d}\n",
-                 up->opts.bind, (unsigned)up->mqtt_port, up->opts.bind, (unsigned)up->alpn_port, up->api_url, ca,
-                 up->data_dir, up->clock_spec, (int)getpid());
+    n = snprintf(
+        text, sizeof(text),
+        "{\"mqtt\": \"%s:%u\", \"mqttAlpn\": \"%s:%u\", \"api\": \"%s\", \"rootCa\": \"%s\","
+        " \"dataDir\": \"%s\", \"clock\": \"%s\", \"pid\": %d}\n",
+        up->opts.bind, (unsigned)up->mqtt_port, up->opts.bind, (unsigned)up->alpn_port, up->api_url,
+        ca, up->data_dir, up->clock_spec, (int)getpid());
     (void)snprintf(path, sizeof(path), "%s/endpoints.json", up->data_dir);
-    if (n < 0 || (size_t)n >= sizeof(text) || dd_fs_write_atomic(path, text, (size_t)n, 0644) != DD_FS_OK) {
+    if (n < 0 || (size_t)n >= sizeof(text) ||
+        dd_fs_write_atomic(path, text, (size_t)n, 0644) != DD_FS_OK) {
         fprintf(stderr, "ddlocal up: cannot write %s\n", path);
         return DD_UP_EXIT_DATA_DIR;
     }
@@ -388,7 +401,8 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
     if (o->region != NULL) {
         if (dd_arn_ctx_set(&env.reg.arn, o->region, o->account) != DD_NAMES_OK) {
             dd_clienv_close(&env);
-            fprintf(stderr, "ddlocal up: bad --region/--account (region [a-z0-9-], account 12 digits)\n");
+            fprintf(stderr,
+                    "ddlocal up: bad --region/--account (region [a-z0-9-], account 12 digits)\n");
             return DD_CLI_USAGE;
         }
         (void)dd_registry_setting_set(&env.reg, "region", o->region);
@@ -397,8 +411,9 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
     choose_clock(up, &env);
     dd_clienv_close(&env);
     if (access(program("DDLOCAL_MOSQUITTO", DD_MOSQUITTO_BIN), X_OK) != 0) {
-        fprintf(stderr, "ddlocal up: mosquitto is not installed (%s); install it with"
-                        " `apt-get install mosquitto` or run scripts/install-deps.sh\n",
+        fprintf(stderr,
+                "ddlocal up: mosquitto is not installed (%s); install it with"
+                " `apt-get install mosquitto` or run scripts/install-deps.sh\n",
                 program("DDLOCAL_MOSQUITTO", DD_MOSQUITTO_BIN));
         return DD_UP_EXIT_NO_MOSQUITTO;
     }
@@ -412,12 +427,14 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
     if (rc != 0) {
         return DD_UP_EXIT_PORT;
     }
-    if (up->mqtt_port == up->alpn_port || up->mqtt_port == up->api_port || up->alpn_port == up->api_port) {
+    if (up->mqtt_port == up->alpn_port || up->mqtt_port == up->api_port ||
+        up->alpn_port == up->api_port) {
         fprintf(stderr, "ddlocal up: the MQTT, ALPN and API ports must differ (%u, %u, %u)\n",
                 (unsigned)up->mqtt_port, (unsigned)up->alpn_port, (unsigned)up->api_port);
         return DD_UP_EXIT_PORT;
     }
-    (void)snprintf(up->api_url, sizeof(up->api_url), "http://%s:%u", o->bind, (unsigned)up->api_port);
+    (void)snprintf(up->api_url, sizeof(up->api_url), "http://%s:%u", o->bind,
+                   (unsigned)up->api_port);
     (void)snprintf(dir, sizeof(dir), "%s/logs", up->data_dir);
     (void)dd_fs_mkdirs(dir, 0700);
     (void)snprintf(dir, sizeof(dir), "%s/run", up->data_dir);
@@ -425,7 +442,8 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
     if ((o->isolator != NULL || o->workshop) && !o->no_isolator) {
         const char *spec = o->isolator != NULL ? o->isolator : "BadIoTDevices:IsolatedDevices";
         const char *colon = strchr(spec, ':');
-        (void)snprintf(up->isolator_topic, sizeof(up->isolator_topic), "%.*s", (int)(colon - spec), spec);
+        (void)snprintf(up->isolator_topic, sizeof(up->isolator_topic), "%.*s", (int)(colon - spec),
+                       spec);
         (void)snprintf(up->isolator_group, sizeof(up->isolator_group), "%s", colon + 1);
     }
     if ((rc = start_broker(up)) != 0 || (rc = start_ddlocald(up)) != 0) {
@@ -524,8 +542,7 @@ static void isolator_status(dd_up_t *up, char *line, size_t len)
 
         printf("%sisolator: GAVE UP isolating %s into %s after %d attempts: %s\n",
                isatty(STDOUT_FILENO) ? "\r\033[K" : "", thing != NULL ? thing : "?",
-               up->isolator_group,
-               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(last, "attempts")),
+               up->isolator_group, (int)cJSON_GetNumberValue(cJSON_GetObjectItem(last, "attempts")),
                error != NULL ? error : "?");
         seen = gave_up;
     }
@@ -548,7 +565,8 @@ static void status_line(dd_up_t *up, char *line, size_t len)
     char *body = NULL;
 
     line[0] = '\0';
-    if (dd_apiclient_request(up->api_url, "GET", "/ddlocal/v1/status", NULL, &http, &body) != DD_APICLIENT_OK ||
+    if (dd_apiclient_request(up->api_url, "GET", "/ddlocal/v1/status", NULL, &http, &body) !=
+            DD_APICLIENT_OK ||
         http != 200 || (st = cJSON_Parse(body)) == NULL) {
         free(body);
         (void)snprintf(line, len, "ddlocald not answering");
@@ -559,18 +577,21 @@ static void status_line(dd_up_t *up, char *line, size_t len)
     /* `up`'s own stamps follow a manual clock as ddlocald moves it. */
     if (up->clock.mode == DD_CLOCK_MANUAL &&
         cJSON_IsNumber(cJSON_GetObjectItem(st, "pipelineTimeMs"))) {
-        (void)dd_clock_set(&up->clock,
-                           (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "pipelineTimeMs")));
+        (void)dd_clock_set(&up->clock, (int64_t)cJSON_GetNumberValue(
+                                           cJSON_GetObjectItem(st, "pipelineTimeMs")));
     }
-    (void)snprintf(line, len, "%s%s | connected %d | reports accepted %d rejected %d | active violations %d | alerts %d",
-                   up->clock.mode == DD_CLOCK_REAL ? "" : "pipeline ",
-                   cJSON_GetStringValue(cJSON_GetObjectItem(st, "pipelineTime")) != NULL
-                       ? cJSON_GetStringValue(cJSON_GetObjectItem(st, "pipelineTime")) : "?",
-                   (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "connectedClients")),
-                   (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "reportsAccepted")),
-                   (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "reportsRejected")),
-                   (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "activeViolations")),
-                   (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "alertsPublished")));
+    (void)snprintf(
+        line, len,
+        "%s%s | connected %d | reports accepted %d rejected %d | active violations %d | alerts %d",
+        up->clock.mode == DD_CLOCK_REAL ? "" : "pipeline ",
+        cJSON_GetStringValue(cJSON_GetObjectItem(st, "pipelineTime")) != NULL
+            ? cJSON_GetStringValue(cJSON_GetObjectItem(st, "pipelineTime"))
+            : "?",
+        (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "connectedClients")),
+        (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "reportsAccepted")),
+        (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "reportsRejected")),
+        (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "activeViolations")),
+        (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "alertsPublished")));
     if (cJSON_GetNumberValue(cJSON_GetObjectItem(st, "webhooksGivenUp")) > 0) {
         size_t used = strlen(line);
         (void)snprintf(line + used, len - used, " | webhooks GAVE UP %d",
@@ -579,7 +600,8 @@ static void status_line(dd_up_t *up, char *line, size_t len)
     if (cJSON_IsFalse(cJSON_GetObjectItem(st, "storeWritable"))) {
         size_t used = strlen(line);
         const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(st, "storeError"));
-        (void)snprintf(line + used, len - used, " | STORE CANNOT WRITE (%s): reports not acknowledged",
+        (void)snprintf(line + used, len - used,
+                       " | STORE CANNOT WRITE (%s): reports not acknowledged",
                        why != NULL ? why : "?");
     }
     isolator_status(up, line, len);
@@ -597,12 +619,13 @@ static void status_line(dd_up_t *up, char *line, size_t len)
             last_seen = 0;
         }
         newest = last_seen;
-        cJSON_ArrayForEach(ev, events) {
+        cJSON_ArrayForEach (ev, events) {
             double seq = cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "seq"));
             if (seq > last_seen) {
                 printf("%s%s\n", isatty(STDOUT_FILENO) ? "\r\033[K" : "",
                        cJSON_GetStringValue(cJSON_GetObjectItem(ev, "text")) != NULL
-                           ? cJSON_GetStringValue(cJSON_GetObjectItem(ev, "text")) : "?");
+                           ? cJSON_GetStringValue(cJSON_GetObjectItem(ev, "text"))
+                           : "?");
                 if (seq > newest) {
                     newest = seq;
                 }
@@ -637,12 +660,14 @@ int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
            "  root CA:           %s/pki/rootca.pem\n"
            "  clock:             %s\n"
            "  logs:              %s/logs/, %s/broker/mosquitto.log\n",
-           up.data_dir, o->bind, (unsigned)up.mqtt_port, o->bind, (unsigned)up.alpn_port, up.api_url,
-           up.api_url, up.data_dir, clock_text, up.data_dir, up.data_dir);
+           up.data_dir, o->bind, (unsigned)up.mqtt_port, o->bind, (unsigned)up.alpn_port,
+           up.api_url, up.api_url, up.data_dir, clock_text, up.data_dir, up.data_dir);
     if (up.isolator_topic[0] != '\0') {
-        printf("  isolator:          SNS topic %s -> thing group %s\n", up.isolator_topic, up.isolator_group);
+        printf("  isolator:          SNS topic %s -> thing group %s\n", up.isolator_topic,
+               up.isolator_group);
     } else if (o->no_isolator) {
-        printf("  isolator:          none (--no-isolator; `ddlocal lambda list` shows the functions)\n");
+        printf("  isolator:          none (--no-isolator; `ddlocal lambda list` shows the "
+               "functions)\n");
     }
     if (o->workshop) {
         dd_workshop_print_steps(up.data_dir, up.mqtt_port, up.api_url, &up.clock);

@@ -27,42 +27,42 @@
 /** What to start and how. */
 typedef struct dd_up_options {
     const char *data_dir;
-    const char *bind;            /**< "127.0.0.1" */
-    uint16_t mqtt_port;          /**< 0 = any free port */
+    const char *bind;   /**< "127.0.0.1" */
+    uint16_t mqtt_port; /**< 0 = any free port */
     uint16_t alpn_port;
-    bool alpn_port_set;          /**< false: 443 as root, else 8443 */
+    bool alpn_port_set; /**< false: 443 as root, else 8443 */
     uint16_t api_port;
-    double time_scale;           /**< > 0: scaled clock */
+    double time_scale; /**< > 0: scaled clock */
     bool manual_clock;
     const char *region;
     const char *account;
     bool strict_identity;
     bool no_kick_on_deny;
-    bool workshop;               /**< provision the workshop's world, run its isolator */
-    bool workshop_profiles;      /**< with workshop: also its two security profiles */
-    const char *isolator;        /**< "TOPIC:GROUP" or NULL */
-    bool no_isolator;            /**< no isolator at all, even with workshop */
-    const char *lambda_backoff_ms;  /**< passed to ddlocald, or NULL */
+    bool workshop;                 /**< provision the workshop's world, run its isolator */
+    bool workshop_profiles;        /**< with workshop: also its two security profiles */
+    const char *isolator;          /**< "TOPIC:GROUP" or NULL */
+    bool no_isolator;              /**< no isolator at all, even with workshop */
+    const char *lambda_backoff_ms; /**< passed to ddlocald, or NULL */
     bool fine_error_codes;
     bool throttle;
     bool reject_duplicates;
     bool reject_mixed_keys;
     const char *webhook_attempts;   /**< passed to ddlocald, or NULL */
     const char *webhook_backoff_ms; /**< passed to ddlocald, or NULL */
-    bool status;                 /**< live status line */
-    const char *log_level;       /**< for the children */
+    bool status;                    /**< live status line */
+    const char *log_level;          /**< for the children */
 } dd_up_options_t;
 
 /** A running pipeline. */
 typedef struct dd_up {
     dd_up_options_t opts;
-    char data_dir[512];          /**< Absolute. */
+    char data_dir[512]; /**< Absolute. */
     uint16_t mqtt_port;
     uint16_t alpn_port;
     uint16_t api_port;
     char api_url[64];
     char clock_spec[96];
-    dd_clock_t clock;            /**< The pipeline clock of clock_spec (manual: as last seen). */
+    dd_clock_t clock; /**< The pipeline clock of clock_spec (manual: as last seen). */
     dd_proc_t broker;
     dd_proc_t ddlocald;
     dd_proc_t isolator;

@@ -67,7 +67,8 @@ static int create_policy(const char *api, const char *name, const char *fixture)
     (void)cJSON_AddStringToObject(body, "policyDocument", doc);
     free(doc);
     (void)snprintf(path, sizeof(path), "/policies/%s", name);
-    rc = dd_apiclient_json_h(api, "POST", path, NULL, body, 409, NULL, NULL) == DD_APICLIENT_OK ? 0 : 1;
+    rc = dd_apiclient_json_h(api, "POST", path, NULL, body, 409, NULL, NULL) == DD_APICLIENT_OK ? 0
+                                                                                                : 1;
     cJSON_Delete(body);
     return rc;
 }
@@ -86,14 +87,15 @@ static int attach_policy(const char *api, const char *policy, const char *target
 }
 
 /* A thing with its own certificate, files written for the device. */
-static int create_device(const char *api, const char *data_dir, const char *thing, const char *root_ca,
-                         const char *endpoint)
+static int create_device(const char *api, const char *data_dir, const char *thing,
+                         const char *root_ca, const char *endpoint)
 {
     char path[256];
     char header[600];
     char dir[700];
     cJSON *body = cJSON_CreateObject();
-    cJSON *attrs = cJSON_AddObjectToObject(cJSON_AddObjectToObject(body, "attributePayload"), "attributes");
+    cJSON *attrs =
+        cJSON_AddObjectToObject(cJSON_AddObjectToObject(body, "attributePayload"), "attributes");
     cJSON *keys = NULL;
     const char *arn;
     const char *pem;
@@ -104,17 +106,21 @@ static int create_device(const char *api, const char *data_dir, const char *thin
     (void)cJSON_AddStringToObject(attrs, "SensorType", "DHT22");
     (void)snprintf(path, sizeof(path), "/things/%s", thing);
     if (dd_apiclient_json_h(api, "POST", path, NULL, body, 409, NULL, NULL) != DD_APICLIENT_OK ||
-        dd_apiclient_json(api, "POST", "/keys-and-certificate?setAsActive=true", NULL, &keys) != DD_APICLIENT_OK) {
+        dd_apiclient_json(api, "POST", "/keys-and-certificate?setAsActive=true", NULL, &keys) !=
+            DD_APICLIENT_OK) {
         cJSON_Delete(body);
         return 1;
     }
     cJSON_Delete(body);
     arn = cJSON_GetStringValue(cJSON_GetObjectItem(keys, "certificateArn"));
     pem = cJSON_GetStringValue(cJSON_GetObjectItem(keys, "certificatePem"));
-    priv = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "keyPair"), "PrivateKey"));
-    pub = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "keyPair"), "PublicKey"));
+    priv = cJSON_GetStringValue(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "keyPair"), "PrivateKey"));
+    pub = cJSON_GetStringValue(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "keyPair"), "PublicKey"));
     if (arn == NULL || pem == NULL || priv == NULL || pub == NULL) {
-        fprintf(stderr, "ddlocal: CreateKeysAndCertificate answered without a certificate and key pair\n");
+        fprintf(stderr,
+                "ddlocal: CreateKeysAndCertificate answered without a certificate and key pair\n");
         cJSON_Delete(keys);
         return 1;
     }
@@ -124,12 +130,15 @@ static int create_device(const char *api, const char *data_dir, const char *thin
         attach_policy(api, "DevicePolicy", arn) == 0) {
         (void)snprintf(dir, sizeof(dir), "%s/workshop/%s", data_dir, thing);
         rc = write_file(dir, "cert.pem", pem, 0644) | write_file(dir, "private.key", priv, 0600) |
-             write_file(dir, "public.key", pub, 0644) | write_file(dir, "rootca.pem", root_ca, 0644);
+             write_file(dir, "public.key", pub, 0644) |
+             write_file(dir, "rootca.pem", root_ca, 0644);
         if (rc == 0 && strcmp(thing, "Thing03") == 0) {
             /* SensorDevice03 gets the workshop's /tmp layout. */
             (void)snprintf(dir, sizeof(dir), "%s/workshop/tmp", data_dir);
-            rc = write_file(dir, "cert.pem", pem, 0644) | write_file(dir, "private.key", priv, 0600) |
-                 write_file(dir, "rootca.pem", root_ca, 0644) | write_file(dir, "endpoint", endpoint, 0644);
+            rc = write_file(dir, "cert.pem", pem, 0644) |
+                 write_file(dir, "private.key", priv, 0600) |
+                 write_file(dir, "rootca.pem", root_ca, 0644) |
+                 write_file(dir, "endpoint", endpoint, 0644);
         }
     }
     cJSON_Delete(keys);
@@ -137,7 +146,8 @@ static int create_device(const char *api, const char *data_dir, const char *thin
 }
 
 /* CreateSecurityProfile from a fixture (an existing one is kept) + attach to all things. */
-static int create_profile(const char *api, const char *fixture, const char *name, const char *all_things_arn)
+static int create_profile(const char *api, const char *fixture, const char *name,
+                          const char *all_things_arn)
 {
     char *text = read_fixture(fixture);
     char path[512];
@@ -156,12 +166,13 @@ static int create_profile(const char *api, const char *fixture, const char *name
     }
     cJSON_DeleteItemFromObject(body, "securityProfileName");
     (void)snprintf(path, sizeof(path), "/security-profiles/%s", name);
-    rc = dd_apiclient_json_h(api, "POST", path, NULL, body, 409, NULL, NULL) == DD_APICLIENT_OK ? 0 : 1;
+    rc = dd_apiclient_json_h(api, "POST", path, NULL, body, 409, NULL, NULL) == DD_APICLIENT_OK ? 0
+                                                                                                : 1;
     cJSON_Delete(body);
     if (rc == 0) {
         dd_apiclient_escape(all_things_arn, escaped, sizeof(escaped));
-        (void)snprintf(path, sizeof(path), "/security-profiles/%s/targets?securityProfileTargetArn=%s", name,
-                       escaped);
+        (void)snprintf(path, sizeof(path),
+                       "/security-profiles/%s/targets?securityProfileTargetArn=%s", name, escaped);
         rc = dd_apiclient_json(api, "PUT", path, NULL, NULL) == DD_APICLIENT_OK ? 0 : 1;
     }
     return rc;
@@ -170,11 +181,12 @@ static int create_profile(const char *api, const char *fixture, const char *name
 /* The two workshop profiles, attached to all things; existing ones are kept as they are. */
 static int create_profiles(const char *api_url, const char *all_things)
 {
-    int rc = create_profile(api_url, "profiles/module4-workshop.json", DD_WORKSHOP_MODULE4_PROFILE, all_things);
+    int rc = create_profile(api_url, "profiles/module4-workshop.json", DD_WORKSHOP_MODULE4_PROFILE,
+                            all_things);
 
     return rc != 0 ? rc
-                   : create_profile(api_url, "profiles/module3-intended.json", DD_WORKSHOP_MODULE3_PROFILE,
-                                    all_things);
+                   : create_profile(api_url, "profiles/module3-intended.json",
+                                    DD_WORKSHOP_MODULE3_PROFILE, all_things);
 }
 
 int dd_workshop_provision(const char *data_dir, const char *api_url, bool with_profiles)
@@ -195,7 +207,8 @@ int dd_workshop_provision(const char *data_dir, const char *api_url, bool with_p
     }
     (void)dd_registry_setting_get(&env.reg, "workshop_provisioned", &done);
     (void)dd_arn_format(&env.reg.arn, DD_NAME_THING_GROUP, DD_WORKSHOP_GROUP, arn, sizeof(arn));
-    (void)dd_arn_format_target(&env.reg.arn, DD_ARN_TARGET_ALL_THINGS, NULL, all_things, sizeof(all_things));
+    (void)dd_arn_format_target(&env.reg.arn, DD_ARN_TARGET_ALL_THINGS, NULL, all_things,
+                               sizeof(all_things));
     (void)dd_pki_path(env.data_dir, DD_PKI_FILE_ROOTCA_CERT, path, sizeof(path));
     if (done != NULL) {
         /* The world exists; profiles asked for later are still made (each only once). */
@@ -222,8 +235,10 @@ int dd_workshop_provision(const char *data_dir, const char *api_url, bool with_p
     }
     if (rc == 0) {
         cJSON *empty = cJSON_CreateObject();
-        rc |= dd_apiclient_json_h(api_url, "POST", "/thing-groups/" DD_WORKSHOP_GROUP, NULL, empty, 409, NULL,
-                                  NULL) == DD_APICLIENT_OK ? 0 : 1;
+        rc |= dd_apiclient_json_h(api_url, "POST", "/thing-groups/" DD_WORKSHOP_GROUP, NULL, empty,
+                                  409, NULL, NULL) == DD_APICLIENT_OK
+                  ? 0
+                  : 1;
         cJSON_Delete(empty);
         rc |= create_policy(api_url, "DenyAll", "policies/deny-all.json");
         rc |= rc == 0 ? attach_policy(api_url, "DenyAll", arn) : 0;
@@ -233,7 +248,8 @@ int dd_workshop_provision(const char *data_dir, const char *api_url, bool with_p
         rc = with_profiles ? create_profiles(api_url, all_things) : 0;
     }
     if (rc != 0) {
-        fprintf(stderr, "ddlocal: workshop provisioning failed; fix the cause and run `ddlocal up --workshop` again\n");
+        fprintf(stderr, "ddlocal: workshop provisioning failed; fix the cause and run `ddlocal up "
+                        "--workshop` again\n");
     }
     free(root_ca);
     dd_clienv_close(&env);
@@ -291,45 +307,58 @@ void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const cha
     /* The device programs find the clock through DDLOCAL_DATA_DIR (endpoints.json) and schedule on
      * it, so the workshop's own intervals hold at any --time-scale; a manual clock they cannot follow. */
     if (clock != NULL && clock->mode == DD_CLOCK_MANUAL) {
-        timing = "  The clock is manual: devices do not follow it, they count real seconds; move pipeline time\n"
+        timing = "  The clock is manual: devices do not follow it, they count real seconds; move "
+                 "pipeline time\n"
                  "  with `ddlocal clock advance SECONDS`.\n";
     } else {
-        timing = "  Devices follow the pipeline clock: the agent's -i 300 and the sensor's 10 s are pipeline\n"
+        timing = "  Devices follow the pipeline clock: the agent's -i 300 and the sensor's 10 s "
+                 "are pipeline\n"
                  "  seconds, at any --time-scale.\n";
     }
 
-    printf("\nWorkshop (Modules 3-5): docs/workshop-walkthrough.md has every step. In another terminal, first:\n"
-           "    export PATH=%s:$PATH\n"
-           "    export DDLOCAL_DATA_DIR=%s\n"
-           "%s"
-           "  Module 3   SensorDevice01/02 send telemetry (both healthy; start them before the profile of\n"
-           "             step 3.2, so that their first windows are equal):\n"
-           "    ddlocal-sensor -e 127.0.0.1 --port %u -r %s/workshop/Thing01/rootca.pem \\\n"
-           "      -c %s/workshop/Thing01/cert.pem -k %s/workshop/Thing01/private.key \\\n"
-           "      -t temperature-device-01 -n SensorDevice01 --persistent &\n"
-           "    ddlocal-sensor ... (Thing02's files) -t temperature-device-02 -n SensorDevice02 --persistent &\n"
-           "  then create the profile (walkthrough step 3.2; `ddlocal up --workshop --with-profiles` makes both\n"
-           "  workshop profiles for you); step 3.4 compromises SensorDevice02: restart its sensor with\n"
-           "  --compromised (3000-character messages).\n"
-           "  Module 4   open a shell on SensorDevice03 - the workshop's Cloud9 host, a network namespace of its\n"
-           "             own, so its agent measures only its own traffic:\n"
-           "    ddlocal device SensorDevice03 -D %s\n"
-           "  and there (127.0.0.1:8883 is the broker; the workshop's /tmp files are in %s/workshop/tmp):\n"
-           "    cd %s/workshop/tmp\n"
-           "    ddlocal-sensor -e 127.0.0.1 -r rootca.pem -c cert.pem -k private.key \\\n"
-           "      -t temperature-device-03 -n SensorDevice03 --persistent &\n"
-           "    ddlocal-agent --endpoint 127.0.0.1 --rootCA rootca.pem --cert cert.pem --key private.key \\\n"
-           "      --client_id SensorDevice03 --thing_name Thing03 --format json -i 300 &\n"
-           "  then restart the sensor with --compromised and watch Thing03 move to IsolatedDevices.\n"
-           "  Alerts:     mosquitto_sub -h 127.0.0.1 -p %u --cafile %s/pki/rootca.pem \\\n"
-           "                --cert %s/pki/service.pem --key %s/pki/service.key -i ddlocal-watch -t 'ddlocal/sns/#' -v\n"
-           "  Violations (any credentials do; ddlocal does not check signatures):\n"
-           "    AWS_PAGER= AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\\n"
-           "      aws iot list-active-violations --endpoint-url %s --region %s\n"
-           "  Module 5:   a webhook receiver (from the repository's top dir), subscribed to the topic:\n"
-           "    mkdir -p %s/hooks\n"
-           "    HOOK_PORT=$(python3 tests/integration/webhook_receiver.py --background %s/hooks)\n"
-           "    ddlocal sns subscribe BadIoTDevices http://127.0.0.1:$HOOK_PORT/ok/alerts -D %s\n"
-           "  The Module 4 story, narrated: ddlocal demo module4\n\n",
-           dirs, d, timing, p, d, d, d, d, d, d, p, d, d, d, api_url, region, d, d, d);
+    printf(
+        "\nWorkshop (Modules 3-5): docs/workshop-walkthrough.md has every step. In another "
+        "terminal, first:\n"
+        "    export PATH=%s:$PATH\n"
+        "    export DDLOCAL_DATA_DIR=%s\n"
+        "%s"
+        "  Module 3   SensorDevice01/02 send telemetry (both healthy; start them before the "
+        "profile of\n"
+        "             step 3.2, so that their first windows are equal):\n"
+        "    ddlocal-sensor -e 127.0.0.1 --port %u -r %s/workshop/Thing01/rootca.pem \\\n"
+        "      -c %s/workshop/Thing01/cert.pem -k %s/workshop/Thing01/private.key \\\n"
+        "      -t temperature-device-01 -n SensorDevice01 --persistent &\n"
+        "    ddlocal-sensor ... (Thing02's files) -t temperature-device-02 -n SensorDevice02 "
+        "--persistent &\n"
+        "  then create the profile (walkthrough step 3.2; `ddlocal up --workshop --with-profiles` "
+        "makes both\n"
+        "  workshop profiles for you); step 3.4 compromises SensorDevice02: restart its sensor "
+        "with\n"
+        "  --compromised (3000-character messages).\n"
+        "  Module 4   open a shell on SensorDevice03 - the workshop's Cloud9 host, a network "
+        "namespace of its\n"
+        "             own, so its agent measures only its own traffic:\n"
+        "    ddlocal device SensorDevice03 -D %s\n"
+        "  and there (127.0.0.1:8883 is the broker; the workshop's /tmp files are in "
+        "%s/workshop/tmp):\n"
+        "    cd %s/workshop/tmp\n"
+        "    ddlocal-sensor -e 127.0.0.1 -r rootca.pem -c cert.pem -k private.key \\\n"
+        "      -t temperature-device-03 -n SensorDevice03 --persistent &\n"
+        "    ddlocal-agent --endpoint 127.0.0.1 --rootCA rootca.pem --cert cert.pem --key "
+        "private.key \\\n"
+        "      --client_id SensorDevice03 --thing_name Thing03 --format json -i 300 &\n"
+        "  then restart the sensor with --compromised and watch Thing03 move to IsolatedDevices.\n"
+        "  Alerts:     mosquitto_sub -h 127.0.0.1 -p %u --cafile %s/pki/rootca.pem \\\n"
+        "                --cert %s/pki/service.pem --key %s/pki/service.key -i ddlocal-watch -t "
+        "'ddlocal/sns/#' -v\n"
+        "  Violations (any credentials do; ddlocal does not check signatures):\n"
+        "    AWS_PAGER= AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\\n"
+        "      aws iot list-active-violations --endpoint-url %s --region %s\n"
+        "  Module 5:   a webhook receiver (from the repository's top dir), subscribed to the "
+        "topic:\n"
+        "    mkdir -p %s/hooks\n"
+        "    HOOK_PORT=$(python3 tests/integration/webhook_receiver.py --background %s/hooks)\n"
+        "    ddlocal sns subscribe BadIoTDevices http://127.0.0.1:$HOOK_PORT/ok/alerts -D %s\n"
+        "  The Module 4 story, narrated: ddlocal demo module4\n\n",
+        dirs, d, timing, p, d, d, d, d, d, d, p, d, d, d, api_url, region, d, d, d);
 }

@@ -25,7 +25,9 @@ typedef struct subcommand {
 static const subcommand_t SUBCOMMANDS[] = {
     {"up", dd_cmd_up, "start the whole pipeline in the foreground (Ctrl-C stops it)"},
     {"demo", dd_cmd_demo, "run a workshop module end to end, narrated (module4, module3)"},
-    {"workshop", dd_cmd_workshop, "load the workshop's world (things, policies, group; --with-profiles) into a running pipeline"},
+    {"workshop", dd_cmd_workshop,
+     "load the workshop's world (things, policies, group; --with-profiles) into a running "
+     "pipeline"},
     {"device", dd_cmd_device, "a shell on a simulated device host (its own network namespace)"},
     {"clock", dd_cmd_clock, "show or advance the pipeline clock of a running pipeline"},
     {"isolator", dd_cmd_isolator, "the workshop's IsolateDevice Lambda: alerts -> thing group"},
@@ -63,7 +65,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return DD_CLI_USAGE;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
     }

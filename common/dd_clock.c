@@ -52,8 +52,7 @@ dd_clock_status_t dd_clock_init_real(dd_clock_t *clock)
     return DD_CLOCK_OK;
 }
 
-dd_clock_status_t dd_clock_init_scaled(dd_clock_t *clock, double scale,
-                                       int64_t origin_pipeline_ms)
+dd_clock_status_t dd_clock_init_scaled(dd_clock_t *clock, double scale, int64_t origin_pipeline_ms)
 {
     if (clock == NULL || !(scale > 0.0) || scale > 1e6 || origin_pipeline_ms < 0) {
         return DD_CLOCK_BAD_PARAMETER;
@@ -61,7 +60,8 @@ dd_clock_status_t dd_clock_init_scaled(dd_clock_t *clock, double scale,
     reset(clock, DD_CLOCK_SCALED);
     clock->scale = scale;
     clock->origin_real_ms = wall_now(clock);
-    clock->origin_pipeline_ms = origin_pipeline_ms != 0 ? origin_pipeline_ms : clock->origin_real_ms;
+    clock->origin_pipeline_ms =
+        origin_pipeline_ms != 0 ? origin_pipeline_ms : clock->origin_real_ms;
     return DD_CLOCK_OK;
 }
 
@@ -94,8 +94,7 @@ int64_t dd_clock_now_ms(const dd_clock_t *clock)
         return 0;
     }
     switch (clock->mode) {
-    case DD_CLOCK_REAL:
-        return wall_now(clock);
+    case DD_CLOCK_REAL: return wall_now(clock);
     case DD_CLOCK_SCALED: {
         int64_t elapsed = wall_now(clock) - clock->origin_real_ms;
         if (elapsed < 0) {
@@ -141,8 +140,8 @@ dd_clock_status_t dd_clock_set(dd_clock_t *clock, int64_t now_ms)
         if (now_ms < cur) {
             return DD_CLOCK_BACKWARDS;
         }
-    } while (!__atomic_compare_exchange_n(&clock->manual_ms, &cur, now_ms, false,
-                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    } while (!__atomic_compare_exchange_n(&clock->manual_ms, &cur, now_ms, false, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
     return DD_CLOCK_OK;
 }
 
@@ -154,16 +153,12 @@ dd_clock_status_t dd_clock_format(const dd_clock_t *clock, char *buf, size_t len
         return DD_CLOCK_BAD_PARAMETER;
     }
     switch (clock->mode) {
-    case DD_CLOCK_REAL:
-        n = snprintf(buf, len, "real");
-        break;
+    case DD_CLOCK_REAL: n = snprintf(buf, len, "real"); break;
     case DD_CLOCK_SCALED:
         n = snprintf(buf, len, "scaled:%.17g:%" PRId64 ":%" PRId64, clock->scale,
                      clock->origin_real_ms, clock->origin_pipeline_ms);
         break;
-    case DD_CLOCK_MANUAL:
-        n = snprintf(buf, len, "manual:%" PRId64, dd_clock_now_ms(clock));
-        break;
+    case DD_CLOCK_MANUAL: n = snprintf(buf, len, "manual:%" PRId64, dd_clock_now_ms(clock)); break;
     }
     if (n < 0 || (size_t)n >= len) {
         return DD_CLOCK_BUFFER_TOO_SMALL;
@@ -216,7 +211,8 @@ dd_clock_status_t dd_clock_parse(dd_clock_t *clock, const char *spec)
         if (parse_i64(end + 1, &end, &origin_pipeline) != 0 || *end != '\0') {
             return DD_CLOCK_PARSE_ERROR;
         }
-        if (dd_clock_init_scaled(clock, scale, origin_pipeline > 0 ? origin_pipeline : 1) != DD_CLOCK_OK) {
+        if (dd_clock_init_scaled(clock, scale, origin_pipeline > 0 ? origin_pipeline : 1) !=
+            DD_CLOCK_OK) {
             return DD_CLOCK_PARSE_ERROR;
         }
         clock->origin_real_ms = origin_real;
@@ -233,7 +229,9 @@ const char *dd_clock_strerror(dd_clock_status_t status)
     case DD_CLOCK_BAD_PARAMETER: return "bad parameter";
     case DD_CLOCK_WRONG_MODE: return "operation needs a manual clock";
     case DD_CLOCK_BACKWARDS: return "a clock never moves backwards";
-    case DD_CLOCK_PARSE_ERROR: return "clock spec not understood (real | scaled:S:ORIGIN_REAL:ORIGIN_PIPELINE | manual:MS)";
+    case DD_CLOCK_PARSE_ERROR:
+        return "clock spec not understood (real | scaled:S:ORIGIN_REAL:ORIGIN_PIPELINE | "
+               "manual:MS)";
     case DD_CLOCK_BUFFER_TOO_SMALL: return "buffer too small";
     }
     return "unknown clock status";

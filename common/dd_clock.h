@@ -34,24 +34,20 @@ typedef enum dd_clock_status {
 } dd_clock_status_t;
 
 /** How pipeline time relates to wall-clock time. */
-typedef enum dd_clock_mode {
-    DD_CLOCK_REAL = 0,
-    DD_CLOCK_SCALED,
-    DD_CLOCK_MANUAL
-} dd_clock_mode_t;
+typedef enum dd_clock_mode { DD_CLOCK_REAL = 0, DD_CLOCK_SCALED, DD_CLOCK_MANUAL } dd_clock_mode_t;
 
 /** Source of wall-clock time in epoch ms; injectable for tests. */
 typedef int64_t (*dd_clock_source_fn)(void *ctx);
 
 /** A pipeline clock. Initialise with one of the dd_clock_init_* functions. */
 typedef struct dd_clock {
-    dd_clock_mode_t mode;        /**< Kind of clock. */
-    double scale;                /**< Scaled mode: pipeline seconds per wall second. */
-    int64_t origin_real_ms;      /**< Scaled mode: wall time at the origin. */
-    int64_t origin_pipeline_ms;  /**< Scaled mode: pipeline time at the origin. */
-    int64_t manual_ms;           /**< Manual mode: current time (atomic access). */
-    dd_clock_source_fn source;   /**< Wall-clock source (default: CLOCK_REALTIME). */
-    void *source_ctx;            /**< Passed to @ref source. */
+    dd_clock_mode_t mode;       /**< Kind of clock. */
+    double scale;               /**< Scaled mode: pipeline seconds per wall second. */
+    int64_t origin_real_ms;     /**< Scaled mode: wall time at the origin. */
+    int64_t origin_pipeline_ms; /**< Scaled mode: pipeline time at the origin. */
+    int64_t manual_ms;          /**< Manual mode: current time (atomic access). */
+    dd_clock_source_fn source;  /**< Wall-clock source (default: CLOCK_REALTIME). */
+    void *source_ctx;           /**< Passed to @ref source. */
 } dd_clock_t;
 
 /** Longest spec produced by dd_clock_format(), including the NUL. */
@@ -83,8 +79,7 @@ dd_clock_status_t dd_clock_init_real(dd_clock_t *clock);
  * @param[in] origin_pipeline_ms Pipeline time at the origin; 0 means "now".
  * @return DD_CLOCK_OK or DD_CLOCK_BAD_PARAMETER.
  */
-dd_clock_status_t dd_clock_init_scaled(dd_clock_t *clock, double scale,
-                                       int64_t origin_pipeline_ms);
+dd_clock_status_t dd_clock_init_scaled(dd_clock_t *clock, double scale, int64_t origin_pipeline_ms);
 
 /**
  * @brief Initialises a manual clock.

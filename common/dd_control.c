@@ -130,15 +130,14 @@ dd_control_status_t dd_control_batch_add(dd_control_batch_t *batch, dd_registry_
 }
 
 dd_control_status_t dd_control_batch_add_from_registry(dd_control_batch_t *batch,
-                                                       dd_registry_t *reg,
-                                                       dd_registry_kind_t kind,
+                                                       dd_registry_t *reg, dd_registry_kind_t kind,
                                                        const char *name)
 {
     cJSON *state = NULL;
     dd_registry_status_t rs;
 
-    if (batch == NULL || batch->entities == NULL || reg == NULL || !kind_ok(kind) ||
-        name == NULL || !dd_name_valid(dd_control_name_kind(kind), name)) {
+    if (batch == NULL || batch->entities == NULL || reg == NULL || !kind_ok(kind) || name == NULL ||
+        !dd_name_valid(dd_control_name_kind(kind), name)) {
         return DD_CONTROL_BAD_PARAMETER;
     }
     rs = dd_registry_entity_json(reg, kind, name, &state);
@@ -166,7 +165,7 @@ static int add_all_cb(void *ctx, const char *name)
 
 dd_control_status_t dd_control_batch_add_all(dd_control_batch_t *batch, dd_registry_t *reg)
 {
-    add_all_ctx_t a = { batch, reg, DD_REGISTRY_KIND_THING, DD_CONTROL_OK };
+    add_all_ctx_t a = {batch, reg, DD_REGISTRY_KIND_THING, DD_CONTROL_OK};
     int k;
 
     if (batch == NULL || batch->entities == NULL || reg == NULL) {
@@ -237,8 +236,8 @@ dd_control_status_t dd_control_encode_entity(dd_registry_t *reg, dd_registry_kin
     return st;
 }
 
-dd_control_status_t dd_control_encode_clock(const char *clock_spec, const char *id,
-                                            char **payload, size_t *len)
+dd_control_status_t dd_control_encode_clock(const char *clock_spec, const char *id, char **payload,
+                                            size_t *len)
 {
     cJSON *o;
     dd_control_status_t st;
@@ -260,8 +259,8 @@ dd_control_status_t dd_control_encode_clock(const char *clock_spec, const char *
 
 /* ---- decoding --------------------------------------------------------------- */
 
-static dd_control_status_t decode_entity(const cJSON *item, size_t index,
-                                         dd_control_entity_t *out, char *err, size_t err_len)
+static dd_control_status_t decode_entity(const cJSON *item, size_t index, dd_control_entity_t *out,
+                                         char *err, size_t err_len)
 {
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(item, "kind");
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
@@ -273,8 +272,10 @@ static dd_control_status_t decode_entity(const cJSON *item, size_t index,
         return DD_CONTROL_MALFORMED;
     }
     if (!cJSON_IsString(kind) || !dd_registry_kind_parse(kind->valuestring, &k)) {
-        set_err(err, err_len, "entities[%zu].kind must be \"thing\", \"cert\", \"group\" or "
-                "\"policy\"", index);
+        set_err(err, err_len,
+                "entities[%zu].kind must be \"thing\", \"cert\", \"group\" or "
+                "\"policy\"",
+                index);
         return DD_CONTROL_MALFORMED;
     }
     if (!cJSON_IsString(name) || !dd_name_valid(dd_control_name_kind(k), name->valuestring)) {
@@ -310,8 +311,8 @@ static dd_control_status_t decode_id(const cJSON *root, dd_control_message_t *ms
     return DD_CONTROL_OK;
 }
 
-static dd_control_status_t decode_registry(const cJSON *root, dd_control_message_t *msg,
-                                           char *err, size_t err_len)
+static dd_control_status_t decode_registry(const cJSON *root, dd_control_message_t *msg, char *err,
+                                           size_t err_len)
 {
     const cJSON *entities = cJSON_GetObjectItemCaseSensitive(root, "entities");
     const cJSON *full = cJSON_GetObjectItemCaseSensitive(root, "full");
@@ -346,7 +347,7 @@ static dd_control_status_t decode_registry(const cJSON *root, dd_control_message
     if (msg->entities == NULL) {
         return DD_CONTROL_NO_MEMORY;
     }
-    cJSON_ArrayForEach(item, entities) {
+    cJSON_ArrayForEach (item, entities) {
         st = decode_entity(item, i, &msg->entities[i], err, err_len);
         if (st != DD_CONTROL_OK) {
             return st;

@@ -77,10 +77,7 @@ typedef enum dd_control_status {
 #define DD_CONTROL_ERROR_MAX 320
 
 /** What a control message asks for. */
-typedef enum dd_control_type {
-    DD_CONTROL_REGISTRY = 0,
-    DD_CONTROL_CLOCK
-} dd_control_type_t;
+typedef enum dd_control_type { DD_CONTROL_REGISTRY = 0, DD_CONTROL_CLOCK } dd_control_type_t;
 
 /** One entity of a registry message (borrowed from the message's tree). */
 typedef struct dd_control_entity {
@@ -92,12 +89,12 @@ typedef struct dd_control_entity {
 /** A decoded control message. */
 typedef struct dd_control_message {
     dd_control_type_t type;
-    const char *id;                 /**< Correlation id or NULL. */
-    bool full;                      /**< REGISTRY: a complete snapshot. */
-    dd_control_entity_t *entities;  /**< REGISTRY: malloc'd array. */
-    size_t count;                   /**< REGISTRY: number of entities. */
-    const char *clock_spec;         /**< CLOCK: the dd_clock spec. */
-    cJSON *root;                    /**< Owned tree. */
+    const char *id;                /**< Correlation id or NULL. */
+    bool full;                     /**< REGISTRY: a complete snapshot. */
+    dd_control_entity_t *entities; /**< REGISTRY: malloc'd array. */
+    size_t count;                  /**< REGISTRY: number of entities. */
+    const char *clock_spec;        /**< CLOCK: the dd_clock spec. */
+    cJSON *root;                   /**< Owned tree. */
 } dd_control_message_t;
 
 /** A registry message being built (for ddlocald). */
@@ -138,8 +135,7 @@ dd_control_status_t dd_control_batch_add(dd_control_batch_t *batch, dd_registry_
  *         DD_CONTROL_REGISTRY_ERROR.
  */
 dd_control_status_t dd_control_batch_add_from_registry(dd_control_batch_t *batch,
-                                                       dd_registry_t *reg,
-                                                       dd_registry_kind_t kind,
+                                                       dd_registry_t *reg, dd_registry_kind_t kind,
                                                        const char *name);
 
 /**
@@ -191,8 +187,8 @@ dd_control_status_t dd_control_encode_entity(dd_registry_t *reg, dd_registry_kin
  * @param[out] len Receives its length.
  * @return DD_CONTROL_OK, DD_CONTROL_BAD_PARAMETER or DD_CONTROL_NO_MEMORY.
  */
-dd_control_status_t dd_control_encode_clock(const char *clock_spec, const char *id,
-                                            char **payload, size_t *len);
+dd_control_status_t dd_control_encode_clock(const char *clock_spec, const char *id, char **payload,
+                                            size_t *len);
 
 /**
  * @brief Decodes a control message received on @p topic.

@@ -43,7 +43,8 @@ dd_db_status_t dd_db_open(const char *path, bool read_only, sqlite3 **out_db)
     *out_db = NULL;
     flags |= SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
-        DD_LOG_ERROR("cannot open database %s: %s", path, db != NULL ? sqlite3_errmsg(db) : "out of memory");
+        DD_LOG_ERROR("cannot open database %s: %s", path,
+                     db != NULL ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return DD_DB_OPEN_FAILED;
     }
@@ -85,7 +86,8 @@ dd_db_status_t dd_db_schema_version(sqlite3 *db, const char *component, int *ver
         return DD_DB_BAD_PARAMETER;
     }
     *version = 0;
-    rc = sqlite3_prepare_v2(db, "SELECT version FROM ddlocal_schema WHERE component = ?1", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db, "SELECT version FROM ddlocal_schema WHERE component = ?1", -1, &st,
+                            NULL);
     if (rc != SQLITE_OK) {
         /* No schema table yet: nothing was ever migrated. */
         sqlite3_finalize(st);
@@ -133,9 +135,11 @@ dd_db_status_t dd_db_migrate(sqlite3 *db, const char *component,
         }
         status = dd_db_exec(db, migrations[i].sql);
         if (status == DD_DB_OK) {
-            status = dd_db_prepare(db, "INSERT INTO ddlocal_schema(component, version) VALUES(?1, ?2)"
-                                       " ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-                                   &st);
+            status =
+                dd_db_prepare(db,
+                              "INSERT INTO ddlocal_schema(component, version) VALUES(?1, ?2)"
+                              " ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                              &st);
         }
         if (status == DD_DB_OK) {
             (void)sqlite3_bind_text(st, 1, component, -1, SQLITE_STATIC);

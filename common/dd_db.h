@@ -26,16 +26,16 @@
 /** Status codes of this module. */
 typedef enum dd_db_status {
     DD_DB_OK = 0,
-    DD_DB_BAD_PARAMETER,  /**< NULL pointer or empty list. */
-    DD_DB_OPEN_FAILED,    /**< File could not be opened or created. */
-    DD_DB_SQL_ERROR,      /**< A statement failed; details were logged. */
-    DD_DB_TOO_NEW         /**< The file was written by a newer schema version. */
+    DD_DB_BAD_PARAMETER, /**< NULL pointer or empty list. */
+    DD_DB_OPEN_FAILED,   /**< File could not be opened or created. */
+    DD_DB_SQL_ERROR,     /**< A statement failed; details were logged. */
+    DD_DB_TOO_NEW        /**< The file was written by a newer schema version. */
 } dd_db_status_t;
 
 /** One schema step: applied when the recorded version is below @ref version. */
 typedef struct dd_db_migration {
-    int version;      /**< 1, 2, 3 ... strictly increasing. */
-    const char *sql;  /**< One or more statements, run in one transaction. */
+    int version;     /**< 1, 2, 3 ... strictly increasing. */
+    const char *sql; /**< One or more statements, run in one transaction. */
 } dd_db_migration_t;
 
 /** Name of the database file inside a data dir. */

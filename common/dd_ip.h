@@ -19,14 +19,14 @@
 typedef enum dd_ip_status {
     DD_IP_OK = 0,
     DD_IP_BAD_PARAMETER,
-    DD_IP_INVALID,          /**< Text is not an address / CIDR / endpoint. */
+    DD_IP_INVALID, /**< Text is not an address / CIDR / endpoint. */
     DD_IP_BUFFER_TOO_SMALL
 } dd_ip_status_t;
 
 /** An IPv4 or IPv6 address. For IPv4 only bytes[0..3] are used. */
 typedef struct dd_ip {
-    uint8_t family;         /**< 4 or 6 */
-    uint8_t bytes[16];      /**< Network byte order. */
+    uint8_t family;    /**< 4 or 6 */
+    uint8_t bytes[16]; /**< Network byte order. */
 } dd_ip_t;
 
 /** A CIDR block (an address with a prefix length; a bare address is /32 or /128). */

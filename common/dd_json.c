@@ -220,8 +220,7 @@ dd_json_status_t dd_json_parse(const char *text, size_t len, unsigned flags, cJS
     return DD_JSON_OK;
 }
 
-dd_json_status_t dd_json_check(const char *text, size_t len, unsigned flags,
-                               dd_json_error_t *err)
+dd_json_status_t dd_json_check(const char *text, size_t len, unsigned flags, dd_json_error_t *err)
 {
     cJSON *root = NULL;
     dd_json_status_t st = dd_json_parse(text, len, flags, &root, err);

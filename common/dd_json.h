@@ -35,11 +35,11 @@
 /** Status codes of this module. */
 typedef enum dd_json_status {
     DD_JSON_OK = 0,
-    DD_JSON_BAD_PARAMETER,  /**< NULL pointer. */
+    DD_JSON_BAD_PARAMETER, /**< NULL pointer. */
     DD_JSON_NO_MEMORY,
-    DD_JSON_MALFORMED,      /**< Not one RFC 8259 JSON text (syntax, number, string, trailing). */
-    DD_JSON_DUPLICATE_KEY,  /**< An object has the same member name twice. */
-    DD_JSON_UNSUPPORTED     /**< JSON cJSON cannot hold: deeper than 1000 levels, or a lone
+    DD_JSON_MALFORMED,     /**< Not one RFC 8259 JSON text (syntax, number, string, trailing). */
+    DD_JSON_DUPLICATE_KEY, /**< An object has the same member name twice. */
+    DD_JSON_UNSUPPORTED    /**< JSON cJSON cannot hold: deeper than 1000 levels, or a lone
                              *   surrogate escape such as "\ud800" (or malloc failed there). */
 } dd_json_status_t;
 
@@ -74,8 +74,7 @@ typedef struct dd_json_error {
  * @return DD_JSON_OK, DD_JSON_BAD_PARAMETER, DD_JSON_NO_MEMORY, DD_JSON_MALFORMED,
  *         DD_JSON_DUPLICATE_KEY, DD_JSON_UNSUPPORTED.
  */
-dd_json_status_t dd_json_check(const char *text, size_t len, unsigned flags,
-                               dd_json_error_t *err);
+dd_json_status_t dd_json_check(const char *text, size_t len, unsigned flags, dd_json_error_t *err);
 
 /**
  * @brief dd_json_check(), then the cJSON tree of the same text.

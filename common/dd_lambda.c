@@ -11,30 +11,43 @@
 #define ARN_PREFIX "arn:aws:lambda:"
 
 static const dd_db_migration_t MIGRATIONS[] = {
-    {1,
-     "CREATE TABLE lambda_functions("
-     "  name TEXT PRIMARY KEY,"
-     "  topic TEXT NOT NULL,"
-     "  handler_file TEXT NOT NULL,"
-     "  handler_function TEXT NOT NULL,"
-     "  env TEXT NOT NULL DEFAULT '{}',"
-     "  timeout_s INTEGER NOT NULL,"
-     "  created_ms INTEGER NOT NULL);"},
+    {1, "CREATE TABLE lambda_functions("
+        "  name TEXT PRIMARY KEY,"
+        "  topic TEXT NOT NULL,"
+        "  handler_file TEXT NOT NULL,"
+        "  handler_function TEXT NOT NULL,"
+        "  env TEXT NOT NULL DEFAULT '{}',"
+        "  timeout_s INTEGER NOT NULL,"
+        "  created_ms INTEGER NOT NULL);"},
 };
 
 /* Set by the Lambda runtime itself; a function cannot override them (AWS refuses them too). */
 static const char *const RESERVED_KEYS[] = {
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
 };
 
-static dd_lambda_status_t fail(char *error, size_t error_len, dd_lambda_status_t st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static dd_lambda_status_t fail(char *error, size_t error_len, dd_lambda_status_t st,
+                               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static dd_lambda_status_t fail(char *error, size_t error_len, dd_lambda_status_t st, const char *fmt, ...)
+static dd_lambda_status_t fail(char *error, size_t error_len, dd_lambda_status_t st,
+                               const char *fmt, ...)
 {
     va_list ap;
 
@@ -51,7 +64,8 @@ dd_lambda_status_t dd_lambda_open(sqlite3 *db)
     if (db == NULL) {
         return DD_LAMBDA_BAD_PARAMETER;
     }
-    return dd_db_migrate(db, "lambda", MIGRATIONS, sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])) == DD_DB_OK
+    return dd_db_migrate(db, "lambda", MIGRATIONS, sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])) ==
+                   DD_DB_OK
                ? DD_LAMBDA_OK
                : DD_LAMBDA_STORE_ERROR;
 }
@@ -70,7 +84,8 @@ bool dd_lambda_name_valid(const char *name)
 
 static bool identifier(const char *s, const char *first, const char *rest)
 {
-    return s != NULL && s[0] != '\0' && strchr(first, s[0]) != NULL && strspn(s + 1, rest) == strlen(s + 1);
+    return s != NULL && s[0] != '\0' && strchr(first, s[0]) != NULL &&
+           strspn(s + 1, rest) == strlen(s + 1);
 }
 
 #define LETTERS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -81,9 +96,10 @@ bool dd_lambda_env_key_valid(const char *key, char *why, size_t why_len)
     size_t i;
 
     if (!identifier(key, LETTERS, WORD) || strlen(key) > 128) {
-        (void)fail(why, why_len, DD_LAMBDA_INVALID,
-                   "environment variable name '%.128s' must be a letter followed by letters, digits or _",
-                   key != NULL ? key : "");
+        (void)fail(
+            why, why_len, DD_LAMBDA_INVALID,
+            "environment variable name '%.128s' must be a letter followed by letters, digits or _",
+            key != NULL ? key : "");
         return false;
     }
     for (i = 0; i < sizeof(RESERVED_KEYS) / sizeof(RESERVED_KEYS[0]); i++) {
@@ -124,7 +140,8 @@ dd_lambda_status_t dd_lambda_name_from_arn(const char *arn, char *buf, size_t le
         colons += *p == ':';
     }
     name = p;
-    if (colons != 6 || strncmp(name - strlen(":function:"), ":function:", strlen(":function:")) != 0 ||
+    if (colons != 6 ||
+        strncmp(name - strlen(":function:"), ":function:", strlen(":function:")) != 0 ||
         !dd_lambda_name_valid(name)) {
         return DD_LAMBDA_INVALID;
     }
@@ -150,14 +167,14 @@ static dd_lambda_status_t check_env(const char *env_json, char *error, size_t er
         cJSON_Delete(env);
         return fail(error, error_len, DD_LAMBDA_INVALID, "the environment must be a JSON object");
     }
-    cJSON_ArrayForEach(item, env) {
+    cJSON_ArrayForEach (item, env) {
         if (!dd_lambda_env_key_valid(item->string, error, error_len)) {
             st = DD_LAMBDA_INVALID;
             break;
         }
         if (!cJSON_IsString(item)) {
-            st = fail(error, error_len, DD_LAMBDA_INVALID, "environment variable %s must be a string",
-                      item->string);
+            st = fail(error, error_len, DD_LAMBDA_INVALID,
+                      "environment variable %s must be a string", item->string);
             break;
         }
     }
@@ -165,31 +182,36 @@ static dd_lambda_status_t check_env(const char *env_json, char *error, size_t er
     return st;
 }
 
-static dd_lambda_status_t check_function(const dd_lambda_function_t *fn, char *error, size_t error_len)
+static dd_lambda_status_t check_function(const dd_lambda_function_t *fn, char *error,
+                                         size_t error_len)
 {
     size_t n;
 
     if (!dd_lambda_name_valid(fn->name)) {
         return fail(error, error_len, DD_LAMBDA_INVALID,
-                    "invalid function name '%.128s': must be 1-%d letters, digits, - or _", fn->name,
-                    DD_LAMBDA_NAME_MAX);
+                    "invalid function name '%.128s': must be 1-%d letters, digits, - or _",
+                    fn->name, DD_LAMBDA_NAME_MAX);
     }
     if (!dd_name_valid(DD_NAME_SNS_TOPIC, fn->topic)) {
-        return fail(error, error_len, DD_LAMBDA_INVALID, "invalid SNS topic name '%.128s': must be %s",
-                    fn->topic, dd_name_pattern(DD_NAME_SNS_TOPIC));
+        return fail(error, error_len, DD_LAMBDA_INVALID,
+                    "invalid SNS topic name '%.128s': must be %s", fn->topic,
+                    dd_name_pattern(DD_NAME_SNS_TOPIC));
     }
     n = strlen(fn->handler_file);
-    if (fn->handler_file[0] != '/' || n < 4 || strcmp(fn->handler_file + n - 3, ".py") != 0 || n > 1024) {
-        return fail(error, error_len, DD_LAMBDA_INVALID, "handler file '%.200s' must be an absolute path to a .py file",
+    if (fn->handler_file[0] != '/' || n < 4 || strcmp(fn->handler_file + n - 3, ".py") != 0 ||
+        n > 1024) {
+        return fail(error, error_len, DD_LAMBDA_INVALID,
+                    "handler file '%.200s' must be an absolute path to a .py file",
                     fn->handler_file);
     }
-    if (!identifier(fn->handler_function, LETTERS "_", WORD) || strlen(fn->handler_function) > 128) {
-        return fail(error, error_len, DD_LAMBDA_INVALID, "handler function '%.128s' is not a Python identifier",
-                    fn->handler_function);
+    if (!identifier(fn->handler_function, LETTERS "_", WORD) ||
+        strlen(fn->handler_function) > 128) {
+        return fail(error, error_len, DD_LAMBDA_INVALID,
+                    "handler function '%.128s' is not a Python identifier", fn->handler_function);
     }
     if (fn->timeout_s < 1 || fn->timeout_s > DD_LAMBDA_TIMEOUT_MAX) {
-        return fail(error, error_len, DD_LAMBDA_INVALID, "timeout %d s is not within 1-%d s", fn->timeout_s,
-                    DD_LAMBDA_TIMEOUT_MAX);
+        return fail(error, error_len, DD_LAMBDA_INVALID, "timeout %d s is not within 1-%d s",
+                    fn->timeout_s, DD_LAMBDA_TIMEOUT_MAX);
     }
     return check_env(fn->env_json, error, error_len);
 }
@@ -223,12 +245,16 @@ dd_lambda_status_t dd_lambda_add(dd_registry_t *reg, const dd_lambda_function_t 
         return fail(error, error_len, DD_LAMBDA_INVALID, "function ARN too long");
     }
     if (dd_db_exec(reg->db, "BEGIN IMMEDIATE") != DD_DB_OK) {
-        return fail(error, error_len, DD_LAMBDA_STORE_ERROR, "database busy: %s", sqlite3_errmsg(reg->db));
+        return fail(error, error_len, DD_LAMBDA_STORE_ERROR, "database busy: %s",
+                    sqlite3_errmsg(reg->db));
     }
     status = DD_LAMBDA_STORE_ERROR;
-    if (dd_db_prepare(reg->db, "INSERT INTO lambda_functions(name, topic, handler_file, handler_function, env,"
-                               " timeout_s, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-                               " ON CONFLICT(name) DO NOTHING", &st) == DD_DB_OK) {
+    if (dd_db_prepare(
+            reg->db,
+            "INSERT INTO lambda_functions(name, topic, handler_file, handler_function, env,"
+            " timeout_s, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            " ON CONFLICT(name) DO NOTHING",
+            &st) == DD_DB_OK) {
         (void)sqlite3_bind_text(st, 1, fn->name, -1, SQLITE_STATIC);
         (void)sqlite3_bind_text(st, 2, fn->topic, -1, SQLITE_STATIC);
         (void)sqlite3_bind_text(st, 3, fn->handler_file, -1, SQLITE_STATIC);
@@ -241,8 +267,10 @@ dd_lambda_status_t dd_lambda_add(dd_registry_t *reg, const dd_lambda_function_t 
             (void)fail(error, error_len, DD_LAMBDA_STORE_ERROR, "%s", sqlite3_errmsg(reg->db));
         } else if (sqlite3_changes(reg->db) == 0) {
             status = fail(error, error_len, DD_LAMBDA_EXISTS,
-                          "function %s already exists (ddlocal lambda remove %s first)", fn->name, fn->name);
-        } else if (dd_registry_subscription_add(reg, fn->topic, "lambda", arn, NULL, &rerr) != DD_REGISTRY_OK) {
+                          "function %s already exists (ddlocal lambda remove %s first)", fn->name,
+                          fn->name);
+        } else if (dd_registry_subscription_add(reg, fn->topic, "lambda", arn, NULL, &rerr) !=
+                   DD_REGISTRY_OK) {
             (void)fail(error, error_len, DD_LAMBDA_STORE_ERROR, "%s", rerr.message);
         } else {
             status = DD_LAMBDA_OK;
@@ -279,9 +307,11 @@ dd_lambda_status_t dd_lambda_remove(dd_registry_t *reg, const char *name)
     st = NULL;
     /* Subscriptions are matched by ARN: also one whose region or account changed meanwhile. */
     if (status == DD_LAMBDA_OK &&
-        dd_db_prepare(reg->db, "DELETE FROM sns_subscriptions WHERE protocol = 'lambda'"
-                               " AND endpoint LIKE 'arn:aws:lambda:%'"
-                               " AND substr(endpoint, -length(?1) - 10) = ':function:' || ?1", &st) == DD_DB_OK) {
+        dd_db_prepare(reg->db,
+                      "DELETE FROM sns_subscriptions WHERE protocol = 'lambda'"
+                      " AND endpoint LIKE 'arn:aws:lambda:%'"
+                      " AND substr(endpoint, -length(?1) - 10) = ':function:' || ?1",
+                      &st) == DD_DB_OK) {
         (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE) {
             status = DD_LAMBDA_STORE_ERROR;
@@ -303,16 +333,23 @@ dd_lambda_status_t dd_lambda_list(sqlite3 *db, const char *name, dd_lambda_fn fn
     if (db == NULL) {
         return DD_LAMBDA_BAD_PARAMETER;
     }
-    if (dd_db_prepare(db, "SELECT name, topic, handler_file, handler_function, env, timeout_s, created_ms"
-                          " FROM lambda_functions WHERE ?1 IS NULL OR name = ?1 ORDER BY name", &st) != DD_DB_OK) {
+    if (dd_db_prepare(
+            db,
+            "SELECT name, topic, handler_file, handler_function, env, timeout_s, created_ms"
+            " FROM lambda_functions WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+            &st) != DD_DB_OK) {
         return DD_LAMBDA_STORE_ERROR;
     }
     (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         dd_lambda_function_t f = {
-            (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-            (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
-            (const char *)sqlite3_column_text(st, 4), sqlite3_column_int(st, 5), sqlite3_column_int64(st, 6),
+            (const char *)sqlite3_column_text(st, 0),
+            (const char *)sqlite3_column_text(st, 1),
+            (const char *)sqlite3_column_text(st, 2),
+            (const char *)sqlite3_column_text(st, 3),
+            (const char *)sqlite3_column_text(st, 4),
+            sqlite3_column_int(st, 5),
+            sqlite3_column_int64(st, 6),
         };
         rows++;
         if (fn != NULL && fn(ctx, &f) != 0) {

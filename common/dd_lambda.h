@@ -30,10 +30,10 @@
 typedef enum dd_lambda_status {
     DD_LAMBDA_OK = 0,
     DD_LAMBDA_BAD_PARAMETER,
-    DD_LAMBDA_INVALID,          /**< A name, handler, variable or timeout is not acceptable. */
-    DD_LAMBDA_EXISTS,           /**< A function of that name exists. */
-    DD_LAMBDA_NOT_FOUND,        /**< No function of that name. */
-    DD_LAMBDA_STORE_ERROR,      /**< SQLite failed. */
+    DD_LAMBDA_INVALID,     /**< A name, handler, variable or timeout is not acceptable. */
+    DD_LAMBDA_EXISTS,      /**< A function of that name exists. */
+    DD_LAMBDA_NOT_FOUND,   /**< No function of that name. */
+    DD_LAMBDA_STORE_ERROR, /**< SQLite failed. */
     DD_LAMBDA_BUFFER_TOO_SMALL
 } dd_lambda_status_t;
 

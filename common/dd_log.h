@@ -138,8 +138,7 @@ dd_log_status_t dd_log_describe_clock(const dd_clock_t *clock, char *buf, size_t
  * @param[in] level Severity.
  * @param[in] fmt printf-style format.
  */
-void dd_log_write(dd_log_level_t level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void dd_log_write(dd_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /** @return Static text for @p status. */
 const char *dd_log_strerror(dd_log_status_t status);
@@ -147,11 +146,11 @@ const char *dd_log_strerror(dd_log_status_t status);
 #define DD_LOG_ERROR(...) dd_log_write(DD_LOG_LEVEL_ERROR, __VA_ARGS__)
 #define DD_LOG_WARN(...) dd_log_write(DD_LOG_LEVEL_WARN, __VA_ARGS__)
 #define DD_LOG_INFO(...) dd_log_write(DD_LOG_LEVEL_INFO, __VA_ARGS__)
-#define DD_LOG_DEBUG(...) \
-    do { \
-        if (dd_log_get_level() >= DD_LOG_LEVEL_DEBUG) { \
+#define DD_LOG_DEBUG(...)                                  \
+    do {                                                   \
+        if (dd_log_get_level() >= DD_LOG_LEVEL_DEBUG) {    \
             dd_log_write(DD_LOG_LEVEL_DEBUG, __VA_ARGS__); \
-        } \
+        }                                                  \
     } while (0)
 
 #endif /* DD_LOG_H_ */

@@ -43,7 +43,8 @@ void dd_map_destroy(dd_map_t *map)
 
 static bool slot_matches(const dd_map_slot_t *s, uint64_t h, const char *key, size_t len)
 {
-    return s->key != TOMBSTONE && s->hash == h && strncmp(s->key, key, len) == 0 && s->key[len] == '\0';
+    return s->key != TOMBSTONE && s->hash == h && strncmp(s->key, key, len) == 0 &&
+           s->key[len] == '\0';
 }
 
 /* Index of the live slot holding key, or SIZE_MAX. */

@@ -25,7 +25,7 @@ typedef enum dd_map_status {
 
 /** One slot; internal, exposed only so the map can be caller-allocated. */
 typedef struct dd_map_slot {
-    char *key;          /**< NULL = empty; (char *)1 = deleted */
+    char *key; /**< NULL = empty; (char *)1 = deleted */
     uint64_t hash;
     void *value;
 } dd_map_slot_t;
@@ -33,9 +33,9 @@ typedef struct dd_map_slot {
 /** A map. Zero-initialise or call dd_map_init(). */
 typedef struct dd_map {
     dd_map_slot_t *slots;
-    size_t capacity;    /**< Power of two, or 0. */
-    size_t count;       /**< Live entries. */
-    size_t used;        /**< Live + deleted slots. */
+    size_t capacity; /**< Power of two, or 0. */
+    size_t count;    /**< Live entries. */
+    size_t used;     /**< Live + deleted slots. */
 } dd_map_t;
 
 /** @brief Initialises an empty map (no allocation until the first put). */

@@ -86,7 +86,7 @@ static uint32_t fnv1a(const char *s, size_t len)
 
 dd_metering_str_t dd_metering_cstr(const char *s)
 {
-    dd_metering_str_t r = { s, s != NULL ? strlen(s) : 0 };
+    dd_metering_str_t r = {s, s != NULL ? strlen(s) : 0};
 
     return r;
 }
@@ -132,7 +132,7 @@ typedef struct plan_str {
     const dd_metering_str_t *str;
     uint32_t hash;
     size_t slot;
-    int64_t id;        /* existing or planned id; -1 = absent */
+    int64_t id; /* existing or planned id; -1 = absent */
     bool is_new;
 } plan_str_t;
 
@@ -258,9 +258,7 @@ dd_metering_status_t dd_metering_writer_add(dd_metering_writer_t *w,
     p += uv_put(p, rec->subject.ptr != NULL ? (uint64_t)plan[1].id + 1 : 0);
     switch (rec->type) {
     case DD_METERING_SENT:
-    case DD_METERING_RECEIVED:
-        p += uv_put(p, rec->bytes);
-        break;
+    case DD_METERING_RECEIVED: p += uv_put(p, rec->bytes); break;
     case DD_METERING_AUTH_FAILURE:
         *p++ = (uint8_t)rec->action;
         *p++ = (uint8_t)rec->reason;
@@ -268,8 +266,7 @@ dd_metering_status_t dd_metering_writer_add(dd_metering_writer_t *w,
     case DD_METERING_CONNECT:
         p += uv_put(p, rec->ip.ptr != NULL ? (uint64_t)plan[nplan - 1].id + 1 : 0);
         break;
-    case DD_METERING_DISCONNECT:
-        break;
+    case DD_METERING_DISCONNECT: break;
     }
     w->len = (size_t)(p - w->buf);
     if (w->records == 0) {
@@ -370,10 +367,10 @@ typedef struct str_ref {
  * with it, it resolves strings and reports records. */
 static dd_metering_status_t walk(const uint8_t *body, size_t body_len,
                                  const dd_metering_header_t *hdr, str_ref_t *table,
-                                 uint32_t *nstrings, uint32_t *nrecords,
-                                 dd_metering_record_fn fn, void *ctx, char *err, size_t err_len)
+                                 uint32_t *nstrings, uint32_t *nrecords, dd_metering_record_fn fn,
+                                 void *ctx, char *err, size_t err_len)
 {
-    reader_t r = { body, body + body_len, body };
+    reader_t r = {body, body + body_len, body};
     uint32_t strings = 0;
     uint32_t records = 0;
 
@@ -392,8 +389,7 @@ static dd_metering_status_t walk(const uint8_t *body, size_t body_len,
         if (type == ENTRY_STRING) {
             uint64_t len;
 
-            if (!rd_uv(&r, &len) || len > DD_METERING_STRING_MAX ||
-                len > (uint64_t)(r.end - r.p)) {
+            if (!rd_uv(&r, &len) || len > DD_METERING_STRING_MAX || len > (uint64_t)(r.end - r.p)) {
                 set_err(err, err_len, "bad string definition at byte %zu", at);
                 return DD_METERING_MALFORMED;
             }
@@ -436,8 +432,8 @@ static dd_metering_status_t walk(const uint8_t *body, size_t body_len,
                 return DD_METERING_MALFORMED;
             }
             if (action > DD_METERING_ACTION_RECEIVE || reason >= DD_METERING_REASON_COUNT) {
-                set_err(err, err_len, "unknown action %u or reason %u at byte %zu", action,
-                        reason, at);
+                set_err(err, err_len, "unknown action %u or reason %u at byte %zu", action, reason,
+                        at);
                 return DD_METERING_MALFORMED;
             }
             break;
@@ -447,8 +443,7 @@ static dd_metering_status_t walk(const uint8_t *body, size_t body_len,
                 return DD_METERING_MALFORMED;
             }
             break;
-        default:
-            break;
+        default: break;
         }
         if (__builtin_add_overflow(hdr->base_time_ms, unzigzag(t), &time_ms)) {
             set_err(err, err_len, "time out of range at byte %zu", at);

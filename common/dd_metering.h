@@ -94,14 +94,14 @@ typedef enum dd_metering_action {
 
 /** Why it was refused, for AUTH_FAILURE records (the wire values). */
 typedef enum dd_metering_reason {
-    DD_METERING_REASON_POLICY = 0,          /**< The IoT policies deny it (or allow nothing). */
-    DD_METERING_REASON_TOPIC_TOO_LONG = 1,  /**< Topic over 256 bytes. */
-    DD_METERING_REASON_TOO_MANY_LEVELS = 2, /**< More than 7 slashes. */
-    DD_METERING_REASON_PAYLOAD_TOO_LARGE = 3, /**< Payload over 128 KB. */
-    DD_METERING_REASON_RESERVED_TOPIC = 4,  /**< Reply, internal or publish-only topic. */
-    DD_METERING_REASON_UNKNOWN_CERT = 5,    /**< Certificate not in the registry. */
-    DD_METERING_REASON_CERT_NOT_ACTIVE = 6, /**< INACTIVE, REVOKED or PENDING_ACTIVATION. */
-    DD_METERING_REASON_REVOKED = 7,         /**< The connection lost its rights at runtime. */
+    DD_METERING_REASON_POLICY = 0,             /**< The IoT policies deny it (or allow nothing). */
+    DD_METERING_REASON_TOPIC_TOO_LONG = 1,     /**< Topic over 256 bytes. */
+    DD_METERING_REASON_TOO_MANY_LEVELS = 2,    /**< More than 7 slashes. */
+    DD_METERING_REASON_PAYLOAD_TOO_LARGE = 3,  /**< Payload over 128 KB. */
+    DD_METERING_REASON_RESERVED_TOPIC = 4,     /**< Reply, internal or publish-only topic. */
+    DD_METERING_REASON_UNKNOWN_CERT = 5,       /**< Certificate not in the registry. */
+    DD_METERING_REASON_CERT_NOT_ACTIVE = 6,    /**< INACTIVE, REVOKED or PENDING_ACTIVATION. */
+    DD_METERING_REASON_REVOKED = 7,            /**< The connection lost its rights at runtime. */
     DD_METERING_REASON_RESERVED_CLIENT_ID = 8, /**< A client id reserved for ddlocal's services. */
     DD_METERING_REASON_COUNT
 } dd_metering_reason_t;
@@ -115,15 +115,15 @@ typedef struct dd_metering_str {
 /** One record, as written and as decoded. */
 typedef struct dd_metering_record {
     dd_metering_type_t type;
-    int64_t time_ms;           /**< Pipeline time, epoch ms. */
-    bool registered;           /**< @ref key is a thing name (else a client id). */
-    dd_metering_str_t key;     /**< Thing name or client id; required. */
-    dd_metering_str_t subject; /**< Topic / filter / client id, see the format; may be absent. */
-    uint32_t bytes;            /**< SENT, RECEIVED: payload size. */
+    int64_t time_ms;             /**< Pipeline time, epoch ms. */
+    bool registered;             /**< @ref key is a thing name (else a client id). */
+    dd_metering_str_t key;       /**< Thing name or client id; required. */
+    dd_metering_str_t subject;   /**< Topic / filter / client id, see the format; may be absent. */
+    uint32_t bytes;              /**< SENT, RECEIVED: payload size. */
     dd_metering_action_t action; /**< AUTH_FAILURE. */
     dd_metering_reason_t reason; /**< AUTH_FAILURE. */
-    bool success;              /**< CONNECT: the connection was accepted. */
-    dd_metering_str_t ip;      /**< CONNECT: source IP, may be absent. */
+    bool success;                /**< CONNECT: the connection was accepted. */
+    dd_metering_str_t ip;        /**< CONNECT: source IP, may be absent. */
 } dd_metering_record_t;
 
 /** The header of a batch. */
@@ -149,8 +149,8 @@ typedef struct dd_metering_header {
 /** Internal: one slot of the writer's string index. */
 typedef struct dd_metering_intern {
     uint32_t hash;
-    uint32_t id_plus_one;      /**< 0 = empty slot */
-    uint32_t offset;           /**< of the string bytes in the buffer */
+    uint32_t id_plus_one; /**< 0 = empty slot */
+    uint32_t offset;      /**< of the string bytes in the buffer */
     uint32_t len;
 } dd_metering_intern_t;
 

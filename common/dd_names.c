@@ -5,24 +5,30 @@
 
 typedef struct name_rule {
     const char *noun;
-    const char *arn_type;   /* "thing", ... ; NULL when the kind has no ARN */
+    const char *arn_type; /* "thing", ... ; NULL when the kind has no ARN */
     size_t min_len;
     size_t max_len;
-    const char *extra;      /* punctuation allowed besides [A-Za-z0-9] */
-    const char *pattern;    /* for error messages */
+    const char *extra;   /* punctuation allowed besides [A-Za-z0-9] */
+    const char *pattern; /* for error messages */
 } name_rule_t;
 
 static const name_rule_t RULES[DD_NAME_KIND_COUNT] = {
     [DD_NAME_THING] = {"thing", "thing", 1, 128, ":_-", "[a-zA-Z0-9:_-]+, 1 to 128 characters"},
-    [DD_NAME_THING_GROUP] = {"thing group", "thinggroup", 1, 128, ":_-", "[a-zA-Z0-9:_-]+, 1 to 128 characters"},
-    [DD_NAME_SECURITY_PROFILE] = {"security profile", "securityprofile", 1, 128, ":_-", "[a-zA-Z0-9:_-]+, 1 to 128 characters"},
+    [DD_NAME_THING_GROUP] = {"thing group", "thinggroup", 1, 128, ":_-",
+                             "[a-zA-Z0-9:_-]+, 1 to 128 characters"},
+    [DD_NAME_SECURITY_PROFILE] = {"security profile", "securityprofile", 1, 128, ":_-",
+                                  "[a-zA-Z0-9:_-]+, 1 to 128 characters"},
     [DD_NAME_BEHAVIOR] = {"behavior", NULL, 1, 128, ":_-", "[a-zA-Z0-9:_-]+, 1 to 128 characters"},
-    [DD_NAME_CUSTOM_METRIC] = {"custom metric", "custommetric", 1, 128, ":_-", "[a-zA-Z0-9:_-]+, 1 to 128 characters, not starting with aws:"},
-    [DD_NAME_DIMENSION] = {"dimension", "dimension", 1, 128, ":_-", "[a-zA-Z0-9:_-]+, 1 to 128 characters"},
+    [DD_NAME_CUSTOM_METRIC] = {"custom metric", "custommetric", 1, 128, ":_-",
+                               "[a-zA-Z0-9:_-]+, 1 to 128 characters, not starting with aws:"},
+    [DD_NAME_DIMENSION] = {"dimension", "dimension", 1, 128, ":_-",
+                           "[a-zA-Z0-9:_-]+, 1 to 128 characters"},
     [DD_NAME_POLICY] = {"policy", "policy", 1, 128, "_+=,.@-", "[\\w+=,.@-]+, 1 to 128 characters"},
-    [DD_NAME_MITIGATION_ACTION] = {"mitigation action", "mitigationaction", 1, 128, "_-", "[a-zA-Z0-9_-]+, 1 to 128 characters"},
+    [DD_NAME_MITIGATION_ACTION] = {"mitigation action", "mitigationaction", 1, 128, "_-",
+                                   "[a-zA-Z0-9_-]+, 1 to 128 characters"},
     [DD_NAME_TASK_ID] = {"task", NULL, 1, 128, "_-", "[a-zA-Z0-9_-]+, 1 to 128 characters"},
-    [DD_NAME_CERTIFICATE] = {"certificate", "cert", 64, 64, "", "64 lowercase hexadecimal characters"},
+    [DD_NAME_CERTIFICATE] = {"certificate", "cert", 64, 64, "",
+                             "64 lowercase hexadecimal characters"},
     [DD_NAME_SNS_TOPIC] = {"SNS topic", NULL, 1, 256, "_-", "[A-Za-z0-9_-]+, 1 to 256 characters"},
 };
 
@@ -113,28 +119,30 @@ static dd_names_status_t put(size_t len, int n)
     return (n < 0 || (size_t)n >= len) ? DD_NAMES_BUFFER_TOO_SMALL : DD_NAMES_OK;
 }
 
-dd_names_status_t dd_arn_format(const dd_arn_ctx_t *ctx, dd_name_kind_t kind,
-                                const char *name, char *buf, size_t len)
+dd_names_status_t dd_arn_format(const dd_arn_ctx_t *ctx, dd_name_kind_t kind, const char *name,
+                                char *buf, size_t len)
 {
     if (ctx == NULL || name == NULL || buf == NULL || len == 0 ||
         (unsigned)kind >= DD_NAME_KIND_COUNT) {
         return DD_NAMES_BAD_PARAMETER;
     }
     if (kind == DD_NAME_SNS_TOPIC) {
-        return put(len, snprintf(buf, len, "arn:aws:sns:%s:%s:%s", ctx->region, ctx->account, name));
+        return put(len,
+                   snprintf(buf, len, "arn:aws:sns:%s:%s:%s", ctx->region, ctx->account, name));
     }
     if (RULES[kind].arn_type == NULL) {
         return DD_NAMES_INVALID;
     }
     return put(len, snprintf(buf, len, "arn:aws:iot:%s:%s:%s/%s", ctx->region, ctx->account,
-                                  RULES[kind].arn_type, name));
+                             RULES[kind].arn_type, name));
 }
 
 /* Returns the part after "arn:aws:<service>:<region>:<account>:" or NULL. */
 static const char *after_prefix(const dd_arn_ctx_t *ctx, const char *service, const char *arn)
 {
     char prefix[DD_ARN_MAX];
-    int n = snprintf(prefix, sizeof(prefix), "arn:aws:%s:%s:%s:", service, ctx->region, ctx->account);
+    int n =
+        snprintf(prefix, sizeof(prefix), "arn:aws:%s:%s:%s:", service, ctx->region, ctx->account);
 
     if (n < 0 || (size_t)n >= sizeof(prefix) || strncmp(arn, prefix, (size_t)n) != 0) {
         return NULL;
@@ -150,8 +158,8 @@ static dd_names_status_t copy_name(dd_name_kind_t kind, const char *src, char *n
     return put(len, snprintf(name, len, "%s", src));
 }
 
-dd_names_status_t dd_arn_parse(const dd_arn_ctx_t *ctx, dd_name_kind_t kind,
-                               const char *arn, char *name, size_t len)
+dd_names_status_t dd_arn_parse(const dd_arn_ctx_t *ctx, dd_name_kind_t kind, const char *arn,
+                               char *name, size_t len)
 {
     const char *rest;
     size_t tlen;
@@ -189,8 +197,7 @@ dd_names_status_t dd_arn_format_target(const dd_arn_ctx_t *ctx, dd_arn_target_t 
     case DD_ARN_TARGET_ALL_THINGS: what = "all/things"; break;
     case DD_ARN_TARGET_ALL_REGISTERED: what = "all/registered-things"; break;
     case DD_ARN_TARGET_ALL_UNREGISTERED: what = "all/unregistered-things"; break;
-    default:
-        return DD_NAMES_BAD_PARAMETER;
+    default: return DD_NAMES_BAD_PARAMETER;
     }
     return put(len, snprintf(buf, len, "arn:aws:iot:%s:%s:%s", ctx->region, ctx->account, what));
 }

@@ -17,24 +17,24 @@
 /** Status codes of this module. */
 typedef enum dd_names_status {
     DD_NAMES_OK = 0,
-    DD_NAMES_BAD_PARAMETER,    /**< NULL pointer. */
-    DD_NAMES_INVALID,          /**< Name or ARN does not match the pattern. */
-    DD_NAMES_BUFFER_TOO_SMALL  /**< Output buffer too small. */
+    DD_NAMES_BAD_PARAMETER,   /**< NULL pointer. */
+    DD_NAMES_INVALID,         /**< Name or ARN does not match the pattern. */
+    DD_NAMES_BUFFER_TOO_SMALL /**< Output buffer too small. */
 } dd_names_status_t;
 
 /** The kinds of named resources ddlocal knows. */
 typedef enum dd_name_kind {
-    DD_NAME_THING = 0,          /**< 1..128 [a-zA-Z0-9:_-] (arn ...:thing/N) */
-    DD_NAME_THING_GROUP,        /**< 1..128 [a-zA-Z0-9:_-] (thinggroup/N) */
-    DD_NAME_SECURITY_PROFILE,   /**< 1..128 [a-zA-Z0-9:_-] (securityprofile/N) */
-    DD_NAME_BEHAVIOR,           /**< 1..128 [a-zA-Z0-9:_-] (no ARN) */
-    DD_NAME_CUSTOM_METRIC,      /**< 1..128 [a-zA-Z0-9:_-], not "aws:..." (custommetric/N) */
-    DD_NAME_DIMENSION,          /**< 1..128 [a-zA-Z0-9:_-] (dimension/N) */
-    DD_NAME_POLICY,             /**< 1..128 [\w+=,.@-] (policy/N) */
-    DD_NAME_MITIGATION_ACTION,  /**< 1..128 [a-zA-Z0-9_-] (mitigationaction/N) */
-    DD_NAME_TASK_ID,            /**< 1..128 [a-zA-Z0-9_-] (no ARN) */
-    DD_NAME_CERTIFICATE,        /**< 64 lowercase hex chars (cert/N) */
-    DD_NAME_SNS_TOPIC,          /**< 1..256 [A-Za-z0-9_-] (arn:aws:sns:R:A:N) */
+    DD_NAME_THING = 0,         /**< 1..128 [a-zA-Z0-9:_-] (arn ...:thing/N) */
+    DD_NAME_THING_GROUP,       /**< 1..128 [a-zA-Z0-9:_-] (thinggroup/N) */
+    DD_NAME_SECURITY_PROFILE,  /**< 1..128 [a-zA-Z0-9:_-] (securityprofile/N) */
+    DD_NAME_BEHAVIOR,          /**< 1..128 [a-zA-Z0-9:_-] (no ARN) */
+    DD_NAME_CUSTOM_METRIC,     /**< 1..128 [a-zA-Z0-9:_-], not "aws:..." (custommetric/N) */
+    DD_NAME_DIMENSION,         /**< 1..128 [a-zA-Z0-9:_-] (dimension/N) */
+    DD_NAME_POLICY,            /**< 1..128 [\w+=,.@-] (policy/N) */
+    DD_NAME_MITIGATION_ACTION, /**< 1..128 [a-zA-Z0-9_-] (mitigationaction/N) */
+    DD_NAME_TASK_ID,           /**< 1..128 [a-zA-Z0-9_-] (no ARN) */
+    DD_NAME_CERTIFICATE,       /**< 64 lowercase hex chars (cert/N) */
+    DD_NAME_SNS_TOPIC,         /**< 1..256 [A-Za-z0-9_-] (arn:aws:sns:R:A:N) */
     DD_NAME_KIND_COUNT
 } dd_name_kind_t;
 
@@ -47,8 +47,8 @@ typedef enum dd_name_kind {
 
 /** Region and account used in every ARN. */
 typedef struct dd_arn_ctx {
-    char region[DD_ARN_PART_MAX];   /**< e.g. "us-east-1" */
-    char account[DD_ARN_PART_MAX];  /**< e.g. "123456789012" */
+    char region[DD_ARN_PART_MAX];  /**< e.g. "us-east-1" */
+    char account[DD_ARN_PART_MAX]; /**< e.g. "123456789012" */
 } dd_arn_ctx_t;
 
 /** The targets a security profile can be attached to, besides groups. */
@@ -96,8 +96,8 @@ const char *dd_name_noun(dd_name_kind_t kind);
  * @param[in] len Size of @p buf.
  * @return DD_NAMES_OK, DD_NAMES_BAD_PARAMETER, DD_NAMES_INVALID or DD_NAMES_BUFFER_TOO_SMALL.
  */
-dd_names_status_t dd_arn_format(const dd_arn_ctx_t *ctx, dd_name_kind_t kind,
-                                const char *name, char *buf, size_t len);
+dd_names_status_t dd_arn_format(const dd_arn_ctx_t *ctx, dd_name_kind_t kind, const char *name,
+                                char *buf, size_t len);
 
 /**
  * @brief Parses an ARN of the given kind in this region/account and copies
@@ -109,8 +109,8 @@ dd_names_status_t dd_arn_format(const dd_arn_ctx_t *ctx, dd_name_kind_t kind,
  * @param[in] len Size of @p name.
  * @return DD_NAMES_OK, DD_NAMES_INVALID or DD_NAMES_BUFFER_TOO_SMALL.
  */
-dd_names_status_t dd_arn_parse(const dd_arn_ctx_t *ctx, dd_name_kind_t kind,
-                               const char *arn, char *name, size_t len);
+dd_names_status_t dd_arn_parse(const dd_arn_ctx_t *ctx, dd_name_kind_t kind, const char *arn,
+                               char *name, size_t len);
 
 /**
  * @brief Builds a security-profile target ARN.

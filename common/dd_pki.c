@@ -185,12 +185,13 @@ static dd_pki_status_t build_cert(cert_profile_t profile, EVP_PKEY *key, X509 *i
     case PROFILE_SERVICE: subject = make_name(DD_PKI_SERVICE_CN, "ddlocal"); break;
     case PROFILE_DEVICE: subject = make_name(DD_PKI_DEVICE_CN, NULL); break;
     }
-    ok = subject != NULL && X509_set_version(cert, X509_VERSION_3) == 1 &&
-         set_random_serial(cert) && X509_set_subject_name(cert, subject) == 1 &&
-         X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : subject) == 1 &&
-         X509_time_adj_ex(X509_getm_notBefore(cert), 0, -NOT_BEFORE_SLACK_S, &now) != NULL &&
-         ASN1_TIME_set(X509_getm_notAfter(cert), NOT_AFTER_EPOCH) != NULL &&
-         X509_set_pubkey(cert, key) == 1;
+    ok =
+        subject != NULL && X509_set_version(cert, X509_VERSION_3) == 1 && set_random_serial(cert) &&
+        X509_set_subject_name(cert, subject) == 1 &&
+        X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : subject) == 1 &&
+        X509_time_adj_ex(X509_getm_notBefore(cert), 0, -NOT_BEFORE_SLACK_S, &now) != NULL &&
+        ASN1_TIME_set(X509_getm_notAfter(cert), NOT_AFTER_EPOCH) != NULL &&
+        X509_set_pubkey(cert, key) == 1;
     X509_NAME_free(subject);
     if (!ok) {
         X509_free(cert);
@@ -258,8 +259,8 @@ static dd_pki_status_t bio_to_string(BIO *bio, char **out)
 typedef enum pem_kind {
     PEM_CERT = 0,
     PEM_PUBLIC_KEY,
-    PEM_PRIVATE_PKCS8,        /* BEGIN PRIVATE KEY */
-    PEM_PRIVATE_TRADITIONAL   /* BEGIN RSA PRIVATE KEY / BEGIN EC PRIVATE KEY, as AWS returns */
+    PEM_PRIVATE_PKCS8,      /* BEGIN PRIVATE KEY */
+    PEM_PRIVATE_TRADITIONAL /* BEGIN RSA PRIVATE KEY / BEGIN EC PRIVATE KEY, as AWS returns */
 } pem_kind_t;
 
 static dd_pki_status_t to_pem(pem_kind_t kind, X509 *cert, EVP_PKEY *key, char **out)
@@ -536,8 +537,7 @@ static bool pair_is_valid(const dd_pki_ca_t *ca, X509 *cert, EVP_PKEY *key)
 }
 
 static dd_pki_status_t ensure_leaf(const dd_pki_ca_t *ca, cert_profile_t profile,
-                                   dd_pki_file_t cert_file, dd_pki_file_t key_file,
-                                   char *cert_id)
+                                   dd_pki_file_t cert_file, dd_pki_file_t key_file, char *cert_id)
 {
     char cert_path[DD_FS_PATH_MAX];
     char key_path[DD_FS_PATH_MAX];
@@ -560,8 +560,8 @@ static dd_pki_status_t ensure_leaf(const dd_pki_ca_t *ca, cert_profile_t profile
     if (lock < 0) {
         return st;
     }
-    if (read_cert_file(cert_path, &cert) != DD_PKI_OK || read_key_file(key_path, &key) != DD_PKI_OK ||
-        !pair_is_valid(ca, cert, key)) {
+    if (read_cert_file(cert_path, &cert) != DD_PKI_OK ||
+        read_key_file(key_path, &key) != DD_PKI_OK || !pair_is_valid(ca, cert, key)) {
         X509_free(cert);
         EVP_PKEY_free(key);
         cert = NULL;
@@ -589,8 +589,7 @@ dd_pki_status_t dd_pki_ensure_server(const dd_pki_ca_t *ca)
     return ensure_leaf(ca, PROFILE_SERVER, DD_PKI_FILE_SERVER_CERT, DD_PKI_FILE_SERVER_KEY, NULL);
 }
 
-dd_pki_status_t dd_pki_ensure_service(const dd_pki_ca_t *ca,
-                                      char cert_id[DD_PKI_CERT_ID_LEN + 1])
+dd_pki_status_t dd_pki_ensure_service(const dd_pki_ca_t *ca, char cert_id[DD_PKI_CERT_ID_LEN + 1])
 {
     return ensure_leaf(ca, PROFILE_SERVICE, DD_PKI_FILE_SERVICE_CERT, DD_PKI_FILE_SERVICE_KEY,
                        cert_id);
@@ -663,8 +662,7 @@ dd_pki_status_t dd_pki_credentials_write(const dd_pki_credentials_t *cred, const
         if (n < 0 || (size_t)n >= sizeof(path)) {
             return DD_PKI_BUFFER_TOO_SMALL;
         }
-        st = from_fs(dd_fs_write_atomic(path, files[i].text, strlen(files[i].text),
-                                        files[i].mode));
+        st = from_fs(dd_fs_write_atomic(path, files[i].text, strlen(files[i].text), files[i].mode));
     }
     return st;
 }

@@ -45,31 +45,31 @@
 /** Status codes of this module. */
 typedef enum dd_pki_status {
     DD_PKI_OK = 0,
-    DD_PKI_BAD_PARAMETER,     /**< NULL pointer, empty string or unknown enum value. */
-    DD_PKI_NOT_FOUND,         /**< A file that must exist does not. */
-    DD_PKI_IO_ERROR,          /**< Reading, writing or locking a file failed (see errno). */
-    DD_PKI_PARSE_ERROR,       /**< Text is not a PEM certificate / key. */
-    DD_PKI_INCONSISTENT,      /**< CA certificate without its key, or they do not match. */
-    DD_PKI_CRYPTO_ERROR,      /**< An OpenSSL operation failed. */
-    DD_PKI_NO_MEMORY,         /**< Allocation failed. */
-    DD_PKI_BUFFER_TOO_SMALL   /**< Output buffer too small. */
+    DD_PKI_BAD_PARAMETER,   /**< NULL pointer, empty string or unknown enum value. */
+    DD_PKI_NOT_FOUND,       /**< A file that must exist does not. */
+    DD_PKI_IO_ERROR,        /**< Reading, writing or locking a file failed (see errno). */
+    DD_PKI_PARSE_ERROR,     /**< Text is not a PEM certificate / key. */
+    DD_PKI_INCONSISTENT,    /**< CA certificate without its key, or they do not match. */
+    DD_PKI_CRYPTO_ERROR,    /**< An OpenSSL operation failed. */
+    DD_PKI_NO_MEMORY,       /**< Allocation failed. */
+    DD_PKI_BUFFER_TOO_SMALL /**< Output buffer too small. */
 } dd_pki_status_t;
 
 /** Key algorithms for issued credentials. */
 typedef enum dd_pki_key_type {
-    DD_PKI_KEY_RSA2048 = 0,   /**< RSA 2048, e=65537 (AWS's CreateKeysAndCertificate). */
-    DD_PKI_KEY_EC_P256        /**< ECDSA on prime256v1; about 100x faster to generate. */
+    DD_PKI_KEY_RSA2048 = 0, /**< RSA 2048, e=65537 (AWS's CreateKeysAndCertificate). */
+    DD_PKI_KEY_EC_P256      /**< ECDSA on prime256v1; about 100x faster to generate. */
 } dd_pki_key_type_t;
 
 /** The files of DIR/pki/. */
 typedef enum dd_pki_file {
-    DD_PKI_FILE_DIR = 0,        /**< DIR/pki itself */
-    DD_PKI_FILE_ROOTCA_CERT,    /**< rootca.pem */
-    DD_PKI_FILE_ROOTCA_KEY,     /**< rootca.key */
-    DD_PKI_FILE_SERVER_CERT,    /**< server.pem */
-    DD_PKI_FILE_SERVER_KEY,     /**< server.key */
-    DD_PKI_FILE_SERVICE_CERT,   /**< service.pem */
-    DD_PKI_FILE_SERVICE_KEY     /**< service.key */
+    DD_PKI_FILE_DIR = 0,      /**< DIR/pki itself */
+    DD_PKI_FILE_ROOTCA_CERT,  /**< rootca.pem */
+    DD_PKI_FILE_ROOTCA_KEY,   /**< rootca.key */
+    DD_PKI_FILE_SERVER_CERT,  /**< server.pem */
+    DD_PKI_FILE_SERVER_KEY,   /**< server.key */
+    DD_PKI_FILE_SERVICE_CERT, /**< service.pem */
+    DD_PKI_FILE_SERVICE_KEY   /**< service.key */
 } dd_pki_file_t;
 
 /** Length of a certificate id (hex SHA-256), without the NUL. */
@@ -94,9 +94,9 @@ typedef struct dd_pki_ca dd_pki_ca_t;
  * private key wiped first) by dd_pki_credentials_free().
  */
 typedef struct dd_pki_credentials {
-    char *certificate_pem;   /**< "-----BEGIN CERTIFICATE-----..." */
-    char *public_key_pem;    /**< "-----BEGIN PUBLIC KEY-----..." (SubjectPublicKeyInfo) */
-    char *private_key_pem;   /**< "-----BEGIN RSA PRIVATE KEY-----" or "...EC PRIVATE KEY..." */
+    char *certificate_pem; /**< "-----BEGIN CERTIFICATE-----..." */
+    char *public_key_pem;  /**< "-----BEGIN PUBLIC KEY-----..." (SubjectPublicKeyInfo) */
+    char *private_key_pem; /**< "-----BEGIN RSA PRIVATE KEY-----" or "...EC PRIVATE KEY..." */
     char certificate_id[DD_PKI_CERT_ID_LEN + 1]; /**< hex SHA-256 of the DER */
 } dd_pki_credentials_t;
 
@@ -162,8 +162,7 @@ dd_pki_status_t dd_pki_ensure_server(const dd_pki_ca_t *ca);
  *                     (DD_PKI_CERT_ID_LEN + 1 bytes).
  * @return As dd_pki_ensure_server().
  */
-dd_pki_status_t dd_pki_ensure_service(const dd_pki_ca_t *ca,
-                                      char cert_id[DD_PKI_CERT_ID_LEN + 1]);
+dd_pki_status_t dd_pki_ensure_service(const dd_pki_ca_t *ca, char cert_id[DD_PKI_CERT_ID_LEN + 1]);
 
 /**
  * @brief Issues a device key pair and certificate signed by @p ca, in memory.

@@ -22,11 +22,11 @@
  */
 
 typedef enum tok_kind {
-    TOK_LIT = 0,        /* pool[off .. off+len) */
-    TOK_STAR,           /* any run of characters, possibly empty */
-    TOK_QMARK,          /* exactly one character (one UTF-8 sequence) */
-    TOK_VAR_CLIENT_ID,  /* ${iot:ClientId} */
-    TOK_VAR_THING_NAME  /* ${iot:Connection.Thing.ThingName} */
+    TOK_LIT = 0,       /* pool[off .. off+len) */
+    TOK_STAR,          /* any run of characters, possibly empty */
+    TOK_QMARK,         /* exactly one character (one UTF-8 sequence) */
+    TOK_VAR_CLIENT_ID, /* ${iot:ClientId} */
+    TOK_VAR_THING_NAME /* ${iot:Connection.Thing.ThingName} */
 } tok_kind_t;
 
 typedef struct tok {
@@ -36,9 +36,9 @@ typedef struct tok {
 } tok_t;
 
 typedef enum pat_kind {
-    PAT_ANY = 0,   /* "*" alone: matches every resource */
-    PAT_EXACT,     /* one literal: length + memcmp */
-    PAT_GLOB       /* general case */
+    PAT_ANY = 0, /* "*" alone: matches every resource */
+    PAT_EXACT,   /* one literal: length + memcmp */
+    PAT_GLOB     /* general case */
 } pat_kind_t;
 
 #define VAR_CLIENT_ID 0x1u
@@ -47,11 +47,11 @@ typedef enum pat_kind {
 typedef struct pattern {
     uint32_t first_tok;
     uint32_t ntok;
-    uint32_t min_len;     /* literal bytes + one per `?`, variables excluded */
-    uint16_t kind;        /* pat_kind_t */
-    uint8_t vars;         /* VAR_* the pattern needs */
-    uint8_t n_client;     /* occurrences of each variable, for min_len; the */
-    uint8_t n_thing;      /* 2048-character limit keeps them under 137 */
+    uint32_t min_len; /* literal bytes + one per `?`, variables excluded */
+    uint16_t kind;    /* pat_kind_t */
+    uint8_t vars;     /* VAR_* the pattern needs */
+    uint8_t n_client; /* occurrences of each variable, for min_len; the */
+    uint8_t n_thing;  /* 2048-character limit keeps them under 137 */
 } pattern_t;
 
 typedef struct rule {
@@ -60,7 +60,7 @@ typedef struct rule {
 } rule_t;
 
 typedef struct statement {
-    char *sid;            /* "" when none */
+    char *sid; /* "" when none */
     bool deny;
 } statement_t;
 
@@ -104,7 +104,7 @@ typedef struct builder {
         uint32_t pat_first;
         uint32_t pat_count;
         char *sid;
-    } *stmts;
+    } * stmts;
     size_t nstmts, cap_stmts;
     char *err;
     size_t err_len;
@@ -131,8 +131,7 @@ static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
     return true;
 }
 
-__attribute__((format(printf, 2, 3)))
-static void set_err(builder_t *b, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void set_err(builder_t *b, const char *fmt, ...)
 {
     va_list ap;
 
@@ -384,7 +383,8 @@ static dd_policy_status_t compile_resource(builder_t *b, const char *where, cons
                 pat.n_thing++;
                 ok = add_tok(b, TOK_VAR_THING_NAME, 0, 0);
             } else {
-                set_err(b, "%s: policy variable ${%.*s} is not supported by ddlocal "
+                set_err(b,
+                        "%s: policy variable ${%.*s} is not supported by ddlocal "
                         "(only ${iot:ClientId} and ${iot:Connection.Thing.ThingName})",
                         where, (int)(nlen > 60 ? 60 : nlen), name);
                 return DD_POLICY_UNSUPPORTED;
@@ -451,8 +451,8 @@ static bool action_well_formed(const char *a)
 typedef dd_policy_status_t (*item_fn)(builder_t *b, const char *where, const char *value,
                                       void *ctx);
 
-static dd_policy_status_t each_string(builder_t *b, const char *path, const cJSON *item,
-                                      item_fn fn, void *ctx)
+static dd_policy_status_t each_string(builder_t *b, const char *path, const cJSON *item, item_fn fn,
+                                      void *ctx)
 {
     /* Room for any path a statement builds (PATH_LEN) plus "[<int>]". */
     char where[PATH_LEN + sizeof("[-2147483648]")];
@@ -470,7 +470,7 @@ static dd_policy_status_t each_string(builder_t *b, const char *path, const cJSO
         set_err(b, "%s must not be an empty list", path);
         return DD_POLICY_MALFORMED;
     }
-    cJSON_ArrayForEach(e, item) {
+    cJSON_ArrayForEach (e, item) {
         dd_policy_status_t st;
 
         if (snprintf(where, sizeof(where), "%s[%d]", path, i) >= (int)sizeof(where)) {
@@ -524,13 +524,12 @@ static dd_policy_status_t check_members(builder_t *b, const cJSON *obj, const ch
     const cJSON *m;
     const cJSON *o;
 
-    cJSON_ArrayForEach(m, obj) {
+    cJSON_ArrayForEach (m, obj) {
         const char *const *k;
 
         for (o = obj->child; o != m; o = o->next) {
             if (strcmp(o->string, m->string) == 0) {
-                set_err(b, "%s%sduplicate element \"%.40s\"", path, path[0] ? ": " : "",
-                        m->string);
+                set_err(b, "%s%sduplicate element \"%.40s\"", path, path[0] ? ": " : "", m->string);
                 return DD_POLICY_MALFORMED;
             }
         }
@@ -679,7 +678,7 @@ static dd_policy_status_t parse_document(builder_t *b, const cJSON *root)
             set_err(b, "Statement must not be an empty list");
             return DD_POLICY_MALFORMED;
         }
-        cJSON_ArrayForEach(s, stmts) {
+        cJSON_ArrayForEach (s, stmts) {
             char path[32];
 
             (void)snprintf(path, sizeof(path), "Statement[%d]", i++);
@@ -788,8 +787,8 @@ static size_t count_chars(const char *doc, size_t len)
     return n;
 }
 
-dd_policy_status_t dd_policy_parse(const char *doc, size_t len, dd_policy_t **policy,
-                                   char *err, size_t err_len)
+dd_policy_status_t dd_policy_parse(const char *doc, size_t len, dd_policy_t **policy, char *err,
+                                   size_t err_len)
 {
     builder_t b;
     cJSON *root = NULL;
@@ -817,8 +816,10 @@ dd_policy_status_t dd_policy_parse(const char *doc, size_t len, dd_policy_t **po
     }
     chars = count_chars(doc, len);
     if (chars > DD_POLICY_DOC_MAX_CHARS) {
-        set_err(&b, "the policy document has %zu characters without whitespace; "
-                "the limit is %d", chars, DD_POLICY_DOC_MAX_CHARS);
+        set_err(&b,
+                "the policy document has %zu characters without whitespace; "
+                "the limit is %d",
+                chars, DD_POLICY_DOC_MAX_CHARS);
         return DD_POLICY_TOO_LARGE;
     }
     if (memchr(doc, '\0', len) != NULL) {
@@ -899,8 +900,8 @@ static inline long find_match(const dd_policy_t *p, int action, int effect, cons
 
 dd_policy_status_t dd_policy_evaluate(const dd_policy_t *const *policies, size_t count,
                                       dd_policy_action_t action, const char *resource,
-                                      const dd_policy_vars_t *vars,
-                                      dd_policy_decision_t *decision, dd_policy_match_t *match)
+                                      const dd_policy_vars_t *vars, dd_policy_decision_t *decision,
+                                      dd_policy_match_t *match)
 {
     var_vals_t v;
     size_t res_len;
@@ -988,20 +989,20 @@ static dd_policy_status_t build_arn(const dd_arn_ctx_t *ctx, const char *type, c
     return DD_POLICY_OK;
 }
 
-dd_policy_status_t dd_policy_client_arn(const dd_arn_ctx_t *ctx, const char *client_id,
-                                        char *buf, size_t len)
+dd_policy_status_t dd_policy_client_arn(const dd_arn_ctx_t *ctx, const char *client_id, char *buf,
+                                        size_t len)
 {
     return build_arn(ctx, "client/", client_id, buf, len);
 }
 
-dd_policy_status_t dd_policy_topic_arn(const dd_arn_ctx_t *ctx, const char *topic,
-                                       char *buf, size_t len)
+dd_policy_status_t dd_policy_topic_arn(const dd_arn_ctx_t *ctx, const char *topic, char *buf,
+                                       size_t len)
 {
     return build_arn(ctx, "topic/", topic, buf, len);
 }
 
-dd_policy_status_t dd_policy_topicfilter_arn(const dd_arn_ctx_t *ctx, const char *filter,
-                                             char *buf, size_t len)
+dd_policy_status_t dd_policy_topicfilter_arn(const dd_arn_ctx_t *ctx, const char *filter, char *buf,
+                                             size_t len)
 {
     return build_arn(ctx, "topicfilter/", filter, buf, len);
 }
@@ -1010,16 +1011,12 @@ dd_policy_status_t dd_policy_resource_arn(const dd_arn_ctx_t *ctx, dd_policy_act
                                           const char *name, char *buf, size_t len)
 {
     switch (action) {
-    case DD_POLICY_ACTION_CONNECT:
-        return dd_policy_client_arn(ctx, name, buf, len);
-    case DD_POLICY_ACTION_SUBSCRIBE:
-        return dd_policy_topicfilter_arn(ctx, name, buf, len);
+    case DD_POLICY_ACTION_CONNECT: return dd_policy_client_arn(ctx, name, buf, len);
+    case DD_POLICY_ACTION_SUBSCRIBE: return dd_policy_topicfilter_arn(ctx, name, buf, len);
     case DD_POLICY_ACTION_PUBLISH:
     case DD_POLICY_ACTION_RECEIVE:
-    case DD_POLICY_ACTION_RETAIN_PUBLISH:
-        return dd_policy_topic_arn(ctx, name, buf, len);
-    case DD_POLICY_ACTION_COUNT:
-        break;
+    case DD_POLICY_ACTION_RETAIN_PUBLISH: return dd_policy_topic_arn(ctx, name, buf, len);
+    case DD_POLICY_ACTION_COUNT: break;
     }
     return DD_POLICY_BAD_PARAMETER;
 }

@@ -116,8 +116,8 @@ typedef struct dd_policy dd_policy_t;
  * @return DD_POLICY_OK, DD_POLICY_BAD_PARAMETER, DD_POLICY_MALFORMED,
  *         DD_POLICY_UNSUPPORTED, DD_POLICY_TOO_LARGE or DD_POLICY_NO_MEMORY.
  */
-dd_policy_status_t dd_policy_parse(const char *doc, size_t len, dd_policy_t **policy,
-                                   char *err, size_t err_len);
+dd_policy_status_t dd_policy_parse(const char *doc, size_t len, dd_policy_t **policy, char *err,
+                                   size_t err_len);
 
 /**
  * @brief Only checks a document (parse, then free).
@@ -162,8 +162,8 @@ size_t dd_policy_statement_count(const dd_policy_t *policy);
  */
 dd_policy_status_t dd_policy_evaluate(const dd_policy_t *const *policies, size_t count,
                                       dd_policy_action_t action, const char *resource,
-                                      const dd_policy_vars_t *vars,
-                                      dd_policy_decision_t *decision, dd_policy_match_t *match);
+                                      const dd_policy_vars_t *vars, dd_policy_decision_t *decision,
+                                      dd_policy_match_t *match);
 
 /**
  * @brief Builds `arn:aws:iot:REGION:ACCOUNT:client/<client_id>`.
@@ -173,8 +173,8 @@ dd_policy_status_t dd_policy_evaluate(const dd_policy_t *const *policies, size_t
  * @param[in] len Size of @p buf.
  * @return DD_POLICY_OK, DD_POLICY_BAD_PARAMETER or DD_POLICY_BUFFER_TOO_SMALL.
  */
-dd_policy_status_t dd_policy_client_arn(const dd_arn_ctx_t *ctx, const char *client_id,
-                                        char *buf, size_t len);
+dd_policy_status_t dd_policy_client_arn(const dd_arn_ctx_t *ctx, const char *client_id, char *buf,
+                                        size_t len);
 
 /**
  * @brief Builds `arn:aws:iot:REGION:ACCOUNT:topic/<topic>`.
@@ -184,8 +184,8 @@ dd_policy_status_t dd_policy_client_arn(const dd_arn_ctx_t *ctx, const char *cli
  * @param[in] len Size of @p buf.
  * @return DD_POLICY_OK, DD_POLICY_BAD_PARAMETER or DD_POLICY_BUFFER_TOO_SMALL.
  */
-dd_policy_status_t dd_policy_topic_arn(const dd_arn_ctx_t *ctx, const char *topic,
-                                       char *buf, size_t len);
+dd_policy_status_t dd_policy_topic_arn(const dd_arn_ctx_t *ctx, const char *topic, char *buf,
+                                       size_t len);
 
 /**
  * @brief Builds `arn:aws:iot:REGION:ACCOUNT:topicfilter/<filter>`.
@@ -195,8 +195,8 @@ dd_policy_status_t dd_policy_topic_arn(const dd_arn_ctx_t *ctx, const char *topi
  * @param[in] len Size of @p buf.
  * @return DD_POLICY_OK, DD_POLICY_BAD_PARAMETER or DD_POLICY_BUFFER_TOO_SMALL.
  */
-dd_policy_status_t dd_policy_topicfilter_arn(const dd_arn_ctx_t *ctx, const char *filter,
-                                             char *buf, size_t len);
+dd_policy_status_t dd_policy_topicfilter_arn(const dd_arn_ctx_t *ctx, const char *filter, char *buf,
+                                             size_t len);
 
 /**
  * @brief Builds the resource ARN that @p action is checked against: client/

@@ -25,8 +25,8 @@ static void sleep_ms(int ms)
     }
 }
 
-dd_proc_status_t dd_proc_spawn(dd_proc_t *proc, const char *name, char *const argv[], char *const env[],
-                               const char *stdout_path)
+dd_proc_status_t dd_proc_spawn(dd_proc_t *proc, const char *name, char *const argv[],
+                               char *const env[], const char *stdout_path)
 {
     int ready[2];
     pid_t parent = getpid();
@@ -244,8 +244,8 @@ dd_proc_status_t dd_proc_port_available(const char *addr, uint16_t port)
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         status = errno == EADDRINUSE ? DD_PROC_IN_USE
-                 : errno == EACCES ? DD_PROC_PERMISSION
-                 : DD_PROC_SOCKET_ERROR;
+                 : errno == EACCES   ? DD_PROC_PERMISSION
+                                     : DD_PROC_SOCKET_ERROR;
     }
     close(fd);
     return status;

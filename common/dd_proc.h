@@ -20,20 +20,20 @@
 typedef enum dd_proc_status {
     DD_PROC_OK = 0,
     DD_PROC_BAD_PARAMETER,
-    DD_PROC_SPAWN_FAILED,   /**< fork/exec failed (the program is missing?). */
-    DD_PROC_EXITED,         /**< The child is gone (see exit_status). */
-    DD_PROC_TIMEOUT,        /**< The awaited condition did not happen in time. */
-    DD_PROC_IN_USE,         /**< Port taken. */
-    DD_PROC_PERMISSION,     /**< Port below 1024 without the privilege to bind it. */
+    DD_PROC_SPAWN_FAILED, /**< fork/exec failed (the program is missing?). */
+    DD_PROC_EXITED,       /**< The child is gone (see exit_status). */
+    DD_PROC_TIMEOUT,      /**< The awaited condition did not happen in time. */
+    DD_PROC_IN_USE,       /**< Port taken. */
+    DD_PROC_PERMISSION,   /**< Port below 1024 without the privilege to bind it. */
     DD_PROC_SOCKET_ERROR
 } dd_proc_status_t;
 
 /** A child process. Zero-initialise. */
 typedef struct dd_proc {
-    pid_t pid;              /**< 0 when not running. */
+    pid_t pid; /**< 0 when not running. */
     bool exited;
-    int exit_status;        /**< waitpid() status once exited. */
-    char name[32];          /**< For messages. */
+    int exit_status; /**< waitpid() status once exited. */
+    char name[32];   /**< For messages. */
 } dd_proc_t;
 
 /**

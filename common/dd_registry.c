@@ -12,71 +12,71 @@
 #include <string.h>
 
 static const dd_db_migration_t MIGRATIONS[] = {
-    {1,
-     "CREATE TABLE settings("
-     "  key TEXT PRIMARY KEY,"
-     "  value TEXT NOT NULL);"
-     "CREATE TABLE things("
-     "  name TEXT PRIMARY KEY,"
-     "  thing_id TEXT NOT NULL UNIQUE,"
-     "  thing_type TEXT NOT NULL DEFAULT '',"
-     "  attributes TEXT NOT NULL DEFAULT '{}',"
-     "  version INTEGER NOT NULL DEFAULT 1,"
-     "  created_ms INTEGER NOT NULL);"
-     "CREATE TABLE certificates("
-     "  id TEXT PRIMARY KEY,"
-     "  pem TEXT NOT NULL,"
-     "  status TEXT NOT NULL,"
-     "  is_service INTEGER NOT NULL DEFAULT 0,"
-     "  created_ms INTEGER NOT NULL,"
-     "  modified_ms INTEGER NOT NULL);"
-     "CREATE TABLE thing_principals("
-     "  thing TEXT NOT NULL REFERENCES things(name) ON DELETE CASCADE,"
-     "  cert_id TEXT NOT NULL REFERENCES certificates(id) ON DELETE CASCADE,"
-     "  PRIMARY KEY(thing, cert_id));"
-     "CREATE INDEX thing_principals_cert ON thing_principals(cert_id);"
-     "CREATE TABLE thing_groups("
-     "  name TEXT PRIMARY KEY,"
-     "  group_id TEXT NOT NULL UNIQUE,"
-     "  parent TEXT REFERENCES thing_groups(name),"
-     "  description TEXT NOT NULL DEFAULT '',"
-     "  attributes TEXT NOT NULL DEFAULT '{}',"
-     "  version INTEGER NOT NULL DEFAULT 1,"
-     "  created_ms INTEGER NOT NULL);"
-     "CREATE INDEX thing_groups_parent ON thing_groups(parent);"
-     "CREATE TABLE thing_group_members("
-     "  thing TEXT NOT NULL REFERENCES things(name) ON DELETE CASCADE,"
-     "  group_name TEXT NOT NULL REFERENCES thing_groups(name) ON DELETE CASCADE,"
-     "  PRIMARY KEY(thing, group_name));"
-     "CREATE INDEX thing_group_members_group ON thing_group_members(group_name);"
-     "CREATE TABLE policies("
-     "  name TEXT PRIMARY KEY,"
-     "  document TEXT NOT NULL,"
-     "  version_id TEXT NOT NULL DEFAULT '1',"
-     "  created_ms INTEGER NOT NULL,"
-     "  modified_ms INTEGER NOT NULL);"
-     "CREATE TABLE policy_targets("
-     "  policy TEXT NOT NULL REFERENCES policies(name),"
-     "  target_kind TEXT NOT NULL CHECK(target_kind IN ('cert','group')),"
-     "  target TEXT NOT NULL,"
-     "  PRIMARY KEY(policy, target_kind, target));"
-     "CREATE INDEX policy_targets_target ON policy_targets(target_kind, target);"
-     "CREATE TABLE sns_subscriptions("
-     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-     "  topic TEXT NOT NULL,"
-     "  protocol TEXT NOT NULL,"
-     "  endpoint TEXT NOT NULL,"
-     "  created_ms INTEGER NOT NULL,"
-     "  UNIQUE(topic, protocol, endpoint));"
-     "CREATE TABLE registry_changes("
-     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-     "  kind TEXT NOT NULL,"
-     "  name TEXT NOT NULL,"
-     "  changed_ms INTEGER NOT NULL);"},
+    {1, "CREATE TABLE settings("
+        "  key TEXT PRIMARY KEY,"
+        "  value TEXT NOT NULL);"
+        "CREATE TABLE things("
+        "  name TEXT PRIMARY KEY,"
+        "  thing_id TEXT NOT NULL UNIQUE,"
+        "  thing_type TEXT NOT NULL DEFAULT '',"
+        "  attributes TEXT NOT NULL DEFAULT '{}',"
+        "  version INTEGER NOT NULL DEFAULT 1,"
+        "  created_ms INTEGER NOT NULL);"
+        "CREATE TABLE certificates("
+        "  id TEXT PRIMARY KEY,"
+        "  pem TEXT NOT NULL,"
+        "  status TEXT NOT NULL,"
+        "  is_service INTEGER NOT NULL DEFAULT 0,"
+        "  created_ms INTEGER NOT NULL,"
+        "  modified_ms INTEGER NOT NULL);"
+        "CREATE TABLE thing_principals("
+        "  thing TEXT NOT NULL REFERENCES things(name) ON DELETE CASCADE,"
+        "  cert_id TEXT NOT NULL REFERENCES certificates(id) ON DELETE CASCADE,"
+        "  PRIMARY KEY(thing, cert_id));"
+        "CREATE INDEX thing_principals_cert ON thing_principals(cert_id);"
+        "CREATE TABLE thing_groups("
+        "  name TEXT PRIMARY KEY,"
+        "  group_id TEXT NOT NULL UNIQUE,"
+        "  parent TEXT REFERENCES thing_groups(name),"
+        "  description TEXT NOT NULL DEFAULT '',"
+        "  attributes TEXT NOT NULL DEFAULT '{}',"
+        "  version INTEGER NOT NULL DEFAULT 1,"
+        "  created_ms INTEGER NOT NULL);"
+        "CREATE INDEX thing_groups_parent ON thing_groups(parent);"
+        "CREATE TABLE thing_group_members("
+        "  thing TEXT NOT NULL REFERENCES things(name) ON DELETE CASCADE,"
+        "  group_name TEXT NOT NULL REFERENCES thing_groups(name) ON DELETE CASCADE,"
+        "  PRIMARY KEY(thing, group_name));"
+        "CREATE INDEX thing_group_members_group ON thing_group_members(group_name);"
+        "CREATE TABLE policies("
+        "  name TEXT PRIMARY KEY,"
+        "  document TEXT NOT NULL,"
+        "  version_id TEXT NOT NULL DEFAULT '1',"
+        "  created_ms INTEGER NOT NULL,"
+        "  modified_ms INTEGER NOT NULL);"
+        "CREATE TABLE policy_targets("
+        "  policy TEXT NOT NULL REFERENCES policies(name),"
+        "  target_kind TEXT NOT NULL CHECK(target_kind IN ('cert','group')),"
+        "  target TEXT NOT NULL,"
+        "  PRIMARY KEY(policy, target_kind, target));"
+        "CREATE INDEX policy_targets_target ON policy_targets(target_kind, target);"
+        "CREATE TABLE sns_subscriptions("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  topic TEXT NOT NULL,"
+        "  protocol TEXT NOT NULL,"
+        "  endpoint TEXT NOT NULL,"
+        "  created_ms INTEGER NOT NULL,"
+        "  UNIQUE(topic, protocol, endpoint));"
+        "CREATE TABLE registry_changes("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  kind TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  changed_ms INTEGER NOT NULL);"},
 };
 
 static const char *const KIND_NAMES[DD_REGISTRY_KIND_COUNT] = {"thing", "cert", "group", "policy"};
-static const char *const CERT_STATUS_NAMES[] = {"ACTIVE", "INACTIVE", "REVOKED", "PENDING_ACTIVATION"};
+static const char *const CERT_STATUS_NAMES[] = {"ACTIVE", "INACTIVE", "REVOKED",
+                                                "PENDING_ACTIVATION"};
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -181,7 +181,8 @@ static int exists2(dd_registry_t *reg, const char *sql, const char *a, const cha
 
 static dd_registry_status_t savepoint_begin(dd_registry_t *reg, dd_registry_error_t *err)
 {
-    return dd_db_exec(reg->db, "SAVEPOINT dd_registry") == DD_DB_OK ? DD_REGISTRY_OK : sql_fail(reg, err);
+    return dd_db_exec(reg->db, "SAVEPOINT dd_registry") == DD_DB_OK ? DD_REGISTRY_OK
+                                                                    : sql_fail(reg, err);
 }
 
 static dd_registry_status_t savepoint_end(dd_registry_t *reg, dd_registry_status_t status)
@@ -197,10 +198,11 @@ static dd_registry_status_t savepoint_end(dd_registry_t *reg, dd_registry_status
     return status;
 }
 
-static dd_registry_status_t log_change(dd_registry_t *reg, dd_registry_kind_t kind, const char *name,
-                                       dd_registry_error_t *err)
+static dd_registry_status_t log_change(dd_registry_t *reg, dd_registry_kind_t kind,
+                                       const char *name, dd_registry_error_t *err)
 {
-    sqlite3_stmt *st = prep(reg, "INSERT INTO registry_changes(kind, name, changed_ms) VALUES(?1, ?2, ?3)");
+    sqlite3_stmt *st =
+        prep(reg, "INSERT INTO registry_changes(kind, name, changed_ms) VALUES(?1, ?2, ?3)");
     int rc;
 
     if (st == NULL) {
@@ -223,10 +225,9 @@ static dd_registry_status_t new_uuid(char *buf, size_t len)
     }
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* version 4 */
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    (void)snprintf(buf, len,
-                   "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                   r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-                   r[12], r[13], r[14], r[15]);
+    (void)snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                   r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+                   r[13], r[14], r[15]);
     return DD_REGISTRY_OK;
 }
 
@@ -237,7 +238,8 @@ static void copy_out(char *dst, size_t len, const char *src)
     }
 }
 
-static dd_registry_status_t check_name(dd_name_kind_t kind, const char *name, dd_registry_error_t *err)
+static dd_registry_status_t check_name(dd_name_kind_t kind, const char *name,
+                                       dd_registry_error_t *err)
 {
     if (!dd_name_valid(kind, name)) {
         return fail(err, DD_REGISTRY_INVALID, "Invalid %s name '%.140s': must be %s",
@@ -261,11 +263,12 @@ static dd_registry_status_t check_attributes(const char *json, dd_registry_error
         cJSON_Delete(root);
         return fail(err, DD_REGISTRY_INVALID, "Attributes must be a JSON object of strings");
     }
-    cJSON_ArrayForEach(item, root) {
+    cJSON_ArrayForEach (item, root) {
         if (!cJSON_IsString(item) || strlen(item->string) == 0 || strlen(item->string) > 128 ||
             strlen(item->valuestring) > 800) {
             status = fail(err, DD_REGISTRY_INVALID,
-                          "Attribute '%.128s' is invalid: names are 1..128 characters, values strings of at most 800",
+                          "Attribute '%.128s' is invalid: names are 1..128 characters, values "
+                          "strings of at most 800",
                           item->string != NULL ? item->string : "");
             break;
         }
@@ -342,7 +345,8 @@ dd_registry_status_t dd_registry_open(dd_registry_t *reg, sqlite3 *db, const dd_
     } else {
         dd_arn_ctx_default(&reg->arn);
     }
-    if (dd_db_migrate(db, "registry", MIGRATIONS, sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])) != DD_DB_OK) {
+    if (dd_db_migrate(db, "registry", MIGRATIONS, sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])) !=
+        DD_DB_OK) {
         return DD_REGISTRY_STORE_ERROR;
     }
     return DD_REGISTRY_OK;
@@ -378,8 +382,9 @@ dd_registry_status_t dd_registry_setting_set(dd_registry_t *reg, const char *key
     if (reg == NULL || key == NULL || value == NULL) {
         return DD_REGISTRY_BAD_PARAMETER;
     }
-    return exec3(reg, "INSERT INTO settings(key, value) VALUES(?1, ?2)"
-                      " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    return exec3(reg,
+                 "INSERT INTO settings(key, value) VALUES(?1, ?2)"
+                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                  key, value, NULL, NULL);
 }
 
@@ -446,7 +451,8 @@ dd_registry_status_t dd_registry_thing_create(dd_registry_t *reg, const char *na
         }
         if (err != NULL) {
             copy_out(err->resource_id, sizeof(err->resource_id), id);
-            (void)dd_arn_format(&reg->arn, DD_NAME_THING, name, err->resource_arn, sizeof(err->resource_arn));
+            (void)dd_arn_format(&reg->arn, DD_NAME_THING, name, err->resource_arn,
+                                sizeof(err->resource_arn));
         }
         return fail(err, DD_REGISTRY_ALREADY_EXISTS,
                     "Thing %s already exists with different tags or attributes", name);
@@ -561,12 +567,13 @@ dd_registry_status_t dd_registry_thing_delete(dd_registry_t *reg, const char *na
     if ((status = savepoint_begin(reg, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    status = check_version(reg, "SELECT version FROM things WHERE name = ?1", name, expected_version,
-                           "thing", err, &found);
+    status = check_version(reg, "SELECT version FROM things WHERE name = ?1", name,
+                           expected_version, "thing", err, &found);
     if (status == DD_REGISTRY_OK && found &&
         exists2(reg, "SELECT 1 FROM thing_principals WHERE thing = ?1", name, NULL) == 1) {
-        status = fail(err, DD_REGISTRY_INVALID,
-                      "Cannot delete thing %.128s: it has attached principals; detach them first", name);
+        status =
+            fail(err, DD_REGISTRY_INVALID,
+                 "Cannot delete thing %.128s: it has attached principals; detach them first", name);
     }
     if (status == DD_REGISTRY_OK && found) {
         status = exec3(reg, "DELETE FROM things WHERE name = ?1", name, NULL, NULL, err);
@@ -578,8 +585,8 @@ dd_registry_status_t dd_registry_thing_delete(dd_registry_t *reg, const char *na
 }
 
 dd_registry_status_t dd_registry_thing_list(dd_registry_t *reg, const dd_registry_page_t *page,
-                                            dd_registry_thing_fn fn, void *ctx,
-                                            char *next, size_t next_len)
+                                            dd_registry_thing_fn fn, void *ctx, char *next,
+                                            size_t next_len)
 {
     sqlite3_stmt *st;
     int limit = (page != NULL && page->limit > 0) ? page->limit : -1;
@@ -632,7 +639,8 @@ static void cert_from_row(sqlite3_stmt *st, dd_registry_cert_t *c)
     c->modified_ms = sqlite3_column_int64(st, 5);
 }
 
-static dd_registry_status_t cert_must_exist(dd_registry_t *reg, const char *cert_id, dd_registry_error_t *err)
+static dd_registry_status_t cert_must_exist(dd_registry_t *reg, const char *cert_id,
+                                            dd_registry_error_t *err)
 {
     int found;
 
@@ -648,7 +656,8 @@ static dd_registry_status_t cert_must_exist(dd_registry_t *reg, const char *cert
                       : fail(err, DD_REGISTRY_NOT_FOUND, "Certificate %s does not exist", cert_id);
 }
 
-static dd_registry_status_t thing_must_exist(dd_registry_t *reg, const char *thing, dd_registry_error_t *err)
+static dd_registry_status_t thing_must_exist(dd_registry_t *reg, const char *thing,
+                                             dd_registry_error_t *err)
 {
     dd_registry_status_t status = check_name(DD_NAME_THING, thing, err);
 
@@ -658,7 +667,8 @@ static dd_registry_status_t thing_must_exist(dd_registry_t *reg, const char *thi
     return status;
 }
 
-static dd_registry_status_t group_must_exist(dd_registry_t *reg, const char *group, dd_registry_error_t *err)
+static dd_registry_status_t group_must_exist(dd_registry_t *reg, const char *group,
+                                             dd_registry_error_t *err)
 {
     dd_registry_status_t status = check_name(DD_NAME_THING_GROUP, group, err);
 
@@ -684,15 +694,18 @@ dd_registry_status_t dd_registry_cert_add(dd_registry_t *reg, const char *pem,
         return DD_REGISTRY_BAD_PARAMETER;
     }
     if (dd_pki_cert_id_from_pem(pem, strlen(pem), id) != DD_PKI_OK) {
-        return fail(err, DD_REGISTRY_INVALID, "The certificate is not a valid PEM X.509 certificate");
+        return fail(err, DD_REGISTRY_INVALID,
+                    "The certificate is not a valid PEM X.509 certificate");
     }
     if (exists2(reg, "SELECT 1 FROM certificates WHERE id = ?1", id, NULL) == 1) {
         if (err != NULL) {
             copy_out(err->resource_id, sizeof(err->resource_id), id);
-            (void)dd_arn_format(&reg->arn, DD_NAME_CERTIFICATE, id, err->resource_arn, sizeof(err->resource_arn));
+            (void)dd_arn_format(&reg->arn, DD_NAME_CERTIFICATE, id, err->resource_arn,
+                                sizeof(err->resource_arn));
         }
         copy_out(cert_id, cert_id_len, id);
-        return fail(err, DD_REGISTRY_ALREADY_EXISTS, "The certificate is already registered as %s", id);
+        return fail(err, DD_REGISTRY_ALREADY_EXISTS, "The certificate is already registered as %s",
+                    id);
     }
     if ((status = savepoint_begin(reg, err)) != DD_REGISTRY_OK) {
         return status;
@@ -751,7 +764,8 @@ dd_registry_status_t dd_registry_cert_get(dd_registry_t *reg, const char *cert_i
 }
 
 dd_registry_status_t dd_registry_cert_set_status(dd_registry_t *reg, const char *cert_id,
-                                                 dd_cert_status_t status_value, dd_registry_error_t *err)
+                                                 dd_cert_status_t status_value,
+                                                 dd_registry_error_t *err)
 {
     dd_registry_status_t status;
     sqlite3_stmt *st;
@@ -763,10 +777,12 @@ dd_registry_status_t dd_registry_cert_set_status(dd_registry_t *reg, const char 
     if ((status = cert_must_exist(reg, cert_id, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    if (exists2(reg, "SELECT 1 FROM certificates WHERE id = ?1 AND status = 'REVOKED'", cert_id, NULL) == 1 &&
+    if (exists2(reg, "SELECT 1 FROM certificates WHERE id = ?1 AND status = 'REVOKED'", cert_id,
+                NULL) == 1 &&
         status_value != DD_CERT_REVOKED) {
         /* AWS: a revoked certificate cannot be reactivated. */
-        return fail(err, DD_REGISTRY_INVALID, "Certificate %s is REVOKED and cannot change status", cert_id);
+        return fail(err, DD_REGISTRY_INVALID, "Certificate %s is REVOKED and cannot change status",
+                    cert_id);
     }
     if ((status = savepoint_begin(reg, err)) != DD_REGISTRY_OK) {
         return status;
@@ -803,12 +819,15 @@ dd_registry_status_t dd_registry_cert_delete(dd_registry_t *reg, const char *cer
         return fail(err, DD_REGISTRY_DELETE_CONFLICT,
                     "Certificate %s is attached to one or more things; detach it first", cert_id);
     }
-    if (!force && exists2(reg, "SELECT 1 FROM policy_targets WHERE target_kind = 'cert' AND target = ?1",
-                          cert_id, NULL) == 1) {
+    if (!force &&
+        exists2(reg, "SELECT 1 FROM policy_targets WHERE target_kind = 'cert' AND target = ?1",
+                cert_id, NULL) == 1) {
         return fail(err, DD_REGISTRY_DELETE_CONFLICT,
-                    "Certificate %s has policies attached; detach them or use forceDelete", cert_id);
+                    "Certificate %s has policies attached; detach them or use forceDelete",
+                    cert_id);
     }
-    if (exists2(reg, "SELECT 1 FROM certificates WHERE id = ?1 AND status = 'ACTIVE'", cert_id, NULL) == 1) {
+    if (exists2(reg, "SELECT 1 FROM certificates WHERE id = ?1 AND status = 'ACTIVE'", cert_id,
+                NULL) == 1) {
         return fail(err, DD_REGISTRY_INVALID,
                     "Certificate %s is ACTIVE; set it INACTIVE before deleting it", cert_id);
     }
@@ -843,13 +862,14 @@ dd_registry_status_t dd_registry_cert_list(dd_registry_t *reg, const dd_registry
     page_after(page, after, sizeof(after));
     copy_out(next, next_len, "");
     /* Order by (creation time, id); the token is the id of the last row returned. */
-    st = prep(reg, ascending
-                       ? "SELECT " CERT_COLUMNS " FROM certificates WHERE ?1 = '' OR (created_ms, id) >"
-                         " (SELECT created_ms, id FROM certificates WHERE id = ?1)"
-                         " ORDER BY created_ms, id LIMIT ?2"
-                       : "SELECT " CERT_COLUMNS " FROM certificates WHERE ?1 = '' OR (created_ms, id) <"
-                         " (SELECT created_ms, id FROM certificates WHERE id = ?1)"
-                         " ORDER BY created_ms DESC, id DESC LIMIT ?2");
+    st = prep(reg, ascending ? "SELECT " CERT_COLUMNS
+                               " FROM certificates WHERE ?1 = '' OR (created_ms, id) >"
+                               " (SELECT created_ms, id FROM certificates WHERE id = ?1)"
+                               " ORDER BY created_ms, id LIMIT ?2"
+                             : "SELECT " CERT_COLUMNS
+                               " FROM certificates WHERE ?1 = '' OR (created_ms, id) <"
+                               " (SELECT created_ms, id FROM certificates WHERE id = ?1)"
+                               " ORDER BY created_ms DESC, id DESC LIMIT ?2");
     if (st == NULL) {
         return DD_REGISTRY_STORE_ERROR;
     }
@@ -872,8 +892,9 @@ dd_registry_status_t dd_registry_cert_list(dd_registry_t *reg, const dd_registry
     return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? DD_REGISTRY_OK : DD_REGISTRY_STORE_ERROR;
 }
 
-static dd_registry_status_t principal_change(dd_registry_t *reg, const char *thing, const char *cert_id,
-                                             bool attach, dd_registry_error_t *err)
+static dd_registry_status_t principal_change(dd_registry_t *reg, const char *thing,
+                                             const char *cert_id, bool attach,
+                                             dd_registry_error_t *err)
 {
     dd_registry_status_t status;
 
@@ -888,8 +909,9 @@ static dd_registry_status_t principal_change(dd_registry_t *reg, const char *thi
     if ((status = savepoint_begin(reg, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    status = exec3(reg, attach ? "INSERT OR IGNORE INTO thing_principals(thing, cert_id) VALUES(?1, ?2)"
-                               : "DELETE FROM thing_principals WHERE thing = ?1 AND cert_id = ?2",
+    status = exec3(reg,
+                   attach ? "INSERT OR IGNORE INTO thing_principals(thing, cert_id) VALUES(?1, ?2)"
+                          : "DELETE FROM thing_principals WHERE thing = ?1 AND cert_id = ?2",
                    thing, cert_id, NULL, err);
     if (status == DD_REGISTRY_OK && sqlite3_changes(reg->db) > 0) {
         status = log_change(reg, DD_REGISTRY_KIND_CERT, cert_id, err);
@@ -911,9 +933,8 @@ dd_registry_status_t dd_registry_principal_detach(dd_registry_t *reg, const char
 
 dd_registry_status_t dd_registry_thing_principals(dd_registry_t *reg, const char *thing,
                                                   const dd_registry_page_t *page,
-                                                  dd_registry_name_fn fn, void *ctx,
-                                                  char *next, size_t next_len,
-                                                  dd_registry_error_t *err)
+                                                  dd_registry_name_fn fn, void *ctx, char *next,
+                                                  size_t next_len, dd_registry_error_t *err)
 {
     dd_registry_status_t status;
 
@@ -924,16 +945,16 @@ dd_registry_status_t dd_registry_thing_principals(dd_registry_t *reg, const char
     if ((status = thing_must_exist(reg, thing, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    return list_names(reg, "SELECT cert_id FROM thing_principals WHERE thing = ?1 AND cert_id > ?2"
-                           " ORDER BY cert_id LIMIT ?3",
+    return list_names(reg,
+                      "SELECT cert_id FROM thing_principals WHERE thing = ?1 AND cert_id > ?2"
+                      " ORDER BY cert_id LIMIT ?3",
                       thing, page, fn, ctx, next, next_len, err);
 }
 
 dd_registry_status_t dd_registry_principal_things(dd_registry_t *reg, const char *cert_id,
                                                   const dd_registry_page_t *page,
-                                                  dd_registry_name_fn fn, void *ctx,
-                                                  char *next, size_t next_len,
-                                                  dd_registry_error_t *err)
+                                                  dd_registry_name_fn fn, void *ctx, char *next,
+                                                  size_t next_len, dd_registry_error_t *err)
 {
     dd_registry_status_t status;
 
@@ -944,14 +965,16 @@ dd_registry_status_t dd_registry_principal_things(dd_registry_t *reg, const char
     if ((status = cert_must_exist(reg, cert_id, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    return list_names(reg, "SELECT thing FROM thing_principals WHERE cert_id = ?1 AND thing > ?2"
-                           " ORDER BY thing LIMIT ?3",
+    return list_names(reg,
+                      "SELECT thing FROM thing_principals WHERE cert_id = ?1 AND thing > ?2"
+                      " ORDER BY thing LIMIT ?3",
                       cert_id, page, fn, ctx, next, next_len, err);
 }
 
 /* ---- thing groups -------------------------------------------------------------- */
 
-#define GROUP_COLUMNS "name, group_id, COALESCE(parent, ''), description, attributes, version, created_ms"
+#define GROUP_COLUMNS \
+    "name, group_id, COALESCE(parent, ''), description, attributes, version, created_ms"
 
 static void group_from_row(sqlite3_stmt *st, dd_registry_group_t *g)
 {
@@ -967,11 +990,12 @@ static void group_from_row(sqlite3_stmt *st, dd_registry_group_t *g)
 /* Depth of a group: 1 for a root group. */
 static int group_depth(dd_registry_t *reg, const char *group)
 {
-    sqlite3_stmt *st = prep(reg, "WITH RECURSIVE up(name, parent, depth) AS ("
-                                 " SELECT name, parent, 1 FROM thing_groups WHERE name = ?1"
-                                 " UNION ALL SELECT g.name, g.parent, up.depth + 1 FROM thing_groups g"
-                                 " JOIN up ON g.name = up.parent)"
-                                 " SELECT max(depth) FROM up");
+    sqlite3_stmt *st =
+        prep(reg, "WITH RECURSIVE up(name, parent, depth) AS ("
+                  " SELECT name, parent, 1 FROM thing_groups WHERE name = ?1"
+                  " UNION ALL SELECT g.name, g.parent, up.depth + 1 FROM thing_groups g"
+                  " JOIN up ON g.name = up.parent)"
+                  " SELECT max(depth) FROM up");
     int depth = -1;
 
     if (st == NULL) {
@@ -987,9 +1011,8 @@ static int group_depth(dd_registry_t *reg, const char *group)
 
 dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *name,
                                               const char *parent, const char *description,
-                                              const char *attributes_json,
-                                              char *group_id, size_t group_id_len,
-                                              dd_registry_error_t *err)
+                                              const char *attributes_json, char *group_id,
+                                              size_t group_id_len, dd_registry_error_t *err)
 {
     dd_registry_status_t status;
     sqlite3_stmt *st;
@@ -1008,7 +1031,8 @@ dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *na
         return status;
     }
     if (description != NULL && strlen(description) > 2028) {
-        return fail(err, DD_REGISTRY_INVALID, "Thing group description is longer than 2028 characters");
+        return fail(err, DD_REGISTRY_INVALID,
+                    "Thing group description is longer than 2028 characters");
     }
     st = prep(reg, "SELECT group_id, COALESCE(parent, '') FROM thing_groups WHERE name = ?1");
     if (st == NULL) {
@@ -1026,9 +1050,11 @@ dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *na
         }
         if (err != NULL) {
             copy_out(err->resource_id, sizeof(err->resource_id), id);
-            (void)dd_arn_format(&reg->arn, DD_NAME_THING_GROUP, name, err->resource_arn, sizeof(err->resource_arn));
+            (void)dd_arn_format(&reg->arn, DD_NAME_THING_GROUP, name, err->resource_arn,
+                                sizeof(err->resource_arn));
         }
-        return fail(err, DD_REGISTRY_ALREADY_EXISTS, "Thing group %s already exists with a different parent", name);
+        return fail(err, DD_REGISTRY_ALREADY_EXISTS,
+                    "Thing group %s already exists with a different parent", name);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -1040,7 +1066,8 @@ dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *na
         }
         if (group_depth(reg, parent) >= DD_REGISTRY_MAX_GROUP_DEPTH) {
             return fail(err, DD_REGISTRY_LIMIT_EXCEEDED,
-                        "Thing group hierarchies are at most %d levels deep", DD_REGISTRY_MAX_GROUP_DEPTH);
+                        "Thing group hierarchies are at most %d levels deep",
+                        DD_REGISTRY_MAX_GROUP_DEPTH);
         }
     }
     if (new_uuid(id, sizeof(id)) != DD_REGISTRY_OK) {
@@ -1049,8 +1076,10 @@ dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *na
     if ((status = savepoint_begin(reg, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    st = prep(reg, "INSERT INTO thing_groups(name, group_id, parent, description, attributes, created_ms)"
-                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+    st =
+        prep(reg,
+             "INSERT INTO thing_groups(name, group_id, parent, description, attributes, created_ms)"
+             " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
     if (st == NULL) {
         status = sql_fail(reg, err);
     } else {
@@ -1119,7 +1148,8 @@ dd_registry_status_t dd_registry_group_update(dd_registry_t *reg, const char *na
         return status;
     }
     if (description != NULL && strlen(description) > 2028) {
-        return fail(err, DD_REGISTRY_INVALID, "Thing group description is longer than 2028 characters");
+        return fail(err, DD_REGISTRY_INVALID,
+                    "Thing group description is longer than 2028 characters");
     }
     if ((status = savepoint_begin(reg, err)) != DD_REGISTRY_OK) {
         return status;
@@ -1189,8 +1219,9 @@ dd_registry_status_t dd_registry_group_delete(dd_registry_t *reg, const char *na
             sqlite3_finalize(st);
         }
         if (status == DD_REGISTRY_OK) {
-            status = exec3(reg, "DELETE FROM policy_targets WHERE target_kind = 'group' AND target = ?1",
-                           name, NULL, NULL, err);
+            status =
+                exec3(reg, "DELETE FROM policy_targets WHERE target_kind = 'group' AND target = ?1",
+                      name, NULL, NULL, err);
         }
         if (status == DD_REGISTRY_OK) {
             status = exec3(reg, "DELETE FROM thing_groups WHERE name = ?1", name, NULL, NULL, err);
@@ -1229,9 +1260,8 @@ static int group_row_by_name(void *ctx, const char *name)
 
 dd_registry_status_t dd_registry_group_list(dd_registry_t *reg, const char *parent,
                                             const char *name_prefix, bool recursive,
-                                            const dd_registry_page_t *page,
-                                            dd_registry_group_fn fn, void *ctx,
-                                            char *next, size_t next_len,
+                                            const dd_registry_page_t *page, dd_registry_group_fn fn,
+                                            void *ctx, char *next, size_t next_len,
                                             dd_registry_error_t *err)
 {
     group_list_ctx_t g;
@@ -1278,7 +1308,8 @@ dd_registry_status_t dd_registry_group_list(dd_registry_t *reg, const char *pare
 }
 
 /* Root group of a hierarchy a group belongs to. */
-static dd_registry_status_t group_root(dd_registry_t *reg, const char *group, char *root, size_t len)
+static dd_registry_status_t group_root(dd_registry_t *reg, const char *group, char *root,
+                                       size_t len)
 {
     sqlite3_stmt *st = prep(reg, "WITH RECURSIVE up(name, parent) AS ("
                                  " SELECT name, parent FROM thing_groups WHERE name = ?1"
@@ -1331,8 +1362,8 @@ dd_registry_status_t dd_registry_group_add_thing(dd_registry_t *reg, const char 
         if (group_root(reg, col_text(st, 0), other_root, sizeof(other_root)) == DD_REGISTRY_OK &&
             strcmp(root, other_root) == 0) {
             status = fail(err, DD_REGISTRY_INVALID,
-                          "Thing %s is already in group %s of the same hierarchy as %s",
-                          thing, col_text(st, 0), group);
+                          "Thing %s is already in group %s of the same hierarchy as %s", thing,
+                          col_text(st, 0), group);
         }
     }
     sqlite3_finalize(st);
@@ -1346,8 +1377,8 @@ dd_registry_status_t dd_registry_group_add_thing(dd_registry_t *reg, const char 
     if ((status = savepoint_begin(reg, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    status = exec3(reg, "INSERT INTO thing_group_members(thing, group_name) VALUES(?1, ?2)",
-                   thing, group, NULL, err);
+    status = exec3(reg, "INSERT INTO thing_group_members(thing, group_name) VALUES(?1, ?2)", thing,
+                   group, NULL, err);
     if (status == DD_REGISTRY_OK) {
         status = log_change(reg, DD_REGISTRY_KIND_THING, thing, err);
     }
@@ -1380,9 +1411,8 @@ dd_registry_status_t dd_registry_group_remove_thing(dd_registry_t *reg, const ch
 
 dd_registry_status_t dd_registry_group_things(dd_registry_t *reg, const char *group, bool recursive,
                                               const dd_registry_page_t *page,
-                                              dd_registry_name_fn fn, void *ctx,
-                                              char *next, size_t next_len,
-                                              dd_registry_error_t *err)
+                                              dd_registry_name_fn fn, void *ctx, char *next,
+                                              size_t next_len, dd_registry_error_t *err)
 {
     dd_registry_status_t status;
 
@@ -1393,21 +1423,22 @@ dd_registry_status_t dd_registry_group_things(dd_registry_t *reg, const char *gr
     if ((status = group_must_exist(reg, group, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    return list_names(reg, recursive
-                               ? "WITH RECURSIVE down(name) AS (SELECT ?1"
-                                 " UNION SELECT g.name FROM thing_groups g JOIN down ON g.parent = down.name)"
-                                 " SELECT DISTINCT m.thing FROM thing_group_members m JOIN down ON m.group_name = down.name"
-                                 " WHERE m.thing > ?2 ORDER BY m.thing LIMIT ?3"
-                               : "SELECT thing FROM thing_group_members WHERE group_name = ?1 AND thing > ?2"
-                                 " ORDER BY thing LIMIT ?3",
-                      group, page, fn, ctx, next, next_len, err);
+    return list_names(
+        reg,
+        recursive ? "WITH RECURSIVE down(name) AS (SELECT ?1"
+                    " UNION SELECT g.name FROM thing_groups g JOIN down ON g.parent = down.name)"
+                    " SELECT DISTINCT m.thing FROM thing_group_members m JOIN down ON m.group_name "
+                    "= down.name"
+                    " WHERE m.thing > ?2 ORDER BY m.thing LIMIT ?3"
+                  : "SELECT thing FROM thing_group_members WHERE group_name = ?1 AND thing > ?2"
+                    " ORDER BY thing LIMIT ?3",
+        group, page, fn, ctx, next, next_len, err);
 }
 
 dd_registry_status_t dd_registry_thing_groups(dd_registry_t *reg, const char *thing,
                                               const dd_registry_page_t *page,
-                                              dd_registry_name_fn fn, void *ctx,
-                                              char *next, size_t next_len,
-                                              dd_registry_error_t *err)
+                                              dd_registry_name_fn fn, void *ctx, char *next,
+                                              size_t next_len, dd_registry_error_t *err)
 {
     dd_registry_status_t status;
 
@@ -1418,9 +1449,11 @@ dd_registry_status_t dd_registry_thing_groups(dd_registry_t *reg, const char *th
     if ((status = thing_must_exist(reg, thing, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    return list_names(reg, "SELECT group_name FROM thing_group_members WHERE thing = ?1 AND group_name > ?2"
-                           " ORDER BY group_name LIMIT ?3",
-                      thing, page, fn, ctx, next, next_len, err);
+    return list_names(
+        reg,
+        "SELECT group_name FROM thing_group_members WHERE thing = ?1 AND group_name > ?2"
+        " ORDER BY group_name LIMIT ?3",
+        thing, page, fn, ctx, next, next_len, err);
 }
 
 dd_registry_status_t dd_registry_thing_groups_closure(dd_registry_t *reg, const char *thing,
@@ -1429,11 +1462,12 @@ dd_registry_status_t dd_registry_thing_groups_closure(dd_registry_t *reg, const 
     if (reg == NULL || thing == NULL) {
         return DD_REGISTRY_BAD_PARAMETER;
     }
-    return list_names(reg, "WITH RECURSIVE up(name) AS ("
-                           " SELECT group_name FROM thing_group_members WHERE thing = ?1"
-                           " UNION SELECT g.parent FROM thing_groups g JOIN up ON g.name = up.name"
-                           " WHERE g.parent IS NOT NULL)"
-                           " SELECT name FROM up WHERE name > ?2 ORDER BY name LIMIT ?3",
+    return list_names(reg,
+                      "WITH RECURSIVE up(name) AS ("
+                      " SELECT group_name FROM thing_group_members WHERE thing = ?1"
+                      " UNION SELECT g.parent FROM thing_groups g JOIN up ON g.name = up.name"
+                      " WHERE g.parent IS NOT NULL)"
+                      " SELECT name FROM up WHERE name > ?2 ORDER BY name LIMIT ?3",
                       thing, NULL, fn, ctx, NULL, 0, NULL);
 }
 
@@ -1446,11 +1480,13 @@ dd_registry_status_t dd_registry_group_ancestors(dd_registry_t *reg, const char 
     if (reg == NULL || group == NULL) {
         return DD_REGISTRY_BAD_PARAMETER;
     }
-    st = prep(reg, "WITH RECURSIVE up(name, depth) AS ("
-                   " SELECT parent, 1 FROM thing_groups WHERE name = ?1 AND parent IS NOT NULL"
-                   " UNION ALL SELECT g.parent, up.depth + 1 FROM thing_groups g JOIN up ON g.name = up.name"
-                   " WHERE g.parent IS NOT NULL)"
-                   " SELECT name FROM up ORDER BY depth DESC");
+    st = prep(
+        reg,
+        "WITH RECURSIVE up(name, depth) AS ("
+        " SELECT parent, 1 FROM thing_groups WHERE name = ?1 AND parent IS NOT NULL"
+        " UNION ALL SELECT g.parent, up.depth + 1 FROM thing_groups g JOIN up ON g.name = up.name"
+        " WHERE g.parent IS NOT NULL)"
+        " SELECT name FROM up ORDER BY depth DESC");
     if (st == NULL) {
         return DD_REGISTRY_STORE_ERROR;
     }
@@ -1466,11 +1502,13 @@ dd_registry_status_t dd_registry_group_ancestors(dd_registry_t *reg, const char 
 
 /* ---- policies ---------------------------------------------------------------- */
 
-static dd_registry_status_t policy_must_exist(dd_registry_t *reg, const char *name, dd_registry_error_t *err)
+static dd_registry_status_t policy_must_exist(dd_registry_t *reg, const char *name,
+                                              dd_registry_error_t *err)
 {
     dd_registry_status_t status = check_name(DD_NAME_POLICY, name, err);
 
-    if (status == DD_REGISTRY_OK && exists2(reg, "SELECT 1 FROM policies WHERE name = ?1", name, NULL) != 1) {
+    if (status == DD_REGISTRY_OK &&
+        exists2(reg, "SELECT 1 FROM policies WHERE name = ?1", name, NULL) != 1) {
         status = fail(err, DD_REGISTRY_NOT_FOUND, "Policy %s does not exist", name);
     }
     return status;
@@ -1500,14 +1538,17 @@ dd_registry_status_t dd_registry_policy_create(dd_registry_t *reg, const char *n
     if (exists2(reg, "SELECT 1 FROM policies WHERE name = ?1", name, NULL) == 1) {
         if (err != NULL) {
             copy_out(err->resource_id, sizeof(err->resource_id), name);
-            (void)dd_arn_format(&reg->arn, DD_NAME_POLICY, name, err->resource_arn, sizeof(err->resource_arn));
+            (void)dd_arn_format(&reg->arn, DD_NAME_POLICY, name, err->resource_arn,
+                                sizeof(err->resource_arn));
         }
         return fail(err, DD_REGISTRY_ALREADY_EXISTS, "Policy %s already exists", name);
     }
     if ((status = savepoint_begin(reg, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    st = prep(reg, "INSERT INTO policies(name, document, created_ms, modified_ms) VALUES(?1, ?2, ?3, ?3)");
+    st = prep(
+        reg,
+        "INSERT INTO policies(name, document, created_ms, modified_ms) VALUES(?1, ?2, ?3, ?3)");
     if (st == NULL) {
         status = sql_fail(reg, err);
     } else {
@@ -1538,7 +1579,9 @@ dd_registry_status_t dd_registry_policy_get(dd_registry_t *reg, const char *name
     if ((status = policy_must_exist(reg, name, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    st = prep(reg, "SELECT name, document, version_id, created_ms, modified_ms FROM policies WHERE name = ?1");
+    st = prep(
+        reg,
+        "SELECT name, document, version_id, created_ms, modified_ms FROM policies WHERE name = ?1");
     if (st == NULL) {
         return sql_fail(reg, err);
     }
@@ -1595,10 +1638,11 @@ dd_registry_status_t dd_registry_policy_list(dd_registry_t *reg, const dd_regist
     }
     page_after(page, after, sizeof(after));
     copy_out(next, next_len, "");
-    st = prep(reg, ascending ? "SELECT name, document, version_id, created_ms, modified_ms FROM policies"
-                               " WHERE name > ?1 ORDER BY name LIMIT ?2"
-                             : "SELECT name, document, version_id, created_ms, modified_ms FROM policies"
-                               " WHERE ?1 = '' OR name < ?1 ORDER BY name DESC LIMIT ?2");
+    st = prep(reg, ascending
+                       ? "SELECT name, document, version_id, created_ms, modified_ms FROM policies"
+                         " WHERE name > ?1 ORDER BY name LIMIT ?2"
+                       : "SELECT name, document, version_id, created_ms, modified_ms FROM policies"
+                         " WHERE ?1 = '' OR name < ?1 ORDER BY name DESC LIMIT ?2");
     if (st == NULL) {
         return DD_REGISTRY_STORE_ERROR;
     }
@@ -1634,10 +1678,11 @@ static dd_registry_status_t parse_policy_target(dd_registry_t *reg, const char *
         *kind = "group";
         return group_must_exist(reg, name, err);
     }
-    return fail(err, DD_REGISTRY_INVALID,
-                "Invalid policy target '%.200s': expected a certificate ARN (arn:aws:iot:%s:%s:cert/ID)"
-                " or a thing group ARN (arn:aws:iot:%s:%s:thinggroup/NAME)",
-                target_arn, reg->arn.region, reg->arn.account, reg->arn.region, reg->arn.account);
+    return fail(
+        err, DD_REGISTRY_INVALID,
+        "Invalid policy target '%.200s': expected a certificate ARN (arn:aws:iot:%s:%s:cert/ID)"
+        " or a thing group ARN (arn:aws:iot:%s:%s:thinggroup/NAME)",
+        target_arn, reg->arn.region, reg->arn.account, reg->arn.region, reg->arn.account);
 }
 
 static dd_registry_status_t policy_target_change(dd_registry_t *reg, const char *policy,
@@ -1653,18 +1698,24 @@ static dd_registry_status_t policy_target_change(dd_registry_t *reg, const char 
         return DD_REGISTRY_BAD_PARAMETER;
     }
     if ((status = policy_must_exist(reg, policy, err)) != DD_REGISTRY_OK ||
-        (status = parse_policy_target(reg, target_arn, &kind, name, sizeof(name), err)) != DD_REGISTRY_OK) {
+        (status = parse_policy_target(reg, target_arn, &kind, name, sizeof(name), err)) !=
+            DD_REGISTRY_OK) {
         return status;
     }
     if ((status = savepoint_begin(reg, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    status = exec3(reg, attach ? "INSERT OR IGNORE INTO policy_targets(policy, target_kind, target) VALUES(?1, ?2, ?3)"
-                               : "DELETE FROM policy_targets WHERE policy = ?1 AND target_kind = ?2 AND target = ?3",
-                   policy, kind, name, err);
+    status = exec3(
+        reg,
+        attach
+            ? "INSERT OR IGNORE INTO policy_targets(policy, target_kind, target) VALUES(?1, ?2, ?3)"
+            : "DELETE FROM policy_targets WHERE policy = ?1 AND target_kind = ?2 AND target = ?3",
+        policy, kind, name, err);
     if (status == DD_REGISTRY_OK && sqlite3_changes(reg->db) > 0) {
-        status = log_change(reg, strcmp(kind, "cert") == 0 ? DD_REGISTRY_KIND_CERT : DD_REGISTRY_KIND_GROUP,
-                            name, err);
+        status =
+            log_change(reg,
+                       strcmp(kind, "cert") == 0 ? DD_REGISTRY_KIND_CERT : DD_REGISTRY_KIND_GROUP,
+                       name, err);
     }
     return savepoint_end(reg, status);
 }
@@ -1683,9 +1734,8 @@ dd_registry_status_t dd_registry_policy_detach(dd_registry_t *reg, const char *p
 
 dd_registry_status_t dd_registry_policies_for_target(dd_registry_t *reg, const char *target_arn,
                                                      bool recursive, const dd_registry_page_t *page,
-                                                     dd_registry_name_fn fn, void *ctx,
-                                                     char *next, size_t next_len,
-                                                     dd_registry_error_t *err)
+                                                     dd_registry_name_fn fn, void *ctx, char *next,
+                                                     size_t next_len, dd_registry_error_t *err)
 {
     dd_registry_status_t status;
     const char *kind = NULL;
@@ -1696,24 +1746,28 @@ dd_registry_status_t dd_registry_policies_for_target(dd_registry_t *reg, const c
     if (reg == NULL || target_arn == NULL) {
         return DD_REGISTRY_BAD_PARAMETER;
     }
-    if ((status = parse_policy_target(reg, target_arn, &kind, name, sizeof(name), err)) != DD_REGISTRY_OK) {
+    if ((status = parse_policy_target(reg, target_arn, &kind, name, sizeof(name), err)) !=
+        DD_REGISTRY_OK) {
         return status;
     }
     (void)snprintf(filter, sizeof(filter), "%s", name);
     if (strcmp(kind, "cert") == 0) {
-        return list_names(reg, "SELECT policy FROM policy_targets WHERE target_kind = 'cert' AND target = ?1"
-                               " AND policy > ?2 ORDER BY policy LIMIT ?3",
-                          filter, page, fn, ctx, next, next_len, err);
+        return list_names(
+            reg,
+            "SELECT policy FROM policy_targets WHERE target_kind = 'cert' AND target = ?1"
+            " AND policy > ?2 ORDER BY policy LIMIT ?3",
+            filter, page, fn, ctx, next, next_len, err);
     }
-    return list_names(reg, recursive
-                               ? "WITH RECURSIVE up(name) AS (SELECT ?1"
-                                 " UNION SELECT g.parent FROM thing_groups g JOIN up ON g.name = up.name"
-                                 " WHERE g.parent IS NOT NULL)"
-                                 " SELECT DISTINCT p.policy FROM policy_targets p JOIN up ON p.target = up.name"
-                                 " WHERE p.target_kind = 'group' AND p.policy > ?2 ORDER BY p.policy LIMIT ?3"
-                               : "SELECT policy FROM policy_targets WHERE target_kind = 'group' AND target = ?1"
-                                 " AND policy > ?2 ORDER BY policy LIMIT ?3",
-                      filter, page, fn, ctx, next, next_len, err);
+    return list_names(
+        reg,
+        recursive ? "WITH RECURSIVE up(name) AS (SELECT ?1"
+                    " UNION SELECT g.parent FROM thing_groups g JOIN up ON g.name = up.name"
+                    " WHERE g.parent IS NOT NULL)"
+                    " SELECT DISTINCT p.policy FROM policy_targets p JOIN up ON p.target = up.name"
+                    " WHERE p.target_kind = 'group' AND p.policy > ?2 ORDER BY p.policy LIMIT ?3"
+                  : "SELECT policy FROM policy_targets WHERE target_kind = 'group' AND target = ?1"
+                    " AND policy > ?2 ORDER BY policy LIMIT ?3",
+        filter, page, fn, ctx, next, next_len, err);
 }
 
 typedef struct target_arn_ctx {
@@ -1732,7 +1786,8 @@ static int emit_target_arn(void *ctx, const char *row)
     if (sep == NULL) {
         return 0;
     }
-    if (dd_arn_format(&t->reg->arn, strncmp(row, "cert", 4) == 0 ? DD_NAME_CERTIFICATE : DD_NAME_THING_GROUP,
+    if (dd_arn_format(&t->reg->arn,
+                      strncmp(row, "cert", 4) == 0 ? DD_NAME_CERTIFICATE : DD_NAME_THING_GROUP,
                       sep + 1, arn, sizeof(arn)) != DD_NAMES_OK) {
         return 0;
     }
@@ -1741,9 +1796,8 @@ static int emit_target_arn(void *ctx, const char *row)
 
 dd_registry_status_t dd_registry_policy_targets(dd_registry_t *reg, const char *policy,
                                                 const dd_registry_page_t *page,
-                                                dd_registry_name_fn fn, void *ctx,
-                                                char *next, size_t next_len,
-                                                dd_registry_error_t *err)
+                                                dd_registry_name_fn fn, void *ctx, char *next,
+                                                size_t next_len, dd_registry_error_t *err)
 {
     dd_registry_status_t status;
     target_arn_ctx_t t;
@@ -1758,8 +1812,9 @@ dd_registry_status_t dd_registry_policy_targets(dd_registry_t *reg, const char *
     t.reg = reg;
     t.fn = fn;
     t.ctx = ctx;
-    return list_names(reg, "SELECT target_kind || char(31) || target AS k FROM policy_targets"
-                           " WHERE policy = ?1 AND k > ?2 ORDER BY k LIMIT ?3",
+    return list_names(reg,
+                      "SELECT target_kind || char(31) || target AS k FROM policy_targets"
+                      " WHERE policy = ?1 AND k > ?2 ORDER BY k LIMIT ?3",
                       policy, page, emit_target_arn, &t, next, next_len, err);
 }
 
@@ -1782,18 +1837,23 @@ dd_registry_status_t dd_registry_subscription_add(dd_registry_t *reg, const char
     }
     if (strcmp(protocol, "lambda") == 0) {
         /* Made by dd_lambda_add() only: the endpoint is the function's ARN, as in AWS. */
-        if (strncmp(endpoint, "arn:aws:lambda:", 15) != 0 || strstr(endpoint, ":function:") == NULL ||
-            strlen(endpoint) > DD_ARN_MAX - 1) {
-            return fail(err, DD_REGISTRY_INVALID, "Endpoint '%.200s' must be a Lambda function ARN", endpoint);
+        if (strncmp(endpoint, "arn:aws:lambda:", 15) != 0 ||
+            strstr(endpoint, ":function:") == NULL || strlen(endpoint) > DD_ARN_MAX - 1) {
+            return fail(err, DD_REGISTRY_INVALID, "Endpoint '%.200s' must be a Lambda function ARN",
+                        endpoint);
         }
     } else if (strcmp(protocol, "http") != 0 && strcmp(protocol, "https") != 0) {
-        return fail(err, DD_REGISTRY_INVALID, "Unsupported protocol '%.32s': use http or https", protocol);
+        return fail(err, DD_REGISTRY_INVALID, "Unsupported protocol '%.32s': use http or https",
+                    protocol);
     } else if (strncmp(endpoint, protocol, strlen(protocol)) != 0 ||
                strncmp(endpoint + strlen(protocol), "://", 3) != 0 || strlen(endpoint) > 2048) {
-        return fail(err, DD_REGISTRY_INVALID, "Endpoint '%.200s' must be a %s:// URL", endpoint, protocol);
+        return fail(err, DD_REGISTRY_INVALID, "Endpoint '%.200s' must be a %s:// URL", endpoint,
+                    protocol);
     }
-    st = prep(reg, "INSERT INTO sns_subscriptions(topic, protocol, endpoint, created_ms) VALUES(?1, ?2, ?3, ?4)"
-                   " ON CONFLICT(topic, protocol, endpoint) DO UPDATE SET topic = excluded.topic RETURNING id");
+    st = prep(reg, "INSERT INTO sns_subscriptions(topic, protocol, endpoint, created_ms) "
+                   "VALUES(?1, ?2, ?3, ?4)"
+                   " ON CONFLICT(topic, protocol, endpoint) DO UPDATE SET topic = excluded.topic "
+                   "RETURNING id");
     if (st == NULL) {
         return sql_fail(reg, err);
     }
@@ -1829,9 +1889,9 @@ dd_registry_status_t dd_registry_subscription_remove(dd_registry_t *reg, int64_t
     if (rc != SQLITE_DONE) {
         return sql_fail(reg, err);
     }
-    return sqlite3_changes(reg->db) > 0
-               ? DD_REGISTRY_OK
-               : fail(err, DD_REGISTRY_NOT_FOUND, "Subscription %lld does not exist", (long long)id);
+    return sqlite3_changes(reg->db) > 0 ? DD_REGISTRY_OK
+                                        : fail(err, DD_REGISTRY_NOT_FOUND,
+                                               "Subscription %lld does not exist", (long long)id);
 }
 
 dd_registry_status_t dd_registry_subscription_list(dd_registry_t *reg, const char *topic,
@@ -1850,8 +1910,9 @@ dd_registry_status_t dd_registry_subscription_list(dd_registry_t *reg, const cha
     }
     bind_text(st, 1, topic);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        dd_registry_subscription_t s = {sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2),
-                                        col_text(st, 3), sqlite3_column_int64(st, 4)};
+        dd_registry_subscription_t s = {sqlite3_column_int64(st, 0), col_text(st, 1),
+                                        col_text(st, 2), col_text(st, 3),
+                                        sqlite3_column_int64(st, 4)};
         if (fn != NULL && fn(ctx, &s) != 0) {
             break;
         }
@@ -1892,7 +1953,8 @@ dd_registry_status_t dd_registry_changes_since(dd_registry_t *reg, int64_t after
     if (reg == NULL) {
         return DD_REGISTRY_BAD_PARAMETER;
     }
-    st = prep(reg, "SELECT seq, kind, name FROM registry_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    st = prep(reg,
+              "SELECT seq, kind, name FROM registry_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     if (st == NULL) {
         return DD_REGISTRY_STORE_ERROR;
     }
@@ -1914,7 +1976,8 @@ dd_registry_status_t dd_registry_changes_since(dd_registry_t *reg, int64_t after
 }
 
 /* Adds the names a one-parameter query returns as a JSON array member. */
-static bool add_name_array(dd_registry_t *reg, cJSON *obj, const char *member, const char *sql, const char *arg)
+static bool add_name_array(dd_registry_t *reg, cJSON *obj, const char *member, const char *sql,
+                           const char *arg)
 {
     cJSON *arr = cJSON_AddArrayToObject(obj, member);
     sqlite3_stmt *st = prep(reg, sql);
@@ -1954,9 +2017,7 @@ dd_registry_status_t dd_registry_entity_json(dd_registry_t *reg, dd_registry_kin
         return DD_REGISTRY_STORE_ERROR;
     }
     switch (kind) {
-    case DD_REGISTRY_KIND_THING:
-        st = prep(reg, "SELECT 1 FROM things WHERE name = ?1");
-        break;
+    case DD_REGISTRY_KIND_THING: st = prep(reg, "SELECT 1 FROM things WHERE name = ?1"); break;
     case DD_REGISTRY_KIND_CERT:
         st = prep(reg, "SELECT status, is_service FROM certificates WHERE id = ?1");
         break;
@@ -1966,8 +2027,7 @@ dd_registry_status_t dd_registry_entity_json(dd_registry_t *reg, dd_registry_kin
     case DD_REGISTRY_KIND_POLICY:
         st = prep(reg, "SELECT document FROM policies WHERE name = ?1");
         break;
-    default:
-        break;
+    default: break;
     }
     if (st == NULL) {
         cJSON_Delete(obj);
@@ -1996,24 +2056,30 @@ dd_registry_status_t dd_registry_entity_json(dd_registry_t *reg, dd_registry_kin
     if (ok && rc == SQLITE_ROW) {
         switch (kind) {
         case DD_REGISTRY_KIND_THING:
-            ok = add_name_array(reg, obj, "groups",
-                                "SELECT group_name FROM thing_group_members WHERE thing = ?1 ORDER BY group_name",
-                                name);
+            ok = add_name_array(
+                reg, obj, "groups",
+                "SELECT group_name FROM thing_group_members WHERE thing = ?1 ORDER BY group_name",
+                name);
             break;
         case DD_REGISTRY_KIND_CERT:
-            ok = add_name_array(reg, obj, "things",
-                                "SELECT thing FROM thing_principals WHERE cert_id = ?1 ORDER BY thing", name) &&
-                 add_name_array(reg, obj, "policies",
-                                "SELECT policy FROM policy_targets WHERE target_kind = 'cert' AND target = ?1"
-                                " ORDER BY policy", name);
+            ok =
+                add_name_array(
+                    reg, obj, "things",
+                    "SELECT thing FROM thing_principals WHERE cert_id = ?1 ORDER BY thing", name) &&
+                add_name_array(
+                    reg, obj, "policies",
+                    "SELECT policy FROM policy_targets WHERE target_kind = 'cert' AND target = ?1"
+                    " ORDER BY policy",
+                    name);
             break;
         case DD_REGISTRY_KIND_GROUP:
-            ok = add_name_array(reg, obj, "policies",
-                                "SELECT policy FROM policy_targets WHERE target_kind = 'group' AND target = ?1"
-                                " ORDER BY policy", name);
+            ok = add_name_array(
+                reg, obj, "policies",
+                "SELECT policy FROM policy_targets WHERE target_kind = 'group' AND target = ?1"
+                " ORDER BY policy",
+                name);
             break;
-        default:
-            break;
+        default: break;
         }
     }
     if (!ok) {

@@ -41,14 +41,14 @@
 /** Status codes of this module. */
 typedef enum dd_registry_status {
     DD_REGISTRY_OK = 0,
-    DD_REGISTRY_BAD_PARAMETER,   /**< NULL pointer. */
-    DD_REGISTRY_INVALID,         /**< Invalid name, value or request (InvalidRequestException). */
-    DD_REGISTRY_NOT_FOUND,       /**< ResourceNotFoundException. */
-    DD_REGISTRY_ALREADY_EXISTS,  /**< ResourceAlreadyExistsException (error has id and ARN). */
-    DD_REGISTRY_VERSION_CONFLICT,/**< VersionConflictException. */
-    DD_REGISTRY_DELETE_CONFLICT, /**< DeleteConflictException: still attached/in use. */
-    DD_REGISTRY_LIMIT_EXCEEDED,  /**< LimitExceededException. */
-    DD_REGISTRY_STORE_ERROR      /**< SQLite failed; details were logged. */
+    DD_REGISTRY_BAD_PARAMETER,    /**< NULL pointer. */
+    DD_REGISTRY_INVALID,          /**< Invalid name, value or request (InvalidRequestException). */
+    DD_REGISTRY_NOT_FOUND,        /**< ResourceNotFoundException. */
+    DD_REGISTRY_ALREADY_EXISTS,   /**< ResourceAlreadyExistsException (error has id and ARN). */
+    DD_REGISTRY_VERSION_CONFLICT, /**< VersionConflictException. */
+    DD_REGISTRY_DELETE_CONFLICT,  /**< DeleteConflictException: still attached/in use. */
+    DD_REGISTRY_LIMIT_EXCEEDED,   /**< LimitExceededException. */
+    DD_REGISTRY_STORE_ERROR       /**< SQLite failed; details were logged. */
 } dd_registry_status_t;
 
 /** Certificate statuses (AWS's CertificateStatus values ddlocal uses). */
@@ -70,16 +70,16 @@ typedef enum dd_registry_kind {
 
 /** Explanation of a refusal, for error replies. */
 typedef struct dd_registry_error {
-    char message[512];               /**< e.g. "Thing Thing09 does not exist" */
-    char resource_id[DD_NAME_MAX + 1];  /**< ALREADY_EXISTS: the id (thingId, certificateId...) */
-    char resource_arn[DD_ARN_MAX];      /**< ALREADY_EXISTS: the ARN */
+    char message[512];                 /**< e.g. "Thing Thing09 does not exist" */
+    char resource_id[DD_NAME_MAX + 1]; /**< ALREADY_EXISTS: the id (thingId, certificateId...) */
+    char resource_arn[DD_ARN_MAX];     /**< ALREADY_EXISTS: the ARN */
 } dd_registry_error_t;
 
 /** An open registry. */
 typedef struct dd_registry {
-    sqlite3 *db;                 /**< Borrowed. */
-    dd_arn_ctx_t arn;            /**< Region and account for ARNs. */
-    const dd_clock_t *clock;     /**< Borrowed; creation dates come from it. */
+    sqlite3 *db;             /**< Borrowed. */
+    dd_arn_ctx_t arn;        /**< Region and account for ARNs. */
+    const dd_clock_t *clock; /**< Borrowed; creation dates come from it. */
 } dd_registry_t;
 
 /** AWS limits the registry enforces. */
@@ -99,10 +99,10 @@ typedef struct dd_registry_thing {
 
 /** A certificate as DescribeCertificate shows it. */
 typedef struct dd_registry_cert {
-    const char *id;              /**< SHA-256 of the DER, 64 lowercase hex */
+    const char *id; /**< SHA-256 of the DER, 64 lowercase hex */
     const char *pem;
     dd_cert_status_t status;
-    bool is_service;             /**< ddlocal's own service identity */
+    bool is_service; /**< ddlocal's own service identity */
     int64_t created_ms;
     int64_t modified_ms;
 } dd_registry_cert_t;
@@ -111,7 +111,7 @@ typedef struct dd_registry_cert {
 typedef struct dd_registry_group {
     const char *name;
     const char *group_id;
-    const char *parent;          /**< "" when a root group */
+    const char *parent; /**< "" when a root group */
     const char *description;
     const char *attributes_json;
     int64_t version;
@@ -130,9 +130,9 @@ typedef struct dd_registry_policy {
 /** A webhook / MQTT subscription of an SNS stand-in topic. */
 typedef struct dd_registry_subscription {
     int64_t id;
-    const char *topic;           /**< SNS topic name (last part of the ARN) */
-    const char *protocol;        /**< "http", "https", or "lambda" (dd_lambda.h) */
-    const char *endpoint;        /**< URL, or the Lambda function's ARN */
+    const char *topic;    /**< SNS topic name (last part of the ARN) */
+    const char *protocol; /**< "http", "https", or "lambda" (dd_lambda.h) */
+    const char *endpoint; /**< URL, or the Lambda function's ARN */
     int64_t created_ms;
 } dd_registry_subscription_t;
 
@@ -145,8 +145,8 @@ typedef struct dd_registry_change {
 
 /** Paging input of the list functions: start after @ref after (exclusive), at most @ref limit rows. */
 typedef struct dd_registry_page {
-    const char *after;           /**< NULL or "" = from the start (a name, the opaque token) */
-    int limit;                   /**< <= 0 = no limit */
+    const char *after; /**< NULL or "" = from the start (a name, the opaque token) */
+    int limit;         /**< <= 0 = no limit */
 } dd_registry_page_t;
 
 /** Row callbacks return 0 to continue, non-zero to stop early. */
@@ -176,7 +176,8 @@ dd_registry_status_t dd_registry_open(dd_registry_t *reg, sqlite3 *db, const dd_
 /** @brief Reads a setting; *value is malloc'd, NULL when unset (status OK). */
 dd_registry_status_t dd_registry_setting_get(dd_registry_t *reg, const char *key, char **value);
 /** @brief Writes a setting. */
-dd_registry_status_t dd_registry_setting_set(dd_registry_t *reg, const char *key, const char *value);
+dd_registry_status_t dd_registry_setting_set(dd_registry_t *reg, const char *key,
+                                             const char *value);
 
 /* ---- things ------------------------------------------------------------- */
 
@@ -206,8 +207,8 @@ dd_registry_status_t dd_registry_thing_delete(dd_registry_t *reg, const char *na
                                               int64_t expected_version, dd_registry_error_t *err);
 /** @brief Lists things in name order. @p next receives the token (a name) or "" at the end. */
 dd_registry_status_t dd_registry_thing_list(dd_registry_t *reg, const dd_registry_page_t *page,
-                                            dd_registry_thing_fn fn, void *ctx,
-                                            char *next, size_t next_len);
+                                            dd_registry_thing_fn fn, void *ctx, char *next,
+                                            size_t next_len);
 
 /* ---- certificates ------------------------------------------------------- */
 
@@ -216,9 +217,8 @@ dd_registry_status_t dd_registry_thing_list(dd_registry_t *reg, const dd_registr
  * @param[out] cert_id Optional buffer (>= 65 bytes) for the id.
  */
 dd_registry_status_t dd_registry_cert_add(dd_registry_t *reg, const char *pem,
-                                          dd_cert_status_t status, bool is_service,
-                                          char *cert_id, size_t cert_id_len,
-                                          dd_registry_error_t *err);
+                                          dd_cert_status_t status, bool is_service, char *cert_id,
+                                          size_t cert_id_len, dd_registry_error_t *err);
 dd_registry_status_t dd_registry_cert_get(dd_registry_t *reg, const char *cert_id,
                                           dd_registry_cert_fn fn, void *ctx,
                                           dd_registry_error_t *err);
@@ -239,24 +239,21 @@ dd_registry_status_t dd_registry_principal_detach(dd_registry_t *reg, const char
 /** @brief Certificate ids attached to a thing. */
 dd_registry_status_t dd_registry_thing_principals(dd_registry_t *reg, const char *thing,
                                                   const dd_registry_page_t *page,
-                                                  dd_registry_name_fn fn, void *ctx,
-                                                  char *next, size_t next_len,
-                                                  dd_registry_error_t *err);
+                                                  dd_registry_name_fn fn, void *ctx, char *next,
+                                                  size_t next_len, dd_registry_error_t *err);
 /** @brief Things a certificate is attached to. */
 dd_registry_status_t dd_registry_principal_things(dd_registry_t *reg, const char *cert_id,
                                                   const dd_registry_page_t *page,
-                                                  dd_registry_name_fn fn, void *ctx,
-                                                  char *next, size_t next_len,
-                                                  dd_registry_error_t *err);
+                                                  dd_registry_name_fn fn, void *ctx, char *next,
+                                                  size_t next_len, dd_registry_error_t *err);
 
 /* ---- thing groups ------------------------------------------------------- */
 
 /** @brief Creates a static thing group; @p parent NULL or "" for a root group. */
 dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *name,
                                               const char *parent, const char *description,
-                                              const char *attributes_json,
-                                              char *group_id, size_t group_id_len,
-                                              dd_registry_error_t *err);
+                                              const char *attributes_json, char *group_id,
+                                              size_t group_id_len, dd_registry_error_t *err);
 dd_registry_status_t dd_registry_group_get(dd_registry_t *reg, const char *name,
                                            dd_registry_group_fn fn, void *ctx,
                                            dd_registry_error_t *err);
@@ -274,9 +271,8 @@ dd_registry_status_t dd_registry_group_delete(dd_registry_t *reg, const char *na
  */
 dd_registry_status_t dd_registry_group_list(dd_registry_t *reg, const char *parent,
                                             const char *name_prefix, bool recursive,
-                                            const dd_registry_page_t *page,
-                                            dd_registry_group_fn fn, void *ctx,
-                                            char *next, size_t next_len,
+                                            const dd_registry_page_t *page, dd_registry_group_fn fn,
+                                            void *ctx, char *next, size_t next_len,
                                             dd_registry_error_t *err);
 /**
  * @brief Adds a thing to a group (idempotent). Enforces AWS's rules: at most
@@ -290,15 +286,13 @@ dd_registry_status_t dd_registry_group_remove_thing(dd_registry_t *reg, const ch
 /** @brief Things in a group (and its descendants when @p recursive), name order. */
 dd_registry_status_t dd_registry_group_things(dd_registry_t *reg, const char *group, bool recursive,
                                               const dd_registry_page_t *page,
-                                              dd_registry_name_fn fn, void *ctx,
-                                              char *next, size_t next_len,
-                                              dd_registry_error_t *err);
+                                              dd_registry_name_fn fn, void *ctx, char *next,
+                                              size_t next_len, dd_registry_error_t *err);
 /** @brief Groups a thing is directly in, name order. */
 dd_registry_status_t dd_registry_thing_groups(dd_registry_t *reg, const char *thing,
                                               const dd_registry_page_t *page,
-                                              dd_registry_name_fn fn, void *ctx,
-                                              char *next, size_t next_len,
-                                              dd_registry_error_t *err);
+                                              dd_registry_name_fn fn, void *ctx, char *next,
+                                              size_t next_len, dd_registry_error_t *err);
 /**
  * @brief The groups a thing is in, directly or through parents (each once).
  *        What security-profile targets and group policies apply to.
@@ -337,15 +331,13 @@ dd_registry_status_t dd_registry_policy_detach(dd_registry_t *reg, const char *p
 /** @brief Policies attached to a target ARN (for a group, also its ancestors' when @p recursive). */
 dd_registry_status_t dd_registry_policies_for_target(dd_registry_t *reg, const char *target_arn,
                                                      bool recursive, const dd_registry_page_t *page,
-                                                     dd_registry_name_fn fn, void *ctx,
-                                                     char *next, size_t next_len,
-                                                     dd_registry_error_t *err);
+                                                     dd_registry_name_fn fn, void *ctx, char *next,
+                                                     size_t next_len, dd_registry_error_t *err);
 /** @brief Target ARNs a policy is attached to. */
 dd_registry_status_t dd_registry_policy_targets(dd_registry_t *reg, const char *policy,
                                                 const dd_registry_page_t *page,
-                                                dd_registry_name_fn fn, void *ctx,
-                                                char *next, size_t next_len,
-                                                dd_registry_error_t *err);
+                                                dd_registry_name_fn fn, void *ctx, char *next,
+                                                size_t next_len, dd_registry_error_t *err);
 
 /* ---- SNS stand-in subscriptions ----------------------------------------- */
 

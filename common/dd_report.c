@@ -7,7 +7,13 @@
 
 #include "dd_report_internal.h"
 
-#define KEY(l, s) {{l, s}, {sizeof(l) - 1, sizeof(s) - 1}}
+#define KEY(l, s)                        \
+    {                                    \
+        {l, s},                          \
+        {                                \
+            sizeof(l) - 1, sizeof(s) - 1 \
+        }                                \
+    }
 
 const dd_rkey_name_t dd_report_keys[DD_RK_COUNT] = {
     [DD_RK_HEADER] = KEY("header", "hed"),
@@ -185,9 +191,7 @@ static dd_report_status_t read_uint(dd_rctx_t *c, const void *node, uint64_t min
     }
     c->ops->number(node, &n);
     switch (n.kind) {
-    case DD_RN_UINT:
-        v = n.u;
-        break;
+    case DD_RN_UINT: v = n.u; break;
     case DD_RN_NEGINT:
         return dd_report_fail(c, DD_REPORT_WRONG_TYPE, "must be >= %llu", (unsigned long long)min);
     case DD_RN_FLOAT:
@@ -200,9 +204,10 @@ static dd_report_status_t read_uint(dd_rctx_t *c, const void *node, uint64_t min
                                   (unsigned long long)min);
         }
         if (n.d > (double)DD_REPORT_JSON_MAX_INT) {
-            return dd_report_fail(c, DD_REPORT_WRONG_TYPE, c->ops->doubles_only
-                                  ? "integer above 2^53-1 cannot be exact in JSON"
-                                  : "float above 2^53-1 is not an exact integer");
+            return dd_report_fail(c, DD_REPORT_WRONG_TYPE,
+                                  c->ops->doubles_only
+                                      ? "integer above 2^53-1 cannot be exact in JSON"
+                                      : "float above 2^53-1 is not an exact integer");
         }
         v = (uint64_t)n.d;
         break;
@@ -226,12 +231,8 @@ static dd_report_status_t read_double(dd_rctx_t *c, const void *node, double *ou
     }
     c->ops->number(node, &n);
     switch (n.kind) {
-    case DD_RN_UINT:
-        *out = (double)n.u;
-        return DD_REPORT_OK;
-    case DD_RN_NEGINT:
-        *out = -1.0 - (double)n.u;
-        return DD_REPORT_OK;
+    case DD_RN_UINT: *out = (double)n.u; return DD_REPORT_OK;
+    case DD_RN_NEGINT: *out = -1.0 - (double)n.u; return DD_REPORT_OK;
     case DD_RN_FLOAT:
     default:
         if (!isfinite(n.d)) {
@@ -283,8 +284,8 @@ static dd_report_status_t read_iface(dd_rctx_t *c, const void *node, char *dst)
 
 /* A schema member found in a map. */
 typedef struct slot {
-    const void *value;   /* NULL when absent or null */
-    const char *key;     /* as sent */
+    const void *value; /* NULL when absent or null */
+    const char *key;   /* as sent */
     size_t key_len;
     bool seen;
 } slot_t;
@@ -746,11 +747,8 @@ static dd_report_status_t parse_custom_list(dd_rctx_t *c, const void *list, dd_r
         case DD_CUSTOM_STRING_LIST:
             ok = (m->strings = calloc(n, sizeof(*m->strings))) != NULL;
             break;
-        case DD_CUSTOM_IP_LIST:
-            ok = (m->ips = calloc(n, sizeof(*m->ips))) != NULL;
-            break;
-        case DD_CUSTOM_NUMBER:
-            break;
+        case DD_CUSTOM_IP_LIST: ok = (m->ips = calloc(n, sizeof(*m->ips))) != NULL; break;
+        case DD_CUSTOM_NUMBER: break;
         }
         if (!ok) {
             return no_memory(c);
@@ -822,7 +820,8 @@ static dd_report_status_t parse_custom_value(dd_rctx_t *c, const void *value, dd
     obj = e.value;
     path_index(c, 0);
     if (kind(c, obj) != DD_RV_MAP || c->ops->count(obj) != 1) {
-        return dd_report_fail(c, DD_REPORT_BAD_CUSTOM_METRIC, "must be an object with exactly "
+        return dd_report_fail(c, DD_REPORT_BAD_CUSTOM_METRIC,
+                              "must be an object with exactly "
                               "one of number, number_list, string_list, ip_list");
     }
     c->ops->iter_init(obj, &it);
@@ -1144,8 +1143,7 @@ dd_report_status_t dd_report_check_encodable(const dd_report_t *r)
                 }
             }
             break;
-        default:
-            return DD_REPORT_BAD_PARAMETER;
+        default: return DD_REPORT_BAD_PARAMETER;
         }
     }
     return DD_REPORT_OK;
@@ -1166,10 +1164,8 @@ dd_report_status_t dd_report_encode(const dd_report_t *report, dd_report_format_
         return st;
     }
     switch (format) {
-    case DD_REPORT_FORMAT_JSON:
-        return dd_report_json_encode(report, keys, buf, len, out_len);
-    case DD_REPORT_FORMAT_CBOR:
-        return dd_report_cbor_encode(report, keys, buf, len, out_len);
+    case DD_REPORT_FORMAT_JSON: return dd_report_json_encode(report, keys, buf, len, out_len);
+    case DD_REPORT_FORMAT_CBOR: return dd_report_cbor_encode(report, keys, buf, len, out_len);
     }
     return DD_REPORT_BAD_PARAMETER;
 }
@@ -1182,17 +1178,15 @@ static dd_report_status_t encode_reply(dd_report_format_t format, const dd_reply
     }
     *out_len = 0;
     switch (format) {
-    case DD_REPORT_FORMAT_JSON:
-        return dd_report_json_reply(reply, buf, len, out_len);
-    case DD_REPORT_FORMAT_CBOR:
-        return dd_report_cbor_reply(reply, buf, len, out_len);
+    case DD_REPORT_FORMAT_JSON: return dd_report_json_reply(reply, buf, len, out_len);
+    case DD_REPORT_FORMAT_CBOR: return dd_report_cbor_reply(reply, buf, len, out_len);
     }
     return DD_REPORT_BAD_PARAMETER;
 }
 
 dd_report_status_t dd_report_encode_accepted(dd_report_format_t format, const char *thing_name,
-                                             uint64_t report_id, int64_t timestamp_ms,
-                                             uint8_t *buf, size_t len, size_t *out_len)
+                                             uint64_t report_id, int64_t timestamp_ms, uint8_t *buf,
+                                             size_t len, size_t *out_len)
 {
     dd_reply_t r = {
         .thing_name = thing_name,
@@ -1207,8 +1201,8 @@ dd_report_status_t dd_report_encode_accepted(dd_report_format_t format, const ch
 dd_report_status_t dd_report_encode_rejected(dd_report_format_t format, const char *thing_name,
                                              bool has_report_id, uint64_t report_id,
                                              const char *error_code, const char *error_message,
-                                             int64_t timestamp_ms,
-                                             uint8_t *buf, size_t len, size_t *out_len)
+                                             int64_t timestamp_ms, uint8_t *buf, size_t len,
+                                             size_t *out_len)
 {
     dd_reply_t r = {
         .thing_name = thing_name,
@@ -1313,7 +1307,8 @@ void dd_report_error_code(const dd_report_error_t *err, bool fine_codes, const c
         default: c = "InvalidPayload"; break;
         }
         m = err->detail[0] != '\0' && memchr(err->detail, '\0', sizeof(err->detail)) != NULL
-            ? err->detail : dd_report_strerror(err->status);
+                ? err->detail
+                : dd_report_strerror(err->status);
     }
     if (code != NULL) {
         *code = c;

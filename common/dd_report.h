@@ -35,21 +35,21 @@
 /** Status codes of this module. */
 typedef enum dd_report_status {
     DD_REPORT_OK = 0,
-    DD_REPORT_BAD_PARAMETER,     /**< NULL pointer. */
+    DD_REPORT_BAD_PARAMETER, /**< NULL pointer. */
     DD_REPORT_NO_MEMORY,
-    DD_REPORT_TOO_LARGE,         /**< Payload over DD_REPORT_MAX_PAYLOAD. */
-    DD_REPORT_NOT_JSON,          /**< Payload is not a JSON document. */
-    DD_REPORT_NOT_CBOR,          /**< Payload is not a CBOR item. */
-    DD_REPORT_NOT_OBJECT,        /**< Top level is not an object / map. */
-    DD_REPORT_MISSING_HEADER,    /**< header/hed, report_id/rid or version/v missing. */
-    DD_REPORT_MISSING_METRICS,   /**< Neither metrics/met nor custom_metrics/cmet. */
-    DD_REPORT_WRONG_TYPE,        /**< A member has the wrong type or range. */
-    DD_REPORT_BAD_VERSION,       /**< version is not "1.x". */
+    DD_REPORT_TOO_LARGE,       /**< Payload over DD_REPORT_MAX_PAYLOAD. */
+    DD_REPORT_NOT_JSON,        /**< Payload is not a JSON document. */
+    DD_REPORT_NOT_CBOR,        /**< Payload is not a CBOR item. */
+    DD_REPORT_NOT_OBJECT,      /**< Top level is not an object / map. */
+    DD_REPORT_MISSING_HEADER,  /**< header/hed, report_id/rid or version/v missing. */
+    DD_REPORT_MISSING_METRICS, /**< Neither metrics/met nor custom_metrics/cmet. */
+    DD_REPORT_WRONG_TYPE,      /**< A member has the wrong type or range. */
+    DD_REPORT_BAD_VERSION,     /**< version is not "1.x". */
     DD_REPORT_BAD_CUSTOM_METRIC, /**< Custom metric value not a one-element array of one known member. */
-    DD_REPORT_BUFFER_TOO_SMALL,  /**< Encoder output buffer too small. */
-    DD_REPORT_BAD_TOPIC,         /**< Not $aws/things/T/defender/metrics/{json,cbor}; bad T. */
-    DD_REPORT_MISSING_MEMBER,    /**< Required member below metrics missing (remote_addr). */
-    DD_REPORT_MIXED_KEYS         /**< Long and short names mixed (opts.reject_mixed_keys). */
+    DD_REPORT_BUFFER_TOO_SMALL, /**< Encoder output buffer too small. */
+    DD_REPORT_BAD_TOPIC,        /**< Not $aws/things/T/defender/metrics/{json,cbor}; bad T. */
+    DD_REPORT_MISSING_MEMBER,   /**< Required member below metrics missing (remote_addr). */
+    DD_REPORT_MIXED_KEYS        /**< Long and short names mixed (opts.reject_mixed_keys). */
 } dd_report_status_t;
 
 /** Wire formats. */
@@ -60,8 +60,8 @@ typedef enum dd_report_format {
 
 /** Key style used when encoding JSON or CBOR. */
 typedef enum dd_report_keys {
-    DD_REPORT_KEYS_LONG = 0,     /**< "header", "report_id", ... */
-    DD_REPORT_KEYS_SHORT = 1     /**< "hed", "rid", ... */
+    DD_REPORT_KEYS_LONG = 0, /**< "header", "report_id", ... */
+    DD_REPORT_KEYS_SHORT = 1 /**< "hed", "rid", ... */
 } dd_report_keys_t;
 
 /** AWS IoT's message size limit; larger reports are refused. */
@@ -79,16 +79,16 @@ typedef enum dd_report_keys {
 
 /** One listening port. */
 typedef struct dd_report_port {
-    uint16_t port;         /**< 1..65535 (entries without a port are skipped on decode). */
+    uint16_t port; /**< 1..65535 (entries without a port are skipped on decode). */
     bool has_interface;
     char interface[DD_REPORT_IFACE_MAX + 1];
 } dd_report_port_t;
 
 /** listening_tcp_ports / listening_udp_ports. */
 typedef struct dd_report_ports {
-    bool present;          /**< The block was in the report. */
+    bool present; /**< The block was in the report. */
     bool has_total;
-    uint64_t total;        /**< `total`, may exceed count. */
+    uint64_t total; /**< `total`, may exceed count. */
     size_t count;
     dd_report_port_t *items;
 } dd_report_ports_t;
@@ -105,7 +105,7 @@ typedef struct dd_report_conn {
 
 /** tcp_connections.established_connections. */
 typedef struct dd_report_conns {
-    bool present;          /**< established_connections was in the report. */
+    bool present; /**< established_connections was in the report. */
     bool has_total;
     uint64_t total;
     size_t count;
@@ -121,29 +121,29 @@ typedef struct dd_report_netstats {
 
 /** Custom metric value kinds (the report's inner key). */
 typedef enum dd_custom_kind {
-    DD_CUSTOM_NUMBER = 0,        /**< "number" */
-    DD_CUSTOM_NUMBER_LIST,       /**< "number_list" */
-    DD_CUSTOM_STRING_LIST,       /**< "string_list" */
-    DD_CUSTOM_IP_LIST            /**< "ip_list" */
+    DD_CUSTOM_NUMBER = 0,  /**< "number" */
+    DD_CUSTOM_NUMBER_LIST, /**< "number_list" */
+    DD_CUSTOM_STRING_LIST, /**< "string_list" */
+    DD_CUSTOM_IP_LIST      /**< "ip_list" */
 } dd_custom_kind_t;
 
 /** One custom metric value. Exactly the members of @ref kind are set. */
 typedef struct dd_report_custom {
     char name[DD_REPORT_METRIC_NAME_MAX + 1];
     dd_custom_kind_t kind;
-    double number;               /**< DD_CUSTOM_NUMBER */
-    size_t count;                /**< Elements of the list kinds (0 for DD_CUSTOM_NUMBER). */
-    double *numbers;             /**< DD_CUSTOM_NUMBER_LIST */
-    char **strings;              /**< DD_CUSTOM_STRING_LIST (each NUL-terminated, owned) */
-    dd_ip_t *ips;                /**< DD_CUSTOM_IP_LIST */
+    double number;   /**< DD_CUSTOM_NUMBER */
+    size_t count;    /**< Elements of the list kinds (0 for DD_CUSTOM_NUMBER). */
+    double *numbers; /**< DD_CUSTOM_NUMBER_LIST */
+    char **strings;  /**< DD_CUSTOM_STRING_LIST (each NUL-terminated, owned) */
+    dd_ip_t *ips;    /**< DD_CUSTOM_IP_LIST */
 } dd_report_custom_t;
 
 /** A decoded report. Zero-initialise before use; release with dd_report_free(). */
 typedef struct dd_report {
     uint64_t report_id;
-    char version[16];            /**< "1.x" as sent; the encoder writes "1.0" when empty. */
-    bool has_metrics;            /**< metrics/met block present (may be empty). */
-    bool has_custom_metrics;     /**< custom_metrics/cmet block present. */
+    char version[16];        /**< "1.x" as sent; the encoder writes "1.0" when empty. */
+    bool has_metrics;        /**< metrics/met block present (may be empty). */
+    bool has_custom_metrics; /**< custom_metrics/cmet block present. */
     dd_report_ports_t tcp_ports;
     dd_report_ports_t udp_ports;
     dd_report_conns_t tcp_conns;
@@ -174,9 +174,9 @@ typedef struct dd_report_options {
 /** Why a report was refused, for logs and the optional fine-grained codes. */
 typedef struct dd_report_error {
     dd_report_status_t status;
-    bool report_id_known;        /**< header.report_id was readable. */
+    bool report_id_known; /**< header.report_id was readable. */
     uint64_t report_id;
-    char detail[160];            /**< e.g. "custom_metrics.cpu: value must be an array" */
+    char detail[160]; /**< e.g. "custom_metrics.cpu: value must be an array" */
 } dd_report_error_t;
 
 /**
@@ -269,7 +269,8 @@ void dd_report_free(dd_report_t *report);
  * @return DD_REPORT_OK, DD_REPORT_BAD_PARAMETER, DD_REPORT_NO_MEMORY or DD_REPORT_BUFFER_TOO_SMALL.
  */
 dd_report_status_t dd_report_encode(const dd_report_t *report, dd_report_format_t format,
-                                    dd_report_keys_t keys, uint8_t *buf, size_t len, size_t *out_len);
+                                    dd_report_keys_t keys, uint8_t *buf, size_t len,
+                                    size_t *out_len);
 
 /**
  * @brief Encodes an /accepted reply:
@@ -287,8 +288,8 @@ dd_report_status_t dd_report_encode(const dd_report_t *report, dd_report_format_
  * @return DD_REPORT_OK, DD_REPORT_BAD_PARAMETER, DD_REPORT_NO_MEMORY or DD_REPORT_BUFFER_TOO_SMALL.
  */
 dd_report_status_t dd_report_encode_accepted(dd_report_format_t format, const char *thing_name,
-                                             uint64_t report_id, int64_t timestamp_ms,
-                                             uint8_t *buf, size_t len, size_t *out_len);
+                                             uint64_t report_id, int64_t timestamp_ms, uint8_t *buf,
+                                             size_t len, size_t *out_len);
 
 /**
  * @brief Encodes a /rejected reply:
@@ -302,8 +303,8 @@ dd_report_status_t dd_report_encode_accepted(dd_report_format_t format, const ch
 dd_report_status_t dd_report_encode_rejected(dd_report_format_t format, const char *thing_name,
                                              bool has_report_id, uint64_t report_id,
                                              const char *error_code, const char *error_message,
-                                             int64_t timestamp_ms,
-                                             uint8_t *buf, size_t len, size_t *out_len);
+                                             int64_t timestamp_ms, uint8_t *buf, size_t len,
+                                             size_t *out_len);
 
 /**
  * @brief Parses a report topic `$aws/things/{thingName}/defender/metrics/{json|cbor}`.

@@ -34,12 +34,12 @@ typedef enum cn_type {
 
 typedef struct cnode cnode_t;
 struct cnode {
-    cnode_t *next;        /* next sibling; map children alternate key, value */
-    cnode_t *first;       /* containers, indefinite strings (chunks), tags */
+    cnode_t *next;  /* next sibling; map children alternate key, value */
+    cnode_t *first; /* containers, indefinite strings (chunks), tags */
     cnode_t *last;
     union {
-        uint64_t u;       /* UINT, NEGINT (value -1 - u) */
-        double d;         /* FLOAT */
+        uint64_t u; /* UINT, NEGINT (value -1 - u) */
+        double d;   /* FLOAT */
         struct {
             const char *s; /* into the payload; NULL for an indefinite string */
             size_t len;
@@ -65,19 +65,19 @@ typedef struct block {
 
 typedef struct frame {
     cnode_t *node;
-    uint32_t left;        /* items still expected, or INDEFINITE */
+    uint32_t left; /* items still expected, or INDEFINITE */
 } frame_t;
 
 typedef struct builder {
     frame_t *stack;
     size_t depth;
     size_t cap;
-    size_t avail;         /* payload bytes left from the current item on */
+    size_t avail; /* payload bytes left from the current item on */
     cnode_t *root;
-    bool done;            /* the top-level item is complete */
+    bool done; /* the top-level item is complete */
     bool bad;
     bool oom;
-    block_t *blocks;      /* heap blocks, newest first */
+    block_t *blocks; /* heap blocks, newest first */
     size_t inline_used;
     frame_t inline_stack[INLINE_DEPTH];
     cnode_t inline_nodes[INLINE_NODES];
@@ -544,8 +544,10 @@ dd_report_status_t dd_report_cbor_decode(dd_rctx_t *c, const uint8_t *payload, s
     b->inline_used = 0;
     if (!build(b, payload, len, &at)) {
         st = b->oom ? dd_report_fail(c, DD_REPORT_NO_MEMORY, "out of memory")
-                    : dd_report_fail(c, DD_REPORT_NOT_CBOR, "not one well-formed CBOR item "
-                                     "(problem near byte %zu)", at);
+                    : dd_report_fail(c, DD_REPORT_NOT_CBOR,
+                                     "not one well-formed CBOR item "
+                                     "(problem near byte %zu)",
+                                     at);
     } else {
         st = dd_report_walk(c, b->root);
     }
@@ -750,20 +752,15 @@ static dd_report_status_t enc_custom(cw_t *w, const dd_report_t *r, dd_report_ke
         w_array(w, m->count);
         for (j = 0; j < m->count && !w->full; j++) {
             switch (m->kind) {
-            case DD_CUSTOM_NUMBER_LIST:
-                w_number(w, m->numbers[j]);
-                break;
-            case DD_CUSTOM_STRING_LIST:
-                w_text(w, m->strings[j]);
-                break;
+            case DD_CUSTOM_NUMBER_LIST: w_number(w, m->numbers[j]); break;
+            case DD_CUSTOM_STRING_LIST: w_text(w, m->strings[j]); break;
             case DD_CUSTOM_IP_LIST:
                 if (dd_ip_format(&m->ips[j], text, sizeof(text)) != DD_IP_OK) {
                     return DD_REPORT_BAD_PARAMETER;
                 }
                 w_text(w, text);
                 break;
-            case DD_CUSTOM_NUMBER:
-                break;
+            case DD_CUSTOM_NUMBER: break;
             }
         }
     }

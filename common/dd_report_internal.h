@@ -49,7 +49,7 @@ typedef enum dd_rkey {
 
 /** One schema key in both spellings. */
 typedef struct dd_rkey_name {
-    const char *name[2];     /**< [DD_REPORT_KEYS_LONG], [DD_REPORT_KEYS_SHORT] */
+    const char *name[2]; /**< [DD_REPORT_KEYS_LONG], [DD_REPORT_KEYS_SHORT] */
     unsigned char len[2];
 } dd_rkey_name_t;
 
@@ -66,25 +66,25 @@ extern const char *const dd_report_custom_keys[4];
 
 /** Node kinds as the validator sees them. */
 typedef enum dd_rval {
-    DD_RV_NULL = 0,   /**< JSON null, CBOR null / undefined: "absent" */
+    DD_RV_NULL = 0, /**< JSON null, CBOR null / undefined: "absent" */
     DD_RV_BOOL,
     DD_RV_NUMBER,
     DD_RV_STRING,
     DD_RV_ARRAY,
     DD_RV_MAP,
-    DD_RV_OTHER       /**< CBOR byte string, tag, simple value */
+    DD_RV_OTHER /**< CBOR byte string, tag, simple value */
 } dd_rval_t;
 
 /** A number as found on the wire. */
 typedef struct dd_rnum {
     enum { DD_RN_UINT, DD_RN_NEGINT, DD_RN_FLOAT } kind;
-    uint64_t u;       /**< UINT: the value; NEGINT: the value is -1 - u */
-    double d;         /**< FLOAT */
+    uint64_t u; /**< UINT: the value; NEGINT: the value is -1 - u */
+    double d;   /**< FLOAT */
 } dd_rnum_t;
 
 /** One array element or map member. */
 typedef struct dd_rmember {
-    const char *key;  /**< Map key text, NULL for arrays and non-text keys. */
+    const char *key; /**< Map key text, NULL for arrays and non-text keys. */
     size_t key_len;
     const void *value;
 } dd_rmember_t;
@@ -128,7 +128,7 @@ struct dd_rctx {
     dd_rscratch_t *scratch;
     size_t depth;
     struct {
-        const char *key;     /**< As sent; NULL for an array index frame */
+        const char *key; /**< As sent; NULL for an array index frame */
         size_t len;
         size_t index;
     } path[DD_RPATH_MAX];
@@ -166,8 +166,8 @@ typedef struct dd_reply {
     bool has_report_id;
     uint64_t report_id;
     bool accepted;
-    const char *error_code;     /**< rejected only */
-    const char *error_message;  /**< rejected only */
+    const char *error_code;    /**< rejected only */
+    const char *error_message; /**< rejected only */
     int64_t timestamp_ms;
 } dd_reply_t;
 

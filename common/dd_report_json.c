@@ -283,12 +283,8 @@ static void build_custom(jb_t *b, cJSON *root, const dd_report_t *r, dd_report_k
         list = attach(b, obj, inner, cJSON_CreateArray());
         for (j = 0; j < m->count && !b->failed; j++) {
             switch (m->kind) {
-            case DD_CUSTOM_NUMBER_LIST:
-                (void)add_double(b, list, NULL, m->numbers[j]);
-                break;
-            case DD_CUSTOM_STRING_LIST:
-                (void)add_string(b, list, NULL, m->strings[j]);
-                break;
+            case DD_CUSTOM_NUMBER_LIST: (void)add_double(b, list, NULL, m->numbers[j]); break;
+            case DD_CUSTOM_STRING_LIST: (void)add_string(b, list, NULL, m->strings[j]); break;
             case DD_CUSTOM_IP_LIST:
                 if (dd_ip_format(&m->ips[j], text, sizeof(text)) != DD_IP_OK) {
                     b->failed = true;
@@ -296,8 +292,7 @@ static void build_custom(jb_t *b, cJSON *root, const dd_report_t *r, dd_report_k
                 }
                 (void)add_string(b, list, NULL, text);
                 break;
-            case DD_CUSTOM_NUMBER:
-                break;
+            case DD_CUSTOM_NUMBER: break;
             }
         }
     }
@@ -310,8 +305,8 @@ static dd_report_status_t print_into(cJSON *root, uint8_t *buf, size_t len, size
     char *heap;
     size_t n;
 
-    if (len > 0 && cJSON_PrintPreallocated(root, (char *)buf, len > INT_MAX ? INT_MAX : (int)len,
-                                           false)) {
+    if (len > 0 &&
+        cJSON_PrintPreallocated(root, (char *)buf, len > INT_MAX ? INT_MAX : (int)len, false)) {
         *out_len = strlen((const char *)buf);
         return DD_REPORT_OK;
     }

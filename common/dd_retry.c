@@ -216,18 +216,12 @@ int64_t dd_retry_delay_ms(const dd_retry_config_t *cfg, int attempt)
 const char *dd_retry_strerror(dd_retry_status_t status)
 {
     switch (status) {
-    case DD_RETRY_OK:
-        return "ok";
-    case DD_RETRY_BAD_PARAMETER:
-        return "bad parameter";
-    case DD_RETRY_NO_MEMORY:
-        return "out of memory";
-    case DD_RETRY_DUPLICATE:
-        return "already queued";
-    case DD_RETRY_NOT_DUE:
-        return "no job due";
-    case DD_RETRY_NOT_FOUND:
-        return "no such job";
+    case DD_RETRY_OK: return "ok";
+    case DD_RETRY_BAD_PARAMETER: return "bad parameter";
+    case DD_RETRY_NO_MEMORY: return "out of memory";
+    case DD_RETRY_DUPLICATE: return "already queued";
+    case DD_RETRY_NOT_DUE: return "no job due";
+    case DD_RETRY_NOT_FOUND: return "no such job";
     }
     return "unknown status";
 }

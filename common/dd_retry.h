@@ -35,7 +35,7 @@ typedef enum dd_retry_status {
 
 /** How jobs are retried. */
 typedef struct dd_retry_config {
-    int max_attempts;     /**< Attempts before giving up (>= 1). */
+    int max_attempts;       /**< Attempts before giving up (>= 1). */
     int64_t first_delay_ms; /**< Wait after the first failure (>= 1); doubled after each. */
     int64_t max_delay_ms;   /**< Cap of the wait (>= first_delay_ms). */
 } dd_retry_config_t;

@@ -69,8 +69,8 @@ int main(int argc, char **argv)
         dd_log_set_level(DD_LOG_LEVEL_DEBUG);
     }
     if (dd_devclock_resolve(opts.clock_spec, getenv(DD_DEVCLOCK_ENV),
-                            getenv(DD_DEVCLOCK_DATA_DIR_ENV), &g_clock, msg, sizeof(msg))
-        != DD_DEVCLOCK_OK) {
+                            getenv(DD_DEVCLOCK_DATA_DIR_ENV), &g_clock, msg,
+                            sizeof(msg)) != DD_DEVCLOCK_OK) {
         (void)fprintf(stderr, "ddlocal-agent: %s\n", msg);
         dd_agent_options_free(&opts);
         return 2;
@@ -103,8 +103,8 @@ int main(int argc, char **argv)
 
         if (getrusage(RUSAGE_SELF, &ru) == 0) {
             DD_LOG_INFO("CPU %.3f s (user %.3f, system %.3f), max RSS %ld KiB",
-                        (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
-                            + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+                        (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
                         (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
                         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
                         ru.ru_maxrss);

@@ -22,7 +22,8 @@
 #include "dd_log.h"
 #include "dd_names.h"
 
-static void set_msg(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_msg(char *msg, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void set_msg(char *msg, size_t len, const char *fmt, ...)
 {
@@ -39,9 +40,31 @@ static void set_msg(char *msg, size_t len, const char *fmt, ...)
 /* ---- command line -------------------------------------------------------- */
 
 typedef enum opt_id {
-    O_ENDPOINT, O_ROOTCA, O_CERT, O_KEY, O_CLIENT_ID, O_THING, O_FORMAT, O_INTERVAL, O_CM,
-    O_DRYRUN, O_PORT, O_SHORT, O_ONCE, O_COUNT, O_PROC_ROOT, O_CUSTOM, O_CUSTOM_FILE, O_ALPN,
-    O_MAX_LIST, O_REPLY_TIMEOUT, O_KEEPALIVE, O_VERBOSE, O_HELP, O_TIMEOUT, O_CLOCK
+    O_ENDPOINT,
+    O_ROOTCA,
+    O_CERT,
+    O_KEY,
+    O_CLIENT_ID,
+    O_THING,
+    O_FORMAT,
+    O_INTERVAL,
+    O_CM,
+    O_DRYRUN,
+    O_PORT,
+    O_SHORT,
+    O_ONCE,
+    O_COUNT,
+    O_PROC_ROOT,
+    O_CUSTOM,
+    O_CUSTOM_FILE,
+    O_ALPN,
+    O_MAX_LIST,
+    O_REPLY_TIMEOUT,
+    O_KEEPALIVE,
+    O_VERBOSE,
+    O_HELP,
+    O_TIMEOUT,
+    O_CLOCK
 } opt_id_t;
 
 typedef struct opt_def {
@@ -81,44 +104,48 @@ static const opt_def_t OPTS[] = {
 
 void dd_agent_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ddlocal-agent -e ENDPOINT -r ROOTCA -c CERT -k KEY -id CLIENT_ID\n"
-            "                     [-t THING_NAME] [-f json|cbor] [-i SECONDS] [-cm] [-d] ...\n"
-            "\n"
-            "A Device Defender agent: samples /proc and publishes a metrics report every\n"
-            "interval to $aws/things/THING/defender/metrics/FORMAT, against ddlocal or AWS IoT.\n"
-            "Each report covers one interval; one due while not connected is logged and dropped.\n"
-            "Flags of AWS's Python agent:\n"
-            "  -e,  --endpoint HOST[:PORT]   broker / AWS IoT endpoint\n"
-            "  -r,  --rootCA FILE            root CA (PEM) that signed the server certificate\n"
-            "  -c,  --cert FILE              device certificate (PEM)\n"
-            "  -k,  --key FILE               device private key (PEM)\n"
-            "  -id, --client_id ID           MQTT client id (also the thing name by default)\n"
-            "  -t,  --thing_name NAME        thing to report for (default: the client id)\n"
-            "  -f,  --format json|cbor       report encoding (default json)\n"
-            "  -i,  --interval SECONDS       seconds between reports, fractions allowed (default 300);\n"
-            "                                pipeline seconds when a pipeline clock is found (--clock)\n"
-            "  -cm, --include-custom-metrics add custom metric cpu_usage (percent)\n"
-            "  -d,  --dryrun                 print reports instead of connecting\n"
-            "  -s,  --short-names            short key names (hed, met, ...)\n"
-            "ddlocal's own:\n"
-            "  --port N                      MQTT port (default 8883; 443 offers ALPN x-amzn-mqtt-ca)\n"
-            "  --alpn PROTO                  ALPN protocol to offer (\"\" for none)\n"
-            "  --once | --count N            publish N reports, wait for their replies, exit\n"
-            "                                (status 0 only if every one was accepted)\n"
-            "  --timeout SECONDS             give a counted run up after this long (default\n"
-            "                                60 + count x interval + reply timeout)\n"
-            "  --proc-root DIR               read metrics from a copy of /proc\n"
-            "  --custom-metric NAME:TYPE:file:PATH | NAME:TYPE:command:CMD   (repeatable)\n"
-            "  --custom-metrics FILE         JSON list of {name, type, file|command}\n"
-            "  --max-list-size N             longest port/connection list (default 50)\n"
-            "  --reply-timeout SECONDS       report a missing reply after this long (default 30)\n"
-            "  --keepalive SECONDS           MQTT keep-alive (default 60)\n"
-            "  --clock SPEC|none             pipeline clock to follow (default: $DDLOCAL_CLOCK, else\n"
-            "                                \"clock\" of $DDLOCAL_DATA_DIR/endpoints.json); with a real\n"
-            "                                or scaled clock reports fall on pipeline multiples of\n"
-            "                                the interval; manual or none: real seconds from start\n"
-            "  -v,  --verbose                debug logging\n");
+    fprintf(
+        out,
+        "usage: ddlocal-agent -e ENDPOINT -r ROOTCA -c CERT -k KEY -id CLIENT_ID\n"
+        "                     [-t THING_NAME] [-f json|cbor] [-i SECONDS] [-cm] [-d] ...\n"
+        "\n"
+        "A Device Defender agent: samples /proc and publishes a metrics report every\n"
+        "interval to $aws/things/THING/defender/metrics/FORMAT, against ddlocal or AWS IoT.\n"
+        "Each report covers one interval; one due while not connected is logged and dropped.\n"
+        "Flags of AWS's Python agent:\n"
+        "  -e,  --endpoint HOST[:PORT]   broker / AWS IoT endpoint\n"
+        "  -r,  --rootCA FILE            root CA (PEM) that signed the server certificate\n"
+        "  -c,  --cert FILE              device certificate (PEM)\n"
+        "  -k,  --key FILE               device private key (PEM)\n"
+        "  -id, --client_id ID           MQTT client id (also the thing name by default)\n"
+        "  -t,  --thing_name NAME        thing to report for (default: the client id)\n"
+        "  -f,  --format json|cbor       report encoding (default json)\n"
+        "  -i,  --interval SECONDS       seconds between reports, fractions allowed (default "
+        "300);\n"
+        "                                pipeline seconds when a pipeline clock is found "
+        "(--clock)\n"
+        "  -cm, --include-custom-metrics add custom metric cpu_usage (percent)\n"
+        "  -d,  --dryrun                 print reports instead of connecting\n"
+        "  -s,  --short-names            short key names (hed, met, ...)\n"
+        "ddlocal's own:\n"
+        "  --port N                      MQTT port (default 8883; 443 offers ALPN x-amzn-mqtt-ca)\n"
+        "  --alpn PROTO                  ALPN protocol to offer (\"\" for none)\n"
+        "  --once | --count N            publish N reports, wait for their replies, exit\n"
+        "                                (status 0 only if every one was accepted)\n"
+        "  --timeout SECONDS             give a counted run up after this long (default\n"
+        "                                60 + count x interval + reply timeout)\n"
+        "  --proc-root DIR               read metrics from a copy of /proc\n"
+        "  --custom-metric NAME:TYPE:file:PATH | NAME:TYPE:command:CMD   (repeatable)\n"
+        "  --custom-metrics FILE         JSON list of {name, type, file|command}\n"
+        "  --max-list-size N             longest port/connection list (default 50)\n"
+        "  --reply-timeout SECONDS       report a missing reply after this long (default 30)\n"
+        "  --keepalive SECONDS           MQTT keep-alive (default 60)\n"
+        "  --clock SPEC|none             pipeline clock to follow (default: $DDLOCAL_CLOCK, else\n"
+        "                                \"clock\" of $DDLOCAL_DATA_DIR/endpoints.json); with a "
+        "real\n"
+        "                                or scaled clock reports fall on pipeline multiples of\n"
+        "                                the interval; manual or none: real seconds from start\n"
+        "  -v,  --verbose                debug logging\n");
 }
 
 static const opt_def_t *find_opt(const char *arg, const char **inline_value)
@@ -310,8 +337,8 @@ dd_agent_status_t dd_agent_parse_args(int argc, char **argv, dd_agent_options_t 
     if (opts->endpoint != NULL) {
         uint16_t ep_port = 0;
 
-        if (dd_conn_split_endpoint(opts->endpoint, opts->host, sizeof(opts->host), &ep_port)
-            != DD_CONN_OK) {
+        if (dd_conn_split_endpoint(opts->endpoint, opts->host, sizeof(opts->host), &ep_port) !=
+            DD_CONN_OK) {
             set_msg(msg, msg_len, "--endpoint '%s' is not HOST or HOST:PORT", opts->endpoint);
             return DD_AGENT_USAGE;
         }
@@ -377,8 +404,8 @@ dd_agent_status_t dd_agent_topic(const char *thing, dd_report_format_t format, c
 
 static bool json_uint(const cJSON *item, uint64_t *out)
 {
-    if (!cJSON_IsNumber(item) || item->valuedouble < 0 || item->valuedouble > 9007199254740991.0
-        || floor(item->valuedouble) != item->valuedouble) {
+    if (!cJSON_IsNumber(item) || item->valuedouble < 0 || item->valuedouble > 9007199254740991.0 ||
+        floor(item->valuedouble) != item->valuedouble) {
         return false;
     }
     *out = (uint64_t)item->valuedouble;
@@ -404,9 +431,8 @@ static dd_agent_status_t parse_reply_json(const void *payload, size_t len, dd_ag
         return DD_AGENT_INVALID_REPLY;
     }
     status = cJSON_GetObjectItemCaseSensitive(root, "status");
-    if (!cJSON_IsString(status)
-        || (strcmp(status->valuestring, "ACCEPTED") != 0
-            && strcmp(status->valuestring, "REJECTED") != 0)) {
+    if (!cJSON_IsString(status) || (strcmp(status->valuestring, "ACCEPTED") != 0 &&
+                                    strcmp(status->valuestring, "REJECTED") != 0)) {
         cJSON_Delete(root);
         return DD_AGENT_INVALID_REPLY;
     }
@@ -439,8 +465,8 @@ static bool cbor_key_is(const cbor_item_t *key, const char *name)
 {
     size_t n = strlen(name);
 
-    return cbor_isa_string(key) && cbor_string_is_definite(key) && cbor_string_length(key) == n
-           && memcmp(cbor_string_handle(key), name, n) == 0;
+    return cbor_isa_string(key) && cbor_string_is_definite(key) && cbor_string_length(key) == n &&
+           memcmp(cbor_string_handle(key), name, n) == 0;
 }
 
 static void cbor_copy_string(const cbor_item_t *v, char *dst, size_t len)
@@ -466,8 +492,8 @@ static dd_agent_status_t parse_reply_cbor(const void *payload, size_t len, dd_ag
     size_t i;
     char status[16] = "";
 
-    if (root == NULL || res.error.code != CBOR_ERR_NONE || !cbor_isa_map(root)
-        || !cbor_map_is_definite(root)) {
+    if (root == NULL || res.error.code != CBOR_ERR_NONE || !cbor_isa_map(root) ||
+        !cbor_map_is_definite(root)) {
         if (root != NULL) {
             cbor_decref(&root);
         }
@@ -546,7 +572,7 @@ typedef struct agent {
     char topic_rejected[320];
     dd_collect_sample_t base;
     dd_devclock_sched_t sched;
-    int64_t base_t;           /* When base was sampled: schedule time (pipeline or monotonic ms). */
+    int64_t base_t; /* When base was sampled: schedule time (pipeline or monotonic ms). */
     uint64_t last_id;
     uint64_t rng;
     pending_t *pending;
@@ -554,11 +580,11 @@ typedef struct agent {
     size_t cap_pending;
     dd_agent_stats_t st;
     long produced;
-    uint64_t drop_streak;     /* Reports dropped since the connection went down. */
-    unsigned fail_streak;     /* Failed attempts since the last connection. */
-    char last_fail[160];      /* The failure last logged as a warning. */
-    int64_t last_loss;        /* Monotonic ms of the last lost connection (0: none). */
-    bool refused_since_loss;  /* An attempt failed since then (quarantine, broker down). */
+    uint64_t drop_streak;    /* Reports dropped since the connection went down. */
+    unsigned fail_streak;    /* Failed attempts since the last connection. */
+    char last_fail[160];     /* The failure last logged as a warning. */
+    int64_t last_loss;       /* Monotonic ms of the last lost connection (0: none). */
+    bool refused_since_loss; /* An attempt failed since then (quarantine, broker down). */
     int64_t now_ms;
     uint8_t *buf;
     FILE *out;
@@ -607,7 +633,8 @@ static void on_connected(dd_conn_t *conn, void *ctx)
     a->last_fail[0] = '\0';
     if (a->drop_streak > 0) {
         DD_LOG_INFO("%" PRIu64 " report(s) were dropped while not connected; the next report "
-                    "covers one interval", a->drop_streak);
+                    "covers one interval",
+                    a->drop_streak);
         a->drop_streak = 0;
     }
     st = dd_conn_subscribe(conn, filters, 2, 1);
@@ -657,8 +684,8 @@ static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int 
         /* A refusal repeats every few seconds while it lasts: warn once per streak and reason. */
         if (strncmp(a->last_fail, text, sizeof(a->last_fail) - 1) != 0) {
             DD_LOG_WARN("connection failed (%s, %d); retrying every few seconds (at most %.0f s "
-                        "apart) without logging each attempt", text, reason,
-                        (double)a->params.backoff_max_ms / 1000.0);
+                        "apart) without logging each attempt",
+                        text, reason, (double)a->params.backoff_max_ms / 1000.0);
             (void)snprintf(a->last_fail, sizeof(a->last_fail), "%s", text);
         } else {
             DD_LOG_DEBUG("connection failed again (%s, %d); retrying in %.1f s", text, reason,
@@ -762,8 +789,8 @@ static void add_custom(agent_t *a, const dd_collect_sample_t *cur, dd_report_t *
     }
     for (i = 0; i < a->o->custom_count; i++) {
         char msg[256] = "";
-        dd_custom_status_t st = dd_custom_read(&a->o->custom[i], 0, &r->custom[r->custom_count],
-                                               msg, sizeof(msg));
+        dd_custom_status_t st =
+            dd_custom_read(&a->o->custom[i], 0, &r->custom[r->custom_count], msg, sizeof(msg));
 
         if (st == DD_CUSTOM_OK) {
             r->custom_count++;
@@ -802,8 +829,8 @@ static void format_ports(const dd_report_ports_t *p, char *buf, size_t len)
         return;
     }
     for (i = 0; i < p->count && i < 8; i++) {
-        int n = snprintf(buf + used, len - used, "%s%u", i > 0 ? "," : "",
-                         (unsigned)p->items[i].port);
+        int n =
+            snprintf(buf + used, len - used, "%s%u", i > 0 ? "," : "", (unsigned)p->items[i].port);
 
         if (n < 0 || (size_t)n >= len - used) {
             return;
@@ -900,7 +927,8 @@ static void cycle(agent_t *a, int64_t slot)
 
         if (pst != DD_CONN_OK) {
             DD_LOG_WARN("publishing report %" PRIu64 " failed: %s; it is dropped (measured over "
-                        "%s)", r.report_id, dd_conn_strerror(pst), measured);
+                        "%s)",
+                        r.report_id, dd_conn_strerror(pst), measured);
             a->st.dropped++;
             goto next_baseline;
         }
@@ -910,8 +938,8 @@ static void cycle(agent_t *a, int64_t slot)
         }
         a->st.published++;
         a->produced++;
-        DD_LOG_INFO("report %" PRIu64 " published to %s (%zu bytes), measured over %s",
-                    r.report_id, a->topic, len, measured);
+        DD_LOG_INFO("report %" PRIu64 " published to %s (%zu bytes), measured over %s", r.report_id,
+                    a->topic, len, measured);
     }
 next_baseline:
     dd_report_free(&r);
@@ -1004,11 +1032,11 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
     if (!opts->dry_run || opts->thing_name != NULL) {
         const char *thing = opts->thing_name != NULL ? opts->thing_name : "";
 
-        if (dd_agent_topic(thing, opts->format, "", a.topic, sizeof(a.topic)) != DD_AGENT_OK
-            || dd_agent_topic(thing, opts->format, "/accepted", a.topic_accepted,
-                              sizeof(a.topic_accepted)) != DD_AGENT_OK
-            || dd_agent_topic(thing, opts->format, "/rejected", a.topic_rejected,
-                              sizeof(a.topic_rejected)) != DD_AGENT_OK) {
+        if (dd_agent_topic(thing, opts->format, "", a.topic, sizeof(a.topic)) != DD_AGENT_OK ||
+            dd_agent_topic(thing, opts->format, "/accepted", a.topic_accepted,
+                           sizeof(a.topic_accepted)) != DD_AGENT_OK ||
+            dd_agent_topic(thing, opts->format, "/rejected", a.topic_rejected,
+                           sizeof(a.topic_rejected)) != DD_AGENT_OK) {
             free(a.buf);
             return DD_AGENT_SETUP_FAILED;
         }
@@ -1071,8 +1099,8 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
         /* Aligned: up to one more interval until the first multiple. */
         limit = opts->timeout_s > 0
                     ? opts->timeout_s
-                    : 60.0 + (double)(opts->count + (a.sched.aligned ? 1 : 0)) * real_interval
-                          + opts->reply_timeout_s;
+                    : 60.0 + (double)(opts->count + (a.sched.aligned ? 1 : 0)) * real_interval +
+                          opts->reply_timeout_s;
         give_up = a.now_ms + (int64_t)(limit * 1000.0);
     }
     while (!*stop && !finished(&a)) {
@@ -1135,8 +1163,8 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
                     " rejected, %" PRIu64 " without reply, %" PRIu64 " dropped while disconnected",
                     a.st.published, a.st.accepted, a.st.rejected, a.st.missing, a.st.dropped);
     }
-    if (opts->count > 0 && (a.produced < opts->count
-                            || (!opts->dry_run && a.st.accepted < (uint64_t)opts->count))) {
+    if (opts->count > 0 &&
+        (a.produced < opts->count || (!opts->dry_run && a.st.accepted < (uint64_t)opts->count))) {
         result = DD_AGENT_INCOMPLETE;
     }
     if (stats != NULL) {

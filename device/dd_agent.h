@@ -40,12 +40,12 @@
 /** Status codes of this module. */
 typedef enum dd_agent_status {
     DD_AGENT_OK = 0,
-    DD_AGENT_BAD_PARAMETER,   /**< NULL pointer. */
-    DD_AGENT_USAGE,           /**< Bad command line (message says why). */
-    DD_AGENT_HELP,            /**< --help was given. */
-    DD_AGENT_SETUP_FAILED,    /**< Credentials or /proc unreadable at start. */
-    DD_AGENT_INCOMPLETE,      /**< --once/--count: a report was rejected, unanswered or unsent. */
-    DD_AGENT_INVALID_REPLY,   /**< A reply payload is not a Device Defender reply. */
+    DD_AGENT_BAD_PARAMETER, /**< NULL pointer. */
+    DD_AGENT_USAGE,         /**< Bad command line (message says why). */
+    DD_AGENT_HELP,          /**< --help was given. */
+    DD_AGENT_SETUP_FAILED,  /**< Credentials or /proc unreadable at start. */
+    DD_AGENT_INCOMPLETE,    /**< --once/--count: a report was rejected, unanswered or unsent. */
+    DD_AGENT_INVALID_REPLY, /**< A reply payload is not a Device Defender reply. */
     DD_AGENT_NO_MEMORY
 } dd_agent_status_t;
 
@@ -60,54 +60,54 @@ typedef enum dd_agent_status {
 
 /** Everything the command line sets. */
 typedef struct dd_agent_options {
-    const char *endpoint;        /**< -e/--endpoint: host (or host:port). */
-    char host[256];              /**< Host part of endpoint. */
-    uint16_t port;               /**< --port, or the endpoint's port; default 8883. */
-    const char *root_ca;         /**< -r/--rootCA */
-    const char *cert;            /**< -c/--cert */
-    const char *key;             /**< -k/--key */
-    const char *client_id;       /**< -id/--client_id */
-    const char *thing_name;      /**< -t/--thing_name (default: the client id) */
-    dd_report_format_t format;   /**< -f/--format json|cbor */
-    dd_report_keys_t keys;       /**< --short-names (-s/--short_tags) */
-    double interval_s;           /**< -i/--interval, fractional seconds allowed */
-    bool include_cpu;            /**< -cm/--include-custom-metrics: cpu_usage */
-    bool dry_run;                /**< -d/--dryrun: print reports, never connect */
-    long count;                  /**< --once (1) / --count N; 0 = run until stopped */
-    double timeout_s;            /**< --timeout: a counted run gives up after this long
+    const char *endpoint;       /**< -e/--endpoint: host (or host:port). */
+    char host[256];             /**< Host part of endpoint. */
+    uint16_t port;              /**< --port, or the endpoint's port; default 8883. */
+    const char *root_ca;        /**< -r/--rootCA */
+    const char *cert;           /**< -c/--cert */
+    const char *key;            /**< -k/--key */
+    const char *client_id;      /**< -id/--client_id */
+    const char *thing_name;     /**< -t/--thing_name (default: the client id) */
+    dd_report_format_t format;  /**< -f/--format json|cbor */
+    dd_report_keys_t keys;      /**< --short-names (-s/--short_tags) */
+    double interval_s;          /**< -i/--interval, fractional seconds allowed */
+    bool include_cpu;           /**< -cm/--include-custom-metrics: cpu_usage */
+    bool dry_run;               /**< -d/--dryrun: print reports, never connect */
+    long count;                 /**< --once (1) / --count N; 0 = run until stopped */
+    double timeout_s;           /**< --timeout: a counted run gives up after this long
                                       (0 = 60 + count x interval + reply timeout) */
-    const char *proc_root;       /**< --proc-root (NULL = /proc) */
-    const char *alpn;            /**< --alpn, default x-amzn-mqtt-ca on port 443 */
-    size_t list_cap;             /**< --max-list-size, default 50 */
-    double reply_timeout_s;      /**< --reply-timeout, default 30 */
-    int keepalive_s;             /**< --keepalive, default 60 */
-    bool verbose;                /**< -v/--verbose: debug logging */
-    const char *clock_spec;      /**< --clock SPEC|none (NULL: not given) */
-    const dd_devclock_t *clock;  /**< Set by the caller after dd_devclock_resolve()
+    const char *proc_root;      /**< --proc-root (NULL = /proc) */
+    const char *alpn;           /**< --alpn, default x-amzn-mqtt-ca on port 443 */
+    size_t list_cap;            /**< --max-list-size, default 50 */
+    double reply_timeout_s;     /**< --reply-timeout, default 30 */
+    int keepalive_s;            /**< --keepalive, default 60 */
+    bool verbose;               /**< -v/--verbose: debug logging */
+    const char *clock_spec;     /**< --clock SPEC|none (NULL: not given) */
+    const dd_devclock_t *clock; /**< Set by the caller after dd_devclock_resolve()
                                       (borrowed; NULL: intervals are real seconds) */
-    dd_custom_source_t *custom;  /**< --custom-metric / --custom-metrics (owned) */
+    dd_custom_source_t *custom; /**< --custom-metric / --custom-metrics (owned) */
     size_t custom_count;
 } dd_agent_options_t;
 
 /** A reply from /accepted or /rejected. */
 typedef struct dd_agent_reply {
-    bool accepted;               /**< status ACCEPTED (else REJECTED). */
+    bool accepted; /**< status ACCEPTED (else REJECTED). */
     bool has_report_id;
     uint64_t report_id;
-    int64_t timestamp_ms;        /**< 0 when absent. */
+    int64_t timestamp_ms; /**< 0 when absent. */
     char thing_name[DD_REPORT_THING_NAME_MAX + 1];
-    char error_code[64];         /**< statusDetails.ErrorCode ("" when none). */
-    char error_message[256];     /**< statusDetails.ErrorMessage. */
+    char error_code[64];     /**< statusDetails.ErrorCode ("" when none). */
+    char error_message[256]; /**< statusDetails.ErrorMessage. */
 } dd_agent_reply_t;
 
 /** Counters of one run. */
 typedef struct dd_agent_stats {
-    uint64_t published;          /**< Reports handed to the broker. */
+    uint64_t published; /**< Reports handed to the broker. */
     uint64_t accepted;
     uint64_t rejected;
-    uint64_t missing;            /**< No reply within the timeout. */
-    uint64_t dropped;            /**< Due while disconnected: measured, not sent. */
-    uint64_t connects;           /**< Successful connections (1 + reconnects). */
+    uint64_t missing;  /**< No reply within the timeout. */
+    uint64_t dropped;  /**< Due while disconnected: measured, not sent. */
+    uint64_t connects; /**< Successful connections (1 + reconnects). */
 } dd_agent_stats_t;
 
 /**

@@ -167,12 +167,14 @@ static dd_collect_status_t load_ipv4_getifaddrs(addr_table_t *t)
         }
         memset(&c, 0, sizeof(c));
         c.base.family = 4;
-        memcpy(c.base.bytes, &((const struct sockaddr_in *)(const void *)it->ifa_addr)->sin_addr, 4);
+        memcpy(c.base.bytes, &((const struct sockaddr_in *)(const void *)it->ifa_addr)->sin_addr,
+               4);
         c.prefix = 32;
         if (it->ifa_netmask != NULL && it->ifa_netmask->sa_family == AF_INET) {
-            c.prefix = prefix_of_mask(
-                (const uint8_t *)&((const struct sockaddr_in *)(const void *)it->ifa_netmask)->sin_addr,
-                4);
+            c.prefix = prefix_of_mask((const uint8_t *)&(
+                                          (const struct sockaddr_in *)(const void *)it->ifa_netmask)
+                                          ->sin_addr,
+                                      4);
         }
         st = table_add(t, &c, it->ifa_name, strlen(it->ifa_name));
     }
@@ -338,8 +340,9 @@ static dd_collect_status_t load_ipv6(const char *root, addr_table_t *t)
         size_t i;
         bool ok = true;
 
-        if (sscanf(line, "%63s %x %x %x %x %63s", hex, &ifindex, &plen, &scope, &flags, name) != 6
-            || strlen(hex) != 32 || plen > 128) {
+        if (sscanf(line, "%63s %x %x %x %x %63s", hex, &ifindex, &plen, &scope, &flags, name) !=
+                6 ||
+            strlen(hex) != 32 || plen > 128) {
             continue;
         }
         memset(&c, 0, sizeof(c));
@@ -415,7 +418,8 @@ static void lookup_iface(const addr_table_t *t, const dd_ip_t *local, char *ifac
             best = e;
             break;
         }
-        if (dd_cidr_contains(&e->cidr, &ip) && (best == NULL || e->cidr.prefix > best->cidr.prefix)) {
+        if (dd_cidr_contains(&e->cidr, &ip) &&
+            (best == NULL || e->cidr.prefix > best->cidr.prefix)) {
             best = e;
         }
     }
@@ -453,8 +457,8 @@ static dd_collect_status_t add_port(grow_t *g, uint16_t port, const char *iface,
     dd_collect_status_t st;
 
     for (i = 0; i < g->count; i++) {
-        if (items[i].port == port && items[i].has_interface == has_iface
-            && strcmp(items[i].interface, iface) == 0) {
+        if (items[i].port == port && items[i].has_interface == has_iface &&
+            strcmp(items[i].interface, iface) == 0) {
             return DD_COLLECT_OK;
         }
     }
@@ -566,9 +570,9 @@ static dd_collect_status_t read_sockets(const char *root, const char *rel, sock_
             continue;
         }
         if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x", lhex, &lport, rhex, &rport,
-                   &state) != 5
-            || lport > 0xFFFFu || rport > 0xFFFFu || !parse_proc_addr(lhex, &lip)
-            || !parse_proc_addr(rhex, &rip)) {
+                   &state) != 5 ||
+            lport > 0xFFFFu || rport > 0xFFFFu || !parse_proc_addr(lhex, &lip) ||
+            !parse_proc_addr(rhex, &rip)) {
             /* Tolerate a line we do not understand rather than lose the report. */
             continue;
         }
@@ -627,8 +631,8 @@ static bool diag_sockets(int family, int protocol, sock_kind_t kind, const addr_
     msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     msg.req.sdiag_family = (uint8_t)family;
     msg.req.sdiag_protocol = (uint8_t)protocol;
-    msg.req.idiag_states = kind == SOCK_TCP ? ((1u << TCP_LISTEN) | (1u << TCP_ESTABLISHED))
-                                            : (1u << UDP_UNCONNECTED);
+    msg.req.idiag_states =
+        kind == SOCK_TCP ? ((1u << TCP_LISTEN) | (1u << TCP_ESTABLISHED)) : (1u << UDP_UNCONNECTED);
     out = &msg;
     out_len = sizeof(msg);
     if (family == AF_UNSPEC) {
@@ -728,8 +732,8 @@ static dd_collect_status_t sockets(const char *root, int family, const char *rel
         dd_collect_status_t st;
 
         /* Into scratch lists: a dump that fails half-way must not count twice. */
-        if (diag_sockets(family, kind == SOCK_TCP ? IPPROTO_TCP : IPPROTO_UDP, kind, addrs,
-                         &p_try, &c_try, &st)) {
+        if (diag_sockets(family, kind == SOCK_TCP ? IPPROTO_TCP : IPPROTO_UDP, kind, addrs, &p_try,
+                         &c_try, &st)) {
             size_t i;
 
             for (i = 0; st == DD_COLLECT_OK && i < p_try.count; i++) {
@@ -988,8 +992,7 @@ uint64_t dd_collect_counter_delta(uint64_t prev, uint64_t cur)
 }
 
 dd_collect_status_t dd_collect_netstats(const dd_collect_sample_t *prev,
-                                        const dd_collect_sample_t *cur,
-                                        dd_report_netstats_t *out)
+                                        const dd_collect_sample_t *cur, dd_report_netstats_t *out)
 {
     size_t i;
 
@@ -1136,20 +1139,22 @@ dd_collect_status_t dd_collect_build_report(const dd_collect_sample_t *prev,
     out->tcp_ports.present = true;
     out->tcp_ports.has_total = true;
     out->tcp_ports.total = cur->tcp_port_total;
-    out->tcp_ports.items = sample_copy(cur->tcp_ports, cur->tcp_port_count, sizeof(dd_report_port_t),
-                                       list_cap, rng, &out->tcp_ports.count);
+    out->tcp_ports.items =
+        sample_copy(cur->tcp_ports, cur->tcp_port_count, sizeof(dd_report_port_t), list_cap, rng,
+                    &out->tcp_ports.count);
     out->udp_ports.present = true;
     out->udp_ports.has_total = true;
     out->udp_ports.total = cur->udp_port_total;
-    out->udp_ports.items = sample_copy(cur->udp_ports, cur->udp_port_count, sizeof(dd_report_port_t),
-                                       list_cap, rng, &out->udp_ports.count);
+    out->udp_ports.items =
+        sample_copy(cur->udp_ports, cur->udp_port_count, sizeof(dd_report_port_t), list_cap, rng,
+                    &out->udp_ports.count);
     out->tcp_conns.present = true;
     out->tcp_conns.has_total = true;
     out->tcp_conns.total = cur->conn_total;
     out->tcp_conns.items = sample_copy(cur->conns, cur->conn_count, sizeof(dd_report_conn_t),
                                        list_cap, rng, &out->tcp_conns.count);
-    if (out->tcp_ports.items == NULL || out->udp_ports.items == NULL
-        || out->tcp_conns.items == NULL) {
+    if (out->tcp_ports.items == NULL || out->udp_ports.items == NULL ||
+        out->tcp_conns.items == NULL) {
         dd_report_free(out);
         return DD_COLLECT_NO_MEMORY;
     }

@@ -99,18 +99,18 @@ typedef struct dd_collect_iface {
 typedef struct dd_collect_sample {
     size_t iface_count;
     dd_collect_iface_t *ifaces;
-    size_t tcp_port_count;          /**< Entries in tcp_ports. */
-    uint64_t tcp_port_total;        /**< True number of distinct listening TCP ports. */
+    size_t tcp_port_count;   /**< Entries in tcp_ports. */
+    uint64_t tcp_port_total; /**< True number of distinct listening TCP ports. */
     dd_report_port_t *tcp_ports;
     size_t udp_port_count;
     uint64_t udp_port_total;
     dd_report_port_t *udp_ports;
     size_t conn_count;
-    uint64_t conn_total;            /**< True number of established connections. */
+    uint64_t conn_total; /**< True number of established connections. */
     dd_report_conn_t *conns;
-    bool has_cpu;                   /**< stat had a "cpu" line. */
-    uint64_t cpu_busy;              /**< Jiffies not idle nor iowait. */
-    uint64_t cpu_all;               /**< All jiffies (guest time excluded, it is in user). */
+    bool has_cpu;      /**< stat had a "cpu" line. */
+    uint64_t cpu_busy; /**< Jiffies not idle nor iowait. */
+    uint64_t cpu_all;  /**< All jiffies (guest time excluded, it is in user). */
 } dd_collect_sample_t;
 
 /**
@@ -142,8 +142,7 @@ uint64_t dd_collect_counter_delta(uint64_t prev, uint64_t cur);
  * @return DD_COLLECT_OK or DD_COLLECT_BAD_PARAMETER.
  */
 dd_collect_status_t dd_collect_netstats(const dd_collect_sample_t *prev,
-                                        const dd_collect_sample_t *cur,
-                                        dd_report_netstats_t *out);
+                                        const dd_collect_sample_t *cur, dd_report_netstats_t *out);
 
 /**
  * @brief CPU utilisation between two samples, in percent with one decimal

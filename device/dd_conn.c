@@ -38,10 +38,10 @@ struct dd_conn {
     int64_t deadline_ms;
     int64_t now_ms;
     uint64_t rng;
-    bool was_connected;     /* CONNACK accepted on the current socket. */
-    bool timed_out;         /* The current attempt was aborted by the connect timeout. */
-    int connack_rc;         /* CONNACK refusal on the current socket. */
-    char last_error[160];   /* libmosquitto's last error line (OpenSSL's reason). */
+    bool was_connected;   /* CONNACK accepted on the current socket. */
+    bool timed_out;       /* The current attempt was aborted by the connect timeout. */
+    int connack_rc;       /* CONNACK refusal on the current socket. */
+    char last_error[160]; /* libmosquitto's last error line (OpenSSL's reason). */
 };
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -149,8 +149,8 @@ static int cert_cb(SSL *ssl, void *arg)
     cert = d2i_X509(NULL, &p, (long)id->cert_len);
     p = id->key_der;
     key = d2i_AutoPrivateKey(NULL, &p, (long)id->key_len);
-    ok = cert != NULL && key != NULL && SSL_use_certificate(ssl, cert) == 1
-         && SSL_use_PrivateKey(ssl, key) == 1;
+    ok = cert != NULL && key != NULL && SSL_use_certificate(ssl, cert) == 1 &&
+         SSL_use_PrivateKey(ssl, key) == 1;
     X509_free(cert);
     EVP_PKEY_free(key);
     return ok ? 1 : 0;
@@ -173,8 +173,8 @@ dd_conn_status_t dd_conn_ssl_ctx_new(const char *ca_file, const char *host, cons
     if (ctx == NULL) {
         return DD_CONN_NO_MEMORY;
     }
-    ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1
-         && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) == 1;
+    ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
+         SSL_CTX_load_verify_locations(ctx, ca_file, NULL) == 1;
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
@@ -269,9 +269,8 @@ static void attempt(dd_conn_t *c)
     int rc;
 
     c->state = DD_CONN_CONNECTING;
-    c->deadline_ms = c->now_ms
-                     + (c->p->connect_timeout_ms ? c->p->connect_timeout_ms
-                                                 : DEFAULT_CONNECT_TIMEOUT_MS);
+    c->deadline_ms = c->now_ms + (c->p->connect_timeout_ms ? c->p->connect_timeout_ms
+                                                           : DEFAULT_CONNECT_TIMEOUT_MS);
     c->was_connected = false;
     c->timed_out = false;
     c->connack_rc = 0;
@@ -372,9 +371,9 @@ dd_conn_status_t dd_conn_create(const dd_conn_params_t *params, const char *clie
     if (out != NULL) {
         *out = NULL;
     }
-    if (params == NULL || client_id == NULL || client_id[0] == '\0' || out == NULL
-        || params->host == NULL || params->host[0] == '\0' || params->port == 0
-        || (params->ssl_ctx == NULL && params->ca_file == NULL)) {
+    if (params == NULL || client_id == NULL || client_id[0] == '\0' || out == NULL ||
+        params->host == NULL || params->host[0] == '\0' || params->port == 0 ||
+        (params->ssl_ctx == NULL && params->ca_file == NULL)) {
         return DD_CONN_BAD_PARAMETER;
     }
     dd_conn_lib_init();
@@ -457,8 +456,8 @@ dd_conn_status_t dd_conn_start(dd_conn_t *conn, int64_t now_ms)
 
 static bool has_live_socket(const dd_conn_t *c)
 {
-    return c->state == DD_CONN_CONNECTING || c->state == DD_CONN_CONNECTED
-           || c->state == DD_CONN_CLOSING;
+    return c->state == DD_CONN_CONNECTING || c->state == DD_CONN_CONNECTED ||
+           c->state == DD_CONN_CLOSING;
 }
 
 int dd_conn_fd(const dd_conn_t *conn)
@@ -502,8 +501,8 @@ bool dd_conn_want_write(dd_conn_t *conn)
 /* After any libmosquitto call: a socket that vanished without a callback is a loss. */
 static void check_socket(dd_conn_t *c, int rc)
 {
-    if (mosquitto_socket(c->mosq) < 0
-        && (c->state == DD_CONN_CONNECTING || c->state == DD_CONN_CONNECTED)) {
+    if (mosquitto_socket(c->mosq) < 0 &&
+        (c->state == DD_CONN_CONNECTING || c->state == DD_CONN_CONNECTED)) {
         lost(c, rc == MOSQ_ERR_SUCCESS ? MOSQ_ERR_CONN_LOST : rc);
     } else if (mosquitto_socket(c->mosq) < 0 && c->state == DD_CONN_CLOSING) {
         c->state = DD_CONN_CLOSED;
@@ -523,8 +522,8 @@ void dd_conn_io(dd_conn_t *conn, unsigned revents, int64_t now_ms)
         int err = 0;
         socklen_t len = sizeof(err);
 
-        if (getsockopt(mosquitto_socket(conn->mosq), SOL_SOCKET, SO_ERROR, &err, &len) == 0
-            && err != 0) {
+        if (getsockopt(mosquitto_socket(conn->mosq), SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+            err != 0) {
             (void)snprintf(conn->last_error, sizeof(conn->last_error), "%s", strerror(err));
             lost(conn, MOSQ_ERR_ERRNO);
             return;
@@ -609,17 +608,14 @@ int64_t dd_conn_tick(dd_conn_t *conn, int64_t now_ms)
         check_socket(conn, MOSQ_ERR_SUCCESS);
         break;
     case DD_CONN_IDLE:
-    case DD_CONN_CLOSED:
-        break;
+    case DD_CONN_CLOSED: break;
     }
     switch (conn->state) {
-    case DD_CONN_WAITING:
-        return conn->next_attempt_ms;
+    case DD_CONN_WAITING: return conn->next_attempt_ms;
     case DD_CONN_CONNECTING:
         return conn->deadline_ms < now_ms + MISC_PERIOD_MS ? conn->deadline_ms
-                                                            : now_ms + MISC_PERIOD_MS;
-    default:
-        return now_ms + MISC_PERIOD_MS;
+                                                           : now_ms + MISC_PERIOD_MS;
+    default: return now_ms + MISC_PERIOD_MS;
     }
 }
 
@@ -628,8 +624,8 @@ dd_conn_status_t dd_conn_publish(dd_conn_t *conn, const char *topic, const void 
 {
     int rc;
 
-    if (conn == NULL || topic == NULL || (payload == NULL && len > 0) || len > 268435455u
-        || qos < 0 || qos > 2) {
+    if (conn == NULL || topic == NULL || (payload == NULL && len > 0) || len > 268435455u ||
+        qos < 0 || qos > 2) {
         return DD_CONN_BAD_PARAMETER;
     }
     if (conn->state != DD_CONN_CONNECTED) {
@@ -681,12 +677,9 @@ void dd_conn_stop(dd_conn_t *conn, int64_t now_ms)
         }
         break;
     case DD_CONN_IDLE:
-    case DD_CONN_WAITING:
-        conn->state = DD_CONN_CLOSED;
-        break;
+    case DD_CONN_WAITING: conn->state = DD_CONN_CLOSED; break;
     case DD_CONN_CLOSING:
-    case DD_CONN_CLOSED:
-        break;
+    case DD_CONN_CLOSED: break;
     }
 }
 
@@ -735,8 +728,8 @@ dd_conn_status_t dd_conn_split_endpoint(const char *endpoint, char *host, size_t
     if (endpoint[0] == '[') {
         const char *close = strchr(endpoint, ']');
 
-        if (close == NULL || (close[1] != '\0' && close[1] != ':')
-            || (close[1] == ':' && !parse_port(close + 2, port))) {
+        if (close == NULL || (close[1] != '\0' && close[1] != ':') ||
+            (close[1] == ':' && !parse_port(close + 2, port))) {
             return DD_CONN_BAD_PARAMETER;
         }
         start = endpoint + 1;

@@ -47,21 +47,21 @@
 /** Status codes of this module. */
 typedef enum dd_conn_status {
     DD_CONN_OK = 0,
-    DD_CONN_BAD_PARAMETER,  /**< NULL pointer, empty host or client id, port 0. */
+    DD_CONN_BAD_PARAMETER, /**< NULL pointer, empty host or client id, port 0. */
     DD_CONN_NO_MEMORY,
-    DD_CONN_TLS_ERROR,      /**< Credentials could not be loaded. */
-    DD_CONN_NOT_CONNECTED,  /**< Publish/subscribe while not connected. */
-    DD_CONN_MQTT_ERROR      /**< libmosquitto refused the operation (payload too large ...). */
+    DD_CONN_TLS_ERROR,     /**< Credentials could not be loaded. */
+    DD_CONN_NOT_CONNECTED, /**< Publish/subscribe while not connected. */
+    DD_CONN_MQTT_ERROR     /**< libmosquitto refused the operation (payload too large ...). */
 } dd_conn_status_t;
 
 /** Where a connection is in its life. */
 typedef enum dd_conn_state {
-    DD_CONN_IDLE = 0,       /**< Created, not started. */
-    DD_CONN_WAITING,        /**< Waiting for the next attempt (backoff). */
-    DD_CONN_CONNECTING,     /**< TCP/TLS/MQTT handshake in progress. */
-    DD_CONN_CONNECTED,      /**< CONNACK accepted. */
-    DD_CONN_CLOSING,        /**< DISCONNECT queued by dd_conn_stop(). */
-    DD_CONN_CLOSED          /**< Stopped; no more attempts. */
+    DD_CONN_IDLE = 0,   /**< Created, not started. */
+    DD_CONN_WAITING,    /**< Waiting for the next attempt (backoff). */
+    DD_CONN_CONNECTING, /**< TCP/TLS/MQTT handshake in progress. */
+    DD_CONN_CONNECTED,  /**< CONNACK accepted. */
+    DD_CONN_CLOSING,    /**< DISCONNECT queued by dd_conn_stop(). */
+    DD_CONN_CLOSED      /**< Stopped; no more attempts. */
 } dd_conn_state_t;
 
 typedef struct dd_conn dd_conn_t;
@@ -87,18 +87,18 @@ typedef struct dd_conn_callbacks {
 
 /** Connection settings, shared by any number of connections (borrowed). */
 typedef struct dd_conn_params {
-    const char *host;             /**< DNS name or IP; also the name checked in the certificate. */
-    uint16_t port;                /**< e.g. 8883, or 443 with alpn. */
-    int keepalive_s;              /**< MQTT keep-alive (5..65535). */
-    bool clean_session;           /**< false keeps subscriptions and QoS 1 messages across reconnects. */
-    const char *ca_file;          /**< Root CA PEM (file mode). */
-    const char *cert_file;        /**< Device certificate PEM (file mode). */
-    const char *key_file;         /**< Device private key PEM (file mode). */
-    SSL_CTX *ssl_ctx;             /**< Shared context from dd_conn_ssl_ctx_new() (then files unused). */
-    const char *alpn;             /**< ALPN protocol to offer, or NULL (file mode; a shared ctx has its own). */
-    uint32_t backoff_min_ms;      /**< First backoff step (0 = 1000). */
-    uint32_t backoff_max_ms;      /**< Cap of the step (0 = 32000, the AWS Python SDK's). */
-    uint32_t connect_timeout_ms;  /**< Give up an attempt after this long (0 = 30000). */
+    const char *host;      /**< DNS name or IP; also the name checked in the certificate. */
+    uint16_t port;         /**< e.g. 8883, or 443 with alpn. */
+    int keepalive_s;       /**< MQTT keep-alive (5..65535). */
+    bool clean_session;    /**< false keeps subscriptions and QoS 1 messages across reconnects. */
+    const char *ca_file;   /**< Root CA PEM (file mode). */
+    const char *cert_file; /**< Device certificate PEM (file mode). */
+    const char *key_file;  /**< Device private key PEM (file mode). */
+    SSL_CTX *ssl_ctx;      /**< Shared context from dd_conn_ssl_ctx_new() (then files unused). */
+    const char *alpn; /**< ALPN protocol to offer, or NULL (file mode; a shared ctx has its own). */
+    uint32_t backoff_min_ms;     /**< First backoff step (0 = 1000). */
+    uint32_t backoff_max_ms;     /**< Cap of the step (0 = 32000, the AWS Python SDK's). */
+    uint32_t connect_timeout_ms; /**< Give up an attempt after this long (0 = 30000). */
     const dd_conn_callbacks_t *callbacks;
 } dd_conn_params_t;
 
@@ -191,8 +191,7 @@ dd_conn_status_t dd_conn_publish(dd_conn_t *conn, const char *topic, const void 
  * @brief Subscribes to @p count filters in one SUBSCRIBE.
  * @return DD_CONN_OK, DD_CONN_BAD_PARAMETER, DD_CONN_NOT_CONNECTED or DD_CONN_MQTT_ERROR.
  */
-dd_conn_status_t dd_conn_subscribe(dd_conn_t *conn, const char *const *filters, int count,
-                                   int qos);
+dd_conn_status_t dd_conn_subscribe(dd_conn_t *conn, const char *const *filters, int count, int qos);
 
 /**
  * @brief Stops for good: sends DISCONNECT when connected (the state becomes

@@ -26,7 +26,8 @@
 
 extern char **environ;
 
-static void set_msg(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_msg(char *msg, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void set_msg(char *msg, size_t len, const char *fmt, ...)
 {
@@ -106,8 +107,10 @@ dd_custom_status_t dd_custom_parse_spec(const char *spec, dd_custom_source_t *ou
     c2 = c1 == NULL ? NULL : strchr(c1 + 1, ':');
     c3 = c2 == NULL ? NULL : strchr(c2 + 1, ':');
     if (c3 == NULL || c3[1] == '\0') {
-        set_msg(msg, msg_len, "custom metric '%s': expected NAME:TYPE:file:PATH or "
-                              "NAME:TYPE:command:COMMAND", spec);
+        set_msg(msg, msg_len,
+                "custom metric '%s': expected NAME:TYPE:file:PATH or "
+                "NAME:TYPE:command:COMMAND",
+                spec);
         return DD_CUSTOM_INVALID;
     }
     n = (size_t)(c1 - spec);
@@ -129,8 +132,10 @@ dd_custom_status_t dd_custom_parse_spec(const char *spec, dd_custom_source_t *ou
     memcpy(type, c1 + 1, n);
     type[n] = '\0';
     if (!dd_custom_kind_parse(type, &out->kind)) {
-        set_msg(msg, msg_len, "custom metric '%s': type '%s' is not number, number-list, "
-                              "string-list or ip-address-list", out->name, type);
+        set_msg(msg, msg_len,
+                "custom metric '%s': type '%s' is not number, number-list, "
+                "string-list or ip-address-list",
+                out->name, type);
         return DD_CUSTOM_INVALID;
     }
     n = (size_t)(c3 - c2 - 1);
@@ -197,13 +202,12 @@ dd_custom_status_t dd_custom_load_config(const char *path, dd_custom_source_t **
     root = cJSON_ParseWithLength(text, len);
     free(text);
     if (!cJSON_IsArray(root)) {
-        set_msg(msg, msg_len, "%s: expected a JSON array of {\"name\",\"type\",\"file\"|\"command\"}",
-                path);
+        set_msg(msg, msg_len,
+                "%s: expected a JSON array of {\"name\",\"type\",\"file\"|\"command\"}", path);
         cJSON_Delete(root);
         return DD_CUSTOM_INVALID;
     }
-    cJSON_ArrayForEach(item, root)
-    {
+    cJSON_ArrayForEach (item, root) {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
         const cJSON *file = cJSON_GetObjectItemCaseSensitive(item, "file");
@@ -211,10 +215,12 @@ dd_custom_status_t dd_custom_load_config(const char *path, dd_custom_source_t **
         dd_custom_source_t src;
 
         memset(&src, 0, sizeof(src));
-        if (!cJSON_IsString(name) || !cJSON_IsString(type)
-            || cJSON_IsString(file) == cJSON_IsString(command)) {
-            set_msg(msg, msg_len, "%s[%d]: needs string \"name\", \"type\" and one of \"file\" "
-                                  "or \"command\"", path, index);
+        if (!cJSON_IsString(name) || !cJSON_IsString(type) ||
+            cJSON_IsString(file) == cJSON_IsString(command)) {
+            set_msg(msg, msg_len,
+                    "%s[%d]: needs string \"name\", \"type\" and one of \"file\" "
+                    "or \"command\"",
+                    path, index);
             st = DD_CUSTOM_INVALID;
             break;
         }
@@ -229,8 +235,10 @@ dd_custom_status_t dd_custom_load_config(const char *path, dd_custom_source_t **
             break;
         }
         if (!dd_custom_kind_parse(type->valuestring, &src.kind)) {
-            set_msg(msg, msg_len, "%s[%d]: type '%s' is not number, number-list, string-list or "
-                                  "ip-address-list", path, index, type->valuestring);
+            set_msg(msg, msg_len,
+                    "%s[%d]: type '%s' is not number, number-list, string-list or "
+                    "ip-address-list",
+                    path, index, type->valuestring);
             st = DD_CUSTOM_INVALID;
             break;
         }
@@ -499,7 +507,8 @@ static dd_custom_status_t run_command(const char *cmd, int timeout_ms, char **ou
     if (st == DD_CUSTOM_TIMEOUT) {
         set_msg(msg, msg_len, "command timed out after %d ms", timeout_ms);
     } else if (st == DD_CUSTOM_OK && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-        set_msg(msg, msg_len, "command failed (%s %d)", WIFEXITED(status) ? "exit status" : "signal",
+        set_msg(msg, msg_len, "command failed (%s %d)",
+                WIFEXITED(status) ? "exit status" : "signal",
                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
         st = DD_CUSTOM_IO_ERROR;
     }
@@ -531,8 +540,8 @@ dd_custom_status_t dd_custom_read(const dd_custom_source_t *src, int timeout_ms,
             return fs == DD_FS_NO_MEMORY ? DD_CUSTOM_NO_MEMORY : DD_CUSTOM_IO_ERROR;
         }
     } else {
-        st = run_command(src->target, timeout_ms > 0 ? timeout_ms : DD_CUSTOM_TIMEOUT_MS, &text, msg,
-                         msg_len);
+        st = run_command(src->target, timeout_ms > 0 ? timeout_ms : DD_CUSTOM_TIMEOUT_MS, &text,
+                         msg, msg_len);
         if (st != DD_CUSTOM_OK) {
             return st;
         }

@@ -39,10 +39,10 @@
 /** Status codes of this module. */
 typedef enum dd_custom_status {
     DD_CUSTOM_OK = 0,
-    DD_CUSTOM_BAD_PARAMETER,  /**< NULL pointer. */
-    DD_CUSTOM_INVALID,        /**< Spec, config or value text not understood (see the message). */
-    DD_CUSTOM_IO_ERROR,       /**< File unreadable, command could not run or failed. */
-    DD_CUSTOM_TIMEOUT,        /**< The command did not finish in time (killed). */
+    DD_CUSTOM_BAD_PARAMETER, /**< NULL pointer. */
+    DD_CUSTOM_INVALID,       /**< Spec, config or value text not understood (see the message). */
+    DD_CUSTOM_IO_ERROR,      /**< File unreadable, command could not run or failed. */
+    DD_CUSTOM_TIMEOUT,       /**< The command did not finish in time (killed). */
     DD_CUSTOM_NO_MEMORY
 } dd_custom_status_t;
 
@@ -62,7 +62,7 @@ typedef struct dd_custom_source {
     char name[DD_REPORT_METRIC_NAME_MAX + 1];
     dd_custom_kind_t kind;
     dd_custom_origin_t origin;
-    char *target;                 /**< File path or shell command (owned). */
+    char *target; /**< File path or shell command (owned). */
 } dd_custom_source_t;
 
 /**

@@ -88,17 +88,25 @@ static void describe(const dd_devclock_t *dc, char *msg, size_t len)
     const char *from = origin_name(dc->origin);
 
     if (!dc->found) {
-        set_msg(msg, len, "no pipeline clock (--clock, %s or $%s/endpoints.json): intervals are "
-                "real seconds", DD_DEVCLOCK_ENV, DD_DEVCLOCK_DATA_DIR_ENV);
+        set_msg(msg, len,
+                "no pipeline clock (--clock, %s or $%s/endpoints.json): intervals are "
+                "real seconds",
+                DD_DEVCLOCK_ENV, DD_DEVCLOCK_DATA_DIR_ENV);
     } else if (dc->clock.mode == DD_CLOCK_MANUAL) {
-        set_msg(msg, len, "the pipeline clock (from %s) is manual: it moves only on `ddlocal clock "
-                "advance`, so intervals are real seconds", from);
+        set_msg(msg, len,
+                "the pipeline clock (from %s) is manual: it moves only on `ddlocal clock "
+                "advance`, so intervals are real seconds",
+                from);
     } else if (dc->clock.mode == DD_CLOCK_SCALED) {
-        set_msg(msg, len, "following the pipeline clock (from %s, time scale %g): intervals are "
-                "pipeline seconds", from, dc->clock.scale);
+        set_msg(msg, len,
+                "following the pipeline clock (from %s, time scale %g): intervals are "
+                "pipeline seconds",
+                from, dc->clock.scale);
     } else {
-        set_msg(msg, len, "following the pipeline clock (from %s, real time): intervals are "
-                "seconds aligned on the clock", from);
+        set_msg(msg, len,
+                "following the pipeline clock (from %s, real time): intervals are "
+                "seconds aligned on the clock",
+                from);
     }
 }
 
@@ -124,8 +132,8 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
     } else if (env != NULL && env[0] != '\0') {
         spec = env;
         out->origin = DD_DEVCLOCK_FROM_ENV;
-    } else if (data_dir != NULL && data_dir[0] != '\0'
-               && endpoints_clock(data_dir, file_spec, sizeof(file_spec))) {
+    } else if (data_dir != NULL && data_dir[0] != '\0' &&
+               endpoints_clock(data_dir, file_spec, sizeof(file_spec))) {
         spec = file_spec;
         out->origin = DD_DEVCLOCK_FROM_ENDPOINTS;
     }
@@ -138,12 +146,16 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
 
         memset(out, 0, sizeof(*out));
         if (origin == DD_DEVCLOCK_FROM_ENDPOINTS) {
-            set_msg(msg, msg_len, "ignoring the clock '%.80s' of %.200s/endpoints.json (not a "
-                    "clock spec): intervals are real seconds", spec, data_dir);
+            set_msg(msg, msg_len,
+                    "ignoring the clock '%.80s' of %.200s/endpoints.json (not a "
+                    "clock spec): intervals are real seconds",
+                    spec, data_dir);
             return DD_DEVCLOCK_OK;
         }
-        set_msg(msg, msg_len, "%s '%.80s' is not a clock spec (real, scaled:SCALE:REAL_MS:"
-                "PIPELINE_MS, manual:MS, or none)", origin_name(origin), spec);
+        set_msg(msg, msg_len,
+                "%s '%.80s' is not a clock spec (real, scaled:SCALE:REAL_MS:"
+                "PIPELINE_MS, manual:MS, or none)",
+                origin_name(origin), spec);
         return DD_DEVCLOCK_BAD_SPEC;
     }
     {
@@ -163,15 +175,15 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
         out->spec[n] = '\0';
     }
     describe(out, msg, msg_len);
-    if (out->origin == DD_DEVCLOCK_FROM_ENV && data_dir != NULL && data_dir[0] != '\0'
-        && endpoints_clock(data_dir, file_spec, sizeof(file_spec))
-        && strcmp(file_spec, spec) != 0) {
+    if (out->origin == DD_DEVCLOCK_FROM_ENV && data_dir != NULL && data_dir[0] != '\0' &&
+        endpoints_clock(data_dir, file_spec, sizeof(file_spec)) && strcmp(file_spec, spec) != 0) {
         /* Exported by a device shell opened before the pipeline was restarted. */
         out->stale = true;
-        set_msg(msg, msg_len, "%s='%.80s' differs from the running pipeline's clock '%.80s' "
+        set_msg(msg, msg_len,
+                "%s='%.80s' differs from the running pipeline's clock '%.80s' "
                 "(%.200s/endpoints.json; restarted since this shell was opened?): following "
-                "%s; open a new `ddlocal device` shell or unset %s", DD_DEVCLOCK_ENV, spec,
-                file_spec, data_dir, DD_DEVCLOCK_ENV, DD_DEVCLOCK_ENV);
+                "%s; open a new `ddlocal device` shell or unset %s",
+                DD_DEVCLOCK_ENV, spec, file_spec, data_dir, DD_DEVCLOCK_ENV, DD_DEVCLOCK_ENV);
     }
     return DD_DEVCLOCK_OK;
 }
@@ -184,8 +196,8 @@ static bool format_iso(int64_t ms, char *buf, size_t len)
     char when[32];
     int n;
 
-    if (gmtime_r(&secs, &tm) == NULL
-        || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+    if (gmtime_r(&secs, &tm) == NULL ||
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
         return false;
     }
     n = snprintf(buf, len, "%s.%03ldZ", when, milli);
@@ -212,8 +224,8 @@ dd_devclock_status_t dd_devclock_stamp(const dd_devclock_t *dc, int64_t wall_ms,
         int64_t p;
 
         /* As dd_clock_now_ms() computes it, but for the given wall time. */
-        p = dc->clock.origin_pipeline_ms
-            + (int64_t)llround((double)(elapsed > 0 ? elapsed : 0) * dc->clock.scale);
+        p = dc->clock.origin_pipeline_ms +
+            (int64_t)llround((double)(elapsed > 0 ? elapsed : 0) * dc->clock.scale);
         if (format_iso(p, pipe, sizeof(pipe))) {
             n = snprintf(buf, len, "%s [pipeline %s]", real, pipe);
             return (n > 0 && (size_t)n < len) ? DD_DEVCLOCK_OK : DD_DEVCLOCK_BAD_PARAMETER;
@@ -236,8 +248,8 @@ dd_devclock_status_t dd_devclock_sched_init(dd_devclock_sched_t *s, const dd_dev
                                             int64_t interval_ms, int64_t offset_ms,
                                             int64_t mono_now_ms, int64_t first_after_ms)
 {
-    if (s == NULL || interval_ms <= 0 || offset_ms < 0 || offset_ms >= interval_ms
-        || first_after_ms < 0) {
+    if (s == NULL || interval_ms <= 0 || offset_ms < 0 || offset_ms >= interval_ms ||
+        first_after_ms < 0) {
         return DD_DEVCLOCK_BAD_PARAMETER;
     }
     memset(s, 0, sizeof(*s));

@@ -45,17 +45,17 @@ typedef enum dd_devclock_status {
 
 /** Where a program's clock came from. */
 typedef enum dd_devclock_origin {
-    DD_DEVCLOCK_FROM_NONE = 0,  /**< Nothing found (or --clock none). */
-    DD_DEVCLOCK_FROM_FLAG,      /**< --clock SPEC */
-    DD_DEVCLOCK_FROM_ENV,       /**< DDLOCAL_CLOCK */
-    DD_DEVCLOCK_FROM_ENDPOINTS  /**< $DDLOCAL_DATA_DIR/endpoints.json */
+    DD_DEVCLOCK_FROM_NONE = 0, /**< Nothing found (or --clock none). */
+    DD_DEVCLOCK_FROM_FLAG,     /**< --clock SPEC */
+    DD_DEVCLOCK_FROM_ENV,      /**< DDLOCAL_CLOCK */
+    DD_DEVCLOCK_FROM_ENDPOINTS /**< $DDLOCAL_DATA_DIR/endpoints.json */
 } dd_devclock_origin_t;
 
 /** A program's clock. */
 typedef struct dd_devclock {
-    bool follows;                 /**< true: intervals are pipeline seconds, actions aligned. */
-    bool found;                   /**< A clock was found (perhaps a manual one, not followed). */
-    dd_clock_t clock;             /**< The pipeline clock when @ref found. */
+    bool follows;     /**< true: intervals are pipeline seconds, actions aligned. */
+    bool found;       /**< A clock was found (perhaps a manual one, not followed). */
+    dd_clock_t clock; /**< The pipeline clock when @ref found. */
     dd_devclock_origin_t origin;
     char spec[DD_CLOCK_SPEC_MAX]; /**< The spec as found ("" when none). */
     bool stale;                   /**< DDLOCAL_CLOCK differs from the running pipeline's clock
@@ -103,11 +103,11 @@ dd_devclock_status_t dd_devclock_stamp(const dd_devclock_t *dc, int64_t wall_ms,
 
 /** A periodic action: aligned on the pipeline clock, or free-running in real time. */
 typedef struct dd_devclock_sched {
-    const dd_devclock_t *dc;  /**< Borrowed; NULL or not following: free-running. */
+    const dd_devclock_t *dc; /**< Borrowed; NULL or not following: free-running. */
     bool aligned;
-    int64_t interval_ms;      /**< Pipeline ms (aligned) or real ms (free-running). */
-    int64_t offset_ms;        /**< Aligned: the phase of each action in its interval. */
-    int64_t next_ms;          /**< Next action: pipeline ms (aligned) or monotonic ms. */
+    int64_t interval_ms; /**< Pipeline ms (aligned) or real ms (free-running). */
+    int64_t offset_ms;   /**< Aligned: the phase of each action in its interval. */
+    int64_t next_ms;     /**< Next action: pipeline ms (aligned) or monotonic ms. */
 } dd_devclock_sched_t;
 
 /**

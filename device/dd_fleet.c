@@ -41,7 +41,8 @@
 #define MAX_EVENTS 4096
 #define FAILURE_LOG_LIMIT 5
 
-static void set_msg(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_msg(char *msg, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void set_msg(char *msg, size_t len, const char *fmt, ...)
 {
@@ -82,9 +83,9 @@ void dd_fleet_creds_free(dd_fleet_cred_t *creds, uint32_t count)
 typedef struct gen_job {
     const dd_pki_ca_t *ca;
     dd_fleet_cred_t *creds;
-    uint32_t next;            /* atomic */
+    uint32_t next; /* atomic */
     uint32_t end;
-    int failed;               /* atomic */
+    int failed; /* atomic */
 } gen_job_t;
 
 static void *gen_worker(void *arg)
@@ -154,8 +155,8 @@ static bool pem_body(const char *pem, uint8_t **der, size_t *der_len)
     long len = 0;
     bool ok = false;
 
-    if (bio != NULL && PEM_read_bio(bio, &name, &header, &data, &len) == 1 && len > 0
-        && (*der = malloc((size_t)len)) != NULL) {
+    if (bio != NULL && PEM_read_bio(bio, &name, &header, &data, &len) == 1 && len > 0 &&
+        (*der = malloc((size_t)len)) != NULL) {
         memcpy(*der, data, (size_t)len);
         *der_len = (size_t)len;
         ok = true;
@@ -172,8 +173,8 @@ static bool pem_body(const char *pem, uint8_t **der, size_t *der_len)
 
 static bool to_der(dd_fleet_cred_t *c)
 {
-    return pem_body(c->cert_pem, &c->cert_der, &c->cert_der_len)
-           && pem_body(c->key_pem, &c->key_der, &c->key_der_len);
+    return pem_body(c->cert_pem, &c->cert_der, &c->cert_der_len) &&
+           pem_body(c->key_pem, &c->key_der, &c->key_der_len);
 }
 
 /* Takes what the cache holds for this CA, in index order. */
@@ -199,14 +200,13 @@ static uint32_t load_cache(const char *file, const char *ca_id, dd_fleet_cred_t 
         cJSON_Delete(root);
         return 0;
     }
-    cJSON_ArrayForEach(e, arr)
-    {
+    cJSON_ArrayForEach (e, arr) {
         const cJSON *cert = cJSON_GetObjectItemCaseSensitive(e, "certificatePem");
         const cJSON *key = cJSON_GetObjectItemCaseSensitive(e, "privateKeyPem");
         const cJSON *cid = cJSON_GetObjectItemCaseSensitive(e, "certificateId");
 
-        if (have >= n || !cJSON_IsString(cert) || !cJSON_IsString(key) || !cJSON_IsString(cid)
-            || strlen(cid->valuestring) != DD_PKI_CERT_ID_LEN) {
+        if (have >= n || !cJSON_IsString(cert) || !cJSON_IsString(key) || !cJSON_IsString(cid) ||
+            strlen(cid->valuestring) != DD_PKI_CERT_ID_LEN) {
             break;
         }
         creds[have].cert_pem = strdup(cert->valuestring);
@@ -218,8 +218,7 @@ static uint32_t load_cache(const char *file, const char *ca_id, dd_fleet_cred_t 
         have++;
     }
     /* The JSON tree held private keys too. */
-    cJSON_ArrayForEach(e, arr)
-    {
+    cJSON_ArrayForEach (e, arr) {
         cJSON *key = cJSON_GetObjectItemCaseSensitive(e, "privateKeyPem");
 
         if (cJSON_IsString(key)) {
@@ -377,7 +376,8 @@ static void policy_document(const dd_registry_t *reg, const dd_scenario_t *sc, c
         "{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\","
         "\"Resource\":\"arn:aws:iot:%s:%s:client/${iot:Connection.Thing.ThingName}\"},"
         "{\"Effect\":\"Allow\",\"Action\":\"iot:Publish\",\"Resource\":["
-        "\"arn:aws:iot:%s:%s:topic/$aws/things/${iot:Connection.Thing.ThingName}/defender/metrics/*\""
+        "\"arn:aws:iot:%s:%s:topic/$aws/things/${iot:Connection.Thing.ThingName}/defender/metrics/"
+        "*\""
         "%s]},"
         "{\"Effect\":\"Allow\",\"Action\":\"iot:Subscribe\","
         "\"Resource\":\"arn:aws:iot:%s:%s:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}"
@@ -414,7 +414,8 @@ dd_fleet_status_t dd_fleet_register(dd_registry_t *reg, const dd_scenario_t *sc,
         (void)dd_registry_policy_get(reg, policy, compare_doc, &check, &err);
         if (!check.same) {
             DD_LOG_WARN("policy %s exists with another document (kept); delete it to get the "
-                        "current one", policy);
+                        "current one",
+                        policy);
         }
         rs = DD_REGISTRY_OK;
     }
@@ -447,8 +448,8 @@ dd_fleet_status_t dd_fleet_register(dd_registry_t *reg, const dd_scenario_t *sc,
             rs = dd_registry_principal_attach(reg, thing, creds[i].cert_id, &err);
         }
         if (rs == DD_REGISTRY_OK) {
-            if (dd_arn_format(&reg->arn, DD_NAME_CERTIFICATE, creds[i].cert_id, arn, sizeof(arn))
-                != DD_NAMES_OK) {
+            if (dd_arn_format(&reg->arn, DD_NAME_CERTIFICATE, creds[i].cert_id, arn, sizeof(arn)) !=
+                DD_NAMES_OK) {
                 rs = DD_REGISTRY_INVALID;
                 (void)snprintf(err.message, sizeof(err.message), "bad certificate id");
             } else {
@@ -490,17 +491,17 @@ typedef struct dev {
     uint64_t rng;
     uint64_t last_id;
     uint32_t index;
-    int reg_fd;               /* fd registered in epoll, -1 when none */
-    bool reg_out;             /* registered with EPOLLOUT */
+    int reg_fd;   /* fd registered in epoll, -1 when none */
+    bool reg_out; /* registered with EPOLLOUT */
     bool connected;
-    bool ramping;             /* started by the ramp, first outcome not seen yet */
+    bool ramping; /* started by the ramp, first outcome not seen yet */
     uint8_t npend;
-    uint32_t report_k;        /* next report number */
-    uint32_t tel_j;           /* next telemetry number */
+    uint32_t report_k; /* next report number */
+    uint32_t tel_j;    /* next telemetry number */
     int64_t next_report;
     int64_t next_tel;
     int64_t next_tick;
-    int64_t due;              /* time of the device's live heap entry */
+    int64_t due; /* time of the device's live heap entry */
     pend_t pend[PENDING_MAX];
 } fleet_dev_t;
 
@@ -526,11 +527,11 @@ struct dd_fleet {
     size_t heap_cap;
     phase_t phase;
     int64_t now;
-    int64_t t0;               /* wall (monotonic) ms of pipeline second 0 */
+    int64_t t0; /* wall (monotonic) ms of pipeline second 0 */
     uint32_t connected;
-    uint32_t inflight;        /* ramp connections without an outcome yet */
+    uint32_t inflight; /* ramp connections without an outcome yet */
     uint64_t pending;
-    bool stopping;            /* final disconnect: losses are expected */
+    bool stopping; /* final disconnect: losses are expected */
     dd_fleet_summary_t s;
     uint8_t *buf;
     char *payload;
@@ -730,7 +731,8 @@ static void on_message(dd_conn_t *conn, void *ctx, const char *topic, const void
         return;
     }
     for (i = 0; i < d->npend; i++) {
-        if ((r.has_report_id && d->pend[i].id == r.report_id) || (!r.has_report_id && !r.accepted)) {
+        if ((r.has_report_id && d->pend[i].id == r.report_id) ||
+            (!r.has_report_id && !r.accepted)) {
             break;
         }
     }
@@ -770,18 +772,19 @@ static void expire(dd_fleet_t *f, fleet_dev_t *d, bool all)
 static void next_report_time(dd_fleet_t *f, fleet_dev_t *d)
 {
     const dd_scenario_t *sc = f->sc;
-    double t = dd_scenario_report_offset_s(sc, d->index) + (double)d->report_k * sc->report_interval_s;
+    double t =
+        dd_scenario_report_offset_s(sc, d->index) + (double)d->report_k * sc->report_interval_s;
 
-    d->next_report = (d->report_k < dd_scenario_expected_reports(sc, d->index)) ? wall_of(f, t)
-                                                                               : NEVER;
+    d->next_report =
+        (d->report_k < dd_scenario_expected_reports(sc, d->index)) ? wall_of(f, t) : NEVER;
 }
 
 static double tel_time(const dd_fleet_t *f, const fleet_dev_t *d)
 {
     const dd_scenario_t *sc = f->sc;
 
-    return sc->telemetry_interval_s * (double)d->index / (double)sc->devices
-           + (double)d->tel_j * sc->telemetry_interval_s;
+    return sc->telemetry_interval_s * (double)d->index / (double)sc->devices +
+           (double)d->tel_j * sc->telemetry_interval_s;
 }
 
 static void next_tel_time(dd_fleet_t *f, fleet_dev_t *d)
@@ -794,7 +797,8 @@ static void next_tel_time(dd_fleet_t *f, fleet_dev_t *d)
 static void send_report(dd_fleet_t *f, fleet_dev_t *d)
 {
     const dd_scenario_t *sc = f->sc;
-    double t = dd_scenario_report_offset_s(sc, d->index) + (double)d->report_k * sc->report_interval_s;
+    double t =
+        dd_scenario_report_offset_s(sc, d->index) + (double)d->report_k * sc->report_interval_s;
     dd_report_t r;
     size_t len = 0;
     char topic[300];
@@ -810,9 +814,9 @@ static void send_report(dd_fleet_t *f, fleet_dev_t *d)
     }
     d->last_id = id;
     memset(&r, 0, sizeof(r));
-    if (dd_scenario_report(sc, d->index, t, &d->rng, id, &r) != DD_SCENARIO_OK
-        || dd_report_encode(&r, sc->format, sc->keys, f->buf, DD_REPORT_MAX_PAYLOAD, &len)
-               != DD_REPORT_OK) {
+    if (dd_scenario_report(sc, d->index, t, &d->rng, id, &r) != DD_SCENARIO_OK ||
+        dd_report_encode(&r, sc->format, sc->keys, f->buf, DD_REPORT_MAX_PAYLOAD, &len) !=
+            DD_REPORT_OK) {
         dd_report_free(&r);
         f->s.reports_skipped++;
         return;
@@ -855,9 +859,9 @@ static void send_telemetry(dd_fleet_t *f, fleet_dev_t *d)
         f->payload = p;
         f->payload_cap = size + 8;
     }
-    if (dd_sensor_payload(size, &d->rng, f->payload, f->payload_cap, &len) != DD_SENSOR_OK
-        || dd_scenario_telemetry_topic(f->sc, dd_conn_client_id(d->conn), topic, sizeof(topic))
-               != DD_SCENARIO_OK) {
+    if (dd_sensor_payload(size, &d->rng, f->payload, f->payload_cap, &len) != DD_SENSOR_OK ||
+        dd_scenario_telemetry_topic(f->sc, dd_conn_client_id(d->conn), topic, sizeof(topic)) !=
+            DD_SCENARIO_OK) {
         return;
     }
     if (dd_conn_publish(d->conn, topic, f->payload, len, 0, NULL) == DD_CONN_OK) {
@@ -916,8 +920,8 @@ static double cpu_seconds(void)
     if (getrusage(RUSAGE_SELF, &ru) != 0) {
         return 0.0;
     }
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6
-           + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 bool dd_fleet_raise_fd_limit(uint64_t need, uint64_t *got)
@@ -957,8 +961,8 @@ dd_fleet_status_t dd_fleet_create(const dd_scenario_t *sc, const dd_fleet_cred_t
     uint32_t i;
     dd_conn_status_t cs;
 
-    if (sc == NULL || creds == NULL || cfg == NULL || out == NULL || cfg->host == NULL
-        || cfg->port == 0 || cfg->root_ca == NULL || !(cfg->time_scale > 0.0)) {
+    if (sc == NULL || creds == NULL || cfg == NULL || out == NULL || cfg->host == NULL ||
+        cfg->port == 0 || cfg->root_ca == NULL || !(cfg->time_scale > 0.0)) {
         return DD_FLEET_BAD_PARAMETER;
     }
     *out = NULL;
@@ -1067,8 +1071,7 @@ static void progress(dd_fleet_t *f)
                 " accepted, %" PRIu64 " rejected, %" PRIu64 " pending, %" PRIu64
                 " missing, %" PRIu64 " skipped; telemetry %" PRIu64 "\n",
                 f->phase == PHASE_RUN ? "t=" : "drain, t=", pipeline_now(f) / 60.0, f->connected,
-                f->n,
-                f->s.reports_sent, f->s.reports_accepted, f->s.reports_rejected, f->pending,
+                f->n, f->s.reports_sent, f->s.reports_accepted, f->s.reports_rejected, f->pending,
                 f->s.reports_missing, f->s.reports_skipped, f->s.telemetry_sent);
     }
     (void)fflush(f->cfg.progress);
@@ -1099,19 +1102,22 @@ static void summary_print(const dd_fleet_t *f)
                          : 0.0;
 
     fprintf(out, "fleet %s: %u devices, time scale %g\n", f->sc->name, s->devices, s->time_scale);
-    fprintf(out, "  connections: peak %u, at the end %u, failed attempts %" PRIu64
-                 ", lost %" PRIu64 "\n",
+    fprintf(out,
+            "  connections: peak %u, at the end %u, failed attempts %" PRIu64 ", lost %" PRIu64
+            "\n",
             s->connected_peak, s->connected_end, s->connect_failures, s->connections_lost);
-    fprintf(out, "  reports: expected %" PRIu64 ", sent %" PRIu64 ", accepted %" PRIu64
-                 ", rejected %" PRIu64 ", without reply %" PRIu64 ", skipped %" PRIu64 "\n",
+    fprintf(out,
+            "  reports: expected %" PRIu64 ", sent %" PRIu64 ", accepted %" PRIu64
+            ", rejected %" PRIu64 ", without reply %" PRIu64 ", skipped %" PRIu64 "\n",
             s->reports_expected, s->reports_sent, s->reports_accepted, s->reports_rejected,
             s->reports_missing, s->reports_skipped);
     if (f->sc->telemetry) {
         fprintf(out, "  telemetry: %" PRIu64 " messages, %" PRIu64 " bytes\n", s->telemetry_sent,
                 s->telemetry_bytes);
     }
-    fprintf(out, "  memory: %.1f MiB before connecting, %.1f MiB connected (%.1f KiB per device), "
-                 "peak %.1f MiB\n",
+    fprintf(out,
+            "  memory: %.1f MiB before connecting, %.1f MiB connected (%.1f KiB per device), "
+            "peak %.1f MiB\n",
             s->rss_before_kb / 1024.0, s->rss_connected_kb / 1024.0, per_dev,
             s->rss_peak_kb / 1024.0);
     fprintf(out, "  time: ramp %.1f s, scenario %.1f s; CPU %.1f s\n", s->ramp_s, s->run_s,
@@ -1189,8 +1195,8 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
                 }
                 f->phase = PHASE_RAMP;
                 ramp_next = (double)f->now;
-            } else if (f->now >= probe_next
-                       && (ps == DD_CONN_IDLE || ps == DD_CONN_WAITING || ps == DD_CONN_CLOSED)) {
+            } else if (f->now >= probe_next &&
+                       (ps == DD_CONN_IDLE || ps == DD_CONN_WAITING || ps == DD_CONN_CLOSED)) {
                 /* Retry at a steady 4 per second, not with the backoff. */
                 dd_conn_stop(probe->conn, f->now);
                 (void)dd_conn_start(probe->conn, f->now);
@@ -1206,8 +1212,8 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
              * broker does them one at a time, and a fleet that outruns it only
              * piles up half-open connections that time out.
              */
-            while (started < f->n && (double)f->now >= ramp_next
-                   && f->inflight < f->cfg.max_handshakes) {
+            while (started < f->n && (double)f->now >= ramp_next &&
+                   f->inflight < f->cfg.max_handshakes) {
                 fleet_dev_t *d = &f->devs[started++];
 
                 if (d->index == f->n - 1 && d->connected) {
@@ -1226,9 +1232,9 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
                 }
                 last_start = f->now;
             }
-            if (started == f->n
-                && (f->connected == f->n
-                    || f->now - last_start >= (int64_t)(f->cfg.ramp_timeout_s * 1000))) {
+            if (started == f->n &&
+                (f->connected == f->n ||
+                 f->now - last_start >= (int64_t)(f->cfg.ramp_timeout_s * 1000))) {
                 if (f->connected < f->n) {
                     DD_LOG_WARN("%u of %u devices connected after the ramp; starting anyway",
                                 f->connected, f->n);
@@ -1236,8 +1242,9 @@ dd_fleet_status_t dd_fleet_run(dd_fleet_t *f, volatile sig_atomic_t *stop,
                 f->s.ramp_s = (double)(f->now - begin) / 1000.0;
                 start_scenario(f);
                 run_end = wall_of(f, f->sc->duration_s);
-                fprintf(f->cfg.progress, "all %u devices up in %.1f s; scenario '%s' starts "
-                                         "(%g pipeline s at time scale %g = %.1f s)\n",
+                fprintf(f->cfg.progress,
+                        "all %u devices up in %.1f s; scenario '%s' starts "
+                        "(%g pipeline s at time scale %g = %.1f s)\n",
                         f->connected, f->s.ramp_s, f->sc->name, f->sc->duration_s,
                         f->cfg.time_scale, f->sc->duration_s / f->cfg.time_scale);
             }
@@ -1393,7 +1400,8 @@ dd_fleet_status_t dd_fleet_summary_json(const dd_fleet_summary_t *s, char **json
     cJSON_AddNumberToObject(o, "rssPeakKiB", (double)s->rss_peak_kb);
     cJSON_AddNumberToObject(o, "kibPerDevice",
                             s->connected_peak > 0
-                                ? (double)(s->rss_connected_kb - s->rss_before_kb) / s->connected_peak
+                                ? (double)(s->rss_connected_kb - s->rss_before_kb) /
+                                      s->connected_peak
                                 : 0.0);
     cJSON_AddNumberToObject(o, "cpuSeconds", s->cpu_s);
     *json = cJSON_PrintUnformatted(o);

@@ -46,51 +46,51 @@
 typedef enum dd_fleet_status {
     DD_FLEET_OK = 0,
     DD_FLEET_BAD_PARAMETER,
-    DD_FLEET_PKI_ERROR,        /**< Issuing or reading certificates failed. */
-    DD_FLEET_IO_ERROR,         /**< The credentials cache could not be written. */
-    DD_FLEET_REGISTRY_ERROR,   /**< Registering things/certificates/policy failed. */
-    DD_FLEET_CONNECT_ERROR,    /**< TLS context or connections could not be set up. */
+    DD_FLEET_PKI_ERROR,      /**< Issuing or reading certificates failed. */
+    DD_FLEET_IO_ERROR,       /**< The credentials cache could not be written. */
+    DD_FLEET_REGISTRY_ERROR, /**< Registering things/certificates/policy failed. */
+    DD_FLEET_CONNECT_ERROR,  /**< TLS context or connections could not be set up. */
     DD_FLEET_NO_MEMORY
 } dd_fleet_status_t;
 
 /** How to run. */
 typedef struct dd_fleet_config {
-    const char *host;          /**< Broker host (certificate name checked against it). */
+    const char *host; /**< Broker host (certificate name checked against it). */
     uint16_t port;
-    const char *root_ca;       /**< Root CA PEM file of the broker's certificate. */
-    const char *alpn;          /**< ALPN to offer, or NULL. */
-    double time_scale;         /**< Pipeline seconds per wall second (> 0). */
-    double ramp_per_s;         /**< Connections started per second (0 = 500). */
-    uint32_t max_handshakes;   /**< Connections being set up at once during the ramp (0 = 256). */
-    double ramp_timeout_s;     /**< Start the scenario anyway after this long (0 = 60). */
-    double reply_timeout_s;    /**< A report without reply after this long is missing (0 = 30). */
-    double progress_s;         /**< Progress line period, wall seconds (0 = 5; < 0: none). */
-    int keepalive_s;           /**< MQTT keep-alive (0 = 60). */
-    FILE *progress;            /**< Progress and summary lines (NULL = stdout). */
+    const char *root_ca;     /**< Root CA PEM file of the broker's certificate. */
+    const char *alpn;        /**< ALPN to offer, or NULL. */
+    double time_scale;       /**< Pipeline seconds per wall second (> 0). */
+    double ramp_per_s;       /**< Connections started per second (0 = 500). */
+    uint32_t max_handshakes; /**< Connections being set up at once during the ramp (0 = 256). */
+    double ramp_timeout_s;   /**< Start the scenario anyway after this long (0 = 60). */
+    double reply_timeout_s;  /**< A report without reply after this long is missing (0 = 30). */
+    double progress_s;       /**< Progress line period, wall seconds (0 = 5; < 0: none). */
+    int keepalive_s;         /**< MQTT keep-alive (0 = 60). */
+    FILE *progress;          /**< Progress and summary lines (NULL = stdout). */
 } dd_fleet_config_t;
 
 /** What happened. */
 typedef struct dd_fleet_summary {
     uint32_t devices;
-    uint32_t connected_peak;       /**< Most devices connected at once. */
-    uint32_t connected_end;        /**< Connected when the scenario ended. */
-    uint64_t connect_failures;     /**< Failed connection attempts. */
-    uint64_t connections_lost;     /**< Established connections that dropped. */
-    uint64_t reports_expected;     /**< What the scenario sends when every device is up. */
+    uint32_t connected_peak;   /**< Most devices connected at once. */
+    uint32_t connected_end;    /**< Connected when the scenario ended. */
+    uint64_t connect_failures; /**< Failed connection attempts. */
+    uint64_t connections_lost; /**< Established connections that dropped. */
+    uint64_t reports_expected; /**< What the scenario sends when every device is up. */
     uint64_t reports_sent;
     uint64_t reports_accepted;
     uint64_t reports_rejected;
-    uint64_t reports_missing;      /**< No reply within the reply timeout. */
-    uint64_t reports_skipped;      /**< Due while the device was not connected. */
+    uint64_t reports_missing; /**< No reply within the reply timeout. */
+    uint64_t reports_skipped; /**< Due while the device was not connected. */
     uint64_t telemetry_sent;
     uint64_t telemetry_bytes;
-    double ramp_s;                 /**< Wall seconds until the scenario clock started. */
-    double run_s;                  /**< Wall seconds of the scenario part. */
+    double ramp_s; /**< Wall seconds until the scenario clock started. */
+    double run_s;  /**< Wall seconds of the scenario part. */
     double time_scale;
-    long rss_before_kb;            /**< Resident memory before the first connection. */
-    long rss_connected_kb;         /**< ... once every device was connected (end of ramp). */
-    long rss_peak_kb;              /**< Peak resident memory of the process. */
-    double cpu_s;                  /**< User + system CPU of the process. */
+    long rss_before_kb;    /**< Resident memory before the first connection. */
+    long rss_connected_kb; /**< ... once every device was connected (end of ramp). */
+    long rss_peak_kb;      /**< Peak resident memory of the process. */
+    double cpu_s;          /**< User + system CPU of the process. */
 } dd_fleet_summary_t;
 
 /** One device's credentials (DER for TLS, PEM and id for the registry). */

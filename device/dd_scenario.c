@@ -19,7 +19,8 @@
 #define MAX_CONNS 100000
 #define REPORT_LIST_CAP 50
 
-static void set_msg(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_msg(char *msg, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void set_msg(char *msg, size_t len, const char *fmt, ...)
 {
@@ -38,7 +39,8 @@ typedef struct pctx {
     size_t msg_len;
 } pctx_t;
 
-static dd_scenario_status_t bad(pctx_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static dd_scenario_status_t bad(pctx_t *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static dd_scenario_status_t bad(pctx_t *p, const char *fmt, ...)
 {
@@ -56,8 +58,8 @@ static dd_scenario_status_t bad(pctx_t *p, const char *fmt, ...)
 
 static bool is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
-           || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 static dd_scenario_status_t get_number(pctx_t *p, const cJSON *obj, const char *key,
@@ -69,8 +71,8 @@ static dd_scenario_status_t get_number(pctx_t *p, const cJSON *obj, const char *
     if (v == NULL) {
         return required ? bad(p, "%s.%s is required", path, key) : DD_SCENARIO_OK;
     }
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < min
-        || v->valuedouble > max) {
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < min ||
+        v->valuedouble > max) {
         return bad(p, "%s.%s must be a number in %g..%g", path, key, min, max);
     }
     *out = v->valuedouble;
@@ -150,10 +152,9 @@ static dd_scenario_status_t parse_port_array(pctx_t *p, const cJSON *arr, const 
     if (ports->ports == NULL) {
         return DD_SCENARIO_NO_MEMORY;
     }
-    cJSON_ArrayForEach(it, arr)
-    {
-        if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 65535
-            || floor(it->valuedouble) != it->valuedouble) {
+    cJSON_ArrayForEach (it, arr) {
+        if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 65535 ||
+            floor(it->valuedouble) != it->valuedouble) {
             return bad(p, "%s[%zu] must be a port 1..65535", path, i);
         }
         ports->ports[i++] = (uint16_t)it->valuedouble;
@@ -193,12 +194,12 @@ static dd_scenario_status_t parse_conns(pctx_t *p, const cJSON *v, const char *p
     dd_scenario_status_t st;
 
     if (!cJSON_IsObject(v)) {
-        return bad(p, "%s must be {\"count\", \"remote\", \"remotePorts\", \"localInterface\"}", path);
+        return bad(p, "%s must be {\"count\", \"remote\", \"remotePorts\", \"localInterface\"}",
+                   path);
     }
-    cJSON_ArrayForEach(it, v)
-    {
-        if (strcmp(it->string, "count") != 0 && strcmp(it->string, "remote") != 0
-            && strcmp(it->string, "remotePorts") != 0 && strcmp(it->string, "localInterface") != 0) {
+    cJSON_ArrayForEach (it, v) {
+        if (strcmp(it->string, "count") != 0 && strcmp(it->string, "remote") != 0 &&
+            strcmp(it->string, "remotePorts") != 0 && strcmp(it->string, "localInterface") != 0) {
             return bad(p, "%s.%s is not a connections member", path, it->string);
         }
     }
@@ -212,9 +213,9 @@ static dd_scenario_status_t parse_conns(pctx_t *p, const cJSON *v, const char *p
     }
     if (remote == NULL) {
         (void)dd_cidr_parse("203.0.113.0/24", 14, &c->remote);
-    } else if (!cJSON_IsString(remote)
-               || dd_cidr_parse(remote->valuestring, strlen(remote->valuestring), &c->remote)
-                      != DD_IP_OK) {
+    } else if (!cJSON_IsString(remote) ||
+               dd_cidr_parse(remote->valuestring, strlen(remote->valuestring), &c->remote) !=
+                   DD_IP_OK) {
         return bad(p, "%s.remote must be an IPv4 or IPv6 CIDR block", path);
     }
     if (ports != NULL) {
@@ -238,8 +239,8 @@ static dd_scenario_status_t parse_conns(pctx_t *p, const cJSON *v, const char *p
         c->remote_ports[0] = 443;
         c->port_count = 1;
     }
-    if (iface != NULL && (!cJSON_IsString(iface) || strlen(iface->valuestring) == 0
-                          || strlen(iface->valuestring) > DD_REPORT_IFACE_MAX)) {
+    if (iface != NULL && (!cJSON_IsString(iface) || strlen(iface->valuestring) == 0 ||
+                          strlen(iface->valuestring) > DD_REPORT_IFACE_MAX)) {
         return bad(p, "%s.localInterface must be an interface name", path);
     }
     (void)snprintf(c->iface, sizeof(c->iface), "%s", iface != NULL ? iface->valuestring : "eth0");
@@ -267,8 +268,7 @@ static dd_scenario_status_t parse_metrics(pctx_t *p, const cJSON *obj, const cha
     if (!cJSON_IsObject(obj)) {
         return bad(p, "%s must be an object", path);
     }
-    cJSON_ArrayForEach(it, obj)
-    {
+    cJSON_ArrayForEach (it, obj) {
         bool known = false;
 
         (void)snprintf(sub, sizeof(sub), "%s.%s", path, it->string);
@@ -301,13 +301,12 @@ static dd_scenario_status_t parse_metrics(pctx_t *p, const cJSON *obj, const cha
             if (m->custom == NULL) {
                 return DD_SCENARIO_NO_MEMORY;
             }
-            cJSON_ArrayForEach(c, it)
-            {
+            cJSON_ArrayForEach (c, it) {
                 dd_scenario_custom_t *cm = &m->custom[m->custom_count];
                 char csub[200];
 
-                if (!dd_name_valid(DD_NAME_CUSTOM_METRIC, c->string)
-                    || strlen(c->string) > DD_REPORT_METRIC_NAME_MAX) {
+                if (!dd_name_valid(DD_NAME_CUSTOM_METRIC, c->string) ||
+                    strlen(c->string) > DD_REPORT_METRIC_NAME_MAX) {
                     return bad(p, "%s: '%s' is not a valid custom metric name", sub, c->string);
                 }
                 (void)snprintf(cm->name, sizeof(cm->name), "%s", c->string);
@@ -319,9 +318,10 @@ static dd_scenario_status_t parse_metrics(pctx_t *p, const cJSON *obj, const cha
                 m->custom_count++;
             }
         } else {
-            return bad(p, "%s is not a scenario metric (bytes_in, bytes_out, packets_in, "
-                          "packets_out, listening_tcp_ports, listening_udp_ports, connections, "
-                          "custom)",
+            return bad(p,
+                       "%s is not a scenario metric (bytes_in, bytes_out, packets_in, "
+                       "packets_out, listening_tcp_ports, listening_udp_ports, connections, "
+                       "custom)",
                        sub);
         }
         if (st != DD_SCENARIO_OK) {
@@ -357,8 +357,7 @@ static dd_scenario_status_t parse_groups(pctx_t *p, const cJSON *arr, dd_scenari
     if (sc->groups == NULL) {
         return DD_SCENARIO_NO_MEMORY;
     }
-    cJSON_ArrayForEach(g, arr)
-    {
+    cJSON_ArrayForEach (g, arr) {
         dd_scenario_group_t *grp = &sc->groups[sc->group_count];
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(g, "name");
         const cJSON *sched = cJSON_GetObjectItemCaseSensitive(g, "schedule");
@@ -372,8 +371,8 @@ static dd_scenario_status_t parse_groups(pctx_t *p, const cJSON *arr, dd_scenari
         if (!cJSON_IsObject(g)) {
             return bad(p, "%s must be an object", path);
         }
-        if (!cJSON_IsString(name) || strlen(name->valuestring) == 0
-            || strlen(name->valuestring) > DD_SCENARIO_NAME_MAX) {
+        if (!cJSON_IsString(name) || strlen(name->valuestring) == 0 ||
+            strlen(name->valuestring) > DD_SCENARIO_NAME_MAX) {
             return bad(p, "%s.name must be 1..%d characters", path, DD_SCENARIO_NAME_MAX);
         }
         (void)snprintf(grp->name, sizeof(grp->name), "%s", name->valuestring);
@@ -393,8 +392,7 @@ static dd_scenario_status_t parse_groups(pctx_t *p, const cJSON *arr, dd_scenari
             return DD_SCENARIO_NO_MEMORY;
         }
         i = 0;
-        cJSON_ArrayForEach(ph, sched)
-        {
+        cJSON_ArrayForEach (ph, sched) {
             dd_scenario_phase_t *phase = &grp->phases[grp->phase_count++];
             const cJSON *tel = cJSON_GetObjectItemCaseSensitive(ph, "telemetry");
             const cJSON *it;
@@ -404,19 +402,22 @@ static dd_scenario_status_t parse_groups(pctx_t *p, const cJSON *arr, dd_scenari
             if (!cJSON_IsObject(ph)) {
                 return bad(p, "%s must be an object", ppath);
             }
-            cJSON_ArrayForEach(it, ph)
-            {
-                if (strcmp(it->string, "fromSeconds") != 0 && strcmp(it->string, "toSeconds") != 0
-                    && strcmp(it->string, "metrics") != 0 && strcmp(it->string, "telemetry") != 0) {
-                    return bad(p, "%s.%s is not a schedule member (fromSeconds, toSeconds, metrics, "
-                                  "telemetry)", ppath, it->string);
+            cJSON_ArrayForEach (it, ph) {
+                if (strcmp(it->string, "fromSeconds") != 0 &&
+                    strcmp(it->string, "toSeconds") != 0 && strcmp(it->string, "metrics") != 0 &&
+                    strcmp(it->string, "telemetry") != 0) {
+                    return bad(p,
+                               "%s.%s is not a schedule member (fromSeconds, toSeconds, metrics, "
+                               "telemetry)",
+                               ppath, it->string);
                 }
             }
             phase->from_s = 0;
             phase->to_s = HUGE_VAL;
             st = get_number(p, ph, "fromSeconds", ppath, 0, 1e12, false, &phase->from_s);
             if (st == DD_SCENARIO_OK) {
-                st = get_number(p, ph, "toSeconds", ppath, phase->from_s, 1e12, false, &phase->to_s);
+                st =
+                    get_number(p, ph, "toSeconds", ppath, phase->from_s, 1e12, false, &phase->to_s);
             }
             if (st == DD_SCENARIO_OK) {
                 char mpath[120];
@@ -462,11 +463,11 @@ static dd_scenario_status_t parse_root(pctx_t *p, const cJSON *root, dd_scenario
     if (!cJSON_IsObject(root)) {
         return bad(p, "a scenario is a JSON object");
     }
-    cJSON_ArrayForEach(it, root)
-    {
-        static const char *const KEYS[] = {"name", "description", "devices", "thingPrefix",
-                                           "durationSeconds", "seed", "report", "telemetry",
-                                           "metrics", "groups"};
+    cJSON_ArrayForEach (it, root) {
+        static const char *const KEYS[] = {"name",        "description",     "devices",
+                                           "thingPrefix", "durationSeconds", "seed",
+                                           "report",      "telemetry",       "metrics",
+                                           "groups"};
         bool known = false;
 
         for (i = 0; i < sizeof(KEYS) / sizeof(KEYS[0]); i++) {
@@ -476,8 +477,8 @@ static dd_scenario_status_t parse_root(pctx_t *p, const cJSON *root, dd_scenario
             return bad(p, "'%s' is not a scenario member", it->string);
         }
     }
-    if (!cJSON_IsString(name) || strlen(name->valuestring) == 0
-        || strlen(name->valuestring) > DD_SCENARIO_NAME_MAX) {
+    if (!cJSON_IsString(name) || strlen(name->valuestring) == 0 ||
+        strlen(name->valuestring) > DD_SCENARIO_NAME_MAX) {
         return bad(p, "name is required: 1..%d characters of [A-Za-z0-9_-]", DD_SCENARIO_NAME_MAX);
     }
     for (i = 0; name->valuestring[i] != '\0'; i++) {
@@ -547,9 +548,9 @@ static dd_scenario_status_t parse_root(pctx_t *p, const cJSON *root, dd_scenario
     if (tel != NULL) {
         const cJSON *topic = cJSON_GetObjectItemCaseSensitive(tel, "topic");
 
-        if (!cJSON_IsObject(tel) || !cJSON_IsString(topic) || topic->valuestring[0] == '\0'
-            || strlen(topic->valuestring) >= sizeof(sc->telemetry_topic)
-            || strpbrk(topic->valuestring, "+#") != NULL) {
+        if (!cJSON_IsObject(tel) || !cJSON_IsString(topic) || topic->valuestring[0] == '\0' ||
+            strlen(topic->valuestring) >= sizeof(sc->telemetry_topic) ||
+            strpbrk(topic->valuestring, "+#") != NULL) {
             return bad(p, "telemetry.topic must be a topic name (no wildcards; {thing} allowed)");
         }
         sc->telemetry = true;
@@ -708,10 +709,8 @@ double dd_scenario_draw(const dd_dist_t *d, uint64_t *rng)
         return 0.0;
     }
     switch (d->kind) {
-    case DD_DIST_CONSTANT:
-        return d->a;
-    case DD_DIST_UNIFORM:
-        return d->a + (d->b - d->a) * unit(rng);
+    case DD_DIST_CONSTANT: return d->a;
+    case DD_DIST_UNIFORM: return d->a + (d->b - d->a) * unit(rng);
     case DD_DIST_NORMAL:
         /* Box-Muller. */
         u = unit(rng);
@@ -733,8 +732,7 @@ double dd_scenario_draw(const dd_dist_t *d, uint64_t *rng)
         u = unit(rng);
         v = unit(rng);
         return round(d->a + sqrt(d->a) * sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v));
-    case DD_DIST_NONE:
-        break;
+    case DD_DIST_NONE: break;
     }
     return 0.0;
 }
@@ -839,8 +837,8 @@ static dd_scenario_status_t fill_ports(const dd_scenario_ports_t *base,
     size_t n;
 
     for (i = 0; g != NULL && i < g->phase_count; i++) {
-        const dd_scenario_ports_t *pp = tcp ? &g->phases[i].metrics.tcp_ports
-                                            : &g->phases[i].metrics.udp_ports;
+        const dd_scenario_ports_t *pp =
+            tcp ? &g->phases[i].metrics.tcp_ports : &g->phases[i].metrics.udp_ports;
 
         if (!covers(&g->phases[i], t_s) || !pp->set) {
             continue;

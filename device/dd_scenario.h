@@ -52,8 +52,8 @@
 typedef enum dd_scenario_status {
     DD_SCENARIO_OK = 0,
     DD_SCENARIO_BAD_PARAMETER,
-    DD_SCENARIO_INVALID,       /**< Not a valid scenario (the message names the member). */
-    DD_SCENARIO_IO_ERROR,      /**< File unreadable. */
+    DD_SCENARIO_INVALID,  /**< Not a valid scenario (the message names the member). */
+    DD_SCENARIO_IO_ERROR, /**< File unreadable. */
     DD_SCENARIO_NO_MEMORY
 } dd_scenario_status_t;
 
@@ -64,26 +64,32 @@ typedef enum dd_scenario_status {
 
 /** A random distribution. */
 typedef enum dd_dist_kind {
-    DD_DIST_NONE = 0,          /**< Not given (in a schedule entry: keep the base). */
-    DD_DIST_CONSTANT,          /**< value */
-    DD_DIST_UNIFORM,           /**< min .. max */
-    DD_DIST_NORMAL,            /**< mean, stddev */
-    DD_DIST_POISSON            /**< mean */
+    DD_DIST_NONE = 0, /**< Not given (in a schedule entry: keep the base). */
+    DD_DIST_CONSTANT, /**< value */
+    DD_DIST_UNIFORM,  /**< min .. max */
+    DD_DIST_NORMAL,   /**< mean, stddev */
+    DD_DIST_POISSON   /**< mean */
 } dd_dist_kind_t;
 
 typedef struct dd_dist {
     dd_dist_kind_t kind;
-    double a;                  /**< value / min / mean */
-    double b;                  /**< max / stddev */
+    double a; /**< value / min / mean */
+    double b; /**< max / stddev */
 } dd_dist_t;
 
 /** network_stats counters, in dd_scenario_metrics_t.net[]. */
-enum { DD_SCN_BYTES_IN = 0, DD_SCN_BYTES_OUT, DD_SCN_PACKETS_IN, DD_SCN_PACKETS_OUT, DD_SCN_NET_COUNT };
+enum {
+    DD_SCN_BYTES_IN = 0,
+    DD_SCN_BYTES_OUT,
+    DD_SCN_PACKETS_IN,
+    DD_SCN_PACKETS_OUT,
+    DD_SCN_NET_COUNT
+};
 
 /** A listening port list. */
 typedef struct dd_scenario_ports {
-    bool set;                  /**< Given (else: base / none). */
-    bool add;                  /**< Schedule entry: extend the base list instead of replacing it. */
+    bool set; /**< Given (else: base / none). */
+    bool add; /**< Schedule entry: extend the base list instead of replacing it. */
     size_t count;
     uint16_t *ports;
 } dd_scenario_ports_t;
@@ -91,10 +97,10 @@ typedef struct dd_scenario_ports {
 /** Established connections. */
 typedef struct dd_scenario_conns {
     bool set;
-    dd_dist_t count;           /**< How many (rounded, >= 0). */
-    dd_cidr_t remote;          /**< Remote addresses drawn from this block. */
+    dd_dist_t count;  /**< How many (rounded, >= 0). */
+    dd_cidr_t remote; /**< Remote addresses drawn from this block. */
     size_t port_count;
-    uint16_t *remote_ports;    /**< Remote ports drawn from this list (default 443). */
+    uint16_t *remote_ports;              /**< Remote ports drawn from this list (default 443). */
     char iface[DD_REPORT_IFACE_MAX + 1]; /**< local_interface (default "eth0"). */
 } dd_scenario_conns_t;
 
@@ -102,13 +108,13 @@ typedef struct dd_scenario_conns {
 typedef struct dd_scenario_custom {
     char name[DD_REPORT_METRIC_NAME_MAX + 1];
     dd_dist_t dist;
-    double scale;              /**< Schedule entry: multiplier (1 when a distribution is given). */
+    double scale; /**< Schedule entry: multiplier (1 when a distribution is given). */
 } dd_scenario_custom_t;
 
 /** Metrics of the base or of a schedule entry. */
 typedef struct dd_scenario_metrics {
     dd_dist_t net[DD_SCN_NET_COUNT];
-    double net_scale[DD_SCN_NET_COUNT];   /**< 1 unless {"scale": k}. */
+    double net_scale[DD_SCN_NET_COUNT]; /**< 1 unless {"scale": k}. */
     dd_scenario_ports_t tcp_ports;
     dd_scenario_ports_t udp_ports;
     dd_scenario_conns_t conns;
@@ -118,16 +124,16 @@ typedef struct dd_scenario_metrics {
 
 /** One schedule entry of a group. */
 typedef struct dd_scenario_phase {
-    double from_s;             /**< Pipeline seconds, inclusive. */
-    double to_s;               /**< Exclusive; HUGE_VAL when open-ended. */
+    double from_s; /**< Pipeline seconds, inclusive. */
+    double to_s;   /**< Exclusive; HUGE_VAL when open-ended. */
     dd_scenario_metrics_t metrics;
     bool has_payload_size;
-    size_t payload_size;       /**< Telemetry payload override (0 = temperature). */
+    size_t payload_size; /**< Telemetry payload override (0 = temperature). */
 } dd_scenario_phase_t;
 
 typedef struct dd_scenario_group {
     char name[DD_SCENARIO_NAME_MAX + 1];
-    uint32_t first;            /**< First device index. */
+    uint32_t first; /**< First device index. */
     uint32_t devices;
     size_t phase_count;
     dd_scenario_phase_t *phases;
@@ -144,7 +150,7 @@ typedef struct dd_scenario {
     dd_report_format_t format;
     dd_report_keys_t keys;
     bool telemetry;
-    char telemetry_topic[200];  /**< May contain "{thing}". */
+    char telemetry_topic[200]; /**< May contain "{thing}". */
     double telemetry_interval_s;
     size_t telemetry_payload_size;
     dd_scenario_metrics_t base;

@@ -19,7 +19,8 @@
 #include "dd_fs.h"
 #include "dd_log.h"
 
-static void set_msg(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_msg(char *msg, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void set_msg(char *msg, size_t len, const char *fmt, ...)
 {
@@ -35,37 +36,38 @@ static void set_msg(char *msg, size_t len, const char *fmt, ...)
 
 void dd_sensor_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ddlocal-sensor -t TOPIC -n NAME [-e ENDPOINT] [-r ROOTCA] [-c CERT] [-k KEY]\n"
-            "                      [--compromised | --payload-size N] [--persistent] ...\n"
-            "\n"
-            "The workshop's telemetry device: publishes a temperature such as 23.45 to TOPIC\n"
-            "every 10 s at QoS 0, connecting and disconnecting each time (10 s of pipeline\n"
-            "time when a pipeline clock is found, see --clock).\n"
-            "  -t, --topic TOPIC         topic to publish to (workshop: temperature-device-03)\n"
-            "  -n, --name NAME           device name (also -d/--devicename; workshop: SensorDevice03)\n"
-            "      --client-id ID        MQTT client id (default NAME-telemetry, so that the\n"
-            "                            device's agent may use NAME without being evicted)\n"
-            "  -e, --endpoint HOST[:PORT] broker (default: the contents of /tmp/endpoint)\n"
-            "      --port N              MQTT port (default 8883; 443 offers ALPN x-amzn-mqtt-ca)\n"
-            "      --alpn PROTO          ALPN protocol to offer\n"
-            "  -r, --rootCA FILE         root CA (default /tmp/rootca.pem)\n"
-            "  -c, --cert FILE           certificate (default /tmp/cert.pem)\n"
-            "  -k, --key FILE            private key (default /tmp/private.key)\n"
-            "  -i, --interval SECONDS    seconds between messages (default 10, fractions\n"
-            "                            allowed); pipeline seconds on a pipeline clock (--clock)\n"
-            "      --clock SPEC|none     pipeline clock to follow (default: $DDLOCAL_CLOCK, else\n"
-            "                            \"clock\" of $DDLOCAL_DATA_DIR/endpoints.json); real or\n"
-            "                            scaled: messages at pipeline k x interval + interval/2;\n"
-            "                            manual or none: real seconds, the first message at once\n"
-            "      --compromised         send 3000 random [A-Z0-9] characters instead\n"
-            "      --payload-size N      send N random [A-Z0-9] characters instead\n"
-            "      --persistent          keep one connection instead of one per message\n"
-            "      --count N             send N messages, then exit\n"
-            "      --dry-run             print the payloads instead of connecting\n"
-            "      --seed N              reproducible payloads\n"
-            "  -s, --stackname NAME      accepted and ignored (startdevice.py's CloudFormation stack)\n"
-            "  -v, --verbose             debug logging\n");
+    fprintf(
+        out,
+        "usage: ddlocal-sensor -t TOPIC -n NAME [-e ENDPOINT] [-r ROOTCA] [-c CERT] [-k KEY]\n"
+        "                      [--compromised | --payload-size N] [--persistent] ...\n"
+        "\n"
+        "The workshop's telemetry device: publishes a temperature such as 23.45 to TOPIC\n"
+        "every 10 s at QoS 0, connecting and disconnecting each time (10 s of pipeline\n"
+        "time when a pipeline clock is found, see --clock).\n"
+        "  -t, --topic TOPIC         topic to publish to (workshop: temperature-device-03)\n"
+        "  -n, --name NAME           device name (also -d/--devicename; workshop: SensorDevice03)\n"
+        "      --client-id ID        MQTT client id (default NAME-telemetry, so that the\n"
+        "                            device's agent may use NAME without being evicted)\n"
+        "  -e, --endpoint HOST[:PORT] broker (default: the contents of /tmp/endpoint)\n"
+        "      --port N              MQTT port (default 8883; 443 offers ALPN x-amzn-mqtt-ca)\n"
+        "      --alpn PROTO          ALPN protocol to offer\n"
+        "  -r, --rootCA FILE         root CA (default /tmp/rootca.pem)\n"
+        "  -c, --cert FILE           certificate (default /tmp/cert.pem)\n"
+        "  -k, --key FILE            private key (default /tmp/private.key)\n"
+        "  -i, --interval SECONDS    seconds between messages (default 10, fractions\n"
+        "                            allowed); pipeline seconds on a pipeline clock (--clock)\n"
+        "      --clock SPEC|none     pipeline clock to follow (default: $DDLOCAL_CLOCK, else\n"
+        "                            \"clock\" of $DDLOCAL_DATA_DIR/endpoints.json); real or\n"
+        "                            scaled: messages at pipeline k x interval + interval/2;\n"
+        "                            manual or none: real seconds, the first message at once\n"
+        "      --compromised         send 3000 random [A-Z0-9] characters instead\n"
+        "      --payload-size N      send N random [A-Z0-9] characters instead\n"
+        "      --persistent          keep one connection instead of one per message\n"
+        "      --count N             send N messages, then exit\n"
+        "      --dry-run             print the payloads instead of connecting\n"
+        "      --seed N              reproducible payloads\n"
+        "  -s, --stackname NAME      accepted and ignored (startdevice.py's CloudFormation stack)\n"
+        "  -v, --verbose             debug logging\n");
 }
 
 static bool parse_double(const char *s, double min, double max, double *out)
@@ -123,8 +125,8 @@ static bool read_endpoint_file(const char *path, char *buf, size_t len)
 
 static bool is(const char *arg, const char *a, const char *b, const char *c)
 {
-    return (a != NULL && strcmp(arg, a) == 0) || (b != NULL && strcmp(arg, b) == 0)
-           || (c != NULL && strcmp(arg, c) == 0);
+    return (a != NULL && strcmp(arg, a) == 0) || (b != NULL && strcmp(arg, b) == 0) ||
+           (c != NULL && strcmp(arg, c) == 0);
 }
 
 dd_sensor_status_t dd_sensor_parse_args(int argc, char **argv, const char *endpoint_file,
@@ -270,8 +272,8 @@ dd_sensor_status_t dd_sensor_parse_args(int argc, char **argv, const char *endpo
                     endpoint_file != NULL ? endpoint_file : "no endpoint file");
             return DD_SENSOR_USAGE;
         }
-    } else if (dd_conn_split_endpoint(endpoint, opts->host, sizeof(opts->host), &port)
-               != DD_CONN_OK) {
+    } else if (dd_conn_split_endpoint(endpoint, opts->host, sizeof(opts->host), &port) !=
+               DD_CONN_OK) {
         set_msg(msg, msg_len, "endpoint '%s' is not HOST or HOST:PORT", endpoint);
         return DD_SENSOR_USAGE;
     }
@@ -345,15 +347,15 @@ typedef struct sensor {
     uint64_t rng;
     char *buf;
     size_t len;
-    uint64_t due_count;     /* Messages that fell due (--count counts these). */
-    unsigned queued;        /* Due, not yet sent: waiting for the connection. */
-    int64_t lead_ms;        /* Per-message mode: connect this long before a message is due. */
-    unsigned fail_streak;   /* Failed attempts since the last connection. */
-    char last_fail[160];    /* The failure last logged as a warning. */
-    int64_t last_loss;      /* Monotonic ms of the last lost connection (0: none). */
+    uint64_t due_count;      /* Messages that fell due (--count counts these). */
+    unsigned queued;         /* Due, not yet sent: waiting for the connection. */
+    int64_t lead_ms;         /* Per-message mode: connect this long before a message is due. */
+    unsigned fail_streak;    /* Failed attempts since the last connection. */
+    char last_fail[160];     /* The failure last logged as a warning. */
+    int64_t last_loss;       /* Monotonic ms of the last lost connection (0: none). */
     bool refused_since_loss; /* An attempt failed since then (quarantine, broker down). */
     int64_t now_ms;
-    int64_t finish_by;      /* --count reached: stop waiting for the last connection then. */
+    int64_t finish_by; /* --count reached: stop waiting for the last connection then. */
 } sensor_t;
 
 /* Makes and publishes one message; false when the connection refused it. */
@@ -444,8 +446,8 @@ static void on_disconnected(dd_conn_t *conn, void *ctx, bool was_connected, int 
         /* A refusal repeats every few seconds while it lasts: warn once per streak and reason. */
         if (strncmp(s->last_fail, text, sizeof(s->last_fail) - 1) != 0) {
             DD_LOG_WARN("connection failed (%s, %d); retrying every few seconds (at most %.0f s "
-                        "apart) without logging each attempt", text, reason,
-                        (double)s->params.backoff_max_ms / 1000.0);
+                        "apart) without logging each attempt",
+                        text, reason, (double)s->params.backoff_max_ms / 1000.0);
             (void)snprintf(s->last_fail, sizeof(s->last_fail), "%s", text);
         } else {
             DD_LOG_DEBUG("connection failed again (%s, %d); retrying in %.1f s", text, reason,
@@ -520,8 +522,7 @@ static bool done(sensor_t *s)
     if (s->o->count == 0 || s->due_count < (uint64_t)s->o->count) {
         return false;
     }
-    if (s->queued == 0
-        && (s->o->persistent || state == DD_CONN_CLOSED || state == DD_CONN_IDLE)) {
+    if (s->queued == 0 && (s->o->persistent || state == DD_CONN_CLOSED || state == DD_CONN_IDLE)) {
         return true;
     }
     if (s->finish_by == 0) {
@@ -560,8 +561,8 @@ dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_a
     memset(&s, 0, sizeof(s));
     s.o = opts;
     s.now_ms = dd_clock_mono_ms();
-    s.rng = opts->seed != 0 ? opts->seed
-                            : ((uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 40));
+    s.rng =
+        opts->seed != 0 ? opts->seed : ((uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 40));
     s.buf = malloc(opts->payload_size + 8);
     if (s.buf == NULL) {
         return DD_SENSOR_NO_MEMORY;
@@ -632,11 +633,10 @@ dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_a
             continue;
         }
         state = dd_conn_state(s.conn);
-        if (s.conn != NULL && !opts->persistent
-            && (state == DD_CONN_IDLE || state == DD_CONN_CLOSED)
-            && (s.queued > 0
-                || (more && s.lead_ms > 0
-                    && dd_devclock_sched_wait_ms(&s.sched, s.now_ms) <= s.lead_ms))) {
+        if (s.conn != NULL && !opts->persistent &&
+            (state == DD_CONN_IDLE || state == DD_CONN_CLOSED) &&
+            (s.queued > 0 || (more && s.lead_ms > 0 &&
+                              dd_devclock_sched_wait_ms(&s.sched, s.now_ms) <= s.lead_ms))) {
             /* A message still waiting (its connection was closing), or the next one is near. */
             (void)dd_conn_start(s.conn, s.now_ms);
             next_tick = s.now_ms;

@@ -46,11 +46,11 @@
 typedef enum dd_sensor_status {
     DD_SENSOR_OK = 0,
     DD_SENSOR_BAD_PARAMETER,
-    DD_SENSOR_USAGE,          /**< Bad command line (message says why). */
-    DD_SENSOR_HELP,           /**< --help was given. */
-    DD_SENSOR_SETUP_FAILED,   /**< Credentials unreadable. */
+    DD_SENSOR_USAGE,        /**< Bad command line (message says why). */
+    DD_SENSOR_HELP,         /**< --help was given. */
+    DD_SENSOR_SETUP_FAILED, /**< Credentials unreadable. */
     DD_SENSOR_BUFFER_TOO_SMALL,
-    DD_SENSOR_INCOMPLETE,     /**< --count: not every message was sent. */
+    DD_SENSOR_INCOMPLETE, /**< --count: not every message was sent. */
     DD_SENSOR_NO_MEMORY
 } dd_sensor_status_t;
 
@@ -70,21 +70,21 @@ typedef enum dd_sensor_status {
 
 /** Everything the command line sets. */
 typedef struct dd_sensor_options {
-    const char *topic;          /**< -t/--topic (required) */
-    const char *name;           /**< -n/--name, -d/--devicename (required) */
-    char client_id[160];        /**< --client-id, default NAME-telemetry */
-    char host[256];             /**< -e/--endpoint host, default from /tmp/endpoint */
-    uint16_t port;              /**< --port or the endpoint's, default 8883 */
-    const char *root_ca;        /**< -r/--rootCA, default /tmp/rootca.pem */
-    const char *cert;           /**< -c/--cert, default /tmp/cert.pem */
-    const char *key;            /**< -k/--key, default /tmp/private.key */
-    const char *alpn;           /**< --alpn, default x-amzn-mqtt-ca on port 443 */
-    double interval_s;          /**< -i/--interval, default 10 */
-    bool persistent;            /**< --persistent: one connection for every message */
-    size_t payload_size;        /**< --compromised (3000) / --payload-size N; 0 = temperature */
-    long count;                 /**< --count N messages then exit; 0 = until stopped */
-    bool dry_run;               /**< --dry-run: print payloads, never connect */
-    uint64_t seed;              /**< --seed for reproducible payloads (0 = from time and pid) */
+    const char *topic;   /**< -t/--topic (required) */
+    const char *name;    /**< -n/--name, -d/--devicename (required) */
+    char client_id[160]; /**< --client-id, default NAME-telemetry */
+    char host[256];      /**< -e/--endpoint host, default from /tmp/endpoint */
+    uint16_t port;       /**< --port or the endpoint's, default 8883 */
+    const char *root_ca; /**< -r/--rootCA, default /tmp/rootca.pem */
+    const char *cert;    /**< -c/--cert, default /tmp/cert.pem */
+    const char *key;     /**< -k/--key, default /tmp/private.key */
+    const char *alpn;    /**< --alpn, default x-amzn-mqtt-ca on port 443 */
+    double interval_s;   /**< -i/--interval, default 10 */
+    bool persistent;     /**< --persistent: one connection for every message */
+    size_t payload_size; /**< --compromised (3000) / --payload-size N; 0 = temperature */
+    long count;          /**< --count N messages then exit; 0 = until stopped */
+    bool dry_run;        /**< --dry-run: print payloads, never connect */
+    uint64_t seed;       /**< --seed for reproducible payloads (0 = from time and pid) */
     bool verbose;
     const char *clock_spec;     /**< --clock SPEC|none (NULL: not given) */
     const dd_devclock_t *clock; /**< Set by the caller after dd_devclock_resolve() (borrowed;
@@ -93,9 +93,9 @@ typedef struct dd_sensor_options {
 
 /** Counters of one run. */
 typedef struct dd_sensor_stats {
-    uint64_t sent;              /**< Messages written to the broker (or printed). */
-    uint64_t skipped;           /**< Due while no connection could be made. */
-    uint64_t bytes;             /**< Payload bytes sent. */
+    uint64_t sent;    /**< Messages written to the broker (or printed). */
+    uint64_t skipped; /**< Due while no connection could be made. */
+    uint64_t bytes;   /**< Payload bytes sent. */
     uint64_t connects;
 } dd_sensor_stats_t;
 

@@ -62,8 +62,8 @@ int main(int argc, char **argv)
         dd_log_set_level(DD_LOG_LEVEL_DEBUG);
     }
     if (dd_devclock_resolve(opts.clock_spec, getenv(DD_DEVCLOCK_ENV),
-                            getenv(DD_DEVCLOCK_DATA_DIR_ENV), &g_clock, msg, sizeof(msg))
-        != DD_DEVCLOCK_OK) {
+                            getenv(DD_DEVCLOCK_DATA_DIR_ENV), &g_clock, msg,
+                            sizeof(msg)) != DD_DEVCLOCK_OK) {
         (void)fprintf(stderr, "ddlocal-sensor: %s\n", msg);
         return 2;
     }

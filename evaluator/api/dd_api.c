@@ -26,10 +26,13 @@ typedef struct api_op {
     api_handler_fn fn;
     unsigned flags;
     dd_api_support_t support;
-    const char *note;            /* what is missing when partial */
+    const char *note; /* what is missing when partial */
 } api_op_t;
 
-#define OP(n, f, s, note) {n, f, API_LOCKED, s, note}
+#define OP(n, f, s, note)         \
+    {                             \
+        n, f, API_LOCKED, s, note \
+    }
 #define FULL DD_API_SUPPORTED
 #define PART DD_API_PARTIAL
 
@@ -50,8 +53,7 @@ static const api_op_t OPS[] = {
     OP("CreateMitigationAction", api_create_mitigation_action, PART,
        "tags are accepted and ignored; only ADD_THINGS_TO_THING_GROUP is executed by tasks"),
     OP("CreatePolicy", api_create_policy, PART, "tags are accepted and ignored"),
-    OP("CreateSecurityProfile", api_create_security_profile, PART,
-       "tags are accepted and ignored"),
+    OP("CreateSecurityProfile", api_create_security_profile, PART, "tags are accepted and ignored"),
     OP("CreateThing", api_create_thing, PART,
        "thing types are not checked for existence; billing groups do not exist"),
     OP("CreateThingGroup", api_create_thing_group, PART, "tags are accepted and ignored"),
@@ -85,8 +87,8 @@ static const api_op_t OPS[] = {
     OP("ListAttachedPolicies", api_list_attached_policies, FULL, ""),
     OP("ListCertificates", api_list_certificates, FULL, ""),
     OP("ListCustomMetrics", api_list_custom_metrics, FULL, ""),
-    OP("ListDetectMitigationActionsExecutions", api_list_detect_mitigation_actions_executions,
-       FULL, ""),
+    OP("ListDetectMitigationActionsExecutions", api_list_detect_mitigation_actions_executions, FULL,
+       ""),
     OP("ListDetectMitigationActionsTasks", api_list_detect_mitigation_actions_tasks, FULL, ""),
     OP("ListDimensions", api_list_dimensions, FULL, ""),
     OP("ListMetricValues", api_list_metric_values, FULL, ""),
@@ -239,13 +241,11 @@ void api_no_memory(api_ctx_t *ctx)
 
 void api_registry_error(api_ctx_t *ctx, dd_registry_status_t status, const dd_registry_error_t *err)
 {
-    const char *message = (err != NULL && err->message[0] != '\0') ? err->message
-                                                                   : dd_registry_strerror(status);
+    const char *message =
+        (err != NULL && err->message[0] != '\0') ? err->message : dd_registry_strerror(status);
 
     switch (status) {
-    case DD_REGISTRY_OK:
-        api_reply_empty(ctx);
-        return;
+    case DD_REGISTRY_OK: api_reply_empty(ctx); return;
     case DD_REGISTRY_INVALID:
         reply_error_raw(ctx, "InvalidRequestException", message, NULL, NULL);
         return;
@@ -254,7 +254,8 @@ void api_registry_error(api_ctx_t *ctx, dd_registry_status_t status, const dd_re
         return;
     case DD_REGISTRY_ALREADY_EXISTS:
         reply_error_raw(ctx, "ResourceAlreadyExistsException", message,
-                        err != NULL ? err->resource_id : NULL, err != NULL ? err->resource_arn : NULL);
+                        err != NULL ? err->resource_id : NULL,
+                        err != NULL ? err->resource_arn : NULL);
         return;
     case DD_REGISTRY_VERSION_CONFLICT:
         reply_error_raw(ctx, "VersionConflictException", message, NULL, NULL);
@@ -266,8 +267,7 @@ void api_registry_error(api_ctx_t *ctx, dd_registry_status_t status, const dd_re
         reply_error_raw(ctx, "LimitExceededException", message, NULL, NULL);
         return;
     case DD_REGISTRY_BAD_PARAMETER:
-    case DD_REGISTRY_STORE_ERROR:
-        break;
+    case DD_REGISTRY_STORE_ERROR: break;
     }
     reply_error_raw(ctx, "InternalFailureException", message, NULL, NULL);
 }
@@ -277,9 +277,7 @@ void api_store_error(api_ctx_t *ctx, dd_store_status_t status, const char *what)
     const char *w = what != NULL ? what : "Resource";
 
     switch (status) {
-    case DD_STORE_OK:
-        api_reply_empty(ctx);
-        return;
+    case DD_STORE_OK: api_reply_empty(ctx); return;
     case DD_STORE_NOT_FOUND:
         api_error(ctx, "ResourceNotFoundException", "%s does not exist", w);
         return;
@@ -290,24 +288,17 @@ void api_store_error(api_ctx_t *ctx, dd_store_status_t status, const char *what)
         api_error(ctx, "VersionConflictException",
                   "%s: expectedVersion does not match the current version", w);
         return;
-    case DD_STORE_LIMIT:
-        api_error(ctx, "LimitExceededException", "%s: limit exceeded", w);
-        return;
+    case DD_STORE_LIMIT: api_error(ctx, "LimitExceededException", "%s: limit exceeded", w); return;
     case DD_STORE_IN_USE:
         api_error(ctx, "InvalidRequestException", "%s is still used by a security profile", w);
         return;
-    case DD_STORE_BAD_TOKEN:
-        api_error(ctx, "InvalidRequestException", "Invalid nextToken");
-        return;
+    case DD_STORE_BAD_TOKEN: api_error(ctx, "InvalidRequestException", "Invalid nextToken"); return;
     case DD_STORE_BAD_PARAMETER:
         api_error(ctx, "InvalidRequestException", "%s: invalid request", w);
         return;
-    case DD_STORE_NO_MEMORY:
-        api_no_memory(ctx);
-        return;
+    case DD_STORE_NO_MEMORY: api_no_memory(ctx); return;
     case DD_STORE_SQL_ERROR:
-    case DD_STORE_CORRUPT:
-        break;
+    case DD_STORE_CORRUPT: break;
     }
     api_error(ctx, "InternalFailureException", "%s: internal store error (%s)", w,
               dd_store_strerror(status));
@@ -427,7 +418,7 @@ bool api_tags_arg(api_ctx_t *ctx)
     if (tags == NULL) {
         return true;
     }
-    cJSON_ArrayForEach(t, tags) {
+    cJSON_ArrayForEach (t, tags) {
         if (dd_rest_json_string(t, "Key", "tags.member.Key", true, 1, 128, DD_REST_ANY, &s,
                                 ctx->msg) != DD_REST_OK ||
             dd_rest_json_string(t, "Value", "tags.member.Value", false, 0, 256, DD_REST_ANY, &s,
@@ -474,7 +465,8 @@ static void dispatch(api_ctx_t *ctx, char *path)
             ctx->resp->body_len = strlen(text);
             if (status >= 400) {
                 (void)snprintf(ctx->resp->error_code, sizeof(ctx->resp->error_code), "%s",
-                               status == 404 ? "ResourceNotFoundException" : "InvalidRequestException");
+                               status == 404 ? "ResourceNotFoundException"
+                                             : "InvalidRequestException");
             }
             ctx->answered = true;
             return;
@@ -523,8 +515,8 @@ static void dispatch(api_ctx_t *ctx, char *path)
         /* AWS IoT's model has no SerializationException: a body that is not JSON is the same
          * modeled InvalidRequestException (400) as a body that is not an object. */
         if (js != DD_JSON_OK) {
-            api_error(ctx, "InvalidRequestException",
-                      "The request body is not valid JSON: %s", jerr.message);
+            api_error(ctx, "InvalidRequestException", "The request body is not valid JSON: %s",
+                      jerr.message);
             return;
         }
         if (!cJSON_IsObject(ctx->body)) {
@@ -588,7 +580,7 @@ void dd_api_response_free(dd_api_response_t *resp)
 /* ---- HTTP (libmicrohttpd) ----------------------------------------------------------- */
 
 typedef struct http_req {
-    char *uri;          /* raw request target, from the URI log callback */
+    char *uri; /* raw request target, from the URI log callback */
     bool started;
     bool too_large;
     char *body;
@@ -663,8 +655,8 @@ static bool append_body(http_req_t *r, const char *data, size_t n)
     return true;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn, const dd_api_response_t *resp,
-                             char *body, size_t len)
+static enum MHD_Result queue(struct MHD_Connection *conn, const dd_api_response_t *resp, char *body,
+                             size_t len)
 {
     struct MHD_Response *mr;
     enum MHD_Result ret;
@@ -831,18 +823,13 @@ dd_api_status_t dd_api_listen(dd_api_t *api, const char *bind_addr, uint16_t por
      * the isolator included, has the same address.
      */
     api->daemon = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, api,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-        MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)DD_API_THREADS,
-        MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, api,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)DD_API_THREADS, MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)DD_API_IDLE_TIMEOUT_S,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)DD_API_MAX_CONNECTIONS,
-        MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)DD_API_MAX_CONNECTIONS, MHD_OPTION_END);
     if (api->daemon == NULL) {
         DD_LOG_ERROR("api: cannot listen on %s:%u", bind_addr != NULL ? bind_addr : "127.0.0.1",
                      (unsigned)port);
@@ -900,20 +887,13 @@ void dd_api_stop(dd_api_t *api)
 const char *dd_api_strerror(dd_api_status_t status)
 {
     switch (status) {
-    case DD_API_OK:
-        return "ok";
-    case DD_API_BAD_PARAMETER:
-        return "bad parameter";
-    case DD_API_NO_MEMORY:
-        return "out of memory";
-    case DD_API_PKI_ERROR:
-        return "cannot load the data dir's CA";
-    case DD_API_STORE_ERROR:
-        return "cannot migrate the mitigation tables";
-    case DD_API_LISTEN_FAILED:
-        return "cannot start the HTTP server";
-    case DD_API_STATE:
-        return "already listening";
+    case DD_API_OK: return "ok";
+    case DD_API_BAD_PARAMETER: return "bad parameter";
+    case DD_API_NO_MEMORY: return "out of memory";
+    case DD_API_PKI_ERROR: return "cannot load the data dir's CA";
+    case DD_API_STORE_ERROR: return "cannot migrate the mitigation tables";
+    case DD_API_LISTEN_FAILED: return "cannot start the HTTP server";
+    case DD_API_STATE: return "already listening";
     }
     return "unknown status";
 }

@@ -42,12 +42,12 @@
 /** Status codes of this module. */
 typedef enum dd_api_status {
     DD_API_OK = 0,
-    DD_API_BAD_PARAMETER,  /**< NULL pointer or bad address. */
+    DD_API_BAD_PARAMETER, /**< NULL pointer or bad address. */
     DD_API_NO_MEMORY,
-    DD_API_PKI_ERROR,      /**< The data dir's CA could not be loaded or created. */
-    DD_API_STORE_ERROR,    /**< The mitigation tables could not be migrated. */
-    DD_API_LISTEN_FAILED,  /**< The HTTP server could not bind or start. */
-    DD_API_STATE           /**< Already listening. */
+    DD_API_PKI_ERROR,     /**< The data dir's CA could not be loaded or created. */
+    DD_API_STORE_ERROR,   /**< The mitigation tables could not be migrated. */
+    DD_API_LISTEN_FAILED, /**< The HTTP server could not bind or start. */
+    DD_API_STATE          /**< Already listening. */
 } dd_api_status_t;
 
 /** Most simultaneous HTTP connections (idle ones included). */
@@ -66,9 +66,9 @@ typedef struct dd_api dd_api_t;
 
 /** One request, for dd_api_call(). */
 typedef struct dd_api_request {
-    const char *method;        /**< "GET", "POST", ... */
-    const char *uri;           /**< Raw request target: path plus optional "?query", still encoded. */
-    const char *body;          /**< May be NULL. */
+    const char *method; /**< "GET", "POST", ... */
+    const char *uri;    /**< Raw request target: path plus optional "?query", still encoded. */
+    const char *body;   /**< May be NULL. */
     size_t body_len;
     /** Looks a request header up (case-insensitive name); NULL when absent. May be NULL. */
     const char *(*header)(void *ctx, const char *name);

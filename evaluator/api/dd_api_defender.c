@@ -88,7 +88,7 @@ static dd_engine_status_t engine_put(api_ctx_t *ctx, const dd_profile_t *profile
 static char *profile_body_text(api_ctx_t *ctx)
 {
     static const char *const STRIP[] = {"securityProfileName", "securityProfileArn", "version",
-                                        "creationDate", "lastModifiedDate", "targets"};
+                                        "creationDate",        "lastModifiedDate",   "targets"};
     cJSON *copy = ctx->body != NULL ? cJSON_Duplicate(ctx->body, true) : cJSON_CreateObject();
     char *text;
     size_t i;
@@ -311,7 +311,7 @@ void api_describe_security_profile(api_ctx_t *ctx)
 typedef struct store_names {
     api_ctx_t *ctx;
     cJSON *arr;
-    dd_name_kind_t kind;          /* DD_NAME_KIND_COUNT: plain strings */
+    dd_name_kind_t kind; /* DD_NAME_KIND_COUNT: plain strings */
     const char *name_member;
     const char *arn_member;
     bool failed;
@@ -484,7 +484,8 @@ static bool target_arg(api_ctx_t *ctx, bool check_group, dd_arn_target_t *kind, 
         return false;
     }
     if (check_group && *kind == DD_ARN_TARGET_THING_GROUP &&
-        dd_registry_group_get(&ctx->p->registry, group, NULL, NULL, NULL) == DD_REGISTRY_NOT_FOUND) {
+        dd_registry_group_get(&ctx->p->registry, group, NULL, NULL, NULL) ==
+            DD_REGISTRY_NOT_FOUND) {
         api_error(ctx, "ResourceNotFoundException", "Thing group %s does not exist", group);
         return false;
     }
@@ -1122,11 +1123,11 @@ static cJSON *custom_metric_json(api_ctx_t *ctx, const dd_custom_metric_def_t *d
     api_arn(ctx, DD_NAME_CUSTOM_METRIC, d->name, arn, sizeof(arn));
     if (o == NULL || !api_add_string(o, "metricName", d->name) ||
         !api_add_string(o, "metricArn", arn) ||
-        (describe && (!api_add_string(o, "metricType", dd_metric_custom_type_name(d->type)) ||
-                      (d->display_name[0] != '\0' &&
-                       !api_add_string(o, "displayName", d->display_name)) ||
-                      !dd_rest_add_time(o, "creationDate", d->creation_ms) ||
-                      !dd_rest_add_time(o, "lastModifiedDate", d->modified_ms)))) {
+        (describe &&
+         (!api_add_string(o, "metricType", dd_metric_custom_type_name(d->type)) ||
+          (d->display_name[0] != '\0' && !api_add_string(o, "displayName", d->display_name)) ||
+          !dd_rest_add_time(o, "creationDate", d->creation_ms) ||
+          !dd_rest_add_time(o, "lastModifiedDate", d->modified_ms)))) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -1364,7 +1365,7 @@ static bool dimension_values(api_ctx_t *ctx, dd_dimension_def_t *d)
         return false;
     }
     d->value_count = 0;
-    cJSON_ArrayForEach(v, values) {
+    cJSON_ArrayForEach (v, values) {
         if (!cJSON_IsString(v)) {
             api_error(ctx, "InvalidRequestException", "stringValues must be a list of strings");
             return false;

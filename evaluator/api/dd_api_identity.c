@@ -14,9 +14,9 @@
 
 /* ---- certificates --------------------------------------------------------------------- */
 
-static const char *const CERT_STATUSES[] = {"ACTIVE",   "INACTIVE",          "REVOKED",
-                                            "PENDING_TRANSFER", "REGISTER_INACTIVE",
-                                            "PENDING_ACTIVATION", NULL};
+static const char *const CERT_STATUSES[] = {
+    "ACTIVE", "INACTIVE", "REVOKED", "PENDING_TRANSFER", "REGISTER_INACTIVE", "PENDING_ACTIVATION",
+    NULL};
 
 /* certificateId label: 64 hex characters (AWS's are lowercase; so are ddlocal's). */
 static bool cert_id_label(api_ctx_t *ctx, char id[DD_PKI_CERT_ID_LEN + 1])
@@ -160,8 +160,8 @@ static int describe_cert_cb(void *arg, const dd_registry_cert_t *c)
     if (dd_pki_cert_from_pem(c->pem, strlen(c->pem), &x) == DD_PKI_OK &&
         asn1_time_ms(X509_get0_notBefore(x), &nb) && asn1_time_ms(X509_get0_notAfter(x), &na)) {
         validity = cJSON_CreateObject();
-        if (validity != NULL &&
-            (!dd_rest_add_time(validity, "notBefore", nb) || !dd_rest_add_time(validity, "notAfter", na))) {
+        if (validity != NULL && (!dd_rest_add_time(validity, "notBefore", nb) ||
+                                 !dd_rest_add_time(validity, "notAfter", na))) {
             cJSON_Delete(validity);
             validity = NULL;
         }
@@ -377,8 +377,8 @@ void api_detach_thing_principal(api_ctx_t *ctx)
 typedef struct names_out {
     api_ctx_t *ctx;
     cJSON *arr;
-    dd_name_kind_t arn_kind;    /* DD_NAME_KIND_COUNT: the name itself */
-    const char *name_member;    /* non-NULL: objects {name_member: name, arn_member: arn} */
+    dd_name_kind_t arn_kind; /* DD_NAME_KIND_COUNT: the name itself */
+    const char *name_member; /* non-NULL: objects {name_member: name, arn_member: arn} */
     const char *arn_member;
     bool failed;
 } names_out_t;

@@ -33,10 +33,10 @@
 #define API_MAX_PAGE 250
 
 struct dd_api {
-    dd_pipeline_t *p;                 /**< Borrowed. */
-    dd_pki_ca_t *ca;                  /**< The data dir's CA. */
-    dd_mitigation_t *mitigation;      /**< Mitigation actions and tasks (own tables). */
-    struct MHD_Daemon *daemon;        /**< NULL until dd_api_listen(). */
+    dd_pipeline_t *p;            /**< Borrowed. */
+    dd_pki_ca_t *ca;             /**< The data dir's CA. */
+    dd_mitigation_t *mitigation; /**< Mitigation actions and tasks (own tables). */
+    struct MHD_Daemon *daemon;   /**< NULL until dd_api_listen(). */
     uint16_t port;
 };
 
@@ -47,13 +47,13 @@ typedef struct api_ctx {
     const dd_api_request_t *req;
     const dd_route_match_t *route;
     dd_rest_query_t query;
-    cJSON *body;                      /**< Parsed JSON object; NULL for an empty body. */
+    cJSON *body; /**< Parsed JSON object; NULL for an empty body. */
     dd_api_response_t *resp;
     bool answered;
-    bool locked;                      /**< The dispatcher holds the pipeline lock. */
-    bool registry_changed;            /**< Call the registry_changed hook. */
-    bool defender_changed;            /**< Call the defender_changed hook. */
-    char msg[DD_REST_MESSAGE_MAX];    /**< Validation messages land here. */
+    bool locked;                   /**< The dispatcher holds the pipeline lock. */
+    bool registry_changed;         /**< Call the registry_changed hook. */
+    bool defender_changed;         /**< Call the defender_changed hook. */
+    char msg[DD_REST_MESSAGE_MAX]; /**< Validation messages land here. */
 } api_ctx_t;
 
 typedef void (*api_handler_fn)(api_ctx_t *ctx);
@@ -72,7 +72,8 @@ void api_error_exists(api_ctx_t *ctx, const char *message, const char *id, const
 /** @brief 400 InvalidRequestException with ctx->msg. */
 void api_invalid(api_ctx_t *ctx);
 /** @brief Maps a registry refusal to its AWS error. */
-void api_registry_error(api_ctx_t *ctx, dd_registry_status_t status, const dd_registry_error_t *err);
+void api_registry_error(api_ctx_t *ctx, dd_registry_status_t status,
+                        const dd_registry_error_t *err);
 /** @brief Maps a store failure (message given for the AWS-visible ones). */
 void api_store_error(api_ctx_t *ctx, dd_store_status_t status, const char *what);
 /** @brief 500 InternalFailureException "out of memory". */

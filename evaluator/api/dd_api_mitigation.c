@@ -22,10 +22,13 @@
 /** Most violations one task acts on. */
 #define TASK_MAX_VIOLATIONS 10000
 
-static const char *const ACTION_TYPES[] = {"UPDATE_DEVICE_CERTIFICATE", "UPDATE_CA_CERTIFICATE",
+static const char *const ACTION_TYPES[] = {"UPDATE_DEVICE_CERTIFICATE",
+                                           "UPDATE_CA_CERTIFICATE",
                                            "ADD_THINGS_TO_THING_GROUP",
-                                           "REPLACE_DEFAULT_POLICY_VERSION", "ENABLE_IOT_LOGGING",
-                                           "PUBLISH_FINDING_TO_SNS", NULL};
+                                           "REPLACE_DEFAULT_POLICY_VERSION",
+                                           "ENABLE_IOT_LOGGING",
+                                           "PUBLISH_FINDING_TO_SNS",
+                                           NULL};
 
 static void mitigation_error(api_ctx_t *ctx, dd_mitigation_status_t st, const char *what)
 {
@@ -81,8 +84,8 @@ static int action_cb(void *arg, const dd_mitigation_action_t *a)
 
     api_arn(ao->ctx, DD_NAME_MITIGATION_ACTION, a->name, arn, sizeof(arn));
     if (!ao->describe) {
-        ao->ok = api_add_string(ao->obj, "actionArn", arn) &&
-                 api_add_string(ao->obj, "actionId", a->id);
+        ao->ok =
+            api_add_string(ao->obj, "actionArn", arn) && api_add_string(ao->obj, "actionId", a->id);
         return 0;
     }
     ao->ok = api_add_string(ao->obj, "actionName", a->name) &&
@@ -277,8 +280,8 @@ void api_list_mitigation_actions(api_ctx_t *ctx)
         api_no_memory(ctx);
         return;
     }
-    st = dd_mitigation_action_list(ctx->api->mitigation, type >= 0 ? ACTION_TYPES[type] : NULL,
-                                   key, size, action_list_cb, &al, next);
+    st = dd_mitigation_action_list(ctx->api->mitigation, type >= 0 ? ACTION_TYPES[type] : NULL, key,
+                                   size, action_list_cb, &al, next);
     finish_list(ctx, out, al.failed, st, next);
 }
 
@@ -335,8 +338,8 @@ static cJSON *task_summary(const dd_mitigation_task_t *t)
     ok = ok &&
          (t->only_active < 0 ||
           cJSON_AddBoolToObject(o, "onlyActiveViolationsIncluded", t->only_active == 1) != NULL) &&
-         (t->include_suppressed < 0 ||
-          cJSON_AddBoolToObject(o, "suppressedAlertsIncluded", t->include_suppressed == 1) != NULL) &&
+         (t->include_suppressed < 0 || cJSON_AddBoolToObject(o, "suppressedAlertsIncluded",
+                                                             t->include_suppressed == 1) != NULL) &&
          cJSON_AddItemToObject(o, "actionsDefinition", actions);
     if (!ok) {
         cJSON_Delete(actions);
@@ -378,8 +381,8 @@ static int definition_cb(void *arg, const dd_mitigation_action_t *a)
 {
     cJSON *def = cJSON_CreateObject();
 
-    if (def == NULL || !api_add_string(def, "name", a->name) ||
-        !api_add_string(def, "id", a->id) || !api_add_string(def, "roleArn", a->role_arn) ||
+    if (def == NULL || !api_add_string(def, "name", a->name) || !api_add_string(def, "id", a->id) ||
+        !api_add_string(def, "roleArn", a->role_arn) ||
         !cJSON_AddItemToObject(def, "actionParams", cJSON_Parse(a->params_json)) ||
         !cJSON_AddItemToArray((cJSON *)arg, def)) {
         cJSON_Delete(def);
@@ -394,16 +397,16 @@ typedef struct target_violation {
 } target_violation_t;
 
 typedef struct collect {
-    dd_map_t seen;                 /* violation ids already taken */
+    dd_map_t seen; /* violation ids already taken */
     target_violation_t *list;
     size_t count;
     size_t cap;
-    const cJSON *ids;              /* target.violationIds, or NULL */
-    const char *behavior;          /* target.behaviorName, or NULL */
+    const cJSON *ids;     /* target.violationIds, or NULL */
+    const char *behavior; /* target.behaviorName, or NULL */
     bool has_range;
     int64_t start_ms;
     int64_t end_ms;
-    bool events;                   /* items are ViolationEvents (else ActiveViolations) */
+    bool events; /* items are ViolationEvents (else ActiveViolations) */
     bool failed;
 } collect_t;
 
@@ -414,7 +417,7 @@ static bool wanted_id(const collect_t *c, const char *id)
     if (c->ids == NULL) {
         return true;
     }
-    cJSON_ArrayForEach(v, c->ids) {
+    cJSON_ArrayForEach (v, c->ids) {
         if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) {
             return true;
         }
@@ -491,8 +494,7 @@ static dd_store_status_t collect_all(api_ctx_t *ctx, collect_t *c, bool events,
         ss = events ? dd_store_violation_events(ctx->p->store, f, &page, collect_cb, c, next)
                     : dd_store_active_violations(ctx->p->store, f, &page, collect_cb, c, next);
         (void)snprintf(token, sizeof(token), "%s", next);
-    } while (ss == DD_STORE_OK && !c->failed && token[0] != '\0' &&
-             c->count < TASK_MAX_VIOLATIONS);
+    } while (ss == DD_STORE_OK && !c->failed && token[0] != '\0' && c->count < TASK_MAX_VIOLATIONS);
     return ss;
 }
 
@@ -508,11 +510,13 @@ static bool run_action(api_ctx_t *ctx, const task_action_t *a, const char *thing
 
     if (strcmp(a->type, "ADD_THINGS_TO_THING_GROUP") != 0) {
         (void)snprintf(code, code_len, "NotSupported");
-        (void)snprintf(msg, msg_len, "ddlocal does not execute %s mitigation actions (only "
-                                     "ADD_THINGS_TO_THING_GROUP)", a->type);
+        (void)snprintf(msg, msg_len,
+                       "ddlocal does not execute %s mitigation actions (only "
+                       "ADD_THINGS_TO_THING_GROUP)",
+                       a->type);
         return false;
     }
-    cJSON_ArrayForEach(g, names) {
+    cJSON_ArrayForEach (g, names) {
         if (!cJSON_IsString(g)) {
             continue;
         }
@@ -578,10 +582,10 @@ static bool task_args(api_ctx_t *ctx, task_args_t *a)
         api_invalid(ctx);
         return false;
     }
-    cJSON_ArrayForEach(v, a->ids) {
-        if (!cJSON_IsString(v) || dd_rest_check_string("target.violationIds.member", v->valuestring,
-                                                        1, 128, DD_REST_VIOLATION_ID,
-                                                        ctx->msg) != DD_REST_OK) {
+    cJSON_ArrayForEach (v, a->ids) {
+        if (!cJSON_IsString(v) ||
+            dd_rest_check_string("target.violationIds.member", v->valuestring, 1, 128,
+                                 DD_REST_VIOLATION_ID, ctx->msg) != DD_REST_OK) {
             if (!cJSON_IsString(v)) {
                 (void)snprintf(ctx->msg, sizeof(ctx->msg), "target.violationIds must be strings");
             }
@@ -599,10 +603,10 @@ static bool task_args(api_ctx_t *ctx, task_args_t *a)
         api_error(ctx, "InvalidRequestException", "target.behaviorName needs securityProfileName");
         return false;
     }
-    cJSON_ArrayForEach(v, a->actions) {
-        if (!cJSON_IsString(v) || dd_rest_check_string("actions.member", v->valuestring, 1,
-                                                        ACTION_NAME_MAX, DD_REST_NAME_NOCOLON,
-                                                        ctx->msg) != DD_REST_OK) {
+    cJSON_ArrayForEach (v, a->actions) {
+        if (!cJSON_IsString(v) ||
+            dd_rest_check_string("actions.member", v->valuestring, 1, ACTION_NAME_MAX,
+                                 DD_REST_NAME_NOCOLON, ctx->msg) != DD_REST_OK) {
             if (!cJSON_IsString(v)) {
                 (void)snprintf(ctx->msg, sizeof(ctx->msg), "actions must be action names");
             }
@@ -701,7 +705,7 @@ void api_start_detect_mitigation_actions_task(api_ctx_t *ctx)
     }
     memset(acts, 0, sizeof(acts));
     defs = cJSON_CreateArray();
-    cJSON_ArrayForEach(v, a.actions) {
+    cJSON_ArrayForEach (v, a.actions) {
         task_action_t *ta = &acts[nacts++];
         (void)snprintf(ta->name, sizeof(ta->name), "%s", v->valuestring);
         if (dd_mitigation_action_get(ctx->api->mitigation, ta->name, load_action_cb, ta) !=
@@ -812,8 +816,8 @@ void api_start_detect_mitigation_actions_task(api_ctx_t *ctx)
         }
     }
     (void)dd_mitigation_task_finish(ctx->api->mitigation, a.task_id,
-                                    failed > 0 ? "FAILED" : "SUCCESSFUL", api_now_ms(ctx),
-                                    executed, skipped, failed);
+                                    failed > 0 ? "FAILED" : "SUCCESSFUL", api_now_ms(ctx), executed,
+                                    skipped, failed);
     reply_task_id(ctx, a.task_id);
 
 out_collect:
@@ -831,7 +835,7 @@ out:
 /* ---- task queries ------------------------------------------------------------------------ */
 
 typedef struct task_out {
-    cJSON *obj;    /* object (describe) or array (list) */
+    cJSON *obj; /* object (describe) or array (list) */
     bool list;
     bool failed;
     char status[24];
@@ -949,16 +953,15 @@ void api_list_detect_mitigation_actions_executions(api_ctx_t *ctx)
     if (!api_page_args(ctx, "maxResults", "nextToken", API_MAX_PAGE, &size, key)) {
         return;
     }
-    if (dd_rest_query_string(&ctx->query, "taskId", false, 1, 128, DD_REST_NAME_NOCOLON,
-                             &f.task_id, ctx->msg) == DD_REST_INVALID ||
+    if (dd_rest_query_string(&ctx->query, "taskId", false, 1, 128, DD_REST_NAME_NOCOLON, &f.task_id,
+                             ctx->msg) == DD_REST_INVALID ||
         dd_rest_query_string(&ctx->query, "violationId", false, 1, 128, DD_REST_VIOLATION_ID,
                              &f.violation_id, ctx->msg) == DD_REST_INVALID ||
-        dd_rest_query_string(&ctx->query, "thingName", false, 1, 128, DD_REST_NO_CONTROL,
-                             &f.thing, ctx->msg) == DD_REST_INVALID ||
+        dd_rest_query_string(&ctx->query, "thingName", false, 1, 128, DD_REST_NO_CONTROL, &f.thing,
+                             ctx->msg) == DD_REST_INVALID ||
         dd_rest_query_time(&ctx->query, "startTime", false, &f.start_ms, ctx->msg) ==
             DD_REST_INVALID ||
-        dd_rest_query_time(&ctx->query, "endTime", false, &f.end_ms, ctx->msg) ==
-            DD_REST_INVALID) {
+        dd_rest_query_time(&ctx->query, "endTime", false, &f.end_ms, ctx->msg) == DD_REST_INVALID) {
         api_invalid(ctx);
         return;
     }

@@ -17,8 +17,8 @@
  * base updated by the payload, where an empty value removes the attribute (AWS).
  * Returns false after answering 400.
  */
-static bool attributes_arg(api_ctx_t *ctx, const cJSON *payload, const char *path,
-                           const char *base, char **out)
+static bool attributes_arg(api_ctx_t *ctx, const cJSON *payload, const char *path, const char *base,
+                           char **out)
 {
     const cJSON *attrs;
     const cJSON *merge;
@@ -49,7 +49,7 @@ static bool attributes_arg(api_ctx_t *ctx, const cJSON *payload, const char *pat
                   path);
         return false;
     }
-    cJSON_ArrayForEach(a, attrs) {
+    cJSON_ArrayForEach (a, attrs) {
         (void)snprintf(member, sizeof(member), "%s.attributes.key", path);
         if (dd_rest_check_string(member, a->string, 1, 128, DD_REST_ATTR_NAME, ctx->msg) !=
             DD_REST_OK) {
@@ -73,7 +73,7 @@ static bool attributes_arg(api_ctx_t *ctx, const cJSON *payload, const char *pat
             cJSON_Delete(result);
             result = cJSON_CreateObject();
         }
-        cJSON_ArrayForEach(a, attrs) {
+        cJSON_ArrayForEach (a, attrs) {
             cJSON_DeleteItemFromObjectCaseSensitive(result, a->string);
             if (a->valuestring[0] != '\0') {
                 (void)cJSON_AddStringToObject(result, a->string, a->valuestring);
@@ -120,8 +120,7 @@ static bool name_or_arn(api_ctx_t *ctx, const char *name_member, const char *arn
     if (arn != NULL) {
         if (dd_arn_parse(&ctx->p->arn, kind, arn, from_arn, sizeof(from_arn)) != DD_NAMES_OK) {
             api_error(ctx, "InvalidRequestException", "%s '%.200s' is not a %s ARN of %s:%s",
-                      arn_member, arn, dd_name_noun(kind), ctx->p->arn.region,
-                      ctx->p->arn.account);
+                      arn_member, arn, dd_name_noun(kind), ctx->p->arn.region, ctx->p->arn.account);
             return false;
         }
         if (name != NULL && strcmp(name, from_arn) != 0) {
@@ -157,8 +156,8 @@ void api_create_thing(api_ctx_t *ctx)
     if (name == NULL) {
         return;
     }
-    if (dd_rest_json_string(ctx->body, "thingTypeName", NULL, false, 1, NAME_MAX_LEN,
-                            DD_REST_NAME, &type, ctx->msg) == DD_REST_INVALID ||
+    if (dd_rest_json_string(ctx->body, "thingTypeName", NULL, false, 1, NAME_MAX_LEN, DD_REST_NAME,
+                            &type, ctx->msg) == DD_REST_INVALID ||
         dd_rest_json_string(ctx->body, "billingGroupName", NULL, false, 1, NAME_MAX_LEN,
                             DD_REST_NAME, &billing, ctx->msg) == DD_REST_INVALID) {
         api_invalid(ctx);
@@ -449,7 +448,7 @@ typedef struct group_out {
     cJSON *obj;
     bool ok;
     char parent[DD_NAME_MAX + 1];
-    char *attrs;             /* copy of the stored attributes JSON (malloc'd) */
+    char *attrs; /* copy of the stored attributes JSON (malloc'd) */
 } group_out_t;
 
 static int describe_group_cb(void *arg, const dd_registry_group_t *g)
@@ -467,7 +466,8 @@ static int describe_group_cb(void *arg, const dd_registry_group_t *g)
     props = cJSON_AddObjectToObject(go->obj, "thingGroupProperties");
     payload = props != NULL ? cJSON_AddObjectToObject(props, "attributePayload") : NULL;
     meta = cJSON_CreateObject();
-    go->ok = payload != NULL && meta != NULL && api_add_string(go->obj, "thingGroupName", g->name) &&
+    go->ok = payload != NULL && meta != NULL &&
+             api_add_string(go->obj, "thingGroupName", g->name) &&
              api_add_string(go->obj, "thingGroupId", g->group_id) &&
              api_add_string(go->obj, "thingGroupArn", arn) &&
              cJSON_AddNumberToObject(go->obj, "version", (double)g->version) != NULL &&
@@ -532,9 +532,8 @@ void api_describe_thing_group(api_ctx_t *ctx)
         ancestors_out_t ao = {ctx, NULL, true};
         cJSON *meta = cJSON_GetObjectItemCaseSensitive(go.obj, "thingGroupMetadata");
         ao.arr = cJSON_AddArrayToObject(meta, "rootToParentThingGroups");
-        if (ao.arr == NULL ||
-            dd_registry_group_ancestors(&ctx->p->registry, name, ancestor_cb, &ao) !=
-                DD_REGISTRY_OK) {
+        if (ao.arr == NULL || dd_registry_group_ancestors(&ctx->p->registry, name, ancestor_cb,
+                                                          &ao) != DD_REGISTRY_OK) {
             ao.ok = false;
         }
         go.ok = ao.ok;
@@ -565,12 +564,13 @@ void api_update_thing_group(api_ctx_t *ctx)
     }
     props = cJSON_GetObjectItemCaseSensitive(ctx->body, "thingGroupProperties");
     if (props == NULL || cJSON_IsNull(props)) {
-        dd_rest_validation_message(ctx->msg, "thingGroupProperties", NULL, "Member must not be null");
+        dd_rest_validation_message(ctx->msg, "thingGroupProperties", NULL,
+                                   "Member must not be null");
         api_invalid(ctx);
         return;
     }
-    if (dd_rest_json_int(ctx->body, "expectedVersion", false, 0, INT64_MAX, &expected,
-                         ctx->msg) == DD_REST_INVALID) {
+    if (dd_rest_json_int(ctx->body, "expectedVersion", false, 0, INT64_MAX, &expected, ctx->msg) ==
+        DD_REST_INVALID) {
         api_invalid(ctx);
         return;
     }
@@ -634,7 +634,7 @@ void api_delete_thing_group(api_ctx_t *ctx)
 typedef struct name_list {
     api_ctx_t *ctx;
     cJSON *arr;
-    dd_name_kind_t kind;   /* DD_NAME_KIND_COUNT: plain strings */
+    dd_name_kind_t kind; /* DD_NAME_KIND_COUNT: plain strings */
     const char *name_member;
     const char *arn_member;
     bool failed;
@@ -671,8 +671,9 @@ static int group_list_cb(void *arg, const dd_registry_group_t *g)
 }
 
 /* Replies {member: [...], token_member?: token} or the error. */
-static void reply_names(api_ctx_t *ctx, cJSON *out, const name_list_t *nl, dd_registry_status_t status,
-                        const dd_registry_error_t *err, const char *token_member, const char *next)
+static void reply_names(api_ctx_t *ctx, cJSON *out, const name_list_t *nl,
+                        dd_registry_status_t status, const dd_registry_error_t *err,
+                        const char *token_member, const char *next)
 {
     if (status != DD_REGISTRY_OK || nl->failed) {
         cJSON_Delete(out);
@@ -705,8 +706,8 @@ void api_list_thing_groups(api_ctx_t *ctx)
     }
     if (dd_rest_query_string(&ctx->query, "parentGroup", false, 1, NAME_MAX_LEN, DD_REST_NAME,
                              &parent, ctx->msg) == DD_REST_INVALID ||
-        dd_rest_query_string(&ctx->query, "namePrefixFilter", false, 1, NAME_MAX_LEN,
-                             DD_REST_NAME, &prefix, ctx->msg) == DD_REST_INVALID ||
+        dd_rest_query_string(&ctx->query, "namePrefixFilter", false, 1, NAME_MAX_LEN, DD_REST_NAME,
+                             &prefix, ctx->msg) == DD_REST_INVALID ||
         dd_rest_query_bool(&ctx->query, "recursive", false, &recursive, ctx->msg) ==
             DD_REST_INVALID) {
         api_invalid(ctx);
@@ -739,8 +740,8 @@ static void membership(api_ctx_t *ctx, bool add)
         !name_or_arn(ctx, "thingName", "thingArn", DD_NAME_THING, thing, sizeof(thing))) {
         return;
     }
-    if (add && dd_rest_json_bool(ctx->body, "overrideDynamicGroups", false, &override,
-                                 ctx->msg) == DD_REST_INVALID) {
+    if (add && dd_rest_json_bool(ctx->body, "overrideDynamicGroups", false, &override, ctx->msg) ==
+                   DD_REST_INVALID) {
         api_invalid(ctx);
         return;
     }
@@ -770,13 +771,13 @@ static bool group_name_list(api_ctx_t *ctx, const char *member, const cJSON **ou
         api_invalid(ctx);
         return false;
     }
-    cJSON_ArrayForEach(n, *out) {
+    cJSON_ArrayForEach (n, *out) {
         if (!cJSON_IsString(n)) {
             api_error(ctx, "InvalidRequestException", "%s must be a list of strings", member);
             return false;
         }
-        if (dd_rest_check_string(member, n->valuestring, 1, NAME_MAX_LEN, DD_REST_NAME,
-                                 ctx->msg) != DD_REST_OK) {
+        if (dd_rest_check_string(member, n->valuestring, 1, NAME_MAX_LEN, DD_REST_NAME, ctx->msg) !=
+            DD_REST_OK) {
             api_invalid(ctx);
             return false;
         }
@@ -815,14 +816,14 @@ void api_update_thing_groups_for_thing(api_ctx_t *ctx)
         api_registry_error(ctx, DD_REGISTRY_STORE_ERROR, NULL);
         return;
     }
-    cJSON_ArrayForEach(n, rem) {
+    cJSON_ArrayForEach (n, rem) {
         status = dd_registry_group_remove_thing(&ctx->p->registry, n->valuestring, thing, &err);
         if (status != DD_REGISTRY_OK) {
             break;
         }
     }
     if (status == DD_REGISTRY_OK) {
-        cJSON_ArrayForEach(n, add) {
+        cJSON_ArrayForEach (n, add) {
             status = dd_registry_group_add_thing(&ctx->p->registry, n->valuestring, thing, &err);
             if (status != DD_REGISTRY_OK) {
                 break;
@@ -869,8 +870,8 @@ void api_list_things_in_thing_group(api_ctx_t *ctx)
     }
     page.after = key;
     page.limit = size;
-    status = dd_registry_group_things(&ctx->p->registry, group, recursive, &page, name_list_cb,
-                                      &nl, next, sizeof(next), &err);
+    status = dd_registry_group_things(&ctx->p->registry, group, recursive, &page, name_list_cb, &nl,
+                                      next, sizeof(next), &err);
     reply_names(ctx, out, &nl, status, &err, "nextToken", next);
 }
 

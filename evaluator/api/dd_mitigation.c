@@ -17,47 +17,46 @@ struct dd_mitigation {
 };
 
 static const dd_db_migration_t MIGRATIONS[] = {
-    {1,
-     "CREATE TABLE mitigation_actions("
-     "  name TEXT PRIMARY KEY,"
-     "  action_id TEXT NOT NULL,"
-     "  action_type TEXT NOT NULL,"
-     "  role_arn TEXT NOT NULL,"
-     "  params TEXT NOT NULL,"
-     "  created_ms INTEGER NOT NULL,"
-     "  modified_ms INTEGER NOT NULL);"
-     "CREATE TABLE mitigation_tasks("
-     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-     "  task_id TEXT NOT NULL UNIQUE,"
-     "  client_token TEXT NOT NULL,"
-     "  status TEXT NOT NULL,"
-     "  start_ms INTEGER NOT NULL,"
-     "  end_ms INTEGER NOT NULL DEFAULT 0,"
-     "  target TEXT NOT NULL,"
-     "  has_range INTEGER NOT NULL,"
-     "  range_start_ms INTEGER NOT NULL,"
-     "  range_end_ms INTEGER NOT NULL,"
-     "  only_active INTEGER NOT NULL,"
-     "  include_suppressed INTEGER NOT NULL,"
-     "  actions TEXT NOT NULL,"
-     "  executed INTEGER NOT NULL DEFAULT 0,"
-     "  skipped INTEGER NOT NULL DEFAULT 0,"
-     "  failed INTEGER NOT NULL DEFAULT 0);"
-     "CREATE INDEX mitigation_tasks_start ON mitigation_tasks(start_ms);"
-     "CREATE TABLE mitigation_executions("
-     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-     "  task_id TEXT NOT NULL,"
-     "  violation_id TEXT NOT NULL,"
-     "  action_name TEXT NOT NULL,"
-     "  thing TEXT NOT NULL,"
-     "  start_ms INTEGER NOT NULL,"
-     "  end_ms INTEGER NOT NULL DEFAULT 0,"
-     "  status TEXT NOT NULL,"
-     "  error_code TEXT,"
-     "  message TEXT);"
-     "CREATE INDEX mitigation_executions_task ON mitigation_executions(task_id);"
-     "CREATE INDEX mitigation_executions_violation ON mitigation_executions(violation_id);"
-     "CREATE INDEX mitigation_executions_thing ON mitigation_executions(thing);"},
+    {1, "CREATE TABLE mitigation_actions("
+        "  name TEXT PRIMARY KEY,"
+        "  action_id TEXT NOT NULL,"
+        "  action_type TEXT NOT NULL,"
+        "  role_arn TEXT NOT NULL,"
+        "  params TEXT NOT NULL,"
+        "  created_ms INTEGER NOT NULL,"
+        "  modified_ms INTEGER NOT NULL);"
+        "CREATE TABLE mitigation_tasks("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  task_id TEXT NOT NULL UNIQUE,"
+        "  client_token TEXT NOT NULL,"
+        "  status TEXT NOT NULL,"
+        "  start_ms INTEGER NOT NULL,"
+        "  end_ms INTEGER NOT NULL DEFAULT 0,"
+        "  target TEXT NOT NULL,"
+        "  has_range INTEGER NOT NULL,"
+        "  range_start_ms INTEGER NOT NULL,"
+        "  range_end_ms INTEGER NOT NULL,"
+        "  only_active INTEGER NOT NULL,"
+        "  include_suppressed INTEGER NOT NULL,"
+        "  actions TEXT NOT NULL,"
+        "  executed INTEGER NOT NULL DEFAULT 0,"
+        "  skipped INTEGER NOT NULL DEFAULT 0,"
+        "  failed INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX mitigation_tasks_start ON mitigation_tasks(start_ms);"
+        "CREATE TABLE mitigation_executions("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  task_id TEXT NOT NULL,"
+        "  violation_id TEXT NOT NULL,"
+        "  action_name TEXT NOT NULL,"
+        "  thing TEXT NOT NULL,"
+        "  start_ms INTEGER NOT NULL,"
+        "  end_ms INTEGER NOT NULL DEFAULT 0,"
+        "  status TEXT NOT NULL,"
+        "  error_code TEXT,"
+        "  message TEXT);"
+        "CREATE INDEX mitigation_executions_task ON mitigation_executions(task_id);"
+        "CREATE INDEX mitigation_executions_violation ON mitigation_executions(violation_id);"
+        "CREATE INDEX mitigation_executions_thing ON mitigation_executions(thing);"},
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -121,9 +120,9 @@ static void new_uuid(char out[DD_MITIGATION_ID_LEN])
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
     (void)snprintf(out, DD_MITIGATION_ID_LEN,
-                   "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                   r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-                   r[12], r[13], r[14], r[15]);
+                   "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+                   r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+                   r[14], r[15]);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */
@@ -215,12 +214,12 @@ static bool group_names_ok(const cJSON *p, char *msg)
         set_msg(msg, "addThingsToThingGroupParams.thingGroupNames must have 1 to 10 names");
         return false;
     }
-    cJSON_ArrayForEach(n, names) {
+    cJSON_ArrayForEach (n, names) {
         if (!cJSON_IsString(n) || !dd_name_valid(DD_NAME_THING_GROUP, n->valuestring)) {
-            set_msg(msg, "addThingsToThingGroupParams.thingGroupNames: '%.128s' is not a valid "
-                         "thing group name (%s)",
-                    cJSON_IsString(n) ? n->valuestring : "?",
-                    dd_name_pattern(DD_NAME_THING_GROUP));
+            set_msg(msg,
+                    "addThingsToThingGroupParams.thingGroupNames: '%.128s' is not a valid "
+                    "thing group name (%s)",
+                    cJSON_IsString(n) ? n->valuestring : "?", dd_name_pattern(DD_NAME_THING_GROUP));
             return false;
         }
     }
@@ -496,8 +495,8 @@ dd_mitigation_status_t dd_mitigation_action_list(dd_mitigation_t *m, const char 
 
 /* ---- tasks ---------------------------------------------------------------------------- */
 
-#define TASK_COLUMNS                                                                          \
-    "task_id, client_token, status, start_ms, end_ms, target, has_range, range_start_ms,"    \
+#define TASK_COLUMNS                                                                      \
+    "task_id, client_token, status, start_ms, end_ms, target, has_range, range_start_ms," \
     " range_end_ms, only_active, include_suppressed, actions, executed, skipped, failed, seq"
 
 static void task_from_row(sqlite3_stmt *st, dd_mitigation_task_t *t)
@@ -519,8 +518,7 @@ static void task_from_row(sqlite3_stmt *st, dd_mitigation_task_t *t)
     t->failed = sqlite3_column_int64(st, 14);
 }
 
-dd_mitigation_status_t dd_mitigation_task_create(dd_mitigation_t *m,
-                                                 const dd_mitigation_task_t *t)
+dd_mitigation_status_t dd_mitigation_task_create(dd_mitigation_t *m, const dd_mitigation_task_t *t)
 {
     sqlite3_stmt *st;
     int rc;
@@ -589,8 +587,7 @@ dd_mitigation_status_t dd_mitigation_task_get(dd_mitigation_t *m, const char *ta
 
 dd_mitigation_status_t dd_mitigation_task_finish(dd_mitigation_t *m, const char *task_id,
                                                  const char *status, int64_t end_ms,
-                                                 int64_t executed, int64_t skipped,
-                                                 int64_t failed)
+                                                 int64_t executed, int64_t skipped, int64_t failed)
 {
     sqlite3_stmt *st;
     int rc;
@@ -622,9 +619,8 @@ static int64_t key_seq(const char *after)
     return (after != NULL && after[0] != '\0') ? strtoll(after, NULL, 10) : 0;
 }
 
-
-dd_mitigation_status_t dd_mitigation_task_list(dd_mitigation_t *m, int64_t start_ms,
-                                               int64_t end_ms, const char *after, int limit,
+dd_mitigation_status_t dd_mitigation_task_list(dd_mitigation_t *m, int64_t start_ms, int64_t end_ms,
+                                               const char *after, int limit,
                                                dd_mitigation_task_fn fn, void *ctx, char *next)
 {
     sqlite3_stmt *st;
@@ -698,8 +694,7 @@ dd_mitigation_status_t dd_mitigation_execution_add(dd_mitigation_t *m,
 dd_mitigation_status_t dd_mitigation_execution_list(dd_mitigation_t *m,
                                                     const dd_mitigation_exec_filter_t *f,
                                                     const char *after, int limit,
-                                                    dd_mitigation_exec_fn fn, void *ctx,
-                                                    char *next)
+                                                    dd_mitigation_exec_fn fn, void *ctx, char *next)
 {
     sqlite3_stmt *st;
     int count = 0;
@@ -754,20 +749,13 @@ dd_mitigation_status_t dd_mitigation_execution_list(dd_mitigation_t *m,
 const char *dd_mitigation_strerror(dd_mitigation_status_t status)
 {
     switch (status) {
-    case DD_MITIGATION_OK:
-        return "ok";
-    case DD_MITIGATION_BAD_PARAMETER:
-        return "bad parameter";
-    case DD_MITIGATION_INVALID:
-        return "invalid action parameters";
-    case DD_MITIGATION_NOT_FOUND:
-        return "not found";
-    case DD_MITIGATION_EXISTS:
-        return "already exists";
-    case DD_MITIGATION_NO_MEMORY:
-        return "out of memory";
-    case DD_MITIGATION_SQL_ERROR:
-        return "database error";
+    case DD_MITIGATION_OK: return "ok";
+    case DD_MITIGATION_BAD_PARAMETER: return "bad parameter";
+    case DD_MITIGATION_INVALID: return "invalid action parameters";
+    case DD_MITIGATION_NOT_FOUND: return "not found";
+    case DD_MITIGATION_EXISTS: return "already exists";
+    case DD_MITIGATION_NO_MEMORY: return "out of memory";
+    case DD_MITIGATION_SQL_ERROR: return "database error";
     }
     return "unknown status";
 }

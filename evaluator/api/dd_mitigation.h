@@ -34,7 +34,7 @@ typedef enum dd_mitigation_status {
     DD_MITIGATION_NOT_FOUND,     /**< No such action / task. */
     DD_MITIGATION_EXISTS,        /**< Action name or task id taken. */
     DD_MITIGATION_NO_MEMORY,
-    DD_MITIGATION_SQL_ERROR      /**< A statement failed (logged). */
+    DD_MITIGATION_SQL_ERROR /**< A statement failed (logged). */
 } dd_mitigation_status_t;
 
 /** Component name for dd_db_migrate(). */
@@ -52,10 +52,10 @@ typedef struct dd_mitigation dd_mitigation_t;
 /** A mitigation action as DescribeMitigationAction shows it. */
 typedef struct dd_mitigation_action {
     const char *name;
-    const char *id;              /**< actionId (UUID) */
-    const char *type;            /**< actionType, e.g. "ADD_THINGS_TO_THING_GROUP" */
+    const char *id;   /**< actionId (UUID) */
+    const char *type; /**< actionType, e.g. "ADD_THINGS_TO_THING_GROUP" */
     const char *role_arn;
-    const char *params_json;     /**< actionParams as JSON text */
+    const char *params_json; /**< actionParams as JSON text */
     int64_t created_ms;
     int64_t modified_ms;
 } dd_mitigation_action_t;
@@ -64,16 +64,16 @@ typedef struct dd_mitigation_action {
 typedef struct dd_mitigation_task {
     const char *task_id;
     const char *client_token;
-    const char *status;          /**< IN_PROGRESS, SUCCESSFUL, FAILED, CANCELED */
+    const char *status; /**< IN_PROGRESS, SUCCESSFUL, FAILED, CANCELED */
     int64_t start_ms;
-    int64_t end_ms;              /**< 0 while running */
-    const char *target_json;     /**< DetectMitigationActionsTaskTarget as given */
+    int64_t end_ms;          /**< 0 while running */
+    const char *target_json; /**< DetectMitigationActionsTaskTarget as given */
     bool has_range;
     int64_t range_start_ms;
     int64_t range_end_ms;
-    int only_active;             /**< includeOnlyActiveViolations: -1 absent, 0, 1 */
-    int include_suppressed;      /**< includeSuppressedAlerts: -1 absent, 0, 1 */
-    const char *actions_json;    /**< Array of action definitions (Describe shape) at start */
+    int only_active;          /**< includeOnlyActiveViolations: -1 absent, 0, 1 */
+    int include_suppressed;   /**< includeSuppressedAlerts: -1 absent, 0, 1 */
+    const char *actions_json; /**< Array of action definitions (Describe shape) at start */
     int64_t executed;
     int64_t skipped;
     int64_t failed;
@@ -87,9 +87,9 @@ typedef struct dd_mitigation_execution {
     const char *thing;
     int64_t start_ms;
     int64_t end_ms;
-    const char *status;          /**< IN_PROGRESS, SUCCESSFUL, FAILED, SKIPPED */
-    const char *error_code;      /**< NULL when none */
-    const char *message;         /**< NULL when none */
+    const char *status;     /**< IN_PROGRESS, SUCCESSFUL, FAILED, SKIPPED */
+    const char *error_code; /**< NULL when none */
+    const char *message;    /**< NULL when none */
 } dd_mitigation_execution_t;
 
 /** Filter of dd_mitigation_execution_list(); NULL / 0 members match all. */
@@ -97,8 +97,8 @@ typedef struct dd_mitigation_exec_filter {
     const char *task_id;
     const char *violation_id;
     const char *thing;
-    int64_t start_ms;            /**< executionStartDate >= start (0: no bound) */
-    int64_t end_ms;              /**< executionStartDate <= end (0: no bound) */
+    int64_t start_ms; /**< executionStartDate >= start (0: no bound) */
+    int64_t end_ms;   /**< executionStartDate <= end (0: no bound) */
 } dd_mitigation_exec_filter_t;
 
 typedef int (*dd_mitigation_action_fn)(void *ctx, const dd_mitigation_action_t *action);
@@ -169,8 +169,7 @@ dd_mitigation_status_t dd_mitigation_action_delete(dd_mitigation_t *m, const cha
  */
 dd_mitigation_status_t dd_mitigation_action_list(dd_mitigation_t *m, const char *type,
                                                  const char *after, int limit,
-                                                 dd_mitigation_action_fn fn, void *ctx,
-                                                 char *next);
+                                                 dd_mitigation_action_fn fn, void *ctx, char *next);
 
 /* ---- tasks -------------------------------------------------------------------- */
 
@@ -188,15 +187,14 @@ dd_mitigation_status_t dd_mitigation_task_get(dd_mitigation_t *m, const char *ta
 /** @brief Sets the final status, end time and statistics. */
 dd_mitigation_status_t dd_mitigation_task_finish(dd_mitigation_t *m, const char *task_id,
                                                  const char *status, int64_t end_ms,
-                                                 int64_t executed, int64_t skipped,
-                                                 int64_t failed);
+                                                 int64_t executed, int64_t skipped, int64_t failed);
 
 /**
  * @brief Lists tasks started in [start_ms, end_ms], in creation order.
  * @param[out] next Resume key, "" at the end (DD_MITIGATION_KEY_MAX).
  */
-dd_mitigation_status_t dd_mitigation_task_list(dd_mitigation_t *m, int64_t start_ms,
-                                               int64_t end_ms, const char *after, int limit,
+dd_mitigation_status_t dd_mitigation_task_list(dd_mitigation_t *m, int64_t start_ms, int64_t end_ms,
+                                               const char *after, int limit,
                                                dd_mitigation_task_fn fn, void *ctx, char *next);
 
 /* ---- executions ----------------------------------------------------------------- */

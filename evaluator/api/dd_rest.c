@@ -37,30 +37,20 @@ static bool is_alnum(unsigned char c)
 static bool char_ok(dd_rest_charset_t cs, unsigned char c)
 {
     switch (cs) {
-    case DD_REST_ANY:
-        return true;
-    case DD_REST_NAME:
-        return is_alnum(c) || c == ':' || c == '_' || c == '-';
+    case DD_REST_ANY: return true;
+    case DD_REST_NAME: return is_alnum(c) || c == ':' || c == '_' || c == '-';
     case DD_REST_NAME_NOCOLON:
-    case DD_REST_TOKEN:
-        return is_alnum(c) || c == '_' || c == '-';
-    case DD_REST_VIOLATION_ID:
-        return is_alnum(c) || c == '-';
+    case DD_REST_TOKEN: return is_alnum(c) || c == '_' || c == '-';
+    case DD_REST_VIOLATION_ID: return is_alnum(c) || c == '-';
     case DD_REST_GRAPH_SPACE:
         /* Java's \p{Graph} is ASCII-only: printable characters and the space. */
         return c >= 0x20 && c <= 0x7e;
-    case DD_REST_NO_CONTROL:
-        return c >= 0x20 && c != 0x7f;
-    case DD_REST_POLICY_NAME:
-        return is_alnum(c) || strchr("_+=,.@-", c) != NULL;
-    case DD_REST_ATTR_NAME:
-        return is_alnum(c) || strchr("_.,@/:#-", c) != NULL;
-    case DD_REST_ATTR_VALUE:
-        return is_alnum(c) || strchr("_.,@/:#=[]-", c) != NULL;
-    case DD_REST_CERT_ID:
-        return isxdigit(c) != 0;
-    case DD_REST_CHARSET_COUNT_:
-        break;
+    case DD_REST_NO_CONTROL: return c >= 0x20 && c != 0x7f;
+    case DD_REST_POLICY_NAME: return is_alnum(c) || strchr("_+=,.@-", c) != NULL;
+    case DD_REST_ATTR_NAME: return is_alnum(c) || strchr("_.,@/:#-", c) != NULL;
+    case DD_REST_ATTR_VALUE: return is_alnum(c) || strchr("_.,@/:#=[]-", c) != NULL;
+    case DD_REST_CERT_ID: return isxdigit(c) != 0;
+    case DD_REST_CHARSET_COUNT_: break;
     }
     return false;
 }
@@ -119,9 +109,10 @@ void dd_rest_validation_message(char *msg, const char *member, const char *value
             shown[i] = '?';
         }
     }
-    (void)snprintf(msg, DD_REST_MESSAGE_MAX,
-                   "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s",
-                   shown, member != NULL ? member : "", constraint);
+    (void)
+        snprintf(msg, DD_REST_MESSAGE_MAX,
+                 "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s",
+                 shown, member != NULL ? member : "", constraint);
 }
 
 static void set_msg(char *msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -137,8 +128,8 @@ static void set_msg(char *msg, const char *fmt, ...)
     }
 }
 
-dd_rest_status_t dd_rest_check_string(const char *member, const char *value, size_t min,
-                                      size_t max, dd_rest_charset_t cs, char *msg)
+dd_rest_status_t dd_rest_check_string(const char *member, const char *value, size_t min, size_t max,
+                                      dd_rest_charset_t cs, char *msg)
 {
     char constraint[256];
     size_t len;
@@ -391,7 +382,8 @@ static dd_rest_status_t enum_check(const char *name, const char *v, const char *
             return DD_REST_OK;
         }
     }
-    used = (size_t)snprintf(constraint, sizeof(constraint), "Member must satisfy enum value set: [");
+    used =
+        (size_t)snprintf(constraint, sizeof(constraint), "Member must satisfy enum value set: [");
     for (i = 0; values[i] != NULL && used < sizeof(constraint); i++) {
         used += (size_t)snprintf(constraint + used, sizeof(constraint) - used, "%s%s",
                                  i > 0 ? ", " : "", values[i]);
@@ -473,8 +465,10 @@ dd_rest_status_t dd_rest_json_string(const cJSON *obj, const char *name, const c
         return absent(shown, required, msg);
     }
     if (!cJSON_IsString(item)) {
-        set_msg(msg, "1 validation error detected: Value at '%s' failed to satisfy constraint: "
-                     "Member must be a string", shown);
+        set_msg(msg,
+                "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                "Member must be a string",
+                shown);
         return DD_REST_INVALID;
     }
     if (dd_rest_check_string(shown, item->valuestring, min, max, cs, msg) != DD_REST_OK) {
@@ -497,8 +491,10 @@ dd_rest_status_t dd_rest_json_bool(const cJSON *obj, const char *name, bool requ
         return absent(name, required, msg);
     }
     if (!cJSON_IsBool(item)) {
-        set_msg(msg, "1 validation error detected: Value at '%s' failed to satisfy constraint: "
-                     "Member must be a boolean", name);
+        set_msg(msg,
+                "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                "Member must be a boolean",
+                name);
         return DD_REST_INVALID;
     }
     *out = cJSON_IsTrue(item);
@@ -521,8 +517,10 @@ dd_rest_status_t dd_rest_json_int(const cJSON *obj, const char *name, bool requi
     }
     d = cJSON_IsNumber(item) ? item->valuedouble : NAN;
     if (!cJSON_IsNumber(item) || d != floor(d) || d < -9.2e18 || d > 9.2e18) {
-        set_msg(msg, "1 validation error detected: Value at '%s' failed to satisfy constraint: "
-                     "Member must be an integer", name);
+        set_msg(msg,
+                "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                "Member must be an integer",
+                name);
         return DD_REST_INVALID;
     }
     (void)snprintf(text, sizeof(text), "%.0f", d);
@@ -546,8 +544,10 @@ dd_rest_status_t dd_rest_json_enum(const cJSON *obj, const char *name, bool requ
         return absent(name, required, msg);
     }
     if (!cJSON_IsString(item)) {
-        set_msg(msg, "1 validation error detected: Value at '%s' failed to satisfy constraint: "
-                     "Member must be a string", name);
+        set_msg(msg,
+                "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                "Member must be a string",
+                name);
         return DD_REST_INVALID;
     }
     return enum_check(name, item->valuestring, values, index, msg);
@@ -567,8 +567,10 @@ dd_rest_status_t dd_rest_json_time(const cJSON *obj, const char *name, bool requ
     }
     if (cJSON_IsNumber(item)) {
         if (!(item->valuedouble >= 0 && item->valuedouble < 1e11)) {
-            set_msg(msg, "1 validation error detected: Value at '%s' failed to satisfy constraint: "
-                         "Member must be a timestamp in epoch seconds", name);
+            set_msg(msg,
+                    "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                    "Member must be a timestamp in epoch seconds",
+                    name);
             return DD_REST_INVALID;
         }
         *out_ms = (int64_t)llround(item->valuedouble * 1000.0);
@@ -577,8 +579,10 @@ dd_rest_status_t dd_rest_json_time(const cJSON *obj, const char *name, bool requ
     if (cJSON_IsString(item)) {
         return time_check(name, item->valuestring, out_ms, msg);
     }
-    set_msg(msg, "1 validation error detected: Value at '%s' failed to satisfy constraint: "
-                 "Member must be a timestamp", name);
+    set_msg(msg,
+            "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+            "Member must be a timestamp",
+            name);
     return DD_REST_INVALID;
 }
 
@@ -597,16 +601,19 @@ dd_rest_status_t dd_rest_json_array(const cJSON *obj, const char *name, bool req
         return absent(name, required, msg);
     }
     if (!cJSON_IsArray(item)) {
-        set_msg(msg, "1 validation error detected: Value at '%s' failed to satisfy constraint: "
-                     "Member must be a list", name);
+        set_msg(msg,
+                "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                "Member must be a list",
+                name);
         return DD_REST_INVALID;
     }
     n = (size_t)cJSON_GetArraySize(item);
     if (n < min || (max > 0 && n > max)) {
-        set_msg(msg, "1 validation error detected: Value at '%s' failed to satisfy constraint: "
-                     "Member must have length %s %zu", name,
-                     n < min ? "greater than or equal to" : "less than or equal to",
-                     n < min ? min : max);
+        set_msg(msg,
+                "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                "Member must have length %s %zu",
+                name, n < min ? "greater than or equal to" : "less than or equal to",
+                n < min ? min : max);
         return DD_REST_INVALID;
     }
     *out = item;
@@ -665,8 +672,8 @@ static dd_rest_status_t parse_iso(const char *s, int64_t *out_ms)
         !digits(s + 17, 2, &sec)) {
         return DD_REST_INVALID;
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > MDAYS[mo - 1] + (mo == 2 && leap(y) ? 1 : 0) ||
-        h > 23 || mi > 59 || sec > 60) {
+    if (mo < 1 || mo > 12 || d < 1 || d > MDAYS[mo - 1] + (mo == 2 && leap(y) ? 1 : 0) || h > 23 ||
+        mi > 59 || sec > 60) {
         return DD_REST_INVALID;
     }
     p = s + 19;
@@ -704,8 +711,9 @@ static dd_rest_status_t parse_iso(const char *s, int64_t *out_ms)
     if (*p != '\0') {
         return DD_REST_INVALID;
     }
-    *out_ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - offset_min * 60) *
-                  1000 + ms;
+    *out_ms =
+        ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - offset_min * 60) * 1000 +
+        ms;
     return DD_REST_OK;
 }
 
@@ -949,26 +957,20 @@ void dd_rest_request_id(char out[DD_REST_REQUEST_ID_LEN])
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
     (void)snprintf(out, DD_REST_REQUEST_ID_LEN,
-                   "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                   r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-                   r[12], r[13], r[14], r[15]);
+                   "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+                   r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+                   r[14], r[15]);
 }
 
 const char *dd_rest_strerror(dd_rest_status_t status)
 {
     switch (status) {
-    case DD_REST_OK:
-        return "ok";
-    case DD_REST_BAD_PARAMETER:
-        return "bad parameter";
-    case DD_REST_INVALID:
-        return "invalid value";
-    case DD_REST_ABSENT:
-        return "absent";
-    case DD_REST_NO_MEMORY:
-        return "out of memory";
-    case DD_REST_TOO_LONG:
-        return "buffer too small";
+    case DD_REST_OK: return "ok";
+    case DD_REST_BAD_PARAMETER: return "bad parameter";
+    case DD_REST_INVALID: return "invalid value";
+    case DD_REST_ABSENT: return "absent";
+    case DD_REST_NO_MEMORY: return "out of memory";
+    case DD_REST_TOO_LONG: return "buffer too small";
     }
     return "unknown status";
 }

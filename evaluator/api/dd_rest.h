@@ -27,11 +27,11 @@
 /** Status codes of this module. */
 typedef enum dd_rest_status {
     DD_REST_OK = 0,
-    DD_REST_BAD_PARAMETER,  /**< NULL pointer. */
-    DD_REST_INVALID,        /**< Value refused; the message says why. */
-    DD_REST_ABSENT,         /**< Optional value not given (getters). */
+    DD_REST_BAD_PARAMETER, /**< NULL pointer. */
+    DD_REST_INVALID,       /**< Value refused; the message says why. */
+    DD_REST_ABSENT,        /**< Optional value not given (getters). */
     DD_REST_NO_MEMORY,
-    DD_REST_TOO_LONG        /**< Output buffer too small. */
+    DD_REST_TOO_LONG /**< Output buffer too small. */
 } dd_rest_status_t;
 
 /** Size of message buffers. */
@@ -45,26 +45,26 @@ typedef enum dd_rest_status {
 
 /** Character sets of the service model's string patterns. */
 typedef enum dd_rest_charset {
-    DD_REST_ANY = 0,        /**< No pattern. */
-    DD_REST_NAME,           /**< [a-zA-Z0-9:_-]+ (things, groups, profiles, metrics...) */
-    DD_REST_NAME_NOCOLON,   /**< [a-zA-Z0-9_-]+ (mitigation actions, task ids) */
-    DD_REST_TOKEN,          /**< ^[a-zA-Z0-9-_]+$ (clientRequestToken) */
-    DD_REST_VIOLATION_ID,   /**< [a-zA-Z0-9\-]+ */
-    DD_REST_GRAPH_SPACE,    /**< [\p{Graph}\x20]* (descriptions, display names) */
-    DD_REST_NO_CONTROL,     /**< [^\p{Cntrl}]* */
-    DD_REST_POLICY_NAME,    /**< [\w+=,.@-]+ */
-    DD_REST_ATTR_NAME,      /**< [a-zA-Z0-9_.,@/:#-]+ */
-    DD_REST_ATTR_VALUE,     /**< [a-zA-Z0-9_.,@/:#=\[\]-]* (thing attributes) */
-    DD_REST_CERT_ID,        /**< (0x)?[a-fA-F0-9]+ */
+    DD_REST_ANY = 0,      /**< No pattern. */
+    DD_REST_NAME,         /**< [a-zA-Z0-9:_-]+ (things, groups, profiles, metrics...) */
+    DD_REST_NAME_NOCOLON, /**< [a-zA-Z0-9_-]+ (mitigation actions, task ids) */
+    DD_REST_TOKEN,        /**< ^[a-zA-Z0-9-_]+$ (clientRequestToken) */
+    DD_REST_VIOLATION_ID, /**< [a-zA-Z0-9\-]+ */
+    DD_REST_GRAPH_SPACE,  /**< [\p{Graph}\x20]* (descriptions, display names) */
+    DD_REST_NO_CONTROL,   /**< [^\p{Cntrl}]* */
+    DD_REST_POLICY_NAME,  /**< [\w+=,.@-]+ */
+    DD_REST_ATTR_NAME,    /**< [a-zA-Z0-9_.,@/:#-]+ */
+    DD_REST_ATTR_VALUE,   /**< [a-zA-Z0-9_.,@/:#=\[\]-]* (thing attributes) */
+    DD_REST_CERT_ID,      /**< (0x)?[a-fA-F0-9]+ */
     DD_REST_CHARSET_COUNT_
 } dd_rest_charset_t;
 
 /** A parsed query string. */
 typedef struct dd_rest_query {
     size_t count;
-    char **names;   /**< Decoded names (into @ref buf). */
-    char **values;  /**< Decoded values ("" for "name" without '='). */
-    char *buf;      /**< Owns the text. */
+    char **names;  /**< Decoded names (into @ref buf). */
+    char **values; /**< Decoded values ("" for "name" without '='). */
+    char *buf;     /**< Owns the text. */
 } dd_rest_query_t;
 
 /* ---- query strings ------------------------------------------------------- */
@@ -164,8 +164,8 @@ dd_rest_status_t dd_rest_json_array(const cJSON *obj, const char *name, bool req
  *        AWS's validation message naming @p member on refusal.
  * @return DD_REST_OK or DD_REST_INVALID.
  */
-dd_rest_status_t dd_rest_check_string(const char *member, const char *value, size_t min,
-                                      size_t max, dd_rest_charset_t cs, char *msg);
+dd_rest_status_t dd_rest_check_string(const char *member, const char *value, size_t min, size_t max,
+                                      dd_rest_charset_t cs, char *msg);
 
 /** @return true when every character of @p value belongs to @p cs (empty: true). */
 bool dd_rest_charset_ok(dd_rest_charset_t cs, const char *value);

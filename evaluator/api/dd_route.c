@@ -314,18 +314,12 @@ bool dd_route_known(const char *name)
 const char *dd_route_strerror(dd_route_status_t status)
 {
     switch (status) {
-    case DD_ROUTE_OK:
-        return "ok";
-    case DD_ROUTE_BAD_PARAMETER:
-        return "bad parameter";
-    case DD_ROUTE_NOT_FOUND:
-        return "no such operation";
-    case DD_ROUTE_WRONG_METHOD:
-        return "method not allowed for this path";
-    case DD_ROUTE_BAD_ENCODING:
-        return "malformed percent-encoding";
-    case DD_ROUTE_TOO_LONG:
-        return "path too long";
+    case DD_ROUTE_OK: return "ok";
+    case DD_ROUTE_BAD_PARAMETER: return "bad parameter";
+    case DD_ROUTE_NOT_FOUND: return "no such operation";
+    case DD_ROUTE_WRONG_METHOD: return "method not allowed for this path";
+    case DD_ROUTE_BAD_ENCODING: return "malformed percent-encoding";
+    case DD_ROUTE_TOO_LONG: return "path too long";
     }
     return "unknown status";
 }

@@ -27,11 +27,11 @@
 /** Status codes of this module. */
 typedef enum dd_route_status {
     DD_ROUTE_OK = 0,
-    DD_ROUTE_BAD_PARAMETER,  /**< NULL pointer. */
-    DD_ROUTE_NOT_FOUND,      /**< No operation has this path. */
-    DD_ROUTE_WRONG_METHOD,   /**< Operations have this path, none with this method. */
-    DD_ROUTE_BAD_ENCODING,   /**< Malformed percent-encoding, or an encoded NUL. */
-    DD_ROUTE_TOO_LONG        /**< Path, segment or label longer than the limits below. */
+    DD_ROUTE_BAD_PARAMETER, /**< NULL pointer. */
+    DD_ROUTE_NOT_FOUND,     /**< No operation has this path. */
+    DD_ROUTE_WRONG_METHOD,  /**< Operations have this path, none with this method. */
+    DD_ROUTE_BAD_ENCODING,  /**< Malformed percent-encoding, or an encoded NUL. */
+    DD_ROUTE_TOO_LONG       /**< Path, segment or label longer than the limits below. */
 } dd_route_status_t;
 
 /** Most labels in one URI template. */
@@ -43,18 +43,18 @@ typedef enum dd_route_status {
 
 /** One decoded URI label. */
 typedef struct dd_route_label {
-    char name[64];                       /**< Template name, e.g. "thingName". */
-    char value[DD_ROUTE_LABEL_MAX + 1];  /**< Percent-decoded value. */
+    char name[64];                      /**< Template name, e.g. "thingName". */
+    char value[DD_ROUTE_LABEL_MAX + 1]; /**< Percent-decoded value. */
 } dd_route_label_t;
 
 /** Result of dd_route_match(). */
 typedef struct dd_route_match {
-    const char *operation;     /**< e.g. "DescribeThing" (static); NULL when not found. */
-    const char *method;        /**< Template's method (static). */
-    const char *uri;           /**< Template, e.g. "/things/{thingName}" (static). */
+    const char *operation; /**< e.g. "DescribeThing" (static); NULL when not found. */
+    const char *method;    /**< Template's method (static). */
+    const char *uri;       /**< Template, e.g. "/things/{thingName}" (static). */
     size_t label_count;
     dd_route_label_t labels[DD_ROUTE_MAX_LABELS];
-    char allowed[64];          /**< DD_ROUTE_WRONG_METHOD: methods the path takes, "GET, DELETE". */
+    char allowed[64]; /**< DD_ROUTE_WRONG_METHOD: methods the path takes, "GET, DELETE". */
 } dd_route_match_t;
 
 /**

@@ -94,7 +94,10 @@ void dd_alarm_make_id(const void *key, size_t key_len, uint64_t counter,
 }
 
 static const char *const VERIFICATION_NAMES[] = {
-    "UNKNOWN", "FALSE_POSITIVE", "BENIGN_POSITIVE", "TRUE_POSITIVE",
+    "UNKNOWN",
+    "FALSE_POSITIVE",
+    "BENIGN_POSITIVE",
+    "TRUE_POSITIVE",
 };
 
 bool dd_verification_parse(const char *text, dd_verification_t *out)

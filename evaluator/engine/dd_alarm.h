@@ -20,14 +20,11 @@
 /** Status codes of this module. */
 typedef enum dd_alarm_status {
     DD_ALARM_OK = 0,
-    DD_ALARM_BAD_PARAMETER   /**< NULL pointer or thresholds outside 1..10. */
+    DD_ALARM_BAD_PARAMETER /**< NULL pointer or thresholds outside 1..10. */
 } dd_alarm_status_t;
 
 /** Alarm states. */
-typedef enum dd_alarm_state {
-    DD_ALARM_NORMAL = 0,
-    DD_ALARM_IN_ALARM = 1
-} dd_alarm_state_t;
+typedef enum dd_alarm_state { DD_ALARM_NORMAL = 0, DD_ALARM_IN_ALARM = 1 } dd_alarm_state_t;
 
 /** Verification states (PutVerificationStateOnViolation). */
 typedef enum dd_verification {
@@ -39,11 +36,11 @@ typedef enum dd_verification {
 
 /** What a step did. */
 typedef enum dd_alarm_transition {
-    DD_ALARM_NONE = 0,       /**< No event. */
-    DD_ALARM_RAISED,         /**< NORMAL -> IN_ALARM: "in-alarm". */
-    DD_ALARM_STILL_VIOLATING,/**< IN_ALARM and violating: lastViolationValue/Time move. */
-    DD_ALARM_CLEARED,        /**< IN_ALARM -> NORMAL: "alarm-cleared". */
-    DD_ALARM_INVALIDATED     /**< IN_ALARM -> NORMAL: "alarm-invalidated". */
+    DD_ALARM_NONE = 0,        /**< No event. */
+    DD_ALARM_RAISED,          /**< NORMAL -> IN_ALARM: "in-alarm". */
+    DD_ALARM_STILL_VIOLATING, /**< IN_ALARM and violating: lastViolationValue/Time move. */
+    DD_ALARM_CLEARED,         /**< IN_ALARM -> NORMAL: "alarm-cleared". */
+    DD_ALARM_INVALIDATED      /**< IN_ALARM -> NORMAL: "alarm-invalidated". */
 } dd_alarm_transition_t;
 
 /** Length of a violation id (32 lowercase hex characters, as AWS's) + NUL. */
@@ -51,13 +48,13 @@ typedef enum dd_alarm_transition {
 
 /** One alarm. Zero-initialised = NORMAL with no history. */
 typedef struct dd_alarm {
-    uint8_t state;              /**< dd_alarm_state_t */
-    uint8_t violating_run;      /**< Consecutive violating datapoints (saturates at 10). */
-    uint8_t conforming_run;     /**< Consecutive conforming datapoints (saturates at 10). */
-    uint8_t verification;       /**< dd_verification_t of the current violation. */
-    int64_t last_datapoint_ms;  /**< Time of the last datapoint (0: none yet). */
-    int64_t start_ms;           /**< violationStartTime. */
-    int64_t last_violation_ms;  /**< lastViolationTime. */
+    uint8_t state;             /**< dd_alarm_state_t */
+    uint8_t violating_run;     /**< Consecutive violating datapoints (saturates at 10). */
+    uint8_t conforming_run;    /**< Consecutive conforming datapoints (saturates at 10). */
+    uint8_t verification;      /**< dd_verification_t of the current violation. */
+    int64_t last_datapoint_ms; /**< Time of the last datapoint (0: none yet). */
+    int64_t start_ms;          /**< violationStartTime. */
+    int64_t last_violation_ms; /**< lastViolationTime. */
     char violation_id[DD_VIOLATION_ID_LEN];
 } dd_alarm_t;
 

@@ -82,7 +82,7 @@ dd_criteria_status_t dd_criteria_compile(dd_op_t op, const dd_metric_value_t *va
     } else if (bit & DD_OPS_CIDR) {
         if ((value->members & DD_MV_CIDRS) == 0 || value->cidr_parsed == NULL) {
             return value->cidr_count == 0 && (value->members & DD_MV_CIDRS) ? DD_CRITERIA_OK
-                                                                             : DD_CRITERIA_INVALID;
+                                                                            : DD_CRITERIA_INVALID;
         }
         out->cidrs = malloc((value->cidr_count > 0 ? value->cidr_count : 1) * sizeof(dd_cidr_t));
         if (out->cidrs == NULL) {
@@ -212,9 +212,9 @@ dd_criteria_status_t dd_criteria_conforms(const dd_criteria_t *c, const dd_datap
     bit = DD_OP_BIT(c->op);
     if (bit & DD_OPS_NUMERIC) {
         if (dp->kind == DD_VALUE_COUNT) {
-            *conforms = c->threshold_is_count ? compare_int(c->op, dp->count, c->count)
-                                              : dd_criteria_compare(c->op, (double)dp->count,
-                                                                    c->number);
+            *conforms = c->threshold_is_count
+                            ? compare_int(c->op, dp->count, c->count)
+                            : dd_criteria_compare(c->op, (double)dp->count, c->number);
             return DD_CRITERIA_OK;
         }
         if (dp->kind == DD_VALUE_NUMBER) {
@@ -269,9 +269,7 @@ cJSON *dd_datapoint_to_json(const dd_datapoint_t *dp)
     case DD_VALUE_COUNT:
         ok = cJSON_AddNumberToObject(obj, "count", (double)dp->count) != NULL;
         break;
-    case DD_VALUE_NUMBER:
-        ok = cJSON_AddNumberToObject(obj, "number", dp->number) != NULL;
-        break;
+    case DD_VALUE_NUMBER: ok = cJSON_AddNumberToObject(obj, "number", dp->number) != NULL; break;
     case DD_VALUE_PORTS:
         arr = cJSON_AddArrayToObject(obj, "ports");
         for (i = 0; arr != NULL && ok && i < dp->n; i++) {
@@ -302,8 +300,7 @@ cJSON *dd_datapoint_to_json(const dd_datapoint_t *dp)
         }
         ok = ok && arr != NULL;
         break;
-    case DD_VALUE_NONE:
-        break;
+    case DD_VALUE_NONE: break;
     }
     if (!ok) {
         cJSON_Delete(obj);

@@ -40,12 +40,12 @@ typedef enum dd_criteria_status {
  * be read in place from report structures without copying.
  */
 typedef struct dd_datapoint {
-    dd_value_kind_t kind;    /**< COUNT, NUMBER, PORTS, CIDRS (addresses), NUMBERS, STRINGS. */
-    int64_t count;           /**< DD_VALUE_COUNT */
-    double number;           /**< DD_VALUE_NUMBER */
-    size_t n;                /**< List length. */
-    const void *items;       /**< First element: uint16_t, dd_ip_t, double or const char *. */
-    size_t stride;           /**< Bytes between elements (0 = natural size). */
+    dd_value_kind_t kind; /**< COUNT, NUMBER, PORTS, CIDRS (addresses), NUMBERS, STRINGS. */
+    int64_t count;        /**< DD_VALUE_COUNT */
+    double number;        /**< DD_VALUE_NUMBER */
+    size_t n;             /**< List length. */
+    const void *items;    /**< First element: uint16_t, dd_ip_t, double or const char *. */
+    size_t stride;        /**< Bytes between elements (0 = natural size). */
 } dd_datapoint_t;
 
 /** A compiled comparison. */
@@ -55,13 +55,13 @@ typedef struct dd_criteria {
     int64_t count;           /**< Numeric threshold (count). */
     double number;           /**< Numeric threshold (number). */
     size_t port_count;
-    uint16_t *ports;         /**< Sorted, unique. */
+    uint16_t *ports; /**< Sorted, unique. */
     size_t cidr_count;
     dd_cidr_t *cidrs;
     size_t number_count;
-    double *numbers;         /**< Sorted. */
+    double *numbers; /**< Sorted. */
     size_t string_count;
-    char **strings;          /**< Sorted, owned. */
+    char **strings; /**< Sorted, owned. */
 } dd_criteria_t;
 
 /**

@@ -26,25 +26,25 @@ typedef enum item_kind {
 
 /* One compiled behavior, or a retain-only metric (additionalMetricsToRetain*). */
 typedef struct item {
-    const dd_behavior_t *b;         /* NULL for retain-only items */
+    const dd_behavior_t *b; /* NULL for retain-only items */
     char key[DD_PROFILE_NAME_MAX * 2 + 4];
     const char *metric;
-    const dd_metric_info_t *info;   /* NULL while a custom metric is unknown */
+    const dd_metric_info_t *info; /* NULL while a custom metric is unknown */
     dd_metric_id_t id;
     bool custom;
     dd_custom_type_t ctype;
     item_kind_t base_kind;
-    item_kind_t kind;               /* base_kind, or ITEM_INERT while unresolved */
+    item_kind_t kind; /* base_kind, or ITEM_INERT while unresolved */
     bool has_dim;
     const char *dim_name;
     dd_dim_op_t dim_op;
     const dd_dimension_def_t *dim;
     dd_criteria_t crit;
-    int64_t duration_ms;            /* 0: none */
+    int64_t duration_ms; /* 0: none */
     int to_alarm;
     int to_clear;
     double percentile;
-    bool windowed;                  /* evaluated when a tumbling window closes */
+    bool windowed; /* evaluated when a tumbling window closes */
     bool retain;
     bool export_metric;
     bool suppressed;
@@ -66,10 +66,10 @@ typedef struct cprof {
 
 typedef struct slot {
     dd_alarm_t alarm;
-    double acc;                     /* open window's accumulated value */
-    int64_t acc_end;                /* its end (0: none) */
-    int64_t eval_end;               /* last window end evaluated */
-    char *vdesc;                    /* verificationStateDescription */
+    double acc;       /* open window's accumulated value */
+    int64_t acc_end;  /* its end (0: none) */
+    int64_t eval_end; /* last window end evaluated */
+    char *vdesc;      /* verificationStateDescription */
 } slot_t;
 
 typedef struct pstate {
@@ -122,17 +122,17 @@ struct dd_engine {
     thing_t **things;
     size_t nthings;
     size_t things_cap;
-    uint32_t *table;                /* open addressing: thing index + 1 */
+    uint32_t *table; /* open addressing: thing index + 1 */
     size_t table_cap;
     uint64_t cover_gen;
     int64_t now;
-    int64_t last_closed;            /* last 300-s boundary passed */
+    int64_t last_closed; /* last 300-s boundary passed */
     uint32_t *dirty;
     size_t ndirty;
     size_t dirty_cap;
     uint8_t *blob;
     size_t blob_cap;
-    char *gbuf;                     /* registry groups, NUL-separated */
+    char *gbuf; /* registry groups, NUL-separated */
     size_t gbuf_len;
     size_t gbuf_cap;
     size_t ngroups;
@@ -311,8 +311,7 @@ static bool add_retain_item(cprof_t *c, const char *metric, bool has_dim, const 
     return true;
 }
 
-static dd_engine_status_t compile_profile(dd_engine_t *e, const dd_profile_t *src,
-                                          cprof_t **out)
+static dd_engine_status_t compile_profile(dd_engine_t *e, const dd_profile_t *src, cprof_t **out)
 {
     cprof_t *c = calloc(1, sizeof(*c));
     size_t i;
@@ -479,7 +478,8 @@ static thing_t *get_thing(dd_engine_t *e, const char *name)
     if (t != NULL) {
         return t;
     }
-    if ((e->nthings + 1) * 2 > e->table_cap && !rehash(e, e->table_cap == 0 ? 64 : e->table_cap * 2)) {
+    if ((e->nthings + 1) * 2 > e->table_cap &&
+        !rehash(e, e->table_cap == 0 ? 64 : e->table_cap * 2)) {
         return NULL;
     }
     if (!grow_array((void **)&e->things, &e->things_cap, e->nthings + 1, sizeof(thing_t *))) {
@@ -591,8 +591,8 @@ static void emit_transition(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, 
     }
 }
 
-static void step_slot(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, slot_t *s,
-                      bool violating, const dd_datapoint_t *dp, int64_t time_ms)
+static void step_slot(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, slot_t *s, bool violating,
+                      const dd_datapoint_t *dp, int64_t time_ms)
 {
     dd_alarm_transition_t tr = DD_ALARM_NONE;
     char id[DD_VIOLATION_ID_LEN];
@@ -754,8 +754,8 @@ static size_t serialize_thing(dd_engine_t *e, const thing_t *t)
     uint32_t k;
 
     {
-        uint8_t m[4] = {(uint8_t)BLOB_MAGIC, (uint8_t)(BLOB_MAGIC >> 8), (uint8_t)(BLOB_MAGIC >> 16),
-                        (uint8_t)(BLOB_MAGIC >> 24)};
+        uint8_t m[4] = {(uint8_t)BLOB_MAGIC, (uint8_t)(BLOB_MAGIC >> 8),
+                        (uint8_t)(BLOB_MAGIC >> 16), (uint8_t)(BLOB_MAGIC >> 24)};
         put_bytes(&w, m, 4);
     }
     put_u8(&w, (uint8_t)((t->registered ? 1 : 0) | (t->connected ? 2 : 0) |
@@ -1215,8 +1215,8 @@ static void ensure_coverage(dd_engine_t *e, thing_t *t, int64_t now_ms)
 
 /* ------------------------------------------------------------------ windows (pass) */
 
-static bool push_pending(dd_engine_t *e, uint32_t prof, uint32_t item, uint32_t thing,
-                         int64_t end, double value)
+static bool push_pending(dd_engine_t *e, uint32_t prof, uint32_t item, uint32_t thing, int64_t end,
+                         double value)
 {
     pending_t *pd;
 
@@ -1313,8 +1313,7 @@ static void evaluate_pending(dd_engine_t *e)
             dd_datapoint_t dp = count_dp(it, e->pend[m].value);
             bool conforms = dd_criteria_compare(it->crit.op, e->pend[m].value, threshold);
             if (ps != NULL) {
-                step_slot(e, t, p, it, &ps->slots[e->pend[m].item], !conforms, &dp,
-                          e->pend[m].end);
+                step_slot(e, t, p, it, &ps->slots[e->pend[m].item], !conforms, &dp, e->pend[m].end);
             }
         }
         i = j;
@@ -1396,17 +1395,14 @@ static void pass_thing(dd_engine_t *e, thing_t *t, uint32_t ti, int64_t now_ms)
                 evaluate_static(e, t, p, it, s, &dp, end);
                 break;
             }
-            case ITEM_STATISTICAL:
-                (void)push_pending(e, (uint32_t)pi, k, ti, end, value);
-                break;
+            case ITEM_STATISTICAL: (void)push_pending(e, (uint32_t)pi, k, ti, end, value); break;
             case ITEM_ML:
                 if (it->ml_datapoints == 0) {
                     it->ml_start_ms = end;
                 }
                 it->ml_datapoints++;
                 break;
-            default:
-                break;
+            default: break;
             }
         }
     }
@@ -1476,9 +1472,9 @@ static bool extract_device(const dd_engine_t *e, const thing_t *t, const item_t 
             return false;
         }
         dp->kind = DD_VALUE_COUNT;
-        dp->count = !r->tcp_conns.present
-                        ? 0
-                        : (int64_t)(r->tcp_conns.has_total ? r->tcp_conns.total : r->tcp_conns.count);
+        dp->count = !r->tcp_conns.present ? 0
+                                          : (int64_t)(r->tcp_conns.has_total ? r->tcp_conns.total
+                                                                             : r->tcp_conns.count);
         return true;
     case DD_METRIC_LISTENING_TCP_PORTS:
     case DD_METRIC_LISTENING_UDP_PORTS: {
@@ -1545,8 +1541,7 @@ static bool extract_device(const dd_engine_t *e, const thing_t *t, const item_t 
         }
         return false;
     }
-    default:
-        return false;
+    default: return false;
     }
     if (!has) {
         return false;
@@ -1649,8 +1644,7 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
                 it->ml_datapoints++;
                 s->alarm.last_datapoint_ms = now_ms;
                 break;
-            default:
-                break;
+            default: break;
             }
         }
     }
@@ -1696,8 +1690,8 @@ static void cloud_item(dd_engine_t *e, thing_t *t, pstate_t *ps, uint32_t k,
         amount = reps;
         break;
     case DD_METRIC_NUM_MESSAGES_RECEIVED:
-        counted = ev->kind == DD_CLOUD_MESSAGE_RECEIVED &&
-                  dimension_matches(it, ev->topic, ev->thing);
+        counted =
+            ev->kind == DD_CLOUD_MESSAGE_RECEIVED && dimension_matches(it, ev->topic, ev->thing);
         amount = reps;
         break;
     case DD_METRIC_NUM_AUTHORIZATION_FAILURES:
@@ -1757,8 +1751,7 @@ static void cloud_item(dd_engine_t *e, thing_t *t, pstate_t *ps, uint32_t k,
             evaluate_static(e, t, p, it, s, &dp, ev->time_ms);
         }
         return;
-    default:
-        return;
+    default: return;
     }
     if (counted) {
         accumulate(s, it, ev->time_ms, amount, false);
@@ -2280,9 +2273,8 @@ static item_t *find_item(const dd_engine_t *e, const char *profile, const char *
     return NULL;
 }
 
-dd_engine_status_t dd_engine_set_training(dd_engine_t *e, const char *profile,
-                                          const char *behavior, uint64_t datapoints,
-                                          int64_t start_ms)
+dd_engine_status_t dd_engine_set_training(dd_engine_t *e, const char *profile, const char *behavior,
+                                          uint64_t datapoints, int64_t start_ms)
 {
     item_t *it;
 
@@ -2413,8 +2405,8 @@ cJSON *dd_engine_event_to_json(const dd_violation_event_t *ev, bool time_ms)
         cJSON *v = dd_datapoint_to_json(&ev->value);
         ok = v != NULL && cJSON_AddItemToObject(obj, "metricValue", v);
     }
-    ok = ok && cJSON_AddStringToObject(obj, "violationEventType",
-                                       dd_alarm_event_name(ev->type)) != NULL;
+    ok = ok &&
+         cJSON_AddStringToObject(obj, "violationEventType", dd_alarm_event_name(ev->type)) != NULL;
     if (ok && ev->verification != DD_VERIFICATION_UNKNOWN) {
         ok = cJSON_AddStringToObject(obj, "verificationState",
                                      dd_verification_name(ev->verification)) != NULL;

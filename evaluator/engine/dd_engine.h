@@ -50,9 +50,9 @@ typedef enum dd_engine_status {
     DD_ENGINE_OK = 0,
     DD_ENGINE_BAD_PARAMETER, /**< NULL pointer, invalid name or value. */
     DD_ENGINE_NO_MEMORY,
-    DD_ENGINE_NOT_FOUND,     /**< No such profile / metric / dimension / violation. */
-    DD_ENGINE_INVALID,       /**< Profile fails validation, or a state blob is corrupt. */
-    DD_ENGINE_BACKWARDS      /**< Time older than a previous call's. */
+    DD_ENGINE_NOT_FOUND, /**< No such profile / metric / dimension / violation. */
+    DD_ENGINE_INVALID,   /**< Profile fails validation, or a state blob is corrupt. */
+    DD_ENGINE_BACKWARDS  /**< Time older than a previous call's. */
 } dd_engine_status_t;
 
 /** A violation event (ListViolationEvents item / SNS message). */
@@ -60,12 +60,12 @@ typedef struct dd_violation_event {
     const char *violation_id;
     const char *thing;
     const char *profile;
-    const dd_behavior_t *behavior;      /**< Full behavior as configured. */
-    dd_alarm_transition_t type;         /**< RAISED (in-alarm), CLEARED, INVALIDATED. */
-    bool has_value;                     /**< metricValue present (not on invalidation/ML). */
+    const dd_behavior_t *behavior; /**< Full behavior as configured. */
+    dd_alarm_transition_t type;    /**< RAISED (in-alarm), CLEARED, INVALIDATED. */
+    bool has_value;                /**< metricValue present (not on invalidation/ML). */
     dd_datapoint_t value;
-    int64_t time_ms;                    /**< violationEventTime. */
-    bool suppressed;                    /**< suppressAlerts: store it, do not alert. */
+    int64_t time_ms; /**< violationEventTime. */
+    bool suppressed; /**< suppressAlerts: store it, do not alert. */
     dd_verification_t verification;
     const char *verification_description; /**< NULL when none. */
 } dd_violation_event_t;
@@ -77,9 +77,9 @@ typedef struct dd_active_violation {
     const char *profile;
     const dd_behavior_t *behavior;
     bool has_value;
-    dd_datapoint_t last_value;          /**< lastViolationValue. */
+    dd_datapoint_t last_value; /**< lastViolationValue. */
     int64_t last_violation_ms;
-    int64_t start_ms;                   /**< violationStartTime. */
+    int64_t start_ms; /**< violationStartTime. */
     bool suppressed;
     dd_verification_t verification;
     const char *verification_description;
@@ -88,12 +88,12 @@ typedef struct dd_active_violation {
 /** A retained metric value (ListMetricValues datum, metrics export). */
 typedef struct dd_metric_datum {
     const char *thing;
-    const char *metric;                 /**< "aws:..." or custom metric name. */
-    const char *dimension;              /**< NULL when none. */
+    const char *metric;    /**< "aws:..." or custom metric name. */
+    const char *dimension; /**< NULL when none. */
     dd_dim_op_t dimension_op;
     int64_t time_ms;
     dd_datapoint_t value;
-    bool export_metric;                 /**< exportMetric was set for it. */
+    bool export_metric; /**< exportMetric was set for it. */
 } dd_metric_datum_t;
 
 /**
@@ -135,42 +135,42 @@ typedef struct dd_engine_registry {
 
 /** Engine settings. */
 typedef struct dd_engine_config {
-    dd_arn_ctx_t arn;             /**< Region/account of target ARNs. */
-    int64_t invalidate_after_ms;  /**< Alarm invalidated after this long without metrics (2 days). */
-    uint64_t id_seed;             /**< Mixed into violation ids (0 = deterministic ids for replay). */
+    dd_arn_ctx_t arn;            /**< Region/account of target ARNs. */
+    int64_t invalidate_after_ms; /**< Alarm invalidated after this long without metrics (2 days). */
+    uint64_t id_seed; /**< Mixed into violation ids (0 = deterministic ids for replay). */
 } dd_engine_config_t;
 
 /** Kinds of cloud-side events (from the broker shim's metering). */
 typedef enum dd_cloud_kind {
-    DD_CLOUD_MESSAGE_SENT = 0,   /**< Device published (topic, payload size). */
-    DD_CLOUD_MESSAGE_RECEIVED,   /**< Device was delivered a message (topic). */
-    DD_CLOUD_AUTH_FAILURE,       /**< A request was denied (topic, or none). */
-    DD_CLOUD_CONNECT,            /**< Connection attempt (source IP, success). */
-    DD_CLOUD_DISCONNECT          /**< Disconnect. */
+    DD_CLOUD_MESSAGE_SENT = 0, /**< Device published (topic, payload size). */
+    DD_CLOUD_MESSAGE_RECEIVED, /**< Device was delivered a message (topic). */
+    DD_CLOUD_AUTH_FAILURE,     /**< A request was denied (topic, or none). */
+    DD_CLOUD_CONNECT,          /**< Connection attempt (source IP, success). */
+    DD_CLOUD_DISCONNECT        /**< Disconnect. */
 } dd_cloud_kind_t;
 
 /** One cloud-side event. */
 typedef struct dd_cloud_event {
     dd_cloud_kind_t kind;
-    const char *thing;           /**< Thing name, or the client id when unregistered. */
-    bool registered;             /**< Identity is a registered thing (used without a registry). */
+    const char *thing; /**< Thing name, or the client id when unregistered. */
+    bool registered;   /**< Identity is a registered thing (used without a registry). */
     int64_t time_ms;
-    const char *topic;           /**< MESSAGE_*, AUTH_FAILURE: topic or NULL. */
-    uint32_t payload_size;       /**< MESSAGE_SENT: bytes of the payload. */
-    uint32_t repeat;             /**< Same event this many times (0 counts as 1). */
-    bool has_source_ip;          /**< CONNECT. */
+    const char *topic;     /**< MESSAGE_*, AUTH_FAILURE: topic or NULL. */
+    uint32_t payload_size; /**< MESSAGE_SENT: bytes of the payload. */
+    uint32_t repeat;       /**< Same event this many times (0 counts as 1). */
+    bool has_source_ip;    /**< CONNECT. */
     dd_ip_t source_ip;
-    bool success;                /**< CONNECT: accepted. */
+    bool success; /**< CONNECT: accepted. */
 } dd_cloud_event_t;
 
 /** An ML Detect training summary (GetBehaviorModelTrainingSummaries). */
 typedef struct dd_training_summary {
     const char *profile;
     const char *behavior;
-    const char *model_status;    /**< Always "PENDING_BUILD". */
+    const char *model_status;                /**< Always "PENDING_BUILD". */
     double datapoints_collection_percentage; /**< datapoints / 25,000 x 100, at most 100. */
     uint64_t datapoints;
-    int64_t training_start_ms;   /**< First datapoint (0 none). */
+    int64_t training_start_ms;     /**< First datapoint (0 none). */
     int64_t last_model_refresh_ms; /**< 0: never built. */
 } dd_training_summary_t;
 
@@ -178,8 +178,8 @@ typedef struct dd_training_summary {
 typedef struct dd_engine_stats {
     size_t things;
     size_t profiles;
-    size_t slots;                /**< thing x profile x behavior states. */
-    size_t state_bytes;          /**< Heap bytes of per-thing state. */
+    size_t slots;       /**< thing x profile x behavior states. */
+    size_t state_bytes; /**< Heap bytes of per-thing state. */
 } dd_engine_stats_t;
 
 /** Opaque engine. */

@@ -24,8 +24,8 @@ static const dd_metric_info_t BUILTINS[DD_METRIC_BUILTIN_COUNT_] = {
                                          true, true, true, true, true, true},
     [DD_METRIC_NUM_AUTHORIZATION_FAILURES] = {"aws:num-authorization-failures",
                                               DD_METRIC_NUM_AUTHORIZATION_FAILURES, DD_SIDE_CLOUD,
-                                              DD_SHAPE_WINDOW_COUNT, DD_VALUE_COUNT,
-                                              DD_OPS_NUMERIC, true, true, true, true, true, true},
+                                              DD_SHAPE_WINDOW_COUNT, DD_VALUE_COUNT, DD_OPS_NUMERIC,
+                                              true, true, true, true, true, true},
     [DD_METRIC_SOURCE_IP_ADDRESS] = {"aws:source-ip-address", DD_METRIC_SOURCE_IP_ADDRESS,
                                      DD_SIDE_CLOUD, DD_SHAPE_PER_CONNECT, DD_VALUE_CIDRS,
                                      DD_OPS_CIDR, false, false, false, false, true, false},
@@ -33,26 +33,26 @@ static const dd_metric_info_t BUILTINS[DD_METRIC_BUILTIN_COUNT_] = {
                                            DD_METRIC_NUM_CONNECTION_ATTEMPTS, DD_SIDE_CLOUD,
                                            DD_SHAPE_WINDOW_COUNT, DD_VALUE_COUNT, DD_OPS_NUMERIC,
                                            true, true, true, true, false, false},
-    [DD_METRIC_NUM_DISCONNECTS] = {"aws:num-disconnects", DD_METRIC_NUM_DISCONNECTS,
-                                   DD_SIDE_CLOUD, DD_SHAPE_WINDOW_COUNT, DD_VALUE_COUNT,
-                                   DD_OPS_NUMERIC, true, true, true, true, false, false},
+    [DD_METRIC_NUM_DISCONNECTS] = {"aws:num-disconnects", DD_METRIC_NUM_DISCONNECTS, DD_SIDE_CLOUD,
+                                   DD_SHAPE_WINDOW_COUNT, DD_VALUE_COUNT, DD_OPS_NUMERIC, true,
+                                   true, true, true, false, false},
     [DD_METRIC_DISCONNECT_DURATION] = {"aws:disconnect-duration", DD_METRIC_DISCONNECT_DURATION,
                                        DD_SIDE_CLOUD, DD_SHAPE_DISCONNECTED, DD_VALUE_COUNT,
                                        DD_OP_BIT(DD_OP_LESS_THAN) |
                                            DD_OP_BIT(DD_OP_LESS_THAN_EQUALS),
                                        false, false, false, false, false, false},
     [DD_METRIC_ALL_BYTES_OUT] = {"aws:all-bytes-out", DD_METRIC_ALL_BYTES_OUT, DD_SIDE_DEVICE,
-                                 DD_SHAPE_DELTA, DD_VALUE_COUNT, DD_OPS_NUMERIC, true, false,
-                                 true, true, false, false},
+                                 DD_SHAPE_DELTA, DD_VALUE_COUNT, DD_OPS_NUMERIC, true, false, true,
+                                 true, false, false},
     [DD_METRIC_ALL_BYTES_IN] = {"aws:all-bytes-in", DD_METRIC_ALL_BYTES_IN, DD_SIDE_DEVICE,
                                 DD_SHAPE_DELTA, DD_VALUE_COUNT, DD_OPS_NUMERIC, true, false, true,
                                 true, false, false},
-    [DD_METRIC_ALL_PACKETS_OUT] = {"aws:all-packets-out", DD_METRIC_ALL_PACKETS_OUT,
-                                   DD_SIDE_DEVICE, DD_SHAPE_DELTA, DD_VALUE_COUNT, DD_OPS_NUMERIC,
-                                   true, false, true, true, false, false},
+    [DD_METRIC_ALL_PACKETS_OUT] = {"aws:all-packets-out", DD_METRIC_ALL_PACKETS_OUT, DD_SIDE_DEVICE,
+                                   DD_SHAPE_DELTA, DD_VALUE_COUNT, DD_OPS_NUMERIC, true, false,
+                                   true, true, false, false},
     [DD_METRIC_ALL_PACKETS_IN] = {"aws:all-packets-in", DD_METRIC_ALL_PACKETS_IN, DD_SIDE_DEVICE,
-                                  DD_SHAPE_DELTA, DD_VALUE_COUNT, DD_OPS_NUMERIC, true, false,
-                                  true, true, false, false},
+                                  DD_SHAPE_DELTA, DD_VALUE_COUNT, DD_OPS_NUMERIC, true, false, true,
+                                  true, false, false},
     [DD_METRIC_NUM_LISTENING_TCP_PORTS] = {"aws:num-listening-tcp-ports",
                                            DD_METRIC_NUM_LISTENING_TCP_PORTS, DD_SIDE_DEVICE,
                                            DD_SHAPE_GAUGE, DD_VALUE_COUNT, DD_OPS_NUMERIC, true,
@@ -197,8 +197,7 @@ const char *dd_metric_value_member(dd_value_kind_t kind)
 
 bool dd_metric_duration_valid(int64_t seconds)
 {
-    return seconds == 300 || seconds == 600 || seconds == 900 || seconds == 1800 ||
-           seconds == 3600;
+    return seconds == 300 || seconds == 600 || seconds == 900 || seconds == 1800 || seconds == 3600;
 }
 
 const dd_custom_metric_def_t *dd_metric_defs_find_custom(const dd_metric_defs_t *defs,

@@ -44,8 +44,9 @@ typedef enum dd_op {
 /** Bit for operator @p op in an operator mask. */
 #define DD_OP_BIT(op) (1u << (unsigned)(op))
 /** lt, lte, gt, gte. */
-#define DD_OPS_NUMERIC (DD_OP_BIT(DD_OP_LESS_THAN) | DD_OP_BIT(DD_OP_LESS_THAN_EQUALS) | \
-                        DD_OP_BIT(DD_OP_GREATER_THAN) | DD_OP_BIT(DD_OP_GREATER_THAN_EQUALS))
+#define DD_OPS_NUMERIC                                                \
+    (DD_OP_BIT(DD_OP_LESS_THAN) | DD_OP_BIT(DD_OP_LESS_THAN_EQUALS) | \
+     DD_OP_BIT(DD_OP_GREATER_THAN) | DD_OP_BIT(DD_OP_GREATER_THAN_EQUALS))
 /** in-cidr-set, not-in-cidr-set. */
 #define DD_OPS_CIDR (DD_OP_BIT(DD_OP_IN_CIDR_SET) | DD_OP_BIT(DD_OP_NOT_IN_CIDR_SET))
 /** in-port-set, not-in-port-set. */
@@ -56,12 +57,12 @@ typedef enum dd_op {
 /** The MetricValue member a metric's thresholds and datapoints use. */
 typedef enum dd_value_kind {
     DD_VALUE_NONE = 0,
-    DD_VALUE_COUNT,    /**< "count": long >= 0 */
-    DD_VALUE_NUMBER,   /**< "number": double */
-    DD_VALUE_CIDRS,    /**< "cidrs": CIDR strings (datapoints: addresses) */
-    DD_VALUE_PORTS,    /**< "ports": 0..65535 */
-    DD_VALUE_NUMBERS,  /**< "numbers": doubles */
-    DD_VALUE_STRINGS   /**< "strings" */
+    DD_VALUE_COUNT,   /**< "count": long >= 0 */
+    DD_VALUE_NUMBER,  /**< "number": double */
+    DD_VALUE_CIDRS,   /**< "cidrs": CIDR strings (datapoints: addresses) */
+    DD_VALUE_PORTS,   /**< "ports": 0..65535 */
+    DD_VALUE_NUMBERS, /**< "numbers": doubles */
+    DD_VALUE_STRINGS  /**< "strings" */
 } dd_value_kind_t;
 
 /** Where a metric is measured. */
@@ -72,10 +73,10 @@ typedef enum dd_metric_side {
 
 /** How a metric's datapoint is formed (evaluation-semantics.md). */
 typedef enum dd_metric_shape {
-    DD_SHAPE_DELTA = 0,   /**< Device delta counter: summed over the trailing window. */
-    DD_SHAPE_GAUGE,       /**< Device gauge: value of the current report. */
-    DD_SHAPE_LIST,        /**< Device list: list of the current report. */
-    DD_SHAPE_WINDOW_COUNT,/**< Cloud count per tumbling window. */
+    DD_SHAPE_DELTA = 0,    /**< Device delta counter: summed over the trailing window. */
+    DD_SHAPE_GAUGE,        /**< Device gauge: value of the current report. */
+    DD_SHAPE_LIST,         /**< Device list: list of the current report. */
+    DD_SHAPE_WINDOW_COUNT, /**< Cloud count per tumbling window. */
     DD_SHAPE_PER_MESSAGE, /**< aws:message-byte-size: each message (static) or sum (statistical). */
     DD_SHAPE_PER_CONNECT, /**< aws:source-ip-address: each successful connection. */
     DD_SHAPE_DISCONNECTED /**< aws:disconnect-duration: minutes since the disconnect. */
@@ -107,10 +108,10 @@ typedef enum dd_metric_id {
 
 /** Custom metric types (CreateCustomMetric metricType). */
 typedef enum dd_custom_type {
-    DD_CUSTOM_TYPE_NUMBER = 0,      /**< "number" */
-    DD_CUSTOM_TYPE_NUMBER_LIST,     /**< "number-list" */
-    DD_CUSTOM_TYPE_STRING_LIST,     /**< "string-list" */
-    DD_CUSTOM_TYPE_IP_ADDRESS_LIST  /**< "ip-address-list" */
+    DD_CUSTOM_TYPE_NUMBER = 0,     /**< "number" */
+    DD_CUSTOM_TYPE_NUMBER_LIST,    /**< "number-list" */
+    DD_CUSTOM_TYPE_STRING_LIST,    /**< "string-list" */
+    DD_CUSTOM_TYPE_IP_ADDRESS_LIST /**< "ip-address-list" */
 } dd_custom_type_t;
 
 /** Durations (seconds) allowed for time-based metrics, as a bit mask. */
@@ -118,25 +119,25 @@ typedef enum dd_custom_type {
 
 /** Everything the engine and the validator need to know about one metric. */
 typedef struct dd_metric_info {
-    const char *name;         /**< "aws:all-bytes-out", or the custom type name. */
-    dd_metric_id_t id;        /**< DD_METRIC_CUSTOM for custom types. */
+    const char *name;  /**< "aws:all-bytes-out", or the custom type name. */
+    dd_metric_id_t id; /**< DD_METRIC_CUSTOM for custom types. */
     dd_metric_side_t side;
     dd_metric_shape_t shape;
-    dd_value_kind_t value;    /**< MetricValue member of thresholds. */
-    unsigned ops;             /**< Allowed operators (DD_OP_BIT mask). */
-    bool duration_allowed;    /**< durationSeconds may be given. */
-    bool duration_required;   /**< durationSeconds must be given (static rules). */
-    bool statistics;          /**< statisticalThreshold allowed. */
-    bool ml;                  /**< mlDetectionConfig allowed. */
-    bool dimension;           /**< TOPIC_FILTER metricDimension allowed (rules). */
-    bool dimension_ml;        /**< ... also with ML. */
+    dd_value_kind_t value;  /**< MetricValue member of thresholds. */
+    unsigned ops;           /**< Allowed operators (DD_OP_BIT mask). */
+    bool duration_allowed;  /**< durationSeconds may be given. */
+    bool duration_required; /**< durationSeconds must be given (static rules). */
+    bool statistics;        /**< statisticalThreshold allowed. */
+    bool ml;                /**< mlDetectionConfig allowed. */
+    bool dimension;         /**< TOPIC_FILTER metricDimension allowed (rules). */
+    bool dimension_ml;      /**< ... also with ML. */
 } dd_metric_info_t;
 
 /** A custom metric definition (CreateCustomMetric). */
 typedef struct dd_custom_metric_def {
-    char name[129];           /**< metricName */
-    dd_custom_type_t type;    /**< metricType (immutable) */
-    char display_name[129];   /**< displayName, may be "" */
+    char name[129];         /**< metricName */
+    dd_custom_type_t type;  /**< metricType (immutable) */
+    char display_name[129]; /**< displayName, may be "" */
     int64_t creation_ms;
     int64_t modified_ms;
 } dd_custom_metric_def_t;
@@ -149,7 +150,7 @@ typedef struct dd_custom_metric_def {
 /** A TOPIC_FILTER dimension definition (CreateDimension). */
 typedef struct dd_dimension_def {
     char name[129];
-    size_t value_count;                            /**< 1..100 */
+    size_t value_count; /**< 1..100 */
     char values[DD_DIMENSION_VALUES_MAX][DD_DIMENSION_VALUE_MAX + 1];
     int64_t creation_ms;
     int64_t modified_ms;

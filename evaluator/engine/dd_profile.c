@@ -10,7 +10,8 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static void set_err(dd_profile_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(dd_profile_error_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void set_err(dd_profile_error_t *err, const char *fmt, ...)
 {
@@ -257,7 +258,7 @@ static dd_profile_status_t parse_string_array(const cJSON *arr, char ***out, siz
     if (list == NULL) {
         return DD_PROFILE_NO_MEMORY;
     }
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach (it, arr) {
         if (!cJSON_IsString(it)) {
             free_strings(list, i);
             set_err(err, "%s must be a list of strings", what);
@@ -336,9 +337,8 @@ dd_profile_status_t dd_metric_value_parse_cjson(const cJSON *obj, dd_metric_valu
             }
         }
         for (i = 0; st == DD_PROFILE_OK && i < out->cidr_count; i++) {
-            if (!cidr_text_ok(out->cidrs[i]) ||
-                dd_cidr_parse(out->cidrs[i], strlen(out->cidrs[i]), &out->cidr_parsed[i]) !=
-                    DD_IP_OK) {
+            if (!cidr_text_ok(out->cidrs[i]) || dd_cidr_parse(out->cidrs[i], strlen(out->cidrs[i]),
+                                                              &out->cidr_parsed[i]) != DD_IP_OK) {
                 set_err(err, "value.cidrs: %.60s is not a valid CIDR", out->cidrs[i]);
                 st = DD_PROFILE_INVALID;
             }
@@ -357,7 +357,7 @@ dd_profile_status_t dd_metric_value_parse_cjson(const cJSON *obj, dd_metric_valu
             if (out->ports == NULL) {
                 st = DD_PROFILE_NO_MEMORY;
             }
-            cJSON_ArrayForEach(it, m) {
+            cJSON_ArrayForEach (it, m) {
                 int64_t p;
                 if (st != DD_PROFILE_OK) {
                     break;
@@ -384,7 +384,7 @@ dd_profile_status_t dd_metric_value_parse_cjson(const cJSON *obj, dd_metric_valu
             if (out->numbers == NULL) {
                 st = DD_PROFILE_NO_MEMORY;
             }
-            cJSON_ArrayForEach(it, m) {
+            cJSON_ArrayForEach (it, m) {
                 if (st != DD_PROFILE_OK) {
                     break;
                 }
@@ -417,7 +417,10 @@ static dd_profile_status_t parse_dimension(const cJSON *obj, char *name, bool *h
 
     if (!cJSON_IsObject(obj) || !cJSON_IsString(n) ||
         !copy_name(name, DD_PROFILE_NAME_MAX + 1, n->valuestring)) {
-        set_err(err, "%s is malformed. metricDimension.dimensionName must be a string of 1 to 128 characters", who);
+        set_err(err,
+                "%s is malformed. metricDimension.dimensionName must be a string of 1 to 128 "
+                "characters",
+                who);
         return DD_PROFILE_INVALID;
     }
     *has_op = false;
@@ -455,8 +458,7 @@ static dd_profile_status_t parse_bool(const cJSON *obj, const char *key, bool *h
 }
 
 static dd_profile_status_t parse_int_member(const cJSON *obj, const char *key, bool *has,
-                                            int64_t *val, const char *who,
-                                            dd_profile_error_t *err)
+                                            int64_t *val, const char *who, dd_profile_error_t *err)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
 
@@ -515,8 +517,10 @@ static dd_profile_status_t parse_criteria(const cJSON *obj, dd_behavior_criteria
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(m, "statistic");
         if (!cJSON_IsObject(m) || !cJSON_IsString(s) ||
             !statistic_parse(s->valuestring, &c->statistic)) {
-            set_err(err, "%s is malformed. statisticalThreshold.statistic must be one of p0, p0.1, "
-                         "p0.01, p1, p10, p50, p90, p99, p99.9, p99.99, p100", who);
+            set_err(err,
+                    "%s is malformed. statisticalThreshold.statistic must be one of p0, p0.1, "
+                    "p0.01, p1, p10, p50, p90, p99, p99.9, p99.99, p100",
+                    who);
             st = DD_PROFILE_INVALID;
         }
     }
@@ -524,8 +528,10 @@ static dd_profile_status_t parse_criteria(const cJSON *obj, dd_behavior_criteria
     if (st == DD_PROFILE_OK && m != NULL && !cJSON_IsNull(m)) {
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(m, "confidenceLevel");
         if (!cJSON_IsObject(m) || !cJSON_IsString(s) || !ml_parse(s->valuestring, &c->ml)) {
-            set_err(err, "%s is malformed. mlDetectionConfig.confidenceLevel must be LOW, MEDIUM "
-                         "or HIGH", who);
+            set_err(err,
+                    "%s is malformed. mlDetectionConfig.confidenceLevel must be LOW, MEDIUM "
+                    "or HIGH",
+                    who);
             st = DD_PROFILE_INVALID;
         }
     }
@@ -577,8 +583,8 @@ dd_profile_status_t dd_behavior_parse_cjson(const cJSON *obj, dd_behavior_t *out
                         who, err);
     }
     if (st == DD_PROFILE_OK) {
-        st = parse_bool(obj, "exportMetric", &out->has_export_metric, &out->export_metric, who,
-                        err);
+        st =
+            parse_bool(obj, "exportMetric", &out->has_export_metric, &out->export_metric, who, err);
     }
     if (st != DD_PROFILE_OK) {
         dd_behavior_free(out);
@@ -603,7 +609,7 @@ static dd_profile_status_t parse_behaviors(const cJSON *arr, dd_behavior_t **out
     if (list == NULL) {
         return DD_PROFILE_NO_MEMORY;
     }
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach (it, arr) {
         dd_profile_status_t st = dd_behavior_parse_cjson(it, &list[i], err);
         if (st != DD_PROFILE_OK) {
             while (i > 0) {
@@ -635,7 +641,7 @@ static dd_profile_status_t parse_retain_v2(const cJSON *arr, dd_profile_t *p,
     if (p->retain == NULL) {
         return DD_PROFILE_NO_MEMORY;
     }
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach (it, arr) {
         dd_metric_to_retain_t *r = &p->retain[i];
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "metric");
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(it, "metricDimension");
@@ -643,7 +649,8 @@ static dd_profile_status_t parse_retain_v2(const cJSON *arr, dd_profile_t *p,
 
         if (!cJSON_IsObject(it) || !cJSON_IsString(m) ||
             !copy_name(r->metric, sizeof(r->metric), m->valuestring) || r->metric[0] == '\0') {
-            set_err(err, "additionalMetricsToRetainV2: metric must be a string of 1 to 128 characters");
+            set_err(err,
+                    "additionalMetricsToRetainV2: metric must be a string of 1 to 128 characters");
             return DD_PROFILE_INVALID;
         }
         if (d != NULL && !cJSON_IsNull(d)) {
@@ -667,8 +674,7 @@ static dd_profile_status_t parse_retain_v2(const cJSON *arr, dd_profile_t *p,
     return DD_PROFILE_OK;
 }
 
-static dd_profile_status_t parse_targets(const cJSON *arr, dd_profile_t *p,
-                                         dd_profile_error_t *err)
+static dd_profile_status_t parse_targets(const cJSON *arr, dd_profile_t *p, dd_profile_error_t *err)
 {
     size_t n;
     const cJSON *it;
@@ -682,7 +688,7 @@ static dd_profile_status_t parse_targets(const cJSON *arr, dd_profile_t *p,
     if (p->targets == NULL) {
         return DD_PROFILE_NO_MEMORY;
     }
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach (it, arr) {
         const cJSON *s = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "arn") : it;
         if (!cJSON_IsString(s)) {
             set_err(err, "targets must be a list of ARNs");
@@ -754,12 +760,14 @@ static dd_profile_status_t parse_profile(const cJSON *obj, const char *name, dd_
             set_err(err, "alertTargets must be an object");
             return DD_PROFILE_INVALID;
         }
-        cJSON_ArrayForEach(k, m) {
+        cJSON_ArrayForEach (k, m) {
             const cJSON *a = cJSON_GetObjectItemCaseSensitive(k, "alertTargetArn");
             const cJSON *r = cJSON_GetObjectItemCaseSensitive(k, "roleArn");
             if (strcmp(k->string, "SNS") != 0) {
-                set_err(err, "alertTargets: %.40s is not a valid alert target type; only SNS is supported",
-                        k->string);
+                set_err(
+                    err,
+                    "alertTargets: %.40s is not a valid alert target type; only SNS is supported",
+                    k->string);
                 return DD_PROFILE_INVALID;
             }
             if (!cJSON_IsString(a) || !cJSON_IsString(r)) {
@@ -778,8 +786,8 @@ static dd_profile_status_t parse_profile(const cJSON *obj, const char *name, dd_
     }
     m = cJSON_GetObjectItemCaseSensitive(obj, "additionalMetricsToRetain");
     if (st == DD_PROFILE_OK && m != NULL && !cJSON_IsNull(m)) {
-        st = parse_string_array(m, &p->retain_v1, &p->retain_v1_count,
-                                "additionalMetricsToRetain", err);
+        st = parse_string_array(m, &p->retain_v1, &p->retain_v1_count, "additionalMetricsToRetain",
+                                err);
         p->has_retain_v1 = st == DD_PROFILE_OK;
     }
     m = cJSON_GetObjectItemCaseSensitive(obj, "additionalMetricsToRetainV2");
@@ -910,12 +918,12 @@ static dd_value_kind_t op_value_kind(dd_op_t op)
     return DD_VALUE_NONE;
 }
 
-#define BAD(...) \
-    do { \
-        char reason_[DD_PROFILE_MESSAGE_MAX - 160]; \
-        (void)snprintf(reason_, sizeof(reason_), __VA_ARGS__); \
+#define BAD(...)                                                        \
+    do {                                                                \
+        char reason_[DD_PROFILE_MESSAGE_MAX - 160];                     \
+        (void)snprintf(reason_, sizeof(reason_), __VA_ARGS__);          \
         set_err(err, "Behavior %s is malformed. %s", b->name, reason_); \
-        return false; \
+        return false;                                                   \
     } while (0)
 
 /* One behavior against §3.4. Returns false with the message in @p err. */
@@ -997,7 +1005,8 @@ static bool validate_behavior(const dd_behavior_t *b, const dd_metric_defs_t *de
         if (c->has_value && want != DD_VALUE_NONE && c->value.members != value_bit(want)) {
             BAD("value must contain only the member %s", dd_metric_value_member(want));
         }
-        if (c->has_value && (c->value.members == 0 || (c->value.members & (c->value.members - 1)) != 0)) {
+        if (c->has_value &&
+            (c->value.members == 0 || (c->value.members & (c->value.members - 1)) != 0)) {
             BAD("value must contain exactly one member");
         }
     }
@@ -1025,7 +1034,8 @@ static bool validate_behavior(const dd_behavior_t *b, const dd_metric_defs_t *de
         }
         if (!dd_metric_duration_valid(c->duration_s)) {
             BAD("durationSeconds %lld is not valid; allowed values are 300, 600, 900, 1800 "
-                "and 3600", (long long)c->duration_s);
+                "and 3600",
+                (long long)c->duration_s);
         }
     } else if (info != NULL && info->duration_required) {
         BAD("durationSeconds is required for metric %s", b->metric);
@@ -1056,8 +1066,10 @@ dd_profile_status_t dd_profile_validate_behaviors(const dd_behavior_t *behaviors
         bool ok = validate_behavior(&behaviors[i], defs, &e);
         for (j = 0; ok && j < i; j++) {
             if (strcmp(behaviors[j].name, behaviors[i].name) == 0) {
-                set_err(&e, "Behavior %s is malformed. Behavior names must be unique within a "
-                            "security profile", behaviors[i].name);
+                set_err(&e,
+                        "Behavior %s is malformed. Behavior names must be unique within a "
+                        "security profile",
+                        behaviors[i].name);
                 ok = false;
             }
         }
@@ -1183,8 +1195,10 @@ dd_profile_status_t dd_profile_validate(const dd_profile_t *profile, const dd_me
         arn = &def_arn;
     }
     if (!dd_name_valid(DD_NAME_SECURITY_PROFILE, profile->name)) {
-        set_err(err, "securityProfileName %.128s must match [a-zA-Z0-9:_-]+ and be 1 to 128 "
-                     "characters", profile->name);
+        set_err(err,
+                "securityProfileName %.128s must match [a-zA-Z0-9:_-]+ and be 1 to 128 "
+                "characters",
+                profile->name);
         return DD_PROFILE_INVALID;
     }
     if (profile->description != NULL &&
@@ -1215,8 +1229,10 @@ dd_profile_status_t dd_profile_validate(const dd_profile_t *profile, const dd_me
         elements += value_elements(&profile->behaviors[i].criteria.value);
     }
     if (elements > DD_PROFILE_MAX_VALUE_ELEMENTS) {
-        set_err(err, "A security profile can have at most %d value elements (cidrs, ports, "
-                     "numbers, strings); %zu were given", DD_PROFILE_MAX_VALUE_ELEMENTS, elements);
+        set_err(err,
+                "A security profile can have at most %d value elements (cidrs, ports, "
+                "numbers, strings); %zu were given",
+                DD_PROFILE_MAX_VALUE_ELEMENTS, elements);
         return DD_PROFILE_INVALID;
     }
     if (profile->has_alert_target) {
@@ -1375,7 +1391,8 @@ cJSON *dd_behavior_to_json(const dd_behavior_t *b)
         cJSON *cj = cJSON_AddObjectToObject(obj, "criteria");
         ok = cj != NULL;
         if (ok && c->has_operator) {
-            ok = cJSON_AddStringToObject(cj, "comparisonOperator", dd_metric_op_name(c->op)) != NULL;
+            ok =
+                cJSON_AddStringToObject(cj, "comparisonOperator", dd_metric_op_name(c->op)) != NULL;
         }
         if (ok && c->has_value) {
             cJSON *v = dd_metric_value_to_json(&c->value);
@@ -1385,12 +1402,12 @@ cJSON *dd_behavior_to_json(const dd_behavior_t *b)
             ok = cJSON_AddNumberToObject(cj, "durationSeconds", (double)c->duration_s) != NULL;
         }
         if (ok && c->has_to_alarm) {
-            ok = cJSON_AddNumberToObject(cj, "consecutiveDatapointsToAlarm",
-                                         (double)c->to_alarm) != NULL;
+            ok = cJSON_AddNumberToObject(cj, "consecutiveDatapointsToAlarm", (double)c->to_alarm) !=
+                 NULL;
         }
         if (ok && c->has_to_clear) {
-            ok = cJSON_AddNumberToObject(cj, "consecutiveDatapointsToClear",
-                                         (double)c->to_clear) != NULL;
+            ok = cJSON_AddNumberToObject(cj, "consecutiveDatapointsToClear", (double)c->to_clear) !=
+                 NULL;
         }
         if (ok && c->statistic != DD_STAT_NONE) {
             cJSON *s = cJSON_AddObjectToObject(cj, "statisticalThreshold");
@@ -1399,8 +1416,8 @@ cJSON *dd_behavior_to_json(const dd_behavior_t *b)
         }
         if (ok && c->ml != DD_ML_NONE) {
             cJSON *s = cJSON_AddObjectToObject(cj, "mlDetectionConfig");
-            ok = s != NULL &&
-                 cJSON_AddStringToObject(s, "confidenceLevel", dd_ml_confidence_name(c->ml)) != NULL;
+            ok = s != NULL && cJSON_AddStringToObject(s, "confidenceLevel",
+                                                      dd_ml_confidence_name(c->ml)) != NULL;
         }
     }
     if (ok && b->has_suppress_alerts) {
@@ -1747,7 +1764,7 @@ dd_profile_status_t dd_profile_merge_update(const dd_profile_t *current, const d
         cJSON_Delete(upd);
         return DD_PROFILE_NO_MEMORY;
     }
-    cJSON_ArrayForEach(m, upd) {
+    cJSON_ArrayForEach (m, upd) {
         cJSON *copy;
         if (strcmp(m->string, KEEP[0]) == 0) {
             continue;

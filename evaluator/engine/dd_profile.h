@@ -31,8 +31,8 @@ typedef enum dd_profile_status {
     DD_PROFILE_OK = 0,
     DD_PROFILE_BAD_PARAMETER, /**< NULL pointer. */
     DD_PROFILE_NO_MEMORY,
-    DD_PROFILE_NOT_JSON,      /**< Body is not a JSON object. */
-    DD_PROFILE_INVALID        /**< Shape or validation error; the message says which. */
+    DD_PROFILE_NOT_JSON, /**< Body is not a JSON object. */
+    DD_PROFILE_INVALID   /**< Shape or validation error; the message says which. */
 } dd_profile_status_t;
 
 /** Limits (defender-spec.md §3.1, §3.3). */
@@ -46,16 +46,16 @@ typedef enum dd_profile_status {
 #define DD_PROFILE_MAX_VALUE_ELEMENTS 1000
 
 /** Bits of dd_metric_value_t.members. */
-#define DD_MV_COUNT   0x01u
-#define DD_MV_NUMBER  0x02u
-#define DD_MV_CIDRS   0x04u
-#define DD_MV_PORTS   0x08u
+#define DD_MV_COUNT 0x01u
+#define DD_MV_NUMBER 0x02u
+#define DD_MV_CIDRS 0x04u
+#define DD_MV_PORTS 0x08u
 #define DD_MV_NUMBERS 0x10u
 #define DD_MV_STRINGS 0x20u
 
 /** MetricValue: thresholds, violation values, retained datums. */
 typedef struct dd_metric_value {
-    unsigned members;       /**< DD_MV_* bits of the members present. */
+    unsigned members; /**< DD_MV_* bits of the members present. */
     int64_t count;
     double number;
     size_t cidr_count;
@@ -72,8 +72,17 @@ typedef struct dd_metric_value {
 /** Statistics (statisticalThreshold.statistic). */
 typedef enum dd_statistic {
     DD_STAT_NONE = 0,
-    DD_STAT_P0, DD_STAT_P0_1, DD_STAT_P0_01, DD_STAT_P1, DD_STAT_P10, DD_STAT_P50,
-    DD_STAT_P90, DD_STAT_P99, DD_STAT_P99_9, DD_STAT_P99_99, DD_STAT_P100,
+    DD_STAT_P0,
+    DD_STAT_P0_1,
+    DD_STAT_P0_01,
+    DD_STAT_P1,
+    DD_STAT_P10,
+    DD_STAT_P50,
+    DD_STAT_P90,
+    DD_STAT_P99,
+    DD_STAT_P99_9,
+    DD_STAT_P99_99,
+    DD_STAT_P100,
     DD_STAT_COUNT_
 } dd_statistic_t;
 
@@ -86,17 +95,14 @@ typedef enum dd_ml_confidence {
 } dd_ml_confidence_t;
 
 /** MetricDimension.operator. */
-typedef enum dd_dim_op {
-    DD_DIM_IN = 0,
-    DD_DIM_NOT_IN
-} dd_dim_op_t;
+typedef enum dd_dim_op { DD_DIM_IN = 0, DD_DIM_NOT_IN } dd_dim_op_t;
 
 /** Behavior kinds for the behaviorCriteriaType filter. */
 typedef enum dd_criteria_type {
     DD_CRITERIA_STATIC = 0,
     DD_CRITERIA_STATISTICAL,
     DD_CRITERIA_MACHINE_LEARNING,
-    DD_CRITERIA_NONE          /**< Behavior without criteria. */
+    DD_CRITERIA_NONE /**< Behavior without criteria. */
 } dd_criteria_type_t;
 
 /** BehaviorCriteria. */
@@ -108,7 +114,7 @@ typedef struct dd_behavior_criteria {
     bool has_duration;
     int64_t duration_s;
     bool has_to_alarm;
-    int64_t to_alarm;         /**< consecutiveDatapointsToAlarm (effective default 1). */
+    int64_t to_alarm; /**< consecutiveDatapointsToAlarm (effective default 1). */
     bool has_to_clear;
     int64_t to_clear;
     dd_statistic_t statistic; /**< DD_STAT_NONE when absent. */
@@ -146,27 +152,27 @@ typedef struct dd_metric_to_retain {
 /** A security profile. */
 typedef struct dd_profile {
     char name[DD_PROFILE_NAME_MAX + 1];
-    char *description;                 /**< NULL when absent. */
+    char *description; /**< NULL when absent. */
     bool has_behaviors;
     size_t behavior_count;
     dd_behavior_t *behaviors;
-    bool has_alert_target;             /**< alertTargets.SNS present. */
+    bool has_alert_target; /**< alertTargets.SNS present. */
     char *sns_target_arn;
     char *sns_role_arn;
     bool has_retain_v1;
     size_t retain_v1_count;
-    char **retain_v1;                  /**< additionalMetricsToRetain (deprecated). */
+    char **retain_v1; /**< additionalMetricsToRetain (deprecated). */
     bool has_retain_v2;
     size_t retain_count;
-    dd_metric_to_retain_t *retain;     /**< additionalMetricsToRetainV2. */
+    dd_metric_to_retain_t *retain; /**< additionalMetricsToRetainV2. */
     bool has_export_config;
-    char *export_topic;                /**< metricsExportConfig.mqttTopic */
-    char *export_role_arn;             /**< metricsExportConfig.roleArn */
-    int64_t version;                   /**< 1 on create, +1 per update (0: not stored yet). */
+    char *export_topic;    /**< metricsExportConfig.mqttTopic */
+    char *export_role_arn; /**< metricsExportConfig.roleArn */
+    int64_t version;       /**< 1 on create, +1 per update (0: not stored yet). */
     int64_t creation_ms;
     int64_t modified_ms;
     size_t target_count;
-    char **targets;                    /**< Target ARNs (thinggroup/N, all/...). */
+    char **targets; /**< Target ARNs (thinggroup/N, all/...). */
 } dd_profile_t;
 
 /** Error detail of parse/validate: the AWS-style message. */
@@ -181,9 +187,9 @@ typedef struct dd_profile_errors {
 } dd_profile_errors_t;
 
 /** Flags of dd_profile_to_json(). */
-#define DD_PROFILE_JSON_DESCRIBE 0x01u  /**< Add securityProfileArn, version, dates. */
-#define DD_PROFILE_JSON_TARGETS  0x02u  /**< Add "targets": [ARN...] (ddlocal extension). */
-#define DD_PROFILE_JSON_DATES_MS 0x04u  /**< Dates as epoch ms instead of seconds. */
+#define DD_PROFILE_JSON_DESCRIBE 0x01u /**< Add securityProfileArn, version, dates. */
+#define DD_PROFILE_JSON_TARGETS 0x02u  /**< Add "targets": [ARN...] (ddlocal extension). */
+#define DD_PROFILE_JSON_DATES_MS 0x04u /**< Dates as epoch ms instead of seconds. */
 
 /**
  * @brief Parses a profile from a Create/Update request body (JSON object);
@@ -326,12 +332,11 @@ void dd_metric_value_free(dd_metric_value_t *value);
  */
 cJSON *dd_profile_time_json(int64_t ms);
 
-
 /** Bits of the UpdateSecurityProfile delete* flags. */
-#define DD_PROFILE_DELETE_BEHAVIORS      0x01u /**< deleteBehaviors */
-#define DD_PROFILE_DELETE_ALERT_TARGETS  0x02u /**< deleteAlertTargets */
-#define DD_PROFILE_DELETE_RETAIN         0x04u /**< deleteAdditionalMetricsToRetain (V1 and V2) */
-#define DD_PROFILE_DELETE_EXPORT_CONFIG  0x08u /**< deleteMetricsExportConfig */
+#define DD_PROFILE_DELETE_BEHAVIORS 0x01u     /**< deleteBehaviors */
+#define DD_PROFILE_DELETE_ALERT_TARGETS 0x02u /**< deleteAlertTargets */
+#define DD_PROFILE_DELETE_RETAIN 0x04u        /**< deleteAdditionalMetricsToRetain (V1 and V2) */
+#define DD_PROFILE_DELETE_EXPORT_CONFIG 0x08u /**< deleteMetricsExportConfig */
 
 /**
  * @brief Parses an UpdateSecurityProfile body: the members to change (as a

@@ -54,8 +54,7 @@ static void registry_free(registry_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-static bool registry_parse(registry_t *r, const char *text, size_t len, FILE *err,
-                           const char *name)
+static bool registry_parse(registry_t *r, const char *text, size_t len, FILE *err, const char *name)
 {
     cJSON *root = NULL;
     dd_json_error_t jerr;
@@ -75,7 +74,7 @@ static bool registry_parse(registry_t *r, const char *text, size_t len, FILE *er
     if (!ok) {
         things = NULL;
     }
-    cJSON_ArrayForEach(it, things) {
+    cJSON_ArrayForEach (it, things) {
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "thingName");
         const cJSON *g = cJSON_GetObjectItemCaseSensitive(it, "thingGroups");
         const cJSON *gi;
@@ -92,7 +91,7 @@ static bool registry_parse(registry_t *r, const char *text, size_t len, FILE *er
             ok = false;
             break;
         }
-        cJSON_ArrayForEach(gi, g) {
+        cJSON_ArrayForEach (gi, g) {
             if (!cJSON_IsString(gi) || (t->groups[t->ngroups] = strdup(gi->valuestring)) == NULL) {
                 ok = false;
                 break;
@@ -103,7 +102,7 @@ static bool registry_parse(registry_t *r, const char *text, size_t len, FILE *er
     if (!ok) {
         groups = NULL;
     }
-    cJSON_ArrayForEach(it, groups) {
+    cJSON_ArrayForEach (it, groups) {
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "thingGroupName");
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "parentGroupName");
         reg_group_t *g = &r->groups[r->ngroups];
@@ -123,8 +122,9 @@ static bool registry_parse(registry_t *r, const char *text, size_t len, FILE *er
     if (js != DD_JSON_OK) {
         fprintf(err, "%s: not valid JSON: %s\n", name != NULL ? name : "things", jerr.message);
     } else if (!ok) {
-        fprintf(err, "%s: not a things file ({\"things\":[{\"thingName\":...,\"thingGroups\":[...]}],"
-                     " \"thingGroups\":[{\"thingGroupName\":...,\"parentGroupName\":...}]})\n",
+        fprintf(err,
+                "%s: not a things file ({\"things\":[{\"thingName\":...,\"thingGroups\":[...]}],"
+                " \"thingGroups\":[{\"thingGroupName\":...,\"parentGroupName\":...}]})\n",
                 name != NULL ? name : "things");
         registry_free(r);
     }
@@ -169,8 +169,8 @@ static int registry_lookup(void *ctx, const char *thing, bool *registered, dd_en
 
 typedef struct thing_mark {
     char *thing;
-    int64_t t;              /* first datum (metrics) / first in-alarm (behaviors) */
-    bool first_was_alarm;   /* behaviors: first event of this thing was in-alarm early */
+    int64_t t;            /* first datum (metrics) / first in-alarm (behaviors) */
+    bool first_was_alarm; /* behaviors: first event of this thing was in-alarm early */
     bool seen_event;
     bool in_alarm;
 } thing_mark_t;
@@ -391,13 +391,12 @@ static void threshold_text(const dd_behavior_criteria_t *c, char *buf, size_t le
     } else if (c->value.members & DD_MV_NUMBER) {
         (void)snprintf(buf, len, "%g", c->value.number);
     } else {
-        (void)snprintf(buf, len, "the same %s", dd_metric_value_member(
-                                                    c->value.members & DD_MV_PORTS ? DD_VALUE_PORTS
-                                                    : c->value.members & DD_MV_CIDRS
-                                                        ? DD_VALUE_CIDRS
-                                                        : c->value.members & DD_MV_NUMBERS
-                                                              ? DD_VALUE_NUMBERS
-                                                              : DD_VALUE_STRINGS));
+        (void)snprintf(buf, len, "the same %s",
+                       dd_metric_value_member(c->value.members & DD_MV_PORTS   ? DD_VALUE_PORTS
+                                              : c->value.members & DD_MV_CIDRS ? DD_VALUE_CIDRS
+                                              : c->value.members & DD_MV_NUMBERS
+                                                  ? DD_VALUE_NUMBERS
+                                                  : DD_VALUE_STRINGS));
     }
 }
 
@@ -445,8 +444,9 @@ static void print_summary(replay_t *r)
         cJSON_AddNumberToObject(s, "thingsInAlarmAtEnd", (double)at_end);
         cJSON_AddNumberToObject(s, "thingsInAlarmFromFirstDatapoints", (double)from_first);
         if (c->ml != DD_ML_NONE) {
-            cJSON_AddStringToObject(s, "note", "ML Detect behaviors are stored and counted but "
-                                               "never alarm in ddlocal (model PENDING_BUILD)");
+            cJSON_AddStringToObject(s, "note",
+                                    "ML Detect behaviors are stored and counted but "
+                                    "never alarm in ddlocal (model PENDING_BUILD)");
         }
         if (with_data > 0 && from_first * 2 > with_data && c->has_operator) {
             char warn[640];
@@ -572,8 +572,8 @@ static bool parse_event(const cJSON *e, const char *thing, int64_t t, dd_cloud_e
     const cJSON *ok = cJSON_GetObjectItemCaseSensitive(e, "success");
     const cJSON *reg = cJSON_GetObjectItemCaseSensitive(e, "registered");
     const cJSON *rep = cJSON_GetObjectItemCaseSensitive(e, "repeat");
-    static const char *const TYPES[] = {"message-sent", "message-received",
-                                        "authorization-failure", "connect", "disconnect"};
+    static const char *const TYPES[] = {"message-sent", "message-received", "authorization-failure",
+                                        "connect", "disconnect"};
     size_t i;
 
     memset(ev, 0, sizeof(*ev));
@@ -587,7 +587,8 @@ static bool parse_event(const cJSON *e, const char *thing, int64_t t, dd_cloud_e
         }
     }
     if (i == 5) {
-        (void)snprintf(why, why_len, "unknown event type \"%.40s\" (message-sent, "
+        (void)snprintf(why, why_len,
+                       "unknown event type \"%.40s\" (message-sent, "
                        "message-received, authorization-failure, connect, disconnect)",
                        type->valuestring);
         return false;
@@ -658,14 +659,16 @@ static bool apply_line(replay_t *r, const char *line, size_t line_len, int64_t *
     } else if (!cJSON_IsObject(root)) {
         (void)snprintf(why, why_len, "not a JSON object");
     } else if (!parse_time(tm, &t)) {
-        (void)snprintf(why, why_len, "\"time\" must be epoch milliseconds or an ISO-8601 UTC "
-                                     "time like 2026-11-28T10:05:07Z");
+        (void)snprintf(why, why_len,
+                       "\"time\" must be epoch milliseconds or an ISO-8601 UTC "
+                       "time like 2026-11-28T10:05:07Z");
     } else if (t < *last) {
-        (void)snprintf(why, why_len, "time %lld is before the previous line's %lld",
-                       (long long)t, (long long)*last);
+        (void)snprintf(why, why_len, "time %lld is before the previous line's %lld", (long long)t,
+                       (long long)*last);
     } else if (kinds != 1) {
-        (void)snprintf(why, why_len, "a line needs exactly one of \"report\", \"json\", "
-                                     "\"cbor\", \"event\" or \"tick\":true");
+        (void)snprintf(why, why_len,
+                       "a line needs exactly one of \"report\", \"json\", "
+                       "\"cbor\", \"event\" or \"tick\":true");
     } else if (cJSON_IsTrue(tick)) {
         es = dd_engine_tick(r->engine, t);
         ok = es == DD_ENGINE_OK;
@@ -708,8 +711,7 @@ static bool apply_line(replay_t *r, const char *line, size_t line_len, int64_t *
         free(bytes);
         if (rs != DD_REPORT_OK) {
             (void)snprintf(why, why_len, "report rejected (InvalidPayload): %s%s%s",
-                           dd_report_strerror(rs), rerr.detail[0] != '\0' ? ": " : "",
-                           rerr.detail);
+                           dd_report_strerror(rs), rerr.detail[0] != '\0' ? ": " : "", rerr.detail);
         } else {
             es = dd_engine_on_report(r->engine, thing->valuestring, t, &rep);
             ok = es == DD_ENGINE_OK;
@@ -738,8 +740,10 @@ static bool add_definitions(dd_engine_t *e, const dd_replay_options_t *opt, FILE
         memset(&d, 0, sizeof(d));
         if (colon == NULL || (size_t)(colon - opt->custom_metrics[i]) >= sizeof(d.name) ||
             dd_metric_custom_type_parse(colon + 1, &d.type) != DD_METRIC_OK) {
-            fprintf(err, "custom metric \"%s\": expected NAME:TYPE with TYPE number, "
-                         "number-list, string-list or ip-address-list\n", opt->custom_metrics[i]);
+            fprintf(err,
+                    "custom metric \"%s\": expected NAME:TYPE with TYPE number, "
+                    "number-list, string-list or ip-address-list\n",
+                    opt->custom_metrics[i]);
             return false;
         }
         memcpy(d.name, opt->custom_metrics[i], (size_t)(colon - opt->custom_metrics[i]));
@@ -760,7 +764,8 @@ static bool add_definitions(dd_engine_t *e, const dd_replay_options_t *opt, FILE
             while (ok && *v != '\0') {
                 const char *comma = strchr(v, ',');
                 size_t n = comma != NULL ? (size_t)(comma - v) : strlen(v);
-                ok = n > 0 && n <= DD_DIMENSION_VALUE_MAX && d->value_count < DD_DIMENSION_VALUES_MAX;
+                ok = n > 0 && n <= DD_DIMENSION_VALUE_MAX &&
+                     d->value_count < DD_DIMENSION_VALUES_MAX;
                 if (ok) {
                     memcpy(d->values[d->value_count++], v, n);
                 }

@@ -29,41 +29,41 @@
 
 /** Status codes of this module. */
 typedef enum dd_replay_status {
-    DD_REPLAY_OK = 0,          /**< Every line was used. */
-    DD_REPLAY_BAD_PARAMETER,   /**< NULL stream or options. */
+    DD_REPLAY_OK = 0,        /**< Every line was used. */
+    DD_REPLAY_BAD_PARAMETER, /**< NULL stream or options. */
     DD_REPLAY_NO_MEMORY,
-    DD_REPLAY_BAD_PROFILE,     /**< A profile does not parse or validate (message printed). */
-    DD_REPLAY_BAD_THINGS,      /**< The things file is not understood (message printed). */
-    DD_REPLAY_BAD_DEFINITION,  /**< A custom metric or dimension option is not understood. */
-    DD_REPLAY_SKIPPED_LINES    /**< Done, but some lines were skipped (see the error stream). */
+    DD_REPLAY_BAD_PROFILE,    /**< A profile does not parse or validate (message printed). */
+    DD_REPLAY_BAD_THINGS,     /**< The things file is not understood (message printed). */
+    DD_REPLAY_BAD_DEFINITION, /**< A custom metric or dimension option is not understood. */
+    DD_REPLAY_SKIPPED_LINES   /**< Done, but some lines were skipped (see the error stream). */
 } dd_replay_status_t;
 
 /** A named text (e.g. a file's content and its name for messages). */
 typedef struct dd_replay_text {
-    const char *name;          /**< For messages, e.g. the file path. */
+    const char *name; /**< For messages, e.g. the file path. */
     const char *text;
     size_t len;
 } dd_replay_text_t;
 
 /** Replay options. */
 typedef struct dd_replay_options {
-    const dd_replay_text_t *profiles;   /**< Security profiles (AWS JSON, optional "targets"). */
+    const dd_replay_text_t *profiles; /**< Security profiles (AWS JSON, optional "targets"). */
     size_t profile_count;
-    const dd_replay_text_t *things;     /**< Optional registry: {"things":[...],"thingGroups":[...]}. */
-    const char *const *custom_metrics;  /**< "name:type", e.g. "cpu_usage:number". */
+    const dd_replay_text_t *things; /**< Optional registry: {"things":[...],"thingGroups":[...]}. */
+    const char *const *custom_metrics; /**< "name:type", e.g. "cpu_usage:number". */
     size_t custom_metric_count;
-    const char *const *dimensions;      /**< "name:filter[,filter...]" (TOPIC_FILTER). */
+    const char *const *dimensions; /**< "name:filter[,filter...]" (TOPIC_FILTER). */
     size_t dimension_count;
-    bool no_summary;                    /**< Print only the events. */
-    bool time_ms;                       /**< violationEventTime in epoch ms instead of seconds. */
+    bool no_summary; /**< Print only the events. */
+    bool time_ms;    /**< violationEventTime in epoch ms instead of seconds. */
 } dd_replay_options_t;
 
 /** Figures of a run. */
 typedef struct dd_replay_result {
-    size_t lines;              /**< Input lines read. */
-    size_t used;               /**< Lines applied. */
-    size_t skipped;            /**< Lines reported and skipped. */
-    size_t events;             /**< Violation events printed. */
+    size_t lines;   /**< Input lines read. */
+    size_t used;    /**< Lines applied. */
+    size_t skipped; /**< Lines reported and skipped. */
+    size_t events;  /**< Violation events printed. */
 } dd_replay_result_t;
 
 /**

@@ -24,7 +24,7 @@ typedef enum dd_window_status {
     DD_WINDOW_OK = 0,
     DD_WINDOW_BAD_PARAMETER, /**< NULL pointer, bad channel or duration. */
     DD_WINDOW_NO_MEMORY,
-    DD_WINDOW_BACKWARDS      /**< Sample older than the newest one. */
+    DD_WINDOW_BACKWARDS /**< Sample older than the newest one. */
 } dd_window_status_t;
 
 /** Counters per sample (bytes in/out, packets in/out). */
@@ -41,7 +41,7 @@ typedef struct dd_window_sample {
 typedef struct dd_window {
     dd_window_sample_t *ring;
     uint32_t cap;
-    uint32_t head;   /**< Index of the oldest sample. */
+    uint32_t head; /**< Index of the oldest sample. */
     uint32_t count;
 } dd_window_t;
 

@@ -56,8 +56,8 @@ dd_alerts_status_t dd_alerts_sns_topic(const dd_violation_event_t *ev, const dd_
     if (dd_name_valid(DD_NAME_SNS_TOPIC, colon)) {
         *topic_name = colon;
     } else {
-        DD_LOG_WARN("profile %s: alert target %s is not an SNS topic ARN; no alert sent", ev->profile,
-                    profile->sns_target_arn);
+        DD_LOG_WARN("profile %s: alert target %s is not an SNS topic ARN; no alert sent",
+                    ev->profile, profile->sns_target_arn);
     }
     return DD_ALERTS_OK;
 }
@@ -67,8 +67,8 @@ dd_alerts_status_t dd_alerts_message(const dd_violation_event_t *ev, char **out)
     cJSON *root;
     bool ok;
 
-    if (ev == NULL || out == NULL || ev->behavior == NULL || ev->thing == NULL || ev->profile == NULL ||
-        ev->violation_id == NULL) {
+    if (ev == NULL || out == NULL || ev->behavior == NULL || ev->thing == NULL ||
+        ev->profile == NULL || ev->violation_id == NULL) {
         return DD_ALERTS_BAD_PARAMETER;
     }
     *out = NULL;
@@ -87,7 +87,8 @@ dd_alerts_status_t dd_alerts_message(const dd_violation_event_t *ev, char **out)
     ok = ok && cJSON_AddStringToObject(root, "violationId", ev->violation_id) != NULL &&
          cJSON_AddStringToObject(root, "securityProfileName", ev->profile) != NULL;
     if (ok && ev->type == DD_ALARM_INVALIDATED) {
-        ok = cJSON_AddStringToObject(root, "verificationState", dd_verification_name(ev->verification)) != NULL;
+        ok = cJSON_AddStringToObject(root, "verificationState",
+                                     dd_verification_name(ev->verification)) != NULL;
     }
     return print_and_free(root, ok, out);
 }
@@ -102,8 +103,8 @@ static void new_uuid(char *buf, size_t len)
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
     (void)snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                   r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-                   r[14], r[15]);
+                   r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+                   r[13], r[14], r[15]);
 }
 
 static void iso8601_ms(int64_t ms, char *buf, size_t len)
@@ -112,8 +113,8 @@ static void iso8601_ms(int64_t ms, char *buf, size_t len)
     struct tm tm;
 
     (void)gmtime_r(&secs, &tm);
-    (void)snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                   tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    (void)snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 /*
@@ -133,7 +134,8 @@ static cJSON *notification(const char *topic_arn, const char *message, int64_t n
     }
     new_uuid(id, sizeof(id));
     iso8601_ms(now_ms, ts, sizeof(ts));
-    (void)snprintf(url, sizeof(url), "http://ddlocal.invalid/unsubscribe?SubscriptionArn=%s", topic_arn);
+    (void)snprintf(url, sizeof(url), "http://ddlocal.invalid/unsubscribe?SubscriptionArn=%s",
+                   topic_arn);
     ok = cJSON_AddStringToObject(sns, "Type", "Notification") != NULL &&
          cJSON_AddStringToObject(sns, "MessageId", id) != NULL &&
          cJSON_AddStringToObject(sns, "TopicArn", topic_arn) != NULL &&
@@ -154,8 +156,8 @@ static cJSON *notification(const char *topic_arn, const char *message, int64_t n
     return sns;
 }
 
-dd_alerts_status_t dd_alerts_sns_notification(const char *topic_arn, const char *message, int64_t now_ms,
-                                              char **out)
+dd_alerts_status_t dd_alerts_sns_notification(const char *topic_arn, const char *message,
+                                              int64_t now_ms, char **out)
 {
     cJSON *sns;
 
@@ -167,8 +169,8 @@ dd_alerts_status_t dd_alerts_sns_notification(const char *topic_arn, const char 
     return sns == NULL ? DD_ALERTS_NO_MEMORY : print_and_free(sns, true, out);
 }
 
-dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *message, int64_t now_ms,
-                                          char **out)
+dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *message,
+                                          int64_t now_ms, char **out)
 {
     cJSON *root;
     cJSON *records;
@@ -184,7 +186,8 @@ dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *mes
     root = cJSON_CreateObject();
     records = cJSON_AddArrayToObject(root, "Records");
     record = cJSON_CreateObject();
-    if (root == NULL || records == NULL || record == NULL || !cJSON_AddItemToArray(records, record)) {
+    if (root == NULL || records == NULL || record == NULL ||
+        !cJSON_AddItemToArray(records, record)) {
         cJSON_Delete(record);
         cJSON_Delete(root);
         return DD_ALERTS_NO_MEMORY;
@@ -198,7 +201,8 @@ dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *mes
     return print_and_free(root, ok, out);
 }
 
-dd_alerts_status_t dd_alerts_lambda_event_for(const char *event, int64_t subscription_id, char **out)
+dd_alerts_status_t dd_alerts_lambda_event_for(const char *event, int64_t subscription_id,
+                                              char **out)
 {
     cJSON *root;
     cJSON *record;
@@ -212,16 +216,19 @@ dd_alerts_status_t dd_alerts_lambda_event_for(const char *event, int64_t subscri
     root = cJSON_Parse(event);
     record = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "Records"), 0);
     topic_arn = cJSON_GetStringValue(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "Sns"), "TopicArn"));
-    if (topic_arn == NULL || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(record, "EventSubscriptionArn"))) {
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "Sns"),
+                                         "TopicArn"));
+    if (topic_arn == NULL ||
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(record, "EventSubscriptionArn"))) {
         cJSON_Delete(root);
         return root == NULL ? DD_ALERTS_NO_MEMORY : DD_ALERTS_BAD_PARAMETER;
     }
     /* A UUID-shaped id derived from the registry's: the same subscription, the same ARN. */
     (void)snprintf(arn, sizeof(arn), "%s:00000000-0000-4000-8000-%012lld", topic_arn,
                    (long long)(subscription_id % 1000000000000LL));
-    return print_and_free(root, cJSON_ReplaceItemInObjectCaseSensitive(record, "EventSubscriptionArn",
-                                                                       cJSON_CreateString(arn)) != 0,
+    return print_and_free(root,
+                          cJSON_ReplaceItemInObjectCaseSensitive(record, "EventSubscriptionArn",
+                                                                 cJSON_CreateString(arn)) != 0,
                           out);
 }
 
@@ -345,8 +352,8 @@ static void *deliver_thread(void *arg)
         if (!stopping && w->cfg.deliver != NULL) {
             j->attempts++;
             j->last_error[0] = '\0';
-            delivered = w->cfg.deliver(w->cfg.deliver_ctx, j->topic, j->endpoint, j->body, j->id, j->attempts,
-                                       j->last_error, sizeof(j->last_error));
+            delivered = w->cfg.deliver(w->cfg.deliver_ctx, j->topic, j->endpoint, j->body, j->id,
+                                       j->attempts, j->last_error, sizeof(j->last_error));
             if (!delivered && j->last_error[0] == '\0') {
                 (void)snprintf(j->last_error, sizeof(j->last_error), "delivery failed");
             }
@@ -362,25 +369,29 @@ static void *deliver_thread(void *arg)
             continue;
         }
         if (curl == NULL && w->cfg.deliver == NULL) {
-            (void)snprintf(j->last_error, sizeof(j->last_error), "libcurl could not be initialised");
+            (void)snprintf(j->last_error, sizeof(j->last_error),
+                           "libcurl could not be initialised");
         } else if (stopping && j->last_error[0] == '\0') {
-            (void)snprintf(j->last_error, sizeof(j->last_error), "ddlocald stopped before delivery");
+            (void)snprintf(j->last_error, sizeof(j->last_error),
+                           "ddlocald stopped before delivery");
         }
-        if (j->attempts >= w->cfg.max_attempts || stopping || (curl == NULL && w->cfg.deliver == NULL)) {
+        if (j->attempts >= w->cfg.max_attempts || stopping ||
+            (curl == NULL && w->cfg.deliver == NULL)) {
             DD_LOG_ERROR("%s %s: GAVE UP after %d attempt(s): %s", w->cfg.label, j->endpoint,
                          j->attempts, j->last_error);
             if (w->cfg.dead_letter != NULL) {
-                w->cfg.dead_letter(w->cfg.dead_letter_ctx, j->topic, j->endpoint, j->body, j->attempts,
-                                   j->last_error);
+                w->cfg.dead_letter(w->cfg.dead_letter_ctx, j->topic, j->endpoint, j->body,
+                                   j->attempts, j->last_error);
             }
             job_free(j);
             pthread_mutex_lock(&w->lock);
             w->pending--;
             continue;
         }
-        DD_LOG_INFO("%s %s: attempt %d failed (%s); retrying", w->cfg.label, j->endpoint, j->attempts,
-                    j->last_error);
-        j->not_before_ms = dd_clock_mono_ms() + ((int64_t)w->cfg.first_retry_ms << (j->attempts - 1));
+        DD_LOG_INFO("%s %s: attempt %d failed (%s); retrying", w->cfg.label, j->endpoint,
+                    j->attempts, j->last_error);
+        j->not_before_ms =
+            dd_clock_mono_ms() + ((int64_t)w->cfg.first_retry_ms << (j->attempts - 1));
         pthread_mutex_lock(&w->lock);
         j->next = w->head;
         w->head = j;
@@ -390,7 +401,8 @@ static void *deliver_thread(void *arg)
     return NULL;
 }
 
-dd_alerts_status_t dd_alerts_webhooks_start(const dd_alerts_webhook_config_t *cfg, dd_alerts_webhooks_t **out)
+dd_alerts_status_t dd_alerts_webhooks_start(const dd_alerts_webhook_config_t *cfg,
+                                            dd_alerts_webhooks_t **out)
 {
     dd_alerts_webhooks_t *w;
 
@@ -430,8 +442,8 @@ dd_alerts_status_t dd_alerts_webhooks_start(const dd_alerts_webhook_config_t *cf
     return DD_ALERTS_OK;
 }
 
-dd_alerts_status_t dd_alerts_webhooks_post(dd_alerts_webhooks_t *w, const char *topic, const char *endpoint,
-                                           const char *body)
+dd_alerts_status_t dd_alerts_webhooks_post(dd_alerts_webhooks_t *w, const char *topic,
+                                           const char *endpoint, const char *body)
 {
     job_t *j;
     job_t **pp;

@@ -41,7 +41,7 @@ typedef enum dd_alerts_status {
     DD_ALERTS_OK = 0,
     DD_ALERTS_BAD_PARAMETER,
     DD_ALERTS_NO_MEMORY,
-    DD_ALERTS_STOPPED            /**< Deliverer is shutting down. */
+    DD_ALERTS_STOPPED /**< Deliverer is shutting down. */
 } dd_alerts_status_t;
 
 /** MQTT topic prefix of the SNS stand-in. */
@@ -78,8 +78,8 @@ dd_alerts_status_t dd_alerts_message(const dd_violation_event_t *ev, char **out)
  * @param[in] now_ms Publication time (pipeline clock).
  * @param[out] out malloc'd JSON text.
  */
-dd_alerts_status_t dd_alerts_sns_notification(const char *topic_arn, const char *message, int64_t now_ms,
-                                              char **out);
+dd_alerts_status_t dd_alerts_sns_notification(const char *topic_arn, const char *message,
+                                              int64_t now_ms, char **out);
 
 /**
  * @brief Same notification inside the Lambda event envelope (Records[0].Sns),
@@ -87,8 +87,8 @@ dd_alerts_status_t dd_alerts_sns_notification(const char *topic_arn, const char 
  *        EventVersion "1.0", EventSubscriptionArn, Sns}, and in Sns the members
  *        SigningCertUrl and UnsubscribeUrl (so spelt by SNS for Lambda).
  */
-dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *message, int64_t now_ms,
-                                          char **out);
+dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *message,
+                                          int64_t now_ms, char **out);
 
 /**
  * @brief The event of dd_alerts_lambda_event() as one subscription receives
@@ -101,7 +101,8 @@ dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *mes
  * @return DD_ALERTS_OK, DD_ALERTS_BAD_PARAMETER (NULL, id <= 0, not a Lambda
  *         event) or DD_ALERTS_NO_MEMORY.
  */
-dd_alerts_status_t dd_alerts_lambda_event_for(const char *event, int64_t subscription_id, char **out);
+dd_alerts_status_t dd_alerts_lambda_event_for(const char *event, int64_t subscription_id,
+                                              char **out);
 
 /** Called by the deliverer when a webhook delivery is given up. */
 typedef void (*dd_alerts_dead_letter_fn)(void *ctx, const char *topic, const char *endpoint,
@@ -118,19 +119,19 @@ typedef void (*dd_alerts_dead_letter_fn)(void *ctx, const char *topic, const cha
  * @return true when delivered.
  */
 typedef bool (*dd_alerts_deliver_fn)(void *ctx, const char *topic, const char *endpoint,
-                                     const char *body, const char *job_id, int attempt,
-                                     char *error, size_t error_len);
+                                     const char *body, const char *job_id, int attempt, char *error,
+                                     size_t error_len);
 
 /** Deliverer settings. */
 typedef struct dd_alerts_webhook_config {
-    int max_attempts;            /**< Deliveries tried before dead-lettering (0 = 4). */
-    int first_retry_ms;          /**< Backoff before the 2nd attempt, doubled each time (0 = 1000). */
-    int timeout_ms;              /**< Per request (0 = 5000); HTTP POSTs only. */
+    int max_attempts;   /**< Deliveries tried before dead-lettering (0 = 4). */
+    int first_retry_ms; /**< Backoff before the 2nd attempt, doubled each time (0 = 1000). */
+    int timeout_ms;     /**< Per request (0 = 5000); HTTP POSTs only. */
     dd_alerts_dead_letter_fn dead_letter;
     void *dead_letter_ctx;
     dd_alerts_deliver_fn deliver; /**< NULL = HTTP POST of body to endpoint. */
     void *deliver_ctx;
-    const char *label;           /**< Static noun for log lines (NULL = "webhook"). */
+    const char *label; /**< Static noun for log lines (NULL = "webhook"). */
 } dd_alerts_webhook_config_t;
 
 typedef struct dd_alerts_webhooks dd_alerts_webhooks_t;

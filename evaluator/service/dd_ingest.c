@@ -85,8 +85,8 @@ void dd_ingest_destroy(dd_ingest_t *ing)
 /* ---- redeliveries after a crash ------------------------------------------------ */
 
 /* Names a report by what the broker would deliver again: thing, format, bytes. */
-static void redelivery_key(const char *thing, int format, const uint8_t *payload, size_t len, char *key,
-                           size_t size)
+static void redelivery_key(const char *thing, int format, const uint8_t *payload, size_t len,
+                           char *key, size_t size)
 {
     uint64_t h = 14695981039346656037ULL; /* FNV-1a: a digest for matching, not for security */
     size_t i;
@@ -97,8 +97,8 @@ static void redelivery_key(const char *thing, int format, const uint8_t *payload
     (void)snprintf(key, size, "%s\n%d\n%zu\n%016" PRIx64, thing, format, len, h);
 }
 
-static int remember_stored(void *ctx, int64_t row, const char *thing, uint64_t report_id, int64_t received_ms,
-                           int format, const uint8_t *payload, size_t len)
+static int remember_stored(void *ctx, int64_t row, const char *thing, uint64_t report_id,
+                           int64_t received_ms, int format, const uint8_t *payload, size_t len)
 {
     dd_ingest_t *ing = ctx;
     char key[DD_REPORT_THING_NAME_MAX + 64];
@@ -117,7 +117,8 @@ dd_ingest_status_t dd_ingest_expect_redeliveries(dd_ingest_t *ing, struct dd_sto
     if (ing == NULL || store == NULL) {
         return DD_INGEST_BAD_PARAMETER;
     }
-    return dd_store_reports_recent(store, DD_INGEST_REDELIVERY_WINDOW, remember_stored, ing) == DD_STORE_OK
+    return dd_store_reports_recent(store, DD_INGEST_REDELIVERY_WINDOW, remember_stored, ing) ==
+                   DD_STORE_OK
                ? DD_INGEST_OK
                : DD_INGEST_STORE_ERROR;
 }
@@ -155,13 +156,14 @@ static bool is_redelivery(dd_ingest_t *ing, const char *thing, dd_report_format_
 
 /* ---- replies ------------------------------------------------------------------ */
 
-static void queue_reply(dd_ingest_t *ing, dd_outbox_t *box, const char *topic, dd_report_format_t format,
-                        const uint8_t *buf, size_t len, bool accepted)
+static void queue_reply(dd_ingest_t *ing, dd_outbox_t *box, const char *topic,
+                        dd_report_format_t format, const uint8_t *buf, size_t len, bool accepted)
 {
     char reply_topic[DD_REPORT_THING_NAME_MAX + 64];
 
     (void)format;
-    (void)snprintf(reply_topic, sizeof(reply_topic), "%s/%s", topic, accepted ? "accepted" : "rejected");
+    (void)snprintf(reply_topic, sizeof(reply_topic), "%s/%s", topic,
+                   accepted ? "accepted" : "rejected");
     if (dd_outbox_publish(box, reply_topic, buf, len, ing->cfg.reply_qos) != DD_OUTBOX_OK) {
         DD_LOG_ERROR("out of memory queueing a reply on %s", reply_topic);
     }
@@ -178,8 +180,8 @@ static void reject(dd_ingest_t *ing, dd_outbox_t *box, const char *topic, const 
         dd_report_error_code(err, ing->cfg.fine_error_codes, &code, &message);
     }
     if (dd_report_encode_rejected(format, thing, err != NULL && err->report_id_known,
-                                  err != NULL ? err->report_id : 0, code, message, now_ms, buf, sizeof(buf),
-                                  &len) == DD_REPORT_OK) {
+                                  err != NULL ? err->report_id : 0, code, message, now_ms, buf,
+                                  sizeof(buf), &len) == DD_REPORT_OK) {
         queue_reply(ing, box, topic, format, buf, len, false);
     }
     ing->stats.reports_rejected++;
@@ -288,8 +290,8 @@ static dd_ingest_status_t ingest_report(dd_ingest_t *ing, dd_pipeline_t *p, dd_o
         dd_report_free(&report);
         return DD_INGEST_OK;
     }
-    if (dd_store_report_insert(p->store, thing, report.report_id, now_ms, (int)format, m->payload, m->len,
-                               &row) != DD_STORE_OK) {
+    if (dd_store_report_insert(p->store, thing, report.report_id, now_ms, (int)format, m->payload,
+                               m->len, &row) != DD_STORE_OK) {
         *store_failed = true;
         dd_report_free(&report);
         return DD_INGEST_STORE_ERROR;
@@ -315,8 +317,8 @@ static dd_ingest_status_t ingest_report(dd_ingest_t *ing, dd_pipeline_t *p, dd_o
         last->time_ms = now_ms;
         last->report_id = report.report_id;
     }
-    if (dd_report_encode_accepted(format, thing, report.report_id, now_ms, buf, sizeof(buf), &len) ==
-        DD_REPORT_OK) {
+    if (dd_report_encode_accepted(format, thing, report.report_id, now_ms, buf, sizeof(buf),
+                                  &len) == DD_REPORT_OK) {
         queue_reply(ing, box, m->topic, format, buf, len, true);
     }
     ing->stats.reports_accepted++;
@@ -329,10 +331,10 @@ static dd_ingest_status_t ingest_report(dd_ingest_t *ing, dd_pipeline_t *p, dd_o
 /* Records of one batch, turned into engine events with NUL-terminated strings. */
 typedef struct metering_ctx {
     dd_cloud_event_t *events;
-    char **strings;          /* owned copies, freed after the engine call */
+    char **strings; /* owned copies, freed after the engine call */
     size_t count;
     size_t cap;
-    int64_t floor_ms;        /* the engine refuses times older than its own */
+    int64_t floor_ms; /* the engine refuses times older than its own */
     dd_ingest_stats_t *stats;
     bool failed;
 } metering_ctx_t;
@@ -417,7 +419,8 @@ static int on_record(void *ctx, const dd_metering_header_t *hdr, const dd_meteri
     case DD_METERING_CONNECT:
         ev->kind = DD_CLOUD_CONNECT;
         ev->success = rec->success;
-        if (rec->ip.ptr != NULL && dd_ip_parse(rec->ip.ptr, rec->ip.len, &ev->source_ip) == DD_IP_OK) {
+        if (rec->ip.ptr != NULL &&
+            dd_ip_parse(rec->ip.ptr, rec->ip.len, &ev->source_ip) == DD_IP_OK) {
             ev->has_source_ip = true;
         }
         if (rec->success) {
@@ -483,7 +486,8 @@ static void ingest_metering(dd_ingest_t *ing, dd_pipeline_t *p, const dd_svcmqtt
     dd_engine_status_t est;
 
     memset(&hdr, 0, sizeof(hdr));
-    if (dd_metering_decode(m->payload, m->len, &hdr, NULL, NULL, err, sizeof(err)) != DD_METERING_OK) {
+    if (dd_metering_decode(m->payload, m->len, &hdr, NULL, NULL, err, sizeof(err)) !=
+        DD_METERING_OK) {
         DD_LOG_WARN("dropped a malformed metering batch: %s", err);
         return;
     }
@@ -553,7 +557,8 @@ dd_ingest_status_t dd_ingest_batch(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox
             const char *why = "";
             (void)dd_store_last_error(p->store, &why);
             DD_LOG_ERROR("a batch of messages could not be stored (%s) and was rolled back; no "
-                         "reply was sent", why[0] != '\0' ? why : "unknown error");
+                         "reply was sent",
+                         why[0] != '\0' ? why : "unknown error");
         }
         return DD_INGEST_STORE_ERROR;
     }

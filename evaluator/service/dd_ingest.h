@@ -48,20 +48,20 @@ typedef enum dd_ingest_status {
     DD_INGEST_OK = 0,
     DD_INGEST_BAD_PARAMETER,
     DD_INGEST_NO_MEMORY,
-    DD_INGEST_STORE_ERROR,   /**< The batch was rolled back; nothing was answered. The engine
+    DD_INGEST_STORE_ERROR,      /**< The batch was rolled back; nothing was answered. The engine
                                   may still hold its effects: reload it from the store. */
     DD_INGEST_STORE_UNAVAILABLE /**< No transaction could start: nothing was applied at all. */
 } dd_ingest_status_t;
 
 /** Behaviour switches for the UNCONFIRMED parts of the protocol. */
 typedef struct dd_ingest_config {
-    bool fine_error_codes;      /**< ddlocal's finer ErrorCodes instead of InvalidPayload. */
-    bool throttle;              /**< Reject reports closer than throttle_ms (default off). */
-    int64_t throttle_ms;        /**< 300000 (AWS's 5 minutes). */
-    bool reject_duplicate_ids;  /**< Reject a report_id equal to the thing's previous one. */
-    bool reject_mixed_keys;     /**< Refuse reports mixing long and short key names. */
-    int reply_qos;              /**< QoS of /accepted and /rejected (default 1). */
-    char metering_topic[128];   /**< The shim's metering topic. */
+    bool fine_error_codes;     /**< ddlocal's finer ErrorCodes instead of InvalidPayload. */
+    bool throttle;             /**< Reject reports closer than throttle_ms (default off). */
+    int64_t throttle_ms;       /**< 300000 (AWS's 5 minutes). */
+    bool reject_duplicate_ids; /**< Reject a report_id equal to the thing's previous one. */
+    bool reject_mixed_keys;    /**< Refuse reports mixing long and short key names. */
+    int reply_qos;             /**< QoS of /accepted and /rejected (default 1). */
+    char metering_topic[128];  /**< The shim's metering topic. */
 } dd_ingest_config_t;
 
 /** Counters for the status panel. */
@@ -71,16 +71,17 @@ typedef struct dd_ingest_stats {
     uint64_t metering_batches;
     uint64_t metering_records;
     uint64_t metering_duplicates;
-    uint64_t reports_redelivered; /**< Dropped as redeliveries of reports stored before the start. */
-    uint64_t connected_things;  /**< Connects minus disconnects seen in metering. */
+    uint64_t
+        reports_redelivered;   /**< Dropped as redeliveries of reports stored before the start. */
+    uint64_t connected_things; /**< Connects minus disconnects seen in metering. */
 } dd_ingest_stats_t;
 
 /** Ingest state. */
 typedef struct dd_ingest {
     dd_ingest_config_t cfg;
-    dd_map_t last_report;       /**< thing -> last accepted report (throttle, duplicates). */
-    dd_map_t metering_seen;     /**< shim instance -> last batch sequence. */
-    dd_map_t redelivery;        /**< digest of a report stored before the start -> copies (uintptr_t). */
+    dd_map_t last_report;   /**< thing -> last accepted report (throttle, duplicates). */
+    dd_map_t metering_seen; /**< shim instance -> last batch sequence. */
+    dd_map_t redelivery; /**< digest of a report stored before the start -> copies (uintptr_t). */
     dd_ingest_stats_t stats;
 } dd_ingest_t;
 

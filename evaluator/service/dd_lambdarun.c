@@ -84,7 +84,7 @@ static bool build_env(const dd_lambdarun_request_t *req, envlist_t *e)
     env_add(e, "TZ", ":UTC");
     /* The handler's own folder must stay as it is: no __pycache__ beside it. */
     env_add(e, "PYTHONDONTWRITEBYTECODE", "1");
-    cJSON_ArrayForEach(v, vars) {
+    cJSON_ArrayForEach (v, vars) {
         if (cJSON_IsString(v) && v->string != NULL) {
             env_add(e, v->string, v->valuestring);
         }
@@ -93,8 +93,10 @@ static bool build_env(const dd_lambdarun_request_t *req, envlist_t *e)
     slash = strrchr(req->handler_file, '/');
     base = slash != NULL ? slash + 1 : req->handler_file;
     dlen = slash != NULL ? (size_t)(slash - req->handler_file) : 0;
-    (void)snprintf(dir, sizeof(dir), "%.*s", (int)(dlen > 0 ? dlen : 1), dlen > 0 ? req->handler_file : "/");
-    (void)snprintf(handler, sizeof(handler), "%.*s.%s", (int)(strlen(base) - 3), base, req->handler_function);
+    (void)snprintf(dir, sizeof(dir), "%.*s", (int)(dlen > 0 ? dlen : 1),
+                   dlen > 0 ? req->handler_file : "/");
+    (void)snprintf(handler, sizeof(handler), "%.*s.%s", (int)(strlen(base) - 3), base,
+                   req->handler_function);
     (void)snprintf(group, sizeof(group), "/aws/lambda/%s", req->function_name);
     env_add(e, "_HANDLER", handler);
     env_add(e, "LAMBDA_TASK_ROOT", dir);
@@ -115,7 +117,8 @@ static bool build_env(const dd_lambdarun_request_t *req, envlist_t *e)
     return !e->oom;
 }
 
-static void set_error(char *error, size_t error_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_error(char *error, size_t error_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void set_error(char *error, size_t error_len, const char *fmt, ...)
 {
@@ -143,8 +146,8 @@ static void iso_ms(int64_t ms, char *buf, size_t len)
     struct tm tm;
 
     (void)gmtime_r(&secs, &tm);
-    (void)snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    (void)snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 /*
@@ -160,8 +163,8 @@ static void log_line(int fd, const char *clock_spec, const char *text)
     int n;
 
     iso_ms(dd_clock_wall_ms(), real, sizeof(real));
-    if (clock_spec != NULL && clock_spec[0] != '\0' && dd_clock_parse(&clock, clock_spec) == DD_CLOCK_OK &&
-        clock.mode != DD_CLOCK_REAL) {
+    if (clock_spec != NULL && clock_spec[0] != '\0' &&
+        dd_clock_parse(&clock, clock_spec) == DD_CLOCK_OK && clock.mode != DD_CLOCK_REAL) {
         iso_ms(dd_clock_now_ms(&clock), pipeline, sizeof(pipeline));
         n = snprintf(line, sizeof(line), "%s [pipeline %s] %s\n", real, pipeline, text);
     } else {
@@ -173,8 +176,8 @@ static void log_line(int fd, const char *clock_spec, const char *text)
 }
 
 /* Writes the event and collects the verdict until EOF on fd 3 or the deadline. */
-static bool exchange_loop(int *in_fd, int verdict_fd, const char *event, char *verdict, size_t *vlen,
-                          int64_t deadline)
+static bool exchange_loop(int *in_fd, int verdict_fd, const char *event, char *verdict,
+                          size_t *vlen, int64_t deadline)
 {
     size_t off = 0;
     size_t len = strlen(event);
@@ -250,7 +253,8 @@ static int finish_child(pid_t pid, int64_t deadline, bool *killed)
     for (;;) {
         memset(&info, 0, sizeof(info));
         /* WNOWAIT: the pid (= the group's id) stays ours until the group is killed below. */
-        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) {
+        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            info.si_pid == pid) {
             break;
         }
         if (dd_clock_mono_ms() >= deadline) {
@@ -269,8 +273,8 @@ static int finish_child(pid_t pid, int64_t deadline, bool *killed)
     return status;
 }
 
-static dd_lambdarun_status_t judge(const char *verdict, int status, bool killed, int timeout_s, char *error,
-                                   size_t error_len)
+static dd_lambdarun_status_t judge(const char *verdict, int status, bool killed, int timeout_s,
+                                   char *error, size_t error_len)
 {
     cJSON *v = cJSON_Parse(verdict);
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(v, "errorType");
@@ -284,11 +288,13 @@ static dd_lambdarun_status_t judge(const char *verdict, int status, bool killed,
                WEXITSTATUS(status) == 0) {
         st = DD_LAMBDARUN_OK;
     } else if (cJSON_IsString(type)) {
-        set_error(error, error_len, "%s: %s", type->valuestring, cJSON_IsString(msg) ? msg->valuestring : "");
+        set_error(error, error_len, "%s: %s", type->valuestring,
+                  cJSON_IsString(msg) ? msg->valuestring : "");
         st = strcmp(type->valuestring, "Sandbox.Timedout") == 0 ? DD_LAMBDARUN_TIMEOUT
                                                                 : DD_LAMBDARUN_FUNCTION_ERROR;
     } else if (WIFSIGNALED(status)) {
-        set_error(error, error_len, "Runtime.ExitError: runtime killed by signal %d", WTERMSIG(status));
+        set_error(error, error_len, "Runtime.ExitError: runtime killed by signal %d",
+                  WTERMSIG(status));
         st = DD_LAMBDARUN_FUNCTION_ERROR;
     } else {
         set_error(error, error_len, "Runtime.ExitError: runtime exited with status %d",
@@ -299,7 +305,8 @@ static dd_lambdarun_status_t judge(const char *verdict, int status, bool killed,
     return st;
 }
 
-dd_lambdarun_status_t dd_lambdarun_invoke(const dd_lambdarun_request_t *req, char *error, size_t error_len)
+dd_lambdarun_status_t dd_lambdarun_invoke(const dd_lambdarun_request_t *req, char *error,
+                                          size_t error_len)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -326,9 +333,9 @@ dd_lambdarun_status_t dd_lambdarun_invoke(const dd_lambdarun_request_t *req, cha
     set_error(error, error_len, "%s", "");
     if (req == NULL || req->python == NULL || req->runner == NULL || req->function_name == NULL ||
         req->function_arn == NULL || req->handler_file == NULL || req->handler_function == NULL ||
-        req->env_json == NULL || req->timeout_s <= 0 || req->request_id == NULL || req->region == NULL ||
-        req->endpoint_url == NULL || req->log_path == NULL || req->event == NULL ||
-        strlen(req->handler_file) < 4) {
+        req->env_json == NULL || req->timeout_s <= 0 || req->request_id == NULL ||
+        req->region == NULL || req->endpoint_url == NULL || req->log_path == NULL ||
+        req->event == NULL || strlen(req->handler_file) < 4) {
         return DD_LAMBDARUN_BAD_PARAMETER;
     }
     if (!build_env(req, &env)) {
@@ -388,7 +395,8 @@ dd_lambdarun_status_t dd_lambdarun_invoke(const dd_lambdarun_request_t *req, cha
     (void)sigemptyset(&sigs);
     (void)posix_spawnattr_setsigmask(&attr, &sigs);
     (void)posix_spawnattr_setpgroup(&attr, 0);
-    (void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    (void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                              POSIX_SPAWN_SETSIGMASK);
     status = posix_spawnp(&pid, req->python, &fa, &attr, argv, env.items);
     (void)posix_spawn_file_actions_destroy(&fa);
     (void)posix_spawnattr_destroy(&attr);
@@ -403,8 +411,10 @@ dd_lambdarun_status_t dd_lambdarun_invoke(const dd_lambdarun_request_t *req, cha
         close_fd(&log_fd);
         return DD_LAMBDARUN_SPAWN_FAILED;
     }
-    deadline = dd_clock_mono_ms() + (int64_t)(req->timeout_s + (req->init_s > 0 ? req->init_s : DD_LAMBDARUN_INIT_S)) * 1000 +
-               (req->kill_grace_ms > 0 ? req->kill_grace_ms : 5000);
+    deadline =
+        dd_clock_mono_ms() +
+        (int64_t)(req->timeout_s + (req->init_s > 0 ? req->init_s : DD_LAMBDARUN_INIT_S)) * 1000 +
+        (req->kill_grace_ms > 0 ? req->kill_grace_ms : 5000);
     (void)exchange(in_pipe[1], out_pipe[0], req->event, verdict, &vlen, deadline);
     in_pipe[1] = -1; /* closed by exchange() */
     close_fd(&out_pipe[0]);
@@ -413,7 +423,8 @@ dd_lambdarun_status_t dd_lambdarun_invoke(const dd_lambdarun_request_t *req, cha
     st = judge(verdict, status, killed, req->timeout_s, error, error_len);
     if (killed) {
         char text[256];
-        (void)snprintf(text, sizeof(text), "%s Task timed out after %d.00 seconds (the runtime was killed)",
+        (void)snprintf(text, sizeof(text),
+                       "%s Task timed out after %d.00 seconds (the runtime was killed)",
                        req->request_id, req->timeout_s);
         log_line(log_fd, req->clock_spec, text);
     }

@@ -29,12 +29,12 @@
 
 /** Status codes of this module. */
 typedef enum dd_lambdarun_status {
-    DD_LAMBDARUN_OK = 0,            /**< The handler returned. */
+    DD_LAMBDARUN_OK = 0, /**< The handler returned. */
     DD_LAMBDARUN_BAD_PARAMETER,
     DD_LAMBDARUN_NO_MEMORY,
-    DD_LAMBDARUN_SPAWN_FAILED,      /**< No interpreter, no log file, no pipe. */
-    DD_LAMBDARUN_FUNCTION_ERROR,    /**< The handler raised, or the runner failed (exit status). */
-    DD_LAMBDARUN_TIMEOUT            /**< Timed out (by the runner) or killed at the deadline. */
+    DD_LAMBDARUN_SPAWN_FAILED,   /**< No interpreter, no log file, no pipe. */
+    DD_LAMBDARUN_FUNCTION_ERROR, /**< The handler raised, or the runner failed (exit status). */
+    DD_LAMBDARUN_TIMEOUT         /**< Timed out (by the runner) or killed at the deadline. */
 } dd_lambdarun_status_t;
 
 /** Lambda's own allowance for the init phase (importing the handler), seconds. */
@@ -42,23 +42,23 @@ typedef enum dd_lambdarun_status {
 
 /** One invocation. Every string is required unless marked optional. */
 typedef struct dd_lambdarun_request {
-    const char *python;           /**< Interpreter (a path, or a name looked up in PATH). */
-    const char *runner;           /**< Path of ddlocal_lambda_runner.py. */
+    const char *python; /**< Interpreter (a path, or a name looked up in PATH). */
+    const char *runner; /**< Path of ddlocal_lambda_runner.py. */
     const char *function_name;
     const char *function_arn;
-    const char *handler_file;     /**< Absolute path of FILE.py. */
+    const char *handler_file; /**< Absolute path of FILE.py. */
     const char *handler_function;
-    const char *env_json;         /**< The function's variables (JSON object of strings). */
-    int timeout_s;                /**< The handler's timeout. */
-    const char *request_id;       /**< context.aws_request_id (the same on retries). */
+    const char *env_json;   /**< The function's variables (JSON object of strings). */
+    int timeout_s;          /**< The handler's timeout. */
+    const char *request_id; /**< context.aws_request_id (the same on retries). */
     const char *region;
-    const char *endpoint_url;     /**< ddlocald's API, e.g. http://127.0.0.1:PORT. */
-    const char *clock_spec;       /**< Optional: dd_clock spec, for the log lines' pipeline time. */
-    const char *log_path;         /**< The function's log (appended; directory created). */
-    const char *event;            /**< The event JSON. */
-    int attempt;                  /**< 1 for the first attempt (logged). */
-    int kill_grace_ms;            /**< Optional: margin after timeout + init before SIGKILL (0 = 5000). */
-    int init_s;                   /**< Optional: init allowance in the deadline (0 = DD_LAMBDARUN_INIT_S). */
+    const char *endpoint_url; /**< ddlocald's API, e.g. http://127.0.0.1:PORT. */
+    const char *clock_spec;   /**< Optional: dd_clock spec, for the log lines' pipeline time. */
+    const char *log_path;     /**< The function's log (appended; directory created). */
+    const char *event;        /**< The event JSON. */
+    int attempt;              /**< 1 for the first attempt (logged). */
+    int kill_grace_ms; /**< Optional: margin after timeout + init before SIGKILL (0 = 5000). */
+    int init_s;        /**< Optional: init allowance in the deadline (0 = DD_LAMBDARUN_INIT_S). */
 } dd_lambdarun_request_t;
 
 /**

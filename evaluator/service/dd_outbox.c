@@ -86,8 +86,8 @@ dd_outbox_status_t dd_outbox_webhook(dd_outbox_t *box, const char *sns_topic, co
     return append(box, DD_OUTBOX_WEBHOOK, url, sns_topic, body, strlen(body), 1);
 }
 
-dd_outbox_status_t dd_outbox_lambda(dd_outbox_t *box, const char *sns_topic, const char *function_arn,
-                                    const char *event)
+dd_outbox_status_t dd_outbox_lambda(dd_outbox_t *box, const char *sns_topic,
+                                    const char *function_arn, const char *event)
 {
     if (event == NULL || sns_topic == NULL) {
         return DD_OUTBOX_BAD_PARAMETER;

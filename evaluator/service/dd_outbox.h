@@ -29,18 +29,18 @@ typedef enum dd_outbox_status {
 
 /** What to do with an entry. */
 typedef enum dd_outbox_kind {
-    DD_OUTBOX_PUBLISH = 0,   /**< MQTT publish of payload on target (a topic). */
-    DD_OUTBOX_WEBHOOK,       /**< HTTP POST of payload to target (a URL); topic = SNS topic name. */
-    DD_OUTBOX_LAMBDA         /**< Invocation of target (a function ARN) with payload (the event). */
+    DD_OUTBOX_PUBLISH = 0, /**< MQTT publish of payload on target (a topic). */
+    DD_OUTBOX_WEBHOOK,     /**< HTTP POST of payload to target (a URL); topic = SNS topic name. */
+    DD_OUTBOX_LAMBDA       /**< Invocation of target (a function ARN) with payload (the event). */
 } dd_outbox_kind_t;
 
 /** One pending entry. */
 typedef struct dd_outbox_entry {
     struct dd_outbox_entry *next;
     dd_outbox_kind_t kind;
-    char *target;            /**< Topic or URL. */
-    char *sns_topic;         /**< WEBHOOK, LAMBDA: SNS topic name, for dead letters. */
-    uint8_t *payload;        /**< NUL-terminated copy. */
+    char *target;     /**< Topic or URL. */
+    char *sns_topic;  /**< WEBHOOK, LAMBDA: SNS topic name, for dead letters. */
+    uint8_t *payload; /**< NUL-terminated copy. */
     size_t len;
     int qos;
 } dd_outbox_entry_t;
@@ -68,8 +68,8 @@ dd_outbox_status_t dd_outbox_webhook(dd_outbox_t *box, const char *sns_topic, co
                                      const char *body);
 
 /** @brief Appends a Lambda stand-in invocation (dd_lambda.h) of @p function_arn with @p event. */
-dd_outbox_status_t dd_outbox_lambda(dd_outbox_t *box, const char *sns_topic, const char *function_arn,
-                                    const char *event);
+dd_outbox_status_t dd_outbox_lambda(dd_outbox_t *box, const char *sns_topic,
+                                    const char *function_arn, const char *event);
 
 /** @return A mark (the entry count) to truncate back to on rollback. */
 size_t dd_outbox_mark(dd_outbox_t *box);

@@ -16,7 +16,8 @@ static int ack_timeout(const dd_regsync_t *sync)
     return sync->ack_timeout_ms > 0 ? sync->ack_timeout_ms : 5000;
 }
 
-static dd_regsync_status_t send_batch(dd_regsync_t *sync, dd_svcmqtt_t *mqtt, dd_control_batch_t *batch)
+static dd_regsync_status_t send_batch(dd_regsync_t *sync, dd_svcmqtt_t *mqtt,
+                                      dd_control_batch_t *batch)
 {
     char *payload = NULL;
     size_t len = 0;
@@ -28,7 +29,8 @@ static dd_regsync_status_t send_batch(dd_regsync_t *sync, dd_svcmqtt_t *mqtt, dd
     st = dd_svcmqtt_publish_wait(mqtt, DD_CONTROL_TOPIC_REGISTRY, payload, len, ack_timeout(sync));
     free(payload);
     if (st != DD_SVCMQTT_OK) {
-        DD_LOG_WARN("registry change not acknowledged by the broker (%s); will retry", dd_svcmqtt_strerror(st));
+        DD_LOG_WARN("registry change not acknowledged by the broker (%s); will retry",
+                    dd_svcmqtt_strerror(st));
         return DD_REGSYNC_NOT_DELIVERED;
     }
     return DD_REGSYNC_OK;
@@ -68,10 +70,10 @@ typedef struct collect_ctx {
     dd_control_batch_t batch;
     dd_pipeline_t *p;
     int64_t last_seq;
-    char **things;          /* thing names whose coverage may have changed */
+    char **things; /* thing names whose coverage may have changed */
     size_t thing_count;
     size_t thing_cap;
-    int fetched;            /* change-log entries read */
+    int fetched; /* change-log entries read */
     bool failed;
 } collect_ctx_t;
 
@@ -80,7 +82,8 @@ static int collect_change(void *ctx, const dd_registry_change_t *c)
     collect_ctx_t *cc = ctx;
 
     /* Several changes of one entity in a window: sending it once (newest state) is enough. */
-    if (dd_control_batch_add_from_registry(&cc->batch, &cc->p->registry, c->kind, c->name) != DD_CONTROL_OK) {
+    if (dd_control_batch_add_from_registry(&cc->batch, &cc->p->registry, c->kind, c->name) !=
+        DD_CONTROL_OK) {
         cc->failed = true;
         return 1;
     }
@@ -148,7 +151,8 @@ static dd_regsync_status_t update_engine(dd_pipeline_t *p, const collect_ctx_t *
     return DD_REGSYNC_OK;
 }
 
-dd_regsync_status_t dd_regsync_push(dd_regsync_t *sync, dd_pipeline_t *p, dd_svcmqtt_t *mqtt, int *pushed)
+dd_regsync_status_t dd_regsync_push(dd_regsync_t *sync, dd_pipeline_t *p, dd_svcmqtt_t *mqtt,
+                                    int *pushed)
 {
     dd_regsync_status_t status = DD_REGSYNC_OK;
     int total = 0;
@@ -169,8 +173,8 @@ dd_regsync_status_t dd_regsync_push(dd_regsync_t *sync, dd_pipeline_t *p, dd_svc
         if (dd_control_batch_init(&cc.batch, NULL, false) != DD_CONTROL_OK) {
             return DD_REGSYNC_REGISTRY_ERROR;
         }
-        if (dd_registry_changes_since(&p->registry, sync->pushed_seq, BATCH_MAX, collect_change, &cc) !=
-                DD_REGISTRY_OK ||
+        if (dd_registry_changes_since(&p->registry, sync->pushed_seq, BATCH_MAX, collect_change,
+                                      &cc) != DD_REGISTRY_OK ||
             cc.failed) {
             status = DD_REGSYNC_REGISTRY_ERROR;
         }

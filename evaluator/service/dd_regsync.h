@@ -29,16 +29,16 @@
 typedef enum dd_regsync_status {
     DD_REGSYNC_OK = 0,
     DD_REGSYNC_BAD_PARAMETER,
-    DD_REGSYNC_REGISTRY_ERROR,  /**< Reading the registry failed. */
-    DD_REGSYNC_NOT_DELIVERED,   /**< The broker did not acknowledge in time; retried later. */
-    DD_REGSYNC_STORE_ERROR      /**< Engine coverage not stored (logged); retried later. */
+    DD_REGSYNC_REGISTRY_ERROR, /**< Reading the registry failed. */
+    DD_REGSYNC_NOT_DELIVERED,  /**< The broker did not acknowledge in time; retried later. */
+    DD_REGSYNC_STORE_ERROR     /**< Engine coverage not stored (logged); retried later. */
 } dd_regsync_status_t;
 
 /** Follower state. Zero-initialise. */
 typedef struct dd_regsync {
-    int64_t pushed_seq;      /**< Change-log position the shim has seen. */
-    int64_t data_version;    /**< Last PRAGMA data_version read. */
-    int ack_timeout_ms;      /**< PUBACK wait (0 = 5000). */
+    int64_t pushed_seq;   /**< Change-log position the shim has seen. */
+    int64_t data_version; /**< Last PRAGMA data_version read. */
+    int ack_timeout_ms;   /**< PUBACK wait (0 = 5000). */
     /** Optional: told of every thing whose registry state was pushed (status feed). */
     void (*thing_pushed)(void *ctx, const char *thing);
     void *thing_pushed_ctx;

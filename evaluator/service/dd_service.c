@@ -28,15 +28,14 @@
 #define SETTING_CLOCK_LAST "clock_last_ms"
 
 static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
-    {1,
-     "CREATE TABLE sns_dead_letters("
-     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-     "  topic TEXT NOT NULL,"
-     "  endpoint TEXT NOT NULL,"
-     "  body TEXT NOT NULL,"
-     "  attempts INTEGER NOT NULL,"
-     "  last_error TEXT NOT NULL,"
-     "  time_ms INTEGER NOT NULL);"},
+    {1, "CREATE TABLE sns_dead_letters("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  topic TEXT NOT NULL,"
+        "  endpoint TEXT NOT NULL,"
+        "  body TEXT NOT NULL,"
+        "  attempts INTEGER NOT NULL,"
+        "  last_error TEXT NOT NULL,"
+        "  time_ms INTEGER NOT NULL);"},
 };
 
 /*
@@ -77,40 +76,40 @@ typedef struct feed_item {
 struct dd_service {
     dd_service_config_t cfg;
     dd_pipeline_t p;
-    dd_engine_sink_t store_sink;     /* the store's own sink; ours forwards to it */
+    dd_engine_sink_t store_sink; /* the store's own sink; ours forwards to it */
     dd_outbox_t outbox;
     dd_ingest_t ingest;
     dd_regsync_t regsync;
     dd_svcmqtt_t *mqtt;
     dd_api_t *api;
     dd_alerts_webhooks_t *webhooks;
-    dd_alerts_webhooks_t *lambdas;   /* a deliverer of its own: an invocation may take seconds */
-    bool broker_synced;              /* full registry sent on this connection */
-    bool regsync_pending;            /* a push failed: retry */
-    bool tick_failing;               /* the last tick was not stored: log changes only */
+    dd_alerts_webhooks_t *lambdas; /* a deliverer of its own: an invocation may take seconds */
+    bool broker_synced;            /* full registry sent on this connection */
+    bool regsync_pending;          /* a push failed: retry */
+    bool tick_failing;             /* the last tick was not stored: log changes only */
     int64_t last_tick_mono_ms;
     int64_t redelivery_until_mono_ms; /* 0 until the first connection to the broker */
     uint64_t alerts_published;
     uint64_t violation_events;
     uint64_t webhooks_given_up;
-    dd_svcmqtt_msg_t *held;          /* a batch the store could not take, tried again */
+    dd_svcmqtt_msg_t *held; /* a batch the store could not take, tried again */
     size_t held_count;
-    int64_t held_since_mono_ms;      /* 0 while the store writes */
+    int64_t held_since_mono_ms; /* 0 while the store writes */
     int64_t held_retry_mono_ms;
     int64_t held_delay_ms;
     int64_t held_logged_mono_ms;
-    uint64_t store_stalls;           /* times the store stopped writing */
+    uint64_t store_stalls; /* times the store stopped writing */
     char store_error[160];
     feed_item_t feed[FEED_SIZE];
     uint64_t feed_seq;
-    sqlite3 *ckpt_db;                /* the checkpointer's own connection */
+    sqlite3 *ckpt_db; /* the checkpointer's own connection */
     pthread_t ckpt_thread;
     pthread_mutex_t ckpt_lock;
     pthread_cond_t ckpt_cond;
-    int ckpt_frames;                 /* WAL size (pages) that calls for a checkpoint */
-    int ckpt_last;                   /* WAL size after the last checkpoint */
-    int ckpt_next;                   /* WAL size that calls for the next one */
-    int wal_truncate_at;             /* WAL size at which a commit truncates it (lock held) */
+    int ckpt_frames;     /* WAL size (pages) that calls for a checkpoint */
+    int ckpt_last;       /* WAL size after the last checkpoint */
+    int ckpt_next;       /* WAL size that calls for the next one */
+    int wal_truncate_at; /* WAL size at which a commit truncates it (lock held) */
     bool ckpt_due;
     bool ckpt_running;
     bool ckpt_stop;
@@ -188,8 +187,8 @@ static int forward_group(void *ctx, const char *name)
     return g->add(g->add_ctx, name);
 }
 
-static int registry_lookup(void *ctx, const char *thing, bool *registered, dd_engine_group_fn add_group,
-                           void *add_ctx)
+static int registry_lookup(void *ctx, const char *thing, bool *registered,
+                           dd_engine_group_fn add_group, void *add_ctx)
 {
     dd_service_t *svc = ctx;
     group_fwd_t g = {add_group, add_ctx};
@@ -198,7 +197,10 @@ static int registry_lookup(void *ctx, const char *thing, bool *registered, dd_en
     if (!*registered) {
         return 0;
     }
-    return dd_registry_thing_groups_closure(&svc->p.registry, thing, forward_group, &g) == DD_REGISTRY_OK ? 0 : -1;
+    return dd_registry_thing_groups_closure(&svc->p.registry, thing, forward_group, &g) ==
+                   DD_REGISTRY_OK
+               ? 0
+               : -1;
 }
 
 /* ---- the engine's outputs: store them, and alert ---------------------------------------- */
@@ -248,7 +250,8 @@ static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
     }
     if (dd_alerts_message(ev, &message) != DD_ALERTS_OK ||
         dd_alerts_lambda_event(profile->sns_target_arn, message, now, &event) != DD_ALERTS_OK ||
-        dd_alerts_sns_notification(profile->sns_target_arn, message, now, &notification) != DD_ALERTS_OK) {
+        dd_alerts_sns_notification(profile->sns_target_arn, message, now, &notification) !=
+            DD_ALERTS_OK) {
         DD_LOG_ERROR("out of memory building an alert");
     } else {
         webhook_ctx_t w = {svc, name, notification, event};
@@ -257,8 +260,8 @@ static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
             svc->alerts_published++;
         }
         (void)dd_registry_subscription_list(&svc->p.registry, name, queue_webhook, &w);
-        DD_LOG_INFO("alert: %s %s %s/%s -> %s", dd_alarm_event_name(ev->type), ev->thing, ev->profile,
-                    ev->behavior->name, topic);
+        DD_LOG_INFO("alert: %s %s %s/%s -> %s", dd_alarm_event_name(ev->type), ev->thing,
+                    ev->profile, ev->behavior->name, topic);
     }
     free(message);
     free(event);
@@ -281,8 +284,8 @@ static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
         cJSON_free(text);
         cJSON_Delete(value);
     } else {
-        feed(svc, "%s %s: %s/%s%s", dd_alarm_event_name(ev->type), ev->thing, ev->profile, ev->behavior->name,
-             ev->suppressed ? " (suppressed)" : "");
+        feed(svc, "%s %s: %s/%s%s", dd_alarm_event_name(ev->type), ev->thing, ev->profile,
+             ev->behavior->name, ev->suppressed ? " (suppressed)" : "");
     }
     alert(svc, ev); /* dd_alerts_sns_topic() decides: nothing for suppressAlerts */
 }
@@ -342,7 +345,8 @@ static void thing_pushed(void *ctx, const char *thing)
         feed(svc, "registry: thing %s deleted", thing);
         return;
     }
-    (void)dd_registry_thing_groups(&svc->p.registry, thing, NULL, join_group, groups, NULL, 0, NULL);
+    (void)dd_registry_thing_groups(&svc->p.registry, thing, NULL, join_group, groups, NULL, 0,
+                                   NULL);
     feed(svc, "registry: %s is in thing groups [%s]", thing, groups);
 }
 
@@ -375,9 +379,10 @@ static cJSON *clock_json(dd_service_t *svc)
 
     (void)dd_clock_format(&svc->p.clock, spec, sizeof(spec));
     iso_time(now, when, sizeof(when));
-    (void)cJSON_AddStringToObject(obj, "mode", svc->p.clock.mode == DD_CLOCK_MANUAL   ? "manual"
-                                               : svc->p.clock.mode == DD_CLOCK_SCALED ? "scaled"
-                                                                                      : "real");
+    (void)cJSON_AddStringToObject(obj, "mode",
+                                  svc->p.clock.mode == DD_CLOCK_MANUAL   ? "manual"
+                                  : svc->p.clock.mode == DD_CLOCK_SCALED ? "scaled"
+                                                                         : "real");
     (void)cJSON_AddNumberToObject(obj, "pipelineTimeMs", (double)now);
     (void)cJSON_AddStringToObject(obj, "pipelineTime", when);
     (void)cJSON_AddStringToObject(obj, "spec", spec);
@@ -408,7 +413,8 @@ static int advance_clock(dd_service_t *svc, const char *body, size_t body_len, c
     pthread_mutex_lock(&svc->p.lock);
     if (svc->p.clock.mode != DD_CLOCK_MANUAL) {
         pthread_mutex_unlock(&svc->p.lock);
-        *response = error_json("The pipeline clock is not manual; start it with `ddlocal up --manual-clock`");
+        *response = error_json(
+            "The pipeline clock is not manual; start it with `ddlocal up --manual-clock`");
         return 400;
     }
     (void)dd_clock_advance(&svc->p.clock, delta, NULL);
@@ -433,10 +439,14 @@ static char *status_text(dd_service_t *svc)
 
     (void)dd_store_active_violation_count(svc->p.store, &active);
     (void)cJSON_AddBoolToObject(obj, "brokerConnected", dd_svcmqtt_connected(svc->mqtt));
-    (void)cJSON_AddNumberToObject(obj, "connectedClients", (double)svc->ingest.stats.connected_things);
-    (void)cJSON_AddNumberToObject(obj, "reportsAccepted", (double)svc->ingest.stats.reports_accepted);
-    (void)cJSON_AddNumberToObject(obj, "reportsRejected", (double)svc->ingest.stats.reports_rejected);
-    (void)cJSON_AddNumberToObject(obj, "meteringBatches", (double)svc->ingest.stats.metering_batches);
+    (void)cJSON_AddNumberToObject(obj, "connectedClients",
+                                  (double)svc->ingest.stats.connected_things);
+    (void)cJSON_AddNumberToObject(obj, "reportsAccepted",
+                                  (double)svc->ingest.stats.reports_accepted);
+    (void)cJSON_AddNumberToObject(obj, "reportsRejected",
+                                  (double)svc->ingest.stats.reports_rejected);
+    (void)cJSON_AddNumberToObject(obj, "meteringBatches",
+                                  (double)svc->ingest.stats.metering_batches);
     (void)cJSON_AddNumberToObject(obj, "activeViolations", (double)active);
     (void)cJSON_AddNumberToObject(obj, "violationEvents", (double)svc->violation_events);
     (void)cJSON_AddNumberToObject(obj, "alertsPublished", (double)svc->alerts_published);
@@ -447,7 +457,8 @@ static char *status_text(dd_service_t *svc)
     if (svc->held_since_mono_ms != 0) {
         (void)cJSON_AddStringToObject(obj, "storeError", svc->store_error);
     }
-    for (i = svc->feed_seq > FEED_SIZE ? svc->feed_seq - FEED_SIZE + 1 : 1; i <= svc->feed_seq; i++) {
+    for (i = svc->feed_seq > FEED_SIZE ? svc->feed_seq - FEED_SIZE + 1 : 1; i <= svc->feed_seq;
+         i++) {
         const feed_item_t *item = &svc->feed[i % FEED_SIZE];
         cJSON *e = cJSON_CreateObject();
         (void)cJSON_AddNumberToObject(e, "seq", (double)item->seq);
@@ -458,8 +469,8 @@ static char *status_text(dd_service_t *svc)
     return json_text(obj);
 }
 
-static int hook_extension(void *ctx, const char *method, const char *path, const char *body, size_t body_len,
-                          char **response)
+static int hook_extension(void *ctx, const char *method, const char *path, const char *body,
+                          size_t body_len, char **response)
 {
     dd_service_t *svc = ctx;
 
@@ -478,7 +489,8 @@ static int hook_extension(void *ctx, const char *method, const char *path, const
         pthread_mutex_unlock(&svc->p.lock);
         return 200;
     }
-    *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET and POST /ddlocal/v1/clock");
+    *response = error_json(
+        "ddlocal's own operations are GET /ddlocal/v1/status, GET and POST /ddlocal/v1/clock");
     return 404;
 }
 
@@ -492,7 +504,8 @@ static void hook_registry_changed(void *ctx)
         svc->regsync_pending = true; /* the full sync at (re)connection covers it */
         return;
     }
-    svc->regsync_pending = dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL) != DD_REGSYNC_OK;
+    svc->regsync_pending =
+        dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL) != DD_REGSYNC_OK;
 }
 
 static void hook_defender_changed(void *ctx)
@@ -502,15 +515,18 @@ static void hook_defender_changed(void *ctx)
 
 /* ---- webhook dead letters -------------------------------------------------------------------- */
 
-static void dead_letter(void *ctx, const char *topic, const char *endpoint, const char *body, int attempts,
-                        const char *last_error)
+static void dead_letter(void *ctx, const char *topic, const char *endpoint, const char *body,
+                        int attempts, const char *last_error)
 {
     dd_service_t *svc = ctx;
     sqlite3_stmt *st = NULL;
 
     pthread_mutex_lock(&svc->p.lock);
-    if (dd_db_prepare(svc->p.db, "INSERT INTO sns_dead_letters(topic, endpoint, body, attempts, last_error, time_ms)"
-                                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &st) == DD_DB_OK) {
+    if (dd_db_prepare(
+            svc->p.db,
+            "INSERT INTO sns_dead_letters(topic, endpoint, body, attempts, last_error, time_ms)"
+            " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+            &st) == DD_DB_OK) {
         (void)sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
         (void)sqlite3_bind_text(st, 2, endpoint, -1, SQLITE_STATIC);
         (void)sqlite3_bind_text(st, 3, body, -1, SQLITE_STATIC);
@@ -550,8 +566,8 @@ static int copy_function(void *ctx, const dd_lambda_function_t *fn)
     return 1;
 }
 
-static bool invoke_lambda(void *ctx, const char *topic, const char *endpoint, const char *body, const char *job_id,
-                          int attempt, char *error, size_t error_len)
+static bool invoke_lambda(void *ctx, const char *topic, const char *endpoint, const char *body,
+                          const char *job_id, int attempt, char *error, size_t error_len)
 {
     dd_service_t *svc = ctx;
     dd_lambdarun_request_t req;
@@ -592,7 +608,8 @@ static bool invoke_lambda(void *ctx, const char *topic, const char *endpoint, co
     }
     memset(&req, 0, sizeof(req));
     req.python = svc->cfg.lambda_python[0] != '\0' ? svc->cfg.lambda_python : "/usr/bin/python3";
-    req.runner = svc->cfg.lambda_runner[0] != '\0' ? svc->cfg.lambda_runner : DD_LAMBDA_RUNNER_DEFAULT;
+    req.runner =
+        svc->cfg.lambda_runner[0] != '\0' ? svc->cfg.lambda_runner : DD_LAMBDA_RUNNER_DEFAULT;
     req.function_name = name;
     req.function_arn = endpoint;
     req.handler_file = fn.handler_file;
@@ -614,8 +631,8 @@ static bool invoke_lambda(void *ctx, const char *topic, const char *endpoint, co
     if (error[0] == '\0') {
         (void)snprintf(error, error_len, "%s", dd_lambdarun_strerror(st));
     }
-    DD_LOG_WARN("lambda %s: invocation %s failed (attempt %d): %s - see %s", name, job_id, attempt, error,
-                log_path);
+    DD_LOG_WARN("lambda %s: invocation %s failed (attempt %d): %s - see %s", name, job_id, attempt,
+                error, log_path);
     return false;
 }
 
@@ -626,12 +643,13 @@ static dd_service_status_t init_clock(dd_service_t *svc)
     char *last = NULL;
     int64_t last_ms = 0;
 
-    if (dd_clock_parse(&svc->p.clock, svc->cfg.clock_spec[0] != '\0' ? svc->cfg.clock_spec : "real") !=
-        DD_CLOCK_OK) {
+    if (dd_clock_parse(&svc->p.clock, svc->cfg.clock_spec[0] != '\0' ? svc->cfg.clock_spec
+                                                                     : "real") != DD_CLOCK_OK) {
         DD_LOG_ERROR("clock spec '%s' not understood", svc->cfg.clock_spec);
         return DD_SERVICE_BAD_PARAMETER;
     }
-    if (dd_registry_setting_get(&svc->p.registry, SETTING_CLOCK_LAST, &last) == DD_REGISTRY_OK && last != NULL) {
+    if (dd_registry_setting_get(&svc->p.registry, SETTING_CLOCK_LAST, &last) == DD_REGISTRY_OK &&
+        last != NULL) {
         last_ms = strtoll(last, NULL, 10);
     }
     free(last);
@@ -647,13 +665,14 @@ typedef struct pending_ctx {
     int count;
 } pending_ctx_t;
 
-static int evaluate_pending(void *ctx, int64_t row, const char *thing, uint64_t report_id, int64_t received_ms,
-                            int format, const uint8_t *payload, size_t len)
+static int evaluate_pending(void *ctx, int64_t row, const char *thing, uint64_t report_id,
+                            int64_t received_ms, int format, const uint8_t *payload, size_t len)
 {
     pending_ctx_t *pc = ctx;
     dd_service_t *svc = pc->svc;
     dd_report_t report;
-    int64_t now = received_ms > dd_engine_now(svc->p.engine) ? received_ms : dd_engine_now(svc->p.engine);
+    int64_t now =
+        received_ms > dd_engine_now(svc->p.engine) ? received_ms : dd_engine_now(svc->p.engine);
 
     (void)report_id;
     memset(&report, 0, sizeof(report));
@@ -707,7 +726,8 @@ static void reload_engine(dd_service_t *svc)
     size_t mark = dd_outbox_mark(&svc->outbox);
 
     if (load_engine(svc, &fresh) != DD_SERVICE_OK) {
-        DD_LOG_ERROR("cannot reload the evaluator state; it may hold uncommitted changes until a restart");
+        DD_LOG_ERROR(
+            "cannot reload the evaluator state; it may hold uncommitted changes until a restart");
         return;
     }
     dd_engine_destroy(svc->p.engine);
@@ -724,12 +744,13 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
 
     pthread_mutex_init(&svc->p.lock, NULL);
     (void)snprintf(svc->p.data_dir, sizeof(svc->p.data_dir), "%s", svc->cfg.data_dir);
-    (void)snprintf(svc->p.mqtt_endpoint, sizeof(svc->p.mqtt_endpoint), "%s:%u", svc->cfg.broker_host,
-                   (unsigned)svc->cfg.broker_port);
+    (void)snprintf(svc->p.mqtt_endpoint, sizeof(svc->p.mqtt_endpoint), "%s:%u",
+                   svc->cfg.broker_host, (unsigned)svc->cfg.broker_port);
     svc->p.arn = svc->cfg.arn;
     (void)snprintf(path, sizeof(path), "%s/%s", svc->cfg.data_dir, DD_DB_FILE_NAME);
     if (dd_db_open(path, false, &svc->p.db) != DD_DB_OK ||
-        dd_registry_open(&svc->p.registry, svc->p.db, &svc->cfg.arn, &svc->p.clock) != DD_REGISTRY_OK ||
+        dd_registry_open(&svc->p.registry, svc->p.db, &svc->cfg.arn, &svc->p.clock) !=
+            DD_REGISTRY_OK ||
         dd_db_migrate(svc->p.db, "service", SERVICE_MIGRATIONS,
                       sizeof(SERVICE_MIGRATIONS) / sizeof(SERVICE_MIGRATIONS[0])) != DD_DB_OK ||
         dd_lambda_open(svc->p.db) != DD_LAMBDA_OK) {
@@ -741,7 +762,8 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
         char *account = NULL;
         (void)dd_registry_setting_get(&svc->p.registry, "region", &region);
         (void)dd_registry_setting_get(&svc->p.registry, "account", &account);
-        if (region != NULL && account != NULL && dd_arn_ctx_set(&svc->cfg.arn, region, account) == DD_NAMES_OK) {
+        if (region != NULL && account != NULL &&
+            dd_arn_ctx_set(&svc->cfg.arn, region, account) == DD_NAMES_OK) {
             svc->p.arn = svc->cfg.arn;
             svc->p.registry.arn = svc->cfg.arn;
         }
@@ -770,7 +792,8 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
         DD_LOG_INFO("evaluated %d stored report(s) left unevaluated by an earlier run", pc.count);
     }
     if (dd_ingest_expect_redeliveries(&svc->ingest, svc->p.store) != DD_INGEST_OK) {
-        DD_LOG_WARN("cannot read the last stored reports: a redelivery after a crash may count twice");
+        DD_LOG_WARN(
+            "cannot read the last stored reports: a redelivery after a crash may count twice");
     }
     dd_outbox_entries_free(dd_outbox_take(&svc->outbox)); /* alerts of the past are not re-sent */
     svc->p.hook_ctx = svc;
@@ -873,11 +896,13 @@ static void truncate_wal(dd_service_t *svc, sqlite3 *db, int frames)
     sqlite3_busy_timeout(db, WRITER_BUSY_TIMEOUT_MS);
     if (rc == SQLITE_OK) {
         DD_LOG_INFO("WAL truncated at %d pages (a reader kept it from restarting, or the "
-                    "checkpointer fell behind)", frames);
+                    "checkpointer fell behind)",
+                    frames);
         svc->wal_truncate_at = svc->ckpt_frames * CHECKPOINT_TRUNCATE_FACTOR;
     } else {
         DD_LOG_WARN("WAL at %d pages cannot be truncated (%s): a reader holds an old snapshot "
-                    "for more than %d ms", frames, sqlite3_errmsg(db), CHECKPOINT_TRUNCATE_WAIT_MS);
+                    "for more than %d ms",
+                    frames, sqlite3_errmsg(db), CHECKPOINT_TRUNCATE_WAIT_MS);
         svc->wal_truncate_at = frames + svc->ckpt_frames * CHECKPOINT_TRUNCATE_FACTOR;
     }
 }
@@ -942,8 +967,8 @@ static dd_service_status_t start_checkpointer(dd_service_t *svc)
         if (sqlite3_wal_checkpoint_v2(svc->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames,
                                       NULL) == SQLITE_OK &&
             frames > 0 &&
-            sqlite3_wal_checkpoint_v2(svc->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
-                                      NULL) == SQLITE_OK) {
+            sqlite3_wal_checkpoint_v2(svc->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ==
+                SQLITE_OK) {
             DD_LOG_INFO("WAL of %d pages left from the last run: checkpointed and truncated",
                         frames);
         }
@@ -1084,7 +1109,8 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
     }
     if (status == DD_SERVICE_OK && svc->cfg.api_enabled) {
         if (dd_api_start(&svc->p, svc->cfg.api_bind, svc->cfg.api_port, &svc->api) != DD_API_OK) {
-            DD_LOG_ERROR("the HTTP API cannot listen on %s:%u", svc->cfg.api_bind, (unsigned)svc->cfg.api_port);
+            DD_LOG_ERROR("the HTTP API cannot listen on %s:%u", svc->cfg.api_bind,
+                         (unsigned)svc->cfg.api_port);
             status = DD_SERVICE_API_ERROR;
         }
     }
@@ -1111,9 +1137,11 @@ static void drain_outbox(dd_service_t *svc)
         if (e->kind == DD_OUTBOX_PUBLISH) {
             (void)dd_svcmqtt_publish(svc->mqtt, e->target, e->payload, e->len, e->qos, false);
         } else if (e->kind == DD_OUTBOX_LAMBDA) {
-            (void)dd_alerts_webhooks_post(svc->lambdas, e->sns_topic, e->target, (const char *)e->payload);
+            (void)dd_alerts_webhooks_post(svc->lambdas, e->sns_topic, e->target,
+                                          (const char *)e->payload);
         } else {
-            (void)dd_alerts_webhooks_post(svc->webhooks, e->sns_topic, e->target, (const char *)e->payload);
+            (void)dd_alerts_webhooks_post(svc->webhooks, e->sns_topic, e->target,
+                                          (const char *)e->payload);
         }
     }
     dd_outbox_entries_free(head);
@@ -1139,12 +1167,9 @@ static void drain_outbox(dd_service_t *svc)
 static int64_t tick_time(const dd_clock_t *clock, int64_t now)
 {
     switch (clock->mode) {
-    case DD_CLOCK_REAL:
-        return now - METERING_LAG_REAL_MS;
-    case DD_CLOCK_SCALED:
-        return now - (int64_t)((double)METERING_LAG_REAL_MS * clock->scale);
-    default:
-        return now;
+    case DD_CLOCK_REAL: return now - METERING_LAG_REAL_MS;
+    case DD_CLOCK_SCALED: return now - (int64_t)((double)METERING_LAG_REAL_MS * clock->scale);
+    default: return now;
     }
 }
 
@@ -1207,7 +1232,8 @@ static void tick(dd_service_t *svc)
         dd_outbox_truncate(&svc->outbox, mark);
         if (!svc->tick_failing) {
             DD_LOG_ERROR("an engine tick could not be stored and was rolled back (%s); "
-                         "said once until ticks are stored again", why);
+                         "said once until ticks are stored again",
+                         why);
             svc->tick_failing = true;
         }
         reload_engine(svc);
@@ -1240,7 +1266,8 @@ static void sync_registry(dd_service_t *svc)
         return;
     }
     if (external || svc->regsync_pending) {
-        svc->regsync_pending = dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL) != DD_REGSYNC_OK;
+        svc->regsync_pending =
+            dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL) != DD_REGSYNC_OK;
     }
 }
 
@@ -1285,11 +1312,12 @@ static void hold_batch(dd_service_t *svc, dd_svcmqtt_msg_t *msgs, size_t n, int6
         svc->held_logged_mono_ms = mono;
         svc->store_stalls++;
         DD_LOG_ERROR("the store cannot write (%s): %zu message(s) held, reports are NOT "
-                     "acknowledged until it can; retrying", svc->store_error, n);
+                     "acknowledged until it can; retrying",
+                     svc->store_error, n);
         feed(svc, "store: cannot write (%s); reports not acknowledged", svc->store_error);
     } else {
-        svc->held_delay_ms = svc->held_delay_ms * 2 > HOLD_MAX_RETRY_MS ? HOLD_MAX_RETRY_MS
-                                                                        : svc->held_delay_ms * 2;
+        svc->held_delay_ms =
+            svc->held_delay_ms * 2 > HOLD_MAX_RETRY_MS ? HOLD_MAX_RETRY_MS : svc->held_delay_ms * 2;
         if (mono - svc->held_logged_mono_ms >= HOLD_LOG_EVERY_MS) {
             svc->held_logged_mono_ms = mono;
             DD_LOG_ERROR("the store still cannot write (%s) after %lld s: %zu message(s) held",
@@ -1302,7 +1330,8 @@ static void hold_batch(dd_service_t *svc, dd_svcmqtt_msg_t *msgs, size_t n, int6
 static void store_resumed(dd_service_t *svc, int64_t mono, size_t n)
 {
     DD_LOG_WARN("the store writes again after %lld ms: the %zu held message(s) were stored and "
-                "answered; ingest resumed", (long long)(mono - svc->held_since_mono_ms), n);
+                "answered; ingest resumed",
+                (long long)(mono - svc->held_since_mono_ms), n);
     feed(svc, "store: writes again; ingest resumed");
     svc->held_since_mono_ms = 0;
     svc->store_error[0] = '\0';
@@ -1313,8 +1342,8 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
     if (svc == NULL || stop == NULL) {
         return DD_SERVICE_BAD_PARAMETER;
     }
-    DD_LOG_INFO("ddlocald running (data dir %s, broker %s:%u)", svc->cfg.data_dir, svc->cfg.broker_host,
-                (unsigned)svc->cfg.broker_port);
+    DD_LOG_INFO("ddlocald running (data dir %s, broker %s:%u)", svc->cfg.data_dir,
+                svc->cfg.broker_host, (unsigned)svc->cfg.broker_port);
     while (!*stop) {
         dd_svcmqtt_msg_t *msgs = NULL;
         size_t n;
@@ -1369,7 +1398,8 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
     }
     if (svc->held != NULL) {
         DD_LOG_ERROR("stopping with %zu message(s) the store could not take: their reports were "
-                     "never answered", svc->held_count);
+                     "never answered",
+                     svc->held_count);
         dd_svcmqtt_msg_free(svc->held);
         svc->held = NULL;
     }
@@ -1426,10 +1456,10 @@ void dd_service_destroy(dd_service_t *svc)
     /* First: a running invocation may still call the API (IsolateDevice does); queued ones are
      * dead-lettered. */
     dd_alerts_webhooks_stop(svc->lambdas);
-    dd_api_stop(svc->api);         /* no API thread may take the lock after this */
+    dd_api_stop(svc->api); /* no API thread may take the lock after this */
     dd_svcmqtt_destroy(svc->mqtt);
     dd_alerts_webhooks_stop(svc->webhooks); /* may dead-letter into the database */
-    stop_checkpointer(svc);        /* before the last connection closes (it checkpoints itself) */
+    stop_checkpointer(svc); /* before the last connection closes (it checkpoints itself) */
     dd_engine_destroy(svc->p.engine);
     dd_store_close(svc->p.store);
     dd_db_close(svc->p.db);

@@ -36,31 +36,32 @@ typedef enum dd_service_status {
     DD_SERVICE_OK = 0,
     DD_SERVICE_BAD_PARAMETER,
     DD_SERVICE_NO_MEMORY,
-    DD_SERVICE_DB_ERROR,      /**< Database, registry or store could not be opened/loaded. */
-    DD_SERVICE_PKI_ERROR,     /**< Service credentials missing. */
-    DD_SERVICE_MQTT_ERROR,    /**< Broker session could not be created. */
-    DD_SERVICE_API_ERROR      /**< The HTTP API could not listen. */
+    DD_SERVICE_DB_ERROR,   /**< Database, registry or store could not be opened/loaded. */
+    DD_SERVICE_PKI_ERROR,  /**< Service credentials missing. */
+    DD_SERVICE_MQTT_ERROR, /**< Broker session could not be created. */
+    DD_SERVICE_API_ERROR   /**< The HTTP API could not listen. */
 } dd_service_status_t;
 
 /** ddlocald settings. */
 typedef struct dd_service_config {
-    char data_dir[512];            /**< Absolute data dir. */
-    char broker_host[64];          /**< "127.0.0.1" */
-    uint16_t broker_port;          /**< The 8883-role listener. */
-    char api_bind[64];             /**< "127.0.0.1" */
-    uint16_t api_port;             /**< 0 = choose. */
+    char data_dir[512];   /**< Absolute data dir. */
+    char broker_host[64]; /**< "127.0.0.1" */
+    uint16_t broker_port; /**< The 8883-role listener. */
+    char api_bind[64];    /**< "127.0.0.1" */
+    uint16_t api_port;    /**< 0 = choose. */
     bool api_enabled;
     char clock_spec[DD_CLOCK_SPEC_MAX]; /**< dd_clock spec; "" = real. */
     dd_arn_ctx_t arn;
-    bool arn_explicit;             /**< false: take region/account from the data dir's settings. */
+    bool arn_explicit; /**< false: take region/account from the data dir's settings. */
     dd_ingest_config_t ingest;
-    int tick_ms;                   /**< Wall ms between engine ticks (0 = 1000). */
-    int webhook_attempts;          /**< Deliveries tried before a dead letter (0 = 4). */
-    int webhook_backoff_ms;        /**< Wait before the 2nd attempt, doubled each time (0 = 1000). */
-    int lambda_backoff_ms;         /**< Lambda retries: wait before the 2nd attempt, doubled (0 = 60000). */
-    char lambda_runner[512];       /**< ddlocal_lambda_runner.py; "" = DD_LAMBDA_RUNNER_DEFAULT. */
-    char lambda_python[256];       /**< Interpreter for it; "" = /usr/bin/python3 (Debian's, with its boto3). */
-    char ready_file[600];          /**< Written (atomically) once ready: {"api":URL,"pid":N}; "" = none. */
+    int tick_ms;            /**< Wall ms between engine ticks (0 = 1000). */
+    int webhook_attempts;   /**< Deliveries tried before a dead letter (0 = 4). */
+    int webhook_backoff_ms; /**< Wait before the 2nd attempt, doubled each time (0 = 1000). */
+    int lambda_backoff_ms; /**< Lambda retries: wait before the 2nd attempt, doubled (0 = 60000). */
+    char lambda_runner[512]; /**< ddlocal_lambda_runner.py; "" = DD_LAMBDA_RUNNER_DEFAULT. */
+    char lambda_python
+        [256]; /**< Interpreter for it; "" = /usr/bin/python3 (Debian's, with its boto3). */
+    char ready_file[600]; /**< Written (atomically) once ready: {"api":URL,"pid":N}; "" = none. */
 } dd_service_config_t;
 
 /** Counters and recent activity, for `ddlocal up`'s status panel. */

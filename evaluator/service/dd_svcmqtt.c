@@ -26,16 +26,16 @@
 struct dd_svcmqtt {
     struct mosquitto *mosq;
     pthread_mutex_t lock;
-    pthread_cond_t queue_cond;     /* signalled when messages arrive or room frees up */
-    pthread_cond_t ack_cond;       /* signalled on PUBACK and on (re)connect */
+    pthread_cond_t queue_cond; /* signalled when messages arrive or room frees up */
+    pthread_cond_t ack_cond;   /* signalled on PUBACK and on (re)connect */
     dd_svcmqtt_msg_t *head;
     dd_svcmqtt_msg_t *tail;
     size_t queued;
     size_t queue_limit;
-    bool ready;                    /* connected and SUBACK received */
+    bool ready; /* connected and SUBACK received */
     bool stopping;
     bool woken;
-    int ack_waiters;               /* threads in publish_wait(): the queue must not block then */
+    int ack_waiters; /* threads in publish_wait(): the queue must not block then */
     int suback_mid;
     int waiting_mids[MAX_WAITERS]; /* mid, or 0 when the slot is free / acknowledged */
     char **subscriptions;
@@ -63,7 +63,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
         DD_LOG_WARN("broker refused the service connection: %s", mosquitto_connack_string(rc));
         return;
     }
-    src = mosquitto_subscribe_multiple(mosq, &mid, (int)m->subscription_count, m->subscriptions, 1, 0, NULL);
+    src = mosquitto_subscribe_multiple(mosq, &mid, (int)m->subscription_count, m->subscriptions, 1,
+                                       0, NULL);
     if (src != MOSQ_ERR_SUCCESS) {
         DD_LOG_ERROR("cannot subscribe: %s", mosquitto_strerror(src));
         return;
@@ -73,7 +74,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     pthread_mutex_unlock(&m->lock);
 }
 
-static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count, const int *granted)
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
+                         const int *granted)
 {
     dd_svcmqtt_t *m = obj;
     int i;
@@ -172,7 +174,8 @@ dd_svcmqtt_status_t dd_svcmqtt_create(const dd_svcmqtt_params_t *p, dd_svcmqtt_t
     int rc;
 
     if (p == NULL || out == NULL || p->host == NULL || p->client_id == NULL || p->ca_file == NULL ||
-        p->cert_file == NULL || p->key_file == NULL || (p->subscription_count > 0 && p->subscriptions == NULL)) {
+        p->cert_file == NULL || p->key_file == NULL ||
+        (p->subscription_count > 0 && p->subscriptions == NULL)) {
         return DD_SVCMQTT_BAD_PARAMETER;
     }
     *out = NULL;
@@ -217,7 +220,8 @@ dd_svcmqtt_status_t dd_svcmqtt_create(const dd_svcmqtt_params_t *p, dd_svcmqtt_t
     (void)mosquitto_reconnect_delay_set(m->mosq, 1, 10, true);
     rc = mosquitto_tls_set(m->mosq, p->ca_file, NULL, p->cert_file, p->key_file, NULL);
     if (rc != MOSQ_ERR_SUCCESS) {
-        DD_LOG_ERROR("TLS credentials %s / %s: %s", p->cert_file, p->key_file, mosquitto_strerror(rc));
+        DD_LOG_ERROR("TLS credentials %s / %s: %s", p->cert_file, p->key_file,
+                     mosquitto_strerror(rc));
         dd_svcmqtt_destroy(m);
         return DD_SVCMQTT_TLS_ERROR;
     }

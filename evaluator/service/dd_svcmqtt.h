@@ -33,23 +33,23 @@ typedef enum dd_svcmqtt_status {
     DD_SVCMQTT_OK = 0,
     DD_SVCMQTT_BAD_PARAMETER,
     DD_SVCMQTT_NO_MEMORY,
-    DD_SVCMQTT_TLS_ERROR,     /**< Credentials could not be loaded. */
-    DD_SVCMQTT_MQTT_ERROR,    /**< libmosquitto refused (not connected, too large...). */
-    DD_SVCMQTT_TIMEOUT        /**< No PUBACK / connection within the deadline. */
+    DD_SVCMQTT_TLS_ERROR,  /**< Credentials could not be loaded. */
+    DD_SVCMQTT_MQTT_ERROR, /**< libmosquitto refused (not connected, too large...). */
+    DD_SVCMQTT_TIMEOUT     /**< No PUBACK / connection within the deadline. */
 } dd_svcmqtt_status_t;
 
 /** Connection settings (strings borrowed during dd_svcmqtt_create()). */
 typedef struct dd_svcmqtt_params {
-    const char *host;         /**< e.g. "127.0.0.1" */
+    const char *host; /**< e.g. "127.0.0.1" */
     uint16_t port;
-    const char *client_id;    /**< Fixed id of the persistent session. */
-    bool clean_session;       /**< false for ddlocald. */
+    const char *client_id; /**< Fixed id of the persistent session. */
+    bool clean_session;    /**< false for ddlocald. */
     const char *ca_file;
     const char *cert_file;
     const char *key_file;
     const char *const *subscriptions; /**< Topic filters subscribed at QoS 1 on every connect. */
     size_t subscription_count;
-    size_t queue_limit;       /**< Inbound messages held before the network thread waits (0 = 65536). */
+    size_t queue_limit; /**< Inbound messages held before the network thread waits (0 = 65536). */
 } dd_svcmqtt_params_t;
 
 /** One inbound message; topic and payload live in the same allocation. */

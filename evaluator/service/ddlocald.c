@@ -25,7 +25,8 @@ static const char HELP[] =
     "      --api-bind ADDR           API address (default 127.0.0.1)\n"
     "      --api-port PORT           API port (default 0: the system chooses)\n"
     "      --no-api                  do not serve the HTTP API\n"
-    "      --clock SPEC              real | scaled:S:ORIGIN_REAL_MS:ORIGIN_PIPELINE_MS | manual:MS\n"
+    "      --clock SPEC              real | scaled:S:ORIGIN_REAL_MS:ORIGIN_PIPELINE_MS | "
+    "manual:MS\n"
     "                                (the same spec the broker shim got; default real)\n"
     "      --region R --account A    ARN region and account (default: the data dir's, else\n"
     "                                us-east-1 / 123456789012)\n"
@@ -34,9 +35,12 @@ static const char HELP[] =
     "      --reject-duplicate-report-ids\n"
     "      --reject-mixed-keys       refuse reports mixing long and short key names\n"
     "      --webhook-attempts N      webhook deliveries tried before a dead letter (default 4)\n"
-    "      --webhook-backoff-ms MS   wait before the 2nd attempt, doubled each time (default 1000)\n"
-    "      --lambda-backoff-ms MS    Lambda stand-in retries: wait before the 2nd of the 3 attempts,\n"
-    "                                doubled before the 3rd (default 60000, as Lambda: 1 then 2 min)\n"
+    "      --webhook-backoff-ms MS   wait before the 2nd attempt, doubled each time (default "
+    "1000)\n"
+    "      --lambda-backoff-ms MS    Lambda stand-in retries: wait before the 2nd of the 3 "
+    "attempts,\n"
+    "                                doubled before the 3rd (default 60000, as Lambda: 1 then 2 "
+    "min)\n"
     "      --lambda-runner FILE      the Lambda runtime (default $DDLOCAL_LAMBDA_RUNNER, else the\n"
     "                                source tree's lambda/ddlocal_lambda_runner.py)\n"
     "      --lambda-python PATH      its interpreter (default $DDLOCAL_LAMBDA_PYTHON, else\n"
@@ -66,9 +70,25 @@ static int parse_port(const char *text, uint16_t *out)
 }
 
 enum {
-    OPT_BROKER_HOST = 1000, OPT_BROKER_PORT, OPT_API_BIND, OPT_API_PORT, OPT_NO_API, OPT_CLOCK, OPT_REGION,
-    OPT_ACCOUNT, OPT_FINE, OPT_THROTTLE, OPT_DUPLICATES, OPT_MIXED, OPT_READY, OPT_LOG_LEVEL, OPT_WH_ATTEMPTS,
-    OPT_WH_BACKOFF, OPT_LAMBDA_BACKOFF, OPT_LAMBDA_RUNNER, OPT_LAMBDA_PYTHON
+    OPT_BROKER_HOST = 1000,
+    OPT_BROKER_PORT,
+    OPT_API_BIND,
+    OPT_API_PORT,
+    OPT_NO_API,
+    OPT_CLOCK,
+    OPT_REGION,
+    OPT_ACCOUNT,
+    OPT_FINE,
+    OPT_THROTTLE,
+    OPT_DUPLICATES,
+    OPT_MIXED,
+    OPT_READY,
+    OPT_LOG_LEVEL,
+    OPT_WH_ATTEMPTS,
+    OPT_WH_BACKOFF,
+    OPT_LAMBDA_BACKOFF,
+    OPT_LAMBDA_RUNNER,
+    OPT_LAMBDA_PYTHON
 };
 
 int main(int argc, char **argv)
@@ -111,15 +131,19 @@ int main(int argc, char **argv)
     dd_log_set_program("ddlocald");
     dd_service_config_default(&cfg);
     if (getenv("DDLOCAL_LAMBDA_RUNNER") != NULL) {
-        (void)snprintf(cfg.lambda_runner, sizeof(cfg.lambda_runner), "%s", getenv("DDLOCAL_LAMBDA_RUNNER"));
+        (void)snprintf(cfg.lambda_runner, sizeof(cfg.lambda_runner), "%s",
+                       getenv("DDLOCAL_LAMBDA_RUNNER"));
     }
     if (getenv("DDLOCAL_LAMBDA_PYTHON") != NULL) {
-        (void)snprintf(cfg.lambda_python, sizeof(cfg.lambda_python), "%s", getenv("DDLOCAL_LAMBDA_PYTHON"));
+        (void)snprintf(cfg.lambda_python, sizeof(cfg.lambda_python), "%s",
+                       getenv("DDLOCAL_LAMBDA_PYTHON"));
     }
     while ((c = getopt_long(argc, argv, "D:h", options, NULL)) != -1) {
         switch (c) {
         case 'D': data_dir = optarg; break;
-        case OPT_BROKER_HOST: (void)snprintf(cfg.broker_host, sizeof(cfg.broker_host), "%s", optarg); break;
+        case OPT_BROKER_HOST:
+            (void)snprintf(cfg.broker_host, sizeof(cfg.broker_host), "%s", optarg);
+            break;
         case OPT_BROKER_PORT:
             if (parse_port(optarg, &cfg.broker_port) != 0 || cfg.broker_port == 0) {
                 fprintf(stderr, "ddlocald: --broker-port must be 1..65535, not '%s'\n", optarg);
@@ -147,8 +171,10 @@ int main(int argc, char **argv)
         case OPT_WH_BACKOFF: {
             char *end = NULL;
             long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || v < 1 || v > (c == OPT_WH_ATTEMPTS ? 100 : 3600000)) {
-                fprintf(stderr, "ddlocald: --%s takes a number (attempts 1..100, backoff 1..3600000 ms)\n",
+            if (end == optarg || *end != '\0' || v < 1 ||
+                v > (c == OPT_WH_ATTEMPTS ? 100 : 3600000)) {
+                fprintf(stderr,
+                        "ddlocald: --%s takes a number (attempts 1..100, backoff 1..3600000 ms)\n",
                         c == OPT_WH_ATTEMPTS ? "webhook-attempts" : "webhook-backoff-ms");
                 return 2;
             }
@@ -189,12 +215,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'h':
-            fputs(HELP, stdout);
-            return 0;
-        default:
-            fputs(HELP, stderr);
-            return 2;
+        case 'h': fputs(HELP, stdout); return 0;
+        default: fputs(HELP, stderr); return 2;
         }
     }
     if (optind != argc) {
@@ -206,7 +228,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (realpath(data_dir, cfg.data_dir) == NULL) {
-        fprintf(stderr, "ddlocald: data dir %s does not exist (create it with `ddlocal init`)\n", data_dir);
+        fprintf(stderr, "ddlocald: data dir %s does not exist (create it with `ddlocal init`)\n",
+                data_dir);
         return 1;
     }
     if ((region == NULL) != (account == NULL)) {
@@ -215,7 +238,8 @@ int main(int argc, char **argv)
     }
     if (region != NULL) {
         if (dd_arn_ctx_set(&cfg.arn, region, account) != DD_NAMES_OK) {
-            fprintf(stderr, "ddlocald: bad --region/--account (region [a-z0-9-], account 12 digits)\n");
+            fprintf(stderr,
+                    "ddlocald: bad --region/--account (region [a-z0-9-], account 12 digits)\n");
             return 2;
         }
         cfg.arn_explicit = true;
@@ -228,9 +252,13 @@ int main(int argc, char **argv)
     (void)sigaction(SIGPIPE, &sa, NULL);
     /* Every line of ddlocald.log carries real and pipeline time: start-up lines are stamped
      * with the spec's clock, then with the service's own (a manual clock moves and resumes). */
-    if (dd_clock_parse(&start_clock, cfg.clock_spec[0] != '\0' ? cfg.clock_spec : "real") != DD_CLOCK_OK) {
-        fprintf(stderr, "ddlocald: --clock '%s' not understood (real | scaled:S:ORIGIN_REAL_MS:ORIGIN_PIPELINE_MS"
-                        " | manual:MS)\n", cfg.clock_spec);
+    if (dd_clock_parse(&start_clock, cfg.clock_spec[0] != '\0' ? cfg.clock_spec : "real") !=
+        DD_CLOCK_OK) {
+        fprintf(stderr,
+                "ddlocald: --clock '%s' not understood (real | "
+                "scaled:S:ORIGIN_REAL_MS:ORIGIN_PIPELINE_MS"
+                " | manual:MS)\n",
+                cfg.clock_spec);
         return 2;
     }
     dd_log_set_clock(&start_clock);

@@ -8,52 +8,50 @@
 #include "dd_log.h"
 
 static const dd_db_migration_t MIGRATIONS[] = {
-    {1,
-     "CREATE TABLE ev_profiles(name TEXT PRIMARY KEY, definition TEXT NOT NULL,"
-     " version INTEGER NOT NULL, creation_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL);"
-     "CREATE TABLE ev_profile_versions(name TEXT NOT NULL, version INTEGER NOT NULL,"
-     " definition TEXT NOT NULL, modified_ms INTEGER NOT NULL, PRIMARY KEY(name, version));"
-     "CREATE TABLE ev_profile_targets(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-     " profile TEXT NOT NULL, target TEXT NOT NULL, UNIQUE(profile, target));"
-     "CREATE INDEX ev_profile_targets_target ON ev_profile_targets(target);"
-     "CREATE TABLE ev_profile_metrics(profile TEXT NOT NULL, metric TEXT NOT NULL,"
-     " dimension TEXT);"
-     "CREATE INDEX ev_profile_metrics_profile ON ev_profile_metrics(profile);"
-     "CREATE TABLE ev_custom_metrics(name TEXT PRIMARY KEY, type TEXT NOT NULL,"
-     " display_name TEXT NOT NULL, creation_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL);"
-     "CREATE TABLE ev_dimensions(name TEXT PRIMARY KEY, type TEXT NOT NULL,"
-     " string_values TEXT NOT NULL, creation_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL);"
-     "CREATE TABLE ev_thing_state(thing TEXT PRIMARY KEY, state BLOB NOT NULL);"
-     "CREATE TABLE ev_active_violations(violation_id TEXT PRIMARY KEY, thing TEXT NOT NULL,"
-     " profile TEXT NOT NULL, behavior TEXT NOT NULL, behavior_json TEXT NOT NULL,"
-     " criteria_type INTEGER NOT NULL, suppressed INTEGER NOT NULL, last_value TEXT,"
-     " last_ms INTEGER NOT NULL, start_ms INTEGER NOT NULL, verification INTEGER NOT NULL,"
-     " verification_desc TEXT);"
-     "CREATE TABLE ev_violation_events(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-     " violation_id TEXT NOT NULL, thing TEXT NOT NULL, profile TEXT NOT NULL,"
-     " behavior TEXT NOT NULL, behavior_json TEXT NOT NULL, criteria_type INTEGER NOT NULL,"
-     " suppressed INTEGER NOT NULL, event_type TEXT NOT NULL, value TEXT,"
-     " time_ms INTEGER NOT NULL, verification INTEGER NOT NULL, verification_desc TEXT);"
-     "CREATE INDEX ev_violation_events_time ON ev_violation_events(time_ms);"
-     "CREATE INDEX ev_violation_events_id ON ev_violation_events(violation_id);"
-     "CREATE TABLE ev_metric_values(seq INTEGER PRIMARY KEY AUTOINCREMENT, thing TEXT NOT NULL,"
-     " metric TEXT NOT NULL, dimension TEXT NOT NULL, time_ms INTEGER NOT NULL,"
-     " value TEXT NOT NULL);"
-     "CREATE INDEX ev_metric_values_key ON ev_metric_values(thing, metric, dimension, time_ms);"
-     "CREATE TABLE ev_ml_training(profile TEXT NOT NULL, behavior TEXT NOT NULL,"
-     " datapoints INTEGER NOT NULL, start_ms INTEGER NOT NULL, PRIMARY KEY(profile, behavior));"
-     "CREATE TABLE ev_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-     "CREATE TABLE ev_reports(id INTEGER PRIMARY KEY AUTOINCREMENT, thing TEXT NOT NULL,"
-     " report_id INTEGER NOT NULL, received_ms INTEGER NOT NULL, format INTEGER NOT NULL,"
-     " payload BLOB NOT NULL, evaluated INTEGER NOT NULL DEFAULT 0);"
-     "CREATE INDEX ev_reports_pending ON ev_reports(evaluated) WHERE evaluated = 0;"},
+    {1, "CREATE TABLE ev_profiles(name TEXT PRIMARY KEY, definition TEXT NOT NULL,"
+        " version INTEGER NOT NULL, creation_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL);"
+        "CREATE TABLE ev_profile_versions(name TEXT NOT NULL, version INTEGER NOT NULL,"
+        " definition TEXT NOT NULL, modified_ms INTEGER NOT NULL, PRIMARY KEY(name, version));"
+        "CREATE TABLE ev_profile_targets(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " profile TEXT NOT NULL, target TEXT NOT NULL, UNIQUE(profile, target));"
+        "CREATE INDEX ev_profile_targets_target ON ev_profile_targets(target);"
+        "CREATE TABLE ev_profile_metrics(profile TEXT NOT NULL, metric TEXT NOT NULL,"
+        " dimension TEXT);"
+        "CREATE INDEX ev_profile_metrics_profile ON ev_profile_metrics(profile);"
+        "CREATE TABLE ev_custom_metrics(name TEXT PRIMARY KEY, type TEXT NOT NULL,"
+        " display_name TEXT NOT NULL, creation_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL);"
+        "CREATE TABLE ev_dimensions(name TEXT PRIMARY KEY, type TEXT NOT NULL,"
+        " string_values TEXT NOT NULL, creation_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL);"
+        "CREATE TABLE ev_thing_state(thing TEXT PRIMARY KEY, state BLOB NOT NULL);"
+        "CREATE TABLE ev_active_violations(violation_id TEXT PRIMARY KEY, thing TEXT NOT NULL,"
+        " profile TEXT NOT NULL, behavior TEXT NOT NULL, behavior_json TEXT NOT NULL,"
+        " criteria_type INTEGER NOT NULL, suppressed INTEGER NOT NULL, last_value TEXT,"
+        " last_ms INTEGER NOT NULL, start_ms INTEGER NOT NULL, verification INTEGER NOT NULL,"
+        " verification_desc TEXT);"
+        "CREATE TABLE ev_violation_events(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " violation_id TEXT NOT NULL, thing TEXT NOT NULL, profile TEXT NOT NULL,"
+        " behavior TEXT NOT NULL, behavior_json TEXT NOT NULL, criteria_type INTEGER NOT NULL,"
+        " suppressed INTEGER NOT NULL, event_type TEXT NOT NULL, value TEXT,"
+        " time_ms INTEGER NOT NULL, verification INTEGER NOT NULL, verification_desc TEXT);"
+        "CREATE INDEX ev_violation_events_time ON ev_violation_events(time_ms);"
+        "CREATE INDEX ev_violation_events_id ON ev_violation_events(violation_id);"
+        "CREATE TABLE ev_metric_values(seq INTEGER PRIMARY KEY AUTOINCREMENT, thing TEXT NOT NULL,"
+        " metric TEXT NOT NULL, dimension TEXT NOT NULL, time_ms INTEGER NOT NULL,"
+        " value TEXT NOT NULL);"
+        "CREATE INDEX ev_metric_values_key ON ev_metric_values(thing, metric, dimension, time_ms);"
+        "CREATE TABLE ev_ml_training(profile TEXT NOT NULL, behavior TEXT NOT NULL,"
+        " datapoints INTEGER NOT NULL, start_ms INTEGER NOT NULL, PRIMARY KEY(profile, behavior));"
+        "CREATE TABLE ev_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        "CREATE TABLE ev_reports(id INTEGER PRIMARY KEY AUTOINCREMENT, thing TEXT NOT NULL,"
+        " report_id INTEGER NOT NULL, received_ms INTEGER NOT NULL, format INTEGER NOT NULL,"
+        " payload BLOB NOT NULL, evaluated INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX ev_reports_pending ON ev_reports(evaluated) WHERE evaluated = 0;"},
     /* Retained values of one thing at one time share a row: one index entry per
      * report instead of one per metric (the store's write cost is index pages). */
-    {2,
-     "DROP TABLE ev_metric_values;"
-     "CREATE TABLE ev_metric_values(seq INTEGER PRIMARY KEY AUTOINCREMENT, thing TEXT NOT NULL,"
-     " time_ms INTEGER NOT NULL, datums TEXT NOT NULL);"
-     "CREATE INDEX ev_metric_values_thing_time ON ev_metric_values(thing, time_ms);"},
+    {2, "DROP TABLE ev_metric_values;"
+        "CREATE TABLE ev_metric_values(seq INTEGER PRIMARY KEY AUTOINCREMENT, thing TEXT NOT NULL,"
+        " time_ms INTEGER NOT NULL, datums TEXT NOT NULL);"
+        "CREATE INDEX ev_metric_values_thing_time ON ev_metric_values(thing, time_ms);"},
     /* ListActiveViolations pages newest first: without this every page sorts all rows
      * (17 ms per page at 10,000 active violations, 0.3 ms with it). */
     {3, "CREATE INDEX ev_active_violations_start ON ev_active_violations(start_ms);"},
@@ -72,9 +70,10 @@ enum {
 };
 
 static const char *const SQL[ST_COUNT_] = {
-    [ST_INS_EVENT] = "INSERT INTO ev_violation_events(violation_id, thing, profile, behavior,"
-                     " behavior_json, criteria_type, suppressed, event_type, value, time_ms,"
-                     " verification, verification_desc) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+    [ST_INS_EVENT] =
+        "INSERT INTO ev_violation_events(violation_id, thing, profile, behavior,"
+        " behavior_json, criteria_type, suppressed, event_type, value, time_ms,"
+        " verification, verification_desc) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
     [ST_INS_ACTIVE] = "INSERT OR REPLACE INTO ev_active_violations(violation_id, thing, profile,"
                       " behavior, behavior_json, criteria_type, suppressed, last_value, last_ms,"
                       " start_ms, verification, verification_desc)"
@@ -181,8 +180,10 @@ dd_store_status_t dd_store_open(sqlite3 *db, const dd_arn_ctx_t *arn, dd_store_t
      * grew past DD_STORE_WAL_LIMIT_BYTES is cut back to it when it restarts.
      * All three are per connection. */
     (void)dd_db_exec(db, "PRAGMA cache_size = -65536;");
-    (void)dd_db_exec(db, "PRAGMA wal_autocheckpoint = " DD_STORE_STR(DD_STORE_WAL_CHECKPOINT_PAGES)
-                         "; PRAGMA journal_size_limit = " DD_STORE_STR(DD_STORE_WAL_LIMIT_BYTES) ";");
+    (void)dd_db_exec(db, "PRAGMA wal_autocheckpoint = " DD_STORE_STR(
+                             DD_STORE_WAL_CHECKPOINT_PAGES) "; PRAGMA journal_size_limit "
+                                                            "= " DD_STORE_STR(
+                                                                DD_STORE_WAL_LIMIT_BYTES) ";");
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
         return DD_STORE_NO_MEMORY;
@@ -499,8 +500,8 @@ static void sink_value(void *ctx, const dd_metric_datum_t *d)
     } else {
         s->pend[s->pend_len++] = ',';
     }
-    s->pend_len += (size_t)snprintf(s->pend + s->pend_len, s->pend_cap - s->pend_len, "\"%s\":%s",
-                                    key, value);
+    s->pend_len +=
+        (size_t)snprintf(s->pend + s->pend_len, s->pend_cap - s->pend_len, "\"%s\":%s", key, value);
     if (value != vbuf) {
         free(value);
     }
@@ -565,7 +566,6 @@ static void abort_tx(dd_store_t *s)
     }
 }
 
-
 static dd_store_status_t write_profile_metrics(dd_store_t *s, const dd_profile_t *p)
 {
     sqlite3_stmt *st = NULL;
@@ -582,8 +582,9 @@ static dd_store_status_t write_profile_metrics(dd_store_t *s, const dd_profile_t
                 &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
-    for (i = 0; status == DD_STORE_OK && i < p->behavior_count + p->retain_count +
-                                                 p->retain_v1_count; i++) {
+    for (i = 0;
+         status == DD_STORE_OK && i < p->behavior_count + p->retain_count + p->retain_v1_count;
+         i++) {
         const char *metric;
         const char *dim = NULL;
         if (i < p->behavior_count) {
@@ -619,8 +620,7 @@ dd_store_status_t dd_store_profile_create(dd_store_t *s, const dd_profile_t *p, 
     dd_store_status_t status;
     char *def;
 
-    if (s == NULL || p == NULL ||
-        dd_profile_validate(p, NULL, &s->arn, NULL) != DD_PROFILE_OK) {
+    if (s == NULL || p == NULL || dd_profile_validate(p, NULL, &s->arn, NULL) != DD_PROFILE_OK) {
         /* Defence in depth: the API validates with the account's definitions
          * and reports the message; an invalid profile never reaches a row. */
         return DD_STORE_BAD_PARAMETER;
@@ -631,8 +631,10 @@ dd_store_status_t dd_store_profile_create(dd_store_t *s, const dd_profile_t *p, 
     }
     status = dd_store_begin(s);
     if (status == DD_STORE_OK &&
-        prepare(s, "INSERT INTO ev_profiles(name, definition, version, creation_ms, modified_ms)"
-                   " VALUES(?1, ?2, 1, ?3, ?3)", &st) == DD_STORE_OK) {
+        prepare(s,
+                "INSERT INTO ev_profiles(name, definition, version, creation_ms, modified_ms)"
+                " VALUES(?1, ?2, 1, ?3, ?3)",
+                &st) == DD_STORE_OK) {
         (void)sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
         (void)sqlite3_bind_text(st, 2, def, -1, SQLITE_STATIC);
         (void)sqlite3_bind_int64(st, 3, now_ms);
@@ -641,8 +643,10 @@ dd_store_status_t dd_store_profile_create(dd_store_t *s, const dd_profile_t *p, 
         status = DD_STORE_SQL_ERROR;
     }
     if (status == DD_STORE_OK &&
-        prepare(s, "INSERT INTO ev_profile_versions(name, version, definition, modified_ms)"
-                   " VALUES(?1, 1, ?2, ?3)", &st) == DD_STORE_OK) {
+        prepare(s,
+                "INSERT INTO ev_profile_versions(name, version, definition, modified_ms)"
+                " VALUES(?1, 1, ?2, ?3)",
+                &st) == DD_STORE_OK) {
         (void)sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
         (void)sqlite3_bind_text(st, 2, def, -1, SQLITE_STATIC);
         (void)sqlite3_bind_int64(st, 3, now_ms);
@@ -665,8 +669,8 @@ static dd_store_status_t read_targets(dd_store_t *s, dd_profile_t *p)
     size_t cap = 4;
     int rc;
 
-    if (prepare(s, "SELECT target FROM ev_profile_targets WHERE profile = ?1 ORDER BY seq",
-                &st) != DD_STORE_OK) {
+    if (prepare(s, "SELECT target FROM ev_profile_targets WHERE profile = ?1 ORDER BY seq", &st) !=
+        DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
@@ -700,8 +704,10 @@ dd_store_status_t dd_store_profile_get(dd_store_t *s, const char *name, dd_profi
         return DD_STORE_BAD_PARAMETER;
     }
     memset(out, 0, sizeof(*out));
-    if (prepare(s, "SELECT definition, version, creation_ms, modified_ms FROM ev_profiles"
-                   " WHERE name = ?1", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "SELECT definition, version, creation_ms, modified_ms FROM ev_profiles"
+                " WHERE name = ?1",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -763,8 +769,10 @@ dd_store_status_t dd_store_profile_update(dd_store_t *s, const dd_profile_t *p,
         status = check_version(s, p->name, expected_version, &version);
     }
     if (status == DD_STORE_OK &&
-        prepare(s, "UPDATE ev_profiles SET definition = ?2, version = ?3, modified_ms = ?4"
-                   " WHERE name = ?1", &st) == DD_STORE_OK) {
+        prepare(s,
+                "UPDATE ev_profiles SET definition = ?2, version = ?3, modified_ms = ?4"
+                " WHERE name = ?1",
+                &st) == DD_STORE_OK) {
         (void)sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
         (void)sqlite3_bind_text(st, 2, def, -1, SQLITE_STATIC);
         (void)sqlite3_bind_int64(st, 3, version + 1);
@@ -772,8 +780,10 @@ dd_store_status_t dd_store_profile_update(dd_store_t *s, const dd_profile_t *p,
         status = run(s, st, "update profile");
     }
     if (status == DD_STORE_OK &&
-        prepare(s, "INSERT OR REPLACE INTO ev_profile_versions(name, version, definition,"
-                   " modified_ms) VALUES(?1, ?2, ?3, ?4)", &st) == DD_STORE_OK) {
+        prepare(s,
+                "INSERT OR REPLACE INTO ev_profile_versions(name, version, definition,"
+                " modified_ms) VALUES(?1, ?2, ?3, ?4)",
+                &st) == DD_STORE_OK) {
         (void)sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
         (void)sqlite3_bind_int64(st, 2, version + 1);
         (void)sqlite3_bind_text(st, 3, def, -1, SQLITE_STATIC);
@@ -900,12 +910,14 @@ dd_store_status_t dd_store_profile_list(dd_store_t *s, const char *metric, const
     if (s == NULL || fn == NULL) {
         return DD_STORE_BAD_PARAMETER;
     }
-    if (prepare(s, "SELECT name FROM ev_profiles p WHERE"
-                   " (?1 IS NULL OR EXISTS(SELECT 1 FROM ev_profile_metrics m"
-                   "   WHERE m.profile = p.name AND m.metric = ?1)) AND"
-                   " (?2 IS NULL OR EXISTS(SELECT 1 FROM ev_profile_metrics m"
-                   "   WHERE m.profile = p.name AND m.dimension = ?2))"
-                   " ORDER BY name LIMIT ?3 OFFSET ?4", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "SELECT name FROM ev_profiles p WHERE"
+                " (?1 IS NULL OR EXISTS(SELECT 1 FROM ev_profile_metrics m"
+                "   WHERE m.profile = p.name AND m.metric = ?1)) AND"
+                " (?2 IS NULL OR EXISTS(SELECT 1 FROM ev_profile_metrics m"
+                "   WHERE m.profile = p.name AND m.dimension = ?2))"
+                " ORDER BY name LIMIT ?3 OFFSET ?4",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     bind_text_or_null(st, 1, metric);
@@ -1006,8 +1018,10 @@ dd_store_status_t dd_store_targets_for_profile(dd_store_t *s, const char *profil
     if (!profile_exists(s, profile)) {
         return DD_STORE_NOT_FOUND;
     }
-    if (prepare(s, "SELECT target FROM ev_profile_targets WHERE profile = ?1 ORDER BY seq"
-                   " LIMIT ?2 OFFSET ?3", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "SELECT target FROM ev_profile_targets WHERE profile = ?1 ORDER BY seq"
+                " LIMIT ?2 OFFSET ?3",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_text(st, 1, profile, -1, SQLITE_TRANSIENT);
@@ -1015,8 +1029,7 @@ dd_store_status_t dd_store_targets_for_profile(dd_store_t *s, const char *profil
 }
 
 dd_store_status_t dd_store_profiles_for_target(dd_store_t *s, const char *target,
-                                               int (*fn)(void *ctx, const char *profile),
-                                               void *ctx)
+                                               int (*fn)(void *ctx, const char *profile), void *ctx)
 {
     sqlite3_stmt *st = NULL;
     dd_store_page_t all = {NULL, 1000000};
@@ -1024,8 +1037,10 @@ dd_store_status_t dd_store_profiles_for_target(dd_store_t *s, const char *target
     if (s == NULL || target == NULL || fn == NULL) {
         return DD_STORE_BAD_PARAMETER;
     }
-    if (prepare(s, "SELECT profile FROM ev_profile_targets WHERE target = ?1 ORDER BY profile"
-                   " LIMIT ?2 OFFSET ?3", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "SELECT profile FROM ev_profile_targets WHERE target = ?1 ORDER BY profile"
+                " LIMIT ?2 OFFSET ?3",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
@@ -1060,8 +1075,10 @@ dd_store_status_t dd_store_custom_metric_create(dd_store_t *s, const dd_custom_m
     if (s == NULL || d == NULL || !dd_name_valid(DD_NAME_CUSTOM_METRIC, d->name)) {
         return DD_STORE_BAD_PARAMETER;
     }
-    if (prepare(s, "INSERT INTO ev_custom_metrics(name, type, display_name, creation_ms,"
-                   " modified_ms) VALUES(?1, ?2, ?3, ?4, ?5)", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "INSERT INTO ev_custom_metrics(name, type, display_name, creation_ms,"
+                " modified_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
@@ -1097,8 +1114,10 @@ dd_store_status_t dd_store_custom_metric_get(dd_store_t *s, const char *name,
     if (s == NULL || name == NULL || out == NULL) {
         return DD_STORE_BAD_PARAMETER;
     }
-    if (prepare(s, "SELECT name, type, display_name, creation_ms, modified_ms"
-                   " FROM ev_custom_metrics WHERE name = ?1", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "SELECT name, type, display_name, creation_ms, modified_ms"
+                " FROM ev_custom_metrics WHERE name = ?1",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -1119,8 +1138,10 @@ dd_store_status_t dd_store_custom_metric_update(dd_store_t *s, const char *name,
     if (s == NULL || name == NULL || display_name == NULL) {
         return DD_STORE_BAD_PARAMETER;
     }
-    if (prepare(s, "UPDATE ev_custom_metrics SET display_name = ?2, modified_ms = ?3"
-                   " WHERE name = ?1", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "UPDATE ev_custom_metrics SET display_name = ?2, modified_ms = ?3"
+                " WHERE name = ?1",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -1217,17 +1238,20 @@ static dd_store_status_t write_dimension(dd_store_t *s, const char *sql,
 
 dd_store_status_t dd_store_dimension_create(dd_store_t *s, const dd_dimension_def_t *d)
 {
-    return write_dimension(s, "INSERT INTO ev_dimensions(name, type, string_values, creation_ms,"
-                              " modified_ms) VALUES(?1, 'TOPIC_FILTER', ?2, ?3, ?4)",
+    return write_dimension(s,
+                           "INSERT INTO ev_dimensions(name, type, string_values, creation_ms,"
+                           " modified_ms) VALUES(?1, 'TOPIC_FILTER', ?2, ?3, ?4)",
                            d, d != NULL ? d->modified_ms : 0);
 }
 
 dd_store_status_t dd_store_dimension_update(dd_store_t *s, const dd_dimension_def_t *d,
-                                           int64_t now_ms)
+                                            int64_t now_ms)
 {
     dd_store_status_t status = write_dimension(
-        s, "UPDATE ev_dimensions SET string_values = ?2, modified_ms = ?4 WHERE name = ?1"
-           " AND ?3 = ?3", d, now_ms);
+        s,
+        "UPDATE ev_dimensions SET string_values = ?2, modified_ms = ?4 WHERE name = ?1"
+        " AND ?3 = ?3",
+        d, now_ms);
 
     if (status == DD_STORE_OK && sqlite3_changes(s->db) == 0) {
         return DD_STORE_NOT_FOUND;
@@ -1243,8 +1267,10 @@ dd_store_status_t dd_store_dimension_get(dd_store_t *s, const char *name, dd_dim
     if (s == NULL || name == NULL || out == NULL) {
         return DD_STORE_BAD_PARAMETER;
     }
-    if (prepare(s, "SELECT string_values, creation_ms, modified_ms FROM ev_dimensions"
-                   " WHERE name = ?1", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "SELECT string_values, creation_ms, modified_ms FROM ev_dimensions"
+                " WHERE name = ?1",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -1257,7 +1283,7 @@ dd_store_status_t dd_store_dimension_get(dd_store_t *s, const char *name, dd_dim
         out->creation_ms = sqlite3_column_int64(st, 1);
         out->modified_ms = sqlite3_column_int64(st, 2);
         status = cJSON_IsArray(arr) ? DD_STORE_OK : DD_STORE_CORRUPT;
-        cJSON_ArrayForEach(it, arr) {
+        cJSON_ArrayForEach (it, arr) {
             if (!cJSON_IsString(it) || out->value_count >= DD_DIMENSION_VALUES_MAX) {
                 status = DD_STORE_CORRUPT;
                 break;
@@ -1385,8 +1411,8 @@ static dd_store_status_t list_violations(dd_store_t *s, const char *sql, bool ev
         ok = item != NULL &&
              cJSON_AddStringToObject(item, "violationId",
                                      (const char *)sqlite3_column_text(st, 0)) != NULL &&
-             cJSON_AddStringToObject(item, "thingName",
-                                     (const char *)sqlite3_column_text(st, 1)) != NULL &&
+             cJSON_AddStringToObject(item, "thingName", (const char *)sqlite3_column_text(st, 1)) !=
+                 NULL &&
              cJSON_AddStringToObject(item, "securityProfileName",
                                      (const char *)sqlite3_column_text(st, 2)) != NULL &&
              add_json_member(item, "behavior", (const char *)sqlite3_column_text(st, 3)) &&
@@ -1435,8 +1461,8 @@ static dd_store_status_t list_violations(dd_store_t *s, const char *sql, bool ev
     return DD_STORE_OK;
 }
 
-#define VIOLATION_FILTER \
-    " (?3 IS NULL OR thing = ?3) AND (?4 IS NULL OR profile = ?4) AND" \
+#define VIOLATION_FILTER                                                  \
+    " (?3 IS NULL OR thing = ?3) AND (?4 IS NULL OR profile = ?4) AND"    \
     " (?5 < 0 OR criteria_type = ?5) AND (?6 < 0 OR suppressed = ?6) AND" \
     " (?7 < 0 OR verification = ?7)"
 
@@ -1479,12 +1505,13 @@ dd_store_status_t dd_store_active_violations(dd_store_t *s, const dd_store_viola
                                              int (*fn)(void *ctx, const cJSON *item), void *ctx,
                                              char next_token[DD_STORE_TOKEN_MAX])
 {
-    return list_violations(s,
-                           "SELECT violation_id, thing, profile, behavior_json, last_value, NULL,"
-                           " verification, verification_desc, last_ms, start_ms"
-                           " FROM ev_active_violations WHERE ?1 = ?1 AND ?2 = ?2 AND"
-                           VIOLATION_FILTER " ORDER BY start_ms DESC, rowid DESC LIMIT ?8 OFFSET ?9",
-                           false, f, page, fn, ctx, next_token);
+    return list_violations(
+        s,
+        "SELECT violation_id, thing, profile, behavior_json, last_value, NULL,"
+        " verification, verification_desc, last_ms, start_ms"
+        " FROM ev_active_violations WHERE ?1 = ?1 AND ?2 = ?2 AND" VIOLATION_FILTER
+        " ORDER BY start_ms DESC, rowid DESC LIMIT ?8 OFFSET ?9",
+        false, f, page, fn, ctx, next_token);
 }
 
 dd_store_status_t dd_store_set_verification(dd_store_t *s, const char *violation_id,
@@ -1548,9 +1575,10 @@ dd_store_status_t dd_store_metric_values(dd_store_t *s, const char *thing, const
         return DD_STORE_BAD_TOKEN;
     }
     (void)flush_values(s);
-    if (prepare(s, "SELECT time_ms, v FROM (SELECT time_ms, seq, json_extract(datums, ?2) AS v"
-                   " FROM ev_metric_values WHERE thing = ?1 AND time_ms >= ?4 AND time_ms <= ?5)"
-                   " WHERE v IS NOT NULL AND ?3 = ?3 ORDER BY time_ms, seq LIMIT ?6 OFFSET ?7",
+    if (prepare(s,
+                "SELECT time_ms, v FROM (SELECT time_ms, seq, json_extract(datums, ?2) AS v"
+                " FROM ev_metric_values WHERE thing = ?1 AND time_ms >= ?4 AND time_ms <= ?5)"
+                " WHERE v IS NOT NULL AND ?3 = ?3 ORDER BY time_ms, seq LIMIT ?6 OFFSET ?7",
                 &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
@@ -1651,8 +1679,10 @@ dd_store_status_t dd_store_reports_pending(dd_store_t *s, report_row_fn fn, void
     if (s == NULL || fn == NULL) {
         return DD_STORE_BAD_PARAMETER;
     }
-    if (prepare(s, "SELECT id, thing, report_id, received_ms, format, payload FROM ev_reports"
-                   " WHERE evaluated = 0 ORDER BY id", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "SELECT id, thing, report_id, received_ms, format, payload FROM ev_reports"
+                " WHERE evaluated = 0 ORDER BY id",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     return report_rows(s, st, fn, ctx);
@@ -1665,8 +1695,10 @@ dd_store_status_t dd_store_reports_recent(dd_store_t *s, int limit, report_row_f
     if (s == NULL || fn == NULL || limit < 0) {
         return DD_STORE_BAD_PARAMETER;
     }
-    if (prepare(s, "SELECT id, thing, report_id, received_ms, format, payload FROM ev_reports"
-                   " ORDER BY id DESC LIMIT ?", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "SELECT id, thing, report_id, received_ms, format, payload FROM ev_reports"
+                " ORDER BY id DESC LIMIT ?",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_int(st, 1, limit);
@@ -1702,15 +1734,19 @@ dd_store_status_t dd_store_save_engine(dd_store_t *s, const dd_engine_t *engine)
     if (s == NULL || engine == NULL) {
         return DD_STORE_BAD_PARAMETER;
     }
-    if (prepare(s, "INSERT INTO ev_meta(key, value) VALUES('engine_now_ms', ?1)"
-                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "INSERT INTO ev_meta(key, value) VALUES('engine_now_ms', ?1)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_int64(st, 1, dd_engine_now(engine));
     status = run(s, st, "save engine time");
     if (status != DD_STORE_OK ||
-        prepare(s, "INSERT OR REPLACE INTO ev_ml_training(profile, behavior, datapoints, start_ms)"
-                   " VALUES(?1, ?2, ?3, ?4)", &c.st) != DD_STORE_OK) {
+        prepare(s,
+                "INSERT OR REPLACE INTO ev_ml_training(profile, behavior, datapoints, start_ms)"
+                " VALUES(?1, ?2, ?3, ?4)",
+                &c.st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)dd_engine_training_summaries(engine, NULL, save_training, &c);
@@ -1731,8 +1767,10 @@ dd_store_status_t dd_store_load(dd_store_t *s, dd_engine_t *engine)
         return DD_STORE_BAD_PARAMETER;
     }
     /* 1. custom metrics */
-    if (prepare(s, "SELECT name, type, display_name, creation_ms, modified_ms"
-                   " FROM ev_custom_metrics ORDER BY name", &st) != DD_STORE_OK) {
+    if (prepare(s,
+                "SELECT name, type, display_name, creation_ms, modified_ms"
+                " FROM ev_custom_metrics ORDER BY name",
+                &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     while (status == DD_STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1793,9 +1831,10 @@ dd_store_status_t dd_store_load(dd_store_t *s, dd_engine_t *engine)
     if (status == DD_STORE_OK &&
         prepare(s, "SELECT thing, state FROM ev_thing_state ORDER BY rowid", &st) == DD_STORE_OK) {
         while (status == DD_STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            dd_engine_status_t es = dd_engine_import_thing(
-                engine, (const char *)sqlite3_column_text(st, 0), sqlite3_column_blob(st, 1),
-                (size_t)sqlite3_column_bytes(st, 1));
+            dd_engine_status_t es =
+                dd_engine_import_thing(engine, (const char *)sqlite3_column_text(st, 0),
+                                       sqlite3_column_blob(st, 1),
+                                       (size_t)sqlite3_column_bytes(st, 1));
             if (es == DD_ENGINE_NO_MEMORY) {
                 status = DD_STORE_NO_MEMORY;
             } else if (es != DD_ENGINE_OK) {

@@ -53,7 +53,7 @@
 /** Status codes of this module. */
 typedef enum dd_store_status {
     DD_STORE_OK = 0,
-    DD_STORE_BAD_PARAMETER,    /**< NULL pointer or invalid name. */
+    DD_STORE_BAD_PARAMETER, /**< NULL pointer or invalid name. */
     DD_STORE_NO_MEMORY,
     DD_STORE_SQL_ERROR,        /**< A statement failed (logged). */
     DD_STORE_NOT_FOUND,        /**< ResourceNotFoundException. */
@@ -229,7 +229,7 @@ dd_store_status_t dd_store_dimension_get(dd_store_t *store, const char *name,
                                          dd_dimension_def_t *out);
 /** @brief Replaces stringValues and lastModifiedDate. */
 dd_store_status_t dd_store_dimension_update(dd_store_t *store, const dd_dimension_def_t *def,
-                                           int64_t now_ms);
+                                            int64_t now_ms);
 /** @brief Deletes (DD_STORE_IN_USE while a profile uses it; idempotent when absent). */
 dd_store_status_t dd_store_dimension_delete(dd_store_t *store, const char *name);
 /** @brief Lists names in name order. */
@@ -241,13 +241,13 @@ dd_store_status_t dd_store_dimension_list(dd_store_t *store, const dd_store_page
 
 /** Filters of ListActiveViolations / ListViolationEvents. */
 typedef struct dd_store_violation_filter {
-    int64_t start_ms;          /**< Events: violationEventTime >= start (inclusive). */
-    int64_t end_ms;            /**< Events: violationEventTime <= end; 0 = no bound. */
-    const char *thing;         /**< NULL = any. */
-    const char *profile;       /**< NULL = any. */
-    int criteria_type;         /**< dd_criteria_type_t, or -1 for any. */
-    int suppressed;            /**< listSuppressedAlerts: -1 any, 1 only suppressed, 0 only not. */
-    int verification;          /**< dd_verification_t, or -1 for any. */
+    int64_t start_ms;    /**< Events: violationEventTime >= start (inclusive). */
+    int64_t end_ms;      /**< Events: violationEventTime <= end; 0 = no bound. */
+    const char *thing;   /**< NULL = any. */
+    const char *profile; /**< NULL = any. */
+    int criteria_type;   /**< dd_criteria_type_t, or -1 for any. */
+    int suppressed;      /**< listSuppressedAlerts: -1 any, 1 only suppressed, 0 only not. */
+    int verification;    /**< dd_verification_t, or -1 for any. */
 } dd_store_violation_filter_t;
 
 /** @brief Resets a filter to "everything". */
@@ -325,8 +325,7 @@ dd_store_status_t dd_store_reports_pending(dd_store_t *store,
 dd_store_status_t dd_store_reports_recent(dd_store_t *store, int limit,
                                           int (*fn)(void *ctx, int64_t row, const char *thing,
                                                     uint64_t report_id, int64_t received_ms,
-                                                    int format, const uint8_t *payload,
-                                                    size_t len),
+                                                    int format, const uint8_t *payload, size_t len),
                                           void *ctx);
 
 /** @return Static text for @p status. */

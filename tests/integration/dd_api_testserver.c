@@ -80,8 +80,7 @@ static int change_cb(void *ctx, const dd_registry_change_t *c)
     changed_t *ch = ctx;
 
     if (c->kind == DD_REGISTRY_KIND_THING) {
-        (void)dd_engine_thing_changed(ch->s->p.engine, c->name,
-                                      dd_clock_now_ms(&ch->s->p.clock));
+        (void)dd_engine_thing_changed(ch->s->p.engine, c->name, dd_clock_now_ms(&ch->s->p.clock));
     }
     ch->last = c->seq;
     return 0;
@@ -228,7 +227,8 @@ static void coverage_table(void)
     (void)printf("%d operations in the service model: %d supported, %d partial, %d not "
                  "supported.\n\n",
                  counts[0] + counts[1] + counts[2], counts[1], counts[2], counts[0]);
-    (void)printf("| Operation | Method and path | ddlocal | What is missing |\n|---|---|---|---|\n");
+    (void)printf(
+        "| Operation | Method and path | ddlocal | What is missing |\n|---|---|---|---|\n");
     for (pass = 0; pass < 2; pass++) {
         for (i = 0; dd_route_entry(i, &name, &method, &uri); i++) {
             dd_api_support_t s = dd_api_operation_support(name, &note);

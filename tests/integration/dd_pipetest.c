@@ -190,8 +190,7 @@ dd_pipetest_status_t dd_pipetest_start(dd_pipetest_t *pt, const dd_pipetest_opti
         char data[64];
 
         (void)snprintf(data, sizeof(data), "size=%s,mode=0700", opts->data_dir_tmpfs);
-        if (mkdir(pt->data_dir, 0700) != 0 ||
-            mount("tmpfs", pt->data_dir, "tmpfs", 0, data) != 0) {
+        if (mkdir(pt->data_dir, 0700) != 0 || mount("tmpfs", pt->data_dir, "tmpfs", 0, data) != 0) {
             fprintf(stderr, "pipetest: cannot mount a tmpfs of %s on %s: %s\n",
                     opts->data_dir_tmpfs, pt->data_dir, strerror(errno));
             (void)dd_fs_remove_tree(pt->tmp_dir);

@@ -42,10 +42,10 @@ typedef enum dd_pipetest_status {
     DD_PIPETEST_OK = 0,
     DD_PIPETEST_BAD_PARAMETER,
     DD_PIPETEST_NO_MEMORY,
-    DD_PIPETEST_FAILED,      /**< A program, request or query failed (message on stderr). */
-    DD_PIPETEST_TIMEOUT,     /**< The awaited event did not happen before the deadline. */
+    DD_PIPETEST_FAILED,       /**< A program, request or query failed (message on stderr). */
+    DD_PIPETEST_TIMEOUT,      /**< The awaited event did not happen before the deadline. */
     DD_PIPETEST_DISCONNECTED, /**< The MQTT connection is (or got) closed. */
-    DD_PIPETEST_UNSUPPORTED  /**< This machine cannot do what was asked (e.g. mount a tmpfs). */
+    DD_PIPETEST_UNSUPPORTED   /**< This machine cannot do what was asked (e.g. mount a tmpfs). */
 } dd_pipetest_status_t;
 
 /** How to start the pipeline. Zero-initialise; everything is optional. */
@@ -194,7 +194,6 @@ dd_pipetest_status_t dd_pipetest_db_rows(const dd_pipetest_t *pt, const char *sq
  * @param[in] rel Path under the data dir, e.g. "broker/mosquitto.log".
  */
 int dd_pipetest_log_count(const dd_pipetest_t *pt, const char *rel, const char *needle);
-
 
 /* ---- MQTT ----------------------------------------------------------------------------------- */
 

@@ -211,8 +211,8 @@ dd_testenv_status_t dd_testenv_start(dd_testenv_t *env)
             break;
         }
         /* A port taken meanwhile makes mosquitto exit: try others. */
-        fprintf(stderr, "testenv: broker did not start (%s), attempt %d\n",
-                dd_testenv_strerror(st), attempt + 1);
+        fprintf(stderr, "testenv: broker did not start (%s), attempt %d\n", dd_testenv_strerror(st),
+                attempt + 1);
     }
     if (st != DD_TESTENV_OK) {
         dd_testenv_dump_log(env);
@@ -222,8 +222,7 @@ dd_testenv_status_t dd_testenv_start(dd_testenv_t *env)
     if (env->opts.plain) {
         return DD_TESTENV_OK;
     }
-    if (dd_testenv_mqtt_new(env, SERVICE_CLIENT_ID, NULL, true, &env->service) !=
-        DD_TESTENV_OK) {
+    if (dd_testenv_mqtt_new(env, SERVICE_CLIENT_ID, NULL, true, &env->service) != DD_TESTENV_OK) {
         return DD_TESTENV_FAILED;
     }
     rc = dd_testenv_mqtt_connect(env->service, CONTROL_TIMEOUT_MS);
@@ -235,8 +234,7 @@ dd_testenv_status_t dd_testenv_start(dd_testenv_t *env)
     if (dd_testenv_mqtt_subscribe(env->service, DD_BROKER_CONF_METERING_TOPIC, 1,
                                   CONTROL_TIMEOUT_MS, &granted) != DD_TESTENV_OK ||
         granted != 1) {
-        fprintf(stderr, "testenv: cannot subscribe to the metering topic (granted %d)\n",
-                granted);
+        fprintf(stderr, "testenv: cannot subscribe to the metering topic (granted %d)\n", granted);
         return DD_TESTENV_FAILED;
     }
     return DD_TESTENV_OK;
@@ -326,8 +324,8 @@ int dd_testenv_stop(dd_testenv_t *env)
             result = -1;
         }
         dd_proc_stop(&env->broker, STOP_GRACE_MS);
-        if (result == 0 && !(WIFEXITED(env->broker.exit_status) &&
-                             WEXITSTATUS(env->broker.exit_status) == 0)) {
+        if (result == 0 &&
+            !(WIFEXITED(env->broker.exit_status) && WEXITSTATUS(env->broker.exit_status) == 0)) {
             dd_proc_describe_exit(&env->broker, how, sizeof(how));
             fprintf(stderr, "testenv: the broker did not stop cleanly (%s)\n", how);
             result = -1;
@@ -403,8 +401,8 @@ static dd_testenv_status_t send_and_wait(dd_testenv_t *env, const char *topic, c
         bool ok = false;
         int left = (int)(deadline - dd_clock_mono_ms());
 
-        if (left <= 0 || dd_testenv_mqtt_wait_message(env->service, DD_CONTROL_TOPIC_RESPONSE,
-                                                      left, &m) != DD_TESTENV_OK) {
+        if (left <= 0 || dd_testenv_mqtt_wait_message(env->service, DD_CONTROL_TOPIC_RESPONSE, left,
+                                                      &m) != DD_TESTENV_OK) {
             fprintf(stderr, "testenv: no response to control message %s\n", id);
             return DD_TESTENV_TIMEOUT;
         }
@@ -515,8 +513,8 @@ dd_testenv_status_t dd_testenv_policy(dd_testenv_t *env, const char *name, const
     if (env == NULL || name == NULL || doc == NULL) {
         return DD_TESTENV_BAD_PARAMETER;
     }
-    return after_change(env, "policy create",
-                        dd_registry_policy_create(&env->reg, name, doc, &err), &err);
+    return after_change(env, "policy create", dd_registry_policy_create(&env->reg, name, doc, &err),
+                        &err);
 }
 
 dd_testenv_status_t dd_testenv_policy_fixture(dd_testenv_t *env, const char *name,
@@ -558,8 +556,8 @@ dd_testenv_status_t dd_testenv_thing(dd_testenv_t *env, const char *name)
     return after_change(env, "thing create", ensure_thing(env, name, &err), &err);
 }
 
-static dd_testenv_status_t issue(const dd_pki_ca_t *ca, const char *dir,
-                                 dd_pki_credentials_t *cred, dd_testenv_creds_t *creds)
+static dd_testenv_status_t issue(const dd_pki_ca_t *ca, const char *dir, dd_pki_credentials_t *cred,
+                                 dd_testenv_creds_t *creds)
 {
     if (dd_pki_issue_device(ca, DD_PKI_KEY_EC_P256, cred) != DD_PKI_OK) {
         fprintf(stderr, "testenv: cannot issue a device certificate\n");
@@ -595,8 +593,8 @@ dd_testenv_status_t dd_testenv_cert(dd_testenv_t *env, const char *things, const
     if (st != DD_TESTENV_OK) {
         return st;
     }
-    rs = dd_registry_cert_add(&env->reg, cred.certificate_pem, DD_CERT_ACTIVE, false, NULL, 0,
-                              &err);
+    rs =
+        dd_registry_cert_add(&env->reg, cred.certificate_pem, DD_CERT_ACTIVE, false, NULL, 0, &err);
     dd_pki_credentials_free(&cred);
     if (rs != DD_REGISTRY_OK) {
         return reg_fail("certificate add", rs, &err);
@@ -710,8 +708,7 @@ dd_testenv_status_t dd_testenv_group_add(dd_testenv_t *env, const char *group, c
                         dd_registry_group_add_thing(&env->reg, group, thing, &err), &err);
 }
 
-dd_testenv_status_t dd_testenv_group_remove(dd_testenv_t *env, const char *group,
-                                            const char *thing)
+dd_testenv_status_t dd_testenv_group_remove(dd_testenv_t *env, const char *group, const char *thing)
 {
     dd_registry_error_t err;
 
@@ -809,8 +806,8 @@ size_t dd_testenv_metering_take(dd_testenv_t *env)
     return env->nrecs - before;
 }
 
-size_t dd_testenv_metering_count(const dd_testenv_t *env, dd_metering_type_t type,
-                                 const char *key, const char *subject, int action, int reason)
+size_t dd_testenv_metering_count(const dd_testenv_t *env, dd_metering_type_t type, const char *key,
+                                 const char *subject, int action, int reason)
 {
     size_t i;
     size_t n = 0;
@@ -858,8 +855,8 @@ size_t dd_testenv_metering_wait(dd_testenv_t *env, dd_metering_type_t type, cons
     }
 }
 
-const dd_testenv_mrec_t *dd_testenv_metering_find(const dd_testenv_t *env,
-                                                  dd_metering_type_t type, const char *key)
+const dd_testenv_mrec_t *dd_testenv_metering_find(const dd_testenv_t *env, dd_metering_type_t type,
+                                                  const char *key)
 {
     size_t i;
 
@@ -974,8 +971,7 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
     pthread_mutex_unlock(&c->lock);
 }
 
-static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int count,
-                         const int *granted)
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int count, const int *granted)
 {
     dd_testenv_mqtt_t *c = obj;
 

@@ -68,9 +68,9 @@ typedef struct dd_testenv_options {
 
 /** Credentials of a generated device certificate (files in the data dir). */
 typedef struct dd_testenv_creds {
-    char cert[256];                    /**< PEM certificate file. */
-    char key[256];                     /**< PEM private key file. */
-    char id[DD_PKI_CERT_ID_LEN + 1];   /**< Certificate id. */
+    char cert[256];                  /**< PEM certificate file. */
+    char key[256];                   /**< PEM private key file. */
+    char id[DD_PKI_CERT_ID_LEN + 1]; /**< Certificate id. */
 } dd_testenv_creds_t;
 
 /** One decoded metering record (strings copied and NUL-terminated). */
@@ -85,9 +85,9 @@ typedef struct dd_testenv_mrec {
     uint32_t bytes;
     dd_metering_action_t action;
     dd_metering_reason_t reason;
-    uint64_t instance_id;   /**< Of the batch it came in. */
-    uint64_t seq;           /**< Of the batch it came in. */
-    int qos;                /**< QoS the batch was delivered with. */
+    uint64_t instance_id; /**< Of the batch it came in. */
+    uint64_t seq;         /**< Of the batch it came in. */
+    int qos;              /**< QoS the batch was delivered with. */
 } dd_testenv_mrec_t;
 
 struct dd_testenv_mqtt;
@@ -95,28 +95,28 @@ struct dd_testenv_mqtt;
 /** A test environment. */
 typedef struct dd_testenv {
     dd_testenv_options_t opts;
-    char dir[64];        /**< The data dir (mkdtemp). */
+    char dir[64]; /**< The data dir (mkdtemp). */
     char root_ca[128];
     char service_cert[128];
     char service_key[128];
     char service_id[DD_PKI_CERT_ID_LEN + 1];
-    char conf[128];      /**< DIR/broker/mosquitto.conf */
-    char log[128];       /**< DIR/broker/mosquitto.log */
-    uint16_t mqtt_port;  /**< The 8883 role. */
-    uint16_t alpn_port;  /**< The 443 role. */
+    char conf[128];     /**< DIR/broker/mosquitto.conf */
+    char log[128];      /**< DIR/broker/mosquitto.log */
+    uint16_t mqtt_port; /**< The 8883 role. */
+    uint16_t alpn_port; /**< The 443 role. */
     dd_proc_t broker;
     sqlite3 *db;
     dd_registry_t reg;
     dd_clock_t clock;
     dd_pki_ca_t *ca;
-    int64_t synced_seq;  /**< Change-log position already pushed to the shim. */
+    int64_t synced_seq; /**< Change-log position already pushed to the shim. */
     unsigned next_id;
     struct dd_testenv_mqtt *service; /**< Control and metering (client id ddlocal-testenv). */
-    dd_testenv_mrec_t *recs; /**< Metering records read so far. */
+    dd_testenv_mrec_t *recs;         /**< Metering records read so far. */
     size_t nrecs;
     size_t caprecs;
     bool started;
-    bool passed;         /**< Set by the test: stop() prints the broker log otherwise. */
+    bool passed; /**< Set by the test: stop() prints the broker log otherwise. */
 } dd_testenv_t;
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
@@ -157,7 +157,6 @@ int dd_testenv_log_count(const dd_testenv_t *env, const char *needle);
 
 /** @brief Prints the last lines of the broker log. */
 void dd_testenv_dump_log(const dd_testenv_t *env);
-
 
 /* ---- registry (each helper pushes its changes once the broker runs) ------------------------ */
 
@@ -202,8 +201,7 @@ dd_testenv_status_t dd_testenv_group(dd_testenv_t *env, const char *name, const 
                                      const char *policy);
 
 /** @brief Adds a thing to a group. */
-dd_testenv_status_t dd_testenv_group_add(dd_testenv_t *env, const char *group,
-                                         const char *thing);
+dd_testenv_status_t dd_testenv_group_add(dd_testenv_t *env, const char *group, const char *thing);
 
 /** @brief Removes a thing from a group. */
 dd_testenv_status_t dd_testenv_group_remove(dd_testenv_t *env, const char *group,
@@ -239,8 +237,8 @@ size_t dd_testenv_metering_take(dd_testenv_t *env);
  *        any), @p subject (NULL any) and, for AUTH_FAILURE, @p action and
  *        @p reason (-1 any).
  */
-size_t dd_testenv_metering_count(const dd_testenv_t *env, dd_metering_type_t type,
-                                 const char *key, const char *subject, int action, int reason);
+size_t dd_testenv_metering_count(const dd_testenv_t *env, dd_metering_type_t type, const char *key,
+                                 const char *subject, int action, int reason);
 
 /**
  * @brief Takes metering batches until dd_testenv_metering_count() with the
@@ -252,8 +250,8 @@ size_t dd_testenv_metering_wait(dd_testenv_t *env, dd_metering_type_t type, cons
                                 int timeout_ms);
 
 /** @return The first record read so far matching type and key, or NULL. */
-const dd_testenv_mrec_t *dd_testenv_metering_find(const dd_testenv_t *env,
-                                                  dd_metering_type_t type, const char *key);
+const dd_testenv_mrec_t *dd_testenv_metering_find(const dd_testenv_t *env, dd_metering_type_t type,
+                                                  const char *key);
 
 /* ---- MQTT clients ------------------------------------------------------------------------- */
 

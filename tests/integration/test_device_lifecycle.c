@@ -149,8 +149,8 @@ static bool device_alive(device_t *d)
  * @p after_nth line holding @p after, when given). false at the deadline, or
  * when the device exited without writing them.
  */
-static bool wait_log_after(device_t *d, const char *after, int after_nth, const char *needle,
-                           int n, int timeout_ms)
+static bool wait_log_after(device_t *d, const char *after, int after_nth, const char *needle, int n,
+                           int timeout_ms)
 {
     int64_t deadline = dd_clock_mono_ms() + timeout_ms;
 
@@ -212,8 +212,7 @@ static int device_wait(device_t *d, int timeout_ms)
 
     while (device_alive(d)) {
         if (dd_clock_mono_ms() > deadline) {
-            fprintf(stderr, "%s did not exit within %d ms; killing it\n", d->proc.name,
-                    timeout_ms);
+            fprintf(stderr, "%s did not exit within %d ms; killing it\n", d->proc.name, timeout_ms);
             dd_proc_stop(&d->proc, 0);
             return -1;
         }
@@ -545,8 +544,7 @@ static void test_device_agent_logs_missing_reply(void **state)
     d = agent_start(f, "agent-no-reply", NULL, once);
     assert_int_equal(device_wait(d, WAIT_MS * 2), 1);
     assert_int_equal(published_ids(d, ids, 2), 1);
-    format_line(line, sizeof(line), "warning: no reply to report %" PRIu64 " within 1.0 s",
-                ids[0]);
+    format_line(line, sizeof(line), "warning: no reply to report %" PRIu64 " within 1.0 s", ids[0]);
     assert_int_equal(log_count(d->log, line), 1);
     assert_int_equal(log_count(d->log, " accepted ("), 0);
     assert_int_equal(log_count(d->log, "1 report(s) published, 0 accepted, 0 rejected, "
@@ -595,8 +593,8 @@ static void test_device_agent_clean_exit_on_signals(void **state)
 
     for (i = 0; i < 2; i++) {
         int before = broker_disconnects(f, AGENT_CLIENT);
-        device_t *d = agent_start(f, sigs[i] == SIGTERM ? "agent-sigterm" : "agent-sigint", NULL,
-                                  forever);
+        device_t *d =
+            agent_start(f, sigs[i] == SIGTERM ? "agent-sigterm" : "agent-sigint", NULL, forever);
 
         assert_true(wait_log(d, " accepted (", 1, WAIT_MS));
         dd_proc_signal(&d->proc, sigs[i]);
@@ -714,8 +712,9 @@ static void test_device_sensor_on_the_wire(void **state)
 {
     fixture_t *f = *state;
     static const char *const normal[] = {"-i", "0.1", "--count", "3", NULL};
-    static const char *const compromised[] = {"-i", "0.1", "--count", "2", "--compromised",
-                                              "--persistent", NULL};
+    static const char *const compromised[] = {"-i", "0.1",           "--count",
+                                              "2",  "--compromised", "--persistent",
+                                              NULL};
     const char *topic = "temperature-device-03";
     dd_pipetest_mqtt_t *watch = NULL;
     device_t *d;
@@ -852,8 +851,8 @@ static void test_device_agent_reconnects(void **state)
     assert_true(wait_log(d, " accepted (", 1, WAIT_MS));
     thing_group(f, "addThingToThingGroup");
     assert_true(wait_log(d, "warning: connection lost (", 1, WAIT_MS));
-    assert_true(wait_log(d, "warning: connection failed (Connection Refused: not authorised.", 1,
-                         WAIT_MS));
+    assert_true(
+        wait_log(d, "warning: connection failed (Connection Refused: not authorised.", 1, WAIT_MS));
     assert_true(wait_log(d, "warning: not connected: report ", 1, WAIT_MS));
     /* The device sends 5 MB while it is refused; two drops later a sample has seen them. */
     write_proc(root, 5020000);
@@ -948,8 +947,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_device_sensor_clean_exit_on_signals, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_device_wrong_ca_refused, test_setup, test_teardown),
-        cmocka_unit_test_setup_teardown(test_device_sensor_on_the_wire, test_setup,
-                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_device_sensor_on_the_wire, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_device_agent_reconnects, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_device_sensor_reconnects, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_device_sensor_same_client_id_hint, test_setup,

@@ -39,7 +39,7 @@ extern char **environ;
 typedef struct pipeline {
     char dir[64];
     pid_t up;
-    char mqtt[64];        /* "127.0.0.1:P" */
+    char mqtt[64]; /* "127.0.0.1:P" */
     char alpn_port[16];
     char mqtt_port[16];
     char root_ca[600];
@@ -137,8 +137,8 @@ static bool read_endpoints(pipeline_t *p)
     mqtt = cJSON_GetObjectItemCaseSensitive(root, "mqtt");
     alpn = cJSON_GetObjectItemCaseSensitive(root, "mqttAlpn");
     ca = cJSON_GetObjectItemCaseSensitive(root, "rootCa");
-    if (cJSON_IsString(mqtt) && cJSON_IsString(alpn) && cJSON_IsString(ca)
-        && strrchr(mqtt->valuestring, ':') != NULL && strrchr(alpn->valuestring, ':') != NULL) {
+    if (cJSON_IsString(mqtt) && cJSON_IsString(alpn) && cJSON_IsString(ca) &&
+        strrchr(mqtt->valuestring, ':') != NULL && strrchr(alpn->valuestring, ':') != NULL) {
         (void)snprintf(p->mqtt, sizeof(p->mqtt), "%s", mqtt->valuestring);
         (void)snprintf(p->mqtt_port, sizeof(p->mqtt_port), "%s",
                        strrchr(mqtt->valuestring, ':') + 1);
@@ -168,10 +168,10 @@ static int group_setup(void **state)
     }
     (void)snprintf(log, sizeof(log), "%s/up.log", p->dir);
     {
-        char *argv[] = {(char *)DD_DDLOCAL_BIN, (char *)"up", (char *)"--data-dir", p->dir,
-                        (char *)"--mqtt-port", (char *)"0", (char *)"--alpn-port", (char *)"0",
-                        (char *)"--api-port", (char *)"0", (char *)"--time-scale", (char *)"600",
-                        (char *)"--no-status", NULL};
+        char *argv[] = {(char *)DD_DDLOCAL_BIN, (char *)"up", (char *)"--data-dir",   p->dir,
+                        (char *)"--mqtt-port",  (char *)"0",  (char *)"--alpn-port",  (char *)"0",
+                        (char *)"--api-port",   (char *)"0",  (char *)"--time-scale", (char *)"600",
+                        (char *)"--no-status",  NULL};
 
         p->up = spawn(argv, log);
     }
@@ -192,11 +192,24 @@ static int group_setup(void **state)
     *state = p;
     /* A device: thing Thing03 with its own certificate and an allow-all policy. */
     {
-        char *create[] = {(char *)DD_DDLOCAL_BIN, (char *)"policy", (char *)"create",
-                          (char *)"DevicePolicy", policy, (char *)"-D", p->dir, NULL};
-        char *thing[] = {(char *)DD_DDLOCAL_BIN, (char *)"thing", (char *)"create",
-                         (char *)"Thing03", (char *)"--with-cert", (char *)"--policy",
-                         (char *)"DevicePolicy", (char *)"-D", p->dir, NULL};
+        char *create[] = {(char *)DD_DDLOCAL_BIN,
+                          (char *)"policy",
+                          (char *)"create",
+                          (char *)"DevicePolicy",
+                          policy,
+                          (char *)"-D",
+                          p->dir,
+                          NULL};
+        char *thing[] = {(char *)DD_DDLOCAL_BIN,
+                         (char *)"thing",
+                         (char *)"create",
+                         (char *)"Thing03",
+                         (char *)"--with-cert",
+                         (char *)"--policy",
+                         (char *)"DevicePolicy",
+                         (char *)"-D",
+                         p->dir,
+                         NULL};
 
         if (run(p, "policy", create) != 0 || run(p, "thing", thing) != 0) {
             return -1;
@@ -233,11 +246,27 @@ static int group_teardown(void **state)
 static void test_device_agent_json_long(void **state)
 {
     pipeline_t *p = *state;
-    char *argv[] = {(char *)DD_AGENT_BIN, (char *)"--endpoint", p->mqtt, (char *)"--rootCA",
-                    p->root_ca, (char *)"--cert", p->cert, (char *)"--key", p->key,
-                    (char *)"--client_id", (char *)"SensorDevice03", (char *)"--thing_name",
-                    (char *)"Thing03", (char *)"--format", (char *)"json", (char *)"-i",
-                    (char *)"0.2", (char *)"--count", (char *)"5", (char *)"-cm", NULL};
+    char *argv[] = {(char *)DD_AGENT_BIN,
+                    (char *)"--endpoint",
+                    p->mqtt,
+                    (char *)"--rootCA",
+                    p->root_ca,
+                    (char *)"--cert",
+                    p->cert,
+                    (char *)"--key",
+                    p->key,
+                    (char *)"--client_id",
+                    (char *)"SensorDevice03",
+                    (char *)"--thing_name",
+                    (char *)"Thing03",
+                    (char *)"--format",
+                    (char *)"json",
+                    (char *)"-i",
+                    (char *)"0.2",
+                    (char *)"--count",
+                    (char *)"5",
+                    (char *)"-cm",
+                    NULL};
 
     assert_int_equal(run(p, "agent-json", argv), 0);
 }
@@ -245,11 +274,27 @@ static void test_device_agent_json_long(void **state)
 static void test_device_agent_cbor_short(void **state)
 {
     pipeline_t *p = *state;
-    char *argv[] = {(char *)DD_AGENT_BIN, (char *)"-e", p->mqtt, (char *)"-r", p->root_ca,
-                    (char *)"-c", p->cert, (char *)"-k", p->key, (char *)"-id",
-                    (char *)"SensorDevice03", (char *)"-t", (char *)"Thing03", (char *)"-f",
-                    (char *)"cbor", (char *)"--short-names", (char *)"-i", (char *)"0.2",
-                    (char *)"--count", (char *)"3", NULL};
+    char *argv[] = {(char *)DD_AGENT_BIN,
+                    (char *)"-e",
+                    p->mqtt,
+                    (char *)"-r",
+                    p->root_ca,
+                    (char *)"-c",
+                    p->cert,
+                    (char *)"-k",
+                    p->key,
+                    (char *)"-id",
+                    (char *)"SensorDevice03",
+                    (char *)"-t",
+                    (char *)"Thing03",
+                    (char *)"-f",
+                    (char *)"cbor",
+                    (char *)"--short-names",
+                    (char *)"-i",
+                    (char *)"0.2",
+                    (char *)"--count",
+                    (char *)"3",
+                    NULL};
 
     assert_int_equal(run(p, "agent-cbor", argv), 0);
 }
@@ -258,11 +303,27 @@ static void test_device_agent_cbor_short(void **state)
 static void test_device_agent_alpn(void **state)
 {
     pipeline_t *p = *state;
-    char *argv[] = {(char *)DD_AGENT_BIN, (char *)"-e", (char *)"localhost", (char *)"--port",
-                    p->alpn_port, (char *)"--alpn", (char *)"x-amzn-mqtt-ca", (char *)"-r",
-                    p->root_ca, (char *)"-c", p->cert, (char *)"-k", p->key, (char *)"-id",
-                    (char *)"SensorDevice03", (char *)"-t", (char *)"Thing03", (char *)"-i",
-                    (char *)"0.2", (char *)"--once", NULL};
+    char *argv[] = {(char *)DD_AGENT_BIN,
+                    (char *)"-e",
+                    (char *)"localhost",
+                    (char *)"--port",
+                    p->alpn_port,
+                    (char *)"--alpn",
+                    (char *)"x-amzn-mqtt-ca",
+                    (char *)"-r",
+                    p->root_ca,
+                    (char *)"-c",
+                    p->cert,
+                    (char *)"-k",
+                    p->key,
+                    (char *)"-id",
+                    (char *)"SensorDevice03",
+                    (char *)"-t",
+                    (char *)"Thing03",
+                    (char *)"-i",
+                    (char *)"0.2",
+                    (char *)"--once",
+                    NULL};
 
     assert_int_equal(run(p, "agent-alpn", argv), 0);
 }
@@ -270,15 +331,44 @@ static void test_device_agent_alpn(void **state)
 static void test_device_sensor_modes(void **state)
 {
     pipeline_t *p = *state;
-    char *normal[] = {(char *)DD_SENSOR_BIN, (char *)"-t", (char *)"temperature-device-03",
-                      (char *)"-n", (char *)"SensorDevice03", (char *)"-e", p->mqtt, (char *)"-r",
-                      p->root_ca, (char *)"-c", p->cert, (char *)"-k", p->key, (char *)"-i",
-                      (char *)"0.1", (char *)"--count", (char *)"3", NULL};
-    char *compromised[] = {(char *)DD_SENSOR_BIN, (char *)"-t", (char *)"temperature-device-03",
-                           (char *)"-n", (char *)"SensorDevice03", (char *)"-e", p->mqtt,
-                           (char *)"-r", p->root_ca, (char *)"-c", p->cert, (char *)"-k", p->key,
-                           (char *)"-i", (char *)"0.1", (char *)"--count", (char *)"3",
-                           (char *)"--compromised", (char *)"--persistent", NULL};
+    char *normal[] = {(char *)DD_SENSOR_BIN,
+                      (char *)"-t",
+                      (char *)"temperature-device-03",
+                      (char *)"-n",
+                      (char *)"SensorDevice03",
+                      (char *)"-e",
+                      p->mqtt,
+                      (char *)"-r",
+                      p->root_ca,
+                      (char *)"-c",
+                      p->cert,
+                      (char *)"-k",
+                      p->key,
+                      (char *)"-i",
+                      (char *)"0.1",
+                      (char *)"--count",
+                      (char *)"3",
+                      NULL};
+    char *compromised[] = {(char *)DD_SENSOR_BIN,
+                           (char *)"-t",
+                           (char *)"temperature-device-03",
+                           (char *)"-n",
+                           (char *)"SensorDevice03",
+                           (char *)"-e",
+                           p->mqtt,
+                           (char *)"-r",
+                           p->root_ca,
+                           (char *)"-c",
+                           p->cert,
+                           (char *)"-k",
+                           p->key,
+                           (char *)"-i",
+                           (char *)"0.1",
+                           (char *)"--count",
+                           (char *)"3",
+                           (char *)"--compromised",
+                           (char *)"--persistent",
+                           NULL};
 
     assert_int_equal(run(p, "sensor-normal", normal), 0);
     assert_int_equal(run(p, "sensor-compromised", compromised), 0);
@@ -291,9 +381,16 @@ static void test_device_fleet_small(void **state)
     char summary[128];
     char *text = NULL;
     cJSON *root;
-    char *argv[] = {(char *)DD_DDLOCAL_BIN, (char *)"fleet",
-                    (char *)DD_SOURCE_DIR "/fixtures/scenarios/small.json", (char *)"-D", p->dir,
-                    (char *)"--progress", (char *)"0", (char *)"--summary-json", summary, NULL};
+    char *argv[] = {(char *)DD_DDLOCAL_BIN,
+                    (char *)"fleet",
+                    (char *)DD_SOURCE_DIR "/fixtures/scenarios/small.json",
+                    (char *)"-D",
+                    p->dir,
+                    (char *)"--progress",
+                    (char *)"0",
+                    (char *)"--summary-json",
+                    summary,
+                    NULL};
 
     (void)snprintf(summary, sizeof(summary), "%s/fleet-summary.json", p->dir);
     assert_int_equal(run(p, "fleet", argv), 0);
@@ -337,10 +434,24 @@ static void test_device_fleet_small(void **state)
 static void test_device_programs_follow_the_pipeline_clock(void **state)
 {
     pipeline_t *p = *state;
-    char *agent[] = {(char *)DD_AGENT_BIN, (char *)"-e", p->mqtt, (char *)"-r", p->root_ca,
-                     (char *)"-c", p->cert, (char *)"-k", p->key, (char *)"-id",
-                     (char *)"SensorDevice03", (char *)"-t", (char *)"Thing03", (char *)"-i",
-                     (char *)"300", (char *)"--count", (char *)"3", NULL};
+    char *agent[] = {(char *)DD_AGENT_BIN,
+                     (char *)"-e",
+                     p->mqtt,
+                     (char *)"-r",
+                     p->root_ca,
+                     (char *)"-c",
+                     p->cert,
+                     (char *)"-k",
+                     p->key,
+                     (char *)"-id",
+                     (char *)"SensorDevice03",
+                     (char *)"-t",
+                     (char *)"Thing03",
+                     (char *)"-i",
+                     (char *)"300",
+                     (char *)"--count",
+                     (char *)"3",
+                     NULL};
     char *sensor[] = {(char *)DD_SENSOR_BIN, (char *)"-t", (char *)"temperature-device-03",
                       (char *)"-n", (char *)"SensorDevice03", (char *)"-e", p->mqtt, (char *)"-r",
                       p->root_ca, (char *)"-c", p->cert, (char *)"-k", p->key,

@@ -41,7 +41,7 @@
 #define MAX_REPORTS 5000
 #define ROOM_LEFT (512 * 1024) /* bytes the filler leaves free */
 #define AFTER_STALL 3          /* reports published once the store stopped */
-#define DISK_PORTS 200 /* ~2.5 KB reports fill the disk sooner */
+#define DISK_PORTS 200         /* ~2.5 KB reports fill the disk sooner */
 #define WAL_REPORTS 20000
 #define WAL_PORTS 50 /* ~700 B reports, a batch of 2,000 under 2 MB */
 /* DD_STORE_WAL_CHECKPOINT_PAGES x 4 (the truncation point) x 4 KiB pages, plus one batch. */
@@ -236,8 +236,7 @@ static void test_disk_full_holds_reports_and_resumes(void **state)
     deadline = dd_clock_mono_ms() + WAIT_MS;
     while (!status_bool(f, "storeWritable", &writable) || writable) {
         if (dd_clock_mono_ms() > deadline) {
-            fail_msg("report %d got no reply but the status says the store writes",
-                     stalled_at);
+            fail_msg("report %d got no reply but the status says the store writes", stalled_at);
         }
         pause_ms(100);
     }
@@ -288,8 +287,7 @@ static void test_disk_full_holds_reports_and_resumes(void **state)
     assert_int_equal(dd_pipetest_db_int(&f->pt, sql, &count), DD_PIPETEST_OK);
     assert_int_equal(count, last);
     (void)snprintf(sql, sizeof(sql),
-                   "SELECT count(DISTINCT report_id) FROM ev_reports WHERE thing = '%s'",
-                   f->thing);
+                   "SELECT count(DISTINCT report_id) FROM ev_reports WHERE thing = '%s'", f->thing);
     assert_int_equal(dd_pipetest_db_int(&f->pt, sql, &count), DD_PIPETEST_OK);
     assert_int_equal(count, last);
     f->pt.passed = true;
@@ -390,8 +388,8 @@ static void test_wal_stays_bounded_with_a_reader(void **state)
     }
     reader.stop = true;
     assert_int_equal(pthread_join(thread, NULL), 0);
-    fprintf(stderr, "WAL high-water %" PRId64 " bytes over %d reports; %ld reads beside\n",
-            max_wal, WAL_REPORTS, reader.reads);
+    fprintf(stderr, "WAL high-water %" PRId64 " bytes over %d reports; %ld reads beside\n", max_wal,
+            WAL_REPORTS, reader.reads);
     assert_int_equal(reader.errors, 0);
     assert_true(reader.reads > 0);
     if (max_wal > WAL_BOUND_BYTES) {

@@ -209,7 +209,8 @@ static void test_isolator_retries_a_refused_call(void **state)
     while (!in_group(pt, THING, GROUP)) {
         if (dd_clock_mono_ms() > deadline) {
             fail_msg("%s is not in %s %d ms after the API came back: the failed call was not "
-                     "retried", THING, GROUP, RETRY_WAIT_MS);
+                     "retried",
+                     THING, GROUP, RETRY_WAIT_MS);
         }
         pause_ms(200);
     }
@@ -263,15 +264,14 @@ static void test_isolator_gives_up_loudly(void **state)
         int gave_up = 0;
         if (dd_fs_read_file(status_path, 65536, &text, NULL) == DD_FS_OK) {
             status = cJSON_Parse(text);
-            gave_up = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(status,
-                                                                                "gaveUp"));
+            gave_up = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(status, "gaveUp"));
             if (gave_up >= 1) {
                 const cJSON *last = cJSON_GetObjectItemCaseSensitive(status, "lastGiveUp");
-                assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                                        last, "thingName")),
+                assert_string_equal(cJSON_GetStringValue(
+                                        cJSON_GetObjectItemCaseSensitive(last, "thingName")),
                                     "Doomed");
-                assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
-                                     last, "attempts")),
+                assert_int_equal((int)cJSON_GetNumberValue(
+                                     cJSON_GetObjectItemCaseSensitive(last, "attempts")),
                                  3);
             }
             cJSON_Delete(status);

@@ -252,12 +252,12 @@ static void expect_rejected(fixture_t *f, const malformed_t *c, int64_t now)
                         "REJECTED");
     details = cJSON_GetObjectItemCaseSensitive(reply, "statusDetails");
     assert_int_equal(cJSON_GetArraySize(details), 2);
-    assert_string_equal(
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(details, "ErrorCode")),
-        "InvalidPayload");
-    assert_string_equal(
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(details, "ErrorMessage")),
-        "Malformed metrics report");
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(details, "ErrorCode")),
+                        "InvalidPayload");
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(details, "ErrorMessage")),
+                        "Malformed metrics report");
     assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(reply, "timestamp")) ==
                 (double)now);
     if (c->report_id >= 0) {
@@ -294,10 +294,11 @@ static void test_pipeline_malformed_rejected_without_state_change(void **state)
 {
     /* CBOR by hand: {"metrics":{}} and {"hed":{"rid":15,"v":"1.0"},"cmet":{"m":{"number":1}}}. */
     static const uint8_t CBOR_NO_HEADER[] = {0xa1, 0x67, 'm', 'e', 't', 'r', 'i', 'c', 's', 0xa0};
-    static const uint8_t CBOR_CUSTOM_NOT_ARRAY[] = {
-        0xa2, 0x63, 'h',  'e', 'd', 0xa2, 0x63, 'r', 'i', 'd', 0x0f, 0x61,
-        'v',  0x63, '1',  '.', '0', 0x64, 'c',  'm', 'e', 't', 0xa1, 0x61,
-        'm',  0xa1, 0x66, 'n', 'u', 'm',  'b',  'e', 'r', 0x01};
+    static const uint8_t CBOR_CUSTOM_NOT_ARRAY[] = {0xa2, 0x63, 'h',  'e',  'd',  0xa2, 0x63,
+                                                    'r',  'i',  'd',  0x0f, 0x61, 'v',  0x63,
+                                                    '1',  '.',  '0',  0x64, 'c',  'm',  'e',
+                                                    't',  0xa1, 0x61, 'm',  0xa1, 0x66, 'n',
+                                                    'u',  'm',  'b',  'e',  'r',  0x01};
     static const uint8_t CBOR_GARBAGE[] = {0xff, 0xff, 0x00, 0x13};
     static const uint8_t CBOR_TRUNCATED[] = {0xa2, 0x63, 'h', 'e', 'd', 0xa2, 0x63, 'r', 'i'};
     const malformed_t cases[] = {
@@ -397,9 +398,9 @@ static void test_pipeline_malformed_rejected_without_state_change(void **state)
                      DD_PIPETEST_OK);
     {
         dd_pipetest_msg_t *m = NULL;
-        assert_int_equal(
-            dd_pipetest_mqtt_wait_message(f->watch, JSON_TOPIC "/accepted", WAIT_MS, &m),
-            DD_PIPETEST_OK);
+        assert_int_equal(dd_pipetest_mqtt_wait_message(f->watch, JSON_TOPIC "/accepted", WAIT_MS,
+                                                       &m),
+                         DD_PIPETEST_OK);
         dd_pipetest_msg_free(m);
         assert_int_equal(dd_pipetest_mqtt_wait_message(f->watch, "ddlocal/sns/#", WAIT_MS, &m),
                          DD_PIPETEST_OK);
@@ -474,9 +475,9 @@ static void test_pipeline_malformed_rejected_without_state_change(void **state)
     assert_true(dd_pipetest_mqtt_wait_disconnect(f->device, WAIT_MS));
     /* Barrier: one more malformed report from the gateway; a reply to the oversize one
      * would come before its own. */
-    assert_int_equal(
-        dd_pipetest_mqtt_publish(gw, JSON_TOPIC, cases[0].payload, cases[0].len, 1, WAIT_MS),
-        DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_mqtt_publish(gw, JSON_TOPIC, cases[0].payload, cases[0].len, 1,
+                                              WAIT_MS),
+                     DD_PIPETEST_OK);
     expect_rejected(f, &cases[0], now);
     expect_unchanged(f, &base, (int)ncases + 1, "the device's oversize report");
     snap_free(&base);
@@ -486,9 +487,10 @@ static void test_pipeline_malformed_rejected_without_state_change(void **state)
     assert_int_equal(dd_pipetest_mqtt_queued(f->watch, NULL), 0);
     {
         int64_t n = -1;
-        assert_int_equal(
-            dd_pipetest_db_int(&f->pt, "SELECT count(*) FROM ev_reports WHERE report_id <> 1", &n),
-            DD_PIPETEST_OK);
+        assert_int_equal(dd_pipetest_db_int(&f->pt,
+                                            "SELECT count(*) FROM ev_reports WHERE report_id <> 1",
+                                            &n),
+                         DD_PIPETEST_OK);
         assert_int_equal(n, 0);
     }
     f->pt.passed = true;

@@ -200,17 +200,19 @@ static void test_pipeline_module3_p50_flags_the_large_sender_only(void **state)
     e = cJSON_GetArrayItem(events, 0);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "thingName")),
                         "Thing02");
-    assert_string_equal(
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "violationEventType")),
-        "in-alarm");
-    assert_string_equal(
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "securityProfileName")), PROFILE);
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(e, "violationEventType")),
+                        "in-alarm");
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(e, "securityProfileName")),
+                        PROFILE);
     assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
                     cJSON_GetObjectItemCaseSensitive(e, "metricValue"), "count")) == 3.0 * 3000);
     assert_int_equal(dd_pipetest_active_violations(&f->pt, NULL, &actives), DD_PIPETEST_OK);
     assert_int_equal(cJSON_GetArraySize(actives), 1);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                            cJSON_GetArrayItem(actives, 0), "thingName")),
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(actives, 0),
+                                                             "thingName")),
                         "Thing02");
     cJSON_Delete(actives);
 
@@ -225,14 +227,15 @@ static void test_pipeline_module3_p50_flags_the_large_sender_only(void **state)
     }
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "thingName")),
                         "Thing02");
-    assert_string_equal(
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "violationEventType")),
-        "in-alarm");
-    assert_string_equal(
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "violationId")),
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "violationId")));
-    assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
-                    alert, "violationEventTime")) == (double)window_end);
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(alert, "violationEventType")),
+                        "in-alarm");
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(alert, "violationId")),
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "violationId")));
+    assert_true(
+        cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(alert, "violationEventTime")) ==
+        (double)window_end);
     v = cJSON_GetObjectItemCaseSensitive(alert, "behavior");
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "metric")),
                         "aws:message-byte-size");
@@ -255,16 +258,16 @@ static void test_pipeline_module3_p50_flags_the_large_sender_only(void **state)
         dd_pipetest_mqtt_t *gw = NULL;
         const char *body =
             "{\"header\":{\"report_id\":1,\"version\":\"1.0\"},\"custom_metrics\":{}}";
-        assert_int_equal(
-            dd_pipetest_mqtt_new(&f->pt, "ddlocal-test-barrier", NULL, NULL, true, &gw),
-            DD_PIPETEST_OK);
+        assert_int_equal(dd_pipetest_mqtt_new(&f->pt, "ddlocal-test-barrier", NULL, NULL, true,
+                                              &gw),
+                         DD_PIPETEST_OK);
         assert_int_equal(dd_pipetest_mqtt_connect(gw, WAIT_MS), 0);
-        assert_int_equal(
-            dd_pipetest_mqtt_publish(gw, BARRIER_TOPIC, body, strlen(body), 1, WAIT_MS),
-            DD_PIPETEST_OK);
-        assert_int_equal(
-            dd_pipetest_mqtt_wait_message(f->watch, BARRIER_TOPIC "/accepted", WAIT_MS, &m),
-            DD_PIPETEST_OK);
+        assert_int_equal(dd_pipetest_mqtt_publish(gw, BARRIER_TOPIC, body, strlen(body), 1,
+                                                  WAIT_MS),
+                         DD_PIPETEST_OK);
+        assert_int_equal(dd_pipetest_mqtt_wait_message(f->watch, BARRIER_TOPIC "/accepted", WAIT_MS,
+                                                       &m),
+                         DD_PIPETEST_OK);
         dd_pipetest_msg_free(m);
         dd_pipetest_mqtt_destroy(gw);
     }

@@ -139,13 +139,13 @@ static void subscribe_replies(fixture_t *f)
 {
     int granted = -1;
 
-    assert_int_equal(
-        dd_pipetest_mqtt_subscribe(f->device, REPORT_TOPIC "/accepted", 1, WAIT_MS, &granted),
-        DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_mqtt_subscribe(f->device, REPORT_TOPIC "/accepted", 1, WAIT_MS,
+                                                &granted),
+                     DD_PIPETEST_OK);
     assert_int_equal(granted, 1);
-    assert_int_equal(
-        dd_pipetest_mqtt_subscribe(f->device, REPORT_TOPIC "/rejected", 1, WAIT_MS, &granted),
-        DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_mqtt_subscribe(f->device, REPORT_TOPIC "/rejected", 1, WAIT_MS,
+                                                &granted),
+                     DD_PIPETEST_OK);
     assert_int_equal(granted, 1);
 }
 
@@ -163,9 +163,9 @@ static void report(fixture_t *f, int rid, int bytes_out, int64_t now_ms)
         "{\"header\":{\"report_id\":%d,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
         "{\"bytes_in\":%d,\"bytes_out\":%d,\"packets_in\":2,\"packets_out\":3}}}",
         rid, bytes_out, bytes_out);
-    assert_int_equal(
-        dd_pipetest_mqtt_publish(f->device, REPORT_TOPIC, body, strlen(body), 1, WAIT_MS),
-        DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_mqtt_publish(f->device, REPORT_TOPIC, body, strlen(body), 1,
+                                              WAIT_MS),
+                     DD_PIPETEST_OK);
     (void)snprintf(
         expected, sizeof(expected),
         "{\"thingName\":\"Thing03\",\"reportId\":%d,\"status\":\"ACCEPTED\",\"timestamp\":%lld}",
@@ -253,11 +253,12 @@ static void expect_alert(fixture_t *f, const char *type, long long metric_count,
     assert_true(item->valuedouble == (double)time_ms); /* epoch milliseconds, the report's time */
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "thingName")),
                         "Thing03");
-    assert_string_equal(
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "violationEventType")), type);
-    assert_string_equal(
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(alert, "securityProfileName")),
-        PROFILE);
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(alert, "violationEventType")),
+                        type);
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(alert, "securityProfileName")),
+                        PROFILE);
     item = cJSON_GetObjectItemCaseSensitive(alert, "metricValue");
     assert_true(cJSON_IsObject(item));
     assert_int_equal(cJSON_GetArraySize(item), 1);
@@ -271,12 +272,13 @@ static void expect_alert(fixture_t *f, const char *type, long long metric_count,
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(behavior, "metric")),
                         "aws:all-bytes-out");
     criteria = cJSON_GetObjectItemCaseSensitive(behavior, "criteria");
-    assert_string_equal(
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(criteria, "comparisonOperator")),
-        operator);
-    assert_true(cJSON_GetObjectItemCaseSensitive(
-                    cJSON_GetObjectItemCaseSensitive(criteria, "value"), "count")
-                    ->valuedouble == 200.0);
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(criteria, "comparisonOperator")),
+                        operator);
+    assert_true(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(criteria, "value"),
+                                         "count")
+            ->valuedouble == 200.0);
     assert_true(cJSON_GetObjectItemCaseSensitive(criteria, "durationSeconds")->valuedouble ==
                 300.0);
     item = cJSON_GetObjectItemCaseSensitive(alert, "violationId");
@@ -363,8 +365,9 @@ static void test_pipeline_module4_intended_rule_isolates(void **state)
     expect_alert(f, "in-alarm", 3000, now, "less-than-equals", violation_id);
     assert_int_equal(dd_pipetest_active_violations(&f->pt, "Thing03", &actives), DD_PIPETEST_OK);
     assert_int_equal(cJSON_GetArraySize(actives), 1);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                            cJSON_GetArrayItem(actives, 0), "violationId")),
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(actives, 0),
+                                                             "violationId")),
                         violation_id);
     cJSON_Delete(actives);
     assert_int_equal(count_events(f, "in-alarm", violation_id), 1);
@@ -388,9 +391,10 @@ static void test_pipeline_module4_intended_rule_isolates(void **state)
         assert_true(st == DD_PIPETEST_OK || st == DD_PIPETEST_DISCONNECTED);
     }
     assert_true(dd_pipetest_mqtt_wait_disconnect(f->device, WAIT_MS));
-    assert_int_equal(
-        dd_pipetest_db_int(&f->pt, "SELECT count(*) FROM ev_reports WHERE report_id = 3", &stored),
-        DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_db_int(&f->pt,
+                                        "SELECT count(*) FROM ev_reports WHERE report_id = 3",
+                                        &stored),
+                     DD_PIPETEST_OK);
     assert_int_equal(stored, 0);
     rc = dd_pipetest_mqtt_connect(f->device, WAIT_MS);
     assert_int_equal(rc, 5); /* CONNACK "not authorised" */
@@ -448,9 +452,10 @@ static void test_pipeline_module4_intended_rule_isolates(void **state)
                     st == DD_PIPETEST_DISCONNECTED); /* 3.1.1: PUBACK even if denied */
     }
     assert_true(dd_pipetest_mqtt_wait_disconnect(f->device, WAIT_MS));
-    assert_int_equal(
-        dd_pipetest_db_int(&f->pt, "SELECT count(*) FROM ev_reports WHERE report_id = 5", &stored),
-        DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_db_int(&f->pt,
+                                        "SELECT count(*) FROM ev_reports WHERE report_id = 5",
+                                        &stored),
+                     DD_PIPETEST_OK);
     assert_int_equal(stored, 0);
     assert_int_equal(dd_pipetest_mqtt_connect(f->device, WAIT_MS),
                      0); /* connecting is still allowed */

@@ -247,8 +247,9 @@ static void test_pipeline_wire_samples_accepted(void **state)
         reply = dd_pipetest_reply_parse(m);
         assert_non_null(reply);
         assert_int_equal(cJSON_GetArraySize(reply), 4);
-        assert_string_equal(
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "thingName")), THING);
+        assert_string_equal(cJSON_GetStringValue(
+                                cJSON_GetObjectItemCaseSensitive(reply, "thingName")),
+                            THING);
         assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(reply, "reportId")) ==
                     (double)rid);
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "status")),

@@ -34,12 +34,12 @@ static dd_testenv_creds_t g_t05; /* allow-all (the workshop's certificate policy
 static dd_testenv_creds_t g_t06; /* allow-all, in IsolatedDevices */
 static dd_testenv_creds_t g_t09; /* allow-all, in a child of IsolatedDevices */
 
-#define TRY(x)                                                     \
-    do {                                                           \
-        if ((x) != DD_TESTENV_OK) {                                \
-            fprintf(stderr, "setup: %s failed\n", #x);             \
-            return 1;                                              \
-        }                                                          \
+#define TRY(x)                                         \
+    do {                                               \
+        if ((x) != DD_TESTENV_OK) {                    \
+            fprintf(stderr, "setup: %s failed\n", #x); \
+            return 1;                                  \
+        }                                              \
     } while (0)
 
 static void check(dd_testenv_status_t st, const char *what)
@@ -146,9 +146,9 @@ static void test_shim_authz_per_thing_policy(void **state)
     /* Another thing's: denied, counted, kicked. */
     assert_false(reaches(t01, obs, REPORT("Thing02"), bad, strlen(bad), REPORT("Marker")));
     assert_true(dd_testenv_mqtt_wait_disconnect(t01, T_MS));
-    failures = dd_testenv_metering_wait(&g_env, DD_METERING_AUTH_FAILURE, "Thing01",
-                                        REPORT("Thing02"), DD_METERING_ACTION_PUBLISH,
-                                        DD_METERING_REASON_POLICY, 1, T_MS);
+    failures =
+        dd_testenv_metering_wait(&g_env, DD_METERING_AUTH_FAILURE, "Thing01", REPORT("Thing02"),
+                                 DD_METERING_ACTION_PUBLISH, DD_METERING_REASON_POLICY, 1, T_MS);
     assert_int_equal(failures, 1);
     assert_true(dd_testenv_metering_find(&g_env, DD_METERING_AUTH_FAILURE, "Thing01")->registered);
     /* Thing02 itself may report there. */
@@ -169,8 +169,8 @@ static void test_shim_authz_gateway_reports_for_others(void **state)
 
     (void)state;
     assert_true(reaches(gw, obs, REPORT("Thing01"), "{\"gw\":1}", 8, REPORT("Marker")));
-    assert_true(reaches(gw, obs, "$aws/things/Thing02/defender/metrics/cbor", "\xa0", 1,
-                        REPORT("Marker")));
+    assert_true(
+        reaches(gw, obs, "$aws/things/Thing02/defender/metrics/cbor", "\xa0", 1, REPORT("Marker")));
     assert_true(dd_testenv_mqtt_connected(gw));
     dd_testenv_mqtt_destroy(gw);
     dd_testenv_mqtt_destroy(obs);
@@ -203,8 +203,7 @@ static void test_shim_authz_reserved_topics(void **state)
 {
     static const char *const topics[] = {
         "$aws/things/Thing01/defender/metrics/json/accepted",
-        "$aws/things/Thing01/defender/metrics/cbor/rejected",
-        "ddlocal/sns/x",
+        "$aws/things/Thing01/defender/metrics/cbor/rejected", "ddlocal/sns/x",
         "$ddlocal/metering/v1", /* forged cloud-side metrics */
     };
     const char *takeover =
@@ -231,8 +230,8 @@ static void test_shim_authz_reserved_topics(void **state)
     /* Nor change the shim's registry: its control message (deleting the very
      * policy that allows it) is ignored... */
     gw = client("Gateway", &g_gw);
-    (void)dd_testenv_mqtt_publish(gw, "$CONTROL/ddlocal/v1/registry", takeover, strlen(takeover),
-                                  1, T_MS);
+    (void)dd_testenv_mqtt_publish(gw, "$CONTROL/ddlocal/v1/registry", takeover, strlen(takeover), 1,
+                                  T_MS);
     /* (the broker checks WRITE before handing $CONTROL messages to the plugin) */
     assert_true(dd_testenv_mqtt_wait_disconnect(gw, T_MS));
     dd_testenv_mqtt_destroy(gw);
@@ -313,8 +312,8 @@ static void test_shim_authz_workshop_policies(void **state)
     assert_int_equal(attempt("SensorDevice06", &g_t06), CONNACK_NOT_AUTHORISED);
     assert_int_equal(attempt("Thing09", &g_t09), CONNACK_NOT_AUTHORISED);
     assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_AUTH_FAILURE, "Thing09", NULL,
-                                              DD_METERING_ACTION_CONNECT,
-                                              DD_METERING_REASON_POLICY, 1, T_MS),
+                                              DD_METERING_ACTION_CONNECT, DD_METERING_REASON_POLICY,
+                                              1, T_MS),
                      1);
     dd_testenv_mqtt_destroy(t05);
     dd_testenv_mqtt_destroy(obs);
@@ -345,8 +344,8 @@ static void test_shim_authz_will_messages(void **state)
     dd_testenv_msg_free(m);
     /* A will on a reserved topic is not: no forged /accepted. */
     check(dd_testenv_mqtt_new(&g_env, "Gateway", &g_gw, true, &dev), "mqtt_new");
-    check(dd_testenv_mqtt_will(dev, "$aws/things/Thing01/defender/metrics/json/accepted",
-                               "forged", 1),
+    check(dd_testenv_mqtt_will(dev, "$aws/things/Thing01/defender/metrics/json/accepted", "forged",
+                               1),
           "will");
     if (dd_testenv_mqtt_connect(dev, T_MS) == 0) {
         check(dd_testenv_mqtt_drop(dev, T_MS), "drop");

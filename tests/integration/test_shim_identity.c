@@ -22,23 +22,23 @@
 #define T_MS 15000
 #define CONNACK_NOT_AUTHORISED 5
 
-static dd_testenv_t g_env;        /* ddlocal's identity rule on */
-static dd_testenv_t g_strict;     /* AWS's rule only */
-static dd_testenv_creds_t g_t01;  /* Thing01, allow-all */
-static dd_testenv_creds_t g_t02;  /* Thing02, allow-all */
-static dd_testenv_creds_t g_t03;  /* Thing03's own certificate (the workshop agent's) */
+static dd_testenv_t g_env;          /* ddlocal's identity rule on */
+static dd_testenv_t g_strict;       /* AWS's rule only */
+static dd_testenv_creds_t g_t01;    /* Thing01, allow-all */
+static dd_testenv_creds_t g_t02;    /* Thing02, allow-all */
+static dd_testenv_creds_t g_t03;    /* Thing03's own certificate (the workshop agent's) */
 static dd_testenv_creds_t g_shared; /* attached to Thing11, Thing12, Thing13 */
 static dd_testenv_creds_t g_inactive;
 static dd_testenv_creds_t g_revoked;
 static dd_testenv_creds_t g_strict_t03;
 static dd_testenv_creds_t g_observer;
 
-#define TRY(x)                                                     \
-    do {                                                           \
-        if ((x) != DD_TESTENV_OK) {                                \
-            fprintf(stderr, "setup: %s failed\n", #x);             \
-            return 1;                                              \
-        }                                                          \
+#define TRY(x)                                         \
+    do {                                               \
+        if ((x) != DD_TESTENV_OK) {                    \
+            fprintf(stderr, "setup: %s failed\n", #x); \
+            return 1;                                  \
+        }                                              \
     } while (0)
 
 static void check(dd_testenv_status_t st, const char *what)
@@ -83,8 +83,7 @@ static bool delivered(dd_testenv_mqtt_t *pub, dd_testenv_mqtt_t *sub, const char
     dd_testenv_msg_t *m = NULL;
     bool ok;
 
-    if (dd_testenv_mqtt_publish(pub, topic, payload, strlen(payload), 1, T_MS) !=
-        DD_TESTENV_OK) {
+    if (dd_testenv_mqtt_publish(pub, topic, payload, strlen(payload), 1, T_MS) != DD_TESTENV_OK) {
         return false;
     }
     if (dd_testenv_mqtt_wait_message(sub, topic, T_MS, &m) != DD_TESTENV_OK) {
@@ -225,12 +224,12 @@ static void test_shim_identity_shared_certificate(void **state)
     (void)state;
     subscribe(sub, "shared/#");
     /* Client id = one of its things' names: that thing. Any other: no thing. */
-    assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_CONNECT, "Thing12", NULL, -1,
-                                              -1, 1, T_MS),
+    assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_CONNECT, "Thing12", NULL, -1, -1,
+                                              1, T_MS),
                      1);
     assert_true(dd_testenv_metering_find(&g_env, DD_METERING_CONNECT, "Thing12")->registered);
-    assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_CONNECT, "SensorDevice12",
-                                              NULL, -1, -1, 1, T_MS),
+    assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_CONNECT, "SensorDevice12", NULL,
+                                              -1, -1, 1, T_MS),
                      1);
     r = dd_testenv_metering_find(&g_env, DD_METERING_CONNECT, "SensorDevice12");
     assert_false(r->registered);
@@ -266,17 +265,17 @@ static void test_shim_identity_service_exempt(void **state)
     /* A marker after the service's traffic: once it is metered, everything
      * before it is too. */
     check(dd_testenv_mqtt_publish(dev, "marker/service", "m", 1, 1, T_MS), "marker");
-    assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_SENT, "Thing01",
-                                              "marker/service", -1, -1, 1, T_MS),
+    assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_SENT, "Thing01", "marker/service",
+                                              -1, -1, 1, T_MS),
                      1);
     assert_int_equal(dd_testenv_metering_count(&g_env, DD_METERING_CONNECT, "ddlocal-svc-2", NULL,
                                                -1, -1),
                      0);
-    assert_int_equal(dd_testenv_metering_count(&g_env, DD_METERING_SENT, "ddlocal-svc-2", NULL,
-                                               -1, -1),
+    assert_int_equal(dd_testenv_metering_count(&g_env, DD_METERING_SENT, "ddlocal-svc-2", NULL, -1,
+                                               -1),
                      0);
-    assert_int_equal(dd_testenv_metering_count(&g_env, DD_METERING_RECEIVED, "ddlocal-svc-2",
-                                               NULL, -1, -1),
+    assert_int_equal(dd_testenv_metering_count(&g_env, DD_METERING_RECEIVED, "ddlocal-svc-2", NULL,
+                                               -1, -1),
                      0);
     assert_true(dd_testenv_metering_count(&g_env, DD_METERING_RECEIVED, "Thing01", reply, -1, -1) >=
                 1);

@@ -25,7 +25,7 @@
 #define T_MS 15000
 #define CONNACK_NOT_AUTHORISED 5
 
-#define DOC_DENY_SECRET \
+#define DOC_DENY_SECRET                                                                           \
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":\"iot:Publish\"," \
     "\"Resource\":\"arn:aws:iot:us-east-1:123456789012:topic/secret/*\"}]}"
 
@@ -35,12 +35,12 @@ static dd_testenv_creds_t g_t02;
 static dd_testenv_creds_t g_t03;
 static dd_testenv_creds_t g_t04;
 
-#define TRY(x)                                                     \
-    do {                                                           \
-        if ((x) != DD_TESTENV_OK) {                                \
-            fprintf(stderr, "setup: %s failed\n", #x);             \
-            return 1;                                              \
-        }                                                          \
+#define TRY(x)                                         \
+    do {                                               \
+        if ((x) != DD_TESTENV_OK) {                    \
+            fprintf(stderr, "setup: %s failed\n", #x); \
+            return 1;                                  \
+        }                                              \
     } while (0)
 
 static void check(dd_testenv_status_t st, const char *what)
@@ -140,8 +140,8 @@ static void test_shim_live_runtime_deny_kicks(void **state)
                                               -1, 1, T_MS),
                      1);
     assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_AUTH_FAILURE, "Thing01", NULL,
-                                              DD_METERING_ACTION_CONNECT,
-                                              DD_METERING_REASON_POLICY, 2, T_MS),
+                                              DD_METERING_ACTION_CONNECT, DD_METERING_REASON_POLICY,
+                                              2, T_MS),
                      2);
     /* Released: it may connect and publish again. */
     check(dd_testenv_group_remove(&g_env, "IsolatedDevices", "Thing01"), "release");
@@ -248,10 +248,10 @@ static void test_shim_live_malformed_policy_keeps_previous(void **state)
 
         /* Replacing the allow-all policy by a deny-all one, and a broken policy:
          * all or nothing, so the allow-all policy stays. */
-        cJSON_AddItemToArray(list, policy_entity("AllowAll",
-                                                 "{\"Version\":\"2012-10-17\",\"Statement\":"
-                                                 "{\"Effect\":\"Deny\",\"Action\":\"iot:*\","
-                                                 "\"Resource\":\"*\"}}"));
+        cJSON_AddItemToArray(list,
+                             policy_entity("AllowAll", "{\"Version\":\"2012-10-17\",\"Statement\":"
+                                                       "{\"Effect\":\"Deny\",\"Action\":\"iot:*\","
+                                                       "\"Resource\":\"*\"}}"));
         cJSON_AddItemToArray(list, policy_entity("Bad", bad[i].doc));
         st = dd_testenv_control(&g_env, DD_CONTROL_TOPIC_REGISTRY, root, error, sizeof(error));
         cJSON_Delete(root);
@@ -264,8 +264,8 @@ static void test_shim_live_malformed_policy_keeps_previous(void **state)
         assert_true(reaches(dev, obs, "keep/t04", "still allowed", "keep/marker"));
     }
     /* Not even JSON: nothing to answer, nothing changes. */
-    check(dd_testenv_mqtt_publish(g_env.service, DD_CONTROL_TOPIC_REGISTRY, "{\"entities\":[",
-                                  13, 1, T_MS),
+    check(dd_testenv_mqtt_publish(g_env.service, DD_CONTROL_TOPIC_REGISTRY, "{\"entities\":[", 13,
+                                  1, T_MS),
           "garbage control");
     assert_true(reaches(dev, obs, "keep/t04", "still allowed 2", "keep/marker"));
     assert_int_equal(dd_testenv_log_count(&g_env, "policy Bad: Statement[0].Effect must be"), 1);

@@ -29,12 +29,12 @@ static dd_testenv_creds_t g_receiver; /* thing Receiver */
 static dd_testenv_creds_t g_gateway;  /* attached to no thing */
 static dd_testenv_creds_t g_inactive; /* thing Dormant, INACTIVE */
 
-#define TRY(x)                                                     \
-    do {                                                           \
-        if ((x) != DD_TESTENV_OK) {                                \
-            fprintf(stderr, "setup: %s failed\n", #x);             \
-            return 1;                                              \
-        }                                                          \
+#define TRY(x)                                         \
+    do {                                               \
+        if ((x) != DD_TESTENV_OK) {                    \
+            fprintf(stderr, "setup: %s failed\n", #x); \
+            return 1;                                  \
+        }                                              \
     } while (0)
 
 static void check(dd_testenv_status_t st, const char *what)
@@ -68,8 +68,8 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* Sizes of the records of one type/key/subject, sorted. */
-static size_t sizes_of(dd_metering_type_t type, const char *key, const char *subject,
-                       uint32_t *out, size_t cap)
+static size_t sizes_of(dd_metering_type_t type, const char *key, const char *subject, uint32_t *out,
+                       size_t cap)
 {
     size_t i;
     size_t n = 0;
@@ -112,8 +112,7 @@ static void test_shim_metering_counts_equal_what_was_sent(void **state)
     memset(payload, 'm', sizeof(payload));
     for (i = 0; i < N_MESSAGES; i++) {
         want[i] = (uint32_t)((i * 37) % 1500);
-        check(dd_testenv_mqtt_publish(tx, "data/telemetry", payload, want[i], (int)(i % 2),
-                                      T_MS),
+        check(dd_testenv_mqtt_publish(tx, "data/telemetry", payload, want[i], (int)(i % 2), T_MS),
               "publish");
     }
     for (i = 0; i < N_MESSAGES; i++) {
@@ -124,8 +123,8 @@ static void test_shim_metering_counts_equal_what_was_sent(void **state)
     }
     /* Everything metered before the marker is in the stream before it. */
     check(dd_testenv_mqtt_publish(tx, "marker/end", "m", 1, 1, T_MS), "marker");
-    assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_SENT, "Sender", "marker/end",
-                                              -1, -1, 1, T_MS),
+    assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_SENT, "Sender", "marker/end", -1,
+                                              -1, 1, T_MS),
                      1);
 
     /* Sent: exactly N, with each message's size. */
@@ -146,12 +145,11 @@ static void test_shim_metering_counts_equal_what_was_sent(void **state)
                                                DD_METERING_ACTION_SUBSCRIBE,
                                                DD_METERING_REASON_RESERVED_TOPIC),
                      1);
-    assert_int_equal(dd_testenv_metering_count(&g_env, DD_METERING_AUTH_FAILURE, "Sender", NULL,
-                                               -1, -1),
+    assert_int_equal(dd_testenv_metering_count(&g_env, DD_METERING_AUTH_FAILURE, "Sender", NULL, -1,
+                                               -1),
                      0);
     /* One connection attempt each, with the source IP; keyed by thing. */
-    assert_int_equal(dd_testenv_metering_count(&g_env, DD_METERING_CONNECT, "Sender", NULL, -1,
-                                               -1),
+    assert_int_equal(dd_testenv_metering_count(&g_env, DD_METERING_CONNECT, "Sender", NULL, -1, -1),
                      1);
     r = dd_testenv_metering_find(&g_env, DD_METERING_CONNECT, "Sender");
     assert_true(r->success);
@@ -168,8 +166,8 @@ static void test_shim_metering_counts_equal_what_was_sent(void **state)
     assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_DISCONNECT, "Sender", NULL, -1,
                                               -1, 1, T_MS),
                      1);
-    assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_DISCONNECT, "Receiver", NULL,
-                                              -1, -1, 1, T_MS),
+    assert_int_equal(dd_testenv_metering_wait(&g_env, DD_METERING_DISCONNECT, "Receiver", NULL, -1,
+                                              -1, 1, T_MS),
                      1);
 }
 

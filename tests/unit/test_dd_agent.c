@@ -54,10 +54,11 @@ static void test_dd_agent_args_workshop(void **state)
     char msg[256];
 
     (void)state;
-    assert_int_equal(parse(&o, msg, sizeof(msg), "--endpoint", "abc123-ats.iot.us-east-1.amazonaws.com",
-                           "--rootCA", "/tmp/rootca.pem", "--cert", "/tmp/cert.pem", "--key",
-                           "/tmp/private.key", "--client_id", "SensorDevice03", "--thing_name",
-                           "Thing03", "--format", "json", "-i", "300"),
+    assert_int_equal(parse(&o, msg, sizeof(msg), "--endpoint",
+                           "abc123-ats.iot.us-east-1.amazonaws.com", "--rootCA", "/tmp/rootca.pem",
+                           "--cert", "/tmp/cert.pem", "--key", "/tmp/private.key", "--client_id",
+                           "SensorDevice03", "--thing_name", "Thing03", "--format", "json", "-i",
+                           "300"),
                      DD_AGENT_OK);
     assert_string_equal(o.host, "abc123-ats.iot.us-east-1.amazonaws.com");
     assert_int_equal(o.port, 8883);
@@ -183,7 +184,8 @@ static void test_dd_agent_replies(void **state)
                                    "\"timestamp\":1635802047699}";
 
     (void)state;
-    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, ACCEPTED, sizeof(ACCEPTED) - 1, &r),
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, ACCEPTED, sizeof(ACCEPTED) - 1,
+                                          &r),
                      DD_AGENT_OK);
     assert_true(r.accepted);
     assert_true(r.has_report_id);
@@ -193,7 +195,8 @@ static void test_dd_agent_replies(void **state)
     /* With the NUL some producers append. */
     assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, ACCEPTED, sizeof(ACCEPTED), &r),
                      DD_AGENT_OK);
-    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, REJECTED, sizeof(REJECTED) - 1, &r),
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, REJECTED, sizeof(REJECTED) - 1,
+                                          &r),
                      DD_AGENT_OK);
     assert_false(r.accepted);
     assert_false(r.has_report_id);
@@ -208,8 +211,9 @@ static void test_dd_agent_replies(void **state)
     assert_true(r.accepted);
     assert_int_equal(r.report_id, 1700000000123ULL);
     assert_string_equal(r.thing_name, "T1");
-    assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_CBOR, "T1", true, 42, "InvalidPayload",
-                                               "Malformed metrics report", 5, buf, sizeof(buf), &len),
+    assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_CBOR, "T1", true, 42,
+                                               "InvalidPayload", "Malformed metrics report", 5, buf,
+                                               sizeof(buf), &len),
                      DD_REPORT_OK);
     assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_CBOR, buf, len, &r), DD_AGENT_OK);
     assert_false(r.accepted);
@@ -225,7 +229,8 @@ static void test_dd_agent_replies(void **state)
                      DD_AGENT_INVALID_REPLY);
     assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_CBOR, "\xff", 1, &r),
                      DD_AGENT_INVALID_REPLY);
-    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, "", 0, &r), DD_AGENT_INVALID_REPLY);
+    assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, "", 0, &r),
+                     DD_AGENT_INVALID_REPLY);
     assert_int_equal(dd_agent_parse_reply(DD_REPORT_FORMAT_JSON, "x", 1, NULL),
                      DD_AGENT_BAD_PARAMETER);
 }
@@ -342,8 +347,8 @@ static void test_dd_agent_setup_failures(void **state)
     assert_int_equal(dd_agent_run(&o, &stop, NULL, NULL), DD_AGENT_SETUP_FAILED);
     dd_agent_options_free(&o);
     /* Credentials that do not exist: refused before any connection. */
-    assert_int_equal(parse(&o, msg, sizeof(msg), "-e", "127.0.0.1:1", "-r", "/nonexistent/ca",
-                           "-c", "/nonexistent/c", "-k", "/nonexistent/k", "-id", "X", "--once",
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-e", "127.0.0.1:1", "-r", "/nonexistent/ca", "-c",
+                           "/nonexistent/c", "-k", "/nonexistent/k", "-id", "X", "--once",
                            "--proc-root", FIX_PROC),
                      DD_AGENT_OK);
     assert_int_equal(dd_agent_run(&o, &stop, NULL, NULL), DD_AGENT_SETUP_FAILED);
@@ -445,8 +450,8 @@ static void test_dd_agent_dry_run_on_pipeline_clock(void **state)
     (void)state;
     assert_non_null(out);
     (void)snprintf(spec, sizeof(spec), "scaled:3600:%lld:%lld", (long long)now, (long long)now);
-    assert_int_equal(parse(&o, msg, sizeof(msg), "-d", "-i", "300", "--count", "3",
-                           "--proc-root", FIX_PROC, "-t", "Thing03", "--clock", spec),
+    assert_int_equal(parse(&o, msg, sizeof(msg), "-d", "-i", "300", "--count", "3", "--proc-root",
+                           FIX_PROC, "-t", "Thing03", "--clock", spec),
                      DD_AGENT_OK);
     assert_string_equal(o.clock_spec, spec);
     assert_int_equal(dd_devclock_resolve(o.clock_spec, NULL, NULL, &dc, msg, sizeof(msg)),

@@ -17,10 +17,13 @@ static void run(dd_alarm_t *a, const char *verdicts, int to_alarm, int to_clear,
     for (i = 0; verdicts[i] != '\0'; i++) {
         dd_alarm_transition_t tr;
         assert_int_equal(dd_alarm_step(a, verdicts[i] == 'v', to_alarm, to_clear,
-                                       (int64_t)(i + 1) * 300000, "0123456789abcdef0123456789abcdef",
-                                       &tr), DD_ALARM_OK);
-        out[i] = tr == DD_ALARM_RAISED ? 'R' : tr == DD_ALARM_STILL_VIOLATING ? 'S'
-                 : tr == DD_ALARM_CLEARED ? 'C' : '.';
+                                       (int64_t)(i + 1) * 300000,
+                                       "0123456789abcdef0123456789abcdef", &tr),
+                         DD_ALARM_OK);
+        out[i] = tr == DD_ALARM_RAISED            ? 'R'
+                 : tr == DD_ALARM_STILL_VIOLATING ? 'S'
+                 : tr == DD_ALARM_CLEARED         ? 'C'
+                                                  : '.';
     }
     out[i] = '\0';
 }

@@ -32,7 +32,7 @@ static const char *SPEC_BEHAVIOR =
     "\"durationSeconds\":300,\"consecutiveDatapointsToAlarm\":1,\"comparisonOperator\":"
     "\"less-than\"},\"name\":\"MessagesPub\",\"metric\":\"aws:num-messages-sent\"}";
 
-static const char *const ALERT_MEMBERS[] = {"violationEventTime", "thingName", "behavior",
+static const char *const ALERT_MEMBERS[] = {"violationEventTime", "thingName",   "behavior",
                                             "violationEventType", "metricValue", "violationId",
                                             "securityProfileName"};
 
@@ -78,8 +78,7 @@ static cJSON *parse_members(const char *text, const char *const *names, size_t c
 
     assert_non_null(root);
     assert_true(cJSON_IsObject(root));
-    cJSON_ArrayForEach(item, root)
-    {
+    cJSON_ArrayForEach (item, root) {
         assert_true(i < count);
         assert_string_equal(item->string, names[i]);
         i++;
@@ -160,7 +159,7 @@ static void test_dd_alerts_message_alarm_cleared_same_members(void **state)
 
 static void test_dd_alerts_message_invalidated_has_verification_no_value(void **state)
 {
-    static const char *const names[] = {"violationEventTime", "thingName", "behavior",
+    static const char *const names[] = {"violationEventTime", "thingName",   "behavior",
                                         "violationEventType", "violationId", "securityProfileName",
                                         "verificationState"};
     event_fixture_t f;
@@ -191,9 +190,9 @@ static void test_dd_alerts_message_invalidated_has_verification_no_value(void **
 
 static void test_dd_alerts_message_list_value_and_no_value(void **state)
 {
-    static const char *const no_value[] = {"violationEventTime", "thingName", "behavior",
-                                           "violationEventType", "violationId",
-                                           "securityProfileName"};
+    static const char *const no_value[] = {"violationEventTime", "thingName",
+                                           "behavior",           "violationEventType",
+                                           "violationId",        "securityProfileName"};
     static const uint16_t ports[] = {22, 8080};
     event_fixture_t f;
     cJSON *root;
@@ -246,10 +245,11 @@ static void assert_uuid(const char *s)
 }
 
 /* Checks an SNS notification object carrying @p message. */
-static void assert_notification_as(const cJSON *sns, const char *message, const char *timestamp, bool lambda)
+static void assert_notification_as(const cJSON *sns, const char *message, const char *timestamp,
+                                   bool lambda)
 {
-    static const char *const required[] = {"Type", "MessageId", "TopicArn", "Message", "Timestamp",
-                                           "SignatureVersion", "Signature"};
+    static const char *const required[] = {"Type",      "MessageId",        "TopicArn", "Message",
+                                           "Timestamp", "SignatureVersion", "Signature"};
     size_t i;
 
     assert_true(cJSON_IsObject(sns));
@@ -257,10 +257,14 @@ static void assert_notification_as(const cJSON *sns, const char *message, const 
         assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(sns, required[i])));
     }
     /* SNS spells these differently for HTTP subscribers and in a Lambda event. */
-    assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(sns, lambda ? "SigningCertUrl" : "SigningCertURL")));
-    assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(sns, lambda ? "UnsubscribeUrl" : "UnsubscribeURL")));
-    assert_null(cJSON_GetObjectItemCaseSensitive(sns, lambda ? "SigningCertURL" : "SigningCertUrl"));
-    assert_null(cJSON_GetObjectItemCaseSensitive(sns, lambda ? "UnsubscribeURL" : "UnsubscribeUrl"));
+    assert_true(cJSON_IsString(
+        cJSON_GetObjectItemCaseSensitive(sns, lambda ? "SigningCertUrl" : "SigningCertURL")));
+    assert_true(cJSON_IsString(
+        cJSON_GetObjectItemCaseSensitive(sns, lambda ? "UnsubscribeUrl" : "UnsubscribeURL")));
+    assert_null(
+        cJSON_GetObjectItemCaseSensitive(sns, lambda ? "SigningCertURL" : "SigningCertUrl"));
+    assert_null(
+        cJSON_GetObjectItemCaseSensitive(sns, lambda ? "UnsubscribeURL" : "UnsubscribeUrl"));
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(sns, "Subject")));
     assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(sns, "MessageAttributes")));
     assert_string_equal(member_string(sns, "Type"), "Notification");
@@ -324,8 +328,10 @@ static void test_dd_alerts_sns_notification(void **state)
     (void)state;
     make_event(&f, DD_ALARM_RAISED, 54);
     assert_int_equal(dd_alerts_message(&f.ev, &message), DD_ALERTS_OK);
-    assert_int_equal(dd_alerts_sns_notification(TOPIC_ARN, message, 1573786800123LL, &a), DD_ALERTS_OK);
-    assert_int_equal(dd_alerts_sns_notification(TOPIC_ARN, message, 1700000000005LL, &b), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_sns_notification(TOPIC_ARN, message, 1573786800123LL, &a),
+                     DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_sns_notification(TOPIC_ARN, message, 1700000000005LL, &b),
+                     DD_ALERTS_OK);
     ja = cJSON_Parse(a);
     jb = cJSON_Parse(b);
     /* ISO-8601 UTC with milliseconds, zero-padded. */
@@ -339,7 +345,8 @@ static void test_dd_alerts_sns_notification(void **state)
     free(b);
     assert_int_equal(dd_alerts_sns_notification(NULL, message, 0, &a), DD_ALERTS_BAD_PARAMETER);
     assert_int_equal(dd_alerts_sns_notification(TOPIC_ARN, NULL, 0, &a), DD_ALERTS_BAD_PARAMETER);
-    assert_int_equal(dd_alerts_sns_notification(TOPIC_ARN, message, 0, NULL), DD_ALERTS_BAD_PARAMETER);
+    assert_int_equal(dd_alerts_sns_notification(TOPIC_ARN, message, 0, NULL),
+                     DD_ALERTS_BAD_PARAMETER);
     free(message);
     dd_behavior_free(&f.behavior);
 }
@@ -359,7 +366,8 @@ static void test_dd_alerts_lambda_event_envelope(void **state)
     (void)state;
     make_event(&f, DD_ALARM_RAISED, 54);
     assert_int_equal(dd_alerts_message(&f.ev, &message), DD_ALERTS_OK);
-    assert_int_equal(dd_alerts_lambda_event(TOPIC_ARN, message, 1573786800123LL, &text), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_lambda_event(TOPIC_ARN, message, 1573786800123LL, &text),
+                     DD_ALERTS_OK);
     root = cJSON_Parse(text);
     assert_non_null(root);
     records = cJSON_GetObjectItemCaseSensitive(root, "Records");
@@ -402,7 +410,8 @@ static void test_dd_alerts_lambda_event_for_a_subscription(void **state)
     (void)state;
     make_event(&f, DD_ALARM_RAISED, 54);
     assert_int_equal(dd_alerts_message(&f.ev, &message), DD_ALERTS_OK);
-    assert_int_equal(dd_alerts_lambda_event(TOPIC_ARN, message, 1573786800123LL, &event), DD_ALERTS_OK);
+    assert_int_equal(dd_alerts_lambda_event(TOPIC_ARN, message, 1573786800123LL, &event),
+                     DD_ALERTS_OK);
     assert_int_equal(dd_alerts_lambda_event_for(event, 7, &a), DD_ALERTS_OK);
     assert_int_equal(dd_alerts_lambda_event_for(event, 7, &a2), DD_ALERTS_OK);
     assert_int_equal(dd_alerts_lambda_event_for(event, 8, &b), DD_ALERTS_OK);
@@ -412,14 +421,16 @@ static void test_dd_alerts_lambda_event_for_a_subscription(void **state)
     re = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(je, "Records"), 0);
     ra = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ja, "Records"), 0);
     /* The subscription's ARN, stable for that subscription, UUID-shaped. */
-    assert_string_equal(member_string(ra, "EventSubscriptionArn"), TOPIC_ARN ":00000000-0000-4000-8000-000000000007");
+    assert_string_equal(member_string(ra, "EventSubscriptionArn"),
+                        TOPIC_ARN ":00000000-0000-4000-8000-000000000007");
     assert_string_equal(a, a2);
-    assert_string_equal(member_string(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(jb, "Records"), 0),
-                                      "EventSubscriptionArn"),
-                        TOPIC_ARN ":00000000-0000-4000-8000-000000000008");
+    assert_string_equal(
+        member_string(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(jb, "Records"), 0),
+                      "EventSubscriptionArn"),
+        TOPIC_ARN ":00000000-0000-4000-8000-000000000008");
     /* One message: the same MessageId (and everything else) for every subscriber. */
-    assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(ra, "Sns"), cJSON_GetObjectItemCaseSensitive(re, "Sns"),
-                              true));
+    assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(ra, "Sns"),
+                              cJSON_GetObjectItemCaseSensitive(re, "Sns"), true));
     assert_string_equal(member_string(ra, "EventSource"), "aws:sns");
     cJSON_Delete(je);
     cJSON_Delete(ja);
@@ -428,7 +439,8 @@ static void test_dd_alerts_lambda_event_for_a_subscription(void **state)
     free(a2);
     free(b);
     assert_int_equal(dd_alerts_lambda_event_for(event, 0, &a), DD_ALERTS_BAD_PARAMETER);
-    assert_int_equal(dd_alerts_lambda_event_for("{\"Records\":[]}", 1, &a), DD_ALERTS_BAD_PARAMETER);
+    assert_int_equal(dd_alerts_lambda_event_for("{\"Records\":[]}", 1, &a),
+                     DD_ALERTS_BAD_PARAMETER);
     assert_int_equal(dd_alerts_lambda_event_for(NULL, 1, &a), DD_ALERTS_BAD_PARAMETER);
     free(event);
     free(message);
@@ -445,9 +457,9 @@ typedef struct http_server {
     pthread_t thread;
     atomic_bool stop;
     pthread_mutex_t lock;
-    int status;                     /* answer; 0 = read the request and never answer */
+    int status; /* answer; 0 = read the request and never answer */
     int requests;
-    char *request[MAX_REQUESTS];    /* each request as received, head and body */
+    char *request[MAX_REQUESTS]; /* each request as received, head and body */
     int hung[MAX_REQUESTS];
     int hung_count;
 } http_server_t;
@@ -658,12 +670,14 @@ static void test_dd_alerts_webhook_posts_notification(void **state)
     server_start(&s, 200);
     start_deliverer(&d, 3, 20, 2000, &w);
     (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/sns/hook", (unsigned)s.port);
-    assert_int_equal(dd_alerts_webhooks_post(w, "alerts", url, "{\"Type\":\"Notification\",\"n\":1}"),
+    assert_int_equal(dd_alerts_webhooks_post(w, "alerts", url,
+                                             "{\"Type\":\"Notification\",\"n\":1}"),
                      DD_ALERTS_OK);
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", url, "{\"n\":2}"), DD_ALERTS_OK);
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", url, "{\"n\":3}"), DD_ALERTS_OK);
     deadline = dd_clock_mono_ms() + 5000;
-    while ((server_requests(&s) < 3 || dd_alerts_webhooks_pending(w) > 0) && dd_clock_mono_ms() < deadline) {
+    while ((server_requests(&s) < 3 || dd_alerts_webhooks_pending(w) > 0) &&
+           dd_clock_mono_ms() < deadline) {
         sleep_ms(5);
     }
     assert_int_equal(dd_alerts_webhooks_pending(w), 0);
@@ -700,7 +714,8 @@ static void test_dd_alerts_webhook_retries_then_dead_letters(void **state)
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", url, "{\"n\":1}"), DD_ALERTS_OK);
     deadline = start + 5000;
     /* A job stops being pending just after its dead letter is written: wait for both. */
-    while ((dead_count(&d) == 0 || dd_alerts_webhooks_pending(w) != 0) && dd_clock_mono_ms() < deadline) {
+    while ((dead_count(&d) == 0 || dd_alerts_webhooks_pending(w) != 0) &&
+           dd_clock_mono_ms() < deadline) {
         sleep_ms(5);
     }
     assert_int_equal(dead_count(&d), 1);
@@ -762,15 +777,15 @@ static void test_dd_alerts_webhook_stop_dead_letters_pending(void **state)
 typedef struct deliveries {
     pthread_mutex_t lock;
     int calls;
-    int succeed_at;              /* 0 = never */
+    int succeed_at; /* 0 = never */
     int attempt[4];
     char job_id[4][40];
     char endpoint[64];
     char body[64];
 } deliveries_t;
 
-static bool deliver(void *ctx, const char *topic, const char *endpoint, const char *body, const char *job_id,
-                    int attempt, char *error, size_t error_len)
+static bool deliver(void *ctx, const char *topic, const char *endpoint, const char *body,
+                    const char *job_id, int attempt, char *error, size_t error_len)
 {
     deliveries_t *d = ctx;
     bool ok;
@@ -792,7 +807,8 @@ static bool deliver(void *ctx, const char *topic, const char *endpoint, const ch
     return ok;
 }
 
-static void start_invoker(dead_letters_t *dl, deliveries_t *dv, int succeed_at, dd_alerts_webhooks_t **w)
+static void start_invoker(dead_letters_t *dl, deliveries_t *dv, int succeed_at,
+                          dd_alerts_webhooks_t **w)
 {
     dd_alerts_webhook_config_t cfg;
 
@@ -856,7 +872,8 @@ static void test_dd_alerts_deliver_function_failing_is_dead_lettered(void **stat
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", fn, "{}"), DD_ALERTS_OK);
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", fn, "{\"n\":2}"), DD_ALERTS_OK);
     deadline = dd_clock_mono_ms() + 5000;
-    while ((dead_count(&dl) < 2 || dd_alerts_webhooks_pending(w) != 0) && dd_clock_mono_ms() < deadline) {
+    while ((dead_count(&dl) < 2 || dd_alerts_webhooks_pending(w) != 0) &&
+           dd_clock_mono_ms() < deadline) {
         sleep_ms(5);
     }
     dd_alerts_webhooks_stop(w);
@@ -867,8 +884,8 @@ static void test_dd_alerts_deliver_function_failing_is_dead_lettered(void **stat
     /* The deliver function's own reason is what the dead letter keeps. */
     assert_string_equal(dl.error[0], "ValueError: attempt 3");
     /* Two jobs, two request ids (the jobs' attempts interleave). */
-    assert_true(strcmp(dv.job_id[0], dv.job_id[1]) != 0 || strcmp(dv.job_id[0], dv.job_id[2]) != 0 ||
-                strcmp(dv.job_id[0], dv.job_id[3]) != 0);
+    assert_true(strcmp(dv.job_id[0], dv.job_id[1]) != 0 ||
+                strcmp(dv.job_id[0], dv.job_id[2]) != 0 || strcmp(dv.job_id[0], dv.job_id[3]) != 0);
     pthread_mutex_destroy(&dv.lock);
     pthread_mutex_destroy(&dl.lock);
 }
@@ -881,10 +898,13 @@ static void test_dd_alerts_webhook_bad_parameters(void **state)
     (void)state;
     assert_int_equal(dd_alerts_webhooks_start(NULL, NULL), DD_ALERTS_BAD_PARAMETER);
     start_deliverer(&d, 0, 0, 0, &w);
-    assert_int_equal(dd_alerts_webhooks_post(NULL, "t", "http://127.0.0.1:1/", "b"), DD_ALERTS_BAD_PARAMETER);
-    assert_int_equal(dd_alerts_webhooks_post(w, NULL, "http://127.0.0.1:1/", "b"), DD_ALERTS_BAD_PARAMETER);
+    assert_int_equal(dd_alerts_webhooks_post(NULL, "t", "http://127.0.0.1:1/", "b"),
+                     DD_ALERTS_BAD_PARAMETER);
+    assert_int_equal(dd_alerts_webhooks_post(w, NULL, "http://127.0.0.1:1/", "b"),
+                     DD_ALERTS_BAD_PARAMETER);
     assert_int_equal(dd_alerts_webhooks_post(w, "t", NULL, "b"), DD_ALERTS_BAD_PARAMETER);
-    assert_int_equal(dd_alerts_webhooks_post(w, "t", "http://127.0.0.1:1/", NULL), DD_ALERTS_BAD_PARAMETER);
+    assert_int_equal(dd_alerts_webhooks_post(w, "t", "http://127.0.0.1:1/", NULL),
+                     DD_ALERTS_BAD_PARAMETER);
     assert_int_equal(dd_alerts_webhooks_pending(w), 0);
     assert_int_equal(dd_alerts_webhooks_pending(NULL), 0);
     dd_alerts_webhooks_stop(w);

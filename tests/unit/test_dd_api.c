@@ -266,7 +266,7 @@ static void test_dd_api_pagination_exactly_once(void **state)
             (void)snprintf(uri, sizeof(uri), "/things?maxResults=5");
         }
         j = expect_ok(e, "GET", uri, NULL);
-        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(j, "things")) {
+        cJSON_ArrayForEach (item, cJSON_GetObjectItemCaseSensitive(j, "things")) {
             int n = atoi(str(item, "thingName") + 1);
             assert_true(n >= 0 && n < 23);
             seen[n]++;
@@ -318,14 +318,13 @@ static void test_dd_api_identity(void **state)
     e->principal = arn;
     cJSON_Delete(expect_ok(e, "PUT", "/things/Thing03/principals", NULL));
     j = expect_ok(e, "GET", "/things/Thing03/principals", NULL);
-    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "principals"), 0)
-                            ->valuestring,
-                        arn);
+    assert_string_equal(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "principals"), 0)->valuestring, arn);
     cJSON_Delete(j);
     j = expect_ok(e, "GET", "/principals/things", NULL);
-    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "things"), 0)
-                            ->valuestring,
-                        "Thing03");
+    assert_string_equal(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "things"), 0)->valuestring,
+        "Thing03");
     cJSON_Delete(j);
     e->principal = "arn:aws:iam::123456789012:user/bob";
     expect_error(e, "PUT", "/things/Thing03/principals", NULL, 400, "InvalidRequestException",
@@ -336,7 +335,8 @@ static void test_dd_api_identity(void **state)
 
     (void)snprintf(uri, sizeof(uri), "/certificates/%s", id);
     j = expect_ok(e, "GET", uri, NULL);
-    assert_string_equal(str(cJSON_GetObjectItemCaseSensitive(j, "certificateDescription"), "status"),
+    assert_string_equal(str(cJSON_GetObjectItemCaseSensitive(j, "certificateDescription"),
+                            "status"),
                         "ACTIVE");
     cJSON_Delete(j);
     before = e->registry_calls;
@@ -372,9 +372,9 @@ static void test_dd_api_identity(void **state)
                   "/attached-policies/"
                   "arn%3Aaws%3Aiot%3Aus-east-1%3A123456789012%3Athinggroup%2FIsolatedDevices",
                   NULL);
-    assert_string_equal(
-        str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "policies"), 0), "policyName"),
-        "DenyAll");
+    assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "policies"), 0),
+                            "policyName"),
+                        "DenyAll");
     cJSON_Delete(j);
     expect_error(e, "DELETE", "/policies/DenyAll", NULL, 409, "DeleteConflictException", NULL);
     j = expect_ok(e, "GET", "/endpoint?endpointType=iot%3AData-ATS", NULL);
@@ -401,7 +401,8 @@ static void test_dd_api_groups(void **state)
     meta = cJSON_GetObjectItemCaseSensitive(j, "thingGroupMetadata");
     assert_string_equal(str(meta, "parentGroupName"), "Root");
     assert_string_equal(
-        str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(meta, "rootToParentThingGroups"), 0),
+        str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(meta, "rootToParentThingGroups"),
+                               0),
             "groupName"),
         "Root");
     cJSON_Delete(j);
@@ -434,9 +435,8 @@ static void test_dd_api_groups(void **state)
     expect_error(e, "PUT", "/thing-groups/addThingToThingGroup", "{\"thingName\":\"T1\"}", 400,
                  "InvalidRequestException", "thingGroupName or thingGroupArn");
     j = expect_ok(e, "GET", "/thing-groups/Root/things?recursive=true", NULL);
-    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "things"), 0)
-                            ->valuestring,
-                        "T1");
+    assert_string_equal(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "things"), 0)->valuestring, "T1");
     cJSON_Delete(j);
     /* All or nothing: a missing group leaves the membership unchanged. */
     j = call(e, "PUT", "/thing-groups/updateThingGroupsForThing",
@@ -531,13 +531,15 @@ static void test_dd_api_security_profiles(void **state)
                   "/security-profiles-for-target?maxResults=2&securityProfileTargetArn="
                   "arn%3Aaws%3Aiot%3Aus-east-1%3A123456789012%3Aall%2Fthings",
                   NULL);
-    assert_int_equal(
-        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "securityProfileTargetMappings")), 2);
+    assert_int_equal(cJSON_GetArraySize(
+                         cJSON_GetObjectItemCaseSensitive(j, "securityProfileTargetMappings")),
+                     2);
     assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "nextToken")));
     cJSON_Delete(j);
     j = expect_ok(e, "GET", "/security-profiles?metricName=aws%3Aall-bytes-out", NULL);
-    assert_int_equal(
-        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "securityProfileIdentifiers")), 1);
+    assert_int_equal(cJSON_GetArraySize(
+                         cJSON_GetObjectItemCaseSensitive(j, "securityProfileIdentifiers")),
+                     1);
     cJSON_Delete(j);
     expect_error(e, "GET", "/security-profiles?metricName=a&dimensionName=b", NULL, 400,
                  "InvalidRequestException", "together");
@@ -581,7 +583,8 @@ static void test_dd_api_violations_from_a_report(void **state)
 
     j = expect_ok(e, "GET", "/active-violations?thingName=Thing03", NULL);
     {
-        const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "activeViolations"), 0);
+        const cJSON *v =
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "activeViolations"), 0);
         assert_non_null(v);
         (void)snprintf(id, sizeof(id), "%s", str(v, "violationId"));
         assert_true(cJSON_GetObjectItemCaseSensitive(v, "violationStartTime")->valuedouble ==
@@ -606,7 +609,8 @@ static void test_dd_api_violations_from_a_report(void **state)
                            "{\"verificationState\":\"TRUE_POSITIVE\","
                            "\"verificationStateDescription\":\"seen\"}"));
     j = expect_ok(e, "GET", "/active-violations?verificationState=TRUE_POSITIVE", NULL);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "activeViolations")), 1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "activeViolations")),
+                     1);
     cJSON_Delete(j);
     expect_error(e, "POST", "/violations/verification-state/abc",
                  "{\"verificationState\":\"TRUE_POSITIVE\"}", 404, "ResourceNotFoundException",
@@ -674,11 +678,10 @@ static void test_dd_api_violations_from_a_report(void **state)
     j = expect_ok(e, "GET", "/detect/mitigationactions/executions?taskId=t1", NULL);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "actionsExecutions")),
                      2);
-    assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j,
-                                                                                 "actionsExecutions"),
-                                                0),
-                            "errorCode"),
-                        "NotSupported");
+    assert_string_equal(
+        str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "actionsExecutions"), 0),
+            "errorCode"),
+        "NotSupported");
     cJSON_Delete(j);
     expect_error(e, "PUT", "/detect/mitigationactions/tasks/t1/cancel", NULL, 400,
                  "InvalidRequestException", "IN_PROGRESS");
@@ -693,8 +696,9 @@ static void test_dd_api_custom_metrics_and_dimensions(void **state)
     int status;
     char code[64];
 
-    j = expect_ok(e, "POST", "/custom-metric/cpu",
-                  "{\"metricType\":\"number\",\"displayName\":\"CPU\",\"clientRequestToken\":\"a\"}");
+    j = expect_ok(
+        e, "POST", "/custom-metric/cpu",
+        "{\"metricType\":\"number\",\"displayName\":\"CPU\",\"clientRequestToken\":\"a\"}");
     assert_string_equal(str(j, "metricArn"), "arn:aws:iot:us-east-1:123456789012:custommetric/cpu");
     cJSON_Delete(j);
     j = call(e, "POST", "/custom-metric/cpu",
@@ -706,8 +710,9 @@ static void test_dd_api_custom_metrics_and_dimensions(void **state)
     expect_error(e, "POST", "/custom-metric/aws%3Acpu",
                  "{\"metricType\":\"number\",\"clientRequestToken\":\"a\"}", 400,
                  "InvalidRequestException", "aws:");
-    expect_error(e, "POST", "/custom-metric/x", "{\"metricType\":\"float\",\"clientRequestToken\":"
-                                                "\"a\"}",
+    expect_error(e, "POST", "/custom-metric/x",
+                 "{\"metricType\":\"float\",\"clientRequestToken\":"
+                 "\"a\"}",
                  400, "InvalidRequestException", "enum");
     expect_error(e, "POST", "/custom-metric/x", "{\"metricType\":\"number\"}", 400,
                  "InvalidRequestException", "clientRequestToken");
@@ -774,8 +779,8 @@ static void test_dd_api_strict_json_bodies(void **state)
         char code[64];
         int status;
         size_t len = bad[i].len != 0 ? bad[i].len : strlen(bad[i].body);
-        cJSON *j = call_n(e, "POST", "/things/Strict1", bad[i].body, len, &status, code,
-                          sizeof(code));
+        cJSON *j =
+            call_n(e, "POST", "/things/Strict1", bad[i].body, len, &status, code, sizeof(code));
         const char *m = str(j, "message");
 
         if (status != 400 || strcmp(code, "InvalidRequestException") != 0 ||

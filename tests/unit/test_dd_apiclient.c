@@ -53,8 +53,10 @@ static void test_dd_apiclient_escape(void **state)
     dd_apiclient_escape("a b/c?d=e&f#g%h+i:j@k", out, sizeof(out));
     assert_string_equal(out, "a%20b%2Fc%3Fd%3De%26f%23g%25h%2Bi%3Aj%40k");
     /* An ARN as a path segment. */
-    dd_apiclient_escape("arn:aws:iot:us-east-1:123456789012:thinggroup/Quarantine", out, sizeof(out));
-    assert_string_equal(out, "arn%3Aaws%3Aiot%3Aus-east-1%3A123456789012%3Athinggroup%2FQuarantine");
+    dd_apiclient_escape("arn:aws:iot:us-east-1:123456789012:thinggroup/Quarantine", out,
+                        sizeof(out));
+    assert_string_equal(out,
+                        "arn%3Aaws%3Aiot%3Aus-east-1%3A123456789012%3Athinggroup%2FQuarantine");
     /* UTF-8: each byte. */
     dd_apiclient_escape("caf\xc3\xa9 \xe2\x82\xac", out, sizeof(out));
     assert_string_equal(out, "caf%C3%A9%20%E2%82%AC");
@@ -119,10 +121,10 @@ typedef struct http_server {
     pthread_t thread;
     atomic_bool stop;
     pthread_mutex_t lock;
-    int status;                     /* the answer's status */
-    char body[256];                 /* and body */
+    int status;     /* the answer's status */
+    char body[256]; /* and body */
     int requests;
-    char *request[MAX_REQUESTS];    /* each request as received, head and body */
+    char *request[MAX_REQUESTS]; /* each request as received, head and body */
 } http_server_t;
 
 /* Reads one whole request (head and Content-Length body) into @p buf. */
@@ -187,10 +189,11 @@ static void *serve(void *arg)
             s->request[s->requests] = strdup(buf);
         }
         s->requests++;
-        n = snprintf(answer, 1024,
-                     "HTTP/1.1 %d Whatever\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s",
-                     s->status, strlen(s->body), s->body);
+        n = snprintf(
+            answer, 1024,
+            "HTTP/1.1 %d Whatever\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+            "Connection: close\r\n\r\n%s",
+            s->status, strlen(s->body), s->body);
         pthread_mutex_unlock(&s->lock);
         (void)send(c, answer, (size_t)n, MSG_NOSIGNAL);
         close(c);
@@ -276,7 +279,8 @@ static void test_dd_apiclient_request_status_and_body(void **state)
     (void)state;
     server_start(&s);
     server_answer(&s, 200, "{\"thingName\":\"Thing03\"}");
-    assert_int_equal(dd_apiclient_request(s.base, "GET", "/things/Thing03", NULL, &status, &response),
+    assert_int_equal(dd_apiclient_request(s.base, "GET", "/things/Thing03", NULL, &status,
+                                          &response),
                      DD_APICLIENT_OK);
     assert_int_equal(status, 200);
     assert_string_equal(response, "{\"thingName\":\"Thing03\"}");
@@ -286,7 +290,8 @@ static void test_dd_apiclient_request_status_and_body(void **state)
     /* Any HTTP status is a response; the body comes back as sent. */
     server_answer(&s, 404, "{\"message\":\"Thing Nope not found\"}");
     assert_int_equal(dd_apiclient_request(s.base, "POST", "/things/Nope?x=1", "{\"a\":1}", &status,
-                                          &response), DD_APICLIENT_OK);
+                                          &response),
+                     DD_APICLIENT_OK);
     assert_int_equal(status, 404);
     assert_string_equal(response, "{\"message\":\"Thing Nope not found\"}");
     free(response);
@@ -298,7 +303,8 @@ static void test_dd_apiclient_request_status_and_body(void **state)
 
     /* An empty body is an empty string, not NULL. */
     server_answer(&s, 200, "");
-    assert_int_equal(dd_apiclient_request(s.base, "DELETE", "/things/Thing03", NULL, &status, &response),
+    assert_int_equal(dd_apiclient_request(s.base, "DELETE", "/things/Thing03", NULL, &status,
+                                          &response),
                      DD_APICLIENT_OK);
     assert_int_equal(status, 200);
     assert_non_null(response);
@@ -326,8 +332,9 @@ static void test_dd_apiclient_request_with_header(void **state)
     (void)state;
     server_start(&s);
     server_answer(&s, 200, "{}");
-    assert_int_equal(dd_apiclient_request_h(s.base, "PUT", "/things/Thing03/principals", principal, NULL,
-                                            &status, &response), DD_APICLIENT_OK);
+    assert_int_equal(dd_apiclient_request_h(s.base, "PUT", "/things/Thing03/principals", principal,
+                                            NULL, &status, &response),
+                     DD_APICLIENT_OK);
     assert_int_equal(status, 200);
     assert_string_equal(response, "{}");
     free(response);
@@ -348,7 +355,8 @@ static void test_dd_apiclient_json(void **state)
     server_answer(&s, 200, "{\"thingGroupArn\":\"arn:x\"}");
     assert_int_equal(dd_apiclient_json(s.base, "POST", "/thing-groups/Quarantine", body, &out),
                      DD_APICLIENT_OK);
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(out, "thingGroupArn")->valuestring, "arn:x");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(out, "thingGroupArn")->valuestring,
+                        "arn:x");
     cJSON_Delete(out);
     assert_string_equal(request_body(&s, 0), "{\"thingGroupName\":\"Quarantine\"}");
     /* A non-2xx status is an error... */
@@ -357,8 +365,9 @@ static void test_dd_apiclient_json(void **state)
                      DD_APICLIENT_BAD_RESPONSE);
     assert_null(out);
     /* ...unless it is the tolerated one. */
-    assert_int_equal(dd_apiclient_json_h(s.base, "POST", "/thing-groups/Quarantine", NULL, body, 409,
-                                         &status, &out), DD_APICLIENT_OK);
+    assert_int_equal(dd_apiclient_json_h(s.base, "POST", "/thing-groups/Quarantine", NULL, body,
+                                         409, &status, &out),
+                     DD_APICLIENT_OK);
     assert_int_equal(status, 409);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(out, "message")->valuestring, "exists");
     cJSON_Delete(out);

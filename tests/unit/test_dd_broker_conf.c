@@ -233,9 +233,8 @@ static void test_dd_broker_conf_refuses_bad_values(void **state)
     fixture_t *f = *state;
     dd_broker_conf_options_t saved = f->o;
     const char **fields[] = {
-        &f->o.plugin_path, &f->o.db_path,  &f->o.clock_spec,     &f->o.region, &f->o.account,
-        &f->o.run_as_user, &f->o.log_file, &f->o.metering_topic, &f->o.bind_address,
-        &f->o.data_dir,
+        &f->o.plugin_path, &f->o.db_path,  &f->o.clock_spec,     &f->o.region,       &f->o.account,
+        &f->o.run_as_user, &f->o.log_file, &f->o.metering_topic, &f->o.bind_address, &f->o.data_dir,
     };
     size_t i;
     size_t j;
@@ -262,8 +261,8 @@ static void test_dd_broker_conf_refuses_bad_values(void **state)
     assert_int_equal(dd_broker_conf_render(&f->o, f->text, sizeof(f->text), NULL),
                      DD_BROKER_CONF_BAD_PARAMETER);
     {
-        static const int ports[][2] = {{0, 8443}, {8883, 0}, {8883, 8883}, {65536, 8443},
-                                       {-1, 8443}, {8883, 70000}};
+        static const int ports[][2] = {{0, 8443},     {8883, 0},  {8883, 8883},
+                                       {65536, 8443}, {-1, 8443}, {8883, 70000}};
 
         for (i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
             f->o = saved;

@@ -24,9 +24,9 @@ static const dd_report_port_t *find_port(const dd_report_port_t *items, size_t n
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (items[i].port == port && ((iface == NULL && !items[i].has_interface)
-                                      || (iface != NULL && items[i].has_interface
-                                          && strcmp(items[i].interface, iface) == 0))) {
+        if (items[i].port == port &&
+            ((iface == NULL && !items[i].has_interface) ||
+             (iface != NULL && items[i].has_interface && strcmp(items[i].interface, iface) == 0))) {
             return &items[i];
         }
     }

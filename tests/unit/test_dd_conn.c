@@ -46,8 +46,8 @@ static void test_dd_conn_split_endpoint(void **state)
     uint16_t port = 1;
 
     (void)state;
-    assert_int_equal(dd_conn_split_endpoint("abc-ats.iot.us-east-1.amazonaws.com", host, sizeof(host),
-                                            &port),
+    assert_int_equal(dd_conn_split_endpoint("abc-ats.iot.us-east-1.amazonaws.com", host,
+                                            sizeof(host), &port),
                      DD_CONN_OK);
     assert_string_equal(host, "abc-ats.iot.us-east-1.amazonaws.com");
     assert_int_equal(port, 0);

@@ -24,12 +24,12 @@
 #include "dd_registry.h"
 
 #define CERT_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define DOC_ALLOW_ALL \
+#define DOC_ALLOW_ALL                                                                        \
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:*\"," \
     "\"Resource\":\"*\"}]}"
 
-static dd_control_status_t decode(const char *topic, const char *payload,
-                                  dd_control_message_t *msg, char *err, size_t err_len)
+static dd_control_status_t decode(const char *topic, const char *payload, dd_control_message_t *msg,
+                                  char *err, size_t err_len)
 {
     return dd_control_decode(topic, payload, payload != NULL ? strlen(payload) : 0, msg, err,
                              err_len);
@@ -72,10 +72,8 @@ static void test_dd_control_batch_round_trip(void **state)
     assert_int_equal(dd_control_batch_init(&b, "42", false), DD_CONTROL_OK);
     assert_int_equal(dd_control_batch_add(&b, DD_REGISTRY_KIND_THING, "Thing03", thing),
                      DD_CONTROL_OK);
-    assert_int_equal(dd_control_batch_add(&b, DD_REGISTRY_KIND_CERT, CERT_A, cert),
-                     DD_CONTROL_OK);
-    assert_int_equal(dd_control_batch_add(&b, DD_REGISTRY_KIND_POLICY, "Old", gone),
-                     DD_CONTROL_OK);
+    assert_int_equal(dd_control_batch_add(&b, DD_REGISTRY_KIND_CERT, CERT_A, cert), DD_CONTROL_OK);
+    assert_int_equal(dd_control_batch_add(&b, DD_REGISTRY_KIND_POLICY, "Old", gone), DD_CONTROL_OK);
     assert_int_equal(dd_control_batch_count(&b), 3);
     /* Names are validated for their kind. */
     assert_int_equal(dd_control_batch_add(&b, DD_REGISTRY_KIND_CERT, "not-hex", cert),
@@ -168,8 +166,7 @@ static void test_dd_control_clock_and_response(void **state)
     dd_control_message_free(&msg);
     free(payload);
     assert_int_equal(dd_control_encode_clock("", NULL, &payload, &len), DD_CONTROL_BAD_PARAMETER);
-    assert_int_equal(dd_control_encode_clock(NULL, NULL, &payload, &len),
-                     DD_CONTROL_BAD_PARAMETER);
+    assert_int_equal(dd_control_encode_clock(NULL, NULL, &payload, &len), DD_CONTROL_BAD_PARAMETER);
 
     /* Responses: ok, and refused with the reason. */
     assert_int_equal(dd_control_encode_response("42", true, NULL, &payload, &len), DD_CONTROL_OK);
@@ -206,8 +203,7 @@ static void test_dd_control_clock_and_response(void **state)
                      DD_CONTROL_MALFORMED);
     assert_int_equal(dd_control_decode_response("{\"id\":\"1\",\"ok\":1}", 17, id, &ok, NULL, 0),
                      DD_CONTROL_MALFORMED);
-    assert_int_equal(dd_control_decode_response("nope", 4, id, &ok, NULL, 0),
-                     DD_CONTROL_MALFORMED);
+    assert_int_equal(dd_control_decode_response("nope", 4, id, &ok, NULL, 0), DD_CONTROL_MALFORMED);
     /* A second "ok" used to be ignored (the first won). */
     assert_int_equal(dd_control_decode_response("{\"id\":\"1\",\"ok\":true,\"ok\":false}", 31, id,
                                                 &ok, NULL, 0),
@@ -247,8 +243,7 @@ static void test_dd_control_malformed(void **state)
         {"$CONTROL/ddlocal/v1/other", "{}", DD_CONTROL_UNKNOWN_TOPIC, "unknown control topic"},
         {"$CONTROL/dynamic-security/v1", "{}", DD_CONTROL_UNKNOWN_TOPIC, "unknown control topic"},
         {DD_CONTROL_TOPIC_REGISTRY, "", DD_CONTROL_MALFORMED, "not valid JSON"},
-        {DD_CONTROL_TOPIC_REGISTRY, "{\"entities\":[", DD_CONTROL_MALFORMED,
-         "not valid JSON"},
+        {DD_CONTROL_TOPIC_REGISTRY, "{\"entities\":[", DD_CONTROL_MALFORMED, "not valid JSON"},
         /* Issue 10: cJSON took these (the second "full" silently lost). */
         {DD_CONTROL_TOPIC_REGISTRY, "{\"full\":true,\"full\":false,\"entities\":[]}",
          DD_CONTROL_MALFORMED, "not valid JSON: duplicate object key \"full\""},
@@ -272,9 +267,8 @@ static void test_dd_control_malformed(void **state)
         {DD_CONTROL_TOPIC_REGISTRY,
          "{\"entities\":[{\"kind\":\"cert\",\"name\":\"abc\",\"state\":{\"exists\":false}}]}",
          DD_CONTROL_MALFORMED, "entities[0].name is not a valid certificate"},
-        {DD_CONTROL_TOPIC_REGISTRY,
-         "{\"entities\":[{\"kind\":\"thing\",\"name\":\"T\"}]}", DD_CONTROL_MALFORMED,
-         "entities[0].state must be an object with a boolean \"exists\""},
+        {DD_CONTROL_TOPIC_REGISTRY, "{\"entities\":[{\"kind\":\"thing\",\"name\":\"T\"}]}",
+         DD_CONTROL_MALFORMED, "entities[0].state must be an object with a boolean \"exists\""},
         {DD_CONTROL_TOPIC_REGISTRY,
          "{\"entities\":[{\"kind\":\"thing\",\"name\":\"T\",\"state\":{\"exists\":\"no\"}}]}",
          DD_CONTROL_MALFORMED, "entities[0].state must be"},
@@ -294,8 +288,7 @@ static void test_dd_control_malformed(void **state)
     {
         dd_control_message_t msg;
 
-        assert_int_equal(dd_control_decode(NULL, "{}", 2, &msg, NULL, 0),
-                         DD_CONTROL_BAD_PARAMETER);
+        assert_int_equal(dd_control_decode(NULL, "{}", 2, &msg, NULL, 0), DD_CONTROL_BAD_PARAMETER);
         assert_int_equal(dd_control_decode(DD_CONTROL_TOPIC_CLOCK, NULL, 2, &msg, NULL, 0),
                          DD_CONTROL_BAD_PARAMETER);
         assert_int_equal(dd_control_decode(DD_CONTROL_TOPIC_CLOCK, "{}", 2, NULL, NULL, 0),

@@ -43,7 +43,8 @@ static void test_dd_custom_spec(void **state)
     assert_string_equal(s.target, "ss -tn | cut -d: -f1");
     free(s.target);
 
-    assert_int_equal(dd_custom_parse_spec("x:number:file:", &s, msg, sizeof(msg)), DD_CUSTOM_INVALID);
+    assert_int_equal(dd_custom_parse_spec("x:number:file:", &s, msg, sizeof(msg)),
+                     DD_CUSTOM_INVALID);
     assert_int_equal(dd_custom_parse_spec("x:number", &s, msg, sizeof(msg)), DD_CUSTOM_INVALID);
     assert_int_equal(dd_custom_parse_spec(":number:file:/x", &s, msg, sizeof(msg)),
                      DD_CUSTOM_INVALID);

@@ -113,8 +113,10 @@ static void test_dd_db_bad_parameters(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_dd_db_migrations_apply_once_and_resume, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_db_failed_migration_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_db_migrations_apply_once_and_resume, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_db_failed_migration_leaves_nothing, setup,
+                                        teardown),
         cmocka_unit_test(test_dd_db_bad_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -83,8 +83,7 @@ static void run_aligned(double scale, int64_t start, int64_t interval_ms, int64_
     assert_true(windows + 2 <= 64);
     memset(counts, 0, sizeof(counts));
     make_clock(&dc, scale, start);
-    assert_int_equal(dd_devclock_sched_init(&s, &dc, interval_ms, offset_ms, 0, 0),
-                     DD_DEVCLOCK_OK);
+    assert_int_equal(dd_devclock_sched_init(&s, &dc, interval_ms, offset_ms, 0, 0), DD_DEVCLOCK_OK);
     first_window = window_of(dd_clock_now_ms(&dc.clock));
     end = (first_window + windows + 1) * WINDOW_MS;
     while (dd_clock_now_ms(&dc.clock) < end) {
@@ -248,8 +247,7 @@ static void test_dd_devclock_resolve_order(void **state)
     assert_false(dc.stale);
 
     /* The variable wins; differing from the running pipeline's clock, it is called stale. */
-    assert_int_equal(dd_devclock_resolve(NULL, "real", dir, &dc, msg, sizeof(msg)),
-                     DD_DEVCLOCK_OK);
+    assert_int_equal(dd_devclock_resolve(NULL, "real", dir, &dc, msg, sizeof(msg)), DD_DEVCLOCK_OK);
     assert_int_equal(dc.origin, DD_DEVCLOCK_FROM_ENV);
     assert_int_equal(dc.clock.mode, DD_CLOCK_REAL);
     assert_true(dc.follows);

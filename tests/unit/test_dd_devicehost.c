@@ -34,7 +34,7 @@
 typedef struct fixture {
     char dir[64];
     char state[128];
-    int broker_fd;          /* the stand-in broker's listening socket (host namespace) */
+    int broker_fd; /* the stand-in broker's listening socket (host namespace) */
     uint16_t broker_port;
 } fixture_t;
 
@@ -58,7 +58,8 @@ static int setup(void **state)
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (f->broker_fd < 0 || bind(f->broker_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        listen(f->broker_fd, 16) != 0 || getsockname(f->broker_fd, (struct sockaddr *)&sa, &len) != 0) {
+        listen(f->broker_fd, 16) != 0 ||
+        getsockname(f->broker_fd, (struct sockaddr *)&sa, &len) != 0) {
         free(f);
         return -1;
     }
@@ -178,9 +179,12 @@ static void test_dd_devicehost_bad_parameters(void **state)
     char *argv[] = {"/bin/true", NULL};
     int status;
 
-    assert_int_equal(dd_devicehost_open(NULL, f->state, f->broker_port, 0, NULL), DD_DEVICEHOST_BAD_PARAMETER);
-    assert_int_equal(dd_devicehost_open(&s, NULL, f->broker_port, 0, NULL), DD_DEVICEHOST_BAD_PARAMETER);
-    assert_int_equal(dd_devicehost_open(&s, "", f->broker_port, 0, NULL), DD_DEVICEHOST_BAD_PARAMETER);
+    assert_int_equal(dd_devicehost_open(NULL, f->state, f->broker_port, 0, NULL),
+                     DD_DEVICEHOST_BAD_PARAMETER);
+    assert_int_equal(dd_devicehost_open(&s, NULL, f->broker_port, 0, NULL),
+                     DD_DEVICEHOST_BAD_PARAMETER);
+    assert_int_equal(dd_devicehost_open(&s, "", f->broker_port, 0, NULL),
+                     DD_DEVICEHOST_BAD_PARAMETER);
     assert_int_equal(dd_devicehost_open(&s, f->state, 0, 0, NULL), DD_DEVICEHOST_BAD_PARAMETER);
     memset(&s, 0, sizeof(s));
     s.control_fd = s.netns_fd = s.userns_fd = -1;
@@ -188,13 +192,15 @@ static void test_dd_devicehost_bad_parameters(void **state)
     assert_int_equal(dd_devicehost_run(NULL, argv, &status), DD_DEVICEHOST_BAD_PARAMETER);
     assert_int_equal(dd_devicehost_close(&s, NULL), DD_DEVICEHOST_BAD_PARAMETER);
     assert_int_equal(dd_devicehost_close(NULL, NULL), DD_DEVICEHOST_BAD_PARAMETER);
-    assert_int_equal(dd_devicehost_start(NULL, f->dir, f->broker_port, 0), DD_DEVICEHOST_BAD_PARAMETER);
+    assert_int_equal(dd_devicehost_start(NULL, f->dir, f->broker_port, 0),
+                     DD_DEVICEHOST_BAD_PARAMETER);
     assert_int_equal(dd_devicehost_start(&host, f->dir, 0, 0), DD_DEVICEHOST_BAD_PARAMETER);
     assert_int_equal(dd_devicehost_exec(NULL, "sensor", argv, NULL), DD_DEVICEHOST_BAD_PARAMETER);
     assert_string_equal(dd_devicehost_strerror(DD_DEVICEHOST_OK), "ok");
     assert_non_null(strstr(dd_devicehost_strerror(DD_DEVICEHOST_NO_NAMESPACE), "user namespaces"));
     assert_non_null(strstr(dd_devicehost_strerror(DD_DEVICEHOST_HOLDER_GONE), "killed"));
-    assert_string_equal(dd_devicehost_strerror((dd_devicehost_status_t)99), "unknown devicehost status");
+    assert_string_equal(dd_devicehost_strerror((dd_devicehost_status_t)99),
+                        "unknown devicehost status");
 }
 
 static void open_or_skip(dd_devicehost_session_t *s, const fixture_t *f)
@@ -259,7 +265,9 @@ static void test_dd_devicehost_sessions_share_one_namespace(void **state)
     close(fd);
     assert_string_equal(out, "hello\n");
     /* The 443 role has no broker port here: refused, as a closed port would be. */
-    assert_int_equal(run(&a, "exec /bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/443 && read -t 10 l <&3'"), 1);
+    assert_int_equal(run(&a,
+                         "exec /bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/443 && read -t 10 l <&3'"),
+                     1);
 
     /* Exit statuses are the program's. */
     assert_int_equal(run(&a, "exit 7"), 7);
@@ -336,7 +344,8 @@ static void test_dd_devicehost_relay_survives_dropped_connection(void **state)
 {
     fixture_t *f = *state;
     dd_devicehost_t host;
-    char *writer[] = {"/bin/bash", "-c", "head -c 8000000 /dev/zero >/dev/tcp/127.0.0.1/8883", NULL};
+    char *writer[] = {"/bin/bash", "-c", "head -c 8000000 /dev/zero >/dev/tcp/127.0.0.1/8883",
+                      NULL};
     char *again[] = {"/bin/bash", "-c", "echo again >/dev/tcp/127.0.0.1/8883", NULL};
     char out[64];
     char log[128];
@@ -371,9 +380,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dd_devicehost_bad_parameters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_devicehost_sessions_share_one_namespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_devicehost_sessions_share_one_namespace, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dd_devicehost_killed_holder_is_stale, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_devicehost_relay_survives_dropped_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_devicehost_relay_survives_dropped_connection, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

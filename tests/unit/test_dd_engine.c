@@ -18,7 +18,7 @@
 typedef struct rec {
     char log[16384];
     size_t len;
-    int active;           /* active violations (upserts - removals, by id set) */
+    int active; /* active violations (upserts - removals, by id set) */
     char ids[64][DD_VIOLATION_ID_LEN];
     int nids;
     int datums;
@@ -225,13 +225,15 @@ static void test_dd_engine_trailing_window_sums_deltas(void **state)
     (void)state;
     assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
     /* Normal: at most 500 bytes out per 10 minutes. */
-    put_profile(e, "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
-                   "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
-                   "\"less-than-equals\",\"value\":{\"count\":500},\"durationSeconds\":600}}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+                "\"less-than-equals\",\"value\":{\"count\":500},\"durationSeconds\":600}}]}",
                 0);
-    report_bytes_out(e, "t", 1000000, 300);  /* window (400000, 1000000]: 300 */
-    report_bytes_out(e, "t", 1300000, 300);  /* 600 -> violates */
-    report_bytes_out(e, "t", 1600000, 100);  /* (1000000, 1600000]: 300 + 100 = 400, report at 1000000 is out */
+    report_bytes_out(e, "t", 1000000, 300); /* window (400000, 1000000]: 300 */
+    report_bytes_out(e, "t", 1300000, 300); /* 600 -> violates */
+    report_bytes_out(e, "t", 1600000,
+                     100); /* (1000000, 1600000]: 300 + 100 = 400, report at 1000000 is out */
     assert_string_equal(r.log, "in-alarm t p b 600 @1300000\nalarm-cleared t p b 400 @1600000\n");
     assert_true(r.datums == 3);
     assert_int_equal(r.active, 0);
@@ -249,10 +251,11 @@ static void test_dd_engine_state_machine_3_3_and_invalidation(void **state)
 
     (void)state;
     assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
-    put_profile(e, "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
-                   "\"aws:all-packets-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
-                   "\"value\":{\"count\":100},\"consecutiveDatapointsToAlarm\":3,"
-                   "\"consecutiveDatapointsToClear\":3},\"suppressAlerts\":true}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                "\"aws:all-packets-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+                "\"value\":{\"count\":100},\"consecutiveDatapointsToAlarm\":3,"
+                "\"consecutiveDatapointsToClear\":3},\"suppressAlerts\":true}]}",
                 0);
     for (i = 0; i < 4; i++) {
         dd_report_t rep;
@@ -299,11 +302,12 @@ static void test_dd_engine_targets_and_coverage_changes(void **state)
 
     (void)state;
     assert_int_equal(dd_engine_create(NULL, &reg, &s, &e), DD_ENGINE_OK);
-    snprintf(json, sizeof(json), "{\"securityProfileName\":\"g\",%s,\"targets\":[\"" ARN
-             "thinggroup/Parent\"]}", b);
+    snprintf(json, sizeof(json),
+             "{\"securityProfileName\":\"g\",%s,\"targets\":[\"" ARN "thinggroup/Parent\"]}", b);
     put_profile(e, json, 0);
-    snprintf(json, sizeof(json), "{\"securityProfileName\":\"u\",%s,\"targets\":[\"" ARN
-             "all/unregistered-things\"]}", b);
+    snprintf(json, sizeof(json),
+             "{\"securityProfileName\":\"u\",%s,\"targets\":[\"" ARN "all/unregistered-things\"]}",
+             b);
     put_profile(e, json, 0);
     report_bytes_out(e, "t1", 1000, 50);    /* in Parent via Child: profile g */
     report_bytes_out(e, "t2", 2000, 50);    /* registered, no group: nothing */
@@ -381,15 +385,16 @@ static void test_dd_engine_cloud_tumbling_windows_and_dimensions(void **state)
     snprintf(dim->values[0], sizeof(dim->values[0]), "temperature-device-+/#");
     snprintf(dim->values[0], sizeof(dim->values[0]), "temperature/+");
     assert_int_equal(dd_engine_put_dimension(e, dim), DD_ENGINE_OK);
-    put_profile(e, "{\"securityProfileName\":\"c\",\"behaviors\":["
-                   "{\"name\":\"sent\",\"metric\":\"aws:num-messages-sent\",\"metricDimension\":"
-                   "{\"dimensionName\":\"telemetry\"},\"criteria\":{\"comparisonOperator\":"
-                   "\"less-than-equals\",\"value\":{\"count\":2},\"durationSeconds\":300}},"
-                   "{\"name\":\"auth\",\"metric\":\"aws:num-authorization-failures\",\"criteria\":"
-                   "{\"comparisonOperator\":\"greater-than\",\"value\":{\"count\":10},"
-                   "\"durationSeconds\":300}},"
-                   "{\"name\":\"size\",\"metric\":\"aws:message-byte-size\",\"criteria\":"
-                   "{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":1000}}}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"c\",\"behaviors\":["
+                "{\"name\":\"sent\",\"metric\":\"aws:num-messages-sent\",\"metricDimension\":"
+                "{\"dimensionName\":\"telemetry\"},\"criteria\":{\"comparisonOperator\":"
+                "\"less-than-equals\",\"value\":{\"count\":2},\"durationSeconds\":300}},"
+                "{\"name\":\"auth\",\"metric\":\"aws:num-authorization-failures\",\"criteria\":"
+                "{\"comparisonOperator\":\"greater-than\",\"value\":{\"count\":10},"
+                "\"durationSeconds\":300}},"
+                "{\"name\":\"size\",\"metric\":\"aws:message-byte-size\",\"criteria\":"
+                "{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":1000}}}]}",
                 0);
     evs[0] = ev(DD_CLOUD_CONNECT, "d1", 10000, NULL, 0);
     evs[1] = ev(DD_CLOUD_MESSAGE_SENT, "d1", 20000, "temperature/a", 10);
@@ -439,7 +444,8 @@ static void test_dd_engine_statistical_threshold(void **state)
     evs[n++] = ev(DD_CLOUD_MESSAGE_SENT, "d2", 2000, "t", 6);
     assert_int_equal(dd_engine_on_cloud_events(e, evs, n), DD_ENGINE_OK);
     assert_int_equal(dd_engine_tick(e, 300001), DD_ENGINE_OK);
-    assert_string_equal(r.log, "in-alarm d3 DetectLargeMessageSize LargeMessageSize 3000 @300000\n");
+    assert_string_equal(r.log,
+                        "in-alarm d3 DetectLargeMessageSize LargeMessageSize 3000 @300000\n");
     dd_engine_destroy(e);
 
     s = sink_for(&r);
@@ -461,10 +467,11 @@ static void test_dd_engine_resume_from_state_blob(void **state)
     rec_t r2;
     dd_engine_sink_t s = sink_for(&r);
     dd_engine_sink_t s2 = sink_for(&r2);
-    const char *p = "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
-                    "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than-equals\","
-                    "\"value\":{\"count\":200},\"durationSeconds\":600,"
-                    "\"consecutiveDatapointsToAlarm\":2,\"consecutiveDatapointsToClear\":2}}]}";
+    const char *p =
+        "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+        "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than-equals\","
+        "\"value\":{\"count\":200},\"durationSeconds\":600,"
+        "\"consecutiveDatapointsToAlarm\":2,\"consecutiveDatapointsToClear\":2}}]}";
 
     (void)state;
     assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
@@ -477,7 +484,7 @@ static void test_dd_engine_resume_from_state_blob(void **state)
     assert_string_equal(r.blob_thing, "t");
     assert_int_equal(dd_engine_import_thing(e2, "t", r.blob, r.blob_len), DD_ENGINE_OK);
     assert_int_equal(dd_engine_set_time(e2, 2 * MIN5), DD_ENGINE_OK);
-    report_bytes_out(e, "t", 3 * MIN5, 10);  /* window: 150 + 10 = 160: conforming */
+    report_bytes_out(e, "t", 3 * MIN5, 10); /* window: 150 + 10 = 160: conforming */
     report_bytes_out(e2, "t", 3 * MIN5, 10);
     report_bytes_out(e, "t", 4 * MIN5, 300);
     report_bytes_out(e2, "t", 4 * MIN5, 300);
@@ -485,7 +492,8 @@ static void test_dd_engine_resume_from_state_blob(void **state)
     report_bytes_out(e2, "t", 5 * MIN5, 300);
     assert_string_equal(r.log, "in-alarm t p b 600 @1500000\n");
     assert_string_equal(r2.log, r.log);
-    assert_int_equal(dd_engine_import_thing(e2, "t", (const uint8_t *)"junk", 4), DD_ENGINE_INVALID);
+    assert_int_equal(dd_engine_import_thing(e2, "t", (const uint8_t *)"junk", 4),
+                     DD_ENGINE_INVALID);
     dd_engine_destroy(e);
     dd_engine_destroy(e2);
 }
@@ -506,15 +514,16 @@ static void test_dd_engine_custom_metrics_lists_and_ml(void **state)
     assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
     assert_int_equal(dd_engine_put_custom_metric(e, &cpu), DD_ENGINE_OK);
     assert_int_equal(dd_engine_put_custom_metric(e, &ifs), DD_ENGINE_OK);
-    put_profile(e, "{\"securityProfileName\":\"p\",\"behaviors\":["
-                   "{\"name\":\"cpu\",\"metric\":\"cpu_usage\",\"criteria\":{\"comparisonOperator\":"
-                   "\"less-than\",\"value\":{\"number\":75}}},"
-                   "{\"name\":\"ifs\",\"metric\":\"ifaces\",\"criteria\":{\"comparisonOperator\":"
-                   "\"in-set\",\"value\":{\"strings\":[\"eth0\",\"wlan0\"]}}},"
-                   "{\"name\":\"ports\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{"
-                   "\"comparisonOperator\":\"in-port-set\",\"value\":{\"ports\":[8883]}}},"
-                   "{\"name\":\"ml\",\"metric\":\"aws:num-listening-tcp-ports\",\"criteria\":{"
-                   "\"mlDetectionConfig\":{\"confidenceLevel\":\"HIGH\"}}}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"p\",\"behaviors\":["
+                "{\"name\":\"cpu\",\"metric\":\"cpu_usage\",\"criteria\":{\"comparisonOperator\":"
+                "\"less-than\",\"value\":{\"number\":75}}},"
+                "{\"name\":\"ifs\",\"metric\":\"ifaces\",\"criteria\":{\"comparisonOperator\":"
+                "\"in-set\",\"value\":{\"strings\":[\"eth0\",\"wlan0\"]}}},"
+                "{\"name\":\"ports\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{"
+                "\"comparisonOperator\":\"in-port-set\",\"value\":{\"ports\":[8883]}}},"
+                "{\"name\":\"ml\",\"metric\":\"aws:num-listening-tcp-ports\",\"criteria\":{"
+                "\"mlDetectionConfig\":{\"confidenceLevel\":\"HIGH\"}}}]}",
                 0);
     memset(&rep, 0, sizeof(rep));
     memset(cm, 0, sizeof(cm));
@@ -566,9 +575,10 @@ static void test_dd_engine_ml_training_summary(void **state)
 
     (void)state;
     assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
-    put_profile(e, "{\"securityProfileName\":\"ml\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
-                   "\"aws:all-bytes-out\",\"criteria\":{\"mlDetectionConfig\":{\"confidenceLevel\":"
-                   "\"LOW\"}}}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"ml\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                "\"aws:all-bytes-out\",\"criteria\":{\"mlDetectionConfig\":{\"confidenceLevel\":"
+                "\"LOW\"}}}]}",
                 0);
     for (i = 1; i <= 250; i++) {
         report_bytes_out(e, "t", i * 1000, 1000000);
@@ -594,9 +604,10 @@ static void test_dd_engine_verification_and_bad_input(void **state)
 
     (void)state;
     assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
-    put_profile(e, "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
-                   "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
-                   "\"value\":{\"count\":10}}}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+                "\"value\":{\"count\":10}}}]}",
                 0);
     report_bytes_out(e, "t", 1000, 50);
     assert_int_equal(dd_engine_set_verification(e, r.ids[0], DD_VERIFICATION_TRUE_POSITIVE, "yes"),
@@ -642,16 +653,17 @@ static void test_dd_engine_cloud_counts_received_attempts_disconnects(void **sta
 
     (void)state;
     assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
-    put_profile(e, "{\"securityProfileName\":\"c\",\"behaviors\":["
-                   "{\"name\":\"recv\",\"metric\":\"aws:num-messages-received\",\"criteria\":"
-                   "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":2},"
-                   "\"durationSeconds\":300}},"
-                   "{\"name\":\"conn\",\"metric\":\"aws:num-connection-attempts\",\"criteria\":"
-                   "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":1},"
-                   "\"durationSeconds\":300}},"
-                   "{\"name\":\"disc\",\"metric\":\"aws:num-disconnects\",\"criteria\":"
-                   "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":1},"
-                   "\"durationSeconds\":300}}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"c\",\"behaviors\":["
+                "{\"name\":\"recv\",\"metric\":\"aws:num-messages-received\",\"criteria\":"
+                "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":2},"
+                "\"durationSeconds\":300}},"
+                "{\"name\":\"conn\",\"metric\":\"aws:num-connection-attempts\",\"criteria\":"
+                "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":1},"
+                "\"durationSeconds\":300}},"
+                "{\"name\":\"disc\",\"metric\":\"aws:num-disconnects\",\"criteria\":"
+                "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":1},"
+                "\"durationSeconds\":300}}]}",
                 0);
     /* Window (0, 300000], events in time order. d1 conforms on all three: 2 received,
      * 1 attempt, 0 disconnects. d2 violates all three: 3 received, 4 attempts (a refused
@@ -702,19 +714,20 @@ static void test_dd_engine_source_ip_cidr_sets(void **state)
     (void)state;
     assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
     r.verbose_lists = true;
-    put_profile(e, "{\"securityProfileName\":\"ip\",\"behaviors\":["
-                   "{\"name\":\"in\",\"metric\":\"aws:source-ip-address\",\"criteria\":"
-                   "{\"comparisonOperator\":\"in-cidr-set\",\"value\":{\"cidrs\":"
-                   "[\"10.0.0.0/8\",\"2001:db8::/32\"]}}},"
-                   "{\"name\":\"out\",\"metric\":\"aws:source-ip-address\",\"criteria\":"
-                   "{\"comparisonOperator\":\"not-in-cidr-set\",\"value\":{\"cidrs\":"
-                   "[\"192.0.2.0/24\"]}}}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"ip\",\"behaviors\":["
+                "{\"name\":\"in\",\"metric\":\"aws:source-ip-address\",\"criteria\":"
+                "{\"comparisonOperator\":\"in-cidr-set\",\"value\":{\"cidrs\":"
+                "[\"10.0.0.0/8\",\"2001:db8::/32\"]}}},"
+                "{\"name\":\"out\",\"metric\":\"aws:source-ip-address\",\"criteria\":"
+                "{\"comparisonOperator\":\"not-in-cidr-set\",\"value\":{\"cidrs\":"
+                "[\"192.0.2.0/24\"]}}}]}",
                 0);
-    evs[n++] = connect_from("d1", 1000, "10.1.2.3", true);      /* conforms to both */
-    evs[n++] = connect_from("d2", 2000, "192.0.2.7", false);    /* refused: no datapoint */
-    evs[n++] = connect_from("d2", 3000, "198.51.100.9", true);  /* outside 10/8: in violates */
-    evs[n++] = connect_from("d3", 4000, "192.0.2.7", true);     /* violates both */
-    evs[n++] = connect_from("d2", 5000, "2001:db8::1", true);   /* v6 inside: clears */
+    evs[n++] = connect_from("d1", 1000, "10.1.2.3", true);       /* conforms to both */
+    evs[n++] = connect_from("d2", 2000, "192.0.2.7", false);     /* refused: no datapoint */
+    evs[n++] = connect_from("d2", 3000, "198.51.100.9", true);   /* outside 10/8: in violates */
+    evs[n++] = connect_from("d3", 4000, "192.0.2.7", true);      /* violates both */
+    evs[n++] = connect_from("d2", 5000, "2001:db8::1", true);    /* v6 inside: clears */
     evs[n++] = connect_from("d3", 6000, "10.255.255.255", true); /* edge of 10/8: clears both */
     assert_int_equal(dd_engine_on_cloud_events(e, evs, n), DD_ENGINE_OK);
     assert_string_equal(r.log, "in-alarm d2 ip in [198.51.100.9] @3000\n"
@@ -738,9 +751,10 @@ static void test_dd_engine_disconnect_duration(void **state)
     (void)state;
     assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
     /* Normal: disconnected for at most 10 minutes. */
-    put_profile(e, "{\"securityProfileName\":\"dd\",\"behaviors\":[{\"name\":\"off\",\"metric\":"
-                   "\"aws:disconnect-duration\",\"criteria\":{\"comparisonOperator\":"
-                   "\"less-than-equals\",\"value\":{\"count\":10}}}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"dd\",\"behaviors\":[{\"name\":\"off\",\"metric\":"
+                "\"aws:disconnect-duration\",\"criteria\":{\"comparisonOperator\":"
+                "\"less-than-equals\",\"value\":{\"count\":10}}}]}",
                 0);
     evs[n++] = connect_from("d1", 1000, NULL, true);
     evs[n++] = connect_from("d2", 1000, NULL, true);
@@ -777,9 +791,10 @@ static void test_dd_engine_registered_things_target(void **state)
 
     (void)state;
     assert_int_equal(dd_engine_create(NULL, &reg, &s, &e), DD_ENGINE_OK);
-    put_profile(e, "{\"securityProfileName\":\"reg\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
-                   "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
-                   "\"value\":{\"count\":10}}}],\"targets\":[\"" ARN "all/registered-things\"]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"reg\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+                "\"value\":{\"count\":10}}}],\"targets\":[\"" ARN "all/registered-things\"]}",
                 0);
     report_bytes_out(e, "t2", 1000, 50);    /* registered: violates */
     report_bytes_out(e, "ghost", 2000, 50); /* unregistered: not covered */
@@ -807,11 +822,12 @@ static void test_dd_engine_dimension_not_in(void **state)
     snprintf(dim->values[1], sizeof(dim->values[1]), "status/${iot:ClientId}");
     assert_int_equal(dd_engine_put_dimension(e, dim), DD_ENGINE_OK);
     /* Normal: at most 1 message per 5 minutes outside the telemetry topics. */
-    put_profile(e, "{\"securityProfileName\":\"n\",\"behaviors\":["
-                   "{\"name\":\"other\",\"metric\":\"aws:num-messages-sent\",\"metricDimension\":"
-                   "{\"dimensionName\":\"telemetry\",\"operator\":\"NOT_IN\"},\"criteria\":"
-                   "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":1},"
-                   "\"durationSeconds\":300}}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"n\",\"behaviors\":["
+                "{\"name\":\"other\",\"metric\":\"aws:num-messages-sent\",\"metricDimension\":"
+                "{\"dimensionName\":\"telemetry\",\"operator\":\"NOT_IN\"},\"criteria\":"
+                "{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":1},"
+                "\"durationSeconds\":300}}]}",
                 0);
     /* d1: 3 telemetry messages (not counted) and 1 other: 1 conforms.
      * d2: status/d1 is not its own status topic, temperature/a/b is one level too deep:
@@ -842,9 +858,10 @@ static void test_dd_engine_last_violation_value_moves_same_id(void **state)
 
     (void)state;
     assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
-    put_profile(e, "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
-                   "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
-                   "\"less-than-equals\",\"value\":{\"count\":200}}}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+                "\"less-than-equals\",\"value\":{\"count\":200}}}]}",
                 0);
     report_bytes_out(e, "t", 1000, 300);
     assert_int_equal(r.av_upserts, 1);
@@ -907,10 +924,11 @@ static void test_dd_engine_device_statistical_p90_across_things(void **state)
 
     (void)state;
     assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
-    put_profile(e, "{\"securityProfileName\":\"s\",\"behaviors\":[{\"name\":\"p90\",\"metric\":"
-                   "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
-                   "\"less-than-equals\",\"statisticalThreshold\":{\"statistic\":\"p90\"},"
-                   "\"durationSeconds\":300}}]}",
+    put_profile(e,
+                "{\"securityProfileName\":\"s\",\"behaviors\":[{\"name\":\"p90\",\"metric\":"
+                "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+                "\"less-than-equals\",\"statisticalThreshold\":{\"statistic\":\"p90\"},"
+                "\"durationSeconds\":300}}]}",
                 0);
     /* Window (0, 300000]: t0..t9 send 100, 200, ..., 1000 bytes, t9 in two reports.
      * p90 of the ten sums: h = 9 x 0.9 = 8.1 -> 900 + 0.1 x 100 = 910. Only t9 (1000) is above. */
@@ -972,23 +990,40 @@ static uint8_t *load_fixture(const char *name, size_t *len, bool hex)
  * show each metric's value exactly as the engine extracted it. */
 static const char *EXTRACT =
     "{\"securityProfileName\":\"x\",\"behaviors\":["
-    "{\"name\":\"bi\",\"metric\":\"aws:all-bytes-in\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
-    "{\"name\":\"bo\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
-    "{\"name\":\"pi\",\"metric\":\"aws:all-packets-in\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
-    "{\"name\":\"po\",\"metric\":\"aws:all-packets-out\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
-    "{\"name\":\"ntcp\",\"metric\":\"aws:num-listening-tcp-ports\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
-    "{\"name\":\"nudp\",\"metric\":\"aws:num-listening-udp-ports\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
-    "{\"name\":\"nconn\",\"metric\":\"aws:num-established-tcp-connections\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
-    "{\"name\":\"tcp\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{\"comparisonOperator\":\"not-in-port-set\",\"value\":{\"ports\":[2024,8883,443,11883,11884,22]}}},"
-    "{\"name\":\"udp\",\"metric\":\"aws:listening-udp-ports\",\"criteria\":{\"comparisonOperator\":\"in-port-set\",\"value\":{\"ports\":[]}}},"
-    "{\"name\":\"dst\",\"metric\":\"aws:destination-ip-addresses\",\"criteria\":{\"comparisonOperator\":\"in-cidr-set\",\"value\":{\"cidrs\":[\"10.0.0.0/8\"]}}},"
-    "{\"name\":\"cpu\",\"metric\":\"cpu_usage\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":0}}},"
-    "{\"name\":\"my\",\"metric\":\"my_custom_metric\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":0}}},"
-    "{\"name\":\"up\",\"metric\":\"uptime\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":0}}},"
-    "{\"name\":\"mem\",\"metric\":\"free_mem\",\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":0}}},"
-    "{\"name\":\"cuu\",\"metric\":\"cpu_user_usage\",\"criteria\":{\"comparisonOperator\":\"in-set\",\"value\":{\"numbers\":[1]}}},"
-    "{\"name\":\"nif\",\"metric\":\"network_interface_names\",\"criteria\":{\"comparisonOperator\":\"not-in-set\",\"value\":{\"strings\":[\"eth0\"]}}},"
-    "{\"name\":\"nia\",\"metric\":\"network_interface_addresses\",\"criteria\":{\"comparisonOperator\":\"not-in-cidr-set\",\"value\":{\"cidrs\":[\"192.0.2.0/24\"]}}}]}";
+    "{\"name\":\"bi\",\"metric\":\"aws:all-bytes-in\",\"criteria\":{\"comparisonOperator\":\"less-"
+    "than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"bo\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-"
+    "than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"pi\",\"metric\":\"aws:all-packets-in\",\"criteria\":{\"comparisonOperator\":"
+    "\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"po\",\"metric\":\"aws:all-packets-out\",\"criteria\":{\"comparisonOperator\":"
+    "\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"ntcp\",\"metric\":\"aws:num-listening-tcp-ports\",\"criteria\":{"
+    "\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"nudp\",\"metric\":\"aws:num-listening-udp-ports\",\"criteria\":{"
+    "\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"nconn\",\"metric\":\"aws:num-established-tcp-connections\",\"criteria\":{"
+    "\"comparisonOperator\":\"less-than\",\"value\":{\"count\":0}}},"
+    "{\"name\":\"tcp\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{\"comparisonOperator\":"
+    "\"not-in-port-set\",\"value\":{\"ports\":[2024,8883,443,11883,11884,22]}}},"
+    "{\"name\":\"udp\",\"metric\":\"aws:listening-udp-ports\",\"criteria\":{\"comparisonOperator\":"
+    "\"in-port-set\",\"value\":{\"ports\":[]}}},"
+    "{\"name\":\"dst\",\"metric\":\"aws:destination-ip-addresses\",\"criteria\":{"
+    "\"comparisonOperator\":\"in-cidr-set\",\"value\":{\"cidrs\":[\"10.0.0.0/8\"]}}},"
+    "{\"name\":\"cpu\",\"metric\":\"cpu_usage\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+    "\"value\":{\"number\":0}}},"
+    "{\"name\":\"my\",\"metric\":\"my_custom_metric\",\"criteria\":{\"comparisonOperator\":\"less-"
+    "than\",\"value\":{\"number\":0}}},"
+    "{\"name\":\"up\",\"metric\":\"uptime\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+    "\"value\":{\"number\":0}}},"
+    "{\"name\":\"mem\",\"metric\":\"free_mem\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+    "\"value\":{\"number\":0}}},"
+    "{\"name\":\"cuu\",\"metric\":\"cpu_user_usage\",\"criteria\":{\"comparisonOperator\":\"in-"
+    "set\",\"value\":{\"numbers\":[1]}}},"
+    "{\"name\":\"nif\",\"metric\":\"network_interface_names\",\"criteria\":{\"comparisonOperator\":"
+    "\"not-in-set\",\"value\":{\"strings\":[\"eth0\"]}}},"
+    "{\"name\":\"nia\",\"metric\":\"network_interface_addresses\",\"criteria\":{"
+    "\"comparisonOperator\":\"not-in-cidr-set\",\"value\":{\"cidrs\":[\"192.0.2.0/24\"]}}}]}";
 
 static void extract(const char *file, dd_report_format_t fmt, bool hex, char *out, size_t len)
 {
@@ -1032,63 +1067,61 @@ static void test_dd_engine_metric_extraction_from_wire_samples(void **state)
     (void)state;
     /* wire-samples.md 1: Python agent, long keys (connection list shortened, total 10). */
     extract("python-agent-long.json", DD_REPORT_FORMAT_JSON, false, log, 16384);
-    assert_string_equal(log,
-                        "in-alarm t x bi 7226 @1000\n"
-                        "in-alarm t x bo 7226 @1000\n"
-                        "in-alarm t x pi 28 @1000\n"
-                        "in-alarm t x po 28 @1000\n"
-                        "in-alarm t x ntcp 4 @1000\n"
-                        "in-alarm t x nudp 0 @1000\n"
-                        "in-alarm t x nconn 10 @1000\n"
-                        "in-alarm t x tcp [8883,2024,443,11883] @1000\n"
-                        "in-alarm t x dst [127.0.0.1,127.0.0.1,127.0.0.1] @1000\n"
-                        "in-alarm t x cpu 1.1 @1000\n");
+    assert_string_equal(log, "in-alarm t x bi 7226 @1000\n"
+                             "in-alarm t x bo 7226 @1000\n"
+                             "in-alarm t x pi 28 @1000\n"
+                             "in-alarm t x po 28 @1000\n"
+                             "in-alarm t x ntcp 4 @1000\n"
+                             "in-alarm t x nudp 0 @1000\n"
+                             "in-alarm t x nconn 10 @1000\n"
+                             "in-alarm t x tcp [8883,2024,443,11883] @1000\n"
+                             "in-alarm t x dst [127.0.0.1,127.0.0.1,127.0.0.1] @1000\n"
+                             "in-alarm t x cpu 1.1 @1000\n");
     /* 2: the same agent in CBOR (decoded by hand from the hex: 256/256 bytes, 4/4 packets,
      * 10 connections, 4 TCP ports, no UDP block - an empty list conforms - and no custom
      * metrics). */
     extract("python-agent.cbor.hex", DD_REPORT_FORMAT_CBOR, true, log, 16384);
-    assert_string_equal(log,
-                        "in-alarm t x bi 256 @1000\n"
-                        "in-alarm t x bo 256 @1000\n"
-                        "in-alarm t x pi 4 @1000\n"
-                        "in-alarm t x po 4 @1000\n"
-                        "in-alarm t x ntcp 4 @1000\n"
-                        "in-alarm t x nudp 0 @1000\n"
-                        "in-alarm t x nconn 10 @1000\n"
-                        "in-alarm t x tcp [443,2024,8883,11883] @1000\n"
-                        "in-alarm t x dst [127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,"
-                        "127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1] @1000\n");
+    assert_string_equal(log, "in-alarm t x bi 256 @1000\n"
+                             "in-alarm t x bo 256 @1000\n"
+                             "in-alarm t x pi 4 @1000\n"
+                             "in-alarm t x po 4 @1000\n"
+                             "in-alarm t x ntcp 4 @1000\n"
+                             "in-alarm t x nudp 0 @1000\n"
+                             "in-alarm t x nconn 10 @1000\n"
+                             "in-alarm t x tcp [443,2024,8883,11883] @1000\n"
+                             "in-alarm t x dst [127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,"
+                             "127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1] @1000\n");
     /* 3: embedded C SDK, short keys, all custom metric kinds. */
     extract("c-sdk-short.json", DD_REPORT_FORMAT_JSON, false, log, 16384);
-    assert_string_equal(log,
-                        "in-alarm t x bi 27810443 @1000\n"
-                        "in-alarm t x bo 391021 @1000\n"
-                        "in-alarm t x pi 2850 @1000\n"
-                        "in-alarm t x po 2699 @1000\n"
-                        "in-alarm t x ntcp 3 @1000\n"
-                        "in-alarm t x nudp 0 @1000\n"
-                        "in-alarm t x nconn 6 @1000\n"
-                        "in-alarm t x tcp [2024,8883,11884] @1000\n"
-                        "in-alarm t x dst [127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1] @1000\n"
-                        "in-alarm t x up 1293 @1000\n"
-                        "in-alarm t x mem 24260296 @1000\n"
-                        "in-alarm t x cuu [11755,4697,7058] @1000\n"
-                        "in-alarm t x nif [eth0] @1000\n"
-                        "in-alarm t x nia [192.0.2.1] @1000\n");
+    assert_string_equal(
+        log,
+        "in-alarm t x bi 27810443 @1000\n"
+        "in-alarm t x bo 391021 @1000\n"
+        "in-alarm t x pi 2850 @1000\n"
+        "in-alarm t x po 2699 @1000\n"
+        "in-alarm t x ntcp 3 @1000\n"
+        "in-alarm t x nudp 0 @1000\n"
+        "in-alarm t x nconn 6 @1000\n"
+        "in-alarm t x tcp [2024,8883,11884] @1000\n"
+        "in-alarm t x dst [127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1] @1000\n"
+        "in-alarm t x up 1293 @1000\n"
+        "in-alarm t x mem 24260296 @1000\n"
+        "in-alarm t x cuu [11755,4697,7058] @1000\n"
+        "in-alarm t x nif [eth0] @1000\n"
+        "in-alarm t x nia [192.0.2.1] @1000\n");
     /* None of the three samples lists a UDP port; the spec's minimal long-key report does. */
     extract("spec-minimal-long.json", DD_REPORT_FORMAT_JSON, false, log, 16384);
-    assert_string_equal(log,
-                        "in-alarm t x bi 30680 @1000\n"
-                        "in-alarm t x bo 10652 @1000\n"
-                        "in-alarm t x pi 113 @1000\n"
-                        "in-alarm t x po 118 @1000\n"
-                        "in-alarm t x ntcp 1 @1000\n"
-                        "in-alarm t x nudp 1 @1000\n"
-                        "in-alarm t x nconn 1 @1000\n"
-                        "in-alarm t x tcp [22] @1000\n"
-                        "in-alarm t x udp [5353] @1000\n"
-                        "in-alarm t x dst [192.168.0.1] @1000\n"
-                        "in-alarm t x my 0 @1000\n");
+    assert_string_equal(log, "in-alarm t x bi 30680 @1000\n"
+                             "in-alarm t x bo 10652 @1000\n"
+                             "in-alarm t x pi 113 @1000\n"
+                             "in-alarm t x po 118 @1000\n"
+                             "in-alarm t x ntcp 1 @1000\n"
+                             "in-alarm t x nudp 1 @1000\n"
+                             "in-alarm t x nconn 1 @1000\n"
+                             "in-alarm t x tcp [22] @1000\n"
+                             "in-alarm t x udp [5353] @1000\n"
+                             "in-alarm t x dst [192.168.0.1] @1000\n"
+                             "in-alarm t x my 0 @1000\n");
     free(log);
 }
 

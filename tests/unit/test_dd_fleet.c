@@ -24,10 +24,9 @@ typedef struct fx {
     dd_scenario_t sc;
 } fx_t;
 
-static const char SCENARIO[] =
-    "{\"name\":\"unit\",\"devices\":3,\"durationSeconds\":600,"
-    "\"telemetry\":{\"topic\":\"fleet/{thing}/t\"},"
-    "\"groups\":[{\"name\":\"g1\",\"devices\":1}]}";
+static const char SCENARIO[] = "{\"name\":\"unit\",\"devices\":3,\"durationSeconds\":600,"
+                               "\"telemetry\":{\"topic\":\"fleet/{thing}/t\"},"
+                               "\"groups\":[{\"name\":\"g1\",\"devices\":1}]}";
 
 static int setup(void **state)
 {
@@ -38,9 +37,9 @@ static int setup(void **state)
         return -1;
     }
     (void)snprintf(f->dir, sizeof(f->dir), "/tmp/dd_fleet_test.XXXXXX");
-    if (mkdtemp(f->dir) == NULL || dd_pki_ca_ensure(f->dir, &f->ca) != DD_PKI_OK
-        || dd_scenario_parse(SCENARIO, sizeof(SCENARIO) - 1, &f->sc, msg, sizeof(msg))
-               != DD_SCENARIO_OK) {
+    if (mkdtemp(f->dir) == NULL || dd_pki_ca_ensure(f->dir, &f->ca) != DD_PKI_OK ||
+        dd_scenario_parse(SCENARIO, sizeof(SCENARIO) - 1, &f->sc, msg, sizeof(msg)) !=
+            DD_SCENARIO_OK) {
         free(f);
         return -1;
     }

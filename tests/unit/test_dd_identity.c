@@ -36,7 +36,7 @@ typedef struct fixture {
 static void put(dd_shimreg_t *reg, dd_registry_kind_t kind, const char *name, const char *json)
 {
     cJSON *state = cJSON_Parse(json);
-    dd_shimreg_update_t u = { kind, name, state };
+    dd_shimreg_update_t u = {kind, name, state};
     char err[256];
 
     assert_non_null(state);
@@ -137,8 +137,7 @@ static void test_dd_identity_refused_certificates(void **state)
     assert_int_equal(resolve(f, true, CERT_REVOKED, "other", &id), DD_IDENTITY_CERT_NOT_ACTIVE);
     assert_string_equal(id.thing, "");
 
-    assert_int_equal(resolve(f, false, CERT_PENDING, "Thing07", &id),
-                     DD_IDENTITY_CERT_NOT_ACTIVE);
+    assert_int_equal(resolve(f, false, CERT_PENDING, "Thing07", &id), DD_IDENTITY_CERT_NOT_ACTIVE);
     assert_int_equal(id.cert_status, DD_CERT_PENDING_ACTIVATION);
     assert_string_equal(id.thing, "Thing07");
 }
@@ -162,12 +161,11 @@ static void test_dd_identity_service(void **state)
 static void test_dd_identity_reserved_client_id(void **state)
 {
     fixture_t *f = *state;
-    dd_identity_config_t none = { true, "" };
-    dd_identity_config_t null_prefix = { true, NULL };
+    dd_identity_config_t none = {true, ""};
+    dd_identity_config_t null_prefix = {true, NULL};
     dd_identity_t id;
 
-    assert_int_equal(resolve(f, true, CERT_T03, "ddlocald", &id),
-                     DD_IDENTITY_RESERVED_CLIENT_ID);
+    assert_int_equal(resolve(f, true, CERT_T03, "ddlocald", &id), DD_IDENTITY_RESERVED_CLIENT_ID);
     assert_false(id.service);
     assert_int_equal(resolve(f, true, CERT_T03, "ddlocal-isolator", &id),
                      DD_IDENTITY_RESERVED_CLIENT_ID);
@@ -285,14 +283,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_identity_refused_certificates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_identity_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_identity_reserved_client_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_identity_workshop_sensor_device03, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_identity_workshop_sensor_device03, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_identity_workshop_shared_certificate, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_identity_certificate_without_things, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_dd_identity_follows_registry_changes, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_identity_follows_registry_changes, setup, teardown),
         cmocka_unit_test(test_dd_identity_names),
     };
 

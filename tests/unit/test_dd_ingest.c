@@ -243,7 +243,8 @@ static void report_json(char *buf, size_t len, uint64_t rid, uint64_t bytes_out)
              rid, bytes_out);
 }
 
-static dd_ingest_status_t send_report(fixture_t *f, const char *topic, uint64_t rid, uint64_t bytes_out)
+static dd_ingest_status_t send_report(fixture_t *f, const char *topic, uint64_t rid,
+                                      uint64_t bytes_out)
 {
     char json[256];
 
@@ -276,7 +277,8 @@ static void test_dd_ingest_json_report_accepted_stored_evaluated(void **state)
     assert_string_equal(text, json);
     assert_int_equal(query_int(f, "SELECT evaluated FROM ev_reports"), 1);
     /* Evaluated: the behavior's metric is retained, 150 <= 200 raises nothing. */
-    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_metric_values WHERE thing = 'Thing03'"), 1);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_metric_values WHERE thing = 'Thing03'"),
+                     1);
     assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_violation_events"), 0);
     assert_int_equal(f->ing.stats.reports_accepted, 1);
     assert_int_equal(f->ing.stats.reports_rejected, 0);
@@ -286,8 +288,11 @@ static void test_dd_ingest_json_report_accepted_stored_evaluated(void **state)
     assert_int_equal(send_report(f, REPORT_TOPIC("Thing03"), 1002, 3000), DD_INGEST_OK);
     expect_accepted(f, "Thing03", 1002);
     assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_violation_events"), 1);
-    query_text(f, "SELECT event_type || ' ' || thing || ' ' || profile || ' ' || behavior || ' ' || value"
-                  " FROM ev_violation_events", text, sizeof(text));
+    query_text(
+        f,
+        "SELECT event_type || ' ' || thing || ' ' || profile || ' ' || behavior || ' ' || value"
+        " FROM ev_violation_events",
+        text, sizeof(text));
     assert_string_equal(text, "in-alarm Thing03 m4 MoreBytesSent {\"count\":3150}");
     assert_int_equal(query_int(f, "SELECT time_ms FROM ev_violation_events"), now_ms(f));
     assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_active_violations"), 1);
@@ -333,7 +338,8 @@ static void test_dd_ingest_cbor_report_gets_cbor_reply(void **state)
     rep.has_metrics = rep.net.present = rep.net.has_bytes_out = true;
     rep.net.bytes_out = 10;
     assert_int_equal(dd_report_encode(&rep, DD_REPORT_FORMAT_CBOR, DD_REPORT_KEYS_SHORT, buf,
-                                      sizeof(buf), &len), DD_REPORT_OK);
+                                      sizeof(buf), &len),
+                     DD_REPORT_OK);
     assert_int_equal(feed(f, CBOR_TOPIC("Thing03"), buf, len), DD_INGEST_OK);
     e = take_one(f, "$aws/things/Thing03/defender/metrics/cbor/accepted");
     root = cbor_load(e->payload, e->len, &res);
@@ -369,9 +375,9 @@ static void test_dd_ingest_cbor_report_gets_cbor_reply(void **state)
 
 typedef struct malformed {
     const char *what;
-    const char *payload;     /* NULL: the oversize report */
-    int64_t rid;             /* -1: not readable, no reportId in the reply */
-    const char *fine_code;   /* with fine_error_codes */
+    const char *payload;   /* NULL: the oversize report */
+    int64_t rid;           /* -1: not readable, no reportId in the reply */
+    const char *fine_code; /* with fine_error_codes */
 } malformed_t;
 
 static const malformed_t MALFORMED[] = {
@@ -380,16 +386,18 @@ static const malformed_t MALFORMED[] = {
     {"missing header", "{\"metrics\":{}}", -1, "MissingRequiredField"},
     {"missing metrics", "{\"header\":{\"report_id\":7,\"version\":\"1.0\"}}", 7,
      "MissingRequiredField"},
-    {"report_id of the wrong type", "{\"header\":{\"report_id\":\"7\",\"version\":\"1.0\"},\"metrics\":{}}",
-     -1, "InvalidPayload"},
+    {"report_id of the wrong type",
+     "{\"header\":{\"report_id\":\"7\",\"version\":\"1.0\"},\"metrics\":{}}", -1, "InvalidPayload"},
     {"counter of the wrong type",
      "{\"header\":{\"report_id\":8,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":"
-     "{\"bytes_out\":\"many\"}}}", 8, "InvalidPayload"},
+     "{\"bytes_out\":\"many\"}}}",
+     8, "InvalidPayload"},
     {"custom metric not in an array",
-     "{\"header\":{\"report_id\":9,\"version\":\"1.0\"},\"custom_metrics\":{\"cpu\":{\"number\":1}}}",
+     "{\"header\":{\"report_id\":9,\"version\":\"1.0\"},\"custom_metrics\":{\"cpu\":{\"number\":1}}"
+     "}",
      9, "InvalidCustomMetric"},
-    {"unsupported version", "{\"header\":{\"report_id\":10,\"version\":\"2.0\"},\"metrics\":{}}", 10,
-     "UnsupportedVersion"},
+    {"unsupported version", "{\"header\":{\"report_id\":10,\"version\":\"2.0\"},\"metrics\":{}}",
+     10, "UnsupportedVersion"},
     {"oversize", NULL, -1, "PayloadTooLarge"},
 };
 
@@ -433,7 +441,8 @@ static void test_dd_ingest_malformed_reports_rejected_without_state_change(void 
         print_message("%s\n", MALFORMED[i].what);
         feed_malformed(f, &MALFORMED[i]);
         /* AWS's only documented code; reportId whenever it was readable. */
-        expect_rejected(f, "Thing03", MALFORMED[i].rid, "InvalidPayload", "Malformed metrics report");
+        expect_rejected(f, "Thing03", MALFORMED[i].rid, "InvalidPayload",
+                        "Malformed metrics report");
         advance(f, 1000);
     }
     assert_int_equal(f->ing.stats.reports_rejected, sizeof(MALFORMED) / sizeof(MALFORMED[0]));
@@ -469,8 +478,9 @@ static void test_dd_ingest_fine_error_codes(void **state)
                             MALFORMED[i].fine_code);
         /* The message says what is wrong rather than the generic text. */
         assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(details, "ErrorMessage")));
-        assert_string_not_equal(cJSON_GetObjectItemCaseSensitive(details, "ErrorMessage")->valuestring,
-                                "Malformed metrics report");
+        assert_string_not_equal(
+            cJSON_GetObjectItemCaseSensitive(details, "ErrorMessage")->valuestring,
+            "Malformed metrics report");
         rid = cJSON_GetObjectItemCaseSensitive(root, "reportId");
         if (MALFORMED[i].rid < 0) {
             assert_null(rid);
@@ -510,7 +520,8 @@ static void test_dd_ingest_throttle(void **state)
     expect_rejected(f, "Thing03", 4, "Throttled", msg);
     assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_reports WHERE thing = 'Thing03'"), 2);
     assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_reports WHERE report_id IN (2, 4)"
-                                  " AND thing = 'Thing03'"), 0);
+                                  " AND thing = 'Thing03'"),
+                     0);
     assert_int_equal(f->ing.stats.reports_accepted, 3);
     assert_int_equal(f->ing.stats.reports_rejected, 2);
 }
@@ -586,8 +597,9 @@ static void test_dd_ingest_redelivery_after_restart(void **state)
     assert_int_equal(send_report(f, REPORT_TOPIC("Thing03"), 1, 10), DD_INGEST_OK);
     expect_accepted(f, "Thing03", 1);
     assert_int_equal(f->ing.stats.reports_redelivered, 1);
-    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_reports WHERE report_id = 1 AND thing = 'Thing03'"),
-                     3);
+    assert_int_equal(
+        query_int(f, "SELECT COUNT(*) FROM ev_reports WHERE report_id = 1 AND thing = 'Thing03'"),
+        3);
 }
 
 static void test_dd_ingest_other_topics_ignored(void **state)
@@ -679,11 +691,12 @@ static void test_dd_ingest_metering_batches_and_duplicates(void **state)
     char text[256];
 
     /* More than 2 authorization failures in 5 minutes violates. */
-    add_profile(f,
-                "{\"securityProfileName\":\"auth\",\"behaviors\":[{\"name\":\"AuthFailures\","
-                "\"metric\":\"aws:num-authorization-failures\",\"criteria\":{\"comparisonOperator\":"
-                "\"less-than-equals\",\"value\":{\"count\":2},\"durationSeconds\":300}}]}",
-                "auth");
+    add_profile(
+        f,
+        "{\"securityProfileName\":\"auth\",\"behaviors\":[{\"name\":\"AuthFailures\","
+        "\"metric\":\"aws:num-authorization-failures\",\"criteria\":{\"comparisonOperator\":"
+        "\"less-than-equals\",\"value\":{\"count\":2},\"durationSeconds\":300}}]}",
+        "auth");
     /* Window 1: a connection and 2 failures, delivered twice (QoS 1 redelivery). */
     batch_begin(a1, 0xa, 1);
     batch_add(a1, DD_METERING_CONNECT, "Thing05", T0 + 1000);
@@ -719,8 +732,8 @@ static void test_dd_ingest_metering_batches_and_duplicates(void **state)
     assert_int_equal(f->ing.stats.metering_duplicates, 2);
     tick(f, T0 + 600001);
     assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_violation_events"), 1);
-    query_text(f, "SELECT event_type || ' ' || thing || ' ' || value FROM ev_violation_events", text,
-               sizeof(text));
+    query_text(f, "SELECT event_type || ' ' || thing || ' ' || value FROM ev_violation_events",
+               text, sizeof(text));
     assert_string_equal(text, "in-alarm Thing05 {\"count\":3}");
     /* A malformed batch is dropped without effect. */
     assert_int_equal(feed(f, METERING_TOPIC, "DDMB", 4), DD_INGEST_OK);
@@ -847,9 +860,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dd_ingest_json_report_accepted_stored_evaluated, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_dd_ingest_cbor_report_gets_cbor_reply, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_ingest_malformed_reports_rejected_without_state_change,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ingest_cbor_report_gets_cbor_reply, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dd_ingest_malformed_reports_rejected_without_state_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_fine_error_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_throttle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_duplicate_report_ids, setup, teardown),
@@ -857,8 +871,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ingest_other_topics_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_metering_batches_and_duplicates, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_dd_ingest_rolled_back_batch_is_processed_again,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ingest_rolled_back_batch_is_processed_again, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_store_failure_rolls_back_batch, setup,
                                         teardown),
     };

@@ -185,7 +185,7 @@ static void test_dd_ip_cidr_contains_edges(void **state)
     assert_true(contains("::ffff:10.0.0.0/104", "::ffff:10.1.2.3"));
     assert_false(contains("::ffff:10.0.0.0/104", "11.1.2.3"));
     assert_true(contains("::ffff:0:0/96", "203.0.113.9"));
-    assert_false(contains("::/0", "::ffff:10.1.2.3")); /* one host, one answer: it is IPv4 */
+    assert_false(contains("::/0", "::ffff:10.1.2.3"));  /* one host, one answer: it is IPv4 */
     assert_false(contains("10.0.0.0/8", "::10.1.2.3")); /* IPv4-compatible is not mapped */
     /* NULLs */
     assert_false(dd_cidr_contains(NULL, &a));

@@ -28,8 +28,8 @@ static void run_cases(const json_case_t *cases, size_t n, unsigned flags)
         dd_json_status_t st = dd_json_parse(cases[i].text, len, flags, &root, &err);
 
         if (st != cases[i].want) {
-            fail_msg("case %zu (%s): got %s, want %s (%s)", i, cases[i].text,
-                     dd_json_strerror(st), dd_json_strerror(cases[i].want), err.message);
+            fail_msg("case %zu (%s): got %s, want %s (%s)", i, cases[i].text, dd_json_strerror(st),
+                     dd_json_strerror(cases[i].want), err.message);
         }
         assert_int_equal(dd_json_check(cases[i].text, len, flags, NULL), cases[i].want);
         if (st == DD_JSON_OK) {
@@ -39,8 +39,8 @@ static void run_cases(const json_case_t *cases, size_t n, unsigned flags)
         } else {
             assert_null(root);
             if (strstr(err.message, cases[i].message) == NULL) {
-                fail_msg("case %zu (%s): message '%s' lacks '%s'", i, cases[i].text,
-                         err.message, cases[i].message);
+                fail_msg("case %zu (%s): message '%s' lacks '%s'", i, cases[i].text, err.message,
+                         cases[i].message);
             }
         }
     }

@@ -129,10 +129,12 @@ static void test_dd_lambda_add_subscribes_the_function_arn(void **state)
 
     assert_int_equal(dd_lambda_add(&f->reg, &fn, error, sizeof(error)), DD_LAMBDA_OK);
     /* As in AWS: protocol lambda, endpoint = the function's ARN. */
-    assert_int_equal(dd_registry_subscription_list(&f->reg, "BadIoTDevices", count_sub, &subs), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_subscription_list(&f->reg, "BadIoTDevices", count_sub, &subs),
+                     DD_REGISTRY_OK);
     assert_int_equal(subs.count, 1);
     assert_string_equal(subs.protocol, "lambda");
-    assert_string_equal(subs.endpoint, "arn:aws:lambda:us-east-1:123456789012:function:IsolateDevice");
+    assert_string_equal(subs.endpoint,
+                        "arn:aws:lambda:us-east-1:123456789012:function:IsolateDevice");
     memset(&seen, 0, sizeof(seen));
     assert_int_equal(dd_lambda_list(f->db, "IsolateDevice", collect, &seen), DD_LAMBDA_OK);
     assert_int_equal(seen.count, 1);
@@ -154,7 +156,8 @@ static void test_dd_lambda_add_refuses_a_second_of_the_same_name(void **state)
     assert_int_equal(dd_lambda_add(&f->reg, &fn, error, sizeof(error)), DD_LAMBDA_EXISTS);
     assert_non_null(strstr(error, "already exists"));
     /* Rolled back: no subscription to the other topic. */
-    assert_int_equal(dd_registry_subscription_list(&f->reg, "OtherTopic", count_sub, &subs), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_subscription_list(&f->reg, "OtherTopic", count_sub, &subs),
+                     DD_REGISTRY_OK);
     assert_int_equal(subs.count, 0);
 }
 
@@ -213,7 +216,8 @@ static void test_dd_lambda_remove_takes_its_subscription_only(void **state)
     assert_int_equal(dd_lambda_add(&f->reg, &a, error, sizeof(error)), DD_LAMBDA_OK);
     assert_int_equal(dd_lambda_add(&f->reg, &b, error, sizeof(error)), DD_LAMBDA_OK);
     assert_int_equal(dd_lambda_remove(&f->reg, "Fn_1"), DD_LAMBDA_OK);
-    assert_int_equal(dd_registry_subscription_list(&f->reg, NULL, count_sub, &subs), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_subscription_list(&f->reg, NULL, count_sub, &subs),
+                     DD_REGISTRY_OK);
     assert_int_equal(subs.count, 1);
     assert_string_equal(subs.endpoint, "arn:aws:lambda:us-east-1:123456789012:function:FnX1");
     memset(&seen, 0, sizeof(seen));
@@ -239,8 +243,8 @@ static void test_dd_lambda_arn_round_trip(void **state)
     assert_string_equal(arn, "arn:aws:lambda:us-east-1:123456789012:function:IsolateDevice");
     assert_int_equal(dd_lambda_name_from_arn(arn, name, sizeof(name)), DD_LAMBDA_OK);
     assert_string_equal(name, "IsolateDevice");
-    assert_int_equal(dd_lambda_name_from_arn("arn:aws:lambda:eu-west-1:111122223333:function:F-2", name,
-                                             sizeof(name)),
+    assert_int_equal(dd_lambda_name_from_arn("arn:aws:lambda:eu-west-1:111122223333:function:F-2",
+                                             name, sizeof(name)),
                      DD_LAMBDA_OK);
     assert_string_equal(name, "F-2");
     assert_int_equal(dd_lambda_name_from_arn(arn, tiny, sizeof(tiny)), DD_LAMBDA_BUFFER_TOO_SMALL);
@@ -278,24 +282,29 @@ static void test_dd_lambda_registry_accepts_lambda_protocol_only_with_an_arn(voi
     fixture_t *f = *state;
     dd_registry_error_t err;
 
-    assert_int_equal(dd_registry_subscription_add(&f->reg, "T", "lambda", "http://127.0.0.1/x", NULL, &err),
+    assert_int_equal(dd_registry_subscription_add(&f->reg, "T", "lambda", "http://127.0.0.1/x",
+                                                  NULL, &err),
                      DD_REGISTRY_INVALID);
-    assert_int_equal(dd_registry_subscription_add(&f->reg, "T", "lambda",
-                                                  "arn:aws:lambda:us-east-1:123456789012:function:F", NULL, &err),
+    assert_int_equal(dd_registry_subscription_add(
+                         &f->reg, "T", "lambda", "arn:aws:lambda:us-east-1:123456789012:function:F",
+                         NULL, &err),
                      DD_REGISTRY_OK);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_dd_lambda_add_subscribes_the_function_arn, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_lambda_add_refuses_a_second_of_the_same_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_lambda_add_subscribes_the_function_arn, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_lambda_add_refuses_a_second_of_the_same_name, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dd_lambda_add_validates_every_field, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_lambda_remove_takes_its_subscription_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_lambda_remove_takes_its_subscription_only, setup,
+                                        teardown),
         cmocka_unit_test(test_dd_lambda_arn_round_trip),
         cmocka_unit_test(test_dd_lambda_env_keys),
-        cmocka_unit_test_setup_teardown(test_dd_lambda_registry_accepts_lambda_protocol_only_with_an_arn, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dd_lambda_registry_accepts_lambda_protocol_only_with_an_arn, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,9 @@
 #include "dd_log.h"
 
 #define RUNNER DD_SOURCE_DIR "/lambda/ddlocal_lambda_runner.py"
-#define EVENT "{\"Records\":[{\"EventSource\":\"aws:sns\",\"Sns\":{\"Message\":\"{\\\"thingName\\\":\\\"Thing03\\\"}\"}}]}"
+#define EVENT                                                                               \
+    "{\"Records\":[{\"EventSource\":\"aws:sns\",\"Sns\":{\"Message\":\"{\\\"thingName\\\":" \
+    "\\\"Thing03\\\"}\"}}]}"
 
 typedef struct fixture {
     char dir[64];
@@ -100,18 +102,22 @@ static void test_dd_lambdarun_success_logs_and_sees_lambda_env(void **state)
     char *log;
 
     (void)setenv("DD_LAMBDARUN_TEST_LEAK", "1", 1);
-    write_file(f->handler,
-               "import json, os\n"
-               "def handler(event, context):\n"
-               "    print('thing', json.loads(event['Records'][0]['Sns']['Message'])['thingName'])\n"
-               "    for k in ('ThingGroupName', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_LAMBDA_FUNCTION_NAME',\n"
-               "              'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_IOT', '_HANDLER', 'DD_LAMBDARUN_TEST_LEAK'):\n"
-               "        print('env %s=%s' % (k, os.environ.get(k)))\n"
-               "    print('arn', context.invoked_function_arn, context.aws_request_id)\n"
-               "    return {'ok': 1}\n");
+    write_file(
+        f->handler,
+        "import json, os\n"
+        "def handler(event, context):\n"
+        "    print('thing', json.loads(event['Records'][0]['Sns']['Message'])['thingName'])\n"
+        "    for k in ('ThingGroupName', 'AWS_REGION', 'AWS_DEFAULT_REGION', "
+        "'AWS_LAMBDA_FUNCTION_NAME',\n"
+        "              'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_IOT', '_HANDLER', "
+        "'DD_LAMBDARUN_TEST_LEAK'):\n"
+        "        print('env %s=%s' % (k, os.environ.get(k)))\n"
+        "    print('arn', context.invoked_function_arn, context.aws_request_id)\n"
+        "    return {'ok': 1}\n");
     assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_OK);
     log = read_log(f);
-    assert_non_null(strstr(log, "START RequestId: 11111111-2222-4333-8444-555555555555 Version: $LATEST"));
+    assert_non_null(
+        strstr(log, "START RequestId: 11111111-2222-4333-8444-555555555555 Version: $LATEST"));
     assert_non_null(strstr(log, "thing Thing03\n"));
     assert_non_null(strstr(log, "env ThingGroupName=IsolatedDevices\n"));
     assert_non_null(strstr(log, "env AWS_REGION=eu-west-1\n"));
@@ -124,7 +130,8 @@ static void test_dd_lambdarun_success_logs_and_sees_lambda_env(void **state)
     assert_non_null(strstr(log, "env DD_LAMBDARUN_TEST_LEAK=None\n"));
     assert_non_null(strstr(log, "arn arn:aws:lambda:us-east-1:123456789012:function:Fn 11111111-"));
     assert_non_null(strstr(log, "END RequestId: 11111111-2222-4333-8444-555555555555\n"));
-    assert_non_null(strstr(log, "REPORT RequestId: 11111111-2222-4333-8444-555555555555\tDuration: "));
+    assert_non_null(
+        strstr(log, "REPORT RequestId: 11111111-2222-4333-8444-555555555555\tDuration: "));
     /* Real time only: the clock is real. */
     assert_null(strstr(log, "[pipeline "));
     free(log);
@@ -140,11 +147,13 @@ static void test_dd_lambdarun_exception_is_a_function_error(void **state)
     write_file(f->handler, "def handler(event, context):\n    raise ValueError('boom')\n");
     f->req.attempt = 2;
     f->req.clock_spec = "manual:1796524105305";
-    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_FUNCTION_ERROR);
+    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)),
+                     DD_LAMBDARUN_FUNCTION_ERROR);
     assert_string_equal(error, "ValueError: boom");
     log = read_log(f);
     assert_non_null(strstr(log, "Version: $LATEST Attempt: 2\n"));
-    assert_non_null(strstr(log, "[ERROR]\t11111111-2222-4333-8444-555555555555\tValueError: boom\n"));
+    assert_non_null(
+        strstr(log, "[ERROR]\t11111111-2222-4333-8444-555555555555\tValueError: boom\n"));
     /* A manual clock: every line also carries the pipeline time. */
     assert_non_null(strstr(log, "Z [pipeline 2026-12-06T02:28:25.305Z] START RequestId"));
     free(log);
@@ -156,13 +165,17 @@ static void test_dd_lambdarun_import_and_handler_errors(void **state)
     char error[256];
 
     write_file(f->handler, "import no_such_module_for_ddlocal\n");
-    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_FUNCTION_ERROR);
+    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)),
+                     DD_LAMBDARUN_FUNCTION_ERROR);
     assert_non_null(strstr(error, "Runtime.ImportModuleError: Unable to import module 'handler'"));
     write_file(f->handler, "def other(event, context):\n    pass\n");
-    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_FUNCTION_ERROR);
-    assert_string_equal(error, "Runtime.HandlerNotFound: Handler 'handler' missing on module 'handler'");
+    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)),
+                     DD_LAMBDARUN_FUNCTION_ERROR);
+    assert_string_equal(error,
+                        "Runtime.HandlerNotFound: Handler 'handler' missing on module 'handler'");
     write_file(f->handler, "import sys\ndef handler(event, context):\n    sys.exit(3)\n");
-    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_FUNCTION_ERROR);
+    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)),
+                     DD_LAMBDARUN_FUNCTION_ERROR);
     assert_non_null(strstr(error, "SystemExit"));
 }
 
@@ -177,7 +190,8 @@ static void test_dd_lambdarun_timeout_stops_the_handler(void **state)
     assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_TIMEOUT);
     assert_non_null(strstr(error, "Task timed out after 1.00 seconds"));
     log = read_log(f);
-    assert_non_null(strstr(log, "11111111-2222-4333-8444-555555555555 Task timed out after 1.00 seconds\n"));
+    assert_non_null(
+        strstr(log, "11111111-2222-4333-8444-555555555555 Task timed out after 1.00 seconds\n"));
     free(log);
 }
 
@@ -190,7 +204,9 @@ static void test_dd_lambdarun_kills_a_runtime_past_its_deadline(void **state)
 
     /* A runtime that ignores everything: only the deadline's SIGKILL ends it. */
     (void)snprintf(runner, sizeof(runner), "%s/stuck.py", f->dir);
-    write_file(runner, "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ntime.sleep(60)\n");
+    write_file(
+        runner,
+        "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ntime.sleep(60)\n");
     write_file(f->handler, "def handler(event, context):\n    pass\n");
     f->req.runner = runner;
     f->req.timeout_s = 1;
@@ -201,8 +217,9 @@ static void test_dd_lambdarun_kills_a_runtime_past_its_deadline(void **state)
     assert_non_null(strstr(error, "killed"));
     log = read_log(f);
     /* Written by ddlocald itself, stamped like the runner's lines. */
-    assert_non_null(strstr(log, "Z [pipeline 2026-12-06T02:28:25.305Z] 11111111-2222-4333-8444-555555555555 "
-                                "Task timed out after 1.00 seconds (the runtime was killed)"));
+    assert_non_null(
+        strstr(log, "Z [pipeline 2026-12-06T02:28:25.305Z] 11111111-2222-4333-8444-555555555555 "
+                    "Task timed out after 1.00 seconds (the runtime was killed)"));
     free(log);
 }
 
@@ -217,27 +234,36 @@ static void test_dd_lambdarun_spawn_failure_and_bad_parameters(void **state)
     assert_non_null(strstr(error, "cannot start"));
     f->req.python = "/usr/bin/python3";
     f->req.event = NULL;
-    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_BAD_PARAMETER);
+    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)),
+                     DD_LAMBDARUN_BAD_PARAMETER);
     f->req.event = EVENT;
     f->req.timeout_s = 0;
-    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_BAD_PARAMETER);
+    assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)),
+                     DD_LAMBDARUN_BAD_PARAMETER);
     f->req.timeout_s = 3;
     f->req.env_json = "not json";
     assert_int_equal(dd_lambdarun_invoke(&f->req, error, sizeof(error)), DD_LAMBDARUN_NO_MEMORY);
     assert_int_equal(dd_lambdarun_invoke(NULL, error, sizeof(error)), DD_LAMBDARUN_BAD_PARAMETER);
     assert_string_equal(dd_lambdarun_strerror(DD_LAMBDARUN_TIMEOUT), "the function timed out");
-    assert_string_equal(dd_lambdarun_strerror((dd_lambdarun_status_t)99), "unknown lambdarun status");
+    assert_string_equal(dd_lambdarun_strerror((dd_lambdarun_status_t)99),
+                        "unknown lambdarun status");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_dd_lambdarun_success_logs_and_sees_lambda_env, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_lambdarun_exception_is_a_function_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_lambdarun_import_and_handler_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_lambdarun_timeout_stops_the_handler, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_lambdarun_kills_a_runtime_past_its_deadline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_lambdarun_spawn_failure_and_bad_parameters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_lambdarun_success_logs_and_sees_lambda_env, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_lambdarun_exception_is_a_function_error, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_lambdarun_import_and_handler_errors, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_lambdarun_timeout_stops_the_handler, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_lambdarun_kills_a_runtime_past_its_deadline, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_lambdarun_spawn_failure_and_bad_parameters, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -90,7 +90,8 @@ static void test_dd_log_describes_the_clock_readably(void **state)
     assert_string_equal(buf, "scaled x0.5 - pipeline time 2026-12-06T05:10:00Z");
     (void)dd_clock_init_manual(&c, PIPELINE_MS + 999);
     assert_int_equal(dd_log_describe_clock(&c, buf, sizeof(buf)), DD_LOG_OK);
-    assert_string_equal(buf, "manual - pipeline time 2026-12-06T05:10:00Z (moves with `ddlocal clock advance`)");
+    assert_string_equal(
+        buf, "manual - pipeline time 2026-12-06T05:10:00Z (moves with `ddlocal clock advance`)");
     assert_int_equal(dd_log_describe_clock(&c, buf, 8), DD_LOG_BUFFER_TOO_SMALL);
     assert_int_equal(dd_log_describe_clock(NULL, buf, sizeof(buf)), DD_LOG_BAD_PARAMETER);
 }
@@ -133,10 +134,11 @@ static void test_dd_log_default_sink_starts_lines_with_the_stamp(void **state)
     text[n] = '\0';
     fclose(f);
     unlink(path);
-    assert_string_equal(text, "ddlocald: info: before any clock\n"
-                              "2026-12-06T03:40:00.123Z ddlocald: warning: real only\n"
-                              "2026-12-06T03:40:00.123Z [pipeline 2026-12-06T05:10:00.000Z] ddlocald: info: "
-                              "violation 7\n");
+    assert_string_equal(
+        text, "ddlocald: info: before any clock\n"
+              "2026-12-06T03:40:00.123Z ddlocald: warning: real only\n"
+              "2026-12-06T03:40:00.123Z [pipeline 2026-12-06T05:10:00.000Z] ddlocald: info: "
+              "violation 7\n");
 }
 
 static void test_dd_log_strerror_names_every_status(void **state)

@@ -56,8 +56,7 @@ static void config(dd_meter_config_t *cfg, size_t buffer, int64_t interval)
     cfg->publish_ctx = &g_sink;
 }
 
-static dd_metering_record_t sent(const char *thing, const char *topic, uint32_t bytes,
-                                 int64_t t)
+static dd_metering_record_t sent(const char *thing, const char *topic, uint32_t bytes, int64_t t)
 {
     dd_metering_record_t r;
 
@@ -313,8 +312,8 @@ static void test_dd_meter_no_allocation_per_record(void **state)
     assert_int_equal(dd_meter_init(&m, &cfg), DD_METER_OK);
     before = dd_alloc_count();
     for (i = 0; i < 5000; i++) {
-        dd_metering_record_t r = sent(things[i % 8], topics[i % 8], (uint32_t)i,
-                                      1700000000000 + (int64_t)i);
+        dd_metering_record_t r =
+            sent(things[i % 8], topics[i % 8], (uint32_t)i, 1700000000000 + (int64_t)i);
 
         if (i % 3 == 0) {
             r.type = DD_METERING_CONNECT;

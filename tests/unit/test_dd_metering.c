@@ -95,8 +95,10 @@ static size_t sample_batch(uint8_t *buf, size_t cap, dd_metering_writer_t *w)
     r.registered = true;
     r.bytes = 1234;
     assert_int_equal(dd_metering_writer_add(w, &r), DD_METERING_OK);
-    r = rec_of(DD_METERING_RECEIVED, "Thing03", "$aws/things/Thing03/defender/metrics/json/"
-                                                "accepted", 1700000000020);
+    r = rec_of(DD_METERING_RECEIVED, "Thing03",
+               "$aws/things/Thing03/defender/metrics/json/"
+               "accepted",
+               1700000000020);
     r.registered = true;
     r.bytes = 0xffffffffu;
     assert_int_equal(dd_metering_writer_add(w, &r), DD_METERING_OK);

@@ -11,12 +11,24 @@
 static void test_dd_metric_catalogue(void **state)
 {
     static const char *const NAMES[] = {
-        "aws:message-byte-size", "aws:num-messages-sent", "aws:num-messages-received",
-        "aws:num-authorization-failures", "aws:source-ip-address", "aws:num-connection-attempts",
-        "aws:num-disconnects", "aws:disconnect-duration", "aws:all-bytes-out", "aws:all-bytes-in",
-        "aws:all-packets-out", "aws:all-packets-in", "aws:num-listening-tcp-ports",
-        "aws:num-listening-udp-ports", "aws:num-established-tcp-connections",
-        "aws:listening-tcp-ports", "aws:listening-udp-ports", "aws:destination-ip-addresses",
+        "aws:message-byte-size",
+        "aws:num-messages-sent",
+        "aws:num-messages-received",
+        "aws:num-authorization-failures",
+        "aws:source-ip-address",
+        "aws:num-connection-attempts",
+        "aws:num-disconnects",
+        "aws:disconnect-duration",
+        "aws:all-bytes-out",
+        "aws:all-bytes-in",
+        "aws:all-packets-out",
+        "aws:all-packets-in",
+        "aws:num-listening-tcp-ports",
+        "aws:num-listening-udp-ports",
+        "aws:num-established-tcp-connections",
+        "aws:listening-tcp-ports",
+        "aws:listening-udp-ports",
+        "aws:destination-ip-addresses",
     };
     const dd_metric_info_t *info = NULL;
     size_t i;

@@ -47,41 +47,52 @@ static void test_dd_names_arns_round_trip(void **state)
 
     (void)state;
     dd_arn_ctx_default(&ctx);
-    assert_int_equal(dd_arn_format(&ctx, DD_NAME_THING_GROUP, "IsolatedDevices", arn, sizeof(arn)), DD_NAMES_OK);
+    assert_int_equal(dd_arn_format(&ctx, DD_NAME_THING_GROUP, "IsolatedDevices", arn, sizeof(arn)),
+                     DD_NAMES_OK);
     assert_string_equal(arn, "arn:aws:iot:us-east-1:123456789012:thinggroup/IsolatedDevices");
     assert_int_equal(dd_arn_parse(&ctx, DD_NAME_THING_GROUP, arn, name, sizeof(name)), DD_NAMES_OK);
     assert_string_equal(name, "IsolatedDevices");
     assert_int_equal(dd_arn_parse(&ctx, DD_NAME_THING, arn, name, sizeof(name)), DD_NAMES_INVALID);
-    assert_int_equal(dd_arn_format(&ctx, DD_NAME_SNS_TOPIC, "BadIoTDevices", arn, sizeof(arn)), DD_NAMES_OK);
+    assert_int_equal(dd_arn_format(&ctx, DD_NAME_SNS_TOPIC, "BadIoTDevices", arn, sizeof(arn)),
+                     DD_NAMES_OK);
     assert_string_equal(arn, "arn:aws:sns:us-east-1:123456789012:BadIoTDevices");
     assert_int_equal(dd_arn_parse(&ctx, DD_NAME_SNS_TOPIC, arn, name, sizeof(name)), DD_NAMES_OK);
     assert_string_equal(name, "BadIoTDevices");
-    assert_int_equal(dd_arn_format(&ctx, DD_NAME_BEHAVIOR, "b", arn, sizeof(arn)), DD_NAMES_INVALID);
+    assert_int_equal(dd_arn_format(&ctx, DD_NAME_BEHAVIOR, "b", arn, sizeof(arn)),
+                     DD_NAMES_INVALID);
     assert_int_equal(dd_arn_format(&ctx, DD_NAME_THING, "T", arn, 10), DD_NAMES_BUFFER_TOO_SMALL);
 
     assert_int_equal(dd_arn_ctx_set(&ctx, "eu-west-1", "000011112222"), DD_NAMES_OK);
     assert_int_equal(dd_arn_ctx_set(&ctx, "EU", "000011112222"), DD_NAMES_INVALID);
     assert_int_equal(dd_arn_ctx_set(&ctx, "eu-west-1", "12"), DD_NAMES_INVALID);
-    assert_int_equal(dd_arn_format_target(&ctx, DD_ARN_TARGET_ALL_THINGS, NULL, arn, sizeof(arn)), DD_NAMES_OK);
+    assert_int_equal(dd_arn_format_target(&ctx, DD_ARN_TARGET_ALL_THINGS, NULL, arn, sizeof(arn)),
+                     DD_NAMES_OK);
     assert_string_equal(arn, "arn:aws:iot:eu-west-1:000011112222:all/things");
     assert_int_equal(dd_arn_parse_target(&ctx, arn, &target, name, sizeof(name)), DD_NAMES_OK);
     assert_int_equal(target, DD_ARN_TARGET_ALL_THINGS);
-    assert_int_equal(dd_arn_parse_target(&ctx, "arn:aws:iot:eu-west-1:000011112222:all/registered-things",
-                                         &target, name, sizeof(name)), DD_NAMES_OK);
+    assert_int_equal(dd_arn_parse_target(&ctx,
+                                         "arn:aws:iot:eu-west-1:000011112222:all/registered-things",
+                                         &target, name, sizeof(name)),
+                     DD_NAMES_OK);
     assert_int_equal(target, DD_ARN_TARGET_ALL_REGISTERED);
     assert_int_equal(dd_arn_parse_target(&ctx, "arn:aws:iot:eu-west-1:000011112222:thinggroup/G1",
-                                         &target, name, sizeof(name)), DD_NAMES_OK);
+                                         &target, name, sizeof(name)),
+                     DD_NAMES_OK);
     assert_int_equal(target, DD_ARN_TARGET_THING_GROUP);
     assert_string_equal(name, "G1");
     /* Other account, other region, bad group name, unknown target. */
     assert_int_equal(dd_arn_parse_target(&ctx, "arn:aws:iot:eu-west-1:999911112222:all/things",
-                                         &target, name, sizeof(name)), DD_NAMES_INVALID);
+                                         &target, name, sizeof(name)),
+                     DD_NAMES_INVALID);
     assert_int_equal(dd_arn_parse_target(&ctx, "arn:aws:iot:us-east-1:000011112222:all/things",
-                                         &target, name, sizeof(name)), DD_NAMES_INVALID);
+                                         &target, name, sizeof(name)),
+                     DD_NAMES_INVALID);
     assert_int_equal(dd_arn_parse_target(&ctx, "arn:aws:iot:eu-west-1:000011112222:thinggroup/a b",
-                                         &target, name, sizeof(name)), DD_NAMES_INVALID);
+                                         &target, name, sizeof(name)),
+                     DD_NAMES_INVALID);
     assert_int_equal(dd_arn_parse_target(&ctx, "arn:aws:iot:eu-west-1:000011112222:all/nothing",
-                                         &target, name, sizeof(name)), DD_NAMES_INVALID);
+                                         &target, name, sizeof(name)),
+                     DD_NAMES_INVALID);
 }
 
 int main(void)

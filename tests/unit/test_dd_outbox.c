@@ -21,7 +21,8 @@ static size_t list_length(const dd_outbox_entry_t *e)
     return n;
 }
 
-static void assert_publish(const dd_outbox_entry_t *e, const char *topic, const char *payload, int qos)
+static void assert_publish(const dd_outbox_entry_t *e, const char *topic, const char *payload,
+                           int qos)
 {
     assert_non_null(e);
     assert_int_equal(e->kind, DD_OUTBOX_PUBLISH);
@@ -46,7 +47,8 @@ static void test_dd_outbox_take_returns_entries_oldest_first_and_empties(void **
     for (i = 0; i < 5; i++) {
         (void)snprintf(topic, sizeof(topic), "t/%d", i);
         (void)snprintf(payload, sizeof(payload), "{\"n\":%d}", i);
-        assert_int_equal(dd_outbox_publish(&box, topic, payload, strlen(payload), i % 2), DD_OUTBOX_OK);
+        assert_int_equal(dd_outbox_publish(&box, topic, payload, strlen(payload), i % 2),
+                         DD_OUTBOX_OK);
     }
     assert_int_equal(dd_outbox_mark(&box), 5);
     head = dd_outbox_take(&box);
@@ -78,7 +80,8 @@ static void test_dd_outbox_payload_is_a_nul_terminated_copy(void **state)
     dd_outbox_init(&box);
     assert_int_equal(dd_outbox_publish(&box, topic, cbor, sizeof(cbor), 1), DD_OUTBOX_OK);
     assert_int_equal(dd_outbox_publish(&box, "empty", NULL, 0, 0), DD_OUTBOX_OK);
-    assert_int_equal(dd_outbox_webhook(&box, "alerts", "http://127.0.0.1:1/hook", body), DD_OUTBOX_OK);
+    assert_int_equal(dd_outbox_webhook(&box, "alerts", "http://127.0.0.1:1/hook", body),
+                     DD_OUTBOX_OK);
     /* The caller's buffers may change or go away once appended. */
     memset(cbor, 0xff, sizeof(cbor));
     memset(topic, 'z', sizeof(topic) - 1);
@@ -107,7 +110,8 @@ static void test_dd_outbox_webhook_entries(void **state)
     (void)state;
     dd_outbox_init(&box);
     assert_int_equal(dd_outbox_publish(&box, "ddlocal/sns/alerts", "m", 1, 1), DD_OUTBOX_OK);
-    assert_int_equal(dd_outbox_webhook(&box, "alerts", "http://127.0.0.1:9/hook", body), DD_OUTBOX_OK);
+    assert_int_equal(dd_outbox_webhook(&box, "alerts", "http://127.0.0.1:9/hook", body),
+                     DD_OUTBOX_OK);
     head = dd_outbox_take(&box);
     assert_int_equal(list_length(head), 2);
     assert_int_equal(head->kind, DD_OUTBOX_PUBLISH);

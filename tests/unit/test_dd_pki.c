@@ -132,8 +132,7 @@ static int verify_against(X509 *ca, X509 *cert, int purpose)
     assert_int_equal(X509_STORE_CTX_set_purpose(ctx, purpose), 1);
     rc = X509_verify_cert(ctx);
     if (rc != 1) {
-        print_error("verify: %s\n",
-                    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+        print_error("verify: %s\n", X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
     }
     X509_STORE_CTX_free(ctx);
     X509_STORE_free(store);
@@ -235,7 +234,8 @@ static void test_dd_pki_ca_inconsistent(void **state)
 
         assert_int_equal(dd_pki_issue_device(ca, DD_PKI_KEY_EC_P256, &cred), DD_PKI_OK);
         assert_int_equal(dd_fs_write_atomic(key_path, cred.private_key_pem,
-                                            strlen(cred.private_key_pem), 0600), DD_FS_OK);
+                                            strlen(cred.private_key_pem), 0600),
+                         DD_FS_OK);
         dd_pki_credentials_free(&cred);
     }
     assert_int_equal(dd_pki_ca_ensure(dir, &other), DD_PKI_INCONSISTENT);
@@ -264,7 +264,7 @@ static void check_device(const pki_fixture_t *f, dd_pki_key_type_t type)
     const ASN1_INTEGER *serial;
     BIGNUM *bn;
     ASN1_TIME *limit;
-    time_t t = (time_t)2524607999;  /* 2049-12-31T23:59:59Z */
+    time_t t = (time_t)2524607999; /* 2049-12-31T23:59:59Z */
 
     assert_int_equal(dd_pki_issue_device(f->ca, type, &cred), DD_PKI_OK);
     assert_non_null(strstr(cred.certificate_pem, "-----BEGIN CERTIFICATE-----"));
@@ -275,7 +275,8 @@ static void check_device(const pki_fixture_t *f, dd_pki_key_type_t type)
     assert_int_equal(strlen(cred.certificate_id), DD_PKI_CERT_ID_LEN);
 
     assert_int_equal(dd_pki_cert_from_pem(cred.certificate_pem, strlen(cred.certificate_pem),
-                                          &cert), DD_PKI_OK);
+                                          &cert),
+                     DD_PKI_OK);
     /* Chain, purpose and extensions. */
     assert_int_equal(verify_against(dd_pki_ca_cert(f->ca), cert, X509_PURPOSE_SSL_CLIENT), 1);
     assert_int_not_equal(verify_against(dd_pki_ca_cert(f->ca), cert, X509_PURPOSE_SSL_SERVER), 1);
@@ -324,7 +325,8 @@ static void check_device(const pki_fixture_t *f, dd_pki_key_type_t type)
     assert_int_equal(dd_pki_cert_id_from_x509(cert, id), DD_PKI_OK);
     assert_string_equal(id, indep);
     assert_int_equal(dd_pki_cert_id_from_pem(cred.certificate_pem, strlen(cred.certificate_pem),
-                                             id), DD_PKI_OK);
+                                             id),
+                     DD_PKI_OK);
     assert_string_equal(id, indep);
 
     X509_free(cert);
@@ -517,7 +519,8 @@ static void mtls_with(const pki_fixture_t *f, dd_pki_key_type_t type)
     assert_int_equal(SSL_CTX_load_verify_locations(cctx, ca_path, NULL), 1);
     SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
     assert_int_equal(dd_pki_cert_from_pem(cred.certificate_pem, strlen(cred.certificate_pem),
-                                          &cert), DD_PKI_OK);
+                                          &cert),
+                     DD_PKI_OK);
     key = load_key_pem(cred.private_key_pem);
     assert_int_equal(SSL_CTX_use_certificate(cctx, cert), 1);
     assert_int_equal(SSL_CTX_use_PrivateKey(cctx, key), 1);
@@ -584,8 +587,7 @@ static void test_dd_pki_bad_input(void **state)
     assert_int_equal(dd_pki_cert_id_from_file(missing, id), DD_PKI_NOT_FOUND);
     assert_int_equal(dd_pki_issue_device(NULL, DD_PKI_KEY_RSA2048, &cred), DD_PKI_BAD_PARAMETER);
     assert_null(cred.certificate_pem);
-    assert_int_equal(dd_pki_issue_device(f->ca, (dd_pki_key_type_t)7, &cred),
-                     DD_PKI_BAD_PARAMETER);
+    assert_int_equal(dd_pki_issue_device(f->ca, (dd_pki_key_type_t)7, &cred), DD_PKI_BAD_PARAMETER);
     assert_int_equal(dd_pki_credentials_write(&cred, f->dir), DD_PKI_BAD_PARAMETER);
     dd_pki_credentials_free(&cred);
     dd_pki_credentials_free(NULL);
@@ -600,7 +602,9 @@ static void test_dd_pki_bad_input(void **state)
     assert_int_equal(dd_pki_path(f->dir, (dd_pki_file_t)42, buf, sizeof(buf)),
                      DD_PKI_BAD_PARAMETER);
     assert_string_equal(dd_pki_path("/d", DD_PKI_FILE_SERVICE_KEY, missing, sizeof(missing)) ==
-                                DD_PKI_OK ? missing : "",
+                                DD_PKI_OK
+                            ? missing
+                            : "",
                         "/d/pki/service.key");
     assert_string_equal(dd_pki_strerror(DD_PKI_OK), "ok");
     assert_string_equal(dd_pki_strerror(DD_PKI_INCONSISTENT),

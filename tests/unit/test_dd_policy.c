@@ -77,8 +77,7 @@ static char *doc1(const char *effect, const char *action_json, const char *resou
 
 static dd_policy_decision_t decide_m(const dd_policy_t *const *ps, size_t n,
                                      dd_policy_action_t action, const char *name,
-                                     const char *client, const char *thing,
-                                     dd_policy_match_t *m)
+                                     const char *client, const char *thing, dd_policy_match_t *m)
 {
     dd_arn_ctx_t ctx;
     char arn[DD_POLICY_RESOURCE_MAX];
@@ -246,7 +245,8 @@ static void test_dd_policy_string_and_list_forms(void **state)
         "\"Action\":\"iot:Publish\",\"Resource\":\"" ARN_PREFIX "topic/t\"}}",
         "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
         "\"Action\":[\"iot:Publish\"],\"Resource\":[\"" ARN_PREFIX "topic/t\"]}]}",
-        "{\"Version\":\"2012-10-17\",\"Id\":\"x\",\"Statement\":[{\"Sid\":\"S\",\"Effect\":\"Allow\","
+        "{\"Version\":\"2012-10-17\",\"Id\":\"x\",\"Statement\":[{\"Sid\":\"S\",\"Effect\":"
+        "\"Allow\","
         "\"Action\":[\"iot:Connect\",\"iot:Publish\"],"
         "\"Resource\":[\"" ARN_PREFIX "client/nobody\",\"" ARN_PREFIX "topic/t\"]}]}",
     };
@@ -327,7 +327,8 @@ static void test_dd_policy_client_id_variable(void **state)
     dd_policy_free(p);
 
     p = parse_ok(doc1("Allow", "\"iot:Publish\"",
-                      "\"" ARN_PREFIX "topic/${iot:ClientId}/${iot:Connection.Thing.ThingName}/*\""));
+                      "\"" ARN_PREFIX
+                      "topic/${iot:ClientId}/${iot:Connection.Thing.ThingName}/*\""));
     assert_int_equal(decide(p, PUBLISH, "c1/T1/x", "c1", "T1"), ALLOW);
     assert_int_equal(decide(p, PUBLISH, "c1/T1/x", "c1", NULL), NONE);
     assert_int_equal(decide(p, PUBLISH, "T1/c1/x", "c1", "T1"), NONE);
@@ -343,14 +344,15 @@ static void test_dd_policy_thing_name_variable(void **state)
     p = parse_ok(doc1("Allow", "\"iot:Publish\"",
                       "\"" ARN_PREFIX "topic/$aws/things/${iot:Connection.Thing.ThingName}/*\""));
     assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing03/shadow/update", "SensorDevice03",
-                            "Thing03"), ALLOW);
+                            "Thing03"),
+                     ALLOW);
     assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing01/shadow/update", "SensorDevice03",
-                            "Thing03"), NONE);
+                            "Thing03"),
+                     NONE);
     /* Not a known thing: the variable has no value, the resource never matches. */
     assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing03/shadow/update", "Thing03", NULL),
                      NONE);
-    assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing03/shadow/update", "Thing03", ""),
-                     NONE);
+    assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing03/shadow/update", "Thing03", ""), NONE);
     /* A name that is a prefix of another thing's name does not reach it. */
     assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing03/x", "c", "Thing0"), NONE);
     dd_policy_free(p);
@@ -360,11 +362,13 @@ static void test_dd_policy_thing_name_variable(void **state)
     p = parse_ok(doc1("Allow", "\"iot:Publish\"",
                       "\"arn:aws:iot:*:*:topic/$aws/things/${iot:Connection.Thing.ThingName}/*\""));
     assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing01/x:topic/$aws/things/Thing03/y", "c",
-                            "Thing03"), ALLOW);
+                            "Thing03"),
+                     ALLOW);
     dd_policy_free(p);
     p = parse_file("device-policy-per-thing.json");
     assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing01/x:topic/$aws/things/Thing03/y", "c",
-                            "Thing03"), NONE);
+                            "Thing03"),
+                     NONE);
     dd_policy_free(p);
 
     /* In a Deny, an unresolved variable does not match either (as on AWS). */
@@ -372,9 +376,11 @@ static void test_dd_policy_thing_name_variable(void **state)
     both[1] = parse_ok(doc1("Deny", "\"iot:Publish\"",
                             "\"" ARN_PREFIX "topic/${iot:Connection.Thing.ThingName}/*\""));
     assert_int_equal(decide_m((const dd_policy_t *const *)both, 2, PUBLISH, "T1/x", "c", "T1",
-                              NULL), DENY);
+                              NULL),
+                     DENY);
     assert_int_equal(decide_m((const dd_policy_t *const *)both, 2, PUBLISH, "T1/x", "c", NULL,
-                              NULL), ALLOW);
+                              NULL),
+                     ALLOW);
     dd_policy_free(both[0]);
     dd_policy_free(both[1]);
 }
@@ -398,8 +404,8 @@ static void test_dd_policy_default_deny(void **state)
     assert_int_equal(decide(p, PUBLISH, "t2", NULL, NULL), NONE);
     dd_policy_free(p);
     /* Resources in another account or region never match. */
-    p = parse_ok(doc1("Allow", "\"iot:Publish\"",
-                      "\"arn:aws:iot:eu-west-1:123456789012:topic/t\""));
+    p = parse_ok(
+        doc1("Allow", "\"iot:Publish\"", "\"arn:aws:iot:eu-west-1:123456789012:topic/t\""));
     assert_int_equal(decide(p, PUBLISH, "t", NULL, NULL), NONE);
     dd_policy_free(p);
 }
@@ -419,7 +425,8 @@ static void test_dd_policy_explicit_deny_wins(void **state)
     /* Before isolation: the certificate's allow-all lets everything through. */
     for (a = 0; a < DD_POLICY_ACTION_COUNT; a++) {
         assert_int_equal(decide(allow_all, (dd_policy_action_t)a, "SensorDevice03/x",
-                                "SensorDevice03", "Thing03"), ALLOW);
+                                "SensorDevice03", "Thing03"),
+                         ALLOW);
     }
     /* After AddThingToThingGroup(IsolatedDevices): denied, in either order. */
     set[0] = allow_all;
@@ -427,30 +434,33 @@ static void test_dd_policy_explicit_deny_wins(void **state)
     for (a = 0; a < DD_POLICY_ACTION_COUNT; a++) {
         memset(&m, 0, sizeof(m));
         assert_int_equal(decide_m(set, 2, (dd_policy_action_t)a, "temperature-device-03",
-                                  "SensorDevice03", "Thing03", &m), DENY);
+                                  "SensorDevice03", "Thing03", &m),
+                         DENY);
         assert_int_equal(m.policy_index, 1);
         assert_int_equal(m.statement_index, 0);
         assert_string_equal(m.sid, "DenyAll");
     }
     set[0] = deny_all;
     set[1] = allow_all;
-    assert_int_equal(decide_m(set, 2, CONNECT, "SensorDevice03", "SensorDevice03", "Thing03",
-                              &m), DENY);
+    assert_int_equal(decide_m(set, 2, CONNECT, "SensorDevice03", "SensorDevice03", "Thing03", &m),
+                     DENY);
     assert_int_equal(m.policy_index, 0);
     /* Deny beats Allow inside one policy too, whatever the statement order. */
     {
-        dd_policy_t *p = parse_ok(
-            "{\"Version\":\"2012-10-17\",\"Statement\":["
-            "{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\"},"
-            "{\"Sid\":\"NoSecrets\",\"Effect\":\"Deny\",\"Action\":\"iot:Publish\","
-            "\"Resource\":\"" ARN_PREFIX "topic/secret/*\"}]}");
+        dd_policy_t *p =
+            parse_ok("{\"Version\":\"2012-10-17\",\"Statement\":["
+                     "{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\"},"
+                     "{\"Sid\":\"NoSecrets\",\"Effect\":\"Deny\",\"Action\":\"iot:Publish\","
+                     "\"Resource\":\"" ARN_PREFIX "topic/secret/*\"}]}");
 
         assert_int_equal(decide_m((const dd_policy_t *const *)&p, 1, PUBLISH, "secret/a", NULL,
-                                  NULL, &m), DENY);
+                                  NULL, &m),
+                         DENY);
         assert_int_equal(m.statement_index, 1);
         assert_string_equal(m.sid, "NoSecrets");
         assert_int_equal(decide_m((const dd_policy_t *const *)&p, 1, PUBLISH, "public/a", NULL,
-                                  NULL, &m), ALLOW);
+                                  NULL, &m),
+                         ALLOW);
         assert_int_equal(m.statement_index, 0);
         assert_string_equal(m.sid, "");
         dd_policy_free(p);
@@ -474,21 +484,26 @@ static void test_dd_policy_per_thing_fixture(void **state)
     assert_int_equal(decide(p, CONNECT, agent, agent, thing), ALLOW);
     assert_int_equal(decide(p, CONNECT, "Thing03", "Thing03", thing), ALLOW);
     /* Its own report topic and replies. */
-    assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing03/defender/metrics/json", agent,
-                            thing), ALLOW);
+    assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing03/defender/metrics/json", agent, thing),
+                     ALLOW);
     assert_int_equal(decide(p, SUBSCRIBE, "$aws/things/Thing03/defender/metrics/json/accepted",
-                            agent, thing), ALLOW);
+                            agent, thing),
+                     ALLOW);
     assert_int_equal(decide(p, SUBSCRIBE, "$aws/things/Thing03/defender/metrics/json/#", agent,
-                            thing), ALLOW);
-    assert_int_equal(decide(p, RECEIVE, "$aws/things/Thing03/defender/metrics/json/accepted",
-                            agent, thing), ALLOW);
+                            thing),
+                     ALLOW);
+    assert_int_equal(decide(p, RECEIVE, "$aws/things/Thing03/defender/metrics/json/accepted", agent,
+                            thing),
+                     ALLOW);
     /* A report on another thing's topic: denied. */
-    assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing01/defender/metrics/json", agent,
-                            thing), NONE);
-    assert_int_equal(decide(p, RECEIVE, "$aws/things/Thing01/defender/metrics/json/accepted",
-                            agent, thing), NONE);
+    assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing01/defender/metrics/json", agent, thing),
+                     NONE);
+    assert_int_equal(decide(p, RECEIVE, "$aws/things/Thing01/defender/metrics/json/accepted", agent,
+                            thing),
+                     NONE);
     assert_int_equal(decide(p, SUBSCRIBE, "$aws/things/+/defender/metrics/json/accepted", agent,
-                            thing), NONE);
+                            thing),
+                     NONE);
     assert_int_equal(decide(p, SUBSCRIBE, "#", agent, thing), NONE);
     assert_int_equal(decide(p, SUBSCRIBE, "$aws/#", agent, thing), NONE);
     /* The workshop telemetry. */
@@ -498,16 +513,17 @@ static void test_dd_policy_per_thing_fixture(void **state)
     /* Retained publishes are not granted. */
     assert_int_equal(decide(p, RETAIN, "temperature-device-03", agent, thing), NONE);
     /* A connection that is not a known thing keeps only the telemetry topics. */
-    assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing03/defender/metrics/json", agent,
-                            NULL), NONE);
+    assert_int_equal(decide(p, PUBLISH, "$aws/things/Thing03/defender/metrics/json", agent, NULL),
+                     NONE);
     assert_int_equal(decide(p, PUBLISH, "temperature-device-01", agent, NULL), ALLOW);
 
     /* Isolated: everything denied. */
     deny_all = parse_file("deny-all.json");
     set[0] = p;
     set[1] = deny_all;
-    assert_int_equal(decide_m(set, 2, PUBLISH, "$aws/things/Thing03/defender/metrics/json",
-                              agent, thing, NULL), DENY);
+    assert_int_equal(decide_m(set, 2, PUBLISH, "$aws/things/Thing03/defender/metrics/json", agent,
+                              thing, NULL),
+                     DENY);
     assert_int_equal(decide_m(set, 2, CONNECT, agent, agent, thing, NULL), DENY);
     dd_policy_free(deny_all);
     dd_policy_free(p);
@@ -572,8 +588,7 @@ static void test_dd_policy_malformed(void **state)
          DD_POLICY_MALFORMED,
          "Statement[0].Action[0] \"iotPublish\" is not an action of the form \"iot:Action\" or "
          "\"*\""},
-        {STMT("{\"Effect\":\"Allow\",\"Action\":\"iot:\",\"Resource\":\"*\"}"),
-         DD_POLICY_MALFORMED,
+        {STMT("{\"Effect\":\"Allow\",\"Action\":\"iot:\",\"Resource\":\"*\"}"), DD_POLICY_MALFORMED,
          "Statement[0].Action \"iot:\" is not an action of the form \"iot:Action\" or \"*\""},
         {STMT("{\"Effect\":\"Allow\",\"Action\":\"iot:Pub lish\",\"Resource\":\"*\"}"),
          DD_POLICY_MALFORMED,
@@ -673,8 +688,7 @@ static void test_dd_policy_not_json(void **state)
     {
         const char *doc = "{" V "\"Statement\":[" GOOD "]}JUNK";
 
-        assert_int_equal(dd_policy_parse(doc, strlen(doc) - 4, &p, err, sizeof(err)),
-                         DD_POLICY_OK);
+        assert_int_equal(dd_policy_parse(doc, strlen(doc) - 4, &p, err, sizeof(err)), DD_POLICY_OK);
         dd_policy_free(p);
     }
 }
@@ -706,8 +720,7 @@ static void test_dd_policy_size_limit(void **state)
     /* One more character: refused. */
     memset(doc + strlen(HEAD), 'x', pad + 1);
     memcpy(doc + strlen(HEAD) + pad + 1, TAIL, sizeof(TAIL));
-    assert_int_equal(dd_policy_parse(doc, strlen(doc), &p, err, sizeof(err)),
-                     DD_POLICY_TOO_LARGE);
+    assert_int_equal(dd_policy_parse(doc, strlen(doc), &p, err, sizeof(err)), DD_POLICY_TOO_LARGE);
     assert_string_equal(err, "the policy document has 2049 characters without whitespace; "
                              "the limit is 2048");
     assert_null(p);
@@ -730,8 +743,8 @@ static void test_dd_policy_size_limit(void **state)
         dd_policy_free(p);
         /* ...but the raw size is capped. */
         memset(spaced, ' ', DD_POLICY_DOC_MAX_BYTES + 1);
-        assert_int_equal(dd_policy_parse(spaced, DD_POLICY_DOC_MAX_BYTES + 1, &p, err,
-                                         sizeof(err)), DD_POLICY_TOO_LARGE);
+        assert_int_equal(dd_policy_parse(spaced, DD_POLICY_DOC_MAX_BYTES + 1, &p, err, sizeof(err)),
+                         DD_POLICY_TOO_LARGE);
         assert_string_equal(err, "the policy document is 20481 bytes; ddlocal accepts at most "
                                  "20480");
         free(spaced);

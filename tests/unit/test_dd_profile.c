@@ -33,8 +33,10 @@ static char *read_file(const char *rel)
 static void test_dd_profile_fixtures_parse_validate_round_trip(void **state)
 {
     static const char *const FILES[] = {
-        "fixtures/profiles/module4-intended.json", "fixtures/profiles/module4-literal.json",
-        "fixtures/profiles/module3-intended.json", "fixtures/profiles/module3-literal.json",
+        "fixtures/profiles/module4-intended.json",
+        "fixtures/profiles/module4-literal.json",
+        "fixtures/profiles/module3-intended.json",
+        "fixtures/profiles/module3-literal.json",
     };
     size_t i;
 
@@ -60,12 +62,13 @@ static void test_dd_profile_fixtures_parse_validate_round_trip(void **state)
 
 static void test_dd_profile_describe_shape(void **state)
 {
-    const char *body = "{\"behaviors\":[{\"name\":\"b\",\"metric\":\"aws:num-messages-sent\","
-                       "\"metricDimension\":{\"dimensionName\":\"d\",\"operator\":\"NOT_IN\"},"
-                       "\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":10},"
-                       "\"durationSeconds\":300},\"suppressAlerts\":true,\"exportMetric\":false}],"
-                       "\"metricsExportConfig\":{\"mqttTopic\":\"t/x\",\"roleArn\":"
-                       "\"arn:aws:iam::123456789012:role/export\"}}";
+    const char *body =
+        "{\"behaviors\":[{\"name\":\"b\",\"metric\":\"aws:num-messages-sent\","
+        "\"metricDimension\":{\"dimensionName\":\"d\",\"operator\":\"NOT_IN\"},"
+        "\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":10},"
+        "\"durationSeconds\":300},\"suppressAlerts\":true,\"exportMetric\":false}],"
+        "\"metricsExportConfig\":{\"mqttTopic\":\"t/x\",\"roleArn\":"
+        "\"arn:aws:iam::123456789012:role/export\"}}";
     dd_profile_t p;
     cJSON *j;
     char *text;
@@ -77,11 +80,13 @@ static void test_dd_profile_describe_shape(void **state)
     p.modified_ms = 1560278200000;
     j = dd_profile_to_json(&p, NULL, DD_PROFILE_JSON_DESCRIBE);
     text = cJSON_PrintUnformatted(j);
-    assert_non_null(strstr(text, "\"securityProfileArn\":\"arn:aws:iot:us-east-1:123456789012:securityprofile/sp1\""));
+    assert_non_null(strstr(
+        text, "\"securityProfileArn\":\"arn:aws:iot:us-east-1:123456789012:securityprofile/sp1\""));
     assert_non_null(strstr(text, "\"version\":2"));
     assert_non_null(strstr(text, "\"creationDate\":1560278102.528"));
     assert_non_null(strstr(text, "\"lastModifiedDate\":1560278200"));
-    assert_non_null(strstr(text, "\"metricDimension\":{\"dimensionName\":\"d\",\"operator\":\"NOT_IN\"}"));
+    assert_non_null(
+        strstr(text, "\"metricDimension\":{\"dimensionName\":\"d\",\"operator\":\"NOT_IN\"}"));
     assert_non_null(strstr(text, "\"suppressAlerts\":true,\"exportMetric\":false"));
     assert_int_equal(dd_behavior_criteria_type(&p.behaviors[0]), DD_CRITERIA_STATIC);
     free(text);
@@ -116,25 +121,34 @@ static void test_dd_profile_validation_messages(void **state)
         {"{\"name\":\"Authorization\",\"metric\":\"aws:num-authorization-failures\",\"criteria\":"
          "{\"comparisonOperator\":\"greater-than\",\"value\":{\"count\":5},\"durationSeconds\":300,"
          "\"consecutiveDatapointsToAlarm\":100000}}",
-         "Behavior Authorization is malformed. consecutiveDatapointsToAlarm 100000 should be in range[1,10]"},
+         "Behavior Authorization is malformed. consecutiveDatapointsToAlarm 100000 should be in "
+         "range[1,10]"},
         {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
          "\"less-than\",\"value\":{\"count\":5},\"consecutiveDatapointsToClear\":0}}",
          "Behavior b is malformed. consecutiveDatapointsToClear 0 should be in range[1,10]"},
         {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
          "\"in-port-set\",\"value\":{\"ports\":[1]}}}",
-         "Behavior b is malformed. comparisonOperator in-port-set is not valid for metric aws:all-bytes-out"},
+         "Behavior b is malformed. comparisonOperator in-port-set is not valid for metric "
+         "aws:all-bytes-out"},
         {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
          "\"less-than\",\"value\":{\"count\":5},\"durationSeconds\":301}}",
-         "Behavior b is malformed. durationSeconds 301 is not valid; allowed values are 300, 600, 900, 1800 and 3600"},
-        {"{\"name\":\"b\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{\"comparisonOperator\":"
+         "Behavior b is malformed. durationSeconds 301 is not valid; allowed values are 300, 600, "
+         "900, 1800 and 3600"},
+        {"{\"name\":\"b\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{"
+         "\"comparisonOperator\":"
          "\"in-port-set\",\"value\":{\"ports\":[22]},\"durationSeconds\":300}}",
-         "Behavior b is malformed. durationSeconds cannot be used with metric aws:listening-tcp-ports"},
+         "Behavior b is malformed. durationSeconds cannot be used with metric "
+         "aws:listening-tcp-ports"},
         {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
          "\"less-than\",\"value\":{\"ports\":[5]}}}",
-         "Behavior b is malformed. value must contain only the member count for metric aws:all-bytes-out"},
-        {"{\"name\":\"b\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{\"comparisonOperator\":"
-         "\"in-port-set\",\"statisticalThreshold\":{\"statistic\":\"p50\"},\"durationSeconds\":300}}",
-         "Behavior b is malformed. statisticalThreshold cannot be used with metric aws:listening-tcp-ports"},
+         "Behavior b is malformed. value must contain only the member count for metric "
+         "aws:all-bytes-out"},
+        {"{\"name\":\"b\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{"
+         "\"comparisonOperator\":"
+         "\"in-port-set\",\"statisticalThreshold\":{\"statistic\":\"p50\"},\"durationSeconds\":300}"
+         "}",
+         "Behavior b is malformed. statisticalThreshold cannot be used with metric "
+         "aws:listening-tcp-ports"},
         {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
          "\"less-than\",\"statisticalThreshold\":{\"statistic\":\"p50\"}}}",
          "Behavior b is malformed. durationSeconds is required with statisticalThreshold"},
@@ -148,14 +162,16 @@ static void test_dd_profile_validation_messages(void **state)
         {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"metricDimension\":{\"dimensionName\":"
          "\"topics\"},\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":1}}}",
          "Behavior b is malformed. metricDimension cannot be used with metric aws:all-bytes-out"},
-        {"{\"name\":\"b\",\"metric\":\"aws:num-messages-sent\",\"metricDimension\":{\"dimensionName\":"
+        {"{\"name\":\"b\",\"metric\":\"aws:num-messages-sent\",\"metricDimension\":{"
+         "\"dimensionName\":"
          "\"nope\"},\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":1},"
          "\"durationSeconds\":300}}",
          "Behavior b is malformed. Dimension nope does not exist"},
         {"{\"name\":\"b\",\"metric\":\"nosuch\",\"criteria\":{\"comparisonOperator\":\"less-than\","
          "\"value\":{\"number\":1}}}",
          "Behavior b is malformed. Custom metric nosuch does not exist"},
-        {"{\"name\":\"b\",\"metric\":\"aws:bogus\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+        {"{\"name\":\"b\",\"metric\":\"aws:bogus\",\"criteria\":{\"comparisonOperator\":\"less-"
+         "than\","
          "\"value\":{\"count\":1}}}",
          "Behavior b is malformed. aws:bogus is not a valid metric"},
         {"{\"name\":\"b\",\"metric\":\"ifaces\",\"criteria\":{\"comparisonOperator\":\"in-set\","
@@ -164,34 +180,44 @@ static void test_dd_profile_validation_messages(void **state)
         {"{\"name\":\"b\",\"metric\":\"ifaces\",\"criteria\":{\"comparisonOperator\":\"less-than\","
          "\"value\":{\"count\":1}}}",
          "Behavior b is malformed. comparisonOperator less-than is not valid for metric ifaces"},
-        {"{\"name\":\"b\",\"metric\":\"aws:num-messages-sent\",\"criteria\":{\"comparisonOperator\":"
+        {"{\"name\":\"b\",\"metric\":\"aws:num-messages-sent\",\"criteria\":{"
+         "\"comparisonOperator\":"
          "\"less-than\",\"value\":{\"count\":1}}}",
          "Behavior b is malformed. durationSeconds is required for metric aws:num-messages-sent"},
-        {"{\"name\":\"b\",\"metric\":\"aws:disconnect-duration\",\"criteria\":{\"comparisonOperator\":"
+        {"{\"name\":\"b\",\"metric\":\"aws:disconnect-duration\",\"criteria\":{"
+         "\"comparisonOperator\":"
          "\"greater-than\",\"value\":{\"count\":1}}}",
-         "Behavior b is malformed. comparisonOperator greater-than is not valid for metric aws:disconnect-duration"},
+         "Behavior b is malformed. comparisonOperator greater-than is not valid for metric "
+         "aws:disconnect-duration"},
         {"{\"name\":\"b\",\"metric\":\"aws:source-ip-address\",\"criteria\":{\"mlDetectionConfig\":"
          "{\"confidenceLevel\":\"HIGH\"}}}",
-         "Behavior b is malformed. mlDetectionConfig is not supported for metric aws:source-ip-address"},
+         "Behavior b is malformed. mlDetectionConfig is not supported for metric "
+         "aws:source-ip-address"},
         {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"mlDetectionConfig\":"
          "{\"confidenceLevel\":\"HIGH\"},\"comparisonOperator\":\"less-than\"}}",
-         "Behavior b is malformed. mlDetectionConfig cannot be combined with comparisonOperator, value, statisticalThreshold or durationSeconds"},
+         "Behavior b is malformed. mlDetectionConfig cannot be combined with comparisonOperator, "
+         "value, statisticalThreshold or durationSeconds"},
         {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\"}",
          "Behavior b is malformed. criteria is required"},
         {"{\"name\":\"b\",\"criteria\":{}}", "Behavior b is malformed. metric is required"},
         {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"value\":{\"count\":1}}}",
          "Behavior b is malformed. comparisonOperator is required"},
-        {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\"}}",
+        {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+         "\"less-than\"}}",
          "Behavior b is malformed. value or statisticalThreshold is required"},
-        {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"bigger\"}}",
+        {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+         "\"bigger\"}}",
          "Behavior b is malformed. comparisonOperator bigger is not valid"},
         {"{\"name\":\"b c\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
          "\"less-than\",\"value\":{\"count\":1}}}",
-         "Behavior b c is malformed. Behavior name must match [a-zA-Z0-9:_-]+ and be 1 to 128 characters"},
-        {"{\"name\":\"b\",\"metric\":\"aws:destination-ip-addresses\",\"criteria\":{\"comparisonOperator\":"
+         "Behavior b c is malformed. Behavior name must match [a-zA-Z0-9:_-]+ and be 1 to 128 "
+         "characters"},
+        {"{\"name\":\"b\",\"metric\":\"aws:destination-ip-addresses\",\"criteria\":{"
+         "\"comparisonOperator\":"
          "\"in-cidr-set\",\"value\":{\"cidrs\":[\"10.0.0.0/33\"]}}}",
          "Behavior b is malformed. value.cidrs: 10.0.0.0/33 is not a valid CIDR"},
-        {"{\"name\":\"b\",\"metric\":\"aws:listening-udp-ports\",\"criteria\":{\"comparisonOperator\":"
+        {"{\"name\":\"b\",\"metric\":\"aws:listening-udp-ports\",\"criteria\":{"
+         "\"comparisonOperator\":"
          "\"in-port-set\",\"value\":{\"ports\":[70000]}}}",
          "Behavior b is malformed. value.ports must hold integers from 0 to 65535"},
         {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
@@ -199,7 +225,8 @@ static void test_dd_profile_validation_messages(void **state)
          "Behavior b is malformed. value.count must be an integer >= 0"},
         {"{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
          "\"less-than\",\"statisticalThreshold\":{\"statistic\":\"p42\"}}}",
-         "Behavior b is malformed. statisticalThreshold.statistic must be one of p0, p0.1, p0.01, p1, p10, p50, p90, p99, p99.9, p99.99, p100"},
+         "Behavior b is malformed. statisticalThreshold.statistic must be one of p0, p0.1, p0.01, "
+         "p1, p10, p50, p90, p99, p99.9, p99.99, p100"},
     };
     size_t i;
 
@@ -211,17 +238,22 @@ static void test_dd_profile_validation_messages(void **state)
         }
     }
     /* Valid ones. */
-    assert_string_equal(validate_one("{\"name\":\"cpu\",\"metric\":\"cpu\",\"criteria\":{"
-                                     "\"comparisonOperator\":\"less-than\",\"value\":{\"number\":75},"
-                                     "\"durationSeconds\":300}}", &defs), "");
-    assert_string_equal(validate_one("{\"name\":\"ml\",\"metric\":\"aws:num-messages-sent\","
-                                     "\"criteria\":{\"mlDetectionConfig\":{\"confidenceLevel\":\"LOW\"},"
-                                     "\"consecutiveDatapointsToAlarm\":2}}", &defs), "");
+    assert_string_equal(
+        validate_one("{\"name\":\"cpu\",\"metric\":\"cpu\",\"criteria\":{"
+                     "\"comparisonOperator\":\"less-than\",\"value\":{\"number\":75},"
+                     "\"durationSeconds\":300}}",
+                     &defs),
+        "");
+    assert_string_equal(
+        validate_one("{\"name\":\"ml\",\"metric\":\"aws:num-messages-sent\","
+                     "\"criteria\":{\"mlDetectionConfig\":{\"confidenceLevel\":\"LOW\"},"
+                     "\"consecutiveDatapointsToAlarm\":2}}",
+                     &defs),
+        "");
 }
 
 /* Parses @p body as a profile named @p name (NULL: the body's own) and validates it. */
-static const char *profile_message(const char *body, const char *name,
-                                   const dd_metric_defs_t *defs)
+static const char *profile_message(const char *body, const char *name, const dd_metric_defs_t *defs)
 {
     static dd_profile_error_t err;
     dd_profile_t p;
@@ -258,65 +290,87 @@ static void test_dd_profile_every_validation_message(void **state)
         {true, "{\"name\":\"b\",\"metric\":5}",
          "Behavior b is malformed. metric must be a string of 1 to 128 characters"},
         {true, "{\"name\":\"b\"," SENT_DIM("{}") CRIT_LT "}",
-         "Behavior b is malformed. metricDimension.dimensionName must be a string of 1 to 128 characters"},
-        {true, "{\"name\":\"b\"," SENT_DIM("{\"dimensionName\":\"topics\",\"operator\":\"EQ\"}") CRIT_LT "}",
+         "Behavior b is malformed. metricDimension.dimensionName must be a string of 1 to 128 "
+         "characters"},
+        {true,
+         "{\"name\":\"b\"," SENT_DIM("{\"dimensionName\":\"topics\",\"operator\":\"EQ\"}") CRIT_LT
+         "}",
          "Behavior b is malformed. metricDimension.operator must be IN or NOT_IN"},
         {true, "{\"name\":\"b\"," SENT_DIM("{\"dimensionName\":\"bad name\"}") CRIT_LT "}",
-         "Behavior b is malformed. metricDimension.dimensionName bad name is not a valid dimension name"},
-        {true, "{\"name\":\"b\",\"metric\":\"aws:source-ip-address\",\"metricDimension\":"
-               "{\"dimensionName\":\"topics\"},\"criteria\":{\"mlDetectionConfig\":"
-               "{\"confidenceLevel\":\"LOW\"}}}",
-         "Behavior b is malformed. metricDimension cannot be used with mlDetectionConfig for metric aws:source-ip-address"},
+         "Behavior b is malformed. metricDimension.dimensionName bad name is not a valid dimension "
+         "name"},
+        {true,
+         "{\"name\":\"b\",\"metric\":\"aws:source-ip-address\",\"metricDimension\":"
+         "{\"dimensionName\":\"topics\"},\"criteria\":{\"mlDetectionConfig\":"
+         "{\"confidenceLevel\":\"LOW\"}}}",
+         "Behavior b is malformed. metricDimension cannot be used with mlDetectionConfig for "
+         "metric aws:source-ip-address"},
         {true, "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":[]}",
          "Behavior b is malformed. criteria must be an object"},
-        {true, "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"suppressAlerts\":\"yes\"," CRIT_LT "}",
+        {true,
+         "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"suppressAlerts\":\"yes\"," CRIT_LT "}",
          "Behavior b is malformed. suppressAlerts must be a boolean"},
         {true, "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"exportMetric\":1," CRIT_LT "}",
          "Behavior b is malformed. exportMetric must be a boolean"},
-        {true, "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
-               "\"less-than\",\"value\":{\"count\":1},\"durationSeconds\":\"300\"}}",
+        {true,
+         "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+         "\"less-than\",\"value\":{\"count\":1},\"durationSeconds\":\"300\"}}",
          "Behavior b is malformed. durationSeconds must be an integer"},
-        {true, "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
-               "\"less-than\",\"value\":{\"count\":1},\"consecutiveDatapointsToAlarm\":1.5}}",
+        {true,
+         "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+         "\"less-than\",\"value\":{\"count\":1},\"consecutiveDatapointsToAlarm\":1.5}}",
          "Behavior b is malformed. consecutiveDatapointsToAlarm must be an integer"},
-        {true, "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"mlDetectionConfig\":"
-               "{\"confidenceLevel\":\"EXTREME\"}}}",
+        {true,
+         "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"mlDetectionConfig\":"
+         "{\"confidenceLevel\":\"EXTREME\"}}}",
          "Behavior b is malformed. mlDetectionConfig.confidenceLevel must be LOW, MEDIUM or HIGH"},
-        {true, "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
-               "\"less-than\",\"value\":[1]}}",
+        {true,
+         "{\"name\":\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
+         "\"less-than\",\"value\":[1]}}",
          "Behavior b is malformed. value must be an object"},
-        {true, "{\"name\":\"b\",\"metric\":\"cpu\",\"criteria\":{\"comparisonOperator\":"
-               "\"less-than\",\"value\":{\"number\":\"1\"}}}",
+        {true,
+         "{\"name\":\"b\",\"metric\":\"cpu\",\"criteria\":{\"comparisonOperator\":"
+         "\"less-than\",\"value\":{\"number\":\"1\"}}}",
          "Behavior b is malformed. value.number must be a number"},
-        {true, "{\"name\":\"b\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{\"comparisonOperator\":"
-               "\"in-port-set\",\"value\":{\"ports\":22}}}",
+        {true,
+         "{\"name\":\"b\",\"metric\":\"aws:listening-tcp-ports\",\"criteria\":{"
+         "\"comparisonOperator\":"
+         "\"in-port-set\",\"value\":{\"ports\":22}}}",
          "Behavior b is malformed. value.ports must be a list of integers"},
-        {true, "{\"name\":\"b\",\"metric\":\"cpu\",\"criteria\":{\"comparisonOperator\":"
-               "\"in-set\",\"value\":{\"numbers\":[1,\"2\"]}}}",
+        {true,
+         "{\"name\":\"b\",\"metric\":\"cpu\",\"criteria\":{\"comparisonOperator\":"
+         "\"in-set\",\"value\":{\"numbers\":[1,\"2\"]}}}",
          "Behavior b is malformed. value.numbers must be a list of numbers"},
-        {true, "{\"name\":\"b\",\"metric\":\"cpu\",\"criteria\":{\"comparisonOperator\":"
-               "\"in-set\",\"value\":{\"strings\":[1]}}}",
+        {true,
+         "{\"name\":\"b\",\"metric\":\"cpu\",\"criteria\":{\"comparisonOperator\":"
+         "\"in-set\",\"value\":{\"strings\":[1]}}}",
          "Behavior b is malformed. value.strings must be a list of strings"},
-        {true, "{\"name\":\"b\",\"metric\":\"aws:destination-ip-addresses\",\"criteria\":"
-               "{\"comparisonOperator\":\"in-cidr-set\",\"value\":{\"cidrs\":\"10.0.0.0/8\"}}}",
+        {true,
+         "{\"name\":\"b\",\"metric\":\"aws:destination-ip-addresses\",\"criteria\":"
+         "{\"comparisonOperator\":\"in-cidr-set\",\"value\":{\"cidrs\":\"10.0.0.0/8\"}}}",
          "Behavior b is malformed. value.cidrs must be a list of strings"},
         {true, "{\"name\":\"b\",\"metric\":\"bad metric\"," CRIT_LT "}",
          "Behavior b is malformed. bad metric is not a valid metric"},
-        {false, "{\"name\":\"b\",\"metric\":\"mine\",\"criteria\":{\"comparisonOperator\":"
-                "\"in-port-set\",\"value\":{\"ports\":[1]}}}",
+        {false,
+         "{\"name\":\"b\",\"metric\":\"mine\",\"criteria\":{\"comparisonOperator\":"
+         "\"in-port-set\",\"value\":{\"ports\":[1]}}}",
          "Behavior b is malformed. comparisonOperator in-port-set is not valid for custom metrics"},
-        {false, "{\"name\":\"b\",\"metric\":\"mine\",\"criteria\":{\"comparisonOperator\":"
-                "\"in-cidr-set\",\"value\":{\"numbers\":[1]}}}",
+        {false,
+         "{\"name\":\"b\",\"metric\":\"mine\",\"criteria\":{\"comparisonOperator\":"
+         "\"in-cidr-set\",\"value\":{\"numbers\":[1]}}}",
          "Behavior b is malformed. value must contain only the member cidrs"},
-        {false, "{\"name\":\"b\",\"metric\":\"mine\",\"criteria\":{\"comparisonOperator\":"
-                "\"less-than\",\"value\":{\"number\":1,\"count\":1}}}",
+        {false,
+         "{\"name\":\"b\",\"metric\":\"mine\",\"criteria\":{\"comparisonOperator\":"
+         "\"less-than\",\"value\":{\"number\":1,\"count\":1}}}",
          "Behavior b is malformed. value must contain exactly one member"},
-        {false, "{\"name\":\"b\",\"metric\":\"mine\",\"criteria\":{\"comparisonOperator\":"
-                "\"in-cidr-set\",\"statisticalThreshold\":{\"statistic\":\"p50\"},"
-                "\"durationSeconds\":300}}",
+        {false,
+         "{\"name\":\"b\",\"metric\":\"mine\",\"criteria\":{\"comparisonOperator\":"
+         "\"in-cidr-set\",\"statisticalThreshold\":{\"statistic\":\"p50\"},"
+         "\"durationSeconds\":300}}",
          "Behavior b is malformed. statisticalThreshold can only be used with numeric metrics"},
-        {false, "{\"name\":\"b\",\"metric\":\"mine\",\"criteria\":{\"comparisonOperator\":"
-                "\"in-set\",\"value\":{\"strings\":[\"x\"]},\"durationSeconds\":300}}",
+        {false,
+         "{\"name\":\"b\",\"metric\":\"mine\",\"criteria\":{\"comparisonOperator\":"
+         "\"in-set\",\"value\":{\"strings\":[\"x\"]},\"durationSeconds\":300}}",
          "Behavior b is malformed. durationSeconds cannot be used with list-based metrics"},
     };
     /* Whole profiles, named "p" unless the name is given. */
@@ -336,42 +390,61 @@ static void test_dd_profile_every_validation_message(void **state)
          "securityProfileDescription must be at most 1000 printable characters"},
         {"p", "{\"behaviors\":{}}", "behaviors must be a list"},
         {"p", "{\"alertTargets\":[]}", "alertTargets must be an object"},
-        {"p", "{\"alertTargets\":{\"SNS\":{\"alertTargetArn\":\"arn:aws:sns:us-east-1:123456789012:t\"}}}",
+        {"p",
+         "{\"alertTargets\":{\"SNS\":{\"alertTargetArn\":\"arn:aws:sns:us-east-1:123456789012:t\"}}"
+         "}",
          "alertTargets.SNS needs alertTargetArn and roleArn strings"},
-        {"p", "{\"alertTargets\":{\"SNS\":{\"alertTargetArn\":\"arn:aws:sqs:us-east-1:123456789012:q\","
-              "\"roleArn\":\"arn:aws:iam::123456789012:role/sns\"}}}",
-         "alertTargets.SNS.alertTargetArn arn:aws:sqs:us-east-1:123456789012:q is not an SNS topic ARN"},
-        {"p", "{\"alertTargets\":{\"SNS\":{\"alertTargetArn\":\"arn:aws:sns:us-east-1:123456789012\","
-              "\"roleArn\":\"arn:aws:iam::123456789012:role/sns\"}}}",
-         "alertTargets.SNS.alertTargetArn arn:aws:sns:us-east-1:123456789012 is not an SNS topic ARN"},
-        {"p", "{\"additionalMetricsToRetain\":[5]}", "additionalMetricsToRetain must be a list of strings"},
+        {"p",
+         "{\"alertTargets\":{\"SNS\":{\"alertTargetArn\":\"arn:aws:sqs:us-east-1:123456789012:q\","
+         "\"roleArn\":\"arn:aws:iam::123456789012:role/sns\"}}}",
+         "alertTargets.SNS.alertTargetArn arn:aws:sqs:us-east-1:123456789012:q is not an SNS topic "
+         "ARN"},
+        {"p",
+         "{\"alertTargets\":{\"SNS\":{\"alertTargetArn\":\"arn:aws:sns:us-east-1:123456789012\","
+         "\"roleArn\":\"arn:aws:iam::123456789012:role/sns\"}}}",
+         "alertTargets.SNS.alertTargetArn arn:aws:sns:us-east-1:123456789012 is not an SNS topic "
+         "ARN"},
+        {"p", "{\"additionalMetricsToRetain\":[5]}",
+         "additionalMetricsToRetain must be a list of strings"},
         {"p", "{\"additionalMetricsToRetain\":[\"aws:nope\"]}",
          "additionalMetricsToRetain: aws:nope is not a valid metric"},
         {"p", "{\"additionalMetricsToRetainV2\":{}}", "additionalMetricsToRetainV2 must be a list"},
         {"p", "{\"additionalMetricsToRetainV2\":[{\"metric\":\"\"}]}",
          "additionalMetricsToRetainV2: metric must be a string of 1 to 128 characters"},
-        {"p", "{\"additionalMetricsToRetainV2\":[{\"metric\":\"aws:all-bytes-out\",\"exportMetric\":\"y\"}]}",
+        {"p",
+         "{\"additionalMetricsToRetainV2\":[{\"metric\":\"aws:all-bytes-out\",\"exportMetric\":"
+         "\"y\"}]}",
          "additionalMetricsToRetainV2: exportMetric must be a boolean"},
-        {"p", "{\"additionalMetricsToRetainV2\":[{\"metric\":\"aws:num-messages-sent\","
-              "\"metricDimension\":{\"dimensionName\":5}}]}",
-         "additionalMetricsToRetainV2 is malformed. metricDimension.dimensionName must be a string of 1 to 128 characters"},
+        {"p",
+         "{\"additionalMetricsToRetainV2\":[{\"metric\":\"aws:num-messages-sent\","
+         "\"metricDimension\":{\"dimensionName\":5}}]}",
+         "additionalMetricsToRetainV2 is malformed. metricDimension.dimensionName must be a string "
+         "of 1 to 128 characters"},
         {"p", "{\"additionalMetricsToRetainV2\":[{\"metric\":\"nosuch\"}]}",
          "Custom metric nosuch does not exist"},
-        {"p", "{\"additionalMetricsToRetainV2\":[{\"metric\":\"aws:all-bytes-out\","
-              "\"metricDimension\":{\"dimensionName\":\"topics\"}}]}",
-         "additionalMetricsToRetainV2: metricDimension cannot be used with metric aws:all-bytes-out"},
-        {"p", "{\"additionalMetricsToRetainV2\":[{\"metric\":\"cpu\","
-              "\"metricDimension\":{\"dimensionName\":\"topics\"}}]}",
+        {"p",
+         "{\"additionalMetricsToRetainV2\":[{\"metric\":\"aws:all-bytes-out\","
+         "\"metricDimension\":{\"dimensionName\":\"topics\"}}]}",
+         "additionalMetricsToRetainV2: metricDimension cannot be used with metric "
+         "aws:all-bytes-out"},
+        {"p",
+         "{\"additionalMetricsToRetainV2\":[{\"metric\":\"cpu\","
+         "\"metricDimension\":{\"dimensionName\":\"topics\"}}]}",
          "additionalMetricsToRetainV2: metricDimension cannot be used with metric cpu"},
-        {"p", "{\"additionalMetricsToRetainV2\":[{\"metric\":\"aws:num-messages-sent\","
-              "\"metricDimension\":{\"dimensionName\":\"nope\"}}]}",
+        {"p",
+         "{\"additionalMetricsToRetainV2\":[{\"metric\":\"aws:num-messages-sent\","
+         "\"metricDimension\":{\"dimensionName\":\"nope\"}}]}",
          "Dimension nope does not exist"},
         {"p", "{\"metricsExportConfig\":{\"mqttTopic\":\"t\"}}",
          "metricsExportConfig needs mqttTopic and roleArn strings"},
-        {"p", "{\"metricsExportConfig\":{\"mqttTopic\":\"\",\"roleArn\":\"arn:aws:iam::123456789012:role/x\"}}",
-         "metricsExportConfig: mqttTopic must be 1 to 512 characters and roleArn 20 to 2048 characters"},
+        {"p",
+         "{\"metricsExportConfig\":{\"mqttTopic\":\"\",\"roleArn\":\"arn:aws:iam::123456789012:"
+         "role/x\"}}",
+         "metricsExportConfig: mqttTopic must be 1 to 512 characters and roleArn 20 to 2048 "
+         "characters"},
         {"p", "{\"metricsExportConfig\":{\"mqttTopic\":\"t\",\"roleArn\":\"short\"}}",
-         "metricsExportConfig: mqttTopic must be 1 to 512 characters and roleArn 20 to 2048 characters"},
+         "metricsExportConfig: mqttTopic must be 1 to 512 characters and roleArn 20 to 2048 "
+         "characters"},
         {"p", "{\"version\":\"1\"}", "version must be an integer"},
         {"p", "{\"creationDate\":-1}", "creationDate must be a number of epoch seconds"},
         {"p", "{\"lastModifiedDate\":\"x\"}", "lastModifiedDate must be a number of epoch seconds"},
@@ -390,9 +463,11 @@ static void test_dd_profile_every_validation_message(void **state)
         {"{\"deleteAlertTargets\":true,\"alertTargets\":{}}",
          "deleteAlertTargets cannot be true when alertTargets is also given"},
         {"{\"deleteAdditionalMetricsToRetain\":true,\"additionalMetricsToRetainV2\":[]}",
-         "deleteAdditionalMetricsToRetain cannot be true when additionalMetricsToRetain is also given"},
+         "deleteAdditionalMetricsToRetain cannot be true when additionalMetricsToRetain is also "
+         "given"},
         {"{\"deleteAdditionalMetricsToRetain\":true,\"additionalMetricsToRetain\":[]}",
-         "deleteAdditionalMetricsToRetain cannot be true when additionalMetricsToRetain is also given"},
+         "deleteAdditionalMetricsToRetain cannot be true when additionalMetricsToRetain is also "
+         "given"},
         {"{\"deleteMetricsExportConfig\":true,\"metricsExportConfig\":{}}",
          "deleteMetricsExportConfig cannot be true when metricsExportConfig is also given"},
     };
@@ -425,7 +500,8 @@ static void test_dd_profile_every_validation_message(void **state)
     for (i = 0; i < sizeof(U) / sizeof(U[0]); i++) {
         memset(&err, 0, sizeof(err));
         assert_int_not_equal(dd_profile_parse_update(U[i].body, strlen(U[i].body), "p", &patch,
-                                                     &del, &err), DD_PROFILE_OK);
+                                                     &del, &err),
+                             DD_PROFILE_OK);
         if (strcmp(err.message, U[i].message) != 0) {
             fail_msg("update case %zu:\n got: %s\nwant: %s", i, err.message, U[i].message);
         }
@@ -470,7 +546,8 @@ static void test_dd_profile_every_validation_message(void **state)
             off += (size_t)snprintf(body + off, 16 * 1024 - off,
                                     "%s{\"name\":\"b%zu\",\"metric\":\"aws:listening-tcp-ports\","
                                     "\"criteria\":{\"comparisonOperator\":\"in-port-set\","
-                                    "\"value\":{\"ports\":[", k ? "," : "", k);
+                                    "\"value\":{\"ports\":[",
+                                    k ? "," : "", k);
             for (j = 0; j < n; j++) {
                 off += (size_t)snprintf(body + off, 16 * 1024 - off, "%s%zu", j ? "," : "", j);
             }
@@ -503,23 +580,28 @@ static void test_dd_profile_duplicate_names_limits_and_targets(void **state)
     snprintf(body, 64 * 1024, "{\"behaviors\":[%s,%s]}", b, b);
     assert_int_equal(dd_profile_validate_behaviors_json(body, strlen(body), NULL, &errs),
                      DD_PROFILE_INVALID);
-    assert_string_equal(errs.messages[0],
-                        "Behavior x is malformed. Behavior names must be unique within a security profile");
+    assert_string_equal(
+        errs.messages[0],
+        "Behavior x is malformed. Behavior names must be unique within a security profile");
 
     off = (size_t)snprintf(body, 64 * 1024, "{\"behaviors\":[");
     for (i = 0; i < 101; i++) {
-        off += (size_t)snprintf(body + off, 64 * 1024 - off, "%s{\"name\":\"b%d\",\"metric\":"
+        off += (size_t)snprintf(body + off, 64 * 1024 - off,
+                                "%s{\"name\":\"b%d\",\"metric\":"
                                 "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
-                                "\"less-than\",\"value\":{\"count\":1}}}", i ? "," : "", i);
+                                "\"less-than\",\"value\":{\"count\":1}}}",
+                                i ? "," : "", i);
     }
     snprintf(body + off, 64 * 1024 - off, "]}");
     assert_int_equal(dd_profile_parse(body, strlen(body), "p", &p, &err), DD_PROFILE_OK);
     assert_int_equal(dd_profile_validate(&p, NULL, NULL, &err), DD_PROFILE_INVALID);
-    assert_string_equal(err.message, "A security profile can have at most 100 behaviors; 101 were given");
+    assert_string_equal(err.message,
+                        "A security profile can have at most 100 behaviors; 101 were given");
     dd_profile_free(&p);
 
-    snprintf(body, 64 * 1024, "{\"targets\":[\"arn:aws:iot:us-east-1:123456789012:thinggroup/G\","
-                              "{\"arn\":\"arn:aws:iot:us-east-1:123456789012:all/unregistered-things\"}]}");
+    snprintf(body, 64 * 1024,
+             "{\"targets\":[\"arn:aws:iot:us-east-1:123456789012:thinggroup/G\","
+             "{\"arn\":\"arn:aws:iot:us-east-1:123456789012:all/unregistered-things\"}]}");
     assert_int_equal(dd_profile_parse(body, strlen(body), "p", &p, &err), DD_PROFILE_OK);
     assert_int_equal(p.target_count, 2);
     assert_int_equal(dd_profile_validate(&p, NULL, NULL, &err), DD_PROFILE_OK);
@@ -529,11 +611,14 @@ static void test_dd_profile_duplicate_names_limits_and_targets(void **state)
     assert_int_equal(dd_profile_validate(&p, NULL, NULL, &err), DD_PROFILE_INVALID);
     dd_profile_free(&p);
 
-    snprintf(body, 64 * 1024, "{\"alertTargets\":{\"EMAIL\":{\"alertTargetArn\":\"a\",\"roleArn\":\"b\"}}}");
+    snprintf(body, 64 * 1024,
+             "{\"alertTargets\":{\"EMAIL\":{\"alertTargetArn\":\"a\",\"roleArn\":\"b\"}}}");
     assert_int_equal(dd_profile_parse(body, strlen(body), "p", &p, &err), DD_PROFILE_INVALID);
-    assert_string_equal(err.message, "alertTargets: EMAIL is not a valid alert target type; only SNS is supported");
-    snprintf(body, 64 * 1024, "{\"alertTargets\":{\"SNS\":{\"alertTargetArn\":\"arn:aws:sns:us-east-1:1:x\","
-                              "\"roleArn\":\"short\"}}}");
+    assert_string_equal(
+        err.message, "alertTargets: EMAIL is not a valid alert target type; only SNS is supported");
+    snprintf(body, 64 * 1024,
+             "{\"alertTargets\":{\"SNS\":{\"alertTargetArn\":\"arn:aws:sns:us-east-1:1:x\","
+             "\"roleArn\":\"short\"}}}");
     assert_int_equal(dd_profile_parse(body, strlen(body), "p", &p, &err), DD_PROFILE_OK);
     assert_int_equal(dd_profile_validate(&p, NULL, NULL, &err), DD_PROFILE_INVALID);
     assert_string_equal(err.message, "alertTargets.SNS.roleArn must be 20 to 2048 characters");
@@ -602,8 +687,8 @@ static void test_dd_profile_update_patch_semantics(void **state)
     assert_int_equal(dd_profile_merge_update(&cur, &patch, del, &out), DD_PROFILE_OK);
     assert_string_equal(out.description, "new");
     assert_false(out.has_alert_target);
-    assert_int_equal(out.behavior_count, 1);          /* kept */
-    assert_true(out.has_retain_v2);                   /* kept */
+    assert_int_equal(out.behavior_count, 1); /* kept */
+    assert_true(out.has_retain_v2);          /* kept */
     assert_int_equal(out.version, 3);
     assert_int_equal(out.creation_ms, 1000);
     dd_profile_free(&out);
@@ -616,7 +701,7 @@ static void test_dd_profile_update_patch_semantics(void **state)
     assert_int_equal(dd_profile_parse_update(body, strlen(body), cur.name, &patch, &del, &err),
                      DD_PROFILE_OK);
     assert_int_equal(dd_profile_merge_update(&cur, &patch, del, &out), DD_PROFILE_OK);
-    assert_int_equal(out.behavior_count, 0);          /* a given list replaces the whole list */
+    assert_int_equal(out.behavior_count, 0); /* a given list replaces the whole list */
     assert_true(out.has_alert_target);
     dd_profile_free(&out);
     dd_profile_free(&patch);

@@ -71,7 +71,8 @@ static void add_cert(fixture_t *f, dd_cert_status_t status, char id[65])
     dd_registry_error_t err;
 
     assert_int_equal(dd_pki_issue_device(f->ca, DD_PKI_KEY_EC_P256, &cred), DD_PKI_OK);
-    assert_int_equal(dd_registry_cert_add(&f->reg, cred.certificate_pem, status, false, id, 65, &err),
+    assert_int_equal(dd_registry_cert_add(&f->reg, cred.certificate_pem, status, false, id, 65,
+                                          &err),
                      DD_REGISTRY_OK);
     assert_string_equal(id, cred.certificate_id);
     dd_pki_credentials_free(&cred);
@@ -107,17 +108,20 @@ static void test_dd_registry_things_create_idempotent_conflict_delete(void **sta
     char id1[40];
     char id2[40];
 
-    assert_int_equal(dd_registry_thing_create(&f->reg, "Thing03", NULL, "{\"SensorType\":\"DHT22\"}",
-                                              id1, sizeof(id1), &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_create(&f->reg, "Thing03", NULL,
+                                              "{\"SensorType\":\"DHT22\"}", id1, sizeof(id1), &err),
+                     DD_REGISTRY_OK);
     assert_int_equal(strlen(id1), 36);
     assert_true(dd_registry_thing_exists(&f->reg, "Thing03"));
     /* Same thing again: same id, no error. */
-    assert_int_equal(dd_registry_thing_create(&f->reg, "Thing03", NULL, "{\"SensorType\":\"DHT22\"}",
-                                              id2, sizeof(id2), &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_create(&f->reg, "Thing03", NULL,
+                                              "{\"SensorType\":\"DHT22\"}", id2, sizeof(id2), &err),
+                     DD_REGISTRY_OK);
     assert_string_equal(id1, id2);
     /* Different attributes: conflict carrying the id and ARN. */
     assert_int_equal(dd_registry_thing_create(&f->reg, "Thing03", NULL, "{\"SensorType\":\"X\"}",
-                                              NULL, 0, &err), DD_REGISTRY_ALREADY_EXISTS);
+                                              NULL, 0, &err),
+                     DD_REGISTRY_ALREADY_EXISTS);
     assert_string_equal(err.resource_id, id1);
     assert_string_equal(err.resource_arn, "arn:aws:iot:us-east-1:123456789012:thing/Thing03");
     /* Bad names and attributes never reach SQL. */
@@ -130,11 +134,13 @@ static void test_dd_registry_things_create_idempotent_conflict_delete(void **sta
                      DD_REGISTRY_INVALID);
     assert_false(dd_registry_thing_exists(&f->reg, "T2"));
     /* Version conflict, then delete; deleting again is fine. */
-    assert_int_equal(dd_registry_thing_delete(&f->reg, "Thing03", 7, &err), DD_REGISTRY_VERSION_CONFLICT);
+    assert_int_equal(dd_registry_thing_delete(&f->reg, "Thing03", 7, &err),
+                     DD_REGISTRY_VERSION_CONFLICT);
     assert_int_equal(dd_registry_thing_delete(&f->reg, "Thing03", 1, &err), DD_REGISTRY_OK);
     assert_false(dd_registry_thing_exists(&f->reg, "Thing03"));
     assert_int_equal(dd_registry_thing_delete(&f->reg, "Thing03", -1, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_thing_get(&f->reg, "Thing03", NULL, NULL, &err), DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_thing_get(&f->reg, "Thing03", NULL, NULL, &err),
+                     DD_REGISTRY_NOT_FOUND);
     assert_string_equal(err.message, "Thing Thing03 does not exist");
 }
 
@@ -156,16 +162,20 @@ static void test_dd_registry_thing_list_pages(void **state)
 
     for (i = 5; i >= 1; i--) {
         snprintf(name, sizeof(name), "T%d", i);
-        assert_int_equal(dd_registry_thing_create(&f->reg, name, NULL, NULL, NULL, 0, NULL), DD_REGISTRY_OK);
+        assert_int_equal(dd_registry_thing_create(&f->reg, name, NULL, NULL, NULL, 0, NULL),
+                         DD_REGISTRY_OK);
     }
-    assert_int_equal(dd_registry_thing_list(&f->reg, &page, count_thing, &n, next, sizeof(next)), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_list(&f->reg, &page, count_thing, &n, next, sizeof(next)),
+                     DD_REGISTRY_OK);
     assert_int_equal(n.count, 2);
     assert_string_equal(n.items[0], "T1");
     assert_string_equal(next, "T2");
     page.after = next;
-    assert_int_equal(dd_registry_thing_list(&f->reg, &page, count_thing, &n, next, sizeof(next)), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_list(&f->reg, &page, count_thing, &n, next, sizeof(next)),
+                     DD_REGISTRY_OK);
     page.after = next;
-    assert_int_equal(dd_registry_thing_list(&f->reg, &page, count_thing, &n, next, sizeof(next)), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_list(&f->reg, &page, count_thing, &n, next, sizeof(next)),
+                     DD_REGISTRY_OK);
     assert_int_equal(n.count, 5);
     assert_string_equal(n.items[4], "T5");
     assert_string_equal(next, "");
@@ -180,8 +190,10 @@ static void test_dd_registry_certificates_status_attach_and_change_log(void **st
     cJSON *json = NULL;
     int64_t before;
 
-    assert_int_equal(dd_registry_thing_create(&f->reg, "Thing01", NULL, NULL, NULL, 0, NULL), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_thing_create(&f->reg, "Thing02", NULL, NULL, NULL, 0, NULL), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_create(&f->reg, "Thing01", NULL, NULL, NULL, 0, NULL),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_create(&f->reg, "Thing02", NULL, NULL, NULL, 0, NULL),
+                     DD_REGISTRY_OK);
     add_cert(f, DD_CERT_ACTIVE, id);
     before = head(f);
     assert_int_equal(dd_registry_principal_attach(&f->reg, "Thing01", id, &err), DD_REGISTRY_OK);
@@ -190,34 +202,43 @@ static void test_dd_registry_certificates_status_attach_and_change_log(void **st
     /* Idempotent attach logs nothing. */
     assert_int_equal(dd_registry_principal_attach(&f->reg, "Thing02", id, &err), DD_REGISTRY_OK);
     assert_int_equal(head(f), before + 2);
-    assert_int_equal(dd_registry_principal_things(&f->reg, id, NULL, collect, &n, NULL, 0, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_principal_things(&f->reg, id, NULL, collect, &n, NULL, 0, &err),
+                     DD_REGISTRY_OK);
     assert_int_equal(n.count, 2);
 
-    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_CERT, id, &json), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_CERT, id, &json),
+                     DD_REGISTRY_OK);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(json, "exists")));
     assert_string_equal(cJSON_GetObjectItem(json, "status")->valuestring, "ACTIVE");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(json, "things")), 2);
     cJSON_Delete(json);
 
-    assert_int_equal(dd_registry_cert_set_status(&f->reg, id, DD_CERT_INACTIVE, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_CERT, id, &json), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_cert_set_status(&f->reg, id, DD_CERT_INACTIVE, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_CERT, id, &json),
+                     DD_REGISTRY_OK);
     assert_string_equal(cJSON_GetObjectItem(json, "status")->valuestring, "INACTIVE");
     cJSON_Delete(json);
     /* A thing with principals cannot go; a certificate attached cannot go. */
     assert_int_equal(dd_registry_thing_delete(&f->reg, "Thing01", -1, &err), DD_REGISTRY_INVALID);
-    assert_int_equal(dd_registry_cert_delete(&f->reg, id, false, &err), DD_REGISTRY_DELETE_CONFLICT);
+    assert_int_equal(dd_registry_cert_delete(&f->reg, id, false, &err),
+                     DD_REGISTRY_DELETE_CONFLICT);
     assert_int_equal(dd_registry_principal_detach(&f->reg, "Thing01", id, &err), DD_REGISTRY_OK);
     assert_int_equal(dd_registry_principal_detach(&f->reg, "Thing02", id, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_cert_set_status(&f->reg, id, DD_CERT_REVOKED, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_cert_set_status(&f->reg, id, DD_CERT_ACTIVE, &err), DD_REGISTRY_INVALID);
+    assert_int_equal(dd_registry_cert_set_status(&f->reg, id, DD_CERT_REVOKED, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_cert_set_status(&f->reg, id, DD_CERT_ACTIVE, &err),
+                     DD_REGISTRY_INVALID);
     assert_int_equal(dd_registry_cert_delete(&f->reg, id, false, &err), DD_REGISTRY_OK);
     assert_int_equal(dd_registry_cert_get(&f->reg, id, NULL, NULL, &err), DD_REGISTRY_NOT_FOUND);
-    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_CERT, id, &json), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_CERT, id, &json),
+                     DD_REGISTRY_OK);
     assert_true(cJSON_IsFalse(cJSON_GetObjectItem(json, "exists")));
     cJSON_Delete(json);
     /* Not a certificate at all. */
-    assert_int_equal(dd_registry_cert_add(&f->reg, "-----BEGIN CERTIFICATE-----\nxx\n", DD_CERT_ACTIVE,
-                                          false, NULL, 0, &err), DD_REGISTRY_INVALID);
+    assert_int_equal(dd_registry_cert_add(&f->reg, "-----BEGIN CERTIFICATE-----\nxx\n",
+                                          DD_CERT_ACTIVE, false, NULL, 0, &err),
+                     DD_REGISTRY_INVALID);
 }
 
 static int note_change(void *ctx, const dd_registry_change_t *c)
@@ -239,62 +260,88 @@ static void test_dd_registry_groups_membership_rules_and_closure(void **state)
     char name[16];
     int i;
 
-    assert_int_equal(dd_registry_thing_create(&f->reg, "Thing03", NULL, NULL, NULL, 0, NULL), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_group_create(&f->reg, "Fleet", NULL, "all", NULL, NULL, 0, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_group_create(&f->reg, "Sensors", "Fleet", NULL, NULL, NULL, 0, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_group_create(&f->reg, "Other", "Fleet", NULL, NULL, NULL, 0, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_group_create(&f->reg, "IsolatedDevices", NULL, NULL, NULL, NULL, 0, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_group_create(&f->reg, "Orphan", "Nope", NULL, NULL, NULL, 0, &err), DD_REGISTRY_NOT_FOUND);
-    assert_int_equal(dd_registry_group_create(&f->reg, "Sensors", "IsolatedDevices", NULL, NULL, NULL, 0, &err),
+    assert_int_equal(dd_registry_thing_create(&f->reg, "Thing03", NULL, NULL, NULL, 0, NULL),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Fleet", NULL, "all", NULL, NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Sensors", "Fleet", NULL, NULL, NULL, 0,
+                                              &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Other", "Fleet", NULL, NULL, NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_create(&f->reg, "IsolatedDevices", NULL, NULL, NULL, NULL, 0,
+                                              &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Orphan", "Nope", NULL, NULL, NULL, 0, &err),
+                     DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Sensors", "IsolatedDevices", NULL, NULL,
+                                              NULL, 0, &err),
                      DD_REGISTRY_ALREADY_EXISTS);
 
     before = head(f);
-    assert_int_equal(dd_registry_group_add_thing(&f->reg, "Sensors", "Thing03", &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_group_add_thing(&f->reg, "Sensors", "Thing03", &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_add_thing(&f->reg, "Sensors", "Thing03", &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_add_thing(&f->reg, "Sensors", "Thing03", &err),
+                     DD_REGISTRY_OK);
     /* Same hierarchy (root Fleet) is refused. */
-    assert_int_equal(dd_registry_group_add_thing(&f->reg, "Other", "Thing03", &err), DD_REGISTRY_INVALID);
-    assert_int_equal(dd_registry_group_add_thing(&f->reg, "IsolatedDevices", "Thing03", &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_group_add_thing(&f->reg, "IsolatedDevices", "Nobody", &err), DD_REGISTRY_NOT_FOUND);
-    assert_int_equal(dd_registry_changes_since(&f->reg, before, 0, note_change, &n), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_add_thing(&f->reg, "Other", "Thing03", &err),
+                     DD_REGISTRY_INVALID);
+    assert_int_equal(dd_registry_group_add_thing(&f->reg, "IsolatedDevices", "Thing03", &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_add_thing(&f->reg, "IsolatedDevices", "Nobody", &err),
+                     DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_changes_since(&f->reg, before, 0, note_change, &n),
+                     DD_REGISTRY_OK);
     assert_int_equal(n.count, 2);
     assert_string_equal(n.items[0], "thing:Thing03");
 
     memset(&n, 0, sizeof(n));
-    assert_int_equal(dd_registry_thing_groups_closure(&f->reg, "Thing03", collect, &n), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_groups_closure(&f->reg, "Thing03", collect, &n),
+                     DD_REGISTRY_OK);
     assert_int_equal(n.count, 3);
     assert_string_equal(n.items[0], "Fleet");
     assert_string_equal(n.items[1], "IsolatedDevices");
     assert_string_equal(n.items[2], "Sensors");
 
     memset(&n, 0, sizeof(n));
-    assert_int_equal(dd_registry_group_things(&f->reg, "Fleet", true, NULL, collect, &n, NULL, 0, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_things(&f->reg, "Fleet", true, NULL, collect, &n, NULL, 0,
+                                              &err),
+                     DD_REGISTRY_OK);
     assert_int_equal(n.count, 1);
     memset(&n, 0, sizeof(n));
-    assert_int_equal(dd_registry_group_things(&f->reg, "Fleet", false, NULL, collect, &n, NULL, 0, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_things(&f->reg, "Fleet", false, NULL, collect, &n, NULL, 0,
+                                              &err),
+                     DD_REGISTRY_OK);
     assert_int_equal(n.count, 0);
     memset(&n, 0, sizeof(n));
-    assert_int_equal(dd_registry_group_list(&f->reg, "Fleet", NULL, false, NULL, NULL, NULL, NULL, 0, &err),
+    assert_int_equal(dd_registry_group_list(&f->reg, "Fleet", NULL, false, NULL, NULL, NULL, NULL,
+                                            0, &err),
                      DD_REGISTRY_OK);
     assert_int_equal(dd_registry_group_ancestors(&f->reg, "Sensors", collect, &n), DD_REGISTRY_OK);
     assert_int_equal(n.count, 1);
     assert_string_equal(n.items[0], "Fleet");
 
-    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_THING, "Thing03", &json), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_THING, "Thing03", &json),
+                     DD_REGISTRY_OK);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(json, "groups")), 2);
     cJSON_Delete(json);
 
-    assert_int_equal(dd_registry_group_remove_thing(&f->reg, "IsolatedDevices", "Thing03", &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_remove_thing(&f->reg, "IsolatedDevices", "Thing03", &err),
+                     DD_REGISTRY_OK);
     assert_int_equal(dd_registry_group_delete(&f->reg, "Fleet", -1, &err), DD_REGISTRY_INVALID);
-    assert_int_equal(dd_registry_group_delete(&f->reg, "Sensors", 3, &err), DD_REGISTRY_VERSION_CONFLICT);
+    assert_int_equal(dd_registry_group_delete(&f->reg, "Sensors", 3, &err),
+                     DD_REGISTRY_VERSION_CONFLICT);
     assert_int_equal(dd_registry_group_delete(&f->reg, "Sensors", 1, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_THING, "Thing03", &json), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_THING, "Thing03", &json),
+                     DD_REGISTRY_OK);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(json, "groups")), 0);
     cJSON_Delete(json);
 
     /* At most 10 groups per thing. */
     for (i = 0; i < 11; i++) {
         snprintf(name, sizeof(name), "G%d", i);
-        assert_int_equal(dd_registry_group_create(&f->reg, name, NULL, NULL, NULL, NULL, 0, &err), DD_REGISTRY_OK);
+        assert_int_equal(dd_registry_group_create(&f->reg, name, NULL, NULL, NULL, NULL, 0, &err),
+                         DD_REGISTRY_OK);
         assert_int_equal(dd_registry_group_add_thing(&f->reg, name, "Thing03", &err),
                          i < 10 ? DD_REGISTRY_OK : DD_REGISTRY_LIMIT_EXCEEDED);
     }
@@ -324,51 +371,72 @@ static void test_dd_registry_policies_validate_attach_and_conflict(void **state)
     char arn[DD_ARN_MAX];
     names_t n = {0};
     cJSON *json = NULL;
-    const char *allow = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\"}]}";
-    const char *deny = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":\"iot:*\",\"Resource\":\"*\"}]}";
+    const char *allow = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+                        "\"Action\":\"iot:*\",\"Resource\":\"*\"}]}";
+    const char *deny = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":"
+                       "\"iot:*\",\"Resource\":\"*\"}]}";
 
     add_cert(f, DD_CERT_ACTIVE, id);
-    assert_int_equal(dd_registry_group_create(&f->reg, "IsolatedDevices", NULL, NULL, NULL, NULL, 0, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_policy_create(&f->reg, "DevicePolicy", allow, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_create(&f->reg, "IsolatedDevices", NULL, NULL, NULL, NULL, 0,
+                                              &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_policy_create(&f->reg, "DevicePolicy", allow, &err),
+                     DD_REGISTRY_OK);
     assert_int_equal(dd_registry_policy_create(&f->reg, "DenyAll", deny, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_policy_create(&f->reg, "DenyAll", deny, &err), DD_REGISTRY_ALREADY_EXISTS);
+    assert_int_equal(dd_registry_policy_create(&f->reg, "DenyAll", deny, &err),
+                     DD_REGISTRY_ALREADY_EXISTS);
     assert_string_equal(err.resource_arn, "arn:aws:iot:us-east-1:123456789012:policy/DenyAll");
-    assert_int_equal(dd_registry_policy_create(&f->reg, "Broken", "{\"Statement\":5}", &err), DD_REGISTRY_INVALID);
+    assert_int_equal(dd_registry_policy_create(&f->reg, "Broken", "{\"Statement\":5}", &err),
+                     DD_REGISTRY_INVALID);
     assert_non_null(strstr(err.message, "malformed"));
 
     snprintf(arn, sizeof(arn), "arn:aws:iot:us-east-1:123456789012:cert/%s", id);
     assert_int_equal(dd_registry_policy_attach(&f->reg, "DevicePolicy", arn, &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_policy_attach(&f->reg, "DenyAll",
-                                               "arn:aws:iot:us-east-1:123456789012:thinggroup/IsolatedDevices", &err),
+    assert_int_equal(dd_registry_policy_attach(
+                         &f->reg, "DenyAll",
+                         "arn:aws:iot:us-east-1:123456789012:thinggroup/IsolatedDevices", &err),
                      DD_REGISTRY_OK);
+    assert_int_equal(
+        dd_registry_policy_attach(&f->reg, "DenyAll",
+                                  "arn:aws:iot:us-east-1:123456789012:thinggroup/Missing", &err),
+        DD_REGISTRY_NOT_FOUND);
     assert_int_equal(dd_registry_policy_attach(&f->reg, "DenyAll",
-                                               "arn:aws:iot:us-east-1:123456789012:thinggroup/Missing", &err),
-                     DD_REGISTRY_NOT_FOUND);
-    assert_int_equal(dd_registry_policy_attach(&f->reg, "DenyAll", "arn:aws:iot:us-east-1:123456789012:thing/X", &err),
+                                               "arn:aws:iot:us-east-1:123456789012:thing/X", &err),
                      DD_REGISTRY_INVALID);
-    assert_int_equal(dd_registry_policies_for_target(&f->reg, arn, false, NULL, collect, &n, NULL, 0, &err),
+    assert_int_equal(dd_registry_policies_for_target(&f->reg, arn, false, NULL, collect, &n, NULL,
+                                                     0, &err),
                      DD_REGISTRY_OK);
     assert_int_equal(n.count, 1);
     assert_string_equal(n.items[0], "DevicePolicy");
     memset(&n, 0, sizeof(n));
-    assert_int_equal(dd_registry_policy_targets(&f->reg, "DenyAll", NULL, collect, &n, NULL, 0, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_policy_targets(&f->reg, "DenyAll", NULL, collect, &n, NULL, 0,
+                                                &err),
+                     DD_REGISTRY_OK);
     assert_int_equal(n.count, 1);
-    assert_string_equal(n.items[0], "arn:aws:iot:us-east-1:123456789012:thinggroup/IsolatedDevices");
+    assert_string_equal(n.items[0],
+                        "arn:aws:iot:us-east-1:123456789012:thinggroup/IsolatedDevices");
 
-    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_GROUP, "IsolatedDevices", &json), DD_REGISTRY_OK);
-    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(json, "policies"), 0)->valuestring, "DenyAll");
+    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_GROUP, "IsolatedDevices",
+                                             &json),
+                     DD_REGISTRY_OK);
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(json, "policies"), 0)->valuestring,
+                        "DenyAll");
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(json, "parent")));
     cJSON_Delete(json);
-    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_POLICY, "DenyAll", &json), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_POLICY, "DenyAll", &json),
+                     DD_REGISTRY_OK);
     assert_string_equal(cJSON_GetObjectItem(json, "document")->valuestring, deny);
     cJSON_Delete(json);
 
-    assert_int_equal(dd_registry_policy_delete(&f->reg, "DenyAll", &err), DD_REGISTRY_DELETE_CONFLICT);
-    assert_int_equal(dd_registry_policy_detach(&f->reg, "DenyAll",
-                                               "arn:aws:iot:us-east-1:123456789012:thinggroup/IsolatedDevices", &err),
+    assert_int_equal(dd_registry_policy_delete(&f->reg, "DenyAll", &err),
+                     DD_REGISTRY_DELETE_CONFLICT);
+    assert_int_equal(dd_registry_policy_detach(
+                         &f->reg, "DenyAll",
+                         "arn:aws:iot:us-east-1:123456789012:thinggroup/IsolatedDevices", &err),
                      DD_REGISTRY_OK);
     assert_int_equal(dd_registry_policy_delete(&f->reg, "DenyAll", &err), DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_policy_get(&f->reg, "DenyAll", NULL, NULL, &err), DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_policy_get(&f->reg, "DenyAll", NULL, NULL, &err),
+                     DD_REGISTRY_NOT_FOUND);
 }
 
 static int count_sub(void *ctx, const dd_registry_subscription_t *s)
@@ -394,14 +462,18 @@ static void test_dd_registry_settings_and_subscriptions(void **state)
     assert_string_equal(value, "manual:6");
     free(value);
 
-    assert_int_equal(dd_registry_subscription_add(&f->reg, "BadIoTDevices", "http", "http://127.0.0.1:9/hook", &id, &err),
+    assert_int_equal(dd_registry_subscription_add(&f->reg, "BadIoTDevices", "http",
+                                                  "http://127.0.0.1:9/hook", &id, &err),
                      DD_REGISTRY_OK);
     assert_true(id > 0);
-    assert_int_equal(dd_registry_subscription_add(&f->reg, "BadIoTDevices", "ftp", "ftp://x", NULL, &err),
+    assert_int_equal(dd_registry_subscription_add(&f->reg, "BadIoTDevices", "ftp", "ftp://x", NULL,
+                                                  &err),
                      DD_REGISTRY_INVALID);
-    assert_int_equal(dd_registry_subscription_add(&f->reg, "Bad Topic", "http", "http://x", NULL, &err),
+    assert_int_equal(dd_registry_subscription_add(&f->reg, "Bad Topic", "http", "http://x", NULL,
+                                                  &err),
                      DD_REGISTRY_INVALID);
-    assert_int_equal(dd_registry_subscription_list(&f->reg, "BadIoTDevices", count_sub, &n), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_subscription_list(&f->reg, "BadIoTDevices", count_sub, &n),
+                     DD_REGISTRY_OK);
     assert_int_equal(n.count, 1);
     assert_int_equal(dd_registry_subscription_remove(&f->reg, id, &err), DD_REGISTRY_OK);
     assert_int_equal(dd_registry_subscription_remove(&f->reg, id, &err), DD_REGISTRY_NOT_FOUND);
@@ -412,7 +484,8 @@ static void test_dd_registry_mutation_inside_caller_transaction_rolls_back(void 
     fixture_t *f = *state;
 
     assert_int_equal(dd_db_exec(f->db, "BEGIN"), DD_DB_OK);
-    assert_int_equal(dd_registry_thing_create(&f->reg, "Temp", NULL, NULL, NULL, 0, NULL), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_create(&f->reg, "Temp", NULL, NULL, NULL, 0, NULL),
+                     DD_REGISTRY_OK);
     assert_true(dd_registry_thing_exists(&f->reg, "Temp"));
     assert_int_equal(dd_db_exec(f->db, "ROLLBACK"), DD_DB_OK);
     assert_false(dd_registry_thing_exists(&f->reg, "Temp"));
@@ -422,14 +495,20 @@ static void test_dd_registry_mutation_inside_caller_transaction_rolls_back(void 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_dd_registry_things_create_idempotent_conflict_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_things_create_idempotent_conflict_delete,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_thing_list_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_registry_certificates_status_attach_and_change_log, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_registry_groups_membership_rules_and_closure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_certificates_status_attach_and_change_log,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_groups_membership_rules_and_closure, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_group_depth_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_registry_policies_validate_attach_and_conflict, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_registry_settings_and_subscriptions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_registry_mutation_inside_caller_transaction_rolls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_policies_validate_attach_and_conflict,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_settings_and_subscriptions, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dd_registry_mutation_inside_caller_transaction_rolls_back, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

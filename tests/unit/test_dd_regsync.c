@@ -21,7 +21,7 @@
 typedef struct fixture {
     char dir[64];
     dd_pipeline_t p;
-    sqlite3 *cli;            /* another connection, as the `ddlocal` CLI holds */
+    sqlite3 *cli; /* another connection, as the `ddlocal` CLI holds */
 } fixture_t;
 
 static int setup(void **state)

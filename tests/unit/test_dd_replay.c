@@ -116,8 +116,10 @@ static void test_dd_replay_module4_literal_alarms_quiet_clears_noisy(void **stat
     check_golden(P "module4-literal.json", G "module4.jsonl", G "module4-literal.out", NULL,
                  DD_REPLAY_OK);
     assert_int_equal(replay(P "module4-literal.json", G "module4.jsonl", &out, &err), DD_REPLAY_OK);
-    assert_non_null(strstr(out, "\"metricValue\":{\"count\":150},\"violationEventType\":\"in-alarm\""));
-    assert_non_null(strstr(out, "\"metricValue\":{\"count\":3000},\"violationEventType\":\"alarm-cleared\""));
+    assert_non_null(
+        strstr(out, "\"metricValue\":{\"count\":150},\"violationEventType\":\"in-alarm\""));
+    assert_non_null(
+        strstr(out, "\"metricValue\":{\"count\":3000},\"violationEventType\":\"alarm-cleared\""));
     assert_non_null(strstr(out, "possibly inverted operator"));
     free(out);
     free(err);
@@ -145,10 +147,12 @@ static void test_dd_replay_deterministic_and_invalid_profile(void **state)
     char *b;
     char *e1;
     char *e2;
-    dd_replay_text_t p = {"bad.json", "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\","
-                                      "\"metric\":\"aws:all-bytes-out\",\"criteria\":{"
-                                      "\"comparisonOperator\":\"less-than\",\"value\":{\"count\":1},"
-                                      "\"consecutiveDatapointsToAlarm\":11}}]}", 0};
+    dd_replay_text_t p = {"bad.json",
+                          "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\","
+                          "\"metric\":\"aws:all-bytes-out\",\"criteria\":{"
+                          "\"comparisonOperator\":\"less-than\",\"value\":{\"count\":1},"
+                          "\"consecutiveDatapointsToAlarm\":11}}]}",
+                          0};
     dd_replay_options_t opt;
     FILE *o = tmpfile();
     FILE *e = tmpfile();
@@ -191,12 +195,13 @@ static void test_dd_replay_things_groups_and_ticks(void **state)
                        "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
                        "\"value\":{\"count\":100}}}],\"targets\":["
                        "\"arn:aws:iot:us-east-1:123456789012:thinggroup/Fleet\"]}";
-    const char *input =
-        "{\"thing\":\"Thing03\",\"time\":1000,\"report\":{\"header\":{\"report_id\":1,\"version\":\"1.0\"},"
-        "\"metrics\":{\"network_stats\":{\"bytes_out\":500}}}}\n"
-        "{\"thing\":\"Other\",\"time\":2000,\"report\":{\"header\":{\"report_id\":1,\"version\":\"1.0\"},"
-        "\"metrics\":{\"network_stats\":{\"bytes_out\":500}}}}\n"
-        "{\"time\":\"1970-01-03T00:00:10Z\",\"tick\":true}\n";
+    const char *input = "{\"thing\":\"Thing03\",\"time\":1000,\"report\":{\"header\":{\"report_"
+                        "id\":1,\"version\":\"1.0\"},"
+                        "\"metrics\":{\"network_stats\":{\"bytes_out\":500}}}}\n"
+                        "{\"thing\":\"Other\",\"time\":2000,\"report\":{\"header\":{\"report_id\":"
+                        "1,\"version\":\"1.0\"},"
+                        "\"metrics\":{\"network_stats\":{\"bytes_out\":500}}}}\n"
+                        "{\"time\":\"1970-01-03T00:00:10Z\",\"tick\":true}\n";
     dd_replay_text_t p = {"p", prof, strlen(prof)};
     dd_replay_text_t t = {"things", things, strlen(things)};
     dd_replay_options_t opt;
@@ -221,8 +226,11 @@ static void test_dd_replay_things_groups_and_ticks(void **state)
      * tick two days later invalidates the alarm. */
     assert_non_null(strstr(out, "\"thingName\":\"Thing03\""));
     assert_null(strstr(out, "\"thingName\":\"Other\""));
-    assert_non_null(strstr(out, "\"violationEventType\":\"in-alarm\",\"violationEventTime\":1000}"));
-    assert_non_null(strstr(out, "\"violationEventType\":\"alarm-invalidated\",\"violationEventTime\":172810000}"));
+    assert_non_null(
+        strstr(out, "\"violationEventType\":\"in-alarm\",\"violationEventTime\":1000}"));
+    assert_non_null(
+        strstr(out,
+               "\"violationEventType\":\"alarm-invalidated\",\"violationEventTime\":172810000}"));
     free(out);
     fclose(o);
     fclose(e);
@@ -289,7 +297,8 @@ static void sent_line(char *buf, size_t cap, long long t, const char *event_tail
 
     (void)snprintf(buf + len, cap - len,
                    "{\"thing\":\"Thing03\",\"time\":%lld,\"event\":{\"type\":\"message-sent\","
-                   "\"topic\":\"t\",\"size\":5%s}}\n", t, event_tail);
+                   "\"topic\":\"t\",\"size\":5%s}}\n",
+                   t, event_tail);
 }
 
 /* Every rejected line below sits inside the 300-s window of the report (and message) after it

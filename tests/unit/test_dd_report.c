@@ -146,8 +146,8 @@ static dd_report_status_t decode_json(const char *json, dd_report_t *r, dd_repor
     return decode_blob(DD_REPORT_FORMAT_JSON, blob_of(json, strlen(json)), r, err);
 }
 
-static void assert_conn(const dd_report_conn_t *c, const char *addr, uint16_t port,
-                        int local_port, const char *iface)
+static void assert_conn(const dd_report_conn_t *c, const char *addr, uint16_t port, int local_port,
+                        const char *iface)
 {
     char buf[DD_IP_TEXT_MAX];
 
@@ -211,8 +211,9 @@ static void test_dd_report_python_agent_json(void **state)
     const dd_report_custom_t *cpu;
 
     (void)state;
-    assert_int_equal(decode_blob(DD_REPORT_FORMAT_JSON, read_fixture("python-agent-long.json"),
-                                 &r, &err), DD_REPORT_OK);
+    assert_int_equal(decode_blob(DD_REPORT_FORMAT_JSON, read_fixture("python-agent-long.json"), &r,
+                                 &err),
+                     DD_REPORT_OK);
     assert_int_equal(err.status, DD_REPORT_OK);
     assert_int_equal(r.report_id, 1795836802ULL);
     assert_string_equal(r.version, "1.0");
@@ -226,7 +227,7 @@ static void test_dd_report_python_agent_json(void **state)
     assert_int_equal(r.net.packets_out, 28);
     assert_true(r.tcp_conns.present);
     assert_true(r.tcp_conns.has_total);
-    assert_int_equal(r.tcp_conns.total, 10);   /* total exceeds the (sampled) list */
+    assert_int_equal(r.tcp_conns.total, 10); /* total exceeds the (sampled) list */
     assert_int_equal(r.tcp_conns.count, 3);
     assert_conn(&r.tcp_conns.items[0], "127.0.0.1", 51316, 11883, "lo");
     assert_conn(&r.tcp_conns.items[2], "127.0.0.1", 443, 41798, "lo");
@@ -256,7 +257,8 @@ static void test_dd_report_python_agent_null_interface(void **state)
                                  "\"metrics\":{\"tcp_connections\":{\"established_connections\":"
                                  "{\"connections\":[{\"remote_addr\":\"[::1]:8883\","
                                  "\"local_interface\":null,\"local_port\":51316}],\"total\":1}}}}",
-                                 &r, NULL), DD_REPORT_OK);
+                                 &r, NULL),
+                     DD_REPORT_OK);
     assert_int_equal(r.tcp_conns.count, 1);
     assert_conn(&r.tcp_conns.items[0], "::1", 8883, 51316, NULL);
     dd_report_free(&r);
@@ -398,14 +400,10 @@ static void test_dd_report_trailing_bytes(void **state)
         size_t tail_len;
         dd_report_status_t want;
     } cases[] = {
-        {"", 0, DD_REPORT_OK},
-        {"\n", 1, DD_REPORT_OK},
-        {" \r\n\t ", 5, DD_REPORT_OK},
-        {"\0", 1, DD_REPORT_OK},
-        {"\n\0", 2, DD_REPORT_OK},
-        {"\0\n", 2, DD_REPORT_NOT_JSON},
-        {"\0\0", 2, DD_REPORT_NOT_JSON},
-        {"x", 1, DD_REPORT_NOT_JSON},
+        {"", 0, DD_REPORT_OK},           {"\n", 1, DD_REPORT_OK},
+        {" \r\n\t ", 5, DD_REPORT_OK},   {"\0", 1, DD_REPORT_OK},
+        {"\n\0", 2, DD_REPORT_OK},       {"\0\n", 2, DD_REPORT_NOT_JSON},
+        {"\0\0", 2, DD_REPORT_NOT_JSON}, {"x", 1, DD_REPORT_NOT_JSON},
         {"{}", 2, DD_REPORT_NOT_JSON},
     };
     size_t i;
@@ -436,14 +434,16 @@ static void test_dd_report_spec_minimal_examples(void **state)
 
     (void)state;
     assert_int_equal(decode_blob(DD_REPORT_FORMAT_JSON, read_fixture("spec-minimal-long.json"), &r,
-                                 NULL), DD_REPORT_OK);
+                                 NULL),
+                     DD_REPORT_OK);
     assert_int_equal(r.report_id, 1530304554);
     assert_port(&r.udp_ports.items[0], 5353, "eth0");
     assert_conn(&r.tcp_conns.items[0], "192.168.0.1", 8000, 80, "eth0");
     assert_true(find_custom(&r, "my_custom_metric")->number == 0.0);
     dd_report_free(&r);
     assert_int_equal(decode_blob(DD_REPORT_FORMAT_JSON, read_fixture("spec-minimal-short.json"), &r,
-                                 NULL), DD_REPORT_OK);
+                                 NULL),
+                     DD_REPORT_OK);
     assert_int_equal(r.report_id, 1530305228);
     assert_port(&r.tcp_ports.items[0], 22, "eth0");
     assert_int_equal(r.net.packets_out, 4);
@@ -462,7 +462,7 @@ typedef struct refusal {
     const char *json;
     dd_report_status_t status;
     bool id_known;
-    const char *detail;   /* substring of err.detail */
+    const char *detail; /* substring of err.detail */
 } refusal_t;
 
 static const refusal_t REFUSALS[] = {
@@ -483,8 +483,8 @@ static const refusal_t REFUSALS[] = {
      false, "I expect ',' or '}' (at byte"},
     {"{" HDR ",\"custom_metrics\":{\"m\":[{\"number\":-01}]}}", DD_REPORT_NOT_JSON, false,
      "I expect ',' or '}'"},
-    {"{" HDR ",\"custom_metrics\":{\"m\":[{\"string_list\":[\"a\\u0000b\"]}]}}",
-     DD_REPORT_NOT_JSON, false, "\\u0000 is not allowed in a string"},
+    {"{" HDR ",\"custom_metrics\":{\"m\":[{\"string_list\":[\"a\\u0000b\"]}]}}", DD_REPORT_NOT_JSON,
+     false, "\\u0000 is not allowed in a string"},
     {"{" HDR ",\"custom_metrics\":{\"m\":[{\"string_list\":[\"\xff\"]}]}}", DD_REPORT_NOT_JSON,
      false, "invalid bytes in UTF8 string"},
     {"[1,2]", DD_REPORT_NOT_OBJECT, false, "object"},
@@ -504,8 +504,7 @@ static const refusal_t REFUSALS[] = {
     {"{\"header\":{\"report_id\":\"42\",\"version\":\"1.0\"},\"metrics\":{}}", DD_REPORT_WRONG_TYPE,
      false, "header.report_id: must be a positive integer"},
     {"{\"header\":{\"report_id\":0,\"version\":\"1.0\"},\"metrics\":{}}", DD_REPORT_WRONG_TYPE,
-     false,
-     "positive"},
+     false, "positive"},
     {"{\"header\":{\"report_id\":-1,\"version\":\"1.0\"},\"metrics\":{}}", DD_REPORT_WRONG_TYPE,
      false, "positive"},
     {"{\"header\":{\"report_id\":1.5,\"version\":\"1.0\"},\"metrics\":{}}", DD_REPORT_WRONG_TYPE,
@@ -519,8 +518,7 @@ static const refusal_t REFUSALS[] = {
     {"{\"header\":{\"report_id\":42,\"version\":\"2.0\"},\"metrics\":{}}", DD_REPORT_BAD_VERSION,
      true, "\"2.0\" is not \"1.x\""},
     {"{\"header\":{\"report_id\":42,\"version\":\"1\"},\"metrics\":{}}", DD_REPORT_BAD_VERSION,
-     true,
-     "version"},
+     true, "version"},
     {"{\"header\":{\"report_id\":42,\"version\":\"1.0a\"},\"metrics\":{}}", DD_REPORT_BAD_VERSION,
      true, "version"},
     {"{\"header\":{\"report_id\":42,\"version\":\"1.00000000000000\"},\"metrics\":{}}",
@@ -557,17 +555,13 @@ static const refusal_t REFUSALS[] = {
     {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":\"1.2.3.4:5\"},{\"lp\":1}]}}}}",
      DD_REPORT_MISSING_MEMBER, true, "met.tc.ec.cs[1]: missing member remote_addr/rad"},
     {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":null}]}}}}", DD_REPORT_MISSING_MEMBER,
-     true,
-     "remote_addr/rad"},
+     true, "remote_addr/rad"},
     {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":\"nope:80\"}]}}}}", DD_REPORT_WRONG_TYPE,
-     true,
-     "met.tc.ec.cs[0].rad: \"nope:80\" is not an ip:port endpoint"},
+     true, "met.tc.ec.cs[0].rad: \"nope:80\" is not an ip:port endpoint"},
     {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":\"1.2.3.4:99999\"}]}}}}",
-     DD_REPORT_WRONG_TYPE,
-     true, "endpoint"},
+     DD_REPORT_WRONG_TYPE, true, "endpoint"},
     {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"cs\":[{\"rad\":16909060}]}}}}", DD_REPORT_WRONG_TYPE,
-     true,
-     "rad: must be a string"},
+     true, "rad: must be a string"},
     {"{" HDR ",\"met\":{\"tc\":{\"ec\":[]}}}", DD_REPORT_WRONG_TYPE, true,
      "met.tc.ec: must be an object"},
     {"{" HDR ",\"met\":{\"tc\":{\"ec\":{\"t\":\"3\"}}}}", DD_REPORT_WRONG_TYPE, true,
@@ -596,8 +590,7 @@ static const refusal_t REFUSALS[] = {
     {"{" HDR ",\"custom_metrics\":{\"cpu\":[{\"number_list\":[1,\"a\"]}]}}", DD_REPORT_WRONG_TYPE,
      true, "cpu[0].number_list[1]: must be a number"},
     {"{" HDR ",\"custom_metrics\":{\"u\":[{\"string_list\":[\"a\",1]}]}}", DD_REPORT_WRONG_TYPE,
-     true,
-     "u[0].string_list[1]: must be a string"},
+     true, "u[0].string_list[1]: must be a string"},
     {"{" HDR ",\"custom_metrics\":{\"ips\":[{\"ip_list\":[\"1.2.3.4\",5]}]}}", DD_REPORT_WRONG_TYPE,
      true, "ips[0].ip_list[1]: must be a string"},
     {"{" HDR ",\"custom_metrics\":{\"bad name\":[{\"number\":1}]}}", DD_REPORT_WRONG_TYPE, true,
@@ -705,7 +698,8 @@ static void test_dd_report_lenient_parts(void **state)
                                  "\"agent\":\"x\"},\"metrics\":{\"listening_tcp_ports\":{"
                                  "\"ports\":[{\"port\":22,"
                                  "\"proto\":\"ssh\"}],\"extra\":[1]},\"cpu\":{\"load\":3}},"
-                                 "\"extension\":{\"a\":[1,2,{\"b\":null}]}}", &r, &err),
+                                 "\"extension\":{\"a\":[1,2,{\"b\":null}]}}",
+                                 &r, &err),
                      DD_REPORT_OK);
     assert_string_equal(r.version, "1.3");
     assert_int_equal(r.tcp_ports.count, 1);
@@ -722,7 +716,8 @@ static void test_dd_report_lenient_parts(void **state)
     assert_null(r.custom);
     dd_report_free(&r);
     assert_int_equal(decode_json("{\"hed\":{\"rid\":2,\"v\":\"1.0\"},\"met\":{},\"cmet\":{}}", &r,
-                                 NULL), DD_REPORT_OK);
+                                 NULL),
+                     DD_REPORT_OK);
     assert_true(r.has_metrics && r.has_custom_metrics);
     assert_false(r.tcp_ports.present || r.udp_ports.present || r.net.present ||
                  r.tcp_conns.present);
@@ -735,7 +730,9 @@ static void test_dd_report_lenient_parts(void **state)
                                  "5.0,\"packets_in\":1e3},\"listening_udp_ports\":{\"ports\":[{"
                                  "\"interface\":\"eth0\"},{\"port\":53,\"interface\":null}],"
                                  "\"total\":2},\"tcp_connections\":{\"established_connections\":"
-                                 "null}}}", &r, NULL), DD_REPORT_OK);
+                                 "null}}}",
+                                 &r, NULL),
+                     DD_REPORT_OK);
     assert_int_equal(r.report_id, 9007199254740991ULL);
     assert_false(r.net.has_bytes_in);
     assert_int_equal(r.net.bytes_out, 5);
@@ -749,7 +746,9 @@ static void test_dd_report_lenient_parts(void **state)
     /* Long interface names are cut at DD_REPORT_IFACE_MAX bytes, on a UTF-8 boundary. */
     assert_int_equal(decode_json("{\"hed\":{\"rid\":3,\"v\":\"1.0\"},\"met\":{\"tp\":{\"pts\":["
                                  "{\"pt\":1,\"if\":\"0123456789012345678901234567890"
-                                 "\xc3\xa9" "xyz\"}]}}}", &r, NULL),
+                                 "\xc3\xa9"
+                                 "xyz\"}]}}}",
+                                 &r, NULL),
                      DD_REPORT_OK);
     assert_string_equal(r.tcp_ports.items[0].interface, "0123456789012345678901234567890");
     dd_report_free(&r);
@@ -758,7 +757,8 @@ static void test_dd_report_lenient_parts(void **state)
     assert_int_equal(decode_json("{\"hed\":{\"rid\":4,\"v\":\"1.0\"},\"cmet\":{"
                                  "\"a\":[{\"number\":-0.25}],\"b\":[{\"number_list\":[]}],"
                                  "\"c:d_e-f\":[{\"ip_list\":[\"::ffff:1.2.3.4\",\"2001:DB8::1\"]}],"
-                                 "\"s\":[{\"string_list\":[\"\",\"x y\"]}]}}", &r, NULL),
+                                 "\"s\":[{\"string_list\":[\"\",\"x y\"]}]}}",
+                                 &r, NULL),
                      DD_REPORT_OK);
     assert_true(find_custom(&r, "a")->number == -0.25);
     assert_int_equal(find_custom(&r, "b")->count, 0);
@@ -787,7 +787,8 @@ static void test_dd_report_mixed_keys(void **state)
     /* Strict switch. */
     opts.reject_mixed_keys = true;
     assert_int_equal(dd_report_decode_ex(DD_REPORT_FORMAT_JSON, (const uint8_t *)mixed,
-                                         sizeof(mixed) - 1, &opts, &r, &err), DD_REPORT_MIXED_KEYS);
+                                         sizeof(mixed) - 1, &opts, &r, &err),
+                     DD_REPORT_MIXED_KEYS);
     assert_true(err.report_id_known);
     assert_int_equal(err.report_id, 5);
     assert_true(all_zero(&r, sizeof(r)));
@@ -827,13 +828,16 @@ static void test_dd_report_invalid_ip_list(void **state)
     /* A non-string entry is still a type error, dropped or not. */
     assert_int_equal(decode_json("{\"hed\":{\"rid\":6,\"v\":\"1.0\"},"
                                  "\"cmet\":{\"dns\":[{\"ip_list\":"
-                                 "[\"bad\",7]}]}}", &r, &err), DD_REPORT_WRONG_TYPE);
+                                 "[\"bad\",7]}]}}",
+                                 &r, &err),
+                     DD_REPORT_WRONG_TYPE);
     /* Strict switch. */
     opts.reject_invalid_ip_list = true;
     assert_int_equal(dd_report_decode_ex(DD_REPORT_FORMAT_JSON, (const uint8_t *)json,
-                                         sizeof(json) - 1, &opts, &r, &err), DD_REPORT_WRONG_TYPE);
-    assert_non_null(strstr(err.detail,
-                           "cmet.dns[0].ip_list[1]: \"not-an-ip\" is not an IPv4/IPv6"));
+                                         sizeof(json) - 1, &opts, &r, &err),
+                     DD_REPORT_WRONG_TYPE);
+    assert_non_null(
+        strstr(err.detail, "cmet.dns[0].ip_list[1]: \"not-an-ip\" is not an IPv4/IPv6"));
     assert_true(err.report_id_known);
     assert_true(all_zero(&r, sizeof(r)));
 }
@@ -876,33 +880,46 @@ static void test_dd_report_cbor_indefinite_and_widths(void **state)
 
     (void)state;
     /* Indefinite maps, arrays and a chunked text string; a 64-bit report id; a half float. */
-    assert_int_equal(decode_blob(DD_REPORT_FORMAT_CBOR, from_hex(
-        "bf |{_| 63 686564 |hed| bf 63 726964 |rid| 1b ffffffffffffffff"
-        "   61 76 |v| 7f 62 312e 61 30 ff |\"1.\" \"0\"| ff"
-        " 63 6d6574 |met| bf 62 6e73 |ns| a4 62 6269 |bi| 00 62 626f |bo| 18 ff"
-        "       62 7069 |pi| 19 ffff 62 706f |po| 1a ffffffff"
-        "   62 7470 |tp| bf 63 707473 |pts| 9f a2 62 7074 |pt| 16 62 6966 |if|"
-        "       7f 61 65 63 746830 ff"
-        "       ff 61 74 |t| 1b 0000000100000000 ff"
-        "   62 7463 |tc| a1 62 6563 |ec| a1 62 6373 |cs| 9f a1 63 726164 |rad|"
-        "       6a 5b3a3a315d3a3434333d |[::1]:443=| ff ff"
-        " 64 636d6574 |cmet| bf 63 637075 |cpu| 9f bf 66 6e756d626572 f9 3e00 |1.5| ff ff"
-        "   62 6e6c 9f a1 6b 6e756d6265725f6c697374 9f 20 fb 3ff0000000000000 fa 40400000 ff ff"
-        "ff ff"), &r, &err), DD_REPORT_WRONG_TYPE);
+    assert_int_equal(
+        decode_blob(
+            DD_REPORT_FORMAT_CBOR,
+            from_hex(
+                "bf |{_| 63 686564 |hed| bf 63 726964 |rid| 1b ffffffffffffffff"
+                "   61 76 |v| 7f 62 312e 61 30 ff |\"1.\" \"0\"| ff"
+                " 63 6d6574 |met| bf 62 6e73 |ns| a4 62 6269 |bi| 00 62 626f |bo| 18 ff"
+                "       62 7069 |pi| 19 ffff 62 706f |po| 1a ffffffff"
+                "   62 7470 |tp| bf 63 707473 |pts| 9f a2 62 7074 |pt| 16 62 6966 |if|"
+                "       7f 61 65 63 746830 ff"
+                "       ff 61 74 |t| 1b 0000000100000000 ff"
+                "   62 7463 |tc| a1 62 6563 |ec| a1 62 6373 |cs| 9f a1 63 726164 |rad|"
+                "       6a 5b3a3a315d3a3434333d |[::1]:443=| ff ff"
+                " 64 636d6574 |cmet| bf 63 637075 |cpu| 9f bf 66 6e756d626572 f9 3e00 |1.5| ff ff"
+                "   62 6e6c 9f a1 6b 6e756d6265725f6c697374 9f 20 fb 3ff0000000000000 fa 40400000 "
+                "ff ff"
+                "ff ff"),
+            &r, &err),
+        DD_REPORT_WRONG_TYPE);
     /* ...the rad above carries a stray '=' on purpose: */
     assert_non_null(strstr(err.detail, "met.tc.ec.cs[0].rad"));
     assert_true(err.report_id_known);
     assert_true(err.report_id == UINT64_MAX);
 
-    assert_int_equal(decode_blob(DD_REPORT_FORMAT_CBOR, from_hex(
-        "bf 63 686564 bf 63 726964 1b ffffffffffffffff 61 76 7f 62 312e 61 30 ff ff"
-        " 63 6d6574 bf 62 6e73 a4 62 6269 00 62 626f 18 ff 62 7069 19 ffff 62 706f 1a ffffffff"
-        "   62 7470 bf 63 707473 9f a2 62 7074 16 62 6966 7f 61 65 63 746830 ff ff"
-        "       61 74 1b 0000000100000000 ff"
-        "   62 7463 a1 62 6563 a1 62 6373 9f a1 63 726164 69 5b3a3a315d3a343433 |[::1]:443| ff ff"
-        " 64 636d6574 bf 63 637075 9f bf 66 6e756d626572 f9 3e00 ff ff"
-        "   62 6e6c 9f a1 6b 6e756d6265725f6c697374 9f 20 fb 3ff0000000000000 fa 40400000 ff ff"
-        "ff ff"), &r, &err), DD_REPORT_OK);
+    assert_int_equal(
+        decode_blob(DD_REPORT_FORMAT_CBOR,
+                    from_hex(
+                        "bf 63 686564 bf 63 726964 1b ffffffffffffffff 61 76 7f 62 312e 61 30 ff ff"
+                        " 63 6d6574 bf 62 6e73 a4 62 6269 00 62 626f 18 ff 62 7069 19 ffff 62 706f "
+                        "1a ffffffff"
+                        "   62 7470 bf 63 707473 9f a2 62 7074 16 62 6966 7f 61 65 63 746830 ff ff"
+                        "       61 74 1b 0000000100000000 ff"
+                        "   62 7463 a1 62 6563 a1 62 6373 9f a1 63 726164 69 5b3a3a315d3a343433 "
+                        "|[::1]:443| ff ff"
+                        " 64 636d6574 bf 63 637075 9f bf 66 6e756d626572 f9 3e00 ff ff"
+                        "   62 6e6c 9f a1 6b 6e756d6265725f6c697374 9f 20 fb 3ff0000000000000 fa "
+                        "40400000 ff ff"
+                        "ff ff"),
+                    &r, &err),
+        DD_REPORT_OK);
     assert_true(r.report_id == UINT64_MAX);
     assert_string_equal(r.version, "1.0");
     assert_int_equal(r.net.bytes_in, 0);
@@ -929,32 +946,35 @@ static void test_dd_report_cbor_refusals(void **state)
         const char *detail;
     } cases[] = {
         {"", DD_REPORT_NOT_CBOR, "empty"},
-        {"a2 63 686564", DD_REPORT_NOT_CBOR, "CBOR"},                        /* truncated */
-        {"a0 a0", DD_REPORT_NOT_CBOR, "CBOR"},                               /* two items */
-        {"ff", DD_REPORT_NOT_CBOR, "CBOR"},                                  /* stray break */
-        {"9b 0000010000000000", DD_REPORT_NOT_CBOR, "CBOR"},                 /* 2^40 elements */
-        {"bb 0000000100000000 00", DD_REPORT_NOT_CBOR, "CBOR"},              /* 2^32 pairs */
-        {"7a ffffffff 41", DD_REPORT_NOT_CBOR, "CBOR"},                      /* huge string */
-        {"1c", DD_REPORT_NOT_CBOR, "CBOR"},                                  /* reserved */
-        {"bf 61 61 ff", DD_REPORT_NOT_CBOR, "CBOR"},                         /* odd indef map */
+        {"a2 63 686564", DD_REPORT_NOT_CBOR, "CBOR"},           /* truncated */
+        {"a0 a0", DD_REPORT_NOT_CBOR, "CBOR"},                  /* two items */
+        {"ff", DD_REPORT_NOT_CBOR, "CBOR"},                     /* stray break */
+        {"9b 0000010000000000", DD_REPORT_NOT_CBOR, "CBOR"},    /* 2^40 elements */
+        {"bb 0000000100000000 00", DD_REPORT_NOT_CBOR, "CBOR"}, /* 2^32 pairs */
+        {"7a ffffffff 41", DD_REPORT_NOT_CBOR, "CBOR"},         /* huge string */
+        {"1c", DD_REPORT_NOT_CBOR, "CBOR"},                     /* reserved */
+        {"bf 61 61 ff", DD_REPORT_NOT_CBOR, "CBOR"},            /* odd indef map */
         {"82 01 02", DD_REPORT_NOT_OBJECT, "object"},
-        {"c1 a0", DD_REPORT_NOT_OBJECT, "object"},                           /* tagged map */
-        {"a1 63 686564 a1 63 726964 20", DD_REPORT_WRONG_TYPE, "hed.rid"},   /* negative id */
+        {"c1 a0", DD_REPORT_NOT_OBJECT, "object"},                               /* tagged map */
+        {"a1 63 686564 a1 63 726964 20", DD_REPORT_WRONG_TYPE, "hed.rid"},       /* negative id */
         {"a1 63 686564 a1 63 726964 c2 41 01", DD_REPORT_WRONG_TYPE, "hed.rid"}, /* bignum */
         {"a1 63 686564 a1 63 726964 fb 43f0000000000000", DD_REPORT_WRONG_TYPE, "hed.rid"},
-        {"a1 63 686564 a1 63 726964 f9 7e00", DD_REPORT_WRONG_TYPE, "hed.rid"},  /* NaN */
+        {"a1 63 686564 a1 63 726964 f9 7e00", DD_REPORT_WRONG_TYPE, "hed.rid"}, /* NaN */
         {"a1 63 686564 a2 63 726964 01 61 76 43 312e30", DD_REPORT_WRONG_TYPE,
-         "hed.v: must be a string"},                                         /* byte string */
+         "hed.v: must be a string"}, /* byte string */
         {"a2 63 686564 a2 63 726964 01 61 76 63 312e30 63 6d6574 a1 62 6e73 a1 62 6269 f5",
-         DD_REPORT_WRONG_TYPE, "met.ns.bi"},                                 /* true */
+         DD_REPORT_WRONG_TYPE, "met.ns.bi"}, /* true */
         {"a2 63 686564 a2 63 726964 01 61 76 63 312e30 64 636d6574 a1 01 81 a1 66 6e756d626572 01",
          DD_REPORT_WRONG_TYPE, "cmet: metric names must be text"},
         {"a2 63 686564 a2 63 726964 01 61 76 63 312e30 64 636d6574 a1 61 6d 81 a1 66 6e756d626572"
-         " fb 7ff0000000000000", DD_REPORT_WRONG_TYPE, "cmet.m[0].number: must be a finite number"},
+         " fb 7ff0000000000000",
+         DD_REPORT_WRONG_TYPE, "cmet.m[0].number: must be a finite number"},
         {"a2 63 686564 a2 63 726964 01 61 76 63 312e30 63 6d6574 a1 62 7470 a1 63 707473 81 a1 62"
-         " 7074 39 0015", DD_REPORT_WRONG_TYPE, "met.tp.pts[0].pt: must be >= 1"},
+         " 7074 39 0015",
+         DD_REPORT_WRONG_TYPE, "met.tp.pts[0].pt: must be >= 1"},
         {"a2 63 686564 a2 63 726964 01 61 76 63 312e30 63 6d6574 a1 62 7470 a1 63 707473 81 a2 62"
-         " 7074 16 62 6966 65 6574680030", DD_REPORT_WRONG_TYPE, "NUL"},
+         " 7074 16 62 6966 65 6574680030",
+         DD_REPORT_WRONG_TYPE, "NUL"},
     };
     size_t i;
 
@@ -962,8 +982,8 @@ static void test_dd_report_cbor_refusals(void **state)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         dd_report_t r;
         dd_report_error_t err;
-        dd_report_status_t st = decode_blob(DD_REPORT_FORMAT_CBOR, from_hex(cases[i].hex), &r,
-                                            &err);
+        dd_report_status_t st =
+            decode_blob(DD_REPORT_FORMAT_CBOR, from_hex(cases[i].hex), &r, &err);
 
         if (st != cases[i].status || strstr(err.detail, cases[i].detail) == NULL) {
             fail_msg("case %zu %s: status %d (%s), detail \"%s\"", i, cases[i].hex, st,
@@ -979,8 +999,11 @@ static void test_dd_report_cbor_non_text_keys_ignored(void **state)
 
     (void)state;
     /* An integer key and a byte-string key among the top-level members are unknown members. */
-    assert_int_equal(decode_blob(DD_REPORT_FORMAT_CBOR, from_hex(
-        "a4 01 02 42 6869 a0 63 686564 a2 63 726964 01 61 76 63 312e30 63 6d6574 a0"), &r, NULL),
+    assert_int_equal(
+        decode_blob(
+            DD_REPORT_FORMAT_CBOR,
+            from_hex("a4 01 02 42 6869 a0 63 686564 a2 63 726964 01 61 76 63 312e30 63 6d6574 a0"),
+            &r, NULL),
         DD_REPORT_OK);
     assert_true(r.has_metrics);
     dd_report_free(&r);
@@ -1009,7 +1032,7 @@ static void test_dd_report_cbor_nesting_limit(void **state)
                      DD_REPORT_NOT_CBOR);
     assert_int_equal(decode_blob(DD_REPORT_FORMAT_CBOR, blob_of(p, 4 + depth - 2), &r, &err),
                      DD_REPORT_NOT_CBOR); /* same, truncated */
-    p[3 + depth - 2] = 0x00; /* depth - 2 arrays + the map = the limit */
+    p[3 + depth - 2] = 0x00;              /* depth - 2 arrays + the map = the limit */
     assert_int_equal(decode_blob(DD_REPORT_FORMAT_CBOR, blob_of(p, 4 + depth - 2), &r, &err),
                      DD_REPORT_MISSING_HEADER);
     /* 128 KB of nested arrays must not blow the stack. */
@@ -1078,16 +1101,18 @@ static void build_rich(dd_report_t *r, bool json_safe)
     r->tcp_conns.count = 3;
     r->tcp_conns.items = xcalloc(3, sizeof(dd_report_conn_t));
     assert_int_equal(dd_ip_parse_endpoint("192.0.2.1:8883", 14, &r->tcp_conns.items[0].remote_ip,
-                                          &r->tcp_conns.items[0].remote_port), DD_IP_OK);
+                                          &r->tcp_conns.items[0].remote_port),
+                     DD_IP_OK);
     r->tcp_conns.items[0].has_local_port = true;
     r->tcp_conns.items[0].local_port = 0;
     r->tcp_conns.items[0].has_local_interface = true;
     strcpy(r->tcp_conns.items[0].local_interface, "wlan0 \"quoted\"");
     assert_int_equal(dd_ip_parse_endpoint("[2001:db8::7]:443", 17, &r->tcp_conns.items[1].remote_ip,
-                                          &r->tcp_conns.items[1].remote_port), DD_IP_OK);
+                                          &r->tcp_conns.items[1].remote_port),
+                     DD_IP_OK);
     assert_int_equal(dd_ip_parse_endpoint("[::ffff:10.0.0.1]:1", 19,
-                                          &r->tcp_conns.items[2].remote_ip,
-                                          &port), DD_IP_OK);
+                                          &r->tcp_conns.items[2].remote_ip, &port),
+                     DD_IP_OK);
     r->tcp_conns.items[2].remote_port = port;
     r->has_custom_metrics = true;
     r->custom_count = 5;
@@ -1178,9 +1203,7 @@ static void assert_reports_equal(const dd_report_t *a, const dd_report_t *b)
         assert_int_equal(x->kind, y->kind);
         assert_int_equal(x->count, y->count);
         switch (x->kind) {
-        case DD_CUSTOM_NUMBER:
-            assert_memory_equal(&x->number, &y->number, sizeof(double));
-            break;
+        case DD_CUSTOM_NUMBER: assert_memory_equal(&x->number, &y->number, sizeof(double)); break;
         case DD_CUSTOM_NUMBER_LIST:
             for (j = 0; j < x->count; j++) {
                 assert_true(x->numbers[j] == y->numbers[j]);
@@ -1214,9 +1237,9 @@ static void round_trip(const dd_report_t *r, dd_report_format_t fmt, dd_report_k
     if (fmt == DD_REPORT_FORMAT_JSON) {
         assert_int_equal(buf[n], 0);
         assert_int_equal(strlen((char *)buf), n);
-        assert_non_null(strstr((char *)buf,
-                               keys == DD_REPORT_KEYS_LONG ? "\"header\":{\"report_id\":"
-                                                                         : "\"hed\":{\"rid\":"));
+        assert_non_null(strstr((char *)buf, keys == DD_REPORT_KEYS_LONG
+                                                ? "\"header\":{\"report_id\":"
+                                                : "\"hed\":{\"rid\":"));
         assert_null(strstr((char *)buf, keys == DD_REPORT_KEYS_LONG ? "\"hed\"" : "\"header\""));
     } else {
         assert_int_equal(buf[0], 0xa3); /* definite map: header, metrics, custom_metrics */
@@ -1286,11 +1309,11 @@ static void test_dd_report_encode_exact(void **state)
                             "\"met\":{\"ns\":{\"bi\":256,\"po\":4}},"
                             "\"cmet\":{\"cpu\":[{\"number\":1.1}],\"n\":[{\"number_list\":"
                             "[-2,0.5]}]}}";
-    blob_t want_cbor = from_hex(
-        "a3 63 686564 a2 63 726964 1a 6b0a4b8f 61 76 63 312e30"
-        " 63 6d6574 a1 62 6e73 a2 62 6269 19 0100 62 706f 04"
-        " 64 636d6574 a2 63 637075 81 a1 66 6e756d626572 fb 3ff199999999999a"
-        " 61 6e 81 a1 6b 6e756d6265725f6c697374 82 21 fb 3fe0000000000000");
+    blob_t want_cbor =
+        from_hex("a3 63 686564 a2 63 726964 1a 6b0a4b8f 61 76 63 312e30"
+                 " 63 6d6574 a1 62 6e73 a2 62 6269 19 0100 62 706f 04"
+                 " 64 636d6574 a2 63 637075 81 a1 66 6e756d626572 fb 3ff199999999999a"
+                 " 61 6e 81 a1 6b 6e756d6265725f6c697374 82 21 fb 3fe0000000000000");
 
     (void)state;
     memset(&r, 0, sizeof(r)); /* version left empty: the encoder writes "1.0" */
@@ -1311,11 +1334,13 @@ static void test_dd_report_encode_exact(void **state)
     r.custom[1].numbers[0] = -2;
     r.custom[1].numbers[1] = 0.5;
     assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_SHORT, buf,
-                                      sizeof(buf), &n), DD_REPORT_OK);
+                                      sizeof(buf), &n),
+                     DD_REPORT_OK);
     assert_int_equal(n, strlen(want_json));
     assert_memory_equal(buf, want_json, n);
     assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_CBOR, DD_REPORT_KEYS_SHORT, buf,
-                                      sizeof(buf), &n), DD_REPORT_OK);
+                                      sizeof(buf), &n),
+                     DD_REPORT_OK);
     assert_int_equal(n, want_cbor.len);
     assert_memory_equal(buf, want_cbor.data, n);
     free(want_cbor.data);
@@ -1323,11 +1348,13 @@ static void test_dd_report_encode_exact(void **state)
     /* Unencodable reports. */
     r.custom[0].number = NAN;
     assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG, buf,
-                                      sizeof(buf), &n), DD_REPORT_BAD_PARAMETER);
+                                      sizeof(buf), &n),
+                     DD_REPORT_BAD_PARAMETER);
     r.custom[0].number = 1;
     r.custom[0].kind = (dd_custom_kind_t)9;
     assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_CBOR, DD_REPORT_KEYS_LONG, buf,
-                                      sizeof(buf), &n), DD_REPORT_BAD_PARAMETER);
+                                      sizeof(buf), &n),
+                     DD_REPORT_BAD_PARAMETER);
     r.custom[0].kind = DD_CUSTOM_NUMBER;
     r.tcp_ports.present = true;
     r.tcp_ports.count = 1;
@@ -1335,16 +1362,21 @@ static void test_dd_report_encode_exact(void **state)
     r.tcp_ports.items[0].port = 22;
     memset(r.tcp_ports.items[0].interface, 'x', DD_REPORT_IFACE_MAX + 1); /* unterminated */
     assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG, buf,
-                                      sizeof(buf), &n), DD_REPORT_BAD_PARAMETER);
+                                      sizeof(buf), &n),
+                     DD_REPORT_BAD_PARAMETER);
     r.tcp_ports.items[0].interface[DD_REPORT_IFACE_MAX] = '\0';
     assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG, buf,
-                                      sizeof(buf), &n), DD_REPORT_OK);
+                                      sizeof(buf), &n),
+                     DD_REPORT_OK);
     assert_int_equal(dd_report_encode(NULL, DD_REPORT_FORMAT_CBOR, DD_REPORT_KEYS_LONG, buf,
-                                      sizeof(buf), &n), DD_REPORT_BAD_PARAMETER);
+                                      sizeof(buf), &n),
+                     DD_REPORT_BAD_PARAMETER);
     assert_int_equal(dd_report_encode(&r, (dd_report_format_t)3, DD_REPORT_KEYS_LONG, buf,
-                                      sizeof(buf), &n), DD_REPORT_BAD_PARAMETER);
+                                      sizeof(buf), &n),
+                     DD_REPORT_BAD_PARAMETER);
     assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_JSON, (dd_report_keys_t)3, buf,
-                                      sizeof(buf), &n), DD_REPORT_BAD_PARAMETER);
+                                      sizeof(buf), &n),
+                     DD_REPORT_BAD_PARAMETER);
     dd_report_free(&r);
 }
 
@@ -1380,7 +1412,8 @@ static void test_dd_report_json_replies(void **state)
     assert_memory_equal(buf, rejected, n + 1);
     assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_JSON, "a\"b", true, UINT64_MAX,
                                                "InvalidJson", "line\nbreak", -1, buf, sizeof(buf),
-                                               &n), DD_REPORT_OK);
+                                               &n),
+                     DD_REPORT_OK);
     assert_int_equal(n, strlen(rejected_id));
     assert_memory_equal(buf, rejected_id, n);
 
@@ -1394,9 +1427,11 @@ static void test_dd_report_json_replies(void **state)
                                                1795836772, 1795836772000LL, buf, n - 1, &n),
                      DD_REPORT_BUFFER_TOO_SMALL);
     assert_int_equal(dd_report_encode_accepted(DD_REPORT_FORMAT_JSON, NULL, 1, 1, buf, sizeof(buf),
-                                               &n), DD_REPORT_BAD_PARAMETER);
+                                               &n),
+                     DD_REPORT_BAD_PARAMETER);
     assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_JSON, "t", false, 0, NULL, "m", 1,
-                                               buf, sizeof(buf), &n), DD_REPORT_BAD_PARAMETER);
+                                               buf, sizeof(buf), &n),
+                     DD_REPORT_BAD_PARAMETER);
 }
 
 static const cbor_item_t *map_get(const cbor_item_t *map, const char *key, size_t index)
@@ -1462,7 +1497,8 @@ static void test_dd_report_cbor_replies(void **state)
     cbor_decref(&root);
 
     assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_CBOR, "t", false, 0, "C", "M", -5,
-                                               buf, sizeof(buf), &n), DD_REPORT_OK);
+                                               buf, sizeof(buf), &n),
+                     DD_REPORT_OK);
     root = cbor_load(buf, n, &res);
     assert_non_null(root);
     assert_int_equal(cbor_map_size(root), 4);
@@ -1474,7 +1510,8 @@ static void test_dd_report_cbor_replies(void **state)
     for (cut = 0; cut < n; cut++) {
         size_t n2;
         assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_CBOR, "t", false, 0, "C", "M",
-                                                   -5, buf, cut, &n2), DD_REPORT_BUFFER_TOO_SMALL);
+                                                   -5, buf, cut, &n2),
+                         DD_REPORT_BUFFER_TOO_SMALL);
     }
 }
 
@@ -1502,8 +1539,10 @@ static void test_dd_report_topic_parse(void **state)
         "$aws/things/a+b/defender/metrics/json",
         "$aws/things/a#b/defender/metrics/json",
         "$aws/things/a\tb/defender/metrics/json",
-        "$aws/things/a\x7f" "b/defender/metrics/json",
-        "$aws/things/a\xc2\x85" "b/defender/metrics/json",
+        "$aws/things/a\x7f"
+        "b/defender/metrics/json",
+        "$aws/things/a\xc2\x85"
+        "b/defender/metrics/json",
         "$aws/things/a/b/defender/metrics/json",
         "",
     };
@@ -1511,12 +1550,14 @@ static void test_dd_report_topic_parse(void **state)
 
     (void)state;
     assert_int_equal(dd_report_topic_parse("$aws/things/DefenderTestThing/defender/metrics/json",
-                                           thing, sizeof(thing), &fmt), DD_REPORT_OK);
+                                           thing, sizeof(thing), &fmt),
+                     DD_REPORT_OK);
     assert_string_equal(thing, "DefenderTestThing");
     assert_int_equal(fmt, DD_REPORT_FORMAT_JSON);
     assert_int_equal(dd_report_topic_parse("$aws/things/dev:1_a-b.c d\xc3\xa9"
                                            "/defender/metrics/cbor",
-                                           thing, sizeof(thing), &fmt), DD_REPORT_OK);
+                                           thing, sizeof(thing), &fmt),
+                     DD_REPORT_OK);
     assert_string_equal(thing, "dev:1_a-b.c d\xc3\xa9");
     assert_int_equal(fmt, DD_REPORT_FORMAT_CBOR);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

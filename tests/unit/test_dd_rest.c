@@ -50,8 +50,9 @@ static void test_dd_rest_query_typed(void **state)
                                          &q, msg),
                      DD_REST_OK);
     assert_int_equal(dd_rest_query_int(&q, "maxResults", false, 1, 250, &n, msg), DD_REST_INVALID);
-    assert_string_equal(msg, "1 validation error detected: Value '0' at 'maxResults' failed to "
-                             "satisfy constraint: Member must have value greater than or equal to 1");
+    assert_string_equal(msg,
+                        "1 validation error detected: Value '0' at 'maxResults' failed to "
+                        "satisfy constraint: Member must have value greater than or equal to 1");
     assert_int_equal(dd_rest_query_int(&q, "big", false, 1, 250, &n, msg), DD_REST_INVALID);
     assert_non_null(strstr(msg, "less than or equal to 250"));
     assert_int_equal(dd_rest_query_int(&q, "x", false, 1, 250, &n, msg), DD_REST_INVALID);
@@ -157,7 +158,8 @@ static void test_dd_rest_time_json_is_epoch_seconds(void **state)
     assert_true(dd_rest_add_time(o, "creationDate", 1560278102528LL));
     assert_true(dd_rest_add_time(o, "violationEventTime", 1560279000000LL));
     text = cJSON_PrintUnformatted(o);
-    assert_string_equal(text, "{\"creationDate\":1560278102.528,\"violationEventTime\":1560279000}");
+    assert_string_equal(text,
+                        "{\"creationDate\":1560278102.528,\"violationEventTime\":1560279000}");
     free(text);
     cJSON_Delete(o);
 }
@@ -206,9 +208,13 @@ static void test_dd_rest_tokens(void **state)
     }
     assert_int_equal(dd_rest_token_decode(token, key, sizeof(key)), DD_REST_OK);
     assert_string_equal(key, "Thing0042");
-    assert_int_equal(dd_rest_token_encode("cert\x1f" "abc", token, sizeof(token)), DD_REST_OK);
+    assert_int_equal(dd_rest_token_encode("cert\x1f"
+                                          "abc",
+                                          token, sizeof(token)),
+                     DD_REST_OK);
     assert_int_equal(dd_rest_token_decode(token, key, sizeof(key)), DD_REST_OK);
-    assert_string_equal(key, "cert\x1f" "abc");
+    assert_string_equal(key, "cert\x1f"
+                             "abc");
     assert_int_equal(dd_rest_token_decode("Thing0042", key, sizeof(key)), DD_REST_INVALID);
     assert_int_equal(dd_rest_token_decode("aGVsbG8=", key, sizeof(key)), DD_REST_INVALID);
     assert_int_equal(dd_rest_token_decode("", key, sizeof(key)), DD_REST_INVALID);

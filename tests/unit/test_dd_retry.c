@@ -8,13 +8,13 @@
 
 #include "dd_retry.h"
 
-static const dd_retry_config_t CFG = {.max_attempts = 4, .first_delay_ms = 500,
+static const dd_retry_config_t CFG = {.max_attempts = 4,
+                                      .first_delay_ms = 500,
                                       .max_delay_ms = 1500};
 
 static void test_dd_retry_backoff_doubles_up_to_the_cap(void **state)
 {
-    dd_retry_config_t big = {.max_attempts = 100, .first_delay_ms = 1000,
-                             .max_delay_ms = 30000};
+    dd_retry_config_t big = {.max_attempts = 100, .first_delay_ms = 1000, .max_delay_ms = 30000};
 
     (void)state;
     assert_int_equal(dd_retry_delay_ms(&CFG, 1), 500);

@@ -155,7 +155,8 @@ static void test_dd_route_table(void **state)
     assert_true(dd_route_known("AcceptCertificateTransfer"));
     assert_false(dd_route_known("MakeCoffee"));
     assert_false(dd_route_known(NULL));
-    assert_string_equal(dd_route_strerror(DD_ROUTE_WRONG_METHOD), "method not allowed for this path");
+    assert_string_equal(dd_route_strerror(DD_ROUTE_WRONG_METHOD),
+                        "method not allowed for this path");
 }
 
 int main(void)

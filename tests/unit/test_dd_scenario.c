@@ -278,9 +278,10 @@ static void test_dd_scenario_errors(void **state)
     expect_invalid("{\"name\":\"a\",\"devices\":1,\"durationSeconds\":1,"
                    "\"metrics\":{\"bytes_out\":{\"distribution\":\"gamma\"}}}",
                    "gamma");
-    expect_invalid("{\"name\":\"a\",\"devices\":1,\"durationSeconds\":1,"
-                   "\"metrics\":{\"bytes_out\":{\"distribution\":\"uniform\",\"min\":5,\"max\":1}}}",
-                   "metrics.bytes_out.max");
+    expect_invalid(
+        "{\"name\":\"a\",\"devices\":1,\"durationSeconds\":1,"
+        "\"metrics\":{\"bytes_out\":{\"distribution\":\"uniform\",\"min\":5,\"max\":1}}}",
+        "metrics.bytes_out.max");
     expect_invalid("{\"name\":\"a\",\"devices\":1,\"durationSeconds\":1,"
                    "\"metrics\":{\"bytes_out\":{\"scale\":2}}}",
                    "distribution");
@@ -306,8 +307,9 @@ static void test_dd_scenario_errors(void **state)
     expect_invalid("{\"name\":\"a\",\"devices\":2,\"durationSeconds\":1,"
                    "\"groups\":[{\"name\":\"g\",\"devices\":1,\"schedule\":[{\"at\":10}]}]}",
                    "groups[0].schedule[0].at");
-    expect_invalid("{\"name\":\"a\",\"devices\":1,\"durationSeconds\":1,\"report\":{\"format\":\"xml\"}}",
-                   "report.format");
+    expect_invalid(
+        "{\"name\":\"a\",\"devices\":1,\"durationSeconds\":1,\"report\":{\"format\":\"xml\"}}",
+        "report.format");
 }
 
 static void test_dd_scenario_load_errors(void **state)

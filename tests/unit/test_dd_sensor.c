@@ -39,8 +39,9 @@ static dd_sensor_status_t parse_args(dd_sensor_options_t *o, const char *endpoin
 /* ^[0-9]{2}\.[0-9]{2}$ */
 static bool looks_like_temperature(const char *s, size_t len)
 {
-    return len == 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) && s[2] == '.'
-           && isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]) && s[5] == '\0';
+    return len == 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
+           s[2] == '.' && isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]) &&
+           s[5] == '\0';
 }
 
 static void test_dd_sensor_temperature(void **state)
@@ -135,8 +136,8 @@ static void test_dd_sensor_args(void **state)
 
     /* startdevice.py's spelling (-s stack -d device), the workshop's exact client id. */
     assert_int_equal(parse(&o, NULL, "-s", "stack1", "-t", "t", "-d", "SensorDevice03",
-                           "--client-id", "SensorDevice03", "-e", "127.0.0.1:18883", "--compromised",
-                           "--persistent"),
+                           "--client-id", "SensorDevice03", "-e", "127.0.0.1:18883",
+                           "--compromised", "--persistent"),
                      DD_SENSOR_OK);
     assert_string_equal(o.client_id, "SensorDevice03");
     assert_string_equal(o.host, "127.0.0.1");
@@ -152,8 +153,7 @@ static void test_dd_sensor_args(void **state)
     assert_int_equal(parse(&o, NULL, "-t", "a/+", "-n", "N"), DD_SENSOR_USAGE);
     assert_int_equal(parse(&o, NULL, "-t", "t"), DD_SENSOR_USAGE);
     assert_int_equal(parse(&o, "/nonexistent/endpoint", "-t", "t", "-n", "N"), DD_SENSOR_USAGE);
-    assert_int_equal(parse(&o, NULL, "-t", "t", "-n", "N", "--payload-size", "0"),
-                     DD_SENSOR_USAGE);
+    assert_int_equal(parse(&o, NULL, "-t", "t", "-n", "N", "--payload-size", "0"), DD_SENSOR_USAGE);
     assert_int_equal(parse(&o, NULL, "-t", "t", "-n", "N", "--bogus"), DD_SENSOR_USAGE);
     assert_int_equal(parse(&o, NULL, "--help"), DD_SENSOR_HELP);
     unlink(path);
@@ -170,8 +170,7 @@ static void test_dd_sensor_dry_run(void **state)
 
     (void)state;
     assert_non_null(out);
-    assert_int_equal(parse(&o, NULL, "-t", "t", "-n", "N", "--dry-run", "--count", "3", "-i",
-                           "0"),
+    assert_int_equal(parse(&o, NULL, "-t", "t", "-n", "N", "--dry-run", "--count", "3", "-i", "0"),
                      DD_SENSOR_OK);
     assert_int_equal(dd_sensor_run(&o, &stop, out, &st), DD_SENSOR_OK);
     assert_int_equal(st.sent, 3);
@@ -186,8 +185,8 @@ static void test_dd_sensor_dry_run(void **state)
 
     out = tmpfile();
     assert_non_null(out);
-    assert_int_equal(parse(&o, NULL, "-t", "t", "-n", "N", "--dry-run", "--count", "2", "-i",
-                           "0", "--compromised"),
+    assert_int_equal(parse(&o, NULL, "-t", "t", "-n", "N", "--dry-run", "--count", "2", "-i", "0",
+                           "--compromised"),
                      DD_SENSOR_OK);
     assert_int_equal(dd_sensor_run(&o, &stop, out, &st), DD_SENSOR_OK);
     assert_int_equal(st.bytes, 6000);

@@ -44,20 +44,20 @@
 #define CERT_GW "6767676767676767676767676767676767676767676767676767676767676767"
 #define CERT_UNKNOWN "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
 
-#define DOC_ALLOW_ALL \
+#define DOC_ALLOW_ALL                                                                        \
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:*\"," \
     "\"Resource\":\"*\"}]}"
-#define DOC_DENY_ALL \
+#define DOC_DENY_ALL                                                                        \
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":\"iot:*\"," \
     "\"Resource\":\"*\"}]}"
-#define DOC_BAD_EFFECT \
+#define DOC_BAD_EFFECT                                                                        \
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Permit\",\"Action\":\"iot:*\"," \
     "\"Resource\":\"*\"}]}"
 /* Publish (not RetainPublish), and connect only as Thing*. */
-#define DOC_NO_RETAIN \
-    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":" \
+#define DOC_NO_RETAIN                                                                      \
+    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":"         \
     "[\"iot:Publish\",\"iot:Subscribe\",\"iot:Receive\"],\"Resource\":\"*\"},{\"Effect\":" \
-    "\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":" \
+    "\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":"                                   \
     "\"arn:aws:iot:us-east-1:123456789012:client/Thing*\"}]}"
 
 #define T0 1700000000000LL
@@ -72,7 +72,7 @@ static struct {
     char db_path[128];
     char svc_cert[DD_PKI_CERT_ID_LEN + 1];
     char db_cert[DD_PKI_CERT_ID_LEN + 1]; /* DbThing's, attached and with AllowAll in the db */
-    char per_thing_doc[4096];            /* fixtures/policies/device-policy-per-thing.json */
+    char per_thing_doc[4096];             /* fixtures/policies/device-policy-per-thing.json */
 } g;
 
 static int group_setup(void **state)
@@ -165,7 +165,7 @@ typedef struct mrec {
 
 typedef struct fake {
     dd_shim_t *shim;
-    int64_t wall;              /* wall/monotonic ms handed to the engine */
+    int64_t wall; /* wall/monotonic ms handed to the engine */
     pub_t pubs[MAX_PUBS];
     size_t npubs;
     char kicks[MAX_KICKS][64];
@@ -174,8 +174,8 @@ typedef struct fake {
     struct {
         char id[64];
         const void *handle;
-    } online[MAX_CLIENTS];     /* who the fake broker has connected */
-    mrec_t recs[MAX_RECS];     /* metering records decoded so far */
+    } online[MAX_CLIENTS]; /* who the fake broker has connected */
+    mrec_t recs[MAX_RECS]; /* metering records decoded so far */
     size_t nrecs;
     uint64_t last_seq;
 } fake_t;
@@ -307,8 +307,8 @@ static int teardown(void **state)
 
 /* ---- engine calls ---------------------------------------------------------------------------- */
 
-static dd_shim_status_t connect_c(fake_t *f, const void *h, const char *client_id,
-                                  const char *cert, bool clean)
+static dd_shim_status_t connect_c(fake_t *f, const void *h, const char *client_id, const char *cert,
+                                  bool clean)
 {
     dd_shim_connect_info_t info;
     dd_shim_status_t st;
@@ -328,7 +328,7 @@ static dd_shim_status_t connect_c(fake_t *f, const void *h, const char *client_i
 }
 
 static dd_shim_status_t dev_connect(fake_t *f, const void *h, const char *client_id,
-                                   const char *cert)
+                                    const char *cert)
 {
     return connect_c(f, h, client_id, cert, true);
 }
@@ -657,18 +657,16 @@ static void test_dd_shim_options(void **state)
     assert_int_equal(dd_shim_config_set(&cfg, "db_path", "/d/ddlocal.db", err, sizeof(err)),
                      DD_SHIM_OK);
     assert_string_equal(cfg.db_path, "/d/ddlocal.db");
-    assert_int_equal(dd_shim_config_set(&cfg, "clock", "scaled:60:1700000000000:1700000000000",
-                                        err, sizeof(err)),
+    assert_int_equal(dd_shim_config_set(&cfg, "clock", "scaled:60:1700000000000:1700000000000", err,
+                                        sizeof(err)),
                      DD_SHIM_OK);
-    assert_int_equal(dd_shim_config_set(&cfg, "region", "eu-west-1", err, sizeof(err)),
-                     DD_SHIM_OK);
+    assert_int_equal(dd_shim_config_set(&cfg, "region", "eu-west-1", err, sizeof(err)), DD_SHIM_OK);
     assert_int_equal(dd_shim_config_set(&cfg, "account", "111122223333", err, sizeof(err)),
                      DD_SHIM_OK);
     assert_int_equal(dd_shim_config_set(&cfg, "single_cert_identity", "false", err, sizeof(err)),
                      DD_SHIM_OK);
     assert_false(cfg.single_cert_identity);
-    assert_int_equal(dd_shim_config_set(&cfg, "kick_on_deny", "off", err, sizeof(err)),
-                     DD_SHIM_OK);
+    assert_int_equal(dd_shim_config_set(&cfg, "kick_on_deny", "off", err, sizeof(err)), DD_SHIM_OK);
     assert_false(cfg.kick_on_deny);
     assert_int_equal(dd_shim_config_set(&cfg, "metering_topic", "$ddlocal/m", err, sizeof(err)),
                      DD_SHIM_OK);
@@ -679,8 +677,7 @@ static void test_dd_shim_options(void **state)
                      DD_SHIM_OK);
     assert_int_equal(dd_shim_config_set(&cfg, "reserved_client_prefix", "", err, sizeof(err)),
                      DD_SHIM_OK);
-    assert_int_equal(dd_shim_config_set(&cfg, "log_level", "debug", err, sizeof(err)),
-                     DD_SHIM_OK);
+    assert_int_equal(dd_shim_config_set(&cfg, "log_level", "debug", err, sizeof(err)), DD_SHIM_OK);
     assert_true(cfg.debug);
     assert_string_equal(err, "");
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -711,8 +708,7 @@ static void test_dd_shim_create_errors(void **state)
     assert_int_equal(dd_shim_create(NULL, &io, &s, err, sizeof(err)), DD_SHIM_BAD_PARAMETER);
     assert_null(s);
     assert_int_equal(dd_shim_create(&cfg, NULL, &s, err, sizeof(err)), DD_SHIM_BAD_PARAMETER);
-    assert_int_equal(dd_shim_create(&cfg, &no_kick, &s, err, sizeof(err)),
-                     DD_SHIM_BAD_PARAMETER);
+    assert_int_equal(dd_shim_create(&cfg, &no_kick, &s, err, sizeof(err)), DD_SHIM_BAD_PARAMETER);
     cfg.db_path = "/nonexistent/ddlocal.db";
     assert_int_equal(dd_shim_create(&cfg, &io, &s, err, sizeof(err)), DD_SHIM_STORE_ERROR);
     assert_non_null(strstr(err, "/nonexistent/ddlocal.db"));
@@ -772,19 +768,23 @@ static void test_dd_shim_connect_identity_cases(void **state)
     /* Refused: no certificate, unknown, not ACTIVE, reserved client id, no iot:Connect. */
     assert_int_equal(dev_connect(f, H(1), "Thing01", NULL), DD_SHIM_DENIED);
     assert_int_equal(dev_connect(f, H(1), "Thing01", CERT_UNKNOWN), DD_SHIM_DENIED);
-    assert_int_equal(dev_connect(f, H(1), "Thing04",
-                             "1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a"),
-                     DD_SHIM_DENIED);
-    assert_int_equal(dev_connect(f, H(1), "dev5",
-                             "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b"),
-                     DD_SHIM_DENIED);
-    assert_int_equal(dev_connect(f, H(1), "dev",
-                             "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c"),
-                     DD_SHIM_DENIED);
+    assert_int_equal(
+        dev_connect(f, H(1), "Thing04",
+                    "1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a"),
+        DD_SHIM_DENIED);
+    assert_int_equal(
+        dev_connect(f, H(1), "dev5",
+                    "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b"),
+        DD_SHIM_DENIED);
+    assert_int_equal(
+        dev_connect(f, H(1), "dev",
+                    "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c"),
+        DD_SHIM_DENIED);
     assert_int_equal(dev_connect(f, H(1), "ddlocald", CERT_T01), DD_SHIM_DENIED);
-    assert_int_equal(dev_connect(f, H(1), "Thing06",
-                             "4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d"),
-                     DD_SHIM_DENIED);
+    assert_int_equal(
+        dev_connect(f, H(1), "Thing06",
+                    "4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d"),
+        DD_SHIM_DENIED);
     assert_int_equal(dd_shim_connection(f->shim, "Thing01", NULL, 0, NULL, NULL), DD_SHIM_DENIED);
 
     /* Accepted, and which thing each connection is. */
@@ -1072,8 +1072,7 @@ static void test_dd_shim_reserved_topics(void **state)
                      DD_SHIM_OK);
 
     /* The service may do all of it, unmetered. */
-    assert_int_equal(pub(f, SVC_H, SVC_ID, "$aws/things/Thing01/defender/metrics/json/accepted",
-                         3),
+    assert_int_equal(pub(f, SVC_H, SVC_ID, "$aws/things/Thing01/defender/metrics/json/accepted", 3),
                      DD_SHIM_OK);
     assert_int_equal(pub(f, SVC_H, SVC_ID, "ddlocal/sns/alerts", 3), DD_SHIM_OK);
     assert_int_equal(sub(f, SVC_H, SVC_ID, "$aws/things/+/defender/metrics/+"), DD_SHIM_OK);
@@ -1124,8 +1123,7 @@ static void test_dd_shim_aws_limits(void **state)
     assert_int_equal(sub(f, H(1), "Thing01", "a/b/c/d/e/f/g/+/#"), DD_SHIM_DENIED);
     /* Basic Ingest's $aws/rules/NAME/ prefix is not counted. */
     assert_int_equal(pub(f, H(1), "Thing01", "$aws/rules/r/a/b/c/d/e/f/g/h", 1), DD_SHIM_OK);
-    assert_int_equal(pub(f, H(1), "Thing01", "$aws/rules/r/a/b/c/d/e/f/g/h/i", 1),
-                     DD_SHIM_DENIED);
+    assert_int_equal(pub(f, H(1), "Thing01", "$aws/rules/r/a/b/c/d/e/f/g/h/i", 1), DD_SHIM_DENIED);
 
     assert_int_equal(pub(f, H(1), "Thing01", "t", DD_SHIM_PAYLOAD_MAX), DD_SHIM_OK);
     assert_int_equal(pub(f, H(1), "Thing01", "t", DD_SHIM_PAYLOAD_MAX + 1), DD_SHIM_DENIED);
@@ -1171,8 +1169,7 @@ static void test_dd_shim_retain_needs_retain_publish(void **state)
     *state = f;
     assert_int_equal(dev_connect(f, H(1), "Thing01", CERT_T01), DD_SHIM_OK);
     assert_int_equal(acl(f, H(1), "Thing01", DD_SHIM_ACCESS_WRITE, "t/1", 1, false), DD_SHIM_OK);
-    assert_int_equal(acl(f, H(1), "Thing01", DD_SHIM_ACCESS_WRITE, "t/1", 1, true),
-                     DD_SHIM_DENIED);
+    assert_int_equal(acl(f, H(1), "Thing01", DD_SHIM_ACCESS_WRITE, "t/1", 1, true), DD_SHIM_DENIED);
 }
 
 /* ---- tests: live changes --------------------------------------------------------------------- */
@@ -1262,7 +1259,7 @@ static void test_dd_shim_certificate_change_at_runtime(void **state)
 
     l = cJSON_CreateArray();
     add_cert(l, CERT_T01, "INACTIVE", "Thing01", "AllowAll");       /* status */
-    add_deleted(l, "cert", CERT_T02);                                /* deleted */
+    add_deleted(l, "cert", CERT_T02);                               /* deleted */
     add_cert(l, CERT_T03, "ACTIVE", "Thing03,Thing04", "AllowAll"); /* identity changes */
     add_cert(l, CERT_GW, "REVOKED", NULL, "AllowAll");
     assert_int_equal(ctl_send(f, l, NULL), DD_SHIM_OK);
@@ -1344,8 +1341,8 @@ static void test_dd_shim_malformed_policy_keeps_previous(void **state)
     assert_int_equal(dd_shim_on_control(f->shim, SVC_H, SVC_ID, DD_CONTROL_TOPIC_REGISTRY,
                                         "{\"entities\":[", 13, f->wall),
                      DD_SHIM_INVALID);
-    assert_int_equal(dd_shim_on_control(f->shim, SVC_H, SVC_ID, "$CONTROL/ddlocal/v1/nope", "{}",
-                                        2, f->wall),
+    assert_int_equal(dd_shim_on_control(f->shim, SVC_H, SVC_ID, "$CONTROL/ddlocal/v1/nope", "{}", 2,
+                                        f->wall),
                      DD_SHIM_INVALID);
     /* A device cannot send control messages at all. */
     assert_int_equal(dd_shim_on_control(f->shim, H(1), "Thing01", DD_CONTROL_TOPIC_REGISTRY,

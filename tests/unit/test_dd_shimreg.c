@@ -27,13 +27,13 @@
 #define CERT_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define CERT_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-#define DOC_ALLOW_ALL \
+#define DOC_ALLOW_ALL                                                                        \
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:*\"," \
     "\"Resource\":\"*\"}]}"
-#define DOC_DENY_ALL \
+#define DOC_DENY_ALL                                                                        \
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":\"iot:*\"," \
     "\"Resource\":\"*\"}]}"
-#define DOC_BAD_EFFECT \
+#define DOC_BAD_EFFECT                                                                        \
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Permit\",\"Action\":\"iot:*\"," \
     "\"Resource\":\"*\"}]}"
 #define TOPIC_ARN "arn:aws:iot:us-east-1:123456789012:topic/t"
@@ -49,7 +49,7 @@ static dd_shimreg_status_t apply_json(dd_shimreg_t *reg, const char *json, unsig
     dd_shimreg_status_t st;
 
     assert_non_null(arr);
-    cJSON_ArrayForEach(item, arr) {
+    cJSON_ArrayForEach (item, arr) {
         const char *kind = cJSON_GetObjectItem(item, "kind")->valuestring;
 
         assert_true(n < 32);
@@ -188,8 +188,7 @@ static void test_dd_shimreg_empty(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(dd_shimreg_policies_for(NULL, CERT_A, NULL, &arr, &n),
                      DD_SHIMREG_BAD_PARAMETER);
-    assert_int_equal(dd_shimreg_policies_for(reg, NULL, NULL, &arr, &n),
-                     DD_SHIMREG_BAD_PARAMETER);
+    assert_int_equal(dd_shimreg_policies_for(reg, NULL, NULL, &arr, &n), DD_SHIMREG_BAD_PARAMETER);
     assert_int_equal(dd_shimreg_apply(NULL, NULL, 0, 0, NULL, 0), DD_SHIMREG_BAD_PARAMETER);
     assert_int_equal(dd_shimreg_apply(reg, NULL, 1, 0, NULL, 0), DD_SHIMREG_BAD_PARAMETER);
     /* An empty update is fine and still counts as a change. */
@@ -449,8 +448,9 @@ static void test_dd_shimreg_delete_and_full(void **state)
     {
         char err[256];
 
-        assert_int_equal(apply_json(reg, "[{\"kind\":\"thing\",\"name\":\"Only\",\"state\":"
-                                         "{\"exists\":true}}]",
+        assert_int_equal(apply_json(reg,
+                                    "[{\"kind\":\"thing\",\"name\":\"Only\",\"state\":"
+                                    "{\"exists\":true}}]",
                                     DD_SHIMREG_FULL, err, sizeof(err)),
                          DD_SHIMREG_OK);
     }
@@ -508,17 +508,15 @@ static void test_dd_shimreg_load_file(void **state)
     assert_int_equal(dd_registry_principal_attach(&r, "Thing03", cert_id, &rerr), DD_REGISTRY_OK);
     assert_int_equal(dd_registry_group_create(&r, "Quarantine", NULL, NULL, NULL, NULL, 0, &rerr),
                      DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_group_create(&r, "IsolatedDevices", "Quarantine", NULL, NULL,
-                                              NULL, 0, &rerr),
+    assert_int_equal(dd_registry_group_create(&r, "IsolatedDevices", "Quarantine", NULL, NULL, NULL,
+                                              0, &rerr),
                      DD_REGISTRY_OK);
     assert_int_equal(dd_registry_group_add_thing(&r, "IsolatedDevices", "Thing03", &rerr),
                      DD_REGISTRY_OK);
     assert_int_equal(dd_registry_policy_create(&r, "AllowAll", DOC_ALLOW_ALL, &rerr),
                      DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_policy_create(&r, "DenyAll", DOC_DENY_ALL, &rerr),
-                     DD_REGISTRY_OK);
-    assert_int_equal(dd_registry_policy_create(&r, "Broken", DOC_ALLOW_ALL, &rerr),
-                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_policy_create(&r, "DenyAll", DOC_DENY_ALL, &rerr), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_policy_create(&r, "Broken", DOC_ALLOW_ALL, &rerr), DD_REGISTRY_OK);
     (void)snprintf(arn, sizeof(arn), "arn:aws:iot:us-east-1:123456789012:cert/%s", cert_id);
     assert_int_equal(dd_registry_policy_attach(&r, "AllowAll", arn, &rerr), DD_REGISTRY_OK);
     assert_int_equal(dd_registry_policy_attach(&r, "DenyAll",
@@ -554,8 +552,7 @@ static void test_dd_shimreg_load_file(void **state)
     assert_non_null(strstr(err, "/nonexistent/ddlocal.db"));
     /* ... and leaves the copy as it was. */
     assert_int_equal(dd_shimreg_count(reg, DD_REGISTRY_KIND_CERT), 2);
-    assert_int_equal(dd_shimreg_load_file(reg, NULL, err, sizeof(err)),
-                     DD_SHIMREG_BAD_PARAMETER);
+    assert_int_equal(dd_shimreg_load_file(reg, NULL, err, sizeof(err)), DD_SHIMREG_BAD_PARAMETER);
     assert_int_equal(dd_shimreg_load(reg, NULL, err, sizeof(err)), DD_SHIMREG_BAD_PARAMETER);
 
     free(svc_pem);

@@ -40,10 +40,10 @@ static void test_dd_stats_hand_computed(void **state)
     assert_true(fabs(pct(v, 5, 0.1) - 10.04) < 1e-9);
     assert_true(pct(one, 1, 50) == 7.0);
     assert_true(pct(one, 1, 99) == 7.0);
-    assert_true(pct(two, 2, 50) == 1550.0);            /* midpoint */
+    assert_true(pct(two, 2, 50) == 1550.0); /* midpoint */
     assert_true(pct(two, 2, 0) == 100.0);
-    assert_true(pct(ties, 6, 50) == 5.0);               /* sorted 1 5 5 5 5 9, h = 2.5 */
-    assert_true(fabs(pct(ties, 6, 90) - 7.0) < 1e-9);   /* h = 4.5: 5 + 0.5 * 4 */
+    assert_true(pct(ties, 6, 50) == 5.0);             /* sorted 1 5 5 5 5 9, h = 2.5 */
+    assert_true(fabs(pct(ties, 6, 90) - 7.0) < 1e-9); /* h = 4.5: 5 + 0.5 * 4 */
 }
 
 static void test_dd_stats_errors(void **state)

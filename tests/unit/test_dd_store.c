@@ -53,7 +53,8 @@ static int count_cb(void *ctx, const char *name)
 }
 
 static const char *PROFILE =
-    "{\"securityProfileName\":\"sp1\",\"securityProfileDescription\":\"d\",\"behaviors\":[{\"name\":"
+    "{\"securityProfileName\":\"sp1\",\"securityProfileDescription\":\"d\",\"behaviors\":[{"
+    "\"name\":"
     "\"b\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
     "\"less-than-equals\",\"value\":{\"count\":200},\"durationSeconds\":300}}],"
     "\"additionalMetricsToRetainV2\":[{\"metric\":\"aws:num-listening-tcp-ports\"}]}";
@@ -90,7 +91,8 @@ static void test_dd_store_profiles_versions_targets(void **state)
     dd_profile_free(&got);
     /* Update: version conflict, then success. */
     snprintf(p.behaviors[0].name, sizeof(p.behaviors[0].name), "b2");
-    assert_int_equal(dd_store_profile_update(s, &p, 7, 1560278200000, NULL), DD_STORE_VERSION_CONFLICT);
+    assert_int_equal(dd_store_profile_update(s, &p, 7, 1560278200000, NULL),
+                     DD_STORE_VERSION_CONFLICT);
     assert_int_equal(dd_store_profile_update(s, &p, 1, 1560278200000, &upd), DD_STORE_OK);
     assert_int_equal(upd.version, 2);
     assert_int_equal(upd.creation_ms, 1560278102528);
@@ -99,7 +101,8 @@ static void test_dd_store_profiles_versions_targets(void **state)
     dd_profile_free(&upd);
     /* Filters. */
     assert_int_equal(dd_store_profile_list(s, "aws:num-listening-tcp-ports", NULL, NULL, count_cb,
-                                           &n, token), DD_STORE_OK);
+                                           &n, token),
+                     DD_STORE_OK);
     assert_int_equal(n, 1);
     n = 0;
     assert_int_equal(dd_store_profile_list(s, "aws:all-bytes-in", NULL, NULL, count_cb, &n, token),
@@ -148,7 +151,9 @@ static void test_dd_store_custom_metrics_and_dimensions(void **state)
 {
     sqlite3 *db;
     dd_store_t *s;
-    dd_custom_metric_def_t c = {.name = "cpu", .type = DD_CUSTOM_TYPE_NUMBER, .creation_ms = 5,
+    dd_custom_metric_def_t c = {.name = "cpu",
+                                .type = DD_CUSTOM_TYPE_NUMBER,
+                                .creation_ms = 5,
                                 .modified_ms = 5};
     dd_custom_metric_def_t got;
     dd_dimension_def_t *d = calloc(1, sizeof(*d));
@@ -177,12 +182,14 @@ static void test_dd_store_custom_metrics_and_dimensions(void **state)
           "\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":1}}},"
           "{\"name\":\"m\",\"metric\":\"aws:num-messages-sent\",\"metricDimension\":"
           "{\"dimensionName\":\"topics\"},\"criteria\":{\"comparisonOperator\":\"less-than\","
-          "\"value\":{\"count\":1},\"durationSeconds\":300}}]}", &p);
+          "\"value\":{\"count\":1},\"durationSeconds\":300}}]}",
+          &p);
     assert_int_equal(dd_store_profile_create(s, &p, 1), DD_STORE_OK);
     assert_int_equal(dd_store_custom_metric_delete(s, "cpu"), DD_STORE_IN_USE);
     assert_int_equal(dd_store_dimension_delete(s, "topics"), DD_STORE_IN_USE);
     n = 0;
-    assert_int_equal(dd_store_profile_list(s, NULL, "topics", NULL, count_cb, &n, NULL), DD_STORE_OK);
+    assert_int_equal(dd_store_profile_list(s, NULL, "topics", NULL, count_cb, &n, NULL),
+                     DD_STORE_OK);
     assert_int_equal(n, 1);
     assert_int_equal(dd_store_profile_delete(s, "p", -1), DD_STORE_OK);
     assert_int_equal(dd_store_custom_metric_delete(s, "cpu"), DD_STORE_OK);
@@ -218,7 +225,8 @@ static void start(run_t *r, const char *file, bool create_profile)
         parse("{\"securityProfileName\":\"m4\",\"behaviors\":[{\"name\":\"MoreBytesSent\","
               "\"metric\":\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":"
               "\"less-than-equals\",\"value\":{\"count\":200},\"durationSeconds\":600,"
-              "\"consecutiveDatapointsToAlarm\":2,\"consecutiveDatapointsToClear\":2}}]}", &p);
+              "\"consecutiveDatapointsToAlarm\":2,\"consecutiveDatapointsToClear\":2}}]}",
+              &p);
         assert_int_equal(dd_store_profile_create(r->store, &p, 0), DD_STORE_OK);
         assert_int_equal(dd_store_target_attach(r->store, "m4", ARN "all/things"), DD_STORE_OK);
         dd_profile_free(&p);
@@ -250,7 +258,8 @@ static void feed(run_t *r, int i)
     rep.net.bytes_out = BYTES[i];
     assert_int_equal(dd_store_begin(r->store), DD_STORE_OK);
     assert_int_equal(dd_store_report_insert(r->store, "Thing03", (uint64_t)i, now, 0,
-                                            (const uint8_t *)"{}", 2, &row), DD_STORE_OK);
+                                            (const uint8_t *)"{}", 2, &row),
+                     DD_STORE_OK);
     assert_int_equal(dd_engine_on_report(r->engine, "Thing03", now, &rep), DD_ENGINE_OK);
     assert_int_equal(dd_store_report_mark_evaluated(r->store, row), DD_STORE_OK);
     assert_int_equal(dd_store_save_engine(r->store, r->engine), DD_STORE_OK);
@@ -320,7 +329,8 @@ static void test_dd_store_resume_mid_stream_matches_uninterrupted(void **state)
     assert_non_null(strstr(ea, "\"metricValue\":{\"count\":3150},\"violationEventType\":"
                                "\"in-alarm\",\"violationEventTime\":900}\n"));
     assert_int_equal(dd_store_metric_values(b.store, "Thing03", "aws:all-bytes-out", NULL, 0, 0,
-                                            NULL, value_cb, &n, NULL), DD_STORE_OK);
+                                            NULL, value_cb, &n, NULL),
+                     DD_STORE_OK);
     assert_int_equal(n, 10);
     /* Filters. */
     dd_store_violation_filter_init(&f);
@@ -382,19 +392,23 @@ static void test_dd_store_verification_and_pending_reports(void **state)
     id[32] = '\0';
     assert_int_equal(dd_store_set_verification(a.store, id, DD_VERIFICATION_BENIGN_POSITIVE, "lab"),
                      DD_STORE_OK);
-    assert_int_equal(dd_engine_set_verification(a.engine, id, DD_VERIFICATION_BENIGN_POSITIVE, "lab"),
+    assert_int_equal(dd_engine_set_verification(a.engine, id, DD_VERIFICATION_BENIGN_POSITIVE,
+                                                "lab"),
                      DD_ENGINE_OK);
-    assert_int_equal(dd_store_set_verification(a.store, "0123", DD_VERIFICATION_BENIGN_POSITIVE, NULL),
+    assert_int_equal(dd_store_set_verification(a.store, "0123", DD_VERIFICATION_BENIGN_POSITIVE,
+                                               NULL),
                      DD_STORE_NOT_FOUND);
     dd_store_violation_filter_init(&f);
     f.verification = DD_VERIFICATION_BENIGN_POSITIVE;
     act[0] = '\0';
     assert_int_equal(dd_store_active_violations(a.store, &f, NULL, append_item, act, NULL),
                      DD_STORE_OK);
-    assert_non_null(strstr(act, "\"verificationState\":\"BENIGN_POSITIVE\",\"verificationStateDescription\":\"lab\""));
+    assert_non_null(strstr(
+        act, "\"verificationState\":\"BENIGN_POSITIVE\",\"verificationStateDescription\":\"lab\""));
     /* A report stored but never marked evaluated is pending after a restart. */
     assert_int_equal(dd_store_report_insert(a.store, "Thing03", 77, 5000000, 1,
-                                            (const uint8_t *)"\xa0", 1, &row), DD_STORE_OK);
+                                            (const uint8_t *)"\xa0", 1, &row),
+                     DD_STORE_OK);
     stop(&a);
     start(&a, "v.db", false);
     assert_int_equal(dd_store_reports_pending(a.store, pending_cb, &rid), DD_STORE_OK);
@@ -427,7 +441,8 @@ static void test_dd_store_suppressed_events_and_last_value(void **state)
           "\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":200}},"
           "\"suppressAlerts\":true},"
           "{\"name\":\"loud\",\"metric\":\"aws:all-packets-out\",\"criteria\":{"
-          "\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":20}}}]}", &p);
+          "\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":20}}}]}",
+          &p);
     assert_int_equal(dd_store_profile_create(store, &p, 0), DD_STORE_OK);
     assert_int_equal(dd_store_target_attach(store, "sp", ARN "all/things"), DD_STORE_OK);
     dd_profile_free(&p);
@@ -437,8 +452,8 @@ static void test_dd_store_suppressed_events_and_last_value(void **state)
     for (t = 1; t <= 2; t++) {
         memset(&rep, 0, sizeof(rep));
         rep.has_metrics = rep.net.present = rep.net.has_bytes_out = rep.net.has_packets_out = true;
-        rep.net.bytes_out = (uint64_t)(1000 * t);  /* 1000 then 2000: both violate */
-        rep.net.packets_out = (uint64_t)(50 * t);  /* 50 then 100: both violate */
+        rep.net.bytes_out = (uint64_t)(1000 * t); /* 1000 then 2000: both violate */
+        rep.net.packets_out = (uint64_t)(50 * t); /* 50 then 100: both violate */
         assert_int_equal(dd_store_begin(store), DD_STORE_OK);
         assert_int_equal(dd_engine_on_report(engine, "T", t * 300000, &rep), DD_ENGINE_OK);
         assert_int_equal(dd_store_sink_status(store), DD_STORE_OK);
@@ -532,11 +547,13 @@ static void test_dd_store_values_of_the_same_millisecond(void **state)
     sink.metric_value(sink.ctx, &d);
     assert_int_equal(dd_store_commit(r.store), DD_STORE_OK);
     assert_int_equal(dd_store_metric_values(r.store, "Thing02", "aws:message-byte-size", NULL, 0, 0,
-                                            NULL, value_list_cb, got, NULL), DD_STORE_OK);
+                                            NULL, value_list_cb, got, NULL),
+                     DD_STORE_OK);
     assert_string_equal(got, "{\"count\":2233};{\"count\":17};{\"count\":2233};");
     got[0] = '\0';
     assert_int_equal(dd_store_metric_values(r.store, "Thing02", "aws:num-messages-sent", NULL, 0, 0,
-                                            NULL, value_list_cb, got, NULL), DD_STORE_OK);
+                                            NULL, value_list_cb, got, NULL),
+                     DD_STORE_OK);
     assert_string_equal(got, "{\"count\":3};");
     stop(&r);
 }
@@ -545,10 +562,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dd_store_profiles_versions_targets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_store_custom_metrics_and_dimensions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_store_values_of_the_same_millisecond, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dd_store_resume_mid_stream_matches_uninterrupted, setup,
+        cmocka_unit_test_setup_teardown(test_dd_store_custom_metrics_and_dimensions, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_dd_store_values_of_the_same_millisecond, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_store_resume_mid_stream_matches_uninterrupted,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_store_verification_and_pending_reports, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_store_suppressed_events_and_last_value, setup,
