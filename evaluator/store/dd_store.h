@@ -24,6 +24,16 @@
  *
  * Not thread-safe: one store per thread (like the sqlite3 handle).
  * Callbacks get pointers valid only during the call.
+ *
+ * Layout: this one header is the store's whole interface (callers keep one
+ * include and one status enum; the subjects share the transaction, the
+ * cached statements and the paging rules). The implementation is split by
+ * subject behind it: dd_store.c (open, migrations, transactions, pragmas),
+ * dd_store_profiles.c (profiles, targets, custom metrics, dimensions),
+ * dd_store_violations.c (active violations, violation events, verification
+ * state), dd_store_metrics.c (retained metric values, thing state blobs),
+ * dd_store_reports.c (received reports), dd_store_resume.c (loading an
+ * engine); their shared statics are in dd_store_internal.h.
  */
 #ifndef DD_STORE_H_
 #define DD_STORE_H_
