@@ -772,13 +772,63 @@ typedef struct items_out {
     bool failed;
 } items_out_t;
 
-static int item_cb(void *arg, const cJSON *item)
+/* Adds a stored JSON text (written by the store itself) as a parsed member. */
+static bool add_json_member(cJSON *obj, const char *key, const char *text)
+{
+    cJSON *j;
+
+    if (text == NULL) {
+        return true;
+    }
+    j = cJSON_Parse(text);
+    return j != NULL && cJSON_AddItemToObject(obj, key, j);
+}
+
+cJSON *api_violation_json(const dd_store_violation_t *v)
+{
+    cJSON *item;
+    bool ok;
+
+    if (v == NULL || (item = cJSON_CreateObject()) == NULL) {
+        return NULL;
+    }
+    ok = cJSON_AddStringToObject(item, "violationId", v->violation_id) != NULL &&
+         cJSON_AddStringToObject(item, "thingName", v->thing) != NULL &&
+         cJSON_AddStringToObject(item, "securityProfileName", v->profile) != NULL &&
+         add_json_member(item, "behavior", v->behavior_json) &&
+         add_json_member(item, v->event ? "metricValue" : "lastViolationValue", v->value_json);
+    if (ok && v->event) {
+        ok = cJSON_AddStringToObject(item, "violationEventType",
+                                     v->event_type != NULL ? v->event_type : "") != NULL;
+    }
+    if (ok && v->verification != DD_VERIFICATION_UNKNOWN) {
+        ok = cJSON_AddStringToObject(item, "verificationState",
+                                     dd_verification_name(v->verification)) != NULL;
+    }
+    if (ok && v->verification_description != NULL) {
+        ok = cJSON_AddStringToObject(item, "verificationStateDescription",
+                                     v->verification_description) != NULL;
+    }
+    if (ok && v->event) {
+        ok = cJSON_AddItemToObject(item, "violationEventTime", dd_profile_time_json(v->time_ms));
+    } else if (ok) {
+        ok = cJSON_AddItemToObject(item, "lastViolationTime", dd_profile_time_json(v->time_ms)) &&
+             cJSON_AddItemToObject(item, "violationStartTime", dd_profile_time_json(v->start_ms));
+    }
+    if (!ok) {
+        cJSON_Delete(item);
+        return NULL;
+    }
+    return item;
+}
+
+static int item_cb(void *arg, const dd_store_violation_t *v)
 {
     items_out_t *io = arg;
-    cJSON *copy = cJSON_Duplicate(item, true);
+    cJSON *item = api_violation_json(v);
 
-    if (copy == NULL || !cJSON_AddItemToArray(io->arr, copy)) {
-        cJSON_Delete(copy);
+    if (item == NULL || !cJSON_AddItemToArray(io->arr, item)) {
+        cJSON_Delete(item);
         io->failed = true;
         return 1;
     }

@@ -90,6 +90,8 @@ void api_lock(api_ctx_t *ctx);
 void api_unlock(api_ctx_t *ctx);
 /** @brief Adds a string member, tolerating NULL values (skipped). */
 bool api_add_string(cJSON *obj, const char *name, const char *value);
+/** A stored violation in AWS's shape (ViolationEvent or ActiveViolation); NULL: no memory. */
+cJSON *api_violation_json(const dd_store_violation_t *violation);
 /** @brief Adds nextToken (or @p member) when @p key is not empty. */
 bool api_add_token(cJSON *obj, const char *member, const char *key);
 /** @brief Reads the page size and resume key of a nextToken/maxResults list. */

@@ -480,6 +480,22 @@ static int collect_cb(void *arg, const cJSON *item)
     return 0;
 }
 
+/* The store hands back rows; collect_cb reads them in AWS's shape. */
+static int collect_row_cb(void *arg, const dd_store_violation_t *v)
+{
+    collect_t *c = arg;
+    cJSON *item = api_violation_json(v);
+    int stop;
+
+    if (item == NULL) {
+        c->failed = true;
+        return 1;
+    }
+    stop = collect_cb(arg, item);
+    cJSON_Delete(item);
+    return stop;
+}
+
 /* Runs one listing of the store page by page into the collector. */
 static dd_store_status_t collect_all(api_ctx_t *ctx, collect_t *c, bool events,
                                      const dd_store_violation_filter_t *f)
@@ -491,8 +507,8 @@ static dd_store_status_t collect_all(api_ctx_t *ctx, collect_t *c, bool events,
     c->events = events;
     do {
         dd_store_page_t page = {token, 250};
-        ss = events ? dd_store_violation_events(ctx->p->store, f, &page, collect_cb, c, next)
-                    : dd_store_active_violations(ctx->p->store, f, &page, collect_cb, c, next);
+        ss = events ? dd_store_violation_events(ctx->p->store, f, &page, collect_row_cb, c, next)
+                    : dd_store_active_violations(ctx->p->store, f, &page, collect_row_cb, c, next);
         (void)snprintf(token, sizeof(token), "%s", next);
     } while (ss == DD_STORE_OK && !c->failed && token[0] != '\0' && c->count < TASK_MAX_VIOLATIONS);
     return ss;

@@ -38,7 +38,6 @@
 #ifndef DD_STORE_H_
 #define DD_STORE_H_
 
-#include <cjson/cJSON.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -264,15 +263,37 @@ typedef struct dd_store_violation_filter {
 void dd_store_violation_filter_init(dd_store_violation_filter_t *filter);
 
 /**
- * @brief ListViolationEvents: items (AWS JSON shape, times in epoch seconds)
- *        newest first.
- * @param[in] fn Called per item (a cJSON object owned by the store).
+ * One stored violation (a row of ListViolationEvents or
+ * ListActiveViolations), as the store keeps it; the API builds AWS's shape
+ * from it. Every pointer belongs to the store and is valid only during the
+ * callback.
+ */
+typedef struct dd_store_violation {
+    bool event;               /**< A violation event (else an active violation). */
+    const char *violation_id; /**< 32 hex digits. */
+    const char *thing;
+    const char *profile;
+    const char *behavior_json; /**< The behavior as stored (JSON text); NULL if missing. */
+    /** Events: metricValue; active: lastViolationValue (JSON text); NULL when none. */
+    const char *value_json;
+    const char *event_type;         /**< Events: "in-alarm", "alarm-cleared", ...; else NULL. */
+    dd_verification_t verification; /**< DD_VERIFICATION_UNKNOWN when never set. */
+    const char *verification_description; /**< NULL when none. */
+    int64_t time_ms;  /**< Events: violationEventTime; active: lastViolationTime. */
+    int64_t start_ms; /**< Active: violationStartTime; events: 0. */
+} dd_store_violation_t;
+
+/** Called per listed violation; return non-zero to stop. */
+typedef int (*dd_store_violation_fn)(void *ctx, const dd_store_violation_t *violation);
+
+/**
+ * @brief ListViolationEvents: stored events newest first.
+ * @param[in] fn Called per event.
  */
 dd_store_status_t dd_store_violation_events(dd_store_t *store,
                                             const dd_store_violation_filter_t *filter,
-                                            const dd_store_page_t *page,
-                                            int (*fn)(void *ctx, const cJSON *item), void *ctx,
-                                            char next_token[DD_STORE_TOKEN_MAX]);
+                                            const dd_store_page_t *page, dd_store_violation_fn fn,
+                                            void *ctx, char next_token[DD_STORE_TOKEN_MAX]);
 
 /** @brief Number of active violations (for status displays). */
 dd_store_status_t dd_store_active_violation_count(dd_store_t *store, int64_t *count);
@@ -280,9 +301,8 @@ dd_store_status_t dd_store_active_violation_count(dd_store_t *store, int64_t *co
 /** @brief ListActiveViolations (newest first; time filters ignored). */
 dd_store_status_t dd_store_active_violations(dd_store_t *store,
                                              const dd_store_violation_filter_t *filter,
-                                             const dd_store_page_t *page,
-                                             int (*fn)(void *ctx, const cJSON *item), void *ctx,
-                                             char next_token[DD_STORE_TOKEN_MAX]);
+                                             const dd_store_page_t *page, dd_store_violation_fn fn,
+                                             void *ctx, char next_token[DD_STORE_TOKEN_MAX]);
 
 /**
  * @brief PutVerificationStateOnViolation for the stored rows (active and

@@ -16,6 +16,7 @@
 #ifndef DD_STORE_INTERNAL_H_
 #define DD_STORE_INTERNAL_H_
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -579,18 +579,35 @@ dd_store_status_t dd_store_custom_metric_list(dd_store_t *s, const dd_store_page
 
 /* ------------------------------------------------------------------ dimensions */
 
-static char *dimension_values_json(const dd_dimension_def_t *d)
+/* The values as a JSON array text, made by SQLite's json_array() (the store
+ * builds no JSON itself); the caller frees it. */
+static dd_store_status_t dimension_values_json(dd_store_t *s, const dd_dimension_def_t *d,
+                                               char **out)
 {
-    cJSON *arr = cJSON_CreateArray();
+    char sql[32 + 2 * DD_DIMENSION_VALUES_MAX];
+    size_t off = (size_t)snprintf(sql, sizeof(sql), "SELECT json_array(");
+    sqlite3_stmt *st = NULL;
+    dd_store_status_t status = DD_STORE_OK;
     size_t i;
 
-    for (i = 0; arr != NULL && i < d->value_count; i++) {
-        if (!cJSON_AddItemToArray(arr, cJSON_CreateString(d->values[i]))) {
-            cJSON_Delete(arr);
-            return NULL;
-        }
+    *out = NULL;
+    for (i = 0; i < d->value_count; i++) {
+        off += (size_t)snprintf(sql + off, sizeof(sql) - off, i > 0 ? ",?" : "?");
     }
-    return store_json_text(arr);
+    (void)snprintf(sql + off, sizeof(sql) - off, ")");
+    if (store_prepare(s, sql, &st) != DD_STORE_OK) {
+        return DD_STORE_SQL_ERROR;
+    }
+    for (i = 0; i < d->value_count; i++) {
+        (void)dd_db_bind_text(st, (int)i + 1, d->values[i]);
+    }
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        status = store_sql_fail(s, "dimension values");
+    } else if ((*out = strdup(dd_db_column_text(st, 0))) == NULL) {
+        status = DD_STORE_NO_MEMORY;
+    }
+    sqlite3_finalize(st);
+    return status;
 }
 
 static dd_store_status_t write_dimension(dd_store_t *s, const char *sql,
@@ -604,9 +621,9 @@ static dd_store_status_t write_dimension(dd_store_t *s, const char *sql,
         d->value_count == 0 || d->value_count > DD_DIMENSION_VALUES_MAX) {
         return DD_STORE_BAD_PARAMETER;
     }
-    values = dimension_values_json(d);
-    if (values == NULL) {
-        return DD_STORE_NO_MEMORY;
+    status = dimension_values_json(s, d, &values);
+    if (status != DD_STORE_OK) {
+        return status;
     }
     if (store_prepare(s, sql, &st) != DD_STORE_OK) {
         free(values);
@@ -644,6 +661,38 @@ dd_store_status_t dd_store_dimension_update(dd_store_t *s, const dd_dimension_de
     return status;
 }
 
+/* Reads the stored array of values with SQLite's json_each(); anything but an
+ * array of at most DD_DIMENSION_VALUES_MAX strings is DD_STORE_CORRUPT. */
+static dd_store_status_t read_dimension_values(dd_store_t *s, const char *name,
+                                               dd_dimension_def_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    dd_store_status_t status = DD_STORE_OK;
+    int rc;
+
+    if (store_prepare(s,
+                      "SELECT j.type, j.value FROM ev_dimensions d, json_each(d.string_values) j"
+                      " WHERE d.name = ?1 ORDER BY j.key",
+                      &st) != DD_STORE_OK) {
+        return DD_STORE_SQL_ERROR;
+    }
+    (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (strcmp(dd_db_column_text(st, 0), "text") != 0 ||
+            out->value_count >= DD_DIMENSION_VALUES_MAX) {
+            status = DD_STORE_CORRUPT;
+            break;
+        }
+        (void)snprintf(out->values[out->value_count++], DD_DIMENSION_VALUE_MAX + 1, "%s",
+                       dd_db_column_text(st, 1));
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        status = store_sql_fail(s, "read dimension values");
+    }
+    sqlite3_finalize(st);
+    return status;
+}
+
 dd_store_status_t dd_store_dimension_get(dd_store_t *s, const char *name, dd_dimension_def_t *out)
 {
     sqlite3_stmt *st = NULL;
@@ -653,32 +702,24 @@ dd_store_status_t dd_store_dimension_get(dd_store_t *s, const char *name, dd_dim
         return DD_STORE_BAD_PARAMETER;
     }
     if (store_prepare(s,
-                      "SELECT string_values, creation_ms, modified_ms FROM ev_dimensions"
-                      " WHERE name = ?1",
+                      "SELECT creation_ms, modified_ms, CASE WHEN json_valid(string_values)"
+                      " THEN json_type(string_values) = 'array' ELSE 0 END"
+                      " FROM ev_dimensions WHERE name = ?1",
                       &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        const char *text = (const char *)sqlite3_column_text(st, 0);
-        cJSON *arr = cJSON_Parse(text != NULL ? text : "");
-        const cJSON *it;
         memset(out, 0, sizeof(*out));
         (void)snprintf(out->name, sizeof(out->name), "%s", name);
-        out->creation_ms = sqlite3_column_int64(st, 1);
-        out->modified_ms = sqlite3_column_int64(st, 2);
-        status = cJSON_IsArray(arr) ? DD_STORE_OK : DD_STORE_CORRUPT;
-        cJSON_ArrayForEach (it, arr) {
-            if (!cJSON_IsString(it) || out->value_count >= DD_DIMENSION_VALUES_MAX) {
-                status = DD_STORE_CORRUPT;
-                break;
-            }
-            (void)snprintf(out->values[out->value_count++], DD_DIMENSION_VALUE_MAX + 1, "%s",
-                           it->valuestring);
-        }
-        cJSON_Delete(arr);
+        out->creation_ms = sqlite3_column_int64(st, 0);
+        out->modified_ms = sqlite3_column_int64(st, 1);
+        status = sqlite3_column_int(st, 2) != 0 ? DD_STORE_OK : DD_STORE_CORRUPT;
     }
     sqlite3_finalize(st);
+    if (status == DD_STORE_OK) {
+        status = read_dimension_values(s, name, out);
+    }
     return status;
 }
 

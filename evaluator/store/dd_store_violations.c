@@ -111,23 +111,10 @@ void dd_store_violation_filter_init(dd_store_violation_filter_t *f)
     }
 }
 
-/* Adds a JSON text column as a parsed member. */
-static bool add_json_member(cJSON *obj, const char *key, const char *text)
-{
-    cJSON *j;
-
-    if (text == NULL) {
-        return true;
-    }
-    j = cJSON_Parse(text);
-    return j != NULL && cJSON_AddItemToObject(obj, key, j);
-}
-
 static dd_store_status_t list_violations(dd_store_t *s, const char *sql, bool events,
                                          const dd_store_violation_filter_t *f,
-                                         const dd_store_page_t *page,
-                                         int (*fn)(void *ctx, const cJSON *item), void *ctx,
-                                         char next_token[DD_STORE_TOKEN_MAX])
+                                         const dd_store_page_t *page, dd_store_violation_fn fn,
+                                         void *ctx, char next_token[DD_STORE_TOKEN_MAX])
 {
     sqlite3_stmt *st = NULL;
     dd_store_violation_filter_t all;
@@ -163,57 +150,25 @@ static dd_store_status_t list_violations(dd_store_t *s, const char *sql, bool ev
     (void)sqlite3_bind_int(st, 8, max + 1);
     (void)sqlite3_bind_int64(st, 9, offset);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *item;
-        bool ok;
-        int verification = sqlite3_column_int(st, 6);
-        const char *desc = (const char *)sqlite3_column_text(st, 7);
-        int stop;
+        dd_store_violation_t v;
 
         if (n == max) {
             more = true;
             break;
         }
         n++;
-        item = cJSON_CreateObject();
-        ok = item != NULL &&
-             cJSON_AddStringToObject(item, "violationId",
-                                     (const char *)sqlite3_column_text(st, 0)) != NULL &&
-             cJSON_AddStringToObject(item, "thingName", (const char *)sqlite3_column_text(st, 1)) !=
-                 NULL &&
-             cJSON_AddStringToObject(item, "securityProfileName",
-                                     (const char *)sqlite3_column_text(st, 2)) != NULL &&
-             add_json_member(item, "behavior", (const char *)sqlite3_column_text(st, 3)) &&
-             add_json_member(item, events ? "metricValue" : "lastViolationValue",
-                             (const char *)sqlite3_column_text(st, 4));
-        if (ok && events) {
-            ok = cJSON_AddStringToObject(item, "violationEventType",
-                                         (const char *)sqlite3_column_text(st, 5)) != NULL;
-        }
-        if (ok && verification != DD_VERIFICATION_UNKNOWN) {
-            ok = cJSON_AddStringToObject(item, "verificationState",
-                                         dd_verification_name((dd_verification_t)verification)) !=
-                 NULL;
-        }
-        if (ok && desc != NULL) {
-            ok = cJSON_AddStringToObject(item, "verificationStateDescription", desc) != NULL;
-        }
-        if (ok && events) {
-            ok = cJSON_AddItemToObject(item, "violationEventTime",
-                                       dd_profile_time_json(sqlite3_column_int64(st, 8)));
-        } else if (ok) {
-            ok = cJSON_AddItemToObject(item, "lastViolationTime",
-                                       dd_profile_time_json(sqlite3_column_int64(st, 8))) &&
-                 cJSON_AddItemToObject(item, "violationStartTime",
-                                       dd_profile_time_json(sqlite3_column_int64(st, 9)));
-        }
-        if (!ok) {
-            cJSON_Delete(item);
-            sqlite3_finalize(st);
-            return DD_STORE_NO_MEMORY;
-        }
-        stop = fn(ctx, item);
-        cJSON_Delete(item);
-        if (stop != 0) {
+        v.event = events;
+        v.violation_id = dd_db_column_text(st, 0);
+        v.thing = dd_db_column_text(st, 1);
+        v.profile = dd_db_column_text(st, 2);
+        v.behavior_json = dd_db_column_text_or_null(st, 3);
+        v.value_json = dd_db_column_text_or_null(st, 4);
+        v.event_type = events ? dd_db_column_text(st, 5) : NULL;
+        v.verification = (dd_verification_t)sqlite3_column_int(st, 6);
+        v.verification_description = dd_db_column_text_or_null(st, 7);
+        v.time_ms = sqlite3_column_int64(st, 8);
+        v.start_ms = events ? 0 : sqlite3_column_int64(st, 9);
+        if (fn(ctx, &v) != 0) {
             rc = SQLITE_DONE;
             break;
         }
@@ -234,9 +189,8 @@ static dd_store_status_t list_violations(dd_store_t *s, const char *sql, bool ev
     " (?7 < 0 OR verification = ?7)"
 
 dd_store_status_t dd_store_violation_events(dd_store_t *s, const dd_store_violation_filter_t *f,
-                                            const dd_store_page_t *page,
-                                            int (*fn)(void *ctx, const cJSON *item), void *ctx,
-                                            char next_token[DD_STORE_TOKEN_MAX])
+                                            const dd_store_page_t *page, dd_store_violation_fn fn,
+                                            void *ctx, char next_token[DD_STORE_TOKEN_MAX])
 {
     return list_violations(s,
                            "SELECT violation_id, thing, profile, behavior_json, value, event_type,"
@@ -268,9 +222,8 @@ dd_store_status_t dd_store_active_violation_count(dd_store_t *s, int64_t *count)
 }
 
 dd_store_status_t dd_store_active_violations(dd_store_t *s, const dd_store_violation_filter_t *f,
-                                             const dd_store_page_t *page,
-                                             int (*fn)(void *ctx, const cJSON *item), void *ctx,
-                                             char next_token[DD_STORE_TOKEN_MAX])
+                                             const dd_store_page_t *page, dd_store_violation_fn fn,
+                                             void *ctx, char next_token[DD_STORE_TOKEN_MAX])
 {
     return list_violations(
         s,

@@ -147,6 +147,20 @@ static void test_dd_store_profiles_versions_targets(void **state)
     dd_db_close(db);
 }
 
+/* The first column of the first row of @p sql (static buffer). */
+static const char *column_text(sqlite3 *db, const char *sql)
+{
+    static char text[256];
+    sqlite3_stmt *st = NULL;
+
+    text[0] = '\0';
+    if (dd_db_prepare(db, sql, &st) == DD_DB_OK && sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(text, sizeof(text), "%s", dd_db_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return text;
+}
+
 static void test_dd_store_custom_metrics_and_dimensions(void **state)
 {
     sqlite3 *db;
@@ -178,6 +192,25 @@ static void test_dd_store_custom_metrics_and_dimensions(void **state)
     assert_int_equal(dd_store_dimension_get(s, "topics", dg), DD_STORE_OK);
     assert_int_equal(dg->value_count, 2);
     assert_string_equal(dg->values[1], "b/+");
+    /* Stored as the JSON array text earlier versions wrote, so their rows read back. */
+    assert_string_equal(column_text(db, "SELECT string_values FROM ev_dimensions"),
+                        "[\"a/#\",\"b/+\"]");
+    snprintf(d->values[1], sizeof(d->values[1]), "q\"\\u/+");
+    assert_int_equal(dd_store_dimension_update(s, d, 7), DD_STORE_OK);
+    assert_int_equal(dd_store_dimension_get(s, "topics", dg), DD_STORE_OK);
+    assert_int_equal(dg->value_count, 2);
+    assert_string_equal(dg->values[1], "q\"\\u/+");
+    assert_int_equal(dg->modified_ms, 7);
+    /* Rows that are not an array of strings are unreadable, not misread. */
+    assert_int_equal(dd_db_exec(db, "INSERT INTO ev_dimensions VALUES('bad1', 'TOPIC_FILTER',"
+                                    " '[\"a\"', 0, 0), ('bad2', 'TOPIC_FILTER', '{}', 0, 0),"
+                                    " ('bad3', 'TOPIC_FILTER', '[1]', 0, 0)"),
+                     DD_DB_OK);
+    assert_int_equal(dd_store_dimension_get(s, "bad1", dg), DD_STORE_CORRUPT);
+    assert_int_equal(dd_store_dimension_get(s, "bad2", dg), DD_STORE_CORRUPT);
+    assert_int_equal(dd_store_dimension_get(s, "bad3", dg), DD_STORE_CORRUPT);
+    assert_int_equal(dd_store_dimension_get(s, "none", dg), DD_STORE_NOT_FOUND);
+    assert_int_equal(dd_db_exec(db, "DELETE FROM ev_dimensions WHERE name LIKE 'bad%'"), DD_DB_OK);
     parse("{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"c\",\"metric\":\"cpu\","
           "\"criteria\":{\"comparisonOperator\":\"less-than\",\"value\":{\"number\":1}}},"
           "{\"name\":\"m\",\"metric\":\"aws:num-messages-sent\",\"metricDimension\":"
@@ -267,12 +300,42 @@ static void feed(run_t *r, int i)
     assert_int_equal(dd_store_commit(r->store), DD_STORE_OK);
 }
 
-static int append_item(void *ctx, const cJSON *item)
+/* Appends a row as one line in AWS's member order (times in seconds), so that
+ * the assertions read like the API's items; the API's own builder is tested in
+ * test_dd_api. */
+static int append_item(void *ctx, const dd_store_violation_t *v)
 {
-    char *text = cJSON_PrintUnformatted(item);
-    strcat((char *)ctx, text);
-    strcat((char *)ctx, "\n");
-    free(text);
+    char *out = (char *)ctx + strlen((char *)ctx);
+    int n =
+        sprintf(out, "{\"violationId\":\"%s\",\"thingName\":\"%s\",\"securityProfileName\":\"%s\"",
+                v->violation_id, v->thing, v->profile);
+
+    if (v->behavior_json != NULL) {
+        n += sprintf(out + n, ",\"behavior\":%s", v->behavior_json);
+    }
+    if (v->value_json != NULL) {
+        n += sprintf(out + n, ",\"%s\":%s", v->event ? "metricValue" : "lastViolationValue",
+                     v->value_json);
+    }
+    if (v->event) {
+        n += sprintf(out + n, ",\"violationEventType\":\"%s\"", v->event_type);
+    }
+    if (v->verification != DD_VERIFICATION_UNKNOWN) {
+        n += sprintf(out + n, ",\"verificationState\":\"%s\"",
+                     dd_verification_name(v->verification));
+    }
+    if (v->verification_description != NULL) {
+        n += sprintf(out + n, ",\"verificationStateDescription\":\"%s\"",
+                     v->verification_description);
+    }
+    assert_int_equal(v->time_ms % 1000, 0);
+    if (v->event) {
+        (void)sprintf(out + n, ",\"violationEventTime\":%lld}\n", (long long)(v->time_ms / 1000));
+    } else {
+        assert_int_equal(v->start_ms % 1000, 0);
+        (void)sprintf(out + n, ",\"lastViolationTime\":%lld,\"violationStartTime\":%lld}\n",
+                      (long long)(v->time_ms / 1000), (long long)(v->start_ms / 1000));
+    }
     return 0;
 }
 
