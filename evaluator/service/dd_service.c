@@ -15,6 +15,7 @@
 #include "dd_regsync.h"
 #include "dd_report.h"
 #include "dd_store.h"
+#include "dd_store_wal.h"
 #include "dd_svcmqtt.h"
 
 #include <stdarg.h>
@@ -37,24 +38,6 @@ static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
         "  last_error TEXT NOT NULL,"
         "  time_ms INTEGER NOT NULL);"},
 };
-
-/*
- * WAL checkpoints run on a thread of their own, on a connection of their own
- * (see start_checkpointer()), when a commit leaves the WAL at the
- * connection's wal_autocheckpoint size or more. A WAL grown to
- * CHECKPOINT_TRUNCATE_FACTOR times that anyway (a reader in another process
- * kept it from restarting) is truncated by the commit that got it there
- * (truncate_wal()), waiting at most CHECKPOINT_TRUNCATE_WAIT_MS for readers;
- * so the WAL file stays under CHECKPOINT_TRUNCATE_FACTOR x the threshold
- * plus one batch, unless a reader holds one snapshot for longer than that.
- */
-#define CHECKPOINT_DEFAULT_FRAMES DD_STORE_WAL_CHECKPOINT_PAGES
-/* A WAL this many times the threshold is made to restart (see checkpointer()). */
-#define CHECKPOINT_RESTART_FACTOR 2
-#define CHECKPOINT_TRUNCATE_FACTOR 4
-#define CHECKPOINT_TRUNCATE_WAIT_MS 2000
-/* dd_db_open()'s busy timeout, restored after a truncation. */
-#define WRITER_BUSY_TIMEOUT_MS 10000
 
 /* A batch the store could not take is tried again after these waits (doubled each time). */
 #define HOLD_FIRST_RETRY_MS 250
@@ -102,17 +85,7 @@ struct dd_service {
     char store_error[160];
     feed_item_t feed[FEED_SIZE];
     uint64_t feed_seq;
-    sqlite3 *ckpt_db; /* the checkpointer's own connection */
-    pthread_t ckpt_thread;
-    pthread_mutex_t ckpt_lock;
-    pthread_cond_t ckpt_cond;
-    int ckpt_frames;     /* WAL size (pages) that calls for a checkpoint */
-    int ckpt_last;       /* WAL size after the last checkpoint */
-    int ckpt_next;       /* WAL size that calls for the next one */
-    int wal_truncate_at; /* WAL size at which a commit truncates it (lock held) */
-    bool ckpt_due;
-    bool ckpt_running;
-    bool ckpt_stop;
+    dd_store_wal_t *wal; /* the WAL checkpointer (dd_store_wal.h) */
 };
 
 static void iso_time(int64_t ms, char *buf, size_t len)
@@ -807,202 +780,24 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
 
 /* ---- WAL checkpoints -------------------------------------------------------------------------- */
 
-static int checkpoint_passive(dd_service_t *svc, int *log_frames, int *done_frames)
-{
-    return sqlite3_wal_checkpoint_v2(svc->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, log_frames,
-                                     done_frames);
-}
-
-static void *checkpointer(void *arg)
-{
-    dd_service_t *svc = arg;
-    int log_frames = 0;
-    int done_frames = 0;
-    int rc;
-
-    pthread_mutex_lock(&svc->ckpt_lock);
-    for (;;) {
-        while (!svc->ckpt_due && !svc->ckpt_stop) {
-            pthread_cond_wait(&svc->ckpt_cond, &svc->ckpt_lock);
-        }
-        if (svc->ckpt_stop) {
-            break;
-        }
-        pthread_mutex_unlock(&svc->ckpt_lock);
-        /*
-         * Passive: copies the WAL into the database file, fsyncs included,
-         * without waiting for nor blocking the writer. The writer restarts
-         * the WAL from its start at its next transaction once every frame
-         * was copied, which happens by itself whenever ddlocald is not
-         * committing at that moment. A writer busy without a pause (a
-         * saturating ingest) never leaves such a moment: then, at the next
-         * checkpoint (the WAL at CHECKPOINT_RESTART_FACTOR times the
-         * threshold), the frames committed during the unlocked pass are
-         * copied under the pipeline lock, so that no commit of ours comes
-         * between - one short wait for the writer (the last frames and two
-         * fsyncs, ~10-20 ms here) every second or two of such load instead
-         * of SQLite's whole checkpoint at every threshold.
-         */
-        rc = checkpoint_passive(svc, &log_frames, &done_frames);
-        if (rc == SQLITE_OK && log_frames >= svc->ckpt_frames * CHECKPOINT_RESTART_FACTOR) {
-            pthread_mutex_lock(&svc->p.lock);
-            rc = checkpoint_passive(svc, &log_frames, &done_frames);
-            pthread_mutex_unlock(&svc->p.lock);
-        }
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-            /* SQLITE_FULL here: the database file could not grow; ingest says so too. */
-            DD_LOG_WARN("WAL checkpoint: %s", sqlite3_errmsg(svc->ckpt_db));
-        }
-        pthread_mutex_lock(&svc->ckpt_lock);
-        /* Next when a threshold's worth of frames more arrived, or the WAL restarted and refilled. */
-        svc->ckpt_last = log_frames;
-        svc->ckpt_next = log_frames + svc->ckpt_frames;
-        svc->ckpt_due = false;
-    }
-    pthread_mutex_unlock(&svc->ckpt_lock);
-    return NULL;
-}
-
-/*
- * The WAL at CHECKPOINT_TRUNCATE_FACTOR x the threshold: a reader's snapshot
- * kept it from restarting, or the checkpointer fell behind a fast writer.
- * The committing thread itself (pipeline lock held, so no commit of ours
- * comes between) truncates it, waiting at most CHECKPOINT_TRUNCATE_WAIT_MS
- * for readers; when a reader holds its snapshot longer, the next try comes
- * only after the WAL grew as much again, so a long reader cannot stall
- * ingest at every commit.
- */
-static void truncate_wal(dd_service_t *svc, sqlite3 *db, int frames)
-{
-    int64_t until = dd_clock_mono_ms() + CHECKPOINT_TRUNCATE_WAIT_MS;
-    int rc;
-
-    if (frames < svc->wal_truncate_at) {
-        return;
-    }
-    /*
-     * SQLITE_BUSY comes at once, busy handler or not, while the checkpointer
-     * thread runs its unlocked pass (it holds the checkpoint lock; it then
-     * waits for the pipeline lock we hold, without it): try again until the
-     * wait is over. The busy handler covers the readers.
-     */
-    sqlite3_busy_timeout(db, 100);
-    do {
-        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        if (rc == SQLITE_BUSY) {
-            pause_ms(5);
-        }
-    } while (rc == SQLITE_BUSY && dd_clock_mono_ms() < until);
-    sqlite3_busy_timeout(db, WRITER_BUSY_TIMEOUT_MS);
-    if (rc == SQLITE_OK) {
-        DD_LOG_INFO("WAL truncated at %d pages (a reader kept it from restarting, or the "
-                    "checkpointer fell behind)",
-                    frames);
-        svc->wal_truncate_at = svc->ckpt_frames * CHECKPOINT_TRUNCATE_FACTOR;
-    } else {
-        DD_LOG_WARN("WAL at %d pages cannot be truncated (%s): a reader holds an old snapshot "
-                    "for more than %d ms",
-                    frames, sqlite3_errmsg(db), CHECKPOINT_TRUNCATE_WAIT_MS);
-        svc->wal_truncate_at = frames + svc->ckpt_frames * CHECKPOINT_TRUNCATE_FACTOR;
-    }
-}
-
-/* After every commit on ddlocald's connection (lock held): wakes the checkpointer. */
-static int on_wal_commit(void *ctx, sqlite3 *db, const char *name, int frames)
-{
-    dd_service_t *svc = ctx;
-
-    (void)name;
-    if (frames < svc->ckpt_frames) {
-        svc->wal_truncate_at = svc->ckpt_frames * CHECKPOINT_TRUNCATE_FACTOR;
-    }
-    truncate_wal(svc, db, frames);
-    pthread_mutex_lock(&svc->ckpt_lock);
-    if (frames < svc->ckpt_last) {
-        /* The WAL restarted from its start since the last checkpoint. */
-        svc->ckpt_last = 0;
-        svc->ckpt_next = svc->ckpt_frames;
-    }
-    if (frames >= svc->ckpt_next && !svc->ckpt_due) {
-        svc->ckpt_due = true;
-        pthread_cond_signal(&svc->ckpt_cond);
-    }
-    pthread_mutex_unlock(&svc->ckpt_lock);
-    return SQLITE_OK;
-}
-
-/*
- * SQLite's automatic checkpoint runs inside the COMMIT that crosses the
- * threshold, with its fsyncs (10-40 ms here), while that commit's thread
- * holds the pipeline lock: a report's /accepted, or an API call such as the
- * isolator's AddThingToThingGroup, waited for it (bench_detection's outliers
- * every ~8,000 WAL pages). Here a WAL hook (which replaces the automatic
- * checkpoint) keeps the same threshold but only wakes this thread, which
- * copies the WAL into the database file, fsyncs included, on its own
- * connection. The durability of a commit is unchanged (synchronous=NORMAL:
- * the WAL is synced at checkpoints, as before).
- */
+/* The checkpointer (dd_store_wal.h) watches the pipeline's connection; commits run under p.lock. */
 static dd_service_status_t start_checkpointer(dd_service_t *svc)
 {
     char path[700];
-    sqlite3_stmt *st = NULL;
+    dd_store_status_t ss;
 
     (void)snprintf(path, sizeof(path), "%s/%s", svc->cfg.data_dir, DD_DB_FILE_NAME);
-    if (dd_db_open(path, false, &svc->ckpt_db) != DD_DB_OK) {
-        return DD_SERVICE_DB_ERROR;
+    ss = dd_store_wal_start(path, svc->p.db, &svc->p.lock, &svc->wal);
+    if (ss == DD_STORE_OK) {
+        return DD_SERVICE_OK;
     }
-    /* The threshold the store chose for this connection. */
-    svc->ckpt_frames = CHECKPOINT_DEFAULT_FRAMES;
-    if (sqlite3_prepare_v2(svc->p.db, "PRAGMA wal_autocheckpoint", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0) {
-        svc->ckpt_frames = sqlite3_column_int(st, 0);
-    }
-    sqlite3_finalize(st);
-    svc->ckpt_next = svc->ckpt_frames;
-    svc->wal_truncate_at = svc->ckpt_frames * CHECKPOINT_TRUNCATE_FACTOR;
-    sqlite3_busy_timeout(svc->ckpt_db, CHECKPOINT_TRUNCATE_WAIT_MS);
-    /* A WAL left by a crash may be large (139 MB after the crash tests): start from an empty one. */
-    {
-        int frames = 0;
-        if (sqlite3_wal_checkpoint_v2(svc->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames,
-                                      NULL) == SQLITE_OK &&
-            frames > 0 &&
-            sqlite3_wal_checkpoint_v2(svc->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ==
-                SQLITE_OK) {
-            DD_LOG_INFO("WAL of %d pages left from the last run: checkpointed and truncated",
-                        frames);
-        }
-    }
-    pthread_mutex_init(&svc->ckpt_lock, NULL);
-    pthread_cond_init(&svc->ckpt_cond, NULL);
-    if (pthread_create(&svc->ckpt_thread, NULL, checkpointer, svc) != 0) {
-        pthread_cond_destroy(&svc->ckpt_cond);
-        pthread_mutex_destroy(&svc->ckpt_lock);
-        dd_db_close(svc->ckpt_db);
-        svc->ckpt_db = NULL;
-        return DD_SERVICE_NO_MEMORY;
-    }
-    svc->ckpt_running = true;
-    (void)sqlite3_wal_hook(svc->p.db, on_wal_commit, svc);
-    return DD_SERVICE_OK;
+    return ss == DD_STORE_NO_MEMORY ? DD_SERVICE_NO_MEMORY : DD_SERVICE_DB_ERROR;
 }
 
 static void stop_checkpointer(dd_service_t *svc)
 {
-    if (!svc->ckpt_running) {
-        return;
-    }
-    (void)sqlite3_wal_hook(svc->p.db, NULL, NULL);
-    pthread_mutex_lock(&svc->ckpt_lock);
-    svc->ckpt_stop = true;
-    pthread_cond_broadcast(&svc->ckpt_cond);
-    pthread_mutex_unlock(&svc->ckpt_lock);
-    (void)pthread_join(svc->ckpt_thread, NULL);
-    svc->ckpt_running = false;
-    pthread_cond_destroy(&svc->ckpt_cond);
-    pthread_mutex_destroy(&svc->ckpt_lock);
-    dd_db_close(svc->ckpt_db);
-    svc->ckpt_db = NULL;
+    dd_store_wal_stop(svc->wal);
+    svc->wal = NULL;
 }
 
 static dd_service_status_t connect_broker(dd_service_t *svc)
