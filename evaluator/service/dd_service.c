@@ -15,6 +15,7 @@
 #include "dd_regsync.h"
 #include "dd_report.h"
 #include "dd_store.h"
+#include "dd_store_service.h"
 #include "dd_store_wal.h"
 #include "dd_svcmqtt.h"
 
@@ -27,17 +28,6 @@
 
 /* Settings key holding the last pipeline time, so a restart never goes back. */
 #define SETTING_CLOCK_LAST "clock_last_ms"
-
-static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
-    {1, "CREATE TABLE sns_dead_letters("
-        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-        "  topic TEXT NOT NULL,"
-        "  endpoint TEXT NOT NULL,"
-        "  body TEXT NOT NULL,"
-        "  attempts INTEGER NOT NULL,"
-        "  last_error TEXT NOT NULL,"
-        "  time_ms INTEGER NOT NULL);"},
-};
 
 /* A batch the store could not take is tried again after these waits (doubled each time). */
 #define HOLD_FIRST_RETRY_MS 250
@@ -492,25 +482,11 @@ static void dead_letter(void *ctx, const char *topic, const char *endpoint, cons
                         int attempts, const char *last_error)
 {
     dd_service_t *svc = ctx;
-    sqlite3_stmt *st = NULL;
+    dd_store_dead_letter_t letter = {topic, endpoint, body, attempts, last_error, 0};
 
     pthread_mutex_lock(&svc->p.lock);
-    if (dd_db_prepare(
-            svc->p.db,
-            "INSERT INTO sns_dead_letters(topic, endpoint, body, attempts, last_error, time_ms)"
-            " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-            &st) == DD_DB_OK) {
-        (void)sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
-        (void)sqlite3_bind_text(st, 2, endpoint, -1, SQLITE_STATIC);
-        (void)sqlite3_bind_text(st, 3, body, -1, SQLITE_STATIC);
-        (void)sqlite3_bind_int(st, 4, attempts);
-        (void)sqlite3_bind_text(st, 5, last_error, -1, SQLITE_STATIC);
-        (void)sqlite3_bind_int64(st, 6, dd_clock_now_ms(&svc->p.clock));
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            DD_LOG_ERROR("cannot record a dead letter: %s", sqlite3_errmsg(svc->p.db));
-        }
-    }
-    sqlite3_finalize(st);
+    letter.time_ms = dd_clock_now_ms(&svc->p.clock);
+    (void)dd_store_service_dead_letter_add(svc->p.db, &letter); /* a failure is logged */
     /* The deliverer logged the give-up; `ddlocal up` shows the feed and the count. */
     svc->webhooks_given_up++;
     feed(svc, "webhook %s: GAVE UP after %d attempt(s): %s", endpoint, attempts, last_error);
@@ -724,8 +700,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     if (dd_db_open(path, false, &svc->p.db) != DD_DB_OK ||
         dd_registry_open(&svc->p.registry, svc->p.db, &svc->cfg.arn, &svc->p.clock) !=
             DD_REGISTRY_OK ||
-        dd_db_migrate(svc->p.db, "service", SERVICE_MIGRATIONS,
-                      sizeof(SERVICE_MIGRATIONS) / sizeof(SERVICE_MIGRATIONS[0])) != DD_DB_OK ||
+        dd_store_service_open(svc->p.db) != DD_STORE_OK ||
         dd_lambda_open(svc->p.db) != DD_LAMBDA_OK) {
         DD_LOG_ERROR("cannot open the database %s", path);
         return DD_SERVICE_DB_ERROR;
