@@ -326,13 +326,13 @@ dd_store_status_t store_list_names(dd_store_t *s, sqlite3_stmt *st, int first_pa
     (void)sqlite3_bind_int(st, first_param, max + 1);
     (void)sqlite3_bind_int64(st, first_param + 1, offset);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *name = dd_db_column_text(st, 0);
         if (n == max) {
             more = true;
             break;
         }
         n++;
-        if (fn(ctx, name != NULL ? name : "") != 0) {
+        if (fn(ctx, name) != 0) {
             rc = SQLITE_DONE;
             break;
         }

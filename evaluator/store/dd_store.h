@@ -50,7 +50,7 @@
 
 /**
  * WAL pages (of 4 KiB) after which ddlocald checkpoints (the connection's
- * wal_autocheckpoint; ddlocald's checkpointer thread uses the same value).
+ * wal_autocheckpoint; the checkpointer of dd_store_wal.h reads it from there).
  */
 #define DD_STORE_WAL_CHECKPOINT_PAGES 1000
 /** Size a WAL file that grew larger is truncated to when it restarts (journal_size_limit). */

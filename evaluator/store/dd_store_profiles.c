@@ -121,7 +121,7 @@ static dd_store_status_t read_targets(dd_store_t *s, dd_profile_t *p)
     (void)sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
     p->targets = calloc(cap, sizeof(char *));
     while (p->targets != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
+        const char *t = dd_db_column_text(st, 0);
         if (p->target_count == cap) {
             char **n = realloc(p->targets, cap * 2 * sizeof(char *));
             if (n == NULL) {
@@ -130,7 +130,7 @@ static dd_store_status_t read_targets(dd_store_t *s, dd_profile_t *p)
             p->targets = n;
             cap *= 2;
         }
-        p->targets[p->target_count] = strdup(t != NULL ? t : "");
+        p->targets[p->target_count] = strdup(t);
         if (p->targets[p->target_count] == NULL) {
             break;
         }
@@ -476,13 +476,13 @@ dd_store_status_t dd_store_custom_metric_create(dd_store_t *s, const dd_custom_m
 
 dd_store_status_t store_read_custom(sqlite3_stmt *st, dd_custom_metric_def_t *out)
 {
-    const char *name = (const char *)sqlite3_column_text(st, 0);
-    const char *type = (const char *)sqlite3_column_text(st, 1);
-    const char *disp = (const char *)sqlite3_column_text(st, 2);
+    const char *name = dd_db_column_text(st, 0);
+    const char *type = dd_db_column_text_or_null(st, 1);
+    const char *disp = dd_db_column_text(st, 2);
 
     memset(out, 0, sizeof(*out));
-    (void)snprintf(out->name, sizeof(out->name), "%s", name != NULL ? name : "");
-    (void)snprintf(out->display_name, sizeof(out->display_name), "%s", disp != NULL ? disp : "");
+    (void)snprintf(out->name, sizeof(out->name), "%s", name);
+    (void)snprintf(out->display_name, sizeof(out->display_name), "%s", disp);
     out->creation_ms = sqlite3_column_int64(st, 3);
     out->modified_ms = sqlite3_column_int64(st, 4);
     return type != NULL && dd_metric_custom_type_parse(type, &out->type) == DD_METRIC_OK

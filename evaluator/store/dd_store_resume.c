@@ -91,7 +91,7 @@ dd_store_status_t dd_store_load(dd_store_t *s, dd_engine_t *engine)
         dd_dimension_def_t *d = malloc(sizeof(*d));
         while (d != NULL && status == DD_STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             char name[DD_PROFILE_NAME_MAX + 1];
-            (void)snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 0));
+            (void)snprintf(name, sizeof(name), "%s", dd_db_column_text(st, 0));
             status = dd_store_dimension_get(s, name, d);
             if (status == DD_STORE_OK && dd_engine_put_dimension(engine, d) != DD_ENGINE_OK) {
                 status = DD_STORE_CORRUPT;
@@ -109,7 +109,7 @@ dd_store_status_t dd_store_load(dd_store_t *s, dd_engine_t *engine)
         while (status == DD_STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             dd_profile_t p;
             char name[DD_PROFILE_NAME_MAX + 1];
-            (void)snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 0));
+            (void)snprintf(name, sizeof(name), "%s", dd_db_column_text(st, 0));
             status = dd_store_profile_get(s, name, &p);
             if (status == DD_STORE_OK &&
                 dd_engine_put_profile(engine, &p, dd_engine_now(engine)) != DD_ENGINE_OK) {
