@@ -33,7 +33,10 @@
  * dd_store_violations.c (active violations, violation events, verification
  * state), dd_store_metrics.c (retained metric values, thing state blobs),
  * dd_store_reports.c (received reports), dd_store_resume.c (loading an
- * engine); their shared statics are in dd_store_internal.h.
+ * engine); their shared statics are in dd_store_internal.h. Two subjects
+ * that are not about a dd_store_t have headers of their own, on the same
+ * database: dd_store_wal.h (the WAL checkpointer thread) and
+ * dd_store_service.h (ddlocald's own table, the dead letters).
  */
 #ifndef DD_STORE_H_
 #define DD_STORE_H_
