@@ -34,20 +34,6 @@ typedef enum dd_criteria_status {
     DD_CRITERIA_INVALID        /**< Criteria cannot be compiled (operator/value mismatch). */
 } dd_criteria_status_t;
 
-/**
- * A datapoint: one measured value of a metric. List kinds point at the
- * first element and give a stride in bytes, so that ports and addresses can
- * be read in place from report structures without copying.
- */
-typedef struct dd_datapoint {
-    dd_value_kind_t kind; /**< COUNT, NUMBER, PORTS, CIDRS (addresses), NUMBERS, STRINGS. */
-    int64_t count;        /**< DD_VALUE_COUNT */
-    double number;        /**< DD_VALUE_NUMBER */
-    size_t n;             /**< List length. */
-    const void *items;    /**< First element: uint16_t, dd_ip_t, double or const char *. */
-    size_t stride;        /**< Bytes between elements (0 = natural size). */
-} dd_datapoint_t;
-
 /** A compiled comparison. */
 typedef struct dd_criteria {
     dd_op_t op;
