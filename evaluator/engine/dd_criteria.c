@@ -251,64 +251,6 @@ dd_criteria_status_t dd_criteria_conforms(const dd_criteria_t *c, const dd_datap
     return DD_CRITERIA_OK;
 }
 
-cJSON *dd_datapoint_to_json(const dd_datapoint_t *dp)
-{
-    cJSON *obj;
-    cJSON *arr = NULL;
-    size_t i;
-    bool ok = true;
-
-    if (dp == NULL) {
-        return NULL;
-    }
-    obj = cJSON_CreateObject();
-    if (obj == NULL) {
-        return NULL;
-    }
-    switch (dp->kind) {
-    case DD_VALUE_COUNT:
-        ok = cJSON_AddNumberToObject(obj, "count", (double)dp->count) != NULL;
-        break;
-    case DD_VALUE_NUMBER: ok = cJSON_AddNumberToObject(obj, "number", dp->number) != NULL; break;
-    case DD_VALUE_PORTS:
-        arr = cJSON_AddArrayToObject(obj, "ports");
-        for (i = 0; arr != NULL && ok && i < dp->n; i++) {
-            ok = cJSON_AddItemToArray(arr, cJSON_CreateNumber(dd_datapoint_port(dp, i)));
-        }
-        ok = ok && arr != NULL;
-        break;
-    case DD_VALUE_CIDRS:
-        arr = cJSON_AddArrayToObject(obj, "cidrs");
-        for (i = 0; arr != NULL && ok && i < dp->n; i++) {
-            char buf[DD_IP_TEXT_MAX];
-            ok = dd_ip_format(dd_datapoint_ip(dp, i), buf, sizeof(buf)) == DD_IP_OK &&
-                 cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
-        }
-        ok = ok && arr != NULL;
-        break;
-    case DD_VALUE_NUMBERS:
-        arr = cJSON_AddArrayToObject(obj, "numbers");
-        for (i = 0; arr != NULL && ok && i < dp->n; i++) {
-            ok = cJSON_AddItemToArray(arr, cJSON_CreateNumber(dd_datapoint_number(dp, i)));
-        }
-        ok = ok && arr != NULL;
-        break;
-    case DD_VALUE_STRINGS:
-        arr = cJSON_AddArrayToObject(obj, "strings");
-        for (i = 0; arr != NULL && ok && i < dp->n; i++) {
-            ok = cJSON_AddItemToArray(arr, cJSON_CreateString(dd_datapoint_string(dp, i)));
-        }
-        ok = ok && arr != NULL;
-        break;
-    case DD_VALUE_NONE: break;
-    }
-    if (!ok) {
-        cJSON_Delete(obj);
-        return NULL;
-    }
-    return obj;
-}
-
 const char *dd_criteria_strerror(dd_criteria_status_t status)
 {
     switch (status) {

@@ -91,7 +91,7 @@ double dd_datapoint_number(const dd_datapoint_t *dp, size_t i);
 const char *dd_datapoint_string(const dd_datapoint_t *dp, size_t i);
 
 /**
- * @brief The MetricValue JSON of a datapoint: {"count":N}, {"number":X},
+ * @brief The MetricValue JSON of a datapoint (implemented in dd_engine_json.c): {"count":N}, {"number":X},
  *        {"ports":[...]}, {"cidrs":["a.b.c.d", ...]}, {"numbers":[...]},
  *        {"strings":[...]}.
  * @return A new cJSON object (caller deletes) or NULL.

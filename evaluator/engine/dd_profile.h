@@ -289,22 +289,6 @@ double dd_statistic_percentile(dd_statistic_t stat);
 /** @return "LOW", "MEDIUM", "HIGH" ("" for NONE). */
 const char *dd_ml_confidence_name(dd_ml_confidence_t level);
 
-/**
- * @brief Serialises a profile.
- * @param[in] profile Profile.
- * @param[in] arn Region/account for securityProfileArn (NULL = defaults).
- * @param[in] flags DD_PROFILE_JSON_* bits; 0 gives the request-body member set
- *                  plus securityProfileName.
- * @return A new cJSON object, or NULL when out of memory / bad parameter.
- */
-cJSON *dd_profile_to_json(const dd_profile_t *profile, const dd_arn_ctx_t *arn, unsigned flags);
-
-/** @return A new cJSON object for the Behavior (violations, SNS), or NULL. */
-cJSON *dd_behavior_to_json(const dd_behavior_t *behavior);
-
-/** @return A new cJSON object for the MetricValue, or NULL. */
-cJSON *dd_metric_value_to_json(const dd_metric_value_t *value);
-
 /** @brief Deep copy; @p out is zeroed first. */
 dd_profile_status_t dd_profile_copy(const dd_profile_t *src, dd_profile_t *out);
 
@@ -325,6 +309,25 @@ void dd_behavior_free(dd_behavior_t *behavior);
 
 /** @brief Releases a metric value's arrays and zeroes it. */
 void dd_metric_value_free(dd_metric_value_t *value);
+
+/* AWS JSON shapes (implemented in dd_engine_json.c, with the engine's other
+ * JSON builders, so that they move together into one AWS-shapes module). */
+
+/**
+ * @brief Serialises a profile.
+ * @param[in] profile Profile.
+ * @param[in] arn Region/account for securityProfileArn (NULL = defaults).
+ * @param[in] flags DD_PROFILE_JSON_* bits; 0 gives the request-body member set
+ *                  plus securityProfileName.
+ * @return A new cJSON object, or NULL when out of memory / bad parameter.
+ */
+cJSON *dd_profile_to_json(const dd_profile_t *profile, const dd_arn_ctx_t *arn, unsigned flags);
+
+/** @return A new cJSON object for the Behavior (violations, SNS), or NULL. */
+cJSON *dd_behavior_to_json(const dd_behavior_t *behavior);
+
+/** @return A new cJSON object for the MetricValue, or NULL. */
+cJSON *dd_metric_value_to_json(const dd_metric_value_t *value);
 
 /**
  * @brief Formats an epoch-ms time as the REST API's epoch seconds
