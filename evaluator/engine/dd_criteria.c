@@ -251,6 +251,50 @@ dd_criteria_status_t dd_criteria_conforms(const dd_criteria_t *c, const dd_datap
     return DD_CRITERIA_OK;
 }
 
+/* ------------------------------------------------------------------ behaviorCriteriaType */
+
+const char *dd_criteria_type_name(dd_criteria_type_t type)
+{
+    switch (type) {
+    case DD_CRITERIA_STATIC: return "STATIC";
+    case DD_CRITERIA_STATISTICAL: return "STATISTICAL";
+    case DD_CRITERIA_MACHINE_LEARNING: return "MACHINE_LEARNING";
+    case DD_CRITERIA_NONE: break;
+    }
+    return "";
+}
+
+dd_criteria_status_t dd_criteria_type_parse(const char *text, dd_criteria_type_t *out)
+{
+    if (text == NULL || out == NULL) {
+        return DD_CRITERIA_BAD_PARAMETER;
+    }
+    if (strcmp(text, "STATIC") == 0) {
+        *out = DD_CRITERIA_STATIC;
+    } else if (strcmp(text, "STATISTICAL") == 0) {
+        *out = DD_CRITERIA_STATISTICAL;
+    } else if (strcmp(text, "MACHINE_LEARNING") == 0) {
+        *out = DD_CRITERIA_MACHINE_LEARNING;
+    } else {
+        return DD_CRITERIA_INVALID;
+    }
+    return DD_CRITERIA_OK;
+}
+
+dd_criteria_type_t dd_criteria_type_of(const dd_behavior_t *behavior)
+{
+    if (behavior == NULL || !behavior->has_criteria) {
+        return DD_CRITERIA_NONE;
+    }
+    if (behavior->criteria.ml != DD_ML_NONE) {
+        return DD_CRITERIA_MACHINE_LEARNING;
+    }
+    if (behavior->criteria.statistic != DD_STAT_NONE) {
+        return DD_CRITERIA_STATISTICAL;
+    }
+    return DD_CRITERIA_STATIC;
+}
+
 const char *dd_criteria_strerror(dd_criteria_status_t status)
 {
     switch (status) {

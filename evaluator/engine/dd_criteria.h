@@ -34,6 +34,14 @@ typedef enum dd_criteria_status {
     DD_CRITERIA_INVALID        /**< Criteria cannot be compiled (operator/value mismatch). */
 } dd_criteria_status_t;
 
+/** Behavior kinds for the behaviorCriteriaType filter. */
+typedef enum dd_criteria_type {
+    DD_CRITERIA_STATIC = 0,
+    DD_CRITERIA_STATISTICAL,
+    DD_CRITERIA_MACHINE_LEARNING,
+    DD_CRITERIA_NONE /**< Behavior without criteria. */
+} dd_criteria_type_t;
+
 /** A compiled comparison. */
 typedef struct dd_criteria {
     dd_op_t op;
@@ -97,6 +105,18 @@ const char *dd_datapoint_string(const dd_datapoint_t *dp, size_t i);
  * @return A new cJSON object (caller deletes) or NULL.
  */
 cJSON *dd_datapoint_to_json(const dd_datapoint_t *dp);
+
+/** @return The kind of a behavior's criteria (STATIC, STATISTICAL, MACHINE_LEARNING, NONE). */
+dd_criteria_type_t dd_criteria_type_of(const dd_behavior_t *behavior);
+
+/**
+ * @brief Parses a behaviorCriteriaType: "STATIC", "STATISTICAL", "MACHINE_LEARNING".
+ * @return DD_CRITERIA_OK, DD_CRITERIA_BAD_PARAMETER or DD_CRITERIA_INVALID (another text).
+ */
+dd_criteria_status_t dd_criteria_type_parse(const char *text, dd_criteria_type_t *out);
+
+/** @return "STATIC", ... ("" for NONE). */
+const char *dd_criteria_type_name(dd_criteria_type_t type);
 
 /** @return Static text for @p status. */
 const char *dd_criteria_strerror(dd_criteria_status_t status);

@@ -225,7 +225,7 @@ static dd_engine_status_t compile_profile(dd_engine_t *e, const dd_profile_t *sr
         const dd_behavior_t *b = &c->p.behaviors[i];
         const dd_behavior_criteria_t *cr = &b->criteria;
         item_t *it = &c->items[c->nitems++];
-        cJSON *json = dd_behavior_to_json(b);
+        cJSON *json = dd_profile_behavior_to_json(b);
         char *text = json != NULL ? cJSON_PrintUnformatted(json) : NULL;
 
         cJSON_Delete(json);
@@ -249,7 +249,7 @@ static dd_engine_status_t compile_profile(dd_engine_t *e, const dd_profile_t *sr
             it->base_kind = ITEM_ML;
         } else if (cr->statistic != DD_STAT_NONE) {
             it->base_kind = ITEM_STATISTICAL;
-            it->percentile = dd_statistic_percentile(cr->statistic);
+            it->percentile = dd_profile_statistic_percentile(cr->statistic);
             if (dd_criteria_compile(cr->op, NULL, &it->crit) != DD_CRITERIA_OK) {
                 free_cprof(c);
                 return DD_ENGINE_INVALID;

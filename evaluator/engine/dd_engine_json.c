@@ -47,7 +47,7 @@ static bool add_string_array(cJSON *obj, const char *key, char *const *list, siz
     return true;
 }
 
-cJSON *dd_metric_value_to_json(const dd_metric_value_t *v)
+cJSON *dd_profile_metric_value_to_json(const dd_metric_value_t *v)
 {
     cJSON *obj;
     bool ok = true;
@@ -102,7 +102,7 @@ static bool add_dimension(cJSON *obj, const char *name, bool has_op, dd_dim_op_t
             cJSON_AddStringToObject(d, "operator", op == DD_DIM_NOT_IN ? "NOT_IN" : "IN") != NULL);
 }
 
-cJSON *dd_behavior_to_json(const dd_behavior_t *b)
+cJSON *dd_profile_behavior_to_json(const dd_behavior_t *b)
 {
     cJSON *obj;
     bool ok;
@@ -130,7 +130,7 @@ cJSON *dd_behavior_to_json(const dd_behavior_t *b)
                 cJSON_AddStringToObject(cj, "comparisonOperator", dd_metric_op_name(c->op)) != NULL;
         }
         if (ok && c->has_value) {
-            cJSON *v = dd_metric_value_to_json(&c->value);
+            cJSON *v = dd_profile_metric_value_to_json(&c->value);
             ok = v != NULL && cJSON_AddItemToObject(cj, "value", v);
         }
         if (ok && c->has_duration) {
@@ -147,12 +147,13 @@ cJSON *dd_behavior_to_json(const dd_behavior_t *b)
         if (ok && c->statistic != DD_STAT_NONE) {
             cJSON *s = cJSON_AddObjectToObject(cj, "statisticalThreshold");
             ok = s != NULL &&
-                 cJSON_AddStringToObject(s, "statistic", dd_statistic_name(c->statistic)) != NULL;
+                 cJSON_AddStringToObject(s, "statistic", dd_profile_statistic_name(c->statistic)) !=
+                     NULL;
         }
         if (ok && c->ml != DD_ML_NONE) {
             cJSON *s = cJSON_AddObjectToObject(cj, "mlDetectionConfig");
             ok = s != NULL && cJSON_AddStringToObject(s, "confidenceLevel",
-                                                      dd_ml_confidence_name(c->ml)) != NULL;
+                                                      dd_profile_ml_confidence_name(c->ml)) != NULL;
         }
     }
     if (ok && b->has_suppress_alerts) {
@@ -200,7 +201,7 @@ cJSON *dd_profile_to_json(const dd_profile_t *p, const dd_arn_ctx_t *arn, unsign
         cJSON *arr = cJSON_AddArrayToObject(obj, "behaviors");
         ok = arr != NULL;
         for (i = 0; ok && i < p->behavior_count; i++) {
-            cJSON *b = dd_behavior_to_json(&p->behaviors[i]);
+            cJSON *b = dd_profile_behavior_to_json(&p->behaviors[i]);
             ok = b != NULL && cJSON_AddItemToArray(arr, b);
         }
     }
@@ -336,7 +337,7 @@ cJSON *dd_engine_event_to_json(const dd_violation_event_t *ev, bool time_ms)
     if (obj == NULL) {
         return NULL;
     }
-    b = dd_behavior_to_json(ev->behavior);
+    b = dd_profile_behavior_to_json(ev->behavior);
     ok = cJSON_AddStringToObject(obj, "violationId", ev->violation_id) != NULL &&
          cJSON_AddStringToObject(obj, "thingName", ev->thing) != NULL &&
          cJSON_AddStringToObject(obj, "securityProfileName", ev->profile) != NULL && b != NULL &&
@@ -379,7 +380,7 @@ cJSON *dd_engine_active_to_json(const dd_active_violation_t *av)
     if (obj == NULL) {
         return NULL;
     }
-    b = dd_behavior_to_json(av->behavior);
+    b = dd_profile_behavior_to_json(av->behavior);
     ok = cJSON_AddStringToObject(obj, "violationId", av->violation_id) != NULL &&
          cJSON_AddStringToObject(obj, "thingName", av->thing) != NULL &&
          cJSON_AddStringToObject(obj, "securityProfileName", av->profile) != NULL && b != NULL &&
