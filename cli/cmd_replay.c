@@ -1,7 +1,7 @@
 /*
  * ddlocal replay: dry-runs security profiles over a recorded stream of
  * reports and cloud-side events (docs/reference/replay.md). A thin wrapper
- * around evaluator/engine/dd_replay.
+ * around evaluator/replay/dd_replay.
  */
 #include "dd_cli.h"
 #include "dd_replay.h"

@@ -865,7 +865,7 @@ static bool violation_filter(api_ctx_t *ctx, dd_store_violation_filter_t *f)
     f->suppressed = rs == DD_REST_OK ? (suppressed ? 1 : 0) : -1;
     if (type >= 0) {
         dd_criteria_type_t ct;
-        if (dd_criteria_type_parse(CRITERIA_TYPES[type], &ct) != DD_PROFILE_OK) {
+        if (dd_criteria_type_parse(CRITERIA_TYPES[type], &ct) != DD_CRITERIA_OK) {
             api_error(ctx, "InternalFailureException", "Unknown criteria type");
             return false;
         }

@@ -251,62 +251,48 @@ dd_criteria_status_t dd_criteria_conforms(const dd_criteria_t *c, const dd_datap
     return DD_CRITERIA_OK;
 }
 
-cJSON *dd_datapoint_to_json(const dd_datapoint_t *dp)
-{
-    cJSON *obj;
-    cJSON *arr = NULL;
-    size_t i;
-    bool ok = true;
+/* ------------------------------------------------------------------ behaviorCriteriaType */
 
-    if (dp == NULL) {
-        return NULL;
+const char *dd_criteria_type_name(dd_criteria_type_t type)
+{
+    switch (type) {
+    case DD_CRITERIA_STATIC: return "STATIC";
+    case DD_CRITERIA_STATISTICAL: return "STATISTICAL";
+    case DD_CRITERIA_MACHINE_LEARNING: return "MACHINE_LEARNING";
+    case DD_CRITERIA_NONE: break;
     }
-    obj = cJSON_CreateObject();
-    if (obj == NULL) {
-        return NULL;
+    return "";
+}
+
+dd_criteria_status_t dd_criteria_type_parse(const char *text, dd_criteria_type_t *out)
+{
+    if (text == NULL || out == NULL) {
+        return DD_CRITERIA_BAD_PARAMETER;
     }
-    switch (dp->kind) {
-    case DD_VALUE_COUNT:
-        ok = cJSON_AddNumberToObject(obj, "count", (double)dp->count) != NULL;
-        break;
-    case DD_VALUE_NUMBER: ok = cJSON_AddNumberToObject(obj, "number", dp->number) != NULL; break;
-    case DD_VALUE_PORTS:
-        arr = cJSON_AddArrayToObject(obj, "ports");
-        for (i = 0; arr != NULL && ok && i < dp->n; i++) {
-            ok = cJSON_AddItemToArray(arr, cJSON_CreateNumber(dd_datapoint_port(dp, i)));
-        }
-        ok = ok && arr != NULL;
-        break;
-    case DD_VALUE_CIDRS:
-        arr = cJSON_AddArrayToObject(obj, "cidrs");
-        for (i = 0; arr != NULL && ok && i < dp->n; i++) {
-            char buf[DD_IP_TEXT_MAX];
-            ok = dd_ip_format(dd_datapoint_ip(dp, i), buf, sizeof(buf)) == DD_IP_OK &&
-                 cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
-        }
-        ok = ok && arr != NULL;
-        break;
-    case DD_VALUE_NUMBERS:
-        arr = cJSON_AddArrayToObject(obj, "numbers");
-        for (i = 0; arr != NULL && ok && i < dp->n; i++) {
-            ok = cJSON_AddItemToArray(arr, cJSON_CreateNumber(dd_datapoint_number(dp, i)));
-        }
-        ok = ok && arr != NULL;
-        break;
-    case DD_VALUE_STRINGS:
-        arr = cJSON_AddArrayToObject(obj, "strings");
-        for (i = 0; arr != NULL && ok && i < dp->n; i++) {
-            ok = cJSON_AddItemToArray(arr, cJSON_CreateString(dd_datapoint_string(dp, i)));
-        }
-        ok = ok && arr != NULL;
-        break;
-    case DD_VALUE_NONE: break;
+    if (strcmp(text, "STATIC") == 0) {
+        *out = DD_CRITERIA_STATIC;
+    } else if (strcmp(text, "STATISTICAL") == 0) {
+        *out = DD_CRITERIA_STATISTICAL;
+    } else if (strcmp(text, "MACHINE_LEARNING") == 0) {
+        *out = DD_CRITERIA_MACHINE_LEARNING;
+    } else {
+        return DD_CRITERIA_INVALID;
     }
-    if (!ok) {
-        cJSON_Delete(obj);
-        return NULL;
+    return DD_CRITERIA_OK;
+}
+
+dd_criteria_type_t dd_criteria_type_of(const dd_behavior_t *behavior)
+{
+    if (behavior == NULL || !behavior->has_criteria) {
+        return DD_CRITERIA_NONE;
     }
-    return obj;
+    if (behavior->criteria.ml != DD_ML_NONE) {
+        return DD_CRITERIA_MACHINE_LEARNING;
+    }
+    if (behavior->criteria.statistic != DD_STAT_NONE) {
+        return DD_CRITERIA_STATISTICAL;
+    }
+    return DD_CRITERIA_STATIC;
 }
 
 const char *dd_criteria_strerror(dd_criteria_status_t status)

@@ -34,19 +34,13 @@ typedef enum dd_criteria_status {
     DD_CRITERIA_INVALID        /**< Criteria cannot be compiled (operator/value mismatch). */
 } dd_criteria_status_t;
 
-/**
- * A datapoint: one measured value of a metric. List kinds point at the
- * first element and give a stride in bytes, so that ports and addresses can
- * be read in place from report structures without copying.
- */
-typedef struct dd_datapoint {
-    dd_value_kind_t kind; /**< COUNT, NUMBER, PORTS, CIDRS (addresses), NUMBERS, STRINGS. */
-    int64_t count;        /**< DD_VALUE_COUNT */
-    double number;        /**< DD_VALUE_NUMBER */
-    size_t n;             /**< List length. */
-    const void *items;    /**< First element: uint16_t, dd_ip_t, double or const char *. */
-    size_t stride;        /**< Bytes between elements (0 = natural size). */
-} dd_datapoint_t;
+/** Behavior kinds for the behaviorCriteriaType filter. */
+typedef enum dd_criteria_type {
+    DD_CRITERIA_STATIC = 0,
+    DD_CRITERIA_STATISTICAL,
+    DD_CRITERIA_MACHINE_LEARNING,
+    DD_CRITERIA_NONE /**< Behavior without criteria. */
+} dd_criteria_type_t;
 
 /** A compiled comparison. */
 typedef struct dd_criteria {
@@ -105,12 +99,24 @@ double dd_datapoint_number(const dd_datapoint_t *dp, size_t i);
 const char *dd_datapoint_string(const dd_datapoint_t *dp, size_t i);
 
 /**
- * @brief The MetricValue JSON of a datapoint: {"count":N}, {"number":X},
+ * @brief The MetricValue JSON of a datapoint (implemented in dd_engine_json.c): {"count":N}, {"number":X},
  *        {"ports":[...]}, {"cidrs":["a.b.c.d", ...]}, {"numbers":[...]},
  *        {"strings":[...]}.
  * @return A new cJSON object (caller deletes) or NULL.
  */
 cJSON *dd_datapoint_to_json(const dd_datapoint_t *dp);
+
+/** @return The kind of a behavior's criteria (STATIC, STATISTICAL, MACHINE_LEARNING, NONE). */
+dd_criteria_type_t dd_criteria_type_of(const dd_behavior_t *behavior);
+
+/**
+ * @brief Parses a behaviorCriteriaType: "STATIC", "STATISTICAL", "MACHINE_LEARNING".
+ * @return DD_CRITERIA_OK, DD_CRITERIA_BAD_PARAMETER or DD_CRITERIA_INVALID (another text).
+ */
+dd_criteria_status_t dd_criteria_type_parse(const char *text, dd_criteria_type_t *out);
+
+/** @return "STATIC", ... ("" for NONE). */
+const char *dd_criteria_type_name(dd_criteria_type_t type);
 
 /** @return Static text for @p status. */
 const char *dd_criteria_strerror(dd_criteria_status_t status);

@@ -5,146 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dd_engine_internal.h"
 #include "dd_stats.h"
 #include "dd_window.h"
 
-/* All durations are multiples of 300 s, so every window closes on a 300-s
- * boundary: the engine looks at windows once per boundary crossed ("pass"). */
-#define PASS_MS 300000
-/* Longest durationSeconds: device history older than this is never read. */
-#define KEEP_MS 3600000
-#define ML_DATAPOINTS_NEEDED 25000.0
-#define BLOB_MAGIC 0x44445432u /* "DDT2" */
-
-typedef enum item_kind {
-    ITEM_STATIC = 0,
-    ITEM_STATISTICAL,
-    ITEM_ML,
-    ITEM_RETAIN,
-    ITEM_INERT
-} item_kind_t;
-
-/* One compiled behavior, or a retain-only metric (additionalMetricsToRetain*). */
-typedef struct item {
-    const dd_behavior_t *b; /* NULL for retain-only items */
-    char key[DD_PROFILE_NAME_MAX * 2 + 4];
-    const char *metric;
-    const dd_metric_info_t *info; /* NULL while a custom metric is unknown */
-    dd_metric_id_t id;
-    bool custom;
-    dd_custom_type_t ctype;
-    item_kind_t base_kind;
-    item_kind_t kind; /* base_kind, or ITEM_INERT while unresolved */
-    bool has_dim;
-    const char *dim_name;
-    dd_dim_op_t dim_op;
-    const dd_dimension_def_t *dim;
-    dd_criteria_t crit;
-    int64_t duration_ms; /* 0: none */
-    int to_alarm;
-    int to_clear;
-    double percentile;
-    bool windowed; /* evaluated when a tumbling window closes */
-    bool retain;
-    bool export_metric;
-    bool suppressed;
-    uint64_t hash;
-    uint64_t ml_datapoints;
-    int64_t ml_start_ms;
-} item_t;
-
-typedef struct cprof {
-    dd_profile_t p;
-    item_t *items;
-    uint32_t nitems;
-    bool t_all;
-    bool t_reg;
-    bool t_unreg;
-    size_t ngroups;
-    char **groups;
-} cprof_t;
-
-typedef struct slot {
-    dd_alarm_t alarm;
-    double acc;       /* open window's accumulated value */
-    int64_t acc_end;  /* its end (0: none) */
-    int64_t eval_end; /* last window end evaluated */
-    char *vdesc;      /* verificationStateDescription */
-} slot_t;
-
-typedef struct pstate {
-    cprof_t *prof;
-    slot_t *slots;
-} pstate_t;
-
-typedef struct thing {
-    char *name;
-    uint64_t hash;
-    uint64_t cover_gen;
-    bool registered;
-    bool event_registered;
-    bool connected;
-    bool dirty;
-    int64_t connect_ms;
-    int64_t disconnect_ms;
-    int64_t last_device_ms;
-    int64_t last_cloud_ms;
-    uint64_t id_counter;
-    dd_window_t hist;
-    pstate_t *ps;
-    uint32_t nps;
-} thing_t;
-
-typedef struct pending {
-    uint32_t prof;
-    uint32_t item;
-    uint32_t thing;
-    int64_t end;
-    double value;
-} pending_t;
-
-typedef struct retained_key {
-    const char *metric;
-    const char *dim;
-} retained_key_t;
-
-struct dd_engine {
-    dd_engine_config_t cfg;
-    bool has_registry;
-    dd_engine_registry_t registry;
-    dd_engine_sink_t sink;
-    cprof_t **profs;
-    size_t nprofs;
-    dd_custom_metric_def_t *customs;
-    size_t ncustoms;
-    dd_dimension_def_t **dims;
-    size_t ndims;
-    thing_t **things;
-    size_t nthings;
-    size_t things_cap;
-    uint32_t *table; /* open addressing: thing index + 1 */
-    size_t table_cap;
-    uint64_t cover_gen;
-    int64_t now;
-    int64_t last_closed; /* last 300-s boundary passed */
-    uint32_t *dirty;
-    size_t ndirty;
-    size_t dirty_cap;
-    uint8_t *blob;
-    size_t blob_cap;
-    char *gbuf; /* registry groups, NUL-separated */
-    size_t gbuf_len;
-    size_t gbuf_cap;
-    size_t ngroups;
-    pending_t *pend;
-    size_t npend;
-    size_t pend_cap;
-    double *vals;
-    size_t vals_cap;
-    retained_key_t rk[64];
-    size_t nrk;
-    bool oom;
-};
+/* The history keeps one channel per delta counter of a report. */
+_Static_assert(DD_WINDOW_CHANNELS == DD_METRIC_COUNTERS, "window channels are the counters");
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -164,7 +30,7 @@ static uint64_t hash_str(const char *s)
     return fnv(s, strlen(s), 0xcbf29ce484222325ULL);
 }
 
-static char *dup_str(const char *s)
+char *dd_engine_dup_str(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *d = malloc(n);
@@ -175,7 +41,7 @@ static char *dup_str(const char *s)
     return d;
 }
 
-static bool grow_array(void **arr, size_t *cap, size_t need, size_t elem)
+bool dd_engine_grow_array(void **arr, size_t *cap, size_t need, size_t elem)
 {
     size_t ncap;
     void *n;
@@ -347,7 +213,7 @@ static dd_engine_status_t compile_profile(dd_engine_t *e, const dd_profile_t *sr
         } else if (kind == DD_ARN_TARGET_ALL_UNREGISTERED) {
             c->t_unreg = true;
         } else {
-            c->groups[c->ngroups] = dup_str(group);
+            c->groups[c->ngroups] = dd_engine_dup_str(group);
             if (c->groups[c->ngroups] == NULL) {
                 free_cprof(c);
                 return DD_ENGINE_NO_MEMORY;
@@ -359,7 +225,7 @@ static dd_engine_status_t compile_profile(dd_engine_t *e, const dd_profile_t *sr
         const dd_behavior_t *b = &c->p.behaviors[i];
         const dd_behavior_criteria_t *cr = &b->criteria;
         item_t *it = &c->items[c->nitems++];
-        cJSON *json = dd_behavior_to_json(b);
+        cJSON *json = dd_profile_behavior_to_json(b);
         char *text = json != NULL ? cJSON_PrintUnformatted(json) : NULL;
 
         cJSON_Delete(json);
@@ -383,7 +249,7 @@ static dd_engine_status_t compile_profile(dd_engine_t *e, const dd_profile_t *sr
             it->base_kind = ITEM_ML;
         } else if (cr->statistic != DD_STAT_NONE) {
             it->base_kind = ITEM_STATISTICAL;
-            it->percentile = dd_statistic_percentile(cr->statistic);
+            it->percentile = dd_profile_statistic_percentile(cr->statistic);
             if (dd_criteria_compile(cr->op, NULL, &it->crit) != DD_CRITERIA_OK) {
                 free_cprof(c);
                 return DD_ENGINE_INVALID;
@@ -469,7 +335,7 @@ static bool rehash(dd_engine_t *e, size_t cap)
     return true;
 }
 
-static thing_t *get_thing(dd_engine_t *e, const char *name)
+thing_t *dd_engine_get_thing(dd_engine_t *e, const char *name)
 {
     uint64_t h = hash_str(name);
     thing_t *t = find_thing(e, name, h);
@@ -482,11 +348,12 @@ static thing_t *get_thing(dd_engine_t *e, const char *name)
         !rehash(e, e->table_cap == 0 ? 64 : e->table_cap * 2)) {
         return NULL;
     }
-    if (!grow_array((void **)&e->things, &e->things_cap, e->nthings + 1, sizeof(thing_t *))) {
+    if (!dd_engine_grow_array((void **)&e->things, &e->things_cap, e->nthings + 1,
+                              sizeof(thing_t *))) {
         return NULL;
     }
     t = calloc(1, sizeof(*t));
-    if (t == NULL || (t->name = dup_str(name)) == NULL) {
+    if (t == NULL || (t->name = dd_engine_dup_str(name)) == NULL) {
         free(t);
         return NULL;
     }
@@ -517,7 +384,7 @@ static void mark_dirty(dd_engine_t *e, thing_t *t)
     if (t->dirty) {
         return;
     }
-    if (!grow_array((void **)&e->dirty, &e->dirty_cap, e->ndirty + 1, sizeof(uint32_t))) {
+    if (!dd_engine_grow_array((void **)&e->dirty, &e->dirty_cap, e->ndirty + 1, sizeof(uint32_t))) {
         e->oom = true;
         return;
     }
@@ -671,135 +538,8 @@ static void retain_value(dd_engine_t *e, const thing_t *t, const item_t *it,
     e->sink.metric_value(e->sink.ctx, &d);
 }
 
-/* ------------------------------------------------------------------ state blob */
-
-typedef struct wbuf {
-    dd_engine_t *e;
-    size_t len;
-    bool ok;
-} wbuf_t;
-
-static void put_bytes(wbuf_t *w, const void *p, size_t n)
-{
-    if (!w->ok || n == 0) {
-        return;
-    }
-    if (!grow_array((void **)&w->e->blob, &w->e->blob_cap, w->len + n, 1)) {
-        w->ok = false;
-        return;
-    }
-    memcpy(w->e->blob + w->len, p, n);
-    w->len += n;
-}
-
-/* Integers are LEB128 varints: most counters and times are small. */
-static void put_u64(wbuf_t *w, uint64_t v)
-{
-    uint8_t b[10];
-    size_t n = 0;
-
-    do {
-        b[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v != 0) {
-            b[n] |= 0x80;
-        }
-        n++;
-    } while (v != 0);
-    put_bytes(w, b, n);
-}
-
-static void put_u32(wbuf_t *w, uint32_t v)
-{
-    put_u64(w, v);
-}
-
-/* Signed times: zigzag so that 0 and small values stay short. */
-static void put_i64(wbuf_t *w, int64_t v)
-{
-    /* All ones for a negative v, without right-shifting a signed value. */
-    put_u64(w, ((uint64_t)v << 1) ^ ((uint64_t)0 - ((uint64_t)v >> 63)));
-}
-
-static void put_u8(wbuf_t *w, uint8_t v)
-{
-    put_bytes(w, &v, 1);
-}
-
-static void put_str(wbuf_t *w, const char *s)
-{
-    size_t n = s != NULL ? strlen(s) : 0;
-
-    put_u32(w, s != NULL ? (uint32_t)n : 0xFFFFFFFFu);
-    put_bytes(w, s, n);
-}
-
-static void put_f64(wbuf_t *w, double d)
-{
-    uint8_t b[8];
-    uint64_t v;
-    int i;
-
-    memcpy(&v, &d, sizeof(v));
-    for (i = 0; i < 8; i++) {
-        b[i] = (uint8_t)(v >> (8 * i));
-    }
-    put_bytes(w, b, 8);
-}
-
-static size_t serialize_thing(dd_engine_t *e, const thing_t *t)
-{
-    wbuf_t w = {e, 0, true};
-    uint32_t i;
-    uint32_t k;
-
-    {
-        uint8_t m[4] = {(uint8_t)BLOB_MAGIC, (uint8_t)(BLOB_MAGIC >> 8),
-                        (uint8_t)(BLOB_MAGIC >> 16), (uint8_t)(BLOB_MAGIC >> 24)};
-        put_bytes(&w, m, 4);
-    }
-    put_u8(&w, (uint8_t)((t->registered ? 1 : 0) | (t->connected ? 2 : 0) |
-                         (t->event_registered ? 4 : 0)));
-    put_i64(&w, t->connect_ms);
-    put_i64(&w, t->disconnect_ms);
-    put_i64(&w, t->last_device_ms);
-    put_i64(&w, t->last_cloud_ms);
-    put_u64(&w, t->id_counter);
-    put_u32(&w, t->hist.count);
-    for (i = 0; i < t->hist.count; i++) {
-        const dd_window_sample_t *s = &t->hist.ring[(t->hist.head + i) % t->hist.cap];
-        put_i64(&w, s->t_ms);
-        put_u32(&w, s->mask);
-        for (k = 0; k < DD_WINDOW_CHANNELS; k++) {
-            put_u64(&w, s->v[k]);
-        }
-    }
-    put_u32(&w, t->nps);
-    for (i = 0; i < t->nps; i++) {
-        const pstate_t *ps = &t->ps[i];
-        put_str(&w, ps->prof->p.name);
-        put_u32(&w, ps->prof->nitems);
-        for (k = 0; k < ps->prof->nitems; k++) {
-            const slot_t *s = &ps->slots[k];
-            const item_t *it = &ps->prof->items[k];
-            put_str(&w, it->key);
-            put_u64(&w, it->hash);
-            put_u8(&w, s->alarm.state);
-            put_u8(&w, s->alarm.violating_run);
-            put_u8(&w, s->alarm.conforming_run);
-            put_u8(&w, s->alarm.verification);
-            put_i64(&w, s->alarm.last_datapoint_ms);
-            put_i64(&w, s->alarm.start_ms);
-            put_i64(&w, s->alarm.last_violation_ms);
-            put_str(&w, s->alarm.violation_id);
-            put_f64(&w, s->acc);
-            put_i64(&w, s->acc_end);
-            put_i64(&w, s->eval_end);
-            put_str(&w, s->vdesc);
-        }
-    }
-    return w.ok ? w.len : 0;
-}
+/* ------------------------------------------------------------------ state blobs to the sink
+ * (their format: dd_engine_state.c) */
 
 static void flush(dd_engine_t *e)
 {
@@ -809,7 +549,7 @@ static void flush(dd_engine_t *e)
         thing_t *t = e->things[e->dirty[i]];
         t->dirty = false;
         if (e->sink.thing_state != NULL) {
-            size_t len = serialize_thing(e, t);
+            size_t len = dd_engine_state_write(e, t);
             if (len == 0) {
                 e->oom = true;
                 continue;
@@ -820,111 +560,7 @@ static void flush(dd_engine_t *e)
     e->ndirty = 0;
 }
 
-typedef struct rbuf {
-    const uint8_t *p;
-    size_t len;
-    size_t off;
-    bool ok;
-} rbuf_t;
-
-static const uint8_t *get_bytes(rbuf_t *r, size_t n)
-{
-    const uint8_t *p;
-
-    if (!r->ok || r->len - r->off < n) {
-        r->ok = false;
-        return NULL;
-    }
-    p = r->p + r->off;
-    r->off += n;
-    return p;
-}
-
-static uint64_t get_u64(rbuf_t *r)
-{
-    uint64_t v = 0;
-    unsigned shift = 0;
-
-    for (;;) {
-        const uint8_t *b = get_bytes(r, 1);
-        if (b == NULL || shift > 63) {
-            r->ok = false;
-            return 0;
-        }
-        v |= (uint64_t)(b[0] & 0x7f) << shift;
-        if ((b[0] & 0x80) == 0) {
-            return v;
-        }
-        shift += 7;
-    }
-}
-
-static uint32_t get_u32(rbuf_t *r)
-{
-    uint64_t v = get_u64(r);
-
-    if (v > 0xFFFFFFFFu) {
-        r->ok = false;
-    }
-    return (uint32_t)v;
-}
-
-static int64_t get_i64(rbuf_t *r)
-{
-    uint64_t v = get_u64(r);
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
-static uint8_t get_u8(rbuf_t *r)
-{
-    const uint8_t *b = get_bytes(r, 1);
-    return b != NULL ? b[0] : 0;
-}
-
-/* Copies a string into @p buf (truncating); returns false when absent. */
-static bool get_str(rbuf_t *r, char *buf, size_t cap, bool *present)
-{
-    uint32_t n = get_u32(r);
-    const uint8_t *b;
-
-    *present = false;
-    if (!r->ok) {
-        return false;
-    }
-    if (n == 0xFFFFFFFFu) {
-        buf[0] = '\0';
-        return true;
-    }
-    b = get_bytes(r, n);
-    if (b == NULL) {
-        return false;
-    }
-    if (n >= cap) {
-        r->ok = false;
-        return false;
-    }
-    memcpy(buf, b, n);
-    buf[n] = '\0';
-    *present = true;
-    return true;
-}
-
-static double get_f64(rbuf_t *r)
-{
-    const uint8_t *b = get_bytes(r, 8);
-    uint64_t v = 0;
-    double d;
-    int i;
-
-    for (i = 0; b != NULL && i < 8; i++) {
-        v |= (uint64_t)b[i] << (8 * i);
-    }
-
-    memcpy(&d, &v, sizeof(d));
-    return d;
-}
-
-static cprof_t *find_prof(const dd_engine_t *e, const char *name, size_t *index)
+cprof_t *dd_engine_find_prof(const dd_engine_t *e, const char *name, size_t *index)
 {
     size_t i;
 
@@ -939,7 +575,7 @@ static cprof_t *find_prof(const dd_engine_t *e, const char *name, size_t *index)
     return NULL;
 }
 
-static void free_pstate(pstate_t *ps)
+void dd_engine_free_pstate(pstate_t *ps)
 {
     uint32_t k;
 
@@ -950,141 +586,6 @@ static void free_pstate(pstate_t *ps)
     }
     free(ps->slots);
     ps->slots = NULL;
-}
-
-dd_engine_status_t dd_engine_import_thing(dd_engine_t *e, const char *name, const uint8_t *blob,
-                                          size_t len)
-{
-    rbuf_t r = {blob, len, 0, true};
-    thing_t *t;
-    uint8_t flags;
-    uint32_t n;
-    uint32_t i;
-    uint32_t k;
-    char *buf;
-    bool present;
-
-    if (e == NULL || name == NULL || blob == NULL) {
-        return DD_ENGINE_BAD_PARAMETER;
-    }
-    {
-        const uint8_t *m = get_bytes(&r, 4);
-        if (m == NULL || ((uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16 |
-                          (uint32_t)m[3] << 24) != BLOB_MAGIC) {
-            return DD_ENGINE_INVALID;
-        }
-    }
-    t = get_thing(e, name);
-    buf = malloc(4096);
-    if (t == NULL || buf == NULL) {
-        free(buf);
-        return DD_ENGINE_NO_MEMORY;
-    }
-    /* Replace whatever the engine had for this thing. */
-    for (i = 0; i < t->nps; i++) {
-        free_pstate(&t->ps[i]);
-    }
-    free(t->ps);
-    t->ps = NULL;
-    t->nps = 0;
-    dd_window_free(&t->hist);
-    flags = get_u8(&r);
-    t->registered = (flags & 1) != 0;
-    t->connected = (flags & 2) != 0;
-    t->event_registered = (flags & 4) != 0;
-    t->connect_ms = get_i64(&r);
-    t->disconnect_ms = get_i64(&r);
-    t->last_device_ms = get_i64(&r);
-    t->last_cloud_ms = get_i64(&r);
-    t->id_counter = get_u64(&r);
-    n = get_u32(&r);
-    for (i = 0; r.ok && i < n; i++) {
-        int64_t ts = get_i64(&r);
-        uint32_t mask = get_u32(&r);
-        uint64_t v[DD_WINDOW_CHANNELS];
-        for (k = 0; k < DD_WINDOW_CHANNELS; k++) {
-            v[k] = get_u64(&r);
-        }
-        if (r.ok && dd_window_push(&t->hist, ts, mask, v, KEEP_MS) != DD_WINDOW_OK) {
-            r.ok = false;
-        }
-    }
-    n = get_u32(&r);
-    if (r.ok && n > 0) {
-        t->ps = calloc(n, sizeof(pstate_t));
-        r.ok = t->ps != NULL;
-    }
-    for (i = 0; r.ok && i < n; i++) {
-        cprof_t *p;
-        uint32_t ns;
-        pstate_t *ps = NULL;
-
-        if (!get_str(&r, buf, 4096, &present)) {
-            break;
-        }
-        p = find_prof(e, buf, NULL);
-        if (p != NULL) {
-            ps = &t->ps[t->nps];
-            ps->prof = p;
-            ps->slots = calloc(p->nitems > 0 ? p->nitems : 1, sizeof(slot_t));
-            if (ps->slots == NULL) {
-                r.ok = false;
-                break;
-            }
-            t->nps++;
-        }
-        ns = get_u32(&r);
-        for (k = 0; r.ok && k < ns; k++) {
-            slot_t s;
-            uint64_t h;
-            uint32_t j;
-            bool has_desc;
-
-            memset(&s, 0, sizeof(s));
-            if (!get_str(&r, buf, 4096, &present)) {
-                break;
-            }
-            h = get_u64(&r);
-            s.alarm.state = get_u8(&r);
-            s.alarm.violating_run = get_u8(&r);
-            s.alarm.conforming_run = get_u8(&r);
-            s.alarm.verification = get_u8(&r);
-            s.alarm.last_datapoint_ms = get_i64(&r);
-            s.alarm.start_ms = get_i64(&r);
-            s.alarm.last_violation_ms = get_i64(&r);
-            if (ps == NULL) {
-                /* Skip the rest of a slot of an unknown profile. */
-                char tmp[DD_VIOLATION_ID_LEN + 1];
-                (void)get_str(&r, tmp, sizeof(tmp), &present);
-                (void)get_f64(&r);
-                (void)get_u64(&r);
-                (void)get_u64(&r);
-                (void)get_str(&r, buf, 4096, &has_desc);
-                continue;
-            }
-            {
-                char key[sizeof(((item_t *)0)->key)];
-                memcpy(key, buf, sizeof(key) - 1);
-                key[sizeof(key) - 1] = '\0';
-                (void)get_str(&r, s.alarm.violation_id, sizeof(s.alarm.violation_id), &present);
-                s.acc = get_f64(&r);
-                s.acc_end = get_i64(&r);
-                s.eval_end = get_i64(&r);
-                (void)get_str(&r, buf, 4096, &has_desc);
-                for (j = 0; r.ok && j < ps->prof->nitems; j++) {
-                    const item_t *it = &ps->prof->items[j];
-                    if (it->hash == h && strcmp(it->key, key) == 0) {
-                        s.vdesc = has_desc ? dup_str(buf) : NULL;
-                        ps->slots[j] = s;
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    free(buf);
-    t->cover_gen = 0; /* recomputed at the next datapoint */
-    return r.ok ? DD_ENGINE_OK : DD_ENGINE_INVALID;
 }
 
 /* ------------------------------------------------------------------ coverage */
@@ -1098,7 +599,7 @@ static int add_group_cb(void *ctx, const char *group)
         return 0;
     }
     n = strlen(group) + 1;
-    if (!grow_array((void **)&e->gbuf, &e->gbuf_cap, e->gbuf_len + n, 1)) {
+    if (!dd_engine_grow_array((void **)&e->gbuf, &e->gbuf_cap, e->gbuf_len + n, 1)) {
         return 1;
     }
     memcpy(e->gbuf + e->gbuf_len, group, n);
@@ -1194,7 +695,7 @@ static void recompute_coverage(dd_engine_t *e, thing_t *t, int64_t now_ms)
         for (k = 0; k < ps->prof->nitems; k++) {
             invalidate_slot(e, t, ps->prof, &ps->prof->items[k], &ps->slots[k], now_ms);
         }
-        free_pstate(ps);
+        dd_engine_free_pstate(ps);
         changed = true;
     }
     free(t->ps);
@@ -1220,7 +721,7 @@ static bool push_pending(dd_engine_t *e, uint32_t prof, uint32_t item, uint32_t 
 {
     pending_t *pd;
 
-    if (!grow_array((void **)&e->pend, &e->pend_cap, e->npend + 1, sizeof(pending_t))) {
+    if (!dd_engine_grow_array((void **)&e->pend, &e->pend_cap, e->npend + 1, sizeof(pending_t))) {
         e->oom = true;
         return false;
     }
@@ -1299,7 +800,7 @@ static void evaluate_pending(dd_engine_t *e)
             j++;
         }
         n = j - i;
-        if (!grow_array((void **)&e->vals, &e->vals_cap, n, sizeof(double))) {
+        if (!dd_engine_grow_array((void **)&e->vals, &e->vals_cap, n, sizeof(double))) {
             e->oom = true;
             return;
         }
@@ -1342,7 +843,7 @@ static void pass_thing(dd_engine_t *e, thing_t *t, uint32_t ti, int64_t now_ms)
         cprof_t *p = ps->prof;
         size_t pi = 0;
 
-        (void)find_prof(e, p->p.name, &pi);
+        (void)dd_engine_find_prof(e, p->p.name, &pi);
         for (k = 0; k < p->nitems; k++) {
             item_t *it = &p->items[k];
             slot_t *s = &ps->slots[k];
@@ -1425,134 +926,22 @@ static void maybe_pass(dd_engine_t *e, int64_t now_ms)
 
 /* ------------------------------------------------------------------ reports */
 
-static bool extract_device(const dd_engine_t *e, const thing_t *t, const item_t *it,
-                           const dd_report_t *r, int64_t now_ms, bool use_window,
-                           dd_datapoint_t *dp)
+/* The datapoint @p r carries for @p it (dd_metric_from_report()); with
+ * @p use_window, a delta counter summed over the behavior's duration from the
+ * thing's history instead of this report's value. */
+static bool extract_device(const thing_t *t, const item_t *it, const dd_report_t *r, int64_t now_ms,
+                           bool use_window, dd_datapoint_t *dp)
 {
-    unsigned ch = 0;
-    bool has = false;
-    uint64_t raw = 0;
+    int ch = -1;
 
-    (void)e;
-    memset(dp, 0, sizeof(*dp));
-    switch (it->id) {
-    case DD_METRIC_ALL_BYTES_IN:
-        ch = 0;
-        has = r->net.present && r->net.has_bytes_in;
-        raw = r->net.bytes_in;
-        break;
-    case DD_METRIC_ALL_BYTES_OUT:
-        ch = 1;
-        has = r->net.present && r->net.has_bytes_out;
-        raw = r->net.bytes_out;
-        break;
-    case DD_METRIC_ALL_PACKETS_IN:
-        ch = 2;
-        has = r->net.present && r->net.has_packets_in;
-        raw = r->net.packets_in;
-        break;
-    case DD_METRIC_ALL_PACKETS_OUT:
-        ch = 3;
-        has = r->net.present && r->net.has_packets_out;
-        raw = r->net.packets_out;
-        break;
-    case DD_METRIC_NUM_LISTENING_TCP_PORTS:
-    case DD_METRIC_NUM_LISTENING_UDP_PORTS: {
-        const dd_report_ports_t *p =
-            it->id == DD_METRIC_NUM_LISTENING_TCP_PORTS ? &r->tcp_ports : &r->udp_ports;
-        if (!r->has_metrics) {
-            return false;
-        }
-        dp->kind = DD_VALUE_COUNT;
-        dp->count = !p->present ? 0 : (int64_t)(p->has_total ? p->total : p->count);
-        return true;
-    }
-    case DD_METRIC_NUM_ESTABLISHED_TCP_CONNECTIONS:
-        if (!r->has_metrics) {
-            return false;
-        }
-        dp->kind = DD_VALUE_COUNT;
-        dp->count = !r->tcp_conns.present ? 0
-                                          : (int64_t)(r->tcp_conns.has_total ? r->tcp_conns.total
-                                                                             : r->tcp_conns.count);
-        return true;
-    case DD_METRIC_LISTENING_TCP_PORTS:
-    case DD_METRIC_LISTENING_UDP_PORTS: {
-        const dd_report_ports_t *p =
-            it->id == DD_METRIC_LISTENING_TCP_PORTS ? &r->tcp_ports : &r->udp_ports;
-        if (!r->has_metrics) {
-            return false;
-        }
-        dp->kind = DD_VALUE_PORTS;
-        dp->n = p->present ? p->count : 0;
-        dp->items = dp->n > 0 ? (const void *)&p->items[0].port : NULL;
-        dp->stride = sizeof(dd_report_port_t);
-        return true;
-    }
-    case DD_METRIC_DESTINATION_IP_ADDRESSES:
-        if (!r->has_metrics) {
-            return false;
-        }
-        dp->kind = DD_VALUE_CIDRS;
-        dp->n = r->tcp_conns.present ? r->tcp_conns.count : 0;
-        dp->items = dp->n > 0 ? (const void *)&r->tcp_conns.items[0].remote_ip : NULL;
-        dp->stride = sizeof(dd_report_conn_t);
-        return true;
-    case DD_METRIC_CUSTOM: {
-        size_t i;
-        for (i = 0; i < r->custom_count; i++) {
-            const dd_report_custom_t *c = &r->custom[i];
-            if (strcmp(c->name, it->metric) != 0) {
-                continue;
-            }
-            switch (it->ctype) {
-            case DD_CUSTOM_TYPE_NUMBER:
-                if (c->kind != DD_CUSTOM_NUMBER) {
-                    return false;
-                }
-                dp->kind = DD_VALUE_NUMBER;
-                dp->number = c->number;
-                return true;
-            case DD_CUSTOM_TYPE_NUMBER_LIST:
-                if (c->kind != DD_CUSTOM_NUMBER_LIST) {
-                    return false;
-                }
-                dp->kind = DD_VALUE_NUMBERS;
-                dp->n = c->count;
-                dp->items = c->numbers;
-                return true;
-            case DD_CUSTOM_TYPE_STRING_LIST:
-                if (c->kind != DD_CUSTOM_STRING_LIST) {
-                    return false;
-                }
-                dp->kind = DD_VALUE_STRINGS;
-                dp->n = c->count;
-                dp->items = c->strings;
-                return true;
-            case DD_CUSTOM_TYPE_IP_ADDRESS_LIST:
-                if (c->kind != DD_CUSTOM_IP_LIST) {
-                    return false;
-                }
-                dp->kind = DD_VALUE_CIDRS;
-                dp->n = c->count;
-                dp->items = c->ips;
-                return true;
-            }
-        }
+    if (dd_metric_from_report(it->id, it->metric, it->ctype, r, dp, &ch) != DD_METRIC_OK) {
         return false;
     }
-    default: return false;
-    }
-    if (!has) {
-        return false;
-    }
-    dp->kind = DD_VALUE_COUNT;
-    if (use_window && it->duration_ms > 0) {
+    if (use_window && ch >= 0 && it->duration_ms > 0) {
         uint64_t sum = 0;
-        (void)dd_window_sum(&t->hist, now_ms, it->duration_ms, ch, &sum, NULL);
-        raw = sum;
+        (void)dd_window_sum(&t->hist, now_ms, it->duration_ms, (unsigned)ch, &sum, NULL);
+        dp->count = sum > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)sum;
     }
-    dp->count = raw > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)raw;
     return true;
 }
 
@@ -1595,18 +984,17 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
     }
     e->oom = false;
     maybe_pass(e, now_ms);
-    t = get_thing(e, name);
+    t = dd_engine_get_thing(e, name);
     if (t == NULL) {
         return DD_ENGINE_NO_MEMORY;
     }
     ensure_coverage(e, t, now_ms);
     t->last_device_ms = now_ms;
-    if (r->net.present) {
-        uint64_t v[DD_WINDOW_CHANNELS] = {r->net.bytes_in, r->net.bytes_out, r->net.packets_in,
-                                          r->net.packets_out};
-        uint32_t mask = (r->net.has_bytes_in ? 1u : 0u) | (r->net.has_bytes_out ? 2u : 0u) |
-                        (r->net.has_packets_in ? 4u : 0u) | (r->net.has_packets_out ? 8u : 0u);
-        if (dd_window_push(&t->hist, now_ms, mask, v, KEEP_MS) == DD_WINDOW_NO_MEMORY) {
+    {
+        uint64_t v[DD_METRIC_COUNTERS];
+        uint32_t mask;
+        if (dd_metric_report_counters(r, v, &mask) == DD_METRIC_OK &&
+            dd_window_push(&t->hist, now_ms, mask, v, KEEP_MS) == DD_WINDOW_NO_MEMORY) {
             return DD_ENGINE_NO_MEMORY;
         }
     }
@@ -1622,14 +1010,14 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
             if (it->kind == ITEM_INERT || it->info->side != DD_SIDE_DEVICE) {
                 continue;
             }
-            if (!extract_device(e, t, it, r, now_ms, false, &dp)) {
+            if (!extract_device(t, it, r, now_ms, false, &dp)) {
                 continue;
             }
             retain_value(e, t, it, &dp, now_ms);
             switch (it->kind) {
             case ITEM_STATIC:
                 if (it->info->shape == DD_SHAPE_DELTA && it->duration_ms > 0) {
-                    (void)extract_device(e, t, it, r, now_ms, true, &dp);
+                    (void)extract_device(t, it, r, now_ms, true, &dp);
                 }
                 evaluate_static(e, t, p, it, s, &dp, now_ms);
                 break;
@@ -1784,7 +1172,7 @@ dd_engine_status_t dd_engine_on_cloud_events(dd_engine_t *e, const dd_cloud_even
             return DD_ENGINE_BACKWARDS;
         }
         maybe_pass(e, ev->time_ms);
-        t = get_thing(e, ev->thing);
+        t = dd_engine_get_thing(e, ev->thing);
         if (t == NULL) {
             flush(e);
             return DD_ENGINE_NO_MEMORY;
@@ -1869,7 +1257,7 @@ static void remap_profile(dd_engine_t *e, cprof_t *old, cprof_t *nw, int64_t now
                 invalidate_slot(e, t, old, &old->items[j], &ps->slots[j], now_ms);
             }
         }
-        free_pstate(ps);
+        dd_engine_free_pstate(ps);
         ps->slots = slots;
         ps->prof = nw;
         mark_dirty(e, t);
@@ -1902,7 +1290,7 @@ dd_engine_status_t dd_engine_put_profile(dd_engine_t *e, const dd_profile_t *pro
         return st;
     }
     e->oom = false;
-    old = find_prof(e, profile->name, &index);
+    old = dd_engine_find_prof(e, profile->name, &index);
     if (old != NULL) {
         remap_profile(e, old, c, now_ms);
         e->profs[index] = c;
@@ -1933,7 +1321,7 @@ dd_engine_status_t dd_engine_remove_profile(dd_engine_t *e, const char *name, in
     if (e == NULL || name == NULL) {
         return DD_ENGINE_BAD_PARAMETER;
     }
-    p = find_prof(e, name, &index);
+    p = dd_engine_find_prof(e, name, &index);
     if (p == NULL) {
         return DD_ENGINE_NOT_FOUND;
     }
@@ -1950,7 +1338,7 @@ dd_engine_status_t dd_engine_remove_profile(dd_engine_t *e, const char *name, in
         for (k = 0; k < p->nitems; k++) {
             invalidate_slot(e, t, p, &p->items[k], &ps->slots[k], now_ms);
         }
-        free_pstate(ps);
+        dd_engine_free_pstate(ps);
         /* keep the profiles' order: output order is deterministic */
         memmove(ps, ps + 1, (size_t)(t->nps - (uint32_t)(ps - t->ps) - 1) * sizeof(pstate_t));
         t->nps--;
@@ -1971,7 +1359,7 @@ const dd_profile_t *dd_engine_get_profile(const dd_engine_t *e, const char *name
     if (e == NULL || name == NULL) {
         return NULL;
     }
-    p = find_prof(e, name, NULL);
+    p = dd_engine_find_prof(e, name, NULL);
     return p != NULL ? &p->p : NULL;
 }
 
@@ -2180,7 +1568,7 @@ void dd_engine_destroy(dd_engine_t *e)
     for (i = 0; i < e->nthings; i++) {
         thing_t *t = e->things[i];
         for (j = 0; j < t->nps; j++) {
-            free_pstate(&t->ps[j]);
+            dd_engine_free_pstate(&t->ps[j]);
         }
         free(t->ps);
         dd_window_free(&t->hist);
@@ -2226,7 +1614,7 @@ dd_engine_status_t dd_engine_set_verification(dd_engine_t *e, const char *violat
                     strcmp(s->alarm.violation_id, violation_id) != 0) {
                     continue;
                 }
-                if (description != NULL && (d = dup_str(description)) == NULL) {
+                if (description != NULL && (d = dd_engine_dup_str(description)) == NULL) {
                     return DD_ENGINE_NO_MEMORY;
                 }
                 free(s->vdesc);
@@ -2262,7 +1650,7 @@ int64_t dd_engine_now(const dd_engine_t *e)
 
 static item_t *find_item(const dd_engine_t *e, const char *profile, const char *behavior)
 {
-    cprof_t *p = find_prof(e, profile, NULL);
+    cprof_t *p = dd_engine_find_prof(e, profile, NULL);
     uint32_t k;
 
     for (k = 0; p != NULL && k < p->nitems; k++) {
@@ -2301,7 +1689,7 @@ dd_engine_status_t dd_engine_training_summaries(const dd_engine_t *e, const char
     if (e == NULL || fn == NULL) {
         return DD_ENGINE_BAD_PARAMETER;
     }
-    if (profile != NULL && find_prof(e, profile, NULL) == NULL) {
+    if (profile != NULL && dd_engine_find_prof(e, profile, NULL) == NULL) {
         return DD_ENGINE_NOT_FOUND;
     }
     for (i = 0; i < e->nprofs; i++) {
@@ -2370,97 +1758,4 @@ const char *dd_engine_strerror(dd_engine_status_t status)
     case DD_ENGINE_BACKWARDS: return "time went backwards";
     }
     return "unknown engine status";
-}
-
-/* ------------------------------------------------------------------ JSON shapes */
-
-static bool add_time(cJSON *obj, const char *key, int64_t ms, bool as_ms)
-{
-    cJSON *n = as_ms ? cJSON_CreateNumber((double)ms) : dd_profile_time_json(ms);
-    return n != NULL && cJSON_AddItemToObject(obj, key, n);
-}
-
-cJSON *dd_engine_event_to_json(const dd_violation_event_t *ev, bool time_ms)
-{
-    cJSON *obj;
-    cJSON *b;
-    bool ok;
-
-    if (ev == NULL || ev->behavior == NULL) {
-        return NULL;
-    }
-    obj = cJSON_CreateObject();
-    if (obj == NULL) {
-        return NULL;
-    }
-    b = dd_behavior_to_json(ev->behavior);
-    ok = cJSON_AddStringToObject(obj, "violationId", ev->violation_id) != NULL &&
-         cJSON_AddStringToObject(obj, "thingName", ev->thing) != NULL &&
-         cJSON_AddStringToObject(obj, "securityProfileName", ev->profile) != NULL && b != NULL &&
-         cJSON_AddItemToObject(obj, "behavior", b);
-    if (!ok) {
-        cJSON_Delete(b);
-    }
-    if (ok && ev->has_value) {
-        cJSON *v = dd_datapoint_to_json(&ev->value);
-        ok = v != NULL && cJSON_AddItemToObject(obj, "metricValue", v);
-    }
-    ok = ok &&
-         cJSON_AddStringToObject(obj, "violationEventType", dd_alarm_event_name(ev->type)) != NULL;
-    if (ok && ev->verification != DD_VERIFICATION_UNKNOWN) {
-        ok = cJSON_AddStringToObject(obj, "verificationState",
-                                     dd_verification_name(ev->verification)) != NULL;
-    }
-    if (ok && ev->verification_description != NULL) {
-        ok = cJSON_AddStringToObject(obj, "verificationStateDescription",
-                                     ev->verification_description) != NULL;
-    }
-    ok = ok && add_time(obj, "violationEventTime", ev->time_ms, time_ms);
-    if (!ok) {
-        cJSON_Delete(obj);
-        return NULL;
-    }
-    return obj;
-}
-
-cJSON *dd_engine_active_to_json(const dd_active_violation_t *av)
-{
-    cJSON *obj;
-    cJSON *b;
-    bool ok;
-
-    if (av == NULL || av->behavior == NULL) {
-        return NULL;
-    }
-    obj = cJSON_CreateObject();
-    if (obj == NULL) {
-        return NULL;
-    }
-    b = dd_behavior_to_json(av->behavior);
-    ok = cJSON_AddStringToObject(obj, "violationId", av->violation_id) != NULL &&
-         cJSON_AddStringToObject(obj, "thingName", av->thing) != NULL &&
-         cJSON_AddStringToObject(obj, "securityProfileName", av->profile) != NULL && b != NULL &&
-         cJSON_AddItemToObject(obj, "behavior", b);
-    if (!ok) {
-        cJSON_Delete(b);
-    }
-    if (ok && av->has_value) {
-        cJSON *v = dd_datapoint_to_json(&av->last_value);
-        ok = v != NULL && cJSON_AddItemToObject(obj, "lastViolationValue", v);
-    }
-    if (ok && av->verification != DD_VERIFICATION_UNKNOWN) {
-        ok = cJSON_AddStringToObject(obj, "verificationState",
-                                     dd_verification_name(av->verification)) != NULL;
-    }
-    if (ok && av->verification_description != NULL) {
-        ok = cJSON_AddStringToObject(obj, "verificationStateDescription",
-                                     av->verification_description) != NULL;
-    }
-    ok = ok && add_time(obj, "lastViolationTime", av->last_violation_ms, false) &&
-         add_time(obj, "violationStartTime", av->start_ms, false);
-    if (!ok) {
-        cJSON_Delete(obj);
-        return NULL;
-    }
-    return obj;
 }

@@ -337,6 +337,9 @@ dd_engine_status_t dd_engine_training_summaries(const dd_engine_t *engine, const
 /** @brief Size figures. */
 void dd_engine_get_stats(const dd_engine_t *engine, dd_engine_stats_t *out);
 
+/* AWS JSON shapes (implemented in dd_engine_json.c, with the profile's JSON
+ * builders, so that they move together into one AWS-shapes module). */
+
 /**
  * @brief A violation event as a ListViolationEvents item: violationId,
  *        thingName, securityProfileName, behavior, metricValue (when

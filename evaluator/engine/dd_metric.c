@@ -286,6 +286,158 @@ bool dd_metric_topic_matches(const char *filter, const char *topic, const char *
     return match_levels(filter, topic, client_id);
 }
 
+/* ------------------------------------------------------------------ values of a report */
+
+/* A custom metric's value, when the report has it with the definition's type. */
+static bool custom_value(const char *name, dd_custom_type_t type, const dd_report_t *r,
+                         dd_datapoint_t *dp)
+{
+    size_t i;
+
+    for (i = 0; i < r->custom_count; i++) {
+        const dd_report_custom_t *c = &r->custom[i];
+        if (strcmp(c->name, name) != 0) {
+            continue;
+        }
+        switch (type) {
+        case DD_CUSTOM_TYPE_NUMBER:
+            if (c->kind != DD_CUSTOM_NUMBER) {
+                return false;
+            }
+            dp->kind = DD_VALUE_NUMBER;
+            dp->number = c->number;
+            return true;
+        case DD_CUSTOM_TYPE_NUMBER_LIST:
+            if (c->kind != DD_CUSTOM_NUMBER_LIST) {
+                return false;
+            }
+            dp->kind = DD_VALUE_NUMBERS;
+            dp->n = c->count;
+            dp->items = c->numbers;
+            return true;
+        case DD_CUSTOM_TYPE_STRING_LIST:
+            if (c->kind != DD_CUSTOM_STRING_LIST) {
+                return false;
+            }
+            dp->kind = DD_VALUE_STRINGS;
+            dp->n = c->count;
+            dp->items = c->strings;
+            return true;
+        case DD_CUSTOM_TYPE_IP_ADDRESS_LIST:
+            if (c->kind != DD_CUSTOM_IP_LIST) {
+                return false;
+            }
+            dp->kind = DD_VALUE_CIDRS;
+            dp->n = c->count;
+            dp->items = c->ips;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A listening-port or connection count: the list's total when the device
+ * sent one (it may truncate the list), else its length; 0 when absent. */
+static int64_t list_count(bool present, bool has_total, uint64_t total, size_t count)
+{
+    if (!present) {
+        return 0;
+    }
+    return (int64_t)(has_total ? total : count);
+}
+
+dd_metric_status_t dd_metric_from_report(dd_metric_id_t id, const char *custom_name,
+                                         dd_custom_type_t custom_type, const dd_report_t *r,
+                                         dd_datapoint_t *dp, int *counter)
+{
+    uint64_t values[DD_METRIC_COUNTERS];
+    uint32_t mask = 0;
+    int ch = -1;
+
+    if (r == NULL || dp == NULL || (id == DD_METRIC_CUSTOM && custom_name == NULL)) {
+        return DD_METRIC_BAD_PARAMETER;
+    }
+    memset(dp, 0, sizeof(*dp));
+    if (counter != NULL) {
+        *counter = -1;
+    }
+    switch (id) {
+    case DD_METRIC_ALL_BYTES_IN: ch = 0; break;
+    case DD_METRIC_ALL_BYTES_OUT: ch = 1; break;
+    case DD_METRIC_ALL_PACKETS_IN: ch = 2; break;
+    case DD_METRIC_ALL_PACKETS_OUT: ch = 3; break;
+    case DD_METRIC_NUM_LISTENING_TCP_PORTS:
+    case DD_METRIC_NUM_LISTENING_UDP_PORTS: {
+        const dd_report_ports_t *p =
+            id == DD_METRIC_NUM_LISTENING_TCP_PORTS ? &r->tcp_ports : &r->udp_ports;
+        if (!r->has_metrics) {
+            return DD_METRIC_NOT_FOUND;
+        }
+        dp->kind = DD_VALUE_COUNT;
+        dp->count = list_count(p->present, p->has_total, p->total, p->count);
+        return DD_METRIC_OK;
+    }
+    case DD_METRIC_NUM_ESTABLISHED_TCP_CONNECTIONS:
+        if (!r->has_metrics) {
+            return DD_METRIC_NOT_FOUND;
+        }
+        dp->kind = DD_VALUE_COUNT;
+        dp->count = list_count(r->tcp_conns.present, r->tcp_conns.has_total, r->tcp_conns.total,
+                               r->tcp_conns.count);
+        return DD_METRIC_OK;
+    case DD_METRIC_LISTENING_TCP_PORTS:
+    case DD_METRIC_LISTENING_UDP_PORTS: {
+        const dd_report_ports_t *p =
+            id == DD_METRIC_LISTENING_TCP_PORTS ? &r->tcp_ports : &r->udp_ports;
+        if (!r->has_metrics) {
+            return DD_METRIC_NOT_FOUND;
+        }
+        dp->kind = DD_VALUE_PORTS;
+        dp->n = p->present ? p->count : 0;
+        dp->items = dp->n > 0 ? (const void *)&p->items[0].port : NULL;
+        dp->stride = sizeof(dd_report_port_t);
+        return DD_METRIC_OK;
+    }
+    case DD_METRIC_DESTINATION_IP_ADDRESSES:
+        if (!r->has_metrics) {
+            return DD_METRIC_NOT_FOUND;
+        }
+        dp->kind = DD_VALUE_CIDRS;
+        dp->n = r->tcp_conns.present ? r->tcp_conns.count : 0;
+        dp->items = dp->n > 0 ? (const void *)&r->tcp_conns.items[0].remote_ip : NULL;
+        dp->stride = sizeof(dd_report_conn_t);
+        return DD_METRIC_OK;
+    case DD_METRIC_CUSTOM:
+        return custom_value(custom_name, custom_type, r, dp) ? DD_METRIC_OK : DD_METRIC_NOT_FOUND;
+    default: return DD_METRIC_NOT_FOUND;
+    }
+    if (dd_metric_report_counters(r, values, &mask) != DD_METRIC_OK ||
+        (mask & (1u << (unsigned)ch)) == 0) {
+        return DD_METRIC_NOT_FOUND;
+    }
+    dp->kind = DD_VALUE_COUNT;
+    dp->count = values[ch] > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)values[ch];
+    if (counter != NULL) {
+        *counter = ch;
+    }
+    return DD_METRIC_OK;
+}
+
+dd_metric_status_t dd_metric_report_counters(const dd_report_t *r,
+                                             uint64_t values[DD_METRIC_COUNTERS], uint32_t *mask)
+{
+    if (r == NULL || values == NULL || mask == NULL) {
+        return DD_METRIC_BAD_PARAMETER;
+    }
+    values[0] = r->net.bytes_in;
+    values[1] = r->net.bytes_out;
+    values[2] = r->net.packets_in;
+    values[3] = r->net.packets_out;
+    *mask = (r->net.has_bytes_in ? 1u : 0u) | (r->net.has_bytes_out ? 2u : 0u) |
+            (r->net.has_packets_in ? 4u : 0u) | (r->net.has_packets_out ? 8u : 0u);
+    return r->net.present ? DD_METRIC_OK : DD_METRIC_NOT_FOUND;
+}
+
 const char *dd_metric_strerror(dd_metric_status_t status)
 {
     switch (status) {

@@ -9,6 +9,10 @@
  * dimension *definitions* (dd_custom_metric_def_t, dd_dimension_def_t) are
  * plain caller-owned values; dd_metric_defs_t only points at the caller's
  * arrays for the duration of a call. Thread-safe (no mutable state).
+ *
+ * It also turns a decoded device report into metric values
+ * (dd_metric_from_report(), dd_metric_report_counters()): the datapoints
+ * borrow the report's arrays and are valid as long as the report is.
  */
 #ifndef DD_METRIC_H_
 #define DD_METRIC_H_
@@ -16,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "dd_report.h"
 
 /** Status codes of this module. */
 typedef enum dd_metric_status {
@@ -64,6 +70,20 @@ typedef enum dd_value_kind {
     DD_VALUE_NUMBERS, /**< "numbers": doubles */
     DD_VALUE_STRINGS  /**< "strings" */
 } dd_value_kind_t;
+
+/**
+ * A datapoint: one measured value of a metric. List kinds point at the
+ * first element and give a stride in bytes, so that ports and addresses can
+ * be read in place from report structures without copying.
+ */
+typedef struct dd_datapoint {
+    dd_value_kind_t kind; /**< COUNT, NUMBER, PORTS, CIDRS (addresses), NUMBERS, STRINGS. */
+    int64_t count;        /**< DD_VALUE_COUNT */
+    double number;        /**< DD_VALUE_NUMBER */
+    size_t n;             /**< List length. */
+    const void *items;    /**< First element: uint16_t, dd_ip_t, double or const char *. */
+    size_t stride;        /**< Bytes between elements (0 = natural size). */
+} dd_datapoint_t;
 
 /** Where a metric is measured. */
 typedef enum dd_metric_side {
@@ -226,6 +246,45 @@ const dd_dimension_def_t *dd_metric_defs_find_dimension(const dd_metric_defs_t *
  * @return true when @p topic matches.
  */
 bool dd_metric_topic_matches(const char *filter, const char *topic, const char *client_id);
+
+/** Delta counters a report's network stats carry (dd_metric_report_counters()). */
+#define DD_METRIC_COUNTERS 4
+
+/**
+ * @brief The datapoint a decoded device report carries for a device-side
+ *        metric (defender-spec.md §2.2, §2.3): the delta counters as reported
+ *        (the engine sums them over durationSeconds itself, see @p counter),
+ *        listening-port and connection counts (0 when the list is absent but
+ *        the metrics block is present), port and address lists, and a custom
+ *        metric's value when it has the metric's type.
+ * @param[in] id Metric; DD_METRIC_CUSTOM: the custom metric @p custom_name of
+ *               type @p custom_type (both ignored otherwise).
+ * @param[in] custom_name Custom metric name (may be NULL unless @p id is custom).
+ * @param[in] custom_type Custom metric type.
+ * @param[in] report Decoded report (borrowed: list datapoints point into it).
+ * @param[out] dp The datapoint.
+ * @param[out] counter The delta counter's index in dd_metric_report_counters()'
+ *                     order (bytes in, bytes out, packets in, packets out), -1 for
+ *                     every other metric. May be NULL.
+ * @return DD_METRIC_OK, DD_METRIC_BAD_PARAMETER or DD_METRIC_NOT_FOUND (the
+ *         report carries no value for it, the custom value has another type,
+ *         or the metric is cloud-side).
+ */
+dd_metric_status_t dd_metric_from_report(dd_metric_id_t id, const char *custom_name,
+                                         dd_custom_type_t custom_type, const dd_report_t *report,
+                                         dd_datapoint_t *dp, int *counter);
+
+/**
+ * @brief The delta counters of a report's network stats, as one sample of
+ *        the per-thing history that windowed sums read.
+ * @param[in] report Decoded report.
+ * @param[out] values Bytes in, bytes out, packets in, packets out (0 when absent).
+ * @param[out] mask Bit i set when values[i] was reported.
+ * @return DD_METRIC_OK, DD_METRIC_BAD_PARAMETER or DD_METRIC_NOT_FOUND (no
+ *         network stats in the report).
+ */
+dd_metric_status_t dd_metric_report_counters(const dd_report_t *report,
+                                             uint64_t values[DD_METRIC_COUNTERS], uint32_t *mask);
 
 /** @return Static text for @p status. */
 const char *dd_metric_strerror(dd_metric_status_t status);

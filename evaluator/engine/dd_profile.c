@@ -103,12 +103,12 @@ static const double STAT_VALUES[DD_STAT_COUNT_] = {
     -1.0, 0.0, 0.1, 0.01, 1.0, 10.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0,
 };
 
-const char *dd_statistic_name(dd_statistic_t stat)
+const char *dd_profile_statistic_name(dd_statistic_t stat)
 {
     return (unsigned)stat < DD_STAT_COUNT_ ? STAT_NAMES[stat] : "";
 }
 
-double dd_statistic_percentile(dd_statistic_t stat)
+double dd_profile_statistic_percentile(dd_statistic_t stat)
 {
     return (unsigned)stat < DD_STAT_COUNT_ ? STAT_VALUES[stat] : -1.0;
 }
@@ -126,7 +126,7 @@ static bool statistic_parse(const char *text, dd_statistic_t *out)
     return false;
 }
 
-const char *dd_ml_confidence_name(dd_ml_confidence_t level)
+const char *dd_profile_ml_confidence_name(dd_ml_confidence_t level)
 {
     switch (level) {
     case DD_ML_LOW: return "LOW";
@@ -151,51 +151,9 @@ static bool ml_parse(const char *text, dd_ml_confidence_t *out)
     return true;
 }
 
-const char *dd_criteria_type_name(dd_criteria_type_t type)
-{
-    switch (type) {
-    case DD_CRITERIA_STATIC: return "STATIC";
-    case DD_CRITERIA_STATISTICAL: return "STATISTICAL";
-    case DD_CRITERIA_MACHINE_LEARNING: return "MACHINE_LEARNING";
-    case DD_CRITERIA_NONE: break;
-    }
-    return "";
-}
-
-dd_profile_status_t dd_criteria_type_parse(const char *text, dd_criteria_type_t *out)
-{
-    if (text == NULL || out == NULL) {
-        return DD_PROFILE_BAD_PARAMETER;
-    }
-    if (strcmp(text, "STATIC") == 0) {
-        *out = DD_CRITERIA_STATIC;
-    } else if (strcmp(text, "STATISTICAL") == 0) {
-        *out = DD_CRITERIA_STATISTICAL;
-    } else if (strcmp(text, "MACHINE_LEARNING") == 0) {
-        *out = DD_CRITERIA_MACHINE_LEARNING;
-    } else {
-        return DD_PROFILE_INVALID;
-    }
-    return DD_PROFILE_OK;
-}
-
-dd_criteria_type_t dd_behavior_criteria_type(const dd_behavior_t *behavior)
-{
-    if (behavior == NULL || !behavior->has_criteria) {
-        return DD_CRITERIA_NONE;
-    }
-    if (behavior->criteria.ml != DD_ML_NONE) {
-        return DD_CRITERIA_MACHINE_LEARNING;
-    }
-    if (behavior->criteria.statistic != DD_STAT_NONE) {
-        return DD_CRITERIA_STATISTICAL;
-    }
-    return DD_CRITERIA_STATIC;
-}
-
 /* ------------------------------------------------------------------ free */
 
-void dd_metric_value_free(dd_metric_value_t *value)
+void dd_profile_metric_value_free(dd_metric_value_t *value)
 {
     if (value == NULL) {
         return;
@@ -208,12 +166,12 @@ void dd_metric_value_free(dd_metric_value_t *value)
     memset(value, 0, sizeof(*value));
 }
 
-void dd_behavior_free(dd_behavior_t *behavior)
+void dd_profile_behavior_free(dd_behavior_t *behavior)
 {
     if (behavior == NULL) {
         return;
     }
-    dd_metric_value_free(&behavior->criteria.value);
+    dd_profile_metric_value_free(&behavior->criteria.value);
     memset(behavior, 0, sizeof(*behavior));
 }
 
@@ -226,7 +184,7 @@ void dd_profile_free(dd_profile_t *profile)
     }
     free(profile->description);
     for (i = 0; i < profile->behavior_count; i++) {
-        dd_behavior_free(&profile->behaviors[i]);
+        dd_profile_behavior_free(&profile->behaviors[i]);
     }
     free(profile->behaviors);
     free(profile->sns_target_arn);
@@ -294,8 +252,8 @@ static bool cidr_text_ok(const char *s)
     return true;
 }
 
-dd_profile_status_t dd_metric_value_parse_cjson(const cJSON *obj, dd_metric_value_t *out,
-                                                dd_profile_error_t *err)
+dd_profile_status_t dd_profile_metric_value_parse_cjson(const cJSON *obj, dd_metric_value_t *out,
+                                                        dd_profile_error_t *err)
 {
     dd_profile_status_t st = DD_PROFILE_OK;
     const cJSON *m;
@@ -403,7 +361,7 @@ dd_profile_status_t dd_metric_value_parse_cjson(const cJSON *obj, dd_metric_valu
         st = parse_string_array(m, &out->strings, &out->string_count, "value.strings", err);
     }
     if (st != DD_PROFILE_OK) {
-        dd_metric_value_free(out);
+        dd_profile_metric_value_free(out);
     }
     return st;
 }
@@ -496,7 +454,7 @@ static dd_profile_status_t parse_criteria(const cJSON *obj, dd_behavior_criteria
     m = cJSON_GetObjectItemCaseSensitive(obj, "value");
     if (m != NULL && !cJSON_IsNull(m)) {
         dd_profile_error_t sub;
-        st = dd_metric_value_parse_cjson(m, &c->value, &sub);
+        st = dd_profile_metric_value_parse_cjson(m, &c->value, &sub);
         if (st != DD_PROFILE_OK) {
             set_err(err, "%s is malformed. %s", who, sub.message);
             return st;
@@ -538,8 +496,8 @@ static dd_profile_status_t parse_criteria(const cJSON *obj, dd_behavior_criteria
     return st;
 }
 
-dd_profile_status_t dd_behavior_parse_cjson(const cJSON *obj, dd_behavior_t *out,
-                                            dd_profile_error_t *err)
+dd_profile_status_t dd_profile_behavior_parse_cjson(const cJSON *obj, dd_behavior_t *out,
+                                                    dd_profile_error_t *err)
 {
     dd_profile_status_t st = DD_PROFILE_OK;
     const cJSON *m;
@@ -587,7 +545,7 @@ dd_profile_status_t dd_behavior_parse_cjson(const cJSON *obj, dd_behavior_t *out
             parse_bool(obj, "exportMetric", &out->has_export_metric, &out->export_metric, who, err);
     }
     if (st != DD_PROFILE_OK) {
-        dd_behavior_free(out);
+        dd_profile_behavior_free(out);
     }
     return st;
 }
@@ -610,10 +568,10 @@ static dd_profile_status_t parse_behaviors(const cJSON *arr, dd_behavior_t **out
         return DD_PROFILE_NO_MEMORY;
     }
     cJSON_ArrayForEach (it, arr) {
-        dd_profile_status_t st = dd_behavior_parse_cjson(it, &list[i], err);
+        dd_profile_status_t st = dd_profile_behavior_parse_cjson(it, &list[i], err);
         if (st != DD_PROFILE_OK) {
             while (i > 0) {
-                dd_behavior_free(&list[--i]);
+                dd_profile_behavior_free(&list[--i]);
             }
             free(list);
             return st;
@@ -1125,7 +1083,7 @@ dd_profile_status_t dd_profile_validate_behaviors_json(const char *body, size_t 
     }
     st = dd_profile_validate_behaviors(list, count, defs, errs);
     for (i = 0; i < count; i++) {
-        dd_behavior_free(&list[i]);
+        dd_profile_behavior_free(&list[i]);
     }
     free(list);
     return st;
@@ -1284,242 +1242,6 @@ dd_profile_status_t dd_profile_validate(const dd_profile_t *profile, const dd_me
     return DD_PROFILE_OK;
 }
 
-/* ------------------------------------------------------------------ serialise */
-
-cJSON *dd_profile_time_json(int64_t ms)
-{
-    if (ms % 1000 == 0) {
-        return cJSON_CreateNumber((double)(ms / 1000));
-    }
-    return cJSON_CreateNumber((double)ms / 1000.0);
-}
-
-static bool add_string_array(cJSON *obj, const char *key, char *const *list, size_t count)
-{
-    cJSON *arr = cJSON_AddArrayToObject(obj, key);
-    size_t i;
-
-    if (arr == NULL) {
-        return false;
-    }
-    for (i = 0; i < count; i++) {
-        cJSON *s = cJSON_CreateString(list[i]);
-        if (s == NULL || !cJSON_AddItemToArray(arr, s)) {
-            cJSON_Delete(s);
-            return false;
-        }
-    }
-    return true;
-}
-
-cJSON *dd_metric_value_to_json(const dd_metric_value_t *v)
-{
-    cJSON *obj;
-    bool ok = true;
-    size_t i;
-
-    if (v == NULL) {
-        return NULL;
-    }
-    obj = cJSON_CreateObject();
-    if (obj == NULL) {
-        return NULL;
-    }
-    if (v->members & DD_MV_COUNT) {
-        ok = ok && cJSON_AddNumberToObject(obj, "count", (double)v->count) != NULL;
-    }
-    if (v->members & DD_MV_CIDRS) {
-        ok = ok && add_string_array(obj, "cidrs", v->cidrs, v->cidr_count);
-    }
-    if (v->members & DD_MV_PORTS) {
-        cJSON *arr = cJSON_AddArrayToObject(obj, "ports");
-        ok = ok && arr != NULL;
-        for (i = 0; ok && i < v->port_count; i++) {
-            ok = cJSON_AddItemToArray(arr, cJSON_CreateNumber(v->ports[i]));
-        }
-    }
-    if (v->members & DD_MV_NUMBER) {
-        ok = ok && cJSON_AddNumberToObject(obj, "number", v->number) != NULL;
-    }
-    if (v->members & DD_MV_NUMBERS) {
-        cJSON *arr = cJSON_AddArrayToObject(obj, "numbers");
-        ok = ok && arr != NULL;
-        for (i = 0; ok && i < v->number_count; i++) {
-            ok = cJSON_AddItemToArray(arr, cJSON_CreateNumber(v->numbers[i]));
-        }
-    }
-    if (v->members & DD_MV_STRINGS) {
-        ok = ok && add_string_array(obj, "strings", v->strings, v->string_count);
-    }
-    if (!ok) {
-        cJSON_Delete(obj);
-        return NULL;
-    }
-    return obj;
-}
-
-static bool add_dimension(cJSON *obj, const char *name, bool has_op, dd_dim_op_t op)
-{
-    cJSON *d = cJSON_AddObjectToObject(obj, "metricDimension");
-
-    return d != NULL && cJSON_AddStringToObject(d, "dimensionName", name) != NULL &&
-           (!has_op ||
-            cJSON_AddStringToObject(d, "operator", op == DD_DIM_NOT_IN ? "NOT_IN" : "IN") != NULL);
-}
-
-cJSON *dd_behavior_to_json(const dd_behavior_t *b)
-{
-    cJSON *obj;
-    bool ok;
-
-    if (b == NULL) {
-        return NULL;
-    }
-    obj = cJSON_CreateObject();
-    if (obj == NULL) {
-        return NULL;
-    }
-    ok = cJSON_AddStringToObject(obj, "name", b->name) != NULL;
-    if (ok && b->has_metric) {
-        ok = cJSON_AddStringToObject(obj, "metric", b->metric) != NULL;
-    }
-    if (ok && b->has_dimension) {
-        ok = add_dimension(obj, b->dimension, b->has_dimension_op, b->dimension_op);
-    }
-    if (ok && b->has_criteria) {
-        const dd_behavior_criteria_t *c = &b->criteria;
-        cJSON *cj = cJSON_AddObjectToObject(obj, "criteria");
-        ok = cj != NULL;
-        if (ok && c->has_operator) {
-            ok =
-                cJSON_AddStringToObject(cj, "comparisonOperator", dd_metric_op_name(c->op)) != NULL;
-        }
-        if (ok && c->has_value) {
-            cJSON *v = dd_metric_value_to_json(&c->value);
-            ok = v != NULL && cJSON_AddItemToObject(cj, "value", v);
-        }
-        if (ok && c->has_duration) {
-            ok = cJSON_AddNumberToObject(cj, "durationSeconds", (double)c->duration_s) != NULL;
-        }
-        if (ok && c->has_to_alarm) {
-            ok = cJSON_AddNumberToObject(cj, "consecutiveDatapointsToAlarm", (double)c->to_alarm) !=
-                 NULL;
-        }
-        if (ok && c->has_to_clear) {
-            ok = cJSON_AddNumberToObject(cj, "consecutiveDatapointsToClear", (double)c->to_clear) !=
-                 NULL;
-        }
-        if (ok && c->statistic != DD_STAT_NONE) {
-            cJSON *s = cJSON_AddObjectToObject(cj, "statisticalThreshold");
-            ok = s != NULL &&
-                 cJSON_AddStringToObject(s, "statistic", dd_statistic_name(c->statistic)) != NULL;
-        }
-        if (ok && c->ml != DD_ML_NONE) {
-            cJSON *s = cJSON_AddObjectToObject(cj, "mlDetectionConfig");
-            ok = s != NULL && cJSON_AddStringToObject(s, "confidenceLevel",
-                                                      dd_ml_confidence_name(c->ml)) != NULL;
-        }
-    }
-    if (ok && b->has_suppress_alerts) {
-        ok = cJSON_AddBoolToObject(obj, "suppressAlerts", b->suppress_alerts) != NULL;
-    }
-    if (ok && b->has_export_metric) {
-        ok = cJSON_AddBoolToObject(obj, "exportMetric", b->export_metric) != NULL;
-    }
-    if (!ok) {
-        cJSON_Delete(obj);
-        return NULL;
-    }
-    return obj;
-}
-
-cJSON *dd_profile_to_json(const dd_profile_t *p, const dd_arn_ctx_t *arn, unsigned flags)
-{
-    cJSON *obj;
-    bool ok;
-    size_t i;
-    dd_arn_ctx_t def_arn;
-
-    if (p == NULL) {
-        return NULL;
-    }
-    if (arn == NULL) {
-        dd_arn_ctx_default(&def_arn);
-        arn = &def_arn;
-    }
-    obj = cJSON_CreateObject();
-    if (obj == NULL) {
-        return NULL;
-    }
-    ok = cJSON_AddStringToObject(obj, "securityProfileName", p->name) != NULL;
-    if (ok && (flags & DD_PROFILE_JSON_DESCRIBE)) {
-        char buf[DD_ARN_MAX];
-        ok = dd_arn_format(arn, DD_NAME_SECURITY_PROFILE, p->name, buf, sizeof(buf)) ==
-                 DD_NAMES_OK &&
-             cJSON_AddStringToObject(obj, "securityProfileArn", buf) != NULL;
-    }
-    if (ok && p->description != NULL) {
-        ok = cJSON_AddStringToObject(obj, "securityProfileDescription", p->description) != NULL;
-    }
-    if (ok && (p->has_behaviors || (flags & DD_PROFILE_JSON_DESCRIBE))) {
-        cJSON *arr = cJSON_AddArrayToObject(obj, "behaviors");
-        ok = arr != NULL;
-        for (i = 0; ok && i < p->behavior_count; i++) {
-            cJSON *b = dd_behavior_to_json(&p->behaviors[i]);
-            ok = b != NULL && cJSON_AddItemToArray(arr, b);
-        }
-    }
-    if (ok && p->has_alert_target) {
-        cJSON *at = cJSON_AddObjectToObject(obj, "alertTargets");
-        cJSON *sns = at != NULL ? cJSON_AddObjectToObject(at, "SNS") : NULL;
-        ok = sns != NULL &&
-             cJSON_AddStringToObject(sns, "alertTargetArn", p->sns_target_arn) != NULL &&
-             cJSON_AddStringToObject(sns, "roleArn", p->sns_role_arn) != NULL;
-    }
-    if (ok && p->has_retain_v1) {
-        ok = add_string_array(obj, "additionalMetricsToRetain", p->retain_v1, p->retain_v1_count);
-    }
-    if (ok && p->has_retain_v2) {
-        cJSON *arr = cJSON_AddArrayToObject(obj, "additionalMetricsToRetainV2");
-        ok = arr != NULL;
-        for (i = 0; ok && i < p->retain_count; i++) {
-            const dd_metric_to_retain_t *r = &p->retain[i];
-            cJSON *o = cJSON_CreateObject();
-            ok = o != NULL && cJSON_AddItemToArray(arr, o) &&
-                 cJSON_AddStringToObject(o, "metric", r->metric) != NULL;
-            if (ok && r->has_dimension) {
-                ok = add_dimension(o, r->dimension, r->has_dimension_op, r->dimension_op);
-            }
-            if (ok && r->has_export_metric) {
-                ok = cJSON_AddBoolToObject(o, "exportMetric", r->export_metric) != NULL;
-            }
-        }
-    }
-    if (ok && p->has_export_config) {
-        cJSON *e = cJSON_AddObjectToObject(obj, "metricsExportConfig");
-        ok = e != NULL && cJSON_AddStringToObject(e, "mqttTopic", p->export_topic) != NULL &&
-             cJSON_AddStringToObject(e, "roleArn", p->export_role_arn) != NULL;
-    }
-    if (ok && (flags & DD_PROFILE_JSON_DESCRIBE)) {
-        bool ms = (flags & DD_PROFILE_JSON_DATES_MS) != 0;
-        ok = cJSON_AddNumberToObject(obj, "version", (double)p->version) != NULL &&
-             cJSON_AddItemToObject(obj, "creationDate",
-                                   ms ? cJSON_CreateNumber((double)p->creation_ms)
-                                      : dd_profile_time_json(p->creation_ms)) &&
-             cJSON_AddItemToObject(obj, "lastModifiedDate",
-                                   ms ? cJSON_CreateNumber((double)p->modified_ms)
-                                      : dd_profile_time_json(p->modified_ms));
-    }
-    if (ok && (flags & DD_PROFILE_JSON_TARGETS)) {
-        ok = add_string_array(obj, "targets", p->targets, p->target_count);
-    }
-    if (!ok) {
-        cJSON_Delete(obj);
-        return NULL;
-    }
-    return obj;
-}
-
 /* ------------------------------------------------------------------ copy */
 
 static bool copy_strings(char **src, size_t n, char ***dst)
@@ -1557,7 +1279,8 @@ static bool copy_mem(const void *src, size_t n, size_t size, void **dst)
     return true;
 }
 
-dd_profile_status_t dd_metric_value_copy(const dd_metric_value_t *src, dd_metric_value_t *out)
+dd_profile_status_t dd_profile_metric_value_copy(const dd_metric_value_t *src,
+                                                 dd_metric_value_t *out)
 {
     bool ok;
 
@@ -1574,19 +1297,19 @@ dd_profile_status_t dd_metric_value_copy(const dd_metric_value_t *src, dd_metric
          copy_mem(src->numbers, src->number_count, sizeof(double), (void **)&out->numbers) &&
          copy_strings(src->strings, src->string_count, &out->strings);
     if (!ok) {
-        dd_metric_value_free(out);
+        dd_profile_metric_value_free(out);
         return DD_PROFILE_NO_MEMORY;
     }
     return DD_PROFILE_OK;
 }
 
-dd_profile_status_t dd_behavior_copy(const dd_behavior_t *src, dd_behavior_t *out)
+dd_profile_status_t dd_profile_behavior_copy(const dd_behavior_t *src, dd_behavior_t *out)
 {
     if (src == NULL || out == NULL) {
         return DD_PROFILE_BAD_PARAMETER;
     }
     *out = *src;
-    return dd_metric_value_copy(&src->criteria.value, &out->criteria.value);
+    return dd_profile_metric_value_copy(&src->criteria.value, &out->criteria.value);
 }
 
 dd_profile_status_t dd_profile_copy(const dd_profile_t *src, dd_profile_t *out)
@@ -1615,7 +1338,7 @@ dd_profile_status_t dd_profile_copy(const dd_profile_t *src, dd_profile_t *out)
         out->behaviors = calloc(src->behavior_count, sizeof(dd_behavior_t));
         ok = out->behaviors != NULL;
         for (i = 0; ok && i < src->behavior_count; i++) {
-            ok = dd_behavior_copy(&src->behaviors[i], &out->behaviors[i]) == DD_PROFILE_OK;
+            ok = dd_profile_behavior_copy(&src->behaviors[i], &out->behaviors[i]) == DD_PROFILE_OK;
             if (ok) {
                 out->behavior_count = i + 1;
             }
@@ -1651,7 +1374,7 @@ dd_profile_status_t dd_profile_copy(const dd_profile_t *src, dd_profile_t *out)
     return DD_PROFILE_OK;
 }
 
-bool dd_behavior_equal(const dd_behavior_t *a, const dd_behavior_t *b)
+bool dd_profile_behavior_equal(const dd_behavior_t *a, const dd_behavior_t *b)
 {
     cJSON *ja;
     cJSON *jb;
@@ -1660,8 +1383,8 @@ bool dd_behavior_equal(const dd_behavior_t *a, const dd_behavior_t *b)
     if (a == NULL || b == NULL) {
         return a == b;
     }
-    ja = dd_behavior_to_json(a);
-    jb = dd_behavior_to_json(b);
+    ja = dd_profile_behavior_to_json(a);
+    jb = dd_profile_behavior_to_json(b);
     eq = ja != NULL && jb != NULL && cJSON_Compare(ja, jb, true);
     cJSON_Delete(ja);
     cJSON_Delete(jb);

@@ -6,7 +6,7 @@
  *
  * Ownership: a dd_profile_t / dd_behavior_t / dd_metric_value_t owns every
  * string and array it points to; release with dd_profile_free(),
- * dd_behavior_free() or dd_metric_value_free() (all safe on zeroed values).
+ * dd_profile_behavior_free() or dd_profile_metric_value_free() (all safe on zeroed values).
  * Parsing never leaves a half-filled value behind on failure. Serialisers
  * return new cJSON trees that the caller deletes with cJSON_Delete().
  * No global state: thread-safe on distinct objects.
@@ -96,14 +96,6 @@ typedef enum dd_ml_confidence {
 
 /** MetricDimension.operator. */
 typedef enum dd_dim_op { DD_DIM_IN = 0, DD_DIM_NOT_IN } dd_dim_op_t;
-
-/** Behavior kinds for the behaviorCriteriaType filter. */
-typedef enum dd_criteria_type {
-    DD_CRITERIA_STATIC = 0,
-    DD_CRITERIA_STATISTICAL,
-    DD_CRITERIA_MACHINE_LEARNING,
-    DD_CRITERIA_NONE /**< Behavior without criteria. */
-} dd_criteria_type_t;
 
 /** BehaviorCriteria. */
 typedef struct dd_behavior_criteria {
@@ -220,15 +212,15 @@ dd_profile_status_t dd_profile_parse_cjson(const cJSON *obj, const char *name, d
  * @param[out] err Optional: the message.
  * @return As dd_profile_parse().
  */
-dd_profile_status_t dd_behavior_parse_cjson(const cJSON *obj, dd_behavior_t *out,
-                                            dd_profile_error_t *err);
+dd_profile_status_t dd_profile_behavior_parse_cjson(const cJSON *obj, dd_behavior_t *out,
+                                                    dd_profile_error_t *err);
 
 /**
  * @brief Parses a MetricValue object.
  * @return As dd_profile_parse().
  */
-dd_profile_status_t dd_metric_value_parse_cjson(const cJSON *obj, dd_metric_value_t *out,
-                                                dd_profile_error_t *err);
+dd_profile_status_t dd_profile_metric_value_parse_cjson(const cJSON *obj, dd_metric_value_t *out,
+                                                        dd_profile_error_t *err);
 
 /**
  * @brief Validates a whole profile: name, description, behaviors (every rule
@@ -271,23 +263,39 @@ dd_profile_status_t dd_profile_validate_behaviors_json(const char *body, size_t 
                                                        const dd_metric_defs_t *defs,
                                                        dd_profile_errors_t *errs);
 
-/** @return The kind of a behavior's criteria (STATIC, STATISTICAL, MACHINE_LEARNING, NONE). */
-dd_criteria_type_t dd_behavior_criteria_type(const dd_behavior_t *behavior);
-
-/** @brief Parses "STATIC", "STATISTICAL", "MACHINE_LEARNING". */
-dd_profile_status_t dd_criteria_type_parse(const char *text, dd_criteria_type_t *out);
-
-/** @return "STATIC", ... ("" for NONE). */
-const char *dd_criteria_type_name(dd_criteria_type_t type);
-
 /** @return "p50", ... ("" for NONE). */
-const char *dd_statistic_name(dd_statistic_t stat);
+const char *dd_profile_statistic_name(dd_statistic_t stat);
 
 /** @return The percentile of @p stat (p99.9 -> 99.9), or -1 for NONE. */
-double dd_statistic_percentile(dd_statistic_t stat);
+double dd_profile_statistic_percentile(dd_statistic_t stat);
 
 /** @return "LOW", "MEDIUM", "HIGH" ("" for NONE). */
-const char *dd_ml_confidence_name(dd_ml_confidence_t level);
+const char *dd_profile_ml_confidence_name(dd_ml_confidence_t level);
+
+/** @brief Deep copy; @p out is zeroed first. */
+dd_profile_status_t dd_profile_copy(const dd_profile_t *src, dd_profile_t *out);
+
+/** @brief Deep copy of a behavior. */
+dd_profile_status_t dd_profile_behavior_copy(const dd_behavior_t *src, dd_behavior_t *out);
+
+/** @brief Deep copy of a metric value. */
+dd_profile_status_t dd_profile_metric_value_copy(const dd_metric_value_t *src,
+                                                 dd_metric_value_t *out);
+
+/** @return true when two behaviors serialise identically. */
+bool dd_profile_behavior_equal(const dd_behavior_t *a, const dd_behavior_t *b);
+
+/** @brief Releases a profile and zeroes it; NULL is ignored. */
+void dd_profile_free(dd_profile_t *profile);
+
+/** @brief Releases a behavior's arrays and zeroes it. */
+void dd_profile_behavior_free(dd_behavior_t *behavior);
+
+/** @brief Releases a metric value's arrays and zeroes it. */
+void dd_profile_metric_value_free(dd_metric_value_t *value);
+
+/* AWS JSON shapes (implemented in dd_engine_json.c, with the engine's other
+ * JSON builders, so that they move together into one AWS-shapes module). */
 
 /**
  * @brief Serialises a profile.
@@ -300,31 +308,10 @@ const char *dd_ml_confidence_name(dd_ml_confidence_t level);
 cJSON *dd_profile_to_json(const dd_profile_t *profile, const dd_arn_ctx_t *arn, unsigned flags);
 
 /** @return A new cJSON object for the Behavior (violations, SNS), or NULL. */
-cJSON *dd_behavior_to_json(const dd_behavior_t *behavior);
+cJSON *dd_profile_behavior_to_json(const dd_behavior_t *behavior);
 
 /** @return A new cJSON object for the MetricValue, or NULL. */
-cJSON *dd_metric_value_to_json(const dd_metric_value_t *value);
-
-/** @brief Deep copy; @p out is zeroed first. */
-dd_profile_status_t dd_profile_copy(const dd_profile_t *src, dd_profile_t *out);
-
-/** @brief Deep copy of a behavior. */
-dd_profile_status_t dd_behavior_copy(const dd_behavior_t *src, dd_behavior_t *out);
-
-/** @brief Deep copy of a metric value. */
-dd_profile_status_t dd_metric_value_copy(const dd_metric_value_t *src, dd_metric_value_t *out);
-
-/** @return true when two behaviors serialise identically. */
-bool dd_behavior_equal(const dd_behavior_t *a, const dd_behavior_t *b);
-
-/** @brief Releases a profile and zeroes it; NULL is ignored. */
-void dd_profile_free(dd_profile_t *profile);
-
-/** @brief Releases a behavior's arrays and zeroes it. */
-void dd_behavior_free(dd_behavior_t *behavior);
-
-/** @brief Releases a metric value's arrays and zeroes it. */
-void dd_metric_value_free(dd_metric_value_t *value);
+cJSON *dd_profile_metric_value_to_json(const dd_metric_value_t *value);
 
 /**
  * @brief Formats an epoch-ms time as the REST API's epoch seconds

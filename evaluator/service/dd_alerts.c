@@ -79,7 +79,7 @@ dd_alerts_status_t dd_alerts_message(const dd_violation_event_t *ev, char **out)
     /* Member order as in the captured deliveries of defender-spec.md §5.2. */
     ok = cJSON_AddNumberToObject(root, "violationEventTime", (double)ev->time_ms) != NULL &&
          cJSON_AddStringToObject(root, "thingName", ev->thing) != NULL &&
-         add_item(root, "behavior", dd_behavior_to_json(ev->behavior)) &&
+         add_item(root, "behavior", dd_profile_behavior_to_json(ev->behavior)) &&
          cJSON_AddStringToObject(root, "violationEventType", dd_alarm_event_name(ev->type)) != NULL;
     if (ok && ev->has_value && ev->type != DD_ALARM_INVALIDATED) {
         ok = add_item(root, "metricValue", dd_datapoint_to_json(&ev->value));

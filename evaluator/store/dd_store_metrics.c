@@ -9,7 +9,7 @@
 #include "dd_log.h"
 
 /* The one place the store prints JSON: the engine's own serializers
- * (dd_behavior_to_json(), dd_profile_to_json(), dd_datapoint_to_json()) give
+ * (dd_profile_behavior_to_json(), dd_profile_to_json(), dd_datapoint_to_json()) give
  * the stored form of a behavior, a profile definition or an unusual value.
  * It goes once the engine offers them as text. */
 char *store_json_text(cJSON *j)

@@ -14,7 +14,7 @@ void store_sink_event(void *ctx, const dd_violation_event_t *ev)
     sqlite3_stmt *st = s->st[ST_INS_EVENT];
     char vbuf[512];
     char *value = ev->has_value ? store_value_text(&ev->value, vbuf, sizeof(vbuf)) : NULL;
-    char *beh = store_json_text(dd_behavior_to_json(ev->behavior));
+    char *beh = store_json_text(dd_profile_behavior_to_json(ev->behavior));
 
     if (beh == NULL || (ev->has_value && value == NULL)) {
         store_sink_fail(s, DD_STORE_NO_MEMORY);
@@ -24,7 +24,7 @@ void store_sink_event(void *ctx, const dd_violation_event_t *ev)
         (void)sqlite3_bind_text(st, 3, ev->profile, -1, SQLITE_STATIC);
         (void)sqlite3_bind_text(st, 4, ev->behavior->name, -1, SQLITE_STATIC);
         (void)sqlite3_bind_text(st, 5, beh, -1, SQLITE_STATIC);
-        (void)sqlite3_bind_int(st, 6, (int)dd_behavior_criteria_type(ev->behavior));
+        (void)sqlite3_bind_int(st, 6, (int)dd_criteria_type_of(ev->behavior));
         (void)sqlite3_bind_int(st, 7, ev->suppressed ? 1 : 0);
         (void)sqlite3_bind_text(st, 8, dd_alarm_event_name(ev->type), -1, SQLITE_STATIC);
         (void)dd_db_bind_text(st, 9, value);
@@ -65,7 +65,7 @@ void store_sink_active(void *ctx, const dd_active_violation_t *av)
     }
     {
         sqlite3_stmt *st = s->st[ST_INS_ACTIVE];
-        char *beh = store_json_text(dd_behavior_to_json(av->behavior));
+        char *beh = store_json_text(dd_profile_behavior_to_json(av->behavior));
         if (beh == NULL) {
             store_sink_fail(s, DD_STORE_NO_MEMORY);
         } else {
@@ -74,7 +74,7 @@ void store_sink_active(void *ctx, const dd_active_violation_t *av)
             (void)sqlite3_bind_text(st, 3, av->profile, -1, SQLITE_STATIC);
             (void)sqlite3_bind_text(st, 4, av->behavior->name, -1, SQLITE_STATIC);
             (void)sqlite3_bind_text(st, 5, beh, -1, SQLITE_STATIC);
-            (void)sqlite3_bind_int(st, 6, (int)dd_behavior_criteria_type(av->behavior));
+            (void)sqlite3_bind_int(st, 6, (int)dd_criteria_type_of(av->behavior));
             (void)sqlite3_bind_int(st, 7, av->suppressed ? 1 : 0);
             (void)dd_db_bind_text(st, 8, value);
             (void)sqlite3_bind_int64(st, 9, av->last_violation_ms);

@@ -56,7 +56,7 @@ static void make_event(event_fixture_t *f, dd_alarm_transition_t type, int64_t c
 
     assert_non_null(obj);
     memset(f, 0, sizeof(*f));
-    assert_int_equal(dd_behavior_parse_cjson(obj, &f->behavior, NULL), DD_PROFILE_OK);
+    assert_int_equal(dd_profile_behavior_parse_cjson(obj, &f->behavior, NULL), DD_PROFILE_OK);
     cJSON_Delete(obj);
     f->ev.violation_id = "37e18651d207bbc74236c13faf146127";
     f->ev.thing = "dev-IZWB";
@@ -134,7 +134,7 @@ static void test_dd_alerts_message_in_alarm_as_captured(void **state)
     assert_null(strchr(text, '\n'));
     cJSON_Delete(root);
     free(text);
-    dd_behavior_free(&f.behavior);
+    dd_profile_behavior_free(&f.behavior);
 }
 
 static void test_dd_alerts_message_alarm_cleared_same_members(void **state)
@@ -154,7 +154,7 @@ static void test_dd_alerts_message_alarm_cleared_same_members(void **state)
     cJSON_Delete(want);
     cJSON_Delete(root);
     free(text);
-    dd_behavior_free(&f.behavior);
+    dd_profile_behavior_free(&f.behavior);
 }
 
 static void test_dd_alerts_message_invalidated_has_verification_no_value(void **state)
@@ -185,7 +185,7 @@ static void test_dd_alerts_message_invalidated_has_verification_no_value(void **
     assert_string_equal(member_string(root, "verificationState"), "UNKNOWN");
     cJSON_Delete(root);
     free(text);
-    dd_behavior_free(&f.behavior);
+    dd_profile_behavior_free(&f.behavior);
 }
 
 static void test_dd_alerts_message_list_value_and_no_value(void **state)
@@ -225,7 +225,7 @@ static void test_dd_alerts_message_list_value_and_no_value(void **state)
     assert_int_equal(dd_alerts_message(NULL, &text), DD_ALERTS_BAD_PARAMETER);
     f.ev.thing = "t";
     assert_int_equal(dd_alerts_message(&f.ev, NULL), DD_ALERTS_BAD_PARAMETER);
-    dd_behavior_free(&f.behavior);
+    dd_profile_behavior_free(&f.behavior);
 }
 
 /* ---------------------------------------------------------------- envelopes */
@@ -313,7 +313,7 @@ static void test_dd_alerts_sns_topic_not_for_suppressed(void **state)
     assert_null(name);
     assert_int_equal(dd_alerts_sns_topic(NULL, &profile, &name), DD_ALERTS_BAD_PARAMETER);
     assert_int_equal(dd_alerts_sns_topic(&f.ev, &profile, NULL), DD_ALERTS_BAD_PARAMETER);
-    dd_behavior_free(&f.behavior);
+    dd_profile_behavior_free(&f.behavior);
 }
 
 static void test_dd_alerts_sns_notification(void **state)
@@ -348,7 +348,7 @@ static void test_dd_alerts_sns_notification(void **state)
     assert_int_equal(dd_alerts_sns_notification(TOPIC_ARN, message, 0, NULL),
                      DD_ALERTS_BAD_PARAMETER);
     free(message);
-    dd_behavior_free(&f.behavior);
+    dd_profile_behavior_free(&f.behavior);
 }
 
 static void test_dd_alerts_lambda_event_envelope(void **state)
@@ -390,7 +390,7 @@ static void test_dd_alerts_lambda_event_envelope(void **state)
     assert_int_equal(dd_alerts_lambda_event(TOPIC_ARN, NULL, 0, &text), DD_ALERTS_BAD_PARAMETER);
     assert_int_equal(dd_alerts_lambda_event(NULL, message, 0, &text), DD_ALERTS_BAD_PARAMETER);
     free(message);
-    dd_behavior_free(&f.behavior);
+    dd_profile_behavior_free(&f.behavior);
 }
 
 static void test_dd_alerts_lambda_event_for_a_subscription(void **state)
@@ -444,7 +444,7 @@ static void test_dd_alerts_lambda_event_for_a_subscription(void **state)
     assert_int_equal(dd_alerts_lambda_event_for(NULL, 1, &a), DD_ALERTS_BAD_PARAMETER);
     free(event);
     free(message);
-    dd_behavior_free(&f.behavior);
+    dd_profile_behavior_free(&f.behavior);
 }
 
 /* ---------------------------------------------------------------- a loopback HTTP listener */

@@ -16,9 +16,9 @@ static void compile(dd_criteria_t *c, dd_op_t op, const char *value)
     dd_metric_value_t v;
 
     assert_non_null(j);
-    assert_int_equal(dd_metric_value_parse_cjson(j, &v, NULL), DD_PROFILE_OK);
+    assert_int_equal(dd_profile_metric_value_parse_cjson(j, &v, NULL), DD_PROFILE_OK);
     assert_int_equal(dd_criteria_compile(op, &v, c), DD_CRITERIA_OK);
-    dd_metric_value_free(&v);
+    dd_profile_metric_value_free(&v);
     cJSON_Delete(j);
 }
 
@@ -273,6 +273,49 @@ static void test_dd_criteria_json_and_errors(void **state)
     assert_true(strlen(dd_criteria_strerror(DD_CRITERIA_KIND_MISMATCH)) > 0);
 }
 
+/* behaviorCriteriaType: the kind of a parsed behavior, and the filter's text. */
+static void test_dd_criteria_type_of_behaviors(void **state)
+{
+    static const struct {
+        const char *json;
+        dd_criteria_type_t type;
+    } CASES[] = {
+        {"{\"name\":\"s\",\"metric\":\"aws:all-bytes-out\",\"criteria\":"
+         "{\"comparisonOperator\":\"less-than\",\"value\":{\"count\":5}}}",
+         DD_CRITERIA_STATIC},
+        {"{\"name\":\"p\",\"metric\":\"aws:all-bytes-out\",\"criteria\":"
+         "{\"comparisonOperator\":\"less-than\",\"durationSeconds\":300,"
+         "\"statisticalThreshold\":{\"statistic\":\"p90\"}}}",
+         DD_CRITERIA_STATISTICAL},
+        {"{\"name\":\"m\",\"metric\":\"aws:all-bytes-out\",\"criteria\":"
+         "{\"mlDetectionConfig\":{\"confidenceLevel\":\"HIGH\"}}}",
+         DD_CRITERIA_MACHINE_LEARNING},
+        {"{\"name\":\"r\",\"metric\":\"aws:all-bytes-out\"}", DD_CRITERIA_NONE},
+    };
+    dd_criteria_type_t t;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+        cJSON *j = cJSON_Parse(CASES[i].json);
+        dd_behavior_t b;
+
+        assert_non_null(j);
+        assert_int_equal(dd_profile_behavior_parse_cjson(j, &b, NULL), DD_PROFILE_OK);
+        assert_int_equal(dd_criteria_type_of(&b), CASES[i].type);
+        dd_profile_behavior_free(&b);
+        cJSON_Delete(j);
+    }
+    assert_int_equal(dd_criteria_type_of(NULL), DD_CRITERIA_NONE);
+    assert_int_equal(dd_criteria_type_parse("STATISTICAL", &t), DD_CRITERIA_OK);
+    assert_int_equal(t, DD_CRITERIA_STATISTICAL);
+    assert_string_equal(dd_criteria_type_name(t), "STATISTICAL");
+    assert_string_equal(dd_criteria_type_name(DD_CRITERIA_MACHINE_LEARNING), "MACHINE_LEARNING");
+    assert_string_equal(dd_criteria_type_name(DD_CRITERIA_NONE), "");
+    assert_int_equal(dd_criteria_type_parse("static", &t), DD_CRITERIA_INVALID);
+    assert_int_equal(dd_criteria_type_parse(NULL, &t), DD_CRITERIA_BAD_PARAMETER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_dd_criteria_json_and_errors),
         cmocka_unit_test(test_dd_criteria_plain_number_boundaries),
         cmocka_unit_test(test_dd_criteria_number_sets_not_in_and_empty),
+        cmocka_unit_test(test_dd_criteria_type_of_behaviors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -467,6 +467,7 @@ static void test_dd_engine_resume_from_state_blob(void **state)
     rec_t r2;
     dd_engine_sink_t s = sink_for(&r);
     dd_engine_sink_t s2 = sink_for(&r2);
+    size_t cut;
     const char *p =
         "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
         "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than-equals\","
@@ -494,6 +495,10 @@ static void test_dd_engine_resume_from_state_blob(void **state)
     assert_string_equal(r2.log, r.log);
     assert_int_equal(dd_engine_import_thing(e2, "t", (const uint8_t *)"junk", 4),
                      DD_ENGINE_INVALID);
+    /* A blob cut short anywhere (a torn write) is refused. */
+    for (cut = 0; cut < r.blob_len; cut++) {
+        assert_int_equal(dd_engine_import_thing(e2, "t", r.blob, cut), DD_ENGINE_INVALID);
+    }
     dd_engine_destroy(e);
     dd_engine_destroy(e2);
 }

@@ -112,6 +112,109 @@ static void test_dd_metric_defs_lookup(void **state)
     assert_null(dd_metric_defs_find_dimension(NULL, "dim"));
 }
 
+/* A report's values as the engine reads them: counters as reported with
+ * their history channel, counts from totals, lists in place, custom metrics
+ * only with the definition's type, nothing for absent blocks. */
+static void test_dd_metric_from_report(void **state)
+{
+    dd_report_port_t ports[2] = {{.port = 22}, {.port = 443}};
+    double numbers[2] = {1.5, 2.5};
+    dd_report_custom_t custom[2];
+    dd_report_t r;
+    dd_datapoint_t dp;
+    uint64_t values[DD_METRIC_COUNTERS];
+    uint32_t mask = 0;
+    int counter = 7;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    memset(custom, 0, sizeof(custom));
+    assert_int_equal(dd_metric_from_report(DD_METRIC_ALL_BYTES_OUT, NULL, DD_CUSTOM_TYPE_NUMBER, &r,
+                                           &dp, &counter),
+                     DD_METRIC_NOT_FOUND);
+    assert_int_equal(dd_metric_report_counters(&r, values, &mask), DD_METRIC_NOT_FOUND);
+    assert_int_equal(dd_metric_from_report(DD_METRIC_NUM_LISTENING_TCP_PORTS, NULL,
+                                           DD_CUSTOM_TYPE_NUMBER, &r, &dp, NULL),
+                     DD_METRIC_NOT_FOUND);
+
+    r.has_metrics = true;
+    r.net.present = true;
+    r.net.has_bytes_out = true;
+    r.net.bytes_out = 1200;
+    r.net.has_packets_in = true;
+    r.net.packets_in = 9;
+    assert_int_equal(dd_metric_from_report(DD_METRIC_ALL_BYTES_OUT, NULL, DD_CUSTOM_TYPE_NUMBER, &r,
+                                           &dp, &counter),
+                     DD_METRIC_OK);
+    assert_int_equal(dp.kind, DD_VALUE_COUNT);
+    assert_int_equal(dp.count, 1200);
+    assert_int_equal(counter, 1);
+    assert_int_equal(dd_metric_from_report(DD_METRIC_ALL_BYTES_IN, NULL, DD_CUSTOM_TYPE_NUMBER, &r,
+                                           &dp, &counter),
+                     DD_METRIC_NOT_FOUND);
+    assert_int_equal(dd_metric_report_counters(&r, values, &mask), DD_METRIC_OK);
+    assert_int_equal(mask, 2u | 4u);
+    assert_int_equal(values[1], 1200);
+    assert_int_equal(values[2], 9);
+
+    /* An absent port list counts 0 once the metrics block is there. */
+    assert_int_equal(dd_metric_from_report(DD_METRIC_NUM_LISTENING_TCP_PORTS, NULL,
+                                           DD_CUSTOM_TYPE_NUMBER, &r, &dp, &counter),
+                     DD_METRIC_OK);
+    assert_int_equal(dp.count, 0);
+    assert_int_equal(counter, -1);
+    r.tcp_ports.present = true;
+    r.tcp_ports.count = 2;
+    r.tcp_ports.items = ports;
+    r.tcp_ports.has_total = true;
+    r.tcp_ports.total = 5;
+    assert_int_equal(dd_metric_from_report(DD_METRIC_NUM_LISTENING_TCP_PORTS, NULL,
+                                           DD_CUSTOM_TYPE_NUMBER, &r, &dp, NULL),
+                     DD_METRIC_OK);
+    assert_int_equal(dp.count, 5);
+    assert_int_equal(dd_metric_from_report(DD_METRIC_LISTENING_TCP_PORTS, NULL,
+                                           DD_CUSTOM_TYPE_NUMBER, &r, &dp, NULL),
+                     DD_METRIC_OK);
+    assert_int_equal(dp.kind, DD_VALUE_PORTS);
+    assert_int_equal(dp.n, 2);
+    assert_int_equal(*(const uint16_t *)((const char *)dp.items + dp.stride), 443);
+
+    strcpy(custom[0].name, "temperature");
+    custom[0].kind = DD_CUSTOM_NUMBER;
+    custom[0].number = 21.5;
+    strcpy(custom[1].name, "loads");
+    custom[1].kind = DD_CUSTOM_NUMBER_LIST;
+    custom[1].count = 2;
+    custom[1].numbers = numbers;
+    r.custom = custom;
+    r.custom_count = 2;
+    assert_int_equal(dd_metric_from_report(DD_METRIC_CUSTOM, "temperature", DD_CUSTOM_TYPE_NUMBER,
+                                           &r, &dp, NULL),
+                     DD_METRIC_OK);
+    assert_int_equal(dp.kind, DD_VALUE_NUMBER);
+    assert_true(dp.number == 21.5);
+    assert_int_equal(dd_metric_from_report(DD_METRIC_CUSTOM, "loads", DD_CUSTOM_TYPE_NUMBER_LIST,
+                                           &r, &dp, NULL),
+                     DD_METRIC_OK);
+    assert_int_equal(dp.kind, DD_VALUE_NUMBERS);
+    assert_int_equal(dp.n, 2);
+    /* Another type than the definition's, or not in the report: no datapoint. */
+    assert_int_equal(dd_metric_from_report(DD_METRIC_CUSTOM, "loads", DD_CUSTOM_TYPE_NUMBER, &r,
+                                           &dp, NULL),
+                     DD_METRIC_NOT_FOUND);
+    assert_int_equal(dd_metric_from_report(DD_METRIC_CUSTOM, "humidity", DD_CUSTOM_TYPE_NUMBER, &r,
+                                           &dp, NULL),
+                     DD_METRIC_NOT_FOUND);
+    /* Cloud-side metrics never come from a report. */
+    assert_int_equal(dd_metric_from_report(DD_METRIC_NUM_MESSAGES_SENT, NULL, DD_CUSTOM_TYPE_NUMBER,
+                                           &r, &dp, NULL),
+                     DD_METRIC_NOT_FOUND);
+    assert_int_equal(dd_metric_from_report(DD_METRIC_CUSTOM, NULL, DD_CUSTOM_TYPE_NUMBER, &r, &dp,
+                                           NULL),
+                     DD_METRIC_BAD_PARAMETER);
+    assert_int_equal(dd_metric_report_counters(NULL, values, &mask), DD_METRIC_BAD_PARAMETER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_dd_metric_custom_types_and_ops),
         cmocka_unit_test(test_dd_metric_topic_filters),
         cmocka_unit_test(test_dd_metric_defs_lookup),
+        cmocka_unit_test(test_dd_metric_from_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,7 +88,6 @@ static void test_dd_profile_describe_shape(void **state)
     assert_non_null(
         strstr(text, "\"metricDimension\":{\"dimensionName\":\"d\",\"operator\":\"NOT_IN\"}"));
     assert_non_null(strstr(text, "\"suppressAlerts\":true,\"exportMetric\":false"));
-    assert_int_equal(dd_behavior_criteria_type(&p.behaviors[0]), DD_CRITERIA_STATIC);
     free(text);
     cJSON_Delete(j);
     dd_profile_free(&p);
@@ -655,11 +654,10 @@ static void test_dd_profile_copy_and_equal(void **state)
     (void)state;
     assert_int_equal(dd_profile_parse(text, strlen(text), NULL, &p, NULL), DD_PROFILE_OK);
     assert_int_equal(dd_profile_copy(&p, &q), DD_PROFILE_OK);
-    assert_true(dd_behavior_equal(&p.behaviors[0], &q.behaviors[0]));
-    assert_int_equal(dd_behavior_criteria_type(&q.behaviors[0]), DD_CRITERIA_STATISTICAL);
+    assert_true(dd_profile_behavior_equal(&p.behaviors[0], &q.behaviors[0]));
     q.behaviors[0].criteria.statistic = DD_STAT_P90;
-    assert_false(dd_behavior_equal(&p.behaviors[0], &q.behaviors[0]));
-    assert_true(dd_statistic_percentile(DD_STAT_P99_9) == 99.9);
+    assert_false(dd_profile_behavior_equal(&p.behaviors[0], &q.behaviors[0]));
+    assert_true(dd_profile_statistic_percentile(DD_STAT_P99_9) == 99.9);
     dd_profile_free(&p);
     dd_profile_free(&q);
     free(text);

@@ -87,7 +87,7 @@ static void test_dd_store_profiles_versions_targets(void **state)
     assert_int_equal(dd_store_profile_get(s, "sp1", &got), DD_STORE_OK);
     assert_int_equal(got.version, 1);
     assert_int_equal(got.creation_ms, 1560278102528);
-    assert_true(dd_behavior_equal(&got.behaviors[0], &p.behaviors[0]));
+    assert_true(dd_profile_behavior_equal(&got.behaviors[0], &p.behaviors[0]));
     dd_profile_free(&got);
     /* Update: version conflict, then success. */
     snprintf(p.behaviors[0].name, sizeof(p.behaviors[0].name), "b2");

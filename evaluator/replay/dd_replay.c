@@ -385,7 +385,7 @@ static dd_op_t inverse_op(dd_op_t op)
 static void threshold_text(const dd_behavior_criteria_t *c, char *buf, size_t len)
 {
     if (c->statistic != DD_STAT_NONE) {
-        (void)snprintf(buf, len, "%s", dd_statistic_name(c->statistic));
+        (void)snprintf(buf, len, "%s", dd_profile_statistic_name(c->statistic));
     } else if (c->value.members & DD_MV_COUNT) {
         (void)snprintf(buf, len, "%lld", (long long)c->value.count);
     } else if (c->value.members & DD_MV_NUMBER) {
@@ -433,7 +433,7 @@ static void print_summary(replay_t *r)
         cJSON_AddStringToObject(s, "behaviorName", b->b->name);
         cJSON_AddStringToObject(s, "metric", b->b->metric);
         cJSON_AddStringToObject(s, "criteriaType",
-                                dd_criteria_type_name(dd_behavior_criteria_type(b->b)));
+                                dd_criteria_type_name(dd_criteria_type_of(b->b)));
         if (c->has_operator) {
             cJSON_AddStringToObject(s, "comparisonOperator", dd_metric_op_name(c->op));
         }

@@ -1,0 +1,184 @@
+/**
+ * @file dd_engine_internal.h
+ * @brief The engine's private data model, shared by the files of the engine
+ *        module only: dd_engine.c (evaluation) and dd_engine_state.c (the
+ *        binary per-thing state format). Nothing outside evaluator/engine/
+ *        includes it; callers use dd_engine.h.
+ *
+ * Ownership is as in dd_engine.h: the engine owns every profile copy, thing
+ * and slot; the functions below follow the same single-thread rule.
+ */
+#ifndef DD_ENGINE_INTERNAL_H_
+#define DD_ENGINE_INTERNAL_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dd_engine.h"
+#include "dd_window.h"
+
+/* All durations are multiples of 300 s, so every window closes on a 300-s
+ * boundary: the engine looks at windows once per boundary crossed ("pass"). */
+#define PASS_MS 300000
+/* Longest durationSeconds: device history older than this is never read. */
+#define KEEP_MS 3600000
+#define ML_DATAPOINTS_NEEDED 25000.0
+
+typedef enum item_kind {
+    ITEM_STATIC = 0,
+    ITEM_STATISTICAL,
+    ITEM_ML,
+    ITEM_RETAIN,
+    ITEM_INERT
+} item_kind_t;
+
+/* One compiled behavior, or a retain-only metric (additionalMetricsToRetain*). */
+typedef struct item {
+    const dd_behavior_t *b; /* NULL for retain-only items */
+    char key[DD_PROFILE_NAME_MAX * 2 + 4];
+    const char *metric;
+    const dd_metric_info_t *info; /* NULL while a custom metric is unknown */
+    dd_metric_id_t id;
+    bool custom;
+    dd_custom_type_t ctype;
+    item_kind_t base_kind;
+    item_kind_t kind; /* base_kind, or ITEM_INERT while unresolved */
+    bool has_dim;
+    const char *dim_name;
+    dd_dim_op_t dim_op;
+    const dd_dimension_def_t *dim;
+    dd_criteria_t crit;
+    int64_t duration_ms; /* 0: none */
+    int to_alarm;
+    int to_clear;
+    double percentile;
+    bool windowed; /* evaluated when a tumbling window closes */
+    bool retain;
+    bool export_metric;
+    bool suppressed;
+    uint64_t hash;
+    uint64_t ml_datapoints;
+    int64_t ml_start_ms;
+} item_t;
+
+typedef struct cprof {
+    dd_profile_t p;
+    item_t *items;
+    uint32_t nitems;
+    bool t_all;
+    bool t_reg;
+    bool t_unreg;
+    size_t ngroups;
+    char **groups;
+} cprof_t;
+
+typedef struct slot {
+    dd_alarm_t alarm;
+    double acc;       /* open window's accumulated value */
+    int64_t acc_end;  /* its end (0: none) */
+    int64_t eval_end; /* last window end evaluated */
+    char *vdesc;      /* verificationStateDescription */
+} slot_t;
+
+typedef struct pstate {
+    cprof_t *prof;
+    slot_t *slots;
+} pstate_t;
+
+typedef struct thing {
+    char *name;
+    uint64_t hash;
+    uint64_t cover_gen;
+    bool registered;
+    bool event_registered;
+    bool connected;
+    bool dirty;
+    int64_t connect_ms;
+    int64_t disconnect_ms;
+    int64_t last_device_ms;
+    int64_t last_cloud_ms;
+    uint64_t id_counter;
+    dd_window_t hist;
+    pstate_t *ps;
+    uint32_t nps;
+} thing_t;
+
+typedef struct pending {
+    uint32_t prof;
+    uint32_t item;
+    uint32_t thing;
+    int64_t end;
+    double value;
+} pending_t;
+
+typedef struct retained_key {
+    const char *metric;
+    const char *dim;
+} retained_key_t;
+
+struct dd_engine {
+    dd_engine_config_t cfg;
+    bool has_registry;
+    dd_engine_registry_t registry;
+    dd_engine_sink_t sink;
+    cprof_t **profs;
+    size_t nprofs;
+    dd_custom_metric_def_t *customs;
+    size_t ncustoms;
+    dd_dimension_def_t **dims;
+    size_t ndims;
+    thing_t **things;
+    size_t nthings;
+    size_t things_cap;
+    uint32_t *table; /* open addressing: thing index + 1 */
+    size_t table_cap;
+    uint64_t cover_gen;
+    int64_t now;
+    int64_t last_closed; /* last 300-s boundary passed */
+    uint32_t *dirty;
+    size_t ndirty;
+    size_t dirty_cap;
+    uint8_t *blob;
+    size_t blob_cap;
+    char *gbuf; /* registry groups, NUL-separated */
+    size_t gbuf_len;
+    size_t gbuf_cap;
+    size_t ngroups;
+    pending_t *pend;
+    size_t npend;
+    size_t pend_cap;
+    double *vals;
+    size_t vals_cap;
+    retained_key_t rk[64];
+    size_t nrk;
+    bool oom;
+};
+
+/** @brief A heap copy of @p s (NULL when out of memory). */
+char *dd_engine_dup_str(const char *s);
+
+/**
+ * @brief Grows @p *arr (elements of @p elem bytes) to hold at least @p need,
+ *        doubling from 16.
+ * @return false when out of memory (@p *arr is unchanged).
+ */
+bool dd_engine_grow_array(void **arr, size_t *cap, size_t need, size_t elem);
+
+/** @return The state of @p name, created when new (NULL when out of memory). */
+thing_t *dd_engine_get_thing(dd_engine_t *e, const char *name);
+
+/** @return The compiled profile @p name (its position in @p index if not NULL), or NULL. */
+cprof_t *dd_engine_find_prof(const dd_engine_t *e, const char *name, size_t *index);
+
+/** @brief Frees the slots of one thing x profile state. */
+void dd_engine_free_pstate(pstate_t *ps);
+
+/**
+ * @brief Writes @p t's state blob (dd_engine_state.c) into the engine's
+ *        reusable buffer e->blob.
+ * @return Its length, or 0 when out of memory.
+ */
+size_t dd_engine_state_write(dd_engine_t *e, const thing_t *t);
+
+#endif /* DD_ENGINE_INTERNAL_H_ */
