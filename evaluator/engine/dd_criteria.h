@@ -98,14 +98,6 @@ double dd_datapoint_number(const dd_datapoint_t *dp, size_t i);
 /** @return The i-th string of a STRINGS datapoint. */
 const char *dd_datapoint_string(const dd_datapoint_t *dp, size_t i);
 
-/**
- * @brief The MetricValue JSON of a datapoint (implemented in dd_engine_json.c): {"count":N}, {"number":X},
- *        {"ports":[...]}, {"cidrs":["a.b.c.d", ...]}, {"numbers":[...]},
- *        {"strings":[...]}.
- * @return A new cJSON object (caller deletes) or NULL.
- */
-cJSON *dd_datapoint_to_json(const dd_datapoint_t *dp);
-
 /** @return The kind of a behavior's criteria (STATIC, STATISTICAL, MACHINE_LEARNING, NONE). */
 dd_criteria_type_t dd_criteria_type_of(const dd_behavior_t *behavior);
 

@@ -337,25 +337,6 @@ dd_engine_status_t dd_engine_training_summaries(const dd_engine_t *engine, const
 /** @brief Size figures. */
 void dd_engine_get_stats(const dd_engine_t *engine, dd_engine_stats_t *out);
 
-/* AWS JSON shapes (implemented in dd_engine_json.c, with the profile's JSON
- * builders, so that they move together into one AWS-shapes module). */
-
-/**
- * @brief A violation event as a ListViolationEvents item: violationId,
- *        thingName, securityProfileName, behavior, metricValue (when
- *        present), violationEventType, verificationState and
- *        verificationStateDescription (when not UNKNOWN / set),
- *        violationEventTime (epoch seconds, or epoch ms when @p time_ms).
- * @return A new cJSON object (caller deletes) or NULL.
- */
-cJSON *dd_engine_event_to_json(const dd_violation_event_t *ev, bool time_ms);
-
-/**
- * @brief An active violation as a ListActiveViolations item (times in epoch seconds).
- * @return A new cJSON object (caller deletes) or NULL.
- */
-cJSON *dd_engine_active_to_json(const dd_active_violation_t *av);
-
 /** @return Static text for @p status. */
 const char *dd_engine_strerror(dd_engine_status_t status);
 

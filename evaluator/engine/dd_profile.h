@@ -294,8 +294,9 @@ void dd_profile_behavior_free(dd_behavior_t *behavior);
 /** @brief Releases a metric value's arrays and zeroes it. */
 void dd_profile_metric_value_free(dd_metric_value_t *value);
 
-/* AWS JSON shapes (implemented in dd_engine_json.c, with the engine's other
- * JSON builders, so that they move together into one AWS-shapes module). */
+/* The printing half of the document codec (dd_profile_json.c): the engine
+ * needs it itself (behavior equality, UpdateSecurityProfile's merge) and the
+ * store keeps documents in this form. */
 
 /**
  * @brief Serialises a profile.

@@ -11,6 +11,7 @@
 #include "dd_engine.h"
 #include "dd_json.h"
 #include "dd_report.h"
+#include "dd_shapes.h"
 #include "dd_window.h"
 
 /* ------------------------------------------------------------------ registry from things.json */
@@ -305,7 +306,7 @@ static int64_t first_datum(replay_t *r, const char *metric, const char *thing)
 static void on_event(void *ctx, const dd_violation_event_t *ev)
 {
     replay_t *r = ctx;
-    cJSON *j = dd_engine_event_to_json(ev, r->time_ms);
+    cJSON *j = dd_shapes_violation_event(ev, r->time_ms);
     char *text = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
     bstat_t *b = bstat_get(r, ev->profile, ev->behavior->name);
 

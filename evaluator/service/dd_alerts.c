@@ -2,6 +2,7 @@
 
 #include "dd_clock.h"
 #include "dd_log.h"
+#include "dd_shapes.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -82,7 +83,7 @@ dd_alerts_status_t dd_alerts_message(const dd_violation_event_t *ev, char **out)
          add_item(root, "behavior", dd_profile_behavior_to_json(ev->behavior)) &&
          cJSON_AddStringToObject(root, "violationEventType", dd_alarm_event_name(ev->type)) != NULL;
     if (ok && ev->has_value && ev->type != DD_ALARM_INVALIDATED) {
-        ok = add_item(root, "metricValue", dd_datapoint_to_json(&ev->value));
+        ok = add_item(root, "metricValue", dd_shapes_metric_value(&ev->value));
     }
     ok = ok && cJSON_AddStringToObject(root, "violationId", ev->violation_id) != NULL &&
          cJSON_AddStringToObject(root, "securityProfileName", ev->profile) != NULL;

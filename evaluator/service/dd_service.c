@@ -14,6 +14,7 @@
 #include "dd_pki.h"
 #include "dd_regsync.h"
 #include "dd_report.h"
+#include "dd_shapes.h"
 #include "dd_store.h"
 #include "dd_store_service.h"
 #include "dd_store_wal.h"
@@ -240,7 +241,7 @@ static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
     }
     svc->violation_events++;
     if (ev->has_value && ev->type != DD_ALARM_INVALIDATED) {
-        cJSON *value = dd_datapoint_to_json(&ev->value);
+        cJSON *value = dd_shapes_metric_value(&ev->value);
         char *text = value != NULL ? cJSON_PrintUnformatted(value) : NULL;
         feed(svc, "%s %s: %s/%s value %s%s", dd_alarm_event_name(ev->type), ev->thing, ev->profile,
              ev->behavior->name, text != NULL ? text : "?", ev->suppressed ? " (suppressed)" : "");

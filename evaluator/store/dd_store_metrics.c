@@ -7,9 +7,10 @@
 
 #include "dd_db.h"
 #include "dd_log.h"
+#include "dd_shapes.h"
 
 /* The one place the store prints JSON: the engine's own serializers
- * (dd_profile_behavior_to_json(), dd_profile_to_json(), dd_datapoint_to_json()) give
+ * (dd_profile_behavior_to_json(), dd_profile_to_json(), dd_shapes_metric_value()) give
  * the stored form of a behavior, a profile definition or an unusual value.
  * It goes once the engine offers them as text. */
 char *store_json_text(cJSON *j)
@@ -50,7 +51,7 @@ char *store_value_text(const dd_datapoint_t *dp, char *buf, size_t len)
             return buf;
         }
     }
-    return store_json_text(dd_datapoint_to_json(dp));
+    return store_json_text(dd_shapes_metric_value(dp));
 }
 
 dd_store_status_t store_flush_values(dd_store_t *s)

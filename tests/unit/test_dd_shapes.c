@@ -1,0 +1,160 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dd_ip.h"
+#include "dd_profile.h"
+#include "dd_shapes.h"
+
+/* Prints a builder's result and frees it, so each case is one comparison. */
+static char *take_text(cJSON *j)
+{
+    char *text;
+
+    assert_non_null(j);
+    text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    assert_non_null(text);
+    return text;
+}
+
+static void assert_shape(cJSON *j, const char *want)
+{
+    char *text = take_text(j);
+    assert_string_equal(text, want);
+    free(text);
+}
+
+static dd_behavior_t parse_behavior(const char *json)
+{
+    dd_behavior_t b;
+    dd_profile_error_t err;
+    cJSON *obj = cJSON_Parse(json);
+
+    assert_non_null(obj);
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(dd_profile_behavior_parse_cjson(obj, &b, &err), DD_PROFILE_OK);
+    cJSON_Delete(obj);
+    return b;
+}
+
+static const char BEHAVIOR[] = "{\"name\":\"TooMuch\",\"metric\":\"aws:all-bytes-out\","
+                               "\"criteria\":{\"comparisonOperator\":\"less-than\","
+                               "\"value\":{\"count\":200},\"durationSeconds\":300}}";
+
+/* Every MetricValue member AWS defines, in AWS's spelling. */
+static void test_dd_shapes_metric_value_kinds(void **state)
+{
+    uint16_t ports[2] = {22, 80};
+    double numbers[2] = {1.5, 2};
+    const char *strings[1] = {"eth0"};
+    dd_ip_t ips[1];
+    dd_datapoint_t dp = {.kind = DD_VALUE_PORTS, .n = 2, .items = ports};
+
+    (void)state;
+    assert_shape(dd_shapes_metric_value(&dp), "{\"ports\":[22,80]}");
+    assert_int_equal(dd_ip_parse("192.0.2.1", 9, &ips[0]), DD_IP_OK);
+    dp = (dd_datapoint_t){.kind = DD_VALUE_CIDRS, .n = 1, .items = ips};
+    assert_shape(dd_shapes_metric_value(&dp), "{\"cidrs\":[\"192.0.2.1\"]}");
+    dp = (dd_datapoint_t){.kind = DD_VALUE_COUNT, .count = 250};
+    assert_shape(dd_shapes_metric_value(&dp), "{\"count\":250}");
+    dp = (dd_datapoint_t){.kind = DD_VALUE_NUMBER, .number = 0.5};
+    assert_shape(dd_shapes_metric_value(&dp), "{\"number\":0.5}");
+    dp = (dd_datapoint_t){.kind = DD_VALUE_NUMBERS, .n = 2, .items = numbers};
+    assert_shape(dd_shapes_metric_value(&dp), "{\"numbers\":[1.5,2]}");
+    dp = (dd_datapoint_t){.kind = DD_VALUE_STRINGS, .n = 1, .items = strings};
+    assert_shape(dd_shapes_metric_value(&dp), "{\"strings\":[\"eth0\"]}");
+    dp = (dd_datapoint_t){.kind = DD_VALUE_NONE};
+    assert_shape(dd_shapes_metric_value(&dp), "{}");
+    assert_null(dd_shapes_metric_value(NULL));
+}
+
+/* A ListViolationEvents item: members in AWS's order, the time in seconds
+ * (or ms for the SNS/Lambda message), optional members only when set. */
+static void test_dd_shapes_violation_event(void **state)
+{
+    dd_behavior_t b = parse_behavior(BEHAVIOR);
+    dd_violation_event_t ev = {
+        .violation_id = "0123456789abcdef0123456789abcdef",
+        .thing = "Thing03",
+        .profile = "DetectLargeMessages",
+        .behavior = &b,
+        .type = DD_ALARM_RAISED,
+        .has_value = true,
+        .value = {.kind = DD_VALUE_COUNT, .count = 250},
+        .time_ms = 1700000000500,
+    };
+    char *text;
+
+    (void)state;
+    text = take_text(dd_shapes_violation_event(&ev, false));
+    assert_non_null(strstr(text, "{\"violationId\":\"0123456789abcdef0123456789abcdef\","
+                                 "\"thingName\":\"Thing03\","
+                                 "\"securityProfileName\":\"DetectLargeMessages\","
+                                 "\"behavior\":{\"name\":\"TooMuch\""));
+    assert_non_null(strstr(text, "\"metricValue\":{\"count\":250},"
+                                 "\"violationEventType\":\"in-alarm\","
+                                 "\"violationEventTime\":1700000000.5}"));
+    assert_null(strstr(text, "verificationState"));
+    free(text);
+
+    ev.has_value = false;
+    ev.type = DD_ALARM_INVALIDATED;
+    ev.verification = DD_VERIFICATION_TRUE_POSITIVE;
+    ev.verification_description = "checked";
+    text = take_text(dd_shapes_violation_event(&ev, true));
+    assert_null(strstr(text, "metricValue"));
+    assert_non_null(strstr(text, "\"violationEventType\":\"alarm-invalidated\","
+                                 "\"verificationState\":\"TRUE_POSITIVE\","
+                                 "\"verificationStateDescription\":\"checked\","
+                                 "\"violationEventTime\":1700000000500}"));
+    free(text);
+
+    ev.behavior = NULL;
+    assert_null(dd_shapes_violation_event(&ev, false));
+    assert_null(dd_shapes_violation_event(NULL, false));
+    dd_profile_behavior_free(&b);
+}
+
+/* A ListActiveViolations item: lastViolationValue and both times. */
+static void test_dd_shapes_active_violation(void **state)
+{
+    dd_behavior_t b = parse_behavior(BEHAVIOR);
+    dd_active_violation_t av = {
+        .violation_id = "0123456789abcdef0123456789abcdef",
+        .thing = "Thing03",
+        .profile = "DetectLargeMessages",
+        .behavior = &b,
+        .has_value = true,
+        .last_value = {.kind = DD_VALUE_COUNT, .count = 300},
+        .last_violation_ms = 1700000600000,
+        .start_ms = 1700000300000,
+    };
+    char *text;
+
+    (void)state;
+    text = take_text(dd_shapes_active_violation(&av));
+    assert_non_null(strstr(text, "\"lastViolationValue\":{\"count\":300},"
+                                 "\"lastViolationTime\":1700000600,"
+                                 "\"violationStartTime\":1700000300}"));
+    free(text);
+    av.behavior = NULL;
+    assert_null(dd_shapes_active_violation(&av));
+    assert_null(dd_shapes_active_violation(NULL));
+    dd_profile_behavior_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dd_shapes_metric_value_kinds),
+        cmocka_unit_test(test_dd_shapes_violation_event),
+        cmocka_unit_test(test_dd_shapes_active_violation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
