@@ -6,6 +6,7 @@
 #include "dd_apiclient.h"
 #include "dd_cli.h"
 #include "dd_clienv.h"
+#include "dd_clock.h"
 #include "dd_devicehost.h"
 #include "dd_fs.h"
 #include "dd_log.h"
@@ -339,8 +340,7 @@ static bool wait_in_group(demo_t *d, const char *thing, const char *group, doubl
         if (in_group(d, thing, group)) {
             return true;
         }
-        struct timespec ts = {0, 100000000L};
-        (void)nanosleep(&ts, NULL);
+        dd_clock_sleep_ms(100);
     }
     return false;
 }

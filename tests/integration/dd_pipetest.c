@@ -33,14 +33,6 @@
 
 /* ---- small helpers -------------------------------------------------------------------------- */
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Waits for a child to exit, polling; returns false at the deadline. */
 static bool wait_exit(dd_proc_t *p, int timeout_ms)
 {
@@ -50,7 +42,7 @@ static bool wait_exit(dd_proc_t *p, int timeout_ms)
         if (dd_clock_mono_ms() > deadline) {
             return false;
         }
-        pause_ms(10);
+        dd_clock_sleep_ms(10);
     }
     return true;
 }
@@ -241,7 +233,7 @@ dd_pipetest_status_t dd_pipetest_start(dd_pipetest_t *pt, const dd_pipetest_opti
             (void)dd_pipetest_stop(pt);
             return exited ? DD_PIPETEST_FAILED : DD_PIPETEST_TIMEOUT;
         }
-        pause_ms(20);
+        dd_clock_sleep_ms(20);
     }
     return DD_PIPETEST_OK;
 }
