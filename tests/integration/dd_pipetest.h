@@ -13,8 +13,8 @@
  * exit() are stopped by an atexit handler. Set DD_PIPETEST_KEEP=1 in the
  * environment to keep the data dir for inspection.
  *
- * MQTT clients (dd_pipetest_mqtt_t) are created and destroyed here. Each
- * runs a network thread of its own (no automatic reconnection: a lost
+ * MQTT clients (dd_pipetest_mqtt_t) are dd_testmqtt clients with the
+ * pipeline's credentials and ports. Each runs a network thread of its own (no automatic reconnection: a lost
  * connection stays lost until dd_pipetest_mqtt_connect() is called again);
  * received messages queue inside the client until taken. A client may be
  * used from any one thread at a time; different clients from different
@@ -36,6 +36,7 @@
 
 #include "dd_clock.h"
 #include "dd_proc.h"
+#include "dd_testmqtt.h"
 
 /** Status codes of this module. */
 typedef enum dd_pipetest_status {
@@ -197,17 +198,11 @@ int dd_pipetest_log_count(const dd_pipetest_t *pt, const char *rel, const char *
 
 /* ---- MQTT ----------------------------------------------------------------------------------- */
 
-/** One received message; topic and payload are NUL-terminated copies. */
-typedef struct dd_pipetest_msg {
-    struct dd_pipetest_msg *next;
-    char *topic;
-    uint8_t *payload;
-    size_t len;
-    int qos;
-    int64_t mono_ms; /**< When it arrived. */
-} dd_pipetest_msg_t;
+/** One received message (dd_testmqtt's); topic and payload are NUL-terminated copies. */
+typedef dd_testmqtt_msg_t dd_pipetest_msg_t;
 
-typedef struct dd_pipetest_mqtt dd_pipetest_mqtt_t;
+/** A client: dd_testmqtt's, with the pipeline's credentials and ports. */
+typedef dd_testmqtt_t dd_pipetest_mqtt_t;
 
 /**
  * @brief Creates an MQTT 3.1.1 client of the pipeline's broker (not connected).
