@@ -32,6 +32,63 @@ dd_db_status_t dd_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out_st
     return DD_DB_OK;
 }
 
+dd_db_status_t dd_db_bind_text(sqlite3_stmt *st, int idx, const char *text)
+{
+    int rc;
+
+    if (st == NULL) {
+        return DD_DB_BAD_PARAMETER;
+    }
+    rc = text != NULL ? sqlite3_bind_text(st, idx, text, -1, SQLITE_TRANSIENT)
+                      : sqlite3_bind_null(st, idx);
+    return rc == SQLITE_OK ? DD_DB_OK : DD_DB_SQL_ERROR;
+}
+
+const char *dd_db_column_text(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = st != NULL ? sqlite3_column_text(st, col) : NULL;
+
+    return t != NULL ? (const char *)t : "";
+}
+
+const char *dd_db_column_text_or_null(sqlite3_stmt *st, int col)
+{
+    if (st == NULL || sqlite3_column_type(st, col) == SQLITE_NULL) {
+        return NULL;
+    }
+    return (const char *)sqlite3_column_text(st, col);
+}
+
+dd_db_status_t dd_db_fail(sqlite3 *db, const char *who, const char *what)
+{
+    const char *msg = db != NULL ? sqlite3_errmsg(db) : "no database";
+
+    if (what != NULL) {
+        DD_LOG_ERROR("%s: %s: %s", who != NULL ? who : "sqlite", what, msg);
+    } else {
+        DD_LOG_ERROR("%s: %s", who != NULL ? who : "sqlite", msg);
+    }
+    return DD_DB_SQL_ERROR;
+}
+
+dd_db_status_t dd_db_step(sqlite3 *db, sqlite3_stmt *st, const char *who, const char *what)
+{
+    dd_db_status_t status = DD_DB_OK;
+    int rc;
+
+    if (st == NULL) {
+        return DD_DB_BAD_PARAMETER;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_CONSTRAINT) {
+        status = DD_DB_CONSTRAINT;
+    } else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        status = dd_db_fail(db, who, what);
+    }
+    sqlite3_finalize(st);
+    return status;
+}
+
 dd_db_status_t dd_db_open(const char *path, bool read_only, sqlite3 **out_db)
 {
     sqlite3 *db = NULL;
@@ -168,6 +225,7 @@ const char *dd_db_strerror(dd_db_status_t status)
     case DD_DB_OPEN_FAILED: return "database could not be opened";
     case DD_DB_SQL_ERROR: return "database statement failed";
     case DD_DB_TOO_NEW: return "database was written by a newer ddlocal";
+    case DD_DB_CONSTRAINT: return "a constraint refused the row";
     }
     return "unknown database status";
 }

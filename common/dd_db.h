@@ -15,6 +15,12 @@
  *
  * The sqlite3 handle returned by dd_db_open() belongs to the caller, who
  * closes it with dd_db_close(). Handles are not shared between threads.
+ *
+ * The statement helpers (dd_db_prepare(), dd_db_bind_text(),
+ * dd_db_column_text(), dd_db_column_text_or_null(), dd_db_step(),
+ * dd_db_fail()) are the one set every component's SQL uses, so that a
+ * failure is logged the same way everywhere. They never own the statement
+ * except dd_db_step(), which finalizes it.
  */
 #ifndef DD_DB_H_
 #define DD_DB_H_
@@ -29,7 +35,8 @@ typedef enum dd_db_status {
     DD_DB_BAD_PARAMETER, /**< NULL pointer or empty list. */
     DD_DB_OPEN_FAILED,   /**< File could not be opened or created. */
     DD_DB_SQL_ERROR,     /**< A statement failed; details were logged. */
-    DD_DB_TOO_NEW        /**< The file was written by a newer schema version. */
+    DD_DB_TOO_NEW,       /**< The file was written by a newer schema version. */
+    DD_DB_CONSTRAINT     /**< A UNIQUE / PRIMARY KEY / NOT NULL constraint refused a row. */
 } dd_db_status_t;
 
 /** One schema step: applied when the recorded version is below @ref version. */
@@ -94,6 +101,56 @@ dd_db_status_t dd_db_exec(sqlite3 *db, const char *sql);
  * @return DD_DB_OK or DD_DB_SQL_ERROR.
  */
 dd_db_status_t dd_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out_stmt);
+
+/**
+ * @brief Binds text, or SQL NULL when @p text is NULL (copied: the caller's
+ *        buffer may change before the statement runs).
+ * @param[in] st Prepared statement.
+ * @param[in] idx 1-based parameter index.
+ * @param[in] text Text or NULL.
+ * @return DD_DB_OK, DD_DB_BAD_PARAMETER (no statement) or DD_DB_SQL_ERROR
+ *         (index out of range, out of memory).
+ */
+dd_db_status_t dd_db_bind_text(sqlite3_stmt *st, int idx, const char *text);
+
+/**
+ * @brief A text column of the current row, "" for SQL NULL.
+ * @param[in] st Statement positioned on a row (sqlite3_step() gave SQLITE_ROW).
+ * @param[in] col 0-based column.
+ * @return Text owned by the statement, valid until its next step, reset or
+ *         finalize; "" when @p st is NULL.
+ */
+const char *dd_db_column_text(sqlite3_stmt *st, int col);
+
+/**
+ * @brief A text column of the current row, NULL for SQL NULL.
+ * @param[in] st Statement positioned on a row.
+ * @param[in] col 0-based column.
+ * @return Text owned by the statement (as dd_db_column_text()) or NULL.
+ */
+const char *dd_db_column_text_or_null(sqlite3_stmt *st, int col);
+
+/**
+ * @brief Logs the handle's last error as "<who>: <what>: <SQLite's message>".
+ * @param[in] db Handle whose statement failed.
+ * @param[in] who Component, e.g. "evaluator store" (NULL = "sqlite").
+ * @param[in] what What was being done (NULL = nothing said).
+ * @return DD_DB_SQL_ERROR, always (to return it directly).
+ */
+dd_db_status_t dd_db_fail(sqlite3 *db, const char *who, const char *what);
+
+/**
+ * @brief Runs a statement that returns no rows (or whose rows are not read)
+ *        and finalizes it. A failure other than a constraint is logged with
+ *        dd_db_fail().
+ * @param[in] db Handle of @p st (for the message).
+ * @param[in] st Statement, finalized in every case (NULL: a failed prepare).
+ * @param[in] who Component for the log line.
+ * @param[in] what Operation for the log line.
+ * @return DD_DB_OK, DD_DB_CONSTRAINT (not logged: callers map it, e.g. to
+ *         "already exists"), DD_DB_SQL_ERROR or DD_DB_BAD_PARAMETER (@p st NULL).
+ */
+dd_db_status_t dd_db_step(sqlite3 *db, sqlite3_stmt *st, const char *who, const char *what);
 
 /** @return Static text for @p status. */
 const char *dd_db_strerror(dd_db_status_t status);

@@ -110,6 +110,49 @@ static void test_dd_db_bad_parameters(void **state)
     assert_true(strlen(dd_db_strerror(DD_DB_TOO_NEW)) > 0);
 }
 
+static void test_dd_db_statement_helpers(void **state)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char buf[16];
+
+    (void)state;
+    assert_int_equal(dd_db_open(path, false, &db), DD_DB_OK);
+    assert_int_equal(dd_db_exec(db, "CREATE TABLE t(k TEXT PRIMARY KEY, v TEXT)"), DD_DB_OK);
+
+    /* bind_text copies (the buffer changes before the step) and binds NULL for NULL. */
+    assert_int_equal(dd_db_prepare(db, "INSERT INTO t(k, v) VALUES(?1, ?2)", &st), DD_DB_OK);
+    snprintf(buf, sizeof(buf), "a");
+    assert_int_equal(dd_db_bind_text(st, 1, buf), DD_DB_OK);
+    assert_int_equal(dd_db_bind_text(st, 2, NULL), DD_DB_OK);
+    snprintf(buf, sizeof(buf), "changed");
+    assert_int_equal(dd_db_bind_text(st, 3, "x"), DD_DB_SQL_ERROR); /* no such parameter */
+    assert_int_equal(dd_db_step(db, st, "test", "insert"), DD_DB_OK);
+
+    /* A duplicate key is a constraint, told apart from other failures. */
+    assert_int_equal(dd_db_prepare(db, "INSERT INTO t(k, v) VALUES('a', 'b')", &st), DD_DB_OK);
+    assert_int_equal(dd_db_step(db, st, "test", "insert again"), DD_DB_CONSTRAINT);
+    assert_int_equal(dd_db_step(db, NULL, "test", "nothing"), DD_DB_BAD_PARAMETER);
+
+    assert_int_equal(dd_db_prepare(db, "SELECT k, v FROM t", &st), DD_DB_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal(dd_db_column_text(st, 0), "a");
+    assert_string_equal(dd_db_column_text(st, 1), ""); /* NULL reads as "" */
+    assert_null(dd_db_column_text_or_null(st, 1));
+    assert_string_equal(dd_db_column_text_or_null(st, 0), "a");
+    sqlite3_finalize(st);
+    assert_string_equal(dd_db_column_text(NULL, 0), "");
+    assert_null(dd_db_column_text_or_null(NULL, 0));
+
+    assert_int_equal(dd_db_prepare(db, "SELECT nope FROM t", &st), DD_DB_SQL_ERROR);
+    assert_null(st);
+    assert_int_equal(dd_db_fail(db, "test", "select"), DD_DB_SQL_ERROR);
+    assert_int_equal(dd_db_fail(NULL, NULL, NULL), DD_DB_SQL_ERROR);
+    assert_int_equal(dd_db_bind_text(NULL, 1, "x"), DD_DB_BAD_PARAMETER);
+    assert_true(strlen(dd_db_strerror(DD_DB_CONSTRAINT)) > 0);
+    dd_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +161,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_db_failed_migration_leaves_nothing, setup,
                                         teardown),
         cmocka_unit_test(test_dd_db_bad_parameters),
+        cmocka_unit_test_setup_teardown(test_dd_db_statement_helpers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
