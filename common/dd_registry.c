@@ -101,7 +101,7 @@ void dd_registry_clear_error(dd_registry_error_t *err)
 
 dd_registry_status_t dd_registry_sql_fail(dd_registry_t *reg, dd_registry_error_t *err)
 {
-    DD_LOG_ERROR("registry: sqlite: %s", sqlite3_errmsg(reg->db));
+    (void)dd_db_fail(reg->db, "registry", "sqlite");
     return dd_registry_fail(err, DD_REGISTRY_STORE_ERROR, "Internal store error: %s",
                             sqlite3_errmsg(reg->db));
 }
@@ -119,21 +119,6 @@ sqlite3_stmt *dd_registry_prep(dd_registry_t *reg, const char *sql)
     return st;
 }
 
-void dd_registry_bind_text(sqlite3_stmt *st, int idx, const char *text)
-{
-    if (text != NULL) {
-        (void)sqlite3_bind_text(st, idx, text, -1, SQLITE_TRANSIENT);
-    } else {
-        (void)sqlite3_bind_null(st, idx);
-    }
-}
-
-const char *dd_registry_col_text(sqlite3_stmt *st, int idx)
-{
-    const unsigned char *t = sqlite3_column_text(st, idx);
-    return t != NULL ? (const char *)t : "";
-}
-
 /* Runs a statement without result rows; binds up to three text parameters. */
 dd_registry_status_t dd_registry_exec3(dd_registry_t *reg, const char *sql, const char *a,
                                        const char *b, const char *c, dd_registry_error_t *err)
@@ -144,12 +129,12 @@ dd_registry_status_t dd_registry_exec3(dd_registry_t *reg, const char *sql, cons
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, a);
+    (void)dd_db_bind_text(st, 1, a);
     if (b != NULL) {
-        dd_registry_bind_text(st, 2, b);
+        (void)dd_db_bind_text(st, 2, b);
     }
     if (c != NULL) {
-        dd_registry_bind_text(st, 3, c);
+        (void)dd_db_bind_text(st, 3, c);
     }
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -165,9 +150,9 @@ int dd_registry_exists2(dd_registry_t *reg, const char *sql, const char *a, cons
     if (st == NULL) {
         return -1;
     }
-    dd_registry_bind_text(st, 1, a);
+    (void)dd_db_bind_text(st, 1, a);
     if (b != NULL) {
-        dd_registry_bind_text(st, 2, b);
+        (void)dd_db_bind_text(st, 2, b);
     }
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -205,8 +190,8 @@ dd_registry_status_t dd_registry_log_change(dd_registry_t *reg, dd_registry_kind
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, KIND_NAMES[kind]);
-    dd_registry_bind_text(st, 2, name);
+    (void)dd_db_bind_text(st, 1, KIND_NAMES[kind]);
+    (void)dd_db_bind_text(st, 2, name);
     (void)sqlite3_bind_int64(st, 3, dd_registry_now_ms(reg));
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -310,11 +295,11 @@ dd_registry_status_t dd_registry_list_names(dd_registry_t *reg, const char *sql,
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, filter != NULL ? filter : "");
-    dd_registry_bind_text(st, 2, after);
+    (void)dd_db_bind_text(st, 1, filter != NULL ? filter : "");
+    (void)dd_db_bind_text(st, 2, after);
     (void)sqlite3_bind_int(st, 3, limit > 0 ? limit + 1 : -1);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = dd_registry_col_text(st, 0);
+        const char *name = dd_db_column_text(st, 0);
         if (limit > 0 && count == limit) {
             dd_registry_copy_out(next, next_len, last);
             break;
@@ -366,10 +351,10 @@ dd_registry_status_t dd_registry_setting_get(dd_registry_t *reg, const char *key
     if (st == NULL) {
         return DD_REGISTRY_STORE_ERROR;
     }
-    dd_registry_bind_text(st, 1, key);
+    (void)dd_db_bind_text(st, 1, key);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *value = strdup(dd_registry_col_text(st, 0));
+        *value = strdup(dd_db_column_text(st, 0));
     }
     sqlite3_finalize(st);
     if (rc == SQLITE_ROW && *value == NULL) {
@@ -430,8 +415,8 @@ dd_registry_status_t dd_registry_changes_since(dd_registry_t *reg, int64_t after
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         dd_registry_change_t c;
         c.seq = sqlite3_column_int64(st, 0);
-        c.name = dd_registry_col_text(st, 2);
-        if (!dd_registry_kind_parse(dd_registry_col_text(st, 1), &c.kind)) {
+        c.name = dd_db_column_text(st, 2);
+        if (!dd_registry_kind_parse(dd_db_column_text(st, 1), &c.kind)) {
             continue;
         }
         if (fn != NULL && fn(ctx, &c) != 0) {

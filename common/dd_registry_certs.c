@@ -10,9 +10,9 @@
 
 static void cert_from_row(sqlite3_stmt *st, dd_registry_cert_t *c)
 {
-    c->id = dd_registry_col_text(st, 0);
-    c->pem = dd_registry_col_text(st, 1);
-    if (!dd_cert_status_parse(dd_registry_col_text(st, 2), &c->status)) {
+    c->id = dd_db_column_text(st, 0);
+    c->pem = dd_db_column_text(st, 1);
+    if (!dd_cert_status_parse(dd_db_column_text(st, 2), &c->status)) {
         c->status = DD_CERT_INACTIVE;
     }
     c->is_service = sqlite3_column_int(st, 3) != 0;
@@ -77,9 +77,9 @@ dd_registry_status_t dd_registry_cert_add(dd_registry_t *reg, const char *pem,
         status = dd_registry_sql_fail(reg, err);
     } else {
         now = dd_registry_now_ms(reg);
-        dd_registry_bind_text(st, 1, id);
-        dd_registry_bind_text(st, 2, pem);
-        dd_registry_bind_text(st, 3, dd_cert_status_name(status_value));
+        (void)dd_db_bind_text(st, 1, id);
+        (void)dd_db_bind_text(st, 2, pem);
+        (void)dd_db_bind_text(st, 3, dd_cert_status_name(status_value));
         (void)sqlite3_bind_int(st, 4, is_service ? 1 : 0);
         (void)sqlite3_bind_int64(st, 5, now);
         status = sqlite3_step(st) == SQLITE_DONE ? DD_REGISTRY_OK : dd_registry_sql_fail(reg, err);
@@ -114,7 +114,7 @@ dd_registry_status_t dd_registry_cert_get(dd_registry_t *reg, const char *cert_i
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, cert_id);
+    (void)dd_db_bind_text(st, 1, cert_id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && fn != NULL) {
         dd_registry_cert_t c;
@@ -154,8 +154,8 @@ dd_registry_status_t dd_registry_cert_set_status(dd_registry_t *reg, const char 
     if (st == NULL) {
         status = dd_registry_sql_fail(reg, err);
     } else {
-        dd_registry_bind_text(st, 1, cert_id);
-        dd_registry_bind_text(st, 2, dd_cert_status_name(status_value));
+        (void)dd_db_bind_text(st, 1, cert_id);
+        (void)dd_db_bind_text(st, 2, dd_cert_status_name(status_value));
         (void)sqlite3_bind_int64(st, 3, dd_registry_now_ms(reg));
         status = sqlite3_step(st) == SQLITE_DONE ? DD_REGISTRY_OK : dd_registry_sql_fail(reg, err);
         sqlite3_finalize(st);
@@ -244,7 +244,7 @@ dd_registry_status_t dd_registry_cert_list(dd_registry_t *reg, const dd_registry
     if (st == NULL) {
         return DD_REGISTRY_STORE_ERROR;
     }
-    dd_registry_bind_text(st, 1, after);
+    (void)dd_db_bind_text(st, 1, after);
     (void)sqlite3_bind_int(st, 2, limit > 0 ? limit + 1 : -1);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         dd_registry_cert_t c;

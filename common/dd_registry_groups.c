@@ -23,11 +23,11 @@ dd_registry_status_t dd_registry_group_must_exist(dd_registry_t *reg, const char
 
 static void group_from_row(sqlite3_stmt *st, dd_registry_group_t *g)
 {
-    g->name = dd_registry_col_text(st, 0);
-    g->group_id = dd_registry_col_text(st, 1);
-    g->parent = dd_registry_col_text(st, 2);
-    g->description = dd_registry_col_text(st, 3);
-    g->attributes_json = dd_registry_col_text(st, 4);
+    g->name = dd_db_column_text(st, 0);
+    g->group_id = dd_db_column_text(st, 1);
+    g->parent = dd_db_column_text(st, 2);
+    g->description = dd_db_column_text(st, 3);
+    g->attributes_json = dd_db_column_text(st, 4);
     g->version = sqlite3_column_int64(st, 5);
     g->created_ms = sqlite3_column_int64(st, 6);
 }
@@ -46,7 +46,7 @@ static int group_depth(dd_registry_t *reg, const char *group)
     if (st == NULL) {
         return -1;
     }
-    dd_registry_bind_text(st, 1, group);
+    (void)dd_db_bind_text(st, 1, group);
     if (sqlite3_step(st) == SQLITE_ROW) {
         depth = sqlite3_column_int(st, 0);
     }
@@ -85,11 +85,11 @@ dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *na
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, name);
+    (void)dd_db_bind_text(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        bool same_parent = strcmp(dd_registry_col_text(st, 1), parent != NULL ? parent : "") == 0;
-        dd_registry_copy_out(id, sizeof(id), dd_registry_col_text(st, 0));
+        bool same_parent = strcmp(dd_db_column_text(st, 1), parent != NULL ? parent : "") == 0;
+        dd_registry_copy_out(id, sizeof(id), dd_db_column_text(st, 0));
         sqlite3_finalize(st);
         dd_registry_copy_out(group_id, group_id_len, id);
         if (same_parent) {
@@ -129,11 +129,11 @@ dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *na
     if (st == NULL) {
         status = dd_registry_sql_fail(reg, err);
     } else {
-        dd_registry_bind_text(st, 1, name);
-        dd_registry_bind_text(st, 2, id);
-        dd_registry_bind_text(st, 3, parent);
-        dd_registry_bind_text(st, 4, description != NULL ? description : "");
-        dd_registry_bind_text(st, 5, attributes_json != NULL ? attributes_json : "{}");
+        (void)dd_db_bind_text(st, 1, name);
+        (void)dd_db_bind_text(st, 2, id);
+        (void)dd_db_bind_text(st, 3, parent);
+        (void)dd_db_bind_text(st, 4, description != NULL ? description : "");
+        (void)dd_db_bind_text(st, 5, attributes_json != NULL ? attributes_json : "{}");
         (void)sqlite3_bind_int64(st, 6, dd_registry_now_ms(reg));
         status = sqlite3_step(st) == SQLITE_DONE ? DD_REGISTRY_OK : dd_registry_sql_fail(reg, err);
         sqlite3_finalize(st);
@@ -163,7 +163,7 @@ dd_registry_status_t dd_registry_group_get(dd_registry_t *reg, const char *name,
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, name);
+    (void)dd_db_bind_text(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && fn != NULL) {
         dd_registry_group_t g;
@@ -215,9 +215,9 @@ dd_registry_status_t dd_registry_group_update(dd_registry_t *reg, const char *na
         if (st == NULL) {
             status = dd_registry_sql_fail(reg, err);
         } else {
-            dd_registry_bind_text(st, 1, name);
-            dd_registry_bind_text(st, 2, description);
-            dd_registry_bind_text(st, 3, attributes_json);
+            (void)dd_db_bind_text(st, 1, name);
+            (void)dd_db_bind_text(st, 2, description);
+            (void)dd_db_bind_text(st, 3, attributes_json);
             if (sqlite3_step(st) == SQLITE_ROW) {
                 if (new_version != NULL) {
                     *new_version = sqlite3_column_int64(st, 0);
@@ -261,10 +261,10 @@ dd_registry_status_t dd_registry_group_delete(dd_registry_t *reg, const char *na
         if (st == NULL) {
             status = dd_registry_sql_fail(reg, err);
         } else {
-            dd_registry_bind_text(st, 1, name);
+            (void)dd_db_bind_text(st, 1, name);
             while (status == DD_REGISTRY_OK && sqlite3_step(st) == SQLITE_ROW) {
                 status = dd_registry_log_change(reg, DD_REGISTRY_KIND_THING,
-                                                dd_registry_col_text(st, 0), err);
+                                                dd_db_column_text(st, 0), err);
             }
             sqlite3_finalize(st);
         }
@@ -300,7 +300,7 @@ static int group_row_by_name(void *ctx, const char *name)
     if (st == NULL) {
         return 1;
     }
-    dd_registry_bind_text(st, 1, name);
+    (void)dd_db_bind_text(st, 1, name);
     if (sqlite3_step(st) == SQLITE_ROW && g->fn != NULL) {
         dd_registry_group_t row;
         group_from_row(st, &row);
@@ -375,9 +375,9 @@ static dd_registry_status_t group_root(dd_registry_t *reg, const char *group, ch
     if (st == NULL) {
         return DD_REGISTRY_STORE_ERROR;
     }
-    dd_registry_bind_text(st, 1, group);
+    (void)dd_db_bind_text(st, 1, group);
     rc = sqlite3_step(st);
-    dd_registry_copy_out(root, len, rc == SQLITE_ROW ? dd_registry_col_text(st, 0) : group);
+    dd_registry_copy_out(root, len, rc == SQLITE_ROW ? dd_db_column_text(st, 0) : group);
     sqlite3_finalize(st);
     return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? DD_REGISTRY_OK : DD_REGISTRY_STORE_ERROR;
 }
@@ -410,16 +410,16 @@ dd_registry_status_t dd_registry_group_add_thing(dd_registry_t *reg, const char 
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, thing);
+    (void)dd_db_bind_text(st, 1, thing);
     while (status == DD_REGISTRY_OK && sqlite3_step(st) == SQLITE_ROW) {
         char other_root[DD_NAME_MAX + 1];
         groups++;
-        if (group_root(reg, dd_registry_col_text(st, 0), other_root, sizeof(other_root)) ==
+        if (group_root(reg, dd_db_column_text(st, 0), other_root, sizeof(other_root)) ==
                 DD_REGISTRY_OK &&
             strcmp(root, other_root) == 0) {
             status = dd_registry_fail(err, DD_REGISTRY_INVALID,
                                       "Thing %s is already in group %s of the same hierarchy as %s",
-                                      thing, dd_registry_col_text(st, 0), group);
+                                      thing, dd_db_column_text(st, 0), group);
         }
     }
     sqlite3_finalize(st);
@@ -551,9 +551,9 @@ dd_registry_status_t dd_registry_group_ancestors(dd_registry_t *reg, const char 
     if (st == NULL) {
         return DD_REGISTRY_STORE_ERROR;
     }
-    dd_registry_bind_text(st, 1, group);
+    (void)dd_db_bind_text(st, 1, group);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (fn != NULL && fn(ctx, dd_registry_col_text(st, 0)) != 0) {
+        if (fn != NULL && fn(ctx, dd_db_column_text(st, 0)) != 0) {
             break;
         }
     }

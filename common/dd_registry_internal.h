@@ -11,12 +11,13 @@
  * subscriptions) and dd_registry_snapshot.c (the entity state the broker shim
  * copies). Nothing here is part of the public API (dd_registry.h); the same
  * ownership and threading rules apply. Statements returned by
- * dd_registry_prep() are finalized by the caller; strings from
- * dd_registry_col_text() live until the statement's next step or finalize.
+ * dd_registry_prep() are finalized by the caller. Binding, reading columns
+ * and logging SQLite's errors use the shared helpers of dd_db.h.
  */
 #ifndef DD_REGISTRY_INTERNAL_H_
 #define DD_REGISTRY_INTERNAL_H_
 
+#include "dd_db.h"
 #include "dd_registry.h"
 
 /** Fills @p err (may be NULL) with a printf-style message and returns @p status. */
@@ -34,12 +35,6 @@ int64_t dd_registry_now_ms(const dd_registry_t *reg);
 
 /** @return A prepared statement for @p sql, or NULL (see sqlite3_errmsg()). */
 sqlite3_stmt *dd_registry_prep(dd_registry_t *reg, const char *sql);
-
-/** Binds @p text (NULL binds SQL NULL) as parameter @p idx. */
-void dd_registry_bind_text(sqlite3_stmt *st, int idx, const char *text);
-
-/** @return Column @p idx as text; "" for NULL. */
-const char *dd_registry_col_text(sqlite3_stmt *st, int idx);
 
 /** Runs a statement without result rows; binds up to three text parameters (NULL: unbound). */
 dd_registry_status_t dd_registry_exec3(dd_registry_t *reg, const char *sql, const char *a,

@@ -58,8 +58,8 @@ dd_registry_status_t dd_registry_policy_create(dd_registry_t *reg, const char *n
     if (st == NULL) {
         status = dd_registry_sql_fail(reg, err);
     } else {
-        dd_registry_bind_text(st, 1, name);
-        dd_registry_bind_text(st, 2, document);
+        (void)dd_db_bind_text(st, 1, name);
+        (void)dd_db_bind_text(st, 2, document);
         (void)sqlite3_bind_int64(st, 3, dd_registry_now_ms(reg));
         status = sqlite3_step(st) == SQLITE_DONE ? DD_REGISTRY_OK : dd_registry_sql_fail(reg, err);
         sqlite3_finalize(st);
@@ -91,11 +91,11 @@ dd_registry_status_t dd_registry_policy_get(dd_registry_t *reg, const char *name
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, name);
+    (void)dd_db_bind_text(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && fn != NULL) {
-        dd_registry_policy_t p = {dd_registry_col_text(st, 0), dd_registry_col_text(st, 1),
-                                  dd_registry_col_text(st, 2), sqlite3_column_int64(st, 3),
+        dd_registry_policy_t p = {dd_db_column_text(st, 0), dd_db_column_text(st, 1),
+                                  dd_db_column_text(st, 2), sqlite3_column_int64(st, 3),
                                   sqlite3_column_int64(st, 4)};
         (void)fn(ctx, &p);
     }
@@ -155,11 +155,11 @@ dd_registry_status_t dd_registry_policy_list(dd_registry_t *reg, const dd_regist
     if (st == NULL) {
         return DD_REGISTRY_STORE_ERROR;
     }
-    dd_registry_bind_text(st, 1, after);
+    (void)dd_db_bind_text(st, 1, after);
     (void)sqlite3_bind_int(st, 2, limit > 0 ? limit + 1 : -1);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        dd_registry_policy_t p = {dd_registry_col_text(st, 0), dd_registry_col_text(st, 1),
-                                  dd_registry_col_text(st, 2), sqlite3_column_int64(st, 3),
+        dd_registry_policy_t p = {dd_db_column_text(st, 0), dd_db_column_text(st, 1),
+                                  dd_db_column_text(st, 2), sqlite3_column_int64(st, 3),
                                   sqlite3_column_int64(st, 4)};
         if (limit > 0 && count == limit) {
             dd_registry_copy_out(next, next_len, last);

@@ -14,9 +14,9 @@ static bool add_name_array(dd_registry_t *reg, cJSON *obj, const char *member, c
         sqlite3_finalize(st);
         return false;
     }
-    dd_registry_bind_text(st, 1, arg);
+    (void)dd_db_bind_text(st, 1, arg);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *s = cJSON_CreateString(dd_registry_col_text(st, 0));
+        cJSON *s = cJSON_CreateString(dd_db_column_text(st, 0));
         if (s == NULL || !cJSON_AddItemToArray(arr, s)) {
             cJSON_Delete(s);
             rc = SQLITE_ERROR;
@@ -62,22 +62,20 @@ dd_registry_status_t dd_registry_entity_json(dd_registry_t *reg, dd_registry_kin
         cJSON_Delete(obj);
         return DD_REGISTRY_STORE_ERROR;
     }
-    dd_registry_bind_text(st, 1, name);
+    (void)dd_db_bind_text(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         ok = cJSON_AddBoolToObject(obj, "exists", 1) != NULL;
         if (kind == DD_REGISTRY_KIND_CERT) {
-            ok = ok &&
-                 cJSON_AddStringToObject(obj, "status", dd_registry_col_text(st, 0)) != NULL &&
+            ok = ok && cJSON_AddStringToObject(obj, "status", dd_db_column_text(st, 0)) != NULL &&
                  cJSON_AddBoolToObject(obj, "service", sqlite3_column_int(st, 1)) != NULL;
         } else if (kind == DD_REGISTRY_KIND_GROUP) {
-            ok = ok && (sqlite3_column_type(st, 0) == SQLITE_NULL
-                            ? cJSON_AddNullToObject(obj, "parent") != NULL
-                            : cJSON_AddStringToObject(obj, "parent", dd_registry_col_text(st, 0)) !=
-                                  NULL);
+            ok = ok &&
+                 (sqlite3_column_type(st, 0) == SQLITE_NULL
+                      ? cJSON_AddNullToObject(obj, "parent") != NULL
+                      : cJSON_AddStringToObject(obj, "parent", dd_db_column_text(st, 0)) != NULL);
         } else if (kind == DD_REGISTRY_KIND_POLICY) {
-            ok =
-                ok && cJSON_AddStringToObject(obj, "document", dd_registry_col_text(st, 0)) != NULL;
+            ok = ok && cJSON_AddStringToObject(obj, "document", dd_db_column_text(st, 0)) != NULL;
         }
     } else if (rc == SQLITE_DONE) {
         ok = cJSON_AddBoolToObject(obj, "exists", 0) != NULL;

@@ -43,9 +43,9 @@ dd_registry_status_t dd_registry_subscription_add(dd_registry_t *reg, const char
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, topic);
-    dd_registry_bind_text(st, 2, protocol);
-    dd_registry_bind_text(st, 3, endpoint);
+    (void)dd_db_bind_text(st, 1, topic);
+    (void)dd_db_bind_text(st, 2, protocol);
+    (void)dd_db_bind_text(st, 3, endpoint);
     (void)sqlite3_bind_int64(st, 4, dd_registry_now_ms(reg));
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && id != NULL) {
@@ -96,10 +96,10 @@ dd_registry_status_t dd_registry_subscription_list(dd_registry_t *reg, const cha
     if (st == NULL) {
         return DD_REGISTRY_STORE_ERROR;
     }
-    dd_registry_bind_text(st, 1, topic);
+    (void)dd_db_bind_text(st, 1, topic);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        dd_registry_subscription_t s = {sqlite3_column_int64(st, 0), dd_registry_col_text(st, 1),
-                                        dd_registry_col_text(st, 2), dd_registry_col_text(st, 3),
+        dd_registry_subscription_t s = {sqlite3_column_int64(st, 0), dd_db_column_text(st, 1),
+                                        dd_db_column_text(st, 2), dd_db_column_text(st, 3),
                                         sqlite3_column_int64(st, 4)};
         if (fn != NULL && fn(ctx, &s) != 0) {
             break;

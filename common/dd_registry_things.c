@@ -6,10 +6,10 @@
 
 static void thing_from_row(sqlite3_stmt *st, dd_registry_thing_t *t)
 {
-    t->name = dd_registry_col_text(st, 0);
-    t->thing_id = dd_registry_col_text(st, 1);
-    t->thing_type = dd_registry_col_text(st, 2);
-    t->attributes_json = dd_registry_col_text(st, 3);
+    t->name = dd_db_column_text(st, 0);
+    t->thing_id = dd_db_column_text(st, 1);
+    t->thing_type = dd_db_column_text(st, 2);
+    t->attributes_json = dd_db_column_text(st, 3);
     t->version = sqlite3_column_int64(st, 4);
     t->created_ms = sqlite3_column_int64(st, 5);
 }
@@ -49,16 +49,15 @@ dd_registry_status_t dd_registry_thing_create(dd_registry_t *reg, const char *na
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, name);
+    (void)dd_db_bind_text(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         /* AWS: creating an identical thing again returns it; a different one conflicts. */
-        cJSON *have = cJSON_Parse(dd_registry_col_text(st, 2));
+        cJSON *have = cJSON_Parse(dd_db_column_text(st, 2));
         cJSON *want = cJSON_Parse(attributes_json != NULL ? attributes_json : "{}");
-        bool same =
-            strcmp(dd_registry_col_text(st, 1), thing_type != NULL ? thing_type : "") == 0 &&
-            cJSON_Compare(have, want, true);
-        dd_registry_copy_out(id, sizeof(id), dd_registry_col_text(st, 0));
+        bool same = strcmp(dd_db_column_text(st, 1), thing_type != NULL ? thing_type : "") == 0 &&
+                    cJSON_Compare(have, want, true);
+        dd_registry_copy_out(id, sizeof(id), dd_db_column_text(st, 0));
         cJSON_Delete(have);
         cJSON_Delete(want);
         sqlite3_finalize(st);
@@ -90,10 +89,10 @@ dd_registry_status_t dd_registry_thing_create(dd_registry_t *reg, const char *na
     if (st == NULL) {
         status = dd_registry_sql_fail(reg, err);
     } else {
-        dd_registry_bind_text(st, 1, name);
-        dd_registry_bind_text(st, 2, id);
-        dd_registry_bind_text(st, 3, thing_type != NULL ? thing_type : "");
-        dd_registry_bind_text(st, 4, attributes_json != NULL ? attributes_json : "{}");
+        (void)dd_db_bind_text(st, 1, name);
+        (void)dd_db_bind_text(st, 2, id);
+        (void)dd_db_bind_text(st, 3, thing_type != NULL ? thing_type : "");
+        (void)dd_db_bind_text(st, 4, attributes_json != NULL ? attributes_json : "{}");
         (void)sqlite3_bind_int64(st, 5, dd_registry_now_ms(reg));
         status = sqlite3_step(st) == SQLITE_DONE ? DD_REGISTRY_OK : dd_registry_sql_fail(reg, err);
         sqlite3_finalize(st);
@@ -124,7 +123,7 @@ dd_registry_status_t dd_registry_thing_get(dd_registry_t *reg, const char *name,
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, name);
+    (void)dd_db_bind_text(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         thing_from_row(st, &t);
@@ -162,7 +161,7 @@ dd_registry_status_t dd_registry_check_version(dd_registry_t *reg, const char *s
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
-    dd_registry_bind_text(st, 1, name);
+    (void)dd_db_bind_text(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *found = true;
@@ -236,7 +235,7 @@ dd_registry_status_t dd_registry_thing_list(dd_registry_t *reg, const dd_registr
     if (st == NULL) {
         return DD_REGISTRY_STORE_ERROR;
     }
-    dd_registry_bind_text(st, 1, after);
+    (void)dd_db_bind_text(st, 1, after);
     (void)sqlite3_bind_int(st, 2, limit > 0 ? limit + 1 : -1);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         dd_registry_thing_t t;
