@@ -6,11 +6,10 @@
  *        until taken.
  *
  * dd_pipetest (a whole `ddlocal up`) and dd_testenv (mosquitto with the shim)
- * wrap it with their own credentials and ports; bench_shim uses it through
- * dd_testenv. A client runs its own network thread, never reconnects by
- * itself (tests want to see disconnects: a lost connection stays lost until
- * dd_testmqtt_connect() is called again) and talks only to 127.0.0.1.
- * Nothing sleeps to wait for a result.
+ * wrap it with their own credentials and ports. A client runs its own
+ * network thread, never reconnects by itself (tests want to see disconnects:
+ * a lost connection stays lost until dd_testmqtt_connect() is called again)
+ * and talks only to 127.0.0.1. Nothing sleeps to wait for a result.
  *
  * Ownership: clients are allocated by dd_testmqtt_new() and freed by
  * dd_testmqtt_destroy(); the config's strings are copied by libmosquitto
