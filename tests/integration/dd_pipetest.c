@@ -770,6 +770,21 @@ dd_pipetest_status_t dd_pipetest_mqtt_use_alpn(dd_pipetest_mqtt_t *c, const dd_p
     return from_mqtt(dd_testmqtt_use_alpn(c, pt->alpn_port, alpn));
 }
 
+dd_pipetest_status_t dd_pipetest_mqtt_use_v5(dd_pipetest_mqtt_t *c)
+{
+    return from_mqtt(dd_testmqtt_use_v5(c));
+}
+
+int dd_pipetest_mqtt_puback_reason(dd_pipetest_mqtt_t *c)
+{
+    return dd_testmqtt_puback_reason(c);
+}
+
+int dd_pipetest_mqtt_disconnect_reason(dd_pipetest_mqtt_t *c)
+{
+    return dd_testmqtt_disconnect_reason(c);
+}
+
 int dd_pipetest_mqtt_connect(dd_pipetest_mqtt_t *c, int timeout_ms)
 {
     return dd_testmqtt_connect(c, timeout_ms);

@@ -3,6 +3,7 @@
 #include "dd_clock.h"
 
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,8 @@ struct dd_testmqtt {
     int sub_granted;
     uint8_t pending[8192]; /* QoS 1 mids waiting for their PUBACK */
     uint8_t acked[8192];
+    int puback_reason;     /* reason code of the last PUBACK (MQTT 5; 0 for 3.1.1) */
+    int disconnect_reason; /* of the last disconnect: MQTT 5 DISCONNECT reason, else rc */
     dd_testmqtt_msg_t *head;
     dd_testmqtt_msg_t *tail;
 };
@@ -96,24 +99,30 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     pthread_mutex_unlock(&c->lock);
 }
 
-static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+/* The v5 callbacks serve 3.1.1 clients too (reason 0); they also carry MQTT 5 reason codes. */
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
+                          const mosquitto_property *props)
 {
     dd_testmqtt_t *c = obj;
 
     (void)mosq;
-    (void)rc;
+    (void)props;
     pthread_mutex_lock(&c->lock);
+    c->disconnect_reason = rc;
     c->connected = false;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
 }
 
-static void on_publish(struct mosquitto *mosq, void *obj, int mid)
+static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
+                       const mosquitto_property *props)
 {
     dd_testmqtt_t *c = obj;
 
     (void)mosq;
+    (void)props;
     pthread_mutex_lock(&c->lock);
+    c->puback_reason = reason;
     if (bit_get(c->pending, mid)) {
         bit_set(c->pending, mid, false);
         bit_set(c->acked, mid, true);
@@ -234,8 +243,8 @@ dd_testmqtt_status_t dd_testmqtt_new(const dd_testmqtt_config_t *cfg, dd_testmqt
         (void)mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     }
     mosquitto_connect_callback_set(c->mosq, on_connect);
-    mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
-    mosquitto_publish_callback_set(c->mosq, on_publish);
+    mosquitto_disconnect_v5_callback_set(c->mosq, on_disconnect);
+    mosquitto_publish_v5_callback_set(c->mosq, on_publish);
     mosquitto_subscribe_callback_set(c->mosq, on_subscribe);
     mosquitto_message_callback_set(c->mosq, on_message);
     if (cfg->root_ca != NULL && mosquitto_tls_set(c->mosq, cfg->root_ca, NULL, cfg->cert, cfg->key,
@@ -259,6 +268,43 @@ dd_testmqtt_status_t dd_testmqtt_use_alpn(dd_testmqtt_t *c, uint16_t port, const
     }
     c->port = port;
     return DD_TESTMQTT_OK;
+}
+
+dd_testmqtt_status_t dd_testmqtt_use_v5(dd_testmqtt_t *c)
+{
+    if (c == NULL || c->ever_connected) {
+        return DD_TESTMQTT_BAD_PARAMETER;
+    }
+    return mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5) ==
+                   MOSQ_ERR_SUCCESS
+               ? DD_TESTMQTT_OK
+               : DD_TESTMQTT_FAILED;
+}
+
+int dd_testmqtt_puback_reason(dd_testmqtt_t *c)
+{
+    int reason;
+
+    if (c == NULL) {
+        return -1;
+    }
+    pthread_mutex_lock(&c->lock);
+    reason = c->puback_reason;
+    pthread_mutex_unlock(&c->lock);
+    return reason;
+}
+
+int dd_testmqtt_disconnect_reason(dd_testmqtt_t *c)
+{
+    int reason;
+
+    if (c == NULL) {
+        return -1;
+    }
+    pthread_mutex_lock(&c->lock);
+    reason = c->disconnect_reason;
+    pthread_mutex_unlock(&c->lock);
+    return reason;
 }
 
 static void join_network(dd_testmqtt_t *c)
@@ -290,6 +336,7 @@ int dd_testmqtt_connect(dd_testmqtt_t *c, int timeout_ms)
     join_network(c);
     pthread_mutex_lock(&c->lock);
     c->got_connack = false;
+    c->disconnect_reason = 0;
     c->connack = -1;
     c->closed = false;
     c->stop = false;

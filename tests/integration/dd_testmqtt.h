@@ -77,6 +77,25 @@ dd_testmqtt_status_t dd_testmqtt_new(const dd_testmqtt_config_t *cfg, dd_testmqt
 dd_testmqtt_status_t dd_testmqtt_use_alpn(dd_testmqtt_t *c, uint16_t port, const char *alpn);
 
 /**
+ * @brief Makes the client speak MQTT 5 (libmosquitto's MOSQ_OPT_PROTOCOL_VERSION)
+ *        instead of 3.1.1. Call before the first dd_testmqtt_connect(). Then the
+ *        CONNACK code, the granted QoS of a SUBACK and dd_testmqtt_puback_reason() /
+ *        dd_testmqtt_disconnect_reason() are MQTT 5 reason codes (0x87 = 135 not
+ *        authorized, 0x98 = 152 administrative action, ...).
+ * @return DD_TESTMQTT_OK, _BAD_PARAMETER or _FAILED.
+ */
+dd_testmqtt_status_t dd_testmqtt_use_v5(dd_testmqtt_t *c);
+
+/** @return The reason code of the last PUBACK received (0 for a 3.1.1 client), -1 for NULL. */
+int dd_testmqtt_puback_reason(dd_testmqtt_t *c);
+
+/**
+ * @return The reason code of the broker's DISCONNECT that ended the last connection
+ *         (MQTT 5), else libmosquitto's rc for the loss (0 before any), -1 for NULL.
+ */
+int dd_testmqtt_disconnect_reason(dd_testmqtt_t *c);
+
+/**
  * @brief Sets the will message (MQTT last will). Call before connecting.
  * @return DD_TESTMQTT_OK, _BAD_PARAMETER or _FAILED.
  */

@@ -1,8 +1,8 @@
 /*
  * The synchronous MQTT test client (dd_testmqtt) on its own: refusals and
- * deadlines without a broker, then acknowledgements, queueing, wills and a
- * dropped connection against a plain mosquitto (dd_testenv with `plain`: the
- * same mTLS listeners, no plugin).
+ * deadlines without a broker, then acknowledgements, queueing, wills on a
+ * dropped connection and MQTT 5 against a plain mosquitto (dd_testenv with
+ * `plain`: the same mTLS listeners, no plugin).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,6 +109,7 @@ static void test_dd_testmqtt_against_mosquitto(void **state)
     dd_testmqtt_t *sub;
     dd_testmqtt_t *pub;
     dd_testmqtt_t *dev;
+    dd_testmqtt_t *v5;
     dd_testmqtt_msg_t *m = NULL;
     int64_t deadline;
     int granted = -1;
@@ -168,6 +169,19 @@ static void test_dd_testmqtt_against_mosquitto(void **state)
     assert_int_equal(dd_testmqtt_wait_message(sub, "t/again", T_MS, &m), DD_TESTMQTT_OK);
     dd_testmqtt_msg_free(m);
 
+    /* MQTT 5: the same calls, and the PUBACK's reason code is readable. */
+    v5 = client(&env, "v5");
+    assert_int_equal(dd_testmqtt_use_v5(v5), DD_TESTMQTT_OK);
+    assert_int_equal(dd_testmqtt_connect(v5, T_MS), 0);
+    assert_int_equal(dd_testmqtt_use_v5(v5), DD_TESTMQTT_BAD_PARAMETER); /* too late */
+    assert_int_equal(dd_testmqtt_publish(v5, "t/v5", "5", 1, 1, T_MS), DD_TESTMQTT_OK);
+    assert_int_equal(dd_testmqtt_puback_reason(v5), 0);
+    assert_int_equal(dd_testmqtt_wait_message(sub, "t/v5", T_MS, &m), DD_TESTMQTT_OK);
+    dd_testmqtt_msg_free(m);
+    assert_int_equal(dd_testmqtt_disconnect_reason(v5), 0);
+    assert_int_equal(dd_testmqtt_puback_reason(NULL), -1);
+
+    dd_testmqtt_destroy(v5);
     dd_testmqtt_destroy(dev);
     dd_testmqtt_destroy(pub);
     dd_testmqtt_destroy(sub);
