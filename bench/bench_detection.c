@@ -67,6 +67,7 @@
 
 #include "dd_benchpipe.h"
 #include "dd_fs.h"
+#include "dd_names.h"
 #include "dd_scenario.h"
 
 #ifndef DD_SOURCE_DIR
@@ -379,7 +380,7 @@ static void obs_on_connect(struct mosquitto *m, void *obj, int rc, int flags,
     (void)flags;
     (void)p;
     if (rc == 0) {
-        (void)mosquitto_subscribe_v5(m, NULL, "ddlocal/sns/" SNS_TOPIC, 1, 0, NULL);
+        (void)mosquitto_subscribe_v5(m, NULL, DD_NAME_SNS_TOPIC_PREFIX SNS_TOPIC, 1, 0, NULL);
     } else {
         fprintf(stderr, "bench_detection: observer refused: %s\n", mosquitto_reason_string(rc));
     }

@@ -1,3 +1,4 @@
+#include "dd_clock.h"
 #include "dd_benchpipe.h"
 
 #include "dd_apiclient.h"
@@ -30,14 +31,6 @@ int64_t dd_benchpipe_now_us(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
 }
 
 static bool read_endpoints(dd_benchpipe_t *bp)
@@ -103,7 +96,7 @@ dd_benchpipe_status_t dd_benchpipe_start(dd_benchpipe_t *bp, const char *const *
             dd_benchpipe_stop(bp, true);
             return DD_BENCHPIPE_FAILED;
         }
-        pause_ms(20);
+        dd_clock_sleep_ms(20);
     }
     return DD_BENCHPIPE_OK;
 }
@@ -118,7 +111,7 @@ void dd_benchpipe_stop(dd_benchpipe_t *bp, bool keep)
     dd_proc_signal(&bp->up, SIGINT);
     deadline = dd_benchpipe_now_us() + 30 * 1000000LL;
     while (dd_proc_alive(&bp->up) && dd_benchpipe_now_us() < deadline) {
-        pause_ms(20);
+        dd_clock_sleep_ms(20);
     }
     dd_proc_stop(&bp->up, 1000);
     bp->started = false;
@@ -156,7 +149,7 @@ int dd_benchpipe_cli(dd_benchpipe_t *bp, ...)
         return -1;
     }
     while (dd_proc_alive(&p)) {
-        pause_ms(5);
+        dd_clock_sleep_ms(5);
     }
     if (!WIFEXITED(p.exit_status) || WEXITSTATUS(p.exit_status) != 0) {
         fprintf(stderr, "bench: `ddlocal %s %s` failed; see %s\n", argv[1], n > 4 ? argv[2] : "",

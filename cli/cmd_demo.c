@@ -6,9 +6,11 @@
 #include "dd_apiclient.h"
 #include "dd_cli.h"
 #include "dd_clienv.h"
+#include "dd_clock.h"
 #include "dd_devicehost.h"
 #include "dd_fs.h"
 #include "dd_log.h"
+#include "dd_names.h"
 #include "dd_report.h"
 #include "dd_svcmqtt.h"
 #include "dd_up.h"
@@ -204,7 +206,7 @@ static void handle(demo_t *d, const char *thing, seen_t *s, const dd_svcmqtt_msg
     } else if (strncmp(m->topic, prefix, strlen(prefix)) == 0 &&
                strstr(m->topic, "/rejected") != NULL) {
         say(d, "ddlocald REJECTED a report: %.*s", (int)m->len, (const char *)m->payload);
-    } else if (strncmp(m->topic, "ddlocal/sns/", 12) == 0) {
+    } else if (strncmp(m->topic, DD_NAME_SNS_TOPIC_PREFIX, strlen(DD_NAME_SNS_TOPIC_PREFIX)) == 0) {
         cJSON *ev = cJSON_ParseWithLength((const char *)m->payload, m->len);
         const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(
             cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "Records"), 0), "Sns"),
@@ -339,8 +341,7 @@ static bool wait_in_group(demo_t *d, const char *thing, const char *group, doubl
         if (in_group(d, thing, group)) {
             return true;
         }
-        struct timespec ts = {0, 100000000L};
-        (void)nanosleep(&ts, NULL);
+        dd_clock_sleep_ms(100);
     }
     return false;
 }
@@ -478,7 +479,7 @@ static int start_monitor(demo_t *d)
 {
     char ca[700], cert[700], key[700];
     /* The parentheses tell clang the first element's concatenation is meant. */
-    const char *subs[] = {("ddlocal/sns/" DD_WORKSHOP_SNS_TOPIC),
+    const char *subs[] = {(DD_NAME_SNS_TOPIC_PREFIX DD_WORKSHOP_SNS_TOPIC),
                           "$aws/things/+/defender/metrics/json",
                           "$aws/things/+/defender/metrics/json/accepted",
                           "$aws/things/+/defender/metrics/json/rejected",

@@ -12,6 +12,7 @@
 #include "dd_clock.h"
 #include "dd_log.h"
 #include "dd_fs.h"
+#include "dd_names.h"
 #include "dd_pki.h"
 #include "dd_retry.h"
 #include "dd_svcmqtt.h"
@@ -406,7 +407,7 @@ int dd_cmd_isolator(int argc, char **argv)
     (void)dd_pki_path(abs_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
     (void)dd_pki_path(abs_dir, DD_PKI_FILE_SERVICE_CERT, cert, sizeof(cert));
     (void)dd_pki_path(abs_dir, DD_PKI_FILE_SERVICE_KEY, key, sizeof(key));
-    (void)snprintf(sub, sizeof(sub), "ddlocal/sns/%s", topic);
+    (void)snprintf(sub, sizeof(sub), "%s%s", DD_NAME_SNS_TOPIC_PREFIX, topic);
     (void)snprintf(client_id, sizeof(client_id), "ddlocal-isolator-%s", topic);
     subs[0] = sub;
     memset(&params, 0, sizeof(params));

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE /* unshare, setns, CLONE_NEWNET, accept4, close_range */
+#include "dd_clock.h"
 #include "dd_devicehost.h"
 
 #include "dd_fs.h"
@@ -142,14 +143,6 @@ static int connect_tcp_loopback(uint16_t port)
     return fd;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /*
  * Accepts the device's connections inside the namespace (the listening socket
  * was made there) and connects each to the broker from the host's namespace.
@@ -169,7 +162,7 @@ static void *relay_main(void *arg)
             }
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Out of descriptors or memory for now: the pending connection waits. */
-                sleep_ms(100);
+                dd_clock_sleep_ms(100);
                 continue;
             }
             break; /* listening socket shut down */

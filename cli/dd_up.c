@@ -1,3 +1,4 @@
+#include "dd_clock.h"
 #include "dd_up.h"
 
 #include "dd_apiclient.h"
@@ -44,14 +45,6 @@ static const char *program(const char *env, const char *built)
     const char *v = getenv(env);
 
     return (v != NULL && v[0] != '\0') ? v : built;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
 }
 
 /* Prints the last lines of a log, to explain a child that failed to start. */
@@ -676,7 +669,7 @@ int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
     fflush(stdout);
     rc = 0;
     while (!*stop) {
-        sleep_ms(200);
+        dd_clock_sleep_ms(200);
         if (++ticks % 5 != 0) {
             continue;
         }

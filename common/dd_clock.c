@@ -1,5 +1,6 @@
 #include "dd_clock.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -22,6 +23,20 @@ int64_t dd_clock_mono_ms(void)
 
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void dd_clock_sleep_ms(int64_t ms)
+{
+    struct timespec ts;
+
+    if (ms <= 0) {
+        return;
+    }
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    /* nanosleep() leaves the time still to sleep in ts when a signal interrupts it. */
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 static int64_t default_source(void *ctx)

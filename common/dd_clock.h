@@ -66,6 +66,17 @@ int64_t dd_clock_wall_ms(void);
 int64_t dd_clock_mono_ms(void);
 
 /**
+ * @brief Sleeps the calling thread for @p ms real milliseconds.
+ *
+ * The one pause helper for polling loops, pacing and backoff (tests, benches,
+ * the CLI, the services). A signal does not cut the pause short: nanosleep()
+ * is resumed with the time left. Never a way to wait for a result: poll the
+ * condition with a deadline and pause between polls.
+ * @param[in] ms Milliseconds to sleep; 0 or less returns at once.
+ */
+void dd_clock_sleep_ms(int64_t ms);
+
+/**
  * @brief Initialises a real-time clock.
  * @param[out] clock Clock to initialise.
  * @return DD_CLOCK_OK or DD_CLOCK_BAD_PARAMETER.

@@ -86,6 +86,18 @@ dd_log_status_t dd_log_format_iso(int64_t ms, char *buf, size_t len)
     return (n < 0 || (size_t)n >= len) ? DD_LOG_BUFFER_TOO_SMALL : DD_LOG_OK;
 }
 
+void dd_log_format_msg(char *msg, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (msg == NULL || len == 0 || fmt == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, len, fmt, ap);
+    va_end(ap);
+}
+
 dd_log_status_t dd_log_format_stamp(int64_t real_ms, const dd_clock_t *pipeline, char *buf,
                                     size_t len)
 {

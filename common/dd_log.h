@@ -134,6 +134,20 @@ dd_log_status_t dd_log_format_stamp(int64_t real_ms, const dd_clock_t *pipeline,
 dd_log_status_t dd_log_describe_clock(const dd_clock_t *clock, char *buf, size_t len);
 
 /**
+ * @brief printf into a caller's message buffer, the way functions fill their
+ *        `char *msg, size_t msg_len` error-text outputs.
+ *
+ * The text is cut to fit (always NUL-terminated): an error message that is
+ * too long is still worth showing. A NULL @p msg or zero @p len is ignored, so
+ * callers may pass through an optional buffer unchecked.
+ * @param[out] msg Buffer to fill, or NULL.
+ * @param[in] len Size of @p msg.
+ * @param[in] fmt printf-style format.
+ */
+void dd_log_format_msg(char *msg, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/**
  * @brief Formats and emits one message. Use the DD_LOG_* macros instead.
  * @param[in] level Severity.
  * @param[in] fmt printf-style format.

@@ -44,6 +44,12 @@ typedef enum dd_name_kind {
 #define DD_ARN_MAX 384
 /** Longest region or account string, including the NUL. */
 #define DD_ARN_PART_MAX 32
+/**
+ * MQTT topic prefix of the SNS stand-in: SNS topic arn:aws:sns:R:A:NAME is the
+ * MQTT topic DD_NAME_SNS_TOPIC_PREFIX NAME (ddlocald publishes alerts there; the
+ * CLI, the isolator and the benches subscribe).
+ */
+#define DD_NAME_SNS_TOPIC_PREFIX "ddlocal/sns/"
 
 /** Region and account used in every ARN. */
 typedef struct dd_arn_ctx {

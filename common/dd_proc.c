@@ -17,14 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 dd_proc_status_t dd_proc_spawn(dd_proc_t *proc, const char *name, char *const argv[],
                                char *const env[], const char *stdout_path)
 {
@@ -138,7 +130,7 @@ dd_proc_status_t dd_proc_wait_port(dd_proc_t *proc, uint16_t port, int timeout_m
         if (dd_clock_mono_ms() >= deadline) {
             return DD_PROC_TIMEOUT;
         }
-        sleep_ms(20);
+        dd_clock_sleep_ms(20);
     }
 }
 
@@ -160,7 +152,7 @@ dd_proc_status_t dd_proc_wait_file(dd_proc_t *proc, const char *path, int timeou
         if (dd_clock_mono_ms() >= deadline) {
             return DD_PROC_TIMEOUT;
         }
-        sleep_ms(20);
+        dd_clock_sleep_ms(20);
     }
 }
 
@@ -190,7 +182,7 @@ void dd_proc_stop(dd_proc_t *proc, int grace_ms)
             proc->exited = true;
             break;
         }
-        sleep_ms(10);
+        dd_clock_sleep_ms(10);
     }
 }
 

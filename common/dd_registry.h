@@ -24,6 +24,11 @@
  * valid only during the callback. Strings returned through `char **` are
  * malloc'd and freed by the caller with free().
  * A dd_registry_t is not thread-safe; use one per thread or lock around it.
+ *
+ * The code is split by subject (dd_registry.c: open, schema, settings,
+ * change log; dd_registry_things/_certs/_groups/_policies/_subs.c; and
+ * dd_registry_snapshot.c, the shim's copy) over the private helpers of
+ * dd_registry_internal.h; this header is the whole public API.
  */
 #ifndef DD_REGISTRY_H_
 #define DD_REGISTRY_H_

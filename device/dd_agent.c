@@ -22,21 +22,6 @@
 #include "dd_log.h"
 #include "dd_names.h"
 
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, len, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- command line -------------------------------------------------------- */
 
 typedef enum opt_id {
@@ -227,17 +212,17 @@ dd_agent_status_t dd_agent_parse_args(int argc, char **argv, dd_agent_options_t 
         dd_custom_status_t cst;
 
         if (d == NULL) {
-            set_msg(msg, msg_len, "unknown argument '%s'", argv[i]);
+            dd_log_format_msg(msg, msg_len, "unknown argument '%s'", argv[i]);
             return DD_AGENT_USAGE;
         }
         if (d->has_arg && value == NULL) {
             if (i + 1 >= argc) {
-                set_msg(msg, msg_len, "%s needs a value", argv[i]);
+                dd_log_format_msg(msg, msg_len, "%s needs a value", argv[i]);
                 return DD_AGENT_USAGE;
             }
             value = argv[++i];
         } else if (!d->has_arg && value != NULL) {
-            set_msg(msg, msg_len, "%s takes no value", d->names[0]);
+            dd_log_format_msg(msg, msg_len, "%s takes no value", d->names[0]);
             return DD_AGENT_USAGE;
         }
         switch (d->id) {
@@ -253,14 +238,14 @@ dd_agent_status_t dd_agent_parse_args(int argc, char **argv, dd_agent_options_t 
             } else if (strcmp(value, "cbor") == 0) {
                 opts->format = DD_REPORT_FORMAT_CBOR;
             } else {
-                set_msg(msg, msg_len, "--format must be json or cbor, not '%s'", value);
+                dd_log_format_msg(msg, msg_len, "--format must be json or cbor, not '%s'", value);
                 return DD_AGENT_USAGE;
             }
             break;
         case O_INTERVAL:
             if (!parse_double(value, 0.0, 31536000.0, &opts->interval_s)) {
-                set_msg(msg, msg_len, "--interval must be a number of seconds >= 0, not '%s'",
-                        value);
+                dd_log_format_msg(msg, msg_len,
+                                  "--interval must be a number of seconds >= 0, not '%s'", value);
                 return DD_AGENT_USAGE;
             }
             break;
@@ -269,7 +254,7 @@ dd_agent_status_t dd_agent_parse_args(int argc, char **argv, dd_agent_options_t 
         case O_SHORT: opts->keys = DD_REPORT_KEYS_SHORT; break;
         case O_PORT:
             if (!parse_long(value, 1, 65535, &port)) {
-                set_msg(msg, msg_len, "--port must be 1..65535, not '%s'", value);
+                dd_log_format_msg(msg, msg_len, "--port must be 1..65535, not '%s'", value);
                 return DD_AGENT_USAGE;
             }
             opts->port = (uint16_t)port;
@@ -277,13 +262,14 @@ dd_agent_status_t dd_agent_parse_args(int argc, char **argv, dd_agent_options_t 
         case O_ONCE: opts->count = 1; break;
         case O_COUNT:
             if (!parse_long(value, 1, 1000000000L, &opts->count)) {
-                set_msg(msg, msg_len, "--count must be a positive number, not '%s'", value);
+                dd_log_format_msg(msg, msg_len, "--count must be a positive number, not '%s'",
+                                  value);
                 return DD_AGENT_USAGE;
             }
             break;
         case O_TIMEOUT:
             if (!parse_double(value, 0.001, 31536000.0, &opts->timeout_s)) {
-                set_msg(msg, msg_len, "--timeout must be a positive number of seconds");
+                dd_log_format_msg(msg, msg_len, "--timeout must be a positive number of seconds");
                 return DD_AGENT_USAGE;
             }
             break;
@@ -311,20 +297,22 @@ dd_agent_status_t dd_agent_parse_args(int argc, char **argv, dd_agent_options_t 
         case O_ALPN: opts->alpn = value; break;
         case O_MAX_LIST:
             if (!parse_long(value, 1, 100000, &n)) {
-                set_msg(msg, msg_len, "--max-list-size must be 1..100000, not '%s'", value);
+                dd_log_format_msg(msg, msg_len, "--max-list-size must be 1..100000, not '%s'",
+                                  value);
                 return DD_AGENT_USAGE;
             }
             opts->list_cap = (size_t)n;
             break;
         case O_REPLY_TIMEOUT:
             if (!parse_double(value, 0.001, 86400.0, &opts->reply_timeout_s)) {
-                set_msg(msg, msg_len, "--reply-timeout must be a positive number of seconds");
+                dd_log_format_msg(msg, msg_len,
+                                  "--reply-timeout must be a positive number of seconds");
                 return DD_AGENT_USAGE;
             }
             break;
         case O_KEEPALIVE:
             if (!parse_long(value, 5, 65535, &n)) {
-                set_msg(msg, msg_len, "--keepalive must be 5..65535 seconds");
+                dd_log_format_msg(msg, msg_len, "--keepalive must be 5..65535 seconds");
                 return DD_AGENT_USAGE;
             }
             opts->keepalive_s = (int)n;
@@ -339,7 +327,8 @@ dd_agent_status_t dd_agent_parse_args(int argc, char **argv, dd_agent_options_t 
 
         if (dd_conn_split_endpoint(opts->endpoint, opts->host, sizeof(opts->host), &ep_port) !=
             DD_CONN_OK) {
-            set_msg(msg, msg_len, "--endpoint '%s' is not HOST or HOST:PORT", opts->endpoint);
+            dd_log_format_msg(msg, msg_len, "--endpoint '%s' is not HOST or HOST:PORT",
+                              opts->endpoint);
             return DD_AGENT_USAGE;
         }
         if (opts->port == 0) {
@@ -365,13 +354,13 @@ dd_agent_status_t dd_agent_parse_args(int argc, char **argv, dd_agent_options_t 
                                                         : NULL;
 
         if (missing != NULL) {
-            set_msg(msg, msg_len, "%s is required (or -d/--dryrun)", missing);
+            dd_log_format_msg(msg, msg_len, "%s is required (or -d/--dryrun)", missing);
             return DD_AGENT_USAGE;
         }
     }
     if (opts->thing_name != NULL && !dd_name_valid(DD_NAME_THING, opts->thing_name)) {
-        set_msg(msg, msg_len, "thing name '%s' is not valid (%s)", opts->thing_name,
-                dd_name_pattern(DD_NAME_THING));
+        dd_log_format_msg(msg, msg_len, "thing name '%s' is not valid (%s)", opts->thing_name,
+                          dd_name_pattern(DD_NAME_THING));
         return DD_AGENT_USAGE;
     }
     return DD_AGENT_OK;

@@ -22,24 +22,10 @@
 #include <unistd.h>
 
 #include "dd_fs.h"
+#include "dd_log.h"
 #include "dd_names.h"
 
 extern char **environ;
-
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, len, fmt, ap);
-    va_end(ap);
-}
 
 static const struct {
     const char *name;
@@ -82,8 +68,8 @@ const char *dd_custom_kind_name(dd_custom_kind_t kind)
 static dd_custom_status_t check_name(const char *name, char *msg, size_t msg_len)
 {
     if (!dd_name_valid(DD_NAME_CUSTOM_METRIC, name) || strlen(name) > DD_REPORT_METRIC_NAME_MAX) {
-        set_msg(msg, msg_len, "custom metric name '%s' is not valid (%s)", name,
-                dd_name_pattern(DD_NAME_CUSTOM_METRIC));
+        dd_log_format_msg(msg, msg_len, "custom metric name '%s' is not valid (%s)", name,
+                          dd_name_pattern(DD_NAME_CUSTOM_METRIC));
         return DD_CUSTOM_INVALID;
     }
     return DD_CUSTOM_OK;
@@ -107,16 +93,16 @@ dd_custom_status_t dd_custom_parse_spec(const char *spec, dd_custom_source_t *ou
     c2 = c1 == NULL ? NULL : strchr(c1 + 1, ':');
     c3 = c2 == NULL ? NULL : strchr(c2 + 1, ':');
     if (c3 == NULL || c3[1] == '\0') {
-        set_msg(msg, msg_len,
-                "custom metric '%s': expected NAME:TYPE:file:PATH or "
-                "NAME:TYPE:command:COMMAND",
-                spec);
+        dd_log_format_msg(msg, msg_len,
+                          "custom metric '%s': expected NAME:TYPE:file:PATH or "
+                          "NAME:TYPE:command:COMMAND",
+                          spec);
         return DD_CUSTOM_INVALID;
     }
     n = (size_t)(c1 - spec);
     if (n == 0 || n > DD_REPORT_METRIC_NAME_MAX) {
-        set_msg(msg, msg_len, "custom metric '%s': name must be 1..%d characters", spec,
-                DD_REPORT_METRIC_NAME_MAX);
+        dd_log_format_msg(msg, msg_len, "custom metric '%s': name must be 1..%d characters", spec,
+                          DD_REPORT_METRIC_NAME_MAX);
         return DD_CUSTOM_INVALID;
     }
     memcpy(out->name, spec, n);
@@ -132,10 +118,10 @@ dd_custom_status_t dd_custom_parse_spec(const char *spec, dd_custom_source_t *ou
     memcpy(type, c1 + 1, n);
     type[n] = '\0';
     if (!dd_custom_kind_parse(type, &out->kind)) {
-        set_msg(msg, msg_len,
-                "custom metric '%s': type '%s' is not number, number-list, "
-                "string-list or ip-address-list",
-                out->name, type);
+        dd_log_format_msg(msg, msg_len,
+                          "custom metric '%s': type '%s' is not number, number-list, "
+                          "string-list or ip-address-list",
+                          out->name, type);
         return DD_CUSTOM_INVALID;
     }
     n = (size_t)(c3 - c2 - 1);
@@ -144,7 +130,8 @@ dd_custom_status_t dd_custom_parse_spec(const char *spec, dd_custom_source_t *ou
     } else if (n == 7 && strncmp(c2 + 1, "command", 7) == 0) {
         out->origin = DD_CUSTOM_FROM_COMMAND;
     } else {
-        set_msg(msg, msg_len, "custom metric '%s': source must be 'file' or 'command'", out->name);
+        dd_log_format_msg(msg, msg_len, "custom metric '%s': source must be 'file' or 'command'",
+                          out->name);
         return DD_CUSTOM_INVALID;
     }
     out->target = strdup(c3 + 1);
@@ -196,14 +183,15 @@ dd_custom_status_t dd_custom_load_config(const char *path, dd_custom_source_t **
         return DD_CUSTOM_BAD_PARAMETER;
     }
     if (dd_fs_read_file(path, 1024 * 1024, &text, &len) != DD_FS_OK) {
-        set_msg(msg, msg_len, "cannot read %s: %s", path, strerror(errno));
+        dd_log_format_msg(msg, msg_len, "cannot read %s: %s", path, strerror(errno));
         return DD_CUSTOM_IO_ERROR;
     }
     root = cJSON_ParseWithLength(text, len);
     free(text);
     if (!cJSON_IsArray(root)) {
-        set_msg(msg, msg_len,
-                "%s: expected a JSON array of {\"name\",\"type\",\"file\"|\"command\"}", path);
+        dd_log_format_msg(msg, msg_len,
+                          "%s: expected a JSON array of {\"name\",\"type\",\"file\"|\"command\"}",
+                          path);
         cJSON_Delete(root);
         return DD_CUSTOM_INVALID;
     }
@@ -217,15 +205,15 @@ dd_custom_status_t dd_custom_load_config(const char *path, dd_custom_source_t **
         memset(&src, 0, sizeof(src));
         if (!cJSON_IsString(name) || !cJSON_IsString(type) ||
             cJSON_IsString(file) == cJSON_IsString(command)) {
-            set_msg(msg, msg_len,
-                    "%s[%d]: needs string \"name\", \"type\" and one of \"file\" "
-                    "or \"command\"",
-                    path, index);
+            dd_log_format_msg(msg, msg_len,
+                              "%s[%d]: needs string \"name\", \"type\" and one of \"file\" "
+                              "or \"command\"",
+                              path, index);
             st = DD_CUSTOM_INVALID;
             break;
         }
         if (strlen(name->valuestring) > DD_REPORT_METRIC_NAME_MAX) {
-            set_msg(msg, msg_len, "%s[%d]: name too long", path, index);
+            dd_log_format_msg(msg, msg_len, "%s[%d]: name too long", path, index);
             st = DD_CUSTOM_INVALID;
             break;
         }
@@ -235,10 +223,10 @@ dd_custom_status_t dd_custom_load_config(const char *path, dd_custom_source_t **
             break;
         }
         if (!dd_custom_kind_parse(type->valuestring, &src.kind)) {
-            set_msg(msg, msg_len,
-                    "%s[%d]: type '%s' is not number, number-list, string-list or "
-                    "ip-address-list",
-                    path, index, type->valuestring);
+            dd_log_format_msg(msg, msg_len,
+                              "%s[%d]: type '%s' is not number, number-list, string-list or "
+                              "ip-address-list",
+                              path, index, type->valuestring);
             st = DD_CUSTOM_INVALID;
             break;
         }
@@ -357,7 +345,8 @@ dd_custom_status_t dd_custom_parse_value(const char *name, dd_custom_kind_t kind
     switch (kind) {
     case DD_CUSTOM_NUMBER:
         if (n == 0 || !parse_number(tok[0], &out->number)) {
-            set_msg(msg, msg_len, "%s: '%.40s' is not a number", name, n == 0 ? "" : tok[0]);
+            dd_log_format_msg(msg, msg_len, "%s: '%.40s' is not a number", name,
+                              n == 0 ? "" : tok[0]);
             st = DD_CUSTOM_INVALID;
         }
         break;
@@ -369,7 +358,7 @@ dd_custom_status_t dd_custom_parse_value(const char *name, dd_custom_kind_t kind
         }
         for (i = 0; i < n && st == DD_CUSTOM_OK; i++) {
             if (!parse_number(tok[i], &out->numbers[i])) {
-                set_msg(msg, msg_len, "%s: '%.40s' is not a number", name, tok[i]);
+                dd_log_format_msg(msg, msg_len, "%s: '%.40s' is not a number", name, tok[i]);
                 st = DD_CUSTOM_INVALID;
             }
         }
@@ -398,13 +387,14 @@ dd_custom_status_t dd_custom_parse_value(const char *name, dd_custom_kind_t kind
         out->count = n;
         for (i = 0; i < n && st == DD_CUSTOM_OK; i++) {
             if (dd_ip_parse(tok[i], strlen(tok[i]), &out->ips[i]) != DD_IP_OK) {
-                set_msg(msg, msg_len, "%s: '%.60s' is not an IPv4 or IPv6 address", name, tok[i]);
+                dd_log_format_msg(msg, msg_len, "%s: '%.60s' is not an IPv4 or IPv6 address", name,
+                                  tok[i]);
                 st = DD_CUSTOM_INVALID;
             }
         }
         break;
     default:
-        set_msg(msg, msg_len, "%s: unknown metric type", name);
+        dd_log_format_msg(msg, msg_len, "%s: unknown metric type", name);
         st = DD_CUSTOM_INVALID;
         break;
     }
@@ -439,7 +429,7 @@ static dd_custom_status_t run_command(const char *cmd, int timeout_ms, char **ou
     }
     if (pipe2(fds, O_CLOEXEC) != 0) {
         free(buf);
-        set_msg(msg, msg_len, "pipe: %s", strerror(errno));
+        dd_log_format_msg(msg, msg_len, "pipe: %s", strerror(errno));
         return DD_CUSTOM_IO_ERROR;
     }
     posix_spawn_file_actions_init(&fa);
@@ -460,7 +450,7 @@ static dd_custom_status_t run_command(const char *cmd, int timeout_ms, char **ou
     if (rc != 0) {
         close(fds[0]);
         free(buf);
-        set_msg(msg, msg_len, "cannot run /bin/sh: %s", strerror(rc));
+        dd_log_format_msg(msg, msg_len, "cannot run /bin/sh: %s", strerror(rc));
         return DD_CUSTOM_IO_ERROR;
     }
     for (;;) {
@@ -505,11 +495,11 @@ static dd_custom_status_t run_command(const char *cmd, int timeout_ms, char **ou
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (st == DD_CUSTOM_TIMEOUT) {
-        set_msg(msg, msg_len, "command timed out after %d ms", timeout_ms);
+        dd_log_format_msg(msg, msg_len, "command timed out after %d ms", timeout_ms);
     } else if (st == DD_CUSTOM_OK && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-        set_msg(msg, msg_len, "command failed (%s %d)",
-                WIFEXITED(status) ? "exit status" : "signal",
-                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        dd_log_format_msg(msg, msg_len, "command failed (%s %d)",
+                          WIFEXITED(status) ? "exit status" : "signal",
+                          WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
         st = DD_CUSTOM_IO_ERROR;
     }
     if (st != DD_CUSTOM_OK) {
@@ -535,8 +525,8 @@ dd_custom_status_t dd_custom_read(const dd_custom_source_t *src, int timeout_ms,
         dd_fs_status_t fs = dd_fs_read_file(src->target, DD_CUSTOM_OUTPUT_MAX, &text, NULL);
 
         if (fs != DD_FS_OK) {
-            set_msg(msg, msg_len, "%s: cannot read %s: %s", src->name, src->target,
-                    fs == DD_FS_IO_ERROR ? strerror(errno) : dd_fs_strerror(fs));
+            dd_log_format_msg(msg, msg_len, "%s: cannot read %s: %s", src->name, src->target,
+                              fs == DD_FS_IO_ERROR ? strerror(errno) : dd_fs_strerror(fs));
             return fs == DD_FS_NO_MEMORY ? DD_CUSTOM_NO_MEMORY : DD_CUSTOM_IO_ERROR;
         }
     } else {

@@ -13,24 +13,10 @@
 #include <time.h>
 
 #include "dd_fs.h"
+#include "dd_log.h"
 
 /* Longest real wait handed back: a loop wakes at least daily whatever the interval. */
 #define MAX_WAIT_MS (86400LL * 1000LL)
-
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, len, fmt, ap);
-    va_end(ap);
-}
 
 static const char *origin_name(dd_devclock_origin_t origin)
 {
@@ -88,25 +74,25 @@ static void describe(const dd_devclock_t *dc, char *msg, size_t len)
     const char *from = origin_name(dc->origin);
 
     if (!dc->found) {
-        set_msg(msg, len,
-                "no pipeline clock (--clock, %s or $%s/endpoints.json): intervals are "
-                "real seconds",
-                DD_DEVCLOCK_ENV, DD_DEVCLOCK_DATA_DIR_ENV);
+        dd_log_format_msg(msg, len,
+                          "no pipeline clock (--clock, %s or $%s/endpoints.json): intervals are "
+                          "real seconds",
+                          DD_DEVCLOCK_ENV, DD_DEVCLOCK_DATA_DIR_ENV);
     } else if (dc->clock.mode == DD_CLOCK_MANUAL) {
-        set_msg(msg, len,
-                "the pipeline clock (from %s) is manual: it moves only on `ddlocal clock "
-                "advance`, so intervals are real seconds",
-                from);
+        dd_log_format_msg(msg, len,
+                          "the pipeline clock (from %s) is manual: it moves only on `ddlocal clock "
+                          "advance`, so intervals are real seconds",
+                          from);
     } else if (dc->clock.mode == DD_CLOCK_SCALED) {
-        set_msg(msg, len,
-                "following the pipeline clock (from %s, time scale %g): intervals are "
-                "pipeline seconds",
-                from, dc->clock.scale);
+        dd_log_format_msg(msg, len,
+                          "following the pipeline clock (from %s, time scale %g): intervals are "
+                          "pipeline seconds",
+                          from, dc->clock.scale);
     } else {
-        set_msg(msg, len,
-                "following the pipeline clock (from %s, real time): intervals are "
-                "seconds aligned on the clock",
-                from);
+        dd_log_format_msg(msg, len,
+                          "following the pipeline clock (from %s, real time): intervals are "
+                          "seconds aligned on the clock",
+                          from);
     }
 }
 
@@ -121,10 +107,10 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
         return DD_DEVCLOCK_BAD_PARAMETER;
     }
     memset(out, 0, sizeof(*out));
-    set_msg(msg, msg_len, "%s", "");
+    dd_log_format_msg(msg, msg_len, "%s", "");
     if (flag != NULL) {
         if (strcmp(flag, "none") == 0) {
-            set_msg(msg, msg_len, "--clock none: intervals are real seconds");
+            dd_log_format_msg(msg, msg_len, "--clock none: intervals are real seconds");
             return DD_DEVCLOCK_OK;
         }
         spec = flag;
@@ -146,16 +132,16 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
 
         memset(out, 0, sizeof(*out));
         if (origin == DD_DEVCLOCK_FROM_ENDPOINTS) {
-            set_msg(msg, msg_len,
-                    "ignoring the clock '%.80s' of %.200s/endpoints.json (not a "
-                    "clock spec): intervals are real seconds",
-                    spec, data_dir);
+            dd_log_format_msg(msg, msg_len,
+                              "ignoring the clock '%.80s' of %.200s/endpoints.json (not a "
+                              "clock spec): intervals are real seconds",
+                              spec, data_dir);
             return DD_DEVCLOCK_OK;
         }
-        set_msg(msg, msg_len,
-                "%s '%.80s' is not a clock spec (real, scaled:SCALE:REAL_MS:"
-                "PIPELINE_MS, manual:MS, or none)",
-                origin_name(origin), spec);
+        dd_log_format_msg(msg, msg_len,
+                          "%s '%.80s' is not a clock spec (real, scaled:SCALE:REAL_MS:"
+                          "PIPELINE_MS, manual:MS, or none)",
+                          origin_name(origin), spec);
         return DD_DEVCLOCK_BAD_SPEC;
     }
     {
@@ -179,11 +165,12 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
         endpoints_clock(data_dir, file_spec, sizeof(file_spec)) && strcmp(file_spec, spec) != 0) {
         /* Exported by a device shell opened before the pipeline was restarted. */
         out->stale = true;
-        set_msg(msg, msg_len,
-                "%s='%.80s' differs from the running pipeline's clock '%.80s' "
-                "(%.200s/endpoints.json; restarted since this shell was opened?): following "
-                "%s; open a new `ddlocal device` shell or unset %s",
-                DD_DEVCLOCK_ENV, spec, file_spec, data_dir, DD_DEVCLOCK_ENV, DD_DEVCLOCK_ENV);
+        dd_log_format_msg(
+            msg, msg_len,
+            "%s='%.80s' differs from the running pipeline's clock '%.80s' "
+            "(%.200s/endpoints.json; restarted since this shell was opened?): following "
+            "%s; open a new `ddlocal device` shell or unset %s",
+            DD_DEVCLOCK_ENV, spec, file_spec, data_dir, DD_DEVCLOCK_ENV, DD_DEVCLOCK_ENV);
     }
     return DD_DEVCLOCK_OK;
 }

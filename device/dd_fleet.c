@@ -41,21 +41,6 @@
 #define MAX_EVENTS 4096
 #define FAILURE_LOG_LIMIT 5
 
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, len, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- credentials ------------------------------------------------------------ */
 
 void dd_fleet_creds_free(dd_fleet_cred_t *creds, uint32_t count)
@@ -403,7 +388,7 @@ dd_fleet_status_t dd_fleet_register(dd_registry_t *reg, const dd_scenario_t *sc,
     dd_fleet_policy_name(sc, policy, sizeof(policy));
     policy_document(reg, sc, doc, sizeof(doc));
     if (dd_db_exec(reg->db, "BEGIN IMMEDIATE") != DD_DB_OK) {
-        set_msg(msg, msg_len, "cannot start a transaction on the registry");
+        dd_log_format_msg(msg, msg_len, "cannot start a transaction on the registry");
         return DD_FLEET_REGISTRY_ERROR;
     }
     memset(&err, 0, sizeof(err));
@@ -457,21 +442,21 @@ dd_fleet_status_t dd_fleet_register(dd_registry_t *reg, const dd_scenario_t *sc,
             }
         }
         if (rs != DD_REGISTRY_OK) {
-            set_msg(msg, msg_len, "registering %s: %s: %s", thing, dd_registry_strerror(rs),
-                    err.message);
+            dd_log_format_msg(msg, msg_len, "registering %s: %s: %s", thing,
+                              dd_registry_strerror(rs), err.message);
         }
     }
     if (rs != DD_REGISTRY_OK) {
         if (msg != NULL && msg[0] == '\0') {
-            set_msg(msg, msg_len, "creating policy %s: %s: %s", policy, dd_registry_strerror(rs),
-                    err.message);
+            dd_log_format_msg(msg, msg_len, "creating policy %s: %s: %s", policy,
+                              dd_registry_strerror(rs), err.message);
         }
         (void)dd_db_exec(reg->db, "ROLLBACK");
         return DD_FLEET_REGISTRY_ERROR;
     }
     if (dd_db_exec(reg->db, "COMMIT") != DD_DB_OK) {
         (void)dd_db_exec(reg->db, "ROLLBACK");
-        set_msg(msg, msg_len, "committing the registrations failed");
+        dd_log_format_msg(msg, msg_len, "committing the registrations failed");
         return DD_FLEET_REGISTRY_ERROR;
     }
     return DD_FLEET_OK;

@@ -13,26 +13,12 @@
 #include <string.h>
 
 #include "dd_fs.h"
+#include "dd_log.h"
 #include "dd_names.h"
 
 #define MAX_PORTS 1024
 #define MAX_CONNS 100000
 #define REPORT_LIST_CAP 50
-
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, len, fmt, ap);
-    va_end(ap);
-}
 
 typedef struct pctx {
     char *msg;
@@ -613,14 +599,14 @@ dd_scenario_status_t dd_scenario_load(const char *path, dd_scenario_t *out, char
     memset(out, 0, sizeof(*out));
     fs = dd_fs_read_file(path, 4 * 1024 * 1024, &text, &len);
     if (fs != DD_FS_OK) {
-        set_msg(msg, msg_len, "%s: %s", path,
-                fs == DD_FS_IO_ERROR ? strerror(errno) : dd_fs_strerror(fs));
+        dd_log_format_msg(msg, msg_len, "%s: %s", path,
+                          fs == DD_FS_IO_ERROR ? strerror(errno) : dd_fs_strerror(fs));
         return fs == DD_FS_NO_MEMORY ? DD_SCENARIO_NO_MEMORY : DD_SCENARIO_IO_ERROR;
     }
     st = dd_scenario_parse(text, len, out, inner, sizeof(inner));
     free(text);
     if (st != DD_SCENARIO_OK) {
-        set_msg(msg, msg_len, "%s: %s", path, inner);
+        dd_log_format_msg(msg, msg_len, "%s: %s", path, inner);
     }
     return st;
 }
@@ -658,8 +644,8 @@ dd_scenario_status_t dd_scenario_override(dd_scenario_t *sc, uint32_t devices, d
             grouped += sc->groups[i].devices;
         }
         if (devices < grouped || devices > DD_SCENARIO_MAX_DEVICES) {
-            set_msg(msg, msg_len, "--devices %u: the groups alone hold %u (max %u)", devices,
-                    grouped, DD_SCENARIO_MAX_DEVICES);
+            dd_log_format_msg(msg, msg_len, "--devices %u: the groups alone hold %u (max %u)",
+                              devices, grouped, DD_SCENARIO_MAX_DEVICES);
             return DD_SCENARIO_INVALID;
         }
         sc->devices = devices;

@@ -19,21 +19,6 @@
 #include "dd_fs.h"
 #include "dd_log.h"
 
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, len, fmt, ap);
-    va_end(ap);
-}
-
 void dd_sensor_usage(FILE *out)
 {
     fprintf(
@@ -180,7 +165,7 @@ dd_sensor_status_t dd_sensor_parse_args(int argc, char **argv, const char *endpo
         }
         if (value == NULL) {
             if (i + 1 >= argc) {
-                set_msg(msg, msg_len, "%s: unknown argument or missing value", arg);
+                dd_log_format_msg(msg, msg_len, "%s: unknown argument or missing value", arg);
                 return DD_SENSOR_USAGE;
             }
             value = argv[++i];
@@ -195,7 +180,7 @@ dd_sensor_status_t dd_sensor_parse_args(int argc, char **argv, const char *endpo
             endpoint = value;
         } else if (is(arg, "--port", NULL, NULL)) {
             if (!parse_ulong(value, 65535, &n) || n == 0) {
-                set_msg(msg, msg_len, "--port must be 1..65535, not '%s'", value);
+                dd_log_format_msg(msg, msg_len, "--port must be 1..65535, not '%s'", value);
                 return DD_SENSOR_USAGE;
             }
             opts->port = (uint16_t)n;
@@ -209,26 +194,27 @@ dd_sensor_status_t dd_sensor_parse_args(int argc, char **argv, const char *endpo
             opts->key = value;
         } else if (is(arg, "-i", "--interval", NULL)) {
             if (!parse_double(value, 0.0, 31536000.0, &opts->interval_s)) {
-                set_msg(msg, msg_len, "--interval must be a number of seconds >= 0, not '%s'",
-                        value);
+                dd_log_format_msg(msg, msg_len,
+                                  "--interval must be a number of seconds >= 0, not '%s'", value);
                 return DD_SENSOR_USAGE;
             }
         } else if (is(arg, "--payload-size", NULL, NULL)) {
             if (!parse_ulong(value, DD_SENSOR_MAX_PAYLOAD, &n) || n == 0) {
-                set_msg(msg, msg_len, "--payload-size must be 1..%u, not '%s'",
-                        DD_SENSOR_MAX_PAYLOAD, value);
+                dd_log_format_msg(msg, msg_len, "--payload-size must be 1..%u, not '%s'",
+                                  DD_SENSOR_MAX_PAYLOAD, value);
                 return DD_SENSOR_USAGE;
             }
             opts->payload_size = (size_t)n;
         } else if (is(arg, "--count", NULL, NULL)) {
             if (!parse_ulong(value, 1000000000ULL, &n) || n == 0) {
-                set_msg(msg, msg_len, "--count must be a positive number, not '%s'", value);
+                dd_log_format_msg(msg, msg_len, "--count must be a positive number, not '%s'",
+                                  value);
                 return DD_SENSOR_USAGE;
             }
             opts->count = (long)n;
         } else if (is(arg, "--seed", NULL, NULL)) {
             if (!parse_ulong(value, UINT64_MAX, &n)) {
-                set_msg(msg, msg_len, "--seed must be a number, not '%s'", value);
+                dd_log_format_msg(msg, msg_len, "--seed must be a number, not '%s'", value);
                 return DD_SENSOR_USAGE;
             }
             opts->seed = (uint64_t)n;
@@ -237,16 +223,17 @@ dd_sensor_status_t dd_sensor_parse_args(int argc, char **argv, const char *endpo
         } else if (is(arg, "-s", "--stackname", NULL)) {
             /* startdevice.py's CloudFormation stack: nothing to look up here. */
         } else {
-            set_msg(msg, msg_len, "unknown argument '%s'", arg);
+            dd_log_format_msg(msg, msg_len, "unknown argument '%s'", arg);
             return DD_SENSOR_USAGE;
         }
     }
     if (opts->topic == NULL || opts->topic[0] == '\0' || strpbrk(opts->topic, "+#") != NULL) {
-        set_msg(msg, msg_len, "-t TOPIC is required (a topic name, no wildcards)");
+        dd_log_format_msg(msg, msg_len, "-t TOPIC is required (a topic name, no wildcards)");
         return DD_SENSOR_USAGE;
     }
     if (opts->name == NULL || opts->name[0] == '\0') {
-        set_msg(msg, msg_len, "-n NAME is required (the device name, e.g. SensorDevice03)");
+        dd_log_format_msg(msg, msg_len,
+                          "-n NAME is required (the device name, e.g. SensorDevice03)");
         return DD_SENSOR_USAGE;
     }
     if (client_id == NULL) {
@@ -254,11 +241,12 @@ dd_sensor_status_t dd_sensor_parse_args(int argc, char **argv, const char *endpo
                          DD_SENSOR_CLIENT_SUFFIX);
 
         if (w < 0 || (size_t)w >= sizeof(opts->client_id)) {
-            set_msg(msg, msg_len, "device name too long");
+            dd_log_format_msg(msg, msg_len, "device name too long");
             return DD_SENSOR_USAGE;
         }
     } else if (client_id[0] == '\0' || strlen(client_id) >= sizeof(opts->client_id)) {
-        set_msg(msg, msg_len, "--client-id must be 1..%zu characters", sizeof(opts->client_id) - 1);
+        dd_log_format_msg(msg, msg_len, "--client-id must be 1..%zu characters",
+                          sizeof(opts->client_id) - 1);
         return DD_SENSOR_USAGE;
     } else {
         (void)snprintf(opts->client_id, sizeof(opts->client_id), "%s", client_id);
@@ -268,13 +256,13 @@ dd_sensor_status_t dd_sensor_parse_args(int argc, char **argv, const char *endpo
     }
     if (endpoint == NULL) {
         if (!opts->dry_run) {
-            set_msg(msg, msg_len, "-e ENDPOINT is required (%s does not exist)",
-                    endpoint_file != NULL ? endpoint_file : "no endpoint file");
+            dd_log_format_msg(msg, msg_len, "-e ENDPOINT is required (%s does not exist)",
+                              endpoint_file != NULL ? endpoint_file : "no endpoint file");
             return DD_SENSOR_USAGE;
         }
     } else if (dd_conn_split_endpoint(endpoint, opts->host, sizeof(opts->host), &port) !=
                DD_CONN_OK) {
-        set_msg(msg, msg_len, "endpoint '%s' is not HOST or HOST:PORT", endpoint);
+        dd_log_format_msg(msg, msg_len, "endpoint '%s' is not HOST or HOST:PORT", endpoint);
         return DD_SENSOR_USAGE;
     }
     if (opts->port == 0) {

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "dd_engine.h"
+#include "dd_names.h"
 
 /** Status codes of this module. */
 typedef enum dd_alerts_status {
@@ -45,7 +46,7 @@ typedef enum dd_alerts_status {
 } dd_alerts_status_t;
 
 /** MQTT topic prefix of the SNS stand-in. */
-#define DD_ALERTS_TOPIC_PREFIX "ddlocal/sns/"
+#define DD_ALERTS_TOPIC_PREFIX DD_NAME_SNS_TOPIC_PREFIX
 
 /**
  * @brief Decides whether a violation event is alerted, and on which SNS topic.

@@ -261,10 +261,7 @@ static int finish_child(pid_t pid, int64_t deadline, bool *killed)
             *killed = true;
             break;
         }
-        {
-            struct timespec pause = {0, 5 * 1000000L};
-            (void)nanosleep(&pause, NULL);
-        }
+        dd_clock_sleep_ms(5);
     }
     /* Whatever the handler started in the background ends with its invocation, as in Lambda. */
     (void)kill(-pid, SIGKILL);

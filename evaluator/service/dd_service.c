@@ -114,13 +114,6 @@ static void feed(dd_service_t *svc, const char *fmt, ...)
     svc->feed_seq = seq;
 }
 
-static void pause_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
-}
-
 void dd_service_config_default(dd_service_config_t *cfg)
 {
     if (cfg == NULL) {
@@ -1127,7 +1120,8 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
             sync_registry(svc);
             drain_outbox(svc);
             pthread_mutex_unlock(&svc->p.lock);
-            pause_ms(svc->held_retry_mono_ms - mono < 50 ? svc->held_retry_mono_ms - mono : 50);
+            dd_clock_sleep_ms(svc->held_retry_mono_ms - mono < 50 ? svc->held_retry_mono_ms - mono
+                                                                  : 50);
             continue;
         }
         if (svc->held != NULL) {

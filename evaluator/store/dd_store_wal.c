@@ -29,13 +29,6 @@ struct dd_store_wal {
     uint64_t truncate_failures;
 };
 
-static void pause_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
-}
-
 static int checkpoint_passive(dd_store_wal_t *w, int *log_frames, int *done_frames)
 {
     return sqlite3_wal_checkpoint_v2(w->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, log_frames,
@@ -124,7 +117,7 @@ static void truncate_wal(dd_store_wal_t *w, sqlite3 *db, int frames)
     do {
         rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         if (rc == SQLITE_BUSY) {
-            pause_ms(5);
+            dd_clock_sleep_ms(5);
         }
     } while (rc == SQLITE_BUSY && dd_clock_mono_ms() < until);
     sqlite3_busy_timeout(db, WRITER_BUSY_TIMEOUT_MS);

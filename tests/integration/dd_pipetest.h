@@ -13,8 +13,8 @@
  * exit() are stopped by an atexit handler. Set DD_PIPETEST_KEEP=1 in the
  * environment to keep the data dir for inspection.
  *
- * MQTT clients (dd_pipetest_mqtt_t) are created and destroyed here. Each
- * runs a network thread of its own (no automatic reconnection: a lost
+ * MQTT clients (dd_pipetest_mqtt_t) are dd_testmqtt clients with the
+ * pipeline's credentials and ports. Each runs a network thread of its own (no automatic reconnection: a lost
  * connection stays lost until dd_pipetest_mqtt_connect() is called again);
  * received messages queue inside the client until taken. A client may be
  * used from any one thread at a time; different clients from different
@@ -36,6 +36,7 @@
 
 #include "dd_clock.h"
 #include "dd_proc.h"
+#include "dd_testmqtt.h"
 
 /** Status codes of this module. */
 typedef enum dd_pipetest_status {
@@ -197,17 +198,11 @@ int dd_pipetest_log_count(const dd_pipetest_t *pt, const char *rel, const char *
 
 /* ---- MQTT ----------------------------------------------------------------------------------- */
 
-/** One received message; topic and payload are NUL-terminated copies. */
-typedef struct dd_pipetest_msg {
-    struct dd_pipetest_msg *next;
-    char *topic;
-    uint8_t *payload;
-    size_t len;
-    int qos;
-    int64_t mono_ms; /**< When it arrived. */
-} dd_pipetest_msg_t;
+/** One received message (dd_testmqtt's); topic and payload are NUL-terminated copies. */
+typedef dd_testmqtt_msg_t dd_pipetest_msg_t;
 
-typedef struct dd_pipetest_mqtt dd_pipetest_mqtt_t;
+/** A client: dd_testmqtt's, with the pipeline's credentials and ports. */
+typedef dd_testmqtt_t dd_pipetest_mqtt_t;
 
 /**
  * @brief Creates an MQTT 3.1.1 client of the pipeline's broker (not connected).
@@ -229,8 +224,26 @@ dd_pipetest_status_t dd_pipetest_mqtt_use_alpn(dd_pipetest_mqtt_t *c, const dd_p
                                                const char *alpn);
 
 /**
+ * @brief Makes the client speak MQTT 5 (libmosquitto's MOSQ_OPT_PROTOCOL_VERSION) instead of
+ *        3.1.1. Call before the first dd_pipetest_mqtt_connect(). Then the CONNACK code, the
+ *        granted QoS of a SUBACK and dd_pipetest_mqtt_puback_reason() /
+ *        dd_pipetest_mqtt_disconnect_reason() are MQTT 5 reason codes (0x87 = 135 not
+ *        authorized, 0x98 = 152 administrative action, ...).
+ */
+dd_pipetest_status_t dd_pipetest_mqtt_use_v5(dd_pipetest_mqtt_t *c);
+
+/** @return The reason code of the last PUBACK received (0 for a 3.1.1 client), -1 for NULL. */
+int dd_pipetest_mqtt_puback_reason(dd_pipetest_mqtt_t *c);
+
+/**
+ * @return The reason code of the broker's DISCONNECT that ended the last connection (MQTT 5),
+ *         else libmosquitto's rc for the loss (0 before any), -1 for NULL.
+ */
+int dd_pipetest_mqtt_disconnect_reason(dd_pipetest_mqtt_t *c);
+
+/**
  * @brief Connects (again) and waits for the CONNACK.
- * @return The CONNACK code (0 = accepted, 5 = not authorised, ...), or -1
+ * @return The CONNACK code (0 = accepted, 5 = not authorised, ...; MQTT 5: 0x87 = 135), or -1
  *         when the connection failed or closed without a CONNACK, or timed out.
  */
 int dd_pipetest_mqtt_connect(dd_pipetest_mqtt_t *c, int timeout_ms);

@@ -871,526 +871,107 @@ const dd_testenv_mrec_t *dd_testenv_metering_find(const dd_testenv_t *env, dd_me
     return NULL;
 }
 
-/* ---- MQTT clients ---------------------------------------------------------------------------- */
+/* ---- MQTT clients (dd_testmqtt with the data dir's credentials and the broker's ports) ----- */
 
-struct dd_testenv_mqtt {
-    struct mosquitto *mosq;
-    pthread_t thread;
-    bool thread_started;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    uint16_t port;
-    bool ever_connected;
-    bool stop;
-    bool connected;
-    bool closed;
-    bool got_connack;
-    int connack;
-    int sub_mid;
-    bool sub_done;
-    int sub_granted;
-    uint8_t pending[8192]; /* QoS 1 mids waiting for their PUBACK */
-    uint8_t acked[8192];
-    dd_testenv_msg_t *head;
-    dd_testenv_msg_t *tail;
-};
-
-static bool bit_get(const uint8_t *map, int mid)
+static dd_testenv_status_t from_mqtt(dd_testmqtt_status_t st)
 {
-    return (map[(mid & 0xffff) >> 3] >> (mid & 7)) & 1;
-}
-
-static void bit_set(uint8_t *map, int mid, bool on)
-{
-    if (on) {
-        map[(mid & 0xffff) >> 3] |= (uint8_t)(1u << (mid & 7));
-    } else {
-        map[(mid & 0xffff) >> 3] &= (uint8_t) ~(1u << (mid & 7));
+    switch (st) {
+    case DD_TESTMQTT_OK: return DD_TESTENV_OK;
+    case DD_TESTMQTT_BAD_PARAMETER: return DD_TESTENV_BAD_PARAMETER;
+    case DD_TESTMQTT_NO_MEMORY: return DD_TESTENV_NO_MEMORY;
+    case DD_TESTMQTT_FAILED: return DD_TESTENV_FAILED;
+    case DD_TESTMQTT_TIMEOUT: return DD_TESTENV_TIMEOUT;
+    case DD_TESTMQTT_DISCONNECTED: return DD_TESTENV_DISCONNECTED;
     }
-}
-
-/* Waits on the client's condition until @p deadline; lock held. false once past it. */
-static bool cond_wait_until(dd_testenv_mqtt_t *c, int64_t deadline)
-{
-    struct timespec ts;
-    int64_t left = deadline - dd_clock_mono_ms();
-
-    if (left <= 0) {
-        return false;
-    }
-    if (left > 100) {
-        left = 100;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += left / 1000;
-    ts.tv_nsec += (left % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    (void)pthread_cond_timedwait(&c->cond, &c->lock, &ts);
-    return true;
-}
-
-static void on_connect(struct mosquitto *mosq, void *obj, int rc)
-{
-    dd_testenv_mqtt_t *c = obj;
-
-    (void)mosq;
-    pthread_mutex_lock(&c->lock);
-    c->got_connack = true;
-    c->connack = rc;
-    c->connected = rc == 0;
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
-{
-    dd_testenv_mqtt_t *c = obj;
-
-    (void)mosq;
-    (void)rc;
-    pthread_mutex_lock(&c->lock);
-    c->connected = false;
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void on_publish(struct mosquitto *mosq, void *obj, int mid)
-{
-    dd_testenv_mqtt_t *c = obj;
-
-    (void)mosq;
-    pthread_mutex_lock(&c->lock);
-    if (bit_get(c->pending, mid)) {
-        bit_set(c->pending, mid, false);
-        bit_set(c->acked, mid, true);
-        pthread_cond_broadcast(&c->cond);
-    }
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int count, const int *granted)
-{
-    dd_testenv_mqtt_t *c = obj;
-
-    (void)mosq;
-    pthread_mutex_lock(&c->lock);
-    if (mid == c->sub_mid) {
-        c->sub_granted = count > 0 ? granted[0] : 128;
-        c->sub_done = true;
-        pthread_cond_broadcast(&c->cond);
-    }
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
-{
-    dd_testenv_mqtt_t *c = obj;
-    size_t tlen = strlen(msg->topic);
-    size_t plen = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
-    dd_testenv_msg_t *m = calloc(1, sizeof(*m) + tlen + 1 + plen + 1);
-
-    (void)mosq;
-    if (m == NULL) {
-        fprintf(stderr, "testenv: out of memory receiving a message on %s\n", msg->topic);
-        return;
-    }
-    m->topic = (char *)(m + 1);
-    memcpy(m->topic, msg->topic, tlen + 1);
-    m->payload = (uint8_t *)m->topic + tlen + 1;
-    if (plen > 0) {
-        memcpy(m->payload, msg->payload, plen);
-    }
-    m->len = plen;
-    m->qos = msg->qos;
-    pthread_mutex_lock(&c->lock);
-    if (c->tail != NULL) {
-        c->tail->next = m;
-    } else {
-        c->head = m;
-    }
-    c->tail = m;
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void *network(void *arg)
-{
-    dd_testenv_mqtt_t *c = arg;
-
-    for (;;) {
-        bool stop;
-
-        pthread_mutex_lock(&c->lock);
-        stop = c->stop;
-        pthread_mutex_unlock(&c->lock);
-        if (stop || mosquitto_loop(c->mosq, 20, 1) != MOSQ_ERR_SUCCESS) {
-            break; /* no automatic reconnection: tests want to see disconnects */
-        }
-    }
-    pthread_mutex_lock(&c->lock);
-    c->connected = false;
-    c->closed = true;
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-    return NULL;
-}
-
-static void lib_init(void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-    (void)pthread_once(&once, (void (*)(void))mosquitto_lib_init);
+    return DD_TESTENV_FAILED;
 }
 
 dd_testenv_status_t dd_testenv_mqtt_new(const dd_testenv_t *env, const char *client_id,
                                         const dd_testenv_creds_t *creds, bool clean_session,
                                         dd_testenv_mqtt_t **out)
 {
-    dd_testenv_mqtt_t *c;
-    pthread_condattr_t ca;
-    const char *cert;
-    const char *key;
+    dd_testmqtt_config_t cfg;
 
     if (env == NULL || client_id == NULL || out == NULL) {
         return DD_TESTENV_BAD_PARAMETER;
     }
-    *out = NULL;
-    lib_init();
-    c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        return DD_TESTENV_NO_MEMORY;
-    }
-    pthread_mutex_init(&c->lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cond, &ca);
-    pthread_condattr_destroy(&ca);
-    c->port = env->mqtt_port;
-    c->mosq = mosquitto_new(client_id, clean_session, c);
-    if (c->mosq == NULL) {
-        dd_testenv_mqtt_destroy(c);
-        return DD_TESTENV_NO_MEMORY;
-    }
-    (void)mosquitto_threaded_set(c->mosq, true);
-    /* Without it Nagle and delayed ACKs cost ~40 ms per QoS 1 round trip. */
-    (void)mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
-    mosquitto_connect_callback_set(c->mosq, on_connect);
-    mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
-    mosquitto_publish_callback_set(c->mosq, on_publish);
-    mosquitto_subscribe_callback_set(c->mosq, on_subscribe);
-    mosquitto_message_callback_set(c->mosq, on_message);
-    cert = creds != NULL ? creds->cert : env->service_cert;
-    key = creds != NULL ? creds->key : env->service_key;
-    if (mosquitto_tls_set(c->mosq, env->root_ca, NULL, cert, key, NULL) != MOSQ_ERR_SUCCESS) {
-        fprintf(stderr, "testenv: TLS credentials not usable (%s, %s)\n", cert, key);
-        dd_testenv_mqtt_destroy(c);
-        return DD_TESTENV_FAILED;
-    }
-    *out = c;
-    return DD_TESTENV_OK;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.client_id = client_id;
+    cfg.port = env->mqtt_port;
+    cfg.root_ca = env->root_ca;
+    cfg.cert = creds != NULL ? creds->cert : env->service_cert;
+    cfg.key = creds != NULL ? creds->key : env->service_key;
+    cfg.clean_session = clean_session;
+    cfg.keepalive_s = 60;
+    cfg.tcp_nodelay = true;
+    return from_mqtt(dd_testmqtt_new(&cfg, out));
 }
 
 dd_testenv_status_t dd_testenv_mqtt_use_alpn(dd_testenv_mqtt_t *c, const dd_testenv_t *env,
                                              const char *alpn)
 {
-    if (c == NULL || env == NULL || alpn == NULL || c->ever_connected) {
+    if (env == NULL) {
         return DD_TESTENV_BAD_PARAMETER;
     }
-    if (mosquitto_string_option(c->mosq, MOSQ_OPT_TLS_ALPN, alpn) != MOSQ_ERR_SUCCESS) {
-        return DD_TESTENV_FAILED;
-    }
-    c->port = env->alpn_port;
-    return DD_TESTENV_OK;
-}
-
-static void join_network(dd_testenv_mqtt_t *c)
-{
-    if (c->thread_started) {
-        pthread_mutex_lock(&c->lock);
-        c->stop = true;
-        pthread_mutex_unlock(&c->lock);
-        (void)pthread_join(c->thread, NULL);
-        c->thread_started = false;
-    }
+    return from_mqtt(dd_testmqtt_use_alpn(c, env->alpn_port, alpn));
 }
 
 int dd_testenv_mqtt_connect(dd_testenv_mqtt_t *c, int timeout_ms)
 {
-    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
-    int rc;
-    int result = -1;
-
-    if (c == NULL) {
-        return -1;
-    }
-    pthread_mutex_lock(&c->lock);
-    if (c->connected) {
-        pthread_mutex_unlock(&c->lock);
-        return 0;
-    }
-    pthread_mutex_unlock(&c->lock);
-    join_network(c);
-    pthread_mutex_lock(&c->lock);
-    c->got_connack = false;
-    c->connack = -1;
-    c->closed = false;
-    c->stop = false;
-    pthread_mutex_unlock(&c->lock);
-    rc = c->ever_connected ? mosquitto_reconnect(c->mosq)
-                           : mosquitto_connect(c->mosq, "127.0.0.1", c->port, 60);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        /* With a blocking connect, a refused TLS handshake shows up here. */
-        c->ever_connected = true;
-        return -1;
-    }
-    c->ever_connected = true;
-    if (pthread_create(&c->thread, NULL, network, c) != 0) {
-        return -1;
-    }
-    c->thread_started = true;
-    pthread_mutex_lock(&c->lock);
-    while (!c->got_connack && !c->closed && cond_wait_until(c, deadline)) {
-    }
-    if (c->got_connack) {
-        result = c->connack;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return result;
+    return dd_testmqtt_connect(c, timeout_ms);
 }
 
 dd_testenv_status_t dd_testenv_mqtt_subscribe(dd_testenv_mqtt_t *c, const char *filter, int qos,
                                               int timeout_ms, int *granted)
 {
-    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
-    dd_testenv_status_t st = DD_TESTENV_TIMEOUT;
-    int mid = 0;
-
-    if (c == NULL || filter == NULL) {
-        return DD_TESTENV_BAD_PARAMETER;
-    }
-    pthread_mutex_lock(&c->lock);
-    if (!c->connected) {
-        pthread_mutex_unlock(&c->lock);
-        return DD_TESTENV_DISCONNECTED;
-    }
-    /* Lock held across the call: the SUBACK cannot be handled before sub_mid is known. */
-    if (mosquitto_subscribe(c->mosq, &mid, filter, qos) != MOSQ_ERR_SUCCESS) {
-        pthread_mutex_unlock(&c->lock);
-        return DD_TESTENV_FAILED;
-    }
-    c->sub_mid = mid;
-    c->sub_done = false;
-    while (!c->sub_done && c->connected && cond_wait_until(c, deadline)) {
-    }
-    if (c->sub_done) {
-        st = DD_TESTENV_OK;
-        if (granted != NULL) {
-            *granted = c->sub_granted;
-        }
-    } else if (!c->connected) {
-        st = DD_TESTENV_DISCONNECTED;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return st;
+    return from_mqtt(dd_testmqtt_subscribe(c, filter, qos, timeout_ms, granted));
 }
 
 dd_testenv_status_t dd_testenv_mqtt_publish(dd_testenv_mqtt_t *c, const char *topic,
                                             const void *payload, size_t len, int qos,
                                             int timeout_ms)
 {
-    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
-    dd_testenv_status_t st = DD_TESTENV_TIMEOUT;
-    int mid = 0;
-    int rc;
-
-    if (c == NULL || topic == NULL || (payload == NULL && len > 0) || len > (64u << 20) ||
-        qos < 0 || qos > 1) {
-        return DD_TESTENV_BAD_PARAMETER;
-    }
-    pthread_mutex_lock(&c->lock);
-    if (!c->connected) {
-        pthread_mutex_unlock(&c->lock);
-        return DD_TESTENV_DISCONNECTED;
-    }
-    /* Lock held across the call: the PUBACK cannot be handled before the mid is pending. */
-    rc = mosquitto_publish(c->mosq, &mid, topic, (int)len, payload, qos, false);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        pthread_mutex_unlock(&c->lock);
-        return rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST ? DD_TESTENV_DISCONNECTED
-                                                                  : DD_TESTENV_FAILED;
-    }
-    if (qos == 0) {
-        pthread_mutex_unlock(&c->lock);
-        return DD_TESTENV_OK;
-    }
-    bit_set(c->acked, mid, false);
-    bit_set(c->pending, mid, true);
-    while (!bit_get(c->acked, mid) && c->connected && cond_wait_until(c, deadline)) {
-    }
-    if (bit_get(c->acked, mid)) {
-        st = DD_TESTENV_OK;
-    } else if (!c->connected) {
-        st = DD_TESTENV_DISCONNECTED;
-    }
-    bit_set(c->acked, mid, false);
-    bit_set(c->pending, mid, false);
-    pthread_mutex_unlock(&c->lock);
-    return st;
-}
-
-static bool matches(const char *filter, const char *topic)
-{
-    bool result = false;
-
-    if (filter == NULL) {
-        return true;
-    }
-    return mosquitto_topic_matches_sub(filter, topic, &result) == MOSQ_ERR_SUCCESS && result;
+    return from_mqtt(dd_testmqtt_publish(c, topic, payload, len, qos, timeout_ms));
 }
 
 dd_testenv_status_t dd_testenv_mqtt_wait_message(dd_testenv_mqtt_t *c, const char *filter,
                                                  int timeout_ms, dd_testenv_msg_t **out)
 {
-    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
-
-    if (c == NULL || out == NULL) {
-        return DD_TESTENV_BAD_PARAMETER;
-    }
-    *out = NULL;
-    pthread_mutex_lock(&c->lock);
-    do {
-        dd_testenv_msg_t *prev = NULL;
-        dd_testenv_msg_t *m;
-
-        for (m = c->head; m != NULL; prev = m, m = m->next) {
-            if (matches(filter, m->topic)) {
-                if (prev != NULL) {
-                    prev->next = m->next;
-                } else {
-                    c->head = m->next;
-                }
-                if (c->tail == m) {
-                    c->tail = prev;
-                }
-                m->next = NULL;
-                *out = m;
-                pthread_mutex_unlock(&c->lock);
-                return DD_TESTENV_OK;
-            }
-        }
-    } while (cond_wait_until(c, deadline));
-    pthread_mutex_unlock(&c->lock);
-    return DD_TESTENV_TIMEOUT;
+    return from_mqtt(dd_testmqtt_wait_message(c, filter, timeout_ms, out));
 }
 
 size_t dd_testenv_mqtt_queued(dd_testenv_mqtt_t *c, const char *filter)
 {
-    const dd_testenv_msg_t *m;
-    size_t n = 0;
-
-    if (c == NULL) {
-        return 0;
-    }
-    pthread_mutex_lock(&c->lock);
-    for (m = c->head; m != NULL; m = m->next) {
-        if (matches(filter, m->topic)) {
-            n++;
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-    return n;
+    return dd_testmqtt_queued(c, filter);
 }
 
 dd_testenv_status_t dd_testenv_mqtt_will(dd_testenv_mqtt_t *c, const char *topic,
                                          const char *payload, int qos)
 {
-    if (c == NULL || topic == NULL || payload == NULL || c->ever_connected) {
-        return DD_TESTENV_BAD_PARAMETER;
-    }
-    return mosquitto_will_set(c->mosq, topic, (int)strlen(payload), payload, qos, false) ==
-                   MOSQ_ERR_SUCCESS
-               ? DD_TESTENV_OK
-               : DD_TESTENV_FAILED;
+    return from_mqtt(dd_testmqtt_will(c, topic, payload, qos));
 }
 
 dd_testenv_status_t dd_testenv_mqtt_drop(dd_testenv_mqtt_t *c, int timeout_ms)
 {
-    int fd;
-
-    if (c == NULL) {
-        return DD_TESTENV_BAD_PARAMETER;
-    }
-    pthread_mutex_lock(&c->lock);
-    fd = c->connected ? mosquitto_socket(c->mosq) : -1;
-    /* shutdown() (not close()): the network thread still owns the descriptor. */
-    if (fd >= 0) {
-        (void)shutdown(fd, SHUT_RDWR);
-    }
-    pthread_mutex_unlock(&c->lock);
-    if (fd < 0) {
-        return DD_TESTENV_DISCONNECTED;
-    }
-    return dd_testenv_mqtt_wait_disconnect(c, timeout_ms) ? DD_TESTENV_OK : DD_TESTENV_TIMEOUT;
+    return from_mqtt(dd_testmqtt_drop(c, timeout_ms));
 }
 
 bool dd_testenv_mqtt_wait_disconnect(dd_testenv_mqtt_t *c, int timeout_ms)
 {
-    int64_t deadline = dd_clock_mono_ms() + timeout_ms;
-    bool closed;
-
-    if (c == NULL) {
-        return true;
-    }
-    pthread_mutex_lock(&c->lock);
-    while (!c->closed && c->thread_started && cond_wait_until(c, deadline)) {
-    }
-    closed = c->closed || !c->thread_started;
-    pthread_mutex_unlock(&c->lock);
-    return closed;
+    return dd_testmqtt_wait_disconnect(c, timeout_ms);
 }
 
 bool dd_testenv_mqtt_connected(dd_testenv_mqtt_t *c)
 {
-    bool connected;
-
-    if (c == NULL) {
-        return false;
-    }
-    pthread_mutex_lock(&c->lock);
-    connected = c->connected;
-    pthread_mutex_unlock(&c->lock);
-    return connected;
+    return dd_testmqtt_connected(c);
 }
 
 void dd_testenv_msg_free(dd_testenv_msg_t *head)
 {
-    while (head != NULL) {
-        dd_testenv_msg_t *next = head->next;
-
-        free(head);
-        head = next;
-    }
+    dd_testmqtt_msg_free(head);
 }
 
 void dd_testenv_mqtt_destroy(dd_testenv_mqtt_t *c)
 {
-    if (c == NULL) {
-        return;
-    }
-    if (c->mosq != NULL && dd_testenv_mqtt_connected(c)) {
-        /* The network thread sends the DISCONNECT; it ends when the broker closes. */
-        (void)mosquitto_disconnect(c->mosq);
-        (void)dd_testenv_mqtt_wait_disconnect(c, 3000);
-    }
-    join_network(c);
-    if (c->mosq != NULL) {
-        mosquitto_destroy(c->mosq);
-    }
-    dd_testenv_msg_free(c->head);
-    pthread_cond_destroy(&c->cond);
-    pthread_mutex_destroy(&c->lock);
-    free(c);
+    dd_testmqtt_destroy(c);
 }

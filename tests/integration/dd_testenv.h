@@ -21,9 +21,9 @@
  * PR_SET_PDEATHSIG (dd_proc), so a crashed test leaves no broker behind; in
  * sanitizer builds it gets the sanitizer runtimes preloaded.
  *
- * MQTT clients (MQTT 3.1.1, mTLS) each run their own network thread, never
- * reconnect by themselves, and queue received messages until taken. Every
- * wait has a deadline; nothing sleeps to wait for a result.
+ * MQTT clients are dd_testmqtt's (MQTT 3.1.1, mTLS): each runs its own
+ * network thread, never reconnects by itself, and queues received messages
+ * until taken. Every wait has a deadline; nothing sleeps to wait for a result.
  *
  * Ownership: dd_testenv_t is caller-allocated; clients and messages are
  * allocated here and freed with their _destroy/_free functions. A client may
@@ -44,6 +44,7 @@
 #include "dd_pki.h"
 #include "dd_proc.h"
 #include "dd_registry.h"
+#include "dd_testmqtt.h"
 
 /** Status codes of this module. */
 typedef enum dd_testenv_status {
@@ -90,8 +91,6 @@ typedef struct dd_testenv_mrec {
     int qos;              /**< QoS the batch was delivered with. */
 } dd_testenv_mrec_t;
 
-struct dd_testenv_mqtt;
-
 /** A test environment. */
 typedef struct dd_testenv {
     dd_testenv_options_t opts;
@@ -111,8 +110,8 @@ typedef struct dd_testenv {
     dd_pki_ca_t *ca;
     int64_t synced_seq; /**< Change-log position already pushed to the shim. */
     unsigned next_id;
-    struct dd_testenv_mqtt *service; /**< Control and metering (client id ddlocal-testenv). */
-    dd_testenv_mrec_t *recs;         /**< Metering records read so far. */
+    dd_testmqtt_t *service;  /**< Control and metering (client id ddlocal-testenv). */
+    dd_testenv_mrec_t *recs; /**< Metering records read so far. */
     size_t nrecs;
     size_t caprecs;
     bool started;
@@ -255,16 +254,11 @@ const dd_testenv_mrec_t *dd_testenv_metering_find(const dd_testenv_t *env, dd_me
 
 /* ---- MQTT clients ------------------------------------------------------------------------- */
 
-/** One received message; topic and payload are NUL-terminated copies. */
-typedef struct dd_testenv_msg {
-    struct dd_testenv_msg *next;
-    char *topic;
-    uint8_t *payload;
-    size_t len;
-    int qos;
-} dd_testenv_msg_t;
+/** One received message (dd_testmqtt's); topic and payload are NUL-terminated copies. */
+typedef dd_testmqtt_msg_t dd_testenv_msg_t;
 
-typedef struct dd_testenv_mqtt dd_testenv_mqtt_t;
+/** A client: dd_testmqtt's, with the data dir's credentials and the broker's ports. */
+typedef dd_testmqtt_t dd_testenv_mqtt_t;
 
 /**
  * @brief Creates an MQTT 3.1.1 client of the broker's 8883-role listener.

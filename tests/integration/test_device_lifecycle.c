@@ -44,6 +44,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "dd_clock.h"
 #include "dd_fs.h"
 #include "dd_pipetest.h"
 #include "dd_pki.h"
@@ -72,14 +73,6 @@ typedef struct fixture {
 } fixture_t;
 
 /* ---- helpers -------------------------------------------------------------------------------- */
-
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static char *read_log(const char *path)
 {
@@ -169,7 +162,7 @@ static bool wait_log_after(device_t *d, const char *after, int after_nth, const 
                     needle, alive ? " at the deadline" : " when it exited");
             return false;
         }
-        pause_ms(20);
+        dd_clock_sleep_ms(20);
     }
 }
 
@@ -216,7 +209,7 @@ static int device_wait(device_t *d, int timeout_ms)
             dd_proc_stop(&d->proc, 0);
             return -1;
         }
-        pause_ms(20);
+        dd_clock_sleep_ms(20);
     }
     assert_int_equal(log_count(d->log, "ERROR: AddressSanitizer"), 0);
     assert_int_equal(log_count(d->log, "ERROR: LeakSanitizer"), 0);
@@ -386,7 +379,7 @@ static int group_setup_with(void **state, const char *const *up_args)
             dd_pipetest_mqtt_destroy(probe);
             goto fail;
         }
-        pause_ms(50);
+        dd_clock_sleep_ms(50);
     }
     dd_pipetest_mqtt_destroy(probe);
     return 0;
@@ -557,7 +550,7 @@ static void test_device_agent_logs_missing_reply(void **state)
     deadline = dd_clock_mono_ms() + WAIT_MS;
     while (stored_reports(f, ids[0]) != 1) {
         assert_true(dd_clock_mono_ms() < deadline);
-        pause_ms(50);
+        dd_clock_sleep_ms(50);
     }
     f->test_passed = true;
 }
@@ -578,7 +571,7 @@ static void wait_broker_disconnects(fixture_t *f, const char *client, int n)
 
     while (broker_disconnects(f, client) < n) {
         assert_true(dd_clock_mono_ms() < deadline);
-        pause_ms(20);
+        dd_clock_sleep_ms(20);
     }
 }
 

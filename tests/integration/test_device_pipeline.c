@@ -47,14 +47,6 @@ typedef struct pipeline {
     char key[700];
 } pipeline_t;
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Starts argv with stdout+stderr appended to @p log. */
 static pid_t spawn(char *const argv[], const char *log)
 {
@@ -84,7 +76,7 @@ static int wait_exit(pid_t pid, int timeout_s)
         if (r == pid) {
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
-        pause_ms(20);
+        dd_clock_sleep_ms(20);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
@@ -187,7 +179,7 @@ static int group_setup(void **state)
             free(p);
             return -1;
         }
-        pause_ms(50);
+        dd_clock_sleep_ms(50);
     }
     *state = p;
     /* A device: thing Thing03 with its own certificate and an allow-all policy. */

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dd_clock.h"
 #include "dd_fs.h"
 #include "dd_pipetest.h"
 
@@ -93,14 +94,6 @@ typedef struct crash {
     int64_t t_noticed;
     int64_t t_back;
 } crash_t;
-
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* ---- set-up --------------------------------------------------------------------------------- */
 
@@ -254,7 +247,7 @@ static void *publish_all(void *arg)
         }
         pthread_mutex_unlock(&r->lock);
         if (due > now) {
-            pause_ms((long)(due - now)); /* pacing, not waiting for a result */
+            dd_clock_sleep_ms((long)(due - now)); /* pacing, not waiting for a result */
         }
         len = snprintf(body, sizeof(body),
                        "{\"header\":{\"report_id\":%d,\"version\":\"1.0\"},\"metrics\":{"
@@ -359,7 +352,7 @@ static int64_t wait_log(crash_t *r, const char *rel, const char *needle, int mor
         if (dd_clock_mono_ms() > deadline) {
             return 0;
         }
-        pause_ms(5);
+        dd_clock_sleep_ms(5);
     }
     return dd_clock_mono_ms();
 }
@@ -435,7 +428,7 @@ static void test_pipeline_crash_kill9_while_reports_stream(void **state)
     deadline = r->t_kill + WAIT_MS;
     while (!process_gone(pid)) {
         assert_true(dd_clock_mono_ms() < deadline);
-        pause_ms(1);
+        dd_clock_sleep_ms(1);
     }
     r->t_dead = dd_clock_mono_ms();
     r->t_noticed = wait_log(r, mlog, "service connection ddlocald closed", closed_before, WAIT_MS);

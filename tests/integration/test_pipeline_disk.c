@@ -57,13 +57,6 @@ typedef struct fixture {
     char key[600];
 } fixture_t;
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
-}
-
 static int start(fixture_t *f, const char *tmpfs, const char *thing)
 {
     dd_pipetest_options_t o;
@@ -99,7 +92,7 @@ static int start(fixture_t *f, const char *tmpfs, const char *thing)
         if (dd_clock_mono_ms() > deadline) {
             return -1;
         }
-        pause_ms(100);
+        dd_clock_sleep_ms(100);
     }
     return 0;
 }
@@ -238,7 +231,7 @@ static void test_disk_full_holds_reports_and_resumes(void **state)
         if (dd_clock_mono_ms() > deadline) {
             fail_msg("report %d got no reply but the status says the store writes", stalled_at);
         }
-        pause_ms(100);
+        dd_clock_sleep_ms(100);
     }
     /* More reports while full: the broker keeps them. */
     for (i = stalled_at + 1; i <= stalled_at + AFTER_STALL; i++) {
@@ -272,7 +265,7 @@ static void test_disk_full_holds_reports_and_resumes(void **state)
         if (dd_clock_mono_ms() > deadline) {
             fail_msg("the reports are answered but the status still says the store cannot write");
         }
-        pause_ms(100);
+        dd_clock_sleep_ms(100);
     }
     assert_true(dd_pipetest_log_count(&f->pt, "logs/ddlocald.log", "the store writes again") >= 1);
 
@@ -325,7 +318,7 @@ static void *read_loop(void *arg)
             r->errors++;
         }
         sqlite3_finalize(st);
-        pause_ms(5); /* the snapshot is held meanwhile */
+        dd_clock_sleep_ms(5); /* the snapshot is held meanwhile */
         (void)sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
         r->reads++;
     }
@@ -384,7 +377,7 @@ static void test_wal_stays_bounded_with_a_reader(void **state)
             (void)pthread_join(thread, NULL);
             fail_msg("only %.0f of %d reports accepted", accepted, WAL_REPORTS);
         }
-        pause_ms(20);
+        dd_clock_sleep_ms(20);
     }
     reader.stop = true;
     assert_int_equal(pthread_join(thread, NULL), 0);

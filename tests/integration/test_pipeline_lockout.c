@@ -39,13 +39,6 @@
 #define GROUP "IsolatedDevices"
 #define THING "Victim"
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
-}
-
 static uint16_t api_port(const dd_pipetest_t *pt)
 {
     const char *colon = strrchr(pt->api, ':');
@@ -110,7 +103,7 @@ static void test_api_answers_beside_200_idle_connections(void **state)
             fail_msg("no answer to GET /ddlocal/v1/status within %d ms beside %d idle connections",
                      WAIT_MS, IDLE_CONNECTIONS);
         }
-        pause_ms(100);
+        dd_clock_sleep_ms(100);
     }
     assert_int_equal(http, 200);
     assert_non_null(cJSON_GetObjectItemCaseSensitive(out, "reportsAccepted"));
@@ -201,7 +194,7 @@ static void test_isolator_retries_a_refused_call(void **state)
             fail_msg("the isolator did not try (and fail) to isolate %s within %d ms", THING,
                      WAIT_MS);
         }
-        pause_ms(50);
+        dd_clock_sleep_ms(50);
     }
     /* `up` runs again, sees ddlocald gone and restarts it on the same API port. */
     assert_int_equal(kill(pt->up.pid, SIGCONT), 0);
@@ -212,7 +205,7 @@ static void test_isolator_retries_a_refused_call(void **state)
                      "retried",
                      THING, GROUP, RETRY_WAIT_MS);
         }
-        pause_ms(200);
+        dd_clock_sleep_ms(200);
     }
     assert_true(dd_pipetest_log_count(pt, "logs/isolator.log", "isolated " THING) >= 1);
     dd_pipetest_mqtt_destroy(sns);
@@ -292,7 +285,7 @@ static void test_isolator_gives_up_loudly(void **state)
                              DD_PIPETEST_OK);
             next_publish = dd_clock_mono_ms() + 1000;
         }
-        pause_ms(50);
+        dd_clock_sleep_ms(50);
     }
     cJSON_free(event);
     dd_proc_stop(&iso, 5000);

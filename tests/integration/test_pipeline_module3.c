@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dd_clock.h"
 #include "dd_pipetest.h"
 
 #define PROFILE "DetectLargeMessageSize"
@@ -108,13 +109,6 @@ static int setup(void **state)
     return 0;
 }
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
-}
-
 /* Number of aws:message-byte-size values retained for @p thing (one per metered message). */
 static int retained_sizes(fixture_t *f, const char *thing)
 {
@@ -180,7 +174,7 @@ static void test_pipeline_module3_p50_flags_the_large_sender_only(void **state)
             if (n > MESSAGES || dd_clock_mono_ms() > deadline) {
                 fail_msg("%s: %d message sizes metered, expected %d", THINGS[i], n, MESSAGES);
             }
-            pause_ms(20);
+            dd_clock_sleep_ms(20);
         }
     }
     assert_int_equal(dd_pipetest_active_violations(&f->pt, NULL, &actives), DD_PIPETEST_OK);

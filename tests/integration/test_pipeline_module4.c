@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dd_clock.h"
 #include "dd_pipetest.h"
 
 #define PROFILE "DetectSendingMoreThanAverageBytes"
@@ -183,13 +184,6 @@ static void report(fixture_t *f, int rid, int bytes_out, int64_t now_ms)
         cJSON_Delete(reply);
         dd_pipetest_msg_free(m);
     }
-}
-
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
 }
 
 static bool is_hex32(const char *s)
@@ -378,7 +372,7 @@ static void test_pipeline_module4_intended_rule_isolates(void **state)
         if (dd_clock_mono_ms() > deadline) {
             fail_msg("the isolator did not add Thing03 to IsolatedDevices within %d ms", WAIT_MS);
         }
-        pause_ms(50);
+        dd_clock_sleep_ms(50);
     }
 
     /* 4. Thing03 is cut off: its next publish is denied (the shim drops the

@@ -36,13 +36,6 @@ static const char *const ALERT_MEMBERS[] = {"violationEventTime", "thingName",  
                                             "violationEventType", "metricValue", "violationId",
                                             "securityProfileName"};
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
-}
-
 /* ---------------------------------------------------------------- alert messages */
 
 typedef struct event_fixture {
@@ -678,7 +671,7 @@ static void test_dd_alerts_webhook_posts_notification(void **state)
     deadline = dd_clock_mono_ms() + 5000;
     while ((server_requests(&s) < 3 || dd_alerts_webhooks_pending(w) > 0) &&
            dd_clock_mono_ms() < deadline) {
-        sleep_ms(5);
+        dd_clock_sleep_ms(5);
     }
     assert_int_equal(dd_alerts_webhooks_pending(w), 0);
     assert_int_equal(server_requests(&s), 3);
@@ -716,7 +709,7 @@ static void test_dd_alerts_webhook_retries_then_dead_letters(void **state)
     /* A job stops being pending just after its dead letter is written: wait for both. */
     while ((dead_count(&d) == 0 || dd_alerts_webhooks_pending(w) != 0) &&
            dd_clock_mono_ms() < deadline) {
-        sleep_ms(5);
+        dd_clock_sleep_ms(5);
     }
     assert_int_equal(dead_count(&d), 1);
     /* Three attempts, with 20 + 40 ms of backoff between them. */
@@ -729,7 +722,7 @@ static void test_dd_alerts_webhook_retries_then_dead_letters(void **state)
     assert_string_equal(d.error[0], "HTTP status 500");
     assert_int_equal(dd_alerts_webhooks_pending(w), 0);
     /* Given up means given up: no fourth attempt. */
-    sleep_ms(100);
+    dd_clock_sleep_ms(100);
     assert_int_equal(server_requests(&s), 3);
     dd_alerts_webhooks_stop(w);
     assert_int_equal(dead_count(&d), 1);
@@ -755,7 +748,7 @@ static void test_dd_alerts_webhook_stop_dead_letters_pending(void **state)
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", url, "{\"n\":2}"), DD_ALERTS_OK);
     deadline = dd_clock_mono_ms() + 5000;
     while (server_requests(&s) == 0 && dd_clock_mono_ms() < deadline) {
-        sleep_ms(2);
+        dd_clock_sleep_ms(2);
     }
     assert_int_equal(server_requests(&s), 1);
     assert_int_equal(dd_alerts_webhooks_pending(w), 2);
@@ -841,7 +834,7 @@ static void test_dd_alerts_deliver_function_retries_with_one_job_id(void **state
     assert_int_equal(dd_alerts_webhooks_post(w, "alerts", fn, "{\"Records\":[]}"), DD_ALERTS_OK);
     deadline = dd_clock_mono_ms() + 5000;
     while (dd_alerts_webhooks_pending(w) != 0 && dd_clock_mono_ms() < deadline) {
-        sleep_ms(5);
+        dd_clock_sleep_ms(5);
     }
     assert_int_equal(dd_alerts_webhooks_pending(w), 0);
     dd_alerts_webhooks_stop(w);
@@ -874,7 +867,7 @@ static void test_dd_alerts_deliver_function_failing_is_dead_lettered(void **stat
     deadline = dd_clock_mono_ms() + 5000;
     while ((dead_count(&dl) < 2 || dd_alerts_webhooks_pending(w) != 0) &&
            dd_clock_mono_ms() < deadline) {
-        sleep_ms(5);
+        dd_clock_sleep_ms(5);
     }
     dd_alerts_webhooks_stop(w);
     assert_int_equal(dead_count(&dl), 2);

@@ -4,7 +4,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "dd_clock.h"
 
@@ -115,6 +117,49 @@ static void test_dd_clock_mono_never_goes_backwards(void **state)
     }
 }
 
+/* Only lower bounds on elapsed time: a busy machine may sleep longer, never shorter. */
+static void test_dd_clock_sleep_ms_sleeps_at_least_that_long(void **state)
+{
+    int64_t start = dd_clock_mono_ms();
+
+    (void)state;
+    dd_clock_sleep_ms(30);
+    assert_true(dd_clock_mono_ms() - start >= 30);
+    dd_clock_sleep_ms(0); /* returns at once, as does a negative pause */
+    dd_clock_sleep_ms(-5);
+}
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms++;
+}
+
+/* A signal handled mid-pause (no SA_RESTART) must not end the pause early. */
+static void test_dd_clock_sleep_ms_resumes_after_a_signal(void **state)
+{
+    struct sigaction sa;
+    struct sigaction old;
+    struct itimerval timer;
+    int64_t start;
+
+    (void)state;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_alarm;
+    assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+    memset(&timer, 0, sizeof(timer));
+    timer.it_value.tv_usec = 20000;
+    alarms = 0;
+    start = dd_clock_mono_ms();
+    assert_int_equal(setitimer(ITIMER_REAL, &timer, NULL), 0);
+    dd_clock_sleep_ms(200);
+    assert_true(dd_clock_mono_ms() - start >= 200);
+    assert_int_equal(alarms, 1);
+    assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -123,6 +168,8 @@ int main(void)
         cmocka_unit_test(test_dd_clock_real_follows_source),
         cmocka_unit_test(test_dd_clock_format_parse_round_trip),
         cmocka_unit_test(test_dd_clock_mono_never_goes_backwards),
+        cmocka_unit_test(test_dd_clock_sleep_ms_sleeps_at_least_that_long),
+        cmocka_unit_test(test_dd_clock_sleep_ms_resumes_after_a_signal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,6 +141,22 @@ static void test_dd_log_default_sink_starts_lines_with_the_stamp(void **state)
               "violation 7\n");
 }
 
+/* The error-text helper cuts to fit, always terminates, and tolerates no buffer. */
+static void test_dd_log_format_msg_fills_and_truncates(void **state)
+{
+    char msg[8];
+
+    (void)state;
+    dd_log_format_msg(msg, sizeof(msg), "port %d", 42);
+    assert_string_equal(msg, "port 42");
+    dd_log_format_msg(msg, sizeof(msg), "thing %s is unknown", "Sensor-1");
+    assert_string_equal(msg, "thing S");
+    memset(msg, 'x', sizeof(msg));
+    dd_log_format_msg(msg, 0, "%s", "untouched");
+    assert_int_equal(msg[0], 'x');
+    dd_log_format_msg(NULL, 16, "%s", "ignored");
+}
+
 static void test_dd_log_strerror_names_every_status(void **state)
 {
     (void)state;
@@ -156,6 +172,7 @@ int main(void)
         cmocka_unit_test(test_dd_log_stamp_shows_pipeline_time_only_when_it_differs),
         cmocka_unit_test(test_dd_log_describes_the_clock_readably),
         cmocka_unit_test(test_dd_log_default_sink_starts_lines_with_the_stamp),
+        cmocka_unit_test(test_dd_log_format_msg_fills_and_truncates),
         cmocka_unit_test(test_dd_log_strerror_names_every_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

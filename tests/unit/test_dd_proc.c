@@ -36,13 +36,6 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
-}
-
 /* Starts /bin/sh -c @p script. */
 static void spawn_sh(dd_proc_t *p, const char *script, char *const env[], const char *out)
 {
@@ -58,7 +51,7 @@ static void wait_exit(dd_proc_t *p)
     int64_t deadline = dd_clock_mono_ms() + 5000;
 
     while (dd_proc_alive(p) && dd_clock_mono_ms() < deadline) {
-        sleep_ms(5);
+        dd_clock_sleep_ms(5);
     }
     assert_false(dd_proc_alive(p));
     assert_true(p->exited);
