@@ -525,38 +525,25 @@ static bool wanted_id(const collect_t *c, const char *id)
     return false;
 }
 
-static int64_t item_time_ms(const cJSON *item, const char *member)
+/*
+ * Takes one listed violation when the target matches it. @p first_ms and
+ * @p last_ms are when it started and last fired (an event's time for both).
+ * Returns non-zero to stop the listing.
+ */
+static int collect_take(collect_t *c, const char *id, const char *thing, const char *behavior,
+                        int64_t first_ms, int64_t last_ms)
 {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, member);
-
-    return cJSON_IsNumber(t) ? (int64_t)(t->valuedouble * 1000.0 + 0.5) : 0;
-}
-
-/* Takes one listed violation when the target matches it (items are the store's listing shape). */
-static int collect_cb(void *arg, const cJSON *item)
-{
-    collect_t *c = arg;
     const dd_mitigate_task_request_t *req = c->req;
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "violationId");
-    const cJSON *thing = cJSON_GetObjectItemCaseSensitive(item, "thingName");
-    const cJSON *behavior = cJSON_GetObjectItemCaseSensitive(item, "behavior");
-    const cJSON *bname = cJSON_GetObjectItemCaseSensitive(behavior, "name");
     target_violation_t *tv;
 
-    if (!cJSON_IsString(id) || !cJSON_IsString(thing) || !wanted_id(c, id->valuestring) ||
-        dd_map_get(&c->seen, id->valuestring) != NULL) {
+    if (!wanted_id(c, id) || dd_map_get(&c->seen, id) != NULL) {
         return 0;
     }
-    if (req->behavior != NULL &&
-        (!cJSON_IsString(bname) || strcmp(bname->valuestring, req->behavior) != 0)) {
+    if (req->behavior != NULL && (behavior == NULL || strcmp(behavior, req->behavior) != 0)) {
         return 0;
     }
-    if (req->has_range) {
-        int64_t first = item_time_ms(item, c->events ? "violationEventTime" : "violationStartTime");
-        int64_t last = c->events ? first : item_time_ms(item, "lastViolationTime");
-        if (last < req->range_start_ms || first > req->range_end_ms) {
-            return 0;
-        }
+    if (req->has_range && (last_ms < req->range_start_ms || first_ms > req->range_end_ms)) {
+        return 0;
     }
     if (c->count == DD_MITIGATE_TASK_VIOLATIONS_MAX) {
         return 1;
@@ -572,14 +559,41 @@ static int collect_cb(void *arg, const cJSON *item)
         c->cap = cap;
     }
     tv = &c->list[c->count];
-    (void)snprintf(tv->id, sizeof(tv->id), "%s", id->valuestring);
-    (void)snprintf(tv->thing, sizeof(tv->thing), "%s", thing->valuestring);
+    (void)snprintf(tv->id, sizeof(tv->id), "%s", id);
+    (void)snprintf(tv->thing, sizeof(tv->thing), "%s", thing);
     if (dd_map_put(&c->seen, tv->id, tv, NULL) != DD_MAP_OK) {
         c->failed = true;
         return 1;
     }
     c->count++;
     return 0;
+}
+
+static int64_t item_time_ms(const cJSON *item, const char *member)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, member);
+
+    return cJSON_IsNumber(t) ? (int64_t)(t->valuedouble * 1000.0 + 0.5) : 0;
+}
+
+/* The store's listing item (ListActiveViolations / ListViolationEvents shape) to collect_take. */
+static int collect_cb(void *arg, const cJSON *item)
+{
+    collect_t *c = arg;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "violationId");
+    const cJSON *thing = cJSON_GetObjectItemCaseSensitive(item, "thingName");
+    const cJSON *behavior = cJSON_GetObjectItemCaseSensitive(item, "behavior");
+    const cJSON *bname = cJSON_GetObjectItemCaseSensitive(behavior, "name");
+    int64_t first;
+    int64_t last;
+
+    if (!cJSON_IsString(id) || !cJSON_IsString(thing)) {
+        return 0;
+    }
+    first = item_time_ms(item, c->events ? "violationEventTime" : "violationStartTime");
+    last = c->events ? first : item_time_ms(item, "lastViolationTime");
+    return collect_take(c, id->valuestring, thing->valuestring,
+                        cJSON_IsString(bname) ? bname->valuestring : NULL, first, last);
 }
 
 /* Runs one listing of the store page by page into the collector. */

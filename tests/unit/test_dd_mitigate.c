@@ -451,6 +451,43 @@ static void test_dd_mitigate_task_failing_executor_recorded(void **state)
     dd_store_mitigation_executions_free(rows, count);
 }
 
+static void test_dd_mitigate_task_target_filters(void **state)
+{
+    fixture_t *f = *state;
+    const char *actions[] = {"Isolate"};
+    dd_mitigate_task_request_t req;
+    dd_mitigate_task_result_t res;
+    char msg[DD_MITIGATE_MESSAGE_MAX];
+
+    assert_int_equal(create_action(f, "Isolate",
+                                   "{\"addThingsToThingGroupParams\":{\"thingGroupNames\":["
+                                   "\"Quarantine\"]}}",
+                                   msg),
+                     DD_MITIGATE_OK);
+    add_violation(f, "v1", "Thing01"); /* started and last fired at 1700000001000 */
+    /* Another behavior, a range before or after the violation: nothing to act on. */
+    request_init(f, &req, "b", actions, 1);
+    req.behavior = "other";
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_int_equal(res.violations, 0);
+    request_init(f, &req, "r1", actions, 1);
+    req.has_range = true;
+    req.range_start_ms = 1700000002000LL;
+    req.range_end_ms = 1700000009000LL;
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_int_equal(res.violations, 0);
+    /* The behavior by name and a range holding the violation: acted on once. */
+    request_init(f, &req, "r2", actions, 1);
+    req.behavior = "egress";
+    req.has_range = true;
+    req.range_start_ms = 1700000000000LL;
+    req.range_end_ms = 1700000001000LL;
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_int_equal(res.violations, 1);
+    assert_int_equal(res.executed, 1);
+    assert_int_equal(f->hook_calls, 1);
+}
+
 static void test_dd_mitigate_task_refusals(void **state)
 {
     fixture_t *f = *state;
@@ -498,6 +535,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_mitigate_task_failing_executor_recorded, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_task_target_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_mitigate_task_refusals, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
