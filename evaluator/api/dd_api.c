@@ -787,7 +787,7 @@ dd_api_status_t dd_api_create(dd_pipeline_t *pipeline, dd_api_t **out)
         return DD_API_PKI_ERROR;
     }
     (void)pthread_mutex_lock(&pipeline->lock);
-    if (dd_mitigation_open(pipeline->db, &pipeline->arn, &api->mitigation) != DD_MITIGATION_OK) {
+    if (api_mitigation_open(api) != DD_MITIGATE_OK) {
         (void)pthread_mutex_unlock(&pipeline->lock);
         dd_pki_ca_free(api->ca);
         free(api);
@@ -879,7 +879,7 @@ void dd_api_stop(dd_api_t *api)
         MHD_stop_daemon(api->daemon);
         api->daemon = NULL;
     }
-    dd_mitigation_close(api->mitigation);
+    dd_mitigate_close(api->mitigation);
     dd_pki_ca_free(api->ca);
     free(api);
 }
@@ -891,7 +891,7 @@ const char *dd_api_strerror(dd_api_status_t status)
     case DD_API_BAD_PARAMETER: return "bad parameter";
     case DD_API_NO_MEMORY: return "out of memory";
     case DD_API_PKI_ERROR: return "cannot load the data dir's CA";
-    case DD_API_STORE_ERROR: return "cannot migrate the mitigation tables";
+    case DD_API_STORE_ERROR: return "cannot set up mitigation (no store)";
     case DD_API_LISTEN_FAILED: return "cannot start the HTTP server";
     case DD_API_STATE: return "already listening";
     }

@@ -45,7 +45,7 @@ typedef enum dd_api_status {
     DD_API_BAD_PARAMETER, /**< NULL pointer or bad address. */
     DD_API_NO_MEMORY,
     DD_API_PKI_ERROR,     /**< The data dir's CA could not be loaded or created. */
-    DD_API_STORE_ERROR,   /**< The mitigation tables could not be migrated. */
+    DD_API_STORE_ERROR,   /**< Mitigation could not be set up (a pipeline without a store). */
     DD_API_LISTEN_FAILED, /**< The HTTP server could not bind or start. */
     DD_API_STATE          /**< Already listening. */
 } dd_api_status_t;
@@ -87,8 +87,8 @@ typedef struct dd_api_response {
 
 /**
  * @brief Creates the API without a listener: loads (or creates) the data
- *        dir's CA for CreateKeysAndCertificate and migrates the mitigation
- *        tables (component "mitigation").
+ *        dir's CA for CreateKeysAndCertificate and sets up mitigation
+ *        (app/dd_mitigate) on the pipeline's store.
  * @param[in] pipeline Shared state (borrowed; db, registry, store, engine,
  *                     clock, arn, data_dir and mqtt_endpoint must be set).
  * @param[out] out New API.

@@ -20,7 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "dd_api.h"
-#include "dd_mitigation.h"
+#include "dd_mitigate.h"
 #include "dd_pki.h"
 #include "dd_registry.h"
 #include "dd_rest.h"
@@ -33,10 +33,10 @@
 #define API_MAX_PAGE 250
 
 struct dd_api {
-    dd_pipeline_t *p;            /**< Borrowed. */
-    dd_pki_ca_t *ca;             /**< The data dir's CA. */
-    dd_mitigation_t *mitigation; /**< Mitigation actions and tasks (own tables). */
-    struct MHD_Daemon *daemon;   /**< NULL until dd_api_listen(). */
+    dd_pipeline_t *p;          /**< Borrowed. */
+    dd_pki_ca_t *ca;           /**< The data dir's CA. */
+    dd_mitigate_t *mitigation; /**< Mitigation actions and tasks (app/dd_mitigate). */
+    struct MHD_Daemon *daemon; /**< NULL until dd_api_listen(). */
     uint16_t port;
 };
 
@@ -170,6 +170,8 @@ void api_list_dimensions(api_ctx_t *ctx);
 void api_delete_dimension(api_ctx_t *ctx);
 
 /* dd_api_mitigation.c */
+/** @brief Creates api->mitigation on the pipeline's db, store, registry, clock and hook. */
+dd_mitigate_status_t api_mitigation_open(dd_api_t *api);
 void api_create_mitigation_action(api_ctx_t *ctx);
 void api_describe_mitigation_action(api_ctx_t *ctx);
 void api_update_mitigation_action(api_ctx_t *ctx);

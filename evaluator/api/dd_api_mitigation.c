@@ -1,26 +1,21 @@
 /*
- * Mitigation actions and Detect mitigation actions tasks.
+ * Mitigation actions and Detect mitigation actions tasks: the HTTP side.
  *
- * StartDetectMitigationActionsTask runs the task synchronously, inside the
- * request and under the pipeline lock: it collects the targeted violations
- * from the evaluator store, applies each action to each violation's thing in
- * the listed order (a failure skips the remaining actions for that
- * violation, as AWS documents), records one execution per (violation,
- * action), and finishes the task before answering. Only
- * ADD_THINGS_TO_THING_GROUP is executed (through the registry, so the broker
- * shim sees the new group at once); other action types are recorded as
- * FAILED executions with errorCode "NotSupported".
+ * Each handler parses and checks the request, calls the application layer
+ * (evaluator/app/dd_mitigate.h, which owns validation of actionParams, the
+ * task's run and its executors) and maps its status to AWS's error, or
+ * builds the AWS JSON of the rows it got back. StartDetectMitigationActionsTask
+ * runs the task synchronously, inside the request and under the pipeline
+ * lock (the dispatcher's); the application layer calls the registry_changed
+ * hook itself after a task moved things into groups.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dd_api_internal.h"
-#include "dd_map.h"
 
-#define ACTION_NAME_MAX 128
-/** Most violations one task acts on. */
-#define TASK_MAX_VIOLATIONS 10000
+#define ACTION_NAME_MAX DD_MITIGATE_ACTION_NAME_MAX
 
 static const char *const ACTION_TYPES[] = {"UPDATE_DEVICE_CERTIFICATE",
                                            "UPDATE_CA_CERTIFICATE",
@@ -30,26 +25,65 @@ static const char *const ACTION_TYPES[] = {"UPDATE_DEVICE_CERTIFICATE",
                                            "PUBLISH_FINDING_TO_SNS",
                                            NULL};
 
-static void mitigation_error(api_ctx_t *ctx, dd_mitigation_status_t st, const char *what)
+static void mitigation_error(api_ctx_t *ctx, dd_mitigate_status_t st, const char *what)
 {
-    if (st == DD_MITIGATION_NOT_FOUND) {
+    if (st == DD_MITIGATE_NOT_FOUND) {
         api_error(ctx, "ResourceNotFoundException", "%s does not exist", what);
-    } else if (st == DD_MITIGATION_NO_MEMORY) {
+    } else if (st == DD_MITIGATE_NO_MEMORY) {
         api_no_memory(ctx);
     } else {
-        api_error(ctx, "InternalFailureException", "%s: %s", what, dd_mitigation_strerror(st));
+        api_error(ctx, "InternalFailureException", "%s: %s", what, dd_mitigate_strerror(st));
     }
+}
+
+/* ---- wiring ------------------------------------------------------------------------------ */
+
+/* Read at each call: the service sets its hooks after the API is created. */
+static int64_t pipeline_now_ms(void *arg)
+{
+    const dd_pipeline_t *p = arg;
+    int64_t now = dd_clock_now_ms(&p->clock);
+
+    if (p->engine != NULL && dd_engine_now(p->engine) > now) {
+        now = dd_engine_now(p->engine);
+    }
+    return now;
+}
+
+static void pipeline_registry_changed(void *arg)
+{
+    dd_pipeline_t *p = arg;
+
+    if (p->registry_changed != NULL) {
+        p->registry_changed(p->hook_ctx);
+    }
+}
+
+dd_mitigate_status_t api_mitigation_open(dd_api_t *api)
+{
+    dd_mitigate_config_t cfg;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.db = api->p->db;
+    cfg.store = api->p->store;
+    cfg.registry = &api->p->registry;
+    cfg.now_ms = pipeline_now_ms;
+    cfg.clock_ctx = api->p;
+    cfg.registry_changed = pipeline_registry_changed;
+    cfg.hook_ctx = api->p;
+    return dd_mitigate_open(&cfg, &api->mitigation);
 }
 
 /* ---- actions ---------------------------------------------------------------------------- */
 
-static bool params_arg(api_ctx_t *ctx, bool required, char **json, const char **type)
+/* Reads actionParams (NULL when absent and not required); false = answered. */
+static bool params_arg(api_ctx_t *ctx, bool required, const cJSON **out)
 {
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(ctx->body, "actionParams");
-    char msg[DD_MITIGATION_MESSAGE_MAX];
+    const char *type;
+    char msg[DD_MITIGATE_MESSAGE_MAX];
 
-    *json = NULL;
-    *type = NULL;
+    *out = NULL;
     if (params == NULL || cJSON_IsNull(params)) {
         if (required) {
             dd_rest_validation_message(ctx->msg, "actionParams", NULL, "Member must not be null");
@@ -58,56 +92,55 @@ static bool params_arg(api_ctx_t *ctx, bool required, char **json, const char **
         }
         return true;
     }
-    if (dd_mitigation_params_validate(params, type, msg) != DD_MITIGATION_OK) {
+    /* Checked here (again in dd_mitigate) so that a bad actionParams is named before the tags. */
+    if (dd_mitigate_params_validate(params, &type, msg) != DD_MITIGATE_OK) {
         api_error(ctx, "InvalidRequestException", "%s", msg);
         return false;
     }
-    *json = cJSON_PrintUnformatted(params);
-    if (*json == NULL) {
-        api_no_memory(ctx);
-        return false;
-    }
+    *out = params;
     return true;
 }
 
-typedef struct action_out {
-    api_ctx_t *ctx;
-    cJSON *obj;
-    bool describe;
-    bool ok;
-} action_out_t;
-
-static int action_cb(void *arg, const dd_mitigation_action_t *a)
+/* The action's actionArn and actionId (Create/Update) or its whole description. */
+static bool action_json(api_ctx_t *ctx, cJSON *obj, const dd_store_mitigation_action_t *a,
+                        bool describe)
 {
-    action_out_t *ao = arg;
     char arn[DD_ARN_MAX];
 
-    api_arn(ao->ctx, DD_NAME_MITIGATION_ACTION, a->name, arn, sizeof(arn));
-    if (!ao->describe) {
-        ao->ok =
-            api_add_string(ao->obj, "actionArn", arn) && api_add_string(ao->obj, "actionId", a->id);
-        return 0;
+    api_arn(ctx, DD_NAME_MITIGATION_ACTION, a->name, arn, sizeof(arn));
+    if (!describe) {
+        return api_add_string(obj, "actionArn", arn) && api_add_string(obj, "actionId", a->id);
     }
-    ao->ok = api_add_string(ao->obj, "actionName", a->name) &&
-             api_add_string(ao->obj, "actionType", a->type) &&
-             api_add_string(ao->obj, "actionArn", arn) &&
-             api_add_string(ao->obj, "actionId", a->id) &&
-             api_add_string(ao->obj, "roleArn", a->role_arn) &&
-             cJSON_AddItemToObject(ao->obj, "actionParams", cJSON_Parse(a->params_json)) &&
-             dd_rest_add_time(ao->obj, "creationDate", a->created_ms) &&
-             dd_rest_add_time(ao->obj, "lastModifiedDate", a->modified_ms);
-    return 0;
+    return api_add_string(obj, "actionName", a->name) &&
+           api_add_string(obj, "actionType", a->type) && api_add_string(obj, "actionArn", arn) &&
+           api_add_string(obj, "actionId", a->id) && api_add_string(obj, "roleArn", a->role_arn) &&
+           cJSON_AddItemToObject(obj, "actionParams", cJSON_Parse(a->params_json)) &&
+           dd_rest_add_time(obj, "creationDate", a->created_ms) &&
+           dd_rest_add_time(obj, "lastModifiedDate", a->modified_ms);
+}
+
+/* Answers with the action's JSON; clears the row. */
+static void reply_action(api_ctx_t *ctx, dd_store_mitigation_action_t *a, bool describe)
+{
+    cJSON *out = cJSON_CreateObject();
+
+    if (out != NULL && !action_json(ctx, out, a, describe)) {
+        cJSON_Delete(out);
+        out = NULL;
+    }
+    dd_store_mitigation_action_clear(a);
+    api_reply(ctx, out);
 }
 
 void api_create_mitigation_action(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "actionName", ACTION_NAME_MAX, DD_REST_NAME_NOCOLON);
     const char *role;
-    const char *type;
-    char *params;
-    char id[DD_MITIGATION_ID_LEN];
+    const cJSON *params;
+    char id[DD_MITIGATE_ID_LEN];
     char arn[DD_ARN_MAX];
-    dd_mitigation_status_t st;
+    char msg[DD_MITIGATE_MESSAGE_MAX];
+    dd_mitigate_status_t st;
     cJSON *out;
 
     if (name == NULL) {
@@ -118,24 +151,25 @@ void api_create_mitigation_action(api_ctx_t *ctx)
         api_invalid(ctx);
         return;
     }
-    if (!params_arg(ctx, true, &params, &type)) {
+    if (!params_arg(ctx, true, &params)) {
         return;
     }
     if (!api_tags_arg(ctx)) {
-        free(params);
         return;
     }
-    st = dd_mitigation_action_create(ctx->api->mitigation, name, type, role, params,
-                                     api_now_ms(ctx), id);
-    free(params);
+    st = dd_mitigate_action_create(ctx->api->mitigation, name, role, params, id, msg);
     api_arn(ctx, DD_NAME_MITIGATION_ACTION, name, arn, sizeof(arn));
-    if (st == DD_MITIGATION_EXISTS) {
-        char msg[256];
-        (void)snprintf(msg, sizeof(msg), "Mitigation action %s already exists", name);
-        api_error_exists(ctx, msg, id, arn);
+    if (st == DD_MITIGATE_EXISTS) {
+        char text[256];
+        (void)snprintf(text, sizeof(text), "Mitigation action %s already exists", name);
+        api_error_exists(ctx, text, id, arn);
         return;
     }
-    if (st != DD_MITIGATION_OK) {
+    if (st == DD_MITIGATE_INVALID) {
+        api_error(ctx, "InvalidRequestException", "%s", msg);
+        return;
+    }
+    if (st != DD_MITIGATE_OK) {
         mitigation_error(ctx, st, "Mitigation action");
         return;
     }
@@ -147,42 +181,42 @@ void api_create_mitigation_action(api_ctx_t *ctx)
     api_reply(ctx, out);
 }
 
+static void action_error(api_ctx_t *ctx, dd_mitigate_status_t st, const char *name, const char *msg)
+{
+    if (st == DD_MITIGATE_NOT_FOUND) {
+        api_error(ctx, "ResourceNotFoundException", "Mitigation action %s does not exist", name);
+    } else if (st == DD_MITIGATE_INVALID) {
+        api_error(ctx, "InvalidRequestException", "%s", msg);
+    } else {
+        mitigation_error(ctx, st, "Mitigation action");
+    }
+}
+
 void api_describe_mitigation_action(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "actionName", ACTION_NAME_MAX, DD_REST_NAME_NOCOLON);
-    action_out_t ao = {ctx, NULL, true, false};
-    dd_mitigation_status_t st;
+    dd_store_mitigation_action_t a;
+    dd_mitigate_status_t st;
 
     if (name == NULL) {
         return;
     }
-    ao.obj = cJSON_CreateObject();
-    st = dd_mitigation_action_get(ctx->api->mitigation, name, action_cb, &ao);
-    if (st != DD_MITIGATION_OK) {
-        cJSON_Delete(ao.obj);
-        if (st == DD_MITIGATION_NOT_FOUND) {
-            api_error(ctx, "ResourceNotFoundException", "Mitigation action %s does not exist",
-                      name);
-        } else {
-            mitigation_error(ctx, st, "Mitigation action");
-        }
+    st = dd_mitigate_action_describe(ctx->api->mitigation, name, &a);
+    if (st != DD_MITIGATE_OK) {
+        action_error(ctx, st, name, "");
         return;
     }
-    if (!ao.ok) {
-        cJSON_Delete(ao.obj);
-        ao.obj = NULL;
-    }
-    api_reply(ctx, ao.obj);
+    reply_action(ctx, &a, true);
 }
 
 void api_update_mitigation_action(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "actionName", ACTION_NAME_MAX, DD_REST_NAME_NOCOLON);
     const char *role = NULL;
-    const char *type;
-    char *params;
-    action_out_t ao = {ctx, NULL, false, false};
-    dd_mitigation_status_t st;
+    const cJSON *params;
+    dd_store_mitigation_action_t a;
+    char msg[DD_MITIGATE_MESSAGE_MAX] = "";
+    dd_mitigate_status_t st;
 
     if (name == NULL) {
         return;
@@ -192,60 +226,23 @@ void api_update_mitigation_action(api_ctx_t *ctx)
         api_invalid(ctx);
         return;
     }
-    if (!params_arg(ctx, false, &params, &type)) {
+    if (!params_arg(ctx, false, &params)) {
         return;
     }
-    ao.obj = cJSON_CreateObject();
-    st = dd_mitigation_action_update(ctx->api->mitigation, name, type, role, params,
-                                     api_now_ms(ctx), action_cb, &ao);
-    free(params);
-    if (st != DD_MITIGATION_OK) {
-        cJSON_Delete(ao.obj);
-        if (st == DD_MITIGATION_NOT_FOUND) {
-            api_error(ctx, "ResourceNotFoundException", "Mitigation action %s does not exist",
-                      name);
-        } else {
-            mitigation_error(ctx, st, "Mitigation action");
-        }
+    st = dd_mitigate_action_update(ctx->api->mitigation, name, role, params, &a, msg);
+    if (st != DD_MITIGATE_OK) {
+        action_error(ctx, st, name, msg);
         return;
     }
-    if (!ao.ok) {
-        cJSON_Delete(ao.obj);
-        ao.obj = NULL;
-    }
-    api_reply(ctx, ao.obj);
+    reply_action(ctx, &a, false);
 }
 
-typedef struct action_list {
-    api_ctx_t *ctx;
-    cJSON *arr;
-    bool failed;
-} action_list_t;
-
-static int action_list_cb(void *arg, const dd_mitigation_action_t *a)
-{
-    action_list_t *al = arg;
-    char arn[DD_ARN_MAX];
-    cJSON *item = cJSON_CreateObject();
-
-    api_arn(al->ctx, DD_NAME_MITIGATION_ACTION, a->name, arn, sizeof(arn));
-    if (item == NULL || !api_add_string(item, "actionName", a->name) ||
-        !api_add_string(item, "actionArn", arn) ||
-        !dd_rest_add_time(item, "creationDate", a->created_ms) ||
-        !cJSON_AddItemToArray(al->arr, item)) {
-        cJSON_Delete(item);
-        al->failed = true;
-        return 1;
-    }
-    return 0;
-}
-
-static void finish_list(api_ctx_t *ctx, cJSON *out, bool failed, dd_mitigation_status_t st,
+static void finish_list(api_ctx_t *ctx, cJSON *out, bool failed, dd_mitigate_status_t st,
                         const char *next)
 {
-    if (st != DD_MITIGATION_OK || failed) {
+    if (st != DD_MITIGATE_OK || failed) {
         cJSON_Delete(out);
-        mitigation_error(ctx, st != DD_MITIGATION_OK ? st : DD_MITIGATION_NO_MEMORY, "List");
+        mitigation_error(ctx, st != DD_MITIGATE_OK ? st : DD_MITIGATE_NO_MEMORY, "List");
         return;
     }
     if (!api_add_token(out, "nextToken", next)) {
@@ -257,13 +254,17 @@ static void finish_list(api_ctx_t *ctx, cJSON *out, bool failed, dd_mitigation_s
 
 void api_list_mitigation_actions(api_ctx_t *ctx)
 {
-    action_list_t al = {ctx, NULL, false};
+    dd_store_mitigation_action_t *rows = NULL;
+    size_t count = 0;
+    size_t i;
+    bool failed = false;
     int type = -1;
     int size;
     char key[DD_REST_TOKEN_KEY_MAX];
-    char next[DD_MITIGATION_KEY_MAX];
-    dd_mitigation_status_t st;
+    char next[DD_MITIGATE_KEY_MAX];
+    dd_mitigate_status_t st;
     cJSON *out;
+    cJSON *arr;
 
     if (!api_page_args(ctx, "maxResults", "nextToken", API_MAX_PAGE, &size, key)) {
         return;
@@ -274,27 +275,40 @@ void api_list_mitigation_actions(api_ctx_t *ctx)
         return;
     }
     out = cJSON_CreateObject();
-    al.arr = cJSON_AddArrayToObject(out, "actionIdentifiers");
-    if (al.arr == NULL) {
+    arr = cJSON_AddArrayToObject(out, "actionIdentifiers");
+    if (arr == NULL) {
         cJSON_Delete(out);
         api_no_memory(ctx);
         return;
     }
-    st = dd_mitigation_action_list(ctx->api->mitigation, type >= 0 ? ACTION_TYPES[type] : NULL, key,
-                                   size, action_list_cb, &al, next);
-    finish_list(ctx, out, al.failed, st, next);
+    st = dd_mitigate_action_list(ctx->api->mitigation, type >= 0 ? ACTION_TYPES[type] : NULL, key,
+                                 size, &rows, &count, next);
+    for (i = 0; st == DD_MITIGATE_OK && !failed && i < count; i++) {
+        char arn[DD_ARN_MAX];
+        cJSON *item = cJSON_CreateObject();
+        api_arn(ctx, DD_NAME_MITIGATION_ACTION, rows[i].name, arn, sizeof(arn));
+        if (item == NULL || !api_add_string(item, "actionName", rows[i].name) ||
+            !api_add_string(item, "actionArn", arn) ||
+            !dd_rest_add_time(item, "creationDate", rows[i].created_ms) ||
+            !cJSON_AddItemToArray(arr, item)) {
+            cJSON_Delete(item);
+            failed = true;
+        }
+    }
+    dd_store_mitigation_actions_free(rows, count);
+    finish_list(ctx, out, failed, st, next);
 }
 
 void api_delete_mitigation_action(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "actionName", ACTION_NAME_MAX, DD_REST_NAME_NOCOLON);
-    dd_mitigation_status_t st;
+    dd_mitigate_status_t st;
 
     if (name == NULL) {
         return;
     }
-    st = dd_mitigation_action_delete(ctx->api->mitigation, name);
-    if (st != DD_MITIGATION_OK) {
+    st = dd_mitigate_action_delete(ctx->api->mitigation, name);
+    if (st != DD_MITIGATE_OK) {
         mitigation_error(ctx, st, "Mitigation action");
         return;
     }
@@ -303,7 +317,7 @@ void api_delete_mitigation_action(api_ctx_t *ctx)
 
 /* ---- tasks: the summary shape ------------------------------------------------------------- */
 
-static cJSON *task_summary(const dd_mitigation_task_t *t)
+static cJSON *task_summary(const dd_store_mitigation_task_t *t)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *stats = cJSON_CreateObject();
@@ -355,200 +369,6 @@ static cJSON *task_summary(const dd_mitigation_task_t *t)
         return NULL;
     }
     return o;
-}
-
-/* ---- StartDetectMitigationActionsTask ------------------------------------------------------- */
-
-/* One loaded action definition. */
-typedef struct task_action {
-    char name[ACTION_NAME_MAX + 1];
-    char type[40];
-    cJSON *params;
-    bool found;
-} task_action_t;
-
-static int load_action_cb(void *arg, const dd_mitigation_action_t *a)
-{
-    task_action_t *ta = arg;
-
-    (void)snprintf(ta->type, sizeof(ta->type), "%s", a->type);
-    ta->params = cJSON_Parse(a->params_json);
-    ta->found = true;
-    return 0;
-}
-
-static int definition_cb(void *arg, const dd_mitigation_action_t *a)
-{
-    cJSON *def = cJSON_CreateObject();
-
-    if (def == NULL || !api_add_string(def, "name", a->name) || !api_add_string(def, "id", a->id) ||
-        !api_add_string(def, "roleArn", a->role_arn) ||
-        !cJSON_AddItemToObject(def, "actionParams", cJSON_Parse(a->params_json)) ||
-        !cJSON_AddItemToArray((cJSON *)arg, def)) {
-        cJSON_Delete(def);
-    }
-    return 0;
-}
-
-/* A violation the task acts on. */
-typedef struct target_violation {
-    char id[129];
-    char thing[DD_NAME_MAX + 1];
-} target_violation_t;
-
-typedef struct collect {
-    dd_map_t seen; /* violation ids already taken */
-    target_violation_t *list;
-    size_t count;
-    size_t cap;
-    const cJSON *ids;     /* target.violationIds, or NULL */
-    const char *behavior; /* target.behaviorName, or NULL */
-    bool has_range;
-    int64_t start_ms;
-    int64_t end_ms;
-    bool events; /* items are ViolationEvents (else ActiveViolations) */
-    bool failed;
-} collect_t;
-
-static bool wanted_id(const collect_t *c, const char *id)
-{
-    const cJSON *v;
-
-    if (c->ids == NULL) {
-        return true;
-    }
-    cJSON_ArrayForEach (v, c->ids) {
-        if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static int64_t item_time_ms(const cJSON *item, const char *member)
-{
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, member);
-
-    return cJSON_IsNumber(t) ? (int64_t)(t->valuedouble * 1000.0 + 0.5) : 0;
-}
-
-static int collect_cb(void *arg, const cJSON *item)
-{
-    collect_t *c = arg;
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "violationId");
-    const cJSON *thing = cJSON_GetObjectItemCaseSensitive(item, "thingName");
-    const cJSON *behavior = cJSON_GetObjectItemCaseSensitive(item, "behavior");
-    const cJSON *bname = cJSON_GetObjectItemCaseSensitive(behavior, "name");
-    target_violation_t *tv;
-
-    if (!cJSON_IsString(id) || !cJSON_IsString(thing) || !wanted_id(c, id->valuestring) ||
-        dd_map_get(&c->seen, id->valuestring) != NULL) {
-        return 0;
-    }
-    if (c->behavior != NULL &&
-        (!cJSON_IsString(bname) || strcmp(bname->valuestring, c->behavior) != 0)) {
-        return 0;
-    }
-    if (c->has_range) {
-        int64_t first = item_time_ms(item, c->events ? "violationEventTime" : "violationStartTime");
-        int64_t last = c->events ? first : item_time_ms(item, "lastViolationTime");
-        if (last < c->start_ms || first > c->end_ms) {
-            return 0;
-        }
-    }
-    if (c->count == TASK_MAX_VIOLATIONS) {
-        return 1;
-    }
-    if (c->count == c->cap) {
-        size_t cap = c->cap == 0 ? 16 : c->cap * 2;
-        target_violation_t *n = realloc(c->list, cap * sizeof(*n));
-        if (n == NULL) {
-            c->failed = true;
-            return 1;
-        }
-        c->list = n;
-        c->cap = cap;
-    }
-    tv = &c->list[c->count];
-    (void)snprintf(tv->id, sizeof(tv->id), "%s", id->valuestring);
-    (void)snprintf(tv->thing, sizeof(tv->thing), "%s", thing->valuestring);
-    if (dd_map_put(&c->seen, tv->id, tv, NULL) != DD_MAP_OK) {
-        c->failed = true;
-        return 1;
-    }
-    c->count++;
-    return 0;
-}
-
-/* The store hands back rows; collect_cb reads them in AWS's shape. */
-static int collect_row_cb(void *arg, const dd_store_violation_t *v)
-{
-    collect_t *c = arg;
-    cJSON *item = api_violation_json(v);
-    int stop;
-
-    if (item == NULL) {
-        c->failed = true;
-        return 1;
-    }
-    stop = collect_cb(arg, item);
-    cJSON_Delete(item);
-    return stop;
-}
-
-/* Runs one listing of the store page by page into the collector. */
-static dd_store_status_t collect_all(api_ctx_t *ctx, collect_t *c, bool events,
-                                     const dd_store_violation_filter_t *f)
-{
-    char token[DD_STORE_TOKEN_MAX] = "";
-    char next[DD_STORE_TOKEN_MAX];
-    dd_store_status_t ss;
-
-    c->events = events;
-    do {
-        dd_store_page_t page = {token, 250};
-        ss = events ? dd_store_violation_events(ctx->p->store, f, &page, collect_row_cb, c, next)
-                    : dd_store_active_violations(ctx->p->store, f, &page, collect_row_cb, c, next);
-        (void)snprintf(token, sizeof(token), "%s", next);
-    } while (ss == DD_STORE_OK && !c->failed && token[0] != '\0' && c->count < TASK_MAX_VIOLATIONS);
-    return ss;
-}
-
-/* Applies one action to one thing; fills the error code and message on failure. */
-static bool run_action(api_ctx_t *ctx, const task_action_t *a, const char *thing, char *code,
-                       size_t code_len, char *msg, size_t msg_len)
-{
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(a->params, "addThingsToThingGroupParams");
-    const cJSON *names = cJSON_GetObjectItemCaseSensitive(p, "thingGroupNames");
-    const cJSON *g;
-    dd_registry_error_t err;
-    dd_registry_status_t rs;
-
-    if (strcmp(a->type, "ADD_THINGS_TO_THING_GROUP") != 0) {
-        (void)snprintf(code, code_len, "NotSupported");
-        (void)snprintf(msg, msg_len,
-                       "ddlocal does not execute %s mitigation actions (only "
-                       "ADD_THINGS_TO_THING_GROUP)",
-                       a->type);
-        return false;
-    }
-    cJSON_ArrayForEach (g, names) {
-        if (!cJSON_IsString(g)) {
-            continue;
-        }
-        rs = dd_registry_group_add_thing(&ctx->p->registry, g->valuestring, thing, &err);
-        if (rs != DD_REGISTRY_OK) {
-            (void)snprintf(code, code_len, "%s",
-                           rs == DD_REGISTRY_NOT_FOUND        ? "ResourceNotFoundException"
-                           : rs == DD_REGISTRY_LIMIT_EXCEEDED ? "LimitExceededException"
-                           : rs == DD_REGISTRY_INVALID        ? "InvalidRequestException"
-                                                              : "InternalFailureException");
-            (void)snprintf(msg, msg_len, "%s", err.message);
-            return false;
-        }
-        ctx->registry_changed = true;
-    }
-    return true;
 }
 
 typedef struct task_args {
@@ -661,18 +481,32 @@ static bool task_args(api_ctx_t *ctx, task_args_t *a)
     return true;
 }
 
-typedef struct existing_task {
-    char token[80];
-    bool found;
-} existing_task_t;
+/* ---- StartDetectMitigationActionsTask ------------------------------------------------------- */
 
-static int existing_cb(void *arg, const dd_mitigation_task_t *t)
+/* The task's actionsDefinition, as stored with it (DescribeDetectMitigationActionsTask). */
+static char *encode_definitions(void *arg, const dd_store_mitigation_action_t *acts, size_t count)
 {
-    existing_task_t *e = arg;
+    cJSON *defs = cJSON_CreateArray();
+    char *text;
+    size_t i;
 
-    (void)snprintf(e->token, sizeof(e->token), "%s", t->client_token);
-    e->found = true;
-    return 0;
+    (void)arg;
+    if (defs == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < count; i++) {
+        cJSON *def = cJSON_CreateObject();
+        if (def == NULL || !api_add_string(def, "name", acts[i].name) ||
+            !api_add_string(def, "id", acts[i].id) ||
+            !api_add_string(def, "roleArn", acts[i].role_arn) ||
+            !cJSON_AddItemToObject(def, "actionParams", cJSON_Parse(acts[i].params_json)) ||
+            !cJSON_AddItemToArray(defs, def)) {
+            cJSON_Delete(def);
+        }
+    }
+    text = cJSON_PrintUnformatted(defs);
+    cJSON_Delete(defs);
+    return text;
 }
 
 static void reply_task_id(api_ctx_t *ctx, const char *task_id)
@@ -689,226 +523,107 @@ static void reply_task_id(api_ctx_t *ctx, const char *task_id)
 void api_start_detect_mitigation_actions_task(api_ctx_t *ctx)
 {
     task_args_t a;
-    existing_task_t ex = {"", false};
-    task_action_t acts[5];
-    size_t nacts = 0;
-    collect_t c;
-    dd_store_violation_filter_t f;
-    dd_store_status_t ss = DD_STORE_OK;
-    dd_mitigation_task_t task;
-    dd_mitigation_status_t ms;
+    dd_mitigate_task_request_t req;
+    dd_mitigate_task_result_t res;
+    dd_mitigate_status_t st;
+    const char *ids[25];
+    const char *names[DD_MITIGATE_TASK_ACTIONS_MAX];
     const cJSON *v;
-    cJSON *defs = NULL;
-    char *target_text = NULL;
-    char *defs_text = NULL;
-    int64_t executed = 0;
-    int64_t skipped = 0;
-    int64_t failed = 0;
-    size_t i;
-    size_t j;
+    char *target_text;
 
     if (!task_args(ctx, &a)) {
         return;
     }
-    (void)dd_mitigation_task_get(ctx->api->mitigation, a.task_id, existing_cb, &ex);
-    if (ex.found) {
-        if (strcmp(ex.token, a.token) == 0) {
-            reply_task_id(ctx, a.task_id); /* same request retried: idempotent */
-        } else {
-            api_error(ctx, "TaskAlreadyExistsException", "Task %s already exists", a.task_id);
+    memset(&req, 0, sizeof(req));
+    cJSON_ArrayForEach (v, a.ids) {
+        if (req.violation_id_count < sizeof(ids) / sizeof(ids[0])) {
+            ids[req.violation_id_count++] = v->valuestring;
         }
+    }
+    cJSON_ArrayForEach (v, a.actions) {
+        if (req.action_count < DD_MITIGATE_TASK_ACTIONS_MAX) {
+            names[req.action_count++] = v->valuestring;
+        }
+    }
+    target_text = cJSON_PrintUnformatted(a.target);
+    if (target_text == NULL) {
+        api_no_memory(ctx);
         return;
     }
-    memset(acts, 0, sizeof(acts));
-    defs = cJSON_CreateArray();
-    cJSON_ArrayForEach (v, a.actions) {
-        task_action_t *ta = &acts[nacts++];
-        (void)snprintf(ta->name, sizeof(ta->name), "%s", v->valuestring);
-        if (dd_mitigation_action_get(ctx->api->mitigation, ta->name, load_action_cb, ta) !=
-                DD_MITIGATION_OK ||
-            !ta->found) {
-            api_error(ctx, "InvalidRequestException", "Mitigation action %s does not exist",
-                      ta->name);
-            goto out;
-        }
-        (void)dd_mitigation_action_get(ctx->api->mitigation, ta->name, definition_cb, defs);
-    }
-    if (a.profile != NULL) {
-        dd_profile_t profile;
-        ss = dd_store_profile_get(ctx->p->store, a.profile, &profile);
-        if (ss == DD_STORE_NOT_FOUND) {
-            api_error(ctx, "InvalidRequestException", "Security profile %s does not exist",
-                      a.profile);
-            goto out;
-        }
-        if (ss == DD_STORE_OK) {
-            dd_profile_free(&profile);
-        }
-    }
-
-    /* The violations: active ones, then (unless only active) historical events. */
-    memset(&c, 0, sizeof(c));
-    dd_map_init(&c.seen);
-    c.ids = a.ids;
-    c.behavior = a.behavior;
-    c.has_range = a.has_range;
-    c.start_ms = a.range_start;
-    c.end_ms = a.range_end;
-    dd_store_violation_filter_init(&f);
-    f.profile = a.profile;
-    f.suppressed = a.include_suppressed == 1 ? -1 : 0;
-    ss = collect_all(ctx, &c, false, &f);
-    if (ss == DD_STORE_OK && !c.failed && a.only_active != 1) {
-        f.start_ms = a.has_range ? a.range_start : 0;
-        f.end_ms = a.has_range ? a.range_end : 0;
-        ss = collect_all(ctx, &c, true, &f);
-    }
-    if (ss != DD_STORE_OK || c.failed) {
-        if (ss != DD_STORE_OK) {
-            api_store_error(ctx, ss, "Violations");
-        } else {
-            api_no_memory(ctx);
-        }
-        goto out_collect;
-    }
-
-    target_text = cJSON_PrintUnformatted(a.target);
-    defs_text = cJSON_PrintUnformatted(defs);
-    if (target_text == NULL || defs_text == NULL) {
-        api_no_memory(ctx);
-        goto out_collect;
-    }
-    memset(&task, 0, sizeof(task));
-    task.task_id = a.task_id;
-    task.client_token = a.token;
-    task.status = "IN_PROGRESS";
-    task.start_ms = api_now_ms(ctx);
-    task.target_json = target_text;
-    task.has_range = a.has_range;
-    task.range_start_ms = a.range_start;
-    task.range_end_ms = a.range_end;
-    task.only_active = a.only_active;
-    task.include_suppressed = a.include_suppressed;
-    task.actions_json = defs_text;
-    ms = dd_mitigation_task_create(ctx->api->mitigation, &task);
-    if (ms != DD_MITIGATION_OK) {
-        if (ms == DD_MITIGATION_EXISTS) {
-            api_error(ctx, "TaskAlreadyExistsException", "Task %s already exists", a.task_id);
-        } else {
-            mitigation_error(ctx, ms, "Task");
-        }
-        goto out_collect;
-    }
-
-    for (i = 0; i < c.count; i++) {
-        bool failed_here = false;
-        for (j = 0; j < nacts; j++) {
-            dd_mitigation_execution_t e;
-            char code[64] = "";
-            char msg[DD_REST_MESSAGE_MAX + 64] = "";
-            memset(&e, 0, sizeof(e));
-            e.task_id = a.task_id;
-            e.violation_id = c.list[i].id;
-            e.action_name = acts[j].name;
-            e.thing = c.list[i].thing;
-            e.start_ms = api_now_ms(ctx);
-            if (failed_here) {
-                e.status = "SKIPPED";
-                e.message = "Skipped: an earlier action for this violation failed";
-                skipped++;
-            } else if (run_action(ctx, &acts[j], c.list[i].thing, code, sizeof(code), msg,
-                                  sizeof(msg))) {
-                e.status = "SUCCESSFUL";
-                executed++;
-            } else {
-                e.status = "FAILED";
-                e.error_code = code;
-                e.message = msg;
-                failed++;
-                failed_here = true;
-            }
-            e.end_ms = api_now_ms(ctx);
-            (void)dd_mitigation_execution_add(ctx->api->mitigation, &e);
-        }
-    }
-    (void)dd_mitigation_task_finish(ctx->api->mitigation, a.task_id,
-                                    failed > 0 ? "FAILED" : "SUCCESSFUL", api_now_ms(ctx), executed,
-                                    skipped, failed);
-    reply_task_id(ctx, a.task_id);
-
-out_collect:
-    free(c.list);
-    dd_map_destroy(&c.seen);
-out:
+    req.task_id = a.task_id;
+    req.client_token = a.token;
+    req.target_json = target_text;
+    req.violation_ids = a.ids != NULL ? ids : NULL;
+    req.profile = a.profile;
+    req.behavior = a.behavior;
+    req.actions = names;
+    req.has_range = a.has_range;
+    req.range_start_ms = a.range_start;
+    req.range_end_ms = a.range_end;
+    req.only_active = a.only_active;
+    req.include_suppressed = a.include_suppressed;
+    req.encode_actions = encode_definitions;
+    st = dd_mitigate_task_start(ctx->api->mitigation, &req, &res);
     free(target_text);
-    free(defs_text);
-    cJSON_Delete(defs);
-    for (i = 0; i < nacts; i++) {
-        cJSON_Delete(acts[i].params);
+    switch (st) {
+    case DD_MITIGATE_OK: reply_task_id(ctx, a.task_id); return;
+    case DD_MITIGATE_TASK_EXISTS:
+        api_error(ctx, "TaskAlreadyExistsException", "Task %s already exists", a.task_id);
+        return;
+    case DD_MITIGATE_INVALID: api_error(ctx, "InvalidRequestException", "%s", res.message); return;
+    case DD_MITIGATE_VIOLATIONS_ERROR: api_store_error(ctx, res.store_status, "Violations"); return;
+    default: mitigation_error(ctx, st, "Task"); return;
     }
 }
 
 /* ---- task queries ------------------------------------------------------------------------ */
 
-typedef struct task_out {
-    cJSON *obj; /* object (describe) or array (list) */
-    bool list;
-    bool failed;
-    char status[24];
-} task_out_t;
-
-static int task_cb(void *arg, const dd_mitigation_task_t *t)
-{
-    task_out_t *to = arg;
-    cJSON *s = task_summary(t);
-
-    (void)snprintf(to->status, sizeof(to->status), "%s", t->status);
-    if (s == NULL) {
-        to->failed = true;
-        return 1;
-    }
-    if (to->list ? !cJSON_AddItemToArray(to->obj, s)
-                 : !cJSON_AddItemToObject(to->obj, "taskSummary", s)) {
-        cJSON_Delete(s);
-        to->failed = true;
-        return 1;
-    }
-    return 0;
-}
-
 void api_describe_detect_mitigation_actions_task(api_ctx_t *ctx)
 {
     const char *id = api_label_name(ctx, "taskId", 128, DD_REST_NAME_NOCOLON);
-    task_out_t to = {NULL, false, false, ""};
-    dd_mitigation_status_t st;
+    dd_store_mitigation_task_t t;
+    dd_mitigate_status_t st;
+    cJSON *out;
+    cJSON *s;
 
     if (id == NULL) {
         return;
     }
-    to.obj = cJSON_CreateObject();
-    st = dd_mitigation_task_get(ctx->api->mitigation, id, task_cb, &to);
-    if (st != DD_MITIGATION_OK || to.failed) {
-        cJSON_Delete(to.obj);
-        if (st == DD_MITIGATION_NOT_FOUND) {
-            api_error(ctx, "ResourceNotFoundException", "Task %s does not exist", id);
-        } else {
-            mitigation_error(ctx, st != DD_MITIGATION_OK ? st : DD_MITIGATION_NO_MEMORY, "Task");
-        }
+    st = dd_mitigate_task_describe(ctx->api->mitigation, id, &t);
+    if (st == DD_MITIGATE_NOT_FOUND) {
+        api_error(ctx, "ResourceNotFoundException", "Task %s does not exist", id);
         return;
     }
-    api_reply(ctx, to.obj);
+    if (st != DD_MITIGATE_OK) {
+        mitigation_error(ctx, st, "Task");
+        return;
+    }
+    s = task_summary(&t);
+    dd_store_mitigation_task_clear(&t);
+    out = cJSON_CreateObject();
+    if (s == NULL || out == NULL || !cJSON_AddItemToObject(out, "taskSummary", s)) {
+        cJSON_Delete(s);
+        cJSON_Delete(out);
+        mitigation_error(ctx, DD_MITIGATE_NO_MEMORY, "Task");
+        return;
+    }
+    api_reply(ctx, out);
 }
 
 void api_list_detect_mitigation_actions_tasks(api_ctx_t *ctx)
 {
-    task_out_t to = {NULL, true, false, ""};
+    dd_store_mitigation_task_t *rows = NULL;
+    size_t count = 0;
+    size_t i;
+    bool failed = false;
     int64_t start = 0;
     int64_t end = 0;
     int size;
     char key[DD_REST_TOKEN_KEY_MAX];
-    char next[DD_MITIGATION_KEY_MAX];
-    dd_mitigation_status_t st;
+    char next[DD_MITIGATE_KEY_MAX];
+    dd_mitigate_status_t st;
     cJSON *out;
+    cJSON *arr;
 
     if (!api_page_args(ctx, "maxResults", "nextToken", API_MAX_PAGE, &size, key)) {
         return;
@@ -919,24 +634,26 @@ void api_list_detect_mitigation_actions_tasks(api_ctx_t *ctx)
         return;
     }
     out = cJSON_CreateObject();
-    to.obj = cJSON_AddArrayToObject(out, "tasks");
-    if (to.obj == NULL) {
+    arr = cJSON_AddArrayToObject(out, "tasks");
+    if (arr == NULL) {
         cJSON_Delete(out);
         api_no_memory(ctx);
         return;
     }
-    st = dd_mitigation_task_list(ctx->api->mitigation, start, end, key, size, task_cb, &to, next);
-    finish_list(ctx, out, to.failed, st, next);
+    st = dd_mitigate_task_list(ctx->api->mitigation, start, end, key, size, &rows, &count, next);
+    for (i = 0; st == DD_MITIGATE_OK && !failed && i < count; i++) {
+        cJSON *s = task_summary(&rows[i]);
+        if (s == NULL || !cJSON_AddItemToArray(arr, s)) {
+            cJSON_Delete(s);
+            failed = true;
+        }
+    }
+    dd_store_mitigation_tasks_free(rows, count);
+    finish_list(ctx, out, failed, st, next);
 }
 
-typedef struct exec_out {
-    cJSON *arr;
-    bool failed;
-} exec_out_t;
-
-static int exec_cb(void *arg, const dd_mitigation_execution_t *e)
+static bool exec_json(cJSON *arr, const dd_store_mitigation_execution_t *e)
 {
-    exec_out_t *eo = arg;
     cJSON *item = cJSON_CreateObject();
 
     if (item == NULL || !api_add_string(item, "taskId", e->task_id) ||
@@ -947,23 +664,26 @@ static int exec_cb(void *arg, const dd_mitigation_execution_t *e)
         (e->end_ms > 0 && !dd_rest_add_time(item, "executionEndDate", e->end_ms)) ||
         !api_add_string(item, "status", e->status) ||
         !api_add_string(item, "errorCode", e->error_code) ||
-        !api_add_string(item, "message", e->message) || !cJSON_AddItemToArray(eo->arr, item)) {
+        !api_add_string(item, "message", e->message) || !cJSON_AddItemToArray(arr, item)) {
         cJSON_Delete(item);
-        eo->failed = true;
-        return 1;
+        return false;
     }
-    return 0;
+    return true;
 }
 
 void api_list_detect_mitigation_actions_executions(api_ctx_t *ctx)
 {
-    exec_out_t eo = {NULL, false};
-    dd_mitigation_exec_filter_t f;
+    dd_store_mitigation_execution_t *rows = NULL;
+    dd_store_mitigation_exec_filter_t f;
+    size_t count = 0;
+    size_t i;
+    bool failed = false;
     int size;
     char key[DD_REST_TOKEN_KEY_MAX];
-    char next[DD_MITIGATION_KEY_MAX];
-    dd_mitigation_status_t st;
+    char next[DD_MITIGATE_KEY_MAX];
+    dd_mitigate_status_t st;
     cJSON *out;
+    cJSON *arr;
 
     memset(&f, 0, sizeof(f));
     if (!api_page_args(ctx, "maxResults", "nextToken", API_MAX_PAGE, &size, key)) {
@@ -982,45 +702,39 @@ void api_list_detect_mitigation_actions_executions(api_ctx_t *ctx)
         return;
     }
     out = cJSON_CreateObject();
-    eo.arr = cJSON_AddArrayToObject(out, "actionsExecutions");
-    if (eo.arr == NULL) {
+    arr = cJSON_AddArrayToObject(out, "actionsExecutions");
+    if (arr == NULL) {
         cJSON_Delete(out);
         api_no_memory(ctx);
         return;
     }
-    st = dd_mitigation_execution_list(ctx->api->mitigation, &f, key, size, exec_cb, &eo, next);
-    finish_list(ctx, out, eo.failed, st, next);
+    st = dd_mitigate_execution_list(ctx->api->mitigation, &f, key, size, &rows, &count, next);
+    for (i = 0; st == DD_MITIGATE_OK && !failed && i < count; i++) {
+        failed = !exec_json(arr, &rows[i]);
+    }
+    dd_store_mitigation_executions_free(rows, count);
+    finish_list(ctx, out, failed, st, next);
 }
 
 void api_cancel_detect_mitigation_actions_task(api_ctx_t *ctx)
 {
     const char *id = api_label_name(ctx, "taskId", 128, DD_REST_NAME_NOCOLON);
-    task_out_t to = {NULL, false, false, ""};
-    dd_mitigation_status_t st;
+    char msg[DD_MITIGATE_MESSAGE_MAX] = "";
+    dd_mitigate_status_t st;
 
     if (id == NULL) {
         return;
     }
-    to.obj = cJSON_CreateObject();
-    st = dd_mitigation_task_get(ctx->api->mitigation, id, task_cb, &to);
-    cJSON_Delete(to.obj);
-    if (st == DD_MITIGATION_NOT_FOUND) {
+    st = dd_mitigate_task_cancel(ctx->api->mitigation, id, msg);
+    if (st == DD_MITIGATE_NOT_FOUND) {
         api_error(ctx, "ResourceNotFoundException", "Task %s does not exist", id);
         return;
     }
-    if (st != DD_MITIGATION_OK) {
-        mitigation_error(ctx, st, "Task");
+    if (st == DD_MITIGATE_INVALID) {
+        api_error(ctx, "InvalidRequestException", "%s", msg);
         return;
     }
-    if (strcmp(to.status, "IN_PROGRESS") != 0) {
-        api_error(ctx, "InvalidRequestException",
-                  "Task %s is %s; only an IN_PROGRESS task can be canceled (ddlocal runs tasks "
-                  "to completion inside StartDetectMitigationActionsTask)",
-                  id, to.status);
-        return;
-    }
-    st = dd_mitigation_task_finish(ctx->api->mitigation, id, "CANCELED", api_now_ms(ctx), 0, 0, 0);
-    if (st != DD_MITIGATION_OK) {
+    if (st != DD_MITIGATE_OK) {
         mitigation_error(ctx, st, "Task");
         return;
     }

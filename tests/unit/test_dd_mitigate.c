@@ -1,0 +1,542 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dd_clock.h"
+#include "dd_db.h"
+#include "dd_engine.h"
+#include "dd_mitigate.h"
+#include "dd_profile.h"
+#include "dd_registry.h"
+#include "dd_store.h"
+#include "dd_store_mitigation.h"
+
+static const char *PROFILE =
+    "{\"behaviors\":[{\"name\":\"egress\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{"
+    "\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":200},"
+    "\"durationSeconds\":300}}]}";
+
+typedef struct fixture {
+    char dir[64];
+    sqlite3 *db;
+    dd_clock_t clock;
+    dd_registry_t registry;
+    dd_store_t *store;
+    dd_engine_sink_t sink;
+    dd_profile_t profile;
+    dd_mitigate_t *m;
+    int64_t now;
+    int hook_calls;
+    int encode_calls;
+} fixture_t;
+
+static int64_t fixture_now(void *ctx)
+{
+    fixture_t *f = ctx;
+
+    return f->now++; /* every reading moves on: execution times are ordered */
+}
+
+static void fixture_hook(void *ctx)
+{
+    ((fixture_t *)ctx)->hook_calls++;
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    dd_mitigate_config_t cfg;
+    dd_registry_error_t err;
+    char path[128];
+
+    (void)snprintf(f->dir, sizeof(f->dir), "/tmp/dd_mitigate_XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    (void)snprintf(path, sizeof(path), "%s/ddlocal.db", f->dir);
+    assert_int_equal(dd_db_open(path, false, &f->db), DD_DB_OK);
+    (void)dd_clock_init_manual(&f->clock, 1700000000000LL);
+    assert_int_equal(dd_registry_open(&f->registry, f->db, NULL, &f->clock), DD_REGISTRY_OK);
+    assert_int_equal(dd_store_open(f->db, NULL, &f->store), DD_STORE_OK);
+    dd_store_sink(f->store, &f->sink);
+    assert_int_equal(dd_profile_parse(PROFILE, strlen(PROFILE), "sp1", &f->profile, NULL),
+                     DD_PROFILE_OK);
+    assert_int_equal(dd_store_profile_create(f->store, &f->profile, 1), DD_STORE_OK);
+    assert_int_equal(dd_registry_thing_create(&f->registry, "Thing01", NULL, NULL, NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_create(&f->registry, "Thing02", NULL, NULL, NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_create(&f->registry, "Quarantine", NULL, NULL, NULL, NULL, 0,
+                                              &err),
+                     DD_REGISTRY_OK);
+    f->now = 1700000100000LL;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.db = f->db;
+    cfg.store = f->store;
+    cfg.registry = &f->registry;
+    cfg.now_ms = fixture_now;
+    cfg.clock_ctx = f;
+    cfg.registry_changed = fixture_hook;
+    cfg.hook_ctx = f;
+    assert_int_equal(dd_mitigate_open(&cfg, &f->m), DD_MITIGATE_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    char cmd[128];
+
+    dd_mitigate_close(f->m);
+    dd_profile_free(&f->profile);
+    dd_store_close(f->store);
+    dd_db_close(f->db);
+    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* An active violation of sp1's behavior, as the engine's sink would write it. */
+static void add_violation(fixture_t *f, const char *id, const char *thing)
+{
+    dd_active_violation_t av;
+
+    memset(&av, 0, sizeof(av));
+    av.violation_id = id;
+    av.thing = thing;
+    av.profile = "sp1";
+    av.behavior = &f->profile.behaviors[0];
+    av.has_value = true;
+    av.last_value.kind = DD_VALUE_COUNT;
+    av.last_value.count = 5000;
+    av.start_ms = 1700000001000LL;
+    av.last_violation_ms = 1700000001000LL;
+    assert_int_equal(dd_store_begin(f->store), DD_STORE_OK);
+    f->sink.active_violation(f->sink.ctx, &av);
+    assert_int_equal(dd_store_commit(f->store), DD_STORE_OK);
+    assert_int_equal(dd_store_sink_status(f->store), DD_STORE_OK);
+}
+
+static dd_mitigate_status_t create_action(fixture_t *f, const char *name, const char *params_json,
+                                          char *msg)
+{
+    cJSON *p = cJSON_Parse(params_json);
+    char id[DD_MITIGATE_ID_LEN];
+    dd_mitigate_status_t st;
+
+    assert_non_null(p);
+    st = dd_mitigate_action_create(f->m, name, "arn:aws:iam::123456789012:role/r", p, id, msg);
+    cJSON_Delete(p);
+    return st;
+}
+
+static char *encode_names(void *ctx, const dd_store_mitigation_action_t *acts, size_t count)
+{
+    fixture_t *f = ctx;
+    char *text = calloc(1, 512);
+    size_t i;
+
+    f->encode_calls++;
+    for (i = 0; text != NULL && i < count; i++) {
+        (void)snprintf(text + strlen(text), 512 - strlen(text), "%s%s", i > 0 ? "," : "",
+                       acts[i].name);
+    }
+    return text;
+}
+
+static void request_init(fixture_t *f, dd_mitigate_task_request_t *req, const char *task_id,
+                         const char *const *actions, size_t count)
+{
+    memset(req, 0, sizeof(*req));
+    req->task_id = task_id;
+    req->client_token = "tok";
+    req->target_json = "{\"securityProfileName\":\"sp1\"}";
+    req->profile = "sp1";
+    req->actions = actions;
+    req->action_count = count;
+    req->only_active = -1;
+    req->include_suppressed = -1;
+    req->encode_actions = encode_names;
+    req->encode_ctx = f;
+}
+
+static int group_cb(void *ctx, const char *name)
+{
+    (void)snprintf(ctx, 64, "%s", name);
+    return 0;
+}
+
+static void thing_group(fixture_t *f, const char *thing, char group[64])
+{
+    dd_registry_page_t page = {NULL, 0};
+    dd_registry_error_t err;
+    char next[64];
+
+    group[0] = '\0';
+    assert_int_equal(dd_registry_thing_groups(&f->registry, thing, &page, group_cb, group, next,
+                                              sizeof(next), &err),
+                     DD_REGISTRY_OK);
+}
+
+static dd_mitigate_status_t validate(const char *json, const char **type, char *msg)
+{
+    cJSON *p = cJSON_Parse(json);
+    dd_mitigate_status_t st = dd_mitigate_params_validate(p, type, msg);
+
+    cJSON_Delete(p);
+    return st;
+}
+
+static void test_dd_mitigate_params(void **state)
+{
+    const char *type = NULL;
+    char msg[DD_MITIGATE_MESSAGE_MAX];
+
+    (void)state;
+    assert_int_equal(validate("{\"addThingsToThingGroupParams\":{\"thingGroupNames\":[\"Q\"],"
+                              "\"overrideDynamicGroups\":true}}",
+                              &type, msg),
+                     DD_MITIGATE_OK);
+    assert_string_equal(type, "ADD_THINGS_TO_THING_GROUP");
+    assert_int_equal(validate("{\"updateDeviceCertificateParams\":{\"action\":\"DEACTIVATE\"}}",
+                              &type, msg),
+                     DD_MITIGATE_OK);
+    assert_string_equal(type, "UPDATE_DEVICE_CERTIFICATE");
+    assert_int_equal(validate("{\"enableIoTLoggingParams\":{\"roleArnForLogging\":"
+                              "\"arn:aws:iam::123456789012:role/x\",\"logLevel\":\"WARN\"}}",
+                              &type, msg),
+                     DD_MITIGATE_OK);
+    assert_string_equal(type, "ENABLE_IOT_LOGGING");
+    assert_int_equal(validate("{\"publishFindingToSnsParams\":{\"topicArn\":\"arn:x\"}}", &type,
+                              msg),
+                     DD_MITIGATE_OK);
+    assert_int_equal(validate("{\"replaceDefaultPolicyVersionParams\":{\"templateName\":"
+                              "\"BLANK_POLICY\"}}",
+                              &type, msg),
+                     DD_MITIGATE_OK);
+    assert_int_equal(validate("{}", &type, msg), DD_MITIGATE_INVALID);
+    assert_non_null(strstr(msg, "must contain one of"));
+    assert_int_equal(validate("{\"updateDeviceCertificateParams\":{\"action\":\"DEACTIVATE\"},"
+                              "\"updateCACertificateParams\":{\"action\":\"DEACTIVATE\"}}",
+                              &type, msg),
+                     DD_MITIGATE_INVALID);
+    assert_non_null(strstr(msg, "exactly one"));
+    assert_int_equal(validate("{\"updateDeviceCertificateParams\":{\"action\":\"DELETE\"}}", &type,
+                              msg),
+                     DD_MITIGATE_INVALID);
+    assert_int_equal(validate("{\"addThingsToThingGroupParams\":{\"thingGroupNames\":[]}}", &type,
+                              msg),
+                     DD_MITIGATE_INVALID);
+    assert_int_equal(validate("{\"addThingsToThingGroupParams\":{\"thingGroupNames\":[\"a b\"]}}",
+                              &type, msg),
+                     DD_MITIGATE_INVALID);
+    assert_int_equal(validate("{\"enableIoTLoggingParams\":{\"roleArnForLogging\":\"short\","
+                              "\"logLevel\":\"WARN\"}}",
+                              &type, msg),
+                     DD_MITIGATE_INVALID);
+    assert_int_equal(validate("[]", &type, msg), DD_MITIGATE_INVALID);
+    assert_int_equal(dd_mitigate_params_validate(NULL, &type, msg), DD_MITIGATE_BAD_PARAMETER);
+}
+
+static void test_dd_mitigate_actions(void **state)
+{
+    fixture_t *f = *state;
+    dd_store_mitigation_action_t a;
+    dd_store_mitigation_action_t *rows;
+    size_t count;
+    char id[DD_MITIGATE_ID_LEN];
+    char id2[DD_MITIGATE_ID_LEN];
+    char next[DD_MITIGATE_KEY_MAX];
+    char msg[DD_MITIGATE_MESSAGE_MAX];
+    cJSON *p;
+
+    p = cJSON_Parse("{\"addThingsToThingGroupParams\":{\"thingGroupNames\":[\"Quarantine\"]}}");
+    assert_int_equal(dd_mitigate_action_create(f->m, "Q", "arn:aws:iam::1:role/r", p, id, msg),
+                     DD_MITIGATE_OK);
+    assert_int_equal(strlen(id), 36);
+    /* AWS's ResourceAlreadyExistsException names the existing action's id. */
+    assert_int_equal(dd_mitigate_action_create(f->m, "Q", "arn:aws:iam::1:role/r", p, id2, msg),
+                     DD_MITIGATE_EXISTS);
+    assert_string_equal(id, id2);
+    cJSON_Delete(p);
+    assert_int_equal(create_action(f, "Bad", "{\"addThingsToThingGroupParams\":{}}", msg),
+                     DD_MITIGATE_INVALID);
+    assert_non_null(strstr(msg, "thingGroupNames"));
+
+    assert_int_equal(dd_mitigate_action_describe(f->m, "Q", &a), DD_MITIGATE_OK);
+    assert_string_equal(a.type, "ADD_THINGS_TO_THING_GROUP");
+    assert_string_equal(a.id, id);
+    assert_int_equal(a.created_ms, 1700000100000LL);
+    assert_int_equal(a.modified_ms, a.created_ms);
+    assert_non_null(strstr(a.params_json, "Quarantine"));
+    dd_store_mitigation_action_clear(&a);
+    assert_int_equal(dd_mitigate_action_describe(f->m, "Bad", &a), DD_MITIGATE_NOT_FOUND);
+
+    /* New params change the type; the role stays. */
+    p = cJSON_Parse("{\"enableIoTLoggingParams\":{\"roleArnForLogging\":"
+                    "\"arn:aws:iam::123456789012:role/x\",\"logLevel\":\"WARN\"}}");
+    assert_int_equal(dd_mitigate_action_update(f->m, "Q", NULL, p, &a, msg), DD_MITIGATE_OK);
+    assert_string_equal(a.type, "ENABLE_IOT_LOGGING");
+    assert_string_equal(a.role_arn, "arn:aws:iam::1:role/r");
+    assert_true(a.modified_ms > a.created_ms);
+    dd_store_mitigation_action_clear(&a);
+    assert_int_equal(dd_mitigate_action_update(f->m, "Nope", NULL, p, &a, msg),
+                     DD_MITIGATE_NOT_FOUND);
+    cJSON_Delete(p);
+    p = cJSON_Parse("{\"enableIoTLoggingParams\":{}}");
+    assert_int_equal(dd_mitigate_action_update(f->m, "Q", NULL, p, &a, msg), DD_MITIGATE_INVALID);
+    cJSON_Delete(p);
+
+    assert_int_equal(create_action(f, "R", "{\"publishFindingToSnsParams\":{\"topicArn\":\"t\"}}",
+                                   msg),
+                     DD_MITIGATE_OK);
+    assert_int_equal(dd_mitigate_action_list(f->m, "ENABLE_IOT_LOGGING", "", 10, &rows, &count,
+                                             next),
+                     DD_MITIGATE_OK);
+    assert_int_equal(count, 1);
+    assert_string_equal(rows[0].name, "Q");
+    assert_string_equal(next, "");
+    dd_store_mitigation_actions_free(rows, count);
+    assert_int_equal(dd_mitigate_action_delete(f->m, "Q"), DD_MITIGATE_OK);
+    assert_int_equal(dd_mitigate_action_delete(f->m, "Q"), DD_MITIGATE_OK);
+    assert_int_equal(dd_mitigate_action_list(f->m, NULL, "", 10, &rows, &count, next),
+                     DD_MITIGATE_OK);
+    assert_int_equal(count, 1);
+    dd_store_mitigation_actions_free(rows, count);
+}
+
+static void test_dd_mitigate_task_adds_things_to_group(void **state)
+{
+    fixture_t *f = *state;
+    const char *actions[] = {"Isolate"};
+    dd_mitigate_task_request_t req;
+    dd_mitigate_task_result_t res;
+    dd_store_mitigation_task_t t;
+    dd_store_mitigation_execution_t *rows;
+    dd_store_mitigation_exec_filter_t filter;
+    size_t count;
+    char next[DD_MITIGATE_KEY_MAX];
+    char msg[DD_MITIGATE_MESSAGE_MAX];
+    char group[64];
+
+    assert_int_equal(create_action(f, "Isolate",
+                                   "{\"addThingsToThingGroupParams\":{\"thingGroupNames\":["
+                                   "\"Quarantine\"]}}",
+                                   msg),
+                     DD_MITIGATE_OK);
+    add_violation(f, "v1", "Thing01");
+    add_violation(f, "v2", "Thing02");
+    thing_group(f, "Thing01", group);
+    assert_string_equal(group, "");
+
+    request_init(f, &req, "task1", actions, 1);
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_false(res.repeated);
+    assert_int_equal(res.violations, 2);
+    assert_int_equal(res.executed, 2);
+    assert_int_equal(res.failed, 0);
+    /* The executor's effect: both things are in the group, and the shim was told once. */
+    thing_group(f, "Thing01", group);
+    assert_string_equal(group, "Quarantine");
+    thing_group(f, "Thing02", group);
+    assert_string_equal(group, "Quarantine");
+    assert_int_equal(f->hook_calls, 1);
+    assert_int_equal(f->encode_calls, 1);
+
+    assert_int_equal(dd_mitigate_task_describe(f->m, "task1", &t), DD_MITIGATE_OK);
+    assert_string_equal(t.status, "SUCCESSFUL");
+    assert_string_equal(t.actions_json, "Isolate");
+    assert_string_equal(t.target_json, "{\"securityProfileName\":\"sp1\"}");
+    assert_int_equal(t.executed, 2);
+    assert_true(t.end_ms > t.start_ms);
+    dd_store_mitigation_task_clear(&t);
+
+    memset(&filter, 0, sizeof(filter));
+    filter.task_id = "task1";
+    filter.thing = "Thing01";
+    assert_int_equal(dd_mitigate_execution_list(f->m, &filter, "", 10, &rows, &count, next),
+                     DD_MITIGATE_OK);
+    assert_int_equal(count, 1);
+    assert_string_equal(rows[0].violation_id, "v1");
+    assert_string_equal(rows[0].action_name, "Isolate");
+    assert_string_equal(rows[0].status, "SUCCESSFUL");
+    assert_null(rows[0].error_code);
+    assert_true(rows[0].end_ms > rows[0].start_ms);
+    dd_store_mitigation_executions_free(rows, count);
+
+    /* The same request again does nothing; another token for the id is refused. */
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_true(res.repeated);
+    assert_int_equal(f->encode_calls, 1);
+    req.client_token = "other";
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_TASK_EXISTS);
+    /* A finished task cannot be canceled. */
+    assert_int_equal(dd_mitigate_task_cancel(f->m, "task1", msg), DD_MITIGATE_INVALID);
+    assert_non_null(strstr(msg, "is SUCCESSFUL"));
+    assert_int_equal(dd_mitigate_task_cancel(f->m, "nope", msg), DD_MITIGATE_NOT_FOUND);
+}
+
+static void test_dd_mitigate_task_failing_executor_recorded(void **state)
+{
+    fixture_t *f = *state;
+    const char *actions[] = {"ToMissingGroup", "Log"};
+    const char *only_v1[] = {"v1"};
+    dd_mitigate_task_request_t req;
+    dd_mitigate_task_result_t res;
+    dd_store_mitigation_task_t t;
+    dd_store_mitigation_execution_t *rows;
+    dd_store_mitigation_exec_filter_t filter;
+    size_t count;
+    char next[DD_MITIGATE_KEY_MAX];
+    char msg[DD_MITIGATE_MESSAGE_MAX];
+
+    assert_int_equal(create_action(f, "ToMissingGroup",
+                                   "{\"addThingsToThingGroupParams\":{\"thingGroupNames\":["
+                                   "\"NoSuchGroup\"]}}",
+                                   msg),
+                     DD_MITIGATE_OK);
+    assert_int_equal(create_action(f, "Log",
+                                   "{\"enableIoTLoggingParams\":{\"roleArnForLogging\":"
+                                   "\"arn:aws:iam::123456789012:role/x\",\"logLevel\":\"WARN\"}}",
+                                   msg),
+                     DD_MITIGATE_OK);
+    add_violation(f, "v1", "Thing01");
+    add_violation(f, "v2", "Thing02");
+
+    /* target.violationIds picks v1 only; the failure skips the violation's next action. */
+    request_init(f, &req, "task2", actions, 2);
+    req.violation_ids = only_v1;
+    req.violation_id_count = 1;
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_int_equal(res.violations, 1);
+    assert_int_equal(res.executed, 0);
+    assert_int_equal(res.failed, 1);
+    assert_int_equal(res.skipped, 1);
+    assert_int_equal(f->hook_calls, 0);
+    assert_int_equal(dd_mitigate_task_describe(f->m, "task2", &t), DD_MITIGATE_OK);
+    assert_string_equal(t.status, "FAILED");
+    dd_store_mitigation_task_clear(&t);
+
+    memset(&filter, 0, sizeof(filter));
+    filter.task_id = "task2";
+    assert_int_equal(dd_mitigate_execution_list(f->m, &filter, "", 10, &rows, &count, next),
+                     DD_MITIGATE_OK);
+    assert_int_equal(count, 2);
+    assert_string_equal(rows[0].action_name, "ToMissingGroup");
+    assert_string_equal(rows[0].status, "FAILED");
+    assert_string_equal(rows[0].error_code, "ResourceNotFoundException");
+    assert_non_null(strstr(rows[0].message, "NoSuchGroup"));
+    assert_string_equal(rows[1].action_name, "Log");
+    assert_string_equal(rows[1].status, "SKIPPED");
+    dd_store_mitigation_executions_free(rows, count);
+
+    /* An action type ddlocal does not execute is recorded as FAILED NotSupported. */
+    request_init(f, &req, "task3", &actions[1], 1);
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_int_equal(res.failed, 2);
+    filter.task_id = "task3";
+    assert_int_equal(dd_mitigate_execution_list(f->m, &filter, "", 10, &rows, &count, next),
+                     DD_MITIGATE_OK);
+    assert_int_equal(count, 2);
+    assert_string_equal(rows[0].status, "FAILED");
+    assert_string_equal(rows[0].error_code, "NotSupported");
+    assert_non_null(strstr(rows[0].message, "ENABLE_IOT_LOGGING"));
+    dd_store_mitigation_executions_free(rows, count);
+}
+
+static void test_dd_mitigate_task_target_filters(void **state)
+{
+    fixture_t *f = *state;
+    const char *actions[] = {"Isolate"};
+    dd_mitigate_task_request_t req;
+    dd_mitigate_task_result_t res;
+    char msg[DD_MITIGATE_MESSAGE_MAX];
+
+    assert_int_equal(create_action(f, "Isolate",
+                                   "{\"addThingsToThingGroupParams\":{\"thingGroupNames\":["
+                                   "\"Quarantine\"]}}",
+                                   msg),
+                     DD_MITIGATE_OK);
+    add_violation(f, "v1", "Thing01"); /* started and last fired at 1700000001000 */
+    /* Another behavior, a range before or after the violation: nothing to act on. */
+    request_init(f, &req, "b", actions, 1);
+    req.behavior = "other";
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_int_equal(res.violations, 0);
+    request_init(f, &req, "r1", actions, 1);
+    req.has_range = true;
+    req.range_start_ms = 1700000002000LL;
+    req.range_end_ms = 1700000009000LL;
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_int_equal(res.violations, 0);
+    /* The behavior by name and a range holding the violation: acted on once. */
+    request_init(f, &req, "r2", actions, 1);
+    req.behavior = "egress";
+    req.has_range = true;
+    req.range_start_ms = 1700000000000LL;
+    req.range_end_ms = 1700000001000LL;
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_int_equal(res.violations, 1);
+    assert_int_equal(res.executed, 1);
+    assert_int_equal(f->hook_calls, 1);
+}
+
+static void test_dd_mitigate_task_refusals(void **state)
+{
+    fixture_t *f = *state;
+    const char *unknown[] = {"Nope"};
+    const char *known[] = {"Isolate"};
+    dd_mitigate_t *other = f->m;
+    dd_mitigate_task_request_t req;
+    dd_mitigate_task_result_t res;
+    dd_store_mitigation_task_t t;
+    char msg[DD_MITIGATE_MESSAGE_MAX];
+
+    request_init(f, &req, "t", unknown, 1);
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_INVALID);
+    assert_string_equal(res.message, "Mitigation action Nope does not exist");
+    assert_int_equal(create_action(f, "Isolate",
+                                   "{\"addThingsToThingGroupParams\":{\"thingGroupNames\":["
+                                   "\"Quarantine\"]}}",
+                                   msg),
+                     DD_MITIGATE_OK);
+    request_init(f, &req, "t", known, 1);
+    req.profile = "nope";
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_INVALID);
+    assert_string_equal(res.message, "Security profile nope does not exist");
+    /* Refused tasks leave no row. */
+    assert_int_equal(dd_mitigate_task_describe(f->m, "t", &t), DD_MITIGATE_NOT_FOUND);
+    req.profile = "sp1";
+    req.action_count = 0;
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_BAD_PARAMETER);
+    /* No violation: the task still runs and succeeds with nothing done. */
+    req.action_count = 1;
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_int_equal(res.violations, 0);
+    assert_int_equal(f->hook_calls, 0);
+    assert_string_equal(dd_mitigate_strerror(DD_MITIGATE_STORE_ERROR), "database error");
+    assert_int_equal(dd_mitigate_open(NULL, &other), DD_MITIGATE_BAD_PARAMETER);
+    assert_null(other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dd_mitigate_params),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_actions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_task_adds_things_to_group, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_task_failing_executor_recorded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_task_target_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_task_refusals, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
