@@ -138,7 +138,8 @@ dd_proc_status_t dd_proc_wait_port(dd_proc_t *proc, uint16_t port, int timeout_m
         if (dd_clock_mono_ms() >= deadline) {
             return DD_PROC_TIMEOUT;
         }
-        sleep_ms(20);
+        /* Short: `up --detach` is ready only once all of these waits end (target < 300 ms). */
+        sleep_ms(5);
     }
 }
 
@@ -160,7 +161,8 @@ dd_proc_status_t dd_proc_wait_file(dd_proc_t *proc, const char *path, int timeou
         if (dd_clock_mono_ms() >= deadline) {
             return DD_PROC_TIMEOUT;
         }
-        sleep_ms(20);
+        /* Short: `up --detach` is ready only once all of these waits end (target < 300 ms). */
+        sleep_ms(5);
     }
 }
 
