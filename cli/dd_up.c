@@ -7,6 +7,7 @@
 #include "dd_endpoints.h"
 #include "dd_fs.h"
 #include "dd_log.h"
+#include "dd_paths.h"
 #include "dd_workshop.h"
 
 #include <errno.h>
@@ -208,7 +209,7 @@ static int start_broker(dd_up_t *up)
     c.bind_address = up->opts.bind;
     c.mqtt_port = up->mqtt_port;
     c.alpn_port = up->alpn_port;
-    c.plugin_path = program("DDLOCAL_SHIM", DD_SHIM_PATH);
+    c.plugin_path = dd_paths_get(DD_PATHS_SHIM);
     c.clock_spec = up->clock_spec;
     c.region = up->opts.region;
     c.account = up->opts.account;
@@ -264,7 +265,7 @@ static int start_ddlocald(dd_up_t *up)
     (void)snprintf(log, sizeof(log), "%s/logs/ddlocald.log", up->data_dir);
     (void)snprintf(port, sizeof(port), "%u", (unsigned)up->mqtt_port);
     (void)snprintf(api_port, sizeof(api_port), "%u", (unsigned)up->api_port);
-    argv[n++] = (char *)program("DDLOCAL_DDLOCALD", DD_DDLOCALD_PATH);
+    argv[n++] = (char *)dd_paths_get(DD_PATHS_DDLOCALD);
     argv[n++] = "--data-dir";
     argv[n++] = up->data_dir;
     argv[n++] = "--broker-port";
@@ -279,6 +280,9 @@ static int start_ddlocald(dd_up_t *up)
     argv[n++] = ready;
     argv[n++] = "--log-level";
     argv[n++] = (char *)up->opts.log_level;
+    /* ddlocald's own default is the source tree's runner; installed, it lies under share/. */
+    argv[n++] = "--lambda-runner";
+    argv[n++] = (char *)dd_paths_get(DD_PATHS_LAMBDA_RUNNER);
     if (up->opts.region != NULL) {
         argv[n++] = "--region";
         argv[n++] = (char *)up->opts.region;
