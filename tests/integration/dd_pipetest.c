@@ -756,6 +756,8 @@ struct dd_pipetest_mqtt {
     bool sub_done;
     uint8_t pending[65536 / 8]; /* QoS 1 mids waiting for their PUBACK */
     uint8_t acked[65536 / 8];
+    int puback_reason;     /* reason code of the last PUBACK (MQTT 5; 0 for 3.1.1) */
+    int disconnect_reason; /* of the last disconnect: MQTT 5 DISCONNECT reason, else rc */
 };
 
 static bool bit_get(const uint8_t *map, int mid)
@@ -809,24 +811,30 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     pthread_mutex_unlock(&c->lock);
 }
 
-static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+/* The v5 callbacks serve 3.1.1 clients too (reason 0); they also carry MQTT 5 reason codes. */
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
+                          const mosquitto_property *props)
 {
     dd_pipetest_mqtt_t *c = obj;
 
     (void)mosq;
-    (void)rc;
+    (void)props;
     pthread_mutex_lock(&c->lock);
+    c->disconnect_reason = rc;
     c->connected = false;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
 }
 
-static void on_publish(struct mosquitto *mosq, void *obj, int mid)
+static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
+                       const mosquitto_property *props)
 {
     dd_pipetest_mqtt_t *c = obj;
 
     (void)mosq;
+    (void)props;
     pthread_mutex_lock(&c->lock);
+    c->puback_reason = reason;
     if (bit_get(c->pending, mid)) {
         bit_set(c->pending, mid, false);
         bit_set(c->acked, mid, true);
@@ -947,8 +955,8 @@ dd_pipetest_status_t dd_pipetest_mqtt_new(const dd_pipetest_t *pt, const char *c
     /* Our own network thread: publish/subscribe from the test thread only queue packets. */
     (void)mosquitto_threaded_set(c->mosq, true);
     mosquitto_connect_callback_set(c->mosq, on_connect);
-    mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
-    mosquitto_publish_callback_set(c->mosq, on_publish);
+    mosquitto_disconnect_v5_callback_set(c->mosq, on_disconnect);
+    mosquitto_publish_v5_callback_set(c->mosq, on_publish);
     mosquitto_subscribe_callback_set(c->mosq, on_subscribe);
     mosquitto_message_callback_set(c->mosq, on_message);
     if (mosquitto_tls_set(c->mosq, pt->root_ca, NULL, cert != NULL ? cert : pt->service_cert,
@@ -973,6 +981,43 @@ dd_pipetest_status_t dd_pipetest_mqtt_use_alpn(dd_pipetest_mqtt_t *c, const dd_p
     }
     c->port = pt->alpn_port;
     return DD_PIPETEST_OK;
+}
+
+dd_pipetest_status_t dd_pipetest_mqtt_use_v5(dd_pipetest_mqtt_t *c)
+{
+    if (c == NULL || c->ever_connected) {
+        return DD_PIPETEST_BAD_PARAMETER;
+    }
+    return mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5) ==
+                   MOSQ_ERR_SUCCESS
+               ? DD_PIPETEST_OK
+               : DD_PIPETEST_FAILED;
+}
+
+int dd_pipetest_mqtt_puback_reason(dd_pipetest_mqtt_t *c)
+{
+    int reason;
+
+    if (c == NULL) {
+        return -1;
+    }
+    pthread_mutex_lock(&c->lock);
+    reason = c->puback_reason;
+    pthread_mutex_unlock(&c->lock);
+    return reason;
+}
+
+int dd_pipetest_mqtt_disconnect_reason(dd_pipetest_mqtt_t *c)
+{
+    int reason;
+
+    if (c == NULL) {
+        return -1;
+    }
+    pthread_mutex_lock(&c->lock);
+    reason = c->disconnect_reason;
+    pthread_mutex_unlock(&c->lock);
+    return reason;
 }
 
 static void join_network(dd_pipetest_mqtt_t *c)
@@ -1005,6 +1050,7 @@ int dd_pipetest_mqtt_connect(dd_pipetest_mqtt_t *c, int timeout_ms)
     pthread_mutex_lock(&c->lock);
     c->got_connack = false;
     c->connack = -1;
+    c->disconnect_reason = 0;
     c->closed = false;
     c->stop = false;
     pthread_mutex_unlock(&c->lock);

@@ -229,8 +229,26 @@ dd_pipetest_status_t dd_pipetest_mqtt_use_alpn(dd_pipetest_mqtt_t *c, const dd_p
                                                const char *alpn);
 
 /**
+ * @brief Makes the client speak MQTT 5 (libmosquitto's MOSQ_OPT_PROTOCOL_VERSION) instead of
+ *        3.1.1. Call before the first dd_pipetest_mqtt_connect(). Then the CONNACK code, the
+ *        granted QoS of a SUBACK and dd_pipetest_mqtt_puback_reason() /
+ *        dd_pipetest_mqtt_disconnect_reason() are MQTT 5 reason codes (0x87 = 135 not
+ *        authorized, 0x98 = 152 administrative action, ...).
+ */
+dd_pipetest_status_t dd_pipetest_mqtt_use_v5(dd_pipetest_mqtt_t *c);
+
+/** @return The reason code of the last PUBACK received (0 for a 3.1.1 client), -1 for NULL. */
+int dd_pipetest_mqtt_puback_reason(dd_pipetest_mqtt_t *c);
+
+/**
+ * @return The reason code of the broker's DISCONNECT that ended the last connection (MQTT 5),
+ *         else libmosquitto's rc for the loss (0 before any), -1 for NULL.
+ */
+int dd_pipetest_mqtt_disconnect_reason(dd_pipetest_mqtt_t *c);
+
+/**
  * @brief Connects (again) and waits for the CONNACK.
- * @return The CONNACK code (0 = accepted, 5 = not authorised, ...), or -1
+ * @return The CONNACK code (0 = accepted, 5 = not authorised, ...; MQTT 5: 0x87 = 135), or -1
  *         when the connection failed or closed without a CONNACK, or timed out.
  */
 int dd_pipetest_mqtt_connect(dd_pipetest_mqtt_t *c, int timeout_ms);
