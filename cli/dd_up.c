@@ -418,12 +418,17 @@ static int check_not_running(const char *data_dir)
                 data_dir, ep.up.pid, ep.api, data_dir);
         return DD_UP_EXIT_RUNNING;
     case DD_ENDPOINTS_STALE:
-    case DD_ENDPOINTS_BAD_FORMAT:
         (void)snprintf(path, sizeof(path), "%s/%s", data_dir, DD_ENDPOINTS_FILE);
         fprintf(stderr,
                 "ddlocal up: note: removing a stale %s (left by a `ddlocal up`, pid %d, that was"
                 " killed)\n",
                 path, ep.up.pid);
+        (void)unlink(path);
+        return 0;
+    case DD_ENDPOINTS_BAD_FORMAT:
+        (void)snprintf(path, sizeof(path), "%s/%s", data_dir, DD_ENDPOINTS_FILE);
+        fprintf(stderr, "ddlocal up: note: removing %s: %s\n", path,
+                dd_endpoints_strerror(DD_ENDPOINTS_BAD_FORMAT));
         (void)unlink(path);
         return 0;
     default: return 0;
