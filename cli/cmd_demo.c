@@ -13,6 +13,7 @@
 #include "dd_names.h"
 #include "dd_report.h"
 #include "dd_svcmqtt.h"
+#include "dd_paths.h"
 #include "dd_up.h"
 #include "dd_workshop.h"
 
@@ -26,13 +27,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef DD_AGENT_PATH
-#define DD_AGENT_PATH "ddlocal-agent"
-#endif
-#ifndef DD_SENSOR_PATH
-#define DD_SENSOR_PATH "ddlocal-sensor"
-#endif
 
 static const char DEMO_HELP[] =
     "usage: ddlocal demo module4|module3 [options]\n"
@@ -522,7 +516,7 @@ static void sensor_argv(char *argv[], char *buf, size_t len, const char *dir, co
         argv[n++] = buf + off;                             \
         off += (size_t)w + 1;                              \
     } while (0)
-    ADD(DD_SENSOR_PATH);
+    ADD(dd_paths_get(DD_PATHS_SENSOR));
     ADD("-e");
     ADD("127.0.0.1");
     ADD("--port");
@@ -591,7 +585,7 @@ static int module4(demo_t *d)
         aargv[n++] = abuf + off;                                     \
         off += (size_t)w + 1;                                        \
     } while (0)
-    AADD(DD_AGENT_PATH);
+    AADD(dd_paths_get(DD_PATHS_AGENT));
     AADD("--endpoint");
     AADD("127.0.0.1");
     AADD("--port");

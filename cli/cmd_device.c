@@ -9,6 +9,7 @@
 #include "dd_cli.h"
 #include "dd_clienv.h"
 #include "dd_devicehost.h"
+#include "dd_endpoints.h"
 #include "dd_fs.h"
 
 #include <cjson/cJSON.h>
@@ -48,27 +49,16 @@ static const char DEVICE_HELP[] =
     "\n"
     "  -D, --data-dir DIR   data dir of the running pipeline\n";
 
-/* The "clock" member of DIR/endpoints.json (dd_clock spec), or "" when there is none. */
+/* The "clock" member of DIR/endpoints.json (dd_clock spec), or "" when there is none or the
+ * file is stale (its `ddlocal up` killed). */
 static void read_clock_spec(const char *data_dir, char *out, size_t out_len)
 {
-    char path[PATH_MAX + 32];
-    char *text = NULL;
-    size_t len = 0;
-    cJSON *json;
-    const cJSON *clock;
+    dd_endpoints_t ep;
 
     out[0] = '\0';
-    (void)snprintf(path, sizeof(path), "%s/endpoints.json", data_dir);
-    if (dd_fs_read_file(path, 65536, &text, &len) != DD_FS_OK) {
-        return;
+    if (dd_endpoints_read(data_dir, &ep) == DD_ENDPOINTS_OK && strlen(ep.clock) < out_len) {
+        (void)snprintf(out, out_len, "%s", ep.clock);
     }
-    json = cJSON_ParseWithLength(text, len);
-    clock = cJSON_GetObjectItemCaseSensitive(json, "clock");
-    if (cJSON_IsString(clock) && strlen(clock->valuestring) < out_len) {
-        (void)snprintf(out, out_len, "%s", clock->valuestring);
-    }
-    cJSON_Delete(json);
-    free(text);
 }
 
 static const char *base_name(const char *path)

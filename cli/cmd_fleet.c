@@ -18,6 +18,7 @@
 #include "dd_clock.h"
 #include "dd_conn.h"
 #include "dd_fleet.h"
+#include "dd_endpoints.h"
 #include "dd_fs.h"
 #include "dd_log.h"
 #include "dd_scenario.h"
@@ -63,40 +64,22 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Endpoint, CA and clock spec from DIR/endpoints.json (written by `ddlocal up`). */
+/* Endpoint, CA and clock spec from DIR/endpoints.json (written by a running `ddlocal up`). */
 static bool read_endpoints(const char *data_dir, bool alpn, char *endpoint, size_t ep_len,
                            char *root_ca, size_t ca_len, char *clock, size_t clock_len)
 {
-    char path[700];
-    char *text = NULL;
-    size_t len = 0;
-    cJSON *root;
-    const cJSON *ep;
-    const cJSON *ca;
-    const cJSON *spec;
-    bool ok;
+    dd_endpoints_t ep;
 
-    (void)snprintf(path, sizeof(path), "%s/endpoints.json", data_dir);
-    if (dd_fs_read_file(path, 65536, &text, &len) != DD_FS_OK) {
+    /* A stale file (its `ddlocal up` killed) names ports nobody listens on any more. */
+    if (dd_endpoints_read(data_dir, &ep) != DD_ENDPOINTS_OK) {
         return false;
     }
-    root = cJSON_ParseWithLength(text, len);
-    free(text);
-    ep = cJSON_GetObjectItemCaseSensitive(root, alpn ? "mqttAlpn" : "mqtt");
-    ca = cJSON_GetObjectItemCaseSensitive(root, "rootCa");
-    spec = cJSON_GetObjectItemCaseSensitive(root, "clock");
-    ok = cJSON_IsString(ep);
-    if (cJSON_IsString(spec)) {
-        (void)snprintf(clock, clock_len, "%s", spec->valuestring);
+    (void)snprintf(clock, clock_len, "%s", ep.clock);
+    (void)snprintf(endpoint, ep_len, "%s:%u", ep.mqtt_host, alpn ? ep.alpn_port : ep.mqtt_port);
+    if (root_ca[0] == '\0') {
+        (void)snprintf(root_ca, ca_len, "%s", ep.root_ca);
     }
-    if (ok) {
-        (void)snprintf(endpoint, ep_len, "%s", ep->valuestring);
-    }
-    if (cJSON_IsString(ca) && root_ca[0] == '\0') {
-        (void)snprintf(root_ca, ca_len, "%s", ca->valuestring);
-    }
-    cJSON_Delete(root);
-    return ok;
+    return true;
 }
 
 /* The time scale of the running pipeline's clock ("real", "scaled:S:...", "manual:..."). */

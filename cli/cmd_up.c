@@ -2,6 +2,7 @@
  * ddlocal up: the whole pipeline in the foreground - mosquitto with the shim,
  * ddlocald (MQTT side and API), the isolator - until Ctrl-C.
  */
+#define _GNU_SOURCE /* pipe2 */
 #include "dd_apiclient.h"
 #include "dd_broker_conf.h"
 #include "dd_cli.h"
@@ -12,12 +13,16 @@
 #include "dd_up.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char UP_HELP[] =
@@ -63,9 +68,16 @@ static const char UP_HELP[] =
     "      --no-status        no live status line and no event lines: for `ddlocal up ... &` in a\n"
     "                         shell you keep using (events are in DIR/logs/ddlocald.log)\n"
     "      --log-level LEVEL  error | warn | info | debug\n"
+    "      --detach           start in the background and return once every part is ready\n"
+    "                         (endpoints.json written); the banner is printed, later output goes\n"
+    "                         to DIR/logs/up.log; `ddlocal status` / `ddlocal down` -D DIR\n"
+    "      --timeout SEC      with --detach: give up (and stop what started) after SEC seconds\n"
+    "                         (default 60)\n"
     "\n"
-    "exit status: 0 stopped cleanly, 1 failure, 2 usage, 3 a port is taken or needs root,\n"
-    "             4 the data dir is not writable, 5 mosquitto is not installed\n";
+    "exit status: 0 stopped cleanly (--detach: ready), 1 failure, 2 usage, 3 a port is taken or\n"
+    "             needs root, 4 the data dir is not writable, 5 mosquitto is not installed,\n"
+    "             6 --detach: not ready within --timeout, 7 the data dir's pipeline is already\n"
+    "             running\n";
 
 static volatile sig_atomic_t g_stop = 0;
 
@@ -110,8 +122,104 @@ enum {
     OPT_WH_BACKOFF,
     OPT_WITH_PROFILES,
     OPT_NO_ISOLATOR,
-    OPT_LAMBDA_BACKOFF
+    OPT_LAMBDA_BACKOFF,
+    OPT_DETACH,
+    OPT_TIMEOUT
 };
+
+/* The background process of --detach: a session of its own, so the caller's terminal signals
+ * and a CI step's process group do not reach the pipeline; `ddlocal down` stops it. */
+static void run_detached(dd_up_options_t *o, int ready_fd)
+{
+    o->detached = true;
+    o->ready_fd = ready_fd;
+    o->status = false;
+    (void)setsid();
+    _exit(dd_up_run(o, &g_stop));
+}
+
+/* Waits for the background process's status byte; stops it when it is late. */
+static int wait_ready(pid_t pid, int fd, int timeout_s)
+{
+    int64_t deadline = dd_clock_wall_ms() + (int64_t)timeout_s * 1000;
+    char byte = 0;
+    int status = 0;
+
+    for (;;) {
+        int64_t left = deadline - dd_clock_wall_ms();
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int n;
+
+        if (left <= 0) {
+            break;
+        }
+        n = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+        if (n < 0 && errno != EINTR) {
+            break;
+        }
+        if (n > 0) {
+            ssize_t r = read(fd, &byte, 1);
+            if (r == 1) {
+                (void)close(fd);
+                if (byte != 0) {
+                    (void)waitpid(pid, &status, 0);
+                }
+                return (unsigned char)byte;
+            }
+            if (r == 0 || errno != EINTR) {
+                /* Gone without a word (crashed?). */
+                (void)close(fd);
+                (void)waitpid(pid, &status, 0);
+                fprintf(stderr, "ddlocal up: the background process ended before it was ready\n");
+                return DD_UP_EXIT_FAILURE;
+            }
+        }
+    }
+    (void)close(fd);
+    fprintf(stderr,
+            "ddlocal up: not ready within %d s (--timeout); stopping what started (see the"
+            " data dir's logs/)\n",
+            timeout_s);
+    /* A start stuck in a wait of its own may not look at SIGTERM for a while: SIGKILL soon after;
+     * the children then get their death signal (dd_proc.h). */
+    (void)kill(pid, SIGTERM);
+    deadline = dd_clock_wall_ms() + 2000;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (dd_clock_wall_ms() > deadline) {
+            (void)kill(pid, SIGKILL);
+            (void)waitpid(pid, &status, 0);
+            break;
+        }
+        (void)poll(NULL, 0, 50);
+    }
+    return DD_UP_EXIT_TIMEOUT;
+}
+
+static int up_detach(dd_up_options_t *o, int timeout_s)
+{
+    int fds[2];
+    pid_t pid;
+
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        fprintf(stderr, "ddlocal up: pipe: %s\n", strerror(errno));
+        return DD_UP_EXIT_FAILURE;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "ddlocal up: fork: %s\n", strerror(errno));
+        (void)close(fds[0]);
+        (void)close(fds[1]);
+        return DD_UP_EXIT_FAILURE;
+    }
+    if (pid == 0) {
+        (void)close(fds[0]);
+        run_detached(o, fds[1]);
+    }
+    (void)close(fds[1]);
+    return wait_ready(pid, fds[0], timeout_s);
+}
 
 int dd_cmd_up(int argc, char **argv)
 {
@@ -140,11 +248,15 @@ int dd_cmd_up(int argc, char **argv)
         {"no-isolator", no_argument, NULL, OPT_NO_ISOLATOR},
         {"lambda-backoff-ms", required_argument, NULL, OPT_LAMBDA_BACKOFF},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"detach", no_argument, NULL, OPT_DETACH},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     dd_up_options_t o;
     struct sigaction sa;
+    bool detach = false;
+    long timeout_s = 0;
     int c;
 
     dd_up_options_default(&o);
@@ -229,6 +341,16 @@ int dd_cmd_up(int argc, char **argv)
             }
             o.log_level = optarg;
             break;
+        case OPT_DETACH: detach = true; break;
+        case OPT_TIMEOUT: {
+            char *end = NULL;
+            timeout_s = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || timeout_s < 1 || timeout_s > 3600) {
+                return dd_clienv_usage_error("up", "--timeout takes 1..3600 seconds, not '%s'",
+                                             optarg);
+            }
+            break;
+        }
         case 'h': fputs(UP_HELP, stdout); return 0;
         default: return dd_clienv_usage_error("up", "unknown option");
         }
@@ -248,6 +370,9 @@ int dd_cmd_up(int argc, char **argv)
     if ((o.region == NULL) != (o.account == NULL)) {
         return dd_clienv_usage_error("up", "--region and --account go together");
     }
+    if (timeout_s != 0 && !detach) {
+        return dd_clienv_usage_error("up", "--timeout goes with --detach");
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     (void)sigaction(SIGINT, &sa, NULL);
@@ -255,5 +380,8 @@ int dd_cmd_up(int argc, char **argv)
     (void)sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     (void)sigaction(SIGPIPE, &sa, NULL);
+    if (detach) {
+        return up_detach(&o, timeout_s != 0 ? (int)timeout_s : 60);
+    }
     return dd_up_run(&o, &g_stop);
 }

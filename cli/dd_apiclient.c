@@ -1,5 +1,6 @@
 #include "dd_apiclient.h"
 
+#include "dd_endpoints.h"
 #include "dd_fs.h"
 
 #include <curl/curl.h>
@@ -152,61 +153,29 @@ dd_apiclient_status_t dd_apiclient_json_h(const char *base, const char *method, 
     return DD_APICLIENT_OK;
 }
 
-static void copy_string(const cJSON *obj, const char *member, char *buf, size_t len)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, member);
-
-    buf[0] = '\0';
-    if (cJSON_IsString(item)) {
-        (void)snprintf(buf, len, "%s", item->valuestring);
-    }
-}
-
-static void split_host_port(const char *hostport, char *host, size_t len, unsigned *port)
-{
-    const char *colon = strrchr(hostport, ':');
-
-    *port = 0;
-    (void)snprintf(host, len, "%s", hostport);
-    if (colon != NULL) {
-        if ((size_t)(colon - hostport) < len) {
-            host[colon - hostport] = '\0';
-        }
-        *port = (unsigned)strtoul(colon + 1, NULL, 10);
-    }
-}
-
 dd_apiclient_status_t dd_apiclient_endpoints(const char *data_dir, dd_apiclient_endpoints_t *out)
 {
-    char path[700];
-    char *text = NULL;
-    size_t len = 0;
-    char hostport[128];
-    char ignored[64];
-    cJSON *root;
+    dd_endpoints_t ep;
+    dd_endpoints_status_t st;
 
     if (data_dir == NULL || out == NULL) {
         return DD_APICLIENT_BAD_PARAMETER;
     }
     memset(out, 0, sizeof(*out));
-    (void)snprintf(path, sizeof(path), "%s/endpoints.json", data_dir);
-    if (dd_fs_read_file(path, 65536, &text, &len) != DD_FS_OK) {
+    /* A stale file (its `ddlocal up` killed) is no pipeline: never call its old ports. */
+    st = dd_endpoints_read(data_dir, &ep);
+    if (st == DD_ENDPOINTS_NOT_RUNNING || st == DD_ENDPOINTS_STALE) {
         return DD_APICLIENT_NOT_RUNNING;
     }
-    root = cJSON_Parse(text);
-    free(text);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
+    if (st != DD_ENDPOINTS_OK) {
         return DD_APICLIENT_BAD_RESPONSE;
     }
-    copy_string(root, "mqtt", hostport, sizeof(hostport));
-    split_host_port(hostport, out->mqtt_host, sizeof(out->mqtt_host), &out->mqtt_port);
-    copy_string(root, "mqttAlpn", hostport, sizeof(hostport));
-    split_host_port(hostport, ignored, sizeof(ignored), &out->alpn_port);
-    copy_string(root, "api", out->api, sizeof(out->api));
-    copy_string(root, "rootCa", out->root_ca, sizeof(out->root_ca));
-    cJSON_Delete(root);
-    return out->api[0] != '\0' && out->mqtt_port != 0 ? DD_APICLIENT_OK : DD_APICLIENT_BAD_RESPONSE;
+    (void)snprintf(out->mqtt_host, sizeof(out->mqtt_host), "%s", ep.mqtt_host);
+    out->mqtt_port = ep.mqtt_port;
+    out->alpn_port = ep.alpn_port;
+    (void)snprintf(out->api, sizeof(out->api), "%s", ep.api);
+    (void)snprintf(out->root_ca, sizeof(out->root_ca), "%s", ep.root_ca);
+    return DD_APICLIENT_OK;
 }
 
 void dd_apiclient_escape(const char *in, char *out, size_t len)
@@ -239,7 +208,8 @@ const char *dd_apiclient_strerror(dd_apiclient_status_t status)
     case DD_APICLIENT_NO_MEMORY: return "out of memory";
     case DD_APICLIENT_UNREACHABLE: return "ddlocald's API cannot be reached";
     case DD_APICLIENT_NOT_RUNNING:
-        return "the pipeline is not running (no endpoints.json; start `ddlocal up`)";
+        return "the pipeline is not running (no endpoints.json, or a stale one from a killed "
+               "`ddlocal up`; start `ddlocal up`)";
     case DD_APICLIENT_BAD_RESPONSE: return "unexpected response";
     }
     return "unknown apiclient status";

@@ -22,7 +22,7 @@ typedef enum dd_apiclient_status {
     DD_APICLIENT_BAD_PARAMETER,
     DD_APICLIENT_NO_MEMORY,
     DD_APICLIENT_UNREACHABLE, /**< Connection failed or timed out. */
-    DD_APICLIENT_NOT_RUNNING, /**< No endpoints.json: the pipeline is not up. */
+    DD_APICLIENT_NOT_RUNNING, /**< No endpoints.json, or a stale one: the pipeline is not up. */
     DD_APICLIENT_BAD_RESPONSE /**< The body is not the JSON expected. */
 } dd_apiclient_status_t;
 
@@ -35,7 +35,7 @@ typedef struct dd_apiclient_endpoints {
     char root_ca[600];
 } dd_apiclient_endpoints_t;
 
-/** @brief Reads DIR/endpoints.json. */
+/** @brief Reads DIR/endpoints.json; a stale one (dd_endpoints.h) is DD_APICLIENT_NOT_RUNNING. */
 dd_apiclient_status_t dd_apiclient_endpoints(const char *data_dir, dd_apiclient_endpoints_t *out);
 
 /**

@@ -23,6 +23,8 @@ int dd_cmd_policy(int argc, char **argv);
 int dd_cmd_sns(int argc, char **argv);
 int dd_cmd_lambda(int argc, char **argv);
 int dd_cmd_up(int argc, char **argv);
+int dd_cmd_status(int argc, char **argv);
+int dd_cmd_down(int argc, char **argv);
 int dd_cmd_clock(int argc, char **argv);
 int dd_cmd_isolator(int argc, char **argv);
 int dd_cmd_demo(int argc, char **argv);

@@ -20,11 +20,14 @@ const char *dd_clienv_default_data_dir(void)
     return (env != NULL && env[0] != '\0') ? env : "ddlocal-data";
 }
 
-static dd_clienv_status_t make_absolute(const char *path, char *out, size_t len)
+dd_clienv_status_t dd_clienv_absolute(const char *path, char *out, size_t len)
 {
     char cwd[PATH_MAX];
     int n;
 
+    if (path == NULL || path[0] == '\0' || out == NULL || len == 0) {
+        return DD_CLIENV_BAD_PARAMETER;
+    }
     if (path[0] == '/') {
         n = snprintf(out, len, "%s", path);
     } else {
@@ -51,7 +54,7 @@ dd_clienv_status_t dd_clienv_open(dd_clienv_t *env, const char *data_dir)
         return DD_CLIENV_BAD_PARAMETER;
     }
     memset(env, 0, sizeof(*env));
-    if (make_absolute(data_dir, env->data_dir, sizeof(env->data_dir)) != DD_CLIENV_OK) {
+    if (dd_clienv_absolute(data_dir, env->data_dir, sizeof(env->data_dir)) != DD_CLIENV_OK) {
         DD_LOG_ERROR("data dir path too long: %s", data_dir);
         return DD_CLIENV_BAD_PARAMETER;
     }

@@ -49,6 +49,14 @@ typedef struct dd_clienv {
 const char *dd_clienv_default_data_dir(void);
 
 /**
+ * @brief Makes @p path absolute (against the working directory), without trailing slashes.
+ * @param[out] out Buffer of @p len bytes.
+ * @return DD_CLIENV_OK, DD_CLIENV_BAD_PARAMETER (empty or too long) or DD_CLIENV_NOT_WRITABLE
+ *         (no working directory).
+ */
+dd_clienv_status_t dd_clienv_absolute(const char *path, char *out, size_t len);
+
+/**
  * @brief Opens (creating on first use) a data dir: directory, root CA,
  *        broker and service certificates, database and registry tables; the
  *        service certificate is registered as ddlocal's own identity.

@@ -5,11 +5,14 @@
 #include "dd_broker_conf.h"
 #include "dd_cli.h"
 #include "dd_clienv.h"
+#include "dd_endpoints.h"
 #include "dd_fs.h"
 #include "dd_log.h"
+#include "dd_paths.h"
 #include "dd_workshop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +40,7 @@ void dd_up_options_default(dd_up_options_t *o)
     o->api_port = 18443;
     o->status = true;
     o->log_level = "info";
+    o->ready_fd = -1;
 }
 
 /* Program paths: built next to each other; environment overrides for installs. */
@@ -198,7 +202,7 @@ static int start_broker(dd_up_t *up)
     c.bind_address = up->opts.bind;
     c.mqtt_port = up->mqtt_port;
     c.alpn_port = up->alpn_port;
-    c.plugin_path = program("DDLOCAL_SHIM", DD_SHIM_PATH);
+    c.plugin_path = dd_paths_get(DD_PATHS_SHIM);
     c.clock_spec = up->clock_spec;
     c.region = up->opts.region;
     c.account = up->opts.account;
@@ -254,7 +258,7 @@ static int start_ddlocald(dd_up_t *up)
     (void)snprintf(log, sizeof(log), "%s/logs/ddlocald.log", up->data_dir);
     (void)snprintf(port, sizeof(port), "%u", (unsigned)up->mqtt_port);
     (void)snprintf(api_port, sizeof(api_port), "%u", (unsigned)up->api_port);
-    argv[n++] = (char *)program("DDLOCAL_DDLOCALD", DD_DDLOCALD_PATH);
+    argv[n++] = (char *)dd_paths_get(DD_PATHS_DDLOCALD);
     argv[n++] = "--data-dir";
     argv[n++] = up->data_dir;
     argv[n++] = "--broker-port";
@@ -269,6 +273,9 @@ static int start_ddlocald(dd_up_t *up)
     argv[n++] = ready;
     argv[n++] = "--log-level";
     argv[n++] = (char *)up->opts.log_level;
+    /* ddlocald's own default is the source tree's runner; installed, it lies under share/. */
+    argv[n++] = "--lambda-runner";
+    argv[n++] = (char *)dd_paths_get(DD_PATHS_LAMBDA_RUNNER);
     if (up->opts.region != NULL) {
         argv[n++] = "--region";
         argv[n++] = (char *)up->opts.region;
@@ -354,27 +361,71 @@ static int start_isolator(dd_up_t *up)
     return 0;
 }
 
+static void add_proc(dd_endpoints_t *ep, const char *name, const dd_proc_t *proc)
+{
+    if (proc->pid > 0 && ep->proc_count < DD_ENDPOINTS_MAX_PROCS &&
+        dd_endpoints_proc_init(&ep->procs[ep->proc_count], name, (int)proc->pid) ==
+            DD_ENDPOINTS_OK) {
+        ep->proc_count++;
+    }
+}
+
+/* Readers tell a running pipeline from a killed one's file by the pids and start times here. */
 static int write_endpoints(dd_up_t *up)
 {
-    char path[700];
-    char ca[700];
-    char text[2048];
-    int n;
+    dd_endpoints_t ep;
 
-    (void)dd_pki_path(up->data_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
-    n = snprintf(
-        text, sizeof(text),
-        "{\"mqtt\": \"%s:%u\", \"mqttAlpn\": \"%s:%u\", \"api\": \"%s\", \"rootCa\": \"%s\","
-        " \"dataDir\": \"%s\", \"clock\": \"%s\", \"pid\": %d}\n",
-        up->opts.bind, (unsigned)up->mqtt_port, up->opts.bind, (unsigned)up->alpn_port, up->api_url,
-        ca, up->data_dir, up->clock_spec, (int)getpid());
-    (void)snprintf(path, sizeof(path), "%s/endpoints.json", up->data_dir);
-    if (n < 0 || (size_t)n >= sizeof(text) ||
-        dd_fs_write_atomic(path, text, (size_t)n, 0644) != DD_FS_OK) {
-        fprintf(stderr, "ddlocal up: cannot write %s\n", path);
+    memset(&ep, 0, sizeof(ep));
+    (void)snprintf(ep.mqtt_host, sizeof(ep.mqtt_host), "%s", up->opts.bind);
+    ep.mqtt_port = up->mqtt_port;
+    ep.alpn_port = up->alpn_port;
+    (void)snprintf(ep.api, sizeof(ep.api), "%s", up->api_url);
+    (void)dd_pki_path(up->data_dir, DD_PKI_FILE_ROOTCA_CERT, ep.root_ca, sizeof(ep.root_ca));
+    (void)snprintf(ep.data_dir, sizeof(ep.data_dir), "%s", up->data_dir);
+    (void)snprintf(ep.clock, sizeof(ep.clock), "%s", up->clock_spec);
+    (void)dd_endpoints_proc_init(&ep.up, "ddlocal", (int)getpid());
+    add_proc(&ep, "mosquitto", &up->broker);
+    add_proc(&ep, "ddlocald", &up->ddlocald);
+    add_proc(&ep, "isolator", &up->isolator);
+    if (dd_endpoints_write(up->data_dir, &ep) != DD_ENDPOINTS_OK) {
+        fprintf(stderr, "ddlocal up: cannot write %s/%s\n", up->data_dir, DD_ENDPOINTS_FILE);
         return DD_UP_EXIT_DATA_DIR;
     }
     return 0;
+}
+
+/*
+ * One pipeline per data dir: a second one would share its database and CA. A stale
+ * endpoints.json (its `ddlocal up` killed) is removed so that nobody takes it for readiness.
+ */
+static int check_not_running(const char *data_dir)
+{
+    dd_endpoints_t ep;
+    char path[700];
+
+    switch (dd_endpoints_read(data_dir, &ep)) {
+    case DD_ENDPOINTS_OK:
+        fprintf(stderr,
+                "ddlocal up: the pipeline of %s is already running (ddlocal up pid %d, API %s);"
+                " `ddlocal down -D %s` stops it\n",
+                data_dir, ep.up.pid, ep.api, data_dir);
+        return DD_UP_EXIT_RUNNING;
+    case DD_ENDPOINTS_STALE:
+        (void)snprintf(path, sizeof(path), "%s/%s", data_dir, DD_ENDPOINTS_FILE);
+        fprintf(stderr,
+                "ddlocal up: note: removing a stale %s (left by a `ddlocal up`, pid %d, that was"
+                " killed)\n",
+                path, ep.up.pid);
+        (void)unlink(path);
+        return 0;
+    case DD_ENDPOINTS_BAD_FORMAT:
+        (void)snprintf(path, sizeof(path), "%s/%s", data_dir, DD_ENDPOINTS_FILE);
+        fprintf(stderr, "ddlocal up: note: removing %s: %s\n", path,
+                dd_endpoints_strerror(DD_ENDPOINTS_BAD_FORMAT));
+        (void)unlink(path);
+        return 0;
+    default: return 0;
+    }
 }
 
 int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
@@ -391,6 +442,11 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
         return est == DD_CLIENV_NOT_WRITABLE ? DD_UP_EXIT_DATA_DIR : DD_UP_EXIT_FAILURE;
     }
     (void)snprintf(up->data_dir, sizeof(up->data_dir), "%s", env.data_dir);
+    rc = check_not_running(up->data_dir);
+    if (rc != 0) {
+        dd_clienv_close(&env);
+        return rc;
+    }
     if (o->region != NULL) {
         if (dd_arn_ctx_set(&env.reg.arn, o->region, o->account) != DD_NAMES_OK) {
             dd_clienv_close(&env);
@@ -472,14 +528,14 @@ int dd_up_supervise(dd_up_t *up)
         dd_proc_describe_exit(&up->ddlocald, how, sizeof(how));
         note(up, "ddlocald %s; restarting it", how);
         up->ddlocald_restarts++;
-        if (start_ddlocald(up) != 0) {
+        if (start_ddlocald(up) != 0 || write_endpoints(up) != 0) {
             return DD_UP_EXIT_FAILURE;
         }
     }
     if (up->isolator_topic[0] != '\0' && !dd_proc_alive(&up->isolator)) {
         dd_proc_describe_exit(&up->isolator, how, sizeof(how));
         note(up, "the isolator %s; restarting it", how);
-        if (start_isolator(up) != 0) {
+        if (start_isolator(up) != 0 || write_endpoints(up) != 0) {
             return DD_UP_EXIT_FAILURE;
         }
     }
@@ -631,6 +687,44 @@ static void status_line(dd_up_t *up, char *line, size_t len)
     cJSON_Delete(st);
 }
 
+/* `up --detach`: tells the waiting foreground process how the start went (one byte). */
+static void report_ready(const dd_up_options_t *o, int rc)
+{
+    char byte = (char)rc;
+
+    if (!o->detached || o->ready_fd < 0) {
+        return;
+    }
+    while (write(o->ready_fd, &byte, 1) < 0 && errno == EINTR) {
+    }
+    (void)close(o->ready_fd);
+}
+
+/*
+ * `up --detach` once ready: the caller's terminal or pipe (`$(ddlocal up --detach)` waits for
+ * its end) must not stay open in the background process; what it still says goes to a log.
+ */
+static void detach_output(const char *data_dir)
+{
+    char path[700];
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        (void)dup2(fd, STDIN_FILENO);
+        (void)close(fd);
+    }
+    (void)snprintf(path, sizeof(path), "%s/logs/up.log", data_dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    }
+    if (fd >= 0) {
+        (void)dup2(fd, STDOUT_FILENO);
+        (void)dup2(fd, STDERR_FILENO);
+        (void)close(fd);
+    }
+}
+
 int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
 {
     dd_up_t up;
@@ -642,6 +736,7 @@ int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
 
     rc = dd_up_start(&up, o);
     if (rc != 0) {
+        report_ready(o, rc);
         return rc;
     }
     if (dd_log_describe_clock(&up.clock, clock_text, sizeof(clock_text)) != DD_LOG_OK) {
@@ -665,8 +760,18 @@ int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
     if (o->workshop) {
         dd_workshop_print_steps(up.data_dir, up.mqtt_port, up.api_url, &up.clock);
     }
-    printf("Press Ctrl-C to stop.\n");
-    fflush(stdout);
+    if (o->detached) {
+        printf("Running in the background (ddlocal up pid %d, log %s/logs/up.log);"
+               " `ddlocal status -D %s` shows it, `ddlocal down -D %s` stops it.\n",
+               (int)getpid(), up.data_dir, up.data_dir, up.data_dir);
+        fflush(stdout);
+        fflush(stderr);
+        report_ready(o, 0);
+        detach_output(up.data_dir);
+    } else {
+        printf("Press Ctrl-C to stop.\n");
+        fflush(stdout);
+    }
     rc = 0;
     while (!*stop) {
         dd_clock_sleep_ms(200);

@@ -5,8 +5,11 @@
  *        stops them all. Used by `ddlocal up` and `ddlocal demo`.
  *
  * Children log to DIR/logs/; their process-death signal is set so none
- * outlives the runner. endpoints.json is written atomically once every part
- * is ready and removed on a clean stop.
+ * outlives the runner. endpoints.json (dd_endpoints.h) is written atomically
+ * once every part is ready, names every process with its start time, is
+ * rewritten when a child is restarted and is removed on a clean stop. A start
+ * on a data dir whose pipeline runs is refused; a stale endpoints.json (its
+ * writer killed) is removed first.
  */
 #ifndef DD_UP_H_
 #define DD_UP_H_
@@ -23,6 +26,8 @@
 #define DD_UP_EXIT_PORT 3
 #define DD_UP_EXIT_DATA_DIR 4
 #define DD_UP_EXIT_NO_MOSQUITTO 5
+#define DD_UP_EXIT_TIMEOUT 6 /**< --detach: not ready within --timeout */
+#define DD_UP_EXIT_RUNNING 7 /**< the data dir's pipeline is already running */
 
 /** What to start and how. */
 typedef struct dd_up_options {
@@ -51,6 +56,9 @@ typedef struct dd_up_options {
     const char *webhook_backoff_ms; /**< passed to ddlocald, or NULL */
     bool status;                    /**< live status line */
     const char *log_level;          /**< for the children */
+    bool detached; /**< `up --detach`'s background process: after the banner, report readiness on
+                        ready_fd and move stdout/stderr to DIR/logs/up.log */
+    int ready_fd;  /**< with detached: one status byte (0 = ready, else the exit status) */
 } dd_up_options_t;
 
 /** A running pipeline. */
@@ -90,7 +98,10 @@ int dd_up_supervise(dd_up_t *up);
 /** @brief Removes endpoints.json and stops every child. */
 void dd_up_stop(dd_up_t *up);
 
-/** @brief Starts, supervises until *stop, shows the status line, stops. */
+/**
+ * @brief Starts, supervises until *stop, shows the status line, stops. With o->detached, writes
+ *        one byte to o->ready_fd once ready (0) or on failure (the exit status) and closes it.
+ */
 int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop);
 
 #endif /* DD_UP_H_ */

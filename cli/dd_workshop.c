@@ -3,6 +3,7 @@
 #include "dd_apiclient.h"
 #include "dd_clienv.h"
 #include "dd_fs.h"
+#include "dd_paths.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -11,18 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef DD_AGENT_PATH
-#define DD_AGENT_PATH "ddlocal-agent"
-#endif
-#ifndef DD_FIXTURES_DIR
-#define DD_FIXTURES_DIR "fixtures"
-#endif
-
 static const char *fixtures_dir(void)
 {
-    const char *v = getenv("DDLOCAL_FIXTURES");
-
-    return (v != NULL && v[0] != '\0') ? v : DD_FIXTURES_DIR;
+    return dd_paths_get(DD_PATHS_FIXTURES);
 }
 
 static char *read_fixture(const char *rel)
@@ -264,7 +256,7 @@ static void program_dirs(char *path_dirs, size_t len)
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     char *slash;
 
-    (void)snprintf(devices, sizeof(devices), "%s", DD_AGENT_PATH);
+    (void)snprintf(devices, sizeof(devices), "%s", dd_paths_get(DD_PATHS_AGENT));
     slash = strrchr(devices, '/');
     if (slash != NULL) {
         *slash = '\0';

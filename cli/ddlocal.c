@@ -23,7 +23,12 @@ typedef struct subcommand {
 } subcommand_t;
 
 static const subcommand_t SUBCOMMANDS[] = {
-    {"up", dd_cmd_up, "start the whole pipeline in the foreground (Ctrl-C stops it)"},
+    {"up", dd_cmd_up,
+     "start the whole pipeline in the foreground (Ctrl-C stops it), or in the background "
+     "(--detach)"},
+    {"status", dd_cmd_status,
+     "is the pipeline of a data dir running: pids, endpoints (exit 3: no)"},
+    {"down", dd_cmd_down, "stop the pipeline of a data dir (started by `up` or `up --detach`)"},
     {"demo", dd_cmd_demo, "run a workshop module end to end, narrated (module4, module3)"},
     {"workshop", dd_cmd_workshop,
      "load the workshop's world (things, policies, group; --with-profiles) into a running "

@@ -130,7 +130,8 @@ dd_proc_status_t dd_proc_wait_port(dd_proc_t *proc, uint16_t port, int timeout_m
         if (dd_clock_mono_ms() >= deadline) {
             return DD_PROC_TIMEOUT;
         }
-        dd_clock_sleep_ms(20);
+        /* Short: `up --detach` is ready only once all of these waits end (target < 300 ms). */
+        dd_clock_sleep_ms(5);
     }
 }
 
@@ -152,7 +153,8 @@ dd_proc_status_t dd_proc_wait_file(dd_proc_t *proc, const char *path, int timeou
         if (dd_clock_mono_ms() >= deadline) {
             return DD_PROC_TIMEOUT;
         }
-        dd_clock_sleep_ms(20);
+        /* Short: `up --detach` is ready only once all of these waits end (target < 300 ms). */
+        dd_clock_sleep_ms(5);
     }
 }
 

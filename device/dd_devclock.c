@@ -4,6 +4,8 @@
  */
 #include "dd_devclock.h"
 
+#include "dd_endpoints.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -42,30 +44,20 @@ dd_devclock_status_t dd_devclock_from_clock(const dd_clock_t *clock, dd_devclock
     return DD_DEVCLOCK_OK;
 }
 
-/* The "clock" member of DIR/endpoints.json into @p spec; false when there is none. */
+/*
+ * The "clock" member of DIR/endpoints.json into @p spec; false when there is none, or when the
+ * file is stale (its `ddlocal up` was killed): a dead pipeline's clock is no clock to follow.
+ */
 static bool endpoints_clock(const char *data_dir, char *spec, size_t len)
 {
-    char path[1024];
-    char *text = NULL;
-    size_t n = 0;
-    cJSON *root;
-    const cJSON *item;
-    bool ok = false;
-    int w = snprintf(path, sizeof(path), "%s/endpoints.json", data_dir);
+    dd_endpoints_t ep;
 
-    if (w < 0 || (size_t)w >= sizeof(path) || dd_fs_read_file(path, 65536, &text, &n) != DD_FS_OK) {
-        free(text);
+    if (dd_endpoints_read(data_dir, &ep) != DD_ENDPOINTS_OK || ep.clock[0] == '\0' ||
+        strlen(ep.clock) >= len) {
         return false;
     }
-    root = cJSON_ParseWithLength(text, n);
-    free(text);
-    item = cJSON_GetObjectItemCaseSensitive(root, "clock");
-    if (cJSON_IsString(item) && strlen(item->valuestring) < len) {
-        memcpy(spec, item->valuestring, strlen(item->valuestring) + 1);
-        ok = true;
-    }
-    cJSON_Delete(root);
-    return ok;
+    memcpy(spec, ep.clock, strlen(ep.clock) + 1);
+    return true;
 }
 
 /* Says in @p msg what the clock means for the intervals. */

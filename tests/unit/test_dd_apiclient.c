@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dd_apiclient.h"
+#include "dd_endpoints.h"
 #include "dd_fs.h"
 
 static char dir[64];
@@ -87,10 +88,24 @@ static void test_dd_apiclient_endpoints(void **state)
 
     (void)state;
     assert_int_equal(dd_apiclient_endpoints(dir, &ep), DD_APICLIENT_NOT_RUNNING);
-    /* As `ddlocal up` writes it. */
+    /* As a killed `ddlocal up` left it: pid 42 is no ddlocal (an older file: no start time). */
     write_endpoints("{\"mqtt\": \"127.0.0.1:18883\", \"mqttAlpn\": \"127.0.0.1:18443\", \"api\": "
                     "\"http://127.0.0.1:18080\", \"rootCa\": \"/data/pki/AmazonRootCA1.pem\","
                     " \"dataDir\": \"/data\", \"clock\": \"manual:0\", \"pid\": 42}\n");
+    assert_int_equal(dd_apiclient_endpoints(dir, &ep), DD_APICLIENT_NOT_RUNNING);
+    /* As a running `ddlocal up` writes it (this process stands in for it). */
+    {
+        dd_endpoints_proc_t self;
+        char text[512];
+        assert_int_equal(dd_endpoints_proc_init(&self, "ddlocal", (int)getpid()), DD_ENDPOINTS_OK);
+        (void)snprintf(text, sizeof(text),
+                       "{\"mqtt\": \"127.0.0.1:18883\", \"mqttAlpn\": \"127.0.0.1:18443\", "
+                       "\"api\": \"http://127.0.0.1:18080\", \"rootCa\": "
+                       "\"/data/pki/AmazonRootCA1.pem\", \"dataDir\": \"/data\", \"clock\": "
+                       "\"manual:0\", \"pid\": %d, \"pidStartTime\": %llu}\n",
+                       self.pid, (unsigned long long)self.start);
+        write_endpoints(text);
+    }
     assert_int_equal(dd_apiclient_endpoints(dir, &ep), DD_APICLIENT_OK);
     assert_string_equal(ep.mqtt_host, "127.0.0.1");
     assert_int_equal(ep.mqtt_port, 18883);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dd_devclock.h"
+#include "dd_endpoints.h"
 #include "dd_fs.h"
 
 #define WINDOW_MS 300000LL
@@ -220,9 +221,41 @@ static void write_endpoints(const char *dir, const char *clock)
     char text[512];
     int n;
 
+    dd_endpoints_proc_t self;
+
+    /* Written by a running `ddlocal up`: this process stands in for it (pid and start time). */
+    assert_int_equal(dd_endpoints_proc_init(&self, "ddlocal", (int)getpid()), DD_ENDPOINTS_OK);
     (void)snprintf(path, sizeof(path), "%s/endpoints.json", dir);
-    n = snprintf(text, sizeof(text), "{\"mqtt\": \"127.0.0.1:1\", \"clock\": \"%s\"}\n", clock);
+    n = snprintf(text, sizeof(text),
+                 "{\"mqtt\": \"127.0.0.1:1\", \"api\": \"http://127.0.0.1:2\", \"clock\": \"%s\","
+                 " \"pid\": %d, \"pidStartTime\": %llu}\n",
+                 clock, self.pid, (unsigned long long)self.start);
     assert_int_equal(dd_fs_write_atomic(path, text, (size_t)n, 0644), DD_FS_OK);
+}
+
+/* The same file left behind by a `ddlocal up` that was killed: its clock is not followed. */
+static void test_dd_devclock_stale_endpoints_ignored(void **state)
+{
+    char dir[] = "/tmp/dd_devclock_XXXXXX";
+    char path[512];
+    char msg[512];
+    char text[512];
+    dd_devclock_t dc;
+    int n;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    (void)snprintf(path, sizeof(path), "%s/endpoints.json", dir);
+    n = snprintf(text, sizeof(text),
+                 "{\"mqtt\": \"127.0.0.1:1\", \"api\": \"http://127.0.0.1:2\", \"clock\": "
+                 "\"scaled:60:1796524105305:1796524105305\", \"pid\": %d, \"pidStartTime\": 1}\n",
+                 (int)getpid());
+    assert_int_equal(dd_fs_write_atomic(path, text, (size_t)n, 0644), DD_FS_OK);
+    assert_int_equal(dd_devclock_resolve(NULL, NULL, dir, &dc, msg, sizeof(msg)), DD_DEVCLOCK_OK);
+    assert_false(dc.found);
+    assert_non_null(strstr(msg, "real seconds"));
+    (void)unlink(path);
+    (void)rmdir(dir);
 }
 
 /* --clock, then DDLOCAL_CLOCK, then endpoints.json; manual is found but not followed. */
@@ -335,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_dd_devclock_first_slot_and_stalls),
         cmocka_unit_test(test_dd_devclock_free_running),
         cmocka_unit_test(test_dd_devclock_resolve_order),
+        cmocka_unit_test(test_dd_devclock_stale_endpoints_ignored),
         cmocka_unit_test(test_dd_devclock_stamp),
     };
 

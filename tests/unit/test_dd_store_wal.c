@@ -90,7 +90,7 @@ static void wait_checkpoints(dd_store_wal_t *wal, uint64_t at_least)
         if (stats.checkpoints >= at_least) {
             return;
         }
-        usleep(2000);
+        dd_clock_sleep_ms(2);
     } while (dd_clock_mono_ms() < until);
     fail_msg("%llu checkpoint(s) after 30 s, expected %llu", (unsigned long long)stats.checkpoints,
              (unsigned long long)at_least);
