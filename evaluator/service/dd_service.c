@@ -24,9 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Settings key holding the last pipeline time, so a restart never goes back. */
-#define SETTING_CLOCK_LAST "clock_last_ms"
-
 static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
     {1, "CREATE TABLE sns_dead_letters("
         "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -76,7 +73,6 @@ typedef struct feed_item {
 struct dd_service {
     dd_service_config_t cfg;
     dd_pipeline_t p;
-    dd_engine_sink_t store_sink; /* the store's own sink; ours forwards to it */
     dd_outbox_t outbox;
     dd_ingest_t ingest;
     dd_regsync_t regsync;
@@ -173,37 +169,7 @@ void dd_service_config_default(dd_service_config_t *cfg)
     cfg->tick_ms = 1000;
 }
 
-/* ---- the engine's view of the registry ---------------------------------------------- */
-
-typedef struct group_fwd {
-    dd_engine_group_fn add;
-    void *add_ctx;
-} group_fwd_t;
-
-static int forward_group(void *ctx, const char *name)
-{
-    group_fwd_t *g = ctx;
-
-    return g->add(g->add_ctx, name);
-}
-
-static int registry_lookup(void *ctx, const char *thing, bool *registered,
-                           dd_engine_group_fn add_group, void *add_ctx)
-{
-    dd_service_t *svc = ctx;
-    group_fwd_t g = {add_group, add_ctx};
-
-    *registered = dd_registry_thing_exists(&svc->p.registry, thing);
-    if (!*registered) {
-        return 0;
-    }
-    return dd_registry_thing_groups_closure(&svc->p.registry, thing, forward_group, &g) ==
-                   DD_REGISTRY_OK
-               ? 0
-               : -1;
-}
-
-/* ---- the engine's outputs: store them, and alert ---------------------------------------- */
+/* ---- the engine's outputs (after the store took them): alert ------------------------------ */
 
 typedef struct webhook_ctx {
     dd_service_t *svc;
@@ -272,9 +238,6 @@ static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
 {
     dd_service_t *svc = ctx;
 
-    if (svc->store_sink.violation_event != NULL) {
-        svc->store_sink.violation_event(svc->store_sink.ctx, ev);
-    }
     svc->violation_events++;
     if (ev->has_value && ev->type != DD_ALARM_INVALIDATED) {
         cJSON *value = dd_datapoint_to_json(&ev->value);
@@ -288,42 +251,6 @@ static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
              ev->behavior->name, ev->suppressed ? " (suppressed)" : "");
     }
     alert(svc, ev); /* dd_alerts_sns_topic() decides: nothing for suppressAlerts */
-}
-
-static void sink_active_violation(void *ctx, const dd_active_violation_t *av)
-{
-    dd_service_t *svc = ctx;
-
-    if (svc->store_sink.active_violation != NULL) {
-        svc->store_sink.active_violation(svc->store_sink.ctx, av);
-    }
-}
-
-static void sink_active_violation_removed(void *ctx, const char *violation_id)
-{
-    dd_service_t *svc = ctx;
-
-    if (svc->store_sink.active_violation_removed != NULL) {
-        svc->store_sink.active_violation_removed(svc->store_sink.ctx, violation_id);
-    }
-}
-
-static void sink_metric_value(void *ctx, const dd_metric_datum_t *datum)
-{
-    dd_service_t *svc = ctx;
-
-    if (svc->store_sink.metric_value != NULL) {
-        svc->store_sink.metric_value(svc->store_sink.ctx, datum);
-    }
-}
-
-static void sink_thing_state(void *ctx, const char *thing, const uint8_t *blob, size_t len)
-{
-    dd_service_t *svc = ctx;
-
-    if (svc->store_sink.thing_state != NULL) {
-        svc->store_sink.thing_state(svc->store_sink.ctx, thing, blob, len);
-    }
 }
 
 static int join_group(void *ctx, const char *name)
@@ -638,83 +565,6 @@ static bool invoke_lambda(void *ctx, const char *topic, const char *endpoint, co
 
 /* ---- start-up ------------------------------------------------------------------------------------- */
 
-static dd_service_status_t init_clock(dd_service_t *svc)
-{
-    char *last = NULL;
-    int64_t last_ms = 0;
-
-    if (dd_clock_parse(&svc->p.clock, svc->cfg.clock_spec[0] != '\0' ? svc->cfg.clock_spec
-                                                                     : "real") != DD_CLOCK_OK) {
-        DD_LOG_ERROR("clock spec '%s' not understood", svc->cfg.clock_spec);
-        return DD_SERVICE_BAD_PARAMETER;
-    }
-    if (dd_registry_setting_get(&svc->p.registry, SETTING_CLOCK_LAST, &last) == DD_REGISTRY_OK &&
-        last != NULL) {
-        last_ms = strtoll(last, NULL, 10);
-    }
-    free(last);
-    /* A manual clock restarted (crash, restart) resumes from the last stored time. */
-    if (svc->p.clock.mode == DD_CLOCK_MANUAL && last_ms > dd_clock_now_ms(&svc->p.clock)) {
-        (void)dd_clock_set(&svc->p.clock, last_ms);
-    }
-    return DD_SERVICE_OK;
-}
-
-typedef struct pending_ctx {
-    dd_service_t *svc;
-    int count;
-} pending_ctx_t;
-
-static int evaluate_pending(void *ctx, int64_t row, const char *thing, uint64_t report_id,
-                            int64_t received_ms, int format, const uint8_t *payload, size_t len)
-{
-    pending_ctx_t *pc = ctx;
-    dd_service_t *svc = pc->svc;
-    dd_report_t report;
-    int64_t now =
-        received_ms > dd_engine_now(svc->p.engine) ? received_ms : dd_engine_now(svc->p.engine);
-
-    (void)report_id;
-    memset(&report, 0, sizeof(report));
-    if (dd_report_decode((dd_report_format_t)format, payload, len, &report, NULL) == DD_REPORT_OK &&
-        dd_engine_on_report(svc->p.engine, thing, now, &report) == DD_ENGINE_OK) {
-        (void)dd_store_report_mark_evaluated(svc->p.store, row);
-        pc->count++;
-    }
-    dd_report_free(&report);
-    return 0;
-}
-
-/* A new engine holding what the store has committed. */
-static dd_service_status_t load_engine(dd_service_t *svc, dd_engine_t **out)
-{
-    dd_engine_config_t ecfg;
-    dd_engine_registry_t reg;
-    dd_engine_sink_t sink;
-
-    dd_engine_config_default(&ecfg);
-    ecfg.arn = svc->cfg.arn;
-    ecfg.id_seed = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
-    reg.ctx = svc;
-    reg.lookup = registry_lookup;
-    memset(&sink, 0, sizeof(sink));
-    sink.ctx = svc;
-    sink.violation_event = sink_violation_event;
-    sink.active_violation = sink_active_violation;
-    sink.active_violation_removed = sink_active_violation_removed;
-    sink.metric_value = sink_metric_value;
-    sink.thing_state = sink_thing_state;
-    if (dd_engine_create(&ecfg, &reg, &sink, out) != DD_ENGINE_OK) {
-        return DD_SERVICE_NO_MEMORY;
-    }
-    if (dd_store_load(svc->p.store, *out) != DD_STORE_OK) {
-        dd_engine_destroy(*out);
-        *out = NULL;
-        return DD_SERVICE_DB_ERROR;
-    }
-    return DD_SERVICE_OK;
-}
-
 /*
  * After a rolled-back transaction the engine remembers what was never
  * committed (windows, alarms of the lost batch): start again from the store.
@@ -722,74 +572,44 @@ static dd_service_status_t load_engine(dd_service_t *svc, dd_engine_t **out)
  */
 static void reload_engine(dd_service_t *svc)
 {
-    dd_engine_t *fresh = NULL;
     size_t mark = dd_outbox_mark(&svc->outbox);
 
-    if (load_engine(svc, &fresh) != DD_SERVICE_OK) {
+    if (dd_pipeline_reload_engine(&svc->p) != DD_PIPELINE_OK) {
         DD_LOG_ERROR(
             "cannot reload the evaluator state; it may hold uncommitted changes until a restart");
         return;
     }
-    dd_engine_destroy(svc->p.engine);
-    svc->p.engine = fresh;
     dd_outbox_truncate(&svc->outbox, mark); /* loading announces nothing new */
     DD_LOG_INFO("evaluator state reloaded from the store");
 }
 
 static dd_service_status_t open_pipeline(dd_service_t *svc)
 {
-    dd_service_status_t status;
-    char path[700];
-    pending_ctx_t pc = {svc, 0};
+    dd_pipeline_config_t pcfg;
+    dd_pipeline_status_t pst;
 
-    pthread_mutex_init(&svc->p.lock, NULL);
-    (void)snprintf(svc->p.data_dir, sizeof(svc->p.data_dir), "%s", svc->cfg.data_dir);
-    (void)snprintf(svc->p.mqtt_endpoint, sizeof(svc->p.mqtt_endpoint), "%s:%u",
-                   svc->cfg.broker_host, (unsigned)svc->cfg.broker_port);
-    svc->p.arn = svc->cfg.arn;
-    (void)snprintf(path, sizeof(path), "%s/%s", svc->cfg.data_dir, DD_DB_FILE_NAME);
-    if (dd_db_open(path, false, &svc->p.db) != DD_DB_OK ||
-        dd_registry_open(&svc->p.registry, svc->p.db, &svc->cfg.arn, &svc->p.clock) !=
-            DD_REGISTRY_OK ||
-        dd_db_migrate(svc->p.db, "service", SERVICE_MIGRATIONS,
+    dd_pipeline_config_default(&pcfg);
+    (void)snprintf(pcfg.data_dir, sizeof(pcfg.data_dir), "%s", svc->cfg.data_dir);
+    (void)snprintf(pcfg.clock_spec, sizeof(pcfg.clock_spec), "%s", svc->cfg.clock_spec);
+    (void)snprintf(pcfg.mqtt_endpoint, sizeof(pcfg.mqtt_endpoint), "%s:%u", svc->cfg.broker_host,
+                   (unsigned)svc->cfg.broker_port);
+    pcfg.arn = svc->cfg.arn;
+    pcfg.arn_explicit = svc->cfg.arn_explicit;
+    pcfg.id_seed = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
+    pcfg.events.ctx = svc;
+    pcfg.events.violation_event = sink_violation_event;
+    pst = dd_pipeline_open(&pcfg, &svc->p);
+    if (pst != DD_PIPELINE_OK) {
+        return pst == DD_PIPELINE_BAD_CLOCK   ? DD_SERVICE_BAD_PARAMETER
+               : pst == DD_PIPELINE_NO_MEMORY ? DD_SERVICE_NO_MEMORY
+                                              : DD_SERVICE_DB_ERROR;
+    }
+    svc->cfg.arn = svc->p.arn;
+    if (dd_db_migrate(svc->p.db, "service", SERVICE_MIGRATIONS,
                       sizeof(SERVICE_MIGRATIONS) / sizeof(SERVICE_MIGRATIONS[0])) != DD_DB_OK ||
         dd_lambda_open(svc->p.db) != DD_LAMBDA_OK) {
-        DD_LOG_ERROR("cannot open the database %s", path);
+        DD_LOG_ERROR("cannot open the database %s/%s", svc->cfg.data_dir, DD_DB_FILE_NAME);
         return DD_SERVICE_DB_ERROR;
-    }
-    if (!svc->cfg.arn_explicit) {
-        char *region = NULL;
-        char *account = NULL;
-        (void)dd_registry_setting_get(&svc->p.registry, "region", &region);
-        (void)dd_registry_setting_get(&svc->p.registry, "account", &account);
-        if (region != NULL && account != NULL &&
-            dd_arn_ctx_set(&svc->cfg.arn, region, account) == DD_NAMES_OK) {
-            svc->p.arn = svc->cfg.arn;
-            svc->p.registry.arn = svc->cfg.arn;
-        }
-        free(region);
-        free(account);
-    }
-    if (init_clock(svc) != DD_SERVICE_OK) {
-        return DD_SERVICE_BAD_PARAMETER;
-    }
-    if (dd_store_open(svc->p.db, &svc->cfg.arn, &svc->p.store) != DD_STORE_OK) {
-        DD_LOG_ERROR("cannot open the evaluator store");
-        return DD_SERVICE_DB_ERROR;
-    }
-    dd_store_sink(svc->p.store, &svc->store_sink);
-    status = load_engine(svc, &svc->p.engine);
-    if (status != DD_SERVICE_OK) {
-        DD_LOG_ERROR("cannot load the evaluator state from %s", path);
-        return status;
-    }
-    /* Stored reports never evaluated (none unless an earlier run failed mid-way). */
-    if (dd_store_begin(svc->p.store) == DD_STORE_OK) {
-        (void)dd_store_reports_pending(svc->p.store, evaluate_pending, &pc);
-        (void)dd_store_commit(svc->p.store);
-    }
-    if (pc.count > 0) {
-        DD_LOG_INFO("evaluated %d stored report(s) left unevaluated by an earlier run", pc.count);
     }
     if (dd_ingest_expect_redeliveries(&svc->ingest, svc->p.store) != DD_INGEST_OK) {
         DD_LOG_WARN(
@@ -1213,7 +1033,7 @@ static void tick(dd_service_t *svc)
             now = clock_now;
         }
         (void)snprintf(text, sizeof(text), "%lld", (long long)now); /* 21 chars at most */
-        rst = dd_registry_setting_set(&svc->p.registry, SETTING_CLOCK_LAST, text);
+        rst = dd_registry_setting_set(&svc->p.registry, DD_PIPELINE_SETTING_CLOCK_LAST, text);
         if (rst != DD_REGISTRY_OK) {
             (void)snprintf(why, sizeof(why), "pipeline time: %s", dd_registry_strerror(rst));
         }
@@ -1460,12 +1280,9 @@ void dd_service_destroy(dd_service_t *svc)
     dd_svcmqtt_destroy(svc->mqtt);
     dd_alerts_webhooks_stop(svc->webhooks); /* may dead-letter into the database */
     stop_checkpointer(svc); /* before the last connection closes (it checkpoints itself) */
-    dd_engine_destroy(svc->p.engine);
-    dd_store_close(svc->p.store);
-    dd_db_close(svc->p.db);
+    dd_pipeline_close(&svc->p);
     dd_ingest_destroy(&svc->ingest);
     dd_outbox_destroy(&svc->outbox);
-    pthread_mutex_destroy(&svc->p.lock);
     free(svc);
 }
 
