@@ -286,6 +286,18 @@ dd_pipeline_status_t dd_pipeline_reload_engine(dd_pipeline_t *p)
     return DD_PIPELINE_OK;
 }
 
+void dd_pipeline_detect(dd_pipeline_t *p, dd_detect_t *d)
+{
+    if (p == NULL || d == NULL) {
+        return;
+    }
+    memset(d, 0, sizeof(*d));
+    d->store = p->store;
+    d->engine = p->engine;
+    d->clock = &p->clock;
+    d->arn = p->arn;
+}
+
 void dd_pipeline_close(dd_pipeline_t *p)
 {
     if (p == NULL) {

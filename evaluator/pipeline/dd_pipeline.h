@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "dd_clock.h"
+#include "dd_detect.h"
 #include "dd_engine.h"
 #include "dd_names.h"
 #include "dd_registry.h"
@@ -131,6 +132,16 @@ dd_pipeline_status_t dd_pipeline_open(const dd_pipeline_config_t *cfg, dd_pipeli
  *         DD_PIPELINE_LOAD_ERROR.
  */
 dd_pipeline_status_t dd_pipeline_reload_engine(dd_pipeline_t *p);
+
+/**
+ * @brief The application layer's view of the pipeline (app/dd_detect.h):
+ *        its store, current engine, clock and ARN context. Fill it under the
+ *        lock, use it under the same lock: the engine is replaced by
+ *        dd_pipeline_reload_engine().
+ * @param[in] p Open pipeline.
+ * @param[out] d View.
+ */
+void dd_pipeline_detect(dd_pipeline_t *p, dd_detect_t *d);
 
 /**
  * @brief Closes what dd_pipeline_open() opened (engine, store, database,

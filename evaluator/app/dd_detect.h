@@ -1,0 +1,232 @@
+/**
+ * @file dd_detect.h
+ * @brief The application layer of Device Defender Detect: every change of
+ *        security profiles (and their targets), custom metrics, dimensions
+ *        and verification states goes to the store AND the engine in one
+ *        store transaction, or to neither; reads come from the store.
+ *
+ * Callers (the API's Defender handlers, tests) parse a request, call one
+ * dd_detect_*() function and map its status to their protocol; they never
+ * open a store transaction or touch the engine for these subjects
+ * themselves. Within the transaction the engine's sink writes what a change
+ * ends (e.g. "alarm-invalidated" for a removed behavior) into the same
+ * transaction; a failure anywhere rolls everything back.
+ *
+ * Lock rule: this module takes no lock. The store, engine and registry it is
+ * given are guarded by the pipeline lock (dd_pipeline.h), which the CALLER
+ * holds for the whole call: the API's dispatcher takes it around every
+ * handler flagged API_LOCKED (all Defender handlers are), ddlocald's worker
+ * around a batch. The caller also calls the pipeline's defender_changed()
+ * hook after a successful change, before unlocking.
+ *
+ * Ownership: dd_detect_t is a view, filled per use (dd_pipeline_detect()):
+ * it borrows the store, engine (which the pipeline replaces after a
+ * rollback) and clock. Profiles returned through pointers are the caller's
+ * and released with dd_profile_free().
+ */
+#ifndef DD_DETECT_H_
+#define DD_DETECT_H_
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dd_clock.h"
+#include "dd_engine.h"
+#include "dd_names.h"
+#include "dd_profile.h"
+#include "dd_store.h"
+
+/** Status codes of this module. */
+typedef enum dd_detect_status {
+    DD_DETECT_OK = 0,
+    DD_DETECT_BAD_PARAMETER,    /**< NULL pointer or empty name. */
+    DD_DETECT_NO_MEMORY,        /**< Out of memory parsing or merging a document. */
+    DD_DETECT_INVALID,          /**< Document refused; the reason is in the error's message. */
+    DD_DETECT_NOT_FOUND,        /**< No such profile, custom metric, dimension or violation. */
+    DD_DETECT_EXISTS,           /**< Already exists. */
+    DD_DETECT_VERSION_CONFLICT, /**< expectedVersion differs; error.version when known. */
+    DD_DETECT_LIMIT,            /**< A store limit (profiles per target). */
+    DD_DETECT_IN_USE,           /**< Still used by a security profile. */
+    DD_DETECT_STORE_ERROR,      /**< Any other store failure (error.store). */
+    DD_DETECT_ENGINE_ERROR      /**< The engine refused the change (error.engine). */
+} dd_detect_status_t;
+
+/** Details of a failure, for callers that map them to a protocol's errors. */
+typedef struct dd_detect_error {
+    /** The store's status behind NOT_FOUND, EXISTS, VERSION_CONFLICT, LIMIT, IN_USE, STORE_ERROR. */
+    dd_store_status_t store;
+    /** The store failed to begin or commit the transaction (not the change itself). */
+    bool transaction;
+    dd_engine_status_t engine; /**< With DD_DETECT_ENGINE_ERROR. */
+    int64_t version;           /**< Current version on a conflict found before writing, else -1. */
+    char message[DD_PROFILE_MESSAGE_MAX]; /**< With DD_DETECT_INVALID. */
+} dd_detect_error_t;
+
+/** What the application layer works on (borrowed). */
+typedef struct dd_detect {
+    struct dd_store *store;   /**< Required. */
+    struct dd_engine *engine; /**< NULL: the store alone is changed. */
+    const dd_clock_t *clock;  /**< Required: the pipeline clock. */
+    dd_arn_ctx_t arn;         /**< Region and account (profile target validation). */
+} dd_detect_t;
+
+/**
+ * @brief The pipeline time of a change: the clock, never behind the engine.
+ * @return Milliseconds since the epoch; 0 for a NULL @p d.
+ */
+int64_t dd_detect_now_ms(const dd_detect_t *d);
+
+/* ---- security profiles ----------------------------------------------------------------- */
+
+/**
+ * @brief CreateSecurityProfile: parses and validates @p doc (profile JSON
+ *        without name/arn/version/dates/targets) against the engine's custom
+ *        metrics and dimensions, then stores it and puts it in the engine.
+ * @param[in] d View.
+ * @param[in] name Profile name (checked by the caller's protocol).
+ * @param[in] doc Profile document.
+ * @param[in] len Length of @p doc.
+ * @param[out] err Details; may be NULL.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NO_MEMORY,
+ *         DD_DETECT_INVALID, DD_DETECT_EXISTS, DD_DETECT_STORE_ERROR or
+ *         DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_profile_create(const dd_detect_t *d, const char *name, const char *doc,
+                                            size_t len, dd_detect_error_t *err);
+
+/**
+ * @brief UpdateSecurityProfile: merges the update document @p doc into the
+ *        stored profile (members absent are kept, delete* flags remove),
+ *        validates, stores the new version and puts it in the engine.
+ * @param[in] expected_version -1 for any version.
+ * @param[out] stored The profile as stored (new version, dates); caller frees.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NO_MEMORY,
+ *         DD_DETECT_INVALID, DD_DETECT_NOT_FOUND, DD_DETECT_VERSION_CONFLICT
+ *         (err->version = the current version), DD_DETECT_STORE_ERROR or
+ *         DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_profile_update(const dd_detect_t *d, const char *name, const char *doc,
+                                            size_t len, int64_t expected_version,
+                                            dd_profile_t *stored, dd_detect_error_t *err);
+
+/**
+ * @brief DeleteSecurityProfile: removes it from the store and the engine
+ *        (whose active violations of it end).
+ * @param[in] expected_version -1 for any version.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NOT_FOUND,
+ *         DD_DETECT_VERSION_CONFLICT, DD_DETECT_STORE_ERROR or DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_profile_delete(const dd_detect_t *d, const char *name,
+                                            int64_t expected_version, dd_detect_error_t *err);
+
+/**
+ * @brief DescribeSecurityProfile from the store.
+ * @param[out] profile Caller frees with dd_profile_free().
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NOT_FOUND or DD_DETECT_STORE_ERROR.
+ */
+dd_detect_status_t dd_detect_profile_get(const dd_detect_t *d, const char *name,
+                                         dd_profile_t *profile, dd_detect_error_t *err);
+
+/**
+ * @brief Attach/DetachSecurityProfile: adds or removes a target ARN (already
+ *        checked by the caller) and puts the profile with its new targets in
+ *        the engine.
+ * @param[in] attach true to attach, false to detach.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NOT_FOUND,
+ *         DD_DETECT_LIMIT (DD_PROFILE_MAX_PER_TARGET reached), DD_DETECT_STORE_ERROR
+ *         or DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_profile_target(const dd_detect_t *d, const char *name,
+                                            const char *target_arn, bool attach,
+                                            dd_detect_error_t *err);
+
+/* ---- violations -------------------------------------------------------------------------- */
+
+/**
+ * @brief PutVerificationStateOnViolation: on the stored violation (active
+ *        and history) and on the engine's active one, if it still is.
+ * @param[in] description May be NULL.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NOT_FOUND,
+ *         DD_DETECT_STORE_ERROR or DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_set_verification(const dd_detect_t *d, const char *violation_id,
+                                              dd_verification_t state, const char *description,
+                                              dd_detect_error_t *err);
+
+/* ---- custom metrics -------------------------------------------------------------------------- */
+
+/**
+ * @brief CreateCustomMetric: stores @p def (creation/modified dates set to
+ *        now here) and makes it known to the engine.
+ * @param[in,out] def Definition; its dates are set.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_EXISTS,
+ *         DD_DETECT_LIMIT, DD_DETECT_STORE_ERROR or DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_custom_metric_create(const dd_detect_t *d, dd_custom_metric_def_t *def,
+                                                  dd_detect_error_t *err);
+
+/**
+ * @brief UpdateCustomMetric: a new display name.
+ * @param[out] def The definition as stored.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NOT_FOUND,
+ *         DD_DETECT_STORE_ERROR or DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_custom_metric_update(const dd_detect_t *d, const char *name,
+                                                  const char *display_name,
+                                                  dd_custom_metric_def_t *def,
+                                                  dd_detect_error_t *err);
+
+/**
+ * @brief DeleteCustomMetric (refused while a profile uses it).
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NOT_FOUND,
+ *         DD_DETECT_IN_USE, DD_DETECT_STORE_ERROR or DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_custom_metric_delete(const dd_detect_t *d, const char *name,
+                                                  dd_detect_error_t *err);
+
+/**
+ * @brief DescribeCustomMetric from the store.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NOT_FOUND or DD_DETECT_STORE_ERROR.
+ */
+dd_detect_status_t dd_detect_custom_metric_get(const dd_detect_t *d, const char *name,
+                                               dd_custom_metric_def_t *def, dd_detect_error_t *err);
+
+/* ---- dimensions -------------------------------------------------------------------------------- */
+
+/**
+ * @brief CreateDimension: stores @p def (dates set to now here) and makes it
+ *        known to the engine.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_EXISTS,
+ *         DD_DETECT_LIMIT, DD_DETECT_STORE_ERROR or DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_dimension_create(const dd_detect_t *d, dd_dimension_def_t *def,
+                                              dd_detect_error_t *err);
+
+/**
+ * @brief UpdateDimension: @p def is a stored dimension (dd_detect_dimension_get())
+ *        with new values; its modified date is set to now here.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NOT_FOUND,
+ *         DD_DETECT_STORE_ERROR or DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_dimension_update(const dd_detect_t *d, dd_dimension_def_t *def,
+                                              dd_detect_error_t *err);
+
+/**
+ * @brief DeleteDimension (refused while a profile uses it).
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NOT_FOUND,
+ *         DD_DETECT_IN_USE, DD_DETECT_STORE_ERROR or DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_dimension_delete(const dd_detect_t *d, const char *name,
+                                              dd_detect_error_t *err);
+
+/**
+ * @brief DescribeDimension from the store.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NOT_FOUND or DD_DETECT_STORE_ERROR.
+ */
+dd_detect_status_t dd_detect_dimension_get(const dd_detect_t *d, const char *name,
+                                           dd_dimension_def_t *def, dd_detect_error_t *err);
+
+/** @return Static text for @p status. */
+const char *dd_detect_strerror(dd_detect_status_t status);
+
+#endif /* DD_DETECT_H_ */
