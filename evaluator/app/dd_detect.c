@@ -1,5 +1,7 @@
 #include "dd_detect.h"
 
+#include "dd_log.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -558,6 +560,82 @@ dd_detect_status_t dd_detect_dimension_get(const dd_detect_t *d, const char *nam
     }
     ss = dd_store_dimension_get(d->store, name, def);
     return ss == DD_STORE_OK ? DD_DETECT_OK : store_failed(err, ss);
+}
+
+/* ---- alert fan-out ------------------------------------------------------------------------------ */
+
+dd_detect_status_t dd_detect_alert_topic(const dd_violation_event_t *ev,
+                                         const dd_profile_t *profile, const char **topic_name)
+{
+    const char *colon;
+
+    if (ev == NULL || topic_name == NULL) {
+        return DD_DETECT_BAD_PARAMETER;
+    }
+    *topic_name = NULL;
+    if (ev->suppressed || profile == NULL || !profile->has_alert_target ||
+        profile->sns_target_arn == NULL) {
+        return DD_DETECT_OK;
+    }
+    colon = strrchr(profile->sns_target_arn, ':');
+    colon = colon != NULL ? colon + 1 : profile->sns_target_arn;
+    if (dd_name_valid(DD_NAME_SNS_TOPIC, colon)) {
+        *topic_name = colon;
+    } else {
+        DD_LOG_WARN("profile %s: alert target %s is not an SNS topic ARN; no alert sent",
+                    ev->profile, profile->sns_target_arn);
+    }
+    return DD_DETECT_OK;
+}
+
+typedef struct fanout {
+    const dd_violation_event_t *ev;
+    dd_detect_alert_fn fn;
+    void *ctx;
+    dd_detect_alert_target_t target;
+} fanout_t;
+
+static int each_subscription(void *ctx, const dd_registry_subscription_t *sub)
+{
+    fanout_t *f = ctx;
+
+    /* A Lambda subscription gets the Lambda event, an HTTP one the bare notification (as in SNS). */
+    f->target.kind =
+        strcmp(sub->protocol, "lambda") == 0 ? DD_DETECT_ALERT_LAMBDA : DD_DETECT_ALERT_WEBHOOK;
+    f->target.endpoint = sub->endpoint;
+    f->target.subscription_id = sub->id;
+    f->fn(f->ctx, f->ev, &f->target);
+    return 0;
+}
+
+dd_detect_status_t dd_detect_alert_fanout(const dd_detect_t *d, const dd_violation_event_t *ev,
+                                          dd_detect_alert_fn fn, void *ctx)
+{
+    const dd_profile_t *profile;
+    const char *name = NULL;
+    fanout_t f;
+
+    if (d == NULL || ev == NULL || fn == NULL || ev->profile == NULL) {
+        return DD_DETECT_BAD_PARAMETER;
+    }
+    profile = d->engine != NULL ? dd_engine_get_profile(d->engine, ev->profile) : NULL;
+    (void)dd_detect_alert_topic(ev, profile, &name);
+    if (name == NULL) {
+        return DD_DETECT_OK;
+    }
+    memset(&f, 0, sizeof(f));
+    f.ev = ev;
+    f.fn = fn;
+    f.ctx = ctx;
+    f.target.kind = DD_DETECT_ALERT_TOPIC;
+    f.target.topic_name = name;
+    f.target.topic_arn = profile->sns_target_arn;
+    fn(ctx, ev, &f.target);
+    if (d->registry != NULL &&
+        dd_registry_subscription_list(d->registry, name, each_subscription, &f) != DD_REGISTRY_OK) {
+        return DD_DETECT_STORE_ERROR;
+    }
+    return DD_DETECT_OK;
 }
 
 const char *dd_detect_strerror(dd_detect_status_t status)

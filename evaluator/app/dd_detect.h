@@ -3,7 +3,8 @@
  * @brief The application layer of Device Defender Detect: every change of
  *        security profiles (and their targets), custom metrics, dimensions
  *        and verification states goes to the store AND the engine in one
- *        store transaction, or to neither; reads come from the store.
+ *        store transaction, or to neither; reads come from the store. And
+ *        the alert fan-out: which targets get which violation event.
  *
  * Callers (the API's Defender handlers, tests) parse a request, call one
  * dd_detect_*() function and map its status to their protocol; they never
@@ -11,6 +12,14 @@
  * themselves. Within the transaction the engine's sink writes what a change
  * ends (e.g. "alarm-invalidated" for a removed behavior) into the same
  * transaction; a failure anywhere rolls everything back.
+ *
+ * Alert fan-out (dd_detect_alert_fanout()): for each violation event the
+ * engine emits, the app decides whether it is alerted (not for a behavior
+ * with suppressAlerts, a profile without alertTargets.SNS or with a target
+ * that is no SNS topic ARN) and to whom: the SNS stand-in's MQTT topic
+ * first, then every subscription of that topic in the registry (HTTP(S)
+ * webhooks and Lambda functions). The caller builds and queues the payloads
+ * (service/dd_alerts.h builds the AWS shapes).
  *
  * Lock rule: this module takes no lock. The store, engine and registry it is
  * given are guarded by the pipeline lock (dd_pipeline.h), which the CALLER
@@ -34,6 +43,7 @@
 #include "dd_engine.h"
 #include "dd_names.h"
 #include "dd_profile.h"
+#include "dd_registry.h"
 #include "dd_store.h"
 
 /** Status codes of this module. */
@@ -67,6 +77,7 @@ typedef struct dd_detect {
     struct dd_store *store;   /**< Required. */
     struct dd_engine *engine; /**< NULL: the store alone is changed. */
     const dd_clock_t *clock;  /**< Required: the pipeline clock. */
+    dd_registry_t *registry;  /**< Subscriptions of the alert fan-out; NULL: none. */
     dd_arn_ctx_t arn;         /**< Region and account (profile target validation). */
 } dd_detect_t;
 
@@ -225,6 +236,52 @@ dd_detect_status_t dd_detect_dimension_delete(const dd_detect_t *d, const char *
  */
 dd_detect_status_t dd_detect_dimension_get(const dd_detect_t *d, const char *name,
                                            dd_dimension_def_t *def, dd_detect_error_t *err);
+
+/* ---- alert fan-out ---------------------------------------------------------------------------- */
+
+/** Kinds of alert targets. */
+typedef enum dd_detect_alert_kind {
+    DD_DETECT_ALERT_TOPIC = 0, /**< The SNS stand-in's MQTT topic: gets the Lambda event. */
+    DD_DETECT_ALERT_WEBHOOK,   /**< An HTTP(S) subscription: gets the SNS notification. */
+    DD_DETECT_ALERT_LAMBDA     /**< A Lambda subscription: gets its own Lambda event. */
+} dd_detect_alert_kind_t;
+
+/** One target of an alert (strings borrowed for the call). */
+typedef struct dd_detect_alert_target {
+    dd_detect_alert_kind_t kind;
+    const char *topic_name;  /**< SNS topic name (the target ARN's last part). */
+    const char *topic_arn;   /**< The profile's SNS target ARN. */
+    const char *endpoint;    /**< URL or Lambda function ARN; NULL for the topic. */
+    int64_t subscription_id; /**< The registry's subscription id; 0 for the topic. */
+} dd_detect_alert_target_t;
+
+/** Receives each target of an alert, the topic first. */
+typedef void (*dd_detect_alert_fn)(void *ctx, const dd_violation_event_t *ev,
+                                   const dd_detect_alert_target_t *target);
+
+/**
+ * @brief Decides whether a violation event is alerted, and on which SNS
+ *        topic: nothing for a behavior with suppressAlerts (its event is only
+ *        stored, flagged), for a profile without alertTargets.SNS, or when
+ *        the target ARN is not an SNS topic ARN (logged as a warning).
+ * @param[in] ev The event.
+ * @param[in] profile The event's profile; NULL (deleted meanwhile) = no alert.
+ * @param[out] topic_name The topic's name (pointing into @p profile), or NULL.
+ * @return DD_DETECT_OK or DD_DETECT_BAD_PARAMETER (@p ev or @p topic_name NULL).
+ */
+dd_detect_status_t dd_detect_alert_topic(const dd_violation_event_t *ev,
+                                         const dd_profile_t *profile, const char **topic_name);
+
+/**
+ * @brief The alert fan-out of one violation event: calls @p fn for the
+ *        topic, then for each subscription of it, or not at all when the
+ *        event is not alerted (dd_detect_alert_topic() with the engine's
+ *        profile of the event).
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER or DD_DETECT_STORE_ERROR (the
+ *         subscriptions could not be read; the topic was called already).
+ */
+dd_detect_status_t dd_detect_alert_fanout(const dd_detect_t *d, const dd_violation_event_t *ev,
+                                          dd_detect_alert_fn fn, void *ctx);
 
 /** @return Static text for @p status. */
 const char *dd_detect_strerror(dd_detect_status_t status);

@@ -295,6 +295,7 @@ void dd_pipeline_detect(dd_pipeline_t *p, dd_detect_t *d)
     d->store = p->store;
     d->engine = p->engine;
     d->clock = &p->clock;
+    d->registry = &p->registry;
     d->arn = p->arn;
 }
 

@@ -171,67 +171,75 @@ void dd_service_config_default(dd_service_config_t *cfg)
 
 /* ---- the engine's outputs (after the store took them): alert ------------------------------ */
 
-typedef struct webhook_ctx {
+/* One alert's payloads, built at its first target (the topic), queued for every target. */
+typedef struct alert_ctx {
     dd_service_t *svc;
-    const char *topic;
-    const char *notification;
-    const char *event;
-} webhook_ctx_t;
+    char *message;
+    char *event;
+    char *notification;
+    bool failed;
+    char topic[DD_NAME_MAX + 32];
+} alert_ctx_t;
 
-static int queue_webhook(void *ctx, const dd_registry_subscription_t *sub)
+/* Queues one target of an alert that app/dd_detect's fan-out chose (lock held). */
+static void deliver_alert(void *ctx, const dd_violation_event_t *ev,
+                          const dd_detect_alert_target_t *t)
 {
-    webhook_ctx_t *w = ctx;
+    alert_ctx_t *a = ctx;
+    dd_service_t *svc = a->svc;
     dd_outbox_status_t st;
 
-    /* A Lambda subscription gets the Lambda event, an HTTP one the bare notification (as in SNS). */
-    if (strcmp(sub->protocol, "lambda") == 0) {
+    if (t->kind == DD_DETECT_ALERT_TOPIC) {
+        int64_t now = dd_clock_now_ms(&svc->p.clock);
+        if (dd_alerts_message(ev, &a->message) != DD_ALERTS_OK ||
+            dd_alerts_lambda_event(t->topic_arn, a->message, now, &a->event) != DD_ALERTS_OK ||
+            dd_alerts_sns_notification(t->topic_arn, a->message, now, &a->notification) !=
+                DD_ALERTS_OK) {
+            DD_LOG_ERROR("out of memory building an alert");
+            a->failed = true;
+            return;
+        }
+        (void)snprintf(a->topic, sizeof(a->topic), "%s%s", DD_ALERTS_TOPIC_PREFIX, t->topic_name);
+        if (dd_outbox_publish(&svc->outbox, a->topic, a->event, strlen(a->event), 1) ==
+            DD_OUTBOX_OK) {
+            svc->alerts_published++;
+        }
+        return;
+    }
+    if (a->failed) {
+        return;
+    }
+    if (t->kind == DD_DETECT_ALERT_LAMBDA) {
         char *event = NULL;
         st = DD_OUTBOX_NO_MEMORY;
-        if (dd_alerts_lambda_event_for(w->event, sub->id, &event) == DD_ALERTS_OK) {
-            st = dd_outbox_lambda(&w->svc->outbox, w->topic, sub->endpoint, event);
+        if (dd_alerts_lambda_event_for(a->event, t->subscription_id, &event) == DD_ALERTS_OK) {
+            st = dd_outbox_lambda(&svc->outbox, t->topic_name, t->endpoint, event);
         }
         free(event);
     } else {
-        st = dd_outbox_webhook(&w->svc->outbox, w->topic, sub->endpoint, w->notification);
+        st = dd_outbox_webhook(&svc->outbox, t->topic_name, t->endpoint, a->notification);
     }
     if (st != DD_OUTBOX_OK) {
-        DD_LOG_ERROR("out of memory queueing a delivery to %s", sub->endpoint);
+        DD_LOG_ERROR("out of memory queueing a delivery to %s", t->endpoint);
     }
-    return 0;
 }
 
 static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
 {
-    const dd_profile_t *profile = dd_engine_get_profile(svc->p.engine, ev->profile);
-    char *message = NULL;
-    char *event = NULL;
-    char *notification = NULL;
-    char topic[DD_NAME_MAX + 32];
-    const char *name = NULL;
-    int64_t now = dd_clock_now_ms(&svc->p.clock);
+    alert_ctx_t a;
+    dd_detect_t d;
 
-    (void)dd_alerts_sns_topic(ev, profile, &name);
-    if (name == NULL) {
-        return;
-    }
-    if (dd_alerts_message(ev, &message) != DD_ALERTS_OK ||
-        dd_alerts_lambda_event(profile->sns_target_arn, message, now, &event) != DD_ALERTS_OK ||
-        dd_alerts_sns_notification(profile->sns_target_arn, message, now, &notification) !=
-            DD_ALERTS_OK) {
-        DD_LOG_ERROR("out of memory building an alert");
-    } else {
-        webhook_ctx_t w = {svc, name, notification, event};
-        (void)snprintf(topic, sizeof(topic), "%s%s", DD_ALERTS_TOPIC_PREFIX, name);
-        if (dd_outbox_publish(&svc->outbox, topic, event, strlen(event), 1) == DD_OUTBOX_OK) {
-            svc->alerts_published++;
-        }
-        (void)dd_registry_subscription_list(&svc->p.registry, name, queue_webhook, &w);
+    memset(&a, 0, sizeof(a));
+    a.svc = svc;
+    dd_pipeline_detect(&svc->p, &d);
+    (void)dd_detect_alert_fanout(&d, ev, deliver_alert, &a);
+    if (!a.failed && a.topic[0] != '\0') {
         DD_LOG_INFO("alert: %s %s %s/%s -> %s", dd_alarm_event_name(ev->type), ev->thing,
-                    ev->profile, ev->behavior->name, topic);
+                    ev->profile, ev->behavior->name, a.topic);
     }
-    free(message);
-    free(event);
-    free(notification);
+    free(a.message);
+    free(a.event);
+    free(a.notification);
 }
 
 static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
@@ -250,7 +258,7 @@ static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
         feed(svc, "%s %s: %s/%s%s", dd_alarm_event_name(ev->type), ev->thing, ev->profile,
              ev->behavior->name, ev->suppressed ? " (suppressed)" : "");
     }
-    alert(svc, ev); /* dd_alerts_sns_topic() decides: nothing for suppressAlerts */
+    alert(svc, ev); /* dd_detect_alert_fanout() decides: nothing for suppressAlerts */
 }
 
 static int join_group(void *ctx, const char *name)

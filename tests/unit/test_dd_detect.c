@@ -296,6 +296,135 @@ static void test_dd_detect_bad_parameters(void **state)
     assert_string_equal(dd_detect_strerror(DD_DETECT_IN_USE), "still used by a security profile");
 }
 
+static const char *ALERT_PROFILE =
+    "{\"alertTargets\":{\"SNS\":{\"alertTargetArn\":"
+    "\"arn:aws:sns:us-east-1:123456789012:DeviceDefenderAlerts\","
+    "\"roleArn\":\"arn:aws:iam::123456789012:role/r\"}},"
+    "\"behaviors\":[{\"name\":\"MoreBytesSent\",\"metric\":\"aws:all-bytes-out\","
+    "\"criteria\":{\"comparisonOperator\":\"less-than-equals\",\"value\":{\"count\":200},"
+    "\"durationSeconds\":300}}]}";
+
+typedef struct seen {
+    int count;
+    dd_detect_alert_kind_t kinds[8];
+    char endpoints[8][128];
+    char topic[64];
+    char topic_arn[128];
+    int64_t ids[8];
+} seen_t;
+
+static void record(void *ctx, const dd_violation_event_t *ev, const dd_detect_alert_target_t *t)
+{
+    seen_t *s = ctx;
+
+    (void)ev;
+    assert_true(s->count < 8);
+    s->kinds[s->count] = t->kind;
+    (void)snprintf(s->endpoints[s->count], sizeof(s->endpoints[0]), "%s",
+                   t->endpoint != NULL ? t->endpoint : "");
+    (void)snprintf(s->topic, sizeof(s->topic), "%s", t->topic_name);
+    (void)snprintf(s->topic_arn, sizeof(s->topic_arn), "%s", t->topic_arn);
+    s->ids[s->count] = t->subscription_id;
+    s->count++;
+}
+
+static void make_event(dd_violation_event_t *ev, dd_behavior_t *b, const char *profile)
+{
+    memset(ev, 0, sizeof(*ev));
+    memset(b, 0, sizeof(*b));
+    (void)snprintf(b->name, sizeof(b->name), "MoreBytesSent");
+    ev->violation_id = "v1";
+    ev->thing = "t1";
+    ev->profile = profile;
+    ev->behavior = b;
+    ev->type = DD_ALARM_RAISED;
+    ev->time_ms = T0;
+}
+
+static void test_dd_detect_alert_topic_decision(void **state)
+{
+    dd_violation_event_t ev;
+    dd_behavior_t b;
+    dd_profile_t profile;
+    const char *name = "unset";
+
+    (void)state;
+    make_event(&ev, &b, "p");
+    memset(&profile, 0, sizeof(profile));
+    profile.has_alert_target = true;
+    profile.sns_target_arn = (char *)"arn:aws:sns:us-east-1:123456789012:DeviceDefenderAlerts";
+    assert_int_equal(dd_detect_alert_topic(&ev, &profile, &name), DD_DETECT_OK);
+    assert_string_equal(name, "DeviceDefenderAlerts");
+    /* suppressAlerts: the event is stored, but no SNS message goes out. */
+    ev.suppressed = true;
+    assert_int_equal(dd_detect_alert_topic(&ev, &profile, &name), DD_DETECT_OK);
+    assert_null(name);
+    ev.type = DD_ALARM_CLEARED;
+    assert_int_equal(dd_detect_alert_topic(&ev, &profile, &name), DD_DETECT_OK);
+    assert_null(name);
+    /* No alert target, a deleted profile, or a target that is no SNS topic: nothing either. */
+    ev.suppressed = false;
+    assert_int_equal(dd_detect_alert_topic(&ev, NULL, &name), DD_DETECT_OK);
+    assert_null(name);
+    profile.has_alert_target = false;
+    assert_int_equal(dd_detect_alert_topic(&ev, &profile, &name), DD_DETECT_OK);
+    assert_null(name);
+    profile.has_alert_target = true;
+    profile.sns_target_arn = (char *)"arn:aws:sns:us-east-1:123456789012:bad.name";
+    assert_int_equal(dd_detect_alert_topic(&ev, &profile, &name), DD_DETECT_OK);
+    assert_null(name);
+    assert_int_equal(dd_detect_alert_topic(NULL, &profile, &name), DD_DETECT_BAD_PARAMETER);
+    assert_int_equal(dd_detect_alert_topic(&ev, &profile, NULL), DD_DETECT_BAD_PARAMETER);
+}
+
+static void test_dd_detect_alert_fanout_topic_then_subscriptions(void **state)
+{
+    fixture_t *f = *state;
+    dd_violation_event_t ev;
+    dd_behavior_t b;
+    seen_t seen;
+    int64_t hook_id = 0;
+    int64_t fn_id = 0;
+
+    assert_int_equal(create(f, "p", ALERT_PROFILE, NULL), DD_DETECT_OK);
+    assert_int_equal(create(f, "quiet", PROFILE, NULL), DD_DETECT_OK);
+    assert_int_equal(dd_registry_subscription_add(&f->p.registry, "DeviceDefenderAlerts", "http",
+                                                  "http://127.0.0.1:9/hook", &hook_id, NULL),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_subscription_add(
+                         &f->p.registry, "DeviceDefenderAlerts", "lambda",
+                         "arn:aws:lambda:us-east-1:123456789012:function:Isolate", &fn_id, NULL),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_subscription_add(&f->p.registry, "Other", "http",
+                                                  "http://127.0.0.1:9/other", NULL, NULL),
+                     DD_REGISTRY_OK);
+    make_event(&ev, &b, "p");
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(dd_detect_alert_fanout(&f->d, &ev, record, &seen), DD_DETECT_OK);
+    assert_int_equal(seen.count, 3);
+    assert_int_equal(seen.kinds[0], DD_DETECT_ALERT_TOPIC);
+    assert_string_equal(seen.endpoints[0], "");
+    assert_int_equal(seen.ids[0], 0);
+    assert_string_equal(seen.topic, "DeviceDefenderAlerts");
+    assert_string_equal(seen.topic_arn, "arn:aws:sns:us-east-1:123456789012:DeviceDefenderAlerts");
+    assert_int_equal(seen.kinds[1], DD_DETECT_ALERT_WEBHOOK);
+    assert_string_equal(seen.endpoints[1], "http://127.0.0.1:9/hook");
+    assert_int_equal(seen.ids[1], hook_id);
+    assert_int_equal(seen.kinds[2], DD_DETECT_ALERT_LAMBDA);
+    assert_int_equal(seen.ids[2], fn_id);
+    /* Suppressed, no alert target, or a profile gone: nobody. */
+    ev.suppressed = true;
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(dd_detect_alert_fanout(&f->d, &ev, record, &seen), DD_DETECT_OK);
+    assert_int_equal(seen.count, 0);
+    make_event(&ev, &b, "quiet");
+    assert_int_equal(dd_detect_alert_fanout(&f->d, &ev, record, &seen), DD_DETECT_OK);
+    make_event(&ev, &b, "deleted");
+    assert_int_equal(dd_detect_alert_fanout(&f->d, &ev, record, &seen), DD_DETECT_OK);
+    assert_int_equal(seen.count, 0);
+    assert_int_equal(dd_detect_alert_fanout(&f->d, &ev, NULL, &seen), DD_DETECT_BAD_PARAMETER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +442,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_detect_store_transaction_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_detect_bad_parameters, setup, teardown),
+        cmocka_unit_test(test_dd_detect_alert_topic_decision),
+        cmocka_unit_test_setup_teardown(test_dd_detect_alert_fanout_topic_then_subscriptions, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
