@@ -3,6 +3,7 @@
 
 #include "dd_alerts.h"
 #include "dd_api.h"
+#include "dd_ctlapi.h"
 #include "dd_db.h"
 #include "dd_engine.h"
 #include "dd_fs.h"
@@ -58,17 +59,11 @@ static const dd_db_migration_t SERVICE_MIGRATIONS[] = {
 #define HOLD_MAX_RETRY_MS 2000
 #define HOLD_LOG_EVERY_MS 30000
 
-/* Recent events for the status panel of `ddlocal up`. */
-#define FEED_SIZE 32
-#define FEED_TEXT 300
+/* Longest registry line of the status feed. */
+#define FEED_TEXT DD_CTLAPI_FEED_TEXT
 /* How long after the first broker connection a report identical to one stored
  * before the start is taken for a redelivery (dd_ingest.h). */
 #define REDELIVERY_GRACE_MS 30000
-
-typedef struct feed_item {
-    uint64_t seq;
-    char text[FEED_TEXT];
-} feed_item_t;
 
 struct dd_service {
     dd_service_config_t cfg;
@@ -96,8 +91,7 @@ struct dd_service {
     int64_t held_logged_mono_ms;
     uint64_t store_stalls; /* times the store stopped writing */
     char store_error[160];
-    feed_item_t feed[FEED_SIZE];
-    uint64_t feed_seq;
+    dd_ctlapi_t ctl;  /* /ddlocal/v1/: clock, status panel and its feed */
     sqlite3 *ckpt_db; /* the checkpointer's own connection */
     pthread_t ckpt_thread;
     pthread_mutex_t ckpt_lock;
@@ -111,23 +105,12 @@ struct dd_service {
     bool ckpt_stop;
 };
 
-static void iso_time(int64_t ms, char *buf, size_t len)
-{
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-
-    (void)gmtime_r(&secs, &tm);
-    (void)strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Appends a line to the status feed (lock held). */
 static void feed(dd_service_t *svc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void feed(dd_service_t *svc, const char *fmt, ...)
 {
-    /* Item seq k lives at k % FEED_SIZE, where the status endpoint reads it. */
-    uint64_t seq = svc->feed_seq + 1;
-    feed_item_t *item = &svc->feed[seq % FEED_SIZE];
+    char text[DD_CTLAPI_FEED_TEXT];
     char when[DD_LOG_STAMP_MAX];
     size_t n;
     va_list ap;
@@ -136,14 +119,13 @@ static void feed(dd_service_t *svc, const char *fmt, ...)
     if (dd_log_format_stamp(dd_clock_wall_ms(), &svc->p.clock, when, sizeof(when)) != DD_LOG_OK) {
         when[0] = '\0';
     }
-    n = (size_t)snprintf(item->text, sizeof(item->text), "%s  ", when);
+    n = (size_t)snprintf(text, sizeof(text), "%s  ", when);
     va_start(ap, fmt);
-    (void)vsnprintf(item->text + n, sizeof(item->text) - n, fmt, ap);
+    (void)vsnprintf(text + n, sizeof(text) - n, fmt, ap);
     va_end(ap);
     /* The log holds the feed too: with `up --no-status` it is where the events are read. */
-    DD_LOG_INFO("event: %s", n < sizeof(item->text) ? item->text + n : "");
-    item->seq = seq;
-    svc->feed_seq = seq;
+    DD_LOG_INFO("event: %s", n < sizeof(text) ? text + n : "");
+    (void)dd_ctlapi_feed(&svc->ctl, text);
 }
 
 static void pause_ms(int64_t ms)
@@ -285,148 +267,63 @@ static void thing_pushed(void *ctx, const char *thing)
     feed(svc, "registry: %s is in thing groups [%s]", thing, groups);
 }
 
-/* ---- ddlocal's own HTTP operations (/ddlocal/v1/...) ----------------------------------------- */
-
-static char *json_text(cJSON *obj)
-{
-    char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
-    char *out = text != NULL ? strdup(text) : NULL;
-
-    cJSON_free(text);
-    cJSON_Delete(obj);
-    return out;
-}
-
-static char *error_json(const char *message)
-{
-    cJSON *obj = cJSON_CreateObject();
-
-    (void)cJSON_AddStringToObject(obj, "message", message);
-    return json_text(obj);
-}
-
-static cJSON *clock_json(dd_service_t *svc)
-{
-    cJSON *obj = cJSON_CreateObject();
-    char spec[DD_CLOCK_SPEC_MAX];
-    char when[32];
-    int64_t now = dd_clock_now_ms(&svc->p.clock);
-
-    (void)dd_clock_format(&svc->p.clock, spec, sizeof(spec));
-    iso_time(now, when, sizeof(when));
-    (void)cJSON_AddStringToObject(obj, "mode",
-                                  svc->p.clock.mode == DD_CLOCK_MANUAL   ? "manual"
-                                  : svc->p.clock.mode == DD_CLOCK_SCALED ? "scaled"
-                                                                         : "real");
-    (void)cJSON_AddNumberToObject(obj, "pipelineTimeMs", (double)now);
-    (void)cJSON_AddStringToObject(obj, "pipelineTime", when);
-    (void)cJSON_AddStringToObject(obj, "spec", spec);
-    return obj;
-}
+/* ---- ddlocal's own HTTP operations (/ddlocal/v1/...: dd_ctlapi) ---------------------------- */
 
 static void tick(dd_service_t *svc);
 
-/* POST /ddlocal/v1/clock {"advanceSeconds":N}: moves a manual clock, closes windows, before answering. */
-static int advance_clock(dd_service_t *svc, const char *body, size_t body_len, char **response)
+/* POST /ddlocal/v1/clock moved the manual clock (lock held): evaluate before the answer. */
+static void ctl_advanced(void *ctx)
 {
-    cJSON *req = NULL;
-    const cJSON *secs;
-    int64_t delta;
+    dd_service_t *svc = ctx;
 
-    /* Strict like every API body: {"advanceSeconds":01} or a second advanceSeconds is refused. */
-    if (body != NULL) {
-        (void)dd_json_parse(body, body_len, 0, &req, NULL);
-    }
-    secs = cJSON_GetObjectItemCaseSensitive(req, "advanceSeconds");
-    if (!cJSON_IsNumber(secs) || secs->valuedouble < 0 || secs->valuedouble > 1e9) {
-        cJSON_Delete(req);
-        *response = error_json("Body must be {\"advanceSeconds\": N} with 0 <= N <= 1e9");
-        return 400;
-    }
-    delta = (int64_t)(secs->valuedouble * 1000.0 + 0.5);
-    cJSON_Delete(req);
-    pthread_mutex_lock(&svc->p.lock);
-    if (svc->p.clock.mode != DD_CLOCK_MANUAL) {
-        pthread_mutex_unlock(&svc->p.lock);
-        *response = error_json(
-            "The pipeline clock is not manual; start it with `ddlocal up --manual-clock`");
-        return 400;
-    }
-    (void)dd_clock_advance(&svc->p.clock, delta, NULL);
     /* The shim stamps metering with the same clock. */
     if (svc->mqtt != NULL && dd_svcmqtt_connected(svc->mqtt)) {
         (void)dd_regsync_clock(&svc->regsync, &svc->p, svc->mqtt);
     }
     tick(svc);
     svc->last_tick_mono_ms = dd_clock_mono_ms();
-    *response = json_text(clock_json(svc));
-    pthread_mutex_unlock(&svc->p.lock);
-    dd_svcmqtt_wake(svc->mqtt); /* send what the tick produced now */
-    return 200;
 }
 
-static char *status_text(dd_service_t *svc)
+static void ctl_wake(void *ctx)
 {
-    cJSON *obj = clock_json(svc);
-    cJSON *events = cJSON_CreateArray();
+    dd_service_t *svc = ctx;
+
+    dd_svcmqtt_wake(svc->mqtt); /* send what the tick produced now */
+}
+
+/* GET /ddlocal/v1/status (lock held). */
+static void ctl_counters(void *ctx, dd_ctlapi_counters_t *out)
+{
+    dd_service_t *svc = ctx;
     int64_t active = 0;
-    uint64_t i;
 
     (void)dd_store_active_violation_count(svc->p.store, &active);
-    (void)cJSON_AddBoolToObject(obj, "brokerConnected", dd_svcmqtt_connected(svc->mqtt));
-    (void)cJSON_AddNumberToObject(obj, "connectedClients",
-                                  (double)svc->ingest.stats.connected_things);
-    (void)cJSON_AddNumberToObject(obj, "reportsAccepted",
-                                  (double)svc->ingest.stats.reports_accepted);
-    (void)cJSON_AddNumberToObject(obj, "reportsRejected",
-                                  (double)svc->ingest.stats.reports_rejected);
-    (void)cJSON_AddNumberToObject(obj, "meteringBatches",
-                                  (double)svc->ingest.stats.metering_batches);
-    (void)cJSON_AddNumberToObject(obj, "activeViolations", (double)active);
-    (void)cJSON_AddNumberToObject(obj, "violationEvents", (double)svc->violation_events);
-    (void)cJSON_AddNumberToObject(obj, "alertsPublished", (double)svc->alerts_published);
-    (void)cJSON_AddNumberToObject(obj, "webhooksGivenUp", (double)svc->webhooks_given_up);
-    (void)cJSON_AddBoolToObject(obj, "storeWritable", svc->held_since_mono_ms == 0);
-    (void)cJSON_AddNumberToObject(obj, "messagesHeld", (double)svc->held_count);
-    (void)cJSON_AddNumberToObject(obj, "storeStalls", (double)svc->store_stalls);
-    if (svc->held_since_mono_ms != 0) {
-        (void)cJSON_AddStringToObject(obj, "storeError", svc->store_error);
-    }
-    for (i = svc->feed_seq > FEED_SIZE ? svc->feed_seq - FEED_SIZE + 1 : 1; i <= svc->feed_seq;
-         i++) {
-        const feed_item_t *item = &svc->feed[i % FEED_SIZE];
-        cJSON *e = cJSON_CreateObject();
-        (void)cJSON_AddNumberToObject(e, "seq", (double)item->seq);
-        (void)cJSON_AddStringToObject(e, "text", item->text);
-        (void)cJSON_AddItemToArray(events, e);
-    }
-    (void)cJSON_AddItemToObject(obj, "latestEvents", events);
-    return json_text(obj);
+    out->broker_connected = dd_svcmqtt_connected(svc->mqtt);
+    out->connected_clients = (uint64_t)svc->ingest.stats.connected_things;
+    out->reports_accepted = svc->ingest.stats.reports_accepted;
+    out->reports_rejected = svc->ingest.stats.reports_rejected;
+    out->metering_batches = svc->ingest.stats.metering_batches;
+    out->active_violations = active;
+    out->violation_events = svc->violation_events;
+    out->alerts_published = svc->alerts_published;
+    out->webhooks_given_up = svc->webhooks_given_up;
+    out->store_writable = svc->held_since_mono_ms == 0;
+    out->messages_held = svc->held_count;
+    out->store_stalls = svc->store_stalls;
+    out->store_error = svc->store_error;
 }
 
 static int hook_extension(void *ctx, const char *method, const char *path, const char *body,
                           size_t body_len, char **response)
 {
     dd_service_t *svc = ctx;
+    int status = 500;
 
-    if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "GET") == 0) {
-        pthread_mutex_lock(&svc->p.lock);
-        *response = json_text(clock_json(svc));
-        pthread_mutex_unlock(&svc->p.lock);
-        return 200;
+    if (dd_ctlapi_handle(&svc->ctl, method, path, body, body_len, &status, response) !=
+        DD_CTLAPI_OK) {
+        *response = NULL; /* out of memory: the API answers with its own error */
     }
-    if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "POST") == 0) {
-        return advance_clock(svc, body, body_len, response);
-    }
-    if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
-        pthread_mutex_lock(&svc->p.lock);
-        *response = status_text(svc);
-        pthread_mutex_unlock(&svc->p.lock);
-        return 200;
-    }
-    *response = error_json(
-        "ddlocal's own operations are GET /ddlocal/v1/status, GET and POST /ddlocal/v1/clock");
-    return 404;
+    return status;
 }
 
 /* ---- hooks the API calls with the lock held ------------------------------------------------ */
@@ -628,6 +525,12 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->p.registry_changed = hook_registry_changed;
     svc->p.defender_changed = hook_defender_changed;
     svc->p.extension = hook_extension;
+    svc->ctl.lock = &svc->p.lock;
+    svc->ctl.clock = &svc->p.clock;
+    svc->ctl.ctx = svc;
+    svc->ctl.advanced = ctl_advanced;
+    svc->ctl.counters = ctl_counters;
+    svc->ctl.wake = ctl_wake;
     svc->regsync.thing_pushed = thing_pushed;
     svc->regsync.thing_pushed_ctx = svc;
     return DD_SERVICE_OK;
