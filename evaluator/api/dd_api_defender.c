@@ -6,8 +6,8 @@
  * (app/dd_detect.h: every change goes to the store and the engine in one
  * store transaction) and maps its status to AWS's error; the dispatcher holds
  * the pipeline lock (API_LOCKED) and runs the defender_changed hook after a
- * change. Reads without a dd_detect counterpart (violations, metric values,
- * training summaries, lists) still read the store and engine directly.
+ * change. Reads go through dd_detect too; no handler here touches the store
+ * or the engine itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +35,12 @@ static void engine_error(api_ctx_t *ctx, dd_engine_status_t st)
     }
 }
 
-static void defs_of(const api_ctx_t *ctx, dd_metric_defs_t *defs)
+static void defs_of(api_ctx_t *ctx, dd_metric_defs_t *defs)
 {
-    memset(defs, 0, sizeof(*defs));
-    if (ctx->p->engine != NULL) {
-        dd_engine_defs(ctx->p->engine, defs);
-    }
+    dd_detect_t d;
+
+    dd_pipeline_detect(ctx->p, &d);
+    dd_detect_defs(&d, defs);
 }
 
 /* The application layer over the pipeline (the dispatcher holds the lock). */
@@ -50,6 +50,15 @@ static dd_detect_t detect_of(api_ctx_t *ctx)
 
     dd_pipeline_detect(ctx->p, &d);
     return d;
+}
+
+/* The store's status behind a dd_detect read, for finish_list(). */
+static dd_store_status_t read_status(dd_detect_status_t st, const dd_detect_error_t *err)
+{
+    if (st == DD_DETECT_OK) {
+        return DD_STORE_OK;
+    }
+    return st == DD_DETECT_BAD_PARAMETER ? DD_STORE_BAD_PARAMETER : err->store;
 }
 
 /* A dd_detect failure the handler has no more specific answer for. */
@@ -300,6 +309,8 @@ void api_list_security_profiles(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (!store_page(ctx, API_MAX_PAGE, &page, key)) {
@@ -320,7 +331,9 @@ void api_list_security_profiles(api_ctx_t *ctx)
     if ((out = list_start(ctx, "securityProfileIdentifiers", &sn.arr)) == NULL) {
         return;
     }
-    ss = dd_store_profile_list(ctx->p->store, metric, dimension, &page, store_name_cb, &sn, next);
+    ss = read_status(dd_detect_profile_list(&d, metric, dimension, &page, store_name_cb, &sn, next,
+                                            &err),
+                     &err);
     finish_list(ctx, out, sn.failed, ss, "Security profile", next);
 }
 
@@ -443,13 +456,16 @@ void api_list_targets_for_security_profile(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (name == NULL || !store_page(ctx, API_MAX_PAGE, &page, key) ||
         (out = list_start(ctx, "securityProfileTargets", &sn.arr)) == NULL) {
         return;
     }
-    ss = dd_store_targets_for_profile(ctx->p->store, name, &page, target_item_cb, &sn, next);
+    ss = read_status(dd_detect_profile_targets(&d, name, &page, target_item_cb, &sn, next, &err),
+                     &err);
     if (ss == DD_STORE_NOT_FOUND) {
         cJSON_Delete(out);
         profile_not_found(ctx, name);
@@ -495,13 +511,15 @@ static int child_group_cb(void *arg, const dd_registry_group_t *g)
 {
     child_groups_t *cg = arg;
     char arn[DD_ARN_MAX];
+    dd_detect_t d = detect_of(cg->ctx);
+    dd_detect_error_t err;
 
     if (dd_arn_format_target(&cg->ctx->p->arn, DD_ARN_TARGET_THING_GROUP, g->name, arn,
                              sizeof(arn)) != DD_NAMES_OK) {
         return 0;
     }
     cg->m->target = arn;
-    cg->status = dd_store_profiles_for_target(cg->ctx->p->store, arn, mapping_cb, cg->m);
+    cg->status = read_status(dd_detect_profiles_for_target(&d, arn, mapping_cb, cg->m, &err), &err);
     cg->m->target = NULL;
     return cg->status != DD_STORE_OK || cg->m->failed ? 1 : 0;
 }
@@ -514,6 +532,8 @@ void api_list_security_profiles_for_target(api_ctx_t *ctx)
     char key[DD_REST_TOKEN_KEY_MAX];
     dd_arn_target_t kind;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     bool recursive = false;
     long long offset = 0;
     int size;
@@ -543,7 +563,7 @@ void api_list_security_profiles_for_target(api_ctx_t *ctx)
         return;
     }
     m.target = arn;
-    ss = dd_store_profiles_for_target(ctx->p->store, arn, mapping_cb, &m);
+    ss = read_status(dd_detect_profiles_for_target(&d, arn, mapping_cb, &m, &err), &err);
     if (ss == DD_STORE_OK && !m.failed && recursive && kind == DD_ARN_TARGET_THING_GROUP) {
         child_groups_t cg = {ctx, &m, DD_STORE_OK};
         dd_registry_page_t all = {NULL, 0};
@@ -715,6 +735,8 @@ void api_list_active_violations(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (!store_page(ctx, API_MAX_PAGE, &page, key) || !violation_filter(ctx, &f)) {
@@ -722,7 +744,7 @@ void api_list_active_violations(api_ctx_t *ctx)
     }
     if (f.profile != NULL) {
         dd_profile_t profile;
-        ss = dd_store_profile_get(ctx->p->store, f.profile, &profile);
+        ss = read_status(dd_detect_profile_get(&d, f.profile, &profile, &err), &err);
         if (ss == DD_STORE_NOT_FOUND) {
             profile_not_found(ctx, f.profile);
             return;
@@ -734,7 +756,7 @@ void api_list_active_violations(api_ctx_t *ctx)
     if ((out = list_start(ctx, "activeViolations", &io.arr)) == NULL) {
         return;
     }
-    ss = dd_store_active_violations(ctx->p->store, &f, &page, item_cb, &io, next);
+    ss = read_status(dd_detect_active_violations(&d, &f, &page, item_cb, &io, next, &err), &err);
     finish_list(ctx, out, io.failed, ss, "Violations", next);
 }
 
@@ -746,6 +768,8 @@ void api_list_violation_events(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     int64_t start = 0;
     int64_t end = 0;
     cJSON *out;
@@ -767,7 +791,7 @@ void api_list_violation_events(api_ctx_t *ctx)
     if ((out = list_start(ctx, "violationEvents", &io.arr)) == NULL) {
         return;
     }
-    ss = dd_store_violation_events(ctx->p->store, &f, &page, item_cb, &io, next);
+    ss = read_status(dd_detect_violation_events(&d, &f, &page, item_cb, &io, next, &err), &err);
     finish_list(ctx, out, io.failed, ss, "Violations", next);
 }
 
@@ -848,6 +872,8 @@ void api_list_metric_values(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t app = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (!store_page(ctx, API_MAX_PAGE, &page, key)) {
@@ -873,8 +899,9 @@ void api_list_metric_values(api_ctx_t *ctx)
     if ((out = list_start(ctx, "metricDatumList", &d.arr)) == NULL) {
         return;
     }
-    ss = dd_store_metric_values(ctx->p->store, thing, metric, dimension, start, end > 0 ? end : 1,
-                                &page, datum_cb, &d, next);
+    ss = read_status(dd_detect_metric_values(&app, thing, metric, dimension, start,
+                                             end > 0 ? end : 1, &page, datum_cb, &d, next, &err),
+                     &err);
     finish_list(ctx, out, d.failed, ss, "Metric values", next);
 }
 
@@ -914,7 +941,9 @@ void api_get_behavior_model_training_summaries(api_ctx_t *ctx)
     int size;
     int total;
     int i;
-    dd_engine_status_t es = DD_ENGINE_OK;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
+    dd_detect_status_t st;
     cJSON *out;
     cJSON *arr;
 
@@ -935,17 +964,15 @@ void api_get_behavior_model_training_summaries(api_ctx_t *ctx)
         api_no_memory(ctx);
         return;
     }
-    if (ctx->p->engine != NULL) {
-        es = dd_engine_training_summaries(ctx->p->engine, profile, summary_cb, &sm);
-    }
-    if (es == DD_ENGINE_NOT_FOUND) {
+    st = dd_detect_training_summaries(&d, profile, summary_cb, &sm, &err);
+    if (st == DD_DETECT_NOT_FOUND) {
         cJSON_Delete(sm.all);
         profile_not_found(ctx, profile != NULL ? profile : "");
         return;
     }
-    if (es != DD_ENGINE_OK || sm.failed) {
+    if (st != DD_DETECT_OK || sm.failed) {
         cJSON_Delete(sm.all);
-        engine_error(ctx, es != DD_ENGINE_OK ? es : DD_ENGINE_NO_MEMORY);
+        engine_error(ctx, st == DD_DETECT_ENGINE_ERROR ? err.engine : DD_ENGINE_NO_MEMORY);
         return;
     }
     out = cJSON_CreateObject();
@@ -1118,13 +1145,15 @@ void api_list_custom_metrics(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (!store_page(ctx, API_MAX_PAGE, &page, key) ||
         (out = list_start(ctx, "metricNames", &sn.arr)) == NULL) {
         return;
     }
-    ss = dd_store_custom_metric_list(ctx->p->store, &page, store_name_cb, &sn, next);
+    ss = read_status(dd_detect_custom_metric_list(&d, &page, store_name_cb, &sn, next, &err), &err);
     finish_list(ctx, out, sn.failed, ss, "Custom metric", next);
 }
 
@@ -1343,13 +1372,15 @@ void api_list_dimensions(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (!store_page(ctx, API_MAX_PAGE, &page, key) ||
         (out = list_start(ctx, "dimensionNames", &sn.arr)) == NULL) {
         return;
     }
-    ss = dd_store_dimension_list(ctx->p->store, &page, store_name_cb, &sn, next);
+    ss = read_status(dd_detect_dimension_list(&d, &page, store_name_cb, &sn, next, &err), &err);
     finish_list(ctx, out, sn.failed, ss, "Dimension", next);
 }
 

@@ -94,14 +94,6 @@ int64_t dd_detect_now_ms(const dd_detect_t *d)
 
 /* ---- security profiles ------------------------------------------------------------------ */
 
-static void defs_of(const dd_detect_t *d, dd_metric_defs_t *defs)
-{
-    memset(defs, 0, sizeof(*defs));
-    if (d->engine != NULL) {
-        dd_engine_defs(d->engine, defs);
-    }
-}
-
 /* Pushes a stored profile (with its targets) into the engine. */
 static dd_detect_status_t engine_put(const dd_detect_t *d, const dd_profile_t *profile,
                                      dd_detect_error_t *err)
@@ -145,7 +137,7 @@ dd_detect_status_t dd_detect_profile_create(const dd_detect_t *d, const char *na
     memset(&perr, 0, sizeof(perr));
     ps = dd_profile_parse(doc, len, name, &profile, &perr);
     if (ps == DD_PROFILE_OK) {
-        defs_of(d, &defs);
+        dd_detect_defs(d, &defs);
         ps = dd_profile_validate(&profile, &defs, &d->arn, &perr);
     }
     if (ps != DD_PROFILE_OK) {
@@ -182,7 +174,7 @@ static dd_detect_status_t merged_update(const dd_detect_t *d, const dd_profile_t
         dd_profile_free(&patch);
     }
     if (ps == DD_PROFILE_OK) {
-        defs_of(d, &defs);
+        dd_detect_defs(d, &defs);
         ps = dd_profile_validate(merged, &defs, &d->arn, &perr);
     }
     if (ps != DD_PROFILE_OK) {
@@ -560,6 +552,174 @@ dd_detect_status_t dd_detect_dimension_get(const dd_detect_t *d, const char *nam
     }
     ss = dd_store_dimension_get(d->store, name, def);
     return ss == DD_STORE_OK ? DD_DETECT_OK : store_failed(err, ss);
+}
+
+/* ---- reads ------------------------------------------------------------------------------------- */
+
+/* The status of a read: OK, or what the store said. */
+static dd_detect_status_t read_status(dd_store_status_t ss, dd_detect_error_t *err)
+{
+    return ss == DD_STORE_OK ? DD_DETECT_OK : store_failed(err, ss);
+}
+
+/* Points *err at @p local when the caller passed none, clears it, checks the view. */
+static bool read_args(const dd_detect_t *d, dd_detect_error_t **err, dd_detect_error_t *local)
+{
+    if (*err == NULL) {
+        *err = local;
+    }
+    error_init(*err);
+    return view_ok(d);
+}
+
+dd_detect_status_t dd_detect_profile_list(const dd_detect_t *d, const char *metric,
+                                          const char *dimension, const dd_store_page_t *page,
+                                          int (*fn)(void *ctx, const char *name), void *ctx,
+                                          char next_token[DD_STORE_TOKEN_MAX],
+                                          dd_detect_error_t *err)
+{
+    dd_detect_error_t local;
+
+    if (!read_args(d, &err, &local)) {
+        return DD_DETECT_BAD_PARAMETER;
+    }
+    return read_status(dd_store_profile_list(d->store, metric, dimension, page, fn, ctx,
+                                             next_token),
+                       err);
+}
+
+dd_detect_status_t dd_detect_profile_targets(const dd_detect_t *d, const char *profile,
+                                             const dd_store_page_t *page,
+                                             int (*fn)(void *ctx, const char *arn), void *ctx,
+                                             char next_token[DD_STORE_TOKEN_MAX],
+                                             dd_detect_error_t *err)
+{
+    dd_detect_error_t local;
+
+    if (!read_args(d, &err, &local)) {
+        return DD_DETECT_BAD_PARAMETER;
+    }
+    return read_status(dd_store_targets_for_profile(d->store, profile, page, fn, ctx, next_token),
+                       err);
+}
+
+dd_detect_status_t dd_detect_profiles_for_target(const dd_detect_t *d, const char *target_arn,
+                                                 int (*fn)(void *ctx, const char *profile),
+                                                 void *ctx, dd_detect_error_t *err)
+{
+    dd_detect_error_t local;
+
+    if (!read_args(d, &err, &local)) {
+        return DD_DETECT_BAD_PARAMETER;
+    }
+    return read_status(dd_store_profiles_for_target(d->store, target_arn, fn, ctx), err);
+}
+
+dd_detect_status_t dd_detect_custom_metric_list(const dd_detect_t *d, const dd_store_page_t *page,
+                                                int (*fn)(void *ctx, const char *name), void *ctx,
+                                                char next_token[DD_STORE_TOKEN_MAX],
+                                                dd_detect_error_t *err)
+{
+    dd_detect_error_t local;
+
+    if (!read_args(d, &err, &local)) {
+        return DD_DETECT_BAD_PARAMETER;
+    }
+    return read_status(dd_store_custom_metric_list(d->store, page, fn, ctx, next_token), err);
+}
+
+dd_detect_status_t dd_detect_dimension_list(const dd_detect_t *d, const dd_store_page_t *page,
+                                            int (*fn)(void *ctx, const char *name), void *ctx,
+                                            char next_token[DD_STORE_TOKEN_MAX],
+                                            dd_detect_error_t *err)
+{
+    dd_detect_error_t local;
+
+    if (!read_args(d, &err, &local)) {
+        return DD_DETECT_BAD_PARAMETER;
+    }
+    return read_status(dd_store_dimension_list(d->store, page, fn, ctx, next_token), err);
+}
+
+dd_detect_status_t dd_detect_active_violations(const dd_detect_t *d,
+                                               const dd_store_violation_filter_t *filter,
+                                               const dd_store_page_t *page,
+                                               int (*fn)(void *ctx, const cJSON *item), void *ctx,
+                                               char next_token[DD_STORE_TOKEN_MAX],
+                                               dd_detect_error_t *err)
+{
+    dd_detect_error_t local;
+
+    if (!read_args(d, &err, &local)) {
+        return DD_DETECT_BAD_PARAMETER;
+    }
+    return read_status(dd_store_active_violations(d->store, filter, page, fn, ctx, next_token),
+                       err);
+}
+
+dd_detect_status_t dd_detect_violation_events(const dd_detect_t *d,
+                                              const dd_store_violation_filter_t *filter,
+                                              const dd_store_page_t *page,
+                                              int (*fn)(void *ctx, const cJSON *item), void *ctx,
+                                              char next_token[DD_STORE_TOKEN_MAX],
+                                              dd_detect_error_t *err)
+{
+    dd_detect_error_t local;
+
+    if (!read_args(d, &err, &local)) {
+        return DD_DETECT_BAD_PARAMETER;
+    }
+    return read_status(dd_store_violation_events(d->store, filter, page, fn, ctx, next_token), err);
+}
+
+dd_detect_status_t dd_detect_metric_values(const dd_detect_t *d, const char *thing,
+                                           const char *metric, const char *dimension,
+                                           int64_t start_ms, int64_t end_ms,
+                                           const dd_store_page_t *page,
+                                           int (*fn)(void *ctx, int64_t time_ms, const char *value),
+                                           void *ctx, char next_token[DD_STORE_TOKEN_MAX],
+                                           dd_detect_error_t *err)
+{
+    dd_detect_error_t local;
+
+    if (!read_args(d, &err, &local)) {
+        return DD_DETECT_BAD_PARAMETER;
+    }
+    return read_status(dd_store_metric_values(d->store, thing, metric, dimension, start_ms, end_ms,
+                                              page, fn, ctx, next_token),
+                       err);
+}
+
+dd_detect_status_t dd_detect_training_summaries(const dd_detect_t *d, const char *profile,
+                                                int (*fn)(void *ctx,
+                                                          const dd_training_summary_t *s),
+                                                void *ctx, dd_detect_error_t *err)
+{
+    dd_detect_error_t local;
+    dd_engine_status_t es;
+
+    if (!read_args(d, &err, &local) || fn == NULL) {
+        return DD_DETECT_BAD_PARAMETER;
+    }
+    if (d->engine == NULL) {
+        return DD_DETECT_OK;
+    }
+    es = dd_engine_training_summaries(d->engine, profile, fn, ctx);
+    if (es == DD_ENGINE_NOT_FOUND) {
+        return DD_DETECT_NOT_FOUND;
+    }
+    return es == DD_ENGINE_OK ? DD_DETECT_OK : engine_failed(err, es);
+}
+
+void dd_detect_defs(const dd_detect_t *d, dd_metric_defs_t *defs)
+{
+    if (defs == NULL) {
+        return;
+    }
+    memset(defs, 0, sizeof(*defs));
+    if (d != NULL && d->engine != NULL) {
+        dd_engine_defs(d->engine, defs);
+    }
 }
 
 /* ---- alert fan-out ------------------------------------------------------------------------------ */

@@ -237,6 +237,88 @@ dd_detect_status_t dd_detect_dimension_delete(const dd_detect_t *d, const char *
 dd_detect_status_t dd_detect_dimension_get(const dd_detect_t *d, const char *name,
                                            dd_dimension_def_t *def, dd_detect_error_t *err);
 
+/* ---- reads (store and engine, no transaction) -------------------------------------------------- */
+
+/*
+ * The lists below pass the store's pages through: @p page and @p next_token
+ * as in dd_store.h, @p fn called per item (non-zero stops). Each returns
+ * DD_DETECT_OK, DD_DETECT_BAD_PARAMETER or a store-derived status with
+ * err->store set (DD_DETECT_STORE_ERROR for a bad token: DD_STORE_BAD_TOKEN).
+ */
+
+/** @brief ListSecurityProfiles, optionally only those using @p metric or @p dimension. */
+dd_detect_status_t dd_detect_profile_list(const dd_detect_t *d, const char *metric,
+                                          const char *dimension, const dd_store_page_t *page,
+                                          int (*fn)(void *ctx, const char *name), void *ctx,
+                                          char next_token[DD_STORE_TOKEN_MAX],
+                                          dd_detect_error_t *err);
+
+/** @brief ListTargetsForSecurityProfile: the target ARNs of a profile, in attach order. */
+dd_detect_status_t dd_detect_profile_targets(const dd_detect_t *d, const char *profile,
+                                             const dd_store_page_t *page,
+                                             int (*fn)(void *ctx, const char *arn), void *ctx,
+                                             char next_token[DD_STORE_TOKEN_MAX],
+                                             dd_detect_error_t *err);
+
+/** @brief Profiles attached to exactly @p target_arn, in name order (no paging). */
+dd_detect_status_t dd_detect_profiles_for_target(const dd_detect_t *d, const char *target_arn,
+                                                 int (*fn)(void *ctx, const char *profile),
+                                                 void *ctx, dd_detect_error_t *err);
+
+/** @brief ListCustomMetrics. */
+dd_detect_status_t dd_detect_custom_metric_list(const dd_detect_t *d, const dd_store_page_t *page,
+                                                int (*fn)(void *ctx, const char *name), void *ctx,
+                                                char next_token[DD_STORE_TOKEN_MAX],
+                                                dd_detect_error_t *err);
+
+/** @brief ListDimensions. */
+dd_detect_status_t dd_detect_dimension_list(const dd_detect_t *d, const dd_store_page_t *page,
+                                            int (*fn)(void *ctx, const char *name), void *ctx,
+                                            char next_token[DD_STORE_TOKEN_MAX],
+                                            dd_detect_error_t *err);
+
+/** @brief ListActiveViolations (items as the store renders them). */
+dd_detect_status_t dd_detect_active_violations(const dd_detect_t *d,
+                                               const dd_store_violation_filter_t *filter,
+                                               const dd_store_page_t *page,
+                                               int (*fn)(void *ctx, const cJSON *item), void *ctx,
+                                               char next_token[DD_STORE_TOKEN_MAX],
+                                               dd_detect_error_t *err);
+
+/** @brief ListViolationEvents (items as the store renders them). */
+dd_detect_status_t dd_detect_violation_events(const dd_detect_t *d,
+                                              const dd_store_violation_filter_t *filter,
+                                              const dd_store_page_t *page,
+                                              int (*fn)(void *ctx, const cJSON *item), void *ctx,
+                                              char next_token[DD_STORE_TOKEN_MAX],
+                                              dd_detect_error_t *err);
+
+/** @brief ListMetricValues: retained values of a thing's metric in [start_ms, end_ms). */
+dd_detect_status_t dd_detect_metric_values(const dd_detect_t *d, const char *thing,
+                                           const char *metric, const char *dimension,
+                                           int64_t start_ms, int64_t end_ms,
+                                           const dd_store_page_t *page,
+                                           int (*fn)(void *ctx, int64_t time_ms, const char *value),
+                                           void *ctx, char next_token[DD_STORE_TOKEN_MAX],
+                                           dd_detect_error_t *err);
+
+/**
+ * @brief GetBehaviorModelTrainingSummaries from the engine (nothing without one).
+ * @param[in] profile NULL for every profile.
+ * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_NOT_FOUND (no such
+ *         profile) or DD_DETECT_ENGINE_ERROR.
+ */
+dd_detect_status_t dd_detect_training_summaries(const dd_detect_t *d, const char *profile,
+                                                int (*fn)(void *ctx,
+                                                          const dd_training_summary_t *s),
+                                                void *ctx, dd_detect_error_t *err);
+
+/**
+ * @brief The custom metrics and dimensions a profile is validated against
+ *        (the engine's; none without one). Borrowed until the next change.
+ */
+void dd_detect_defs(const dd_detect_t *d, dd_metric_defs_t *defs);
+
 /* ---- alert fan-out ---------------------------------------------------------------------------- */
 
 /** Kinds of alert targets. */

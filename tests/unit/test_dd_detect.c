@@ -296,6 +296,52 @@ static void test_dd_detect_bad_parameters(void **state)
     assert_string_equal(dd_detect_strerror(DD_DETECT_IN_USE), "still used by a security profile");
 }
 
+static int count_name(void *ctx, const char *name)
+{
+    (void)name;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_dd_detect_reads(void **state)
+{
+    fixture_t *f = *state;
+    dd_detect_error_t err;
+    dd_store_page_t page = {"", 25};
+    char next[DD_STORE_TOKEN_MAX] = "";
+    dd_metric_defs_t defs;
+    dd_custom_metric_def_t def;
+    int n = 0;
+
+    assert_int_equal(create(f, "a", PROFILE, NULL), DD_DETECT_OK);
+    assert_int_equal(create(f, "b", PROFILE, NULL), DD_DETECT_OK);
+    assert_int_equal(dd_detect_profile_target(&f->d, "b", ALL_THINGS, true, NULL), DD_DETECT_OK);
+    assert_int_equal(dd_detect_profile_list(&f->d, NULL, NULL, &page, count_name, &n, next, &err),
+                     DD_DETECT_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(next, "");
+    n = 0;
+    assert_int_equal(dd_detect_profiles_for_target(&f->d, ALL_THINGS, count_name, &n, &err),
+                     DD_DETECT_OK);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(dd_detect_profile_targets(&f->d, "b", &page, count_name, &n, next, &err),
+                     DD_DETECT_OK);
+    assert_int_equal(n, 1);
+    /* A token the store never gave: its status comes through. */
+    page.token = "garbage";
+    assert_int_equal(dd_detect_custom_metric_list(&f->d, &page, count_name, &n, next, &err),
+                     DD_DETECT_STORE_ERROR);
+    assert_int_equal(err.store, DD_STORE_BAD_TOKEN);
+    memset(&def, 0, sizeof(def));
+    (void)snprintf(def.name, sizeof(def.name), "cpu");
+    assert_int_equal(dd_detect_custom_metric_create(&f->d, &def, NULL), DD_DETECT_OK);
+    dd_detect_defs(&f->d, &defs);
+    assert_int_equal(defs.custom_count, 1);
+    assert_int_equal(dd_detect_training_summaries(&f->d, "none", NULL, NULL, &err),
+                     DD_DETECT_BAD_PARAMETER);
+}
+
 static const char *ALERT_PROFILE =
     "{\"alertTargets\":{\"SNS\":{\"alertTargetArn\":"
     "\"arn:aws:sns:us-east-1:123456789012:DeviceDefenderAlerts\","
@@ -442,6 +488,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_detect_store_transaction_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_detect_bad_parameters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_detect_reads, setup, teardown),
         cmocka_unit_test(test_dd_detect_alert_topic_decision),
         cmocka_unit_test_setup_teardown(test_dd_detect_alert_fanout_topic_then_subscriptions, setup,
                                         teardown),
