@@ -6,8 +6,8 @@
  * (app/dd_detect.h: every change goes to the store and the engine in one
  * store transaction) and maps its status to AWS's error; the dispatcher holds
  * the pipeline lock (API_LOCKED) and runs the defender_changed hook after a
- * change. Reads go through dd_detect too; no handler here touches the store
- * or the engine itself.
+ * change. Reads go through dd_detect too, except the two violation lists,
+ * which still read the store (its violation rows are being reshaped).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -756,7 +756,7 @@ void api_list_active_violations(api_ctx_t *ctx)
     if ((out = list_start(ctx, "activeViolations", &io.arr)) == NULL) {
         return;
     }
-    ss = read_status(dd_detect_active_violations(&d, &f, &page, item_cb, &io, next, &err), &err);
+    ss = dd_store_active_violations(ctx->p->store, &f, &page, item_cb, &io, next);
     finish_list(ctx, out, io.failed, ss, "Violations", next);
 }
 
@@ -768,8 +768,6 @@ void api_list_violation_events(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
-    dd_detect_t d = detect_of(ctx);
-    dd_detect_error_t err;
     int64_t start = 0;
     int64_t end = 0;
     cJSON *out;
@@ -791,7 +789,7 @@ void api_list_violation_events(api_ctx_t *ctx)
     if ((out = list_start(ctx, "violationEvents", &io.arr)) == NULL) {
         return;
     }
-    ss = read_status(dd_detect_violation_events(&d, &f, &page, item_cb, &io, next, &err), &err);
+    ss = dd_store_violation_events(ctx->p->store, &f, &page, item_cb, &io, next);
     finish_list(ctx, out, io.failed, ss, "Violations", next);
 }
 

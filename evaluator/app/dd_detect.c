@@ -641,37 +641,6 @@ dd_detect_status_t dd_detect_dimension_list(const dd_detect_t *d, const dd_store
     return read_status(dd_store_dimension_list(d->store, page, fn, ctx, next_token), err);
 }
 
-dd_detect_status_t dd_detect_active_violations(const dd_detect_t *d,
-                                               const dd_store_violation_filter_t *filter,
-                                               const dd_store_page_t *page,
-                                               int (*fn)(void *ctx, const cJSON *item), void *ctx,
-                                               char next_token[DD_STORE_TOKEN_MAX],
-                                               dd_detect_error_t *err)
-{
-    dd_detect_error_t local;
-
-    if (!read_args(d, &err, &local)) {
-        return DD_DETECT_BAD_PARAMETER;
-    }
-    return read_status(dd_store_active_violations(d->store, filter, page, fn, ctx, next_token),
-                       err);
-}
-
-dd_detect_status_t dd_detect_violation_events(const dd_detect_t *d,
-                                              const dd_store_violation_filter_t *filter,
-                                              const dd_store_page_t *page,
-                                              int (*fn)(void *ctx, const cJSON *item), void *ctx,
-                                              char next_token[DD_STORE_TOKEN_MAX],
-                                              dd_detect_error_t *err)
-{
-    dd_detect_error_t local;
-
-    if (!read_args(d, &err, &local)) {
-        return DD_DETECT_BAD_PARAMETER;
-    }
-    return read_status(dd_store_violation_events(d->store, filter, page, fn, ctx, next_token), err);
-}
-
 dd_detect_status_t dd_detect_metric_values(const dd_detect_t *d, const char *thing,
                                            const char *metric, const char *dimension,
                                            int64_t start_ms, int64_t end_ms,

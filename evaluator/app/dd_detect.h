@@ -244,6 +244,8 @@ dd_detect_status_t dd_detect_dimension_get(const dd_detect_t *d, const char *nam
  * as in dd_store.h, @p fn called per item (non-zero stops). Each returns
  * DD_DETECT_OK, DD_DETECT_BAD_PARAMETER or a store-derived status with
  * err->store set (DD_DETECT_STORE_ERROR for a bad token: DD_STORE_BAD_TOKEN).
+ * (ListActiveViolations and ListViolationEvents still read the store
+ * directly: the store's violation rows are being reshaped separately.)
  */
 
 /** @brief ListSecurityProfiles, optionally only those using @p metric or @p dimension. */
@@ -276,22 +278,6 @@ dd_detect_status_t dd_detect_dimension_list(const dd_detect_t *d, const dd_store
                                             int (*fn)(void *ctx, const char *name), void *ctx,
                                             char next_token[DD_STORE_TOKEN_MAX],
                                             dd_detect_error_t *err);
-
-/** @brief ListActiveViolations (items as the store renders them). */
-dd_detect_status_t dd_detect_active_violations(const dd_detect_t *d,
-                                               const dd_store_violation_filter_t *filter,
-                                               const dd_store_page_t *page,
-                                               int (*fn)(void *ctx, const cJSON *item), void *ctx,
-                                               char next_token[DD_STORE_TOKEN_MAX],
-                                               dd_detect_error_t *err);
-
-/** @brief ListViolationEvents (items as the store renders them). */
-dd_detect_status_t dd_detect_violation_events(const dd_detect_t *d,
-                                              const dd_store_violation_filter_t *filter,
-                                              const dd_store_page_t *page,
-                                              int (*fn)(void *ctx, const cJSON *item), void *ctx,
-                                              char next_token[DD_STORE_TOKEN_MAX],
-                                              dd_detect_error_t *err);
 
 /** @brief ListMetricValues: retained values of a thing's metric in [start_ms, end_ms). */
 dd_detect_status_t dd_detect_metric_values(const dd_detect_t *d, const char *thing,
