@@ -121,7 +121,7 @@ static dd_detect_status_t profile_refused(dd_profile_status_t ps, const dd_profi
 dd_detect_status_t dd_detect_profile_create(const dd_detect_t *d, const char *name, const char *doc,
                                             size_t len, dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_profile_t profile;
     dd_profile_error_t perr;
     dd_profile_status_t ps;
@@ -188,7 +188,7 @@ dd_detect_status_t dd_detect_profile_update(const dd_detect_t *d, const char *na
                                             size_t len, int64_t expected_version,
                                             dd_profile_t *stored, dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_profile_t current;
     dd_profile_t merged;
     dd_store_status_t ss;
@@ -235,7 +235,7 @@ dd_detect_status_t dd_detect_profile_update(const dd_detect_t *d, const char *na
 dd_detect_status_t dd_detect_profile_delete(const dd_detect_t *d, const char *name,
                                             int64_t expected_version, dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_store_status_t ss;
     dd_engine_status_t es = DD_ENGINE_OK;
     dd_detect_status_t status;
@@ -266,7 +266,7 @@ dd_detect_status_t dd_detect_profile_delete(const dd_detect_t *d, const char *na
 dd_detect_status_t dd_detect_profile_get(const dd_detect_t *d, const char *name,
                                          dd_profile_t *profile, dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_store_status_t ss;
 
     err = err != NULL ? err : &local;
@@ -282,7 +282,7 @@ dd_detect_status_t dd_detect_profile_target(const dd_detect_t *d, const char *na
                                             const char *target_arn, bool attach,
                                             dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_profile_t profile;
     dd_store_status_t ss;
     dd_detect_status_t status;
@@ -315,7 +315,7 @@ dd_detect_status_t dd_detect_set_verification(const dd_detect_t *d, const char *
                                               dd_verification_t state, const char *description,
                                               dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_store_status_t ss;
     dd_detect_status_t status;
 
@@ -348,7 +348,7 @@ dd_detect_status_t dd_detect_set_verification(const dd_detect_t *d, const char *
 dd_detect_status_t dd_detect_custom_metric_create(const dd_detect_t *d, dd_custom_metric_def_t *def,
                                                   dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_store_status_t ss;
     dd_engine_status_t es = DD_ENGINE_OK;
     dd_detect_status_t status;
@@ -379,7 +379,7 @@ dd_detect_status_t dd_detect_custom_metric_update(const dd_detect_t *d, const ch
                                                   dd_custom_metric_def_t *def,
                                                   dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_store_status_t ss;
     dd_engine_status_t es = DD_ENGINE_OK;
     dd_detect_status_t status;
@@ -406,7 +406,7 @@ dd_detect_status_t dd_detect_custom_metric_update(const dd_detect_t *d, const ch
 dd_detect_status_t dd_detect_custom_metric_delete(const dd_detect_t *d, const char *name,
                                                   dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_store_status_t ss;
     dd_engine_status_t es = DD_ENGINE_OK;
     dd_detect_status_t status;
@@ -436,7 +436,7 @@ dd_detect_status_t dd_detect_custom_metric_delete(const dd_detect_t *d, const ch
 dd_detect_status_t dd_detect_custom_metric_get(const dd_detect_t *d, const char *name,
                                                dd_custom_metric_def_t *def, dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_store_status_t ss;
 
     err = err != NULL ? err : &local;
@@ -453,7 +453,7 @@ dd_detect_status_t dd_detect_custom_metric_get(const dd_detect_t *d, const char 
 dd_detect_status_t dd_detect_dimension_create(const dd_detect_t *d, dd_dimension_def_t *def,
                                               dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_store_status_t ss;
     dd_engine_status_t es = DD_ENGINE_OK;
     dd_detect_status_t status;
@@ -482,7 +482,7 @@ dd_detect_status_t dd_detect_dimension_create(const dd_detect_t *d, dd_dimension
 dd_detect_status_t dd_detect_dimension_update(const dd_detect_t *d, dd_dimension_def_t *def,
                                               dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_store_status_t ss;
     dd_engine_status_t es = DD_ENGINE_OK;
     dd_detect_status_t status;
@@ -512,7 +512,7 @@ dd_detect_status_t dd_detect_dimension_update(const dd_detect_t *d, dd_dimension
 dd_detect_status_t dd_detect_dimension_delete(const dd_detect_t *d, const char *name,
                                               dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_store_status_t ss;
     dd_engine_status_t es = DD_ENGINE_OK;
     dd_detect_status_t status;
@@ -542,7 +542,7 @@ dd_detect_status_t dd_detect_dimension_delete(const dd_detect_t *d, const char *
 dd_detect_status_t dd_detect_dimension_get(const dd_detect_t *d, const char *name,
                                            dd_dimension_def_t *def, dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_store_status_t ss;
 
     err = err != NULL ? err : &local;
@@ -578,7 +578,7 @@ dd_detect_status_t dd_detect_profile_list(const dd_detect_t *d, const char *metr
                                           char next_token[DD_STORE_TOKEN_MAX],
                                           dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
 
     if (!read_args(d, &err, &local)) {
         return DD_DETECT_BAD_PARAMETER;
@@ -594,7 +594,7 @@ dd_detect_status_t dd_detect_profile_targets(const dd_detect_t *d, const char *p
                                              char next_token[DD_STORE_TOKEN_MAX],
                                              dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
 
     if (!read_args(d, &err, &local)) {
         return DD_DETECT_BAD_PARAMETER;
@@ -607,7 +607,7 @@ dd_detect_status_t dd_detect_profiles_for_target(const dd_detect_t *d, const cha
                                                  int (*fn)(void *ctx, const char *profile),
                                                  void *ctx, dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
 
     if (!read_args(d, &err, &local)) {
         return DD_DETECT_BAD_PARAMETER;
@@ -620,7 +620,7 @@ dd_detect_status_t dd_detect_custom_metric_list(const dd_detect_t *d, const dd_s
                                                 char next_token[DD_STORE_TOKEN_MAX],
                                                 dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
 
     if (!read_args(d, &err, &local)) {
         return DD_DETECT_BAD_PARAMETER;
@@ -633,7 +633,7 @@ dd_detect_status_t dd_detect_dimension_list(const dd_detect_t *d, const dd_store
                                             char next_token[DD_STORE_TOKEN_MAX],
                                             dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
 
     if (!read_args(d, &err, &local)) {
         return DD_DETECT_BAD_PARAMETER;
@@ -649,7 +649,7 @@ dd_detect_status_t dd_detect_metric_values(const dd_detect_t *d, const char *thi
                                            void *ctx, char next_token[DD_STORE_TOKEN_MAX],
                                            dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
 
     if (!read_args(d, &err, &local)) {
         return DD_DETECT_BAD_PARAMETER;
@@ -664,7 +664,7 @@ dd_detect_status_t dd_detect_training_summaries(const dd_detect_t *d, const char
                                                           const dd_training_summary_t *s),
                                                 void *ctx, dd_detect_error_t *err)
 {
-    dd_detect_error_t local;
+    dd_detect_error_t local = {0};
     dd_engine_status_t es;
 
     if (!read_args(d, &err, &local) || fn == NULL) {
