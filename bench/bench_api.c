@@ -23,6 +23,7 @@
 #include "dd_api.h"
 #include "dd_db.h"
 #include "dd_engine.h"
+#include "dd_pipeline.h"
 #include "dd_report.h"
 #include "dd_store.h"
 
@@ -110,7 +111,6 @@ static double pct(double *v, size_t n, double p)
 typedef struct bench {
     char dir[64];
     dd_pipeline_t p;
-    dd_engine_sink_t sink;
     dd_api_t *api;
     uint16_t port;
 } bench_t;
@@ -122,25 +122,17 @@ static void noop(void *ctx)
 
 static int open_pipeline(bench_t *b)
 {
-    char path[128];
+    dd_pipeline_config_t cfg;
 
     (void)snprintf(b->dir, sizeof(b->dir), "/tmp/bench_api_XXXXXX");
     if (mkdtemp(b->dir) == NULL) {
         return -1;
     }
-    (void)snprintf(path, sizeof(path), "%s/%s", b->dir, DD_DB_FILE_NAME);
-    (void)pthread_mutex_init(&b->p.lock, NULL);
-    (void)dd_clock_init_manual(&b->p.clock, 1700000000000LL);
-    dd_arn_ctx_default(&b->p.arn);
-    (void)snprintf(b->p.data_dir, sizeof(b->p.data_dir), "%s", b->dir);
-    (void)snprintf(b->p.mqtt_endpoint, sizeof(b->p.mqtt_endpoint), "127.0.0.1:8883");
-    if (dd_db_open(path, false, &b->p.db) != DD_DB_OK ||
-        dd_registry_open(&b->p.registry, b->p.db, NULL, &b->p.clock) != DD_REGISTRY_OK ||
-        dd_store_open(b->p.db, NULL, &b->p.store) != DD_STORE_OK) {
-        return -1;
-    }
-    dd_store_sink(b->p.store, &b->sink);
-    if (dd_engine_create(NULL, NULL, &b->sink, &b->p.engine) != DD_ENGINE_OK) {
+    dd_pipeline_config_default(&cfg);
+    (void)snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", b->dir);
+    (void)snprintf(cfg.clock_spec, sizeof(cfg.clock_spec), "manual:1700000000000");
+    (void)snprintf(cfg.mqtt_endpoint, sizeof(cfg.mqtt_endpoint), "127.0.0.1:8883");
+    if (dd_pipeline_open(&cfg, &b->p) != DD_PIPELINE_OK) {
         return -1;
     }
     b->p.hook_ctx = b;
@@ -158,9 +150,7 @@ static void close_pipeline(bench_t *b)
     char cmd[128];
 
     dd_api_stop(b->api);
-    dd_engine_destroy(b->p.engine);
-    dd_store_close(b->p.store);
-    dd_db_close(b->p.db);
+    dd_pipeline_close(&b->p);
     if (getenv("BENCH_API_KEEP") != NULL) {
         (void)printf("data dir kept: %s\n", b->dir);
         return;

@@ -10,8 +10,11 @@
  * coverage table). Any other operation of the service model is answered
  * with 400 InvalidRequestException "ddlocal does not implement <Op>".
  *
- * Every handler works on the shared dd_pipeline_t under its lock and calls
- * the pipeline's registry_changed() / defender_changed() hooks, lock held,
+ * Every handler works on the shared dd_pipeline_t under its lock; the
+ * Defender handlers change profiles, custom metrics, dimensions and
+ * verification states through the application layer (app/dd_detect.h: parse
+ * the request, call dd_detect_*(), map its status to AWS's error). The
+ * dispatcher calls the pipeline's registry_changed() / defender_changed() hooks, lock held,
  * after a mutation and before answering: "UpdateCertificate INACTIVE" or
  * "AddThingToThingGroup(IsolatedDevices)" reach the broker shim before the
  * client sees the 200. Slow work that needs no shared state (RSA key

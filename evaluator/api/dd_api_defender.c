@@ -2,18 +2,21 @@
  * Device Defender Detect: security profiles and their targets, violations,
  * metric values, ML training summaries, custom metrics and dimensions.
  *
- * Parsing and validation of profiles belong to dd_profile (engine), storage
- * to dd_store; this file maps them to the protocol. Every change goes to the
- * store and the engine in one store transaction (the engine's sink writes
- * the alarms it ends, e.g. "alarm-invalidated" for a removed behavior, into
- * the same transaction), then the defender_changed hook runs.
+ * Each handler parses the request, calls the application layer
+ * (app/dd_detect.h: every change goes to the store and the engine in one
+ * store transaction) and maps its status to AWS's error; the dispatcher holds
+ * the pipeline lock (API_LOCKED) and runs the defender_changed hook after a
+ * change. Reads go through dd_detect too, except the two violation lists,
+ * which still read the store (its violation rows are being reshaped).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dd_api_internal.h"
+#include "dd_detect.h"
 #include "dd_engine.h"
+#include "dd_pipeline.h"
 
 #define NAME_MAX_LEN 128
 
@@ -22,41 +25,6 @@ static const char *const VERIFICATION_STATES[] = {"UNKNOWN", "FALSE_POSITIVE", "
                                                   "TRUE_POSITIVE", NULL};
 static const char *const METRIC_TYPES[] = {"string-list", "ip-address-list", "number-list",
                                            "number", NULL};
-
-/* ---- store transactions with the engine ----------------------------------------------- */
-
-static bool tx_begin(api_ctx_t *ctx)
-{
-    dd_store_status_t st = dd_store_begin(ctx->p->store);
-
-    if (st != DD_STORE_OK) {
-        api_store_error(ctx, st, "Store");
-        return false;
-    }
-    (void)dd_store_sink_status(ctx->p->store); /* forget older sink errors */
-    return true;
-}
-
-/* Commits when @p ok and the engine's sink wrote everything; rolls back otherwise. */
-static bool tx_end(api_ctx_t *ctx, bool ok)
-{
-    dd_store_status_t st;
-
-    if (ok) {
-        st = dd_store_sink_status(ctx->p->store);
-        if (st == DD_STORE_OK) {
-            st = dd_store_commit(ctx->p->store);
-        }
-        if (st == DD_STORE_OK) {
-            return true;
-        }
-        (void)dd_store_rollback(ctx->p->store);
-        api_store_error(ctx, st, "Store");
-        return false;
-    }
-    (void)dd_store_rollback(ctx->p->store);
-    return false;
-}
 
 static void engine_error(api_ctx_t *ctx, dd_engine_status_t st)
 {
@@ -67,21 +35,48 @@ static void engine_error(api_ctx_t *ctx, dd_engine_status_t st)
     }
 }
 
-static void defs_of(const api_ctx_t *ctx, dd_metric_defs_t *defs)
+static void defs_of(api_ctx_t *ctx, dd_metric_defs_t *defs)
 {
-    memset(defs, 0, sizeof(*defs));
-    if (ctx->p->engine != NULL) {
-        dd_engine_defs(ctx->p->engine, defs);
-    }
+    dd_detect_t d;
+
+    dd_pipeline_detect(ctx->p, &d);
+    dd_detect_defs(&d, defs);
 }
 
-/* Pushes a stored profile (with its targets) into the engine. */
-static dd_engine_status_t engine_put(api_ctx_t *ctx, const dd_profile_t *profile)
+/* The application layer over the pipeline (the dispatcher holds the lock). */
+static dd_detect_t detect_of(api_ctx_t *ctx)
 {
-    if (ctx->p->engine == NULL) {
-        return DD_ENGINE_OK;
+    dd_detect_t d;
+
+    dd_pipeline_detect(ctx->p, &d);
+    return d;
+}
+
+/* The store's status behind a dd_detect read, for finish_list(). */
+static dd_store_status_t read_status(dd_detect_status_t st, const dd_detect_error_t *err)
+{
+    if (st == DD_DETECT_OK) {
+        return DD_STORE_OK;
     }
-    return dd_engine_put_profile(ctx->p->engine, profile, api_now_ms(ctx));
+    return st == DD_DETECT_BAD_PARAMETER ? DD_STORE_BAD_PARAMETER : err->store;
+}
+
+/* A dd_detect failure the handler has no more specific answer for. */
+static void detect_error(api_ctx_t *ctx, dd_detect_status_t st, const dd_detect_error_t *err,
+                         const char *what)
+{
+    switch (st) {
+    case DD_DETECT_NO_MEMORY: api_no_memory(ctx); return;
+    case DD_DETECT_INVALID: api_error(ctx, "InvalidRequestException", "%s", err->message); return;
+    case DD_DETECT_ENGINE_ERROR: engine_error(ctx, err->engine); return;
+    case DD_DETECT_OK:
+    case DD_DETECT_BAD_PARAMETER:
+        api_error(ctx, "InternalFailureException", "%s: %s", what, dd_detect_strerror(st));
+        return;
+    default: break;
+    }
+    /* The store's own status: the same AWS error as when the handlers called the store. */
+    api_store_error(ctx, err->store, err->transaction ? "Store" : what);
 }
 
 /* The body as profile JSON, without the members only ddlocal's files use. */
@@ -119,12 +114,9 @@ static void reply_profile(api_ctx_t *ctx, const dd_profile_t *profile)
 void api_create_security_profile(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "securityProfileName", NAME_MAX_LEN, DD_REST_NAME);
-    dd_profile_t profile;
-    dd_profile_error_t perr;
-    dd_profile_status_t ps;
-    dd_metric_defs_t defs;
-    dd_store_status_t ss;
-    dd_engine_status_t es;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
     char arn[DD_ARN_MAX];
     char *text;
     cJSON *out;
@@ -137,49 +129,18 @@ void api_create_security_profile(api_ctx_t *ctx)
         api_no_memory(ctx);
         return;
     }
-    memset(&perr, 0, sizeof(perr));
-    ps = dd_profile_parse(text, strlen(text), name, &profile, &perr);
+    d = detect_of(ctx);
+    st = dd_detect_profile_create(&d, name, text, strlen(text), &err);
     free(text);
-    if (ps == DD_PROFILE_OK) {
-        defs_of(ctx, &defs);
-        ps = dd_profile_validate(&profile, &defs, &ctx->p->arn, &perr);
-    }
-    if (ps != DD_PROFILE_OK) {
-        dd_profile_free(&profile);
-        if (ps == DD_PROFILE_NO_MEMORY) {
-            api_no_memory(ctx);
-        } else {
-            api_error(ctx, "InvalidRequestException", "%s",
-                      perr.message[0] != '\0' ? perr.message : dd_profile_strerror(ps));
-        }
-        return;
-    }
     api_arn(ctx, DD_NAME_SECURITY_PROFILE, name, arn, sizeof(arn));
-    if (!tx_begin(ctx)) {
-        dd_profile_free(&profile);
+    if (st == DD_DETECT_EXISTS) {
+        char msg[256];
+        (void)snprintf(msg, sizeof(msg), "Security profile %s already exists", name);
+        api_error_exists(ctx, msg, name, arn);
         return;
     }
-    ss = dd_store_profile_create(ctx->p->store, &profile, api_now_ms(ctx));
-    if (ss != DD_STORE_OK) {
-        (void)tx_end(ctx, false);
-        dd_profile_free(&profile);
-        if (ss == DD_STORE_EXISTS) {
-            char msg[256];
-            (void)snprintf(msg, sizeof(msg), "Security profile %s already exists", name);
-            api_error_exists(ctx, msg, name, arn);
-        } else {
-            api_store_error(ctx, ss, "Security profile");
-        }
-        return;
-    }
-    es = engine_put(ctx, &profile);
-    dd_profile_free(&profile);
-    if (es != DD_ENGINE_OK) {
-        (void)tx_end(ctx, false);
-        engine_error(ctx, es);
-        return;
-    }
-    if (!tx_end(ctx, true)) {
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Security profile");
         return;
     }
     ctx->defender_changed = true;
@@ -195,93 +156,40 @@ void api_create_security_profile(api_ctx_t *ctx)
 void api_update_security_profile(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "securityProfileName", NAME_MAX_LEN, DD_REST_NAME);
-    dd_profile_t current;
-    dd_profile_t patch;
-    dd_profile_t merged;
     dd_profile_t stored;
-    dd_profile_error_t perr;
-    dd_profile_status_t ps;
-    dd_metric_defs_t defs;
-    dd_store_status_t ss;
-    dd_engine_status_t es;
-    unsigned deletes = 0;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
     int64_t expected;
     char *text;
 
     if (name == NULL || !api_expected_version_query(ctx, &expected)) {
         return;
     }
-    ss = dd_store_profile_get(ctx->p->store, name, &current);
-    if (ss == DD_STORE_NOT_FOUND) {
-        profile_not_found(ctx, name);
-        return;
-    }
-    if (ss != DD_STORE_OK) {
-        api_store_error(ctx, ss, "Security profile");
-        return;
-    }
-    if (expected >= 0 && expected != current.version) {
-        api_error(ctx, "VersionConflictException",
-                  "The version of security profile %s is %lld, not the expected %lld", name,
-                  (long long)current.version, (long long)expected);
-        dd_profile_free(&current);
-        return;
-    }
     text = profile_body_text(ctx);
     if (text == NULL) {
-        dd_profile_free(&current);
         api_no_memory(ctx);
         return;
     }
-    memset(&perr, 0, sizeof(perr));
-    memset(&merged, 0, sizeof(merged));
-    ps = dd_profile_parse_update(text, strlen(text), name, &patch, &deletes, &perr);
+    d = detect_of(ctx);
+    st = dd_detect_profile_update(&d, name, text, strlen(text), expected, &stored, &err);
     free(text);
-    if (ps == DD_PROFILE_OK) {
-        ps = dd_profile_merge_update(&current, &patch, deletes, &merged);
-        dd_profile_free(&patch);
-    }
-    if (ps == DD_PROFILE_OK) {
-        defs_of(ctx, &defs);
-        ps = dd_profile_validate(&merged, &defs, &ctx->p->arn, &perr);
-    }
-    dd_profile_free(&current);
-    if (ps != DD_PROFILE_OK) {
-        dd_profile_free(&merged);
-        if (ps == DD_PROFILE_NO_MEMORY) {
-            api_no_memory(ctx);
-        } else {
-            api_error(ctx, "InvalidRequestException", "%s",
-                      perr.message[0] != '\0' ? perr.message : dd_profile_strerror(ps));
-        }
+    if (st == DD_DETECT_NOT_FOUND) {
+        profile_not_found(ctx, name);
         return;
     }
-    if (!tx_begin(ctx)) {
-        dd_profile_free(&merged);
+    if (st == DD_DETECT_VERSION_CONFLICT && err.version >= 0) {
+        api_error(ctx, "VersionConflictException",
+                  "The version of security profile %s is %lld, not the expected %lld", name,
+                  (long long)err.version, (long long)expected);
         return;
     }
-    ss = dd_store_profile_update(ctx->p->store, &merged, expected, api_now_ms(ctx), &stored);
-    dd_profile_free(&merged);
-    if (ss != DD_STORE_OK) {
-        (void)tx_end(ctx, false);
-        if (ss == DD_STORE_NOT_FOUND) {
-            profile_not_found(ctx, name);
-        } else {
-            api_store_error(ctx, ss, "Security profile");
-        }
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Security profile");
         return;
     }
-    es = engine_put(ctx, &stored);
-    if (es != DD_ENGINE_OK) {
-        dd_profile_free(&stored);
-        (void)tx_end(ctx, false);
-        engine_error(ctx, es);
-        return;
-    }
-    if (tx_end(ctx, true)) {
-        ctx->defender_changed = true;
-        reply_profile(ctx, &stored);
-    }
+    ctx->defender_changed = true;
+    reply_profile(ctx, &stored);
     dd_profile_free(&stored);
 }
 
@@ -289,18 +197,21 @@ void api_describe_security_profile(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "securityProfileName", NAME_MAX_LEN, DD_REST_NAME);
     dd_profile_t profile;
-    dd_store_status_t ss;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
 
     if (name == NULL) {
         return;
     }
-    ss = dd_store_profile_get(ctx->p->store, name, &profile);
-    if (ss == DD_STORE_NOT_FOUND) {
+    d = detect_of(ctx);
+    st = dd_detect_profile_get(&d, name, &profile, &err);
+    if (st == DD_DETECT_NOT_FOUND) {
         profile_not_found(ctx, name);
         return;
     }
-    if (ss != DD_STORE_OK) {
-        api_store_error(ctx, ss, "Security profile");
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Security profile");
         return;
     }
     reply_profile(ctx, &profile);
@@ -398,6 +309,8 @@ void api_list_security_profiles(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (!store_page(ctx, API_MAX_PAGE, &page, key)) {
@@ -418,51 +331,42 @@ void api_list_security_profiles(api_ctx_t *ctx)
     if ((out = list_start(ctx, "securityProfileIdentifiers", &sn.arr)) == NULL) {
         return;
     }
-    ss = dd_store_profile_list(ctx->p->store, metric, dimension, &page, store_name_cb, &sn, next);
+    ss = read_status(dd_detect_profile_list(&d, metric, dimension, &page, store_name_cb, &sn, next,
+                                            &err),
+                     &err);
     finish_list(ctx, out, sn.failed, ss, "Security profile", next);
 }
 
 void api_delete_security_profile(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "securityProfileName", NAME_MAX_LEN, DD_REST_NAME);
-    dd_store_status_t ss;
-    dd_engine_status_t es = DD_ENGINE_OK;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
     int64_t expected;
 
-    if (name == NULL || !api_expected_version_query(ctx, &expected) || !tx_begin(ctx)) {
+    if (name == NULL || !api_expected_version_query(ctx, &expected)) {
         return;
     }
-    ss = dd_store_profile_delete(ctx->p->store, name, expected);
-    if (ss == DD_STORE_NOT_FOUND) {
+    d = detect_of(ctx);
+    st = dd_detect_profile_delete(&d, name, expected, &err);
+    if (st == DD_DETECT_NOT_FOUND) {
         /* AWS models no ResourceNotFound here: deleting a missing profile succeeds. */
-        (void)tx_end(ctx, false);
         api_reply_empty(ctx);
         return;
     }
-    if (ss == DD_STORE_VERSION_CONFLICT) {
-        (void)tx_end(ctx, false);
+    if (st == DD_DETECT_VERSION_CONFLICT) {
         api_error(ctx, "VersionConflictException",
                   "The version of security profile %s is not the expected %lld", name,
                   (long long)expected);
         return;
     }
-    if (ss != DD_STORE_OK) {
-        (void)tx_end(ctx, false);
-        api_store_error(ctx, ss, "Security profile");
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Security profile");
         return;
     }
-    if (ctx->p->engine != NULL) {
-        es = dd_engine_remove_profile(ctx->p->engine, name, api_now_ms(ctx));
-    }
-    if (es != DD_ENGINE_OK && es != DD_ENGINE_NOT_FOUND) {
-        (void)tx_end(ctx, false);
-        engine_error(ctx, es);
-        return;
-    }
-    if (tx_end(ctx, true)) {
-        ctx->defender_changed = true;
-        api_reply_empty(ctx);
-    }
+    ctx->defender_changed = true;
+    api_reply_empty(ctx);
 }
 
 /* The target ARN query parameter, checked; thing groups must exist. */
@@ -498,40 +402,24 @@ static void attach_detach(api_ctx_t *ctx, bool attach)
     const char *arn;
     char group[DD_NAME_MAX + 1];
     dd_arn_target_t kind;
-    dd_profile_t profile;
-    dd_store_status_t ss;
-    dd_engine_status_t es;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
 
-    if (name == NULL || !target_arg(ctx, attach, &kind, group, sizeof(group), &arn) ||
-        !tx_begin(ctx)) {
+    if (name == NULL || !target_arg(ctx, attach, &kind, group, sizeof(group), &arn)) {
         return;
     }
-    ss = attach ? dd_store_target_attach(ctx->p->store, name, arn)
-                : dd_store_target_detach(ctx->p->store, name, arn);
-    if (ss == DD_STORE_OK) {
-        ss = dd_store_profile_get(ctx->p->store, name, &profile);
-    }
-    if (ss != DD_STORE_OK) {
-        (void)tx_end(ctx, false);
-        if (ss == DD_STORE_NOT_FOUND) {
-            profile_not_found(ctx, name);
-        } else if (ss == DD_STORE_LIMIT) {
-            api_error(ctx, "LimitExceededException",
-                      "Target %s already has %d security profiles attached (the maximum)", arn,
-                      DD_PROFILE_MAX_PER_TARGET);
-        } else {
-            api_store_error(ctx, ss, "Security profile");
-        }
-        return;
-    }
-    es = engine_put(ctx, &profile);
-    dd_profile_free(&profile);
-    if (es != DD_ENGINE_OK) {
-        (void)tx_end(ctx, false);
-        engine_error(ctx, es);
-        return;
-    }
-    if (tx_end(ctx, true)) {
+    d = detect_of(ctx);
+    st = dd_detect_profile_target(&d, name, arn, attach, &err);
+    if (st == DD_DETECT_NOT_FOUND) {
+        profile_not_found(ctx, name);
+    } else if (st == DD_DETECT_LIMIT) {
+        api_error(ctx, "LimitExceededException",
+                  "Target %s already has %d security profiles attached (the maximum)", arn,
+                  DD_PROFILE_MAX_PER_TARGET);
+    } else if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Security profile");
+    } else {
         ctx->defender_changed = true;
         api_reply_empty(ctx);
     }
@@ -568,13 +456,16 @@ void api_list_targets_for_security_profile(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (name == NULL || !store_page(ctx, API_MAX_PAGE, &page, key) ||
         (out = list_start(ctx, "securityProfileTargets", &sn.arr)) == NULL) {
         return;
     }
-    ss = dd_store_targets_for_profile(ctx->p->store, name, &page, target_item_cb, &sn, next);
+    ss = read_status(dd_detect_profile_targets(&d, name, &page, target_item_cb, &sn, next, &err),
+                     &err);
     if (ss == DD_STORE_NOT_FOUND) {
         cJSON_Delete(out);
         profile_not_found(ctx, name);
@@ -620,13 +511,15 @@ static int child_group_cb(void *arg, const dd_registry_group_t *g)
 {
     child_groups_t *cg = arg;
     char arn[DD_ARN_MAX];
+    dd_detect_t d = detect_of(cg->ctx);
+    dd_detect_error_t err;
 
     if (dd_arn_format_target(&cg->ctx->p->arn, DD_ARN_TARGET_THING_GROUP, g->name, arn,
                              sizeof(arn)) != DD_NAMES_OK) {
         return 0;
     }
     cg->m->target = arn;
-    cg->status = dd_store_profiles_for_target(cg->ctx->p->store, arn, mapping_cb, cg->m);
+    cg->status = read_status(dd_detect_profiles_for_target(&d, arn, mapping_cb, cg->m, &err), &err);
     cg->m->target = NULL;
     return cg->status != DD_STORE_OK || cg->m->failed ? 1 : 0;
 }
@@ -639,6 +532,8 @@ void api_list_security_profiles_for_target(api_ctx_t *ctx)
     char key[DD_REST_TOKEN_KEY_MAX];
     dd_arn_target_t kind;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     bool recursive = false;
     long long offset = 0;
     int size;
@@ -668,7 +563,7 @@ void api_list_security_profiles_for_target(api_ctx_t *ctx)
         return;
     }
     m.target = arn;
-    ss = dd_store_profiles_for_target(ctx->p->store, arn, mapping_cb, &m);
+    ss = read_status(dd_detect_profiles_for_target(&d, arn, mapping_cb, &m, &err), &err);
     if (ss == DD_STORE_OK && !m.failed && recursive && kind == DD_ARN_TARGET_THING_GROUP) {
         child_groups_t cg = {ctx, &m, DD_STORE_OK};
         dd_registry_page_t all = {NULL, 0};
@@ -890,6 +785,8 @@ void api_list_active_violations(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (!store_page(ctx, API_MAX_PAGE, &page, key) || !violation_filter(ctx, &f)) {
@@ -897,7 +794,7 @@ void api_list_active_violations(api_ctx_t *ctx)
     }
     if (f.profile != NULL) {
         dd_profile_t profile;
-        ss = dd_store_profile_get(ctx->p->store, f.profile, &profile);
+        ss = read_status(dd_detect_profile_get(&d, f.profile, &profile, &err), &err);
         if (ss == DD_STORE_NOT_FOUND) {
             profile_not_found(ctx, f.profile);
             return;
@@ -952,7 +849,9 @@ void api_put_verification_state_on_violation(api_ctx_t *ctx)
     const char *description = NULL;
     int which = 0;
     dd_verification_t state;
-    dd_store_status_t ss;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
 
     if (id == NULL) {
         return;
@@ -968,22 +867,15 @@ void api_put_verification_state_on_violation(api_ctx_t *ctx)
         api_error(ctx, "InternalFailureException", "Unknown verification state");
         return;
     }
-    ss = dd_store_set_verification(ctx->p->store, id, state, description);
-    if (ss == DD_STORE_NOT_FOUND) {
+    d = detect_of(ctx);
+    st = dd_detect_set_verification(&d, id, state, description, &err);
+    if (st == DD_DETECT_NOT_FOUND) {
         api_error(ctx, "ResourceNotFoundException", "Violation %s does not exist", id);
         return;
     }
-    if (ss != DD_STORE_OK) {
-        api_store_error(ctx, ss, "Violation");
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Violation");
         return;
-    }
-    if (ctx->p->engine != NULL) {
-        /* NOT_FOUND: the violation is no longer active; its history rows were updated. */
-        dd_engine_status_t es = dd_engine_set_verification(ctx->p->engine, id, state, description);
-        if (es != DD_ENGINE_OK && es != DD_ENGINE_NOT_FOUND) {
-            engine_error(ctx, es);
-            return;
-        }
     }
     api_reply_empty(ctx);
 }
@@ -1028,6 +920,8 @@ void api_list_metric_values(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t app = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (!store_page(ctx, API_MAX_PAGE, &page, key)) {
@@ -1053,8 +947,9 @@ void api_list_metric_values(api_ctx_t *ctx)
     if ((out = list_start(ctx, "metricDatumList", &d.arr)) == NULL) {
         return;
     }
-    ss = dd_store_metric_values(ctx->p->store, thing, metric, dimension, start, end > 0 ? end : 1,
-                                &page, datum_cb, &d, next);
+    ss = read_status(dd_detect_metric_values(&app, thing, metric, dimension, start,
+                                             end > 0 ? end : 1, &page, datum_cb, &d, next, &err),
+                     &err);
     finish_list(ctx, out, d.failed, ss, "Metric values", next);
 }
 
@@ -1094,7 +989,9 @@ void api_get_behavior_model_training_summaries(api_ctx_t *ctx)
     int size;
     int total;
     int i;
-    dd_engine_status_t es = DD_ENGINE_OK;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
+    dd_detect_status_t st;
     cJSON *out;
     cJSON *arr;
 
@@ -1115,17 +1012,15 @@ void api_get_behavior_model_training_summaries(api_ctx_t *ctx)
         api_no_memory(ctx);
         return;
     }
-    if (ctx->p->engine != NULL) {
-        es = dd_engine_training_summaries(ctx->p->engine, profile, summary_cb, &sm);
-    }
-    if (es == DD_ENGINE_NOT_FOUND) {
+    st = dd_detect_training_summaries(&d, profile, summary_cb, &sm, &err);
+    if (st == DD_DETECT_NOT_FOUND) {
         cJSON_Delete(sm.all);
         profile_not_found(ctx, profile != NULL ? profile : "");
         return;
     }
-    if (es != DD_ENGINE_OK || sm.failed) {
+    if (st != DD_DETECT_OK || sm.failed) {
         cJSON_Delete(sm.all);
-        engine_error(ctx, es != DD_ENGINE_OK ? es : DD_ENGINE_NO_MEMORY);
+        engine_error(ctx, st == DD_DETECT_ENGINE_ERROR ? err.engine : DD_ENGINE_NO_MEMORY);
         return;
     }
     out = cJSON_CreateObject();
@@ -1191,8 +1086,9 @@ void api_create_custom_metric(api_ctx_t *ctx)
     const char *token;
     int type = 0;
     dd_custom_metric_def_t def;
-    dd_store_status_t ss;
-    dd_engine_status_t es = DD_ENGINE_OK;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
     char arn[DD_ARN_MAX];
 
     if (name == NULL) {
@@ -1218,55 +1114,42 @@ void api_create_custom_metric(api_ctx_t *ctx)
         api_error(ctx, "InternalFailureException", "Unknown metric type");
         return;
     }
-    def.creation_ms = api_now_ms(ctx);
-    def.modified_ms = def.creation_ms;
     api_arn(ctx, DD_NAME_CUSTOM_METRIC, name, arn, sizeof(arn));
-    if (!tx_begin(ctx)) {
-        return;
-    }
-    ss = dd_store_custom_metric_create(ctx->p->store, &def);
-    if (ss == DD_STORE_EXISTS) {
+    d = detect_of(ctx);
+    st = dd_detect_custom_metric_create(&d, &def, &err);
+    if (st == DD_DETECT_EXISTS) {
         char msg[256];
-        (void)tx_end(ctx, false);
         (void)snprintf(msg, sizeof(msg), "Custom metric %s already exists", name);
         api_error_exists(ctx, msg, name, arn);
         return;
     }
-    if (ss != DD_STORE_OK) {
-        (void)tx_end(ctx, false);
-        api_store_error(ctx, ss, "Custom metric");
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Custom metric");
         return;
     }
-    if (ctx->p->engine != NULL) {
-        es = dd_engine_put_custom_metric(ctx->p->engine, &def);
-    }
-    if (es != DD_ENGINE_OK) {
-        (void)tx_end(ctx, false);
-        engine_error(ctx, es);
-        return;
-    }
-    if (tx_end(ctx, true)) {
-        ctx->defender_changed = true;
-        api_reply(ctx, custom_metric_json(ctx, &def, false));
-    }
+    ctx->defender_changed = true;
+    api_reply(ctx, custom_metric_json(ctx, &def, false));
 }
 
 void api_describe_custom_metric(api_ctx_t *ctx)
 {
     const char *name = metric_label(ctx);
     dd_custom_metric_def_t def;
-    dd_store_status_t ss;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
 
     if (name == NULL) {
         return;
     }
-    ss = dd_store_custom_metric_get(ctx->p->store, name, &def);
-    if (ss == DD_STORE_NOT_FOUND) {
+    d = detect_of(ctx);
+    st = dd_detect_custom_metric_get(&d, name, &def, &err);
+    if (st == DD_DETECT_NOT_FOUND) {
         api_error(ctx, "ResourceNotFoundException", "Custom metric %s does not exist", name);
         return;
     }
-    if (ss != DD_STORE_OK) {
-        api_store_error(ctx, ss, "Custom metric");
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Custom metric");
         return;
     }
     api_reply(ctx, custom_metric_json(ctx, &def, true));
@@ -1277,8 +1160,9 @@ void api_update_custom_metric(api_ctx_t *ctx)
     const char *name = metric_label(ctx);
     const char *display;
     dd_custom_metric_def_t def;
-    dd_store_status_t ss;
-    dd_engine_status_t es = DD_ENGINE_OK;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
 
     if (name == NULL) {
         return;
@@ -1288,31 +1172,18 @@ void api_update_custom_metric(api_ctx_t *ctx)
         api_invalid(ctx);
         return;
     }
-    if (!tx_begin(ctx)) {
+    d = detect_of(ctx);
+    st = dd_detect_custom_metric_update(&d, name, display, &def, &err);
+    if (st == DD_DETECT_NOT_FOUND) {
+        api_error(ctx, "ResourceNotFoundException", "Custom metric %s does not exist", name);
         return;
     }
-    ss = dd_store_custom_metric_update(ctx->p->store, name, display, api_now_ms(ctx), &def);
-    if (ss != DD_STORE_OK) {
-        (void)tx_end(ctx, false);
-        if (ss == DD_STORE_NOT_FOUND) {
-            api_error(ctx, "ResourceNotFoundException", "Custom metric %s does not exist", name);
-        } else {
-            api_store_error(ctx, ss, "Custom metric");
-        }
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Custom metric");
         return;
     }
-    if (ctx->p->engine != NULL) {
-        es = dd_engine_put_custom_metric(ctx->p->engine, &def);
-    }
-    if (es != DD_ENGINE_OK) {
-        (void)tx_end(ctx, false);
-        engine_error(ctx, es);
-        return;
-    }
-    if (tx_end(ctx, true)) {
-        ctx->defender_changed = true;
-        api_reply(ctx, custom_metric_json(ctx, &def, true));
-    }
+    ctx->defender_changed = true;
+    api_reply(ctx, custom_metric_json(ctx, &def, true));
 }
 
 void api_list_custom_metrics(api_ctx_t *ctx)
@@ -1322,50 +1193,43 @@ void api_list_custom_metrics(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (!store_page(ctx, API_MAX_PAGE, &page, key) ||
         (out = list_start(ctx, "metricNames", &sn.arr)) == NULL) {
         return;
     }
-    ss = dd_store_custom_metric_list(ctx->p->store, &page, store_name_cb, &sn, next);
+    ss = read_status(dd_detect_custom_metric_list(&d, &page, store_name_cb, &sn, next, &err), &err);
     finish_list(ctx, out, sn.failed, ss, "Custom metric", next);
 }
 
 void api_delete_custom_metric(api_ctx_t *ctx)
 {
     const char *name = metric_label(ctx);
-    dd_store_status_t ss;
-    dd_engine_status_t es = DD_ENGINE_OK;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
 
-    if (name == NULL || !tx_begin(ctx)) {
+    if (name == NULL) {
         return;
     }
-    ss = dd_store_custom_metric_delete(ctx->p->store, name);
-    if (ss != DD_STORE_OK) {
-        (void)tx_end(ctx, false);
-        if (ss == DD_STORE_IN_USE) {
-            api_error(ctx, "InvalidRequestException",
-                      "Custom metric %s is used by a security profile; remove it from every "
-                      "profile first (ListSecurityProfiles --metric-name %s)",
-                      name, name);
-        } else {
-            api_store_error(ctx, ss, "Custom metric");
-        }
+    d = detect_of(ctx);
+    st = dd_detect_custom_metric_delete(&d, name, &err);
+    if (st == DD_DETECT_IN_USE) {
+        api_error(ctx, "InvalidRequestException",
+                  "Custom metric %s is used by a security profile; remove it from every "
+                  "profile first (ListSecurityProfiles --metric-name %s)",
+                  name, name);
         return;
     }
-    if (ctx->p->engine != NULL) {
-        es = dd_engine_remove_custom_metric(ctx->p->engine, name);
-    }
-    if (es != DD_ENGINE_OK && es != DD_ENGINE_NOT_FOUND) {
-        (void)tx_end(ctx, false);
-        engine_error(ctx, es);
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Custom metric");
         return;
     }
-    if (tx_end(ctx, true)) {
-        ctx->defender_changed = true;
-        api_reply_empty(ctx);
-    }
+    ctx->defender_changed = true;
+    api_reply_empty(ctx);
 }
 
 /* ---- dimensions ------------------------------------------------------------------------------ */
@@ -1439,8 +1303,9 @@ void api_create_dimension(api_ctx_t *ctx)
     const char *token;
     int type = 0;
     dd_dimension_def_t *def;
-    dd_store_status_t ss;
-    dd_engine_status_t es = DD_ENGINE_OK;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
     char arn[DD_ARN_MAX];
 
     if (name == NULL) {
@@ -1462,32 +1327,16 @@ void api_create_dimension(api_ctx_t *ctx)
         return;
     }
     (void)snprintf(def->name, sizeof(def->name), "%s", name);
-    def->creation_ms = api_now_ms(ctx);
-    def->modified_ms = def->creation_ms;
     api_arn(ctx, DD_NAME_DIMENSION, name, arn, sizeof(arn));
-    if (!tx_begin(ctx)) {
-        free(def);
-        return;
-    }
-    ss = dd_store_dimension_create(ctx->p->store, def);
-    if (ss == DD_STORE_OK && ctx->p->engine != NULL) {
-        es = dd_engine_put_dimension(ctx->p->engine, def);
-    }
-    if (ss != DD_STORE_OK || es != DD_ENGINE_OK) {
-        (void)tx_end(ctx, false);
-        if (ss == DD_STORE_EXISTS) {
-            char msg[256];
-            (void)snprintf(msg, sizeof(msg), "Dimension %s already exists", name);
-            api_error_exists(ctx, msg, name, arn);
-        } else if (ss != DD_STORE_OK) {
-            api_store_error(ctx, ss, "Dimension");
-        } else {
-            engine_error(ctx, es);
-        }
-        free(def);
-        return;
-    }
-    if (tx_end(ctx, true)) {
+    d = detect_of(ctx);
+    st = dd_detect_dimension_create(&d, def, &err);
+    if (st == DD_DETECT_EXISTS) {
+        char msg[256];
+        (void)snprintf(msg, sizeof(msg), "Dimension %s already exists", name);
+        api_error_exists(ctx, msg, name, arn);
+    } else if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Dimension");
+    } else {
         ctx->defender_changed = true;
         api_reply(ctx, dimension_json(ctx, def, false));
     }
@@ -1498,7 +1347,9 @@ void api_describe_dimension(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "name", NAME_MAX_LEN, DD_REST_NAME);
     dd_dimension_def_t *def;
-    dd_store_status_t ss;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
 
     if (name == NULL) {
         return;
@@ -1508,11 +1359,12 @@ void api_describe_dimension(api_ctx_t *ctx)
         api_no_memory(ctx);
         return;
     }
-    ss = dd_store_dimension_get(ctx->p->store, name, def);
-    if (ss == DD_STORE_NOT_FOUND) {
+    d = detect_of(ctx);
+    st = dd_detect_dimension_get(&d, name, def, &err);
+    if (st == DD_DETECT_NOT_FOUND) {
         api_error(ctx, "ResourceNotFoundException", "Dimension %s does not exist", name);
-    } else if (ss != DD_STORE_OK) {
-        api_store_error(ctx, ss, "Dimension");
+    } else if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Dimension");
     } else {
         api_reply(ctx, dimension_json(ctx, def, true));
     }
@@ -1523,9 +1375,9 @@ void api_update_dimension(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "name", NAME_MAX_LEN, DD_REST_NAME);
     dd_dimension_def_t *def;
-    dd_store_status_t ss;
-    dd_engine_status_t es = DD_ENGINE_OK;
-    int64_t now;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
 
     if (name == NULL) {
         return;
@@ -1535,37 +1387,26 @@ void api_update_dimension(api_ctx_t *ctx)
         api_no_memory(ctx);
         return;
     }
-    ss = dd_store_dimension_get(ctx->p->store, name, def);
-    if (ss != DD_STORE_OK) {
-        if (ss == DD_STORE_NOT_FOUND) {
-            api_error(ctx, "ResourceNotFoundException", "Dimension %s does not exist", name);
-        } else {
-            api_store_error(ctx, ss, "Dimension");
-        }
+    d = detect_of(ctx);
+    st = dd_detect_dimension_get(&d, name, def, &err);
+    if (st == DD_DETECT_NOT_FOUND) {
+        api_error(ctx, "ResourceNotFoundException", "Dimension %s does not exist", name);
         free(def);
         return;
     }
-    if (!dimension_values(ctx, def) || !tx_begin(ctx)) {
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Dimension");
         free(def);
         return;
     }
-    now = api_now_ms(ctx);
-    ss = dd_store_dimension_update(ctx->p->store, def, now);
-    def->modified_ms = now;
-    if (ss == DD_STORE_OK && ctx->p->engine != NULL) {
-        es = dd_engine_put_dimension(ctx->p->engine, def);
-    }
-    if (ss != DD_STORE_OK || es != DD_ENGINE_OK) {
-        (void)tx_end(ctx, false);
-        if (ss != DD_STORE_OK) {
-            api_store_error(ctx, ss, "Dimension");
-        } else {
-            engine_error(ctx, es);
-        }
+    if (!dimension_values(ctx, def)) {
         free(def);
         return;
     }
-    if (tx_end(ctx, true)) {
+    st = dd_detect_dimension_update(&d, def, &err);
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Dimension");
+    } else {
         ctx->defender_changed = true;
         api_reply(ctx, dimension_json(ctx, def, true));
     }
@@ -1579,48 +1420,41 @@ void api_list_dimensions(api_ctx_t *ctx)
     char next[DD_STORE_TOKEN_MAX] = "";
     dd_store_page_t page;
     dd_store_status_t ss;
+    dd_detect_t d = detect_of(ctx);
+    dd_detect_error_t err;
     cJSON *out;
 
     if (!store_page(ctx, API_MAX_PAGE, &page, key) ||
         (out = list_start(ctx, "dimensionNames", &sn.arr)) == NULL) {
         return;
     }
-    ss = dd_store_dimension_list(ctx->p->store, &page, store_name_cb, &sn, next);
+    ss = read_status(dd_detect_dimension_list(&d, &page, store_name_cb, &sn, next, &err), &err);
     finish_list(ctx, out, sn.failed, ss, "Dimension", next);
 }
 
 void api_delete_dimension(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "name", NAME_MAX_LEN, DD_REST_NAME);
-    dd_store_status_t ss;
-    dd_engine_status_t es = DD_ENGINE_OK;
+    dd_detect_t d;
+    dd_detect_error_t err;
+    dd_detect_status_t st;
 
-    if (name == NULL || !tx_begin(ctx)) {
+    if (name == NULL) {
         return;
     }
-    ss = dd_store_dimension_delete(ctx->p->store, name);
-    if (ss != DD_STORE_OK) {
-        (void)tx_end(ctx, false);
-        if (ss == DD_STORE_IN_USE) {
-            api_error(ctx, "InvalidRequestException",
-                      "Dimension %s is used by a security profile; remove it from every profile "
-                      "first (ListSecurityProfiles --dimension-name %s)",
-                      name, name);
-        } else {
-            api_store_error(ctx, ss, "Dimension");
-        }
+    d = detect_of(ctx);
+    st = dd_detect_dimension_delete(&d, name, &err);
+    if (st == DD_DETECT_IN_USE) {
+        api_error(ctx, "InvalidRequestException",
+                  "Dimension %s is used by a security profile; remove it from every profile "
+                  "first (ListSecurityProfiles --dimension-name %s)",
+                  name, name);
         return;
     }
-    if (ctx->p->engine != NULL) {
-        es = dd_engine_remove_dimension(ctx->p->engine, name);
-    }
-    if (es != DD_ENGINE_OK && es != DD_ENGINE_NOT_FOUND) {
-        (void)tx_end(ctx, false);
-        engine_error(ctx, es);
+    if (st != DD_DETECT_OK) {
+        detect_error(ctx, st, &err, "Dimension");
         return;
     }
-    if (tx_end(ctx, true)) {
-        ctx->defender_changed = true;
-        api_reply_empty(ctx);
-    }
+    ctx->defender_changed = true;
+    api_reply_empty(ctx);
 }

@@ -39,30 +39,6 @@ static dd_alerts_status_t print_and_free(cJSON *root, bool ok, char **out)
     return DD_ALERTS_OK;
 }
 
-dd_alerts_status_t dd_alerts_sns_topic(const dd_violation_event_t *ev, const dd_profile_t *profile,
-                                       const char **topic_name)
-{
-    const char *colon;
-
-    if (ev == NULL || topic_name == NULL) {
-        return DD_ALERTS_BAD_PARAMETER;
-    }
-    *topic_name = NULL;
-    if (ev->suppressed || profile == NULL || !profile->has_alert_target ||
-        profile->sns_target_arn == NULL) {
-        return DD_ALERTS_OK;
-    }
-    colon = strrchr(profile->sns_target_arn, ':');
-    colon = colon != NULL ? colon + 1 : profile->sns_target_arn;
-    if (dd_name_valid(DD_NAME_SNS_TOPIC, colon)) {
-        *topic_name = colon;
-    } else {
-        DD_LOG_WARN("profile %s: alert target %s is not an SNS topic ARN; no alert sent",
-                    ev->profile, profile->sns_target_arn);
-    }
-    return DD_ALERTS_OK;
-}
-
 dd_alerts_status_t dd_alerts_message(const dd_violation_event_t *ev, char **out)
 {
     cJSON *root;

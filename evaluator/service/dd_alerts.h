@@ -49,20 +49,6 @@ typedef enum dd_alerts_status {
 #define DD_ALERTS_TOPIC_PREFIX DD_NAME_SNS_TOPIC_PREFIX
 
 /**
- * @brief Decides whether a violation event is alerted, and on which SNS topic.
- *        Nothing is sent for a behavior with suppressAlerts (its event is only
- *        stored, flagged), for a profile without alertTargets.SNS, or when the
- *        target ARN is not an SNS topic ARN (logged as a warning).
- * @param[in] ev The event.
- * @param[in] profile The event's profile; NULL (deleted meanwhile) = no alert.
- * @param[out] topic_name The topic's name (the ARN's last part, pointing into
- *             @p profile), or NULL when nothing is to be sent.
- * @return DD_ALERTS_OK or DD_ALERTS_BAD_PARAMETER (@p ev or @p topic_name NULL).
- */
-dd_alerts_status_t dd_alerts_sns_topic(const dd_violation_event_t *ev, const dd_profile_t *profile,
-                                       const char **topic_name);
-
-/**
  * @brief Builds the alert message JSON of a violation event.
  * @param[in] ev The event.
  * @param[out] out malloc'd compact JSON text.

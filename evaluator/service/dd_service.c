@@ -3,6 +3,7 @@
 
 #include "dd_alerts.h"
 #include "dd_api.h"
+#include "dd_ctlapi.h"
 #include "dd_db.h"
 #include "dd_engine.h"
 #include "dd_fs.h"
@@ -27,30 +28,20 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Settings key holding the last pipeline time, so a restart never goes back. */
-#define SETTING_CLOCK_LAST "clock_last_ms"
-
 /* A batch the store could not take is tried again after these waits (doubled each time). */
 #define HOLD_FIRST_RETRY_MS 250
 #define HOLD_MAX_RETRY_MS 2000
 #define HOLD_LOG_EVERY_MS 30000
 
-/* Recent events for the status panel of `ddlocal up`. */
-#define FEED_SIZE 32
-#define FEED_TEXT 300
+/* Longest registry line of the status feed. */
+#define FEED_TEXT DD_CTLAPI_FEED_TEXT
 /* How long after the first broker connection a report identical to one stored
  * before the start is taken for a redelivery (dd_ingest.h). */
 #define REDELIVERY_GRACE_MS 30000
 
-typedef struct feed_item {
-    uint64_t seq;
-    char text[FEED_TEXT];
-} feed_item_t;
-
 struct dd_service {
     dd_service_config_t cfg;
     dd_pipeline_t p;
-    dd_engine_sink_t store_sink; /* the store's own sink; ours forwards to it */
     dd_outbox_t outbox;
     dd_ingest_t ingest;
     dd_regsync_t regsync;
@@ -74,28 +65,16 @@ struct dd_service {
     int64_t held_logged_mono_ms;
     uint64_t store_stalls; /* times the store stopped writing */
     char store_error[160];
-    feed_item_t feed[FEED_SIZE];
-    uint64_t feed_seq;
+    dd_ctlapi_t ctl;      /* /ddlocal/v1/: clock, status panel and its feed */
     dd_store_wal_t *wal; /* the WAL checkpointer (dd_store_wal.h) */
 };
-
-static void iso_time(int64_t ms, char *buf, size_t len)
-{
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-
-    (void)gmtime_r(&secs, &tm);
-    (void)strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* Appends a line to the status feed (lock held). */
 static void feed(dd_service_t *svc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void feed(dd_service_t *svc, const char *fmt, ...)
 {
-    /* Item seq k lives at k % FEED_SIZE, where the status endpoint reads it. */
-    uint64_t seq = svc->feed_seq + 1;
-    feed_item_t *item = &svc->feed[seq % FEED_SIZE];
+    char text[DD_CTLAPI_FEED_TEXT];
     char when[DD_LOG_STAMP_MAX];
     size_t n;
     va_list ap;
@@ -104,14 +83,13 @@ static void feed(dd_service_t *svc, const char *fmt, ...)
     if (dd_log_format_stamp(dd_clock_wall_ms(), &svc->p.clock, when, sizeof(when)) != DD_LOG_OK) {
         when[0] = '\0';
     }
-    n = (size_t)snprintf(item->text, sizeof(item->text), "%s  ", when);
+    n = (size_t)snprintf(text, sizeof(text), "%s  ", when);
     va_start(ap, fmt);
-    (void)vsnprintf(item->text + n, sizeof(item->text) - n, fmt, ap);
+    (void)vsnprintf(text + n, sizeof(text) - n, fmt, ap);
     va_end(ap);
     /* The log holds the feed too: with `up --no-status` it is where the events are read. */
-    DD_LOG_INFO("event: %s", n < sizeof(item->text) ? item->text + n : "");
-    item->seq = seq;
-    svc->feed_seq = seq;
+    DD_LOG_INFO("event: %s", n < sizeof(text) ? text + n : "");
+    (void)dd_ctlapi_feed(&svc->ctl, text);
 }
 
 void dd_service_config_default(dd_service_config_t *cfg)
@@ -130,108 +108,83 @@ void dd_service_config_default(dd_service_config_t *cfg)
     cfg->tick_ms = 1000;
 }
 
-/* ---- the engine's view of the registry ---------------------------------------------- */
+/* ---- the engine's outputs (after the store took them): alert ------------------------------ */
 
-typedef struct group_fwd {
-    dd_engine_group_fn add;
-    void *add_ctx;
-} group_fwd_t;
-
-static int forward_group(void *ctx, const char *name)
-{
-    group_fwd_t *g = ctx;
-
-    return g->add(g->add_ctx, name);
-}
-
-static int registry_lookup(void *ctx, const char *thing, bool *registered,
-                           dd_engine_group_fn add_group, void *add_ctx)
-{
-    dd_service_t *svc = ctx;
-    group_fwd_t g = {add_group, add_ctx};
-
-    *registered = dd_registry_thing_exists(&svc->p.registry, thing);
-    if (!*registered) {
-        return 0;
-    }
-    return dd_registry_thing_groups_closure(&svc->p.registry, thing, forward_group, &g) ==
-                   DD_REGISTRY_OK
-               ? 0
-               : -1;
-}
-
-/* ---- the engine's outputs: store them, and alert ---------------------------------------- */
-
-typedef struct webhook_ctx {
+/* One alert's payloads, built at its first target (the topic), queued for every target. */
+typedef struct alert_ctx {
     dd_service_t *svc;
-    const char *topic;
-    const char *notification;
-    const char *event;
-} webhook_ctx_t;
+    char *message;
+    char *event;
+    char *notification;
+    bool failed;
+    char topic[DD_NAME_MAX + 32];
+} alert_ctx_t;
 
-static int queue_webhook(void *ctx, const dd_registry_subscription_t *sub)
+/* Queues one target of an alert that app/dd_detect's fan-out chose (lock held). */
+static void deliver_alert(void *ctx, const dd_violation_event_t *ev,
+                          const dd_detect_alert_target_t *t)
 {
-    webhook_ctx_t *w = ctx;
+    alert_ctx_t *a = ctx;
+    dd_service_t *svc = a->svc;
     dd_outbox_status_t st;
 
-    /* A Lambda subscription gets the Lambda event, an HTTP one the bare notification (as in SNS). */
-    if (strcmp(sub->protocol, "lambda") == 0) {
+    if (t->kind == DD_DETECT_ALERT_TOPIC) {
+        int64_t now = dd_clock_now_ms(&svc->p.clock);
+        if (dd_alerts_message(ev, &a->message) != DD_ALERTS_OK ||
+            dd_alerts_lambda_event(t->topic_arn, a->message, now, &a->event) != DD_ALERTS_OK ||
+            dd_alerts_sns_notification(t->topic_arn, a->message, now, &a->notification) !=
+                DD_ALERTS_OK) {
+            DD_LOG_ERROR("out of memory building an alert");
+            a->failed = true;
+            return;
+        }
+        (void)snprintf(a->topic, sizeof(a->topic), "%s%s", DD_ALERTS_TOPIC_PREFIX, t->topic_name);
+        if (dd_outbox_publish(&svc->outbox, a->topic, a->event, strlen(a->event), 1) ==
+            DD_OUTBOX_OK) {
+            svc->alerts_published++;
+        }
+        return;
+    }
+    if (a->failed) {
+        return;
+    }
+    if (t->kind == DD_DETECT_ALERT_LAMBDA) {
         char *event = NULL;
         st = DD_OUTBOX_NO_MEMORY;
-        if (dd_alerts_lambda_event_for(w->event, sub->id, &event) == DD_ALERTS_OK) {
-            st = dd_outbox_lambda(&w->svc->outbox, w->topic, sub->endpoint, event);
+        if (dd_alerts_lambda_event_for(a->event, t->subscription_id, &event) == DD_ALERTS_OK) {
+            st = dd_outbox_lambda(&svc->outbox, t->topic_name, t->endpoint, event);
         }
         free(event);
     } else {
-        st = dd_outbox_webhook(&w->svc->outbox, w->topic, sub->endpoint, w->notification);
+        st = dd_outbox_webhook(&svc->outbox, t->topic_name, t->endpoint, a->notification);
     }
     if (st != DD_OUTBOX_OK) {
-        DD_LOG_ERROR("out of memory queueing a delivery to %s", sub->endpoint);
+        DD_LOG_ERROR("out of memory queueing a delivery to %s", t->endpoint);
     }
-    return 0;
 }
 
 static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
 {
-    const dd_profile_t *profile = dd_engine_get_profile(svc->p.engine, ev->profile);
-    char *message = NULL;
-    char *event = NULL;
-    char *notification = NULL;
-    char topic[DD_NAME_MAX + 32];
-    const char *name = NULL;
-    int64_t now = dd_clock_now_ms(&svc->p.clock);
+    alert_ctx_t a;
+    dd_detect_t d;
 
-    (void)dd_alerts_sns_topic(ev, profile, &name);
-    if (name == NULL) {
-        return;
-    }
-    if (dd_alerts_message(ev, &message) != DD_ALERTS_OK ||
-        dd_alerts_lambda_event(profile->sns_target_arn, message, now, &event) != DD_ALERTS_OK ||
-        dd_alerts_sns_notification(profile->sns_target_arn, message, now, &notification) !=
-            DD_ALERTS_OK) {
-        DD_LOG_ERROR("out of memory building an alert");
-    } else {
-        webhook_ctx_t w = {svc, name, notification, event};
-        (void)snprintf(topic, sizeof(topic), "%s%s", DD_ALERTS_TOPIC_PREFIX, name);
-        if (dd_outbox_publish(&svc->outbox, topic, event, strlen(event), 1) == DD_OUTBOX_OK) {
-            svc->alerts_published++;
-        }
-        (void)dd_registry_subscription_list(&svc->p.registry, name, queue_webhook, &w);
+    memset(&a, 0, sizeof(a));
+    a.svc = svc;
+    dd_pipeline_detect(&svc->p, &d);
+    (void)dd_detect_alert_fanout(&d, ev, deliver_alert, &a);
+    if (!a.failed && a.topic[0] != '\0') {
         DD_LOG_INFO("alert: %s %s %s/%s -> %s", dd_alarm_event_name(ev->type), ev->thing,
-                    ev->profile, ev->behavior->name, topic);
+                    ev->profile, ev->behavior->name, a.topic);
     }
-    free(message);
-    free(event);
-    free(notification);
+    free(a.message);
+    free(a.event);
+    free(a.notification);
 }
 
 static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
 {
     dd_service_t *svc = ctx;
 
-    if (svc->store_sink.violation_event != NULL) {
-        svc->store_sink.violation_event(svc->store_sink.ctx, ev);
-    }
     svc->violation_events++;
     if (ev->has_value && ev->type != DD_ALARM_INVALIDATED) {
         cJSON *value = dd_shapes_metric_value(&ev->value);
@@ -244,43 +197,7 @@ static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
         feed(svc, "%s %s: %s/%s%s", dd_alarm_event_name(ev->type), ev->thing, ev->profile,
              ev->behavior->name, ev->suppressed ? " (suppressed)" : "");
     }
-    alert(svc, ev); /* dd_alerts_sns_topic() decides: nothing for suppressAlerts */
-}
-
-static void sink_active_violation(void *ctx, const dd_active_violation_t *av)
-{
-    dd_service_t *svc = ctx;
-
-    if (svc->store_sink.active_violation != NULL) {
-        svc->store_sink.active_violation(svc->store_sink.ctx, av);
-    }
-}
-
-static void sink_active_violation_removed(void *ctx, const char *violation_id)
-{
-    dd_service_t *svc = ctx;
-
-    if (svc->store_sink.active_violation_removed != NULL) {
-        svc->store_sink.active_violation_removed(svc->store_sink.ctx, violation_id);
-    }
-}
-
-static void sink_metric_value(void *ctx, const dd_metric_datum_t *datum)
-{
-    dd_service_t *svc = ctx;
-
-    if (svc->store_sink.metric_value != NULL) {
-        svc->store_sink.metric_value(svc->store_sink.ctx, datum);
-    }
-}
-
-static void sink_thing_state(void *ctx, const char *thing, const uint8_t *blob, size_t len)
-{
-    dd_service_t *svc = ctx;
-
-    if (svc->store_sink.thing_state != NULL) {
-        svc->store_sink.thing_state(svc->store_sink.ctx, thing, blob, len);
-    }
+    alert(svc, ev); /* dd_detect_alert_fanout() decides: nothing for suppressAlerts */
 }
 
 static int join_group(void *ctx, const char *name)
@@ -307,148 +224,63 @@ static void thing_pushed(void *ctx, const char *thing)
     feed(svc, "registry: %s is in thing groups [%s]", thing, groups);
 }
 
-/* ---- ddlocal's own HTTP operations (/ddlocal/v1/...) ----------------------------------------- */
-
-static char *json_text(cJSON *obj)
-{
-    char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
-    char *out = text != NULL ? strdup(text) : NULL;
-
-    cJSON_free(text);
-    cJSON_Delete(obj);
-    return out;
-}
-
-static char *error_json(const char *message)
-{
-    cJSON *obj = cJSON_CreateObject();
-
-    (void)cJSON_AddStringToObject(obj, "message", message);
-    return json_text(obj);
-}
-
-static cJSON *clock_json(dd_service_t *svc)
-{
-    cJSON *obj = cJSON_CreateObject();
-    char spec[DD_CLOCK_SPEC_MAX];
-    char when[32];
-    int64_t now = dd_clock_now_ms(&svc->p.clock);
-
-    (void)dd_clock_format(&svc->p.clock, spec, sizeof(spec));
-    iso_time(now, when, sizeof(when));
-    (void)cJSON_AddStringToObject(obj, "mode",
-                                  svc->p.clock.mode == DD_CLOCK_MANUAL   ? "manual"
-                                  : svc->p.clock.mode == DD_CLOCK_SCALED ? "scaled"
-                                                                         : "real");
-    (void)cJSON_AddNumberToObject(obj, "pipelineTimeMs", (double)now);
-    (void)cJSON_AddStringToObject(obj, "pipelineTime", when);
-    (void)cJSON_AddStringToObject(obj, "spec", spec);
-    return obj;
-}
+/* ---- ddlocal's own HTTP operations (/ddlocal/v1/...: dd_ctlapi) ---------------------------- */
 
 static void tick(dd_service_t *svc);
 
-/* POST /ddlocal/v1/clock {"advanceSeconds":N}: moves a manual clock, closes windows, before answering. */
-static int advance_clock(dd_service_t *svc, const char *body, size_t body_len, char **response)
+/* POST /ddlocal/v1/clock moved the manual clock (lock held): evaluate before the answer. */
+static void ctl_advanced(void *ctx)
 {
-    cJSON *req = NULL;
-    const cJSON *secs;
-    int64_t delta;
+    dd_service_t *svc = ctx;
 
-    /* Strict like every API body: {"advanceSeconds":01} or a second advanceSeconds is refused. */
-    if (body != NULL) {
-        (void)dd_json_parse(body, body_len, 0, &req, NULL);
-    }
-    secs = cJSON_GetObjectItemCaseSensitive(req, "advanceSeconds");
-    if (!cJSON_IsNumber(secs) || secs->valuedouble < 0 || secs->valuedouble > 1e9) {
-        cJSON_Delete(req);
-        *response = error_json("Body must be {\"advanceSeconds\": N} with 0 <= N <= 1e9");
-        return 400;
-    }
-    delta = (int64_t)(secs->valuedouble * 1000.0 + 0.5);
-    cJSON_Delete(req);
-    pthread_mutex_lock(&svc->p.lock);
-    if (svc->p.clock.mode != DD_CLOCK_MANUAL) {
-        pthread_mutex_unlock(&svc->p.lock);
-        *response = error_json(
-            "The pipeline clock is not manual; start it with `ddlocal up --manual-clock`");
-        return 400;
-    }
-    (void)dd_clock_advance(&svc->p.clock, delta, NULL);
     /* The shim stamps metering with the same clock. */
     if (svc->mqtt != NULL && dd_svcmqtt_connected(svc->mqtt)) {
         (void)dd_regsync_clock(&svc->regsync, &svc->p, svc->mqtt);
     }
     tick(svc);
     svc->last_tick_mono_ms = dd_clock_mono_ms();
-    *response = json_text(clock_json(svc));
-    pthread_mutex_unlock(&svc->p.lock);
-    dd_svcmqtt_wake(svc->mqtt); /* send what the tick produced now */
-    return 200;
 }
 
-static char *status_text(dd_service_t *svc)
+static void ctl_wake(void *ctx)
 {
-    cJSON *obj = clock_json(svc);
-    cJSON *events = cJSON_CreateArray();
+    dd_service_t *svc = ctx;
+
+    dd_svcmqtt_wake(svc->mqtt); /* send what the tick produced now */
+}
+
+/* GET /ddlocal/v1/status (lock held). */
+static void ctl_counters(void *ctx, dd_ctlapi_counters_t *out)
+{
+    dd_service_t *svc = ctx;
     int64_t active = 0;
-    uint64_t i;
 
     (void)dd_store_active_violation_count(svc->p.store, &active);
-    (void)cJSON_AddBoolToObject(obj, "brokerConnected", dd_svcmqtt_connected(svc->mqtt));
-    (void)cJSON_AddNumberToObject(obj, "connectedClients",
-                                  (double)svc->ingest.stats.connected_things);
-    (void)cJSON_AddNumberToObject(obj, "reportsAccepted",
-                                  (double)svc->ingest.stats.reports_accepted);
-    (void)cJSON_AddNumberToObject(obj, "reportsRejected",
-                                  (double)svc->ingest.stats.reports_rejected);
-    (void)cJSON_AddNumberToObject(obj, "meteringBatches",
-                                  (double)svc->ingest.stats.metering_batches);
-    (void)cJSON_AddNumberToObject(obj, "activeViolations", (double)active);
-    (void)cJSON_AddNumberToObject(obj, "violationEvents", (double)svc->violation_events);
-    (void)cJSON_AddNumberToObject(obj, "alertsPublished", (double)svc->alerts_published);
-    (void)cJSON_AddNumberToObject(obj, "webhooksGivenUp", (double)svc->webhooks_given_up);
-    (void)cJSON_AddBoolToObject(obj, "storeWritable", svc->held_since_mono_ms == 0);
-    (void)cJSON_AddNumberToObject(obj, "messagesHeld", (double)svc->held_count);
-    (void)cJSON_AddNumberToObject(obj, "storeStalls", (double)svc->store_stalls);
-    if (svc->held_since_mono_ms != 0) {
-        (void)cJSON_AddStringToObject(obj, "storeError", svc->store_error);
-    }
-    for (i = svc->feed_seq > FEED_SIZE ? svc->feed_seq - FEED_SIZE + 1 : 1; i <= svc->feed_seq;
-         i++) {
-        const feed_item_t *item = &svc->feed[i % FEED_SIZE];
-        cJSON *e = cJSON_CreateObject();
-        (void)cJSON_AddNumberToObject(e, "seq", (double)item->seq);
-        (void)cJSON_AddStringToObject(e, "text", item->text);
-        (void)cJSON_AddItemToArray(events, e);
-    }
-    (void)cJSON_AddItemToObject(obj, "latestEvents", events);
-    return json_text(obj);
+    out->broker_connected = dd_svcmqtt_connected(svc->mqtt);
+    out->connected_clients = (uint64_t)svc->ingest.stats.connected_things;
+    out->reports_accepted = svc->ingest.stats.reports_accepted;
+    out->reports_rejected = svc->ingest.stats.reports_rejected;
+    out->metering_batches = svc->ingest.stats.metering_batches;
+    out->active_violations = active;
+    out->violation_events = svc->violation_events;
+    out->alerts_published = svc->alerts_published;
+    out->webhooks_given_up = svc->webhooks_given_up;
+    out->store_writable = svc->held_since_mono_ms == 0;
+    out->messages_held = svc->held_count;
+    out->store_stalls = svc->store_stalls;
+    out->store_error = svc->store_error;
 }
 
 static int hook_extension(void *ctx, const char *method, const char *path, const char *body,
                           size_t body_len, char **response)
 {
     dd_service_t *svc = ctx;
+    int status = 500;
 
-    if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "GET") == 0) {
-        pthread_mutex_lock(&svc->p.lock);
-        *response = json_text(clock_json(svc));
-        pthread_mutex_unlock(&svc->p.lock);
-        return 200;
+    if (dd_ctlapi_handle(&svc->ctl, method, path, body, body_len, &status, response) !=
+        DD_CTLAPI_OK) {
+        *response = NULL; /* out of memory: the API answers with its own error */
     }
-    if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "POST") == 0) {
-        return advance_clock(svc, body, body_len, response);
-    }
-    if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
-        pthread_mutex_lock(&svc->p.lock);
-        *response = status_text(svc);
-        pthread_mutex_unlock(&svc->p.lock);
-        return 200;
-    }
-    *response = error_json(
-        "ddlocal's own operations are GET /ddlocal/v1/status, GET and POST /ddlocal/v1/clock");
-    return 404;
+    return status;
 }
 
 /* ---- hooks the API calls with the lock held ------------------------------------------------ */
@@ -581,83 +413,6 @@ static bool invoke_lambda(void *ctx, const char *topic, const char *endpoint, co
 
 /* ---- start-up ------------------------------------------------------------------------------------- */
 
-static dd_service_status_t init_clock(dd_service_t *svc)
-{
-    char *last = NULL;
-    int64_t last_ms = 0;
-
-    if (dd_clock_parse(&svc->p.clock, svc->cfg.clock_spec[0] != '\0' ? svc->cfg.clock_spec
-                                                                     : "real") != DD_CLOCK_OK) {
-        DD_LOG_ERROR("clock spec '%s' not understood", svc->cfg.clock_spec);
-        return DD_SERVICE_BAD_PARAMETER;
-    }
-    if (dd_registry_setting_get(&svc->p.registry, SETTING_CLOCK_LAST, &last) == DD_REGISTRY_OK &&
-        last != NULL) {
-        last_ms = strtoll(last, NULL, 10);
-    }
-    free(last);
-    /* A manual clock restarted (crash, restart) resumes from the last stored time. */
-    if (svc->p.clock.mode == DD_CLOCK_MANUAL && last_ms > dd_clock_now_ms(&svc->p.clock)) {
-        (void)dd_clock_set(&svc->p.clock, last_ms);
-    }
-    return DD_SERVICE_OK;
-}
-
-typedef struct pending_ctx {
-    dd_service_t *svc;
-    int count;
-} pending_ctx_t;
-
-static int evaluate_pending(void *ctx, int64_t row, const char *thing, uint64_t report_id,
-                            int64_t received_ms, int format, const uint8_t *payload, size_t len)
-{
-    pending_ctx_t *pc = ctx;
-    dd_service_t *svc = pc->svc;
-    dd_report_t report;
-    int64_t now =
-        received_ms > dd_engine_now(svc->p.engine) ? received_ms : dd_engine_now(svc->p.engine);
-
-    (void)report_id;
-    memset(&report, 0, sizeof(report));
-    if (dd_report_decode((dd_report_format_t)format, payload, len, &report, NULL) == DD_REPORT_OK &&
-        dd_engine_on_report(svc->p.engine, thing, now, &report) == DD_ENGINE_OK) {
-        (void)dd_store_report_mark_evaluated(svc->p.store, row);
-        pc->count++;
-    }
-    dd_report_free(&report);
-    return 0;
-}
-
-/* A new engine holding what the store has committed. */
-static dd_service_status_t load_engine(dd_service_t *svc, dd_engine_t **out)
-{
-    dd_engine_config_t ecfg;
-    dd_engine_registry_t reg;
-    dd_engine_sink_t sink;
-
-    dd_engine_config_default(&ecfg);
-    ecfg.arn = svc->cfg.arn;
-    ecfg.id_seed = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
-    reg.ctx = svc;
-    reg.lookup = registry_lookup;
-    memset(&sink, 0, sizeof(sink));
-    sink.ctx = svc;
-    sink.violation_event = sink_violation_event;
-    sink.active_violation = sink_active_violation;
-    sink.active_violation_removed = sink_active_violation_removed;
-    sink.metric_value = sink_metric_value;
-    sink.thing_state = sink_thing_state;
-    if (dd_engine_create(&ecfg, &reg, &sink, out) != DD_ENGINE_OK) {
-        return DD_SERVICE_NO_MEMORY;
-    }
-    if (dd_store_load(svc->p.store, *out) != DD_STORE_OK) {
-        dd_engine_destroy(*out);
-        *out = NULL;
-        return DD_SERVICE_DB_ERROR;
-    }
-    return DD_SERVICE_OK;
-}
-
 /*
  * After a rolled-back transaction the engine remembers what was never
  * committed (windows, alarms of the lost batch): start again from the store.
@@ -665,73 +420,43 @@ static dd_service_status_t load_engine(dd_service_t *svc, dd_engine_t **out)
  */
 static void reload_engine(dd_service_t *svc)
 {
-    dd_engine_t *fresh = NULL;
     size_t mark = dd_outbox_mark(&svc->outbox);
 
-    if (load_engine(svc, &fresh) != DD_SERVICE_OK) {
+    if (dd_pipeline_reload_engine(&svc->p) != DD_PIPELINE_OK) {
         DD_LOG_ERROR(
             "cannot reload the evaluator state; it may hold uncommitted changes until a restart");
         return;
     }
-    dd_engine_destroy(svc->p.engine);
-    svc->p.engine = fresh;
     dd_outbox_truncate(&svc->outbox, mark); /* loading announces nothing new */
     DD_LOG_INFO("evaluator state reloaded from the store");
 }
 
 static dd_service_status_t open_pipeline(dd_service_t *svc)
 {
-    dd_service_status_t status;
-    char path[700];
-    pending_ctx_t pc = {svc, 0};
+    dd_pipeline_config_t pcfg;
+    dd_pipeline_status_t pst;
 
-    pthread_mutex_init(&svc->p.lock, NULL);
-    (void)snprintf(svc->p.data_dir, sizeof(svc->p.data_dir), "%s", svc->cfg.data_dir);
-    (void)snprintf(svc->p.mqtt_endpoint, sizeof(svc->p.mqtt_endpoint), "%s:%u",
-                   svc->cfg.broker_host, (unsigned)svc->cfg.broker_port);
-    svc->p.arn = svc->cfg.arn;
-    (void)snprintf(path, sizeof(path), "%s/%s", svc->cfg.data_dir, DD_DB_FILE_NAME);
-    if (dd_db_open(path, false, &svc->p.db) != DD_DB_OK ||
-        dd_registry_open(&svc->p.registry, svc->p.db, &svc->cfg.arn, &svc->p.clock) !=
-            DD_REGISTRY_OK ||
-        dd_store_service_open(svc->p.db) != DD_STORE_OK ||
+    dd_pipeline_config_default(&pcfg);
+    (void)snprintf(pcfg.data_dir, sizeof(pcfg.data_dir), "%s", svc->cfg.data_dir);
+    (void)snprintf(pcfg.clock_spec, sizeof(pcfg.clock_spec), "%s", svc->cfg.clock_spec);
+    (void)snprintf(pcfg.mqtt_endpoint, sizeof(pcfg.mqtt_endpoint), "%s:%u", svc->cfg.broker_host,
+                   (unsigned)svc->cfg.broker_port);
+    pcfg.arn = svc->cfg.arn;
+    pcfg.arn_explicit = svc->cfg.arn_explicit;
+    pcfg.id_seed = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
+    pcfg.events.ctx = svc;
+    pcfg.events.violation_event = sink_violation_event;
+    pst = dd_pipeline_open(&pcfg, &svc->p);
+    if (pst != DD_PIPELINE_OK) {
+        return pst == DD_PIPELINE_BAD_CLOCK   ? DD_SERVICE_BAD_PARAMETER
+               : pst == DD_PIPELINE_NO_MEMORY ? DD_SERVICE_NO_MEMORY
+                                              : DD_SERVICE_DB_ERROR;
+    }
+    svc->cfg.arn = svc->p.arn;
+    if (dd_store_service_open(svc->p.db) != DD_STORE_OK ||
         dd_lambda_open(svc->p.db) != DD_LAMBDA_OK) {
-        DD_LOG_ERROR("cannot open the database %s", path);
+        DD_LOG_ERROR("cannot open the database %s/%s", svc->cfg.data_dir, DD_DB_FILE_NAME);
         return DD_SERVICE_DB_ERROR;
-    }
-    if (!svc->cfg.arn_explicit) {
-        char *region = NULL;
-        char *account = NULL;
-        (void)dd_registry_setting_get(&svc->p.registry, "region", &region);
-        (void)dd_registry_setting_get(&svc->p.registry, "account", &account);
-        if (region != NULL && account != NULL &&
-            dd_arn_ctx_set(&svc->cfg.arn, region, account) == DD_NAMES_OK) {
-            svc->p.arn = svc->cfg.arn;
-            svc->p.registry.arn = svc->cfg.arn;
-        }
-        free(region);
-        free(account);
-    }
-    if (init_clock(svc) != DD_SERVICE_OK) {
-        return DD_SERVICE_BAD_PARAMETER;
-    }
-    if (dd_store_open(svc->p.db, &svc->cfg.arn, &svc->p.store) != DD_STORE_OK) {
-        DD_LOG_ERROR("cannot open the evaluator store");
-        return DD_SERVICE_DB_ERROR;
-    }
-    dd_store_sink(svc->p.store, &svc->store_sink);
-    status = load_engine(svc, &svc->p.engine);
-    if (status != DD_SERVICE_OK) {
-        DD_LOG_ERROR("cannot load the evaluator state from %s", path);
-        return status;
-    }
-    /* Stored reports never evaluated (none unless an earlier run failed mid-way). */
-    if (dd_store_begin(svc->p.store) == DD_STORE_OK) {
-        (void)dd_store_reports_pending(svc->p.store, evaluate_pending, &pc);
-        (void)dd_store_commit(svc->p.store);
-    }
-    if (pc.count > 0) {
-        DD_LOG_INFO("evaluated %d stored report(s) left unevaluated by an earlier run", pc.count);
     }
     if (dd_ingest_expect_redeliveries(&svc->ingest, svc->p.store) != DD_INGEST_OK) {
         DD_LOG_WARN(
@@ -742,6 +467,12 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->p.registry_changed = hook_registry_changed;
     svc->p.defender_changed = hook_defender_changed;
     svc->p.extension = hook_extension;
+    svc->ctl.lock = &svc->p.lock;
+    svc->ctl.clock = &svc->p.clock;
+    svc->ctl.ctx = svc;
+    svc->ctl.advanced = ctl_advanced;
+    svc->ctl.counters = ctl_counters;
+    svc->ctl.wake = ctl_wake;
     svc->regsync.thing_pushed = thing_pushed;
     svc->regsync.thing_pushed_ctx = svc;
     return DD_SERVICE_OK;
@@ -977,7 +708,7 @@ static void tick(dd_service_t *svc)
             now = clock_now;
         }
         (void)snprintf(text, sizeof(text), "%lld", (long long)now); /* 21 chars at most */
-        rst = dd_registry_setting_set(&svc->p.registry, SETTING_CLOCK_LAST, text);
+        rst = dd_registry_setting_set(&svc->p.registry, DD_PIPELINE_SETTING_CLOCK_LAST, text);
         if (rst != DD_REGISTRY_OK) {
             (void)snprintf(why, sizeof(why), "pipeline time: %s", dd_registry_strerror(rst));
         }
@@ -1225,12 +956,9 @@ void dd_service_destroy(dd_service_t *svc)
     dd_svcmqtt_destroy(svc->mqtt);
     dd_alerts_webhooks_stop(svc->webhooks); /* may dead-letter into the database */
     stop_checkpointer(svc); /* before the last connection closes (it checkpoints itself) */
-    dd_engine_destroy(svc->p.engine);
-    dd_store_close(svc->p.store);
-    dd_db_close(svc->p.db);
+    dd_pipeline_close(&svc->p);
     dd_ingest_destroy(&svc->ingest);
     dd_outbox_destroy(&svc->outbox);
-    pthread_mutex_destroy(&svc->p.lock);
     free(svc);
 }
 

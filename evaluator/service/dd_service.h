@@ -4,6 +4,13 @@
  *        engine, clock), the broker session, report and metering intake,
  *        registry sync to the shim, ticks, alerts and the HTTP API.
  *
+ * The pipeline is opened with dd_pipeline_open() (pipeline/dd_pipeline.h),
+ * with this service as the observer of the engine's outputs: which event
+ * goes to which alert target is app/dd_detect's decision
+ * (dd_detect_alert_fanout()), the payloads and their delivery are the
+ * service's (dd_alerts, the outbox). The /ddlocal/v1/ operations are
+ * dd_ctlapi.h's.
+ *
  * Threads: the worker (dd_service_run(), usually the main thread) takes
  * batches of messages from the broker session and processes them under the
  * pipeline lock; libmosquitto's network thread; libmicrohttpd's threads for

@@ -32,43 +32,18 @@
 #include "dd_engine.h"
 #include "dd_fs.h"
 #include "dd_log.h"
+#include "dd_pipeline.h"
 #include "dd_report.h"
 #include "dd_route.h"
 #include "dd_store.h"
 
 typedef struct server {
     dd_pipeline_t p;
-    dd_engine_sink_t sink;
     FILE *hooks_log;
     int registry_calls;
     int defender_calls;
     int64_t seen_seq;
 } server_t;
-
-static int group_cb(void *ctx, const char *name)
-{
-    struct {
-        dd_engine_group_fn fn;
-        void *ctx;
-    } *g = ctx;
-    return g->fn(g->ctx, name);
-}
-
-static int registry_lookup(void *ctx, const char *thing, bool *registered,
-                           dd_engine_group_fn add_group, void *add_ctx)
-{
-    server_t *s = ctx;
-    struct {
-        dd_engine_group_fn fn;
-        void *ctx;
-    } g = {add_group, add_ctx};
-
-    *registered = dd_registry_thing_exists(&s->p.registry, thing);
-    if (*registered) {
-        (void)dd_registry_thing_groups_closure(&s->p.registry, thing, group_cb, &g);
-    }
-    return 0;
-}
 
 typedef struct changed {
     server_t *s;
@@ -116,32 +91,25 @@ static void hook_defender(void *ctx)
 static int open_pipeline(server_t *s, const char *dir, int64_t start_ms, const char *mqtt,
                          const dd_arn_ctx_t *arn)
 {
-    dd_engine_config_t cfg;
-    dd_engine_registry_t reg;
-    char path[1024];
+    dd_pipeline_config_t cfg;
+    dd_pipeline_status_t st;
 
     memset(s, 0, sizeof(*s));
-    (void)pthread_mutex_init(&s->p.lock, NULL);
-    (void)dd_clock_init_manual(&s->p.clock, start_ms);
-    s->p.arn = *arn;
-    (void)snprintf(s->p.data_dir, sizeof(s->p.data_dir), "%s", dir);
-    (void)snprintf(s->p.mqtt_endpoint, sizeof(s->p.mqtt_endpoint), "%s", mqtt);
-    (void)snprintf(path, sizeof(path), "%s/%s", dir, DD_DB_FILE_NAME);
-    if (dd_fs_mkdirs(dir, 0755) != DD_FS_OK || dd_db_open(path, false, &s->p.db) != DD_DB_OK ||
-        dd_registry_open(&s->p.registry, s->p.db, arn, &s->p.clock) != DD_REGISTRY_OK ||
-        dd_store_open(s->p.db, arn, &s->p.store) != DD_STORE_OK) {
-        (void)fprintf(stderr, "dd_api_testserver: cannot open %s\n", path);
+    dd_pipeline_config_default(&cfg);
+    (void)snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", dir);
+    (void)snprintf(cfg.clock_spec, sizeof(cfg.clock_spec), "manual:%lld", (long long)start_ms);
+    (void)snprintf(cfg.mqtt_endpoint, sizeof(cfg.mqtt_endpoint), "%s", mqtt);
+    cfg.arn = *arn;
+    cfg.arn_explicit = true;
+    cfg.id_seed = (uint64_t)dd_clock_wall_ms();
+    if (dd_fs_mkdirs(dir, 0755) != DD_FS_OK) {
+        (void)fprintf(stderr, "dd_api_testserver: cannot create %s\n", dir);
         return -1;
     }
-    dd_store_sink(s->p.store, &s->sink);
-    dd_engine_config_default(&cfg);
-    cfg.arn = *arn;
-    cfg.id_seed = (uint64_t)dd_clock_wall_ms();
-    reg.ctx = s;
-    reg.lookup = registry_lookup;
-    if (dd_engine_create(&cfg, &reg, &s->sink, &s->p.engine) != DD_ENGINE_OK ||
-        dd_store_load(s->p.store, s->p.engine) != DD_STORE_OK) {
-        (void)fprintf(stderr, "dd_api_testserver: cannot start the engine\n");
+    st = dd_pipeline_open(&cfg, &s->p);
+    if (st != DD_PIPELINE_OK) {
+        (void)fprintf(stderr, "dd_api_testserver: cannot open the pipeline in %s: %s\n", dir,
+                      dd_pipeline_strerror(st));
         return -1;
     }
     (void)dd_registry_change_head(&s->p.registry, &s->seen_seq);
@@ -341,12 +309,9 @@ int main(int argc, char **argv)
         (void)fflush(stdout);
     }
     dd_api_stop(api);
-    dd_engine_destroy(s.p.engine);
-    dd_store_close(s.p.store);
-    dd_db_close(s.p.db);
+    dd_pipeline_close(&s.p);
     if (s.hooks_log != NULL) {
         (void)fclose(s.hooks_log);
     }
-    (void)pthread_mutex_destroy(&s.p.lock);
     return 0;
 }

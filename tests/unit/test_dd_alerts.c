@@ -273,42 +273,6 @@ static void assert_notification(const cJSON *sns, const char *message, const cha
     assert_notification_as(sns, message, timestamp, false);
 }
 
-static void test_dd_alerts_sns_topic_not_for_suppressed(void **state)
-{
-    event_fixture_t f;
-    dd_profile_t profile;
-    const char *name = "unset";
-
-    (void)state;
-    make_event(&f, DD_ALARM_RAISED, 54);
-    memset(&profile, 0, sizeof(profile));
-    profile.has_alert_target = true;
-    profile.sns_target_arn = (char *)TOPIC_ARN;
-    assert_int_equal(dd_alerts_sns_topic(&f.ev, &profile, &name), DD_ALERTS_OK);
-    assert_string_equal(name, "DeviceDefenderAlerts");
-    /* suppressAlerts: the event is stored, but no SNS message goes out. */
-    f.ev.suppressed = true;
-    assert_int_equal(dd_alerts_sns_topic(&f.ev, &profile, &name), DD_ALERTS_OK);
-    assert_null(name);
-    f.ev.type = DD_ALARM_CLEARED;
-    assert_int_equal(dd_alerts_sns_topic(&f.ev, &profile, &name), DD_ALERTS_OK);
-    assert_null(name);
-    /* No alert target, a deleted profile, or a target that is no SNS topic: nothing either. */
-    f.ev.suppressed = false;
-    assert_int_equal(dd_alerts_sns_topic(&f.ev, NULL, &name), DD_ALERTS_OK);
-    assert_null(name);
-    profile.has_alert_target = false;
-    assert_int_equal(dd_alerts_sns_topic(&f.ev, &profile, &name), DD_ALERTS_OK);
-    assert_null(name);
-    profile.has_alert_target = true;
-    profile.sns_target_arn = (char *)"arn:aws:sns:us-east-1:123456789012:bad.name";
-    assert_int_equal(dd_alerts_sns_topic(&f.ev, &profile, &name), DD_ALERTS_OK);
-    assert_null(name);
-    assert_int_equal(dd_alerts_sns_topic(NULL, &profile, &name), DD_ALERTS_BAD_PARAMETER);
-    assert_int_equal(dd_alerts_sns_topic(&f.ev, &profile, NULL), DD_ALERTS_BAD_PARAMETER);
-    dd_profile_behavior_free(&f.behavior);
-}
-
 static void test_dd_alerts_sns_notification(void **state)
 {
     event_fixture_t f;
@@ -914,7 +878,6 @@ int main(void)
         cmocka_unit_test(test_dd_alerts_message_invalidated_has_verification_no_value),
         cmocka_unit_test(test_dd_alerts_message_list_value_and_no_value),
         cmocka_unit_test(test_dd_alerts_sns_notification),
-        cmocka_unit_test(test_dd_alerts_sns_topic_not_for_suppressed),
         cmocka_unit_test(test_dd_alerts_lambda_event_envelope),
         cmocka_unit_test(test_dd_alerts_lambda_event_for_a_subscription),
         cmocka_unit_test(test_dd_alerts_webhook_posts_notification),

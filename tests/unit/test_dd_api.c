@@ -19,12 +19,12 @@
 #include "dd_api.h"
 #include "dd_db.h"
 #include "dd_engine.h"
+#include "dd_pipeline.h"
 #include "dd_store.h"
 
 typedef struct env {
     char dir[64];
     dd_pipeline_t p;
-    dd_engine_sink_t sink;
     dd_api_t *api;
     int registry_calls;
     int defender_calls;
@@ -44,21 +44,15 @@ static void hook_defender(void *ctx)
 static int setup(void **state)
 {
     env_t *e = calloc(1, sizeof(*e));
-    char path[128];
+    dd_pipeline_config_t cfg;
 
     (void)snprintf(e->dir, sizeof(e->dir), "/tmp/dd_api_XXXXXX");
     assert_non_null(mkdtemp(e->dir));
-    (void)snprintf(path, sizeof(path), "%s/ddlocal.db", e->dir);
-    (void)pthread_mutex_init(&e->p.lock, NULL);
-    (void)dd_clock_init_manual(&e->p.clock, 1700000000000LL);
-    dd_arn_ctx_default(&e->p.arn);
-    (void)snprintf(e->p.data_dir, sizeof(e->p.data_dir), "%s", e->dir);
-    (void)snprintf(e->p.mqtt_endpoint, sizeof(e->p.mqtt_endpoint), "127.0.0.1:18883");
-    assert_int_equal(dd_db_open(path, false, &e->p.db), DD_DB_OK);
-    assert_int_equal(dd_registry_open(&e->p.registry, e->p.db, NULL, &e->p.clock), DD_REGISTRY_OK);
-    assert_int_equal(dd_store_open(e->p.db, NULL, &e->p.store), DD_STORE_OK);
-    dd_store_sink(e->p.store, &e->sink);
-    assert_int_equal(dd_engine_create(NULL, NULL, &e->sink, &e->p.engine), DD_ENGINE_OK);
+    dd_pipeline_config_default(&cfg);
+    (void)snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", e->dir);
+    (void)snprintf(cfg.clock_spec, sizeof(cfg.clock_spec), "manual:1700000000000");
+    (void)snprintf(cfg.mqtt_endpoint, sizeof(cfg.mqtt_endpoint), "127.0.0.1:18883");
+    assert_int_equal(dd_pipeline_open(&cfg, &e->p), DD_PIPELINE_OK);
     e->p.hook_ctx = e;
     e->p.registry_changed = hook_registry;
     e->p.defender_changed = hook_defender;
@@ -73,10 +67,7 @@ static int teardown(void **state)
     char cmd[128];
 
     dd_api_stop(e->api);
-    dd_engine_destroy(e->p.engine);
-    dd_store_close(e->p.store);
-    dd_db_close(e->p.db);
-    (void)pthread_mutex_destroy(&e->p.lock);
+    dd_pipeline_close(&e->p);
     (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
     assert_int_equal(system(cmd), 0);
     free(e);

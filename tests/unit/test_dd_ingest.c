@@ -17,6 +17,7 @@
 #include "dd_ingest.h"
 #include "dd_log.h"
 #include "dd_metering.h"
+#include "dd_pipeline.h"
 #include "dd_report.h"
 #include "dd_store.h"
 
@@ -34,14 +35,11 @@ typedef struct fixture {
     dd_ingest_t ing;
 } fixture_t;
 
-/* The pipeline as ddlocald's open_pipeline() wires it: one database, the
- * registry, the store with its sink feeding the engine's outputs back in,
- * and a manual clock. */
+/* The pipeline as ddlocald opens it (dd_pipeline_open()), on a manual clock. */
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
-    dd_engine_sink_t sink;
-    char path[128];
+    dd_pipeline_config_t cfg;
 
     if (f == NULL) {
         return -1;
@@ -52,16 +50,10 @@ static int setup(void **state)
         free(f);
         return -1;
     }
-    snprintf(path, sizeof(path), "%s/" DD_DB_FILE_NAME, f->dir);
-    pthread_mutex_init(&f->p.lock, NULL);
-    if (dd_clock_init_manual(&f->p.clock, T0 + 1000) != DD_CLOCK_OK ||
-        dd_db_open(path, false, &f->p.db) != DD_DB_OK ||
-        dd_registry_open(&f->p.registry, f->p.db, NULL, &f->p.clock) != DD_REGISTRY_OK ||
-        dd_store_open(f->p.db, NULL, &f->p.store) != DD_STORE_OK) {
-        return -1;
-    }
-    dd_store_sink(f->p.store, &sink);
-    if (dd_engine_create(NULL, NULL, &sink, &f->p.engine) != DD_ENGINE_OK) {
+    dd_pipeline_config_default(&cfg);
+    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", f->dir);
+    snprintf(cfg.clock_spec, sizeof(cfg.clock_spec), "manual:%lld", (long long)(T0 + 1000));
+    if (dd_pipeline_open(&cfg, &f->p) != DD_PIPELINE_OK) {
         return -1;
     }
     dd_outbox_init(&f->box);
@@ -80,10 +72,7 @@ static int teardown(void **state)
 
     dd_ingest_destroy(&f->ing);
     dd_outbox_destroy(&f->box);
-    dd_engine_destroy(f->p.engine);
-    dd_store_close(f->p.store);
-    dd_db_close(f->p.db);
-    pthread_mutex_destroy(&f->p.lock);
+    dd_pipeline_close(&f->p);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
     rc = system(cmd);
     free(f);

@@ -10,6 +10,7 @@
 
 #include "dd_db.h"
 #include "dd_log.h"
+#include "dd_pipeline.h"
 #include "dd_regsync.h"
 
 /*
@@ -27,6 +28,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
+    dd_pipeline_config_t cfg;
     char path[128];
 
     if (f == NULL) {
@@ -39,9 +41,10 @@ static int setup(void **state)
         return -1;
     }
     snprintf(path, sizeof(path), "%s/" DD_DB_FILE_NAME, f->dir);
-    if (dd_clock_init_manual(&f->p.clock, 1700000000000LL) != DD_CLOCK_OK ||
-        dd_db_open(path, false, &f->p.db) != DD_DB_OK ||
-        dd_registry_open(&f->p.registry, f->p.db, NULL, &f->p.clock) != DD_REGISTRY_OK ||
+    dd_pipeline_config_default(&cfg);
+    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", f->dir);
+    snprintf(cfg.clock_spec, sizeof(cfg.clock_spec), "manual:1700000000000");
+    if (dd_pipeline_open(&cfg, &f->p) != DD_PIPELINE_OK ||
         dd_db_open(path, false, &f->cli) != DD_DB_OK) {
         return -1;
     }
@@ -56,7 +59,7 @@ static int teardown(void **state)
     int rc;
 
     dd_db_close(f->cli);
-    dd_db_close(f->p.db);
+    dd_pipeline_close(&f->p);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
     rc = system(cmd);
     free(f);

@@ -1,0 +1,190 @@
+#include "dd_ctlapi.h"
+
+#include "dd_json.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void iso_time(int64_t ms, char *buf, size_t len)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+
+    (void)gmtime_r(&secs, &tm);
+    (void)strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static char *json_text(cJSON *obj)
+{
+    char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
+    char *out = text != NULL ? strdup(text) : NULL;
+
+    cJSON_free(text);
+    cJSON_Delete(obj);
+    return out;
+}
+
+static char *error_json(const char *message)
+{
+    cJSON *obj = cJSON_CreateObject();
+
+    (void)cJSON_AddStringToObject(obj, "message", message);
+    return json_text(obj);
+}
+
+/* Lock held. */
+static cJSON *clock_json(const dd_ctlapi_t *c)
+{
+    cJSON *obj = cJSON_CreateObject();
+    char spec[DD_CLOCK_SPEC_MAX];
+    char when[32];
+    int64_t now = dd_clock_now_ms(c->clock);
+
+    (void)dd_clock_format(c->clock, spec, sizeof(spec));
+    iso_time(now, when, sizeof(when));
+    (void)cJSON_AddStringToObject(obj, "mode",
+                                  c->clock->mode == DD_CLOCK_MANUAL   ? "manual"
+                                  : c->clock->mode == DD_CLOCK_SCALED ? "scaled"
+                                                                      : "real");
+    (void)cJSON_AddNumberToObject(obj, "pipelineTimeMs", (double)now);
+    (void)cJSON_AddStringToObject(obj, "pipelineTime", when);
+    (void)cJSON_AddStringToObject(obj, "spec", spec);
+    return obj;
+}
+
+/* POST /ddlocal/v1/clock {"advanceSeconds":N}: moves a manual clock, closes windows, before answering. */
+static int advance_clock(dd_ctlapi_t *c, const char *body, size_t body_len, char **response)
+{
+    cJSON *req = NULL;
+    const cJSON *secs;
+    int64_t delta;
+
+    /* Strict like every API body: {"advanceSeconds":01} or a second advanceSeconds is refused. */
+    if (body != NULL) {
+        (void)dd_json_parse(body, body_len, 0, &req, NULL);
+    }
+    secs = cJSON_GetObjectItemCaseSensitive(req, "advanceSeconds");
+    if (!cJSON_IsNumber(secs) || secs->valuedouble < 0 || secs->valuedouble > 1e9) {
+        cJSON_Delete(req);
+        *response = error_json("Body must be {\"advanceSeconds\": N} with 0 <= N <= 1e9");
+        return 400;
+    }
+    delta = (int64_t)(secs->valuedouble * 1000.0 + 0.5);
+    cJSON_Delete(req);
+    pthread_mutex_lock(c->lock);
+    if (c->clock->mode != DD_CLOCK_MANUAL) {
+        pthread_mutex_unlock(c->lock);
+        *response = error_json(
+            "The pipeline clock is not manual; start it with `ddlocal up --manual-clock`");
+        return 400;
+    }
+    (void)dd_clock_advance(c->clock, delta, NULL);
+    if (c->advanced != NULL) {
+        c->advanced(c->ctx);
+    }
+    *response = json_text(clock_json(c));
+    pthread_mutex_unlock(c->lock);
+    if (c->wake != NULL) {
+        c->wake(c->ctx);
+    }
+    return 200;
+}
+
+/* Lock held. */
+static char *status_text(dd_ctlapi_t *c)
+{
+    cJSON *obj = clock_json(c);
+    cJSON *events = cJSON_CreateArray();
+    dd_ctlapi_counters_t n;
+    uint64_t i;
+
+    memset(&n, 0, sizeof(n));
+    n.store_writable = true;
+    if (c->counters != NULL) {
+        c->counters(c->ctx, &n);
+    }
+    (void)cJSON_AddBoolToObject(obj, "brokerConnected", n.broker_connected);
+    (void)cJSON_AddNumberToObject(obj, "connectedClients", (double)n.connected_clients);
+    (void)cJSON_AddNumberToObject(obj, "reportsAccepted", (double)n.reports_accepted);
+    (void)cJSON_AddNumberToObject(obj, "reportsRejected", (double)n.reports_rejected);
+    (void)cJSON_AddNumberToObject(obj, "meteringBatches", (double)n.metering_batches);
+    (void)cJSON_AddNumberToObject(obj, "activeViolations", (double)n.active_violations);
+    (void)cJSON_AddNumberToObject(obj, "violationEvents", (double)n.violation_events);
+    (void)cJSON_AddNumberToObject(obj, "alertsPublished", (double)n.alerts_published);
+    (void)cJSON_AddNumberToObject(obj, "webhooksGivenUp", (double)n.webhooks_given_up);
+    (void)cJSON_AddBoolToObject(obj, "storeWritable", n.store_writable);
+    (void)cJSON_AddNumberToObject(obj, "messagesHeld", (double)n.messages_held);
+    (void)cJSON_AddNumberToObject(obj, "storeStalls", (double)n.store_stalls);
+    if (!n.store_writable) {
+        (void)cJSON_AddStringToObject(obj, "storeError",
+                                      n.store_error != NULL ? n.store_error : "");
+    }
+    for (i = c->feed_seq > DD_CTLAPI_FEED_SIZE ? c->feed_seq - DD_CTLAPI_FEED_SIZE + 1 : 1;
+         i <= c->feed_seq; i++) {
+        const dd_ctlapi_event_t *item = &c->feed[i % DD_CTLAPI_FEED_SIZE];
+        cJSON *e = cJSON_CreateObject();
+        (void)cJSON_AddNumberToObject(e, "seq", (double)item->seq);
+        (void)cJSON_AddStringToObject(e, "text", item->text);
+        (void)cJSON_AddItemToArray(events, e);
+    }
+    (void)cJSON_AddItemToObject(obj, "latestEvents", events);
+    return json_text(obj);
+}
+
+dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const char *path,
+                                    const char *body, size_t body_len, int *http_status,
+                                    char **response)
+{
+    if (c == NULL || c->lock == NULL || c->clock == NULL || method == NULL || path == NULL ||
+        http_status == NULL || response == NULL) {
+        return DD_CTLAPI_BAD_PARAMETER;
+    }
+    if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "GET") == 0) {
+        pthread_mutex_lock(c->lock);
+        *response = json_text(clock_json(c));
+        pthread_mutex_unlock(c->lock);
+        *http_status = 200;
+    } else if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "POST") == 0) {
+        *http_status = advance_clock(c, body, body_len, response);
+    } else if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
+        pthread_mutex_lock(c->lock);
+        *response = status_text(c);
+        pthread_mutex_unlock(c->lock);
+        *http_status = 200;
+    } else {
+        *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET and "
+                               "POST /ddlocal/v1/clock");
+        *http_status = 404;
+    }
+    return *response != NULL ? DD_CTLAPI_OK : DD_CTLAPI_NO_MEMORY;
+}
+
+dd_ctlapi_status_t dd_ctlapi_feed(dd_ctlapi_t *c, const char *text)
+{
+    uint64_t seq;
+    dd_ctlapi_event_t *item;
+
+    if (c == NULL || text == NULL) {
+        return DD_CTLAPI_BAD_PARAMETER;
+    }
+    /* Item seq k lives at k % DD_CTLAPI_FEED_SIZE, where the status operation reads it. */
+    seq = c->feed_seq + 1;
+    item = &c->feed[seq % DD_CTLAPI_FEED_SIZE];
+    (void)snprintf(item->text, sizeof(item->text), "%s", text);
+    item->seq = seq;
+    c->feed_seq = seq;
+    return DD_CTLAPI_OK;
+}
+
+const char *dd_ctlapi_strerror(dd_ctlapi_status_t status)
+{
+    switch (status) {
+    case DD_CTLAPI_OK: return "ok";
+    case DD_CTLAPI_BAD_PARAMETER: return "bad parameter";
+    case DD_CTLAPI_NO_MEMORY: return "out of memory";
+    }
+    return "unknown ctlapi status";
+}

@@ -1,0 +1,109 @@
+/**
+ * @file dd_ctlapi.h
+ * @brief ddlocald's own HTTP operations under /ddlocal/v1/ (not AWS's), as
+ *        the API hands them over (dd_pipeline_t's extension hook):
+ *        GET /ddlocal/v1/clock (the pipeline clock), POST /ddlocal/v1/clock
+ *        {"advanceSeconds":N} (moves a manual clock and evaluates before
+ *        answering) and GET /ddlocal/v1/status (the status panel of
+ *        `ddlocal up`: counters and the feed of recent events).
+ *
+ * The service supplies what only it knows through callbacks (its counters,
+ * what an advance must run: the tick, the shim's clock); this module owns
+ * the requests' and answers' JSON and the feed (the last
+ * DD_CTLAPI_FEED_SIZE events).
+ *
+ * Lock rule: dd_ctlapi_handle() is called WITHOUT the pipeline lock and
+ * takes @c lock itself around reading the clock and calling @c advanced and
+ * @c counters; @c wake runs after it released it. dd_ctlapi_feed() is called
+ * with the lock held.
+ *
+ * Ownership: the service owns the dd_ctlapi_t (zeroed, then the members
+ * set); answers are malloc'd JSON text the caller frees.
+ */
+#ifndef DD_CTLAPI_H_
+#define DD_CTLAPI_H_
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dd_clock.h"
+
+/** Status codes of this module. */
+typedef enum dd_ctlapi_status {
+    DD_CTLAPI_OK = 0,
+    DD_CTLAPI_BAD_PARAMETER,
+    DD_CTLAPI_NO_MEMORY /**< No answer could be built. */
+} dd_ctlapi_status_t;
+
+/** Events kept for the status panel. */
+#define DD_CTLAPI_FEED_SIZE 32
+/** Longest event text, NUL included (longer ones are cut). */
+#define DD_CTLAPI_FEED_TEXT 300
+
+/** The service's counters, for GET /ddlocal/v1/status. */
+typedef struct dd_ctlapi_counters {
+    bool broker_connected;
+    uint64_t connected_clients;
+    uint64_t reports_accepted;
+    uint64_t reports_rejected;
+    uint64_t metering_batches;
+    int64_t active_violations;
+    uint64_t violation_events;
+    uint64_t alerts_published;
+    uint64_t webhooks_given_up;
+    bool store_writable;
+    uint64_t messages_held;
+    uint64_t store_stalls;
+    const char *store_error; /**< Shown while the store does not write; may be NULL. */
+} dd_ctlapi_counters_t;
+
+/** One event of the feed. */
+typedef struct dd_ctlapi_event {
+    uint64_t seq;
+    char text[DD_CTLAPI_FEED_TEXT];
+} dd_ctlapi_event_t;
+
+/** The extension's state and the service's callbacks. */
+typedef struct dd_ctlapi {
+    pthread_mutex_t *lock; /**< The pipeline lock. */
+    dd_clock_t *clock;     /**< The pipeline clock (advanced under @c lock). */
+    void *ctx;             /**< Passed to the callbacks. */
+    /** Lock held: the manual clock was just advanced; evaluate before the answer. */
+    void (*advanced)(void *ctx);
+    /** Lock held: fills the counters. */
+    void (*counters)(void *ctx, dd_ctlapi_counters_t *out);
+    /** Lock released, after an advance: send what it produced now. May be NULL. */
+    void (*wake)(void *ctx);
+    /* The feed: event seq k lives at k % DD_CTLAPI_FEED_SIZE. */
+    dd_ctlapi_event_t feed[DD_CTLAPI_FEED_SIZE];
+    uint64_t feed_seq;
+} dd_ctlapi_t;
+
+/**
+ * @brief Answers one /ddlocal/ request.
+ * @param[in,out] c The extension.
+ * @param[in] method "GET", "POST", ...
+ * @param[in] path Path without the query.
+ * @param[in] body Request body, may be NULL.
+ * @param[in] body_len Its length.
+ * @param[out] http_status 200, 400 (bad body, clock not manual) or 404 (unknown operation).
+ * @param[out] response malloc'd JSON text ({"message":...} on an error).
+ * @return DD_CTLAPI_OK, DD_CTLAPI_BAD_PARAMETER or DD_CTLAPI_NO_MEMORY.
+ */
+dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const char *path,
+                                    const char *body, size_t body_len, int *http_status,
+                                    char **response);
+
+/**
+ * @brief Appends an event to the feed (lock held); the oldest is dropped
+ *        once DD_CTLAPI_FEED_SIZE are kept.
+ * @return DD_CTLAPI_OK or DD_CTLAPI_BAD_PARAMETER.
+ */
+dd_ctlapi_status_t dd_ctlapi_feed(dd_ctlapi_t *c, const char *text);
+
+/** @return Static text for @p status. */
+const char *dd_ctlapi_strerror(dd_ctlapi_status_t status);
+
+#endif /* DD_CTLAPI_H_ */

@@ -1,0 +1,243 @@
+/*
+ * dd_ctlapi: ddlocald's /ddlocal/v1/ operations without HTTP or a service:
+ * the clock's JSON, advancing a manual clock (and only a manual one, with a
+ * strict body), the status panel's counters and feed, unknown operations.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "dd_ctlapi.h"
+
+#define T0 1700000000000LL
+
+typedef struct fixture {
+    pthread_mutex_t lock;
+    dd_clock_t clock;
+    dd_ctlapi_t c;
+    int advanced;
+    int woken;
+    int64_t clock_at_advance;
+    bool held_during_advance;
+} fixture_t;
+
+static void on_advanced(void *ctx)
+{
+    fixture_t *f = ctx;
+
+    f->advanced++;
+    f->clock_at_advance = dd_clock_now_ms(&f->clock);
+    /* The lock is held: trylock fails. */
+    f->held_during_advance = pthread_mutex_trylock(&f->lock) != 0;
+}
+
+static void on_wake(void *ctx)
+{
+    fixture_t *f = ctx;
+
+    f->woken++;
+}
+
+static void counters(void *ctx, dd_ctlapi_counters_t *out)
+{
+    (void)ctx;
+    out->broker_connected = true;
+    out->reports_accepted = 12;
+    out->active_violations = 2;
+    out->alerts_published = 3;
+    out->store_writable = false;
+    out->messages_held = 5;
+    out->store_error = "database or disk is full";
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+
+    if (f == NULL) {
+        return -1;
+    }
+    (void)pthread_mutex_init(&f->lock, NULL);
+    (void)dd_clock_init_manual(&f->clock, T0);
+    f->c.lock = &f->lock;
+    f->c.clock = &f->clock;
+    f->c.ctx = f;
+    f->c.advanced = on_advanced;
+    f->c.counters = counters;
+    f->c.wake = on_wake;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+
+    (void)pthread_mutex_destroy(&f->lock);
+    free(f);
+    return 0;
+}
+
+/* Handles a request; returns the parsed answer (caller deletes). */
+static cJSON *handle(fixture_t *f, const char *method, const char *path, const char *body,
+                     int expected_status)
+{
+    char *text = NULL;
+    int status = 0;
+    cJSON *json;
+
+    assert_int_equal(dd_ctlapi_handle(&f->c, method, path, body, body != NULL ? strlen(body) : 0,
+                                      &status, &text),
+                     DD_CTLAPI_OK);
+    assert_int_equal(status, expected_status);
+    assert_non_null(text);
+    json = cJSON_Parse(text);
+    free(text);
+    assert_non_null(json);
+    return json;
+}
+
+static const char *str(const cJSON *obj, const char *name)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    assert_true(cJSON_IsString(item));
+    return item->valuestring;
+}
+
+static double num(const cJSON *obj, const char *name)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    assert_true(cJSON_IsNumber(item));
+    return item->valuedouble;
+}
+
+static void test_dd_ctlapi_get_clock(void **state)
+{
+    fixture_t *f = *state;
+    cJSON *j = handle(f, "GET", "/ddlocal/v1/clock", NULL, 200);
+
+    assert_string_equal(str(j, "mode"), "manual");
+    assert_true(num(j, "pipelineTimeMs") == (double)T0);
+    assert_string_equal(str(j, "pipelineTime"), "2023-11-14T22:13:20Z");
+    assert_string_equal(str(j, "spec"), "manual:1700000000000");
+    cJSON_Delete(j);
+    assert_int_equal(f->advanced, 0);
+}
+
+static void test_dd_ctlapi_advance_manual_clock(void **state)
+{
+    fixture_t *f = *state;
+    cJSON *j = handle(f, "POST", "/ddlocal/v1/clock", "{\"advanceSeconds\":90.5}", 200);
+
+    /* Evaluated under the lock at the new time, then woken without it. */
+    assert_int_equal(f->advanced, 1);
+    assert_true(f->held_during_advance);
+    assert_int_equal(f->clock_at_advance, T0 + 90500);
+    assert_int_equal(f->woken, 1);
+    assert_true(num(j, "pipelineTimeMs") == (double)(T0 + 90500));
+    cJSON_Delete(j);
+    assert_int_equal(pthread_mutex_trylock(&f->lock), 0); /* released */
+    (void)pthread_mutex_unlock(&f->lock);
+}
+
+static void test_dd_ctlapi_advance_refusals(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const BAD[] = {NULL,
+                                      "",
+                                      "{}",
+                                      "{\"advanceSeconds\":-1}",
+                                      "{\"advanceSeconds\":1e10}",
+                                      "{\"advanceSeconds\":\"5\"}",
+                                      "{\"advanceSeconds\":01}",
+                                      "{\"advanceSeconds\":1,\"advanceSeconds\":2}"};
+    size_t i;
+    cJSON *j;
+
+    for (i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++) {
+        j = handle(f, "POST", "/ddlocal/v1/clock", BAD[i], 400);
+        assert_non_null(strstr(str(j, "message"), "advanceSeconds"));
+        cJSON_Delete(j);
+    }
+    assert_int_equal(dd_clock_now_ms(&f->clock), T0);
+    /* Only a manual clock moves. */
+    assert_int_equal(dd_clock_parse(&f->clock, "real"), DD_CLOCK_OK);
+    j = handle(f, "POST", "/ddlocal/v1/clock", "{\"advanceSeconds\":5}", 400);
+    assert_non_null(strstr(str(j, "message"), "not manual"));
+    cJSON_Delete(j);
+    assert_int_equal(f->advanced, 0);
+    assert_int_equal(f->woken, 0);
+}
+
+static void test_dd_ctlapi_status_counters_and_feed(void **state)
+{
+    fixture_t *f = *state;
+    const cJSON *events;
+    char text[64];
+    cJSON *j;
+    int i;
+
+    for (i = 1; i <= DD_CTLAPI_FEED_SIZE + 3; i++) {
+        (void)snprintf(text, sizeof(text), "event %d", i);
+        assert_int_equal(dd_ctlapi_feed(&f->c, text), DD_CTLAPI_OK);
+    }
+    j = handle(f, "GET", "/ddlocal/v1/status", NULL, 200);
+    assert_string_equal(str(j, "mode"), "manual");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "brokerConnected")));
+    assert_true(num(j, "reportsAccepted") == 12);
+    assert_true(num(j, "activeViolations") == 2);
+    assert_true(num(j, "alertsPublished") == 3);
+    assert_true(num(j, "messagesHeld") == 5);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "storeWritable")));
+    assert_string_equal(str(j, "storeError"), "database or disk is full");
+    /* The last DD_CTLAPI_FEED_SIZE events, oldest first. */
+    events = cJSON_GetObjectItemCaseSensitive(j, "latestEvents");
+    assert_int_equal(cJSON_GetArraySize(events), DD_CTLAPI_FEED_SIZE);
+    assert_string_equal(str(cJSON_GetArrayItem(events, 0), "text"), "event 4");
+    assert_true(num(cJSON_GetArrayItem(events, 0), "seq") == 4);
+    assert_string_equal(str(cJSON_GetArrayItem(events, DD_CTLAPI_FEED_SIZE - 1), "text"),
+                        "event 35");
+    cJSON_Delete(j);
+}
+
+static void test_dd_ctlapi_unknown_operation(void **state)
+{
+    fixture_t *f = *state;
+    cJSON *j = handle(f, "DELETE", "/ddlocal/v1/clock", NULL, 404);
+    char *text = NULL;
+    int status = 0;
+
+    assert_non_null(strstr(str(j, "message"), "GET /ddlocal/v1/status"));
+    cJSON_Delete(j);
+    j = handle(f, "GET", "/ddlocal/v2/anything", NULL, 404);
+    cJSON_Delete(j);
+    assert_int_equal(dd_ctlapi_handle(NULL, "GET", "/ddlocal/v1/clock", NULL, 0, &status, &text),
+                     DD_CTLAPI_BAD_PARAMETER);
+    assert_int_equal(dd_ctlapi_handle(&f->c, "GET", "/ddlocal/v1/clock", NULL, 0, NULL, &text),
+                     DD_CTLAPI_BAD_PARAMETER);
+    assert_int_equal(dd_ctlapi_feed(&f->c, NULL), DD_CTLAPI_BAD_PARAMETER);
+    assert_string_equal(dd_ctlapi_strerror(DD_CTLAPI_NO_MEMORY), "out of memory");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_get_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_manual_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_status_counters_and_feed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_unknown_operation, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
