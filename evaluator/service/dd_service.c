@@ -65,7 +65,7 @@ struct dd_service {
     int64_t held_logged_mono_ms;
     uint64_t store_stalls; /* times the store stopped writing */
     char store_error[160];
-    dd_ctlapi_t ctl;      /* /ddlocal/v1/: clock, status panel and its feed */
+    dd_ctlapi_t ctl;     /* /ddlocal/v1/: clock, status panel and its feed */
     dd_store_wal_t *wal; /* the WAL checkpointer (dd_store_wal.h) */
 };
 
