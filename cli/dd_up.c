@@ -369,12 +369,12 @@ static int write_endpoints(dd_up_t *up)
     int n;
 
     (void)dd_pki_path(up->data_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
-    n = snprintf(
-        text, sizeof(text),
-        "{\"mqtt\": \"%s:%u\", \"mqttAlpn\": \"%s:%u\", \"api\": \"%s\", \"rootCa\": \"%s\","
-        " \"dataDir\": \"%s\", \"clock\": \"%s\", \"pid\": %d}\n",
-        up->opts.bind, (unsigned)up->mqtt_port, up->opts.bind, (unsigned)up->alpn_port, up->api_url,
-        ca, up->data_dir, up->clock_spec, (int)getpid());
+    n = snprintf(text, sizeof(text),
+                 "{\"mqtt\": \"%s:%u\", \"mqttAlpn\": \"%s:%u\", \"api\": \"%s\","
+                 " \"console\": \"%s/console/\", \"rootCa\": \"%s\","
+                 " \"dataDir\": \"%s\", \"clock\": \"%s\", \"pid\": %d}\n",
+                 up->opts.bind, (unsigned)up->mqtt_port, up->opts.bind, (unsigned)up->alpn_port,
+                 up->api_url, up->api_url, ca, up->data_dir, up->clock_spec, (int)getpid());
     (void)snprintf(path, sizeof(path), "%s/endpoints.json", up->data_dir);
     if (n < 0 || (size_t)n >= sizeof(text) ||
         dd_fs_write_atomic(path, text, (size_t)n, 0644) != DD_FS_OK) {
@@ -657,11 +657,12 @@ int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
     printf("ddlocal is up (data dir %s)\n"
            "  MQTT (8883 role):  %s:%u   ALPN x-amzn-mqtt-ca (443 role): %s:%u\n"
            "  AWS IoT API:       %s   (aws iot ... --endpoint-url %s)\n"
+           "  console:           %s/console/\n"
            "  root CA:           %s/pki/rootca.pem\n"
            "  clock:             %s\n"
            "  logs:              %s/logs/, %s/broker/mosquitto.log\n",
            up.data_dir, o->bind, (unsigned)up.mqtt_port, o->bind, (unsigned)up.alpn_port,
-           up.api_url, up.api_url, up.data_dir, clock_text, up.data_dir, up.data_dir);
+           up.api_url, up.api_url, up.api_url, up.data_dir, clock_text, up.data_dir, up.data_dir);
     if (up.isolator_topic[0] != '\0') {
         printf("  isolator:          SNS topic %s -> thing group %s\n", up.isolator_topic,
                up.isolator_group);

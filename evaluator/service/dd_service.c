@@ -744,6 +744,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
 
     pthread_mutex_init(&svc->p.lock, NULL);
     (void)snprintf(svc->p.data_dir, sizeof(svc->p.data_dir), "%s", svc->cfg.data_dir);
+    (void)snprintf(svc->p.console_dir, sizeof(svc->p.console_dir), "%s", svc->cfg.console_dir);
     (void)snprintf(svc->p.mqtt_endpoint, sizeof(svc->p.mqtt_endpoint), "%s:%u",
                    svc->cfg.broker_host, (unsigned)svc->cfg.broker_port);
     svc->p.arn = svc->cfg.arn;
