@@ -220,7 +220,8 @@ async function pageThing(name) {
     const violBox = h('div', {id: 'thing-violations'});
     const graphs = h('div', {id: 'graphs'});
     const rangeSel = h('select', {id: 'range', 'aria-label': 'Time range'},
-        RANGES.map(([l, ms], i) => h('option', {value: ms, selected: i === 2}, l)));
+        h('option', {value: 0, selected: true}, 'Fit the data (2 days at most)'),
+        RANGES.map(([l, ms]) => h('option', {value: ms}, l)));
     main.append(
         h('p', {}, h('a', {href: '#/things'}, 'Things'), ' › ', name),
         h('h1', {}, name),
@@ -235,8 +236,9 @@ async function pageThing(name) {
             h('div', {class: 'toolbar'}, h('label', {}, 'Time range', rangeSel),
                 h('button', {onclick: () => renderGraphs()}, 'Refresh')),
             h('p', {class: 'legend-note'}, 'Blue: datapoints. Dashed red: threshold (criteria describe ' +
-                'normal behaviour; a datapoint outside them violates). Shaded: alarm periods. Red ' +
-                'markers: in-alarm events.'),
+                'normal behaviour; a datapoint outside them violates); brown steps: the fleet ' +
+                'percentile of each window for statistical thresholds. Shaded: alarm periods. Red ' +
+                'markers: in-alarm events. Drag across a graph to zoom, double-click to zoom out.'),
             graphs));
 
     const thing = await api('GET', paths.thing(name));
@@ -289,8 +291,10 @@ async function pageThing(name) {
     }, 3000);
 
     async function renderGraphs() {
+        await refreshClock().catch(() => {});
         const to = pipelineNow + 60e3;
-        const from = to - Number(rangeSel.value);
+        const fit = Number(rangeSel.value) === 0;
+        let from = to - (fit ? 2 * 86400e3 : Number(rangeSel.value));
         const profiles = await profilesFor(name, groupNames);
         graphs.replaceChildren();
         if (!profiles.length) {
@@ -310,6 +314,9 @@ async function pageThing(name) {
                 const dim = it.b ? it.b.metricDimension : it.retained.metricDimension;
                 const dimension = dim && dim.dimensionName;
                 const points = await metricSeries(name, metric, dimension, from, to);
+                // "Fit": from a little before the first datapoint (at least the last 30 minutes).
+                const shown = fit && points.length ?
+                    Math.max(from, Math.min(points[0].t - 300e3, to - 1800e3)) : from;
                 const criteria = (it.b && it.b.criteria) || {};
                 const threshold = thresholdOf(criteria);
                 let percentileLine = [];
@@ -326,7 +333,7 @@ async function pageThing(name) {
                 const evs = it.b ? events.filter((e) => e.behavior && e.behavior.name === it.b.name)
                     .map((e) => ({time: eventTime(e), type: e.violationEventType,
                         violationId: e.violationId})) : [];
-                const spans = alarmSpans(evs, to);
+                const spans = alarmSpans(evs, to).filter((x) => x.end >= shown);
                 const above = points.filter((pt) => violates(criteria.comparisonOperator, threshold, pt.v));
                 const title = it.b ? `${p.securityProfileName} / ${it.b.name}: ${metric} ` +
                     `${criteria.comparisonOperator || ''} ${threshold != null ? threshold :
@@ -347,7 +354,7 @@ async function pageThing(name) {
                 graphs.append(fig);
                 drawChart(chartEl, {points, threshold, percentile: percentileLine, spans,
                     markers: evs.filter((e) => e.type === 'in-alarm').map((e) => ({t: e.time})),
-                    from, to, label: ''});
+                    from: shown, to, label: ''});
             }
         }
         graphs.dataset.ready = 'true';

@@ -3,6 +3,21 @@
 // of each window as steps), shaded alarm periods and violation markers.
 import {timeStep, timeTicks, tickLabel} from './logic.js';
 
+/** 104000 -> "104k": axis labels stay short. */
+function shortNumber(v) {
+    const a = Math.abs(v);
+    if (a >= 1e9) {
+        return `${+(v / 1e9).toFixed(1)}G`;
+    }
+    if (a >= 1e6) {
+        return `${+(v / 1e6).toFixed(1)}M`;
+    }
+    if (a >= 1e4) {
+        return `${+(v / 1e3).toFixed(1)}k`;
+    }
+    return String(+v.toFixed(2));
+}
+
 /**
  * @param el container
  * @param g {points: [{t, v}], threshold: number|null, percentile: [{start, end, value}],
@@ -44,7 +59,7 @@ export function drawChart(el, g) {
                     return splits.map((s) => tickLabel(s * 1000, step));
                 },
             },
-            {},
+            {size: 56, values: (u, splits) => splits.map(shortNumber)},
         ],
         series: [
             {label: 'time (UTC)', value: (u, v) => (v == null ? '' : new Date(v * 1000).toISOString()
