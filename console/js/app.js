@@ -147,6 +147,10 @@ async function pageDashboard() {
     }, 2000);
 }
 
+/** Most items a list page reads, and most rows it shows at once. */
+const MAX_LIST = 20000;
+const ROWS_SHOWN = 250;
+
 // ---- Things -----------------------------------------------------------------------------
 
 async function pageThings() {
@@ -156,18 +160,26 @@ async function pageThings() {
     main.append(h('h1', {}, 'Things'), h('div', {class: 'toolbar'},
         h('label', {}, 'Search', search)), box);
     const [things, active] = await Promise.all([
-        listAll('/things', 'things'),
-        listAll('/active-violations', 'activeViolations'),
+        listAll('/things', 'things', {}, MAX_LIST),
+        listAll('/active-violations', 'activeViolations', {}, MAX_LIST),
     ]);
+    // Groups are few and things many: one request per group, not one per thing.
     const groups = {};
-    await Promise.all(things.slice(0, 200).map(async (t) => {
-        const g = await listAll(paths.thingGroups(t.thingName), 'thingGroups').catch(() => []);
-        groups[t.thingName] = g.map((x) => x.groupName);
-    }));
+    for (const g of await listAll('/thing-groups', 'thingGroups')) {
+        for (const t of await listAll(`/thing-groups/${encodeURIComponent(g.groupName)}/things`, 'things',
+            {}, MAX_LIST)) {
+            (groups[t] = groups[t] || []).push(g.groupName);
+        }
+    }
+    const violations = {};
+    for (const v of active) {
+        violations[v.thingName] = (violations[v.thingName] || 0) + 1;
+    }
     const render = () => {
         const q = search.value.trim().toLowerCase();
-        const rows = things.filter((t) => t.thingName.toLowerCase().includes(q)).map((t) => {
-            const n = active.filter((v) => v.thingName === t.thingName).length;
+        const match = things.filter((t) => t.thingName.toLowerCase().includes(q));
+        const rows = match.slice(0, ROWS_SHOWN).map((t) => {
+            const n = violations[t.thingName] || 0;
             return [
                 h('a', {href: `#/things/${encodeURIComponent(t.thingName)}`}, t.thingName),
                 (groups[t.thingName] || []).join(', '),
@@ -175,8 +187,11 @@ async function pageThings() {
                 Object.entries(t.attributes || {}).map(([k, v]) => `${k}=${v}`).join(', '),
             ];
         });
-        box.replaceChildren(table(['Name', 'Thing groups', 'Violations', 'Attributes'], rows,
-            'No thing matches.', 'Things'));
+        box.replaceChildren(
+            h('p', {class: 'muted', id: 'things-count'}, match.length > ROWS_SHOWN ?
+                `${ROWS_SHOWN} of ${match.length} things shown: narrow the search.` :
+                `${match.length} of ${things.length} things.`),
+            table(['Name', 'Thing groups', 'Violations', 'Attributes'], rows, 'No thing matches.', 'Things'));
     };
     search.addEventListener('input', render);
     render();
@@ -281,7 +296,19 @@ async function pageThing(name) {
     }
     await renderGroups();
     const principals = await listAll(paths.thingPrincipals(name), 'principals').catch(() => []);
-    certBox.replaceChildren(table(['Certificate'], principals.map((p) => [p]), 'No certificate attached.'));
+    const certRows = [];
+    for (const arn of principals) {
+        const id = arn.replace(/^.*:cert\//, '');
+        const [desc, pols] = await Promise.all([
+            api('GET', `/certificates/${encodeURIComponent(id)}`).catch(() => null),
+            api('POST', `/attached-policies/${encodeURIComponent(arn)}`).catch(() => ({policies: []})),
+        ]);
+        const status = desc ? desc.certificateDescription.status : '';
+        certRows.push([h('code', {}, id.slice(0, 16) + '…'),
+            h('span', {class: `badge ${status === 'ACTIVE' ? 'ok' : 'bad'}`}, status),
+            (pols.policies || []).map((p) => p.policyName).join(', ')]);
+    }
+    certBox.replaceChildren(table(['Certificate', 'Status', 'Policies'], certRows, 'No certificate attached.'));
     poll(async () => {
         const av = await listAll('/active-violations', 'activeViolations', {thingName: name});
         violBox.replaceChildren(table(['Profile', 'Behavior', 'Last value', 'Since'], av.map((v) => [
@@ -645,33 +672,37 @@ async function pageViolations() {
     const render = async (force) => {
         const q = {securityProfileName: profile.value, thingName: thing.value.trim(),
             verificationState: verification.value};
-        let rows;
-        if (tab.value === 'active') {
-            const av = await listAll('/active-violations', 'activeViolations', q);
-            rows = av.filter((v) => !behavior.value || v.behavior.name.includes(behavior.value)).map((v) => [
-                h('a', {href: `#/things/${encodeURIComponent(v.thingName)}`}, v.thingName),
-                v.securityProfileName, v.behavior.name, JSON.stringify(v.lastViolationValue || {}),
-                when(eventTime({violationEventTime: v.violationStartTime})),
-                verificationControl(v, () => render(true))]);
-            rows.headers = ['Thing', 'Security profile', 'Behavior', 'Last value', 'Started', 'Verification'];
-        } else {
-            const ev = await listAll('/violation-events', 'violationEvents', {...q,
+        const active = tab.value === 'active';
+        const items = (active ?
+            await listAll('/active-violations', 'activeViolations', q, MAX_LIST) :
+            await listAll('/violation-events', 'violationEvents', {...q,
                 startTime: isoSeconds(pipelineNow - Number(range.value)),
-                endTime: isoSeconds(pipelineNow + 86400e3)}, 2000);
-            rows = ev.filter((e) => !behavior.value || e.behavior.name.includes(behavior.value)).map((e) => [
-                when(eventTime(e)), h('a', {href: `#/things/${encodeURIComponent(e.thingName)}`}, e.thingName),
-                e.securityProfileName, e.behavior.name, e.violationEventType,
-                JSON.stringify((e.metricValue) || {}), e.verificationState || 'UNKNOWN']);
-            rows.headers = ['Time', 'Thing', 'Security profile', 'Behavior', 'Event', 'Value', 'Verification'];
-        }
+                endTime: isoSeconds(pipelineNow + 86400e3)}, MAX_LIST))
+            .filter((v) => !behavior.value || v.behavior.name.includes(behavior.value));
+        const shown = items.slice(0, ROWS_SHOWN);
         // Replace the table only when something changed: no flicker, focus kept in place.
-        const next = JSON.stringify(rows.map((r) => r.map((c) => (c instanceof Node ? c.textContent : c))));
-        if (force || next !== sig) {
-            sig = next;
-            box.replaceChildren(table(rows.headers, rows, tab.value === 'active' ?
-                'No active violation.' : 'No violation event in this range.', 'Violations'));
-            box.dataset.rows = rows.length;
+        const next = JSON.stringify([tab.value, items.length, shown]);
+        if (!force && next === sig) {
+            return;
         }
+        sig = next;
+        const thingLink = (n) => h('a', {href: `#/things/${encodeURIComponent(n)}`}, n);
+        const rows = active ? shown.map((v) => [thingLink(v.thingName), v.securityProfileName,
+            v.behavior.name, JSON.stringify(v.lastViolationValue || {}),
+            when(eventTime({violationEventTime: v.violationStartTime})),
+            verificationControl(v, () => render(true))]) :
+            shown.map((e) => [when(eventTime(e)), thingLink(e.thingName), e.securityProfileName,
+                e.behavior.name, e.violationEventType, JSON.stringify(e.metricValue || {}),
+                e.verificationState || 'UNKNOWN']);
+        const headers = active ?
+            ['Thing', 'Security profile', 'Behavior', 'Last value', 'Started', 'Verification'] :
+            ['Time', 'Thing', 'Security profile', 'Behavior', 'Event', 'Value', 'Verification'];
+        box.replaceChildren(
+            h('p', {class: 'muted'}, items.length > ROWS_SHOWN ?
+                `The newest ${ROWS_SHOWN} of ${items.length}: narrow the filters.` : `${items.length} shown.`),
+            table(headers, rows, active ? 'No active violation.' : 'No violation event in this range.',
+                'Violations'));
+        box.dataset.rows = items.length;
     };
     [tab, profile, verification, range].forEach((el) => el.addEventListener('change', () => render(true)));
     [thing, behavior].forEach((el) => el.addEventListener('input', () => render(true)));
