@@ -58,6 +58,12 @@ export async function listAll(path, key, query = {}, max = 1000) {
     return items;
 }
 
+/** One page of a list operation: {items, nextToken}. */
+export async function listPage(path, key, query = {}, maxResults = 250, nextToken = undefined) {
+    const page = await api('GET', path, {query: {...query, maxResults, nextToken}});
+    return {items: page[key] || [], nextToken: page.nextToken || null};
+}
+
 const enc = encodeURIComponent;
 export const paths = {
     profile: (n) => `/security-profiles/${enc(n)}`,

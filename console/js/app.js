@@ -1,7 +1,7 @@
 // The console: hash routes, one render function per page, pollers that stop
 // when the page changes. Everything it shows comes from ddlocald's AWS IoT
 // REST API and its /ddlocal/v1/ endpoints (js/api.js).
-import {api, listAll, paths, ApiError} from './api.js';
+import {api, listAll, listPage, paths, ApiError} from './api.js';
 import {h, table, when, toast} from './dom.js';
 import {drawChart} from './chart.js';
 import {
@@ -115,11 +115,14 @@ async function pageDashboard() {
         }
     }
 
-    const [things, profiles] = await Promise.all([
-        listAll('/things', 'things').catch(() => []),
+    // Counting thousands of things takes many pages: filled in after the first render.
+    counts.replaceChildren(card('things', '…'), card('security profiles', '…'));
+    const countLater = () => Promise.all([
+        listAll('/things', 'things', {}, MAX_LIST).catch(() => []),
         listAll('/security-profiles', 'securityProfileIdentifiers').catch(() => []),
-    ]);
-    counts.replaceChildren(card('things', things.length), card('security profiles', profiles.length));
+    ]).then(([things, profiles]) => {
+        counts.replaceChildren(card('things', things.length), card('security profiles', profiles.length));
+    });
 
     await poll(async () => {
         const s = await api('GET', '/ddlocal/v1/status');
@@ -145,11 +148,14 @@ async function pageDashboard() {
         }
         feed.scrollTop = feed.scrollHeight;
     }, 2000);
+    countLater();
 }
 
 /** Most items a list page reads, and most rows it shows at once. */
 const MAX_LIST = 20000;
 const ROWS_SHOWN = 250;
+/** Violations per refresh of the Violations page (the newest). */
+const VIOLATIONS_SHOWN = 100;
 
 // ---- Things -----------------------------------------------------------------------------
 
@@ -159,57 +165,70 @@ async function pageThings() {
     const box = h('div', {id: 'things-table'});
     main.append(h('h1', {}, 'Things'), h('div', {class: 'toolbar'},
         h('label', {}, 'Search', search)), box);
-    const [things, active] = await Promise.all([
-        listAll('/things', 'things', {}, MAX_LIST),
-        listAll('/active-violations', 'activeViolations', {}, MAX_LIST),
-    ]);
-    // Groups are few and things many: one request per group, not one per thing.
-    const groups = {};
-    for (const g of await listAll('/thing-groups', 'thingGroups')) {
-        for (const t of await listAll(`/thing-groups/${encodeURIComponent(g.groupName)}/things`, 'things',
-            {}, MAX_LIST)) {
-            (groups[t] = groups[t] || []).push(g.groupName);
-        }
-    }
-    const violations = {};
-    for (const v of active) {
-        violations[v.thingName] = (violations[v.thingName] || 0) + 1;
-    }
+    // The first page renders at once; the rest of the fleet, the groups and the violation
+    // counts load behind it (thousands of things take many pages).
+    const first = await listPage('/things', 'things');
+    let things = first.items;
+    let complete = !first.nextToken;
+    let groups = null;
+    let violations = null;
     const render = () => {
         const q = search.value.trim().toLowerCase();
         const match = things.filter((t) => t.thingName.toLowerCase().includes(q));
         const rows = match.slice(0, ROWS_SHOWN).map((t) => {
-            const n = violations[t.thingName] || 0;
+            const n = violations ? violations[t.thingName] || 0 : null;
             return [
                 h('a', {href: `#/things/${encodeURIComponent(t.thingName)}`}, t.thingName),
-                (groups[t.thingName] || []).join(', '),
-                n ? h('span', {class: 'badge bad'}, `${n} active`) : h('span', {class: 'badge ok'}, 'none'),
+                groups ? (groups[t.thingName] || []).join(', ') : '…',
+                n === null ? '…' : n ? h('span', {class: 'badge bad'}, `${n} active`) :
+                    h('span', {class: 'badge ok'}, 'none'),
                 Object.entries(t.attributes || {}).map(([k, v]) => `${k}=${v}`).join(', '),
             ];
         });
         box.replaceChildren(
-            h('p', {class: 'muted', id: 'things-count'}, match.length > ROWS_SHOWN ?
+            h('p', {class: 'muted', id: 'things-count'}, (match.length > ROWS_SHOWN ?
                 `${ROWS_SHOWN} of ${match.length} things shown: narrow the search.` :
-                `${match.length} of ${things.length} things.`),
+                `${match.length} of ${things.length} things.`) + (complete ? '' : ' Loading the rest…')),
             table(['Name', 'Thing groups', 'Violations', 'Attributes'], rows, 'No thing matches.', 'Things'));
     };
     search.addEventListener('input', render);
     render();
+    (async () => {
+        if (!complete) {
+            things = things.concat(await listAll('/things', 'things', {nextToken: first.nextToken}, MAX_LIST));
+            complete = true;
+        }
+        // Groups are few and things many: one request per group, not one per thing.
+        const g = {};
+        for (const grp of await listAll('/thing-groups', 'thingGroups')) {
+            for (const t of await listAll(`/thing-groups/${encodeURIComponent(grp.groupName)}/things`,
+                'things', {}, MAX_LIST)) {
+                (g[t] = g[t] || []).push(grp.groupName);
+            }
+        }
+        groups = g;
+        const v = {};
+        for (const av of await listAll('/active-violations', 'activeViolations', {}, MAX_LIST)) {
+            v[av.thingName] = (v[av.thingName] || 0) + 1;
+        }
+        violations = v;
+        if (main.dataset.page === 'things') {
+            render();
+            box.dataset.complete = 'true';
+        }
+    })().catch((e) => console.warn(e));
 }
 
 /** Which security profiles target @p thing (all things, or one of its groups). */
 async function profilesFor(thing, groupNames) {
     const ids = await listAll('/security-profiles', 'securityProfileIdentifiers');
-    const out = [];
-    for (const id of ids) {
+    const found = await Promise.all(ids.map(async (id) => {
         const targets = await listAll(paths.profileTargets(id.name), 'securityProfileTargets');
         const hit = targets.some((t) => /:all\/things$/.test(t.arn) ||
             groupNames.some((g) => t.arn.endsWith(`:thinggroup/${g}`)));
-        if (hit) {
-            out.push(await api('GET', paths.profile(id.name)));
-        }
-    }
-    return out;
+        return hit ? api('GET', paths.profile(id.name)) : null;
+    }));
+    return found.filter(Boolean);
 }
 
 const RANGES = [['1 hour', 3600e3], ['6 hours', 6 * 3600e3], ['1 day', 86400e3], ['2 days', 2 * 86400e3]];
@@ -229,7 +248,6 @@ function eventTime(e) {
 }
 
 async function pageThing(name) {
-    await refreshClock().catch(() => {});
     const groupsBox = h('div', {id: 'thing-groups'});
     const certBox = h('div');
     const violBox = h('div', {id: 'thing-violations'});
@@ -256,7 +274,7 @@ async function pageThing(name) {
                 'markers: in-alarm events. Drag across a graph to zoom, double-click to zoom out.'),
             graphs));
 
-    const thing = await api('GET', paths.thing(name));
+    await api('GET', paths.thing(name)); // a clear error for an unknown thing
     let groupNames = [];
     async function renderGroups() {
         const [mine, all] = await Promise.all([
@@ -294,21 +312,24 @@ async function pageThing(name) {
                     await renderGroups();
                 }}, 'Add')));
     }
+    // The panels load side by side; the graphs need the groups (which profiles target the thing).
+    const certificates = (async () => {
+        const principals = await listAll(paths.thingPrincipals(name), 'principals').catch(() => []);
+        const certRows = await Promise.all(principals.map(async (arn) => {
+            const id = arn.replace(/^.*:cert\//, '');
+            const [desc, pols] = await Promise.all([
+                api('GET', `/certificates/${encodeURIComponent(id)}`).catch(() => null),
+                api('POST', `/attached-policies/${encodeURIComponent(arn)}`).catch(() => ({policies: []})),
+            ]);
+            const status = desc ? desc.certificateDescription.status : '';
+            return [h('code', {}, id.slice(0, 16) + '…'),
+                h('span', {class: `badge ${status === 'ACTIVE' ? 'ok' : 'bad'}`}, status),
+                (pols.policies || []).map((p) => p.policyName).join(', ')];
+        }));
+        certBox.replaceChildren(table(['Certificate', 'Status', 'Policies'], certRows,
+            'No certificate attached.'));
+    })();
     await renderGroups();
-    const principals = await listAll(paths.thingPrincipals(name), 'principals').catch(() => []);
-    const certRows = [];
-    for (const arn of principals) {
-        const id = arn.replace(/^.*:cert\//, '');
-        const [desc, pols] = await Promise.all([
-            api('GET', `/certificates/${encodeURIComponent(id)}`).catch(() => null),
-            api('POST', `/attached-policies/${encodeURIComponent(arn)}`).catch(() => ({policies: []})),
-        ]);
-        const status = desc ? desc.certificateDescription.status : '';
-        certRows.push([h('code', {}, id.slice(0, 16) + '…'),
-            h('span', {class: `badge ${status === 'ACTIVE' ? 'ok' : 'bad'}`}, status),
-            (pols.policies || []).map((p) => p.policyName).join(', ')]);
-    }
-    certBox.replaceChildren(table(['Certificate', 'Status', 'Policies'], certRows, 'No certificate attached.'));
     poll(async () => {
         const av = await listAll('/active-violations', 'activeViolations', {thingName: name});
         violBox.replaceChildren(table(['Profile', 'Behavior', 'Last value', 'Since'], av.map((v) => [
@@ -318,6 +339,7 @@ async function pageThing(name) {
     }, 3000);
 
     async function renderGraphs() {
+        const t0 = performance.now();
         await refreshClock().catch(() => {});
         const to = pipelineNow + 60e3;
         const fit = Number(rangeSel.value) === 0;
@@ -327,20 +349,31 @@ async function pageThing(name) {
         if (!profiles.length) {
             graphs.append(h('p', {class: 'muted'}, 'No security profile targets this thing.'));
         }
-        for (const p of profiles) {
-            const events = await listAll('/violation-events', 'violationEvents', {
-                thingName: name, securityProfileName: p.securityProfileName,
-                startTime: isoSeconds(from - 7 * 86400e3), endTime: isoSeconds(to + 86400e3),
-            }, 5000);
+        // Every request of every graph at once; then they are drawn in order.
+        const loaded = await Promise.all(profiles.map(async (p) => {
             const items = [...(p.behaviors || []).map((b) => ({b})),
                 ...(p.additionalMetricsToRetainV2 || [])
                     .filter((m) => !(p.behaviors || []).some((b) => b.metric === m.metric))
                     .map((m) => ({retained: m}))];
+            const [events, ...series] = await Promise.all([
+                listAll('/violation-events', 'violationEvents', {
+                    thingName: name, securityProfileName: p.securityProfileName,
+                    startTime: isoSeconds(from - 7 * 86400e3), endTime: isoSeconds(to + 86400e3),
+                }, 5000),
+                ...items.map((it) => {
+                    const m = it.b || it.retained;
+                    return metricSeries(name, m.metric, m.metricDimension && m.metricDimension.dimensionName,
+                        from, to);
+                })]);
+            items.forEach((it, i) => { it.points = series[i]; });
+            return {p, events, items};
+        }));
+        for (const {p, events, items} of loaded) {
             for (const it of items) {
                 const metric = it.b ? it.b.metric : it.retained.metric;
                 const dim = it.b ? it.b.metricDimension : it.retained.metricDimension;
                 const dimension = dim && dim.dimensionName;
-                const points = await metricSeries(name, metric, dimension, from, to);
+                const points = it.points;
                 // "Fit": from a little before the first datapoint (at least the last 30 minutes).
                 const shown = fit && points.length ?
                     Math.max(from, Math.min(points[0].t - 300e3, to - 1800e3)) : from;
@@ -384,10 +417,11 @@ async function pageThing(name) {
                     from: shown, to, label: ''});
             }
         }
+        graphs.dataset.renderMs = Math.round(performance.now() - t0);
         graphs.dataset.ready = 'true';
     }
     rangeSel.addEventListener('change', renderGraphs);
-    await renderGraphs();
+    await Promise.all([renderGraphs(), certificates]);
 }
 
 // ---- Security profiles -------------------------------------------------------------------
@@ -673,15 +707,17 @@ async function pageViolations() {
         const q = {securityProfileName: profile.value, thingName: thing.value.trim(),
             verificationState: verification.value};
         const active = tab.value === 'active';
-        const items = (active ?
-            await listAll('/active-violations', 'activeViolations', q, MAX_LIST) :
-            await listAll('/violation-events', 'violationEvents', {...q,
+        // One page (the newest VIOLATIONS_SHOWN) per refresh: cheap with 10,000 violations.
+        const page = active ?
+            await listPage('/active-violations', 'activeViolations', q, VIOLATIONS_SHOWN) :
+            await listPage('/violation-events', 'violationEvents', {...q,
                 startTime: isoSeconds(pipelineNow - Number(range.value)),
-                endTime: isoSeconds(pipelineNow + 86400e3)}, MAX_LIST))
-            .filter((v) => !behavior.value || v.behavior.name.includes(behavior.value));
-        const shown = items.slice(0, ROWS_SHOWN);
+                endTime: isoSeconds(pipelineNow + 86400e3)}, VIOLATIONS_SHOWN);
+        const items = page.items.filter((v) => !behavior.value || v.behavior.name.includes(behavior.value));
+        const more = !!page.nextToken;
+        const shown = items;
         // Replace the table only when something changed: no flicker, focus kept in place.
-        const next = JSON.stringify([tab.value, items.length, shown]);
+        const next = JSON.stringify([tab.value, more, shown]);
         if (!force && next === sig) {
             return;
         }
@@ -698,8 +734,9 @@ async function pageViolations() {
             ['Thing', 'Security profile', 'Behavior', 'Last value', 'Started', 'Verification'] :
             ['Time', 'Thing', 'Security profile', 'Behavior', 'Event', 'Value', 'Verification'];
         box.replaceChildren(
-            h('p', {class: 'muted'}, items.length > ROWS_SHOWN ?
-                `The newest ${ROWS_SHOWN} of ${items.length}: narrow the filters.` : `${items.length} shown.`),
+            h('p', {class: 'muted'}, more ?
+                `The newest ${VIOLATIONS_SHOWN} shown; there are more: narrow the filters.` :
+                `${items.length} shown.`),
             table(headers, rows, active ? 'No active violation.' : 'No violation event in this range.',
                 'Violations'));
         box.dataset.rows = items.length;
