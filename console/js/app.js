@@ -448,6 +448,8 @@ async function pageProfile(name) {
     main.append(h('p', {}, h('a', {href: '#/profiles'}, 'Security profiles'), ' › ', name),
         h('h1', {}, name),
         h('p', {}, p.securityProfileDescription || ''),
+        h('p', {}, h('a', {href: `#/profiles/${encodeURIComponent(name)}/edit`, id: 'edit-profile'}, 'Edit'),
+            ` · version ${p.version}`),
         h('section', {class: 'panel'}, h('h2', {}, 'Behaviors'),
             table(['Name', 'Metric', 'Operator', 'Value / statistic', 'Duration', 'Alarm / clear'],
                 (p.behaviors || []).map((b) => {
@@ -494,25 +496,43 @@ function valueFor(metric, text) {
 
 let behaviorSeq = 0;
 
-function behaviorEditor() {
+/** The text of a criteria value in the form: a number, or a comma list of ports or CIDRs. */
+function valueText(v) {
+    if (!v) {
+        return '';
+    }
+    const list = v.ports || v.cidrs || v.numbers || v.strings;
+    return list ? list.join(', ') : String(metricNumber(v) ?? '');
+}
+
+/** One behavior's fieldset, empty (the workshop's Module 4 defaults for the first) or from @p init. */
+function behaviorEditor(init = null) {
     const i = ++behaviorSeq;
     const f = (label, el) => h('label', {}, label, el);
-    const name = h('input', {name: 'name', id: `b${i}-name`, required: true, value: i === 1 ? 'MoreBytesSent' : ''});
-    const metric = h('input', {name: 'metric', list: 'metric-list', id: `b${i}-metric`, value: 'aws:all-bytes-out'});
+    const c = (init && init.criteria) || {};
+    const kind = c.mlDetectionConfig ? 'ml' : c.statisticalThreshold ? 'statistical' : 'absolute';
+    const name = h('input', {name: 'name', id: `b${i}-name`, required: true,
+        value: init ? init.name : i === 1 ? 'MoreBytesSent' : ''});
+    const metric = h('input', {name: 'metric', list: 'metric-list', id: `b${i}-metric`,
+        value: init ? init.metric : 'aws:all-bytes-out'});
     const type = h('select', {name: 'type', id: `b${i}-type`},
-        h('option', {value: 'absolute'}, 'Absolute value'),
-        h('option', {value: 'statistical'}, 'Statistical threshold'),
-        h('option', {value: 'ml'}, 'ML Detect'));
+        h('option', {value: 'absolute', selected: kind === 'absolute'}, 'Absolute value'),
+        h('option', {value: 'statistical', selected: kind === 'statistical'}, 'Statistical threshold'),
+        h('option', {value: 'ml', selected: kind === 'ml'}, 'ML Detect'));
     const op = h('select', {name: 'op', id: `b${i}-op`}, OPERATORS.map((o) => h('option', {value: o,
-        selected: o === 'less-than-equals'}, o)));
-    const value = h('input', {name: 'value', id: `b${i}-value`, value: '200'});
+        selected: o === (c.comparisonOperator || 'less-than-equals')}, o)));
+    const value = h('input', {name: 'value', id: `b${i}-value`, value: init ? valueText(c.value) : '200'});
+    const statNow = (c.statisticalThreshold && c.statisticalThreshold.statistic) || 'p90';
     const stat = h('select', {name: 'statistic', id: `b${i}-statistic`},
         ['p0', 'p0.1', 'p1', 'p10', 'p50', 'p90', 'p99', 'p99.9', 'p100'].map((s) =>
-            h('option', {value: s, selected: s === 'p90'}, s)));
+            h('option', {value: s, selected: s === statNow}, s)));
     const duration = h('select', {name: 'duration', id: `b${i}-duration`},
-        [300, 600, 900, 1800, 3600].map((s) => h('option', {value: s}, `${s / 60} minutes`)));
-    const toAlarm = h('input', {type: 'number', min: 1, max: 10, value: 1, name: 'alarm', id: `b${i}-alarm`});
-    const toClear = h('input', {type: 'number', min: 1, max: 10, value: 1, name: 'clear', id: `b${i}-clear`});
+        [300, 600, 900, 1800, 3600].map((s) => h('option', {value: s,
+            selected: s === (c.durationSeconds || 300)}, `${s / 60} minutes`)));
+    const toAlarm = h('input', {type: 'number', min: 1, max: 10, value: c.consecutiveDatapointsToAlarm || 1,
+        name: 'alarm', id: `b${i}-alarm`});
+    const toClear = h('input', {type: 'number', min: 1, max: 10, value: c.consecutiveDatapointsToClear || 1,
+        name: 'clear', id: `b${i}-clear`});
     const hint = h('div', {class: 'hint', hidden: true, role: 'note', id: `b${i}-hint`});
     const valueLabel = f('Value', value);
     const statLabel = f('Statistic', stat);
@@ -553,8 +573,12 @@ function behaviorEditor() {
     return fs;
 }
 
-async function pageProfileNew() {
+/** Create security profile, or (@p editName) edit one: UpdateSecurityProfile with its version. */
+async function pageProfileNew(editName = null) {
     behaviorSeq = 0;
+    const existing = editName ? await api('GET', paths.profile(editName)) : null;
+    const attached = editName ? (await listAll(paths.profileTargets(editName), 'securityProfileTargets'))
+        .map((t) => t.arn) : [];
     const [groups, arnThing] = await Promise.all([
         listAll('/thing-groups', 'thingGroups').catch(() => []),
         listAll('/things', 'things', {}, 1).catch(() => []),
@@ -563,20 +587,32 @@ async function pageProfileNew() {
         'arn:aws:iot:us-east-1:123456789012';
     const acct = arnBase.split(':')[4];
     const region = arnBase.split(':')[3];
-    const name = h('input', {id: 'profile-name', required: true, value: 'DetectSendingMoreThanAverageBytes'});
-    const desc = h('input', {id: 'profile-description', value: ''});
-    const behaviors = h('div', {id: 'behaviors'}, behaviorEditor());
+    const name = h('input', {id: 'profile-name', required: true, readonly: !!existing,
+        value: existing ? existing.securityProfileName : 'DetectSendingMoreThanAverageBytes'});
+    const desc = h('input', {id: 'profile-description',
+        value: existing ? existing.securityProfileDescription || '' : ''});
+    const behaviors = h('div', {id: 'behaviors'}, existing && (existing.behaviors || []).length ?
+        existing.behaviors.map((b) => behaviorEditor(b)) : behaviorEditor());
+    const retained = existing ? (existing.additionalMetricsToRetainV2 || []).map((m) => m.metric) :
+        ['aws:all-bytes-out'];
     const retain = h('div', {class: 'form-grid', id: 'retain'}, METRICS.map((m) => h('label',
         {style: 'flex-direction:row;gap:6px;align-items:center'},
-        h('input', {type: 'checkbox', value: m, checked: m === 'aws:all-bytes-out'}), m)));
-    const snsTopic = h('input', {id: 'sns-topic', value: `arn:aws:sns:${region}:${acct}:BadIoTDevices`});
-    const snsRole = h('input', {id: 'sns-role', value: `arn:aws:iam::${acct}:role/ddlocal-sns-role`});
-    const allThings = h('input', {type: 'checkbox', id: 'target-all', checked: true});
+        h('input', {type: 'checkbox', value: m, checked: retained.includes(m)}), m)));
+    const sns = existing ? existing.alertTargets && existing.alertTargets.SNS : null;
+    const snsTopic = h('input', {id: 'sns-topic', value: existing ? (sns ? sns.alertTargetArn : '') :
+        `arn:aws:sns:${region}:${acct}:BadIoTDevices`});
+    const snsRole = h('input', {id: 'sns-role', value: existing ? (sns ? sns.roleArn : '') :
+        `arn:aws:iam::${acct}:role/ddlocal-sns-role`});
+    // Editing adds attachments; what is attached already stays (detach with the CLI).
+    const allArn = `${arnBase}:all/things`;
+    const allThings = h('input', {type: 'checkbox', id: 'target-all', checked: !existing || attached.includes(allArn),
+        disabled: attached.includes(allArn)});
     const groupBoxes = groups.map((g) => h('label', {style: 'flex-direction:row;gap:6px;align-items:center'},
-        h('input', {type: 'checkbox', value: g.groupArn}), g.groupName));
+        h('input', {type: 'checkbox', value: g.groupArn, checked: attached.includes(g.groupArn),
+            disabled: attached.includes(g.groupArn)}), g.groupName));
     const errors = h('div', {id: 'form-errors', role: 'alert', class: 'errors'});
     const validateBtn = h('button', {type: 'button', id: 'validate-btn'}, 'Validate');
-    const saveBtn = h('button', {type: 'submit', class: 'primary', id: 'save-btn'}, 'Create');
+    const saveBtn = h('button', {type: 'submit', class: 'primary', id: 'save-btn'}, existing ? 'Save' : 'Create');
     const form = h('form', {id: 'profile-form', novalidate: true},
         h('datalist', {id: 'metric-list'}, METRICS.map((m) => h('option', {value: m}))),
         h('fieldset', {}, h('legend', {}, 'Security profile'), h('div', {class: 'form-grid'},
@@ -592,8 +628,8 @@ async function pageProfileNew() {
             groupBoxes)),
         errors,
         h('div', {class: 'toolbar'}, validateBtn, saveBtn));
-    main.append(h('p', {}, h('a', {href: '#/profiles'}, 'Security profiles'), ' › Create'),
-        h('h1', {}, 'Create security profile'), form);
+    main.append(h('p', {}, h('a', {href: '#/profiles'}, 'Security profiles'), existing ? ' › Edit' : ' › Create'),
+        h('h1', {}, existing ? `Edit ${existing.securityProfileName}` : 'Create security profile'), form);
 
     const readBehaviors = () => [...behaviors.querySelectorAll('fieldset.behavior')].map((f) => f.read());
     const showErrors = (list) => {
@@ -649,13 +685,21 @@ async function pageProfileNew() {
                 body.alertTargets = {SNS: {alertTargetArn: snsTopic.value.trim(), roleArn: snsRole.value.trim()}};
             }
             const pname = name.value.trim();
-            await api('POST', paths.profile(pname), {body});
-            const targets = [...(allThings.checked ? [`${arnBase}:all/things`] : []),
-                ...groupBoxes.map((l) => l.querySelector('input')).filter((c) => c.checked).map((c) => c.value)];
+            if (existing) {
+                if (!body.alertTargets) {
+                    body.deleteAlertTargets = true;
+                }
+                await api('PATCH', paths.profile(pname), {body, query: {expectedVersion: existing.version}});
+            } else {
+                await api('POST', paths.profile(pname), {body});
+            }
+            const targets = [...(allThings.checked && !attached.includes(allArn) ? [allArn] : []),
+                ...groupBoxes.map((l) => l.querySelector('input')).filter((c) => c.checked && !c.disabled)
+                    .map((c) => c.value)];
             for (const t of targets) {
                 await api('PUT', paths.profileTargets(pname), {query: {securityProfileTargetArn: t}});
             }
-            toast(`Security profile ${pname} created`);
+            toast(`Security profile ${pname} ${existing ? 'saved' : 'created'}`);
             location.hash = `#/profiles/${encodeURIComponent(pname)}`;
         } catch (e) {
             showErrors([errorText(e)]);
@@ -842,7 +886,8 @@ const ROUTES = [
     [/^#\/things$/, 'things', pageThings],
     [/^#\/things\/(.+)$/, 'things', (n) => pageThing(decodeURIComponent(n))],
     [/^#\/profiles$/, 'profiles', pageProfiles],
-    [/^#\/profiles\/new$/, 'profiles', pageProfileNew],
+    [/^#\/profiles\/new$/, 'profiles', () => pageProfileNew()],
+    [/^#\/profiles\/(.+)\/edit$/, 'profiles', (n) => pageProfileNew(decodeURIComponent(n))],
     [/^#\/profiles\/(.+)$/, 'profiles', (n) => pageProfile(decodeURIComponent(n))],
     [/^#\/violations$/, 'violations', pageViolations],
     [/^#\/alerts$/, 'alerts', pageAlerts],

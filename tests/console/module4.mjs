@@ -152,6 +152,20 @@ try {
         await shot(page, 'violations');
     });
 
+    await step('the verification state is set from the Violations page', async () => {
+        const sel = page.locator('#violations-table select').first();
+        await sel.selectOption('TRUE_POSITIVE');
+        await page.locator('#violations-table button:text("Set")').first().click();
+        await until(async () => {
+            const av = (await apiGet('/active-violations?thingName=Thing03')).json.activeViolations;
+            return av.length === 1 && av[0].verificationState === 'TRUE_POSITIVE';
+        }, 10000, 'verification state TRUE_POSITIVE');
+        await page.selectOption('#violations-view', 'history');
+        await until(async () => /in-alarm/.test(await page.textContent('#violations-table')), 10000,
+            'the in-alarm event in the history');
+        await shot(page, 'violations-history');
+    });
+
     await step('the isolator quarantines Thing03; its connection is refused', async () => {
         await until(async () => (await apiGet('/things/Thing03/thing-groups')).json.thingGroups
             .some((g) => g.groupName === 'IsolatedDevices'), 20000, 'Thing03 in IsolatedDevices');
@@ -188,6 +202,22 @@ try {
             return x.status === 0 ? x : null;
         }, 15000, 'Thing03 publishing after the release');
         check(r.status === 0, 'Thing03 cannot connect after the release');
+    });
+
+    await step('the profile is edited in the form (UpdateSecurityProfile)', async () => {
+        const before = (await apiGet(`/security-profiles/${PROFILE}`)).json;
+        await open(page, `#/profiles/${PROFILE}`);
+        await page.click('#edit-profile');
+        await page.waitForURL(`**#/profiles/${PROFILE}/edit`);
+        await page.waitForSelector('main[data-ready="true"]');
+        check((await page.inputValue('#b1-value')) === '200', 'the form is not filled from the profile');
+        await page.fill('#b1-value', '300');
+        await page.click('#save-btn');
+        await page.waitForURL(`**#/profiles/${PROFILE}`, {timeout: 10000});
+        const after = (await apiGet(`/security-profiles/${PROFILE}`)).json;
+        check(after.behaviors[0].criteria.value.count === 300, 'the value was not updated');
+        check(after.version === before.version + 1, 'the version did not move');
+        check(after.alertTargets.SNS.alertTargetArn.endsWith(':BadIoTDevices'), 'alert target lost');
     });
 
     await step('the other pages render', async () => {

@@ -55,8 +55,17 @@ while [ ! -e "$data/endpoints.json" ]; do
     fi
     sleep 0.1
 done
-grep -q "console: *http://127.0.0.1:[0-9]*/console/" "$work/up.log" ||
-    { cat "$work/up.log"; echo "FAIL: ddlocal up does not print the console's address"; exit 1; }
+# The banner follows endpoints.json: wait for it too.
+i=0
+until grep -q "console: *http://127.0.0.1:[0-9]*/console/" "$work/up.log"; do
+    i=$((i + 1))
+    if [ "$i" -gt 300 ]; then
+        cat "$work/up.log"
+        echo "FAIL: ddlocal up does not print the console's address"
+        exit 1
+    fi
+    sleep 0.1
+done
 DD_CONSOLE_NODE_MODULES=$modules DD_DATA_DIR=$data node "$src/tests/console/module4.mjs"
 rc=$?
 if [ "$rc" -ne 0 ]; then
