@@ -412,9 +412,10 @@ async function pageThing(name) {
                     table(['Alarm from', 'until'], spans.map((s) => [when(s.start), s.open ? 'now' : when(s.end)]),
                         'No alarm in this range.')));
                 graphs.append(fig);
-                drawChart(chartEl, {points, threshold, percentile: percentileLine, spans,
+                const u = drawChart(chartEl, {points, threshold, percentile: percentileLine, spans,
                     markers: evs.filter((e) => e.type === 'in-alarm').map((e) => ({t: e.time})),
                     from: shown, to, label: ''});
+                fig.dataset.drawn = u.data[1].filter((v) => v != null).length;
             }
         }
         graphs.dataset.renderMs = Math.round(performance.now() - t0);

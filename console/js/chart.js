@@ -24,23 +24,20 @@ function shortNumber(v) {
  *           spans: [{start, end}], markers: [{t, label}], from, to, label}
  */
 export function drawChart(el, g) {
-    const xs = g.points.map((p) => p.t / 1000);
-    const ys = g.points.map((p) => p.v);
     const thr = g.threshold;
-    // The percentile steps as their own x positions, merged into one aligned set.
-    const steps = [];
+    // One row per datapoint (two reports of one time both stay), per percentile step edge and
+    // for both ends of the range: [x, datapoint, percentile], sorted by x (stable).
+    const rows = g.points.map((p) => [p.t / 1000, p.v, null]);
     for (const w of g.percentile || []) {
-        steps.push([w.start / 1000, w.value], [w.end / 1000 - 0.001, w.value]);
+        rows.push([w.start / 1000, null, w.value], [w.end / 1000 - 0.001, null, w.value]);
     }
-    const allX = [...new Set([...xs, ...steps.map((s) => s[0]), g.from / 1000, g.to / 1000])]
-        .sort((a, b) => a - b);
-    const pointAt = new Map(xs.map((x, i) => [x, ys[i]]));
-    const stepAt = new Map(steps);
+    rows.push([g.from / 1000, null, null], [g.to / 1000, null, null]);
+    rows.sort((a, b) => a[0] - b[0]);
     const data = [
-        allX,
-        allX.map((x) => (pointAt.has(x) ? pointAt.get(x) : null)),
-        allX.map(() => thr),
-        allX.map((x) => (stepAt.has(x) ? stepAt.get(x) : null)),
+        rows.map((r) => r[0]),
+        rows.map((r) => r[1]),
+        rows.map(() => thr),
+        rows.map((r) => r[2]),
     ];
     const width = Math.max(280, el.clientWidth || 600);
     const opts = {
@@ -69,7 +66,7 @@ export function drawChart(el, g) {
             {label: 'threshold', stroke: '#d13212', width: 1, dash: [6, 4], show: thr != null,
                 points: {show: false}},
             {label: 'fleet percentile', stroke: '#8d6605', width: 1.5, spanGaps: false,
-                show: steps.length > 0, points: {show: false}},
+                show: (g.percentile || []).length > 0, points: {show: false}},
         ],
         hooks: {
             drawClear: [(u) => {

@@ -184,6 +184,8 @@ try {
         check(Number(await fig.getAttribute('data-violating')) >= 1, 'no datapoint beyond the threshold');
         check(Number(await fig.getAttribute('data-spans')) >= 1, 'no alarm span');
         check((await fig.locator('canvas').count()) >= 1, 'no chart drawn');
+        check((await fig.getAttribute('data-drawn')) === (await fig.getAttribute('data-points')),
+            'the chart does not draw every datapoint');
         await fig.locator('summary').click();
         check(/104000/.test(await fig.textContent()), 'the 104000 datapoint is not in the data table');
         await fig.locator('summary').click();
@@ -237,6 +239,11 @@ try {
             const w = await page.evaluate(() => document.documentElement.scrollWidth);
             check(w <= 391, `${hash} is ${w} px wide at 390`);
         }
+        // Reports 2 and 4 share a pipeline time (no clock advance between): both are drawn.
+        await page.waitForSelector('#graphs[data-ready="true"]');
+        const fig = page.locator('figure[data-behavior="MoreBytesSent"]');
+        check(Number(await fig.getAttribute('data-points')) === 3, 'Thing03 has not 3 datapoints');
+        check((await fig.getAttribute('data-drawn')) === '3', 'datapoints of one time are not all drawn');
         await shot(page, 'phone-thing');
     });
 
