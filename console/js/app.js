@@ -846,10 +846,10 @@ async function pageMitigation() {
     const actionSel = h('select', {id: 'task-action'}, actions.map((a) => h('option', {value: a.actionName}, a.actionName)));
     const checks = av.map((v) => h('label', {style: 'flex-direction:row;gap:6px;align-items:center'},
         h('input', {type: 'checkbox', value: v.violationId}), `${v.thingName} · ${v.securityProfileName} · ${v.behavior.name}`));
-    const result = h('div', {role: 'status'});
+    const result = h('div', {role: 'status', id: 'task-result'});
     startBox.append(av.length && actions.length ? h('div', {},
         h('div', {class: 'toolbar'}, h('label', {}, 'Action', actionSel)), checks,
-        h('p', {}, h('button', {class: 'primary', onclick: async () => {
+        h('p', {}, h('button', {class: 'primary', id: 'start-task', onclick: async () => {
             const ids = checks.map((l) => l.querySelector('input')).filter((c) => c.checked).map((c) => c.value);
             if (!ids.length) {
                 result.textContent = 'Choose at least one violation.';
@@ -860,7 +860,7 @@ async function pageMitigation() {
                 await api('PUT', paths.task(taskId), {body: {target: {violationIds: ids},
                     actions: [actionSel.value], clientRequestToken: taskId}});
                 result.textContent = `Task ${taskId} started.`;
-                renderTasks();
+                await renderTasks();
             } catch (e) {
                 result.textContent = errorText(e);
             }
