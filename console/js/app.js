@@ -799,8 +799,9 @@ async function pageAlerts() {
     const recent = h('div', {id: 'alerts-recent'});
     main.append(h('h1', {}, 'Alerts'),
         h('p', {class: 'muted'}, 'Each violation event of a profile with an SNS alert target is published ' +
-            'on the SNS stand-in topic (MQTT ddlocal/sns/NAME), delivered to its webhook subscriptions ' +
-            '(`ddlocal sns subscribe`) and Lambda stand-ins (`ddlocal lambda`).'),
+            'on the SNS stand-in topic (MQTT ', h('code', {}, 'ddlocal/sns/NAME'), '), delivered to its ' +
+            'webhook subscriptions (', h('code', {}, 'ddlocal sns subscribe'), ') and Lambda stand-ins (',
+        h('code', {}, 'ddlocal lambda'), ').'),
         h('section', {class: 'panel'}, h('h2', {}, 'Deliveries'), counters),
         h('section', {class: 'panel'}, h('h2', {}, 'Alert targets'), targets),
         h('section', {class: 'panel'}, h('h2', {}, 'Recent alerts (violation events)'), recent));
@@ -841,7 +842,7 @@ async function pageMitigation() {
     const actions = await listAll('/mitigationactions/actions', 'actionIdentifiers');
     actionsBox.append(table(['Name', 'ARN', 'Created'], actions.map((a) => [a.actionName, a.actionArn,
         a.creationDate ? when(typeof a.creationDate === 'number' ? a.creationDate * 1000 : Date.parse(a.creationDate)) : '']),
-    'No mitigation action. Create one with `aws iot create-mitigation-action`.'));
+    'No mitigation action. Create one with aws iot create-mitigation-action.'));
     const av = await listAll('/active-violations', 'activeViolations');
     const actionSel = h('select', {id: 'task-action'}, actions.map((a) => h('option', {value: a.actionName}, a.actionName)));
     const checks = av.map((v) => h('label', {style: 'flex-direction:row;gap:6px;align-items:center'},
