@@ -28,6 +28,9 @@
 #ifndef DD_LAMBDA_RUNNER_PATH
 #define DD_LAMBDA_RUNNER_PATH "lambda/ddlocal_lambda_runner.py"
 #endif
+#ifndef DD_CONSOLE_DIR
+#define DD_CONSOLE_DIR "console"
+#endif
 #ifndef DD_INSTALL_BINDIR_TO_PREFIX
 #define DD_INSTALL_BINDIR_TO_PREFIX ".."
 #endif
@@ -44,16 +47,17 @@
 static const dd_paths_layout_t LAYOUT = {
     DD_BUILD_BINDIR,
     {DD_DDLOCALD_PATH, DD_SHIM_PATH, DD_AGENT_PATH, DD_SENSOR_PATH, DD_FIXTURES_DIR,
-     DD_LAMBDA_RUNNER_PATH},
+     DD_LAMBDA_RUNNER_PATH, DD_CONSOLE_DIR},
     DD_INSTALL_BINDIR_TO_PREFIX,
     {DD_INSTALL_BINDIR "/ddlocald", DD_INSTALL_PLUGINDIR "/ddlocal_shim.so",
      DD_INSTALL_BINDIR "/ddlocal-agent", DD_INSTALL_BINDIR "/ddlocal-sensor",
-     DD_INSTALL_PKGDATADIR "/fixtures", DD_INSTALL_PKGDATADIR "/lambda/ddlocal_lambda_runner.py"},
+     DD_INSTALL_PKGDATADIR "/fixtures", DD_INSTALL_PKGDATADIR "/lambda/ddlocal_lambda_runner.py",
+     DD_INSTALL_PKGDATADIR "/console"},
 };
 
 static const char *const ENV_NAMES[DD_PATHS_COUNT] = {
-    "DDLOCAL_DDLOCALD", "DDLOCAL_SHIM",     "DDLOCAL_AGENT",
-    "DDLOCAL_SENSOR",   "DDLOCAL_FIXTURES", "DDLOCAL_LAMBDA_RUNNER",
+    "DDLOCAL_DDLOCALD", "DDLOCAL_SHIM",          "DDLOCAL_AGENT",       "DDLOCAL_SENSOR",
+    "DDLOCAL_FIXTURES", "DDLOCAL_LAMBDA_RUNNER", "DDLOCAL_CONSOLE_DIR",
 };
 
 const dd_paths_layout_t *dd_paths_layout_default(void)

@@ -38,6 +38,7 @@ typedef enum dd_paths_item {
     DD_PATHS_SENSOR,
     DD_PATHS_FIXTURES,      /**< A directory. */
     DD_PATHS_LAMBDA_RUNNER, /**< ddlocal_lambda_runner.py */
+    DD_PATHS_CONSOLE,       /**< The console's files (a directory). */
     DD_PATHS_COUNT
 } dd_paths_item_t;
 

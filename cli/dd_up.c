@@ -249,7 +249,7 @@ static int start_ddlocald(dd_up_t *up)
     char log[700];
     char port[16];
     char api_port[16];
-    char *argv[32];
+    char *argv[48];
     int n = 0;
     dd_proc_status_t st;
 
@@ -276,6 +276,8 @@ static int start_ddlocald(dd_up_t *up)
     /* ddlocald's own default is the source tree's runner; installed, it lies under share/. */
     argv[n++] = "--lambda-runner";
     argv[n++] = (char *)dd_paths_get(DD_PATHS_LAMBDA_RUNNER);
+    argv[n++] = "--console-dir";
+    argv[n++] = (char *)dd_paths_get(DD_PATHS_CONSOLE);
     if (up->opts.region != NULL) {
         argv[n++] = "--region";
         argv[n++] = (char *)up->opts.region;
@@ -380,6 +382,7 @@ static int write_endpoints(dd_up_t *up)
     ep.mqtt_port = up->mqtt_port;
     ep.alpn_port = up->alpn_port;
     (void)snprintf(ep.api, sizeof(ep.api), "%s", up->api_url);
+    (void)snprintf(ep.console, sizeof(ep.console), "%s/console/", up->api_url);
     (void)dd_pki_path(up->data_dir, DD_PKI_FILE_ROOTCA_CERT, ep.root_ca, sizeof(ep.root_ca));
     (void)snprintf(ep.data_dir, sizeof(ep.data_dir), "%s", up->data_dir);
     (void)snprintf(ep.clock, sizeof(ep.clock), "%s", up->clock_spec);
@@ -745,11 +748,12 @@ int dd_up_run(const dd_up_options_t *o, volatile sig_atomic_t *stop)
     printf("ddlocal is up (data dir %s)\n"
            "  MQTT (8883 role):  %s:%u   ALPN x-amzn-mqtt-ca (443 role): %s:%u\n"
            "  AWS IoT API:       %s   (aws iot ... --endpoint-url %s)\n"
+           "  console:           %s/console/\n"
            "  root CA:           %s/pki/rootca.pem\n"
            "  clock:             %s\n"
            "  logs:              %s/logs/, %s/broker/mosquitto.log\n",
            up.data_dir, o->bind, (unsigned)up.mqtt_port, o->bind, (unsigned)up.alpn_port,
-           up.api_url, up.api_url, up.data_dir, clock_text, up.data_dir, up.data_dir);
+           up.api_url, up.api_url, up.api_url, up.data_dir, clock_text, up.data_dir, up.data_dir);
     if (up.isolator_topic[0] != '\0') {
         printf("  isolator:          SNS topic %s -> thing group %s\n", up.isolator_topic,
                up.isolator_group);

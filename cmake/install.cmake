@@ -8,6 +8,7 @@
 #   PREFIX/lib/<multiarch>/ddlocal/ddlocal_shim.so      the mosquitto plugin
 #   PREFIX/share/ddlocal/fixtures/                       profiles, policies, scenarios, handlers
 #   PREFIX/share/ddlocal/lambda/ddlocal_lambda_runner.py the Lambda stand-in's runtime
+#   PREFIX/share/ddlocal/console/                        the console's files (ddlocald serves them)
 #   PREFIX/share/ddlocal/docs/, README.md
 # `ddlocal` finds the others relative to its own directory (cli/dd_paths.h), so the tree can be
 # installed under any prefix or DESTDIR and run from there.
@@ -17,6 +18,8 @@ install(TARGETS ddlocal_shim LIBRARY DESTINATION ${DD_INSTALL_PLUGINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/fixtures/ DESTINATION ${DD_INSTALL_PKGDATADIR}/fixtures)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/lambda/ddlocal_lambda_runner.py
         DESTINATION ${DD_INSTALL_PKGDATADIR}/lambda)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/console/ DESTINATION ${DD_INSTALL_PKGDATADIR}/console
+        PATTERN "node_modules" EXCLUDE PATTERN "package*.json" EXCLUDE)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${DD_INSTALL_PKGDATADIR}/docs)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${DD_INSTALL_PKGDATADIR})
 

@@ -183,6 +183,7 @@ dd_endpoints_status_t dd_endpoints_read(const char *data_dir, dd_endpoints_t *ou
     copy_string(root, "mqttAlpn", hostport, sizeof(hostport));
     (void)split_host_port(hostport, NULL, 0, &out->alpn_port);
     copy_string(root, "api", out->api, sizeof(out->api));
+    copy_string(root, "console", out->console, sizeof(out->console));
     copy_string(root, "rootCa", out->root_ca, sizeof(out->root_ca));
     copy_string(root, "dataDir", out->data_dir, sizeof(out->data_dir));
     copy_string(root, "clock", out->clock, sizeof(out->clock));
@@ -251,6 +252,8 @@ dd_endpoints_status_t dd_endpoints_write(const char *data_dir, const dd_endpoint
         (void)snprintf(hostport, sizeof(hostport), "%s:%u", ep->mqtt_host, ep->alpn_port);
         ok = ok && cJSON_AddStringToObject(root, "mqttAlpn", hostport) != NULL &&
              cJSON_AddStringToObject(root, "api", ep->api) != NULL &&
+             (ep->console[0] == '\0' ||
+              cJSON_AddStringToObject(root, "console", ep->console) != NULL) &&
              cJSON_AddStringToObject(root, "rootCa", ep->root_ca) != NULL &&
              cJSON_AddStringToObject(root, "dataDir", ep->data_dir) != NULL &&
              cJSON_AddStringToObject(root, "clock", ep->clock) != NULL &&

@@ -49,7 +49,8 @@ typedef struct dd_endpoints {
     char mqtt_host[64];
     unsigned mqtt_port;
     unsigned alpn_port;
-    char api[128]; /**< "http://127.0.0.1:P" */
+    char api[128];     /**< "http://127.0.0.1:P" */
+    char console[160]; /**< "http://127.0.0.1:P/console/" (the API's console), "" when none. */
     char root_ca[600];
     char data_dir[512];
     char clock[96];         /**< dd_clock spec of the pipeline. */

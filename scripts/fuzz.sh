@@ -8,7 +8,7 @@
 # (docs/reference/building.md). The corpus each harness grows is kept in
 # build-fuzz/corpus/<harness>/, so later runs start where earlier ones ended;
 # seeds come from fixtures/ (reports, profiles, policies, recorded streams)
-# and from build-fuzz/fuzz/fuzz_seeds (control, metering, API routes).
+# and from build-fuzz/fuzz/fuzz_seeds (control, metering, API routes); console targets here.
 # A crash, leak, timeout or sanitizer report stops that harness and fails the
 # script; the input is kept as build-fuzz/crashes/<harness>-crash-<sha1>.
 # Reproduce with: build-fuzz/fuzz/fuzz_<harness> <that file>
@@ -25,7 +25,7 @@ case "$secs" in
     exit 2
     ;;
 esac
-all="report_json report_cbor policy profile replay control metering route"
+all="report_json report_cbor policy profile replay control metering route console"
 harnesses=${*:-$all}
 
 "$root/scripts/build.sh" --fuzz
@@ -46,6 +46,13 @@ cp "$root"/fixtures/profiles/*.json "$seeds/profile/"
 cp "$root"/fixtures/policies/*.json "$seeds/policy/"
 cp "$root"/tests/golden/replay/*.jsonl "$seeds/replay/"
 "$bin/fuzz_seeds" "$seeds"
+# Console request targets (dd_console_get()).
+i=0
+for t in "GET /console" "GET /console/" "GET /console/js/app.js?v=1" "HEAD /console/index.html" \
+    "GET /console/../x" "POST /console/"; do
+    i=$((i + 1))
+    printf '%s' "$t" >"$seeds/console/target$i"
+done
 
 status=0
 for h in $harnesses; do

@@ -9,6 +9,10 @@ for pkg in $(grep -v '^#' "$here/debian-packages.txt"); do
         missing="$missing $pkg"
     fi
 done
+# npm: Debian's package only where no npm came with nodejs (debian-packages.txt says why).
+if ! command -v npm >/dev/null 2>&1; then
+    missing="$missing npm"
+fi
 if [ -z "$missing" ]; then
     exit 0
 fi

@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 
 #include "dd_api_internal.h"
+#include "dd_console.h"
 #include "dd_engine.h"
 #include "dd_json.h"
 #include "dd_log.h"
@@ -676,6 +677,39 @@ static enum MHD_Result queue(struct MHD_Connection *conn, const dd_api_response_
     return ret;
 }
 
+/* The console's static files (dd_console.h), on the API's own port and address. */
+static enum MHD_Result serve_console(dd_api_t *api, struct MHD_Connection *conn, const char *method,
+                                     const char *uri)
+{
+    char dir[DD_CONSOLE_DIR_MAX];
+    dd_console_file_t file;
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+
+    if (dd_console_dir(api->p->console_dir, dir, sizeof(dir)) != DD_CONSOLE_OK ||
+        dd_console_get(dir, method, uri, &file) != DD_CONSOLE_OK) {
+        return MHD_NO;
+    }
+    mr = MHD_create_response_from_buffer(file.len, file.body, MHD_RESPMEM_MUST_FREE);
+    if (mr == NULL) {
+        dd_console_file_free(&file);
+        return MHD_NO;
+    }
+    (void)MHD_add_response_header(mr, "Content-Type", file.content_type);
+    if (file.location != NULL) {
+        (void)MHD_add_response_header(mr, "Location", file.location);
+    }
+    /* Edited files show on reload; the pages may load nothing from any other origin. */
+    (void)MHD_add_response_header(mr, "Cache-Control", "no-cache");
+    (void)MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    (void)MHD_add_response_header(mr, "Content-Security-Policy",
+                                  "default-src 'self'; img-src 'self' data:; "
+                                  "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+    ret = MHD_queue_response(conn, (unsigned int)file.status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -712,6 +746,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         }
         return queue(conn, &resp, resp.body, strlen(resp.body));
+    }
+    if (dd_console_is_target(r->uri)) {
+        return serve_console(api, conn, method, r->uri);
     }
     memset(&req, 0, sizeof(req));
     req.method = method;

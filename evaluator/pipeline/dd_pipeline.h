@@ -92,6 +92,7 @@ typedef struct dd_pipeline {
     dd_arn_ctx_t arn;         /**< Region and account. */
     char data_dir[512];       /**< Absolute data dir (PKI under data_dir/pki). */
     char mqtt_endpoint[128];  /**< "127.0.0.1:P" of the 8883-role listener (DescribeEndpoint). */
+    char console_dir[512];    /**< The console's files; "" = dd_console_dir()'s default. */
     void *hook_ctx;           /**< Passed to the hooks. */
     /** Push registry changes to the shim and engine; see the file comment. */
     void (*registry_changed)(void *hook_ctx);

@@ -453,6 +453,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
                                               : DD_SERVICE_DB_ERROR;
     }
     svc->cfg.arn = svc->p.arn;
+    (void)snprintf(svc->p.console_dir, sizeof(svc->p.console_dir), "%s", svc->cfg.console_dir);
     if (dd_store_service_open(svc->p.db) != DD_STORE_OK ||
         dd_lambda_open(svc->p.db) != DD_LAMBDA_OK) {
         DD_LOG_ERROR("cannot open the database %s/%s", svc->cfg.data_dir, DD_DB_FILE_NAME);

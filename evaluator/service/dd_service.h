@@ -68,7 +68,8 @@ typedef struct dd_service_config {
     char lambda_runner[512]; /**< ddlocal_lambda_runner.py; "" = DD_LAMBDA_RUNNER_DEFAULT. */
     char lambda_python
         [256]; /**< Interpreter for it; "" = /usr/bin/python3 (Debian's, with its boto3). */
-    char ready_file[600]; /**< Written (atomically) once ready: {"api":URL,"pid":N}; "" = none. */
+    char console_dir[512]; /**< The console's files (dd_console_dir()); "" = its default. */
+    char ready_file[600];  /**< Written (atomically) once ready: {"api":URL,"pid":N}; "" = none. */
 } dd_service_config_t;
 
 /** Counters and recent activity, for `ddlocal up`'s status panel. */

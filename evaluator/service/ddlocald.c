@@ -45,6 +45,8 @@ static const char HELP[] =
     "                                source tree's lambda/ddlocal_lambda_runner.py)\n"
     "      --lambda-python PATH      its interpreter (default $DDLOCAL_LAMBDA_PYTHON, else\n"
     "                                /usr/bin/python3: Debian's, with python3-boto3)\n"
+    "      --console-dir DIR         the console's files (default $DDLOCAL_CONSOLE_DIR, else the\n"
+    "                                source tree's console/), served at /console/ on the API port\n"
     "      --ready-file FILE         write {\"api\":URL,\"pid\":N} to FILE once ready\n"
     "      --log-level LEVEL         error | warn | info | debug (default info)\n"
     "  -h, --help\n";
@@ -88,7 +90,8 @@ enum {
     OPT_WH_BACKOFF,
     OPT_LAMBDA_BACKOFF,
     OPT_LAMBDA_RUNNER,
-    OPT_LAMBDA_PYTHON
+    OPT_LAMBDA_PYTHON,
+    OPT_CONSOLE_DIR
 };
 
 int main(int argc, char **argv)
@@ -113,6 +116,7 @@ int main(int argc, char **argv)
         {"lambda-backoff-ms", required_argument, NULL, OPT_LAMBDA_BACKOFF},
         {"lambda-runner", required_argument, NULL, OPT_LAMBDA_RUNNER},
         {"lambda-python", required_argument, NULL, OPT_LAMBDA_PYTHON},
+        {"console-dir", required_argument, NULL, OPT_CONSOLE_DIR},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -200,6 +204,9 @@ int main(int argc, char **argv)
             break;
         case OPT_LAMBDA_PYTHON:
             (void)snprintf(cfg.lambda_python, sizeof(cfg.lambda_python), "%s", optarg);
+            break;
+        case OPT_CONSOLE_DIR:
+            (void)snprintf(cfg.console_dir, sizeof(cfg.console_dir), "%s", optarg);
             break;
         case OPT_LOG_LEVEL:
             if (strcmp(optarg, "error") == 0) {

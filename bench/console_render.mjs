@@ -1,0 +1,59 @@
+// The console's first render per page and the thing graph, in headless chromium
+// (playwright-core from tests/console, installed by `ctest -R console_browser`),
+// over bench_console's data set. Not a test: prints milliseconds.
+//   node bench/console_render.mjs BUILD_DIR [things] [runs]
+import {createRequire} from 'node:module';
+import {spawn} from 'node:child_process';
+import {resolve} from 'node:path';
+
+const build = resolve(process.argv[2] || 'build');
+const things = process.argv[3] || '10000';
+const runs = Number(process.argv[4] || 5);
+const require = createRequire(`${build}/console-test-node/package.json`);
+const {chromium} = require('playwright-core');
+
+const server = spawn(`${build}/bench/bench_console`, [things, '2'], {stdio: ['pipe', 'pipe', 'inherit']});
+const url = await new Promise((ok, fail) => {
+    let text = '';
+    server.stdout.on('data', (d) => {
+        text += d;
+        process.stdout.write(d);
+        const m = /url: (\S+)/.exec(text);
+        if (m) {
+            ok(m[1]);
+        }
+    });
+    server.on('exit', (code) => fail(new Error(`bench_console exited ${code}`)));
+});
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const browser = await chromium.launch({executablePath: '/usr/bin/chromium', args: ['--no-sandbox']});
+try {
+    const page = await browser.newPage({viewport: {width: 1280, height: 800}});
+    const pages = [['dashboard', '#/dashboard'], ['things', '#/things'], ['profiles', '#/profiles'],
+        ['profile-create', '#/profiles/new'], ['violations', '#/violations'], ['alerts', '#/alerts'],
+        ['mitigation', '#/mitigation'], ['thing', '#/things/BenchThing00000']];
+    console.log(`page            first render ms (median of ${runs}, then min / max)`);
+    for (const [name, hash] of pages) {
+        const times = [];
+        const graphs = [];
+        for (let i = 0; i < runs; i++) {
+            await page.goto('about:blank');
+            const t0 = Date.now();
+            await page.goto(url + hash);
+            await page.waitForSelector('main[data-ready="true"]', {timeout: 120000});
+            times.push(Date.now() - t0);
+            if (name === 'thing') {
+                graphs.push(Number(await page.getAttribute('#graphs', 'data-render-ms')));
+            }
+        }
+        console.log(`${name.padEnd(16)}${String(median(times)).padStart(6)}   ${Math.min(...times)} / ${Math.max(...times)}`);
+        if (graphs.length) {
+            console.log(`${'thing graph'.padEnd(16)}${String(median(graphs)).padStart(6)}   ` +
+                `${Math.min(...graphs)} / ${Math.max(...graphs)}  (requests + drawing, in the page)`);
+        }
+    }
+} finally {
+    await browser.close();
+    server.stdin.end();
+}

@@ -1,0 +1,928 @@
+// The console: hash routes, one render function per page, pollers that stop
+// when the page changes. Everything it shows comes from ddlocald's AWS IoT
+// REST API and its /ddlocal/v1/ endpoints (js/api.js).
+import {api, listAll, listPage, paths, ApiError} from './api.js';
+import {h, table, when, toast} from './dom.js';
+import {drawChart} from './chart.js';
+import {
+    metricNumber, thresholdOf, violates, invertedHint, alarmSpans, statisticPercent,
+    fleetPercentileLine, isoSeconds,
+} from './logic.js';
+
+const main = document.getElementById('main');
+let pollers = [];
+let pipelineNow = Date.now();
+let clockMode = '';
+
+/** Runs @p fn now and every @p ms while the page is shown; errors show in the console only. */
+function poll(fn, ms) {
+    let stopped = false;
+    let timer = null;
+    const run = async () => {
+        try {
+            await fn();
+        } catch (e) {
+            console.warn(e);
+        }
+        if (!stopped) {
+            timer = setTimeout(run, ms);
+        }
+    };
+    pollers.push(() => {
+        stopped = true;
+        clearTimeout(timer);
+    });
+    return run();
+}
+
+function errorText(e) {
+    return e instanceof ApiError ? `${e.type || 'Error'}: ${e.message}` : String(e.message || e);
+}
+
+
+// ---- the clock badge (every page) -------------------------------------------------------
+
+async function refreshClock() {
+    const c = await api('GET', '/ddlocal/v1/clock');
+    pipelineNow = c.pipelineTimeMs;
+    clockMode = c.mode;
+    const badge = document.getElementById('clock-badge');
+    badge.textContent = `${c.mode} clock · ${when(c.pipelineTimeMs)}`;
+    return c;
+}
+
+function startClockBadge() {
+    const tick = async () => {
+        try {
+            await refreshClock();
+        } catch (e) {
+            document.getElementById('clock-badge').textContent = 'ddlocald unreachable';
+        }
+        setTimeout(tick, 2000);
+    };
+    tick();
+}
+
+// ---- Dashboard --------------------------------------------------------------------------
+
+async function pageDashboard() {
+    const cards = h('div', {class: 'cards', id: 'status-cards'});
+    const clockBox = h('div', {id: 'clock-panel'});
+    const feed = h('ol', {class: 'feed', id: 'feed', 'aria-live': 'polite', 'aria-label': 'Events'});
+    const counts = h('div', {class: 'cards', id: 'counts'});
+    main.append(
+        h('h1', {}, 'Dashboard'),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-health'},
+            h('h2', {id: 'h-health'}, 'Pipeline health'), cards),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-clock'},
+            h('h2', {id: 'h-clock'}, 'Clock'), clockBox),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-counts'},
+            h('h2', {id: 'h-counts'}, 'Fleet'), counts),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-feed'},
+            h('h2', {id: 'h-feed'}, 'Live events'), feed));
+
+    const card = (label, value, cls = '') => h('div', {class: 'card'},
+        h('div', {class: `n ${cls}`}, value), h('div', {class: 'l'}, label));
+    let lastSeq = 0;
+    const advanceInput = h('input', {type: 'number', min: '0', step: '1', value: '300',
+        id: 'advance-seconds', 'aria-label': 'Seconds to advance'});
+    const advanceBtn = h('button', {class: 'primary', id: 'advance-btn', onclick: async () => {
+        advanceBtn.disabled = true;
+        try {
+            const c = await api('POST', '/ddlocal/v1/clock',
+                {body: {advanceSeconds: Number(advanceInput.value)}});
+            toast(`Clock advanced to ${c.pipelineTime}`);
+            await refreshClock();
+            renderClock(c);
+        } catch (e) {
+            toast(errorText(e));
+        } finally {
+            advanceBtn.disabled = false;
+        }
+    }}, 'Advance');
+    const clockText = h('dl', {class: 'kv'});
+    const advanceForm = h('div', {class: 'toolbar'},
+        h('label', {for: 'advance-seconds'}, 'Advance the manual clock by (s)', advanceInput), advanceBtn);
+    clockBox.append(clockText, advanceForm);
+    function renderClock(c) {
+        clockText.replaceChildren(
+            h('dt', {}, 'mode'), h('dd', {id: 'clock-mode'}, c.mode),
+            h('dt', {}, 'pipeline time'), h('dd', {id: 'clock-time'}, c.pipelineTime),
+            h('dt', {}, 'spec'), h('dd', {}, c.spec));
+        advanceForm.hidden = c.mode !== 'manual';
+        if (c.mode !== 'manual') {
+            advanceForm.hidden = true;
+        }
+    }
+
+    // Counting thousands of things takes many pages: filled in after the first render.
+    counts.replaceChildren(card('things', '…'), card('security profiles', '…'));
+    const countLater = () => Promise.all([
+        listAll('/things', 'things', {}, MAX_LIST).catch(() => []),
+        listAll('/security-profiles', 'securityProfileIdentifiers').catch(() => []),
+    ]).then(([things, profiles]) => {
+        counts.replaceChildren(card('things', things.length), card('security profiles', profiles.length));
+    });
+
+    await poll(async () => {
+        const s = await api('GET', '/ddlocal/v1/status');
+        cards.replaceChildren(
+            card('broker', s.brokerConnected ? 'connected' : 'down', s.brokerConnected ? '' : 'errors'),
+            card('connected clients', s.connectedClients),
+            card('reports accepted', s.reportsAccepted),
+            card('reports rejected', s.reportsRejected),
+            card('active violations', s.activeViolations),
+            card('violation events', s.violationEvents),
+            card('alerts published', s.alertsPublished),
+            card('webhooks given up', s.webhooksGivenUp),
+            card('store', s.storeWritable ? 'writable' : 'held', s.storeWritable ? '' : 'errors'));
+        renderClock(s);
+        for (const e of s.latestEvents || []) {
+            if (e.seq > lastSeq) {
+                feed.append(h('li', {}, e.text));
+                lastSeq = e.seq;
+            }
+        }
+        while (feed.children.length > 200) {
+            feed.firstChild.remove();
+        }
+        feed.scrollTop = feed.scrollHeight;
+    }, 2000);
+    countLater();
+}
+
+/** Most items a list page reads, and most rows it shows at once. */
+const MAX_LIST = 20000;
+const ROWS_SHOWN = 250;
+/** Violations per refresh of the Violations page (the newest). */
+const VIOLATIONS_SHOWN = 100;
+
+// ---- Things -----------------------------------------------------------------------------
+
+async function pageThings() {
+    const search = h('input', {type: 'search', id: 'thing-search', placeholder: 'Thing name',
+        'aria-label': 'Search things'});
+    const box = h('div', {id: 'things-table'});
+    main.append(h('h1', {}, 'Things'), h('div', {class: 'toolbar'},
+        h('label', {}, 'Search', search)), box);
+    // The first page renders at once; the rest of the fleet, the groups and the violation
+    // counts load behind it (thousands of things take many pages).
+    const first = await listPage('/things', 'things');
+    let things = first.items;
+    let complete = !first.nextToken;
+    let groups = null;
+    let violations = null;
+    const render = () => {
+        const q = search.value.trim().toLowerCase();
+        const match = things.filter((t) => t.thingName.toLowerCase().includes(q));
+        const rows = match.slice(0, ROWS_SHOWN).map((t) => {
+            const n = violations ? violations[t.thingName] || 0 : null;
+            return [
+                h('a', {href: `#/things/${encodeURIComponent(t.thingName)}`}, t.thingName),
+                groups ? (groups[t.thingName] || []).join(', ') : '…',
+                n === null ? '…' : n ? h('span', {class: 'badge bad'}, `${n} active`) :
+                    h('span', {class: 'badge ok'}, 'none'),
+                Object.entries(t.attributes || {}).map(([k, v]) => `${k}=${v}`).join(', '),
+            ];
+        });
+        box.replaceChildren(
+            h('p', {class: 'muted', id: 'things-count'}, (match.length > ROWS_SHOWN ?
+                `${ROWS_SHOWN} of ${match.length} things shown: narrow the search.` :
+                `${match.length} of ${things.length} things.`) + (complete ? '' : ' Loading the rest…')),
+            table(['Name', 'Thing groups', 'Violations', 'Attributes'], rows, 'No thing matches.', 'Things'));
+    };
+    search.addEventListener('input', render);
+    render();
+    (async () => {
+        if (!complete) {
+            things = things.concat(await listAll('/things', 'things', {nextToken: first.nextToken}, MAX_LIST));
+            complete = true;
+        }
+        // Groups are few and things many: one request per group, not one per thing.
+        const g = {};
+        for (const grp of await listAll('/thing-groups', 'thingGroups')) {
+            for (const t of await listAll(`/thing-groups/${encodeURIComponent(grp.groupName)}/things`,
+                'things', {}, MAX_LIST)) {
+                (g[t] = g[t] || []).push(grp.groupName);
+            }
+        }
+        groups = g;
+        const v = {};
+        for (const av of await listAll('/active-violations', 'activeViolations', {}, MAX_LIST)) {
+            v[av.thingName] = (v[av.thingName] || 0) + 1;
+        }
+        violations = v;
+        if (main.dataset.page === 'things') {
+            render();
+            box.dataset.complete = 'true';
+        }
+    })().catch((e) => console.warn(e));
+}
+
+/** Which security profiles target @p thing (all things, or one of its groups). */
+async function profilesFor(thing, groupNames) {
+    const ids = await listAll('/security-profiles', 'securityProfileIdentifiers');
+    const found = await Promise.all(ids.map(async (id) => {
+        const targets = await listAll(paths.profileTargets(id.name), 'securityProfileTargets');
+        const hit = targets.some((t) => /:all\/things$/.test(t.arn) ||
+            groupNames.some((g) => t.arn.endsWith(`:thinggroup/${g}`)));
+        return hit ? api('GET', paths.profile(id.name)) : null;
+    }));
+    return found.filter(Boolean);
+}
+
+const RANGES = [['1 hour', 3600e3], ['6 hours', 6 * 3600e3], ['1 day', 86400e3], ['2 days', 2 * 86400e3]];
+
+async function metricSeries(thing, metric, dimension, from, to) {
+    const values = await listAll('/metric-values', 'metricDatumList', {
+        thingName: thing, metricName: metric, dimensionName: dimension,
+        startTime: isoSeconds(from), endTime: isoSeconds(to),
+    }, 5000);
+    return values.map((d) => ({t: Date.parse(d.timestamp) || d.timestamp * 1000,
+        v: metricNumber(d.value)}));
+}
+
+function eventTime(e) {
+    return typeof e.violationEventTime === 'number' ? e.violationEventTime * 1000 :
+        Date.parse(e.violationEventTime);
+}
+
+async function pageThing(name) {
+    const groupsBox = h('div', {id: 'thing-groups'});
+    const certBox = h('div');
+    const violBox = h('div', {id: 'thing-violations'});
+    const graphs = h('div', {id: 'graphs'});
+    const rangeSel = h('select', {id: 'range', 'aria-label': 'Time range'},
+        h('option', {value: 0, selected: true}, 'Fit the data (2 days at most)'),
+        RANGES.map(([l, ms]) => h('option', {value: ms}, l)));
+    main.append(
+        h('p', {}, h('a', {href: '#/things'}, 'Things'), ' › ', name),
+        h('h1', {}, name),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-groups'}, h('h2', {id: 'h-groups'}, 'Thing groups'),
+            groupsBox),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-certs'}, h('h2', {id: 'h-certs'}, 'Certificates'),
+            certBox),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-av'},
+            h('h2', {id: 'h-av'}, 'Active violations'), violBox),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-graphs'},
+            h('h2', {id: 'h-graphs'}, 'Behaviors'),
+            h('div', {class: 'toolbar'}, h('label', {}, 'Time range', rangeSel),
+                h('button', {onclick: () => renderGraphs()}, 'Refresh')),
+            h('p', {class: 'legend-note'}, 'Blue: datapoints. Dashed red: threshold (criteria describe ' +
+                'normal behaviour; a datapoint outside them violates); brown steps: the fleet ' +
+                'percentile of each window for statistical thresholds. Shaded: alarm periods. Red ' +
+                'markers: in-alarm events. Drag across a graph to zoom, double-click to zoom out.'),
+            graphs));
+
+    await api('GET', paths.thing(name)); // a clear error for an unknown thing
+    let groupNames = [];
+    async function renderGroups() {
+        const [mine, all] = await Promise.all([
+            listAll(paths.thingGroups(name), 'thingGroups'),
+            listAll('/thing-groups', 'thingGroups'),
+        ]);
+        groupNames = mine.map((g) => g.groupName);
+        const sel = h('select', {id: 'add-group', 'aria-label': 'Thing group to add to'},
+            all.filter((g) => !groupNames.includes(g.groupName))
+                .map((g) => h('option', {value: g.groupName}, g.groupName)));
+        groupsBox.replaceChildren(
+            table(['Group', ''], mine.map((g) => [g.groupName, h('button', {
+                'data-remove-group': g.groupName,
+                onclick: async () => {
+                    try {
+                        await api('PUT', '/thing-groups/removeThingFromThingGroup',
+                            {body: {thingName: name, thingGroupName: g.groupName}});
+                        toast(`${name} removed from ${g.groupName}`);
+                    } catch (e) {
+                        toast(errorText(e));
+                    }
+                    await renderGroups();
+                },
+            }, g.groupName === 'IsolatedDevices' ? 'Release from quarantine' : 'Remove')]),
+            'In no thing group.', 'Thing groups'),
+            h('div', {class: 'toolbar'}, h('label', {}, 'Add to group', sel),
+                h('button', {disabled: sel.options.length === 0, onclick: async () => {
+                    try {
+                        await api('PUT', '/thing-groups/addThingToThingGroup',
+                            {body: {thingName: name, thingGroupName: sel.value}});
+                        toast(`${name} added to ${sel.value}`);
+                    } catch (e) {
+                        toast(errorText(e));
+                    }
+                    await renderGroups();
+                }}, 'Add')));
+    }
+    // The panels load side by side; the graphs need the groups (which profiles target the thing).
+    const certificates = (async () => {
+        const principals = await listAll(paths.thingPrincipals(name), 'principals').catch(() => []);
+        const certRows = await Promise.all(principals.map(async (arn) => {
+            const id = arn.replace(/^.*:cert\//, '');
+            const [desc, pols] = await Promise.all([
+                api('GET', `/certificates/${encodeURIComponent(id)}`).catch(() => null),
+                api('POST', `/attached-policies/${encodeURIComponent(arn)}`).catch(() => ({policies: []})),
+            ]);
+            const status = desc ? desc.certificateDescription.status : '';
+            return [h('code', {}, id.slice(0, 16) + '…'),
+                h('span', {class: `badge ${status === 'ACTIVE' ? 'ok' : 'bad'}`}, status),
+                (pols.policies || []).map((p) => p.policyName).join(', ')];
+        }));
+        certBox.replaceChildren(table(['Certificate', 'Status', 'Policies'], certRows,
+            'No certificate attached.'));
+    })();
+    await renderGroups();
+    poll(async () => {
+        const av = await listAll('/active-violations', 'activeViolations', {thingName: name});
+        violBox.replaceChildren(table(['Profile', 'Behavior', 'Last value', 'Since'], av.map((v) => [
+            v.securityProfileName, v.behavior.name,
+            JSON.stringify(v.lastViolationValue || {}), when(eventTime({violationEventTime: v.violationStartTime})),
+        ]), 'No active violation.'));
+    }, 3000);
+
+    async function renderGraphs() {
+        const t0 = performance.now();
+        await refreshClock().catch(() => {});
+        const to = pipelineNow + 60e3;
+        const fit = Number(rangeSel.value) === 0;
+        let from = to - (fit ? 2 * 86400e3 : Number(rangeSel.value));
+        const profiles = await profilesFor(name, groupNames);
+        graphs.replaceChildren();
+        if (!profiles.length) {
+            graphs.append(h('p', {class: 'muted'}, 'No security profile targets this thing.'));
+        }
+        // Every request of every graph at once; then they are drawn in order.
+        const loaded = await Promise.all(profiles.map(async (p) => {
+            const items = [...(p.behaviors || []).map((b) => ({b})),
+                ...(p.additionalMetricsToRetainV2 || [])
+                    .filter((m) => !(p.behaviors || []).some((b) => b.metric === m.metric))
+                    .map((m) => ({retained: m}))];
+            const [events, ...series] = await Promise.all([
+                listAll('/violation-events', 'violationEvents', {
+                    thingName: name, securityProfileName: p.securityProfileName,
+                    startTime: isoSeconds(from - 7 * 86400e3), endTime: isoSeconds(to + 86400e3),
+                }, 5000),
+                ...items.map((it) => {
+                    const m = it.b || it.retained;
+                    return metricSeries(name, m.metric, m.metricDimension && m.metricDimension.dimensionName,
+                        from, to);
+                })]);
+            items.forEach((it, i) => { it.points = series[i]; });
+            return {p, events, items};
+        }));
+        for (const {p, events, items} of loaded) {
+            for (const it of items) {
+                const metric = it.b ? it.b.metric : it.retained.metric;
+                const dim = it.b ? it.b.metricDimension : it.retained.metricDimension;
+                const dimension = dim && dim.dimensionName;
+                const points = it.points;
+                // "Fit": from a little before the first datapoint (at least the last 30 minutes).
+                const shown = fit && points.length ?
+                    Math.max(from, Math.min(points[0].t - 300e3, to - 1800e3)) : from;
+                const criteria = (it.b && it.b.criteria) || {};
+                const threshold = thresholdOf(criteria);
+                let percentileLine = [];
+                const pct = statisticPercent(criteria.statisticalThreshold &&
+                    criteria.statisticalThreshold.statistic);
+                if (pct != null) {
+                    const fleet = await listAll('/things', 'things', {}, 50);
+                    const byThing = {};
+                    for (const t of fleet) {
+                        byThing[t.thingName] = await metricSeries(t.thingName, metric, dimension, from, to);
+                    }
+                    percentileLine = fleetPercentileLine(byThing, (criteria.durationSeconds || 300) * 1000, pct);
+                }
+                const evs = it.b ? events.filter((e) => e.behavior && e.behavior.name === it.b.name)
+                    .map((e) => ({time: eventTime(e), type: e.violationEventType,
+                        violationId: e.violationId})) : [];
+                const spans = alarmSpans(evs, to).filter((x) => x.end >= shown);
+                const above = points.filter((pt) => violates(criteria.comparisonOperator, threshold, pt.v));
+                const title = it.b ? `${p.securityProfileName} / ${it.b.name}: ${metric} ` +
+                    `${criteria.comparisonOperator || ''} ${threshold != null ? threshold :
+                        (criteria.statisticalThreshold ? criteria.statisticalThreshold.statistic : '')}`
+                    : `${p.securityProfileName}: retained ${metric}`;
+                const chartEl = h('div', {class: 'chart', role: 'img', 'aria-label': title});
+                const fig = h('figure', {class: 'graph', dataset: {
+                    profile: p.securityProfileName, behavior: it.b ? it.b.name : '', metric,
+                    points: points.length, violating: above.length, spans: spans.length,
+                    threshold: threshold == null ? '' : threshold,
+                }}, h('figcaption', {}, h('strong', {}, title)), chartEl,
+                h('details', {}, h('summary', {}, 'Data table'),
+                    table(['Time (UTC)', 'Value', 'Outside the criteria'], points.map((pt) => [
+                        when(pt.t), pt.v, violates(criteria.comparisonOperator, threshold, pt.v) ? 'yes' : '',
+                    ]), 'No datapoint in this range.'),
+                    table(['Alarm from', 'until'], spans.map((s) => [when(s.start), s.open ? 'now' : when(s.end)]),
+                        'No alarm in this range.')));
+                graphs.append(fig);
+                const u = drawChart(chartEl, {points, threshold, percentile: percentileLine, spans,
+                    markers: evs.filter((e) => e.type === 'in-alarm').map((e) => ({t: e.time})),
+                    from: shown, to, label: ''});
+                fig.dataset.drawn = u.data[1].filter((v) => v != null).length;
+            }
+        }
+        graphs.dataset.renderMs = Math.round(performance.now() - t0);
+        graphs.dataset.ready = 'true';
+    }
+    rangeSel.addEventListener('change', renderGraphs);
+    await Promise.all([renderGraphs(), certificates]);
+}
+
+// ---- Security profiles -------------------------------------------------------------------
+
+async function pageProfiles() {
+    main.append(h('h1', {}, 'Security profiles'),
+        h('p', {}, h('a', {href: '#/profiles/new', class: 'button', id: 'create-profile'}, 'Create security profile')));
+    const ids = await listAll('/security-profiles', 'securityProfileIdentifiers');
+    const rows = [];
+    for (const id of ids) {
+        const p = await api('GET', paths.profile(id.name));
+        const targets = await listAll(paths.profileTargets(id.name), 'securityProfileTargets');
+        rows.push([h('a', {href: `#/profiles/${encodeURIComponent(id.name)}`}, id.name),
+            (p.behaviors || []).map((b) => b.name).join(', '),
+            targets.map((t) => t.arn.replace(/^.*:/, '')).join(', ') || 'not attached',
+            p.alertTargets && p.alertTargets.SNS ? p.alertTargets.SNS.alertTargetArn.replace(/^.*:/, '') : '']);
+    }
+    main.append(table(['Name', 'Behaviors', 'Targets', 'Alerts to'], rows, 'No security profile yet.'));
+}
+
+async function pageProfile(name) {
+    const p = await api('GET', paths.profile(name));
+    const targets = await listAll(paths.profileTargets(name), 'securityProfileTargets');
+    main.append(h('p', {}, h('a', {href: '#/profiles'}, 'Security profiles'), ' › ', name),
+        h('h1', {}, name),
+        h('p', {}, p.securityProfileDescription || ''),
+        h('p', {}, h('a', {href: `#/profiles/${encodeURIComponent(name)}/edit`, id: 'edit-profile'}, 'Edit'),
+            ` · version ${p.version}`),
+        h('section', {class: 'panel'}, h('h2', {}, 'Behaviors'),
+            table(['Name', 'Metric', 'Operator', 'Value / statistic', 'Duration', 'Alarm / clear'],
+                (p.behaviors || []).map((b) => {
+                    const c = b.criteria || {};
+                    const hint = invertedHint(b.metric, c.comparisonOperator, thresholdOf(c));
+                    return [b.name, b.metric, h('span', {}, c.comparisonOperator || (c.mlDetectionConfig ? 'ML' : ''),
+                        hint ? h('div', {class: 'hint'}, hint) : null),
+                    c.value ? JSON.stringify(c.value) : (c.statisticalThreshold ?
+                        c.statisticalThreshold.statistic : ''),
+                    c.durationSeconds ? `${c.durationSeconds} s` : '',
+                    `${c.consecutiveDatapointsToAlarm || 1} / ${c.consecutiveDatapointsToClear || 1}`];
+                }))),
+        h('section', {class: 'panel'}, h('h2', {}, 'Additional metrics to retain'),
+            table(['Metric'], (p.additionalMetricsToRetainV2 || []).map((m) => [m.metric]))),
+        h('section', {class: 'panel'}, h('h2', {}, 'Alert targets'),
+            table(['Type', 'Target', 'Role'], Object.entries(p.alertTargets || {}).map(([k, v]) =>
+                [k, v.alertTargetArn, v.roleArn]), 'No alert target.')),
+        h('section', {class: 'panel'}, h('h2', {}, 'Targets'),
+            table(['Target ARN'], targets.map((t) => [t.arn]), 'Not attached to anything.')),
+        h('details', {}, h('summary', {}, 'JSON'), h('pre', {}, JSON.stringify(p, null, 2))));
+}
+
+const METRICS = ['aws:all-bytes-out', 'aws:all-bytes-in', 'aws:all-packets-out', 'aws:all-packets-in',
+    'aws:num-messages-sent', 'aws:num-messages-received', 'aws:message-byte-size',
+    'aws:num-authorization-failures', 'aws:num-connection-attempts', 'aws:num-disconnects',
+    'aws:num-established-tcp-connections', 'aws:listening-tcp-ports', 'aws:listening-udp-ports',
+    'aws:num-listening-tcp-ports', 'aws:num-listening-udp-ports', 'aws:source-ip-address',
+    'aws:destination-ip-addresses'];
+const OPERATORS = ['less-than', 'less-than-equals', 'greater-than', 'greater-than-equals',
+    'in-cidr-set', 'not-in-cidr-set', 'in-port-set', 'not-in-port-set'];
+
+/** The criteria value object AWS expects for @p metric. */
+function valueFor(metric, text) {
+    const list = () => text.split(',').map((s) => s.trim()).filter(Boolean);
+    if (/ports$/.test(metric) && !/num-/.test(metric)) {
+        return {ports: list().map(Number)};
+    }
+    if (/ip-address(es)?$/.test(metric)) {
+        return {cidrs: list()};
+    }
+    const n = text.trim() === '' ? NaN : Number(text);
+    return metric.startsWith('aws:') ? {count: n} : {number: n};
+}
+
+let behaviorSeq = 0;
+
+/** The text of a criteria value in the form: a number, or a comma list of ports or CIDRs. */
+function valueText(v) {
+    if (!v) {
+        return '';
+    }
+    const list = v.ports || v.cidrs || v.numbers || v.strings;
+    return list ? list.join(', ') : String(metricNumber(v) ?? '');
+}
+
+/** One behavior's fieldset, empty (the workshop's Module 4 defaults for the first) or from @p init. */
+function behaviorEditor(init = null) {
+    const i = ++behaviorSeq;
+    const f = (label, el) => h('label', {}, label, el);
+    const c = (init && init.criteria) || {};
+    const kind = c.mlDetectionConfig ? 'ml' : c.statisticalThreshold ? 'statistical' : 'absolute';
+    const name = h('input', {name: 'name', id: `b${i}-name`, required: true,
+        value: init ? init.name : i === 1 ? 'MoreBytesSent' : ''});
+    const metric = h('input', {name: 'metric', list: 'metric-list', id: `b${i}-metric`,
+        value: init ? init.metric : 'aws:all-bytes-out'});
+    const type = h('select', {name: 'type', id: `b${i}-type`},
+        h('option', {value: 'absolute', selected: kind === 'absolute'}, 'Absolute value'),
+        h('option', {value: 'statistical', selected: kind === 'statistical'}, 'Statistical threshold'),
+        h('option', {value: 'ml', selected: kind === 'ml'}, 'ML Detect'));
+    const op = h('select', {name: 'op', id: `b${i}-op`}, OPERATORS.map((o) => h('option', {value: o,
+        selected: o === (c.comparisonOperator || 'less-than-equals')}, o)));
+    const value = h('input', {name: 'value', id: `b${i}-value`, value: init ? valueText(c.value) : '200'});
+    const statNow = (c.statisticalThreshold && c.statisticalThreshold.statistic) || 'p90';
+    const stat = h('select', {name: 'statistic', id: `b${i}-statistic`},
+        ['p0', 'p0.1', 'p1', 'p10', 'p50', 'p90', 'p99', 'p99.9', 'p100'].map((s) =>
+            h('option', {value: s, selected: s === statNow}, s)));
+    const duration = h('select', {name: 'duration', id: `b${i}-duration`},
+        [300, 600, 900, 1800, 3600].map((s) => h('option', {value: s,
+            selected: s === (c.durationSeconds || 300)}, `${s / 60} minutes`)));
+    const toAlarm = h('input', {type: 'number', min: 1, max: 10, value: c.consecutiveDatapointsToAlarm || 1,
+        name: 'alarm', id: `b${i}-alarm`});
+    const toClear = h('input', {type: 'number', min: 1, max: 10, value: c.consecutiveDatapointsToClear || 1,
+        name: 'clear', id: `b${i}-clear`});
+    const hint = h('div', {class: 'hint', hidden: true, role: 'note', id: `b${i}-hint`});
+    const valueLabel = f('Value', value);
+    const statLabel = f('Statistic', stat);
+    const opLabel = f('Operator', op);
+    const update = () => {
+        valueLabel.hidden = type.value !== 'absolute';
+        statLabel.hidden = type.value !== 'statistical';
+        opLabel.hidden = type.value === 'ml';
+        const text = type.value === 'ml' ? null : invertedHint(metric.value, op.value,
+            type.value === 'absolute' ? value.value : stat.value);
+        hint.hidden = !text;
+        hint.textContent = text || '';
+    };
+    [type, op, value, metric, stat].forEach((el) => el.addEventListener('input', update));
+    [type, op, stat].forEach((el) => el.addEventListener('change', update));
+    update();
+    const fs = h('fieldset', {class: 'behavior'}, h('legend', {}, `Behavior ${i}`),
+        h('div', {class: 'form-grid'}, f('Name', name), f('Metric', metric), f('Check type', type), opLabel,
+            valueLabel, statLabel, f('Duration', duration), f('Datapoints to alarm', toAlarm),
+            f('Datapoints to clear', toClear)), hint);
+    fs.read = () => {
+        const criteria = {};
+        if (type.value === 'ml') {
+            criteria.mlDetectionConfig = {confidenceLevel: 'HIGH'};
+        } else {
+            criteria.comparisonOperator = op.value;
+            if (type.value === 'absolute') {
+                criteria.value = valueFor(metric.value, value.value);
+            } else {
+                criteria.statisticalThreshold = {statistic: stat.value};
+            }
+            criteria.durationSeconds = Number(duration.value);
+        }
+        criteria.consecutiveDatapointsToAlarm = Number(toAlarm.value);
+        criteria.consecutiveDatapointsToClear = Number(toClear.value);
+        return {name: name.value.trim(), metric: metric.value.trim(), criteria};
+    };
+    return fs;
+}
+
+/** Create security profile, or (@p editName) edit one: UpdateSecurityProfile with its version. */
+async function pageProfileNew(editName = null) {
+    behaviorSeq = 0;
+    const existing = editName ? await api('GET', paths.profile(editName)) : null;
+    const attached = editName ? (await listAll(paths.profileTargets(editName), 'securityProfileTargets'))
+        .map((t) => t.arn) : [];
+    const [groups, arnThing] = await Promise.all([
+        listAll('/thing-groups', 'thingGroups').catch(() => []),
+        listAll('/things', 'things', {}, 1).catch(() => []),
+    ]);
+    const arnBase = arnThing.length ? arnThing[0].thingArn.replace(/:thing\/.*$/, '') :
+        'arn:aws:iot:us-east-1:123456789012';
+    const acct = arnBase.split(':')[4];
+    const region = arnBase.split(':')[3];
+    const name = h('input', {id: 'profile-name', required: true, readonly: !!existing,
+        value: existing ? existing.securityProfileName : 'DetectSendingMoreThanAverageBytes'});
+    const desc = h('input', {id: 'profile-description',
+        value: existing ? existing.securityProfileDescription || '' : ''});
+    const behaviors = h('div', {id: 'behaviors'}, existing && (existing.behaviors || []).length ?
+        existing.behaviors.map((b) => behaviorEditor(b)) : behaviorEditor());
+    const retained = existing ? (existing.additionalMetricsToRetainV2 || []).map((m) => m.metric) :
+        ['aws:all-bytes-out'];
+    const retain = h('div', {class: 'form-grid', id: 'retain'}, METRICS.map((m) => h('label',
+        {style: 'flex-direction:row;gap:6px;align-items:center'},
+        h('input', {type: 'checkbox', value: m, checked: retained.includes(m)}), m)));
+    const sns = existing ? existing.alertTargets && existing.alertTargets.SNS : null;
+    const snsTopic = h('input', {id: 'sns-topic', value: existing ? (sns ? sns.alertTargetArn : '') :
+        `arn:aws:sns:${region}:${acct}:BadIoTDevices`});
+    const snsRole = h('input', {id: 'sns-role', value: existing ? (sns ? sns.roleArn : '') :
+        `arn:aws:iam::${acct}:role/ddlocal-sns-role`});
+    // Editing adds attachments; what is attached already stays (detach with the CLI).
+    const allArn = `${arnBase}:all/things`;
+    const allThings = h('input', {type: 'checkbox', id: 'target-all', checked: !existing || attached.includes(allArn),
+        disabled: attached.includes(allArn)});
+    const groupBoxes = groups.map((g) => h('label', {style: 'flex-direction:row;gap:6px;align-items:center'},
+        h('input', {type: 'checkbox', value: g.groupArn, checked: attached.includes(g.groupArn),
+            disabled: attached.includes(g.groupArn)}), g.groupName));
+    const errors = h('div', {id: 'form-errors', role: 'alert', class: 'errors'});
+    const validateBtn = h('button', {type: 'button', id: 'validate-btn'}, 'Validate');
+    const saveBtn = h('button', {type: 'submit', class: 'primary', id: 'save-btn'}, existing ? 'Save' : 'Create');
+    const form = h('form', {id: 'profile-form', novalidate: true},
+        h('datalist', {id: 'metric-list'}, METRICS.map((m) => h('option', {value: m}))),
+        h('fieldset', {}, h('legend', {}, 'Security profile'), h('div', {class: 'form-grid'},
+            h('label', {}, 'Name', name), h('label', {}, 'Description', desc))),
+        behaviors,
+        h('p', {}, h('button', {type: 'button', onclick: () => behaviors.append(behaviorEditor())},
+            'Add behavior')),
+        h('fieldset', {}, h('legend', {}, 'Additional metrics to retain'), retain),
+        h('fieldset', {}, h('legend', {}, 'Alert targets (SNS)'), h('div', {class: 'form-grid'},
+            h('label', {}, 'Topic ARN', snsTopic), h('label', {}, 'Role ARN', snsRole))),
+        h('fieldset', {}, h('legend', {}, 'Attach to'), h('div', {class: 'form-grid'},
+            h('label', {style: 'flex-direction:row;gap:6px;align-items:center'}, allThings, 'All things'),
+            groupBoxes)),
+        errors,
+        h('div', {class: 'toolbar'}, validateBtn, saveBtn));
+    main.append(h('p', {}, h('a', {href: '#/profiles'}, 'Security profiles'), existing ? ' › Edit' : ' › Create'),
+        h('h1', {}, existing ? `Edit ${existing.securityProfileName}` : 'Create security profile'), form);
+
+    const readBehaviors = () => [...behaviors.querySelectorAll('fieldset.behavior')].map((f) => f.read());
+    const showErrors = (list) => {
+        errors.replaceChildren(list.length ? h('ul', {}, list.map((m) => h('li', {}, m))) : '');
+    };
+    const validate = async () => {
+        const bs = readBehaviors();
+        const local = [];
+        if (!name.value.trim()) {
+            local.push('The security profile needs a name.');
+        }
+        bs.forEach((b, i) => {
+            if (!b.name) {
+                local.push(`Behavior ${i + 1} needs a name.`);
+            }
+        });
+        if (local.length) {
+            showErrors(local);
+            return false;
+        }
+        try {
+            const r = await api('POST', '/security-profile-behaviors/validate', {body: {behaviors: bs}});
+            if (!r.valid) {
+                showErrors((r.validationErrors || []).map((e) => e.errorMessage));
+                return false;
+            }
+        } catch (e) {
+            showErrors([errorText(e)]);
+            return false;
+        }
+        showErrors([]);
+        return true;
+    };
+    validateBtn.addEventListener('click', async () => {
+        if (await validate()) {
+            errors.replaceChildren(h('p', {class: 'badge ok', id: 'valid-note'}, 'The behaviors are valid.'));
+        }
+    });
+    form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        saveBtn.disabled = true;
+        try {
+            if (!(await validate())) {
+                return;
+            }
+            const body = {behaviors: readBehaviors(),
+                additionalMetricsToRetainV2: [...retain.querySelectorAll('input:checked')]
+                    .map((c) => ({metric: c.value}))};
+            if (desc.value.trim()) {
+                body.securityProfileDescription = desc.value.trim();
+            }
+            if (snsTopic.value.trim()) {
+                body.alertTargets = {SNS: {alertTargetArn: snsTopic.value.trim(), roleArn: snsRole.value.trim()}};
+            }
+            const pname = name.value.trim();
+            if (existing) {
+                if (!body.alertTargets) {
+                    body.deleteAlertTargets = true;
+                }
+                await api('PATCH', paths.profile(pname), {body, query: {expectedVersion: existing.version}});
+            } else {
+                await api('POST', paths.profile(pname), {body});
+            }
+            const targets = [...(allThings.checked && !attached.includes(allArn) ? [allArn] : []),
+                ...groupBoxes.map((l) => l.querySelector('input')).filter((c) => c.checked && !c.disabled)
+                    .map((c) => c.value)];
+            for (const t of targets) {
+                await api('PUT', paths.profileTargets(pname), {query: {securityProfileTargetArn: t}});
+            }
+            toast(`Security profile ${pname} ${existing ? 'saved' : 'created'}`);
+            location.hash = `#/profiles/${encodeURIComponent(pname)}`;
+        } catch (e) {
+            showErrors([errorText(e)]);
+        } finally {
+            saveBtn.disabled = false;
+        }
+    });
+}
+
+// ---- Violations --------------------------------------------------------------------------
+
+const VERIFICATION = ['UNKNOWN', 'TRUE_POSITIVE', 'BENIGN_POSITIVE', 'FALSE_POSITIVE'];
+
+function verificationControl(v, after) {
+    const sel = h('select', {'aria-label': `Verification state of ${v.violationId}`},
+        VERIFICATION.map((s) => h('option', {value: s, selected: s === (v.verificationState || 'UNKNOWN')}, s)));
+    const btn = h('button', {onclick: async () => {
+        try {
+            await api('POST', paths.verification(v.violationId), {body: {verificationState: sel.value}});
+            toast(`Verification state set to ${sel.value}`);
+            after();
+        } catch (e) {
+            toast(errorText(e));
+        }
+    }}, 'Set');
+    return h('span', {class: 'toolbar', style: 'margin:0'}, sel, btn);
+}
+
+async function pageViolations() {
+    const tab = h('select', {id: 'violations-view', 'aria-label': 'Active or history'},
+        h('option', {value: 'active'}, 'Active'), h('option', {value: 'history'}, 'History'));
+    const profile = h('select', {id: 'filter-profile'}, h('option', {value: ''}, 'any'));
+    const thing = h('input', {id: 'filter-thing', type: 'search'});
+    const behavior = h('input', {id: 'filter-behavior', type: 'search'});
+    const verification = h('select', {id: 'filter-verification'}, h('option', {value: ''}, 'any'),
+        VERIFICATION.map((s) => h('option', {value: s}, s)));
+    const range = h('select', {id: 'filter-range'}, RANGES.map(([l, ms], i) =>
+        h('option', {value: ms, selected: i === 3}, l)));
+    const box = h('div', {id: 'violations-table', 'aria-live': 'polite'});
+    main.append(h('h1', {}, 'Violations'), h('div', {class: 'toolbar'},
+        h('label', {}, 'View', tab), h('label', {}, 'Security profile', profile), h('label', {}, 'Thing', thing),
+        h('label', {}, 'Behavior', behavior), h('label', {}, 'Verification state', verification),
+        h('label', {}, 'History range', range)), box);
+    for (const id of await listAll('/security-profiles', 'securityProfileIdentifiers')) {
+        profile.append(h('option', {value: id.name}, id.name));
+    }
+    let sig = '';
+    const render = async (force) => {
+        const q = {securityProfileName: profile.value, thingName: thing.value.trim(),
+            verificationState: verification.value};
+        const active = tab.value === 'active';
+        // One page (the newest VIOLATIONS_SHOWN) per refresh: cheap with 10,000 violations.
+        const page = active ?
+            await listPage('/active-violations', 'activeViolations', q, VIOLATIONS_SHOWN) :
+            await listPage('/violation-events', 'violationEvents', {...q,
+                startTime: isoSeconds(pipelineNow - Number(range.value)),
+                endTime: isoSeconds(pipelineNow + 86400e3)}, VIOLATIONS_SHOWN);
+        const items = page.items.filter((v) => !behavior.value || v.behavior.name.includes(behavior.value));
+        const more = !!page.nextToken;
+        const shown = items;
+        // Replace the table only when something changed: no flicker, focus kept in place.
+        const next = JSON.stringify([tab.value, more, shown]);
+        if (!force && next === sig) {
+            return;
+        }
+        sig = next;
+        const thingLink = (n) => h('a', {href: `#/things/${encodeURIComponent(n)}`}, n);
+        const rows = active ? shown.map((v) => [thingLink(v.thingName), v.securityProfileName,
+            v.behavior.name, JSON.stringify(v.lastViolationValue || {}),
+            when(eventTime({violationEventTime: v.violationStartTime})),
+            verificationControl(v, () => render(true))]) :
+            shown.map((e) => [when(eventTime(e)), thingLink(e.thingName), e.securityProfileName,
+                e.behavior.name, e.violationEventType, JSON.stringify(e.metricValue || {}),
+                e.verificationState || 'UNKNOWN']);
+        const headers = active ?
+            ['Thing', 'Security profile', 'Behavior', 'Last value', 'Started', 'Verification'] :
+            ['Time', 'Thing', 'Security profile', 'Behavior', 'Event', 'Value', 'Verification'];
+        box.replaceChildren(
+            h('p', {class: 'muted'}, more ?
+                `The newest ${VIOLATIONS_SHOWN} shown; there are more: narrow the filters.` :
+                `${items.length} shown.`),
+            table(headers, rows, active ? 'No active violation.' : 'No violation event in this range.',
+                'Violations'));
+        box.dataset.rows = items.length;
+    };
+    [tab, profile, verification, range].forEach((el) => el.addEventListener('change', () => render(true)));
+    [thing, behavior].forEach((el) => el.addEventListener('input', () => render(true)));
+    await poll(() => render(false), 2000);
+}
+
+// ---- Alerts ------------------------------------------------------------------------------
+
+async function pageAlerts() {
+    const counters = h('div', {class: 'cards'});
+    const targets = h('div');
+    const recent = h('div', {id: 'alerts-recent'});
+    main.append(h('h1', {}, 'Alerts'),
+        h('p', {class: 'muted'}, 'Each violation event of a profile with an SNS alert target is published ' +
+            'on the SNS stand-in topic (MQTT ', h('code', {}, 'ddlocal/sns/NAME'), '), delivered to its ' +
+            'webhook subscriptions (', h('code', {}, 'ddlocal sns subscribe'), ') and Lambda stand-ins (',
+        h('code', {}, 'ddlocal lambda'), ').'),
+        h('section', {class: 'panel'}, h('h2', {}, 'Deliveries'), counters),
+        h('section', {class: 'panel'}, h('h2', {}, 'Alert targets'), targets),
+        h('section', {class: 'panel'}, h('h2', {}, 'Recent alerts (violation events)'), recent));
+    const rows = [];
+    const topicOf = {};
+    for (const id of await listAll('/security-profiles', 'securityProfileIdentifiers')) {
+        const p = await api('GET', paths.profile(id.name));
+        const sns = p.alertTargets && p.alertTargets.SNS;
+        topicOf[id.name] = sns ? sns.alertTargetArn.replace(/^.*:/, '') : '';
+        rows.push([id.name, sns ? sns.alertTargetArn : 'none', sns ? sns.roleArn : '']);
+    }
+    targets.append(table(['Security profile', 'SNS topic', 'Role'], rows));
+    await poll(async () => {
+        const s = await api('GET', '/ddlocal/v1/status');
+        counters.replaceChildren(
+            h('div', {class: 'card'}, h('div', {class: 'n'}, s.alertsPublished), h('div', {class: 'l'}, 'alerts published')),
+            h('div', {class: 'card'}, h('div', {class: 'n'}, s.webhooksGivenUp), h('div', {class: 'l'},
+                'webhook deliveries given up (dead letters)')));
+        const ev = await listAll('/violation-events', 'violationEvents', {
+            startTime: isoSeconds(pipelineNow - 2 * 86400e3), endTime: isoSeconds(pipelineNow + 86400e3)}, 100);
+        recent.replaceChildren(table(['Time', 'Topic', 'Thing', 'Profile', 'Behavior', 'Event'],
+            ev.filter((e) => topicOf[e.securityProfileName]).map((e) => [when(eventTime(e)),
+                topicOf[e.securityProfileName], e.thingName, e.securityProfileName, e.behavior.name,
+                e.violationEventType]), 'No alert in the last two days.'));
+    }, 3000);
+}
+
+// ---- Mitigation --------------------------------------------------------------------------
+
+async function pageMitigation() {
+    const actionsBox = h('div', {id: 'actions'});
+    const tasksBox = h('div', {id: 'tasks'});
+    const startBox = h('div');
+    main.append(h('h1', {}, 'Mitigation'),
+        h('section', {class: 'panel'}, h('h2', {}, 'Mitigation actions'), actionsBox),
+        h('section', {class: 'panel'}, h('h2', {}, 'Start a task on active violations'), startBox),
+        h('section', {class: 'panel'}, h('h2', {}, 'Detect mitigation tasks'), tasksBox));
+    const actions = await listAll('/mitigationactions/actions', 'actionIdentifiers');
+    actionsBox.append(table(['Name', 'ARN', 'Created'], actions.map((a) => [a.actionName, a.actionArn,
+        a.creationDate ? when(typeof a.creationDate === 'number' ? a.creationDate * 1000 : Date.parse(a.creationDate)) : '']),
+    'No mitigation action. Create one with aws iot create-mitigation-action.'));
+    const av = await listAll('/active-violations', 'activeViolations');
+    const actionSel = h('select', {id: 'task-action'}, actions.map((a) => h('option', {value: a.actionName}, a.actionName)));
+    const checks = av.map((v) => h('label', {style: 'flex-direction:row;gap:6px;align-items:center'},
+        h('input', {type: 'checkbox', value: v.violationId}), `${v.thingName} · ${v.securityProfileName} · ${v.behavior.name}`));
+    const result = h('div', {role: 'status', id: 'task-result'});
+    startBox.append(av.length && actions.length ? h('div', {},
+        h('div', {class: 'toolbar'}, h('label', {}, 'Action', actionSel)), checks,
+        h('p', {}, h('button', {class: 'primary', id: 'start-task', onclick: async () => {
+            const ids = checks.map((l) => l.querySelector('input')).filter((c) => c.checked).map((c) => c.value);
+            if (!ids.length) {
+                result.textContent = 'Choose at least one violation.';
+                return;
+            }
+            const taskId = `console-${Date.now()}`;
+            try {
+                await api('PUT', paths.task(taskId), {body: {target: {violationIds: ids},
+                    actions: [actionSel.value], clientRequestToken: taskId}});
+                result.textContent = `Task ${taskId} started.`;
+                await renderTasks();
+            } catch (e) {
+                result.textContent = errorText(e);
+            }
+        }}, 'Start task')), result) : h('p', {class: 'muted'}, 'Needs a mitigation action and an active violation.'));
+    async function renderTasks() {
+        const tasks = await listAll('/detect/mitigationactions/tasks', 'tasks', {
+            startTime: isoSeconds(pipelineNow - 30 * 86400e3), endTime: isoSeconds(pipelineNow + 86400e3)});
+        const rows = [];
+        for (const t of tasks) {
+            const ex = await listAll('/detect/mitigationactions/executions', 'actionsExecutions',
+                {taskId: t.taskId}).catch(() => []);
+            rows.push([t.taskId, t.taskStatus, (t.actionsDefinition || []).map((a) => a.name).join(', '),
+                ex.map((e) => `${e.thingName}: ${e.actionName} ${e.status}`).join('; ')]);
+        }
+        tasksBox.replaceChildren(table(['Task', 'Status', 'Actions', 'Executions'], rows, 'No task yet.'));
+    }
+    await renderTasks();
+}
+
+// ---- routing -----------------------------------------------------------------------------
+
+const ROUTES = [
+    [/^#\/dashboard$/, 'dashboard', pageDashboard],
+    [/^#\/things$/, 'things', pageThings],
+    [/^#\/things\/(.+)$/, 'things', (n) => pageThing(decodeURIComponent(n))],
+    [/^#\/profiles$/, 'profiles', pageProfiles],
+    [/^#\/profiles\/new$/, 'profiles', () => pageProfileNew()],
+    [/^#\/profiles\/(.+)\/edit$/, 'profiles', (n) => pageProfileNew(decodeURIComponent(n))],
+    [/^#\/profiles\/(.+)$/, 'profiles', (n) => pageProfile(decodeURIComponent(n))],
+    [/^#\/violations$/, 'violations', pageViolations],
+    [/^#\/alerts$/, 'alerts', pageAlerts],
+    [/^#\/mitigation$/, 'mitigation', pageMitigation],
+];
+
+async function route() {
+    pollers.forEach((stop) => stop());
+    pollers = [];
+    const hash = location.hash || '#/dashboard';
+    const found = ROUTES.find(([re]) => re.test(hash)) || ROUTES[0];
+    const args = hash.match(found[0]) || [];
+    for (const a of document.querySelectorAll('nav a')) {
+        if (a.dataset.page === found[1]) {
+            a.setAttribute('aria-current', 'page');
+        } else {
+            a.removeAttribute('aria-current');
+        }
+    }
+    main.replaceChildren();
+    main.dataset.page = found[1];
+    main.dataset.ready = 'false';
+    try {
+        await found[2](...args.slice(1));
+    } catch (e) {
+        main.append(h('p', {class: 'errors', role: 'alert'}, errorText(e)));
+    }
+    main.dataset.ready = 'true';
+}
+
+window.addEventListener('hashchange', () => {
+    route();
+    main.focus({preventScroll: true});
+});
+startClockBadge();
+route();
