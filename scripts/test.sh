@@ -4,7 +4,8 @@
 #    the whole test suite (unit and integration tests) on both builds;
 # 2. builds it with gcc at -O3 (Release) and with clang, warnings as errors,
 #    and runs the unit tests of the clang build;
-# 3. static checks: cppcheck (scripts/check-static.sh) and, once the file
+# 3. static checks: cppcheck (scripts/check-static.sh), the include arrows
+#    between folders (scripts/check-layers.sh) and, once the file
 #    .clang-format-enforced exists, clang-format (scripts/check-format.sh);
 # 4. a short libFuzzer run of every harness (scripts/fuzz.sh, 10 s each;
 #    DD_FUZZ_SECONDS overrides, 0 skips it).
@@ -43,6 +44,9 @@ fi
 
 echo "== static checks =="
 if ! "$root/scripts/check-static.sh"; then
+    status=1
+fi
+if ! "$root/scripts/check-layers.sh"; then
     status=1
 fi
 if [ -f "$root/.clang-format-enforced" ]; then
