@@ -444,6 +444,51 @@ class TestPolicyVersions(Boto3TestCase):
         IOT.delete_policy(policyName="B3VerErr")
 
 
+class TestLoggingOptions(Boto3TestCase):
+    ROLE = "arn:aws:iam::123456789012:role/IoTLogging"
+
+    def server_log(self):
+        with open(os.path.join(SERVER.tmp, "server.err"), encoding="utf-8") as f:
+            return f.read()
+
+    def test_v2_options_and_the_servers_own_level(self):
+        ex = IOT.exceptions
+        self.assertError(ex.NotConfiguredException, 404, IOT.get_v2_logging_options)
+        IOT.set_v2_logging_options(roleArn=self.ROLE, defaultLogLevel="DEBUG")
+        got = IOT.get_v2_logging_options()
+        self.assertEqual((got["roleArn"], got["defaultLogLevel"], got["disableAllLogs"]),
+                         (self.ROLE, "DEBUG", False))
+        # DEBUG: the server logs refused requests (a debug line per 4xx) ...
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_thing,
+                         thingName="B3LogDebugProbe")
+        self.assertIn("B3LogDebugProbe", self.server_log())
+        # ... disableAllLogs (and DISABLED, ERROR) keep only its errors.
+        IOT.set_v2_logging_options(defaultLogLevel="INFO", disableAllLogs=True)
+        got = IOT.get_v2_logging_options()
+        self.assertNotIn("roleArn", got)
+        self.assertTrue(got["disableAllLogs"])
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_thing,
+                         thingName="B3LogQuietProbe")
+        self.assertNotIn("B3LogQuietProbe", self.server_log())
+        IOT.set_v2_logging_options(defaultLogLevel="DISABLED")
+        self.assertEqual(IOT.get_v2_logging_options()["defaultLogLevel"], "DISABLED")
+        self.assertError(ex.InvalidRequestException, 400, IOT.set_v2_logging_options,
+                         roleArn="arn:aws:iot:us-east-1:123456789012:thing/T",
+                         contains="expected an IAM role ARN")
+
+    def test_v1_options(self):
+        ex = IOT.exceptions
+        self.assertEqual({k: v for k, v in IOT.get_logging_options().items()
+                          if k != "ResponseMetadata"}, {})
+        IOT.set_logging_options(loggingOptionsPayload={"roleArn": self.ROLE, "logLevel": "WARN"})
+        got = IOT.get_logging_options()
+        self.assertEqual((got["roleArn"], got["logLevel"]), (self.ROLE, "WARN"))
+        self.assertError(ex.InvalidRequestException, 400, IOT.set_logging_options,
+                         loggingOptionsPayload={"roleArn": "not-an-arn"},
+                         contains="expected an IAM role ARN")
+        self.assertEqual(IOT.get_logging_options()["logLevel"], "WARN")
+
+
 OTHER_REGION = "eu-west-1"
 OTHER_ACCOUNT = "111122223333"
 
