@@ -539,6 +539,52 @@ static void test_dd_registry_policy_versions_default_limit_and_conflicts(void **
     assert_string_equal(n.items[0], "1*");
 }
 
+/* A data dir of registry schema 1 (before policy versions) with one policy. */
+static void test_dd_registry_schema_1_policies_become_version_1(void **state)
+{
+    static const dd_db_migration_t V1[] = {
+        {1, "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE policies(name TEXT PRIMARY KEY, document TEXT NOT NULL,"
+            "  version_id TEXT NOT NULL DEFAULT '1', created_ms INTEGER NOT NULL,"
+            "  modified_ms INTEGER NOT NULL);"
+            "CREATE TABLE policy_targets(policy TEXT NOT NULL REFERENCES policies(name),"
+            "  target_kind TEXT NOT NULL, target TEXT NOT NULL,"
+            "  PRIMARY KEY(policy, target_kind, target));"
+            "CREATE TABLE registry_changes(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            "  kind TEXT NOT NULL, name TEXT NOT NULL, changed_ms INTEGER NOT NULL);"
+            "INSERT INTO policies(name, document, created_ms, modified_ms) VALUES('Old',"
+            "  '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+            "\"Action\":\"iot:*\",\"Resource\":\"*\"}]}', 5, 5);"},
+    };
+    fixture_t *f = *state;
+    dd_registry_t reg;
+    dd_registry_error_t err;
+    sqlite3 *db = NULL;
+    names_t n = {0};
+    char path[128];
+    char v[DD_REGISTRY_VERSION_ID_MAX];
+    int version = 0;
+
+    snprintf(path, sizeof(path), "%s/old.db", f->dir);
+    assert_int_equal(dd_db_open(path, false, &db), DD_DB_OK);
+    assert_int_equal(dd_db_migrate(db, "registry", V1, 1), DD_DB_OK);
+    assert_int_equal(dd_registry_open(&reg, db, NULL, &f->clock), DD_REGISTRY_OK);
+    assert_int_equal(dd_db_schema_version(db, "registry", &version), DD_DB_OK);
+    assert_int_equal(version, 2);
+    assert_int_equal(dd_registry_policy_version_list(&reg, "Old", collect_version, &n, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(n.count, 1);
+    assert_string_equal(n.items[0], "1*");
+    assert_int_equal(dd_registry_policy_version_create(&reg, "Old",
+                                                       "{\"Version\":\"2012-10-17\",\"Statement\":"
+                                                       "[{\"Effect\":\"Deny\",\"Action\":\"iot:*\","
+                                                       "\"Resource\":\"*\"}]}",
+                                                       false, v, sizeof(v), &err),
+                     DD_REGISTRY_OK);
+    assert_string_equal(v, "2");
+    dd_db_close(db);
+}
+
 static int count_sub(void *ctx, const dd_registry_subscription_t *s)
 {
     names_t *n = ctx;
@@ -607,6 +653,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_dd_registry_policy_versions_default_limit_and_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_schema_1_policies_become_version_1, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_settings_and_subscriptions, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
