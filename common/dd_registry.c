@@ -70,6 +70,23 @@ static const dd_db_migration_t MIGRATIONS[] = {
         "  kind TEXT NOT NULL,"
         "  name TEXT NOT NULL,"
         "  changed_ms INTEGER NOT NULL);"},
+    /*
+     * Policy versions (CreatePolicyVersion and friends). policies.document and
+     * policies.version_id stay as a copy of the default version so that every
+     * reader of the policy (the shim snapshot first) sees what is enforced
+     * without a join; next_version numbers versions like AWS, never reusing an
+     * ID. Existing policies become version 1.
+     */
+    {2, "CREATE TABLE policy_versions("
+        "  policy TEXT NOT NULL REFERENCES policies(name) ON DELETE CASCADE,"
+        "  version_id INTEGER NOT NULL,"
+        "  document TEXT NOT NULL,"
+        "  created_ms INTEGER NOT NULL,"
+        "  PRIMARY KEY(policy, version_id));"
+        "ALTER TABLE policies ADD COLUMN next_version INTEGER NOT NULL DEFAULT 2;"
+        "INSERT INTO policy_versions(policy, version_id, document, created_ms)"
+        "  SELECT name, CAST(version_id AS INTEGER), document, created_ms FROM policies;"
+        "UPDATE policies SET next_version = CAST(version_id AS INTEGER) + 1;"},
 };
 
 static const char *const KIND_NAMES[DD_REGISTRY_KIND_COUNT] = {"thing", "cert", "group", "policy"};

@@ -91,6 +91,10 @@ typedef struct dd_registry {
 #define DD_REGISTRY_MAX_GROUPS_PER_THING 10
 #define DD_REGISTRY_MAX_GROUP_DEPTH 7
 #define DD_REGISTRY_MAX_POLICY_DOC 20480
+/** AWS keeps at most five versions of a policy. */
+#define DD_REGISTRY_MAX_POLICY_VERSIONS 5
+/** Room for a policy version ID as decimal text, with the NUL. */
+#define DD_REGISTRY_VERSION_ID_MAX 21
 
 /** A thing as DescribeThing shows it. */
 typedef struct dd_registry_thing {
@@ -132,6 +136,16 @@ typedef struct dd_registry_policy {
     int64_t modified_ms;
 } dd_registry_policy_t;
 
+/** One version of an IoT policy (ListPolicyVersions, GetPolicyVersion). */
+typedef struct dd_registry_policy_version {
+    const char *policy;
+    const char *version_id; /**< Decimal text, "1", "2", ... */
+    const char *document;
+    bool is_default;
+    int64_t created_ms;
+    int64_t modified_ms; /**< The policy's lastModifiedDate. */
+} dd_registry_policy_version_t;
+
 /** A webhook / MQTT subscription of an SNS stand-in topic. */
 typedef struct dd_registry_subscription {
     int64_t id;
@@ -159,6 +173,8 @@ typedef int (*dd_registry_thing_fn)(void *ctx, const dd_registry_thing_t *thing)
 typedef int (*dd_registry_cert_fn)(void *ctx, const dd_registry_cert_t *cert);
 typedef int (*dd_registry_group_fn)(void *ctx, const dd_registry_group_t *group);
 typedef int (*dd_registry_policy_fn)(void *ctx, const dd_registry_policy_t *policy);
+typedef int (*dd_registry_policy_version_fn)(void *ctx,
+                                             const dd_registry_policy_version_t *version);
 typedef int (*dd_registry_name_fn)(void *ctx, const char *name);
 typedef int (*dd_registry_subscription_fn)(void *ctx, const dd_registry_subscription_t *sub);
 typedef int (*dd_registry_change_fn)(void *ctx, const dd_registry_change_t *change);
@@ -319,12 +335,45 @@ dd_registry_status_t dd_registry_policy_create(dd_registry_t *reg, const char *n
 dd_registry_status_t dd_registry_policy_get(dd_registry_t *reg, const char *name,
                                             dd_registry_policy_fn fn, void *ctx,
                                             dd_registry_error_t *err);
-/** @brief Deletes a policy; refused (DELETE_CONFLICT) while attached. */
+/**
+ * @brief Deletes a policy; refused (DELETE_CONFLICT) while attached or while
+ *        it has versions other than the default one (as AWS does).
+ */
 dd_registry_status_t dd_registry_policy_delete(dd_registry_t *reg, const char *name,
                                                dd_registry_error_t *err);
 dd_registry_status_t dd_registry_policy_list(dd_registry_t *reg, const dd_registry_page_t *page,
                                              bool ascending, dd_registry_policy_fn fn, void *ctx,
                                              char *next, size_t next_len);
+/**
+ * @brief Adds a version to a policy after validating its document.
+ *
+ * Version IDs count up per policy and are never reused. The new version
+ * becomes the default (what the broker shim enforces) when @p set_default.
+ * @param[out] version_id The new ID as decimal text (DD_REGISTRY_VERSION_ID_MAX).
+ * @return DD_REGISTRY_OK, NOT_FOUND, INVALID (malformed document) or
+ *         LIMIT_EXCEEDED (the policy already has DD_REGISTRY_MAX_POLICY_VERSIONS).
+ */
+dd_registry_status_t dd_registry_policy_version_create(dd_registry_t *reg, const char *name,
+                                                       const char *document, bool set_default,
+                                                       char *version_id, size_t version_id_len,
+                                                       dd_registry_error_t *err);
+/** @brief One version of a policy; NOT_FOUND names the policy or the version. */
+dd_registry_status_t dd_registry_policy_version_get(dd_registry_t *reg, const char *name,
+                                                    const char *version_id,
+                                                    dd_registry_policy_version_fn fn, void *ctx,
+                                                    dd_registry_error_t *err);
+/** @brief Every version of a policy, newest first (as AWS lists them). */
+dd_registry_status_t dd_registry_policy_version_list(dd_registry_t *reg, const char *name,
+                                                     dd_registry_policy_version_fn fn, void *ctx,
+                                                     dd_registry_error_t *err);
+/** @brief Deletes a version; the default version is refused (DELETE_CONFLICT). */
+dd_registry_status_t dd_registry_policy_version_delete(dd_registry_t *reg, const char *name,
+                                                       const char *version_id,
+                                                       dd_registry_error_t *err);
+/** @brief Makes a version the default; logs a policy change so the shim enforces it. */
+dd_registry_status_t dd_registry_policy_version_set_default(dd_registry_t *reg, const char *name,
+                                                            const char *version_id,
+                                                            dd_registry_error_t *err);
 /**
  * @brief Attaches a policy to a target ARN: a certificate
  *        (arn:aws:iot:R:A:cert/ID) or a thing group (…:thinggroup/NAME). Idempotent.

@@ -659,6 +659,184 @@ void api_list_policies(api_ctx_t *ctx)
     api_reply(ctx, out);
 }
 
+/* ---- policy versions ------------------------------------------------------------------- */
+
+/* The {policyVersionId} label: [0-9]+ in the model; the registry says why a bad one is refused. */
+static const char *version_label(api_ctx_t *ctx)
+{
+    return api_label_name(ctx, "policyVersionId", 18, DD_REST_ANY);
+}
+
+void api_create_policy_version(api_ctx_t *ctx)
+{
+    const char *name = api_label_name(ctx, "policyName", NAME_MAX_LEN, DD_REST_POLICY_NAME);
+    const char *doc;
+    bool set_default = false;
+    char arn[DD_ARN_MAX];
+    char version[DD_REGISTRY_VERSION_ID_MAX];
+    dd_registry_error_t err;
+    dd_registry_status_t status;
+    cJSON *out;
+
+    if (name == NULL) {
+        return;
+    }
+    if (dd_rest_json_string(ctx->body, "policyDocument", NULL, true, 0, 404600, DD_REST_ANY, &doc,
+                            ctx->msg) != DD_REST_OK ||
+        dd_rest_query_bool(&ctx->query, "setAsDefault", false, &set_default, ctx->msg) ==
+            DD_REST_INVALID) {
+        api_invalid(ctx);
+        return;
+    }
+    status = dd_registry_policy_version_create(&ctx->p->registry, name, doc, set_default, version,
+                                               sizeof(version), &err);
+    if (status == DD_REGISTRY_INVALID) {
+        api_error(ctx, "MalformedPolicyException", "%s", err.message);
+        return;
+    }
+    if (status == DD_REGISTRY_LIMIT_EXCEEDED) {
+        api_error(ctx, "VersionsLimitExceededException", "%s", err.message);
+        return;
+    }
+    if (status != DD_REGISTRY_OK) {
+        api_registry_error(ctx, status, &err);
+        return;
+    }
+    if (set_default) {
+        ctx->registry_changed = true;
+    }
+    api_arn(ctx, DD_NAME_POLICY, name, arn, sizeof(arn));
+    out = cJSON_CreateObject();
+    if (!api_add_string(out, "policyArn", arn) || !api_add_string(out, "policyDocument", doc) ||
+        !api_add_string(out, "policyVersionId", version) ||
+        cJSON_AddBoolToObject(out, "isDefaultVersion", set_default) == NULL) {
+        cJSON_Delete(out);
+        out = NULL;
+    }
+    api_reply(ctx, out);
+}
+
+static int get_version_cb(void *arg, const dd_registry_policy_version_t *pv)
+{
+    policy_out_t *po = arg;
+    char arn[DD_ARN_MAX];
+
+    api_arn(po->ctx, DD_NAME_POLICY, pv->policy, arn, sizeof(arn));
+    po->ok = api_add_string(po->obj, "policyArn", arn) &&
+             api_add_string(po->obj, "policyName", pv->policy) &&
+             api_add_string(po->obj, "policyDocument", pv->document) &&
+             api_add_string(po->obj, "policyVersionId", pv->version_id) &&
+             cJSON_AddBoolToObject(po->obj, "isDefaultVersion", pv->is_default) != NULL &&
+             dd_rest_add_time(po->obj, "creationDate", pv->created_ms) &&
+             dd_rest_add_time(po->obj, "lastModifiedDate", pv->modified_ms);
+    return 0;
+}
+
+void api_get_policy_version(api_ctx_t *ctx)
+{
+    const char *name = api_label_name(ctx, "policyName", NAME_MAX_LEN, DD_REST_POLICY_NAME);
+    const char *version = name != NULL ? version_label(ctx) : NULL;
+    policy_out_t po = {ctx, NULL, false, false};
+    dd_registry_error_t err;
+    dd_registry_status_t status;
+
+    if (version == NULL) {
+        return;
+    }
+    po.obj = cJSON_CreateObject();
+    if (po.obj == NULL) {
+        api_no_memory(ctx);
+        return;
+    }
+    status =
+        dd_registry_policy_version_get(&ctx->p->registry, name, version, get_version_cb, &po, &err);
+    if (status != DD_REGISTRY_OK) {
+        cJSON_Delete(po.obj);
+        api_registry_error(ctx, status, &err);
+        return;
+    }
+    if (!po.ok) {
+        cJSON_Delete(po.obj);
+        po.obj = NULL;
+    }
+    api_reply(ctx, po.obj);
+}
+
+static int list_version_cb(void *arg, const dd_registry_policy_version_t *pv)
+{
+    policy_out_t *po = arg;
+    cJSON *item = cJSON_CreateObject();
+
+    if (item == NULL || !api_add_string(item, "versionId", pv->version_id) ||
+        cJSON_AddBoolToObject(item, "isDefaultVersion", pv->is_default) == NULL ||
+        !dd_rest_add_time(item, "createDate", pv->created_ms) ||
+        !cJSON_AddItemToArray(po->obj, item)) {
+        cJSON_Delete(item);
+        po->failed = true;
+        return 1;
+    }
+    return 0;
+}
+
+void api_list_policy_versions(api_ctx_t *ctx)
+{
+    const char *name = api_label_name(ctx, "policyName", NAME_MAX_LEN, DD_REST_POLICY_NAME);
+    policy_out_t po = {ctx, NULL, false, false};
+    dd_registry_error_t err;
+    dd_registry_status_t status;
+    cJSON *out;
+
+    if (name == NULL) {
+        return;
+    }
+    out = cJSON_CreateObject();
+    po.obj = cJSON_AddArrayToObject(out, "policyVersions");
+    if (po.obj == NULL) {
+        cJSON_Delete(out);
+        api_no_memory(ctx);
+        return;
+    }
+    status = dd_registry_policy_version_list(&ctx->p->registry, name, list_version_cb, &po, &err);
+    if (status != DD_REGISTRY_OK || po.failed) {
+        cJSON_Delete(out);
+        api_registry_error(ctx, po.failed ? DD_REGISTRY_STORE_ERROR : status, &err);
+        return;
+    }
+    api_reply(ctx, out);
+}
+
+void api_delete_policy_version(api_ctx_t *ctx)
+{
+    const char *name = api_label_name(ctx, "policyName", NAME_MAX_LEN, DD_REST_POLICY_NAME);
+    const char *version = name != NULL ? version_label(ctx) : NULL;
+    dd_registry_error_t err;
+
+    if (version == NULL) {
+        return;
+    }
+    /* A non-default version is not enforced anywhere: the shim needs no push. */
+    api_registry_error(ctx,
+                       dd_registry_policy_version_delete(&ctx->p->registry, name, version, &err),
+                       &err);
+}
+
+void api_set_default_policy_version(api_ctx_t *ctx)
+{
+    const char *name = api_label_name(ctx, "policyName", NAME_MAX_LEN, DD_REST_POLICY_NAME);
+    const char *version = name != NULL ? version_label(ctx) : NULL;
+    dd_registry_error_t err;
+    dd_registry_status_t status;
+
+    if (version == NULL) {
+        return;
+    }
+    status = dd_registry_policy_version_set_default(&ctx->p->registry, name, version, &err);
+    if (status == DD_REGISTRY_OK) {
+        ctx->registry_changed = true;
+    }
+    api_registry_error(ctx, status, &err);
+}
+
 static void policy_target(api_ctx_t *ctx, bool attach)
 {
     const char *name = api_label_name(ctx, "policyName", NAME_MAX_LEN, DD_REST_POLICY_NAME);

@@ -2,7 +2,7 @@
  * @file dd_api_internal.h
  * @brief Shared by the API's source files (dd_api.c and the handler files
  *        dd_api_registry.c, dd_api_identity.c, dd_api_defender.c,
- *        dd_api_mitigation.c): the per-request context, reply helpers and
+ *        dd_api_mitigation.c, dd_api_logging.c): the per-request context, reply helpers and
  *        the handler declarations. Not a public header.
  *
  * A handler reads ctx->route (labels), ctx->query and ctx->body and answers
@@ -106,6 +106,12 @@ bool api_expected_version_query(api_ctx_t *ctx, int64_t *out);
 
 /* ---- handlers ------------------------------------------------------------ */
 
+/* dd_api_logging.c */
+void api_get_v2_logging_options(api_ctx_t *ctx);
+void api_set_v2_logging_options(api_ctx_t *ctx);
+void api_get_logging_options(api_ctx_t *ctx);
+void api_set_logging_options(api_ctx_t *ctx);
+
 /* dd_api_registry.c */
 void api_create_thing(api_ctx_t *ctx);
 void api_describe_thing(api_ctx_t *ctx);
@@ -134,6 +140,11 @@ void api_list_thing_principals(api_ctx_t *ctx);
 void api_list_principal_things(api_ctx_t *ctx);
 void api_create_policy(api_ctx_t *ctx);
 void api_get_policy(api_ctx_t *ctx);
+void api_create_policy_version(api_ctx_t *ctx);
+void api_get_policy_version(api_ctx_t *ctx);
+void api_list_policy_versions(api_ctx_t *ctx);
+void api_delete_policy_version(api_ctx_t *ctx);
+void api_set_default_policy_version(api_ctx_t *ctx);
 void api_delete_policy(api_ctx_t *ctx);
 void api_list_policies(api_ctx_t *ctx);
 void api_attach_policy(api_ctx_t *ctx);

@@ -11,6 +11,7 @@
 #include "dd_lambda.h"
 #include "dd_lambdarun.h"
 #include "dd_log.h"
+#include "dd_logopts.h"
 #include "dd_outbox.h"
 #include "dd_pki.h"
 #include "dd_regsync.h"
@@ -453,6 +454,10 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
                                               : DD_SERVICE_DB_ERROR;
     }
     svc->cfg.arn = svc->p.arn;
+    /* Stored AWS IoT logging options outrank --log-level (dd_logopts.h). */
+    if (dd_logopts_apply(&svc->p.registry) != DD_LOGOPTS_OK) {
+        DD_LOG_WARN("cannot read the stored logging options: keeping the --log-level level");
+    }
     (void)snprintf(svc->p.console_dir, sizeof(svc->p.console_dir), "%s", svc->cfg.console_dir);
     if (dd_store_service_open(svc->p.db) != DD_STORE_OK ||
         dd_lambda_open(svc->p.db) != DD_LAMBDA_OK) {

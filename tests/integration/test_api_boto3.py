@@ -369,6 +369,126 @@ class TestProfileUpdates(Boto3TestCase):
                          metricName="aws:num-messages-sent", contains="cannot be used together")
 
 
+class TestPolicyVersions(Boto3TestCase):
+    def test_versions_lifecycle(self):
+        deny = fixture("policies", "deny-all.json")
+        allow = fixture("policies", "device-policy-allow-all.json")
+        out = IOT.create_policy(policyName="B3Ver", policyDocument=allow)
+        self.assertEqual(out["policyVersionId"], "1")
+        self.assertEqual(IOT.get_policy(policyName="B3Ver")["defaultVersionId"], "1")
+
+        v2 = IOT.create_policy_version(policyName="B3Ver", policyDocument=deny)
+        self.assertEqual(v2["policyVersionId"], "2")
+        self.assertFalse(v2["isDefaultVersion"])
+        self.assertEqual(v2["policyArn"], lib.arn("policy", "B3Ver"))
+        self.assertEqual(IOT.get_policy(policyName="B3Ver")["defaultVersionId"], "1")
+
+        v3 = IOT.create_policy_version(policyName="B3Ver", policyDocument=deny, setAsDefault=True)
+        self.assertEqual(v3["policyVersionId"], "3")
+        self.assertTrue(v3["isDefaultVersion"])
+        got = IOT.get_policy(policyName="B3Ver")
+        self.assertEqual(got["defaultVersionId"], "3")
+        self.assertEqual(json.loads(got["policyDocument"]), json.loads(deny))
+
+        one = IOT.get_policy_version(policyName="B3Ver", policyVersionId="1")
+        self.assertEqual(one["policyName"], "B3Ver")
+        self.assertEqual(one["policyVersionId"], "1")
+        self.assertFalse(one["isDefaultVersion"])
+        self.assertEqual(json.loads(one["policyDocument"]), json.loads(allow))
+        self.assertIn("creationDate", one)
+
+        listed = IOT.list_policy_versions(policyName="B3Ver")["policyVersions"]
+        self.assertEqual([(v["versionId"], v["isDefaultVersion"]) for v in listed],
+                         [("3", True), ("2", False), ("1", False)])
+        self.assertTrue(all("createDate" in v for v in listed))
+
+        IOT.set_default_policy_version(policyName="B3Ver", policyVersionId="1")
+        self.assertEqual(IOT.get_policy(policyName="B3Ver")["defaultVersionId"], "1")
+        IOT.delete_policy_version(policyName="B3Ver", policyVersionId="3")
+        IOT.delete_policy_version(policyName="B3Ver", policyVersionId="2")
+        self.assertEqual([v["versionId"] for v in IOT.list_policy_versions(
+            policyName="B3Ver")["policyVersions"]], ["1"])
+        # IDs are not reused.
+        self.assertEqual(IOT.create_policy_version(policyName="B3Ver", policyDocument=deny)[
+            "policyVersionId"], "4")
+
+    def test_versions_errors(self):
+        ex = IOT.exceptions
+        allow = fixture("policies", "device-policy-allow-all.json")
+        IOT.create_policy(policyName="B3VerErr", policyDocument=allow)
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.create_policy_version,
+                         policyName="B3NoSuch", policyDocument=allow)
+        self.assertError(ex.MalformedPolicyException, 400, IOT.create_policy_version,
+                         policyName="B3VerErr", policyDocument="{}")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.get_policy_version,
+                         policyName="B3VerErr", policyVersionId="7",
+                         contains="Policy B3VerErr has no version 7")
+        self.assertError(ex.InvalidRequestException, 400, IOT.get_policy_version,
+                         policyName="B3VerErr", policyVersionId="v1",
+                         contains="Invalid policy version ID")
+        self.assertError(ex.DeleteConflictException, 409, IOT.delete_policy_version,
+                         policyName="B3VerErr", policyVersionId="1",
+                         contains="default version")
+        for _ in range(4):
+            IOT.create_policy_version(policyName="B3VerErr", policyDocument=allow)
+        self.assertError(ex.VersionsLimitExceededException, 409, IOT.create_policy_version,
+                         policyName="B3VerErr", policyDocument=allow, contains="5 versions")
+        self.assertError(ex.DeleteConflictException, 409, IOT.delete_policy,
+                         policyName="B3VerErr", contains="versions other than the default")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.set_default_policy_version,
+                         policyName="B3VerErr", policyVersionId="6")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.list_policy_versions,
+                         policyName="B3NoSuch")
+        for v in ("2", "3", "4", "5"):
+            IOT.delete_policy_version(policyName="B3VerErr", policyVersionId=v)
+        IOT.delete_policy(policyName="B3VerErr")
+
+
+class TestLoggingOptions(Boto3TestCase):
+    ROLE = "arn:aws:iam::123456789012:role/IoTLogging"
+
+    def server_log(self):
+        with open(os.path.join(SERVER.tmp, "server.err"), encoding="utf-8") as f:
+            return f.read()
+
+    def test_v2_options_and_the_servers_own_level(self):
+        ex = IOT.exceptions
+        self.assertError(ex.NotConfiguredException, 404, IOT.get_v2_logging_options)
+        IOT.set_v2_logging_options(roleArn=self.ROLE, defaultLogLevel="DEBUG")
+        got = IOT.get_v2_logging_options()
+        self.assertEqual((got["roleArn"], got["defaultLogLevel"], got["disableAllLogs"]),
+                         (self.ROLE, "DEBUG", False))
+        # DEBUG: the server logs refused requests (a debug line per 4xx) ...
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_thing,
+                         thingName="B3LogDebugProbe")
+        self.assertIn("B3LogDebugProbe", self.server_log())
+        # ... disableAllLogs (and DISABLED, ERROR) keep only its errors.
+        IOT.set_v2_logging_options(defaultLogLevel="INFO", disableAllLogs=True)
+        got = IOT.get_v2_logging_options()
+        self.assertNotIn("roleArn", got)
+        self.assertTrue(got["disableAllLogs"])
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_thing,
+                         thingName="B3LogQuietProbe")
+        self.assertNotIn("B3LogQuietProbe", self.server_log())
+        IOT.set_v2_logging_options(defaultLogLevel="DISABLED")
+        self.assertEqual(IOT.get_v2_logging_options()["defaultLogLevel"], "DISABLED")
+        self.assertError(ex.InvalidRequestException, 400, IOT.set_v2_logging_options,
+                         roleArn="arn:aws:iot:us-east-1:123456789012:thing/T",
+                         contains="expected an IAM role ARN")
+
+    def test_v1_options(self):
+        ex = IOT.exceptions
+        self.assertEqual({k: v for k, v in IOT.get_logging_options().items()
+                          if k != "ResponseMetadata"}, {})
+        IOT.set_logging_options(loggingOptionsPayload={"roleArn": self.ROLE, "logLevel": "WARN"})
+        got = IOT.get_logging_options()
+        self.assertEqual((got["roleArn"], got["logLevel"]), (self.ROLE, "WARN"))
+        self.assertError(ex.InvalidRequestException, 400, IOT.set_logging_options,
+                         loggingOptionsPayload={"roleArn": "not-an-arn"},
+                         contains="expected an IAM role ARN")
+        self.assertEqual(IOT.get_logging_options()["logLevel"], "WARN")
+
+
 OTHER_REGION = "eu-west-1"
 OTHER_ACCOUNT = "111122223333"
 

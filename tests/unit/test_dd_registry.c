@@ -439,6 +439,152 @@ static void test_dd_registry_policies_validate_attach_and_conflict(void **state)
                      DD_REGISTRY_NOT_FOUND);
 }
 
+static int collect_version(void *ctx, const dd_registry_policy_version_t *v)
+{
+    char text[DD_ARN_MAX];
+
+    snprintf(text, sizeof(text), "%s%s", v->version_id, v->is_default ? "*" : "");
+    return collect(ctx, text);
+}
+
+static const char *policy_document(fixture_t *f, const char *name, char *buf, size_t len)
+{
+    cJSON *json = NULL;
+
+    assert_int_equal(dd_registry_entity_json(&f->reg, DD_REGISTRY_KIND_POLICY, name, &json),
+                     DD_REGISTRY_OK);
+    snprintf(buf, len, "%s", cJSON_GetObjectItem(json, "document")->valuestring);
+    cJSON_Delete(json);
+    return buf;
+}
+
+static void test_dd_registry_policy_versions_default_limit_and_conflicts(void **state)
+{
+    fixture_t *f = *state;
+    dd_registry_error_t err;
+    names_t n = {0};
+    char v[DD_REGISTRY_VERSION_ID_MAX];
+    char doc[256];
+    int64_t before;
+    int i;
+    const char *allow = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+                        "\"Action\":\"iot:*\",\"Resource\":\"*\"}]}";
+    const char *deny = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":"
+                       "\"iot:*\",\"Resource\":\"*\"}]}";
+
+    assert_int_equal(dd_registry_policy_create(&f->reg, "P", allow, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_policy_version_create(&f->reg, "Nope", allow, false, v, sizeof(v),
+                                                       &err),
+                     DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_policy_version_create(&f->reg, "P", "{\"Statement\":5}", false, v,
+                                                       sizeof(v), &err),
+                     DD_REGISTRY_INVALID);
+
+    /* A version that is not the default changes nothing the shim enforces. */
+    before = head(f);
+    assert_int_equal(dd_registry_policy_version_create(&f->reg, "P", deny, false, v, sizeof(v),
+                                                       &err),
+                     DD_REGISTRY_OK);
+    assert_string_equal(v, "2");
+    assert_int_equal(head(f), before);
+    assert_string_equal(policy_document(f, "P", doc, sizeof(doc)), allow);
+
+    /* Setting it as default does, at once, and logs a policy change for the shim. */
+    assert_int_equal(dd_registry_policy_version_set_default(&f->reg, "P", "2", &err),
+                     DD_REGISTRY_OK);
+    assert_true(head(f) > before);
+    assert_string_equal(policy_document(f, "P", doc, sizeof(doc)), deny);
+    assert_int_equal(dd_registry_policy_version_delete(&f->reg, "P", "2", &err),
+                     DD_REGISTRY_DELETE_CONFLICT);
+    assert_int_equal(dd_registry_policy_version_set_default(&f->reg, "P", "9", &err),
+                     DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_policy_version_set_default(&f->reg, "P", "x1", &err),
+                     DD_REGISTRY_INVALID);
+
+    /* At most five versions; IDs are never reused after a delete. */
+    for (i = 3; i <= 5; i++) {
+        assert_int_equal(dd_registry_policy_version_create(&f->reg, "P", allow, i == 5, v,
+                                                           sizeof(v), &err),
+                         DD_REGISTRY_OK);
+    }
+    assert_string_equal(v, "5");
+    assert_int_equal(dd_registry_policy_version_create(&f->reg, "P", allow, false, v, sizeof(v),
+                                                       &err),
+                     DD_REGISTRY_LIMIT_EXCEEDED);
+    assert_int_equal(dd_registry_policy_version_list(&f->reg, "P", collect_version, &n, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(n.count, 5);
+    assert_string_equal(n.items[0], "5*");
+    assert_string_equal(n.items[4], "1");
+    assert_int_equal(dd_registry_policy_version_delete(&f->reg, "P", "3", &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_policy_version_get(&f->reg, "P", "3", NULL, NULL, &err),
+                     DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_policy_version_create(&f->reg, "P", allow, false, v, sizeof(v),
+                                                       &err),
+                     DD_REGISTRY_OK);
+    assert_string_equal(v, "6");
+
+    /* DeletePolicy waits until only the default version is left. */
+    assert_int_equal(dd_registry_policy_delete(&f->reg, "P", &err), DD_REGISTRY_DELETE_CONFLICT);
+    assert_int_equal(dd_registry_policy_version_delete(&f->reg, "P", "1", &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_policy_version_delete(&f->reg, "P", "2", &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_policy_version_delete(&f->reg, "P", "4", &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_policy_version_delete(&f->reg, "P", "6", &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_policy_delete(&f->reg, "P", &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_policy_create(&f->reg, "P", allow, &err), DD_REGISTRY_OK);
+    n.count = 0;
+    assert_int_equal(dd_registry_policy_version_list(&f->reg, "P", collect_version, &n, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(n.count, 1);
+    assert_string_equal(n.items[0], "1*");
+}
+
+/* A data dir of registry schema 1 (before policy versions) with one policy. */
+static void test_dd_registry_schema_1_policies_become_version_1(void **state)
+{
+    static const dd_db_migration_t V1[] = {
+        {1, "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE policies(name TEXT PRIMARY KEY, document TEXT NOT NULL,"
+            "  version_id TEXT NOT NULL DEFAULT '1', created_ms INTEGER NOT NULL,"
+            "  modified_ms INTEGER NOT NULL);"
+            "CREATE TABLE policy_targets(policy TEXT NOT NULL REFERENCES policies(name),"
+            "  target_kind TEXT NOT NULL, target TEXT NOT NULL,"
+            "  PRIMARY KEY(policy, target_kind, target));"
+            "CREATE TABLE registry_changes(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            "  kind TEXT NOT NULL, name TEXT NOT NULL, changed_ms INTEGER NOT NULL);"
+            "INSERT INTO policies(name, document, created_ms, modified_ms) VALUES('Old',"
+            "  '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+            "\"Action\":\"iot:*\",\"Resource\":\"*\"}]}', 5, 5);"},
+    };
+    fixture_t *f = *state;
+    dd_registry_t reg;
+    dd_registry_error_t err;
+    sqlite3 *db = NULL;
+    names_t n = {0};
+    char path[128];
+    char v[DD_REGISTRY_VERSION_ID_MAX];
+    int version = 0;
+
+    snprintf(path, sizeof(path), "%s/old.db", f->dir);
+    assert_int_equal(dd_db_open(path, false, &db), DD_DB_OK);
+    assert_int_equal(dd_db_migrate(db, "registry", V1, 1), DD_DB_OK);
+    assert_int_equal(dd_registry_open(&reg, db, NULL, &f->clock), DD_REGISTRY_OK);
+    assert_int_equal(dd_db_schema_version(db, "registry", &version), DD_DB_OK);
+    assert_int_equal(version, 2);
+    assert_int_equal(dd_registry_policy_version_list(&reg, "Old", collect_version, &n, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(n.count, 1);
+    assert_string_equal(n.items[0], "1*");
+    assert_int_equal(dd_registry_policy_version_create(&reg, "Old",
+                                                       "{\"Version\":\"2012-10-17\",\"Statement\":"
+                                                       "[{\"Effect\":\"Deny\",\"Action\":\"iot:*\","
+                                                       "\"Resource\":\"*\"}]}",
+                                                       false, v, sizeof(v), &err),
+                     DD_REGISTRY_OK);
+    assert_string_equal(v, "2");
+    dd_db_close(db);
+}
+
 static int count_sub(void *ctx, const dd_registry_subscription_t *s)
 {
     names_t *n = ctx;
@@ -505,6 +651,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_registry_group_depth_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_policies_validate_attach_and_conflict,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dd_registry_policy_versions_default_limit_and_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_schema_1_policies_become_version_1, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_settings_and_subscriptions, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
