@@ -458,8 +458,15 @@ static void dispatch(api_ctx_t *ctx, char *path)
     if (strncmp(path, "/ddlocal/", 9) == 0 && ctx->p->extension != NULL) {
         /* ddlocal's own operations (clock, status): answered by the service. */
         char *text = NULL;
-        int status = ctx->p->extension(ctx->p->hook_ctx, ctx->req->method, path, ctx->req->body,
-                                       ctx->req->body_len, &text);
+        int status;
+        if (query != NULL) {
+            query[-1] = '?'; /* the service reads its own query (GET /ddlocal/v1/events?after=) */
+        }
+        status = ctx->p->extension(ctx->p->hook_ctx, ctx->req->method, path, ctx->req->body,
+                                   ctx->req->body_len, &text);
+        if (query != NULL) {
+            query[-1] = '\0';
+        }
         if (text != NULL) {
             ctx->resp->status = status;
             ctx->resp->body = text;

@@ -100,8 +100,10 @@ typedef struct dd_pipeline {
     void (*defender_changed)(void *hook_ctx);
     /**
      * ddlocal's own HTTP operations under /ddlocal/ (not AWS's): the clock of
-     * a running pipeline and the status panel. Called WITHOUT the lock (it
-     * takes it itself); returns the HTTP status and a malloc'd JSON body.
+     * a running pipeline and the status panel. @p path includes the query
+     * ("/ddlocal/v1/events?after=3"), still percent-encoded. Called WITHOUT
+     * the lock (it takes it itself; a long-poll waits without it); returns
+     * the HTTP status and a malloc'd JSON body.
      * NULL when the service offers none.
      */
     int (*extension)(void *hook_ctx, const char *method, const char *path, const char *body,
