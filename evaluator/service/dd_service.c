@@ -264,8 +264,10 @@ static int list_group(void *ctx, const char *name)
 
 /*
  * Group moves for the event log: the registry tells which thing changed, not
- * how, so the groups seen last time are compared with the groups now (the
- * first push after a start only records them).
+ * how, so the groups seen last time are compared with the groups now. A
+ * thing not seen since the start counts as in no group: its first change
+ * after a restart reports its groups as added (a wait for a quarantine is
+ * then satisfied by one that already holds, never missed).
  */
 static void track_groups(dd_service_t *svc, const char *thing, bool exists)
 {
@@ -277,10 +279,8 @@ static void track_groups(dd_service_t *svc, const char *thing, bool exists)
         (void)dd_registry_thing_groups(&svc->p.registry, thing, NULL, list_group, now, NULL, 0,
                                        NULL);
     }
-    if (before != NULL) {
-        group_diff(svc, thing, before, now, false);
-        group_diff(svc, thing, now, before, true);
-    }
+    group_diff(svc, thing, before != NULL ? before : "", now, false);
+    group_diff(svc, thing, now, before != NULL ? before : "", true);
     copy = exists ? strdup(now) : NULL;
     if (copy != NULL && dd_map_put(&svc->groups, thing, copy, (void **)&before) == DD_MAP_OK) {
         free(before);
