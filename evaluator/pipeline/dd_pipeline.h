@@ -108,6 +108,20 @@ typedef struct dd_pipeline {
      */
     int (*extension)(void *hook_ctx, const char *method, const char *path, const char *body,
                      size_t body_len, char **response);
+    /**
+     * A streamed answer under /ddlocal/ (GET /ddlocal/v1/events/stream):
+     * returns 0 when @p target is not one (the extension answers it), 200
+     * with @p stream set, or an error status with a malloc'd JSON body.
+     * Called WITHOUT the lock. NULL when the service offers none.
+     */
+    int (*stream_open)(void *hook_ctx, const char *method, const char *target, void **stream,
+                       char **response);
+    /** Up to @p max bytes: > 0 copied, 0 none now (see stream_notify), -1 the end. */
+    long (*stream_read)(void *stream, char *buf, size_t max);
+    /** Calls @p ready(@p arg) once, from any thread, when stream_read may have more. */
+    void (*stream_notify)(void *stream, void (*ready)(void *arg), void *arg);
+    /** Ends a stream; no notification after it returns. */
+    void (*stream_close)(void *stream);
     /* Private to dd_pipeline.c. */
     dd_engine_sink_t store_sink; /**< The store's sink: the engine's outputs go here first. */
     dd_engine_sink_t events;     /**< The config's observer. */

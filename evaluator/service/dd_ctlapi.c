@@ -136,6 +136,55 @@ static char *status_text(dd_ctlapi_t *c)
     return json_text(obj);
 }
 
+/* Lock-free: the events query of @p query (strings borrowed from @p q, freed by the caller). */
+static dd_rest_status_t events_query(const char *query, dd_rest_query_t *q, dd_events_query_t *eq,
+                                     char *msg)
+{
+    int64_t after = 0;
+    int64_t timeout = 0;
+    int64_t limit = 0;
+    dd_rest_status_t rs;
+    static const char *const names[] = {"after", "timeout", "limit", "type",
+                                        "thing", "profile", "group"};
+    size_t i;
+
+    memset(eq, 0, sizeof(*eq));
+    rs = dd_rest_query_parse(query, q, msg);
+    for (i = 0; rs == DD_REST_OK && i < q->count; i++) {
+        size_t k;
+        for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(q->names[i], names[k]) != 0;
+             k++) {
+        }
+        if (k == sizeof(names) / sizeof(names[0])) {
+            (void)snprintf(msg, DD_REST_MESSAGE_MAX,
+                           "Unknown parameter '%.60s' (after, timeout, limit, type, thing, "
+                           "profile, group)",
+                           q->names[i]);
+            rs = DD_REST_INVALID;
+        }
+    }
+    if (rs == DD_REST_OK) {
+        rs = dd_rest_query_int(q, "after", false, 0, INT64_MAX, &after, msg);
+    }
+    if (rs == DD_REST_OK || rs == DD_REST_ABSENT) {
+        rs = dd_rest_query_int(q, "timeout", false, 0, DD_EVENTS_MAX_WAIT_MS, &timeout, msg);
+    }
+    if (rs == DD_REST_OK || rs == DD_REST_ABSENT) {
+        rs = dd_rest_query_int(q, "limit", false, 1, DD_EVENTS_MAX_LIMIT, &limit, msg);
+    }
+    if (rs != DD_REST_OK && rs != DD_REST_ABSENT) {
+        return rs;
+    }
+    eq->after = (uint64_t)after;
+    eq->timeout_ms = timeout;
+    eq->limit = (size_t)limit;
+    eq->types = dd_rest_query_get(q, "type");
+    eq->thing = dd_rest_query_get(q, "thing");
+    eq->profile = dd_rest_query_get(q, "profile");
+    eq->group = dd_rest_query_get(q, "group");
+    return DD_REST_OK;
+}
+
 /*
  * GET /ddlocal/v1/events?after=SEQ&timeout=MS&type=T[,T]&thing=&profile=&group=&limit=N:
  * the long-poll (dd_events.h); waits without the pipeline lock.
@@ -145,56 +194,51 @@ static int events_get(dd_ctlapi_t *c, const char *query, char **response)
     dd_rest_query_t q;
     dd_events_query_t eq;
     char msg[DD_REST_MESSAGE_MAX] = "";
-    int64_t after = 0;
-    int64_t timeout = 0;
-    int64_t limit = 0;
     dd_rest_status_t rs;
-    static const char *const names[] = {"after", "timeout", "limit", "type",
-                                        "thing", "profile", "group"};
-    size_t i;
 
     if (c->events == NULL) {
         *response = error_json("This ddlocald keeps no event log");
         return 404;
     }
     memset(&q, 0, sizeof(q));
-    memset(&eq, 0, sizeof(eq));
-    rs = dd_rest_query_parse(query, &q, msg);
-    for (i = 0; rs == DD_REST_OK && i < q.count; i++) {
-        size_t k;
-        for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(q.names[i], names[k]) != 0;
-             k++) {
-        }
-        if (k == sizeof(names) / sizeof(names[0])) {
-            (void)snprintf(msg, sizeof(msg),
-                           "Unknown parameter '%.60s' (after, timeout, limit, type, thing, "
-                           "profile, group)",
-                           q.names[i]);
-            rs = DD_REST_INVALID;
-        }
+    rs = events_query(query, &q, &eq, msg);
+    if (rs == DD_REST_OK && dd_events_query(c->events, &eq, response) != DD_EVENTS_OK) {
+        (void)snprintf(msg, sizeof(msg), "out of memory");
+        rs = DD_REST_NO_MEMORY;
     }
-    if (rs == DD_REST_OK) {
-        rs = dd_rest_query_int(&q, "after", false, 0, INT64_MAX, &after, msg);
+    dd_rest_query_free(&q);
+    if (rs != DD_REST_OK) {
+        *response = error_json(msg[0] != '\0' ? msg : "Bad query");
+        return rs == DD_REST_NO_MEMORY ? 500 : 400;
     }
-    if (rs == DD_REST_OK || rs == DD_REST_ABSENT) {
-        rs = dd_rest_query_int(&q, "timeout", false, 0, DD_EVENTS_MAX_WAIT_MS, &timeout, msg);
+    return 200;
+}
+
+int dd_ctlapi_stream_open(dd_ctlapi_t *c, const char *method, const char *target,
+                          struct dd_events_reader **reader, char **response)
+{
+    const char *query;
+    size_t n;
+    dd_rest_query_t q;
+    dd_events_query_t eq;
+    char msg[DD_REST_MESSAGE_MAX] = "";
+    dd_rest_status_t rs;
+    static const char PATH[] = "/ddlocal/v1/events/stream";
+
+    if (c == NULL || method == NULL || target == NULL || reader == NULL || response == NULL) {
+        return 0;
     }
-    if (rs == DD_REST_OK || rs == DD_REST_ABSENT) {
-        rs = dd_rest_query_int(&q, "limit", false, 1, DD_EVENTS_MAX_LIMIT, &limit, msg);
+    query = strchr(target, '?');
+    n = query != NULL ? (size_t)(query - target) : strlen(target);
+    if (n != sizeof(PATH) - 1 || strncmp(target, PATH, n) != 0 || strcmp(method, "GET") != 0 ||
+        c->events == NULL) {
+        return 0;
     }
-    if (rs == DD_REST_OK || rs == DD_REST_ABSENT) {
-        eq.after = (uint64_t)after;
-        eq.timeout_ms = timeout;
-        eq.limit = (size_t)limit;
-        eq.types = dd_rest_query_get(&q, "type");
-        eq.thing = dd_rest_query_get(&q, "thing");
-        eq.profile = dd_rest_query_get(&q, "profile");
-        eq.group = dd_rest_query_get(&q, "group");
-        rs = dd_events_query(c->events, &eq, response) == DD_EVENTS_OK ? DD_REST_OK
-                                                                       : DD_REST_NO_MEMORY;
-        if (rs != DD_REST_OK) {
-            (void)snprintf(msg, sizeof(msg), "out of memory");
-        }
+    memset(&q, 0, sizeof(q));
+    rs = events_query(query != NULL ? query + 1 : NULL, &q, &eq, msg);
+    if (rs == DD_REST_OK && dd_events_reader_open(c->events, &eq, reader) != DD_EVENTS_OK) {
+        (void)snprintf(msg, sizeof(msg), "out of memory");
+        rs = DD_REST_NO_MEMORY;
     }
     dd_rest_query_free(&q);
     if (rs != DD_REST_OK) {
@@ -236,7 +280,7 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
         *http_status = 200;
     } else {
         *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET and "
-                               "POST /ddlocal/v1/clock, GET /ddlocal/v1/events");
+                               "POST /ddlocal/v1/clock, GET /ddlocal/v1/events and /events/stream");
         *http_status = 404;
     }
     return *response != NULL ? DD_CTLAPI_OK : DD_CTLAPI_NO_MEMORY;

@@ -32,6 +32,9 @@
 
 #include "dd_clock.h"
 
+struct dd_events;
+struct dd_events_reader;
+
 /** Status codes of this module. */
 typedef enum dd_ctlapi_status {
     DD_CTLAPI_OK = 0,
@@ -99,6 +102,18 @@ typedef struct dd_ctlapi {
 dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const char *target,
                                     const char *body, size_t body_len, int *http_status,
                                     char **response);
+
+/**
+ * @brief Opens GET /ddlocal/v1/events/stream (same query as /events but
+ *        timeout and limit, which it ignores): a dd_events reader the API
+ *        serves as chunked JSON lines.
+ * @param[out] reader The reader (on 200); dd_events_reader_close() it.
+ * @param[out] response malloc'd JSON error (on 400 or 500).
+ * @return 0 when @p target is not the stream (answer it with
+ *         dd_ctlapi_handle()), 200 with a reader, or an error status.
+ */
+int dd_ctlapi_stream_open(dd_ctlapi_t *c, const char *method, const char *target,
+                          struct dd_events_reader **reader, char **response);
 
 /**
  * @brief Appends an event to the feed (lock held); the oldest is dropped

@@ -18,6 +18,22 @@ typedef struct slot {
     char group[DD_EVENTS_NAME_MAX + 1];
 } slot_t;
 
+struct dd_events_reader {
+    dd_events_t *ev;
+    dd_events_query_t q; /* its strings are the copies below */
+    char types[256];
+    char thing[DD_EVENTS_NAME_MAX + 1];
+    char profile[DD_EVENTS_NAME_MAX + 1];
+    char group[DD_EVENTS_NAME_MAX + 1];
+    uint64_t after;
+    char *line; /* being copied out */
+    size_t line_len;
+    size_t line_off;
+    void (*ready)(void *arg); /* one-shot notification */
+    void *ready_arg;
+    struct dd_events_reader *next;
+};
+
 struct dd_events {
     pthread_mutex_t lock;
     pthread_cond_t added; /* CLOCK_MONOTONIC */
@@ -27,7 +43,22 @@ struct dd_events {
     unsigned waiters;
     unsigned max_waiters;
     bool closed;
+    dd_events_reader_t *readers;
 };
+
+/* Lock held: fires the readers' one-shot notifications. */
+static void notify_readers(dd_events_t *ev)
+{
+    dd_events_reader_t *r;
+
+    for (r = ev->readers; r != NULL; r = r->next) {
+        if (r->ready != NULL) {
+            void (*ready)(void *) = r->ready;
+            r->ready = NULL;
+            ready(r->ready_arg);
+        }
+    }
+}
 
 dd_events_status_t dd_events_create(size_t capacity, unsigned max_waiters, dd_events_t **out)
 {
@@ -66,6 +97,7 @@ void dd_events_close(dd_events_t *ev)
     pthread_mutex_lock(&ev->lock);
     ev->closed = true;
     pthread_cond_broadcast(&ev->added);
+    notify_readers(ev);
     pthread_mutex_unlock(&ev->lock);
 }
 
@@ -153,6 +185,7 @@ dd_events_status_t dd_events_add(dd_events_t *ev, int64_t time_ms, const char *t
     copy_member(obj, "group", s->group);
     ev->last_seq = seq;
     pthread_cond_broadcast(&ev->added);
+    notify_readers(ev);
     pthread_mutex_unlock(&ev->lock);
     cJSON_Delete(obj);
     cJSON_Delete(fields);
@@ -397,6 +430,140 @@ dd_events_status_t dd_events_query(dd_events_t *ev, const dd_events_query_t *q, 
     *json = strdup(text);
     cJSON_free(text);
     return *json != NULL ? DD_EVENTS_OK : DD_EVENTS_NO_MEMORY;
+}
+
+static const char *copy_filter(const char *in, char *out, size_t len)
+{
+    if (in == NULL) {
+        return NULL;
+    }
+    (void)snprintf(out, len, "%s", in);
+    return out;
+}
+
+dd_events_status_t dd_events_reader_open(dd_events_t *ev, const dd_events_query_t *q,
+                                         dd_events_reader_t **out)
+{
+    dd_events_reader_t *r;
+
+    if (ev == NULL || q == NULL || out == NULL) {
+        return DD_EVENTS_BAD_PARAMETER;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return DD_EVENTS_NO_MEMORY;
+    }
+    r->ev = ev;
+    r->q.types = copy_filter(q->types, r->types, sizeof(r->types));
+    r->q.thing = copy_filter(q->thing, r->thing, sizeof(r->thing));
+    r->q.profile = copy_filter(q->profile, r->profile, sizeof(r->profile));
+    r->q.group = copy_filter(q->group, r->group, sizeof(r->group));
+    pthread_mutex_lock(&ev->lock);
+    r->after = q->after > ev->last_seq ? ev->last_seq : q->after;
+    r->next = ev->readers;
+    ev->readers = r;
+    pthread_mutex_unlock(&ev->lock);
+    *out = r;
+    return DD_EVENTS_OK;
+}
+
+/* Lock held: the next line for @p r ("" when none), malloc'd in r->line. */
+static void next_line(dd_events_reader_t *r)
+{
+    dd_events_t *ev = r->ev;
+    char missed[48];
+
+    if (ev->last_seq > ev->capacity && r->after < ev->last_seq - ev->capacity) {
+        (void)snprintf(missed, sizeof(missed), "{\"missed\":%llu}\n",
+                       (unsigned long long)(ev->last_seq - ev->capacity - r->after));
+        r->after = ev->last_seq - ev->capacity;
+        r->line = strdup(missed);
+    }
+    while (r->line == NULL && r->after < ev->last_seq) {
+        const slot_t *s = &ev->ring[++r->after % ev->capacity];
+        if (matches(s, &r->q)) {
+            size_t n = strlen(s->text);
+            r->line = malloc(n + 2);
+            if (r->line == NULL) {
+                r->after--; /* tried again at the next read */
+                return;
+            }
+            memcpy(r->line, s->text, n);
+            r->line[n] = '\n';
+            r->line[n + 1] = '\0';
+        }
+    }
+    r->line_len = r->line != NULL ? strlen(r->line) : 0;
+    r->line_off = 0;
+}
+
+long dd_events_reader_read(dd_events_reader_t *r, char *buf, size_t max)
+{
+    size_t done = 0;
+    bool closed;
+
+    if (r == NULL || buf == NULL || max == 0) {
+        return -1;
+    }
+    pthread_mutex_lock(&r->ev->lock);
+    while (done < max) {
+        size_t n;
+        if (r->line == NULL) {
+            next_line(r);
+            if (r->line == NULL) {
+                break;
+            }
+        }
+        n = r->line_len - r->line_off < max - done ? r->line_len - r->line_off : max - done;
+        memcpy(buf + done, r->line + r->line_off, n);
+        done += n;
+        r->line_off += n;
+        if (r->line_off == r->line_len) {
+            free(r->line);
+            r->line = NULL;
+        }
+    }
+    closed = r->ev->closed;
+    pthread_mutex_unlock(&r->ev->lock);
+    return done > 0 ? (long)done : closed ? -1 : 0;
+}
+
+void dd_events_reader_notify(dd_events_reader_t *r, void (*ready)(void *arg), void *arg)
+{
+    bool now;
+
+    if (r == NULL || ready == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&r->ev->lock);
+    now = r->ev->closed || r->line != NULL || r->after < r->ev->last_seq;
+    if (now) {
+        r->ready = NULL;
+        ready(arg);
+    } else {
+        r->ready = ready;
+        r->ready_arg = arg;
+    }
+    pthread_mutex_unlock(&r->ev->lock);
+}
+
+void dd_events_reader_close(dd_events_reader_t *r)
+{
+    dd_events_reader_t **pp;
+
+    if (r == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&r->ev->lock);
+    for (pp = &r->ev->readers; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->ev->lock);
+    free(r->line);
+    free(r);
 }
 
 uint64_t dd_events_last_seq(dd_events_t *ev)

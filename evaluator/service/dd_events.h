@@ -134,6 +134,35 @@ void dd_events_datapoint(dd_events_t *ev, int64_t time_ms, const char *thing, co
  */
 dd_events_status_t dd_events_query(dd_events_t *ev, const dd_events_query_t *q, char **json);
 
+/** A stream reader of the log (GET /ddlocal/v1/events/stream; opaque). */
+typedef struct dd_events_reader dd_events_reader_t;
+
+/**
+ * @brief Opens a reader that returns the matching events after q->after as
+ *        JSON lines (q->timeout_ms and q->limit are ignored; the filter
+ *        strings are copied). A reader that fell behind the ring reads a
+ *        line {"missed":N} first.
+ * @return DD_EVENTS_OK, DD_EVENTS_BAD_PARAMETER or DD_EVENTS_NO_MEMORY.
+ */
+dd_events_status_t dd_events_reader_open(dd_events_t *ev, const dd_events_query_t *q,
+                                         dd_events_reader_t **out);
+
+/**
+ * @brief Copies up to @p max bytes of the next lines into @p buf, never waiting.
+ * @return Bytes copied, 0 when there is nothing now, -1 once the log is closed.
+ */
+long dd_events_reader_read(dd_events_reader_t *r, char *buf, size_t max);
+
+/**
+ * @brief Calls @p ready(@p arg) once, from the thread that adds the next
+ *        event (with the log's lock held: @p ready must only signal), or at
+ *        once when the reader has something already or the log is closed.
+ */
+void dd_events_reader_notify(dd_events_reader_t *r, void (*ready)(void *arg), void *arg);
+
+/** @brief Closes a reader; no notification is called after it returns. NULL is ignored. */
+void dd_events_reader_close(dd_events_reader_t *r);
+
 /** @return The sequence number of the newest event (0 before the first). */
 uint64_t dd_events_last_seq(dd_events_t *ev);
 

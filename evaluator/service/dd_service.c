@@ -377,6 +377,33 @@ static int hook_extension(void *ctx, const char *method, const char *path, const
     return status;
 }
 
+/* GET /ddlocal/v1/events/stream: the API serves a dd_events reader, suspended while it is idle. */
+static int hook_stream_open(void *ctx, const char *method, const char *target, void **stream,
+                            char **response)
+{
+    dd_service_t *svc = ctx;
+    dd_events_reader_t *reader = NULL;
+    int status = dd_ctlapi_stream_open(&svc->ctl, method, target, &reader, response);
+
+    *stream = reader;
+    return status;
+}
+
+static long hook_stream_read(void *stream, char *buf, size_t max)
+{
+    return dd_events_reader_read(stream, buf, max);
+}
+
+static void hook_stream_notify(void *stream, void (*ready)(void *arg), void *arg)
+{
+    dd_events_reader_notify(stream, ready, arg);
+}
+
+static void hook_stream_close(void *stream)
+{
+    dd_events_reader_close(stream);
+}
+
 /* ---- hooks the API calls with the lock held ------------------------------------------------ */
 
 static void hook_registry_changed(void *ctx)
@@ -580,6 +607,10 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->p.registry_changed = hook_registry_changed;
     svc->p.defender_changed = hook_defender_changed;
     svc->p.extension = hook_extension;
+    svc->p.stream_open = hook_stream_open;
+    svc->p.stream_read = hook_stream_read;
+    svc->p.stream_notify = hook_stream_notify;
+    svc->p.stream_close = hook_stream_close;
     svc->ctl.lock = &svc->p.lock;
     svc->ctl.clock = &svc->p.clock;
     svc->ctl.ctx = svc;

@@ -3,8 +3,8 @@
 # `ddlocal wait violation --thing Thing03` started in the background exits 0
 # with the event once the Module 4 violation happens; a wait that times out
 # exits 1 and shows what it saw instead; `ddlocal events` shows a rejected
-# report with its reason; a group move is waited for too; the long-poll
-# refuses a bad query with 400.
+# report with its reason; a group move is waited for too; the chunked stream
+# delivers events while open; the long-poll refuses a bad query with 400.
 # Usage: test_events_cli.sh /path/to/ddlocal
 set -u
 ddlocal=$1
@@ -14,8 +14,12 @@ data=$work/data
 failures=0
 uppid=""
 waitpid=""
+curlpid=""
 
 cleanup() {
+    if [ -n "$curlpid" ]; then
+        kill "$curlpid" 2>/dev/null
+    fi
     if [ -n "$waitpid" ]; then
         kill "$waitpid" 2>/dev/null
         wait "$waitpid" 2>/dev/null
@@ -94,6 +98,10 @@ report() { # report REPORT_ID BYTES_OUT
     publish "{\"header\":{\"report_id\":$1,\"version\":\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_in\":120,\"bytes_out\":$2,\"packets_in\":3,\"packets_out\":4}}}"
 }
 
+# ---- the chunked stream, open (and idle: suspended, no thread) for the whole test
+curl -sN "$api/ddlocal/v1/events/stream?type=violation,group" >"$work/stream.out" 2>&1 &
+curlpid=$!
+
 # ---- a wait started before the violation returns 0 with it
 "$ddlocal" wait violation --thing Thing03 --timeout 60 -D "$data" >"$work/wait.out" \
     2>"$work/wait.err" &
@@ -145,6 +153,23 @@ iot add-thing-to-thing-group --thing-name Thing03 --thing-group-name IsolatedDev
     >"$work/group.out" || fail "wait group"
 [ "$(json "$work/group.out" '(d["thing"], d["group"], d["change"])')" = \
   "('Thing03', 'IsolatedDevices', 'added')" ] || { cat "$work/group.out"; fail "group event"; }
+
+# ---- the stream got the violation and the group move, as JSON lines, while open
+i=0
+until [ "$(grep -c '"type":"group"' "$work/stream.out")" = 1 ]; do
+    i=$((i + 1))
+    [ "$i" -gt 100 ] && break
+    sleep 0.1
+done
+kill "$curlpid" 2>/dev/null
+wait "$curlpid" 2>/dev/null
+/usr/bin/python3 - "$work/stream.out" <<'PY' || { cat "$work/stream.out"; fail "the event stream"; }
+import json, sys
+got = [(e["type"], e["thing"]) for e in map(json.loads, open(sys.argv[1]))]
+assert got == [("violation", "Thing03"), ("group", "Thing03")], got
+PY
+code=$(curl -s -o /dev/null -w '%{http_code}' "$api/ddlocal/v1/events/stream?limit=x")
+[ "$code" = 400 ] || fail "a bad stream query answered $code"
 
 # ---- the HTTP long-poll itself: bad queries are 400, a timeout answers empty
 code=$(curl -s -o "$work/bad.json" -w '%{http_code}' "$api/ddlocal/v1/events?timeout=abc")
