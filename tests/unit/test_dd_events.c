@@ -210,6 +210,62 @@ static void test_dd_events_caps_waiters_and_close_releases_them(void **state)
     dd_events_destroy(ev);
 }
 
+static void count_ready(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+static void test_dd_events_reader_streams_lines_and_notifies_once(void **state)
+{
+    dd_events_t *ev = NULL;
+    dd_events_reader_t *r = NULL;
+    dd_events_query_t q;
+    char buf[512];
+    char small[8];
+    char line[512] = "";
+    long n;
+    int ready = 0;
+
+    (void)state;
+    assert_int_equal(dd_events_create(4, 1, &ev), DD_EVENTS_OK);
+    memset(&q, 0, sizeof(q));
+    q.types = "group";
+    assert_int_equal(dd_events_reader_open(ev, &q, &r), DD_EVENTS_OK);
+    assert_int_equal(dd_events_reader_read(r, buf, sizeof(buf)), 0);
+    dd_events_reader_notify(r, count_ready, &ready);
+    assert_int_equal(ready, 0);
+    /* A non-matching event still notifies (the reader looks), then reads nothing. */
+    dd_events_report(ev, 1, "T", true, NULL, NULL);
+    assert_int_equal(ready, 1);
+    assert_int_equal(dd_events_reader_read(r, buf, sizeof(buf)), 0);
+    /* One-shot: a second event without a new notify call does not call again. */
+    dd_events_report(ev, 2, "T", true, NULL, NULL);
+    assert_int_equal(ready, 1);
+    dd_events_group(ev, 3, "Thing03", "IsolatedDevices", true);
+    /* Something to read: notify calls at once. */
+    dd_events_reader_notify(r, count_ready, &ready);
+    assert_int_equal(ready, 2);
+    /* A line is handed out in pieces when the buffer is small. */
+    while ((n = dd_events_reader_read(r, small, sizeof(small))) > 0) {
+        (void)strncat(line, small, (size_t)n);
+    }
+    assert_int_equal(n, 0);
+    assert_non_null(strstr(line, "\"change\":\"added\"}\n"));
+    assert_int_equal(strchr(line, '\n') - line, (long)strlen(line) - 1);
+    /* Fell behind a ring of 4: a "missed" line first. */
+    for (n = 0; n < 6; n++) {
+        dd_events_group(ev, 4, "T", "G", true);
+    }
+    assert_true(dd_events_reader_read(r, buf, sizeof(buf)) > 0);
+    assert_memory_equal(buf, "{\"missed\":2}\n", 13);
+    while (dd_events_reader_read(r, buf, sizeof(buf)) > 0) {
+    }
+    dd_events_close(ev);
+    assert_int_equal(dd_events_reader_read(r, buf, sizeof(buf)), -1);
+    dd_events_reader_close(r);
+    dd_events_destroy(ev);
+}
+
 static void test_dd_events_bad_parameters(void **state)
 {
     dd_events_t *ev = NULL;
@@ -245,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_dd_events_tells_a_slow_reader_what_it_missed),
         cmocka_unit_test(test_dd_events_long_poll_returns_when_a_match_is_added),
         cmocka_unit_test(test_dd_events_caps_waiters_and_close_releases_them),
+        cmocka_unit_test(test_dd_events_reader_streams_lines_and_notifies_once),
         cmocka_unit_test(test_dd_events_bad_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
