@@ -718,9 +718,11 @@ static enum MHD_Result serve_console(dd_api_t *api, struct MHD_Connection *conn,
 }
 
 /*
- * A streamed /ddlocal/ answer (GET /ddlocal/v1/events/stream): chunked, read
- * from the service's stream. While it has nothing the connection is
- * suspended, so an idle stream holds no thread; the service resumes it.
+ * A /ddlocal/ answer that waits (GET /ddlocal/v1/events/stream, the
+ * long-poll /ddlocal/v1/events?timeout=MS): chunked, read from the service's
+ * stream. While it has nothing the connection is suspended, so a waiting
+ * client holds no thread of the pool; the service resumes it (an event, the
+ * long-poll's deadline, the stop).
  */
 typedef struct api_stream {
     dd_api_t *api;
@@ -770,12 +772,13 @@ static int serve_stream(dd_api_t *api, struct MHD_Connection *conn, const char *
     enum MHD_Result ret;
     char *text = NULL;
     void *stream = NULL;
+    const char *content_type = "application/json";
     int status;
 
     if (api->p->stream_open == NULL || strncmp(uri, "/ddlocal/", 9) != 0) {
         return -1;
     }
-    status = api->p->stream_open(api->p->hook_ctx, method, uri, &stream, &text);
+    status = api->p->stream_open(api->p->hook_ctx, method, uri, &stream, &content_type, &text);
     if (status == 0) {
         return -1;
     }
@@ -799,7 +802,7 @@ static int serve_stream(dd_api_t *api, struct MHD_Connection *conn, const char *
         stream_free(s);
         return MHD_NO;
     }
-    (void)MHD_add_response_header(mr, "Content-Type", "application/x-ndjson");
+    (void)MHD_add_response_header(mr, "Content-Type", content_type);
     (void)MHD_add_response_header(mr, "Cache-Control", "no-cache");
     ret = MHD_queue_response(conn, 200, mr);
     MHD_destroy_response(mr);

@@ -109,13 +109,14 @@ typedef struct dd_pipeline {
     int (*extension)(void *hook_ctx, const char *method, const char *path, const char *body,
                      size_t body_len, char **response);
     /**
-     * A streamed answer under /ddlocal/ (GET /ddlocal/v1/events/stream):
+     * An answer under /ddlocal/ that waits (GET /ddlocal/v1/events/stream,
+     * the long-poll GET /ddlocal/v1/events?timeout=MS):
      * returns 0 when @p target is not one (the extension answers it), 200
      * with @p stream set, or an error status with a malloc'd JSON body.
      * Called WITHOUT the lock. NULL when the service offers none.
      */
     int (*stream_open)(void *hook_ctx, const char *method, const char *target, void **stream,
-                       char **response);
+                       const char **content_type, char **response);
     /** Up to @p max bytes: > 0 copied, 0 none now (see stream_notify), -1 the end. */
     long (*stream_read)(void *stream, char *buf, size_t max);
     /** Calls @p ready(@p arg) once, from any thread, when stream_read may have more. */

@@ -215,7 +215,8 @@ static int events_get(dd_ctlapi_t *c, const char *query, char **response)
 }
 
 int dd_ctlapi_stream_open(dd_ctlapi_t *c, const char *method, const char *target,
-                          struct dd_events_reader **reader, char **response)
+                          struct dd_events_reader **reader, const char **content_type,
+                          char **response)
 {
     const char *query;
     size_t n;
@@ -223,20 +224,33 @@ int dd_ctlapi_stream_open(dd_ctlapi_t *c, const char *method, const char *target
     dd_events_query_t eq;
     char msg[DD_REST_MESSAGE_MAX] = "";
     dd_rest_status_t rs;
-    static const char PATH[] = "/ddlocal/v1/events/stream";
+    bool stream;
+    dd_events_status_t st = DD_EVENTS_OK;
+    static const char STREAM[] = "/ddlocal/v1/events/stream";
+    static const char POLL[] = "/ddlocal/v1/events";
 
-    if (c == NULL || method == NULL || target == NULL || reader == NULL || response == NULL) {
+    if (c == NULL || method == NULL || target == NULL || reader == NULL || content_type == NULL ||
+        response == NULL || c->events == NULL || strcmp(method, "GET") != 0) {
         return 0;
     }
     query = strchr(target, '?');
     n = query != NULL ? (size_t)(query - target) : strlen(target);
-    if (n != sizeof(PATH) - 1 || strncmp(target, PATH, n) != 0 || strcmp(method, "GET") != 0 ||
-        c->events == NULL) {
+    stream = n == sizeof(STREAM) - 1 && strncmp(target, STREAM, n) == 0;
+    if (!stream && (n != sizeof(POLL) - 1 || strncmp(target, POLL, n) != 0)) {
         return 0;
     }
     memset(&q, 0, sizeof(q));
     rs = events_query(query != NULL ? query + 1 : NULL, &q, &eq, msg);
-    if (rs == DD_REST_OK && dd_events_reader_open(c->events, &eq, reader) != DD_EVENTS_OK) {
+    if (rs == DD_REST_OK && !stream && eq.timeout_ms == 0) {
+        dd_rest_query_free(&q);
+        return 0; /* answered at once by dd_ctlapi_handle() */
+    }
+    if (rs == DD_REST_OK) {
+        st = stream ? dd_events_reader_open(c->events, &eq, reader)
+                    : dd_events_poll_open(c->events, &eq, reader);
+        *content_type = stream ? "application/x-ndjson" : "application/json";
+    }
+    if (rs == DD_REST_OK && st != DD_EVENTS_OK) {
         (void)snprintf(msg, sizeof(msg), "out of memory");
         rs = DD_REST_NO_MEMORY;
     }

@@ -104,16 +104,20 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
                                     char **response);
 
 /**
- * @brief Opens GET /ddlocal/v1/events/stream (same query as /events but
- *        timeout and limit, which it ignores): a dd_events reader the API
- *        serves as chunked JSON lines.
+ * @brief Opens the answers that wait: GET /ddlocal/v1/events/stream (same
+ *        query as /events but timeout and limit, which it ignores; chunked
+ *        JSON lines) and GET /ddlocal/v1/events with timeout > 0 (a
+ *        long-poll reader that yields the one JSON answer). The API serves
+ *        the reader and suspends the connection while it has nothing.
  * @param[out] reader The reader (on 200); dd_events_reader_close() it.
+ * @param[out] content_type Static, on 200.
  * @param[out] response malloc'd JSON error (on 400 or 500).
- * @return 0 when @p target is not the stream (answer it with
- *         dd_ctlapi_handle()), 200 with a reader, or an error status.
+ * @return 0 when @p target is neither (answer it with dd_ctlapi_handle()),
+ *         200 with a reader, or an error status.
  */
 int dd_ctlapi_stream_open(dd_ctlapi_t *c, const char *method, const char *target,
-                          struct dd_events_reader **reader, char **response);
+                          struct dd_events_reader **reader, const char **content_type,
+                          char **response);
 
 /**
  * @brief Appends an event to the feed (lock held); the oldest is dropped

@@ -1,5 +1,7 @@
 #include "dd_events.h"
 
+#include "dd_clock.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,6 +33,12 @@ struct dd_events_reader {
     size_t line_off;
     void (*ready)(void *arg); /* one-shot notification */
     void *ready_arg;
+    /* A long-poll (dd_events_poll_open): one answer, at the first match or the deadline. */
+    bool poll;
+    bool answered;
+    uint64_t poll_after; /* the query's after (r->after is how far it looked) */
+    size_t limit;
+    int64_t deadline_mono_ms;
     struct dd_events_reader *next;
 };
 
@@ -44,6 +52,9 @@ struct dd_events {
     unsigned max_waiters;
     bool closed;
     dd_events_reader_t *readers;
+    pthread_t timer; /* fires the long-polls' deadlines */
+    pthread_cond_t timer_wake;
+    bool timer_running;
 };
 
 /* Lock held: fires the readers' one-shot notifications. */
@@ -58,6 +69,59 @@ static void notify_readers(dd_events_t *ev)
             ready(r->ready_arg);
         }
     }
+}
+
+/* The earliest deadline of a waiting long-poll, INT64_MAX when none (lock held). */
+static int64_t next_deadline(const dd_events_t *ev)
+{
+    const dd_events_reader_t *r;
+    int64_t next = INT64_MAX;
+
+    for (r = ev->readers; r != NULL; r = r->next) {
+        if (r->poll && r->ready != NULL && r->deadline_mono_ms < next) {
+            next = r->deadline_mono_ms;
+        }
+    }
+    return next;
+}
+
+/* Wakes the long-polls whose deadline passed: they answer what they have (nothing). */
+static void *timer_main(void *arg)
+{
+    dd_events_t *ev = arg;
+
+    pthread_mutex_lock(&ev->lock);
+    while (!ev->closed) {
+        int64_t next = next_deadline(ev);
+        int64_t now = dd_clock_mono_ms();
+        dd_events_reader_t *r;
+
+        if (next > now) {
+            struct timespec ts;
+            if (next == INT64_MAX) {
+                (void)pthread_cond_wait(&ev->timer_wake, &ev->lock);
+            } else {
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += (time_t)((next - now) / 1000);
+                ts.tv_nsec += (long)((next - now) % 1000) * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                (void)pthread_cond_timedwait(&ev->timer_wake, &ev->lock, &ts);
+            }
+            continue;
+        }
+        for (r = ev->readers; r != NULL; r = r->next) {
+            if (r->poll && r->ready != NULL && r->deadline_mono_ms <= now) {
+                void (*ready)(void *) = r->ready;
+                r->ready = NULL;
+                ready(r->ready_arg);
+            }
+        }
+    }
+    pthread_mutex_unlock(&ev->lock);
+    return NULL;
 }
 
 dd_events_status_t dd_events_create(size_t capacity, unsigned max_waiters, dd_events_t **out)
@@ -84,7 +148,9 @@ dd_events_status_t dd_events_create(size_t capacity, unsigned max_waiters, dd_ev
     (void)pthread_condattr_init(&attr);
     (void)pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     (void)pthread_cond_init(&ev->added, &attr);
+    (void)pthread_cond_init(&ev->timer_wake, &attr);
     (void)pthread_condattr_destroy(&attr);
+    ev->timer_running = pthread_create(&ev->timer, NULL, timer_main, ev) == 0;
     *out = ev;
     return DD_EVENTS_OK;
 }
@@ -97,6 +163,7 @@ void dd_events_close(dd_events_t *ev)
     pthread_mutex_lock(&ev->lock);
     ev->closed = true;
     pthread_cond_broadcast(&ev->added);
+    pthread_cond_signal(&ev->timer_wake);
     notify_readers(ev);
     pthread_mutex_unlock(&ev->lock);
 }
@@ -108,11 +175,16 @@ void dd_events_destroy(dd_events_t *ev)
     if (ev == NULL) {
         return;
     }
+    dd_events_close(ev);
+    if (ev->timer_running) {
+        (void)pthread_join(ev->timer, NULL);
+    }
     for (i = 0; i < ev->capacity; i++) {
         free(ev->ring[i].text);
     }
     free(ev->ring);
     pthread_cond_destroy(&ev->added);
+    pthread_cond_destroy(&ev->timer_wake);
     pthread_mutex_destroy(&ev->lock);
     free(ev);
 }
@@ -364,6 +436,37 @@ static void deadline_at(int64_t timeout_ms, struct timespec *ts)
     }
 }
 
+/* Lock held: the answer to @p q for the events after @p after, without waiting. */
+static char *answer_locked(dd_events_t *ev, const dd_events_query_t *q, uint64_t after,
+                           size_t limit)
+{
+    cJSON *obj = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(obj, "events");
+    uint64_t missed = 0;
+    uint64_t looked;
+    size_t found = 0;
+    char *text;
+    char *out;
+
+    if (list == NULL) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    if (ev->last_seq > ev->capacity && after < ev->last_seq - ev->capacity) {
+        missed = ev->last_seq - ev->capacity - after;
+        after = ev->last_seq - ev->capacity;
+    }
+    looked = collect(ev, q, after, limit, list, &found);
+    (void)cJSON_AddNumberToObject(obj, "lastSeq", (double)looked);
+    (void)cJSON_AddNumberToObject(obj, "missed", (double)missed);
+    (void)cJSON_AddBoolToObject(obj, "busy", false);
+    text = cJSON_PrintUnformatted(obj);
+    cJSON_Delete(obj);
+    out = text != NULL ? strdup(text) : NULL;
+    cJSON_free(text);
+    return out;
+}
+
 dd_events_status_t dd_events_query(dd_events_t *ev, const dd_events_query_t *q, char **json)
 {
     cJSON *obj;
@@ -467,6 +570,45 @@ dd_events_status_t dd_events_reader_open(dd_events_t *ev, const dd_events_query_
     return DD_EVENTS_OK;
 }
 
+dd_events_status_t dd_events_poll_open(dd_events_t *ev, const dd_events_query_t *q,
+                                       dd_events_reader_t **out)
+{
+    dd_events_status_t st;
+
+    if (q == NULL || q->timeout_ms < 0) {
+        return DD_EVENTS_BAD_PARAMETER;
+    }
+    st = dd_events_reader_open(ev, q, out);
+    if (st == DD_EVENTS_OK) {
+        dd_events_reader_t *r = *out;
+        pthread_mutex_lock(&ev->lock);
+        r->poll = true;
+        r->poll_after = r->after;
+        r->limit = q->limit == 0 || q->limit > DD_EVENTS_MAX_LIMIT ? DD_EVENTS_MAX_LIMIT : q->limit;
+        r->deadline_mono_ms = dd_clock_mono_ms() + q->timeout_ms;
+        pthread_mutex_unlock(&ev->lock);
+    }
+    return st;
+}
+
+/* Lock held: a long-poll answers now (a match, dropped events, the deadline, the end). */
+static bool poll_ready(dd_events_reader_t *r)
+{
+    dd_events_t *ev = r->ev;
+
+    if (ev->closed || dd_clock_mono_ms() >= r->deadline_mono_ms ||
+        (ev->last_seq > ev->capacity && r->after < ev->last_seq - ev->capacity)) {
+        return true;
+    }
+    while (r->after < ev->last_seq) {
+        if (matches(&ev->ring[(r->after + 1) % ev->capacity], &r->q)) {
+            return true;
+        }
+        r->after++;
+    }
+    return false;
+}
+
 /* Lock held: the next line for @p r ("" when none), malloc'd in r->line. */
 static void next_line(dd_events_reader_t *r)
 {
@@ -506,8 +648,17 @@ long dd_events_reader_read(dd_events_reader_t *r, char *buf, size_t max)
         return -1;
     }
     pthread_mutex_lock(&r->ev->lock);
+    if (r->poll && r->line == NULL && !r->answered && poll_ready(r)) {
+        r->line = answer_locked(r->ev, &r->q, r->poll_after, r->limit);
+        r->line_len = r->line != NULL ? strlen(r->line) : 0;
+        r->line_off = 0;
+        r->answered = true; /* out of memory: the connection ends without an answer */
+    }
     while (done < max) {
         size_t n;
+        if (r->line == NULL && r->poll) {
+            break;
+        }
         if (r->line == NULL) {
             next_line(r);
             if (r->line == NULL) {
@@ -523,7 +674,7 @@ long dd_events_reader_read(dd_events_reader_t *r, char *buf, size_t max)
             r->line = NULL;
         }
     }
-    closed = r->ev->closed;
+    closed = r->ev->closed || (r->poll && r->answered && r->line == NULL);
     pthread_mutex_unlock(&r->ev->lock);
     return done > 0 ? (long)done : closed ? -1 : 0;
 }
@@ -536,13 +687,17 @@ void dd_events_reader_notify(dd_events_reader_t *r, void (*ready)(void *arg), vo
         return;
     }
     pthread_mutex_lock(&r->ev->lock);
-    now = r->ev->closed || r->line != NULL || r->after < r->ev->last_seq;
+    now = r->ev->closed || r->line != NULL || r->after < r->ev->last_seq ||
+          (r->poll && (r->answered || dd_clock_mono_ms() >= r->deadline_mono_ms));
     if (now) {
         r->ready = NULL;
         ready(arg);
     } else {
         r->ready = ready;
         r->ready_arg = arg;
+        if (r->poll) {
+            pthread_cond_signal(&r->ev->timer_wake); /* a new deadline to watch */
+        }
     }
     pthread_mutex_unlock(&r->ev->lock);
 }

@@ -15,10 +15,13 @@
  *
  * Threads: every function may be called from any thread; the log has its own
  * mutex and condition variable and never takes the pipeline lock, so feeding
- * it with the pipeline lock held and waiting without it cannot deadlock. At
- * most @c max_waiters readers wait at once (each one holds an HTTP thread):
- * a reader over that cap is answered at once with what there is and
- * "busy": true, so long-polls can never take all the API's threads.
+ * it with the pipeline lock held and waiting without it cannot deadlock.
+ * Over HTTP nothing blocks: the API serves a long-poll or a stream from a
+ * reader (dd_events_poll_open(), dd_events_reader_open()) and suspends the
+ * connection until the reader's notification (an event, the deadline from
+ * the log's timer thread, the close). dd_events_query() itself blocks its
+ * caller (dd_api_call() without HTTP); at most @c max_waiters wait in it at
+ * once, a query over that cap is answered at once with "busy": true.
  *
  * Ownership: dd_events_create() returns a log freed by dd_events_destroy()
  * (after dd_events_close() woke the waiters and they returned). Answers are
@@ -146,6 +149,18 @@ typedef struct dd_events_reader dd_events_reader_t;
  */
 dd_events_status_t dd_events_reader_open(dd_events_t *ev, const dd_events_query_t *q,
                                          dd_events_reader_t **out);
+
+/**
+ * @brief Opens a long-poll reader: it reads nothing (0) until an event after
+ *        q->after matches, events were dropped, q->timeout_ms passed or the
+ *        log closed, then the whole answer of dd_events_query() (busy is
+ *        false), then -1. Its notification fires at the deadline too (the
+ *        log's timer thread), so the API can suspend the connection instead
+ *        of holding a thread: there is no waiter cap on this path.
+ * @return DD_EVENTS_OK, DD_EVENTS_BAD_PARAMETER or DD_EVENTS_NO_MEMORY.
+ */
+dd_events_status_t dd_events_poll_open(dd_events_t *ev, const dd_events_query_t *q,
+                                       dd_events_reader_t **out);
 
 /**
  * @brief Copies up to @p max bytes of the next lines into @p buf, never waiting.

@@ -377,13 +377,13 @@ static int hook_extension(void *ctx, const char *method, const char *path, const
     return status;
 }
 
-/* GET /ddlocal/v1/events/stream: the API serves a dd_events reader, suspended while it is idle. */
+/* The event stream and long-poll: the API serves a dd_events reader, suspended while it is idle. */
 static int hook_stream_open(void *ctx, const char *method, const char *target, void **stream,
-                            char **response)
+                            const char **content_type, char **response)
 {
     dd_service_t *svc = ctx;
     dd_events_reader_t *reader = NULL;
-    int status = dd_ctlapi_stream_open(&svc->ctl, method, target, &reader, response);
+    int status = dd_ctlapi_stream_open(&svc->ctl, method, target, &reader, content_type, response);
 
     *stream = reader;
     return status;

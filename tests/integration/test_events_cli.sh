@@ -4,7 +4,8 @@
 # with the event once the Module 4 violation happens; a wait that times out
 # exits 1 and shows what it saw instead; `ddlocal events` shows a rejected
 # report with its reason; a group move is waited for too; the chunked stream
-# delivers events while open; the long-poll refuses a bad query with 400.
+# delivers events while open; the long-poll refuses a bad query with 400; six
+# long-polls at once hold no API thread.
 # Usage: test_events_cli.sh /path/to/ddlocal
 set -u
 ddlocal=$1
@@ -179,6 +180,21 @@ code=$(curl -s -o "$work/bad.json" -w '%{http_code}' "$api/ddlocal/v1/events?bog
 last=$(curl -s "$api/ddlocal/v1/events?type=none" | json - 'd["lastSeq"]')
 [ "$(curl -s "$api/ddlocal/v1/events?after=$last&timeout=200" | json - '(d["events"], d["missed"])')" = \
   "([], 0)" ] || fail "an idle long-poll did not answer empty"
+
+# ---- long-polls do not take the API's 4 threads: six wait at once (suspended), none is
+# refused as busy, and the AWS API answers meanwhile
+pids=""
+for n in 1 2 3 4 5 6; do
+    curl -s "$api/ddlocal/v1/events?after=$last&type=none&timeout=3000" >"$work/poll$n.json" &
+    pids="$pids $!"
+done
+iot list-things >"$work/things.json" || fail "the AWS API did not answer during six long-polls"
+# shellcheck disable=SC2086
+wait $pids
+for n in 1 2 3 4 5 6; do
+    [ "$(json "$work/poll$n.json" '(d["events"], d["busy"])')" = "([], False)" ] ||
+        { cat "$work/poll$n.json"; fail "long-poll $n"; }
+done
 
 if [ "$failures" -ne 0 ]; then
     echo "--- ddlocal up log"

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -266,6 +267,69 @@ static void test_dd_events_reader_streams_lines_and_notifies_once(void **state)
     dd_events_destroy(ev);
 }
 
+static void count_ready_atomic(void *arg)
+{
+    __atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Reads a long-poll reader's whole answer (it must be ready). */
+static cJSON *poll_answer(dd_events_reader_t *r)
+{
+    char buf[4096];
+    long n = dd_events_reader_read(r, buf, sizeof(buf) - 1);
+    cJSON *obj;
+
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_int_equal(dd_events_reader_read(r, buf, sizeof(buf)), -1);
+    obj = cJSON_Parse(buf);
+    assert_non_null(obj);
+    return obj;
+}
+
+static void test_dd_events_poll_reader_answers_at_a_match_or_its_deadline(void **state)
+{
+    dd_events_t *ev = NULL;
+    dd_events_reader_t *r = NULL;
+    dd_events_query_t q;
+    char buf[64];
+    int ready = 0;
+    int i;
+    cJSON *a;
+
+    (void)state;
+    assert_int_equal(dd_events_create(8, 1, &ev), DD_EVENTS_OK);
+    memset(&q, 0, sizeof(q));
+    q.types = "alert";
+    q.timeout_ms = 60000;
+    assert_int_equal(dd_events_poll_open(ev, &q, &r), DD_EVENTS_OK);
+    assert_int_equal(dd_events_reader_read(r, buf, sizeof(buf)), 0);
+    dd_events_report(ev, 1, "T", true, NULL, NULL);
+    assert_int_equal(dd_events_reader_read(r, buf, sizeof(buf)), 0); /* not a match */
+    dd_events_alert(ev, 2, "in-alarm", "T", "P", "B", "topic");
+    a = poll_answer(r);
+    assert_int_equal(count(a), 1);
+    assert_int_equal(number(a, "lastSeq"), 2);
+    cJSON_Delete(a);
+    dd_events_reader_close(r);
+
+    /* Nothing matches: the log's timer notifies at the deadline, the answer is empty. */
+    q.after = 2;
+    q.timeout_ms = 20;
+    assert_int_equal(dd_events_poll_open(ev, &q, &r), DD_EVENTS_OK);
+    dd_events_reader_notify(r, count_ready_atomic, &ready);
+    for (i = 0; i < 5000 && __atomic_load_n(&ready, __ATOMIC_SEQ_CST) == 0; i++) {
+        struct timespec ms = {0, 1000000L};
+        (void)nanosleep(&ms, NULL);
+    }
+    assert_int_equal(__atomic_load_n(&ready, __ATOMIC_SEQ_CST), 1);
+    a = poll_answer(r);
+    assert_int_equal(count(a), 0);
+    cJSON_Delete(a);
+    dd_events_reader_close(r);
+    dd_events_destroy(ev);
+}
+
 static void test_dd_events_bad_parameters(void **state)
 {
     dd_events_t *ev = NULL;
@@ -302,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_dd_events_long_poll_returns_when_a_match_is_added),
         cmocka_unit_test(test_dd_events_caps_waiters_and_close_releases_them),
         cmocka_unit_test(test_dd_events_reader_streams_lines_and_notifies_once),
+        cmocka_unit_test(test_dd_events_poll_reader_answers_at_a_match_or_its_deadline),
         cmocka_unit_test(test_dd_events_bad_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
