@@ -471,8 +471,15 @@ static void dispatch(api_ctx_t *ctx, char *path)
     if (strncmp(path, "/ddlocal/", 9) == 0 && ctx->p->extension != NULL) {
         /* ddlocal's own operations (clock, status): answered by the service. */
         char *text = NULL;
-        int status = ctx->p->extension(ctx->p->hook_ctx, ctx->req->method, path, ctx->req->body,
-                                       ctx->req->body_len, &text);
+        int status;
+        if (query != NULL) {
+            query[-1] = '?'; /* the service reads its own query (GET /ddlocal/v1/events?after=) */
+        }
+        status = ctx->p->extension(ctx->p->hook_ctx, ctx->req->method, path, ctx->req->body,
+                                   ctx->req->body_len, &text);
+        if (query != NULL) {
+            query[-1] = '\0';
+        }
         if (text != NULL) {
             ctx->resp->status = status;
             ctx->resp->body = text;
@@ -723,6 +730,98 @@ static enum MHD_Result serve_console(dd_api_t *api, struct MHD_Connection *conn,
     return ret;
 }
 
+/*
+ * A /ddlocal/ answer that waits (GET /ddlocal/v1/events/stream, the
+ * long-poll /ddlocal/v1/events?timeout=MS): chunked, read from the service's
+ * stream. While it has nothing the connection is suspended, so a waiting
+ * client holds no thread of the pool; the service resumes it (an event, the
+ * long-poll's deadline, the stop).
+ */
+typedef struct api_stream {
+    dd_api_t *api;
+    struct MHD_Connection *conn;
+    void *stream;
+} api_stream_t;
+
+static void stream_ready(void *arg)
+{
+    api_stream_t *s = arg;
+
+    MHD_resume_connection(s->conn);
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    api_stream_t *s = cls;
+    long n = s->api->p->stream_read(s->stream, buf, max);
+
+    (void)pos;
+    if (n > 0) {
+        return (ssize_t)n;
+    }
+    if (n < 0) {
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    MHD_suspend_connection(s->conn);
+    s->api->p->stream_notify(s->stream, stream_ready, s); /* may resume at once */
+    return 0;
+}
+
+static void stream_free(void *cls)
+{
+    api_stream_t *s = cls;
+
+    s->api->p->stream_close(s->stream);
+    free(s);
+}
+
+/* MHD_YES/MHD_NO when @p uri was a stream of the service's, else -1. */
+static int serve_stream(dd_api_t *api, struct MHD_Connection *conn, const char *method,
+                        const char *uri)
+{
+    dd_api_response_t resp;
+    api_stream_t *s;
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+    char *text = NULL;
+    void *stream = NULL;
+    const char *content_type = "application/json";
+    int status;
+
+    if (api->p->stream_open == NULL || strncmp(uri, "/ddlocal/", 9) != 0) {
+        return -1;
+    }
+    status = api->p->stream_open(api->p->hook_ctx, method, uri, &stream, &content_type, &text);
+    if (status == 0) {
+        return -1;
+    }
+    if (status != 200) {
+        memset(&resp, 0, sizeof(resp));
+        dd_rest_request_id(resp.request_id);
+        resp.status = status;
+        (void)snprintf(resp.error_code, sizeof(resp.error_code), "InvalidRequestException");
+        return text != NULL ? queue(conn, &resp, text, strlen(text)) : MHD_NO;
+    }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        api->p->stream_close(stream);
+        return MHD_NO;
+    }
+    s->api = api;
+    s->conn = conn;
+    s->stream = stream;
+    mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, s, stream_free);
+    if (mr == NULL) {
+        stream_free(s);
+        return MHD_NO;
+    }
+    (void)MHD_add_response_header(mr, "Content-Type", content_type);
+    (void)MHD_add_response_header(mr, "Cache-Control", "no-cache");
+    ret = MHD_queue_response(conn, 200, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -762,6 +861,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (dd_console_is_target(r->uri)) {
         return serve_console(api, conn, method, r->uri);
+    }
+    {
+        int streamed = serve_stream(api, conn, method, r->uri);
+        if (streamed >= 0) {
+            return (enum MHD_Result)streamed;
+        }
     }
     memset(&req, 0, sizeof(req));
     req.method = method;
@@ -873,13 +978,14 @@ dd_api_status_t dd_api_listen(dd_api_t *api, const char *bind_addr, uint16_t por
      * the isolator included, has the same address.
      */
     api->daemon = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, api,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)DD_API_THREADS, MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)DD_API_IDLE_TIMEOUT_S,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)DD_API_MAX_CONNECTIONS, MHD_OPTION_END);
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+        on_request, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)DD_API_THREADS,
+        MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)DD_API_IDLE_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned int)DD_API_MAX_CONNECTIONS, MHD_OPTION_END);
     if (api->daemon == NULL) {
         DD_LOG_ERROR("api: cannot listen on %s:%u", bind_addr != NULL ? bind_addr : "127.0.0.1",
                      (unsigned)port);

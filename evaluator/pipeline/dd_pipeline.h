@@ -100,12 +100,29 @@ typedef struct dd_pipeline {
     void (*defender_changed)(void *hook_ctx);
     /**
      * ddlocal's own HTTP operations under /ddlocal/ (not AWS's): the clock of
-     * a running pipeline and the status panel. Called WITHOUT the lock (it
-     * takes it itself); returns the HTTP status and a malloc'd JSON body.
+     * a running pipeline and the status panel. @p path includes the query
+     * ("/ddlocal/v1/events?after=3"), still percent-encoded. Called WITHOUT
+     * the lock (it takes it itself; a long-poll waits without it); returns
+     * the HTTP status and a malloc'd JSON body.
      * NULL when the service offers none.
      */
     int (*extension)(void *hook_ctx, const char *method, const char *path, const char *body,
                      size_t body_len, char **response);
+    /**
+     * An answer under /ddlocal/ that waits (GET /ddlocal/v1/events/stream,
+     * the long-poll GET /ddlocal/v1/events?timeout=MS):
+     * returns 0 when @p target is not one (the extension answers it), 200
+     * with @p stream set, or an error status with a malloc'd JSON body.
+     * Called WITHOUT the lock. NULL when the service offers none.
+     */
+    int (*stream_open)(void *hook_ctx, const char *method, const char *target, void **stream,
+                       const char **content_type, char **response);
+    /** Up to @p max bytes: > 0 copied, 0 none now (see stream_notify), -1 the end. */
+    long (*stream_read)(void *stream, char *buf, size_t max);
+    /** Calls @p ready(@p arg) once, from any thread, when stream_read may have more. */
+    void (*stream_notify)(void *stream, void (*ready)(void *arg), void *arg);
+    /** Ends a stream; no notification after it returns. */
+    void (*stream_close)(void *stream);
     /* Private to dd_pipeline.c. */
     dd_engine_sink_t store_sink; /**< The store's sink: the engine's outputs go here first. */
     dd_engine_sink_t events;     /**< The config's observer. */

@@ -340,6 +340,10 @@ static void *deliver_thread(void *arg)
         }
         if (delivered) {
             DD_LOG_DEBUG("%s %s: delivered", w->cfg.label, j->endpoint);
+            if (w->cfg.delivered != NULL) {
+                w->cfg.delivered(w->cfg.delivered_ctx, w->cfg.label, j->topic, j->endpoint,
+                                 j->attempts);
+            }
             job_free(j);
             pthread_mutex_lock(&w->lock);
             w->pending--;

@@ -119,6 +119,10 @@ typedef struct dd_alerts_webhook_config {
     dd_alerts_deliver_fn deliver; /**< NULL = HTTP POST of body to endpoint. */
     void *deliver_ctx;
     const char *label; /**< Static noun for log lines (NULL = "webhook"). */
+    /** Called on the deliverer's thread after a job was delivered (event log); may be NULL. */
+    void (*delivered)(void *ctx, const char *label, const char *topic, const char *endpoint,
+                      int attempts);
+    void *delivered_ctx;
 } dd_alerts_webhook_config_t;
 
 typedef struct dd_alerts_webhooks dd_alerts_webhooks_t;

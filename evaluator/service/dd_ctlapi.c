@@ -1,6 +1,8 @@
 #include "dd_ctlapi.h"
 
+#include "dd_events.h"
 #include "dd_json.h"
+#include "dd_rest.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -134,15 +136,151 @@ static char *status_text(dd_ctlapi_t *c)
     return json_text(obj);
 }
 
-dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const char *path,
+/* Lock-free: the events query of @p query (strings borrowed from @p q, freed by the caller). */
+static dd_rest_status_t events_query(const char *query, dd_rest_query_t *q, dd_events_query_t *eq,
+                                     char *msg)
+{
+    int64_t after = 0;
+    int64_t timeout = 0;
+    int64_t limit = 0;
+    dd_rest_status_t rs;
+    static const char *const names[] = {"after", "timeout", "limit", "type",
+                                        "thing", "profile", "group"};
+    size_t i;
+
+    memset(eq, 0, sizeof(*eq));
+    rs = dd_rest_query_parse(query, q, msg);
+    for (i = 0; rs == DD_REST_OK && i < q->count; i++) {
+        size_t k;
+        for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(q->names[i], names[k]) != 0;
+             k++) {
+        }
+        if (k == sizeof(names) / sizeof(names[0])) {
+            (void)snprintf(msg, DD_REST_MESSAGE_MAX,
+                           "Unknown parameter '%.60s' (after, timeout, limit, type, thing, "
+                           "profile, group)",
+                           q->names[i]);
+            rs = DD_REST_INVALID;
+        }
+    }
+    if (rs == DD_REST_OK) {
+        rs = dd_rest_query_int(q, "after", false, 0, INT64_MAX, &after, msg);
+    }
+    if (rs == DD_REST_OK || rs == DD_REST_ABSENT) {
+        rs = dd_rest_query_int(q, "timeout", false, 0, DD_EVENTS_MAX_WAIT_MS, &timeout, msg);
+    }
+    if (rs == DD_REST_OK || rs == DD_REST_ABSENT) {
+        rs = dd_rest_query_int(q, "limit", false, 1, DD_EVENTS_MAX_LIMIT, &limit, msg);
+    }
+    if (rs != DD_REST_OK && rs != DD_REST_ABSENT) {
+        return rs;
+    }
+    eq->after = (uint64_t)after;
+    eq->timeout_ms = timeout;
+    eq->limit = (size_t)limit;
+    eq->types = dd_rest_query_get(q, "type");
+    eq->thing = dd_rest_query_get(q, "thing");
+    eq->profile = dd_rest_query_get(q, "profile");
+    eq->group = dd_rest_query_get(q, "group");
+    return DD_REST_OK;
+}
+
+/*
+ * GET /ddlocal/v1/events?after=SEQ&timeout=MS&type=T[,T]&thing=&profile=&group=&limit=N:
+ * the long-poll (dd_events.h); waits without the pipeline lock.
+ */
+static int events_get(dd_ctlapi_t *c, const char *query, char **response)
+{
+    dd_rest_query_t q;
+    dd_events_query_t eq;
+    char msg[DD_REST_MESSAGE_MAX] = "";
+    dd_rest_status_t rs;
+
+    if (c->events == NULL) {
+        *response = error_json("This ddlocald keeps no event log");
+        return 404;
+    }
+    memset(&q, 0, sizeof(q));
+    rs = events_query(query, &q, &eq, msg);
+    if (rs == DD_REST_OK && dd_events_query(c->events, &eq, response) != DD_EVENTS_OK) {
+        (void)snprintf(msg, sizeof(msg), "out of memory");
+        rs = DD_REST_NO_MEMORY;
+    }
+    dd_rest_query_free(&q);
+    if (rs != DD_REST_OK) {
+        *response = error_json(msg[0] != '\0' ? msg : "Bad query");
+        return rs == DD_REST_NO_MEMORY ? 500 : 400;
+    }
+    return 200;
+}
+
+int dd_ctlapi_stream_open(dd_ctlapi_t *c, const char *method, const char *target,
+                          struct dd_events_reader **reader, const char **content_type,
+                          char **response)
+{
+    const char *query;
+    size_t n;
+    dd_rest_query_t q;
+    dd_events_query_t eq;
+    char msg[DD_REST_MESSAGE_MAX] = "";
+    dd_rest_status_t rs;
+    bool stream;
+    dd_events_status_t st = DD_EVENTS_OK;
+    static const char STREAM[] = "/ddlocal/v1/events/stream";
+    static const char POLL[] = "/ddlocal/v1/events";
+
+    if (c == NULL || method == NULL || target == NULL || reader == NULL || content_type == NULL ||
+        response == NULL || c->events == NULL || strcmp(method, "GET") != 0) {
+        return 0;
+    }
+    query = strchr(target, '?');
+    n = query != NULL ? (size_t)(query - target) : strlen(target);
+    stream = n == sizeof(STREAM) - 1 && strncmp(target, STREAM, n) == 0;
+    if (!stream && (n != sizeof(POLL) - 1 || strncmp(target, POLL, n) != 0)) {
+        return 0;
+    }
+    memset(&q, 0, sizeof(q));
+    rs = events_query(query != NULL ? query + 1 : NULL, &q, &eq, msg);
+    if (rs == DD_REST_OK && !stream && eq.timeout_ms == 0) {
+        dd_rest_query_free(&q);
+        return 0; /* answered at once by dd_ctlapi_handle() */
+    }
+    if (rs == DD_REST_OK) {
+        st = stream ? dd_events_reader_open(c->events, &eq, reader)
+                    : dd_events_poll_open(c->events, &eq, reader);
+        *content_type = stream ? "application/x-ndjson" : "application/json";
+    }
+    if (rs == DD_REST_OK && st != DD_EVENTS_OK) {
+        (void)snprintf(msg, sizeof(msg), "out of memory");
+        rs = DD_REST_NO_MEMORY;
+    }
+    dd_rest_query_free(&q);
+    if (rs != DD_REST_OK) {
+        *response = error_json(msg[0] != '\0' ? msg : "Bad query");
+        return rs == DD_REST_NO_MEMORY ? 500 : 400;
+    }
+    return 200;
+}
+
+dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const char *target,
                                     const char *body, size_t body_len, int *http_status,
                                     char **response)
 {
-    if (c == NULL || c->lock == NULL || c->clock == NULL || method == NULL || path == NULL ||
+    char path[128];
+    const char *query;
+
+    if (c == NULL || c->lock == NULL || c->clock == NULL || method == NULL || target == NULL ||
         http_status == NULL || response == NULL) {
         return DD_CTLAPI_BAD_PARAMETER;
     }
-    if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "GET") == 0) {
+    /* The target may carry a query: the routes compare the path alone. */
+    query = strchr(target, '?');
+    (void)snprintf(path, sizeof(path), "%.*s",
+                   (int)(query != NULL ? (size_t)(query - target) : strlen(target)), target);
+    query = query != NULL ? query + 1 : NULL;
+    if (strcmp(path, "/ddlocal/v1/events") == 0 && strcmp(method, "GET") == 0) {
+        *http_status = events_get(c, query, response);
+    } else if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(c->lock);
         *response = json_text(clock_json(c));
         pthread_mutex_unlock(c->lock);
@@ -156,7 +294,7 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
         *http_status = 200;
     } else {
         *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET and "
-                               "POST /ddlocal/v1/clock");
+                               "POST /ddlocal/v1/clock, GET /ddlocal/v1/events and /events/stream");
         *http_status = 404;
     }
     return *response != NULL ? DD_CTLAPI_OK : DD_CTLAPI_NO_MEMORY;

@@ -4,8 +4,10 @@
  *        the API hands them over (dd_pipeline_t's extension hook):
  *        GET /ddlocal/v1/clock (the pipeline clock), POST /ddlocal/v1/clock
  *        {"advanceSeconds":N} (moves a manual clock and evaluates before
- *        answering) and GET /ddlocal/v1/status (the status panel of
- *        `ddlocal up`: counters and the feed of recent events).
+ *        answering), GET /ddlocal/v1/status (the status panel of
+ *        `ddlocal up`: counters and the feed of recent events) and
+ *        GET /ddlocal/v1/events (the long-poll on dd_events.h's log; it
+ *        waits without the pipeline lock).
  *
  * The service supplies what only it knows through callbacks (its counters,
  * what an advance must run: the tick, the shim's clock); this module owns
@@ -29,6 +31,9 @@
 #include <stdint.h>
 
 #include "dd_clock.h"
+
+struct dd_events;
+struct dd_events_reader;
 
 /** Status codes of this module. */
 typedef enum dd_ctlapi_status {
@@ -79,22 +84,40 @@ typedef struct dd_ctlapi {
     /* The feed: event seq k lives at k % DD_CTLAPI_FEED_SIZE. */
     dd_ctlapi_event_t feed[DD_CTLAPI_FEED_SIZE];
     uint64_t feed_seq;
+    /** The event log of GET /ddlocal/v1/events (dd_events.h); NULL = none (404). */
+    struct dd_events *events;
 } dd_ctlapi_t;
 
 /**
  * @brief Answers one /ddlocal/ request.
  * @param[in,out] c The extension.
  * @param[in] method "GET", "POST", ...
- * @param[in] path Path without the query.
+ * @param[in] target Path, with its "?query" if any (still percent-encoded).
  * @param[in] body Request body, may be NULL.
  * @param[in] body_len Its length.
  * @param[out] http_status 200, 400 (bad body, clock not manual) or 404 (unknown operation).
  * @param[out] response malloc'd JSON text ({"message":...} on an error).
  * @return DD_CTLAPI_OK, DD_CTLAPI_BAD_PARAMETER or DD_CTLAPI_NO_MEMORY.
  */
-dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const char *path,
+dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const char *target,
                                     const char *body, size_t body_len, int *http_status,
                                     char **response);
+
+/**
+ * @brief Opens the answers that wait: GET /ddlocal/v1/events/stream (same
+ *        query as /events but timeout and limit, which it ignores; chunked
+ *        JSON lines) and GET /ddlocal/v1/events with timeout > 0 (a
+ *        long-poll reader that yields the one JSON answer). The API serves
+ *        the reader and suspends the connection while it has nothing.
+ * @param[out] reader The reader (on 200); dd_events_reader_close() it.
+ * @param[out] content_type Static, on 200.
+ * @param[out] response malloc'd JSON error (on 400 or 500).
+ * @return 0 when @p target is neither (answer it with dd_ctlapi_handle()),
+ *         200 with a reader, or an error status.
+ */
+int dd_ctlapi_stream_open(dd_ctlapi_t *c, const char *method, const char *target,
+                          struct dd_events_reader **reader, const char **content_type,
+                          char **response);
 
 /**
  * @brief Appends an event to the feed (lock held); the oldest is dropped

@@ -1,6 +1,7 @@
 #include "dd_ingest.h"
 
 #include "dd_engine.h"
+#include "dd_events.h"
 #include "dd_log.h"
 #include "dd_metering.h"
 #include "dd_report.h"
@@ -185,6 +186,7 @@ static void reject(dd_ingest_t *ing, dd_outbox_t *box, const char *topic, const 
         queue_reply(ing, box, topic, format, buf, len, false);
     }
     ing->stats.reports_rejected++;
+    dd_events_report(ing->events, now_ms, thing, false, code, message);
     DD_LOG_DEBUG("rejected a report for %s: %s (%s)", thing, code, message);
 }
 
@@ -322,6 +324,7 @@ static dd_ingest_status_t ingest_report(dd_ingest_t *ing, dd_pipeline_t *p, dd_o
         queue_reply(ing, box, m->topic, format, buf, len, true);
     }
     ing->stats.reports_accepted++;
+    dd_events_report(ing->events, now_ms, thing, true, NULL, NULL);
     dd_report_free(&report);
     return DD_INGEST_OK;
 }

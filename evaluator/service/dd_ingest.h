@@ -83,6 +83,7 @@ typedef struct dd_ingest {
     dd_map_t metering_seen; /**< shim instance -> last batch sequence. */
     dd_map_t redelivery; /**< digest of a report stored before the start -> copies (uintptr_t). */
     dd_ingest_stats_t stats;
+    struct dd_events *events; /**< Reports accepted/rejected go here (dd_events.h); may be NULL. */
 } dd_ingest_t;
 
 /** Reports stored before the start that a redelivery may repeat. */

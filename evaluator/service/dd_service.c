@@ -6,12 +6,14 @@
 #include "dd_ctlapi.h"
 #include "dd_db.h"
 #include "dd_engine.h"
+#include "dd_events.h"
 #include "dd_fs.h"
 #include "dd_json.h"
 #include "dd_lambda.h"
 #include "dd_lambdarun.h"
 #include "dd_log.h"
 #include "dd_logopts.h"
+#include "dd_map.h"
 #include "dd_outbox.h"
 #include "dd_pki.h"
 #include "dd_regsync.h"
@@ -68,6 +70,8 @@ struct dd_service {
     char store_error[160];
     dd_ctlapi_t ctl;     /* /ddlocal/v1/: clock, status panel and its feed */
     dd_store_wal_t *wal; /* the WAL checkpointer (dd_store_wal.h) */
+    dd_events_t *events; /* GET /ddlocal/v1/events: `ddlocal wait` and `events` */
+    dd_map_t groups;     /* thing -> its groups, "\n"-separated (malloc'd): group moves */
 };
 
 /* Appends a line to the status feed (lock held). */
@@ -174,6 +178,8 @@ static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
     dd_pipeline_detect(&svc->p, &d);
     (void)dd_detect_alert_fanout(&d, ev, deliver_alert, &a);
     if (!a.failed && a.topic[0] != '\0') {
+        dd_events_alert(svc->events, dd_clock_now_ms(&svc->p.clock), dd_alarm_event_name(ev->type),
+                        ev->thing, ev->profile, ev->behavior->name, a.topic);
         DD_LOG_INFO("alert: %s %s %s/%s -> %s", dd_alarm_event_name(ev->type), ev->thing,
                     ev->profile, ev->behavior->name, a.topic);
     }
@@ -187,6 +193,9 @@ static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
     dd_service_t *svc = ctx;
 
     svc->violation_events++;
+    dd_events_violation(svc->events, ev->time_ms, dd_alarm_event_name(ev->type), ev->thing,
+                        ev->profile, ev->behavior->name,
+                        ev->has_value ? dd_shapes_metric_value(&ev->value) : NULL, ev->suppressed);
     if (ev->has_value && ev->type != DD_ALARM_INVALIDATED) {
         cJSON *value = dd_shapes_metric_value(&ev->value);
         char *text = value != NULL ? cJSON_PrintUnformatted(value) : NULL;
@@ -199,6 +208,89 @@ static void sink_violation_event(void *ctx, const dd_violation_event_t *ev)
              ev->behavior->name, ev->suppressed ? " (suppressed)" : "");
     }
     alert(svc, ev); /* dd_detect_alert_fanout() decides: nothing for suppressAlerts */
+}
+
+static void sink_metric_value(void *ctx, const dd_metric_datum_t *datum)
+{
+    dd_service_t *svc = ctx;
+
+    dd_events_datapoint(svc->events, datum->time_ms, datum->thing, datum->metric,
+                        dd_shapes_metric_value(&datum->value));
+}
+
+/* "a\nb\n" has the line @p name. */
+static bool has_line(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = list;
+
+    while (p != NULL && *p != '\0') {
+        if (strncmp(p, name, n) == 0 && p[n] == '\n') {
+            return true;
+        }
+        p = strchr(p, '\n');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    return false;
+}
+
+/* Emits a group event for each line of @p a missing from @p b. */
+static void group_diff(dd_service_t *svc, const char *thing, const char *a, const char *b,
+                       bool added)
+{
+    const char *p = a;
+
+    while (p != NULL && *p != '\0') {
+        const char *end = strchr(p, '\n');
+        char name[DD_EVENTS_NAME_MAX + 1];
+        if (end == NULL) {
+            break;
+        }
+        (void)snprintf(name, sizeof(name), "%.*s", (int)(end - p), p);
+        if (!has_line(b, name)) {
+            dd_events_group(svc->events, dd_clock_now_ms(&svc->p.clock), thing, name, added);
+        }
+        p = end + 1;
+    }
+}
+
+static int list_group(void *ctx, const char *name)
+{
+    char *list = ctx;
+    size_t n = strlen(list);
+
+    (void)snprintf(list + n, FEED_TEXT - n, "%s\n", name);
+    return 0;
+}
+
+/*
+ * Group moves for the event log: the registry tells which thing changed, not
+ * how, so the groups seen last time are compared with the groups now. A
+ * thing not seen since the start counts as in no group: its first change
+ * after a restart reports its groups as added (a wait for a quarantine is
+ * then satisfied by one that already holds, never missed).
+ */
+static void track_groups(dd_service_t *svc, const char *thing, bool exists)
+{
+    char now[FEED_TEXT] = "";
+    char *before = dd_map_get(&svc->groups, thing);
+    char *copy;
+
+    if (exists) {
+        (void)dd_registry_thing_groups(&svc->p.registry, thing, NULL, list_group, now, NULL, 0,
+                                       NULL);
+    }
+    group_diff(svc, thing, before != NULL ? before : "", now, false);
+    group_diff(svc, thing, now, before != NULL ? before : "", true);
+    copy = exists ? strdup(now) : NULL;
+    if (copy != NULL && dd_map_put(&svc->groups, thing, copy, (void **)&before) == DD_MAP_OK) {
+        free(before);
+    } else {
+        free(copy);
+        if (dd_map_remove(&svc->groups, thing, (void **)&before) == DD_MAP_OK) {
+            free(before);
+        }
+    }
 }
 
 static int join_group(void *ctx, const char *name)
@@ -215,8 +307,10 @@ static void thing_pushed(void *ctx, const char *thing)
 {
     dd_service_t *svc = ctx;
     char groups[FEED_TEXT] = "";
+    bool exists = dd_registry_thing_exists(&svc->p.registry, thing);
 
-    if (!dd_registry_thing_exists(&svc->p.registry, thing)) {
+    track_groups(svc, thing, exists);
+    if (!exists) {
         feed(svc, "registry: thing %s deleted", thing);
         return;
     }
@@ -284,6 +378,33 @@ static int hook_extension(void *ctx, const char *method, const char *path, const
     return status;
 }
 
+/* The event stream and long-poll: the API serves a dd_events reader, suspended while it is idle. */
+static int hook_stream_open(void *ctx, const char *method, const char *target, void **stream,
+                            const char **content_type, char **response)
+{
+    dd_service_t *svc = ctx;
+    dd_events_reader_t *reader = NULL;
+    int status = dd_ctlapi_stream_open(&svc->ctl, method, target, &reader, content_type, response);
+
+    *stream = reader;
+    return status;
+}
+
+static long hook_stream_read(void *stream, char *buf, size_t max)
+{
+    return dd_events_reader_read(stream, buf, max);
+}
+
+static void hook_stream_notify(void *stream, void (*ready)(void *arg), void *arg)
+{
+    dd_events_reader_notify(stream, ready, arg);
+}
+
+static void hook_stream_close(void *stream)
+{
+    dd_events_reader_close(stream);
+}
+
 /* ---- hooks the API calls with the lock held ------------------------------------------------ */
 
 static void hook_registry_changed(void *ctx)
@@ -316,8 +437,25 @@ static void dead_letter(void *ctx, const char *topic, const char *endpoint, cons
     (void)dd_store_service_dead_letter_add(svc->p.db, &letter); /* a failure is logged */
     /* The deliverer logged the give-up; `ddlocal up` shows the feed and the count. */
     svc->webhooks_given_up++;
+    dd_events_delivery(svc->events, letter.time_ms,
+                       strncmp(endpoint, "arn:", 4) == 0 ? "lambda" : "webhook", topic, endpoint,
+                       false, attempts, last_error);
     feed(svc, "webhook %s: GAVE UP after %d attempt(s): %s", endpoint, attempts, last_error);
     pthread_mutex_unlock(&svc->p.lock);
+}
+
+/* On a deliverer's thread: a webhook POST or a Lambda invocation succeeded. */
+static void delivered(void *ctx, const char *label, const char *topic, const char *endpoint,
+                      int attempts)
+{
+    dd_service_t *svc = ctx;
+    int64_t now;
+
+    pthread_mutex_lock(&svc->p.lock); /* the manual clock moves under it */
+    now = dd_clock_now_ms(&svc->p.clock);
+    pthread_mutex_unlock(&svc->p.lock);
+    dd_events_delivery(svc->events, now, label != NULL ? label : "webhook", topic, endpoint, true,
+                       attempts, NULL);
 }
 
 /* ---- Lambda stand-in invocations (on the lambda deliverer's thread) ------------------------------------ */
@@ -447,6 +585,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     pcfg.id_seed = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
     pcfg.events.ctx = svc;
     pcfg.events.violation_event = sink_violation_event;
+    pcfg.events.metric_value = sink_metric_value;
     pst = dd_pipeline_open(&pcfg, &svc->p);
     if (pst != DD_PIPELINE_OK) {
         return pst == DD_PIPELINE_BAD_CLOCK   ? DD_SERVICE_BAD_PARAMETER
@@ -473,12 +612,17 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->p.registry_changed = hook_registry_changed;
     svc->p.defender_changed = hook_defender_changed;
     svc->p.extension = hook_extension;
+    svc->p.stream_open = hook_stream_open;
+    svc->p.stream_read = hook_stream_read;
+    svc->p.stream_notify = hook_stream_notify;
+    svc->p.stream_close = hook_stream_close;
     svc->ctl.lock = &svc->p.lock;
     svc->ctl.clock = &svc->p.clock;
     svc->ctl.ctx = svc;
     svc->ctl.advanced = ctl_advanced;
     svc->ctl.counters = ctl_counters;
     svc->ctl.wake = ctl_wake;
+    svc->ctl.events = svc->events;
     svc->regsync.thing_pushed = thing_pushed;
     svc->regsync.thing_pushed_ctx = svc;
     return DD_SERVICE_OK;
@@ -577,7 +721,15 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
     }
     dd_outbox_init(&svc->outbox);
     (void)dd_ingest_init(&svc->ingest, &svc->cfg.ingest);
-    status = open_pipeline(svc);
+    dd_map_init(&svc->groups);
+    status =
+        dd_events_create(DD_EVENTS_CAPACITY, DD_EVENTS_MAX_WAITERS, &svc->events) == DD_EVENTS_OK
+            ? DD_SERVICE_OK
+            : DD_SERVICE_NO_MEMORY;
+    svc->ingest.events = svc->events;
+    if (status == DD_SERVICE_OK) {
+        status = open_pipeline(svc);
+    }
     if (status == DD_SERVICE_OK) {
         status = start_checkpointer(svc);
     }
@@ -587,6 +739,8 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
         wcfg.first_retry_ms = svc->cfg.webhook_backoff_ms;
         wcfg.dead_letter = dead_letter;
         wcfg.dead_letter_ctx = svc;
+        wcfg.delivered = delivered;
+        wcfg.delivered_ctx = svc;
         if (dd_alerts_webhooks_start(&wcfg, &svc->webhooks) != DD_ALERTS_OK) {
             status = DD_SERVICE_NO_MEMORY;
         }
@@ -598,6 +752,8 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
         wcfg.first_retry_ms = svc->cfg.lambda_backoff_ms > 0 ? svc->cfg.lambda_backoff_ms : 60000;
         wcfg.dead_letter = dead_letter;
         wcfg.dead_letter_ctx = svc;
+        wcfg.delivered = delivered;
+        wcfg.delivered_ctx = svc;
         wcfg.deliver = invoke_lambda;
         wcfg.deliver_ctx = svc;
         wcfg.label = "lambda";
@@ -958,13 +1114,24 @@ void dd_service_destroy(dd_service_t *svc)
     /* First: a running invocation may still call the API (IsolateDevice does); queued ones are
      * dead-lettered. */
     dd_alerts_webhooks_stop(svc->lambdas);
-    dd_api_stop(svc->api); /* no API thread may take the lock after this */
+    dd_events_close(svc->events); /* long-polls answer now, so the API can stop */
+    dd_api_stop(svc->api);        /* no API thread may take the lock after this */
     dd_svcmqtt_destroy(svc->mqtt);
     dd_alerts_webhooks_stop(svc->webhooks); /* may dead-letter into the database */
     stop_checkpointer(svc); /* before the last connection closes (it checkpoints itself) */
     dd_pipeline_close(&svc->p);
     dd_ingest_destroy(&svc->ingest);
     dd_outbox_destroy(&svc->outbox);
+    dd_events_destroy(svc->events);
+    {
+        size_t cursor = 0;
+        const char *key;
+        void *value;
+        while (dd_map_next(&svc->groups, &cursor, &key, &value)) {
+            free(value);
+        }
+    }
+    dd_map_destroy(&svc->groups);
     free(svc);
 }
 
