@@ -870,7 +870,9 @@ void api_put_verification_state_on_violation(api_ctx_t *ctx)
     d = detect_of(ctx);
     st = dd_detect_set_verification(&d, id, state, description, &err);
     if (st == DD_DETECT_NOT_FOUND) {
-        api_error(ctx, "ResourceNotFoundException", "Violation %s does not exist", id);
+        /* Not ResourceNotFoundException: the operation's model lists only
+         * InvalidRequestException for a bad request (compatibility.md). */
+        api_error(ctx, "InvalidRequestException", "Violation %s does not exist", id);
         return;
     }
     if (st != DD_DETECT_OK) {

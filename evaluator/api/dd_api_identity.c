@@ -679,6 +679,11 @@ static void policy_target(api_ctx_t *ctx, bool attach)
     if (status == DD_REGISTRY_OK) {
         ctx->registry_changed = true;
     }
+    if (!attach && status == DD_REGISTRY_NOT_FOUND) {
+        /* DetachPolicy's model has no ResourceNotFoundException: typed SDKs (Java, Go) would
+         * only see an unmodelled error, so a missing policy or target is the modelled 400. */
+        status = DD_REGISTRY_INVALID;
+    }
     api_registry_error(ctx, status, &err);
 }
 
@@ -753,6 +758,8 @@ void api_describe_endpoint(api_ctx_t *ctx)
     static const char *const TYPES[] = {"iot:Data", "iot:Data-ATS", "iot:CredentialProvider",
                                         "iot:Jobs", NULL};
     int which = 1;
+    char address[sizeof(ctx->p->mqtt_endpoint)];
+    size_t len;
     cJSON *out;
 
     if (dd_rest_query_enum(&ctx->query, "endpointType", false, TYPES, &which, ctx->msg) ==
@@ -764,8 +771,16 @@ void api_describe_endpoint(api_ctx_t *ctx)
         api_error(ctx, "InvalidRequestException", "ddlocal's MQTT broker is not running");
         return;
     }
+    /* The SDKs take endpointAddress as a host and add port 8883 themselves, so on 8883 the
+     * answer is the plain host, as AWS's is. On any other port "host:port" is the only
+     * answer that still names the broker; such clients must split it (docs: api.md). */
+    (void)snprintf(address, sizeof(address), "%s", ctx->p->mqtt_endpoint);
+    len = strlen(address);
+    if (len > 5 && strcmp(address + len - 5, ":8883") == 0) {
+        address[len - 5] = '\0';
+    }
     out = cJSON_CreateObject();
-    if (!api_add_string(out, "endpointAddress", ctx->p->mqtt_endpoint)) {
+    if (!api_add_string(out, "endpointAddress", address)) {
         cJSON_Delete(out);
         out = NULL;
     }

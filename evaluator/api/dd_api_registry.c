@@ -428,6 +428,11 @@ void api_create_thing_group(api_ctx_t *ctx)
     status = dd_registry_group_create(&ctx->p->registry, name, parent, description, attrs, id,
                                       sizeof(id), &err);
     free(attrs);
+    if (status == DD_REGISTRY_NOT_FOUND) {
+        /* An unknown parent: CreateThingGroup's model has no ResourceNotFoundException, so
+         * the modelled 400 (compatibility.md). */
+        status = DD_REGISTRY_INVALID;
+    }
     if (status != DD_REGISTRY_OK) {
         api_registry_error(ctx, status, &err);
         return;

@@ -377,6 +377,55 @@ def other_arn(kind, name):
     return "arn:aws:iot:%s:%s:%s/%s" % (OTHER_REGION, OTHER_ACCOUNT, kind, name)
 
 
+class TestModelFindings(Boto3TestCase):
+    """What the check against botocore's iot model found (issue 14, item 7)."""
+
+    def test_duplicate_thing_group(self):
+        ex = IOT.exceptions
+        props = {"thingGroupDescription": "all sensors",
+                 "attributePayload": {"attributes": {"site": "a", "floor": "2"}}}
+        IOT.create_thing_group(thingGroupName="MfGroup2")
+        first = IOT.create_thing_group(thingGroupName="MfGroup", thingGroupProperties=props)
+        # An identical repeat (attributes in another order) answers the same group.
+        again = IOT.create_thing_group(
+            thingGroupName="MfGroup",
+            thingGroupProperties={"thingGroupDescription": "all sensors",
+                                  "attributePayload": {"attributes": {"floor": "2",
+                                                                      "site": "a"}}})
+        self.assertEqual(again["thingGroupId"], first["thingGroupId"])
+        # Any other definition is a conflict naming the existing group.
+        resp = self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_thing_group,
+                                thingGroupName="MfGroup",
+                                thingGroupProperties={"thingGroupDescription": "other"},
+                                contains="different definition")
+        self.assertEqual(resp["resourceId"], first["thingGroupId"])
+        self.assertEqual(resp["resourceArn"], first["thingGroupArn"])
+        self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_thing_group,
+                         thingGroupName="MfGroup", thingGroupProperties=props,
+                         parentGroupName="MfGroup2")
+        self.assertEqual(IOT.describe_thing_group(
+            thingGroupName="MfGroup")["thingGroupProperties"]["thingGroupDescription"],
+            "all sensors")
+
+    def test_modelled_error_codes(self):
+        ex = IOT.exceptions
+        self.assertError(ex.InvalidRequestException, 400, IOT.create_thing_group,
+                         thingGroupName="MfOrphan", parentGroupName="MfNoSuchParent",
+                         contains="MfNoSuchParent does not exist")
+        self.assertError(ex.InvalidRequestException, 400, IOT.detach_policy,
+                         policyName="MfNoSuchPolicy", target=lib.arn("thinggroup", "MfGroup"),
+                         contains="MfNoSuchPolicy")
+        self.assertError(ex.InvalidRequestException, 400,
+                         IOT.put_verification_state_on_violation,
+                         violationId="mf-no-such-violation", verificationState="TRUE_POSITIVE",
+                         contains="does not exist")
+
+    def test_describe_endpoint_is_a_plain_host_on_8883(self):
+        # The test server's broker is on 8883: the SDKs add the port themselves.
+        self.assertEqual(IOT.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"],
+                         "127.0.0.1")
+
+
 class TestRegionAndAccount(Boto3TestCase):
     """A second server started with --region/--account: its ARNs carry them, and
     ARNs of another region or account are refused where the API parses one."""
@@ -453,7 +502,7 @@ class TestRegionAndAccount(Boto3TestCase):
                                 attributePayload={"attributes": {"a": "b"}})
         self.assertEqual(resp["resourceArn"], other_arn("thing", "EuThing"))
         self.assertEqual(iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"],
-                         "127.0.0.1:8883")
+                         "127.0.0.1")
 
     def test_arns_of_another_region_or_account_are_refused(self):
         iot = self.iot

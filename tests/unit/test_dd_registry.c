@@ -277,6 +277,20 @@ static void test_dd_registry_groups_membership_rules_and_closure(void **state)
     assert_int_equal(dd_registry_group_create(&f->reg, "Sensors", "IsolatedDevices", NULL, NULL,
                                               NULL, 0, &err),
                      DD_REGISTRY_ALREADY_EXISTS);
+    /* AWS: an identical repeat succeeds, any other definition is a conflict. */
+    assert_int_equal(dd_registry_group_create(&f->reg, "Fleet", NULL, "all", NULL, NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Fleet", NULL, "most", NULL, NULL, 0, &err),
+                     DD_REGISTRY_ALREADY_EXISTS);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Fleet", NULL, "all", "{\"a\":\"1\"}", NULL,
+                                              0, &err),
+                     DD_REGISTRY_ALREADY_EXISTS);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Attrs", NULL, NULL,
+                                              "{\"a\":\"1\",\"b\":\"2\"}", NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Attrs", NULL, NULL,
+                                              "{\"b\":\"2\",\"a\":\"1\"}", NULL, 0, &err),
+                     DD_REGISTRY_OK);
 
     before = head(f);
     assert_int_equal(dd_registry_group_add_thing(&f->reg, "Sensors", "Thing03", &err),
