@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <microhttpd.h>
+#include <openssl/evp.h>
 
 #include "dd_api_internal.h"
 #include "dd_console.h"
@@ -271,6 +272,32 @@ void api_registry_error(api_ctx_t *ctx, dd_registry_status_t status, const dd_re
     case DD_REGISTRY_STORE_ERROR: break;
     }
     reply_error_raw(ctx, "InternalFailureException", message, NULL, NULL);
+}
+
+bool api_request_digest(const api_ctx_t *ctx, char out[DD_STORE_DIGEST_MAX])
+{
+    static const char HEX[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
+    const char *uri = ctx->req->uri != NULL ? ctx->req->uri : "";
+    bool ok = md_ctx != NULL && EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(md_ctx, uri, strlen(uri) + 1) == 1 &&
+              (ctx->req->body == NULL ||
+               EVP_DigestUpdate(md_ctx, ctx->req->body, ctx->req->body_len) == 1) &&
+              EVP_DigestFinal_ex(md_ctx, md, &len) == 1 && len * 2 < DD_STORE_DIGEST_MAX;
+
+    EVP_MD_CTX_free(md_ctx);
+    out[0] = '\0';
+    if (!ok) {
+        return false;
+    }
+    for (unsigned int i = 0; i < len; i++) {
+        out[2 * i] = HEX[md[i] >> 4];
+        out[2 * i + 1] = HEX[md[i] & 0x0f];
+    }
+    out[2 * len] = '\0';
+    return true;
 }
 
 void api_store_error(api_ctx_t *ctx, dd_store_status_t status, const char *what)

@@ -101,6 +101,8 @@ bool api_page_args(api_ctx_t *ctx, const char *size_name, const char *token_name
 void api_arn(const api_ctx_t *ctx, dd_name_kind_t kind, const char *name, char *buf, size_t len);
 /** @brief Checks the optional "tags" body member (accepted, then ignored); false = answered. */
 bool api_tags_arg(api_ctx_t *ctx);
+/** @brief Hex SHA-256 of the request (URI and body bytes): an SDK retry sends the same bytes. */
+bool api_request_digest(const api_ctx_t *ctx, char out[DD_STORE_DIGEST_MAX]);
 /** @brief Parses an optional expectedVersion query parameter (-1 when absent); false = answered. */
 bool api_expected_version_query(api_ctx_t *ctx, int64_t *out);
 

@@ -420,6 +420,40 @@ class TestModelFindings(Boto3TestCase):
                          violationId="mf-no-such-violation", verificationState="TRUE_POSITIVE",
                          contains="does not exist")
 
+    def test_client_request_tokens(self):
+        ex = IOT.exceptions
+        first = IOT.create_custom_metric(metricName="MfTokMetric", metricType="number",
+                                         clientRequestToken="mf-tok-1")
+        # An identical retry (what the SDK sends after a timeout) gets the first answer.
+        again = IOT.create_custom_metric(metricName="MfTokMetric", metricType="number",
+                                         clientRequestToken="mf-tok-1")
+        self.assertEqual(again["metricArn"], first["metricArn"])
+        # A new call (botocore fills in a fresh token): it exists.
+        resp = self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_custom_metric,
+                                metricName="MfTokMetric", metricType="number")
+        self.assertEqual(resp["resourceId"], "MfTokMetric")
+        # The token with another request: refused, naming what the token made.
+        resp = self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_custom_metric,
+                                metricName="MfTokOther", metricType="number",
+                                clientRequestToken="mf-tok-1", contains="mf-tok-1")
+        self.assertEqual(resp["resourceId"], "MfTokMetric")
+        self.assertEqual(resp["resourceArn"], first["metricArn"])
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_custom_metric,
+                         metricName="MfTokOther")
+
+        dim = IOT.create_dimension(name="MfTokDim", type="TOPIC_FILTER",
+                                   stringValues=["mf/+/x"], clientRequestToken="mf-tok-1")
+        again = IOT.create_dimension(name="MfTokDim", type="TOPIC_FILTER",
+                                     stringValues=["mf/+/x"], clientRequestToken="mf-tok-1")
+        self.assertEqual(again["arn"], dim["arn"])
+        self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_dimension,
+                         name="MfTokDim", type="TOPIC_FILTER", stringValues=["mf/+/x"])
+        resp = self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_dimension,
+                                name="MfTokDim", type="TOPIC_FILTER", stringValues=["mf/+/y"],
+                                clientRequestToken="mf-tok-1")
+        self.assertEqual(resp["resourceId"], "MfTokDim")
+        self.assertEqual(IOT.describe_dimension(name="MfTokDim")["stringValues"], ["mf/+/x"])
+
     def test_describe_endpoint_is_a_plain_host_on_8883(self):
         # The test server's broker is on 8883: the SDKs add the port themselves.
         self.assertEqual(IOT.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"],
