@@ -70,6 +70,15 @@ static const dd_db_migration_t MIGRATIONS[] = {
         "  kind TEXT NOT NULL,"
         "  name TEXT NOT NULL,"
         "  changed_ms INTEGER NOT NULL);"},
+    /* Thing types (CreateThingType ... DeleteThingType); deprecated_ms is 0 while in use. */
+    {2, "CREATE TABLE thing_types("
+        "  name TEXT PRIMARY KEY,"
+        "  type_id TEXT NOT NULL UNIQUE,"
+        "  description TEXT NOT NULL DEFAULT '',"
+        "  searchable TEXT NOT NULL DEFAULT '[]',"
+        "  deprecated INTEGER NOT NULL DEFAULT 0,"
+        "  deprecated_ms INTEGER NOT NULL DEFAULT 0,"
+        "  created_ms INTEGER NOT NULL);"},
 };
 
 static const char *const KIND_NAMES[DD_REGISTRY_KIND_COUNT] = {"thing", "cert", "group", "policy"};

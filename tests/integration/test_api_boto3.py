@@ -460,6 +460,91 @@ class TestModelFindings(Boto3TestCase):
                          "127.0.0.1")
 
 
+class TestProvisioningApi(Boto3TestCase):
+    """UpdateThing and thing types (issue 14, item 7)."""
+
+    def test_update_thing(self):
+        ex = IOT.exceptions
+        IOT.create_thing(thingName="PvThing", attributePayload={"attributes": {"a": "1", "b": "2"}})
+        self.assertEqual(IOT.describe_thing(thingName="PvThing")["version"], 1)
+        # merge: changed, added, and an empty value removes.
+        IOT.update_thing(thingName="PvThing", attributePayload={
+            "attributes": {"a": "9", "b": "", "c": "3"}, "merge": True}, expectedVersion=1)
+        d = IOT.describe_thing(thingName="PvThing")
+        self.assertEqual(d["attributes"], {"a": "9", "c": "3"})
+        self.assertEqual(d["version"], 2)
+        # without merge: replaced.
+        IOT.update_thing(thingName="PvThing", attributePayload={"attributes": {"z": "0"}})
+        self.assertEqual(IOT.describe_thing(thingName="PvThing")["attributes"], {"z": "0"})
+        self.assertError(ex.VersionConflictException, 409, IOT.update_thing,
+                         thingName="PvThing", expectedVersion=1,
+                         attributePayload={"attributes": {"z": "1"}})
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.update_thing,
+                         thingName="PvNobody", attributePayload={"attributes": {"z": "1"}})
+        self.assertError(ex.InvalidRequestException, 400, IOT.update_thing,
+                         thingName="PvThing", thingTypeName="PvType", removeThingType=True)
+
+    def test_thing_types(self):
+        ex = IOT.exceptions
+        created = IOT.create_thing_type(
+            thingTypeName="PvType",
+            thingTypeProperties={"thingTypeDescription": "a sensor",
+                                 "searchableAttributes": ["site"]},
+            tags=[{"Key": "team", "Value": "x"}])
+        self.assertEqual(created["thingTypeArn"], lib.arn("thingtype", "PvType"))
+        again = IOT.create_thing_type(
+            thingTypeName="PvType",
+            thingTypeProperties={"thingTypeDescription": "a sensor",
+                                 "searchableAttributes": ["site"]})
+        self.assertEqual(again["thingTypeId"], created["thingTypeId"])
+        self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_thing_type,
+                         thingTypeName="PvType",
+                         thingTypeProperties={"thingTypeDescription": "other"})
+        d = IOT.describe_thing_type(thingTypeName="PvType")
+        self.assertEqual(d["thingTypeId"], created["thingTypeId"])
+        self.assertEqual(d["thingTypeProperties"],
+                         {"thingTypeDescription": "a sensor", "searchableAttributes": ["site"]})
+        self.assertFalse(d["thingTypeMetadata"]["deprecated"])
+        self.assertIsInstance(d["thingTypeMetadata"]["creationDate"], datetime.datetime)
+        names = [t["thingTypeName"] for p in IOT.get_paginator("list_thing_types").paginate()
+                 for t in p["thingTypes"]]
+        self.assertIn("PvType", names)
+        self.assertEqual([t["thingTypeName"] for t in IOT.list_thing_types(
+            thingTypeName="PvType")["thingTypes"]], ["PvType"])
+        # CreateThing / UpdateThing with a type.
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.create_thing,
+                         thingName="PvTyped", thingTypeName="PvNoType",
+                         contains="PvNoType does not exist")
+        IOT.create_thing(thingName="PvTyped", thingTypeName="PvType")
+        self.assertEqual(IOT.describe_thing(thingName="PvTyped")["thingTypeName"], "PvType")
+        IOT.create_thing(thingName="PvUntyped")
+        IOT.update_thing(thingName="PvUntyped", thingTypeName="PvType")
+        self.assertEqual(IOT.describe_thing(thingName="PvUntyped")["thingTypeName"], "PvType")
+        IOT.update_thing(thingName="PvUntyped", removeThingType=True)
+        self.assertNotIn("thingTypeName", IOT.describe_thing(thingName="PvUntyped"))
+        # Deprecated: no new things of the type; deletion waits 5 minutes.
+        self.assertError(ex.InvalidRequestException, 400, IOT.delete_thing_type,
+                         thingTypeName="PvType", contains="must be deprecated")
+        IOT.deprecate_thing_type(thingTypeName="PvType")
+        meta = IOT.describe_thing_type(thingTypeName="PvType")["thingTypeMetadata"]
+        self.assertTrue(meta["deprecated"])
+        self.assertIsInstance(meta["deprecationDate"], datetime.datetime)
+        self.assertError(ex.InvalidRequestException, 400, IOT.create_thing,
+                         thingName="PvLate", thingTypeName="PvType", contains="deprecated")
+        self.assertError(ex.InvalidRequestException, 400, IOT.delete_thing_type,
+                         thingTypeName="PvType", contains="5 minutes")
+        IOT.deprecate_thing_type(thingTypeName="PvType", undoDeprecate=True)
+        self.assertFalse(IOT.describe_thing_type(
+            thingTypeName="PvType")["thingTypeMetadata"]["deprecated"])
+        IOT.create_thing(thingName="PvLate", thingTypeName="PvType")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_thing_type,
+                         thingTypeName="PvNoType")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.deprecate_thing_type,
+                         thingTypeName="PvNoType")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.delete_thing_type,
+                         thingTypeName="PvNoType")
+
+
 class TestRegionAndAccount(Boto3TestCase):
     """A second server started with --region/--account: its ARNs carry them, and
     ARNs of another region or account are refused where the API parses one."""
