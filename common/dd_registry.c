@@ -79,6 +79,12 @@ static const dd_db_migration_t MIGRATIONS[] = {
         "  deprecated INTEGER NOT NULL DEFAULT 0,"
         "  deprecated_ms INTEGER NOT NULL DEFAULT 0,"
         "  created_ms INTEGER NOT NULL);"},
+    /* Tags of any taggable resource, by ARN (TagResource, the `tags` of Create calls). */
+    {3, "CREATE TABLE resource_tags("
+        "  arn TEXT NOT NULL,"
+        "  key TEXT NOT NULL,"
+        "  value TEXT NOT NULL,"
+        "  PRIMARY KEY(arn, key));"},
 };
 
 static const char *const KIND_NAMES[DD_REGISTRY_KIND_COUNT] = {"thing", "cert", "group", "policy"};

@@ -274,6 +274,33 @@ dd_registry_status_t dd_registry_type_deprecate(dd_registry_t *reg, const char *
 dd_registry_status_t dd_registry_type_delete(dd_registry_t *reg, const char *name,
                                              dd_registry_error_t *err);
 
+/* ---- tags ---------------------------------------------------------------- */
+
+/** Most tags on one resource (AWS: 50). */
+#define DD_REGISTRY_MAX_TAGS 50
+
+/** Tag callback (0 = continue). */
+typedef int (*dd_registry_tag_fn)(void *ctx, const char *key, const char *value);
+
+/**
+ * @brief Adds or changes the tags of the resource @p arn. With @p replace, the
+ *        resource's tags become exactly @p tags_json (a Create call).
+ * @param[in] tags_json JSON array of {"Key": k, "Value": v} (Value may be absent = "").
+ * @return DD_REGISTRY_LIMIT_EXCEEDED beyond DD_REGISTRY_MAX_TAGS (nothing changed),
+ *         DD_REGISTRY_INVALID for a malformed list or a reserved "aws:" key.
+ */
+dd_registry_status_t dd_registry_tags_set(dd_registry_t *reg, const char *arn,
+                                          const char *tags_json, bool replace,
+                                          dd_registry_error_t *err);
+/** @brief Removes the tags with the keys in @p keys_json (JSON array of strings). */
+dd_registry_status_t dd_registry_tags_remove(dd_registry_t *reg, const char *arn,
+                                             const char *keys_json, dd_registry_error_t *err);
+/** @brief Lists the tags of @p arn in key order; @p next receives the token or "". */
+dd_registry_status_t dd_registry_tags_list(dd_registry_t *reg, const char *arn,
+                                           const dd_registry_page_t *page, dd_registry_tag_fn fn,
+                                           void *ctx, char *next, size_t next_len,
+                                           dd_registry_error_t *err);
+
 /* ---- certificates ------------------------------------------------------- */
 
 /**

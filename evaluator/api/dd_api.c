@@ -49,17 +49,16 @@ static const api_op_t OPS[] = {
        "principals: ddlocal's X.509 certificate ARNs; thingPrincipalType ignored"),
     OP("CancelDetectMitigationActionsTask", api_cancel_detect_mitigation_actions_task, PART,
        "tasks run synchronously, so only an IN_PROGRESS task (never observable) could be canceled"),
-    OP("CreateCustomMetric", api_create_custom_metric, PART, "tags are accepted and ignored"),
-    OP("CreateDimension", api_create_dimension, PART, "tags are accepted and ignored"),
+    OP("CreateCustomMetric", api_create_custom_metric, FULL, ""),
+    OP("CreateDimension", api_create_dimension, FULL, ""),
     {"CreateKeysAndCertificate", api_create_keys_and_certificate, 0, FULL, ""},
     OP("CreateMitigationAction", api_create_mitigation_action, PART,
-       "tags are accepted and ignored; only ADD_THINGS_TO_THING_GROUP is executed by tasks"),
-    OP("CreatePolicy", api_create_policy, PART, "tags are accepted and ignored"),
-    OP("CreateSecurityProfile", api_create_security_profile, PART, "tags are accepted and ignored"),
+       "only ADD_THINGS_TO_THING_GROUP is executed by tasks"),
+    OP("CreatePolicy", api_create_policy, FULL, ""),
+    OP("CreateSecurityProfile", api_create_security_profile, FULL, ""),
     OP("CreateThing", api_create_thing, PART, "billing groups do not exist"),
-    OP("CreateThingGroup", api_create_thing_group, PART, "tags are accepted and ignored"),
-    OP("CreateThingType", api_create_thing_type, PART,
-       "tags are accepted and ignored; mqtt5Configuration is ignored"),
+    OP("CreateThingGroup", api_create_thing_group, FULL, ""),
+    OP("CreateThingType", api_create_thing_type, PART, "mqtt5Configuration is ignored"),
     OP("DeleteCertificate", api_delete_certificate, FULL, ""),
     OP("DeleteCustomMetric", api_delete_custom_metric, FULL, ""),
     OP("DeleteDimension", api_delete_dimension, FULL, ""),
@@ -104,6 +103,7 @@ static const api_op_t OPS[] = {
     OP("ListPrincipalThings", api_list_principal_things, FULL, ""),
     OP("ListSecurityProfiles", api_list_security_profiles, FULL, ""),
     OP("ListSecurityProfilesForTarget", api_list_security_profiles_for_target, FULL, ""),
+    OP("ListTagsForResource", api_list_tags_for_resource, FULL, ""),
     OP("ListTargetsForPolicy", api_list_targets_for_policy, FULL, ""),
     OP("ListTargetsForSecurityProfile", api_list_targets_for_security_profile, FULL, ""),
     OP("ListThingGroups", api_list_thing_groups, FULL, ""),
@@ -118,6 +118,10 @@ static const api_op_t OPS[] = {
     OP("StartDetectMitigationActionsTask", api_start_detect_mitigation_actions_task, PART,
        "runs synchronously; only ADD_THINGS_TO_THING_GROUP actions execute, others are "
        "recorded as FAILED executions"),
+    OP("TagResource", api_tag_resource, PART,
+       "thing groups, thing types, policies, security profiles, custom metrics, dimensions and "
+       "mitigation actions"),
+    OP("UntagResource", api_untag_resource, FULL, ""),
     OP("UpdateCertificate", api_update_certificate, PART,
        "statuses ACTIVE, INACTIVE, REVOKED (no certificate transfer)"),
     OP("UpdateCustomMetric", api_update_custom_metric, FULL, ""),
@@ -459,6 +463,11 @@ bool api_tags_arg(api_ctx_t *ctx)
             dd_rest_json_string(t, "Value", "tags.member.Value", false, 0, 256, DD_REST_ANY, &s,
                                 ctx->msg) == DD_REST_INVALID) {
             api_invalid(ctx);
+            return false;
+        }
+        /* Checked here so a Create never makes a resource and then refuses its tags. */
+        if (strncmp(cJSON_GetObjectItemCaseSensitive(t, "Key")->valuestring, "aws:", 4) == 0) {
+            api_error(ctx, "InvalidRequestException", "Tag keys starting with aws: are reserved");
             return false;
         }
     }

@@ -144,6 +144,9 @@ void api_create_security_profile(api_ctx_t *ctx)
         return;
     }
     ctx->defender_changed = true;
+    if (!api_tags_save(ctx, DD_NAME_SECURITY_PROFILE, name)) {
+        return;
+    }
     out = cJSON_CreateObject();
     if (!api_add_string(out, "securityProfileName", name) ||
         !api_add_string(out, "securityProfileArn", arn)) {
@@ -1138,6 +1141,9 @@ void api_create_custom_metric(api_ctx_t *ctx)
         return;
     }
     ctx->defender_changed = !req.replayed;
+    if (!api_tags_save(ctx, DD_NAME_CUSTOM_METRIC, name)) {
+        return;
+    }
     api_reply(ctx, custom_metric_json(ctx, &def, false));
 }
 
@@ -1357,7 +1363,9 @@ void api_create_dimension(api_ctx_t *ctx)
         detect_error(ctx, st, &err, "Dimension");
     } else {
         ctx->defender_changed = !req.replayed;
-        api_reply(ctx, dimension_json(ctx, def, false));
+        if (api_tags_save(ctx, DD_NAME_DIMENSION, name)) {
+            api_reply(ctx, dimension_json(ctx, def, false));
+        }
     }
     free(def);
 }

@@ -492,7 +492,6 @@ void api_create_policy(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "policyName", NAME_MAX_LEN, DD_REST_POLICY_NAME);
     const char *doc;
-    const cJSON *tags;
     char arn[DD_ARN_MAX];
     dd_registry_error_t err;
     dd_registry_status_t status;
@@ -502,9 +501,11 @@ void api_create_policy(api_ctx_t *ctx)
         return;
     }
     if (dd_rest_json_string(ctx->body, "policyDocument", NULL, true, 0, 404600, DD_REST_ANY, &doc,
-                            ctx->msg) != DD_REST_OK ||
-        dd_rest_json_array(ctx->body, "tags", false, 0, 50, &tags, ctx->msg) == DD_REST_INVALID) {
+                            ctx->msg) != DD_REST_OK) {
         api_invalid(ctx);
+        return;
+    }
+    if (!api_tags_arg(ctx)) {
         return;
     }
     status = dd_registry_policy_create(&ctx->p->registry, name, doc, &err);
@@ -523,6 +524,9 @@ void api_create_policy(api_ctx_t *ctx)
         return;
     }
     ctx->registry_changed = true;
+    if (!api_tags_save(ctx, DD_NAME_POLICY, name)) {
+        return;
+    }
     api_arn(ctx, DD_NAME_POLICY, name, arn, sizeof(arn));
     out = cJSON_CreateObject();
     if (!api_add_string(out, "policyName", name) || !api_add_string(out, "policyArn", arn) ||

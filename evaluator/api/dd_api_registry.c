@@ -438,6 +438,9 @@ void api_create_thing_group(api_ctx_t *ctx)
         return;
     }
     ctx->registry_changed = true;
+    if (!api_tags_save(ctx, DD_NAME_THING_GROUP, name)) {
+        return;
+    }
     api_arn(ctx, DD_NAME_THING_GROUP, name, arn, sizeof(arn));
     out = cJSON_CreateObject();
     if (!api_add_string(out, "thingGroupName", name) ||
@@ -1018,6 +1021,9 @@ void api_create_thing_type(api_ctx_t *ctx)
     cJSON_free(searchable_json);
     if (status != DD_REGISTRY_OK) {
         api_registry_error(ctx, status, &err);
+        return;
+    }
+    if (!api_tags_save(ctx, DD_NAME_THING_TYPE, name)) {
         return;
     }
     api_arn(ctx, DD_NAME_THING_TYPE, name, arn, sizeof(arn));

@@ -545,6 +545,74 @@ class TestProvisioningApi(Boto3TestCase):
                          thingTypeName="PvNoType")
 
 
+class TestTags(Boto3TestCase):
+    """TagResource, UntagResource, ListTagsForResource and the `tags` of Create calls."""
+
+    def tags(self, arn):
+        return {t["Key"]: t["Value"] for p in IOT.get_paginator("list_tags_for_resource").paginate(
+            resourceArn=arn) for t in p["tags"]}
+
+    def test_tags_of_every_taggable_kind(self):
+        ex = IOT.exceptions
+        t = [{"Key": "team", "Value": "red"}]
+        arns = [
+            IOT.create_thing_group(thingGroupName="TgGroup", tags=t)["thingGroupArn"],
+            IOT.create_thing_type(thingTypeName="TgType", tags=t)["thingTypeArn"],
+            IOT.create_policy(policyName="TgPolicy", tags=t,
+                              policyDocument=fixture("policies", "deny-all.json"))["policyArn"],
+            IOT.create_security_profile(securityProfileName="TgProfile",
+                                        tags=t)["securityProfileArn"],
+            IOT.create_custom_metric(metricName="TgMetric", metricType="number",
+                                     tags=t)["metricArn"],
+            IOT.create_dimension(name="TgDim", type="TOPIC_FILTER", stringValues=["a/#"],
+                                 tags=t)["arn"],
+            IOT.create_mitigation_action(
+                actionName="TgAction", roleArn=lib.arn("role", "x").replace(":iot:", ":iam:"),
+                actionParams={"addThingsToThingGroupParams": {"thingGroupNames": ["TgGroup"]}},
+                tags=t)["actionArn"],
+        ]
+        for arn in arns:
+            self.assertEqual(self.tags(arn), {"team": "red"}, arn)
+            IOT.tag_resource(resourceArn=arn, tags=[{"Key": "team", "Value": "blue"},
+                                                    {"Key": "env", "Value": "ci"}])
+            self.assertEqual(self.tags(arn), {"team": "blue", "env": "ci"}, arn)
+            IOT.untag_resource(resourceArn=arn, tagKeys=["team", "absent"])
+            self.assertEqual(self.tags(arn), {"env": "ci"}, arn)
+        # Paging: 30 tags in pages of 25.
+        many = [{"Key": "k%02d" % i, "Value": str(i)} for i in range(30)]
+        IOT.tag_resource(resourceArn=arns[0], tags=many)
+        first = IOT.list_tags_for_resource(resourceArn=arns[0])
+        self.assertEqual(len(first["tags"]), 25)
+        self.assertIn("nextToken", first)
+        self.assertEqual(len(self.tags(arns[0])), 31)
+        # 50 at most.
+        self.assertError(ex.LimitExceededException, 410, IOT.tag_resource, resourceArn=arns[0],
+                         tags=[{"Key": "x%02d" % i, "Value": ""} for i in range(20)])
+        self.assertEqual(len(self.tags(arns[0])), 31)
+        # A resource made again under a deleted one's name starts without its tags.
+        IOT.delete_dimension(name="TgDim")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.list_tags_for_resource,
+                         resourceArn=arns[5])
+        IOT.create_dimension(name="TgDim", type="TOPIC_FILTER", stringValues=["a/#"])
+        self.assertEqual(self.tags(arns[5]), {})
+
+    def test_refusals(self):
+        ex = IOT.exceptions
+        IOT.create_thing(thingName="TgThing")
+        self.assertError(ex.InvalidRequestException, 400, IOT.tag_resource,
+                         resourceArn=lib.arn("thing", "TgThing"),
+                         tags=[{"Key": "a", "Value": "b"}], contains="Things cannot be tagged")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.tag_resource,
+                         resourceArn=lib.arn("thinggroup", "TgNoGroup"),
+                         tags=[{"Key": "a", "Value": "b"}])
+        self.assertError(ex.InvalidRequestException, 400, IOT.list_tags_for_resource,
+                         resourceArn="arn:aws:s3:::bucket")
+        self.assertError(ex.InvalidRequestException, 400, IOT.create_thing_group,
+                         thingGroupName="TgReserved", tags=[{"Key": "aws:x", "Value": "b"}])
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_thing_group,
+                         thingGroupName="TgReserved")
+
+
 class TestRegionAndAccount(Boto3TestCase):
     """A second server started with --region/--account: its ARNs carry them, and
     ARNs of another region or account are refused where the API parses one."""

@@ -547,6 +547,67 @@ static void test_dd_registry_thing_types_and_update(void **state)
                      DD_REGISTRY_NOT_FOUND);
 }
 
+static int count_tag(void *ctx, const char *key, const char *value)
+{
+    (void)key;
+    (void)value;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_dd_registry_tags(void **state)
+{
+    fixture_t *f = *state;
+    dd_registry_error_t err;
+    dd_registry_page_t page = {NULL, 2};
+    char next[DD_NAME_MAX + 1];
+    char json[4096];
+    size_t len;
+    int n = 0;
+    int i;
+
+    assert_int_equal(dd_registry_tags_set(&f->reg, "arn:a",
+                                          "[{\"Key\":\"a\",\"Value\":\"1\"},"
+                                          "{\"Key\":\"b\"},{\"Key\":\"c\","
+                                          "\"Value\":\"3\"}]",
+                                          false, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_tags_list(&f->reg, "arn:a", &page, count_tag, &n, next,
+                                           sizeof(next), &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(next, "b");
+    assert_int_equal(dd_registry_tags_remove(&f->reg, "arn:a", "[\"a\",\"zz\"]", &err),
+                     DD_REGISTRY_OK);
+    /* replace: exactly the given tags. */
+    assert_int_equal(dd_registry_tags_set(&f->reg, "arn:a", "[{\"Key\":\"d\",\"Value\":\"\"}]",
+                                          true, &err),
+                     DD_REGISTRY_OK);
+    n = 0;
+    assert_int_equal(dd_registry_tags_list(&f->reg, "arn:a", NULL, count_tag, &n, next,
+                                           sizeof(next), &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(dd_registry_tags_set(&f->reg, "arn:a", "[{\"Key\":\"aws:x\"}]", false, &err),
+                     DD_REGISTRY_INVALID);
+    assert_int_equal(dd_registry_tags_set(&f->reg, "arn:a", "{}", false, &err),
+                     DD_REGISTRY_INVALID);
+    /* 51 tags: refused as a whole. */
+    len = (size_t)snprintf(json, sizeof(json), "[");
+    for (i = 0; i < 50; i++) {
+        len += (size_t)snprintf(json + len, sizeof(json) - len, "%s{\"Key\":\"k%d\"}",
+                                i > 0 ? "," : "", i);
+    }
+    (void)snprintf(json + len, sizeof(json) - len, "]");
+    assert_int_equal(dd_registry_tags_set(&f->reg, "arn:a", json, false, &err),
+                     DD_REGISTRY_LIMIT_EXCEEDED);
+    n = 0;
+    assert_int_equal(dd_registry_tags_list(&f->reg, "arn:a", NULL, count_tag, &n, next,
+                                           sizeof(next), &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(n, 1);
+}
+
 static void test_dd_registry_settings_and_subscriptions(void **state)
 {
     fixture_t *f = *state;
@@ -609,6 +670,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_registry_settings_and_subscriptions, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_thing_types_and_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_dd_registry_mutation_inside_caller_transaction_rolls_back, setup, teardown),
     };
