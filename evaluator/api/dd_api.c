@@ -49,6 +49,7 @@ static const api_op_t OPS[] = {
        "principals: ddlocal's X.509 certificate ARNs; thingPrincipalType ignored"),
     OP("CancelDetectMitigationActionsTask", api_cancel_detect_mitigation_actions_task, PART,
        "tasks run synchronously, so only an IN_PROGRESS task (never observable) could be canceled"),
+    OP("CreateCertificateFromCsr", api_create_certificate_from_csr, FULL, ""),
     OP("CreateCustomMetric", api_create_custom_metric, FULL, ""),
     OP("CreateDimension", api_create_dimension, FULL, ""),
     {"CreateKeysAndCertificate", api_create_keys_and_certificate, 0, FULL, ""},

@@ -125,6 +125,57 @@ void api_create_keys_and_certificate(api_ctx_t *ctx)
     api_reply(ctx, out);
 }
 
+void api_create_certificate_from_csr(api_ctx_t *ctx)
+{
+    const char *csr;
+    bool active = false;
+    char *pem = NULL;
+    char id[DD_PKI_CERT_ID_LEN + 1];
+    char arn[DD_ARN_MAX];
+    dd_registry_error_t err;
+    dd_registry_status_t status;
+    dd_pki_status_t ps;
+    cJSON *out;
+
+    if (dd_rest_query_bool(&ctx->query, "setAsActive", false, &active, ctx->msg) ==
+            DD_REST_INVALID ||
+        dd_rest_json_string(ctx->body, "certificateSigningRequest", NULL, true, 1, 4096,
+                            DD_REST_ANY, &csr, ctx->msg) != DD_REST_OK) {
+        api_invalid(ctx);
+        return;
+    }
+    /* Signing needs no generated key: quick enough to do under the dispatcher's lock. */
+    ps = dd_pki_issue_from_csr(ctx->api->ca, csr, strlen(csr), &pem, id);
+    if (ps == DD_PKI_PARSE_ERROR) {
+        api_error(ctx, "InvalidRequestException",
+                  "certificateSigningRequest is not a PEM certificate signing request whose "
+                  "signature verifies");
+        return;
+    }
+    if (ps != DD_PKI_OK) {
+        api_error(ctx, "InternalFailureException", "Could not sign the certificate: %s",
+                  dd_pki_strerror(ps));
+        return;
+    }
+    status = dd_registry_cert_add(&ctx->p->registry, pem,
+                                  active ? DD_CERT_ACTIVE : DD_CERT_INACTIVE, false, NULL, 0, &err);
+    if (status != DD_REGISTRY_OK) {
+        free(pem);
+        api_registry_error(ctx, status, &err);
+        return;
+    }
+    ctx->registry_changed = true;
+    api_arn(ctx, DD_NAME_CERTIFICATE, id, arn, sizeof(arn));
+    out = cJSON_CreateObject();
+    if (!api_add_string(out, "certificateArn", arn) || !api_add_string(out, "certificateId", id) ||
+        !api_add_string(out, "certificatePem", pem)) {
+        cJSON_Delete(out);
+        out = NULL;
+    }
+    free(pem);
+    api_reply(ctx, out);
+}
+
 static bool asn1_time_ms(const ASN1_TIME *t, int64_t *ms)
 {
     struct tm tm;

@@ -139,6 +139,7 @@ void api_list_things_in_thing_group(api_ctx_t *ctx);
 void api_list_thing_groups_for_thing(api_ctx_t *ctx);
 
 /* dd_api_identity.c */
+void api_create_certificate_from_csr(api_ctx_t *ctx);
 void api_create_keys_and_certificate(api_ctx_t *ctx);
 void api_describe_certificate(api_ctx_t *ctx);
 void api_update_certificate(api_ctx_t *ctx);

@@ -12,6 +12,7 @@ second server with --region/--account: its ARNs, and other accounts' ARNs refuse
 import datetime
 import json
 import os
+import subprocess
 import sys
 import unittest
 
@@ -543,6 +544,48 @@ class TestProvisioningApi(Boto3TestCase):
                          thingTypeName="PvNoType")
         self.assertError(ex.ResourceNotFoundException, 404, IOT.delete_thing_type,
                          thingTypeName="PvNoType")
+
+
+class TestCertificateFromCsr(Boto3TestCase):
+    def test_create_certificate_from_csr(self):
+        ex = IOT.exceptions
+        work = os.path.join(SERVER.tmp, "csr")
+        os.makedirs(work, exist_ok=True)
+        key = os.path.join(work, "device.key")
+        csr_path = os.path.join(work, "device.csr")
+        subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                        "-subj", "/CN=csr-device-1", "-out", csr_path],
+                       check=True, capture_output=True)
+        with open(csr_path) as f:
+            csr = f.read()
+        out = IOT.create_certificate_from_csr(certificateSigningRequest=csr, setAsActive=True)
+        self.assertEqual(out["certificateArn"], lib.arn("cert", out["certificateId"]))
+        desc = IOT.describe_certificate(certificateId=out["certificateId"])
+        self.assertEqual(desc["certificateDescription"]["status"], "ACTIVE")
+        self.assertEqual(desc["certificateDescription"]["certificatePem"], out["certificatePem"])
+        cert_path = os.path.join(work, "device.pem")
+        with open(cert_path, "w") as f:
+            f.write(out["certificatePem"])
+        # Signed by the data dir's CA, for the CSR's key, with the CSR's subject.
+        ca = os.path.join(SERVER.data_dir, "pki", "rootca.pem")
+        subprocess.run(["openssl", "verify", "-CAfile", ca, cert_path], check=True,
+                       capture_output=True)
+        subject = subprocess.run(["openssl", "x509", "-in", cert_path, "-noout", "-subject"],
+                                 check=True, capture_output=True, text=True).stdout
+        self.assertIn("csr-device-1", subject)
+        pub_cert = subprocess.run(["openssl", "x509", "-in", cert_path, "-noout", "-pubkey"],
+                                  check=True, capture_output=True, text=True).stdout
+        pub_key = subprocess.run(["openssl", "pkey", "-in", key, "-pubout"],
+                                 check=True, capture_output=True, text=True).stdout
+        self.assertEqual(pub_cert, pub_key)
+        # Inactive unless setAsActive.
+        out = IOT.create_certificate_from_csr(certificateSigningRequest=csr)
+        self.assertEqual(IOT.describe_certificate(certificateId=out["certificateId"])[
+            "certificateDescription"]["status"], "INACTIVE")
+        self.assertError(ex.InvalidRequestException, 400, IOT.create_certificate_from_csr,
+                         certificateSigningRequest="not a csr",
+                         contains="certificate signing request")
 
 
 class TestTags(Boto3TestCase):
