@@ -30,6 +30,8 @@ static const name_rule_t RULES[DD_NAME_KIND_COUNT] = {
     [DD_NAME_CERTIFICATE] = {"certificate", "cert", 64, 64, "",
                              "64 lowercase hexadecimal characters"},
     [DD_NAME_SNS_TOPIC] = {"SNS topic", NULL, 1, 256, "_-", "[A-Za-z0-9_-]+, 1 to 256 characters"},
+    [DD_NAME_THING_TYPE] = {"thing type", "thingtype", 1, 128, ":_-",
+                            "[a-zA-Z0-9:_-]+, 1 to 128 characters"},
 };
 
 void dd_arn_ctx_default(dd_arn_ctx_t *ctx)

@@ -35,6 +35,7 @@ typedef enum dd_name_kind {
     DD_NAME_TASK_ID,           /**< 1..128 [a-zA-Z0-9_-] (no ARN) */
     DD_NAME_CERTIFICATE,       /**< 64 lowercase hex chars (cert/N) */
     DD_NAME_SNS_TOPIC,         /**< 1..256 [A-Za-z0-9_-] (arn:aws:sns:R:A:N) */
+    DD_NAME_THING_TYPE,        /**< 1..128 [a-zA-Z0-9:_-] (thingtype/N) */
     DD_NAME_KIND_COUNT
 } dd_name_kind_t;
 

@@ -166,8 +166,8 @@ static X509_NAME *make_name(const char *cn, const char *org)
  * basicConstraints and keyUsage (critical), EKU serverAuth/clientAuth for
  * leaves, SAN for the broker, and key identifiers for chain building.
  */
-static dd_pki_status_t build_cert(cert_profile_t profile, EVP_PKEY *key, X509 *issuer,
-                                  EVP_PKEY *issuer_key, X509 **out)
+static dd_pki_status_t build_cert_named(cert_profile_t profile, EVP_PKEY *key, X509 *issuer,
+                                        EVP_PKEY *issuer_key, const X509_NAME *name, X509 **out)
 {
     X509 *cert = X509_new();
     X509_NAME *subject = NULL;
@@ -184,6 +184,11 @@ static dd_pki_status_t build_cert(cert_profile_t profile, EVP_PKEY *key, X509 *i
     case PROFILE_SERVER: subject = make_name("localhost", "ddlocal"); break;
     case PROFILE_SERVICE: subject = make_name(DD_PKI_SERVICE_CN, "ddlocal"); break;
     case PROFILE_DEVICE: subject = make_name(DD_PKI_DEVICE_CN, NULL); break;
+    }
+    if (name != NULL) {
+        /* CreateCertificateFromCsr: the CSR's subject, as AWS keeps it. */
+        X509_NAME_free(subject);
+        subject = X509_NAME_dup(name);
     }
     ok =
         subject != NULL && X509_set_version(cert, X509_VERSION_3) == 1 && set_random_serial(cert) &&
@@ -232,6 +237,12 @@ static dd_pki_status_t build_cert(cert_profile_t profile, EVP_PKEY *key, X509 *i
     }
     *out = cert;
     return DD_PKI_OK;
+}
+
+static dd_pki_status_t build_cert(cert_profile_t profile, EVP_PKEY *key, X509 *issuer,
+                                  EVP_PKEY *issuer_key, X509 **out)
+{
+    return build_cert_named(profile, key, issuer, issuer_key, NULL, out);
 }
 
 /* ---- PEM in memory ---------------------------------------------------------- */
@@ -632,6 +643,54 @@ dd_pki_status_t dd_pki_issue_device(const dd_pki_ca_t *ca, dd_pki_key_type_t typ
     if (st != DD_PKI_OK) {
         dd_pki_credentials_free(out);
     }
+    return st;
+}
+
+dd_pki_status_t dd_pki_issue_from_csr(const dd_pki_ca_t *ca, const char *csr_pem, size_t len,
+                                      char **certificate_pem,
+                                      char certificate_id[DD_PKI_CERT_ID_LEN + 1])
+{
+    BIO *bio;
+    X509_REQ *req;
+    EVP_PKEY *key;
+    X509 *cert = NULL;
+    dd_pki_status_t st;
+
+    if (certificate_pem != NULL) {
+        *certificate_pem = NULL;
+    }
+    if (ca == NULL || csr_pem == NULL || certificate_pem == NULL || certificate_id == NULL ||
+        len > INT_MAX) {
+        return DD_PKI_BAD_PARAMETER;
+    }
+    bio = BIO_new_mem_buf(csr_pem, (int)len);
+    if (bio == NULL) {
+        return DD_PKI_NO_MEMORY;
+    }
+    req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    ERR_clear_error();
+    key = req != NULL ? X509_REQ_get0_pubkey(req) : NULL;
+    /* A CSR whose signature does not verify was not made with the key it names. */
+    if (key == NULL || X509_REQ_verify(req, key) != 1) {
+        ERR_clear_error();
+        X509_REQ_free(req);
+        return DD_PKI_PARSE_ERROR;
+    }
+    st = build_cert_named(PROFILE_DEVICE, key, ca->cert, ca->key, X509_REQ_get_subject_name(req),
+                          &cert);
+    if (st == DD_PKI_OK) {
+        st = to_pem(PEM_CERT, cert, NULL, certificate_pem);
+    }
+    if (st == DD_PKI_OK) {
+        st = dd_pki_cert_id_from_x509(cert, certificate_id);
+    }
+    if (st != DD_PKI_OK) {
+        free(*certificate_pem);
+        *certificate_pem = NULL;
+    }
+    X509_free(cert);
+    X509_REQ_free(req);
     return st;
 }
 

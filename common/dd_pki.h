@@ -177,6 +177,19 @@ dd_pki_status_t dd_pki_issue_device(const dd_pki_ca_t *ca, dd_pki_key_type_t typ
                                     dd_pki_credentials_t *out);
 
 /**
+ * @brief CreateCertificateFromCsr: a device certificate for the key of a PEM
+ *        certificate signing request, with the CSR's subject, signed by @p ca.
+ * @param[in] csr_pem PEM "CERTIFICATE REQUEST" of @p len bytes.
+ * @param[out] certificate_pem Receives the malloc'd PEM certificate (caller frees).
+ * @param[out] certificate_id Receives its id (hex SHA-256 of the DER).
+ * @return DD_PKI_OK, DD_PKI_BAD_PARAMETER, DD_PKI_PARSE_ERROR (not a CSR, or its
+ *         signature does not verify), DD_PKI_CRYPTO_ERROR or DD_PKI_NO_MEMORY.
+ */
+dd_pki_status_t dd_pki_issue_from_csr(const dd_pki_ca_t *ca, const char *csr_pem, size_t len,
+                                      char **certificate_pem,
+                                      char certificate_id[DD_PKI_CERT_ID_LEN + 1]);
+
+/**
  * @brief Writes credentials as DIR/cert.pem (0644), DIR/private.key (0600)
  *        and DIR/public.key (0644), creating @p dir (0700) if needed.
  * @param[in] cred Credentials from dd_pki_issue_device().

@@ -87,6 +87,21 @@ static const dd_db_migration_t MIGRATIONS[] = {
         "INSERT INTO policy_versions(policy, version_id, document, created_ms)"
         "  SELECT name, CAST(version_id AS INTEGER), document, created_ms FROM policies;"
         "UPDATE policies SET next_version = CAST(version_id AS INTEGER) + 1;"},
+    /* Thing types (CreateThingType ... DeleteThingType); deprecated_ms is 0 while in use. */
+    {3, "CREATE TABLE thing_types("
+        "  name TEXT PRIMARY KEY,"
+        "  type_id TEXT NOT NULL UNIQUE,"
+        "  description TEXT NOT NULL DEFAULT '',"
+        "  searchable TEXT NOT NULL DEFAULT '[]',"
+        "  deprecated INTEGER NOT NULL DEFAULT 0,"
+        "  deprecated_ms INTEGER NOT NULL DEFAULT 0,"
+        "  created_ms INTEGER NOT NULL);"},
+    /* Tags of any taggable resource, by ARN (TagResource, the `tags` of Create calls). */
+    {4, "CREATE TABLE resource_tags("
+        "  arn TEXT NOT NULL,"
+        "  key TEXT NOT NULL,"
+        "  value TEXT NOT NULL,"
+        "  PRIMARY KEY(arn, key));"},
 };
 
 static const char *const KIND_NAMES[DD_REGISTRY_KIND_COUNT] = {"thing", "cert", "group", "policy"};

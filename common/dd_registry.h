@@ -213,6 +213,16 @@ dd_registry_status_t dd_registry_thing_create(dd_registry_t *reg, const char *na
                                               const char *thing_type, const char *attributes_json,
                                               char *thing_id, size_t thing_id_len,
                                               dd_registry_error_t *err);
+/**
+ * @brief UpdateThing: replaces the attributes (@p attributes_json, NULL = unchanged; the caller
+ *        has merged them) and the thing type (@p thing_type, NULL = unchanged, "" = removed);
+ *        bumps the version. @p expected_version < 0 = any version.
+ * @param[out] new_version Optional: the version after the change.
+ */
+dd_registry_status_t dd_registry_thing_update(dd_registry_t *reg, const char *name,
+                                              const char *thing_type, const char *attributes_json,
+                                              int64_t expected_version, int64_t *new_version,
+                                              dd_registry_error_t *err);
 /** @brief Looks one thing up; @p fn is called once when found. */
 dd_registry_status_t dd_registry_thing_get(dd_registry_t *reg, const char *name,
                                            dd_registry_thing_fn fn, void *ctx,
@@ -230,6 +240,82 @@ dd_registry_status_t dd_registry_thing_delete(dd_registry_t *reg, const char *na
 dd_registry_status_t dd_registry_thing_list(dd_registry_t *reg, const dd_registry_page_t *page,
                                             dd_registry_thing_fn fn, void *ctx, char *next,
                                             size_t next_len);
+
+/* ---- thing types --------------------------------------------------------- */
+
+/** How long a thing type stays deprecated before DeleteThingType accepts it (AWS: 5 minutes). */
+#define DD_REGISTRY_TYPE_DELETE_DELAY_MS (5 * 60 * 1000)
+/** Most searchable attributes of a thing type (AWS: 3). */
+#define DD_REGISTRY_MAX_SEARCHABLE 3
+
+/** A thing type as DescribeThingType shows it. */
+typedef struct dd_registry_type {
+    const char *name;
+    const char *type_id;         /**< UUID */
+    const char *description;     /**< "" when none */
+    const char *searchable_json; /**< JSON array of attribute names */
+    bool deprecated;
+    int64_t deprecated_ms; /**< When last deprecated (or undeprecated); 0 = never. */
+    int64_t created_ms;
+} dd_registry_type_t;
+
+/** Row callback of the thing type functions (0 = continue). */
+typedef int (*dd_registry_type_fn)(void *ctx, const dd_registry_type_t *type);
+
+/**
+ * @brief CreateThingType. An identical repeat (same description and searchable attributes)
+ *        succeeds with the existing id; another definition is DD_REGISTRY_ALREADY_EXISTS.
+ * @param[in] searchable_json JSON array of up to 3 attribute names, or NULL.
+ * @param[out] type_id Optional buffer (>= 37 bytes) for the id.
+ */
+dd_registry_status_t dd_registry_type_create(dd_registry_t *reg, const char *name,
+                                             const char *description, const char *searchable_json,
+                                             char *type_id, size_t type_id_len,
+                                             dd_registry_error_t *err);
+/** @brief Looks one thing type up; @p fn is called once when found. */
+dd_registry_status_t dd_registry_type_get(dd_registry_t *reg, const char *name,
+                                          dd_registry_type_fn fn, void *ctx,
+                                          dd_registry_error_t *err);
+/** @brief Lists thing types in name order (only @p name when not NULL). */
+dd_registry_status_t dd_registry_type_list(dd_registry_t *reg, const char *name,
+                                           const dd_registry_page_t *page, dd_registry_type_fn fn,
+                                           void *ctx, char *next, size_t next_len);
+/** @brief DeprecateThingType (@p undo = false) or its undo; the time is noted either way. */
+dd_registry_status_t dd_registry_type_deprecate(dd_registry_t *reg, const char *name, bool undo,
+                                                dd_registry_error_t *err);
+/**
+ * @brief DeleteThingType: DD_REGISTRY_INVALID unless deprecated for at least
+ *        DD_REGISTRY_TYPE_DELETE_DELAY_MS on the registry's clock and no thing has the type.
+ */
+dd_registry_status_t dd_registry_type_delete(dd_registry_t *reg, const char *name,
+                                             dd_registry_error_t *err);
+
+/* ---- tags ---------------------------------------------------------------- */
+
+/** Most tags on one resource (AWS: 50). */
+#define DD_REGISTRY_MAX_TAGS 50
+
+/** Tag callback (0 = continue). */
+typedef int (*dd_registry_tag_fn)(void *ctx, const char *key, const char *value);
+
+/**
+ * @brief Adds or changes the tags of the resource @p arn. With @p replace, the
+ *        resource's tags become exactly @p tags_json (a Create call).
+ * @param[in] tags_json JSON array of {"Key": k, "Value": v} (Value may be absent = "").
+ * @return DD_REGISTRY_LIMIT_EXCEEDED beyond DD_REGISTRY_MAX_TAGS (nothing changed),
+ *         DD_REGISTRY_INVALID for a malformed list or a reserved "aws:" key.
+ */
+dd_registry_status_t dd_registry_tags_set(dd_registry_t *reg, const char *arn,
+                                          const char *tags_json, bool replace,
+                                          dd_registry_error_t *err);
+/** @brief Removes the tags with the keys in @p keys_json (JSON array of strings). */
+dd_registry_status_t dd_registry_tags_remove(dd_registry_t *reg, const char *arn,
+                                             const char *keys_json, dd_registry_error_t *err);
+/** @brief Lists the tags of @p arn in key order; @p next receives the token or "". */
+dd_registry_status_t dd_registry_tags_list(dd_registry_t *reg, const char *arn,
+                                           const dd_registry_page_t *page, dd_registry_tag_fn fn,
+                                           void *ctx, char *next, size_t next_len,
+                                           dd_registry_error_t *err);
 
 /* ---- certificates ------------------------------------------------------- */
 

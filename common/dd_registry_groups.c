@@ -1,7 +1,10 @@
 #include "dd_registry_internal.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 /* ---- thing groups -------------------------------------------------------------- */
 
@@ -30,6 +33,19 @@ static void group_from_row(sqlite3_stmt *st, dd_registry_group_t *g)
     g->attributes_json = dd_db_column_text(st, 4);
     g->version = sqlite3_column_int64(st, 5);
     g->created_ms = sqlite3_column_int64(st, 6);
+}
+
+/* Whether two attribute objects (JSON text; NULL = none) hold the same pairs: key order is not
+ * part of a thing group's definition, so a retry that reorders them is still identical. */
+static bool same_attributes(const char *stored, const char *wanted)
+{
+    cJSON *a = cJSON_Parse(stored != NULL && stored[0] != '\0' ? stored : "{}");
+    cJSON *b = cJSON_Parse(wanted != NULL ? wanted : "{}");
+    bool same = a != NULL && b != NULL && cJSON_Compare(a, b, true);
+
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    return same;
 }
 
 /* Depth of a group: 1 for a root group. */
@@ -79,20 +95,21 @@ dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *na
         return dd_registry_fail(err, DD_REGISTRY_INVALID,
                                 "Thing group description is longer than 2028 characters");
     }
-    st =
-        dd_registry_prep(reg,
-                         "SELECT group_id, COALESCE(parent, '') FROM thing_groups WHERE name = ?1");
+    st = dd_registry_prep(reg, "SELECT group_id, COALESCE(parent, ''), description, attributes"
+                               " FROM thing_groups WHERE name = ?1");
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
     (void)dd_db_bind_text(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        bool same_parent = strcmp(dd_db_column_text(st, 1), parent != NULL ? parent : "") == 0;
+        bool same = strcmp(dd_db_column_text(st, 1), parent != NULL ? parent : "") == 0 &&
+                    strcmp(dd_db_column_text(st, 2), description != NULL ? description : "") == 0 &&
+                    same_attributes(dd_db_column_text(st, 3), attributes_json);
         dd_registry_copy_out(id, sizeof(id), dd_db_column_text(st, 0));
         sqlite3_finalize(st);
         dd_registry_copy_out(group_id, group_id_len, id);
-        if (same_parent) {
+        if (same) {
             return DD_REGISTRY_OK; /* AWS: idempotent for an identical group */
         }
         if (err != NULL) {
@@ -101,7 +118,7 @@ dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *na
                                 sizeof(err->resource_arn));
         }
         return dd_registry_fail(err, DD_REGISTRY_ALREADY_EXISTS,
-                                "Thing group %s already exists with a different parent", name);
+                                "Thing group %s already exists with a different definition", name);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {

@@ -7,7 +7,8 @@
  * The registry is one module split by subject: dd_registry.c (open, schema,
  * settings, savepoints, change log, names of statuses), dd_registry_things.c,
  * dd_registry_certs.c (certificates and their principals),
- * dd_registry_groups.c, dd_registry_policies.c, dd_registry_subs.c (SNS
+ * dd_registry_types.c (thing types), dd_registry_tags.c (tags by ARN), dd_registry_groups.c,
+ * dd_registry_policies.c, dd_registry_subs.c (SNS
  * subscriptions) and dd_registry_snapshot.c (the entity state the broker shim
  * copies). Nothing here is part of the public API (dd_registry.h); the same
  * ownership and threading rules apply. Statements returned by
@@ -62,6 +63,11 @@ void dd_registry_copy_out(char *dst, size_t len, const char *src);
 /** @return DD_REGISTRY_INVALID with a message when @p name is not a valid @p kind name. */
 dd_registry_status_t dd_registry_check_name(dd_name_kind_t kind, const char *name,
                                             dd_registry_error_t *err);
+
+/** @return DD_REGISTRY_NOT_FOUND for an unknown thing type, DD_REGISTRY_INVALID for a deprecated
+ *  one (neither can be given to a thing), else DD_REGISTRY_OK. */
+dd_registry_status_t dd_registry_type_usable(dd_registry_t *reg, const char *type,
+                                             dd_registry_error_t *err);
 
 /** @return DD_REGISTRY_INVALID unless @p json (NULL is fine) is an AWS AttributePayload. */
 dd_registry_status_t dd_registry_check_attributes(const char *json, dd_registry_error_t *err);

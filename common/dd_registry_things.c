@@ -77,6 +77,10 @@ dd_registry_status_t dd_registry_thing_create(dd_registry_t *reg, const char *na
     if (rc != SQLITE_DONE) {
         return dd_registry_sql_fail(reg, err);
     }
+    if (thing_type != NULL && thing_type[0] != '\0' &&
+        (status = dd_registry_type_usable(reg, thing_type, err)) != DD_REGISTRY_OK) {
+        return status;
+    }
     if (dd_registry_new_uuid(id, sizeof(id)) != DD_REGISTRY_OK) {
         return dd_registry_fail(err, DD_REGISTRY_STORE_ERROR, "Could not generate a thing id");
     }
@@ -105,6 +109,60 @@ dd_registry_status_t dd_registry_thing_create(dd_registry_t *reg, const char *na
         dd_registry_copy_out(thing_id, thing_id_len, id);
     }
     return status;
+}
+
+dd_registry_status_t dd_registry_thing_update(dd_registry_t *reg, const char *name,
+                                              const char *thing_type, const char *attributes_json,
+                                              int64_t expected_version, int64_t *new_version,
+                                              dd_registry_error_t *err)
+{
+    dd_registry_status_t status;
+    bool found = false;
+    sqlite3_stmt *st;
+
+    dd_registry_clear_error(err);
+    if (reg == NULL || name == NULL) {
+        return DD_REGISTRY_BAD_PARAMETER;
+    }
+    if ((status = dd_registry_check_name(DD_NAME_THING, name, err)) != DD_REGISTRY_OK ||
+        (status = dd_registry_check_attributes(attributes_json, err)) != DD_REGISTRY_OK) {
+        return status;
+    }
+    if ((status = dd_registry_savepoint_begin(reg, err)) != DD_REGISTRY_OK) {
+        return status;
+    }
+    status = dd_registry_check_version(reg, "SELECT version FROM things WHERE name = ?1", name,
+                                       expected_version, "thing", err, &found);
+    if (status == DD_REGISTRY_OK && !found) {
+        status = dd_registry_fail(err, DD_REGISTRY_NOT_FOUND, "Thing %.128s does not exist", name);
+    }
+    if (status == DD_REGISTRY_OK && thing_type != NULL && thing_type[0] != '\0') {
+        status = dd_registry_type_usable(reg, thing_type, err);
+    }
+    if (status == DD_REGISTRY_OK) {
+        st = dd_registry_prep(reg, "UPDATE things SET thing_type = COALESCE(?2, thing_type),"
+                                   " attributes = COALESCE(?3, attributes), version = version + 1"
+                                   " WHERE name = ?1 RETURNING version");
+        if (st == NULL) {
+            status = dd_registry_sql_fail(reg, err);
+        } else {
+            (void)dd_db_bind_text(st, 1, name);
+            (void)dd_db_bind_text(st, 2, thing_type);
+            (void)dd_db_bind_text(st, 3, attributes_json);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                if (new_version != NULL) {
+                    *new_version = sqlite3_column_int64(st, 0);
+                }
+            } else {
+                status = dd_registry_sql_fail(reg, err);
+            }
+            sqlite3_finalize(st);
+        }
+    }
+    if (status == DD_REGISTRY_OK) {
+        status = dd_registry_log_change(reg, DD_REGISTRY_KIND_THING, name, err);
+    }
+    return dd_registry_savepoint_end(reg, status);
 }
 
 dd_registry_status_t dd_registry_thing_get(dd_registry_t *reg, const char *name,

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <microhttpd.h>
+#include <openssl/evp.h>
 
 #include "dd_api_internal.h"
 #include "dd_console.h"
@@ -48,17 +49,18 @@ static const api_op_t OPS[] = {
        "principals: ddlocal's X.509 certificate ARNs; thingPrincipalType ignored"),
     OP("CancelDetectMitigationActionsTask", api_cancel_detect_mitigation_actions_task, PART,
        "tasks run synchronously, so only an IN_PROGRESS task (never observable) could be canceled"),
-    OP("CreateCustomMetric", api_create_custom_metric, PART, "tags are accepted and ignored"),
-    OP("CreateDimension", api_create_dimension, PART, "tags are accepted and ignored"),
+    OP("CreateCertificateFromCsr", api_create_certificate_from_csr, FULL, ""),
+    OP("CreateCustomMetric", api_create_custom_metric, FULL, ""),
+    OP("CreateDimension", api_create_dimension, FULL, ""),
     {"CreateKeysAndCertificate", api_create_keys_and_certificate, 0, FULL, ""},
     OP("CreateMitigationAction", api_create_mitigation_action, PART,
-       "tags are accepted and ignored; only ADD_THINGS_TO_THING_GROUP is executed by tasks"),
-    OP("CreatePolicy", api_create_policy, PART, "tags are accepted and ignored"),
+       "only ADD_THINGS_TO_THING_GROUP is executed by tasks"),
+    OP("CreatePolicy", api_create_policy, FULL, ""),
     OP("CreatePolicyVersion", api_create_policy_version, FULL, ""),
-    OP("CreateSecurityProfile", api_create_security_profile, PART, "tags are accepted and ignored"),
-    OP("CreateThing", api_create_thing, PART,
-       "thing types are not checked for existence; billing groups do not exist"),
-    OP("CreateThingGroup", api_create_thing_group, PART, "tags are accepted and ignored"),
+    OP("CreateSecurityProfile", api_create_security_profile, FULL, ""),
+    OP("CreateThing", api_create_thing, PART, "billing groups do not exist"),
+    OP("CreateThingGroup", api_create_thing_group, FULL, ""),
+    OP("CreateThingType", api_create_thing_type, PART, "mqtt5Configuration is ignored"),
     OP("DeleteCertificate", api_delete_certificate, FULL, ""),
     OP("DeleteCustomMetric", api_delete_custom_metric, FULL, ""),
     OP("DeleteDimension", api_delete_dimension, FULL, ""),
@@ -68,18 +70,22 @@ static const api_op_t OPS[] = {
     OP("DeleteSecurityProfile", api_delete_security_profile, FULL, ""),
     OP("DeleteThing", api_delete_thing, FULL, ""),
     OP("DeleteThingGroup", api_delete_thing_group, FULL, ""),
+    OP("DeleteThingType", api_delete_thing_type, FULL, ""),
+    OP("DeprecateThingType", api_deprecate_thing_type, FULL, ""),
     OP("DescribeCertificate", api_describe_certificate, FULL, ""),
     OP("DescribeCustomMetric", api_describe_custom_metric, FULL, ""),
     OP("DescribeDetectMitigationActionsTask", api_describe_detect_mitigation_actions_task, FULL,
        ""),
     OP("DescribeDimension", api_describe_dimension, FULL, ""),
     OP("DescribeEndpoint", api_describe_endpoint, PART,
-       "every endpointType answers with the local MQTT broker's host:port"),
+       "every endpointType answers with the local MQTT broker: a plain host on 8883, else "
+       "host:port"),
     OP("DescribeMitigationAction", api_describe_mitigation_action, FULL, ""),
     OP("DescribeSecurityProfile", api_describe_security_profile, FULL, ""),
     OP("DescribeThing", api_describe_thing, FULL, ""),
     OP("DescribeThingGroup", api_describe_thing_group, PART,
        "static groups only (no indexName/queryString/status)"),
+    OP("DescribeThingType", api_describe_thing_type, PART, "mqtt5Configuration is not kept"),
     OP("DetachPolicy", api_detach_policy, FULL, ""),
     OP("DetachSecurityProfile", api_detach_security_profile, FULL, ""),
     OP("DetachThingPrincipal", api_detach_thing_principal, FULL, ""),
@@ -106,11 +112,13 @@ static const api_op_t OPS[] = {
     OP("ListPrincipalThings", api_list_principal_things, FULL, ""),
     OP("ListSecurityProfiles", api_list_security_profiles, FULL, ""),
     OP("ListSecurityProfilesForTarget", api_list_security_profiles_for_target, FULL, ""),
+    OP("ListTagsForResource", api_list_tags_for_resource, FULL, ""),
     OP("ListTargetsForPolicy", api_list_targets_for_policy, FULL, ""),
     OP("ListTargetsForSecurityProfile", api_list_targets_for_security_profile, FULL, ""),
     OP("ListThingGroups", api_list_thing_groups, FULL, ""),
     OP("ListThingGroupsForThing", api_list_thing_groups_for_thing, FULL, ""),
     OP("ListThingPrincipals", api_list_thing_principals, FULL, ""),
+    OP("ListThingTypes", api_list_thing_types, PART, "mqtt5Configuration is not kept"),
     OP("ListThings", api_list_things, FULL, ""),
     OP("ListThingsInThingGroup", api_list_things_in_thing_group, FULL, ""),
     OP("ListViolationEvents", api_list_violation_events, FULL, ""),
@@ -124,12 +132,17 @@ static const api_op_t OPS[] = {
     OP("StartDetectMitigationActionsTask", api_start_detect_mitigation_actions_task, PART,
        "runs synchronously; only ADD_THINGS_TO_THING_GROUP actions execute, others are "
        "recorded as FAILED executions"),
+    OP("TagResource", api_tag_resource, PART,
+       "thing groups, thing types, policies, security profiles, custom metrics, dimensions and "
+       "mitigation actions"),
+    OP("UntagResource", api_untag_resource, FULL, ""),
     OP("UpdateCertificate", api_update_certificate, PART,
        "statuses ACTIVE, INACTIVE, REVOKED (no certificate transfer)"),
     OP("UpdateCustomMetric", api_update_custom_metric, FULL, ""),
     OP("UpdateDimension", api_update_dimension, FULL, ""),
     OP("UpdateMitigationAction", api_update_mitigation_action, FULL, ""),
     OP("UpdateSecurityProfile", api_update_security_profile, FULL, ""),
+    OP("UpdateThing", api_update_thing, FULL, ""),
     OP("UpdateThingGroup", api_update_thing_group, FULL, ""),
     OP("UpdateThingGroupsForThing", api_update_thing_groups_for_thing, PART,
        "overrideDynamicGroups is ignored (ddlocal has static groups only)"),
@@ -286,6 +299,32 @@ void api_registry_error(api_ctx_t *ctx, dd_registry_status_t status, const dd_re
     reply_error_raw(ctx, "InternalFailureException", message, NULL, NULL);
 }
 
+bool api_request_digest(const api_ctx_t *ctx, char out[DD_STORE_DIGEST_MAX])
+{
+    static const char HEX[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
+    const char *uri = ctx->req->uri != NULL ? ctx->req->uri : "";
+    bool ok = md_ctx != NULL && EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(md_ctx, uri, strlen(uri) + 1) == 1 &&
+              (ctx->req->body == NULL ||
+               EVP_DigestUpdate(md_ctx, ctx->req->body, ctx->req->body_len) == 1) &&
+              EVP_DigestFinal_ex(md_ctx, md, &len) == 1 && len * 2 < DD_STORE_DIGEST_MAX;
+
+    EVP_MD_CTX_free(md_ctx);
+    out[0] = '\0';
+    if (!ok) {
+        return false;
+    }
+    for (unsigned int i = 0; i < len; i++) {
+        out[2 * i] = HEX[md[i] >> 4];
+        out[2 * i + 1] = HEX[md[i] & 0x0f];
+    }
+    out[2 * len] = '\0';
+    return true;
+}
+
 void api_store_error(api_ctx_t *ctx, dd_store_status_t status, const char *what)
 {
     const char *w = what != NULL ? what : "Resource";
@@ -438,6 +477,11 @@ bool api_tags_arg(api_ctx_t *ctx)
             dd_rest_json_string(t, "Value", "tags.member.Value", false, 0, 256, DD_REST_ANY, &s,
                                 ctx->msg) == DD_REST_INVALID) {
             api_invalid(ctx);
+            return false;
+        }
+        /* Checked here so a Create never makes a resource and then refuses its tags. */
+        if (strncmp(cJSON_GetObjectItemCaseSensitive(t, "Key")->valuestring, "aws:", 4) == 0) {
+            api_error(ctx, "InvalidRequestException", "Tag keys starting with aws: are reserved");
             return false;
         }
     }

@@ -144,6 +144,9 @@ void api_create_security_profile(api_ctx_t *ctx)
         return;
     }
     ctx->defender_changed = true;
+    if (!api_tags_save(ctx, DD_NAME_SECURITY_PROFILE, name)) {
+        return;
+    }
     out = cJSON_CreateObject();
     if (!api_add_string(out, "securityProfileName", name) ||
         !api_add_string(out, "securityProfileArn", arn)) {
@@ -870,7 +873,9 @@ void api_put_verification_state_on_violation(api_ctx_t *ctx)
     d = detect_of(ctx);
     st = dd_detect_set_verification(&d, id, state, description, &err);
     if (st == DD_DETECT_NOT_FOUND) {
-        api_error(ctx, "ResourceNotFoundException", "Violation %s does not exist", id);
+        /* Not ResourceNotFoundException: the operation's model lists only
+         * InvalidRequestException for a bad request (compatibility.md). */
+        api_error(ctx, "InvalidRequestException", "Violation %s does not exist", id);
         return;
     }
     if (st != DD_DETECT_OK) {
@@ -1086,10 +1091,12 @@ void api_create_custom_metric(api_ctx_t *ctx)
     const char *token;
     int type = 0;
     dd_custom_metric_def_t def;
+    dd_detect_request_t req;
     dd_detect_t d;
     dd_detect_error_t err;
     dd_detect_status_t st;
     char arn[DD_ARN_MAX];
+    char digest[DD_STORE_DIGEST_MAX];
 
     if (name == NULL) {
         return;
@@ -1114,20 +1121,29 @@ void api_create_custom_metric(api_ctx_t *ctx)
         api_error(ctx, "InternalFailureException", "Unknown metric type");
         return;
     }
-    api_arn(ctx, DD_NAME_CUSTOM_METRIC, name, arn, sizeof(arn));
+    if (!api_request_digest(ctx, digest)) {
+        api_no_memory(ctx);
+        return;
+    }
+    req.token = token;
+    req.digest = digest;
     d = detect_of(ctx);
-    st = dd_detect_custom_metric_create(&d, &def, &err);
+    st = dd_detect_custom_metric_create(&d, &def, &req, &err);
     if (st == DD_DETECT_EXISTS) {
         char msg[256];
-        (void)snprintf(msg, sizeof(msg), "Custom metric %s already exists", name);
-        api_error_exists(ctx, msg, name, arn);
+        (void)snprintf(msg, sizeof(msg), "Custom metric %s already exists", req.resource);
+        api_arn(ctx, DD_NAME_CUSTOM_METRIC, req.resource, arn, sizeof(arn));
+        api_error_exists(ctx, err.message[0] != '\0' ? err.message : msg, req.resource, arn);
         return;
     }
     if (st != DD_DETECT_OK) {
         detect_error(ctx, st, &err, "Custom metric");
         return;
     }
-    ctx->defender_changed = true;
+    ctx->defender_changed = !req.replayed;
+    if (!api_tags_save(ctx, DD_NAME_CUSTOM_METRIC, name)) {
+        return;
+    }
     api_reply(ctx, custom_metric_json(ctx, &def, false));
 }
 
@@ -1303,10 +1319,12 @@ void api_create_dimension(api_ctx_t *ctx)
     const char *token;
     int type = 0;
     dd_dimension_def_t *def;
+    dd_detect_request_t req;
     dd_detect_t d;
     dd_detect_error_t err;
     dd_detect_status_t st;
     char arn[DD_ARN_MAX];
+    char digest[DD_STORE_DIGEST_MAX];
 
     if (name == NULL) {
         return;
@@ -1327,18 +1345,27 @@ void api_create_dimension(api_ctx_t *ctx)
         return;
     }
     (void)snprintf(def->name, sizeof(def->name), "%s", name);
-    api_arn(ctx, DD_NAME_DIMENSION, name, arn, sizeof(arn));
+    if (!api_request_digest(ctx, digest)) {
+        free(def);
+        api_no_memory(ctx);
+        return;
+    }
+    req.token = token;
+    req.digest = digest;
     d = detect_of(ctx);
-    st = dd_detect_dimension_create(&d, def, &err);
+    st = dd_detect_dimension_create(&d, def, &req, &err);
     if (st == DD_DETECT_EXISTS) {
         char msg[256];
-        (void)snprintf(msg, sizeof(msg), "Dimension %s already exists", name);
-        api_error_exists(ctx, msg, name, arn);
+        (void)snprintf(msg, sizeof(msg), "Dimension %s already exists", req.resource);
+        api_arn(ctx, DD_NAME_DIMENSION, req.resource, arn, sizeof(arn));
+        api_error_exists(ctx, err.message[0] != '\0' ? err.message : msg, req.resource, arn);
     } else if (st != DD_DETECT_OK) {
         detect_error(ctx, st, &err, "Dimension");
     } else {
-        ctx->defender_changed = true;
-        api_reply(ctx, dimension_json(ctx, def, false));
+        ctx->defender_changed = !req.replayed;
+        if (api_tags_save(ctx, DD_NAME_DIMENSION, name)) {
+            api_reply(ctx, dimension_json(ctx, def, false));
+        }
     }
     free(def);
 }

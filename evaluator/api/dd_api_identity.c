@@ -125,6 +125,57 @@ void api_create_keys_and_certificate(api_ctx_t *ctx)
     api_reply(ctx, out);
 }
 
+void api_create_certificate_from_csr(api_ctx_t *ctx)
+{
+    const char *csr;
+    bool active = false;
+    char *pem = NULL;
+    char id[DD_PKI_CERT_ID_LEN + 1];
+    char arn[DD_ARN_MAX];
+    dd_registry_error_t err;
+    dd_registry_status_t status;
+    dd_pki_status_t ps;
+    cJSON *out;
+
+    if (dd_rest_query_bool(&ctx->query, "setAsActive", false, &active, ctx->msg) ==
+            DD_REST_INVALID ||
+        dd_rest_json_string(ctx->body, "certificateSigningRequest", NULL, true, 1, 4096,
+                            DD_REST_ANY, &csr, ctx->msg) != DD_REST_OK) {
+        api_invalid(ctx);
+        return;
+    }
+    /* Signing needs no generated key: quick enough to do under the dispatcher's lock. */
+    ps = dd_pki_issue_from_csr(ctx->api->ca, csr, strlen(csr), &pem, id);
+    if (ps == DD_PKI_PARSE_ERROR) {
+        api_error(ctx, "InvalidRequestException",
+                  "certificateSigningRequest is not a PEM certificate signing request whose "
+                  "signature verifies");
+        return;
+    }
+    if (ps != DD_PKI_OK) {
+        api_error(ctx, "InternalFailureException", "Could not sign the certificate: %s",
+                  dd_pki_strerror(ps));
+        return;
+    }
+    status = dd_registry_cert_add(&ctx->p->registry, pem,
+                                  active ? DD_CERT_ACTIVE : DD_CERT_INACTIVE, false, NULL, 0, &err);
+    if (status != DD_REGISTRY_OK) {
+        free(pem);
+        api_registry_error(ctx, status, &err);
+        return;
+    }
+    ctx->registry_changed = true;
+    api_arn(ctx, DD_NAME_CERTIFICATE, id, arn, sizeof(arn));
+    out = cJSON_CreateObject();
+    if (!api_add_string(out, "certificateArn", arn) || !api_add_string(out, "certificateId", id) ||
+        !api_add_string(out, "certificatePem", pem)) {
+        cJSON_Delete(out);
+        out = NULL;
+    }
+    free(pem);
+    api_reply(ctx, out);
+}
+
 static bool asn1_time_ms(const ASN1_TIME *t, int64_t *ms)
 {
     struct tm tm;
@@ -492,7 +543,6 @@ void api_create_policy(api_ctx_t *ctx)
 {
     const char *name = api_label_name(ctx, "policyName", NAME_MAX_LEN, DD_REST_POLICY_NAME);
     const char *doc;
-    const cJSON *tags;
     char arn[DD_ARN_MAX];
     dd_registry_error_t err;
     dd_registry_status_t status;
@@ -502,9 +552,11 @@ void api_create_policy(api_ctx_t *ctx)
         return;
     }
     if (dd_rest_json_string(ctx->body, "policyDocument", NULL, true, 0, 404600, DD_REST_ANY, &doc,
-                            ctx->msg) != DD_REST_OK ||
-        dd_rest_json_array(ctx->body, "tags", false, 0, 50, &tags, ctx->msg) == DD_REST_INVALID) {
+                            ctx->msg) != DD_REST_OK) {
         api_invalid(ctx);
+        return;
+    }
+    if (!api_tags_arg(ctx)) {
         return;
     }
     status = dd_registry_policy_create(&ctx->p->registry, name, doc, &err);
@@ -523,6 +575,9 @@ void api_create_policy(api_ctx_t *ctx)
         return;
     }
     ctx->registry_changed = true;
+    if (!api_tags_save(ctx, DD_NAME_POLICY, name)) {
+        return;
+    }
     api_arn(ctx, DD_NAME_POLICY, name, arn, sizeof(arn));
     out = cJSON_CreateObject();
     if (!api_add_string(out, "policyName", name) || !api_add_string(out, "policyArn", arn) ||
@@ -857,6 +912,11 @@ static void policy_target(api_ctx_t *ctx, bool attach)
     if (status == DD_REGISTRY_OK) {
         ctx->registry_changed = true;
     }
+    if (!attach && status == DD_REGISTRY_NOT_FOUND) {
+        /* DetachPolicy's model has no ResourceNotFoundException: typed SDKs (Java, Go) would
+         * only see an unmodelled error, so a missing policy or target is the modelled 400. */
+        status = DD_REGISTRY_INVALID;
+    }
     api_registry_error(ctx, status, &err);
 }
 
@@ -931,6 +991,8 @@ void api_describe_endpoint(api_ctx_t *ctx)
     static const char *const TYPES[] = {"iot:Data", "iot:Data-ATS", "iot:CredentialProvider",
                                         "iot:Jobs", NULL};
     int which = 1;
+    char address[sizeof(ctx->p->mqtt_endpoint)];
+    size_t len;
     cJSON *out;
 
     if (dd_rest_query_enum(&ctx->query, "endpointType", false, TYPES, &which, ctx->msg) ==
@@ -942,8 +1004,16 @@ void api_describe_endpoint(api_ctx_t *ctx)
         api_error(ctx, "InvalidRequestException", "ddlocal's MQTT broker is not running");
         return;
     }
+    /* The SDKs take endpointAddress as a host and add port 8883 themselves, so on 8883 the
+     * answer is the plain host, as AWS's is. On any other port "host:port" is the only
+     * answer that still names the broker; such clients must split it (docs: api.md). */
+    (void)snprintf(address, sizeof(address), "%s", ctx->p->mqtt_endpoint);
+    len = strlen(address);
+    if (len > 5 && strcmp(address + len - 5, ":8883") == 0) {
+        address[len - 5] = '\0';
+    }
     out = cJSON_CreateObject();
-    if (!api_add_string(out, "endpointAddress", ctx->p->mqtt_endpoint)) {
+    if (!api_add_string(out, "endpointAddress", address)) {
         cJSON_Delete(out);
         out = NULL;
     }

@@ -99,8 +99,13 @@ bool api_page_args(api_ctx_t *ctx, const char *size_name, const char *token_name
                    int *size, char key[DD_REST_TOKEN_KEY_MAX]);
 /** @brief Builds an ARN (empty string on failure). */
 void api_arn(const api_ctx_t *ctx, dd_name_kind_t kind, const char *name, char *buf, size_t len);
-/** @brief Checks the optional "tags" body member (accepted, then ignored); false = answered. */
+/** @brief Checks the optional "tags" body member (shape and lengths); false = answered. */
 bool api_tags_arg(api_ctx_t *ctx);
+/** @brief Hex SHA-256 of the request (URI and body bytes): an SDK retry sends the same bytes. */
+bool api_request_digest(const api_ctx_t *ctx, char out[DD_STORE_DIGEST_MAX]);
+/** @brief Stores the (checked) "tags" body member as the tags of a resource just created,
+ *  replacing any it had; false = answered. (dd_api_tags.c) */
+bool api_tags_save(api_ctx_t *ctx, dd_name_kind_t kind, const char *name);
 /** @brief Parses an optional expectedVersion query parameter (-1 when absent); false = answered. */
 bool api_expected_version_query(api_ctx_t *ctx, int64_t *out);
 
@@ -124,11 +129,23 @@ void api_delete_thing_group(api_ctx_t *ctx);
 void api_list_thing_groups(api_ctx_t *ctx);
 void api_add_thing_to_thing_group(api_ctx_t *ctx);
 void api_remove_thing_from_thing_group(api_ctx_t *ctx);
+void api_update_thing(api_ctx_t *ctx);
+
+/* dd_api_tags.c */
+void api_tag_resource(api_ctx_t *ctx);
+void api_untag_resource(api_ctx_t *ctx);
+void api_list_tags_for_resource(api_ctx_t *ctx);
+void api_create_thing_type(api_ctx_t *ctx);
+void api_describe_thing_type(api_ctx_t *ctx);
+void api_list_thing_types(api_ctx_t *ctx);
+void api_deprecate_thing_type(api_ctx_t *ctx);
+void api_delete_thing_type(api_ctx_t *ctx);
 void api_update_thing_groups_for_thing(api_ctx_t *ctx);
 void api_list_things_in_thing_group(api_ctx_t *ctx);
 void api_list_thing_groups_for_thing(api_ctx_t *ctx);
 
 /* dd_api_identity.c */
+void api_create_certificate_from_csr(api_ctx_t *ctx);
 void api_create_keys_and_certificate(api_ctx_t *ctx);
 void api_describe_certificate(api_ctx_t *ctx);
 void api_update_certificate(api_ctx_t *ctx);

@@ -173,6 +173,9 @@ void api_create_mitigation_action(api_ctx_t *ctx)
         mitigation_error(ctx, st, "Mitigation action");
         return;
     }
+    if (!api_tags_save(ctx, DD_NAME_MITIGATION_ACTION, name)) {
+        return;
+    }
     out = cJSON_CreateObject();
     if (!api_add_string(out, "actionArn", arn) || !api_add_string(out, "actionId", id)) {
         cJSON_Delete(out);

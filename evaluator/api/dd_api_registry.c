@@ -428,11 +428,19 @@ void api_create_thing_group(api_ctx_t *ctx)
     status = dd_registry_group_create(&ctx->p->registry, name, parent, description, attrs, id,
                                       sizeof(id), &err);
     free(attrs);
+    if (status == DD_REGISTRY_NOT_FOUND) {
+        /* An unknown parent: CreateThingGroup's model has no ResourceNotFoundException, so
+         * the modelled 400 (compatibility.md). */
+        status = DD_REGISTRY_INVALID;
+    }
     if (status != DD_REGISTRY_OK) {
         api_registry_error(ctx, status, &err);
         return;
     }
     ctx->registry_changed = true;
+    if (!api_tags_save(ctx, DD_NAME_THING_GROUP, name)) {
+        return;
+    }
     api_arn(ctx, DD_NAME_THING_GROUP, name, arn, sizeof(arn));
     out = cJSON_CreateObject();
     if (!api_add_string(out, "thingGroupName", name) ||
@@ -902,4 +910,273 @@ void api_list_thing_groups_for_thing(api_ctx_t *ctx)
     status = dd_registry_thing_groups(&ctx->p->registry, thing, &page, name_list_cb, &nl, next,
                                       sizeof(next), &err);
     reply_names(ctx, out, &nl, status, &err, "nextToken", next);
+}
+
+/* ---- UpdateThing ---------------------------------------------------------------------------- */
+
+static int thing_attrs_cb(void *arg, const dd_registry_thing_t *t)
+{
+    char **attrs = arg;
+
+    free(*attrs);
+    *attrs = strdup(t->attributes_json);
+    return 0;
+}
+
+void api_update_thing(api_ctx_t *ctx)
+{
+    const char *name = api_label_name(ctx, "thingName", NAME_MAX_LEN, DD_REST_NAME);
+    const char *type = NULL;
+    bool remove_type = false;
+    int64_t expected = -1;
+    char *base = NULL;
+    char *attrs = NULL;
+    dd_registry_error_t err;
+    dd_registry_status_t status;
+
+    if (name == NULL) {
+        return;
+    }
+    if (dd_rest_json_string(ctx->body, "thingTypeName", NULL, false, 1, NAME_MAX_LEN, DD_REST_NAME,
+                            &type, ctx->msg) == DD_REST_INVALID ||
+        dd_rest_json_bool(ctx->body, "removeThingType", false, &remove_type, ctx->msg) ==
+            DD_REST_INVALID ||
+        dd_rest_json_int(ctx->body, "expectedVersion", false, 0, INT64_MAX, &expected, ctx->msg) ==
+            DD_REST_INVALID) {
+        api_invalid(ctx);
+        return;
+    }
+    if (type != NULL && remove_type) {
+        api_error(ctx, "InvalidRequestException",
+                  "thingTypeName and removeThingType cannot be given together");
+        return;
+    }
+    /* merge=true needs the current attributes (the dispatcher holds the lock: no race). */
+    status = dd_registry_thing_get(&ctx->p->registry, name, thing_attrs_cb, &base, &err);
+    if (status != DD_REGISTRY_OK) {
+        free(base);
+        api_registry_error(ctx, status, &err);
+        return;
+    }
+    if (base == NULL) {
+        api_no_memory(ctx);
+        return;
+    }
+    if (!attributes_arg(ctx, cJSON_GetObjectItemCaseSensitive(ctx->body, "attributePayload"),
+                        "attributePayload", base, &attrs)) {
+        free(base);
+        return;
+    }
+    free(base);
+    status = dd_registry_thing_update(&ctx->p->registry, name, remove_type ? "" : type, attrs,
+                                      expected, NULL, &err);
+    free(attrs);
+    if (status != DD_REGISTRY_OK) {
+        api_registry_error(ctx, status, &err);
+        return;
+    }
+    ctx->registry_changed = true;
+    api_reply_empty(ctx);
+}
+
+/* ---- thing types ---------------------------------------------------------------------------- */
+
+void api_create_thing_type(api_ctx_t *ctx)
+{
+    const char *name = api_label_name(ctx, "thingTypeName", NAME_MAX_LEN, DD_REST_NAME);
+    const cJSON *props;
+    const cJSON *searchable = NULL;
+    const char *description = NULL;
+    char *searchable_json = NULL;
+    char id[40] = "";
+    char arn[DD_ARN_MAX];
+    dd_registry_error_t err;
+    dd_registry_status_t status;
+    cJSON *out;
+
+    if (name == NULL || !api_tags_arg(ctx)) {
+        return;
+    }
+    props = cJSON_GetObjectItemCaseSensitive(ctx->body, "thingTypeProperties");
+    if (props != NULL && !cJSON_IsNull(props)) {
+        if (!cJSON_IsObject(props)) {
+            api_error(ctx, "InvalidRequestException", "thingTypeProperties must be an object");
+            return;
+        }
+        if (dd_rest_json_string(props, "thingTypeDescription",
+                                "thingTypeProperties.thingTypeDescription", false, 0, 2028,
+                                DD_REST_GRAPH_SPACE, &description, ctx->msg) == DD_REST_INVALID ||
+            dd_rest_json_array(props, "searchableAttributes", false, 0, DD_REGISTRY_MAX_SEARCHABLE,
+                               &searchable, ctx->msg) == DD_REST_INVALID) {
+            api_invalid(ctx);
+            return;
+        }
+    }
+    if (searchable != NULL && (searchable_json = cJSON_PrintUnformatted(searchable)) == NULL) {
+        api_no_memory(ctx);
+        return;
+    }
+    status = dd_registry_type_create(&ctx->p->registry, name, description, searchable_json, id,
+                                     sizeof(id), &err);
+    cJSON_free(searchable_json);
+    if (status != DD_REGISTRY_OK) {
+        api_registry_error(ctx, status, &err);
+        return;
+    }
+    if (!api_tags_save(ctx, DD_NAME_THING_TYPE, name)) {
+        return;
+    }
+    api_arn(ctx, DD_NAME_THING_TYPE, name, arn, sizeof(arn));
+    out = cJSON_CreateObject();
+    if (!api_add_string(out, "thingTypeName", name) || !api_add_string(out, "thingTypeArn", arn) ||
+        !api_add_string(out, "thingTypeId", id)) {
+        cJSON_Delete(out);
+        out = NULL;
+    }
+    api_reply(ctx, out);
+}
+
+typedef struct type_out {
+    api_ctx_t *ctx;
+    cJSON *arr; /* ListThingTypes: items go here; DescribeThingType: NULL */
+    cJSON *obj; /* DescribeThingType: the reply */
+    bool ok;
+} type_out_t;
+
+/* Fills a ThingTypeDefinition (with thingTypeId when @p with_id, as DescribeThingType has). */
+static bool type_fill(api_ctx_t *ctx, cJSON *o, const dd_registry_type_t *t, bool with_id)
+{
+    char arn[DD_ARN_MAX];
+    cJSON *props = cJSON_AddObjectToObject(o, "thingTypeProperties");
+    cJSON *meta = cJSON_AddObjectToObject(o, "thingTypeMetadata");
+    cJSON *searchable = cJSON_Parse(t->searchable_json);
+
+    api_arn(ctx, DD_NAME_THING_TYPE, t->name, arn, sizeof(arn));
+    if (props == NULL || meta == NULL || !cJSON_IsArray(searchable)) {
+        cJSON_Delete(searchable);
+        return false;
+    }
+    return api_add_string(o, "thingTypeName", t->name) &&
+           (!with_id || api_add_string(o, "thingTypeId", t->type_id)) &&
+           api_add_string(o, "thingTypeArn", arn) &&
+           (t->description[0] == '\0' ||
+            api_add_string(props, "thingTypeDescription", t->description)) &&
+           cJSON_AddItemToObject(props, "searchableAttributes", searchable) &&
+           cJSON_AddBoolToObject(meta, "deprecated", t->deprecated) != NULL &&
+           (!t->deprecated || dd_rest_add_time(meta, "deprecationDate", t->deprecated_ms)) &&
+           dd_rest_add_time(meta, "creationDate", t->created_ms);
+}
+
+static int type_cb(void *arg, const dd_registry_type_t *t)
+{
+    type_out_t *to = arg;
+    cJSON *item;
+
+    if (to->arr == NULL) {
+        to->ok = type_fill(to->ctx, to->obj, t, true);
+        return 0;
+    }
+    item = cJSON_CreateObject();
+    if (item == NULL || !type_fill(to->ctx, item, t, false) ||
+        !cJSON_AddItemToArray(to->arr, item)) {
+        cJSON_Delete(item);
+        to->ok = false;
+        return 1;
+    }
+    return 0;
+}
+
+void api_describe_thing_type(api_ctx_t *ctx)
+{
+    const char *name = api_label_name(ctx, "thingTypeName", NAME_MAX_LEN, DD_REST_NAME);
+    type_out_t to = {ctx, NULL, NULL, false};
+    dd_registry_error_t err;
+    dd_registry_status_t status;
+
+    if (name == NULL) {
+        return;
+    }
+    if ((to.obj = cJSON_CreateObject()) == NULL) {
+        api_no_memory(ctx);
+        return;
+    }
+    status = dd_registry_type_get(&ctx->p->registry, name, type_cb, &to, &err);
+    if (status != DD_REGISTRY_OK) {
+        cJSON_Delete(to.obj);
+        api_registry_error(ctx, status, &err);
+        return;
+    }
+    if (!to.ok) {
+        cJSON_Delete(to.obj);
+        to.obj = NULL;
+    }
+    api_reply(ctx, to.obj);
+}
+
+void api_list_thing_types(api_ctx_t *ctx)
+{
+    type_out_t to = {ctx, NULL, NULL, true};
+    const char *name = NULL;
+    char key[DD_REST_TOKEN_KEY_MAX];
+    char next[DD_REST_TOKEN_KEY_MAX];
+    dd_registry_page_t page;
+    dd_registry_status_t status;
+    int size;
+
+    if (!api_page_args(ctx, "maxResults", "nextToken", API_MAX_PAGE, &size, key)) {
+        return;
+    }
+    if (dd_rest_query_string(&ctx->query, "thingTypeName", false, 1, NAME_MAX_LEN, DD_REST_NAME,
+                             &name, ctx->msg) == DD_REST_INVALID) {
+        api_invalid(ctx);
+        return;
+    }
+    to.obj = cJSON_CreateObject();
+    to.arr = cJSON_AddArrayToObject(to.obj, "thingTypes");
+    if (to.arr == NULL) {
+        cJSON_Delete(to.obj);
+        api_no_memory(ctx);
+        return;
+    }
+    page.after = key;
+    page.limit = size;
+    status =
+        dd_registry_type_list(&ctx->p->registry, name, &page, type_cb, &to, next, sizeof(next));
+    if (status != DD_REGISTRY_OK || !to.ok) {
+        cJSON_Delete(to.obj);
+        api_registry_error(ctx, to.ok ? status : DD_REGISTRY_STORE_ERROR, NULL);
+        return;
+    }
+    if (!api_add_token(to.obj, "nextToken", next)) {
+        cJSON_Delete(to.obj);
+        to.obj = NULL;
+    }
+    api_reply(ctx, to.obj);
+}
+
+void api_deprecate_thing_type(api_ctx_t *ctx)
+{
+    const char *name = api_label_name(ctx, "thingTypeName", NAME_MAX_LEN, DD_REST_NAME);
+    bool undo = false;
+    dd_registry_error_t err;
+
+    if (name == NULL) {
+        return;
+    }
+    if (dd_rest_json_bool(ctx->body, "undoDeprecate", false, &undo, ctx->msg) == DD_REST_INVALID) {
+        api_invalid(ctx);
+        return;
+    }
+    api_registry_error(ctx, dd_registry_type_deprecate(&ctx->p->registry, name, undo, &err), &err);
+}
+
+void api_delete_thing_type(api_ctx_t *ctx)
+{
+    const char *name = api_label_name(ctx, "thingTypeName", NAME_MAX_LEN, DD_REST_NAME);
+    dd_registry_error_t err;
+
+    if (name == NULL) {
+        return;
+    }
+    api_registry_error(ctx, dd_registry_type_delete(&ctx->p->registry, name, &err), &err);
 }

@@ -343,35 +343,114 @@ dd_detect_status_t dd_detect_set_verification(const dd_detect_t *d, const char *
     return tx_end(d, status, err);
 }
 
+/* ---- request tokens (clientRequestToken) -------------------------------------------------- */
+
+/*
+ * What an earlier request with req's token did, inside the caller's transaction. Returns OK with
+ * *earlier empty when the token is new (or absent), OK with *earlier = the resource when the
+ * same request (same digest) used it, and EXISTS when another request did (AWS: "an exception
+ * occurs"); req->resource names the resource that request made.
+ */
+static dd_detect_status_t token_lookup(const dd_detect_t *d, const char *operation,
+                                       const char *kind, dd_detect_request_t *req,
+                                       char earlier[DD_STORE_RESOURCE_MAX], dd_detect_error_t *err)
+{
+    dd_store_request_token_t used;
+    dd_store_status_t ss;
+
+    earlier[0] = '\0';
+    if (req == NULL || req->token == NULL || req->token[0] == '\0') {
+        return DD_DETECT_OK;
+    }
+    ss = dd_store_request_token_get(d->store, operation, req->token, &used);
+    if (ss == DD_STORE_NOT_FOUND) {
+        return DD_DETECT_OK;
+    }
+    if (ss != DD_STORE_OK) {
+        return store_failed(err, ss);
+    }
+    (void)snprintf(req->resource, sizeof(req->resource), "%s", used.resource);
+    if (req->digest == NULL || strcmp(used.digest, req->digest) != 0) {
+        (void)snprintf(err->message, sizeof(err->message),
+                       "clientRequestToken %.64s was already used to create %s %.128s with another "
+                       "request",
+                       req->token, kind, used.resource);
+        err->store = DD_STORE_EXISTS;
+        return DD_DETECT_EXISTS;
+    }
+    (void)snprintf(earlier, DD_STORE_RESOURCE_MAX, "%s", used.resource);
+    return DD_DETECT_OK;
+}
+
+/* Records that req's token created @p resource (no-op without a token). */
+static dd_detect_status_t token_record(const dd_detect_t *d, const char *operation,
+                                       const dd_detect_request_t *req, const char *resource,
+                                       int64_t now_ms, dd_detect_error_t *err)
+{
+    dd_store_request_token_t used;
+    dd_store_status_t ss;
+
+    if (req == NULL || req->token == NULL || req->token[0] == '\0') {
+        return DD_DETECT_OK;
+    }
+    memset(&used, 0, sizeof(used));
+    (void)snprintf(used.digest, sizeof(used.digest), "%s", req->digest != NULL ? req->digest : "");
+    (void)snprintf(used.resource, sizeof(used.resource), "%s", resource);
+    used.time_ms = now_ms;
+    ss = dd_store_request_token_put(d->store, operation, req->token, &used);
+    return ss == DD_STORE_OK ? DD_DETECT_OK : store_failed(err, ss);
+}
+
+static void request_init(dd_detect_request_t *req, const char *name)
+{
+    if (req != NULL) {
+        req->replayed = false;
+        (void)snprintf(req->resource, sizeof(req->resource), "%s", name);
+    }
+}
+
 /* ---- custom metrics ---------------------------------------------------------------------------- */
 
 dd_detect_status_t dd_detect_custom_metric_create(const dd_detect_t *d, dd_custom_metric_def_t *def,
-                                                  dd_detect_error_t *err)
+                                                  dd_detect_request_t *req, dd_detect_error_t *err)
 {
     dd_detect_error_t local = {0};
     dd_store_status_t ss;
     dd_engine_status_t es = DD_ENGINE_OK;
     dd_detect_status_t status;
+    char earlier[DD_STORE_RESOURCE_MAX];
 
     err = err != NULL ? err : &local;
     error_init(err);
     if (!view_ok(d) || def == NULL || def->name[0] == '\0') {
         return DD_DETECT_BAD_PARAMETER;
     }
+    request_init(req, def->name);
     def->creation_ms = dd_detect_now_ms(d);
     def->modified_ms = def->creation_ms;
     status = tx_begin(d, err);
     if (status != DD_DETECT_OK) {
         return status;
     }
+    status = token_lookup(d, "CreateCustomMetric", "custom metric", req, earlier, err);
+    if (status != DD_DETECT_OK) {
+        return tx_end(d, status, err);
+    }
+    /* The same request again: the metric it made is the answer, unless deleted since. */
+    if (earlier[0] != '\0' && dd_store_custom_metric_get(d->store, earlier, def) == DD_STORE_OK) {
+        req->replayed = true;
+        return tx_end(d, DD_DETECT_OK, err);
+    }
     ss = dd_store_custom_metric_create(d->store, def);
     if (ss != DD_STORE_OK) {
         return tx_end(d, store_failed(err, ss), err);
     }
-    if (d->engine != NULL) {
+    status = token_record(d, "CreateCustomMetric", req, def->name, def->creation_ms, err);
+    if (status == DD_DETECT_OK && d->engine != NULL) {
         es = dd_engine_put_custom_metric(d->engine, def);
+        status = es == DD_ENGINE_OK ? DD_DETECT_OK : engine_failed(err, es);
     }
-    return tx_end(d, es == DD_ENGINE_OK ? DD_DETECT_OK : engine_failed(err, es), err);
+    return tx_end(d, status, err);
 }
 
 dd_detect_status_t dd_detect_custom_metric_update(const dd_detect_t *d, const char *name,
@@ -451,32 +530,45 @@ dd_detect_status_t dd_detect_custom_metric_get(const dd_detect_t *d, const char 
 /* ---- dimensions ------------------------------------------------------------------------------------ */
 
 dd_detect_status_t dd_detect_dimension_create(const dd_detect_t *d, dd_dimension_def_t *def,
-                                              dd_detect_error_t *err)
+                                              dd_detect_request_t *req, dd_detect_error_t *err)
 {
     dd_detect_error_t local = {0};
     dd_store_status_t ss;
     dd_engine_status_t es = DD_ENGINE_OK;
     dd_detect_status_t status;
+    char earlier[DD_STORE_RESOURCE_MAX];
 
     err = err != NULL ? err : &local;
     error_init(err);
     if (!view_ok(d) || def == NULL || def->name[0] == '\0') {
         return DD_DETECT_BAD_PARAMETER;
     }
+    request_init(req, def->name);
     def->creation_ms = dd_detect_now_ms(d);
     def->modified_ms = def->creation_ms;
     status = tx_begin(d, err);
     if (status != DD_DETECT_OK) {
         return status;
     }
+    status = token_lookup(d, "CreateDimension", "dimension", req, earlier, err);
+    if (status != DD_DETECT_OK) {
+        return tx_end(d, status, err);
+    }
+    /* The same request again: the dimension it made is the answer, unless deleted since. */
+    if (earlier[0] != '\0' && dd_store_dimension_get(d->store, earlier, def) == DD_STORE_OK) {
+        req->replayed = true;
+        return tx_end(d, DD_DETECT_OK, err);
+    }
     ss = dd_store_dimension_create(d->store, def);
     if (ss != DD_STORE_OK) {
         return tx_end(d, store_failed(err, ss), err);
     }
-    if (d->engine != NULL) {
+    status = token_record(d, "CreateDimension", req, def->name, def->creation_ms, err);
+    if (status == DD_DETECT_OK && d->engine != NULL) {
         es = dd_engine_put_dimension(d->engine, def);
+        status = es == DD_ENGINE_OK ? DD_DETECT_OK : engine_failed(err, es);
     }
-    return tx_end(d, es == DD_ENGINE_OK ? DD_DETECT_OK : engine_failed(err, es), err);
+    return tx_end(d, status, err);
 }
 
 dd_detect_status_t dd_detect_dimension_update(const dd_detect_t *d, dd_dimension_def_t *def,

@@ -61,6 +61,15 @@ typedef enum dd_detect_status {
     DD_DETECT_ENGINE_ERROR      /**< The engine refused the change (error.engine). */
 } dd_detect_status_t;
 
+/** A Create call's clientRequestToken (AWS: a retry with it gets the first answer). */
+typedef struct dd_detect_request {
+    const char *token;  /**< clientRequestToken; NULL or "" = none. */
+    const char *digest; /**< Digest of the whole request: same request, same digest. */
+    bool replayed;      /**< Out: an earlier request with the token made the resource. */
+    /** Out, with DD_DETECT_EXISTS: the resource in the way (its name). */
+    char resource[DD_STORE_RESOURCE_MAX];
+} dd_detect_request_t;
+
 /** Details of a failure, for callers that map them to a protocol's errors. */
 typedef struct dd_detect_error {
     /** The store's status behind NOT_FOUND, EXISTS, VERSION_CONFLICT, LIMIT, IN_USE, STORE_ERROR. */
@@ -168,13 +177,17 @@ dd_detect_status_t dd_detect_set_verification(const dd_detect_t *d, const char *
 
 /**
  * @brief CreateCustomMetric: stores @p def (creation/modified dates set to
- *        now here) and makes it known to the engine.
- * @param[in,out] def Definition; its dates are set.
+ *        now here) and makes it known to the engine. With a token in @p req,
+ *        the same request again (same token and digest) answers OK with the
+ *        metric it made (req->replayed) and another request with the token
+ *        answers DD_DETECT_EXISTS naming that metric in req->resource.
+ * @param[in,out] def Definition; its dates are set (all of it on a replay).
+ * @param[in,out] req The request's token and digest, or NULL.
  * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_EXISTS,
  *         DD_DETECT_LIMIT, DD_DETECT_STORE_ERROR or DD_DETECT_ENGINE_ERROR.
  */
 dd_detect_status_t dd_detect_custom_metric_create(const dd_detect_t *d, dd_custom_metric_def_t *def,
-                                                  dd_detect_error_t *err);
+                                                  dd_detect_request_t *req, dd_detect_error_t *err);
 
 /**
  * @brief UpdateCustomMetric: a new display name.
@@ -206,12 +219,12 @@ dd_detect_status_t dd_detect_custom_metric_get(const dd_detect_t *d, const char 
 
 /**
  * @brief CreateDimension: stores @p def (dates set to now here) and makes it
- *        known to the engine.
+ *        known to the engine; @p req (or NULL) as for dd_detect_custom_metric_create().
  * @return DD_DETECT_OK, DD_DETECT_BAD_PARAMETER, DD_DETECT_EXISTS,
  *         DD_DETECT_LIMIT, DD_DETECT_STORE_ERROR or DD_DETECT_ENGINE_ERROR.
  */
 dd_detect_status_t dd_detect_dimension_create(const dd_detect_t *d, dd_dimension_def_t *def,
-                                              dd_detect_error_t *err);
+                                              dd_detect_request_t *req, dd_detect_error_t *err);
 
 /**
  * @brief UpdateDimension: @p def is a stored dimension (dd_detect_dimension_get())

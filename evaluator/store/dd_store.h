@@ -215,6 +215,28 @@ dd_store_status_t dd_store_profiles_for_target(dd_store_t *store, const char *ta
                                                int (*fn)(void *ctx, const char *profile),
                                                void *ctx);
 
+/* ------------------------------------------------------------------ request tokens */
+
+/** Longest request digest kept with a token (hex SHA-256 plus NUL). */
+#define DD_STORE_DIGEST_MAX 65
+/** Longest resource name kept with a token (plus NUL). */
+#define DD_STORE_RESOURCE_MAX 129
+
+/** What a clientRequestToken was first used for. */
+typedef struct dd_store_request_token {
+    char digest[DD_STORE_DIGEST_MAX];     /**< Digest of the whole request. */
+    char resource[DD_STORE_RESOURCE_MAX]; /**< Name of the resource it created. */
+    int64_t time_ms;                      /**< When. */
+} dd_store_request_token_t;
+
+/** @brief Reads what @p token of @p operation was used for (DD_STORE_NOT_FOUND: never). */
+dd_store_status_t dd_store_request_token_get(dd_store_t *store, const char *operation,
+                                             const char *token, dd_store_request_token_t *out);
+/** @brief Records (or replaces) what @p token of @p operation was used for. */
+dd_store_status_t dd_store_request_token_put(dd_store_t *store, const char *operation,
+                                             const char *token,
+                                             const dd_store_request_token_t *used);
+
 /* ------------------------------------------------------------------ custom metrics, dimensions */
 
 /** @brief Creates a custom metric (DD_STORE_EXISTS when it exists). */

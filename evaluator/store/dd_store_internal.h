@@ -5,8 +5,9 @@
  *        paging), dd_store_profiles.c (profiles, targets, custom metrics,
  *        dimensions), dd_store_violations.c (active violations, violation
  *        events, verification state), dd_store_metrics.c (retained metric
- *        values, thing state blobs), dd_store_reports.c (received reports) and
- *        dd_store_resume.c (loading an engine, engine time, ML counters).
+ *        values, thing state blobs), dd_store_reports.c (received reports),
+ *        dd_store_resume.c (loading an engine, engine time, ML counters) and
+ *        dd_store_tokens.c (clientRequestToken records).
  *        Not a public header: callers use dd_store.h only.
  *
  * Everything here works on a dd_store_t of the caller's thread (the store is

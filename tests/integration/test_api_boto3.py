@@ -12,6 +12,7 @@ second server with --region/--account: its ARNs, and other accounts' ARNs refuse
 import datetime
 import json
 import os
+import subprocess
 import sys
 import unittest
 
@@ -497,6 +498,284 @@ def other_arn(kind, name):
     return "arn:aws:iot:%s:%s:%s/%s" % (OTHER_REGION, OTHER_ACCOUNT, kind, name)
 
 
+class TestModelFindings(Boto3TestCase):
+    """What the check against botocore's iot model found (issue 14, item 7)."""
+
+    def test_duplicate_thing_group(self):
+        ex = IOT.exceptions
+        props = {"thingGroupDescription": "all sensors",
+                 "attributePayload": {"attributes": {"site": "a", "floor": "2"}}}
+        IOT.create_thing_group(thingGroupName="MfGroup2")
+        first = IOT.create_thing_group(thingGroupName="MfGroup", thingGroupProperties=props)
+        # An identical repeat (attributes in another order) answers the same group.
+        again = IOT.create_thing_group(
+            thingGroupName="MfGroup",
+            thingGroupProperties={"thingGroupDescription": "all sensors",
+                                  "attributePayload": {"attributes": {"floor": "2",
+                                                                      "site": "a"}}})
+        self.assertEqual(again["thingGroupId"], first["thingGroupId"])
+        # Any other definition is a conflict naming the existing group.
+        resp = self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_thing_group,
+                                thingGroupName="MfGroup",
+                                thingGroupProperties={"thingGroupDescription": "other"},
+                                contains="different definition")
+        self.assertEqual(resp["resourceId"], first["thingGroupId"])
+        self.assertEqual(resp["resourceArn"], first["thingGroupArn"])
+        self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_thing_group,
+                         thingGroupName="MfGroup", thingGroupProperties=props,
+                         parentGroupName="MfGroup2")
+        self.assertEqual(IOT.describe_thing_group(
+            thingGroupName="MfGroup")["thingGroupProperties"]["thingGroupDescription"],
+            "all sensors")
+
+    def test_modelled_error_codes(self):
+        ex = IOT.exceptions
+        self.assertError(ex.InvalidRequestException, 400, IOT.create_thing_group,
+                         thingGroupName="MfOrphan", parentGroupName="MfNoSuchParent",
+                         contains="MfNoSuchParent does not exist")
+        self.assertError(ex.InvalidRequestException, 400, IOT.detach_policy,
+                         policyName="MfNoSuchPolicy", target=lib.arn("thinggroup", "MfGroup"),
+                         contains="MfNoSuchPolicy")
+        self.assertError(ex.InvalidRequestException, 400,
+                         IOT.put_verification_state_on_violation,
+                         violationId="mf-no-such-violation", verificationState="TRUE_POSITIVE",
+                         contains="does not exist")
+
+    def test_client_request_tokens(self):
+        ex = IOT.exceptions
+        first = IOT.create_custom_metric(metricName="MfTokMetric", metricType="number",
+                                         clientRequestToken="mf-tok-1")
+        # An identical retry (what the SDK sends after a timeout) gets the first answer.
+        again = IOT.create_custom_metric(metricName="MfTokMetric", metricType="number",
+                                         clientRequestToken="mf-tok-1")
+        self.assertEqual(again["metricArn"], first["metricArn"])
+        # A new call (botocore fills in a fresh token): it exists.
+        resp = self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_custom_metric,
+                                metricName="MfTokMetric", metricType="number")
+        self.assertEqual(resp["resourceId"], "MfTokMetric")
+        # The token with another request: refused, naming what the token made.
+        resp = self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_custom_metric,
+                                metricName="MfTokOther", metricType="number",
+                                clientRequestToken="mf-tok-1", contains="mf-tok-1")
+        self.assertEqual(resp["resourceId"], "MfTokMetric")
+        self.assertEqual(resp["resourceArn"], first["metricArn"])
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_custom_metric,
+                         metricName="MfTokOther")
+
+        dim = IOT.create_dimension(name="MfTokDim", type="TOPIC_FILTER",
+                                   stringValues=["mf/+/x"], clientRequestToken="mf-tok-1")
+        again = IOT.create_dimension(name="MfTokDim", type="TOPIC_FILTER",
+                                     stringValues=["mf/+/x"], clientRequestToken="mf-tok-1")
+        self.assertEqual(again["arn"], dim["arn"])
+        self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_dimension,
+                         name="MfTokDim", type="TOPIC_FILTER", stringValues=["mf/+/x"])
+        resp = self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_dimension,
+                                name="MfTokDim", type="TOPIC_FILTER", stringValues=["mf/+/y"],
+                                clientRequestToken="mf-tok-1")
+        self.assertEqual(resp["resourceId"], "MfTokDim")
+        self.assertEqual(IOT.describe_dimension(name="MfTokDim")["stringValues"], ["mf/+/x"])
+
+    def test_describe_endpoint_is_a_plain_host_on_8883(self):
+        # The test server's broker is on 8883: the SDKs add the port themselves.
+        self.assertEqual(IOT.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"],
+                         "127.0.0.1")
+
+
+class TestProvisioningApi(Boto3TestCase):
+    """UpdateThing and thing types (issue 14, item 7)."""
+
+    def test_update_thing(self):
+        ex = IOT.exceptions
+        IOT.create_thing(thingName="PvThing", attributePayload={"attributes": {"a": "1", "b": "2"}})
+        self.assertEqual(IOT.describe_thing(thingName="PvThing")["version"], 1)
+        # merge: changed, added, and an empty value removes.
+        IOT.update_thing(thingName="PvThing", attributePayload={
+            "attributes": {"a": "9", "b": "", "c": "3"}, "merge": True}, expectedVersion=1)
+        d = IOT.describe_thing(thingName="PvThing")
+        self.assertEqual(d["attributes"], {"a": "9", "c": "3"})
+        self.assertEqual(d["version"], 2)
+        # without merge: replaced.
+        IOT.update_thing(thingName="PvThing", attributePayload={"attributes": {"z": "0"}})
+        self.assertEqual(IOT.describe_thing(thingName="PvThing")["attributes"], {"z": "0"})
+        self.assertError(ex.VersionConflictException, 409, IOT.update_thing,
+                         thingName="PvThing", expectedVersion=1,
+                         attributePayload={"attributes": {"z": "1"}})
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.update_thing,
+                         thingName="PvNobody", attributePayload={"attributes": {"z": "1"}})
+        self.assertError(ex.InvalidRequestException, 400, IOT.update_thing,
+                         thingName="PvThing", thingTypeName="PvType", removeThingType=True)
+
+    def test_thing_types(self):
+        ex = IOT.exceptions
+        created = IOT.create_thing_type(
+            thingTypeName="PvType",
+            thingTypeProperties={"thingTypeDescription": "a sensor",
+                                 "searchableAttributes": ["site"]},
+            tags=[{"Key": "team", "Value": "x"}])
+        self.assertEqual(created["thingTypeArn"], lib.arn("thingtype", "PvType"))
+        again = IOT.create_thing_type(
+            thingTypeName="PvType",
+            thingTypeProperties={"thingTypeDescription": "a sensor",
+                                 "searchableAttributes": ["site"]})
+        self.assertEqual(again["thingTypeId"], created["thingTypeId"])
+        self.assertError(ex.ResourceAlreadyExistsException, 409, IOT.create_thing_type,
+                         thingTypeName="PvType",
+                         thingTypeProperties={"thingTypeDescription": "other"})
+        d = IOT.describe_thing_type(thingTypeName="PvType")
+        self.assertEqual(d["thingTypeId"], created["thingTypeId"])
+        self.assertEqual(d["thingTypeProperties"],
+                         {"thingTypeDescription": "a sensor", "searchableAttributes": ["site"]})
+        self.assertFalse(d["thingTypeMetadata"]["deprecated"])
+        self.assertIsInstance(d["thingTypeMetadata"]["creationDate"], datetime.datetime)
+        names = [t["thingTypeName"] for p in IOT.get_paginator("list_thing_types").paginate()
+                 for t in p["thingTypes"]]
+        self.assertIn("PvType", names)
+        self.assertEqual([t["thingTypeName"] for t in IOT.list_thing_types(
+            thingTypeName="PvType")["thingTypes"]], ["PvType"])
+        # CreateThing / UpdateThing with a type.
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.create_thing,
+                         thingName="PvTyped", thingTypeName="PvNoType",
+                         contains="PvNoType does not exist")
+        IOT.create_thing(thingName="PvTyped", thingTypeName="PvType")
+        self.assertEqual(IOT.describe_thing(thingName="PvTyped")["thingTypeName"], "PvType")
+        IOT.create_thing(thingName="PvUntyped")
+        IOT.update_thing(thingName="PvUntyped", thingTypeName="PvType")
+        self.assertEqual(IOT.describe_thing(thingName="PvUntyped")["thingTypeName"], "PvType")
+        IOT.update_thing(thingName="PvUntyped", removeThingType=True)
+        self.assertNotIn("thingTypeName", IOT.describe_thing(thingName="PvUntyped"))
+        # Deprecated: no new things of the type; deletion waits 5 minutes.
+        self.assertError(ex.InvalidRequestException, 400, IOT.delete_thing_type,
+                         thingTypeName="PvType", contains="must be deprecated")
+        IOT.deprecate_thing_type(thingTypeName="PvType")
+        meta = IOT.describe_thing_type(thingTypeName="PvType")["thingTypeMetadata"]
+        self.assertTrue(meta["deprecated"])
+        self.assertIsInstance(meta["deprecationDate"], datetime.datetime)
+        self.assertError(ex.InvalidRequestException, 400, IOT.create_thing,
+                         thingName="PvLate", thingTypeName="PvType", contains="deprecated")
+        self.assertError(ex.InvalidRequestException, 400, IOT.delete_thing_type,
+                         thingTypeName="PvType", contains="5 minutes")
+        IOT.deprecate_thing_type(thingTypeName="PvType", undoDeprecate=True)
+        self.assertFalse(IOT.describe_thing_type(
+            thingTypeName="PvType")["thingTypeMetadata"]["deprecated"])
+        IOT.create_thing(thingName="PvLate", thingTypeName="PvType")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_thing_type,
+                         thingTypeName="PvNoType")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.deprecate_thing_type,
+                         thingTypeName="PvNoType")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.delete_thing_type,
+                         thingTypeName="PvNoType")
+
+
+class TestCertificateFromCsr(Boto3TestCase):
+    def test_create_certificate_from_csr(self):
+        ex = IOT.exceptions
+        work = os.path.join(SERVER.tmp, "csr")
+        os.makedirs(work, exist_ok=True)
+        key = os.path.join(work, "device.key")
+        csr_path = os.path.join(work, "device.csr")
+        subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                        "-subj", "/CN=csr-device-1", "-out", csr_path],
+                       check=True, capture_output=True)
+        with open(csr_path) as f:
+            csr = f.read()
+        out = IOT.create_certificate_from_csr(certificateSigningRequest=csr, setAsActive=True)
+        self.assertEqual(out["certificateArn"], lib.arn("cert", out["certificateId"]))
+        desc = IOT.describe_certificate(certificateId=out["certificateId"])
+        self.assertEqual(desc["certificateDescription"]["status"], "ACTIVE")
+        self.assertEqual(desc["certificateDescription"]["certificatePem"], out["certificatePem"])
+        cert_path = os.path.join(work, "device.pem")
+        with open(cert_path, "w") as f:
+            f.write(out["certificatePem"])
+        # Signed by the data dir's CA, for the CSR's key, with the CSR's subject.
+        ca = os.path.join(SERVER.data_dir, "pki", "rootca.pem")
+        subprocess.run(["openssl", "verify", "-CAfile", ca, cert_path], check=True,
+                       capture_output=True)
+        subject = subprocess.run(["openssl", "x509", "-in", cert_path, "-noout", "-subject"],
+                                 check=True, capture_output=True, text=True).stdout
+        self.assertIn("csr-device-1", subject)
+        pub_cert = subprocess.run(["openssl", "x509", "-in", cert_path, "-noout", "-pubkey"],
+                                  check=True, capture_output=True, text=True).stdout
+        pub_key = subprocess.run(["openssl", "pkey", "-in", key, "-pubout"],
+                                 check=True, capture_output=True, text=True).stdout
+        self.assertEqual(pub_cert, pub_key)
+        # Inactive unless setAsActive.
+        out = IOT.create_certificate_from_csr(certificateSigningRequest=csr)
+        self.assertEqual(IOT.describe_certificate(certificateId=out["certificateId"])[
+            "certificateDescription"]["status"], "INACTIVE")
+        self.assertError(ex.InvalidRequestException, 400, IOT.create_certificate_from_csr,
+                         certificateSigningRequest="not a csr",
+                         contains="certificate signing request")
+
+
+class TestTags(Boto3TestCase):
+    """TagResource, UntagResource, ListTagsForResource and the `tags` of Create calls."""
+
+    def tags(self, arn):
+        return {t["Key"]: t["Value"] for p in IOT.get_paginator("list_tags_for_resource").paginate(
+            resourceArn=arn) for t in p["tags"]}
+
+    def test_tags_of_every_taggable_kind(self):
+        ex = IOT.exceptions
+        t = [{"Key": "team", "Value": "red"}]
+        arns = [
+            IOT.create_thing_group(thingGroupName="TgGroup", tags=t)["thingGroupArn"],
+            IOT.create_thing_type(thingTypeName="TgType", tags=t)["thingTypeArn"],
+            IOT.create_policy(policyName="TgPolicy", tags=t,
+                              policyDocument=fixture("policies", "deny-all.json"))["policyArn"],
+            IOT.create_security_profile(securityProfileName="TgProfile",
+                                        tags=t)["securityProfileArn"],
+            IOT.create_custom_metric(metricName="TgMetric", metricType="number",
+                                     tags=t)["metricArn"],
+            IOT.create_dimension(name="TgDim", type="TOPIC_FILTER", stringValues=["a/#"],
+                                 tags=t)["arn"],
+            IOT.create_mitigation_action(
+                actionName="TgAction", roleArn=lib.arn("role", "x").replace(":iot:", ":iam:"),
+                actionParams={"addThingsToThingGroupParams": {"thingGroupNames": ["TgGroup"]}},
+                tags=t)["actionArn"],
+        ]
+        for arn in arns:
+            self.assertEqual(self.tags(arn), {"team": "red"}, arn)
+            IOT.tag_resource(resourceArn=arn, tags=[{"Key": "team", "Value": "blue"},
+                                                    {"Key": "env", "Value": "ci"}])
+            self.assertEqual(self.tags(arn), {"team": "blue", "env": "ci"}, arn)
+            IOT.untag_resource(resourceArn=arn, tagKeys=["team", "absent"])
+            self.assertEqual(self.tags(arn), {"env": "ci"}, arn)
+        # Paging: 30 tags in pages of 25.
+        many = [{"Key": "k%02d" % i, "Value": str(i)} for i in range(30)]
+        IOT.tag_resource(resourceArn=arns[0], tags=many)
+        first = IOT.list_tags_for_resource(resourceArn=arns[0])
+        self.assertEqual(len(first["tags"]), 25)
+        self.assertIn("nextToken", first)
+        self.assertEqual(len(self.tags(arns[0])), 31)
+        # 50 at most.
+        self.assertError(ex.LimitExceededException, 410, IOT.tag_resource, resourceArn=arns[0],
+                         tags=[{"Key": "x%02d" % i, "Value": ""} for i in range(20)])
+        self.assertEqual(len(self.tags(arns[0])), 31)
+        # A resource made again under a deleted one's name starts without its tags.
+        IOT.delete_dimension(name="TgDim")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.list_tags_for_resource,
+                         resourceArn=arns[5])
+        IOT.create_dimension(name="TgDim", type="TOPIC_FILTER", stringValues=["a/#"])
+        self.assertEqual(self.tags(arns[5]), {})
+
+    def test_refusals(self):
+        ex = IOT.exceptions
+        IOT.create_thing(thingName="TgThing")
+        self.assertError(ex.InvalidRequestException, 400, IOT.tag_resource,
+                         resourceArn=lib.arn("thing", "TgThing"),
+                         tags=[{"Key": "a", "Value": "b"}], contains="Things cannot be tagged")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.tag_resource,
+                         resourceArn=lib.arn("thinggroup", "TgNoGroup"),
+                         tags=[{"Key": "a", "Value": "b"}])
+        self.assertError(ex.InvalidRequestException, 400, IOT.list_tags_for_resource,
+                         resourceArn="arn:aws:s3:::bucket")
+        self.assertError(ex.InvalidRequestException, 400, IOT.create_thing_group,
+                         thingGroupName="TgReserved", tags=[{"Key": "aws:x", "Value": "b"}])
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_thing_group,
+                         thingGroupName="TgReserved")
+
+
 class TestRegionAndAccount(Boto3TestCase):
     """A second server started with --region/--account: its ARNs carry them, and
     ARNs of another region or account are refused where the API parses one."""
@@ -573,7 +852,7 @@ class TestRegionAndAccount(Boto3TestCase):
                                 attributePayload={"attributes": {"a": "b"}})
         self.assertEqual(resp["resourceArn"], other_arn("thing", "EuThing"))
         self.assertEqual(iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"],
-                         "127.0.0.1:8883")
+                         "127.0.0.1")
 
     def test_arns_of_another_region_or_account_are_refused(self):
         iot = self.iot

@@ -255,7 +255,7 @@ class TestIdentity(CliTestCase):
 
     def test_describe_endpoint(self):
         out = self.aws("describe-endpoint", "--endpoint-type", "iot:Data-ATS")
-        self.assertEqual(out["endpointAddress"], "127.0.0.1:8883")
+        self.assertEqual(out["endpointAddress"], "127.0.0.1")
 
 
 with open(os.path.join(FIXTURES, "profiles", "module4-intended.json"), encoding="utf-8") as _f:

@@ -604,8 +604,7 @@ static void test_dd_api_violations_from_a_report(void **state)
                      1);
     cJSON_Delete(j);
     expect_error(e, "POST", "/violations/verification-state/abc",
-                 "{\"verificationState\":\"TRUE_POSITIVE\"}", 404, "ResourceNotFoundException",
-                 NULL);
+                 "{\"verificationState\":\"TRUE_POSITIVE\"}", 400, "InvalidRequestException", NULL);
     expect_error(e, "POST", uri, "{\"verificationState\":\"MAYBE\"}", 400,
                  "InvalidRequestException", "enum");
     j = expect_ok(e, "GET",

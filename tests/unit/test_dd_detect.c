@@ -196,9 +196,9 @@ static void test_dd_detect_custom_metrics(void **state)
     memset(&def, 0, sizeof(def));
     (void)snprintf(def.name, sizeof(def.name), "cpu");
     def.type = DD_CUSTOM_TYPE_NUMBER;
-    assert_int_equal(dd_detect_custom_metric_create(&f->d, &def, &err), DD_DETECT_OK);
+    assert_int_equal(dd_detect_custom_metric_create(&f->d, &def, NULL, &err), DD_DETECT_OK);
     assert_int_equal(def.creation_ms, T0);
-    assert_int_equal(dd_detect_custom_metric_create(&f->d, &def, &err), DD_DETECT_EXISTS);
+    assert_int_equal(dd_detect_custom_metric_create(&f->d, &def, NULL, &err), DD_DETECT_EXISTS);
     /* Now known to the engine: a profile on it validates. */
     assert_int_equal(create(f, "p", CPU_PROFILE, &err), DD_DETECT_OK);
     assert_int_equal(dd_clock_advance(&f->p.clock, 5000, NULL), DD_CLOCK_OK);
@@ -217,6 +217,54 @@ static void test_dd_detect_custom_metrics(void **state)
     assert_int_equal(create(f, "p", CPU_PROFILE, &err), DD_DETECT_INVALID);
 }
 
+static void test_dd_detect_request_tokens(void **state)
+{
+    fixture_t *f = *state;
+    dd_detect_error_t err;
+    dd_custom_metric_def_t def;
+    dd_dimension_def_t *dim = calloc(1, sizeof(*dim));
+    dd_detect_request_t req = {.token = "tok-1", .digest = "aaaa"};
+
+    assert_non_null(dim);
+    memset(&def, 0, sizeof(def));
+    (void)snprintf(def.name, sizeof(def.name), "cpu");
+    def.type = DD_CUSTOM_TYPE_NUMBER;
+    assert_int_equal(dd_detect_custom_metric_create(&f->d, &def, &req, &err), DD_DETECT_OK);
+    assert_false(req.replayed);
+    /* The same request again, later: the first answer, creation date included. */
+    assert_int_equal(dd_clock_advance(&f->p.clock, 1000, NULL), DD_CLOCK_OK);
+    def.type = DD_CUSTOM_TYPE_NUMBER;
+    assert_int_equal(dd_detect_custom_metric_create(&f->d, &def, &req, &err), DD_DETECT_OK);
+    assert_true(req.replayed);
+    assert_int_equal(def.creation_ms, T0);
+    /* Another token for the same name: it exists. */
+    req.token = "tok-2";
+    assert_int_equal(dd_detect_custom_metric_create(&f->d, &def, &req, &err), DD_DETECT_EXISTS);
+    assert_string_equal(req.resource, "cpu");
+    /* The first token with another request (here another name): refused, naming cpu. */
+    req.token = "tok-1";
+    req.digest = "bbbb";
+    (void)snprintf(def.name, sizeof(def.name), "gpu");
+    assert_int_equal(dd_detect_custom_metric_create(&f->d, &def, &req, &err), DD_DETECT_EXISTS);
+    assert_string_equal(req.resource, "cpu");
+    assert_non_null(strstr(err.message, "tok-1"));
+    assert_int_equal(dd_detect_custom_metric_get(&f->d, "gpu", &def, &err), DD_DETECT_NOT_FOUND);
+    /* Tokens are per operation: tok-1 is new to CreateDimension. */
+    (void)snprintf(dim->name, sizeof(dim->name), "TopicFilter");
+    dim->value_count = 1;
+    (void)snprintf(dim->values[0], sizeof(dim->values[0]), "a/#");
+    assert_int_equal(dd_detect_dimension_create(&f->d, dim, &req, &err), DD_DETECT_OK);
+    assert_false(req.replayed);
+    assert_int_equal(dd_detect_dimension_create(&f->d, dim, &req, &err), DD_DETECT_OK);
+    assert_true(req.replayed);
+    /* Deleted since: the same request makes it again. */
+    assert_int_equal(dd_detect_dimension_delete(&f->d, "TopicFilter", &err), DD_DETECT_OK);
+    assert_int_equal(dd_detect_dimension_create(&f->d, dim, &req, &err), DD_DETECT_OK);
+    assert_false(req.replayed);
+    assert_int_equal(dd_detect_dimension_get(&f->d, "TopicFilter", dim, &err), DD_DETECT_OK);
+    free(dim);
+}
+
 static void test_dd_detect_dimensions(void **state)
 {
     fixture_t *f = *state;
@@ -227,8 +275,8 @@ static void test_dd_detect_dimensions(void **state)
     (void)snprintf(def->name, sizeof(def->name), "TopicFilter");
     def->value_count = 1;
     (void)snprintf(def->values[0], sizeof(def->values[0]), "device/+/auth");
-    assert_int_equal(dd_detect_dimension_create(&f->d, def, &err), DD_DETECT_OK);
-    assert_int_equal(dd_detect_dimension_create(&f->d, def, &err), DD_DETECT_EXISTS);
+    assert_int_equal(dd_detect_dimension_create(&f->d, def, NULL, &err), DD_DETECT_OK);
+    assert_int_equal(dd_detect_dimension_create(&f->d, def, NULL, &err), DD_DETECT_EXISTS);
     memset(def, 0, sizeof(*def));
     assert_int_equal(dd_detect_dimension_get(&f->d, "TopicFilter", def, &err), DD_DETECT_OK);
     assert_string_equal(def->values[0], "device/+/auth");
@@ -335,7 +383,7 @@ static void test_dd_detect_reads(void **state)
     assert_int_equal(err.store, DD_STORE_BAD_TOKEN);
     memset(&def, 0, sizeof(def));
     (void)snprintf(def.name, sizeof(def.name), "cpu");
-    assert_int_equal(dd_detect_custom_metric_create(&f->d, &def, NULL), DD_DETECT_OK);
+    assert_int_equal(dd_detect_custom_metric_create(&f->d, &def, NULL, NULL), DD_DETECT_OK);
     dd_detect_defs(&f->d, &defs);
     assert_int_equal(defs.custom_count, 1);
     assert_int_equal(dd_detect_training_summaries(&f->d, "none", NULL, NULL, &err),
@@ -484,6 +532,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_detect_profile_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_detect_custom_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_detect_dimensions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_detect_request_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_detect_verification_of_unknown_violation, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_detect_store_transaction_failure, setup, teardown),

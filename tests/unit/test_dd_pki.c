@@ -612,6 +612,87 @@ static void test_dd_pki_bad_input(void **state)
     assert_string_equal(dd_pki_strerror((dd_pki_status_t)99), "unknown pki status");
 }
 
+/* A PEM CSR for a fresh P-256 key with subject CN=@cn (malloc'd); *key receives the key. */
+static char *make_csr(const char *cn, EVP_PKEY **key)
+{
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *name = X509_NAME_new();
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    char *pem;
+    long len;
+
+    *key = EVP_EC_gen("P-256");
+    assert_non_null(*key);
+    assert_non_null(req);
+    assert_non_null(name);
+    assert_non_null(bio);
+    assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn,
+                                                -1, -1, 0),
+                     1);
+    assert_int_equal(X509_REQ_set_subject_name(req, name), 1);
+    assert_int_equal(X509_REQ_set_pubkey(req, *key), 1);
+    assert_true(X509_REQ_sign(req, *key, EVP_sha256()) > 0);
+    assert_int_equal(PEM_write_bio_X509_REQ(bio, req), 1);
+    len = BIO_get_mem_data(bio, &data);
+    pem = strndup(data, (size_t)len);
+    assert_non_null(pem);
+    BIO_free(bio);
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+    return pem;
+}
+
+static void test_dd_pki_from_csr(void **state)
+{
+    pki_fixture_t *f = *state;
+    EVP_PKEY *key = NULL;
+    char *csr = make_csr("dev-42", &key);
+    char *pem = NULL;
+    char id[DD_PKI_CERT_ID_LEN + 1];
+    char id2[DD_PKI_CERT_ID_LEN + 1];
+    char cn[64];
+    char ca_path[256];
+    X509 *cert = NULL;
+    X509 *ca = NULL;
+    FILE *fp;
+    size_t mid;
+
+    assert_int_equal(dd_pki_issue_from_csr(f->ca, csr, strlen(csr), &pem, id), DD_PKI_OK);
+    assert_non_null(pem);
+    assert_int_equal(dd_pki_cert_from_pem(pem, strlen(pem), &cert), DD_PKI_OK);
+    assert_int_equal(dd_pki_cert_id_from_pem(pem, strlen(pem), id2), DD_PKI_OK);
+    assert_string_equal(id, id2);
+    /* The CSR's key and subject, signed by the data dir's CA. */
+    assert_int_equal(X509_check_private_key(cert, key), 1);
+    assert_true(
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) > 0);
+    assert_string_equal(cn, "dev-42");
+    pki_path(f, DD_PKI_FILE_ROOTCA_CERT, ca_path, sizeof(ca_path));
+    fp = fopen(ca_path, "r");
+    assert_non_null(fp);
+    ca = PEM_read_X509(fp, NULL, NULL, NULL);
+    (void)fclose(fp);
+    assert_non_null(ca);
+    assert_int_equal(X509_verify(cert, X509_get0_pubkey(ca)), 1);
+    free(pem);
+    pem = NULL;
+    /* A damaged CSR (one base64 character changed) or no CSR at all is refused. */
+    mid = strlen(csr) / 2;
+    while (csr[mid] == '\n') {
+        mid++;
+    }
+    csr[mid] = csr[mid] == 'A' ? 'B' : 'A';
+    assert_int_equal(dd_pki_issue_from_csr(f->ca, csr, strlen(csr), &pem, id), DD_PKI_PARSE_ERROR);
+    assert_null(pem);
+    assert_int_equal(dd_pki_issue_from_csr(f->ca, "hello", 5, &pem, id), DD_PKI_PARSE_ERROR);
+    assert_int_equal(dd_pki_issue_from_csr(NULL, "hello", 5, &pem, id), DD_PKI_BAD_PARAMETER);
+    X509_free(ca);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    free(csr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_dd_pki_server_and_service),
         cmocka_unit_test(test_dd_pki_mtls_handshake),
         cmocka_unit_test(test_dd_pki_bad_input),
+        cmocka_unit_test(test_dd_pki_from_csr),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -277,6 +277,20 @@ static void test_dd_registry_groups_membership_rules_and_closure(void **state)
     assert_int_equal(dd_registry_group_create(&f->reg, "Sensors", "IsolatedDevices", NULL, NULL,
                                               NULL, 0, &err),
                      DD_REGISTRY_ALREADY_EXISTS);
+    /* AWS: an identical repeat succeeds, any other definition is a conflict. */
+    assert_int_equal(dd_registry_group_create(&f->reg, "Fleet", NULL, "all", NULL, NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Fleet", NULL, "most", NULL, NULL, 0, &err),
+                     DD_REGISTRY_ALREADY_EXISTS);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Fleet", NULL, "all", "{\"a\":\"1\"}", NULL,
+                                              0, &err),
+                     DD_REGISTRY_ALREADY_EXISTS);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Attrs", NULL, NULL,
+                                              "{\"a\":\"1\",\"b\":\"2\"}", NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_group_create(&f->reg, "Attrs", NULL, NULL,
+                                              "{\"b\":\"2\",\"a\":\"1\"}", NULL, 0, &err),
+                     DD_REGISTRY_OK);
 
     before = head(f);
     assert_int_equal(dd_registry_group_add_thing(&f->reg, "Sensors", "Thing03", &err),
@@ -592,6 +606,154 @@ static int count_sub(void *ctx, const dd_registry_subscription_t *s)
     return collect(n, s->endpoint);
 }
 
+static int copy_type(void *ctx, const dd_registry_type_t *t)
+{
+    dd_registry_type_t *out = ctx;
+
+    out->deprecated = t->deprecated;
+    out->deprecated_ms = t->deprecated_ms;
+    return 0;
+}
+
+static int copy_thing_version(void *ctx, const dd_registry_thing_t *t)
+{
+    *(int64_t *)ctx = t->version;
+    return 0;
+}
+
+static void test_dd_registry_thing_types_and_update(void **state)
+{
+    fixture_t *f = *state;
+    dd_registry_error_t err;
+    dd_registry_type_t got;
+    int64_t version = 0;
+
+    assert_int_equal(dd_registry_type_create(&f->reg, "Sensor", "a sensor", "[\"site\"]", NULL, 0,
+                                             &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_type_create(&f->reg, "Sensor", "a sensor", "[\"site\"]", NULL, 0,
+                                             &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_type_create(&f->reg, "Sensor", "other", NULL, NULL, 0, &err),
+                     DD_REGISTRY_ALREADY_EXISTS);
+    assert_int_equal(dd_registry_type_create(&f->reg, "Many", NULL, "[\"a\",\"b\",\"c\",\"d\"]",
+                                             NULL, 0, &err),
+                     DD_REGISTRY_INVALID);
+    /* CreateThing / UpdateThing refuse unknown and deprecated types. */
+    assert_int_equal(dd_registry_thing_create(&f->reg, "T1", "Nope", NULL, NULL, 0, &err),
+                     DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_thing_create(&f->reg, "T1", "Sensor", NULL, NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_create(&f->reg, "T2", NULL, NULL, NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_update(&f->reg, "T2", "Nope", NULL, -1, NULL, &err),
+                     DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_thing_update(&f->reg, "T2", "Sensor", "{\"a\":\"1\"}", 1, &version,
+                                              &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(version, 2);
+    assert_int_equal(dd_registry_thing_update(&f->reg, "T2", NULL, NULL, 1, NULL, &err),
+                     DD_REGISTRY_VERSION_CONFLICT);
+    assert_int_equal(dd_registry_thing_update(&f->reg, "Nobody", NULL, NULL, -1, NULL, &err),
+                     DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_type_deprecate(&f->reg, "Sensor", false, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_type_get(&f->reg, "Sensor", copy_type, &got, &err),
+                     DD_REGISTRY_OK);
+    assert_true(got.deprecated);
+    assert_int_equal(got.deprecated_ms, 1700000000000LL);
+    assert_int_equal(dd_registry_thing_create(&f->reg, "T3", "Sensor", NULL, NULL, 0, &err),
+                     DD_REGISTRY_INVALID);
+    /* Delete: deprecated for 5 minutes (registry clock) and no thing of the type. */
+    assert_int_equal(dd_registry_type_delete(&f->reg, "Sensor", &err), DD_REGISTRY_INVALID);
+    assert_non_null(strstr(err.message, "5 minutes"));
+    assert_int_equal(dd_clock_advance(&f->clock, DD_REGISTRY_TYPE_DELETE_DELAY_MS, NULL),
+                     DD_CLOCK_OK);
+    /* Deprecating again does not restart the delay. */
+    assert_int_equal(dd_registry_type_deprecate(&f->reg, "Sensor", false, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_type_delete(&f->reg, "Sensor", &err), DD_REGISTRY_INVALID);
+    assert_non_null(strstr(err.message, "still the type"));
+    assert_int_equal(dd_registry_thing_update(&f->reg, "T1", "", NULL, -1, NULL, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_update(&f->reg, "T2", "", NULL, -1, NULL, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_get(&f->reg, "T2", copy_thing_version, &version, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(version, 3);
+    assert_int_equal(dd_registry_type_delete(&f->reg, "Sensor", &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_type_get(&f->reg, "Sensor", NULL, NULL, &err),
+                     DD_REGISTRY_NOT_FOUND);
+    /* Undo: usable again, and a fresh deprecation restarts the delay. */
+    assert_int_equal(dd_registry_type_create(&f->reg, "Meter", NULL, NULL, NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_type_deprecate(&f->reg, "Meter", false, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_type_deprecate(&f->reg, "Meter", true, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_thing_create(&f->reg, "T4", "Meter", NULL, NULL, 0, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_type_deprecate(&f->reg, "Gone", false, &err),
+                     DD_REGISTRY_NOT_FOUND);
+}
+
+static int count_tag(void *ctx, const char *key, const char *value)
+{
+    (void)key;
+    (void)value;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_dd_registry_tags(void **state)
+{
+    fixture_t *f = *state;
+    dd_registry_error_t err;
+    dd_registry_page_t page = {NULL, 2};
+    char next[DD_NAME_MAX + 1];
+    char json[4096];
+    size_t len;
+    int n = 0;
+    int i;
+
+    assert_int_equal(dd_registry_tags_set(&f->reg, "arn:a",
+                                          "[{\"Key\":\"a\",\"Value\":\"1\"},"
+                                          "{\"Key\":\"b\"},{\"Key\":\"c\","
+                                          "\"Value\":\"3\"}]",
+                                          false, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_tags_list(&f->reg, "arn:a", &page, count_tag, &n, next,
+                                           sizeof(next), &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(next, "b");
+    assert_int_equal(dd_registry_tags_remove(&f->reg, "arn:a", "[\"a\",\"zz\"]", &err),
+                     DD_REGISTRY_OK);
+    /* replace: exactly the given tags. */
+    assert_int_equal(dd_registry_tags_set(&f->reg, "arn:a", "[{\"Key\":\"d\",\"Value\":\"\"}]",
+                                          true, &err),
+                     DD_REGISTRY_OK);
+    n = 0;
+    assert_int_equal(dd_registry_tags_list(&f->reg, "arn:a", NULL, count_tag, &n, next,
+                                           sizeof(next), &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(dd_registry_tags_set(&f->reg, "arn:a", "[{\"Key\":\"aws:x\"}]", false, &err),
+                     DD_REGISTRY_INVALID);
+    assert_int_equal(dd_registry_tags_set(&f->reg, "arn:a", "{}", false, &err),
+                     DD_REGISTRY_INVALID);
+    /* 51 tags: refused as a whole. */
+    len = (size_t)snprintf(json, sizeof(json), "[");
+    for (i = 0; i < 50; i++) {
+        len += (size_t)snprintf(json + len, sizeof(json) - len, "%s{\"Key\":\"k%d\"}",
+                                i > 0 ? "," : "", i);
+    }
+    (void)snprintf(json + len, sizeof(json) - len, "]");
+    assert_int_equal(dd_registry_tags_set(&f->reg, "arn:a", json, false, &err),
+                     DD_REGISTRY_LIMIT_EXCEEDED);
+    n = 0;
+    assert_int_equal(dd_registry_tags_list(&f->reg, "arn:a", NULL, count_tag, &n, next,
+                                           sizeof(next), &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(n, 1);
+}
+
 static void test_dd_registry_settings_and_subscriptions(void **state)
 {
     fixture_t *f = *state;
@@ -657,6 +819,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_settings_and_subscriptions, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_thing_types_and_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_dd_registry_mutation_inside_caller_transaction_rolls_back, setup, teardown),
     };
