@@ -55,12 +55,15 @@ static cJSON *clock_json(const dd_ctlapi_t *c)
     return obj;
 }
 
-/* POST /ddlocal/v1/clock {"advanceSeconds":N}: moves a manual clock, closes windows, before answering. */
+/* POST /ddlocal/v1/clock {"advanceSeconds":N}: counts what the broker accepted (the barrier),
+ * then moves a manual clock and closes windows, before answering. */
 static int advance_clock(dd_ctlapi_t *c, const char *body, size_t body_len, char **response)
 {
     cJSON *req = NULL;
     const cJSON *secs;
     int64_t delta;
+    bool manual;
+    char why[160] = "";
 
     /* Strict like every API body: {"advanceSeconds":01} or a second advanceSeconds is refused. */
     if (body != NULL) {
@@ -75,12 +78,24 @@ static int advance_clock(dd_ctlapi_t *c, const char *body, size_t body_len, char
     delta = (int64_t)(secs->valuedouble * 1000.0 + 0.5);
     cJSON_Delete(req);
     pthread_mutex_lock(c->lock);
-    if (c->clock->mode != DD_CLOCK_MANUAL) {
-        pthread_mutex_unlock(c->lock);
+    manual = c->clock->mode == DD_CLOCK_MANUAL;
+    pthread_mutex_unlock(c->lock);
+    if (!manual) {
         *response = error_json(
             "The pipeline clock is not manual; start it with `ddlocal up --manual-clock`");
         return 400;
     }
+    /* Without the lock: the barrier waits for the worker, which needs it to count messages. */
+    if (c->barrier != NULL && c->barrier(c->ctx, why, sizeof(why)) != 0) {
+        char text[sizeof(why) + 96];
+        (void)snprintf(text, sizeof(text),
+                       "The clock did not move: messages already accepted could not be "
+                       "counted first (%s)",
+                       why);
+        *response = error_json(text);
+        return 503;
+    }
+    pthread_mutex_lock(c->lock);
     (void)dd_clock_advance(c->clock, delta, NULL);
     if (c->advanced != NULL) {
         c->advanced(c->ctx);

@@ -3,8 +3,9 @@
  * @brief ddlocald's own HTTP operations under /ddlocal/v1/ (not AWS's), as
  *        the API hands them over (dd_pipeline_t's extension hook):
  *        GET /ddlocal/v1/clock (the pipeline clock), POST /ddlocal/v1/clock
- *        {"advanceSeconds":N} (moves a manual clock and evaluates before
- *        answering) and GET /ddlocal/v1/status (the status panel of
+ *        {"advanceSeconds":N} (first waits for everything the broker
+ *        accepted before the call to be counted - the @c barrier - then
+ *        moves a manual clock and evaluates before answering) and GET /ddlocal/v1/status (the status panel of
  *        `ddlocal up`: counters and the feed of recent events).
  *
  * The service supplies what only it knows through callbacks (its counters,
@@ -70,6 +71,12 @@ typedef struct dd_ctlapi {
     pthread_mutex_t *lock; /**< The pipeline lock. */
     dd_clock_t *clock;     /**< The pipeline clock (advanced under @c lock). */
     void *ctx;             /**< Passed to the callbacks. */
+    /**
+     * Lock NOT held, before an advance: returns 0 once every message the
+     * broker accepted before the call has been processed (the barrier), else
+     * non-zero with a reason in @p why. May be NULL (no barrier).
+     */
+    int (*barrier)(void *ctx, char *why, size_t why_len);
     /** Lock held: the manual clock was just advanced; evaluate before the answer. */
     void (*advanced)(void *ctx);
     /** Lock held: fills the counters. */
@@ -88,7 +95,8 @@ typedef struct dd_ctlapi {
  * @param[in] path Path without the query.
  * @param[in] body Request body, may be NULL.
  * @param[in] body_len Its length.
- * @param[out] http_status 200, 400 (bad body, clock not manual) or 404 (unknown operation).
+ * @param[out] http_status 200, 400 (bad body, clock not manual), 404 (unknown operation) or
+ *             503 (the barrier failed: the broker is not connected or did not answer).
  * @param[out] response malloc'd JSON text ({"message":...} on an error).
  * @return DD_CTLAPI_OK, DD_CTLAPI_BAD_PARAMETER or DD_CTLAPI_NO_MEMORY.
  */

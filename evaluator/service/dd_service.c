@@ -2,6 +2,7 @@
 #include "dd_clock.h"
 
 #include "dd_alerts.h"
+#include "dd_control.h"
 #include "dd_api.h"
 #include "dd_ctlapi.h"
 #include "dd_db.h"
@@ -21,6 +22,7 @@
 #include "dd_store_wal.h"
 #include "dd_svcmqtt.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,10 @@
 /* How long after the first broker connection a report identical to one stored
  * before the start is taken for a redelivery (dd_ingest.h). */
 #define REDELIVERY_GRACE_MS 30000
+/* How long a clock advance waits for the shim's flush response (the barrier). */
+#define BARRIER_TIMEOUT_MS 10000
+/* Correlation ids of the barrier's flush requests: this prefix and a number. */
+#define BARRIER_ID_PREFIX "barrier-"
 
 struct dd_service {
     dd_service_config_t cfg;
@@ -67,6 +73,11 @@ struct dd_service {
     char store_error[160];
     dd_ctlapi_t ctl;     /* /ddlocal/v1/: clock, status panel and its feed */
     dd_store_wal_t *wal; /* the WAL checkpointer (dd_store_wal.h) */
+    /* Clock barrier (under p.lock): flush requests sent, and the highest one whose response
+     * the worker processed - with every message the broker queued for us before it. */
+    uint64_t barrier_sent;
+    uint64_t barrier_done;
+    pthread_cond_t barrier_cond;
 };
 
 /* Appends a line to the status feed (lock held). */
@@ -227,6 +238,86 @@ static void thing_pushed(void *ctx, const char *thing)
 /* ---- ddlocal's own HTTP operations (/ddlocal/v1/...: dd_ctlapi) ---------------------------- */
 
 static void tick(dd_service_t *svc);
+
+/*
+ * The barrier of POST /ddlocal/v1/clock (lock not held): asks the shim to
+ * publish its metering batch and answer. The broker queues the batch, then
+ * the response, for this session behind every report it routed to us before;
+ * the worker processes messages in order and signals once it committed the
+ * batch holding the response (barrier_seen()), so by then everything the
+ * broker accepted before this call is counted.
+ */
+static int ctl_barrier(void *ctx, char *why, size_t why_len)
+{
+    dd_service_t *svc = ctx;
+    struct timespec deadline;
+    char id[40];
+    char *payload = NULL;
+    size_t len = 0;
+    uint64_t want;
+    int rc = 0;
+
+    if (!dd_svcmqtt_connected(svc->mqtt)) {
+        (void)snprintf(why, why_len, "ddlocald is not connected to the broker");
+        return -1;
+    }
+    pthread_mutex_lock(&svc->p.lock);
+    want = ++svc->barrier_sent;
+    pthread_mutex_unlock(&svc->p.lock);
+    (void)snprintf(id, sizeof(id), BARRIER_ID_PREFIX "%" PRIu64, want);
+    if (dd_control_encode_flush(id, &payload, &len) != DD_CONTROL_OK ||
+        dd_svcmqtt_publish(svc->mqtt, DD_CONTROL_TOPIC_FLUSH, payload, len, 1, false) !=
+            DD_SVCMQTT_OK) {
+        free(payload);
+        (void)snprintf(why, why_len, "the flush request could not be sent to the broker");
+        return -1;
+    }
+    free(payload);
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += BARRIER_TIMEOUT_MS / 1000;
+    pthread_mutex_lock(&svc->p.lock);
+    while (svc->barrier_done < want && rc == 0) {
+        rc = pthread_cond_timedwait(&svc->barrier_cond, &svc->p.lock, &deadline);
+    }
+    rc = svc->barrier_done >= want ? 0 : -1;
+    pthread_mutex_unlock(&svc->p.lock);
+    if (rc != 0) {
+        (void)snprintf(why, why_len,
+                       "the broker shim did not answer the flush request within %d ms, or the "
+                       "store cannot write",
+                       BARRIER_TIMEOUT_MS);
+    }
+    return rc;
+}
+
+/* The worker committed @p msgs (lock held): wake the advances whose flush response is among them. */
+static void barrier_seen(dd_service_t *svc, const dd_svcmqtt_msg_t *msgs)
+{
+    const dd_svcmqtt_msg_t *m;
+    uint64_t done = svc->barrier_done;
+
+    for (m = msgs; m != NULL; m = m->next) {
+        char id[DD_CONTROL_ID_MAX + 1];
+        bool ok = false;
+        char *end = NULL;
+        uint64_t n;
+
+        if (strcmp(m->topic, DD_CONTROL_TOPIC_RESPONSE) != 0 ||
+            dd_control_decode_response(m->payload, m->len, id, &ok, NULL, 0) != DD_CONTROL_OK ||
+            strncmp(id, BARRIER_ID_PREFIX, strlen(BARRIER_ID_PREFIX)) != 0) {
+            continue;
+        }
+        /* A refused flush still ends the barrier: the shim published what it could. */
+        n = strtoull(id + strlen(BARRIER_ID_PREFIX), &end, 10);
+        if (end != NULL && *end == '\0' && n > done && n <= svc->barrier_sent) {
+            done = n;
+        }
+    }
+    if (done != svc->barrier_done) {
+        svc->barrier_done = done;
+        pthread_cond_broadcast(&svc->barrier_cond);
+    }
+}
 
 /* POST /ddlocal/v1/clock moved the manual clock (lock held): evaluate before the answer. */
 static void ctl_advanced(void *ctx)
@@ -471,6 +562,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->ctl.lock = &svc->p.lock;
     svc->ctl.clock = &svc->p.clock;
     svc->ctl.ctx = svc;
+    svc->ctl.barrier = ctl_barrier;
     svc->ctl.advanced = ctl_advanced;
     svc->ctl.counters = ctl_counters;
     svc->ctl.wake = ctl_wake;
@@ -567,6 +659,7 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
         return DD_SERVICE_NO_MEMORY;
     }
     svc->cfg = *cfg;
+    pthread_cond_init(&svc->barrier_cond, NULL);
     if (svc->cfg.tick_ms <= 0) {
         svc->cfg.tick_ms = 1000;
     }
@@ -881,6 +974,7 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
             } else if (retrying) {
                 store_resumed(svc, mono, n);
             }
+            barrier_seen(svc, msgs); /* NULL when held: not counted yet */
         }
         sync_registry(svc);
         forget_redeliveries(svc, mono);
@@ -960,6 +1054,7 @@ void dd_service_destroy(dd_service_t *svc)
     dd_pipeline_close(&svc->p);
     dd_ingest_destroy(&svc->ingest);
     dd_outbox_destroy(&svc->outbox);
+    pthread_cond_destroy(&svc->barrier_cond);
     free(svc);
 }
 
