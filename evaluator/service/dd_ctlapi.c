@@ -149,6 +149,39 @@ static char *status_text(dd_ctlapi_t *c)
     return json_text(obj);
 }
 
+/* GET /ddlocal/v1/health (lock held): 200 when the broker is connected and the store writes. */
+static int health(dd_ctlapi_t *c, char **response)
+{
+    cJSON *obj = cJSON_CreateObject();
+    cJSON *problems = cJSON_CreateArray();
+    dd_ctlapi_counters_t n;
+    bool healthy;
+
+    memset(&n, 0, sizeof(n));
+    n.store_writable = true;
+    if (c->counters != NULL) {
+        c->counters(c->ctx, &n);
+    }
+    if (!n.broker_connected) {
+        (void)cJSON_AddItemToArray(problems,
+                                   cJSON_CreateString("ddlocald is not connected to the broker"));
+    }
+    if (!n.store_writable) {
+        char text[DD_CTLAPI_FEED_TEXT];
+        (void)snprintf(text, sizeof(text), "the store cannot write: %s",
+                       n.store_error != NULL ? n.store_error : "");
+        (void)cJSON_AddItemToArray(problems, cJSON_CreateString(text));
+    }
+    healthy = n.broker_connected && n.store_writable;
+    (void)cJSON_AddBoolToObject(obj, "healthy", healthy);
+    (void)cJSON_AddBoolToObject(obj, "brokerConnected", n.broker_connected);
+    (void)cJSON_AddBoolToObject(obj, "storeWritable", n.store_writable);
+    (void)cJSON_AddItemToObject(obj, "clock", clock_json(c));
+    (void)cJSON_AddItemToObject(obj, "problems", problems);
+    *response = json_text(obj);
+    return healthy ? 200 : 503;
+}
+
 dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const char *path,
                                     const char *body, size_t body_len, int *http_status,
                                     char **response)
@@ -164,14 +197,18 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
         *http_status = 200;
     } else if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "POST") == 0) {
         *http_status = advance_clock(c, body, body_len, response);
+    } else if (strcmp(path, "/ddlocal/v1/health") == 0 && strcmp(method, "GET") == 0) {
+        pthread_mutex_lock(c->lock);
+        *http_status = health(c, response);
+        pthread_mutex_unlock(c->lock);
     } else if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(c->lock);
         *response = status_text(c);
         pthread_mutex_unlock(c->lock);
         *http_status = 200;
     } else {
-        *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET and "
-                               "POST /ddlocal/v1/clock");
+        *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET "
+                               "/ddlocal/v1/health, GET and POST /ddlocal/v1/clock");
         *http_status = 404;
     }
     return *response != NULL ? DD_CTLAPI_OK : DD_CTLAPI_NO_MEMORY;

@@ -5,8 +5,11 @@
  *        GET /ddlocal/v1/clock (the pipeline clock), POST /ddlocal/v1/clock
  *        {"advanceSeconds":N} (first waits for everything the broker
  *        accepted before the call to be counted - the @c barrier - then
- *        moves a manual clock and evaluates before answering) and GET /ddlocal/v1/status (the status panel of
- *        `ddlocal up`: counters and the feed of recent events).
+ *        moves a manual clock and evaluates before answering),
+ *        GET /ddlocal/v1/health (200 when the broker is connected and the
+ *        store writes, else 503 with the problems) and GET
+ *        /ddlocal/v1/status (the status panel of `ddlocal up`: counters and
+ *        the feed of recent events).
  *
  * The service supplies what only it knows through callbacks (its counters,
  * what an advance must run: the tick, the shim's clock); this module owns
@@ -96,7 +99,8 @@ typedef struct dd_ctlapi {
  * @param[in] body Request body, may be NULL.
  * @param[in] body_len Its length.
  * @param[out] http_status 200, 400 (bad body, clock not manual), 404 (unknown operation) or
- *             503 (the barrier failed: the broker is not connected or did not answer).
+ *             503 (the barrier failed: the broker is not connected or did not answer; or
+ *             health: not healthy).
  * @param[out] response malloc'd JSON text ({"message":...} on an error).
  * @return DD_CTLAPI_OK, DD_CTLAPI_BAD_PARAMETER or DD_CTLAPI_NO_MEMORY.
  */

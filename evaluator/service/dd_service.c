@@ -290,7 +290,7 @@ static int ctl_barrier(void *ctx, char *why, size_t why_len)
     return rc;
 }
 
-/* The worker committed @p msgs (lock held): wake the advances whose flush response is among them. */
+/* The worker committed @p msgs (lock held): wake the advances whose flush response is in them. */
 static void barrier_seen(dd_service_t *svc, const dd_svcmqtt_msg_t *msgs)
 {
     const dd_svcmqtt_msg_t *m;

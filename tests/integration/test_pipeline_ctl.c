@@ -157,11 +157,36 @@ static void test_pipeline_ctl_advance_counts_what_the_broker_accepted(void **sta
     f->pt.passed = true;
 }
 
+static void test_pipeline_ctl_health(void **state)
+{
+    fixture_t *f = *state;
+    char *out = NULL;
+    cJSON *j = NULL;
+    long status = 0;
+
+    assert_int_equal(dd_pipetest_api(&f->pt, "GET", "/ddlocal/v1/health", NULL, &status, &j),
+                     DD_PIPETEST_OK);
+    assert_int_equal(status, 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "healthy")));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "brokerConnected")));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "storeWritable")));
+    cJSON_Delete(j);
+    assert_int_equal(dd_pipetest_cli(&f->pt, &out, "health", NULL), 0);
+    assert_non_null(strstr(out, "\"healthy\":\ttrue")); /* cJSON_Print */
+    free(out);
+    assert_int_equal(dd_pipetest_cli(&f->pt, &out, "health", "-q", NULL), 0);
+    assert_string_equal(out, "");
+    free(out);
+    assert_int_equal(dd_pipetest_cli(&f->pt, NULL, "health", "extra", NULL), 2);
+    f->pt.passed = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipeline_ctl_advance_counts_what_the_broker_accepted,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_ctl_health, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
