@@ -35,6 +35,8 @@ static const subcommand_t SUBCOMMANDS[] = {
      "pipeline"},
     {"device", dd_cmd_device, "a shell on a simulated device host (its own network namespace)"},
     {"clock", dd_cmd_clock, "show or advance the pipeline clock of a running pipeline"},
+    {"reset", dd_cmd_reset,
+     "empty the running pipeline's state (all, or --kinds registry,profiles,...) between tests"},
     {"health", dd_cmd_health,
      "is the running pipeline able to work: broker connected, store writing (exit 0: yes)"},
     {"isolator", dd_cmd_isolator, "the workshop's IsolateDevice Lambda: alerts -> thing group"},

@@ -1,6 +1,7 @@
 #include "dd_ctlapi.h"
 
 #include "dd_json.h"
+#include "dd_reset.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -149,6 +150,74 @@ static char *status_text(dd_ctlapi_t *c)
     return json_text(obj);
 }
 
+/* POST /ddlocal/v1/reset {"kinds":["registry",...]}; no body or no "kinds": everything. */
+static int reset(dd_ctlapi_t *c, const char *body, size_t body_len, char **response)
+{
+    static const char *const NAMES[] = {"registry", "profiles", "violations", "metrics",
+                                        "mitigation"};
+    cJSON *req = NULL;
+    const cJSON *kinds = NULL;
+    const cJSON *k;
+    cJSON *obj;
+    cJSON *done;
+    unsigned mask = 0;
+    char why[200] = "";
+    size_t i;
+    int rc;
+
+    if (body != NULL && body_len > 0) {
+        if (dd_json_parse(body, body_len, 0, &req, NULL) != DD_JSON_OK || !cJSON_IsObject(req)) {
+            cJSON_Delete(req);
+            *response = error_json("Body must be {\"kinds\": [\"registry\", ...]} or empty");
+            return 400;
+        }
+        kinds = cJSON_GetObjectItemCaseSensitive(req, "kinds");
+    }
+    if (kinds == NULL) {
+        mask = DD_RESET_ALL;
+    } else if (!cJSON_IsArray(kinds) || cJSON_GetArraySize(kinds) == 0) {
+        mask = 0;
+    } else {
+        cJSON_ArrayForEach (k, kinds) {
+            unsigned one = 0;
+            if (!cJSON_IsString(k) || dd_reset_kind(k->valuestring, &one) != DD_RESET_OK) {
+                char text[300];
+                (void)snprintf(text, sizeof(text), "Unknown kind %.60s; kinds are %s",
+                               cJSON_IsString(k) ? k->valuestring : "(not a string)",
+                               DD_RESET_KIND_NAMES);
+                cJSON_Delete(req);
+                *response = error_json(text);
+                return 400;
+            }
+            mask |= one;
+        }
+    }
+    cJSON_Delete(req);
+    if (mask == 0) {
+        *response = error_json("\"kinds\" must be a non-empty array of: " DD_RESET_KIND_NAMES);
+        return 400;
+    }
+    pthread_mutex_lock(c->lock);
+    rc = c->reset(c->ctx, mask, why, sizeof(why));
+    pthread_mutex_unlock(c->lock);
+    if (rc != 0) {
+        char text[sizeof(why) + 64];
+        (void)snprintf(text, sizeof(text), "Nothing was reset: %s", why);
+        *response = error_json(text);
+        return 500;
+    }
+    obj = cJSON_CreateObject();
+    done = cJSON_AddArrayToObject(obj, "reset");
+    for (i = 0; i < sizeof(NAMES) / sizeof(NAMES[0]); i++) {
+        unsigned one = 0;
+        if (dd_reset_kind(NAMES[i], &one) == DD_RESET_OK && (mask & one) != 0) {
+            (void)cJSON_AddItemToArray(done, cJSON_CreateString(NAMES[i]));
+        }
+    }
+    *response = json_text(obj);
+    return 200;
+}
+
 /* GET /ddlocal/v1/health (lock held): 200 when the broker is connected and the store writes. */
 static int health(dd_ctlapi_t *c, char **response)
 {
@@ -201,6 +270,9 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
         pthread_mutex_lock(c->lock);
         *http_status = health(c, response);
         pthread_mutex_unlock(c->lock);
+    } else if (strcmp(path, "/ddlocal/v1/reset") == 0 && strcmp(method, "POST") == 0 &&
+               c->reset != NULL) {
+        *http_status = reset(c, body, body_len, response);
     } else if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(c->lock);
         *response = status_text(c);
@@ -208,7 +280,8 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
         *http_status = 200;
     } else {
         *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET "
-                               "/ddlocal/v1/health, GET and POST /ddlocal/v1/clock");
+                               "/ddlocal/v1/health, GET and POST /ddlocal/v1/clock, POST "
+                               "/ddlocal/v1/reset");
         *http_status = 404;
     }
     return *response != NULL ? DD_CTLAPI_OK : DD_CTLAPI_NO_MEMORY;

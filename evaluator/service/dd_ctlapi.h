@@ -6,6 +6,8 @@
  *        {"advanceSeconds":N} (first waits for everything the broker
  *        accepted before the call to be counted - the @c barrier - then
  *        moves a manual clock and evaluates before answering),
+ *        POST /ddlocal/v1/reset {"kinds":[...]} (empties all state or the
+ *        chosen kinds: dd_reset.h),
  *        GET /ddlocal/v1/health (200 when the broker is connected and the
  *        store writes, else 503 with the problems) and GET
  *        /ddlocal/v1/status (the status panel of `ddlocal up`: counters and
@@ -82,6 +84,11 @@ typedef struct dd_ctlapi {
     int (*barrier)(void *ctx, char *why, size_t why_len);
     /** Lock held: the manual clock was just advanced; evaluate before the answer. */
     void (*advanced)(void *ctx);
+    /**
+     * Lock held: empties @p kinds (DD_RESET_* of app/dd_reset.h) and makes the engine and the
+     * shim follow; returns 0, else non-zero with a reason in @p why. May be NULL (404).
+     */
+    int (*reset)(void *ctx, unsigned kinds, char *why, size_t why_len);
     /** Lock held: fills the counters. */
     void (*counters)(void *ctx, dd_ctlapi_counters_t *out);
     /** Lock released, after an advance: send what it produced now. May be NULL. */

@@ -16,6 +16,7 @@
 #include "dd_pki.h"
 #include "dd_regsync.h"
 #include "dd_report.h"
+#include "dd_reset.h"
 #include "dd_shapes.h"
 #include "dd_store.h"
 #include "dd_store_service.h"
@@ -339,6 +340,35 @@ static void ctl_wake(void *ctx)
     dd_svcmqtt_wake(svc->mqtt); /* send what the tick produced now */
 }
 
+static void reload_engine(dd_service_t *svc);
+static void hook_registry_changed(void *ctx);
+
+/* POST /ddlocal/v1/reset (lock held): the store and registry in one transaction, then the
+ * engine from the store and the shim from the change log. */
+static int ctl_reset(void *ctx, unsigned kinds, char *why, size_t why_len)
+{
+    dd_service_t *svc = ctx;
+    dd_reset_status_t st = dd_reset_run(&svc->p.registry, svc->p.store, kinds);
+
+    if (st != DD_RESET_OK) {
+        (void)snprintf(why, why_len, "%s", dd_reset_strerror(st));
+        return -1;
+    }
+    reload_engine(svc);
+    if ((kinds & (DD_RESET_REGISTRY | DD_RESET_METRICS)) != 0) {
+        dd_ingest_forget_things(&svc->ingest); /* a thing starts again: no throttle, any id */
+    }
+    if ((kinds & DD_RESET_REGISTRY) != 0) {
+        hook_registry_changed(svc);
+    }
+    feed(svc, "reset: %s%s%s%s%s", (kinds & DD_RESET_REGISTRY) != 0 ? "registry " : "",
+         (kinds & DD_RESET_PROFILES) != 0 ? "profiles " : "",
+         (kinds & DD_RESET_VIOLATIONS) != 0 ? "violations " : "",
+         (kinds & DD_RESET_METRICS) != 0 ? "metrics " : "",
+         (kinds & DD_RESET_MITIGATION) != 0 ? "mitigation" : "");
+    return 0;
+}
+
 /* GET /ddlocal/v1/status (lock held). */
 static void ctl_counters(void *ctx, dd_ctlapi_counters_t *out)
 {
@@ -563,6 +593,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->ctl.clock = &svc->p.clock;
     svc->ctl.ctx = svc;
     svc->ctl.barrier = ctl_barrier;
+    svc->ctl.reset = ctl_reset;
     svc->ctl.advanced = ctl_advanced;
     svc->ctl.counters = ctl_counters;
     svc->ctl.wake = ctl_wake;

@@ -181,12 +181,90 @@ static void test_pipeline_ctl_health(void **state)
     f->pt.passed = true;
 }
 
+/* Number of items in @p member of GET @p path (one page of 250). */
+static int list_count(fixture_t *f, const char *path, const char *member)
+{
+    cJSON *out = NULL;
+    int n;
+
+    if (dd_pipetest_api(&f->pt, "GET", path, NULL, NULL, &out) != DD_PIPETEST_OK) {
+        return -1;
+    }
+    n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(out, member));
+    cJSON_Delete(out);
+    return n;
+}
+
+static void test_pipeline_ctl_reset(void **state)
+{
+    fixture_t *f = *state;
+    char *out = NULL;
+    cJSON *j = NULL;
+    long status = 0;
+    char policy[700];
+    char cert[600];
+    char key[600];
+    int64_t deadline;
+
+    /* Some history: a metered message, closed in a window. */
+    assert_int_equal(dd_pipetest_mqtt_publish(f->device, "temperature-device-01", "23.45", 5, 1,
+                                              WAIT_MS),
+                     DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_clock_advance(&f->pt, 300, NULL), DD_PIPETEST_OK);
+    assert_true(retained_sizes(f) > 0);
+    assert_int_equal(list_count(f, "/things?maxResults=250", "things"), 1);
+
+    /* One kind: the metric history goes, the registry and the profile stay. */
+    assert_int_equal(dd_pipetest_cli(&f->pt, &out, "reset", "--kinds", "metrics", NULL), 0);
+    assert_non_null(strstr(out, "metrics"));
+    free(out);
+    assert_int_equal(retained_sizes(f), 0);
+    assert_int_equal(list_count(f, "/things?maxResults=250", "things"), 1);
+    assert_int_equal(list_count(f, "/security-profiles", "securityProfileIdentifiers"), 1);
+
+    /* A wrong kind is named, nothing changes. */
+    assert_int_equal(dd_pipetest_cli(&f->pt, &out, "reset", "--kinds", "registry,bogus", NULL), 1);
+    assert_non_null(strstr(out, "bogus"));
+    free(out);
+    assert_int_equal(list_count(f, "/things?maxResults=250", "things"), 1);
+
+    /* Everything: the API shows an empty world, the shim drops the device at once. */
+    assert_int_equal(dd_pipetest_api(&f->pt, "POST", "/ddlocal/v1/reset", NULL, &status, &j),
+                     DD_PIPETEST_OK);
+    assert_int_equal(status, 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "reset")), 5);
+    cJSON_Delete(j);
+    assert_int_equal(list_count(f, "/things?maxResults=250", "things"), 0);
+    assert_int_equal(list_count(f, "/policies", "policies"), 0);
+    assert_int_equal(list_count(f, "/thing-groups", "thingGroups"), 0);
+    assert_int_equal(list_count(f, "/security-profiles", "securityProfileIdentifiers"), 0);
+    assert_int_equal(list_count(f, "/certificates", "certificates"), 0);
+    assert_true(dd_pipetest_mqtt_wait_disconnect(f->device, WAIT_MS));
+
+    /* The same world can be made again; the thing starts afresh (report_id 1 is new). */
+    dd_pipetest_fixture("policies/device-policy-per-thing.json", policy, sizeof(policy));
+    assert_int_equal(dd_pipetest_cli(&f->pt, NULL, "policy", "create", "DevicePolicy", policy,
+                                     NULL),
+                     0);
+    assert_int_equal(dd_pipetest_thing(&f->pt, THING, "DevicePolicy", cert, key), DD_PIPETEST_OK);
+    dd_pipetest_mqtt_destroy(f->device);
+    f->device = NULL;
+    assert_int_equal(dd_pipetest_mqtt_new(&f->pt, THING, cert, key, true, &f->device),
+                     DD_PIPETEST_OK);
+    deadline = dd_clock_mono_ms() + WAIT_MS;
+    while (dd_pipetest_mqtt_connect(f->device, WAIT_MS) != 0) {
+        assert_true(dd_clock_mono_ms() < deadline);
+    }
+    f->pt.passed = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipeline_ctl_advance_counts_what_the_broker_accepted,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_ctl_health, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_ctl_reset, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
