@@ -39,6 +39,7 @@ typedef struct dd_up_options {
     uint16_t api_port;
     double time_scale; /**< > 0: scaled clock */
     bool manual_clock;
+    int64_t start_time_ms; /**< > 0: --start-time, where a manual or scaled clock starts */
     const char *region;
     const char *account;
     bool strict_identity;

@@ -258,6 +258,26 @@ static void test_pipeline_ctl_reset(void **state)
     f->pt.passed = true;
 }
 
+/* `up --manual-clock --start-time`: the pipeline starts at that time, to the millisecond. */
+static void test_pipeline_ctl_start_time(void **state)
+{
+    static const char *const ARGS[] = {"--start-time", "2024-01-01T00:00:00Z", NULL};
+    dd_pipetest_options_t opts;
+    dd_pipetest_t pt;
+    int64_t now = 0;
+
+    (void)state;
+    memset(&opts, 0, sizeof(opts));
+    opts.extra_args = ARGS;
+    assert_int_equal(dd_pipetest_start(&pt, &opts), DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_clock_now(&pt, &now), DD_PIPETEST_OK);
+    assert_int_equal(now, 1704067200000LL);
+    assert_int_equal(dd_pipetest_clock_advance(&pt, 1.5, &now), DD_PIPETEST_OK);
+    assert_int_equal(now, 1704067201500LL);
+    pt.passed = true;
+    assert_int_equal(dd_pipetest_stop(&pt), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +285,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_ctl_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_ctl_reset, setup, teardown),
+        cmocka_unit_test(test_pipeline_ctl_start_time),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
