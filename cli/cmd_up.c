@@ -44,6 +44,8 @@ static const char UP_HELP[] =
     "      --manual-clock     pipeline time moves only with `ddlocal clock advance`\n"
     "      --start-time T     where a manual or scaled clock starts (2024-01-01T00:00:00Z or ms\n"
     "                         since the epoch); not before the data dir's pipeline time\n"
+    "      --seed N           violation ids from seed N: two runs with the same inputs give\n"
+    "                         the same ids (things' and groups' ids stay random)\n"
     "      --region R --account A   ARN region and account (default us-east-1 / 123456789012)\n"
     "      --strict-identity  only AWS's identity rule (client id = thing name); by default a\n"
     "                         certificate attached to exactly one thing also makes that thing\n"
@@ -127,7 +129,8 @@ enum {
     OPT_LAMBDA_BACKOFF,
     OPT_DETACH,
     OPT_TIMEOUT,
-    OPT_START_TIME
+    OPT_START_TIME,
+    OPT_SEED
 };
 
 /* --start-time: ISO 8601 UTC (2024-01-01T00:00:00Z) or milliseconds since the epoch. */
@@ -257,6 +260,7 @@ int dd_cmd_up(int argc, char **argv)
         {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
         {"manual-clock", no_argument, NULL, OPT_MANUAL},
         {"start-time", required_argument, NULL, OPT_START_TIME},
+        {"seed", required_argument, NULL, OPT_SEED},
         {"region", required_argument, NULL, OPT_REGION},
         {"account", required_argument, NULL, OPT_ACCOUNT},
         {"strict-identity", no_argument, NULL, OPT_STRICT},
@@ -316,6 +320,15 @@ int dd_cmd_up(int argc, char **argv)
             break;
         }
         case OPT_MANUAL: o.manual_clock = true; break;
+        case OPT_SEED: {
+            char *end = NULL;
+            (void)strtoull(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || optarg[0] == '-' || optarg[0] == '+') {
+                return dd_clienv_usage_error("up", "--seed takes a number >= 0, not '%s'", optarg);
+            }
+            o.seed = optarg;
+            break;
+        }
         case OPT_START_TIME:
             if (!parse_start_time(optarg, &o.start_time_ms)) {
                 return dd_clienv_usage_error("up",

@@ -324,6 +324,10 @@ static int start_ddlocald(dd_up_t *up)
         argv[n++] = "--lambda-backoff-ms";
         argv[n++] = (char *)up->opts.lambda_backoff_ms;
     }
+    if (up->opts.seed != NULL) {
+        argv[n++] = "--id-seed";
+        argv[n++] = (char *)up->opts.seed;
+    }
     argv[n] = NULL;
     if (dd_proc_spawn(&up->ddlocald, "ddlocald", argv, NULL, log) != DD_PROC_OK) {
         fprintf(stderr, "ddlocal up: cannot start %s: %s\n", argv[0], strerror(errno));

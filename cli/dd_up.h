@@ -49,6 +49,7 @@ typedef struct dd_up_options {
     const char *isolator;          /**< "TOPIC:GROUP" or NULL */
     bool no_isolator;              /**< no isolator at all, even with workshop */
     const char *lambda_backoff_ms; /**< passed to ddlocald, or NULL */
+    const char *seed;              /**< --seed, passed to ddlocald as --id-seed, or NULL */
     bool fine_error_codes;
     bool throttle;
     bool reject_duplicates;

@@ -564,7 +564,9 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
                    (unsigned)svc->cfg.broker_port);
     pcfg.arn = svc->cfg.arn;
     pcfg.arn_explicit = svc->cfg.arn_explicit;
-    pcfg.id_seed = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
+    /* A seed given: two runs with the same inputs get the same violation ids. */
+    pcfg.id_seed = svc->cfg.id_seed_set ? svc->cfg.id_seed
+                                        : (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
     pcfg.events.ctx = svc;
     pcfg.events.violation_event = sink_violation_event;
     pst = dd_pipeline_open(&pcfg, &svc->p);
