@@ -28,6 +28,7 @@ int dd_cmd_down(int argc, char **argv);
 int dd_cmd_clock(int argc, char **argv);
 int dd_cmd_health(int argc, char **argv);
 int dd_cmd_reset(int argc, char **argv);
+int dd_cmd_snapshot(int argc, char **argv);
 int dd_cmd_isolator(int argc, char **argv);
 int dd_cmd_demo(int argc, char **argv);
 int dd_cmd_device(int argc, char **argv);

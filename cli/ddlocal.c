@@ -37,6 +37,8 @@ static const subcommand_t SUBCOMMANDS[] = {
     {"clock", dd_cmd_clock, "show or advance the pipeline clock of a running pipeline"},
     {"reset", dd_cmd_reset,
      "empty the running pipeline's state (all, or --kinds registry,profiles,...) between tests"},
+    {"snapshot", dd_cmd_snapshot,
+     "save or restore the whole state of the running pipeline (DIR/snapshots/NAME.db)"},
     {"health", dd_cmd_health,
      "is the running pipeline able to work: broker connected, store writing (exit 0: yes)"},
     {"isolator", dd_cmd_isolator, "the workshop's IsolateDevice Lambda: alerts -> thing group"},

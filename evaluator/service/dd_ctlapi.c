@@ -1,6 +1,7 @@
 #include "dd_ctlapi.h"
 
 #include "dd_json.h"
+#include "dd_names.h"
 #include "dd_reset.h"
 
 #include <cjson/cJSON.h>
@@ -218,6 +219,41 @@ static int reset(dd_ctlapi_t *c, const char *body, size_t body_len, char **respo
     return 200;
 }
 
+/* POST /ddlocal/v1/snapshot and /ddlocal/v1/restore {"name":"before-test"}. */
+static int snapshot(dd_ctlapi_t *c, const char *body, size_t body_len, bool restore,
+                    char **response)
+{
+    cJSON *req = NULL;
+    const cJSON *name;
+    cJSON *obj;
+    char why[300] = "";
+    int status;
+
+    if (body != NULL) {
+        (void)dd_json_parse(body, body_len, 0, &req, NULL);
+    }
+    name = cJSON_GetObjectItemCaseSensitive(req, "name");
+    if (!cJSON_IsString(name) || !dd_name_valid(DD_NAME_TASK_ID, name->valuestring)) {
+        cJSON_Delete(req);
+        *response = error_json("Body must be {\"name\": N}, N of 1 to 128 [A-Za-z0-9_-]");
+        return 400;
+    }
+    pthread_mutex_lock(c->lock);
+    status = c->snapshot(c->ctx, name->valuestring, restore, why, sizeof(why));
+    pthread_mutex_unlock(c->lock);
+    if (status != 200) {
+        cJSON_Delete(req);
+        *response = error_json(why);
+        return status;
+    }
+    obj = cJSON_CreateObject();
+    (void)cJSON_AddStringToObject(obj, restore ? "restored" : "saved", name->valuestring);
+    (void)cJSON_AddStringToObject(obj, "path", why); /* the callback's answer on success */
+    cJSON_Delete(req);
+    *response = json_text(obj);
+    return 200;
+}
+
 /* GET /ddlocal/v1/health (lock held): 200 when the broker is connected and the store writes. */
 static int health(dd_ctlapi_t *c, char **response)
 {
@@ -273,6 +309,11 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
     } else if (strcmp(path, "/ddlocal/v1/reset") == 0 && strcmp(method, "POST") == 0 &&
                c->reset != NULL) {
         *http_status = reset(c, body, body_len, response);
+    } else if ((strcmp(path, "/ddlocal/v1/snapshot") == 0 ||
+                strcmp(path, "/ddlocal/v1/restore") == 0) &&
+               strcmp(method, "POST") == 0 && c->snapshot != NULL) {
+        *http_status =
+            snapshot(c, body, body_len, strcmp(path, "/ddlocal/v1/restore") == 0, response);
     } else if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(c->lock);
         *response = status_text(c);
@@ -281,7 +322,7 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
     } else {
         *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET "
                                "/ddlocal/v1/health, GET and POST /ddlocal/v1/clock, POST "
-                               "/ddlocal/v1/reset");
+                               "/ddlocal/v1/reset, /snapshot and /restore");
         *http_status = 404;
     }
     return *response != NULL ? DD_CTLAPI_OK : DD_CTLAPI_NO_MEMORY;

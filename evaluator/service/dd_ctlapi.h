@@ -7,7 +7,8 @@
  *        accepted before the call to be counted - the @c barrier - then
  *        moves a manual clock and evaluates before answering),
  *        POST /ddlocal/v1/reset {"kinds":[...]} (empties all state or the
- *        chosen kinds: dd_reset.h),
+ *        chosen kinds: dd_reset.h), POST /ddlocal/v1/snapshot and
+ *        /ddlocal/v1/restore {"name":N} (the whole state to/from a file),
  *        GET /ddlocal/v1/health (200 when the broker is connected and the
  *        store writes, else 503 with the problems) and GET
  *        /ddlocal/v1/status (the status panel of `ddlocal up`: counters and
@@ -89,6 +90,12 @@ typedef struct dd_ctlapi {
      * shim follow; returns 0, else non-zero with a reason in @p why. May be NULL (404).
      */
     int (*reset)(void *ctx, unsigned kinds, char *why, size_t why_len);
+    /**
+     * Lock held: saves (@p restore false) or restores the whole state to/from the snapshot
+     * @p name (validated: [A-Za-z0-9_-]). Returns 200, 404 (no such snapshot) or 500, with a
+     * reason in @p why. May be NULL (404).
+     */
+    int (*snapshot)(void *ctx, const char *name, bool restore, char *why, size_t why_len);
     /** Lock held: fills the counters. */
     void (*counters)(void *ctx, dd_ctlapi_counters_t *out);
     /** Lock released, after an advance: send what it produced now. May be NULL. */

@@ -369,6 +369,53 @@ static int ctl_reset(void *ctx, unsigned kinds, char *why, size_t why_len)
     return 0;
 }
 
+/* POST /ddlocal/v1/snapshot and /restore (lock held): DATA_DIR/snapshots/NAME.db. On success
+ * @p why receives the file's path. */
+static int ctl_snapshot(void *ctx, const char *name, bool restore, char *why, size_t why_len)
+{
+    dd_service_t *svc = ctx;
+    char dir[700];
+    char path[900];
+    const char *err = "";
+    dd_store_status_t st;
+
+    (void)snprintf(dir, sizeof(dir), "%s/snapshots", svc->cfg.data_dir);
+    (void)snprintf(path, sizeof(path), "%s/%s.db", dir, name);
+    if (!restore) {
+        if (dd_fs_mkdirs(dir, 0700) != DD_FS_OK) {
+            (void)snprintf(why, why_len, "cannot create %s", dir);
+            return 500;
+        }
+        st = dd_store_backup_save(svc->p.store, path);
+    } else {
+        if (!dd_fs_exists(path)) {
+            (void)snprintf(why, why_len, "No snapshot named %s (%s)", name, path);
+            return 404;
+        }
+        st = dd_store_backup_load(svc->p.store, path);
+    }
+    if (st != DD_STORE_OK) {
+        (void)dd_store_last_error(svc->p.store, &err);
+        (void)snprintf(why, why_len, "%s %s failed: %s", restore ? "restoring" : "saving", path,
+                       err);
+        if (restore) {
+            reload_engine(svc); /* whatever the database holds now */
+        }
+        return 500;
+    }
+    if (restore) {
+        /* Everything in memory follows the restored database: engine, ingest, the shim. */
+        reload_engine(svc);
+        dd_ingest_forget_things(&svc->ingest);
+        svc->broker_synced = svc->mqtt != NULL && dd_svcmqtt_connected(svc->mqtt) &&
+                             dd_regsync_full(&svc->regsync, &svc->p, svc->mqtt) == DD_REGSYNC_OK;
+        svc->regsync.data_version = 0;
+    }
+    feed(svc, "%s %s", restore ? "restored snapshot" : "saved snapshot", name);
+    (void)snprintf(why, why_len, "%s", path);
+    return 200;
+}
+
 /* GET /ddlocal/v1/status (lock held). */
 static void ctl_counters(void *ctx, dd_ctlapi_counters_t *out)
 {
@@ -596,6 +643,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->ctl.ctx = svc;
     svc->ctl.barrier = ctl_barrier;
     svc->ctl.reset = ctl_reset;
+    svc->ctl.snapshot = ctl_snapshot;
     svc->ctl.advanced = ctl_advanced;
     svc->ctl.counters = ctl_counters;
     svc->ctl.wake = ctl_wake;

@@ -258,6 +258,37 @@ static void test_pipeline_ctl_reset(void **state)
     f->pt.passed = true;
 }
 
+/* Snapshot, change, restore: the API shows the saved state again and the device may connect. */
+static void test_pipeline_ctl_snapshot_restore(void **state)
+{
+    fixture_t *f = *state;
+    char *out = NULL;
+    int64_t deadline;
+
+    assert_int_equal(dd_pipetest_cli(&f->pt, &out, "snapshot", "save", "before", NULL), 0);
+    free(out);
+    assert_int_equal(dd_pipetest_cli(&f->pt, NULL, "reset", NULL), 0);
+    assert_int_equal(list_count(f, "/things?maxResults=250", "things"), 0);
+    assert_true(dd_pipetest_mqtt_wait_disconnect(f->device, WAIT_MS));
+
+    assert_int_equal(dd_pipetest_cli(&f->pt, &out, "snapshot", "restore", "before", NULL), 0);
+    free(out);
+    assert_int_equal(list_count(f, "/things?maxResults=250", "things"), 1);
+    assert_int_equal(list_count(f, "/policies", "policies"), 1);
+    assert_int_equal(list_count(f, "/security-profiles", "securityProfileIdentifiers"), 1);
+    /* The shim has the restored registry: the thing's certificate works again. */
+    deadline = dd_clock_mono_ms() + WAIT_MS;
+    while (dd_pipetest_mqtt_connect(f->device, WAIT_MS) != 0) {
+        assert_true(dd_clock_mono_ms() < deadline);
+    }
+    /* Refusals: a missing snapshot, a bad name. */
+    assert_int_equal(dd_pipetest_cli(&f->pt, &out, "snapshot", "restore", "nope", NULL), 1);
+    assert_non_null(strstr(out, "No snapshot named nope"));
+    free(out);
+    assert_int_equal(dd_pipetest_cli(&f->pt, NULL, "snapshot", "save", "../x", NULL), 1);
+    f->pt.passed = true;
+}
+
 /* `up --manual-clock --start-time`: the pipeline starts at that time, to the millisecond. */
 static void test_pipeline_ctl_start_time(void **state)
 {
@@ -348,6 +379,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_ctl_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_ctl_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_ctl_snapshot_restore, setup, teardown),
         cmocka_unit_test(test_pipeline_ctl_start_time),
         cmocka_unit_test(test_pipeline_ctl_seed),
     };

@@ -172,6 +172,26 @@ static void test_dd_reset_all(void **state)
     assert_false(profile_stored(f, "p1"));
 }
 
+/* dd_store_backup_save/_load (the snapshot endpoints) undo a reset of everything. */
+static void test_dd_reset_undone_by_a_snapshot(void **state)
+{
+    fixture_t *f = *state;
+    char path[128];
+
+    (void)snprintf(path, sizeof(path), "%s/snap.db", f->dir);
+    assert_int_equal(dd_store_backup_save(f->p.store, path), DD_STORE_OK);
+    assert_int_equal(dd_reset_run(&f->p.registry, f->p.store, DD_RESET_ALL), DD_RESET_OK);
+    assert_false(dd_registry_thing_exists(&f->p.registry, "Thing01"));
+    assert_int_equal(dd_store_backup_load(f->p.store, path), DD_STORE_OK);
+    assert_true(dd_registry_thing_exists(&f->p.registry, "Thing01"));
+    assert_true(profile_stored(f, "p1"));
+    assert_int_equal(dd_pipeline_reload_engine(&f->p), DD_PIPELINE_OK);
+    assert_non_null(dd_engine_get_profile(f->p.engine, "p1"));
+    (void)snprintf(path, sizeof(path), "%s/missing.db", f->dir);
+    assert_int_equal(dd_store_backup_load(f->p.store, path), DD_STORE_NOT_FOUND);
+    assert_int_equal(dd_store_backup_save(NULL, path), DD_STORE_BAD_PARAMETER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +200,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_reset_registry_logs_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_reset_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_reset_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_reset_undone_by_a_snapshot, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
