@@ -987,6 +987,13 @@ dd_shim_status_t dd_shim_on_control(dd_shim_t *s, const void *client, const char
     err[0] = '\0';
     if (msg.type == DD_CONTROL_REGISTRY) {
         st = apply_registry(s, &msg, err, sizeof(err));
+    } else if (msg.type == DD_CONTROL_FLUSH) {
+        /* The batch is published before the response below, so ddlocald gets it first. */
+        st = DD_SHIM_OK;
+        if (s->meter_ok && dd_meter_flush(&s->meter) != DD_METER_OK) {
+            set_err(err, sizeof(err), "the metering batch could not be published");
+            st = DD_SHIM_INVALID;
+        }
     } else {
         st = apply_clock(s, msg.clock_spec, err, sizeof(err));
     }
@@ -1001,8 +1008,11 @@ dd_shim_status_t dd_shim_on_control(dd_shim_t *s, const void *client, const char
         if (err[0] == '\0') {
             set_err(err, sizeof(err), "%s", dd_shim_strerror(st));
         }
-        DD_LOG_WARN("control: refused %s change, previous state kept: %s",
-                    msg.type == DD_CONTROL_REGISTRY ? "registry" : "clock", err);
+        DD_LOG_WARN("control: refused %s request, previous state kept: %s",
+                    msg.type == DD_CONTROL_REGISTRY ? "registry"
+                    : msg.type == DD_CONTROL_CLOCK  ? "clock"
+                                                    : "flush",
+                    err);
     }
     respond(s, client_id, msg.id, st == DD_SHIM_OK, err);
     dd_control_message_free(&msg);

@@ -16,8 +16,9 @@ static const char CLOCK_HELP[] =
     "\n"
     "  show              print the pipeline time of the running pipeline\n"
     "  advance SECONDS   move a manual clock (`ddlocal up --manual-clock`) forward;\n"
-    "                    windows that end close and are evaluated, two-day\n"
-    "                    invalidations fire, before this returns\n"
+    "                    every message the broker accepted before is counted\n"
+    "                    first, then windows that end close and are evaluated,\n"
+    "                    two-day invalidations fire, before this returns\n"
     "\n"
     "  -D, --data-dir DIR  data dir of the running pipeline\n";
 

@@ -42,6 +42,10 @@ static const char UP_HELP[] =
     "      --bind ADDR        listen address (default 127.0.0.1)\n"
     "      --time-scale N     run pipeline time N times faster than real time\n"
     "      --manual-clock     pipeline time moves only with `ddlocal clock advance`\n"
+    "      --start-time T     where a manual or scaled clock starts (2024-01-01T00:00:00Z or ms\n"
+    "                         since the epoch); not before the data dir's pipeline time\n"
+    "      --seed N           violation ids from seed N: two runs with the same inputs give\n"
+    "                         the same ids (things' and groups' ids stay random)\n"
     "      --region R --account A   ARN region and account (default us-east-1 / 123456789012)\n"
     "      --strict-identity  only AWS's identity rule (client id = thing name); by default a\n"
     "                         certificate attached to exactly one thing also makes that thing\n"
@@ -124,8 +128,32 @@ enum {
     OPT_NO_ISOLATOR,
     OPT_LAMBDA_BACKOFF,
     OPT_DETACH,
-    OPT_TIMEOUT
+    OPT_TIMEOUT,
+    OPT_START_TIME,
+    OPT_SEED
 };
+
+/* --start-time: ISO 8601 UTC (2024-01-01T00:00:00Z) or milliseconds since the epoch. */
+static bool parse_start_time(const char *text, int64_t *ms)
+{
+    struct tm tm;
+    const char *end;
+    char *num_end = NULL;
+    long long n;
+
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (end != NULL && *end == '\0') {
+        *ms = (int64_t)timegm(&tm) * 1000;
+        return *ms > 0;
+    }
+    n = strtoll(text, &num_end, 10);
+    if (num_end != text && *num_end == '\0' && n > 0) {
+        *ms = (int64_t)n;
+        return true;
+    }
+    return false;
+}
 
 /* The background process of --detach: a session of its own, so the caller's terminal signals
  * and a CI step's process group do not reach the pipeline; `ddlocal down` stops it. */
@@ -231,6 +259,8 @@ int dd_cmd_up(int argc, char **argv)
         {"bind", required_argument, NULL, OPT_BIND},
         {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
         {"manual-clock", no_argument, NULL, OPT_MANUAL},
+        {"start-time", required_argument, NULL, OPT_START_TIME},
+        {"seed", required_argument, NULL, OPT_SEED},
         {"region", required_argument, NULL, OPT_REGION},
         {"account", required_argument, NULL, OPT_ACCOUNT},
         {"strict-identity", no_argument, NULL, OPT_STRICT},
@@ -290,6 +320,23 @@ int dd_cmd_up(int argc, char **argv)
             break;
         }
         case OPT_MANUAL: o.manual_clock = true; break;
+        case OPT_SEED: {
+            char *end = NULL;
+            (void)strtoull(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || optarg[0] == '-' || optarg[0] == '+') {
+                return dd_clienv_usage_error("up", "--seed takes a number >= 0, not '%s'", optarg);
+            }
+            o.seed = optarg;
+            break;
+        }
+        case OPT_START_TIME:
+            if (!parse_start_time(optarg, &o.start_time_ms)) {
+                return dd_clienv_usage_error("up",
+                                             "--start-time takes 2024-01-01T00:00:00Z or "
+                                             "milliseconds since the epoch, not '%s'",
+                                             optarg);
+            }
+            break;
         case OPT_REGION: o.region = optarg; break;
         case OPT_ACCOUNT: o.account = optarg; break;
         case OPT_STRICT: o.strict_identity = true; break;
@@ -360,6 +407,9 @@ int dd_cmd_up(int argc, char **argv)
     }
     if (o.isolator != NULL && o.no_isolator) {
         return dd_clienv_usage_error("up", "--isolator and --no-isolator exclude each other");
+    }
+    if (o.start_time_ms > 0 && !o.manual_clock && !(o.time_scale > 0.0)) {
+        return dd_clienv_usage_error("up", "--start-time goes with --manual-clock or --time-scale");
     }
     if (o.time_scale > 0.0 && o.manual_clock) {
         return dd_clienv_usage_error("up", "--time-scale and --manual-clock exclude each other");

@@ -127,12 +127,27 @@ static int64_t stored_pipeline_ms(dd_clienv_t *env)
 }
 
 /* The clock both the shim and ddlocald run on; never behind the last stored time. */
-static void choose_clock(dd_up_t *up, dd_clienv_t *env)
+static int choose_clock(dd_up_t *up, dd_clienv_t *env)
 {
     int64_t last = stored_pipeline_ms(env);
     int64_t now = dd_clock_wall_ms();
     dd_clock_t clock;
 
+    if (up->opts.start_time_ms > 0) {
+        /* Time never goes back: windows, alarms and stored events of the data dir are later. */
+        if (last > up->opts.start_time_ms) {
+            char when[32];
+            if (dd_log_format_iso(last, when, sizeof(when)) != DD_LOG_OK) {
+                when[0] = '\0';
+            }
+            fprintf(stderr,
+                    "ddlocal up: --start-time is before this data dir's pipeline time (%s); "
+                    "pipeline time never goes back - use a new data dir\n",
+                    when);
+            return DD_UP_EXIT_FAILURE;
+        }
+        last = up->opts.start_time_ms;
+    }
     if (up->opts.manual_clock) {
         (void)dd_clock_init_manual(&clock, last > 0 ? last : now);
     } else if (up->opts.time_scale > 0.0) {
@@ -149,6 +164,7 @@ static void choose_clock(dd_up_t *up, dd_clienv_t *env)
     }
     (void)dd_clock_format(&clock, up->clock_spec, sizeof(up->clock_spec));
     up->clock = clock;
+    return 0;
 }
 
 /* A line of `up`'s own on stderr, stamped like the logs (real [pipeline]): one timeline. */
@@ -308,6 +324,10 @@ static int start_ddlocald(dd_up_t *up)
         argv[n++] = "--lambda-backoff-ms";
         argv[n++] = (char *)up->opts.lambda_backoff_ms;
     }
+    if (up->opts.seed != NULL) {
+        argv[n++] = "--id-seed";
+        argv[n++] = (char *)up->opts.seed;
+    }
     argv[n] = NULL;
     if (dd_proc_spawn(&up->ddlocald, "ddlocald", argv, NULL, log) != DD_PROC_OK) {
         fprintf(stderr, "ddlocal up: cannot start %s: %s\n", argv[0], strerror(errno));
@@ -460,8 +480,11 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
         (void)dd_registry_setting_set(&env.reg, "region", o->region);
         (void)dd_registry_setting_set(&env.reg, "account", o->account);
     }
-    choose_clock(up, &env);
+    rc = choose_clock(up, &env);
     dd_clienv_close(&env);
+    if (rc != 0) {
+        return rc;
+    }
     if (access(program("DDLOCAL_MOSQUITTO", DD_MOSQUITTO_BIN), X_OK) != 0) {
         fprintf(stderr,
                 "ddlocal up: mosquitto is not installed (%s); install it with"

@@ -39,6 +39,7 @@ typedef struct dd_up_options {
     uint16_t api_port;
     double time_scale; /**< > 0: scaled clock */
     bool manual_clock;
+    int64_t start_time_ms; /**< > 0: --start-time, where a manual or scaled clock starts */
     const char *region;
     const char *account;
     bool strict_identity;
@@ -48,6 +49,7 @@ typedef struct dd_up_options {
     const char *isolator;          /**< "TOPIC:GROUP" or NULL */
     bool no_isolator;              /**< no isolator at all, even with workshop */
     const char *lambda_backoff_ms; /**< passed to ddlocald, or NULL */
+    const char *seed;              /**< --seed, passed to ddlocald as --id-seed, or NULL */
     bool fine_error_codes;
     bool throttle;
     bool reject_duplicates;

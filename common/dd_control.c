@@ -257,6 +257,24 @@ dd_control_status_t dd_control_encode_clock(const char *clock_spec, const char *
     return st;
 }
 
+dd_control_status_t dd_control_encode_flush(const char *id, char **payload, size_t *len)
+{
+    cJSON *o;
+    dd_control_status_t st;
+
+    if (id == NULL || !id_ok(id) || payload == NULL || len == NULL) {
+        return DD_CONTROL_BAD_PARAMETER;
+    }
+    o = cJSON_CreateObject();
+    if (o == NULL || cJSON_AddStringToObject(o, "id", id) == NULL) {
+        cJSON_Delete(o);
+        return DD_CONTROL_NO_MEMORY;
+    }
+    st = encode_tree(o, payload, len);
+    cJSON_Delete(o);
+    return st;
+}
+
 /* ---- decoding --------------------------------------------------------------- */
 
 static dd_control_status_t decode_entity(const cJSON *item, size_t index, dd_control_entity_t *out,
@@ -377,6 +395,8 @@ dd_control_status_t dd_control_decode(const char *topic, const void *payload, si
         msg->type = DD_CONTROL_REGISTRY;
     } else if (strcmp(topic, DD_CONTROL_TOPIC_CLOCK) == 0) {
         msg->type = DD_CONTROL_CLOCK;
+    } else if (strcmp(topic, DD_CONTROL_TOPIC_FLUSH) == 0) {
+        msg->type = DD_CONTROL_FLUSH;
     } else {
         set_err(err, err_len, "unknown control topic %.100s", topic);
         return DD_CONTROL_UNKNOWN_TOPIC;
@@ -395,6 +415,11 @@ dd_control_status_t dd_control_decode(const char *topic, const void *payload, si
     st = decode_id(msg->root, msg, err, err_len);
     if (st == DD_CONTROL_OK && msg->type == DD_CONTROL_REGISTRY) {
         st = decode_registry(msg->root, msg, err, err_len);
+    } else if (st == DD_CONTROL_OK && msg->type == DD_CONTROL_FLUSH) {
+        if (msg->id == NULL) {
+            set_err(err, err_len, "a flush request needs an \"id\" (its response is the point)");
+            st = DD_CONTROL_MALFORMED;
+        }
     } else if (st == DD_CONTROL_OK) {
         clock = cJSON_GetObjectItemCaseSensitive(msg->root, "clock");
         if (!cJSON_IsString(clock) || clock->valuestring[0] == '\0') {

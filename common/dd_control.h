@@ -32,6 +32,13 @@
  * `{"clock":"manual:1700000000000"}` (any dd_clock spec; a manual clock only
  * moves forward), optionally with "id".
  *
+ * `$CONTROL/ddlocal/v1/flush` — the barrier of a manual clock advance:
+ * `{"id":"b7"}` makes the shim publish its metering batch at once and then
+ * answer on the response topic. Both go to ddlocald through the broker's
+ * queue of plugin messages, in that order, so when ddlocald has processed
+ * the response it has processed every record metered before the request
+ * (and every report the broker routed to it before).
+ *
  * `$CONTROL/ddlocal/v1/response` — sent by the shim to the requesting
  * client only, and only when the request had an "id":
  * `{"id":"42","ok":true}` or `{"id":"42","ok":false,"error":"policy P: ..."}`.
@@ -70,6 +77,7 @@ typedef enum dd_control_status {
 #define DD_CONTROL_TOPIC_REGISTRY "$CONTROL/ddlocal/v1/registry"
 #define DD_CONTROL_TOPIC_CLOCK "$CONTROL/ddlocal/v1/clock"
 #define DD_CONTROL_TOPIC_RESPONSE "$CONTROL/ddlocal/v1/response"
+#define DD_CONTROL_TOPIC_FLUSH "$CONTROL/ddlocal/v1/flush"
 
 /** Longest correlation id, without the NUL. */
 #define DD_CONTROL_ID_MAX 128
@@ -77,7 +85,11 @@ typedef enum dd_control_status {
 #define DD_CONTROL_ERROR_MAX 320
 
 /** What a control message asks for. */
-typedef enum dd_control_type { DD_CONTROL_REGISTRY = 0, DD_CONTROL_CLOCK } dd_control_type_t;
+typedef enum dd_control_type {
+    DD_CONTROL_REGISTRY = 0,
+    DD_CONTROL_CLOCK,
+    DD_CONTROL_FLUSH /**< Publish the metering batch now (the clock barrier). */
+} dd_control_type_t;
 
 /** One entity of a registry message (borrowed from the message's tree). */
 typedef struct dd_control_entity {
@@ -189,6 +201,15 @@ dd_control_status_t dd_control_encode_entity(dd_registry_t *reg, dd_registry_kin
  */
 dd_control_status_t dd_control_encode_clock(const char *clock_spec, const char *id, char **payload,
                                             size_t *len);
+
+/**
+ * @brief Encodes a flush request (publish it on DD_CONTROL_TOPIC_FLUSH).
+ * @param[in] id Correlation id (required: the response is the barrier).
+ * @param[out] payload Receives malloc'd JSON text; free().
+ * @param[out] len Receives its length.
+ * @return DD_CONTROL_OK, DD_CONTROL_BAD_PARAMETER or DD_CONTROL_NO_MEMORY.
+ */
+dd_control_status_t dd_control_encode_flush(const char *id, char **payload, size_t *len);
 
 /**
  * @brief Decodes a control message received on @p topic.

@@ -490,6 +490,16 @@ dd_registry_status_t dd_registry_subscription_remove(dd_registry_t *reg, int64_t
 dd_registry_status_t dd_registry_subscription_list(dd_registry_t *reg, const char *topic,
                                                    dd_registry_subscription_fn fn, void *ctx);
 
+/* ---- reset ------------------------------------------------------------------ */
+
+/**
+ * @brief Deletes every thing, device certificate, thing group and policy (and their
+ *        attachments and memberships), all or nothing. Service certificates, settings and
+ *        SNS subscriptions stay. Every deleted entity is in the change log (the shim follows).
+ * @return DD_REGISTRY_OK, DD_REGISTRY_BAD_PARAMETER or DD_REGISTRY_STORE_ERROR.
+ */
+dd_registry_status_t dd_registry_reset(dd_registry_t *reg, dd_registry_error_t *err);
+
 /* ---- change log and shim snapshot ---------------------------------------- */
 
 /** @brief Highest change sequence number so far (0 when none). */

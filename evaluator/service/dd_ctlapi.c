@@ -3,6 +3,8 @@
 #include "dd_events.h"
 #include "dd_json.h"
 #include "dd_rest.h"
+#include "dd_names.h"
+#include "dd_reset.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -57,12 +59,15 @@ static cJSON *clock_json(const dd_ctlapi_t *c)
     return obj;
 }
 
-/* POST /ddlocal/v1/clock {"advanceSeconds":N}: moves a manual clock, closes windows, before answering. */
+/* POST /ddlocal/v1/clock {"advanceSeconds":N}: counts what the broker accepted (the barrier),
+ * then moves a manual clock and closes windows, before answering. */
 static int advance_clock(dd_ctlapi_t *c, const char *body, size_t body_len, char **response)
 {
     cJSON *req = NULL;
     const cJSON *secs;
     int64_t delta;
+    bool manual;
+    char why[160] = "";
 
     /* Strict like every API body: {"advanceSeconds":01} or a second advanceSeconds is refused. */
     if (body != NULL) {
@@ -77,12 +82,24 @@ static int advance_clock(dd_ctlapi_t *c, const char *body, size_t body_len, char
     delta = (int64_t)(secs->valuedouble * 1000.0 + 0.5);
     cJSON_Delete(req);
     pthread_mutex_lock(c->lock);
-    if (c->clock->mode != DD_CLOCK_MANUAL) {
-        pthread_mutex_unlock(c->lock);
+    manual = c->clock->mode == DD_CLOCK_MANUAL;
+    pthread_mutex_unlock(c->lock);
+    if (!manual) {
         *response = error_json(
             "The pipeline clock is not manual; start it with `ddlocal up --manual-clock`");
         return 400;
     }
+    /* Without the lock: the barrier waits for the worker, which needs it to count messages. */
+    if (c->barrier != NULL && c->barrier(c->ctx, why, sizeof(why)) != 0) {
+        char text[sizeof(why) + 96];
+        (void)snprintf(text, sizeof(text),
+                       "The clock did not move: messages already accepted could not be "
+                       "counted first (%s)",
+                       why);
+        *response = error_json(text);
+        return 503;
+    }
+    pthread_mutex_lock(c->lock);
     (void)dd_clock_advance(c->clock, delta, NULL);
     if (c->advanced != NULL) {
         c->advanced(c->ctx);
@@ -262,6 +279,142 @@ int dd_ctlapi_stream_open(dd_ctlapi_t *c, const char *method, const char *target
     return 200;
 }
 
+/* POST /ddlocal/v1/reset {"kinds":["registry",...]}; no body or no "kinds": everything. */
+static int reset(dd_ctlapi_t *c, const char *body, size_t body_len, char **response)
+{
+    static const char *const NAMES[] = {"registry", "profiles", "violations", "metrics",
+                                        "mitigation"};
+    cJSON *req = NULL;
+    const cJSON *kinds = NULL;
+    const cJSON *k;
+    cJSON *obj;
+    cJSON *done;
+    unsigned mask = 0;
+    char why[200] = "";
+    size_t i;
+    int rc;
+
+    if (body != NULL && body_len > 0) {
+        if (dd_json_parse(body, body_len, 0, &req, NULL) != DD_JSON_OK || !cJSON_IsObject(req)) {
+            cJSON_Delete(req);
+            *response = error_json("Body must be {\"kinds\": [\"registry\", ...]} or empty");
+            return 400;
+        }
+        kinds = cJSON_GetObjectItemCaseSensitive(req, "kinds");
+    }
+    if (kinds == NULL) {
+        mask = DD_RESET_ALL;
+    } else if (!cJSON_IsArray(kinds) || cJSON_GetArraySize(kinds) == 0) {
+        mask = 0;
+    } else {
+        cJSON_ArrayForEach (k, kinds) {
+            unsigned one = 0;
+            if (!cJSON_IsString(k) || dd_reset_kind(k->valuestring, &one) != DD_RESET_OK) {
+                char text[300];
+                (void)snprintf(text, sizeof(text), "Unknown kind %.60s; kinds are %s",
+                               cJSON_IsString(k) ? k->valuestring : "(not a string)",
+                               DD_RESET_KIND_NAMES);
+                cJSON_Delete(req);
+                *response = error_json(text);
+                return 400;
+            }
+            mask |= one;
+        }
+    }
+    cJSON_Delete(req);
+    if (mask == 0) {
+        *response = error_json("\"kinds\" must be a non-empty array of: " DD_RESET_KIND_NAMES);
+        return 400;
+    }
+    pthread_mutex_lock(c->lock);
+    rc = c->reset(c->ctx, mask, why, sizeof(why));
+    pthread_mutex_unlock(c->lock);
+    if (rc != 0) {
+        char text[sizeof(why) + 64];
+        (void)snprintf(text, sizeof(text), "Nothing was reset: %s", why);
+        *response = error_json(text);
+        return 500;
+    }
+    obj = cJSON_CreateObject();
+    done = cJSON_AddArrayToObject(obj, "reset");
+    for (i = 0; i < sizeof(NAMES) / sizeof(NAMES[0]); i++) {
+        unsigned one = 0;
+        if (dd_reset_kind(NAMES[i], &one) == DD_RESET_OK && (mask & one) != 0) {
+            (void)cJSON_AddItemToArray(done, cJSON_CreateString(NAMES[i]));
+        }
+    }
+    *response = json_text(obj);
+    return 200;
+}
+
+/* POST /ddlocal/v1/snapshot and /ddlocal/v1/restore {"name":"before-test"}. */
+static int snapshot(dd_ctlapi_t *c, const char *body, size_t body_len, bool restore,
+                    char **response)
+{
+    cJSON *req = NULL;
+    const cJSON *name;
+    cJSON *obj;
+    char why[300] = "";
+    int status;
+
+    if (body != NULL) {
+        (void)dd_json_parse(body, body_len, 0, &req, NULL);
+    }
+    name = cJSON_GetObjectItemCaseSensitive(req, "name");
+    if (!cJSON_IsString(name) || !dd_name_valid(DD_NAME_TASK_ID, name->valuestring)) {
+        cJSON_Delete(req);
+        *response = error_json("Body must be {\"name\": N}, N of 1 to 128 [A-Za-z0-9_-]");
+        return 400;
+    }
+    pthread_mutex_lock(c->lock);
+    status = c->snapshot(c->ctx, name->valuestring, restore, why, sizeof(why));
+    pthread_mutex_unlock(c->lock);
+    if (status != 200) {
+        cJSON_Delete(req);
+        *response = error_json(why);
+        return status;
+    }
+    obj = cJSON_CreateObject();
+    (void)cJSON_AddStringToObject(obj, restore ? "restored" : "saved", name->valuestring);
+    (void)cJSON_AddStringToObject(obj, "path", why); /* the callback's answer on success */
+    cJSON_Delete(req);
+    *response = json_text(obj);
+    return 200;
+}
+
+/* GET /ddlocal/v1/health (lock held): 200 when the broker is connected and the store writes. */
+static int health(dd_ctlapi_t *c, char **response)
+{
+    cJSON *obj = cJSON_CreateObject();
+    cJSON *problems = cJSON_CreateArray();
+    dd_ctlapi_counters_t n;
+    bool healthy;
+
+    memset(&n, 0, sizeof(n));
+    n.store_writable = true;
+    if (c->counters != NULL) {
+        c->counters(c->ctx, &n);
+    }
+    if (!n.broker_connected) {
+        (void)cJSON_AddItemToArray(problems,
+                                   cJSON_CreateString("ddlocald is not connected to the broker"));
+    }
+    if (!n.store_writable) {
+        char text[DD_CTLAPI_FEED_TEXT];
+        (void)snprintf(text, sizeof(text), "the store cannot write: %s",
+                       n.store_error != NULL ? n.store_error : "");
+        (void)cJSON_AddItemToArray(problems, cJSON_CreateString(text));
+    }
+    healthy = n.broker_connected && n.store_writable;
+    (void)cJSON_AddBoolToObject(obj, "healthy", healthy);
+    (void)cJSON_AddBoolToObject(obj, "brokerConnected", n.broker_connected);
+    (void)cJSON_AddBoolToObject(obj, "storeWritable", n.store_writable);
+    (void)cJSON_AddItemToObject(obj, "clock", clock_json(c));
+    (void)cJSON_AddItemToObject(obj, "problems", problems);
+    *response = json_text(obj);
+    return healthy ? 200 : 503;
+}
+
 dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const char *target,
                                     const char *body, size_t body_len, int *http_status,
                                     char **response)
@@ -287,14 +440,28 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
         *http_status = 200;
     } else if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "POST") == 0) {
         *http_status = advance_clock(c, body, body_len, response);
+    } else if (strcmp(path, "/ddlocal/v1/health") == 0 && strcmp(method, "GET") == 0) {
+        pthread_mutex_lock(c->lock);
+        *http_status = health(c, response);
+        pthread_mutex_unlock(c->lock);
+    } else if (strcmp(path, "/ddlocal/v1/reset") == 0 && strcmp(method, "POST") == 0 &&
+               c->reset != NULL) {
+        *http_status = reset(c, body, body_len, response);
+    } else if ((strcmp(path, "/ddlocal/v1/snapshot") == 0 ||
+                strcmp(path, "/ddlocal/v1/restore") == 0) &&
+               strcmp(method, "POST") == 0 && c->snapshot != NULL) {
+        *http_status =
+            snapshot(c, body, body_len, strcmp(path, "/ddlocal/v1/restore") == 0, response);
     } else if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(c->lock);
         *response = status_text(c);
         pthread_mutex_unlock(c->lock);
         *http_status = 200;
     } else {
-        *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET and "
-                               "POST /ddlocal/v1/clock, GET /ddlocal/v1/events and /events/stream");
+        *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET "
+                               "/ddlocal/v1/health, GET and POST /ddlocal/v1/clock, POST "
+                               "/ddlocal/v1/reset, /snapshot and /restore, GET "
+                               "/ddlocal/v1/events and /events/stream");
         *http_status = 404;
     }
     return *response != NULL ? DD_CTLAPI_OK : DD_CTLAPI_NO_MEMORY;

@@ -3,11 +3,18 @@
  * @brief ddlocald's own HTTP operations under /ddlocal/v1/ (not AWS's), as
  *        the API hands them over (dd_pipeline_t's extension hook):
  *        GET /ddlocal/v1/clock (the pipeline clock), POST /ddlocal/v1/clock
- *        {"advanceSeconds":N} (moves a manual clock and evaluates before
- *        answering), GET /ddlocal/v1/status (the status panel of
- *        `ddlocal up`: counters and the feed of recent events) and
- *        GET /ddlocal/v1/events (the long-poll on dd_events.h's log; it
- *        waits without the pipeline lock).
+ *        {"advanceSeconds":N} (first waits for everything the broker
+ *        accepted before the call to be counted - the @c barrier - then
+ *        moves a manual clock and evaluates before answering),
+ *        POST /ddlocal/v1/reset {"kinds":[...]} (empties all state or the
+ *        chosen kinds: dd_reset.h), POST /ddlocal/v1/snapshot and
+ *        /ddlocal/v1/restore {"name":N} (the whole state to/from a file),
+ *        GET /ddlocal/v1/health (200 when the broker is connected and the
+ *        store writes, else 503 with the problems) and GET
+ *        /ddlocal/v1/status (the status panel of `ddlocal up`: counters and
+ *        the feed of recent events) and GET /ddlocal/v1/events (the
+ *        long-poll on dd_events.h's log; it waits without the pipeline
+ *        lock).
  *
  * The service supplies what only it knows through callbacks (its counters,
  * what an advance must run: the tick, the shim's clock); this module owns
@@ -75,8 +82,25 @@ typedef struct dd_ctlapi {
     pthread_mutex_t *lock; /**< The pipeline lock. */
     dd_clock_t *clock;     /**< The pipeline clock (advanced under @c lock). */
     void *ctx;             /**< Passed to the callbacks. */
+    /**
+     * Lock NOT held, before an advance: returns 0 once every message the
+     * broker accepted before the call has been processed (the barrier), else
+     * non-zero with a reason in @p why. May be NULL (no barrier).
+     */
+    int (*barrier)(void *ctx, char *why, size_t why_len);
     /** Lock held: the manual clock was just advanced; evaluate before the answer. */
     void (*advanced)(void *ctx);
+    /**
+     * Lock held: empties @p kinds (DD_RESET_* of app/dd_reset.h) and makes the engine and the
+     * shim follow; returns 0, else non-zero with a reason in @p why. May be NULL (404).
+     */
+    int (*reset)(void *ctx, unsigned kinds, char *why, size_t why_len);
+    /**
+     * Lock held: saves (@p restore false) or restores the whole state to/from the snapshot
+     * @p name (validated: [A-Za-z0-9_-]). Returns 200, 404 (no such snapshot) or 500, with a
+     * reason in @p why. May be NULL (404).
+     */
+    int (*snapshot)(void *ctx, const char *name, bool restore, char *why, size_t why_len);
     /** Lock held: fills the counters. */
     void (*counters)(void *ctx, dd_ctlapi_counters_t *out);
     /** Lock released, after an advance: send what it produced now. May be NULL. */
@@ -95,7 +119,9 @@ typedef struct dd_ctlapi {
  * @param[in] target Path, with its "?query" if any (still percent-encoded).
  * @param[in] body Request body, may be NULL.
  * @param[in] body_len Its length.
- * @param[out] http_status 200, 400 (bad body, clock not manual) or 404 (unknown operation).
+ * @param[out] http_status 200, 400 (bad body, clock not manual), 404 (unknown operation) or
+ *             503 (the barrier failed: the broker is not connected or did not answer; or
+ *             health: not healthy).
  * @param[out] response malloc'd JSON text ({"message":...} on an error).
  * @return DD_CTLAPI_OK, DD_CTLAPI_BAD_PARAMETER or DD_CTLAPI_NO_MEMORY.
  */

@@ -132,6 +132,14 @@ void dd_ingest_forget_redeliveries(dd_ingest_t *ing)
     }
 }
 
+void dd_ingest_forget_things(dd_ingest_t *ing)
+{
+    if (ing != NULL) {
+        free_values(&ing->last_report);
+        dd_map_init(&ing->last_report);
+    }
+}
+
 /* True (and the copy used up) when @p m repeats a report stored before the start. */
 static bool is_redelivery(dd_ingest_t *ing, const char *thing, dd_report_format_t format,
                           const dd_svcmqtt_msg_t *m)

@@ -118,6 +118,12 @@ dd_ingest_status_t dd_ingest_expect_redeliveries(dd_ingest_t *ing, struct dd_sto
  */
 void dd_ingest_forget_redeliveries(dd_ingest_t *ing);
 
+/**
+ * @brief Forgets every thing's last accepted report (throttling, duplicate ids): after a reset
+ *        a thing starts again as a new one.
+ */
+void dd_ingest_forget_things(dd_ingest_t *ing);
+
 /** @return Static text for @p status. */
 const char *dd_ingest_strerror(dd_ingest_status_t status);
 

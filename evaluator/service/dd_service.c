@@ -2,6 +2,7 @@
 #include "dd_clock.h"
 
 #include "dd_alerts.h"
+#include "dd_control.h"
 #include "dd_api.h"
 #include "dd_ctlapi.h"
 #include "dd_db.h"
@@ -18,12 +19,14 @@
 #include "dd_pki.h"
 #include "dd_regsync.h"
 #include "dd_report.h"
+#include "dd_reset.h"
 #include "dd_shapes.h"
 #include "dd_store.h"
 #include "dd_store_service.h"
 #include "dd_store_wal.h"
 #include "dd_svcmqtt.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +44,10 @@
 /* How long after the first broker connection a report identical to one stored
  * before the start is taken for a redelivery (dd_ingest.h). */
 #define REDELIVERY_GRACE_MS 30000
+/* How long a clock advance waits for the shim's flush response (the barrier). */
+#define BARRIER_TIMEOUT_MS 10000
+/* Correlation ids of the barrier's flush requests: this prefix and a number. */
+#define BARRIER_ID_PREFIX "barrier-"
 
 struct dd_service {
     dd_service_config_t cfg;
@@ -72,6 +79,11 @@ struct dd_service {
     dd_store_wal_t *wal; /* the WAL checkpointer (dd_store_wal.h) */
     dd_events_t *events; /* GET /ddlocal/v1/events: `ddlocal wait` and `events` */
     dd_map_t groups;     /* thing -> its groups, "\n"-separated (malloc'd): group moves */
+    /* Clock barrier (under p.lock): flush requests sent, and the highest one whose response
+     * the worker processed - with every message the broker queued for us before it. */
+    uint64_t barrier_sent;
+    uint64_t barrier_done;
+    pthread_cond_t barrier_cond;
 };
 
 /* Appends a line to the status feed (lock held). */
@@ -323,6 +335,86 @@ static void thing_pushed(void *ctx, const char *thing)
 
 static void tick(dd_service_t *svc);
 
+/*
+ * The barrier of POST /ddlocal/v1/clock (lock not held): asks the shim to
+ * publish its metering batch and answer. The broker queues the batch, then
+ * the response, for this session behind every report it routed to us before;
+ * the worker processes messages in order and signals once it committed the
+ * batch holding the response (barrier_seen()), so by then everything the
+ * broker accepted before this call is counted.
+ */
+static int ctl_barrier(void *ctx, char *why, size_t why_len)
+{
+    dd_service_t *svc = ctx;
+    struct timespec deadline;
+    char id[40];
+    char *payload = NULL;
+    size_t len = 0;
+    uint64_t want;
+    int rc = 0;
+
+    if (!dd_svcmqtt_connected(svc->mqtt)) {
+        (void)snprintf(why, why_len, "ddlocald is not connected to the broker");
+        return -1;
+    }
+    pthread_mutex_lock(&svc->p.lock);
+    want = ++svc->barrier_sent;
+    pthread_mutex_unlock(&svc->p.lock);
+    (void)snprintf(id, sizeof(id), BARRIER_ID_PREFIX "%" PRIu64, want);
+    if (dd_control_encode_flush(id, &payload, &len) != DD_CONTROL_OK ||
+        dd_svcmqtt_publish(svc->mqtt, DD_CONTROL_TOPIC_FLUSH, payload, len, 1, false) !=
+            DD_SVCMQTT_OK) {
+        free(payload);
+        (void)snprintf(why, why_len, "the flush request could not be sent to the broker");
+        return -1;
+    }
+    free(payload);
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += BARRIER_TIMEOUT_MS / 1000;
+    pthread_mutex_lock(&svc->p.lock);
+    while (svc->barrier_done < want && rc == 0) {
+        rc = pthread_cond_timedwait(&svc->barrier_cond, &svc->p.lock, &deadline);
+    }
+    rc = svc->barrier_done >= want ? 0 : -1;
+    pthread_mutex_unlock(&svc->p.lock);
+    if (rc != 0) {
+        (void)snprintf(why, why_len,
+                       "the broker shim did not answer the flush request within %d ms, or the "
+                       "store cannot write",
+                       BARRIER_TIMEOUT_MS);
+    }
+    return rc;
+}
+
+/* The worker committed @p msgs (lock held): wake the advances whose flush response is in them. */
+static void barrier_seen(dd_service_t *svc, const dd_svcmqtt_msg_t *msgs)
+{
+    const dd_svcmqtt_msg_t *m;
+    uint64_t done = svc->barrier_done;
+
+    for (m = msgs; m != NULL; m = m->next) {
+        char id[DD_CONTROL_ID_MAX + 1];
+        bool ok = false;
+        char *end = NULL;
+        uint64_t n;
+
+        if (strcmp(m->topic, DD_CONTROL_TOPIC_RESPONSE) != 0 ||
+            dd_control_decode_response(m->payload, m->len, id, &ok, NULL, 0) != DD_CONTROL_OK ||
+            strncmp(id, BARRIER_ID_PREFIX, strlen(BARRIER_ID_PREFIX)) != 0) {
+            continue;
+        }
+        /* A refused flush still ends the barrier: the shim published what it could. */
+        n = strtoull(id + strlen(BARRIER_ID_PREFIX), &end, 10);
+        if (end != NULL && *end == '\0' && n > done && n <= svc->barrier_sent) {
+            done = n;
+        }
+    }
+    if (done != svc->barrier_done) {
+        svc->barrier_done = done;
+        pthread_cond_broadcast(&svc->barrier_cond);
+    }
+}
+
 /* POST /ddlocal/v1/clock moved the manual clock (lock held): evaluate before the answer. */
 static void ctl_advanced(void *ctx)
 {
@@ -341,6 +433,82 @@ static void ctl_wake(void *ctx)
     dd_service_t *svc = ctx;
 
     dd_svcmqtt_wake(svc->mqtt); /* send what the tick produced now */
+}
+
+static void reload_engine(dd_service_t *svc);
+static void hook_registry_changed(void *ctx);
+
+/* POST /ddlocal/v1/reset (lock held): the store and registry in one transaction, then the
+ * engine from the store and the shim from the change log. */
+static int ctl_reset(void *ctx, unsigned kinds, char *why, size_t why_len)
+{
+    dd_service_t *svc = ctx;
+    dd_reset_status_t st = dd_reset_run(&svc->p.registry, svc->p.store, kinds);
+
+    if (st != DD_RESET_OK) {
+        (void)snprintf(why, why_len, "%s", dd_reset_strerror(st));
+        return -1;
+    }
+    reload_engine(svc);
+    if ((kinds & (DD_RESET_REGISTRY | DD_RESET_METRICS)) != 0) {
+        dd_ingest_forget_things(&svc->ingest); /* a thing starts again: no throttle, any id */
+    }
+    if ((kinds & DD_RESET_REGISTRY) != 0) {
+        hook_registry_changed(svc);
+    }
+    feed(svc, "reset: %s%s%s%s%s", (kinds & DD_RESET_REGISTRY) != 0 ? "registry " : "",
+         (kinds & DD_RESET_PROFILES) != 0 ? "profiles " : "",
+         (kinds & DD_RESET_VIOLATIONS) != 0 ? "violations " : "",
+         (kinds & DD_RESET_METRICS) != 0 ? "metrics " : "",
+         (kinds & DD_RESET_MITIGATION) != 0 ? "mitigation" : "");
+    return 0;
+}
+
+/* POST /ddlocal/v1/snapshot and /restore (lock held): DATA_DIR/snapshots/NAME.db. On success
+ * @p why receives the file's path. */
+static int ctl_snapshot(void *ctx, const char *name, bool restore, char *why, size_t why_len)
+{
+    dd_service_t *svc = ctx;
+    char dir[700];
+    char path[900];
+    const char *err = "";
+    dd_store_status_t st;
+
+    (void)snprintf(dir, sizeof(dir), "%s/snapshots", svc->cfg.data_dir);
+    (void)snprintf(path, sizeof(path), "%s/%s.db", dir, name);
+    if (!restore) {
+        if (dd_fs_mkdirs(dir, 0700) != DD_FS_OK) {
+            (void)snprintf(why, why_len, "cannot create %s", dir);
+            return 500;
+        }
+        st = dd_store_backup_save(svc->p.store, path);
+    } else {
+        if (!dd_fs_exists(path)) {
+            (void)snprintf(why, why_len, "No snapshot named %s (%s)", name, path);
+            return 404;
+        }
+        st = dd_store_backup_load(svc->p.store, path);
+    }
+    if (st != DD_STORE_OK) {
+        (void)dd_store_last_error(svc->p.store, &err);
+        (void)snprintf(why, why_len, "%s %s failed: %s", restore ? "restoring" : "saving", path,
+                       err);
+        if (restore) {
+            reload_engine(svc); /* whatever the database holds now */
+        }
+        return 500;
+    }
+    if (restore) {
+        /* Everything in memory follows the restored database: engine, ingest, the shim. */
+        reload_engine(svc);
+        dd_ingest_forget_things(&svc->ingest);
+        svc->broker_synced = svc->mqtt != NULL && dd_svcmqtt_connected(svc->mqtt) &&
+                             dd_regsync_full(&svc->regsync, &svc->p, svc->mqtt) == DD_REGSYNC_OK;
+        svc->regsync.data_version = 0;
+    }
+    feed(svc, "%s %s", restore ? "restored snapshot" : "saved snapshot", name);
+    (void)snprintf(why, why_len, "%s", path);
+    return 200;
 }
 
 /* GET /ddlocal/v1/status (lock held). */
@@ -582,7 +750,9 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
                    (unsigned)svc->cfg.broker_port);
     pcfg.arn = svc->cfg.arn;
     pcfg.arn_explicit = svc->cfg.arn_explicit;
-    pcfg.id_seed = (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
+    /* A seed given: two runs with the same inputs get the same violation ids. */
+    pcfg.id_seed = svc->cfg.id_seed_set ? svc->cfg.id_seed
+                                        : (uint64_t)dd_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
     pcfg.events.ctx = svc;
     pcfg.events.violation_event = sink_violation_event;
     pcfg.events.metric_value = sink_metric_value;
@@ -619,6 +789,9 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->ctl.lock = &svc->p.lock;
     svc->ctl.clock = &svc->p.clock;
     svc->ctl.ctx = svc;
+    svc->ctl.barrier = ctl_barrier;
+    svc->ctl.reset = ctl_reset;
+    svc->ctl.snapshot = ctl_snapshot;
     svc->ctl.advanced = ctl_advanced;
     svc->ctl.counters = ctl_counters;
     svc->ctl.wake = ctl_wake;
@@ -716,6 +889,7 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
         return DD_SERVICE_NO_MEMORY;
     }
     svc->cfg = *cfg;
+    pthread_cond_init(&svc->barrier_cond, NULL);
     if (svc->cfg.tick_ms <= 0) {
         svc->cfg.tick_ms = 1000;
     }
@@ -1042,6 +1216,7 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
             } else if (retrying) {
                 store_resumed(svc, mono, n);
             }
+            barrier_seen(svc, msgs); /* NULL when held: not counted yet */
         }
         sync_registry(svc);
         forget_redeliveries(svc, mono);
@@ -1132,6 +1307,7 @@ void dd_service_destroy(dd_service_t *svc)
         }
     }
     dd_map_destroy(&svc->groups);
+    pthread_cond_destroy(&svc->barrier_cond);
     free(svc);
 }
 

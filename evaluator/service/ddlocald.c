@@ -45,6 +45,7 @@ static const char HELP[] =
     "                                source tree's lambda/ddlocal_lambda_runner.py)\n"
     "      --lambda-python PATH      its interpreter (default $DDLOCAL_LAMBDA_PYTHON, else\n"
     "                                /usr/bin/python3: Debian's, with python3-boto3)\n"
+    "      --id-seed N               violation ids from seed N: the same inputs give the same ids\n"
     "      --console-dir DIR         the console's files (default $DDLOCAL_CONSOLE_DIR, else the\n"
     "                                source tree's console/), served at /console/ on the API port\n"
     "      --ready-file FILE         write {\"api\":URL,\"pid\":N} to FILE once ready\n"
@@ -91,7 +92,8 @@ enum {
     OPT_LAMBDA_BACKOFF,
     OPT_LAMBDA_RUNNER,
     OPT_LAMBDA_PYTHON,
-    OPT_CONSOLE_DIR
+    OPT_CONSOLE_DIR,
+    OPT_ID_SEED
 };
 
 int main(int argc, char **argv)
@@ -115,6 +117,7 @@ int main(int argc, char **argv)
         {"webhook-backoff-ms", required_argument, NULL, OPT_WH_BACKOFF},
         {"lambda-backoff-ms", required_argument, NULL, OPT_LAMBDA_BACKOFF},
         {"lambda-runner", required_argument, NULL, OPT_LAMBDA_RUNNER},
+        {"id-seed", required_argument, NULL, OPT_ID_SEED},
         {"lambda-python", required_argument, NULL, OPT_LAMBDA_PYTHON},
         {"console-dir", required_argument, NULL, OPT_CONSOLE_DIR},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -197,6 +200,17 @@ int main(int argc, char **argv)
                 return 2;
             }
             cfg.lambda_backoff_ms = (int)v;
+            break;
+        }
+        case OPT_ID_SEED: {
+            char *end = NULL;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || optarg[0] == '-') {
+                fprintf(stderr, "ddlocald: --id-seed takes a number >= 0\n");
+                return 2;
+            }
+            cfg.id_seed = (uint64_t)v;
+            cfg.id_seed_set = true;
             break;
         }
         case OPT_LAMBDA_RUNNER:

@@ -320,6 +320,35 @@ dd_store_status_t dd_store_violation_events(dd_store_t *store,
                                             const dd_store_page_t *page, dd_store_violation_fn fn,
                                             void *ctx, char next_token[DD_STORE_TOKEN_MAX]);
 
+/** Subjects of dd_store_reset(), or-ed. */
+#define DD_STORE_RESET_PROFILES 0x1u   /**< Profiles, custom metrics, dimensions, ML training. */
+#define DD_STORE_RESET_VIOLATIONS 0x2u /**< Active violations, events, the engine's thing state. */
+#define DD_STORE_RESET_METRICS 0x4u    /**< Retained metric values and stored reports. */
+#define DD_STORE_RESET_MITIGATION 0x8u /**< Mitigation actions, tasks and executions. */
+#define DD_STORE_RESET_ALL 0xfu
+
+/**
+ * @brief Empties the tables of @p subjects (DD_STORE_RESET_*), inside the caller's transaction.
+ *        Reload the engine after the commit.
+ * @return DD_STORE_OK, DD_STORE_BAD_PARAMETER or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_reset(dd_store_t *store, unsigned subjects);
+
+/**
+ * @brief Copies the whole database (every subject) to the file @p path (written as
+ *        PATH.tmp, then renamed). No transaction may be open.
+ * @return DD_STORE_OK, DD_STORE_BAD_PARAMETER or DD_STORE_SQL_ERROR (dd_store_last_error()).
+ */
+dd_store_status_t dd_store_backup_save(dd_store_t *store, const char *path);
+
+/**
+ * @brief Replaces the whole database with the file @p path (a dd_store_backup_save() file).
+ *        No transaction may be open; reload the engine and resync the registry after it.
+ * @return DD_STORE_OK, DD_STORE_BAD_PARAMETER, DD_STORE_NOT_FOUND (no such file) or
+ *         DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_backup_load(dd_store_t *store, const char *path);
+
 /** @brief Number of active violations (for status displays). */
 dd_store_status_t dd_store_active_violation_count(dd_store_t *store, int64_t *count);
 

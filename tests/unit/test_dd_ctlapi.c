@@ -210,6 +210,69 @@ static void test_dd_ctlapi_status_counters_and_feed(void **state)
     cJSON_Delete(j);
 }
 
+/* A barrier that says no: the clock stays, nothing is evaluated. */
+static int failing_barrier(void *ctx, char *why, size_t why_len)
+{
+    fixture_t *f = ctx;
+
+    /* Called without the lock: the worker needs it to count messages. */
+    f->held_during_advance = pthread_mutex_trylock(&f->lock) != 0;
+    if (!f->held_during_advance) {
+        (void)pthread_mutex_unlock(&f->lock);
+    }
+    (void)snprintf(why, why_len, "the broker did not answer");
+    return -1;
+}
+
+static void test_dd_ctlapi_advance_waits_for_the_barrier(void **state)
+{
+    fixture_t *f = *state;
+    cJSON *j;
+
+    f->c.barrier = failing_barrier;
+    f->held_during_advance = true;
+    j = handle(f, "POST", "/ddlocal/v1/clock", "{\"advanceSeconds\":5}", 503);
+    assert_non_null(strstr(str(j, "message"), "the broker did not answer"));
+    cJSON_Delete(j);
+    assert_false(f->held_during_advance);
+    assert_int_equal(dd_clock_now_ms(&f->clock), T0);
+    assert_int_equal(f->advanced, 0);
+    assert_int_equal(f->woken, 0);
+}
+
+static void healthy_counters(void *ctx, dd_ctlapi_counters_t *out)
+{
+    (void)ctx;
+    out->broker_connected = true;
+    out->store_writable = true;
+}
+
+static void test_dd_ctlapi_health(void **state)
+{
+    fixture_t *f = *state;
+    const cJSON *problems;
+    cJSON *j;
+
+    /* The fixture's counters: the store does not write -> 503 with the reason. */
+    j = handle(f, "GET", "/ddlocal/v1/health", NULL, 503);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "healthy")));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "brokerConnected")));
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "storeWritable")));
+    problems = cJSON_GetObjectItemCaseSensitive(j, "problems");
+    assert_int_equal(cJSON_GetArraySize(problems), 1);
+    assert_string_equal(cJSON_GetArrayItem(problems, 0)->valuestring,
+                        "the store cannot write: database or disk is full");
+    cJSON_Delete(j);
+    f->c.counters = healthy_counters;
+    j = handle(f, "GET", "/ddlocal/v1/health", NULL, 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "healthy")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "problems")), 0);
+    assert_string_equal(str(cJSON_GetObjectItemCaseSensitive(j, "clock"), "mode"), "manual");
+    cJSON_Delete(j);
+    j = handle(f, "POST", "/ddlocal/v1/health", NULL, 404);
+    cJSON_Delete(j);
+}
+
 static void test_dd_ctlapi_unknown_operation(void **state)
 {
     fixture_t *f = *state;
@@ -237,6 +300,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_status_counters_and_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_unknown_operation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_waits_for_the_barrier, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_health, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1451,6 +1451,59 @@ static void test_dd_shim_clock_control(void **state)
     assert_int_equal(find_rec(f, DD_METERING_CONNECT, "Thing01")->time_ms, T0 + 60000);
 }
 
+/* The clock barrier: a flush request publishes the pending metering batch, then the response. */
+static void test_dd_shim_flush_control(void **state)
+{
+    fake_t *f = start_with_registry(NULL, "AllowAll");
+    char *payload = NULL;
+    size_t len = 0;
+    char id[DD_CONTROL_ID_MAX + 1];
+    bool ok = false;
+    size_t first;
+    size_t i;
+    size_t batch_at = SIZE_MAX;
+    const pub_t *r;
+
+    *state = f;
+    assert_int_equal(dev_connect(f, H(1), "Thing01", CERT_T01), DD_SHIM_OK);
+    assert_int_equal(pub(f, H(1), "Thing01", "t", 1), DD_SHIM_OK);
+    first = f->npubs;
+    /* No time passed: only the request makes the batch go now. */
+    assert_int_equal(dd_control_encode_flush("barrier-1", &payload, &len), DD_CONTROL_OK);
+    assert_int_equal(dd_shim_on_control(f->shim, SVC_H, SVC_ID, DD_CONTROL_TOPIC_FLUSH, payload,
+                                        len, f->wall),
+                     DD_SHIM_OK);
+    free(payload);
+    for (i = first; i < f->npubs; i++) {
+        if (strcmp(f->pubs[i].topic, METERING_TOPIC) == 0 && batch_at == SIZE_MAX) {
+            batch_at = i;
+        }
+    }
+    r = last_response(f);
+    assert_non_null(r);
+    assert_true(batch_at != SIZE_MAX);
+    assert_true(batch_at < (size_t)(r - f->pubs)); /* the batch first */
+    assert_string_equal(r->client_id, SVC_ID);
+    assert_int_equal(dd_control_decode_response(r->payload, r->len, id, &ok, NULL, 0),
+                     DD_CONTROL_OK);
+    assert_string_equal(id, "barrier-1");
+    assert_true(ok);
+    drain_metering(f);
+    assert_non_null(find_rec(f, DD_METERING_CONNECT, "Thing01"));
+    /* Nothing pending: still answered. A flush without an id is refused (no barrier). */
+    first = f->npubs;
+    assert_int_equal(dd_control_encode_flush("barrier-2", &payload, &len), DD_CONTROL_OK);
+    assert_int_equal(dd_shim_on_control(f->shim, SVC_H, SVC_ID, DD_CONTROL_TOPIC_FLUSH, payload,
+                                        len, f->wall),
+                     DD_SHIM_OK);
+    free(payload);
+    assert_int_equal(f->npubs, first + 1);
+    assert_int_equal(dd_shim_on_control(f->shim, SVC_H, SVC_ID, DD_CONTROL_TOPIC_FLUSH, "{}", 2,
+                                        f->wall),
+                     DD_SHIM_INVALID);
+    assert_int_equal(dd_control_encode_flush(NULL, &payload, &len), DD_CONTROL_BAD_PARAMETER);
+}
+
 /* ---- tests: metering and sessions ------------------------------------------------------------ */
 
 static void test_dd_shim_metering_counts(void **state)
@@ -1645,6 +1698,7 @@ int main(void)
         cmocka_unit_test_teardown(test_dd_shim_malformed_policy_keeps_previous, teardown),
         cmocka_unit_test_teardown(test_dd_shim_full_snapshot, teardown),
         cmocka_unit_test_teardown(test_dd_shim_clock_control, teardown),
+        cmocka_unit_test_teardown(test_dd_shim_flush_control, teardown),
         cmocka_unit_test_teardown(test_dd_shim_metering_counts, teardown),
         cmocka_unit_test_teardown(test_dd_shim_sessions, teardown),
         cmocka_unit_test_teardown(test_dd_shim_no_allocation_per_message, teardown),
