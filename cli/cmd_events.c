@@ -28,9 +28,9 @@ static const char WAIT_HELP[] =
     "\n"
     "Waits until the running pipeline logs a matching event, prints it (one JSON\n"
     "line) and exits 0; at the timeout exits 1 and prints the last events it saw\n"
-    "instead. By default any event the pipeline's log still holds counts (so a\n"
-    "wait after the action that causes the event does not miss it); --new or\n"
-    "--after SEQ count only later ones.\n"
+    "instead. By default any event the pipeline's log still holds since the\n"
+    "last `ddlocal reset` counts (so a wait after the action that causes the\n"
+    "event does not miss it); --new or --after SEQ count only later ones.\n"
     "\n"
     "  violation        a violation event (default --event in-alarm)\n"
     "  alert            an alert published on an SNS stand-in topic (default --event in-alarm)\n"
@@ -307,6 +307,21 @@ int dd_cmd_wait(int argc, char **argv)
             return rc;
         }
         after = seq_of(page, "lastSeq");
+        cJSON_Delete(page);
+    }
+    if (!only_new && !after_set) {
+        /* Events from before the last `ddlocal reset` belong to an earlier test. */
+        filter_t resets = {.type = "reset"};
+        cJSON *page = NULL;
+        const cJSON *e;
+        rc = poll_events(ep.api, 0, 0, &resets, 0, &page);
+        if (rc != 0) {
+            return rc;
+        }
+        cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(page, "events")) {
+            uint64_t seq = seq_of(e, "seq");
+            after = seq > after ? seq : after;
+        }
         cJSON_Delete(page);
     }
     start = after;

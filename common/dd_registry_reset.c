@@ -1,6 +1,6 @@
 /*
  * Registry reset (POST /ddlocal/v1/reset): every thing, device certificate, thing group and
- * policy goes, each logged in the change log first so the broker shim drops its copy and the
+ * policy (with its versions), thing type and their tags goes, each logged in the change log first so the broker shim drops its copy and the
  * engine its coverage, exactly as for one deletion. ddlocald's own (service) certificates stay:
  * without them it could not talk to the broker. Settings (ARN, pipeline time) stay too.
  */
@@ -21,7 +21,12 @@ static const char *const DELETE_SQL[] = {
     "DELETE FROM things",
     "DELETE FROM certificates WHERE is_service = 0",
     "DELETE FROM thing_groups",
+    "DELETE FROM policy_versions",
     "DELETE FROM policies",
+    "DELETE FROM thing_types",
+    /* Tags of the registry's resources; a Defender resource's tags go with it on re-creation. */
+    "DELETE FROM resource_tags WHERE arn LIKE '%:thinggroup/%' OR arn LIKE '%:thingtype/%'"
+    " OR arn LIKE '%:policy/%'",
 };
 
 dd_registry_status_t dd_registry_reset(dd_registry_t *reg, dd_registry_error_t *err)

@@ -25,6 +25,7 @@ static const reset_sql_t RESETS[] = {
     {DD_STORE_RESET_PROFILES, "DELETE FROM ev_custom_metrics"},
     {DD_STORE_RESET_PROFILES, "DELETE FROM ev_dimensions"},
     {DD_STORE_RESET_PROFILES, "DELETE FROM ev_ml_training"},
+    {DD_STORE_RESET_PROFILES, "DELETE FROM ev_request_tokens"},
     {DD_STORE_RESET_VIOLATIONS, "DELETE FROM ev_active_violations"},
     {DD_STORE_RESET_VIOLATIONS, "DELETE FROM ev_violation_events"},
     {DD_STORE_RESET_VIOLATIONS, "DELETE FROM ev_thing_state"},

@@ -196,6 +196,13 @@ for n in 1 2 3 4 5 6; do
         { cat "$work/poll$n.json"; fail "long-poll $n"; }
 done
 
+# ---- after `ddlocal reset`, a wait no longer counts the earlier test's violation
+"$ddlocal" wait violation --thing Thing03 --timeout 1 -D "$data" >/dev/null 2>&1 ||
+    fail "before the reset, the old violation did not count"
+"$ddlocal" reset --kinds violations -D "$data" >/dev/null || fail "ddlocal reset --kinds violations"
+"$ddlocal" wait violation --thing Thing03 --timeout 1 -D "$data" >/dev/null 2>&1 &&
+    fail "a wait after a reset was satisfied by the violation from before it"
+
 if [ "$failures" -ne 0 ]; then
     echo "--- ddlocal up log"
     tail -40 "$work/up.log"
