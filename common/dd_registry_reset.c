@@ -25,8 +25,9 @@ static const char *const DELETE_SQL[] = {
     "DELETE FROM policies",
     "DELETE FROM thing_types",
     /* Tags of the registry's resources; a Defender resource's tags go with it on re-creation. */
-    "DELETE FROM resource_tags WHERE arn LIKE '%:thinggroup/%' OR arn LIKE '%:thingtype/%'"
-    " OR arn LIKE '%:policy/%'",
+    "DELETE FROM resource_tags WHERE arn LIKE '%:thinggroup/%'",
+    "DELETE FROM resource_tags WHERE arn LIKE '%:thingtype/%'",
+    "DELETE FROM resource_tags WHERE arn LIKE '%:policy/%'",
 };
 
 dd_registry_status_t dd_registry_reset(dd_registry_t *reg, dd_registry_error_t *err)
