@@ -9,9 +9,10 @@
 #   shapes   -> engine, common
 #   replay   -> shapes, engine, common
 #   store    -> shapes, engine, common
-#   app      -> store, shapes, engine, common
-#   pipeline -> app, store, shapes, engine, common
-#   api      -> pipeline, app, store (reads and types), shapes, engine (types), common
+#   audit    -> store, shapes, engine, common
+#   app      -> audit, store, shapes, engine, common
+#   pipeline -> app, audit, store, shapes, engine, common
+#   api      -> pipeline, app, audit, store (reads and types), shapes, engine (types), common
 #   service  -> every evaluator folder and common
 #   common   -> nothing else; broker-shim and device -> common only
 #
@@ -71,16 +72,17 @@ echo "$includes" | awk -v map="$map" -v show="$show_arrows" '
 BEGIN {
     n = split(map, lines, "\n")
     for (i = 1; i <= n; i++) { split(lines[i], f, " "); layer[f[1]] = f[2] }
-    evaluator = "engine shapes replay store app pipeline api service"
+    evaluator = "engine shapes replay store audit app pipeline api service"
     split(evaluator, ev, " ")
     for (i in ev) { isev[ev[i]] = 1 }
     allow["engine"] = "common"
     allow["shapes"] = "engine common"
     allow["replay"] = "shapes engine common"
     allow["store"] = "shapes engine common"
-    allow["app"] = "store shapes engine common"
-    allow["pipeline"] = "app store shapes engine common"
-    allow["api"] = "pipeline app store shapes engine common"
+    allow["audit"] = "store shapes engine common"
+    allow["app"] = "audit store shapes engine common"
+    allow["pipeline"] = "app audit store shapes engine common"
+    allow["api"] = "pipeline app audit store shapes engine common"
     allow["service"] = evaluator " common"
     allow["common"] = ""
     allow["broker-shim"] = "common"
