@@ -364,17 +364,11 @@ dd_mitigate_status_t dd_mitigate_action_list(dd_mitigate_t *m, const char *type,
 
 /* ---- executors ------------------------------------------------------------------------ */
 
-/* What one executor reports besides its status. */
-typedef struct exec_outcome {
-    char code[64];                         /* errorCode of a FAILED execution */
-    char message[DD_MITIGATE_MESSAGE_MAX]; /* message of a FAILED execution */
-    bool registry_changed;
-} exec_outcome_t;
-
 typedef dd_mitigate_status_t (*executor_fn)(dd_mitigate_t *m, const char *type, const cJSON *params,
-                                            const char *thing, exec_outcome_t *out);
+                                            const dd_mitigate_target_t *target,
+                                            dd_mitigate_outcome_t *out);
 
-static dd_mitigate_status_t not_supported(const char *type, exec_outcome_t *out)
+static dd_mitigate_status_t not_supported(const char *type, dd_mitigate_outcome_t *out)
 {
     (void)snprintf(out->code, sizeof(out->code), "NotSupported");
     set_msg(out->message,
@@ -385,8 +379,9 @@ static dd_mitigate_status_t not_supported(const char *type, exec_outcome_t *out)
 
 /* Adds the thing to every group through the registry, so the broker shim sees it at once. */
 static dd_mitigate_status_t exec_add_things_to_thing_group(dd_mitigate_t *m, const char *type,
-                                                           const cJSON *params, const char *thing,
-                                                           exec_outcome_t *out)
+                                                           const cJSON *params,
+                                                           const dd_mitigate_target_t *target,
+                                                           dd_mitigate_outcome_t *out)
 {
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(params, "addThingsToThingGroupParams");
     const cJSON *names = cJSON_GetObjectItemCaseSensitive(p, "thingGroupNames");
@@ -399,7 +394,7 @@ static dd_mitigate_status_t exec_add_things_to_thing_group(dd_mitigate_t *m, con
         if (!cJSON_IsString(g)) {
             continue;
         }
-        rs = dd_registry_group_add_thing(m->cfg.registry, g->valuestring, thing, &err);
+        rs = dd_registry_group_add_thing(m->cfg.registry, g->valuestring, target->thing, &err);
         if (rs != DD_REGISTRY_OK) {
             (void)snprintf(out->code, sizeof(out->code), "%s",
                            rs == DD_REGISTRY_NOT_FOUND        ? "ResourceNotFoundException"
@@ -418,52 +413,56 @@ static dd_mitigate_status_t exec_add_things_to_thing_group(dd_mitigate_t *m, con
 
 static dd_mitigate_status_t exec_replace_default_policy_version(dd_mitigate_t *m, const char *type,
                                                                 const cJSON *params,
-                                                                const char *thing,
-                                                                exec_outcome_t *out)
+                                                                const dd_mitigate_target_t *target,
+                                                                dd_mitigate_outcome_t *out)
 {
     (void)m;
     (void)params;
-    (void)thing;
+    (void)target;
     return not_supported(type, out);
 }
 
 static dd_mitigate_status_t exec_update_device_certificate(dd_mitigate_t *m, const char *type,
-                                                           const cJSON *params, const char *thing,
-                                                           exec_outcome_t *out)
+                                                           const cJSON *params,
+                                                           const dd_mitigate_target_t *target,
+                                                           dd_mitigate_outcome_t *out)
 {
     (void)m;
     (void)params;
-    (void)thing;
+    (void)target;
     return not_supported(type, out);
 }
 
 static dd_mitigate_status_t exec_update_ca_certificate(dd_mitigate_t *m, const char *type,
-                                                       const cJSON *params, const char *thing,
-                                                       exec_outcome_t *out)
+                                                       const cJSON *params,
+                                                       const dd_mitigate_target_t *target,
+                                                       dd_mitigate_outcome_t *out)
 {
     (void)m;
     (void)params;
-    (void)thing;
+    (void)target;
     return not_supported(type, out);
 }
 
 static dd_mitigate_status_t exec_enable_iot_logging(dd_mitigate_t *m, const char *type,
-                                                    const cJSON *params, const char *thing,
-                                                    exec_outcome_t *out)
+                                                    const cJSON *params,
+                                                    const dd_mitigate_target_t *target,
+                                                    dd_mitigate_outcome_t *out)
 {
     (void)m;
     (void)params;
-    (void)thing;
+    (void)target;
     return not_supported(type, out);
 }
 
 static dd_mitigate_status_t exec_publish_finding_to_sns(dd_mitigate_t *m, const char *type,
-                                                        const cJSON *params, const char *thing,
-                                                        exec_outcome_t *out)
+                                                        const cJSON *params,
+                                                        const dd_mitigate_target_t *target,
+                                                        dd_mitigate_outcome_t *out)
 {
     (void)m;
     (void)params;
-    (void)thing;
+    (void)target;
     return not_supported(type, out);
 }
 
@@ -479,17 +478,29 @@ static const struct {
     {"PUBLISH_FINDING_TO_SNS", exec_publish_finding_to_sns},
 };
 
-static dd_mitigate_status_t execute(dd_mitigate_t *m, const char *type, const cJSON *params,
-                                    const char *thing, exec_outcome_t *out)
+dd_mitigate_status_t dd_mitigate_execute(dd_mitigate_t *m, const char *type, const cJSON *params,
+                                         const dd_mitigate_target_t *target,
+                                         dd_mitigate_outcome_t *out)
 {
     size_t i;
 
+    if (m == NULL || type == NULL || target == NULL || out == NULL) {
+        return DD_MITIGATE_BAD_PARAMETER;
+    }
+    memset(out, 0, sizeof(*out));
     for (i = 0; i < sizeof(EXECUTORS) / sizeof(EXECUTORS[0]); i++) {
         if (strcmp(EXECUTORS[i].type, type) == 0) {
-            return EXECUTORS[i].fn(m, type, params, thing, out);
+            return EXECUTORS[i].fn(m, type, params, target, out);
         }
     }
     return not_supported(type, out);
+}
+
+void dd_mitigate_registry_changed(dd_mitigate_t *m)
+{
+    if (m != NULL && m->cfg.registry_changed != NULL) {
+        m->cfg.registry_changed(m->cfg.hook_ctx);
+    }
 }
 
 /* ---- StartDetectMitigationActionsTask ------------------------------------------------- */
@@ -678,7 +689,8 @@ static void run_task(dd_mitigate_t *m, const dd_mitigate_task_request_t *req, co
         bool failed_here = false;
         for (j = 0; j < req->action_count; j++) {
             dd_store_mitigation_execution_t e;
-            exec_outcome_t out;
+            dd_mitigate_outcome_t out;
+            dd_mitigate_target_t target = {c->list[i].thing, NULL};
             memset(&e, 0, sizeof(e));
             memset(&out, 0, sizeof(out));
             e.task_id = req->task_id;
@@ -690,7 +702,7 @@ static void run_task(dd_mitigate_t *m, const dd_mitigate_task_request_t *req, co
                 e.status = "SKIPPED";
                 e.message = "Skipped: an earlier action for this violation failed";
                 res->skipped++;
-            } else if (execute(m, acts[j].type, params[j], c->list[i].thing, &out) ==
+            } else if (dd_mitigate_execute(m, acts[j].type, params[j], &target, &out) ==
                        DD_MITIGATE_OK) {
                 e.status = "SUCCESSFUL";
                 res->executed++;
@@ -715,8 +727,8 @@ static void run_task(dd_mitigate_t *m, const dd_mitigate_task_request_t *req, co
         DD_LOG_WARN("mitigation: task %s: final status not recorded", req->task_id);
     }
     /* The very next packet of a thing moved into a group must see it (dd_pipeline.h). */
-    if (registry_changed && m->cfg.registry_changed != NULL) {
-        m->cfg.registry_changed(m->cfg.hook_ctx);
+    if (registry_changed) {
+        dd_mitigate_registry_changed(m);
     }
 }
 

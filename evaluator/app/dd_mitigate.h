@@ -124,6 +124,20 @@ typedef struct dd_mitigate_task_result {
     char message[DD_MITIGATE_MESSAGE_MAX]; /**< With DD_MITIGATE_INVALID. */
 } dd_mitigate_task_result_t;
 
+/** What a mitigation action acts on: a Detect violation's thing or an Audit finding. */
+typedef struct dd_mitigate_target {
+    const char *thing;    /**< Detect: the violating thing; NULL for an Audit finding. */
+    const cJSON *finding; /**< Audit: the AuditFinding (nonCompliantResource, relatedResources,
+                               checkName, findingId ...); NULL for a Detect violation. */
+} dd_mitigate_target_t;
+
+/** What one execution reports besides its status. */
+typedef struct dd_mitigate_outcome {
+    char code[64];                         /**< errorCode of a FAILED execution. */
+    char message[DD_MITIGATE_MESSAGE_MAX]; /**< message of a FAILED execution. */
+    bool registry_changed; /**< The registry changed: call dd_mitigate_registry_changed(). */
+} dd_mitigate_outcome_t;
+
 /**
  * @brief Creates the module.
  * @param[in] config Wiring (copied).
@@ -263,6 +277,30 @@ dd_mitigate_status_t dd_mitigate_execution_list(dd_mitigate_t *m,
                                                 const char *after, int limit,
                                                 dd_store_mitigation_execution_t **rows,
                                                 size_t *count, char *next);
+
+/**
+ * @brief Runs one action of type @p type with its parameters on one target.
+ *        Detect tasks and Audit mitigation tasks share these executors. The
+ *        caller holds the pipeline lock and, after its batch, calls
+ *        dd_mitigate_registry_changed() if any outcome says so.
+ * @param[in] m The module.
+ * @param[in] type actionType (e.g. ADD_THINGS_TO_THING_GROUP).
+ * @param[in] params The action's actionParams object (NULL: none stored).
+ * @param[in] target What it acts on (borrowed).
+ * @param[out] out Error code and message of a failed execution.
+ * @return DD_MITIGATE_OK, DD_MITIGATE_BAD_PARAMETER, DD_MITIGATE_NOT_SUPPORTED or
+ *         DD_MITIGATE_EXECUTION_FAILED.
+ */
+dd_mitigate_status_t dd_mitigate_execute(dd_mitigate_t *m, const char *type, const cJSON *params,
+                                         const dd_mitigate_target_t *target,
+                                         dd_mitigate_outcome_t *out);
+
+/**
+ * @brief Tells the wiring that executions changed the registry (the broker
+ *        shim must see it before the next packet). No-op without a hook.
+ * @param[in] m The module (NULL is a no-op).
+ */
+void dd_mitigate_registry_changed(dd_mitigate_t *m);
 
 /** @return Static text for @p status. */
 const char *dd_mitigate_strerror(dd_mitigate_status_t status);
