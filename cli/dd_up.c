@@ -76,20 +76,29 @@ static void show_log_tail(const char *path)
 }
 
 /*
- * Checks one port (0: picks a free one). Prints why it cannot be used, naming the flag that
+ * Checks one port (0: picks a free one other than the @p taken ones: the kernel may hand the
+ * same free port out twice in a row). Prints why it cannot be used, naming the flag that
  * changes it, and returns 0 or DD_UP_EXIT_PORT; the caller checks every port before failing,
  * so one run names all the busy ones.
  */
-static int resolve_port(const char *what, const char *flag, const char *bind, uint16_t *port)
+static int resolve_port(const char *what, const char *flag, const char *bind, uint16_t *port,
+                        uint16_t taken1, uint16_t taken2)
 {
     dd_proc_status_t st;
+    int attempt;
 
     if (*port == 0) {
-        if (dd_proc_free_port(port) != DD_PROC_OK) {
-            fprintf(stderr, "ddlocal up: cannot find a free port for the %s\n", what);
-            return DD_UP_EXIT_PORT;
+        for (attempt = 0; attempt < 16; attempt++) {
+            if (dd_proc_free_port(port) != DD_PROC_OK) {
+                break;
+            }
+            if (*port != taken1 && *port != taken2) {
+                return 0;
+            }
         }
-        return 0;
+        *port = 0;
+        fprintf(stderr, "ddlocal up: cannot find a free port for the %s\n", what);
+        return DD_UP_EXIT_PORT;
     }
     st = dd_proc_port_available(bind, *port);
     if (st == DD_PROC_IN_USE) {
@@ -496,9 +505,11 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
     up->alpn_port = o->alpn_port_set ? o->alpn_port : (geteuid() == 0 ? 443 : 8443);
     up->api_port = o->api_port;
     /* Every port is checked before anything starts, so one run names all the busy ones. */
-    rc = resolve_port("MQTT listener", "--mqtt-port", o->bind, &up->mqtt_port);
-    rc |= resolve_port("ALPN listener", "--alpn-port", o->bind, &up->alpn_port);
-    rc |= resolve_port("API", "--api-port", o->bind, &up->api_port);
+    rc = resolve_port("MQTT listener", "--mqtt-port", o->bind, &up->mqtt_port, up->alpn_port,
+                      up->api_port);
+    rc |= resolve_port("ALPN listener", "--alpn-port", o->bind, &up->alpn_port, up->mqtt_port,
+                       up->api_port);
+    rc |= resolve_port("API", "--api-port", o->bind, &up->api_port, up->mqtt_port, up->alpn_port);
     if (rc != 0) {
         return DD_UP_EXIT_PORT;
     }
