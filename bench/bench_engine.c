@@ -139,7 +139,7 @@ static dd_engine_t *make_engine(const dd_engine_sink_t *sink)
 static void bench_engine_alone(size_t things, size_t rounds)
 {
     counts_t c = {0};
-    dd_engine_sink_t sink = {&c, count_event, NULL, NULL, NULL, NULL};
+    dd_engine_sink_t sink = {&c, count_event, NULL, NULL, NULL, NULL, NULL};
     dd_engine_t *e = make_engine(&sink);
     char **names = make_names(things, "thing-");
     fleet_report_t f;
@@ -271,7 +271,7 @@ static void bench_with_store(size_t things, size_t rounds, const char *dir)
 static void bench_statistical(size_t devices)
 {
     counts_t c = {0};
-    dd_engine_sink_t sink = {&c, count_event, NULL, NULL, NULL, NULL};
+    dd_engine_sink_t sink = {&c, count_event, NULL, NULL, NULL, NULL, NULL};
     dd_engine_t *e = NULL;
     dd_profile_t p;
     const char *prof = "{\"securityProfileName\":\"stat\",\"behaviors\":[{\"name\":\"size\","

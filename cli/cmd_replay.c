@@ -20,7 +20,7 @@ static void usage(FILE *out)
         "usage: ddlocal replay --profile FILE [--profile FILE ...] --reports FILE|-\n"
         "                      [--things FILE] [--custom-metric NAME:TYPE ...]\n"
         "                      [--dimension NAME:FILTER[,FILTER...] ...] [--no-summary]\n"
-        "                      [--time-ms]\n\n"
+        "                      [--time-ms] [--datapoints FILE [--datapoints-format csv|json]]\n\n"
         "Runs Device Defender Detect's evaluation over a recorded stream with a manual\n"
         "clock and prints every violation event (ListViolationEvents item shape, one\n"
         "JSON object per line), then one {\"summary\":...} line per behavior.\n\n"
@@ -36,7 +36,15 @@ static void usage(FILE *out)
         "                        or ip-address-list\n"
         "  --dimension N:F,...   TOPIC_FILTER dimension N with its topic filters\n"
         "  --no-summary          print only the violation events\n"
-        "  --time-ms             violationEventTime in epoch ms (default: epoch seconds)\n\n"
+        "  --time-ms             violationEventTime in epoch ms (default: epoch seconds)\n"
+        "  --datapoints FILE     also write every datapoint evaluated against a behavior:\n"
+        "                        thing, profile, behavior, window start/end, value, the\n"
+        "                        threshold applied (static value, or the window's fleet\n"
+        "                        percentile and how many devices it came from), verdict\n"
+        "                        and alarm state after it\n"
+        "  --datapoints-format F csv (a header line, then one row per datapoint) or json\n"
+        "                        (one object per line); default: csv when FILE ends in\n"
+        "                        .csv, else json\n\n"
         "Exit status: 0 all lines used, 1 some lines skipped (reported with their line\n"
         "numbers on stderr) or a runtime failure, 2 usage error or invalid profile.\n");
 }
@@ -85,6 +93,8 @@ int dd_cmd_replay(int argc, char **argv)
     dd_replay_options_t opt;
     const char *reports = NULL;
     const char *things_path = NULL;
+    const char *dp_path = NULL;
+    const char *dp_format = NULL;
     FILE *in = NULL;
     dd_replay_status_t st;
     dd_replay_result_t res;
@@ -105,7 +115,8 @@ int dd_cmd_replay(int argc, char **argv)
             opt.time_ms = true;
         } else if (!has_value && (strcmp(a, "--profile") == 0 || strcmp(a, "--reports") == 0 ||
                                   strcmp(a, "--things") == 0 || strcmp(a, "--custom-metric") == 0 ||
-                                  strcmp(a, "--dimension") == 0)) {
+                                  strcmp(a, "--dimension") == 0 || strcmp(a, "--datapoints") == 0 ||
+                                  strcmp(a, "--datapoints-format") == 0)) {
             fprintf(stderr, "ddlocal replay: %s needs a value\n", a);
             return DD_CLI_USAGE;
         } else if (strcmp(a, "--profile") == 0 && opt.profile_count < MAX_ITEMS) {
@@ -116,6 +127,10 @@ int dd_cmd_replay(int argc, char **argv)
             reports = argv[++i];
         } else if (strcmp(a, "--things") == 0) {
             things_path = argv[++i];
+        } else if (strcmp(a, "--datapoints") == 0) {
+            dp_path = argv[++i];
+        } else if (strcmp(a, "--datapoints-format") == 0) {
+            dp_format = argv[++i];
         } else if (strcmp(a, "--custom-metric") == 0 && opt.custom_metric_count < MAX_ITEMS) {
             customs[opt.custom_metric_count++] = argv[++i];
         } else if (strcmp(a, "--dimension") == 0 && opt.dimension_count < MAX_ITEMS) {
@@ -130,6 +145,20 @@ int dd_cmd_replay(int argc, char **argv)
         fprintf(stderr, "ddlocal replay: --profile and --reports are required\n\n");
         usage(stderr);
         return DD_CLI_USAGE;
+    }
+    if (dp_format != NULL && strcmp(dp_format, "csv") != 0 && strcmp(dp_format, "json") != 0) {
+        fprintf(stderr, "ddlocal replay: --datapoints-format is csv or json, not '%s'\n",
+                dp_format);
+        return DD_CLI_USAGE;
+    }
+    if (dp_format != NULL && dp_path == NULL) {
+        fprintf(stderr, "ddlocal replay: --datapoints-format needs --datapoints FILE\n");
+        return DD_CLI_USAGE;
+    }
+    if (dp_path != NULL) {
+        size_t n = strlen(dp_path);
+        opt.datapoints_csv = dp_format != NULL ? strcmp(dp_format, "csv") == 0
+                                               : n >= 4 && strcmp(dp_path + n - 4, ".csv") == 0;
     }
     rc = 0;
     for (k = 0; k < opt.profile_count && rc == 0; k++) {
@@ -163,6 +192,13 @@ int dd_cmd_replay(int argc, char **argv)
             rc = DD_CLI_USAGE;
         }
     }
+    if (rc == 0 && dp_path != NULL) {
+        opt.datapoints = fopen(dp_path, "w");
+        if (opt.datapoints == NULL) {
+            fprintf(stderr, "ddlocal replay: cannot write %s: %s\n", dp_path, strerror(errno));
+            rc = DD_CLI_USAGE;
+        }
+    }
     if (rc == 0) {
         opt.profiles = profiles;
         opt.custom_metrics = customs;
@@ -186,6 +222,10 @@ int dd_cmd_replay(int argc, char **argv)
     }
     if (in != NULL && in != stdin) {
         fclose(in);
+    }
+    if (opt.datapoints != NULL && fclose(opt.datapoints) != 0 && rc == 0) {
+        fprintf(stderr, "ddlocal replay: cannot write %s: %s\n", dp_path, strerror(errno));
+        rc = 1;
     }
     for (k = 0; k < opt.profile_count; k++) {
         free((char *)profiles[k].text);

@@ -458,8 +458,37 @@ static void emit_transition(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, 
     }
 }
 
+/* The fleet threshold a statistical datapoint was compared with. */
+typedef struct fleet_threshold {
+    double value;
+    size_t devices;
+} fleet_threshold_t;
+
+static void emit_datapoint(dd_engine_t *e, const thing_t *t, const cprof_t *p, const item_t *it,
+                           const slot_t *s, bool violating, const dd_datapoint_t *dp,
+                           int64_t time_ms, const fleet_threshold_t *fleet)
+{
+    dd_datapoint_record_t r;
+
+    memset(&r, 0, sizeof(r));
+    r.thing = t->name;
+    r.profile = p->p.name;
+    r.behavior = it->b;
+    r.window_end_ms = time_ms;
+    r.window_start_ms = time_ms - it->duration_ms;
+    r.value = *dp;
+    if (fleet != NULL) {
+        r.statistical = true;
+        r.threshold = fleet->value;
+        r.fleet_size = fleet->devices;
+    }
+    r.violating = violating;
+    r.alarm_state = s->alarm.state;
+    e->sink.datapoint(e->sink.ctx, &r);
+}
+
 static void step_slot(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, slot_t *s, bool violating,
-                      const dd_datapoint_t *dp, int64_t time_ms)
+                      const dd_datapoint_t *dp, int64_t time_ms, const fleet_threshold_t *fleet)
 {
     dd_alarm_transition_t tr = DD_ALARM_NONE;
     char id[DD_VIOLATION_ID_LEN];
@@ -478,6 +507,9 @@ static void step_slot(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, slot_t
         new_id = id;
     }
     (void)dd_alarm_step(&s->alarm, violating, it->to_alarm, it->to_clear, time_ms, new_id, &tr);
+    if (e->sink.datapoint != NULL && it->b != NULL && dp != NULL) {
+        emit_datapoint(e, t, p, it, s, violating, dp, time_ms, fleet);
+    }
     emit_transition(e, t, p, it, s, tr, dp, time_ms);
     mark_dirty(e, t);
 }
@@ -490,7 +522,7 @@ static void evaluate_static(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, 
     if (dd_criteria_conforms(&it->crit, dp, &conforms) != DD_CRITERIA_OK) {
         return;
     }
-    step_slot(e, t, p, it, s, !conforms, dp, time_ms);
+    step_slot(e, t, p, it, s, !conforms, dp, time_ms, NULL);
 }
 
 static void invalidate_slot(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, slot_t *s,
@@ -791,6 +823,7 @@ static void evaluate_pending(dd_engine_t *e)
         size_t n;
         size_t m;
         double threshold = 0.0;
+        fleet_threshold_t fleet;
         cprof_t *p = e->profs[e->pend[i].prof];
         item_t *it = &p->items[e->pend[i].item];
         dd_stats_status_t st;
@@ -808,13 +841,16 @@ static void evaluate_pending(dd_engine_t *e)
             e->vals[m] = e->pend[i + m].value;
         }
         st = dd_stats_percentile(e->vals, n, it->percentile, &threshold);
+        fleet.value = threshold;
+        fleet.devices = n;
         for (m = i; st == DD_STATS_OK && m < j; m++) {
             thing_t *t = e->things[e->pend[m].thing];
             pstate_t *ps = find_ps(t, p);
             dd_datapoint_t dp = count_dp(it, e->pend[m].value);
             bool conforms = dd_criteria_compare(it->crit.op, e->pend[m].value, threshold);
             if (ps != NULL) {
-                step_slot(e, t, p, it, &ps->slots[e->pend[m].item], !conforms, &dp, e->pend[m].end);
+                step_slot(e, t, p, it, &ps->slots[e->pend[m].item], !conforms, &dp, e->pend[m].end,
+                          &fleet);
             }
         }
         i = j;

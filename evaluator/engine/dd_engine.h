@@ -97,6 +97,24 @@ typedef struct dd_metric_datum {
 } dd_metric_datum_t;
 
 /**
+ * One datapoint evaluated against a behavior, with what decided it (replay
+ * --datapoints): the rule author's view of why an alarm did or did not fire.
+ */
+typedef struct dd_datapoint_record {
+    const char *thing;
+    const char *profile;
+    const dd_behavior_t *behavior;
+    int64_t window_start_ms; /**< window_end_ms - durationSeconds; = end without a duration. */
+    int64_t window_end_ms;   /**< Time of the datapoint (window close or report time). */
+    dd_datapoint_t value;
+    bool statistical;             /**< statisticalThreshold: @ref threshold is the fleet's. */
+    double threshold;             /**< The window's percentile over the fleet (statistical). */
+    size_t fleet_size;            /**< Devices that percentile was computed from. */
+    bool violating;               /**< The value does not meet the criteria. */
+    dd_alarm_state_t alarm_state; /**< The behavior's alarm state after this datapoint. */
+} dd_datapoint_record_t;
+
+/**
  * Where the engine's outputs go. Every member may be NULL. Calls happen
  * synchronously inside the engine entry point that caused them, in a
  * deterministic order.
@@ -116,6 +134,8 @@ typedef struct dd_engine_sink {
      * persist @p blob; dd_engine_import_thing() restores it.
      */
     void (*thing_state)(void *ctx, const char *thing, const uint8_t *blob, size_t len);
+    /** Every datapoint evaluated against a behavior (costs a call per datapoint). */
+    void (*datapoint)(void *ctx, const dd_datapoint_record_t *record);
 } dd_engine_sink_t;
 
 /** Called by the registry for each group of a thing. Return 0 to go on. */

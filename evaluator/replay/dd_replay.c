@@ -198,6 +198,9 @@ typedef struct metric_marks {
 
 typedef struct replay {
     FILE *out;
+    FILE *dp_out; /* --datapoints, or NULL */
+    bool dp_csv;
+    size_t datapoints;
     bool time_ms;
     dd_engine_t *engine;
     bstat_t *bs;
@@ -302,6 +305,173 @@ static int64_t first_datum(replay_t *r, const char *metric, const char *thing)
 }
 
 /* ------------------------------------------------------------------ sink */
+
+/* A time as violationEventTime is printed: epoch seconds, or ms with --time-ms. */
+static double print_time(const replay_t *r, int64_t ms)
+{
+    return r->time_ms ? (double)ms : (double)ms / 1000.0;
+}
+
+/* One CSV field: quoted (with doubled quotes) when it holds a comma, quote or newline. */
+static void csv_field(FILE *f, const char *text, bool last)
+{
+    const char *c;
+
+    if (strpbrk(text, ",\"\n") == NULL) {
+        fputs(text, f);
+    } else {
+        fputc('"', f);
+        for (c = text; *c != '\0'; c++) {
+            if (*c == '"') {
+                fputc('"', f);
+            }
+            fputc(*c, f);
+        }
+        fputc('"', f);
+    }
+    fputc(last ? '\n' : ',', f);
+}
+
+/* The threshold a datapoint met or missed: the behavior's static value or the fleet's. */
+static cJSON *datapoint_threshold(const dd_datapoint_record_t *d)
+{
+    const dd_behavior_criteria_t *c = &d->behavior->criteria;
+    cJSON *t = cJSON_CreateObject();
+
+    if (t == NULL) {
+        return NULL;
+    }
+    if (d->statistical) {
+        if (cJSON_AddStringToObject(t, "statistic", dd_profile_statistic_name(c->statistic)) ==
+                NULL ||
+            cJSON_AddNumberToObject(t, "value", d->threshold) == NULL ||
+            cJSON_AddNumberToObject(t, "devices", (double)d->fleet_size) == NULL) {
+            cJSON_Delete(t);
+            return NULL;
+        }
+    } else if (c->has_value) {
+        cJSON *v = dd_profile_metric_value_to_json(&c->value);
+        if (v == NULL) {
+            cJSON_Delete(t);
+            return NULL;
+        }
+        cJSON_AddItemToObject(t, "value", v);
+    }
+    return t;
+}
+
+static cJSON *datapoint_json(const replay_t *r, const dd_datapoint_record_t *d)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON *value = dd_shapes_metric_value(&d->value);
+    cJSON *threshold = datapoint_threshold(d);
+    bool ok = j != NULL && value != NULL && threshold != NULL;
+
+    ok = ok && cJSON_AddStringToObject(j, "thingName", d->thing) != NULL &&
+         cJSON_AddStringToObject(j, "securityProfileName", d->profile) != NULL &&
+         cJSON_AddStringToObject(j, "behaviorName", d->behavior->name) != NULL &&
+         cJSON_AddStringToObject(j, "metric", d->behavior->metric) != NULL &&
+         cJSON_AddNumberToObject(j, "windowStart", print_time(r, d->window_start_ms)) != NULL &&
+         cJSON_AddNumberToObject(j, "windowEnd", print_time(r, d->window_end_ms)) != NULL;
+    if (ok) {
+        cJSON_AddItemToObject(j, "metricValue", value);
+        cJSON_AddItemToObject(j, "threshold", threshold);
+        value = NULL;
+        threshold = NULL;
+        ok = cJSON_AddStringToObject(j, "verdict", d->violating ? "violating" : "conforming") !=
+                 NULL &&
+             cJSON_AddStringToObject(j, "alarmState",
+                                     d->alarm_state == DD_ALARM_IN_ALARM ? "IN_ALARM" : "NORMAL") !=
+                 NULL;
+    }
+    cJSON_Delete(value);
+    cJSON_Delete(threshold);
+    if (!ok) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* A member of @p obj as CSV text: a number or string as is, anything else as JSON. */
+static char *csv_text(const cJSON *item)
+{
+    char buf[64];
+
+    if (item == NULL) {
+        return strdup("");
+    }
+    if (cJSON_IsString(item)) {
+        return strdup(item->valuestring);
+    }
+    if (cJSON_IsNumber(item)) {
+        (void)snprintf(buf, sizeof(buf), "%.17g", item->valuedouble);
+        return strdup(buf);
+    }
+    if (cJSON_IsObject(item) && cJSON_GetArraySize(item) == 1 &&
+        (cJSON_IsNumber(item->child) || cJSON_IsString(item->child))) {
+        return csv_text(item->child); /* {"count":5} -> 5 */
+    }
+    return cJSON_PrintUnformatted(item);
+}
+
+static const char *const DATAPOINT_CSV_COLUMNS[] = {
+    "thingName",   "securityProfileName", "behaviorName", "metric",
+    "windowStart", "windowEnd",           "metricValue",  "threshold",
+    "statistic",   "fleetDevices",        "verdict",      "alarmState",
+};
+
+static void write_datapoint_csv(FILE *f, const cJSON *j)
+{
+    const cJSON *threshold = cJSON_GetObjectItemCaseSensitive(j, "threshold");
+    size_t n = sizeof(DATAPOINT_CSV_COLUMNS) / sizeof(DATAPOINT_CSV_COLUMNS[0]);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        const char *col = DATAPOINT_CSV_COLUMNS[i];
+        const cJSON *item;
+        char *text;
+
+        if (strcmp(col, "threshold") == 0) {
+            item = cJSON_GetObjectItemCaseSensitive(threshold, "value");
+        } else if (strcmp(col, "statistic") == 0) {
+            item = cJSON_GetObjectItemCaseSensitive(threshold, "statistic");
+        } else if (strcmp(col, "fleetDevices") == 0) {
+            item = cJSON_GetObjectItemCaseSensitive(threshold, "devices");
+        } else {
+            item = cJSON_GetObjectItemCaseSensitive(j, col);
+        }
+        text = csv_text(item);
+        csv_field(f, text != NULL ? text : "", i + 1 == n);
+        free(text);
+    }
+}
+
+static void on_datapoint(void *ctx, const dd_datapoint_record_t *d)
+{
+    replay_t *r = ctx;
+    cJSON *j = datapoint_json(r, d);
+    char *text;
+
+    if (j == NULL) {
+        r->oom = true;
+        return;
+    }
+    if (r->dp_csv) {
+        write_datapoint_csv(r->dp_out, j);
+    } else {
+        text = cJSON_PrintUnformatted(j);
+        if (text == NULL) {
+            r->oom = true;
+        } else {
+            fputs(text, r->dp_out);
+            fputc('\n', r->dp_out);
+            free(text);
+        }
+    }
+    cJSON_Delete(j);
+    r->datapoints++;
+}
 
 static void on_event(void *ctx, const dd_violation_event_t *ev)
 {
@@ -891,6 +1061,8 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
     memset(&res, 0, sizeof(res));
     r.out = out;
     r.time_ms = opt->time_ms;
+    r.dp_out = opt->datapoints;
+    r.dp_csv = opt->datapoints_csv;
     if (opt->things != NULL &&
         !registry_parse(&reg, opt->things->text, opt->things->len, err, opt->things->name)) {
         return DD_REPLAY_BAD_THINGS;
@@ -901,6 +1073,16 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
     sink.ctx = &r;
     sink.violation_event = on_event;
     sink.metric_value = on_datum;
+    if (opt->datapoints != NULL) {
+        sink.datapoint = on_datapoint;
+        if (opt->datapoints_csv) {
+            size_t c;
+            size_t nc = sizeof(DATAPOINT_CSV_COLUMNS) / sizeof(DATAPOINT_CSV_COLUMNS[0]);
+            for (c = 0; c < nc; c++) {
+                csv_field(opt->datapoints, DATAPOINT_CSV_COLUMNS[c], c + 1 == nc);
+            }
+        }
+    }
     dd_engine_config_default(&cfg);
     if (dd_engine_create(&cfg, opt->things != NULL ? &ereg : NULL, &sink, &r.engine) !=
         DD_ENGINE_OK) {
@@ -950,6 +1132,7 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
         status = DD_REPLAY_NO_MEMORY;
     }
     res.events = r.events;
+    res.datapoints = r.datapoints;
     if (status == DD_REPLAY_OK && res.skipped > 0) {
         status = DD_REPLAY_SKIPPED_LINES;
     }

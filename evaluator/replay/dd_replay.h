@@ -56,14 +56,23 @@ typedef struct dd_replay_options {
     size_t dimension_count;
     bool no_summary; /**< Print only the events. */
     bool time_ms;    /**< violationEventTime in epoch ms instead of seconds. */
+    /**
+     * Where every evaluated datapoint goes (NULL: nowhere): thing, profile,
+     * behavior, window, value, the threshold applied (the static value, or
+     * the window's fleet percentile and how many devices it came from), the
+     * verdict and the alarm state after it. Borrowed; not closed.
+     */
+    FILE *datapoints;
+    bool datapoints_csv; /**< CSV with a header line; else one JSON object per line. */
 } dd_replay_options_t;
 
 /** Figures of a run. */
 typedef struct dd_replay_result {
-    size_t lines;   /**< Input lines read. */
-    size_t used;    /**< Lines applied. */
-    size_t skipped; /**< Lines reported and skipped. */
-    size_t events;  /**< Violation events printed. */
+    size_t lines;      /**< Input lines read. */
+    size_t used;       /**< Lines applied. */
+    size_t skipped;    /**< Lines reported and skipped. */
+    size_t events;     /**< Violation events printed. */
+    size_t datapoints; /**< Datapoints written to options.datapoints. */
 } dd_replay_result_t;
 
 /**

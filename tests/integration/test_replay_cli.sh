@@ -2,7 +2,7 @@
 # `ddlocal replay` as a user runs it: the recorded stream from a file or from
 # standard input (`--reports -`), the exit statuses 0 / 1 / 2 of
 # docs/reference/replay.md, the final "N of M lines skipped" line on stderr,
-# --no-summary, and nothing on stdout for an invalid profile.
+# --no-summary, nothing on stdout for an invalid profile, and --datapoints.
 # Usage: test_replay_cli.sh /path/to/ddlocal /path/to/source
 set -u
 ddlocal=$1
@@ -75,6 +75,22 @@ run unknown 2 --profile "$p/module4-intended.json" --reports - --frobnicate </de
 # 7. Empty input: nothing to skip, exit 0.
 run empty 0 --profile "$p/module4-intended.json" --reports - </dev/null
 grep -q '"violationEventType"' "$work/empty.out" && fail "empty: events from no input"
+
+# 8. --datapoints: CSV by the file's extension, JSON lines by --datapoints-format; the events on
+#    stdout are unchanged; a bad format or a format without a file is a usage error.
+run dpcsv 0 --profile "$p/module4-intended.json" --reports "$g/module4.jsonl" \
+    --datapoints "$work/dp.csv"
+same "$work/dp.csv" "$g/module4-intended.datapoints.csv" "dpcsv"
+same "$work/dpcsv.out" "$g/module4-intended.out" "dpcsv events"
+run dpjson 0 --profile "$p/module3-intended.json" --reports "$g/module3.jsonl" \
+    --datapoints "$work/dp.out" --datapoints-format json
+same "$work/dp.out" "$g/module3-intended.datapoints.jsonl" "dpjson"
+run dpformat 2 --profile "$p/module4-intended.json" --reports - --datapoints "$work/x" \
+    --datapoints-format xml </dev/null
+grep -q "csv or json" "$work/dpformat.err" || fail "dpformat: no clear message"
+run dpnofile 2 --profile "$p/module4-intended.json" --reports - --datapoints-format csv </dev/null
+run dpunwritable 2 --profile "$p/module4-intended.json" --reports - \
+    --datapoints "$work/no/such/dir/dp.csv" </dev/null
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s)"

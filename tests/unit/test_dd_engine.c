@@ -34,6 +34,8 @@ typedef struct rec {
     int64_t av_start_ms;
     int av_upserts;
     char removed_id[DD_VIOLATION_ID_LEN];
+    char dplog[4096]; /* one line per evaluated datapoint (sink.datapoint) */
+    size_t dplen;
 } rec_t;
 
 static void append(rec_t *r, const char *fmt, ...)
@@ -133,9 +135,29 @@ static void on_state(void *ctx, const char *thing, const uint8_t *blob, size_t l
     }
 }
 
+/* "thing behavior (start,end] value verdict state [threshold/devices]" per datapoint. */
+static void on_datapoint(void *ctx, const dd_datapoint_record_t *d)
+{
+    rec_t *r = ctx;
+    int n = snprintf(r->dplog + r->dplen, sizeof(r->dplog) - r->dplen,
+                     "%s %s (%lld,%lld] %lld %s %s", d->thing, d->behavior->name,
+                     (long long)d->window_start_ms, (long long)d->window_end_ms,
+                     (long long)d->value.count, d->violating ? "violating" : "conforming",
+                     d->alarm_state == DD_ALARM_IN_ALARM ? "IN_ALARM" : "NORMAL");
+    if (n > 0) {
+        r->dplen += (size_t)n;
+    }
+    n = d->statistical ? snprintf(r->dplog + r->dplen, sizeof(r->dplog) - r->dplen, " %.15g/%zu\n",
+                                  d->threshold, d->fleet_size)
+                       : snprintf(r->dplog + r->dplen, sizeof(r->dplog) - r->dplen, "\n");
+    if (n > 0) {
+        r->dplen += (size_t)n;
+    }
+}
+
 static dd_engine_sink_t sink_for(rec_t *r)
 {
-    dd_engine_sink_t s = {r, on_event, on_active, on_removed, on_datum, on_state};
+    dd_engine_sink_t s = {r, on_event, on_active, on_removed, on_datum, on_state, on_datapoint};
     memset(r, 0, sizeof(*r));
     return s;
 }
@@ -235,6 +257,10 @@ static void test_dd_engine_trailing_window_sums_deltas(void **state)
     report_bytes_out(e, "t", 1600000,
                      100); /* (1000000, 1600000]: 300 + 100 = 400, report at 1000000 is out */
     assert_string_equal(r.log, "in-alarm t p b 600 @1300000\nalarm-cleared t p b 400 @1600000\n");
+    /* Every datapoint, with its window and the verdict that moved the alarm. */
+    assert_string_equal(r.dplog, "t b (400000,1000000] 300 conforming NORMAL\n"
+                                 "t b (700000,1300000] 600 violating IN_ALARM\n"
+                                 "t b (1000000,1600000] 400 conforming NORMAL\n");
     assert_true(r.datums == 3);
     assert_int_equal(r.active, 0);
     assert_int_equal(dd_engine_on_report(e, "t", 1599999, &(dd_report_t){0}), DD_ENGINE_BACKWARDS);
@@ -446,6 +472,10 @@ static void test_dd_engine_statistical_threshold(void **state)
     assert_int_equal(dd_engine_tick(e, 300001), DD_ENGINE_OK);
     assert_string_equal(r.log,
                         "in-alarm d3 DetectLargeMessageSize LargeMessageSize 3000 @300000\n");
+    /* The window's p50 over the three devices is the threshold each datapoint met or missed. */
+    assert_string_equal(r.dplog, "d1 LargeMessageSize (0,300000] 10 conforming NORMAL 12/3\n"
+                                 "d2 LargeMessageSize (0,300000] 12 conforming NORMAL 12/3\n"
+                                 "d3 LargeMessageSize (0,300000] 3000 violating IN_ALARM 12/3\n");
     dd_engine_destroy(e);
 
     s = sink_for(&r);

@@ -134,6 +134,62 @@ static void test_dd_replay_module3_statistical(void **state)
                  DD_REPLAY_OK);
 }
 
+/* --datapoints: every evaluated datapoint with its window, threshold, verdict and alarm state. */
+static void check_datapoints(const char *profile, const char *input, bool csv, const char *golden)
+{
+    dd_replay_text_t p;
+    dd_replay_options_t opt;
+    dd_replay_result_t res;
+    char path[512];
+    FILE *in;
+    FILE *o = tmpfile();
+    FILE *e = tmpfile();
+    FILE *dp = tmpfile();
+    char *text;
+    char *exp;
+    size_t len;
+
+    memset(&opt, 0, sizeof(opt));
+    p.name = profile;
+    p.text = read_rel(profile, &p.len);
+    opt.profiles = &p;
+    opt.profile_count = 1;
+    opt.datapoints = dp;
+    opt.datapoints_csv = csv;
+    snprintf(path, sizeof(path), "%s/%s", DD_SOURCE_DIR, input);
+    in = fopen(path, "r");
+    assert_non_null(in);
+    assert_non_null(dp);
+    assert_int_equal(dd_replay_run(&opt, in, o, e, &res), DD_REPLAY_OK);
+    text = slurp(dp, &len);
+    exp = read_rel(golden, &len);
+    if (strcmp(text, exp) != 0) {
+        fail_msg("datapoints of %s differ from %s:\n%s", input, golden, text);
+    }
+    /* One row per datapoint (plus the CSV header). */
+    len = 0;
+    for (char *c = text; *c != '\0'; c++) {
+        len += *c == '\n';
+    }
+    assert_int_equal(len, res.datapoints + (csv ? 1 : 0));
+    free(exp);
+    free(text);
+    free((char *)p.text);
+    fclose(in);
+    fclose(o);
+    fclose(e);
+    fclose(dp);
+}
+
+static void test_dd_replay_datapoints_static_csv_and_statistical_json(void **state)
+{
+    (void)state;
+    check_datapoints(P "module4-intended.json", G "module4.jsonl", true,
+                     G "module4-intended.datapoints.csv");
+    check_datapoints(P "module3-intended.json", G "module3.jsonl", false,
+                     G "module3-intended.datapoints.jsonl");
+}
+
 static void test_dd_replay_bad_lines_reported_and_skipped(void **state)
 {
     (void)state;
@@ -456,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_dd_replay_module4_intended_one_alarm_at_first_3000),
         cmocka_unit_test(test_dd_replay_module4_literal_alarms_quiet_clears_noisy),
         cmocka_unit_test(test_dd_replay_module3_statistical),
+        cmocka_unit_test(test_dd_replay_datapoints_static_csv_and_statistical_json),
         cmocka_unit_test(test_dd_replay_bad_lines_reported_and_skipped),
         cmocka_unit_test(test_dd_replay_deterministic_and_invalid_profile),
         cmocka_unit_test(test_dd_replay_things_groups_and_ticks),
