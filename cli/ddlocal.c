@@ -52,6 +52,7 @@ static const subcommand_t SUBCOMMANDS[] = {
     {"sns", dd_cmd_sns, "webhook subscriptions of the SNS stand-in topics"},
     {"lambda", dd_cmd_lambda, "Python Lambda handlers invoked by an SNS stand-in topic"},
     {"replay", dd_cmd_replay, "dry-run security profiles over a recorded stream"},
+    {"sweep", dd_cmd_sweep, "score a behavior's thresholds against known-bad things"},
     {"fleet", dd_cmd_fleet, "simulate a fleet of devices from a scenario file"},
     {"version", cmd_version, "print the version"},
 };

@@ -2,6 +2,7 @@
 #include "dd_replay.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,7 @@ typedef struct replay {
     FILE *dp_out; /* --datapoints, or NULL */
     bool dp_csv;
     size_t datapoints;
+    const dd_replay_options_t *opt;
     bool time_ms;
     dd_engine_t *engine;
     bstat_t *bs;
@@ -450,9 +452,16 @@ static void write_datapoint_csv(FILE *f, const cJSON *j)
 static void on_datapoint(void *ctx, const dd_datapoint_record_t *d)
 {
     replay_t *r = ctx;
-    cJSON *j = datapoint_json(r, d);
+    cJSON *j;
     char *text;
 
+    if (r->opt->datapoint_hook != NULL) {
+        r->opt->datapoint_hook(r->opt->hook_ctx, d);
+    }
+    if (r->dp_out == NULL) {
+        return;
+    }
+    j = datapoint_json(r, d);
     if (j == NULL) {
         r->oom = true;
         return;
@@ -476,7 +485,14 @@ static void on_datapoint(void *ctx, const dd_datapoint_record_t *d)
 static void on_event(void *ctx, const dd_violation_event_t *ev)
 {
     replay_t *r = ctx;
-    cJSON *j = dd_shapes_violation_event(ev, r->time_ms);
+    cJSON *j;
+
+    if (r->opt->event_hook != NULL) {
+        r->opt->event_hook(r->opt->hook_ctx, ev);
+        r->events++;
+        return;
+    }
+    j = dd_shapes_violation_event(ev, r->time_ms);
     char *text = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
     bstat_t *b = bstat_get(r, ev->profile, ev->behavior->name);
 
@@ -647,25 +663,17 @@ static void print_summary(replay_t *r)
 
 /* ------------------------------------------------------------------ input lines */
 
-static bool parse_time(const cJSON *t, int64_t *out)
+static bool parse_iso_time(const char *text, int64_t *out)
 {
-    if (cJSON_IsNumber(t)) {
-        double v = t->valuedouble;
-        if (!isfinite(v) || v < 0 || v != floor(v) || v > 9007199254740992.0) {
-            return false;
-        }
-        *out = (int64_t)v;
-        return true;
-    }
-    if (cJSON_IsString(t)) {
+    {
         struct tm tm;
         int ms = 0;
         char frac[16] = "";
         char z = 0;
         int n;
         memset(&tm, 0, sizeof(tm));
-        n = sscanf(t->valuestring, "%4d-%2d-%2dT%2d:%2d:%2d%15[.0-9]%c", &tm.tm_year, &tm.tm_mon,
-                   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, frac, &z);
+        n = sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%15[.0-9]%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, frac, &z);
         if (n == 7 && frac[0] == 'Z') {
             z = 'Z';
         }
@@ -673,7 +681,7 @@ static bool parse_time(const cJSON *t, int64_t *out)
             return false;
         }
         if (n == 6) {
-            n = sscanf(t->valuestring, "%*4d-%*2d-%*2dT%*2d:%*2d:%*2d%c", &z);
+            n = sscanf(text, "%*4d-%*2d-%*2dT%*2d:%*2d:%*2d%c", &z);
             if (n != 1) {
                 return false;
             }
@@ -693,7 +701,39 @@ static bool parse_time(const cJSON *t, int64_t *out)
         *out = (int64_t)timegm(&tm) * 1000 + ms;
         return *out >= 0;
     }
-    return false;
+}
+
+static bool parse_time(const cJSON *t, int64_t *out)
+{
+    if (cJSON_IsNumber(t)) {
+        double v = t->valuedouble;
+        if (!isfinite(v) || v < 0 || v != floor(v) || v > 9007199254740992.0) {
+            return false;
+        }
+        *out = (int64_t)v;
+        return true;
+    }
+    return cJSON_IsString(t) && parse_iso_time(t->valuestring, out);
+}
+
+bool dd_replay_time_parse(const char *text, int64_t *out)
+{
+    char *end = NULL;
+    long long v;
+
+    if (text == NULL || out == NULL || *text == '\0') {
+        return false;
+    }
+    if (strspn(text, "0123456789") == strlen(text)) {
+        errno = 0;
+        v = strtoll(text, &end, 10);
+        if (errno != 0 || *end != '\0') {
+            return false;
+        }
+        *out = v;
+        return true;
+    }
+    return parse_iso_time(text, out);
 }
 
 static int hexval(char c)
@@ -1063,6 +1103,7 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
     r.time_ms = opt->time_ms;
     r.dp_out = opt->datapoints;
     r.dp_csv = opt->datapoints_csv;
+    r.opt = opt;
     if (opt->things != NULL &&
         !registry_parse(&reg, opt->things->text, opt->things->len, err, opt->things->name)) {
         return DD_REPLAY_BAD_THINGS;
@@ -1073,8 +1114,10 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
     sink.ctx = &r;
     sink.violation_event = on_event;
     sink.metric_value = on_datum;
-    if (opt->datapoints != NULL) {
+    if (opt->datapoints != NULL || opt->datapoint_hook != NULL) {
         sink.datapoint = on_datapoint;
+    }
+    if (opt->datapoints != NULL) {
         if (opt->datapoints_csv) {
             size_t c;
             size_t nc = sizeof(DATAPOINT_CSV_COLUMNS) / sizeof(DATAPOINT_CSV_COLUMNS[0]);

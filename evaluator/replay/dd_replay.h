@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dd_engine.h"
+
 /** Status codes of this module. */
 typedef enum dd_replay_status {
     DD_REPLAY_OK = 0,        /**< Every line was used. */
@@ -64,6 +66,15 @@ typedef struct dd_replay_options {
      */
     FILE *datapoints;
     bool datapoints_csv; /**< CSV with a header line; else one JSON object per line. */
+    /**
+     * Hooks for callers that aggregate instead of printing (dd_sweep): with
+     * @ref event_hook set, violation events go to it and are not printed (set
+     * no_summary too); @ref datapoint_hook sees every evaluated datapoint.
+     * Arguments are valid only during the call.
+     */
+    void (*event_hook)(void *ctx, const dd_violation_event_t *ev);
+    void (*datapoint_hook)(void *ctx, const dd_datapoint_record_t *record);
+    void *hook_ctx;
 } dd_replay_options_t;
 
 /** Figures of a run. */
@@ -86,6 +97,15 @@ typedef struct dd_replay_result {
  */
 dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE *out, FILE *err,
                                  dd_replay_result_t *result);
+
+/**
+ * @brief Parses a time as the replay input accepts it: epoch milliseconds
+ *        (digits) or ISO-8601 UTC ("2026-11-28T10:05:07Z", optional .mmm).
+ * @param[in] text The text.
+ * @param[out] out Epoch ms.
+ * @return true when understood.
+ */
+bool dd_replay_time_parse(const char *text, int64_t *out);
 
 /** @return Static text for @p status. */
 const char *dd_replay_strerror(dd_replay_status_t status);
