@@ -6,6 +6,7 @@
 #include "dd_cli.h"
 #include "dd_clienv.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -17,10 +18,12 @@
 
 #include "dd_clock.h"
 #include "dd_conn.h"
+#include "dd_emit.h"
 #include "dd_fleet.h"
 #include "dd_endpoints.h"
 #include "dd_fs.h"
 #include "dd_log.h"
+#include "dd_replay.h"
 #include "dd_scenario.h"
 
 static const char FLEET_HELP[] =
@@ -46,7 +49,12 @@ static const char FLEET_HELP[] =
     "      --progress S        progress line every S wall seconds (default 5, 0 = none)\n"
     "      --summary-json FILE also write the summary as JSON\n"
     "      --no-register       things and certificates are registered already\n"
-    "      --prepare-only      issue credentials and register, then exit\n";
+    "      --prepare-only      issue credentials and register, then exit\n"
+    "      --emit FILE         no broker: write the scenario as a replay stream (what\n"
+    "                          `ddlocal replay` and `ddlocal sweep` read) to FILE (- =\n"
+    "                          standard output), then exit\n"
+    "      --start-time TIME   with --emit: time 0 of the scenario (epoch ms or ISO-8601\n"
+    "                          UTC; default 2024-01-01T00:00:00Z)\n";
 
 static volatile sig_atomic_t g_stop;
 
@@ -110,6 +118,35 @@ static bool parse_pos(const char *s, double max, double *out)
     return true;
 }
 
+/* --emit: the scenario as a replay stream; figures on stderr. */
+static int emit(const dd_scenario_t *sc, const char *path, int64_t start_ms)
+{
+    FILE *out = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    dd_emit_stats_t stats;
+    dd_emit_status_t st;
+    struct timespec t0;
+
+    if (out == NULL) {
+        fprintf(stderr, "ddlocal fleet: cannot write %s: %s\n", path, strerror(errno));
+        return DD_CLI_USAGE;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    st = dd_emit_run(sc, start_ms, out, &stats);
+    if (out != stdout && fclose(out) != 0 && st == DD_EMIT_OK) {
+        st = DD_EMIT_WRITE_FAILED;
+    }
+    if (st != DD_EMIT_OK) {
+        fprintf(stderr, "ddlocal fleet: --emit %s: %s\n", path, dd_emit_strerror(st));
+        return 1;
+    }
+    fprintf(stderr,
+            "fleet %s: %u devices, %g pipeline s: %" PRIu64 " lines (%" PRIu64 " reports, %" PRIu64
+            " telemetry messages, %" PRIu64 " cloud events) in %.1f s\n",
+            sc->name, sc->devices, sc->duration_s, stats.lines, stats.reports,
+            stats.telemetry_messages, stats.cloud_events, seconds_since(&t0));
+    return 0;
+}
+
 int dd_cmd_fleet(int argc, char **argv)
 {
     static dd_clock_t log_clock;
@@ -128,11 +165,16 @@ int dd_cmd_fleet(int argc, char **argv)
         {"summary-json", required_argument, NULL, 'j'},
         {"no-register", no_argument, NULL, 'N'},
         {"prepare-only", no_argument, NULL, 'P'},
+        {"emit", required_argument, NULL, 'E'},
+        {"start-time", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *data_dir = dd_clienv_default_data_dir();
     const char *summary_path = NULL;
+    const char *emit_path = NULL;
+    int64_t start_ms = 1704067200000LL; /* 2024-01-01T00:00:00Z, as `up`'s manual clock */
+    bool start_set = false;
     char endpoint[256] = "";
     char root_ca[600] = "";
     char clock_spec[DD_CLOCK_SPEC_MAX] = "";
@@ -211,6 +253,15 @@ int dd_cmd_fleet(int argc, char **argv)
         case 'j': summary_path = optarg; break;
         case 'N': do_register = false; break;
         case 'P': prepare_only = true; break;
+        case 'E': emit_path = optarg; break;
+        case 'T':
+            if (!dd_replay_time_parse(optarg, &start_ms)) {
+                return dd_clienv_usage_error("fleet",
+                                             "--start-time must be epoch ms or ISO-8601 UTC "
+                                             "(2024-01-01T00:00:00Z)");
+            }
+            start_set = true;
+            break;
         case 'h': fputs(FLEET_HELP, stdout); return 0;
         default: return dd_clienv_usage_error("fleet", "unknown option");
         }
@@ -226,6 +277,24 @@ int dd_cmd_fleet(int argc, char **argv)
     if (dd_scenario_override(&sc, (uint32_t)devices, duration, msg, sizeof(msg)) !=
         DD_SCENARIO_OK) {
         fprintf(stderr, "ddlocal fleet: %s\n", msg);
+        dd_scenario_free(&sc);
+        return DD_CLI_USAGE;
+    }
+    if (emit_path != NULL) {
+        rc = emit(&sc, emit_path, start_ms);
+        dd_scenario_free(&sc);
+        return rc;
+    }
+    if (start_set) {
+        dd_scenario_free(&sc);
+        return dd_clienv_usage_error("fleet", "--start-time goes with --emit (a live fleet runs "
+                                              "on the pipeline's clock)");
+    }
+    if (dd_scenario_has_cloud(&sc)) {
+        fprintf(stderr,
+                "ddlocal fleet: %s: schedule \"cloud\" rates (authorization failures, failed "
+                "connects, disconnects) are simulated by `ddlocal fleet --emit` only\n",
+                argv[optind]);
         dd_scenario_free(&sc);
         return DD_CLI_USAGE;
     }

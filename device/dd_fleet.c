@@ -482,7 +482,7 @@ typedef struct dev {
     bool ramping; /* started by the ramp, first outcome not seen yet */
     uint8_t npend;
     uint32_t report_k; /* next report number */
-    uint32_t tel_j;    /* next telemetry number */
+    double tel_s;      /* pipeline seconds of the next telemetry message */
     int64_t next_report;
     int64_t next_tel;
     int64_t next_tick;
@@ -764,19 +764,9 @@ static void next_report_time(dd_fleet_t *f, fleet_dev_t *d)
         (d->report_k < dd_scenario_expected_reports(sc, d->index)) ? wall_of(f, t) : NEVER;
 }
 
-static double tel_time(const dd_fleet_t *f, const fleet_dev_t *d)
-{
-    const dd_scenario_t *sc = f->sc;
-
-    return sc->telemetry_interval_s * (double)d->index / (double)sc->devices +
-           (double)d->tel_j * sc->telemetry_interval_s;
-}
-
 static void next_tel_time(dd_fleet_t *f, fleet_dev_t *d)
 {
-    double t = tel_time(f, d);
-
-    d->next_tel = (f->sc->telemetry && t < f->sc->duration_s) ? wall_of(f, t) : NEVER;
+    d->next_tel = (f->sc->telemetry && d->tel_s < f->sc->duration_s) ? wall_of(f, d->tel_s) : NEVER;
 }
 
 static void send_report(dd_fleet_t *f, fleet_dev_t *d)
@@ -828,7 +818,7 @@ static void send_report(dd_fleet_t *f, fleet_dev_t *d)
 
 static void send_telemetry(dd_fleet_t *f, fleet_dev_t *d)
 {
-    size_t size = dd_scenario_payload_size(f->sc, d->index, tel_time(f, d));
+    size_t size = dd_scenario_payload_size(f->sc, d->index, d->tel_s);
     size_t len = 0;
     char topic[300];
 
@@ -869,7 +859,7 @@ static void service(dd_fleet_t *f, fleet_dev_t *d)
         }
         while (d->next_tel <= f->now) {
             send_telemetry(f, d);
-            d->tel_j++;
+            d->tel_s = dd_scenario_telemetry_next_s(f->sc, d->index, d->tel_s);
             next_tel_time(f, d);
         }
     }
@@ -1073,6 +1063,7 @@ static void start_scenario(dd_fleet_t *f)
         fleet_dev_t *d = &f->devs[i];
 
         next_report_time(f, d);
+        d->tel_s = dd_scenario_telemetry_first_s(f->sc, d->index);
         next_tel_time(f, d);
         schedule(f, d);
     }

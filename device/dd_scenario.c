@@ -326,6 +326,69 @@ static void metrics_free(dd_scenario_metrics_t *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* A schedule entry's "telemetry": {"payloadSize": N, "intervalSeconds": S}, at least one. */
+static dd_scenario_status_t parse_phase_telemetry(pctx_t *p, const cJSON *tel, const char *path,
+                                                  dd_scenario_phase_t *phase, double *size)
+{
+    const cJSON *it;
+    dd_scenario_status_t st = DD_SCENARIO_OK;
+
+    if (!cJSON_IsObject(tel) || cJSON_GetArraySize(tel) == 0) {
+        return bad(p, "%s must be {\"payloadSize\": N, \"intervalSeconds\": S} (either or both)",
+                   path);
+    }
+    cJSON_ArrayForEach (it, tel) {
+        if (strcmp(it->string, "payloadSize") != 0 && strcmp(it->string, "intervalSeconds") != 0) {
+            return bad(p, "%s.%s is not a telemetry member (payloadSize, intervalSeconds)", path,
+                       it->string);
+        }
+    }
+    if (cJSON_GetObjectItemCaseSensitive(tel, "payloadSize") != NULL) {
+        st = get_number(p, tel, "payloadSize", path, 0, 128 * 1024, true, size);
+        phase->has_payload_size = st == DD_SCENARIO_OK;
+        phase->payload_size = (size_t)*size;
+    }
+    if (st == DD_SCENARIO_OK) {
+        st = get_number(p, tel, "intervalSeconds", path, 0.001, 1e9, false,
+                        &phase->telemetry_interval_s);
+    }
+    return st;
+}
+
+/* A schedule entry's "cloud": rates of metered events per device. */
+static dd_scenario_status_t parse_phase_cloud(pctx_t *p, const cJSON *cloud, const char *path,
+                                              dd_scenario_phase_t *phase)
+{
+    const cJSON *it;
+    dd_scenario_status_t st;
+
+    if (!cJSON_IsObject(cloud)) {
+        return bad(p, "%s must be an object", path);
+    }
+    cJSON_ArrayForEach (it, cloud) {
+        if (strcmp(it->string, "authorizationFailuresPerMinute") != 0 &&
+            strcmp(it->string, "failedConnectsPerMinute") != 0 &&
+            strcmp(it->string, "disconnectsPerHour") != 0) {
+            return bad(p,
+                       "%s.%s is not a cloud member (authorizationFailuresPerMinute, "
+                       "failedConnectsPerMinute, disconnectsPerHour)",
+                       path, it->string);
+        }
+    }
+    phase->has_cloud = true;
+    st = get_number(p, cloud, "authorizationFailuresPerMinute", path, 0, 60000, false,
+                    &phase->cloud.auth_failures_per_min);
+    if (st == DD_SCENARIO_OK) {
+        st = get_number(p, cloud, "failedConnectsPerMinute", path, 0, 60000, false,
+                        &phase->cloud.failed_connects_per_min);
+    }
+    if (st == DD_SCENARIO_OK) {
+        st = get_number(p, cloud, "disconnectsPerHour", path, 0, 3600, false,
+                        &phase->cloud.disconnects_per_hour);
+    }
+    return st;
+}
+
 static dd_scenario_status_t parse_groups(pctx_t *p, const cJSON *arr, dd_scenario_t *sc)
 {
     const cJSON *g;
@@ -391,10 +454,10 @@ static dd_scenario_status_t parse_groups(pctx_t *p, const cJSON *arr, dd_scenari
             cJSON_ArrayForEach (it, ph) {
                 if (strcmp(it->string, "fromSeconds") != 0 &&
                     strcmp(it->string, "toSeconds") != 0 && strcmp(it->string, "metrics") != 0 &&
-                    strcmp(it->string, "telemetry") != 0) {
+                    strcmp(it->string, "telemetry") != 0 && strcmp(it->string, "cloud") != 0) {
                     return bad(p,
                                "%s.%s is not a schedule member (fromSeconds, toSeconds, metrics, "
-                               "telemetry)",
+                               "telemetry, cloud)",
                                ppath, it->string);
                 }
             }
@@ -417,12 +480,14 @@ static dd_scenario_status_t parse_groups(pctx_t *p, const cJSON *arr, dd_scenari
                 char tpath[120];
 
                 (void)snprintf(tpath, sizeof(tpath), "%s.telemetry", ppath);
-                if (!cJSON_IsObject(tel) || cJSON_GetArraySize(tel) != 1) {
-                    return bad(p, "%s must be {\"payloadSize\": N}", tpath);
-                }
-                st = get_number(p, tel, "payloadSize", tpath, 0, 128 * 1024, true, &size);
-                phase->has_payload_size = true;
-                phase->payload_size = (size_t)size;
+                st = parse_phase_telemetry(p, tel, tpath, phase, &size);
+            }
+            if (st == DD_SCENARIO_OK && cJSON_GetObjectItemCaseSensitive(ph, "cloud") != NULL) {
+                char cpath[120];
+
+                (void)snprintf(cpath, sizeof(cpath), "%s.cloud", ppath);
+                st = parse_phase_cloud(p, cJSON_GetObjectItemCaseSensitive(ph, "cloud"), cpath,
+                                       phase);
             }
             if (st != DD_SCENARIO_OK) {
                 return st;
@@ -1053,6 +1118,66 @@ size_t dd_scenario_payload_size(const dd_scenario_t *sc, uint32_t index, double 
         }
     }
     return size;
+}
+
+double dd_scenario_telemetry_interval_s(const dd_scenario_t *sc, uint32_t index, double t_s)
+{
+    int gi = dd_scenario_group_of(sc, index);
+    double interval = sc->telemetry_interval_s;
+    size_t i;
+
+    for (i = 0; gi >= 0 && i < sc->groups[gi].phase_count; i++) {
+        const dd_scenario_phase_t *ph = &sc->groups[gi].phases[i];
+
+        if (covers(ph, t_s) && ph->telemetry_interval_s > 0) {
+            interval = ph->telemetry_interval_s;
+        }
+    }
+    return interval;
+}
+
+double dd_scenario_telemetry_first_s(const dd_scenario_t *sc, uint32_t index)
+{
+    return sc->telemetry_interval_s * (double)index / (double)sc->devices;
+}
+
+double dd_scenario_telemetry_next_s(const dd_scenario_t *sc, uint32_t index, double t_s)
+{
+    return t_s + dd_scenario_telemetry_interval_s(sc, index, t_s);
+}
+
+bool dd_scenario_cloud_rates(const dd_scenario_t *sc, uint32_t index, double t_s,
+                             dd_scenario_cloud_t *out)
+{
+    int gi = dd_scenario_group_of(sc, index);
+    bool found = false;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; gi >= 0 && i < sc->groups[gi].phase_count; i++) {
+        const dd_scenario_phase_t *ph = &sc->groups[gi].phases[i];
+
+        if (covers(ph, t_s) && ph->has_cloud) {
+            *out = ph->cloud;
+            found = true;
+        }
+    }
+    return found;
+}
+
+bool dd_scenario_has_cloud(const dd_scenario_t *sc)
+{
+    size_t g;
+    size_t i;
+
+    for (g = 0; g < sc->group_count; g++) {
+        for (i = 0; i < sc->groups[g].phase_count; i++) {
+            if (sc->groups[g].phases[i].has_cloud) {
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 dd_scenario_status_t dd_scenario_telemetry_topic(const dd_scenario_t *sc, const char *thing,

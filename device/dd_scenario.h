@@ -16,7 +16,11 @@
  *                                  "remote": "52.94.0.0/16", "remotePorts": [8883]}},
  *      "groups": [{"name": "attackers", "devices": 5,
  *                  "schedule": [{"fromSeconds": 600, "toSeconds": 1200,
- *                                "metrics": {"bytes_out": {"scale": 100}}}]}]}
+ *                                "metrics": {"bytes_out": {"scale": 100}},
+ *                                "telemetry": {"intervalSeconds": 1, "payloadSize": 4096},
+ *                                "cloud": {"authorizationFailuresPerMinute": 6,
+ *                                          "failedConnectsPerMinute": 2,
+ *                                          "disconnectsPerHour": 4}}]}]}
  *
  * Times are pipeline seconds from the start of the run (the fleet maps them
  * to wall time with the pipeline's time scale). Groups take devices in
@@ -122,13 +126,26 @@ typedef struct dd_scenario_metrics {
     dd_scenario_custom_t *custom;
 } dd_scenario_metrics_t;
 
+/**
+ * Cloud-side behaviour of a schedule entry: events the broker would meter
+ * besides reports and telemetry (rates per device; 0 = none).
+ */
+typedef struct dd_scenario_cloud {
+    double auth_failures_per_min;   /**< Publishes the policy denies. */
+    double failed_connects_per_min; /**< Connection attempts that fail. */
+    double disconnects_per_hour;    /**< Disconnects, each followed by a reconnect. */
+} dd_scenario_cloud_t;
+
 /** One schedule entry of a group. */
 typedef struct dd_scenario_phase {
     double from_s; /**< Pipeline seconds, inclusive. */
     double to_s;   /**< Exclusive; HUGE_VAL when open-ended. */
     dd_scenario_metrics_t metrics;
     bool has_payload_size;
-    size_t payload_size; /**< Telemetry payload override (0 = temperature). */
+    size_t payload_size;         /**< Telemetry payload override (0 = temperature). */
+    double telemetry_interval_s; /**< Telemetry interval override (message rate); 0 = base. */
+    bool has_cloud;
+    dd_scenario_cloud_t cloud;
 } dd_scenario_phase_t;
 
 typedef struct dd_scenario_group {
@@ -217,6 +234,30 @@ dd_scenario_status_t dd_scenario_report(const dd_scenario_t *sc, uint32_t index,
 
 /** @return Telemetry payload size for device @p index at @p t_s (0 = a temperature). */
 size_t dd_scenario_payload_size(const dd_scenario_t *sc, uint32_t index, double t_s);
+
+/** @return Telemetry interval of device @p index at @p t_s (the phase's or the base one). */
+double dd_scenario_telemetry_interval_s(const dd_scenario_t *sc, uint32_t index, double t_s);
+
+/**
+ * @brief Device @p index's telemetry schedule, shared by the live fleet and
+ *        --emit: the first message at base interval x index / devices, each
+ *        next one the interval in force at the previous one later.
+ */
+double dd_scenario_telemetry_first_s(const dd_scenario_t *sc, uint32_t index);
+
+/** @brief The telemetry message after the one at @p t_s (see dd_scenario_telemetry_first_s). */
+double dd_scenario_telemetry_next_s(const dd_scenario_t *sc, uint32_t index, double t_s);
+
+/**
+ * @brief Cloud-side event rates of device @p index at @p t_s.
+ * @return true when a schedule entry sets "cloud" rates then (@p out filled), else false
+ *         (@p out zeroed).
+ */
+bool dd_scenario_cloud_rates(const dd_scenario_t *sc, uint32_t index, double t_s,
+                             dd_scenario_cloud_t *out);
+
+/** @return true when any schedule entry sets "cloud" rates. */
+bool dd_scenario_has_cloud(const dd_scenario_t *sc);
 
 /**
  * @brief The telemetry topic of a thing ("{thing}" replaced).

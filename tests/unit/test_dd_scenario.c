@@ -310,6 +310,21 @@ static void test_dd_scenario_errors(void **state)
     expect_invalid(
         "{\"name\":\"a\",\"devices\":1,\"durationSeconds\":1,\"report\":{\"format\":\"xml\"}}",
         "report.format");
+    expect_invalid("{\"name\":\"a\",\"devices\":2,\"durationSeconds\":1,"
+                   "\"groups\":[{\"name\":\"g\",\"devices\":1,\"schedule\":[{\"cloud\":{"
+                   "\"authFailures\":1}}]}]}",
+                   "groups[0].schedule[0].cloud.authFailures");
+    expect_invalid("{\"name\":\"a\",\"devices\":2,\"durationSeconds\":1,"
+                   "\"groups\":[{\"name\":\"g\",\"devices\":1,\"schedule\":[{\"cloud\":{"
+                   "\"disconnectsPerHour\":-1}}]}]}",
+                   "cloud.disconnectsPerHour");
+    expect_invalid("{\"name\":\"a\",\"devices\":2,\"durationSeconds\":1,"
+                   "\"groups\":[{\"name\":\"g\",\"devices\":1,\"schedule\":[{\"telemetry\":{}}]}]}",
+                   "schedule[0].telemetry");
+    expect_invalid("{\"name\":\"a\",\"devices\":2,\"durationSeconds\":1,"
+                   "\"groups\":[{\"name\":\"g\",\"devices\":1,\"schedule\":[{\"telemetry\":{"
+                   "\"intervalSeconds\":0}}]}]}",
+                   "telemetry.intervalSeconds");
 }
 
 static void test_dd_scenario_load_errors(void **state)

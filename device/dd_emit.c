@@ -1,0 +1,424 @@
+/*
+ * ddlocal fleet --emit (dd_emit.h): the scenario as replay lines, one report
+ * interval ("slice") at a time, each slice's lines sorted by time.
+ */
+#include "dd_emit.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dd_report.h"
+#include "dd_sensor.h"
+
+#define MINUTE_MS 60000
+
+/* One line of the current slice: its text lives in the slice's arena. */
+typedef struct emit_line {
+    int64_t time_ms;
+    uint32_t device;
+    uint32_t seq; /* order of lines of one device at one time */
+    size_t off;
+    size_t len;
+} emit_line_t;
+
+/* What carries over from one slice to the next for a device. */
+typedef struct emit_dev {
+    char thing[128];
+    char topic_json[400]; /* the telemetry topic as a JSON string, quotes included */
+    double tel_s;         /* next telemetry message, pipeline seconds */
+    uint64_t rng;         /* reports */
+    uint64_t tel_rng;     /* telemetry payload sizes of temperature messages */
+    double auth_acc;      /* fractional events carried between minutes */
+    double fail_acc;
+    double disc_acc;
+    uint64_t report_k;
+} emit_dev_t;
+
+typedef struct emit {
+    const dd_scenario_t *sc;
+    int64_t start_ms;
+    emit_dev_t *dev;
+    emit_line_t *lines;
+    size_t nlines;
+    size_t lines_cap;
+    char *arena;
+    size_t arena_len;
+    size_t arena_cap;
+    uint8_t *buf; /* an encoded report */
+    char *hex;    /* a CBOR report as hex */
+    char payload[DD_REPORT_MAX_PAYLOAD];
+    dd_emit_stats_t stats;
+    bool oom;
+} emit_t;
+
+/* Appends a line to the slice; printf-style text. */
+static void add_line(emit_t *e, int64_t time_ms, uint32_t device, uint32_t seq, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
+
+static void add_line(emit_t *e, int64_t time_ms, uint32_t device, uint32_t seq, const char *fmt,
+                     ...)
+{
+    va_list ap;
+    int n;
+
+    if (e->oom) {
+        return;
+    }
+    if (e->nlines == e->lines_cap) {
+        size_t cap = e->lines_cap == 0 ? 4096 : e->lines_cap * 2;
+        emit_line_t *l = realloc(e->lines, cap * sizeof(*l));
+        if (l == NULL) {
+            e->oom = true;
+            return;
+        }
+        e->lines = l;
+        e->lines_cap = cap;
+    }
+    for (;;) {
+        size_t room = e->arena_cap - e->arena_len;
+        va_start(ap, fmt);
+        n = vsnprintf(e->arena + e->arena_len, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            e->oom = true;
+            return;
+        }
+        if ((size_t)n < room) {
+            break;
+        }
+        {
+            size_t cap = (e->arena_cap == 0 ? 1u << 20 : e->arena_cap * 2) + (size_t)n;
+            char *a = realloc(e->arena, cap);
+            if (a == NULL) {
+                e->oom = true;
+                return;
+            }
+            e->arena = a;
+            e->arena_cap = cap;
+        }
+    }
+    e->lines[e->nlines].time_ms = time_ms;
+    e->lines[e->nlines].device = device;
+    e->lines[e->nlines].seq = seq;
+    e->lines[e->nlines].off = e->arena_len;
+    e->lines[e->nlines].len = (size_t)n;
+    e->nlines++;
+    e->arena_len += (size_t)n;
+    e->stats.lines++;
+}
+
+static int64_t abs_ms(const emit_t *e, double t_s)
+{
+    return e->start_ms + (int64_t)llround(t_s * 1000.0);
+}
+
+/* The report device @p i sends at @p t_s, as a replay line. */
+static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
+{
+    const dd_scenario_t *sc = e->sc;
+    emit_dev_t *d = &e->dev[i];
+    int64_t t = abs_ms(e, t_s);
+    dd_report_t r;
+    size_t len = 0;
+    size_t k;
+
+    memset(&r, 0, sizeof(r));
+    if (dd_scenario_report(sc, i, t_s, &d->rng, (uint64_t)t, &r) != DD_SCENARIO_OK ||
+        dd_report_encode(&r, sc->format, sc->keys, e->buf, DD_REPORT_MAX_PAYLOAD, &len) !=
+            DD_REPORT_OK) {
+        dd_report_free(&r);
+        return DD_EMIT_ENCODE_FAILED;
+    }
+    dd_report_free(&r);
+    if (sc->format == DD_REPORT_FORMAT_JSON) {
+        add_line(e, t, i, 1, "{\"thing\":\"%s\",\"time\":%" PRId64 ",\"report\":%.*s}\n", d->thing,
+                 t, (int)len, (const char *)e->buf);
+    } else {
+        static const char HEX[] = "0123456789abcdef";
+        for (k = 0; k < len; k++) {
+            e->hex[2 * k] = HEX[e->buf[k] >> 4];
+            e->hex[2 * k + 1] = HEX[e->buf[k] & 15];
+        }
+        add_line(e, t, i, 1, "{\"thing\":\"%s\",\"time\":%" PRId64 ",\"cbor\":\"%.*s\"}\n",
+                 d->thing, t, (int)(2 * len), e->hex);
+    }
+    e->stats.reports++;
+    /* The broker meters the report itself and the /accepted reply it delivers, as live. */
+    {
+        const char *fmt = sc->format == DD_REPORT_FORMAT_JSON ? "json" : "cbor";
+        size_t reply_len = 0;
+        uint8_t reply[512];
+
+        if (dd_report_encode_accepted(sc->format, d->thing, (uint64_t)t, t, reply, sizeof(reply),
+                                      &reply_len) != DD_REPORT_OK) {
+            return DD_EMIT_ENCODE_FAILED;
+        }
+        add_line(e, t, i, 7,
+                 "{\"thing\":\"%s\",\"time\":%" PRId64 ",\"event\":{\"type\":\"message-sent\","
+                 "\"topic\":\"$aws/things/%s/defender/metrics/%s\",\"size\":%zu}}\n",
+                 d->thing, t, d->thing, fmt, len);
+        add_line(e, t, i, 8,
+                 "{\"thing\":\"%s\",\"time\":%" PRId64 ",\"event\":{\"type\":"
+                 "\"message-received\",\"topic\":\"$aws/things/%s/defender/metrics/%s/accepted\","
+                 "\"size\":%zu}}\n",
+                 d->thing, t, d->thing, fmt, reply_len);
+        e->stats.cloud_events += 2;
+    }
+    return DD_EMIT_OK;
+}
+
+/* Size of one telemetry message: the schedule's, or a temperature reading's. */
+static size_t telemetry_size(emit_t *e, uint32_t i, double t_s)
+{
+    size_t size = dd_scenario_payload_size(e->sc, i, t_s);
+    size_t len = 0;
+
+    if (size > 0) {
+        return size;
+    }
+    if (dd_sensor_payload(0, &e->dev[i].tel_rng, e->payload, sizeof(e->payload), &len) !=
+        DD_SENSOR_OK) {
+        return 0;
+    }
+    return len;
+}
+
+/* Device @p i's telemetry before @p end_s: one message-sent line per minute and size. */
+static void add_telemetry(emit_t *e, uint32_t i, double end_s)
+{
+    const dd_scenario_t *sc = e->sc;
+    emit_dev_t *d = &e->dev[i];
+
+    while (d->tel_s < end_s && d->tel_s < sc->duration_s) {
+        int64_t first = abs_ms(e, d->tel_s);
+        int64_t minute = first / MINUTE_MS;
+        size_t configured = dd_scenario_payload_size(sc, i, d->tel_s);
+        size_t size = telemetry_size(e, i, d->tel_s);
+        uint64_t count = 0;
+
+        /* One line per minute and configured size (a phase may change it mid-minute). */
+        while (d->tel_s < end_s && d->tel_s < sc->duration_s &&
+               abs_ms(e, d->tel_s) / MINUTE_MS == minute &&
+               dd_scenario_payload_size(sc, i, d->tel_s) == configured) {
+            count++;
+            d->tel_s = dd_scenario_telemetry_next_s(sc, i, d->tel_s);
+        }
+        add_line(e, first, i, 2,
+                 "{\"thing\":\"%s\",\"time\":%" PRId64 ",\"event\":{\"type\":\"message-sent\","
+                 "\"topic\":%s,\"size\":%zu,\"repeat\":%" PRIu64 "}}\n",
+                 d->thing, first, d->topic_json, size, count);
+        e->stats.telemetry_messages += count;
+    }
+}
+
+/* Takes the whole events of an accumulator. */
+static uint64_t take(double *acc)
+{
+    double whole = floor(*acc);
+
+    *acc -= whole;
+    return whole > 0 ? (uint64_t)whole : 0;
+}
+
+/* Device @p i's cloud-side events in [from_s, end_s), minute by minute. */
+static void add_cloud(emit_t *e, uint32_t i, double from_s, double end_s)
+{
+    const dd_scenario_t *sc = e->sc;
+    emit_dev_t *d = &e->dev[i];
+    double t_s = from_s;
+
+    while (t_s < end_s && t_s < sc->duration_s) {
+        double step = fmin(60.0 - fmod((double)abs_ms(e, t_s) / 1000.0, 60.0), end_s - t_s);
+        int64_t t = abs_ms(e, t_s);
+        dd_scenario_cloud_t rates;
+        uint64_t n;
+
+        if (step <= 0) {
+            break;
+        }
+        if (dd_scenario_cloud_rates(sc, i, t_s, &rates)) {
+            d->auth_acc += rates.auth_failures_per_min * step / 60.0;
+            d->fail_acc += rates.failed_connects_per_min * step / 60.0;
+            d->disc_acc += rates.disconnects_per_hour * step / 3600.0;
+            if ((n = take(&d->auth_acc)) > 0) {
+                add_line(
+                    e, t, i, 3,
+                    "{\"thing\":\"%s\",\"time\":%" PRId64 ",\"event\":{\"type\":"
+                    "\"authorization-failure\",\"topic\":\"ddlocal/denied/%s\",\"repeat\":%" PRIu64
+                    "}}\n",
+                    d->thing, t, d->thing, n);
+                e->stats.cloud_events += n;
+            }
+            if ((n = take(&d->fail_acc)) > 0) {
+                add_line(e, t, i, 4,
+                         "{\"thing\":\"%s\",\"time\":%" PRId64 ",\"event\":{\"type\":\"connect\","
+                         "\"success\":false,\"repeat\":%" PRIu64 "}}\n",
+                         d->thing, t, n);
+                e->stats.cloud_events += n;
+            }
+            for (n = take(&d->disc_acc); n > 0; n--) {
+                add_line(e, t, i, 5,
+                         "{\"thing\":\"%s\",\"time\":%" PRId64
+                         ",\"event\":{\"type\":\"disconnect\"}}\n",
+                         d->thing, t);
+                add_line(e, t, i, 6,
+                         "{\"thing\":\"%s\",\"time\":%" PRId64
+                         ",\"event\":{\"type\":\"connect\"}}\n",
+                         d->thing, t);
+                e->stats.cloud_events += 2;
+            }
+        }
+        t_s += step;
+    }
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+    const emit_line_t *x = a;
+    const emit_line_t *y = b;
+
+    if (x->time_ms != y->time_ms) {
+        return x->time_ms < y->time_ms ? -1 : 1;
+    }
+    if (x->device != y->device) {
+        return x->device < y->device ? -1 : 1;
+    }
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static dd_emit_status_t flush_slice(emit_t *e, FILE *out)
+{
+    size_t k;
+
+    qsort(e->lines, e->nlines, sizeof(*e->lines), cmp_line);
+    for (k = 0; k < e->nlines; k++) {
+        if (fwrite(e->arena + e->lines[k].off, 1, e->lines[k].len, out) != e->lines[k].len) {
+            return DD_EMIT_WRITE_FAILED;
+        }
+    }
+    e->nlines = 0;
+    e->arena_len = 0;
+    return DD_EMIT_OK;
+}
+
+static dd_emit_status_t setup(emit_t *e)
+{
+    const dd_scenario_t *sc = e->sc;
+    char topic[300];
+    uint32_t i;
+
+    e->dev = calloc(sc->devices, sizeof(*e->dev));
+    e->buf = malloc(DD_REPORT_MAX_PAYLOAD);
+    e->hex = malloc(2 * DD_REPORT_MAX_PAYLOAD);
+    if (e->dev == NULL || e->buf == NULL || e->hex == NULL) {
+        return DD_EMIT_NO_MEMORY;
+    }
+    for (i = 0; i < sc->devices; i++) {
+        emit_dev_t *d = &e->dev[i];
+        size_t k = 0;
+        size_t o = 0;
+
+        dd_scenario_thing_name(sc, i, d->thing, sizeof(d->thing));
+        d->rng = dd_scenario_device_seed(sc, i);
+        d->tel_rng = d->rng ^ 0x9e3779b97f4a7c15ULL;
+        d->tel_s = sc->telemetry ? dd_scenario_telemetry_first_s(sc, i) : HUGE_VAL;
+        if (sc->telemetry &&
+            dd_scenario_telemetry_topic(sc, d->thing, topic, sizeof(topic)) != DD_SCENARIO_OK) {
+            return DD_EMIT_BAD_PARAMETER;
+        }
+        /* The topic as a JSON string (a topic may hold any character but wildcards). */
+        d->topic_json[o++] = '"';
+        for (k = 0; sc->telemetry && topic[k] != '\0' && o + 8 < sizeof(d->topic_json); k++) {
+            unsigned char c = (unsigned char)topic[k];
+            if (c == '"' || c == '\\') {
+                d->topic_json[o++] = '\\';
+                d->topic_json[o++] = (char)c;
+            } else if (c < 0x20) {
+                o += (size_t)snprintf(d->topic_json + o, sizeof(d->topic_json) - o, "\\u%04x", c);
+            } else {
+                d->topic_json[o++] = (char)c;
+            }
+        }
+        d->topic_json[o++] = '"';
+        d->topic_json[o] = '\0';
+    }
+    return DD_EMIT_OK;
+}
+
+dd_emit_status_t dd_emit_run(const dd_scenario_t *sc, int64_t start_ms, FILE *out,
+                             dd_emit_stats_t *stats)
+{
+    emit_t e;
+    dd_emit_status_t st;
+    double interval;
+    uint64_t slices;
+    uint64_t s;
+    uint32_t i;
+
+    if (sc == NULL || out == NULL || sc->devices == 0 || sc->report_interval_s <= 0) {
+        return DD_EMIT_BAD_PARAMETER;
+    }
+    memset(&e, 0, sizeof(e));
+    e.sc = sc;
+    e.start_ms = start_ms;
+    st = setup(&e);
+    interval = sc->report_interval_s;
+    slices = (uint64_t)ceil(sc->duration_s / interval);
+    for (i = 0; st == DD_EMIT_OK && i < sc->devices; i++) {
+        add_line(&e, start_ms, i, 0,
+                 "{\"thing\":\"%s\",\"time\":%" PRId64 ",\"event\":{\"type\":\"connect\"}}\n",
+                 e.dev[i].thing, start_ms);
+        e.stats.cloud_events++;
+    }
+    for (s = 0; st == DD_EMIT_OK && s < slices; s++) {
+        double from = (double)s * interval;
+        double end = fmin((double)(s + 1) * interval, sc->duration_s);
+
+        for (i = 0; st == DD_EMIT_OK && i < sc->devices; i++) {
+            emit_dev_t *d = &e.dev[i];
+            if (d->report_k < dd_scenario_expected_reports(sc, i)) {
+                double t = dd_scenario_report_offset_s(sc, i) + (double)d->report_k * interval;
+                if (t < end) {
+                    st = add_report(&e, i, t);
+                    d->report_k++;
+                }
+            }
+            add_telemetry(&e, i, end);
+            add_cloud(&e, i, from, end);
+        }
+        if (st == DD_EMIT_OK && e.oom) {
+            st = DD_EMIT_NO_MEMORY;
+        }
+        if (st == DD_EMIT_OK) {
+            st = flush_slice(&e, out);
+        }
+    }
+    if (st == DD_EMIT_OK && fflush(out) != 0) {
+        st = DD_EMIT_WRITE_FAILED;
+    }
+    if (stats != NULL) {
+        *stats = e.stats;
+    }
+    free(e.dev);
+    free(e.buf);
+    free(e.hex);
+    free(e.lines);
+    free(e.arena);
+    return st;
+}
+
+const char *dd_emit_strerror(dd_emit_status_t status)
+{
+    switch (status) {
+    case DD_EMIT_OK: return "ok";
+    case DD_EMIT_BAD_PARAMETER: return "bad parameter";
+    case DD_EMIT_NO_MEMORY: return "out of memory";
+    case DD_EMIT_ENCODE_FAILED: return "a report could not be built";
+    case DD_EMIT_WRITE_FAILED: return "the output could not be written";
+    }
+    return "unknown emit status";
+}
