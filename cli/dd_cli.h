@@ -38,6 +38,8 @@ int dd_cmd_workshop(int argc, char **argv);
 int dd_cmd_replay(int argc, char **argv);
 /** `ddlocal sweep`: one behavior with a range of thresholds, scored (dd_sweep). */
 int dd_cmd_sweep(int argc, char **argv);
+/** `ddlocal plot`: SVG pictures of a replay or a sweep (dd_plot, gnuplot). */
+int dd_cmd_plot(int argc, char **argv);
 int dd_cmd_fleet(int argc, char **argv);
 
 #endif /* DD_CLI_H_ */

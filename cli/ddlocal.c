@@ -53,6 +53,7 @@ static const subcommand_t SUBCOMMANDS[] = {
     {"lambda", dd_cmd_lambda, "Python Lambda handlers invoked by an SNS stand-in topic"},
     {"replay", dd_cmd_replay, "dry-run security profiles over a recorded stream"},
     {"sweep", dd_cmd_sweep, "score a behavior's thresholds against known-bad things"},
+    {"plot", dd_cmd_plot, "draw a replay's datapoints and alarms, or a sweep, as SVG"},
     {"fleet", dd_cmd_fleet, "simulate a fleet of devices from a scenario file"},
     {"version", cmd_version, "print the version"},
 };

@@ -44,5 +44,7 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/ddlocal/ddlocal")
 # and the Lambda runner's interpreter.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "mosquitto (>= 2.0), python3")
+# `ddlocal plot` runs gnuplot; everything else works without it.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "gnuplot-nox")
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 include(CPack)

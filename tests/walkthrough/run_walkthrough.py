@@ -3,7 +3,8 @@
 promises (tests/walkthrough/README.md).
 
 usage: run_walkthrough.py --source SRC --build BUILD [--repeat N] [--keep] PAGE...
-  PAGE  cli (docs/workshop-with-aws-cli.md) or workshop (docs/workshop-walkthrough.md)
+  PAGE  cli (docs/workshop-with-aws-cli.md), workshop (docs/workshop-walkthrough.md) or
+        tuning (docs/tuning-rules.md)
 
 Each pass runs in a fresh work dir under /tmp. Exit 0 when every pass of every
 page held, 1 otherwise, 77 (ctest: skipped) when the build lacks a feature the
@@ -188,8 +189,70 @@ def workshop_checks(run):
     return checks(run, Api, poll, expect_alarms_only)
 
 
+# ------------------------------------------------------------ the tuning page
+def tuning_checks(run):
+    """docs/tuning-rules.md: no pipeline; the checks read the files the page writes."""
+    def path(name):
+        return os.path.join(run.work, name)
+
+    def csv_rows(name):
+        with open(path(name)) as f:
+            lines = f.read().splitlines()
+        return {line.split(",")[0]: line.split(",") for line in lines[1:]}
+
+    def emitted(_):
+        with open(path("tuning.jsonl")) as f:
+            n = sum(1 for _ in f)
+        if n != 230500:
+            raise WalkthroughError("tuning.jsonl has %d lines, the page says 230500" % n)
+
+    def replayed(_):
+        with open(path("events.jsonl")) as f:
+            alarms = sum(1 for line in f if '"in-alarm"' in line)
+        if not 500 <= alarms <= 700:
+            raise WalkthroughError("%d in-alarm events; the page says about 600" % alarms)
+
+    def datapoints(_):
+        with open(path("datapoints.csv")) as f:
+            rows = f.read().splitlines()
+        if len(rows) != 1 + 100 * 288:
+            raise WalkthroughError("datapoints.csv: %d rows, expected a header and 28800" % len(rows))
+
+    def to_alarm(_):
+        rows = csv_rows("toalarm.csv")
+        # value, things, TP, FP, FN: three in a row catch the three without a false positive.
+        if rows["3"][1:5] != ["100", "3", "0", "0"] or int(rows["1"][3]) < 50:
+            raise WalkthroughError("toalarm.csv: %s" % rows)
+
+    def percentiles(_):
+        rows = csv_rows("percentiles.csv")
+        if int(rows["p50"][3]) < 10 or int(rows["p99"][5]) < 10:
+            raise WalkthroughError("percentiles.csv does not show what the page says: %s" % rows)
+
+    def pictures(_):
+        names = sorted(os.listdir(path("pictures")))
+        want = ["bytes-sweep.svg",
+                "tuning-0001.DetectSendingMoreThanAverageBytes.MoreBytesSent.svg",
+                "tuning-0042.DetectSendingMoreThanAverageBytes.MoreBytesSent.svg"]
+        if names != want:
+            raise WalkthroughError("pictures: %s" % names)
+        for n in names:
+            with open(os.path.join(path("pictures"), n)) as f:
+                if "<svg" not in f.read(2000):
+                    raise WalkthroughError("%s is not an SVG" % n)
+
+    return {"emit": emitted, "replay": replayed, "datapoints": datapoints,
+            "sweep-toalarm": to_alarm, "sweep-sensors": percentiles, "plot": pictures}
+
+
+def tuning_requires(build):
+    import shutil
+    return None if shutil.which("gnuplot") else "gnuplot (package gnuplot-nox)"
+
+
 PAGES = {
     "cli": ("docs/workshop-with-aws-cli.md", cli_checks, cli_requires),
+    "tuning": ("docs/tuning-rules.md", tuning_checks, tuning_requires),
     "workshop": ("docs/workshop-walkthrough.md", workshop_checks, workshop_requires),
 }
 
