@@ -55,18 +55,14 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int fill(dd_pipeline_t *p, int things, int policies)
+/* Fills the registry in one transaction; -1 on the first refusal. */
+static int fill_with(dd_pipeline_t *p, const dd_pki_ca_t *ca, int things, int policies)
 {
-    dd_pki_ca_t *ca = NULL;
     char name[64];
     char cert_id[65];
     char arn[256];
     int i;
 
-    if (dd_pki_ca_ensure(p->data_dir, &ca) != DD_PKI_OK ||
-        dd_store_begin(p->store) != DD_STORE_OK) {
-        return -1;
-    }
     for (i = 0; i < policies; i++) {
         (void)snprintf(name, sizeof(name), "Policy%04d", i);
         if (dd_registry_policy_create(&p->registry, name, POLICY_DOCS[i % 4], NULL) !=
@@ -76,6 +72,7 @@ static int fill(dd_pipeline_t *p, int things, int policies)
     }
     for (i = 0; i < things; i++) {
         dd_pki_credentials_t cred;
+        int rc = 0;
         (void)snprintf(name, sizeof(name), "Thing%05d", i);
         if (dd_pki_issue_device(ca, DD_PKI_KEY_EC_P256, &cred) != DD_PKI_OK) {
             return -1;
@@ -85,17 +82,31 @@ static int fill(dd_pipeline_t *p, int things, int policies)
             dd_registry_cert_add(&p->registry, cred.certificate_pem, DD_CERT_ACTIVE, false, cert_id,
                                  sizeof(cert_id), NULL) != DD_REGISTRY_OK ||
             dd_registry_principal_attach(&p->registry, name, cert_id, NULL) != DD_REGISTRY_OK) {
-            dd_pki_credentials_free(&cred);
-            return -1;
+            rc = -1;
         }
         dd_pki_credentials_free(&cred);
         (void)snprintf(name, sizeof(name), "Policy%04d", i % policies);
         (void)snprintf(arn, sizeof(arn), "%scert/%s", ARN, cert_id);
-        if (dd_registry_policy_attach(&p->registry, name, arn, NULL) != DD_REGISTRY_OK) {
+        if (rc != 0 || dd_registry_policy_attach(&p->registry, name, arn, NULL) != DD_REGISTRY_OK) {
             return -1;
         }
     }
+    return 0;
+}
+
+static int fill(dd_pipeline_t *p, int things, int policies)
+{
+    dd_pki_ca_t *ca = NULL;
+    int rc;
+
+    if (dd_pki_ca_ensure(p->data_dir, &ca) != DD_PKI_OK) {
+        return -1;
+    }
+    rc = dd_store_begin(p->store) == DD_STORE_OK ? fill_with(p, ca, things, policies) : -1;
     dd_pki_ca_free(ca);
+    if (rc != 0) {
+        return -1;
+    }
     return dd_store_commit(p->store) == DD_STORE_OK ? 0 : -1;
 }
 
@@ -142,11 +153,13 @@ int main(int argc, char **argv)
     (void)snprintf(cfg.clock_spec, sizeof(cfg.clock_spec), "manual:1700000000000");
     if (totals == NULL || dd_pipeline_open(&cfg, &p) != DD_PIPELINE_OK) {
         fprintf(stderr, "cannot open a pipeline in %s\n", dir);
+        free(totals);
         return 1;
     }
     t0 = mono_us();
     if (fill(&p, things, policies) != 0) {
         fprintf(stderr, "filling failed\n");
+        free(totals);
         return 1;
     }
     printf("registry: %d things, %d certificates, %d policies (filled in %.1f s)\n", things, things,
@@ -172,6 +185,7 @@ int main(int argc, char **argv)
             st = dd_audit_check_run(&cat[i], &world, count_finding, &findings, &checked);
             if (st != DD_AUDIT_OK) {
                 fprintf(stderr, "%s: %s\n", cat[i].name, dd_audit_strerror(st));
+                free(totals);
                 return 1;
             }
             if (r == 0) {
