@@ -196,6 +196,14 @@ static bool action_glob(const char *pat, const char *s)
     }
 }
 
+bool dd_policy_action_matches(const char *pattern, const char *action)
+{
+    if (pattern == NULL || action == NULL) {
+        return false;
+    }
+    return action_glob(pattern, action);
+}
+
 /* The resolved variable values of one evaluation. */
 typedef struct var_vals {
     const char *client;

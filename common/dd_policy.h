@@ -211,6 +211,16 @@ dd_policy_status_t dd_policy_topicfilter_arn(const dd_arn_ctx_t *ctx, const char
 dd_policy_status_t dd_policy_resource_arn(const dd_arn_ctx_t *ctx, dd_policy_action_t action,
                                           const char *name, char *buf, size_t len);
 
+/**
+ * @brief Matches an Action element of a document against an action name the
+ *        way evaluation does: case-insensitive, `*` and `?` wildcards.
+ *        Device Defender Audit's policy checks use it to read documents.
+ * @param[in] pattern The Action text, e.g. "iot:*" or "iot:Pub*".
+ * @param[in] action The action name, e.g. "iot:Publish".
+ * @return true when @p pattern matches @p action; false for NULL.
+ */
+bool dd_policy_action_matches(const char *pattern, const char *action);
+
 /** @return "iot:Connect", "iot:Publish", ... or "?" for an unknown value. */
 const char *dd_policy_action_name(dd_policy_action_t action);
 

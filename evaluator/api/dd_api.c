@@ -54,7 +54,7 @@ static const api_op_t OPS[] = {
     OP("CreateDimension", api_create_dimension, FULL, ""),
     {"CreateKeysAndCertificate", api_create_keys_and_certificate, 0, FULL, ""},
     OP("CreateMitigationAction", api_create_mitigation_action, PART,
-       "only ADD_THINGS_TO_THING_GROUP is executed by tasks"),
+       "UPDATE_CA_CERTIFICATE is stored but not executed (no CA certificate registry)"),
     OP("CreatePolicy", api_create_policy, FULL, ""),
     OP("CreatePolicyVersion", api_create_policy_version, FULL, ""),
     OP("CreateSecurityProfile", api_create_security_profile, FULL, ""),
@@ -130,8 +130,8 @@ static const api_op_t OPS[] = {
     OP("SetV2LoggingOptions", api_set_v2_logging_options, PART,
        "the roleArn is stored, never assumed; defaultLogLevel sets ddlocald's own log level"),
     OP("StartDetectMitigationActionsTask", api_start_detect_mitigation_actions_task, PART,
-       "runs synchronously; only ADD_THINGS_TO_THING_GROUP actions execute, others are "
-       "recorded as FAILED executions"),
+       "runs synchronously; UPDATE_CA_CERTIFICATE, REPLACE_DEFAULT_POLICY_VERSION and "
+       "PUBLISH_FINDING_TO_SNS are recorded as FAILED NotSupported executions on a thing"),
     OP("TagResource", api_tag_resource, PART,
        "thing groups, thing types, policies, security profiles, custom metrics, dimensions and "
        "mitigation actions"),

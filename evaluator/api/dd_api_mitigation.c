@@ -59,6 +59,18 @@ static void pipeline_registry_changed(void *arg)
     }
 }
 
+static int pipeline_publish_sns(void *arg, const char *topic_arn, const char *message, char *msg,
+                                size_t msg_len)
+{
+    dd_pipeline_t *p = arg;
+
+    if (p->publish_sns == NULL) {
+        (void)snprintf(msg, msg_len, "This ddlocal has no SNS stand-in to publish to");
+        return DD_MITIGATE_SNS_FAILED;
+    }
+    return p->publish_sns(p->hook_ctx, topic_arn, message, msg, msg_len);
+}
+
 dd_mitigate_status_t api_mitigation_open(dd_api_t *api)
 {
     dd_mitigate_config_t cfg;
@@ -71,6 +83,8 @@ dd_mitigate_status_t api_mitigation_open(dd_api_t *api)
     cfg.clock_ctx = api->p;
     cfg.registry_changed = pipeline_registry_changed;
     cfg.hook_ctx = api->p;
+    cfg.publish_sns = pipeline_publish_sns;
+    cfg.sns_ctx = api->p;
     return dd_mitigate_open(&cfg, &api->mitigation);
 }
 

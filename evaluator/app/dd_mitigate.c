@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "dd_log.h"
+#include "dd_logopts.h"
 #include "dd_map.h"
 #include "dd_names.h"
 #include "dd_profile.h"
@@ -371,13 +372,141 @@ typedef dd_mitigate_status_t (*executor_fn)(dd_mitigate_t *m, const char *type, 
 static dd_mitigate_status_t not_supported(const char *type, dd_mitigate_outcome_t *out)
 {
     (void)snprintf(out->code, sizeof(out->code), "NotSupported");
-    set_msg(out->message,
-            "ddlocal does not execute %s mitigation actions (only ADD_THINGS_TO_THING_GROUP)",
-            type);
+    set_msg(out->message, "ddlocal does not know the mitigation action type %.64s", type);
     return DD_MITIGATE_NOT_SUPPORTED;
 }
 
-/* Adds the thing to every group through the registry, so the broker shim sees it at once. */
+/* errorCode of a refused registry call, as the API would answer it. */
+static const char *registry_code(dd_registry_status_t rs)
+{
+    switch (rs) {
+    case DD_REGISTRY_NOT_FOUND: return "ResourceNotFoundException";
+    case DD_REGISTRY_LIMIT_EXCEEDED: return "LimitExceededException";
+    case DD_REGISTRY_INVALID: return "InvalidRequestException";
+    case DD_REGISTRY_BAD_PARAMETER: return "InvalidRequestException";
+    default: return "InternalFailureException";
+    }
+}
+
+static dd_mitigate_status_t failed(dd_mitigate_outcome_t *out, const char *code, const char *fmt,
+                                   ...) __attribute__((format(printf, 3, 4)));
+
+static dd_mitigate_status_t failed(dd_mitigate_outcome_t *out, const char *code, const char *fmt,
+                                   ...)
+{
+    va_list ap;
+
+    (void)snprintf(out->code, sizeof(out->code), "%s", code);
+    va_start(ap, fmt);
+    (void)vsnprintf(out->message, sizeof(out->message), fmt, ap);
+    va_end(ap);
+    return DD_MITIGATE_EXECUTION_FAILED;
+}
+
+/* A string member of the finding's nonCompliantResource.resourceIdentifier, or NULL. */
+static const char *finding_id_member(const cJSON *finding, const char *member)
+{
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(finding, "nonCompliantResource");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(res, "resourceIdentifier");
+
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, member));
+}
+
+/* Names collected from registry callbacks (a thing's certificates, a certificate's things). */
+typedef struct name_list {
+    char (*names)[DD_NAME_MAX + 1];
+    size_t count;
+    size_t cap;
+    bool no_memory;
+} name_list_t;
+
+static int name_list_add(void *ctx, const char *name)
+{
+    name_list_t *l = ctx;
+    size_t i;
+
+    for (i = 0; i < l->count; i++) {
+        if (strcmp(l->names[i], name) == 0) {
+            return 0;
+        }
+    }
+    if (l->count == l->cap) {
+        size_t ncap = l->cap == 0 ? 4 : l->cap * 2;
+        char(*n)[DD_NAME_MAX + 1] = realloc(l->names, ncap * sizeof(*n));
+        if (n == NULL) {
+            l->no_memory = true;
+            return 1;
+        }
+        l->names = n;
+        l->cap = ncap;
+    }
+    (void)snprintf(l->names[l->count++], DD_NAME_MAX + 1, "%s", name);
+    return 0;
+}
+
+static void name_list_free(name_list_t *l)
+{
+    free(l->names);
+    memset(l, 0, sizeof(*l));
+}
+
+/* A thing exists under @p name (a client id that names a thing). */
+static int thing_seen(void *ctx, const dd_registry_thing_t *thing)
+{
+    (void)thing;
+    *(bool *)ctx = true;
+    return 0;
+}
+
+static void add_thing_named(dd_mitigate_t *m, const char *name, name_list_t *things)
+{
+    dd_registry_error_t err;
+    bool exists = false;
+
+    if (name != NULL &&
+        dd_registry_thing_get(m->cfg.registry, name, thing_seen, &exists, &err) == DD_REGISTRY_OK &&
+        exists) {
+        (void)name_list_add(things, name);
+    }
+}
+
+/*
+ * The things an Audit finding is about: those attached to its device
+ * certificate, and those named like its client ids (the finding's own and its
+ * related resources', e.g. the clients that shared a certificate).
+ */
+static dd_registry_status_t finding_things(dd_mitigate_t *m, const cJSON *finding,
+                                           name_list_t *things)
+{
+    const char *cert = finding_id_member(finding, "deviceCertificateId");
+    const cJSON *related = cJSON_GetObjectItemCaseSensitive(finding, "relatedResources");
+    const cJSON *r;
+    dd_registry_page_t page = {NULL, 0};
+    dd_registry_error_t err;
+    dd_registry_status_t rs;
+    char next[DD_NAME_MAX + 1];
+
+    if (cert != NULL) {
+        rs = dd_registry_principal_things(m->cfg.registry, cert, &page, name_list_add, things, next,
+                                          sizeof(next), &err);
+        if (rs != DD_REGISTRY_OK && rs != DD_REGISTRY_NOT_FOUND) {
+            return rs;
+        }
+    }
+    add_thing_named(m, finding_id_member(finding, "clientId"), things);
+    cJSON_ArrayForEach (r, related) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "resourceIdentifier");
+        add_thing_named(m, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "clientId")),
+                        things);
+    }
+    return things->no_memory ? DD_REGISTRY_STORE_ERROR : DD_REGISTRY_OK;
+}
+
+/*
+ * Adds the target's things to every group through the registry, so the broker
+ * shim sees them at once. ddlocal's groups are all static: overrideDynamicGroups
+ * has nothing to override and is accepted as given.
+ */
 static dd_mitigate_status_t exec_add_things_to_thing_group(dd_mitigate_t *m, const char *type,
                                                            const cJSON *params,
                                                            const dd_mitigate_target_t *target,
@@ -388,51 +517,202 @@ static dd_mitigate_status_t exec_add_things_to_thing_group(dd_mitigate_t *m, con
     const cJSON *g;
     dd_registry_error_t err;
     dd_registry_status_t rs;
+    name_list_t things;
+    dd_mitigate_status_t st = DD_MITIGATE_OK;
+    size_t i;
 
     (void)type;
-    cJSON_ArrayForEach (g, names) {
-        if (!cJSON_IsString(g)) {
-            continue;
-        }
-        rs = dd_registry_group_add_thing(m->cfg.registry, g->valuestring, target->thing, &err);
-        if (rs != DD_REGISTRY_OK) {
-            (void)snprintf(out->code, sizeof(out->code), "%s",
-                           rs == DD_REGISTRY_NOT_FOUND        ? "ResourceNotFoundException"
-                           : rs == DD_REGISTRY_LIMIT_EXCEEDED ? "LimitExceededException"
-                           : rs == DD_REGISTRY_INVALID        ? "InvalidRequestException"
-                                                              : "InternalFailureException");
-            set_msg(out->message, "%s", err.message);
-            return DD_MITIGATE_EXECUTION_FAILED;
-        }
-        out->registry_changed = true;
+    memset(&things, 0, sizeof(things));
+    if (target->thing != NULL) {
+        (void)name_list_add(&things, target->thing);
+    } else if ((rs = finding_things(m, target->finding, &things)) != DD_REGISTRY_OK) {
+        name_list_free(&things);
+        return failed(out, registry_code(rs), "The finding's things could not be read");
     }
+    if (things.no_memory) {
+        name_list_free(&things);
+        return failed(out, "InternalFailureException", "Out of memory");
+    }
+    if (things.count == 0) {
+        name_list_free(&things);
+        return failed(out, "ResourceNotFoundException",
+                      "No thing is attached to the finding's certificate or named like its "
+                      "client ids");
+    }
+    for (i = 0; i < things.count && st == DD_MITIGATE_OK; i++) {
+        cJSON_ArrayForEach (g, names) {
+            if (!cJSON_IsString(g)) {
+                continue;
+            }
+            rs =
+                dd_registry_group_add_thing(m->cfg.registry, g->valuestring, things.names[i], &err);
+            if (rs != DD_REGISTRY_OK) {
+                st = failed(out, registry_code(rs), "%s", err.message);
+                break;
+            }
+            out->registry_changed = true;
+        }
+    }
+    name_list_free(&things);
+    return st;
+}
+
+/* The certificate's status, and whether it is ddlocal's own identity. */
+typedef struct cert_seen {
+    bool found;
+    bool is_service;
+    dd_cert_status_t status;
+} cert_seen_t;
+
+static int cert_seen_cb(void *ctx, const dd_registry_cert_t *cert)
+{
+    cert_seen_t *c = ctx;
+
+    c->found = true;
+    c->is_service = cert->is_service;
+    c->status = cert->status;
+    return 0;
+}
+
+/*
+ * Sets one device certificate INACTIVE (UpdateCertificate). The shim revokes
+ * the certificate's open connections when the change reaches it (they are
+ * disconnected at its next tick) and refuses it at connect from then on.
+ * A REVOKED certificate is already refused and stays REVOKED (AWS does not
+ * move a certificate out of REVOKED); ddlocal's own service certificate is
+ * never deactivated.
+ */
+static dd_mitigate_status_t deactivate_cert(dd_mitigate_t *m, const char *cert_id,
+                                            dd_mitigate_outcome_t *out)
+{
+    dd_registry_error_t err;
+    dd_registry_status_t rs;
+    cert_seen_t seen;
+
+    memset(&seen, 0, sizeof(seen));
+    rs = dd_registry_cert_get(m->cfg.registry, cert_id, cert_seen_cb, &seen, &err);
+    if (rs != DD_REGISTRY_OK || !seen.found) {
+        return failed(out, rs == DD_REGISTRY_OK ? "ResourceNotFoundException" : registry_code(rs),
+                      "%s", rs == DD_REGISTRY_OK ? "The certificate does not exist" : err.message);
+    }
+    if (seen.is_service) {
+        return failed(out, "InvalidRequestException",
+                      "Certificate %.64s is ddlocal's own service identity: not deactivated",
+                      cert_id);
+    }
+    if (seen.status == DD_CERT_INACTIVE || seen.status == DD_CERT_REVOKED) {
+        return DD_MITIGATE_OK;
+    }
+    rs = dd_registry_cert_set_status(m->cfg.registry, cert_id, DD_CERT_INACTIVE, &err);
+    if (rs != DD_REGISTRY_OK) {
+        return failed(out, registry_code(rs), "%s", err.message);
+    }
+    out->registry_changed = true;
     return DD_MITIGATE_OK;
 }
 
-/* The executors below have no effect in ddlocal yet: each is recorded as NotSupported. */
-
-static dd_mitigate_status_t exec_replace_default_policy_version(dd_mitigate_t *m, const char *type,
-                                                                const cJSON *params,
-                                                                const dd_mitigate_target_t *target,
-                                                                dd_mitigate_outcome_t *out)
-{
-    (void)m;
-    (void)params;
-    (void)target;
-    return not_supported(type, out);
-}
-
+/* Audit: the finding's deviceCertificateId; Detect: every certificate of the thing. */
 static dd_mitigate_status_t exec_update_device_certificate(dd_mitigate_t *m, const char *type,
                                                            const cJSON *params,
                                                            const dd_mitigate_target_t *target,
                                                            dd_mitigate_outcome_t *out)
 {
-    (void)m;
-    (void)params;
-    (void)target;
-    return not_supported(type, out);
+    dd_registry_page_t page = {NULL, 0};
+    dd_registry_error_t err;
+    dd_registry_status_t rs;
+    dd_mitigate_status_t st = DD_MITIGATE_OK;
+    name_list_t certs;
+    char next[DD_NAME_MAX + 1];
+    const char *cert;
+    size_t i;
+
+    (void)type;
+    (void)params; /* action DEACTIVATE, the only value, was validated at creation */
+    if (target->thing == NULL) {
+        cert = finding_id_member(target->finding, "deviceCertificateId");
+        if (cert == NULL) {
+            return failed(out, "InvalidRequestException",
+                          "The finding's resource has no deviceCertificateId");
+        }
+        return deactivate_cert(m, cert, out);
+    }
+    memset(&certs, 0, sizeof(certs));
+    rs = dd_registry_thing_principals(m->cfg.registry, target->thing, &page, name_list_add, &certs,
+                                      next, sizeof(next), &err);
+    if (rs != DD_REGISTRY_OK || certs.no_memory) {
+        name_list_free(&certs);
+        return failed(out, certs.no_memory ? "InternalFailureException" : registry_code(rs), "%s",
+                      certs.no_memory ? "Out of memory" : err.message);
+    }
+    if (certs.count == 0) {
+        name_list_free(&certs);
+        return failed(out, "ResourceNotFoundException", "Thing %s has no certificate attached",
+                      target->thing);
+    }
+    for (i = 0; i < certs.count && st == DD_MITIGATE_OK; i++) {
+        dd_mitigate_outcome_t one;
+        memset(&one, 0, sizeof(one));
+        st = deactivate_cert(m, certs.names[i], &one);
+        out->registry_changed = out->registry_changed || one.registry_changed;
+        if (st != DD_MITIGATE_OK) {
+            memcpy(out->code, one.code, sizeof(out->code));
+            memcpy(out->message, one.message, sizeof(out->message));
+        }
+    }
+    name_list_free(&certs);
+    return st;
 }
 
+/*
+ * ddlocal's BLANK_POLICY template. AWS describes it as a blank policy that
+ * restricts permissions without publishing its text; ddlocal's explicitly
+ * denies every IoT action, so a device holding the policy is cut off whatever
+ * else is attached (docs/reference/mitigation.md).
+ */
+#define BLANK_POLICY_DOCUMENT                                                                  \
+    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"BlankPolicy\",\"Effect\":\"Deny\"," \
+    "\"Action\":\"iot:*\",\"Resource\":\"*\"}]}"
+
+/* Audit only: a new default version of the finding's policy from the template. */
+static dd_mitigate_status_t exec_replace_default_policy_version(dd_mitigate_t *m, const char *type,
+                                                                const cJSON *params,
+                                                                const dd_mitigate_target_t *target,
+                                                                dd_mitigate_outcome_t *out)
+{
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(target->finding, "nonCompliantResource");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(res, "resourceIdentifier");
+    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(id, "policyVersionIdentifier");
+    const char *policy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pv, "policyName"));
+    char vid[DD_REGISTRY_VERSION_ID_MAX];
+    dd_registry_error_t err;
+    dd_registry_status_t rs;
+
+    (void)params; /* templateName BLANK_POLICY, the only value, was validated at creation */
+    if (target->thing != NULL) {
+        (void)failed(out, "NotSupported",
+                     "%s applies to Audit findings about an IoT policy, not to a Detect "
+                     "violation's thing",
+                     type);
+        return DD_MITIGATE_NOT_SUPPORTED;
+    }
+    if (policy == NULL) {
+        return failed(out, "InvalidRequestException",
+                      "The finding's resource has no policyVersionIdentifier.policyName");
+    }
+    rs = dd_registry_policy_version_create(m->cfg.registry, policy, BLANK_POLICY_DOCUMENT, true,
+                                           vid, sizeof(vid), &err);
+    if (rs == DD_REGISTRY_LIMIT_EXCEEDED) {
+        /* CreatePolicyVersion's error for a policy that already has five versions. */
+        return failed(out, "VersionsLimitExceededException", "%s", err.message);
+    }
+    if (rs != DD_REGISTRY_OK) {
+        return failed(out, registry_code(rs), "%s", err.message);
+    }
+    out->registry_changed = true;
+    return DD_MITIGATE_OK;
+}
+
+/* UPDATE_CA_CERTIFICATE stays unexecuted until ddlocal has a CA certificate registry. */
 static dd_mitigate_status_t exec_update_ca_certificate(dd_mitigate_t *m, const char *type,
                                                        const cJSON *params,
                                                        const dd_mitigate_target_t *target,
@@ -441,29 +721,88 @@ static dd_mitigate_status_t exec_update_ca_certificate(dd_mitigate_t *m, const c
     (void)m;
     (void)params;
     (void)target;
-    return not_supported(type, out);
+    (void)snprintf(out->code, sizeof(out->code), "NotSupported");
+    set_msg(out->message,
+            "ddlocal does not execute %s mitigation actions yet: it has no registry of CA "
+            "certificates to deactivate",
+            type);
+    return DD_MITIGATE_NOT_SUPPORTED;
 }
 
+/* SetV2LoggingOptions with the action's role and level (both targets: it is account-wide). */
 static dd_mitigate_status_t exec_enable_iot_logging(dd_mitigate_t *m, const char *type,
                                                     const cJSON *params,
                                                     const dd_mitigate_target_t *target,
                                                     dd_mitigate_outcome_t *out)
 {
-    (void)m;
-    (void)params;
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(params, "enableIoTLoggingParams");
+    const char *role =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "roleArnForLogging"));
+    const char *level = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "logLevel"));
+    dd_logopts_v2_t opts;
+    dd_logopts_status_t ls;
+    char msg[DD_MITIGATE_MESSAGE_MAX];
+
+    (void)type;
     (void)target;
-    return not_supported(type, out);
+    memset(&opts, 0, sizeof(opts));
+    if (role == NULL || level == NULL || !dd_logopts_level_parse(level, &opts.default_level)) {
+        return failed(out, "InvalidRequestException",
+                      "enableIoTLoggingParams needs roleArnForLogging and a logLevel");
+    }
+    opts.has_level = true;
+    (void)snprintf(opts.role_arn, sizeof(opts.role_arn), "%s", role);
+    ls = dd_logopts_set_v2(m->cfg.registry, &opts, msg, sizeof(msg));
+    if (ls == DD_LOGOPTS_INVALID) {
+        return failed(out, "InvalidRequestException", "%s", msg);
+    }
+    if (ls != DD_LOGOPTS_OK) {
+        return failed(out, "InternalFailureException", "%s", dd_logopts_strerror(ls));
+    }
+    return DD_MITIGATE_OK;
 }
 
+/* Audit only: the finding, as JSON, to the SNS stand-in's topic through the wiring's hook. */
 static dd_mitigate_status_t exec_publish_finding_to_sns(dd_mitigate_t *m, const char *type,
                                                         const cJSON *params,
                                                         const dd_mitigate_target_t *target,
                                                         dd_mitigate_outcome_t *out)
 {
-    (void)m;
-    (void)params;
-    (void)target;
-    return not_supported(type, out);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(params, "publishFindingToSnsParams");
+    const char *topic = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "topicArn"));
+    char *message;
+    int rc;
+
+    if (target->thing != NULL) {
+        (void)failed(out, "NotSupported",
+                     "%s publishes Audit findings; a Detect violation has none (use the "
+                     "security profile's alertTargets)",
+                     type);
+        return DD_MITIGATE_NOT_SUPPORTED;
+    }
+    if (topic == NULL) {
+        return failed(out, "InvalidRequestException",
+                      "publishFindingToSnsParams.topicArn is "
+                      "required");
+    }
+    if (m->cfg.publish_sns == NULL) {
+        (void)failed(out, "NotSupported", "This ddlocal has no SNS stand-in to publish to");
+        return DD_MITIGATE_NOT_SUPPORTED;
+    }
+    message = cJSON_PrintUnformatted(target->finding);
+    if (message == NULL) {
+        return failed(out, "InternalFailureException", "Out of memory");
+    }
+    rc = m->cfg.publish_sns(m->cfg.sns_ctx, topic, message, out->message, sizeof(out->message));
+    cJSON_free(message);
+    if (rc != 0) {
+        (void)snprintf(out->code, sizeof(out->code), "%s",
+                       rc == DD_MITIGATE_SNS_INVALID ? "InvalidRequestException"
+                                                     : "InternalFailureException");
+        return DD_MITIGATE_EXECUTION_FAILED;
+    }
+    out->message[0] = '\0';
+    return DD_MITIGATE_OK;
 }
 
 static const struct {

@@ -12,11 +12,17 @@
  * listed order to each violation's thing (a failure skips the remaining
  * actions for that violation, as AWS documents), records one execution per
  * (violation, action) and finishes the task. Each action type has an
- * executor; only ADD_THINGS_TO_THING_GROUP acts (through the registry, so
- * the broker shim sees the new group at once); the others are recorded as
- * FAILED executions with errorCode "NotSupported". After a task changed the
- * registry, the registry_changed hook of the configuration is called (with
- * the caller's lock still held) before dd_mitigate_task_start() returns.
+ * executor (dd_mitigate_execute(), shared with Audit mitigation tasks), on a
+ * Detect violation's thing or an Audit finding: ADD_THINGS_TO_THING_GROUP,
+ * UPDATE_DEVICE_CERTIFICATE (INACTIVE) and REPLACE_DEFAULT_POLICY_VERSION act
+ * through the registry, so the broker shim sees the change at once;
+ * ENABLE_IOT_LOGGING stores v2 logging options (dd_logopts);
+ * PUBLISH_FINDING_TO_SNS goes through the configuration's publish_sns hook;
+ * UPDATE_CA_CERTIFICATE, and the finding-only actions on a Detect thing, are
+ * FAILED executions with errorCode "NotSupported" (docs/reference/mitigation.md
+ * has the table). After a task changed the registry, the registry_changed
+ * hook of the configuration is called (with the caller's lock still held)
+ * before dd_mitigate_task_start() returns.
  *
  * Persistence is evaluator/store/dd_store_mitigation.h; building AWS JSON
  * stays with the caller (the API): the one JSON document this module stores
@@ -85,7 +91,22 @@ typedef struct dd_mitigate_config {
     /** Called (lock held) after a task changed the registry; NULL = none. */
     void (*registry_changed)(void *hook_ctx);
     void *hook_ctx;
+    /**
+     * PUBLISH_FINDING_TO_SNS: publishes @p message (the finding's JSON) to the
+     * SNS stand-in's topic @p topic_arn and its subscriptions, as Detect's
+     * alerts are (lock held). Returns 0, DD_MITIGATE_SNS_INVALID (not an SNS
+     * topic ARN of this account) or DD_MITIGATE_SNS_FAILED, with a reason in
+     * @p msg. NULL = no SNS stand-in: the action fails with NotSupported.
+     */
+    int (*publish_sns)(void *sns_ctx, const char *topic_arn, const char *message, char *msg,
+                       size_t msg_len);
+    void *sns_ctx;
 } dd_mitigate_config_t;
+
+/** publish_sns's refusal of a topic ARN. */
+#define DD_MITIGATE_SNS_INVALID 1
+/** publish_sns could not queue the message. */
+#define DD_MITIGATE_SNS_FAILED 2
 
 /** StartDetectMitigationActionsTask's request, validated for syntax by the caller. */
 typedef struct dd_mitigate_task_request {

@@ -29,9 +29,10 @@ static const dd_audit_check_def_t CATALOGUE[] = {
     {"CONFLICTING_CLIENT_IDS_CHECK", "HIGH", NULL, NOT_COMPUTED_YET},
 
     /* ---- policies and account settings (dd_audit_checks_policy.c) ---- */
-    {"IOT_POLICY_OVERLY_PERMISSIVE_CHECK", "CRITICAL", NULL, NOT_COMPUTED_YET},
-    {"IOT_POLICY_POTENTIAL_MIS_CONFIGURATION_CHECK", "MEDIUM", NULL, NOT_COMPUTED_YET},
-    {"LOGGING_DISABLED_CHECK", "LOW", NULL, NOT_COMPUTED_YET},
+    {"IOT_POLICY_OVERLY_PERMISSIVE_CHECK", "CRITICAL", dd_audit_check_policy_permissive, NULL},
+    {"IOT_POLICY_POTENTIAL_MIS_CONFIGURATION_CHECK", "MEDIUM", dd_audit_check_policy_misconfigured,
+     NULL},
+    {"LOGGING_DISABLED_CHECK", "LOW", dd_audit_check_logging_disabled, NULL},
 
     /* ---- resources ddlocal does not have ---- */
     {"UNAUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK", "CRITICAL", NULL,

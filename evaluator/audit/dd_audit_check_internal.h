@@ -14,4 +14,17 @@
 
 /* ---- policies and account settings (dd_audit_checks_policy.c) ---- */
 
+/** IOT_POLICY_OVERLY_PERMISSIVE_CHECK: default versions allowing data-plane actions broadly. */
+dd_audit_status_t dd_audit_check_policy_permissive(const dd_audit_world_t *world,
+                                                   dd_audit_sink_fn sink, void *ctx,
+                                                   int64_t *resources_checked);
+/** IOT_POLICY_POTENTIAL_MIS_CONFIGURATION_CHECK: Deny statements that do not deny. */
+dd_audit_status_t dd_audit_check_policy_misconfigured(const dd_audit_world_t *world,
+                                                      dd_audit_sink_fn sink, void *ctx,
+                                                      int64_t *resources_checked);
+/** LOGGING_DISABLED_CHECK: neither the v1 nor the v2 logging options enable logging. */
+dd_audit_status_t dd_audit_check_logging_disabled(const dd_audit_world_t *world,
+                                                  dd_audit_sink_fn sink, void *ctx,
+                                                  int64_t *resources_checked);
+
 #endif /* DD_AUDIT_CHECK_INTERNAL_H_ */

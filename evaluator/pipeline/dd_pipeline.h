@@ -42,6 +42,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dd_clock.h"
@@ -98,6 +99,15 @@ typedef struct dd_pipeline {
     void (*registry_changed)(void *hook_ctx);
     /** Profiles, custom metrics or dimensions changed. */
     void (*defender_changed)(void *hook_ctx);
+    /**
+     * Publishes @p message to the SNS stand-in's topic @p topic_arn (its MQTT
+     * topic and its subscriptions, as Detect's alerts): the mitigation action
+     * PUBLISH_FINDING_TO_SNS. Lock held; returns 0, DD_MITIGATE_SNS_INVALID or
+     * DD_MITIGATE_SNS_FAILED (app/dd_mitigate.h) with a reason in @p msg.
+     * NULL when the owner has no SNS stand-in.
+     */
+    int (*publish_sns)(void *hook_ctx, const char *topic_arn, const char *message, char *msg,
+                       size_t msg_len);
     /**
      * ddlocal's own HTTP operations under /ddlocal/ (not AWS's): the clock of
      * a running pipeline and the status panel. @p path includes the query

@@ -15,6 +15,7 @@
 #include "dd_log.h"
 #include "dd_logopts.h"
 #include "dd_map.h"
+#include "dd_mitigate.h"
 #include "dd_outbox.h"
 #include "dd_pki.h"
 #include "dd_regsync.h"
@@ -178,6 +179,84 @@ static void deliver_alert(void *ctx, const dd_violation_event_t *ev,
     if (st != DD_OUTBOX_OK) {
         DD_LOG_ERROR("out of memory queueing a delivery to %s", t->endpoint);
     }
+}
+
+/* ---- the SNS stand-in for PUBLISH_FINDING_TO_SNS ------------------------------------------- */
+
+typedef struct sns_ctx {
+    dd_service_t *svc;
+    const char *topic;
+    const char *event;
+    const char *notification;
+    bool failed;
+} sns_ctx_t;
+
+/* A Lambda subscription gets its own Lambda event, an HTTP one the notification (as alerts). */
+static int sns_subscription(void *ctx, const dd_registry_subscription_t *sub)
+{
+    sns_ctx_t *c = ctx;
+    dd_outbox_status_t st = DD_OUTBOX_NO_MEMORY;
+    char *event = NULL;
+
+    if (strcmp(sub->protocol, "lambda") == 0) {
+        if (dd_alerts_lambda_event_for(c->event, sub->id, &event) == DD_ALERTS_OK) {
+            st = dd_outbox_lambda(&c->svc->outbox, c->topic, sub->endpoint, event);
+        }
+        free(event);
+    } else {
+        st = dd_outbox_webhook(&c->svc->outbox, c->topic, sub->endpoint, c->notification);
+    }
+    c->failed = c->failed || st != DD_OUTBOX_OK;
+    return 0;
+}
+
+/* The pipeline's publish_sns hook (lock held): the message goes where an alert would. */
+static int hook_publish_sns(void *ctx, const char *topic_arn, const char *message, char *msg,
+                            size_t msg_len)
+{
+    dd_service_t *svc = ctx;
+    char name[DD_NAME_MAX + 1];
+    char topic[DD_NAME_MAX + 32];
+    char *event = NULL;
+    char *notification = NULL;
+    int64_t now = dd_clock_now_ms(&svc->p.clock);
+    sns_ctx_t c;
+    int rc = DD_MITIGATE_SNS_FAILED;
+
+    if (dd_arn_parse(&svc->p.arn, DD_NAME_SNS_TOPIC, topic_arn, name, sizeof(name)) !=
+        DD_NAMES_OK) {
+        (void)snprintf(msg, msg_len,
+                       "topicArn '%.200s' is not an SNS topic ARN of this account and region "
+                       "(arn:aws:sns:%s:%s:NAME)",
+                       topic_arn, svc->p.arn.region, svc->p.arn.account);
+        return DD_MITIGATE_SNS_INVALID;
+    }
+    (void)snprintf(topic, sizeof(topic), "%s%s", DD_ALERTS_TOPIC_PREFIX, name);
+    if (dd_alerts_lambda_event(topic_arn, message, now, &event) == DD_ALERTS_OK &&
+        dd_alerts_sns_notification(topic_arn, message, now, &notification) == DD_ALERTS_OK &&
+        dd_outbox_publish(&svc->outbox, topic, event, strlen(event), 1) == DD_OUTBOX_OK) {
+        memset(&c, 0, sizeof(c));
+        c.svc = svc;
+        c.topic = name;
+        c.event = event;
+        c.notification = notification;
+        if (dd_registry_subscription_list(&svc->p.registry, name, sns_subscription, &c) ==
+                DD_REGISTRY_OK &&
+            !c.failed) {
+            rc = 0;
+        }
+    }
+    if (rc != 0) {
+        (void)snprintf(msg, msg_len, "The finding could not be queued for %s", topic);
+    } else {
+        feed(svc, "finding published to %s", topic);
+        if (svc->mqtt != NULL) {
+            dd_svcmqtt_wake(svc->mqtt); /* the worker sends the outbox now, not at its tick */
+        }
+    }
+    free(event);
+    free(notification);
+    return rc;
 }
 
 static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
@@ -783,6 +862,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->p.hook_ctx = svc;
     svc->p.registry_changed = hook_registry_changed;
     svc->p.defender_changed = hook_defender_changed;
+    svc->p.publish_sns = hook_publish_sns;
     svc->p.extension = hook_extension;
     svc->p.stream_open = hook_stream_open;
     svc->p.stream_read = hook_stream_read;

@@ -630,12 +630,12 @@ static void test_dd_api_violations_from_a_report(void **state)
                  "{\"roleArn\":\"arn:aws:iam::123456789012:role/r\",\"actionParams\":"
                  "{\"addThingsToThingGroupParams\":{\"thingGroupNames\":[\"X\"]}}}",
                  409, "ResourceAlreadyExistsException", NULL);
-    cJSON_Delete(expect_ok(e, "POST", "/mitigationactions/actions/Log",
+    /* UPDATE_CA_CERTIFICATE is not executed (no CA registry): the failing action. */
+    cJSON_Delete(expect_ok(e, "POST", "/mitigationactions/actions/CaOff",
                            "{\"roleArn\":\"arn:aws:iam::123456789012:role/r\",\"actionParams\":"
-                           "{\"enableIoTLoggingParams\":{\"roleArnForLogging\":"
-                           "\"arn:aws:iam::123456789012:role/l\",\"logLevel\":\"WARN\"}}}"));
+                           "{\"updateCACertificateParams\":{\"action\":\"DEACTIVATE\"}}}"));
     (void)snprintf(uri, sizeof(uri),
-                   "{\"target\":{\"violationIds\":[\"%s\"]},\"actions\":[\"Log\",\"Quarantine\"],"
+                   "{\"target\":{\"violationIds\":[\"%s\"]},\"actions\":[\"CaOff\",\"Quarantine\"],"
                    "\"clientRequestToken\":\"tok1\"}",
                    id);
     j = expect_ok(e, "PUT", "/detect/mitigationactions/tasks/t1", uri);
@@ -643,7 +643,7 @@ static void test_dd_api_violations_from_a_report(void **state)
     cJSON_Delete(j);
     cJSON_Delete(expect_ok(e, "PUT", "/detect/mitigationactions/tasks/t1", uri)); /* same token */
     expect_error(e, "PUT", "/detect/mitigationactions/tasks/t1",
-                 "{\"target\":{\"violationIds\":[\"x\"]},\"actions\":[\"Log\"],"
+                 "{\"target\":{\"violationIds\":[\"x\"]},\"actions\":[\"CaOff\"],"
                  "\"clientRequestToken\":\"tok2\"}",
                  400, "TaskAlreadyExistsException", NULL);
     j = expect_ok(e, "GET", "/detect/mitigationactions/tasks/t1", NULL);

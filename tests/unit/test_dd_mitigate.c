@@ -12,7 +12,9 @@
 #include "dd_clock.h"
 #include "dd_db.h"
 #include "dd_engine.h"
+#include "dd_logopts.h"
 #include "dd_mitigate.h"
+#include "dd_pki.h"
 #include "dd_profile.h"
 #include "dd_registry.h"
 #include "dd_store.h"
@@ -35,6 +37,9 @@ typedef struct fixture {
     int64_t now;
     int hook_calls;
     int encode_calls;
+    int sns_calls;
+    char sns_topic[256];
+    char *sns_message;
 } fixture_t;
 
 static int64_t fixture_now(void *ctx)
@@ -47,6 +52,22 @@ static int64_t fixture_now(void *ctx)
 static void fixture_hook(void *ctx)
 {
     ((fixture_t *)ctx)->hook_calls++;
+}
+
+static int fixture_sns(void *ctx, const char *topic_arn, const char *message, char *msg,
+                       size_t msg_len)
+{
+    fixture_t *f = ctx;
+
+    if (strncmp(topic_arn, "arn:aws:sns:", 12) != 0) {
+        (void)snprintf(msg, msg_len, "not an SNS topic");
+        return DD_MITIGATE_SNS_INVALID;
+    }
+    f->sns_calls++;
+    (void)snprintf(f->sns_topic, sizeof(f->sns_topic), "%s", topic_arn);
+    free(f->sns_message);
+    f->sns_message = strdup(message);
+    return 0;
 }
 
 static int setup(void **state)
@@ -83,6 +104,8 @@ static int setup(void **state)
     cfg.clock_ctx = f;
     cfg.registry_changed = fixture_hook;
     cfg.hook_ctx = f;
+    cfg.publish_sns = fixture_sns;
+    cfg.sns_ctx = f;
     assert_int_equal(dd_mitigate_open(&cfg, &f->m), DD_MITIGATE_OK);
     *state = f;
     return 0;
@@ -99,6 +122,7 @@ static int teardown(void **state)
     dd_db_close(f->db);
     (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
+    free(f->sns_message);
     free(f);
     return 0;
 }
@@ -386,7 +410,7 @@ static void test_dd_mitigate_task_adds_things_to_group(void **state)
 static void test_dd_mitigate_task_failing_executor_recorded(void **state)
 {
     fixture_t *f = *state;
-    const char *actions[] = {"ToMissingGroup", "Log"};
+    const char *actions[] = {"ToMissingGroup", "CaOff"};
     const char *only_v1[] = {"v1"};
     dd_mitigate_task_request_t req;
     dd_mitigate_task_result_t res;
@@ -402,9 +426,8 @@ static void test_dd_mitigate_task_failing_executor_recorded(void **state)
                                    "\"NoSuchGroup\"]}}",
                                    msg),
                      DD_MITIGATE_OK);
-    assert_int_equal(create_action(f, "Log",
-                                   "{\"enableIoTLoggingParams\":{\"roleArnForLogging\":"
-                                   "\"arn:aws:iam::123456789012:role/x\",\"logLevel\":\"WARN\"}}",
+    assert_int_equal(create_action(f, "CaOff",
+                                   "{\"updateCACertificateParams\":{\"action\":\"DEACTIVATE\"}}",
                                    msg),
                      DD_MITIGATE_OK);
     add_violation(f, "v1", "Thing01");
@@ -433,7 +456,7 @@ static void test_dd_mitigate_task_failing_executor_recorded(void **state)
     assert_string_equal(rows[0].status, "FAILED");
     assert_string_equal(rows[0].error_code, "ResourceNotFoundException");
     assert_non_null(strstr(rows[0].message, "NoSuchGroup"));
-    assert_string_equal(rows[1].action_name, "Log");
+    assert_string_equal(rows[1].action_name, "CaOff");
     assert_string_equal(rows[1].status, "SKIPPED");
     dd_store_mitigation_executions_free(rows, count);
 
@@ -447,7 +470,7 @@ static void test_dd_mitigate_task_failing_executor_recorded(void **state)
     assert_int_equal(count, 2);
     assert_string_equal(rows[0].status, "FAILED");
     assert_string_equal(rows[0].error_code, "NotSupported");
-    assert_non_null(strstr(rows[0].message, "ENABLE_IOT_LOGGING"));
+    assert_non_null(strstr(rows[0].message, "UPDATE_CA_CERTIFICATE"));
     dd_store_mitigation_executions_free(rows, count);
 }
 
@@ -526,6 +549,332 @@ static void test_dd_mitigate_task_refusals(void **state)
     assert_null(other);
 }
 
+/* ---- executors ---------------------------------------------------------------------------- */
+
+/* A device certificate issued by a CA in the fixture's directory, attached to @p thing. */
+static void add_cert(fixture_t *f, const char *thing, char id[65])
+{
+    dd_pki_ca_t *ca = NULL;
+    dd_pki_credentials_t cred;
+    dd_registry_error_t err;
+
+    assert_int_equal(dd_pki_ca_ensure(f->dir, &ca), DD_PKI_OK);
+    assert_int_equal(dd_pki_issue_device(ca, DD_PKI_KEY_EC_P256, &cred), DD_PKI_OK);
+    assert_int_equal(dd_registry_cert_add(&f->registry, cred.certificate_pem, DD_CERT_ACTIVE, false,
+                                          id, 65, &err),
+                     DD_REGISTRY_OK);
+    if (thing != NULL) {
+        assert_int_equal(dd_registry_principal_attach(&f->registry, thing, id, &err),
+                         DD_REGISTRY_OK);
+    }
+    dd_pki_credentials_free(&cred);
+    dd_pki_ca_free(ca);
+}
+
+static int cert_status_cb(void *ctx, const dd_registry_cert_t *cert)
+{
+    *(dd_cert_status_t *)ctx = cert->status;
+    return 0;
+}
+
+static dd_cert_status_t cert_status(fixture_t *f, const char *id)
+{
+    dd_cert_status_t st = DD_CERT_PENDING_ACTIVATION;
+    dd_registry_error_t err;
+
+    assert_int_equal(dd_registry_cert_get(&f->registry, id, cert_status_cb, &st, &err),
+                     DD_REGISTRY_OK);
+    return st;
+}
+
+/* An AuditFinding as app/dd_audit hands it to the executors. */
+static cJSON *finding(const char *check, const char *id_member, const char *id_value)
+{
+    cJSON *fnd = cJSON_CreateObject();
+    cJSON *res = cJSON_AddObjectToObject(fnd, "nonCompliantResource");
+    cJSON *id;
+
+    assert_non_null(cJSON_AddStringToObject(fnd, "findingId", "f-1"));
+    assert_non_null(cJSON_AddStringToObject(fnd, "checkName", check));
+    assert_non_null(cJSON_AddStringToObject(res, "resourceType", "DEVICE_CERTIFICATE"));
+    id = cJSON_AddObjectToObject(res, "resourceIdentifier");
+    if (id_member != NULL) {
+        assert_non_null(cJSON_AddStringToObject(id, id_member, id_value));
+    }
+    return fnd;
+}
+
+static dd_mitigate_status_t execute(fixture_t *f, const char *type, const char *params_json,
+                                    const char *thing, const cJSON *fnd, dd_mitigate_outcome_t *out)
+{
+    cJSON *p = cJSON_Parse(params_json);
+    dd_mitigate_target_t target = {thing, fnd};
+    dd_mitigate_status_t st;
+
+    assert_non_null(p);
+    st = dd_mitigate_execute(f->m, type, p, &target, out);
+    cJSON_Delete(p);
+    return st;
+}
+
+#define DEACTIVATE "{\"updateDeviceCertificateParams\":{\"action\":\"DEACTIVATE\"}}"
+
+static void test_dd_mitigate_exec_update_device_certificate(void **state)
+{
+    fixture_t *f = *state;
+    dd_mitigate_outcome_t out;
+    char c1[65];
+    char c2[65];
+    char c3[65];
+    cJSON *fnd;
+
+    add_cert(f, "Thing01", c1);
+    add_cert(f, "Thing01", c2);
+    add_cert(f, "Thing02", c3);
+    /* Detect: every certificate of the violating thing, no other. */
+    assert_int_equal(execute(f, "UPDATE_DEVICE_CERTIFICATE", DEACTIVATE, "Thing01", NULL, &out),
+                     DD_MITIGATE_OK);
+    assert_true(out.registry_changed);
+    assert_int_equal(cert_status(f, c1), DD_CERT_INACTIVE);
+    assert_int_equal(cert_status(f, c2), DD_CERT_INACTIVE);
+    assert_int_equal(cert_status(f, c3), DD_CERT_ACTIVE);
+    /* Audit: the finding's deviceCertificateId. */
+    fnd = finding("DEVICE_CERTIFICATE_SHARED_CHECK", "deviceCertificateId", c3);
+    assert_int_equal(execute(f, "UPDATE_DEVICE_CERTIFICATE", DEACTIVATE, NULL, fnd, &out),
+                     DD_MITIGATE_OK);
+    cJSON_Delete(fnd);
+    assert_int_equal(cert_status(f, c3), DD_CERT_INACTIVE);
+    /* Already INACTIVE: nothing to do, successful. */
+    fnd = finding("DEVICE_CERTIFICATE_SHARED_CHECK", "deviceCertificateId", c3);
+    assert_int_equal(execute(f, "UPDATE_DEVICE_CERTIFICATE", DEACTIVATE, NULL, fnd, &out),
+                     DD_MITIGATE_OK);
+    assert_false(out.registry_changed);
+    cJSON_Delete(fnd);
+    /* A finding without a device certificate, an unknown one, a thing without any. */
+    fnd = finding("LOGGING_DISABLED_CHECK", "account", "123456789012");
+    assert_int_equal(execute(f, "UPDATE_DEVICE_CERTIFICATE", DEACTIVATE, NULL, fnd, &out),
+                     DD_MITIGATE_EXECUTION_FAILED);
+    assert_string_equal(out.code, "InvalidRequestException");
+    cJSON_Delete(fnd);
+    fnd = finding("DEVICE_CERTIFICATE_SHARED_CHECK", "deviceCertificateId",
+                  "00000000000000000000000000000000000000000000000000000000000000ff");
+    assert_int_equal(execute(f, "UPDATE_DEVICE_CERTIFICATE", DEACTIVATE, NULL, fnd, &out),
+                     DD_MITIGATE_EXECUTION_FAILED);
+    assert_string_equal(out.code, "ResourceNotFoundException");
+    cJSON_Delete(fnd);
+    assert_int_equal(execute(f, "UPDATE_DEVICE_CERTIFICATE", DEACTIVATE, "Thing09", NULL, &out),
+                     DD_MITIGATE_EXECUTION_FAILED);
+}
+
+static void test_dd_mitigate_exec_service_certificate_kept(void **state)
+{
+    fixture_t *f = *state;
+    dd_mitigate_outcome_t out;
+    dd_pki_ca_t *ca = NULL;
+    dd_pki_credentials_t cred;
+    dd_registry_error_t err;
+    char id[65];
+    cJSON *fnd;
+
+    assert_int_equal(dd_pki_ca_ensure(f->dir, &ca), DD_PKI_OK);
+    assert_int_equal(dd_pki_issue_device(ca, DD_PKI_KEY_EC_P256, &cred), DD_PKI_OK);
+    assert_int_equal(dd_registry_cert_add(&f->registry, cred.certificate_pem, DD_CERT_ACTIVE, true,
+                                          id, sizeof(id), &err),
+                     DD_REGISTRY_OK);
+    dd_pki_credentials_free(&cred);
+    dd_pki_ca_free(ca);
+    fnd = finding("DEVICE_CERTIFICATE_SHARED_CHECK", "deviceCertificateId", id);
+    assert_int_equal(execute(f, "UPDATE_DEVICE_CERTIFICATE", DEACTIVATE, NULL, fnd, &out),
+                     DD_MITIGATE_EXECUTION_FAILED);
+    assert_non_null(strstr(out.message, "service identity"));
+    assert_int_equal(cert_status(f, id), DD_CERT_ACTIVE);
+    cJSON_Delete(fnd);
+}
+
+static int version_cb(void *ctx, const dd_registry_policy_version_t *v)
+{
+    if (v->is_default) {
+        (void)snprintf(ctx, 512, "%s %s", v->version_id, v->document);
+    }
+    return 0;
+}
+
+#define BLANK "{\"replaceDefaultPolicyVersionParams\":{\"templateName\":\"BLANK_POLICY\"}}"
+
+static void test_dd_mitigate_exec_replace_default_policy_version(void **state)
+{
+    fixture_t *f = *state;
+    dd_mitigate_outcome_t out;
+    dd_registry_error_t err;
+    char vid[DD_REGISTRY_VERSION_ID_MAX];
+    char def[512];
+    cJSON *fnd = cJSON_CreateObject();
+    cJSON *pv;
+    int i;
+
+    assert_int_equal(dd_registry_policy_create(&f->registry, "DevicePolicy",
+                                               "{\"Version\":\"2012-10-17\",\"Statement\":[{"
+                                               "\"Effect\":\"Allow\",\"Action\":\"iot:*\","
+                                               "\"Resource\":\"*\"}]}",
+                                               &err),
+                     DD_REGISTRY_OK);
+    pv = cJSON_AddObjectToObject(
+        cJSON_AddObjectToObject(cJSON_AddObjectToObject(fnd, "nonCompliantResource"),
+                                "resourceIdentifier"),
+        "policyVersionIdentifier");
+    assert_non_null(cJSON_AddStringToObject(pv, "policyName", "DevicePolicy"));
+    assert_non_null(cJSON_AddStringToObject(pv, "policyVersionId", "1"));
+    assert_int_equal(execute(f, "REPLACE_DEFAULT_POLICY_VERSION", BLANK, NULL, fnd, &out),
+                     DD_MITIGATE_OK);
+    assert_true(out.registry_changed);
+    assert_int_equal(dd_registry_policy_version_list(&f->registry, "DevicePolicy", version_cb, def,
+                                                     &err),
+                     DD_REGISTRY_OK);
+    assert_non_null(strstr(def, "2 "));
+    assert_non_null(strstr(def, "\"Deny\""));
+    /* Five versions: CreatePolicyVersion's VersionsLimitExceededException. */
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(dd_registry_policy_version_create(&f->registry, "DevicePolicy",
+                                                           "{\"Version\":\"2012-10-17\","
+                                                           "\"Statement\":[{\"Effect\":\"Allow\","
+                                                           "\"Action\":\"iot:Connect\","
+                                                           "\"Resource\":\"*\"}]}",
+                                                           false, vid, sizeof(vid), &err),
+                         DD_REGISTRY_OK);
+    }
+    assert_int_equal(execute(f, "REPLACE_DEFAULT_POLICY_VERSION", BLANK, NULL, fnd, &out),
+                     DD_MITIGATE_EXECUTION_FAILED);
+    assert_string_equal(out.code, "VersionsLimitExceededException");
+    cJSON_Delete(fnd);
+    /* Detect: a thing has no policy to replace. */
+    assert_int_equal(execute(f, "REPLACE_DEFAULT_POLICY_VERSION", BLANK, "Thing01", NULL, &out),
+                     DD_MITIGATE_NOT_SUPPORTED);
+    assert_string_equal(out.code, "NotSupported");
+}
+
+static void test_dd_mitigate_exec_enable_iot_logging(void **state)
+{
+    fixture_t *f = *state;
+    dd_mitigate_outcome_t out;
+    dd_logopts_v2_t v2;
+    cJSON *fnd = finding("LOGGING_DISABLED_CHECK", "account", "123456789012");
+
+    assert_int_equal(dd_logopts_get_v2(&f->registry, &v2), DD_LOGOPTS_NOT_CONFIGURED);
+    assert_int_equal(
+        execute(f, "ENABLE_IOT_LOGGING",
+                "{\"enableIoTLoggingParams\":{\"roleArnForLogging\":"
+                "\"arn:aws:iam::123456789012:role/IoTLogging\",\"logLevel\":\"WARN\"}}",
+                NULL, fnd, &out),
+        DD_MITIGATE_OK);
+    cJSON_Delete(fnd);
+    assert_int_equal(dd_logopts_get_v2(&f->registry, &v2), DD_LOGOPTS_OK);
+    assert_string_equal(v2.role_arn, "arn:aws:iam::123456789012:role/IoTLogging");
+    assert_true(v2.has_level);
+    assert_int_equal(v2.default_level, DD_LOGOPTS_WARN);
+    assert_false(v2.disable_all);
+    /* A role that is not an IAM role ARN is refused as SetV2LoggingOptions refuses it. */
+    assert_int_equal(execute(f, "ENABLE_IOT_LOGGING",
+                             "{\"enableIoTLoggingParams\":{\"roleArnForLogging\":"
+                             "\"arn:aws:sns:us-east-1:123456789012:x\",\"logLevel\":\"INFO\"}}",
+                             "Thing01", NULL, &out),
+                     DD_MITIGATE_EXECUTION_FAILED);
+    assert_string_equal(out.code, "InvalidRequestException");
+    dd_log_set_level(DD_LOG_LEVEL_ERROR);
+}
+
+#define SNS \
+    "{\"publishFindingToSnsParams\":{\"topicArn\":\"arn:aws:sns:us-east-1:123456789012:audit\"}}"
+
+static void test_dd_mitigate_exec_publish_finding_to_sns(void **state)
+{
+    fixture_t *f = *state;
+    dd_mitigate_outcome_t out;
+    cJSON *fnd = finding("DEVICE_CERTIFICATE_SHARED_CHECK", "deviceCertificateId", "abc");
+    cJSON *got;
+
+    assert_int_equal(execute(f, "PUBLISH_FINDING_TO_SNS", SNS, NULL, fnd, &out), DD_MITIGATE_OK);
+    assert_int_equal(f->sns_calls, 1);
+    assert_string_equal(f->sns_topic, "arn:aws:sns:us-east-1:123456789012:audit");
+    got = cJSON_Parse(f->sns_message);
+    assert_true(cJSON_Compare(got, fnd, true));
+    cJSON_Delete(got);
+    /* The hook's refusal becomes the execution's error. */
+    assert_int_equal(execute(f, "PUBLISH_FINDING_TO_SNS",
+                             "{\"publishFindingToSnsParams\":{\"topicArn\":\"nope\"}}", NULL, fnd,
+                             &out),
+                     DD_MITIGATE_EXECUTION_FAILED);
+    assert_string_equal(out.code, "InvalidRequestException");
+    assert_string_equal(out.message, "not an SNS topic");
+    cJSON_Delete(fnd);
+    /* A Detect violation is not a finding. */
+    assert_int_equal(execute(f, "PUBLISH_FINDING_TO_SNS", SNS, "Thing01", NULL, &out),
+                     DD_MITIGATE_NOT_SUPPORTED);
+    assert_int_equal(f->sns_calls, 1);
+}
+
+static int group_member(void *ctx, const char *name)
+{
+    (void)snprintf(ctx, 64, "%s", name);
+    return 0;
+}
+
+static void test_dd_mitigate_exec_add_things_for_finding(void **state)
+{
+    fixture_t *f = *state;
+    dd_mitigate_outcome_t out;
+    dd_registry_page_t page = {NULL, 0};
+    dd_registry_error_t err;
+    char cert[65];
+    char next[300];
+    char group[64] = "";
+    cJSON *fnd;
+
+    add_cert(f, "Thing02", cert);
+    fnd = finding("DEVICE_CERTIFICATE_SHARED_CHECK", "deviceCertificateId", cert);
+    assert_int_equal(execute(f, "ADD_THINGS_TO_THING_GROUP",
+                             "{\"addThingsToThingGroupParams\":{\"thingGroupNames\":["
+                             "\"Quarantine\"],\"overrideDynamicGroups\":true}}",
+                             NULL, fnd, &out),
+                     DD_MITIGATE_OK);
+    assert_true(out.registry_changed);
+    cJSON_Delete(fnd);
+    assert_int_equal(dd_registry_thing_groups(&f->registry, "Thing02", &page, group_member, group,
+                                              next, sizeof(next), &err),
+                     DD_REGISTRY_OK);
+    assert_string_equal(group, "Quarantine");
+    /* A client id naming a thing; a finding with no thing fails. */
+    fnd = finding("CONFLICTING_CLIENT_IDS_CHECK", "clientId", "Thing01");
+    assert_int_equal(execute(f, "ADD_THINGS_TO_THING_GROUP",
+                             "{\"addThingsToThingGroupParams\":{\"thingGroupNames\":["
+                             "\"Quarantine\"]}}",
+                             NULL, fnd, &out),
+                     DD_MITIGATE_OK);
+    cJSON_Delete(fnd);
+    fnd = finding("CONFLICTING_CLIENT_IDS_CHECK", "clientId", "not-a-thing");
+    assert_int_equal(execute(f, "ADD_THINGS_TO_THING_GROUP",
+                             "{\"addThingsToThingGroupParams\":{\"thingGroupNames\":["
+                             "\"Quarantine\"]}}",
+                             NULL, fnd, &out),
+                     DD_MITIGATE_EXECUTION_FAILED);
+    assert_string_equal(out.code, "ResourceNotFoundException");
+    cJSON_Delete(fnd);
+}
+
+static void test_dd_mitigate_exec_update_ca_certificate_not_supported(void **state)
+{
+    fixture_t *f = *state;
+    dd_mitigate_outcome_t out;
+    cJSON *fnd = finding("CA_CERTIFICATE_EXPIRING_CHECK", "caCertificateId", "abc");
+
+    assert_int_equal(execute(f, "UPDATE_CA_CERTIFICATE",
+                             "{\"updateCACertificateParams\":{\"action\":\"DEACTIVATE\"}}", NULL,
+                             fnd, &out),
+                     DD_MITIGATE_NOT_SUPPORTED);
+    assert_string_equal(out.code, "NotSupported");
+    assert_non_null(strstr(out.message, "CA certificates"));
+    cJSON_Delete(fnd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +886,19 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_mitigate_task_target_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_mitigate_task_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_exec_update_device_certificate, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_exec_service_certificate_kept, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_exec_replace_default_policy_version, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_exec_enable_iot_logging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_exec_publish_finding_to_sns, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_exec_add_things_for_finding, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_exec_update_ca_certificate_not_supported,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
