@@ -1002,9 +1002,10 @@ dd_report_status_t dd_report_walk(dd_rctx_t *c, const void *root)
  * Public API
  * ------------------------------------------------------------------------------------------- */
 
-dd_report_status_t dd_report_decode_ex(dd_report_format_t format, const uint8_t *payload,
-                                       size_t len, const dd_report_options_t *opts,
-                                       dd_report_t *out, dd_report_error_t *err)
+/* The one decode path: from bytes (payload) or, for JSON, from a parsed tree (root). */
+static dd_report_status_t decode(dd_report_format_t format, const uint8_t *payload, size_t len,
+                                 const cJSON *root, const dd_report_options_t *opts,
+                                 dd_report_t *out, dd_report_error_t *err)
 {
     dd_report_error_t local_err;
     dd_rctx_t c;
@@ -1017,7 +1018,7 @@ dd_report_status_t dd_report_decode_ex(dd_report_format_t format, const uint8_t 
     if (out != NULL) {
         memset(out, 0, sizeof(*out));
     }
-    if (payload == NULL || out == NULL ||
+    if ((payload == NULL && root == NULL) || out == NULL ||
         (format != DD_REPORT_FORMAT_JSON && format != DD_REPORT_FORMAT_CBOR)) {
         err->status = DD_REPORT_BAD_PARAMETER;
         (void)snprintf(err->detail, sizeof(err->detail), "bad parameter");
@@ -1029,7 +1030,9 @@ dd_report_status_t dd_report_decode_ex(dd_report_format_t format, const uint8_t 
     if (opts != NULL) {
         c.opts = *opts;
     }
-    if (len > DD_REPORT_MAX_PAYLOAD) {
+    if (root != NULL) {
+        st = dd_report_json_decode_tree(&c, root);
+    } else if (len > DD_REPORT_MAX_PAYLOAD) {
         st = dd_report_fail(&c, DD_REPORT_TOO_LARGE, "payload of %zu bytes exceeds %u", len,
                             DD_REPORT_MAX_PAYLOAD);
     } else if (format == DD_REPORT_FORMAT_JSON) {
@@ -1045,6 +1048,19 @@ dd_report_status_t dd_report_decode_ex(dd_report_format_t format, const uint8_t 
         err->detail[0] = '\0';
     }
     return st;
+}
+
+dd_report_status_t dd_report_decode_ex(dd_report_format_t format, const uint8_t *payload,
+                                       size_t len, const dd_report_options_t *opts,
+                                       dd_report_t *out, dd_report_error_t *err)
+{
+    return decode(format, payload, len, NULL, opts, out, err);
+}
+
+dd_report_status_t dd_report_decode_cjson(const cJSON *root, dd_report_t *out,
+                                          dd_report_error_t *err)
+{
+    return decode(DD_REPORT_FORMAT_JSON, NULL, 0, root, NULL, out, err);
 }
 
 dd_report_status_t dd_report_decode(dd_report_format_t format, const uint8_t *payload, size_t len,

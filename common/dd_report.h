@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "dd_ip.h"
 
 /** Status codes of this module. */
@@ -240,6 +242,17 @@ dd_report_status_t dd_report_decode(dd_report_format_t format, const uint8_t *pa
 dd_report_status_t dd_report_decode_ex(dd_report_format_t format, const uint8_t *payload,
                                        size_t len, const dd_report_options_t *opts,
                                        dd_report_t *out, dd_report_error_t *err);
+
+/**
+ * @brief dd_report_decode() of a JSON report already parsed by the caller
+ *        (a report embedded in a larger document: `ddlocal replay`'s lines),
+ *        with the same validation and errors, without printing and parsing
+ *        it again. The payload size limit does not apply (there are no bytes).
+ * @param[in] root The report object (borrowed).
+ * @return As dd_report_decode().
+ */
+dd_report_status_t dd_report_decode_cjson(const cJSON *root, dd_report_t *out,
+                                          dd_report_error_t *err);
 
 /** @brief Releases what a report owns and zeroes it. NULL is ignored. */
 void dd_report_free(dd_report_t *report);

@@ -152,6 +152,9 @@ dd_report_status_t dd_report_walk(dd_rctx_t *c, const void *root);
 /** @brief Parses JSON and runs dd_report_walk(). */
 dd_report_status_t dd_report_json_decode(dd_rctx_t *c, const uint8_t *payload, size_t len);
 
+/** JSON back-end over a tree the caller parsed (dd_report_decode_cjson()). */
+dd_report_status_t dd_report_json_decode_tree(dd_rctx_t *c, const void *root);
+
 /** @brief Parses CBOR and runs dd_report_walk(). */
 dd_report_status_t dd_report_cbor_decode(dd_rctx_t *c, const uint8_t *payload, size_t len);
 

@@ -90,6 +90,12 @@ static const dd_rops_t JSON_OPS = {
     .doubles_only = true,
 };
 
+dd_report_status_t dd_report_json_decode_tree(dd_rctx_t *c, const void *root)
+{
+    c->ops = &JSON_OPS;
+    return dd_report_walk(c, root);
+}
+
 dd_report_status_t dd_report_json_decode(dd_rctx_t *c, const uint8_t *payload, size_t len)
 {
     const char *text = (const char *)payload;

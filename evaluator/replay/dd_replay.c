@@ -11,6 +11,7 @@
 
 #include "dd_engine.h"
 #include "dd_json.h"
+#include "dd_map.h"
 #include "dd_report.h"
 #include "dd_shapes.h"
 #include "dd_window.h"
@@ -181,6 +182,7 @@ typedef struct marks {
     thing_mark_t *v;
     size_t n;
     size_t cap;
+    dd_map_t index; /* thing -> position + 1: a datum per report must not scan every thing */
 } marks_t;
 
 typedef struct bstat {
@@ -216,13 +218,11 @@ typedef struct replay {
 
 static thing_mark_t *mark_get(marks_t *m, const char *thing, bool *created)
 {
-    size_t i;
+    void *found = dd_map_get(&m->index, thing);
 
     *created = false;
-    for (i = 0; i < m->n; i++) {
-        if (strcmp(m->v[i].thing, thing) == 0) {
-            return &m->v[i];
-        }
+    if (found != NULL) {
+        return &m->v[(size_t)(uintptr_t)found - 1];
     }
     if (m->n == m->cap) {
         size_t cap = m->cap == 0 ? 8 : m->cap * 2;
@@ -238,6 +238,10 @@ static thing_mark_t *mark_get(marks_t *m, const char *thing, bool *created)
     if (m->v[m->n].thing == NULL) {
         return NULL;
     }
+    if (dd_map_put(&m->index, thing, (void *)(uintptr_t)(m->n + 1), NULL) != DD_MAP_OK) {
+        free(m->v[m->n].thing);
+        return NULL;
+    }
     *created = true;
     return &m->v[m->n++];
 }
@@ -250,6 +254,7 @@ static void marks_free(marks_t *m)
         free(m->v[i].thing);
     }
     free(m->v);
+    dd_map_destroy(&m->index);
     memset(m, 0, sizeof(*m));
 }
 
@@ -901,12 +906,7 @@ static bool apply_line(replay_t *r, const char *line, size_t line_len, int64_t *
         memset(&rep, 0, sizeof(rep));
         memset(&rerr, 0, sizeof(rerr));
         if (report != NULL) {
-            char *text = cJSON_PrintUnformatted(report);
-            if (text != NULL) {
-                rs = dd_report_decode(DD_REPORT_FORMAT_JSON, (const uint8_t *)text, strlen(text),
-                                      &rep, &rerr);
-            }
-            free(text);
+            rs = dd_report_decode_cjson(report, &rep, &rerr);
         } else if (json != NULL && cJSON_IsString(json)) {
             rs = dd_report_decode(DD_REPORT_FORMAT_JSON, (const uint8_t *)json->valuestring,
                                   strlen(json->valuestring), &rep, &rerr);

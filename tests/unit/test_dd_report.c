@@ -1639,10 +1639,47 @@ static void test_dd_report_error_codes(void **state)
     }
 }
 
+/* A report parsed by the caller decodes as its bytes do, and is refused as they are. */
+static void test_dd_report_decode_cjson(void **state)
+{
+    blob_t b = read_fixture("python-agent-long.json");
+    cJSON *root = cJSON_ParseWithLength((const char *)b.data, b.len);
+    dd_report_t from_bytes;
+    dd_report_t from_tree;
+    dd_report_error_t err;
+    uint8_t e1[4096];
+    uint8_t e2[4096];
+    size_t l1 = 0;
+    size_t l2 = 0;
+
+    (void)state;
+    assert_non_null(root);
+    assert_int_equal(dd_report_decode(DD_REPORT_FORMAT_JSON, b.data, b.len, &from_bytes, NULL),
+                     DD_REPORT_OK);
+    assert_int_equal(dd_report_decode_cjson(root, &from_tree, &err), DD_REPORT_OK);
+    assert_int_equal(dd_report_encode(&from_bytes, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG, e1,
+                                      sizeof(e1), &l1),
+                     DD_REPORT_OK);
+    assert_int_equal(dd_report_encode(&from_tree, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG, e2,
+                                      sizeof(e2), &l2),
+                     DD_REPORT_OK);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(e1, e2, l1);
+    dd_report_free(&from_bytes);
+    dd_report_free(&from_tree);
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "header");
+    assert_int_equal(dd_report_decode_cjson(root, &from_tree, &err), DD_REPORT_MISSING_HEADER);
+    assert_true(all_zero(&from_tree, sizeof(from_tree)));
+    assert_int_equal(dd_report_decode_cjson(NULL, &from_tree, &err), DD_REPORT_BAD_PARAMETER);
+    cJSON_Delete(root);
+    free(b.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dd_report_python_agent_json),
+        cmocka_unit_test(test_dd_report_decode_cjson),
         cmocka_unit_test(test_dd_report_python_agent_null_interface),
         cmocka_unit_test(test_dd_report_python_agent_cbor),
         cmocka_unit_test(test_dd_report_c_sdk_short_keys),
