@@ -60,12 +60,17 @@ static int make_cert(fixture_t *f, const char *thing1, const char *thing2, cred_
         rc = dd_pipetest_cli(&f->pt, &text, "cert", "create", "--thing", thing1, "--key-type", "ec",
                              "--policy", "DevicePolicy", NULL);
     }
-    j = rc == 0 && text != NULL ? cJSON_Parse(text) : NULL;
-    free(text);
+    /* The output is stdout and stderr together: the JSON object is what starts with '{'. */
+    j = rc == 0 && text != NULL && strchr(text, '{') != NULL ? cJSON_Parse(strchr(text, '{'))
+                                                             : NULL;
     if (j == NULL || !cJSON_IsString(cJSON_GetObjectItem(j, "certificateId"))) {
+        fprintf(stderr, "cert create for %s: exit %d, output: %s\n", thing1, rc,
+                text != NULL ? text : "(none)");
         cJSON_Delete(j);
+        free(text);
         return -1;
     }
+    free(text);
     (void)snprintf(out->id, sizeof(out->id), "%s",
                    cJSON_GetObjectItem(j, "certificateId")->valuestring);
     (void)snprintf(out->cert, sizeof(out->cert), "%s",
@@ -86,7 +91,6 @@ static int group_setup(void **state)
         free(f);
         return -1;
     }
-    g = f;
     dd_pipetest_fixture("policies/device-policy-allow-all.json", policy, sizeof(policy));
     if (dd_pipetest_cli(&f->pt, NULL, "policy", "create", "DevicePolicy", policy, NULL) != 0 ||
         dd_pipetest_cli(&f->pt, NULL, "thing", "create", "ThingA", NULL) != 0 ||
@@ -95,8 +99,12 @@ static int group_setup(void **state)
         make_cert(f, "ThingA", "ThingB", &f->shared) != 0 ||
         make_cert(f, "ThingC", NULL, &f->own_c) != 0 ||
         make_cert(f, "ThingC", NULL, &f->own_c2) != 0) {
+        fprintf(stderr, "setup: a ddlocal command failed\n");
+        (void)dd_pipetest_stop(&f->pt);
+        free(f);
         return -1;
     }
+    g = f;
     return 0;
 }
 
