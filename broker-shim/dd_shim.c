@@ -309,14 +309,18 @@ static void meter_auth_failure(dd_shim_t *s, const char *key, bool registered,
     meter_add(s, DD_METERING_AUTH_FAILURE, key, registered, subject, &rec, wall_ms);
 }
 
-static void meter_connect(dd_shim_t *s, const char *key, bool registered, const char *client_id,
-                          const char *address, bool success, int64_t wall_ms)
+static void meter_connect(dd_shim_t *s, const char *key, bool registered,
+                          const dd_shim_connect_info_t *info, bool success, int64_t wall_ms)
 {
     dd_metering_record_t rec;
+    const char *client_id = info->client_id;
 
     memset(&rec, 0, sizeof(rec));
     rec.success = success;
-    rec.ip = dd_metering_cstr(address);
+    rec.ip = dd_metering_cstr(info->address);
+    /* ddlocald's connection history (audits) keeps which certificate connected. */
+    rec.cert_id =
+        dd_metering_cstr(info->cert_id != NULL && info->cert_id[0] != '\0' ? info->cert_id : NULL);
     meter_add(s, DD_METERING_CONNECT, key, registered, client_id, &rec, wall_ms);
 }
 
@@ -619,7 +623,7 @@ dd_shim_status_t dd_shim_on_connect(dd_shim_t *s, const dd_shim_connect_info_t *
                     ist == DD_IDENTITY_CERT_NOT_ACTIVE ? ")" : "");
         s->stats.connects_refused++;
         if (!id.service) {
-            meter_connect(s, key, registered, info->client_id, info->address, false, wall_ms);
+            meter_connect(s, key, registered, info, false, wall_ms);
             meter_auth_failure(s, key, registered, DD_METERING_ACTION_CONNECT, reason_of(ist),
                                info->client_id, wall_ms);
         }
@@ -650,7 +654,7 @@ dd_shim_status_t dd_shim_on_connect(dd_shim_t *s, const dd_shim_connect_info_t *
                         registered ? id.thing : "-", info->address != NULL ? info->address : "?",
                         dd_policy_decision_name(d));
             s->stats.connects_refused++;
-            meter_connect(s, key, registered, info->client_id, info->address, false, wall_ms);
+            meter_connect(s, key, registered, info, false, wall_ms);
             meter_auth_failure(s, key, registered, DD_METERING_ACTION_CONNECT,
                                DD_METERING_REASON_POLICY, info->client_id, wall_ms);
             conn_free(c);
@@ -664,9 +668,17 @@ dd_shim_status_t dd_shim_on_connect(dd_shim_t *s, const dd_shim_connect_info_t *
     }
     if (old != NULL) {
         /* Session takeover: the broker drops the older connection right after
-         * this; its own DISCONNECT event will no longer match a record. */
+         * this; its own DISCONNECT event will no longer match a record. The
+         * record says why it ended (CONFLICTING_CLIENT_IDS_CHECK). */
         if (old->online && !old->service) {
-            meter_simple(s, old, DD_METERING_DISCONNECT, old->client_id, 0, wall_ms);
+            dd_metering_record_t rec;
+
+            memset(&rec, 0, sizeof(rec));
+            rec.takeover = true;
+            meter_add(s, DD_METERING_DISCONNECT, conn_key(old), old->thing[0] != '\0',
+                      old->client_id, &rec, wall_ms);
+            DD_LOG_INFO("connection %s taken over by a new connection with the same client id",
+                        old->client_id);
         }
         conn_free(old);
     }
@@ -677,7 +689,7 @@ dd_shim_status_t dd_shim_on_connect(dd_shim_t *s, const dd_shim_connect_info_t *
         DD_LOG_DEBUG("connection %s is %s%s (rule %s)", c->client_id,
                      registered ? "thing " : "no thing", registered ? c->thing : "",
                      dd_identity_rule_name(id.rule));
-        meter_connect(s, key, registered, info->client_id, info->address, true, wall_ms);
+        meter_connect(s, key, registered, info, true, wall_ms);
     }
     return DD_SHIM_OK;
 }

@@ -26,7 +26,8 @@ static const char RESET_HELP[] =
     "                        registry    things, device certificates, thing groups, policies\n"
     "                        profiles    security profiles, custom metrics, dimensions\n"
     "                        violations  active violations, violation events, alarm state\n"
-    "                        metrics     retained metric values, stored reports\n"
+    "                        metrics     retained metric values, stored reports, the\n"
+    "                                    broker's connection history (audits)\n"
     "                        mitigation  mitigation actions, tasks, executions\n"
     "                      (default: all)\n"
     "  -D, --data-dir DIR  data dir of the running pipeline\n";

@@ -7,11 +7,12 @@
 
 /* At most this many strings per batch keeps the index's probes short. */
 #define INTERN_MAX ((DD_METERING_INTERN_SLOTS * 3) / 4)
-/* Largest record besides its strings: type, flags, sv time, 3 uv, 2 bytes. */
-#define RECORD_FIXED_MAX (1 + 1 + 10 + 5 + 5 + 5 + 2)
+/* Largest record besides its strings: type, flags, sv time, 4 uv, 2 bytes. */
+#define RECORD_FIXED_MAX (1 + 1 + 10 + 5 + 5 + 5 + 5 + 2)
 
 #define FLAG_REGISTERED 0x01u
 #define FLAG_SUCCESS 0x02u
+#define FLAG_TAKEOVER 0x04u /* version 2: DISCONNECT only */
 #define ENTRY_STRING 0x00u
 
 /* ---- little-endian and varint helpers ----------------------------------- */
@@ -150,8 +151,10 @@ static bool str_valid(const dd_metering_str_t *s, bool required)
 dd_metering_status_t dd_metering_writer_add(dd_metering_writer_t *w,
                                             const dd_metering_record_t *rec)
 {
-    plan_str_t plan[3];
+    plan_str_t plan[4];
     size_t nplan = 0;
+    size_t ip_at = 0;
+    size_t cert_at = 0;
     size_t need = 0;
     uint32_t next_id;
     int64_t base;
@@ -166,7 +169,8 @@ dd_metering_status_t dd_metering_writer_add(dd_metering_writer_t *w,
     }
     if (rec->type < DD_METERING_SENT || rec->type > DD_METERING_DISCONNECT ||
         !str_valid(&rec->key, true) || !str_valid(&rec->subject, false) ||
-        !str_valid(&rec->ip, false)) {
+        !str_valid(&rec->ip, false) || !str_valid(&rec->cert_id, false) ||
+        (rec->takeover && rec->type != DD_METERING_DISCONNECT)) {
         return DD_METERING_BAD_PARAMETER;
     }
     if (rec->type == DD_METERING_AUTH_FAILURE &&
@@ -187,7 +191,12 @@ dd_metering_status_t dd_metering_writer_add(dd_metering_writer_t *w,
         plan[nplan++].str = &rec->subject;
     }
     if (rec->type == DD_METERING_CONNECT && rec->ip.ptr != NULL) {
+        ip_at = nplan;
         plan[nplan++].str = &rec->ip;
+    }
+    if (rec->type == DD_METERING_CONNECT && rec->cert_id.ptr != NULL) {
+        cert_at = nplan;
+        plan[nplan++].str = &rec->cert_id;
     }
     next_id = w->strings;
     for (i = 0; i < nplan; i++) {
@@ -251,6 +260,9 @@ dd_metering_status_t dd_metering_writer_add(dd_metering_writer_t *w,
     if (rec->type == DD_METERING_CONNECT && rec->success) {
         flags |= FLAG_SUCCESS;
     }
+    if (rec->takeover) {
+        flags |= FLAG_TAKEOVER;
+    }
     *p++ = (uint8_t)rec->type;
     *p++ = flags;
     p += uv_put(p, zigzag(delta));
@@ -264,7 +276,8 @@ dd_metering_status_t dd_metering_writer_add(dd_metering_writer_t *w,
         *p++ = (uint8_t)rec->reason;
         break;
     case DD_METERING_CONNECT:
-        p += uv_put(p, rec->ip.ptr != NULL ? (uint64_t)plan[nplan - 1].id + 1 : 0);
+        p += uv_put(p, rec->ip.ptr != NULL ? (uint64_t)plan[ip_at].id + 1 : 0);
+        p += uv_put(p, rec->cert_id.ptr != NULL ? (uint64_t)plan[cert_at].id + 1 : 0);
         break;
     case DD_METERING_DISCONNECT: break;
     }
@@ -382,6 +395,8 @@ static dd_metering_status_t walk(const uint8_t *body, size_t body_len,
         uint64_t key;
         uint64_t subject;
         uint64_t extra = 0;
+        uint64_t cert = 0;
+        uint8_t known_flags = FLAG_REGISTERED | FLAG_SUCCESS;
         uint8_t action = 0;
         uint8_t reason = 0;
         int64_t time_ms;
@@ -409,7 +424,10 @@ static dd_metering_status_t walk(const uint8_t *body, size_t body_len,
             set_err(err, err_len, "truncated record at byte %zu", at);
             return DD_METERING_MALFORMED;
         }
-        if ((flags & ~(FLAG_REGISTERED | FLAG_SUCCESS)) != 0 ||
+        if (hdr->version >= 2 && type == DD_METERING_DISCONNECT) {
+            known_flags |= FLAG_TAKEOVER;
+        }
+        if ((flags & ~known_flags) != 0 ||
             ((flags & FLAG_SUCCESS) != 0 && type != DD_METERING_CONNECT)) {
             set_err(err, err_len, "unknown record flags 0x%02x at byte %zu", flags, at);
             return DD_METERING_MALFORMED;
@@ -442,6 +460,10 @@ static dd_metering_status_t walk(const uint8_t *body, size_t body_len,
                 set_err(err, err_len, "bad source IP reference at byte %zu", at);
                 return DD_METERING_MALFORMED;
             }
+            if (hdr->version >= 2 && (!rd_uv(&r, &cert) || cert > strings)) {
+                set_err(err, err_len, "bad certificate id reference at byte %zu", at);
+                return DD_METERING_MALFORMED;
+            }
             break;
         default: break;
         }
@@ -458,6 +480,7 @@ static dd_metering_status_t walk(const uint8_t *body, size_t body_len,
             rec.time_ms = time_ms;
             rec.registered = (flags & FLAG_REGISTERED) != 0;
             rec.success = (flags & FLAG_SUCCESS) != 0;
+            rec.takeover = (flags & FLAG_TAKEOVER) != 0;
             rec.key.ptr = (const char *)body + table[key].offset;
             rec.key.len = table[key].len;
             if (subject > 0) {
@@ -469,9 +492,15 @@ static dd_metering_status_t walk(const uint8_t *body, size_t body_len,
             } else if (type == DD_METERING_AUTH_FAILURE) {
                 rec.action = (dd_metering_action_t)action;
                 rec.reason = (dd_metering_reason_t)reason;
-            } else if (type == DD_METERING_CONNECT && extra > 0) {
-                rec.ip.ptr = (const char *)body + table[extra - 1].offset;
-                rec.ip.len = table[extra - 1].len;
+            } else if (type == DD_METERING_CONNECT) {
+                if (extra > 0) {
+                    rec.ip.ptr = (const char *)body + table[extra - 1].offset;
+                    rec.ip.len = table[extra - 1].len;
+                }
+                if (cert > 0) {
+                    rec.cert_id.ptr = (const char *)body + table[cert - 1].offset;
+                    rec.cert_id.len = table[cert - 1].len;
+                }
             }
             if (fn(ctx, hdr, &rec) != 0) {
                 break;
@@ -504,7 +533,8 @@ dd_metering_status_t dd_metering_decode(const void *buf, size_t len, dd_metering
         set_err(err, err_len, "not a metering batch (bad magic)");
         return DD_METERING_MALFORMED;
     }
-    if (b[4] != DD_METERING_VERSION) {
+    /* Version 1 batches (a shim of an older build) are still read. */
+    if (b[4] != DD_METERING_VERSION && b[4] != 1) {
         set_err(err, err_len, "unsupported metering batch version %u", b[4]);
         return DD_METERING_UNSUPPORTED;
     }

@@ -8,14 +8,20 @@
  * no allocation) and publishes the finished batch at QoS 1 on an internal
  * topic; ddlocald decodes it with dd_metering_decode(), the same code.
  *
- * ## Wire format, version 1 (all integers little-endian)
+ * ## Wire format, version 2 (all integers little-endian)
+ *
+ * A change that an older decoder would misread (a new field, flag or record
+ * type) bumps the version; the decoder reads every version it knows. Version
+ * 2 added to version 1 the CONNECT record's certificate id and the
+ * DISCONNECT record's takeover flag (the broker's connection history for
+ * audits); a version 1 batch decodes with neither.
  *
  * Header, 40 bytes:
  *
  * | offset | size | field |
  * |---|---|---|
  * | 0 | 4 | magic "DDMB" |
- * | 4 | 1 | version = 1 |
+ * | 4 | 1 | version = 2 (1 is still decoded) |
  * | 5 | 1 | flags = 0 (reserved; decoders refuse unknown bits) |
  * | 6 | 2 | header length = 40 (room for later fields) |
  * | 8 | 8 | instance id: random per shim start |
@@ -36,7 +42,8 @@
  *   refer to them by number, so a thing name or topic repeated in the batch
  *   costs one or two bytes.
  * - `0x01`..`0x05` records: u8 flags (bit 0: key is a registered thing name,
- *   bit 1: success, CONNECT only; other bits 0), sv time (ms since the base
+ *   bit 1: success, CONNECT only; bit 2: takeover, DISCONNECT only, version
+ *   2; other bits 0), sv time (ms since the base
  *   time), uv key (string number), uv subject (string number + 1, 0 = none),
  *   then per type:
  *   - `0x01` SENT (a device published; subject = topic): uv payload bytes;
@@ -45,8 +52,11 @@
  *   - `0x03` AUTH_FAILURE (subject = topic, topic filter or client id):
  *     u8 action (dd_metering_action_t), u8 reason (dd_metering_reason_t);
  *   - `0x04` CONNECT (an attempt; subject = client id): uv source IP (string
- *     number + 1, 0 = unknown);
- *   - `0x05` DISCONNECT (subject = client id): nothing more.
+ *     number + 1, 0 = unknown), then (version 2) uv certificate id (string
+ *     number + 1, 0 = none);
+ *   - `0x05` DISCONNECT (subject = client id): nothing more. The takeover
+ *     flag says the broker closed the connection because a new connection
+ *     came with the same client id (it precedes that CONNECT in the batch).
  *
  * The key is the thing name for connections that are a registered thing and
  * the client id otherwise (AWS's "unregistered things" use their client id).
@@ -124,6 +134,8 @@ typedef struct dd_metering_record {
     dd_metering_reason_t reason; /**< AUTH_FAILURE. */
     bool success;                /**< CONNECT: the connection was accepted. */
     dd_metering_str_t ip;        /**< CONNECT: source IP, may be absent. */
+    dd_metering_str_t cert_id;   /**< CONNECT: certificate id (hex SHA-256), may be absent. */
+    bool takeover;               /**< DISCONNECT: a new connection took the client id. */
 } dd_metering_record_t;
 
 /** The header of a batch. */
@@ -137,7 +149,7 @@ typedef struct dd_metering_header {
 
 /** Wire constants. */
 #define DD_METERING_MAGIC "DDMB"
-#define DD_METERING_VERSION 1
+#define DD_METERING_VERSION 2
 #define DD_METERING_HEADER_LEN 40
 /** Longest string a batch can carry. */
 #define DD_METERING_STRING_MAX 65535

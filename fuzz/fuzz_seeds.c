@@ -96,6 +96,9 @@ static int metering_seeds(const char *dir)
         rec.reason = DD_METERING_REASON_POLICY;
         rec.success = true;
         rec.ip = dd_metering_cstr(type == DD_METERING_CONNECT ? "198.51.100.1" : NULL);
+        /* Version 2's fields: the certificate id, the takeover. */
+        rec.cert_id = dd_metering_cstr(type == DD_METERING_CONNECT ? "0a1b2c3d" : NULL);
+        rec.takeover = type == DD_METERING_DISCONNECT;
         if (dd_metering_writer_add(&w, &rec) != DD_METERING_OK) {
             return -1;
         }

@@ -25,8 +25,8 @@ static const dd_audit_check_def_t CATALOGUE[] = {
      NOT_COMPUTED_YET},
 
     /* ---- the broker's connection history (dd_audit_checks_conn.c) ---- */
-    {"DEVICE_CERTIFICATE_SHARED_CHECK", "CRITICAL", NULL, NOT_COMPUTED_YET},
-    {"CONFLICTING_CLIENT_IDS_CHECK", "HIGH", NULL, NOT_COMPUTED_YET},
+    {"DEVICE_CERTIFICATE_SHARED_CHECK", "CRITICAL", dd_audit_check_device_certificate_shared, NULL},
+    {"CONFLICTING_CLIENT_IDS_CHECK", "HIGH", dd_audit_check_conflicting_client_ids, NULL},
 
     /* ---- policies and account settings (dd_audit_checks_policy.c) ---- */
     {"IOT_POLICY_OVERLY_PERMISSIVE_CHECK", "CRITICAL", dd_audit_check_policy_permissive, NULL},

@@ -12,6 +12,18 @@
 
 /* ---- the broker's connection history (dd_audit_checks_conn.c) ---- */
 
+/** DEVICE_CERTIFICATE_SHARED_CHECK: connections of different client ids open at the same time
+ *  with one certificate, in the 31 days before the audit. One resource per certificate used. */
+dd_audit_status_t dd_audit_check_device_certificate_shared(const dd_audit_world_t *world,
+                                                           dd_audit_sink_fn sink, void *ctx,
+                                                           int64_t *resources_checked);
+
+/** CONFLICTING_CLIENT_IDS_CHECK: a connection closed by the broker because another one came
+ *  with its client id, in the 31 days before the audit. One resource per client id used. */
+dd_audit_status_t dd_audit_check_conflicting_client_ids(const dd_audit_world_t *world,
+                                                        dd_audit_sink_fn sink, void *ctx,
+                                                        int64_t *resources_checked);
+
 /* ---- policies and account settings (dd_audit_checks_policy.c) ---- */
 
 /** IOT_POLICY_OVERLY_PERMISSIVE_CHECK: default versions allowing data-plane actions broadly. */

@@ -348,6 +348,10 @@ typedef struct metering_ctx {
     int64_t floor_ms; /* the engine refuses times older than its own */
     dd_ingest_stats_t *stats;
     bool failed;
+    dd_store_t *store;  /* the connection history goes here, in the batch's transaction */
+    char instance[24];  /* the shim instance of the batch, hex */
+    bool store_failed;  /* a history write failed: the whole batch is rolled back */
+    size_t connections; /* CONNECT and DISCONNECT records written to the history */
 } metering_ctx_t;
 
 static char *dup_str(const dd_metering_str_t *s)
@@ -363,6 +367,53 @@ static char *dup_str(const dd_metering_str_t *s)
         out[s->len] = '\0';
     }
     return out;
+}
+
+/*
+ * The broker's connection history (audits): a successful CONNECT opens a row, a DISCONNECT
+ * closes the client id's open row. Times are the shim's stamps, not floored to the engine's
+ * (the history has no windows to keep moving forward).
+ */
+static bool record_connection(metering_ctx_t *mc, const dd_metering_record_t *rec, const char *key,
+                              const char *subject)
+{
+    dd_store_connection_t c;
+    char *cert = NULL;
+    char *ip = NULL;
+    dd_store_status_t st;
+
+    if (subject == NULL || subject[0] == '\0' ||
+        (rec->type == DD_METERING_CONNECT && !rec->success)) {
+        return true;
+    }
+    mc->connections++;
+    if (rec->type == DD_METERING_DISCONNECT) {
+        st = dd_store_connection_close(mc->store, subject, rec->time_ms, rec->takeover);
+    } else {
+        cert = dup_str(&rec->cert_id);
+        ip = dup_str(&rec->ip);
+        if ((rec->cert_id.ptr != NULL && cert == NULL) || (rec->ip.ptr != NULL && ip == NULL)) {
+            free(cert);
+            free(ip);
+            mc->failed = true;
+            return false;
+        }
+        memset(&c, 0, sizeof(c));
+        c.client_id = subject;
+        c.cert_id = cert;
+        c.thing = rec->registered ? key : NULL;
+        c.source_ip = ip;
+        c.instance = mc->instance;
+        c.connect_ms = rec->time_ms;
+        st = dd_store_connection_open(mc->store, &c);
+        free(cert);
+        free(ip);
+    }
+    if (st != DD_STORE_OK) {
+        mc->store_failed = true;
+        return false;
+    }
+    return true;
 }
 
 static int on_record(void *ctx, const dd_metering_header_t *hdr, const dd_metering_record_t *rec)
@@ -400,6 +451,12 @@ static int on_record(void *ctx, const dd_metering_header_t *hdr, const dd_meteri
     }
     mc->strings[2 * mc->count] = key;
     mc->strings[2 * mc->count + 1] = subject;
+    if ((rec->type == DD_METERING_CONNECT || rec->type == DD_METERING_DISCONNECT) &&
+        mc->store != NULL && !record_connection(mc, rec, key, subject)) {
+        free(key);
+        free(subject);
+        return 1;
+    }
     ev = &mc->events[mc->count++];
     memset(ev, 0, sizeof(*ev));
     ev->thing = key;
@@ -488,8 +545,29 @@ static bool seen_before(dd_ingest_t *ing, const dd_metering_header_t *hdr, undo_
     return false;
 }
 
+/* Drops the connection history past its retention, at most once per DD_INGEST_CONNECTION_PRUNE_MS. */
+static bool prune_connections(dd_ingest_t *ing, dd_store_t *store, int64_t now_ms)
+{
+    int64_t deleted = 0;
+
+    if (ing->connections_pruned_ms != 0 &&
+        now_ms - ing->connections_pruned_ms < DD_INGEST_CONNECTION_PRUNE_MS) {
+        return true;
+    }
+    if (dd_store_connections_prune(store, now_ms - DD_STORE_CONNECTION_RETENTION_MS, &deleted) !=
+        DD_STORE_OK) {
+        return false;
+    }
+    ing->connections_pruned_ms = now_ms;
+    if (deleted > 0) {
+        DD_LOG_DEBUG("connection history: %lld connections older than 31 days dropped",
+                     (long long)deleted);
+    }
+    return true;
+}
+
 static void ingest_metering(dd_ingest_t *ing, dd_pipeline_t *p, const dd_svcmqtt_msg_t *m,
-                            undo_log_t *undo)
+                            undo_log_t *undo, bool *store_failed)
 {
     dd_metering_header_t hdr;
     metering_ctx_t mc;
@@ -509,8 +587,13 @@ static void ingest_metering(dd_ingest_t *ing, dd_pipeline_t *p, const dd_svcmqtt
     memset(&mc, 0, sizeof(mc));
     mc.floor_ms = dd_engine_now(p->engine);
     mc.stats = &ing->stats;
+    mc.store = p->store;
+    (void)snprintf(mc.instance, sizeof(mc.instance), "%016" PRIx64, hdr.instance_id);
     (void)dd_metering_decode(m->payload, m->len, &hdr, on_record, &mc, NULL, 0);
-    if (mc.failed) {
+    if (mc.store_failed || (mc.connections > 0 && !prune_connections(ing, p->store, mc.floor_ms))) {
+        /* The batch is rolled back and tried again whole: nothing reaches the engine now. */
+        *store_failed = true;
+    } else if (mc.failed) {
         DD_LOG_ERROR("out of memory reading a metering batch");
     } else if (mc.count > 0) {
         est = dd_engine_on_cloud_events(p->engine, mc.events, mc.count);
@@ -550,7 +633,7 @@ dd_ingest_status_t dd_ingest_batch(dd_ingest_t *ing, dd_pipeline_t *p, dd_outbox
             now_ms = dd_engine_now(p->engine);
         }
         if (strcmp(m->topic, ing->cfg.metering_topic) == 0) {
-            ingest_metering(ing, p, m, &undo);
+            ingest_metering(ing, p, m, &undo, &store_failed);
         } else {
             (void)ingest_report(ing, p, box, m, now_ms, &undo, &store_failed);
         }

@@ -84,7 +84,11 @@ typedef struct dd_ingest {
     dd_map_t redelivery; /**< digest of a report stored before the start -> copies (uintptr_t). */
     dd_ingest_stats_t stats;
     struct dd_events *events; /**< Reports accepted/rejected go here (dd_events.h); may be NULL. */
+    int64_t connections_pruned_ms; /**< Pipeline time the connection history was last pruned. */
 } dd_ingest_t;
+
+/** How often (pipeline time) the connection history is pruned of rows past its retention. */
+#define DD_INGEST_CONNECTION_PRUNE_MS (3600LL * 1000)
 
 /** Reports stored before the start that a redelivery may repeat. */
 #define DD_INGEST_REDELIVERY_WINDOW 4096

@@ -3,7 +3,8 @@
  * @brief The evaluator's SQLite store: security profiles (versions,
  *        targets), custom metrics, dimensions, per-thing evaluation state
  *        (alarms and windows), active violations, violation events, retained
- *        metric values, ML training summaries and received reports.
+ *        metric values, ML training summaries, received reports and the
+ *        broker's connection history (audits).
  *
  * The store lives in the data dir's one database (`DIR/ddlocal.db`, next to
  * the registry's tables); its tables are migrated as component "evaluator"
@@ -33,7 +34,7 @@
  * dd_store_violations.c (active violations, violation events, verification
  * state), dd_store_metrics.c (retained metric values, thing state blobs),
  * dd_store_reports.c (received reports), dd_store_resume.c (loading an
- * engine); their shared statics are in dd_store_internal.h. Two subjects
+ * engine), dd_store_connections.c (the connection history); their shared statics are in dd_store_internal.h. Two subjects
  * that are not about a dd_store_t have headers of their own, on the same
  * database: dd_store_wal.h (the WAL checkpointer thread) and
  * dd_store_service.h (ddlocald's own table, the dead letters).
@@ -237,6 +238,76 @@ dd_store_status_t dd_store_request_token_put(dd_store_t *store, const char *oper
                                              const char *token,
                                              const dd_store_request_token_t *used);
 
+/* ------------------------------------------------------------------ connection history */
+
+/**
+ * How long a closed connection is kept (31 days: the look-back of AWS's
+ * DEVICE_CERTIFICATE_SHARED_CHECK and CONFLICTING_CLIENT_IDS_CHECK on-demand
+ * audits). Connections still open are kept however old.
+ */
+#define DD_STORE_CONNECTION_RETENTION_MS (31LL * 24 * 3600 * 1000)
+
+/**
+ * One connection of a device to the broker (the shim's metering: a
+ * successful CONNECT opens it, a DISCONNECT closes it). Strings are "" when
+ * unknown; in a callback they belong to the store and are valid during the
+ * call only.
+ */
+typedef struct dd_store_connection {
+    const char *client_id; /**< MQTT client id (required). */
+    const char *cert_id;   /**< Certificate id (hex SHA-256); "" when none. */
+    const char *thing;     /**< Thing name the shim resolved; "" when none. */
+    const char *source_ip; /**< Source IP; "" when unknown. */
+    const char *instance;  /**< Broker shim instance (metering instance id, hex). */
+    int64_t connect_ms;    /**< Pipeline time of the CONNECT. */
+    int64_t disconnect_ms; /**< Pipeline time of the end; -1 while connected. */
+    bool taken_over;       /**< Closed because a new connection took its client id. */
+} dd_store_connection_t;
+
+/**
+ * @brief Records a successful connection. An open connection with the same
+ *        client id is closed at its time (a DISCONNECT that never came), and
+ *        so is every open connection of another broker instance (the broker
+ *        restarted: its connections ended without DISCONNECT events).
+ * @return DD_STORE_OK, DD_STORE_BAD_PARAMETER or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_connection_open(dd_store_t *store, const dd_store_connection_t *conn);
+
+/**
+ * @brief Closes the open connection of @p client_id at @p time_ms (nothing
+ *        to close is OK: it opened before a reset, or was already closed).
+ * @param[in] taken_over The broker closed it for a new connection with the same client id.
+ * @return DD_STORE_OK, DD_STORE_BAD_PARAMETER or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_connection_close(dd_store_t *store, const char *client_id,
+                                            int64_t time_ms, bool taken_over);
+
+/**
+ * @brief Deletes the connections closed before @p before_ms.
+ * @param[out] deleted Optional: how many were deleted.
+ * @return DD_STORE_OK, DD_STORE_BAD_PARAMETER or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_connections_prune(dd_store_t *store, int64_t before_ms,
+                                             int64_t *deleted);
+
+/** Order of dd_store_connections_list(). */
+typedef enum dd_store_connection_order {
+    DD_STORE_CONN_BY_CERT = 0, /**< Certificate id, then newest connect first. */
+    DD_STORE_CONN_BY_CLIENT    /**< Client id, then newest connect first. */
+} dd_store_connection_order_t;
+
+/** Called per listed connection; return non-zero to stop. */
+typedef int (*dd_store_connection_fn)(void *ctx, const dd_store_connection_t *conn);
+
+/**
+ * @brief The connections that were open at some time in [@p since_ms, @p until_ms]:
+ *        connected at or before @p until_ms and not closed before @p since_ms.
+ * @return DD_STORE_OK, DD_STORE_BAD_PARAMETER or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_connections_list(dd_store_t *store, int64_t since_ms, int64_t until_ms,
+                                            dd_store_connection_order_t order,
+                                            dd_store_connection_fn fn, void *ctx);
+
 /* ------------------------------------------------------------------ custom metrics, dimensions */
 
 /** @brief Creates a custom metric (DD_STORE_EXISTS when it exists). */
@@ -323,7 +394,9 @@ dd_store_status_t dd_store_violation_events(dd_store_t *store,
 /** Subjects of dd_store_reset(), or-ed. */
 #define DD_STORE_RESET_PROFILES 0x1u   /**< Profiles, custom metrics, dimensions, ML training. */
 #define DD_STORE_RESET_VIOLATIONS 0x2u /**< Active violations, events, the engine's thing state. */
-#define DD_STORE_RESET_METRICS 0x4u    /**< Retained metric values and stored reports. */
+#define DD_STORE_RESET_METRICS \
+    0x4u                               /**< Retained metric values, stored reports, the broker's
+                                            connection history. */
 #define DD_STORE_RESET_MITIGATION 0x8u /**< Mitigation actions, tasks and executions. */
 #define DD_STORE_RESET_ALL 0xfu
 

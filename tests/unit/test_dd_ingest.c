@@ -733,6 +733,64 @@ static void test_dd_ingest_metering_batches_and_duplicates(void **state)
     free(b1);
 }
 
+/* The shim's CONNECT and DISCONNECT records become the connection history (audits). */
+static void test_dd_ingest_metering_connection_history(void **state)
+{
+    fixture_t *f = *state;
+    batch_t *b = calloc(1, sizeof(*b));
+    dd_metering_record_t r;
+
+    assert_non_null(b);
+    batch_begin(b, 0xd, 1);
+    memset(&r, 0, sizeof(r));
+    r.type = DD_METERING_CONNECT;
+    r.time_ms = T0 + 100;
+    r.registered = true;
+    r.key = dd_metering_cstr("Thing01");
+    r.subject = dd_metering_cstr("Thing01");
+    r.success = true;
+    r.ip = dd_metering_cstr("192.0.2.1");
+    r.cert_id = dd_metering_cstr("c0ffee");
+    assert_int_equal(dd_metering_writer_add(&b->w, &r), DD_METERING_OK);
+    /* A refused connection is no connection. */
+    r.subject = dd_metering_cstr("refused-client");
+    r.success = false;
+    assert_int_equal(dd_metering_writer_add(&b->w, &r), DD_METERING_OK);
+    /* The takeover: the old connection closed, the new one (another certificate) opened. */
+    memset(&r, 0, sizeof(r));
+    r.type = DD_METERING_DISCONNECT;
+    r.time_ms = T0 + 200;
+    r.registered = true;
+    r.key = dd_metering_cstr("Thing01");
+    r.subject = dd_metering_cstr("Thing01");
+    r.takeover = true;
+    assert_int_equal(dd_metering_writer_add(&b->w, &r), DD_METERING_OK);
+    memset(&r, 0, sizeof(r));
+    r.type = DD_METERING_CONNECT;
+    r.time_ms = T0 + 200;
+    r.key = dd_metering_cstr("Thing01");
+    r.subject = dd_metering_cstr("Thing01");
+    r.success = true;
+    r.ip = dd_metering_cstr("192.0.2.2");
+    r.cert_id = dd_metering_cstr("beef");
+    assert_int_equal(dd_metering_writer_add(&b->w, &r), DD_METERING_OK);
+    batch_feed(f, b);
+
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_connections"), 2);
+    assert_int_equal(query_int(f, "SELECT taken_over FROM ev_connections WHERE cert_id = 'c0ffee'"),
+                     1);
+    assert_int_equal(query_int(f,
+                               "SELECT disconnect_ms FROM ev_connections WHERE cert_id = 'c0ffee'"),
+                     T0 + 200);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_connections WHERE cert_id = 'c0ffee'"
+                                  " AND thing = 'Thing01' AND source_ip = '192.0.2.1'"),
+                     1);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_connections WHERE cert_id = 'beef'"
+                                  " AND thing = '' AND disconnect_ms IS NULL"),
+                     1);
+    free(b);
+}
+
 /* ---------------------------------------------------------------- rollback */
 
 /* ddlocald holds a batch the store refused and tries it again: the retry must process it all. */
@@ -859,6 +917,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ingest_redelivery_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_other_topics_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_metering_batches_and_duplicates, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ingest_metering_connection_history, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_rolled_back_batch_is_processed_again, setup,
                                         teardown),

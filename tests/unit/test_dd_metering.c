@@ -24,8 +24,10 @@ typedef struct seen_rec {
     char key[300];
     char subject[300];
     char ip[300];
+    char cert[300];
     bool has_subject;
     bool has_ip;
+    bool has_cert;
 } seen_rec_t;
 
 typedef struct seen {
@@ -61,6 +63,10 @@ static int collect(void *ctx, const dd_metering_header_t *hdr, const dd_metering
         r->has_ip = true;
         copy_str(r->ip, sizeof(r->ip), &rec->ip);
     }
+    if (rec->cert_id.ptr != NULL) {
+        r->has_cert = true;
+        copy_str(r->cert, sizeof(r->cert), &rec->cert_id);
+    }
     return s->stop_after != 0 && s->count >= s->stop_after;
 }
 
@@ -89,6 +95,7 @@ static size_t sample_batch(uint8_t *buf, size_t cap, dd_metering_writer_t *w)
     r.registered = true;
     r.success = true;
     r.ip = dd_metering_cstr("192.0.2.7");
+    r.cert_id = dd_metering_cstr("ab01cd");
     assert_int_equal(dd_metering_writer_add(w, &r), DD_METERING_OK);
     r = rec_of(DD_METERING_SENT, "Thing03", "$aws/things/Thing03/defender/metrics/json",
                1700000000010);
@@ -109,6 +116,7 @@ static size_t sample_batch(uint8_t *buf, size_t cap, dd_metering_writer_t *w)
     assert_int_equal(dd_metering_writer_add(w, &r), DD_METERING_OK);
     /* Key and subject equal (an unregistered client's id twice). */
     r = rec_of(DD_METERING_DISCONNECT, "client-9", "client-9", 1700000000030);
+    r.takeover = true;
     assert_int_equal(dd_metering_writer_add(w, &r), DD_METERING_OK);
     /* A failed connect without subject or IP. */
     r = rec_of(DD_METERING_CONNECT, "client-10", NULL, 1700000000040);
@@ -173,6 +181,8 @@ static void test_dd_metering_round_trip(void **state)
     assert_string_equal(s.recs[0].subject, "SensorDevice03");
     assert_true(s.recs[0].has_ip);
     assert_string_equal(s.recs[0].ip, "192.0.2.7");
+    assert_true(s.recs[0].has_cert);
+    assert_string_equal(s.recs[0].cert, "ab01cd");
     assert_int_equal(s.recs[0].rec.time_ms, 1700000000000);
 
     assert_int_equal(s.recs[1].rec.type, DD_METERING_SENT);
@@ -194,11 +204,14 @@ static void test_dd_metering_round_trip(void **state)
     assert_int_equal(s.recs[4].rec.type, DD_METERING_DISCONNECT);
     assert_string_equal(s.recs[4].key, "client-9");
     assert_string_equal(s.recs[4].subject, "client-9");
+    assert_true(s.recs[4].rec.takeover);
+    assert_false(s.recs[2].rec.takeover);
 
     assert_int_equal(s.recs[5].rec.type, DD_METERING_CONNECT);
     assert_false(s.recs[5].rec.success);
     assert_false(s.recs[5].has_subject);
     assert_false(s.recs[5].has_ip);
+    assert_false(s.recs[5].has_cert);
 
     /* Validate only, no callback. */
     assert_int_equal(dd_metering_decode(buf, len, &hdr, NULL, NULL, NULL, 0), DD_METERING_OK);
@@ -342,7 +355,14 @@ static void test_dd_metering_writer_bad_parameters(void **state)
     r.action = DD_METERING_ACTION_RECEIVE;
     r.reason = DD_METERING_REASON_COUNT;
     assert_int_equal(dd_metering_writer_add(&w, &r), DD_METERING_BAD_PARAMETER);
+    r = rec_of(DD_METERING_CONNECT, "k", NULL, 0);
+    r.takeover = true; /* DISCONNECT only */
+    assert_int_equal(dd_metering_writer_add(&w, &r), DD_METERING_BAD_PARAMETER);
     memset(huge, 'h', sizeof(huge) - 1);
+    r = rec_of(DD_METERING_CONNECT, "k", NULL, 0);
+    r.cert_id.ptr = huge;
+    r.cert_id.len = sizeof(huge) - 1;
+    assert_int_equal(dd_metering_writer_add(&w, &r), DD_METERING_BAD_PARAMETER);
     r = rec_of(DD_METERING_SENT, "k", huge, 0);
     assert_int_equal(dd_metering_writer_add(&w, &r), DD_METERING_BAD_PARAMETER);
     /* A time delta that overflows. */
@@ -374,8 +394,10 @@ static void test_dd_metering_malformed_header(void **state)
     expect_malformed(buf, 3, DD_METERING_MALFORMED, "bad magic");
 
     memcpy(bad, buf, len);
-    bad[4] = 2;
-    expect_malformed(bad, len, DD_METERING_UNSUPPORTED, "version 2");
+    bad[4] = 3;
+    expect_malformed(bad, len, DD_METERING_UNSUPPORTED, "version 3");
+    bad[4] = 0;
+    expect_malformed(bad, len, DD_METERING_UNSUPPORTED, "version 0");
     memcpy(bad, buf, len);
     bad[5] = 0x80;
     expect_malformed(bad, len, DD_METERING_UNSUPPORTED, "flags 0x80");
@@ -420,8 +442,13 @@ static void test_dd_metering_malformed_body(void **state)
     expect_malformed(buf, len, DD_METERING_MALFORMED, "unknown entry type 0x09 at byte 43");
     body[3] = DD_METERING_DISCONNECT;
 
-    body[4] = 0x04; /* unknown flag */
+    body[4] = 0x08; /* unknown flag */
+    expect_malformed(buf, len, DD_METERING_MALFORMED, "unknown record flags 0x08");
+    body[4] = 0x04; /* takeover: version 2 only */
+    assert_int_equal(dd_metering_decode(buf, len, NULL, NULL, NULL, NULL, 0), DD_METERING_OK);
+    buf[4] = 1;
     expect_malformed(buf, len, DD_METERING_MALFORMED, "unknown record flags 0x04");
+    buf[4] = DD_METERING_VERSION;
     body[4] = 0x02; /* success on a DISCONNECT */
     expect_malformed(buf, len, DD_METERING_MALFORMED, "unknown record flags 0x02");
     body[4] = 0x00;
@@ -470,6 +497,36 @@ static void test_dd_metering_malformed_body(void **state)
     body[8] = 0x80;
     body[9] = 0x80;
     expect_malformed(buf, len, DD_METERING_MALFORMED, "truncated record");
+}
+
+/* A version 1 batch (an older shim): CONNECT without the certificate id. */
+static void test_dd_metering_version1_still_decoded(void **state)
+{
+    static uint8_t buf[512];
+    dd_metering_writer_t w;
+    dd_metering_record_t r;
+    seen_t s;
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(dd_metering_writer_begin(&w, buf, sizeof(buf), 1, 1), DD_METERING_OK);
+    r = rec_of(DD_METERING_CONNECT, "Thing01", "Thing01", 100);
+    r.success = true;
+    r.ip = dd_metering_cstr("127.0.0.1");
+    assert_int_equal(dd_metering_writer_add(&w, &r), DD_METERING_OK);
+    assert_int_equal(dd_metering_writer_finish(&w, &len), DD_METERING_OK);
+    assert_int_equal(buf[len - 1], 0); /* no certificate id */
+    len--;
+    buf[4] = 1;
+    buf[36]--;
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dd_metering_decode(buf, len, NULL, collect, &s, NULL, 0), DD_METERING_OK);
+    assert_int_equal(s.count, 1);
+    assert_string_equal(s.recs[0].ip, "127.0.0.1");
+    assert_false(s.recs[0].has_cert);
+    /* The same bytes as version 2 lack the certificate id field. */
+    buf[4] = 2;
+    expect_malformed(buf, len, DD_METERING_MALFORMED, "bad certificate id reference");
 }
 
 static void test_dd_metering_every_truncation_refused(void **state)
@@ -559,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_dd_metering_writer_bad_parameters),
         cmocka_unit_test(test_dd_metering_malformed_header),
         cmocka_unit_test(test_dd_metering_malformed_body),
+        cmocka_unit_test(test_dd_metering_version1_still_decoded),
         cmocka_unit_test(test_dd_metering_every_truncation_refused),
         cmocka_unit_test(test_dd_metering_corruption_never_crashes),
         cmocka_unit_test(test_dd_metering_names),

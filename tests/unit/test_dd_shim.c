@@ -158,6 +158,8 @@ typedef struct mrec {
     char key[300];
     char subject[1100];
     char ip[64];
+    char cert[80];
+    bool takeover;
     uint32_t bytes;
     dd_metering_action_t action;
     dd_metering_reason_t reason;
@@ -535,6 +537,8 @@ static int collect(void *ctx, const dd_metering_header_t *hdr, const dd_metering
     copy_str(m->key, sizeof(m->key), &rec->key);
     copy_str(m->subject, sizeof(m->subject), &rec->subject);
     copy_str(m->ip, sizeof(m->ip), &rec->ip);
+    copy_str(m->cert, sizeof(m->cert), &rec->cert_id);
+    m->takeover = rec->takeover;
     m->bytes = rec->bytes;
     m->action = rec->action;
     m->reason = rec->reason;
@@ -840,9 +844,11 @@ static void test_dd_shim_connect_identity_cases(void **state)
         assert_string_equal(m->subject, "SensorDevice03");
         assert_string_equal(m->ip, "192.0.2.10");
         assert_int_equal(m->time_ms, T0);
+        assert_string_equal(m->cert, CERT_T03);
         m = find_rec(f, DD_METERING_CONNECT, "gw-1");
         assert_non_null(m);
         assert_false(m->registered);
+        assert_string_equal(m->cert, CERT_GW);
         m = find_rec(f, DD_METERING_CONNECT, "Thing04");
         assert_non_null(m);
         assert_false(m->success);
@@ -947,6 +953,7 @@ static void test_dd_shim_per_thing_policy_and_kick(void **state)
     assert_int_equal(count_recs(f, DD_METERING_SENT, "Thing01", -1, -1), 3);
     assert_int_equal(count_recs(f, DD_METERING_RECEIVED, "Thing01", -1, -1), 1);
     assert_int_equal(count_recs(f, DD_METERING_DISCONNECT, "Thing01", -1, -1), 1);
+    assert_false(find_rec(f, DD_METERING_DISCONNECT, "Thing01")->takeover);
     assert_int_equal(find_rec(f, DD_METERING_SENT, "Thing01")->bytes, 321);
     assert_int_equal(dd_shim_get_stats(f->shim, &st), DD_SHIM_OK);
     assert_int_equal(st.kicks, 1);
@@ -1614,6 +1621,22 @@ static void test_dd_shim_sessions(void **state)
     assert_int_equal(count_recs(f, DD_METERING_RECEIVED, "Thing02", -1, -1), 0);
     assert_int_equal(count_recs(f, DD_METERING_DISCONNECT, "Thing03", -1, -1), 1);
     assert_int_equal(count_recs(f, DD_METERING_CONNECT, "Thing03", -1, -1), 2);
+    /* The takeover is said (connection history for audits), before the new CONNECT, and every
+     * CONNECT carries its certificate id. */
+    {
+        const mrec_t *d = find_rec(f, DD_METERING_DISCONNECT, "Thing03");
+        size_t i;
+
+        assert_true(d->takeover);
+        assert_string_equal(d->subject, "Thing03");
+        for (i = 0; i < f->nrecs; i++) {
+            if (f->recs[i].type == DD_METERING_CONNECT && strcmp(f->recs[i].key, "Thing03") == 0) {
+                assert_string_equal(f->recs[i].cert, CERT_T03);
+            }
+        }
+        assert_true(f->recs[f->nrecs - 1].type == DD_METERING_CONNECT);
+        assert_true(f->recs[f->nrecs - 2].type == DD_METERING_DISCONNECT);
+    }
 
     assert_int_equal(dd_shim_on_acl(NULL, H(1), "x", DD_SHIM_ACCESS_READ, "t", 0, false, 0),
                      DD_SHIM_BAD_PARAMETER);
