@@ -26,7 +26,7 @@
  * A dd_registry_t is not thread-safe; use one per thread or lock around it.
  *
  * The code is split by subject (dd_registry.c: open, schema, settings,
- * change log; dd_registry_things/_certs/_groups/_policies/_subs.c; and
+ * change log; dd_registry_things/_certs/_cacerts/_groups/_policies/_subs.c; and
  * dd_registry_snapshot.c, the shim's copy) over the private helpers of
  * dd_registry_internal.h; this header is the whole public API.
  */
