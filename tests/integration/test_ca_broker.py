@@ -10,7 +10,9 @@ get_registration_code, a verification certificate with that CN, register_ca_cert
 with mosquitto_pub through the TLS listener (the CA is trusted through DIR/pki/trust, the
 listeners' capath, with no broker restart) and publishes. update_ca_certificate INACTIVE:
 the next connection is refused; ACTIVE again: accepted again. A certificate signed by a CA
-that is not registered fails the TLS handshake. The pipeline is stopped and its temporary
+that is not registered fails the TLS handshake. `ddlocal cert crl` stores the CA's
+revocation list (made with `openssl ca -gencrl`) and refuses a certificate given as one.
+The pipeline is stopped and its temporary
 dir removed, also when a step fails.
 """
 import os
@@ -144,6 +146,25 @@ class CaBroker(unittest.TestCase):
         if out.returncode != 0:
             self.fail_with_log("the device of the re-activated CA could not publish: %s"
                                % out.stderr)
+
+    def test_crl_stored_with_the_cli(self):
+        # The CA's revocation list, made with `openssl ca -gencrl`, handed to ddlocal.
+        with open(self.path("index.txt"), "w", encoding="ascii"):
+            pass
+        with open(self.path("crlnumber"), "w", encoding="ascii") as f:
+            f.write("01\n")
+        with open(self.path("ca.cnf"), "w", encoding="ascii") as f:
+            f.write("[ca]\ndefault_ca=c\n[c]\ndatabase=%s\ncrlnumber=%s\n"
+                    "default_md=sha256\ndefault_crl_days=30\n"
+                    % (self.path("index.txt"), self.path("crlnumber")))
+        openssl("ca", "-config", self.path("ca.cnf"), "-gencrl", "-keyfile", self.path("ca.key"),
+                "-cert", self.path("ca.pem"), "-out", self.path("crl.pem"))
+        self.up.cli("cert", "crl", self.path("crl.pem"))
+        bad = subprocess.run([DDLOCAL, "cert", "crl", self.path("ca.pem"), "-D", self.up.data],
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=60)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("certificate revocation list", bad.stderr)
 
 
 def main():
