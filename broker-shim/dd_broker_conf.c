@@ -141,8 +141,10 @@ static void render_listener(conf_out_t *out, const dd_broker_conf_options_t *o, 
     char ca[DD_FS_PATH_MAX];
     char cert[DD_FS_PATH_MAX];
     char key[DD_FS_PATH_MAX];
+    char trust[DD_FS_PATH_MAX];
 
     (void)dd_pki_path(o->data_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
+    (void)dd_pki_path(o->data_dir, DD_PKI_FILE_TRUST_DIR, trust, sizeof(trust));
     (void)dd_pki_path(o->data_dir, DD_PKI_FILE_SERVER_CERT, cert, sizeof(cert));
     (void)dd_pki_path(o->data_dir, DD_PKI_FILE_SERVER_KEY, key, sizeof(key));
     out_printf(out, "\n# %s\n", role);
@@ -150,6 +152,9 @@ static void render_listener(conf_out_t *out, const dd_broker_conf_options_t *o, 
                o->bind_address != NULL ? o->bind_address : DD_BROKER_CONF_BIND);
     out_printf(out, "protocol mqtt\n");
     out_printf(out, "cafile %s\ncertfile %s\nkeyfile %s\n", ca, cert, key);
+    /* Registered CA certificates (RegisterCACertificate): a hashed directory OpenSSL
+     * searches at each handshake, so a CA added there is trusted without a restart. */
+    out_printf(out, "capath %s\n", trust);
     out_printf(out, "require_certificate true\n");
     out_printf(out, "tls_version tlsv1.2\n");
 }

@@ -32,6 +32,11 @@
  *   QoS 1 messages (reproduced with plain mosquitto_sub/mosquitto_pub: 5 of
  *   25 lost), and under load delivery to it stalled - exactly ddlocald's
  *   situation after a crash (reports arrive at QoS 0 and 1).
+ * - `capath DIR/pki/trust` next to `cafile rootca.pem`: the CA certificates
+ *   registered with RegisterCACertificate (dd_pki_trust_add()). OpenSSL's
+ *   hashed-directory lookup reads the directory at each handshake, so a new
+ *   CA is trusted from the next connection; mosquitto 2.0.11 needs no SIGHUP
+ *   (which would not drop a CA either: OpenSSL's store keeps what it loaded).
  * - ALPN (`x-amzn-mqtt-ca`, offered by AWS SDK v2 agents on port 443) needs
  *   no setting: mosquitto 2.0.11 ignores the extension and the handshake
  *   succeeds.

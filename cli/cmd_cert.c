@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char CERT_HELP[] =
@@ -22,6 +23,9 @@ static const char CERT_HELP[] =
     "  describe ID        Show a certificate, its things and policies.\n"
     "  list               List certificates.\n"
     "  delete ID          Delete an INACTIVE or REVOKED certificate attached to nothing.\n"
+    "  crl FILE           Store an issuer's certificate revocation list (PEM, - = stdin);\n"
+    "      a newer list of the same issuer replaces the older. The audit checks\n"
+    "      REVOKED_*_STILL_ACTIVE and INTERMEDIATE_CA_REVOKED_* read these lists.\n"
     "\n"
     "common options:\n"
     "  -D, --data-dir DIR  data dir (default $DDLOCAL_DATA_DIR or ./ddlocal-data)\n";
@@ -241,9 +245,12 @@ int dd_cmd_cert(int argc, char **argv)
     if ((strcmp(verb, "describe") == 0 || strcmp(verb, "delete") == 0) && npos != 1) {
         return dd_clienv_usage_error("cert", "'%s' takes a certificate ID", verb);
     }
+    if (strcmp(verb, "crl") == 0 && npos != 1) {
+        return dd_clienv_usage_error("cert", "'crl' takes a PEM file (- for stdin)");
+    }
     if (strcmp(verb, "create") != 0 && strcmp(verb, "status") != 0 && strcmp(verb, "attach") != 0 &&
         strcmp(verb, "detach") != 0 && strcmp(verb, "describe") != 0 && strcmp(verb, "list") != 0 &&
-        strcmp(verb, "delete") != 0) {
+        strcmp(verb, "delete") != 0 && strcmp(verb, "crl") != 0) {
         return dd_clienv_usage_error("cert", "unknown verb '%s'", verb);
     }
     if (strcmp(verb, "status") == 0) {
@@ -275,6 +282,14 @@ int dd_cmd_cert(int argc, char **argv)
             st = dd_registry_principal_attach(&env.reg, pos[1], pos[0], &err);
         } else if (strcmp(verb, "detach") == 0) {
             st = dd_registry_principal_detach(&env.reg, pos[1], pos[0], &err);
+        } else if (strcmp(verb, "crl") == 0) {
+            char *pem = dd_clienv_read_input(pos[0], 4 * 1024 * 1024);
+            if (pem == NULL) {
+                dd_clienv_close(&env);
+                return 1;
+            }
+            st = dd_registry_crl_put(&env.reg, pem, &err);
+            free(pem);
         } else {
             st = dd_registry_cert_delete(&env.reg, pos[0], false, &err);
         }

@@ -55,6 +55,7 @@ static const char *const FILE_NAMES[] = {
     [DD_PKI_FILE_SERVER_KEY] = "server.key",
     [DD_PKI_FILE_SERVICE_CERT] = "service.pem",
     [DD_PKI_FILE_SERVICE_KEY] = "service.key",
+    [DD_PKI_FILE_TRUST_DIR] = "trust",
 };
 
 /* Logs the oldest queued OpenSSL error with some context, then empties the
@@ -92,7 +93,7 @@ dd_pki_status_t dd_pki_path(const char *data_dir, dd_pki_file_t file, char *buf,
     int n;
 
     if (data_dir == NULL || data_dir[0] == '\0' || buf == NULL || len == 0 ||
-        (unsigned)file > (unsigned)DD_PKI_FILE_SERVICE_KEY) {
+        (unsigned)file > (unsigned)DD_PKI_FILE_TRUST_DIR) {
         return DD_PKI_BAD_PARAMETER;
     }
     if (file == DD_PKI_FILE_DIR) {
@@ -509,6 +510,14 @@ dd_pki_status_t dd_pki_ca_ensure(const char *data_dir, dd_pki_ca_t **out)
     /* A key without a certificate means an interrupted creation: nothing
      * can have been signed with it yet, so it is simply replaced. */
     st = dd_fs_exists(cert_path) ? load_ca(ca, cert_path, key_path) : create_ca(ca);
+    if (st == DD_PKI_OK) {
+        /* The broker's capath must exist before the broker starts. */
+        char trust[DD_FS_PATH_MAX];
+        st = dd_pki_path(data_dir, DD_PKI_FILE_TRUST_DIR, trust, sizeof(trust));
+        if (st == DD_PKI_OK) {
+            st = from_fs(dd_fs_mkdirs(trust, 0755));
+        }
+    }
     unlock_pki_dir(lock);
     if (st != DD_PKI_OK) {
         dd_pki_ca_free(ca);
@@ -836,4 +845,118 @@ const char *dd_pki_strerror(dd_pki_status_t status)
     case DD_PKI_BUFFER_TOO_SMALL: return "buffer too small";
     }
     return "unknown pki status";
+}
+
+/* ---- the broker's extra trust (DIR/pki/trust) ------------------------------------ */
+
+/* Path of slot @p n of @p hash in the trust dir. */
+static dd_pki_status_t trust_slot(const char *data_dir, unsigned long hash, int n, char *buf,
+                                  size_t len)
+{
+    char dir[DD_FS_PATH_MAX];
+    dd_pki_status_t st = dd_pki_path(data_dir, DD_PKI_FILE_TRUST_DIR, dir, sizeof(dir));
+    int w;
+
+    if (st != DD_PKI_OK) {
+        return st;
+    }
+    w = snprintf(buf, len, "%s/%08lx.%d", dir, hash, n);
+    return (w < 0 || (size_t)w >= len) ? DD_PKI_BUFFER_TOO_SMALL : DD_PKI_OK;
+}
+
+/* Finds @p id among the slots of its hash: *found = its slot or -1, *used = slots in use. */
+static dd_pki_status_t trust_find(const char *data_dir, unsigned long hash, const char *id,
+                                  int *found, int *used)
+{
+    char path[DD_FS_PATH_MAX];
+    char other[DD_PKI_CERT_ID_LEN + 1];
+    dd_pki_status_t st;
+    int n;
+
+    *found = -1;
+    for (n = 0;; n++) {
+        st = trust_slot(data_dir, hash, n, path, sizeof(path));
+        if (st != DD_PKI_OK) {
+            return st;
+        }
+        if (!dd_fs_exists(path)) {
+            break;
+        }
+        if (*found < 0 && dd_pki_cert_id_from_file(path, other) == DD_PKI_OK &&
+            strcmp(other, id) == 0) {
+            *found = n;
+        }
+    }
+    *used = n;
+    return DD_PKI_OK;
+}
+
+static dd_pki_status_t trust_parse(const char *pem, unsigned long *hash,
+                                   char id[DD_PKI_CERT_ID_LEN + 1])
+{
+    X509 *x = NULL;
+    dd_pki_status_t st;
+
+    st = dd_pki_cert_from_pem(pem, strlen(pem), &x);
+    if (st != DD_PKI_OK) {
+        return st;
+    }
+    /* The hash OpenSSL's hashed-directory lookup computes (X509_NAME_hash, SHA-1 based). */
+    *hash = X509_subject_name_hash(x);
+    st = dd_pki_cert_id_from_x509(x, id);
+    X509_free(x);
+    return st;
+}
+
+dd_pki_status_t dd_pki_trust_add(const char *data_dir, const char *pem)
+{
+    char id[DD_PKI_CERT_ID_LEN + 1];
+    char path[DD_FS_PATH_MAX];
+    unsigned long hash;
+    dd_pki_status_t st;
+    int found;
+    int used;
+
+    if (data_dir == NULL || data_dir[0] == '\0' || pem == NULL) {
+        return DD_PKI_BAD_PARAMETER;
+    }
+    if ((st = trust_parse(pem, &hash, id)) != DD_PKI_OK ||
+        (st = dd_pki_path(data_dir, DD_PKI_FILE_TRUST_DIR, path, sizeof(path))) != DD_PKI_OK ||
+        (st = from_fs(dd_fs_mkdirs(path, 0755))) != DD_PKI_OK ||
+        (st = trust_find(data_dir, hash, id, &found, &used)) != DD_PKI_OK) {
+        return st;
+    }
+    if (found >= 0) {
+        return DD_PKI_OK;
+    }
+    st = trust_slot(data_dir, hash, used, path, sizeof(path));
+    return st == DD_PKI_OK ? from_fs(dd_fs_write_atomic(path, pem, strlen(pem), 0644)) : st;
+}
+
+dd_pki_status_t dd_pki_trust_remove(const char *data_dir, const char *pem)
+{
+    char id[DD_PKI_CERT_ID_LEN + 1];
+    char path[DD_FS_PATH_MAX];
+    char last[DD_FS_PATH_MAX];
+    unsigned long hash;
+    dd_pki_status_t st;
+    int found;
+    int used;
+
+    if (data_dir == NULL || data_dir[0] == '\0' || pem == NULL) {
+        return DD_PKI_BAD_PARAMETER;
+    }
+    if ((st = trust_parse(pem, &hash, id)) != DD_PKI_OK ||
+        (st = trust_find(data_dir, hash, id, &found, &used)) != DD_PKI_OK || found < 0) {
+        return st;
+    }
+    /* OpenSSL stops at the first missing slot: the last one moves into the gap. */
+    if ((st = trust_slot(data_dir, hash, found, path, sizeof(path))) != DD_PKI_OK ||
+        (st = trust_slot(data_dir, hash, used - 1, last, sizeof(last))) != DD_PKI_OK) {
+        return st;
+    }
+    if (rename(last, path) != 0 && unlink(path) != 0) {
+        return DD_PKI_IO_ERROR;
+    }
+    return DD_PKI_OK;
 }

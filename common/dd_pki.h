@@ -9,6 +9,7 @@
  *
  * | file | contents |
  * |---|---|
+ * | trust/ | OpenSSL hashed directory of registered CAs (dd_pki_trust_add()) |
  * | rootca.pem / rootca.key | the root CA (RSA 2048, `CN=ddlocal Root CA,O=ddlocal`) |
  * | server.pem / server.key | the broker (SAN DNS:localhost, IP:127.0.0.1; serverAuth) |
  * | service.pem / service.key | ddlocal's own processes (`CN=ddlocal-service`; clientAuth) |
@@ -69,7 +70,8 @@ typedef enum dd_pki_file {
     DD_PKI_FILE_SERVER_CERT,  /**< server.pem */
     DD_PKI_FILE_SERVER_KEY,   /**< server.key */
     DD_PKI_FILE_SERVICE_CERT, /**< service.pem */
-    DD_PKI_FILE_SERVICE_KEY   /**< service.key */
+    DD_PKI_FILE_SERVICE_KEY,  /**< service.key */
+    DD_PKI_FILE_TRUST_DIR     /**< trust/: the broker's capath (registered CA certificates) */
 } dd_pki_file_t;
 
 /** Length of a certificate id (hex SHA-256), without the NUL. */
@@ -243,6 +245,28 @@ dd_pki_status_t dd_pki_cert_id_from_file(const char *path, char id[DD_PKI_CERT_I
  * @return DD_PKI_OK, DD_PKI_BAD_PARAMETER, DD_PKI_PARSE_ERROR or DD_PKI_NO_MEMORY.
  */
 dd_pki_status_t dd_pki_cert_from_pem(const char *pem, size_t len, X509 **cert);
+
+/**
+ * @brief Adds a certificate to the broker's extra trust, DIR/pki/trust/, an
+ *        OpenSSL hashed directory (`<subject hash>.<n>`, as c_rehash names them)
+ *        that the listeners name as `capath`. OpenSSL looks a directory up at
+ *        each handshake, so mosquitto trusts a certificate added here from the
+ *        next connection on, without a restart or SIGHUP. Idempotent.
+ * @param[in] data_dir The data dir.
+ * @param[in] pem The certificate (a registered CA, or a self-signed device
+ *                certificate registered without a CA).
+ * @return DD_PKI_OK, DD_PKI_BAD_PARAMETER, DD_PKI_PARSE_ERROR, DD_PKI_IO_ERROR or
+ *         DD_PKI_BUFFER_TOO_SMALL.
+ */
+dd_pki_status_t dd_pki_trust_add(const char *data_dir, const char *pem);
+
+/**
+ * @brief Removes a certificate from DIR/pki/trust/ (no error when absent). A
+ *        running broker keeps what it has already loaded until it restarts: the
+ *        shim's status checks are what refuse a removed CA's devices at once.
+ * @return As dd_pki_trust_add().
+ */
+dd_pki_status_t dd_pki_trust_remove(const char *data_dir, const char *pem);
 
 /** @return Static text for @p status. */
 const char *dd_pki_strerror(dd_pki_status_t status);

@@ -102,6 +102,27 @@ static const dd_db_migration_t MIGRATIONS[] = {
         "  key TEXT NOT NULL,"
         "  value TEXT NOT NULL,"
         "  PRIMARY KEY(arn, key));"},
+    /*
+     * CA certificates (RegisterCACertificate ...) and the device certificates
+     * registered with one (ca_cert_id; '' = ddlocal's own CA or none); mode is
+     * AWS's certificateMode. crls holds the issuers' revocation lists the audit reads.
+     */
+    {5, "CREATE TABLE ca_certificates("
+        "  id TEXT PRIMARY KEY,"
+        "  pem TEXT NOT NULL,"
+        "  status TEXT NOT NULL CHECK(status IN ('ACTIVE','INACTIVE')),"
+        "  auto_registration INTEGER NOT NULL DEFAULT 0,"
+        "  mode TEXT NOT NULL DEFAULT 'DEFAULT',"
+        "  registration_config TEXT NOT NULL DEFAULT '{}',"
+        "  created_ms INTEGER NOT NULL,"
+        "  modified_ms INTEGER NOT NULL);"
+        "ALTER TABLE certificates ADD COLUMN ca_cert_id TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE certificates ADD COLUMN mode TEXT NOT NULL DEFAULT 'DEFAULT';"
+        "CREATE INDEX certificates_ca ON certificates(ca_cert_id);"
+        "CREATE TABLE crls("
+        "  issuer TEXT PRIMARY KEY,"
+        "  pem TEXT NOT NULL,"
+        "  this_update_ms INTEGER NOT NULL);"},
 };
 
 static const char *const KIND_NAMES[DD_REGISTRY_KIND_COUNT] = {"thing", "cert", "group", "policy"};

@@ -26,7 +26,7 @@
  * A dd_registry_t is not thread-safe; use one per thread or lock around it.
  *
  * The code is split by subject (dd_registry.c: open, schema, settings,
- * change log; dd_registry_things/_certs/_groups/_policies/_subs.c; and
+ * change log; dd_registry_things/_certs/_cacerts/_groups/_policies/_subs.c; and
  * dd_registry_snapshot.c, the shim's copy) over the private helpers of
  * dd_registry_internal.h; this header is the whole public API.
  */
@@ -114,7 +114,21 @@ typedef struct dd_registry_cert {
     bool is_service; /**< ddlocal's own service identity */
     int64_t created_ms;
     int64_t modified_ms;
+    const char *ca_cert_id; /**< Registered CA that signed it (RegisterCertificate), else "" */
+    const char *mode;       /**< CertificateMode: "DEFAULT", or "SNI_ONLY" without a CA */
 } dd_registry_cert_t;
+
+/** A registered CA certificate (RegisterCACertificate), as DescribeCACertificate shows it. */
+typedef struct dd_registry_ca {
+    const char *id; /**< SHA-256 of the DER, 64 lowercase hex */
+    const char *pem;
+    bool active;                     /**< CACertificateStatus ACTIVE, else INACTIVE */
+    bool auto_registration;          /**< AutoRegistrationStatus ENABLE, else DISABLE */
+    const char *mode;                /**< CertificateMode: "DEFAULT" or "SNI_ONLY" */
+    const char *registration_config; /**< RegistrationConfig as JSON object text ("{}": none) */
+    int64_t created_ms;
+    int64_t modified_ms;
+} dd_registry_ca_t;
 
 /** A thing group as DescribeThingGroup shows it. */
 typedef struct dd_registry_group {
@@ -171,6 +185,7 @@ typedef struct dd_registry_page {
 /** Row callbacks return 0 to continue, non-zero to stop early. */
 typedef int (*dd_registry_thing_fn)(void *ctx, const dd_registry_thing_t *thing);
 typedef int (*dd_registry_cert_fn)(void *ctx, const dd_registry_cert_t *cert);
+typedef int (*dd_registry_ca_fn)(void *ctx, const dd_registry_ca_t *ca);
 typedef int (*dd_registry_group_fn)(void *ctx, const dd_registry_group_t *group);
 typedef int (*dd_registry_policy_fn)(void *ctx, const dd_registry_policy_t *policy);
 typedef int (*dd_registry_policy_version_fn)(void *ctx,
@@ -354,6 +369,85 @@ dd_registry_status_t dd_registry_principal_things(dd_registry_t *reg, const char
                                                   dd_registry_name_fn fn, void *ctx, char *next,
                                                   size_t next_len, dd_registry_error_t *err);
 
+/* ---- CA certificates (dd_registry_cacerts.c) ---------------------------- */
+
+/**
+ * @brief Registers a device certificate signed by registered CA @p ca_cert_id
+ *        (RegisterCertificate) or, with @p ca_cert_id NULL or "", without a CA
+ *        (RegisterCertificateWithoutCA). The caller has verified the signature.
+ *        The certificate takes the CA's certificateMode; without a CA it is SNI_ONLY.
+ * @param[out] cert_id Optional buffer (>= 65 bytes) for the id.
+ * @return DD_REGISTRY_OK, DD_REGISTRY_BAD_PARAMETER, DD_REGISTRY_INVALID (not a
+ *         certificate), DD_REGISTRY_NOT_FOUND (no such CA), DD_REGISTRY_ALREADY_EXISTS
+ *         or DD_REGISTRY_STORE_ERROR.
+ */
+dd_registry_status_t dd_registry_cert_register(dd_registry_t *reg, const char *pem,
+                                               dd_cert_status_t status, const char *ca_cert_id,
+                                               char *cert_id, size_t cert_id_len,
+                                               dd_registry_error_t *err);
+
+/**
+ * @brief The account's CA registration code (GetRegistrationCode): 64 hex
+ *        characters, made on first use and then kept (AWS's stays the same too).
+ * @param[out] code Receives the code and a NUL.
+ */
+dd_registry_status_t dd_registry_registration_code(dd_registry_t *reg, char code[65],
+                                                   dd_registry_error_t *err);
+
+/**
+ * @brief Registers a CA certificate. The caller has checked the PEM (a CA) and
+ *        the verification certificate.
+ * @param[in] mode "DEFAULT" or "SNI_ONLY".
+ * @param[in] registration_config JSON object text, NULL or "" for none.
+ * @param[out] ca_id Optional buffer (>= 65 bytes) for the id.
+ * @return DD_REGISTRY_OK, DD_REGISTRY_BAD_PARAMETER, DD_REGISTRY_INVALID,
+ *         DD_REGISTRY_ALREADY_EXISTS or DD_REGISTRY_STORE_ERROR.
+ */
+dd_registry_status_t dd_registry_ca_add(dd_registry_t *reg, const char *pem, bool active,
+                                        bool auto_registration, const char *mode,
+                                        const char *registration_config, char *ca_id,
+                                        size_t ca_id_len, dd_registry_error_t *err);
+/** @brief Calls @p fn with CA @p ca_id; DD_REGISTRY_NOT_FOUND when unknown. */
+dd_registry_status_t dd_registry_ca_get(dd_registry_t *reg, const char *ca_id, dd_registry_ca_fn fn,
+                                        void *ctx, dd_registry_error_t *err);
+/**
+ * @brief UpdateCACertificate. @p active / @p auto_registration: -1 = unchanged,
+ *        0 = INACTIVE / DISABLE, 1 = ACTIVE / ENABLE; @p registration_config NULL =
+ *        unchanged, "" = removed. A status change logs every certificate of the CA in
+ *        the change log: the broker shim refuses certificates of an INACTIVE CA.
+ */
+dd_registry_status_t dd_registry_ca_update(dd_registry_t *reg, const char *ca_id, int active,
+                                           int auto_registration, const char *registration_config,
+                                           dd_registry_error_t *err);
+/**
+ * @brief DeleteCACertificate: refused (DD_REGISTRY_INVALID) while ACTIVE and
+ *        (DD_REGISTRY_DELETE_CONFLICT) while certificates it signed are registered.
+ */
+dd_registry_status_t dd_registry_ca_delete(dd_registry_t *reg, const char *ca_id,
+                                           dd_registry_error_t *err);
+/** @brief ListCACertificates, by (creation date, id); the token is the id of the last row. */
+dd_registry_status_t dd_registry_ca_list(dd_registry_t *reg, const dd_registry_page_t *page,
+                                         bool ascending, dd_registry_ca_fn fn, void *ctx,
+                                         char *next, size_t next_len);
+/** @brief ListCertificatesByCA: the device certificates registered with CA @p ca_id. */
+dd_registry_status_t dd_registry_ca_cert_list(dd_registry_t *reg, const char *ca_id,
+                                              const dd_registry_page_t *page, bool ascending,
+                                              dd_registry_cert_fn fn, void *ctx, char *next,
+                                              size_t next_len);
+
+/**
+ * @brief Stores a certificate revocation list (PEM), keyed by its issuer's
+ *        subject: a newer list of the same issuer replaces the older one. ddlocal
+ *        has no network, so the issuer's CRL is handed to it (`ddlocal cert crl`)
+ *        instead of being fetched; the audit's revocation checks read these.
+ * @return DD_REGISTRY_OK, DD_REGISTRY_BAD_PARAMETER, DD_REGISTRY_INVALID (not a
+ *         PEM CRL) or DD_REGISTRY_STORE_ERROR.
+ */
+dd_registry_status_t dd_registry_crl_put(dd_registry_t *reg, const char *pem,
+                                         dd_registry_error_t *err);
+/** @brief Calls @p fn with the PEM of every stored CRL (as a name callback). */
+dd_registry_status_t dd_registry_crl_list(dd_registry_t *reg, dd_registry_name_fn fn, void *ctx);
+
 /* ---- thing groups ------------------------------------------------------- */
 
 /** @brief Creates a static thing group; @p parent NULL or "" for a root group. */
@@ -493,7 +587,7 @@ dd_registry_status_t dd_registry_subscription_list(dd_registry_t *reg, const cha
 /* ---- reset ------------------------------------------------------------------ */
 
 /**
- * @brief Deletes every thing, device certificate, thing group and policy (and their
+ * @brief Deletes every thing, device and CA certificate, CRL, thing group and policy (and their
  *        attachments and memberships), all or nothing. Service certificates, settings and
  *        SNS subscriptions stay. Every deleted entity is in the change log (the shim follows).
  * @return DD_REGISTRY_OK, DD_REGISTRY_BAD_PARAMETER or DD_REGISTRY_STORE_ERROR.
@@ -512,7 +606,8 @@ dd_registry_status_t dd_registry_changes_since(dd_registry_t *reg, int64_t after
  * @brief The state of one entity as the broker shim needs it, as a new cJSON
  *        object the caller frees with cJSON_Delete():
  *        - thing:  {"exists":true,"groups":["G1",...]}             (direct groups)
- *        - cert:   {"exists":true,"status":"ACTIVE","service":false,
+ *        - cert:   {"exists":true,"status":"ACTIVE","service":false, (INACTIVE when
+ *                   registered with a CA that is not ACTIVE)
  *                   "things":["T"...],"policies":["P"...]}
  *        - group:  {"exists":true,"parent":"P"|null,"policies":[...]}
  *        - policy: {"exists":true,"document":"<json text>"}

@@ -6,7 +6,7 @@
 
 /* ---- certificates ------------------------------------------------------------ */
 
-#define CERT_COLUMNS "id, pem, status, is_service, created_ms, modified_ms"
+#define CERT_COLUMNS "id, pem, status, is_service, created_ms, modified_ms, ca_cert_id, mode"
 
 static void cert_from_row(sqlite3_stmt *st, dd_registry_cert_t *c)
 {
@@ -18,6 +18,8 @@ static void cert_from_row(sqlite3_stmt *st, dd_registry_cert_t *c)
     c->is_service = sqlite3_column_int(st, 3) != 0;
     c->created_ms = sqlite3_column_int64(st, 4);
     c->modified_ms = sqlite3_column_int64(st, 5);
+    c->ca_cert_id = dd_db_column_text(st, 6);
+    c->mode = dd_db_column_text(st, 7);
 }
 
 dd_registry_status_t dd_registry_cert_must_exist(dd_registry_t *reg, const char *cert_id,
@@ -40,10 +42,11 @@ dd_registry_status_t dd_registry_cert_must_exist(dd_registry_t *reg, const char 
                                          "Certificate %s does not exist", cert_id);
 }
 
-dd_registry_status_t dd_registry_cert_add(dd_registry_t *reg, const char *pem,
-                                          dd_cert_status_t status_value, bool is_service,
-                                          char *cert_id, size_t cert_id_len,
-                                          dd_registry_error_t *err)
+dd_registry_status_t dd_registry_cert_insert(dd_registry_t *reg, const char *pem,
+                                             dd_cert_status_t status_value, bool is_service,
+                                             const char *ca_cert_id, const char *mode,
+                                             char *cert_id, size_t cert_id_len,
+                                             dd_registry_error_t *err)
 {
     dd_registry_status_t status;
     char id[DD_PKI_CERT_ID_LEN + 1];
@@ -51,7 +54,8 @@ dd_registry_status_t dd_registry_cert_add(dd_registry_t *reg, const char *pem,
     int64_t now;
 
     dd_registry_clear_error(err);
-    if (reg == NULL || pem == NULL || (unsigned)status_value > DD_CERT_PENDING_ACTIVATION) {
+    if (reg == NULL || pem == NULL || ca_cert_id == NULL || mode == NULL ||
+        (unsigned)status_value > DD_CERT_PENDING_ACTIVATION) {
         return DD_REGISTRY_BAD_PARAMETER;
     }
     if (dd_pki_cert_id_from_pem(pem, strlen(pem), id) != DD_PKI_OK) {
@@ -72,7 +76,7 @@ dd_registry_status_t dd_registry_cert_add(dd_registry_t *reg, const char *pem,
         return status;
     }
     st = dd_registry_prep(reg, "INSERT INTO certificates(" CERT_COLUMNS
-                               ") VALUES(?1, ?2, ?3, ?4, ?5, ?5)");
+                               ") VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)");
     if (st == NULL) {
         status = dd_registry_sql_fail(reg, err);
     } else {
@@ -82,6 +86,8 @@ dd_registry_status_t dd_registry_cert_add(dd_registry_t *reg, const char *pem,
         (void)dd_db_bind_text(st, 3, dd_cert_status_name(status_value));
         (void)sqlite3_bind_int(st, 4, is_service ? 1 : 0);
         (void)sqlite3_bind_int64(st, 5, now);
+        (void)dd_db_bind_text(st, 6, ca_cert_id);
+        (void)dd_db_bind_text(st, 7, mode);
         status = sqlite3_step(st) == SQLITE_DONE ? DD_REGISTRY_OK : dd_registry_sql_fail(reg, err);
         sqlite3_finalize(st);
     }
@@ -93,6 +99,15 @@ dd_registry_status_t dd_registry_cert_add(dd_registry_t *reg, const char *pem,
         dd_registry_copy_out(cert_id, cert_id_len, id);
     }
     return status;
+}
+
+dd_registry_status_t dd_registry_cert_add(dd_registry_t *reg, const char *pem,
+                                          dd_cert_status_t status_value, bool is_service,
+                                          char *cert_id, size_t cert_id_len,
+                                          dd_registry_error_t *err)
+{
+    return dd_registry_cert_insert(reg, pem, status_value, is_service, "", "DEFAULT", cert_id,
+                                   cert_id_len, err);
 }
 
 dd_registry_status_t dd_registry_cert_get(dd_registry_t *reg, const char *cert_id,

@@ -6,7 +6,8 @@
  *
  * The registry is one module split by subject: dd_registry.c (open, schema,
  * settings, savepoints, change log, names of statuses), dd_registry_things.c,
- * dd_registry_certs.c (certificates and their principals),
+ * dd_registry_certs.c (certificates and their principals), dd_registry_cacerts.c (CA
+ * certificates, the registration code, revocation lists),
  * dd_registry_types.c (thing types), dd_registry_tags.c (tags by ARN), dd_registry_groups.c,
  * dd_registry_policies.c, dd_registry_subs.c (SNS
  * subscriptions) and dd_registry_snapshot.c (the entity state the broker shim
@@ -92,6 +93,17 @@ dd_registry_status_t dd_registry_thing_must_exist(dd_registry_t *reg, const char
 /** @return OK when certificate @p cert_id exists, else INVALID / NOT_FOUND with a message. */
 dd_registry_status_t dd_registry_cert_must_exist(dd_registry_t *reg, const char *cert_id,
                                                  dd_registry_error_t *err);
+
+/**
+ * Inserts a certificate (dd_registry_cert_add, dd_registry_cert_register):
+ * @p ca_cert_id is the registered CA that signed it ("" for none), @p mode its
+ * certificateMode.
+ */
+dd_registry_status_t dd_registry_cert_insert(dd_registry_t *reg, const char *pem,
+                                             dd_cert_status_t status, bool is_service,
+                                             const char *ca_cert_id, const char *mode,
+                                             char *cert_id, size_t cert_id_len,
+                                             dd_registry_error_t *err);
 
 /** @return OK when thing group @p group exists, else INVALID / NOT_FOUND with a message. */
 dd_registry_status_t dd_registry_group_must_exist(dd_registry_t *reg, const char *group,

@@ -1,7 +1,8 @@
 /*
- * Registry reset (POST /ddlocal/v1/reset): every thing, device certificate, thing group and
- * policy (with its versions), thing type and their tags goes, each logged in the change log first so the broker shim drops its copy and the
- * engine its coverage, exactly as for one deletion. ddlocald's own (service) certificates stay:
+ * Registry reset (POST /ddlocal/v1/reset): every thing, device certificate, CA certificate,
+ * revocation list, thing group and policy (with its versions), thing type and their tags goes,
+ * each logged in the change log first so the broker shim drops its copy and the engine its
+ * coverage, exactly as for one deletion. ddlocald's own (service) certificates stay:
  * without them it could not talk to the broker. Settings (ARN, pipeline time) stay too.
  */
 #include "dd_registry_internal.h"
@@ -20,6 +21,8 @@ static const char *const DELETE_SQL[] = {
     "DELETE FROM policy_targets",
     "DELETE FROM things",
     "DELETE FROM certificates WHERE is_service = 0",
+    "DELETE FROM ca_certificates",
+    "DELETE FROM crls",
     "DELETE FROM thing_groups",
     "DELETE FROM policy_versions",
     "DELETE FROM policies",

@@ -48,7 +48,13 @@ dd_registry_status_t dd_registry_entity_json(dd_registry_t *reg, dd_registry_kin
         st = dd_registry_prep(reg, "SELECT 1 FROM things WHERE name = ?1");
         break;
     case DD_REGISTRY_KIND_CERT:
-        st = dd_registry_prep(reg, "SELECT status, is_service FROM certificates WHERE id = ?1");
+        /* A certificate registered with a CA that is not ACTIVE (or is gone) is shown
+         * to the shim as INACTIVE: AWS refuses it at connect like an inactive one. */
+        st = dd_registry_prep(
+            reg, "SELECT CASE WHEN c.status = 'ACTIVE' AND c.ca_cert_id <> '' AND"
+                 " COALESCE((SELECT status FROM ca_certificates WHERE id = c.ca_cert_id),"
+                 " 'INACTIVE') <> 'ACTIVE' THEN 'INACTIVE' ELSE c.status END, c.is_service"
+                 " FROM certificates c WHERE c.id = ?1");
         break;
     case DD_REGISTRY_KIND_GROUP:
         st = dd_registry_prep(reg, "SELECT parent FROM thing_groups WHERE name = ?1");

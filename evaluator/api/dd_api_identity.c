@@ -227,7 +227,8 @@ static int describe_cert_cb(void *arg, const dd_registry_cert_t *c)
              dd_rest_add_time(d, "lastModifiedDate", c->modified_ms) &&
              cJSON_AddNumberToObject(d, "customerVersion", 1) != NULL &&
              (validity == NULL || cJSON_AddItemToObject(d, "validity", validity)) &&
-             api_add_string(d, "certificateMode", "DEFAULT") &&
+             api_add_string(d, "certificateMode", c->mode) &&
+             (c->ca_cert_id[0] == '\0' || api_add_string(d, "caCertificateId", c->ca_cert_id)) &&
              cJSON_AddItemToObject(co->obj, "certificateDescription", d);
     if (!co->ok) {
         cJSON_Delete(d);
@@ -340,7 +341,7 @@ static int list_cert_cb(void *arg, const dd_registry_cert_t *c)
     if (item == NULL || !api_add_string(item, "certificateArn", arn) ||
         !api_add_string(item, "certificateId", c->id) ||
         !api_add_string(item, "status", dd_cert_status_name(c->status)) ||
-        !api_add_string(item, "certificateMode", "DEFAULT") ||
+        !api_add_string(item, "certificateMode", c->mode) ||
         !dd_rest_add_time(item, "creationDate", c->created_ms) ||
         !cJSON_AddItemToArray(co->obj, item)) {
         cJSON_Delete(item);

@@ -2,7 +2,7 @@
  * @file dd_api_internal.h
  * @brief Shared by the API's source files (dd_api.c and the handler files
  *        dd_api_registry.c, dd_api_identity.c, dd_api_defender.c,
- *        dd_api_mitigation.c, dd_api_logging.c): the per-request context, reply helpers and
+ *        dd_api_mitigation.c, dd_api_logging.c, dd_api_cacerts.c): the per-request context, reply helpers and
  *        the handler declarations. Not a public header.
  *
  * A handler reads ctx->route (labels), ctx->query and ctx->body and answers
@@ -151,6 +151,16 @@ void api_describe_certificate(api_ctx_t *ctx);
 void api_update_certificate(api_ctx_t *ctx);
 void api_delete_certificate(api_ctx_t *ctx);
 void api_list_certificates(api_ctx_t *ctx);
+/* dd_api_cacerts.c */
+void api_get_registration_code(api_ctx_t *ctx);
+void api_register_ca_certificate(api_ctx_t *ctx);
+void api_describe_ca_certificate(api_ctx_t *ctx);
+void api_update_ca_certificate(api_ctx_t *ctx);
+void api_delete_ca_certificate(api_ctx_t *ctx);
+void api_list_ca_certificates(api_ctx_t *ctx);
+void api_list_certificates_by_ca(api_ctx_t *ctx);
+void api_register_certificate(api_ctx_t *ctx);
+void api_register_certificate_without_ca(api_ctx_t *ctx);
 void api_attach_thing_principal(api_ctx_t *ctx);
 void api_detach_thing_principal(api_ctx_t *ctx);
 void api_list_thing_principals(api_ctx_t *ctx);

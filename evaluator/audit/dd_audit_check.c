@@ -14,15 +14,16 @@
 
 static const dd_audit_check_def_t CATALOGUE[] = {
     /* ---- certificates and CA certificates (dd_audit_checks_certs.c) ---- */
-    {"CA_CERTIFICATE_EXPIRING_CHECK", "MEDIUM", NULL, NOT_COMPUTED_YET},
-    {"CA_CERTIFICATE_KEY_QUALITY_CHECK", "CRITICAL", NULL, NOT_COMPUTED_YET},
-    {"DEVICE_CERTIFICATE_EXPIRING_CHECK", "MEDIUM", NULL, NOT_COMPUTED_YET},
-    {"DEVICE_CERTIFICATE_KEY_QUALITY_CHECK", "CRITICAL", NULL, NOT_COMPUTED_YET},
-    {"DEVICE_CERTIFICATE_AGE_CHECK", "LOW", NULL, NOT_COMPUTED_YET},
-    {"REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK", "CRITICAL", NULL, NOT_COMPUTED_YET},
-    {"REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK", "MEDIUM", NULL, NOT_COMPUTED_YET},
-    {"INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK", "CRITICAL", NULL,
-     NOT_COMPUTED_YET},
+    {"CA_CERTIFICATE_EXPIRING_CHECK", "MEDIUM", dd_audit_check_ca_expiring, NULL},
+    {"CA_CERTIFICATE_KEY_QUALITY_CHECK", "CRITICAL", dd_audit_check_ca_key_quality, NULL},
+    {"DEVICE_CERTIFICATE_EXPIRING_CHECK", "MEDIUM", dd_audit_check_device_expiring, NULL},
+    {"DEVICE_CERTIFICATE_KEY_QUALITY_CHECK", "CRITICAL", dd_audit_check_device_key_quality, NULL},
+    {"DEVICE_CERTIFICATE_AGE_CHECK", "LOW", dd_audit_check_device_age, NULL},
+    {"REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK", "CRITICAL", dd_audit_check_revoked_ca, NULL},
+    {"REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK", "MEDIUM", dd_audit_check_revoked_device,
+     NULL},
+    {"INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK", "CRITICAL",
+     dd_audit_check_intermediate_ca_revoked, NULL},
 
     /* ---- the broker's connection history (dd_audit_checks_conn.c) ---- */
     {"DEVICE_CERTIFICATE_SHARED_CHECK", "CRITICAL", dd_audit_check_device_certificate_shared, NULL},
