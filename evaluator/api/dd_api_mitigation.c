@@ -59,6 +59,16 @@ static void pipeline_registry_changed(void *arg)
     }
 }
 
+static bool pipeline_mitigation_fault(void *arg, const char *thing, const char *action_name,
+                                      const char *action_type, dd_mitigate_outcome_t *out)
+{
+    dd_pipeline_t *p = arg;
+
+    return p->mitigation_fault != NULL &&
+           p->mitigation_fault(p->hook_ctx, thing, action_name, action_type, out->code,
+                               sizeof(out->code), out->message, sizeof(out->message));
+}
+
 dd_mitigate_status_t api_mitigation_open(dd_api_t *api)
 {
     dd_mitigate_config_t cfg;
@@ -70,6 +80,7 @@ dd_mitigate_status_t api_mitigation_open(dd_api_t *api)
     cfg.now_ms = pipeline_now_ms;
     cfg.clock_ctx = api->p;
     cfg.registry_changed = pipeline_registry_changed;
+    cfg.fault = pipeline_mitigation_fault;
     cfg.hook_ctx = api->p;
     return dd_mitigate_open(&cfg, &api->mitigation);
 }
