@@ -39,6 +39,9 @@ static const subcommand_t SUBCOMMANDS[] = {
     {"events", dd_cmd_events, "print a running pipeline's events as JSON lines (--follow)"},
     {"reset", dd_cmd_reset,
      "empty the running pipeline's state (all, or --kinds registry,profiles,...) between tests"},
+    {"fault", dd_cmd_fault,
+     "inject faults for resilience tests: Throttled, late or no replies, disconnects, dropped "
+     "alerts, failed mitigations"},
     {"snapshot", dd_cmd_snapshot,
      "save or restore the whole state of the running pipeline (DIR/snapshots/NAME.db)"},
     {"health", dd_cmd_health,
