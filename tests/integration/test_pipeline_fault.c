@@ -391,10 +391,18 @@ static void test_pipeline_fault_deliveries(void **state)
     rid = send_report(f, 3000);
     assert_true(dd_pipetest_mqtt_take(f->watch, WAIT_MS, &m) >= 1);
     assert_string_equal(m->topic, REPORT_TOPIC "/accepted"); /* the first to arrive */
-    dd_pipetest_msg_free(m);
-    m = NULL;
-    assert_int_equal(dd_pipetest_mqtt_wait_message(f->watch, SNS_TOPIC, WAIT_MS, &m),
-                     DD_PIPETEST_OK);
+    if (m->next == NULL) {
+        dd_pipetest_msg_free(m);
+        m = NULL;
+        assert_int_equal(dd_pipetest_mqtt_wait_message(f->watch, SNS_TOPIC, WAIT_MS, &m),
+                         DD_PIPETEST_OK);
+    } else { /* this thread was slow: both are in already, in that order */
+        dd_pipetest_msg_t *reply = m;
+        m = m->next;
+        reply->next = NULL;
+        dd_pipetest_msg_free(reply);
+        assert_string_equal(m->topic, SNS_TOPIC);
+    }
     alert = dd_pipetest_sns_alert(m, NULL);
     assert_string_equal(cJSON_GetStringValue(
                             cJSON_GetObjectItemCaseSensitive(alert, "violationEventType")),
