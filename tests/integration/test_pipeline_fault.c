@@ -284,6 +284,12 @@ static void test_pipeline_fault_throttle(void **state)
     rid = send_report(f, NORMAL);
     assert_string_equal(expect_reply(f->device, rid, "REJECTED"), "Throttled");
     assert_int_equal(expect_fault_event(f, "throttle", "throttled"), id);
+    assert_int_equal(dd_pipetest_cli(&f->pt, &out, "wait", "fault", "--kind", "throttle", "--thing",
+                                     THING, "--timeout", "10", NULL),
+                     0);
+    assert_non_null(strstr(out, "\"outcome\":\"throttled\""));
+    free(out);
+    out = NULL;
     rid = send_report(f, NORMAL);
     assert_string_equal(expect_reply(f->device, rid, "ACCEPTED"), "");
 
