@@ -213,6 +213,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                                     NULL) != MOSQ_ERR_SUCCESS ||
         mosquitto_callback_register(g_id, MOSQ_EVT_CONTROL, on_control, DD_CONTROL_TOPIC_FLUSH,
                                     NULL) != MOSQ_ERR_SUCCESS ||
+        mosquitto_callback_register(g_id, MOSQ_EVT_CONTROL, on_control, DD_CONTROL_TOPIC_KICK,
+                                    NULL) != MOSQ_ERR_SUCCESS ||
         mosquitto_callback_register(g_id, MOSQ_EVT_TICK, on_tick, NULL, NULL) != MOSQ_ERR_SUCCESS ||
         mosquitto_callback_register(g_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL) !=
             MOSQ_ERR_SUCCESS) {
@@ -237,6 +239,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
                                             DD_CONTROL_TOPIC_CLOCK);
         (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_CONTROL, on_control,
                                             DD_CONTROL_TOPIC_FLUSH);
+        (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_CONTROL, on_control,
+                                            DD_CONTROL_TOPIC_KICK);
         (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_TICK, on_tick, NULL);
         (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
     }

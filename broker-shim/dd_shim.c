@@ -944,6 +944,27 @@ static dd_shim_status_t apply_registry(dd_shim_t *s, const dd_control_message_t 
     return DD_SHIM_OK;
 }
 
+/* Fault injection (`ddlocal fault add disconnect`): the thing's live device connections go at the
+ * next tick, by the path of a revoked one; a reconnect is a new, live connection. */
+static dd_shim_status_t apply_kick(dd_shim_t *s, const char *thing)
+{
+    size_t cursor = 0;
+    const char *key;
+    void *value;
+
+    while (dd_map_next(&s->conns, &cursor, &key, &value)) {
+        conn_t *c = value;
+
+        if (c->online && !c->service && c->state == CONN_LIVE && strcmp(c->thing, thing) == 0) {
+            DD_LOG_INFO("connection %s (thing %s) is to be disconnected: a fault asks for it",
+                        c->client_id, thing);
+            c->state = CONN_KICKING;
+            queue_kick(s, c);
+        }
+    }
+    return DD_SHIM_OK;
+}
+
 static dd_shim_status_t apply_clock(dd_shim_t *s, const char *spec, char *err, size_t err_len)
 {
     dd_clock_t next;
@@ -1006,6 +1027,8 @@ dd_shim_status_t dd_shim_on_control(dd_shim_t *s, const void *client, const char
             set_err(err, sizeof(err), "the metering batch could not be published");
             st = DD_SHIM_INVALID;
         }
+    } else if (msg.type == DD_CONTROL_KICK) {
+        st = apply_kick(s, msg.thing);
     } else {
         st = apply_clock(s, msg.clock_spec, err, sizeof(err));
     }
@@ -1023,6 +1046,7 @@ dd_shim_status_t dd_shim_on_control(dd_shim_t *s, const void *client, const char
         DD_LOG_WARN("control: refused %s request, previous state kept: %s",
                     msg.type == DD_CONTROL_REGISTRY ? "registry"
                     : msg.type == DD_CONTROL_CLOCK  ? "clock"
+                    : msg.type == DD_CONTROL_KICK   ? "kick"
                                                     : "flush",
                     err);
     }

@@ -24,7 +24,7 @@
 #define EXIT_UNREACHABLE 3
 
 static const char WAIT_HELP[] =
-    "usage: ddlocal wait violation|alert|group|report [options]\n"
+    "usage: ddlocal wait violation|alert|group|report|fault [options]\n"
     "\n"
     "Waits until the running pipeline logs a matching event, prints it (one JSON\n"
     "line) and exits 0; at the timeout exits 1 and prints the last events it saw\n"
@@ -36,6 +36,7 @@ static const char WAIT_HELP[] =
     "  alert            an alert published on an SNS stand-in topic (default --event in-alarm)\n"
     "  group            a thing added to a thing group (default --change added)\n"
     "  report           a device report (--result accepted|rejected to choose)\n"
+    "  fault            an injected fault fired (`ddlocal fault`; --kind K to choose)\n"
     "\n"
     "  --thing T        only thing T's events\n"
     "  --profile P      only security profile P's (violation, alert)\n"
@@ -43,6 +44,8 @@ static const char WAIT_HELP[] =
     "  --event E        in-alarm, alarm-cleared or alarm-invalidated (violation, alert)\n"
     "  --change C       added or removed (group)\n"
     "  --result R       accepted or rejected (report)\n"
+    "  --kind K         throttle, delay-reply, no-reply, disconnect, drop-delivery,\n"
+    "                   delay-delivery or fail-mitigation (fault)\n"
     "  --timeout SEC    give up after SEC seconds (default 30)\n"
     "  --after SEQ      only events with a sequence number above SEQ\n"
     "  --new            only events logged after the wait started\n"
@@ -55,7 +58,8 @@ static const char EVENTS_HELP[] =
     "\n"
     "Prints the events of the running pipeline's log as JSON lines: report\n"
     "(accepted/rejected with the reason), datapoint, violation, alert, delivery,\n"
-    "group. Each has a seq; --after SEQ prints only later ones.\n"
+    "group, fault (an injected fault fired). Each has a seq; --after SEQ prints\n"
+    "only later ones.\n"
     "\n"
     "  -f, --follow     keep printing new events until interrupted\n"
     "  --type T         only these types (comma-separated)\n"
@@ -217,12 +221,19 @@ static void show_seen(const char *api, uint64_t from, uint64_t last)
 int dd_cmd_wait(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"thing", required_argument, NULL, 't'},   {"profile", required_argument, NULL, 'p'},
-        {"group", required_argument, NULL, 'g'},   {"event", required_argument, NULL, 'e'},
-        {"change", required_argument, NULL, 'c'},  {"result", required_argument, NULL, 'r'},
-        {"timeout", required_argument, NULL, 'T'}, {"after", required_argument, NULL, 'a'},
-        {"new", no_argument, NULL, 'n'},           {"data-dir", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"thing", required_argument, NULL, 't'},
+        {"profile", required_argument, NULL, 'p'},
+        {"group", required_argument, NULL, 'g'},
+        {"event", required_argument, NULL, 'e'},
+        {"change", required_argument, NULL, 'c'},
+        {"result", required_argument, NULL, 'r'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"after", required_argument, NULL, 'a'},
+        {"new", no_argument, NULL, 'n'},
+        {"data-dir", required_argument, NULL, 'D'},
+        {"kind", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *data_dir = dd_clienv_default_data_dir();
     const char *kind;
@@ -252,8 +263,11 @@ int dd_cmd_wait(int argc, char **argv)
         value = "added";
     } else if (strcmp(kind, "report") == 0) {
         f.member = "result";
+    } else if (strcmp(kind, "fault") == 0) {
+        f.member = "kind";
     } else {
-        return dd_clienv_usage_error("wait", "wait for violation, alert, group or report, not '%s'",
+        return dd_clienv_usage_error("wait",
+                                     "wait for violation, alert, group, report or fault, not '%s'",
                                      kind);
     }
     f.type = kind;
@@ -265,6 +279,7 @@ int dd_cmd_wait(int argc, char **argv)
         case 'g': f.group = optarg; break;
         case 'e':
         case 'c':
+        case 'k':
         case 'r': value = optarg; break;
         case 'T': {
             char *end = NULL;

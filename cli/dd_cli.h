@@ -30,6 +30,7 @@ int dd_cmd_wait(int argc, char **argv);
 int dd_cmd_events(int argc, char **argv);
 int dd_cmd_health(int argc, char **argv);
 int dd_cmd_reset(int argc, char **argv);
+int dd_cmd_fault(int argc, char **argv);
 int dd_cmd_snapshot(int argc, char **argv);
 int dd_cmd_isolator(int argc, char **argv);
 int dd_cmd_demo(int argc, char **argv);

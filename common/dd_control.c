@@ -275,6 +275,27 @@ dd_control_status_t dd_control_encode_flush(const char *id, char **payload, size
     return st;
 }
 
+dd_control_status_t dd_control_encode_kick(const char *thing, const char *id, char **payload,
+                                           size_t *len)
+{
+    cJSON *o;
+    dd_control_status_t st;
+
+    if (thing == NULL || !dd_name_valid(DD_NAME_THING, thing) || (id != NULL && !id_ok(id)) ||
+        payload == NULL || len == NULL) {
+        return DD_CONTROL_BAD_PARAMETER;
+    }
+    o = cJSON_CreateObject();
+    if (o == NULL || cJSON_AddStringToObject(o, "thing", thing) == NULL ||
+        (id != NULL && cJSON_AddStringToObject(o, "id", id) == NULL)) {
+        cJSON_Delete(o);
+        return DD_CONTROL_NO_MEMORY;
+    }
+    st = encode_tree(o, payload, len);
+    cJSON_Delete(o);
+    return st;
+}
+
 /* ---- decoding --------------------------------------------------------------- */
 
 static dd_control_status_t decode_entity(const cJSON *item, size_t index, dd_control_entity_t *out,
@@ -397,6 +418,8 @@ dd_control_status_t dd_control_decode(const char *topic, const void *payload, si
         msg->type = DD_CONTROL_CLOCK;
     } else if (strcmp(topic, DD_CONTROL_TOPIC_FLUSH) == 0) {
         msg->type = DD_CONTROL_FLUSH;
+    } else if (strcmp(topic, DD_CONTROL_TOPIC_KICK) == 0) {
+        msg->type = DD_CONTROL_KICK;
     } else {
         set_err(err, err_len, "unknown control topic %.100s", topic);
         return DD_CONTROL_UNKNOWN_TOPIC;
@@ -419,6 +442,14 @@ dd_control_status_t dd_control_decode(const char *topic, const void *payload, si
         if (msg->id == NULL) {
             set_err(err, err_len, "a flush request needs an \"id\" (its response is the point)");
             st = DD_CONTROL_MALFORMED;
+        }
+    } else if (st == DD_CONTROL_OK && msg->type == DD_CONTROL_KICK) {
+        const cJSON *thing = cJSON_GetObjectItemCaseSensitive(msg->root, "thing");
+        if (!cJSON_IsString(thing) || !dd_name_valid(DD_NAME_THING, thing->valuestring)) {
+            set_err(err, err_len, "a kick request needs \"thing\", a thing name");
+            st = DD_CONTROL_MALFORMED;
+        } else {
+            msg->thing = thing->valuestring;
         }
     } else if (st == DD_CONTROL_OK) {
         clock = cJSON_GetObjectItemCaseSensitive(msg->root, "clock");

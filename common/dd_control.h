@@ -39,6 +39,12 @@
  * the response it has processed every record metered before the request
  * (and every report the broker routed to it before).
  *
+ * `$CONTROL/ddlocal/v1/kick` — disconnect a thing's devices (fault injection,
+ * `ddlocal fault add disconnect`): `{"thing":"Thing03"}`, optionally with
+ * "id". The shim disconnects every live device connection of that thing at
+ * its next tick, the way it disconnects a revoked connection; the device may
+ * connect again at once.
+ *
  * `$CONTROL/ddlocal/v1/response` — sent by the shim to the requesting
  * client only, and only when the request had an "id":
  * `{"id":"42","ok":true}` or `{"id":"42","ok":false,"error":"policy P: ..."}`.
@@ -78,6 +84,7 @@ typedef enum dd_control_status {
 #define DD_CONTROL_TOPIC_CLOCK "$CONTROL/ddlocal/v1/clock"
 #define DD_CONTROL_TOPIC_RESPONSE "$CONTROL/ddlocal/v1/response"
 #define DD_CONTROL_TOPIC_FLUSH "$CONTROL/ddlocal/v1/flush"
+#define DD_CONTROL_TOPIC_KICK "$CONTROL/ddlocal/v1/kick"
 
 /** Longest correlation id, without the NUL. */
 #define DD_CONTROL_ID_MAX 128
@@ -88,7 +95,8 @@ typedef enum dd_control_status {
 typedef enum dd_control_type {
     DD_CONTROL_REGISTRY = 0,
     DD_CONTROL_CLOCK,
-    DD_CONTROL_FLUSH /**< Publish the metering batch now (the clock barrier). */
+    DD_CONTROL_FLUSH, /**< Publish the metering batch now (the clock barrier). */
+    DD_CONTROL_KICK   /**< Disconnect a thing's device connections. */
 } dd_control_type_t;
 
 /** One entity of a registry message (borrowed from the message's tree). */
@@ -106,6 +114,7 @@ typedef struct dd_control_message {
     dd_control_entity_t *entities; /**< REGISTRY: malloc'd array. */
     size_t count;                  /**< REGISTRY: number of entities. */
     const char *clock_spec;        /**< CLOCK: the dd_clock spec. */
+    const char *thing;             /**< KICK: the thing whose connections go. */
     cJSON *root;                   /**< Owned tree. */
 } dd_control_message_t;
 
@@ -210,6 +219,17 @@ dd_control_status_t dd_control_encode_clock(const char *clock_spec, const char *
  * @return DD_CONTROL_OK, DD_CONTROL_BAD_PARAMETER or DD_CONTROL_NO_MEMORY.
  */
 dd_control_status_t dd_control_encode_flush(const char *id, char **payload, size_t *len);
+
+/**
+ * @brief Encodes a kick request (publish it on DD_CONTROL_TOPIC_KICK).
+ * @param[in] thing The thing whose device connections the shim closes.
+ * @param[in] id Correlation id or NULL.
+ * @param[out] payload Receives malloc'd JSON text; free().
+ * @param[out] len Receives its length.
+ * @return DD_CONTROL_OK, DD_CONTROL_BAD_PARAMETER or DD_CONTROL_NO_MEMORY.
+ */
+dd_control_status_t dd_control_encode_kick(const char *thing, const char *id, char **payload,
+                                           size_t *len);
 
 /**
  * @brief Decodes a control message received on @p topic.

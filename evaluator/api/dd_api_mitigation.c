@@ -71,6 +71,16 @@ static int pipeline_publish_sns(void *arg, const char *topic_arn, const char *me
     return p->publish_sns(p->hook_ctx, topic_arn, message, msg, msg_len);
 }
 
+static bool pipeline_mitigation_fault(void *arg, const char *thing, const char *action_name,
+                                      const char *action_type, dd_mitigate_outcome_t *out)
+{
+    dd_pipeline_t *p = arg;
+
+    return p->mitigation_fault != NULL &&
+           p->mitigation_fault(p->hook_ctx, thing, action_name, action_type, out->code,
+                               sizeof(out->code), out->message, sizeof(out->message));
+}
+
 dd_mitigate_status_t api_mitigation_open(dd_api_t *api)
 {
     dd_mitigate_config_t cfg;
@@ -82,6 +92,7 @@ dd_mitigate_status_t api_mitigation_open(dd_api_t *api)
     cfg.now_ms = pipeline_now_ms;
     cfg.clock_ctx = api->p;
     cfg.registry_changed = pipeline_registry_changed;
+    cfg.fault = pipeline_mitigation_fault;
     cfg.hook_ctx = api->p;
     cfg.publish_sns = pipeline_publish_sns;
     cfg.sns_ctx = api->p;

@@ -1015,6 +1015,15 @@ static dd_mitigate_status_t load_actions(dd_mitigate_t *m, const dd_mitigate_tas
     return DD_MITIGATE_OK;
 }
 
+/* A fault injected by a test fails this execution (the hook fills @p out); the action does not
+ * run. */
+static bool injected_failure(dd_mitigate_t *m, const char *thing,
+                             const dd_store_mitigation_action_t *act, dd_mitigate_outcome_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    return m->cfg.fault != NULL && m->cfg.fault(m->cfg.hook_ctx, thing, act->name, act->type, out);
+}
+
 /* Runs every action on every collected violation and records the executions. */
 static void run_task(dd_mitigate_t *m, const dd_mitigate_task_request_t *req, const collect_t *c,
                      const dd_store_mitigation_action_t *acts, cJSON *const *params,
@@ -1041,8 +1050,9 @@ static void run_task(dd_mitigate_t *m, const dd_mitigate_task_request_t *req, co
                 e.status = "SKIPPED";
                 e.message = "Skipped: an earlier action for this violation failed";
                 res->skipped++;
-            } else if (dd_mitigate_execute(m, acts[j].type, params[j], &target, &out) ==
-                       DD_MITIGATE_OK) {
+            } else if (!injected_failure(m, c->list[i].thing, &acts[j], &out) &&
+                       dd_mitigate_execute(m, acts[j].type, params[j], &target, &out) ==
+                           DD_MITIGATE_OK) {
                 e.status = "SUCCESSFUL";
                 res->executed++;
             } else {

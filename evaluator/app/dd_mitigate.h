@@ -80,7 +80,14 @@ typedef enum dd_mitigate_status {
 /** The module (opaque). */
 typedef struct dd_mitigate dd_mitigate_t;
 
-/** Wiring of the module; every member but the hook is required. */
+/** What one execution reports besides its status. */
+typedef struct dd_mitigate_outcome {
+    char code[64];                         /**< errorCode of a FAILED execution. */
+    char message[DD_MITIGATE_MESSAGE_MAX]; /**< message of a FAILED execution. */
+    bool registry_changed; /**< The registry changed: call dd_mitigate_registry_changed(). */
+} dd_mitigate_outcome_t;
+
+/** Wiring of the module; every member but the hooks is required. */
 typedef struct dd_mitigate_config {
     sqlite3 *db;             /**< The data dir's database (mitigation tables migrated). */
     dd_store_t *store;       /**< Violations and profiles a task reads. */
@@ -90,6 +97,13 @@ typedef struct dd_mitigate_config {
     void *clock_ctx;
     /** Called (lock held) after a task changed the registry; NULL = none. */
     void (*registry_changed)(void *hook_ctx);
+    /**
+     * Fault injection: called (lock held) before a task runs action @p action_name of type
+     * @p action_type on @p thing; true = the execution is FAILED with out->code and
+     * out->message (filled by the hook) and the action does not run. NULL = never.
+     */
+    bool (*fault)(void *hook_ctx, const char *thing, const char *action_name,
+                  const char *action_type, dd_mitigate_outcome_t *out);
     void *hook_ctx;
     /**
      * PUBLISH_FINDING_TO_SNS: publishes @p message (the finding's JSON) to the
@@ -151,13 +165,6 @@ typedef struct dd_mitigate_target {
     const cJSON *finding; /**< Audit: the AuditFinding (nonCompliantResource, relatedResources,
                                checkName, findingId ...); NULL for a Detect violation. */
 } dd_mitigate_target_t;
-
-/** What one execution reports besides its status. */
-typedef struct dd_mitigate_outcome {
-    char code[64];                         /**< errorCode of a FAILED execution. */
-    char message[DD_MITIGATE_MESSAGE_MAX]; /**< message of a FAILED execution. */
-    bool registry_changed; /**< The registry changed: call dd_mitigate_registry_changed(). */
-} dd_mitigate_outcome_t;
 
 /**
  * @brief Creates the module.

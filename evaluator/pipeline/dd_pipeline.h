@@ -109,6 +109,15 @@ typedef struct dd_pipeline {
     int (*publish_sns)(void *hook_ctx, const char *topic_arn, const char *message, char *msg,
                        size_t msg_len);
     /**
+     * Fault injection (ddlocald's fail-mitigation faults): called before a
+     * mitigation action runs on @p thing (NULL: no thing); true = record
+     * the execution FAILED with @p code and @p message instead of running
+     * it. NULL = never.
+     */
+    bool (*mitigation_fault)(void *hook_ctx, const char *thing, const char *action_name,
+                             const char *action_type, char *code, size_t code_len, char *message,
+                             size_t message_len);
+    /**
      * ddlocal's own HTTP operations under /ddlocal/ (not AWS's): the clock of
      * a running pipeline and the status panel. @p path includes the query
      * ("/ddlocal/v1/events?after=3"), still percent-encoded. Called WITHOUT

@@ -1,12 +1,14 @@
 #include "dd_ctlapi.h"
 
 #include "dd_events.h"
+#include "dd_faults.h"
 #include "dd_json.h"
 #include "dd_rest.h"
 #include "dd_names.h"
 #include "dd_reset.h"
 
 #include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +384,139 @@ static int snapshot(dd_ctlapi_t *c, const char *body, size_t body_len, bool rest
     return 200;
 }
 
+/* POST /ddlocal/v1/faults (lock held): adds the fault of the body. */
+static int fault_add(dd_ctlapi_t *c, const char *body, size_t body_len, char **response)
+{
+    dd_faults_fault_t f;
+    char msg[300] = "";
+    char text[DD_CTLAPI_FEED_TEXT];
+    dd_faults_status_t st;
+    uint64_t id = 0;
+    cJSON *obj;
+
+    st = dd_faults_parse(body, body != NULL ? body_len : 0, dd_clock_now_ms(c->clock), &f, msg,
+                         sizeof(msg));
+    if (st == DD_FAULTS_OK) {
+        st = dd_faults_add(c->faults, &f, &id);
+        if (st == DD_FAULTS_FULL) {
+            (void)snprintf(msg, sizeof(msg),
+                           "%d faults are in force already; clear some first (DELETE "
+                           "/ddlocal/v1/faults)",
+                           DD_FAULTS_MAX);
+        }
+    }
+    if (st != DD_FAULTS_OK) {
+        *response = error_json(msg[0] != '\0' ? msg : dd_faults_strerror(st));
+        return st == DD_FAULTS_NO_MEMORY ? 500 : 400;
+    }
+    f.id = id;
+    (void)snprintf(text, sizeof(text), "fault %" PRIu64 " added: %s on %s", id,
+                   dd_faults_kind_name(f.kind), f.thing);
+    (void)dd_ctlapi_feed(c, text);
+    obj = cJSON_CreateObject();
+    (void)cJSON_AddItemToObject(obj, "fault", dd_faults_json(&f));
+    *response = json_text(obj);
+    return 200;
+}
+
+/* DELETE /ddlocal/v1/faults[?thing=T&kind=K] or /ddlocal/v1/faults/ID (lock held). */
+static int fault_clear(dd_ctlapi_t *c, const char *id_text, const char *query, char **response)
+{
+    dd_rest_query_t q;
+    char msg[DD_REST_MESSAGE_MAX] = "";
+    const char *thing = NULL;
+    const char *kind = NULL;
+    uint64_t id = 0;
+    size_t cleared = 0;
+    size_t i;
+    dd_faults_status_t st;
+    cJSON *obj;
+
+    memset(&q, 0, sizeof(q));
+    if (id_text != NULL) {
+        char *end = NULL;
+        id = strtoull(id_text, &end, 10);
+        if (id_text[0] < '0' || id_text[0] > '9' || end == NULL || *end != '\0' || id == 0) {
+            *response =
+                error_json("A fault id is a positive integer (DELETE /ddlocal/v1/faults/ID)");
+            return 400;
+        }
+    } else if (dd_rest_query_parse(query, &q, msg) != DD_REST_OK) {
+        dd_rest_query_free(&q);
+        *response = error_json(msg[0] != '\0' ? msg : "Bad query");
+        return 400;
+    }
+    for (i = 0; i < q.count; i++) {
+        if (strcmp(q.names[i], "thing") != 0 && strcmp(q.names[i], "kind") != 0) {
+            (void)snprintf(msg, sizeof(msg), "Unknown parameter '%.60s' (thing, kind)", q.names[i]);
+            dd_rest_query_free(&q);
+            *response = error_json(msg);
+            return 400;
+        }
+    }
+    thing = dd_rest_query_get(&q, "thing");
+    kind = dd_rest_query_get(&q, "kind");
+    if (thing != NULL && strcmp(thing, DD_FAULTS_EVERY_THING) != 0 &&
+        !dd_name_valid(DD_NAME_THING, thing)) {
+        dd_rest_query_free(&q);
+        *response = error_json("thing must be a thing name or \"*\"");
+        return 400;
+    }
+    if (kind != NULL && !dd_faults_kind_parse(kind, NULL)) {
+        dd_rest_query_free(&q);
+        *response = error_json("kind must be one of: " DD_FAULTS_KIND_NAMES);
+        return 400;
+    }
+    st = dd_faults_clear(c->faults, id, thing, kind, &cleared);
+    dd_rest_query_free(&q);
+    if (st == DD_FAULTS_NOT_FOUND) {
+        (void)snprintf(msg, sizeof(msg), "No fault %" PRIu64 " is in force", id);
+        *response = error_json(msg);
+        return 404;
+    }
+    if (cleared > 0) {
+        (void)snprintf(msg, sizeof(msg), "faults cleared: %zu", cleared);
+        (void)dd_ctlapi_feed(c, msg);
+    }
+    obj = cJSON_CreateObject();
+    (void)cJSON_AddNumberToObject(obj, "cleared", (double)cleared);
+    *response = json_text(obj);
+    return 200;
+}
+
+/* /ddlocal/v1/faults[/ID]: POST adds, GET lists, DELETE clears (lock taken here). */
+static int faults(dd_ctlapi_t *c, const char *method, const char *path, const char *query,
+                  const char *body, size_t body_len, char **response)
+{
+    const char *id_text =
+        path[strlen("/ddlocal/v1/faults")] == '/' ? path + strlen("/ddlocal/v1/faults/") : NULL;
+    cJSON *obj;
+    cJSON *list = NULL;
+    int status = 200;
+
+    pthread_mutex_lock(c->lock);
+    if (strcmp(method, "DELETE") == 0) {
+        status = fault_clear(c, id_text, query, response);
+    } else if (id_text != NULL) {
+        *response = error_json("A fault is cleared with DELETE /ddlocal/v1/faults/ID");
+        status = 404;
+    } else if (strcmp(method, "POST") == 0) {
+        status = fault_add(c, body, body_len, response);
+    } else if (strcmp(method, "GET") == 0) {
+        obj = cJSON_CreateObject();
+        if (dd_faults_list(c->faults, dd_clock_now_ms(c->clock), &list) == DD_FAULTS_OK) {
+            (void)cJSON_AddItemToObject(obj, "faults", list);
+        }
+        *response = json_text(obj);
+    } else {
+        *response = error_json("/ddlocal/v1/faults answers GET (list), POST (add) and DELETE "
+                               "(clear)");
+        status = 405;
+    }
+    pthread_mutex_unlock(c->lock);
+    return status;
+}
+
 /* GET /ddlocal/v1/health (lock held): 200 when the broker is connected and the store writes. */
 static int health(dd_ctlapi_t *c, char **response)
 {
@@ -452,6 +587,10 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
                strcmp(method, "POST") == 0 && c->snapshot != NULL) {
         *http_status =
             snapshot(c, body, body_len, strcmp(path, "/ddlocal/v1/restore") == 0, response);
+    } else if ((strcmp(path, "/ddlocal/v1/faults") == 0 ||
+                strncmp(path, "/ddlocal/v1/faults/", strlen("/ddlocal/v1/faults/")) == 0) &&
+               c->faults != NULL) {
+        *http_status = faults(c, method, path, query, body, body_len, response);
     } else if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(c->lock);
         *response = status_text(c);
@@ -461,7 +600,8 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
         *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET "
                                "/ddlocal/v1/health, GET and POST /ddlocal/v1/clock, POST "
                                "/ddlocal/v1/reset, /snapshot and /restore, GET "
-                               "/ddlocal/v1/events and /events/stream");
+                               "/ddlocal/v1/events and /events/stream, GET, POST and DELETE "
+                               "/ddlocal/v1/faults");
         *http_status = 404;
     }
     return *response != NULL ? DD_CTLAPI_OK : DD_CTLAPI_NO_MEMORY;

@@ -12,9 +12,11 @@
  *        GET /ddlocal/v1/health (200 when the broker is connected and the
  *        store writes, else 503 with the problems) and GET
  *        /ddlocal/v1/status (the status panel of `ddlocal up`: counters and
- *        the feed of recent events) and GET /ddlocal/v1/events (the
+ *        the feed of recent events), GET /ddlocal/v1/events (the
  *        long-poll on dd_events.h's log; it waits without the pipeline
- *        lock).
+ *        lock) and /ddlocal/v1/faults (injected faults, dd_faults.h: POST
+ *        adds one, GET lists them, DELETE clears all, ?thing=&kind= or
+ *        /faults/ID).
  *
  * The service supplies what only it knows through callbacks (its counters,
  * what an advance must run: the tick, the shim's clock); this module owns
@@ -110,6 +112,8 @@ typedef struct dd_ctlapi {
     uint64_t feed_seq;
     /** The event log of GET /ddlocal/v1/events (dd_events.h); NULL = none (404). */
     struct dd_events *events;
+    /** The fault table of /ddlocal/v1/faults (dd_faults.h), used under @c lock; NULL = 404. */
+    struct dd_faults *faults;
 } dd_ctlapi_t;
 
 /**
@@ -119,7 +123,8 @@ typedef struct dd_ctlapi {
  * @param[in] target Path, with its "?query" if any (still percent-encoded).
  * @param[in] body Request body, may be NULL.
  * @param[in] body_len Its length.
- * @param[out] http_status 200, 400 (bad body, clock not manual), 404 (unknown operation) or
+ * @param[out] http_status 200, 400 (bad body, clock not manual), 404 (unknown operation or
+ *             fault), 405 (a method /faults does not answer) or
  *             503 (the barrier failed: the broker is not connected or did not answer; or
  *             health: not healthy).
  * @param[out] response malloc'd JSON text ({"message":...} on an error).

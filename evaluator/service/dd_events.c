@@ -363,6 +363,26 @@ void dd_events_group(dd_events_t *ev, int64_t time_ms, const char *thing, const 
     (void)dd_events_add(ev, time_ms, "group", f);
 }
 
+void dd_events_fault(dd_events_t *ev, int64_t time_ms, uint64_t fault_id, const char *kind,
+                     const char *thing, const char *outcome, int64_t delay_ms, const char *detail)
+{
+    cJSON *f;
+
+    if (ev == NULL) {
+        return;
+    }
+    f = cJSON_CreateObject();
+    (void)cJSON_AddNumberToObject(f, "faultId", (double)fault_id);
+    add_str(f, "kind", kind);
+    add_str(f, "thing", thing);
+    add_str(f, "outcome", outcome);
+    if (delay_ms > 0) {
+        (void)cJSON_AddNumberToObject(f, "delayMs", (double)delay_ms);
+    }
+    add_str(f, "detail", detail);
+    (void)dd_events_add(ev, time_ms, "fault", f);
+}
+
 void dd_events_datapoint(dd_events_t *ev, int64_t time_ms, const char *thing, const char *metric,
                          cJSON *value)
 {

@@ -4,8 +4,9 @@
  *        structured events (one JSON object each) numbered by a sequence that
  *        only grows - reports accepted or rejected (with the reason),
  *        datapoints, violation events, alerts and their deliveries, group
- *        moves. GET /ddlocal/v1/events (dd_ctlapi) reads it with a long-poll,
- *        `ddlocal wait` and `ddlocal events` call that.
+ *        moves, injected faults that fired. GET /ddlocal/v1/events
+ *        (dd_ctlapi) reads it with a long-poll, `ddlocal wait` and
+ *        `ddlocal events` call that.
  *
  * The service feeds it with one-line calls where things happen
  * (dd_events_report(), dd_events_violation(), ...); readers ask for the
@@ -118,6 +119,14 @@ void dd_events_delivery(dd_events_t *ev, int64_t time_ms, const char *kind, cons
 /** @brief A thing was added to (@p added) or removed from a thing group. */
 void dd_events_group(dd_events_t *ev, int64_t time_ms, const char *thing, const char *group,
                      bool added);
+
+/**
+ * @brief A fault fired (dd_faults.h, type "fault"): @p outcome says what it did ("throttled",
+ *        "delayed", "no-reply", "disconnected", "dropped", "failed"), @p delay_ms (> 0) how
+ *        late, @p detail (may be NULL) what it acted on (a reply or alert topic, an action).
+ */
+void dd_events_fault(dd_events_t *ev, int64_t time_ms, uint64_t fault_id, const char *kind,
+                     const char *thing, const char *outcome, int64_t delay_ms, const char *detail);
 
 /** @brief A metric value the engine retained; @p value (taken) is the AWS metricValue. */
 void dd_events_datapoint(dd_events_t *ev, int64_t time_ms, const char *thing, const char *metric,

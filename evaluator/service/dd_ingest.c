@@ -1,7 +1,9 @@
 #include "dd_ingest.h"
 
 #include "dd_engine.h"
+#include "dd_control.h"
 #include "dd_events.h"
+#include "dd_faults.h"
 #include "dd_log.h"
 #include "dd_metering.h"
 #include "dd_report.h"
@@ -165,16 +167,41 @@ static bool is_redelivery(dd_ingest_t *ing, const char *thing, dd_report_format_
 
 /* ---- replies ------------------------------------------------------------------ */
 
-static void queue_reply(dd_ingest_t *ing, dd_outbox_t *box, const char *topic,
-                        dd_report_format_t format, const uint8_t *buf, size_t len, bool accepted)
+/* An injected fault fired on @p thing's report (fault injection: dd_faults.h). */
+static void fault_fired(dd_ingest_t *ing, const dd_faults_fault_t *f, const char *thing,
+                        const char *outcome, int64_t delay_ms, const char *detail, int64_t now_ms)
+{
+    DD_LOG_INFO("fault %" PRIu64 " (%s) fired on a report of %s: %s", f->id,
+                dd_faults_kind_name(f->kind), thing, outcome);
+    dd_events_fault(ing->events, now_ms, f->id, dd_faults_kind_name(f->kind), thing, outcome,
+                    delay_ms, detail);
+}
+
+/* Queues a reply, unless a no-reply fault swallows it; a delay-reply fault holds it back. */
+static void queue_reply(dd_ingest_t *ing, dd_outbox_t *box, const char *topic, const char *thing,
+                        const uint8_t *buf, size_t len, bool accepted, int64_t now_ms)
 {
     char reply_topic[DD_REPORT_THING_NAME_MAX + 64];
+    dd_faults_fault_t f;
+    size_t mark;
 
-    (void)format;
     (void)snprintf(reply_topic, sizeof(reply_topic), "%s/%s", topic,
                    accepted ? "accepted" : "rejected");
+    if (dd_faults_match(ing->faults, DD_FAULTS_NO_REPLY, thing, NULL, NULL, now_ms, &f) ==
+        DD_FAULTS_OK) {
+        fault_fired(ing, &f, thing, "no-reply", 0, reply_topic, now_ms);
+        return;
+    }
+    mark = dd_outbox_mark(box);
     if (dd_outbox_publish(box, reply_topic, buf, len, ing->cfg.reply_qos) != DD_OUTBOX_OK) {
         DD_LOG_ERROR("out of memory queueing a reply on %s", reply_topic);
+        return;
+    }
+    /* Wall time, not pipeline time: a manual clock would otherwise hold it until an advance. */
+    if (dd_faults_match(ing->faults, DD_FAULTS_DELAY_REPLY, thing, NULL, NULL, now_ms, &f) ==
+        DD_FAULTS_OK) {
+        dd_outbox_delay(box, mark, f.delay_ms);
+        fault_fired(ing, &f, thing, "delayed", f.delay_ms, reply_topic, now_ms);
     }
 }
 
@@ -191,11 +218,48 @@ static void reject(dd_ingest_t *ing, dd_outbox_t *box, const char *topic, const 
     if (dd_report_encode_rejected(format, thing, err != NULL && err->report_id_known,
                                   err != NULL ? err->report_id : 0, code, message, now_ms, buf,
                                   sizeof(buf), &len) == DD_REPORT_OK) {
-        queue_reply(ing, box, topic, format, buf, len, false);
+        queue_reply(ing, box, topic, thing, buf, len, false, now_ms);
     }
     ing->stats.reports_rejected++;
     dd_events_report(ing->events, now_ms, thing, false, code, message);
     DD_LOG_DEBUG("rejected a report for %s: %s (%s)", thing, code, message);
+}
+
+/*
+ * Faults that stop a report before it is stored: disconnect (the report is dropped, unanswered,
+ * and the shim kicks the thing's connections) and throttle (refused as Throttled). Returns true
+ * when one fired.
+ */
+static bool report_fault(dd_ingest_t *ing, dd_outbox_t *box, const char *topic, const char *thing,
+                         dd_report_format_t format, uint64_t report_id, int64_t now_ms)
+{
+    dd_faults_fault_t f;
+    dd_report_error_t err;
+    char *kick = NULL;
+    size_t len = 0;
+
+    if (dd_faults_match(ing->faults, DD_FAULTS_DISCONNECT, thing, NULL, NULL, now_ms, &f) ==
+        DD_FAULTS_OK) {
+        /* Through the outbox like a reply: the kick leaves after the batch commits. */
+        if (dd_control_encode_kick(thing, NULL, &kick, &len) != DD_CONTROL_OK ||
+            dd_outbox_publish(box, DD_CONTROL_TOPIC_KICK, kick, len, 1) != DD_OUTBOX_OK) {
+            DD_LOG_ERROR("a disconnect fault could not queue the kick of %s", thing);
+        }
+        free(kick);
+        fault_fired(ing, &f, thing, "disconnected", 0, topic, now_ms);
+        return true;
+    }
+    if (dd_faults_match(ing->faults, DD_FAULTS_THROTTLE, thing, NULL, NULL, now_ms, &f) ==
+        DD_FAULTS_OK) {
+        memset(&err, 0, sizeof(err));
+        err.report_id_known = true;
+        err.report_id = report_id;
+        fault_fired(ing, &f, thing, "throttled", 0, topic, now_ms);
+        reject(ing, box, topic, thing, format, &err, "Throttled",
+               "Device metric reports are throttled to one per 5 minutes", now_ms);
+        return true;
+    }
+    return false;
 }
 
 /* ---- reports ------------------------------------------------------------------- */
@@ -281,6 +345,10 @@ static dd_ingest_status_t ingest_report(dd_ingest_t *ing, dd_pipeline_t *p, dd_o
         reject(ing, box, m->topic, thing, format, &err, NULL, NULL, now_ms);
         return DD_INGEST_OK;
     }
+    if (report_fault(ing, box, m->topic, thing, format, report.report_id, now_ms)) {
+        dd_report_free(&report);
+        return DD_INGEST_OK;
+    }
     last = dd_map_get(&ing->last_report, thing);
     if (last != NULL && ing->cfg.throttle && now_ms - last->time_ms < ing->cfg.throttle_ms) {
         memset(&err, 0, sizeof(err));
@@ -329,7 +397,7 @@ static dd_ingest_status_t ingest_report(dd_ingest_t *ing, dd_pipeline_t *p, dd_o
     }
     if (dd_report_encode_accepted(format, thing, report.report_id, now_ms, buf, sizeof(buf),
                                   &len) == DD_REPORT_OK) {
-        queue_reply(ing, box, m->topic, format, buf, len, true);
+        queue_reply(ing, box, m->topic, thing, buf, len, true, now_ms);
     }
     ing->stats.reports_accepted++;
     dd_events_report(ing->events, now_ms, thing, true, NULL, NULL);

@@ -27,6 +27,12 @@
  * until the caller forgets them: not stored, not evaluated, not answered
  * (the first delivery was answered, or its reply died with the process).
  *
+ * Injected faults (dd_faults.h, when @c faults is set) act before the
+ * checks above the store: disconnect (the report is dropped unanswered and a
+ * kick of its thing queued for the shim), throttle (refused as Throttled
+ * like the throttle switch); then on the reply: no-reply (none is sent) and
+ * delay-reply (the outbox entry is marked to leave late).
+ *
  * Replies go to the outbox, which the caller drains after the commit.
  * Throttle and duplicate state is kept in memory: it starts empty after a
  * restart, and a batch that is rolled back leaves it as it was (its reports
@@ -85,6 +91,7 @@ typedef struct dd_ingest {
     dd_ingest_stats_t stats;
     struct dd_events *events; /**< Reports accepted/rejected go here (dd_events.h); may be NULL. */
     int64_t connections_pruned_ms; /**< Pipeline time the connection history was last pruned. */
+    struct dd_faults *faults; /**< Injected faults (dd_faults.h) the reports obey; may be NULL. */
 } dd_ingest_t;
 
 /** How often (pipeline time) the connection history is pruned of rows past its retention. */

@@ -138,6 +138,23 @@ void dd_outbox_truncate(dd_outbox_t *box, size_t mark)
     dd_outbox_entries_free(drop);
 }
 
+void dd_outbox_delay(dd_outbox_t *box, size_t mark, int64_t delay_ms)
+{
+    dd_outbox_entry_t *e;
+    size_t i = 0;
+
+    if (box == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&box->lock);
+    for (e = box->head; e != NULL; e = e->next, i++) {
+        if (i >= mark) {
+            e->delay_ms = delay_ms;
+        }
+    }
+    pthread_mutex_unlock(&box->lock);
+}
+
 dd_outbox_entry_t *dd_outbox_take(dd_outbox_t *box)
 {
     dd_outbox_entry_t *head;

@@ -43,6 +43,7 @@ typedef struct dd_outbox_entry {
     uint8_t *payload; /**< NUL-terminated copy. */
     size_t len;
     int qos;
+    int64_t delay_ms; /**< Wall ms to hold it after the commit (fault injection); 0 = none. */
 } dd_outbox_entry_t;
 
 /** An outbox. Initialise with dd_outbox_init(). */
@@ -76,6 +77,13 @@ size_t dd_outbox_mark(dd_outbox_t *box);
 
 /** @brief Drops the entries appended after @p mark. */
 void dd_outbox_truncate(dd_outbox_t *box, size_t mark);
+
+/**
+ * @brief Marks the entries appended after @p mark to leave @p delay_ms (wall)
+ *        after the commit instead of at once (a fault's late reply or delivery;
+ *        the caller holds them).
+ */
+void dd_outbox_delay(dd_outbox_t *box, size_t mark, int64_t delay_ms);
 
 /** @brief Takes every entry, oldest first (the outbox is empty afterwards). */
 dd_outbox_entry_t *dd_outbox_take(dd_outbox_t *box);

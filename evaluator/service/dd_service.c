@@ -8,6 +8,7 @@
 #include "dd_db.h"
 #include "dd_engine.h"
 #include "dd_events.h"
+#include "dd_faults.h"
 #include "dd_fs.h"
 #include "dd_json.h"
 #include "dd_lambda.h"
@@ -85,7 +86,16 @@ struct dd_service {
     uint64_t barrier_sent;
     uint64_t barrier_done;
     pthread_cond_t barrier_cond;
+    dd_faults_t faults;      /* /ddlocal/v1/faults: injected faults (in memory only) */
+    struct held_entry *late; /* outbox entries a fault holds back (under p.lock) */
 };
+
+/* An outbox entry a delay fault holds until @c due_mono_ms (wall). */
+typedef struct held_entry {
+    struct held_entry *next;
+    int64_t due_mono_ms;
+    dd_outbox_entry_t *entry;
+} held_entry_t;
 
 /* Appends a line to the status feed (lock held). */
 static void feed(dd_service_t *svc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -259,15 +269,50 @@ static int hook_publish_sns(void *ctx, const char *topic_arn, const char *messag
     return rc;
 }
 
+/*
+ * Delivery faults (lock held): the alert's outbox entries since @p mark (its SNS message,
+ * webhooks and Lambdas) are dropped or held back. Returns true when they were dropped.
+ */
+static bool alert_fault(dd_service_t *svc, const dd_violation_event_t *ev, size_t mark,
+                        const char *topic)
+{
+    int64_t now = dd_clock_now_ms(&svc->p.clock);
+    dd_faults_fault_t f;
+
+    if (dd_faults_match(&svc->faults, DD_FAULTS_DROP_DELIVERY, ev->thing, NULL, NULL, now, &f) ==
+        DD_FAULTS_OK) {
+        dd_outbox_truncate(&svc->outbox, mark);
+        dd_events_fault(svc->events, now, f.id, "drop-delivery", ev->thing, "dropped", 0,
+                        topic[0] != '\0' ? topic : NULL);
+        feed(svc, "fault %" PRIu64 ": dropped the deliveries of an alert of %s", f.id, ev->thing);
+        return true;
+    }
+    if (dd_faults_match(&svc->faults, DD_FAULTS_DELAY_DELIVERY, ev->thing, NULL, NULL, now, &f) ==
+        DD_FAULTS_OK) {
+        dd_outbox_delay(&svc->outbox, mark, f.delay_ms);
+        dd_events_fault(svc->events, now, f.id, "delay-delivery", ev->thing, "delayed", f.delay_ms,
+                        topic[0] != '\0' ? topic : NULL);
+        feed(svc, "fault %" PRIu64 ": delayed the deliveries of an alert of %s by %" PRId64 " ms",
+             f.id, ev->thing, f.delay_ms);
+    }
+    return false;
+}
+
 static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
 {
     alert_ctx_t a;
     dd_detect_t d;
+    size_t mark = dd_outbox_mark(&svc->outbox);
+    uint64_t published = svc->alerts_published;
 
     memset(&a, 0, sizeof(a));
     a.svc = svc;
     dd_pipeline_detect(&svc->p, &d);
     (void)dd_detect_alert_fanout(&d, ev, deliver_alert, &a);
+    if (!a.failed && dd_outbox_mark(&svc->outbox) > mark && alert_fault(svc, ev, mark, a.topic)) {
+        svc->alerts_published = published; /* nothing left */
+        a.topic[0] = '\0';
+    }
     if (!a.failed && a.topic[0] != '\0') {
         dd_events_alert(svc->events, dd_clock_now_ms(&svc->p.clock), dd_alarm_event_name(ev->type),
                         ev->thing, ev->profile, ev->behavior->name, a.topic);
@@ -516,6 +561,7 @@ static void ctl_wake(void *ctx)
 
 static void reload_engine(dd_service_t *svc);
 static void hook_registry_changed(void *ctx);
+static void drop_late(dd_service_t *svc);
 
 /* POST /ddlocal/v1/reset (lock held): the store and registry in one transaction, then the
  * engine from the store and the shim from the change log. */
@@ -534,6 +580,11 @@ static int ctl_reset(void *ctx, unsigned kinds, char *why, size_t why_len)
     }
     if ((kinds & DD_RESET_REGISTRY) != 0) {
         hook_registry_changed(svc);
+    }
+    if (kinds == DD_RESET_ALL) {
+        /* Everything: a test never inherits the faults, nor the late replies, of the one before. */
+        dd_faults_init(&svc->faults);
+        drop_late(svc);
     }
     feed(svc, "reset: %s%s%s%s%s", (kinds & DD_RESET_REGISTRY) != 0 ? "registry " : "",
          (kinds & DD_RESET_PROFILES) != 0 ? "profiles " : "",
@@ -671,6 +722,27 @@ static void hook_registry_changed(void *ctx)
 static void hook_defender_changed(void *ctx)
 {
     (void)ctx; /* the engine was updated by the caller; nothing is cached here */
+}
+
+/* A mitigation task is about to run an action (lock held): a fail-mitigation fault fails it. */
+static bool hook_mitigation_fault(void *ctx, const char *thing, const char *action_name,
+                                  const char *action_type, char *code, size_t code_len,
+                                  char *message, size_t message_len)
+{
+    dd_service_t *svc = ctx;
+    int64_t now = dd_clock_now_ms(&svc->p.clock);
+    dd_faults_fault_t f;
+
+    if (dd_faults_match(&svc->faults, DD_FAULTS_FAIL_MITIGATION, thing, action_name, action_type,
+                        now, &f) != DD_FAULTS_OK) {
+        return false;
+    }
+    (void)snprintf(code, code_len, "%s", f.error_code);
+    (void)snprintf(message, message_len, "%s", f.message);
+    dd_events_fault(svc->events, now, f.id, "fail-mitigation", thing, "failed", 0, action_name);
+    feed(svc, "fault %" PRIu64 ": mitigation action %s on %s FAILED (%s)", f.id, action_name,
+         thing != NULL ? thing : "-", f.error_code);
+    return true;
 }
 
 /* ---- webhook dead letters -------------------------------------------------------------------- */
@@ -863,6 +935,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->p.registry_changed = hook_registry_changed;
     svc->p.defender_changed = hook_defender_changed;
     svc->p.publish_sns = hook_publish_sns;
+    svc->p.mitigation_fault = hook_mitigation_fault;
     svc->p.extension = hook_extension;
     svc->p.stream_open = hook_stream_open;
     svc->p.stream_read = hook_stream_read;
@@ -878,6 +951,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->ctl.counters = ctl_counters;
     svc->ctl.wake = ctl_wake;
     svc->ctl.events = svc->events;
+    svc->ctl.faults = &svc->faults;
     svc->regsync.thing_pushed = thing_pushed;
     svc->regsync.thing_pushed_ctx = svc;
     return DD_SERVICE_OK;
@@ -983,6 +1057,8 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
             ? DD_SERVICE_OK
             : DD_SERVICE_NO_MEMORY;
     svc->ingest.events = svc->events;
+    dd_faults_init(&svc->faults);
+    svc->ingest.faults = &svc->faults;
     if (status == DD_SERVICE_OK) {
         status = open_pipeline(svc);
     }
@@ -1041,23 +1117,86 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
 
 /* ---- the worker loop ------------------------------------------------------------------------------ */
 
-static void drain_outbox(dd_service_t *svc)
+static void send_entry(dd_service_t *svc, const dd_outbox_entry_t *e)
 {
-    dd_outbox_entry_t *head = dd_outbox_take(&svc->outbox);
-    dd_outbox_entry_t *e;
+    if (e->kind == DD_OUTBOX_PUBLISH) {
+        (void)dd_svcmqtt_publish(svc->mqtt, e->target, e->payload, e->len, e->qos, false);
+    } else if (e->kind == DD_OUTBOX_LAMBDA) {
+        (void)dd_alerts_webhooks_post(svc->lambdas, e->sns_topic, e->target,
+                                      (const char *)e->payload);
+    } else {
+        (void)dd_alerts_webhooks_post(svc->webhooks, e->sns_topic, e->target,
+                                      (const char *)e->payload);
+    }
+}
 
-    for (e = head; e != NULL; e = e->next) {
-        if (e->kind == DD_OUTBOX_PUBLISH) {
-            (void)dd_svcmqtt_publish(svc->mqtt, e->target, e->payload, e->len, e->qos, false);
-        } else if (e->kind == DD_OUTBOX_LAMBDA) {
-            (void)dd_alerts_webhooks_post(svc->lambdas, e->sns_topic, e->target,
-                                          (const char *)e->payload);
+/* Holds @p e (taken) until @p due (lock held); false when out of memory (send it now). */
+static bool hold_late(dd_service_t *svc, dd_outbox_entry_t *e, int64_t due)
+{
+    held_entry_t *h = calloc(1, sizeof(*h));
+
+    if (h == NULL) {
+        return false;
+    }
+    h->entry = e;
+    h->due_mono_ms = due;
+    h->next = svc->late;
+    svc->late = h;
+    return true;
+}
+
+/* Sends the held entries that are due (lock held), in the order they were held. */
+static void send_late(dd_service_t *svc, int64_t mono)
+{
+    held_entry_t **link = &svc->late;
+    held_entry_t *due = NULL;
+
+    while (*link != NULL) {
+        held_entry_t *h = *link;
+        if (h->due_mono_ms <= mono) {
+            *link = h->next;
+            h->next = due; /* the list is newest first: reversing it sends the oldest first */
+            due = h;
         } else {
-            (void)dd_alerts_webhooks_post(svc->webhooks, e->sns_topic, e->target,
-                                          (const char *)e->payload);
+            link = &h->next;
         }
     }
-    dd_outbox_entries_free(head);
+    while (due != NULL) {
+        held_entry_t *h = due;
+        due = h->next;
+        send_entry(svc, h->entry);
+        dd_outbox_entries_free(h->entry);
+        free(h);
+    }
+}
+
+/* A full reset or the stop: what a fault still holds is never sent (lock held). */
+static void drop_late(dd_service_t *svc)
+{
+    while (svc->late != NULL) {
+        held_entry_t *h = svc->late;
+        svc->late = h->next;
+        dd_outbox_entries_free(h->entry);
+        free(h);
+    }
+}
+
+static void drain_outbox(dd_service_t *svc)
+{
+    dd_outbox_entry_t *e = dd_outbox_take(&svc->outbox);
+    int64_t mono = dd_clock_mono_ms();
+
+    while (e != NULL) {
+        dd_outbox_entry_t *next = e->next;
+        e->next = NULL;
+        /* A delay fault's entry waits in wall time, so a manual clock never holds it. */
+        if (e->delay_ms <= 0 || !hold_late(svc, e, mono + e->delay_ms)) {
+            send_entry(svc, e);
+            dd_outbox_entries_free(e);
+        }
+        e = next;
+    }
+    send_late(svc, mono);
 }
 
 /* Real milliseconds by which a message's metering record may reach the engine after
@@ -1378,6 +1517,7 @@ void dd_service_destroy(dd_service_t *svc)
     stop_checkpointer(svc); /* before the last connection closes (it checkpoints itself) */
     dd_pipeline_close(&svc->p);
     dd_ingest_destroy(&svc->ingest);
+    drop_late(svc);
     dd_outbox_destroy(&svc->outbox);
     dd_events_destroy(svc->events);
     {

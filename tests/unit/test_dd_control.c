@@ -212,6 +212,30 @@ static void test_dd_control_clock_and_response(void **state)
                      DD_CONTROL_BAD_PARAMETER);
 }
 
+static void test_dd_control_kick(void **state)
+{
+    dd_control_message_t msg;
+    char *payload = NULL;
+    size_t len = 0;
+    char err[DD_CONTROL_ERROR_MAX];
+
+    (void)state;
+    assert_int_equal(dd_control_encode_kick("Thing-1", NULL, &payload, &len), DD_CONTROL_OK);
+    assert_int_equal(decode(DD_CONTROL_TOPIC_KICK, payload, &msg, NULL, 0), DD_CONTROL_OK);
+    assert_int_equal(msg.type, DD_CONTROL_KICK);
+    assert_string_equal(msg.thing, "Thing-1");
+    assert_null(msg.id);
+    dd_control_message_free(&msg);
+    free(payload);
+    assert_int_equal(dd_control_encode_kick("a b", NULL, &payload, &len), DD_CONTROL_BAD_PARAMETER);
+    assert_int_equal(dd_control_encode_kick(NULL, "1", &payload, &len), DD_CONTROL_BAD_PARAMETER);
+    assert_int_equal(decode(DD_CONTROL_TOPIC_KICK, "{\"id\":\"1\"}", &msg, err, sizeof(err)),
+                     DD_CONTROL_MALFORMED);
+    assert_non_null(strstr(err, "\"thing\""));
+    assert_int_equal(decode(DD_CONTROL_TOPIC_KICK, "{\"thing\":\"a/b\"}", &msg, NULL, 0),
+                     DD_CONTROL_MALFORMED);
+}
+
 static void test_dd_control_ids(void **state)
 {
     char long_id[DD_CONTROL_ID_MAX + 2];
@@ -435,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_dd_control_batch_round_trip),
         cmocka_unit_test(test_dd_control_bare_entity),
         cmocka_unit_test(test_dd_control_clock_and_response),
+        cmocka_unit_test(test_dd_control_kick),
         cmocka_unit_test(test_dd_control_ids),
         cmocka_unit_test(test_dd_control_malformed),
         cmocka_unit_test_setup_teardown(test_dd_control_from_registry, reg_setup, reg_teardown),

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "dd_ctlapi.h"
+#include "dd_faults.h"
 
 #define T0 1700000000000LL
 
@@ -292,6 +293,73 @@ static void test_dd_ctlapi_unknown_operation(void **state)
     assert_string_equal(dd_ctlapi_strerror(DD_CTLAPI_NO_MEMORY), "out of memory");
 }
 
+static void test_dd_ctlapi_faults(void **state)
+{
+    fixture_t *f = *state;
+    dd_faults_t *faults = calloc(1, sizeof(*faults));
+    cJSON *j;
+    const cJSON *fault;
+
+    assert_non_null(faults);
+    /* Without a table: unknown operation. */
+    cJSON_Delete(handle(f, "GET", "/ddlocal/v1/faults", NULL, 404));
+    dd_faults_init(faults);
+    f->c.faults = faults;
+
+    j = handle(f, "POST", "/ddlocal/v1/faults",
+               "{\"kind\":\"throttle\",\"thing\":\"Thing03\",\"expiresInSeconds\":30}", 200);
+    fault = cJSON_GetObjectItemCaseSensitive(j, "fault");
+    assert_int_equal(num(fault, "id"), 1);
+    assert_string_equal(str(fault, "kind"), "throttle");
+    /* Expiry in pipeline time, from the clock at the add. */
+    assert_int_equal(num(fault, "expiresMs"), T0 + 30000);
+    cJSON_Delete(j);
+    cJSON_Delete(handle(f, "POST", "/ddlocal/v1/faults", "{\"kind\":\"no-reply\"}", 200));
+    /* The feed says so. */
+    assert_non_null(strstr(f->c.feed[f->c.feed_seq % DD_CTLAPI_FEED_SIZE].text,
+                           "fault 2 added: no-reply on *"));
+    j = handle(f, "GET", "/ddlocal/v1/faults", NULL, 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "faults")), 2);
+    cJSON_Delete(j);
+
+    /* Refusals name the problem. */
+    j = handle(f, "POST", "/ddlocal/v1/faults", "{\"kind\":\"throttle\",\"delayMs\":3}", 400);
+    assert_non_null(strstr(str(j, "message"), "does not apply to a throttle fault"));
+    cJSON_Delete(j);
+    j = handle(f, "POST", "/ddlocal/v1/faults", NULL, 400);
+    assert_non_null(strstr(str(j, "message"), "JSON object"));
+    cJSON_Delete(j);
+    j = handle(f, "DELETE", "/ddlocal/v1/faults?color=red", NULL, 400);
+    assert_non_null(strstr(str(j, "message"), "Unknown parameter 'color'"));
+    cJSON_Delete(j);
+    j = handle(f, "DELETE", "/ddlocal/v1/faults?thing=a%20b", NULL, 400);
+    assert_non_null(strstr(str(j, "message"), "thing must be"));
+    cJSON_Delete(j);
+    j = handle(f, "DELETE", "/ddlocal/v1/faults/x1", NULL, 400);
+    assert_non_null(strstr(str(j, "message"), "positive integer"));
+    cJSON_Delete(j);
+    j = handle(f, "DELETE", "/ddlocal/v1/faults/7", NULL, 404);
+    assert_non_null(strstr(str(j, "message"), "No fault 7"));
+    cJSON_Delete(j);
+    cJSON_Delete(handle(f, "GET", "/ddlocal/v1/faults/1", NULL, 404));
+    cJSON_Delete(handle(f, "PATCH", "/ddlocal/v1/faults", NULL, 405));
+
+    /* Clearing: by scope and kind, by id, all. */
+    j = handle(f, "DELETE", "/ddlocal/v1/faults?thing=%2A&kind=no-reply", NULL, 200);
+    assert_int_equal(num(j, "cleared"), 1);
+    cJSON_Delete(j);
+    j = handle(f, "DELETE", "/ddlocal/v1/faults/1", NULL, 200);
+    assert_int_equal(num(j, "cleared"), 1);
+    cJSON_Delete(j);
+    cJSON_Delete(handle(f, "POST", "/ddlocal/v1/faults", "{\"kind\":\"no-reply\"}", 200));
+    j = handle(f, "DELETE", "/ddlocal/v1/faults", NULL, 200);
+    assert_int_equal(num(j, "cleared"), 1);
+    cJSON_Delete(j);
+    assert_int_equal(faults->count, 0);
+    f->c.faults = NULL;
+    free(faults);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +371,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_waits_for_the_barrier, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_health, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_faults, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

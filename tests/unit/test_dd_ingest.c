@@ -14,6 +14,8 @@
 
 #include "dd_db.h"
 #include "dd_engine.h"
+#include "dd_events.h"
+#include "dd_faults.h"
 #include "dd_ingest.h"
 #include "dd_log.h"
 #include "dd_metering.h"
@@ -515,6 +517,75 @@ static void test_dd_ingest_throttle(void **state)
     assert_int_equal(f->ing.stats.reports_rejected, 2);
 }
 
+static void add_fault(dd_faults_t *t, const char *json)
+{
+    dd_faults_fault_t fault;
+    char msg[200];
+
+    assert_int_equal(dd_faults_parse(json, strlen(json), 0, &fault, msg, sizeof(msg)),
+                     DD_FAULTS_OK);
+    assert_int_equal(dd_faults_add(t, &fault, NULL), DD_FAULTS_OK);
+}
+
+static void test_dd_ingest_injected_faults(void **state)
+{
+    fixture_t *f = *state;
+    dd_faults_t faults;
+    dd_events_t *events = NULL;
+    dd_outbox_entry_t *e;
+    dd_events_query_t q;
+    char *json = NULL;
+
+    dd_faults_init(&faults);
+    assert_int_equal(dd_events_create(64, 1, &events), DD_EVENTS_OK);
+    f->ing.faults = &faults;
+    f->ing.events = events;
+    add_fault(&faults, "{\"kind\":\"throttle\",\"thing\":\"Thing03\",\"count\":1}");
+    add_fault(&faults, "{\"kind\":\"no-reply\",\"thing\":\"Thing04\",\"count\":1}");
+    add_fault(&faults, "{\"kind\":\"disconnect\",\"thing\":\"Thing05\",\"count\":1}");
+
+    /* throttle: Throttled, nothing stored. */
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing03"), 1, 10), DD_INGEST_OK);
+    expect_rejected(f, "Thing03", 1, "Throttled",
+                    "Device metric reports are throttled to one per 5 minutes");
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_reports"), 0);
+    /* no-reply: stored, no reply at all. */
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing04"), 2, 10), DD_INGEST_OK);
+    assert_null(dd_outbox_take(&f->box));
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_reports"), 1);
+    assert_int_equal(f->ing.stats.reports_accepted, 1);
+    /* delay-reply ("*"): the reply is queued, marked late. */
+    add_fault(&faults, "{\"kind\":\"delay-reply\",\"delayMs\":700,\"count\":1}");
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing03"), 3, 10), DD_INGEST_OK);
+    e = take_one(f, REPORT_TOPIC("Thing03") "/accepted");
+    assert_int_equal(e->delay_ms, 700);
+    dd_outbox_entries_free(e);
+    /* disconnect: not stored, not answered; a kick of the thing for the shim. */
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing05"), 4, 10), DD_INGEST_OK);
+    e = take_one(f, "$CONTROL/ddlocal/v1/kick");
+    assert_string_equal((const char *)e->payload, "{\"thing\":\"Thing05\"}");
+    dd_outbox_entries_free(e);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_reports"), 2);
+    /* Every count is spent: back to normal. */
+    assert_int_equal(faults.count, 0);
+    assert_int_equal(send_report(f, REPORT_TOPIC("Thing05"), 5, 10), DD_INGEST_OK);
+    expect_accepted(f, "Thing05", 5);
+    /* Each firing is a fault event. */
+    memset(&q, 0, sizeof(q));
+    q.types = "fault";
+    assert_int_equal(dd_events_query(events, &q, &json), DD_EVENTS_OK);
+    assert_non_null(strstr(json, "\"kind\":\"throttle\",\"thing\":\"Thing03\","
+                                 "\"outcome\":\"throttled\""));
+    assert_non_null(strstr(json, "\"outcome\":\"no-reply\""));
+    assert_non_null(strstr(json, "\"outcome\":\"delayed\",\"delayMs\":700"));
+    assert_non_null(strstr(json, "\"thing\":\"Thing05\",\"outcome\":\"disconnected\""));
+    free(json);
+    f->ing.faults = NULL;
+    f->ing.events = NULL;
+    dd_events_close(events);
+    dd_events_destroy(events);
+}
+
 static void test_dd_ingest_duplicate_report_ids(void **state)
 {
     fixture_t *f = *state;
@@ -913,6 +984,7 @@ int main(void)
             test_dd_ingest_malformed_reports_rejected_without_state_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_fine_error_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_throttle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ingest_injected_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_duplicate_report_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_redelivery_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_other_topics_ignored, setup, teardown),

@@ -40,6 +40,7 @@ typedef struct fixture {
     int sns_calls;
     char sns_topic[256];
     char *sns_message;
+    const char *fail_thing; /* the fault hook fails actions on this thing; NULL = none */
 } fixture_t;
 
 static int64_t fixture_now(void *ctx)
@@ -68,6 +69,20 @@ static int fixture_sns(void *ctx, const char *topic_arn, const char *message, ch
     free(f->sns_message);
     f->sns_message = strdup(message);
     return 0;
+}
+
+/* An injected fault (ddlocald's fail-mitigation): fails every action on f->fail_thing. */
+static bool fixture_fault(void *ctx, const char *thing, const char *action_name,
+                          const char *action_type, dd_mitigate_outcome_t *out)
+{
+    fixture_t *f = ctx;
+
+    if (f->fail_thing == NULL || thing == NULL || strcmp(thing, f->fail_thing) != 0) {
+        return false;
+    }
+    (void)snprintf(out->code, sizeof(out->code), "Injected");
+    (void)snprintf(out->message, sizeof(out->message), "%s %s", action_name, action_type);
+    return true;
 }
 
 static int setup(void **state)
@@ -103,6 +118,7 @@ static int setup(void **state)
     cfg.now_ms = fixture_now;
     cfg.clock_ctx = f;
     cfg.registry_changed = fixture_hook;
+    cfg.fault = fixture_fault;
     cfg.hook_ctx = f;
     cfg.publish_sns = fixture_sns;
     cfg.sns_ctx = f;
@@ -471,6 +487,48 @@ static void test_dd_mitigate_task_failing_executor_recorded(void **state)
     assert_string_equal(rows[0].status, "FAILED");
     assert_string_equal(rows[0].error_code, "NotSupported");
     assert_non_null(strstr(rows[0].message, "UPDATE_CA_CERTIFICATE"));
+    dd_store_mitigation_executions_free(rows, count);
+}
+
+static void test_dd_mitigate_task_injected_failure(void **state)
+{
+    fixture_t *f = *state;
+    const char *actions[] = {"Isolate"};
+    dd_mitigate_task_request_t req;
+    dd_mitigate_task_result_t res;
+    dd_store_mitigation_execution_t *rows;
+    dd_store_mitigation_exec_filter_t filter;
+    size_t count;
+    char next[DD_MITIGATE_KEY_MAX];
+    char msg[DD_MITIGATE_MESSAGE_MAX];
+    char group[64];
+
+    assert_int_equal(create_action(f, "Isolate",
+                                   "{\"addThingsToThingGroupParams\":{\"thingGroupNames\":["
+                                   "\"Quarantine\"]}}",
+                                   msg),
+                     DD_MITIGATE_OK);
+    add_violation(f, "v1", "Thing01");
+    add_violation(f, "v2", "Thing02");
+    f->fail_thing = "Thing01";
+    request_init(f, &req, "task9", actions, 1);
+    assert_int_equal(dd_mitigate_task_start(f->m, &req, &res), DD_MITIGATE_OK);
+    assert_int_equal(res.executed, 1);
+    assert_int_equal(res.failed, 1);
+    /* The failed action did not run: only Thing02 is in the group. */
+    thing_group(f, "Thing01", group);
+    assert_string_equal(group, "");
+    thing_group(f, "Thing02", group);
+    assert_string_equal(group, "Quarantine");
+    memset(&filter, 0, sizeof(filter));
+    filter.task_id = "task9";
+    filter.thing = "Thing01";
+    assert_int_equal(dd_mitigate_execution_list(f->m, &filter, "", 10, &rows, &count, next),
+                     DD_MITIGATE_OK);
+    assert_int_equal(count, 1);
+    assert_string_equal(rows[0].status, "FAILED");
+    assert_string_equal(rows[0].error_code, "Injected");
+    assert_string_equal(rows[0].message, "Isolate ADD_THINGS_TO_THING_GROUP");
     dd_store_mitigation_executions_free(rows, count);
 }
 
@@ -884,6 +942,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_mitigate_task_failing_executor_recorded, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_task_injected_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_mitigate_task_target_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_mitigate_task_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_mitigate_exec_update_device_certificate, setup,

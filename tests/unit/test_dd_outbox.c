@@ -172,6 +172,29 @@ static void test_dd_outbox_truncate_drops_only_later_entries(void **state)
     dd_outbox_destroy(&box);
 }
 
+static void test_dd_outbox_delay_marks_only_later_entries(void **state)
+{
+    dd_outbox_t box;
+    dd_outbox_entry_t *head;
+    size_t mark;
+
+    (void)state;
+    dd_outbox_init(&box);
+    assert_int_equal(dd_outbox_publish(&box, "t/a", "a", 1, 1), DD_OUTBOX_OK);
+    mark = dd_outbox_mark(&box);
+    assert_int_equal(dd_outbox_publish(&box, "t/b", "b", 1, 1), DD_OUTBOX_OK);
+    assert_int_equal(dd_outbox_webhook(&box, "sns", "http://127.0.0.1:1/", "c"), DD_OUTBOX_OK);
+    dd_outbox_delay(&box, mark, 250);
+    dd_outbox_delay(NULL, 0, 1);
+    head = dd_outbox_take(&box);
+    assert_int_equal(list_length(head), 3);
+    assert_int_equal(head->delay_ms, 0);
+    assert_int_equal(head->next->delay_ms, 250);
+    assert_int_equal(head->next->next->delay_ms, 250);
+    dd_outbox_entries_free(head);
+    dd_outbox_destroy(&box);
+}
+
 static void test_dd_outbox_empty_and_bad_parameters(void **state)
 {
     dd_outbox_t box;
@@ -206,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_dd_outbox_payload_is_a_nul_terminated_copy),
         cmocka_unit_test(test_dd_outbox_webhook_entries),
         cmocka_unit_test(test_dd_outbox_truncate_drops_only_later_entries),
+        cmocka_unit_test(test_dd_outbox_delay_marks_only_later_entries),
         cmocka_unit_test(test_dd_outbox_empty_and_bad_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

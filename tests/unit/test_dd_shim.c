@@ -1014,6 +1014,42 @@ static void test_dd_shim_kick_only_that_connection(void **state)
     assert_int_equal(pub(f, H(1), "Thing01", REPORT("Thing01"), 1), DD_SHIM_DENIED);
 }
 
+static void test_dd_shim_kick_control(void **state)
+{
+    fake_t *f = start_with_registry(NULL, "AllowAll");
+    char *text = NULL;
+    size_t len = 0;
+
+    *state = f;
+    assert_int_equal(dev_connect(f, H(1), "Thing01", CERT_T01), DD_SHIM_OK);
+    assert_int_equal(dev_connect(f, H(2), "Thing02", CERT_T02), DD_SHIM_OK);
+    assert_int_equal(dd_control_encode_kick("Thing01", "k1", &text, &len), DD_CONTROL_OK);
+    f->wall += 1;
+    assert_int_equal(dd_shim_on_control(f->shim, SVC_H, SVC_ID, DD_CONTROL_TOPIC_KICK, text, len,
+                                        f->wall),
+                     DD_SHIM_OK);
+    free(text);
+    /* Like a revoked connection: silent denial until the tick kicks it; Thing02 stays. */
+    assert_int_equal(f->nkicks, 0);
+    assert_int_equal(pub(f, H(1), "Thing01", REPORT("Thing01"), 1), DD_SHIM_DENIED);
+    tick(f, 1);
+    assert_int_equal(f->nkicks, 1);
+    assert_string_equal(f->kicks[0], "Thing01");
+    assert_int_equal(pub(f, H(2), "Thing02", REPORT("Thing02"), 1), DD_SHIM_OK);
+    /* It may connect again at once. */
+    assert_int_equal(dev_connect(f, H(3), "Thing01", CERT_T01), DD_SHIM_OK);
+    assert_int_equal(pub(f, H(3), "Thing01", REPORT("Thing01"), 1), DD_SHIM_OK);
+    /* A kick without a thing is refused; a device may not send one. */
+    assert_int_equal(dd_shim_on_control(f->shim, SVC_H, SVC_ID, DD_CONTROL_TOPIC_KICK, "{}", 2,
+                                        f->wall),
+                     DD_SHIM_INVALID);
+    assert_int_equal(dd_shim_on_control(f->shim, H(2), "Thing02", DD_CONTROL_TOPIC_KICK,
+                                        "{\"thing\":\"Thing01\"}", 19, f->wall),
+                     DD_SHIM_DENIED);
+    tick(f, 1);
+    assert_int_equal(f->nkicks, 1);
+}
+
 static void test_dd_shim_reserved_topics(void **state)
 {
     static const char *const no_write[] = {
@@ -1722,6 +1758,7 @@ int main(void)
         cmocka_unit_test_teardown(test_dd_shim_full_snapshot, teardown),
         cmocka_unit_test_teardown(test_dd_shim_clock_control, teardown),
         cmocka_unit_test_teardown(test_dd_shim_flush_control, teardown),
+        cmocka_unit_test_teardown(test_dd_shim_kick_control, teardown),
         cmocka_unit_test_teardown(test_dd_shim_metering_counts, teardown),
         cmocka_unit_test_teardown(test_dd_shim_sessions, teardown),
         cmocka_unit_test_teardown(test_dd_shim_no_allocation_per_message, teardown),
