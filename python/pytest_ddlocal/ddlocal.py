@@ -58,12 +58,14 @@ def find_program(name, explicit=None, env=None, beside=None):
     """The path of program NAME: EXPLICIT, else $ENV, else next to BESIDE (a program path),
     else on PATH; DdlocalError naming all places tried otherwise."""
     tried = []
-    for cand in (explicit, os.environ.get(env) if env else None):
+    for cand, what in ((explicit, "given"),
+                       (os.environ.get(env) if env else None, "$%s" % env)):
         if cand:
+            # A path given and not found is an error, not a reason to take another program.
             path = shutil.which(cand) or (cand if os.access(cand, os.X_OK) else None)
             if path:
                 return os.path.abspath(path)
-            tried.append(cand)
+            raise DdlocalError("%s not found: %s (%s)" % (name, cand, what))
     if beside:
         here = os.path.dirname(os.path.abspath(beside))
         # Installed: all in PREFIX/bin. The build tree: build/cli/ddlocal, build/device/...
@@ -77,12 +79,6 @@ def find_program(name, explicit=None, env=None, beside=None):
     tried.append("PATH")
     raise DdlocalError("%s not found (tried %s)%s" % (
         name, ", ".join(tried), "; set $%s or put it on PATH" % env if env else ""))
-
-
-def _iso_to_ms(text):
-    import datetime
-    dt = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return int(dt.timestamp() * 1000)
 
 
 class Ddlocal:
@@ -446,8 +442,9 @@ class Subscription:
         self.topic = topic
         self.count = count
         # -d: its debug lines tell when the SUBACK came; -F %j: each message one JSON line.
+        # mosquitto_sub does not flush its output into a pipe: stdbuf makes it line-buffered.
         self.proc = subprocess.Popen(
-            [sub, *device.mqtt_args(client_id or device.client_id + "-sub"), "-q", str(qos),
+            [find_program("stdbuf"), "-oL", sub, *device.mqtt_args(client_id or device.client_id + "-sub"), "-q", str(qos),
              "-t", topic, "-C", str(count), "-W", str(int(timeout)), "-d", "-F", "%j"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)

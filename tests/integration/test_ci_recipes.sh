@@ -1,0 +1,26 @@
+#!/bin/sh
+# Runs one recipe of docs/ci.md (docs/recipes/) as a CI job would, with this build's ddlocal
+# first on PATH and Debian's programs (pytest, aws, mosquitto_pub, cc) after it.
+#   test_ci_recipes.sh shell|c|pytest|plugin BUILD_DIR SOURCE_DIR
+# plugin: the pytest plugin's own tests (tests/pytest/), on the same terms as the recipe.
+set -eu
+mode=$1
+build=$(cd "$2" && pwd)
+src=$(cd "$3" && pwd)
+work=$(mktemp -d /tmp/ddlocal-ci-recipe.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# A clean environment, as a CI job's: no AWS configuration, no data dir of the caller's.
+for v in $(env | sed -n 's/^\(AWS_[A-Za-z0-9_]*\)=.*/\1/p; s/^\(DDLOCAL_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    unset "$v"
+done
+export PATH="$build/cli:/usr/bin:/bin" HOME="$work" TMPDIR="$work"
+# The plugin as if installed in dist-packages; ddlocal-agent from the build tree.
+export PYTHONPATH="$src/python" PYTHONDONTWRITEBYTECODE=1 DDLOCAL_AGENT="$build/device/ddlocal-agent"
+cd "$work"
+case $mode in
+shell) exec sh "$src/docs/recipes/ci-shell.sh" ;;
+c) exec sh "$src/docs/recipes/ci-c.sh" ;;
+pytest) exec pytest -p pytest_ddlocal -p no:cacheprovider "$src/docs/recipes/test_ci_pytest.py" ;;
+plugin) exec pytest -p pytest_ddlocal -p pytester -p no:cacheprovider -v "$src/tests/pytest" ;;
+*) echo "usage: test_ci_recipes.sh shell|c|pytest|plugin BUILD_DIR SOURCE_DIR" >&2; exit 2 ;;
+esac
