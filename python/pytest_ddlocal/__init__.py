@@ -79,8 +79,12 @@ def ddlocal(request, tmp_path_factory):
                      up_args=up_args)
         if data_dir and dd.running():
             dd.attach()
-        else:
+        elif data_dir or getattr(config, "cache", None) is None:
             dd.start()
+        else:
+            # pytest's cache (.pytest_cache/d/ddlocal) keeps an initialised data dir: no new
+            # CA per session. -p no:cacheprovider or --cache-clear make one each time.
+            dd.start(template=dd.init_template(str(config.cache.mkdir("ddlocal"))))
     except DdlocalError as e:
         pytest.fail("ddlocal could not be started: %s" % e, pytrace=False)
     yield dd

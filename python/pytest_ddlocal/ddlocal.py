@@ -8,6 +8,7 @@ mosquitto clients (`mosquitto_pub`, `mosquitto_sub` from Debian's mosquitto-clie
 (the AWS IoT operations and ddlocald's own /ddlocal/v1/* endpoints), the same paths a user
 has; docs/reference/pytest.md documents it.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -95,6 +96,7 @@ class Ddlocal:
         self.started = False
         self.endpoints = None
         self._iot = None
+        self._session = None
         self._devices_dir = None
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -112,11 +114,60 @@ class Ddlocal:
         """Whether this data dir's pipeline runs (`ddlocal status`: a stale file is not)."""
         return self._run("status", check=False).returncode == 0
 
-    def start(self):
+    def init_template(self, cache_dir):
+        """An initialised data dir (`ddlocal init`: the CA and keys, an empty database) kept
+        under CACHE_DIR for this ddlocal program (its path, size and mtime), made once:
+        start(template=...) copies it instead of making a CA per session (about 1-3 s)."""
+        st = os.stat(self.bin)
+        key = hashlib.sha256(("%s:%d:%d" % (os.path.realpath(self.bin), st.st_size,
+                                            st.st_mtime_ns)).encode()).hexdigest()[:16]
+        template = os.path.join(cache_dir, "init-" + key)
+        if not os.path.exists(os.path.join(template, "data", "pki", "rootca.pem")):
+            os.makedirs(cache_dir, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix="tmp-", dir=cache_dir)
+            try:
+                out = subprocess.run([self.bin, "init", "-D", os.path.join(tmp, "data")],
+                                     stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                     timeout=self.timeout)
+                if out.returncode != 0:
+                    raise DdlocalError("ddlocal init exited with %d: %s" % (
+                        out.returncode, out.stderr))
+                # Another session may have made it meanwhile: then its copy stays.
+                try:
+                    os.rename(tmp, template)
+                except OSError:
+                    pass
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            for old in os.listdir(cache_dir):  # those of other ddlocal builds
+                if old.startswith("init-") and old != os.path.basename(template):
+                    shutil.rmtree(os.path.join(cache_dir, old), ignore_errors=True)
+        return os.path.join(template, "data")
+
+    def start(self, template=None):
         """`ddlocal up --detach` on free ports; returns once ready (DdlocalError with the
-        command's output and exit status otherwise)."""
-        self._run("up", "--detach", "--mqtt-port", "0", "--alpn-port", "0", "--api-port", "0",
-                  "--timeout", str(self.timeout), *self.up_args)
+        command's output and exit status otherwise). TEMPLATE (init_template()) is copied
+        to the data dir first if that does not exist yet."""
+        if template is not None and not os.path.exists(self.data_dir):
+            shutil.copytree(template, self.data_dir, symlinks=True)
+        cmd = [self.bin, "up", "--detach", "-D", self.data_dir, "--mqtt-port", "0",
+               "--alpn-port", "0", "--api-port", "0", "--timeout", str(self.timeout),
+               *self.up_args]
+        with tempfile.TemporaryFile("w+") as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, text=True)
+            # boto3 takes about as long to load the IoT model as `up` to get ready (more
+            # with a new data dir's CA): do it meanwhile, the client is made from it later.
+            self._boto3_session()
+            try:
+                rc = proc.wait(timeout=self.timeout + 30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                rc = "killed after %d s" % (self.timeout + 30)
+            if rc != 0:
+                log.seek(0)
+                raise DdlocalError("%s exited with %s:\n%s" % (" ".join(cmd), rc, log.read()))
         self.started = True
         self._load_endpoints()
         return self
@@ -203,18 +254,34 @@ class Ddlocal:
         Made once and kept (boto3 takes ~0.1 s to build one); KWARGS make a new one."""
         if self._iot is not None and not kwargs:
             return self._iot
-        import boto3
         import botocore.config
         args = dict(endpoint_url=self.api, region_name=REGION,
                     aws_access_key_id="test", aws_secret_access_key="test",
                     config=botocore.config.Config(retries={"mode": "standard",
                                                            "max_attempts": 1}))
         args.update(kwargs)
-        # A session of its own: AWS_PROFILE or ~/.aws/config of the caller change nothing.
-        client = boto3.session.Session(region_name=args["region_name"]).client("iot", **args)
+        session = self._boto3_session()
+        if session is None:
+            raise DdlocalError("boto3 is not installed (Debian: apt-get install python3-boto3)")
+        client = session.client("iot", **args)
         if not kwargs:
             self._iot = client
         return client
+
+    def _boto3_session(self):
+        """A boto3 session of its own (the caller's AWS_PROFILE or ~/.aws/config change
+        nothing) with the IoT model loaded; None without boto3 (until iot_client)."""
+        if self._session is None:
+            try:
+                import boto3
+            except ImportError:
+                return None
+            session = boto3.session.Session(region_name=REGION, aws_access_key_id="test",
+                                            aws_secret_access_key="test")
+            # Loads the model into the session's loader cache; later clients reuse it.
+            session.client("iot", endpoint_url="http://127.0.0.1:9").close()
+            self._session = session
+        return self._session
 
     # ---- the clock ----------------------------------------------------------------------
 

@@ -20,7 +20,9 @@ cd "$work"
 case $mode in
 shell) exec sh "$src/docs/recipes/ci-shell.sh" ;;
 c) exec sh "$src/docs/recipes/ci-c.sh" ;;
-pytest) exec pytest -p pytest_ddlocal -p no:cacheprovider "$src/docs/recipes/test_ci_pytest.py" ;;
+# The recipe with pytest's cache (the plugin copies an initialised data dir from it), the
+# plugin's tests without (a new CA per session): both ways of starting.
+pytest) exec pytest -p pytest_ddlocal -o cache_dir="$work/cache" "$src/docs/recipes/test_ci_pytest.py" ;;
 plugin) exec pytest -p pytest_ddlocal -p pytester -p no:cacheprovider -v "$src/tests/pytest" ;;
 *) echo "usage: test_ci_recipes.sh shell|c|pytest|plugin BUILD_DIR SOURCE_DIR" >&2; exit 2 ;;
 esac
