@@ -14,8 +14,8 @@
 #include <mosquitto.h>
 
 struct device {
-    char topic[256];  /* $aws/things/THING/defender/metrics/json */
-    int result;       /* -1 waiting, 0 accepted, 1 rejected or failed */
+    char topic[256]; /* $aws/things/THING/defender/metrics/json */
+    int result;      /* -1 waiting, 0 accepted, 1 rejected or failed */
 };
 
 static void on_connect(struct mosquitto *m, void *arg, int rc)

@@ -75,7 +75,7 @@ def ddlocal(request, tmp_path_factory):
     data_dir = config.getoption("ddlocal_data_dir")
     try:
         dd = Ddlocal(data_dir or tmp_path_factory.mktemp("ddlocal") / "data",
-                     ddlocal=_option(config, "ddlocal_bin", ini="ddlocal_bin"),
+                     ddlocal=_option(config, "ddlocal_bin", ini="ddlocal_bin", env="DDLOCAL_BIN"),
                      up_args=up_args)
         if data_dir and dd.running():
             dd.attach()
@@ -111,22 +111,16 @@ def device(ddlocal_clean, iot):
     """A factory: device(thing_name, client_id=None, policy=None, attributes=None) creates
     the thing, an active certificate and key attached to it and a device policy through
     the API and returns a Device (publish, report, subscribe, agent)."""
-    subs = []
+    devices = []
 
     def make(thing_name, **kwargs):
         dev = ddlocal_clean.create_device(thing_name, iot=iot, **kwargs)
-        orig = dev.subscribe
-
-        def subscribe(*args, **kw):
-            s = orig(*args, **kw)
-            subs.append(s)
-            return s
-        dev.subscribe = subscribe
+        devices.append(dev)
         return dev
 
     yield make
-    for s in subs:
-        s.close()
+    for dev in devices:
+        dev.close()
 
 
 @pytest.fixture

@@ -439,6 +439,7 @@ class Device:
         self.host = dd.mqtt_host
         self.port = dd.mqtt_port
         self.root_ca = dd.root_ca
+        self._subscriptions = []
 
     def __repr__(self):
         return "Device(%r, client_id=%r)" % (self.thing_name, self.client_id)
@@ -486,7 +487,15 @@ class Device:
         """A Subscription: mosquitto_sub on TOPIC, returned once the broker acknowledged the
         subscription (so what is published afterwards is received); its messages() are the
         first COUNT payloads."""
-        return Subscription(self, topic, count, timeout, qos, client_id)
+        sub = Subscription(self, topic, count, timeout, qos, client_id)
+        self._subscriptions.append(sub)
+        return sub
+
+    def close(self):
+        """End the subscriptions still running (the device fixture does it after a test)."""
+        for sub in self._subscriptions:
+            sub.close()
+        self._subscriptions = []
 
     def agent(self, *args, count=1, interval=1, timeout=120):
         """Run ddlocal-agent as this device for COUNT reports (`--count`; exit 0 only if each

@@ -78,3 +78,17 @@ def test_a_session_that_cannot_start_fails_cleanly(pytester):
                                            "--ddlocal-bin", "/no/such/ddlocal")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*ddlocal could not be started: ddlocal not found*"])
+
+
+def test_a_running_pipeline_is_used_and_left_running(pytester, ddlocal):
+    pytester.makepyfile("""
+def test_attached(ddlocal, iot):
+    assert ddlocal.data_dir == %r and not ddlocal.started
+    iot.create_thing(thingName="FromInner")
+""" % ddlocal.data_dir)
+    result = pytester.runpytest_subprocess("-p", "pytest_ddlocal", "--ddlocal-bin", ddlocal.bin,
+                                           "--ddlocal-data-dir", ddlocal.data_dir)
+    result.assert_outcomes(passed=1)
+    assert ddlocal.running()
+    names = [t["thingName"] for t in ddlocal.iot_client().list_things()["things"]]
+    assert names == ["FromInner"]
