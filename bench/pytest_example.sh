@@ -38,8 +38,8 @@ series() { # series NAME PYTEST_OPTION...
         i=$((i + 1))
     done
     sort -n "$work/times" | awk -v name="$name" '{ v[NR] = $1 } END {
-        printf "pytest, three tests with the plugin, %s: min %d ms, median %d ms, max %d ms (%d runs)\n",
-            name, v[1], v[int((NR + 1) / 2)], v[NR], NR }'
+        printf "pytest, three tests with the plugin, %s: min %d ms, median %d ms, " \
+            "max %d ms (%d runs)\n", name, v[1], v[int((NR + 1) / 2)], v[NR], NR }'
 }
 
 run warm-up -o cache_dir="$work/cache" # makes the cache's initialised data dir

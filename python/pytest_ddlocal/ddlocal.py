@@ -520,7 +520,8 @@ class Subscription:
         # -d: its debug lines tell when the SUBACK came; -F %j: each message one JSON line.
         # mosquitto_sub does not flush its output into a pipe: stdbuf makes it line-buffered.
         self.proc = subprocess.Popen(
-            [find_program("stdbuf"), "-oL", sub, *device.mqtt_args(client_id or device.client_id + "-sub"), "-q", str(qos),
+            [find_program("stdbuf"), "-oL", sub,
+             *device.mqtt_args(client_id or device.client_id + "-sub"), "-q", str(qos),
              "-t", topic, "-C", str(count), "-W", str(int(timeout)), "-d", "-F", "%j"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
