@@ -10,6 +10,7 @@
 #   PREFIX/share/ddlocal/lambda/ddlocal_lambda_runner.py the Lambda stand-in's runtime
 #   PREFIX/share/ddlocal/console/                        the console's files (ddlocald serves them)
 #   PREFIX/share/ddlocal/docs/, README.md
+#   PREFIX/lib/python3/dist-packages/pytest_ddlocal/     the pytest plugin (pytest -p pytest_ddlocal)
 # `ddlocal` finds the others relative to its own directory (cli/dd_paths.h), so the tree can be
 # installed under any prefix or DESTDIR and run from there.
 install(TARGETS ddlocal ddlocald ddlocal-agent ddlocal-sensor
@@ -22,6 +23,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/console/ DESTINATION ${DD_INSTALL_PKGDAT
         PATTERN "node_modules" EXCLUDE PATTERN "package*.json" EXCLUDE)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${DD_INSTALL_PKGDATADIR}/docs)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${DD_INSTALL_PKGDATADIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/python/pytest_ddlocal DESTINATION ${DD_INSTALL_PYTHONDIR}
+        PATTERN "__pycache__" EXCLUDE PATTERN "*.pyc" EXCLUDE)
 
 # The Debian package: build-pkg/ddlocal_VERSION_ARCH.deb (scripts/package.sh).
 set(CPACK_GENERATOR DEB)
@@ -44,7 +47,8 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/ddlocal/ddlocal")
 # and the Lambda runner's interpreter.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "mosquitto (>= 2.0), python3")
-# `ddlocal plot` runs gnuplot; everything else works without it.
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "gnuplot-nox")
+# What the pytest plugin runs (docs/reference/pytest.md) and `ddlocal plot`'s gnuplot;
+# apt installs Recommends by default, and everything else works without them.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "python3-pytest, python3-boto3, mosquitto-clients, gnuplot-nox")
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 include(CPack)

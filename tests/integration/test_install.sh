@@ -37,10 +37,14 @@ done
 plugin=$(ls "$stage"/usr/lib/*ddlocal/ddlocal_shim.so "$stage"/usr/lib/*/ddlocal/ddlocal_shim.so 2>/dev/null | head -n 1)
 [ -n "$plugin" ] || fail "the plugin is not under /usr/lib[/<multiarch>]/ddlocal/"
 for f in share/ddlocal/fixtures/profiles share/ddlocal/lambda/ddlocal_lambda_runner.py \
-    share/ddlocal/docs/ci.md share/ddlocal/README.md; do
+    share/ddlocal/docs/ci.md share/ddlocal/README.md \
+    lib/python3/dist-packages/pytest_ddlocal/__init__.py \
+    lib/python3/dist-packages/pytest_ddlocal/ddlocal.py; do
     [ -e "$stage/usr/$f" ] || fail "not installed: /usr/$f"
 done
-find "$stage" -name 'test_*' | grep . && fail "tests were installed"
+# (docs/recipes/ holds an example test file: documentation.)
+find "$stage" -name 'test_*' -not -path '*/share/ddlocal/docs/*' | grep . && fail "tests were installed"
+find "$stage" -name '__pycache__' | grep . && fail "__pycache__ was installed"
 
 # 2. the installed ddlocal runs from the staging dir, with the build tree out of reach
 #    (no DDLOCAL_* path overrides; the build tree's programs would show in the command lines).
@@ -75,6 +79,25 @@ grep -q "export PATH=$stage/usr/bin:\$PATH" "$work/up.log" || fail "the banner's
 "$stage/usr/bin/ddlocal" down -D "$D" >/dev/null || fail "installed down"
 "$stage/usr/bin/ddlocal" status -D "$D" >/dev/null
 [ $? -eq 3 ] || fail "status after down: not 3"
+
+# 3. the installed pytest plugin (`pytest -p pytest_ddlocal` after `apt install`): it finds the
+#    installed ddlocal on PATH and ddlocal-agent beside it, and its fixtures work.
+cat >"$work/test_installed_plugin.py" <<'EOF'
+import os
+
+
+def test_installed(ddlocal, device):
+    bindir = os.environ["STAGE_BIN"]
+    assert ddlocal.bin == os.path.join(bindir, "ddlocal")
+    dev = device("Installed01")
+    assert dev.report(bytes_out=10)["result"] == "accepted"
+    out = dev.agent(count=1)
+    assert out.returncode == 0, out.stderr
+EOF
+(cd "$work" && env -u DDLOCAL_BIN PATH="$stage/usr/bin:/usr/bin:/bin" STAGE_BIN="$stage/usr/bin" \
+    PYTHONPATH="$stage/usr/lib/python3/dist-packages" PYTHONDONTWRITEBYTECODE=1 \
+    /usr/bin/python3 -m pytest -p pytest_ddlocal -p no:cacheprovider -q test_installed_plugin.py \
+    >"$work/pytest.log" 2>&1) || { cat "$work/pytest.log"; fail "the installed pytest plugin"; }
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s)"
