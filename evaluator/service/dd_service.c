@@ -19,6 +19,7 @@
 #include "dd_pki.h"
 #include "dd_regsync.h"
 #include "dd_report.h"
+#include "dd_seed.h"
 #include "dd_reset.h"
 #include "dd_shapes.h"
 #include "dd_store.h"
@@ -891,6 +892,12 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
         return DD_SERVICE_NO_MEMORY;
     }
     svc->cfg = *cfg;
+    /* The seed covers every id and key this process makes (dd_seed is per process, as the
+     * CSPRNG it stands in for), so it is set before any thread that draws exists. */
+    if (svc->cfg.id_seed_set && dd_seed_set(svc->cfg.id_seed) != DD_SEED_OK) {
+        free(svc);
+        return DD_SERVICE_NO_MEMORY;
+    }
     pthread_cond_init(&svc->barrier_cond, NULL);
     if (svc->cfg.tick_ms <= 0) {
         svc->cfg.tick_ms = 1000;
