@@ -464,7 +464,7 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
     /* A fresh data dir's CA, broker and service certificates are made here, not in ddlocald:
      * with a seed they are the seed's too, so that device certificates (signed by the CA, their
      * ids hashes of the DER) are the same in two runs. cmd_up checked the number. */
-    if (o->seed != NULL && dd_seed_set(strtoull(o->seed, NULL, 10)) != DD_SEED_OK) {
+    if (o->seed != NULL && dd_seed_set(strtoull(o->seed, NULL, 10), "up") != DD_SEED_OK) {
         return DD_UP_EXIT_FAILURE;
     }
     est = dd_clienv_open(&env, o->data_dir);

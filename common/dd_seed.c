@@ -70,15 +70,20 @@ static bool fill(const unsigned char *key, size_t key_len, const char *label, ui
     return true;
 }
 
-dd_seed_status_t dd_seed_set(uint64_t seed)
+dd_seed_status_t dd_seed_set(uint64_t seed, const char *scope)
 {
     static const char tag[] = "ddlocal seed v1";
-    unsigned char msg[sizeof(tag) - 1 + 8];
+    unsigned char msg[sizeof(tag) - 1 + 8 + DD_SEED_SCOPE_MAX];
     unsigned char key[SHA256_DIGEST_LENGTH];
+    size_t scope_len = scope != NULL ? strlen(scope) : 0;
 
+    if (scope == NULL || scope_len > DD_SEED_SCOPE_MAX) {
+        return DD_SEED_BAD_PARAMETER;
+    }
     memcpy(msg, tag, sizeof(tag) - 1);
     put_be64(msg + sizeof(tag) - 1, seed);
-    if (SHA256(msg, sizeof(msg), key) == NULL) {
+    memcpy(msg + sizeof(tag) - 1 + 8, scope, scope_len);
+    if (SHA256(msg, sizeof(tag) - 1 + 8 + scope_len, key) == NULL) {
         return DD_SEED_CRYPTO_ERROR;
     }
     pthread_mutex_lock(&g_lock);

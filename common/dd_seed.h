@@ -7,7 +7,10 @@
  * With a seed, every draw comes from a named *stream* ("thing-id",
  * "pki.key.device", ...): block i of a stream is
  * HMAC-SHA256(K, stream || 0x00 || i as 8 big-endian bytes) with
- * K = SHA-256("ddlocal seed v1" || seed as 8 big-endian bytes). Each stream
+ * K = SHA-256("ddlocal seed v1" || seed as 8 big-endian bytes || scope).
+ * The scope keeps apart processes that share a data dir and a seed: `ddlocal
+ * up` ("up") and each start of ddlocald on that data dir ("ddlocald.N"), so
+ * that a resumed run does not make the ids of the first one again. Each stream
  * counts its own blocks, so two runs that make the same calls of one kind in
  * the same order get the same bytes, whatever the other kinds did in between
  * or in which thread. A stream's blocks are never reused within a process.
@@ -50,13 +53,17 @@ typedef struct dd_seed_gen {
     uint64_t counter;      /**< next block */
 } dd_seed_gen_t;
 
+/** Longest scope, without the NUL. */
+#define DD_SEED_SCOPE_MAX 63
+
 /**
  * @brief Sets the process's seed: from now on every draw is deterministic.
  *        Restarts every stream at block 0.
  * @param[in] seed Any value (0 included).
- * @return DD_SEED_OK or DD_SEED_CRYPTO_ERROR.
+ * @param[in] scope Who draws (file comment), 0..DD_SEED_SCOPE_MAX characters.
+ * @return DD_SEED_OK, DD_SEED_BAD_PARAMETER or DD_SEED_CRYPTO_ERROR.
  */
-dd_seed_status_t dd_seed_set(uint64_t seed);
+dd_seed_status_t dd_seed_set(uint64_t seed, const char *scope);
 
 /** @brief Back to OpenSSL's CSPRNG (tests); forgets the streams. */
 void dd_seed_unset(void);

@@ -568,7 +568,7 @@ static void test_dd_pki_mtls_handshake(void **state)
 /* A fresh data dir whose CA is made with @seed set; the seed stays set. */
 static void seeded_fixture(uint64_t seed, pki_fixture_t *f)
 {
-    assert_int_equal(dd_seed_set(seed), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(seed, "test"), DD_SEED_OK);
     (void)snprintf(f->dir, sizeof(f->dir), "/tmp/dd_pki_seed.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     assert_int_equal(dd_pki_ca_ensure(f->dir, &f->ca), DD_PKI_OK);

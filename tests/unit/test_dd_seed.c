@@ -23,11 +23,11 @@ static void test_dd_seed_same_seed_same_bytes(void **state)
     uint64_t seed = 0;
 
     (void)state;
-    assert_int_equal(dd_seed_set(42), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(42, "test"), DD_SEED_OK);
     assert_true(dd_seed_get(&seed));
     assert_int_equal(seed, 42);
     assert_int_equal(dd_seed_bytes("s", a, sizeof(a)), DD_SEED_OK);
-    assert_int_equal(dd_seed_set(42), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(42, "test"), DD_SEED_OK);
     assert_int_equal(dd_seed_bytes("s", b, sizeof(b)), DD_SEED_OK);
     assert_memory_equal(a, b, sizeof(a));
     /* The next draw of the stream is new bytes. */
@@ -42,9 +42,9 @@ static void test_dd_seed_streams_are_independent(void **state)
     unsigned char junk[7];
 
     (void)state;
-    assert_int_equal(dd_seed_set(7), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(7, "test"), DD_SEED_OK);
     assert_int_equal(dd_seed_uuid("thing-id", first), DD_SEED_OK);
-    assert_int_equal(dd_seed_set(7), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(7, "test"), DD_SEED_OK);
     /* Draws of another stream in between change nothing. */
     assert_int_equal(dd_seed_bytes("other", junk, sizeof(junk)), DD_SEED_OK);
     assert_int_equal(dd_seed_uuid("thing-id", again), DD_SEED_OK);
@@ -54,15 +54,33 @@ static void test_dd_seed_streams_are_independent(void **state)
     assert_true(strchr("89ab", first[19]) != NULL);
 }
 
+static void test_dd_seed_other_scope_other_bytes(void **state)
+{
+    char a[DD_SEED_UUID_LEN];
+    char b[DD_SEED_UUID_LEN];
+    char long_scope[DD_SEED_SCOPE_MAX + 2];
+
+    (void)state;
+    assert_int_equal(dd_seed_set(1, "ddlocald.0"), DD_SEED_OK);
+    assert_int_equal(dd_seed_uuid("x", a), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(1, "ddlocald.1"), DD_SEED_OK);
+    assert_int_equal(dd_seed_uuid("x", b), DD_SEED_OK);
+    assert_string_not_equal(a, b);
+    memset(long_scope, 's', sizeof(long_scope) - 1);
+    long_scope[sizeof(long_scope) - 1] = '\0';
+    assert_int_equal(dd_seed_set(1, long_scope), DD_SEED_BAD_PARAMETER);
+    assert_int_equal(dd_seed_set(1, NULL), DD_SEED_BAD_PARAMETER);
+}
+
 static void test_dd_seed_other_seed_other_bytes(void **state)
 {
     char a[DD_SEED_UUID_LEN];
     char b[DD_SEED_UUID_LEN];
 
     (void)state;
-    assert_int_equal(dd_seed_set(1), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(1, "test"), DD_SEED_OK);
     assert_int_equal(dd_seed_uuid("x", a), DD_SEED_OK);
-    assert_int_equal(dd_seed_set(2), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(2, "test"), DD_SEED_OK);
     assert_int_equal(dd_seed_uuid("x", b), DD_SEED_OK);
     assert_string_not_equal(a, b);
 }
@@ -75,10 +93,10 @@ static void test_dd_seed_known_answer(void **state)
     /* Pins the derivation (file comment of dd_seed.h), computed independently with Python's
      * hmac: changing it changes every seeded id. */
     (void)state;
-    assert_int_equal(dd_seed_set(0), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(0, "test"), DD_SEED_OK);
     assert_int_equal(dd_seed_bytes("t", b, sizeof(b)), DD_SEED_OK);
     (void)snprintf(hex, sizeof(hex), "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
-    assert_string_equal(hex, "d93fe5bb");
+    assert_string_equal(hex, "0ade404d");
 }
 
 static void test_dd_seed_unset_is_random(void **state)
@@ -102,10 +120,10 @@ static void test_dd_seed_gen_follows_its_stream(void **state)
     unsigned char b[80];
 
     (void)state;
-    assert_int_equal(dd_seed_set(9), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(9, "test"), DD_SEED_OK);
     assert_int_equal(dd_seed_gen_init(&g1, "key"), DD_SEED_OK);
     assert_int_equal(dd_seed_gen_bytes(&g1, a, sizeof(a)), DD_SEED_OK);
-    assert_int_equal(dd_seed_set(9), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(9, "test"), DD_SEED_OK);
     assert_int_equal(dd_seed_gen_init(&g2, "key"), DD_SEED_OK);
     assert_int_equal(dd_seed_gen_bytes(&g2, b, 30), DD_SEED_OK);
     assert_int_equal(dd_seed_gen_bytes(&g2, b + 32, 48), DD_SEED_OK);
@@ -138,7 +156,7 @@ static void test_dd_seed_stream_table_is_bounded(void **state)
     char name[16];
 
     (void)state;
-    assert_int_equal(dd_seed_set(3), DD_SEED_OK);
+    assert_int_equal(dd_seed_set(3, "test"), DD_SEED_OK);
     for (int i = 0; i < DD_SEED_MAX_STREAMS; i++) {
         (void)snprintf(name, sizeof(name), "s%d", i);
         assert_int_equal(dd_seed_bytes(name, b, sizeof(b)), DD_SEED_OK);
@@ -153,6 +171,7 @@ int main(void)
         cmocka_unit_test_teardown(test_dd_seed_same_seed_same_bytes, teardown),
         cmocka_unit_test_teardown(test_dd_seed_streams_are_independent, teardown),
         cmocka_unit_test_teardown(test_dd_seed_other_seed_other_bytes, teardown),
+        cmocka_unit_test_teardown(test_dd_seed_other_scope_other_bytes, teardown),
         cmocka_unit_test_teardown(test_dd_seed_known_answer, teardown),
         cmocka_unit_test_teardown(test_dd_seed_unset_is_random, teardown),
         cmocka_unit_test_teardown(test_dd_seed_gen_follows_its_stream, teardown),
