@@ -8,9 +8,10 @@
  * CreateKeysAndCertificate (the device then connects with those
  * credentials), CreateCertificateFromCsr, a security profile, a violating
  * report, a mitigation action and a task over the violation, then the
- * Describe/List calls. Every response body is kept as text, in order, and
- * the two transcripts must be equal byte for byte. DD_SEED_TEST_SHOW=1 in the
- * environment prints the first run's transcript.
+ * Describe/List calls. Every response body and the SNS stand-in's MQTT
+ * message are kept as text, in order, and the two transcripts must be equal
+ * byte for byte. DD_SEED_TEST_SHOW=1 in the environment prints the first
+ * run's transcript.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +31,7 @@
 #define THING "Thing01"
 #define GROUP "Quarantine"
 #define REPORT_TOPIC "$aws/things/" THING "/defender/metrics/json"
+#define SNS_TOPIC "ddlocal/sns/BadIoTDevices"
 #define WAIT_MS 10000
 #define ROLE "arn:aws:iam::123456789012:role/ddlocal-mitigation"
 #define ALL_THINGS "arn%3Aaws%3Aiot%3Aus-east-1%3A123456789012%3Aall%2Fthings"
@@ -180,9 +182,19 @@ static void violate(dd_pipetest_t *pt, run_t *r, const char *cert_path, const ch
                          "\"network_stats\":{\"bytes_in\":1,\"bytes_out\":5000,"
                          "\"packets_in\":2,\"packets_out\":3}}}";
     dd_pipetest_mqtt_t *device = NULL;
+    dd_pipetest_mqtt_t *watch = NULL;
+    dd_pipetest_msg_t *m = NULL;
     int64_t deadline;
+    int granted = -1;
     cJSON *o;
 
+    /* The SNS stand-in's message (with its MessageId) is output too. */
+    assert_int_equal(dd_pipetest_mqtt_new(pt, "ddlocal-test-watch", NULL, NULL, true, &watch),
+                     DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_mqtt_connect(watch, WAIT_MS), 0);
+    assert_int_equal(dd_pipetest_mqtt_subscribe(watch, SNS_TOPIC, 1, WAIT_MS, &granted),
+                     DD_PIPETEST_OK);
+    assert_int_equal(granted, 1);
     assert_int_equal(dd_pipetest_mqtt_new(pt, THING, cert_path, key_path, true, &device),
                      DD_PIPETEST_OK);
     /* Registry changes reach the shim within ~100 ms: retry until the certificate is known. */
@@ -195,6 +207,17 @@ static void violate(dd_pipetest_t *pt, run_t *r, const char *cert_path, const ch
                      DD_PIPETEST_OK);
     assert_int_equal(dd_pipetest_clock_advance(pt, 1, NULL), DD_PIPETEST_OK); /* barrier */
     dd_pipetest_mqtt_destroy(device);
+    assert_int_equal(dd_pipetest_mqtt_wait_message(watch, SNS_TOPIC, WAIT_MS, &m), DD_PIPETEST_OK);
+    append(r, "MQTT " SNS_TOPIC "\n");
+    {
+        char *text = strndup((const char *)m->payload, m->len);
+        assert_non_null(text);
+        append(r, text);
+        append(r, "\n");
+        free(text);
+    }
+    dd_pipetest_msg_free(m);
+    dd_pipetest_mqtt_destroy(watch);
 
     o = call(pt, r, "GET", "/active-violations?thingName=" THING, NULL, NULL);
     copy_member(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "activeViolations"), 0),
@@ -282,6 +305,7 @@ static void seeded_run(const char *seed, run_t *r)
     dd_pipetest_t pt;
     char cert_path[600];
     char key_path[600];
+    int64_t starts = 0;
 
     memset(r, 0, sizeof(*r));
     memset(&pt, 0, sizeof(pt));
@@ -292,6 +316,14 @@ static void seeded_run(const char *seed, run_t *r)
     violate(&pt, r, cert_path, key_path);
     mitigate(&pt, r);
     describe_and_list(&pt, r);
+    /* The first seeded start of ddlocald on this data dir is counted: a second start draws
+     * from another scope instead of making these ids again. */
+    assert_int_equal(dd_pipetest_db_int(&pt,
+                                        "SELECT CAST(value AS INTEGER) FROM settings"
+                                        " WHERE key = 'seed_starts'",
+                                        &starts),
+                     DD_PIPETEST_OK);
+    assert_int_equal(starts, 1);
     pt.passed = true;
     assert_int_equal(dd_pipetest_stop(&pt), 0);
 }
