@@ -323,9 +323,12 @@ int dd_cmd_up(int argc, char **argv)
         case OPT_MANUAL: o.manual_clock = true; break;
         case OPT_SEED: {
             char *end = NULL;
+            errno = 0;
             (void)strtoull(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || optarg[0] == '-' || optarg[0] == '+') {
-                return dd_clienv_usage_error("up", "--seed takes a number >= 0, not '%s'", optarg);
+            if (end == optarg || *end != '\0' || optarg[0] == '-' || optarg[0] == '+' ||
+                errno == ERANGE) {
+                return dd_clienv_usage_error(
+                    "up", "--seed takes a number from 0 to 18446744073709551615, not '%s'", optarg);
             }
             o.seed = optarg;
             break;

@@ -5,6 +5,7 @@
 #include "dd_log.h"
 #include "dd_service.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -205,9 +206,11 @@ int main(int argc, char **argv)
         }
         case OPT_ID_SEED: {
             char *end = NULL;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || optarg[0] == '-') {
-                fprintf(stderr, "ddlocald: --id-seed takes a number >= 0\n");
+            unsigned long long v;
+            errno = 0;
+            v = strtoull(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || optarg[0] == '-' || errno == ERANGE) {
+                fprintf(stderr, "ddlocald: --id-seed takes a number from 0 to 2^64-1\n");
                 return 2;
             }
             cfg.id_seed = (uint64_t)v;
