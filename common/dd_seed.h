@@ -40,6 +40,12 @@ typedef enum dd_seed_status {
     DD_SEED_CRYPTO_ERROR      /**< OpenSSL's RAND_bytes or HMAC failed. */
 } dd_seed_status_t;
 
+/**
+ * Registry setting: the seed of the last start of ddlocald on a data dir ("" = it started
+ * without one). The CLI's commands that write the registry themselves follow it.
+ */
+#define DD_SEED_SETTING "seed"
+
 /** Most distinct stream names one process may use. */
 #define DD_SEED_MAX_STREAMS 32
 /** Longest stream name, without the NUL. */

@@ -756,6 +756,7 @@ static dd_service_status_t seed_ids(dd_service_t *svc)
     char *text = NULL;
     char scope[32];
     char next[24];
+    char seed[24];
     unsigned long long starts = 0;
 
     if (dd_registry_setting_get(&svc->p.registry, SETTING_SEED_STARTS, &text) != DD_REGISTRY_OK) {
@@ -767,12 +768,32 @@ static dd_service_status_t seed_ids(dd_service_t *svc)
     }
     (void)snprintf(scope, sizeof(scope), "ddlocald.%llu", starts);
     (void)snprintf(next, sizeof(next), "%llu", starts + 1);
+    (void)snprintf(seed, sizeof(seed), "%llu", (unsigned long long)svc->cfg.id_seed);
     if (dd_registry_setting_set(&svc->p.registry, SETTING_SEED_STARTS, next) != DD_REGISTRY_OK ||
+        dd_registry_setting_set(&svc->p.registry, DD_SEED_SETTING, seed) != DD_REGISTRY_OK ||
         dd_seed_set(svc->cfg.id_seed, scope) != DD_SEED_OK) {
         return DD_SERVICE_DB_ERROR;
     }
     DD_LOG_INFO("ids, keys and certificates from seed %llu (%s)",
                 (unsigned long long)svc->cfg.id_seed, scope);
+    return DD_SERVICE_OK;
+}
+
+/* A start without a seed: the CLI stops following the last seeded start's seed. Nothing is
+ * written when there was none, so a data dir never run with a seed stays as it was. */
+static dd_service_status_t unseed_cli(dd_service_t *svc)
+{
+    char *text = NULL;
+    bool had;
+
+    if (dd_registry_setting_get(&svc->p.registry, DD_SEED_SETTING, &text) != DD_REGISTRY_OK) {
+        return DD_SERVICE_DB_ERROR;
+    }
+    had = text != NULL && text[0] != '\0';
+    free(text);
+    if (had && dd_registry_setting_set(&svc->p.registry, DD_SEED_SETTING, "") != DD_REGISTRY_OK) {
+        return DD_SERVICE_DB_ERROR;
+    }
     return DD_SERVICE_OK;
 }
 
@@ -801,7 +822,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
                                               : DD_SERVICE_DB_ERROR;
     }
     svc->cfg.arn = svc->p.arn;
-    if (svc->cfg.id_seed_set && seed_ids(svc) != DD_SERVICE_OK) {
+    if (svc->cfg.id_seed_set ? seed_ids(svc) != DD_SERVICE_OK : unseed_cli(svc) != DD_SERVICE_OK) {
         return DD_SERVICE_DB_ERROR;
     }
     /* Stored AWS IoT logging options outrank --log-level (dd_logopts.h). */

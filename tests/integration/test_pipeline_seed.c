@@ -29,6 +29,7 @@
 #include "dd_pipetest.h"
 
 #define THING "Thing01"
+#define CLI_THING "Thing02"
 #define GROUP "Quarantine"
 #define REPORT_TOPIC "$aws/things/" THING "/defender/metrics/json"
 #define SNS_TOPIC "ddlocal/sns/BadIoTDevices"
@@ -53,6 +54,7 @@ typedef struct run {
     char cert_id[80];
     char csr_cert_id[80];
     char action_id[64];
+    char cli_thing_id[64];
     char violation_id[80];
 } run_t;
 
@@ -158,6 +160,30 @@ static void setup_registry(dd_pipetest_t *pt, run_t *r, char *cert_path, char *k
     o = call(pt, r, "POST", "/certificates?setAsActive=true", NULL, body);
     copy_member(o, "certificateId", r->csr_cert_id, sizeof(r->csr_cert_id));
     cJSON_Delete(o);
+
+    /* The CLI writes the registry itself: it follows ddlocald's seed and pipeline time. */
+    {
+        char *out = NULL;
+        assert_int_equal(dd_pipetest_cli(pt, &out, "thing", "create", CLI_THING, "--with-cert",
+                                         "--key-type", "ec", "--policy", "DevicePolicy", NULL),
+                         0);
+        char *shown;
+        o = out != NULL ? cJSON_Parse(out) : NULL;
+        free(out);
+        assert_non_null(o);
+        copy_member(o, "thingId", r->cli_thing_id, sizeof(r->cli_thing_id));
+        /* The files are under each run's own temporary dir. */
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "certificateFile");
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "privateKeyFile");
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "rootCaFile");
+        shown = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        assert_non_null(shown);
+        append(r, "ddlocal thing create " CLI_THING "\n");
+        append(r, shown);
+        append(r, "\n");
+        cJSON_free(shown);
+    }
 
     dd_pipetest_fixture("profiles/module4-intended.json", fixture, sizeof(fixture));
     assert_int_equal(dd_fs_read_file(fixture, 1 << 16, &text, &text_len), DD_FS_OK);
@@ -271,6 +297,8 @@ static void describe_and_list(dd_pipetest_t *pt, run_t *r)
     char path[300];
     static const char *const PATHS[] = {
         "/things/" THING,
+        "/things/" CLI_THING,
+        "/things/" CLI_THING "/principals",
         "/things",
         "/thing-groups",
         "/thing-groups/" GROUP,
@@ -370,6 +398,8 @@ static void test_pipeline_seed_same_seed_same_answers(void **state)
     assert_string_not_equal(first.cert_id, other.cert_id);
     assert_string_not_equal(first.csr_cert_id, other.csr_cert_id);
     assert_string_not_equal(first.action_id, other.action_id);
+    assert_string_not_equal(first.cli_thing_id, other.cli_thing_id);
+    assert_string_not_equal(first.thing_id, first.cli_thing_id);
     assert_string_not_equal(first.violation_id, other.violation_id);
     free(first.transcript);
     free(again.transcript);
