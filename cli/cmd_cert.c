@@ -264,6 +264,11 @@ int dd_cmd_cert(int argc, char **argv)
     if (dd_clienv_open(&env, a.data_dir) != DD_CLIENV_OK) {
         return 1;
     }
+    if (strcmp(verb, "create") == 0 && dd_clienv_follow_seed(&env) != DD_CLIENV_OK) {
+        fprintf(stderr, "ddlocal cert: cannot read the data dir's seed\n");
+        dd_clienv_close(&env);
+        return 1;
+    }
     if (strcmp(verb, "create") == 0) {
         rc = cert_create(&env, &a);
     } else if (strcmp(verb, "describe") == 0) {

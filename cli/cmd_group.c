@@ -201,6 +201,11 @@ int dd_cmd_group(int argc, char **argv)
     if (dd_clienv_open(&env, data_dir) != DD_CLIENV_OK) {
         return 1;
     }
+    if (strcmp(verb, "create") == 0 && dd_clienv_follow_seed(&env) != DD_CLIENV_OK) {
+        fprintf(stderr, "ddlocal group: cannot read the data dir's seed\n");
+        dd_clienv_close(&env);
+        return 1;
+    }
     rc = 0;
     if (strcmp(verb, "create") == 0) {
         char id[40];

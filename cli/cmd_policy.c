@@ -120,6 +120,11 @@ int dd_cmd_policy(int argc, char **argv)
     if (dd_clienv_open(&env, data_dir) != DD_CLIENV_OK) {
         return 1;
     }
+    if (strcmp(verb, "create") == 0 && dd_clienv_follow_seed(&env) != DD_CLIENV_OK) {
+        fprintf(stderr, "ddlocal policy: cannot read the data dir's seed\n");
+        dd_clienv_close(&env);
+        return 1;
+    }
     if (cert != NULL) {
         (void)dd_arn_format(&env.reg.arn, DD_NAME_CERTIFICATE, cert, target_arn,
                             sizeof(target_arn));

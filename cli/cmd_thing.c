@@ -340,6 +340,12 @@ int dd_cmd_thing(int argc, char **argv)
         cJSON_Delete(a.attrs);
         return 1;
     }
+    if (strcmp(verb, "create") == 0 && dd_clienv_follow_seed(&env) != DD_CLIENV_OK) {
+        fprintf(stderr, "ddlocal thing: cannot read the data dir's seed\n");
+        dd_clienv_close(&env);
+        cJSON_Delete(a.attrs);
+        return 1;
+    }
     if (strcmp(verb, "create") == 0) {
         rc = thing_create(&env, &a, name);
     } else if (strcmp(verb, "describe") == 0) {

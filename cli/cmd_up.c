@@ -44,8 +44,9 @@ static const char UP_HELP[] =
     "      --manual-clock     pipeline time moves only with `ddlocal clock advance`\n"
     "      --start-time T     where a manual or scaled clock starts (2024-01-01T00:00:00Z or ms\n"
     "                         since the epoch); not before the data dir's pipeline time\n"
-    "      --seed N           violation ids from seed N: two runs with the same inputs give\n"
-    "                         the same ids (things' and groups' ids stay random)\n"
+    "      --seed N           ids, keys and certificates from seed N: on a fresh data dir, two\n"
+    "                         runs with the same API calls (and --start-time) answer the same\n"
+    "                         bytes (docs/reference/pipeline.md, \"Reproducible runs\")\n"
     "      --region R --account A   ARN region and account (default us-east-1 / 123456789012)\n"
     "      --strict-identity  only AWS's identity rule (client id = thing name); by default a\n"
     "                         certificate attached to exactly one thing also makes that thing\n"
@@ -322,9 +323,12 @@ int dd_cmd_up(int argc, char **argv)
         case OPT_MANUAL: o.manual_clock = true; break;
         case OPT_SEED: {
             char *end = NULL;
+            errno = 0;
             (void)strtoull(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || optarg[0] == '-' || optarg[0] == '+') {
-                return dd_clienv_usage_error("up", "--seed takes a number >= 0, not '%s'", optarg);
+            if (end == optarg || *end != '\0' || optarg[0] == '-' || optarg[0] == '+' ||
+                errno == ERANGE) {
+                return dd_clienv_usage_error(
+                    "up", "--seed takes a number from 0 to 18446744073709551615, not '%s'", optarg);
             }
             o.seed = optarg;
             break;

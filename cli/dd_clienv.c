@@ -1,9 +1,11 @@
 #include "dd_clienv.h"
 
+#include "dd_apiclient.h"
 #include "dd_cli.h"
 #include "dd_db.h"
 #include "dd_fs.h"
 #include "dd_log.h"
+#include "dd_seed.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -113,6 +115,73 @@ dd_clienv_status_t dd_clienv_open(dd_clienv_t *env, const char *data_dir)
             return DD_CLIENV_DB_ERROR;
         }
     }
+    return DD_CLIENV_OK;
+}
+
+/* Registry setting: how many CLI commands followed the seed on this data dir. */
+#define SETTING_CLI_RUNS "seed_cli_runs"
+
+/* Bumps the CLI's counter in one write transaction: two commands at once get two scopes. */
+static dd_clienv_status_t next_cli_run(dd_clienv_t *env, unsigned long long *run)
+{
+    char *text = NULL;
+    char next[24];
+    bool ok;
+
+    if (sqlite3_exec(env->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        return DD_CLIENV_DB_ERROR;
+    }
+    ok = dd_registry_setting_get(&env->reg, SETTING_CLI_RUNS, &text) == DD_REGISTRY_OK;
+    *run = text != NULL ? strtoull(text, NULL, 10) : 0;
+    free(text);
+    (void)snprintf(next, sizeof(next), "%llu", *run + 1);
+    ok = ok && dd_registry_setting_set(&env->reg, SETTING_CLI_RUNS, next) == DD_REGISTRY_OK &&
+         sqlite3_exec(env->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok) {
+        (void)sqlite3_exec(env->db, "ROLLBACK", NULL, NULL, NULL);
+        return DD_CLIENV_DB_ERROR;
+    }
+    return DD_CLIENV_OK;
+}
+
+dd_clienv_status_t dd_clienv_follow_seed(dd_clienv_t *env)
+{
+    dd_apiclient_endpoints_t ep;
+    unsigned long long run = 0;
+    char *text = NULL;
+    char scope[32];
+    uint64_t seed;
+    cJSON *clock = NULL;
+    const cJSON *ms;
+    dd_clienv_status_t st;
+
+    if (env == NULL || env->db == NULL) {
+        return DD_CLIENV_BAD_PARAMETER;
+    }
+    if (dd_registry_setting_get(&env->reg, DD_SEED_SETTING, &text) != DD_REGISTRY_OK) {
+        return DD_CLIENV_DB_ERROR;
+    }
+    if (text == NULL || text[0] == '\0') {
+        free(text);
+        return DD_CLIENV_OK;
+    }
+    seed = strtoull(text, NULL, 10);
+    free(text);
+    st = next_cli_run(env, &run);
+    if (st != DD_CLIENV_OK) {
+        return st;
+    }
+    (void)snprintf(scope, sizeof(scope), "cli.%llu", run);
+    if (dd_seed_set(seed, scope) != DD_SEED_OK) {
+        return DD_CLIENV_DB_ERROR;
+    }
+    /* Dates as ddlocald's own objects get them; a pipeline that is not up leaves the wall clock. */
+    if (dd_apiclient_endpoints(env->data_dir, &ep) == DD_APICLIENT_OK &&
+        dd_apiclient_json(ep.api, "GET", "/ddlocal/v1/clock", NULL, &clock) == DD_APICLIENT_OK &&
+        cJSON_IsNumber(ms = cJSON_GetObjectItemCaseSensitive(clock, "pipelineTimeMs"))) {
+        (void)dd_clock_init_manual(&env->clock, (int64_t)ms->valuedouble);
+    }
+    cJSON_Delete(clock);
     return DD_CLIENV_OK;
 }
 

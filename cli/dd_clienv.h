@@ -66,6 +66,19 @@ dd_clienv_status_t dd_clienv_absolute(const char *path, char *out, size_t len);
  */
 dd_clienv_status_t dd_clienv_open(dd_clienv_t *env, const char *data_dir);
 
+/**
+ * @brief For the commands that make registry objects themselves (`thing create`, `cert
+ *        create`, `group create`): when the data dir's ddlocald last started with a seed
+ *        (registry setting DD_SEED_SETTING), this command's ids, keys and certificates come from
+ *        that seed too, in a scope of its own ("cli.K", K counting such commands on the data
+ *        dir, so that two commands never draw the same ids), and while that ddlocald runs its
+ *        pipeline time (GET /ddlocal/v1/clock) is the creation date instead of the wall clock.
+ *        Without a seed, nothing changes.
+ * @param[in,out] env An opened data dir.
+ * @return DD_CLIENV_OK, DD_CLIENV_BAD_PARAMETER or DD_CLIENV_DB_ERROR.
+ */
+dd_clienv_status_t dd_clienv_follow_seed(dd_clienv_t *env);
+
 /** @brief Closes what dd_clienv_open() opened; safe on a zeroed env. */
 void dd_clienv_close(dd_clienv_t *env);
 

@@ -9,6 +9,7 @@
 #include "dd_fs.h"
 #include "dd_log.h"
 #include "dd_paths.h"
+#include "dd_seed.h"
 #include "dd_workshop.h"
 
 #include <errno.h>
@@ -469,6 +470,12 @@ int dd_up_start(dd_up_t *up, const dd_up_options_t *o)
 
     memset(up, 0, sizeof(*up));
     up->opts = *o;
+    /* A fresh data dir's CA, broker and service certificates are made here, not in ddlocald:
+     * with a seed they are the seed's too, so that device certificates (signed by the CA, their
+     * ids hashes of the DER) are the same in two runs. cmd_up checked the number. */
+    if (o->seed != NULL && dd_seed_set(strtoull(o->seed, NULL, 10), "up") != DD_SEED_OK) {
+        return DD_UP_EXIT_FAILURE;
+    }
     est = dd_clienv_open(&env, o->data_dir);
     if (est != DD_CLIENV_OK) {
         return est == DD_CLIENV_NOT_WRITABLE ? DD_UP_EXIT_DATA_DIR : DD_UP_EXIT_FAILURE;

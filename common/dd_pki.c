@@ -17,17 +17,23 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include "dd_clock.h"
 #include "dd_fs.h"
 #include "dd_log.h"
+#include "dd_seed.h"
 
 /* 2049-12-31T23:59:59Z, the notAfter AWS IoT gives its device certificates.
  * Every certificate of the local PKI (the CA included) ends then, so the CA
  * never expires before a certificate it signed. */
 #define NOT_AFTER_EPOCH ((time_t)2524607999)
+/* 2000-01-01T00:00:00Z, the notBefore of every certificate made with a seed. */
+#define SEEDED_NOT_BEFORE_EPOCH ((time_t)946684800)
 /* Tolerate clocks a little behind ours (containers, VMs). */
 #define NOT_BEFORE_SLACK_S 3600
 /* Largest PEM file the module reads. */
@@ -106,9 +112,208 @@ dd_pki_status_t dd_pki_path(const char *data_dir, dd_pki_file_t file, char *buf,
 
 /* ---- keys and certificates ------------------------------------------------ */
 
-static EVP_PKEY *generate_key(dd_pki_key_type_t type)
+/* dd_seed stream names per certificate profile: keys and serials of a kind
+ * follow each other, whatever the other kinds drew (dd_seed.h). */
+static const char *const KEY_STREAMS[] = {
+    [PROFILE_CA] = "pki.key.ca",
+    [PROFILE_SERVER] = "pki.key.server",
+    [PROFILE_SERVICE] = "pki.key.service",
+    [PROFILE_DEVICE] = "pki.key.device",
+};
+static const char *const SERIAL_STREAMS[] = {
+    [PROFILE_CA] = "pki.serial.ca",
+    [PROFILE_SERVER] = "pki.serial.server",
+    [PROFILE_SERVICE] = "pki.serial.service",
+    [PROFILE_DEVICE] = "pki.serial.device",
+};
+
+/* Enough candidates for a 1024-bit prime with overwhelming probability (about
+ * one odd number in 355 is prime). */
+#define PRIME_ATTEMPTS 20000
+
+/* A 1024-bit prime p with gcd(p - 1, e) = 1 from the generator's bytes: the
+ * two top bits set so that p * q has exactly 2048 bits, as OpenSSL does. */
+static BIGNUM *seeded_prime(dd_seed_gen_t *gen, const BIGNUM *e, BN_CTX *bn)
 {
-    return type == DD_PKI_KEY_EC_P256 ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
+    unsigned char bytes[128];
+    BIGNUM *p = BN_new();
+    BIGNUM *pm1 = BN_new();
+    BIGNUM *g = BN_new();
+
+    for (int i = 0; p != NULL && pm1 != NULL && g != NULL && i < PRIME_ATTEMPTS; i++) {
+        if (dd_seed_gen_bytes(gen, bytes, sizeof(bytes)) != DD_SEED_OK) {
+            break;
+        }
+        bytes[0] |= 0xc0;
+        bytes[sizeof(bytes) - 1] |= 0x01;
+        if (BN_bin2bn(bytes, sizeof(bytes), p) == NULL) {
+            break;
+        }
+        /* BN_check_prime draws its witnesses from OpenSSL's CSPRNG, but its
+         * answer for a given number is the same (error < 2^-128). */
+        if (BN_check_prime(p, bn, NULL) == 1 && BN_sub(pm1, p, BN_value_one()) == 1 &&
+            BN_gcd(g, pm1, e, bn) == 1 && BN_is_one(g)) {
+            BN_free(pm1);
+            BN_free(g);
+            OPENSSL_cleanse(bytes, sizeof(bytes));
+            return p;
+        }
+    }
+    OPENSSL_cleanse(bytes, sizeof(bytes));
+    BN_clear_free(p);
+    BN_free(pm1);
+    BN_free(g);
+    return NULL;
+}
+
+/* The RSA key of two primes, built as OpenSSL's keygen builds it (d modulo
+ * lcm(p - 1, q - 1), CRT values). */
+static EVP_PKEY *rsa_from_primes(BIGNUM *p, BIGNUM *q, const BIGNUM *e, BN_CTX *bn)
+{
+    BIGNUM *n = BN_new();
+    BIGNUM *pm1 = BN_new();
+    BIGNUM *qm1 = BN_new();
+    BIGNUM *g = BN_new();
+    BIGNUM *lcm = BN_new();
+    BIGNUM *d = BN_new();
+    BIGNUM *dp = BN_new();
+    BIGNUM *dq = BN_new();
+    BIGNUM *qinv = BN_new();
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    EVP_PKEY *key = NULL;
+    bool ok;
+
+    if (BN_cmp(p, q) < 0) {
+        BIGNUM *t = p; /* p > q, as OpenSSL's keys: qInv is q^-1 mod p */
+        p = q;
+        q = t;
+    }
+    ok = n != NULL && pm1 != NULL && qm1 != NULL && g != NULL && lcm != NULL && d != NULL &&
+         dp != NULL && dq != NULL && qinv != NULL && bld != NULL && BN_mul(n, p, q, bn) == 1 &&
+         BN_sub(pm1, p, BN_value_one()) == 1 && BN_sub(qm1, q, BN_value_one()) == 1 &&
+         BN_gcd(g, pm1, qm1, bn) == 1 && BN_mul(lcm, pm1, qm1, bn) == 1 &&
+         BN_div(lcm, NULL, lcm, g, bn) == 1 && BN_mod_inverse(d, e, lcm, bn) != NULL &&
+         BN_mod(dp, d, pm1, bn) == 1 && BN_mod(dq, d, qm1, bn) == 1 &&
+         BN_mod_inverse(qinv, q, p, bn) != NULL &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) == 1 &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) == 1 &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d) == 1 &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1, p) == 1 &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR2, q) == 1 &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT1, dp) == 1 &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2, dq) == 1 &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, qinv) == 1 &&
+         (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
+         (pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) != NULL &&
+         EVP_PKEY_fromdata_init(pctx) == 1 &&
+         EVP_PKEY_fromdata(pctx, &key, EVP_PKEY_KEYPAIR, params) == 1;
+    if (!ok) {
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_clear_free(pm1);
+    BN_clear_free(qm1);
+    BN_clear_free(g);
+    BN_clear_free(lcm);
+    BN_clear_free(d);
+    BN_clear_free(dp);
+    BN_clear_free(dq);
+    BN_clear_free(qinv);
+    return key;
+}
+
+static EVP_PKEY *seeded_rsa2048(dd_seed_gen_t *gen)
+{
+    BN_CTX *bn = BN_CTX_new();
+    BIGNUM *e = BN_new();
+    BIGNUM *p = NULL;
+    BIGNUM *q = NULL;
+    EVP_PKEY *key = NULL;
+
+    if (bn != NULL && e != NULL && BN_set_word(e, RSA_F4) == 1 &&
+        (p = seeded_prime(gen, e, bn)) != NULL && (q = seeded_prime(gen, e, bn)) != NULL &&
+        BN_cmp(p, q) != 0) {
+        key = rsa_from_primes(p, q, e, bn);
+    }
+    BN_clear_free(p);
+    BN_clear_free(q);
+    BN_free(e);
+    BN_CTX_free(bn);
+    return key;
+}
+
+/* A P-256 key whose private scalar is the generator's next 32 bytes (drawn
+ * again in the rare case they are 0 or not below the group order). */
+static EVP_PKEY *seeded_p256(dd_seed_gen_t *gen)
+{
+    EC_GROUP *group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    BN_CTX *bn = BN_CTX_new();
+    BIGNUM *priv = BN_secure_new();
+    EC_POINT *pub = NULL;
+    unsigned char bytes[32];
+    unsigned char pub_oct[65];
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    EVP_PKEY *key = NULL;
+    bool ok = group != NULL && bn != NULL && priv != NULL && bld != NULL;
+
+    for (int i = 0; ok && i < 64; i++) {
+        ok = dd_seed_gen_bytes(gen, bytes, sizeof(bytes)) == DD_SEED_OK &&
+             BN_bin2bn(bytes, sizeof(bytes), priv) != NULL;
+        if (ok && !BN_is_zero(priv) && BN_cmp(priv, EC_GROUP_get0_order(group)) < 0) {
+            break;
+        }
+    }
+    OPENSSL_cleanse(bytes, sizeof(bytes));
+    ok = ok && !BN_is_zero(priv) && BN_cmp(priv, EC_GROUP_get0_order(group)) < 0 &&
+         (pub = EC_POINT_new(group)) != NULL &&
+         EC_POINT_mul(group, pub, priv, NULL, NULL, bn) == 1 &&
+         EC_POINT_point2oct(group, pub, POINT_CONVERSION_UNCOMPRESSED, pub_oct, sizeof(pub_oct),
+                            bn) == sizeof(pub_oct) &&
+         OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) == 1 &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) == 1 &&
+         OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub_oct, sizeof(pub_oct)) ==
+             1 &&
+         (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
+         (pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) != NULL &&
+         EVP_PKEY_fromdata_init(pctx) == 1 &&
+         EVP_PKEY_fromdata(pctx, &key, EVP_PKEY_KEYPAIR, params) == 1;
+    if (!ok) {
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EC_POINT_free(pub);
+    BN_clear_free(priv);
+    BN_CTX_free(bn);
+    EC_GROUP_free(group);
+    return key;
+}
+
+/* OpenSSL's keygen without a seed; with one, a key that is a function of the
+ * seed and of how many keys of this profile were made before (dd_seed.h). */
+static EVP_PKEY *generate_key(dd_pki_key_type_t type, cert_profile_t profile)
+{
+    dd_seed_gen_t gen;
+    EVP_PKEY *key = NULL;
+
+    if (!dd_seed_get(NULL)) {
+        return type == DD_PKI_KEY_EC_P256 ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
+    }
+    if (dd_seed_gen_init(&gen, KEY_STREAMS[profile]) == DD_SEED_OK) {
+        key = type == DD_PKI_KEY_EC_P256 ? seeded_p256(&gen) : seeded_rsa2048(&gen);
+    }
+    dd_seed_gen_wipe(&gen);
+    return key;
 }
 
 static bool add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
@@ -125,13 +330,13 @@ static bool add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
 }
 
 /* A positive, non-zero, 16-byte serial (RFC 5280 allows up to 20 octets). */
-static bool set_random_serial(X509 *cert)
+static bool set_random_serial(X509 *cert, cert_profile_t profile)
 {
     unsigned char bytes[16];
     BIGNUM *bn;
     bool ok;
 
-    if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    if (dd_seed_bytes(SERIAL_STREAMS[profile], bytes, sizeof(bytes)) != DD_SEED_OK) {
         return false;
     }
     bytes[0] = (unsigned char)((bytes[0] & 0x7f) | 0x40);
@@ -173,7 +378,10 @@ static dd_pki_status_t build_cert_named(cert_profile_t profile, EVP_PKEY *key, X
     X509 *cert = X509_new();
     X509_NAME *subject = NULL;
     X509V3_CTX ctx;
-    time_t now = (time_t)(dd_clock_wall_ms() / 1000);
+    /* With a seed the DER, hence the certificate id, must not depend on when
+     * the run happened: a fixed notBefore (the slack below is then moot). */
+    time_t now = dd_seed_get(NULL) ? SEEDED_NOT_BEFORE_EPOCH + NOT_BEFORE_SLACK_S
+                                   : (time_t)(dd_clock_wall_ms() / 1000);
     bool ok;
 
     *out = NULL;
@@ -192,8 +400,8 @@ static dd_pki_status_t build_cert_named(cert_profile_t profile, EVP_PKEY *key, X
         subject = X509_NAME_dup(name);
     }
     ok =
-        subject != NULL && X509_set_version(cert, X509_VERSION_3) == 1 && set_random_serial(cert) &&
-        X509_set_subject_name(cert, subject) == 1 &&
+        subject != NULL && X509_set_version(cert, X509_VERSION_3) == 1 &&
+        set_random_serial(cert, profile) && X509_set_subject_name(cert, subject) == 1 &&
         X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : subject) == 1 &&
         X509_time_adj_ex(X509_getm_notBefore(cert), 0, -NOT_BEFORE_SLACK_S, &now) != NULL &&
         ASN1_TIME_set(X509_getm_notAfter(cert), NOT_AFTER_EPOCH) != NULL &&
@@ -456,7 +664,7 @@ static dd_pki_status_t create_ca(dd_pki_ca_t *ca)
 {
     dd_pki_status_t st;
 
-    ca->key = generate_key(DD_PKI_KEY_RSA2048);
+    ca->key = generate_key(DD_PKI_KEY_RSA2048, PROFILE_CA);
     if (ca->key == NULL) {
         return crypto_fail("CA key generation");
     }
@@ -585,7 +793,7 @@ static dd_pki_status_t ensure_leaf(const dd_pki_ca_t *ca, cert_profile_t profile
         X509_free(cert);
         EVP_PKEY_free(key);
         cert = NULL;
-        key = generate_key(DD_PKI_KEY_RSA2048);
+        key = generate_key(DD_PKI_KEY_RSA2048, profile);
         st = key != NULL ? build_cert(profile, key, ca->cert, ca->key, &cert)
                          : crypto_fail("key generation");
         if (st == DD_PKI_OK) {
@@ -630,7 +838,7 @@ dd_pki_status_t dd_pki_issue_device(const dd_pki_ca_t *ca, dd_pki_key_type_t typ
     if (ca == NULL || out == NULL || (type != DD_PKI_KEY_RSA2048 && type != DD_PKI_KEY_EC_P256)) {
         return DD_PKI_BAD_PARAMETER;
     }
-    key = generate_key(type);
+    key = generate_key(type, PROFILE_DEVICE);
     if (key == NULL) {
         return crypto_fail("device key generation");
     }

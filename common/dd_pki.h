@@ -20,13 +20,21 @@
  * `mosquitto` when started as root). Device credentials are an
  * RSA 2048 key (as AWS's CreateKeysAndCertificate) or an EC P-256 key (fleets)
  * and a certificate with subject `CN=AWS IoT Certificate`, clientAuth, a
- * random positive 16-byte serial and validity until 2049-12-31T23:59:59Z.
+ * random (or seeded) positive 16-byte serial and validity until
+ * 2049-12-31T23:59:59Z.
  *
  * A certificate id is the lowercase hex SHA-256 of the certificate's DER, the
  * form of AWS's certificateId (64 characters).
  *
  * Certificate validity uses wall-clock time (dd_clock_wall_ms()), not the
  * pipeline clock: TLS peers check it against their own wall clock.
+ *
+ * Keys, serials and validity come from dd_seed: with a seed set
+ * (dd_seed_set(), `ddlocal up --seed`), keys are made from the seed's streams
+ * (RSA: primes searched over a generator of its own; P-256: a seeded scalar),
+ * serials too, and notBefore is fixed at 2000-01-01T00:00:00Z, so the same
+ * calls in the same order give the same PEM and certificate ids byte for
+ * byte (the CA signs with RSA PKCS#1 v1.5, which is deterministic).
  *
  * Ownership and threads: dd_pki_ca_ensure() returns a dd_pki_ca_t that the
  * caller frees with dd_pki_ca_free(); once returned it is never modified, so

@@ -2,8 +2,8 @@
 
 #include "dd_db.h"
 #include "dd_log.h"
+#include "dd_seed.h"
 
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,18 +251,11 @@ dd_registry_status_t dd_registry_log_change(dd_registry_t *reg, dd_registry_kind
     return rc == SQLITE_DONE ? DD_REGISTRY_OK : dd_registry_sql_fail(reg, err);
 }
 
-dd_registry_status_t dd_registry_new_uuid(char *buf, size_t len)
+dd_registry_status_t dd_registry_new_uuid(const char *stream, char *buf, size_t len)
 {
-    unsigned char r[16];
-
-    if (buf == NULL || len < 37 || RAND_bytes(r, sizeof(r)) != 1) {
+    if (buf == NULL || len < DD_SEED_UUID_LEN || dd_seed_uuid(stream, buf) != DD_SEED_OK) {
         return DD_REGISTRY_STORE_ERROR;
     }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* version 4 */
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    (void)snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                   r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-                   r[13], r[14], r[15]);
     return DD_REGISTRY_OK;
 }
 

@@ -134,7 +134,7 @@ dd_registry_status_t dd_registry_group_create(dd_registry_t *reg, const char *na
                                     DD_REGISTRY_MAX_GROUP_DEPTH);
         }
     }
-    if (dd_registry_new_uuid(id, sizeof(id)) != DD_REGISTRY_OK) {
+    if (dd_registry_new_uuid("thing-group-id", id, sizeof(id)) != DD_REGISTRY_OK) {
         return dd_registry_fail(err, DD_REGISTRY_STORE_ERROR, "Could not generate a group id");
     }
     if ((status = dd_registry_savepoint_begin(reg, err)) != DD_REGISTRY_OK) {

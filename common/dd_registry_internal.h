@@ -55,8 +55,8 @@ dd_registry_status_t dd_registry_savepoint_end(dd_registry_t *reg, dd_registry_s
 dd_registry_status_t dd_registry_log_change(dd_registry_t *reg, dd_registry_kind_t kind,
                                             const char *name, dd_registry_error_t *err);
 
-/** Writes a random (version 4) UUID to @p buf (at least 37 bytes). */
-dd_registry_status_t dd_registry_new_uuid(char *buf, size_t len);
+/** Writes a version 4 UUID of dd_seed stream @p stream to @p buf (at least 37 bytes). */
+dd_registry_status_t dd_registry_new_uuid(const char *stream, char *buf, size_t len);
 
 /** Copies @p src into @p dst, truncating; a NULL @p dst or zero @p len is ignored. */
 void dd_registry_copy_out(char *dst, size_t len, const char *src);

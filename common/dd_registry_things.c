@@ -81,7 +81,7 @@ dd_registry_status_t dd_registry_thing_create(dd_registry_t *reg, const char *na
         (status = dd_registry_type_usable(reg, thing_type, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    if (dd_registry_new_uuid(id, sizeof(id)) != DD_REGISTRY_OK) {
+    if (dd_registry_new_uuid("thing-id", id, sizeof(id)) != DD_REGISTRY_OK) {
         return dd_registry_fail(err, DD_REGISTRY_STORE_ERROR, "Could not generate a thing id");
     }
     if ((status = dd_registry_savepoint_begin(reg, err)) != DD_REGISTRY_OK) {

@@ -136,7 +136,7 @@ dd_registry_status_t dd_registry_type_create(dd_registry_t *reg, const char *nam
     if (rc != SQLITE_DONE) {
         return dd_registry_sql_fail(reg, err);
     }
-    if (dd_registry_new_uuid(id, sizeof(id)) != DD_REGISTRY_OK) {
+    if (dd_registry_new_uuid("thing-type-id", id, sizeof(id)) != DD_REGISTRY_OK) {
         return dd_registry_fail(err, DD_REGISTRY_STORE_ERROR, "Could not generate a type id");
     }
     if ((status = dd_registry_savepoint_begin(reg, err)) != DD_REGISTRY_OK) {

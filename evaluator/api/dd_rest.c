@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "dd_route.h"
+#include "dd_seed.h"
 
 /* ---- character sets ------------------------------------------------------ */
 
@@ -949,17 +949,13 @@ dd_rest_status_t dd_rest_query_token(const dd_rest_query_t *q, const char *name,
 
 void dd_rest_request_id(char out[DD_REST_REQUEST_ID_LEN])
 {
-    unsigned char r[16];
+    char id[DD_SEED_UUID_LEN];
 
-    if (RAND_bytes(r, sizeof(r)) != 1) {
-        memset(r, 0, sizeof(r));
+    /* A failed draw still gives a well-formed id: the response matters more than its id. */
+    if (dd_seed_uuid("request-id", id) != DD_SEED_OK) {
+        (void)snprintf(id, sizeof(id), "00000000-0000-4000-8000-000000000000");
     }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    (void)snprintf(out, DD_REST_REQUEST_ID_LEN,
-                   "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-                   r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-                   r[14], r[15]);
+    (void)snprintf(out, DD_REST_REQUEST_ID_LEN, "%s", id);
 }
 
 const char *dd_rest_strerror(dd_rest_status_t status)

@@ -5,13 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "dd_log.h"
 #include "dd_logopts.h"
 #include "dd_map.h"
 #include "dd_names.h"
 #include "dd_profile.h"
+#include "dd_seed.h"
 
 struct dd_mitigate {
     dd_mitigate_config_t cfg;
@@ -49,19 +48,15 @@ static dd_mitigate_status_t from_store(dd_store_status_t st)
     }
 }
 
-static void new_uuid(char out[DD_MITIGATE_ID_LEN])
+static dd_mitigate_status_t new_uuid(char out[DD_MITIGATE_ID_LEN])
 {
-    unsigned char r[16];
+    char id[DD_SEED_UUID_LEN];
 
-    if (RAND_bytes(r, sizeof(r)) != 1) {
-        memset(r, 0x5a, sizeof(r));
+    if (dd_seed_uuid("mitigation-action-id", id) != DD_SEED_OK) {
+        return DD_MITIGATE_STORE_ERROR;
     }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    (void)snprintf(out, DD_MITIGATE_ID_LEN,
-                   "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-                   r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-                   r[14], r[15]);
+    (void)snprintf(out, DD_MITIGATE_ID_LEN, "%s", id);
+    return DD_MITIGATE_OK;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */
@@ -296,7 +291,11 @@ dd_mitigate_status_t dd_mitigate_action_create(dd_mitigate_t *m, const char *nam
         free(json);
         return from_store(ss);
     }
-    new_uuid(id);
+    st = new_uuid(id);
+    if (st != DD_MITIGATE_OK) {
+        free(json);
+        return st;
+    }
     memset(&row, 0, sizeof(row));
     row.name = name;
     row.id = id;

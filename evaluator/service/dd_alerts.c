@@ -2,11 +2,11 @@
 
 #include "dd_clock.h"
 #include "dd_log.h"
+#include "dd_seed.h"
 #include "dd_shapes.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,18 +70,16 @@ dd_alerts_status_t dd_alerts_message(const dd_violation_event_t *ev, char **out)
     return print_and_free(root, ok, out);
 }
 
-static void new_uuid(char *buf, size_t len)
+/* One stream per kind of id, so that a seeded run's message ids do not depend on how many
+ * deliveries were retried in between. A failed draw still gives a well-formed id. */
+static void new_uuid(const char *stream, char *buf, size_t len)
 {
-    unsigned char r[16];
+    char id[DD_SEED_UUID_LEN];
 
-    if (RAND_bytes(r, sizeof(r)) != 1) {
-        memset(r, 0x5a, sizeof(r));
+    if (dd_seed_uuid(stream, id) != DD_SEED_OK) {
+        (void)snprintf(id, sizeof(id), "5a5a5a5a-5a5a-4a5a-9a5a-5a5a5a5a5a5a");
     }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    (void)snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                   r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-                   r[13], r[14], r[15]);
+    (void)snprintf(buf, len, "%s", id);
 }
 
 static void iso8601_ms(int64_t ms, char *buf, size_t len)
@@ -109,7 +107,7 @@ static cJSON *notification(const char *topic_arn, const char *message, int64_t n
     if (sns == NULL) {
         return NULL;
     }
-    new_uuid(id, sizeof(id));
+    new_uuid("sns-message-id", id, sizeof(id));
     iso8601_ms(now_ms, ts, sizeof(ts));
     (void)snprintf(url, sizeof(url), "http://ddlocal.invalid/unsubscribe?SubscriptionArn=%s",
                    topic_arn);
@@ -169,7 +167,7 @@ dd_alerts_status_t dd_alerts_lambda_event(const char *topic_arn, const char *mes
         cJSON_Delete(root);
         return DD_ALERTS_NO_MEMORY;
     }
-    new_uuid(id, sizeof(id));
+    new_uuid("sns-subscription-id", id, sizeof(id));
     (void)snprintf(sub, sizeof(sub), "%s:%s", topic_arn, id);
     ok = cJSON_AddStringToObject(record, "EventSource", "aws:sns") != NULL &&
          cJSON_AddStringToObject(record, "EventVersion", "1.0") != NULL &&
@@ -439,7 +437,7 @@ dd_alerts_status_t dd_alerts_webhooks_post(dd_alerts_webhooks_t *w, const char *
     j->topic = strdup(topic);
     j->endpoint = strdup(endpoint);
     j->body = strdup(body);
-    new_uuid(j->id, sizeof(j->id));
+    new_uuid("delivery-job-id", j->id, sizeof(j->id));
     if (j->topic == NULL || j->endpoint == NULL || j->body == NULL) {
         job_free(j);
         return DD_ALERTS_NO_MEMORY;

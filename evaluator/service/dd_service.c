@@ -21,6 +21,7 @@
 #include "dd_pki.h"
 #include "dd_regsync.h"
 #include "dd_report.h"
+#include "dd_seed.h"
 #include "dd_reset.h"
 #include "dd_shapes.h"
 #include "dd_store.h"
@@ -35,6 +36,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Registry setting: how many times ddlocald started on this data dir with a seed. */
+#define SETTING_SEED_STARTS "seed_starts"
 
 /* A batch the store could not take is tried again after these waits (doubled each time). */
 #define HOLD_FIRST_RETRY_MS 250
@@ -891,6 +895,59 @@ static void reload_engine(dd_service_t *svc)
     DD_LOG_INFO("evaluator state reloaded from the store");
 }
 
+/*
+ * With a seed, every id, key and certificate this process makes comes from dd_seed (the
+ * process-wide stand-in for the CSPRNG), set here before any thread that draws exists. The
+ * scope counts the seeded starts of this data dir: a fresh data dir always starts at
+ * "ddlocald.0" (two runs, the same ids), and a resumed one does not draw the ids of its first
+ * start again (they are in its registry already).
+ */
+static dd_service_status_t seed_ids(dd_service_t *svc)
+{
+    char *text = NULL;
+    char scope[32];
+    char next[24];
+    char seed[24];
+    unsigned long long starts = 0;
+
+    if (dd_registry_setting_get(&svc->p.registry, SETTING_SEED_STARTS, &text) != DD_REGISTRY_OK) {
+        return DD_SERVICE_DB_ERROR;
+    }
+    if (text != NULL) {
+        starts = strtoull(text, NULL, 10);
+        free(text);
+    }
+    (void)snprintf(scope, sizeof(scope), "ddlocald.%llu", starts);
+    (void)snprintf(next, sizeof(next), "%llu", starts + 1);
+    (void)snprintf(seed, sizeof(seed), "%llu", (unsigned long long)svc->cfg.id_seed);
+    if (dd_registry_setting_set(&svc->p.registry, SETTING_SEED_STARTS, next) != DD_REGISTRY_OK ||
+        dd_registry_setting_set(&svc->p.registry, DD_SEED_SETTING, seed) != DD_REGISTRY_OK ||
+        dd_seed_set(svc->cfg.id_seed, scope) != DD_SEED_OK) {
+        return DD_SERVICE_DB_ERROR;
+    }
+    DD_LOG_INFO("ids, keys and certificates from seed %llu (%s)",
+                (unsigned long long)svc->cfg.id_seed, scope);
+    return DD_SERVICE_OK;
+}
+
+/* A start without a seed: the CLI stops following the last seeded start's seed. Nothing is
+ * written when there was none, so a data dir never run with a seed stays as it was. */
+static dd_service_status_t unseed_cli(dd_service_t *svc)
+{
+    char *text = NULL;
+    bool had;
+
+    if (dd_registry_setting_get(&svc->p.registry, DD_SEED_SETTING, &text) != DD_REGISTRY_OK) {
+        return DD_SERVICE_DB_ERROR;
+    }
+    had = text != NULL && text[0] != '\0';
+    free(text);
+    if (had && dd_registry_setting_set(&svc->p.registry, DD_SEED_SETTING, "") != DD_REGISTRY_OK) {
+        return DD_SERVICE_DB_ERROR;
+    }
+    return DD_SERVICE_OK;
+}
+
 static dd_service_status_t open_pipeline(dd_service_t *svc)
 {
     dd_pipeline_config_t pcfg;
@@ -916,6 +973,9 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
                                               : DD_SERVICE_DB_ERROR;
     }
     svc->cfg.arn = svc->p.arn;
+    if (svc->cfg.id_seed_set ? seed_ids(svc) != DD_SERVICE_OK : unseed_cli(svc) != DD_SERVICE_OK) {
+        return DD_SERVICE_DB_ERROR;
+    }
     /* Stored AWS IoT logging options outrank --log-level (dd_logopts.h). */
     if (dd_logopts_apply(&svc->p.registry) != DD_LOGOPTS_OK) {
         DD_LOG_WARN("cannot read the stored logging options: keeping the --log-level level");

@@ -64,8 +64,10 @@ typedef struct dd_service_config {
     int tick_ms;            /**< Wall ms between engine ticks (0 = 1000). */
     int webhook_attempts;   /**< Deliveries tried before a dead letter (0 = 4). */
     int webhook_backoff_ms; /**< Wait before the 2nd attempt, doubled each time (0 = 1000). */
-    bool id_seed_set;      /**< true: violation ids come from @c id_seed (same inputs, same ids). */
-    uint64_t id_seed;      /**< Mixed into violation ids when @c id_seed_set. */
+    bool id_seed_set;       /**< true: dd_seed_set(id_seed) at open - ids, keys and certificates of
+                           the process and violation ids are deterministic (same inputs, same
+                           output). */
+    uint64_t id_seed;       /**< The seed, when @c id_seed_set. */
     int lambda_backoff_ms; /**< Lambda retries: wait before the 2nd attempt, doubled (0 = 60000). */
     char lambda_runner[512]; /**< ddlocal_lambda_runner.py; "" = DD_LAMBDA_RUNNER_DEFAULT. */
     char lambda_python

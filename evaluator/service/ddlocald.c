@@ -5,6 +5,7 @@
 #include "dd_log.h"
 #include "dd_service.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -45,7 +46,8 @@ static const char HELP[] =
     "                                source tree's lambda/ddlocal_lambda_runner.py)\n"
     "      --lambda-python PATH      its interpreter (default $DDLOCAL_LAMBDA_PYTHON, else\n"
     "                                /usr/bin/python3: Debian's, with python3-boto3)\n"
-    "      --id-seed N               violation ids from seed N: the same inputs give the same ids\n"
+    "      --id-seed N               ids, keys and certificates from seed N: the same inputs give\n"
+    "                                the same answers (a fresh data dir's CA too)\n"
     "      --console-dir DIR         the console's files (default $DDLOCAL_CONSOLE_DIR, else the\n"
     "                                source tree's console/), served at /console/ on the API port\n"
     "      --ready-file FILE         write {\"api\":URL,\"pid\":N} to FILE once ready\n"
@@ -204,9 +206,11 @@ int main(int argc, char **argv)
         }
         case OPT_ID_SEED: {
             char *end = NULL;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || optarg[0] == '-') {
-                fprintf(stderr, "ddlocald: --id-seed takes a number >= 0\n");
+            unsigned long long v;
+            errno = 0;
+            v = strtoull(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || optarg[0] == '-' || errno == ERANGE) {
+                fprintf(stderr, "ddlocald: --id-seed takes a number from 0 to 2^64-1\n");
                 return 2;
             }
             cfg.id_seed = (uint64_t)v;

@@ -124,6 +124,12 @@ grep -q "mosquitto is not installed" "$work/nomosq.log" || fail "missing mosquit
 # 7. usage errors: exit 2
 "$ddlocal" up --time-scale 0 >/dev/null 2>&1
 [ $? -eq 2 ] || fail "--time-scale 0 should be a usage error"
+for seed in -1 x 18446744073709551616; do
+    "$ddlocal" up --seed "$seed" >"$work/seed.log" 2>&1
+    [ $? -eq 2 ] || fail "--seed $seed should be a usage error"
+    grep -q "seed takes a number from 0 to 18446744073709551615" "$work/seed.log" ||
+        fail "--seed $seed: no clear message"
+done
 
 # 8. --workshop: state made by the pipeline survives a restart, provisioning happens once
 wdata=$work/wdata

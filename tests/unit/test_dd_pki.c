@@ -19,6 +19,7 @@
 
 #include "dd_fs.h"
 #include "dd_pki.h"
+#include "dd_seed.h"
 
 /* One data dir (with its CA) for the whole file: RSA key generation is slow. */
 typedef struct pki_fixture {
@@ -564,6 +565,109 @@ static void test_dd_pki_mtls_handshake(void **state)
     mtls_with(*state, DD_PKI_KEY_EC_P256);
 }
 
+/* A fresh data dir whose CA is made with @seed set; the seed stays set. */
+static void seeded_fixture(uint64_t seed, pki_fixture_t *f)
+{
+    assert_int_equal(dd_seed_set(seed, "test"), DD_SEED_OK);
+    (void)snprintf(f->dir, sizeof(f->dir), "/tmp/dd_pki_seed.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(dd_pki_ca_ensure(f->dir, &f->ca), DD_PKI_OK);
+}
+
+static void seeded_fixture_free(pki_fixture_t *f)
+{
+    dd_pki_ca_free(f->ca);
+    (void)dd_fs_remove_tree(f->dir);
+}
+
+static char *read_text(const pki_fixture_t *f, dd_pki_file_t file)
+{
+    char path[256];
+    char *text = NULL;
+    size_t len = 0;
+
+    pki_path(f, file, path, sizeof(path));
+    assert_int_equal(dd_fs_read_file(path, 1 << 20, &text, &len), DD_FS_OK);
+    return text;
+}
+
+/* `up --seed`: the same seed in two fresh data dirs makes the same CA, broker and service
+ * certificates and the same device credentials, byte for byte - and they work. */
+static void test_dd_pki_seeded_is_deterministic(void **state)
+{
+    pki_fixture_t a;
+    pki_fixture_t b;
+    pki_fixture_t c;
+    dd_pki_credentials_t ca1;
+    dd_pki_credentials_t ca2;
+    dd_pki_credentials_t cb1;
+    dd_pki_credentials_t cb2;
+    dd_pki_credentials_t cc1;
+    char *ta;
+    char *tb;
+    X509 *cert = NULL;
+
+    (void)state;
+    seeded_fixture(42, &a);
+    assert_int_equal(dd_pki_ensure_server(a.ca), DD_PKI_OK);
+    assert_int_equal(dd_pki_ensure_service(a.ca, NULL), DD_PKI_OK);
+    assert_int_equal(dd_pki_issue_device(a.ca, DD_PKI_KEY_RSA2048, &ca1), DD_PKI_OK);
+    assert_int_equal(dd_pki_issue_device(a.ca, DD_PKI_KEY_EC_P256, &ca2), DD_PKI_OK);
+    check_device(&a, DD_PKI_KEY_RSA2048);
+    check_device(&a, DD_PKI_KEY_EC_P256);
+    mtls_with(&a, DD_PKI_KEY_RSA2048);
+    mtls_with(&a, DD_PKI_KEY_EC_P256);
+
+    seeded_fixture(42, &b);
+    assert_int_equal(dd_pki_ensure_server(b.ca), DD_PKI_OK);
+    assert_int_equal(dd_pki_ensure_service(b.ca, NULL), DD_PKI_OK);
+    assert_int_equal(dd_pki_issue_device(b.ca, DD_PKI_KEY_RSA2048, &cb1), DD_PKI_OK);
+    assert_int_equal(dd_pki_issue_device(b.ca, DD_PKI_KEY_EC_P256, &cb2), DD_PKI_OK);
+    for (int i = DD_PKI_FILE_ROOTCA_CERT; i <= DD_PKI_FILE_SERVICE_KEY; i++) {
+        ta = read_text(&a, (dd_pki_file_t)i);
+        tb = read_text(&b, (dd_pki_file_t)i);
+        assert_string_equal(ta, tb);
+        free(ta);
+        free(tb);
+    }
+    assert_string_equal(ca1.certificate_pem, cb1.certificate_pem);
+    assert_string_equal(ca1.private_key_pem, cb1.private_key_pem);
+    assert_string_equal(ca1.certificate_id, cb1.certificate_id);
+    assert_string_equal(ca2.certificate_pem, cb2.certificate_pem);
+    assert_string_equal(ca2.private_key_pem, cb2.private_key_pem);
+    assert_string_not_equal(ca1.certificate_id, ca2.certificate_id);
+
+    /* The fixed notBefore of a seeded certificate. */
+    assert_int_equal(dd_pki_cert_from_pem(cb1.certificate_pem, strlen(cb1.certificate_pem), &cert),
+                     DD_PKI_OK);
+    {
+        ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)946684800);
+        assert_int_equal(ASN1_TIME_compare(X509_get0_notBefore(cert), t), 0);
+        ASN1_TIME_free(t);
+    }
+    X509_free(cert);
+
+    /* Another seed, another CA and other credentials. */
+    seeded_fixture(43, &c);
+    assert_int_equal(dd_pki_issue_device(c.ca, DD_PKI_KEY_RSA2048, &cc1), DD_PKI_OK);
+    ta = read_text(&a, DD_PKI_FILE_ROOTCA_CERT);
+    tb = read_text(&c, DD_PKI_FILE_ROOTCA_CERT);
+    assert_string_not_equal(ta, tb);
+    free(ta);
+    free(tb);
+    assert_string_not_equal(ca1.certificate_id, cc1.certificate_id);
+
+    dd_seed_unset();
+    dd_pki_credentials_free(&ca1);
+    dd_pki_credentials_free(&ca2);
+    dd_pki_credentials_free(&cb1);
+    dd_pki_credentials_free(&cb2);
+    dd_pki_credentials_free(&cc1);
+    seeded_fixture_free(&a);
+    seeded_fixture_free(&b);
+    seeded_fixture_free(&c);
+}
+
 static void test_dd_pki_bad_input(void **state)
 {
     pki_fixture_t *f = *state;
@@ -706,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_dd_pki_mtls_handshake),
         cmocka_unit_test(test_dd_pki_bad_input),
         cmocka_unit_test(test_dd_pki_from_csr),
+        cmocka_unit_test(test_dd_pki_seeded_is_deterministic),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
