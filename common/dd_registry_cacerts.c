@@ -6,6 +6,7 @@
  * registry stores what was accepted.
  */
 #include "dd_registry_internal.h"
+#include "dd_seed.h"
 
 #include "dd_pki.h"
 
@@ -16,7 +17,6 @@
 
 #include <openssl/bio.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #define CA_COLUMNS \
@@ -115,7 +115,8 @@ dd_registry_status_t dd_registry_registration_code(dd_registry_t *reg, char code
         return DD_REGISTRY_OK;
     }
     free(value);
-    if (RAND_bytes(raw, (int)sizeof(raw)) != 1) {
+    /* From the seed when one is set (`up --seed`): byte-identical runs give the same code. */
+    if (dd_seed_bytes("registration-code", raw, sizeof(raw)) != DD_SEED_OK) {
         return dd_registry_fail(err, DD_REGISTRY_STORE_ERROR, "No random bytes for the code");
     }
     for (i = 0; i < sizeof(raw); i++) {
