@@ -24,7 +24,7 @@
 #define EXIT_UNREACHABLE 3
 
 static const char WAIT_HELP[] =
-    "usage: ddlocal wait violation|alert|group|report|fault [options]\n"
+    "usage: ddlocal wait violation|alert|group|report|fault|enforcement [options]\n"
     "\n"
     "Waits until the running pipeline logs a matching event, prints it (one JSON\n"
     "line) and exits 0; at the timeout exits 1 and prints the last events it saw\n"
@@ -37,6 +37,8 @@ static const char WAIT_HELP[] =
     "  group            a thing added to a thing group (default --change added)\n"
     "  report           a device report (--result accepted|rejected to choose)\n"
     "  fault            an injected fault fired (`ddlocal fault`; --kind K to choose)\n"
+    "  enforcement      the broker refused a connect, publish, subscribe or receive\n"
+    "                   (--reason R to choose)\n"
     "\n"
     "  --thing T        only thing T's events\n"
     "  --profile P      only security profile P's (violation, alert)\n"
@@ -46,6 +48,8 @@ static const char WAIT_HELP[] =
     "  --result R       accepted or rejected (report)\n"
     "  --kind K         throttle, delay-reply, no-reply, disconnect, drop-delivery,\n"
     "                   delay-delivery or fail-mitigation (fault)\n"
+    "  --reason R       policy, certificate-not-active, revoked, unknown-certificate,\n"
+    "                   reserved-topic, ... (enforcement)\n"
     "  --timeout SEC    give up after SEC seconds (default 30)\n"
     "  --after SEQ      only events with a sequence number above SEQ\n"
     "  --new            only events logged after the wait started\n"
@@ -58,7 +62,8 @@ static const char EVENTS_HELP[] =
     "\n"
     "Prints the events of the running pipeline's log as JSON lines: report\n"
     "(accepted/rejected with the reason), datapoint, violation, alert, delivery,\n"
-    "group, fault (an injected fault fired). Each has a seq; --after SEQ prints\n"
+    "group, fault (an injected fault fired), enforcement (the broker refused a\n"
+    "connect, publish, subscribe or receive). Each has a seq; --after SEQ prints\n"
     "only later ones.\n"
     "\n"
     "  -f, --follow     keep printing new events until interrupted\n"
@@ -221,19 +226,13 @@ static void show_seen(const char *api, uint64_t from, uint64_t last)
 int dd_cmd_wait(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"thing", required_argument, NULL, 't'},
-        {"profile", required_argument, NULL, 'p'},
-        {"group", required_argument, NULL, 'g'},
-        {"event", required_argument, NULL, 'e'},
-        {"change", required_argument, NULL, 'c'},
-        {"result", required_argument, NULL, 'r'},
-        {"timeout", required_argument, NULL, 'T'},
-        {"after", required_argument, NULL, 'a'},
-        {"new", no_argument, NULL, 'n'},
-        {"data-dir", required_argument, NULL, 'D'},
-        {"kind", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"thing", required_argument, NULL, 't'},   {"profile", required_argument, NULL, 'p'},
+        {"group", required_argument, NULL, 'g'},   {"event", required_argument, NULL, 'e'},
+        {"change", required_argument, NULL, 'c'},  {"result", required_argument, NULL, 'r'},
+        {"timeout", required_argument, NULL, 'T'}, {"after", required_argument, NULL, 'a'},
+        {"new", no_argument, NULL, 'n'},           {"data-dir", required_argument, NULL, 'D'},
+        {"kind", required_argument, NULL, 'k'},    {"reason", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     const char *data_dir = dd_clienv_default_data_dir();
     const char *kind;
@@ -265,9 +264,12 @@ int dd_cmd_wait(int argc, char **argv)
         f.member = "result";
     } else if (strcmp(kind, "fault") == 0) {
         f.member = "kind";
+    } else if (strcmp(kind, "enforcement") == 0) {
+        f.member = "reason";
     } else {
         return dd_clienv_usage_error("wait",
-                                     "wait for violation, alert, group, report or fault, not '%s'",
+                                     "wait for violation, alert, group, report, fault or "
+                                     "enforcement, not '%s'",
                                      kind);
     }
     f.type = kind;
@@ -280,6 +282,7 @@ int dd_cmd_wait(int argc, char **argv)
         case 'e':
         case 'c':
         case 'k':
+        case 'R':
         case 'r': value = optarg; break;
         case 'T': {
             char *end = NULL;

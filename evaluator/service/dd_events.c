@@ -363,6 +363,26 @@ void dd_events_group(dd_events_t *ev, int64_t time_ms, const char *thing, const 
     (void)dd_events_add(ev, time_ms, "group", f);
 }
 
+void dd_events_enforcement(dd_events_t *ev, int64_t time_ms, const char *thing, bool registered,
+                           const char *action, const char *reason, const char *subject)
+{
+    cJSON *f;
+
+    if (ev == NULL) {
+        return;
+    }
+    f = cJSON_CreateObject();
+    add_str(f, "thing", thing);
+    (void)cJSON_AddBoolToObject(f, "registered", registered);
+    add_str(f, "action", action);
+    add_str(f, "decision", "denied");
+    add_str(f, "reason", reason);
+    if (subject != NULL) {
+        add_str(f, "subject", subject);
+    }
+    (void)dd_events_add(ev, time_ms, "enforcement", f);
+}
+
 void dd_events_fault(dd_events_t *ev, int64_t time_ms, uint64_t fault_id, const char *kind,
                      const char *thing, const char *outcome, int64_t delay_ms, const char *detail)
 {

@@ -128,6 +128,17 @@ void dd_events_group(dd_events_t *ev, int64_t time_ms, const char *thing, const 
 void dd_events_fault(dd_events_t *ev, int64_t time_ms, uint64_t fault_id, const char *kind,
                      const char *thing, const char *outcome, int64_t delay_ms, const char *detail);
 
+/**
+ * @brief The broker refused something (type "enforcement", from the shim's
+ *        metering): @p action "iot:Connect", "iot:Publish", "iot:Subscribe" or "iot:Receive",
+ *        @p reason why (dd_metering_reason_name(): "policy", "certificate-not-active",
+ *        "revoked", ...), @p subject the topic, topic filter or client id
+ *        (may be NULL). @p thing is the thing name, or the client id of an
+ *        unregistered client (@p registered false).
+ */
+void dd_events_enforcement(dd_events_t *ev, int64_t time_ms, const char *thing, bool registered,
+                           const char *action, const char *reason, const char *subject);
+
 /** @brief A metric value the engine retained; @p value (taken) is the AWS metricValue. */
 void dd_events_datapoint(dd_events_t *ev, int64_t time_ms, const char *thing, const char *metric,
                          cJSON *value);

@@ -420,6 +420,14 @@ typedef struct metering_ctx {
     char instance[24];  /* the shim instance of the batch, hex */
     bool store_failed;  /* a history write failed: the whole batch is rolled back */
     size_t connections; /* CONNECT and DISCONNECT records written to the history */
+    /* The broker's refusals, announced as "enforcement" events once the batch is applied. */
+    struct {
+        size_t event; /* index in events */
+        dd_metering_action_t action;
+        dd_metering_reason_t reason;
+    } * denials;
+    size_t ndenials;
+    size_t denials_cap;
 } metering_ctx_t;
 
 static char *dup_str(const dd_metering_str_t *s)
@@ -551,6 +559,20 @@ static int on_record(void *ctx, const dd_metering_header_t *hdr, const dd_meteri
         ev->kind = DD_CLOUD_AUTH_FAILURE;
         /* Topic-less failures (connect) carry a client id as subject: not a topic. */
         ev->topic = rec->action == DD_METERING_ACTION_CONNECT ? NULL : subject;
+        if (mc->ndenials == mc->denials_cap) {
+            size_t cap = mc->denials_cap == 0 ? 16 : mc->denials_cap * 2;
+            void *d = realloc(mc->denials, cap * sizeof(*mc->denials));
+            if (d == NULL) {
+                mc->failed = true;
+                return 1;
+            }
+            mc->denials = d;
+            mc->denials_cap = cap;
+        }
+        mc->denials[mc->ndenials].event = mc->count - 1;
+        mc->denials[mc->ndenials].action = rec->action;
+        mc->denials[mc->ndenials].reason = rec->reason;
+        mc->ndenials++;
         break;
     case DD_METERING_CONNECT:
         ev->kind = DD_CLOUD_CONNECT;
@@ -582,6 +604,7 @@ static void metering_ctx_free(metering_ctx_t *mc)
     }
     free(mc->strings);
     free(mc->events);
+    free(mc->denials);
 }
 
 /* true when the batch was already processed (QoS 1 redelivery). */
@@ -664,9 +687,17 @@ static void ingest_metering(dd_ingest_t *ing, dd_pipeline_t *p, const dd_svcmqtt
     } else if (mc.failed) {
         DD_LOG_ERROR("out of memory reading a metering batch");
     } else if (mc.count > 0) {
+        size_t i;
         est = dd_engine_on_cloud_events(p->engine, mc.events, mc.count);
         if (est != DD_ENGINE_OK) {
             DD_LOG_ERROR("evaluating cloud-side events: %s", dd_engine_strerror(est));
+        }
+        for (i = 0; i < mc.ndenials; i++) {
+            const dd_cloud_event_t *ev = &mc.events[mc.denials[i].event];
+            dd_events_enforcement(ing->events, ev->time_ms, ev->thing, ev->registered,
+                                  dd_metering_action_name(mc.denials[i].action),
+                                  dd_metering_reason_name(mc.denials[i].reason),
+                                  mc.strings[2 * mc.denials[i].event + 1]);
         }
     }
     ing->stats.metering_batches++;

@@ -155,6 +155,16 @@ iot add-thing-to-thing-group --thing-name Thing03 --thing-group-name IsolatedDev
 [ "$(json "$work/group.out" '(d["thing"], d["group"], d["change"])')" = \
   "('Thing03', 'IsolatedDevices', 'added')" ] || { cat "$work/group.out"; fail "group event"; }
 
+# ---- an enforcement decision: a publish on a reply topic is refused by the broker
+mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" --cafile "$rootca" --cert "$work/cert.pem" \
+    --key "$work/key.pem" -i SensorDevice03 -q 0 \
+    -t '$aws/things/Thing03/defender/metrics/json/accepted' -m forged 2>/dev/null
+"$ddlocal" wait enforcement --thing Thing03 --reason reserved-topic --timeout 30 -D "$data" \
+    >"$work/enforcement.out" || fail "wait enforcement"
+[ "$(json "$work/enforcement.out" '(d["action"], d["decision"], d["subject"])')" = \
+  "('iot:Publish', 'denied', '\$aws/things/Thing03/defender/metrics/json/accepted')" ] ||
+    { cat "$work/enforcement.out"; fail "enforcement event"; }
+
 # ---- the stream got the violation and the group move, as JSON lines, while open
 i=0
 until [ "$(grep -c '"type":"group"' "$work/stream.out")" = 1 ]; do

@@ -804,6 +804,40 @@ static void test_dd_ingest_metering_batches_and_duplicates(void **state)
     free(b1);
 }
 
+/* The broker's refusals become "enforcement" events; a redelivered batch announces none again. */
+static void test_dd_ingest_enforcement_events(void **state)
+{
+    fixture_t *f = *state;
+    batch_t *b = calloc(1, sizeof(*b));
+    dd_events_t *events = NULL;
+    dd_events_query_t q;
+    char *json = NULL;
+
+    assert_non_null(b);
+    assert_int_equal(dd_events_create(64, 1, &events), DD_EVENTS_OK);
+    f->ing.events = events;
+    batch_begin(b, 0xe, 1);
+    batch_add(b, DD_METERING_CONNECT, "Thing05", T0 + 1000);
+    batch_add(b, DD_METERING_AUTH_FAILURE, "Thing05", T0 + 2000);
+    batch_feed(f, b);
+    assert_int_equal(feed(f, METERING_TOPIC, b->buf, b->len), DD_INGEST_OK); /* redelivery */
+    memset(&q, 0, sizeof(q));
+    q.types = "enforcement";
+    assert_int_equal(dd_events_query(events, &q, &json), DD_EVENTS_OK);
+    assert_non_null(strstr(json, "\"timeMs\":1700000102000,\"thing\":\"Thing05\","
+                                 "\"registered\":true,\"action\":\"iot:Publish\","
+                                 "\"decision\":\"denied\",\"reason\":\"policy\","
+                                 "\"subject\":\"cmd/forbidden\""));
+    /* Exactly one: the connect is not a refusal, the redelivery is not announced. */
+    assert_non_null(strstr(json, "\"enforcement\""));
+    assert_null(strstr(strstr(json, "\"enforcement\"") + 1, "\"enforcement\""));
+    free(json);
+    f->ing.events = NULL;
+    dd_events_close(events);
+    dd_events_destroy(events);
+    free(b);
+}
+
 /* The shim's CONNECT and DISCONNECT records become the connection history (audits). */
 static void test_dd_ingest_metering_connection_history(void **state)
 {
@@ -990,6 +1024,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ingest_other_topics_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_metering_batches_and_duplicates, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ingest_enforcement_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_metering_connection_history, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_rolled_back_batch_is_processed_again, setup,
