@@ -85,6 +85,9 @@ dd_clienv_status_t dd_clienv_open(dd_clienv_t *env, const char *data_dir)
         dd_clienv_close(env);
         return DD_CLIENV_DB_ERROR;
     }
+    if (dd_registry_change_head(&env->reg, &env->change_head) != DD_REGISTRY_OK) {
+        env->change_head = -1;
+    }
     {
         /* Region and account chosen by `ddlocal up --region/--account`, if any. */
         char *region = NULL;
@@ -185,11 +188,39 @@ dd_clienv_status_t dd_clienv_follow_seed(dd_clienv_t *env)
     return DD_CLIENV_OK;
 }
 
+/*
+ * The command changed the registry while a pipeline runs: ddlocald sends the broker shim
+ * the changes before it answers, so a device connecting right after the command (a CI
+ * script's next line) is judged by them, not by the registry of 50 ms before.
+ */
+static void sync_running_pipeline(dd_clienv_t *env)
+{
+    dd_apiclient_endpoints_t ep;
+    dd_apiclient_status_t st;
+    int64_t head = 0;
+    cJSON *answer = NULL;
+
+    if (env->db == NULL || env->change_head < 0 ||
+        dd_registry_change_head(&env->reg, &head) != DD_REGISTRY_OK || head == env->change_head ||
+        dd_apiclient_endpoints(env->data_dir, &ep) != DD_APICLIENT_OK) {
+        return;
+    }
+    st = dd_apiclient_json(ep.api, "POST", "/ddlocal/v1/sync", NULL, &answer);
+    if (st != DD_APICLIENT_OK) {
+        fprintf(stderr,
+                "ddlocal: warning: the running pipeline did not confirm it has the change "
+                "(%s); the broker sees it within its next sync\n",
+                dd_apiclient_strerror(st));
+    }
+    cJSON_Delete(answer);
+}
+
 void dd_clienv_close(dd_clienv_t *env)
 {
     if (env == NULL) {
         return;
     }
+    sync_running_pipeline(env);
     dd_pki_ca_free(env->ca);
     env->ca = NULL;
     dd_db_close(env->db);

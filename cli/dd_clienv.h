@@ -43,6 +43,7 @@ typedef struct dd_clienv {
     dd_registry_t reg;
     dd_pki_ca_t *ca;
     char service_cert_id[DD_PKI_CERT_ID_LEN + 1];
+    int64_t change_head; /**< The registry's change log at open: close syncs what came after. */
 } dd_clienv_t;
 
 /** @return $DDLOCAL_DATA_DIR or "ddlocal-data". */

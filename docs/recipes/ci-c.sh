@@ -5,8 +5,8 @@ DIR=$(mktemp -d)
 trap 'ddlocal down -D "$DIR/data"; rm -rf "$DIR"' EXIT
 cc -std=c11 -Wall -Wextra -Werror -o "$DIR/ci_device_test" "$(dirname "$0")/ci_device_test.c" \
     $(pkg-config --cflags --libs libmosquitto libcjson)
-# Provisioned before `up`: the broker starts with it. (The CLI's changes to a running
-# pipeline reach the broker within 50 ms, the API's before it answers.)
+# Provisioned before `up`: the broker starts with it. (A CLI or API change to a running
+# pipeline is in the broker before the command or call returns.)
 ddlocal init -D "$DIR/data" >/dev/null
 echo '{"Version": "2012-10-17",
        "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}' |

@@ -6,7 +6,7 @@ export DDLOCAL_DATA_DIR="$DIR/data"
 trap 'ddlocal down; rm -rf "$DIR"' EXIT
 
 # A device (thing, certificate and key in $DIR/Sensor01, a policy), made before `up` so the
-# broker starts with it: the CLI's changes to a running pipeline reach it within 50 ms.
+# broker starts with it (after `up` works too: the CLI returns once the broker has a change).
 ddlocal init >/dev/null
 cat >"$DIR/policy.json" <<'JSON'
 {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}

@@ -591,6 +591,20 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
                 strncmp(path, "/ddlocal/v1/faults/", strlen("/ddlocal/v1/faults/")) == 0) &&
                c->faults != NULL) {
         *http_status = faults(c, method, path, query, body, body_len, response);
+    } else if (strcmp(path, "/ddlocal/v1/sync") == 0 && strcmp(method, "POST") == 0 &&
+               c->registry_sync != NULL) {
+        char why[256] = "";
+        int rc;
+        pthread_mutex_lock(c->lock);
+        rc = c->registry_sync(c->ctx, why, sizeof(why));
+        pthread_mutex_unlock(c->lock);
+        if (rc == 0) {
+            *response = strdup("{\"synced\":true}");
+            *http_status = 200;
+        } else {
+            *response = error_json(why);
+            *http_status = 503;
+        }
     } else if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(c->lock);
         *response = status_text(c);
@@ -601,7 +615,7 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
                                "/ddlocal/v1/health, GET and POST /ddlocal/v1/clock, POST "
                                "/ddlocal/v1/reset, /snapshot and /restore, GET "
                                "/ddlocal/v1/events and /events/stream, GET, POST and DELETE "
-                               "/ddlocal/v1/faults");
+                               "/ddlocal/v1/faults, POST /ddlocal/v1/sync");
         *http_status = 404;
     }
     return *response != NULL ? DD_CTLAPI_OK : DD_CTLAPI_NO_MEMORY;

@@ -103,6 +103,12 @@ typedef struct dd_ctlapi {
      * reason in @p why. May be NULL (404).
      */
     int (*snapshot)(void *ctx, const char *name, bool restore, char *why, size_t why_len);
+    /**
+     * Lock held: sends the broker shim every registry change not sent yet (a
+     * CLI command writes the registry itself) and returns 0 once the shim has
+     * it, else non-zero with a reason in @p why. May be NULL (404).
+     */
+    int (*registry_sync)(void *ctx, char *why, size_t why_len);
     /** Lock held: fills the counters. */
     void (*counters)(void *ctx, dd_ctlapi_counters_t *out);
     /** Lock released, after an advance: send what it produced now. May be NULL. */

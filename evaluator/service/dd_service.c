@@ -723,6 +723,25 @@ static void hook_registry_changed(void *ctx)
         dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL) != DD_REGSYNC_OK;
 }
 
+/* POST /ddlocal/v1/sync (lock held): a CLI command's registry writes reach the shim now. */
+static int ctl_registry_sync(void *ctx, char *why, size_t why_len)
+{
+    dd_service_t *svc = ctx;
+
+    if (svc->mqtt == NULL || !svc->broker_synced || !dd_svcmqtt_connected(svc->mqtt)) {
+        (void)snprintf(why, why_len, "ddlocald is not connected to the broker");
+        return -1;
+    }
+    (void)dd_regsync_external_change(&svc->regsync, &svc->p);
+    svc->regsync_pending =
+        dd_regsync_push(&svc->regsync, &svc->p, svc->mqtt, NULL) != DD_REGSYNC_OK;
+    if (svc->regsync_pending) {
+        (void)snprintf(why, why_len, "the broker shim did not acknowledge the registry changes");
+        return -1;
+    }
+    return 0;
+}
+
 static void hook_defender_changed(void *ctx)
 {
     (void)ctx; /* the engine was updated by the caller; nothing is cached here */
@@ -1006,6 +1025,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->ctl.ctx = svc;
     svc->ctl.barrier = ctl_barrier;
     svc->ctl.reset = ctl_reset;
+    svc->ctl.registry_sync = ctl_registry_sync;
     svc->ctl.snapshot = ctl_snapshot;
     svc->ctl.advanced = ctl_advanced;
     svc->ctl.counters = ctl_counters;

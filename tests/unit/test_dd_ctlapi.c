@@ -274,6 +274,44 @@ static void test_dd_ctlapi_health(void **state)
     cJSON_Delete(j);
 }
 
+/* The registry sync a CLI command asks for: synced under the lock, or 503 with the reason. */
+static int sync_ok(void *ctx, char *why, size_t why_len)
+{
+    fixture_t *f = ctx;
+
+    (void)why;
+    (void)why_len;
+    f->held_during_advance = pthread_mutex_trylock(&f->lock) != 0;
+    return 0;
+}
+
+static int sync_fails(void *ctx, char *why, size_t why_len)
+{
+    (void)ctx;
+    (void)snprintf(why, why_len, "ddlocald is not connected to the broker");
+    return -1;
+}
+
+static void test_dd_ctlapi_registry_sync(void **state)
+{
+    fixture_t *f = *state;
+    cJSON *j;
+
+    j = handle(f, "POST", "/ddlocal/v1/sync", NULL, 404); /* no sync in this ddlocald */
+    cJSON_Delete(j);
+    f->c.registry_sync = sync_ok;
+    j = handle(f, "POST", "/ddlocal/v1/sync", NULL, 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "synced")));
+    assert_true(f->held_during_advance);
+    cJSON_Delete(j);
+    j = handle(f, "GET", "/ddlocal/v1/sync", NULL, 404);
+    cJSON_Delete(j);
+    f->c.registry_sync = sync_fails;
+    j = handle(f, "POST", "/ddlocal/v1/sync", NULL, 503);
+    assert_string_equal(str(j, "message"), "ddlocald is not connected to the broker");
+    cJSON_Delete(j);
+}
+
 static void test_dd_ctlapi_unknown_operation(void **state)
 {
     fixture_t *f = *state;
@@ -367,6 +405,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_manual_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_status_counters_and_feed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_registry_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_unknown_operation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_waits_for_the_barrier, setup,
                                         teardown),
