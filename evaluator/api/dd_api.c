@@ -92,7 +92,8 @@ static const api_op_t OPS[] = {
     OP("DetachSecurityProfile", api_detach_security_profile, FULL, ""),
     OP("DetachThingPrincipal", api_detach_thing_principal, FULL, ""),
     OP("GetBehaviorModelTrainingSummaries", api_get_behavior_model_training_summaries, PART,
-       "ML models are never built: modelStatus stays PENDING_BUILD"),
+       "ddlocal's own model (evaluation-semantics.md): PENDING_BUILD, then ACTIVE after 25,000 "
+       "datapoints over 14 days of pipeline time"),
     OP("GetLoggingOptions", api_get_logging_options, PART,
        "stored and returned; the level drives ddlocald's own log (no CloudWatch)"),
     OP("GetPolicy", api_get_policy, FULL, ""),

@@ -128,6 +128,7 @@ static void free_cprof(cprof_t *c)
     }
     for (i = 0; i < c->nitems; i++) {
         dd_criteria_free(&c->items[i].crit);
+        free(c->items[i].ml.sample);
     }
     free(c->items);
     for (i = 0; i < c->ngroups; i++) {
@@ -523,6 +524,108 @@ static void evaluate_static(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, 
         return;
     }
     step_slot(e, t, p, it, s, !conforms, dp, time_ms, NULL);
+}
+
+/* ---- ML Detect ----------------------------------------------------------- */
+
+/* Modified z-score cut-offs per confidence level: LOW is the Iglewicz-Hoaglin 3.5. */
+static double ml_cutoff(dd_ml_confidence_t level)
+{
+    switch (level) {
+    case DD_ML_HIGH: return 8.0;
+    case DD_ML_MEDIUM: return 5.0;
+    default: return 3.5;
+    }
+}
+
+/* Keeps a uniform sample of every datapoint (Vitter's algorithm R, seeded per behavior). */
+static void ml_sample(dd_engine_t *e, item_t *it, double v)
+{
+    ml_model_t *m = &it->ml;
+    uint64_t j;
+
+    if (m->sample == NULL) {
+        m->sample = malloc(ML_SAMPLE_MAX * sizeof(double));
+        if (m->sample == NULL) {
+            e->oom = true;
+            return;
+        }
+        m->rng = it->hash ^ 0x9e3779b97f4a7c15ULL;
+    }
+    if (m->n < ML_SAMPLE_MAX) {
+        m->sample[m->n++] = v;
+        return;
+    }
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    j = m->rng % (it->ml_datapoints > 0 ? it->ml_datapoints : 1);
+    if (j < ML_SAMPLE_MAX) {
+        m->sample[j] = v;
+    }
+}
+
+/* Fits median and scale (1.4826 MAD; else 1.2533 x mean absolute deviation; at least 1). */
+static bool ml_fit(dd_engine_t *e, item_t *it, int64_t now_ms)
+{
+    ml_model_t *m = &it->ml;
+    double median = 0.0;
+    double mad = 0.0;
+    double mean_ad = 0.0;
+    uint32_t i;
+
+    if (m->n == 0 || !dd_engine_grow_array((void **)&e->vals, &e->vals_cap, m->n, sizeof(double))) {
+        return false;
+    }
+    memcpy(e->vals, m->sample, m->n * sizeof(double));
+    if (dd_stats_percentile(e->vals, m->n, 50.0, &median) != DD_STATS_OK) {
+        return false;
+    }
+    for (i = 0; i < m->n; i++) {
+        e->vals[i] = fabs(m->sample[i] - median);
+        mean_ad += e->vals[i];
+    }
+    mean_ad /= (double)m->n;
+    if (dd_stats_percentile(e->vals, m->n, 50.0, &mad) != DD_STATS_OK) {
+        return false;
+    }
+    m->median = median;
+    m->scale = 1.4826 * mad;
+    if (m->scale <= 0.0) {
+        m->scale = 1.2533 * mean_ad;
+    }
+    if (m->scale < 1.0) {
+        m->scale = 1.0; /* counts: one unit is the least a fleet can vary by */
+    }
+    m->active = true;
+    m->built_ms = now_ms;
+    return true;
+}
+
+/*
+ * One datapoint of an ML behavior: it trains the model, which is built once the behavior has
+ * 25,000 datapoints over 14 days and refitted daily; from then on each datapoint is judged.
+ */
+static void evaluate_ml(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, slot_t *s,
+                        const dd_datapoint_t *dp, double v, int64_t time_ms)
+{
+    ml_model_t *m = &it->ml;
+
+    if (it->ml_datapoints == 0) {
+        it->ml_start_ms = time_ms;
+    }
+    it->ml_datapoints++;
+    s->alarm.last_datapoint_ms = time_ms;
+    ml_sample(e, it, v);
+    if ((!m->active && (double)it->ml_datapoints >= ML_DATAPOINTS_NEEDED &&
+         time_ms - it->ml_start_ms >= ML_TRAINING_MS) ||
+        (m->active && time_ms - m->built_ms >= ML_REFRESH_MS)) {
+        (void)ml_fit(e, it, time_ms);
+    }
+    if (m->active) {
+        bool violating = (v - m->median) / m->scale > ml_cutoff(it->b->criteria.ml);
+        step_slot(e, t, p, it, s, violating, dp, time_ms, NULL);
+    }
 }
 
 static void invalidate_slot(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, slot_t *s,
@@ -933,12 +1036,11 @@ static void pass_thing(dd_engine_t *e, thing_t *t, uint32_t ti, int64_t now_ms)
                 break;
             }
             case ITEM_STATISTICAL: (void)push_pending(e, (uint32_t)pi, k, ti, end, value); break;
-            case ITEM_ML:
-                if (it->ml_datapoints == 0) {
-                    it->ml_start_ms = end;
-                }
-                it->ml_datapoints++;
+            case ITEM_ML: {
+                dd_datapoint_t dp = count_dp(it, value);
+                evaluate_ml(e, t, p, it, s, &dp, value, end);
                 break;
+            }
             default: break;
             }
         }
@@ -1062,11 +1164,11 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
                            it->info->shape != DD_SHAPE_DELTA);
                 break;
             case ITEM_ML:
-                if (it->ml_datapoints == 0) {
-                    it->ml_start_ms = now_ms;
+                if (it->info->shape == DD_SHAPE_DELTA && it->duration_ms > 0) {
+                    (void)extract_device(t, it, r, now_ms, true, &dp);
                 }
-                it->ml_datapoints++;
-                s->alarm.last_datapoint_ms = now_ms;
+                evaluate_ml(e, t, p, it, s, &dp,
+                            dp.kind == DD_VALUE_NUMBER ? dp.number : (double)dp.count, now_ms);
                 break;
             default: break;
             }
@@ -1744,7 +1846,8 @@ dd_engine_status_t dd_engine_training_summaries(const dd_engine_t *e, const char
             memset(&s, 0, sizeof(s));
             s.profile = p->p.name;
             s.behavior = it->b->name;
-            s.model_status = "PENDING_BUILD";
+            s.model_status = it->ml.active ? "ACTIVE" : "PENDING_BUILD";
+            s.last_model_refresh_ms = it->ml.active ? it->ml.built_ms : 0;
             s.datapoints_collection_percentage = pct > 100.0 ? 100.0 : pct;
             s.datapoints = it->ml_datapoints;
             s.training_start_ms = it->ml_start_ms;

@@ -62,7 +62,7 @@ typedef struct dd_violation_event {
     const char *profile;
     const dd_behavior_t *behavior; /**< Full behavior as configured. */
     dd_alarm_transition_t type;    /**< RAISED (in-alarm), CLEARED, INVALIDATED. */
-    bool has_value;                /**< metricValue present (not on invalidation/ML). */
+    bool has_value;                /**< metricValue present (not on invalidation). */
     dd_datapoint_t value;
     int64_t time_ms; /**< violationEventTime. */
     bool suppressed; /**< suppressAlerts: store it, do not alert. */
@@ -187,11 +187,11 @@ typedef struct dd_cloud_event {
 typedef struct dd_training_summary {
     const char *profile;
     const char *behavior;
-    const char *model_status;                /**< Always "PENDING_BUILD". */
+    const char *model_status;                /**< "PENDING_BUILD", then "ACTIVE". */
     double datapoints_collection_percentage; /**< datapoints / 25,000 x 100, at most 100. */
     uint64_t datapoints;
     int64_t training_start_ms;     /**< First datapoint (0 none). */
-    int64_t last_model_refresh_ms; /**< 0: never built. */
+    int64_t last_model_refresh_ms; /**< Last fit of the model; 0: never built. */
 } dd_training_summary_t;
 
 /** Size figures (benchmarks, diagnostics). */

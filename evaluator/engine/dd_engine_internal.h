@@ -24,6 +24,28 @@
 /* Longest durationSeconds: device history older than this is never read. */
 #define KEEP_MS 3600000
 #define ML_DATAPOINTS_NEEDED 25000.0
+/* ML Detect: training needs this long since the first datapoint too (AWS: 14 days). */
+#define ML_TRAINING_MS (14LL * 24 * 3600 * 1000)
+/* The model is refitted once a day of pipeline time (AWS refreshes its models daily). */
+#define ML_REFRESH_MS (24LL * 3600 * 1000)
+/* Datapoints kept to fit a model: a uniform sample of all of them (reservoir). */
+#define ML_SAMPLE_MAX 8192u
+
+/*
+ * An ML Detect behavior's model, fleet-wide (docs/reference/evaluation-semantics.md,
+ * "ML Detect"): a robust location and scale of the behavior's datapoints, from which a
+ * datapoint's modified z-score (x - median) / scale is compared with the confidence level's
+ * cut-off.
+ */
+typedef struct ml_model {
+    double *sample; /* reservoir of at most ML_SAMPLE_MAX datapoints */
+    uint32_t n;
+    uint64_t rng; /* reservoir choices: deterministic per behavior */
+    bool active;
+    double median;
+    double scale;
+    int64_t built_ms; /* last fit (lastModelRefreshDate) */
+} ml_model_t;
 
 typedef enum item_kind {
     ITEM_STATIC = 0,
@@ -60,6 +82,7 @@ typedef struct item {
     uint64_t hash;
     uint64_t ml_datapoints;
     int64_t ml_start_ms;
+    ml_model_t ml;
 } item_t;
 
 typedef struct cprof {

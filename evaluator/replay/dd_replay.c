@@ -592,6 +592,44 @@ static void threshold_text(const dd_behavior_criteria_t *c, char *buf, size_t le
     }
 }
 
+typedef struct model_find {
+    const char *behavior;
+    dd_training_summary_t found;
+    bool ok;
+} model_find_t;
+
+static int model_cb(void *ctx, const dd_training_summary_t *sm)
+{
+    model_find_t *f = ctx;
+
+    if (strcmp(sm->behavior, f->behavior) == 0) {
+        f->found = *sm;
+        f->ok = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* An ML behavior's model as GetBehaviorModelTrainingSummaries would show it at the end. */
+static void add_model_summary(replay_t *r, const bstat_t *b, cJSON *s)
+{
+    model_find_t f;
+    cJSON *m;
+
+    memset(&f, 0, sizeof(f));
+    f.behavior = b->b->name;
+    if (dd_engine_training_summaries(r->engine, b->profile, model_cb, &f) != DD_ENGINE_OK ||
+        !f.ok || (m = cJSON_AddObjectToObject(s, "model")) == NULL) {
+        return;
+    }
+    cJSON_AddStringToObject(m, "modelStatus", f.found.model_status);
+    cJSON_AddNumberToObject(m, "datapointsCollected", (double)f.found.datapoints);
+    if (f.found.last_model_refresh_ms > 0) {
+        cJSON_AddNumberToObject(m, "lastModelRefreshDate",
+                                print_time(r, f.found.last_model_refresh_ms));
+    }
+}
+
 static void print_summary(replay_t *r)
 {
     size_t i;
@@ -636,9 +674,7 @@ static void print_summary(replay_t *r)
         cJSON_AddNumberToObject(s, "thingsInAlarmAtEnd", (double)at_end);
         cJSON_AddNumberToObject(s, "thingsInAlarmFromFirstDatapoints", (double)from_first);
         if (c->ml != DD_ML_NONE) {
-            cJSON_AddStringToObject(s, "note",
-                                    "ML Detect behaviors are stored and counted but "
-                                    "never alarm in ddlocal (model PENDING_BUILD)");
+            add_model_summary(r, b, s);
         }
         if (with_data > 0 && from_first * 2 > with_data && c->has_operator) {
             char warn[640];

@@ -82,6 +82,20 @@ static bool add_time(cJSON *obj, const char *key, int64_t ms, bool as_ms)
     return n != NULL && cJSON_AddItemToObject(obj, key, n);
 }
 
+/* ML Detect's violations say at which confidence level they were judged. */
+static bool add_ml_info(cJSON *obj, const dd_behavior_t *b)
+{
+    cJSON *info;
+
+    if (b->criteria.ml == DD_ML_NONE) {
+        return true;
+    }
+    info = cJSON_AddObjectToObject(obj, "violationEventAdditionalInfo");
+    return info != NULL &&
+           cJSON_AddStringToObject(info, "confidenceLevel",
+                                   dd_profile_ml_confidence_name(b->criteria.ml)) != NULL;
+}
+
 cJSON *dd_shapes_violation_event(const dd_violation_event_t *ev, bool time_ms)
 {
     cJSON *obj;
@@ -117,7 +131,8 @@ cJSON *dd_shapes_violation_event(const dd_violation_event_t *ev, bool time_ms)
         ok = cJSON_AddStringToObject(obj, "verificationStateDescription",
                                      ev->verification_description) != NULL;
     }
-    ok = ok && add_time(obj, "violationEventTime", ev->time_ms, time_ms);
+    ok = ok && add_ml_info(obj, ev->behavior) &&
+         add_time(obj, "violationEventTime", ev->time_ms, time_ms);
     if (!ok) {
         cJSON_Delete(obj);
         return NULL;
@@ -158,7 +173,8 @@ cJSON *dd_shapes_active_violation(const dd_active_violation_t *av)
         ok = cJSON_AddStringToObject(obj, "verificationStateDescription",
                                      av->verification_description) != NULL;
     }
-    ok = ok && add_time(obj, "lastViolationTime", av->last_violation_ms, false) &&
+    ok = ok && add_ml_info(obj, av->behavior) &&
+         add_time(obj, "lastViolationTime", av->last_violation_ms, false) &&
          add_time(obj, "violationStartTime", av->start_ms, false);
     if (!ok) {
         cJSON_Delete(obj);

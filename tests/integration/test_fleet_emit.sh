@@ -3,7 +3,8 @@
 # "A fleet without a broker"): a scenario becomes a replay stream that
 # `ddlocal replay` and `ddlocal sweep` read, to a file or through a pipe; the
 # exfiltrating group of the bytes-spike scenario is what the Module 4 profile
-# flags; usage errors exit 2 with a message.
+# flags; ML Detect finds a labelled anomaly after 14 days of virtual training; usage errors
+# exit 2 with a message.
 # Usage: test_fleet_emit.sh /path/to/ddlocal /path/to/source
 set -u
 ddlocal=$1
@@ -48,7 +49,27 @@ if ! grep -q '^200,20,5,[0-9]*,0,' "$work/sweep.csv" || ! grep -q '^100000,20,0,
     fail "sweep of the emitted stream: $(cat "$work/sweep.csv")"
 fi
 
-# 4. Usage errors.
+# 4. ML Detect in virtual time: 15 days of 20 devices, a labelled anomaly on day 14.5; the model
+#    is built after 14 days and flags that device alone, once, at HIGH confidence.
+"$ddlocal" fleet "$sc/ml-anomaly.json" --emit - 2>/dev/null |
+    "$ddlocal" replay --profile "$p/ml-bytes-out.json" --reports - >"$work/ml.out" 2>"$work/ml.err" ||
+    fail "ml replay: $(head -3 "$work/ml.err")"
+python3 - "$work/ml.out" <<'PY' || fail "ML Detect on the labelled fleet: $(cat "$work/ml.out")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+events = [l for l in lines if "violationEventType" in l]
+summary = [l["summary"] for l in lines if "summary" in l][0]
+assert [(e["thingName"], e["violationEventType"]) for e in events] == [
+    ("ml-anomaly-0001", "in-alarm"), ("ml-anomaly-0001", "alarm-cleared")], events
+assert events[0]["violationEventAdditionalInfo"] == {"confidenceLevel": "HIGH"}, events[0]
+day = 86400
+start = 1704067200  # the emitted stream's time 0
+assert start + 14.5 * day <= events[0]["violationEventTime"] < start + 14.5 * day + 1800, events[0]
+assert summary["model"]["modelStatus"] == "ACTIVE", summary
+assert summary["model"]["datapointsCollected"] == 20 * 4320, summary
+PY
+
+# 5. Usage errors.
 "$ddlocal" fleet "$sc/bytes-spike.json" --start-time 0 >/dev/null 2>"$work/e1" && fail "--start-time alone"
 grep -q "goes with --emit" "$work/e1" || fail "--start-time alone: $(cat "$work/e1")"
 "$ddlocal" fleet "$sc/bytes-spike.json" --emit - --start-time yesterday >/dev/null 2>"$work/e2" &&

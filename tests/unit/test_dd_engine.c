@@ -139,11 +139,16 @@ static void on_state(void *ctx, const char *thing, const uint8_t *blob, size_t l
 static void on_datapoint(void *ctx, const dd_datapoint_record_t *d)
 {
     rec_t *r = ctx;
-    int n = snprintf(r->dplog + r->dplen, sizeof(r->dplog) - r->dplen,
-                     "%s %s (%lld,%lld] %lld %s %s", d->thing, d->behavior->name,
-                     (long long)d->window_start_ms, (long long)d->window_end_ms,
-                     (long long)d->value.count, d->violating ? "violating" : "conforming",
-                     d->alarm_state == DD_ALARM_IN_ALARM ? "IN_ALARM" : "NORMAL");
+    int n;
+
+    if (r->dplen + 128 >= sizeof(r->dplog)) {
+        return; /* long runs (ML training) keep only their first datapoints */
+    }
+    n = snprintf(r->dplog + r->dplen, sizeof(r->dplog) - r->dplen, "%s %s (%lld,%lld] %lld %s %s",
+                 d->thing, d->behavior->name, (long long)d->window_start_ms,
+                 (long long)d->window_end_ms, (long long)d->value.count,
+                 d->violating ? "violating" : "conforming",
+                 d->alarm_state == DD_ALARM_IN_ALARM ? "IN_ALARM" : "NORMAL");
     if (n > 0) {
         r->dplen += (size_t)n;
     }
@@ -152,6 +157,9 @@ static void on_datapoint(void *ctx, const dd_datapoint_record_t *d)
                        : snprintf(r->dplog + r->dplen, sizeof(r->dplog) - r->dplen, "\n");
     if (n > 0) {
         r->dplen += (size_t)n;
+    }
+    if (r->dplen >= sizeof(r->dplog)) {
+        r->dplen = sizeof(r->dplog) - 1; /* truncated: the next call returns at once */
     }
 }
 
@@ -598,6 +606,70 @@ static int summary_cb(void *ctx, const dd_training_summary_t *sm)
     dd_training_summary_t *out = ctx;
     *out = *sm;
     return 0;
+}
+
+/*
+ * ML Detect in virtual time: 20 devices report every 5 minutes for 15 days. The model stays
+ * PENDING_BUILD until it has 25,000 datapoints AND 14 days (40,000 datapoints come after 7),
+ * then is ACTIVE; a labelled anomaly (one device sending 5000 bytes for half an hour on day
+ * 14.5) raises one alarm at HIGH confidence, which clears; the healthy devices never alarm.
+ */
+static void test_dd_engine_ml_detects_a_labelled_anomaly(void **state)
+{
+    const int64_t day = 86400000LL;
+    const int64_t step = 300000LL;
+    const int64_t bad_from = 14 * day + day / 2;
+    const int64_t bad_to = bad_from + 6 * step;
+    dd_engine_t *e = NULL;
+    rec_t r;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_training_summary_t sm;
+    char thing[16];
+    char expect[256];
+    int64_t t;
+    int d;
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    put_profile(
+        e,
+        "{\"securityProfileName\":\"ml\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+        "\"aws:all-bytes-out\",\"criteria\":{\"mlDetectionConfig\":{\"confidenceLevel\":"
+        "\"HIGH\"},\"consecutiveDatapointsToAlarm\":1,\"consecutiveDatapointsToClear\":1}}]}",
+        0);
+    for (t = step; t <= 15 * day; t += step) {
+        for (d = 0; d < 20; d++) {
+            /* Healthy: 130..170 bytes, spread over devices and time. */
+            uint64_t bytes = 130 + (uint64_t)((t / step * 7919 + d * 104729) % 41);
+            if (d == 7 && t >= bad_from && t < bad_to) {
+                bytes = 5000;
+            }
+            (void)snprintf(thing, sizeof(thing), "d%02d", d);
+            report_bytes_out(e, thing, t + d, bytes);
+        }
+        if (t == 7 * day || t == 14 * day - step) {
+            memset(&sm, 0, sizeof(sm));
+            assert_int_equal(dd_engine_training_summaries(e, "ml", summary_cb, &sm), DD_ENGINE_OK);
+            assert_string_equal(sm.model_status, "PENDING_BUILD");
+            assert_true(sm.datapoints >= 25000);
+            assert_true(sm.datapoints_collection_percentage == 100.0);
+            assert_int_equal(sm.last_model_refresh_ms, 0);
+        }
+    }
+    memset(&sm, 0, sizeof(sm));
+    assert_int_equal(dd_engine_training_summaries(e, "ml", summary_cb, &sm), DD_ENGINE_OK);
+    assert_string_equal(sm.model_status, "ACTIVE");
+    assert_int_equal(sm.datapoints, 20 * 4320);
+    assert_true(sm.last_model_refresh_ms >= 14 * day);
+    /* Exactly one alarm, for the labelled device, raised at its first anomalous report and
+     * cleared at its first normal one: nothing for the healthy devices. */
+    (void)snprintf(expect, sizeof(expect), "in-alarm d07 ml b 5000 @%lld\nalarm-cleared d07 ml b ",
+                   (long long)(bad_from + 7));
+    assert_int_equal(strncmp(r.log, expect, strlen(expect)), 0);
+    (void)snprintf(expect, sizeof(expect), " @%lld\n", (long long)(bad_to + 7));
+    assert_non_null(strstr(r.log, expect));
+    assert_int_equal(strlen(strstr(r.log, expect)), strlen(expect));
+    dd_engine_destroy(e);
 }
 
 static void test_dd_engine_ml_training_summary(void **state)
@@ -1173,6 +1245,7 @@ int main(void)
         cmocka_unit_test(test_dd_engine_resume_from_state_blob),
         cmocka_unit_test(test_dd_engine_custom_metrics_lists_and_ml),
         cmocka_unit_test(test_dd_engine_ml_training_summary),
+        cmocka_unit_test(test_dd_engine_ml_detects_a_labelled_anomaly),
         cmocka_unit_test(test_dd_engine_verification_and_bad_input),
         cmocka_unit_test(test_dd_engine_metric_extraction_from_wire_samples),
         cmocka_unit_test(test_dd_engine_cloud_counts_received_attempts_disconnects),

@@ -122,6 +122,46 @@ static void test_dd_shapes_violation_event(void **state)
 }
 
 /* A ListActiveViolations item: lastViolationValue and both times. */
+/* An ML Detect behavior's violations carry the confidence level they were judged at. */
+static void test_dd_shapes_ml_confidence(void **state)
+{
+    dd_behavior_t b =
+        parse_behavior("{\"name\":\"ml\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{"
+                       "\"mlDetectionConfig\":{\"confidenceLevel\":\"MEDIUM\"}}}");
+    dd_violation_event_t ev = {
+        .violation_id = "0123456789abcdef0123456789abcdef",
+        .thing = "Thing03",
+        .profile = "ml",
+        .behavior = &b,
+        .type = DD_ALARM_RAISED,
+        .has_value = true,
+        .value = {.kind = DD_VALUE_COUNT, .count = 5000},
+        .time_ms = 1700000000000,
+    };
+    dd_active_violation_t av = {
+        .violation_id = ev.violation_id,
+        .thing = "Thing03",
+        .profile = "ml",
+        .behavior = &b,
+        .start_ms = 1700000000000,
+        .last_violation_ms = 1700000000000,
+    };
+    char *text;
+
+    (void)state;
+    text = take_text(dd_shapes_violation_event(&ev, false));
+    assert_non_null(strstr(text,
+                           "\"violationEventType\":\"in-alarm\","
+                           "\"violationEventAdditionalInfo\":{\"confidenceLevel\":\"MEDIUM\"},"
+                           "\"violationEventTime\":1700000000}"));
+    free(text);
+    text = take_text(dd_shapes_active_violation(&av));
+    assert_non_null(
+        strstr(text, "\"violationEventAdditionalInfo\":{\"confidenceLevel\":\"MEDIUM\"}"));
+    free(text);
+    dd_profile_behavior_free(&b);
+}
+
 static void test_dd_shapes_active_violation(void **state)
 {
     dd_behavior_t b = parse_behavior(BEHAVIOR);
@@ -155,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_dd_shapes_metric_value_kinds),
         cmocka_unit_test(test_dd_shapes_violation_event),
         cmocka_unit_test(test_dd_shapes_active_violation),
+        cmocka_unit_test(test_dd_shapes_ml_confidence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
