@@ -28,6 +28,8 @@ static const char RESET_HELP[] =
     "                        violations  active violations, violation events, alarm state\n"
     "                        metrics     retained metric values, stored reports\n"
     "                        mitigation  mitigation actions, tasks, executions\n"
+    "                        audit       audit configuration, tasks, findings, suppressions,\n"
+    "                                    scheduled audits, audit mitigation tasks\n"
     "                      (default: all)\n"
     "  -D, --data-dir DIR  data dir of the running pipeline\n";
 

@@ -283,7 +283,7 @@ int dd_ctlapi_stream_open(dd_ctlapi_t *c, const char *method, const char *target
 static int reset(dd_ctlapi_t *c, const char *body, size_t body_len, char **response)
 {
     static const char *const NAMES[] = {"registry", "profiles", "violations", "metrics",
-                                        "mitigation"};
+                                        "mitigation", "audit"};
     cJSON *req = NULL;
     const cJSON *kinds = NULL;
     const cJSON *k;

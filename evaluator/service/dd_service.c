@@ -456,11 +456,12 @@ static int ctl_reset(void *ctx, unsigned kinds, char *why, size_t why_len)
     if ((kinds & DD_RESET_REGISTRY) != 0) {
         hook_registry_changed(svc);
     }
-    feed(svc, "reset: %s%s%s%s%s", (kinds & DD_RESET_REGISTRY) != 0 ? "registry " : "",
+    feed(svc, "reset: %s%s%s%s%s%s", (kinds & DD_RESET_REGISTRY) != 0 ? "registry " : "",
          (kinds & DD_RESET_PROFILES) != 0 ? "profiles " : "",
          (kinds & DD_RESET_VIOLATIONS) != 0 ? "violations " : "",
          (kinds & DD_RESET_METRICS) != 0 ? "metrics " : "",
-         (kinds & DD_RESET_MITIGATION) != 0 ? "mitigation" : "");
+         (kinds & DD_RESET_MITIGATION) != 0 ? "mitigation " : "",
+         (kinds & DD_RESET_AUDIT) != 0 ? "audit" : "");
     /* `ddlocal wait` counts events from the last reset on: a test never sees the one before. */
     (void)dd_events_add(svc->events, dd_clock_now_ms(&svc->p.clock), "reset", NULL);
     return 0;
