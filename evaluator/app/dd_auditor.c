@@ -2186,8 +2186,9 @@ dd_auditor_status_t dd_auditor_mitigation_start(dd_auditor_t *a, dd_mitigate_t *
     st = get_doc(a, DD_STORE_AUDIT_MIT_TASKS, task_id, &doc);
     if (st == DD_AUDITOR_OK) {
         const char *old = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "_token"));
+        bool retry = old != NULL && strcmp(old, token) == 0;
         cJSON_Delete(doc);
-        if (old != NULL && strcmp(old, token) == 0) {
+        if (retry) {
             return DD_AUDITOR_OK; /* a retry of the same request */
         }
         say(msg, "Audit mitigation actions task %s already exists", task_id);
