@@ -799,6 +799,12 @@ static int collect_suppression(void *ctx, const dd_store_audit_row_t *row)
     }
     s->items[s->count].check = strdup(row->a != NULL ? row->a : "");
     s->items[s->count].key = strdup(row->b != NULL ? row->b : "");
+    if (s->items[s->count].check == NULL || s->items[s->count].key == NULL) {
+        free(s->items[s->count].check);
+        free(s->items[s->count].key);
+        s->failed = true;
+        return 1;
+    }
     s->count++;
     return 0;
 }
@@ -814,17 +820,24 @@ static void suppressions_free(suppressions_t *s)
     free(s->items);
 }
 
+static int cmp_suppression(const void *x, const void *y)
+{
+    const suppression_t *a = x;
+    const suppression_t *b = y;
+    int c = strcmp(a->check, b->check);
+
+    return c != 0 ? c : strcmp(a->key, b->key);
+}
+
+/* Sorted once per task, so a task of many findings and suppressions stays n log m. */
 static bool is_suppressed(const suppressions_t *s, const char *check, const char *key)
 {
-    size_t i;
+    suppression_t want;
 
-    for (i = 0; i < s->count; i++) {
-        if (s->items[i].check != NULL && s->items[i].key != NULL &&
-            strcmp(s->items[i].check, check) == 0 && strcmp(s->items[i].key, key) == 0) {
-            return true;
-        }
-    }
-    return false;
+    want.check = (char *)check;
+    want.key = (char *)key;
+    return s->count > 0 &&
+           bsearch(&want, s->items, s->count, sizeof(*s->items), cmp_suppression) != NULL;
 }
 
 typedef struct run_ctx {
@@ -1028,6 +1041,9 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
     if (supp.failed) {
         suppressions_free(&supp);
         return DD_AUDITOR_NO_MEMORY;
+    }
+    if (supp.count > 0) {
+        qsort(supp.items, supp.count, sizeof(*supp.items), cmp_suppression);
     }
     for (i = 0; st == DD_AUDITOR_OK && i < count; i++) {
         dd_audit_world_t world;
