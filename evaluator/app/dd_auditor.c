@@ -1574,7 +1574,9 @@ dd_auditor_status_t dd_auditor_suppression_list(dd_auditor_t *a, const char *che
     if (l.failed) {
         st = DD_AUDITOR_NO_MEMORY;
     }
-    qsort(l.rows, l.count, sizeof(*l.rows), cmp_supp);
+    if (l.count > 0) {
+        qsort(l.rows, l.count, sizeof(*l.rows), cmp_supp);
+    }
     for (i = 0; i < l.count; i++) {
         size_t k = ascending ? i : l.count - 1 - i;
         if (st == DD_AUDITOR_OK && (long)i >= offset && (limit <= 0 || n < (size_t)limit)) {

@@ -478,8 +478,9 @@ static void test_dd_auditor_task_findings_and_statistics(void **state)
         cJSON_Delete(one);
     }
     cJSON_Delete(arr);
-    assert_int_equal(dd_auditor_finding_list(f->a, &ff, "x", 2, cJSON_CreateArray(), next),
-                     DD_AUDITOR_INVALID);
+    arr = cJSON_CreateArray();
+    assert_int_equal(dd_auditor_finding_list(f->a, &ff, "x", 2, arr, next), DD_AUDITOR_INVALID);
+    cJSON_Delete(arr);
 
     /* Suppress c1 indefinitely and c2 until tomorrow: the next task marks both. */
     {
