@@ -24,7 +24,7 @@
 #define EXIT_UNREACHABLE 3
 
 static const char WAIT_HELP[] =
-    "usage: ddlocal wait violation|alert|group|report [options]\n"
+    "usage: ddlocal wait violation|alert|group|report|audit [options]\n"
     "\n"
     "Waits until the running pipeline logs a matching event, prints it (one JSON\n"
     "line) and exits 0; at the timeout exits 1 and prints the last events it saw\n"
@@ -36,6 +36,7 @@ static const char WAIT_HELP[] =
     "  alert            an alert published on an SNS stand-in topic (default --event in-alarm)\n"
     "  group            a thing added to a thing group (default --change added)\n"
     "  report           a device report (--result accepted|rejected to choose)\n"
+    "  audit            an audit task finished (on demand or scheduled)\n"
     "\n"
     "  --thing T        only thing T's events\n"
     "  --profile P      only security profile P's (violation, alert)\n"
@@ -55,7 +56,7 @@ static const char EVENTS_HELP[] =
     "\n"
     "Prints the events of the running pipeline's log as JSON lines: report\n"
     "(accepted/rejected with the reason), datapoint, violation, alert, delivery,\n"
-    "group. Each has a seq; --after SEQ prints only later ones.\n"
+    "group, audit. Each has a seq; --after SEQ prints only later ones.\n"
     "\n"
     "  -f, --follow     keep printing new events until interrupted\n"
     "  --type T         only these types (comma-separated)\n"
@@ -252,8 +253,9 @@ int dd_cmd_wait(int argc, char **argv)
         value = "added";
     } else if (strcmp(kind, "report") == 0) {
         f.member = "result";
-    } else {
-        return dd_clienv_usage_error("wait", "wait for violation, alert, group or report, not '%s'",
+    } else if (strcmp(kind, "audit") != 0) {
+        return dd_clienv_usage_error("wait",
+                                     "wait for violation, alert, group, report or audit, not '%s'",
                                      kind);
     }
     f.type = kind;

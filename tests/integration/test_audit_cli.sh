@@ -111,6 +111,8 @@ if [ -e "$work/rx/audit.0.json" ]; then
 else
     fail "no audit notification reached the webhook subscribed to AuditTopic"
 fi
+"$ddlocal" wait audit --timeout 30 -D "$data" >"$work/wait.out" || fail "ddlocal wait audit"
+grep -q "$task" "$work/wait.out" || fail "wait audit: $(cat "$work/wait.out")"
 "$ddlocal" events --type audit -D "$data" >"$work/events.out" || fail "ddlocal events"
 grep -q "$task" "$work/events.out" || fail "no audit event: $(cat "$work/events.out")"
 
