@@ -592,6 +592,49 @@ static dd_auditor_status_t merge_targets(cJSON *cfg, const cJSON *targets, char 
     return DD_AUDITOR_OK;
 }
 
+/* The checks AWS lets configure, their one setting and its range (AWS's check pages). */
+static const struct {
+    const char *check;
+    const char *setting;
+} SETTINGS[] = {
+    {"DEVICE_CERTIFICATE_AGE_CHECK", "CERT_AGE_THRESHOLD_IN_DAYS"},
+    {"DEVICE_CERTIFICATE_EXPIRING_CHECK", "CERT_EXPIRATION_THRESHOLD_IN_DAYS"},
+};
+#define SETTING_MIN_DAYS 30
+#define SETTING_MAX_DAYS 3652
+
+static bool check_setting(const char *check, const cJSON *conf, char *msg)
+{
+    const char *setting = NULL;
+    const cJSON *v;
+    size_t i;
+
+    for (i = 0; i < sizeof(SETTINGS) / sizeof(SETTINGS[0]); i++) {
+        if (strcmp(SETTINGS[i].check, check) == 0) {
+            setting = SETTINGS[i].setting;
+        }
+    }
+    if (setting == NULL) {
+        say(msg, "%.128s takes no configuration", check);
+        return false;
+    }
+    cJSON_ArrayForEach (v, conf) {
+        char *end = NULL;
+        long days = cJSON_IsString(v) ? strtol(v->valuestring, &end, 10) : 0;
+        if (strcmp(v->string, setting) != 0) {
+            say(msg, "The configuration of %s takes only %s, not %.64s", check, setting, v->string);
+            return false;
+        }
+        if (!cJSON_IsString(v) || end == v->valuestring || *end != '\0' ||
+            days < SETTING_MIN_DAYS || days > SETTING_MAX_DAYS) {
+            say(msg, "%s must be a number of days from %d to %d, as a string", setting,
+                SETTING_MIN_DAYS, SETTING_MAX_DAYS);
+            return false;
+        }
+    }
+    return true;
+}
+
 static dd_auditor_status_t merge_checks(dd_auditor_t *a, cJSON *cfg, const cJSON *checks, char *msg)
 {
     const cJSON *c;
@@ -617,6 +660,9 @@ static dd_auditor_status_t merge_checks(dd_auditor_t *a, cJSON *cfg, const cJSON
         if (!cJSON_IsObject(c) || (en != NULL && !cJSON_IsBool(en)) ||
             (conf != NULL && !cJSON_IsObject(conf))) {
             say(msg, "The configuration of %.128s must be {enabled, configuration}", c->string);
+            return DD_AUDITOR_INVALID;
+        }
+        if (conf != NULL && !check_setting(c->string, conf, msg)) {
             return DD_AUDITOR_INVALID;
         }
         if (!cJSON_IsTrue(en) && check_enabled(cfg, c->string)) {

@@ -75,6 +75,7 @@ static const dd_audit_check_def_t CATALOGUE[] = {
     {"FAKE_CHECK", "HIGH", fake_check, NULL},
     {"BROKEN_CHECK", "LOW", broken_check, NULL},
     {"ABSENT_CHECK", "MEDIUM", NULL, "ddlocal has no such resources"},
+    {"DEVICE_CERTIFICATE_AGE_CHECK", "LOW", NULL, "not in this test"},
 };
 
 typedef struct fixture {
@@ -327,7 +328,7 @@ static void test_dd_auditor_configuration(void **state)
 
     /* A fresh account: every check of the catalogue, disabled; no role. */
     assert_int_equal(dd_auditor_config_describe(f->a, &cfg), DD_AUDITOR_OK);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cfg, "auditCheckConfigurations")), 3);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cfg, "auditCheckConfigurations")), 4);
     assert_true(cJSON_IsFalse(cJSON_GetObjectItem(
         cJSON_GetObjectItem(cJSON_GetObjectItem(cfg, "auditCheckConfigurations"), "FAKE_CHECK"),
         "enabled")));
@@ -360,6 +361,38 @@ static void test_dd_auditor_configuration(void **state)
         DD_AUDITOR_INVALID);
     assert_int_equal(dd_auditor_config_delete(f->a, false, msg), DD_AUDITOR_NOT_FOUND);
     enable_all(f);
+    /* Only the checks AWS lets configure take a configuration, with their setting in range. */
+    assert_int_equal(
+        configure(f,
+                  "{\"auditCheckConfigurations\":{\"DEVICE_CERTIFICATE_AGE_CHECK\":"
+                  "{\"enabled\":true,\"configuration\":{\"CERT_AGE_THRESHOLD_IN_DAYS\":"
+                  "\"400\"}}}}",
+                  msg),
+        DD_AUDITOR_OK);
+    assert_int_equal(
+        configure(f,
+                  "{\"auditCheckConfigurations\":{\"DEVICE_CERTIFICATE_AGE_CHECK\":"
+                  "{\"enabled\":true,\"configuration\":{\"CERT_AGE_THRESHOLD_IN_DAYS\":"
+                  "\"29\"}}}}",
+                  msg),
+        DD_AUDITOR_INVALID);
+    assert_int_equal(configure(f,
+                               "{\"auditCheckConfigurations\":{\"FAKE_CHECK\":"
+                               "{\"enabled\":true,\"configuration\":{\"X\":\"1\"}}}}",
+                               msg),
+                     DD_AUDITOR_INVALID);
+    assert_string_equal(msg, "FAKE_CHECK takes no configuration");
+    assert_int_equal(dd_auditor_config_describe(f->a, &cfg), DD_AUDITOR_OK);
+    assert_string_equal(
+        cJSON_GetObjectItem(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cfg,
+                                                                        "auditCheckConfigurations"),
+                                                    "DEVICE_CERTIFICATE_AGE_CHECK"),
+                                "configuration"),
+            "CERT_AGE_THRESHOLD_IN_DAYS")
+            ->valuestring,
+        "400");
+    cJSON_Delete(cfg);
     /* Later calls merge. */
     assert_int_equal(
         configure(f, "{\"auditCheckConfigurations\":{\"BROKEN_CHECK\":{\"enabled\":false}}}", msg),
