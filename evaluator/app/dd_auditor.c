@@ -891,6 +891,7 @@ typedef struct run_ctx {
     const char *task_id;
     const dd_audit_check_def_t *check;
     const suppressions_t *supp;
+    dd_store_audit_writer_t *writer; /* the findings' rows */
     int64_t start_ms;
     int64_t non_compliant;
     int64_t suppressed;
@@ -963,7 +964,10 @@ static int take_finding(void *ctx, const dd_audit_finding_t *f)
     row.c = key;
     row.time_ms = r->start_ms;
     row.number = suppressed ? 1 : 0;
-    r->status = put_doc(r->a, DD_STORE_AUDIT_FINDINGS, &row, doc);
+    row.doc = cJSON_PrintUnformatted(doc);
+    r->status = row.doc == NULL ? DD_AUDITOR_NO_MEMORY
+                                : from_store(dd_store_audit_writer_put(r->writer, &row));
+    free((char *)row.doc);
     cJSON_Delete(doc);
     free(key);
     if (r->status != DD_AUDITOR_OK) {
@@ -1074,6 +1078,7 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
                                       cJSON *stats)
 {
     suppressions_t supp;
+    dd_store_audit_writer_t *writer = NULL;
     int64_t compliant = 0;
     int64_t non_compliant = 0;
     int64_t failed = 0;
@@ -1091,6 +1096,7 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
     if (supp.count > 0) {
         qsort(supp.items, supp.count, sizeof(*supp.items), cmp_suppression);
     }
+    st = from_store(dd_store_audit_writer_open(a->cfg.db, DD_STORE_AUDIT_FINDINGS, &writer));
     for (i = 0; st == DD_AUDITOR_OK && i < count; i++) {
         dd_audit_world_t world;
         run_ctx_t r;
@@ -1108,6 +1114,7 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
         r.task_id = task_id;
         r.check = checks[i];
         r.supp = &supp;
+        r.writer = writer;
         r.start_ms = start;
         memset(&counts, 0, sizeof(counts));
         counts.run_status = dd_audit_check_run(checks[i], &world, take_finding, &r, &counts.total);
@@ -1137,6 +1144,7 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
         cJSON_AddItemToObject(details, checks[i]->name, d);
     }
     suppressions_free(&supp);
+    dd_store_audit_writer_close(writer);
     cJSON_AddNumberToObject(stats, "totalChecks", (double)count);
     cJSON_AddNumberToObject(stats, "inProgressChecks", 0);
     cJSON_AddNumberToObject(stats, "waitingForDataCollectionChecks", 0);

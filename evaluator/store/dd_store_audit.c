@@ -56,22 +56,21 @@ static bool table_ok(dd_store_audit_table_t table)
     return (int)table >= 0 && table < DD_STORE_AUDIT_TABLE_COUNT_;
 }
 
-dd_store_status_t dd_store_audit_put(sqlite3 *db, dd_store_audit_table_t table,
-                                     const dd_store_audit_row_t *row)
-{
-    sqlite3_stmt *st = NULL;
+#define PUT_SQL                                                            \
+    "INSERT INTO audit_rows(kind, id, a, b, c, time_ms, number, doc)"      \
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(kind, id) DO UPDATE SET" \
+    " a = excluded.a, b = excluded.b, c = excluded.c,"                     \
+    " time_ms = excluded.time_ms, number = excluded.number, doc = excluded.doc"
 
-    if (db == NULL || !table_ok(table) || row == NULL || row->id == NULL || row->doc == NULL) {
-        return DD_STORE_BAD_PARAMETER;
-    }
-    if (dd_db_prepare(db,
-                      "INSERT INTO audit_rows(kind, id, a, b, c, time_ms, number, doc)"
-                      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(kind, id) DO UPDATE SET"
-                      " a = excluded.a, b = excluded.b, c = excluded.c,"
-                      " time_ms = excluded.time_ms, number = excluded.number, doc = excluded.doc",
-                      &st) != DD_DB_OK) {
-        return DD_STORE_SQL_ERROR;
-    }
+struct dd_store_audit_writer {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    dd_store_audit_table_t table;
+};
+
+static void bind_row(sqlite3_stmt *st, dd_store_audit_table_t table,
+                     const dd_store_audit_row_t *row)
+{
     (void)sqlite3_bind_int(st, 1, (int)table);
     (void)dd_db_bind_text(st, 2, row->id);
     (void)dd_db_bind_text(st, 3, row->a);
@@ -80,6 +79,66 @@ dd_store_status_t dd_store_audit_put(sqlite3 *db, dd_store_audit_table_t table,
     (void)sqlite3_bind_int64(st, 6, row->time_ms);
     (void)sqlite3_bind_int64(st, 7, row->number);
     (void)dd_db_bind_text(st, 8, row->doc);
+}
+
+dd_store_status_t dd_store_audit_writer_open(sqlite3 *db, dd_store_audit_table_t table,
+                                             dd_store_audit_writer_t **out)
+{
+    dd_store_audit_writer_t *w;
+
+    if (db == NULL || !table_ok(table) || out == NULL) {
+        return DD_STORE_BAD_PARAMETER;
+    }
+    *out = NULL;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        return DD_STORE_NO_MEMORY;
+    }
+    if (dd_db_prepare(db, PUT_SQL, &w->st) != DD_DB_OK) {
+        free(w);
+        return DD_STORE_SQL_ERROR;
+    }
+    w->db = db;
+    w->table = table;
+    *out = w;
+    return DD_STORE_OK;
+}
+
+dd_store_status_t dd_store_audit_writer_put(dd_store_audit_writer_t *w,
+                                            const dd_store_audit_row_t *row)
+{
+    int rc;
+
+    if (w == NULL || row == NULL || row->id == NULL || row->doc == NULL) {
+        return DD_STORE_BAD_PARAMETER;
+    }
+    bind_row(w->st, w->table, row);
+    rc = sqlite3_step(w->st);
+    (void)sqlite3_reset(w->st);
+    (void)sqlite3_clear_bindings(w->st);
+    return rc == SQLITE_DONE ? DD_STORE_OK : fail(w->db, "put");
+}
+
+void dd_store_audit_writer_close(dd_store_audit_writer_t *w)
+{
+    if (w != NULL) {
+        sqlite3_finalize(w->st);
+        free(w);
+    }
+}
+
+dd_store_status_t dd_store_audit_put(sqlite3 *db, dd_store_audit_table_t table,
+                                     const dd_store_audit_row_t *row)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (db == NULL || !table_ok(table) || row == NULL || row->id == NULL || row->doc == NULL) {
+        return DD_STORE_BAD_PARAMETER;
+    }
+    if (dd_db_prepare(db, PUT_SQL, &st) != DD_DB_OK) {
+        return DD_STORE_SQL_ERROR;
+    }
+    bind_row(st, table, row);
     return dd_db_step(db, st, "audit store", "put") == DD_DB_OK ? DD_STORE_OK : DD_STORE_SQL_ERROR;
 }
 

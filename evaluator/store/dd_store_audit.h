@@ -99,6 +99,26 @@ void dd_store_audit_filter_all(dd_store_audit_filter_t *f);
 dd_store_status_t dd_store_audit_put(sqlite3 *db, dd_store_audit_table_t table,
                                      const dd_store_audit_row_t *row);
 
+/** A prepared put for many rows of one table (a task's findings); opaque. */
+typedef struct dd_store_audit_writer dd_store_audit_writer_t;
+
+/**
+ * @brief Prepares dd_store_audit_put() once for many rows: a task writes a
+ *        row per finding, and preparing the statement each time was most of
+ *        a finding's cost.
+ * @param[out] out The writer (close with dd_store_audit_writer_close()).
+ * @return DD_STORE_OK, DD_STORE_BAD_PARAMETER, DD_STORE_NO_MEMORY or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_audit_writer_open(sqlite3 *db, dd_store_audit_table_t table,
+                                             dd_store_audit_writer_t **out);
+
+/** @brief dd_store_audit_put() through the writer's statement. */
+dd_store_status_t dd_store_audit_writer_put(dd_store_audit_writer_t *w,
+                                            const dd_store_audit_row_t *row);
+
+/** @brief Frees the writer; NULL is ignored. */
+void dd_store_audit_writer_close(dd_store_audit_writer_t *w);
+
 /**
  * @brief Reads the document of one row.
  * @param[out] doc Malloc'd JSON text (caller frees).

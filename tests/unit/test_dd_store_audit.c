@@ -180,12 +180,53 @@ static void test_dd_store_audit_list_filters_and_pages(void **state)
     assert_int_equal(s.n, 0);
 }
 
+static void test_dd_store_audit_writer(void **state)
+{
+    fixture_t *f = *state;
+    dd_store_audit_writer_t *w = NULL;
+    dd_store_audit_row_t row;
+    char *doc = NULL;
+    char id[8];
+    seen_t s;
+    int i;
+
+    assert_int_equal(dd_store_audit_writer_open(f->db, DD_STORE_AUDIT_FINDINGS, &w), DD_STORE_OK);
+    memset(&row, 0, sizeof(row));
+    for (i = 0; i < 3; i++) {
+        (void)snprintf(id, sizeof(id), "w%d", i);
+        row.id = id;
+        row.a = "task";
+        row.doc = i == 2 ? "{\"last\":true}" : "{}";
+        assert_int_equal(dd_store_audit_writer_put(w, &row), DD_STORE_OK);
+    }
+    row.id = "w0"; /* a replacement through the writer too */
+    row.doc = "{\"again\":1}";
+    assert_int_equal(dd_store_audit_writer_put(w, &row), DD_STORE_OK);
+    row.doc = NULL;
+    assert_int_equal(dd_store_audit_writer_put(w, &row), DD_STORE_BAD_PARAMETER);
+    dd_store_audit_writer_close(w);
+    dd_store_audit_writer_close(NULL);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dd_store_audit_list(f->db, DD_STORE_AUDIT_FINDINGS, NULL, NULL, 0, see, &s,
+                                         NULL),
+                     DD_STORE_OK);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.ids[0], "w0");
+    assert_int_equal(dd_store_audit_get(f->db, DD_STORE_AUDIT_FINDINGS, "w0", &doc, NULL),
+                     DD_STORE_OK);
+    assert_string_equal(doc, "{\"again\":1}");
+    free(doc);
+    assert_int_equal(dd_store_audit_writer_open(f->db, DD_STORE_AUDIT_TABLE_COUNT_, &w),
+                     DD_STORE_BAD_PARAMETER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dd_store_audit_put_get_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_store_audit_list_filters_and_pages, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_dd_store_audit_writer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
