@@ -5,7 +5,7 @@
  * task's findings in pages of 250, then the same task over the real catalogue
  * (every check as computed in this build) on an empty registry.
  *
- * usage: bench_audit [findings] [suppressions]   (defaults 10000, 1000)
+ * usage: bench_audit_tasks [findings] [suppressions]   (defaults 10000, 1000)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +77,7 @@ static dd_auditor_t *open_auditor(sqlite3 *db, dd_store_t *store, dd_registry_t 
         cfg.catalogue_count = 1;
     }
     if (dd_auditor_open(&cfg, &a) != DD_AUDITOR_OK) {
-        (void)fprintf(stderr, "bench_audit: cannot open the auditor\n");
+        (void)fprintf(stderr, "bench_audit_tasks: cannot open the auditor\n");
         exit(1);
     }
     return a;
@@ -96,7 +96,7 @@ static void enable_all(dd_auditor_t *a, const dd_audit_check_def_t *checks, size
         cJSON_AddBoolToObject(c, "enabled", 1);
     }
     if (dd_auditor_config_update(a, req, msg) != DD_AUDITOR_OK) {
-        (void)fprintf(stderr, "bench_audit: configuration refused: %s\n", msg);
+        (void)fprintf(stderr, "bench_audit_tasks: configuration refused: %s\n", msg);
         exit(1);
     }
     cJSON_Delete(req);
@@ -109,12 +109,16 @@ static double run(dd_auditor_t *a, const dd_audit_check_def_t *checks, size_t n,
     int64_t t0;
     size_t i;
 
+    if (names == NULL) {
+        exit(1);
+    }
     for (i = 0; i < n; i++) {
         names[i] = checks[i].name;
     }
     t0 = dd_clock_mono_ms();
     if (dd_auditor_task_start(a, names, n, NULL, id, msg) != DD_AUDITOR_OK) {
-        (void)fprintf(stderr, "bench_audit: task failed: %s\n", msg);
+        (void)fprintf(stderr, "bench_audit_tasks: task failed: %s\n", msg);
+        free(names);
         exit(1);
     }
     free(names);
@@ -154,7 +158,7 @@ int main(int argc, char **argv)
     if (dd_db_open(path, false, &db) != DD_DB_OK ||
         dd_registry_open(&reg, db, NULL, &clock) != DD_REGISTRY_OK ||
         dd_store_open(db, NULL, &store) != DD_STORE_OK) {
-        (void)fprintf(stderr, "bench_audit: cannot open %s\n", path);
+        (void)fprintf(stderr, "bench_audit_tasks: cannot open %s\n", path);
         return 1;
     }
     a = open_auditor(db, store, &reg, true);
@@ -177,6 +181,7 @@ int main(int argc, char **argv)
         cJSON *arr = cJSON_CreateArray();
         (void)snprintf(key, sizeof(key), "%s", next);
         if (dd_auditor_finding_list(a, &ff, key, 250, arr, next) != DD_AUDITOR_OK) {
+            cJSON_Delete(arr);
             return 1;
         }
         listed += cJSON_GetArraySize(arr);
