@@ -24,7 +24,7 @@
 #define EXIT_UNREACHABLE 3
 
 static const char WAIT_HELP[] =
-    "usage: ddlocal wait violation|alert|group|report|fault|enforcement [options]\n"
+    "usage: ddlocal wait violation|alert|group|report|fault|enforcement|audit [options]\n"
     "\n"
     "Waits until the running pipeline logs a matching event, prints it (one JSON\n"
     "line) and exits 0; at the timeout exits 1 and prints the last events it saw\n"
@@ -39,6 +39,7 @@ static const char WAIT_HELP[] =
     "  fault            an injected fault fired (`ddlocal fault`; --kind K to choose)\n"
     "  enforcement      the broker refused a connect, publish, subscribe or receive\n"
     "                   (--reason R to choose)\n"
+    "  audit            an audit task finished (on demand or scheduled)\n"
     "\n"
     "  --thing T        only thing T's events\n"
     "  --profile P      only security profile P's (violation, alert)\n"
@@ -63,8 +64,8 @@ static const char EVENTS_HELP[] =
     "Prints the events of the running pipeline's log as JSON lines: report\n"
     "(accepted/rejected with the reason), datapoint, violation, alert, delivery,\n"
     "group, fault (an injected fault fired), enforcement (the broker refused a\n"
-    "connect, publish, subscribe or receive). Each has a seq; --after SEQ prints\n"
-    "only later ones.\n"
+    "connect, publish, subscribe or receive), audit (an audit task finished). Each\n"
+    "has a seq; --after SEQ prints only later ones.\n"
     "\n"
     "  -f, --follow     keep printing new events until interrupted\n"
     "  --type T         only these types (comma-separated)\n"
@@ -266,10 +267,10 @@ int dd_cmd_wait(int argc, char **argv)
         f.member = "kind";
     } else if (strcmp(kind, "enforcement") == 0) {
         f.member = "reason";
-    } else {
+    } else if (strcmp(kind, "audit") != 0) {
         return dd_clienv_usage_error("wait",
-                                     "wait for violation, alert, group, report, fault or "
-                                     "enforcement, not '%s'",
+                                     "wait for violation, alert, group, report, fault, "
+                                     "enforcement or audit, not '%s'",
                                      kind);
     }
     f.type = kind;

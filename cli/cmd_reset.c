@@ -29,6 +29,8 @@ static const char RESET_HELP[] =
     "                        metrics     retained metric values, stored reports, the\n"
     "                                    broker's connection history (audits)\n"
     "                        mitigation  mitigation actions, tasks, executions\n"
+    "                        audit       audit configuration, tasks, findings, suppressions,\n"
+    "                                    scheduled audits, audit mitigation tasks\n"
     "                      (default: all)\n"
     "  -D, --data-dir DIR  data dir of the running pipeline\n";
 

@@ -2,7 +2,7 @@
  * @file dd_api_internal.h
  * @brief Shared by the API's source files (dd_api.c and the handler files
  *        dd_api_registry.c, dd_api_identity.c, dd_api_defender.c,
- *        dd_api_mitigation.c, dd_api_logging.c, dd_api_cacerts.c): the per-request context, reply helpers and
+ *        dd_api_mitigation.c, dd_api_logging.c, dd_api_cacerts.c, dd_api_audit.c): the per-request context, reply helpers and
  *        the handler declarations. Not a public header.
  *
  * A handler reads ctx->route (labels), ctx->query and ctx->body and answers
@@ -220,5 +220,32 @@ void api_describe_detect_mitigation_actions_task(api_ctx_t *ctx);
 void api_list_detect_mitigation_actions_tasks(api_ctx_t *ctx);
 void api_list_detect_mitigation_actions_executions(api_ctx_t *ctx);
 void api_cancel_detect_mitigation_actions_task(api_ctx_t *ctx);
+
+/* dd_api_audit.c */
+void api_cancel_audit_mitigation_actions_task(api_ctx_t *ctx);
+void api_cancel_audit_task(api_ctx_t *ctx);
+void api_create_audit_suppression(api_ctx_t *ctx);
+void api_create_scheduled_audit(api_ctx_t *ctx);
+void api_delete_account_audit_configuration(api_ctx_t *ctx);
+void api_delete_audit_suppression(api_ctx_t *ctx);
+void api_delete_scheduled_audit(api_ctx_t *ctx);
+void api_describe_account_audit_configuration(api_ctx_t *ctx);
+void api_describe_audit_finding(api_ctx_t *ctx);
+void api_describe_audit_mitigation_actions_task(api_ctx_t *ctx);
+void api_describe_audit_suppression(api_ctx_t *ctx);
+void api_describe_audit_task(api_ctx_t *ctx);
+void api_describe_scheduled_audit(api_ctx_t *ctx);
+void api_list_audit_findings(api_ctx_t *ctx);
+void api_list_audit_mitigation_actions_executions(api_ctx_t *ctx);
+void api_list_audit_mitigation_actions_tasks(api_ctx_t *ctx);
+void api_list_audit_suppressions(api_ctx_t *ctx);
+void api_list_audit_tasks(api_ctx_t *ctx);
+void api_list_related_resources_for_audit_finding(api_ctx_t *ctx);
+void api_list_scheduled_audits(api_ctx_t *ctx);
+void api_start_audit_mitigation_actions_task(api_ctx_t *ctx);
+void api_start_on_demand_audit_task(api_ctx_t *ctx);
+void api_update_account_audit_configuration(api_ctx_t *ctx);
+void api_update_audit_suppression(api_ctx_t *ctx);
+void api_update_scheduled_audit(api_ctx_t *ctx);
 
 #endif /* DD_API_INTERNAL_H_ */

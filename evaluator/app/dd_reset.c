@@ -11,7 +11,7 @@ static const struct {
 } KINDS[] = {
     {"registry", DD_RESET_REGISTRY},     {"profiles", DD_RESET_PROFILES},
     {"violations", DD_RESET_VIOLATIONS}, {"metrics", DD_RESET_METRICS},
-    {"mitigation", DD_RESET_MITIGATION},
+    {"mitigation", DD_RESET_MITIGATION}, {"audit", DD_RESET_AUDIT},
 };
 
 dd_reset_status_t dd_reset_kind(const char *name, unsigned *kind)

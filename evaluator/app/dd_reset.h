@@ -33,11 +33,12 @@ typedef enum dd_reset_status {
 #define DD_RESET_VIOLATIONS DD_STORE_RESET_VIOLATIONS /**< "violations" */
 #define DD_RESET_METRICS DD_STORE_RESET_METRICS       /**< "metrics" */
 #define DD_RESET_MITIGATION DD_STORE_RESET_MITIGATION /**< "mitigation" */
+#define DD_RESET_AUDIT DD_STORE_RESET_AUDIT           /**< "audit" */
 #define DD_RESET_REGISTRY 0x100u                      /**< "registry" */
 #define DD_RESET_ALL (DD_STORE_RESET_ALL | DD_RESET_REGISTRY)
 
 /** The kind names, comma-separated, for messages. */
-#define DD_RESET_KIND_NAMES "registry, profiles, violations, metrics, mitigation"
+#define DD_RESET_KIND_NAMES "registry, profiles, violations, metrics, mitigation, audit"
 
 /**
  * @brief Looks up one kind name.

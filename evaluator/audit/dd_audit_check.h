@@ -46,7 +46,7 @@ typedef struct dd_audit_world {
     dd_store_t *store;         /**< The evaluator's store (connection history, ...). */
     int64_t now_ms;            /**< Pipeline time of the audit (epoch ms). */
     const cJSON *check_config; /**< The check's "configuration" map from the account audit
-                                    configuration (e.g. certAgeThresholdInDays); may be NULL. */
+                                    configuration (e.g. CERT_AGE_THRESHOLD_IN_DAYS); may be NULL. */
 } dd_audit_world_t;
 
 /** One non-compliant resource, in AWS's AuditFinding terms. Borrowed by the sink. */

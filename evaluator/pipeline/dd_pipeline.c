@@ -1,5 +1,7 @@
 #include "dd_pipeline.h"
 
+#include "dd_auditor.h"
+
 #include "dd_db.h"
 #include "dd_log.h"
 #include "dd_report.h"
@@ -188,6 +190,33 @@ static int evaluate_pending(void *ctx, int64_t row, const char *thing, uint64_t 
     return 0;
 }
 
+/* The pipeline time, never behind the engine's (audit task and finding times). */
+static int64_t pipeline_now_ms(void *ctx)
+{
+    const dd_pipeline_t *p = ctx;
+    int64_t now = dd_clock_now_ms(&p->clock);
+
+    if (p->engine != NULL && dd_engine_now(p->engine) > now) {
+        now = dd_engine_now(p->engine);
+    }
+    return now;
+}
+
+static dd_pipeline_status_t open_auditor(dd_pipeline_t *p)
+{
+    dd_auditor_config_t acfg;
+
+    memset(&acfg, 0, sizeof(acfg));
+    acfg.db = p->db;
+    acfg.store = p->store;
+    acfg.registry = &p->registry;
+    acfg.arn = p->arn;
+    acfg.now_ms = pipeline_now_ms;
+    acfg.clock_ctx = p;
+    return dd_auditor_open(&acfg, &p->auditor) == DD_AUDITOR_OK ? DD_PIPELINE_OK
+                                                                : DD_PIPELINE_NO_MEMORY;
+}
+
 /* Region and account of an earlier `ddlocal init --region/--account`, unless given. */
 static void settings_arn(dd_pipeline_t *p)
 {
@@ -229,6 +258,10 @@ static dd_pipeline_status_t open_parts(const dd_pipeline_config_t *cfg, dd_pipel
         return DD_PIPELINE_DB_ERROR;
     }
     dd_store_sink(p->store, &p->store_sink);
+    status = open_auditor(p);
+    if (status != DD_PIPELINE_OK) {
+        return status;
+    }
     status = load_engine(p, &p->engine);
     if (status != DD_PIPELINE_OK) {
         DD_LOG_ERROR("cannot load the evaluator state from %s", path);
@@ -305,6 +338,7 @@ void dd_pipeline_close(dd_pipeline_t *p)
         return;
     }
     dd_engine_destroy(p->engine);
+    dd_auditor_close(p->auditor);
     dd_store_close(p->store);
     dd_db_close(p->db);
     if (p->lock_ready) {

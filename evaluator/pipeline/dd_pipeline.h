@@ -52,6 +52,7 @@
 #include "dd_registry.h"
 
 struct dd_store;
+struct dd_auditor;
 
 /** Status codes of this module. */
 typedef enum dd_pipeline_status {
@@ -84,17 +85,18 @@ typedef struct dd_pipeline_config {
 
 /** Shared state of a running pipeline. */
 typedef struct dd_pipeline {
-    pthread_mutex_t lock;     /**< Guards every member below. */
-    sqlite3 *db;              /**< The data dir's database (one connection). */
-    dd_registry_t registry;   /**< Things, certificates, groups, policies. */
-    struct dd_store *store;   /**< Evaluator store (evaluator/store/dd_store.h). */
-    struct dd_engine *engine; /**< Evaluator engine (replaced by dd_pipeline_reload_engine()). */
-    dd_clock_t clock;         /**< The pipeline clock. */
-    dd_arn_ctx_t arn;         /**< Region and account. */
-    char data_dir[512];       /**< Absolute data dir (PKI under data_dir/pki). */
-    char mqtt_endpoint[128];  /**< "127.0.0.1:P" of the 8883-role listener (DescribeEndpoint). */
-    char console_dir[512];    /**< The console's files; "" = dd_console_dir()'s default. */
-    void *hook_ctx;           /**< Passed to the hooks. */
+    pthread_mutex_t lock;       /**< Guards every member below. */
+    sqlite3 *db;                /**< The data dir's database (one connection). */
+    dd_registry_t registry;     /**< Things, certificates, groups, policies. */
+    struct dd_store *store;     /**< Evaluator store (evaluator/store/dd_store.h). */
+    struct dd_engine *engine;   /**< Evaluator engine (replaced by dd_pipeline_reload_engine()). */
+    struct dd_auditor *auditor; /**< Device Defender Audit (app/dd_auditor.h). */
+    dd_clock_t clock;           /**< The pipeline clock. */
+    dd_arn_ctx_t arn;           /**< Region and account. */
+    char data_dir[512];         /**< Absolute data dir (PKI under data_dir/pki). */
+    char mqtt_endpoint[128];    /**< "127.0.0.1:P" of the 8883-role listener (DescribeEndpoint). */
+    char console_dir[512];      /**< The console's files; "" = dd_console_dir()'s default. */
+    void *hook_ctx;             /**< Passed to the hooks. */
     /** Push registry changes to the shim and engine; see the file comment. */
     void (*registry_changed)(void *hook_ctx);
     /** Profiles, custom metrics or dimensions changed. */

@@ -284,8 +284,8 @@ int dd_ctlapi_stream_open(dd_ctlapi_t *c, const char *method, const char *target
 /* POST /ddlocal/v1/reset {"kinds":["registry",...]}; no body or no "kinds": everything. */
 static int reset(dd_ctlapi_t *c, const char *body, size_t body_len, char **response)
 {
-    static const char *const NAMES[] = {"registry", "profiles", "violations", "metrics",
-                                        "mitigation"};
+    static const char *const NAMES[] = {"registry", "profiles",   "violations",
+                                        "metrics",  "mitigation", "audit"};
     cJSON *req = NULL;
     const cJSON *kinds = NULL;
     const cJSON *k;

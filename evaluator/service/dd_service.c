@@ -4,6 +4,7 @@
 #include "dd_alerts.h"
 #include "dd_control.h"
 #include "dd_api.h"
+#include "dd_auditor.h"
 #include "dd_ctlapi.h"
 #include "dd_db.h"
 #include "dd_engine.h"
@@ -302,6 +303,71 @@ static bool alert_fault(dd_service_t *svc, const dd_violation_event_t *ev, size_
     return false;
 }
 
+/* One audit notification's payloads, queued for each subscription of its topic. */
+typedef struct audit_note {
+    dd_service_t *svc;
+    const char *event;        /* the Lambda event */
+    const char *notification; /* the SNS HTTP notification */
+} audit_note_t;
+
+static int audit_subscription(void *ctx, const dd_registry_subscription_t *sub)
+{
+    audit_note_t *a = ctx;
+    char *event = NULL;
+    dd_outbox_status_t st = DD_OUTBOX_NO_MEMORY;
+
+    if (strcmp(sub->protocol, "lambda") == 0) {
+        if (dd_alerts_lambda_event_for(a->event, sub->id, &event) == DD_ALERTS_OK) {
+            st = dd_outbox_lambda(&a->svc->outbox, sub->topic, sub->endpoint, event);
+        }
+        free(event);
+    } else {
+        st = dd_outbox_webhook(&a->svc->outbox, sub->topic, sub->endpoint, a->notification);
+    }
+    if (st != DD_OUTBOX_OK) {
+        DD_LOG_ERROR("out of memory queueing an audit notification to %s", sub->endpoint);
+    }
+    return 0;
+}
+
+/*
+ * An audit task finished (lock held; from the API's thread or the tick): AWS's audit
+ * notification goes to the SNS stand-in's topic of the enabled SNS target as Detect's alerts
+ * do (ddlocal/sns/NAME, and the topic's webhook and Lambda subscriptions, after the worker's
+ * next drain), and an "audit" event to the stream.
+ */
+static void audit_done(void *ctx, const dd_auditor_notice_t *n)
+{
+    dd_service_t *svc = ctx;
+    const char *name = n->topic_arn != NULL ? strrchr(n->topic_arn, ':') : NULL;
+    char topic[DD_NAME_MAX + 32];
+    char *event = NULL;
+    char *notification = NULL;
+
+    if (name != NULL && dd_name_valid(DD_NAME_SNS_TOPIC, name + 1)) {
+        audit_note_t note = {svc, NULL, NULL};
+        (void)snprintf(topic, sizeof(topic), "%s%s", DD_ALERTS_TOPIC_PREFIX, name + 1);
+        if (dd_alerts_lambda_event(n->topic_arn, n->message, n->time_ms, &event) != DD_ALERTS_OK ||
+            dd_alerts_sns_notification(n->topic_arn, n->message, n->time_ms, &notification) !=
+                DD_ALERTS_OK ||
+            dd_outbox_publish(&svc->outbox, topic, event, strlen(event), 1) != DD_OUTBOX_OK) {
+            DD_LOG_ERROR("audit %s: the notification to %s could not be queued", n->task_id, topic);
+        } else {
+            note.event = event;
+            note.notification = notification;
+            (void)dd_registry_subscription_list(&svc->p.registry, name + 1, audit_subscription,
+                                                &note);
+        }
+        free(event);
+        free(notification);
+    } else if (n->topic_arn != NULL) {
+        DD_LOG_WARN("audit %s: %s is not an SNS topic ARN ddlocal can publish to", n->task_id,
+                    n->topic_arn);
+    }
+    (void)dd_events_add(svc->events, n->time_ms, "audit", cJSON_Duplicate(n->summary, true));
+    feed(svc, "audit: task %s finished", n->task_id);
+}
+
 static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
 {
     alert_ctx_t a;
@@ -590,11 +656,12 @@ static int ctl_reset(void *ctx, unsigned kinds, char *why, size_t why_len)
         dd_faults_init(&svc->faults);
         drop_late(svc);
     }
-    feed(svc, "reset: %s%s%s%s%s", (kinds & DD_RESET_REGISTRY) != 0 ? "registry " : "",
+    feed(svc, "reset: %s%s%s%s%s%s", (kinds & DD_RESET_REGISTRY) != 0 ? "registry " : "",
          (kinds & DD_RESET_PROFILES) != 0 ? "profiles " : "",
          (kinds & DD_RESET_VIOLATIONS) != 0 ? "violations " : "",
          (kinds & DD_RESET_METRICS) != 0 ? "metrics " : "",
-         (kinds & DD_RESET_MITIGATION) != 0 ? "mitigation" : "");
+         (kinds & DD_RESET_MITIGATION) != 0 ? "mitigation " : "",
+         (kinds & DD_RESET_AUDIT) != 0 ? "audit" : "");
     /* `ddlocal wait` counts events from the last reset on: a test never sees the one before. */
     (void)dd_events_add(svc->events, dd_clock_now_ms(&svc->p.clock), "reset", NULL);
     return 0;
@@ -1011,6 +1078,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     }
     dd_outbox_entries_free(dd_outbox_take(&svc->outbox)); /* alerts of the past are not re-sent */
     svc->p.hook_ctx = svc;
+    dd_auditor_set_notify(svc->p.auditor, audit_done, svc);
     svc->p.registry_changed = hook_registry_changed;
     svc->p.defender_changed = hook_defender_changed;
     svc->p.publish_sns = hook_publish_sns;
@@ -1369,9 +1437,15 @@ static void tick(dd_service_t *svc)
             svc->tick_failing = true;
         }
         reload_engine(svc);
+        return;
     } else if (svc->tick_failing) {
         DD_LOG_INFO("engine ticks are stored again");
         svc->tick_failing = false;
+    }
+    /* Scheduled audits run on the pipeline clock, so `ddlocal clock advance` (whose barrier
+     * ends with this tick) has run the audits that fell due before it answers. */
+    if (dd_auditor_scheduled_run_due(svc->p.auditor, now, NULL) != DD_AUDITOR_OK) {
+        DD_LOG_ERROR("the scheduled audits due could not be run or rescheduled");
     }
 }
 

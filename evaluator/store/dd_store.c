@@ -7,6 +7,7 @@
 
 #include "dd_db.h"
 #include "dd_log.h"
+#include "dd_store_audit.h"
 #include "dd_store_mitigation.h"
 
 static const dd_db_migration_t MIGRATIONS[] = {
@@ -152,7 +153,8 @@ dd_store_status_t dd_store_open(sqlite3 *db, const dd_arn_ctx_t *arn, dd_store_t
     *out = NULL;
     if (dd_db_migrate(db, DD_STORE_COMPONENT, MIGRATIONS,
                       sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])) != DD_DB_OK ||
-        dd_store_mitigation_migrate(db) != DD_STORE_OK) {
+        dd_store_mitigation_migrate(db) != DD_STORE_OK ||
+        dd_store_audit_migrate(db) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     /* The evaluator writes a state row and several metric values per report:

@@ -398,7 +398,8 @@ dd_store_status_t dd_store_violation_events(dd_store_t *store,
     0x4u                               /**< Retained metric values, stored reports, the broker's
                                             connection history. */
 #define DD_STORE_RESET_MITIGATION 0x8u /**< Mitigation actions, tasks and executions. */
-#define DD_STORE_RESET_ALL 0xfu
+#define DD_STORE_RESET_AUDIT 0x10u     /**< Audit configuration, tasks, findings, suppressions... */
+#define DD_STORE_RESET_ALL 0x1fu
 
 /**
  * @brief Empties the tables of @p subjects (DD_STORE_RESET_*), inside the caller's transaction.

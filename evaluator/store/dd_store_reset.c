@@ -35,6 +35,7 @@ static const reset_sql_t RESETS[] = {
     {DD_STORE_RESET_MITIGATION, "DELETE FROM mitigation_executions"},
     {DD_STORE_RESET_MITIGATION, "DELETE FROM mitigation_tasks"},
     {DD_STORE_RESET_MITIGATION, "DELETE FROM mitigation_actions"},
+    {DD_STORE_RESET_AUDIT, "DELETE FROM audit_rows"},
 };
 
 dd_store_status_t dd_store_reset(dd_store_t *s, unsigned subjects)

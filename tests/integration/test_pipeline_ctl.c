@@ -232,7 +232,7 @@ static void test_pipeline_ctl_reset(void **state)
     assert_int_equal(dd_pipetest_api(&f->pt, "POST", "/ddlocal/v1/reset", NULL, &status, &j),
                      DD_PIPETEST_OK);
     assert_int_equal(status, 200);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "reset")), 5);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "reset")), 6);
     cJSON_Delete(j);
     assert_int_equal(list_count(f, "/things?maxResults=250", "things"), 0);
     assert_int_equal(list_count(f, "/policies", "policies"), 0);

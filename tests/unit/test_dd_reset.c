@@ -112,7 +112,9 @@ static void test_dd_reset_kinds(void **state)
     assert_int_equal(k, DD_RESET_REGISTRY);
     assert_int_equal(dd_reset_kind("metrics", &k), DD_RESET_OK);
     assert_int_equal(k, DD_RESET_METRICS);
-    assert_int_equal(dd_reset_kind("audit", &k), DD_RESET_BAD_PARAMETER);
+    assert_int_equal(dd_reset_kind("audit", &k), DD_RESET_OK);
+    assert_int_equal(k, DD_RESET_AUDIT);
+    assert_int_equal(dd_reset_kind("bogus", &k), DD_RESET_BAD_PARAMETER);
     assert_int_equal(dd_reset_kind(NULL, &k), DD_RESET_BAD_PARAMETER);
     assert_string_equal(dd_reset_strerror(DD_RESET_OK), "ok");
 }
