@@ -57,6 +57,10 @@ static const api_op_t OPS[] = {
        "only ADD_THINGS_TO_THING_GROUP is executed by tasks"),
     OP("CreatePolicy", api_create_policy, FULL, ""),
     OP("CreatePolicyVersion", api_create_policy_version, FULL, ""),
+    OP("CreateProvisioningTemplate", api_create_provisioning_template, PART,
+       "templateBody: the subset of the template language in provisioning.md; the "
+       "provisioningRoleArn is stored, never assumed"),
+    OP("CreateProvisioningTemplateVersion", api_create_provisioning_template_version, FULL, ""),
     OP("CreateSecurityProfile", api_create_security_profile, FULL, ""),
     OP("CreateThing", api_create_thing, PART, "billing groups do not exist"),
     OP("CreateThingGroup", api_create_thing_group, FULL, ""),
@@ -67,6 +71,8 @@ static const api_op_t OPS[] = {
     OP("DeleteMitigationAction", api_delete_mitigation_action, FULL, ""),
     OP("DeletePolicy", api_delete_policy, FULL, ""),
     OP("DeletePolicyVersion", api_delete_policy_version, FULL, ""),
+    OP("DeleteProvisioningTemplate", api_delete_provisioning_template, FULL, ""),
+    OP("DeleteProvisioningTemplateVersion", api_delete_provisioning_template_version, FULL, ""),
     OP("DeleteSecurityProfile", api_delete_security_profile, FULL, ""),
     OP("DeleteThing", api_delete_thing, FULL, ""),
     OP("DeleteThingGroup", api_delete_thing_group, FULL, ""),
@@ -81,6 +87,8 @@ static const api_op_t OPS[] = {
        "every endpointType answers with the local MQTT broker: a plain host on 8883, else "
        "host:port"),
     OP("DescribeMitigationAction", api_describe_mitigation_action, FULL, ""),
+    OP("DescribeProvisioningTemplate", api_describe_provisioning_template, FULL, ""),
+    OP("DescribeProvisioningTemplateVersion", api_describe_provisioning_template_version, FULL, ""),
     OP("DescribeSecurityProfile", api_describe_security_profile, FULL, ""),
     OP("DescribeThing", api_describe_thing, FULL, ""),
     OP("DescribeThingGroup", api_describe_thing_group, PART,
@@ -110,6 +118,8 @@ static const api_op_t OPS[] = {
     OP("ListPolicies", api_list_policies, FULL, ""),
     OP("ListPolicyVersions", api_list_policy_versions, FULL, ""),
     OP("ListPrincipalThings", api_list_principal_things, FULL, ""),
+    OP("ListProvisioningTemplateVersions", api_list_provisioning_template_versions, FULL, ""),
+    OP("ListProvisioningTemplates", api_list_provisioning_templates, FULL, ""),
     OP("ListSecurityProfiles", api_list_security_profiles, FULL, ""),
     OP("ListSecurityProfilesForTarget", api_list_security_profiles_for_target, FULL, ""),
     OP("ListTagsForResource", api_list_tags_for_resource, FULL, ""),
@@ -133,20 +143,23 @@ static const api_op_t OPS[] = {
        "runs synchronously; only ADD_THINGS_TO_THING_GROUP actions execute, others are "
        "recorded as FAILED executions"),
     OP("TagResource", api_tag_resource, PART,
-       "thing groups, thing types, policies, security profiles, custom metrics, dimensions and "
-       "mitigation actions"),
+       "thing groups, thing types, policies, security profiles, custom metrics, dimensions, "
+       "mitigation actions and provisioning templates"),
     OP("UntagResource", api_untag_resource, FULL, ""),
     OP("UpdateCertificate", api_update_certificate, PART,
        "statuses ACTIVE, INACTIVE, REVOKED (no certificate transfer)"),
     OP("UpdateCustomMetric", api_update_custom_metric, FULL, ""),
     OP("UpdateDimension", api_update_dimension, FULL, ""),
     OP("UpdateMitigationAction", api_update_mitigation_action, FULL, ""),
+    OP("UpdateProvisioningTemplate", api_update_provisioning_template, PART,
+       "a preProvisioningHook is stored; RegisterThing refuses templates that have one"),
     OP("UpdateSecurityProfile", api_update_security_profile, FULL, ""),
     OP("UpdateThing", api_update_thing, FULL, ""),
     OP("UpdateThingGroup", api_update_thing_group, FULL, ""),
     OP("UpdateThingGroupsForThing", api_update_thing_groups_for_thing, PART,
        "overrideDynamicGroups is ignored (ddlocal has static groups only)"),
     OP("ValidateSecurityProfileBehaviors", api_validate_security_profile_behaviors, FULL, ""),
+
 };
 
 #define OP_COUNT (sizeof(OPS) / sizeof(OPS[0]))

@@ -17,6 +17,7 @@
 #include "dd_map.h"
 #include "dd_outbox.h"
 #include "dd_pki.h"
+#include "dd_provision.h"
 #include "dd_regsync.h"
 #include "dd_report.h"
 #include "dd_reset.h"
@@ -79,6 +80,9 @@ struct dd_service {
     dd_store_wal_t *wal; /* the WAL checkpointer (dd_store_wal.h) */
     dd_events_t *events; /* GET /ddlocal/v1/events: `ddlocal wait` and `events` */
     dd_map_t groups;     /* thing -> its groups, "\n"-separated (malloc'd): group moves */
+    dd_pki_ca_t *ca;     /* signs the certificates of fleet provisioning */
+    dd_provision_t prov; /* the device provisioning MQTT API (dd_provision.h) */
+    bool prov_ok;
     /* Clock barrier (under p.lock): flush requests sent, and the highest one whose response
      * the worker processed - with every message the broker queued for us before it. */
     uint64_t barrier_sent;
@@ -454,6 +458,9 @@ static int ctl_reset(void *ctx, unsigned kinds, char *why, size_t why_len)
         dd_ingest_forget_things(&svc->ingest); /* a thing starts again: no throttle, any id */
     }
     if ((kinds & DD_RESET_REGISTRY) != 0) {
+        if (svc->prov_ok) {
+            dd_provision_forget_tokens(&svc->prov); /* their certificates are gone */
+        }
         hook_registry_changed(svc);
     }
     feed(svc, "reset: %s%s%s%s%s", (kinds & DD_RESET_REGISTRY) != 0 ? "registry " : "",
@@ -803,6 +810,55 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     return DD_SERVICE_OK;
 }
 
+/* ---- fleet provisioning ------------------------------------------------------------------ */
+
+static dd_service_status_t start_provisioning(dd_service_t *svc)
+{
+    dd_provision_config_t pc;
+
+    if (dd_pki_ca_ensure(svc->cfg.data_dir, &svc->ca) != DD_PKI_OK) {
+        DD_LOG_ERROR("cannot load the CA of %s (run `ddlocal init`)", svc->cfg.data_dir);
+        return DD_SERVICE_PKI_ERROR;
+    }
+    memset(&pc, 0, sizeof(pc));
+    pc.registry = &svc->p.registry;
+    pc.store = svc->p.store;
+    pc.ca = svc->ca;
+    pc.clock = &svc->p.clock;
+    pc.key_type = DD_PKI_KEY_RSA2048;
+    if (dd_provision_init(&svc->prov, &pc) != DD_PROVISION_OK) {
+        return DD_SERVICE_BAD_PARAMETER;
+    }
+    svc->prov_ok = true;
+    return DD_SERVICE_OK;
+}
+
+/*
+ * Answers the device provisioning requests of a batch (lock held, after the batch's
+ * own transaction). A request that changed the registry is pushed to the shim before
+ * its reply leaves, so the device's next CONNECT with the new certificate is known.
+ */
+static void provision_batch(dd_service_t *svc, const dd_svcmqtt_msg_t *msgs)
+{
+    const dd_svcmqtt_msg_t *m;
+
+    for (m = msgs; m != NULL; m = m->next) {
+        dd_provision_reply_t reply;
+
+        if (!dd_provision_is_request(m->topic) ||
+            dd_provision_handle(&svc->prov, m->topic, m->payload, m->len, &reply) !=
+                DD_PROVISION_OK) {
+            continue;
+        }
+        if (reply.registry_changed) {
+            hook_registry_changed(svc);
+        }
+        (void)dd_outbox_publish(&svc->outbox, reply.topic, reply.payload, reply.len,
+                                svc->cfg.ingest.reply_qos);
+        dd_provision_reply_free(&reply);
+    }
+}
+
 /* ---- WAL checkpoints -------------------------------------------------------------------------- */
 
 /* The checkpointer (dd_store_wal.h) watches the pipeline's connection; commits run under p.lock. */
@@ -830,7 +886,7 @@ static dd_service_status_t connect_broker(dd_service_t *svc)
     char ca[700];
     char cert[700];
     char key[700];
-    const char *subs[3];
+    const char *subs[6];
     dd_svcmqtt_params_t params;
 
     (void)dd_pki_path(svc->cfg.data_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
@@ -843,6 +899,10 @@ static dd_service_status_t connect_broker(dd_service_t *svc)
     subs[0] = "$aws/things/+/defender/metrics/json";
     subs[1] = "$aws/things/+/defender/metrics/cbor";
     subs[2] = svc->cfg.ingest.metering_topic;
+    /* The device provisioning MQTT API (dd_provision.h): JSON payloads only. */
+    subs[3] = "$aws/certificates/create/json";
+    subs[4] = "$aws/certificates/create-from-csr/json";
+    subs[5] = "$aws/provisioning-templates/+/provision/json";
     memset(&params, 0, sizeof(params));
     params.host = svc->cfg.broker_host;
     params.port = svc->cfg.broker_port;
@@ -852,7 +912,7 @@ static dd_service_status_t connect_broker(dd_service_t *svc)
     params.cert_file = cert;
     params.key_file = key;
     params.subscriptions = subs;
-    params.subscription_count = 3;
+    params.subscription_count = 6;
     if (dd_svcmqtt_create(&params, &svc->mqtt) != DD_SVCMQTT_OK) {
         return DD_SERVICE_MQTT_ERROR;
     }
@@ -905,6 +965,9 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
     svc->ingest.events = svc->events;
     if (status == DD_SERVICE_OK) {
         status = open_pipeline(svc);
+    }
+    if (status == DD_SERVICE_OK) {
+        status = start_provisioning(svc);
     }
     if (status == DD_SERVICE_OK) {
         status = start_checkpointer(svc);
@@ -1218,6 +1281,9 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
             } else if (retrying) {
                 store_resumed(svc, mono, n);
             }
+            if (msgs != NULL) {
+                provision_batch(svc, msgs);
+            }
             barrier_seen(svc, msgs); /* NULL when held: not counted yet */
         }
         sync_registry(svc);
@@ -1309,6 +1375,10 @@ void dd_service_destroy(dd_service_t *svc)
         }
     }
     dd_map_destroy(&svc->groups);
+    if (svc->prov_ok) {
+        dd_provision_destroy(&svc->prov);
+    }
+    dd_pki_ca_free(svc->ca);
     pthread_cond_destroy(&svc->barrier_cond);
     free(svc);
 }
