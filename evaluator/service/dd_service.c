@@ -835,26 +835,35 @@ static dd_service_status_t start_provisioning(dd_service_t *svc)
 
 /*
  * Answers the device provisioning requests of a batch (lock held, after the batch's
- * own transaction). A request that changed the registry is pushed to the shim before
- * its reply leaves, so the device's next CONNECT with the new certificate is known.
+ * own transaction). Each came renamed by the shim with the asking client's id; the
+ * reply goes back renamed too, and the shim delivers it to that client alone. A
+ * request that changed the registry is pushed to the shim before its reply leaves, so
+ * the device's next CONNECT with the new certificate is known.
  */
 static void provision_batch(dd_service_t *svc, const dd_svcmqtt_msg_t *msgs)
 {
     const dd_svcmqtt_msg_t *m;
 
     for (m = msgs; m != NULL; m = m->next) {
+        char client_id[DD_CONTROL_PROV_CLIENT_ID_MAX + 1];
+        char topic[DD_PROVISION_TOPIC_MAX + 2 * DD_CONTROL_PROV_CLIENT_ID_MAX + 64];
+        const char *request;
         dd_provision_reply_t reply;
 
-        if (!dd_provision_is_request(m->topic) ||
-            dd_provision_handle(&svc->prov, m->topic, m->payload, m->len, &reply) !=
+        if (dd_control_prov_unwrap(DD_CONTROL_PROV_REQUEST_PREFIX, m->topic, client_id,
+                                   sizeof(client_id), &request) != DD_CONTROL_OK ||
+            dd_provision_handle(&svc->prov, request, m->payload, m->len, &reply) !=
                 DD_PROVISION_OK) {
             continue;
         }
         if (reply.registry_changed) {
             hook_registry_changed(svc);
         }
-        (void)dd_outbox_publish(&svc->outbox, reply.topic, reply.payload, reply.len,
-                                svc->cfg.ingest.reply_qos);
+        if (dd_control_prov_wrap(DD_CONTROL_PROV_REPLY_PREFIX, client_id, reply.topic, topic,
+                                 sizeof(topic)) == DD_CONTROL_OK) {
+            (void)dd_outbox_publish(&svc->outbox, topic, reply.payload, reply.len,
+                                    svc->cfg.ingest.reply_qos);
+        }
         dd_provision_reply_free(&reply);
     }
 }
@@ -886,7 +895,7 @@ static dd_service_status_t connect_broker(dd_service_t *svc)
     char ca[700];
     char cert[700];
     char key[700];
-    const char *subs[6];
+    const char *subs[4];
     dd_svcmqtt_params_t params;
 
     (void)dd_pki_path(svc->cfg.data_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
@@ -899,10 +908,9 @@ static dd_service_status_t connect_broker(dd_service_t *svc)
     subs[0] = "$aws/things/+/defender/metrics/json";
     subs[1] = "$aws/things/+/defender/metrics/cbor";
     subs[2] = svc->cfg.ingest.metering_topic;
-    /* The device provisioning MQTT API (dd_provision.h): JSON payloads only. */
-    subs[3] = "$aws/certificates/create/json";
-    subs[4] = "$aws/certificates/create-from-csr/json";
-    subs[5] = "$aws/provisioning-templates/+/provision/json";
+    /* The device provisioning MQTT API (dd_provision.h): the shim renames each request to
+     * this prefix with the asking client's id, so that only ddlocald sees it. */
+    subs[3] = DD_CONTROL_PROV_REQUEST_PREFIX "#";
     memset(&params, 0, sizeof(params));
     params.host = svc->cfg.broker_host;
     params.port = svc->cfg.broker_port;
@@ -912,7 +920,7 @@ static dd_service_status_t connect_broker(dd_service_t *svc)
     params.cert_file = cert;
     params.key_file = key;
     params.subscriptions = subs;
-    params.subscription_count = 6;
+    params.subscription_count = 4;
     if (dd_svcmqtt_create(&params, &svc->mqtt) != DD_SVCMQTT_OK) {
         return DD_SERVICE_MQTT_ERROR;
     }

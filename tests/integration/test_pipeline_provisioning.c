@@ -5,7 +5,8 @@
  * provisions with a template on $aws/provisioning-templates/NAME/provision/json,
  * then the new certificate connects as the new thing and its Device Defender
  * report is accepted. Errors (bad token, unknown template, missing parameter)
- * come back on /rejected, and a failed RegisterThing changes nothing.
+ * come back on /rejected, and a failed RegisterThing changes nothing. Replies reach
+ * only the connection that asked, even when another device holds the same claim.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -233,6 +234,40 @@ static char *provision_payload(const char *token, const char *thing, const char 
     return text;
 }
 
+/*
+ * A second device with the same claim certificate, subscribed to the same reply topics,
+ * never sees the first one's keys: replies go to the connection that asked (as AWS's).
+ * Its first message must be the answer to its own request, which it sends only after the
+ * first device got its answer.
+ */
+static void assert_private_reply(fixture_t *f, const char *first_cert_id)
+{
+    dd_pipetest_mqtt_t *other = NULL;
+    dd_pipetest_msg_t *m = NULL;
+    cJSON *keys;
+    int granted = -1;
+
+    assert_int_equal(dd_pipetest_mqtt_new(&f->pt, "claim-device-2", f->claim_cert, f->claim_key,
+                                          true, &other),
+                     DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_mqtt_connect(other, WAIT_MS), 0);
+    assert_int_equal(dd_pipetest_mqtt_subscribe(other, CREATE "/+", 1, WAIT_MS, &granted),
+                     DD_PIPETEST_OK);
+    assert_int_equal(granted, 1);
+    keys = request(f, CREATE, "{}", true); /* the first device asks again */
+    assert_int_equal(dd_pipetest_mqtt_publish(other, CREATE, "{}", 2, 1, WAIT_MS), DD_PIPETEST_OK);
+    assert_int_equal(dd_pipetest_mqtt_wait_message(other, CREATE "/+", WAIT_MS, &m),
+                     DD_PIPETEST_OK);
+    assert_string_equal(m->topic, CREATE "/accepted");
+    assert_null(strstr((const char *)m->payload, first_cert_id));
+    assert_null(
+        strstr((const char *)m->payload,
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(keys, "certificateId"))));
+    dd_pipetest_msg_free(m);
+    cJSON_Delete(keys);
+    dd_pipetest_mqtt_destroy(other);
+}
+
 static void test_provision_then_report(void **state)
 {
     fixture_t *f = *state;
@@ -252,6 +287,8 @@ static void test_provision_then_report(void **state)
     assert_non_null(token);
     assert_int_equal(
         strlen(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(keys, "certificateId"))), 64);
+    assert_private_reply(f, cJSON_GetStringValue(
+                                cJSON_GetObjectItemCaseSensitive(keys, "certificateId")));
     (void)snprintf(cert, sizeof(cert), "%s/device.pem", f->pt.tmp_dir);
     (void)snprintf(key, sizeof(key), "%s/device.key", f->pt.tmp_dir);
     assert_int_equal(write_member(keys, "certificatePem", cert), 0);
