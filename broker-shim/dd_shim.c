@@ -822,24 +822,27 @@ dd_shim_status_t dd_shim_on_acl(dd_shim_t *s, const void *client, const char *cl
 
 /* ---- fleet provisioning's request/reply ------------------------------------------------- */
 
-/* The device provisioning MQTT API's request topics (JSON payloads). */
+/* The device provisioning MQTT API's request topics: .../json or .../cbor. */
 static bool is_provisioning_request(const char *t)
 {
     static const char prefix[] = "$aws/provisioning-templates/";
-    static const char suffix[] = "/provision/json";
+    static const char middle[] = "/provision/";
+    const char *format = NULL;
     const char *name;
     const char *slash;
 
-    if (strcmp(t, "$aws/certificates/create/json") == 0 ||
-        strcmp(t, "$aws/certificates/create-from-csr/json") == 0) {
-        return true;
+    if (has_prefix(t, "$aws/certificates/create/")) {
+        format = t + strlen("$aws/certificates/create/");
+    } else if (has_prefix(t, "$aws/certificates/create-from-csr/")) {
+        format = t + strlen("$aws/certificates/create-from-csr/");
+    } else if (has_prefix(t, prefix)) {
+        name = t + sizeof(prefix) - 1;
+        slash = strchr(name, '/');
+        if (slash != NULL && slash != name && has_prefix(slash, middle)) {
+            format = slash + sizeof(middle) - 1;
+        }
     }
-    if (!has_prefix(t, prefix)) {
-        return false;
-    }
-    name = t + sizeof(prefix) - 1;
-    slash = strchr(name, '/');
-    return slash != NULL && slash != name && strcmp(slash, suffix) == 0;
+    return format != NULL && (strcmp(format, "json") == 0 || strcmp(format, "cbor") == 0);
 }
 
 /* ddlocald's reply to one client: delivered to that client only, as AWS answers on the

@@ -6,16 +6,22 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cbor.h>
 #include <cjson/cJSON.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "dd_log.h"
 
-#define TOPIC_CREATE "$aws/certificates/create/json"
-#define TOPIC_CSR "$aws/certificates/create-from-csr/json"
+#define TOPIC_CREATE "$aws/certificates/create/"
+#define TOPIC_CSR "$aws/certificates/create-from-csr/"
 #define TOPIC_TEMPLATES "$aws/provisioning-templates/"
-#define TOPIC_PROVISION "/provision/json"
+#define TOPIC_PROVISION "/provision/"
+
+/* A CBOR request larger than this is refused before decoding (a CSR is about 1 KB). */
+#define CBOR_REQUEST_MAX (32 * 1024)
+/* Nesting of a CBOR request (parameters is the deepest: 2). */
+#define CBOR_DEPTH_MAX 8
 
 #define TYPE_THING "AWS::IoT::Thing"
 #define TYPE_CERT "AWS::IoT::Certificate"
@@ -542,7 +548,7 @@ static dd_provision_status_t create_keys(dd_provision_t *prov, const char *topic
 
     if (req == NULL) {
         return reject(prov, reply, topic, 400, "InvalidPayload",
-                      "The request payload is not a JSON object");
+                      "The request payload is not a JSON (or CBOR) object");
     }
     cJSON_Delete(req);
     memset(&cred, 0, sizeof(cred));
@@ -583,7 +589,7 @@ static dd_provision_status_t create_from_csr(dd_provision_t *prov, const char *t
 
     if (req == NULL) {
         return reject(prov, reply, topic, 400, "InvalidPayload",
-                      "The request payload is not a JSON object");
+                      "The request payload is not a JSON (or CBOR) object");
     }
     if (!cJSON_IsString(csr) || csr->valuestring[0] == '\0') {
         cJSON_Delete(req);
@@ -981,7 +987,7 @@ static dd_provision_status_t register_thing(dd_provision_t *prov, const char *to
     memset(&r, 0, sizeof(r));
     if (req == NULL) {
         return reject(prov, reply, topic, 400, "InvalidPayload",
-                      "The request payload is not a JSON object");
+                      "The request payload is not a JSON (or CBOR) object");
     }
     cJSON_ArrayForEach (p, params) {
         if (!cJSON_IsString(p)) {
@@ -1067,38 +1073,260 @@ static dd_provision_status_t register_thing(dd_provision_t *prov, const char *to
     return finish(prov, reply, topic, out, true);
 }
 
+/* ---- CBOR payloads --------------------------------------------------------------------- */
+
+/* A decoded CBOR item as JSON: maps with text keys, text, integers, floats, booleans, null and
+ * arrays - what the provisioning API's requests hold. NULL for anything else. */
+static cJSON *cbor_to_json(const cbor_item_t *item, int depth)
+{
+    size_t i;
+
+    if (depth > CBOR_DEPTH_MAX) {
+        return NULL;
+    }
+    if (cbor_isa_string(item)) {
+        char *text;
+        cJSON *out;
+
+        if (!cbor_string_is_definite(item)) {
+            return NULL;
+        }
+        text = malloc(cbor_string_length(item) + 1);
+        if (text == NULL) {
+            return NULL;
+        }
+        memcpy(text, cbor_string_handle(item), cbor_string_length(item));
+        text[cbor_string_length(item)] = '\0';
+        out = strlen(text) == cbor_string_length(item) ? cJSON_CreateString(text) : NULL;
+        free(text);
+        return out;
+    }
+    if (cbor_isa_uint(item)) {
+        return cJSON_CreateNumber((double)cbor_get_int(item));
+    }
+    if (cbor_isa_negint(item)) {
+        return cJSON_CreateNumber(-1.0 - (double)cbor_get_int(item));
+    }
+    if (cbor_isa_float_ctrl(item)) {
+        if (cbor_float_ctrl_is_ctrl(item)) {
+            return cbor_is_bool(item)   ? cJSON_CreateBool(cbor_get_bool(item))
+                   : cbor_is_null(item) ? cJSON_CreateNull()
+                                        : NULL;
+        }
+        return cJSON_CreateNumber(cbor_float_get_float(item));
+    }
+    if (cbor_isa_array(item)) {
+        cJSON *arr = cJSON_CreateArray();
+
+        for (i = 0; arr != NULL && i < cbor_array_size(item); i++) {
+            cJSON *v = cbor_to_json(cbor_array_handle(item)[i], depth + 1);
+
+            if (v == NULL || !cJSON_AddItemToArray(arr, v)) {
+                cJSON_Delete(v);
+                cJSON_Delete(arr);
+                arr = NULL;
+            }
+        }
+        return arr;
+    }
+    if (cbor_isa_map(item)) {
+        cJSON *obj = cJSON_CreateObject();
+        struct cbor_pair *pairs = cbor_map_handle(item);
+
+        for (i = 0; obj != NULL && i < cbor_map_size(item); i++) {
+            cJSON *k = cbor_to_json(pairs[i].key, depth + 1);
+            cJSON *v = cJSON_IsString(k) ? cbor_to_json(pairs[i].value, depth + 1) : NULL;
+
+            if (v == NULL || !cJSON_AddItemToObject(obj, k->valuestring, v)) {
+                cJSON_Delete(v);
+                cJSON_Delete(obj);
+                obj = NULL;
+            }
+            cJSON_Delete(k);
+        }
+        return obj;
+    }
+    return NULL;
+}
+
+/* The reply as CBOR: objects, strings, numbers (integers when whole), booleans, null. */
+static cbor_item_t *json_to_cbor(const cJSON *v)
+{
+    const cJSON *child;
+    cbor_item_t *out = NULL;
+
+    if (cJSON_IsString(v)) {
+        return cbor_build_string(v->valuestring);
+    }
+    if (cJSON_IsBool(v)) {
+        return cbor_build_bool(cJSON_IsTrue(v));
+    }
+    if (cJSON_IsNull(v)) {
+        return cbor_new_null();
+    }
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+
+        if (d >= 0 && d <= 9007199254740992.0 && d == (double)(uint64_t)d) {
+            return cbor_build_uint64((uint64_t)d);
+        }
+        if (d < 0 && d >= -9007199254740992.0 && d == (double)(int64_t)d) {
+            return cbor_build_negint64((uint64_t)(-1 - (int64_t)d));
+        }
+        return cbor_build_float8(d);
+    }
+    if (cJSON_IsArray(v)) {
+        out = cbor_new_definite_array((size_t)cJSON_GetArraySize(v));
+        cJSON_ArrayForEach (child, v) {
+            cbor_item_t *c = json_to_cbor(child);
+
+            if (out == NULL || c == NULL || !cbor_array_push(out, c)) {
+                if (c != NULL) {
+                    cbor_decref(&c);
+                }
+                if (out != NULL) {
+                    cbor_decref(&out);
+                }
+                return NULL;
+            }
+            cbor_decref(&c);
+        }
+        return out;
+    }
+    if (cJSON_IsObject(v)) {
+        out = cbor_new_definite_map((size_t)cJSON_GetArraySize(v));
+        cJSON_ArrayForEach (child, v) {
+            cbor_item_t *k = cbor_build_string(child->string);
+            cbor_item_t *c = json_to_cbor(child);
+            bool ok = out != NULL && k != NULL && c != NULL &&
+                      cbor_map_add(out, (struct cbor_pair){.key = k, .value = c});
+
+            if (k != NULL) {
+                cbor_decref(&k);
+            }
+            if (c != NULL) {
+                cbor_decref(&c);
+            }
+            if (!ok) {
+                if (out != NULL) {
+                    cbor_decref(&out);
+                }
+                return NULL;
+            }
+        }
+        return out;
+    }
+    return NULL;
+}
+
+/* A CBOR request as JSON text (malloc'd); NULL when it is not one CBOR item of the kinds above
+ * - then the JSON handlers answer InvalidPayload for the text "x". */
+static char *cbor_request_to_json(const void *payload, size_t len)
+{
+    struct cbor_load_result res;
+    cbor_item_t *item;
+    cJSON *json;
+    char *text;
+
+    if (len == 0) {
+        return strdup("");
+    }
+    if (len > CBOR_REQUEST_MAX) {
+        return strdup("x");
+    }
+    item = cbor_load(payload, len, &res);
+    if (item == NULL || res.error.code != CBOR_ERR_NONE || res.read != len) {
+        if (item != NULL) {
+            cbor_decref(&item);
+        }
+        return strdup("x");
+    }
+    json = cbor_to_json(item, 0);
+    cbor_decref(&item);
+    text = json != NULL ? cJSON_PrintUnformatted(json) : strdup("x");
+    cJSON_Delete(json);
+    return text;
+}
+
+/* Re-encodes a JSON reply as CBOR in place. */
+static dd_provision_status_t reply_to_cbor(dd_provision_reply_t *reply)
+{
+    cJSON *json = cJSON_ParseWithLength(reply->payload, reply->len);
+    cbor_item_t *item = json != NULL ? json_to_cbor(json) : NULL;
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    size_t n;
+
+    cJSON_Delete(json);
+    if (item == NULL) {
+        return DD_PROVISION_NO_MEMORY;
+    }
+    n = cbor_serialize_alloc(item, &buf, &cap);
+    cbor_decref(&item);
+    if (n == 0) {
+        free(buf);
+        return DD_PROVISION_NO_MEMORY;
+    }
+    free(reply->payload);
+    reply->payload = (char *)buf;
+    reply->len = n;
+    return DD_PROVISION_OK;
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
-/* $aws/provisioning-templates/NAME/provision/json -> NAME (one level), else false. */
-static bool template_of(const char *topic, char *name, size_t name_len)
+/* FORMAT: "json" or "cbor", the last level of a request topic; NULL otherwise. */
+static const char *format_of(const char *rest)
+{
+    return strcmp(rest, "json") == 0 ? "json" : strcmp(rest, "cbor") == 0 ? "cbor" : NULL;
+}
+
+/* $aws/provisioning-templates/NAME/provision/FORMAT -> NAME (one level) and FORMAT. */
+static const char *template_of(const char *topic, char *name, size_t name_len)
 {
     const char *p;
     const char *slash;
     size_t n;
 
     if (strncmp(topic, TOPIC_TEMPLATES, strlen(TOPIC_TEMPLATES)) != 0) {
-        return false;
+        return NULL;
     }
     p = topic + strlen(TOPIC_TEMPLATES);
     slash = strchr(p, '/');
-    if (slash == NULL || slash == p || strcmp(slash, TOPIC_PROVISION) != 0) {
-        return false;
+    if (slash == NULL || slash == p ||
+        strncmp(slash, TOPIC_PROVISION, strlen(TOPIC_PROVISION)) != 0) {
+        return NULL;
     }
     n = (size_t)(slash - p);
     if (n >= name_len) {
-        return false;
+        return NULL;
     }
     memcpy(name, p, n);
     name[n] = '\0';
-    return true;
+    return format_of(slash + strlen(TOPIC_PROVISION));
+}
+
+/* Which operation @p topic asks for (0 create, 1 from CSR, 2 register) and its format. */
+static const char *operation_of(const char *topic, int *op, char *name, size_t name_len)
+{
+    if (strncmp(topic, TOPIC_CREATE, strlen(TOPIC_CREATE)) == 0) {
+        *op = 0;
+        return format_of(topic + strlen(TOPIC_CREATE));
+    }
+    if (strncmp(topic, TOPIC_CSR, strlen(TOPIC_CSR)) == 0) {
+        *op = 1;
+        return format_of(topic + strlen(TOPIC_CSR));
+    }
+    *op = 2;
+    return template_of(topic, name, name_len);
 }
 
 bool dd_provision_is_request(const char *topic)
 {
     char name[DD_NAME_MAX + 1];
+    int op;
 
-    return topic != NULL && (strcmp(topic, TOPIC_CREATE) == 0 || strcmp(topic, TOPIC_CSR) == 0 ||
-                             template_of(topic, name, sizeof(name)));
+    return topic != NULL && operation_of(topic, &op, name, sizeof(name)) != NULL;
 }
 
 dd_provision_status_t dd_provision_handle(dd_provision_t *prov, const char *topic,
@@ -1106,6 +1334,10 @@ dd_provision_status_t dd_provision_handle(dd_provision_t *prov, const char *topi
                                           dd_provision_reply_t *reply)
 {
     char name[DD_NAME_MAX + 1];
+    const char *format;
+    char *json = NULL;
+    dd_provision_status_t st;
+    int op = 0;
 
     if (reply != NULL) {
         memset(reply, 0, sizeof(*reply));
@@ -1113,19 +1345,31 @@ dd_provision_status_t dd_provision_handle(dd_provision_t *prov, const char *topi
     if (prov == NULL || topic == NULL || reply == NULL || (payload == NULL && len > 0)) {
         return DD_PROVISION_BAD_PARAMETER;
     }
-    if (strlen(topic) + sizeof("/accepted") > sizeof(reply->topic)) {
+    format = operation_of(topic, &op, name, sizeof(name));
+    if (format == NULL || strlen(topic) + sizeof("/accepted") > sizeof(reply->topic)) {
         return DD_PROVISION_NOT_REQUEST;
     }
-    if (strcmp(topic, TOPIC_CREATE) == 0) {
-        return create_keys(prov, topic, payload, len, reply);
+    /* CBOR requests go through the JSON code and their replies are re-encoded: one
+     * implementation of the operations, AWS's payload-format rule on the wire. */
+    if (strcmp(format, "cbor") == 0) {
+        json = cbor_request_to_json(payload, len);
+        if (json == NULL) {
+            return DD_PROVISION_NO_MEMORY;
+        }
+        payload = json;
+        len = strlen(json);
     }
-    if (strcmp(topic, TOPIC_CSR) == 0) {
-        return create_from_csr(prov, topic, payload, len, reply);
+    st = op == 0   ? create_keys(prov, topic, payload, len, reply)
+         : op == 1 ? create_from_csr(prov, topic, payload, len, reply)
+                   : register_thing(prov, topic, name, payload, len, reply);
+    free(json);
+    if (st == DD_PROVISION_OK && strcmp(format, "cbor") == 0) {
+        st = reply_to_cbor(reply);
+        if (st != DD_PROVISION_OK) {
+            dd_provision_reply_free(reply);
+        }
     }
-    if (template_of(topic, name, sizeof(name))) {
-        return register_thing(prov, topic, name, payload, len, reply);
-    }
-    return DD_PROVISION_NOT_REQUEST;
+    return st;
 }
 
 const char *dd_provision_strerror(dd_provision_status_t status)

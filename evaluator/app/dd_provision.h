@@ -16,9 +16,10 @@
  * ...) with a message naming it, so that a template never half works.
  *
  * The MQTT API: dd_provision_handle() takes one message published on
- * `$aws/certificates/create/json`, `$aws/certificates/create-from-csr/json`
- * or `$aws/provisioning-templates/NAME/provision/json` and returns the reply
- * topic (the request topic + /accepted or /rejected) and its JSON payload.
+ * `$aws/certificates/create/FORMAT`, `$aws/certificates/create-from-csr/FORMAT`
+ * or `$aws/provisioning-templates/NAME/provision/FORMAT` (FORMAT `json` or
+ * `cbor`) and returns the reply topic (the request topic + /accepted or
+ * /rejected) and its payload in the request's format.
  * Certificates it creates are PENDING_ACTIVATION until RegisterThing;
  * ownership tokens are random, live DD_PROVISION_TOKEN_TTL_MS of the
  * injected clock and are kept in memory only (a restart of ddlocald forgets
@@ -85,7 +86,7 @@ typedef struct dd_provision {
 /** One answer of dd_provision_handle(). */
 typedef struct dd_provision_reply {
     char topic[DD_PROVISION_TOPIC_MAX]; /**< Request topic + "/accepted" or "/rejected". */
-    char *payload;                      /**< JSON text, malloc'd (dd_provision_reply_free). */
+    char *payload; /**< JSON text or CBOR bytes, malloc'd (dd_provision_reply_free). */
     size_t len;
     bool accepted;
     bool registry_changed; /**< Push the registry to the broker before the reply leaves. */
@@ -113,7 +114,7 @@ bool dd_provision_is_request(const char *topic);
 /**
  * @brief Answers one request of the device provisioning MQTT API.
  * @param[in] topic The request topic.
- * @param[in] payload,len The request (JSON).
+ * @param[in] payload,len The request (JSON or CBOR, as the topic says).
  * @param[out] reply The reply to publish (free with dd_provision_reply_free()).
  * @return DD_PROVISION_OK (a reply, accepted or rejected, is in @p reply),
  *         DD_PROVISION_NOT_REQUEST, DD_PROVISION_NO_MEMORY or DD_PROVISION_BAD_PARAMETER.

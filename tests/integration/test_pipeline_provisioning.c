@@ -145,7 +145,7 @@ static int make_claim(fixture_t *f)
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
-    static const char *const replies[] = {CREATE "/+", CSR "/+",
+    static const char *const replies[] = {CREATE "/+", CSR "/+", "$aws/certificates/create/cbor/+",
                                           "$aws/provisioning-templates/+/provision/json/+"};
     cJSON *body;
     size_t i;
@@ -373,6 +373,22 @@ static void test_rejections(void **state)
     assert_rejected(request(f, CREATE, "not json", false), 400, "InvalidPayload");
     assert_rejected(request(f, CSR, "{\"certificateSigningRequest\":\"nope\"}", false), 400,
                     "InvalidCertificateSigningRequest");
+
+    /* CBOR: an empty map in, a CBOR map out (its first byte: a map of 4 pairs). */
+    {
+        dd_pipetest_msg_t *m = NULL;
+
+        assert_int_equal(dd_pipetest_mqtt_publish(f->claim, "$aws/certificates/create/cbor", "\xa0",
+                                                  1, 1, WAIT_MS),
+                         DD_PIPETEST_OK);
+        assert_int_equal(dd_pipetest_mqtt_wait_message(f->claim, "$aws/certificates/create/cbor/+",
+                                                       WAIT_MS, &m),
+                         DD_PIPETEST_OK);
+        assert_string_equal(m->topic, "$aws/certificates/create/cbor/accepted");
+        assert_true(m->len > 1000);
+        assert_int_equal(m->payload[0], 0xa4);
+        dd_pipetest_msg_free(m);
+    }
 
     payload = provision_payload(token, "Sensor-50", NULL);
     reply = request(f, PROVISION, payload, true);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cbor.h>
 #include <cjson/cJSON.h>
 
 #include "dd_db.h"
@@ -308,13 +309,97 @@ static void test_refusals(void **state)
     assert_string_equal(str(reply, "errorCode"), "InvalidPayload");
     cJSON_Delete(reply);
 
-    assert_false(dd_provision_is_request("$aws/certificates/create/cbor"));
+    assert_true(dd_provision_is_request("$aws/certificates/create/cbor"));
+    assert_false(dd_provision_is_request("$aws/certificates/create/xml"));
+    assert_false(dd_provision_is_request("$aws/certificates/create-from-csr/json/accepted"));
     assert_false(dd_provision_is_request("$aws/provisioning-templates/a/b/provision/json"));
     assert_true(dd_provision_is_request(PROVISION));
     assert_int_equal(dd_provision_handle(&f->prov, "other/topic", "", 0, &r),
                      DD_PROVISION_NOT_REQUEST);
     assert_int_equal(dd_provision_handle(NULL, PROVISION, "", 0, &r), DD_PROVISION_BAD_PARAMETER);
     assert_string_equal(dd_provision_strerror(DD_PROVISION_OK), "success");
+}
+
+/* CBOR topics: the same operations, the reply in CBOR. */
+static cbor_item_t *cbor_handle(fixture_t *f, const char *topic, const unsigned char *payload,
+                                size_t len, bool accepted)
+{
+    dd_provision_reply_t reply;
+    struct cbor_load_result res;
+    cbor_item_t *item;
+
+    assert_int_equal(dd_provision_handle(&f->prov, topic, payload, len, &reply), DD_PROVISION_OK);
+    assert_int_equal(reply.accepted, accepted);
+    item = cbor_load((const unsigned char *)reply.payload, reply.len, &res);
+    dd_provision_reply_free(&reply);
+    assert_non_null(item);
+    assert_true(cbor_isa_map(item));
+    return item;
+}
+
+static char *cbor_text(const cbor_item_t *map, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < cbor_map_size(map); i++) {
+        const struct cbor_pair *p = &cbor_map_handle(map)[i];
+
+        if (cbor_string_length(p->key) == strlen(key) &&
+            memcmp(cbor_string_handle(p->key), key, strlen(key)) == 0 &&
+            cbor_isa_string(p->value)) {
+            char *out = calloc(1, cbor_string_length(p->value) + 1);
+
+            assert_non_null(out);
+            memcpy(out, cbor_string_handle(p->value), cbor_string_length(p->value));
+            return out;
+        }
+    }
+    return NULL;
+}
+
+static void test_cbor(void **state)
+{
+    fixture_t *f = *state;
+    unsigned char empty_map = 0xa0;
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    size_t n;
+    cbor_item_t *keys = cbor_handle(f, "$aws/certificates/create/cbor", &empty_map, 1, true);
+    char *token = cbor_text(keys, "certificateOwnershipToken");
+    cbor_item_t *req = cbor_new_definite_map(2);
+    cbor_item_t *params = cbor_new_definite_map(1);
+    cbor_item_t *reply;
+    char *thing;
+
+    assert_non_null(token);
+    cbor_decref(&keys);
+    assert_true(
+        cbor_map_add(params, (struct cbor_pair){.key = cbor_move(cbor_build_string("ThingName")),
+                                                .value = cbor_move(cbor_build_string("c1"))}));
+    assert_true(cbor_map_add(
+        req, (struct cbor_pair){.key = cbor_move(cbor_build_string("certificateOwnershipToken")),
+                                .value = cbor_move(cbor_build_string(token))}));
+    assert_true(
+        cbor_map_add(req, (struct cbor_pair){.key = cbor_move(cbor_build_string("parameters")),
+                                             .value = params}));
+    n = cbor_serialize_alloc(req, &buf, &cap);
+    cbor_decref(&params);
+    cbor_decref(&req);
+    reply = cbor_handle(f, "$aws/provisioning-templates/" TEMPLATE "/provision/cbor", buf, n, true);
+    thing = cbor_text(reply, "thingName");
+    assert_string_equal(thing, "lab-c1");
+    free(thing);
+    free(token);
+    free(buf);
+    cbor_decref(&reply);
+
+    /* Not CBOR: rejected, in CBOR, with the status as an integer. */
+    reply = cbor_handle(f, "$aws/certificates/create/cbor", (const unsigned char *)"\xff\xff", 2,
+                        false);
+    token = cbor_text(reply, "errorCode");
+    assert_string_equal(token, "InvalidPayload");
+    free(token);
+    cbor_decref(&reply);
 }
 
 int main(void)
@@ -324,6 +409,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_keys_then_register, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollback_and_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cbor, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

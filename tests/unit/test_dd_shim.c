@@ -1700,6 +1700,15 @@ static void test_dd_shim_provisioning_reply_to_the_asker(void **state)
                                         topic, sizeof(topic), &renamed, f->wall),
                      DD_SHIM_OK);
     assert_true(renamed);
+    assert_int_equal(dd_shim_on_message(f->shim, H(1), "Thing01",
+                                        "$aws/certificates/create-from-csr/cbor", "\xa0", 1, topic,
+                                        sizeof(topic), &renamed, f->wall),
+                     DD_SHIM_OK);
+    assert_true(renamed);
+    assert_int_equal(dd_shim_on_message(f->shim, H(1), "Thing01", "$aws/certificates/create/xml",
+                                        "{}", 2, topic, sizeof(topic), &renamed, f->wall),
+                     DD_SHIM_OK);
+    assert_false(renamed);
     assert_int_equal(dd_shim_on_message(f->shim, H(1), "Thing01", "sensors/x", "{}", 2, topic,
                                         sizeof(topic), &renamed, f->wall),
                      DD_SHIM_OK);
