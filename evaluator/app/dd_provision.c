@@ -538,7 +538,7 @@ static cJSON *parse_request(const void *payload, size_t len)
 
 static dd_provision_status_t create_keys(dd_provision_t *prov, const char *topic,
                                          const void *payload, size_t len,
-                                         dd_provision_reply_t *reply)
+                                         dd_pki_credentials_t *premade, dd_provision_reply_t *reply)
 {
     dd_pki_credentials_t cred;
     dd_registry_error_t err;
@@ -552,7 +552,10 @@ static dd_provision_status_t create_keys(dd_provision_t *prov, const char *topic
     }
     cJSON_Delete(req);
     memset(&cred, 0, sizeof(cred));
-    if (dd_pki_issue_device(prov->cfg.ca, prov->cfg.key_type, &cred) != DD_PKI_OK) {
+    if (premade != NULL && premade->certificate_pem != NULL) {
+        cred = *premade; /* ours now */
+        memset(premade, 0, sizeof(*premade));
+    } else if (dd_pki_issue_device(prov->cfg.ca, prov->cfg.key_type, &cred) != DD_PKI_OK) {
         return reject(prov, reply, topic, 500, "InternalError", "Could not issue a certificate");
     }
     if (dd_registry_cert_add(prov->cfg.registry, cred.certificate_pem, DD_CERT_PENDING_ACTIVATION,
@@ -1329,9 +1332,25 @@ bool dd_provision_is_request(const char *topic)
     return topic != NULL && operation_of(topic, &op, name, sizeof(name)) != NULL;
 }
 
+bool dd_provision_wants_key(const char *topic)
+{
+    char name[DD_NAME_MAX + 1];
+    int op = -1;
+
+    return topic != NULL && operation_of(topic, &op, name, sizeof(name)) != NULL && op == 0;
+}
+
 dd_provision_status_t dd_provision_handle(dd_provision_t *prov, const char *topic,
                                           const void *payload, size_t len,
                                           dd_provision_reply_t *reply)
+{
+    return dd_provision_handle_keyed(prov, topic, payload, len, NULL, reply);
+}
+
+dd_provision_status_t dd_provision_handle_keyed(dd_provision_t *prov, const char *topic,
+                                                const void *payload, size_t len,
+                                                dd_pki_credentials_t *key,
+                                                dd_provision_reply_t *reply)
 {
     char name[DD_NAME_MAX + 1];
     const char *format;
@@ -1359,7 +1378,7 @@ dd_provision_status_t dd_provision_handle(dd_provision_t *prov, const char *topi
         payload = json;
         len = strlen(json);
     }
-    st = op == 0   ? create_keys(prov, topic, payload, len, reply)
+    st = op == 0   ? create_keys(prov, topic, payload, len, key, reply)
          : op == 1 ? create_from_csr(prov, topic, payload, len, reply)
                    : register_thing(prov, topic, name, payload, len, reply);
     free(json);

@@ -123,6 +123,24 @@ dd_provision_status_t dd_provision_handle(dd_provision_t *prov, const char *topi
                                           const void *payload, size_t len,
                                           dd_provision_reply_t *reply);
 
+/**
+ * @return true for a CreateKeysAndCertificate request: its key (RSA 2048: tens to hundreds
+ *         of ms) may be made beforehand, without the pipeline lock, with
+ *         dd_pki_issue_device() and given to dd_provision_handle_keyed().
+ */
+bool dd_provision_wants_key(const char *topic);
+
+/**
+ * @brief dd_provision_handle() with a key and certificate made beforehand.
+ * @param[in,out] key Credentials from dd_pki_issue_device() (same CA), or NULL (or
+ *        empty) to make them here. Used ones are taken (zeroed); the caller still
+ *        frees @p key with dd_pki_credentials_free() (a no-op once taken).
+ */
+dd_provision_status_t dd_provision_handle_keyed(dd_provision_t *prov, const char *topic,
+                                                const void *payload, size_t len,
+                                                dd_pki_credentials_t *key,
+                                                dd_provision_reply_t *reply);
+
 /** @brief Frees a reply's payload. */
 void dd_provision_reply_free(dd_provision_reply_t *reply);
 

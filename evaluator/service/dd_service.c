@@ -833,6 +833,53 @@ static dd_service_status_t start_provisioning(dd_service_t *svc)
     return DD_SERVICE_OK;
 }
 
+/* The request a renamed provisioning message carries, or NULL. */
+static const char *provisioning_request(const dd_svcmqtt_msg_t *m, char *client_id, size_t len)
+{
+    const char *request;
+
+    return dd_control_prov_unwrap(DD_CONTROL_PROV_REQUEST_PREFIX, m->topic, client_id, len,
+                                  &request) == DD_CONTROL_OK
+               ? request
+               : NULL;
+}
+
+/*
+ * CreateKeysAndCertificate's RSA keys of a batch, made before the pipeline lock is taken
+ * (each takes tens to hundreds of ms; meanwhile reports and the API go on): one slot per
+ * message, empty for the others. NULL when the batch has none (or no memory: then
+ * dd_provision makes them under the lock).
+ */
+static dd_pki_credentials_t *premake_keys(dd_service_t *svc, const dd_svcmqtt_msg_t *msgs, size_t n)
+{
+    dd_pki_credentials_t *keys = NULL;
+    const dd_svcmqtt_msg_t *m;
+    size_t i;
+
+    for (m = msgs, i = 0; m != NULL && i < n; m = m->next, i++) {
+        char client_id[DD_CONTROL_PROV_CLIENT_ID_MAX + 1];
+
+        if (!dd_provision_wants_key(provisioning_request(m, client_id, sizeof(client_id)))) {
+            continue;
+        }
+        if (keys == NULL && (keys = calloc(n, sizeof(*keys))) == NULL) {
+            return NULL;
+        }
+        (void)dd_pki_issue_device(svc->ca, DD_PKI_KEY_RSA2048, &keys[i]);
+    }
+    return keys;
+}
+
+static void free_keys(dd_pki_credentials_t *keys, size_t n)
+{
+    size_t i;
+
+    for (i = 0; keys != NULL && i < n; i++) {
+        dd_pki_credentials_free(&keys[i]);
+    }
+    free(keys);
+}
+
 /*
  * Answers the device provisioning requests of a batch (lock held, after the batch's
  * own transaction). Each came renamed by the shim with the asking client's id; the
@@ -840,20 +887,21 @@ static dd_service_status_t start_provisioning(dd_service_t *svc)
  * request that changed the registry is pushed to the shim before its reply leaves, so
  * the device's next CONNECT with the new certificate is known.
  */
-static void provision_batch(dd_service_t *svc, const dd_svcmqtt_msg_t *msgs)
+static void provision_batch(dd_service_t *svc, const dd_svcmqtt_msg_t *msgs,
+                            dd_pki_credentials_t *keys)
 {
     const dd_svcmqtt_msg_t *m;
+    size_t i;
 
-    for (m = msgs; m != NULL; m = m->next) {
+    for (m = msgs, i = 0; m != NULL; m = m->next, i++) {
         char client_id[DD_CONTROL_PROV_CLIENT_ID_MAX + 1];
         char topic[DD_PROVISION_TOPIC_MAX + 2 * DD_CONTROL_PROV_CLIENT_ID_MAX + 64];
-        const char *request;
+        const char *request = provisioning_request(m, client_id, sizeof(client_id));
         dd_provision_reply_t reply;
 
-        if (dd_control_prov_unwrap(DD_CONTROL_PROV_REQUEST_PREFIX, m->topic, client_id,
-                                   sizeof(client_id), &request) != DD_CONTROL_OK ||
-            dd_provision_handle(&svc->prov, request, m->payload, m->len, &reply) !=
-                DD_PROVISION_OK) {
+        if (request == NULL ||
+            dd_provision_handle_keyed(&svc->prov, request, m->payload, m->len,
+                                      keys != NULL ? &keys[i] : NULL, &reply) != DD_PROVISION_OK) {
             continue;
         }
         if (reply.registry_changed) {
@@ -1250,6 +1298,7 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
                 svc->cfg.broker_host, (unsigned)svc->cfg.broker_port);
     while (!*stop) {
         dd_svcmqtt_msg_t *msgs = NULL;
+        dd_pki_credentials_t *keys = NULL; /* CreateKeysAndCertificate's, made unlocked */
         size_t n;
         int64_t mono = dd_clock_mono_ms();
         bool retrying = false;
@@ -1274,6 +1323,7 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
         } else {
             pthread_mutex_unlock(&svc->p.lock);
             n = dd_svcmqtt_take(svc->mqtt, 2000, 50, &msgs);
+            keys = premake_keys(svc, msgs, n);
             mono = dd_clock_mono_ms();
         }
 
@@ -1290,7 +1340,7 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
                 store_resumed(svc, mono, n);
             }
             if (msgs != NULL) {
-                provision_batch(svc, msgs);
+                provision_batch(svc, msgs, keys);
             }
             barrier_seen(svc, msgs); /* NULL when held: not counted yet */
         }
@@ -1304,6 +1354,7 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
         drain_outbox(svc);
         pthread_mutex_unlock(&svc->p.lock);
         dd_svcmqtt_msg_free(msgs);
+        free_keys(keys, n);
     }
     if (svc->held != NULL) {
         DD_LOG_ERROR("stopping with %zu message(s) the store could not take: their reports were "

@@ -402,6 +402,34 @@ static void test_cbor(void **state)
     cbor_decref(&reply);
 }
 
+/* A key made before the lock is the one answered with (and taken). */
+static void test_premade_key(void **state)
+{
+    fixture_t *f = *state;
+    dd_pki_credentials_t key;
+    dd_provision_reply_t reply;
+    char id[DD_PKI_CERT_ID_LEN + 1];
+    cJSON *out;
+
+    assert_true(dd_provision_wants_key("$aws/certificates/create/json"));
+    assert_true(dd_provision_wants_key("$aws/certificates/create/cbor"));
+    assert_false(dd_provision_wants_key("$aws/certificates/create-from-csr/json"));
+    assert_false(dd_provision_wants_key(PROVISION));
+    assert_false(dd_provision_wants_key(NULL));
+    memset(&key, 0, sizeof(key));
+    assert_int_equal(dd_pki_issue_device(f->ca, DD_PKI_KEY_EC_P256, &key), DD_PKI_OK);
+    (void)snprintf(id, sizeof(id), "%s", key.certificate_id);
+    assert_int_equal(dd_provision_handle_keyed(&f->prov, "$aws/certificates/create/json", "{}", 2,
+                                               &key, &reply),
+                     DD_PROVISION_OK);
+    assert_null(key.certificate_pem); /* taken */
+    out = cJSON_ParseWithLength(reply.payload, reply.len);
+    dd_provision_reply_free(&reply);
+    assert_string_equal(str(out, "certificateId"), id);
+    cJSON_Delete(out);
+    dd_pki_credentials_free(&key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +438,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollback_and_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cbor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_premade_key, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
