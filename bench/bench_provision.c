@@ -126,6 +126,7 @@ int main(int argc, char **argv)
     char claim_dir[256];
     char cert[300];
     char key[300];
+    double *timings; /* create, register and connect times: devices each */
     double *create_ms;
     double *register_ms;
     double *connect_ms;
@@ -137,13 +138,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_provision [devices]\n");
         return 2;
     }
-    create_ms = calloc((size_t)devices, sizeof(double));
-    register_ms = calloc((size_t)devices, sizeof(double));
-    connect_ms = calloc((size_t)devices, sizeof(double));
-    if (create_ms == NULL || register_ms == NULL || connect_ms == NULL ||
-        dd_benchpipe_start(&bp, NULL) != DD_BENCHPIPE_OK) {
+    timings = calloc(3 * (size_t)devices, sizeof(double));
+    if (timings == NULL || dd_benchpipe_start(&bp, NULL) != DD_BENCHPIPE_OK) {
+        free(timings);
         return 1;
     }
+    create_ms = timings;
+    register_ms = timings + devices;
+    connect_ms = timings + 2 * (size_t)devices;
     dd_benchpipe_print_load("before");
     (void)snprintf(cert, sizeof(cert), "%s/claim/cert.pem", bp.tmp_dir);
     (void)snprintf(key, sizeof(key), "%s/claim/private.key", bp.tmp_dir);
@@ -162,6 +164,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "setup failed\n");
         dd_testmqtt_destroy(claim);
         dd_benchpipe_stop(&bp, true);
+        free(timings);
         return 1;
     }
     for (i = 0; i < devices; i++) {
@@ -230,8 +233,6 @@ int main(int argc, char **argv)
         report("first CONNACK as the new thing", connect_ms, (size_t)done);
     }
     dd_benchpipe_stop(&bp, done != devices);
-    free(create_ms);
-    free(register_ms);
-    free(connect_ms);
+    free(timings);
     return done == devices ? 0 : 1;
 }
