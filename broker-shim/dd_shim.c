@@ -893,6 +893,12 @@ dd_shim_status_t dd_shim_on_message(dd_shim_t *s, const void *client, const char
         (payload == NULL && len > 0)) {
         return DD_SHIM_BAD_PARAMETER;
     }
+    /* Every PUBLISH comes here: the topic's first bytes decide before any lookup. */
+    if (topic[0] != '$' || !(has_prefix(topic, "$aws/certificates/create") ||
+                             has_prefix(topic, "$aws/provisioning-templates/") ||
+                             has_prefix(topic, DD_CONTROL_PROV_REPLY_PREFIX))) {
+        return DD_SHIM_OK;
+    }
     c = find_conn(s, client, client_id);
     if (c == NULL || c->state != CONN_LIVE) {
         return DD_SHIM_OK;
