@@ -144,6 +144,31 @@ static int on_control(int event, void *event_data, void *userdata)
     return st == DD_SHIM_DENIED ? MOSQ_ERR_ACL_DENIED : MOSQ_ERR_SUCCESS;
 }
 
+/* Fleet provisioning's renamed requests and one-client replies (dd_shim_on_message). The broker
+ * takes the new topic as is and does not free the old one: that is the plugin's job. */
+static int on_message(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_message *ed = event_data;
+    char topic[DD_SHIM_TOPIC_MAX + 2 * DD_CONTROL_PROV_CLIENT_ID_MAX + 64];
+    bool renamed = false;
+    char *copy;
+
+    (void)event;
+    (void)userdata;
+    if (dd_shim_on_message(g_shim, ed->client, mosquitto_client_id(ed->client), ed->topic,
+                           ed->payload, ed->payloadlen, topic, sizeof(topic), &renamed,
+                           dd_clock_mono_ms()) != DD_SHIM_OK ||
+        !renamed) {
+        return MOSQ_ERR_SUCCESS;
+    }
+    copy = mosquitto_strdup(topic);
+    if (copy != NULL) {
+        mosquitto_free(ed->topic);
+        ed->topic = copy;
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
 static int on_tick(int event, void *event_data, void *userdata)
 {
     (void)event;
@@ -216,6 +241,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         mosquitto_callback_register(g_id, MOSQ_EVT_CONTROL, on_control, DD_CONTROL_TOPIC_KICK,
                                     NULL) != MOSQ_ERR_SUCCESS ||
         mosquitto_callback_register(g_id, MOSQ_EVT_TICK, on_tick, NULL, NULL) != MOSQ_ERR_SUCCESS ||
+        mosquitto_callback_register(g_id, MOSQ_EVT_MESSAGE, on_message, NULL, NULL) !=
+            MOSQ_ERR_SUCCESS ||
         mosquitto_callback_register(g_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL) !=
             MOSQ_ERR_SUCCESS) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "ddlocal_shim: cannot register the broker callbacks");
@@ -242,6 +269,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
         (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_CONTROL, on_control,
                                             DD_CONTROL_TOPIC_KICK);
         (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_TICK, on_tick, NULL);
+        (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_MESSAGE, on_message, NULL);
         (void)mosquitto_callback_unregister(g_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
     }
     dd_shim_destroy(g_shim);

@@ -832,6 +832,109 @@ dd_shim_status_t dd_shim_on_acl(dd_shim_t *s, const void *client, const char *cl
     return DD_SHIM_OK;
 }
 
+/* ---- fleet provisioning's request/reply ------------------------------------------------- */
+
+/* The device provisioning MQTT API's request topics: .../json or .../cbor. */
+static bool is_provisioning_request(const char *t)
+{
+    static const char prefix[] = "$aws/provisioning-templates/";
+    static const char middle[] = "/provision/";
+    const char *format = NULL;
+    const char *name;
+    const char *slash;
+
+    if (has_prefix(t, "$aws/certificates/create/")) {
+        format = t + strlen("$aws/certificates/create/");
+    } else if (has_prefix(t, "$aws/certificates/create-from-csr/")) {
+        format = t + strlen("$aws/certificates/create-from-csr/");
+    } else if (has_prefix(t, prefix)) {
+        name = t + sizeof(prefix) - 1;
+        slash = strchr(name, '/');
+        if (slash != NULL && slash != name && has_prefix(slash, middle)) {
+            format = slash + sizeof(middle) - 1;
+        }
+    }
+    return format != NULL && (strcmp(format, "json") == 0 || strcmp(format, "cbor") == 0);
+}
+
+/* ddlocald's reply to one client: delivered to that client only, as AWS answers on the
+ * connection that asked - a claim certificate shared by a fleet must not hand one device's
+ * private key to another. The device's policies must let it receive the reply topic. */
+static void deliver_reply(dd_shim_t *s, const char *topic, const void *payload, size_t len,
+                          int64_t wall_ms)
+{
+    char client_id[DD_CONTROL_PROV_CLIENT_ID_MAX + 1];
+    const char *reply_topic;
+    conn_t *c;
+
+    if (dd_control_prov_unwrap(DD_CONTROL_PROV_REPLY_PREFIX, topic, client_id, sizeof(client_id),
+                               &reply_topic) != DD_CONTROL_OK) {
+        return;
+    }
+    c = dd_map_get(&s->conns, client_id);
+    if (c == NULL || !c->online || c->service || c->state != CONN_LIVE) {
+        DD_LOG_INFO("provisioning reply on %.200s not delivered: %s is not connected", reply_topic,
+                    client_id);
+        return;
+    }
+    if (evaluate(s, c, DD_POLICY_ACTION_RECEIVE, reply_topic) != DD_POLICY_ALLOW) {
+        (void)deny(s, c, DD_METERING_ACTION_RECEIVE, DD_METERING_REASON_POLICY, reply_topic, true,
+                   wall_ms);
+        return;
+    }
+    if (s->io.publish(s->io.ctx, client_id, reply_topic, payload, len, 1) != 0) {
+        DD_LOG_WARN("provisioning reply on %.200s to %s could not be queued", reply_topic,
+                    client_id);
+        return;
+    }
+    meter_simple(s, c, DD_METERING_RECEIVED, reply_topic,
+                 len > UINT32_MAX ? UINT32_MAX : (uint32_t)len, wall_ms);
+}
+
+dd_shim_status_t dd_shim_on_message(dd_shim_t *s, const void *client, const char *client_id,
+                                    const char *topic, const void *payload, size_t len,
+                                    char *new_topic, size_t new_topic_len, bool *renamed,
+                                    int64_t wall_ms)
+{
+    conn_t *c;
+
+    if (renamed != NULL) {
+        *renamed = false;
+    }
+    if (s == NULL || topic == NULL || renamed == NULL || new_topic == NULL ||
+        (payload == NULL && len > 0)) {
+        return DD_SHIM_BAD_PARAMETER;
+    }
+    /* Every PUBLISH comes here: the topic's first bytes decide before any lookup. */
+    if (topic[0] != '$' || !(has_prefix(topic, "$aws/certificates/create") ||
+                             has_prefix(topic, "$aws/provisioning-templates/") ||
+                             has_prefix(topic, DD_CONTROL_PROV_REPLY_PREFIX))) {
+        return DD_SHIM_OK;
+    }
+    c = find_conn(s, client, client_id);
+    if (c == NULL || c->state != CONN_LIVE) {
+        return DD_SHIM_OK;
+    }
+    if (c->service) {
+        if (has_prefix(topic, DD_CONTROL_PROV_REPLY_PREFIX)) {
+            deliver_reply(s, topic, payload, len, wall_ms);
+        }
+        return DD_SHIM_OK;
+    }
+    if (!is_provisioning_request(topic)) {
+        return DD_SHIM_OK;
+    }
+    if (dd_control_prov_wrap(DD_CONTROL_PROV_REQUEST_PREFIX, c->client_id, topic, new_topic,
+                             new_topic_len) != DD_CONTROL_OK) {
+        DD_LOG_INFO("provisioning request of %.200s on %.200s not renamed: client id longer than "
+                    "%d bytes",
+                    c->client_id, topic, DD_CONTROL_PROV_CLIENT_ID_MAX);
+        return DD_SHIM_OK;
+    }
+    *renamed = true;
+    return DD_SHIM_OK;
+}
+
 /* ---- DISCONNECT ------------------------------------------------------------------------------- */
 
 void dd_shim_on_disconnect(dd_shim_t *s, const void *client, const char *client_id, int64_t wall_ms)

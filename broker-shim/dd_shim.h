@@ -241,6 +241,24 @@ dd_shim_status_t dd_shim_on_control(dd_shim_t *shim, const void *client, const c
                                     int64_t wall_ms);
 
 /**
+ * @brief MOSQ_EVT_MESSAGE: a PUBLISH the ACL check allowed, before it is
+ *        routed. A device's fleet provisioning request
+ *        ($aws/certificates/create/json, .../create-from-csr/json,
+ *        $aws/provisioning-templates/NAME/provision/json) is renamed to
+ *        DD_CONTROL_PROV_REQUEST_PREFIX + hex(client id) + "/" + topic, which
+ *        only ddlocald subscribes to; ddlocald's replies on
+ *        DD_CONTROL_PROV_REPLY_PREFIX... are delivered to that one client
+ *        (if connected and its policies allow iot:Receive on the reply topic).
+ * @param[out] new_topic Receives the new topic when *renamed is true.
+ * @param[out] renamed Whether the broker must use @p new_topic.
+ * @return DD_SHIM_OK or DD_SHIM_BAD_PARAMETER.
+ */
+dd_shim_status_t dd_shim_on_message(dd_shim_t *shim, const void *client, const char *client_id,
+                                    const char *topic, const void *payload, size_t len,
+                                    char *new_topic, size_t new_topic_len, bool *renamed,
+                                    int64_t wall_ms);
+
+/**
  * @brief Periodic work (the broker's TICK, ~10 Hz): pending kicks, metering
  *        flush, freeing old offline records.
  * @param[in,out] shim Engine.

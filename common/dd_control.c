@@ -545,3 +545,75 @@ const char *dd_control_strerror(dd_control_status_t status)
     }
     return "unknown status";
 }
+
+/* ---- fleet provisioning's renamed topics -------------------------------------------- */
+
+dd_control_status_t dd_control_prov_wrap(const char *prefix, const char *client_id,
+                                         const char *topic, char *buf, size_t len)
+{
+    size_t n;
+    size_t i;
+    size_t at;
+
+    if (prefix == NULL || client_id == NULL || topic == NULL || buf == NULL) {
+        return DD_CONTROL_BAD_PARAMETER;
+    }
+    n = strlen(client_id);
+    if (n == 0 || n > DD_CONTROL_PROV_CLIENT_ID_MAX ||
+        strlen(prefix) + 2 * n + 1 + strlen(topic) + 1 > len) {
+        return DD_CONTROL_BAD_PARAMETER;
+    }
+    /* Hex: a client id may hold '/', '+' or '#', which would break the topic's levels. */
+    at = (size_t)snprintf(buf, len, "%s", prefix);
+    for (i = 0; i < n; i++) {
+        at += (size_t)snprintf(buf + at, len - at, "%02x", (unsigned char)client_id[i]);
+    }
+    (void)snprintf(buf + at, len - at, "/%s", topic);
+    return DD_CONTROL_OK;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+dd_control_status_t dd_control_prov_unwrap(const char *prefix, const char *wrapped, char *client_id,
+                                           size_t client_id_len, const char **topic)
+{
+    const char *p;
+    const char *slash;
+    size_t n;
+    size_t i;
+
+    if (prefix == NULL || wrapped == NULL || client_id == NULL || topic == NULL ||
+        client_id_len < DD_CONTROL_PROV_CLIENT_ID_MAX + 1) {
+        return DD_CONTROL_BAD_PARAMETER;
+    }
+    if (strncmp(wrapped, prefix, strlen(prefix)) != 0) {
+        return DD_CONTROL_UNKNOWN_TOPIC;
+    }
+    p = wrapped + strlen(prefix);
+    slash = strchr(p, '/');
+    n = slash != NULL ? (size_t)(slash - p) : 0;
+    if (n == 0 || n % 2 != 0 || n / 2 > DD_CONTROL_PROV_CLIENT_ID_MAX || slash[1] == '\0') {
+        return DD_CONTROL_UNKNOWN_TOPIC;
+    }
+    for (i = 0; i < n / 2; i++) {
+        int hi = hex_value(p[2 * i]);
+        int lo = hex_value(p[2 * i + 1]);
+
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            return DD_CONTROL_UNKNOWN_TOPIC;
+        }
+        client_id[i] = (char)(hi * 16 + lo);
+    }
+    client_id[n / 2] = '\0';
+    *topic = slash + 1;
+    return DD_CONTROL_OK;
+}

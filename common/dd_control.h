@@ -86,6 +86,19 @@ typedef enum dd_control_status {
 #define DD_CONTROL_TOPIC_FLUSH "$CONTROL/ddlocal/v1/flush"
 #define DD_CONTROL_TOPIC_KICK "$CONTROL/ddlocal/v1/kick"
 
+/*
+ * Fleet provisioning's request/reply (AWS answers "through the same MQTT
+ * connection used to publish the API request"): the shim renames a device's
+ * request on $aws/certificates/create/json and the like to
+ * REQUEST_PREFIX + hex(client id) + "/" + the topic, which ddlocald alone
+ * subscribes to; ddlocald answers on REPLY_PREFIX + hex(client id) + "/" +
+ * the reply topic, and the shim delivers that to the one client.
+ */
+#define DD_CONTROL_PROV_REQUEST_PREFIX "$ddlocal/provisioning/v1/request/"
+#define DD_CONTROL_PROV_REPLY_PREFIX "$ddlocal/provisioning/v1/reply/"
+/** Longest client id that can provision (AWS: 128). */
+#define DD_CONTROL_PROV_CLIENT_ID_MAX 128
+
 /** Longest correlation id, without the NUL. */
 #define DD_CONTROL_ID_MAX 128
 /** Room for any error message of this module and of the shim's replies. */
@@ -287,5 +300,24 @@ dd_name_kind_t dd_control_name_kind(dd_registry_kind_t kind);
 
 /** @return Static text for @p status. */
 const char *dd_control_strerror(dd_control_status_t status);
+
+/**
+ * @brief Builds @p prefix + hex(@p client_id) + "/" + @p topic (the renaming
+ *        of provisioning requests and replies, see DD_CONTROL_PROV_REQUEST_PREFIX).
+ * @return DD_CONTROL_OK, or DD_CONTROL_BAD_PARAMETER (NULL, a client id longer
+ *         than DD_CONTROL_PROV_CLIENT_ID_MAX or empty, or @p buf too small).
+ */
+dd_control_status_t dd_control_prov_wrap(const char *prefix, const char *client_id,
+                                         const char *topic, char *buf, size_t len);
+
+/**
+ * @brief The inverse of dd_control_prov_wrap().
+ * @param[out] client_id Buffer of at least DD_CONTROL_PROV_CLIENT_ID_MAX + 1.
+ * @param[out] topic Points into @p wrapped, at the inner topic.
+ * @return DD_CONTROL_OK, DD_CONTROL_UNKNOWN_TOPIC (not this prefix or not
+ *         hex) or DD_CONTROL_BAD_PARAMETER.
+ */
+dd_control_status_t dd_control_prov_unwrap(const char *prefix, const char *wrapped, char *client_id,
+                                           size_t client_id_len, const char **topic);
 
 #endif /* DD_CONTROL_H_ */

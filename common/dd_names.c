@@ -32,6 +32,8 @@ static const name_rule_t RULES[DD_NAME_KIND_COUNT] = {
     [DD_NAME_SNS_TOPIC] = {"SNS topic", NULL, 1, 256, "_-", "[A-Za-z0-9_-]+, 1 to 256 characters"},
     [DD_NAME_THING_TYPE] = {"thing type", "thingtype", 1, 128, ":_-",
                             "[a-zA-Z0-9:_-]+, 1 to 128 characters"},
+    [DD_NAME_PROVISIONING_TEMPLATE] = {"provisioning template", "provisioningtemplate", 1, 36, "_-",
+                                       "[0-9A-Za-z_-]+, 1 to 36 characters"},
 };
 
 void dd_arn_ctx_default(dd_arn_ctx_t *ctx)

@@ -24,18 +24,19 @@ typedef enum dd_names_status {
 
 /** The kinds of named resources ddlocal knows. */
 typedef enum dd_name_kind {
-    DD_NAME_THING = 0,         /**< 1..128 [a-zA-Z0-9:_-] (arn ...:thing/N) */
-    DD_NAME_THING_GROUP,       /**< 1..128 [a-zA-Z0-9:_-] (thinggroup/N) */
-    DD_NAME_SECURITY_PROFILE,  /**< 1..128 [a-zA-Z0-9:_-] (securityprofile/N) */
-    DD_NAME_BEHAVIOR,          /**< 1..128 [a-zA-Z0-9:_-] (no ARN) */
-    DD_NAME_CUSTOM_METRIC,     /**< 1..128 [a-zA-Z0-9:_-], not "aws:..." (custommetric/N) */
-    DD_NAME_DIMENSION,         /**< 1..128 [a-zA-Z0-9:_-] (dimension/N) */
-    DD_NAME_POLICY,            /**< 1..128 [\w+=,.@-] (policy/N) */
-    DD_NAME_MITIGATION_ACTION, /**< 1..128 [a-zA-Z0-9_-] (mitigationaction/N) */
-    DD_NAME_TASK_ID,           /**< 1..128 [a-zA-Z0-9_-] (no ARN) */
-    DD_NAME_CERTIFICATE,       /**< 64 lowercase hex chars (cert/N) */
-    DD_NAME_SNS_TOPIC,         /**< 1..256 [A-Za-z0-9_-] (arn:aws:sns:R:A:N) */
-    DD_NAME_THING_TYPE,        /**< 1..128 [a-zA-Z0-9:_-] (thingtype/N) */
+    DD_NAME_THING = 0,             /**< 1..128 [a-zA-Z0-9:_-] (arn ...:thing/N) */
+    DD_NAME_THING_GROUP,           /**< 1..128 [a-zA-Z0-9:_-] (thinggroup/N) */
+    DD_NAME_SECURITY_PROFILE,      /**< 1..128 [a-zA-Z0-9:_-] (securityprofile/N) */
+    DD_NAME_BEHAVIOR,              /**< 1..128 [a-zA-Z0-9:_-] (no ARN) */
+    DD_NAME_CUSTOM_METRIC,         /**< 1..128 [a-zA-Z0-9:_-], not "aws:..." (custommetric/N) */
+    DD_NAME_DIMENSION,             /**< 1..128 [a-zA-Z0-9:_-] (dimension/N) */
+    DD_NAME_POLICY,                /**< 1..128 [\w+=,.@-] (policy/N) */
+    DD_NAME_MITIGATION_ACTION,     /**< 1..128 [a-zA-Z0-9_-] (mitigationaction/N) */
+    DD_NAME_TASK_ID,               /**< 1..128 [a-zA-Z0-9_-] (no ARN) */
+    DD_NAME_CERTIFICATE,           /**< 64 lowercase hex chars (cert/N) */
+    DD_NAME_SNS_TOPIC,             /**< 1..256 [A-Za-z0-9_-] (arn:aws:sns:R:A:N) */
+    DD_NAME_THING_TYPE,            /**< 1..128 [a-zA-Z0-9:_-] (thingtype/N) */
+    DD_NAME_PROVISIONING_TEMPLATE, /**< 1..36 [0-9A-Za-z_-] (provisioningtemplate/N) */
     DD_NAME_KIND_COUNT
 } dd_name_kind_t;
 

@@ -123,6 +123,27 @@ static const dd_db_migration_t MIGRATIONS[] = {
         "  issuer TEXT PRIMARY KEY,"
         "  pem TEXT NOT NULL,"
         "  this_update_ms INTEGER NOT NULL);"},
+    /* Provisioning templates (fleet provisioning). The template's body is the
+     * body of its default version; next_version numbers versions like AWS,
+     * never reusing an id. */
+    {6, "CREATE TABLE provisioning_templates("
+        "  name TEXT PRIMARY KEY,"
+        "  template_id TEXT NOT NULL UNIQUE,"
+        "  description TEXT NOT NULL DEFAULT '',"
+        "  enabled INTEGER NOT NULL DEFAULT 0,"
+        "  role_arn TEXT NOT NULL,"
+        "  type TEXT NOT NULL,"
+        "  hook TEXT NOT NULL DEFAULT '',"
+        "  default_version INTEGER NOT NULL DEFAULT 1,"
+        "  next_version INTEGER NOT NULL DEFAULT 2,"
+        "  created_ms INTEGER NOT NULL,"
+        "  modified_ms INTEGER NOT NULL);"
+        "CREATE TABLE provisioning_template_versions("
+        "  template TEXT NOT NULL,"
+        "  version_id INTEGER NOT NULL,"
+        "  body TEXT NOT NULL,"
+        "  created_ms INTEGER NOT NULL,"
+        "  PRIMARY KEY(template, version_id));"},
 };
 
 static const char *const KIND_NAMES[DD_REGISTRY_KIND_COUNT] = {"thing", "cert", "group", "policy"};

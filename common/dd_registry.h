@@ -305,6 +305,95 @@ dd_registry_status_t dd_registry_type_deprecate(dd_registry_t *reg, const char *
 dd_registry_status_t dd_registry_type_delete(dd_registry_t *reg, const char *name,
                                              dd_registry_error_t *err);
 
+/* ---- provisioning templates ---------------------------------------------- */
+
+/** Most versions of one provisioning template (AWS: 5). */
+#define DD_REGISTRY_MAX_TEMPLATE_VERSIONS 5
+
+/** A provisioning template (fleet provisioning); body is its default version's. */
+typedef struct dd_registry_template {
+    const char *name;
+    const char *template_id; /**< UUID */
+    const char *description;
+    bool enabled;
+    const char *role_arn;  /**< provisioningRoleArn: stored, never assumed */
+    const char *type;      /**< "FLEET_PROVISIONING" or "JITP" */
+    const char *hook_json; /**< preProvisioningHook as JSON text, "" when none */
+    const char *body;      /**< templateBody of the default version */
+    int64_t default_version;
+    int64_t created_ms;
+    int64_t modified_ms;
+} dd_registry_template_t;
+
+/** One version of a provisioning template. */
+typedef struct dd_registry_template_version {
+    const char *template_name;
+    int64_t version_id; /**< 1, 2, ... never reused */
+    const char *body;
+    bool is_default;
+    int64_t created_ms;
+} dd_registry_template_version_t;
+
+/** Changes of UpdateProvisioningTemplate: NULL / < 0 / 0 = unchanged. */
+typedef struct dd_registry_template_update {
+    const char *description; /**< NULL: unchanged */
+    int enabled;             /**< -1 unchanged, 0 or 1 */
+    const char *role_arn;    /**< NULL: unchanged */
+    const char *hook_json;   /**< NULL: unchanged, "": removed */
+    int64_t default_version; /**< 0: unchanged; must exist */
+} dd_registry_template_update_t;
+
+typedef int (*dd_registry_template_fn)(void *ctx, const dd_registry_template_t *tpl);
+typedef int (*dd_registry_template_version_fn)(void *ctx,
+                                               const dd_registry_template_version_t *version);
+
+/**
+ * @brief Creates a template with version 1 from @p tpl (name, description,
+ *        enabled, role_arn, type, hook_json, body; the rest is ignored). The
+ *        body is stored as given: the caller checks it (dd_provision).
+ * @return DD_REGISTRY_OK, _INVALID (name), _ALREADY_EXISTS or _STORE_ERROR.
+ */
+dd_registry_status_t dd_registry_template_create(dd_registry_t *reg,
+                                                 const dd_registry_template_t *tpl,
+                                                 dd_registry_error_t *err);
+/** @brief Calls @p fn with the template; NOT_FOUND when there is none. */
+dd_registry_status_t dd_registry_template_get(dd_registry_t *reg, const char *name,
+                                              dd_registry_template_fn fn, void *ctx,
+                                              dd_registry_error_t *err);
+/** @brief Lists templates by name, paged; @p next gets the next page's token ("" at the end). */
+dd_registry_status_t dd_registry_template_list(dd_registry_t *reg, const dd_registry_page_t *page,
+                                               dd_registry_template_fn fn, void *ctx, char *next,
+                                               size_t next_len);
+/** @brief UpdateProvisioningTemplate. */
+dd_registry_status_t dd_registry_template_update(dd_registry_t *reg, const char *name,
+                                                 const dd_registry_template_update_t *u,
+                                                 dd_registry_error_t *err);
+/** @brief Deletes a template and its versions (and its tags). */
+dd_registry_status_t dd_registry_template_delete(dd_registry_t *reg, const char *name,
+                                                 dd_registry_error_t *err);
+/**
+ * @brief Adds a version; LIMIT_EXCEEDED when the template has
+ *        DD_REGISTRY_MAX_TEMPLATE_VERSIONS already.
+ * @param[out] version_id The new version's id.
+ */
+dd_registry_status_t dd_registry_template_version_create(dd_registry_t *reg, const char *name,
+                                                         const char *body, bool set_default,
+                                                         int64_t *version_id,
+                                                         dd_registry_error_t *err);
+/** @brief Calls @p fn with one version (NOT_FOUND for an unknown template or version). */
+dd_registry_status_t dd_registry_template_version_get(dd_registry_t *reg, const char *name,
+                                                      int64_t version_id,
+                                                      dd_registry_template_version_fn fn, void *ctx,
+                                                      dd_registry_error_t *err);
+/** @brief Calls @p fn with every version, newest first. */
+dd_registry_status_t dd_registry_template_version_list(dd_registry_t *reg, const char *name,
+                                                       dd_registry_template_version_fn fn,
+                                                       void *ctx, dd_registry_error_t *err);
+/** @brief Deletes a version; DELETE_CONFLICT for the default version. */
+dd_registry_status_t dd_registry_template_version_delete(dd_registry_t *reg, const char *name,
+                                                         int64_t version_id,
+                                                         dd_registry_error_t *err);
+
 /* ---- tags ---------------------------------------------------------------- */
 
 /** Most tags on one resource (AWS: 50). */

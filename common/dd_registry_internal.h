@@ -8,7 +8,8 @@
  * settings, savepoints, change log, names of statuses), dd_registry_things.c,
  * dd_registry_certs.c (certificates and their principals), dd_registry_cacerts.c (CA
  * certificates, the registration code, revocation lists),
- * dd_registry_types.c (thing types), dd_registry_tags.c (tags by ARN), dd_registry_groups.c,
+ * dd_registry_types.c (thing types), dd_registry_templates.c (provisioning templates),
+ * dd_registry_tags.c (tags by ARN), dd_registry_groups.c,
  * dd_registry_policies.c, dd_registry_subs.c (SNS
  * subscriptions) and dd_registry_snapshot.c (the entity state the broker shim
  * copies). Nothing here is part of the public API (dd_registry.h); the same

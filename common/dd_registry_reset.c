@@ -1,8 +1,9 @@
 /*
  * Registry reset (POST /ddlocal/v1/reset): every thing, device certificate, CA certificate,
- * revocation list, thing group and policy (with its versions), thing type and their tags goes,
- * each logged in the change log first so the broker shim drops its copy and the engine its
- * coverage, exactly as for one deletion. ddlocald's own (service) certificates stay:
+ * revocation list, thing group and policy (with its versions), thing type, provisioning
+ * template and their tags goes, each logged in the change log first so the broker shim drops
+ * its copy and the engine its coverage, exactly as for one deletion. ddlocald's own (service)
+ * certificates stay:
  * without them it could not talk to the broker. Settings (ARN, pipeline time) stay too.
  */
 #include "dd_registry_internal.h"
@@ -27,10 +28,13 @@ static const char *const DELETE_SQL[] = {
     "DELETE FROM policy_versions",
     "DELETE FROM policies",
     "DELETE FROM thing_types",
+    "DELETE FROM provisioning_template_versions",
+    "DELETE FROM provisioning_templates",
     /* Tags of the registry's resources; a Defender resource's tags go with it on re-creation. */
     "DELETE FROM resource_tags WHERE arn LIKE '%:thinggroup/%'",
     "DELETE FROM resource_tags WHERE arn LIKE '%:thingtype/%'",
     "DELETE FROM resource_tags WHERE arn LIKE '%:policy/%'",
+    "DELETE FROM resource_tags WHERE arn LIKE '%:provisioningtemplate/%'",
 };
 
 dd_registry_status_t dd_registry_reset(dd_registry_t *reg, dd_registry_error_t *err)

@@ -7,7 +7,7 @@
 # CI (scripts/test.sh) runs 10 s each; a long run is an hour or more each
 # (docs/reference/building.md). The corpus each harness grows is kept in
 # build-fuzz/corpus/<harness>/, so later runs start where earlier ones ended;
-# seeds come from fixtures/ (reports, profiles, policies, recorded streams)
+# seeds come from fixtures/ (reports, profiles, policies, provisioning templates, recorded streams)
 # and from build-fuzz/fuzz/fuzz_seeds (control, metering, API routes); console targets here.
 # A crash, leak, timeout or sanitizer report stops that harness and fails the
 # script; the input is kept as build-fuzz/crashes/<harness>-crash-<sha1>.
@@ -25,7 +25,7 @@ case "$secs" in
     exit 2
     ;;
 esac
-all="report_json report_cbor policy profile replay control metering route console"
+all="report_json report_cbor policy profile replay control metering route console provision"
 harnesses=${*:-$all}
 
 "$root/scripts/build.sh" --fuzz
@@ -44,6 +44,7 @@ for f in "$root"/fixtures/reports/*.cbor.hex; do
 done
 cp "$root"/fixtures/profiles/*.json "$seeds/profile/"
 cp "$root"/fixtures/policies/*.json "$seeds/policy/"
+cp "$root"/fixtures/provisioning/fleet-template.json "$seeds/provision/"
 cp "$root"/tests/golden/replay/*.jsonl "$seeds/replay/"
 "$bin/fuzz_seeds" "$seeds"
 # Console request targets (dd_console_get()).

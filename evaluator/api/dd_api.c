@@ -63,6 +63,10 @@ static const api_op_t OPS[] = {
        "UPDATE_CA_CERTIFICATE is stored but not executed (no CA certificate registry)"),
     OP("CreatePolicy", api_create_policy, FULL, ""),
     OP("CreatePolicyVersion", api_create_policy_version, FULL, ""),
+    OP("CreateProvisioningTemplate", api_create_provisioning_template, PART,
+       "templateBody: the subset of the template language in provisioning.md; the "
+       "provisioningRoleArn is stored, never assumed"),
+    OP("CreateProvisioningTemplateVersion", api_create_provisioning_template_version, FULL, ""),
     OP("CreateScheduledAudit", api_create_scheduled_audit, PART,
        "runs at 00:00 UTC of its day on ddlocal's clock; tags are checked, not kept"),
     OP("CreateSecurityProfile", api_create_security_profile, FULL, ""),
@@ -78,6 +82,8 @@ static const api_op_t OPS[] = {
     OP("DeleteMitigationAction", api_delete_mitigation_action, FULL, ""),
     OP("DeletePolicy", api_delete_policy, FULL, ""),
     OP("DeletePolicyVersion", api_delete_policy_version, FULL, ""),
+    OP("DeleteProvisioningTemplate", api_delete_provisioning_template, FULL, ""),
+    OP("DeleteProvisioningTemplateVersion", api_delete_provisioning_template_version, FULL, ""),
     OP("DeleteScheduledAudit", api_delete_scheduled_audit, FULL, ""),
     OP("DeleteSecurityProfile", api_delete_security_profile, FULL, ""),
     OP("DeleteThing", api_delete_thing, FULL, ""),
@@ -99,6 +105,8 @@ static const api_op_t OPS[] = {
        "every endpointType answers with the local MQTT broker: a plain host on 8883, else "
        "host:port"),
     OP("DescribeMitigationAction", api_describe_mitigation_action, FULL, ""),
+    OP("DescribeProvisioningTemplate", api_describe_provisioning_template, FULL, ""),
+    OP("DescribeProvisioningTemplateVersion", api_describe_provisioning_template_version, FULL, ""),
     OP("DescribeScheduledAudit", api_describe_scheduled_audit, FULL, ""),
     OP("DescribeSecurityProfile", api_describe_security_profile, FULL, ""),
     OP("DescribeThing", api_describe_thing, FULL, ""),
@@ -139,6 +147,8 @@ static const api_op_t OPS[] = {
     OP("ListPolicies", api_list_policies, FULL, ""),
     OP("ListPolicyVersions", api_list_policy_versions, FULL, ""),
     OP("ListPrincipalThings", api_list_principal_things, FULL, ""),
+    OP("ListProvisioningTemplateVersions", api_list_provisioning_template_versions, FULL, ""),
+    OP("ListProvisioningTemplates", api_list_provisioning_templates, FULL, ""),
     OP("ListRelatedResourcesForAuditFinding", api_list_related_resources_for_audit_finding, FULL,
        ""),
     OP("ListScheduledAudits", api_list_scheduled_audits, FULL, ""),
@@ -176,8 +186,8 @@ static const api_op_t OPS[] = {
        "runs synchronously; checks ddlocal does not compute answer COMPLETED_COMPLIANT with a "
        "message (docs/reference/audit.md)"),
     OP("TagResource", api_tag_resource, PART,
-       "thing groups, thing types, policies, security profiles, custom metrics, dimensions and "
-       "mitigation actions"),
+       "thing groups, thing types, policies, security profiles, custom metrics, dimensions, "
+       "mitigation actions and provisioning templates"),
     OP("UntagResource", api_untag_resource, FULL, ""),
     OP("UpdateAccountAuditConfiguration", api_update_account_audit_configuration, PART,
        "roleArn and the SNS target's roleArn are stored, never assumed"),
@@ -188,6 +198,8 @@ static const api_op_t OPS[] = {
     OP("UpdateCustomMetric", api_update_custom_metric, FULL, ""),
     OP("UpdateDimension", api_update_dimension, FULL, ""),
     OP("UpdateMitigationAction", api_update_mitigation_action, FULL, ""),
+    OP("UpdateProvisioningTemplate", api_update_provisioning_template, PART,
+       "a preProvisioningHook is stored; RegisterThing refuses templates that have one"),
     OP("UpdateScheduledAudit", api_update_scheduled_audit, FULL, ""),
     OP("UpdateSecurityProfile", api_update_security_profile, FULL, ""),
     OP("UpdateThing", api_update_thing, FULL, ""),
@@ -195,6 +207,7 @@ static const api_op_t OPS[] = {
     OP("UpdateThingGroupsForThing", api_update_thing_groups_for_thing, PART,
        "overrideDynamicGroups is ignored (ddlocal has static groups only)"),
     OP("ValidateSecurityProfileBehaviors", api_validate_security_profile_behaviors, FULL, ""),
+
 };
 
 #define OP_COUNT (sizeof(OPS) / sizeof(OPS[0]))

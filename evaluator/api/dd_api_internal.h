@@ -2,7 +2,8 @@
  * @file dd_api_internal.h
  * @brief Shared by the API's source files (dd_api.c and the handler files
  *        dd_api_registry.c, dd_api_identity.c, dd_api_defender.c,
- *        dd_api_mitigation.c, dd_api_logging.c, dd_api_cacerts.c, dd_api_audit.c): the per-request context, reply helpers and
+ *        dd_api_mitigation.c, dd_api_logging.c, dd_api_cacerts.c, dd_api_audit.c,
+ *        dd_api_provisioning.c): the per-request context, reply helpers and
  *        the handler declarations. Not a public header.
  *
  * A handler reads ctx->route (labels), ctx->query and ctx->body and answers
@@ -179,6 +180,17 @@ void api_detach_policy(api_ctx_t *ctx);
 void api_list_attached_policies(api_ctx_t *ctx);
 void api_list_targets_for_policy(api_ctx_t *ctx);
 void api_describe_endpoint(api_ctx_t *ctx);
+
+/* provisioning templates (dd_api_provisioning.c) */
+void api_create_provisioning_template(api_ctx_t *ctx);
+void api_describe_provisioning_template(api_ctx_t *ctx);
+void api_list_provisioning_templates(api_ctx_t *ctx);
+void api_update_provisioning_template(api_ctx_t *ctx);
+void api_delete_provisioning_template(api_ctx_t *ctx);
+void api_create_provisioning_template_version(api_ctx_t *ctx);
+void api_describe_provisioning_template_version(api_ctx_t *ctx);
+void api_list_provisioning_template_versions(api_ctx_t *ctx);
+void api_delete_provisioning_template_version(api_ctx_t *ctx);
 
 /* dd_api_defender.c */
 void api_create_security_profile(api_ctx_t *ctx);

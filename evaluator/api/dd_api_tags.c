@@ -13,9 +13,14 @@
 
 /* What TagResource accepts: AWS IoT tags these; things and certificates cannot be tagged. */
 static const dd_name_kind_t TAGGABLE[] = {
-    DD_NAME_THING_GROUP,       DD_NAME_THING_TYPE,    DD_NAME_POLICY,
-    DD_NAME_SECURITY_PROFILE,  DD_NAME_CUSTOM_METRIC, DD_NAME_DIMENSION,
+    DD_NAME_THING_GROUP,
+    DD_NAME_THING_TYPE,
+    DD_NAME_POLICY,
+    DD_NAME_SECURITY_PROFILE,
+    DD_NAME_CUSTOM_METRIC,
+    DD_NAME_DIMENSION,
     DD_NAME_MITIGATION_ACTION,
+    DD_NAME_PROVISIONING_TEMPLATE,
 };
 
 bool api_tags_save(api_ctx_t *ctx, dd_name_kind_t kind, const char *name)
@@ -85,6 +90,9 @@ static bool exists(api_ctx_t *ctx, dd_name_kind_t kind, const char *name)
         break;
     case DD_NAME_POLICY:
         rs = dd_registry_policy_get(&ctx->p->registry, name, NULL, NULL, &err);
+        break;
+    case DD_NAME_PROVISIONING_TEMPLATE:
+        rs = dd_registry_template_get(&ctx->p->registry, name, NULL, NULL, &err);
         break;
     case DD_NAME_SECURITY_PROFILE: {
         dd_profile_t profile;

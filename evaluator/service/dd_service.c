@@ -20,6 +20,7 @@
 #include "dd_mitigate.h"
 #include "dd_outbox.h"
 #include "dd_pki.h"
+#include "dd_provision.h"
 #include "dd_regsync.h"
 #include "dd_report.h"
 #include "dd_seed.h"
@@ -86,6 +87,9 @@ struct dd_service {
     dd_store_wal_t *wal; /* the WAL checkpointer (dd_store_wal.h) */
     dd_events_t *events; /* GET /ddlocal/v1/events: `ddlocal wait` and `events` */
     dd_map_t groups;     /* thing -> its groups, "\n"-separated (malloc'd): group moves */
+    dd_pki_ca_t *ca;     /* signs the certificates of fleet provisioning */
+    dd_provision_t prov; /* the device provisioning MQTT API (dd_provision.h) */
+    bool prov_ok;
     /* Clock barrier (under p.lock): flush requests sent, and the highest one whose response
      * the worker processed - with every message the broker queued for us before it. */
     uint64_t barrier_sent;
@@ -649,6 +653,9 @@ static int ctl_reset(void *ctx, unsigned kinds, char *why, size_t why_len)
         dd_ingest_forget_things(&svc->ingest); /* a thing starts again: no throttle, any id */
     }
     if ((kinds & DD_RESET_REGISTRY) != 0) {
+        if (svc->prov_ok) {
+            dd_provision_forget_tokens(&svc->prov); /* their certificates are gone */
+        }
         hook_registry_changed(svc);
     }
     if (kinds == DD_RESET_ALL) {
@@ -1105,6 +1112,112 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     return DD_SERVICE_OK;
 }
 
+/* ---- fleet provisioning ------------------------------------------------------------------ */
+
+static dd_service_status_t start_provisioning(dd_service_t *svc)
+{
+    dd_provision_config_t pc;
+
+    if (dd_pki_ca_ensure(svc->cfg.data_dir, &svc->ca) != DD_PKI_OK) {
+        DD_LOG_ERROR("cannot load the CA of %s (run `ddlocal init`)", svc->cfg.data_dir);
+        return DD_SERVICE_PKI_ERROR;
+    }
+    memset(&pc, 0, sizeof(pc));
+    pc.registry = &svc->p.registry;
+    pc.store = svc->p.store;
+    pc.ca = svc->ca;
+    pc.clock = &svc->p.clock;
+    pc.key_type = DD_PKI_KEY_RSA2048;
+    if (dd_provision_init(&svc->prov, &pc) != DD_PROVISION_OK) {
+        return DD_SERVICE_BAD_PARAMETER;
+    }
+    svc->prov_ok = true;
+    return DD_SERVICE_OK;
+}
+
+/* The request a renamed provisioning message carries, or NULL. */
+static const char *provisioning_request(const dd_svcmqtt_msg_t *m, char *client_id, size_t len)
+{
+    const char *request;
+
+    return dd_control_prov_unwrap(DD_CONTROL_PROV_REQUEST_PREFIX, m->topic, client_id, len,
+                                  &request) == DD_CONTROL_OK
+               ? request
+               : NULL;
+}
+
+/*
+ * CreateKeysAndCertificate's RSA keys of a batch, made before the pipeline lock is taken
+ * (each takes tens to hundreds of ms; meanwhile reports and the API go on): one slot per
+ * message, empty for the others. NULL when the batch has none (or no memory: then
+ * dd_provision makes them under the lock).
+ */
+static dd_pki_credentials_t *premake_keys(dd_service_t *svc, const dd_svcmqtt_msg_t *msgs, size_t n)
+{
+    dd_pki_credentials_t *keys = NULL;
+    const dd_svcmqtt_msg_t *m;
+    size_t i;
+
+    for (m = msgs, i = 0; m != NULL && i < n; m = m->next, i++) {
+        char client_id[DD_CONTROL_PROV_CLIENT_ID_MAX + 1];
+
+        if (!dd_provision_wants_key(provisioning_request(m, client_id, sizeof(client_id)))) {
+            continue;
+        }
+        if (keys == NULL && (keys = calloc(n, sizeof(*keys))) == NULL) {
+            return NULL;
+        }
+        (void)dd_pki_issue_device(svc->ca, DD_PKI_KEY_RSA2048, &keys[i]);
+    }
+    return keys;
+}
+
+static void free_keys(dd_pki_credentials_t *keys, size_t n)
+{
+    size_t i;
+
+    for (i = 0; keys != NULL && i < n; i++) {
+        dd_pki_credentials_free(&keys[i]);
+    }
+    free(keys);
+}
+
+/*
+ * Answers the device provisioning requests of a batch (lock held, after the batch's
+ * own transaction). Each came renamed by the shim with the asking client's id; the
+ * reply goes back renamed too, and the shim delivers it to that client alone. A
+ * request that changed the registry is pushed to the shim before its reply leaves, so
+ * the device's next CONNECT with the new certificate is known.
+ */
+static void provision_batch(dd_service_t *svc, const dd_svcmqtt_msg_t *msgs,
+                            dd_pki_credentials_t *keys)
+{
+    const dd_svcmqtt_msg_t *m;
+    size_t i;
+
+    for (m = msgs, i = 0; m != NULL; m = m->next, i++) {
+        char client_id[DD_CONTROL_PROV_CLIENT_ID_MAX + 1];
+        char topic[DD_PROVISION_TOPIC_MAX + 2 * DD_CONTROL_PROV_CLIENT_ID_MAX + 64];
+        const char *request = provisioning_request(m, client_id, sizeof(client_id));
+        dd_provision_reply_t reply;
+
+        if (request == NULL ||
+            dd_provision_handle_keyed(&svc->prov, request, m->payload, m->len,
+                                      keys != NULL ? &keys[i] : NULL, &reply) != DD_PROVISION_OK) {
+            continue;
+        }
+        if (reply.registry_changed) {
+            hook_registry_changed(svc);
+        }
+        if (dd_control_prov_wrap(DD_CONTROL_PROV_REPLY_PREFIX, client_id, reply.topic, topic,
+                                 sizeof(topic)) == DD_CONTROL_OK) {
+            (void)dd_outbox_publish(&svc->outbox, topic, reply.payload, reply.len,
+                                    svc->cfg.ingest.reply_qos);
+        }
+        dd_provision_reply_free(&reply);
+    }
+}
+
 /* ---- WAL checkpoints -------------------------------------------------------------------------- */
 
 /* The checkpointer (dd_store_wal.h) watches the pipeline's connection; commits run under p.lock. */
@@ -1132,7 +1245,7 @@ static dd_service_status_t connect_broker(dd_service_t *svc)
     char ca[700];
     char cert[700];
     char key[700];
-    const char *subs[3];
+    const char *subs[4];
     dd_svcmqtt_params_t params;
 
     (void)dd_pki_path(svc->cfg.data_dir, DD_PKI_FILE_ROOTCA_CERT, ca, sizeof(ca));
@@ -1145,6 +1258,9 @@ static dd_service_status_t connect_broker(dd_service_t *svc)
     subs[0] = "$aws/things/+/defender/metrics/json";
     subs[1] = "$aws/things/+/defender/metrics/cbor";
     subs[2] = svc->cfg.ingest.metering_topic;
+    /* The device provisioning MQTT API (dd_provision.h): the shim renames each request to
+     * this prefix with the asking client's id, so that only ddlocald sees it. */
+    subs[3] = DD_CONTROL_PROV_REQUEST_PREFIX "#";
     memset(&params, 0, sizeof(params));
     params.host = svc->cfg.broker_host;
     params.port = svc->cfg.broker_port;
@@ -1154,7 +1270,7 @@ static dd_service_status_t connect_broker(dd_service_t *svc)
     params.cert_file = cert;
     params.key_file = key;
     params.subscriptions = subs;
-    params.subscription_count = 3;
+    params.subscription_count = 4;
     if (dd_svcmqtt_create(&params, &svc->mqtt) != DD_SVCMQTT_OK) {
         return DD_SERVICE_MQTT_ERROR;
     }
@@ -1209,6 +1325,9 @@ dd_service_status_t dd_service_create(const dd_service_config_t *cfg, dd_service
     svc->ingest.faults = &svc->faults;
     if (status == DD_SERVICE_OK) {
         status = open_pipeline(svc);
+    }
+    if (status == DD_SERVICE_OK) {
+        status = start_provisioning(svc);
     }
     if (status == DD_SERVICE_OK) {
         status = start_checkpointer(svc);
@@ -1552,6 +1671,7 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
                 svc->cfg.broker_host, (unsigned)svc->cfg.broker_port);
     while (!*stop) {
         dd_svcmqtt_msg_t *msgs = NULL;
+        dd_pki_credentials_t *keys = NULL; /* CreateKeysAndCertificate's, made unlocked */
         size_t n;
         int64_t mono = dd_clock_mono_ms();
         bool retrying = false;
@@ -1576,6 +1696,7 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
         } else {
             pthread_mutex_unlock(&svc->p.lock);
             n = dd_svcmqtt_take(svc->mqtt, 2000, 50, &msgs);
+            keys = premake_keys(svc, msgs, n);
             mono = dd_clock_mono_ms();
         }
 
@@ -1591,6 +1712,9 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
             } else if (retrying) {
                 store_resumed(svc, mono, n);
             }
+            if (msgs != NULL) {
+                provision_batch(svc, msgs, keys);
+            }
             barrier_seen(svc, msgs); /* NULL when held: not counted yet */
         }
         sync_registry(svc);
@@ -1603,6 +1727,7 @@ dd_service_status_t dd_service_run(dd_service_t *svc, volatile sig_atomic_t *sto
         drain_outbox(svc);
         pthread_mutex_unlock(&svc->p.lock);
         dd_svcmqtt_msg_free(msgs);
+        free_keys(keys, n);
     }
     if (svc->held != NULL) {
         DD_LOG_ERROR("stopping with %zu message(s) the store could not take: their reports were "
@@ -1683,6 +1808,10 @@ void dd_service_destroy(dd_service_t *svc)
         }
     }
     dd_map_destroy(&svc->groups);
+    if (svc->prov_ok) {
+        dd_provision_destroy(&svc->prov);
+    }
+    dd_pki_ca_free(svc->ca);
     pthread_cond_destroy(&svc->barrier_cond);
     free(svc);
 }

@@ -666,6 +666,127 @@ class TestProvisioningApi(Boto3TestCase):
                          thingTypeName="PvNoType")
 
 
+FLEET_TEMPLATE = {
+    "Parameters": {"SerialNumber": {"Type": "String"},
+                   "AWS::IoT::Certificate::Id": {"Type": "String"}},
+    "Resources": {
+        "thing": {"Type": "AWS::IoT::Thing",
+                  "Properties": {"ThingName": {"Fn::Join": ["", ["dev-", {"Ref": "SerialNumber"}]]}}},
+        "certificate": {"Type": "AWS::IoT::Certificate",
+                        "Properties": {"CertificateId": {"Ref": "AWS::IoT::Certificate::Id"},
+                                       "Status": "Active"}},
+        "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "FleetPolicy"}},
+    },
+}
+ROLE = "arn:aws:iam::123456789012:role/Provisioning"
+
+
+class TestProvisioningTemplates(Boto3TestCase):
+    """Provisioning templates and their versions (issue 14, item 7: fleet provisioning)."""
+
+    def test_template_lifecycle(self):
+        ex = IOT.exceptions
+        body = json.dumps(FLEET_TEMPLATE)
+        created = IOT.create_provisioning_template(
+            templateName="PtFleet", description="claim", templateBody=body, enabled=True,
+            provisioningRoleArn=ROLE, tags=[{"Key": "team", "Value": "x"}])
+        arn = lib.arn("provisioningtemplate", "PtFleet")
+        self.assertEqual(created["templateArn"], arn)
+        self.assertEqual(created["templateName"], "PtFleet")
+        self.assertEqual(created["defaultVersionId"], 1)
+        self.assertError(ex.ResourceAlreadyExistsException, 409,
+                         IOT.create_provisioning_template, templateName="PtFleet",
+                         templateBody=body, provisioningRoleArn=ROLE)
+        d = IOT.describe_provisioning_template(templateName="PtFleet")
+        self.assertEqual(json.loads(d["templateBody"]), FLEET_TEMPLATE)
+        self.assertEqual((d["templateArn"], d["description"], d["enabled"], d["type"],
+                          d["defaultVersionId"], d["provisioningRoleArn"]),
+                         (arn, "claim", True, "FLEET_PROVISIONING", 1, ROLE))
+        self.assertIsInstance(d["creationDate"], datetime.datetime)
+        self.assertNotIn("preProvisioningHook", d)
+        self.assertEqual(IOT.list_tags_for_resource(resourceArn=arn)["tags"],
+                         [{"Key": "team", "Value": "x"}])
+
+        IOT.create_provisioning_template(templateName="PtOther", templateBody=body,
+                                         provisioningRoleArn=ROLE)
+        pages = list(IOT.get_paginator("list_provisioning_templates").paginate(
+            PaginationConfig={"PageSize": 1}))
+        names = [t["templateName"] for p in pages for t in p["templates"]]
+        self.assertEqual([n for n in names if n.startswith("Pt")], ["PtFleet", "PtOther"])
+        summary = [t for p in pages for t in p["templates"] if t["templateName"] == "PtOther"][0]
+        self.assertFalse(summary["enabled"])
+        self.assertNotIn("templateBody", summary)
+
+        IOT.update_provisioning_template(
+            templateName="PtFleet", enabled=False, description="off",
+            preProvisioningHook={"targetArn": "arn:aws:lambda:us-east-1:123456789012:function:f"})
+        d = IOT.describe_provisioning_template(templateName="PtFleet")
+        self.assertEqual((d["enabled"], d["description"]), (False, "off"))
+        self.assertEqual(d["preProvisioningHook"]["targetArn"],
+                         "arn:aws:lambda:us-east-1:123456789012:function:f")
+        IOT.update_provisioning_template(templateName="PtFleet", removePreProvisioningHook=True)
+        self.assertNotIn("preProvisioningHook",
+                         IOT.describe_provisioning_template(templateName="PtFleet"))
+
+        # Versions: 2 made the default, the default cannot be deleted, at most 5.
+        v2 = dict(FLEET_TEMPLATE, Parameters=dict(FLEET_TEMPLATE["Parameters"],
+                                                  Site={"Type": "String", "Default": "lab"}))
+        made = IOT.create_provisioning_template_version(
+            templateName="PtFleet", templateBody=json.dumps(v2), setAsDefault=True)
+        self.assertEqual((made["versionId"], made["isDefaultVersion"]), (2, True))
+        self.assertEqual(IOT.describe_provisioning_template(
+            templateName="PtFleet")["defaultVersionId"], 2)
+        self.assertEqual(json.loads(IOT.describe_provisioning_template_version(
+            templateName="PtFleet", versionId=1)["templateBody"]), FLEET_TEMPLATE)
+        versions = IOT.list_provisioning_template_versions(templateName="PtFleet")["versions"]
+        self.assertEqual([(v["versionId"], v["isDefaultVersion"]) for v in versions],
+                         [(2, True), (1, False)])
+        self.assertError(ex.DeleteConflictException, 409,
+                         IOT.delete_provisioning_template_version, templateName="PtFleet",
+                         versionId=2)
+        IOT.update_provisioning_template(templateName="PtFleet", defaultVersionId=1)
+        IOT.delete_provisioning_template_version(templateName="PtFleet", versionId=2)
+        self.assertError(ex.ResourceNotFoundException, 404,
+                         IOT.describe_provisioning_template_version, templateName="PtFleet",
+                         versionId=2)
+        for _ in range(4):
+            IOT.create_provisioning_template_version(templateName="PtFleet", templateBody=body)
+        self.assertError(ex.VersionsLimitExceededException, 409,
+                         IOT.create_provisioning_template_version, templateName="PtFleet",
+                         templateBody=body)
+
+        IOT.delete_provisioning_template(templateName="PtFleet")
+        IOT.delete_provisioning_template(templateName="PtOther")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_provisioning_template,
+                         templateName="PtFleet")
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.delete_provisioning_template,
+                         templateName="PtFleet")
+
+    def test_template_refusals(self):
+        ex = IOT.exceptions
+        # Outside the supported language: a clear error, nothing created.
+        for body, words in (
+                ("{not json", "not valid JSON"),
+                (json.dumps({"Resources": {"t": {"Type": "AWS::IoT::Thing", "Properties": {
+                    "ThingName": {"Fn::Sub": "a-${X}"}}}}}), "Fn::Sub"),
+                (json.dumps({"Conditions": {}, "Resources": {}}), "Conditions"),
+                (json.dumps({"Resources": {"t": {"Type": "AWS::IoT::Thing", "Properties": {
+                    "ThingName": {"Ref": "Nope"}}}}}), "Nope")):
+            self.assertError(ex.InvalidRequestException, 400, IOT.create_provisioning_template,
+                             templateName="PtBad", templateBody=body, provisioningRoleArn=ROLE,
+                             contains=words)
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.describe_provisioning_template,
+                         templateName="PtBad")
+        self.assertError(ex.InvalidRequestException, 400, IOT.create_provisioning_template,
+                         templateName="bad name", templateBody=json.dumps(FLEET_TEMPLATE),
+                         provisioningRoleArn=ROLE)
+        self.assertError(ex.ResourceNotFoundException, 404,
+                         IOT.create_provisioning_template_version, templateName="PtNone",
+                         templateBody=json.dumps(FLEET_TEMPLATE))
+        self.assertError(ex.ResourceNotFoundException, 404, IOT.update_provisioning_template,
+                         templateName="PtNone", enabled=True)
+
+
 class TestCertificateFromCsr(Boto3TestCase):
     def test_create_certificate_from_csr(self):
         ex = IOT.exceptions

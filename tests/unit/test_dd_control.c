@@ -453,6 +453,57 @@ static void test_dd_control_from_registry(void **state)
     assert_string_equal(dd_control_strerror((dd_control_status_t)77), "unknown status");
 }
 
+static void test_dd_control_provisioning_topics(void **state)
+{
+    char buf[512];
+    char id[DD_CONTROL_PROV_CLIENT_ID_MAX + 1];
+    char long_id[DD_CONTROL_PROV_CLIENT_ID_MAX + 2];
+    const char *topic = NULL;
+
+    (void)state;
+    /* Hex keeps a client id with topic separators in one level. */
+    assert_int_equal(dd_control_prov_wrap(DD_CONTROL_PROV_REQUEST_PREFIX, "a/+#",
+                                          "$aws/certificates/create/json", buf, sizeof(buf)),
+                     DD_CONTROL_OK);
+    assert_string_equal(buf,
+                        DD_CONTROL_PROV_REQUEST_PREFIX "612f2b23/$aws/certificates/create/json");
+    assert_int_equal(dd_control_prov_unwrap(DD_CONTROL_PROV_REQUEST_PREFIX, buf, id, sizeof(id),
+                                            &topic),
+                     DD_CONTROL_OK);
+    assert_string_equal(id, "a/+#");
+    assert_string_equal(topic, "$aws/certificates/create/json");
+
+    assert_int_equal(dd_control_prov_unwrap(DD_CONTROL_PROV_REPLY_PREFIX, buf, id, sizeof(id),
+                                            &topic),
+                     DD_CONTROL_UNKNOWN_TOPIC);
+    assert_int_equal(dd_control_prov_unwrap(DD_CONTROL_PROV_REPLY_PREFIX,
+                                            DD_CONTROL_PROV_REPLY_PREFIX "6g/x", id, sizeof(id),
+                                            &topic),
+                     DD_CONTROL_UNKNOWN_TOPIC);
+    assert_int_equal(dd_control_prov_unwrap(DD_CONTROL_PROV_REPLY_PREFIX,
+                                            DD_CONTROL_PROV_REPLY_PREFIX "616/x", id, sizeof(id),
+                                            &topic),
+                     DD_CONTROL_UNKNOWN_TOPIC);
+    assert_int_equal(dd_control_prov_unwrap(DD_CONTROL_PROV_REPLY_PREFIX,
+                                            DD_CONTROL_PROV_REPLY_PREFIX "61/", id, sizeof(id),
+                                            &topic),
+                     DD_CONTROL_UNKNOWN_TOPIC);
+    assert_int_equal(dd_control_prov_unwrap(DD_CONTROL_PROV_REPLY_PREFIX,
+                                            DD_CONTROL_PROV_REPLY_PREFIX "0061/x", id, sizeof(id),
+                                            &topic),
+                     DD_CONTROL_UNKNOWN_TOPIC);
+    memset(long_id, 'x', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    assert_int_equal(dd_control_prov_wrap(DD_CONTROL_PROV_REQUEST_PREFIX, long_id, "t", buf,
+                                          sizeof(buf)),
+                     DD_CONTROL_BAD_PARAMETER);
+    assert_int_equal(dd_control_prov_wrap(DD_CONTROL_PROV_REQUEST_PREFIX, "", "t", buf,
+                                          sizeof(buf)),
+                     DD_CONTROL_BAD_PARAMETER);
+    assert_int_equal(dd_control_prov_wrap(DD_CONTROL_PROV_REQUEST_PREFIX, "abc", "t", buf, 10),
+                     DD_CONTROL_BAD_PARAMETER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_dd_control_kick),
         cmocka_unit_test(test_dd_control_ids),
         cmocka_unit_test(test_dd_control_malformed),
+        cmocka_unit_test(test_dd_control_provisioning_topics),
         cmocka_unit_test_setup_teardown(test_dd_control_from_registry, reg_setup, reg_teardown),
     };
 

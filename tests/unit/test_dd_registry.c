@@ -587,7 +587,7 @@ static void test_dd_registry_schema_1_policies_become_version_1(void **state)
     assert_int_equal(dd_db_migrate(db, "registry", V1, 1), DD_DB_OK);
     assert_int_equal(dd_registry_open(&reg, db, NULL, &f->clock), DD_REGISTRY_OK);
     assert_int_equal(dd_db_schema_version(db, "registry", &version), DD_DB_OK);
-    assert_int_equal(version, 5); /* every migration ran, policy versions (2) included */
+    assert_int_equal(version, 6); /* every migration ran, policy versions (2) included */
     assert_int_equal(dd_registry_policy_version_list(&reg, "Old", collect_version, &n, &err),
                      DD_REGISTRY_OK);
     assert_int_equal(n.count, 1);
@@ -803,9 +803,91 @@ static void test_dd_registry_mutation_inside_caller_transaction_rolls_back(void 
     assert_int_equal(head(f), 0);
 }
 
+static int count_version(void *ctx, const dd_registry_template_version_t *v)
+{
+    int *n = ctx;
+
+    (*n)++;
+    return v->version_id <= 0; /* never: ids start at 1 */
+}
+
+static int64_t template_default;
+
+static int template_default_cb(void *ctx, const dd_registry_template_t *t)
+{
+    (void)ctx;
+    template_default = t->default_version;
+    assert_string_equal(t->body, "{\"v\":3}");
+    return 0;
+}
+
+static void test_dd_registry_provisioning_templates(void **state)
+{
+    fixture_t *f = *state;
+    dd_registry_template_t tpl;
+    dd_registry_template_update_t u;
+    dd_registry_error_t err;
+    int64_t version = 0;
+    int n = 0;
+    int i;
+
+    memset(&tpl, 0, sizeof(tpl));
+    tpl.name = "Tpl";
+    tpl.body = "{\"v\":1}";
+    tpl.role_arn = "arn:aws:iam::123456789012:role/R";
+    assert_int_equal(dd_registry_template_create(&f->reg, &tpl, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_template_create(&f->reg, &tpl, &err), DD_REGISTRY_ALREADY_EXISTS);
+    assert_string_equal(err.resource_arn,
+                        "arn:aws:iot:us-east-1:123456789012:provisioningtemplate/Tpl");
+    tpl.name = "bad name";
+    assert_int_equal(dd_registry_template_create(&f->reg, &tpl, &err), DD_REGISTRY_INVALID);
+
+    /* Versions 2..5, the 6th refused; ids are never reused. */
+    for (i = 2; i <= DD_REGISTRY_MAX_TEMPLATE_VERSIONS; i++) {
+        char body[32];
+
+        (void)snprintf(body, sizeof(body), "{\"v\":%d}", i);
+        assert_int_equal(dd_registry_template_version_create(&f->reg, "Tpl", body, i == 3, &version,
+                                                             &err),
+                         DD_REGISTRY_OK);
+        assert_int_equal(version, i);
+    }
+    assert_int_equal(dd_registry_template_version_create(&f->reg, "Tpl", "{}", false, &version,
+                                                         &err),
+                     DD_REGISTRY_LIMIT_EXCEEDED);
+    assert_int_equal(dd_registry_template_version_delete(&f->reg, "Tpl", 3, &err),
+                     DD_REGISTRY_DELETE_CONFLICT);
+    assert_int_equal(dd_registry_template_version_delete(&f->reg, "Tpl", 5, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_template_version_delete(&f->reg, "Tpl", 5, &err),
+                     DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_template_version_create(&f->reg, "Tpl", "{}", false, &version,
+                                                         &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(version, 6);
+    assert_int_equal(dd_registry_template_version_list(&f->reg, "Tpl", count_version, &n, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(dd_registry_template_get(&f->reg, "Tpl", template_default_cb, NULL, &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(template_default, 3);
+
+    memset(&u, 0, sizeof(u));
+    u.enabled = -1;
+    u.default_version = 5; /* deleted */
+    assert_int_equal(dd_registry_template_update(&f->reg, "Tpl", &u, &err), DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_template_update(&f->reg, "Nope", &u, &err), DD_REGISTRY_NOT_FOUND);
+
+    /* Reset takes templates too. */
+    assert_int_equal(dd_registry_reset(&f->reg, &err), DD_REGISTRY_OK);
+    assert_int_equal(dd_registry_template_get(&f->reg, "Tpl", NULL, NULL, &err),
+                     DD_REGISTRY_NOT_FOUND);
+    assert_int_equal(dd_registry_template_delete(&f->reg, "Tpl", &err), DD_REGISTRY_NOT_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dd_registry_provisioning_templates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_things_create_idempotent_conflict_delete,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_thing_list_pages, setup, teardown),

@@ -1736,6 +1736,78 @@ static void test_dd_shim_no_allocation_per_message(void **state)
     assert_int_equal(count_recs(f, DD_METERING_RECEIVED, "gw-1", -1, -1), 3001);
 }
 
+/* Fleet provisioning: a device's request is renamed with its client id; ddlocald's reply goes
+ * to that client alone, never to a device that forges one or to a client that left. */
+static void test_dd_shim_provisioning_reply_to_the_asker(void **state)
+{
+    fake_t *f = start_with_registry(NULL, "AllowAll");
+    char topic[512];
+    char wrapped[512];
+    bool renamed = false;
+
+    *state = f;
+    assert_int_equal(dev_connect(f, H(1), "Thing01", CERT_T01), DD_SHIM_OK);
+    assert_int_equal(dev_connect(f, H(2), "Thing02", CERT_T02), DD_SHIM_OK);
+    assert_int_equal(dd_shim_on_message(f->shim, H(1), "Thing01", "$aws/certificates/create/json",
+                                        "{}", 2, topic, sizeof(topic), &renamed, f->wall),
+                     DD_SHIM_OK);
+    assert_true(renamed);
+    assert_string_equal(topic, DD_CONTROL_PROV_REQUEST_PREFIX
+                        "5468696e673031/$aws/certificates/create/json");
+    assert_int_equal(dd_shim_on_message(f->shim, H(1), "Thing01",
+                                        "$aws/provisioning-templates/T/provision/json", "{}", 2,
+                                        topic, sizeof(topic), &renamed, f->wall),
+                     DD_SHIM_OK);
+    assert_true(renamed);
+    assert_int_equal(dd_shim_on_message(f->shim, H(1), "Thing01",
+                                        "$aws/certificates/create-from-csr/cbor", "\xa0", 1, topic,
+                                        sizeof(topic), &renamed, f->wall),
+                     DD_SHIM_OK);
+    assert_true(renamed);
+    assert_int_equal(dd_shim_on_message(f->shim, H(1), "Thing01", "$aws/certificates/create/xml",
+                                        "{}", 2, topic, sizeof(topic), &renamed, f->wall),
+                     DD_SHIM_OK);
+    assert_false(renamed);
+    assert_int_equal(dd_shim_on_message(f->shim, H(1), "Thing01", "sensors/x", "{}", 2, topic,
+                                        sizeof(topic), &renamed, f->wall),
+                     DD_SHIM_OK);
+    assert_false(renamed);
+    assert_int_equal(dd_shim_on_message(f->shim, H(1), "Thing01",
+                                        "$aws/provisioning-templates//provision/json", "{}", 2,
+                                        topic, sizeof(topic), &renamed, f->wall),
+                     DD_SHIM_OK);
+    assert_false(renamed);
+
+    assert_int_equal(dd_control_prov_wrap(DD_CONTROL_PROV_REPLY_PREFIX, "Thing01",
+                                          "$aws/certificates/create/json/accepted", wrapped,
+                                          sizeof(wrapped)),
+                     DD_CONTROL_OK);
+    clear_pubs(f);
+    assert_int_equal(dd_shim_on_message(f->shim, SVC_H, SVC_ID, wrapped, "{\"k\":1}", 7, topic,
+                                        sizeof(topic), &renamed, f->wall),
+                     DD_SHIM_OK);
+    assert_false(renamed);
+    assert_int_equal(f->npubs, 1);
+    assert_string_equal(f->pubs[0].client_id, "Thing01");
+    assert_string_equal(f->pubs[0].topic, "$aws/certificates/create/json/accepted");
+    assert_int_equal(f->pubs[0].len, 7);
+    assert_int_equal(f->pubs[0].qos, 1);
+
+    clear_pubs(f);
+    assert_int_equal(dd_shim_on_message(f->shim, H(2), "Thing02", wrapped, "{}", 2, topic,
+                                        sizeof(topic), &renamed, f->wall),
+                     DD_SHIM_OK);
+    assert_int_equal(f->npubs, 0);
+    disconnect(f, H(1), "Thing01");
+    assert_int_equal(dd_shim_on_message(f->shim, SVC_H, SVC_ID, wrapped, "{}", 2, topic,
+                                        sizeof(topic), &renamed, f->wall),
+                     DD_SHIM_OK);
+    assert_int_equal(f->npubs, 0);
+    assert_int_equal(dd_shim_on_message(NULL, SVC_H, SVC_ID, wrapped, "{}", 2, topic, sizeof(topic),
+                                        &renamed, f->wall),
+                     DD_SHIM_BAD_PARAMETER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1761,6 +1833,7 @@ int main(void)
         cmocka_unit_test_teardown(test_dd_shim_kick_control, teardown),
         cmocka_unit_test_teardown(test_dd_shim_metering_counts, teardown),
         cmocka_unit_test_teardown(test_dd_shim_sessions, teardown),
+        cmocka_unit_test_teardown(test_dd_shim_provisioning_reply_to_the_asker, teardown),
         cmocka_unit_test_teardown(test_dd_shim_no_allocation_per_message, teardown),
     };
 
