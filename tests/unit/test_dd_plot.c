@@ -28,6 +28,7 @@ static char *slurp(FILE *f)
 
 static void collect(const char *profile, const char *stream, dd_plot_data_t *data)
 {
+    char *text;
     dd_replay_text_t p;
     dd_replay_options_t opt;
     FILE *f = fopen(profile, "rb");
@@ -36,16 +37,17 @@ static void collect(const char *profile, const char *stream, dd_plot_data_t *dat
     assert_non_null(f);
     assert_non_null(in);
     fseek(f, 0, SEEK_END);
+    text = slurp(f);
     p.name = profile;
-    p.text = slurp(f);
-    p.len = strlen(p.text);
+    p.text = text;
+    p.len = strlen(text);
     fclose(f);
     memset(&opt, 0, sizeof(opt));
     opt.profiles = &p;
     opt.profile_count = 1;
     assert_int_equal(dd_plot_collect(&opt, in, stderr, data), DD_PLOT_OK);
     fclose(in);
-    free((char *)p.text);
+    free(text);
 }
 
 /* Module 4: one series, its six datapoints against the static 200, one alarm raised. */
