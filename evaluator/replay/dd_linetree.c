@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <locale.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,6 +194,26 @@ static int on_boolean(void *ctx, int b)
     return n != NULL;
 }
 
+/* An integer of up to 15 digits is exact in a double, so strtod() would give just this (-0
+ * included); replay lines are mostly such numbers. */
+static bool small_integer(const char *s, size_t len, double *d)
+{
+    size_t i = s[0] == '-' ? 1 : 0;
+    uint64_t v = 0;
+
+    if (len - i > 15) {
+        return false;
+    }
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *d = s[0] == '-' ? -(double)v : (double)v;
+    return true;
+}
+
 /* As cJSON's parse_number(): the text with the locale's decimal point through strtod(), and
  * valueint saturated. yajl has checked the RFC 8259 grammar. */
 static int on_number(void *ctx, const char *s, size_t len)
@@ -207,11 +228,13 @@ static int on_number(void *ctx, const char *s, size_t len)
         lt->fallback = true;
         return 0;
     }
-    for (i = 0; i < len; i++) {
-        text[i] = s[i] == '.' ? lt->point : s[i];
+    if (!small_integer(s, len, &d)) {
+        for (i = 0; i < len; i++) {
+            text[i] = s[i] == '.' ? lt->point : s[i];
+        }
+        text[len] = '\0';
+        d = strtod(text, NULL);
     }
-    text[len] = '\0';
-    d = strtod(text, NULL);
     if ((n = add(lt, cJSON_Number)) == NULL) {
         return 0;
     }
@@ -254,7 +277,7 @@ static int on_key(void *ctx, const unsigned char *s, size_t len)
         return 0;
     }
     for (e = lt->stack[lt->depth - 1]->child; e != NULL; e = e->next) {
-        if (strcmp(e->string, lt->key) == 0) {
+        if (e->string[0] == lt->key[0] && strcmp(e->string, lt->key) == 0) {
             lt->fallback = true;
             return 0;
         }
