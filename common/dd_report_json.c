@@ -567,14 +567,33 @@ static void y_custom(yb_t *b, const dd_report_t *r, dd_report_keys_t ks)
     y_close(b, false);
 }
 
+/* The document into buf as print_into() leaves it; frees the generator. */
+static dd_report_status_t y_finish(yb_t *b, uint8_t *buf, size_t len, size_t *out_len)
+{
+    const unsigned char *text = NULL;
+    size_t n = 0;
+    dd_report_status_t st = DD_REPORT_OK;
+
+    if (b->failed || yajl_gen_get_buf(b->g, &text, &n) != yajl_gen_status_ok) {
+        st = DD_REPORT_NO_MEMORY;
+    } else if (n > len) {
+        st = DD_REPORT_BUFFER_TOO_SMALL;
+    } else {
+        memcpy(buf, text, n);
+        if (n < len) {
+            buf[n] = '\0';
+        }
+        *out_len = n;
+    }
+    yajl_gen_free(b->g);
+    return st;
+}
+
 /* The report through yajl's generator, into buf as print_into() leaves it. */
 static dd_report_status_t encode_yajl(const dd_report_t *r, dd_report_keys_t ks, uint8_t *buf,
                                       size_t len, size_t *out_len)
 {
     yb_t b = {yajl_gen_alloc(NULL), false};
-    const unsigned char *text = NULL;
-    size_t n = 0;
-    dd_report_status_t st = DD_REPORT_OK;
 
     if (b.g == NULL) {
         return DD_REPORT_NO_MEMORY;
@@ -606,19 +625,7 @@ static dd_report_status_t encode_yajl(const dd_report_t *r, dd_report_keys_t ks,
         y_custom(&b, r, ks);
     }
     y_close(&b, false);
-    if (b.failed || yajl_gen_get_buf(b.g, &text, &n) != yajl_gen_status_ok) {
-        st = DD_REPORT_NO_MEMORY;
-    } else if (n > len) {
-        st = DD_REPORT_BUFFER_TOO_SMALL;
-    } else {
-        memcpy(buf, text, n);
-        if (n < len) {
-            buf[n] = '\0';
-        }
-        *out_len = n;
-    }
-    yajl_gen_free(b.g);
-    return st;
+    return y_finish(&b, buf, len, out_len);
 }
 
 /* The report through cJSON: a report with a control character in a string. */
@@ -667,8 +674,62 @@ dd_report_status_t dd_report_json_encode(const dd_report_t *r, dd_report_keys_t 
                           : encode_yajl(r, ks, buf, len, out_len);
 }
 
+/* The reply through yajl's generator (every /accepted of fleet --emit is encoded to meter it). */
+static dd_report_status_t reply_yajl(const dd_reply_t *reply, uint8_t *buf, size_t len,
+                                     size_t *out_len)
+{
+    yb_t b = {yajl_gen_alloc(NULL), false};
+    char text[24];
+    int n;
+
+    if (b.g == NULL) {
+        return DD_REPORT_NO_MEMORY;
+    }
+    y_open(&b, NULL, false);
+    y_str(&b, "thingName");
+    y_str(&b, reply->thing_name);
+    if (reply->has_report_id) {
+        y_u64(&b, "reportId", reply->report_id);
+    }
+    y_str(&b, "status");
+    y_str(&b, reply->accepted ? "ACCEPTED" : "REJECTED");
+    if (!reply->accepted) {
+        y_open(&b, "statusDetails", false);
+        y_str(&b, "ErrorCode");
+        y_str(&b, reply->error_code);
+        y_str(&b, "ErrorMessage");
+        y_str(&b, reply->error_message);
+        y_close(&b, false);
+    }
+    y_str(&b, "timestamp");
+    n = snprintf(text, sizeof(text), "%" PRId64, reply->timestamp_ms);
+    y_check(&b, yajl_gen_number(b.g, text, (size_t)n));
+    y_close(&b, false);
+    return y_finish(&b, buf, len, out_len);
+}
+
+static dd_report_status_t reply_cjson(const dd_reply_t *reply, uint8_t *buf, size_t len,
+                                      size_t *out_len);
+
+/* A string the yajl path writes as cJSON would (NULL: cJSON's path refuses it as it did). */
+static bool plain(const char *s)
+{
+    return s != NULL && !control_in(s);
+}
+
 dd_report_status_t dd_report_json_reply(const dd_reply_t *reply, uint8_t *buf, size_t len,
                                         size_t *out_len)
+{
+    if (plain(reply->thing_name) &&
+        (reply->accepted || (plain(reply->error_code) && plain(reply->error_message)))) {
+        return reply_yajl(reply, buf, len, out_len);
+    }
+    return reply_cjson(reply, buf, len, out_len);
+}
+
+/* The reply through cJSON: a string with a control character (see has_control()). */
+static dd_report_status_t reply_cjson(const dd_reply_t *reply, uint8_t *buf, size_t len,
+                                      size_t *out_len)
 {
     jb_t b = {false};
     cJSON *root = cJSON_CreateObject();

@@ -1339,6 +1339,15 @@ static void test_dd_report_encode_escapes(void **state)
     assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG, buf, 20, &n),
                      DD_REPORT_BUFFER_TOO_SMALL);
     dd_report_free(&r);
+    /* The same in replies. */
+    assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_JSON, "t", false, 0, "InvalidJson",
+                                               "a\x07/b\t", 5, buf, sizeof(buf), &n),
+                     DD_REPORT_OK);
+    buf[n] = '\0';
+    assert_string_equal(
+        (const char *)buf,
+        "{\"thingName\":\"t\",\"status\":\"REJECTED\",\"statusDetails\":{\"ErrorCode\":"
+        "\"InvalidJson\",\"ErrorMessage\":\"a\\u0007/b\\t\"},\"timestamp\":5}");
 }
 
 static void test_dd_report_encode_exact(void **state)
