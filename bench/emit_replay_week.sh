@@ -3,14 +3,15 @@
 # week of 10,000 devices emitted "in seconds", replayed at >= 700 k reports/s end to end).
 # DEVICES devices (default 10000) report bytes_out every 300 s for DAYS days (default 7); 1%
 # of them have cloud authorization failures from day 3 (the scenario of devices.md's figures).
-# Prints emit alone (to /dev/null), then the pipe emit | replay with the Module 4 profile: wall
-# time and each side's CPU.
-#   bench/emit_replay_week.sh [BUILD_DIR] [DEVICES] [DAYS]
+# Prints emit alone (to /dev/null), then the pipe emit | replay with PROFILE (default the Module 4
+# profile, one behavior; bench/ten-behaviors.json has ten): wall time and each side's CPU.
+#   bench/emit_replay_week.sh [BUILD_DIR] [DEVICES] [DAYS] [PROFILE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 devices=${2:-10000}
 days=${3:-7}
+profile=${4:-$root/fixtures/profiles/module4-intended.json}
 ddlocal=$build/cli/ddlocal
 work=$(mktemp -d /tmp/ddlocal-bench-emit.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -36,7 +37,7 @@ awk -v w="$ew" -v u="$eu" -v s="$es" -v n="$nlines" \
 start=$(date +%s.%N)
 "$ddlocal" fleet "$work/week.json" --emit - 2>/dev/null |
     /usr/bin/time -f "%U %S" -o "$work/replay.time" \
-        "$ddlocal" replay --profile "$root/fixtures/profiles/module4-intended.json" --reports - \
+        "$ddlocal" replay --profile "$profile" --reports - \
         --no-summary >"$work/events.jsonl" 2>"$work/replay.err" ||
     { head -3 "$work/replay.err"; exit 1; }
 end=$(date +%s.%N)
