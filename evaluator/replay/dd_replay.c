@@ -11,6 +11,7 @@
 
 #include "dd_engine.h"
 #include "dd_json.h"
+#include "dd_linetree.h"
 #include "dd_map.h"
 #include "dd_report.h"
 #include "dd_shapes.h"
@@ -207,6 +208,7 @@ typedef struct replay {
     const dd_replay_options_t *opt;
     bool time_ms;
     dd_engine_t *engine;
+    dd_linetree_t *lt; /* the lines' fast parser */
     bstat_t *bs;
     size_t nbs;
     metric_marks_t *mm;
@@ -889,10 +891,17 @@ static bool parse_event(const cJSON *e, const char *thing, int64_t t, dd_cloud_e
 static bool apply_line(replay_t *r, const char *line, size_t line_len, int64_t *last, char *why,
                        size_t why_len)
 {
-    cJSON *root = NULL;
+    const cJSON *root = NULL;
+    cJSON *owned = NULL;
     dd_json_error_t jerr;
-    /* Strict, and over the line's real length: a NUL inside the line must not end it early. */
-    dd_json_status_t js = dd_json_parse(line, line_len, 0, &root, &jerr);
+    /* Strict, and over the line's real length: a NUL inside the line must not end it early.
+     * The fast parser decides only plain lines; the rest, errors included, get the strict
+     * parser's verdict and message (dd_linetree.h). */
+    dd_json_status_t js = DD_JSON_OK;
+    if (dd_linetree_parse(r->lt, line, line_len, &root) != DD_LINETREE_OK) {
+        js = dd_json_parse(line, line_len, 0, &owned, &jerr);
+        root = owned;
+    }
     const cJSON *thing = cJSON_GetObjectItemCaseSensitive(root, "thing");
     const cJSON *tm = cJSON_GetObjectItemCaseSensitive(root, "time");
     const cJSON *report = cJSON_GetObjectItemCaseSensitive(root, "report");
@@ -971,7 +980,7 @@ static bool apply_line(replay_t *r, const char *line, size_t line_len, int64_t *
     if (ok) {
         *last = t;
     }
-    cJSON_Delete(root);
+    cJSON_Delete(owned);
     return ok;
 }
 
@@ -1168,6 +1177,11 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
         registry_free(&reg);
         return DD_REPLAY_NO_MEMORY;
     }
+    if (dd_linetree_create(&r.lt) != DD_LINETREE_OK) {
+        dd_engine_destroy(r.engine);
+        registry_free(&reg);
+        return DD_REPLAY_NO_MEMORY;
+    }
     if (!add_definitions(r.engine, opt, err)) {
         status = DD_REPLAY_BAD_DEFINITION;
     }
@@ -1225,6 +1239,7 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
     free(r.mm);
     free(r.bs);
     dd_engine_destroy(r.engine);
+    dd_linetree_destroy(r.lt);
     registry_free(&reg);
     if (result != NULL) {
         *result = res;

@@ -1300,6 +1300,56 @@ static void test_dd_report_round_trip_wire_samples(void **state)
     }
 }
 
+/* Strings are escaped as they always were: '/' and UTF-8 as they are, \t short, other control
+ * characters as lower-case \u00xx (the encoder that handles those is cJSON's, see
+ * dd_report_json.c); the same text for one string with and one without a control byte. */
+static void test_dd_report_encode_escapes(void **state)
+{
+    dd_report_t r;
+    uint8_t buf[512];
+    size_t n;
+    const char *want_plain = "{\"header\":{\"report_id\":7,\"version\":\"1.0\"},"
+                             "\"metrics\":{\"listening_tcp_ports\":{\"ports\":[{\"port\":22,"
+                             "\"interface\":\"a/\\\"\xc3\xa9\\\\\\t\"}]}}}";
+    const char *want_ctl = "{\"header\":{\"report_id\":7,\"version\":\"1.0\"},"
+                           "\"metrics\":{\"listening_tcp_ports\":{\"ports\":[{\"port\":22,"
+                           "\"interface\":\"a\\u001f\"}]}}}";
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    r.report_id = 7;
+    r.tcp_ports.present = true;
+    r.tcp_ports.count = 1;
+    r.tcp_ports.items = xcalloc(1, sizeof(*r.tcp_ports.items));
+    r.tcp_ports.items[0].port = 22;
+    r.tcp_ports.items[0].has_interface = true;
+    strcpy(r.tcp_ports.items[0].interface, "a/\"\xc3\xa9\\\t");
+    assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG, buf,
+                                      sizeof(buf), &n),
+                     DD_REPORT_OK);
+    assert_int_equal(n, strlen(want_plain));
+    assert_memory_equal(buf, want_plain, n);
+    strcpy(r.tcp_ports.items[0].interface, "a\x1f");
+    assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG, buf,
+                                      sizeof(buf), &n),
+                     DD_REPORT_OK);
+    assert_int_equal(n, strlen(want_ctl));
+    assert_memory_equal(buf, want_ctl, n);
+    /* Too small a buffer is refused, not cut. */
+    assert_int_equal(dd_report_encode(&r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG, buf, 20, &n),
+                     DD_REPORT_BUFFER_TOO_SMALL);
+    dd_report_free(&r);
+    /* The same in replies. */
+    assert_int_equal(dd_report_encode_rejected(DD_REPORT_FORMAT_JSON, "t", false, 0, "InvalidJson",
+                                               "a\x07/b\t", 5, buf, sizeof(buf), &n),
+                     DD_REPORT_OK);
+    buf[n] = '\0';
+    assert_string_equal(
+        (const char *)buf,
+        "{\"thingName\":\"t\",\"status\":\"REJECTED\",\"statusDetails\":{\"ErrorCode\":"
+        "\"InvalidJson\",\"ErrorMessage\":\"a\\u0007/b\\t\"},\"timestamp\":5}");
+}
+
 static void test_dd_report_encode_exact(void **state)
 {
     dd_report_t r;
@@ -1704,6 +1754,7 @@ int main(void)
         cmocka_unit_test(test_dd_report_cbor_replies),
         cmocka_unit_test(test_dd_report_topic_parse),
         cmocka_unit_test(test_dd_report_error_codes),
+        cmocka_unit_test(test_dd_report_encode_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
