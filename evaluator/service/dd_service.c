@@ -347,6 +347,8 @@ static void audit_done(void *ctx, const dd_auditor_notice_t *n)
     char topic[DD_NAME_MAX + 32];
     char *event = NULL;
     char *notification = NULL;
+    cJSON *fields = cJSON_Duplicate(n->summary, true);
+    bool published = false;
 
     if (name != NULL && dd_name_valid(DD_NAME_SNS_TOPIC, name + 1)) {
         audit_note_t note = {svc, NULL, NULL};
@@ -357,6 +359,7 @@ static void audit_done(void *ctx, const dd_auditor_notice_t *n)
             dd_outbox_publish(&svc->outbox, topic, event, strlen(event), 1) != DD_OUTBOX_OK) {
             DD_LOG_ERROR("audit %s: the notification to %s could not be queued", n->task_id, topic);
         } else {
+            published = true;
             note.event = event;
             note.notification = notification;
             (void)dd_registry_subscription_list(&svc->p.registry, name + 1, audit_subscription,
@@ -368,7 +371,11 @@ static void audit_done(void *ctx, const dd_auditor_notice_t *n)
         DD_LOG_WARN("audit %s: %s is not an SNS topic ARN ddlocal can publish to", n->task_id,
                     n->topic_arn);
     }
-    (void)dd_events_add(svc->events, n->time_ms, "audit", cJSON_Duplicate(n->summary, true));
+    /* The body the topic's subscribers got, for readers of the log (the console's Alerts). */
+    if (published && fields != NULL && n->message != NULL) {
+        (void)cJSON_AddStringToObject(fields, "message", n->message);
+    }
+    (void)dd_events_add(svc->events, n->time_ms, "audit", fields);
     feed(svc, "audit: task %s finished", n->task_id);
 }
 
@@ -389,7 +396,7 @@ static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
     }
     if (!a.failed && a.topic[0] != '\0') {
         dd_events_alert(svc->events, dd_clock_now_ms(&svc->p.clock), dd_alarm_event_name(ev->type),
-                        ev->thing, ev->profile, ev->behavior->name, a.topic);
+                        ev->thing, ev->profile, ev->behavior->name, a.topic, a.message);
         DD_LOG_INFO("alert: %s %s %s/%s -> %s", dd_alarm_event_name(ev->type), ev->thing,
                     ev->profile, ev->behavior->name, a.topic);
     }
