@@ -180,6 +180,7 @@ async function pageThings() {
     let complete = !first.nextToken;
     let groups = null;
     let violations = null;
+    let connected = null;
     const render = () => {
         const q = search.value.trim().toLowerCase();
         const match = things.filter((t) => t.thingName.toLowerCase().includes(q));
@@ -187,6 +188,9 @@ async function pageThings() {
             const n = violations ? violations[t.thingName] || 0 : null;
             return [
                 h('a', {href: `#/things/${encodeURIComponent(t.thingName)}`}, t.thingName),
+                connected === null ? '…' : connected[t.thingName] ?
+                    h('span', {class: 'badge ok', title: `since ${when(connected[t.thingName])}`}, 'connected') :
+                    h('span', {class: 'badge'}, 'disconnected'),
                 groups ? (groups[t.thingName] || []).join(', ') : '…',
                 n === null ? '…' : n ? h('span', {class: 'badge bad'}, `${n} active`) :
                     h('span', {class: 'badge ok'}, 'none'),
@@ -197,7 +201,7 @@ async function pageThings() {
             h('p', {class: 'muted', id: 'things-count'}, (match.length > ROWS_SHOWN ?
                 `${ROWS_SHOWN} of ${match.length} things shown: narrow the search.` :
                 `${match.length} of ${things.length} things.`) + (complete ? '' : ' Loading the rest…')),
-            table(['Name', 'Thing groups', 'Violations', 'Attributes'], rows, 'No thing matches.', 'Things'));
+            table(['Name', 'Connection', 'Thing groups', 'Violations', 'Attributes'], rows, 'No thing matches.', 'Things'));
     };
     search.addEventListener('input', render);
     render();
@@ -206,6 +210,14 @@ async function pageThings() {
             things = things.concat(await listAll('/things', 'things', {nextToken: first.nextToken}, MAX_LIST));
             complete = true;
         }
+        // Connection state: the broker's connection history (what the shim metered), open now.
+        const c = {};
+        for (const conn of (await api('GET', '/ddlocal/v1/connections')).connections || []) {
+            if (conn.thing) {
+                c[conn.thing] = Math.max(c[conn.thing] || 0, conn.connectedAt);
+            }
+        }
+        connected = c;
         // Groups are few and things many: one request per group, not one per thing.
         const g = {};
         for (const grp of await listAll('/thing-groups', 'thingGroups')) {

@@ -750,6 +750,31 @@ static void ctl_counters(void *ctx, dd_ctlapi_counters_t *out)
     out->store_error = svc->store_error;
 }
 
+static int add_connection(void *ctx, const dd_store_connection_t *conn)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    (void)cJSON_AddStringToObject(o, "thing", conn->thing);
+    (void)cJSON_AddStringToObject(o, "clientId", conn->client_id);
+    (void)cJSON_AddNumberToObject(o, "connectedAt", (double)conn->connect_ms);
+    (void)cJSON_AddStringToObject(o, "sourceIp", conn->source_ip);
+    (void)cJSON_AddItemToArray(ctx, o);
+    return 0;
+}
+
+/* GET /ddlocal/v1/connections (lock held): the connection history's open connections, the
+ * state the shim metered (the console's Things list). */
+static int ctl_connections(void *ctx, cJSON *out)
+{
+    dd_service_t *svc = ctx;
+    int64_t now = dd_clock_now_ms(&svc->p.clock);
+
+    return dd_store_connections_list(svc->p.store, now, now, DD_STORE_CONN_BY_CLIENT,
+                                     add_connection, out) == DD_STORE_OK
+               ? 0
+               : 1;
+}
+
 static int hook_extension(void *ctx, const char *method, const char *path, const char *body,
                           size_t body_len, char **response)
 {
@@ -1111,6 +1136,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->ctl.snapshot = ctl_snapshot;
     svc->ctl.advanced = ctl_advanced;
     svc->ctl.counters = ctl_counters;
+    svc->ctl.connections = ctl_connections;
     svc->ctl.wake = ctl_wake;
     svc->ctl.events = svc->events;
     svc->ctl.faults = &svc->faults;
