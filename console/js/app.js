@@ -1042,7 +1042,10 @@ async function pageAudit() {
         const result = h('div', {role: 'status', id: 'audit-settings-result'});
         const save = h('button', {class: 'primary', id: 'audit-save', onclick: async () => {
             const body = {roleArn: role.value.trim(), auditCheckConfigurations: {}};
-            boxes.forEach((b) => { body.auditCheckConfigurations[b.value] = {enabled: b.checked}; });
+            // Each check as it was (its configuration map too), with the box's flag.
+            checks.forEach(([name, c], i) => {
+                body.auditCheckConfigurations[name] = {...c, enabled: boxes[i].checked};
+            });
             if (topic.value.trim()) {
                 body.auditNotificationTargetConfigurations = {SNS: {targetArn: topic.value.trim(),
                     roleArn: snsRole.value.trim() || role.value.trim(), enabled: snsOn.checked}};
@@ -1173,13 +1176,14 @@ async function pageAuditTask(taskId) {
     } while (token && all.length < 5000);
     const picks = all.map((f) => h('input', {type: 'checkbox', value: f.findingId,
         'aria-label': `Select finding ${f.findingId}`, 'data-finding-check': f.checkName}));
-    findingsBox.replaceChildren(table(['', 'Check', 'Severity', 'Resource', 'Reason', 'Suppressed', ''],
+    findingsBox.replaceChildren(table(['', 'Check', 'Severity', 'Resource', 'Reason', 'Suppression'],
         all.map((f, i) => [picks[i], f.checkName,
             h('span', {class: `badge ${SEVERITY_CLASS[f.severity] || ''}`}, f.severity),
-            h('span', {}, h('small', {class: 'muted'}, f.nonCompliantResource.resourceType), ' ',
+            h('span', {class: 'reason'}, h('small', {class: 'muted'}, f.nonCompliantResource.resourceType), ' ',
                 resourceText(f.nonCompliantResource.resourceIdentifier)),
-            f.reasonForNonCompliance || '', f.isSuppressed ? 'yes' : 'no',
-            h('button', {'data-suppress': f.checkName, onclick: async (ev) => {
+            h('span', {class: 'reason'}, f.reasonForNonCompliance || ''),
+            // Suppressed when the audit ran, or a button that suppresses it from the next audit on.
+            f.isSuppressed ? 'yes' : h('button', {'data-suppress': f.checkName, onclick: async (ev) => {
                 try {
                     await api('POST', '/audit/suppressions/create', {body: {checkName: f.checkName,
                         resourceIdentifier: f.nonCompliantResource.resourceIdentifier,

@@ -60,6 +60,9 @@ await run(async (page) => {
         await page.locator(`button[data-suppress="${POLICY}"]:disabled`).first().waitFor();
         const list = (await apiCall('POST', '/audit/suppressions/list', {checkName: POLICY})).json;
         check(list.suppressions.length === 1, 'no suppression created');
+        const next = (await apiCall('POST', '/audit/tasks', {targetCheckNames: [POLICY]})).json.taskId;
+        const found = (await apiCall('POST', '/audit/findings', {taskId: next})).json.findings;
+        check(found.length === 1 && found[0].isSuppressed, 'the next audit does not mark it suppressed');
         await open(page, '#/audit');
         await page.waitForSelector(`#audit-suppressions >> text=${POLICY}`);
         await shot(page, 'audit-settings-suppression');
@@ -80,12 +83,25 @@ await run(async (page) => {
         await shot(page, 'audit-mitigation');
     });
 
+    await step('phone width: the Audit pages do not scroll sideways', async () => {
+        await page.setViewportSize({width: 390, height: 844});
+        for (const hash of ['#/audit', `#/audit/tasks/${encodeURIComponent(taskId)}`]) {
+            await open(page, hash);
+            const w = await page.evaluate(() => document.documentElement.scrollWidth);
+            check(w <= 391, `${hash} is ${w} px wide at 390`);
+        }
+        await page.setViewportSize({width: 1280, height: 800});
+    });
+
     await step('the audit notification body is on the Alerts page', async () => {
         await open(page, '#/alerts');
-        const body = page.locator('#alerts-messages details').first();
-        await body.waitFor({timeout: 10000});
-        await body.locator('summary').click();
-        const text = await body.locator('pre').textContent();
-        check(JSON.parse(text).taskId === taskId, 'the body is not the audit notification');
+        // Newest first: the audit the suppression step ran, then the console's.
+        const bodies = page.locator('#alerts-messages details');
+        await bodies.first().waitFor({timeout: 10000});
+        check((await bodies.count()) === 2, 'not the two audits\' notifications');
+        await bodies.nth(1).locator('summary').click();
+        const note = JSON.parse(await bodies.nth(1).locator('pre').textContent());
+        check(note.taskId === taskId && note.taskType === 'ON_DEMAND_AUDIT_TASK' &&
+            note.nonCompliantChecksCount === 2, 'the body is not the audit\'s notification');
     });
 });
