@@ -12,14 +12,20 @@
  * beyond the threshold (alarm periods and violation events). Prints
  * "url: http://127.0.0.1:P/console/" and serves until its standard input
  * closes. /ddlocal/v1/clock and /ddlocal/v1/status are answered with the
- * manual clock and zero counters (no broker here).
+ * manual clock and zero counters, /ddlocal/v1/events and /connections empty
+ * (no broker here). Audit: LOGGING_DISABLED_CHECK and
+ * IOT_POLICY_OVERLY_PERMISSIVE_CHECK enabled over one `iot:*` policy, one
+ * audit run; "audit task: ID" is printed before the url.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "dd_api.h"
+#include "dd_auditor.h"
 #include "dd_db.h"
 #include "dd_engine.h"
 #include "dd_report.h"
@@ -84,6 +90,10 @@ static int extension(void *ctx, const char *method, const char *path, const char
                        "\"violationEvents\":0,\"alertsPublished\":0,\"webhooksGivenUp\":0,"
                        "\"storeWritable\":true,\"latestEvents\":[]}",
                        (long long)now, (long long)now);
+    } else if (strcmp(method, "GET") == 0 && strcmp(path, "/ddlocal/v1/events") == 0) {
+        (void)snprintf(text, sizeof(text), "{\"events\":[],\"lastSeq\":0,\"missed\":0}");
+    } else if (strcmp(method, "GET") == 0 && strcmp(path, "/ddlocal/v1/connections") == 0) {
+        (void)snprintf(text, sizeof(text), "{\"connections\":[]}");
     } else {
         *response = dup_text("{\"message\":\"not in bench_console\"}");
         return 404;
@@ -92,8 +102,17 @@ static int extension(void *ctx, const char *method, const char *path, const char
     return 200;
 }
 
+static int64_t bench_now_ms(void *ctx)
+{
+    const dd_pipeline_t *p = ctx;
+
+    return dd_clock_now_ms(&p->clock);
+}
+
 static int open_pipeline(bench_t *b, int64_t start_ms)
 {
+    dd_auditor_config_t acfg;
+
     char path[128];
 
     (void)snprintf(b->dir, sizeof(b->dir), "/tmp/bench_console_XXXXXX");
@@ -113,6 +132,16 @@ static int open_pipeline(bench_t *b, int64_t start_ms)
     }
     dd_store_sink(b->p.store, &b->sink);
     if (dd_engine_create(NULL, NULL, &b->sink, &b->p.engine) != DD_ENGINE_OK) {
+        return -1;
+    }
+    memset(&acfg, 0, sizeof(acfg));
+    acfg.db = b->p.db;
+    acfg.store = b->p.store;
+    acfg.registry = &b->p.registry;
+    acfg.arn = b->p.arn;
+    acfg.now_ms = bench_now_ms;
+    acfg.clock_ctx = &b->p;
+    if (dd_auditor_open(&acfg, &b->p.auditor) != DD_AUDITOR_OK) {
         return -1;
     }
     b->p.hook_ctx = b;
@@ -166,6 +195,35 @@ static int report(bench_t *b, const char *thing, int64_t at_ms, long bytes_out)
     return rc;
 }
 
+/* One on-demand audit of the enabled checks; prints its task id. */
+static int audit(bench_t *b)
+{
+    dd_api_request_t req;
+    dd_api_response_t resp;
+    static const char body[] = "{\"targetCheckNames\":[\"LOGGING_DISABLED_CHECK\",\"IOT_POLICY_"
+                               "OVERLY_PERMISSIVE_CHECK\"]}";
+    cJSON *doc;
+    int rc = -1;
+
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.uri = "/audit/tasks";
+    req.body = body;
+    req.body_len = strlen(body);
+    if (dd_api_call(b->api, &req, &resp) != DD_API_OK) {
+        return -1;
+    }
+    doc = resp.status == 200 && resp.body != NULL ? cJSON_Parse(resp.body) : NULL;
+    if (cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "taskId")) != NULL) {
+        (void)printf("audit task: %s\n",
+                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "taskId")));
+        rc = 0;
+    }
+    cJSON_Delete(doc);
+    dd_api_response_free(&resp);
+    return rc;
+}
+
 static int seed(bench_t *b, int things, int days)
 {
     const int64_t start = 1790000000000LL;
@@ -210,6 +268,18 @@ static int seed(bench_t *b, int things, int days)
     (void)dd_store_commit(b->p.store);
     (void)dd_clock_advance(&b->p.clock, end - start + 1000, NULL);
     (void)pthread_mutex_unlock(&b->p.lock);
+    if (rc == 0 &&
+        (call(b, "POST", "/policies/DevicePolicy",
+              "{\"policyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":"
+              "[{\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":\\\"iot:*\\\","
+              "\\\"Resource\\\":\\\"*\\\"}]}\"}") != 200 ||
+         call(b, "PATCH", "/audit/configuration",
+              "{\"roleArn\":\"arn:aws:iam::123456789012:role/AuditRole\","
+              "\"auditCheckConfigurations\":{\"LOGGING_DISABLED_CHECK\":{\"enabled\":true},"
+              "\"IOT_POLICY_OVERLY_PERMISSIVE_CHECK\":{\"enabled\":true}}}") != 200 ||
+         audit(b) != 0)) {
+        rc = -1;
+    }
     (void)printf("setup: %d things, %d active violations, %lld datapoints of BenchThing00000 "
                  "in %.0f ms\n",
                  things, things, (long long)points, mono_ms() - t0);
@@ -237,6 +307,7 @@ int main(int argc, char **argv)
     while ((c = getchar()) != EOF) {
     }
     dd_api_stop(b.api);
+    dd_auditor_close(b.p.auditor);
     dd_engine_destroy(b.p.engine);
     dd_store_close(b.p.store);
     dd_db_close(b.p.db);

@@ -13,11 +13,16 @@ const require = createRequire(`${build}/console-test-node/package.json`);
 const {chromium} = require('playwright-core');
 
 const server = spawn(`${build}/bench/bench_console`, [things, '2'], {stdio: ['pipe', 'pipe', 'inherit']});
+let auditTask = '';
 const url = await new Promise((ok, fail) => {
     let text = '';
     server.stdout.on('data', (d) => {
         text += d;
         process.stdout.write(d);
+        const t = /audit task: (\S+)/.exec(text);
+        if (t) {
+            auditTask = t[1];
+        }
         const m = /url: (\S+)/.exec(text);
         if (m) {
             ok(m[1]);
@@ -32,7 +37,8 @@ try {
     const page = await browser.newPage({viewport: {width: 1280, height: 800}});
     const pages = [['dashboard', '#/dashboard'], ['things', '#/things'], ['profiles', '#/profiles'],
         ['profile-create', '#/profiles/new'], ['violations', '#/violations'], ['alerts', '#/alerts'],
-        ['mitigation', '#/mitigation'], ['thing', '#/things/BenchThing00000']];
+        ['mitigation', '#/mitigation'], ['audit', '#/audit'], ['audit-task', `#/audit/tasks/${auditTask}`],
+        ['thing', '#/things/BenchThing00000']];
     console.log(`page            first render ms (median of ${runs}, then min / max)`);
     for (const [name, hash] of pages) {
         const times = [];
@@ -41,7 +47,7 @@ try {
             await page.goto('about:blank');
             const t0 = Date.now();
             await page.goto(url + hash);
-            await page.waitForSelector('main[data-ready="true"]', {timeout: 120000});
+            await page.waitForSelector(`main[data-route="${hash}"][data-ready="true"]`, {timeout: 120000});
             times.push(Date.now() - t0);
             if (name === 'thing') {
                 graphs.push(Number(await page.getAttribute('#graphs', 'data-render-ms')));

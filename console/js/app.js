@@ -9,7 +9,13 @@ import {
     fleetPercentileLine, isoSeconds,
 } from './logic.js';
 
-const main = document.getElementById('main');
+const mainEl = document.getElementById('main');
+/**
+ * The shown page's own element: each page takes it when it starts (`const main = view`), so a
+ * page still loading after the user moved on fills its detached element, never the next page.
+ */
+let view = mainEl;
+let routeSeq = 0;
 let pollers = [];
 let pipelineNow = Date.now();
 let clockMode = '';
@@ -66,6 +72,7 @@ function startClockBadge() {
 // ---- Dashboard --------------------------------------------------------------------------
 
 async function pageDashboard() {
+    const main = view;
     const cards = h('div', {class: 'cards', id: 'status-cards'});
     const clockBox = h('div', {id: 'clock-panel'});
     const feed = h('ol', {class: 'feed', id: 'feed', 'aria-live': 'polite', 'aria-label': 'Events'});
@@ -160,6 +167,7 @@ const VIOLATIONS_SHOWN = 100;
 // ---- Things -----------------------------------------------------------------------------
 
 async function pageThings() {
+    const main = view;
     const search = h('input', {type: 'search', id: 'thing-search', placeholder: 'Thing name',
         'aria-label': 'Search things'});
     const box = h('div', {id: 'things-table'});
@@ -172,6 +180,7 @@ async function pageThings() {
     let complete = !first.nextToken;
     let groups = null;
     let violations = null;
+    let connected = null;
     const render = () => {
         const q = search.value.trim().toLowerCase();
         const match = things.filter((t) => t.thingName.toLowerCase().includes(q));
@@ -179,6 +188,9 @@ async function pageThings() {
             const n = violations ? violations[t.thingName] || 0 : null;
             return [
                 h('a', {href: `#/things/${encodeURIComponent(t.thingName)}`}, t.thingName),
+                connected === null ? '…' : connected[t.thingName] ?
+                    h('span', {class: 'badge ok', title: `since ${when(connected[t.thingName])}`}, 'connected') :
+                    h('span', {class: 'badge'}, 'disconnected'),
                 groups ? (groups[t.thingName] || []).join(', ') : '…',
                 n === null ? '…' : n ? h('span', {class: 'badge bad'}, `${n} active`) :
                     h('span', {class: 'badge ok'}, 'none'),
@@ -189,7 +201,7 @@ async function pageThings() {
             h('p', {class: 'muted', id: 'things-count'}, (match.length > ROWS_SHOWN ?
                 `${ROWS_SHOWN} of ${match.length} things shown: narrow the search.` :
                 `${match.length} of ${things.length} things.`) + (complete ? '' : ' Loading the rest…')),
-            table(['Name', 'Thing groups', 'Violations', 'Attributes'], rows, 'No thing matches.', 'Things'));
+            table(['Name', 'Connection', 'Thing groups', 'Violations', 'Attributes'], rows, 'No thing matches.', 'Things'));
     };
     search.addEventListener('input', render);
     render();
@@ -198,6 +210,14 @@ async function pageThings() {
             things = things.concat(await listAll('/things', 'things', {nextToken: first.nextToken}, MAX_LIST));
             complete = true;
         }
+        // Connection state: the broker's connection history (what the shim metered), open now.
+        const c = {};
+        for (const conn of (await api('GET', '/ddlocal/v1/connections')).connections || []) {
+            if (conn.thing) {
+                c[conn.thing] = Math.max(c[conn.thing] || 0, conn.connectedAt);
+            }
+        }
+        connected = c;
         // Groups are few and things many: one request per group, not one per thing.
         const g = {};
         for (const grp of await listAll('/thing-groups', 'thingGroups')) {
@@ -212,7 +232,7 @@ async function pageThings() {
             v[av.thingName] = (v[av.thingName] || 0) + 1;
         }
         violations = v;
-        if (main.dataset.page === 'things') {
+        if (main.isConnected) {
             render();
             box.dataset.complete = 'true';
         }
@@ -248,6 +268,7 @@ function eventTime(e) {
 }
 
 async function pageThing(name) {
+    const main = view;
     const groupsBox = h('div', {id: 'thing-groups'});
     const certBox = h('div');
     const violBox = h('div', {id: 'thing-violations'});
@@ -428,6 +449,7 @@ async function pageThing(name) {
 // ---- Security profiles -------------------------------------------------------------------
 
 async function pageProfiles() {
+    const main = view;
     main.append(h('h1', {}, 'Security profiles'),
         h('p', {}, h('a', {href: '#/profiles/new', class: 'button', id: 'create-profile'}, 'Create security profile')));
     const ids = await listAll('/security-profiles', 'securityProfileIdentifiers');
@@ -444,6 +466,7 @@ async function pageProfiles() {
 }
 
 async function pageProfile(name) {
+    const main = view;
     const p = await api('GET', paths.profile(name));
     const targets = await listAll(paths.profileTargets(name), 'securityProfileTargets');
     main.append(h('p', {}, h('a', {href: '#/profiles'}, 'Security profiles'), ' › ', name),
@@ -576,6 +599,7 @@ function behaviorEditor(init = null) {
 
 /** Create security profile, or (@p editName) edit one: UpdateSecurityProfile with its version. */
 async function pageProfileNew(editName = null) {
+    const main = view;
     behaviorSeq = 0;
     const existing = editName ? await api('GET', paths.profile(editName)) : null;
     const attached = editName ? (await listAll(paths.profileTargets(editName), 'securityProfileTargets'))
@@ -730,6 +754,7 @@ function verificationControl(v, after) {
 }
 
 async function pageViolations() {
+    const main = view;
     const tab = h('select', {id: 'violations-view', 'aria-label': 'Active or history'},
         h('option', {value: 'active'}, 'Active'), h('option', {value: 'history'}, 'History'));
     const profile = h('select', {id: 'filter-profile'}, h('option', {value: ''}, 'any'));
@@ -793,45 +818,135 @@ async function pageViolations() {
 
 // ---- Alerts ------------------------------------------------------------------------------
 
+/** The message bodies and deliveries of the event log shown at once (newest first). */
+const ALERTS_SHOWN = 100;
+
+/** A message body: pretty JSON when it parses, else the text as sent. */
+function bodyText(text) {
+    try {
+        return JSON.stringify(JSON.parse(text), null, 2);
+    } catch (e) {
+        return String(text);
+    }
+}
+
 async function pageAlerts() {
+    const main = view;
     const counters = h('div', {class: 'cards'});
     const targets = h('div');
-    const recent = h('div', {id: 'alerts-recent'});
+    const messages = h('div', {id: 'alerts-messages'});
+    const deliveries = h('div', {id: 'alerts-deliveries'});
     main.append(h('h1', {}, 'Alerts'),
-        h('p', {class: 'muted'}, 'Each violation event of a profile with an SNS alert target is published ' +
-            'on the SNS stand-in topic (MQTT ', h('code', {}, 'ddlocal/sns/NAME'), '), delivered to its ' +
-            'webhook subscriptions (', h('code', {}, 'ddlocal sns subscribe'), ') and Lambda stand-ins (',
-        h('code', {}, 'ddlocal lambda'), ').'),
-        h('section', {class: 'panel'}, h('h2', {}, 'Deliveries'), counters),
-        h('section', {class: 'panel'}, h('h2', {}, 'Alert targets'), targets),
-        h('section', {class: 'panel'}, h('h2', {}, 'Recent alerts (violation events)'), recent));
+        h('p', {class: 'muted'}, 'Each violation event of a profile with an SNS alert target, and each ' +
+            'finished audit with an SNS notification target, is published on the SNS stand-in topic (MQTT ',
+        h('code', {}, 'ddlocal/sns/NAME'), '), delivered to its webhook subscriptions (',
+        h('code', {}, 'ddlocal sns subscribe'), ') and Lambda stand-ins (', h('code', {}, 'ddlocal lambda'),
+        '). Shown from ddlocald\'s event log (its last 4096 events since it started).'),
+        h('section', {class: 'panel'}, h('h2', {}, 'Totals'), counters),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-msgs'},
+            h('h2', {id: 'h-msgs'}, 'Messages on the SNS stand-in topics'), messages),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-deliv'},
+            h('h2', {id: 'h-deliv'}, 'Webhook and Lambda deliveries'), deliveries),
+        h('section', {class: 'panel'}, h('h2', {}, 'Alert targets'), targets));
     const rows = [];
-    const topicOf = {};
     for (const id of await listAll('/security-profiles', 'securityProfileIdentifiers')) {
         const p = await api('GET', paths.profile(id.name));
         const sns = p.alertTargets && p.alertTargets.SNS;
-        topicOf[id.name] = sns ? sns.alertTargetArn.replace(/^.*:/, '') : '';
         rows.push([id.name, sns ? sns.alertTargetArn : 'none', sns ? sns.roleArn : '']);
     }
-    targets.append(table(['Security profile', 'SNS topic', 'Role'], rows));
+    const cfg = await api('GET', '/audit/configuration').catch(() => ({}));
+    const auditSns = (cfg.auditNotificationTargetConfigurations || {}).SNS;
+    if (auditSns) {
+        rows.push(['Audit notifications', auditSns.targetArn, auditSns.roleArn || '']);
+    }
+    targets.append(table(['Source', 'SNS topic', 'Role'], rows));
+    // Open bodies stay open across refreshes: the table is replaced only when the log changed.
+    let sig = '';
     await poll(async () => {
         const s = await api('GET', '/ddlocal/v1/status');
+        const log = await api('GET', '/ddlocal/v1/events', {query: {type: 'alert,audit,delivery'}});
+        const events = (log.events || []).slice().reverse();
+        const next = JSON.stringify([s.alertsPublished, s.webhooksGivenUp, log.lastSeq]);
+        if (next === sig) {
+            return;
+        }
+        sig = next;
         counters.replaceChildren(
-            h('div', {class: 'card'}, h('div', {class: 'n'}, s.alertsPublished), h('div', {class: 'l'}, 'alerts published')),
+            h('div', {class: 'card'}, h('div', {class: 'n'}, s.alertsPublished), h('div', {class: 'l'},
+                'alerts published')),
             h('div', {class: 'card'}, h('div', {class: 'n'}, s.webhooksGivenUp), h('div', {class: 'l'},
                 'webhook deliveries given up (dead letters)')));
-        const ev = await listAll('/violation-events', 'violationEvents', {
-            startTime: isoSeconds(pipelineNow - 2 * 86400e3), endTime: isoSeconds(pipelineNow + 86400e3)}, 100);
-        recent.replaceChildren(table(['Time', 'Topic', 'Thing', 'Profile', 'Behavior', 'Event'],
-            ev.filter((e) => topicOf[e.securityProfileName]).map((e) => [when(eventTime(e)),
-                topicOf[e.securityProfileName], e.thingName, e.securityProfileName, e.behavior.name,
-                e.violationEventType]), 'No alert in the last two days.'));
+        const msgs = events.filter((e) => e.type === 'alert' || (e.type === 'audit' && e.message))
+            .slice(0, ALERTS_SHOWN);
+        messages.replaceChildren(table(['Time', 'Topic', 'About', 'Message'], msgs.map((e) => [
+            when(e.timeMs),
+            e.type === 'alert' ? e.topic : `ddlocal/sns/${String(e.topicArn || '').replace(/^.*:/, '')}`,
+            e.type === 'alert' ? `${e.violationEventType} ${e.thing} · ${e.profile} · ${e.behavior}` :
+                `audit ${e.taskType} ${e.taskStatus}: ${e.nonCompliantChecks} of ${e.totalChecks} checks non-compliant`,
+            e.message ? h('details', {'data-message-seq': e.seq}, h('summary', {}, 'Body'),
+                h('pre', {class: 'body'}, bodyText(e.message))) : h('span', {class: 'muted'}, 'not kept'),
+        ]), 'No message published since ddlocald started.', 'Messages'));
+        const dels = events.filter((e) => e.type === 'delivery').slice(0, ALERTS_SHOWN);
+        deliveries.replaceChildren(table(['Time', 'Kind', 'Topic', 'Endpoint', 'Result', 'Attempts', 'Error'],
+            dels.map((e) => [when(e.timeMs), e.kind, e.topic, e.endpoint,
+                h('span', {class: `badge ${e.result === 'delivered' ? 'ok' : 'bad'}`},
+                    e.result === 'delivered' ? 'delivered' : 'gave up (dead letter)'),
+                `${e.attempts}`, e.error || '']),
+            'No webhook or Lambda delivery since ddlocald started.', 'Deliveries'));
     }, 3000);
 }
 
 // ---- Mitigation --------------------------------------------------------------------------
 
+/** Each action type's actionParams member, and what its one parameter field means. */
+const ACTION_TYPES = {
+    ENABLE_IOT_LOGGING: ['enableIoTLoggingParams', 'Log level (ERROR, WARN, INFO, DEBUG)', 'ERROR',
+        (role, v) => ({roleArnForLogging: role, logLevel: v})],
+    UPDATE_DEVICE_CERTIFICATE: ['updateDeviceCertificateParams', null, '', () => ({action: 'DEACTIVATE'})],
+    REPLACE_DEFAULT_POLICY_VERSION: ['replaceDefaultPolicyVersionParams', null, '',
+        () => ({templateName: 'BLANK_POLICY'})],
+    ADD_THINGS_TO_THING_GROUP: ['addThingsToThingGroupParams', 'Thing groups (comma-separated)',
+        'IsolatedDevices', (role, v) => ({thingGroupNames: v.split(',').map((x) => x.trim()).filter(Boolean)})],
+    PUBLISH_FINDING_TO_SNS: ['publishFindingToSnsParams', 'SNS topic ARN',
+        'arn:aws:sns:us-east-1:123456789012:AuditFindings', (role, v) => ({topicArn: v})],
+    UPDATE_CA_CERTIFICATE: ['updateCACertificateParams', null, '', () => ({action: 'DEACTIVATE'})],
+};
+
+/** CreateMitigationAction: name, type, role and the type's one parameter. */
+function createActionForm() {
+    const name = h('input', {id: 'action-name', required: true, placeholder: 'EnableLogging'});
+    const type = h('select', {id: 'action-type'}, Object.keys(ACTION_TYPES).map((t) => h('option', {value: t}, t)));
+    const role = h('input', {id: 'action-role', size: 45, value: 'arn:aws:iam::123456789012:role/MitigationRole'});
+    const param = h('input', {id: 'action-param', size: 45});
+    const paramLabel = h('label', {for: 'action-param'}, '', param);
+    const result = h('div', {role: 'status', id: 'action-result'});
+    const sync = () => {
+        const [, label, def] = ACTION_TYPES[type.value];
+        paramLabel.hidden = !label;
+        paramLabel.firstChild.textContent = label || '';
+        param.value = def;
+    };
+    type.addEventListener('change', sync);
+    sync();
+    return h('form', {class: 'panel-form', onsubmit: async (ev) => {
+        ev.preventDefault();
+        const [member, , , params] = ACTION_TYPES[type.value];
+        try {
+            await api('POST', `/mitigationactions/actions/${encodeURIComponent(name.value.trim())}`,
+                {body: {roleArn: role.value.trim(), actionParams: {[member]: params(role.value.trim(), param.value.trim())}}});
+            toast(`Mitigation action ${name.value.trim()} created`);
+            route();
+        } catch (e) {
+            result.textContent = errorText(e);
+        }
+    }}, h('h3', {}, 'Create a mitigation action'),
+    h('div', {class: 'toolbar'}, h('label', {for: 'action-name'}, 'Name', name),
+        h('label', {for: 'action-type'}, 'Action type', type), h('label', {for: 'action-role'}, 'Role ARN', role),
+        paramLabel, h('button', {class: 'primary', id: 'action-create', type: 'submit'}, 'Create')), result);
+}
+
 async function pageMitigation() {
+    const main = view;
     const actionsBox = h('div', {id: 'actions'});
     const tasksBox = h('div', {id: 'tasks'});
     const startBox = h('div');
@@ -842,7 +957,7 @@ async function pageMitigation() {
     const actions = await listAll('/mitigationactions/actions', 'actionIdentifiers');
     actionsBox.append(table(['Name', 'ARN', 'Created'], actions.map((a) => [a.actionName, a.actionArn,
         a.creationDate ? when(typeof a.creationDate === 'number' ? a.creationDate * 1000 : Date.parse(a.creationDate)) : '']),
-    'No mitigation action. Create one with aws iot create-mitigation-action.'));
+    'No mitigation action yet.'), createActionForm());
     const av = await listAll('/active-violations', 'activeViolations');
     const actionSel = h('select', {id: 'task-action'}, actions.map((a) => h('option', {value: a.actionName}, a.actionName)));
     const checks = av.map((v) => h('label', {style: 'flex-direction:row;gap:6px;align-items:center'},
@@ -881,6 +996,268 @@ async function pageMitigation() {
     await renderTasks();
 }
 
+// ---- Audit -------------------------------------------------------------------------------
+
+const SEVERITY_CLASS = {CRITICAL: 'bad', HIGH: 'bad', MEDIUM: 'warn', LOW: 'ok'};
+const AUDIT_RANGE_MS = 30 * 86400e3;
+
+function epochMs(v) {
+    return typeof v === 'number' ? v * 1000 : Date.parse(v);
+}
+
+/** "policyVersionIdentifier: policyName=X, policyVersionId=1" from a ResourceIdentifier. */
+function resourceText(id) {
+    return Object.entries(id || {}).map(([k, v]) => (v && typeof v === 'object' ?
+        `${k}: ${Object.entries(v).map(([a, b]) => `${a}=${b}`).join(', ')}` : `${k}: ${v}`)).join('; ');
+}
+
+async function pageAudit() {
+    const main = view;
+    const settings = h('div', {id: 'audit-settings'});
+    const run = h('div', {id: 'audit-run'});
+    const tasksBox = h('div', {id: 'audit-tasks'});
+    const suppBox = h('div', {id: 'audit-suppressions'});
+    main.append(h('h1', {}, 'Audit'),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-audit-settings'},
+            h('h2', {id: 'h-audit-settings'}, 'Settings'), settings),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-audit-run'},
+            h('h2', {id: 'h-audit-run'}, 'Run an audit'), run),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-audit-tasks'},
+            h('h2', {id: 'h-audit-tasks'}, 'Audit results'), tasksBox),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-audit-supp'},
+            h('h2', {id: 'h-audit-supp'}, 'Suppressions'), suppBox));
+
+    async function renderSettings() {
+        const cfg = await api('GET', '/audit/configuration');
+        const checks = Object.entries(cfg.auditCheckConfigurations || {}).sort(([a], [b]) => a.localeCompare(b));
+        const boxes = checks.map(([name, c]) => h('input', {type: 'checkbox', value: name,
+            checked: !!c.enabled, 'aria-label': `Enable ${name}`, 'data-check': name}));
+        const sns = (cfg.auditNotificationTargetConfigurations || {}).SNS || {};
+        const role = h('input', {id: 'audit-role', size: 50,
+            value: cfg.roleArn || 'arn:aws:iam::123456789012:role/AuditRole'});
+        const topic = h('input', {id: 'audit-sns-topic', size: 50, value: sns.targetArn || '',
+            placeholder: 'arn:aws:sns:us-east-1:123456789012:AuditTopic'});
+        const snsRole = h('input', {id: 'audit-sns-role', size: 50, value: sns.roleArn || ''});
+        const snsOn = h('input', {type: 'checkbox', id: 'audit-sns-enabled', checked: sns.enabled !== false});
+        const result = h('div', {role: 'status', id: 'audit-settings-result'});
+        const save = h('button', {class: 'primary', id: 'audit-save', onclick: async () => {
+            const body = {roleArn: role.value.trim(), auditCheckConfigurations: {}};
+            // Each check as it was (its configuration map too), with the box's flag.
+            checks.forEach(([name, c], i) => {
+                body.auditCheckConfigurations[name] = {...c, enabled: boxes[i].checked};
+            });
+            if (topic.value.trim()) {
+                body.auditNotificationTargetConfigurations = {SNS: {targetArn: topic.value.trim(),
+                    roleArn: snsRole.value.trim() || role.value.trim(), enabled: snsOn.checked}};
+            }
+            try {
+                await api('PATCH', '/audit/configuration', {body});
+                toast('Audit settings saved');
+                await renderSettings();
+                await renderRun();
+            } catch (e) {
+                result.textContent = errorText(e);
+            }
+        }}, 'Save');
+        settings.replaceChildren(
+            h('div', {class: 'toolbar'}, h('label', {for: 'audit-role'}, 'Role ARN', role)),
+            h('fieldset', {}, h('legend', {}, 'Checks'), h('div', {class: 'check-grid'},
+                checks.map(([name], i) => h('label', {class: 'inline'}, boxes[i], name)))),
+            h('fieldset', {}, h('legend', {}, 'SNS notification (when a task finishes)'),
+                h('div', {class: 'toolbar'}, h('label', {for: 'audit-sns-topic'}, 'Topic ARN', topic),
+                    h('label', {for: 'audit-sns-role'}, 'Role ARN', snsRole),
+                    h('label', {class: 'inline'}, snsOn, 'enabled'))),
+            h('p', {}, save), result);
+    }
+
+    async function renderRun() {
+        const cfg = await api('GET', '/audit/configuration');
+        const enabled = Object.entries(cfg.auditCheckConfigurations || {}).filter(([, c]) => c.enabled)
+            .map(([n]) => n).sort();
+        if (!enabled.length) {
+            run.replaceChildren(h('p', {class: 'muted'}, 'Enable checks in the settings first.'));
+            return;
+        }
+        const boxes = enabled.map((n) => h('input', {type: 'checkbox', value: n, checked: true,
+            'data-run-check': n}));
+        const result = h('div', {role: 'status', id: 'audit-run-result'});
+        run.replaceChildren(h('div', {class: 'check-grid'},
+            enabled.map((n, i) => h('label', {class: 'inline'}, boxes[i], n))),
+        h('p', {}, h('button', {class: 'primary', id: 'audit-run-btn', onclick: async () => {
+            const names = boxes.filter((b) => b.checked).map((b) => b.value);
+            try {
+                const r = await api('POST', '/audit/tasks', {body: {targetCheckNames: names}});
+                location.hash = `#/audit/tasks/${encodeURIComponent(r.taskId)}`;
+            } catch (e) {
+                result.textContent = errorText(e);
+            }
+        }}, 'Run audit')), result);
+    }
+
+    async function renderTasks() {
+        const tasks = await listAll('/audit/tasks', 'tasks', {
+            startTime: isoSeconds(pipelineNow - AUDIT_RANGE_MS), endTime: isoSeconds(pipelineNow + 86400e3)});
+        const rows = await Promise.all(tasks.slice(-50).reverse().map(async (t) => {
+            const d = await api('GET', `/audit/tasks/${encodeURIComponent(t.taskId)}`).catch(() => null);
+            const s = (d && d.taskStatistics) || {};
+            return [h('a', {href: `#/audit/tasks/${encodeURIComponent(t.taskId)}`}, t.taskId),
+                d ? when(epochMs(d.taskStartTime)) : '', t.taskType, t.taskStatus,
+                s.nonCompliantChecks ? h('span', {class: 'badge bad'}, `${s.nonCompliantChecks} non-compliant`) :
+                    h('span', {class: 'badge ok'}, 'compliant'),
+                `${s.totalChecks ?? ''}`];
+        }));
+        tasksBox.replaceChildren(table(['Task', 'Started', 'Type', 'Status', 'Result', 'Checks'], rows,
+            'No audit in the last 30 days.', 'Audit tasks'));
+    }
+
+    async function renderSuppressions() {
+        const list = await api('POST', '/audit/suppressions/list', {body: {}});
+        suppBox.replaceChildren(table(['Check', 'Resource', 'Expires', 'Description', ''],
+            (list.suppressions || []).map((s) => [s.checkName, resourceText(s.resourceIdentifier),
+                s.suppressIndefinitely ? 'never' : when(epochMs(s.expirationDate)), s.description || '',
+                h('button', {'data-delete-suppression': s.checkName, onclick: async () => {
+                    try {
+                        await api('POST', '/audit/suppressions/delete',
+                            {body: {checkName: s.checkName, resourceIdentifier: s.resourceIdentifier}});
+                        toast(`Suppression of ${s.checkName} deleted`);
+                    } catch (e) {
+                        toast(errorText(e));
+                    }
+                    await renderSuppressions();
+                }}, 'Delete')]),
+            'No suppression. Suppress a finding from an audit\'s results.', 'Suppressions'));
+    }
+
+    await Promise.all([renderSettings(), renderRun(), renderTasks(), renderSuppressions()]);
+}
+
+async function pageAuditTask(taskId) {
+    const main = view;
+    const summary = h('div', {id: 'audit-summary'});
+    const checksBox = h('div', {id: 'audit-checks'});
+    const findingsBox = h('div', {id: 'audit-findings'});
+    const mitigateBox = h('div', {id: 'audit-mitigate'});
+    const execBox = h('div', {id: 'audit-executions'});
+    main.append(h('p', {}, h('a', {href: '#/audit'}, 'Audit'), ' › ', taskId),
+        h('h1', {}, 'Audit results'), summary,
+        h('section', {class: 'panel', 'aria-labelledby': 'h-checks'},
+            h('h2', {id: 'h-checks'}, 'Checks'), checksBox),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-findings'},
+            h('h2', {id: 'h-findings'}, 'Non-compliant findings'), findingsBox),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-mitigate'},
+            h('h2', {id: 'h-mitigate'}, 'Apply a mitigation action'), mitigateBox),
+        h('section', {class: 'panel', 'aria-labelledby': 'h-exec'},
+            h('h2', {id: 'h-exec'}, 'Audit mitigation tasks'), execBox));
+
+    const task = await api('GET', `/audit/tasks/${encodeURIComponent(taskId)}`);
+    const s = task.taskStatistics || {};
+    summary.replaceChildren(h('dl', {class: 'kv'},
+        h('dt', {}, 'status'), h('dd', {id: 'audit-status'}, task.taskStatus),
+        h('dt', {}, 'type'), h('dd', {}, task.taskType),
+        h('dt', {}, 'started'), h('dd', {}, when(epochMs(task.taskStartTime))),
+        h('dt', {}, 'checks'), h('dd', {}, `${s.totalChecks} run, ${s.nonCompliantChecks} non-compliant, ` +
+            `${s.compliantChecks} compliant, ${s.failedChecks} failed`)));
+    const details = Object.entries(task.auditDetails || {})
+        .sort(([, a], [, b]) => Number(a.checkCompliant !== false) - Number(b.checkCompliant !== false));
+    checksBox.replaceChildren(table(['Check', 'Result', 'Resources', 'Non-compliant', 'Suppressed', 'Note'],
+        details.map(([name, d]) => [name,
+            h('span', {class: `badge ${d.checkRunStatus === 'COMPLETED_NON_COMPLIANT' || d.checkRunStatus === 'FAILED' ?
+                'bad' : 'ok'}`, 'data-check-status': name}, d.checkRunStatus),
+            `${d.totalResourcesCount ?? ''}`, `${d.nonCompliantResourcesCount ?? ''}`,
+            `${d.suppressedNonCompliantResourcesCount ?? ''}`, d.message || d.errorCode || '']),
+        'No check.', 'Checks'));
+
+    const all = [];
+    let token;
+    do {
+        const page = await api('POST', '/audit/findings', {body: {taskId, maxResults: 250, nextToken: token}});
+        all.push(...(page.findings || []));
+        token = page.nextToken;
+    } while (token && all.length < 5000);
+    const picks = all.map((f) => h('input', {type: 'checkbox', value: f.findingId,
+        'aria-label': `Select finding ${f.findingId}`, 'data-finding-check': f.checkName}));
+    findingsBox.replaceChildren(table(['', 'Check', 'Severity', 'Resource', 'Reason', 'Suppression'],
+        all.map((f, i) => [picks[i], f.checkName,
+            h('span', {class: `badge ${SEVERITY_CLASS[f.severity] || ''}`}, f.severity),
+            h('span', {class: 'reason'}, h('small', {class: 'muted'}, f.nonCompliantResource.resourceType), ' ',
+                resourceText(f.nonCompliantResource.resourceIdentifier)),
+            h('span', {class: 'reason'}, f.reasonForNonCompliance || ''),
+            // Suppressed when the audit ran, or a button that suppresses it from the next audit on.
+            f.isSuppressed ? 'yes' : h('button', {'data-suppress': f.checkName, onclick: async (ev) => {
+                try {
+                    await api('POST', '/audit/suppressions/create', {body: {checkName: f.checkName,
+                        resourceIdentifier: f.nonCompliantResource.resourceIdentifier,
+                        suppressIndefinitely: true, description: 'Suppressed from the console',
+                        clientRequestToken: `console-${f.findingId}`}});
+                    toast(`${f.checkName} suppressed for this resource (from the next audit on)`);
+                    ev.target.textContent = 'Suppressed';
+                    ev.target.disabled = true;
+                } catch (e) {
+                    toast(errorText(e));
+                }
+            }}, 'Suppress')]),
+        'No non-compliant finding.', 'Findings'));
+
+    const actions = await listAll('/mitigationactions/actions', 'actionIdentifiers');
+    const actionSel = h('select', {id: 'audit-action', 'aria-label': 'Mitigation action'},
+        actions.map((a) => h('option', {value: a.actionName}, a.actionName)));
+    const result = h('div', {role: 'status', id: 'audit-mitigate-result'});
+    mitigateBox.replaceChildren(!all.length ? h('p', {class: 'muted'}, 'No finding to mitigate.') :
+        !actions.length ? h('p', {class: 'muted'}, 'No mitigation action: define one on the ',
+            h('a', {href: '#/mitigation'}, 'Mitigation'), ' page.') :
+            h('div', {}, h('p', {class: 'muted'}, 'Runs the action on the findings ticked above ' +
+                '(StartAuditMitigationActionsTask, 25 findings at most).'),
+            h('div', {class: 'toolbar'}, h('label', {}, 'Action', actionSel),
+                h('button', {class: 'primary', id: 'audit-mitigate-btn', onclick: async () => {
+                    const chosen = all.filter((f, i) => picks[i].checked);
+                    if (!chosen.length) {
+                        result.textContent = 'Tick at least one finding.';
+                        return;
+                    }
+                    const mapping = {};
+                    chosen.forEach((f) => { mapping[f.checkName] = [actionSel.value]; });
+                    const id = `console-${Date.now()}`;
+                    try {
+                        await api('POST', `/audit/mitigationactions/tasks/${encodeURIComponent(id)}`,
+                            {body: {target: {findingIds: chosen.map((f) => f.findingId)},
+                                auditCheckToActionsMapping: mapping, clientRequestToken: id}});
+                        result.textContent = `Task ${id} started.`;
+                    } catch (e) {
+                        result.textContent = errorText(e);
+                    }
+                    await renderExecutions();
+                }}, 'Apply')), result));
+
+    async function renderExecutions() {
+        // The auditTaskId filter matches only tasks that targeted the whole audit: a task on
+        // chosen findings is found through its target, so every recent task is described.
+        const tasks = await listAll('/audit/mitigationactions/tasks', 'tasks', {
+            startTime: isoSeconds(pipelineNow - AUDIT_RANGE_MS), endTime: isoSeconds(pipelineNow + 86400e3)});
+        const mine = new Set(all.map((f) => f.findingId));
+        const rows = [];
+        for (const t of tasks.slice(-50)) {
+            const d = await api('GET', `/audit/mitigationactions/tasks/${encodeURIComponent(t.taskId)}`);
+            const target = d.target || {};
+            const ids = target.auditTaskId === taskId ? [...mine] :
+                (target.findingIds || []).filter((id) => mine.has(id));
+            for (const fid of ids) {
+                const ex = await listAll('/audit/mitigationactions/executions', 'actionsExecutions',
+                    {taskId: t.taskId, findingId: fid}).catch(() => []);
+                for (const e of ex) {
+                    const f = all.find((x) => x.findingId === fid);
+                    rows.push([t.taskId, t.taskStatus, f ? f.checkName : fid, e.actionName,
+                        h('span', {class: `badge ${e.status === 'COMPLETED' || e.status === 'SUCCESSFUL' ? 'ok' :
+                            'bad'}`, 'data-execution': e.actionName}, e.status),
+                        [e.errorCode, e.message].filter(Boolean).join(': ')]);
+                }
+            }
+        }
+        execBox.replaceChildren(table(['Task', 'Status', 'Finding', 'Action', 'Execution', 'Message'], rows,
+            'No mitigation applied to this audit yet.', 'Audit mitigation executions'));
+    }
+    await renderExecutions();
+}
+
 // ---- routing -----------------------------------------------------------------------------
 
 const ROUTES = [
@@ -894,6 +1271,8 @@ const ROUTES = [
     [/^#\/violations$/, 'violations', pageViolations],
     [/^#\/alerts$/, 'alerts', pageAlerts],
     [/^#\/mitigation$/, 'mitigation', pageMitigation],
+    [/^#\/audit$/, 'audit', pageAudit],
+    [/^#\/audit\/tasks\/(.+)$/, 'audit', (id) => pageAuditTask(decodeURIComponent(id))],
 ];
 
 async function route() {
@@ -909,20 +1288,26 @@ async function route() {
             a.removeAttribute('aria-current');
         }
     }
-    main.replaceChildren();
-    main.dataset.page = found[1];
-    main.dataset.ready = 'false';
+    const seq = ++routeSeq;
+    const mine = h('div', {class: 'view'});
+    view = mine;
+    mainEl.replaceChildren(mine);
+    mainEl.dataset.page = found[1];
+    mainEl.dataset.route = hash;
+    mainEl.dataset.ready = 'false';
     try {
         await found[2](...args.slice(1));
     } catch (e) {
-        main.append(h('p', {class: 'errors', role: 'alert'}, errorText(e)));
+        mine.append(h('p', {class: 'errors', role: 'alert'}, errorText(e)));
     }
-    main.dataset.ready = 'true';
+    if (seq === routeSeq) {
+        mainEl.dataset.ready = 'true';
+    }
 }
 
 window.addEventListener('hashchange', () => {
     route();
-    main.focus({preventScroll: true});
+    mainEl.focus({preventScroll: true});
 });
 startClockBadge();
 route();

@@ -605,17 +605,32 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
             *response = error_json(why);
             *http_status = 503;
         }
+    } else if (strcmp(path, "/ddlocal/v1/connections") == 0 && strcmp(method, "GET") == 0 &&
+               c->connections != NULL) {
+        cJSON *obj = cJSON_CreateObject();
+        cJSON *list = cJSON_AddArrayToObject(obj, "connections");
+
+        pthread_mutex_lock(c->lock);
+        *http_status = c->connections(c->ctx, list) == 0 ? 200 : 500;
+        pthread_mutex_unlock(c->lock);
+        if (*http_status == 200) {
+            *response = json_text(obj);
+        } else {
+            cJSON_Delete(obj);
+            *response = error_json("The connection history could not be read");
+        }
     } else if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(c->lock);
         *response = status_text(c);
         pthread_mutex_unlock(c->lock);
         *http_status = 200;
     } else {
-        *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET "
-                               "/ddlocal/v1/health, GET and POST /ddlocal/v1/clock, POST "
-                               "/ddlocal/v1/reset, /snapshot and /restore, GET "
-                               "/ddlocal/v1/events and /events/stream, GET, POST and DELETE "
-                               "/ddlocal/v1/faults, POST /ddlocal/v1/sync");
+        *response =
+            error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET "
+                       "/ddlocal/v1/health, GET and POST /ddlocal/v1/clock, POST "
+                       "/ddlocal/v1/reset, /snapshot and /restore, GET "
+                       "/ddlocal/v1/events and /events/stream, GET, POST and DELETE "
+                       "/ddlocal/v1/faults, POST /ddlocal/v1/sync, GET /ddlocal/v1/connections");
         *http_status = 404;
     }
     return *response != NULL ? DD_CTLAPI_OK : DD_CTLAPI_NO_MEMORY;

@@ -41,6 +41,7 @@
 
 #include "dd_clock.h"
 
+struct cJSON;
 struct dd_events;
 struct dd_events_reader;
 
@@ -111,6 +112,12 @@ typedef struct dd_ctlapi {
     int (*registry_sync)(void *ctx, char *why, size_t why_len);
     /** Lock held: fills the counters. */
     void (*counters)(void *ctx, dd_ctlapi_counters_t *out);
+    /**
+     * Lock held: adds to @p out (an array) one object per device connection open now
+     * (thing, clientId, connectedAt ms, sourceIp); returns 0, else non-zero (500). May be
+     * NULL (404).
+     */
+    int (*connections)(void *ctx, struct cJSON *out);
     /** Lock released, after an advance: send what it produced now. May be NULL. */
     void (*wake)(void *ctx);
     /* The feed: event seq k lives at k % DD_CTLAPI_FEED_SIZE. */

@@ -312,7 +312,8 @@ void dd_events_violation(dd_events_t *ev, int64_t time_ms, const char *event_typ
 }
 
 void dd_events_alert(dd_events_t *ev, int64_t time_ms, const char *event_type, const char *thing,
-                     const char *profile, const char *behavior, const char *topic)
+                     const char *profile, const char *behavior, const char *topic,
+                     const char *message)
 {
     cJSON *f;
 
@@ -325,6 +326,9 @@ void dd_events_alert(dd_events_t *ev, int64_t time_ms, const char *event_type, c
     add_str(f, "profile", profile);
     add_str(f, "behavior", behavior);
     add_str(f, "topic", topic);
+    if (message != NULL) {
+        add_str(f, "message", message);
+    }
     (void)dd_events_add(ev, time_ms, "alert", f);
 }
 

@@ -108,9 +108,14 @@ void dd_events_violation(dd_events_t *ev, int64_t time_ms, const char *event_typ
                          const char *thing, const char *profile, const char *behavior, cJSON *value,
                          bool suppressed);
 
-/** @brief An alert was published on an SNS stand-in topic. */
+/**
+ * @brief An alert was published on an SNS stand-in topic; @p message (may be NULL) is the SNS
+ *        message body (the alert JSON, as a string), so that readers of the log see what the
+ *        topic's subscribers got.
+ */
 void dd_events_alert(dd_events_t *ev, int64_t time_ms, const char *event_type, const char *thing,
-                     const char *profile, const char *behavior, const char *topic);
+                     const char *profile, const char *behavior, const char *topic,
+                     const char *message);
 
 /** @brief A webhook or Lambda delivery ended: delivered, or given up with @p error. */
 void dd_events_delivery(dd_events_t *ev, int64_t time_ms, const char *kind, const char *topic,

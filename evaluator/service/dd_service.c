@@ -347,6 +347,8 @@ static void audit_done(void *ctx, const dd_auditor_notice_t *n)
     char topic[DD_NAME_MAX + 32];
     char *event = NULL;
     char *notification = NULL;
+    cJSON *fields = cJSON_Duplicate(n->summary, true);
+    bool published = false;
 
     if (name != NULL && dd_name_valid(DD_NAME_SNS_TOPIC, name + 1)) {
         audit_note_t note = {svc, NULL, NULL};
@@ -357,6 +359,7 @@ static void audit_done(void *ctx, const dd_auditor_notice_t *n)
             dd_outbox_publish(&svc->outbox, topic, event, strlen(event), 1) != DD_OUTBOX_OK) {
             DD_LOG_ERROR("audit %s: the notification to %s could not be queued", n->task_id, topic);
         } else {
+            published = true;
             note.event = event;
             note.notification = notification;
             (void)dd_registry_subscription_list(&svc->p.registry, name + 1, audit_subscription,
@@ -368,7 +371,11 @@ static void audit_done(void *ctx, const dd_auditor_notice_t *n)
         DD_LOG_WARN("audit %s: %s is not an SNS topic ARN ddlocal can publish to", n->task_id,
                     n->topic_arn);
     }
-    (void)dd_events_add(svc->events, n->time_ms, "audit", cJSON_Duplicate(n->summary, true));
+    /* The body the topic's subscribers got, for readers of the log (the console's Alerts). */
+    if (published && fields != NULL && n->message != NULL) {
+        (void)cJSON_AddStringToObject(fields, "message", n->message);
+    }
+    (void)dd_events_add(svc->events, n->time_ms, "audit", fields);
     feed(svc, "audit: task %s finished", n->task_id);
 }
 
@@ -389,7 +396,7 @@ static void alert(dd_service_t *svc, const dd_violation_event_t *ev)
     }
     if (!a.failed && a.topic[0] != '\0') {
         dd_events_alert(svc->events, dd_clock_now_ms(&svc->p.clock), dd_alarm_event_name(ev->type),
-                        ev->thing, ev->profile, ev->behavior->name, a.topic);
+                        ev->thing, ev->profile, ev->behavior->name, a.topic, a.message);
         DD_LOG_INFO("alert: %s %s %s/%s -> %s", dd_alarm_event_name(ev->type), ev->thing,
                     ev->profile, ev->behavior->name, a.topic);
     }
@@ -741,6 +748,31 @@ static void ctl_counters(void *ctx, dd_ctlapi_counters_t *out)
     out->messages_held = svc->held_count;
     out->store_stalls = svc->store_stalls;
     out->store_error = svc->store_error;
+}
+
+static int add_connection(void *ctx, const dd_store_connection_t *conn)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    (void)cJSON_AddStringToObject(o, "thing", conn->thing);
+    (void)cJSON_AddStringToObject(o, "clientId", conn->client_id);
+    (void)cJSON_AddNumberToObject(o, "connectedAt", (double)conn->connect_ms);
+    (void)cJSON_AddStringToObject(o, "sourceIp", conn->source_ip);
+    (void)cJSON_AddItemToArray(ctx, o);
+    return 0;
+}
+
+/* GET /ddlocal/v1/connections (lock held): the connection history's open connections, the
+ * state the shim metered (the console's Things list). */
+static int ctl_connections(void *ctx, cJSON *out)
+{
+    dd_service_t *svc = ctx;
+    int64_t now = dd_clock_now_ms(&svc->p.clock);
+
+    return dd_store_connections_list(svc->p.store, now, now, DD_STORE_CONN_BY_CLIENT,
+                                     add_connection, out) == DD_STORE_OK
+               ? 0
+               : 1;
 }
 
 static int hook_extension(void *ctx, const char *method, const char *path, const char *body,
@@ -1104,6 +1136,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->ctl.snapshot = ctl_snapshot;
     svc->ctl.advanced = ctl_advanced;
     svc->ctl.counters = ctl_counters;
+    svc->ctl.connections = ctl_connections;
     svc->ctl.wake = ctl_wake;
     svc->ctl.events = svc->events;
     svc->ctl.faults = &svc->faults;

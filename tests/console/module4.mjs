@@ -75,7 +75,8 @@ async function shot(page, name) {
 }
 async function open(page, hash) {
     await page.goto(`${consoleUrl}${hash}`);
-    await page.waitForSelector('main[data-ready="true"]', {timeout: 30000});
+    // This route's render, not the previous page's (a hash change is not a load).
+    await page.waitForSelector(`main[data-route="${hash}"][data-ready="true"]`, {timeout: 30000});
 }
 
 const browser = await chromium.launch({executablePath: '/usr/bin/chromium',
@@ -243,8 +244,21 @@ try {
         check(after.alertTargets.SNS.alertTargetArn.endsWith(':BadIoTDevices'), 'alert target lost');
     });
 
+    await step('the Alerts page shows the body of the alert published for Thing03', async () => {
+        await open(page, '#/alerts');
+        const body = page.locator('#alerts-messages details').first();
+        await body.waitFor({timeout: 10000});
+        await body.locator('summary').click();
+        const alert = JSON.parse(await body.locator('pre').textContent());
+        check(alert.thingName === 'Thing03' && alert.securityProfileName === PROFILE,
+            'the body is not Thing03\'s alert');
+        check(typeof alert.violationId === 'string' && alert.behavior.name === 'MoreBytesSent',
+            'the alert has not the spec\'s members');
+        await shot(page, 'alerts');
+    });
+
     await step('the other pages render', async () => {
-        for (const [hash, name] of [['#/profiles', 'profiles'], ['#/alerts', 'alerts']]) {
+        for (const [hash, name] of [['#/profiles', 'profiles']]) {
             await open(page, hash);
             check(!(await page.locator('main .errors[role="alert"]').count()), `${name} shows an error`);
             await shot(page, name);

@@ -4,12 +4,14 @@
 # build tree once) against `ddlocal up --workshop --manual-clock` on free
 # loopback ports. The story is module4.mjs's; with DD_CONSOLE_SCREENSHOTS=DIR
 # it also writes the pages' screenshots there (docs/console/).
-# Usage: run.sh /path/to/ddlocal SOURCE_DIR BUILD_DIR
+# Usage: run.sh /path/to/ddlocal SOURCE_DIR BUILD_DIR [STORY.mjs]   (default module4.mjs;
+# audit.mjs is Module 2's Audit)
 # Exit 77 (skipped) when chromium, node or npm is missing or npm ci fails.
 set -u
 ddlocal=$1
 src=$2
 build=$3
+story=${4:-module4.mjs}
 for prog in /usr/bin/chromium node npm mosquitto_pub; do
     if ! command -v "$prog" >/dev/null 2>&1; then
         echo "SKIP: $prog is not installed (scripts/debian-packages.txt)"
@@ -66,7 +68,7 @@ until grep -q "console: *http://127.0.0.1:[0-9]*/console/" "$work/up.log"; do
     fi
     sleep 0.1
 done
-DD_CONSOLE_NODE_MODULES=$modules DD_DATA_DIR=$data node "$src/tests/console/module4.mjs"
+DD_CONSOLE_NODE_MODULES=$modules DD_DATA_DIR=$data node "$src/tests/console/$story"
 rc=$?
 if [ "$rc" -ne 0 ]; then
     tail -n 30 "$data/logs/ddlocald.log" 2>/dev/null

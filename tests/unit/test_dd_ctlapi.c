@@ -274,6 +274,49 @@ static void test_dd_ctlapi_health(void **state)
     cJSON_Delete(j);
 }
 
+/* The open connections: what the callback adds, under the lock; 500 when it fails. */
+static int one_connection(void *ctx, cJSON *out)
+{
+    fixture_t *f = ctx;
+    cJSON *o = cJSON_CreateObject();
+
+    f->held_during_advance = pthread_mutex_trylock(&f->lock) != 0;
+    (void)cJSON_AddStringToObject(o, "thing", "Thing03");
+    (void)cJSON_AddItemToArray(out, o);
+    return 0;
+}
+
+static int connections_fail(void *ctx, cJSON *out)
+{
+    (void)ctx;
+    (void)out;
+    return 1;
+}
+
+static void test_dd_ctlapi_connections(void **state)
+{
+    fixture_t *f = *state;
+    const cJSON *list;
+    cJSON *j;
+
+    /* No callback: the route does not exist. */
+    j = handle(f, "GET", "/ddlocal/v1/connections", NULL, 404);
+    cJSON_Delete(j);
+    f->c.connections = one_connection;
+    j = handle(f, "GET", "/ddlocal/v1/connections", NULL, 200);
+    assert_true(f->held_during_advance);
+    list = cJSON_GetObjectItemCaseSensitive(j, "connections");
+    assert_int_equal(cJSON_GetArraySize(list), 1);
+    assert_string_equal(str(cJSON_GetArrayItem(list, 0), "thing"), "Thing03");
+    cJSON_Delete(j);
+    f->c.connections = connections_fail;
+    j = handle(f, "GET", "/ddlocal/v1/connections", NULL, 500);
+    assert_non_null(str(j, "message"));
+    cJSON_Delete(j);
+    j = handle(f, "POST", "/ddlocal/v1/connections", NULL, 404);
+    cJSON_Delete(j);
+}
+
 /* The registry sync a CLI command asks for: synced under the lock, or 503 with the reason. */
 static int sync_ok(void *ctx, char *why, size_t why_len)
 {
@@ -410,6 +453,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_waits_for_the_barrier, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_health, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_faults, setup, teardown),
     };
 

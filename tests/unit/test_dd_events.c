@@ -171,10 +171,12 @@ static void test_dd_events_long_poll_returns_when_a_match_is_added(void **state)
     assert_int_equal(pthread_create(&thread, NULL, wait_for_alert, &w), 0);
     /* Non-matching events do not end the wait, whenever the waiter started. */
     dd_events_report(ev, 1, "T", true, NULL, NULL);
-    dd_events_alert(ev, 2, "in-alarm", "T", "P", "B", "ddlocal/sns/BadIoTDevices");
+    dd_events_alert(ev, 2, "in-alarm", "T", "P", "B", "ddlocal/sns/BadIoTDevices",
+                    "{\"thingName\":\"T\"}");
     assert_int_equal(pthread_join(thread, NULL), 0);
     assert_int_equal(count(w.answer), 1);
     assert_string_equal(string(event(w.answer, 0), "topic"), "ddlocal/sns/BadIoTDevices");
+    assert_string_equal(string(event(w.answer, 0), "message"), "{\"thingName\":\"T\"}");
     assert_int_equal(number(w.answer, "lastSeq"), 2);
     cJSON_Delete(w.answer);
     dd_events_destroy(ev);
@@ -306,7 +308,7 @@ static void test_dd_events_poll_reader_answers_at_a_match_or_its_deadline(void *
     assert_int_equal(dd_events_reader_read(r, buf, sizeof(buf)), 0);
     dd_events_report(ev, 1, "T", true, NULL, NULL);
     assert_int_equal(dd_events_reader_read(r, buf, sizeof(buf)), 0); /* not a match */
-    dd_events_alert(ev, 2, "in-alarm", "T", "P", "B", "topic");
+    dd_events_alert(ev, 2, "in-alarm", "T", "P", "B", "topic", NULL);
     a = poll_answer(r);
     assert_int_equal(count(a), 1);
     assert_int_equal(number(a, "lastSeq"), 2);
