@@ -396,7 +396,7 @@ dd_store_status_t dd_store_violation_events(dd_store_t *store,
 #define DD_STORE_RESET_VIOLATIONS 0x2u /**< Active violations, events, the engine's thing state. */
 #define DD_STORE_RESET_METRICS \
     0x4u                               /**< Retained metric values, stored reports, the broker's
-                                            connection history. */
+                                            connection history and stored metering. */
 #define DD_STORE_RESET_MITIGATION 0x8u /**< Mitigation actions, tasks and executions. */
 #define DD_STORE_RESET_AUDIT 0x10u     /**< Audit configuration, tasks, findings, suppressions... */
 #define DD_STORE_RESET_ALL 0x1fu
