@@ -324,6 +324,103 @@ static char *read_text(const char *path)
     return data;
 }
 
+/* Lines of @p text that contain every one of the NULL-terminated needles. */
+static char *lines_with(const char *text, const char *a, const char *b)
+{
+    size_t cap = strlen(text) + 1;
+    char *out = calloc(1, cap);
+    const char *line = text;
+
+    assert_non_null(out);
+    while (*line != '\0') {
+        const char *end = strchr(line, '\n');
+        size_t len = end != NULL ? (size_t)(end - line + 1) : strlen(line);
+        char *copy = strndup(line, len);
+        if (strstr(copy, a) != NULL && strstr(copy, b) != NULL) {
+            strcat(out, copy);
+        }
+        free(copy);
+        line += len;
+    }
+    return out;
+}
+
+/*
+ * `ddlocal datapoints` (and GET /ddlocal/v1/datapoints) on the live store give the rows
+ * `ddlocal replay --datapoints` gives on the exported bundle; --stats the fleet per window.
+ */
+static void check_datapoints(fixture_t *f, const char *bundle)
+{
+    char cmd[2048];
+    char path[300];
+    char *output = NULL;
+    char *replayed;
+    char *want;
+    cJSON *out = NULL;
+    const cJSON *rows;
+    const cJSON *row;
+    int in_alarm = 0;
+
+    (void)snprintf(path, sizeof(path), "%s/datapoints.csv", bundle);
+    (void)snprintf(cmd, sizeof(cmd),
+                   "%s replay --profile %s/profiles/DetectChattyDevices.json --things "
+                   "%s/things.json --reports %s/stream.jsonl --no-summary --datapoints %s "
+                   ">/dev/null",
+                   DD_DDLOCAL_BIN, bundle, bundle, bundle, path);
+    assert_int_equal(system(cmd), 0);
+    replayed = read_text(path);
+    want = lines_with(replayed, "Thing02,", ",ManyMessagesSent,");
+    assert_true(strlen(want) > 0);
+    assert_int_equal(dd_pipetest_cli(&f->pt, &output, "datapoints", "--profile",
+                                     "DetectChattyDevices", "--behavior", "ManyMessagesSent",
+                                     "--thing", "Thing02", NULL),
+                     0);
+    print_message("%s", output);
+    /* The header line, then exactly the replay's rows of Thing02. */
+    assert_true(strncmp(output, "thingName,", 10) == 0);
+    assert_string_equal(strchr(output, '\n') + 1, want);
+    free(output);
+    free(want);
+    free(replayed);
+
+    assert_int_equal(dd_pipetest_cli(&f->pt, &output, "datapoints", "--profile",
+                                     "DetectChattyDevices", "--stats", NULL),
+                     0);
+    print_message("%s", output);
+    /* Window 2: Thing01 sent 3 messages, Thing02 7. */
+    assert_non_null(strstr(output, "behaviorName,metric,windowStart,windowEnd,devices,min,p50,"));
+    assert_non_null(strstr(output, ",2,3,"));
+    assert_non_null(strstr(output, ",7\n"));
+    free(output);
+
+    assert_int_equal(dd_pipetest_api(&f->pt, "GET",
+                                     "/ddlocal/v1/datapoints?profile=DetectChattyDevices&"
+                                     "behavior=ManyMessagesSent&thing=Thing02",
+                                     NULL, NULL, &out),
+                     DD_PIPETEST_OK);
+    rows = cJSON_GetObjectItemCaseSensitive(out, "datapoints");
+    assert_true(cJSON_GetArraySize(rows) >= 3);
+    cJSON_ArrayForEach (row, rows) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, "metricValue");
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "verdict")),
+                   "violating") == 0) {
+            in_alarm++;
+            assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "count")), 7);
+        }
+    }
+    assert_int_equal(in_alarm, 1);
+    assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(out, "windows")) >= 3);
+    cJSON_Delete(out);
+    {
+        long http = 0;
+        assert_int_equal(dd_pipetest_api(&f->pt, "GET", "/ddlocal/v1/datapoints?profile=Nope", NULL,
+                                         &http, &out),
+                         DD_PIPETEST_FAILED);
+        assert_int_equal(http, 404);
+    }
+    cJSON_Delete(out);
+}
+
 static void test_pipeline_record_export_replays_exactly(void **state)
 {
     fixture_t *f = *state;
@@ -404,6 +501,8 @@ static void test_pipeline_record_export_replays_exactly(void **state)
     free_keys(replay_keys, nreplay);
     cJSON_Delete(live);
     cJSON_Delete(replayed);
+
+    check_datapoints(f, bundle);
 
     /* The recorder followed the pipeline: its file is the export of the same range. */
     wait_recorder(f);

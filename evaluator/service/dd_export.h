@@ -73,6 +73,29 @@ dd_export_status_t dd_export_bundle(dd_store_t *store, dd_registry_t *reg, int64
                                     int64_t to_ms, const char *dir, dd_export_counts_t *counts,
                                     char **command);
 
+/** The custom metrics and dimensions as replay options ("name:type", "name:f1,f2"). */
+typedef struct dd_export_defs {
+    char **customs;
+    size_t custom_count;
+    char **dimensions;
+    size_t dimension_count;
+} dd_export_defs_t;
+
+/** @brief Reads the store's custom metrics and dimensions (free with dd_export_defs_free()). */
+dd_export_status_t dd_export_defs(dd_store_t *store, dd_export_defs_t *defs);
+
+/** @brief Frees what dd_export_defs() filled; safe on a zeroed struct. */
+void dd_export_defs_free(dd_export_defs_t *defs);
+
+/**
+ * @brief A stored profile as a replay --profile file's text (with its targets in replay's
+ *        default account and region); the caller frees it with free().
+ * @param[in] arn The data dir's region and account (the stored targets' ARNs).
+ * @return DD_EXPORT_OK, DD_EXPORT_STORE_ERROR (also: no such profile) or DD_EXPORT_NO_MEMORY.
+ */
+dd_export_status_t dd_export_profile_json(dd_store_t *store, const dd_arn_ctx_t *arn,
+                                          const char *name, char **text);
+
 /** @return Static text for @p status. */
 const char *dd_export_strerror(dd_export_status_t status);
 

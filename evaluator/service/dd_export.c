@@ -412,6 +412,7 @@ typedef struct bundle {
     const dd_arn_ctx_t *arn;
     const char *dir;
     cmdline_t *cmd;
+    dd_export_defs_t *defs;
     dd_export_status_t status;
 } bundle_t;
 
@@ -438,51 +439,85 @@ static void retarget(const dd_arn_ctx_t *arn, dd_profile_t *p)
     }
 }
 
+dd_export_status_t dd_export_profile_json(dd_store_t *store, const dd_arn_ctx_t *arn,
+                                          const char *name, char **text)
+{
+    dd_profile_t p;
+    cJSON *obj;
+    char *printed;
+
+    if (store == NULL || arn == NULL || name == NULL || text == NULL) {
+        return DD_EXPORT_BAD_PARAMETER;
+    }
+    *text = NULL;
+    if (dd_store_profile_get(store, name, &p) != DD_STORE_OK) {
+        return DD_EXPORT_STORE_ERROR;
+    }
+    retarget(arn, &p);
+    obj = dd_profile_to_json(&p, NULL, DD_PROFILE_JSON_TARGETS);
+    dd_profile_free(&p);
+    printed = obj != NULL ? cJSON_Print(obj) : NULL;
+    cJSON_Delete(obj);
+    *text = printed != NULL ? strdup(printed) : NULL;
+    cJSON_free(printed);
+    return *text != NULL ? DD_EXPORT_OK : DD_EXPORT_NO_MEMORY;
+}
+
 static int on_profile(void *ctx, const char *name)
 {
     bundle_t *b = ctx;
-    dd_profile_t p;
-    cJSON *obj;
-    char *text;
+    char *text = NULL;
     char path[4096];
     char rel[600];
 
-    if (dd_store_profile_get(b->store, name, &p) != DD_STORE_OK) {
-        b->status = DD_EXPORT_STORE_ERROR;
-        return 1;
-    }
-    retarget(b->arn, &p);
-    obj = dd_profile_to_json(&p, NULL, DD_PROFILE_JSON_TARGETS);
-    dd_profile_free(&p);
-    text = obj != NULL ? cJSON_Print(obj) : NULL;
-    cJSON_Delete(obj);
-    if (text == NULL) {
-        b->status = DD_EXPORT_NO_MEMORY;
+    b->status = dd_export_profile_json(b->store, b->arn, name, &text);
+    if (b->status != DD_EXPORT_OK) {
         return 1;
     }
     (void)snprintf(path, sizeof(path), "%s/profiles/%s.json", b->dir, name);
     (void)snprintf(rel, sizeof(rel), "%s/profiles/%s.json", b->dir, name);
     b->status = write_text(path, text);
-    cJSON_free(text);
+    free(text);
     cmd_word(b->cmd, "--profile");
     cmd_word(b->cmd, rel);
     return b->status == DD_EXPORT_OK ? 0 : 1;
+}
+
+/* Collects a definition's replay option into b->defs. */
+static int add_def(bundle_t *b, char ***list, size_t *count, cmdline_t *opt)
+{
+    char **bigger;
+
+    if (opt->failed || opt->text == NULL) {
+        free(opt->text);
+        b->status = DD_EXPORT_NO_MEMORY;
+        return 1;
+    }
+    bigger = realloc(*list, (*count + 1) * sizeof(char *));
+    if (bigger == NULL) {
+        free(opt->text);
+        b->status = DD_EXPORT_NO_MEMORY;
+        return 1;
+    }
+    *list = bigger;
+    (*list)[(*count)++] = opt->text;
+    return 0;
 }
 
 static int on_custom(void *ctx, const char *name)
 {
     bundle_t *b = ctx;
     dd_custom_metric_def_t def;
-    char opt[256];
+    cmdline_t opt = {NULL, 0, 0, false};
 
     if (dd_store_custom_metric_get(b->store, name, &def) != DD_STORE_OK) {
         b->status = DD_EXPORT_STORE_ERROR;
         return 1;
     }
-    (void)snprintf(opt, sizeof(opt), "%s:%s", def.name, dd_metric_custom_type_name(def.type));
-    cmd_word(b->cmd, "--custom-metric");
-    cmd_word(b->cmd, opt);
-    return 0;
+    cmd_add(&opt, def.name);
+    cmd_add(&opt, ":");
+    cmd_add(&opt, dd_metric_custom_type_name(def.type));
+    return add_def(b, &b->defs->customs, &b->defs->custom_count, &opt);
 }
 
 static int on_dimension(void *ctx, const char *name)
@@ -503,15 +538,7 @@ static int on_dimension(void *ctx, const char *name)
         cmd_add(&opt, def->values[i]);
     }
     free(def);
-    if (opt.failed) {
-        free(opt.text);
-        b->status = DD_EXPORT_NO_MEMORY;
-        return 1;
-    }
-    cmd_word(b->cmd, "--dimension");
-    cmd_word(b->cmd, opt.text);
-    free(opt.text);
-    return 0;
+    return add_def(b, &b->defs->dimensions, &b->defs->dimension_count, &opt);
 }
 
 typedef dd_store_status_t (*name_list_fn)(dd_store_t *store, const dd_store_page_t *page,
@@ -580,8 +607,10 @@ dd_export_status_t dd_export_bundle(dd_store_t *store, dd_registry_t *reg, int64
                                     char **command)
 {
     cmdline_t cmd = {NULL, 0, 0, false};
+    dd_export_defs_t defs;
     bundle_t b;
     stream_args_t args = {store, from_ms, to_ms, counts};
+    size_t i;
     char path[4096];
     dd_export_status_t status;
 
@@ -590,6 +619,7 @@ dd_export_status_t dd_export_bundle(dd_store_t *store, dd_registry_t *reg, int64
         return DD_EXPORT_BAD_PARAMETER;
     }
     *command = NULL;
+    memset(&defs, 0, sizeof(defs));
     (void)snprintf(path, sizeof(path), "%s/profiles", dir);
     if (dd_fs_mkdirs(path, 0755) != DD_FS_OK) {
         return DD_EXPORT_IO_ERROR;
@@ -609,9 +639,20 @@ dd_export_status_t dd_export_bundle(dd_store_t *store, dd_registry_t *reg, int64
     b.arn = &reg->arn;
     b.dir = dir;
     b.cmd = &cmd;
+    b.defs = &defs;
     each_name(&b, list_profiles, on_profile);
-    each_name(&b, dd_store_custom_metric_list, on_custom);
-    each_name(&b, dd_store_dimension_list, on_dimension);
+    if (b.status == DD_EXPORT_OK) {
+        b.status = dd_export_defs(store, &defs);
+    }
+    for (i = 0; b.status == DD_EXPORT_OK && i < defs.custom_count; i++) {
+        cmd_word(&cmd, "--custom-metric");
+        cmd_word(&cmd, defs.customs[i]);
+    }
+    for (i = 0; b.status == DD_EXPORT_OK && i < defs.dimension_count; i++) {
+        cmd_word(&cmd, "--dimension");
+        cmd_word(&cmd, defs.dimensions[i]);
+    }
+    dd_export_defs_free(&defs);
     (void)snprintf(path, sizeof(path), "%s/things.json", dir);
     cmd_word(&cmd, "--things");
     cmd_word(&cmd, path);
@@ -641,6 +682,45 @@ dd_export_status_t dd_export_bundle(dd_store_t *store, dd_registry_t *reg, int64
     }
     *command = cmd.text;
     return DD_EXPORT_OK;
+}
+
+dd_export_status_t dd_export_defs(dd_store_t *store, dd_export_defs_t *defs)
+{
+    bundle_t b;
+
+    if (store == NULL || defs == NULL) {
+        return DD_EXPORT_BAD_PARAMETER;
+    }
+    memset(defs, 0, sizeof(*defs));
+    memset(&b, 0, sizeof(b));
+    b.store = store;
+    b.defs = defs;
+    each_name(&b, dd_store_custom_metric_list, on_custom);
+    if (b.status == DD_EXPORT_OK) {
+        each_name(&b, dd_store_dimension_list, on_dimension);
+    }
+    if (b.status != DD_EXPORT_OK) {
+        dd_export_defs_free(defs);
+    }
+    return b.status;
+}
+
+void dd_export_defs_free(dd_export_defs_t *defs)
+{
+    size_t i;
+
+    if (defs == NULL) {
+        return;
+    }
+    for (i = 0; i < defs->custom_count; i++) {
+        free(defs->customs[i]);
+    }
+    for (i = 0; i < defs->dimension_count; i++) {
+        free(defs->dimensions[i]);
+    }
+    free(defs->customs);
+    free(defs->dimensions);
+    memset(defs, 0, sizeof(*defs));
 }
 
 const char *dd_export_strerror(dd_export_status_t status)
