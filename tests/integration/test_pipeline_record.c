@@ -375,7 +375,6 @@ static void check_datapoints(fixture_t *f, const char *bundle)
                                      "DetectChattyDevices", "--behavior", "ManyMessagesSent",
                                      "--thing", "Thing02", NULL),
                      0);
-    print_message("%s", output);
     /* The header line, then exactly the replay's rows of Thing02. */
     assert_true(strncmp(output, "thingName,", 10) == 0);
     assert_string_equal(strchr(output, '\n') + 1, want);
@@ -386,7 +385,6 @@ static void check_datapoints(fixture_t *f, const char *bundle)
     assert_int_equal(dd_pipetest_cli(&f->pt, &output, "datapoints", "--profile",
                                      "DetectChattyDevices", "--stats", NULL),
                      0);
-    print_message("%s", output);
     /* Window 2: Thing01 sent 3 messages, Thing02 7. */
     assert_non_null(strstr(output, "behaviorName,metric,windowStart,windowEnd,devices,min,p50,"));
     assert_non_null(strstr(output, ",2,3,"));
