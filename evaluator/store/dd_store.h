@@ -500,6 +500,9 @@ dd_store_status_t dd_store_reports_range(dd_store_t *store, int64_t from_ms, int
 
 /* ------------------------------------------------------------------ cloud-side metering */
 
+/** Longest bucket of stored metering (its start to its records' times). */
+#define DD_STORE_METERING_BUCKET_MAX_MS 300000LL
+
 /** Default retention of the stored metering (ddlocald --metering-retention-days). */
 #define DD_STORE_METERING_RETENTION_MS (14LL * 24 * 3600 * 1000)
 
@@ -525,7 +528,9 @@ typedef struct dd_store_metering {
 /**
  * @brief Adds @p m->count records to the group of @p m's key (thing,
  *        bucket, kind, subject, size, flags); creates it when new. Runs in
- *        the caller's transaction (the ingest of a metering batch).
+ *        the caller's transaction (the ingest of a metering batch). The
+ *        bucket is at most DD_STORE_METERING_BUCKET_MAX_MS long: @p m->time_ms
+ *        - @p m->bucket_ms must be below it (else the row is not listed).
  */
 dd_store_status_t dd_store_metering_add(dd_store_t *store, const dd_store_metering_t *m);
 

@@ -48,14 +48,16 @@ dd_store_status_t dd_store_metering_list(dd_store_t *s, int64_t from_ms, int64_t
     }
     if (store_prepare(s,
                       "SELECT seq, thing, bucket_ms, time_ms, kind, subject, size, flags, count"
-                      " FROM ev_metering WHERE time_ms >= ?1 AND time_ms < ?2 AND seq > ?3"
-                      " ORDER BY time_ms, seq",
+                      " FROM ev_metering WHERE bucket_ms >= ?1 - ?4 AND bucket_ms < ?2"
+                      " AND time_ms >= ?1 AND time_ms < ?2 AND seq > ?3 ORDER BY time_ms, seq",
                       &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_int64(st, 1, from_ms);
     (void)sqlite3_bind_int64(st, 2, to_ms);
     (void)sqlite3_bind_int64(st, 3, after_row);
+    /* A row's time is in its bucket, and no bucket is longer than 300 s (the index's range). */
+    (void)sqlite3_bind_int64(st, 4, DD_STORE_METERING_BUCKET_MAX_MS);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int flags = sqlite3_column_int(st, 7);
         int kind = sqlite3_column_int(st, 4);
@@ -94,7 +96,7 @@ dd_store_status_t dd_store_metering_prune(dd_store_t *s, int64_t before_ms, int6
     if (s == NULL) {
         return DD_STORE_BAD_PARAMETER;
     }
-    if (store_prepare(s, "DELETE FROM ev_metering WHERE time_ms < ?1", &st) != DD_STORE_OK) {
+    if (store_prepare(s, "DELETE FROM ev_metering WHERE bucket_ms < ?1", &st) != DD_STORE_OK) {
         return DD_STORE_SQL_ERROR;
     }
     (void)sqlite3_bind_int64(st, 1, before_ms);

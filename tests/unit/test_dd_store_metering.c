@@ -132,7 +132,7 @@ static void test_dd_store_metering_prune_and_reset(void **state)
 
     add(f, "Thing01", 1000, DD_CLOUD_CONNECT, "192.0.2.1", 0);
     add(f, "Thing01", 70000, DD_CLOUD_DISCONNECT, NULL, 0);
-    assert_int_equal(dd_store_metering_prune(f->store, 70000, &deleted), DD_STORE_OK);
+    assert_int_equal(dd_store_metering_prune(f->store, 60000, &deleted), DD_STORE_OK);
     assert_int_equal(deleted, 1);
     list(f, 0, INT64_MAX, 0, &l);
     assert_string_equal(l.text, "Thing01 70000 4  0 rs x1");
