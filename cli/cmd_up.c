@@ -70,6 +70,8 @@ static const char UP_HELP[] =
     "(1000)\n"
     "      --lambda-backoff-ms MS  Lambda stand-in retries: wait before the 2nd of 3 attempts,\n"
     "                         doubled before the 3rd (default 60000, as Lambda)\n"
+    "      --metering-retention-days N  keep the broker's cloud-side metering N days for\n"
+    "                         `ddlocal export` and `ddlocal record` (default 14; 0: not stored)\n"
     "      --no-status        no live status line and no event lines: for `ddlocal up ... &` in a\n"
     "                         shell you keep using (events are in DIR/logs/ddlocald.log)\n"
     "      --log-level LEVEL  error | warn | info | debug\n"
@@ -128,6 +130,7 @@ enum {
     OPT_WITH_PROFILES,
     OPT_NO_ISOLATOR,
     OPT_LAMBDA_BACKOFF,
+    OPT_METERING_RETENTION,
     OPT_DETACH,
     OPT_TIMEOUT,
     OPT_START_TIME,
@@ -278,6 +281,7 @@ int dd_cmd_up(int argc, char **argv)
         {"webhook-backoff-ms", required_argument, NULL, OPT_WH_BACKOFF},
         {"no-isolator", no_argument, NULL, OPT_NO_ISOLATOR},
         {"lambda-backoff-ms", required_argument, NULL, OPT_LAMBDA_BACKOFF},
+        {"metering-retention-days", required_argument, NULL, OPT_METERING_RETENTION},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"detach", no_argument, NULL, OPT_DETACH},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -355,6 +359,16 @@ int dd_cmd_up(int argc, char **argv)
             o.isolator = optarg;
             break;
         case OPT_NO_ISOLATOR: o.no_isolator = true; break;
+        case OPT_METERING_RETENTION: {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v < 0 || v > 3650) {
+                return dd_clienv_usage_error(
+                    "up", "--metering-retention-days takes 0..3650 days, not '%s'", optarg);
+            }
+            o.metering_retention_days = optarg;
+            break;
+        }
         case OPT_LAMBDA_BACKOFF: {
             char *end = NULL;
             long v = strtol(optarg, &end, 10);

@@ -41,6 +41,12 @@ int dd_cmd_replay(int argc, char **argv);
 int dd_cmd_sweep(int argc, char **argv);
 /** `ddlocal plot`: SVG pictures of a replay or a sweep (dd_plot, gnuplot). */
 int dd_cmd_plot(int argc, char **argv);
+/** `ddlocal export`: a stored time range as a replay bundle (dd_export). */
+int dd_cmd_export(int argc, char **argv);
+/** `ddlocal record`: follows the pipeline, appending replay lines (dd_export). */
+int dd_cmd_record(int argc, char **argv);
+/** `ddlocal datapoints`: the stored history's datapoints, replayed (dd_datapoints). */
+int dd_cmd_datapoints(int argc, char **argv);
 int dd_cmd_fleet(int argc, char **argv);
 
 #endif /* DD_CLI_H_ */

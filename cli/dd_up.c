@@ -334,6 +334,10 @@ static int start_ddlocald(dd_up_t *up)
         argv[n++] = "--lambda-backoff-ms";
         argv[n++] = (char *)up->opts.lambda_backoff_ms;
     }
+    if (up->opts.metering_retention_days != NULL) {
+        argv[n++] = "--metering-retention-days";
+        argv[n++] = (char *)up->opts.metering_retention_days;
+    }
     if (up->opts.seed != NULL) {
         argv[n++] = "--id-seed";
         argv[n++] = (char *)up->opts.seed;

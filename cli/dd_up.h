@@ -44,12 +44,13 @@ typedef struct dd_up_options {
     const char *account;
     bool strict_identity;
     bool no_kick_on_deny;
-    bool workshop;                 /**< provision the workshop's world, run its isolator */
-    bool workshop_profiles;        /**< with workshop: also its two security profiles */
-    const char *isolator;          /**< "TOPIC:GROUP" or NULL */
-    bool no_isolator;              /**< no isolator at all, even with workshop */
-    const char *lambda_backoff_ms; /**< passed to ddlocald, or NULL */
-    const char *seed;              /**< --seed, passed to ddlocald as --id-seed, or NULL */
+    bool workshop;                       /**< provision the workshop's world, run its isolator */
+    bool workshop_profiles;              /**< with workshop: also its two security profiles */
+    const char *isolator;                /**< "TOPIC:GROUP" or NULL */
+    bool no_isolator;                    /**< no isolator at all, even with workshop */
+    const char *lambda_backoff_ms;       /**< passed to ddlocald, or NULL */
+    const char *metering_retention_days; /**< passed to ddlocald, or NULL */
+    const char *seed;                    /**< --seed, passed to ddlocald as --id-seed, or NULL */
     bool fine_error_codes;
     bool throttle;
     bool reject_duplicates;

@@ -58,6 +58,9 @@ static const subcommand_t SUBCOMMANDS[] = {
     {"replay", dd_cmd_replay, "dry-run security profiles over a recorded stream"},
     {"sweep", dd_cmd_sweep, "score a behavior's thresholds against known-bad things"},
     {"plot", dd_cmd_plot, "draw a replay's datapoints and alarms, or a sweep, as SVG"},
+    {"export", dd_cmd_export, "write a stored time range of the pipeline as a replay bundle"},
+    {"record", dd_cmd_record, "append the pipeline's reports and metering to a replay stream"},
+    {"datapoints", dd_cmd_datapoints, "datapoints and fleet statistics of the stored history"},
     {"fleet", dd_cmd_fleet, "simulate a fleet of devices from a scenario file"},
     {"version", cmd_version, "print the version"},
 };

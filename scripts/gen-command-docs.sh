@@ -19,7 +19,7 @@ ddlocal="$build/cli/ddlocal"
     echo '```'
     "$ddlocal" --help
     echo '```'
-    for cmd in up status down demo workshop device clock wait events health reset fault snapshot isolator init thing cert group policy sns lambda replay sweep plot fleet; do
+    for cmd in up status down demo workshop device clock wait events health reset fault snapshot isolator init thing cert group policy sns lambda replay sweep plot export record datapoints fleet; do
         echo
         echo "## ddlocal $cmd"
         echo

@@ -465,7 +465,12 @@ static void on_datapoint(void *ctx, const dd_datapoint_record_t *d)
     if (r->opt->datapoint_hook != NULL) {
         r->opt->datapoint_hook(r->opt->hook_ctx, d);
     }
-    if (r->dp_out == NULL) {
+    if (r->dp_out == NULL ||
+        (r->opt->datapoints_thing != NULL && strcmp(r->opt->datapoints_thing, d->thing) != 0) ||
+        (r->opt->datapoints_behavior != NULL &&
+         strcmp(r->opt->datapoints_behavior, d->behavior->name) != 0) ||
+        d->window_end_ms < r->opt->datapoints_from_ms ||
+        (r->opt->datapoints_to_ms > 0 && d->window_end_ms >= r->opt->datapoints_to_ms)) {
         return;
     }
     j = datapoint_json(r, d);

@@ -66,6 +66,12 @@ typedef struct dd_replay_options {
      */
     FILE *datapoints;
     bool datapoints_csv; /**< CSV with a header line; else one JSON object per line. */
+    /** Only these datapoints are written (the hook sees all): of this thing and behavior
+     * (NULL: any) with a window end in [from, to) (to 0: no bound). `ddlocal datapoints`. */
+    const char *datapoints_thing;
+    const char *datapoints_behavior;
+    int64_t datapoints_from_ms;
+    int64_t datapoints_to_ms;
     /**
      * Hooks for callers that aggregate instead of printing (dd_sweep): with
      * @ref event_hook set, violation events go to it and are not printed (set

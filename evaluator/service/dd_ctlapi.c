@@ -517,6 +517,89 @@ static int faults(dd_ctlapi_t *c, const char *method, const char *path, const ch
     return status;
 }
 
+/* Parses JSON lines into an array (lines written by dd_datapoints_run()). */
+static cJSON *lines_array(const char *text)
+{
+    cJSON *arr = cJSON_CreateArray();
+    const char *line = text != NULL ? text : "";
+
+    while (arr != NULL && *line != '\0') {
+        const char *end = strchr(line, '\n');
+        size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+        cJSON *item = len > 0 ? cJSON_ParseWithLength(line, len) : NULL;
+        if (item != NULL) {
+            (void)cJSON_AddItemToArray(arr, item);
+        }
+        line += len + (end != NULL ? 1 : 0);
+    }
+    return arr;
+}
+
+/*
+ * GET /ddlocal/v1/datapoints?profile=P[&behavior=B][&thing=T][&from=MS][&to=MS] (lock not
+ * held: the replay runs on a database connection of its own).
+ */
+static int datapoints_get(dd_ctlapi_t *c, const char *query, char **response)
+{
+    static const char *const names[] = {"profile", "behavior", "thing", "from", "to"};
+    dd_datapoints_query_t dq;
+    dd_rest_query_t q;
+    char msg[DD_REST_MESSAGE_MAX] = "";
+    char why[512] = "";
+    char *rows = NULL;
+    char *stats = NULL;
+    dd_rest_status_t rs;
+    int status = 400;
+    size_t i;
+
+    memset(&dq, 0, sizeof(dq));
+    dq.to_ms = INT64_MAX;
+    dq.time_ms = true;
+    rs = dd_rest_query_parse(query, &q, msg);
+    for (i = 0; rs == DD_REST_OK && i < q.count; i++) {
+        size_t k;
+        for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(q.names[i], names[k]) != 0;
+             k++) {
+        }
+        if (k == sizeof(names) / sizeof(names[0])) {
+            (void)snprintf(msg, sizeof(msg),
+                           "Unknown parameter '%.60s' (profile, behavior, thing, from, to)",
+                           q.names[i]);
+            rs = DD_REST_INVALID;
+        }
+    }
+    if (rs == DD_REST_OK) {
+        rs = dd_rest_query_int(&q, "from", false, 0, INT64_MAX, &dq.from_ms, msg);
+    }
+    if (rs == DD_REST_OK || rs == DD_REST_ABSENT) {
+        rs = dd_rest_query_int(&q, "to", false, 0, INT64_MAX, &dq.to_ms, msg);
+    }
+    if (rs == DD_REST_OK || rs == DD_REST_ABSENT) {
+        dq.profile = dd_rest_query_get(&q, "profile");
+        dq.behavior = dd_rest_query_get(&q, "behavior");
+        dq.thing = dd_rest_query_get(&q, "thing");
+        if (dq.profile == NULL || dq.profile[0] == '\0') {
+            (void)snprintf(msg, sizeof(msg), "profile is required (a security profile name)");
+        } else if (dq.to_ms < dq.from_ms) {
+            (void)snprintf(msg, sizeof(msg), "to is before from");
+        } else {
+            status = c->datapoints(c->ctx, &dq, &rows, &stats, why, sizeof(why));
+        }
+    }
+    if (status == 200) {
+        cJSON *obj = cJSON_CreateObject();
+        (void)cJSON_AddItemToObject(obj, "datapoints", lines_array(rows));
+        (void)cJSON_AddItemToObject(obj, "windows", lines_array(stats));
+        *response = json_text(obj);
+    } else {
+        *response = error_json(status == 400 ? msg : why);
+    }
+    free(rows);
+    free(stats);
+    dd_rest_query_free(&q);
+    return status;
+}
+
 /* GET /ddlocal/v1/health (lock held): 200 when the broker is connected and the store writes. */
 static int health(dd_ctlapi_t *c, char **response)
 {
@@ -619,18 +702,21 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
             cJSON_Delete(obj);
             *response = error_json("The connection history could not be read");
         }
+    } else if (strcmp(path, "/ddlocal/v1/datapoints") == 0 && strcmp(method, "GET") == 0 &&
+               c->datapoints != NULL) {
+        *http_status = datapoints_get(c, query, response);
     } else if (strcmp(path, "/ddlocal/v1/status") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(c->lock);
         *response = status_text(c);
         pthread_mutex_unlock(c->lock);
         *http_status = 200;
     } else {
-        *response =
-            error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET "
-                       "/ddlocal/v1/health, GET and POST /ddlocal/v1/clock, POST "
-                       "/ddlocal/v1/reset, /snapshot and /restore, GET "
-                       "/ddlocal/v1/events and /events/stream, GET, POST and DELETE "
-                       "/ddlocal/v1/faults, POST /ddlocal/v1/sync, GET /ddlocal/v1/connections");
+        *response = error_json("ddlocal's own operations are GET /ddlocal/v1/status, GET "
+                               "/ddlocal/v1/health, GET and POST /ddlocal/v1/clock, POST "
+                               "/ddlocal/v1/reset, /snapshot and /restore, GET "
+                               "/ddlocal/v1/events and /events/stream, GET, POST and DELETE "
+                               "/ddlocal/v1/faults, POST /ddlocal/v1/sync, GET "
+                               "/ddlocal/v1/connections, GET /ddlocal/v1/datapoints");
         *http_status = 404;
     }
     return *response != NULL ? DD_CTLAPI_OK : DD_CTLAPI_NO_MEMORY;

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "dd_clock.h"
+#include "dd_datapoints.h"
 
 struct cJSON;
 struct dd_events;
@@ -110,6 +111,14 @@ typedef struct dd_ctlapi {
      * it, else non-zero with a reason in @p why. May be NULL (404).
      */
     int (*registry_sync)(void *ctx, char *why, size_t why_len);
+    /**
+     * Lock NOT held: GET /ddlocal/v1/datapoints - the stored history replayed on a connection
+     * of its own (dd_datapoints_run() with JSON lines): @p rows and @p stats receive malloc'd
+     * texts. Returns 200, 404 (no such profile or behavior) or 500, with a reason in @p why.
+     * May be NULL (404).
+     */
+    int (*datapoints)(void *ctx, const dd_datapoints_query_t *query, char **rows, char **stats,
+                      char *why, size_t why_len);
     /** Lock held: fills the counters. */
     void (*counters)(void *ctx, dd_ctlapi_counters_t *out);
     /**

@@ -45,6 +45,8 @@ void dd_ingest_config_default(dd_ingest_config_t *cfg)
         cfg->throttle_ms = 300000;
         cfg->reply_qos = 1;
         (void)snprintf(cfg->metering_topic, sizeof(cfg->metering_topic), "$ddlocal/metering/v1");
+        cfg->metering_retention_ms = DD_STORE_METERING_RETENTION_MS;
+        cfg->metering_bucket_ms = 60000;
     }
 }
 
@@ -636,6 +638,68 @@ static bool seen_before(dd_ingest_t *ing, const dd_metering_header_t *hdr, undo_
     return false;
 }
 
+/*
+ * Keeps the batch's records as the engine will use them (time floored), for `ddlocal export` and
+ * `record`. Messages and authorization failures share a row per thing, bucket, kind, topic and
+ * size: every windowed count sees the same records (a bucket divides 300 s, and every Detect
+ * window is a multiple of 300 s aligned on the epoch, so a bucket never straddles a window).
+ * Connects and disconnects keep their own times: their order decides whether a thing is
+ * connected, hence whether a quiet window gives it a 0 datapoint.
+ */
+static bool store_metering(dd_ingest_t *ing, metering_ctx_t *mc)
+{
+    dd_store_metering_t row;
+    char ip[64];
+    size_t i;
+
+    if (ing->cfg.metering_retention_ms <= 0) {
+        return true;
+    }
+    for (i = 0; i < mc->count; i++) {
+        const dd_cloud_event_t *ev = &mc->events[i];
+        int64_t bucket = ing->cfg.metering_bucket_ms > 0 ? ing->cfg.metering_bucket_ms : 1;
+
+        memset(&row, 0, sizeof(row));
+        row.thing = ev->thing;
+        row.time_ms = ev->time_ms;
+        row.kind = ev->kind;
+        row.registered = ev->registered;
+        row.success = true;
+        row.count = 1;
+        row.size = (ev->kind == DD_CLOUD_MESSAGE_SENT || ev->kind == DD_CLOUD_MESSAGE_RECEIVED)
+                       ? (int64_t)ev->payload_size
+                       : 0;
+        row.subject = ev->topic;
+        if (ev->kind == DD_CLOUD_CONNECT || ev->kind == DD_CLOUD_DISCONNECT) {
+            bucket = 1;
+            row.subject = NULL;
+            row.success = ev->kind == DD_CLOUD_DISCONNECT || ev->success;
+            if (ev->kind == DD_CLOUD_CONNECT && ev->has_source_ip &&
+                dd_ip_format(&ev->source_ip, ip, sizeof(ip)) == DD_IP_OK) {
+                row.subject = ip;
+            }
+        }
+        row.bucket_ms = ev->time_ms - (((ev->time_ms % bucket) + bucket) % bucket);
+        if (dd_store_metering_add(mc->store, &row) != DD_STORE_OK) {
+            return false;
+        }
+    }
+    if (ing->metering_pruned_ms == 0 ||
+        mc->floor_ms - ing->metering_pruned_ms >= DD_INGEST_CONNECTION_PRUNE_MS) {
+        int64_t deleted = 0;
+        if (dd_store_metering_prune(mc->store, mc->floor_ms - ing->cfg.metering_retention_ms,
+                                    &deleted) != DD_STORE_OK) {
+            return false;
+        }
+        ing->metering_pruned_ms = mc->floor_ms;
+        if (deleted > 0) {
+            DD_LOG_DEBUG("stored metering: %lld rows past the retention dropped",
+                         (long long)deleted);
+        }
+    }
+    return true;
+}
+
 /* Drops the connection history past its retention, at most once per DD_INGEST_CONNECTION_PRUNE_MS. */
 static bool prune_connections(dd_ingest_t *ing, dd_store_t *store, int64_t now_ms)
 {
@@ -681,7 +745,8 @@ static void ingest_metering(dd_ingest_t *ing, dd_pipeline_t *p, const dd_svcmqtt
     mc.store = p->store;
     (void)snprintf(mc.instance, sizeof(mc.instance), "%016" PRIx64, hdr.instance_id);
     (void)dd_metering_decode(m->payload, m->len, &hdr, on_record, &mc, NULL, 0);
-    if (mc.store_failed || (mc.connections > 0 && !prune_connections(ing, p->store, mc.floor_ms))) {
+    if (mc.store_failed || (mc.connections > 0 && !prune_connections(ing, p->store, mc.floor_ms)) ||
+        (!mc.failed && !store_metering(ing, &mc))) {
         /* The batch is rolled back and tried again whole: nothing reaches the engine now. */
         *store_failed = true;
     } else if (mc.failed) {

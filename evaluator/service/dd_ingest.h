@@ -68,6 +68,11 @@ typedef struct dd_ingest_config {
     bool reject_mixed_keys;    /**< Refuse reports mixing long and short key names. */
     int reply_qos;             /**< QoS of /accepted and /rejected (default 1). */
     char metering_topic[128];  /**< The shim's metering topic. */
+    /** How long stored metering is kept (pipeline time; 0: not stored). Default 14 days. */
+    int64_t metering_retention_ms;
+    /** Message and authorization-failure records of one thing, topic and size in one bucket of
+     * this many ms share a stored row (default 60000; 1 stores each ms apart). */
+    int64_t metering_bucket_ms;
 } dd_ingest_config_t;
 
 /** Counters for the status panel. */
@@ -91,6 +96,7 @@ typedef struct dd_ingest {
     dd_ingest_stats_t stats;
     struct dd_events *events; /**< Reports accepted/rejected go here (dd_events.h); may be NULL. */
     int64_t connections_pruned_ms; /**< Pipeline time the connection history was last pruned. */
+    int64_t metering_pruned_ms;    /**< Pipeline time the stored metering was last pruned. */
     struct dd_faults *faults; /**< Injected faults (dd_faults.h) the reports obey; may be NULL. */
 } dd_ingest_t;
 

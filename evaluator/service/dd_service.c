@@ -848,6 +848,49 @@ static int ctl_registry_sync(void *ctx, char *why, size_t why_len)
     return 0;
 }
 
+/*
+ * GET /ddlocal/v1/datapoints (lock NOT held): the replay of the stored history may take seconds,
+ * so it runs on a database connection of its own (WAL: a consistent snapshot while the pipeline
+ * writes) instead of the pipeline's, without the pipeline lock.
+ */
+static int ctl_datapoints(void *ctx, const dd_datapoints_query_t *q, char **rows, char **stats,
+                          char *why, size_t why_len)
+{
+    dd_service_t *svc = ctx;
+    dd_datapoints_status_t st = DD_DATAPOINTS_STORE_ERROR;
+    dd_registry_t reg;
+    dd_clock_t wall;
+    dd_store_t *store = NULL;
+    sqlite3 *db = NULL;
+    size_t rows_len = 0;
+    size_t stats_len = 0;
+    FILE *rf = open_memstream(rows, &rows_len);
+    FILE *sf = open_memstream(stats, &stats_len);
+    char path[700];
+
+    (void)snprintf(path, sizeof(path), "%s/%s", svc->cfg.data_dir, DD_DB_FILE_NAME);
+    (void)dd_clock_init_real(&wall);
+    if (rf != NULL && sf != NULL && dd_db_open(path, false, &db) == DD_DB_OK &&
+        dd_registry_open(&reg, db, &svc->p.arn, &wall) == DD_REGISTRY_OK &&
+        dd_store_open(db, &svc->p.arn, &store) == DD_STORE_OK) {
+        st = dd_datapoints_run(store, &reg, q, rf, sf, why, why_len);
+    } else if (why[0] == '\0') {
+        (void)snprintf(why, why_len, "cannot open %s", path);
+    }
+    dd_store_close(store);
+    dd_db_close(db);
+    if (rf != NULL) {
+        (void)fclose(rf);
+    }
+    if (sf != NULL) {
+        (void)fclose(sf);
+    }
+    if (st != DD_DATAPOINTS_OK && why[0] == '\0') {
+        (void)snprintf(why, why_len, "%s", dd_datapoints_strerror(st));
+    }
+    return st == DD_DATAPOINTS_OK ? 200 : st == DD_DATAPOINTS_NOT_FOUND ? 404 : 500;
+}
+
 static void hook_defender_changed(void *ctx)
 {
     (void)ctx; /* the engine was updated by the caller; nothing is cached here */
@@ -1133,6 +1176,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->ctl.barrier = ctl_barrier;
     svc->ctl.reset = ctl_reset;
     svc->ctl.registry_sync = ctl_registry_sync;
+    svc->ctl.datapoints = ctl_datapoints;
     svc->ctl.snapshot = ctl_snapshot;
     svc->ctl.advanced = ctl_advanced;
     svc->ctl.counters = ctl_counters;

@@ -35,6 +35,11 @@ static const char HELP[] =
     "      --throttle                reject reports closer than 300 s of pipeline time\n"
     "      --reject-duplicate-report-ids\n"
     "      --reject-mixed-keys       refuse reports mixing long and short key names\n"
+    "      --metering-retention-days N\n"
+    "                                keep the broker's cloud-side metering N days for `ddlocal\n"
+    "                                export` and `record` (default 14; 0: do not store it)\n"
+    "      --metering-bucket-ms MS   messages of one thing, topic and size within MS share a\n"
+    "                                stored row; MS divides 300000 (default 60000)\n"
     "      --webhook-attempts N      webhook deliveries tried before a dead letter (default 4)\n"
     "      --webhook-backoff-ms MS   wait before the 2nd attempt, doubled each time (default "
     "1000)\n"
@@ -95,7 +100,9 @@ enum {
     OPT_LAMBDA_RUNNER,
     OPT_LAMBDA_PYTHON,
     OPT_CONSOLE_DIR,
-    OPT_ID_SEED
+    OPT_ID_SEED,
+    OPT_METERING_RETENTION,
+    OPT_METERING_BUCKET
 };
 
 int main(int argc, char **argv)
@@ -120,6 +127,8 @@ int main(int argc, char **argv)
         {"lambda-backoff-ms", required_argument, NULL, OPT_LAMBDA_BACKOFF},
         {"lambda-runner", required_argument, NULL, OPT_LAMBDA_RUNNER},
         {"id-seed", required_argument, NULL, OPT_ID_SEED},
+        {"metering-retention-days", required_argument, NULL, OPT_METERING_RETENTION},
+        {"metering-bucket-ms", required_argument, NULL, OPT_METERING_BUCKET},
         {"lambda-python", required_argument, NULL, OPT_LAMBDA_PYTHON},
         {"console-dir", required_argument, NULL, OPT_CONSOLE_DIR},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -191,6 +200,27 @@ int main(int argc, char **argv)
                 cfg.webhook_attempts = (int)v;
             } else {
                 cfg.webhook_backoff_ms = (int)v;
+            }
+            break;
+        }
+        case OPT_METERING_RETENTION:
+        case OPT_METERING_BUCKET: {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            /* A bucket that does not divide 300 s could straddle a Detect window. */
+            if (end == optarg || *end != '\0' ||
+                (c == OPT_METERING_RETENTION ? (v < 0 || v > 3650)
+                                             : (v < 1 || v > 300000 || 300000 % v != 0))) {
+                fprintf(stderr, c == OPT_METERING_RETENTION
+                                    ? "ddlocald: --metering-retention-days takes 0..3650\n"
+                                    : "ddlocald: --metering-bucket-ms takes a divisor of 300000 "
+                                      "(1, 1000, 60000, 300000, ...)\n");
+                return 2;
+            }
+            if (c == OPT_METERING_RETENTION) {
+                cfg.ingest.metering_retention_ms = (int64_t)v * 24 * 3600 * 1000;
+            } else {
+                cfg.ingest.metering_bucket_ms = v;
             }
             break;
         }

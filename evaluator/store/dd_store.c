@@ -78,6 +78,17 @@ static const dd_db_migration_t MIGRATIONS[] = {
         "CREATE INDEX ev_connections_cert ON ev_connections(cert_id, connect_ms);"
         "CREATE INDEX ev_connections_client ON ev_connections(client_id, connect_ms);"
         "CREATE INDEX ev_connections_end ON ev_connections(disconnect_ms);"},
+    /* The broker's cloud-side metering as the engine used it, for `ddlocal export`/`record`:
+     * one row per thing, bucket, kind, subject (topic or source IP), size and flags with a
+     * count (dd_store_metering_add). One index, unique on that key with the bucket first: it
+     * finds the row of an upsert and serves the time ranges of export and pruning (a second
+     * index on time cost ddlocald about 5 us per record in bench_ingest). */
+    {6, "CREATE TABLE ev_metering(seq INTEGER PRIMARY KEY AUTOINCREMENT, thing TEXT NOT NULL,"
+        " bucket_ms INTEGER NOT NULL, time_ms INTEGER NOT NULL, kind INTEGER NOT NULL,"
+        " subject TEXT NOT NULL, size INTEGER NOT NULL, flags INTEGER NOT NULL,"
+        " count INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX ev_metering_key"
+        " ON ev_metering(bucket_ms, thing, kind, subject, size, flags);"},
 };
 
 static const char *const SQL[ST_COUNT_] = {
@@ -99,6 +110,12 @@ static const char *const SQL[ST_COUNT_] = {
     [ST_INS_REPORT] = "INSERT INTO ev_reports(thing, report_id, received_ms, format, payload)"
                       " VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_MARK_REPORT] = "UPDATE ev_reports SET evaluated = 1 WHERE id = ?1",
+    /* Per metering record: one upsert into its bucket's row. */
+    [ST_ADD_METERING] = "INSERT INTO ev_metering(thing, bucket_ms, time_ms, kind, subject, size,"
+                        " flags, count) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                        " ON CONFLICT(bucket_ms, thing, kind, subject, size, flags)"
+                        " DO UPDATE SET count = count + excluded.count,"
+                        " time_ms = MIN(time_ms, excluded.time_ms)",
 };
 
 /* ------------------------------------------------------------------ basics */

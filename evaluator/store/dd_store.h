@@ -396,7 +396,7 @@ dd_store_status_t dd_store_violation_events(dd_store_t *store,
 #define DD_STORE_RESET_VIOLATIONS 0x2u /**< Active violations, events, the engine's thing state. */
 #define DD_STORE_RESET_METRICS \
     0x4u                               /**< Retained metric values, stored reports, the broker's
-                                            connection history. */
+                                            connection history and stored metering. */
 #define DD_STORE_RESET_MITIGATION 0x8u /**< Mitigation actions, tasks and executions. */
 #define DD_STORE_RESET_AUDIT 0x10u     /**< Audit configuration, tasks, findings, suppressions... */
 #define DD_STORE_RESET_ALL 0x1fu
@@ -485,6 +485,66 @@ dd_store_status_t dd_store_reports_recent(dd_store_t *store, int limit,
                                                     uint64_t report_id, int64_t received_ms,
                                                     int format, const uint8_t *payload, size_t len),
                                           void *ctx);
+
+/**
+ * @brief Received reports with @p from_ms <= received_ms < @p to_ms, in the
+ *        order they were stored (`ddlocal export`, `ddlocal record`), only
+ *        those with a row id above @p after_row.
+ */
+dd_store_status_t dd_store_reports_range(dd_store_t *store, int64_t from_ms, int64_t to_ms,
+                                         int64_t after_row,
+                                         int (*fn)(void *ctx, int64_t row, const char *thing,
+                                                   uint64_t report_id, int64_t received_ms,
+                                                   int format, const uint8_t *payload, size_t len),
+                                         void *ctx);
+
+/* ------------------------------------------------------------------ cloud-side metering */
+
+/** Longest bucket of stored metering (its start to its records' times). */
+#define DD_STORE_METERING_BUCKET_MAX_MS 300000LL
+
+/** Default retention of the stored metering (ddlocald --metering-retention-days). */
+#define DD_STORE_METERING_RETENTION_MS (14LL * 24 * 3600 * 1000)
+
+/**
+ * One stored group of the broker's cloud-side metering records, as the engine
+ * used them: @c count records of one thing, kind, subject, size and flags in
+ * one bucket, the first at @c time_ms (pipeline time, already floored to the
+ * engine's time as dd_ingest does).
+ */
+typedef struct dd_store_metering {
+    int64_t row;       /**< Row id (listing only). */
+    const char *thing; /**< Thing name or client id. */
+    int64_t bucket_ms; /**< Start of the bucket the records share. */
+    int64_t time_ms;   /**< Pipeline time of the first record of the group. */
+    dd_cloud_kind_t kind;
+    const char *subject; /**< Topic, source IP of a connect, or "" (none). */
+    int64_t size;        /**< Payload bytes (messages), else 0. */
+    bool registered;     /**< The client was a registered thing. */
+    bool success;        /**< A connect's outcome (true for other kinds). */
+    int64_t count;       /**< Records in the group (>= 1). */
+} dd_store_metering_t;
+
+/**
+ * @brief Adds @p m->count records to the group of @p m's key (thing,
+ *        bucket, kind, subject, size, flags); creates it when new. Runs in
+ *        the caller's transaction (the ingest of a metering batch). The
+ *        bucket is at most DD_STORE_METERING_BUCKET_MAX_MS long: @p m->time_ms
+ *        - @p m->bucket_ms must be below it (else the row is not listed).
+ */
+dd_store_status_t dd_store_metering_add(dd_store_t *store, const dd_store_metering_t *m);
+
+/**
+ * @brief Groups whose time is in [@p from_ms, @p to_ms) with a row id above
+ *        @p after_row, by time then row id. @p fn returns non-zero to stop.
+ */
+dd_store_status_t dd_store_metering_list(dd_store_t *store, int64_t from_ms, int64_t to_ms,
+                                         int64_t after_row,
+                                         int (*fn)(void *ctx, const dd_store_metering_t *m),
+                                         void *ctx);
+
+/** @brief Deletes the groups whose bucket started before @p before_ms. */
+dd_store_status_t dd_store_metering_prune(dd_store_t *store, int64_t before_ms, int64_t *deleted);
 
 /** @return Static text for @p status. */
 const char *dd_store_strerror(dd_store_status_t status);

@@ -7,7 +7,8 @@
  *        events, verification state), dd_store_metrics.c (retained metric
  *        values, thing state blobs), dd_store_reports.c (received reports),
  *        dd_store_resume.c (loading an engine, engine time, ML counters) and
- *        dd_store_tokens.c (clientRequestToken records).
+ *        dd_store_tokens.c (clientRequestToken records), dd_store_metering.c
+ *        (the broker's cloud-side metering, compacted).
  *        Not a public header: callers use dd_store.h only.
  *
  * Everything here works on a dd_store_t of the caller's thread (the store is
@@ -37,6 +38,7 @@ enum {
     ST_PUT_STATE,
     ST_INS_REPORT,
     ST_MARK_REPORT,
+    ST_ADD_METERING,
     ST_COUNT_
 };
 

@@ -97,3 +97,23 @@ dd_store_status_t dd_store_reports_recent(dd_store_t *s, int limit, report_row_f
     (void)sqlite3_bind_int(st, 1, limit);
     return report_rows(s, st, fn, ctx);
 }
+
+dd_store_status_t dd_store_reports_range(dd_store_t *s, int64_t from_ms, int64_t to_ms,
+                                         int64_t after_row, report_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (s == NULL || fn == NULL) {
+        return DD_STORE_BAD_PARAMETER;
+    }
+    if (store_prepare(s,
+                      "SELECT id, thing, report_id, received_ms, format, payload FROM ev_reports"
+                      " WHERE received_ms >= ?1 AND received_ms < ?2 AND id > ?3 ORDER BY id",
+                      &st) != DD_STORE_OK) {
+        return DD_STORE_SQL_ERROR;
+    }
+    (void)sqlite3_bind_int64(st, 1, from_ms);
+    (void)sqlite3_bind_int64(st, 2, to_ms);
+    (void)sqlite3_bind_int64(st, 3, after_row);
+    return report_rows(s, st, fn, ctx);
+}

@@ -31,6 +31,7 @@ static const reset_sql_t RESETS[] = {
     {DD_STORE_RESET_VIOLATIONS, "DELETE FROM ev_thing_state"},
     {DD_STORE_RESET_METRICS, "DELETE FROM ev_metric_values"},
     {DD_STORE_RESET_METRICS, "DELETE FROM ev_reports"},
+    {DD_STORE_RESET_METRICS, "DELETE FROM ev_metering"},
     {DD_STORE_RESET_METRICS, "DELETE FROM ev_connections"},
     {DD_STORE_RESET_MITIGATION, "DELETE FROM mitigation_executions"},
     {DD_STORE_RESET_MITIGATION, "DELETE FROM mitigation_tasks"},

@@ -355,6 +355,62 @@ static void test_dd_ctlapi_registry_sync(void **state)
     cJSON_Delete(j);
 }
 
+/* The service's datapoints: echoes the query as one row and one window. */
+static int datapoints_echo(void *ctx, const dd_datapoints_query_t *q, char **rows, char **stats,
+                           char *why, size_t why_len)
+{
+    char text[256];
+
+    (void)ctx;
+    if (strcmp(q->profile, "Nope") == 0) {
+        (void)snprintf(why, why_len, "no security profile named Nope");
+        return 404;
+    }
+    (void)snprintf(text, sizeof(text),
+                   "{\"profile\":\"%s\",\"thing\":\"%s\",\"from\":%lld,"
+                   "\"to\":%lld,\"ms\":%s}\n",
+                   q->profile, q->thing != NULL ? q->thing : "", (long long)q->from_ms,
+                   (long long)q->to_ms, q->time_ms ? "true" : "false");
+    *rows = strdup(text);
+    *stats = strdup("{\"devices\":2}\n");
+    return 200;
+}
+
+static void test_dd_ctlapi_datapoints(void **state)
+{
+    fixture_t *f = *state;
+    cJSON *j;
+    const cJSON *row;
+
+    j = handle(f, "GET", "/ddlocal/v1/datapoints?profile=P", NULL, 404); /* none here */
+    cJSON_Delete(j);
+    f->c.datapoints = datapoints_echo;
+    j = handle(f, "GET", "/ddlocal/v1/datapoints?profile=P&thing=Thing01&from=5&to=9", NULL, 200);
+    row = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "datapoints"), 0);
+    assert_string_equal(str(row, "profile"), "P");
+    assert_string_equal(str(row, "thing"), "Thing01");
+    assert_int_equal(num(row, "from"), 5);
+    assert_int_equal(num(row, "to"), 9);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "ms")));
+    assert_int_equal(num(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "windows"), 0),
+                         "devices"),
+                     2);
+    cJSON_Delete(j);
+    j = handle(f, "GET", "/ddlocal/v1/datapoints", NULL, 400);
+    assert_string_equal(str(j, "message"), "profile is required (a security profile name)");
+    cJSON_Delete(j);
+    j = handle(f, "GET", "/ddlocal/v1/datapoints?profile=P&from=9&to=5", NULL, 400);
+    assert_string_equal(str(j, "message"), "to is before from");
+    cJSON_Delete(j);
+    j = handle(f, "GET", "/ddlocal/v1/datapoints?profile=P&limit=3", NULL, 400);
+    cJSON_Delete(j);
+    j = handle(f, "GET", "/ddlocal/v1/datapoints?profile=P&from=x", NULL, 400);
+    cJSON_Delete(j);
+    j = handle(f, "GET", "/ddlocal/v1/datapoints?profile=Nope", NULL, 404);
+    assert_string_equal(str(j, "message"), "no security profile named Nope");
+    cJSON_Delete(j);
+}
+
 static void test_dd_ctlapi_unknown_operation(void **state)
 {
     fixture_t *f = *state;
@@ -449,6 +505,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_status_counters_and_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_registry_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_datapoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_unknown_operation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_waits_for_the_barrier, setup,
                                         teardown),

@@ -742,6 +742,45 @@ static void tick(fixture_t *f, int64_t now)
     assert_int_equal(dd_store_commit(f->p.store), DD_STORE_OK);
 }
 
+/* The metering the engine used is stored compactly for `ddlocal export` (record.md). */
+static void test_dd_ingest_metering_stored_compactly(void **state)
+{
+    fixture_t *f = *state;
+    batch_t *a = calloc(1, sizeof(*a));
+    batch_t *b = calloc(1, sizeof(*b));
+    dd_ingest_config_t cfg;
+    char text[512];
+
+    batch_begin(a, 0xa, 1);
+    batch_add(a, DD_METERING_CONNECT, "Thing05", T0 + 1000);
+    batch_add(a, DD_METERING_AUTH_FAILURE, "Thing05", T0 + 2000);
+    batch_add(a, DD_METERING_AUTH_FAILURE, "Thing05", T0 + 3000);
+    batch_add(a, DD_METERING_AUTH_FAILURE, "Thing05", T0 + 61000); /* the next minute */
+    batch_add(a, DD_METERING_DISCONNECT, "Thing05", T0 + 62000);
+    batch_feed(f, a);
+    /* A redelivered batch adds nothing. */
+    assert_int_equal(feed(f, METERING_TOPIC, a->buf, a->len), DD_INGEST_OK);
+    query_text(
+        f,
+        "SELECT group_concat(kind || ' ' || (time_ms - bucket_ms) || ' ' || subject || ' ' ||"
+        " flags || ' x' || count, '; ') FROM (SELECT * FROM ev_metering ORDER BY seq)",
+        text, sizeof(text));
+    assert_string_equal(text, "3 0 127.0.0.1 3 x1; 2 2000 cmd/forbidden 3 x2; "
+                              "2 1000 cmd/forbidden 3 x1; 4 0  3 x1");
+
+    /* Retention 0: nothing is stored. */
+    dd_ingest_config_default(&cfg);
+    cfg.metering_retention_ms = 0;
+    reconfigure(f, &cfg);
+    exec_sql(f, "DELETE FROM ev_metering");
+    batch_begin(b, 0xb, 1);
+    batch_add(b, DD_METERING_AUTH_FAILURE, "Thing05", T0 + 63000);
+    batch_feed(f, b);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM ev_metering"), 0);
+    free(a);
+    free(b);
+}
+
 static void test_dd_ingest_metering_batches_and_duplicates(void **state)
 {
     fixture_t *f = *state;
@@ -1022,6 +1061,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ingest_duplicate_report_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_redelivery_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_other_topics_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ingest_metering_stored_compactly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_metering_batches_and_duplicates, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_ingest_enforcement_events, setup, teardown),
