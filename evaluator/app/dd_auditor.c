@@ -8,6 +8,7 @@
 
 #include "dd_seed.h"
 
+#include "dd_audit_certcache.h"
 #include "dd_log.h"
 #include "dd_store_audit.h"
 
@@ -1081,6 +1082,7 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
 {
     suppressions_t supp;
     dd_store_audit_writer_t *writer = NULL;
+    dd_audit_certcache_t *certs = NULL;
     int64_t compliant = 0;
     int64_t non_compliant = 0;
     int64_t failed = 0;
@@ -1099,6 +1101,10 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
         qsort(supp.items, supp.count, sizeof(*supp.items), cmp_suppression);
     }
     st = from_store(dd_store_audit_writer_open(a->cfg.db, DD_STORE_AUDIT_FINDINGS, &writer));
+    /* Six certificate checks read every certificate: each is parsed once per task. */
+    if (st == DD_AUDITOR_OK && dd_audit_certcache_open(&certs) != DD_AUDIT_CERTCACHE_OK) {
+        st = DD_AUDITOR_NO_MEMORY;
+    }
     for (i = 0; st == DD_AUDITOR_OK && i < count; i++) {
         dd_audit_world_t world;
         run_ctx_t r;
@@ -1109,6 +1115,7 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
         world.registry = a->cfg.registry;
         world.store = a->cfg.store;
         world.now_ms = start;
+        world.certs = certs;
         world.check_config =
             cJSON_GetObjectItemCaseSensitive(check_config(cfg, checks[i]->name), "configuration");
         memset(&r, 0, sizeof(r));
@@ -1146,6 +1153,7 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
         cJSON_AddItemToObject(details, checks[i]->name, d);
     }
     suppressions_free(&supp);
+    dd_audit_certcache_close(certs);
     dd_store_audit_writer_close(writer);
     cJSON_AddNumberToObject(stats, "totalChecks", (double)count);
     cJSON_AddNumberToObject(stats, "inProgressChecks", 0);
