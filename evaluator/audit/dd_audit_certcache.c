@@ -1,5 +1,6 @@
 #include "dd_audit_certcache.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,9 @@
 #define INITIAL_SLOTS 1024
 
 typedef struct slot {
-    char *id; /* NULL: empty slot */
-    X509 *x;  /* NULL: the PEM did not parse */
+    char *id;    /* NULL: empty slot */
+    X509 *x;     /* NULL: the PEM did not parse */
+    bool in_use; /* asked for since the last sweep */
 } slot_t;
 
 struct dd_audit_certcache {
@@ -127,6 +129,7 @@ dd_audit_certcache_status_t dd_audit_certcache_get(dd_audit_certcache_t *cache, 
             s->x = x;
         }
     }
+    s->in_use = true;
     if (s->x == NULL) {
         return DD_AUDIT_CERTCACHE_INVALID;
     }
@@ -135,6 +138,40 @@ dd_audit_certcache_status_t dd_audit_certcache_get(dd_audit_certcache_t *cache, 
     }
     *out = s->x;
     return DD_AUDIT_CERTCACHE_OK;
+}
+
+size_t dd_audit_certcache_sweep(dd_audit_certcache_t *cache)
+{
+    slot_t *slots;
+    size_t dropped = 0;
+    size_t i;
+
+    if (cache == NULL) {
+        return 0;
+    }
+    /* Open addressing cannot just empty a slot (it would cut probe chains): rebuild. */
+    slots = calloc(cache->cap, sizeof(*slots));
+    if (slots == NULL) {
+        return 0;
+    }
+    for (i = 0; i < cache->cap; i++) {
+        slot_t *s = &cache->slots[i];
+        if (s->id == NULL) {
+            continue;
+        }
+        if (s->in_use) {
+            s->in_use = false;
+            *find(slots, cache->cap, s->id) = *s;
+        } else {
+            free(s->id);
+            X509_free(s->x);
+            dropped++;
+        }
+    }
+    free(cache->slots);
+    cache->slots = slots;
+    cache->count -= dropped;
+    return dropped;
 }
 
 size_t dd_audit_certcache_count(const dd_audit_certcache_t *cache)

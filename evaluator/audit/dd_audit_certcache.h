@@ -6,10 +6,13 @@
  * parsing a PEM certificate is the bulk of their cost: OpenSSL 3 decodes the
  * public key through its provider decoders on every parse (about 0.1 ms per
  * certificate on the shared machine). The task runner (app/dd_auditor) opens
- * one cache per task and hands it to every check as dd_audit_world_t.certs, so
- * each certificate is parsed once per task instead of once per check. A
- * certificate id is the SHA-256 of its DER, so an id always names the same
- * certificate: entries never go stale within a task.
+ * one cache with the auditor and hands it to every check as
+ * dd_audit_world_t.certs, so each certificate is parsed once, not once per
+ * check and task. A certificate id is the SHA-256 of its DER, so an id always
+ * names the same certificate: an entry never goes stale. After each task the
+ * runner calls dd_audit_certcache_sweep(), which drops the entries that task
+ * did not ask for (certificates deleted since), so the cache holds at most
+ * the certificates of the registry.
  *
  * Ownership: the cache owns its copies of the ids and one reference to each
  * parsed X509; dd_audit_certcache_get() hands out a new reference that the
@@ -57,6 +60,13 @@ void dd_audit_certcache_close(dd_audit_certcache_t *cache);
  */
 dd_audit_certcache_status_t dd_audit_certcache_get(dd_audit_certcache_t *cache, const char *id,
                                                    const char *pem, X509 **out);
+
+/**
+ * @brief Drops every entry not asked for since the previous sweep (or the open).
+ * @return How many entries were dropped (0 for NULL, or when the smaller table
+ *         could not be allocated: then nothing is dropped).
+ */
+size_t dd_audit_certcache_sweep(dd_audit_certcache_t *cache);
 
 /** @brief How many ids the cache holds (parsed or invalid); 0 for NULL. */
 size_t dd_audit_certcache_count(const dd_audit_certcache_t *cache);

@@ -1,6 +1,6 @@
 /*
  * dd_audit_certcache: one parse per certificate id, references handed out,
- * invalid PEMs remembered, growth past the initial table.
+ * invalid PEMs remembered, growth past the initial table, sweeps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -129,6 +129,42 @@ static void test_dd_audit_certcache_grows(void **state)
     dd_audit_certcache_close(c);
 }
 
+static void test_dd_audit_certcache_sweep_drops_unused(void **state)
+{
+    fixture_t *f = *state;
+    dd_audit_certcache_t *c = NULL;
+    char id[32];
+    X509 *x = NULL;
+    int i;
+
+    assert_int_equal(dd_audit_certcache_open(&c), DD_AUDIT_CERTCACHE_OK);
+    for (i = 0; i < 2000; i++) {
+        (void)snprintf(id, sizeof(id), "id-%d", i);
+        assert_int_equal(dd_audit_certcache_get(c, id, f->pem, &x), DD_AUDIT_CERTCACHE_OK);
+        X509_free(x);
+    }
+    /* Everything was asked for since the open: nothing goes. */
+    assert_int_equal(dd_audit_certcache_sweep(c), 0);
+    assert_int_equal(dd_audit_certcache_count(c), 2000);
+    /* The next "task" asks for the even ids only: the odd ones go, the even ones stay cached
+     * (found without parsing: their PEM is not a certificate now). */
+    for (i = 0; i < 2000; i += 2) {
+        (void)snprintf(id, sizeof(id), "id-%d", i);
+        assert_int_equal(dd_audit_certcache_get(c, id, "", &x), DD_AUDIT_CERTCACHE_OK);
+        X509_free(x);
+    }
+    assert_int_equal(dd_audit_certcache_sweep(c), 1000);
+    assert_int_equal(dd_audit_certcache_count(c), 1000);
+    for (i = 0; i < 2000; i++) {
+        (void)snprintf(id, sizeof(id), "id-%d", i);
+        assert_int_equal(dd_audit_certcache_get(c, id, "", &x),
+                         i % 2 == 0 ? DD_AUDIT_CERTCACHE_OK : DD_AUDIT_CERTCACHE_INVALID);
+        X509_free(x);
+    }
+    assert_int_equal(dd_audit_certcache_sweep(NULL), 0);
+    dd_audit_certcache_close(c);
+}
+
 static void test_dd_audit_certcache_parameters(void **state)
 {
     fixture_t *f = *state;
@@ -159,6 +195,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_audit_certcache_invalid_remembered, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_audit_certcache_grows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_audit_certcache_sweep_drops_unused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dd_audit_certcache_parameters, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
