@@ -37,12 +37,16 @@ static int setup(void **state)
     (void)snprintf(f->dir, sizeof(f->dir), "/tmp/dd_certcache_XXXXXX");
     if (mkdtemp(f->dir) == NULL || dd_pki_ca_ensure(f->dir, &ca) != DD_PKI_OK ||
         dd_pki_issue_device(ca, DD_PKI_KEY_EC_P256, &cred) != DD_PKI_OK) {
+        dd_pki_ca_free(ca);
+        free(f);
         return -1;
     }
     f->pem = strdup(cred.certificate_pem);
     dd_pki_credentials_free(&cred);
     dd_pki_ca_free(ca);
     if (f->pem == NULL || dd_pki_cert_id_from_pem(f->pem, strlen(f->pem), f->id) != DD_PKI_OK) {
+        free(f->pem);
+        free(f);
         return -1;
     }
     *state = f;
