@@ -441,11 +441,16 @@ void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const cha
     }
 
     printf(
-        "\nWorkshop (Modules 3-5): docs/workshop-walkthrough.md has every step. In another "
+        "\nWorkshop (Modules 1-5): docs/workshop-walkthrough.md has every step. In another "
         "terminal, first:\n"
         "    export PATH=%s:$PATH\n"
         "    export DDLOCAL_DATA_DIR=%s\n"
         "%s"
+        "  Module 2   the audit: the certificate the three things share is in "
+        "%s/workshop/shared/\n"
+        "             (its id in certificate-id); connect two devices with it, then\n"
+        "             `aws iot start-on-demand-audit-task` finds it (walkthrough, Modules 1 and "
+        "2).\n"
         "  Module 3   SensorDevice01/02 send telemetry (both healthy; start them before the "
         "profile of\n"
         "             step 3.2, so that their first windows are equal):\n"
@@ -484,5 +489,5 @@ void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const cha
         "    HOOK_PORT=$(python3 tests/integration/webhook_receiver.py --background %s/hooks)\n"
         "    ddlocal sns subscribe BadIoTDevices http://127.0.0.1:$HOOK_PORT/ok/alerts -D %s\n"
         "  The Module 4 story, narrated: ddlocal demo module4\n\n",
-        dirs, d, timing, p, d, d, d, d, d, d, p, d, d, d, api_url, region, d, d, d);
+        dirs, d, timing, d, p, d, d, d, d, d, d, p, d, d, d, api_url, region, d, d, d);
 }
