@@ -137,6 +137,131 @@ static int create_device(const char *api, const char *data_dir, const char *thin
     return rc;
 }
 
+/*
+ * Module 1's shared certificate: one certificate attached to all three things with the
+ * DevicePolicy, as the workshop's CloudFormation stack makes it (its key lives in Secrets Manager
+ * there, in DIR/workshop/shared/ here). Module 2's audit finds it once two devices used it at the
+ * same time; the per-thing certificates made above are what the devices use after Module 2
+ * deactivates this one.
+ */
+static int create_shared_certificate(const char *api, const char *data_dir, const char *root_ca)
+{
+    char path[256];
+    char header[600];
+    char dir[700];
+    cJSON *keys = NULL;
+    const char *arn;
+    const char *pem;
+    const char *priv;
+    const char *pub;
+    int rc = 0;
+    int i;
+
+    if (dd_apiclient_json(api, "POST", "/keys-and-certificate?setAsActive=true", NULL, &keys) !=
+        DD_APICLIENT_OK) {
+        return 1;
+    }
+    arn = cJSON_GetStringValue(cJSON_GetObjectItem(keys, "certificateArn"));
+    pem = cJSON_GetStringValue(cJSON_GetObjectItem(keys, "certificatePem"));
+    priv = cJSON_GetStringValue(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "keyPair"), "PrivateKey"));
+    pub = cJSON_GetStringValue(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "keyPair"), "PublicKey"));
+    if (arn == NULL || pem == NULL || priv == NULL || pub == NULL) {
+        fprintf(stderr,
+                "ddlocal: CreateKeysAndCertificate answered without a certificate and key pair\n");
+        cJSON_Delete(keys);
+        return 1;
+    }
+    (void)snprintf(header, sizeof(header), "x-amzn-principal: %s", arn);
+    for (i = 1; rc == 0 && i <= 3; i++) {
+        (void)snprintf(path, sizeof(path), "/things/Thing0%d/principals", i);
+        rc = dd_apiclient_json_h(api, "PUT", path, header, NULL, 0, NULL, NULL) == DD_APICLIENT_OK
+                 ? 0
+                 : 1;
+    }
+    if (rc == 0) {
+        rc = attach_policy(api, "DevicePolicy", arn);
+    }
+    if (rc == 0) {
+        (void)snprintf(dir, sizeof(dir), "%s/workshop/shared", data_dir);
+        rc = write_file(dir, "cert.pem", pem, 0644) | write_file(dir, "private.key", priv, 0600) |
+             write_file(dir, "public.key", pub, 0644) |
+             write_file(dir, "rootca.pem", root_ca, 0644) |
+             write_file(dir, "certificate-id",
+                        cJSON_GetStringValue(cJSON_GetObjectItem(keys, "certificateId")) != NULL
+                            ? cJSON_GetStringValue(cJSON_GetObjectItem(keys, "certificateId"))
+                            : "",
+                        0644);
+    }
+    cJSON_Delete(keys);
+    return rc;
+}
+
+/*
+ * Module 1's audit settings: every check of the account's configuration enabled (the workshop's
+ * custom resource enables every check the API had) with an audit role, then one on-demand audit
+ * of them all, its non-compliant checks printed - the audit Module 2 starts by looking at.
+ * Logging stays off: a fresh account has no logging options, which is what the workshop's
+ * LOGGING_DISABLED_CHECK finding needs.
+ */
+static int run_first_audit(const char *api, const char *account)
+{
+    cJSON *config = NULL;
+    cJSON *update = cJSON_CreateObject();
+    cJSON *checks = cJSON_AddObjectToObject(update, "auditCheckConfigurations");
+    cJSON *start = cJSON_CreateObject();
+    cJSON *names = cJSON_AddArrayToObject(start, "targetCheckNames");
+    cJSON *task = NULL;
+    cJSON *check;
+    char role[DD_ARN_MAX];
+    char path[256];
+    const char *task_id;
+    int rc = 1;
+
+    (void)snprintf(role, sizeof(role), "arn:aws:iam::%s:role/AWSIoTDeviceDefenderAudit", account);
+    (void)cJSON_AddStringToObject(update, "roleArn", role);
+    if (dd_apiclient_json(api, "GET", "/audit/configuration", NULL, &config) != DD_APICLIENT_OK) {
+        goto done;
+    }
+    cJSON_ArrayForEach (check, cJSON_GetObjectItem(config, "auditCheckConfigurations")) {
+        (void)cJSON_AddBoolToObject(cJSON_AddObjectToObject(checks, check->string), "enabled", 1);
+        cJSON_AddItemToArray(names, cJSON_CreateString(check->string));
+    }
+    if (dd_apiclient_json(api, "PATCH", "/audit/configuration", update, NULL) != DD_APICLIENT_OK ||
+        dd_apiclient_json(api, "POST", "/audit/tasks", start, &task) != DD_APICLIENT_OK) {
+        goto done;
+    }
+    task_id = cJSON_GetStringValue(cJSON_GetObjectItem(task, "taskId"));
+    if (task_id == NULL) {
+        fprintf(stderr, "ddlocal: StartOnDemandAuditTask answered without a taskId\n");
+        goto done;
+    }
+    (void)snprintf(path, sizeof(path), "/audit/tasks/%s", task_id);
+    cJSON_Delete(config);
+    config = NULL;
+    if (dd_apiclient_json(api, "GET", path, NULL, &config) != DD_APICLIENT_OK) {
+        goto done;
+    }
+    printf("On-demand audit %s (all %d checks) - non-compliant:\n", task_id,
+           cJSON_GetArraySize(names));
+    cJSON_ArrayForEach (check, cJSON_GetObjectItem(config, "auditDetails")) {
+        const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(check, "checkRunStatus"));
+        if (status != NULL && strcmp(status, "COMPLETED_NON_COMPLIANT") == 0) {
+            printf("  %-40s %d resource(s)\n", check->string,
+                   (int)cJSON_GetNumberValue(
+                       cJSON_GetObjectItem(check, "nonCompliantResourcesCount")));
+        }
+    }
+    rc = 0;
+done:
+    cJSON_Delete(config);
+    cJSON_Delete(update);
+    cJSON_Delete(start);
+    cJSON_Delete(task);
+    return rc;
+}
+
 /* CreateSecurityProfile from a fixture (an existing one is kept) + attach to all things. */
 static int create_profile(const char *api, const char *fixture, const char *name,
                           const char *all_things_arn)
@@ -217,8 +342,9 @@ int dd_workshop_provision(const char *data_dir, const char *api_url, bool with_p
         dd_clienv_close(&env);
         return 1;
     }
-    printf("Provisioning the workshop's world (things, certificates, policies, group%s)...\n",
-           with_profiles ? ", security profiles" : "");
+    printf(
+        "Provisioning the workshop's world (things, certificates, policies, group, audit%s)...\n",
+        with_profiles ? ", security profiles" : "");
     rc |= create_policy(api_url, "DevicePolicy", "policies/device-policy-allow-all.json");
     for (i = 1; rc == 0 && i <= 3; i++) {
         char thing[16];
@@ -234,6 +360,12 @@ int dd_workshop_provision(const char *data_dir, const char *api_url, bool with_p
         cJSON_Delete(empty);
         rc |= create_policy(api_url, "DenyAll", "policies/deny-all.json");
         rc |= rc == 0 ? attach_policy(api_url, "DenyAll", arn) : 0;
+    }
+    if (rc == 0) {
+        rc = create_shared_certificate(api_url, env.data_dir, root_ca);
+    }
+    if (rc == 0) {
+        rc = run_first_audit(api_url, env.reg.arn.account);
     }
     if (rc == 0) {
         (void)dd_registry_setting_set(&env.reg, "workshop_provisioned", "1");
@@ -309,11 +441,16 @@ void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const cha
     }
 
     printf(
-        "\nWorkshop (Modules 3-5): docs/workshop-walkthrough.md has every step. In another "
+        "\nWorkshop (Modules 1-5): docs/workshop-walkthrough.md has every step. In another "
         "terminal, first:\n"
         "    export PATH=%s:$PATH\n"
         "    export DDLOCAL_DATA_DIR=%s\n"
         "%s"
+        "  Module 2   the audit: the certificate the three things share is in "
+        "%s/workshop/shared/\n"
+        "             (its id in certificate-id); connect two devices with it, then\n"
+        "             `aws iot start-on-demand-audit-task` finds it (walkthrough, Modules 1 and "
+        "2).\n"
         "  Module 3   SensorDevice01/02 send telemetry (both healthy; start them before the "
         "profile of\n"
         "             step 3.2, so that their first windows are equal):\n"
@@ -352,5 +489,5 @@ void dd_workshop_print_steps(const char *data_dir, unsigned mqtt_port, const cha
         "    HOOK_PORT=$(python3 tests/integration/webhook_receiver.py --background %s/hooks)\n"
         "    ddlocal sns subscribe BadIoTDevices http://127.0.0.1:$HOOK_PORT/ok/alerts -D %s\n"
         "  The Module 4 story, narrated: ddlocal demo module4\n\n",
-        dirs, d, timing, p, d, d, d, d, d, d, p, d, d, d, api_url, region, d, d, d);
+        dirs, d, timing, d, p, d, d, d, d, d, d, p, d, d, d, api_url, region, d, d, d);
 }

@@ -3,14 +3,18 @@
  * @brief The "Protect your IoT fleet" workshop's world, provisioned through
  *        ddlocald's AWS IoT API exactly as a boto3 script would on AWS:
  *        Thing01-03 (SensorType=DHT22) with a certificate each, the device
- *        policy, the IsolatedDevices group with its DenyAll policy - the world
- *        of the workshop's Module 1. The learner creates the security profiles
+ *        policy, the IsolatedDevices group with its DenyAll policy, and the
+ *        world of the workshop's Modules 1-2: one more certificate shared by
+ *        all three things (with the DevicePolicy), logging off, every audit
+ *        check enabled and one on-demand audit already run. The learner creates the security profiles
  *        (the workshop's step 3); on request the Module 3 and Module 4 profiles
  *        are made too, attached to all things with the BadIoTDevices SNS topic
  *        as alert target (`--with-profiles`, the demos).
  *
  * Device files are written like the workshop lays them out:
  *   DIR/workshop/Thing0N/{cert.pem,private.key,public.key,rootca.pem}
+ *   DIR/workshop/shared/{cert.pem,private.key,public.key,rootca.pem,certificate-id}  (Module 1's
+ *   shared certificate; the per-thing ones are what devices use after Module 2 deactivates it)
  *   DIR/workshop/tmp/{rootca.pem,cert.pem,private.key,endpoint}  (SensorDevice03 = Thing03,
  *   the workshop's /tmp files)
  * The world is provisioned once per data dir (a setting records it); profiles

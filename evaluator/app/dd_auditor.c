@@ -8,6 +8,7 @@
 
 #include "dd_seed.h"
 
+#include "dd_audit_certcache.h"
 #include "dd_log.h"
 #include "dd_store_audit.h"
 
@@ -18,6 +19,7 @@ struct dd_auditor {
     dd_auditor_config_t cfg;
     dd_auditor_notify_fn notify;
     void *notify_ctx;
+    dd_audit_certcache_t *certs; /* parsed certificates, kept between tasks (swept after each) */
 };
 
 static const char *const DAYS[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL};
@@ -425,12 +427,19 @@ dd_auditor_status_t dd_auditor_open(const dd_auditor_config_t *config, dd_audito
     if (a->cfg.catalogue == NULL) {
         a->cfg.catalogue = dd_audit_check_catalogue(&a->cfg.catalogue_count);
     }
+    if (dd_audit_certcache_open(&a->certs) != DD_AUDIT_CERTCACHE_OK) {
+        free(a);
+        return DD_AUDITOR_NO_MEMORY;
+    }
     *out = a;
     return DD_AUDITOR_OK;
 }
 
 void dd_auditor_close(dd_auditor_t *a)
 {
+    if (a != NULL) {
+        dd_audit_certcache_close(a->certs);
+    }
     free(a);
 }
 
@@ -1073,6 +1082,23 @@ static void notify(dd_auditor_t *a, const char *task_id, const cJSON *task, cons
     free(text);
 }
 
+/*
+ * Did the task walk the device certificates? Only then does it know which cached
+ * certificates still exist: a task of policy checks alone must not empty the cache.
+ */
+static bool certificate_checks_ran(const dd_audit_check_def_t *const *checks, size_t count)
+{
+    size_t i;
+
+    for (i = 0; i < count; i++) {
+        if (checks[i]->run != NULL && strstr(checks[i]->name, "DEVICE_CERTIFICATE") != NULL &&
+            strcmp(checks[i]->name, "DEVICE_CERTIFICATE_SHARED_CHECK") != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Runs the checks into the open transaction and returns the task's document. */
 static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
                                       const dd_audit_check_def_t *const *checks, size_t count,
@@ -1109,6 +1135,8 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
         world.registry = a->cfg.registry;
         world.store = a->cfg.store;
         world.now_ms = start;
+        /* Six certificate checks read every certificate: each is parsed once, then kept. */
+        world.certs = a->certs;
         world.check_config =
             cJSON_GetObjectItemCaseSensitive(check_config(cfg, checks[i]->name), "configuration");
         memset(&r, 0, sizeof(r));
@@ -1146,6 +1174,9 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
         cJSON_AddItemToObject(details, checks[i]->name, d);
     }
     suppressions_free(&supp);
+    if (st == DD_AUDITOR_OK && certificate_checks_ran(checks, count)) {
+        (void)dd_audit_certcache_sweep(a->certs); /* drop the certificates deleted since */
+    }
     dd_store_audit_writer_close(writer);
     cJSON_AddNumberToObject(stats, "totalChecks", (double)count);
     cJSON_AddNumberToObject(stats, "inProgressChecks", 0);

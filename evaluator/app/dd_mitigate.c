@@ -711,21 +711,66 @@ static dd_mitigate_status_t exec_replace_default_policy_version(dd_mitigate_t *m
     return DD_MITIGATE_OK;
 }
 
-/* UPDATE_CA_CERTIFICATE stays unexecuted until ddlocal has a CA certificate registry. */
+/* A registered CA's status, from the registry's callback. */
+typedef struct ca_seen {
+    bool found;
+    bool active;
+} ca_seen_t;
+
+static int ca_seen_cb(void *ctx, const dd_registry_ca_t *ca)
+{
+    ca_seen_t *seen = ctx;
+
+    seen->found = true;
+    seen->active = ca->active;
+    return 0;
+}
+
+/*
+ * Audit only: the finding's caCertificateId -> INACTIVE, exactly as UpdateCACertificate does it,
+ * so the registry logs every certificate the CA signed and the broker shim refuses them at once.
+ */
 static dd_mitigate_status_t exec_update_ca_certificate(dd_mitigate_t *m, const char *type,
                                                        const cJSON *params,
                                                        const dd_mitigate_target_t *target,
                                                        dd_mitigate_outcome_t *out)
 {
-    (void)m;
-    (void)params;
-    (void)target;
-    (void)snprintf(out->code, sizeof(out->code), "NotSupported");
-    set_msg(out->message,
-            "ddlocal does not execute %s mitigation actions yet: it has no registry of CA "
-            "certificates to deactivate",
-            type);
-    return DD_MITIGATE_NOT_SUPPORTED;
+    const char *ca_id;
+    dd_registry_error_t err;
+    dd_registry_status_t rs;
+    ca_seen_t seen;
+
+    (void)params; /* action DEACTIVATE, the only value, was validated at creation */
+    if (target->thing != NULL) {
+        (void)failed(out, "NotSupported",
+                     "%s applies to Audit findings about a CA certificate, not to a Detect "
+                     "violation's thing",
+                     type);
+        return DD_MITIGATE_NOT_SUPPORTED;
+    }
+    ca_id = finding_id_member(target->finding, "caCertificateId");
+    if (ca_id == NULL) {
+        return failed(out, "InvalidRequestException",
+                      "The finding's resource has no caCertificateId");
+    }
+    memset(&seen, 0, sizeof(seen));
+    rs = dd_registry_ca_get(m->cfg.registry, ca_id, ca_seen_cb, &seen, &err);
+    if (rs == DD_REGISTRY_NOT_FOUND || (rs == DD_REGISTRY_OK && !seen.found)) {
+        return failed(out, "ResourceNotFoundException", "CA certificate %.64s does not exist",
+                      ca_id);
+    }
+    if (rs != DD_REGISTRY_OK) {
+        return failed(out, registry_code(rs), "%s", err.message);
+    }
+    if (!seen.active) {
+        return DD_MITIGATE_OK; /* already INACTIVE: nothing to do */
+    }
+    rs = dd_registry_ca_update(m->cfg.registry, ca_id, 0, -1, NULL, &err);
+    if (rs != DD_REGISTRY_OK) {
+        return failed(out, registry_code(rs), "%s", err.message);
+    }
+    out->registry_changed = true;
+    return DD_MITIGATE_OK;
 }
 
 /* SetV2LoggingOptions with the action's role and level (both targets: it is account-wide). */

@@ -22,6 +22,8 @@
  */
 #include "dd_audit_check_internal.h"
 
+#include "dd_audit_certcache.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,17 @@ static X509 *parse(const char *pem)
     X509 *x = NULL;
 
     return dd_pki_cert_from_pem(pem, strlen(pem), &x) == DD_PKI_OK ? x : NULL;
+}
+
+/* The certificate @p id through the task's cache when there is one (one parse per task). */
+static X509 *parse_cached(const run_t *r, const char *id, const char *pem)
+{
+    X509 *x = NULL;
+
+    if (r->world->certs == NULL) {
+        return parse(pem);
+    }
+    return dd_audit_certcache_get(r->world->certs, id, pem, &x) == DD_AUDIT_CERTCACHE_OK ? x : NULL;
 }
 
 /* Is @p x listed by a revocation list of its issuer? */
@@ -376,7 +389,7 @@ static int device_cb(void *arg, const dd_registry_cert_t *c)
         return 0;
     }
     w->r->checked++;
-    x = parse(c->pem);
+    x = parse_cached(w->r, c->id, c->pem);
     if (x == NULL) {
         return 0;
     }
@@ -395,7 +408,7 @@ static int ca_cb(void *arg, const dd_registry_ca_t *c)
         return 0;
     }
     w->r->checked++;
-    x = parse(c->pem);
+    x = parse_cached(w->r, c->id, c->pem);
     if (x == NULL) {
         return 0;
     }

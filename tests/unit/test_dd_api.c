@@ -630,7 +630,7 @@ static void test_dd_api_violations_from_a_report(void **state)
                  "{\"roleArn\":\"arn:aws:iam::123456789012:role/r\",\"actionParams\":"
                  "{\"addThingsToThingGroupParams\":{\"thingGroupNames\":[\"X\"]}}}",
                  409, "ResourceAlreadyExistsException", NULL);
-    /* UPDATE_CA_CERTIFICATE is not executed (no CA registry): the failing action. */
+    /* UPDATE_CA_CERTIFICATE acts on Audit findings only: on a thing, the failing action. */
     cJSON_Delete(expect_ok(e, "POST", "/mitigationactions/actions/CaOff",
                            "{\"roleArn\":\"arn:aws:iam::123456789012:role/r\",\"actionParams\":"
                            "{\"updateCACertificateParams\":{\"action\":\"DEACTIVATE\"}}}"));

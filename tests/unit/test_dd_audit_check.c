@@ -71,7 +71,7 @@ static void test_run_not_applicable_and_arguments(void **state)
 {
     const dd_audit_check_def_t *cognito =
         dd_audit_check_find("UNAUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK");
-    dd_audit_world_t world = {NULL, NULL, 0, NULL};
+    dd_audit_world_t world = {NULL, NULL, 0, NULL, NULL};
     int findings = 0;
     int64_t checked = 99;
 

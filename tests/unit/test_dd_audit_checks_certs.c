@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "dd_audit_certcache.h"
 #include "dd_audit_check.h"
 #include "dd_db.h"
 #include "dd_log.h"
@@ -214,15 +215,31 @@ static int sink(void *ctx, const dd_audit_finding_t *f)
     return s->stop_after > 0 && s->count >= s->stop_after;
 }
 
+/* Runs the check without a certificate cache and as a task does, with one: both give the same
+ * answer. */
 static dd_audit_status_t run_check(fixture_t *f, const char *name, int64_t now, const cJSON *config,
                                    findings_t *out, int64_t *checked)
 {
-    dd_audit_world_t world = {&f->reg, NULL, now, config};
+    dd_audit_world_t world = {&f->reg, NULL, now, config, NULL};
     const dd_audit_check_def_t *check = dd_audit_check_find(name);
+    dd_audit_certcache_t *cache = NULL;
+    findings_t plain;
+    int64_t plain_checked = -1;
+    dd_audit_status_t plain_st;
+    dd_audit_status_t st;
 
     assert_non_null(check);
     assert_non_null(check->run);
-    return dd_audit_check_run(check, &world, sink, out, checked);
+    memcpy(&plain, out, sizeof(plain));
+    plain_st = dd_audit_check_run(check, &world, sink, &plain, &plain_checked);
+    assert_int_equal(dd_audit_certcache_open(&cache), DD_AUDIT_CERTCACHE_OK);
+    world.certs = cache;
+    st = dd_audit_check_run(check, &world, sink, out, checked);
+    assert_int_equal(st, plain_st);
+    assert_int_equal(*checked, plain_checked);
+    assert_int_equal(out->count, plain.count);
+    dd_audit_certcache_close(cache);
+    return st;
 }
 
 static void add_device(fixture_t *f, const made_t *m, dd_cert_status_t st, const char *ca_id,

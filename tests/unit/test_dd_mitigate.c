@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+
 #include "dd_clock.h"
 #include "dd_db.h"
 #include "dd_engine.h"
@@ -918,19 +920,100 @@ static void test_dd_mitigate_exec_add_things_for_finding(void **state)
     cJSON_Delete(fnd);
 }
 
-static void test_dd_mitigate_exec_update_ca_certificate_not_supported(void **state)
+static int ca_active_cb(void *ctx, const dd_registry_ca_t *ca)
 {
+    *(bool *)ctx = ca->active;
+    return 0;
+}
+
+static bool ca_active(fixture_t *f, const char *ca_id)
+{
+    dd_registry_error_t err;
+    bool active = false;
+
+    assert_int_equal(dd_registry_ca_get(&f->registry, ca_id, ca_active_cb, &active, &err),
+                     DD_REGISTRY_OK);
+    return active;
+}
+
+/* The status the broker shim is handed for a device certificate (its CA's status included). */
+static void assert_shim_status(fixture_t *f, const char *cert_id, const char *want)
+{
+    cJSON *obj = NULL;
+
+    assert_int_equal(dd_registry_entity_json(&f->registry, DD_REGISTRY_KIND_CERT, cert_id, &obj),
+                     DD_REGISTRY_OK);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(obj, "status")), want);
+    cJSON_Delete(obj);
+}
+
+static void test_dd_mitigate_exec_update_ca_certificate(void **state)
+{
+    static const char PARAMS[] = "{\"updateCACertificateParams\":{\"action\":\"DEACTIVATE\"}}";
     fixture_t *f = *state;
     dd_mitigate_outcome_t out;
-    cJSON *fnd = finding("CA_CERTIFICATE_EXPIRING_CHECK", "caCertificateId", "abc");
+    dd_pki_ca_t *ca = NULL;
+    dd_pki_credentials_t cred;
+    dd_registry_error_t err;
+    char ca_id[65];
+    char dev_id[65];
+    BIO *bio;
+    char *data;
+    char *ca_pem;
+    long n;
+    cJSON *fnd;
 
-    assert_int_equal(execute(f, "UPDATE_CA_CERTIFICATE",
-                             "{\"updateCACertificateParams\":{\"action\":\"DEACTIVATE\"}}", NULL,
-                             fnd, &out),
+    /* ddlocal's own root stands for a customer CA (the registry checks no signature), with a
+     * device certificate registered under it. */
+    assert_int_equal(dd_pki_ca_ensure(f->dir, &ca), DD_PKI_OK);
+    bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    assert_int_equal(PEM_write_bio_X509(bio, dd_pki_ca_cert(ca)), 1);
+    n = BIO_get_mem_data(bio, &data);
+    assert_true(n > 0);
+    ca_pem = strndup(data, (size_t)n);
+    BIO_free(bio);
+    assert_int_equal(dd_registry_ca_add(&f->registry, ca_pem, true, false, "DEFAULT", NULL, ca_id,
+                                        sizeof(ca_id), &err),
+                     DD_REGISTRY_OK);
+    free(ca_pem);
+    assert_int_equal(dd_pki_issue_device(ca, DD_PKI_KEY_EC_P256, &cred), DD_PKI_OK);
+    assert_int_equal(dd_registry_cert_register(&f->registry, cred.certificate_pem, DD_CERT_ACTIVE,
+                                               ca_id, dev_id, sizeof(dev_id), &err),
+                     DD_REGISTRY_OK);
+    dd_pki_credentials_free(&cred);
+    dd_pki_ca_free(ca);
+    assert_shim_status(f, dev_id, "ACTIVE");
+
+    /* Audit: the finding's caCertificateId -> INACTIVE; its devices are refused from then on. */
+    fnd = finding("REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK", "caCertificateId", ca_id);
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(execute(f, "UPDATE_CA_CERTIFICATE", PARAMS, NULL, fnd, &out), DD_MITIGATE_OK);
+    assert_true(out.registry_changed);
+    assert_false(ca_active(f, ca_id));
+    assert_shim_status(f, dev_id, "INACTIVE");
+    /* Already INACTIVE: nothing to do, successful. */
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(execute(f, "UPDATE_CA_CERTIFICATE", PARAMS, NULL, fnd, &out), DD_MITIGATE_OK);
+    assert_false(out.registry_changed);
+    cJSON_Delete(fnd);
+
+    /* A finding without a CA certificate, an unknown CA, a Detect violation's thing. */
+    fnd = finding("LOGGING_DISABLED_CHECK", "account", "123456789012");
+    assert_int_equal(execute(f, "UPDATE_CA_CERTIFICATE", PARAMS, NULL, fnd, &out),
+                     DD_MITIGATE_EXECUTION_FAILED);
+    assert_string_equal(out.code, "InvalidRequestException");
+    cJSON_Delete(fnd);
+    fnd = finding("CA_CERTIFICATE_EXPIRING_CHECK", "caCertificateId",
+                  "00000000000000000000000000000000000000000000000000000000000000ff");
+    assert_int_equal(execute(f, "UPDATE_CA_CERTIFICATE", PARAMS, NULL, fnd, &out),
+                     DD_MITIGATE_EXECUTION_FAILED);
+    assert_string_equal(out.code, "ResourceNotFoundException");
+    cJSON_Delete(fnd);
+    assert_int_equal(execute(f, "UPDATE_CA_CERTIFICATE", PARAMS, "Thing01", NULL, &out),
                      DD_MITIGATE_NOT_SUPPORTED);
     assert_string_equal(out.code, "NotSupported");
-    assert_non_null(strstr(out.message, "CA certificates"));
-    cJSON_Delete(fnd);
+    assert_non_null(strstr(out.message, "CA certificate"));
 }
 
 int main(void)
@@ -956,8 +1039,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_mitigate_exec_add_things_for_finding, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_dd_mitigate_exec_update_ca_certificate_not_supported,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_mitigate_exec_update_ca_certificate, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,13 +150,52 @@ def cli_checks(run):
         quarantined(["Thing02"])(r)
         expect_alarms_only(api, {("Thing03", M4), ("Thing02", M3)}, "the CLI page")
 
+    def shared_cert_id():
+        certs = [c for c in api.iot.list_thing_principals(thingName="Thing01")["principals"]
+                 if len(api.iot.list_principal_things(principal=c)["things"]) == 3]
+        if len(certs) != 1:
+            raise WalkthroughError("no one certificate shared by the three things: %s" % certs)
+        return certs[0].rsplit("/", 1)[1]
+
+    def m2_audit(r):
+        cert = shared_cert_id()
+        tasks = api.iot.list_audit_tasks(startTime=0, endTime=4102444800)["tasks"]
+        task = api.iot.describe_audit_task(taskId=tasks[-1]["taskId"])
+        bad = sorted(c for c, d in task["auditDetails"].items()
+                     if d["checkRunStatus"] == "COMPLETED_NON_COMPLIANT")
+        want = ["DEVICE_CERTIFICATE_SHARED_CHECK", "IOT_POLICY_OVERLY_PERMISSIVE_CHECK",
+                "LOGGING_DISABLED_CHECK"]
+        if bad != want:
+            raise WalkthroughError("the audit's non-compliant checks: %s, expected %s"
+                                   % (bad, want))
+        found = api.iot.list_audit_findings(taskId=tasks[-1]["taskId"],
+                                            checkName="DEVICE_CERTIFICATE_SHARED_CHECK")
+        ids = [f["nonCompliantResource"]["resourceIdentifier"]["deviceCertificateId"]
+               for f in found["findings"]]
+        if ids != [cert]:
+            raise WalkthroughError("shared-certificate findings %s, expected [%s]" % (ids, cert))
+        if cert not in r.terminals["main"].output():
+            raise WalkthroughError("describe-audit-finding did not print the certificate id")
+
+    def m2_mitigated(r):
+        status = api.iot.describe_certificate(certificateId=shared_cert_id())
+        if status["certificateDescription"]["status"] != "INACTIVE":
+            raise WalkthroughError("the shared certificate is %s after the mitigation"
+                                   % status["certificateDescription"]["status"])
+
+    def m2_refused(r):
+        m2_mitigated(r)
+        if "not authorised" not in r.terminals["main"].output():
+            raise WalkthroughError("the deactivated certificate was not refused (CONNACK 5)")
+
     def stopped(_):
         poll("ddlocal up to stop (endpoints.json removed)",
              lambda: not os.path.exists(os.path.join(api.data_dir, "endpoints.json")), 30)
 
     return {"1": things, "4": m4_violation, "6": quarantined(["Thing03"]),
             "6-refused": refused, "6-release": quarantined([]), "7": m3_violation,
-            "7-events": m3_events, "7-quarantine": m3_quarantine, "cleanup": stopped}
+            "7-events": m3_events, "7-quarantine": m3_quarantine, "8-audit": m2_audit,
+            "8-mitigate": m2_mitigated, "8-refused": m2_refused, "cleanup": stopped}
 
 
 def cli_requires(build):

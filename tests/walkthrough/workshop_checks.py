@@ -197,8 +197,42 @@ def checks(run, Api, poll, expect_alarms_only):
              lambda: metric_values("Thing03", "aws:all-bytes-out", state["release2"]), 90)
         expect_alarms_only(api, {("Thing02", M3), ("Thing03", M4)}, "the whole walkthrough")
 
+    def shared_cert_id():
+        with open(os.path.join(data, "workshop", "shared", "certificate-id")) as f:
+            return f.read().strip()
+
+    def m2_audit(r):
+        """The latest audit: the three non-compliant checks, the shared certificate found."""
+        tasks = api.iot.list_audit_tasks(startTime=0, endTime=4102444800)["tasks"]
+        task_id = tasks[-1]["taskId"]
+        details = api.iot.describe_audit_task(taskId=task_id)["auditDetails"]
+        bad = sorted(c for c, d in details.items()
+                     if d["checkRunStatus"] == "COMPLETED_NON_COMPLIANT")
+        want = ["DEVICE_CERTIFICATE_SHARED_CHECK", "IOT_POLICY_OVERLY_PERMISSIVE_CHECK",
+                "LOGGING_DISABLED_CHECK"]
+        if bad != want:
+            raise WalkthroughError("the audit's non-compliant checks: %s, expected %s"
+                                   % (bad, want))
+        found = api.iot.list_audit_findings(taskId=task_id,
+                                            checkName="DEVICE_CERTIFICATE_SHARED_CHECK")
+        ids = [f["nonCompliantResource"]["resourceIdentifier"]["deviceCertificateId"]
+               for f in found["findings"]]
+        if ids != [shared_cert_id()]:
+            raise WalkthroughError("shared-certificate findings %s, expected the workshop's "
+                                   "shared certificate %s" % (ids, shared_cert_id()))
+        in_output("DEVICE_CERTIFICATE_SHARED_CHECK\tCRITICAL")(r)
+
+    def m2_inactive(r):
+        got = api.iot.describe_certificate(certificateId=shared_cert_id())
+        if got["certificateDescription"]["status"] != "INACTIVE":
+            raise WalkthroughError("the shared certificate is %s after the mitigation"
+                                   % got["certificateDescription"]["status"])
+
     return {
         "up": up,
+        "2.2": m2_audit,
+        "2.3": m2_inactive,
+        "2.4": lambda r: (m2_inactive(r), in_output("not authorised")(r)),
         "cli": in_output("Thing01\tThing02\tThing03"),
         "rules": lambda r: (in_output("Thing01 in-alarm 25")(r),
                             in_output("Thing02 in-alarm 15000")(r)),
