@@ -155,6 +155,11 @@ static int on_message(int event, void *event_data, void *userdata)
 
     (void)event;
     (void)userdata;
+    /* Every PUBLISH comes here: only '$' topics can be provisioning's, so the rest return
+     * before the client id lookup and the clock read. */
+    if (ed->topic == NULL || ed->topic[0] != '$') {
+        return MOSQ_ERR_SUCCESS;
+    }
     if (dd_shim_on_message(g_shim, ed->client, mosquitto_client_id(ed->client), ed->topic,
                            ed->payload, ed->payloadlen, topic, sizeof(topic), &renamed,
                            dd_clock_mono_ms()) != DD_SHIM_OK ||
