@@ -5,8 +5,10 @@
  * - CA_ / DEVICE_CERTIFICATE_EXPIRING_CHECK: an ACTIVE certificate whose notAfter
  *   is within 30 days of the audit's pipeline time (CERTIFICATE_APPROACHING_EXPIRATION)
  *   or past it (CERTIFICATE_EXPIRED).
- * - CA_ / DEVICE_CERTIFICATE_KEY_QUALITY_CHECK: an ACTIVE certificate whose key is
- *   below AWS's registration minimum (RSA or DSA under 2048 bits, EC under 256 bits).
+ * - CA_ / DEVICE_CERTIFICATE_KEY_QUALITY_CHECK: an ACTIVE certificate whose RSA key has the
+ *   ROCA fingerprint (CERTIFICATE_KEY_VULNERABILITY_CVE-2017-15361), or whose key is below AWS's
+ *   registration minimum (RSA or DSA under 2048 bits, EC under 256 bits;
+ *   CERTIFICATE_KEY_LENGTH_BELOW_MINIMUM). The verdict is dd_audit_keyq's.
  * - DEVICE_CERTIFICATE_AGE_CHECK: an ACTIVE device certificate registered for at least
  *   certAgeThresholdInDays (default 365) days (CERTIFICATE_PAST_AGE_THRESHOLD).
  * - REVOKED_CA_ / REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK: an ACTIVE certificate
@@ -23,6 +25,7 @@
 #include "dd_audit_check_internal.h"
 
 #include "dd_audit_certcache.h"
+#include "dd_audit_keyq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,9 +197,8 @@ static bool key_quality(run_t *r, subject_t subject, const char *id, X509 *x, in
                         const char *ca_id)
 {
     EVP_PKEY *key = X509_get0_pubkey(x);
-    int bits;
-    int type;
-    int min = 0;
+    dd_audit_keyq_result_t q;
+    dd_audit_keyq_status_t st;
     char reason[160];
 
     (void)created_ms;
@@ -204,19 +206,20 @@ static bool key_quality(run_t *r, subject_t subject, const char *id, X509 *x, in
     if (key == NULL) {
         return true;
     }
-    bits = EVP_PKEY_get_bits(key);
-    type = EVP_PKEY_get_base_id(key);
-    if (type == EVP_PKEY_RSA || type == EVP_PKEY_RSA_PSS || type == EVP_PKEY_DSA) {
-        min = 2048;
-    } else if (type == EVP_PKEY_EC) {
-        min = 256;
+    st = dd_audit_keyq_assess(key, &q);
+    if (st == DD_AUDIT_KEYQ_NO_MEMORY) {
+        r->status = DD_AUDIT_NO_MEMORY;
+        return false;
     }
-    if (min == 0 || bits >= min) {
+    if (st != DD_AUDIT_KEYQ_OK) {
+        DD_LOG_WARN("audit: key quality of certificate %s: %s", id, dd_audit_keyq_strerror(st));
         return true;
     }
-    (void)snprintf(reason, sizeof(reason), "%s key of %d bits is shorter than %d bits",
-                   type == EVP_PKEY_EC ? "EC" : (type == EVP_PKEY_DSA ? "DSA" : "RSA"), bits, min);
-    return report(r, subject, id, "CERTIFICATE_KEY_LENGTH_BELOW_MINIMUM", reason, NULL);
+    if (q.verdict == DD_AUDIT_KEYQ_COMPLIANT ||
+        dd_audit_keyq_reason(&q, reason, sizeof(reason)) != DD_AUDIT_KEYQ_OK) {
+        return true;
+    }
+    return report(r, subject, id, dd_audit_keyq_reason_code(q.verdict), reason, NULL);
 }
 
 static bool age(run_t *r, subject_t subject, const char *id, X509 *x, int64_t created_ms,

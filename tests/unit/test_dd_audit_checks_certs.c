@@ -23,6 +23,7 @@
 #include "dd_db.h"
 #include "dd_log.h"
 #include "dd_registry.h"
+#include "dd_testkeys.h"
 
 #define NOW 1700000000000LL
 #define DAY (24LL * 3600 * 1000)
@@ -103,16 +104,17 @@ static char *pem_of(X509 *x)
     return out;
 }
 
-/* A certificate for a new key, valid [from, to] (epoch ms), signed by @p issuer (NULL: self). */
-static made_t make(const char *cn, int rsa_bits, const made_t *issuer, int64_t from, int64_t to,
-                   bool ca, long serial)
+/* A certificate for @p key (taken over), valid [from, to] (epoch ms), signed by @p issuer (NULL:
+ * self, which needs the private key). */
+static made_t make_key(const char *cn, EVP_PKEY *key, const made_t *issuer, int64_t from,
+                       int64_t to, bool ca, long serial)
 {
     made_t m;
     X509_NAME *name = X509_NAME_new();
     X509V3_CTX v3;
     X509_EXTENSION *ext;
 
-    m.key = new_key(rsa_bits);
+    m.key = key;
     m.cert = X509_new();
     assert_non_null(m.cert);
     assert_int_equal(X509_set_version(m.cert, 2), 1);
@@ -138,6 +140,24 @@ static made_t make(const char *cn, int rsa_bits, const made_t *issuer, int64_t f
     assert_true(X509_sign(m.cert, issuer != NULL ? issuer->key : m.key, EVP_sha256()) > 0);
     m.pem = pem_of(m.cert);
     return m;
+}
+
+/* A certificate for a new key (RSA of @p rsa_bits bits, 0: EC P-256). */
+static made_t make(const char *cn, int rsa_bits, const made_t *issuer, int64_t from, int64_t to,
+                   bool ca, long serial)
+{
+    return make_key(cn, new_key(rsa_bits), issuer, from, to, ca, serial);
+}
+
+/* A certificate whose public key has the ROCA fingerprint (dd_testkeys.h), signed by @p issuer. */
+static made_t make_roca(const char *cn, int bits, uint32_t seed, const made_t *issuer, bool ca,
+                        long serial)
+{
+    BIGNUM *n = dd_testkeys_roca_modulus(bits, seed);
+    EVP_PKEY *key = dd_testkeys_rsa_public(n);
+
+    BN_free(n);
+    return make_key(cn, key, issuer, NOW - DAY, NOW + 365 * DAY, ca, serial);
 }
 
 static void made_free(made_t *m)
@@ -184,6 +204,7 @@ typedef struct findings {
     int stop_after; /* 0 = never */
     char ids[8][65];
     char codes[8][64];
+    char reasons[8][160];
     char types[8][32];
     char related_issuer[8][65];
 } findings_t;
@@ -201,6 +222,7 @@ static int sink(void *ctx, const dd_audit_finding_t *f)
     if (s->count < 8) {
         snprintf(s->ids[s->count], 65, "%s", id->valuestring);
         snprintf(s->codes[s->count], 64, "%s", f->reason_code);
+        snprintf(s->reasons[s->count], 160, "%s", f->reason);
         snprintf(s->types[s->count], 32, "%s", f->resource_type);
         if (f->related_resources != NULL) {
             const cJSON *iss =
@@ -326,21 +348,24 @@ static void test_dd_audit_checks_certs_key_quality(void **state)
     made_t weak = make("weak", 1024, NULL, NOW - DAY, NOW + 365 * DAY, false, 1);
     made_t strong = make("strong", 0, NULL, NOW - DAY, NOW + 365 * DAY, false, 2);
     made_t weak_ca = make("weak-ca", 1024, NULL, NOW - DAY, NOW + 365 * DAY, true, 3);
-    char id_weak[65], id_strong[65], id_ca[65];
+    made_t rsa = make("rsa-2048", 2048, NULL, NOW - DAY, NOW + 365 * DAY, false, 4);
+    char id_weak[65], id_strong[65], id_ca[65], id_rsa[65];
     findings_t fs;
     int64_t checked = -1;
 
     add_device(f, &weak, DD_CERT_ACTIVE, NULL, id_weak);
     add_device(f, &strong, DD_CERT_ACTIVE, NULL, id_strong);
+    add_device(f, &rsa, DD_CERT_ACTIVE, NULL, id_rsa);
     add_ca(f, &weak_ca, true, id_ca);
 
     memset(&fs, 0, sizeof(fs));
     assert_int_equal(run_check(f, "DEVICE_CERTIFICATE_KEY_QUALITY_CHECK", NOW, NULL, &fs, &checked),
                      DD_AUDIT_OK);
-    assert_int_equal(checked, 2);
+    assert_int_equal(checked, 3);
     assert_int_equal(fs.count, 1);
     assert_string_equal(fs.ids[0], id_weak);
     assert_string_equal(fs.codes[0], "CERTIFICATE_KEY_LENGTH_BELOW_MINIMUM");
+    assert_string_equal(fs.reasons[0], "RSA key of 1024 bits is shorter than 2048 bits");
 
     memset(&fs, 0, sizeof(fs));
     assert_int_equal(run_check(f, "CA_CERTIFICATE_KEY_QUALITY_CHECK", NOW, NULL, &fs, &checked),
@@ -351,6 +376,60 @@ static void test_dd_audit_checks_certs_key_quality(void **state)
     made_free(&weak);
     made_free(&strong);
     made_free(&weak_ca);
+    made_free(&rsa);
+}
+
+/* A device certificate and an intermediate CA whose RSA keys have the ROCA fingerprint, both
+ * issued by an ordinary root: each check finds its one, with AWS's CVE reason code. */
+static void test_dd_audit_checks_certs_key_quality_roca(void **state)
+{
+    fixture_t *f = *state;
+    made_t root = make("root", 0, NULL, NOW - DAY, NOW + 365 * DAY, true, 1);
+    made_t inter = make_roca("infineon-ca", 2048, 11, &root, true, 2);
+    made_t dev = make_roca("infineon-device", 2048, 12, &root, false, 3);
+    made_t fine = make("fine", 0, &root, NOW - DAY, NOW + 365 * DAY, false, 4);
+    char id_root[65], id_inter[65], id_dev[65], id_fine[65];
+    dd_registry_error_t err;
+    findings_t fs;
+    int64_t checked = -1;
+
+    add_ca(f, &root, true, id_root);
+    add_ca(f, &inter, true, id_inter);
+    add_device(f, &dev, DD_CERT_ACTIVE, id_root, id_dev);
+    add_device(f, &fine, DD_CERT_ACTIVE, id_root, id_fine);
+
+    memset(&fs, 0, sizeof(fs));
+    assert_int_equal(run_check(f, "DEVICE_CERTIFICATE_KEY_QUALITY_CHECK", NOW, NULL, &fs, &checked),
+                     DD_AUDIT_OK);
+    assert_int_equal(checked, 2);
+    assert_int_equal(fs.count, 1);
+    assert_string_equal(fs.ids[0], id_dev);
+    assert_string_equal(fs.types[0], "DEVICE_CERTIFICATE");
+    assert_string_equal(fs.codes[0], "CERTIFICATE_KEY_VULNERABILITY_CVE-2017-15361");
+    assert_non_null(strstr(fs.reasons[0], "ROCA"));
+
+    memset(&fs, 0, sizeof(fs));
+    assert_int_equal(run_check(f, "CA_CERTIFICATE_KEY_QUALITY_CHECK", NOW, NULL, &fs, &checked),
+                     DD_AUDIT_OK);
+    assert_int_equal(checked, 2);
+    assert_int_equal(fs.count, 1);
+    assert_string_equal(fs.ids[0], id_inter);
+    assert_string_equal(fs.types[0], "CA_CERTIFICATE");
+    assert_string_equal(fs.codes[0], "CERTIFICATE_KEY_VULNERABILITY_CVE-2017-15361");
+
+    /* INACTIVE, the certificate is not checked (AWS: ACTIVE or PENDING_TRANSFER only). */
+    assert_int_equal(dd_registry_cert_set_status(&f->reg, id_dev, DD_CERT_INACTIVE, &err),
+                     DD_REGISTRY_OK);
+    memset(&fs, 0, sizeof(fs));
+    assert_int_equal(run_check(f, "DEVICE_CERTIFICATE_KEY_QUALITY_CHECK", NOW, NULL, &fs, &checked),
+                     DD_AUDIT_OK);
+    assert_int_equal(checked, 1);
+    assert_int_equal(fs.count, 0);
+
+    made_free(&root);
+    made_free(&inter);
+    made_free(&dev);
+    made_free(&fine);
 }
 
 static void test_dd_audit_checks_certs_age_threshold_from_config(void **state)
@@ -508,6 +587,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dd_audit_checks_certs_expiring, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_audit_checks_certs_key_quality, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_audit_checks_certs_key_quality_roca, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dd_audit_checks_certs_age_threshold_from_config, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_audit_checks_certs_revoked_by_issuer, setup,
