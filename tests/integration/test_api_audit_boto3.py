@@ -8,11 +8,15 @@ classes, HTTP statuses), the fresh account's configuration, paging with
 boto3's paginators, findings and statistics of LOGGING_DISABLED_CHECK (whose
 findings are whatever the check computes: the assertions hold for none and
 for some), a suppression applied to the next task only, scheduled audits and
-audit mitigation actions tasks with their executions.
+audit mitigation actions tasks with their executions, and the key-quality
+check finding a certificate whose RSA key has the ROCA fingerprint.
 """
 import datetime
 import os
+import random
+import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -24,6 +28,7 @@ import botocore.config  # noqa: E402
 BINARY = None
 SERVER = None
 IOT = None
+KEYQ_PEMS = {}
 ROLE = "arn:aws:iam::%s:role/AuditRole" % lib.ACCOUNT
 TOPIC = "arn:aws:sns:%s:%s:AuditTopic" % (lib.REGION, lib.ACCOUNT)
 EARLY = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
@@ -34,6 +39,7 @@ ACCOUNT_ID = {"account": lib.ACCOUNT}
 
 def setUpModule():
     global SERVER, IOT
+    make_key_quality_certs()
     SERVER = lib.TestServer(BINARY)
     IOT = boto3.client("iot", endpoint_url=SERVER.endpoint, region_name=lib.REGION,
                        aws_access_key_id="test", aws_secret_access_key="test",
@@ -215,7 +221,10 @@ class TestTasksAndFindings(AuditTestCase):
             startTime=EARLY, endTime=LATE, taskType="ON_DEMAND_AUDIT_TASK",
             PaginationConfig={"PageSize": 2}))
         listed = [t["taskId"] for p in pages for t in p["tasks"]]
-        self.assertEqual(len(pages), 2)
+        # Other test classes of the module (run before, in name order) start tasks too.
+        self.assertGreaterEqual(len(listed), 3)
+        self.assertEqual(len(pages), (len(listed) + 1) // 2)
+        self.assertEqual(len(set(listed)), len(listed))
         for i in ids:
             self.assertIn(i, listed)
         self.assertEqual(IOT.list_audit_tasks(startTime=EARLY, endTime=LATE,
@@ -391,6 +400,107 @@ class TestAuditMitigation(AuditTestCase):
                          target={"findingIds": ["nope"]}, auditCheckToActionsMapping=mapping,
                          clientRequestToken="c3")
         IOT.delete_mitigation_action(actionName="AuditEnableLogging")
+
+
+# The first 39 primes: their product is the M of Infineon RSALib's 512-bit primes.
+RSALIB_PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73,
+                 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163,
+                 167]
+
+
+def openssl(*args, **kwargs):
+    return subprocess.run(["openssl"] + list(args), check=True, capture_output=True, text=True,
+                          **kwargs).stdout
+
+
+def roca_prime(rng, bits):
+    """A prime of the form k * M + (65537^a mod M), as RSALib made them (seeded).
+
+    Candidates go to `openssl prime` in batches: the test makes no primality test of its own.
+    """
+    m = 1
+    for p in RSALIB_PRIMES:
+        m *= p
+    c = pow(65537, rng.getrandbits(16), m)
+    k = (rng.getrandbits(bits) | (3 << (bits - 2))) // m
+    while True:
+        cands = [(k + i) * m + c for i in range(200)]
+        for n, line in zip(cands, openssl("prime", *[str(x) for x in cands]).splitlines()):
+            if line.endswith(" is prime"):
+                return n
+        k += 200
+
+
+def make_key_quality_certs():
+    """Two device certificates of one test CA: one whose 2048-bit RSA key was built as
+    Infineon's RSALib built keys (CVE-2017-15361), one ordinary. Made before the server starts,
+    so that they are valid at its (manual) pipeline time."""
+    rng = random.Random(15361)
+    n = roca_prime(rng, 1024) * roca_prime(rng, 1024)
+    assert n.bit_length() == 2048
+    with tempfile.TemporaryDirectory() as tmp:
+        def path(name):
+            return os.path.join(tmp, name)
+        # The RSA public key (n, 65537) as SubjectPublicKeyInfo, with OpenSSL's ASN.1
+        # generator; the certificate is issued for it by the test CA (-force_pubkey).
+        with open(path("pub.cnf"), "w", encoding="ascii") as f:
+            f.write("asn1=SEQUENCE:spki\n[spki]\nalg=SEQUENCE:alg\n"
+                    "key=BITWRAP,SEQUENCE:rsa\n[alg]\nalgorithm=OID:rsaEncryption\n"
+                    "parameter=NULL\n[rsa]\nn=INTEGER:0x%X\ne=INTEGER:0x010001\n" % n)
+        openssl("asn1parse", "-genconf", path("pub.cnf"), "-out", path("pub.der"), "-noout")
+        openssl("pkey", "-pubin", "-inform", "DER", "-in", path("pub.der"),
+                "-out", path("pub.pem"))
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", path("ca.key"), "-out", path("ca.pem"),
+                "-subj", "/CN=KeyQualityTestCA", "-days", "30")
+        openssl("x509", "-new", "-subj", "/CN=infineon-device", "-force_pubkey",
+                path("pub.pem"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+                "-days", "30", "-out", path("roca.pem"))
+        openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", path("fine.key"), "-out", path("fine.csr"),
+                "-subj", "/CN=ordinary-device")
+        openssl("x509", "-req", "-in", path("fine.csr"), "-CA", path("ca.pem"),
+                "-CAkey", path("ca.key"), "-days", "30", "-out", path("fine.pem"))
+        for name in ("roca", "fine"):
+            with open(path(name + ".pem"), encoding="ascii") as f:
+                KEYQ_PEMS[name] = f.read()
+
+
+class TestKeyQuality(AuditTestCase):
+    def test_roca_device_certificate(self):
+        """DEVICE_CERTIFICATE_KEY_QUALITY_CHECK finds the certificate registered with
+        RegisterCertificateWithoutCA whose key has the ROCA fingerprint, with AWS's reason code,
+        and not the ordinary certificate of the same CA."""
+        roca_pem = KEYQ_PEMS["roca"]
+        fine_pem = KEYQ_PEMS["fine"]
+        roca = IOT.register_certificate_without_ca(certificatePem=roca_pem,
+                                                   status="ACTIVE")["certificateId"]
+        fine = IOT.register_certificate_without_ca(certificatePem=fine_pem,
+                                                   status="ACTIVE")["certificateId"]
+        try:
+            check = "DEVICE_CERTIFICATE_KEY_QUALITY_CHECK"
+            enable([check])
+            task_id = IOT.start_on_demand_audit_task(targetCheckNames=[check])["taskId"]
+            task = IOT.describe_audit_task(taskId=task_id)
+            self.assertEqual(task["taskStatus"], "COMPLETED")
+            details = task["auditDetails"][check]
+            self.assertEqual(details["checkRunStatus"], "COMPLETED_NON_COMPLIANT")
+            self.assertGreaterEqual(details["totalResourcesCount"], 2)
+            findings = IOT.list_audit_findings(taskId=task_id, checkName=check)["findings"]
+            by_cert = {f["nonCompliantResource"]["resourceIdentifier"]["deviceCertificateId"]: f
+                       for f in findings}
+            self.assertNotIn(fine, by_cert)
+            self.assertIn(roca, by_cert)
+            found = by_cert[roca]
+            self.assertEqual(found["nonCompliantResource"]["resourceType"], "DEVICE_CERTIFICATE")
+            self.assertEqual(found["severity"], "CRITICAL")
+            self.assertEqual(found["reasonForNonComplianceCode"],
+                             "CERTIFICATE_KEY_VULNERABILITY_CVE-2017-15361")
+            self.assertIn("ROCA", found["reasonForNonCompliance"])
+        finally:
+            for cert in (roca, fine):
+                IOT.update_certificate(certificateId=cert, newStatus="INACTIVE")
+                IOT.delete_certificate(certificateId=cert)
 
 
 if __name__ == "__main__":
