@@ -60,10 +60,11 @@ static dd_certfacts_status_t name_hash(const X509_NAME *name, uint32_t *out)
 dd_certfacts_status_t dd_certfacts_from_x509(const struct x509_st *x, dd_certfacts_t *out)
 {
     const X509 *cert = x;
+    dd_certfacts_status_t st = DD_CERTFACTS_OK;
+    dd_certfacts_status_t one;
     EVP_PKEY *key;
     BIGNUM *bn;
     char *hex;
-    dd_certfacts_status_t st;
 
     if (out != NULL) {
         memset(out, 0, sizeof(*out));
@@ -71,32 +72,35 @@ dd_certfacts_status_t dd_certfacts_from_x509(const struct x509_st *x, dd_certfac
     if (cert == NULL || out == NULL) {
         return DD_CERTFACTS_BAD_PARAMETER;
     }
-    if ((st = dd_certfacts_time_ms(X509_get0_notBefore(cert), &out->not_before_ms)) !=
-            DD_CERTFACTS_OK ||
-        (st = dd_certfacts_time_ms(X509_get0_notAfter(cert), &out->not_after_ms)) !=
-            DD_CERTFACTS_OK ||
-        (st = name_hash(X509_get_subject_name(cert), &out->subject_hash)) != DD_CERTFACTS_OK ||
-        (st = name_hash(X509_get_issuer_name(cert), &out->issuer_hash)) != DD_CERTFACTS_OK) {
-        memset(out, 0, sizeof(*out));
-        return st;
-    }
+    /* Each fact on its own: a caller that falls back to the X509 on failure still gets the
+     * others (the audit judges the key of a certificate whose validity does not convert). */
     key = X509_get0_pubkey(cert);
     if (key != NULL) {
         key_type_name(key, out->key_type, sizeof(out->key_type));
         out->key_bits = EVP_PKEY_get_bits(key);
     }
+    if ((one = dd_certfacts_time_ms(X509_get0_notBefore(cert), &out->not_before_ms)) !=
+        DD_CERTFACTS_OK) {
+        st = one;
+    }
+    if ((one = dd_certfacts_time_ms(X509_get0_notAfter(cert), &out->not_after_ms)) !=
+        DD_CERTFACTS_OK) {
+        st = one;
+    }
+    if ((one = name_hash(X509_get_subject_name(cert), &out->subject_hash)) != DD_CERTFACTS_OK ||
+        (one = name_hash(X509_get_issuer_name(cert), &out->issuer_hash)) != DD_CERTFACTS_OK) {
+        st = one;
+    }
     bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
     hex = bn != NULL ? BN_bn2hex(bn) : NULL;
     BN_free(bn);
     if (hex == NULL) {
-        memset(out, 0, sizeof(*out));
-        return DD_CERTFACTS_NO_MEMORY;
-    }
-    if (strlen(hex) < sizeof(out->serial)) {
+        st = DD_CERTFACTS_NO_MEMORY;
+    } else if (strlen(hex) < sizeof(out->serial)) {
         memcpy(out->serial, hex, strlen(hex) + 1);
     }
     OPENSSL_free(hex);
-    return DD_CERTFACTS_OK;
+    return st;
 }
 
 dd_certfacts_status_t dd_certfacts_from_pem(const char *pem, size_t len, dd_certfacts_t *out)

@@ -61,7 +61,8 @@ typedef struct dd_certfacts {
 /**
  * @brief The facts of a parsed certificate.
  * @param[in] x The certificate (read only).
- * @param[out] out Receives the facts (zeroed on failure).
+ * @param[out] out Receives the facts. On failure the facts that could be read are
+ *                 still filled and the others are 0 / "": store none of them then.
  * @return DD_CERTFACTS_OK, DD_CERTFACTS_BAD_PARAMETER, DD_CERTFACTS_INVALID (a
  *         validity time that does not convert) or DD_CERTFACTS_NO_MEMORY.
  */
@@ -71,7 +72,8 @@ dd_certfacts_status_t dd_certfacts_from_x509(const struct x509_st *x, dd_certfac
  * @brief The facts of a PEM certificate (its first certificate).
  * @param[in] pem PEM text.
  * @param[in] len Its length in bytes.
- * @param[out] out Receives the facts (zeroed on failure).
+ * @param[out] out Receives the facts (as dd_certfacts_from_x509(); zeroed when @p pem
+ *                 is not a certificate).
  * @return As dd_certfacts_from_x509(); DD_CERTFACTS_INVALID when @p pem is not a certificate.
  */
 dd_certfacts_status_t dd_certfacts_from_pem(const char *pem, size_t len, dd_certfacts_t *out);
