@@ -11,12 +11,16 @@
  * and the median total reported. Each thing also connected to the broker once
  * in the last 30 days (the connection history ddlocald records: Thing00001
  * with Thing00000's certificate at the same time, one takeover of Thing00002),
- * so the connection checks have work too. Last, the whole StartOnDemandAuditTask
- * as the API runs it (dd_auditor_task_start() on the pipeline's auditor: every
+ * so the connection checks have work too. Last, the pipeline is closed and opened
+ * again (a ddlocald restart: every cache empty) and the whole StartOnDemandAuditTask
+ * runs as the API runs it (dd_auditor_task_start() on the pipeline's auditor: every
  * check of the catalogue enabled and targeted, findings and statistics stored
  * in one transaction), ROUNDS times, each round and the median reported: the
- * first task parses every certificate, later ones find them in the auditor's
- * certificate cache.
+ * first task is the first audit after a restart. The certificate checks read the
+ * facts the registry stored at registration (dd_certfacts.h) and parse no PEM.
+ * Then the one-time cost of registry migration 7 on a data dir written before it:
+ * the facts of every certificate dropped and back-filled (dd_registry_facts_backfill,
+ * as dd_registry_open runs it once).
  *
  * bench_audit [things] [policies] [rounds]   (defaults 10000 1000 5)
  */
@@ -28,9 +32,11 @@
 #include "dd_audit_check.h"
 #include "dd_auditor.h"
 #include "dd_clock.h"
+#include "dd_db.h"
 #include "dd_log.h"
 #include "dd_pipeline.h"
 #include "dd_pki.h"
+#include "dd_registry_internal.h"
 #include "dd_store.h"
 
 #define ARN "arn:aws:iot:us-east-1:123456789012:"
@@ -61,6 +67,15 @@ static int64_t mono_us(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The process's CPU time: what a task costs when other work shares the machine. */
+static int64_t cpu_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -283,6 +298,13 @@ int main(int argc, char **argv)
            rounds, (double)totals[rounds / 2] / 1000.0, (double)totals[0] / 1000.0,
            (double)totals[rounds - 1] / 1000.0);
 
+    /* A restart: the tasks below start with ddlocald's caches empty. */
+    dd_pipeline_close(&p);
+    if (dd_pipeline_open(&cfg, &p) != DD_PIPELINE_OK) {
+        fprintf(stderr, "cannot open the pipeline in %s again\n", dir);
+        free(totals);
+        return 1;
+    }
     /* The whole task as StartOnDemandAuditTask runs it: every check enabled and targeted. */
     if (enable_all(p.auditor, cat, n) != 0 || (names = calloc(n, sizeof(*names))) == NULL) {
         free(totals);
@@ -295,10 +317,13 @@ int main(int argc, char **argv)
         char task_id[DD_AUDITOR_TASK_ID_LEN];
         char msg[DD_AUDITOR_MESSAGE_MAX] = "";
         int64_t start = mono_us();
+        int64_t cpu = cpu_us();
         dd_auditor_status_t st = dd_auditor_task_start(p.auditor, names, n, NULL, task_id, msg);
         totals[r] = mono_us() - start;
-        printf("StartOnDemandAuditTask round %d%s: %.1f ms\n", r + 1,
-               r == 0 ? " (first task: every certificate parsed)" : "", (double)totals[r] / 1000.0);
+        cpu = cpu_us() - cpu;
+        printf("StartOnDemandAuditTask round %d%s: %.1f ms (CPU %.1f ms)\n", r + 1,
+               r == 0 ? " (first task after the restart)" : "", (double)totals[r] / 1000.0,
+               (double)cpu / 1000.0);
         if (st != DD_AUDITOR_OK) {
             fprintf(stderr, "the audit task failed: %s\n", msg);
             free(names);
@@ -326,6 +351,17 @@ int main(int argc, char **argv)
            "ms, min %.1f ms, max %.1f ms; goal < 2000 ms: %s\n",
            rounds, (double)totals[rounds / 2] / 1000.0, (double)totals[0] / 1000.0,
            (double)totals[rounds - 1] / 1000.0, totals[rounds / 2] < 2000000 ? "met" : "MISSED");
+
+    /* Migration 7 on an older data dir: every certificate's facts taken from its PEM, once. */
+    t0 = mono_us();
+    if (dd_db_exec(p.db, "UPDATE certificates SET not_after_ms = NULL") != DD_DB_OK ||
+        dd_registry_facts_backfill(&p.registry) != DD_REGISTRY_OK) {
+        fprintf(stderr, "the back-fill failed\n");
+        free(totals);
+        return 1;
+    }
+    printf("back-fill of the facts of %d certificates (registry migration 7, once): %.1f ms\n",
+           things, (double)(mono_us() - t0) / 1000.0);
     free(totals);
     dd_pipeline_close(&p);
     (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -144,7 +144,37 @@ static const dd_db_migration_t MIGRATIONS[] = {
         "  body TEXT NOT NULL,"
         "  created_ms INTEGER NOT NULL,"
         "  PRIMARY KEY(template, version_id));"},
+    /*
+     * What the audit reads about each device and CA certificate (dd_certfacts.h), stored
+     * when the certificate is registered so that an audit reads rows instead of parsing
+     * every PEM; dd_registry_open() back-fills the rows written before this migration.
+     * not_after_ms IS NULL: no facts (the audit parses that PEM). key_verdict is the key
+     * vulnerability verdict of the audit's key checks, NULL = not assessed yet. The
+     * (created_ms, id) indexes serve the listings' order: without them, every listing
+     * of 10,000 certificates sorted their PEMs in a temporary file.
+     */
+    {7, "ALTER TABLE certificates ADD COLUMN not_before_ms INTEGER;"
+        "ALTER TABLE certificates ADD COLUMN not_after_ms INTEGER;"
+        "ALTER TABLE certificates ADD COLUMN key_type TEXT;"
+        "ALTER TABLE certificates ADD COLUMN key_bits INTEGER;"
+        "ALTER TABLE certificates ADD COLUMN subject_hash INTEGER;"
+        "ALTER TABLE certificates ADD COLUMN issuer_hash INTEGER;"
+        "ALTER TABLE certificates ADD COLUMN serial TEXT;"
+        "ALTER TABLE certificates ADD COLUMN key_verdict TEXT;"
+        "ALTER TABLE ca_certificates ADD COLUMN not_before_ms INTEGER;"
+        "ALTER TABLE ca_certificates ADD COLUMN not_after_ms INTEGER;"
+        "ALTER TABLE ca_certificates ADD COLUMN key_type TEXT;"
+        "ALTER TABLE ca_certificates ADD COLUMN key_bits INTEGER;"
+        "ALTER TABLE ca_certificates ADD COLUMN subject_hash INTEGER;"
+        "ALTER TABLE ca_certificates ADD COLUMN issuer_hash INTEGER;"
+        "ALTER TABLE ca_certificates ADD COLUMN serial TEXT;"
+        "ALTER TABLE ca_certificates ADD COLUMN key_verdict TEXT;"
+        "CREATE INDEX certificates_created ON certificates(created_ms, id);"
+        "CREATE INDEX ca_certificates_created ON ca_certificates(created_ms, id);"},
 };
+
+/* The migration that added the certificate facts, back-filled by dd_registry_open(). */
+#define FACTS_MIGRATION 7
 
 static const char *const KIND_NAMES[DD_REGISTRY_KIND_COUNT] = {"thing", "cert", "group", "policy"};
 static const char *const CERT_STATUS_NAMES[] = {"ACTIVE", "INACTIVE", "REVOKED",
@@ -387,6 +417,8 @@ dd_registry_status_t dd_registry_list_names(dd_registry_t *reg, const char *sql,
 dd_registry_status_t dd_registry_open(dd_registry_t *reg, sqlite3 *db, const dd_arn_ctx_t *arn,
                                       const dd_clock_t *clock)
 {
+    int before = 0;
+
     if (reg == NULL || db == NULL) {
         return DD_REGISTRY_BAD_PARAMETER;
     }
@@ -398,9 +430,18 @@ dd_registry_status_t dd_registry_open(dd_registry_t *reg, sqlite3 *db, const dd_
     } else {
         dd_arn_ctx_default(&reg->arn);
     }
-    if (dd_db_migrate(db, "registry", MIGRATIONS, sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])) !=
-        DD_DB_OK) {
+    if (dd_db_schema_version(db, "registry", &before) != DD_DB_OK ||
+        dd_db_migrate(db, "registry", MIGRATIONS, sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])) !=
+            DD_DB_OK) {
         return DD_REGISTRY_STORE_ERROR;
+    }
+    /*
+     * The facts need OpenSSL, not SQL: stored here, once, right after the migration that
+     * made room for them. Should this be interrupted, the rows stay without facts and the
+     * audit parses their PEMs, as before: slower, never wrong.
+     */
+    if (before > 0 && before < FACTS_MIGRATION) {
+        return dd_registry_facts_backfill(reg);
     }
     return DD_REGISTRY_OK;
 }

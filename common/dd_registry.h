@@ -40,6 +40,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "dd_certfacts.h"
 #include "dd_clock.h"
 #include "dd_names.h"
 
@@ -114,8 +115,12 @@ typedef struct dd_registry_cert {
     bool is_service; /**< ddlocal's own service identity */
     int64_t created_ms;
     int64_t modified_ms;
-    const char *ca_cert_id; /**< Registered CA that signed it (RegisterCertificate), else "" */
-    const char *mode;       /**< CertificateMode: "DEFAULT", or "SNI_ONLY" without a CA */
+    const char *ca_cert_id;  /**< Registered CA that signed it (RegisterCertificate), else "" */
+    const char *mode;        /**< CertificateMode: "DEFAULT", or "SNI_ONLY" without a CA */
+    bool facts_known;        /**< facts were stored (registration or migration 7's back-fill);
+                                 false: read them from the PEM */
+    dd_certfacts_t facts;    /**< What the audit reads, taken from the X509 once; facts_known. */
+    const char *key_verdict; /**< Stored key vulnerability verdict; NULL = not assessed yet */
 } dd_registry_cert_t;
 
 /** A registered CA certificate (RegisterCACertificate), as DescribeCACertificate shows it. */
@@ -128,6 +133,9 @@ typedef struct dd_registry_ca {
     const char *registration_config; /**< RegistrationConfig as JSON object text ("{}": none) */
     int64_t created_ms;
     int64_t modified_ms;
+    bool facts_known;        /**< As dd_registry_cert_t.facts_known. */
+    dd_certfacts_t facts;    /**< As dd_registry_cert_t.facts. */
+    const char *key_verdict; /**< As dd_registry_cert_t.key_verdict. */
 } dd_registry_ca_t;
 
 /** A thing group as DescribeThingGroup shows it. */

@@ -19,11 +19,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#define CA_COLUMNS \
-    "id, pem, status, auto_registration, mode, registration_config, created_ms, modified_ms"
-
-/* Certificates of a CA, as dd_registry_certs.c reads them. */
-#define CERT_COLUMNS "id, pem, status, is_service, created_ms, modified_ms, ca_cert_id, mode"
+#define CA_COLUMNS                                                                \
+    "id, pem, status, auto_registration, mode, registration_config, created_ms, " \
+    "modified_ms, " DD_REGISTRY_FACTS_COLUMNS
 
 #define REGISTRATION_CODE_KEY "ca_registration_code"
 
@@ -37,6 +35,7 @@ static void ca_from_row(sqlite3_stmt *st, dd_registry_ca_t *c)
     c->registration_config = dd_db_column_text(st, 5);
     c->created_ms = sqlite3_column_int64(st, 6);
     c->modified_ms = sqlite3_column_int64(st, 7);
+    dd_registry_facts_from_row(st, 8, &c->facts_known, &c->facts, &c->key_verdict);
 }
 
 static dd_registry_status_t ca_must_exist(dd_registry_t *reg, const char *ca_id,
@@ -137,6 +136,8 @@ dd_registry_status_t dd_registry_ca_add(dd_registry_t *reg, const char *pem, boo
 {
     dd_registry_status_t status;
     char id[DD_PKI_CERT_ID_LEN + 1];
+    dd_certfacts_t facts;
+    bool facts_ok;
     sqlite3_stmt *st;
 
     dd_registry_clear_error(err);
@@ -147,7 +148,7 @@ dd_registry_status_t dd_registry_ca_add(dd_registry_t *reg, const char *pem, boo
         return dd_registry_fail(err, DD_REGISTRY_INVALID,
                                 "certificateMode must be DEFAULT or SNI_ONLY");
     }
-    if (dd_pki_cert_id_from_pem(pem, strlen(pem), id) != DD_PKI_OK) {
+    if (dd_registry_parse_cert(pem, id, &facts, &facts_ok) != DD_REGISTRY_OK) {
         return dd_registry_fail(err, DD_REGISTRY_INVALID,
                                 "The CA certificate is not a valid PEM X.509 certificate");
     }
@@ -165,7 +166,8 @@ dd_registry_status_t dd_registry_ca_add(dd_registry_t *reg, const char *pem, boo
         return status;
     }
     st = dd_registry_prep(reg, "INSERT INTO ca_certificates(" CA_COLUMNS
-                               ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)");
+                               ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7,"
+                               " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     if (st == NULL) {
         status = dd_registry_sql_fail(reg, err);
     } else {
@@ -179,6 +181,7 @@ dd_registry_status_t dd_registry_ca_add(dd_registry_t *reg, const char *pem, boo
                                   ? registration_config
                                   : "{}");
         (void)sqlite3_bind_int64(st, 7, dd_registry_now_ms(reg));
+        dd_registry_facts_bind(st, 8, facts_ok ? &facts : NULL);
         status = sqlite3_step(st) == SQLITE_DONE ? DD_REGISTRY_OK : dd_registry_sql_fail(reg, err);
         sqlite3_finalize(st);
     }
@@ -378,12 +381,12 @@ dd_registry_status_t dd_registry_ca_cert_list(dd_registry_t *reg, const char *ca
     dd_registry_page_after(page, after, sizeof(after));
     dd_registry_copy_out(next, next_len, "");
     st = dd_registry_prep(reg, ascending
-                                   ? "SELECT " CERT_COLUMNS
+                                   ? "SELECT " DD_REGISTRY_CERT_COLUMNS
                                      " FROM certificates WHERE ca_cert_id = ?3 AND"
                                      " (?1 = '' OR (created_ms, id) >"
                                      " (SELECT created_ms, id FROM certificates WHERE id = ?1))"
                                      " ORDER BY created_ms, id LIMIT ?2"
-                                   : "SELECT " CERT_COLUMNS
+                                   : "SELECT " DD_REGISTRY_CERT_COLUMNS
                                      " FROM certificates WHERE ca_cert_id = ?3 AND"
                                      " (?1 = '' OR (created_ms, id) <"
                                      " (SELECT created_ms, id FROM certificates WHERE id = ?1))"
@@ -400,16 +403,7 @@ dd_registry_status_t dd_registry_ca_cert_list(dd_registry_t *reg, const char *ca
             dd_registry_copy_out(next, next_len, last);
             break;
         }
-        c.id = dd_db_column_text(st, 0);
-        c.pem = dd_db_column_text(st, 1);
-        if (!dd_cert_status_parse(dd_db_column_text(st, 2), &c.status)) {
-            c.status = DD_CERT_INACTIVE;
-        }
-        c.is_service = sqlite3_column_int(st, 3) != 0;
-        c.created_ms = sqlite3_column_int64(st, 4);
-        c.modified_ms = sqlite3_column_int64(st, 5);
-        c.ca_cert_id = dd_db_column_text(st, 6);
-        c.mode = dd_db_column_text(st, 7);
+        dd_registry_cert_from_row(st, &c);
         dd_registry_copy_out(last, sizeof(last), c.id);
         count++;
         if (fn != NULL && fn(ctx, &c) != 0) {

@@ -1,14 +1,134 @@
 #include "dd_registry_internal.h"
 
+#include "dd_log.h"
 #include "dd_pki.h"
 
+#include <stdio.h>
 #include <string.h>
+
+/* ---- certificate facts ---------------------------------------------------------- */
+
+void dd_registry_facts_from_row(sqlite3_stmt *st, int col, bool *known, dd_certfacts_t *facts,
+                                const char **key_verdict)
+{
+    memset(facts, 0, sizeof(*facts));
+    *key_verdict = dd_db_column_text_or_null(st, col + 7);
+    *known = sqlite3_column_type(st, col + 1) != SQLITE_NULL;
+    if (!*known) {
+        return;
+    }
+    facts->not_before_ms = sqlite3_column_int64(st, col);
+    facts->not_after_ms = sqlite3_column_int64(st, col + 1);
+    (void)snprintf(facts->key_type, sizeof(facts->key_type), "%s", dd_db_column_text(st, col + 2));
+    facts->key_bits = sqlite3_column_int(st, col + 3);
+    facts->subject_hash = (uint32_t)sqlite3_column_int64(st, col + 4);
+    facts->issuer_hash = (uint32_t)sqlite3_column_int64(st, col + 5);
+    (void)snprintf(facts->serial, sizeof(facts->serial), "%s", dd_db_column_text(st, col + 6));
+}
+
+void dd_registry_facts_bind(sqlite3_stmt *st, int param, const dd_certfacts_t *facts)
+{
+    if (facts == NULL) {
+        return; /* unbound parameters are NULL */
+    }
+    (void)sqlite3_bind_int64(st, param, facts->not_before_ms);
+    (void)sqlite3_bind_int64(st, param + 1, facts->not_after_ms);
+    (void)dd_db_bind_text(st, param + 2, facts->key_type);
+    (void)sqlite3_bind_int(st, param + 3, facts->key_bits);
+    (void)sqlite3_bind_int64(st, param + 4, (sqlite3_int64)facts->subject_hash);
+    (void)sqlite3_bind_int64(st, param + 5, (sqlite3_int64)facts->issuer_hash);
+    (void)dd_db_bind_text(st, param + 6, facts->serial);
+}
+
+/* Back-fills one table; *filled counts the rows given facts. */
+static dd_registry_status_t backfill_table(dd_registry_t *reg, const char *select,
+                                           const char *update, int *filled, int *failed)
+{
+    sqlite3_stmt *sel = dd_registry_prep(reg, select);
+    sqlite3_stmt *upd = dd_registry_prep(reg, update);
+    dd_registry_status_t status = DD_REGISTRY_OK;
+    int rc = SQLITE_DONE;
+
+    while (sel != NULL && upd != NULL && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *pem = dd_db_column_text(sel, 1);
+        dd_certfacts_t facts;
+        if (dd_certfacts_from_pem(pem, strlen(pem), &facts) != DD_CERTFACTS_OK) {
+            (*failed)++;
+            continue;
+        }
+        (void)sqlite3_reset(upd);
+        (void)sqlite3_clear_bindings(upd);
+        (void)dd_db_bind_text(upd, 1, dd_db_column_text(sel, 0));
+        dd_registry_facts_bind(upd, 2, &facts);
+        if (sqlite3_step(upd) != SQLITE_DONE) {
+            status = dd_registry_sql_fail(reg, NULL);
+            break;
+        }
+        (*filled)++;
+    }
+    if (sel == NULL || upd == NULL || (status == DD_REGISTRY_OK && rc != SQLITE_DONE)) {
+        status = dd_registry_sql_fail(reg, NULL);
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return status;
+}
+
+dd_registry_status_t dd_registry_facts_backfill(dd_registry_t *reg)
+{
+    static const char *const TABLES[2] = {"certificates", "ca_certificates"};
+    dd_registry_status_t status;
+    int filled = 0;
+    int failed = 0;
+    size_t i;
+
+    if (reg == NULL) {
+        return DD_REGISTRY_BAD_PARAMETER;
+    }
+    if ((status = dd_registry_savepoint_begin(reg, NULL)) != DD_REGISTRY_OK) {
+        return status;
+    }
+    for (i = 0; status == DD_REGISTRY_OK && i < 2; i++) {
+        char select[128];
+        char update[256];
+        (void)snprintf(select, sizeof(select), "SELECT id, pem FROM %s WHERE not_after_ms IS NULL",
+                       TABLES[i]);
+        (void)snprintf(update, sizeof(update),
+                       "UPDATE %s SET not_before_ms = ?2, not_after_ms = ?3, key_type = ?4,"
+                       " key_bits = ?5, subject_hash = ?6, issuer_hash = ?7, serial = ?8"
+                       " WHERE id = ?1",
+                       TABLES[i]);
+        status = backfill_table(reg, select, update, &filled, &failed);
+    }
+    status = dd_registry_savepoint_end(reg, status);
+    if (status == DD_REGISTRY_OK && filled + failed > 0) {
+        DD_LOG_INFO("registry: stored the facts of %d certificates%s", filled,
+                    failed > 0 ? " (some PEMs gave none: the audit parses those)" : "");
+    }
+    return status;
+}
+
+dd_registry_status_t dd_registry_parse_cert(const char *pem, char id[DD_PKI_CERT_ID_LEN + 1],
+                                            dd_certfacts_t *facts, bool *facts_ok)
+{
+    X509 *x = NULL;
+    dd_pki_status_t st;
+
+    *facts_ok = false;
+    memset(facts, 0, sizeof(*facts));
+    /* One parse for both: the id and the facts. */
+    if (dd_pki_cert_from_pem(pem, strlen(pem), &x) != DD_PKI_OK) {
+        return DD_REGISTRY_INVALID;
+    }
+    st = dd_pki_cert_id_from_x509(x, id);
+    *facts_ok = st == DD_PKI_OK && dd_certfacts_from_x509(x, facts) == DD_CERTFACTS_OK;
+    X509_free(x);
+    return st == DD_PKI_OK ? DD_REGISTRY_OK : DD_REGISTRY_INVALID;
+}
 
 /* ---- certificates ------------------------------------------------------------ */
 
-#define CERT_COLUMNS "id, pem, status, is_service, created_ms, modified_ms, ca_cert_id, mode"
-
-static void cert_from_row(sqlite3_stmt *st, dd_registry_cert_t *c)
+void dd_registry_cert_from_row(sqlite3_stmt *st, dd_registry_cert_t *c)
 {
     c->id = dd_db_column_text(st, 0);
     c->pem = dd_db_column_text(st, 1);
@@ -20,6 +140,7 @@ static void cert_from_row(sqlite3_stmt *st, dd_registry_cert_t *c)
     c->modified_ms = sqlite3_column_int64(st, 5);
     c->ca_cert_id = dd_db_column_text(st, 6);
     c->mode = dd_db_column_text(st, 7);
+    dd_registry_facts_from_row(st, 8, &c->facts_known, &c->facts, &c->key_verdict);
 }
 
 dd_registry_status_t dd_registry_cert_must_exist(dd_registry_t *reg, const char *cert_id,
@@ -50,6 +171,8 @@ dd_registry_status_t dd_registry_cert_insert(dd_registry_t *reg, const char *pem
 {
     dd_registry_status_t status;
     char id[DD_PKI_CERT_ID_LEN + 1];
+    dd_certfacts_t facts;
+    bool facts_ok;
     sqlite3_stmt *st;
     int64_t now;
 
@@ -58,7 +181,7 @@ dd_registry_status_t dd_registry_cert_insert(dd_registry_t *reg, const char *pem
         (unsigned)status_value > DD_CERT_PENDING_ACTIVATION) {
         return DD_REGISTRY_BAD_PARAMETER;
     }
-    if (dd_pki_cert_id_from_pem(pem, strlen(pem), id) != DD_PKI_OK) {
+    if (dd_registry_parse_cert(pem, id, &facts, &facts_ok) != DD_REGISTRY_OK) {
         return dd_registry_fail(err, DD_REGISTRY_INVALID,
                                 "The certificate is not a valid PEM X.509 certificate");
     }
@@ -75,8 +198,9 @@ dd_registry_status_t dd_registry_cert_insert(dd_registry_t *reg, const char *pem
     if ((status = dd_registry_savepoint_begin(reg, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    st = dd_registry_prep(reg, "INSERT INTO certificates(" CERT_COLUMNS
-                               ") VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)");
+    st = dd_registry_prep(reg, "INSERT INTO certificates(" DD_REGISTRY_CERT_COLUMNS
+                               ") VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7,"
+                               " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     if (st == NULL) {
         status = dd_registry_sql_fail(reg, err);
     } else {
@@ -88,6 +212,7 @@ dd_registry_status_t dd_registry_cert_insert(dd_registry_t *reg, const char *pem
         (void)sqlite3_bind_int64(st, 5, now);
         (void)dd_db_bind_text(st, 6, ca_cert_id);
         (void)dd_db_bind_text(st, 7, mode);
+        dd_registry_facts_bind(st, 8, facts_ok ? &facts : NULL);
         status = sqlite3_step(st) == SQLITE_DONE ? DD_REGISTRY_OK : dd_registry_sql_fail(reg, err);
         sqlite3_finalize(st);
     }
@@ -125,7 +250,8 @@ dd_registry_status_t dd_registry_cert_get(dd_registry_t *reg, const char *cert_i
     if ((status = dd_registry_cert_must_exist(reg, cert_id, err)) != DD_REGISTRY_OK) {
         return status;
     }
-    st = dd_registry_prep(reg, "SELECT " CERT_COLUMNS " FROM certificates WHERE id = ?1");
+    st = dd_registry_prep(reg,
+                          "SELECT " DD_REGISTRY_CERT_COLUMNS " FROM certificates WHERE id = ?1");
     if (st == NULL) {
         return dd_registry_sql_fail(reg, err);
     }
@@ -133,7 +259,7 @@ dd_registry_status_t dd_registry_cert_get(dd_registry_t *reg, const char *cert_i
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && fn != NULL) {
         dd_registry_cert_t c;
-        cert_from_row(st, &c);
+        dd_registry_cert_from_row(st, &c);
         (void)fn(ctx, &c);
     }
     sqlite3_finalize(st);
@@ -248,11 +374,11 @@ dd_registry_status_t dd_registry_cert_list(dd_registry_t *reg, const dd_registry
     dd_registry_copy_out(next, next_len, "");
     /* Order by (creation time, id); the token is the id of the last row returned. */
     st =
-        dd_registry_prep(reg, ascending ? "SELECT " CERT_COLUMNS
+        dd_registry_prep(reg, ascending ? "SELECT " DD_REGISTRY_CERT_COLUMNS
                                           " FROM certificates WHERE ?1 = '' OR (created_ms, id) >"
                                           " (SELECT created_ms, id FROM certificates WHERE id = ?1)"
                                           " ORDER BY created_ms, id LIMIT ?2"
-                                        : "SELECT " CERT_COLUMNS
+                                        : "SELECT " DD_REGISTRY_CERT_COLUMNS
                                           " FROM certificates WHERE ?1 = '' OR (created_ms, id) <"
                                           " (SELECT created_ms, id FROM certificates WHERE id = ?1)"
                                           " ORDER BY created_ms DESC, id DESC LIMIT ?2");
@@ -267,7 +393,7 @@ dd_registry_status_t dd_registry_cert_list(dd_registry_t *reg, const dd_registry
             dd_registry_copy_out(next, next_len, last);
             break;
         }
-        cert_from_row(st, &c);
+        dd_registry_cert_from_row(st, &c);
         dd_registry_copy_out(last, sizeof(last), c.id);
         count++;
         if (fn != NULL && fn(ctx, &c) != 0) {

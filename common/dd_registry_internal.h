@@ -95,6 +95,51 @@ dd_registry_status_t dd_registry_thing_must_exist(dd_registry_t *reg, const char
 dd_registry_status_t dd_registry_cert_must_exist(dd_registry_t *reg, const char *cert_id,
                                                  dd_registry_error_t *err);
 
+/* Columns of a device certificate row, in the order dd_registry_cert_from_row() reads them. */
+#define DD_REGISTRY_CERT_COLUMNS                                         \
+    "id, pem, status, is_service, created_ms, modified_ms, ca_cert_id, " \
+    "mode, " DD_REGISTRY_FACTS_COLUMNS
+
+/* The certificate facts columns (registry migration 7) of certificates and ca_certificates;
+ * not_after_ms IS NULL when the facts are not stored. */
+#define DD_REGISTRY_FACTS_COLUMNS                                                          \
+    "not_before_ms, not_after_ms, key_type, key_bits, subject_hash, issuer_hash, serial, " \
+    "key_verdict"
+
+/** Number of DD_REGISTRY_FACTS_COLUMNS. */
+#define DD_REGISTRY_FACTS_COUNT 8
+
+/** Reads a DD_REGISTRY_CERT_COLUMNS row; the strings point into @p st. */
+void dd_registry_cert_from_row(sqlite3_stmt *st, dd_registry_cert_t *c);
+
+/**
+ * Reads DD_REGISTRY_FACTS_COLUMNS from column @p col on.
+ * @param[out] known false when the row has no facts (then @p facts is zeroed).
+ * @param[out] key_verdict The stored verdict (points into @p st) or NULL.
+ */
+void dd_registry_facts_from_row(sqlite3_stmt *st, int col, bool *known, dd_certfacts_t *facts,
+                                const char **key_verdict);
+
+/** Binds @p facts (NULL: the SQL NULLs of "not stored") to parameters @p param ... + 6;
+ *  the verdict (parameter @p param + 7) is left NULL: not assessed. */
+void dd_registry_facts_bind(sqlite3_stmt *st, int param, const dd_certfacts_t *facts);
+
+/**
+ * Parses a PEM certificate once for its id and its facts.
+ * @param[out] facts_ok false when the certificate gives no facts (stored as NULLs).
+ * @return DD_REGISTRY_OK, or DD_REGISTRY_INVALID when @p pem is not a certificate.
+ */
+dd_registry_status_t dd_registry_parse_cert(const char *pem, char id[65], dd_certfacts_t *facts,
+                                            bool *facts_ok);
+
+/**
+ * Stores the facts of every device and CA certificate that has none (the rows written before
+ * registry migration 7), in one transaction. A PEM that gives no facts is left without (the
+ * audit then parses it). Run by dd_registry_open() right after migration 7.
+ * @return DD_REGISTRY_OK or DD_REGISTRY_STORE_ERROR.
+ */
+dd_registry_status_t dd_registry_facts_backfill(dd_registry_t *reg);
+
 /**
  * Inserts a certificate (dd_registry_cert_add, dd_registry_cert_register):
  * @p ca_cert_id is the registered CA that signed it ("" for none), @p mode its

@@ -25,7 +25,7 @@ case "$secs" in
     exit 2
     ;;
 esac
-all="report_json report_cbor policy profile replay control metering route console provision"
+all="report_json report_cbor policy profile replay control metering route console provision certfacts"
 harnesses=${*:-$all}
 
 "$root/scripts/build.sh" --fuzz
@@ -47,6 +47,9 @@ cp "$root"/fixtures/policies/*.json "$seeds/policy/"
 cp "$root"/fixtures/provisioning/fleet-template.json "$seeds/provision/"
 cp "$root"/tests/golden/replay/*.jsonl "$seeds/replay/"
 "$bin/fuzz_seeds" "$seeds"
+# A certificate to start the PEM harness from (no certificate is a fixture: ddlocal makes its own).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=seed -days 1 \
+    -keyout /dev/null -out "$seeds/certfacts/seed.pem" 2>/dev/null
 # Console request targets (dd_console_get()).
 i=0
 for t in "GET /console" "GET /console/" "GET /console/js/app.js?v=1" "HEAD /console/index.html" \

@@ -1135,7 +1135,7 @@ static dd_auditor_status_t run_checks(dd_auditor_t *a, const cJSON *cfg,
         world.registry = a->cfg.registry;
         world.store = a->cfg.store;
         world.now_ms = start;
-        /* Six certificate checks read every certificate: each is parsed once, then kept. */
+        /* The certificates the checks still parse (most read stored facts): once, then kept. */
         world.certs = a->certs;
         world.check_config =
             cJSON_GetObjectItemCaseSensitive(check_config(cfg, checks[i]->name), "configuration");

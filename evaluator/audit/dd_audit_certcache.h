@@ -2,13 +2,14 @@
  * @file dd_audit_certcache.h
  * @brief Parsed certificates shared by the checks of one audit task.
  *
- * Six certificate checks walk every device certificate of the registry, and
- * parsing a PEM certificate is the bulk of their cost: OpenSSL 3 decodes the
- * public key through its provider decoders on every parse (about 0.1 ms per
- * certificate on the shared machine). The task runner (app/dd_auditor) opens
- * one cache with the auditor and hands it to every check as
- * dd_audit_world_t.certs, so each certificate is parsed once, not once per
- * check and task. A certificate id is the SHA-256 of its DER, so an id always
+ * The certificate checks read the facts the registry stored at registration
+ * (dd_certfacts.h) and parse a PEM only when they need the X509 itself: to
+ * confirm a revocation list's hit, or for a row stored without facts. Parsing
+ * is what costs (OpenSSL 3 decodes the public key through its provider
+ * decoders, about 0.1 ms per certificate on the shared machine), so the task
+ * runner (app/dd_auditor) opens one cache with the auditor and hands it to
+ * every check as dd_audit_world_t.certs: such a certificate is parsed once,
+ * not once per check and task. A certificate id is the SHA-256 of its DER, so an id always
  * names the same certificate: an entry never goes stale. After each task the
  * runner calls dd_audit_certcache_sweep(), which drops the entries that task
  * did not ask for (certificates deleted since), so the cache holds at most

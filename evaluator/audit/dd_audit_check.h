@@ -47,8 +47,10 @@ typedef struct dd_audit_world {
     int64_t now_ms;            /**< Pipeline time of the audit (epoch ms). */
     const cJSON *check_config; /**< The check's "configuration" map from the account audit
                                     configuration (e.g. CERT_AGE_THRESHOLD_IN_DAYS); may be NULL. */
-    struct dd_audit_certcache *certs; /**< Parsed certificates shared by the checks, kept by the
-                                           auditor (dd_audit_certcache.h); NULL: each parses. */
+    struct dd_audit_certcache *certs; /**< Parsed certificates shared by the checks (the few
+                                           still parsed: the rest is read from the registry's
+                                           stored facts), kept by the auditor
+                                           (dd_audit_certcache.h); NULL: each parses. */
 } dd_audit_world_t;
 
 /** One non-compliant resource, in AWS's AuditFinding terms. Borrowed by the sink. */

@@ -18,6 +18,12 @@
  *   certificate whose chain of registered CAs holds an intermediate (not self-signed)
  *   CA that its issuer's list revokes (INTERMEDIATE_CA_REVOKED_BY_ISSUER).
  *
+ * The criteria read the facts the registry stored when the certificate was registered
+ * (dd_certfacts.h: validity, key, name hashes, serial), not the PEM: parsing 10,000 PEMs
+ * was most of an audit's time. The X509 is parsed (through the task's cache) only for a
+ * row without facts, to confirm a revocation list's hit, and for the chain of registered
+ * CAs, which is walked once per CA per check, not once per device certificate.
+ *
  * "ACTIVE" stands for AWS's "ACTIVE or PENDING_TRANSFER": ddlocal has no transfers.
  * resources_checked counts the certificates a check applies to (the ACTIVE ones).
  * ddlocal's own service certificates are not device certificates and are skipped.
@@ -30,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -38,6 +43,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "dd_certfacts.h"
 #include "dd_log.h"
 #include "dd_pki.h"
 
@@ -47,6 +53,14 @@
 #define AGE_MIN_DAYS 30
 #define AGE_MAX_DAYS 3652
 
+/* What INTERMEDIATE_CA_REVOKED_... found up the chain of one registered CA. */
+typedef struct chain_verdict {
+    char ca_id[DD_PKI_CERT_ID_LEN + 1];
+    bool revoked;                            /* an intermediate CA of the chain is revoked */
+    char revoked_id[DD_PKI_CERT_ID_LEN + 1]; /* that CA */
+    cJSON *related;                          /* its ISSUER_CERTIFICATE related resource */
+} chain_verdict_t;
+
 /* What one run carries through the registry callbacks. */
 typedef struct run {
     const dd_audit_world_t *world;
@@ -55,24 +69,26 @@ typedef struct run {
     int64_t checked;
     dd_audit_status_t status; /* first failure or STOPPED */
     STACK_OF(X509_CRL) * crls;
+    uint32_t *crl_issuer_hash; /* X509_NAME_hash_ex of each CRL's issuer, as crls */
     int64_t age_days;
+    chain_verdict_t *chains; /* one per CA id met, so the chain is walked once */
+    size_t nchains;
 } run_t;
 
 typedef enum subject { SUBJECT_DEVICE = 0, SUBJECT_CA } subject_t;
 
-/* ---- helpers ------------------------------------------------------------------------- */
-
-static bool asn1_ms(const ASN1_TIME *t, int64_t *ms)
-{
-    struct tm tm;
-
-    memset(&tm, 0, sizeof(tm));
-    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
-        return false;
-    }
-    *ms = (int64_t)timegm(&tm) * 1000;
-    return true;
-}
+/* One certificate as a criterion sees it: the stored facts, the X509 only on demand. */
+typedef struct cert_view {
+    subject_t subject;
+    const char *id;
+    const char *pem;
+    int64_t created_ms;
+    const char *ca_id;           /* device: registered CA or ""; CA: NULL */
+    const dd_certfacts_t *facts; /* the row's, or read from x when the row has none */
+    bool not_after_ok;           /* facts->not_after_ms is the certificate's notAfter */
+    X509 *x;                     /* parsed by x509_of() (or for a row without facts); freed
+                                    by the walk */
+} cert_view_t;
 
 /* Builds the finding's identifier and hands it to the sink; false = stop. */
 static bool report(run_t *r, subject_t subject, const char *id, const char *reason_code,
@@ -120,6 +136,15 @@ static X509 *parse_cached(const run_t *r, const char *id, const char *pem)
     return dd_audit_certcache_get(r->world->certs, id, pem, &x) == DD_AUDIT_CERTCACHE_OK ? x : NULL;
 }
 
+/* The certificate's X509, parsed on the first request (NULL: its PEM does not parse). */
+static X509 *x509_of(const run_t *r, cert_view_t *v)
+{
+    if (v->x == NULL) {
+        v->x = parse_cached(r, v->id, v->pem);
+    }
+    return v->x;
+}
+
 /* Is @p x listed by a revocation list of its issuer? */
 static bool revoked(const run_t *r, X509 *x)
 {
@@ -136,18 +161,61 @@ static bool revoked(const run_t *r, X509 *x)
     return false;
 }
 
+/*
+ * Could a revocation list of its issuer list the certificate of @p f? Equal names have
+ * equal hashes and X509_CRL_get0_by_serial() finds every entry X509_CRL_get0_by_cert()
+ * finds when the issuers are equal, so "no" is exact and "yes" is confirmed on the X509.
+ */
+static bool maybe_revoked(const run_t *r, const dd_certfacts_t *f)
+{
+    ASN1_INTEGER *serial = NULL;
+    BIGNUM *bn = NULL;
+    bool maybe = false;
+    int i;
+
+    for (i = 0; !maybe && r->crls != NULL && i < sk_X509_CRL_num(r->crls); i++) {
+        X509_REVOKED *entry = NULL;
+        if (r->crl_issuer_hash[i] != f->issuer_hash) {
+            continue;
+        }
+        if (serial == NULL && f->serial[0] != '\0' && BN_hex2bn(&bn, f->serial) > 0) {
+            serial = BN_to_ASN1_INTEGER(bn, NULL);
+        }
+        /* A serial that did not fit or convert: let the X509 decide. */
+        maybe = serial == NULL ||
+                X509_CRL_get0_by_serial(sk_X509_CRL_value(r->crls, i), &entry, serial) != 0;
+    }
+    ASN1_INTEGER_free(serial);
+    BN_free(bn);
+    return maybe;
+}
+
 static int add_crl(void *ctx, const char *pem)
 {
     run_t *r = ctx;
     BIO *bio = BIO_new_mem_buf(pem, -1);
     X509_CRL *crl = bio != NULL ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
+    uint32_t *hashes;
+    int n;
+    int ok = 0;
+    unsigned long h;
 
     BIO_free(bio);
-    if (crl != NULL && sk_X509_CRL_push(r->crls, crl) <= 0) {
+    if (crl == NULL) {
+        return 0;
+    }
+    h = X509_NAME_hash_ex(X509_CRL_get_issuer(crl), NULL, NULL, &ok);
+    n = sk_X509_CRL_num(r->crls);
+    hashes = realloc(r->crl_issuer_hash, ((size_t)n + 1) * sizeof(*hashes));
+    if (hashes != NULL) {
+        r->crl_issuer_hash = hashes;
+    }
+    if (ok != 1 || hashes == NULL || sk_X509_CRL_push(r->crls, crl) <= 0) {
         X509_CRL_free(crl);
         r->status = DD_AUDIT_NO_MEMORY;
         return 1;
     }
+    hashes[n] = (uint32_t)h;
     return 0;
 }
 
@@ -165,44 +233,39 @@ static dd_audit_status_t load_crls(run_t *r)
 
 /* ---- the per-certificate criteria ------------------------------------------------------ */
 
-typedef bool (*criterion_fn)(run_t *r, subject_t subject, const char *id, X509 *x,
-                             int64_t created_ms, const char *ca_id);
+typedef bool (*criterion_fn)(run_t *r, cert_view_t *v);
 
-static bool expiring(run_t *r, subject_t subject, const char *id, X509 *x, int64_t created_ms,
-                     const char *ca_id)
+static bool expiring(run_t *r, cert_view_t *v)
 {
-    int64_t not_after = 0;
     char reason[160];
     int64_t left;
 
-    (void)created_ms;
-    (void)ca_id;
-    if (!asn1_ms(X509_get0_notAfter(x), &not_after)) {
+    if (!v->not_after_ok) {
         return true;
     }
-    left = not_after - r->world->now_ms;
+    left = v->facts->not_after_ms - r->world->now_ms;
     if (left <= 0) {
         (void)snprintf(reason, sizeof(reason), "Certificate has expired");
-        return report(r, subject, id, "CERTIFICATE_EXPIRED", reason, NULL);
+        return report(r, v->subject, v->id, "CERTIFICATE_EXPIRED", reason, NULL);
     }
     if (left <= EXPIRING_DAYS * DAY_MS) {
         (void)snprintf(reason, sizeof(reason), "Certificate is expiring in %lld days",
                        (long long)((left + DAY_MS - 1) / DAY_MS));
-        return report(r, subject, id, "CERTIFICATE_APPROACHING_EXPIRATION", reason, NULL);
+        return report(r, v->subject, v->id, "CERTIFICATE_APPROACHING_EXPIRATION", reason, NULL);
     }
     return true;
 }
 
-static bool key_quality(run_t *r, subject_t subject, const char *id, X509 *x, int64_t created_ms,
-                        const char *ca_id)
+/* An RSA key: the stored facts know its length, not its modulus, and the ROCA test
+ * (dd_audit_keyq) reads the modulus, so the certificate is parsed (once per task, cached). */
+static bool rsa_key_quality(run_t *r, cert_view_t *v)
 {
-    EVP_PKEY *key = X509_get0_pubkey(x);
+    X509 *x = x509_of(r, v);
+    EVP_PKEY *key = x != NULL ? X509_get0_pubkey(x) : NULL;
     dd_audit_keyq_result_t q;
     dd_audit_keyq_status_t st;
     char reason[160];
 
-    (void)created_ms;
-    (void)ca_id;
     if (key == NULL) {
         return true;
     }
@@ -212,43 +275,66 @@ static bool key_quality(run_t *r, subject_t subject, const char *id, X509 *x, in
         return false;
     }
     if (st != DD_AUDIT_KEYQ_OK) {
-        DD_LOG_WARN("audit: key quality of certificate %s: %s", id, dd_audit_keyq_strerror(st));
+        DD_LOG_WARN("audit: key quality of certificate %s: %s", v->id, dd_audit_keyq_strerror(st));
         return true;
     }
     if (q.verdict == DD_AUDIT_KEYQ_COMPLIANT ||
         dd_audit_keyq_reason(&q, reason, sizeof(reason)) != DD_AUDIT_KEYQ_OK) {
         return true;
     }
-    return report(r, subject, id, dd_audit_keyq_reason_code(q.verdict), reason, NULL);
+    return report(r, v->subject, v->id, dd_audit_keyq_reason_code(q.verdict), reason, NULL);
 }
 
-static bool age(run_t *r, subject_t subject, const char *id, X509 *x, int64_t created_ms,
-                const char *ca_id)
+static bool key_quality(run_t *r, cert_view_t *v)
+{
+    const char *type = v->facts->key_type;
+    int bits = v->facts->key_bits;
+    int min = 0;
+    char reason[160];
+
+    if (strcmp(type, "RSA") == 0 || strcmp(type, "RSA-PSS") == 0) {
+        return rsa_key_quality(r, v);
+    }
+    if (strcmp(type, "DSA") == 0) {
+        min = 2048;
+    } else if (strcmp(type, "EC") == 0) {
+        min = 256;
+    }
+    if (min == 0 || bits >= min) {
+        return true;
+    }
+    (void)snprintf(reason, sizeof(reason), "%s key of %d bits is shorter than %d bits",
+                   strcmp(type, "EC") == 0 ? "EC" : "DSA", bits, min);
+    return report(r, v->subject, v->id, "CERTIFICATE_KEY_LENGTH_BELOW_MINIMUM", reason, NULL);
+}
+
+static bool age(run_t *r, cert_view_t *v)
 {
     char reason[160];
-    int64_t days = (r->world->now_ms - created_ms) / DAY_MS;
+    int64_t days = (r->world->now_ms - v->created_ms) / DAY_MS;
 
-    (void)x;
-    (void)ca_id;
     if (days < r->age_days) {
         return true;
     }
     (void)snprintf(reason, sizeof(reason),
                    "Certificate has been active for %lld days, at or past the threshold of %lld",
                    (long long)days, (long long)r->age_days);
-    return report(r, subject, id, "CERTIFICATE_PAST_AGE_THRESHOLD", reason, NULL);
+    return report(r, v->subject, v->id, "CERTIFICATE_PAST_AGE_THRESHOLD", reason, NULL);
 }
 
-static bool revoked_by_issuer(run_t *r, subject_t subject, const char *id, X509 *x,
-                              int64_t created_ms, const char *ca_id)
+static bool revoked_by_issuer(run_t *r, cert_view_t *v)
 {
-    (void)created_ms;
-    (void)ca_id;
-    if (!revoked(r, x)) {
+    X509 *x;
+
+    if (v->x == NULL && !maybe_revoked(r, v->facts)) {
         return true;
     }
-    return report(r, subject, id, "CERTIFICATE_REVOKED_BY_ISSUER",
-                  subject == SUBJECT_CA
+    x = x509_of(r, v);
+    if (x == NULL || !revoked(r, x)) {
+        return true;
+    }
+    return report(r, v->subject, v->id, "CERTIFICATE_REVOKED_BY_ISSUER",
+                  v->subject == SUBJECT_CA
                       ? "CA certificate is revoked by its issuer but still ACTIVE"
                       : "Device certificate is revoked by its issuer but still ACTIVE",
                   NULL);
@@ -259,6 +345,7 @@ static bool revoked_by_issuer(run_t *r, subject_t subject, const char *id, X509 
 typedef struct ca_lookup {
     const char *want_id;      /* by id, or */
     const X509_NAME *subject; /* by subject (the issuer of a CA) */
+    uint32_t subject_hash;    /* its hash: the stored facts rule most CAs out unparsed */
     X509 *found;
     char id[DD_PKI_CERT_ID_LEN + 1];
 } ca_lookup_t;
@@ -270,6 +357,9 @@ static int lookup_cb(void *arg, const dd_registry_ca_t *c)
 
     if (l->want_id != NULL && strcmp(l->want_id, c->id) != 0) {
         return 0;
+    }
+    if (l->subject != NULL && c->facts_known && c->facts.subject_hash != l->subject_hash) {
+        return 0; /* different hashes: different names */
     }
     x = parse(c->pem);
     if (x == NULL) {
@@ -288,12 +378,16 @@ static int lookup_cb(void *arg, const dd_registry_ca_t *c)
 static X509 *registered_ca(run_t *r, const char *id, const X509_NAME *subject, char out_id[65])
 {
     ca_lookup_t l;
+    int ok = 1;
 
     memset(&l, 0, sizeof(l));
     l.want_id = id;
     l.subject = subject;
-    if (dd_registry_ca_list(r->world->registry, NULL, true, lookup_cb, &l, NULL, 0) !=
-        DD_REGISTRY_OK) {
+    if (subject != NULL) {
+        l.subject_hash = (uint32_t)X509_NAME_hash_ex(subject, NULL, NULL, &ok);
+    }
+    if (ok != 1 || dd_registry_ca_list(r->world->registry, NULL, true, lookup_cb, &l, NULL, 0) !=
+                       DD_REGISTRY_OK) {
         r->status = DD_AUDIT_STATE_ERROR;
     }
     (void)snprintf(out_id, 65, "%s", l.id);
@@ -329,19 +423,13 @@ static cJSON *issuer_related(X509 *ca, const char *ca_id)
     return arr;
 }
 
-static bool intermediate_revoked(run_t *r, subject_t subject, const char *id, X509 *x,
-                                 int64_t created_ms, const char *ca_id)
+/* Walks up the chain of registered CAs from @p ca_id into @p v; false: a failure (r->status). */
+static bool walk_chain(run_t *r, const char *ca_id, chain_verdict_t *v)
 {
     char cur_id[DD_PKI_CERT_ID_LEN + 1];
     X509 *ca;
     int depth;
-    bool go_on = true;
 
-    (void)x;
-    (void)created_ms;
-    if (ca_id == NULL || ca_id[0] == '\0') {
-        return true; /* issued by ddlocal's own root or registered without a CA */
-    }
     ca = registered_ca(r, ca_id, NULL, cur_id);
     /* Up the chain of registered CAs; DD_REGISTRY_MAX_GROUP_DEPTH-like bound against loops. */
     for (depth = 0; ca != NULL && depth < 8; depth++) {
@@ -350,16 +438,11 @@ static bool intermediate_revoked(run_t *r, subject_t subject, const char *id, X5
         bool self_signed = X509_check_issued(ca, ca) == X509_V_OK;
 
         if (!self_signed && revoked(r, ca)) {
-            cJSON *rel = issuer_related(ca, cur_id);
-            char reason[200];
-            (void)snprintf(reason, sizeof(reason),
-                           "Intermediate CA certificate %.64s is revoked by its issuer", cur_id);
-            if (rel == NULL) {
+            v->revoked = true;
+            (void)snprintf(v->revoked_id, sizeof(v->revoked_id), "%s", cur_id);
+            v->related = issuer_related(ca, cur_id);
+            if (v->related == NULL) {
                 r->status = DD_AUDIT_NO_MEMORY;
-                go_on = false;
-            } else {
-                go_on = report(r, subject, id, "INTERMEDIATE_CA_REVOKED_BY_ISSUER", reason, rel);
-                cJSON_Delete(rel);
             }
             break;
         }
@@ -372,7 +455,53 @@ static bool intermediate_revoked(run_t *r, subject_t subject, const char *id, X5
         memcpy(cur_id, next_id, sizeof(cur_id));
     }
     X509_free(ca);
-    return go_on && r->status == DD_AUDIT_OK;
+    return r->status == DD_AUDIT_OK;
+}
+
+/* The verdict of the chain above @p ca_id, walked on its first request in this run. */
+static const chain_verdict_t *chain_of(run_t *r, const char *ca_id)
+{
+    chain_verdict_t *grown;
+    chain_verdict_t *v;
+    size_t i;
+
+    /* Linear: a registry has a handful of CAs, and the device certificates' thousands. */
+    for (i = 0; i < r->nchains; i++) {
+        if (strcmp(r->chains[i].ca_id, ca_id) == 0) {
+            return &r->chains[i];
+        }
+    }
+    grown = realloc(r->chains, (r->nchains + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        r->status = DD_AUDIT_NO_MEMORY;
+        return NULL;
+    }
+    r->chains = grown;
+    v = &r->chains[r->nchains++];
+    memset(v, 0, sizeof(*v));
+    (void)snprintf(v->ca_id, sizeof(v->ca_id), "%s", ca_id);
+    return walk_chain(r, ca_id, v) ? v : NULL;
+}
+
+static bool intermediate_revoked(run_t *r, cert_view_t *v)
+{
+    const chain_verdict_t *chain;
+    char reason[200];
+
+    if (v->ca_id == NULL || v->ca_id[0] == '\0') {
+        return true; /* issued by ddlocal's own root or registered without a CA */
+    }
+    chain = chain_of(r, v->ca_id);
+    if (chain == NULL) {
+        return false;
+    }
+    if (!chain->revoked) {
+        return true;
+    }
+    (void)snprintf(reason, sizeof(reason),
+                   "Intermediate CA certificate %.64s is revoked by its issuer", chain->revoked_id);
+    return report(r, v->subject, v->id, "INTERMEDIATE_CA_REVOKED_BY_ISSUER", reason,
+                  chain->related);
 }
 
 /* ---- the walks --------------------------------------------------------------------------- */
@@ -382,42 +511,61 @@ typedef struct walk {
     criterion_fn fn;
 } walk_t;
 
+/* Runs the criterion over one certificate: its stored facts, else its X509's. */
+static int judge(walk_t *w, cert_view_t *v, bool facts_known, const dd_certfacts_t *stored)
+{
+    dd_certfacts_t read;
+    bool go_on;
+
+    w->r->checked++;
+    if (facts_known) {
+        v->facts = stored;
+        v->not_after_ok = true;
+    } else {
+        /* Stored without facts: the X509 decides, as before the facts existed. */
+        if (x509_of(w->r, v) == NULL) {
+            return 0;
+        }
+        (void)dd_certfacts_from_x509(v->x, &read);
+        v->facts = &read;
+        v->not_after_ok =
+            dd_certfacts_time_ms(X509_get0_notAfter(v->x), &read.not_after_ms) == DD_CERTFACTS_OK;
+    }
+    go_on = w->fn(w->r, v);
+    X509_free(v->x);
+    v->x = NULL;
+    return go_on ? 0 : 1;
+}
+
 static int device_cb(void *arg, const dd_registry_cert_t *c)
 {
-    walk_t *w = arg;
-    X509 *x;
-    bool go_on;
+    cert_view_t v;
 
     if (c->is_service || c->status != DD_CERT_ACTIVE) {
         return 0;
     }
-    w->r->checked++;
-    x = parse_cached(w->r, c->id, c->pem);
-    if (x == NULL) {
-        return 0;
-    }
-    go_on = w->fn(w->r, SUBJECT_DEVICE, c->id, x, c->created_ms, c->ca_cert_id);
-    X509_free(x);
-    return go_on ? 0 : 1;
+    memset(&v, 0, sizeof(v));
+    v.subject = SUBJECT_DEVICE;
+    v.id = c->id;
+    v.pem = c->pem;
+    v.created_ms = c->created_ms;
+    v.ca_id = c->ca_cert_id;
+    return judge(arg, &v, c->facts_known, &c->facts);
 }
 
 static int ca_cb(void *arg, const dd_registry_ca_t *c)
 {
-    walk_t *w = arg;
-    X509 *x;
-    bool go_on;
+    cert_view_t v;
 
     if (!c->active) {
         return 0;
     }
-    w->r->checked++;
-    x = parse_cached(w->r, c->id, c->pem);
-    if (x == NULL) {
-        return 0;
-    }
-    go_on = w->fn(w->r, SUBJECT_CA, c->id, x, c->created_ms, NULL);
-    X509_free(x);
-    return go_on ? 0 : 1;
+    memset(&v, 0, sizeof(v));
+    v.subject = SUBJECT_CA;
+    v.id = c->id;
+    v.pem = c->pem;
+    v.created_ms = c->created_ms;
+    return judge(arg, &v, c->facts_known, &c->facts);
 }
 
 /* The certificate age threshold of the check's configuration, in days. */
@@ -449,6 +597,22 @@ static int64_t age_threshold(const cJSON *config)
     return AGE_DEFAULT_DAYS;
 }
 
+static void run_free(run_t *r)
+{
+    size_t i;
+
+    sk_X509_CRL_pop_free(r->crls, X509_CRL_free);
+    r->crls = NULL;
+    free(r->crl_issuer_hash);
+    r->crl_issuer_hash = NULL;
+    for (i = 0; i < r->nchains; i++) {
+        cJSON_Delete(r->chains[i].related);
+    }
+    free(r->chains);
+    r->chains = NULL;
+    r->nchains = 0;
+}
+
 static dd_audit_status_t run(const dd_audit_world_t *world, dd_audit_sink_fn sink, void *ctx,
                              int64_t *resources_checked, subject_t subject, criterion_fn fn,
                              bool needs_crls)
@@ -468,7 +632,7 @@ static dd_audit_status_t run(const dd_audit_world_t *world, dd_audit_sink_fn sin
     r.status = DD_AUDIT_OK;
     r.age_days = age_threshold(world->check_config);
     if (needs_crls && (r.status = load_crls(&r)) != DD_AUDIT_OK) {
-        sk_X509_CRL_pop_free(r.crls, X509_CRL_free);
+        run_free(&r);
         return r.status;
     }
     w.r = &r;
@@ -476,7 +640,7 @@ static dd_audit_status_t run(const dd_audit_world_t *world, dd_audit_sink_fn sin
     rs = subject == SUBJECT_CA
              ? dd_registry_ca_list(world->registry, NULL, true, ca_cb, &w, NULL, 0)
              : dd_registry_cert_list(world->registry, NULL, true, device_cb, &w, NULL, 0);
-    sk_X509_CRL_pop_free(r.crls, X509_CRL_free);
+    run_free(&r);
     *resources_checked = r.checked;
     if (rs != DD_REGISTRY_OK && r.status == DD_AUDIT_OK) {
         return DD_AUDIT_STATE_ERROR;

@@ -237,8 +237,9 @@ static int sink(void *ctx, const dd_audit_finding_t *f)
     return s->stop_after > 0 && s->count >= s->stop_after;
 }
 
-/* Runs the check without a certificate cache and as a task does, with one: both give the same
- * answer. */
+/* Runs the check as a task does (with a certificate cache), without the cache, and over rows
+ * without their stored facts (as before registry migration 7: every PEM parsed): all three give
+ * the same answer. */
 static dd_audit_status_t run_check(fixture_t *f, const char *name, int64_t now, const cJSON *config,
                                    findings_t *out, int64_t *checked)
 {
@@ -246,20 +247,34 @@ static dd_audit_status_t run_check(fixture_t *f, const char *name, int64_t now, 
     const dd_audit_check_def_t *check = dd_audit_check_find(name);
     dd_audit_certcache_t *cache = NULL;
     findings_t plain;
+    findings_t parsed;
     int64_t plain_checked = -1;
+    int64_t parsed_checked = -1;
     dd_audit_status_t plain_st;
+    dd_audit_status_t parsed_st;
     dd_audit_status_t st;
 
     assert_non_null(check);
     assert_non_null(check->run);
     memcpy(&plain, out, sizeof(plain));
+    memcpy(&parsed, out, sizeof(parsed));
     plain_st = dd_audit_check_run(check, &world, sink, &plain, &plain_checked);
+    assert_int_equal(dd_db_exec(f->db, "SAVEPOINT nofacts;"
+                                       "UPDATE certificates SET not_after_ms = NULL;"
+                                       "UPDATE ca_certificates SET not_after_ms = NULL;"),
+                     DD_DB_OK);
+    parsed_st = dd_audit_check_run(check, &world, sink, &parsed, &parsed_checked);
+    assert_int_equal(dd_db_exec(f->db, "ROLLBACK TO nofacts; RELEASE nofacts;"), DD_DB_OK);
     assert_int_equal(dd_audit_certcache_open(&cache), DD_AUDIT_CERTCACHE_OK);
     world.certs = cache;
     st = dd_audit_check_run(check, &world, sink, out, checked);
     assert_int_equal(st, plain_st);
+    assert_int_equal(st, parsed_st);
     assert_int_equal(*checked, plain_checked);
+    assert_int_equal(*checked, parsed_checked);
     assert_int_equal(out->count, plain.count);
+    assert_memory_equal(out, &plain, sizeof(plain));
+    assert_memory_equal(out, &parsed, sizeof(parsed));
     dd_audit_certcache_close(cache);
     return st;
 }
@@ -582,6 +597,91 @@ static void test_dd_audit_checks_certs_sink_stops(void **state)
     made_free(&b);
 }
 
+/* Certificates with stored facts are judged without parsing their PEMs: a task's certificate
+ * cache stays empty but for an RSA key (ROCA) and a revocation list's hit; one intermediate's chain serves all of the
+ * device certificates it signed. */
+static void test_dd_audit_checks_certs_facts_spare_the_parsing(void **state)
+{
+    fixture_t *f = *state;
+    made_t root = make("Root", 0, NULL, NOW - DAY, NOW + 3000 * DAY, true, 20);
+    made_t inter = make("Intermediate", 0, &root, NOW - DAY, NOW + 1000 * DAY, true, 21);
+    made_t devs[3];
+    char id_root[65], id_inter[65], ids[3][65];
+    dd_audit_world_t world = {&f->reg, NULL, NOW, NULL, NULL};
+    dd_audit_certcache_t *cache = NULL;
+    dd_registry_error_t err;
+    findings_t fs;
+    int64_t checked = -1;
+    char *crl;
+    int i;
+
+    add_ca(f, &root, true, id_root);
+    add_ca(f, &inter, true, id_inter);
+    for (i = 0; i < 3; i++) {
+        devs[i] =
+            make("Device", i == 2 ? 1024 : 0, &inter, NOW - DAY, NOW + 10 * DAY, false, 30 + i);
+        add_device(f, &devs[i], DD_CERT_ACTIVE, id_inter, ids[i]);
+    }
+    crl = crl_revoking(&inter, &devs[1]);
+    assert_int_equal(dd_registry_crl_put(&f->reg, crl, &err), DD_REGISTRY_OK);
+    free(crl);
+    assert_int_equal(dd_audit_certcache_open(&cache), DD_AUDIT_CERTCACHE_OK);
+    world.certs = cache;
+
+    memset(&fs, 0, sizeof(fs));
+    assert_int_equal(dd_audit_check_run(dd_audit_check_find("DEVICE_CERTIFICATE_EXPIRING_CHECK"),
+                                        &world, sink, &fs, &checked),
+                     DD_AUDIT_OK);
+    assert_int_equal(fs.count, 3); /* all expire in 10 days */
+    assert_string_equal(fs.codes[0], "CERTIFICATE_APPROACHING_EXPIRATION");
+    memset(&fs, 0, sizeof(fs));
+    assert_int_equal(dd_audit_check_run(dd_audit_check_find("DEVICE_CERTIFICATE_KEY_QUALITY_CHECK"),
+                                        &world, sink, &fs, &checked),
+                     DD_AUDIT_OK);
+    assert_int_equal(fs.count, 1);
+    assert_string_equal(fs.ids[0], ids[2]);
+    /* Only the RSA key is parsed: the ROCA test reads its modulus, the facts do not hold it. */
+    assert_int_equal(dd_audit_certcache_count(cache), 1);
+
+    /* The issuer's list names devs[1] only: the others share its issuer, not its serial. */
+    memset(&fs, 0, sizeof(fs));
+    assert_int_equal(dd_audit_check_run(dd_audit_check_find(
+                                            "REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK"),
+                                        &world, sink, &fs, &checked),
+                     DD_AUDIT_OK);
+    assert_int_equal(checked, 3);
+    assert_int_equal(fs.count, 1);
+    assert_string_equal(fs.ids[0], ids[1]);
+    assert_int_equal(dd_audit_certcache_count(cache), 2); /* + the hit, confirmed on its X509 */
+
+    /* The root revokes the intermediate: every device certificate under it is reported. */
+    crl = crl_revoking(&root, &inter);
+    assert_int_equal(dd_registry_crl_put(&f->reg, crl, &err), DD_REGISTRY_OK);
+    free(crl);
+    memset(&fs, 0, sizeof(fs));
+    assert_int_equal(dd_audit_check_run(dd_audit_check_find(
+                                            "INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_"
+                                            "CERTIFICATES_CHECK"),
+                                        &world, sink, &fs, &checked),
+                     DD_AUDIT_OK);
+    assert_int_equal(fs.count, 3);
+    for (i = 0; i < 3; i++) { /* listed by (creation time, id): any order here */
+        assert_true(strcmp(fs.ids[i], ids[0]) == 0 || strcmp(fs.ids[i], ids[1]) == 0 ||
+                    strcmp(fs.ids[i], ids[2]) == 0);
+        assert_string_equal(fs.related_issuer[i], id_inter);
+    }
+    assert_true(strcmp(fs.ids[0], fs.ids[1]) != 0 && strcmp(fs.ids[1], fs.ids[2]) != 0 &&
+                strcmp(fs.ids[0], fs.ids[2]) != 0);
+    assert_int_equal(dd_audit_certcache_count(cache), 2);
+
+    dd_audit_certcache_close(cache);
+    for (i = 0; i < 3; i++) {
+        made_free(&devs[i]);
+    }
+    made_free(&root);
+    made_free(&inter);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +694,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_audit_checks_certs_revoked_by_issuer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_audit_checks_certs_sink_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_audit_checks_certs_facts_spare_the_parsing, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

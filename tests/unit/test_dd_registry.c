@@ -8,10 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+
+#include "dd_certfacts.h"
 #include "dd_db.h"
 #include "dd_log.h"
 #include "dd_pki.h"
 #include "dd_registry.h"
+#include "dd_registry_internal.h"
 
 typedef struct fixture {
     char dir[64];
@@ -553,6 +557,132 @@ static void test_dd_registry_policy_versions_default_limit_and_conflicts(void **
     assert_string_equal(n.items[0], "1*");
 }
 
+typedef struct facts_row {
+    int count;
+    int known;
+    char known_id[65];
+    dd_certfacts_t facts;
+} facts_row_t;
+
+static int facts_row_cb(void *ctx, const dd_registry_cert_t *c)
+{
+    facts_row_t *r = ctx;
+
+    r->count++;
+    if (c->facts_known) {
+        r->known++;
+        snprintf(r->known_id, sizeof(r->known_id), "%s", c->id);
+        r->facts = c->facts;
+    }
+    return 0;
+}
+
+static int ca_facts_row_cb(void *ctx, const dd_registry_ca_t *c)
+{
+    facts_row_t *r = ctx;
+
+    r->count++;
+    if (c->facts_known) {
+        r->known++;
+        r->facts = c->facts;
+    }
+    return 0;
+}
+
+/* A data dir of registry schema 1 with certificates: opening it stores their facts (migration 7),
+ * a PEM that gives none stays without; CA certificates are back-filled the same way. */
+static void test_dd_registry_schema_1_certificates_get_their_facts(void **state)
+{
+    static const dd_db_migration_t V1[] = {
+        {1, "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE policies(name TEXT PRIMARY KEY, document TEXT NOT NULL,"
+            "  version_id TEXT NOT NULL DEFAULT '1', created_ms INTEGER NOT NULL,"
+            "  modified_ms INTEGER NOT NULL);"
+            "CREATE TABLE policy_targets(policy TEXT NOT NULL REFERENCES policies(name),"
+            "  target_kind TEXT NOT NULL, target TEXT NOT NULL,"
+            "  PRIMARY KEY(policy, target_kind, target));"
+            "CREATE TABLE registry_changes(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            "  kind TEXT NOT NULL, name TEXT NOT NULL, changed_ms INTEGER NOT NULL);"
+            "CREATE TABLE certificates(id TEXT PRIMARY KEY, pem TEXT NOT NULL,"
+            "  status TEXT NOT NULL, is_service INTEGER NOT NULL DEFAULT 0,"
+            "  created_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL);"},
+    };
+    fixture_t *f = *state;
+    dd_registry_t reg;
+    dd_registry_error_t err;
+    dd_pki_credentials_t cred;
+    dd_certfacts_t want;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    facts_row_t r;
+    char path[128];
+    char ca_id[65];
+    char *ca_pem;
+    int version = 0;
+
+    snprintf(path, sizeof(path), "%s/old.db", f->dir);
+    assert_int_equal(dd_db_open(path, false, &db), DD_DB_OK);
+    assert_int_equal(dd_db_migrate(db, "registry", V1, 1), DD_DB_OK);
+    assert_int_equal(dd_pki_issue_device(f->ca, DD_PKI_KEY_EC_P256, &cred), DD_PKI_OK);
+    assert_int_equal(dd_db_prepare(db,
+                                   "INSERT INTO certificates(id, pem, status, created_ms,"
+                                   " modified_ms) VALUES(?1, ?2, 'ACTIVE', 5, 5),"
+                                   " ('bad', 'not a certificate', 'ACTIVE', 6, 6)",
+                                   &st),
+                     DD_DB_OK);
+    assert_int_equal(dd_db_bind_text(st, 1, cred.certificate_id), DD_DB_OK);
+    assert_int_equal(dd_db_bind_text(st, 2, cred.certificate_pem), DD_DB_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+
+    assert_int_equal(dd_registry_open(&reg, db, NULL, &f->clock), DD_REGISTRY_OK);
+    assert_int_equal(dd_db_schema_version(db, "registry", &version), DD_DB_OK);
+    assert_int_equal(version, 7);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(dd_registry_cert_list(&reg, NULL, true, facts_row_cb, &r, NULL, 0),
+                     DD_REGISTRY_OK);
+    assert_int_equal(r.count, 2);
+    assert_int_equal(r.known, 1); /* the garbage row has none: the audit parses (and skips) it */
+    assert_string_equal(r.known_id, cred.certificate_id);
+    assert_int_equal(dd_certfacts_from_pem(cred.certificate_pem, strlen(cred.certificate_pem),
+                                           &want),
+                     DD_CERTFACTS_OK);
+    assert_memory_equal(&r.facts, &want, sizeof(want));
+
+    /* A CA certificate without facts (as after an interrupted back-fill) gets them. */
+    ca_pem = NULL;
+    {
+        BIO *bio = BIO_new(BIO_s_mem());
+        char *data;
+        long n;
+        assert_int_equal(PEM_write_bio_X509(bio, dd_pki_ca_cert(f->ca)), 1);
+        n = BIO_get_mem_data(bio, &data);
+        ca_pem = calloc(1, (size_t)n + 1);
+        assert_non_null(ca_pem);
+        memcpy(ca_pem, data, (size_t)n);
+        BIO_free(bio);
+    }
+    assert_int_equal(dd_registry_ca_add(&reg, ca_pem, true, false, "DEFAULT", NULL, ca_id,
+                                        sizeof(ca_id), &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_db_exec(db, "UPDATE ca_certificates SET not_after_ms = NULL"), DD_DB_OK);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(dd_registry_ca_list(&reg, NULL, true, ca_facts_row_cb, &r, NULL, 0),
+                     DD_REGISTRY_OK);
+    assert_int_equal(r.known, 0);
+    assert_int_equal(dd_registry_facts_backfill(&reg), DD_REGISTRY_OK);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(dd_registry_ca_list(&reg, NULL, true, ca_facts_row_cb, &r, NULL, 0),
+                     DD_REGISTRY_OK);
+    assert_int_equal(r.known, 1);
+    assert_int_equal(dd_certfacts_from_pem(ca_pem, strlen(ca_pem), &want), DD_CERTFACTS_OK);
+    assert_memory_equal(&r.facts, &want, sizeof(want));
+
+    free(ca_pem);
+    dd_pki_credentials_free(&cred);
+    dd_db_close(db);
+}
+
 /* A data dir of registry schema 1 (before policy versions) with one policy. */
 static void test_dd_registry_schema_1_policies_become_version_1(void **state)
 {
@@ -587,7 +717,7 @@ static void test_dd_registry_schema_1_policies_become_version_1(void **state)
     assert_int_equal(dd_db_migrate(db, "registry", V1, 1), DD_DB_OK);
     assert_int_equal(dd_registry_open(&reg, db, NULL, &f->clock), DD_REGISTRY_OK);
     assert_int_equal(dd_db_schema_version(db, "registry", &version), DD_DB_OK);
-    assert_int_equal(version, 6); /* every migration ran, policy versions (2) included */
+    assert_int_equal(version, 7); /* every migration ran, policy versions (2) included */
     assert_int_equal(dd_registry_policy_version_list(&reg, "Old", collect_version, &n, &err),
                      DD_REGISTRY_OK);
     assert_int_equal(n.count, 1);
@@ -900,6 +1030,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_dd_registry_policy_versions_default_limit_and_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_schema_1_certificates_get_their_facts,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_schema_1_policies_become_version_1, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_settings_and_subscriptions, setup,

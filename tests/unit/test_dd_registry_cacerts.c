@@ -12,6 +12,7 @@
 
 #include <openssl/pem.h>
 
+#include "dd_certfacts.h"
 #include "dd_db.h"
 #include "dd_log.h"
 #include "dd_pki.h"
@@ -243,11 +244,122 @@ static void test_dd_registry_cacerts_crl_put_rejects_garbage(void **state)
     assert_int_equal(dd_registry_crl_put(NULL, "x", &err), DD_REGISTRY_BAD_PARAMETER);
 }
 
+/* What a listing or a get hands out about one certificate: its facts. */
+typedef struct facts_seen {
+    int count;
+    bool known;
+    dd_certfacts_t facts;
+    bool verdict_null;
+} facts_seen_t;
+
+static int cert_facts_cb(void *ctx, const dd_registry_cert_t *c)
+{
+    facts_seen_t *s = ctx;
+
+    s->count++;
+    s->known = c->facts_known;
+    s->facts = c->facts;
+    s->verdict_null = c->key_verdict == NULL;
+    return 0;
+}
+
+static int ca_facts_cb(void *ctx, const dd_registry_ca_t *c)
+{
+    facts_seen_t *s = ctx;
+
+    s->count++;
+    s->known = c->facts_known;
+    s->facts = c->facts;
+    s->verdict_null = c->key_verdict == NULL;
+    return 0;
+}
+
+static void assert_cert_facts(fixture_t *f, const char *id, const char *pem)
+{
+    facts_seen_t s;
+    dd_certfacts_t want;
+    dd_registry_error_t err;
+
+    assert_int_equal(dd_certfacts_from_pem(pem, strlen(pem), &want), DD_CERTFACTS_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dd_registry_cert_get(&f->reg, id, cert_facts_cb, &s, &err), DD_REGISTRY_OK);
+    assert_int_equal(s.count, 1);
+    assert_true(s.known);
+    assert_true(s.verdict_null); /* the key verdict is not assessed at registration (yet) */
+    assert_memory_equal(&s.facts, &want, sizeof(want));
+}
+
+/* Every way a certificate enters the registry stores its facts, equal to the X509's. */
+static void test_dd_registry_cacerts_facts_of_every_path(void **state)
+{
+    fixture_t *f = *state;
+    dd_pki_credentials_t a;
+    dd_pki_credentials_t b;
+    dd_pki_credentials_t c;
+    dd_registry_error_t err;
+    dd_certfacts_t want;
+    facts_seen_t s;
+    char ca_id[65];
+    char id[65];
+
+    /* RegisterCACertificate */
+    assert_int_equal(dd_registry_ca_add(&f->reg, f->ca_pem, true, false, "DEFAULT", NULL, ca_id,
+                                        sizeof(ca_id), &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_certfacts_from_pem(f->ca_pem, strlen(f->ca_pem), &want), DD_CERTFACTS_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dd_registry_ca_get(&f->reg, ca_id, ca_facts_cb, &s, &err), DD_REGISTRY_OK);
+    assert_true(s.known);
+    assert_true(s.verdict_null);
+    assert_memory_equal(&s.facts, &want, sizeof(want));
+    assert_int_equal(want.subject_hash, want.issuer_hash); /* ddlocal's root: self-issued */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dd_registry_ca_list(&f->reg, NULL, true, ca_facts_cb, &s, NULL, 0),
+                     DD_REGISTRY_OK);
+    assert_int_equal(s.count, 1);
+    assert_memory_equal(&s.facts, &want, sizeof(want));
+
+    /* CreateKeysAndCertificate, CreateCertificateFromCsr, provisioning, `ddlocal cert`: cert_add */
+    assert_int_equal(dd_pki_issue_device(f->ca, DD_PKI_KEY_EC_P256, &a), DD_PKI_OK);
+    assert_int_equal(dd_registry_cert_add(&f->reg, a.certificate_pem, DD_CERT_ACTIVE, false, id,
+                                          sizeof(id), &err),
+                     DD_REGISTRY_OK);
+    assert_cert_facts(f, id, a.certificate_pem);
+    /* RegisterCertificate (with the CA) */
+    assert_int_equal(dd_pki_issue_device(f->ca, DD_PKI_KEY_RSA2048, &b), DD_PKI_OK);
+    assert_int_equal(dd_registry_cert_register(&f->reg, b.certificate_pem, DD_CERT_ACTIVE, ca_id,
+                                               id, sizeof(id), &err),
+                     DD_REGISTRY_OK);
+    assert_cert_facts(f, id, b.certificate_pem);
+    /* RegisterCertificateWithoutCA */
+    assert_int_equal(dd_pki_issue_device(f->ca, DD_PKI_KEY_EC_P256, &c), DD_PKI_OK);
+    assert_int_equal(dd_registry_cert_register(&f->reg, c.certificate_pem, DD_CERT_ACTIVE, NULL, id,
+                                               sizeof(id), &err),
+                     DD_REGISTRY_OK);
+    assert_cert_facts(f, id, c.certificate_pem);
+    /* ListCertificatesByCA hands the facts out too. */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dd_registry_ca_cert_list(&f->reg, ca_id, NULL, true, cert_facts_cb, &s, NULL,
+                                              0),
+                     DD_REGISTRY_OK);
+    assert_int_equal(s.count, 1);
+    assert_true(s.known);
+    assert_string_equal(s.facts.key_type, "RSA");
+    assert_int_equal(s.facts.key_bits, 2048);
+    assert_int_equal(s.facts.issuer_hash, want.subject_hash);
+
+    dd_pki_credentials_free(&a);
+    dd_pki_credentials_free(&b);
+    dd_pki_credentials_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dd_registry_cacerts_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_cacerts_list_pages_and_code, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_registry_cacerts_facts_of_every_path, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dd_registry_cacerts_crl_put_rejects_garbage, setup,
                                         teardown),
