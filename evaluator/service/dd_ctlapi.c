@@ -52,9 +52,9 @@ static cJSON *clock_json(const dd_ctlapi_t *c)
     (void)dd_clock_format(c->clock, spec, sizeof(spec));
     iso_time(now, when, sizeof(when));
     (void)cJSON_AddStringToObject(obj, "mode",
-                                  c->clock->mode == DD_CLOCK_MANUAL   ? "manual"
-                                  : c->clock->mode == DD_CLOCK_SCALED ? "scaled"
-                                                                      : "real");
+                                  dd_clock_mode(c->clock) == DD_CLOCK_MANUAL   ? "manual"
+                                  : dd_clock_mode(c->clock) == DD_CLOCK_SCALED ? "scaled"
+                                                                               : "real");
     (void)cJSON_AddNumberToObject(obj, "pipelineTimeMs", (double)now);
     (void)cJSON_AddStringToObject(obj, "pipelineTime", when);
     (void)cJSON_AddStringToObject(obj, "spec", spec);
@@ -84,7 +84,7 @@ static int advance_clock(dd_ctlapi_t *c, const char *body, size_t body_len, char
     delta = (int64_t)(secs->valuedouble * 1000.0 + 0.5);
     cJSON_Delete(req);
     pthread_mutex_lock(c->lock);
-    manual = c->clock->mode == DD_CLOCK_MANUAL;
+    manual = dd_clock_mode(c->clock) == DD_CLOCK_MANUAL;
     pthread_mutex_unlock(c->lock);
     if (!manual) {
         *response = error_json(

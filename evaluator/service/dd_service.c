@@ -1010,7 +1010,7 @@ static bool invoke_lambda(void *ctx, const char *topic, const char *endpoint, co
     (void)snprintf(url, sizeof(url), "http://%s:%u", host, (unsigned)dd_service_api_port(svc));
     (void)snprintf(log_path, sizeof(log_path), "%s/logs/lambda-%s.log", svc->cfg.data_dir, name);
     spec[0] = '\0';
-    if (svc->p.clock.mode != DD_CLOCK_REAL) {
+    if (dd_clock_mode(&svc->p.clock) != DD_CLOCK_REAL) {
         (void)dd_clock_format(&svc->p.clock, spec, sizeof(spec));
     }
     memset(&req, 0, sizeof(req));
@@ -1562,9 +1562,10 @@ static void drain_outbox(dd_service_t *svc)
  * returns, and the shim stamps with the advanced time. */
 static int64_t tick_time(const dd_clock_t *clock, int64_t now)
 {
-    switch (clock->mode) {
+    switch (dd_clock_mode(clock)) {
     case DD_CLOCK_REAL: return now - METERING_LAG_REAL_MS;
-    case DD_CLOCK_SCALED: return now - (int64_t)((double)METERING_LAG_REAL_MS * clock->scale);
+    case DD_CLOCK_SCALED:
+        return now - (int64_t)((double)METERING_LAG_REAL_MS * dd_clock_scale(clock));
     default: return now;
     }
 }
