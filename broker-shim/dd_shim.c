@@ -1076,22 +1076,20 @@ static dd_shim_status_t apply_clock(dd_shim_t *s, const char *spec, char *err, s
         set_err(err, err_len, "\"%s\" is not a clock spec", spec);
         return DD_SHIM_INVALID;
     }
-    if (next.mode == DD_CLOCK_MANUAL && s->clock.mode == DD_CLOCK_MANUAL) {
-        int64_t target = dd_clock_now_ms(&next);
-
-        if (target == dd_clock_now_ms(&s->clock)) {
-            return DD_SHIM_OK;
-        }
-        if (dd_clock_set(&s->clock, target) != DD_CLOCK_OK) {
-            set_err(err, err_len,
-                    "the manual clock cannot go back (now %" PRId64 ", asked %" PRId64 ")",
-                    dd_clock_now_ms(&s->clock), target);
-            return DD_SHIM_INVALID;
-        }
-        return DD_SHIM_OK;
+    /* Adopted in place, never copied over: other threads may be reading the clock. A scale
+     * change (POST /ddlocal/v1/clock {"scale":X}) arrives as ddlocald's new anchor. */
+    switch (dd_clock_adopt(&s->clock, &next)) {
+    case DD_CLOCK_OK: return DD_SHIM_OK;
+    case DD_CLOCK_BACKWARDS:
+        set_err(err, err_len,
+                "the manual clock cannot go back (now %" PRId64 ", asked %" PRId64 ")",
+                dd_clock_now_ms(&s->clock), dd_clock_now_ms(&next));
+        return DD_SHIM_INVALID;
+    case DD_CLOCK_WRONG_MODE:
+        set_err(err, err_len, "a running clock cannot switch between manual and real/scaled");
+        return DD_SHIM_INVALID;
+    default: set_err(err, err_len, "\"%s\" cannot be applied", spec); return DD_SHIM_INVALID;
     }
-    s->clock = next;
-    return DD_SHIM_OK;
 }
 
 dd_shim_status_t dd_shim_on_control(dd_shim_t *s, const void *client, const char *client_id,

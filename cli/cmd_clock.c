@@ -1,5 +1,6 @@
 /*
- * ddlocal clock ...: read or advance the pipeline clock of a running pipeline.
+ * ddlocal clock ...: read, advance or change the rate of the pipeline clock of a running
+ * pipeline.
  */
 #include "dd_apiclient.h"
 #include "dd_cli.h"
@@ -12,13 +13,20 @@
 #include <string.h>
 
 static const char CLOCK_HELP[] =
-    "usage: ddlocal clock show | advance SECONDS [-D DIR]\n"
+    "usage: ddlocal clock show | advance SECONDS | scale X [-D DIR]\n"
     "\n"
     "  show              print the pipeline time of the running pipeline\n"
     "  advance SECONDS   move a manual clock (`ddlocal up --manual-clock`) forward;\n"
     "                    every message the broker accepted before is counted\n"
     "                    first, then windows that end close and are evaluated,\n"
     "                    two-day invalidations fire, before this returns\n"
+    "  scale X           run a real or scaled clock at X pipeline seconds per real\n"
+    "                    second from now on (0 < X <= 1000000), without a restart:\n"
+    "                    pipeline time neither jumps nor goes back; the broker,\n"
+    "                    endpoints.json and the device programs follow (devices\n"
+    "                    within about a second). A real clock becomes scaled (x1\n"
+    "                    leaves it real); a scaled one stays scaled (x1 = real\n"
+    "                    rate). A manual clock has no rate: it is refused\n"
     "\n"
     "  -D, --data-dir DIR  data dir of the running pipeline\n";
 
@@ -64,6 +72,20 @@ int dd_cmd_clock(int argc, char **argv)
         }
         body = cJSON_CreateObject();
         (void)cJSON_AddNumberToObject(body, "advanceSeconds", seconds);
+    } else if (strcmp(verb, "scale") == 0) {
+        char *end = NULL;
+        double scale;
+        if (argc - 1 - optind != 1) {
+            return dd_clienv_usage_error("clock", "scale takes X (pipeline seconds per second)");
+        }
+        scale = strtod(argv[1 + optind], &end);
+        if (end == argv[1 + optind] || *end != '\0' || !(scale > 0) || scale > 1e6) {
+            return dd_clienv_usage_error("clock",
+                                         "X must be a number with 0 < X <= 1000000, not '%s'",
+                                         argv[1 + optind]);
+        }
+        body = cJSON_CreateObject();
+        (void)cJSON_AddNumberToObject(body, "scale", scale);
     } else if (strcmp(verb, "show") != 0 || argc - 1 - optind != 0) {
         return dd_clienv_usage_error("clock", "unknown verb or arguments: '%s'", verb);
     }

@@ -177,6 +177,34 @@ static int choose_clock(dd_up_t *up, dd_clienv_t *env)
     return 0;
 }
 
+/*
+ * A real or scaled clock whose rate changed at run time (POST /ddlocal/v1/clock {"scale":X}):
+ * ddlocald wrote its new anchor to endpoints.json (or answers it as "spec"). `up` takes it
+ * over, so that its stamps follow, a restarted ddlocald resumes on it (pipeline time stays
+ * monotonic) and its own rewrites of endpoints.json keep it. A manual clock never changes mode.
+ */
+static void adopt_clock_spec(dd_up_t *up, const char *spec)
+{
+    dd_clock_t next;
+
+    if (spec == NULL || dd_clock_mode(&up->clock) == DD_CLOCK_MANUAL ||
+        strcmp(spec, up->clock_spec) == 0 || dd_clock_parse(&next, spec) != DD_CLOCK_OK ||
+        dd_clock_mode(&next) == DD_CLOCK_MANUAL) {
+        return;
+    }
+    (void)snprintf(up->clock_spec, sizeof(up->clock_spec), "%s", spec);
+    up->clock = next;
+}
+
+static void adopt_endpoints_clock(dd_up_t *up)
+{
+    dd_endpoints_t ep;
+
+    if (dd_endpoints_read(up->data_dir, &ep) == DD_ENDPOINTS_OK) {
+        adopt_clock_spec(up, ep.clock);
+    }
+}
+
 /* A line of `up`'s own on stderr, stamped like the logs (real [pipeline]): one timeline. */
 static void note(dd_up_t *up, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -574,6 +602,7 @@ int dd_up_supervise(dd_up_t *up)
     if (!dd_proc_alive(&up->ddlocald)) {
         /* The broker keeps reports and metering queued meanwhile: restart and carry on. */
         dd_proc_describe_exit(&up->ddlocald, how, sizeof(how));
+        adopt_endpoints_clock(up);
         note(up, "ddlocald %s; restarting it", how);
         up->ddlocald_restarts++;
         if (start_ddlocald(up) != 0 || write_endpoints(up) != 0) {
@@ -582,6 +611,7 @@ int dd_up_supervise(dd_up_t *up)
     }
     if (up->isolator_topic[0] != '\0' && !dd_proc_alive(&up->isolator)) {
         dd_proc_describe_exit(&up->isolator, how, sizeof(how));
+        adopt_endpoints_clock(up);
         note(up, "the isolator %s; restarting it", how);
         if (start_isolator(up) != 0 || write_endpoints(up) != 0) {
             return DD_UP_EXIT_FAILURE;
@@ -677,6 +707,7 @@ static void status_line(dd_up_t *up, char *line, size_t len)
         (void)dd_clock_set(&up->clock, (int64_t)cJSON_GetNumberValue(
                                            cJSON_GetObjectItem(st, "pipelineTimeMs")));
     }
+    adopt_clock_spec(up, cJSON_GetStringValue(cJSON_GetObjectItem(st, "spec")));
     (void)snprintf(
         line, len,
         "%s%s | connected %d | reports accepted %d rejected %d | active violations %d | alerts %d",

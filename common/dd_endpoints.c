@@ -285,6 +285,29 @@ dd_endpoints_status_t dd_endpoints_write(const char *data_dir, const dd_endpoint
     return ok ? DD_ENDPOINTS_OK : DD_ENDPOINTS_WRITE_FAILED;
 }
 
+dd_endpoints_status_t dd_endpoints_set_clock(const char *data_dir, const char *spec)
+{
+    dd_endpoints_t ep;
+    dd_endpoints_status_t st;
+    int n;
+
+    if (data_dir == NULL || spec == NULL) {
+        return DD_ENDPOINTS_BAD_PARAMETER;
+    }
+    st = dd_endpoints_read(data_dir, &ep);
+    if (st == DD_ENDPOINTS_STALE) {
+        return DD_ENDPOINTS_NOT_RUNNING; /* no pipeline to describe: leave the file to `up` */
+    }
+    if (st != DD_ENDPOINTS_OK) {
+        return st;
+    }
+    n = snprintf(ep.clock, sizeof(ep.clock), "%s", spec);
+    if (n < 0 || (size_t)n >= sizeof(ep.clock)) {
+        return DD_ENDPOINTS_BAD_PARAMETER;
+    }
+    return dd_endpoints_write(data_dir, &ep);
+}
+
 const char *dd_endpoints_strerror(dd_endpoints_status_t status)
 {
     switch (status) {

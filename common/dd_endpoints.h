@@ -77,6 +77,18 @@ dd_endpoints_status_t dd_endpoints_read(const char *data_dir, dd_endpoints_t *ou
 dd_endpoints_status_t dd_endpoints_write(const char *data_dir, const dd_endpoints_t *ep);
 
 /**
+ * @brief Replaces the "clock" member of a running pipeline's DATA_DIR/endpoints.json (the rest
+ *        is kept) atomically. ddlocald calls it when the clock's rate changes at run time
+ *        (POST /ddlocal/v1/clock {"scale":X}): device programs re-read the member, and `ddlocal
+ *        up` restarts ddlocald on it.
+ * @param[in] data_dir The data dir.
+ * @param[in] spec The new dd_clock spec.
+ * @return DD_ENDPOINTS_OK, DD_ENDPOINTS_NOT_RUNNING (no file, or its `up` is gone: nothing
+ *         written), DD_ENDPOINTS_BAD_FORMAT, DD_ENDPOINTS_WRITE_FAILED or BAD_PARAMETER.
+ */
+dd_endpoints_status_t dd_endpoints_set_clock(const char *data_dir, const char *spec);
+
+/**
  * @brief Fills @p proc with @p name, @p pid and the pid's start time.
  * @return DD_ENDPOINTS_OK, DD_ENDPOINTS_NOT_RUNNING (no such process) or BAD_PARAMETER.
  */

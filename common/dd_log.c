@@ -110,7 +110,7 @@ dd_log_status_t dd_log_format_stamp(int64_t real_ms, const dd_clock_t *pipeline,
         return DD_LOG_BAD_PARAMETER;
     }
     st = dd_log_format_iso(real_ms, buf, len);
-    if (st != DD_LOG_OK || pipeline == NULL || pipeline->mode == DD_CLOCK_REAL) {
+    if (st != DD_LOG_OK || pipeline == NULL || dd_clock_mode(pipeline) == DD_CLOCK_REAL) {
         return st;
     }
     /* Only a scaled or manual clock differs from the real time printed before it. */
@@ -133,7 +133,7 @@ dd_log_status_t dd_log_describe_clock(const dd_clock_t *clock, char *buf, size_t
     if (clock == NULL || buf == NULL || len == 0) {
         return DD_LOG_BAD_PARAMETER;
     }
-    if (clock->mode == DD_CLOCK_REAL) {
+    if (dd_clock_mode(clock) == DD_CLOCK_REAL) {
         n = snprintf(buf, len, "real time");
         return (n < 0 || (size_t)n >= len) ? DD_LOG_BUFFER_TOO_SMALL : DD_LOG_OK;
     }
@@ -144,8 +144,8 @@ dd_log_status_t dd_log_describe_clock(const dd_clock_t *clock, char *buf, size_t
     /* Whole seconds read better here; the log stamps keep the milliseconds. */
     when[19] = 'Z';
     when[20] = '\0';
-    if (clock->mode == DD_CLOCK_SCALED) {
-        (void)snprintf(scale, sizeof(scale), "%g", clock->scale);
+    if (dd_clock_mode(clock) == DD_CLOCK_SCALED) {
+        (void)snprintf(scale, sizeof(scale), "%g", dd_clock_scale(clock));
         n = snprintf(buf, len, "scaled x%s - pipeline time %s", scale, when);
     } else {
         n = snprintf(buf, len, "manual - pipeline time %s (moves with `ddlocal clock advance`)",

@@ -961,6 +961,24 @@ static int64_t min64(int64_t x, int64_t y)
     return x < y ? x : y;
 }
 
+static int64_t max64(int64_t x, int64_t y)
+{
+    return x > y ? x : y;
+}
+
+/* `ddlocal clock scale X` while the agent runs: reports keep their pipeline times, and the real
+ * wait to the next one follows the new rate (dd_devclock_follow(): about a second's latency). */
+static bool follow_clock(agent_t *a, const dd_agent_options_t *opts)
+{
+    char msg[400];
+
+    if (opts->clock == NULL || !dd_devclock_follow(opts->clock, a->now_ms, msg, sizeof(msg))) {
+        return false;
+    }
+    DD_LOG_INFO("%s", msg);
+    return true;
+}
+
 static void pump(agent_t *a, int timeout_ms)
 {
     struct pollfd pfd;
@@ -1082,8 +1100,8 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
         double real_interval = opts->interval_s;
         double limit;
 
-        if (a.sched.aligned && opts->clock->clock.mode == DD_CLOCK_SCALED) {
-            real_interval /= opts->clock->clock.scale;
+        if (a.sched.aligned && dd_clock_mode(&opts->clock->clock) == DD_CLOCK_SCALED) {
+            real_interval /= dd_clock_scale(&opts->clock->clock);
         }
         /* Aligned: up to one more interval until the first multiple. */
         limit = opts->timeout_s > 0
@@ -1099,6 +1117,19 @@ dd_agent_status_t dd_agent_run(const dd_agent_options_t *opts, volatile sig_atom
         bool reporting;
 
         a.now_ms = dd_clock_mono_ms();
+        if (a.sched.aligned && follow_clock(&a, opts) && opts->count > 0 && opts->timeout_s <= 0) {
+            /* A slower clock: the reports still to come need longer than the start foresaw. */
+            double real_interval = opts->interval_s;
+            if (dd_clock_mode(&opts->clock->clock) == DD_CLOCK_SCALED) {
+                real_interval /= dd_clock_scale(&opts->clock->clock);
+            }
+            give_up =
+                max64(give_up,
+                      a.now_ms +
+                          (int64_t)((60.0 + (double)(opts->count - a.produced + 1) * real_interval +
+                                     opts->reply_timeout_s) *
+                                    1000.0));
+        }
         if (a.now_ms >= give_up) {
             DD_LOG_ERROR("giving up after %.1f s: %ld of %ld report(s) done",
                          (double)(give_up - start_ms) / 1000.0, a.produced, opts->count);

@@ -83,8 +83,9 @@ typedef struct dd_agent_options {
     int keepalive_s;            /**< --keepalive, default 60 */
     bool verbose;               /**< -v/--verbose: debug logging */
     const char *clock_spec;     /**< --clock SPEC|none (NULL: not given) */
-    const dd_devclock_t *clock; /**< Set by the caller after dd_devclock_resolve()
-                                      (borrowed; NULL: intervals are real seconds) */
+    dd_devclock_t *clock;       /**< Set by the caller after dd_devclock_resolve()
+                                      (borrowed; NULL: intervals are real seconds; the run loop follows
+                                      rate changes, dd_devclock_follow()) */
     dd_custom_source_t *custom; /**< --custom-metric / --custom-metrics (owned) */
     size_t custom_count;
 } dd_agent_options_t;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "dd_fs.h"
@@ -39,7 +40,7 @@ dd_devclock_status_t dd_devclock_from_clock(const dd_clock_t *clock, dd_devclock
     memset(out, 0, sizeof(*out));
     out->clock = *clock;
     out->found = true;
-    out->follows = clock->mode != DD_CLOCK_MANUAL;
+    out->follows = dd_clock_mode(clock) != DD_CLOCK_MANUAL;
     (void)dd_clock_format(clock, out->spec, sizeof(out->spec));
     return DD_DEVCLOCK_OK;
 }
@@ -60,6 +61,19 @@ static bool endpoints_clock(const char *data_dir, char *spec, size_t len)
     return true;
 }
 
+/* DIR/endpoints.json's mtime in ns; 0 when there is none. */
+static int64_t endpoints_mtime_ns(const char *data_dir)
+{
+    char path[600];
+    struct stat st;
+    int n = snprintf(path, sizeof(path), "%s/%s", data_dir, DD_ENDPOINTS_FILE);
+
+    if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &st) != 0) {
+        return 0;
+    }
+    return (int64_t)st.st_mtim.tv_sec * 1000000000LL + (int64_t)st.st_mtim.tv_nsec;
+}
+
 /* Says in @p msg what the clock means for the intervals. */
 static void describe(const dd_devclock_t *dc, char *msg, size_t len)
 {
@@ -70,16 +84,16 @@ static void describe(const dd_devclock_t *dc, char *msg, size_t len)
                           "no pipeline clock (--clock, %s or $%s/endpoints.json): intervals are "
                           "real seconds",
                           DD_DEVCLOCK_ENV, DD_DEVCLOCK_DATA_DIR_ENV);
-    } else if (dc->clock.mode == DD_CLOCK_MANUAL) {
+    } else if (dd_clock_mode(&dc->clock) == DD_CLOCK_MANUAL) {
         dd_log_format_msg(msg, len,
                           "the pipeline clock (from %s) is manual: it moves only on `ddlocal clock "
                           "advance`, so intervals are real seconds",
                           from);
-    } else if (dc->clock.mode == DD_CLOCK_SCALED) {
+    } else if (dd_clock_mode(&dc->clock) == DD_CLOCK_SCALED) {
         dd_log_format_msg(msg, len,
                           "following the pipeline clock (from %s, time scale %g): intervals are "
                           "pipeline seconds",
-                          from, dc->clock.scale);
+                          from, dd_clock_scale(&dc->clock));
     } else {
         dd_log_format_msg(msg, len,
                           "following the pipeline clock (from %s, real time): intervals are "
@@ -153,6 +167,13 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
         out->spec[n] = '\0';
     }
     describe(out, msg, msg_len);
+    /* The pipeline's clock (not one the user chose with --clock) may change rate later. */
+    if (out->follows && out->origin != DD_DEVCLOCK_FROM_FLAG && data_dir != NULL &&
+        data_dir[0] != '\0' && strlen(data_dir) < sizeof(out->data_dir)) {
+        out->watch = true;
+        memcpy(out->data_dir, data_dir, strlen(data_dir) + 1);
+        out->mtime_ns = endpoints_mtime_ns(data_dir);
+    }
     if (out->origin == DD_DEVCLOCK_FROM_ENV && data_dir != NULL && data_dir[0] != '\0' &&
         endpoints_clock(data_dir, file_spec, sizeof(file_spec)) && strcmp(file_spec, spec) != 0) {
         /* Exported by a device shell opened before the pipeline was restarted. */
@@ -165,6 +186,40 @@ dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, cons
             DD_DEVCLOCK_ENV, spec, file_spec, data_dir, DD_DEVCLOCK_ENV, DD_DEVCLOCK_ENV);
     }
     return DD_DEVCLOCK_OK;
+}
+
+bool dd_devclock_follow(dd_devclock_t *dc, int64_t mono_now_ms, char *msg, size_t msg_len)
+{
+    char spec[DD_CLOCK_SPEC_MAX * 2];
+    dd_clock_t next;
+    double old_scale;
+    int64_t mtime;
+
+    if (dc == NULL || !dc->watch || mono_now_ms < dc->next_check_ms) {
+        return false;
+    }
+    dc->next_check_ms = mono_now_ms + DD_DEVCLOCK_FOLLOW_MS;
+    mtime = endpoints_mtime_ns(dc->data_dir);
+    if (mtime == 0 || mtime == dc->mtime_ns) {
+        return false; /* unchanged, or gone with its pipeline: keep the clock we have */
+    }
+    dc->mtime_ns = mtime;
+    /* Only a rate change of the same pipeline is followed: never a switch to manual time. */
+    if (!endpoints_clock(dc->data_dir, spec, sizeof(spec)) || strcmp(spec, dc->spec) == 0 ||
+        strlen(spec) >= sizeof(dc->spec) || dd_clock_parse(&next, spec) != DD_CLOCK_OK ||
+        dd_clock_mode(&next) == DD_CLOCK_MANUAL) {
+        return false;
+    }
+    old_scale = dd_clock_scale(&dc->clock);
+    if (dd_clock_adopt(&dc->clock, &next) != DD_CLOCK_OK) {
+        return false;
+    }
+    memcpy(dc->spec, spec, strlen(spec) + 1);
+    dc->stale = false;
+    dd_log_format_msg(msg, msg_len,
+                      "the pipeline clock changed (%.200s/endpoints.json): time scale %g, was %g",
+                      dc->data_dir, dd_clock_scale(&dc->clock), old_scale);
+    return true;
 }
 
 static bool format_iso(int64_t ms, char *buf, size_t len)
@@ -197,14 +252,18 @@ dd_devclock_status_t dd_devclock_stamp(const dd_devclock_t *dc, int64_t wall_ms,
     if (!format_iso(wall_ms, real, sizeof(real))) {
         return DD_DEVCLOCK_BAD_PARAMETER;
     }
-    if (dc != NULL && dc->follows && dc->clock.mode == DD_CLOCK_SCALED) {
-        /* Computed from the given wall time, so both stamps name the same instant. */
+    if (dc != NULL && dc->follows && dd_clock_mode(&dc->clock) == DD_CLOCK_SCALED) {
+        /* Computed from the given wall time, so both stamps name the same instant. The program
+         * loop alone changes the clock (dd_devclock_follow()), so its fields are steady here. */
         int64_t elapsed = wall_ms - dc->clock.origin_real_ms;
         int64_t p;
 
         /* As dd_clock_now_ms() computes it, but for the given wall time. */
         p = dc->clock.origin_pipeline_ms +
             (int64_t)llround((double)(elapsed > 0 ? elapsed : 0) * dc->clock.scale);
+        if (p < dc->clock.floor_ms) {
+            p = dc->clock.floor_ms;
+        }
         if (format_iso(p, pipe, sizeof(pipe))) {
             n = snprintf(buf, len, "%s [pipeline %s]", real, pipe);
             return (n > 0 && (size_t)n < len) ? DD_DEVCLOCK_OK : DD_DEVCLOCK_BAD_PARAMETER;
@@ -297,10 +356,10 @@ int64_t dd_devclock_sched_wait_ms(const dd_devclock_sched_t *s, int64_t mono_now
     if (ahead <= 0) {
         return 0;
     }
-    if (!s->aligned || s->dc->clock.mode != DD_CLOCK_SCALED) {
+    if (!s->aligned || dd_clock_mode(&s->dc->clock) != DD_CLOCK_SCALED) {
         return ahead < MAX_WAIT_MS ? ahead : MAX_WAIT_MS;
     }
-    real = ceil((double)ahead / s->dc->clock.scale);
+    real = ceil((double)ahead / dd_clock_scale(&s->dc->clock));
     if (real < 1.0) {
         real = 1.0;
     }

@@ -18,6 +18,16 @@
  * are real seconds counted from the start of the program. `--clock none`
  * asks for real seconds whatever the environment says.
  *
+ * A real or scaled clock found through DDLOCAL_CLOCK or endpoints.json is
+ * also followed when its rate changes while the program runs (`ddlocal clock
+ * scale X`: ddlocald rewrites endpoints.json's "clock"): the program loop
+ * calls dd_devclock_follow() every pass, which looks at the file's mtime at
+ * most once per DD_DEVCLOCK_FOLLOW_MS and adopts a new spec without a jump
+ * (dd_clock_adopt()). The loops wake at least once a second, so a device
+ * runs at the new rate about 1-2 real seconds after the change; an action
+ * already due by then is not moved. `--clock SPEC` is the user's choice and
+ * is never replaced.
+ *
  * Ownership: everything is caller-allocated; a schedule borrows its
  * dd_devclock_t, which must outlive it. No resources are held. Not
  * thread-safe (one program loop drives a schedule).
@@ -43,6 +53,9 @@ typedef enum dd_devclock_status {
 /** Environment variable holding the data dir whose endpoints.json is read. */
 #define DD_DEVCLOCK_DATA_DIR_ENV "DDLOCAL_DATA_DIR"
 
+/** How often (real ms) dd_devclock_follow() looks at endpoints.json. */
+#define DD_DEVCLOCK_FOLLOW_MS 1000
+
 /** Where a program's clock came from. */
 typedef enum dd_devclock_origin {
     DD_DEVCLOCK_FROM_NONE = 0, /**< Nothing found (or --clock none). */
@@ -60,6 +73,10 @@ typedef struct dd_devclock {
     char spec[DD_CLOCK_SPEC_MAX]; /**< The spec as found ("" when none). */
     bool stale;                   /**< DDLOCAL_CLOCK differs from the running pipeline's clock
                                        (endpoints.json): log the message as a warning. */
+    bool watch;                   /**< dd_devclock_follow() looks at data_dir/endpoints.json. */
+    char data_dir[512];           /**< The data dir watched ("" when not watching). */
+    int64_t mtime_ns;             /**< endpoints.json's mtime when last read (0: none). */
+    int64_t next_check_ms;        /**< Monotonic ms of the next look. */
 } dd_devclock_t;
 
 /**
@@ -80,6 +97,18 @@ typedef struct dd_devclock {
  */
 dd_devclock_status_t dd_devclock_resolve(const char *flag, const char *env, const char *data_dir,
                                          dd_devclock_t *out, char *msg, size_t msg_len);
+
+/**
+ * @brief Follows a rate change of the running pipeline's clock: at most once per
+ *        DD_DEVCLOCK_FOLLOW_MS, when endpoints.json changed since it was last read and its
+ *        "clock" is another real or scaled spec, @p dc adopts it (no jump, never back).
+ * @param[in,out] dc The program's clock (NULL, not watching, or manual: nothing happens).
+ * @param[in] mono_now_ms Monotonic time now.
+ * @param[out] msg Filled when the clock changed: one line for the log.
+ * @param[in] msg_len Size of @p msg.
+ * @return true when the clock changed.
+ */
+bool dd_devclock_follow(dd_devclock_t *dc, int64_t mono_now_ms, char *msg, size_t msg_len);
 
 /**
  * @brief Initialises a clock that follows @p clock (tests, or a caller

@@ -616,6 +616,13 @@ dd_sensor_status_t dd_sensor_run(const dd_sensor_options_t *opts, volatile sig_a
         dd_conn_state_t state;
 
         s.now_ms = dd_clock_mono_ms();
+        if (s.sched.aligned && opts->clock != NULL) {
+            /* `ddlocal clock scale X` while sending: the next message follows the new rate. */
+            char msg[400];
+            if (dd_devclock_follow(opts->clock, s.now_ms, msg, sizeof(msg))) {
+                DD_LOG_INFO("%s", msg);
+            }
+        }
         if (more && dd_devclock_sched_due(&s.sched, s.now_ms, NULL, NULL)) {
             due(&s, out);
             continue;

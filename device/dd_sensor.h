@@ -86,9 +86,10 @@ typedef struct dd_sensor_options {
     bool dry_run;        /**< --dry-run: print payloads, never connect */
     uint64_t seed;       /**< --seed for reproducible payloads (0 = from time and pid) */
     bool verbose;
-    const char *clock_spec;     /**< --clock SPEC|none (NULL: not given) */
-    const dd_devclock_t *clock; /**< Set by the caller after dd_devclock_resolve() (borrowed;
-                                     NULL: intervals are real seconds) */
+    const char *clock_spec; /**< --clock SPEC|none (NULL: not given) */
+    dd_devclock_t *clock;   /**< Set by the caller after dd_devclock_resolve() (borrowed;
+                                     NULL: intervals are real seconds; the run loop
+                                     follows rate changes, dd_devclock_follow()) */
 } dd_sensor_options_t;
 
 /** Counters of one run. */

@@ -53,7 +53,7 @@ async function refreshClock() {
     pipelineNow = c.pipelineTimeMs;
     clockMode = c.mode;
     const badge = document.getElementById('clock-badge');
-    badge.textContent = `${c.mode} clock · ${when(c.pipelineTimeMs)}`;
+    badge.textContent = `${c.mode} clock${c.mode === 'scaled' ? ` x${c.scale}` : ''} · ${when(c.pipelineTimeMs)}`;
     return c;
 }
 
@@ -110,15 +110,49 @@ async function pageDashboard() {
     const clockText = h('dl', {class: 'kv'});
     const advanceForm = h('div', {class: 'toolbar'},
         h('label', {for: 'advance-seconds'}, 'Advance the manual clock by (s)', advanceInput), advanceBtn);
-    clockBox.append(clockText, advanceForm);
+    // A real or scaled clock's rate changes live (POST /ddlocal/v1/clock {"scale":X}, as
+    // `ddlocal clock scale X`): text, not type=number, so that a typo gets our message.
+    const scaleInput = h('input', {type: 'text', inputmode: 'decimal', value: '', size: '8',
+        id: 'scale-input', 'aria-label': 'Pipeline seconds per real second',
+        'aria-describedby': 'scale-error'});
+    const scaleError = h('p', {id: 'scale-error', class: 'errors scale-error', role: 'alert'});
+    const scaleBtn = h('button', {class: 'primary', id: 'scale-btn', onclick: async () => {
+        const text = scaleInput.value.trim();
+        const x = Number(text);
+        scaleError.textContent = '';
+        if (text === '' || !Number.isFinite(x)) {
+            scaleError.textContent = `Scale must be a number (0 < X <= 1000000), not '${text}'`;
+            return;
+        }
+        scaleBtn.disabled = true;
+        try {
+            const c = await api('POST', '/ddlocal/v1/clock', {body: {scale: x}});
+            toast(`Clock now runs at x${c.scale}`);
+            await refreshClock();
+            renderClock(c);
+        } catch (e) {
+            scaleError.textContent = errorText(e);
+        } finally {
+            scaleBtn.disabled = false;
+        }
+    }}, 'Apply');
+    const scaleForm = h('div', {class: 'toolbar', hidden: true},
+        h('label', {for: 'scale-input'}, 'Scale (pipeline s per real s)', scaleInput), scaleBtn,
+        scaleError);
+    clockBox.append(clockText, advanceForm, scaleForm);
+    let scaleShown = null;
     function renderClock(c) {
         clockText.replaceChildren(
             h('dt', {}, 'mode'), h('dd', {id: 'clock-mode'}, c.mode),
+            h('dt', {}, 'scale'), h('dd', {id: 'clock-scale'}, c.mode === 'manual' ? '-' : `x${c.scale}`),
             h('dt', {}, 'pipeline time'), h('dd', {id: 'clock-time'}, c.pipelineTime),
             h('dt', {}, 'spec'), h('dd', {}, c.spec));
         advanceForm.hidden = c.mode !== 'manual';
-        if (c.mode !== 'manual') {
-            advanceForm.hidden = true;
+        scaleForm.hidden = c.mode === 'manual';
+        // The field starts at the current scale and is left alone while the user edits it.
+        if (c.mode !== 'manual' && scaleShown !== c.scale && document.activeElement !== scaleInput) {
+            scaleInput.value = String(c.scale);
+            scaleShown = c.scale;
         }
     }
 

@@ -52,39 +52,33 @@ static cJSON *clock_json(const dd_ctlapi_t *c)
     (void)dd_clock_format(c->clock, spec, sizeof(spec));
     iso_time(now, when, sizeof(when));
     (void)cJSON_AddStringToObject(obj, "mode",
-                                  c->clock->mode == DD_CLOCK_MANUAL   ? "manual"
-                                  : c->clock->mode == DD_CLOCK_SCALED ? "scaled"
-                                                                      : "real");
+                                  dd_clock_mode(c->clock) == DD_CLOCK_MANUAL   ? "manual"
+                                  : dd_clock_mode(c->clock) == DD_CLOCK_SCALED ? "scaled"
+                                                                               : "real");
     (void)cJSON_AddNumberToObject(obj, "pipelineTimeMs", (double)now);
     (void)cJSON_AddStringToObject(obj, "pipelineTime", when);
     (void)cJSON_AddStringToObject(obj, "spec", spec);
+    if (dd_clock_mode(c->clock) != DD_CLOCK_MANUAL) {
+        (void)cJSON_AddNumberToObject(obj, "scale", dd_clock_scale(c->clock));
+    }
     return obj;
 }
 
 /* POST /ddlocal/v1/clock {"advanceSeconds":N}: counts what the broker accepted (the barrier),
  * then moves a manual clock and closes windows, before answering. */
-static int advance_clock(dd_ctlapi_t *c, const char *body, size_t body_len, char **response)
+static int advance_clock(dd_ctlapi_t *c, const cJSON *secs, char **response)
 {
-    cJSON *req = NULL;
-    const cJSON *secs;
     int64_t delta;
     bool manual;
     char why[160] = "";
 
-    /* Strict like every API body: {"advanceSeconds":01} or a second advanceSeconds is refused. */
-    if (body != NULL) {
-        (void)dd_json_parse(body, body_len, 0, &req, NULL);
-    }
-    secs = cJSON_GetObjectItemCaseSensitive(req, "advanceSeconds");
     if (!cJSON_IsNumber(secs) || secs->valuedouble < 0 || secs->valuedouble > 1e9) {
-        cJSON_Delete(req);
-        *response = error_json("Body must be {\"advanceSeconds\": N} with 0 <= N <= 1e9");
+        *response = error_json("advanceSeconds must be a number N with 0 <= N <= 1e9");
         return 400;
     }
     delta = (int64_t)(secs->valuedouble * 1000.0 + 0.5);
-    cJSON_Delete(req);
     pthread_mutex_lock(c->lock);
-    manual = c->clock->mode == DD_CLOCK_MANUAL;
+    manual = dd_clock_mode(c->clock) == DD_CLOCK_MANUAL;
     pthread_mutex_unlock(c->lock);
     if (!manual) {
         *response = error_json(
@@ -112,6 +106,72 @@ static int advance_clock(dd_ctlapi_t *c, const char *body, size_t body_len, char
         c->wake(c->ctx);
     }
     return 200;
+}
+
+/* POST /ddlocal/v1/clock {"scale":X}: re-anchors a real or scaled clock at now (no jump) and
+ * runs it at X from then on; the service makes the shim, endpoints.json and the log follow. */
+static int rescale_clock(dd_ctlapi_t *c, const cJSON *scale, char **response)
+{
+    double old_scale;
+    int64_t at = 0;
+    dd_clock_status_t st;
+
+    if (!cJSON_IsNumber(scale) || !(scale->valuedouble > 0.0) ||
+        scale->valuedouble > DD_CLOCK_SCALE_MAX) {
+        *response = error_json("scale must be a number X with 0 < X <= 1000000 (pipeline seconds "
+                               "per real second)");
+        return 400;
+    }
+    pthread_mutex_lock(c->lock);
+    old_scale = dd_clock_scale(c->clock);
+    st = dd_clock_rescale(c->clock, scale->valuedouble, &at);
+    if (st == DD_CLOCK_OK && c->rescaled != NULL) {
+        c->rescaled(c->ctx, old_scale, at);
+    }
+    *response = st == DD_CLOCK_OK ? json_text(clock_json(c)) : NULL;
+    pthread_mutex_unlock(c->lock);
+    if (st == DD_CLOCK_WRONG_MODE) {
+        *response = error_json("The pipeline clock is manual: it has no rate, it moves only with "
+                               "advanceSeconds (`ddlocal clock advance`); a running pipeline "
+                               "cannot switch between manual and real or scaled time");
+        return 400;
+    }
+    if (st != DD_CLOCK_OK) {
+        *response = error_json(dd_clock_strerror(st));
+        return 500;
+    }
+    if (c->wake != NULL) {
+        c->wake(c->ctx);
+    }
+    return 200;
+}
+
+/* POST /ddlocal/v1/clock: exactly one of advanceSeconds (manual clock) and scale (others). */
+static int post_clock(dd_ctlapi_t *c, const char *body, size_t body_len, char **response)
+{
+    cJSON *req = NULL;
+    const cJSON *secs;
+    const cJSON *scale;
+    int status;
+
+    /* Strict like every API body: {"advanceSeconds":01} or a second advanceSeconds is refused. */
+    if (body != NULL) {
+        (void)dd_json_parse(body, body_len, 0, &req, NULL);
+    }
+    secs = cJSON_GetObjectItemCaseSensitive(req, "advanceSeconds");
+    scale = cJSON_GetObjectItemCaseSensitive(req, "scale");
+    if (!cJSON_IsObject(req) || (secs == NULL) == (scale == NULL) || cJSON_GetArraySize(req) != 1) {
+        status = 400;
+        *response = error_json("Body must be {\"advanceSeconds\": N} with 0 <= N <= 1e9 (a "
+                               "manual clock) or {\"scale\": X} with 0 < X <= 1000000 (a real "
+                               "or scaled clock)");
+    } else if (secs != NULL) {
+        status = advance_clock(c, secs, response);
+    } else {
+        status = rescale_clock(c, scale, response);
+    }
+    cJSON_Delete(req);
+    return status;
 }
 
 /* Lock held. */
@@ -657,7 +717,7 @@ dd_ctlapi_status_t dd_ctlapi_handle(dd_ctlapi_t *c, const char *method, const ch
         pthread_mutex_unlock(c->lock);
         *http_status = 200;
     } else if (strcmp(path, "/ddlocal/v1/clock") == 0 && strcmp(method, "POST") == 0) {
-        *http_status = advance_clock(c, body, body_len, response);
+        *http_status = post_clock(c, body, body_len, response);
     } else if (strcmp(path, "/ddlocal/v1/health") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(c->lock);
         *http_status = health(c, response);

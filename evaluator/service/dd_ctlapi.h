@@ -5,7 +5,9 @@
  *        GET /ddlocal/v1/clock (the pipeline clock), POST /ddlocal/v1/clock
  *        {"advanceSeconds":N} (first waits for everything the broker
  *        accepted before the call to be counted - the @c barrier - then
- *        moves a manual clock and evaluates before answering),
+ *        moves a manual clock and evaluates before answering) or
+ *        {"scale":X} (changes the rate of a real or scaled clock without a
+ *        jump, dd_clock_rescale(); @c rescaled makes the rest follow),
  *        POST /ddlocal/v1/reset {"kinds":[...]} (empties all state or the
  *        chosen kinds: dd_reset.h), POST /ddlocal/v1/snapshot and
  *        /ddlocal/v1/restore {"name":N} (the whole state to/from a file),
@@ -94,6 +96,12 @@ typedef struct dd_ctlapi {
     int (*barrier)(void *ctx, char *why, size_t why_len);
     /** Lock held: the manual clock was just advanced; evaluate before the answer. */
     void (*advanced)(void *ctx);
+    /**
+     * Lock held: the clock's rate just changed from @p old_scale at pipeline time @p at_ms
+     * (POST {"scale":X}); make the broker shim, endpoints.json, what a restart starts from
+     * and the event log follow. May be NULL.
+     */
+    void (*rescaled)(void *ctx, double old_scale, int64_t at_ms);
     /**
      * Lock held: empties @p kinds (DD_RESET_* of app/dd_reset.h) and makes the engine and the
      * shim follow; returns 0, else non-zero with a reason in @p why. May be NULL (404).

@@ -60,7 +60,8 @@ dd_regsync_status_t dd_regsync_full(dd_regsync_t *sync, dd_pipeline_t *p, dd_svc
         sync->pushed_seq = head;
     }
     dd_control_batch_free(&batch);
-    if (status == DD_REGSYNC_OK && p->clock.mode == DD_CLOCK_MANUAL) {
+    /* A manual clock moves, and a scaled one may have changed rate, while the shim was away. */
+    if (status == DD_REGSYNC_OK && dd_clock_mode(&p->clock) != DD_CLOCK_REAL) {
         status = dd_regsync_clock(sync, p, mqtt);
     }
     return status;

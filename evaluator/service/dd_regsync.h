@@ -44,7 +44,7 @@ typedef struct dd_regsync {
     void *thing_pushed_ctx;
 } dd_regsync_t;
 
-/** @brief Sends the whole registry (a "full" message) and the clock if manual. */
+/** @brief Sends the whole registry (a "full" message) and the clock unless it is real. */
 dd_regsync_status_t dd_regsync_full(dd_regsync_t *sync, dd_pipeline_t *p, dd_svcmqtt_t *mqtt);
 
 /**
@@ -58,7 +58,7 @@ dd_regsync_status_t dd_regsync_full(dd_regsync_t *sync, dd_pipeline_t *p, dd_svc
 dd_regsync_status_t dd_regsync_push(dd_regsync_t *sync, dd_pipeline_t *p, dd_svcmqtt_t *mqtt,
                                     int *pushed);
 
-/** @brief Sends the pipeline clock to the shim (after a manual advance). */
+/** @brief Sends the pipeline clock to the shim (after a manual advance or a scale change). */
 dd_regsync_status_t dd_regsync_clock(dd_regsync_t *sync, dd_pipeline_t *p, dd_svcmqtt_t *mqtt);
 
 /** @return true when another connection committed to the database since the last call. */

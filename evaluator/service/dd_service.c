@@ -7,6 +7,7 @@
 #include "dd_auditor.h"
 #include "dd_ctlapi.h"
 #include "dd_db.h"
+#include "dd_endpoints.h"
 #include "dd_engine.h"
 #include "dd_events.h"
 #include "dd_faults.h"
@@ -633,6 +634,46 @@ static void ctl_advanced(void *ctx)
     svc->last_tick_mono_ms = dd_clock_mono_ms();
 }
 
+/*
+ * POST /ddlocal/v1/clock {"scale":X} changed the clock's rate (lock held). The new anchor
+ * starts at the pipeline time of the change, so nothing already evaluated moves; what must
+ * follow is everyone else who computes pipeline time: the shim (it stamps metering), the
+ * device programs and `ddlocal up` (endpoints.json: `up` restarts ddlocald on that spec, so a
+ * restart keeps the new anchor and time stays monotonic), and the readers of the event log.
+ */
+static void ctl_rescaled(void *ctx, double old_scale, int64_t at_ms)
+{
+    dd_service_t *svc = ctx;
+    char spec[DD_CLOCK_SPEC_MAX];
+    dd_endpoints_status_t es;
+    double scale = dd_clock_scale(&svc->p.clock);
+    cJSON *fields;
+
+    if (dd_clock_format(&svc->p.clock, spec, sizeof(spec)) != DD_CLOCK_OK) {
+        spec[0] = '\0';
+    }
+    /* Not connected: the next full sync after the reconnect sends the clock too. */
+    if (svc->mqtt != NULL && dd_svcmqtt_connected(svc->mqtt) &&
+        dd_regsync_clock(&svc->regsync, &svc->p, svc->mqtt) != DD_REGSYNC_OK) {
+        DD_LOG_WARN("the broker shim did not acknowledge the new clock %s; it gets it at the "
+                    "next registry sync",
+                    spec);
+    }
+    es = dd_endpoints_set_clock(svc->cfg.data_dir, spec);
+    if (es != DD_ENDPOINTS_OK && es != DD_ENDPOINTS_NOT_RUNNING) {
+        DD_LOG_WARN("endpoints.json keeps the old clock: %s", dd_endpoints_strerror(es));
+    }
+    fields = cJSON_CreateObject();
+    (void)cJSON_AddStringToObject(fields, "mode",
+                                  dd_clock_mode(&svc->p.clock) == DD_CLOCK_SCALED ? "scaled"
+                                                                                  : "real");
+    (void)cJSON_AddNumberToObject(fields, "scale", scale);
+    (void)cJSON_AddNumberToObject(fields, "previousScale", old_scale);
+    (void)cJSON_AddStringToObject(fields, "spec", spec);
+    (void)dd_events_add(svc->events, at_ms, "clock", fields);
+    feed(svc, "clock: scale x%g (was x%g)", scale, old_scale);
+}
+
 static void ctl_wake(void *ctx)
 {
     dd_service_t *svc = ctx;
@@ -1010,7 +1051,7 @@ static bool invoke_lambda(void *ctx, const char *topic, const char *endpoint, co
     (void)snprintf(url, sizeof(url), "http://%s:%u", host, (unsigned)dd_service_api_port(svc));
     (void)snprintf(log_path, sizeof(log_path), "%s/logs/lambda-%s.log", svc->cfg.data_dir, name);
     spec[0] = '\0';
-    if (svc->p.clock.mode != DD_CLOCK_REAL) {
+    if (dd_clock_mode(&svc->p.clock) != DD_CLOCK_REAL) {
         (void)dd_clock_format(&svc->p.clock, spec, sizeof(spec));
     }
     memset(&req, 0, sizeof(req));
@@ -1179,6 +1220,7 @@ static dd_service_status_t open_pipeline(dd_service_t *svc)
     svc->ctl.datapoints = ctl_datapoints;
     svc->ctl.snapshot = ctl_snapshot;
     svc->ctl.advanced = ctl_advanced;
+    svc->ctl.rescaled = ctl_rescaled;
     svc->ctl.counters = ctl_counters;
     svc->ctl.connections = ctl_connections;
     svc->ctl.wake = ctl_wake;
@@ -1562,9 +1604,10 @@ static void drain_outbox(dd_service_t *svc)
  * returns, and the shim stamps with the advanced time. */
 static int64_t tick_time(const dd_clock_t *clock, int64_t now)
 {
-    switch (clock->mode) {
+    switch (dd_clock_mode(clock)) {
     case DD_CLOCK_REAL: return now - METERING_LAG_REAL_MS;
-    case DD_CLOCK_SCALED: return now - (int64_t)((double)METERING_LAG_REAL_MS * clock->scale);
+    case DD_CLOCK_SCALED:
+        return now - (int64_t)((double)METERING_LAG_REAL_MS * dd_clock_scale(clock));
     default: return now;
     }
 }

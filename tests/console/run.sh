@@ -5,7 +5,8 @@
 # loopback ports. The story is module4.mjs's; with DD_CONSOLE_SCREENSHOTS=DIR
 # it also writes the pages' screenshots there (docs/console/).
 # Usage: run.sh /path/to/ddlocal SOURCE_DIR BUILD_DIR [STORY.mjs]   (default module4.mjs;
-# audit.mjs is Module 2's Audit)
+# audit.mjs is Module 2's Audit; clock.mjs the live scale change, on `--time-scale 60`
+# without the workshop instead of the manual clock)
 # Exit 77 (skipped) when chromium, node or npm is missing or npm ci fails.
 set -u
 ddlocal=$1
@@ -44,8 +45,13 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$ddlocal" up -D "$data" --mqtt-port 0 --alpn-port 0 --api-port 0 --manual-clock --no-status \
-    --workshop >"$work/up.log" 2>&1 &
+case $story in
+clock.mjs) clock="--time-scale 60" ;;
+*) clock="--manual-clock --workshop" ;;
+esac
+# shellcheck disable=SC2086 # $clock is two words on purpose
+"$ddlocal" up -D "$data" --mqtt-port 0 --alpn-port 0 --api-port 0 $clock --no-status \
+    >"$work/up.log" 2>&1 &
 uppid=$!
 i=0
 while [ ! -e "$data/endpoints.json" ]; do

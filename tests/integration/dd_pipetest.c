@@ -201,7 +201,12 @@ dd_pipetest_status_t dd_pipetest_start(dd_pipetest_t *pt, const dd_pipetest_opti
     argv[n++] = "0";
     argv[n++] = "--api-port";
     argv[n++] = "0";
-    argv[n++] = "--manual-clock";
+    if (opts != NULL && opts->time_scale != NULL) {
+        argv[n++] = "--time-scale";
+        argv[n++] = (char *)opts->time_scale;
+    } else {
+        argv[n++] = "--manual-clock";
+    }
     argv[n++] = "--no-status";
     if (opts != NULL && opts->isolator != NULL) {
         argv[n++] = "--isolator";

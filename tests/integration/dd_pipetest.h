@@ -61,6 +61,8 @@ typedef struct dd_pipetest_options {
      * otherwise dd_pipetest_start() returns DD_PIPETEST_UNSUPPORTED.
      */
     const char *data_dir_tmpfs;
+    /** `--time-scale X` instead of `--manual-clock` (e.g. "60"), or NULL: manual clock. */
+    const char *time_scale;
 } dd_pipetest_options_t;
 
 /** A running pipeline. */
@@ -82,7 +84,7 @@ typedef struct dd_pipetest {
 
 /**
  * @brief Creates a temporary data dir and runs `ddlocal up` on it with port
- *        0s, `--manual-clock` and `--no-status`; returns once endpoints.json
+ *        0s, `--manual-clock` (or opts->time_scale) and `--no-status`; returns once endpoints.json
  *        is written and read.
  * @param[out] pt Receives the pipeline.
  * @param[in] opts Options, or NULL.

@@ -7,6 +7,11 @@
  * before time moves - with no delay in between, 20 times in a row. Before the
  * barrier the shim's metering batch (flushed every ~100 ms) and ddlocald's
  * inbound queue made such messages land after the advance.
+ *
+ * The live scale change (issue 13): `up --time-scale 60`, then POST
+ * /ddlocal/v1/clock {"scale":600}: ddlocald, endpoints.json and the broker
+ * shim (whose metering stamps a device's connection time) run on the new
+ * anchor, pipeline time never goes back, also across a ddlocald restart.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,11 +19,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dd_clock.h"
+#include "dd_endpoints.h"
 #include "dd_pipetest.h"
 
 #define PROFILE "DetectLargeMessageSize"
@@ -372,6 +379,154 @@ static void test_pipeline_ctl_seed(void **state)
     assert_string_not_equal(first, other);
 }
 
+/* GET /ddlocal/v1/clock: pipeline time, scale and spec. */
+static void get_clock(dd_pipetest_t *pt, int64_t *now, double *scale, char *spec, size_t len)
+{
+    cJSON *out = NULL;
+
+    assert_int_equal(dd_pipetest_api(pt, "GET", "/ddlocal/v1/clock", NULL, NULL, &out),
+                     DD_PIPETEST_OK);
+    *now = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(out, "pipelineTimeMs"));
+    *scale = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(out, "scale"));
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(out, "mode")),
+                        "scaled");
+    (void)snprintf(spec, len, "%s",
+                   cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(out, "spec")));
+    cJSON_Delete(out);
+}
+
+/* The shim's metered connect time of THING's open connection (GET /ddlocal/v1/connections);
+ * 0 while there is none. */
+static int64_t metered_connect_ms(dd_pipetest_t *pt)
+{
+    cJSON *out = NULL;
+    const cJSON *c;
+    int64_t at = 0;
+
+    if (dd_pipetest_api(pt, "GET", "/ddlocal/v1/connections", NULL, NULL, &out) != DD_PIPETEST_OK) {
+        return 0;
+    }
+    cJSON_ArrayForEach (c, cJSON_GetObjectItemCaseSensitive(out, "connections")) {
+        const char *thing = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "thing"));
+        if (thing != NULL && strcmp(thing, THING) == 0) {
+            at = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "connectedAt"));
+        }
+    }
+    cJSON_Delete(out);
+    return at;
+}
+
+static void test_pipeline_ctl_scale_change(void **state)
+{
+    dd_pipetest_options_t opts;
+    dd_endpoints_t ep;
+    fixture_t f;
+    char policy[700];
+    char cert[600];
+    char key[600];
+    char spec[DD_CLOCK_SPEC_MAX];
+    char spec_after[DD_CLOCK_SPEC_MAX];
+    cJSON *out = NULL;
+    long http = 0;
+    int64_t t0;
+    int64_t t1;
+    int64_t before;
+    int64_t after;
+    int64_t connected;
+    int64_t now;
+    double scale;
+    int64_t deadline;
+    pid_t old_pid;
+
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    memset(&opts, 0, sizeof(opts));
+    opts.time_scale = "60";
+    assert_int_equal(dd_pipetest_start(&f.pt, &opts), DD_PIPETEST_OK);
+    dd_pipetest_fixture("policies/device-policy-per-thing.json", policy, sizeof(policy));
+    assert_int_equal(dd_pipetest_cli(&f.pt, NULL, "policy", "create", "DevicePolicy", policy, NULL),
+                     0);
+    assert_int_equal(dd_pipetest_thing(&f.pt, THING, "DevicePolicy", cert, key), DD_PIPETEST_OK);
+    get_clock(&f.pt, &t0, &scale, spec, sizeof(spec));
+    assert_true(scale == 60.0);
+
+    /* Bad scales: a clear error, nothing changes. */
+    assert_int_equal(dd_pipetest_cli(&f.pt, NULL, "clock", "scale", "0", NULL), 2);
+    assert_int_equal(dd_pipetest_cli(&f.pt, NULL, "clock", "scale", "fast", NULL), 2);
+    assert_int_equal(dd_pipetest_api(&f.pt, "POST", "/ddlocal/v1/clock", "{\"scale\":\"fast\"}",
+                                     &http, &out),
+                     DD_PIPETEST_FAILED);
+    assert_int_equal(http, 400);
+    cJSON_Delete(out);
+    out = NULL;
+
+    /* x60 -> x600 through the CLI: no jump, and endpoints.json names the new anchor. */
+    assert_int_equal(dd_pipetest_cli(&f.pt, NULL, "clock", "scale", "600", NULL), 0);
+    get_clock(&f.pt, &t1, &scale, spec, sizeof(spec));
+    assert_true(scale == 600.0);
+    assert_true(t1 >= t0);
+    assert_int_equal(dd_endpoints_read(f.pt.data_dir, &ep), DD_ENDPOINTS_OK);
+    assert_string_equal(ep.clock, spec);
+    assert_int_equal(strncmp(spec, "scaled:600:", 11), 0);
+    assert_int_equal(dd_pipetest_api(&f.pt, "GET", "/ddlocal/v1/events?type=clock", NULL, NULL,
+                                     &out),
+                     DD_PIPETEST_OK);
+    {
+        const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "events"), 0);
+        assert_non_null(e);
+        assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "scale")) == 600.0);
+        assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "previousScale")) ==
+                    60.0);
+    }
+    cJSON_Delete(out);
+    out = NULL;
+
+    /* The shim runs on the new anchor too. Once 2 pipeline minutes passed (0.2 s at x600, 2 s
+     * at x60), a connection it meters lands between two readings of ddlocald's clock; on the
+     * old x60 anchor it would be minutes behind the first. */
+    deadline = dd_clock_mono_ms() + WAIT_MS;
+    do {
+        assert_true(dd_clock_mono_ms() < deadline);
+        dd_clock_sleep_ms(20);
+        get_clock(&f.pt, &before, &scale, spec_after, sizeof(spec_after));
+    } while (before < t1 + 120000);
+    assert_int_equal(dd_pipetest_mqtt_new(&f.pt, THING, cert, key, true, &f.device),
+                     DD_PIPETEST_OK);
+    while (dd_pipetest_mqtt_connect(f.device, WAIT_MS) != 0) {
+        assert_true(dd_clock_mono_ms() < deadline);
+    }
+    get_clock(&f.pt, &after, &scale, spec_after, sizeof(spec_after));
+    deadline = dd_clock_mono_ms() + WAIT_MS;
+    while ((connected = metered_connect_ms(&f.pt)) == 0) {
+        assert_true(dd_clock_mono_ms() < deadline);
+        dd_clock_sleep_ms(20);
+    }
+    if (connected < before || connected > after) {
+        fail_msg("the shim metered the connect at %lld, outside ddlocald's [%lld, %lld]",
+                 (long long)connected, (long long)before, (long long)after);
+    }
+
+    /* kill -9 ddlocald: `up` restarts it on the new anchor; time goes on from where it was. */
+    old_pid = dd_pipetest_ddlocald_pid(&f.pt);
+    assert_true(old_pid > 0);
+    assert_int_equal(kill(old_pid, SIGKILL), 0);
+    deadline = dd_clock_mono_ms() + 30000;
+    while (dd_pipetest_ddlocald_pid(&f.pt) == old_pid || dd_pipetest_ddlocald_pid(&f.pt) == 0) {
+        assert_true(dd_clock_mono_ms() < deadline);
+        dd_clock_sleep_ms(50);
+    }
+    get_clock(&f.pt, &now, &scale, spec_after, sizeof(spec_after));
+    assert_true(scale == 600.0);
+    assert_string_equal(spec_after, spec);
+    assert_true(now >= after);
+    assert_int_equal(dd_endpoints_read(f.pt.data_dir, &ep), DD_ENDPOINTS_OK);
+    assert_string_equal(ep.clock, spec);
+
+    dd_pipetest_mqtt_destroy(f.device);
+    f.pt.passed = true;
+    assert_int_equal(dd_pipetest_stop(&f.pt), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +537,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipeline_ctl_snapshot_restore, setup, teardown),
         cmocka_unit_test(test_pipeline_ctl_start_time),
         cmocka_unit_test(test_pipeline_ctl_seed),
+        cmocka_unit_test(test_pipeline_ctl_scale_change),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

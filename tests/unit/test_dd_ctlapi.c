@@ -28,7 +28,29 @@ typedef struct fixture {
     int woken;
     int64_t clock_at_advance;
     bool held_during_advance;
+    int rescaled;
+    double old_scale;
+    int64_t rescaled_at;
+    bool held_during_rescale;
 } fixture_t;
+
+static int64_t fake_wall_ms;
+
+static int64_t fake_source(void *ctx)
+{
+    (void)ctx;
+    return fake_wall_ms;
+}
+
+static void on_rescaled(void *ctx, double old_scale, int64_t at_ms)
+{
+    fixture_t *f = ctx;
+
+    f->rescaled++;
+    f->old_scale = old_scale;
+    f->rescaled_at = at_ms;
+    f->held_during_rescale = pthread_mutex_trylock(&f->lock) != 0;
+}
 
 static void on_advanced(void *ctx)
 {
@@ -72,6 +94,7 @@ static int setup(void **state)
     f->c.clock = &f->clock;
     f->c.ctx = f;
     f->c.advanced = on_advanced;
+    f->c.rescaled = on_rescaled;
     f->c.counters = counters;
     f->c.wake = on_wake;
     *state = f;
@@ -178,6 +201,76 @@ static void test_dd_ctlapi_advance_refusals(void **state)
     cJSON_Delete(j);
     assert_int_equal(f->advanced, 0);
     assert_int_equal(f->woken, 0);
+}
+
+static void test_dd_ctlapi_scale_changes_a_scaled_clock(void **state)
+{
+    fixture_t *f = *state;
+    cJSON *j;
+
+    fake_wall_ms = T0;
+    assert_int_equal(dd_clock_init_scaled(&f->clock, 60.0, T0), DD_CLOCK_OK);
+    dd_clock_set_source(&f->clock, fake_source, NULL);
+    j = handle(f, "GET", "/ddlocal/v1/clock", NULL, 200);
+    assert_true(num(j, "scale") == 60.0);
+    cJSON_Delete(j);
+    fake_wall_ms = T0 + 1000;
+    j = handle(f, "POST", "/ddlocal/v1/clock", "{\"scale\":600}", 200);
+    assert_string_equal(str(j, "mode"), "scaled");
+    assert_true(num(j, "scale") == 600.0);
+    assert_true(num(j, "pipelineTimeMs") == (double)(T0 + 60000)); /* no jump */
+    assert_string_equal(str(j, "spec"), "scaled:600:1700000001000:1700000060000");
+    cJSON_Delete(j);
+    /* Under the lock, told the old rate and the time of the change; woken after. */
+    assert_int_equal(f->rescaled, 1);
+    assert_true(f->held_during_rescale);
+    assert_true(f->old_scale == 60.0);
+    assert_int_equal(f->rescaled_at, T0 + 60000);
+    assert_int_equal(f->woken, 1);
+    fake_wall_ms = T0 + 2000;
+    assert_int_equal(dd_clock_now_ms(&f->clock), T0 + 60000 + 600000);
+
+    /* A real clock becomes scaled from now on. */
+    assert_int_equal(dd_clock_init_real(&f->clock), DD_CLOCK_OK);
+    dd_clock_set_source(&f->clock, fake_source, NULL);
+    j = handle(f, "POST", "/ddlocal/v1/clock", "{\"scale\":0.5}", 200);
+    assert_string_equal(str(j, "mode"), "scaled");
+    assert_true(num(j, "pipelineTimeMs") == (double)fake_wall_ms);
+    cJSON_Delete(j);
+    assert_int_equal(f->rescaled, 2);
+    assert_true(f->old_scale == 1.0);
+}
+
+static void test_dd_ctlapi_scale_refusals(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const BAD[] = {"{\"scale\":0}",    "{\"scale\":-3}",
+                                      "{\"scale\":1e7}",  "{\"scale\":\"fast\"}",
+                                      "{\"scale\":null}", "{\"scale\":[60]}"};
+    size_t i;
+    cJSON *j;
+
+    /* A manual clock has no rate. */
+    j = handle(f, "POST", "/ddlocal/v1/clock", "{\"scale\":60}", 400);
+    assert_non_null(strstr(str(j, "message"), "manual"));
+    cJSON_Delete(j);
+    assert_int_equal(dd_clock_now_ms(&f->clock), T0);
+
+    fake_wall_ms = T0;
+    assert_int_equal(dd_clock_init_scaled(&f->clock, 60.0, T0), DD_CLOCK_OK);
+    dd_clock_set_source(&f->clock, fake_source, NULL);
+    for (i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++) {
+        j = handle(f, "POST", "/ddlocal/v1/clock", BAD[i], 400);
+        assert_non_null(strstr(str(j, "message"), "0 < X <= 1000000"));
+        cJSON_Delete(j);
+    }
+    /* One of the two, never both. */
+    j = handle(f, "POST", "/ddlocal/v1/clock", "{\"scale\":2,\"advanceSeconds\":1}", 400);
+    assert_non_null(strstr(str(j, "message"), "scale"));
+    cJSON_Delete(j);
+    assert_int_equal(f->rescaled, 0);
+    assert_int_equal(f->woken, 0);
+    assert_true(dd_clock_scale(&f->clock) == 60.0);
 }
 
 static void test_dd_ctlapi_status_counters_and_feed(void **state)
@@ -503,6 +596,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_get_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_manual_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_advance_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_scale_changes_a_scaled_clock, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_ctlapi_scale_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_status_counters_and_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_registry_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_ctlapi_datapoints, setup, teardown),

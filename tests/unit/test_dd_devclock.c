@@ -14,7 +14,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dd_devclock.h"
@@ -258,6 +260,76 @@ static void test_dd_devclock_stale_endpoints_ignored(void **state)
     (void)rmdir(dir);
 }
 
+/* Gives DIR/endpoints.json the mtime @p secs: a file system with coarse timestamps could give two
+ * writes within a test the same one. */
+static void set_mtime(const char *dir, time_t secs)
+{
+    char path[512];
+    struct timespec times[2];
+
+    (void)snprintf(path, sizeof(path), "%s/endpoints.json", dir);
+    times[0].tv_sec = secs;
+    times[0].tv_nsec = 0;
+    times[1] = times[0];
+    assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+/* `ddlocal clock scale X` rewrites endpoints.json: a program watching it follows, once it looks. */
+static void test_dd_devclock_follows_a_scale_change(void **state)
+{
+    char dir[] = "/tmp/dd_devclock_XXXXXX";
+    char path[512];
+    char msg[512];
+    char spec[DD_CLOCK_SPEC_MAX];
+    dd_devclock_t dc;
+    dd_devclock_sched_t s;
+    dd_clock_t faster;
+    int64_t before;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    write_endpoints(dir, "scaled:60:1796524105305:1796524105305");
+    set_mtime(dir, 1000);
+    assert_int_equal(dd_devclock_resolve(NULL, NULL, dir, &dc, msg, sizeof(msg)), DD_DEVCLOCK_OK);
+    assert_true(dc.follows);
+    assert_true(dc.watch);
+    assert_int_equal(dd_devclock_sched_init(&s, &dc, 300000, 0, 0, 0), DD_DEVCLOCK_OK);
+    /* Nothing changed: nothing happens, and the file is looked at once a second at most. */
+    assert_false(dd_devclock_follow(&dc, 5000, msg, sizeof(msg)));
+    before = dd_clock_now_ms(&dc.clock);
+
+    /* ddlocald runs ten times faster from now on. */
+    assert_int_equal(dd_clock_parse(&faster, dc.spec), DD_CLOCK_OK);
+    assert_int_equal(dd_clock_rescale(&faster, 600.0, NULL), DD_CLOCK_OK);
+    assert_int_equal(dd_clock_format(&faster, spec, sizeof(spec)), DD_CLOCK_OK);
+    write_endpoints(dir, spec);
+    set_mtime(dir, 2000);
+    assert_false(dd_devclock_follow(&dc, 5000 + DD_DEVCLOCK_FOLLOW_MS - 1, msg, sizeof(msg)));
+    assert_true(dd_devclock_follow(&dc, 5000 + DD_DEVCLOCK_FOLLOW_MS, msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "time scale 600, was 60"));
+    assert_string_equal(dc.spec, spec);
+    assert_true(dd_clock_scale(&dc.clock) == 600.0);
+    assert_true(dd_clock_now_ms(&dc.clock) >= before); /* no jump back */
+    /* The schedule's real wait follows: at most 300 s / 600 = 0.5 s (rounded up). */
+    assert_true(dd_devclock_sched_wait_ms(&s, 0) <= 501);
+    /* Same file again, or a switch to manual time: not followed. */
+    assert_false(dd_devclock_follow(&dc, 5000 + 3 * DD_DEVCLOCK_FOLLOW_MS, msg, sizeof(msg)));
+    write_endpoints(dir, "manual:1");
+    set_mtime(dir, 3000);
+    assert_false(dd_devclock_follow(&dc, 5000 + 5 * DD_DEVCLOCK_FOLLOW_MS, msg, sizeof(msg)));
+    assert_true(dd_clock_scale(&dc.clock) == 600.0);
+
+    /* --clock is the user's choice: never replaced. */
+    assert_int_equal(dd_devclock_resolve("scaled:60:1796524105305:1796524105305", NULL, dir, &dc,
+                                         msg, sizeof(msg)),
+                     DD_DEVCLOCK_OK);
+    assert_false(dc.watch);
+    assert_false(dd_devclock_follow(&dc, 1000000, msg, sizeof(msg)));
+    (void)snprintf(path, sizeof(path), "%s/endpoints.json", dir);
+    (void)unlink(path);
+    (void)rmdir(dir);
+}
+
 /* --clock, then DDLOCAL_CLOCK, then endpoints.json; manual is found but not followed. */
 static void test_dd_devclock_resolve_order(void **state)
 {
@@ -368,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_dd_devclock_first_slot_and_stalls),
         cmocka_unit_test(test_dd_devclock_free_running),
         cmocka_unit_test(test_dd_devclock_resolve_order),
+        cmocka_unit_test(test_dd_devclock_follows_a_scale_change),
         cmocka_unit_test(test_dd_devclock_stale_endpoints_ignored),
         cmocka_unit_test(test_dd_devclock_stamp),
     };

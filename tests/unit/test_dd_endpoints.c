@@ -77,6 +77,31 @@ static void test_dd_endpoints_roundtrip_running(void **state)
     assert_true(dd_endpoints_proc_alive(&got.procs[0]));
 }
 
+/* ddlocald's live scale change: the clock member changes, everything else stays. */
+static void test_dd_endpoints_set_clock_keeps_the_rest(void **state)
+{
+    dd_endpoints_t ep;
+    dd_endpoints_t got;
+
+    (void)state;
+    assert_int_equal(dd_endpoints_set_clock(g_dir, "scaled:600:1:2"), DD_ENDPOINTS_NOT_RUNNING);
+    fill(&ep, (int)getpid());
+    assert_int_equal(dd_endpoints_proc_init(&ep.procs[0], "ddlocald", (int)getpid()),
+                     DD_ENDPOINTS_OK);
+    ep.proc_count = 1;
+    assert_int_equal(dd_endpoints_write(g_dir, &ep), DD_ENDPOINTS_OK);
+    assert_int_equal(dd_endpoints_set_clock(g_dir, "scaled:600:1000:2000"), DD_ENDPOINTS_OK);
+    assert_int_equal(dd_endpoints_read(g_dir, &got), DD_ENDPOINTS_OK);
+    assert_string_equal(got.clock, "scaled:600:1000:2000");
+    assert_string_equal(got.api, "http://127.0.0.1:28443");
+    assert_int_equal(got.mqtt_port, 18883);
+    assert_int_equal(got.up.pid, getpid());
+    assert_int_equal(got.proc_count, 1);
+    assert_string_equal(got.procs[0].name, "ddlocald");
+    assert_int_equal(dd_endpoints_set_clock(NULL, "real"), DD_ENDPOINTS_BAD_PARAMETER);
+    assert_int_equal(dd_endpoints_set_clock(g_dir, NULL), DD_ENDPOINTS_BAD_PARAMETER);
+}
+
 static void test_dd_endpoints_missing_is_not_running(void **state)
 {
     dd_endpoints_t got;
@@ -201,6 +226,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dd_endpoints_roundtrip_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_endpoints_set_clock_keeps_the_rest, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dd_endpoints_missing_is_not_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_endpoints_dead_writer_is_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_endpoints_reused_pid_is_stale, setup, teardown),
