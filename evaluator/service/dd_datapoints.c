@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* fopencookie */
 #include "dd_datapoints.h"
 
 #include "dd_export.h"
@@ -205,8 +206,6 @@ typedef struct inputs {
     char *profile;
     char *things;
     size_t things_len;
-    char *stream;
-    size_t stream_len;
     dd_export_defs_t defs;
 } inputs_t;
 
@@ -214,7 +213,6 @@ static void inputs_free(inputs_t *in)
 {
     free(in->profile);
     free(in->things);
-    free(in->stream);
     dd_export_defs_free(&in->defs);
 }
 
@@ -248,19 +246,43 @@ static dd_datapoints_status_t gather(dd_store_t *store, dd_registry_t *reg,
     if (st != DD_EXPORT_OK) {
         return st == DD_EXPORT_NO_MEMORY ? DD_DATAPOINTS_NO_MEMORY : DD_DATAPOINTS_STORE_ERROR;
     }
-    /* From the start: alarm states and windows depend on everything before the range. */
-    f = open_memstream(&in->stream, &in->stream_len);
-    if (f == NULL) {
-        return DD_DATAPOINTS_NO_MEMORY;
-    }
-    st = dd_export_stream(store, 0, q->to_ms, f, NULL);
-    if (fclose(f) != 0 && st == DD_EXPORT_OK) {
-        st = DD_EXPORT_NO_MEMORY;
-    }
-    if (st != DD_EXPORT_OK) {
-        return st == DD_EXPORT_NO_MEMORY ? DD_DATAPOINTS_NO_MEMORY : DD_DATAPOINTS_STORE_ERROR;
-    }
     return DD_DATAPOINTS_OK;
+}
+
+/* The stored history as the replay's input, made line by line as the replay reads it. */
+typedef struct history {
+    dd_export_reader_t *reader;
+    const char *line;
+    size_t len; /* of line, with the newline counted */
+    size_t off;
+    bool failed;
+} history_t;
+
+static ssize_t history_read(void *cookie, char *buf, size_t size)
+{
+    history_t *h = cookie;
+    size_t n = 0;
+
+    while (n < size) {
+        if (h->line == NULL || h->off == h->len) {
+            bool has = false;
+            if (dd_export_reader_next(h->reader, &h->line, &has) != DD_EXPORT_OK) {
+                h->failed = true;
+                return -1;
+            }
+            if (!has) {
+                h->line = NULL;
+                break;
+            }
+            h->len = strlen(h->line) + 1;
+            h->off = 0;
+        }
+        while (n < size && h->off < h->len) {
+            buf[n++] = h->off + 1 == h->len ? '\n' : h->line[h->off];
+            h->off++;
+        }
+    }
+    return (ssize_t)n;
 }
 
 dd_datapoints_status_t dd_datapoints_run(dd_store_t *store, dd_registry_t *reg,
@@ -275,12 +297,12 @@ dd_datapoints_status_t dd_datapoints_run(dd_store_t *store, dd_registry_t *reg,
     dd_datapoints_status_t status;
     inputs_t in;
     stats_t st;
+    static const cookie_io_functions_t HISTORY_IO = {history_read, NULL, NULL, NULL};
+    history_t hist;
     FILE *stream = NULL;
     FILE *events = NULL;
     FILE *err = NULL;
-    char *events_text = NULL;
     char *err_text = NULL;
-    size_t events_len = 0;
     size_t err_len = 0;
 
     if (why != NULL && why_len > 0) {
@@ -322,19 +344,26 @@ dd_datapoints_status_t dd_datapoints_run(dd_store_t *store, dd_registry_t *reg,
     opt.datapoints_to_ms = q->to_ms == INT64_MAX ? 0 : q->to_ms;
     opt.datapoint_hook = stats != NULL ? on_datapoint : NULL;
     opt.hook_ctx = &st;
-    stream = fmemopen(in.stream, in.stream_len, "r");
-    events = open_memstream(&events_text, &events_len);
+    /* From the start: alarm states and windows depend on everything before the range. The
+     * history is read as the replay goes, and the replay's events are not kept: memory does not
+     * grow with the history. */
+    memset(&hist, 0, sizeof(hist));
+    if (dd_export_reader_open(store, 0, q->to_ms, &hist.reader) != DD_EXPORT_OK) {
+        inputs_free(&in);
+        return DD_DATAPOINTS_STORE_ERROR;
+    }
+    stream = fopencookie(&hist, "r", HISTORY_IO);
+    events = fopen("/dev/null", "w");
     err = open_memstream(&err_text, &err_len);
-    if ((stream == NULL && in.stream_len > 0) || events == NULL || err == NULL) {
+    if (stream == NULL || events == NULL || err == NULL) {
         status = DD_DATAPOINTS_NO_MEMORY;
     } else {
-        FILE *empty = stream != NULL ? stream : fopen("/dev/null", "r");
-        rs = empty != NULL ? dd_replay_run(&opt, empty, events, err, &result) : DD_REPLAY_NO_MEMORY;
-        if (stream == NULL && empty != NULL) {
-            (void)fclose(empty);
-        }
+        rs = dd_replay_run(&opt, stream, events, err, &result);
         (void)fflush(err);
-        if (rs == DD_REPLAY_NO_MEMORY || st.failed) {
+        if (hist.failed) {
+            /* A read error ends the replay's input like its end: the rows would be short. */
+            status = DD_DATAPOINTS_STORE_ERROR;
+        } else if (rs == DD_REPLAY_NO_MEMORY || st.failed) {
             status = DD_DATAPOINTS_NO_MEMORY;
         } else if (rs != DD_REPLAY_OK) {
             /* Skipped lines would make the datapoints wrong: say which. */
@@ -353,7 +382,7 @@ dd_datapoints_status_t dd_datapoints_run(dd_store_t *store, dd_registry_t *reg,
     if (err != NULL) {
         (void)fclose(err);
     }
-    free(events_text);
+    dd_export_reader_close(hist.reader);
     free(err_text);
     free(st.samples);
     inputs_free(&in);

@@ -1,6 +1,7 @@
 #include "dd_export.h"
 
 #include "dd_fs.h"
+#include "dd_kmerge.h"
 #include "dd_names.h"
 #include "dd_profile.h"
 #include "dd_report.h"
@@ -11,94 +12,77 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One output line of a stream export, sorted before it is written. */
-typedef struct item {
-    int64_t time_ms;
-    int order;  /* 0: data, 1: tick (a tick goes after the data of its time) */
-    size_t seq; /* collection order: reports (by row), then metering (by time, row) */
-    char *line; /* without the newline */
-} item_t;
-
-typedef struct collect {
-    item_t *items;
-    size_t count;
-    size_t cap;
-    int64_t from_ms;
-    int64_t to_ms;
+/* One source of the merge: a time-ordered cursor and its current row. */
+typedef struct source {
+    dd_store_history_t *cursor;
+    dd_store_history_row_t row;
     bool failed;
+} source_t;
+
+/* The sources in the order that breaks ties of equal time: reports, then metering (both data,
+ * as stored), then ticks (a tick goes after the data of its time). The same order as the sort of
+ * the whole range that this merge replaced, so the lines are the same. */
+enum { SRC_REPORTS, SRC_METERING, SRC_TICKS, SRC_COUNT };
+
+struct dd_export_reader {
+    dd_store_t *store;
+    bool snapshot; /* a read transaction of ours is open */
+    source_t src[SRC_COUNT];
+    dd_kmerge_source_t msrc[SRC_COUNT];
+    dd_kmerge_t merge;
+    char *line; /* the current line (cJSON_free) */
     dd_export_counts_t counts;
-} collect_t;
+    bool failed;
+};
 
 static const char *const EVENT_TYPES[] = {"message-sent", "message-received",
                                           "authorization-failure", "connect", "disconnect"};
 
-/* Takes @p obj (deleted here) as the line of an item at @p time_ms. */
-static int add_item(collect_t *c, int64_t time_ms, int order, cJSON *obj)
+static bool source_advance(void *ctx, int64_t *time_ms, bool *has_item)
 {
-    char *line = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
+    source_t *src = ctx;
 
-    cJSON_Delete(obj);
-    if (line == NULL) {
-        c->failed = true;
-        return 1;
+    if (dd_store_history_next(src->cursor, &src->row, has_item) != DD_STORE_OK) {
+        src->failed = true;
+        return false;
     }
-    if (c->count == c->cap) {
-        size_t cap = c->cap == 0 ? 256 : c->cap * 2;
-        item_t *bigger = realloc(c->items, cap * sizeof(*bigger));
-        if (bigger == NULL) {
-            cJSON_free(line);
-            c->failed = true;
-            return 1;
-        }
-        c->items = bigger;
-        c->cap = cap;
-    }
-    c->items[c->count].time_ms = time_ms;
-    c->items[c->count].order = order;
-    c->items[c->count].seq = c->count;
-    c->items[c->count].line = line;
-    c->count++;
-    return 0;
+    *time_ms = src->row.time_ms;
+    return true;
 }
 
-static int on_report(void *ctx, int64_t row, const char *thing, uint64_t report_id,
-                     int64_t received_ms, int format, const uint8_t *payload, size_t len)
+static cJSON *report_line(const dd_store_history_row_t *r)
 {
-    collect_t *c = ctx;
     cJSON *obj = cJSON_CreateObject();
-    char *text = malloc(format == (int)DD_REPORT_FORMAT_CBOR ? 2 * len + 1 : len + 1);
+    bool cbor = r->format == (int)DD_REPORT_FORMAT_CBOR;
+    char *text = malloc(cbor ? 2 * r->len + 1 : r->len + 1);
     size_t i;
 
-    (void)row;
-    (void)report_id;
     if (obj == NULL || text == NULL) {
         cJSON_Delete(obj);
         free(text);
-        c->failed = true;
-        return 1;
+        return NULL;
     }
     /* The bytes as received: replay decodes and validates them as ddlocald did. */
-    if (format == (int)DD_REPORT_FORMAT_CBOR) {
-        for (i = 0; i < len; i++) {
-            (void)snprintf(text + 2 * i, 3, "%02x", payload[i]);
+    if (cbor) {
+        for (i = 0; i < r->len; i++) {
+            (void)snprintf(text + 2 * i, 3, "%02x", r->payload[i]);
         }
-        text[2 * len] = '\0';
+        text[2 * r->len] = '\0';
     } else {
-        memcpy(text, payload, len);
-        text[len] = '\0';
+        if (r->len > 0) {
+            memcpy(text, r->payload, r->len);
+        }
+        text[r->len] = '\0';
     }
-    (void)cJSON_AddStringToObject(obj, "thing", thing);
-    (void)cJSON_AddNumberToObject(obj, "time", (double)received_ms);
-    (void)cJSON_AddStringToObject(obj, format == (int)DD_REPORT_FORMAT_CBOR ? "cbor" : "json",
-                                  text);
+    (void)cJSON_AddStringToObject(obj, "thing", r->thing);
+    (void)cJSON_AddNumberToObject(obj, "time", (double)r->time_ms);
+    (void)cJSON_AddStringToObject(obj, cbor ? "cbor" : "json", text);
     free(text);
-    c->counts.reports++;
-    return add_item(c, received_ms, 0, obj);
+    return obj;
 }
 
-static int on_metering(void *ctx, const dd_store_metering_t *m)
+static cJSON *metering_line(const dd_store_metering_t *m)
 {
-    collect_t *c = ctx;
     cJSON *obj = cJSON_CreateObject();
     cJSON *ev = cJSON_CreateObject();
     bool has_subject = m->subject != NULL && m->subject[0] != '\0';
@@ -106,8 +90,7 @@ static int on_metering(void *ctx, const dd_store_metering_t *m)
     if (obj == NULL || ev == NULL) {
         cJSON_Delete(obj);
         cJSON_Delete(ev);
-        c->failed = true;
-        return 1;
+        return NULL;
     }
     (void)cJSON_AddStringToObject(obj, "thing", m->thing);
     (void)cJSON_AddNumberToObject(obj, "time", (double)m->time_ms);
@@ -140,104 +123,161 @@ static int on_metering(void *ctx, const dd_store_metering_t *m)
     if (m->count > 1) {
         (void)cJSON_AddNumberToObject(ev, "repeat", (double)m->count);
     }
-    c->counts.metering_lines++;
-    c->counts.metering_events += (uint64_t)m->count;
-    return add_item(c, m->time_ms, 0, obj);
+    return obj;
 }
 
-static int on_violation(void *ctx, const dd_store_violation_t *v)
+static cJSON *tick_line(int64_t time_ms)
 {
-    collect_t *c = ctx;
-    cJSON *obj;
+    cJSON *obj = cJSON_CreateObject();
 
-    if (v->time_ms < c->from_ms || v->time_ms >= c->to_ms) {
-        return 0;
-    }
-    obj = cJSON_CreateObject();
-    (void)cJSON_AddNumberToObject(obj, "time", (double)v->time_ms);
+    (void)cJSON_AddNumberToObject(obj, "time", (double)time_ms);
     (void)cJSON_AddBoolToObject(obj, "tick", true);
-    c->counts.ticks++;
-    return add_item(c, v->time_ms, 1, obj);
+    return obj;
 }
 
-static int item_cmp(const void *a, const void *b)
+void dd_export_reader_close(dd_export_reader_t *r)
 {
-    const item_t *x = a;
-    const item_t *y = b;
+    size_t i;
 
-    if (x->time_ms != y->time_ms) {
-        return x->time_ms < y->time_ms ? -1 : 1;
+    if (r == NULL) {
+        return;
     }
-    if (x->order != y->order) {
-        return x->order < y->order ? -1 : 1;
+    for (i = 0; i < SRC_COUNT; i++) {
+        dd_store_history_close(r->src[i].cursor);
     }
-    return x->seq < y->seq ? -1 : (x->seq > y->seq ? 1 : 0);
+    dd_store_snapshot_end(r->store, r->snapshot);
+    cJSON_free(r->line);
+    free(r);
 }
 
-static dd_export_status_t collect_violations(dd_store_t *store, collect_t *c)
+dd_export_status_t dd_export_reader_open(dd_store_t *store, int64_t from_ms, int64_t to_ms,
+                                         dd_export_reader_t **reader)
 {
-    dd_store_violation_filter_t filter;
-    char token[DD_STORE_TOKEN_MAX] = "";
+    static const dd_store_history_kind_t KINDS[SRC_COUNT] = {DD_STORE_HISTORY_REPORTS,
+                                                             DD_STORE_HISTORY_METERING,
+                                                             DD_STORE_HISTORY_VIOLATIONS};
+    dd_export_reader_t *r;
+    size_t i;
 
-    dd_store_violation_filter_init(&filter);
-    filter.start_ms = c->from_ms;
-    filter.end_ms = c->to_ms > 0 ? c->to_ms - 1 : 0;
-    do {
-        dd_store_page_t page = {token, 250};
-        char next[DD_STORE_TOKEN_MAX] = "";
-        if (dd_store_violation_events(store, &filter, &page, on_violation, c, next) !=
+    if (reader != NULL) {
+        *reader = NULL;
+    }
+    if (store == NULL || reader == NULL || to_ms < from_ms) {
+        return DD_EXPORT_BAD_PARAMETER;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return DD_EXPORT_NO_MEMORY;
+    }
+    r->store = store;
+    /* One snapshot for the three cursors: ddlocald may be storing a batch meanwhile. */
+    if (dd_store_snapshot_begin(store, &r->snapshot) != DD_STORE_OK) {
+        free(r);
+        return DD_EXPORT_STORE_ERROR;
+    }
+    for (i = 0; i < SRC_COUNT; i++) {
+        if (dd_store_history_open(store, KINDS[i], from_ms, to_ms, &r->src[i].cursor) !=
             DD_STORE_OK) {
+            dd_export_reader_close(r);
             return DD_EXPORT_STORE_ERROR;
         }
-        (void)snprintf(token, sizeof(token), "%s", next);
-    } while (token[0] != '\0' && !c->failed);
+        r->msrc[i].advance = source_advance;
+        r->msrc[i].ctx = &r->src[i];
+    }
+    (void)dd_kmerge_init(&r->merge, r->msrc, SRC_COUNT);
+    *reader = r;
     return DD_EXPORT_OK;
+}
+
+dd_export_status_t dd_export_reader_next(dd_export_reader_t *r, const char **line, bool *has_line)
+{
+    dd_kmerge_status_t ks;
+    const dd_store_history_row_t *row;
+    cJSON *obj = NULL;
+    size_t which = 0;
+    bool has = false;
+
+    if (has_line != NULL) {
+        *has_line = false;
+    }
+    if (r == NULL || line == NULL || has_line == NULL || r->failed) {
+        return r != NULL && r->failed ? DD_EXPORT_STORE_ERROR : DD_EXPORT_BAD_PARAMETER;
+    }
+    *line = NULL;
+    cJSON_free(r->line);
+    r->line = NULL;
+    ks = dd_kmerge_next(&r->merge, &which, &has);
+    if (ks != DD_KMERGE_OK) {
+        r->failed = true;
+        return DD_EXPORT_STORE_ERROR;
+    }
+    if (!has) {
+        return DD_EXPORT_OK;
+    }
+    row = &r->src[which].row;
+    switch (which) {
+    case SRC_REPORTS:
+        obj = report_line(row);
+        r->counts.reports++;
+        break;
+    case SRC_METERING:
+        obj = metering_line(&row->metering);
+        r->counts.metering_lines++;
+        r->counts.metering_events += (uint64_t)row->metering.count;
+        break;
+    default:
+        obj = tick_line(row->time_ms);
+        r->counts.ticks++;
+        break;
+    }
+    r->line = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    if (r->line == NULL) {
+        r->failed = true;
+        return DD_EXPORT_NO_MEMORY;
+    }
+    r->counts.last_time_ms = row->time_ms;
+    *line = r->line;
+    *has_line = true;
+    return DD_EXPORT_OK;
+}
+
+void dd_export_reader_counts(const dd_export_reader_t *r, dd_export_counts_t *counts)
+{
+    if (r == NULL || counts == NULL) {
+        return;
+    }
+    counts->reports += r->counts.reports;
+    counts->metering_lines += r->counts.metering_lines;
+    counts->metering_events += r->counts.metering_events;
+    counts->ticks += r->counts.ticks;
+    if (r->counts.last_time_ms != 0) {
+        counts->last_time_ms = r->counts.last_time_ms;
+    }
 }
 
 dd_export_status_t dd_export_stream(dd_store_t *store, int64_t from_ms, int64_t to_ms, FILE *out,
                                     dd_export_counts_t *counts)
 {
-    collect_t c;
-    dd_export_status_t status = DD_EXPORT_OK;
-    size_t i;
+    dd_export_reader_t *r = NULL;
+    dd_export_status_t status;
+    const char *line = NULL;
+    bool has = true;
 
     if (store == NULL || out == NULL || to_ms < from_ms) {
         return DD_EXPORT_BAD_PARAMETER;
     }
-    memset(&c, 0, sizeof(c));
-    c.from_ms = from_ms;
-    c.to_ms = to_ms;
-    if (dd_store_reports_range(store, from_ms, to_ms, 0, on_report, &c) != DD_STORE_OK ||
-        dd_store_metering_list(store, from_ms, to_ms, 0, on_metering, &c) != DD_STORE_OK) {
-        status = DD_EXPORT_STORE_ERROR;
-    } else if (!c.failed) {
-        status = collect_violations(store, &c);
-    }
-    if (status == DD_EXPORT_OK && c.failed) {
-        status = DD_EXPORT_NO_MEMORY;
-    }
-    if (status == DD_EXPORT_OK && c.count > 0) {
-        qsort(c.items, c.count, sizeof(*c.items), item_cmp);
-    }
-    for (i = 0; i < c.count; i++) {
-        if (status == DD_EXPORT_OK && fprintf(out, "%s\n", c.items[i].line) < 0) {
+    status = dd_export_reader_open(store, from_ms, to_ms, &r);
+    while (status == DD_EXPORT_OK && has) {
+        status = dd_export_reader_next(r, &line, &has);
+        if (status == DD_EXPORT_OK && has && (fputs(line, out) < 0 || putc('\n', out) < 0)) {
             status = DD_EXPORT_IO_ERROR;
         }
-        cJSON_free(c.items[i].line);
     }
-    if (status == DD_EXPORT_OK && c.count > 0) {
-        c.counts.last_time_ms = c.items[c.count - 1].time_ms;
+    if (status == DD_EXPORT_OK) {
+        dd_export_reader_counts(r, counts);
     }
-    free(c.items);
-    if (status == DD_EXPORT_OK && counts != NULL) {
-        counts->reports += c.counts.reports;
-        counts->metering_lines += c.counts.metering_lines;
-        counts->metering_events += c.counts.metering_events;
-        counts->ticks += c.counts.ticks;
-        if (c.counts.last_time_ms != 0) {
-            counts->last_time_ms = c.counts.last_time_ms;
-        }
-    }
+    dd_export_reader_close(r);
     return status;
 }
 

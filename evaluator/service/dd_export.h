@@ -16,6 +16,7 @@
 #ifndef DD_EXPORT_H_
 #define DD_EXPORT_H_
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,11 +49,40 @@ typedef struct dd_export_counts {
  *        an "event" line with "repeat"; a "tick" at the time of each stored
  *        violation event in the range (so replay's clock visits every time
  *        the live engine produced an event, e.g. an alarm-invalidated one).
- *        Lines of equal time keep data before ticks, then store order.
+ *        Lines of equal time: reports (by row id), then metering groups (by
+ *        row id), then ticks. Streamed: written as read from the store, in
+ *        memory that does not grow with the range.
  * @param[in] counts Added to (may be NULL).
  */
 dd_export_status_t dd_export_stream(dd_store_t *store, int64_t from_ms, int64_t to_ms, FILE *out,
                                     dd_export_counts_t *counts);
+
+/** A stream export read line by line (opaque; dd_export_reader_open()). */
+typedef struct dd_export_reader dd_export_reader_t;
+
+/**
+ * @brief Opens the lines of dd_export_stream() for [@p from_ms, @p to_ms) to be
+ *        read one at a time (`ddlocal datapoints` feeds them to a replay
+ *        without writing them anywhere). The lines are made as they are read,
+ *        by a merge of time-ordered store cursors in one read snapshot: memory
+ *        does not grow with the range.
+ * @param[out] reader Closed with dd_export_reader_close().
+ */
+dd_export_status_t dd_export_reader_open(dd_store_t *store, int64_t from_ms, int64_t to_ms,
+                                         dd_export_reader_t **reader);
+
+/**
+ * @brief The next line (without its newline) into @p line, valid until the
+ *        next call; @p has_line false at the end.
+ */
+dd_export_status_t dd_export_reader_next(dd_export_reader_t *reader, const char **line,
+                                         bool *has_line);
+
+/** @brief Adds what @p reader has read so far to @p counts (NULL: nothing). */
+void dd_export_reader_counts(const dd_export_reader_t *reader, dd_export_counts_t *counts);
+
+/** @brief Closes a reader and ends its snapshot; safe on NULL. */
+void dd_export_reader_close(dd_export_reader_t *reader);
 
 /**
  * @brief Writes the registry's things and thing groups as a replay --things

@@ -546,6 +546,64 @@ dd_store_status_t dd_store_metering_list(dd_store_t *store, int64_t from_ms, int
 /** @brief Deletes the groups whose bucket started before @p before_ms. */
 dd_store_status_t dd_store_metering_prune(dd_store_t *store, int64_t before_ms, int64_t *deleted);
 
+/* ------------------------------------------------------------------ time-ordered history */
+
+/** What a history cursor reads (dd_store_history_open()). */
+typedef enum dd_store_history_kind {
+    DD_STORE_HISTORY_REPORTS,   /**< Received reports, by received_ms then row id. */
+    DD_STORE_HISTORY_METERING,  /**< Metering groups, by time then row id. */
+    DD_STORE_HISTORY_VIOLATIONS /**< The times of violation events, by time. */
+} dd_store_history_kind_t;
+
+/** One row of a history cursor; its pointers are valid until the next call on the cursor. */
+typedef struct dd_store_history_row {
+    int64_t time_ms;              /**< received_ms, the group's time or the event's time. */
+    int64_t row;                  /**< Row id in its table. */
+    const char *thing;            /**< Reports and metering. */
+    uint64_t report_id;           /**< Reports. */
+    int format;                   /**< Reports: a dd_report_format_t. */
+    const uint8_t *payload;       /**< Reports: the bytes as received. */
+    size_t len;                   /**< Reports: length of @c payload. */
+    dd_store_metering_t metering; /**< Metering. */
+} dd_store_history_row_t;
+
+/** An open time-ordered read of one table (opaque). */
+typedef struct dd_store_history dd_store_history_t;
+
+/**
+ * @brief Opens a cursor over the rows of @p kind whose time is in [@p from_ms,
+ *        @p to_ms), in time order (ties by row id; violation times in any
+ *        order among themselves). Rows are read as they are asked for: the
+ *        memory used does not grow with the range (`ddlocal export`,
+ *        `record`, `datapoints`). Reports use their time index (migration 7);
+ *        metering is read per 300 s block of its key index.
+ *        Wrap several cursors in dd_store_snapshot_begin() to read one state.
+ * @param[out] cursor Closed with dd_store_history_close().
+ */
+dd_store_status_t dd_store_history_open(dd_store_t *store, dd_store_history_kind_t kind,
+                                        int64_t from_ms, int64_t to_ms,
+                                        dd_store_history_t **cursor);
+
+/**
+ * @brief The cursor's next row into @p row; @p has_row false at the end.
+ * @return DD_STORE_OK, DD_STORE_BAD_PARAMETER or DD_STORE_SQL_ERROR.
+ */
+dd_store_status_t dd_store_history_next(dd_store_history_t *cursor, dd_store_history_row_t *row,
+                                        bool *has_row);
+
+/** @brief Closes a cursor; safe on NULL. */
+void dd_store_history_close(dd_store_history_t *cursor);
+
+/**
+ * @brief Starts a read transaction (no write lock: ddlocald keeps writing) so that
+ *        what follows reads one consistent state; nothing is begun inside a
+ *        transaction of the caller's (@p began false then).
+ */
+dd_store_status_t dd_store_snapshot_begin(dd_store_t *store, bool *began);
+
+/** @brief Ends what dd_store_snapshot_begin() began (nothing when @p began is false). */
+void dd_store_snapshot_end(dd_store_t *store, bool began);
+
 /** @return Static text for @p status. */
 const char *dd_store_strerror(dd_store_status_t status);
 

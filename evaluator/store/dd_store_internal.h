@@ -8,7 +8,8 @@
  *        values, thing state blobs), dd_store_reports.c (received reports),
  *        dd_store_resume.c (loading an engine, engine time, ML counters) and
  *        dd_store_tokens.c (clientRequestToken records), dd_store_metering.c
- *        (the broker's cloud-side metering, compacted).
+ *        (the broker's cloud-side metering, compacted), dd_store_history.c
+ *        (time-ordered cursors over reports, metering and violation times).
  *        Not a public header: callers use dd_store.h only.
  *
  * Everything here works on a dd_store_t of the caller's thread (the store is

@@ -246,11 +246,235 @@ static void test_dd_export_stream_range(void **state)
     assert_string_equal(dd_export_strerror(DD_EXPORT_IO_ERROR), "writing a file failed");
 }
 
+/* Adds a violation event at @p time_ms (the export writes a tick there). */
+static void add_violation_event(fixture_t *f, int64_t time_ms)
+{
+    char sql[400];
+
+    (void)snprintf(sql, sizeof(sql),
+                   "INSERT INTO ev_violation_events(violation_id, thing, profile, behavior,"
+                   " behavior_json, criteria_type, suppressed, event_type, value, time_ms,"
+                   " verification) VALUES('v%lld', 'Thing01', 'Bytes', 'Bytes', '{}', 0, 0,"
+                   " 'in-alarm', NULL, %lld, 0)",
+                   (long long)time_ms, (long long)time_ms);
+    assert_int_equal(sqlite3_exec(f->db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+static char *export_text(fixture_t *f, int64_t from_ms, int64_t to_ms)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+
+    assert_non_null(out);
+    assert_int_equal(dd_export_stream(f->store, from_ms, to_ms, out, NULL), DD_EXPORT_OK);
+    assert_int_equal(fclose(out), 0);
+    return buf;
+}
+
+/* A line's time, kind (0 report, 1 metering, 2 tick) and the index it was stored with (the
+ * report's report_id, the metering topic's number; ticks -1). */
+static void line_key(const char *line, size_t len, int64_t *time_ms, int *kind, long *index)
+{
+    cJSON *obj = cJSON_ParseWithLength(line, len);
+    const cJSON *ev;
+    const char *json;
+
+    assert_non_null(obj);
+    *time_ms = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(obj, "time"));
+    ev = cJSON_GetObjectItemCaseSensitive(obj, "event");
+    json = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "json"));
+    *index = -1;
+    if (json != NULL) {
+        *kind = 0;
+        *index = strtol(json + strlen("{\"header\":{\"report_id\":"), NULL, 10);
+    } else if (ev != NULL) {
+        const char *topic = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "topic"));
+        *kind = 1;
+        *index = topic != NULL && topic[0] == 'n' ? strtol(topic + 2, NULL, 10) : -1;
+    } else {
+        *kind = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "tick")) ? 2 : 0;
+    }
+    cJSON_Delete(obj);
+}
+
+/* The lines of @p text whose time is in [from, to), in their order. */
+static char *slice(const char *text, int64_t from_ms, int64_t to_ms)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    const char *p = text;
+
+    assert_non_null(out);
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        int64_t t;
+        int kind;
+        long index;
+
+        assert_non_null(nl);
+        line_key(p, (size_t)(nl - p), &t, &kind, &index);
+        if (t >= from_ms && t < to_ms) {
+            (void)fwrite(p, 1, (size_t)(nl - p) + 1, out);
+        }
+        p = nl + 1;
+    }
+    assert_int_equal(fclose(out), 0);
+    return buf;
+}
+
+/* Many reports, metering groups and violation events over several 300 s blocks with gaps,
+ * stored out of time order with ties of equal time across and within the three sources. */
+static void fill_history(fixture_t *f)
+{
+    static const int64_t GAP_START = 900000; /* two empty blocks: metering skips them */
+    unsigned seed = 12345;
+    int64_t row = 0;
+    long i;
+
+    for (i = 0; i < 600; i++) {
+        char json[96];
+        int64_t t;
+
+        seed = seed * 1103515245u + 12345u;
+        /* Times on a coarse grid (ties are common) in [0, 2100 s), none in the gap. */
+        t = (int64_t)((seed >> 8) % 700) * 3000;
+        if (t >= GAP_START && t < GAP_START + 600000) {
+            t += 600000;
+        }
+        if (i % 3 == 0) {
+            (void)snprintf(json, sizeof(json), "{\"header\":{\"report_id\":%ld}}", i);
+            assert_int_equal(dd_store_report_insert(f->store, i % 2 ? "Thing01" : "Thing02",
+                                                    (uint64_t)i, t, 0, (const uint8_t *)json,
+                                                    strlen(json), &row),
+                             DD_STORE_OK);
+        } else if (i % 3 == 1) {
+            dd_store_metering_t m;
+            char topic[32];
+
+            (void)snprintf(topic, sizeof(topic), "n/%ld", i);
+            memset(&m, 0, sizeof(m));
+            m.thing = "Thing01";
+            m.bucket_ms = t - t % 60000;
+            m.time_ms = t;
+            m.kind = DD_CLOUD_MESSAGE_SENT;
+            m.subject = topic;
+            m.size = 10;
+            m.registered = true;
+            m.success = true;
+            m.count = 1 + i % 4;
+            assert_int_equal(dd_store_metering_add(f->store, &m), DD_STORE_OK);
+        } else if (i % 9 == 2) {
+            add_violation_event(f, t);
+        }
+    }
+}
+
+static void test_dd_export_stream_is_ordered_and_sliceable(void **state)
+{
+    /* Ranges on and off the 300 s blocks of the metering read, empty, and past the end. */
+    static const int64_t RANGES[][2] = {
+        {0, 300000},      {300000, 600000},     {123457, 777777},
+        {299999, 300001}, {900000, 1500000},    {850000, 1600001},
+        {1000, 1000},     {2000000, INT64_MAX}, {1500000, 1503000},
+        {0, 1},
+    };
+    fixture_t *f = *state;
+    char *full;
+    char *part;
+    char *want;
+    const char *p;
+    int64_t prev_time = -1;
+    int prev_kind = 0;
+    long prev_index = -1;
+    size_t lines = 0;
+    size_t i;
+
+    fill_history(f);
+    full = export_text(f, 0, INT64_MAX);
+    /* Time order; equal times: reports, then metering, then ticks, each as stored. */
+    for (p = full; *p != '\0'; p = strchr(p, '\n') + 1) {
+        int64_t t;
+        int kind;
+        long index;
+
+        line_key(p, (size_t)(strchr(p, '\n') - p), &t, &kind, &index);
+        assert_true(t >= prev_time);
+        if (t == prev_time) {
+            assert_true(kind >= prev_kind);
+            if (kind == prev_kind && kind != 2 && index >= 0 && prev_index >= 0) {
+                assert_true(index > prev_index);
+            }
+        }
+        prev_time = t;
+        prev_kind = kind;
+        prev_index = index;
+        lines++;
+    }
+    assert_true(lines > 400);
+    for (i = 0; i < sizeof(RANGES) / sizeof(RANGES[0]); i++) {
+        part = export_text(f, RANGES[i][0], RANGES[i][1]);
+        want = slice(full, RANGES[i][0], RANGES[i][1]);
+        assert_string_equal(part, want);
+        free(part);
+        free(want);
+    }
+    /* record's blocks, one after the other, add up to the whole export. */
+    {
+        char *joined = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&joined, &len);
+        int64_t from;
+
+        for (from = 0; from < 2400000; from += 300000) {
+            assert_int_equal(dd_export_stream(f->store, from, from + 300000, out, NULL),
+                             DD_EXPORT_OK);
+        }
+        assert_int_equal(fclose(out), 0);
+        assert_string_equal(joined, full);
+        free(joined);
+    }
+    free(full);
+}
+
+static void test_dd_export_reader_lines(void **state)
+{
+    fixture_t *f = *state;
+    dd_export_reader_t *r = NULL;
+    dd_export_counts_t counts;
+    const char *line = NULL;
+    bool has = true;
+    size_t n = 0;
+
+    add_violation_event(f, 3000);
+    assert_int_equal(dd_export_reader_open(f->store, 2000, 3001, &r), DD_EXPORT_OK);
+    while (has) {
+        assert_int_equal(dd_export_reader_next(r, &line, &has), DD_EXPORT_OK);
+        n += has ? 1 : 0;
+    }
+    /* The report at 2000, the two groups at 3000, the tick after them. */
+    assert_int_equal(n, 4);
+    memset(&counts, 0, sizeof(counts));
+    dd_export_reader_counts(r, &counts);
+    assert_int_equal(counts.reports, 1);
+    assert_int_equal(counts.metering_lines, 2);
+    assert_int_equal(counts.ticks, 1);
+    assert_int_equal(counts.last_time_ms, 3000);
+    dd_export_reader_close(r);
+    assert_int_equal(dd_export_reader_open(f->store, 5, 4, &r), DD_EXPORT_BAD_PARAMETER);
+    assert_null(r);
+    dd_export_reader_close(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dd_export_bundle_golden, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dd_export_stream_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dd_export_stream_is_ordered_and_sliceable, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dd_export_reader_lines, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
