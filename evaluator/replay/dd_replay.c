@@ -298,17 +298,15 @@ static bstat_t *bstat_get(replay_t *r, const char *profile, const char *behavior
 static int64_t first_datum(replay_t *r, const char *metric, const char *thing)
 {
     size_t i;
-    size_t j;
 
     for (i = 0; i < r->nmm; i++) {
         if (strcmp(r->mm[i].metric, metric) != 0) {
             continue;
         }
-        for (j = 0; j < r->mm[i].things.n; j++) {
-            if (strcmp(r->mm[i].things.v[j].thing, thing) == 0) {
-                return r->mm[i].things.v[j].t;
-            }
-        }
+        /* The index, not a scan: every thing's first alarm asks, and a scan made a fleet's
+         * first alarms quadratic in its size. */
+        void *found = dd_map_get(&r->mm[i].things.index, thing);
+        return found != NULL ? r->mm[i].things.v[(size_t)(uintptr_t)found - 1].t : -1;
     }
     return -1;
 }
