@@ -4,10 +4,12 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dd_engine.h"
 #include "dd_json.h"
@@ -890,18 +892,144 @@ static bool parse_event(const cJSON *e, const char *thing, int64_t t, dd_cloud_e
     return true;
 }
 
-/* Applies one line; returns false with a reason when it is skipped. */
-static bool apply_line(replay_t *r, const char *line, size_t line_len, int64_t *last, char *why,
-                       size_t why_len)
+/* ------------------------------------------------------------------ records */
+
+/*
+ * A line is handled in two stages so that a reader thread can do the first while the engine
+ * runs the second (dd_replay.h, "Threads"): prepare_line() parses and validates everything
+ * that depends on the line alone into a rec_t; apply_rec() does what depends on the lines
+ * before it (the time order) and the engine. The checks keep the order the single-stage code
+ * had, so a skipped line gets the same reason: a reason found before the time was read is
+ * given at once; one found after it only once the time is known to be in order.
+ */
+
+#define NO_TEXT ((size_t)-1)
+
+typedef enum rec_kind {
+    REC_ERROR, /* skipped: why holds the reason */
+    REC_TICK,
+    REC_EVENT,
+    REC_REPORT
+} rec_kind_t;
+
+typedef struct rec {
+    size_t line; /* 1-based line number, for messages */
+    rec_kind_t kind;
+    bool timed;          /* t is the line's time: the time order is checked before the reason */
+    int64_t t;           /* the line's time when timed */
+    size_t why;          /* REC_ERROR: offset of the reason in the batch's text */
+    size_t thing;        /* REC_EVENT / REC_REPORT: offset of the thing name */
+    size_t topic;        /* REC_EVENT: offset of the topic, NO_TEXT when none */
+    dd_cloud_event_t ev; /* REC_EVENT; its strings are pointed into the text when applied */
+    dd_report_t rep;     /* REC_REPORT; owned by the record, freed once applied */
+} rec_t;
+
+/* Records prepared together, with the texts they point into (offsets: the text grows). */
+typedef struct batch {
+    rec_t *v;
+    size_t n;
+    size_t cap;
+    char *text;
+    size_t tlen;
+    size_t tcap;
+    size_t lines; /* lines read from the stream when the batch was closed */
+    bool eof;     /* the stream ended (or reading it failed) after this batch */
+    bool oom;     /* preparing failed for memory: nothing after the batch's records is read */
+} batch_t;
+
+/* Frees what the batch's records still own and empties it, keeping its memory. */
+static void batch_reset(batch_t *b)
 {
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        dd_report_free(&b->v[i].rep);
+    }
+    b->n = 0;
+    b->tlen = 0;
+    b->lines = 0;
+    b->eof = false;
+    b->oom = false;
+}
+
+static void batch_free(batch_t *b)
+{
+    batch_reset(b);
+    free(b->v);
+    free(b->text);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Copies @p len bytes and a NUL into the batch's text; NO_TEXT when out of memory. */
+static size_t batch_text(batch_t *b, const char *text, size_t len)
+{
+    size_t at = b->tlen;
+
+    if (b->tcap - b->tlen < len + 1) {
+        size_t cap = b->tcap == 0 ? 65536 : b->tcap;
+        char *t;
+        while (cap - b->tlen < len + 1) {
+            cap *= 2;
+        }
+        t = realloc(b->text, cap);
+        if (t == NULL) {
+            return NO_TEXT;
+        }
+        b->text = t;
+        b->tcap = cap;
+    }
+    memcpy(b->text + at, text, len);
+    b->text[at + len] = '\0';
+    b->tlen += len + 1;
+    return at;
+}
+
+/* A new, zeroed record at the batch's end; NULL when out of memory. */
+static rec_t *batch_add(batch_t *b)
+{
+    rec_t *rec;
+
+    if (b->n == b->cap) {
+        size_t cap = b->cap == 0 ? 256 : b->cap * 2;
+        rec_t *v = realloc(b->v, cap * sizeof(*v));
+        if (v == NULL) {
+            return NULL;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    rec = &b->v[b->n];
+    memset(rec, 0, sizeof(*rec));
+    return rec;
+}
+
+/*
+ * Stage one: parses line @p line_no into a record at the end of @p b. Depends on nothing but
+ * the line, so it may run ahead of the engine on another thread. False only when out of
+ * memory (the record is not added).
+ */
+static bool prepare_line(dd_linetree_t *lt, const char *line, size_t line_len, size_t line_no,
+                         batch_t *b)
+{
+    rec_t *rec = batch_add(b);
     const cJSON *root = NULL;
     cJSON *owned = NULL;
     dd_json_error_t jerr;
+    char why[400];
+    bool ok = true;
+
+    if (rec == NULL) {
+        return false;
+    }
+    rec->line = line_no;
+    rec->kind = REC_ERROR;
+    rec->topic = NO_TEXT;
+    why[0] = '\0';
     /* Strict, and over the line's real length: a NUL inside the line must not end it early.
      * The fast parser decides only plain lines; the rest, errors included, get the strict
      * parser's verdict and message (dd_linetree.h). */
     dd_json_status_t js = DD_JSON_OK;
-    if (dd_linetree_parse(r->lt, line, line_len, &root) != DD_LINETREE_OK) {
+    if (dd_linetree_parse(lt, line, line_len, &root) != DD_LINETREE_OK) {
         js = dd_json_parse(line, line_len, 0, &owned, &jerr);
         root = owned;
     }
@@ -912,55 +1040,55 @@ static bool apply_line(replay_t *r, const char *line, size_t line_len, int64_t *
     const cJSON *cbor = cJSON_GetObjectItemCaseSensitive(root, "cbor");
     const cJSON *event = cJSON_GetObjectItemCaseSensitive(root, "event");
     const cJSON *tick = cJSON_GetObjectItemCaseSensitive(root, "tick");
-    int64_t t = 0;
     int kinds = (report != NULL) + (json != NULL) + (cbor != NULL) + (event != NULL) +
                 (cJSON_IsTrue(tick) ? 1 : 0);
-    bool ok = false;
-    dd_engine_status_t es = DD_ENGINE_OK;
 
+    rec->timed = js == DD_JSON_OK && cJSON_IsObject(root) && parse_time(tm, &rec->t);
     if (js != DD_JSON_OK) {
-        (void)snprintf(why, why_len, "not valid JSON: %s", jerr.message);
+        (void)snprintf(why, sizeof(why), "not valid JSON: %s", jerr.message);
     } else if (!cJSON_IsObject(root)) {
-        (void)snprintf(why, why_len, "not a JSON object");
-    } else if (!parse_time(tm, &t)) {
-        (void)snprintf(why, why_len,
+        (void)snprintf(why, sizeof(why), "not a JSON object");
+    } else if (!rec->timed) {
+        (void)snprintf(why, sizeof(why),
                        "\"time\" must be epoch milliseconds or an ISO-8601 UTC "
                        "time like 2026-11-28T10:05:07Z");
-    } else if (t < *last) {
-        (void)snprintf(why, why_len, "time %lld is before the previous line's %lld", (long long)t,
-                       (long long)*last);
     } else if (kinds != 1) {
-        (void)snprintf(why, why_len,
+        (void)snprintf(why, sizeof(why),
                        "a line needs exactly one of \"report\", \"json\", "
                        "\"cbor\", \"event\" or \"tick\":true");
     } else if (cJSON_IsTrue(tick)) {
-        es = dd_engine_tick(r->engine, t);
-        ok = es == DD_ENGINE_OK;
+        rec->kind = REC_TICK;
     } else if (!cJSON_IsString(thing) || !dd_name_valid(DD_NAME_THING, thing->valuestring)) {
-        (void)snprintf(why, why_len, "\"thing\" must be a thing name ([a-zA-Z0-9:_-]+, 1 to 128)");
+        (void)snprintf(why, sizeof(why),
+                       "\"thing\" must be a thing name ([a-zA-Z0-9:_-]+, 1 to 128)");
     } else if (event != NULL) {
-        dd_cloud_event_t ev;
-        if (parse_event(event, thing->valuestring, t, &ev, why, why_len)) {
-            es = dd_engine_on_cloud_events(r->engine, &ev, 1);
-            ok = es == DD_ENGINE_OK;
+        if (parse_event(event, "", rec->t, &rec->ev, why, sizeof(why))) {
+            rec->kind = REC_EVENT;
+            rec->thing = batch_text(b, thing->valuestring, strlen(thing->valuestring));
+            ok = rec->thing != NO_TEXT;
+            if (ok && rec->ev.topic != NULL) {
+                rec->topic = batch_text(b, rec->ev.topic, strlen(rec->ev.topic));
+                ok = rec->topic != NO_TEXT;
+            }
+            /* Pointed into the batch's text when applied: the tree is gone by then. */
+            rec->ev.thing = NULL;
+            rec->ev.topic = NULL;
         }
     } else {
-        dd_report_t rep;
         dd_report_error_t rerr;
         dd_report_status_t rs = DD_REPORT_BAD_PARAMETER;
         uint8_t *bytes = NULL;
         size_t len = 0;
 
-        memset(&rep, 0, sizeof(rep));
         memset(&rerr, 0, sizeof(rerr));
         if (report != NULL) {
-            rs = dd_report_decode_cjson(report, &rep, &rerr);
+            rs = dd_report_decode_cjson(report, &rec->rep, &rerr);
         } else if (json != NULL && cJSON_IsString(json)) {
             rs = dd_report_decode(DD_REPORT_FORMAT_JSON, (const uint8_t *)json->valuestring,
-                                  strlen(json->valuestring), &rep, &rerr);
+                                  strlen(json->valuestring), &rec->rep, &rerr);
         } else if (cbor != NULL && cJSON_IsString(cbor) &&
                    (bytes = unhex(cbor->valuestring, &len)) != NULL) {
-            rs = dd_report_decode(DD_REPORT_FORMAT_CBOR, bytes, len, &rep, &rerr);
+            rs = dd_report_decode(DD_REPORT_FORMAT_CBOR, bytes, len, &rec->rep, &rerr);
         } else {
             rs = DD_REPORT_WRONG_TYPE;
             (void)snprintf(rerr.detail, sizeof(rerr.detail), "%s",
@@ -969,22 +1097,260 @@ static bool apply_line(replay_t *r, const char *line, size_t line_len, int64_t *
         }
         free(bytes);
         if (rs != DD_REPORT_OK) {
-            (void)snprintf(why, why_len, "report rejected (InvalidPayload): %s%s%s",
+            dd_report_free(&rec->rep);
+            (void)snprintf(why, sizeof(why), "report rejected (InvalidPayload): %s%s%s",
                            dd_report_strerror(rs), rerr.detail[0] != '\0' ? ": " : "", rerr.detail);
         } else {
-            es = dd_engine_on_report(r->engine, thing->valuestring, t, &rep);
-            ok = es == DD_ENGINE_OK;
+            rec->kind = REC_REPORT;
+            rec->thing = batch_text(b, thing->valuestring, strlen(thing->valuestring));
+            ok = rec->thing != NO_TEXT;
         }
-        dd_report_free(&rep);
     }
-    if (!ok && es != DD_ENGINE_OK) {
-        (void)snprintf(why, why_len, "engine: %s", dd_engine_strerror(es));
-    }
-    if (ok) {
-        *last = t;
+    if (ok && rec->kind == REC_ERROR) {
+        rec->why = batch_text(b, why, strlen(why));
+        ok = rec->why != NO_TEXT;
     }
     cJSON_Delete(owned);
+    if (!ok) {
+        dd_report_free(&rec->rep);
+        return false;
+    }
+    b->n++;
+    return true;
+}
+
+/* Stage two: applies a prepared line in stream order; false with a reason when skipped. */
+static bool apply_rec(replay_t *r, const batch_t *b, rec_t *rec, int64_t *last, char *why,
+                      size_t why_len)
+{
+    dd_engine_status_t es = DD_ENGINE_OK;
+    bool ok = false;
+
+    if (rec->kind == REC_ERROR && !rec->timed) {
+        (void)snprintf(why, why_len, "%s", b->text + rec->why);
+        return false;
+    }
+    if (rec->t < *last) {
+        (void)snprintf(why, why_len, "time %lld is before the previous line's %lld",
+                       (long long)rec->t, (long long)*last);
+        return false;
+    }
+    switch (rec->kind) {
+    case REC_ERROR: (void)snprintf(why, why_len, "%s", b->text + rec->why); return false;
+    case REC_TICK: es = dd_engine_tick(r->engine, rec->t); break;
+    case REC_EVENT:
+        rec->ev.thing = b->text + rec->thing;
+        rec->ev.topic = rec->topic != NO_TEXT ? b->text + rec->topic : NULL;
+        es = dd_engine_on_cloud_events(r->engine, &rec->ev, 1);
+        break;
+    case REC_REPORT:
+        es = dd_engine_on_report(r->engine, b->text + rec->thing, rec->t, &rec->rep);
+        dd_report_free(&rec->rep);
+        break;
+    }
+    ok = es == DD_ENGINE_OK;
+    if (!ok) {
+        (void)snprintf(why, why_len, "engine: %s", dd_engine_strerror(es));
+    } else {
+        *last = rec->t;
+    }
     return ok;
+}
+
+/* Where the engine stage keeps its figures across batches. */
+typedef struct apply_state {
+    int64_t last; /* time of the last line applied */
+    bool any;     /* a line was applied */
+} apply_state_t;
+
+/* Applies a batch's records in order; stops after the record that ran out of memory. */
+static void apply_batch(replay_t *r, batch_t *b, apply_state_t *st, dd_replay_result_t *res,
+                        FILE *err)
+{
+    size_t i;
+
+    for (i = 0; i < b->n && !r->oom; i++) {
+        char why[400];
+        why[0] = '\0';
+        if (apply_rec(r, b, &b->v[i], &st->last, why, sizeof(why))) {
+            res->used++;
+            st->any = true;
+        } else {
+            res->skipped++;
+            fprintf(err, "line %zu: %s (skipped)\n", b->v[i].line, why);
+        }
+    }
+    if (b->oom) {
+        r->oom = true;
+    }
+}
+
+/* ------------------------------------------------------------------ reading */
+
+/* Records per batch handed from the reader to the engine, and batches in flight: big enough
+ * that the hand-over's locking is noise, small enough to stay in the caches. */
+#define BATCH_RECORDS 2048
+#define BATCH_COUNT 4
+
+/* Reads and prepares lines into @p b until it holds @p max records or the stream ends. */
+static void read_batch(FILE *in, dd_linetree_t *lt, char **line, size_t *cap, size_t *lines,
+                       size_t max, batch_t *b)
+{
+    ssize_t n;
+
+    while (b->n < max) {
+        char *p;
+        n = getline(line, cap, in);
+        if (n < 0) {
+            b->eof = true;
+            break;
+        }
+        (*lines)++;
+        p = *line;
+        while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r')) {
+            (*line)[--n] = '\0';
+        }
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p == '\0' || *p == '#') {
+            continue;
+        }
+        if (!prepare_line(lt, p, (size_t)n - (size_t)(p - *line), *lines, b)) {
+            b->oom = true;
+            b->eof = true;
+            break;
+        }
+    }
+    b->lines = *lines;
+}
+
+/* The batches between the reader thread and the engine: a ring filled and emptied in order. */
+typedef struct pipeline {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    batch_t batch[BATCH_COUNT];
+    size_t produced; /* batches the reader has closed */
+    size_t consumed; /* batches the engine is done with (the reader may refill them) */
+    bool stop;       /* the engine wants no more */
+    FILE *in;
+    dd_linetree_t *lt;
+} pipeline_t;
+
+static void *reader_main(void *arg)
+{
+    pipeline_t *pl = arg;
+    char *line = NULL;
+    size_t cap = 0;
+    size_t lines = 0;
+    size_t k;
+    bool eof = false;
+
+    for (k = 0; !eof; k++) {
+        batch_t *b = &pl->batch[k % BATCH_COUNT];
+        bool stop;
+        pthread_mutex_lock(&pl->mu);
+        while (k - pl->consumed >= BATCH_COUNT && !pl->stop) {
+            pthread_cond_wait(&pl->cv, &pl->mu);
+        }
+        stop = pl->stop;
+        pthread_mutex_unlock(&pl->mu);
+        if (stop) {
+            break;
+        }
+        batch_reset(b);
+        read_batch(pl->in, pl->lt, &line, &cap, &lines, BATCH_RECORDS, b);
+        eof = b->eof;
+        pthread_mutex_lock(&pl->mu);
+        pl->produced = k + 1;
+        pthread_cond_broadcast(&pl->cv);
+        pthread_mutex_unlock(&pl->mu);
+    }
+    free(line);
+    return NULL;
+}
+
+/* Two threads: this one runs the engine while a reader thread prepares the batches ahead. */
+static dd_replay_status_t run_threaded(replay_t *r, FILE *in, FILE *err, apply_state_t *st,
+                                       dd_replay_result_t *res)
+{
+    pipeline_t pl;
+    pthread_t reader;
+    dd_replay_status_t status = DD_REPLAY_OK;
+    size_t k;
+    size_t i;
+
+    memset(&pl, 0, sizeof(pl));
+    pl.in = in;
+    pl.lt = r->lt;
+    if (pthread_mutex_init(&pl.mu, NULL) != 0) {
+        return DD_REPLAY_NO_MEMORY;
+    }
+    if (pthread_cond_init(&pl.cv, NULL) != 0) {
+        pthread_mutex_destroy(&pl.mu);
+        return DD_REPLAY_NO_MEMORY;
+    }
+    if (pthread_create(&reader, NULL, reader_main, &pl) != 0) {
+        pthread_cond_destroy(&pl.cv);
+        pthread_mutex_destroy(&pl.mu);
+        return DD_REPLAY_NO_MEMORY;
+    }
+    for (k = 0;; k++) {
+        batch_t *b = &pl.batch[k % BATCH_COUNT];
+        bool eof;
+        pthread_mutex_lock(&pl.mu);
+        while (pl.produced <= k) {
+            pthread_cond_wait(&pl.cv, &pl.mu);
+        }
+        pthread_mutex_unlock(&pl.mu);
+        apply_batch(r, b, st, res, err);
+        res->lines = b->lines;
+        eof = b->eof;
+        if (r->oom) {
+            status = DD_REPLAY_NO_MEMORY;
+        }
+        pthread_mutex_lock(&pl.mu);
+        pl.consumed = k + 1;
+        pl.stop = status != DD_REPLAY_OK;
+        pthread_cond_broadcast(&pl.cv);
+        pthread_mutex_unlock(&pl.mu);
+        if (eof || status != DD_REPLAY_OK) {
+            break;
+        }
+    }
+    pthread_join(reader, NULL);
+    for (i = 0; i < BATCH_COUNT; i++) {
+        batch_free(&pl.batch[i]);
+    }
+    pthread_cond_destroy(&pl.cv);
+    pthread_mutex_destroy(&pl.mu);
+    return status;
+}
+
+/* One thread: each line is prepared and applied before the next is read, as a live stream
+ * needs (nothing waits for a batch to fill). */
+static dd_replay_status_t run_single(replay_t *r, FILE *in, FILE *err, apply_state_t *st,
+                                     dd_replay_result_t *res)
+{
+    batch_t b;
+    char *line = NULL;
+    size_t cap = 0;
+    size_t lines = 0;
+    dd_replay_status_t status = DD_REPLAY_OK;
+
+    memset(&b, 0, sizeof(b));
+    while (status == DD_REPLAY_OK && !b.eof) {
+        batch_reset(&b);
+        read_batch(in, r->lt, &line, &cap, &lines, 1, &b);
+        apply_batch(r, &b, st, res, err);
+        if (r->oom) {
+            status = DD_REPLAY_NO_MEMORY;
+        }
+    }
+    res->lines = lines;
+    batch_free(&b);
+    free(line);
+    return status;
 }
 
 /* ------------------------------------------------------------------ setup */
@@ -1134,16 +1500,15 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
     dd_engine_config_t cfg;
     dd_replay_status_t status = DD_REPLAY_OK;
     dd_replay_result_t res;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int64_t last = 0;
-    bool any = false;
+    apply_state_t st;
+    unsigned threads;
     size_t i;
 
-    if (opt == NULL || in == NULL || out == NULL || err == NULL) {
+    if (opt == NULL || in == NULL || out == NULL || err == NULL || opt->threads > 2) {
         return DD_REPLAY_BAD_PARAMETER;
     }
+    threads = opt->threads != 0 ? opt->threads : dd_replay_default_threads();
+    memset(&st, 0, sizeof(st));
     memset(&r, 0, sizeof(r));
     memset(&reg, 0, sizeof(reg));
     memset(&res, 0, sizeof(res));
@@ -1191,35 +1556,13 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
     if (status == DD_REPLAY_OK) {
         status = add_profiles(&r, opt, err);
     }
-    while (status == DD_REPLAY_OK && (n = getline(&line, &cap, in)) >= 0) {
-        char why[400];
-        char *p = line;
-        res.lines++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
-            line[--n] = '\0';
-        }
-        while (*p == ' ' || *p == '\t') {
-            p++;
-        }
-        if (*p == '\0' || *p == '#') {
-            continue;
-        }
-        why[0] = '\0';
-        if (apply_line(&r, p, (size_t)n - (size_t)(p - line), &last, why, sizeof(why))) {
-            res.used++;
-            any = true;
-        } else {
-            res.skipped++;
-            fprintf(err, "line %zu: %s (skipped)\n", res.lines, why);
-        }
-        if (r.oom) {
-            status = DD_REPLAY_NO_MEMORY;
-        }
+    if (status == DD_REPLAY_OK) {
+        status = threads == 2 ? run_threaded(&r, in, err, &st, &res)
+                              : run_single(&r, in, err, &st, &res);
     }
-    free(line);
-    if (status == DD_REPLAY_OK && any) {
+    if (status == DD_REPLAY_OK && st.any) {
         /* Close every window that holds recorded data, as if the clock ran on. */
-        (void)dd_engine_tick(r.engine, dd_window_tumbling_end(last, longest_window_ms(&r)) + 1);
+        (void)dd_engine_tick(r.engine, dd_window_tumbling_end(st.last, longest_window_ms(&r)) + 1);
     }
     if (status == DD_REPLAY_OK && !opt->no_summary) {
         print_summary(&r);
@@ -1249,6 +1592,13 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
     }
     fflush(out);
     return status;
+}
+
+unsigned dd_replay_default_threads(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return cpus >= 2 ? 2 : 1;
 }
 
 const char *dd_replay_strerror(dd_replay_status_t status)
