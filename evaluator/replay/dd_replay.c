@@ -821,16 +821,49 @@ static uint8_t *unhex(const char *hex, size_t *len)
     return buf;
 }
 
+/*
+ * Finds the members named in @p names (count @p n) of object @p o in one pass over its members,
+ * into @p found (NULL when absent or when @p o is no object). The same as a
+ * cJSON_GetObjectItemCaseSensitive() per name, because a tree from either of the line's
+ * parsers has no duplicate keys; one pass instead of one per name was a tenth of the reader's
+ * CPU.
+ */
+static void members(const cJSON *o, const char *const *names, size_t n, const cJSON **found)
+{
+    const cJSON *m;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        found[i] = NULL;
+    }
+    if (!cJSON_IsObject(o)) {
+        return;
+    }
+    for (m = o->child; m != NULL; m = m->next) {
+        for (i = 0; i < n; i++) {
+            if (m->string != NULL && m->string[0] == names[i][0] &&
+                strcmp(m->string, names[i]) == 0) {
+                found[i] = m;
+                break;
+            }
+        }
+    }
+}
+
 static bool parse_event(const cJSON *e, const char *thing, int64_t t, dd_cloud_event_t *ev,
                         char *why, size_t why_len)
 {
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
-    const cJSON *topic = cJSON_GetObjectItemCaseSensitive(e, "topic");
-    const cJSON *size = cJSON_GetObjectItemCaseSensitive(e, "size");
-    const cJSON *ip = cJSON_GetObjectItemCaseSensitive(e, "sourceIp");
-    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(e, "success");
-    const cJSON *reg = cJSON_GetObjectItemCaseSensitive(e, "registered");
-    const cJSON *rep = cJSON_GetObjectItemCaseSensitive(e, "repeat");
+    static const char *const NAMES[] = {"type",    "topic",      "size",  "sourceIp",
+                                        "success", "registered", "repeat"};
+    const cJSON *f[7];
+    members(e, NAMES, 7, f);
+    const cJSON *type = f[0];
+    const cJSON *topic = f[1];
+    const cJSON *size = f[2];
+    const cJSON *ip = f[3];
+    const cJSON *ok = f[4];
+    const cJSON *reg = f[5];
+    const cJSON *rep = f[6];
     static const char *const TYPES[] = {"message-sent", "message-received", "authorization-failure",
                                         "connect", "disconnect"};
     size_t i;
@@ -909,7 +942,8 @@ typedef enum rec_kind {
     REC_ERROR, /* skipped: why holds the reason */
     REC_TICK,
     REC_EVENT,
-    REC_REPORT
+    REC_REPORT,
+    REC_APPLIED /* a report applied and freed */
 } rec_kind_t;
 
 typedef struct rec {
@@ -943,7 +977,9 @@ static void batch_reset(batch_t *b)
     size_t i;
 
     for (i = 0; i < b->n; i++) {
-        dd_report_free(&b->v[i].rep);
+        if (b->v[i].kind == REC_REPORT) {
+            dd_report_free(&b->v[i].rep);
+        }
     }
     b->n = 0;
     b->tlen = 0;
@@ -1033,13 +1069,16 @@ static bool prepare_line(dd_linetree_t *lt, const char *line, size_t line_len, s
         js = dd_json_parse(line, line_len, 0, &owned, &jerr);
         root = owned;
     }
-    const cJSON *thing = cJSON_GetObjectItemCaseSensitive(root, "thing");
-    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(root, "time");
-    const cJSON *report = cJSON_GetObjectItemCaseSensitive(root, "report");
-    const cJSON *json = cJSON_GetObjectItemCaseSensitive(root, "json");
-    const cJSON *cbor = cJSON_GetObjectItemCaseSensitive(root, "cbor");
-    const cJSON *event = cJSON_GetObjectItemCaseSensitive(root, "event");
-    const cJSON *tick = cJSON_GetObjectItemCaseSensitive(root, "tick");
+    static const char *const NAMES[] = {"thing", "time", "report", "json", "cbor", "event", "tick"};
+    const cJSON *f[7];
+    members(root, NAMES, 7, f);
+    const cJSON *thing = f[0];
+    const cJSON *tm = f[1];
+    const cJSON *report = f[2];
+    const cJSON *json = f[3];
+    const cJSON *cbor = f[4];
+    const cJSON *event = f[5];
+    const cJSON *tick = f[6];
     int kinds = (report != NULL) + (json != NULL) + (cbor != NULL) + (event != NULL) +
                 (cJSON_IsTrue(tick) ? 1 : 0);
 
@@ -1137,6 +1176,7 @@ static bool apply_rec(replay_t *r, const batch_t *b, rec_t *rec, int64_t *last, 
     }
     switch (rec->kind) {
     case REC_ERROR: (void)snprintf(why, why_len, "%s", b->text + rec->why); return false;
+    case REC_APPLIED: return false; /* never applied twice */
     case REC_TICK: es = dd_engine_tick(r->engine, rec->t); break;
     case REC_EVENT:
         rec->ev.thing = b->text + rec->thing;
@@ -1146,6 +1186,7 @@ static bool apply_rec(replay_t *r, const batch_t *b, rec_t *rec, int64_t *last, 
     case REC_REPORT:
         es = dd_engine_on_report(r->engine, b->text + rec->thing, rec->t, &rec->rep);
         dd_report_free(&rec->rep);
+        rec->kind = REC_APPLIED; /* the batch has nothing left to free */
         break;
     }
     ok = es == DD_ENGINE_OK;
