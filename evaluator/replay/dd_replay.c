@@ -1265,6 +1265,13 @@ static bool next_line(line_src_t *ls, char **line, size_t *len)
         *len = (size_t)n;
         return true;
     }
+    if (ls->buf == NULL) {
+        ls->buf = malloc(CHUNK_SIZE + 1);
+        if (ls->buf == NULL) {
+            return false;
+        }
+        ls->cap = CHUNK_SIZE + 1;
+    }
     for (;;) {
         char *at = ls->buf + ls->start;
         char *nl = ls->end > ls->start ? memchr(at, '\n', ls->end - ls->start) : NULL;
@@ -1287,12 +1294,14 @@ static bool next_line(line_src_t *ls, char **line, size_t *len)
             ls->start = ls->end;
             return true;
         }
-        memmove(ls->buf, at, ls->end - ls->start);
-        ls->end -= ls->start;
-        ls->start = 0;
+        if (ls->start > 0) {
+            memmove(ls->buf, at, ls->end - ls->start);
+            ls->end -= ls->start;
+            ls->start = 0;
+        }
         if (ls->cap - ls->end < CHUNK_SIZE + 1) {
-            /* A line longer than what is buffered: grow, keeping a chunk and a NUL free. */
-            size_t cap = ls->cap == 0 ? CHUNK_SIZE + 1 : ls->cap * 2;
+            /* After the start of a line, room for a whole chunk and a NUL. */
+            size_t cap = ls->cap * 2;
             char *nb = realloc(ls->buf, cap);
             if (nb == NULL) {
                 return false;
