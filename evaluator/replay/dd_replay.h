@@ -18,7 +18,8 @@
  * Threads (options.threads, `ddlocal replay --threads`): with one, each line
  * is read, parsed and applied to the engine before the next is read. With two
  * (the default when the machine has two CPUs or more), a reader thread started
- * and joined inside dd_replay_run() reads @p in and turns lines into records
+ * and joined inside dd_replay_run() reads @p in (fread() of 1 MiB at a time,
+ * the lines cut in place) and turns lines into records
  * ready for the engine (the line's JSON parsed, the report decoded and
  * validated, the event's fields checked, or the reason the line is skipped),
  * batches of 2,048 in a ring of four handed over under one mutex; the calling
@@ -31,7 +32,8 @@
  * say which), and a record's decoded report is freed by whoever is done with
  * it last (the engine side once applied, else the batch when reused or freed).
  * With two threads the output of a live stream lags its input by up to a
- * batch (or the end of the stream); `--threads 1` keeps it line by line.
+ * batch or a 1 MiB read (or the end of the stream); `--threads 1` keeps it
+ * line by line (getline()).
  *
  * Ownership: the caller owns the streams and the texts passed in options;
  * dd_replay_run() allocates only for its own duration. Not thread-safe per
