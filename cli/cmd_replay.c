@@ -20,7 +20,8 @@ static void usage(FILE *out)
         "usage: ddlocal replay --profile FILE [--profile FILE ...] --reports FILE|-\n"
         "                      [--things FILE] [--custom-metric NAME:TYPE ...]\n"
         "                      [--dimension NAME:FILTER[,FILTER...] ...] [--no-summary]\n"
-        "                      [--time-ms] [--datapoints FILE [--datapoints-format csv|json]]\n\n"
+        "                      [--time-ms] [--datapoints FILE [--datapoints-format csv|json]]\n"
+        "                      [--threads 1|2]\n\n"
         "Runs Device Defender Detect's evaluation over a recorded stream with a manual\n"
         "clock and prints every violation event (ListViolationEvents item shape, one\n"
         "JSON object per line), then one {\"summary\":...} line per behavior.\n\n"
@@ -44,7 +45,10 @@ static void usage(FILE *out)
         "                        and alarm state after it\n"
         "  --datapoints-format F csv (a header line, then one row per datapoint) or json\n"
         "                        (one object per line); default: csv when FILE ends in\n"
-        "                        .csv, else json\n\n"
+        "                        .csv, else json\n"
+        "  --threads 1|2         2: a second thread reads and parses lines ahead of the\n"
+        "                        engine (default when there are 2 CPUs or more; same\n"
+        "                        output); 1: everything on one thread, line by line\n\n"
         "Exit status: 0 all lines used, 1 some lines skipped (reported with their line\n"
         "numbers on stderr) or a runtime failure, 2 usage error or invalid profile.\n");
 }
@@ -113,10 +117,11 @@ int dd_cmd_replay(int argc, char **argv)
             opt.no_summary = true;
         } else if (strcmp(a, "--time-ms") == 0) {
             opt.time_ms = true;
-        } else if (!has_value && (strcmp(a, "--profile") == 0 || strcmp(a, "--reports") == 0 ||
-                                  strcmp(a, "--things") == 0 || strcmp(a, "--custom-metric") == 0 ||
-                                  strcmp(a, "--dimension") == 0 || strcmp(a, "--datapoints") == 0 ||
-                                  strcmp(a, "--datapoints-format") == 0)) {
+        } else if (!has_value &&
+                   (strcmp(a, "--profile") == 0 || strcmp(a, "--reports") == 0 ||
+                    strcmp(a, "--things") == 0 || strcmp(a, "--custom-metric") == 0 ||
+                    strcmp(a, "--dimension") == 0 || strcmp(a, "--datapoints") == 0 ||
+                    strcmp(a, "--datapoints-format") == 0 || strcmp(a, "--threads") == 0)) {
             fprintf(stderr, "ddlocal replay: %s needs a value\n", a);
             return DD_CLI_USAGE;
         } else if (strcmp(a, "--profile") == 0 && opt.profile_count < MAX_ITEMS) {
@@ -131,6 +136,13 @@ int dd_cmd_replay(int argc, char **argv)
             dp_path = argv[++i];
         } else if (strcmp(a, "--datapoints-format") == 0) {
             dp_format = argv[++i];
+        } else if (strcmp(a, "--threads") == 0) {
+            const char *v = argv[++i];
+            if (strcmp(v, "1") != 0 && strcmp(v, "2") != 0) {
+                fprintf(stderr, "ddlocal replay: --threads is 1 or 2, not '%s'\n", v);
+                return DD_CLI_USAGE;
+            }
+            opt.threads = (unsigned)(v[0] - '0');
         } else if (strcmp(a, "--custom-metric") == 0 && opt.custom_metric_count < MAX_ITEMS) {
             customs[opt.custom_metric_count++] = argv[++i];
         } else if (strcmp(a, "--dimension") == 0 && opt.dimension_count < MAX_ITEMS) {

@@ -431,22 +431,24 @@ static void emit_transition(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, 
         }
     }
     if (tr == DD_ALARM_RAISED || tr == DD_ALARM_STILL_VIOLATING) {
-        dd_active_violation_t av;
-        memset(&av, 0, sizeof(av));
-        av.violation_id = s->alarm.violation_id;
-        av.thing = t->name;
-        av.profile = p->p.name;
-        av.behavior = it->b;
-        av.has_value = dp != NULL;
-        if (dp != NULL) {
-            av.last_value = *dp;
-        }
-        av.last_violation_ms = s->alarm.last_violation_ms;
-        av.start_ms = s->alarm.start_ms;
-        av.suppressed = it->suppressed;
-        av.verification = (dd_verification_t)s->alarm.verification;
-        av.verification_description = s->vdesc;
+        /* Every datapoint of an alarm comes here: the record is built only for a sink that
+         * takes it (a replay's does not). */
         if (k->active_violation != NULL) {
+            dd_active_violation_t av;
+            memset(&av, 0, sizeof(av));
+            av.violation_id = s->alarm.violation_id;
+            av.thing = t->name;
+            av.profile = p->p.name;
+            av.behavior = it->b;
+            av.has_value = dp != NULL;
+            if (dp != NULL) {
+                av.last_value = *dp;
+            }
+            av.last_violation_ms = s->alarm.last_violation_ms;
+            av.start_ms = s->alarm.start_ms;
+            av.suppressed = it->suppressed;
+            av.verification = (dd_verification_t)s->alarm.verification;
+            av.verification_description = s->vdesc;
             k->active_violation(k->ctx, &av);
         }
     } else {

@@ -87,6 +87,9 @@ typedef struct dd_active_violation {
 
 /** A retained metric value (ListMetricValues datum, metrics export). */
 typedef struct dd_metric_datum {
+    /** The engine's copy of the thing's name: the same address for every datum of the thing
+     * until dd_engine_destroy() (things are never dropped before), so a caller may tell things
+     * apart by it without comparing names (replay's summary does). */
     const char *thing;
     const char *metric;    /**< "aws:..." or custom metric name. */
     const char *dimension; /**< NULL when none. */

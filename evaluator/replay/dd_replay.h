@@ -15,6 +15,26 @@
  * cannot use is reported on the error stream with its line number and
  * skipped, never half-applied.
  *
+ * Threads (options.threads, `ddlocal replay --threads`): with one, each line
+ * is read, parsed and applied to the engine before the next is read. With two
+ * (the default when the machine has two CPUs or more), a reader thread started
+ * and joined inside dd_replay_run() reads @p in (fread() of 1 MiB at a time,
+ * the lines cut in place) and turns lines into records
+ * ready for the engine (the line's JSON parsed, the report decoded and
+ * validated, the event's fields checked, or the reason the line is skipped),
+ * batches of 2,048 in a ring of four handed over under one mutex; the calling
+ * thread takes the batches in order and does everything that depends on the
+ * lines before (the time order, the engine, printing events, datapoints and
+ * "line N: ... (skipped)" messages, the hooks). So the output is the same
+ * byte for byte, and @p out, @p err, options.datapoints and the hooks are
+ * used only from the calling thread; the reader thread owns @p in and the
+ * line parser, each batch belongs to one side at a time (the ring's counters
+ * say which), and a record's decoded report is freed by whoever is done with
+ * it last (the engine side once applied, else the batch when reused or freed).
+ * With two threads the output of a live stream lags its input by up to a
+ * batch or a 1 MiB read (or the end of the stream); `--threads 1` keeps it
+ * line by line (getline()).
+ *
  * Ownership: the caller owns the streams and the texts passed in options;
  * dd_replay_run() allocates only for its own duration. Not thread-safe per
  * call (each call has its own engine).
@@ -32,7 +52,7 @@
 /** Status codes of this module. */
 typedef enum dd_replay_status {
     DD_REPLAY_OK = 0,        /**< Every line was used. */
-    DD_REPLAY_BAD_PARAMETER, /**< NULL stream or options. */
+    DD_REPLAY_BAD_PARAMETER, /**< NULL stream or options, or options.threads over 2. */
     DD_REPLAY_NO_MEMORY,
     DD_REPLAY_BAD_PROFILE,    /**< A profile does not parse or validate (message printed). */
     DD_REPLAY_BAD_THINGS,     /**< The things file is not understood (message printed). */
@@ -81,6 +101,9 @@ typedef struct dd_replay_options {
     void (*event_hook)(void *ctx, const dd_violation_event_t *ev);
     void (*datapoint_hook)(void *ctx, const dd_datapoint_record_t *record);
     void *hook_ctx;
+    /** 1: read and apply on the calling thread; 2: a reader thread parses ahead (see the file
+     * comment); 0: dd_replay_default_threads(). More is DD_REPLAY_BAD_PARAMETER. */
+    unsigned threads;
 } dd_replay_options_t;
 
 /** Figures of a run. */
@@ -99,7 +122,9 @@ typedef struct dd_replay_result {
  * @param[in] out Where events and the summary go.
  * @param[in] err Where problems go ("line N: ...").
  * @param[out] result Optional figures.
- * @return DD_REPLAY_OK, DD_REPLAY_SKIPPED_LINES or an error status.
+ * @return DD_REPLAY_OK, DD_REPLAY_SKIPPED_LINES or an error status
+ *         (DD_REPLAY_BAD_PARAMETER also for options.threads over 2; DD_REPLAY_NO_MEMORY also
+ *         when the reader thread cannot be started).
  */
 dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE *out, FILE *err,
                                  dd_replay_result_t *result);
@@ -112,6 +137,12 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
  * @return true when understood.
  */
 bool dd_replay_time_parse(const char *text, int64_t *out);
+
+/**
+ * @brief The threads a replay uses when options.threads is 0.
+ * @return 2 when the machine has two CPUs or more online, else 1.
+ */
+unsigned dd_replay_default_threads(void);
 
 /** @return Static text for @p status. */
 const char *dd_replay_strerror(dd_replay_status_t status);

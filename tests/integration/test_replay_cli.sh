@@ -2,7 +2,7 @@
 # `ddlocal replay` as a user runs it: the recorded stream from a file or from
 # standard input (`--reports -`), the exit statuses 0 / 1 / 2 of
 # docs/reference/replay.md, the final "N of M lines skipped" line on stderr,
-# --no-summary, nothing on stdout for an invalid profile, and --datapoints.
+# --no-summary, nothing on stdout for an invalid profile, --datapoints and --threads.
 # Usage: test_replay_cli.sh /path/to/ddlocal /path/to/source
 set -u
 ddlocal=$1
@@ -91,6 +91,16 @@ grep -q "csv or json" "$work/dpformat.err" || fail "dpformat: no clear message"
 run dpnofile 2 --profile "$p/module4-intended.json" --reports - --datapoints-format csv </dev/null
 run dpunwritable 2 --profile "$p/module4-intended.json" --reports - \
     --datapoints "$work/no/such/dir/dp.csv" </dev/null
+
+# --threads: 1 and 2 give the golden bytes (stdout and stderr) on a stream with skipped lines;
+# anything else is a usage error with a clear message.
+for t in 1 2; do
+    run "bad$t" 1 --threads "$t" --profile "$p/module4-intended.json" --reports "$g/module4-bad.jsonl"
+    same "$work/bad$t.out" "$g/module4-bad.out" "threads $t"
+    same "$work/bad$t.err" "$work/bad.want" "threads $t stderr"
+done
+run threads3 2 --threads 3 --profile "$p/module4-intended.json" --reports - </dev/null
+grep -q -- "--threads is 1 or 2" "$work/threads3.err" || fail "threads3: no clear message"
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s)"

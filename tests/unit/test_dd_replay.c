@@ -506,6 +506,154 @@ static void test_dd_replay_rejected_line_never_half_applied(void **state)
     free(control);
 }
 
+/* Runs @p input with @p threads through module4-intended, the statistical Module 3 profile and
+ * an at-most-one-message rule, datapoints as JSON; returns out, err, datapoints and figures. */
+static dd_replay_status_t run_threads(const char *input, unsigned threads, char **out, char **err,
+                                      char **dp, dd_replay_result_t *res)
+{
+    static const char *const SENT =
+        "{\"securityProfileName\":\"sent\",\"behaviors\":[{\"name\":\"AtMostOne\",\"metric\":"
+        "\"aws:num-messages-sent\",\"criteria\":{\"comparisonOperator\":\"less-than-equals\","
+        "\"value\":{\"count\":1},\"durationSeconds\":300}}]}";
+    dd_replay_text_t p[3];
+    dd_replay_options_t opt;
+    FILE *in = tmpfile();
+    FILE *o = tmpfile();
+    FILE *e = tmpfile();
+    FILE *d = tmpfile();
+    size_t len;
+    dd_replay_status_t st;
+
+    assert_non_null(in);
+    assert_non_null(o);
+    assert_non_null(e);
+    assert_non_null(d);
+    p[0].name = P "module4-intended.json";
+    p[0].text = read_rel(p[0].name, &p[0].len);
+    p[1].name = P "module3-intended.json";
+    p[1].text = read_rel(p[1].name, &p[1].len);
+    p[2].name = "sent";
+    p[2].text = SENT;
+    p[2].len = strlen(SENT);
+    memset(&opt, 0, sizeof(opt));
+    opt.profiles = p;
+    opt.profile_count = 3;
+    opt.datapoints = d;
+    opt.threads = threads;
+    fputs(input, in);
+    rewind(in);
+    st = dd_replay_run(&opt, in, o, e, res);
+    *out = slurp(o, &len);
+    *err = slurp(e, &len);
+    *dp = slurp(d, &len);
+    fclose(in);
+    fclose(o);
+    fclose(e);
+    fclose(d);
+    free((char *)p[0].text);
+    free((char *)p[1].text);
+    return st;
+}
+
+/* Issue 15: the reader thread of --threads 2 must not change a byte of the output. The stream
+ * spans several of its batches (2,048 records) and mixes reports that raise and clear alarms,
+ * message-sent events, ticks, blank and comment lines, and every kind of skipped line: the
+ * ones judged on the line alone (bad JSON, no object, no time, a bad report, a bad event) and
+ * the ones judged against the lines before (time going back), which a reader ahead of the
+ * engine cannot decide. */
+static void test_dd_replay_two_threads_same_output(void **state)
+{
+    static const char *const BAD[] = {
+        "{\"thing\":\"T0\",\"time\":1,\"report\":", /* not JSON */
+        "[1,2]",
+        "{\"thing\":\"T0\",\"report\":{}}",
+        "{\"thing\":\"T0\",\"time\":%lld,\"report\":{\"header\":{}}}",
+        "{\"thing\":\"T0\",\"time\":%lld,\"event\":{\"type\":\"teleport\"}}",
+        "{\"thing\":\"bad thing\",\"time\":%lld,\"tick\":false,\"event\":{\"type\":\"connect\"}}",
+        "{\"thing\":\"T0\",\"time\":1000,\"event\":{\"type\":\"connect\"}}", /* time goes back */
+        "{\"thing\":\"T0\",\"time\":%lld,\"json\":7}",
+        "{\"thing\":\"T0\",\"time\":%lld,\"cbor\":\"zz\"}",
+        "{\"thing\":\"T0\",\"thing\":\"T1\",\"time\":%lld,\"tick\":true}",
+        "",
+        "# a comment",
+        "{\"time\":%lld,\"tick\":true}",
+    };
+    size_t cap = 4u << 20;
+    char *input = calloc(1, cap);
+    size_t len = 0;
+    char *out[2];
+    char *err[2];
+    char *dp[2];
+    dd_replay_result_t res[2];
+    dd_replay_status_t st[2];
+    long long t = 1795836900000LL;
+    int step;
+    int i;
+    (void)state;
+
+    assert_non_null(input);
+    for (step = 0; step < 800; step++, t += 60000) {
+        for (i = 0; i < 8; i++) {
+            /* Thing i sends more than 200 bytes in some windows: alarms raise and clear. */
+            int bytes = ((step / 7 + i) % 5 == 0) ? 400 : 120 + i;
+            len += (size_t)snprintf(input + len, cap - len,
+                                    "{\"thing\":\"T%d\",\"time\":%lld,\"report\":{\"header\":"
+                                    "{\"report_id\":%lld,\"version\":\"1.0\"},\"metrics\":"
+                                    "{\"network_stats\":{\"bytes_in\":1,\"bytes_out\":%d,"
+                                    "\"packets_in\":1,\"packets_out\":%d}}}}\n",
+                                    i, t, t / 1000 + i, bytes, step % 3);
+        }
+        if (step % 3 == 0) {
+            len += (size_t)snprintf(input + len, cap - len,
+                                    "{\"thing\":\"T%d\",\"time\":%lld,\"event\":{\"type\":"
+                                    "\"message-sent\",\"topic\":\"a/b\",\"size\":5,"
+                                    "\"repeat\":%d}}\n",
+                                    step % 8, t, 1 + step % 2);
+        }
+        if (step % 5 == 0) {
+            len += (size_t)snprintf(input + len, cap - len, BAD[step / 5 % 13], t);
+            input[len++] = '\n';
+        }
+        assert_true(len < cap - 1024);
+    }
+    st[0] = run_threads(input, 1, &out[0], &err[0], &dp[0], &res[0]);
+    st[1] = run_threads(input, 2, &out[1], &err[1], &dp[1], &res[1]);
+    assert_int_equal(st[0], DD_REPLAY_SKIPPED_LINES);
+    assert_int_equal(st[1], st[0]);
+    assert_non_null(strstr(out[0], "\"violationEventType\":\"in-alarm\""));
+    assert_non_null(strstr(out[0], "\"violationEventType\":\"alarm-cleared\""));
+    assert_non_null(strstr(out[0], "\"summary\""));
+    assert_non_null(strstr(err[0], "is before the previous line's"));
+    assert_non_null(strstr(err[0], "not valid JSON"));
+    assert_true(res[0].lines > 3 * 2048);
+    assert_true(res[0].datapoints > 0);
+    assert_string_equal(out[1], out[0]);
+    assert_string_equal(err[1], err[0]);
+    assert_string_equal(dp[1], dp[0]);
+    assert_int_equal(res[1].lines, res[0].lines);
+    assert_int_equal(res[1].used, res[0].used);
+    assert_int_equal(res[1].skipped, res[0].skipped);
+    assert_int_equal(res[1].events, res[0].events);
+    assert_int_equal(res[1].datapoints, res[0].datapoints);
+    for (i = 0; i < 2; i++) {
+        free(out[i]);
+        free(err[i]);
+        free(dp[i]);
+    }
+    free(input);
+}
+
+static void test_dd_replay_threads_over_two_refused(void **state)
+{
+    dd_replay_options_t opt;
+    (void)state;
+
+    memset(&opt, 0, sizeof(opt));
+    opt.threads = 3;
+    assert_int_equal(dd_replay_run(&opt, stdin, stdout, stderr, NULL), DD_REPLAY_BAD_PARAMETER);
+    assert_true(dd_replay_default_threads() == 1 || dd_replay_default_threads() == 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +666,8 @@ int main(void)
         cmocka_unit_test(test_dd_replay_things_groups_and_ticks),
         cmocka_unit_test(test_dd_replay_strict_json_lines),
         cmocka_unit_test(test_dd_replay_rejected_line_never_half_applied),
+        cmocka_unit_test(test_dd_replay_two_threads_same_output),
+        cmocka_unit_test(test_dd_replay_threads_over_two_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
