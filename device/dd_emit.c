@@ -37,6 +37,8 @@ typedef struct emit_dev {
     double fail_acc;
     double disc_acc;
     uint64_t report_k;
+    unsigned reply_class; /* time_class() of the last /accepted reply metered; 0: none yet */
+    size_t reply_len;     /* that reply's size */
 } emit_dev_t;
 
 typedef struct emit {
@@ -49,8 +51,9 @@ typedef struct emit {
     char *arena;
     size_t arena_len;
     size_t arena_cap;
-    uint8_t *buf; /* an encoded report */
-    char *hex;    /* a CBOR report as hex */
+    dd_report_cache_t *cache; /* the last report's encoding, reused while only numbers change */
+    uint8_t *buf;             /* an encoded report */
+    char *hex;                /* a CBOR report as hex */
     char payload[DD_REPORT_MAX_PAYLOAD];
     dd_emit_stats_t stats;
     bool oom;
@@ -161,6 +164,28 @@ static int64_t abs_ms(const emit_t *e, double t_s)
     return e->start_ms + (int64_t)llround(t_s * 1000.0);
 }
 
+/*
+ * The /accepted reply to a report at @p t carries t twice (reportId, timestamp) and else only
+ * the thing's name, so its size changes only with t's length: its decimal digits (JSON) and its
+ * CBOR integer head (1, 2, 3, 5 or 9 bytes). Returns that pair as one number (0: t < 0, not
+ * cached), so a device's reply is encoded once per class rather than once per report.
+ */
+static unsigned time_class(int64_t t)
+{
+    uint64_t v = (uint64_t)t;
+    unsigned digits = 1;
+    unsigned head = v < 24 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffffu ? 5 : 9;
+
+    if (t < 0) {
+        return 0;
+    }
+    while (v >= 10) {
+        v /= 10;
+        digits++;
+    }
+    return digits * 16 + head;
+}
+
 /* The report device @p i sends at @p t_s, as a replay line. */
 static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
 {
@@ -174,8 +199,8 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
 
     memset(&r, 0, sizeof(r));
     if (dd_scenario_report(sc, i, t_s, &d->rng, (uint64_t)t, &r) != DD_SCENARIO_OK ||
-        dd_report_encode(&r, sc->format, sc->keys, e->buf, DD_REPORT_MAX_PAYLOAD, &len) !=
-            DD_REPORT_OK) {
+        dd_report_encode_cached(e->cache, &r, sc->format, sc->keys, e->buf, DD_REPORT_MAX_PAYLOAD,
+                                &len) != DD_REPORT_OK) {
         dd_report_free(&r);
         return DD_EMIT_ENCODE_FAILED;
     }
@@ -202,14 +227,19 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
     /* The broker meters the report itself and the /accepted reply it delivers, as live. */
     {
         const char *fmt = sc->format == DD_REPORT_FORMAT_JSON ? "json" : "cbor";
-        size_t reply_len = 0;
+        unsigned cls = time_class(t);
+        size_t reply_len = d->reply_len;
         uint8_t reply[512];
-
-        if (dd_report_encode_accepted(sc->format, d->thing, (uint64_t)t, t, reply, sizeof(reply),
-                                      &reply_len) != DD_REPORT_OK) {
-            return DD_EMIT_ENCODE_FAILED;
-        }
         int sent;
+
+        if (cls == 0 || cls != d->reply_class) {
+            if (dd_report_encode_accepted(sc->format, d->thing, (uint64_t)t, t, reply,
+                                          sizeof(reply), &reply_len) != DD_REPORT_OK) {
+                return DD_EMIT_ENCODE_FAILED;
+            }
+            d->reply_class = cls;
+            d->reply_len = reply_len;
+        }
 
         for (sent = 1; sent >= 0; sent--) {
             if ((p = line_begin(e, LINE_FIXED_MAX)) == NULL) {
@@ -400,7 +430,8 @@ static dd_emit_status_t setup(emit_t *e)
     e->dev = calloc(sc->devices, sizeof(*e->dev));
     e->buf = malloc(DD_REPORT_MAX_PAYLOAD);
     e->hex = malloc(2 * DD_REPORT_MAX_PAYLOAD);
-    if (e->dev == NULL || e->buf == NULL || e->hex == NULL) {
+    e->cache = dd_report_cache_new();
+    if (e->dev == NULL || e->buf == NULL || e->hex == NULL || e->cache == NULL) {
         return DD_EMIT_NO_MEMORY;
     }
     for (i = 0; i < sc->devices; i++) {
@@ -492,6 +523,7 @@ dd_emit_status_t dd_emit_run(const dd_scenario_t *sc, int64_t start_ms, FILE *ou
     free(e.dev);
     free(e.buf);
     free(e.hex);
+    dd_report_cache_free(e.cache);
     free(e.lines);
     free(e.arena);
     return st;
