@@ -1,14 +1,25 @@
 /*
  * ddlocal fleet --emit (dd_emit.h): the scenario as replay lines, one report
  * interval ("slice") at a time, each slice's lines sorted by time.
+ *
+ * Threads: the slices are grouped into blocks; block b is rendered by worker
+ * b % N into one of its two buffers and written by the calling thread, in
+ * order. Every worker holds every device's state (random generators,
+ * accumulators, next telemetry time) and walks through the other workers'
+ * blocks without writing a line - drawing the same random numbers, which is
+ * a tenth of the work - so each block starts from the state the one-thread
+ * run has there and the bytes do not depend on N.
  */
 #include "dd_emit.h"
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dd_report.h"
 #include "dd_sensor.h"
@@ -24,12 +35,17 @@ typedef struct emit_line {
     size_t len;
 } emit_line_t;
 
-/* What carries over from one slice to the next for a device. */
-typedef struct emit_dev {
+/* What a device's lines always say: shared, read-only, by every worker. */
+typedef struct emit_name {
     char thing[128];
     size_t thing_len;
     char topic_json[400]; /* the telemetry topic as a JSON string, quotes included */
     size_t topic_json_len;
+    bool cloud; /* its group has "cloud" rates (else dd_scenario_cloud_rates() is always false) */
+} emit_name_t;
+
+/* What carries over from one slice to the next for a device (each worker has its own copy). */
+typedef struct emit_dev {
     double tel_s;     /* next telemetry message, pipeline seconds */
     uint64_t rng;     /* reports */
     uint64_t tel_rng; /* telemetry payload sizes of temperature messages */
@@ -41,27 +57,60 @@ typedef struct emit_dev {
     size_t reply_len;     /* that reply's size */
 } emit_dev_t;
 
+/* One block's text, handed from the worker that rendered it to the thread that writes. */
+typedef struct emit_out {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool ready;          /* rendered, not yet written */
+    dd_emit_status_t st; /* DD_EMIT_OK, or why the block stops short (its text still counts) */
+} emit_out_t;
+
+/* One worker: renders its blocks and fast-forwards through the others'. */
 typedef struct emit {
     const dd_scenario_t *sc;
     int64_t start_ms;
+    const emit_name_t *names;
     emit_dev_t *dev;
     emit_line_t *lines;
     size_t nlines;
     size_t lines_cap;
+    uint64_t *order; /* radix sort: (time offset << 32 | line), and its scratch */
+    uint64_t *order_tmp;
+    size_t order_cap;
     char *arena;
     size_t arena_len;
     size_t arena_cap;
     dd_report_cache_t *cache; /* the last report's encoding, reused while only numbers change */
     uint8_t *buf;             /* an encoded report */
-    char *hex;                /* a CBOR report as hex */
     char payload[DD_REPORT_MAX_PAYLOAD];
     dd_emit_stats_t stats;
     bool oom;
+    bool render;     /* false: only advance the devices' state (another worker's block) */
+    uint32_t device; /* whose lines are being written */
+    /* Threaded runs */
+    unsigned id;
+    struct emit_run *run;
+    pthread_t thread;
+    emit_out_t out[2]; /* its blocks alternate between these */
 } emit_t;
+
+/* A whole run: the blocks, the workers and their hand-off to the writer. */
+typedef struct emit_run {
+    const dd_scenario_t *sc;
+    uint64_t slices;
+    uint64_t slices_per_block;
+    uint64_t blocks;
+    unsigned nworkers;
+    emit_t *workers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool abort; /* the writer stopped: workers end */
+} emit_run_t;
 
 /* Room for the longest line but a report's: JSON punctuation, two thing names, a topic, numbers. */
 #define LINE_FIXED_MAX \
-    (512 + 2 * sizeof(((emit_dev_t *)0)->thing) + sizeof(((emit_dev_t *)0)->topic_json))
+    (512 + 2 * sizeof(((emit_name_t *)0)->thing) + sizeof(((emit_name_t *)0)->topic_json))
 
 /*
  * Lines are assembled with memcpy() and an integer formatter rather than vsnprintf(): printf's
@@ -73,7 +122,7 @@ typedef struct emit {
 /* Makes room for a line of at most @p max bytes; NULL (and e->oom) when memory runs out. */
 static char *line_begin(emit_t *e, size_t max)
 {
-    if (e->oom) {
+    if (e->oom || !e->render) {
         return NULL;
     }
     if (e->nlines == e->lines_cap) {
@@ -100,12 +149,12 @@ static char *line_begin(emit_t *e, size_t max)
 }
 
 /* Ends the line line_begin() started; @p end is one past its last byte. */
-static void line_end(emit_t *e, int64_t time_ms, uint32_t device, uint32_t seq, const char *end)
+static void line_end(emit_t *e, int64_t time_ms, uint32_t seq, const char *end)
 {
     size_t n = (size_t)(end - (e->arena + e->arena_len));
 
     e->lines[e->nlines].time_ms = time_ms;
-    e->lines[e->nlines].device = device;
+    e->lines[e->nlines].device = e->device;
     e->lines[e->nlines].seq = seq;
     e->lines[e->nlines].off = e->arena_len;
     e->lines[e->nlines].len = n;
@@ -150,7 +199,7 @@ static char *put_i64(char *p, int64_t v)
 }
 
 /* The start every line shares: {"thing":"THING","time":T, */
-static char *put_head(char *p, const emit_dev_t *d, int64_t t)
+static char *put_head(char *p, const emit_name_t *d, int64_t t)
 {
     p = PUT_LIT(p, "{\"thing\":\"");
     p = put(p, d->thing, d->thing_len);
@@ -191,6 +240,7 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
 {
     const dd_scenario_t *sc = e->sc;
     emit_dev_t *d = &e->dev[i];
+    const emit_name_t *nm = &e->names[i];
     int64_t t = abs_ms(e, t_s);
     dd_report_t r;
     size_t len = 0;
@@ -198,6 +248,12 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
     char *p;
 
     memset(&r, 0, sizeof(r));
+    if (!e->render) {
+        /* Another worker's block: only the random state moves on, as it does there. */
+        dd_scenario_status_t sst = dd_scenario_report(sc, i, t_s, &d->rng, (uint64_t)t, &r);
+        dd_report_free(&r);
+        return sst == DD_SCENARIO_OK ? DD_EMIT_OK : DD_EMIT_ENCODE_FAILED;
+    }
     if (dd_scenario_report(sc, i, t_s, &d->rng, (uint64_t)t, &r) != DD_SCENARIO_OK ||
         dd_report_encode_cached(e->cache, &r, sc->format, sc->keys, e->buf, DD_REPORT_MAX_PAYLOAD,
                                 &len) != DD_REPORT_OK) {
@@ -208,7 +264,7 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
     if ((p = line_begin(e, LINE_FIXED_MAX + 2 * len)) == NULL) {
         return DD_EMIT_OK; /* e->oom: the caller stops */
     }
-    p = put_head(p, d, t);
+    p = put_head(p, nm, t);
     if (sc->format == DD_REPORT_FORMAT_JSON) {
         p = PUT_LIT(p, "\"report\":");
         p = put(p, (const char *)e->buf, len);
@@ -222,7 +278,7 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
         }
         p = PUT_LIT(p, "\"}\n");
     }
-    line_end(e, t, i, 1, p);
+    line_end(e, t, 1, p);
     e->stats.reports++;
     /* The broker meters the report itself and the /accepted reply it delivers, as live. */
     {
@@ -233,7 +289,7 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
         int sent;
 
         if (cls == 0 || cls != d->reply_class) {
-            if (dd_report_encode_accepted(sc->format, d->thing, (uint64_t)t, t, reply,
+            if (dd_report_encode_accepted(sc->format, nm->thing, (uint64_t)t, t, reply,
                                           sizeof(reply), &reply_len) != DD_REPORT_OK) {
                 return DD_EMIT_ENCODE_FAILED;
             }
@@ -245,11 +301,11 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
             if ((p = line_begin(e, LINE_FIXED_MAX)) == NULL) {
                 return DD_EMIT_OK;
             }
-            p = put_head(p, d, t);
+            p = put_head(p, nm, t);
             p = sent ? PUT_LIT(p, "\"event\":{\"type\":\"message-sent\",\"topic\":\"$aws/things/")
                      : PUT_LIT(p,
                                "\"event\":{\"type\":\"message-received\",\"topic\":\"$aws/things/");
-            p = put(p, d->thing, d->thing_len);
+            p = put(p, nm->thing, nm->thing_len);
             p = PUT_LIT(p, "/defender/metrics/");
             p = put(p, fmt, 4);
             if (!sent) {
@@ -258,7 +314,7 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
             p = PUT_LIT(p, "\",\"size\":");
             p = put_u64(p, sent ? len : reply_len);
             p = PUT_LIT(p, "}}\n");
-            line_end(e, t, i, sent ? 7 : 8, p);
+            line_end(e, t, sent ? 7 : 8, p);
         }
         e->stats.cloud_events += 2;
     }
@@ -286,6 +342,7 @@ static void add_telemetry(emit_t *e, uint32_t i, double end_s)
 {
     const dd_scenario_t *sc = e->sc;
     emit_dev_t *d = &e->dev[i];
+    const emit_name_t *nm = &e->names[i];
 
     while (d->tel_s < end_s && d->tel_s < sc->duration_s) {
         int64_t first = abs_ms(e, d->tel_s);
@@ -302,18 +359,19 @@ static void add_telemetry(emit_t *e, uint32_t i, double end_s)
             count++;
             d->tel_s = dd_scenario_telemetry_next_s(sc, i, d->tel_s);
         }
+        /* NULL: another worker's block (or no memory): the state has moved on all the same. */
         if ((p = line_begin(e, LINE_FIXED_MAX)) == NULL) {
-            return;
+            continue;
         }
-        p = put_head(p, d, first);
+        p = put_head(p, nm, first);
         p = PUT_LIT(p, "\"event\":{\"type\":\"message-sent\",\"topic\":");
-        p = put(p, d->topic_json, d->topic_json_len);
+        p = put(p, nm->topic_json, nm->topic_json_len);
         p = PUT_LIT(p, ",\"size\":");
         p = put_u64(p, size);
         p = PUT_LIT(p, ",\"repeat\":");
         p = put_u64(p, count);
         p = PUT_LIT(p, "}}\n");
-        line_end(e, first, i, 2, p);
+        line_end(e, first, 2, p);
         e->stats.telemetry_messages += count;
     }
 }
@@ -326,11 +384,11 @@ static void add_event_line(emit_t *e, uint32_t i, int64_t t, uint32_t seq, const
     if (p == NULL) {
         return;
     }
-    p = put_head(p, &e->dev[i], t);
+    p = put_head(p, &e->names[i], t);
     p = PUT_LIT(p, "\"event\":{\"type\":\"");
     p = put(p, type, strlen(type));
     p = PUT_LIT(p, "\"}}\n");
-    line_end(e, t, i, seq, p);
+    line_end(e, t, seq, p);
 }
 
 /* Takes the whole events of an accumulator. */
@@ -347,6 +405,7 @@ static void add_cloud(emit_t *e, uint32_t i, double from_s, double end_s)
 {
     const dd_scenario_t *sc = e->sc;
     emit_dev_t *d = &e->dev[i];
+    const emit_name_t *nm = &e->names[i];
     double t_s = from_s;
 
     while (t_s < end_s && t_s < sc->duration_s) {
@@ -364,22 +423,22 @@ static void add_cloud(emit_t *e, uint32_t i, double from_s, double end_s)
             d->fail_acc += rates.failed_connects_per_min * step / 60.0;
             d->disc_acc += rates.disconnects_per_hour * step / 3600.0;
             if ((n = take(&d->auth_acc)) > 0 && (p = line_begin(e, LINE_FIXED_MAX)) != NULL) {
-                p = put_head(p, d, t);
+                p = put_head(p, nm, t);
                 p = PUT_LIT(p, "\"event\":{\"type\":\"authorization-failure\",\"topic\":"
                                "\"ddlocal/denied/");
-                p = put(p, d->thing, d->thing_len);
+                p = put(p, nm->thing, nm->thing_len);
                 p = PUT_LIT(p, "\",\"repeat\":");
                 p = put_u64(p, n);
                 p = PUT_LIT(p, "}}\n");
-                line_end(e, t, i, 3, p);
+                line_end(e, t, 3, p);
                 e->stats.cloud_events += n;
             }
             if ((n = take(&d->fail_acc)) > 0 && (p = line_begin(e, LINE_FIXED_MAX)) != NULL) {
-                p = put_head(p, d, t);
+                p = put_head(p, nm, t);
                 p = PUT_LIT(p, "\"event\":{\"type\":\"connect\",\"success\":false,\"repeat\":");
                 p = put_u64(p, n);
                 p = PUT_LIT(p, "}}\n");
-                line_end(e, t, i, 4, p);
+                line_end(e, t, 4, p);
                 e->stats.cloud_events += n;
             }
             for (n = take(&d->disc_acc); n > 0; n--) {
@@ -389,6 +448,24 @@ static void add_cloud(emit_t *e, uint32_t i, double from_s, double end_s)
             }
         }
         t_s += step;
+    }
+}
+
+/* Sorts one device's lines [from, e->nlines) by (time, seq): a few short sorted runs. */
+static void sort_device_lines(emit_t *e, size_t from)
+{
+    size_t k;
+    size_t j;
+
+    for (k = from + 1; k < e->nlines; k++) {
+        emit_line_t l = e->lines[k];
+        for (j = k;
+             j > from && (e->lines[j - 1].time_ms > l.time_ms ||
+                          (e->lines[j - 1].time_ms == l.time_ms && e->lines[j - 1].seq > l.seq));
+             j--) {
+            e->lines[j] = e->lines[j - 1];
+        }
+        e->lines[j] = l;
     }
 }
 
@@ -406,43 +483,223 @@ static int cmp_line(const void *a, const void *b)
     return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-static dd_emit_status_t flush_slice(emit_t *e, FILE *out)
-{
-    size_t k;
+#define RADIX_BITS 11
 
-    qsort(e->lines, e->nlines, sizeof(*e->lines), cmp_line);
-    for (k = 0; k < e->nlines; k++) {
-        if (fwrite(e->arena + e->lines[k].off, 1, e->lines[k].len, out) != e->lines[k].len) {
-            return DD_EMIT_WRITE_FAILED;
+/*
+ * The slice's lines in (time, device, seq) order into @p out. They arrive grouped by device
+ * (ascending), each device's sorted by (time, seq), so a stable sort by time alone finishes the
+ * job: an LSD radix sort of the times' offsets in the slice, 11 bits a pass (a 300 s slice
+ * takes two). Lines with equal (time, device, seq) are the same text, so their order does not
+ * show. A slice spanning more than 2^32 ms falls back to qsort().
+ */
+static dd_emit_status_t flush_slice(emit_t *e, emit_out_t *out)
+{
+    size_t n = e->nlines;
+    int64_t tmin = INT64_MAX;
+    int64_t tmax = INT64_MIN;
+    size_t k;
+    char *p;
+
+    if (n == 0) {
+        return DD_EMIT_OK;
+    }
+    if (out->cap - out->len < e->arena_len) {
+        size_t cap = out->len + e->arena_len + (out->cap / 2);
+        char *d = realloc(out->data, cap);
+        if (d == NULL) {
+            return DD_EMIT_NO_MEMORY;
+        }
+        out->data = d;
+        out->cap = cap;
+    }
+    p = out->data + out->len;
+    for (k = 0; k < n; k++) {
+        tmin = e->lines[k].time_ms < tmin ? e->lines[k].time_ms : tmin;
+        tmax = e->lines[k].time_ms > tmax ? e->lines[k].time_ms : tmax;
+    }
+    if ((uint64_t)tmax - (uint64_t)tmin > UINT32_MAX || n > UINT32_MAX) {
+        qsort(e->lines, n, sizeof(*e->lines), cmp_line);
+        for (k = 0; k < n; k++) {
+            memcpy(p, e->arena + e->lines[k].off, e->lines[k].len);
+            p += e->lines[k].len;
+        }
+    } else {
+        uint64_t span = (uint64_t)tmax - (uint64_t)tmin;
+        uint64_t *src;
+        uint64_t *dst;
+        unsigned shift;
+
+        if (e->order_cap < n) {
+            uint64_t *a = realloc(e->order, n * sizeof(*a));
+            uint64_t *b = a == NULL ? NULL : realloc(e->order_tmp, n * sizeof(*b));
+            if (a != NULL) {
+                e->order = a;
+            }
+            if (b == NULL) {
+                return DD_EMIT_NO_MEMORY;
+            }
+            e->order_tmp = b;
+            e->order_cap = n;
+        }
+        src = e->order;
+        dst = e->order_tmp;
+        for (k = 0; k < n; k++) {
+            src[k] = ((uint64_t)(e->lines[k].time_ms - tmin) << 32) | (uint64_t)k;
+        }
+        for (shift = 0; shift < 32 && (span >> shift) != 0; shift += RADIX_BITS) {
+            size_t count[1u << RADIX_BITS];
+            size_t sum = 0;
+            uint64_t *t;
+
+            memset(count, 0, sizeof(count));
+            for (k = 0; k < n; k++) {
+                count[(src[k] >> (32 + shift)) & ((1u << RADIX_BITS) - 1)]++;
+            }
+            for (k = 0; k < (1u << RADIX_BITS); k++) {
+                size_t c = count[k];
+                count[k] = sum;
+                sum += c;
+            }
+            for (k = 0; k < n; k++) {
+                dst[count[(src[k] >> (32 + shift)) & ((1u << RADIX_BITS) - 1)]++] = src[k];
+            }
+            t = src;
+            src = dst;
+            dst = t;
+        }
+        for (k = 0; k < n; k++) {
+            const emit_line_t *l = &e->lines[(uint32_t)src[k]];
+            memcpy(p, e->arena + l->off, l->len);
+            p += l->len;
         }
     }
+    out->len = (size_t)(p - out->data);
     e->nlines = 0;
     e->arena_len = 0;
     return DD_EMIT_OK;
 }
 
-static dd_emit_status_t setup(emit_t *e)
+/* Slice @p s of every device: its lines into @p out when rendering, else only their state. */
+static dd_emit_status_t run_slice(emit_t *e, uint64_t s, emit_out_t *out)
 {
     const dd_scenario_t *sc = e->sc;
-    char topic[300];
+    double interval = sc->report_interval_s;
+    double from = (double)s * interval;
+    double end = fmin((double)(s + 1) * interval, sc->duration_s);
+    dd_emit_status_t st = DD_EMIT_OK;
     uint32_t i;
 
-    e->dev = calloc(sc->devices, sizeof(*e->dev));
-    e->buf = malloc(DD_REPORT_MAX_PAYLOAD);
-    e->hex = malloc(2 * DD_REPORT_MAX_PAYLOAD);
-    e->cache = dd_report_cache_new();
-    if (e->dev == NULL || e->buf == NULL || e->hex == NULL || e->cache == NULL) {
-        return DD_EMIT_NO_MEMORY;
-    }
-    for (i = 0; i < sc->devices; i++) {
+    for (i = 0; i < sc->devices && (st == DD_EMIT_OK || !e->render); i++) {
         emit_dev_t *d = &e->dev[i];
+        size_t first = e->nlines;
+
+        e->device = i;
+        if (s == 0) {
+            add_event_line(e, i, e->start_ms, 0, "connect");
+            e->stats.cloud_events++;
+        }
+        if (d->report_k < dd_scenario_expected_reports(sc, i)) {
+            double t = dd_scenario_report_offset_s(sc, i) + (double)d->report_k * interval;
+            if (t < end) {
+                st = add_report(e, i, t);
+                d->report_k++;
+            }
+        }
+        add_telemetry(e, i, end);
+        if (e->names[i].cloud) {
+            add_cloud(e, i, from, end);
+        }
+        if (e->render) {
+            sort_device_lines(e, first);
+        }
+    }
+    if (!e->render) {
+        return DD_EMIT_OK;
+    }
+    if (st == DD_EMIT_OK && e->oom) {
+        st = DD_EMIT_NO_MEMORY;
+    }
+    if (st == DD_EMIT_OK) {
+        st = flush_slice(e, out);
+    }
+    e->nlines = 0;
+    e->arena_len = 0;
+    return st;
+}
+
+/* Block @p b (its slices) into @p out, or - not e->render - through it without a line. */
+static dd_emit_status_t run_block(emit_t *e, uint64_t b, emit_out_t *out)
+{
+    const emit_run_t *run = e->run;
+    uint64_t s = b * run->slices_per_block;
+    uint64_t end =
+        s + run->slices_per_block < run->slices ? s + run->slices_per_block : run->slices;
+    dd_emit_stats_t saved = e->stats;
+    dd_emit_status_t st = DD_EMIT_OK;
+
+    for (; s < end && st == DD_EMIT_OK; s++) {
+        st = run_slice(e, s, out);
+    }
+    if (!e->render) {
+        e->stats = saved;
+    }
+    return st;
+}
+
+/* A worker thread: block b is worker b % nworkers's; it renders those in turn. */
+static void *worker_main(void *arg)
+{
+    emit_t *e = arg;
+    emit_run_t *run = e->run;
+    uint64_t b;
+
+    for (b = 0; b < run->blocks; b++) {
+        emit_out_t *out = &e->out[(b / run->nworkers) % 2];
+        dd_emit_status_t st;
+        bool stop;
+
+        pthread_mutex_lock(&run->mu);
+        /* Bounded memory: wait until the writer has taken this buffer's previous block. */
+        while (b % run->nworkers == e->id && out->ready && !run->abort) {
+            pthread_cond_wait(&run->cv, &run->mu);
+        }
+        stop = run->abort;
+        pthread_mutex_unlock(&run->mu);
+        if (stop) {
+            break;
+        }
+        e->render = b % run->nworkers == e->id;
+        if (!e->render) {
+            (void)run_block(e, b, NULL);
+            continue;
+        }
+        out->len = 0;
+        st = run_block(e, b, out);
+        pthread_mutex_lock(&run->mu);
+        out->st = st;
+        out->ready = true;
+        pthread_cond_broadcast(&run->cv);
+        pthread_mutex_unlock(&run->mu);
+        if (st != DD_EMIT_OK) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* The shared per-device text: thing names and telemetry topics as JSON strings. */
+static dd_emit_status_t make_names(const dd_scenario_t *sc, emit_name_t *names)
+{
+    char topic[300];
+    uint32_t i;
+    int gi;
+
+    for (i = 0; i < sc->devices; i++) {
+        emit_name_t *d = &names[i];
         size_t k = 0;
         size_t o = 0;
 
         dd_scenario_thing_name(sc, i, d->thing, sizeof(d->thing));
-        d->rng = dd_scenario_device_seed(sc, i);
-        d->tel_rng = d->rng ^ 0x9e3779b97f4a7c15ULL;
-        d->tel_s = sc->telemetry ? dd_scenario_telemetry_first_s(sc, i) : HUGE_VAL;
         if (sc->telemetry &&
             dd_scenario_telemetry_topic(sc, d->thing, topic, sizeof(topic)) != DD_SCENARIO_OK) {
             return DD_EMIT_BAD_PARAMETER;
@@ -464,68 +721,182 @@ static dd_emit_status_t setup(emit_t *e)
         d->topic_json[o] = '\0';
         d->topic_json_len = o;
         d->thing_len = strlen(d->thing);
+        gi = dd_scenario_group_of(sc, i);
+        for (k = 0; gi >= 0 && k < sc->groups[gi].phase_count; k++) {
+            d->cloud = d->cloud || sc->groups[gi].phases[k].has_cloud;
+        }
     }
     return DD_EMIT_OK;
 }
 
-dd_emit_status_t dd_emit_run(const dd_scenario_t *sc, int64_t start_ms, FILE *out,
-                             dd_emit_stats_t *stats)
+/* A worker at time 0 (every device's state as the live fleet starts it). */
+static dd_emit_status_t worker_init(emit_t *e, emit_run_t *run, unsigned id, int64_t start_ms,
+                                    const emit_name_t *names)
 {
-    emit_t e;
-    dd_emit_status_t st;
-    double interval;
-    uint64_t slices;
-    uint64_t s;
+    const dd_scenario_t *sc = run->sc;
     uint32_t i;
 
-    if (sc == NULL || out == NULL || sc->devices == 0 || sc->report_interval_s <= 0) {
-        return DD_EMIT_BAD_PARAMETER;
+    memset(e, 0, sizeof(*e));
+    e->sc = sc;
+    e->start_ms = start_ms;
+    e->names = names;
+    e->run = run;
+    e->id = id;
+    e->render = true;
+    e->dev = calloc(sc->devices, sizeof(*e->dev));
+    e->buf = malloc(DD_REPORT_MAX_PAYLOAD);
+    e->cache = dd_report_cache_new();
+    if (e->dev == NULL || e->buf == NULL || e->cache == NULL) {
+        return DD_EMIT_NO_MEMORY;
     }
-    memset(&e, 0, sizeof(e));
-    e.sc = sc;
-    e.start_ms = start_ms;
-    st = setup(&e);
-    interval = sc->report_interval_s;
-    slices = (uint64_t)ceil(sc->duration_s / interval);
-    for (i = 0; st == DD_EMIT_OK && i < sc->devices; i++) {
-        add_event_line(&e, i, start_ms, 0, "connect");
-        e.stats.cloud_events++;
+    for (i = 0; i < sc->devices; i++) {
+        emit_dev_t *d = &e->dev[i];
+        d->rng = dd_scenario_device_seed(sc, i);
+        d->tel_rng = d->rng ^ 0x9e3779b97f4a7c15ULL;
+        d->tel_s = sc->telemetry ? dd_scenario_telemetry_first_s(sc, i) : HUGE_VAL;
     }
-    for (s = 0; st == DD_EMIT_OK && s < slices; s++) {
-        double from = (double)s * interval;
-        double end = fmin((double)(s + 1) * interval, sc->duration_s);
+    return DD_EMIT_OK;
+}
 
-        for (i = 0; st == DD_EMIT_OK && i < sc->devices; i++) {
-            emit_dev_t *d = &e.dev[i];
-            if (d->report_k < dd_scenario_expected_reports(sc, i)) {
-                double t = dd_scenario_report_offset_s(sc, i) + (double)d->report_k * interval;
-                if (t < end) {
-                    st = add_report(&e, i, t);
-                    d->report_k++;
-                }
-            }
-            add_telemetry(&e, i, end);
-            add_cloud(&e, i, from, end);
+static void worker_free(emit_t *e)
+{
+    free(e->dev);
+    free(e->buf);
+    dd_report_cache_free(e->cache);
+    free(e->lines);
+    free(e->order);
+    free(e->order_tmp);
+    free(e->arena);
+    free(e->out[0].data);
+    free(e->out[1].data);
+}
+
+/* One thread renders and writes, block after block. */
+static dd_emit_status_t run_inline(emit_run_t *run, FILE *out)
+{
+    emit_t *e = &run->workers[0];
+    dd_emit_status_t st = DD_EMIT_OK;
+    uint64_t b;
+
+    for (b = 0; b < run->blocks && st == DD_EMIT_OK; b++) {
+        e->out[0].len = 0;
+        st = run_block(e, b, &e->out[0]);
+        /* A block that stops short still writes the slices before the one that failed. */
+        if (e->out[0].len > 0 && fwrite(e->out[0].data, 1, e->out[0].len, out) != e->out[0].len) {
+            st = DD_EMIT_WRITE_FAILED;
         }
-        if (st == DD_EMIT_OK && e.oom) {
-            st = DD_EMIT_NO_MEMORY;
+    }
+    return st;
+}
+
+/* The workers render; this thread writes their blocks in order. */
+static dd_emit_status_t run_threads(emit_run_t *run, FILE *out, unsigned *started)
+{
+    dd_emit_status_t st = DD_EMIT_OK;
+    uint64_t b;
+    unsigned w;
+
+    for (w = 0; w < run->nworkers; w++) {
+        if (pthread_create(&run->workers[w].thread, NULL, worker_main, &run->workers[w]) != 0) {
+            return DD_EMIT_NO_MEMORY;
+        }
+        (*started)++;
+    }
+    for (b = 0; b < run->blocks && st == DD_EMIT_OK; b++) {
+        emit_out_t *o = &run->workers[b % run->nworkers].out[(b / run->nworkers) % 2];
+
+        pthread_mutex_lock(&run->mu);
+        while (!o->ready) {
+            pthread_cond_wait(&run->cv, &run->mu);
+        }
+        pthread_mutex_unlock(&run->mu);
+        if (o->len > 0 && fwrite(o->data, 1, o->len, out) != o->len) {
+            st = DD_EMIT_WRITE_FAILED;
         }
         if (st == DD_EMIT_OK) {
-            st = flush_slice(&e, out);
+            st = o->st;
         }
+        pthread_mutex_lock(&run->mu);
+        o->ready = false;
+        pthread_cond_broadcast(&run->cv);
+        pthread_mutex_unlock(&run->mu);
+    }
+    return st;
+}
+
+/* Enough device-slices per block that handing a block over costs nothing next to it. */
+#define BLOCK_DEVICE_SLICES 20000
+
+dd_emit_status_t dd_emit_run(const dd_scenario_t *sc, int64_t start_ms, unsigned threads, FILE *out,
+                             dd_emit_stats_t *stats)
+{
+    emit_run_t run;
+    emit_name_t *names;
+    dd_emit_status_t st;
+    unsigned started = 0;
+    unsigned w;
+
+    if (sc == NULL || out == NULL || sc->devices == 0 || sc->report_interval_s <= 0 ||
+        threads > DD_EMIT_MAX_THREADS) {
+        return DD_EMIT_BAD_PARAMETER;
+    }
+    if (threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus < 1                         ? 1
+                  : cpus > DD_EMIT_DEFAULT_THREADS ? DD_EMIT_DEFAULT_THREADS
+                                                   : (unsigned)cpus;
+    }
+    memset(&run, 0, sizeof(run));
+    run.sc = sc;
+    run.slices = (uint64_t)ceil(sc->duration_s / sc->report_interval_s);
+    run.slices_per_block = (BLOCK_DEVICE_SLICES + sc->devices - 1) / sc->devices;
+    run.blocks = (run.slices + run.slices_per_block - 1) / run.slices_per_block;
+    /* More workers than blocks would only fast-forward. */
+    run.nworkers = run.blocks < threads ? (run.blocks > 0 ? (unsigned)run.blocks : 1) : threads;
+    names = calloc(sc->devices, sizeof(*names));
+    run.workers = calloc(run.nworkers, sizeof(*run.workers));
+    if (names == NULL || run.workers == NULL) {
+        free(names);
+        free(run.workers);
+        return DD_EMIT_NO_MEMORY;
+    }
+    st = make_names(sc, names);
+    for (w = 0; w < run.nworkers && st == DD_EMIT_OK; w++) {
+        st = worker_init(&run.workers[w], &run, w, start_ms, names);
+    }
+    if (st == DD_EMIT_OK && run.nworkers == 1) {
+        st = run_inline(&run, out);
+    } else if (st == DD_EMIT_OK) {
+        pthread_mutex_init(&run.mu, NULL);
+        pthread_cond_init(&run.cv, NULL);
+        st = run_threads(&run, out, &started);
+        pthread_mutex_lock(&run.mu);
+        run.abort = true;
+        pthread_cond_broadcast(&run.cv);
+        pthread_mutex_unlock(&run.mu);
+        for (w = 0; w < started; w++) {
+            pthread_join(run.workers[w].thread, NULL);
+        }
+        pthread_cond_destroy(&run.cv);
+        pthread_mutex_destroy(&run.mu);
     }
     if (st == DD_EMIT_OK && fflush(out) != 0) {
         st = DD_EMIT_WRITE_FAILED;
     }
     if (stats != NULL) {
-        *stats = e.stats;
+        memset(stats, 0, sizeof(*stats));
+        for (w = 0; w < run.nworkers; w++) {
+            stats->lines += run.workers[w].stats.lines;
+            stats->reports += run.workers[w].stats.reports;
+            stats->telemetry_messages += run.workers[w].stats.telemetry_messages;
+            stats->cloud_events += run.workers[w].stats.cloud_events;
+        }
     }
-    free(e.dev);
-    free(e.buf);
-    free(e.hex);
-    dd_report_cache_free(e.cache);
-    free(e.lines);
-    free(e.arena);
+    for (w = 0; w < run.nworkers; w++) {
+        worker_free(&run.workers[w]);
+    }
+    free(run.workers);
+    free(names);
     return st;
 }
 

@@ -29,7 +29,7 @@ static char *emit_text(const char *json, int64_t start, dd_emit_stats_t *stats)
     if (dd_scenario_parse(json, strlen(json), &sc, msg, sizeof(msg)) != DD_SCENARIO_OK) {
         fail_msg("scenario: %s", msg);
     }
-    assert_int_equal(dd_emit_run(&sc, start, f, stats), DD_EMIT_OK);
+    assert_int_equal(dd_emit_run(&sc, start, 1, f, stats), DD_EMIT_OK);
     dd_scenario_free(&sc);
     n = ftell(f);
     rewind(f);
@@ -173,8 +173,8 @@ static void test_dd_emit_bad_parameters(void **state)
 
     (void)state;
     memset(&sc, 0, sizeof(sc));
-    assert_int_equal(dd_emit_run(NULL, START, stdout, NULL), DD_EMIT_BAD_PARAMETER);
-    assert_int_equal(dd_emit_run(&sc, START, stdout, NULL), DD_EMIT_BAD_PARAMETER);
+    assert_int_equal(dd_emit_run(NULL, START, 1, stdout, NULL), DD_EMIT_BAD_PARAMETER);
+    assert_int_equal(dd_emit_run(&sc, START, 1, stdout, NULL), DD_EMIT_BAD_PARAMETER);
     assert_string_equal(dd_emit_strerror(DD_EMIT_WRITE_FAILED), "the output could not be written");
 }
 
