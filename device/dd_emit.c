@@ -2,13 +2,15 @@
  * ddlocal fleet --emit (dd_emit.h): the scenario as replay lines, one report
  * interval ("slice") at a time, each slice's lines sorted by time.
  *
- * Threads: the slices are grouped into blocks; block b is rendered by worker
- * b % N into one of its two buffers and written by the calling thread, in
- * order. Every worker holds every device's state (random generators,
- * accumulators, next telemetry time) and walks through the other workers'
- * blocks without writing a line - drawing the same random numbers, which is
- * a tenth of the work - so each block starts from the state the one-thread
- * run has there and the bytes do not depend on N.
+ * Threads: the devices are split into N consecutive ranges, one per worker;
+ * a device's state (random generators, accumulators, next telemetry time)
+ * lives in its worker only, so its lines are the one-thread run's. The
+ * slices are grouped into blocks; each worker renders its devices' lines of
+ * a block, sorted, into one of its two buffers, with each line's time. The
+ * calling thread merges the N buffers of a block by (time, worker) - equal
+ * times keep device order, as the ranges are ascending - and writes runs of
+ * consecutive lines of one buffer with one fwrite(). So the bytes do not
+ * depend on N, and memory is two blocks per worker.
  */
 #include "dd_emit.h"
 
@@ -62,11 +64,15 @@ typedef struct emit_out {
     char *data;
     size_t len;
     size_t cap;
+    int64_t *times; /* each line's time and where it ends in data (threaded runs: the merge) */
+    size_t *ends;
+    size_t nlines;
+    size_t lines_cap;
     bool ready;          /* rendered, not yet written */
     dd_emit_status_t st; /* DD_EMIT_OK, or why the block stops short (its text still counts) */
 } emit_out_t;
 
-/* One worker: renders its blocks and fast-forwards through the others'. */
+/* One worker: renders its range of devices, block after block. */
 typedef struct emit {
     const dd_scenario_t *sc;
     int64_t start_ms;
@@ -86,9 +92,10 @@ typedef struct emit {
     char payload[DD_REPORT_MAX_PAYLOAD];
     dd_emit_stats_t stats;
     bool oom;
-    bool render;     /* false: only advance the devices' state (another worker's block) */
     uint32_t device; /* whose lines are being written */
-    /* Threaded runs */
+    uint32_t lo;     /* its devices: [lo, hi) */
+    uint32_t hi;
+    bool index; /* keep each line's time and end (emit_out_t) for the merge */
     unsigned id;
     struct emit_run *run;
     pthread_t thread;
@@ -122,7 +129,7 @@ typedef struct emit_run {
 /* Makes room for a line of at most @p max bytes; NULL (and e->oom) when memory runs out. */
 static char *line_begin(emit_t *e, size_t max)
 {
-    if (e->oom || !e->render) {
+    if (e->oom) {
         return NULL;
     }
     if (e->nlines == e->lines_cap) {
@@ -239,7 +246,7 @@ static unsigned time_class(int64_t t)
 static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
 {
     const dd_scenario_t *sc = e->sc;
-    emit_dev_t *d = &e->dev[i];
+    emit_dev_t *d = &e->dev[i - e->lo];
     const emit_name_t *nm = &e->names[i];
     int64_t t = abs_ms(e, t_s);
     dd_report_t r;
@@ -248,12 +255,6 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
     char *p;
 
     memset(&r, 0, sizeof(r));
-    if (!e->render) {
-        /* Another worker's block: only the random state moves on, as it does there. */
-        dd_scenario_status_t sst = dd_scenario_report(sc, i, t_s, &d->rng, (uint64_t)t, &r);
-        dd_report_free(&r);
-        return sst == DD_SCENARIO_OK ? DD_EMIT_OK : DD_EMIT_ENCODE_FAILED;
-    }
     if (dd_scenario_report(sc, i, t_s, &d->rng, (uint64_t)t, &r) != DD_SCENARIO_OK ||
         dd_report_encode_cached(e->cache, &r, sc->format, sc->keys, e->buf, DD_REPORT_MAX_PAYLOAD,
                                 &len) != DD_REPORT_OK) {
@@ -330,7 +331,7 @@ static size_t telemetry_size(emit_t *e, uint32_t i, double t_s)
     if (size > 0) {
         return size;
     }
-    if (dd_sensor_payload(0, &e->dev[i].tel_rng, e->payload, sizeof(e->payload), &len) !=
+    if (dd_sensor_payload(0, &e->dev[i - e->lo].tel_rng, e->payload, sizeof(e->payload), &len) !=
         DD_SENSOR_OK) {
         return 0;
     }
@@ -341,7 +342,7 @@ static size_t telemetry_size(emit_t *e, uint32_t i, double t_s)
 static void add_telemetry(emit_t *e, uint32_t i, double end_s)
 {
     const dd_scenario_t *sc = e->sc;
-    emit_dev_t *d = &e->dev[i];
+    emit_dev_t *d = &e->dev[i - e->lo];
     const emit_name_t *nm = &e->names[i];
 
     while (d->tel_s < end_s && d->tel_s < sc->duration_s) {
@@ -359,9 +360,8 @@ static void add_telemetry(emit_t *e, uint32_t i, double end_s)
             count++;
             d->tel_s = dd_scenario_telemetry_next_s(sc, i, d->tel_s);
         }
-        /* NULL: another worker's block (or no memory): the state has moved on all the same. */
         if ((p = line_begin(e, LINE_FIXED_MAX)) == NULL) {
-            continue;
+            return;
         }
         p = put_head(p, nm, first);
         p = PUT_LIT(p, "\"event\":{\"type\":\"message-sent\",\"topic\":");
@@ -404,7 +404,7 @@ static uint64_t take(double *acc)
 static void add_cloud(emit_t *e, uint32_t i, double from_s, double end_s)
 {
     const dd_scenario_t *sc = e->sc;
-    emit_dev_t *d = &e->dev[i];
+    emit_dev_t *d = &e->dev[i - e->lo];
     const emit_name_t *nm = &e->names[i];
     double t_s = from_s;
 
@@ -485,6 +485,19 @@ static int cmp_line(const void *a, const void *b)
 
 #define RADIX_BITS 11
 
+/* Line @p l at @p p in out's text (and its time and end in out's index); returns its end. */
+static char *copy_line(emit_t *e, emit_out_t *out, const emit_line_t *l, char *p)
+{
+    memcpy(p, e->arena + l->off, l->len);
+    p += l->len;
+    if (e->index) {
+        out->times[out->nlines] = l->time_ms;
+        out->ends[out->nlines] = (size_t)(p - out->data);
+        out->nlines++;
+    }
+    return p;
+}
+
 /*
  * The slice's lines in (time, device, seq) order into @p out. They arrive grouped by device
  * (ascending), each device's sorted by (time, seq), so a stable sort by time alone finishes the
@@ -512,6 +525,19 @@ static dd_emit_status_t flush_slice(emit_t *e, emit_out_t *out)
         out->data = d;
         out->cap = cap;
     }
+    if (e->index && out->lines_cap - out->nlines < n) {
+        size_t cap = out->nlines + n + out->lines_cap / 2;
+        int64_t *t = realloc(out->times, cap * sizeof(*t));
+        size_t *x = t == NULL ? NULL : realloc(out->ends, cap * sizeof(*x));
+        if (t != NULL) {
+            out->times = t;
+        }
+        if (x == NULL) {
+            return DD_EMIT_NO_MEMORY;
+        }
+        out->ends = x;
+        out->lines_cap = cap;
+    }
     p = out->data + out->len;
     for (k = 0; k < n; k++) {
         tmin = e->lines[k].time_ms < tmin ? e->lines[k].time_ms : tmin;
@@ -520,8 +546,7 @@ static dd_emit_status_t flush_slice(emit_t *e, emit_out_t *out)
     if ((uint64_t)tmax - (uint64_t)tmin > UINT32_MAX || n > UINT32_MAX) {
         qsort(e->lines, n, sizeof(*e->lines), cmp_line);
         for (k = 0; k < n; k++) {
-            memcpy(p, e->arena + e->lines[k].off, e->lines[k].len);
-            p += e->lines[k].len;
+            p = copy_line(e, out, &e->lines[k], p);
         }
     } else {
         uint64_t span = (uint64_t)tmax - (uint64_t)tmin;
@@ -568,9 +593,7 @@ static dd_emit_status_t flush_slice(emit_t *e, emit_out_t *out)
             dst = t;
         }
         for (k = 0; k < n; k++) {
-            const emit_line_t *l = &e->lines[(uint32_t)src[k]];
-            memcpy(p, e->arena + l->off, l->len);
-            p += l->len;
+            p = copy_line(e, out, &e->lines[(uint32_t)src[k]], p);
         }
     }
     out->len = (size_t)(p - out->data);
@@ -579,7 +602,7 @@ static dd_emit_status_t flush_slice(emit_t *e, emit_out_t *out)
     return DD_EMIT_OK;
 }
 
-/* Slice @p s of every device: its lines into @p out when rendering, else only their state. */
+/* Slice @p s of the worker's devices, its lines into @p out. */
 static dd_emit_status_t run_slice(emit_t *e, uint64_t s, emit_out_t *out)
 {
     const dd_scenario_t *sc = e->sc;
@@ -589,8 +612,8 @@ static dd_emit_status_t run_slice(emit_t *e, uint64_t s, emit_out_t *out)
     dd_emit_status_t st = DD_EMIT_OK;
     uint32_t i;
 
-    for (i = 0; i < sc->devices && (st == DD_EMIT_OK || !e->render); i++) {
-        emit_dev_t *d = &e->dev[i];
+    for (i = e->lo; i < e->hi && st == DD_EMIT_OK; i++) {
+        emit_dev_t *d = &e->dev[i - e->lo];
         size_t first = e->nlines;
 
         e->device = i;
@@ -609,12 +632,7 @@ static dd_emit_status_t run_slice(emit_t *e, uint64_t s, emit_out_t *out)
         if (e->names[i].cloud) {
             add_cloud(e, i, from, end);
         }
-        if (e->render) {
-            sort_device_lines(e, first);
-        }
-    }
-    if (!e->render) {
-        return DD_EMIT_OK;
+        sort_device_lines(e, first);
     }
     if (st == DD_EMIT_OK && e->oom) {
         st = DD_EMIT_NO_MEMORY;
@@ -627,26 +645,24 @@ static dd_emit_status_t run_slice(emit_t *e, uint64_t s, emit_out_t *out)
     return st;
 }
 
-/* Block @p b (its slices) into @p out, or - not e->render - through it without a line. */
+/* Block @p b (its slices) of the worker's devices into @p out. */
 static dd_emit_status_t run_block(emit_t *e, uint64_t b, emit_out_t *out)
 {
     const emit_run_t *run = e->run;
     uint64_t s = b * run->slices_per_block;
     uint64_t end =
         s + run->slices_per_block < run->slices ? s + run->slices_per_block : run->slices;
-    dd_emit_stats_t saved = e->stats;
     dd_emit_status_t st = DD_EMIT_OK;
 
+    out->len = 0;
+    out->nlines = 0;
     for (; s < end && st == DD_EMIT_OK; s++) {
         st = run_slice(e, s, out);
-    }
-    if (!e->render) {
-        e->stats = saved;
     }
     return st;
 }
 
-/* A worker thread: block b is worker b % nworkers's; it renders those in turn. */
+/* A worker thread: its devices' lines, block after block, into its two buffers in turn. */
 static void *worker_main(void *arg)
 {
     emit_t *e = arg;
@@ -654,13 +670,13 @@ static void *worker_main(void *arg)
     uint64_t b;
 
     for (b = 0; b < run->blocks; b++) {
-        emit_out_t *out = &e->out[(b / run->nworkers) % 2];
+        emit_out_t *out = &e->out[b % 2];
         dd_emit_status_t st;
         bool stop;
 
         pthread_mutex_lock(&run->mu);
         /* Bounded memory: wait until the writer has taken this buffer's previous block. */
-        while (b % run->nworkers == e->id && out->ready && !run->abort) {
+        while (out->ready && !run->abort) {
             pthread_cond_wait(&run->cv, &run->mu);
         }
         stop = run->abort;
@@ -668,12 +684,6 @@ static void *worker_main(void *arg)
         if (stop) {
             break;
         }
-        e->render = b % run->nworkers == e->id;
-        if (!e->render) {
-            (void)run_block(e, b, NULL);
-            continue;
-        }
-        out->len = 0;
         st = run_block(e, b, out);
         pthread_mutex_lock(&run->mu);
         out->st = st;
@@ -685,6 +695,117 @@ static void *worker_main(void *arg)
         }
     }
     return NULL;
+}
+
+/* One thread renders and writes, block after block. */
+static dd_emit_status_t run_inline(emit_run_t *run, FILE *out)
+{
+    emit_t *e = &run->workers[0];
+    dd_emit_status_t st = DD_EMIT_OK;
+    uint64_t b;
+
+    for (b = 0; b < run->blocks && st == DD_EMIT_OK; b++) {
+        st = run_block(e, b, &e->out[0]);
+        /* A block that stops short still writes the slices before the one that failed. */
+        if (e->out[0].len > 0 && fwrite(e->out[0].data, 1, e->out[0].len, out) != e->out[0].len) {
+            st = DD_EMIT_WRITE_FAILED;
+        }
+    }
+    return st;
+}
+
+/*
+ * Writes the workers' buffers of one block merged by (time, worker): from the buffer whose next
+ * line comes first, the run of lines that come before every other buffer's next line, in one
+ * fwrite(). Stops at the first buffer that stopped short, as a one-thread run stops at its
+ * failing slice (the slices before it are written, not the failing one).
+ */
+static dd_emit_status_t merge_block(emit_run_t *run, unsigned slot, FILE *fp)
+{
+    size_t pos[DD_EMIT_MAX_THREADS] = {0};
+    dd_emit_status_t st = DD_EMIT_OK;
+    unsigned n = run->nworkers;
+    unsigned w;
+
+    for (w = 0; w < n; w++) {
+        if (st == DD_EMIT_OK) {
+            st = run->workers[w].out[slot].st;
+        }
+    }
+    for (;;) {
+        const emit_out_t *best = NULL;
+        int64_t next = INT64_MAX; /* the first line's time of the other buffers */
+        unsigned next_w = n;
+        unsigned bw = n;
+        size_t from;
+        size_t k;
+
+        for (w = 0; w < n; w++) {
+            const emit_out_t *o = &run->workers[w].out[slot];
+            if (pos[w] == o->nlines) {
+                continue;
+            }
+            if (best == NULL || o->times[pos[w]] < best->times[pos[bw]]) {
+                if (best != NULL) {
+                    next = best->times[pos[bw]];
+                    next_w = bw;
+                }
+                best = o;
+                bw = w;
+            } else if (o->times[pos[w]] < next) {
+                next = o->times[pos[w]];
+                next_w = w;
+            }
+        }
+        if (best == NULL) {
+            break;
+        }
+        /* Equal times: the lower worker (its devices are the lower ones) goes first. */
+        k = pos[bw];
+        from = k == 0 ? 0 : best->ends[k - 1];
+        while (k < best->nlines &&
+               (best->times[k] < next || (best->times[k] == next && bw < next_w))) {
+            k++;
+        }
+        if (fwrite(best->data + from, 1, best->ends[k - 1] - from, fp) !=
+            best->ends[k - 1] - from) {
+            return DD_EMIT_WRITE_FAILED;
+        }
+        pos[bw] = k;
+    }
+    return st;
+}
+
+/* The workers render; this thread merges and writes their blocks in order. */
+static dd_emit_status_t run_threads(emit_run_t *run, FILE *out, unsigned *started)
+{
+    dd_emit_status_t st = DD_EMIT_OK;
+    uint64_t b;
+    unsigned w;
+
+    for (w = 0; w < run->nworkers; w++) {
+        if (pthread_create(&run->workers[w].thread, NULL, worker_main, &run->workers[w]) != 0) {
+            return DD_EMIT_NO_MEMORY;
+        }
+        (*started)++;
+    }
+    for (b = 0; b < run->blocks && st == DD_EMIT_OK; b++) {
+        pthread_mutex_lock(&run->mu);
+        for (w = 0; w < run->nworkers; w++) {
+            while (!run->workers[w].out[b % 2].ready) {
+                pthread_cond_wait(&run->cv, &run->mu);
+            }
+        }
+        pthread_mutex_unlock(&run->mu);
+        st = merge_block(run, (unsigned)(b % 2), out);
+        pthread_mutex_lock(&run->mu);
+        for (w = 0; w < run->nworkers; w++) {
+            run->workers[w].out[b % 2].ready = false;
+        }
+        pthread_cond_broadcast(&run->cv);
+        pthread_mutex_unlock(&run->mu);
+    }
+    return st;
 }
 
 /* The shared per-device text: thing names and telemetry topics as JSON strings. */
@@ -742,15 +863,18 @@ static dd_emit_status_t worker_init(emit_t *e, emit_run_t *run, unsigned id, int
     e->names = names;
     e->run = run;
     e->id = id;
-    e->render = true;
-    e->dev = calloc(sc->devices, sizeof(*e->dev));
+    e->index = run->nworkers > 1;
+    /* Equal shares of devices (a device's lines cost about the same whatever it does). */
+    e->lo = (uint32_t)((uint64_t)sc->devices * id / run->nworkers);
+    e->hi = (uint32_t)((uint64_t)sc->devices * (id + 1) / run->nworkers);
+    e->dev = calloc(e->hi - e->lo + 1, sizeof(*e->dev));
     e->buf = malloc(DD_REPORT_MAX_PAYLOAD);
     e->cache = dd_report_cache_new();
     if (e->dev == NULL || e->buf == NULL || e->cache == NULL) {
         return DD_EMIT_NO_MEMORY;
     }
-    for (i = 0; i < sc->devices; i++) {
-        emit_dev_t *d = &e->dev[i];
+    for (i = e->lo; i < e->hi; i++) {
+        emit_dev_t *d = &e->dev[i - e->lo];
         d->rng = dd_scenario_device_seed(sc, i);
         d->tel_rng = d->rng ^ 0x9e3779b97f4a7c15ULL;
         d->tel_s = sc->telemetry ? dd_scenario_telemetry_first_s(sc, i) : HUGE_VAL;
@@ -769,59 +893,10 @@ static void worker_free(emit_t *e)
     free(e->arena);
     free(e->out[0].data);
     free(e->out[1].data);
-}
-
-/* One thread renders and writes, block after block. */
-static dd_emit_status_t run_inline(emit_run_t *run, FILE *out)
-{
-    emit_t *e = &run->workers[0];
-    dd_emit_status_t st = DD_EMIT_OK;
-    uint64_t b;
-
-    for (b = 0; b < run->blocks && st == DD_EMIT_OK; b++) {
-        e->out[0].len = 0;
-        st = run_block(e, b, &e->out[0]);
-        /* A block that stops short still writes the slices before the one that failed. */
-        if (e->out[0].len > 0 && fwrite(e->out[0].data, 1, e->out[0].len, out) != e->out[0].len) {
-            st = DD_EMIT_WRITE_FAILED;
-        }
-    }
-    return st;
-}
-
-/* The workers render; this thread writes their blocks in order. */
-static dd_emit_status_t run_threads(emit_run_t *run, FILE *out, unsigned *started)
-{
-    dd_emit_status_t st = DD_EMIT_OK;
-    uint64_t b;
-    unsigned w;
-
-    for (w = 0; w < run->nworkers; w++) {
-        if (pthread_create(&run->workers[w].thread, NULL, worker_main, &run->workers[w]) != 0) {
-            return DD_EMIT_NO_MEMORY;
-        }
-        (*started)++;
-    }
-    for (b = 0; b < run->blocks && st == DD_EMIT_OK; b++) {
-        emit_out_t *o = &run->workers[b % run->nworkers].out[(b / run->nworkers) % 2];
-
-        pthread_mutex_lock(&run->mu);
-        while (!o->ready) {
-            pthread_cond_wait(&run->cv, &run->mu);
-        }
-        pthread_mutex_unlock(&run->mu);
-        if (o->len > 0 && fwrite(o->data, 1, o->len, out) != o->len) {
-            st = DD_EMIT_WRITE_FAILED;
-        }
-        if (st == DD_EMIT_OK) {
-            st = o->st;
-        }
-        pthread_mutex_lock(&run->mu);
-        o->ready = false;
-        pthread_cond_broadcast(&run->cv);
-        pthread_mutex_unlock(&run->mu);
-    }
-    return st;
+    free(e->out[0].times);
+    free(e->out[1].times);
+    free(e->out[0].ends);
+    free(e->out[1].ends);
 }
 
 /* Enough device-slices per block that handing a block over costs nothing next to it. */
@@ -851,8 +926,8 @@ dd_emit_status_t dd_emit_run(const dd_scenario_t *sc, int64_t start_ms, unsigned
     run.slices = (uint64_t)ceil(sc->duration_s / sc->report_interval_s);
     run.slices_per_block = (BLOCK_DEVICE_SLICES + sc->devices - 1) / sc->devices;
     run.blocks = (run.slices + run.slices_per_block - 1) / run.slices_per_block;
-    /* More workers than blocks would only fast-forward. */
-    run.nworkers = run.blocks < threads ? (run.blocks > 0 ? (unsigned)run.blocks : 1) : threads;
+    /* Not more workers than devices (each has a range of them). */
+    run.nworkers = threads < sc->devices ? threads : sc->devices;
     names = calloc(sc->devices, sizeof(*names));
     run.workers = calloc(run.nworkers, sizeof(*run.workers));
     if (names == NULL || run.workers == NULL) {
