@@ -1038,20 +1038,32 @@ static bool ints_room(dd_report_cache_t *c, size_t n)
     return true;
 }
 
-/* The decimal digits of @p v into @p out (20 bytes); returns their count. */
+/* The decimal digits of @p v into @p out (20 bytes), two a division; returns their count. */
 static size_t digits_u64(uint64_t v, char *out)
 {
+    static const char PAIRS[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                "31323334353637383940414243444546474849505152535455565758596061"
+                                "62636465666768697071727374757677787980818283848586878889909192"
+                                "93949596979899";
     char tmp[20];
     size_t n = sizeof(tmp);
-    size_t len;
 
-    do {
-        tmp[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    len = sizeof(tmp) - n;
-    memcpy(out, tmp + n, len);
-    return len;
+    while (v >= 100) {
+        size_t r = (size_t)(v % 100) * 2;
+        v /= 100;
+        n -= 2;
+        tmp[n] = PAIRS[r];
+        tmp[n + 1] = PAIRS[r + 1];
+    }
+    if (v >= 10) {
+        n -= 2;
+        tmp[n] = PAIRS[v * 2];
+        tmp[n + 1] = PAIRS[v * 2 + 1];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(out, tmp + n, sizeof(tmp) - n);
+    return sizeof(tmp) - n;
 }
 
 /* Encodes @p r through yajl, recording where its integers' digits are; caches the result. */

@@ -182,17 +182,30 @@ static char *put(char *p, const char *s, size_t n)
 /* The decimal digits of @p v, as %PRIu64 prints them. */
 static char *put_u64(char *p, uint64_t v)
 {
+    /* Two digits a division: the 13-digit times of every line made this a tenth of emit's CPU. */
+    static const char PAIRS[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                "31323334353637383940414243444546474849505152535455565758596061"
+                                "62636465666768697071727374757677787980818283848586878889909192"
+                                "93949596979899";
     char tmp[20];
-    size_t n = 0;
+    size_t n = sizeof(tmp);
 
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0) {
-        *p++ = tmp[--n];
+    while (v >= 100) {
+        size_t r = (size_t)(v % 100) * 2;
+        v /= 100;
+        n -= 2;
+        tmp[n] = PAIRS[r];
+        tmp[n + 1] = PAIRS[r + 1];
     }
-    return p;
+    if (v >= 10) {
+        n -= 2;
+        tmp[n] = PAIRS[v * 2];
+        tmp[n + 1] = PAIRS[v * 2 + 1];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(p, tmp + n, sizeof(tmp) - n);
+    return p + (sizeof(tmp) - n);
 }
 
 /* As %PRId64 prints @p v. */
@@ -205,14 +218,22 @@ static char *put_i64(char *p, int64_t v)
     return put_u64(p, (uint64_t)v);
 }
 
-/* The start every line shares: {"thing":"THING","time":T, */
-static char *put_head(char *p, const emit_name_t *d, int64_t t)
+/* The start every line shares: {"thing":"THING","time":T, with T's digits given. */
+static char *put_head_text(char *p, const emit_name_t *d, const char *t, size_t tlen)
 {
     p = PUT_LIT(p, "{\"thing\":\"");
     p = put(p, d->thing, d->thing_len);
     p = PUT_LIT(p, "\",\"time\":");
-    p = put_i64(p, t);
+    p = put(p, t, tlen);
     return PUT_LIT(p, ",");
+}
+
+/* The start every line shares: {"thing":"THING","time":T, */
+static char *put_head(char *p, const emit_name_t *d, int64_t t)
+{
+    char text[24];
+
+    return put_head_text(p, d, text, (size_t)(put_i64(text, t) - text));
 }
 
 static int64_t abs_ms(const emit_t *e, double t_s)
@@ -249,6 +270,8 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
     emit_dev_t *d = &e->dev[i - e->lo];
     const emit_name_t *nm = &e->names[i];
     int64_t t = abs_ms(e, t_s);
+    char tt[24]; /* t's digits: the report's three lines start alike */
+    size_t tlen = (size_t)(put_i64(tt, t) - tt);
     dd_report_t r;
     size_t len = 0;
     size_t k;
@@ -265,7 +288,7 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
     if ((p = line_begin(e, LINE_FIXED_MAX + 2 * len)) == NULL) {
         return DD_EMIT_OK; /* e->oom: the caller stops */
     }
-    p = put_head(p, nm, t);
+    p = put_head_text(p, nm, tt, tlen);
     if (sc->format == DD_REPORT_FORMAT_JSON) {
         p = PUT_LIT(p, "\"report\":");
         p = put(p, (const char *)e->buf, len);
@@ -302,7 +325,7 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
             if ((p = line_begin(e, LINE_FIXED_MAX)) == NULL) {
                 return DD_EMIT_OK;
             }
-            p = put_head(p, nm, t);
+            p = put_head_text(p, nm, tt, tlen);
             p = sent ? PUT_LIT(p, "\"event\":{\"type\":\"message-sent\",\"topic\":\"$aws/things/")
                      : PUT_LIT(p,
                                "\"event\":{\"type\":\"message-received\",\"topic\":\"$aws/things/");
