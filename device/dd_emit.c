@@ -278,23 +278,38 @@ static dd_emit_status_t add_report(emit_t *e, uint32_t i, double t_s)
     char *p;
 
     memset(&r, 0, sizeof(r));
-    if (dd_scenario_report(sc, i, t_s, &d->rng, (uint64_t)t, &r) != DD_SCENARIO_OK ||
-        dd_report_encode_cached(e->cache, &r, sc->format, sc->keys, e->buf, DD_REPORT_MAX_PAYLOAD,
-                                &len) != DD_REPORT_OK) {
+    if (dd_scenario_report(sc, i, t_s, &d->rng, (uint64_t)t, &r) != DD_SCENARIO_OK) {
         dd_report_free(&r);
         return DD_EMIT_ENCODE_FAILED;
     }
-    dd_report_free(&r);
-    if ((p = line_begin(e, LINE_FIXED_MAX + 2 * len)) == NULL) {
-        return DD_EMIT_OK; /* e->oom: the caller stops */
-    }
-    p = put_head_text(p, nm, tt, tlen);
     if (sc->format == DD_REPORT_FORMAT_JSON) {
+        /* Encoded in place: the line is the report's JSON between a head and "}\n". */
+        if ((p = line_begin(e, LINE_FIXED_MAX + DD_REPORT_MAX_PAYLOAD)) == NULL) {
+            dd_report_free(&r);
+            return DD_EMIT_OK; /* e->oom: the caller stops */
+        }
+        p = put_head_text(p, nm, tt, tlen);
         p = PUT_LIT(p, "\"report\":");
-        p = put(p, (const char *)e->buf, len);
-        p = PUT_LIT(p, "}\n");
+        if (dd_report_encode_cached(e->cache, &r, sc->format, sc->keys, (uint8_t *)p,
+                                    DD_REPORT_MAX_PAYLOAD, &len) != DD_REPORT_OK) {
+            dd_report_free(&r);
+            return DD_EMIT_ENCODE_FAILED;
+        }
+        dd_report_free(&r);
+        p = PUT_LIT(p + len, "}\n");
     } else {
         static const char HEX[] = "0123456789abcdef";
+
+        if (dd_report_encode_cached(e->cache, &r, sc->format, sc->keys, e->buf,
+                                    DD_REPORT_MAX_PAYLOAD, &len) != DD_REPORT_OK) {
+            dd_report_free(&r);
+            return DD_EMIT_ENCODE_FAILED;
+        }
+        dd_report_free(&r);
+        if ((p = line_begin(e, LINE_FIXED_MAX + 2 * len)) == NULL) {
+            return DD_EMIT_OK;
+        }
+        p = put_head_text(p, nm, tt, tlen);
         p = PUT_LIT(p, "\"cbor\":\"");
         for (k = 0; k < len; k++) {
             *p++ = HEX[e->buf[k] >> 4];
