@@ -5,7 +5,8 @@
 # of them have cloud authorization failures from day 3 (the scenario of devices.md's figures).
 # Prints emit alone (to /dev/null), then the pipe emit | replay with PROFILE (default the Module 4
 # profile, one behavior; bench/ten-behaviors.json has ten): wall time and each side's CPU.
-#   bench/emit_replay_week.sh [BUILD_DIR] [DEVICES] [DAYS] [PROFILE]
+# THREADS (environment) is passed to `fleet --emit --threads` (default: the emitter's own).
+#   [THREADS=N] bench/emit_replay_week.sh [BUILD_DIR] [DEVICES] [DAYS] [PROFILE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -13,6 +14,7 @@ devices=${2:-10000}
 days=${3:-7}
 profile=${4:-$root/fixtures/profiles/module4-intended.json}
 ddlocal=$build/cli/ddlocal
+threads=${THREADS:+--threads $THREADS}
 work=$(mktemp -d /tmp/ddlocal-bench-emit.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -26,7 +28,8 @@ cat >"$work/week.json" <<JSON
 JSON
 
 TIMEFORMAT='%R %U %S'
-emit=$({ time "$ddlocal" fleet "$work/week.json" --emit - 2>"$work/emit.err" >/dev/null; } 2>&1)
+# shellcheck disable=SC2086 # $threads is empty or two words
+emit=$({ time "$ddlocal" fleet "$work/week.json" $threads --emit - 2>"$work/emit.err" >/dev/null; } 2>&1)
 read -r ew eu es <<<"$emit"
 sed 's/ in [0-9.]* s$//' "$work/emit.err"
 lines=$(sed -n 's/.*: \([0-9]*\) lines (\([0-9]*\) reports.*/\1 \2/p' "$work/emit.err")
@@ -35,7 +38,8 @@ awk -v w="$ew" -v u="$eu" -v s="$es" -v n="$nlines" \
     'BEGIN { printf "emit alone: %.2f s wall, %.2f s CPU (%.0f lines/s of CPU)\n", w, u + s, n / (u + s) }'
 
 start=$(date +%s.%N)
-"$ddlocal" fleet "$work/week.json" --emit - 2>/dev/null |
+# shellcheck disable=SC2086
+"$ddlocal" fleet "$work/week.json" $threads --emit - 2>/dev/null |
     /usr/bin/time -f "%U %S" -o "$work/replay.time" \
         "$ddlocal" replay --profile "$profile" --reports - \
         --no-summary >"$work/events.jsonl" 2>"$work/replay.err" ||

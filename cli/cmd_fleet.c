@@ -54,7 +54,9 @@ static const char FLEET_HELP[] =
     "                          `ddlocal replay` and `ddlocal sweep` read) to FILE (- =\n"
     "                          standard output), then exit\n"
     "      --start-time TIME   with --emit: time 0 of the scenario (epoch ms or ISO-8601\n"
-    "                          UTC; default 2024-01-01T00:00:00Z)\n";
+    "                          UTC; default 2024-01-01T00:00:00Z)\n"
+    "      --threads N         with --emit: threads rendering lines, 1..64 (default: one\n"
+    "                          per CPU, at most 4); the output is the same for any N\n";
 
 static volatile sig_atomic_t g_stop;
 
@@ -119,7 +121,7 @@ static bool parse_pos(const char *s, double max, double *out)
 }
 
 /* --emit: the scenario as a replay stream; figures on stderr. */
-static int emit(const dd_scenario_t *sc, const char *path, int64_t start_ms)
+static int emit(const dd_scenario_t *sc, const char *path, int64_t start_ms, unsigned threads)
 {
     FILE *out = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
     dd_emit_stats_t stats;
@@ -131,7 +133,7 @@ static int emit(const dd_scenario_t *sc, const char *path, int64_t start_ms)
         return DD_CLI_USAGE;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    st = dd_emit_run(sc, start_ms, out, &stats);
+    st = dd_emit_run(sc, start_ms, threads, out, &stats);
     if (out != stdout && fclose(out) != 0 && st == DD_EMIT_OK) {
         st = DD_EMIT_WRITE_FAILED;
     }
@@ -167,6 +169,7 @@ int dd_cmd_fleet(int argc, char **argv)
         {"prepare-only", no_argument, NULL, 'P'},
         {"emit", required_argument, NULL, 'E'},
         {"start-time", required_argument, NULL, 'T'},
+        {"threads", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -175,6 +178,7 @@ int dd_cmd_fleet(int argc, char **argv)
     const char *emit_path = NULL;
     int64_t start_ms = 1704067200000LL; /* 2024-01-01T00:00:00Z, as `up`'s manual clock */
     bool start_set = false;
+    double threads = 0;
     char endpoint[256] = "";
     char root_ca[600] = "";
     char clock_spec[DD_CLOCK_SPEC_MAX] = "";
@@ -262,6 +266,12 @@ int dd_cmd_fleet(int argc, char **argv)
             }
             start_set = true;
             break;
+        case 'X':
+            if (!parse_pos(optarg, DD_EMIT_MAX_THREADS, &threads) || floor(threads) != threads) {
+                return dd_clienv_usage_error("fleet", "--threads must be 1..%d",
+                                             DD_EMIT_MAX_THREADS);
+            }
+            break;
         case 'h': fputs(FLEET_HELP, stdout); return 0;
         default: return dd_clienv_usage_error("fleet", "unknown option");
         }
@@ -281,7 +291,7 @@ int dd_cmd_fleet(int argc, char **argv)
         return DD_CLI_USAGE;
     }
     if (emit_path != NULL) {
-        rc = emit(&sc, emit_path, start_ms);
+        rc = emit(&sc, emit_path, start_ms, (unsigned)threads);
         dd_scenario_free(&sc);
         return rc;
     }
@@ -289,6 +299,10 @@ int dd_cmd_fleet(int argc, char **argv)
         dd_scenario_free(&sc);
         return dd_clienv_usage_error("fleet", "--start-time goes with --emit (a live fleet runs "
                                               "on the pipeline's clock)");
+    }
+    if (threads > 0) {
+        dd_scenario_free(&sc);
+        return dd_clienv_usage_error("fleet", "--threads goes with --emit");
     }
     if (dd_scenario_has_cloud(&sc)) {
         fprintf(stderr,

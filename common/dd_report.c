@@ -1186,6 +1186,28 @@ dd_report_status_t dd_report_encode(const dd_report_t *report, dd_report_format_
     return DD_REPORT_BAD_PARAMETER;
 }
 
+dd_report_status_t dd_report_encode_cached(dd_report_cache_t *cache, const dd_report_t *report,
+                                           dd_report_format_t format, dd_report_keys_t keys,
+                                           uint8_t *buf, size_t len, size_t *out_len)
+{
+    dd_report_status_t st;
+
+    if (cache == NULL || report == NULL || buf == NULL || out_len == NULL ||
+        (keys != DD_REPORT_KEYS_LONG && keys != DD_REPORT_KEYS_SHORT)) {
+        return DD_REPORT_BAD_PARAMETER;
+    }
+    *out_len = 0;
+    if ((st = dd_report_check_encodable(report)) != DD_REPORT_OK) {
+        return st;
+    }
+    switch (format) {
+    case DD_REPORT_FORMAT_JSON:
+        return dd_report_json_encode_cached(cache, report, keys, buf, len, out_len);
+    case DD_REPORT_FORMAT_CBOR: return dd_report_cbor_encode(report, keys, buf, len, out_len);
+    }
+    return DD_REPORT_BAD_PARAMETER;
+}
+
 static dd_report_status_t encode_reply(dd_report_format_t format, const dd_reply_t *reply,
                                        uint8_t *buf, size_t len, size_t *out_len)
 {

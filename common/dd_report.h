@@ -285,6 +285,34 @@ dd_report_status_t dd_report_encode(const dd_report_t *report, dd_report_format_
                                     dd_report_keys_t keys, uint8_t *buf, size_t len,
                                     size_t *out_len);
 
+/** What dd_report_encode_cached() keeps between calls (opaque). */
+typedef struct dd_report_cache dd_report_cache_t;
+
+/** @return A new, empty cache, or NULL when memory runs out. Free with dd_report_cache_free(). */
+dd_report_cache_t *dd_report_cache_new(void);
+
+/** @brief Releases a cache. NULL is ignored. */
+void dd_report_cache_free(dd_report_cache_t *cache);
+
+/**
+ * @brief dd_report_encode() for a run of reports that mostly differ only in
+ *        their integers: the same bytes and status, cheaper.
+ *
+ * JSON: the cache keeps the last report's document as the JSON library
+ * produced it, with the positions of its integers (report_id, ports,
+ * totals, network_stats, local ports); a report of the same shape (every
+ * other member, string and address equal) is that text with its own digits
+ * in those positions, anything else is encoded afresh and becomes the
+ * cached shape. Reports with custom metrics and CBOR are encoded afresh.
+ * Not thread-safe per cache (one cache per thread).
+ *
+ * @param[in,out] cache From dd_report_cache_new().
+ * Other parameters and the return value as dd_report_encode().
+ */
+dd_report_status_t dd_report_encode_cached(dd_report_cache_t *cache, const dd_report_t *report,
+                                           dd_report_format_t format, dd_report_keys_t keys,
+                                           uint8_t *buf, size_t len, size_t *out_len);
+
 /**
  * @brief Encodes an /accepted reply:
  *        {"thingName":T,"reportId":R,"status":"ACCEPTED","timestamp":MS}.

@@ -160,6 +160,10 @@ dd_report_status_t dd_report_cbor_decode(dd_rctx_t *c, const uint8_t *payload, s
 
 dd_report_status_t dd_report_json_encode(const dd_report_t *report, dd_report_keys_t keys,
                                          uint8_t *buf, size_t len, size_t *out_len);
+/** The JSON half of dd_report_encode_cached() (parameters checked by the caller). */
+dd_report_status_t dd_report_json_encode_cached(dd_report_cache_t *cache, const dd_report_t *report,
+                                                dd_report_keys_t keys, uint8_t *buf, size_t len,
+                                                size_t *out_len);
 dd_report_status_t dd_report_cbor_encode(const dd_report_t *report, dd_report_keys_t keys,
                                          uint8_t *buf, size_t len, size_t *out_len);
 

@@ -399,9 +399,19 @@ static bool has_control(const dd_report_t *r)
     return false;
 }
 
+/* Where one integer's digits sit in an encoded report (dd_report_cache_t). */
+typedef struct y_slot {
+    size_t off;
+    size_t len;
+} y_slot_t;
+
 typedef struct yb {
     yajl_gen g;
     bool failed;
+    /* When recording (dd_report_json_encode_cached()): each y_u64()'s digits, in order. */
+    y_slot_t *slots;
+    size_t nslots;
+    size_t slots_cap;
 } yb_t;
 
 static void y_check(yb_t *b, yajl_gen_status st)
@@ -430,6 +440,19 @@ static void y_u64(yb_t *b, const char *key, uint64_t v)
         y_str(b, key);
     }
     y_check(b, yajl_gen_number(b->g, text + n, sizeof(text) - n));
+    if (b->slots_cap > 0 && !b->failed) {
+        const unsigned char *buf = NULL;
+        size_t len = 0;
+
+        /* yajl writes the separator before the number, so its digits end the buffer. */
+        if (b->nslots == b->slots_cap || yajl_gen_get_buf(b->g, &buf, &len) != yajl_gen_status_ok) {
+            b->failed = true;
+            return;
+        }
+        b->slots[b->nslots].off = len - (sizeof(text) - n);
+        b->slots[b->nslots].len = sizeof(text) - n;
+        b->nslots++;
+    }
 }
 
 static void y_double(yb_t *b, double d)
@@ -589,42 +612,48 @@ static dd_report_status_t y_finish(yb_t *b, uint8_t *buf, size_t len, size_t *ou
     return st;
 }
 
+/* The report's document through yajl's generator, left in b->g (which the caller frees). */
+static void encode_yajl_doc(yb_t *b, const dd_report_t *r, dd_report_keys_t ks)
+{
+    y_open(b, NULL, false);
+    y_open(b, k(DD_RK_HEADER, ks), false);
+    y_u64(b, k(DD_RK_REPORT_ID, ks), r->report_id);
+    y_str(b, k(DD_RK_VERSION, ks));
+    y_str(b, r->version[0] != '\0' ? r->version : "1.0");
+    y_close(b, false);
+    if (r->has_metrics || r->tcp_ports.present || r->udp_ports.present || r->net.present ||
+        r->tcp_conns.present) {
+        y_open(b, k(DD_RK_METRICS, ks), false);
+        if (r->tcp_ports.present) {
+            y_ports(b, DD_RK_LISTENING_TCP, &r->tcp_ports, ks);
+        }
+        if (r->udp_ports.present) {
+            y_ports(b, DD_RK_LISTENING_UDP, &r->udp_ports, ks);
+        }
+        if (r->net.present) {
+            y_net(b, &r->net, ks);
+        }
+        if (r->tcp_conns.present) {
+            y_conns(b, &r->tcp_conns, ks);
+        }
+        y_close(b, false);
+    }
+    if (r->has_custom_metrics || r->custom_count > 0) {
+        y_custom(b, r, ks);
+    }
+    y_close(b, false);
+}
+
 /* The report through yajl's generator, into buf as print_into() leaves it. */
 static dd_report_status_t encode_yajl(const dd_report_t *r, dd_report_keys_t ks, uint8_t *buf,
                                       size_t len, size_t *out_len)
 {
-    yb_t b = {yajl_gen_alloc(NULL), false};
+    yb_t b = {yajl_gen_alloc(NULL), false, NULL, 0, 0};
 
     if (b.g == NULL) {
         return DD_REPORT_NO_MEMORY;
     }
-    y_open(&b, NULL, false);
-    y_open(&b, k(DD_RK_HEADER, ks), false);
-    y_u64(&b, k(DD_RK_REPORT_ID, ks), r->report_id);
-    y_str(&b, k(DD_RK_VERSION, ks));
-    y_str(&b, r->version[0] != '\0' ? r->version : "1.0");
-    y_close(&b, false);
-    if (r->has_metrics || r->tcp_ports.present || r->udp_ports.present || r->net.present ||
-        r->tcp_conns.present) {
-        y_open(&b, k(DD_RK_METRICS, ks), false);
-        if (r->tcp_ports.present) {
-            y_ports(&b, DD_RK_LISTENING_TCP, &r->tcp_ports, ks);
-        }
-        if (r->udp_ports.present) {
-            y_ports(&b, DD_RK_LISTENING_UDP, &r->udp_ports, ks);
-        }
-        if (r->net.present) {
-            y_net(&b, &r->net, ks);
-        }
-        if (r->tcp_conns.present) {
-            y_conns(&b, &r->tcp_conns, ks);
-        }
-        y_close(&b, false);
-    }
-    if (r->has_custom_metrics || r->custom_count > 0) {
-        y_custom(&b, r, ks);
-    }
-    y_close(&b, false);
+    encode_yajl_doc(&b, r, ks);
     return y_finish(&b, buf, len, out_len);
 }
 
@@ -678,7 +707,7 @@ dd_report_status_t dd_report_json_encode(const dd_report_t *r, dd_report_keys_t 
 static dd_report_status_t reply_yajl(const dd_reply_t *reply, uint8_t *buf, size_t len,
                                      size_t *out_len)
 {
-    yb_t b = {yajl_gen_alloc(NULL), false};
+    yb_t b = {yajl_gen_alloc(NULL), false, NULL, 0, 0};
     char text[24];
     int n;
 
@@ -752,4 +781,391 @@ static dd_report_status_t reply_cjson(const dd_reply_t *reply, uint8_t *buf, siz
     st = b.failed ? DD_REPORT_NO_MEMORY : print_into(root, buf, len, out_len);
     cJSON_Delete(root);
     return st;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Cached encoding (dd_report_encode_cached()): a run of reports that differ only in their
+ * integers - `ddlocal fleet --emit` writes tens of millions of them - is encoded once through
+ * yajl; the generator's output is kept with where each integer's digits sit, and the next report
+ * of the same shape is those bytes with its own digits spliced in. The JSON around the digits is
+ * always yajl's; only decimal digits are written here, as y_u64() writes them.
+ * ------------------------------------------------------------------------------------------- */
+
+struct dd_report_cache {
+    bool valid;
+    dd_report_keys_t keys;
+    dd_report_t shape; /* the cached report: its items arrays are this cache's own copies */
+    size_t tcp_cap;
+    size_t udp_cap;
+    size_t conn_cap;
+    uint8_t *text; /* yajl's document for the shape */
+    size_t text_len;
+    size_t text_cap;
+    y_slot_t *slots; /* the integers' digits in text, in the order encode_yajl_doc() writes them */
+    size_t nslots;
+    size_t ints_cap; /* of slots, vals, dlen and digits (20 bytes each) */
+    uint64_t *vals;  /* scratch: a report's integers in that order */
+    size_t *dlen;    /* scratch: how many digits each has */
+    char *digits;    /* scratch: the digits */
+};
+
+dd_report_cache_t *dd_report_cache_new(void)
+{
+    return calloc(1, sizeof(dd_report_cache_t));
+}
+
+void dd_report_cache_free(dd_report_cache_t *cache)
+{
+    if (cache == NULL) {
+        return;
+    }
+    free(cache->shape.tcp_ports.items);
+    free(cache->shape.udp_ports.items);
+    free(cache->shape.tcp_conns.items);
+    free(cache->text);
+    free(cache->slots);
+    free(cache->vals);
+    free(cache->dlen);
+    free(cache->digits);
+    free(cache);
+}
+
+/* How many integers encode_yajl_doc() writes for @p r (no custom metrics). */
+static size_t count_ints(const dd_report_t *r)
+{
+    size_t n = 1;
+    size_t i;
+
+    if (r->tcp_ports.present) {
+        n += r->tcp_ports.count + (r->tcp_ports.has_total ? 1 : 0);
+    }
+    if (r->udp_ports.present) {
+        n += r->udp_ports.count + (r->udp_ports.has_total ? 1 : 0);
+    }
+    if (r->net.present) {
+        n += (size_t)r->net.has_bytes_in + (size_t)r->net.has_bytes_out +
+             (size_t)r->net.has_packets_in + (size_t)r->net.has_packets_out;
+    }
+    if (r->tcp_conns.present) {
+        for (i = 0; i < r->tcp_conns.count; i++) {
+            n += r->tcp_conns.items[i].has_local_port ? 1 : 0;
+        }
+        n += r->tcp_conns.has_total ? 1 : 0;
+    }
+    return n;
+}
+
+static size_t list_ports(const dd_report_ports_t *p, uint64_t *v)
+{
+    size_t n = 0;
+    size_t i;
+
+    if (!p->present) {
+        return 0;
+    }
+    for (i = 0; i < p->count; i++) {
+        v[n++] = p->items[i].port;
+    }
+    if (p->has_total) {
+        v[n++] = p->total;
+    }
+    return n;
+}
+
+/* @p r's integers in the order encode_yajl_doc() writes them (count_ints() of them). */
+static void list_ints(const dd_report_t *r, uint64_t *v)
+{
+    size_t n = 0;
+    size_t i;
+
+    v[n++] = r->report_id;
+    n += list_ports(&r->tcp_ports, v + n);
+    n += list_ports(&r->udp_ports, v + n);
+    if (r->net.present) {
+        if (r->net.has_bytes_in) {
+            v[n++] = r->net.bytes_in;
+        }
+        if (r->net.has_bytes_out) {
+            v[n++] = r->net.bytes_out;
+        }
+        if (r->net.has_packets_in) {
+            v[n++] = r->net.packets_in;
+        }
+        if (r->net.has_packets_out) {
+            v[n++] = r->net.packets_out;
+        }
+    }
+    if (r->tcp_conns.present) {
+        for (i = 0; i < r->tcp_conns.count; i++) {
+            if (r->tcp_conns.items[i].has_local_port) {
+                v[n++] = r->tcp_conns.items[i].local_port;
+            }
+        }
+        if (r->tcp_conns.has_total) {
+            v[n++] = r->tcp_conns.total;
+        }
+    }
+}
+
+static bool same_ports(const dd_report_ports_t *a, const dd_report_ports_t *b)
+{
+    size_t i;
+
+    if (a->present != b->present || a->has_total != b->has_total || a->count != b->count) {
+        return false;
+    }
+    for (i = 0; i < a->count; i++) {
+        const dd_report_port_t *x = &a->items[i];
+        const dd_report_port_t *y = &b->items[i];
+        if (x->has_interface != y->has_interface ||
+            (x->has_interface && strcmp(x->interface, y->interface) != 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether @p a and @p b encode alike but for their integers (everything else encode_yajl_doc()
+ * reads is compared). */
+static bool same_shape(const dd_report_t *a, const dd_report_t *b)
+{
+    const dd_report_netstats_t *x = &a->net;
+    const dd_report_netstats_t *y = &b->net;
+    size_t i;
+
+    if (strcmp(a->version, b->version) != 0 || a->has_metrics != b->has_metrics ||
+        a->has_custom_metrics != b->has_custom_metrics || a->custom_count != b->custom_count ||
+        !same_ports(&a->tcp_ports, &b->tcp_ports) || !same_ports(&a->udp_ports, &b->udp_ports) ||
+        x->present != y->present || x->has_bytes_in != y->has_bytes_in ||
+        x->has_bytes_out != y->has_bytes_out || x->has_packets_in != y->has_packets_in ||
+        x->has_packets_out != y->has_packets_out || a->tcp_conns.present != b->tcp_conns.present ||
+        a->tcp_conns.has_total != b->tcp_conns.has_total ||
+        a->tcp_conns.count != b->tcp_conns.count) {
+        return false;
+    }
+    for (i = 0; i < a->tcp_conns.count; i++) {
+        const dd_report_conn_t *c = &a->tcp_conns.items[i];
+        const dd_report_conn_t *d = &b->tcp_conns.items[i];
+        if (c->remote_ip.family != d->remote_ip.family ||
+            memcmp(c->remote_ip.bytes, d->remote_ip.bytes, sizeof(c->remote_ip.bytes)) != 0 ||
+            c->remote_port != d->remote_port || c->has_local_port != d->has_local_port ||
+            c->has_local_interface != d->has_local_interface ||
+            (c->has_local_interface && strcmp(c->local_interface, d->local_interface) != 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    void *q;
+
+    if (need <= *cap) {
+        return true;
+    }
+    q = realloc(*p, need * size);
+    if (q == NULL) {
+        return false;
+    }
+    *p = q;
+    *cap = need;
+    return true;
+}
+
+/* Keeps a copy of @p r's shape (the items arrays; custom metrics are never cached). */
+static bool keep_shape(dd_report_cache_t *c, const dd_report_t *r)
+{
+    dd_report_port_t *tcp = c->shape.tcp_ports.items;
+    dd_report_port_t *udp = c->shape.udp_ports.items;
+    dd_report_conn_t *conns = c->shape.tcp_conns.items;
+
+    if (!grow((void **)&tcp, &c->tcp_cap, r->tcp_ports.count, sizeof(*tcp))) {
+        return false;
+    }
+    c->shape.tcp_ports.items = tcp;
+    if (!grow((void **)&udp, &c->udp_cap, r->udp_ports.count, sizeof(*udp))) {
+        return false;
+    }
+    c->shape.udp_ports.items = udp;
+    if (!grow((void **)&conns, &c->conn_cap, r->tcp_conns.count, sizeof(*conns))) {
+        return false;
+    }
+    c->shape.tcp_conns.items = conns;
+    c->shape = *r;
+    c->shape.tcp_ports.items = tcp;
+    c->shape.udp_ports.items = udp;
+    c->shape.tcp_conns.items = conns;
+    c->shape.custom = NULL;
+    if (r->tcp_ports.count > 0) {
+        memcpy(tcp, r->tcp_ports.items, r->tcp_ports.count * sizeof(*tcp));
+    }
+    if (r->udp_ports.count > 0) {
+        memcpy(udp, r->udp_ports.items, r->udp_ports.count * sizeof(*udp));
+    }
+    if (r->tcp_conns.count > 0) {
+        memcpy(conns, r->tcp_conns.items, r->tcp_conns.count * sizeof(*conns));
+    }
+    return true;
+}
+
+/* Room for @p n integers in the slot and scratch arrays. */
+static bool ints_room(dd_report_cache_t *c, size_t n)
+{
+    size_t cap = c->ints_cap;
+    size_t k;
+
+    if (n <= cap) {
+        return true;
+    }
+    k = cap;
+    if (!grow((void **)&c->slots, &k, n, sizeof(*c->slots))) {
+        return false;
+    }
+    k = cap;
+    if (!grow((void **)&c->vals, &k, n, sizeof(*c->vals))) {
+        return false;
+    }
+    k = cap;
+    if (!grow((void **)&c->dlen, &k, n, sizeof(*c->dlen))) {
+        return false;
+    }
+    k = cap;
+    if (!grow((void **)&c->digits, &k, n, 20)) {
+        return false;
+    }
+    c->ints_cap = n;
+    return true;
+}
+
+/* The decimal digits of @p v into @p out (20 bytes), two a division; returns their count. */
+static size_t digits_u64(uint64_t v, char *out)
+{
+    static const char PAIRS[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                "31323334353637383940414243444546474849505152535455565758596061"
+                                "62636465666768697071727374757677787980818283848586878889909192"
+                                "93949596979899";
+    char tmp[20];
+    size_t n = sizeof(tmp);
+
+    while (v >= 100) {
+        size_t r = (size_t)(v % 100) * 2;
+        v /= 100;
+        n -= 2;
+        tmp[n] = PAIRS[r];
+        tmp[n + 1] = PAIRS[r + 1];
+    }
+    if (v >= 10) {
+        n -= 2;
+        tmp[n] = PAIRS[v * 2];
+        tmp[n + 1] = PAIRS[v * 2 + 1];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(out, tmp + n, sizeof(tmp) - n);
+    return sizeof(tmp) - n;
+}
+
+/* Encodes @p r through yajl, recording where its integers' digits are; caches the result. */
+static dd_report_status_t cache_build(dd_report_cache_t *c, const dd_report_t *r,
+                                      dd_report_keys_t ks, size_t nints)
+{
+    yb_t b = {yajl_gen_alloc(NULL), false, NULL, 0, 0};
+    const unsigned char *text = NULL;
+    size_t n = 0;
+    size_t i;
+
+    c->valid = false;
+    if (b.g == NULL) {
+        return DD_REPORT_NO_MEMORY;
+    }
+    if (!ints_room(c, nints)) {
+        yajl_gen_free(b.g);
+        return DD_REPORT_NO_MEMORY;
+    }
+    b.slots = c->slots;
+    b.slots_cap = nints;
+    encode_yajl_doc(&b, r, ks);
+    if (b.failed || b.nslots != nints || yajl_gen_get_buf(b.g, &text, &n) != yajl_gen_status_ok ||
+        !grow((void **)&c->text, &c->text_cap, n, 1)) {
+        yajl_gen_free(b.g);
+        return DD_REPORT_NO_MEMORY;
+    }
+    memcpy(c->text, text, n);
+    c->text_len = n;
+    c->nslots = b.nslots;
+    yajl_gen_free(b.g);
+    /* Each slot must hold the digits list_ints() gives, in order: the two walks agree. */
+    list_ints(r, c->vals);
+    for (i = 0; i < c->nslots; i++) {
+        size_t d = digits_u64(c->vals[i], c->digits);
+        if (c->slots[i].off + c->slots[i].len > n || d != c->slots[i].len ||
+            memcmp(c->text + c->slots[i].off, c->digits, d) != 0 ||
+            (i > 0 && c->slots[i].off < c->slots[i - 1].off + c->slots[i - 1].len)) {
+            return DD_REPORT_OK; /* not cached: the caller encodes as usual */
+        }
+    }
+    c->keys = ks;
+    c->valid = keep_shape(c, r);
+    return DD_REPORT_OK;
+}
+
+/* The cached text with @p r's integers spliced in, into buf as print_into() leaves it. */
+static dd_report_status_t cache_render(dd_report_cache_t *c, const dd_report_t *r, uint8_t *buf,
+                                       size_t len, size_t *out_len)
+{
+    size_t *dlen = c->dlen;
+    size_t total = c->text_len;
+    size_t prev = 0;
+    size_t i;
+    uint8_t *p = buf;
+
+    list_ints(r, c->vals);
+    for (i = 0; i < c->nslots; i++) {
+        dlen[i] = digits_u64(c->vals[i], c->digits + 20 * i);
+        total = total - c->slots[i].len + dlen[i];
+    }
+    if (total > len) {
+        return DD_REPORT_BUFFER_TOO_SMALL;
+    }
+    for (i = 0; i < c->nslots; i++) {
+        memcpy(p, c->text + prev, c->slots[i].off - prev);
+        p += c->slots[i].off - prev;
+        memcpy(p, c->digits + 20 * i, dlen[i]);
+        p += dlen[i];
+        prev = c->slots[i].off + c->slots[i].len;
+    }
+    memcpy(p, c->text + prev, c->text_len - prev);
+    p += c->text_len - prev;
+    if (total < len) {
+        *p = '\0';
+    }
+    *out_len = total;
+    return DD_REPORT_OK;
+}
+
+dd_report_status_t dd_report_json_encode_cached(dd_report_cache_t *c, const dd_report_t *r,
+                                                dd_report_keys_t ks, uint8_t *buf, size_t len,
+                                                size_t *out_len)
+{
+    size_t nints;
+    dd_report_status_t st;
+
+    /* Custom metrics hold doubles and strings of any kind: not worth a shape of their own. */
+    if (r->custom_count > 0) {
+        return dd_report_json_encode(r, ks, buf, len, out_len);
+    }
+    nints = count_ints(r);
+    if (!(c->valid && c->keys == ks && c->nslots == nints && same_shape(&c->shape, r))) {
+        /* A cached shape has no control character (same_shape() compares every string). */
+        if (has_control(r)) {
+            return dd_report_json_encode(r, ks, buf, len, out_len);
+        }
+        st = cache_build(c, r, ks, nints);
+        if (st != DD_REPORT_OK || !c->valid) {
+            c->valid = false;
+            return dd_report_json_encode(r, ks, buf, len, out_len);
+        }
+    }
+    return cache_render(c, r, buf, len, out_len);
 }

@@ -16,10 +16,14 @@
  * 300 s), so every windowed count is the same as one line per message.
  *
  * Lines are written in non-decreasing time, one report interval at a time.
- * Deterministic: the same scenario and start time give the same bytes.
+ * Deterministic: the same scenario and start time give the same bytes, with
+ * any number of threads (each device's random numbers are drawn in the same
+ * order whichever thread writes its lines).
  *
  * Ownership: the scenario and the stream are borrowed; dd_emit_run()
- * allocates only for its own duration. Not thread-safe per call.
+ * allocates only for its own duration (memory bounded: two blocks of about
+ * 20,000 device-report-intervals per thread) and joins its threads before it
+ * returns. Not thread-safe per call.
  */
 #ifndef DD_EMIT_H_
 #define DD_EMIT_H_
@@ -28,6 +32,11 @@
 #include <stdio.h>
 
 #include "dd_scenario.h"
+
+/** Most threads dd_emit_run() takes. */
+#define DD_EMIT_MAX_THREADS 64
+/** Threads when asked for 0: one per CPU, at most this many. */
+#define DD_EMIT_DEFAULT_THREADS 4
 
 /** Status codes of this module. */
 typedef enum dd_emit_status {
@@ -50,11 +59,14 @@ typedef struct dd_emit_stats {
  * @brief Writes the whole scenario as a replay stream.
  * @param[in] sc The scenario (after any dd_scenario_override()).
  * @param[in] start_ms Epoch ms of the scenario's time 0.
+ * @param[in] threads Threads rendering lines, 1..DD_EMIT_MAX_THREADS (1: the
+ *            calling thread alone; N: N workers while the calling thread
+ *            writes), 0: one per CPU up to DD_EMIT_DEFAULT_THREADS.
  * @param[in] out Where the lines go.
  * @param[out] stats Optional figures.
  * @return DD_EMIT_OK or an error status.
  */
-dd_emit_status_t dd_emit_run(const dd_scenario_t *sc, int64_t start_ms, FILE *out,
+dd_emit_status_t dd_emit_run(const dd_scenario_t *sc, int64_t start_ms, unsigned threads, FILE *out,
                              dd_emit_stats_t *stats);
 
 /** @return Static text for @p status. */

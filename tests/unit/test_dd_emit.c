@@ -16,8 +16,9 @@
 
 #define START 1795824000000LL /* 2026-11-28T00:00:00Z */
 
-/* Emits @p json's scenario; returns the stream's text (caller frees). */
-static char *emit_text(const char *json, int64_t start, dd_emit_stats_t *stats)
+/* Emits @p json's scenario with @p threads threads; returns the stream's text (caller frees). */
+static char *emit_text_threads(const char *json, int64_t start, unsigned threads,
+                               dd_emit_stats_t *stats)
 {
     dd_scenario_t sc;
     char msg[256];
@@ -29,7 +30,7 @@ static char *emit_text(const char *json, int64_t start, dd_emit_stats_t *stats)
     if (dd_scenario_parse(json, strlen(json), &sc, msg, sizeof(msg)) != DD_SCENARIO_OK) {
         fail_msg("scenario: %s", msg);
     }
-    assert_int_equal(dd_emit_run(&sc, start, f, stats), DD_EMIT_OK);
+    assert_int_equal(dd_emit_run(&sc, start, threads, f, stats), DD_EMIT_OK);
     dd_scenario_free(&sc);
     n = ftell(f);
     rewind(f);
@@ -38,6 +39,12 @@ static char *emit_text(const char *json, int64_t start, dd_emit_stats_t *stats)
     assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
     fclose(f);
     return buf;
+}
+
+/* Emits @p json's scenario on the calling thread alone. */
+static char *emit_text(const char *json, int64_t start, dd_emit_stats_t *stats)
+{
+    return emit_text_threads(json, start, 1, stats);
 }
 
 /* Per line: parse, check time order, sum the events of one thing by type. */
@@ -167,14 +174,49 @@ static void test_dd_emit_group_rate_and_cloud_events(void **state)
     free(text);
 }
 
+/* Any number of threads writes the same bytes and figures: devices split between workers,
+ * telemetry, cloud events at minute boundaries and equal times across the split. */
+static void test_dd_emit_threads_same_bytes(void **state)
+{
+    const char *json =
+        "{\"name\":\"m\",\"devices\":600,\"durationSeconds\":3600,\"seed\":3,"
+        "\"report\":{\"intervalSeconds\":300},"
+        "\"telemetry\":{\"topic\":\"fleet/{thing}/t\",\"intervalSeconds\":20},"
+        "\"metrics\":{\"bytes_out\":{\"distribution\":\"normal\",\"mean\":150,\"stddev\":20},"
+        "\"connections\":{\"count\":{\"distribution\":\"poisson\",\"mean\":1},"
+        "\"remote\":\"52.94.0.0/16\",\"remotePorts\":[8883]}},"
+        "\"groups\":[{\"name\":\"bad\",\"devices\":400,\"schedule\":[{\"fromSeconds\":600,"
+        "\"cloud\":{\"authorizationFailuresPerMinute\":1.5,\"failedConnectsPerMinute\":0.5,"
+        "\"disconnectsPerHour\":30}}]}]}";
+    static const unsigned threads[] = {2, 3, 7, 0};
+    dd_emit_stats_t one;
+    dd_emit_stats_t st;
+    char *a = emit_text_threads(json, START, 1, &one);
+    size_t i;
+
+    (void)state;
+    assert_true(one.reports == 600 * 12);
+    for (i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+        char *b = emit_text_threads(json, START, threads[i], &st);
+        assert_string_equal(a, b);
+        assert_memory_equal(&st, &one, sizeof(st));
+        free(b);
+    }
+    free(a);
+}
+
 static void test_dd_emit_bad_parameters(void **state)
 {
     dd_scenario_t sc;
 
     (void)state;
     memset(&sc, 0, sizeof(sc));
-    assert_int_equal(dd_emit_run(NULL, START, stdout, NULL), DD_EMIT_BAD_PARAMETER);
-    assert_int_equal(dd_emit_run(&sc, START, stdout, NULL), DD_EMIT_BAD_PARAMETER);
+    assert_int_equal(dd_emit_run(NULL, START, 1, stdout, NULL), DD_EMIT_BAD_PARAMETER);
+    assert_int_equal(dd_emit_run(&sc, START, 1, stdout, NULL), DD_EMIT_BAD_PARAMETER);
+    sc.devices = 1;
+    sc.report_interval_s = 300;
+    assert_int_equal(dd_emit_run(&sc, START, DD_EMIT_MAX_THREADS + 1, stdout, NULL),
+                     DD_EMIT_BAD_PARAMETER);
     assert_string_equal(dd_emit_strerror(DD_EMIT_WRITE_FAILED), "the output could not be written");
 }
 
@@ -183,6 +225,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dd_emit_reports_telemetry_order_and_determinism),
         cmocka_unit_test(test_dd_emit_group_rate_and_cloud_events),
+        cmocka_unit_test(test_dd_emit_threads_same_bytes),
         cmocka_unit_test(test_dd_emit_bad_parameters),
     };
 

@@ -1725,6 +1725,111 @@ static void test_dd_report_decode_cjson(void **state)
     free(b.data);
 }
 
+/* A small deterministic generator for test_dd_report_encode_cached(). */
+static uint64_t next_rand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+/* A report of one of six shapes (0..5) whose integers are drawn from 0..2^64-1 in every width;
+ * shapes 4 and 5 also vary in a remote address, so they change shape now and then. */
+static void random_report(uint64_t *s, size_t shape, dd_report_t *r)
+{
+    static const uint64_t wide[] = {0, 9, 10, 99, 100, 65535, 4294967296ULL, UINT64_MAX};
+    size_t i;
+
+    memset(r, 0, sizeof(*r));
+    r->report_id = next_rand(s) % 2 ? wide[next_rand(s) % 8] : next_rand(s);
+    if (shape == 5) {
+        strcpy(r->version, "1.1");
+    }
+    r->has_metrics = shape != 0;
+    r->net.present = shape >= 1;
+    r->net.has_bytes_out = true;
+    r->net.bytes_out = wide[next_rand(s) % 8];
+    r->net.has_packets_in = shape >= 2;
+    r->net.packets_in = next_rand(s);
+    r->tcp_ports.present = shape >= 3;
+    r->tcp_ports.has_total = true;
+    r->tcp_ports.total = next_rand(s) % 100;
+    r->tcp_ports.count = shape >= 3 ? 2 : 0;
+    r->tcp_ports.items = xcalloc(2, sizeof(*r->tcp_ports.items));
+    for (i = 0; i < 2; i++) {
+        r->tcp_ports.items[i].port = (uint16_t)(1 + next_rand(s) % 65535);
+        r->tcp_ports.items[i].has_interface = i == 1;
+        strcpy(r->tcp_ports.items[i].interface, shape == 4 ? "eth\"1" : "eth0");
+    }
+    r->tcp_conns.present = shape >= 4;
+    r->tcp_conns.has_total = true;
+    r->tcp_conns.total = next_rand(s);
+    r->tcp_conns.count = shape >= 4 ? 1 : 0;
+    r->tcp_conns.items = xcalloc(1, sizeof(*r->tcp_conns.items));
+    r->tcp_conns.items[0].remote_ip.family = 4;
+    r->tcp_conns.items[0].remote_ip.bytes[0] = (uint8_t)(next_rand(s) % 8 ? 10 : 52);
+    r->tcp_conns.items[0].remote_port = 8883;
+    r->tcp_conns.items[0].has_local_port = true;
+    r->tcp_conns.items[0].local_port = (uint16_t)next_rand(s);
+}
+
+static void test_dd_report_encode_cached(void **state)
+{
+    dd_report_cache_t *cache = dd_report_cache_new();
+    static uint8_t want[4096];
+    static uint8_t got[4096];
+    uint64_t seed = 15;
+    dd_report_t r;
+    size_t wn;
+    size_t gn;
+    int n;
+    int f;
+
+    (void)state;
+    assert_non_null(cache);
+    /* Byte for byte what dd_report_encode() writes, through shape changes and digit counts. */
+    for (n = 0; n < 3000; n++) {
+        dd_report_keys_t ks = n % 700 < 350 ? DD_REPORT_KEYS_LONG : DD_REPORT_KEYS_SHORT;
+        random_report(&seed, (size_t)(n / 4 + n / 7) % 6, &r);
+        for (f = 0; f < 2; f++) {
+            memset(got, 0x55, sizeof(got));
+            assert_int_equal(dd_report_encode(&r, (dd_report_format_t)f, ks, want, sizeof(want),
+                                              &wn),
+                             DD_REPORT_OK);
+            assert_int_equal(dd_report_encode_cached(cache, &r, (dd_report_format_t)f, ks, got,
+                                                     sizeof(got), &gn),
+                             DD_REPORT_OK);
+            assert_int_equal(gn, wn);
+            assert_memory_equal(got, want, wn);
+            if (f == 0) {
+                assert_int_equal(got[gn], '\0');
+            }
+        }
+        /* Too small a buffer is refused, not cut (the cached text included). */
+        assert_int_equal(dd_report_encode_cached(cache, &r, DD_REPORT_FORMAT_JSON, ks, got, wn - 1,
+                                                 &gn),
+                         DD_REPORT_BUFFER_TOO_SMALL);
+        dd_report_free(&r);
+    }
+    /* A control character goes through cJSON's path, as dd_report_encode() does. */
+    random_report(&seed, 3, &r);
+    r.tcp_ports.present = true;
+    r.tcp_ports.count = 2;
+    strcpy(r.tcp_ports.items[1].interface, "a\x1f");
+    assert_int_equal(dd_report_encode_cached(cache, &r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG,
+                                             got, sizeof(got), &gn),
+                     DD_REPORT_OK);
+    assert_non_null(strstr((const char *)got, "a\\u001f"));
+    assert_int_equal(dd_report_encode_cached(NULL, &r, DD_REPORT_FORMAT_JSON, DD_REPORT_KEYS_LONG,
+                                             got, sizeof(got), &gn),
+                     DD_REPORT_BAD_PARAMETER);
+    assert_int_equal(dd_report_encode_cached(cache, &r, DD_REPORT_FORMAT_JSON, (dd_report_keys_t)7,
+                                             got, sizeof(got), &gn),
+                     DD_REPORT_BAD_PARAMETER);
+    dd_report_free(&r);
+    dd_report_cache_free(cache);
+    dd_report_cache_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1755,6 +1860,7 @@ int main(void)
         cmocka_unit_test(test_dd_report_topic_parse),
         cmocka_unit_test(test_dd_report_error_codes),
         cmocka_unit_test(test_dd_report_encode_escapes),
+        cmocka_unit_test(test_dd_report_encode_cached),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
