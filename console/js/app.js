@@ -3,7 +3,7 @@
 // REST API and its /ddlocal/v1/ endpoints (js/api.js).
 import {api, listAll, listPage, paths, ApiError} from './api.js';
 import {h, table, when, toast} from './dom.js';
-import {drawChart} from './chart.js';
+import {drawChart, loadChartLibrary} from './chart.js';
 import {
     metricNumber, thresholdOf, violates, invertedHint, alarmSpans, statisticPercent,
     fleetPercentileLine, isoSeconds,
@@ -387,7 +387,8 @@ async function pageThing(name) {
 
     async function renderGraphs(groups = groupNames) {
         const t0 = performance.now();
-        const [, profiles] = await Promise.all([refreshClock().catch(() => {}), profilesFor(groups)]);
+        const [, profiles] = await Promise.all([refreshClock().catch(() => {}), profilesFor(groups),
+            loadChartLibrary()]);
         const to = pipelineNow + 60e3;
         const fit = Number(rangeSel.value) === 0;
         let from = to - (fit ? 2 * 86400e3 : Number(rangeSel.value));
