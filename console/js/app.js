@@ -1003,13 +1003,13 @@ async function pageMitigation() {
     const thingFilter = h('input', {type: 'search', id: 'task-thing', 'aria-label': 'Violations of the thing'});
     const checksBox = h('div', {id: 'task-violations'});
     const renderChecks = (page) => {
+        const note = page.nextToken ? `The first ${page.items.length} shown; there are more: give a ` +
+            'thing\'s name.' : page.items.length ? '' : 'No active violation of this thing.';
         checksBox.replaceChildren(...page.items.map((v) => h('label',
             {style: 'flex-direction:row;gap:6px;align-items:center'},
             h('input', {type: 'checkbox', value: v.violationId}),
             `${v.thingName} · ${v.securityProfileName} · ${v.behavior.name}`)),
-        page.nextToken ? h('p', {class: 'muted'}, `The first ${page.items.length} shown; there are ` +
-            'more: give a thing\'s name.') : page.items.length ? null :
-            h('p', {class: 'muted'}, 'No active violation of this thing.'));
+        ...(note ? [h('p', {class: 'muted'}, note)] : []));
     };
     thingFilter.addEventListener('change', async () => {
         renderChecks(await listPage('/active-violations', 'activeViolations',
