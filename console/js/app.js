@@ -452,12 +452,17 @@ async function pageThing(name) {
                     points: points.length, violating: above.length, spans: spans.length,
                     threshold: threshold == null ? '' : threshold,
                 }}, h('figcaption', {}, h('strong', {}, title)), chartEl,
-                h('details', {}, h('summary', {}, 'Data table'),
-                    table(['Time (UTC)', 'Value', 'Outside the criteria'], points.map((pt) => [
-                        when(pt.t), pt.v, violates(criteria.comparisonOperator, threshold, pt.v) ? 'yes' : '',
-                    ]), 'No datapoint in this range.'),
-                    table(['Alarm from', 'until'], spans.map((s) => [when(s.start), s.open ? 'now' : when(s.end)]),
-                        'No alarm in this range.')));
+                h('details', {}, h('summary', {onclick: (ev) => {
+                    // Hundreds of rows nobody may open: built on the first click (before it opens).
+                    const details = ev.currentTarget.parentElement;
+                    if (details.children.length === 1) {
+                        details.append(table(['Time (UTC)', 'Value', 'Outside the criteria'], points.map((pt) => [
+                            when(pt.t), pt.v, violates(criteria.comparisonOperator, threshold, pt.v) ? 'yes' : '',
+                        ]), 'No datapoint in this range.'),
+                        table(['Alarm from', 'until'], spans.map((s) => [when(s.start), s.open ? 'now' : when(s.end)]),
+                            'No alarm in this range.'));
+                    }
+                }}, 'Data table')));
                 graphs.append(fig);
                 const u = drawChart(chartEl, {points, threshold, percentile: percentileLine, spans,
                     markers: evs.filter((e) => e.type === 'in-alarm').map((e) => ({t: e.time})),
