@@ -46,10 +46,11 @@ export async function api(method, path, {query, body} = {}) {
     return json;
 }
 
-/** Every page of a list operation (nextToken), up to @p max items of @p key. */
+/** Every page of a list operation (nextToken), up to @p max items of @p key, from @p query.nextToken on. */
 export async function listAll(path, key, query = {}, max = 1000) {
     const items = [];
-    let token;
+    // A query's nextToken is where to start (the rest of a list whose first page is shown).
+    let token = query.nextToken;
     do {
         const page = await api('GET', path, {query: {...query, maxResults: 250, nextToken: token}});
         items.push(...(page[key] || []));

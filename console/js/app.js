@@ -3,7 +3,7 @@
 // REST API and its /ddlocal/v1/ endpoints (js/api.js).
 import {api, listAll, listPage, paths, ApiError} from './api.js';
 import {h, table, when, toast} from './dom.js';
-import {drawChart} from './chart.js';
+import {drawChart, loadChartLibrary} from './chart.js';
 import {
     metricNumber, thresholdOf, violates, invertedHint, alarmSpans, statisticPercent,
     fleetPercentileLine, isoSeconds,
@@ -57,6 +57,13 @@ async function refreshClock() {
     return c;
 }
 
+/**
+ * The clock's first read, started with the page: a page that queries by pipeline time awaits
+ * it (in parallel with its other requests), since until then pipelineNow is the browser's time,
+ * which a manual or scaled clock can be days away from.
+ */
+let clockRead = Promise.resolve();
+
 function startClockBadge() {
     const tick = async () => {
         try {
@@ -66,7 +73,7 @@ function startClockBadge() {
         }
         setTimeout(tick, 2000);
     };
-    tick();
+    clockRead = tick();
 }
 
 // ---- Dashboard --------------------------------------------------------------------------
@@ -239,32 +246,44 @@ async function pageThings() {
     };
     search.addEventListener('input', render);
     render();
-    (async () => {
-        if (!complete) {
-            things = things.concat(await listAll('/things', 'things', {nextToken: first.nextToken}, MAX_LIST));
-            complete = true;
-        }
-        // Connection state: the broker's connection history (what the shim metered), open now.
+    // The four reads run side by side; the table is drawn again once, when all are in.
+    const rest = complete ? Promise.resolve([]) :
+        listAll('/things', 'things', {nextToken: first.nextToken}, MAX_LIST);
+    // Connection state: the broker's connection history (what the shim metered), open now.
+    const connections = api('GET', '/ddlocal/v1/connections').then((r) => {
         const c = {};
-        for (const conn of (await api('GET', '/ddlocal/v1/connections')).connections || []) {
+        for (const conn of r.connections || []) {
             if (conn.thing) {
                 c[conn.thing] = Math.max(c[conn.thing] || 0, conn.connectedAt);
             }
         }
-        connected = c;
-        // Groups are few and things many: one request per group, not one per thing.
+        return c;
+    });
+    // Groups are few and things many: one request per group, not one per thing.
+    const memberships = listAll('/thing-groups', 'thingGroups').then(async (list) => {
         const g = {};
-        for (const grp of await listAll('/thing-groups', 'thingGroups')) {
-            for (const t of await listAll(`/thing-groups/${encodeURIComponent(grp.groupName)}/things`,
-                'things', {}, MAX_LIST)) {
+        const members = await Promise.all(list.map((grp) =>
+            listAll(`/thing-groups/${encodeURIComponent(grp.groupName)}/things`, 'things', {}, MAX_LIST)));
+        list.forEach((grp, i) => {
+            for (const t of members[i]) {
                 (g[t] = g[t] || []).push(grp.groupName);
             }
-        }
-        groups = g;
+        });
+        return g;
+    });
+    const counts = listAll('/active-violations', 'activeViolations', {}, MAX_LIST).then((list) => {
         const v = {};
-        for (const av of await listAll('/active-violations', 'activeViolations', {}, MAX_LIST)) {
+        for (const av of list) {
             v[av.thingName] = (v[av.thingName] || 0) + 1;
         }
+        return v;
+    });
+    (async () => {
+        const [more, c, g, v] = await Promise.all([rest, connections, memberships, counts]);
+        things = things.concat(more);
+        complete = true;
+        connected = c;
+        groups = g;
         violations = v;
         if (main.isConnected) {
             render();
@@ -273,16 +292,21 @@ async function pageThings() {
     })().catch((e) => console.warn(e));
 }
 
-/** Which security profiles target @p thing (all things, or one of its groups). */
-async function profilesFor(thing, groupNames) {
+/**
+ * Which security profiles target a thing in the groups @p groupNames (a promise: the profiles'
+ * targets are read while the thing's groups are still loading): all things, or one of its groups.
+ */
+async function profilesFor(groupNames) {
     const ids = await listAll('/security-profiles', 'securityProfileIdentifiers');
     const found = await Promise.all(ids.map(async (id) => {
-        const targets = await listAll(paths.profileTargets(id.name), 'securityProfileTargets');
-        const hit = targets.some((t) => /:all\/things$/.test(t.arn) ||
-            groupNames.some((g) => t.arn.endsWith(`:thinggroup/${g}`)));
-        return hit ? api('GET', paths.profile(id.name)) : null;
+        const [targets, p] = await Promise.all([
+            listAll(paths.profileTargets(id.name), 'securityProfileTargets'),
+            api('GET', paths.profile(id.name))]);
+        return {targets, p};
     }));
-    return found.filter(Boolean);
+    const mine = await groupNames;
+    return found.filter(({targets}) => targets.some((t) => /:all\/things$/.test(t.arn) ||
+        mine.some((g) => t.arn.endsWith(`:thinggroup/${g}`)))).map(({p}) => p);
 }
 
 const RANGES = [['1 hour', 3600e3], ['6 hours', 6 * 3600e3], ['1 day', 86400e3], ['2 days', 2 * 86400e3]];
@@ -329,7 +353,8 @@ async function pageThing(name) {
                 'markers: in-alarm events. Drag across a graph to zoom, double-click to zoom out.'),
             graphs));
 
-    await api('GET', paths.thing(name)); // a clear error for an unknown thing
+    // Every panel's requests start at once; DescribeThing's error is the page's for an unknown thing.
+    const described = api('GET', paths.thing(name));
     let groupNames = [];
     async function renderGroups() {
         const [mine, all] = await Promise.all([
@@ -366,6 +391,7 @@ async function pageThing(name) {
                     }
                     await renderGroups();
                 }}, 'Add')));
+        return groupNames;
     }
     // The panels load side by side; the graphs need the groups (which profiles target the thing).
     const certificates = (async () => {
@@ -384,8 +410,8 @@ async function pageThing(name) {
         certBox.replaceChildren(table(['Certificate', 'Status', 'Policies'], certRows,
             'No certificate attached.'));
     })();
-    await renderGroups();
-    poll(async () => {
+    const grouped = renderGroups();
+    const violationsShown = poll(async () => {
         const av = await listAll('/active-violations', 'activeViolations', {thingName: name});
         violBox.replaceChildren(table(['Profile', 'Behavior', 'Last value', 'Since'], av.map((v) => [
             v.securityProfileName, v.behavior.name,
@@ -393,13 +419,13 @@ async function pageThing(name) {
         ]), 'No active violation.'));
     }, 3000);
 
-    async function renderGraphs() {
+    async function renderGraphs(groups = groupNames) {
         const t0 = performance.now();
-        await refreshClock().catch(() => {});
+        const [, profiles] = await Promise.all([refreshClock().catch(() => {}), profilesFor(groups),
+            loadChartLibrary()]);
         const to = pipelineNow + 60e3;
         const fit = Number(rangeSel.value) === 0;
         let from = to - (fit ? 2 * 86400e3 : Number(rangeSel.value));
-        const profiles = await profilesFor(name, groupNames);
         graphs.replaceChildren();
         if (!profiles.length) {
             graphs.append(h('p', {class: 'muted'}, 'No security profile targets this thing.'));
@@ -460,12 +486,17 @@ async function pageThing(name) {
                     points: points.length, violating: above.length, spans: spans.length,
                     threshold: threshold == null ? '' : threshold,
                 }}, h('figcaption', {}, h('strong', {}, title)), chartEl,
-                h('details', {}, h('summary', {}, 'Data table'),
-                    table(['Time (UTC)', 'Value', 'Outside the criteria'], points.map((pt) => [
-                        when(pt.t), pt.v, violates(criteria.comparisonOperator, threshold, pt.v) ? 'yes' : '',
-                    ]), 'No datapoint in this range.'),
-                    table(['Alarm from', 'until'], spans.map((s) => [when(s.start), s.open ? 'now' : when(s.end)]),
-                        'No alarm in this range.')));
+                h('details', {}, h('summary', {onclick: (ev) => {
+                    // Hundreds of rows nobody may open: built on the first click (before it opens).
+                    const details = ev.currentTarget.parentElement;
+                    if (details.children.length === 1) {
+                        details.append(table(['Time (UTC)', 'Value', 'Outside the criteria'], points.map((pt) => [
+                            when(pt.t), pt.v, violates(criteria.comparisonOperator, threshold, pt.v) ? 'yes' : '',
+                        ]), 'No datapoint in this range.'),
+                        table(['Alarm from', 'until'], spans.map((s) => [when(s.start), s.open ? 'now' : when(s.end)]),
+                            'No alarm in this range.'));
+                    }
+                }}, 'Data table')));
                 graphs.append(fig);
                 const u = drawChart(chartEl, {points, threshold, percentile: percentileLine, spans,
                     markers: evs.filter((e) => e.type === 'in-alarm').map((e) => ({t: e.time})),
@@ -476,8 +507,8 @@ async function pageThing(name) {
         graphs.dataset.renderMs = Math.round(performance.now() - t0);
         graphs.dataset.ready = 'true';
     }
-    rangeSel.addEventListener('change', renderGraphs);
-    await Promise.all([renderGraphs(), certificates]);
+    rangeSel.addEventListener('change', () => renderGraphs());
+    await Promise.all([described, grouped, renderGraphs(grouped), certificates, violationsShown]);
 }
 
 // ---- Security profiles -------------------------------------------------------------------
@@ -487,22 +518,21 @@ async function pageProfiles() {
     main.append(h('h1', {}, 'Security profiles'),
         h('p', {}, h('a', {href: '#/profiles/new', class: 'button', id: 'create-profile'}, 'Create security profile')));
     const ids = await listAll('/security-profiles', 'securityProfileIdentifiers');
-    const rows = [];
-    for (const id of ids) {
-        const p = await api('GET', paths.profile(id.name));
-        const targets = await listAll(paths.profileTargets(id.name), 'securityProfileTargets');
-        rows.push([h('a', {href: `#/profiles/${encodeURIComponent(id.name)}`}, id.name),
+    const rows = await Promise.all(ids.map(async (id) => {
+        const [p, targets] = await Promise.all([api('GET', paths.profile(id.name)),
+            listAll(paths.profileTargets(id.name), 'securityProfileTargets')]);
+        return [h('a', {href: `#/profiles/${encodeURIComponent(id.name)}`}, id.name),
             (p.behaviors || []).map((b) => b.name).join(', '),
             targets.map((t) => t.arn.replace(/^.*:/, '')).join(', ') || 'not attached',
-            p.alertTargets && p.alertTargets.SNS ? p.alertTargets.SNS.alertTargetArn.replace(/^.*:/, '') : '']);
-    }
+            p.alertTargets && p.alertTargets.SNS ? p.alertTargets.SNS.alertTargetArn.replace(/^.*:/, '') : ''];
+    }));
     main.append(table(['Name', 'Behaviors', 'Targets', 'Alerts to'], rows, 'No security profile yet.'));
 }
 
 async function pageProfile(name) {
     const main = view;
-    const p = await api('GET', paths.profile(name));
-    const targets = await listAll(paths.profileTargets(name), 'securityProfileTargets');
+    const [p, targets] = await Promise.all([api('GET', paths.profile(name)),
+        listAll(paths.profileTargets(name), 'securityProfileTargets')]);
     main.append(h('p', {}, h('a', {href: '#/profiles'}, 'Security profiles'), ' › ', name),
         h('h1', {}, name),
         h('p', {}, p.securityProfileDescription || ''),
@@ -635,12 +665,12 @@ function behaviorEditor(init = null) {
 async function pageProfileNew(editName = null) {
     const main = view;
     behaviorSeq = 0;
-    const existing = editName ? await api('GET', paths.profile(editName)) : null;
-    const attached = editName ? (await listAll(paths.profileTargets(editName), 'securityProfileTargets'))
-        .map((t) => t.arn) : [];
-    const [groups, arnThing] = await Promise.all([
+    const [existing, attached, groups, arnThing] = await Promise.all([
+        editName ? api('GET', paths.profile(editName)) : null,
+        editName ? listAll(paths.profileTargets(editName), 'securityProfileTargets')
+            .then((list) => list.map((t) => t.arn)) : [],
         listAll('/thing-groups', 'thingGroups').catch(() => []),
-        listAll('/things', 'things', {}, 1).catch(() => []),
+        listPage('/things', 'things', {}, 1).then((page) => page.items).catch(() => []),
     ]);
     const arnBase = arnThing.length ? arnThing[0].thingArn.replace(/:thing\/.*$/, '') :
         'arn:aws:iot:us-east-1:123456789012';
@@ -803,14 +833,20 @@ async function pageViolations() {
         h('label', {}, 'View', tab), h('label', {}, 'Security profile', profile), h('label', {}, 'Thing', thing),
         h('label', {}, 'Behavior', behavior), h('label', {}, 'Verification state', verification),
         h('label', {}, 'History range', range)), box);
-    for (const id of await listAll('/security-profiles', 'securityProfileIdentifiers')) {
-        profile.append(h('option', {value: id.name}, id.name));
-    }
+    // The filter's profiles load beside the first table.
+    const profilesListed = listAll('/security-profiles', 'securityProfileIdentifiers').then((ids) => {
+        for (const id of ids) {
+            profile.append(h('option', {value: id.name}, id.name));
+        }
+    });
     let sig = '';
     const render = async (force) => {
         const q = {securityProfileName: profile.value, thingName: thing.value.trim(),
             verificationState: verification.value};
         const active = tab.value === 'active';
+        if (!active) {
+            await clockRead; // the range is pipeline time
+        }
         // One page (the newest VIOLATIONS_SHOWN) per refresh: cheap with 10,000 violations.
         const page = active ?
             await listPage('/active-violations', 'activeViolations', q, VIOLATIONS_SHOWN) :
@@ -847,7 +883,7 @@ async function pageViolations() {
     };
     [tab, profile, verification, range].forEach((el) => el.addEventListener('change', () => render(true)));
     [thing, behavior].forEach((el) => el.addEventListener('input', () => render(true)));
-    await poll(() => render(false), 2000);
+    await Promise.all([profilesListed, poll(() => render(false), 2000)]);
 }
 
 // ---- Alerts ------------------------------------------------------------------------------
@@ -882,23 +918,26 @@ async function pageAlerts() {
         h('section', {class: 'panel', 'aria-labelledby': 'h-deliv'},
             h('h2', {id: 'h-deliv'}, 'Webhook and Lambda deliveries'), deliveries),
         h('section', {class: 'panel'}, h('h2', {}, 'Alert targets'), targets));
-    const rows = [];
-    for (const id of await listAll('/security-profiles', 'securityProfileIdentifiers')) {
-        const p = await api('GET', paths.profile(id.name));
-        const sns = p.alertTargets && p.alertTargets.SNS;
-        rows.push([id.name, sns ? sns.alertTargetArn : 'none', sns ? sns.roleArn : '']);
-    }
-    const cfg = await api('GET', '/audit/configuration').catch(() => ({}));
-    const auditSns = (cfg.auditNotificationTargetConfigurations || {}).SNS;
-    if (auditSns) {
-        rows.push(['Audit notifications', auditSns.targetArn, auditSns.roleArn || '']);
-    }
-    targets.append(table(['Source', 'SNS topic', 'Role'], rows));
+    // The alert targets (every profile's, the audit's) load beside the log.
+    const targetsListed = Promise.all([
+        listAll('/security-profiles', 'securityProfileIdentifiers').then((ids) => Promise.all(ids.map(async (id) => {
+            const p = await api('GET', paths.profile(id.name));
+            const sns = p.alertTargets && p.alertTargets.SNS;
+            return [id.name, sns ? sns.alertTargetArn : 'none', sns ? sns.roleArn : ''];
+        }))),
+        api('GET', '/audit/configuration').catch(() => ({})),
+    ]).then(([rows, cfg]) => {
+        const auditSns = (cfg.auditNotificationTargetConfigurations || {}).SNS;
+        if (auditSns) {
+            rows.push(['Audit notifications', auditSns.targetArn, auditSns.roleArn || '']);
+        }
+        targets.append(table(['Source', 'SNS topic', 'Role'], rows));
+    });
     // Open bodies stay open across refreshes: the table is replaced only when the log changed.
     let sig = '';
-    await poll(async () => {
-        const s = await api('GET', '/ddlocal/v1/status');
-        const log = await api('GET', '/ddlocal/v1/events', {query: {type: 'alert,audit,delivery'}});
+    const logShown = poll(async () => {
+        const [s, log] = await Promise.all([api('GET', '/ddlocal/v1/status'),
+            api('GET', '/ddlocal/v1/events', {query: {type: 'alert,audit,delivery'}})]);
         const events = (log.events || []).slice().reverse();
         const next = JSON.stringify([s.alertsPublished, s.webhooksGivenUp, log.lastSeq]);
         if (next === sig) {
@@ -928,6 +967,7 @@ async function pageAlerts() {
                 `${e.attempts}`, e.error || '']),
             'No webhook or Lambda delivery since ddlocald started.', 'Deliveries'));
     }, 3000);
+    await Promise.all([targetsListed, logShown]);
 }
 
 // ---- Mitigation --------------------------------------------------------------------------
@@ -988,19 +1028,39 @@ async function pageMitigation() {
         h('section', {class: 'panel'}, h('h2', {}, 'Mitigation actions'), actionsBox),
         h('section', {class: 'panel'}, h('h2', {}, 'Start a task on active violations'), startBox),
         h('section', {class: 'panel'}, h('h2', {}, 'Detect mitigation tasks'), tasksBox));
-    const actions = await listAll('/mitigationactions/actions', 'actionIdentifiers');
+    // The three panels' reads at once. The task form offers the first page of active violations
+    // (thousands are no list to tick from): a thing's name narrows it.
+    const [actions, first] = await Promise.all([
+        listAll('/mitigationactions/actions', 'actionIdentifiers'),
+        listPage('/active-violations', 'activeViolations', {}, ROWS_SHOWN),
+        renderTasks(),
+    ]);
     actionsBox.append(table(['Name', 'ARN', 'Created'], actions.map((a) => [a.actionName, a.actionArn,
         a.creationDate ? when(typeof a.creationDate === 'number' ? a.creationDate * 1000 : Date.parse(a.creationDate)) : '']),
     'No mitigation action yet.'), createActionForm());
-    const av = await listAll('/active-violations', 'activeViolations');
     const actionSel = h('select', {id: 'task-action'}, actions.map((a) => h('option', {value: a.actionName}, a.actionName)));
-    const checks = av.map((v) => h('label', {style: 'flex-direction:row;gap:6px;align-items:center'},
-        h('input', {type: 'checkbox', value: v.violationId}), `${v.thingName} · ${v.securityProfileName} · ${v.behavior.name}`));
+    const thingFilter = h('input', {type: 'search', id: 'task-thing', 'aria-label': 'Violations of the thing'});
+    const checksBox = h('div', {id: 'task-violations'});
+    const renderChecks = (page) => {
+        const note = page.nextToken ? `The first ${page.items.length} shown; there are more: give a ` +
+            'thing\'s name.' : page.items.length ? '' : 'No active violation of this thing.';
+        checksBox.replaceChildren(...page.items.map((v) => h('label',
+            {style: 'flex-direction:row;gap:6px;align-items:center'},
+            h('input', {type: 'checkbox', value: v.violationId}),
+            `${v.thingName} · ${v.securityProfileName} · ${v.behavior.name}`)),
+        ...(note ? [h('p', {class: 'muted'}, note)] : []));
+    };
+    thingFilter.addEventListener('change', async () => {
+        renderChecks(await listPage('/active-violations', 'activeViolations',
+            {thingName: thingFilter.value.trim()}, ROWS_SHOWN).catch(() => ({items: []})));
+    });
+    renderChecks(first);
     const result = h('div', {role: 'status', id: 'task-result'});
-    startBox.append(av.length && actions.length ? h('div', {},
-        h('div', {class: 'toolbar'}, h('label', {}, 'Action', actionSel)), checks,
+    startBox.append(first.items.length && actions.length ? h('div', {},
+        h('div', {class: 'toolbar'}, h('label', {}, 'Action', actionSel),
+            h('label', {}, 'Thing', thingFilter)), checksBox,
         h('p', {}, h('button', {class: 'primary', id: 'start-task', onclick: async () => {
-            const ids = checks.map((l) => l.querySelector('input')).filter((c) => c.checked).map((c) => c.value);
+            const ids = [...checksBox.querySelectorAll('input:checked')].map((c) => c.value);
             if (!ids.length) {
                 result.textContent = 'Choose at least one violation.';
                 return;
@@ -1016,18 +1076,17 @@ async function pageMitigation() {
             }
         }}, 'Start task')), result) : h('p', {class: 'muted'}, 'Needs a mitigation action and an active violation.'));
     async function renderTasks() {
+        await clockRead;
         const tasks = await listAll('/detect/mitigationactions/tasks', 'tasks', {
             startTime: isoSeconds(pipelineNow - 30 * 86400e3), endTime: isoSeconds(pipelineNow + 86400e3)});
-        const rows = [];
-        for (const t of tasks) {
+        const rows = await Promise.all(tasks.map(async (t) => {
             const ex = await listAll('/detect/mitigationactions/executions', 'actionsExecutions',
                 {taskId: t.taskId}).catch(() => []);
-            rows.push([t.taskId, t.taskStatus, (t.actionsDefinition || []).map((a) => a.name).join(', '),
-                ex.map((e) => `${e.thingName}: ${e.actionName} ${e.status}`).join('; ')]);
-        }
+            return [t.taskId, t.taskStatus, (t.actionsDefinition || []).map((a) => a.name).join(', '),
+                ex.map((e) => `${e.thingName}: ${e.actionName} ${e.status}`).join('; ')];
+        }));
         tasksBox.replaceChildren(table(['Task', 'Status', 'Actions', 'Executions'], rows, 'No task yet.'));
     }
-    await renderTasks();
 }
 
 // ---- Audit -------------------------------------------------------------------------------
@@ -1129,6 +1188,7 @@ async function pageAudit() {
     }
 
     async function renderTasks() {
+        await clockRead;
         const tasks = await listAll('/audit/tasks', 'tasks', {
             startTime: isoSeconds(pipelineNow - AUDIT_RANGE_MS), endTime: isoSeconds(pipelineNow + 86400e3)});
         const rows = await Promise.all(tasks.slice(-50).reverse().map(async (t) => {
@@ -1183,7 +1243,29 @@ async function pageAuditTask(taskId) {
         h('section', {class: 'panel', 'aria-labelledby': 'h-exec'},
             h('h2', {id: 'h-exec'}, 'Audit mitigation tasks'), execBox));
 
-    const task = await api('GET', `/audit/tasks/${encodeURIComponent(taskId)}`);
+    // The task, its findings, the actions and the mitigation tasks are read at once.
+    const listFindings = async () => {
+        const found = [];
+        let token;
+        do {
+            const page = await api('POST', '/audit/findings', {body: {taskId, maxResults: 250, nextToken: token}});
+            found.push(...(page.findings || []));
+            token = page.nextToken;
+        } while (token && found.length < 5000);
+        return found;
+    };
+    const listTasks = async () => {
+        await clockRead;
+        return listAll('/audit/mitigationactions/tasks', 'tasks', {
+            startTime: isoSeconds(pipelineNow - AUDIT_RANGE_MS), endTime: isoSeconds(pipelineNow + 86400e3)});
+    };
+    const mitigationTasks = listTasks();
+    const [task, all, actions] = await Promise.all([
+        api('GET', `/audit/tasks/${encodeURIComponent(taskId)}`),
+        listFindings(),
+        listAll('/mitigationactions/actions', 'actionIdentifiers'),
+        mitigationTasks,
+    ]);
     const s = task.taskStatistics || {};
     summary.replaceChildren(h('dl', {class: 'kv'},
         h('dt', {}, 'status'), h('dd', {id: 'audit-status'}, task.taskStatus),
@@ -1201,13 +1283,6 @@ async function pageAuditTask(taskId) {
             `${d.suppressedNonCompliantResourcesCount ?? ''}`, d.message || d.errorCode || '']),
         'No check.', 'Checks'));
 
-    const all = [];
-    let token;
-    do {
-        const page = await api('POST', '/audit/findings', {body: {taskId, maxResults: 250, nextToken: token}});
-        all.push(...(page.findings || []));
-        token = page.nextToken;
-    } while (token && all.length < 5000);
     const picks = all.map((f) => h('input', {type: 'checkbox', value: f.findingId,
         'aria-label': `Select finding ${f.findingId}`, 'data-finding-check': f.checkName}));
     findingsBox.replaceChildren(table(['', 'Check', 'Severity', 'Resource', 'Reason', 'Suppression'],
@@ -1232,7 +1307,6 @@ async function pageAuditTask(taskId) {
             }}, 'Suppress')]),
         'No non-compliant finding.', 'Findings'));
 
-    const actions = await listAll('/mitigationactions/actions', 'actionIdentifiers');
     const actionSel = h('select', {id: 'audit-action', 'aria-label': 'Mitigation action'},
         actions.map((a) => h('option', {value: a.actionName}, a.actionName)));
     const result = h('div', {role: 'status', id: 'audit-mitigate-result'});
@@ -1262,34 +1336,33 @@ async function pageAuditTask(taskId) {
                     await renderExecutions();
                 }}, 'Apply')), result));
 
-    async function renderExecutions() {
+    async function renderExecutions(listed = listTasks()) {
         // The auditTaskId filter matches only tasks that targeted the whole audit: a task on
         // chosen findings is found through its target, so every recent task is described.
-        const tasks = await listAll('/audit/mitigationactions/tasks', 'tasks', {
-            startTime: isoSeconds(pipelineNow - AUDIT_RANGE_MS), endTime: isoSeconds(pipelineNow + 86400e3)});
+        const tasks = await listed;
         const mine = new Set(all.map((f) => f.findingId));
-        const rows = [];
-        for (const t of tasks.slice(-50)) {
+        // Every task and finding read side by side; the rows keep the tasks' and findings' order.
+        const perTask = await Promise.all(tasks.slice(-50).map(async (t) => {
             const d = await api('GET', `/audit/mitigationactions/tasks/${encodeURIComponent(t.taskId)}`);
             const target = d.target || {};
             const ids = target.auditTaskId === taskId ? [...mine] :
                 (target.findingIds || []).filter((id) => mine.has(id));
-            for (const fid of ids) {
+            const perFinding = await Promise.all(ids.map(async (fid) => {
                 const ex = await listAll('/audit/mitigationactions/executions', 'actionsExecutions',
                     {taskId: t.taskId, findingId: fid}).catch(() => []);
-                for (const e of ex) {
-                    const f = all.find((x) => x.findingId === fid);
-                    rows.push([t.taskId, t.taskStatus, f ? f.checkName : fid, e.actionName,
-                        h('span', {class: `badge ${e.status === 'COMPLETED' || e.status === 'SUCCESSFUL' ? 'ok' :
-                            'bad'}`, 'data-execution': e.actionName}, e.status),
-                        [e.errorCode, e.message].filter(Boolean).join(': ')]);
-                }
-            }
-        }
+                const f = all.find((x) => x.findingId === fid);
+                return ex.map((e) => [t.taskId, t.taskStatus, f ? f.checkName : fid, e.actionName,
+                    h('span', {class: `badge ${e.status === 'COMPLETED' || e.status === 'SUCCESSFUL' ? 'ok' :
+                        'bad'}`, 'data-execution': e.actionName}, e.status),
+                    [e.errorCode, e.message].filter(Boolean).join(': ')]);
+            }));
+            return perFinding.flat();
+        }));
+        const rows = perTask.flat();
         execBox.replaceChildren(table(['Task', 'Status', 'Finding', 'Action', 'Execution', 'Message'], rows,
             'No mitigation applied to this audit yet.', 'Audit mitigation executions'));
     }
-    await renderExecutions();
+    await renderExecutions(mitigationTasks);
 }
 
 // ---- routing -----------------------------------------------------------------------------
@@ -1323,19 +1396,31 @@ async function route() {
         }
     }
     const seq = ++routeSeq;
+    // The document's own load counts for the first route; a hash change starts a new one.
+    const routeStart = seq === 1 ? 0 : performance.now();
     const mine = h('div', {class: 'view'});
     view = mine;
     mainEl.replaceChildren(mine);
     mainEl.dataset.page = found[1];
     mainEl.dataset.route = hash;
     mainEl.dataset.ready = 'false';
+    delete mainEl.dataset.readyMs;
+    delete mainEl.dataset.paintMs;
     try {
         await found[2](...args.slice(1));
     } catch (e) {
         mine.append(h('p', {class: 'errors', role: 'alert'}, errorText(e)));
     }
     if (seq === routeSeq) {
+        // Milliseconds from the navigation to the first render, and to the frame that shows it
+        // (bench/console_render.mjs).
+        mainEl.dataset.readyMs = Math.round(performance.now() - routeStart);
         mainEl.dataset.ready = 'true';
+        requestAnimationFrame(() => {
+            if (seq === routeSeq) {
+                mainEl.dataset.paintMs = Math.round(performance.now() - routeStart);
+            }
+        });
     }
 }
 

@@ -18,7 +18,30 @@ function shortNumber(v) {
     return String(+v.toFixed(2));
 }
 
+let library = null;
+
 /**
+ * Loads uPlot (vendor/uPlot.iife.min.js, a global) once, when a page first needs a graph: the
+ * other pages never parse it. Resolves when `uPlot` is defined.
+ */
+export function loadChartLibrary() {
+    if (!library) {
+        library = typeof uPlot !== 'undefined' ? Promise.resolve() : new Promise((ok, fail) => {
+            const s = document.createElement('script');
+            s.src = 'vendor/uPlot.iife.min.js';
+            s.onload = () => ok();
+            s.onerror = () => {
+                library = null; // another try on the next graph
+                fail(new Error('the chart library (vendor/uPlot.iife.min.js) did not load'));
+            };
+            document.head.append(s);
+        });
+    }
+    return library;
+}
+
+/**
+ * Draws into @p el; loadChartLibrary() must have resolved.
  * @param el container
  * @param g {points: [{t, v}], threshold: number|null, percentile: [{start, end, value}],
  *           spans: [{start, end}], markers: [{t, label}], from, to, label}
