@@ -1,13 +1,13 @@
 /*
- * The key-quality verdict (evaluator/audit/dd_audit_keyq.h) per key, in CPU time of this
+ * The key-quality verdict (common/dd_keyq.h) per key, in CPU time of this
  * process (CLOCK_PROCESS_CPUTIME_ID: the machine is shared, wall time would measure the
  * others). Three cases, CALLS calls each, repeated ROUNDS times, the median reported:
  *
- *  - dd_audit_keyq_assess() on an RSA-2048 EVP_PKEY (what an audit check does per
+ *  - dd_keyq_assess() on an RSA-2048 EVP_PKEY (what an audit check does per
  *    certificate: the modulus read out of the key, the length rule, the ROCA test);
- *  - dd_audit_keyq_roca() on random odd 2048-bit moduli (a typical key fails the fingerprint
+ *  - dd_keyq_roca() on random odd 2048-bit moduli (a typical key fails the fingerprint
  *    at one of the first primes);
- *  - dd_audit_keyq_roca() on a 2048-bit modulus that passes all 38 primes (N = 1 mod every
+ *  - dd_keyq_roca() on a 2048-bit modulus that passes all 38 primes (N = 1 mod every
  *    prime up to 167: the worst case, as costly as a ROCA key).
  *
  * bench_keyq [calls] [rounds]   (defaults 20000 5)
@@ -22,7 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "dd_audit_keyq.h"
+#include "dd_keyq.h"
 
 #define MAX_ROUNDS 64
 #define RANDOM_MODULI 64
@@ -102,29 +102,29 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (dd_audit_keyq_roca(worst, &v) != DD_AUDIT_KEYQ_OK || !v) {
+    if (dd_keyq_roca(worst, &v) != DD_KEYQ_OK || !v) {
         fprintf(stderr, "bench_keyq: the worst-case modulus is not flagged\n");
         return 1;
     }
     for (r = 0; r < rounds; r++) {
         double t0 = cpu_us();
         for (i = 0; i < calls; i++) {
-            dd_audit_keyq_result_t q;
-            if (dd_audit_keyq_assess(key, &q) != DD_AUDIT_KEYQ_OK || q.roca) {
+            dd_keyq_result_t q;
+            if (dd_keyq_assess(key, &q) != DD_KEYQ_OK || q.roca) {
                 return 1;
             }
         }
         t_assess[r] = (cpu_us() - t0) / calls;
         t0 = cpu_us();
         for (i = 0; i < calls; i++) {
-            if (dd_audit_keyq_roca(random_n[i % RANDOM_MODULI], &v) != DD_AUDIT_KEYQ_OK) {
+            if (dd_keyq_roca(random_n[i % RANDOM_MODULI], &v) != DD_KEYQ_OK) {
                 return 1;
             }
         }
         t_random[r] = (cpu_us() - t0) / calls;
         t0 = cpu_us();
         for (i = 0; i < calls; i++) {
-            if (dd_audit_keyq_roca(worst, &v) != DD_AUDIT_KEYQ_OK || !v) {
+            if (dd_keyq_roca(worst, &v) != DD_KEYQ_OK || !v) {
                 return 1;
             }
         }

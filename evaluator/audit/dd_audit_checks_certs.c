@@ -8,7 +8,7 @@
  * - CA_ / DEVICE_CERTIFICATE_KEY_QUALITY_CHECK: an ACTIVE certificate whose RSA key has the
  *   ROCA fingerprint (CERTIFICATE_KEY_VULNERABILITY_CVE-2017-15361), or whose key is below AWS's
  *   registration minimum (RSA or DSA under 2048 bits, EC under 256 bits;
- *   CERTIFICATE_KEY_LENGTH_BELOW_MINIMUM). The verdict is dd_audit_keyq's.
+ *   CERTIFICATE_KEY_LENGTH_BELOW_MINIMUM). The verdict is dd_keyq's.
  * - DEVICE_CERTIFICATE_AGE_CHECK: an ACTIVE device certificate registered for at least
  *   certAgeThresholdInDays (default 365) days (CERTIFICATE_PAST_AGE_THRESHOLD).
  * - REVOKED_CA_ / REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK: an ACTIVE certificate
@@ -31,7 +31,7 @@
 #include "dd_audit_check_internal.h"
 
 #include "dd_audit_certcache.h"
-#include "dd_audit_keyq.h"
+#include "dd_keyq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,32 +257,32 @@ static bool expiring(run_t *r, cert_view_t *v)
 }
 
 /* An RSA key: the stored facts know its length, not its modulus, and the ROCA test
- * (dd_audit_keyq) reads the modulus, so the certificate is parsed (once per task, cached). */
+ * (dd_keyq) reads the modulus, so the certificate is parsed (once per task, cached). */
 static bool rsa_key_quality(run_t *r, cert_view_t *v)
 {
     X509 *x = x509_of(r, v);
     EVP_PKEY *key = x != NULL ? X509_get0_pubkey(x) : NULL;
-    dd_audit_keyq_result_t q;
-    dd_audit_keyq_status_t st;
+    dd_keyq_result_t q;
+    dd_keyq_status_t st;
     char reason[160];
 
     if (key == NULL) {
         return true;
     }
-    st = dd_audit_keyq_assess(key, &q);
-    if (st == DD_AUDIT_KEYQ_NO_MEMORY) {
+    st = dd_keyq_assess(key, &q);
+    if (st == DD_KEYQ_NO_MEMORY) {
         r->status = DD_AUDIT_NO_MEMORY;
         return false;
     }
-    if (st != DD_AUDIT_KEYQ_OK) {
-        DD_LOG_WARN("audit: key quality of certificate %s: %s", v->id, dd_audit_keyq_strerror(st));
+    if (st != DD_KEYQ_OK) {
+        DD_LOG_WARN("audit: key quality of certificate %s: %s", v->id, dd_keyq_strerror(st));
         return true;
     }
-    if (q.verdict == DD_AUDIT_KEYQ_COMPLIANT ||
-        dd_audit_keyq_reason(&q, reason, sizeof(reason)) != DD_AUDIT_KEYQ_OK) {
+    if (q.verdict == DD_KEYQ_COMPLIANT ||
+        dd_keyq_reason(&q, reason, sizeof(reason)) != DD_KEYQ_OK) {
         return true;
     }
-    return report(r, v->subject, v->id, dd_audit_keyq_reason_code(q.verdict), reason, NULL);
+    return report(r, v->subject, v->id, dd_keyq_reason_code(q.verdict), reason, NULL);
 }
 
 static bool key_quality(run_t *r, cert_view_t *v)

@@ -1,4 +1,4 @@
-#include "dd_audit_keyq.h"
+#include "dd_keyq.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -38,7 +38,7 @@ static bool in_generated_subgroup(unsigned p, unsigned r)
     return false;
 }
 
-dd_audit_keyq_status_t dd_audit_keyq_roca(const BIGNUM *n, bool *vulnerable)
+dd_keyq_status_t dd_keyq_roca(const BIGNUM *n, bool *vulnerable)
 {
     size_t i;
 
@@ -46,141 +46,137 @@ dd_audit_keyq_status_t dd_audit_keyq_roca(const BIGNUM *n, bool *vulnerable)
         *vulnerable = false;
     }
     if (n == NULL || vulnerable == NULL || BN_is_negative(n) || BN_is_zero(n)) {
-        return DD_AUDIT_KEYQ_BAD_PARAMETER;
+        return DD_KEYQ_BAD_PARAMETER;
     }
     for (i = 0; i < sizeof(ROCA_PRIMES) / sizeof(ROCA_PRIMES[0]); i++) {
         BN_ULONG r = BN_mod_word(n, (BN_ULONG)ROCA_PRIMES[i]);
         if (r == (BN_ULONG)-1) {
-            return DD_AUDIT_KEYQ_UNREADABLE;
+            return DD_KEYQ_UNREADABLE;
         }
         if (!in_generated_subgroup(ROCA_PRIMES[i], (unsigned)r)) {
-            return DD_AUDIT_KEYQ_OK;
+            return DD_KEYQ_OK;
         }
     }
     *vulnerable = true;
-    return DD_AUDIT_KEYQ_OK;
+    return DD_KEYQ_OK;
 }
 
 /* Fills the length part of @p out and its verdict from type and bits. */
-static void length_rule(dd_audit_keyq_result_t *out)
+static void length_rule(dd_keyq_result_t *out)
 {
     switch (out->type) {
-    case DD_AUDIT_KEYQ_TYPE_RSA: out->min_bits = RSA_MIN_BITS; break;
-    case DD_AUDIT_KEYQ_TYPE_DSA: out->min_bits = DSA_MIN_BITS; break;
-    case DD_AUDIT_KEYQ_TYPE_EC: out->min_bits = EC_MIN_BITS; break;
-    case DD_AUDIT_KEYQ_TYPE_OTHER: out->min_bits = 0; break;
+    case DD_KEYQ_TYPE_RSA: out->min_bits = RSA_MIN_BITS; break;
+    case DD_KEYQ_TYPE_DSA: out->min_bits = DSA_MIN_BITS; break;
+    case DD_KEYQ_TYPE_EC: out->min_bits = EC_MIN_BITS; break;
+    case DD_KEYQ_TYPE_OTHER: out->min_bits = 0; break;
     }
     out->below_minimum = out->min_bits > 0 && out->bits < out->min_bits;
-    out->verdict =
-        out->below_minimum ? DD_AUDIT_KEYQ_LENGTH_BELOW_MINIMUM : DD_AUDIT_KEYQ_COMPLIANT;
+    out->verdict = out->below_minimum ? DD_KEYQ_LENGTH_BELOW_MINIMUM : DD_KEYQ_COMPLIANT;
 }
 
-dd_audit_keyq_status_t dd_audit_keyq_assess_rsa(const BIGNUM *n, dd_audit_keyq_result_t *out)
+dd_keyq_status_t dd_keyq_assess_rsa(const BIGNUM *n, dd_keyq_result_t *out)
 {
-    dd_audit_keyq_status_t st;
+    dd_keyq_status_t st;
     bool roca = false;
 
     if (out != NULL) {
         memset(out, 0, sizeof(*out));
     }
     if (n == NULL || out == NULL || BN_is_negative(n) || BN_is_zero(n)) {
-        return DD_AUDIT_KEYQ_BAD_PARAMETER;
+        return DD_KEYQ_BAD_PARAMETER;
     }
-    out->type = DD_AUDIT_KEYQ_TYPE_RSA;
+    out->type = DD_KEYQ_TYPE_RSA;
     out->bits = BN_num_bits(n);
     length_rule(out);
-    st = dd_audit_keyq_roca(n, &roca);
-    if (st != DD_AUDIT_KEYQ_OK) {
+    st = dd_keyq_roca(n, &roca);
+    if (st != DD_KEYQ_OK) {
         return st;
     }
     out->roca = roca;
     if (roca) {
         /* A key whose private half can be computed is worse than a short one: it wins. */
-        out->verdict = DD_AUDIT_KEYQ_VULNERABLE_CVE_2017_15361;
+        out->verdict = DD_KEYQ_VULNERABLE_CVE_2017_15361;
     }
-    return DD_AUDIT_KEYQ_OK;
+    return DD_KEYQ_OK;
 }
 
-dd_audit_keyq_status_t dd_audit_keyq_assess_rsa_bytes(const unsigned char *n, size_t len,
-                                                      dd_audit_keyq_result_t *out)
+dd_keyq_status_t dd_keyq_assess_rsa_bytes(const unsigned char *n, size_t len, dd_keyq_result_t *out)
 {
     BIGNUM *bn;
-    dd_audit_keyq_status_t st;
+    dd_keyq_status_t st;
 
     if (out != NULL) {
         memset(out, 0, sizeof(*out));
     }
     if (n == NULL || len == 0 || len > (size_t)0x7fffffff || out == NULL) {
-        return DD_AUDIT_KEYQ_BAD_PARAMETER;
+        return DD_KEYQ_BAD_PARAMETER;
     }
     bn = BN_bin2bn(n, (int)len, NULL);
     if (bn == NULL) {
-        return DD_AUDIT_KEYQ_NO_MEMORY;
+        return DD_KEYQ_NO_MEMORY;
     }
-    st = dd_audit_keyq_assess_rsa(bn, out);
+    st = dd_keyq_assess_rsa(bn, out);
     BN_free(bn);
     return st;
 }
 
-dd_audit_keyq_status_t dd_audit_keyq_assess(const EVP_PKEY *key, dd_audit_keyq_result_t *out)
+dd_keyq_status_t dd_keyq_assess(const EVP_PKEY *key, dd_keyq_result_t *out)
 {
     BIGNUM *n = NULL;
-    dd_audit_keyq_status_t st;
+    dd_keyq_status_t st;
 
     if (out != NULL) {
         memset(out, 0, sizeof(*out));
     }
     if (key == NULL || out == NULL) {
-        return DD_AUDIT_KEYQ_BAD_PARAMETER;
+        return DD_KEYQ_BAD_PARAMETER;
     }
     if (EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_is_a(key, "RSA-PSS")) {
         if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) != 1 || n == NULL) {
             BN_free(n);
-            return DD_AUDIT_KEYQ_UNREADABLE;
+            return DD_KEYQ_UNREADABLE;
         }
-        st = dd_audit_keyq_assess_rsa(n, out);
+        st = dd_keyq_assess_rsa(n, out);
         BN_free(n);
-        return st == DD_AUDIT_KEYQ_BAD_PARAMETER ? DD_AUDIT_KEYQ_UNREADABLE : st;
+        return st == DD_KEYQ_BAD_PARAMETER ? DD_KEYQ_UNREADABLE : st;
     }
     if (EVP_PKEY_is_a(key, "DSA")) {
-        out->type = DD_AUDIT_KEYQ_TYPE_DSA;
+        out->type = DD_KEYQ_TYPE_DSA;
     } else if (EVP_PKEY_is_a(key, "EC")) {
-        out->type = DD_AUDIT_KEYQ_TYPE_EC;
+        out->type = DD_KEYQ_TYPE_EC;
     } else {
-        out->type = DD_AUDIT_KEYQ_TYPE_OTHER;
+        out->type = DD_KEYQ_TYPE_OTHER;
     }
     out->bits = EVP_PKEY_get_bits(key);
-    if (out->bits <= 0 && out->type != DD_AUDIT_KEYQ_TYPE_OTHER) {
-        return DD_AUDIT_KEYQ_UNREADABLE;
+    if (out->bits <= 0 && out->type != DD_KEYQ_TYPE_OTHER) {
+        return DD_KEYQ_UNREADABLE;
     }
     length_rule(out);
-    return DD_AUDIT_KEYQ_OK;
+    return DD_KEYQ_OK;
 }
 
-const char *dd_audit_keyq_reason_code(dd_audit_keyq_verdict_t verdict)
+const char *dd_keyq_reason_code(dd_keyq_verdict_t verdict)
 {
     switch (verdict) {
-    case DD_AUDIT_KEYQ_COMPLIANT: return NULL;
-    case DD_AUDIT_KEYQ_LENGTH_BELOW_MINIMUM: return "CERTIFICATE_KEY_LENGTH_BELOW_MINIMUM";
-    case DD_AUDIT_KEYQ_VULNERABLE_CVE_2017_15361:
-        return "CERTIFICATE_KEY_VULNERABILITY_CVE-2017-15361";
+    case DD_KEYQ_COMPLIANT: return NULL;
+    case DD_KEYQ_LENGTH_BELOW_MINIMUM: return "CERTIFICATE_KEY_LENGTH_BELOW_MINIMUM";
+    case DD_KEYQ_VULNERABLE_CVE_2017_15361: return "CERTIFICATE_KEY_VULNERABILITY_CVE-2017-15361";
     }
     return NULL;
 }
 
-static const char *type_name(dd_audit_keyq_type_t type)
+static const char *type_name(dd_keyq_type_t type)
 {
     switch (type) {
-    case DD_AUDIT_KEYQ_TYPE_RSA: return "RSA";
-    case DD_AUDIT_KEYQ_TYPE_DSA: return "DSA";
-    case DD_AUDIT_KEYQ_TYPE_EC: return "EC";
-    case DD_AUDIT_KEYQ_TYPE_OTHER: break;
+    case DD_KEYQ_TYPE_RSA: return "RSA";
+    case DD_KEYQ_TYPE_DSA: return "DSA";
+    case DD_KEYQ_TYPE_EC: return "EC";
+    case DD_KEYQ_TYPE_OTHER: break;
     }
     return "Other";
 }
 
-dd_audit_keyq_status_t dd_audit_keyq_reason(const dd_audit_keyq_result_t *result, char *buf,
-                                            size_t size)
+dd_keyq_status_t dd_keyq_reason(const dd_keyq_result_t *result, char *buf, size_t size)
 {
     int n = -1;
 
@@ -188,31 +184,31 @@ dd_audit_keyq_status_t dd_audit_keyq_reason(const dd_audit_keyq_result_t *result
         buf[0] = '\0';
     }
     if (result == NULL || buf == NULL || size == 0) {
-        return DD_AUDIT_KEYQ_BAD_PARAMETER;
+        return DD_KEYQ_BAD_PARAMETER;
     }
     switch (result->verdict) {
-    case DD_AUDIT_KEYQ_COMPLIANT: return DD_AUDIT_KEYQ_BAD_PARAMETER;
-    case DD_AUDIT_KEYQ_LENGTH_BELOW_MINIMUM:
+    case DD_KEYQ_COMPLIANT: return DD_KEYQ_BAD_PARAMETER;
+    case DD_KEYQ_LENGTH_BELOW_MINIMUM:
         n = snprintf(buf, size, "%s key of %d bits is shorter than %d bits",
                      type_name(result->type), result->bits, result->min_bits);
         break;
-    case DD_AUDIT_KEYQ_VULNERABLE_CVE_2017_15361:
+    case DD_KEYQ_VULNERABLE_CVE_2017_15361:
         n = snprintf(buf, size,
                      "RSA key of %d bits has the fingerprint of keys generated by Infineon's "
                      "RSALib (ROCA, CVE-2017-15361)",
                      result->bits);
         break;
     }
-    return n >= 0 && (size_t)n < size ? DD_AUDIT_KEYQ_OK : DD_AUDIT_KEYQ_BAD_PARAMETER;
+    return n >= 0 && (size_t)n < size ? DD_KEYQ_OK : DD_KEYQ_BAD_PARAMETER;
 }
 
-const char *dd_audit_keyq_strerror(dd_audit_keyq_status_t status)
+const char *dd_keyq_strerror(dd_keyq_status_t status)
 {
     switch (status) {
-    case DD_AUDIT_KEYQ_OK: return "ok";
-    case DD_AUDIT_KEYQ_BAD_PARAMETER: return "bad parameter";
-    case DD_AUDIT_KEYQ_NO_MEMORY: return "out of memory";
-    case DD_AUDIT_KEYQ_UNREADABLE: return "the key's size or modulus cannot be read";
+    case DD_KEYQ_OK: return "ok";
+    case DD_KEYQ_BAD_PARAMETER: return "bad parameter";
+    case DD_KEYQ_NO_MEMORY: return "out of memory";
+    case DD_KEYQ_UNREADABLE: return "the key's size or modulus cannot be read";
     }
     return "unknown status";
 }

@@ -14,7 +14,7 @@
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
 
-#include "dd_audit_keyq.h"
+#include "dd_keyq.h"
 #include "dd_testkeys.h"
 
 static const unsigned PRIMES[] = {3,   5,   7,   11,  13,  17,  19,  23,  29,  31,  37,  41,  43,
@@ -62,49 +62,49 @@ static const char *const PUBLISHED_PRINTS[] = {
 };
 #define NPRINTS (sizeof(PUBLISHED_PRINTS) / sizeof(PUBLISHED_PRINTS[0]))
 
-static dd_audit_keyq_result_t assess_key(EVP_PKEY *key)
+static dd_keyq_result_t assess_key(EVP_PKEY *key)
 {
-    dd_audit_keyq_result_t r;
+    dd_keyq_result_t r;
 
     assert_non_null(key);
-    assert_int_equal(dd_audit_keyq_assess(key, &r), DD_AUDIT_KEYQ_OK);
+    assert_int_equal(dd_keyq_assess(key, &r), DD_KEYQ_OK);
     return r;
 }
 
-static void test_dd_audit_keyq_compliant_keys(void **state)
+static void test_dd_keyq_compliant_keys(void **state)
 {
     EVP_PKEY *rsa = EVP_RSA_gen(2048);
     EVP_PKEY *ec = EVP_EC_gen("prime256v1");
     EVP_PKEY *ec384 = EVP_EC_gen("secp384r1");
     EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    dd_audit_keyq_result_t r;
+    dd_keyq_result_t r;
     char reason[160];
 
     (void)state;
     r = assess_key(rsa);
-    assert_int_equal(r.verdict, DD_AUDIT_KEYQ_COMPLIANT);
-    assert_int_equal(r.type, DD_AUDIT_KEYQ_TYPE_RSA);
+    assert_int_equal(r.verdict, DD_KEYQ_COMPLIANT);
+    assert_int_equal(r.type, DD_KEYQ_TYPE_RSA);
     assert_int_equal(r.bits, 2048);
     assert_int_equal(r.min_bits, 2048);
     assert_false(r.below_minimum);
     assert_false(r.roca);
-    assert_null(dd_audit_keyq_reason_code(r.verdict));
-    assert_int_equal(dd_audit_keyq_reason(&r, reason, sizeof(reason)), DD_AUDIT_KEYQ_BAD_PARAMETER);
+    assert_null(dd_keyq_reason_code(r.verdict));
+    assert_int_equal(dd_keyq_reason(&r, reason, sizeof(reason)), DD_KEYQ_BAD_PARAMETER);
 
     r = assess_key(ec);
-    assert_int_equal(r.verdict, DD_AUDIT_KEYQ_COMPLIANT);
-    assert_int_equal(r.type, DD_AUDIT_KEYQ_TYPE_EC);
+    assert_int_equal(r.verdict, DD_KEYQ_COMPLIANT);
+    assert_int_equal(r.type, DD_KEYQ_TYPE_EC);
     assert_int_equal(r.bits, 256);
     assert_int_equal(r.min_bits, 256);
 
     r = assess_key(ec384);
-    assert_int_equal(r.verdict, DD_AUDIT_KEYQ_COMPLIANT);
+    assert_int_equal(r.verdict, DD_KEYQ_COMPLIANT);
     assert_int_equal(r.bits, 384);
 
     /* No rule for Ed25519: AWS's minimums name RSA and EC keys. */
     r = assess_key(ed);
-    assert_int_equal(r.verdict, DD_AUDIT_KEYQ_COMPLIANT);
-    assert_int_equal(r.type, DD_AUDIT_KEYQ_TYPE_OTHER);
+    assert_int_equal(r.verdict, DD_KEYQ_COMPLIANT);
+    assert_int_equal(r.type, DD_KEYQ_TYPE_OTHER);
     assert_int_equal(r.min_bits, 0);
 
     EVP_PKEY_free(rsa);
@@ -113,65 +113,64 @@ static void test_dd_audit_keyq_compliant_keys(void **state)
     EVP_PKEY_free(ed);
 }
 
-static void test_dd_audit_keyq_below_minimum(void **state)
+static void test_dd_keyq_below_minimum(void **state)
 {
     EVP_PKEY *rsa = EVP_RSA_gen(1024);
     EVP_PKEY *ec = EVP_EC_gen("secp224r1");
-    dd_audit_keyq_result_t r;
+    dd_keyq_result_t r;
     char reason[160];
 
     (void)state;
     r = assess_key(rsa);
-    assert_int_equal(r.verdict, DD_AUDIT_KEYQ_LENGTH_BELOW_MINIMUM);
+    assert_int_equal(r.verdict, DD_KEYQ_LENGTH_BELOW_MINIMUM);
     assert_int_equal(r.bits, 1024);
     assert_true(r.below_minimum);
     assert_false(r.roca);
-    assert_string_equal(dd_audit_keyq_reason_code(r.verdict),
-                        "CERTIFICATE_KEY_LENGTH_BELOW_MINIMUM");
-    assert_int_equal(dd_audit_keyq_reason(&r, reason, sizeof(reason)), DD_AUDIT_KEYQ_OK);
+    assert_string_equal(dd_keyq_reason_code(r.verdict), "CERTIFICATE_KEY_LENGTH_BELOW_MINIMUM");
+    assert_int_equal(dd_keyq_reason(&r, reason, sizeof(reason)), DD_KEYQ_OK);
     assert_string_equal(reason, "RSA key of 1024 bits is shorter than 2048 bits");
 
     r = assess_key(ec);
-    assert_int_equal(r.verdict, DD_AUDIT_KEYQ_LENGTH_BELOW_MINIMUM);
-    assert_int_equal(r.type, DD_AUDIT_KEYQ_TYPE_EC);
+    assert_int_equal(r.verdict, DD_KEYQ_LENGTH_BELOW_MINIMUM);
+    assert_int_equal(r.type, DD_KEYQ_TYPE_EC);
     assert_int_equal(r.bits, 224);
-    assert_int_equal(dd_audit_keyq_reason(&r, reason, sizeof(reason)), DD_AUDIT_KEYQ_OK);
+    assert_int_equal(dd_keyq_reason(&r, reason, sizeof(reason)), DD_KEYQ_OK);
     assert_string_equal(reason, "EC key of 224 bits is shorter than 256 bits");
 
     EVP_PKEY_free(rsa);
     EVP_PKEY_free(ec);
 }
 
-static void test_dd_audit_keyq_roca_key_flagged(void **state)
+static void test_dd_keyq_roca_key_flagged(void **state)
 {
     BIGNUM *n = dd_testkeys_roca_modulus(2048, 1);
     EVP_PKEY *key = dd_testkeys_rsa_public(n);
     unsigned char bytes[257];
-    dd_audit_keyq_result_t r;
+    dd_keyq_result_t r;
     bool vulnerable = false;
     char reason[160];
 
     (void)state;
-    assert_int_equal(dd_audit_keyq_roca(n, &vulnerable), DD_AUDIT_KEYQ_OK);
+    assert_int_equal(dd_keyq_roca(n, &vulnerable), DD_KEYQ_OK);
     assert_true(vulnerable);
 
     r = assess_key(key);
-    assert_int_equal(r.verdict, DD_AUDIT_KEYQ_VULNERABLE_CVE_2017_15361);
-    assert_int_equal(r.type, DD_AUDIT_KEYQ_TYPE_RSA);
+    assert_int_equal(r.verdict, DD_KEYQ_VULNERABLE_CVE_2017_15361);
+    assert_int_equal(r.type, DD_KEYQ_TYPE_RSA);
     assert_int_equal(r.bits, 2048);
     assert_true(r.roca);
     assert_false(r.below_minimum);
-    assert_string_equal(dd_audit_keyq_reason_code(r.verdict),
+    assert_string_equal(dd_keyq_reason_code(r.verdict),
                         "CERTIFICATE_KEY_VULNERABILITY_CVE-2017-15361");
-    assert_int_equal(dd_audit_keyq_reason(&r, reason, sizeof(reason)), DD_AUDIT_KEYQ_OK);
+    assert_int_equal(dd_keyq_reason(&r, reason, sizeof(reason)), DD_KEYQ_OK);
     assert_non_null(strstr(reason, "CVE-2017-15361"));
     assert_non_null(strstr(reason, "2048 bits"));
 
     /* The same modulus as big-endian bytes, with a leading zero byte as DER integers have. */
     bytes[0] = 0;
     assert_int_equal(BN_bn2binpad(n, bytes + 1, 256), 256);
-    assert_int_equal(dd_audit_keyq_assess_rsa_bytes(bytes, sizeof(bytes), &r), DD_AUDIT_KEYQ_OK);
-    assert_int_equal(r.verdict, DD_AUDIT_KEYQ_VULNERABLE_CVE_2017_15361);
+    assert_int_equal(dd_keyq_assess_rsa_bytes(bytes, sizeof(bytes), &r), DD_KEYQ_OK);
+    assert_int_equal(r.verdict, DD_KEYQ_VULNERABLE_CVE_2017_15361);
     assert_int_equal(r.bits, 2048);
 
     EVP_PKEY_free(key);
@@ -179,14 +178,14 @@ static void test_dd_audit_keyq_roca_key_flagged(void **state)
 }
 
 /* A short ROCA key is both; the verdict is the vulnerability, and both facts are kept. */
-static void test_dd_audit_keyq_roca_short_key(void **state)
+static void test_dd_keyq_roca_short_key(void **state)
 {
     BIGNUM *n = dd_testkeys_roca_modulus(1024, 7);
-    dd_audit_keyq_result_t r;
+    dd_keyq_result_t r;
 
     (void)state;
-    assert_int_equal(dd_audit_keyq_assess_rsa(n, &r), DD_AUDIT_KEYQ_OK);
-    assert_int_equal(r.verdict, DD_AUDIT_KEYQ_VULNERABLE_CVE_2017_15361);
+    assert_int_equal(dd_keyq_assess_rsa(n, &r), DD_KEYQ_OK);
+    assert_int_equal(r.verdict, DD_KEYQ_VULNERABLE_CVE_2017_15361);
     assert_true(r.roca);
     assert_true(r.below_minimum);
     assert_int_equal(r.bits, 1024);
@@ -195,15 +194,15 @@ static void test_dd_audit_keyq_roca_short_key(void **state)
 
 /* One ROCA-form prime alone is flagged too (the fingerprint is multiplicative), and p * q of
  * two ordinary primes is not. */
-static void test_dd_audit_keyq_roca_prime_and_ordinary_primes(void **state)
+static void test_dd_keyq_roca_prime_and_ordinary_primes(void **state)
 {
     BIGNUM *p = dd_testkeys_roca_prime(512, 3);
     EVP_PKEY *ordinary = EVP_RSA_gen(2048);
-    dd_audit_keyq_result_t r;
+    dd_keyq_result_t r;
     bool vulnerable = false;
 
     (void)state;
-    assert_int_equal(dd_audit_keyq_roca(p, &vulnerable), DD_AUDIT_KEYQ_OK);
+    assert_int_equal(dd_keyq_roca(p, &vulnerable), DD_KEYQ_OK);
     assert_true(vulnerable);
     r = assess_key(ordinary);
     assert_false(r.roca);
@@ -213,26 +212,26 @@ static void test_dd_audit_keyq_roca_prime_and_ordinary_primes(void **state)
 
 /* Random moduli are not flagged: the fingerprint holds for a random N with probability about
  * 2^-28 (the product over the primes of the subgroup's share of Z_p*), and the seeds are fixed. */
-static void test_dd_audit_keyq_random_moduli_not_flagged(void **state)
+static void test_dd_keyq_random_moduli_not_flagged(void **state)
 {
     uint32_t seed;
 
     (void)state;
     for (seed = 100; seed < 120; seed++) {
         BIGNUM *n = dd_testkeys_random_odd(1024, seed);
-        dd_audit_keyq_result_t r;
+        dd_keyq_result_t r;
 
-        assert_int_equal(dd_audit_keyq_assess_rsa(n, &r), DD_AUDIT_KEYQ_OK);
+        assert_int_equal(dd_keyq_assess_rsa(n, &r), DD_KEYQ_OK);
         assert_false(r.roca);
-        assert_int_equal(r.verdict, DD_AUDIT_KEYQ_LENGTH_BELOW_MINIMUM);
+        assert_int_equal(r.verdict, DD_KEYQ_LENGTH_BELOW_MINIMUM);
         BN_free(n);
     }
     for (seed = 200; seed < 220; seed++) {
         BIGNUM *n = dd_testkeys_random_odd(2048, seed);
-        dd_audit_keyq_result_t r;
+        dd_keyq_result_t r;
 
-        assert_int_equal(dd_audit_keyq_assess_rsa(n, &r), DD_AUDIT_KEYQ_OK);
-        assert_int_equal(r.verdict, DD_AUDIT_KEYQ_COMPLIANT);
+        assert_int_equal(dd_keyq_assess_rsa(n, &r), DD_KEYQ_OK);
+        assert_int_equal(r.verdict, DD_KEYQ_COMPLIANT);
         BN_free(n);
     }
 }
@@ -244,7 +243,7 @@ static void test_dd_audit_keyq_random_moduli_not_flagged(void **state)
  * (r is in the subgroup of order d of the cyclic group Z_p* iff r^d = 1 mod p), and for the
  * primes up to 149 also by the detector's published masks.
  */
-static void test_dd_audit_keyq_fingerprint_per_residue(void **state)
+static void test_dd_keyq_fingerprint_per_residue(void **state)
 {
     size_t i;
 
@@ -298,7 +297,7 @@ static void test_dd_audit_keyq_fingerprint_per_residue(void **state)
             if (print != NULL) {
                 assert_int_equal(BN_is_bit_set(print, (int)r) ? 1 : 0, expected ? 1 : 0);
             }
-            assert_int_equal(dd_audit_keyq_roca(n, &vulnerable), DD_AUDIT_KEYQ_OK);
+            assert_int_equal(dd_keyq_roca(n, &vulnerable), DD_KEYQ_OK);
             if (vulnerable != expected) {
                 fail_msg("prime %u residue %u: flagged %d, expected %d", p, r, vulnerable,
                          expected);
@@ -310,9 +309,9 @@ static void test_dd_audit_keyq_fingerprint_per_residue(void **state)
     }
 }
 
-static void test_dd_audit_keyq_bad_parameters(void **state)
+static void test_dd_keyq_bad_parameters(void **state)
 {
-    dd_audit_keyq_result_t r;
+    dd_keyq_result_t r;
     BIGNUM *zero = BN_new();
     BIGNUM *one = BN_new();
     unsigned char zeros[4] = {0, 0, 0, 0};
@@ -322,29 +321,28 @@ static void test_dd_audit_keyq_bad_parameters(void **state)
     (void)state;
     BN_zero(zero);
     assert_int_equal(BN_one(one), 1);
-    assert_int_equal(dd_audit_keyq_assess(NULL, &r), DD_AUDIT_KEYQ_BAD_PARAMETER);
-    assert_int_equal(dd_audit_keyq_assess_rsa(NULL, &r), DD_AUDIT_KEYQ_BAD_PARAMETER);
-    assert_int_equal(dd_audit_keyq_assess_rsa(one, NULL), DD_AUDIT_KEYQ_BAD_PARAMETER);
-    assert_int_equal(dd_audit_keyq_assess_rsa(zero, &r), DD_AUDIT_KEYQ_BAD_PARAMETER);
-    assert_int_equal(dd_audit_keyq_assess_rsa_bytes(NULL, 4, &r), DD_AUDIT_KEYQ_BAD_PARAMETER);
-    assert_int_equal(dd_audit_keyq_assess_rsa_bytes(zeros, 0, &r), DD_AUDIT_KEYQ_BAD_PARAMETER);
-    assert_int_equal(dd_audit_keyq_assess_rsa_bytes(zeros, sizeof(zeros), &r),
-                     DD_AUDIT_KEYQ_BAD_PARAMETER);
-    assert_int_equal(dd_audit_keyq_roca(zero, &v), DD_AUDIT_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_assess(NULL, &r), DD_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_assess_rsa(NULL, &r), DD_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_assess_rsa(one, NULL), DD_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_assess_rsa(zero, &r), DD_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_assess_rsa_bytes(NULL, 4, &r), DD_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_assess_rsa_bytes(zeros, 0, &r), DD_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_assess_rsa_bytes(zeros, sizeof(zeros), &r), DD_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_roca(zero, &v), DD_KEYQ_BAD_PARAMETER);
     assert_false(v);
-    assert_int_equal(dd_audit_keyq_roca(one, NULL), DD_AUDIT_KEYQ_BAD_PARAMETER);
-    assert_int_equal(dd_audit_keyq_reason(NULL, small, sizeof(small)), DD_AUDIT_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_roca(one, NULL), DD_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_reason(NULL, small, sizeof(small)), DD_KEYQ_BAD_PARAMETER);
 
     /* A buffer too small gives a truncated text and says so (15 = 0 mod 3: no fingerprint). */
     assert_int_equal(BN_set_word(one, 15), 1);
-    assert_int_equal(dd_audit_keyq_assess_rsa(one, &r), DD_AUDIT_KEYQ_OK);
-    assert_int_equal(r.verdict, DD_AUDIT_KEYQ_LENGTH_BELOW_MINIMUM);
-    assert_int_equal(dd_audit_keyq_reason(&r, small, sizeof(small)), DD_AUDIT_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_assess_rsa(one, &r), DD_KEYQ_OK);
+    assert_int_equal(r.verdict, DD_KEYQ_LENGTH_BELOW_MINIMUM);
+    assert_int_equal(dd_keyq_reason(&r, small, sizeof(small)), DD_KEYQ_BAD_PARAMETER);
     assert_int_equal(strlen(small), sizeof(small) - 1);
 
-    assert_null(dd_audit_keyq_reason_code((dd_audit_keyq_verdict_t)99));
-    assert_string_equal(dd_audit_keyq_strerror(DD_AUDIT_KEYQ_OK), "ok");
-    assert_string_equal(dd_audit_keyq_strerror((dd_audit_keyq_status_t)99), "unknown status");
+    assert_null(dd_keyq_reason_code((dd_keyq_verdict_t)99));
+    assert_string_equal(dd_keyq_strerror(DD_KEYQ_OK), "ok");
+    assert_string_equal(dd_keyq_strerror((dd_keyq_status_t)99), "unknown status");
     BN_free(zero);
     BN_free(one);
 }
@@ -352,14 +350,14 @@ static void test_dd_audit_keyq_bad_parameters(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dd_audit_keyq_compliant_keys),
-        cmocka_unit_test(test_dd_audit_keyq_below_minimum),
-        cmocka_unit_test(test_dd_audit_keyq_roca_key_flagged),
-        cmocka_unit_test(test_dd_audit_keyq_roca_short_key),
-        cmocka_unit_test(test_dd_audit_keyq_roca_prime_and_ordinary_primes),
-        cmocka_unit_test(test_dd_audit_keyq_random_moduli_not_flagged),
-        cmocka_unit_test(test_dd_audit_keyq_fingerprint_per_residue),
-        cmocka_unit_test(test_dd_audit_keyq_bad_parameters),
+        cmocka_unit_test(test_dd_keyq_compliant_keys),
+        cmocka_unit_test(test_dd_keyq_below_minimum),
+        cmocka_unit_test(test_dd_keyq_roca_key_flagged),
+        cmocka_unit_test(test_dd_keyq_roca_short_key),
+        cmocka_unit_test(test_dd_keyq_roca_prime_and_ordinary_primes),
+        cmocka_unit_test(test_dd_keyq_random_moduli_not_flagged),
+        cmocka_unit_test(test_dd_keyq_fingerprint_per_residue),
+        cmocka_unit_test(test_dd_keyq_bad_parameters),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
