@@ -9,6 +9,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "dd_keyq.h"
 #include "dd_pki.h"
 
 dd_certfacts_status_t dd_certfacts_time_ms(const struct asn1_string_st *t, int64_t *ms)
@@ -57,6 +58,26 @@ static dd_certfacts_status_t name_hash(const X509_NAME *name, uint32_t *out)
     return DD_CERTFACTS_OK;
 }
 
+/* The ROCA test of an RSA key (about 10 us at worst): stored, it spares the audit the PEM. An
+ * unreadable modulus leaves the verdict unknown (the audit then parses the PEM and says why). */
+static dd_certfacts_status_t key_verdict(EVP_PKEY *key, dd_certfacts_t *out)
+{
+    dd_keyq_result_t q;
+    dd_keyq_status_t st;
+
+    if (!EVP_PKEY_is_a(key, "RSA") && !EVP_PKEY_is_a(key, "RSA-PSS")) {
+        out->key_assessed = true;
+        return DD_CERTFACTS_OK;
+    }
+    st = dd_keyq_assess(key, &q);
+    if (st == DD_KEYQ_NO_MEMORY) {
+        return DD_CERTFACTS_NO_MEMORY;
+    }
+    out->key_assessed = st == DD_KEYQ_OK;
+    out->roca = out->key_assessed && q.roca;
+    return DD_CERTFACTS_OK;
+}
+
 dd_certfacts_status_t dd_certfacts_from_x509(const struct x509_st *x, dd_certfacts_t *out)
 {
     const X509 *cert = x;
@@ -78,6 +99,9 @@ dd_certfacts_status_t dd_certfacts_from_x509(const struct x509_st *x, dd_certfac
     if (key != NULL) {
         key_type_name(key, out->key_type, sizeof(out->key_type));
         out->key_bits = EVP_PKEY_get_bits(key);
+        if ((one = key_verdict(key, out)) != DD_CERTFACTS_OK) {
+            st = one;
+        }
     }
     if ((one = dd_certfacts_time_ms(X509_get0_notBefore(cert), &out->not_before_ms)) !=
         DD_CERTFACTS_OK) {

@@ -22,6 +22,7 @@
 #ifndef DD_CERTFACTS_H_
 #define DD_CERTFACTS_H_
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,7 +57,17 @@ typedef struct dd_certfacts {
     /** Serial number in upper-case hex as BN_bn2hex() writes it ("-" first when negative);
      *  "" when it does not fit (a serial of over 64 octets). */
     char serial[DD_CERTFACTS_SERIAL_MAX];
+    /** The key vulnerability verdict is known: true for every decodable key that is not RSA
+     *  (no vulnerability test applies to them) and for an RSA / RSA-PSS key whose modulus
+     *  dd_keyq_roca() could read; false without a key or with an unreadable modulus. */
+    bool key_assessed;
+    /** The RSA modulus has the ROCA fingerprint (CVE-2017-15361, dd_keyq.h); false unless
+     *  @c key_assessed. Stored so that the audit needs no modulus, hence no PEM. */
+    bool roca;
 } dd_certfacts_t;
+
+/** The registry's key_verdict text of a key with the ROCA fingerprint ("" = assessed, clean). */
+#define DD_CERTFACTS_VERDICT_ROCA "CVE-2017-15361"
 
 /**
  * @brief The facts of a parsed certificate.

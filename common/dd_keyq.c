@@ -74,6 +74,26 @@ static void length_rule(dd_keyq_result_t *out)
     out->verdict = out->below_minimum ? DD_KEYQ_LENGTH_BELOW_MINIMUM : DD_KEYQ_COMPLIANT;
 }
 
+dd_keyq_status_t dd_keyq_judge(dd_keyq_type_t type, int bits, bool roca, dd_keyq_result_t *out)
+{
+    if (out != NULL) {
+        memset(out, 0, sizeof(*out));
+    }
+    if (out == NULL || (type != DD_KEYQ_TYPE_OTHER && type != DD_KEYQ_TYPE_RSA &&
+                        type != DD_KEYQ_TYPE_DSA && type != DD_KEYQ_TYPE_EC)) {
+        return DD_KEYQ_BAD_PARAMETER;
+    }
+    out->type = type;
+    out->bits = bits;
+    length_rule(out);
+    /* As dd_keyq_assess_rsa(): a key whose private half can be computed wins. */
+    if (type == DD_KEYQ_TYPE_RSA && roca) {
+        out->roca = true;
+        out->verdict = DD_KEYQ_VULNERABLE_CVE_2017_15361;
+    }
+    return DD_KEYQ_OK;
+}
+
 dd_keyq_status_t dd_keyq_assess_rsa(const BIGNUM *n, dd_keyq_result_t *out)
 {
     dd_keyq_status_t st;

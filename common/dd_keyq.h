@@ -92,6 +92,17 @@ dd_keyq_status_t dd_keyq_assess_rsa_bytes(const unsigned char *n, size_t len,
                                           dd_keyq_result_t *out);
 
 /**
+ * @brief The verdict of a key known by its stored facts (type, size, ROCA test outcome),
+ *        as dd_keyq_assess() gives it for that key: no key or modulus needed.
+ * @param[in]  type  The key's algorithm.
+ * @param[in]  bits  Its size, as dd_keyq_result_t.bits.
+ * @param[in]  roca  The stored outcome of dd_keyq_roca() (ignored unless @p type is RSA).
+ * @param[out] out   Receives the verdict.
+ * @return DD_KEYQ_OK, or DD_KEYQ_BAD_PARAMETER (NULL @p out, or an unknown @p type).
+ */
+dd_keyq_status_t dd_keyq_judge(dd_keyq_type_t type, int bits, bool roca, dd_keyq_result_t *out);
+
+/**
  * @brief The ROCA fingerprint test alone.
  * @param[in]  n           RSA modulus (borrowed); must be positive.
  * @param[out] vulnerable  true when N mod p is in <65537> mod p for every prime p in 3..167.

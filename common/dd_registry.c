@@ -149,7 +149,8 @@ static const dd_db_migration_t MIGRATIONS[] = {
      * when the certificate is registered so that an audit reads rows instead of parsing
      * every PEM; dd_registry_open() back-fills the rows written before this migration.
      * not_after_ms IS NULL: no facts (the audit parses that PEM). key_verdict is the key
-     * vulnerability verdict of the audit's key checks, NULL = not assessed yet. The
+     * vulnerability verdict of the audit's key checks (dd_certfacts_t.roca: "CVE-2017-15361"
+     * or "" = assessed, clean), NULL = not assessed (then the audit parses an RSA key's PEM). The
      * (created_ms, id) indexes serve the listings' order: without them, every listing
      * of 10,000 certificates sorted their PEMs in a temporary file.
      */

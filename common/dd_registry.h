@@ -115,12 +115,14 @@ typedef struct dd_registry_cert {
     bool is_service; /**< ddlocal's own service identity */
     int64_t created_ms;
     int64_t modified_ms;
-    const char *ca_cert_id;  /**< Registered CA that signed it (RegisterCertificate), else "" */
-    const char *mode;        /**< CertificateMode: "DEFAULT", or "SNI_ONLY" without a CA */
-    bool facts_known;        /**< facts were stored (registration or migration 7's back-fill);
+    const char *ca_cert_id; /**< Registered CA that signed it (RegisterCertificate), else "" */
+    const char *mode;       /**< CertificateMode: "DEFAULT", or "SNI_ONLY" without a CA */
+    bool facts_known;       /**< facts were stored (registration or migration 7's back-fill);
                                  false: read them from the PEM */
-    dd_certfacts_t facts;    /**< What the audit reads, taken from the X509 once; facts_known. */
-    const char *key_verdict; /**< Stored key vulnerability verdict; NULL = not assessed yet */
+    dd_certfacts_t facts;   /**< What the audit reads, taken from the X509 once; facts_known. */
+    /** Stored key vulnerability verdict: DD_CERTFACTS_VERDICT_ROCA ("CVE-2017-15361") or ""
+     *  (assessed, clean); NULL = not assessed (facts.key_assessed is false). */
+    const char *key_verdict;
 } dd_registry_cert_t;
 
 /** A registered CA certificate (RegisterCACertificate), as DescribeCACertificate shows it. */

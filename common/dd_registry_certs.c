@@ -24,6 +24,8 @@ void dd_registry_facts_from_row(sqlite3_stmt *st, int col, bool *known, dd_certf
     facts->subject_hash = (uint32_t)sqlite3_column_int64(st, col + 4);
     facts->issuer_hash = (uint32_t)sqlite3_column_int64(st, col + 5);
     (void)snprintf(facts->serial, sizeof(facts->serial), "%s", dd_db_column_text(st, col + 6));
+    facts->key_assessed = *key_verdict != NULL;
+    facts->roca = *key_verdict != NULL && strcmp(*key_verdict, DD_CERTFACTS_VERDICT_ROCA) == 0;
 }
 
 void dd_registry_facts_bind(sqlite3_stmt *st, int param, const dd_certfacts_t *facts)
@@ -38,6 +40,9 @@ void dd_registry_facts_bind(sqlite3_stmt *st, int param, const dd_certfacts_t *f
     (void)sqlite3_bind_int64(st, param + 4, (sqlite3_int64)facts->subject_hash);
     (void)sqlite3_bind_int64(st, param + 5, (sqlite3_int64)facts->issuer_hash);
     (void)dd_db_bind_text(st, param + 6, facts->serial);
+    if (facts->key_assessed) {
+        (void)dd_db_bind_text(st, param + 7, facts->roca ? DD_CERTFACTS_VERDICT_ROCA : "");
+    }
 }
 
 /* Back-fills one table; *filled counts the rows given facts. */
@@ -89,14 +94,18 @@ dd_registry_status_t dd_registry_facts_backfill(dd_registry_t *reg)
         return status;
     }
     for (i = 0; status == DD_REGISTRY_OK && i < 2; i++) {
-        char select[128];
+        char select[192];
         char update[256];
-        (void)snprintf(select, sizeof(select), "SELECT id, pem FROM %s WHERE not_after_ms IS NULL",
+        /* Also the RSA rows stored with facts but before the ROCA verdict was (key_verdict
+         * NULL): the audit would parse their PEMs at every run otherwise. */
+        (void)snprintf(select, sizeof(select),
+                       "SELECT id, pem FROM %s WHERE not_after_ms IS NULL OR"
+                       " (key_verdict IS NULL AND key_type IN ('RSA', 'RSA-PSS'))",
                        TABLES[i]);
         (void)snprintf(update, sizeof(update),
                        "UPDATE %s SET not_before_ms = ?2, not_after_ms = ?3, key_type = ?4,"
-                       " key_bits = ?5, subject_hash = ?6, issuer_hash = ?7, serial = ?8"
-                       " WHERE id = ?1",
+                       " key_bits = ?5, subject_hash = ?6, issuer_hash = ?7, serial = ?8,"
+                       " key_verdict = ?9 WHERE id = ?1",
                        TABLES[i]);
         status = backfill_table(reg, select, update, &filled, &failed);
     }

@@ -120,8 +120,9 @@ void dd_registry_cert_from_row(sqlite3_stmt *st, dd_registry_cert_t *c);
 void dd_registry_facts_from_row(sqlite3_stmt *st, int col, bool *known, dd_certfacts_t *facts,
                                 const char **key_verdict);
 
-/** Binds @p facts (NULL: the SQL NULLs of "not stored") to parameters @p param ... + 6;
- *  the verdict (parameter @p param + 7) is left NULL: not assessed. */
+/** Binds @p facts (NULL: the SQL NULLs of "not stored") to parameters @p param ... + 7; the
+ *  key verdict (@p param + 7) is DD_CERTFACTS_VERDICT_ROCA or "" when facts->key_assessed,
+ *  else left NULL: not assessed. */
 void dd_registry_facts_bind(sqlite3_stmt *st, int param, const dd_certfacts_t *facts);
 
 /**

@@ -19,9 +19,10 @@
  *   CA that its issuer's list revokes (INTERMEDIATE_CA_REVOKED_BY_ISSUER).
  *
  * The criteria read the facts the registry stored when the certificate was registered
- * (dd_certfacts.h: validity, key, name hashes, serial), not the PEM: parsing 10,000 PEMs
- * was most of an audit's time. The X509 is parsed (through the task's cache) only for a
- * row without facts, to confirm a revocation list's hit, and for the chain of registered
+ * (dd_certfacts.h: validity, key, its ROCA verdict, name hashes, serial), not the PEM:
+ * parsing 10,000 PEMs was most of an audit's time. The X509 is parsed (through the task's
+ * cache) only for a row without facts, for an RSA key without a stored verdict, to confirm a
+ * revocation list's hit, and for the chain of registered
  * CAs, which is walked once per CA per check, not once per device certificate.
  *
  * "ACTIVE" stands for AWS's "ACTIVE or PENDING_TRANSFER": ddlocal has no transfers.
@@ -256,8 +257,9 @@ static bool expiring(run_t *r, cert_view_t *v)
     return true;
 }
 
-/* An RSA key: the stored facts know its length, not its modulus, and the ROCA test
- * (dd_keyq) reads the modulus, so the certificate is parsed (once per task, cached). */
+/* An RSA key without a stored verdict (registered before the registry stored it, or with a
+ * modulus that could not be read then): the ROCA test (dd_keyq) reads the modulus, so the
+ * certificate is parsed (once per task, cached). */
 static bool rsa_key_quality(run_t *r, cert_view_t *v)
 {
     X509 *x = x509_of(r, v);
@@ -293,7 +295,18 @@ static bool key_quality(run_t *r, cert_view_t *v)
     char reason[160];
 
     if (strcmp(type, "RSA") == 0 || strcmp(type, "RSA-PSS") == 0) {
-        return rsa_key_quality(r, v);
+        dd_keyq_result_t q;
+        if (!v->facts->key_assessed) {
+            return rsa_key_quality(r, v);
+        }
+        /* The verdict stored at registration: the same result dd_keyq_assess() gives, so
+         * the same reason text and code, without the PEM. */
+        if (dd_keyq_judge(DD_KEYQ_TYPE_RSA, bits, v->facts->roca, &q) != DD_KEYQ_OK ||
+            q.verdict == DD_KEYQ_COMPLIANT ||
+            dd_keyq_reason(&q, reason, sizeof(reason)) != DD_KEYQ_OK) {
+            return true;
+        }
+        return report(r, v->subject, v->id, dd_keyq_reason_code(q.verdict), reason, NULL);
     }
     if (strcmp(type, "DSA") == 0) {
         min = 2048;

@@ -237,9 +237,10 @@ static int sink(void *ctx, const dd_audit_finding_t *f)
     return s->stop_after > 0 && s->count >= s->stop_after;
 }
 
-/* Runs the check as a task does (with a certificate cache), without the cache, and over rows
- * without their stored facts (as before registry migration 7: every PEM parsed): all three give
- * the same answer. */
+/* Runs the check as a task does (with a certificate cache), without the cache, over rows
+ * without their stored facts (as before registry migration 7: every PEM parsed) and over rows
+ * with facts but no key verdict (as migration 7 stored them before the ROCA verdict was: RSA
+ * keys parsed): all four give the same answer. */
 static dd_audit_status_t run_check(fixture_t *f, const char *name, int64_t now, const cJSON *config,
                                    findings_t *out, int64_t *checked)
 {
@@ -248,16 +249,20 @@ static dd_audit_status_t run_check(fixture_t *f, const char *name, int64_t now, 
     dd_audit_certcache_t *cache = NULL;
     findings_t plain;
     findings_t parsed;
+    findings_t unjudged;
     int64_t plain_checked = -1;
     int64_t parsed_checked = -1;
+    int64_t unjudged_checked = -1;
     dd_audit_status_t plain_st;
     dd_audit_status_t parsed_st;
+    dd_audit_status_t unjudged_st;
     dd_audit_status_t st;
 
     assert_non_null(check);
     assert_non_null(check->run);
     memcpy(&plain, out, sizeof(plain));
     memcpy(&parsed, out, sizeof(parsed));
+    memcpy(&unjudged, out, sizeof(unjudged));
     plain_st = dd_audit_check_run(check, &world, sink, &plain, &plain_checked);
     assert_int_equal(dd_db_exec(f->db, "SAVEPOINT nofacts;"
                                        "UPDATE certificates SET not_after_ms = NULL;"
@@ -265,16 +270,25 @@ static dd_audit_status_t run_check(fixture_t *f, const char *name, int64_t now, 
                      DD_DB_OK);
     parsed_st = dd_audit_check_run(check, &world, sink, &parsed, &parsed_checked);
     assert_int_equal(dd_db_exec(f->db, "ROLLBACK TO nofacts; RELEASE nofacts;"), DD_DB_OK);
+    assert_int_equal(dd_db_exec(f->db, "SAVEPOINT noverdict;"
+                                       "UPDATE certificates SET key_verdict = NULL;"
+                                       "UPDATE ca_certificates SET key_verdict = NULL;"),
+                     DD_DB_OK);
+    unjudged_st = dd_audit_check_run(check, &world, sink, &unjudged, &unjudged_checked);
+    assert_int_equal(dd_db_exec(f->db, "ROLLBACK TO noverdict; RELEASE noverdict;"), DD_DB_OK);
     assert_int_equal(dd_audit_certcache_open(&cache), DD_AUDIT_CERTCACHE_OK);
     world.certs = cache;
     st = dd_audit_check_run(check, &world, sink, out, checked);
     assert_int_equal(st, plain_st);
     assert_int_equal(st, parsed_st);
+    assert_int_equal(st, unjudged_st);
     assert_int_equal(*checked, plain_checked);
     assert_int_equal(*checked, parsed_checked);
+    assert_int_equal(*checked, unjudged_checked);
     assert_int_equal(out->count, plain.count);
     assert_memory_equal(out, &plain, sizeof(plain));
     assert_memory_equal(out, &parsed, sizeof(parsed));
+    assert_memory_equal(out, &unjudged, sizeof(unjudged));
     dd_audit_certcache_close(cache);
     return st;
 }
@@ -640,8 +654,9 @@ static void test_dd_audit_checks_certs_facts_spare_the_parsing(void **state)
                      DD_AUDIT_OK);
     assert_int_equal(fs.count, 1);
     assert_string_equal(fs.ids[0], ids[2]);
-    /* Only the RSA key is parsed: the ROCA test reads its modulus, the facts do not hold it. */
-    assert_int_equal(dd_audit_certcache_count(cache), 1);
+    /* Nothing is parsed: the facts hold the key's type and size and, for the RSA key, the
+     * ROCA verdict computed at registration. */
+    assert_int_equal(dd_audit_certcache_count(cache), 0);
 
     /* The issuer's list names devs[1] only: the others share its issuer, not its serial. */
     memset(&fs, 0, sizeof(fs));
@@ -652,7 +667,7 @@ static void test_dd_audit_checks_certs_facts_spare_the_parsing(void **state)
     assert_int_equal(checked, 3);
     assert_int_equal(fs.count, 1);
     assert_string_equal(fs.ids[0], ids[1]);
-    assert_int_equal(dd_audit_certcache_count(cache), 2); /* + the hit, confirmed on its X509 */
+    assert_int_equal(dd_audit_certcache_count(cache), 1); /* the hit, confirmed on its X509 */
 
     /* The root revokes the intermediate: every device certificate under it is reported. */
     crl = crl_revoking(&root, &inter);
@@ -672,7 +687,7 @@ static void test_dd_audit_checks_certs_facts_spare_the_parsing(void **state)
     }
     assert_true(strcmp(fs.ids[0], fs.ids[1]) != 0 && strcmp(fs.ids[1], fs.ids[2]) != 0 &&
                 strcmp(fs.ids[0], fs.ids[2]) != 0);
-    assert_int_equal(dd_audit_certcache_count(cache), 2);
+    assert_int_equal(dd_audit_certcache_count(cache), 1);
 
     dd_audit_certcache_close(cache);
     for (i = 0; i < 3; i++) {

@@ -249,7 +249,7 @@ typedef struct facts_seen {
     int count;
     bool known;
     dd_certfacts_t facts;
-    bool verdict_null;
+    char verdict[32]; /* the stored key_verdict; "NULL" when not assessed */
 } facts_seen_t;
 
 static int cert_facts_cb(void *ctx, const dd_registry_cert_t *c)
@@ -259,7 +259,8 @@ static int cert_facts_cb(void *ctx, const dd_registry_cert_t *c)
     s->count++;
     s->known = c->facts_known;
     s->facts = c->facts;
-    s->verdict_null = c->key_verdict == NULL;
+    (void)snprintf(s->verdict, sizeof(s->verdict), "%s",
+                   c->key_verdict != NULL ? c->key_verdict : "NULL");
     return 0;
 }
 
@@ -270,7 +271,8 @@ static int ca_facts_cb(void *ctx, const dd_registry_ca_t *c)
     s->count++;
     s->known = c->facts_known;
     s->facts = c->facts;
-    s->verdict_null = c->key_verdict == NULL;
+    (void)snprintf(s->verdict, sizeof(s->verdict), "%s",
+                   c->key_verdict != NULL ? c->key_verdict : "NULL");
     return 0;
 }
 
@@ -285,7 +287,10 @@ static void assert_cert_facts(fixture_t *f, const char *id, const char *pem)
     assert_int_equal(dd_registry_cert_get(&f->reg, id, cert_facts_cb, &s, &err), DD_REGISTRY_OK);
     assert_int_equal(s.count, 1);
     assert_true(s.known);
-    assert_true(s.verdict_null); /* the key verdict is not assessed at registration (yet) */
+    /* The key verdict is assessed at registration: ddlocal's keys are clean. */
+    assert_string_equal(s.verdict, "");
+    assert_true(s.facts.key_assessed);
+    assert_false(s.facts.roca);
     assert_memory_equal(&s.facts, &want, sizeof(want));
 }
 
@@ -310,7 +315,7 @@ static void test_dd_registry_cacerts_facts_of_every_path(void **state)
     memset(&s, 0, sizeof(s));
     assert_int_equal(dd_registry_ca_get(&f->reg, ca_id, ca_facts_cb, &s, &err), DD_REGISTRY_OK);
     assert_true(s.known);
-    assert_true(s.verdict_null);
+    assert_string_equal(s.verdict, "");
     assert_memory_equal(&s.facts, &want, sizeof(want));
     assert_int_equal(want.subject_hash, want.issuer_hash); /* ddlocal's root: self-issued */
     memset(&s, 0, sizeof(s));
