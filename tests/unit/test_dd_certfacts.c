@@ -16,6 +16,7 @@
 
 #include "dd_certfacts.h"
 #include "dd_pki.h"
+#include "dd_testkeys.h"
 
 #define NOW 1700000000000LL
 #define DAY (24LL * 3600 * 1000)
@@ -151,6 +152,60 @@ static void test_dd_certfacts_issued_by_pki(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* An RSA key with the ROCA fingerprint gets roca = true; a clean RSA key and an EC key are
+ * assessed and clean (the registry stores these as key_verdict). */
+static void test_dd_certfacts_roca_verdict(void **state)
+{
+    EVP_PKEY *ca_key = NULL;
+    EVP_PKEY *key = NULL;
+    X509 *ca = make("Root", 0, NULL, NULL, NOW - DAY, NOW + 3000 * DAY, 1, &ca_key);
+    X509 *clean = make("Clean", 2048, ca, ca_key, NOW - DAY, NOW + 365 * DAY, 2, &key);
+    BIGNUM *n = dd_testkeys_roca_modulus(2048, 7);
+    EVP_PKEY *roca_key = dd_testkeys_rsa_public(n);
+    X509 *infineon = X509_new();
+    char *pem;
+    dd_certfacts_t f;
+
+    (void)state;
+    assert_non_null(roca_key);
+    assert_non_null(infineon);
+    assert_int_equal(X509_set_version(infineon, 2), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(infineon), 3), 1);
+    assert_int_equal(X509_set_subject_name(infineon, X509_get_subject_name(ca)), 1);
+    assert_int_equal(X509_set_issuer_name(infineon, X509_get_subject_name(ca)), 1);
+    assert_non_null(ASN1_TIME_set(X509_getm_notBefore(infineon), (time_t)(NOW / 1000)));
+    assert_non_null(ASN1_TIME_set(X509_getm_notAfter(infineon), (time_t)(NOW / 1000 + 86400)));
+    assert_int_equal(X509_set_pubkey(infineon, roca_key), 1);
+    assert_true(X509_sign(infineon, ca_key, EVP_sha256()) > 0);
+
+    assert_int_equal(dd_certfacts_from_x509(infineon, &f), DD_CERTFACTS_OK);
+    assert_string_equal(f.key_type, "RSA");
+    assert_int_equal(f.key_bits, 2048);
+    assert_true(f.key_assessed);
+    assert_true(f.roca);
+    pem = pem_of(infineon); /* the PEM path gives the same verdict */
+    assert_int_equal(dd_certfacts_from_pem(pem, strlen(pem), &f), DD_CERTFACTS_OK);
+    assert_true(f.key_assessed);
+    assert_true(f.roca);
+    free(pem);
+
+    assert_int_equal(dd_certfacts_from_x509(clean, &f), DD_CERTFACTS_OK);
+    assert_true(f.key_assessed);
+    assert_false(f.roca);
+    assert_int_equal(dd_certfacts_from_x509(ca, &f), DD_CERTFACTS_OK);
+    assert_string_equal(f.key_type, "EC");
+    assert_true(f.key_assessed);
+    assert_false(f.roca);
+
+    X509_free(infineon);
+    EVP_PKEY_free(roca_key);
+    BN_free(n);
+    X509_free(clean);
+    EVP_PKEY_free(key);
+    X509_free(ca);
+    EVP_PKEY_free(ca_key);
+}
+
 static void test_dd_certfacts_bad_input(void **state)
 {
     static const char NOT_PEM[] = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
@@ -178,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_dd_certfacts_ec_device_of_a_ca),
         cmocka_unit_test(test_dd_certfacts_short_rsa_self_signed),
         cmocka_unit_test(test_dd_certfacts_issued_by_pki),
+        cmocka_unit_test(test_dd_certfacts_roca_verdict),
         cmocka_unit_test(test_dd_certfacts_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -347,9 +347,34 @@ static void test_dd_keyq_bad_parameters(void **state)
     BN_free(one);
 }
 
+/* The verdict from stored facts equals the verdict from the key. */
+static void test_dd_keyq_judge_matches_assess(void **state)
+{
+    BIGNUM *n = dd_testkeys_roca_modulus(2048, 5);
+    dd_keyq_result_t from_key;
+    dd_keyq_result_t from_facts;
+
+    (void)state;
+    assert_int_equal(dd_keyq_assess_rsa(n, &from_key), DD_KEYQ_OK);
+    assert_true(from_key.roca);
+    assert_int_equal(dd_keyq_judge(DD_KEYQ_TYPE_RSA, from_key.bits, true, &from_facts), DD_KEYQ_OK);
+    assert_memory_equal(&from_key, &from_facts, sizeof(from_key));
+    BN_free(n);
+    assert_int_equal(dd_keyq_judge(DD_KEYQ_TYPE_RSA, 1024, false, &from_facts), DD_KEYQ_OK);
+    assert_int_equal(from_facts.verdict, DD_KEYQ_LENGTH_BELOW_MINIMUM);
+    assert_int_equal(from_facts.min_bits, 2048);
+    assert_int_equal(dd_keyq_judge(DD_KEYQ_TYPE_EC, 256, true, &from_facts), DD_KEYQ_OK);
+    assert_int_equal(from_facts.verdict, DD_KEYQ_COMPLIANT); /* roca only applies to RSA */
+    assert_false(from_facts.roca);
+    assert_int_equal(dd_keyq_judge(DD_KEYQ_TYPE_EC, 256, false, NULL), DD_KEYQ_BAD_PARAMETER);
+    assert_int_equal(dd_keyq_judge((dd_keyq_type_t)42, 256, false, &from_facts),
+                     DD_KEYQ_BAD_PARAMETER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dd_keyq_judge_matches_assess),
         cmocka_unit_test(test_dd_keyq_compliant_keys),
         cmocka_unit_test(test_dd_keyq_below_minimum),
         cmocka_unit_test(test_dd_keyq_roca_key_flagged),

@@ -617,6 +617,7 @@ static void test_dd_registry_schema_1_certificates_get_their_facts(void **state)
     facts_row_t r;
     char path[128];
     char ca_id[65];
+    char dev_id[65];
     char *ca_pem;
     int version = 0;
 
@@ -677,6 +678,33 @@ static void test_dd_registry_schema_1_certificates_get_their_facts(void **state)
     assert_int_equal(r.known, 1);
     assert_int_equal(dd_certfacts_from_pem(ca_pem, strlen(ca_pem), &want), DD_CERTFACTS_OK);
     assert_memory_equal(&r.facts, &want, sizeof(want));
+
+    /* An RSA certificate stored with facts but no key verdict (migration 7 before the registry
+     * computed the ROCA verdict) gets its verdict: assessed, clean. */
+    dd_pki_credentials_free(&cred);
+    assert_int_equal(dd_pki_issue_device(f->ca, DD_PKI_KEY_RSA2048, &cred), DD_PKI_OK);
+    assert_int_equal(dd_registry_cert_add(&reg, cred.certificate_pem, DD_CERT_ACTIVE, false, dev_id,
+                                          sizeof(dev_id), &err),
+                     DD_REGISTRY_OK);
+    assert_int_equal(dd_db_exec(db, "UPDATE certificates SET key_verdict = NULL"), DD_DB_OK);
+    assert_int_equal(dd_db_prepare(db,
+                                   "SELECT count(*) FROM certificates WHERE key_verdict IS NULL"
+                                   " AND key_type = 'RSA'",
+                                   &st),
+                     DD_DB_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    assert_int_equal(sqlite3_reset(st), SQLITE_OK);
+    assert_int_equal(dd_registry_facts_backfill(&reg), DD_REGISTRY_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    assert_int_equal(dd_db_prepare(db, "SELECT key_verdict FROM certificates WHERE id = ?1", &st),
+                     DD_DB_OK);
+    assert_int_equal(dd_db_bind_text(st, 1, cred.certificate_id), DD_DB_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "");
+    sqlite3_finalize(st);
 
     free(ca_pem);
     dd_pki_credentials_free(&cred);
