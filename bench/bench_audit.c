@@ -17,7 +17,8 @@
  * check of the catalogue enabled and targeted, findings and statistics stored
  * in one transaction), ROUNDS times, each round and the median reported: the
  * first task is the first audit after a restart. The certificate checks read the
- * facts the registry stored at registration (dd_certfacts.h) and parse no PEM.
+ * facts the registry stored at registration (dd_certfacts.h, the ROCA verdict of RSA keys
+ * included) and parse no PEM.
  * Then the one-time cost of registry migration 7 on a data dir written before it:
  * the facts of every certificate dropped and back-filled (dd_registry_facts_backfill,
  * as dd_registry_open runs it once).
