@@ -85,7 +85,8 @@ typedef struct cert_view {
     const char *pem;
     int64_t created_ms;
     const char *ca_id;           /* device: registered CA or ""; CA: NULL */
-    const dd_certfacts_t *facts; /* the row's, or read from x when the row has none */
+    const dd_certfacts_t *facts; /* the row's, or &read when the row has none */
+    dd_certfacts_t read;         /* facts read from x for a row stored without them */
     bool not_after_ok;           /* facts->not_after_ms is the certificate's notAfter */
     X509 *x;                     /* parsed by x509_of() (or for a row without facts); freed
                                     by the walk */
@@ -527,7 +528,6 @@ typedef struct walk {
 /* Runs the criterion over one certificate: its stored facts, else its X509's. */
 static int judge(walk_t *w, cert_view_t *v, bool facts_known, const dd_certfacts_t *stored)
 {
-    dd_certfacts_t read;
     bool go_on;
 
     w->r->checked++;
@@ -539,10 +539,10 @@ static int judge(walk_t *w, cert_view_t *v, bool facts_known, const dd_certfacts
         if (x509_of(w->r, v) == NULL) {
             return 0;
         }
-        (void)dd_certfacts_from_x509(v->x, &read);
-        v->facts = &read;
-        v->not_after_ok =
-            dd_certfacts_time_ms(X509_get0_notAfter(v->x), &read.not_after_ms) == DD_CERTFACTS_OK;
+        (void)dd_certfacts_from_x509(v->x, &v->read);
+        v->facts = &v->read;
+        v->not_after_ok = dd_certfacts_time_ms(X509_get0_notAfter(v->x), &v->read.not_after_ms) ==
+                          DD_CERTFACTS_OK;
     }
     go_on = w->fn(w->r, v);
     X509_free(v->x);
