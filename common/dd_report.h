@@ -313,6 +313,21 @@ dd_report_status_t dd_report_encode_cached(dd_report_cache_t *cache, const dd_re
                                            dd_report_format_t format, dd_report_keys_t keys,
                                            uint8_t *buf, size_t len, size_t *out_len);
 
+/** Most decimal digits of a uint64_t (18446744073709551615). */
+#define DD_REPORT_U64_DIGITS_MAX 20
+
+/**
+ * @brief The decimal digits of @p v, as %PRIu64 prints them, without a NUL.
+ *
+ * The digit writer of dd_report_encode_cached(), shared with the fleet emitter, which writes
+ * the integers of its line heads the same way (two digits a division: formatting the times of
+ * every line was a tenth of the emitter's CPU with snprintf).
+ * @param[in] v The number.
+ * @param[out] out Room for DD_REPORT_U64_DIGITS_MAX bytes.
+ * @return How many digits were written (1 to 20); 0 when @p out is NULL.
+ */
+size_t dd_report_u64_digits(uint64_t v, char *out);
+
 /**
  * @brief Encodes an /accepted reply:
  *        {"thingName":T,"reportId":R,"status":"ACCEPTED","timestamp":MS}.

@@ -1038,8 +1038,7 @@ static bool ints_room(dd_report_cache_t *c, size_t n)
     return true;
 }
 
-/* The decimal digits of @p v into @p out (20 bytes), two a division; returns their count. */
-static size_t digits_u64(uint64_t v, char *out)
+size_t dd_report_u64_digits(uint64_t v, char *out)
 {
     static const char PAIRS[] = "00010203040506070809101112131415161718192021222324252627282930"
                                 "31323334353637383940414243444546474849505152535455565758596061"
@@ -1048,6 +1047,9 @@ static size_t digits_u64(uint64_t v, char *out)
     char tmp[20];
     size_t n = sizeof(tmp);
 
+    if (out == NULL) {
+        return 0;
+    }
     while (v >= 100) {
         size_t r = (size_t)(v % 100) * 2;
         v /= 100;
@@ -1098,7 +1100,7 @@ static dd_report_status_t cache_build(dd_report_cache_t *c, const dd_report_t *r
     /* Each slot must hold the digits list_ints() gives, in order: the two walks agree. */
     list_ints(r, c->vals);
     for (i = 0; i < c->nslots; i++) {
-        size_t d = digits_u64(c->vals[i], c->digits);
+        size_t d = dd_report_u64_digits(c->vals[i], c->digits);
         if (c->slots[i].off + c->slots[i].len > n || d != c->slots[i].len ||
             memcmp(c->text + c->slots[i].off, c->digits, d) != 0 ||
             (i > 0 && c->slots[i].off < c->slots[i - 1].off + c->slots[i - 1].len)) {
@@ -1122,7 +1124,7 @@ static dd_report_status_t cache_render(dd_report_cache_t *c, const dd_report_t *
 
     list_ints(r, c->vals);
     for (i = 0; i < c->nslots; i++) {
-        dlen[i] = digits_u64(c->vals[i], c->digits + 20 * i);
+        dlen[i] = dd_report_u64_digits(c->vals[i], c->digits + 20 * i);
         total = total - c->slots[i].len + dlen[i];
     }
     if (total > len) {

@@ -179,33 +179,10 @@ static char *put(char *p, const char *s, size_t n)
 /* A string literal, without its NUL. */
 #define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
 
-/* The decimal digits of @p v, as %PRIu64 prints them. */
+/* The decimal digits of @p v, as %PRIu64 prints them; @p p has room for 20. */
 static char *put_u64(char *p, uint64_t v)
 {
-    /* Two digits a division: the 13-digit times of every line made this a tenth of emit's CPU. */
-    static const char PAIRS[] = "00010203040506070809101112131415161718192021222324252627282930"
-                                "31323334353637383940414243444546474849505152535455565758596061"
-                                "62636465666768697071727374757677787980818283848586878889909192"
-                                "93949596979899";
-    char tmp[20];
-    size_t n = sizeof(tmp);
-
-    while (v >= 100) {
-        size_t r = (size_t)(v % 100) * 2;
-        v /= 100;
-        n -= 2;
-        tmp[n] = PAIRS[r];
-        tmp[n + 1] = PAIRS[r + 1];
-    }
-    if (v >= 10) {
-        n -= 2;
-        tmp[n] = PAIRS[v * 2];
-        tmp[n + 1] = PAIRS[v * 2 + 1];
-    } else {
-        tmp[--n] = (char)('0' + v);
-    }
-    memcpy(p, tmp + n, sizeof(tmp) - n);
-    return p + (sizeof(tmp) - n);
+    return p + dd_report_u64_digits(v, p);
 }
 
 /* As %PRId64 prints @p v. */
