@@ -21,7 +21,7 @@ static void usage(FILE *out)
         "                      [--things FILE] [--custom-metric NAME:TYPE ...]\n"
         "                      [--dimension NAME:FILTER[,FILTER...] ...] [--no-summary]\n"
         "                      [--time-ms] [--datapoints FILE [--datapoints-format csv|json]]\n"
-        "                      [--threads 1|2]\n\n"
+        "                      [--threads N]\n\n"
         "Runs Device Defender Detect's evaluation over a recorded stream with a manual\n"
         "clock and prints every violation event (ListViolationEvents item shape, one\n"
         "JSON object per line), then one {\"summary\":...} line per behavior.\n\n"
@@ -46,9 +46,10 @@ static void usage(FILE *out)
         "  --datapoints-format F csv (a header line, then one row per datapoint) or json\n"
         "                        (one object per line); default: csv when FILE ends in\n"
         "                        .csv, else json\n"
-        "  --threads 1|2         2: a second thread reads and parses lines ahead of the\n"
-        "                        engine (default when there are 2 CPUs or more; same\n"
-        "                        output); 1: everything on one thread, line by line\n\n"
+        "  --threads N           1 to 16 threads; from 2, they share the parsing and\n"
+        "                        one applies the lines in order (same output); 1:\n"
+        "                        everything on one thread, line by line, for a live\n"
+        "                        stream (default: the CPUs, up to 8)\n\n"
         "Exit status: 0 all lines used, 1 some lines skipped (reported with their line\n"
         "numbers on stderr) or a runtime failure, 2 usage error or invalid profile.\n");
 }
@@ -138,11 +139,14 @@ int dd_cmd_replay(int argc, char **argv)
             dp_format = argv[++i];
         } else if (strcmp(a, "--threads") == 0) {
             const char *v = argv[++i];
-            if (strcmp(v, "1") != 0 && strcmp(v, "2") != 0) {
-                fprintf(stderr, "ddlocal replay: --threads is 1 or 2, not '%s'\n", v);
+            char *end = NULL;
+            unsigned long n = strtoul(v, &end, 10);
+            if (v[0] < '1' || v[0] > '9' || *end != '\0' || n > DD_REPLAY_THREADS_MAX) {
+                fprintf(stderr, "ddlocal replay: --threads is 1 to %u, not '%s'\n",
+                        DD_REPLAY_THREADS_MAX, v);
                 return DD_CLI_USAGE;
             }
-            opt.threads = (unsigned)(v[0] - '0');
+            opt.threads = (unsigned)n;
         } else if (strcmp(a, "--custom-metric") == 0 && opt.custom_metric_count < MAX_ITEMS) {
             customs[opt.custom_metric_count++] = argv[++i];
         } else if (strcmp(a, "--dimension") == 0 && opt.dimension_count < MAX_ITEMS) {

@@ -1031,7 +1031,10 @@ typedef struct batch {
     char *text;
     size_t tlen;
     size_t tcap;
-    size_t lines; /* lines read from the stream when the batch was closed */
+    char *chunk; /* several threads: the chunk of the stream the records come from */
+    size_t chunk_len;
+    size_t chunk_cap;
+    size_t lines; /* lines in the chunk: its records' numbers count from its first */
     bool eof;     /* the stream ended (or reading it failed) after this batch */
     bool oom;     /* preparing failed for memory: nothing after the batch's records is read */
 } batch_t;
@@ -1048,6 +1051,7 @@ static void batch_reset(batch_t *b)
     }
     b->n = 0;
     b->tlen = 0;
+    b->chunk_len = 0;
     b->lines = 0;
     b->eof = false;
     b->oom = false;
@@ -1058,6 +1062,7 @@ static void batch_free(batch_t *b)
     batch_reset(b);
     free(b->v);
     free(b->text);
+    free(b->chunk);
     memset(b, 0, sizeof(*b));
 }
 
@@ -1269,9 +1274,10 @@ typedef struct apply_state {
     bool any;     /* a line was applied */
 } apply_state_t;
 
-/* Applies a batch's records in order; stops after the record that ran out of memory. */
-static void apply_batch(replay_t *r, batch_t *b, apply_state_t *st, dd_replay_result_t *res,
-                        FILE *err)
+/* Applies a batch's records in order; stops after the record that ran out of memory. A
+ * record's line number counts from @p base (the lines of the chunks before its own). */
+static void apply_batch(replay_t *r, batch_t *b, size_t base, apply_state_t *st,
+                        dd_replay_result_t *res, FILE *err)
 {
     size_t i;
 
@@ -1283,7 +1289,7 @@ static void apply_batch(replay_t *r, batch_t *b, apply_state_t *st, dd_replay_re
             st->any = true;
         } else {
             res->skipped++;
-            fprintf(err, "line %zu: %s (skipped)\n", b->v[i].line, why);
+            fprintf(err, "line %zu: %s (skipped)\n", base + b->v[i].line, why);
         }
     }
     if (b->oom) {
@@ -1293,252 +1299,350 @@ static void apply_batch(replay_t *r, batch_t *b, apply_state_t *st, dd_replay_re
 
 /* ------------------------------------------------------------------ reading */
 
-/* Records per batch handed from the reader to the engine, and batches in flight: big enough
- * that the hand-over's locking is noise, small enough to stay in the caches. */
-#define BATCH_RECORDS 2048
-#define BATCH_COUNT 4
-
 /*
- * Where lines come from. Line by line (getline()) for one thread, so that a live stream is
- * applied as it arrives. In chunks for the reader thread: fread() of 1 MiB, lines cut in place
- * with memchr(), no copy per line (getline() was a tenth of the reader's CPU); a read may then
- * wait for a chunk to fill, which the batches' lag already allows.
+ * Prepares line @p line_no, @p n bytes at @p line (NUL-terminated; a '\n' or "\r\n" at its end
+ * is dropped here); blank and '#' lines count but make no record. False only when out of
+ * memory.
  */
-#define CHUNK_SIZE ((size_t)1 << 20)
-
-typedef struct line_src {
-    FILE *in;
-    bool chunked;
-    char *buf;
-    size_t cap;
-    size_t start; /* chunked: first byte not yet returned */
-    size_t end;   /* chunked: end of the bytes read */
-    bool eof;
-} line_src_t;
-
-/* The next line into *line (NUL-terminated; its '\n' is kept by getline() and dropped here,
- * which the caller's trimming treats alike), its length in *len; false at the end of the
- * stream (or on a read error or out of memory, as getline() ends). */
-static bool next_line(line_src_t *ls, char **line, size_t *len)
+static bool take_line(dd_linetree_t *lt, char *line, size_t n, size_t line_no, batch_t *b)
 {
-    if (!ls->chunked) {
-        ssize_t n = getline(&ls->buf, &ls->cap, ls->in);
-        if (n < 0) {
-            return false;
-        }
-        *line = ls->buf;
-        *len = (size_t)n;
+    char *p = line;
+
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+        line[--n] = '\0';
+    }
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    if (*p == '\0' || *p == '#') {
         return true;
     }
-    if (ls->buf == NULL) {
-        ls->buf = malloc(CHUNK_SIZE + 1);
-        if (ls->buf == NULL) {
-            return false;
-        }
-        ls->cap = CHUNK_SIZE + 1;
-    }
-    for (;;) {
-        char *at = ls->buf + ls->start;
-        char *nl = ls->end > ls->start ? memchr(at, '\n', ls->end - ls->start) : NULL;
-        size_t got;
-        if (nl != NULL) {
-            *nl = '\0';
-            *line = at;
-            *len = (size_t)(nl - at);
-            ls->start += *len + 1;
-            return true;
-        }
-        if (ls->eof) {
-            if (ls->start == ls->end) {
-                return false;
-            }
-            /* The last line has no '\n': there is always room for its NUL (see below). */
-            ls->buf[ls->end] = '\0';
-            *line = at;
-            *len = ls->end - ls->start;
-            ls->start = ls->end;
-            return true;
-        }
-        if (ls->start > 0) {
-            memmove(ls->buf, at, ls->end - ls->start);
-            ls->end -= ls->start;
-            ls->start = 0;
-        }
-        if (ls->cap - ls->end < CHUNK_SIZE + 1) {
-            /* After the start of a line, room for a whole chunk and a NUL. */
-            size_t cap = ls->cap * 2;
-            char *nb = realloc(ls->buf, cap);
-            if (nb == NULL) {
-                return false;
-            }
-            ls->buf = nb;
-            ls->cap = cap;
-        }
-        got = fread(ls->buf + ls->end, 1, ls->cap - ls->end - 1, ls->in);
-        ls->end += got;
-        ls->eof = got == 0;
-    }
+    return prepare_line(lt, p, n - (size_t)(p - line), line_no, b);
 }
 
-/* Reads and prepares lines into @p b until it holds @p max records or the stream ends. */
-static void read_batch(line_src_t *ls, dd_linetree_t *lt, size_t *lines, size_t max, batch_t *b)
+/*
+ * Several threads: the stream is read in chunks of about CHUNK_SIZE bytes that end at a line's
+ * end, numbered in stream order; any thread may parse any chunk, and the calling thread applies
+ * the chunks' records in their order. Big enough that the hand-over's locking is noise, small
+ * enough that a chunk and its records stay in the caches.
+ */
+#define CHUNK_SIZE ((size_t)256 << 10)
+/* Chunks in flight per thread: room for each to parse one while others wait to be applied. */
+#define CHUNKS_PER_THREAD 4
+
+/* Cuts the lines of @p b's chunk in place and prepares them; numbers count from the chunk's
+ * first line. */
+static void parse_chunk(dd_linetree_t *lt, batch_t *b)
 {
-    while (b->n < max) {
-        char *line;
-        char *p;
-        size_t n;
-        if (!next_line(ls, &line, &n)) {
-            b->eof = true;
-            break;
-        }
-        (*lines)++;
-        p = line;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
-            line[--n] = '\0';
-        }
-        while (*p == ' ' || *p == '\t') {
-            p++;
-        }
-        if (*p == '\0' || *p == '#') {
-            continue;
-        }
-        if (!prepare_line(lt, p, n - (size_t)(p - line), *lines, b)) {
+    char *at = b->chunk;
+    char *end = b->chunk + b->chunk_len;
+
+    while (at < end) {
+        char *nl = memchr(at, '\n', (size_t)(end - at));
+        size_t n = nl != NULL ? (size_t)(nl - at) : (size_t)(end - at);
+        at[n] = '\0'; /* the chunk always has room for the last line's NUL */
+        b->lines++;
+        if (!take_line(lt, at, n, b->lines, b)) {
             b->oom = true;
-            b->eof = true;
             break;
         }
+        at += n + 1;
     }
-    b->lines = *lines;
 }
 
-/* The batches between the reader thread and the engine: a ring filled and emptied in order. */
+/* The chunks between the threads: a ring of slots, taken in stream order and applied in it. */
 typedef struct pipeline {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    batch_t batch[BATCH_COUNT];
-    size_t produced; /* batches the reader has closed */
-    size_t consumed; /* batches the engine is done with (the reader may refill them) */
-    bool stop;       /* the engine wants no more */
+    pthread_mutex_t read_mu; /* held to take a chunk: one reader at a time, in stream order */
+    pthread_mutex_t mu;      /* the ring's state below */
+    pthread_cond_t cv;       /* a chunk is ready, a slot freed, or stop */
+    batch_t *slot;
+    bool *ready;     /* (mu) slot k % count holds chunk k, parsed */
+    size_t count;    /* slots */
+    size_t consumed; /* (mu) chunks applied: their slots may be taken again */
+    bool stop;       /* (mu) the engine wants no more */
+    size_t taken;    /* (read_mu) chunks taken */
+    bool eof;        /* (read_mu) the stream ended (or reading it failed) */
+    char *carry;     /* (read_mu) the start of a line read with the last chunk taken */
+    size_t carry_len;
+    size_t carry_cap;
     FILE *in;
-    dd_linetree_t *lt;
 } pipeline_t;
 
-static void *reader_main(void *arg)
+/* Makes room for @p need bytes in *buf of *cap; false when out of memory. */
+static bool reserve(char **buf, size_t *cap, size_t need)
 {
-    pipeline_t *pl = arg;
-    line_src_t ls;
-    size_t lines = 0;
-    size_t k;
-    bool eof = false;
+    size_t c = *cap == 0 ? need : *cap;
+    char *nb;
 
-    memset(&ls, 0, sizeof(ls));
-    ls.in = pl->in;
-    ls.chunked = true;
-    for (k = 0; !eof; k++) {
-        batch_t *b = &pl->batch[k % BATCH_COUNT];
-        bool stop;
-        pthread_mutex_lock(&pl->mu);
-        while (k - pl->consumed >= BATCH_COUNT && !pl->stop) {
-            pthread_cond_wait(&pl->cv, &pl->mu);
-        }
-        stop = pl->stop;
-        pthread_mutex_unlock(&pl->mu);
-        if (stop) {
+    if (*cap >= need) {
+        return true;
+    }
+    while (c < need) {
+        c *= 2;
+    }
+    if ((nb = realloc(*buf, c)) == NULL) {
+        return false;
+    }
+    *buf = nb;
+    *cap = c;
+    return true;
+}
+
+/*
+ * Reads the next chunk into @p b (read_mu held): the line carried from the last chunk, then
+ * about CHUNK_SIZE bytes, cut after the last '\n' read, whose rest is carried to the next
+ * chunk; a line longer than a chunk makes the chunk longer. At the end of the stream the rest
+ * is the last line.
+ */
+static void read_chunk(pipeline_t *pl, batch_t *b)
+{
+    size_t len = pl->carry_len;
+
+    if (!reserve(&b->chunk, &b->chunk_cap, len + CHUNK_SIZE + 1)) {
+        b->oom = true;
+        pl->eof = true;
+        return;
+    }
+    memcpy(b->chunk, pl->carry, len);
+    pl->carry_len = 0;
+    for (;;) {
+        size_t got = fread(b->chunk + len, 1, b->chunk_cap - len - 1, pl->in);
+        char *nl = got > 0 ? memrchr(b->chunk + len, '\n', got) : NULL;
+        len += got;
+        if (got == 0) {
+            pl->eof = true;
             break;
         }
-        batch_reset(b);
-        read_batch(&ls, pl->lt, &lines, BATCH_RECORDS, b);
-        eof = b->eof;
-        pthread_mutex_lock(&pl->mu);
-        pl->produced = k + 1;
-        pthread_cond_broadcast(&pl->cv);
-        pthread_mutex_unlock(&pl->mu);
+        if (nl != NULL) {
+            size_t cut = (size_t)(nl - b->chunk) + 1;
+            if (!reserve(&pl->carry, &pl->carry_cap, len - cut)) {
+                b->oom = true;
+                pl->eof = true;
+                return;
+            }
+            memcpy(pl->carry, b->chunk + cut, len - cut);
+            pl->carry_len = len - cut;
+            len = cut;
+            break;
+        }
+        if (!reserve(&b->chunk, &b->chunk_cap, b->chunk_cap * 2)) {
+            b->oom = true;
+            pl->eof = true;
+            return;
+        }
     }
-    free(ls.buf);
+    b->chunk_len = len;
+    b->eof = pl->eof;
+}
+
+/*
+ * Takes the next chunk into its slot and reads it; *seq is its number. A parser thread waits
+ * for a free slot; the engine thread (@p engine) only takes one at once free, and never waits
+ * for another thread's read. False when there is nothing to take (end of stream, stop, or for
+ * the engine busy).
+ */
+static bool take_chunk(pipeline_t *pl, bool engine, size_t *seq)
+{
+    bool ok;
+    size_t k;
+
+    if (engine) {
+        if (pthread_mutex_trylock(&pl->read_mu) != 0) {
+            return false;
+        }
+    } else {
+        pthread_mutex_lock(&pl->read_mu);
+    }
+    k = pl->taken;
+    pthread_mutex_lock(&pl->mu);
+    while (!engine && !pl->eof && !pl->stop && k - pl->consumed >= pl->count) {
+        pthread_cond_wait(&pl->cv, &pl->mu);
+    }
+    ok = !pl->eof && !pl->stop && k - pl->consumed < pl->count;
+    pthread_mutex_unlock(&pl->mu);
+    if (ok) {
+        batch_t *b = &pl->slot[k % pl->count];
+        batch_reset(b);
+        read_chunk(pl, b);
+        pl->taken = k + 1;
+        *seq = k;
+    }
+    pthread_mutex_unlock(&pl->read_mu);
+    return ok;
+}
+
+/* Parses chunk @p k (taken by this thread) and hands it over; the slot is not this thread's
+ * after this. */
+static void parse_and_publish(pipeline_t *pl, dd_linetree_t *lt, size_t k)
+{
+    batch_t *b = &pl->slot[k % pl->count];
+
+    if (!b->oom) {
+        parse_chunk(lt, b);
+    }
+    if (b->oom) {
+        b->eof = true;
+    }
+    pthread_mutex_lock(&pl->mu);
+    pl->ready[k % pl->count] = true;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+/* A parser thread: its own line parser, taking chunks until there are none. */
+typedef struct parser {
+    pipeline_t *pl;
+    dd_linetree_t *lt;
+    pthread_t thread;
+    bool started;
+} parser_t;
+
+static void *parser_main(void *arg)
+{
+    parser_t *p = arg;
+    size_t k;
+
+    while (take_chunk(p->pl, false, &k)) {
+        parse_and_publish(p->pl, p->lt, k);
+    }
     return NULL;
 }
 
-/* Two threads: this one runs the engine while a reader thread prepares the batches ahead. */
-static dd_replay_status_t run_threaded(replay_t *r, FILE *in, FILE *err, apply_state_t *st,
-                                       dd_replay_result_t *res)
+static void pipeline_free(pipeline_t *pl)
 {
-    pipeline_t pl;
-    pthread_t reader;
-    dd_replay_status_t status = DD_REPLAY_OK;
-    size_t k;
     size_t i;
 
+    for (i = 0; pl->slot != NULL && i < pl->count; i++) {
+        batch_free(&pl->slot[i]);
+    }
+    free(pl->slot);
+    free(pl->ready);
+    free(pl->carry);
+    pthread_cond_destroy(&pl->cv);
+    pthread_mutex_destroy(&pl->mu);
+    pthread_mutex_destroy(&pl->read_mu);
+}
+
+/*
+ * @p threads - 1 parser threads and this one: it applies the chunks in order and, rather than
+ * wait for the next, parses one itself when one is free to take.
+ */
+static dd_replay_status_t run_threaded(replay_t *r, FILE *in, FILE *err, unsigned threads,
+                                       apply_state_t *st, dd_replay_result_t *res)
+{
+    pipeline_t pl;
+    parser_t parsers[DD_REPLAY_THREADS_MAX];
+    dd_replay_status_t status = DD_REPLAY_OK;
+    size_t base = 0;
+    size_t k;
+    unsigned i;
+
     memset(&pl, 0, sizeof(pl));
+    memset(parsers, 0, sizeof(parsers));
     pl.in = in;
-    pl.lt = r->lt;
+    pl.count = (size_t)threads * CHUNKS_PER_THREAD;
+    if (pthread_mutex_init(&pl.read_mu, NULL) != 0) {
+        return DD_REPLAY_NO_MEMORY;
+    }
     if (pthread_mutex_init(&pl.mu, NULL) != 0) {
+        pthread_mutex_destroy(&pl.read_mu);
         return DD_REPLAY_NO_MEMORY;
     }
     if (pthread_cond_init(&pl.cv, NULL) != 0) {
         pthread_mutex_destroy(&pl.mu);
+        pthread_mutex_destroy(&pl.read_mu);
         return DD_REPLAY_NO_MEMORY;
     }
-    if (pthread_create(&reader, NULL, reader_main, &pl) != 0) {
-        pthread_cond_destroy(&pl.cv);
-        pthread_mutex_destroy(&pl.mu);
+    pl.slot = calloc(pl.count, sizeof(*pl.slot));
+    pl.ready = calloc(pl.count, sizeof(*pl.ready));
+    if (pl.slot == NULL || pl.ready == NULL) {
+        pipeline_free(&pl);
         return DD_REPLAY_NO_MEMORY;
     }
-    for (k = 0;; k++) {
-        batch_t *b = &pl.batch[k % BATCH_COUNT];
+    for (i = 0; i + 1 < threads && status == DD_REPLAY_OK; i++) {
+        parsers[i].pl = &pl;
+        if (dd_linetree_create(&parsers[i].lt) != DD_LINETREE_OK ||
+            pthread_create(&parsers[i].thread, NULL, parser_main, &parsers[i]) != 0) {
+            status = DD_REPLAY_NO_MEMORY;
+        } else {
+            parsers[i].started = true;
+        }
+    }
+    for (k = 0; status == DD_REPLAY_OK; k++) {
+        batch_t *b = &pl.slot[k % pl.count];
         bool eof;
         pthread_mutex_lock(&pl.mu);
-        while (pl.produced <= k) {
-            pthread_cond_wait(&pl.cv, &pl.mu);
+        while (!pl.ready[k % pl.count]) {
+            size_t s;
+            pthread_mutex_unlock(&pl.mu);
+            if (take_chunk(&pl, true, &s)) {
+                parse_and_publish(&pl, r->lt, s);
+                pthread_mutex_lock(&pl.mu);
+                continue;
+            }
+            pthread_mutex_lock(&pl.mu);
+            if (!pl.ready[k % pl.count]) {
+                pthread_cond_wait(&pl.cv, &pl.mu);
+            }
         }
         pthread_mutex_unlock(&pl.mu);
-        apply_batch(r, b, st, res, err);
-        res->lines = b->lines;
+        apply_batch(r, b, base, st, res, err);
+        base += b->lines;
+        res->lines = base;
         eof = b->eof;
         if (r->oom) {
             status = DD_REPLAY_NO_MEMORY;
         }
         pthread_mutex_lock(&pl.mu);
+        pl.ready[k % pl.count] = false;
         pl.consumed = k + 1;
-        pl.stop = status != DD_REPLAY_OK;
         pthread_cond_broadcast(&pl.cv);
         pthread_mutex_unlock(&pl.mu);
-        if (eof || status != DD_REPLAY_OK) {
+        if (eof) {
             break;
         }
     }
-    pthread_join(reader, NULL);
-    for (i = 0; i < BATCH_COUNT; i++) {
-        batch_free(&pl.batch[i]);
+    pthread_mutex_lock(&pl.mu);
+    pl.stop = true;
+    pthread_cond_broadcast(&pl.cv);
+    pthread_mutex_unlock(&pl.mu);
+    for (i = 0; i + 1 < threads; i++) {
+        if (parsers[i].started) {
+            pthread_join(parsers[i].thread, NULL);
+        }
+        dd_linetree_destroy(parsers[i].lt);
     }
-    pthread_cond_destroy(&pl.cv);
-    pthread_mutex_destroy(&pl.mu);
+    pipeline_free(&pl);
     return status;
 }
 
-/* One thread: each line is prepared and applied before the next is read, as a live stream
- * needs (nothing waits for a batch to fill). */
+/* One thread: each line is prepared and applied before the next is read (getline()), as a
+ * live stream needs. */
 static dd_replay_status_t run_single(replay_t *r, FILE *in, FILE *err, apply_state_t *st,
                                      dd_replay_result_t *res)
 {
     batch_t b;
-    line_src_t ls;
+    char *line = NULL;
+    size_t cap = 0;
     size_t lines = 0;
+    ssize_t n;
     dd_replay_status_t status = DD_REPLAY_OK;
 
     memset(&b, 0, sizeof(b));
-    memset(&ls, 0, sizeof(ls));
-    ls.in = in;
-    while (status == DD_REPLAY_OK && !b.eof) {
+    while (status == DD_REPLAY_OK && (n = getline(&line, &cap, in)) >= 0) {
         batch_reset(&b);
-        read_batch(&ls, r->lt, &lines, 1, &b);
-        apply_batch(r, &b, st, res, err);
+        lines++;
+        if (!take_line(r->lt, line, (size_t)n, lines, &b)) {
+            b.oom = true;
+        }
+        apply_batch(r, &b, 0, st, res, err);
         if (r->oom) {
             status = DD_REPLAY_NO_MEMORY;
         }
     }
     res->lines = lines;
     batch_free(&b);
-    free(ls.buf);
+    free(line);
     return status;
 }
 
@@ -1693,7 +1797,8 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
     unsigned threads;
     size_t i;
 
-    if (opt == NULL || in == NULL || out == NULL || err == NULL || opt->threads > 2) {
+    if (opt == NULL || in == NULL || out == NULL || err == NULL ||
+        opt->threads > DD_REPLAY_THREADS_MAX) {
         return DD_REPLAY_BAD_PARAMETER;
     }
     threads = opt->threads != 0 ? opt->threads : dd_replay_default_threads();
@@ -1746,7 +1851,7 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
         status = add_profiles(&r, opt, err);
     }
     if (status == DD_REPLAY_OK) {
-        status = threads == 2 ? run_threaded(&r, in, err, &st, &res)
+        status = threads >= 2 ? run_threaded(&r, in, err, threads, &st, &res)
                               : run_single(&r, in, err, &st, &res);
     }
     if (status == DD_REPLAY_OK && st.any) {
@@ -1788,7 +1893,10 @@ unsigned dd_replay_default_threads(void)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-    return cpus >= 2 ? 2 : 1;
+    if (cpus < 1) {
+        return 1;
+    }
+    return cpus > DD_REPLAY_THREADS_DEFAULT_MAX ? DD_REPLAY_THREADS_DEFAULT_MAX : (unsigned)cpus;
 }
 
 const char *dd_replay_strerror(dd_replay_status_t status)

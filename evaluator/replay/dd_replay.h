@@ -15,25 +15,28 @@
  * cannot use is reported on the error stream with its line number and
  * skipped, never half-applied.
  *
- * Threads (options.threads, `ddlocal replay --threads`): with one, each line
- * is read, parsed and applied to the engine before the next is read. With two
- * (the default when the machine has two CPUs or more), a reader thread started
- * and joined inside dd_replay_run() reads @p in (fread() of 1 MiB at a time,
- * the lines cut in place) and turns lines into records
- * ready for the engine (the line's JSON parsed, the report decoded and
- * validated, the event's fields checked, or the reason the line is skipped),
- * batches of 2,048 in a ring of four handed over under one mutex; the calling
- * thread takes the batches in order and does everything that depends on the
- * lines before (the time order, the engine, printing events, datapoints and
- * "line N: ... (skipped)" messages, the hooks). So the output is the same
- * byte for byte, and @p out, @p err, options.datapoints and the hooks are
- * used only from the calling thread; the reader thread owns @p in and the
- * line parser, each batch belongs to one side at a time (the ring's counters
- * say which), and a record's decoded report is freed by whoever is done with
- * it last (the engine side once applied, else the batch when reused or freed).
- * With two threads the output of a live stream lags its input by up to a
- * batch or a 1 MiB read (or the end of the stream); `--threads 1` keeps it
- * line by line (getline()).
+ * Threads (options.threads, `ddlocal replay --threads N`): with one, each line
+ * is read (getline()), parsed and applied to the engine before the next is read,
+ * as a live stream needs. With N >= 2 (the default is the machine's CPUs, up to
+ * 8), N - 1 parser threads started and joined inside dd_replay_run() and the
+ * calling thread share the parsing: the stream is read in chunks of about
+ * 256 KiB that end at a line's end, taken one at a time under a lock so that
+ * they are numbered in stream order; whoever took a chunk cuts its lines in
+ * place and turns them into records ready for the engine (the line's JSON
+ * parsed, the report decoded and validated, the event's fields checked, or the
+ * reason the line is skipped). The calling thread applies the chunks' records
+ * strictly in chunk order and does everything that depends on the lines before
+ * (the time order, the engine, printing events, datapoints and "line N: ...
+ * (skipped)" messages, the hooks); while the next chunk is not ready it parses
+ * a free one itself instead of waiting. So the output is the same byte for
+ * byte for any N, and @p out, @p err, options.datapoints and the hooks are
+ * used only from the calling thread; @p in is read by one thread at a time;
+ * each chunk's slot in a ring of 4 x N belongs to one thread at a time (the
+ * ring's counters say which), and a record's decoded report is freed by
+ * whoever is done with it last (the engine side once applied, else the slot
+ * when reused or freed). With N >= 2 the output of a live stream lags its
+ * input by up to a few chunks (or the end of the stream); `--threads 1` keeps
+ * it line by line.
  *
  * Ownership: the caller owns the streams and the texts passed in options;
  * dd_replay_run() allocates only for its own duration. Not thread-safe per
@@ -49,10 +52,16 @@
 
 #include "dd_engine.h"
 
+/** The most threads a replay may use (options.threads). */
+#define DD_REPLAY_THREADS_MAX 16u
+/** The most threads dd_replay_default_threads() picks: beyond this the engine thread, which
+ * applies every line in order, is the limit. */
+#define DD_REPLAY_THREADS_DEFAULT_MAX 8u
+
 /** Status codes of this module. */
 typedef enum dd_replay_status {
     DD_REPLAY_OK = 0,        /**< Every line was used. */
-    DD_REPLAY_BAD_PARAMETER, /**< NULL stream or options, or options.threads over 2. */
+    DD_REPLAY_BAD_PARAMETER, /**< NULL stream or options, or too many options.threads. */
     DD_REPLAY_NO_MEMORY,
     DD_REPLAY_BAD_PROFILE,    /**< A profile does not parse or validate (message printed). */
     DD_REPLAY_BAD_THINGS,     /**< The things file is not understood (message printed). */
@@ -101,8 +110,9 @@ typedef struct dd_replay_options {
     void (*event_hook)(void *ctx, const dd_violation_event_t *ev);
     void (*datapoint_hook)(void *ctx, const dd_datapoint_record_t *record);
     void *hook_ctx;
-    /** 1: read and apply on the calling thread; 2: a reader thread parses ahead (see the file
-     * comment); 0: dd_replay_default_threads(). More is DD_REPLAY_BAD_PARAMETER. */
+    /** 1: read and apply on the calling thread; 2 to DD_REPLAY_THREADS_MAX: that many threads
+     * parse, the calling thread applies (see the file comment); 0: dd_replay_default_threads().
+     * More is DD_REPLAY_BAD_PARAMETER. */
     unsigned threads;
 } dd_replay_options_t;
 
@@ -123,8 +133,8 @@ typedef struct dd_replay_result {
  * @param[in] err Where problems go ("line N: ...").
  * @param[out] result Optional figures.
  * @return DD_REPLAY_OK, DD_REPLAY_SKIPPED_LINES or an error status
- *         (DD_REPLAY_BAD_PARAMETER also for options.threads over 2; DD_REPLAY_NO_MEMORY also
- *         when the reader thread cannot be started).
+ *         (DD_REPLAY_BAD_PARAMETER also for options.threads over DD_REPLAY_THREADS_MAX;
+ *         DD_REPLAY_NO_MEMORY also when a parser thread cannot be started).
  */
 dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE *out, FILE *err,
                                  dd_replay_result_t *result);
@@ -140,7 +150,7 @@ bool dd_replay_time_parse(const char *text, int64_t *out);
 
 /**
  * @brief The threads a replay uses when options.threads is 0.
- * @return 2 when the machine has two CPUs or more online, else 1.
+ * @return The CPUs online, at least 1 and at most DD_REPLAY_THREADS_DEFAULT_MAX.
  */
 unsigned dd_replay_default_threads(void);
 

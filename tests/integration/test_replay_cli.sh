@@ -92,15 +92,18 @@ run dpnofile 2 --profile "$p/module4-intended.json" --reports - --datapoints-for
 run dpunwritable 2 --profile "$p/module4-intended.json" --reports - \
     --datapoints "$work/no/such/dir/dp.csv" </dev/null
 
-# --threads: 1 and 2 give the golden bytes (stdout and stderr) on a stream with skipped lines;
+# --threads: 1 to 16 give the golden bytes (stdout and stderr) on a stream with skipped lines;
 # anything else is a usage error with a clear message.
-for t in 1 2; do
+for t in 1 2 3 16; do
     run "bad$t" 1 --threads "$t" --profile "$p/module4-intended.json" --reports "$g/module4-bad.jsonl"
     same "$work/bad$t.out" "$g/module4-bad.out" "threads $t"
     same "$work/bad$t.err" "$work/bad.want" "threads $t stderr"
 done
-run threads3 2 --threads 3 --profile "$p/module4-intended.json" --reports - </dev/null
-grep -q -- "--threads is 1 or 2" "$work/threads3.err" || fail "threads3: no clear message"
+for t in 0 17 2x; do
+    run "threads$t" 2 --threads "$t" --profile "$p/module4-intended.json" --reports - </dev/null
+    grep -q -- "--threads is 1 to 16, not '$t'" "$work/threads$t.err" ||
+        fail "threads $t: no clear message"
+done
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s)"
