@@ -2,9 +2,9 @@
 # Issue 15's replay goal as stated: a pre-written JSON-lines week of DEVICES devices (default
 # 10000) reporting every 300 s for DAYS days (default 7: 20.2 M reports at 10,000 devices,
 # 61 M lines with the metering events `ddlocal fleet --emit` writes, about 13 GB), replayed
-# from the file against PROFILE (default bench/ten-behaviors.json) with --threads 1 and
-# --threads 2. Prints wall and user+sys CPU of each, reports/s of both, and checks that the
-# two outputs are byte-identical. Set REPORTS_ONLY=1 to keep only the report lines (the shape
+# from the file against PROFILE (default bench/ten-behaviors.json) with --threads 1 and each
+# of THREADS (default: 2 3). Prints wall and user+sys CPU of each, reports/s of both, and
+# checks that the outputs are byte-identical. Set REPORTS_ONLY=1 to keep only the report lines (the shape
 # of bench/sweep_week.sh's stream). The file is written to TMPDIR (default /tmp) and deleted on
 # exit; check `df -h /tmp` first (about 1.3 GB per 1,000 devices-week).
 #   bench/replay_week.sh [BUILD_DIR] [DEVICES] [DAYS] [PROFILE]
@@ -35,7 +35,8 @@ lines=$(wc -l <"$work/week.jsonl")
 reports=$(grep -c '"report"' "$work/week.jsonl")
 echo "stream: $lines lines, $reports reports, $(du -h "$work/week.jsonl" | cut -f1); $(uptime)"
 
-for t in 1 2; do
+threads="1 ${THREADS:-2 3}"
+for t in $threads; do
     /usr/bin/time -f "%e %U %S" -o "$work/time.$t" \
         "$ddlocal" replay --threads "$t" --profile "$profile" --reports "$work/week.jsonl" \
         >"$work/out.$t" 2>"$work/err.$t" || { head -3 "$work/err.$t"; exit 1; }
@@ -44,7 +45,9 @@ for t in 1 2; do
         'BEGIN { printf "--threads %d: %.2f s wall (%.0f reports/s), %.2f s CPU (%.0f reports/s, " \
                  "%.0f lines/s of CPU)\n", t, w, r / w, u + s, r / (u + s), n / (u + s) }'
 done
-cmp -s "$work/out.1" "$work/out.2" && cmp -s "$work/err.1" "$work/err.2" &&
-    echo "outputs byte-identical ($(wc -l <"$work/out.1") lines)" ||
-    { echo "OUTPUTS DIFFER"; exit 1; }
+for t in $threads; do
+    cmp -s "$work/out.1" "$work/out.$t" && cmp -s "$work/err.1" "$work/err.$t" ||
+        { echo "OUTPUTS DIFFER: --threads $t"; exit 1; }
+done
+echo "outputs byte-identical ($(wc -l <"$work/out.1") lines)"
 echo "after: $(uptime)"
