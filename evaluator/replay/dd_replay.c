@@ -195,6 +195,7 @@ typedef struct bstat {
     size_t cleared;
     size_t invalidated;
     marks_t things;
+    char *text; /* the behavior's JSON text, printed at its first event */
 } bstat_t;
 
 typedef struct metric_marks {
@@ -224,6 +225,8 @@ typedef struct replay {
     size_t nmm;
     size_t mm_cap;
     size_t events;
+    char *evbuf; /* an event's line (dd_shapes_violation_event_print) */
+    size_t evbuf_cap;
     bool oom;
 } replay_t;
 
@@ -341,10 +344,17 @@ static metric_marks_t *metric_get(replay_t *r, const char *metric)
     return r->mm[r->nmm].metric != NULL ? &r->mm[r->nmm++] : NULL;
 }
 
-static bstat_t *bstat_get(replay_t *r, const char *profile, const char *behavior)
+static bstat_t *bstat_get(replay_t *r, const char *profile, const dd_behavior_t *b)
 {
+    const char *behavior = b->name;
     size_t i;
 
+    /* Events carry the engine's behaviors, the very ones bs points to (add_profiles). */
+    for (i = 0; i < r->nbs; i++) {
+        if (r->bs[i].b == b) {
+            return &r->bs[i];
+        }
+    }
     for (i = 0; i < r->nbs; i++) {
         if (strcmp(r->bs[i].profile, profile) == 0 && strcmp(r->bs[i].b->name, behavior) == 0) {
             return &r->bs[i];
@@ -550,28 +560,67 @@ static void on_datapoint(void *ctx, const dd_datapoint_record_t *d)
     r->datapoints++;
 }
 
+/* Writes @p ev's line with @p b's behavior text printed once (an event's tree and its
+ * behavior's numbers were most of the events' cost); false when it could not. */
+static bool print_event(replay_t *r, bstat_t *b, const dd_violation_event_t *ev)
+{
+    size_t n;
+
+    if (b == NULL) {
+        return false;
+    }
+    if (b->text == NULL) {
+        size_t need;
+        b->text = dd_shapes_behavior_text(b->b);
+        if (b->text == NULL) {
+            return false;
+        }
+        /* Room for the rest of the event: names, id, value, time (escaped). */
+        need = strlen(b->text) + 4096;
+        if (need > r->evbuf_cap) {
+            char *buf = realloc(r->evbuf, need);
+            if (buf == NULL) {
+                return false;
+            }
+            r->evbuf = buf;
+            r->evbuf_cap = need;
+        }
+    }
+    n = dd_shapes_violation_event_print(ev, r->time_ms, b->text, r->evbuf, r->evbuf_cap);
+    if (n == 0) {
+        return false;
+    }
+    r->evbuf[n] = '\n';
+    (void)fwrite(r->evbuf, 1, n + 1, r->out);
+    return true;
+}
+
 static void on_event(void *ctx, const dd_violation_event_t *ev)
 {
     replay_t *r = ctx;
+    bstat_t *b;
     cJSON *j;
+    char *text;
 
     if (r->opt->event_hook != NULL) {
         r->opt->event_hook(r->opt->hook_ctx, ev);
         r->events++;
         return;
     }
-    j = dd_shapes_violation_event(ev, r->time_ms);
-    char *text = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
-    bstat_t *b = bstat_get(r, ev->profile, ev->behavior->name);
-
-    cJSON_Delete(j);
-    if (text == NULL) {
-        r->oom = true;
-        return;
+    b = bstat_get(r, ev->profile, ev->behavior);
+    if (!print_event(r, b, ev)) {
+        /* No cached behavior, or a line longer than the buffer: the tree. */
+        j = dd_shapes_violation_event(ev, r->time_ms);
+        text = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
+        cJSON_Delete(j);
+        if (text == NULL) {
+            r->oom = true;
+            return;
+        }
+        fputs(text, r->out);
+        fputc('\n', r->out);
+        free(text);
     }
-    fputs(text, r->out);
-    fputc('\n', r->out);
-    free(text);
     r->events++;
     if (b != NULL) {
         bool created;
@@ -1766,7 +1815,9 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
     }
     for (i = 0; i < r.nbs; i++) {
         marks_free(&r.bs[i].things);
+        free(r.bs[i].text);
     }
+    free(r.evbuf);
     for (i = 0; i < r.nmm; i++) {
         marks_free(&r.mm[i].things);
         free(r.mm[i].seen);
