@@ -159,6 +159,11 @@ struct dd_engine {
     uint64_t cover_gen;
     int64_t now;
     int64_t last_closed; /* last 300-s boundary passed */
+    /* No IN_ALARM slot is due for invalidation (now > its last datapoint +
+     * invalidate_after_ms) before this time, at least: a pass without windowed items skips
+     * the walk over every thing's slots while now is not past it (dd_engine.c, maybe_pass). 0
+     * (after an import) makes the next pass walk and compute it again. */
+    int64_t inval_due;
     uint32_t *dirty;
     size_t ndirty;
     size_t dirty_cap;
