@@ -1108,23 +1108,23 @@ static void maybe_pass(dd_engine_t *e, int64_t now_ms)
 
 /* ------------------------------------------------------------------ reports */
 
-/* The datapoint @p r carries for @p it (dd_metric_from_report()); with
- * @p use_window, a delta counter summed over the behavior's duration from the
- * thing's history instead of this report's value. */
-static bool extract_device(const thing_t *t, const item_t *it, const dd_report_t *r, int64_t now_ms,
-                           bool use_window, dd_datapoint_t *dp)
+/* The datapoint @p r carries for @p it (dd_metric_from_report()); @p ch: its delta counter's
+ * history channel, or -1. */
+static bool extract_device(const item_t *it, const dd_report_t *r, dd_datapoint_t *dp, int *ch)
 {
-    int ch = -1;
+    return dd_metric_from_report(it->id, it->metric, it->ctype, r, dp, ch) == DD_METRIC_OK;
+}
 
-    if (dd_metric_from_report(it->id, it->metric, it->ctype, r, dp, &ch) != DD_METRIC_OK) {
-        return false;
-    }
-    if (use_window && ch >= 0 && it->duration_ms > 0) {
+/* Turns @p dp, the report's value of delta counter @p ch, into its sum over the behavior's
+ * duration from the thing's history. */
+static void window_device(const thing_t *t, const item_t *it, int64_t now_ms, int ch,
+                          dd_datapoint_t *dp)
+{
+    if (ch >= 0 && it->duration_ms > 0) {
         uint64_t sum = 0;
         (void)dd_window_sum(&t->hist, now_ms, it->duration_ms, (unsigned)ch, &sum, NULL);
         dp->count = sum > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)sum;
     }
-    return true;
 }
 
 static void accumulate(slot_t *s, const item_t *it, int64_t time_ms, double amount, bool replace)
@@ -1188,18 +1188,19 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
             item_t *it = &p->items[k];
             slot_t *s = &ps->slots[k];
             dd_datapoint_t dp;
+            int ch = -1;
 
             if (it->kind == ITEM_INERT || it->info->side != DD_SIDE_DEVICE) {
                 continue;
             }
-            if (!extract_device(t, it, r, now_ms, false, &dp)) {
+            if (!extract_device(it, r, &dp, &ch)) {
                 continue;
             }
             retain_value(e, t, it, &dp, now_ms);
             switch (it->kind) {
             case ITEM_STATIC:
-                if (it->info->shape == DD_SHAPE_DELTA && it->duration_ms > 0) {
-                    (void)extract_device(t, it, r, now_ms, true, &dp);
+                if (it->info->shape == DD_SHAPE_DELTA) {
+                    window_device(t, it, now_ms, ch, &dp);
                 }
                 evaluate_static(e, t, p, it, s, &dp, now_ms);
                 break;
@@ -1208,8 +1209,8 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
                            it->info->shape != DD_SHAPE_DELTA);
                 break;
             case ITEM_ML:
-                if (it->info->shape == DD_SHAPE_DELTA && it->duration_ms > 0) {
-                    (void)extract_device(t, it, r, now_ms, true, &dp);
+                if (it->info->shape == DD_SHAPE_DELTA) {
+                    window_device(t, it, now_ms, ch, &dp);
                 }
                 evaluate_ml(e, t, p, it, s, &dp,
                             dp.kind == DD_VALUE_NUMBER ? dp.number : (double)dp.count, now_ms);

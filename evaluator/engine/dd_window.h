@@ -40,7 +40,7 @@ typedef struct dd_window_sample {
 /** A ring of samples. Zero-initialise before use. */
 typedef struct dd_window {
     dd_window_sample_t *ring;
-    uint32_t cap;
+    uint32_t cap;  /**< A power of two (positions wrap with a mask). */
     uint32_t head; /**< Index of the oldest sample. */
     uint32_t count;
 } dd_window_t;
