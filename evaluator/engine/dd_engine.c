@@ -294,41 +294,59 @@ static void resolve_all(dd_engine_t *e)
 
 /* ------------------------------------------------------------------ things */
 
+/* The bits of a thing's hash kept in its table entry (the low bits pick the entry). */
+static uint32_t hash_tag(uint64_t h)
+{
+    return (uint32_t)(h >> 32);
+}
+
+/* A lookup per report: the entry's tag spares reading other things (each a cache miss). */
 static thing_t *find_thing(const dd_engine_t *e, const char *name, uint64_t h)
 {
     size_t mask = e->table_cap - 1;
+    uint32_t tag = hash_tag(h);
     size_t i;
 
     if (e->table_cap == 0) {
         return NULL;
     }
     for (i = (size_t)h & mask;; i = (i + 1) & mask) {
-        uint32_t v = e->table[i];
+        const thing_entry_t *v = &e->table[i];
         thing_t *t;
-        if (v == 0) {
+        if (v->index1 == 0) {
             return NULL;
         }
-        t = e->things[v - 1];
+        if (v->tag != tag) {
+            continue;
+        }
+        t = e->things[v->index1 - 1];
         if (t->hash == h && strcmp(t->name, name) == 0) {
             return t;
         }
     }
 }
 
+static void table_put(thing_entry_t *table, size_t cap, const thing_t *t)
+{
+    size_t j = (size_t)t->hash & (cap - 1);
+
+    while (table[j].index1 != 0) {
+        j = (j + 1) & (cap - 1);
+    }
+    table[j].index1 = t->index + 1;
+    table[j].tag = hash_tag(t->hash);
+}
+
 static bool rehash(dd_engine_t *e, size_t cap)
 {
-    uint32_t *table = calloc(cap, sizeof(uint32_t));
+    thing_entry_t *table = calloc(cap, sizeof(*table));
     size_t i;
 
     if (table == NULL) {
         return false;
     }
     for (i = 0; i < e->nthings; i++) {
-        size_t j = (size_t)e->things[i]->hash & (cap - 1);
-        while (table[j] != 0) {
-            j = (j + 1) & (cap - 1);
-        }
-        table[j] = (uint32_t)(i + 1);
+        table_put(table, cap, e->things[i]);
     }
     free(e->table);
     e->table = table;
@@ -340,7 +358,7 @@ thing_t *dd_engine_get_thing(dd_engine_t *e, const char *name)
 {
     uint64_t h = hash_str(name);
     thing_t *t = find_thing(e, name, h);
-    size_t j;
+    size_t len;
 
     if (t != NULL) {
         return t;
@@ -353,31 +371,21 @@ thing_t *dd_engine_get_thing(dd_engine_t *e, const char *name)
                               sizeof(thing_t *))) {
         return NULL;
     }
-    t = calloc(1, sizeof(*t));
-    if (t == NULL || (t->name = dd_engine_dup_str(name)) == NULL) {
-        free(t);
+    /* The name in the same allocation: a lookup's strcmp reads what the hash check loaded. */
+    len = strlen(name) + 1;
+    t = calloc(1, sizeof(*t) + len);
+    if (t == NULL) {
         return NULL;
     }
+    t->name = (char *)(t + 1);
+    memcpy(t->name, name, len);
     t->hash = h;
+    t->index = (uint32_t)e->nthings;
     t->event_registered = true;
     t->registered = true;
     e->things[e->nthings++] = t;
-    for (j = (size_t)h & (e->table_cap - 1); e->table[j] != 0; j = (j + 1) & (e->table_cap - 1)) {
-    }
-    e->table[j] = (uint32_t)e->nthings;
+    table_put(e->table, e->table_cap, t);
     return t;
-}
-
-static uint32_t thing_index(const dd_engine_t *e, const thing_t *t)
-{
-    size_t mask = e->table_cap - 1;
-    size_t i;
-
-    for (i = (size_t)t->hash & mask;; i = (i + 1) & mask) {
-        if (e->things[e->table[i] - 1] == t) {
-            return e->table[i] - 1;
-        }
-    }
 }
 
 static void mark_dirty(dd_engine_t *e, thing_t *t)
@@ -390,7 +398,7 @@ static void mark_dirty(dd_engine_t *e, thing_t *t)
         return;
     }
     t->dirty = true;
-    e->dirty[e->ndirty++] = thing_index(e, t);
+    e->dirty[e->ndirty++] = t->index;
 }
 
 /* ------------------------------------------------------------------ outputs */
@@ -1755,8 +1763,7 @@ void dd_engine_destroy(dd_engine_t *e)
         }
         free(t->ps);
         dd_window_free(&t->hist);
-        free(t->name);
-        free(t);
+        free(t); /* and its name */
     }
     for (i = 0; i < e->nprofs; i++) {
         free_cprof(e->profs[i]);
@@ -1918,7 +1925,7 @@ void dd_engine_get_stats(const dd_engine_t *e, dd_engine_stats_t *out)
     }
     out->things = e->nthings;
     out->profiles = e->nprofs;
-    out->state_bytes = e->table_cap * sizeof(uint32_t) + e->things_cap * sizeof(thing_t *);
+    out->state_bytes = e->table_cap * sizeof(thing_entry_t) + e->things_cap * sizeof(thing_t *);
     for (i = 0; i < e->nthings; i++) {
         const thing_t *t = e->things[i];
         out->state_bytes += sizeof(*t) + strlen(t->name) + 1 +

@@ -110,8 +110,9 @@ typedef struct pstate {
 } pstate_t;
 
 typedef struct thing {
-    char *name;
+    char *name; /* in the thing's allocation, after the struct */
     uint64_t hash;
+    uint32_t index; /* in dd_engine.things (things are never dropped) */
     uint64_t cover_gen;
     bool registered;
     bool event_registered;
@@ -140,6 +141,12 @@ typedef struct retained_key {
     const char *dim;
 } retained_key_t;
 
+/* An entry of the things' hash table. */
+typedef struct thing_entry {
+    uint32_t index1; /* thing index + 1; 0: empty */
+    uint32_t tag;    /* high half of the thing's hash */
+} thing_entry_t;
+
 struct dd_engine {
     dd_engine_config_t cfg;
     bool has_registry;
@@ -154,7 +161,7 @@ struct dd_engine {
     thing_t **things;
     size_t nthings;
     size_t things_cap;
-    uint32_t *table; /* open addressing: thing index + 1 */
+    thing_entry_t *table; /* open addressing */
     size_t table_cap;
     uint64_t cover_gen;
     int64_t now;
