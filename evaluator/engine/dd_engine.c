@@ -178,6 +178,38 @@ static bool add_retain_item(cprof_t *c, const char *metric, bool has_dim, const 
     return true;
 }
 
+/* Numbers @p it's (metric, dimension) pair: the same pair, the same number, in any profile. */
+static bool intern_retain(dd_engine_t *e, item_t *it)
+{
+    retained_key_t *v;
+    size_t i;
+
+    for (i = 0; i < e->nrkeys; i++) {
+        const retained_key_t *k = &e->rkeys[i];
+        if (strcmp(k->metric, it->metric) == 0 &&
+            ((k->dim == NULL && it->dim_name == NULL) ||
+             (k->dim != NULL && it->dim_name != NULL && strcmp(k->dim, it->dim_name) == 0))) {
+            it->rk_id = (uint32_t)i;
+            return true;
+        }
+    }
+    v = realloc(e->rkeys, (e->nrkeys + 1) * sizeof(*v));
+    if (v == NULL) {
+        return false;
+    }
+    e->rkeys = v;
+    v = &e->rkeys[e->nrkeys];
+    v->metric = dd_engine_dup_str(it->metric);
+    v->dim = it->dim_name != NULL ? dd_engine_dup_str(it->dim_name) : NULL;
+    if (v->metric == NULL || (it->dim_name != NULL && v->dim == NULL)) {
+        free(v->metric);
+        free(v->dim);
+        return false;
+    }
+    it->rk_id = (uint32_t)e->nrkeys++;
+    return true;
+}
+
 static dd_engine_status_t compile_profile(dd_engine_t *e, const dd_profile_t *src, cprof_t **out)
 {
     cprof_t *c = calloc(1, sizeof(*c));
@@ -275,6 +307,10 @@ static dd_engine_status_t compile_profile(dd_engine_t *e, const dd_profile_t *sr
     }
     for (i = 0; i < c->nitems; i++) {
         resolve_item(e, &c->items[i]);
+        if (c->items[i].retain && !intern_retain(e, &c->items[i])) {
+            free_cprof(c);
+            return DD_ENGINE_NO_MEMORY;
+        }
     }
     *out = c;
     return DD_ENGINE_OK;
@@ -677,18 +713,14 @@ static void retain_value(dd_engine_t *e, const thing_t *t, const item_t *it,
     if (!it->retain || e->sink.metric_value == NULL) {
         return;
     }
+    /* Once per (metric, dimension): numbers compared, not names (per report and item). */
     for (i = 0; i < e->nrk; i++) {
-        if (strcmp(e->rk[i].metric, it->metric) == 0 &&
-            ((e->rk[i].dim == NULL && it->dim_name == NULL) ||
-             (e->rk[i].dim != NULL && it->dim_name != NULL &&
-              strcmp(e->rk[i].dim, it->dim_name) == 0))) {
+        if (e->rk[i] == it->rk_id) {
             return;
         }
     }
     if (e->nrk < sizeof(e->rk) / sizeof(e->rk[0])) {
-        e->rk[e->nrk].metric = it->metric;
-        e->rk[e->nrk].dim = it->dim_name;
-        e->nrk++;
+        e->rk[e->nrk++] = it->rk_id;
     }
     memset(&d, 0, sizeof(d));
     d.thing = t->name;
@@ -1781,6 +1813,11 @@ void dd_engine_destroy(dd_engine_t *e)
     free(e->gbuf);
     free(e->pend);
     free(e->vals);
+    for (i = 0; i < e->nrkeys; i++) {
+        free(e->rkeys[i].metric);
+        free(e->rkeys[i].dim);
+    }
+    free(e->rkeys);
     free(e);
 }
 

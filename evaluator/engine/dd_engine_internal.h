@@ -79,6 +79,7 @@ typedef struct item {
     bool retain;
     bool export_metric;
     bool suppressed;
+    uint32_t rk_id; /* retain items: the engine's number for (metric, dimension) */
     uint64_t hash;
     uint64_t ml_datapoints;
     int64_t ml_start_ms;
@@ -136,9 +137,10 @@ typedef struct pending {
     double value;
 } pending_t;
 
+/* A (metric, dimension) pair retained by some item: items share its number (rk_id). */
 typedef struct retained_key {
-    const char *metric;
-    const char *dim;
+    char *metric;
+    char *dim; /* NULL when none */
 } retained_key_t;
 
 /* An entry of the things' hash table. */
@@ -185,7 +187,9 @@ struct dd_engine {
     size_t pend_cap;
     double *vals;
     size_t vals_cap;
-    retained_key_t rk[64];
+    retained_key_t *rkeys; /* every pair ever retained, numbered by position */
+    size_t nrkeys;
+    uint32_t rk[64]; /* the pairs retained for the current datapoint's thing and time */
     size_t nrk;
     bool oom;
 };

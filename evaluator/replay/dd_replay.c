@@ -224,6 +224,12 @@ typedef struct replay {
     metric_marks_t *mm;
     size_t nmm;
     size_t mm_cap;
+    /* The engine's metric names seen by on_datum, by address, and their mm: the profiles
+     * (and so these names) live as long as the replay, and a datum per report and metric
+     * must not compare names. */
+    const char *mm_name[8];
+    size_t mm_at[8];
+    size_t nmm_name;
     size_t events;
     char *evbuf; /* an event's line (dd_shapes_violation_event_print) */
     size_t evbuf_cap;
@@ -653,14 +659,29 @@ static void on_event(void *ctx, const dd_violation_event_t *ev)
 static void on_datum(void *ctx, const dd_metric_datum_t *d)
 {
     replay_t *r = ctx;
-    metric_marks_t *mm = metric_get(r, d->metric);
+    metric_marks_t *mm = NULL;
     bool created = false;
     bool oom = false;
     thing_mark_t *m;
+    size_t i;
 
+    for (i = 0; i < r->nmm_name; i++) {
+        if (r->mm_name[i] == d->metric) {
+            mm = &r->mm[r->mm_at[i]];
+            break;
+        }
+    }
     if (mm == NULL) {
-        r->oom = true;
-        return;
+        mm = metric_get(r, d->metric);
+        if (mm == NULL) {
+            r->oom = true;
+            return;
+        }
+        if (r->nmm_name < sizeof(r->mm_name) / sizeof(r->mm_name[0])) {
+            r->mm_name[r->nmm_name] = d->metric;
+            r->mm_at[r->nmm_name] = (size_t)(mm - r->mm);
+            r->nmm_name++;
+        }
     }
     if (seen_check_add(mm, d->thing, &oom)) {
         return; /* only a thing's first datum is kept */
