@@ -1155,14 +1155,29 @@ static bool extract_device(const item_t *it, const dd_report_t *r, dd_datapoint_
     return dd_metric_from_report(it->id, it->metric, it->ctype, r, dp, ch) == DD_METRIC_OK;
 }
 
+/* One report's scans of the thing's history, a cursor per counter: behaviors on one counter
+ * usually come in growing durations (a profile's 5, 10, 15, 30, 60 minutes), and each then
+ * reads only the samples the shorter ones did not. */
+typedef struct report_sums {
+    dd_window_cursor_t cur[DD_WINDOW_CHANNELS];
+    bool on[DD_WINDOW_CHANNELS];
+} report_sums_t;
+
 /* Turns @p dp, the report's value of delta counter @p ch, into its sum over the behavior's
  * duration from the thing's history. */
 static void window_device(const thing_t *t, const item_t *it, int64_t now_ms, int ch,
-                          dd_datapoint_t *dp)
+                          report_sums_t *rs, dd_datapoint_t *dp)
 {
-    if (ch >= 0 && it->duration_ms > 0) {
+    if (ch >= 0 && ch < DD_WINDOW_CHANNELS && it->duration_ms > 0) {
         uint64_t sum = 0;
-        (void)dd_window_sum(&t->hist, now_ms, it->duration_ms, (unsigned)ch, &sum, NULL);
+        if (!rs->on[ch]) {
+            (void)dd_window_cursor_start(&t->hist, now_ms, (unsigned)ch, &rs->cur[ch]);
+            rs->on[ch] = true;
+        }
+        if (dd_window_cursor_sum(&t->hist, &rs->cur[ch], it->duration_ms, &sum) != DD_WINDOW_OK) {
+            /* A shorter duration after a longer one: a scan of its own. */
+            (void)dd_window_sum(&t->hist, now_ms, it->duration_ms, (unsigned)ch, &sum, NULL);
+        }
         dp->count = sum > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)sum;
     }
 }
@@ -1197,6 +1212,7 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
     thing_t *t;
     uint32_t i;
     uint32_t k;
+    report_sums_t rs;
 
     if (e == NULL || name == NULL || r == NULL || name[0] == '\0') {
         return DD_ENGINE_BAD_PARAMETER;
@@ -1221,6 +1237,7 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
         }
     }
     e->nrk = 0;
+    memset(rs.on, 0, sizeof(rs.on));
     for (i = 0; i < t->nps; i++) {
         pstate_t *ps = &t->ps[i];
         cprof_t *p = ps->prof;
@@ -1240,7 +1257,7 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
             switch (it->kind) {
             case ITEM_STATIC:
                 if (it->info->shape == DD_SHAPE_DELTA) {
-                    window_device(t, it, now_ms, ch, &dp);
+                    window_device(t, it, now_ms, ch, &rs, &dp);
                 }
                 evaluate_static(e, t, p, it, s, &dp, now_ms);
                 break;
@@ -1250,7 +1267,7 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
                 break;
             case ITEM_ML:
                 if (it->info->shape == DD_SHAPE_DELTA) {
-                    window_device(t, it, now_ms, ch, &dp);
+                    window_device(t, it, now_ms, ch, &rs, &dp);
                 }
                 evaluate_ml(e, t, p, it, s, &dp,
                             dp.kind == DD_VALUE_NUMBER ? dp.number : (double)dp.count, now_ms);

@@ -90,6 +90,49 @@ dd_window_status_t dd_window_sum(const dd_window_t *w, int64_t now_ms, int64_t d
     return DD_WINDOW_OK;
 }
 
+dd_window_status_t dd_window_cursor_start(const dd_window_t *w, int64_t now_ms, unsigned channel,
+                                          dd_window_cursor_t *c)
+{
+    if (w == NULL || c == NULL || channel >= DD_WINDOW_CHANNELS) {
+        return DD_WINDOW_BAD_PARAMETER;
+    }
+    c->now_ms = now_ms;
+    c->duration_ms = 0;
+    c->channel = channel;
+    c->next = w->count;
+    c->total = 0;
+    return DD_WINDOW_OK;
+}
+
+dd_window_status_t dd_window_cursor_sum(const dd_window_t *w, dd_window_cursor_t *c,
+                                        int64_t duration_ms, uint64_t *sum)
+{
+    uint32_t bit;
+
+    if (w == NULL || c == NULL || sum == NULL || duration_ms <= 0 || duration_ms < c->duration_ms ||
+        c->next > w->count) {
+        return DD_WINDOW_BAD_PARAMETER;
+    }
+    bit = 1u << c->channel;
+    /* As dd_window_sum: newest first, stop at the first sample outside; the samples read by
+     * earlier (shorter) calls are inside this window too. */
+    while (c->next > 0) {
+        const dd_window_sample_t *s = &w->ring[at(w, c->next - 1)];
+        if (s->t_ms <= c->now_ms) {
+            if (s->t_ms <= c->now_ms - duration_ms) {
+                break;
+            }
+            if (s->mask & bit) {
+                c->total += s->v[c->channel];
+            }
+        }
+        c->next--;
+    }
+    c->duration_ms = duration_ms;
+    *sum = c->total;
+    return DD_WINDOW_OK;
+}
+
 void dd_window_free(dd_window_t *w)
 {
     if (w != NULL) {
