@@ -13,8 +13,11 @@
  *
  * Ownership: every builder reads the value it is given (borrowed, not
  * kept) and returns a new cJSON tree that the caller deletes with
- * cJSON_Delete(); NULL means a NULL argument or no memory. The functions
- * keep no state and may be called from any thread.
+ * cJSON_Delete(); NULL means a NULL argument or no memory. The text
+ * variants for a sink that prints every event (replay) return text the
+ * caller frees (dd_shapes_behavior_text) or write into the caller's buffer
+ * (dd_shapes_violation_event_print). The functions keep no state and may be
+ * called from any thread.
  */
 #ifndef DD_SHAPES_H_
 #define DD_SHAPES_H_
