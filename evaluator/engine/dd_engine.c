@@ -178,6 +178,38 @@ static bool add_retain_item(cprof_t *c, const char *metric, bool has_dim, const 
     return true;
 }
 
+/* Numbers @p it's (metric, dimension) pair: the same pair, the same number, in any profile. */
+static bool intern_retain(dd_engine_t *e, item_t *it)
+{
+    retained_key_t *v;
+    size_t i;
+
+    for (i = 0; i < e->nrkeys; i++) {
+        const retained_key_t *k = &e->rkeys[i];
+        if (strcmp(k->metric, it->metric) == 0 &&
+            ((k->dim == NULL && it->dim_name == NULL) ||
+             (k->dim != NULL && it->dim_name != NULL && strcmp(k->dim, it->dim_name) == 0))) {
+            it->rk_id = (uint32_t)i;
+            return true;
+        }
+    }
+    v = realloc(e->rkeys, (e->nrkeys + 1) * sizeof(*v));
+    if (v == NULL) {
+        return false;
+    }
+    e->rkeys = v;
+    v = &e->rkeys[e->nrkeys];
+    v->metric = dd_engine_dup_str(it->metric);
+    v->dim = it->dim_name != NULL ? dd_engine_dup_str(it->dim_name) : NULL;
+    if (v->metric == NULL || (it->dim_name != NULL && v->dim == NULL)) {
+        free(v->metric);
+        free(v->dim);
+        return false;
+    }
+    it->rk_id = (uint32_t)e->nrkeys++;
+    return true;
+}
+
 static dd_engine_status_t compile_profile(dd_engine_t *e, const dd_profile_t *src, cprof_t **out)
 {
     cprof_t *c = calloc(1, sizeof(*c));
@@ -275,6 +307,10 @@ static dd_engine_status_t compile_profile(dd_engine_t *e, const dd_profile_t *sr
     }
     for (i = 0; i < c->nitems; i++) {
         resolve_item(e, &c->items[i]);
+        if (c->items[i].retain && !intern_retain(e, &c->items[i])) {
+            free_cprof(c);
+            return DD_ENGINE_NO_MEMORY;
+        }
     }
     *out = c;
     return DD_ENGINE_OK;
@@ -294,41 +330,59 @@ static void resolve_all(dd_engine_t *e)
 
 /* ------------------------------------------------------------------ things */
 
+/* The bits of a thing's hash kept in its table entry (the low bits pick the entry). */
+static uint32_t hash_tag(uint64_t h)
+{
+    return (uint32_t)(h >> 32);
+}
+
+/* A lookup per report: the entry's tag spares reading other things (each a cache miss). */
 static thing_t *find_thing(const dd_engine_t *e, const char *name, uint64_t h)
 {
     size_t mask = e->table_cap - 1;
+    uint32_t tag = hash_tag(h);
     size_t i;
 
     if (e->table_cap == 0) {
         return NULL;
     }
     for (i = (size_t)h & mask;; i = (i + 1) & mask) {
-        uint32_t v = e->table[i];
+        const thing_entry_t *v = &e->table[i];
         thing_t *t;
-        if (v == 0) {
+        if (v->index1 == 0) {
             return NULL;
         }
-        t = e->things[v - 1];
+        if (v->tag != tag) {
+            continue;
+        }
+        t = e->things[v->index1 - 1];
         if (t->hash == h && strcmp(t->name, name) == 0) {
             return t;
         }
     }
 }
 
+static void table_put(thing_entry_t *table, size_t cap, const thing_t *t)
+{
+    size_t j = (size_t)t->hash & (cap - 1);
+
+    while (table[j].index1 != 0) {
+        j = (j + 1) & (cap - 1);
+    }
+    table[j].index1 = t->index + 1;
+    table[j].tag = hash_tag(t->hash);
+}
+
 static bool rehash(dd_engine_t *e, size_t cap)
 {
-    uint32_t *table = calloc(cap, sizeof(uint32_t));
+    thing_entry_t *table = calloc(cap, sizeof(*table));
     size_t i;
 
     if (table == NULL) {
         return false;
     }
     for (i = 0; i < e->nthings; i++) {
-        size_t j = (size_t)e->things[i]->hash & (cap - 1);
-        while (table[j] != 0) {
-            j = (j + 1) & (cap - 1);
-        }
-        table[j] = (uint32_t)(i + 1);
+        table_put(table, cap, e->things[i]);
     }
     free(e->table);
     e->table = table;
@@ -340,7 +394,7 @@ thing_t *dd_engine_get_thing(dd_engine_t *e, const char *name)
 {
     uint64_t h = hash_str(name);
     thing_t *t = find_thing(e, name, h);
-    size_t j;
+    size_t len;
 
     if (t != NULL) {
         return t;
@@ -353,31 +407,21 @@ thing_t *dd_engine_get_thing(dd_engine_t *e, const char *name)
                               sizeof(thing_t *))) {
         return NULL;
     }
-    t = calloc(1, sizeof(*t));
-    if (t == NULL || (t->name = dd_engine_dup_str(name)) == NULL) {
-        free(t);
+    /* The name in the same allocation: a lookup's strcmp reads what the hash check loaded. */
+    len = strlen(name) + 1;
+    t = calloc(1, sizeof(*t) + len);
+    if (t == NULL) {
         return NULL;
     }
+    t->name = (char *)(t + 1);
+    memcpy(t->name, name, len);
     t->hash = h;
+    t->index = (uint32_t)e->nthings;
     t->event_registered = true;
     t->registered = true;
     e->things[e->nthings++] = t;
-    for (j = (size_t)h & (e->table_cap - 1); e->table[j] != 0; j = (j + 1) & (e->table_cap - 1)) {
-    }
-    e->table[j] = (uint32_t)e->nthings;
+    table_put(e->table, e->table_cap, t);
     return t;
-}
-
-static uint32_t thing_index(const dd_engine_t *e, const thing_t *t)
-{
-    size_t mask = e->table_cap - 1;
-    size_t i;
-
-    for (i = (size_t)t->hash & mask;; i = (i + 1) & mask) {
-        if (e->things[e->table[i] - 1] == t) {
-            return e->table[i] - 1;
-        }
-    }
 }
 
 static void mark_dirty(dd_engine_t *e, thing_t *t)
@@ -390,7 +434,7 @@ static void mark_dirty(dd_engine_t *e, thing_t *t)
         return;
     }
     t->dirty = true;
-    e->dirty[e->ndirty++] = thing_index(e, t);
+    e->dirty[e->ndirty++] = t->index;
 }
 
 /* ------------------------------------------------------------------ outputs */
@@ -490,6 +534,22 @@ static void emit_datapoint(dd_engine_t *e, const thing_t *t, const cprof_t *p, c
     e->sink.datapoint(e->sink.ctx, &r);
 }
 
+/* Keeps e->inval_due at or before @p s's invalidation time while it is in alarm. */
+static void note_alarm(dd_engine_t *e, const slot_t *s)
+{
+    int64_t last = s->alarm.last_datapoint_ms;
+    int64_t due;
+
+    if (s->alarm.state != DD_ALARM_IN_ALARM) {
+        return;
+    }
+    due = last > INT64_MAX - e->cfg.invalidate_after_ms ? INT64_MAX
+                                                        : last + e->cfg.invalidate_after_ms;
+    if (due < e->inval_due) {
+        e->inval_due = due;
+    }
+}
+
 static void step_slot(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, slot_t *s, bool violating,
                       const dd_datapoint_t *dp, int64_t time_ms, const fleet_threshold_t *fleet)
 {
@@ -510,6 +570,7 @@ static void step_slot(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, slot_t
         new_id = id;
     }
     (void)dd_alarm_step(&s->alarm, violating, it->to_alarm, it->to_clear, time_ms, new_id, &tr);
+    note_alarm(e, s);
     if (e->sink.datapoint != NULL && it->b != NULL && dp != NULL) {
         emit_datapoint(e, t, p, it, s, violating, dp, time_ms, fleet);
     }
@@ -618,6 +679,7 @@ static void evaluate_ml(dd_engine_t *e, thing_t *t, cprof_t *p, item_t *it, slot
     }
     it->ml_datapoints++;
     s->alarm.last_datapoint_ms = time_ms;
+    note_alarm(e, s);
     ml_sample(e, it, v);
     if ((!m->active && (double)it->ml_datapoints >= ML_DATAPOINTS_NEEDED &&
          time_ms - it->ml_start_ms >= ML_TRAINING_MS) ||
@@ -651,18 +713,14 @@ static void retain_value(dd_engine_t *e, const thing_t *t, const item_t *it,
     if (!it->retain || e->sink.metric_value == NULL) {
         return;
     }
+    /* Once per (metric, dimension): numbers compared, not names (per report and item). */
     for (i = 0; i < e->nrk; i++) {
-        if (strcmp(e->rk[i].metric, it->metric) == 0 &&
-            ((e->rk[i].dim == NULL && it->dim_name == NULL) ||
-             (e->rk[i].dim != NULL && it->dim_name != NULL &&
-              strcmp(e->rk[i].dim, it->dim_name) == 0))) {
+        if (e->rk[i] == it->rk_id) {
             return;
         }
     }
     if (e->nrk < sizeof(e->rk) / sizeof(e->rk[0])) {
-        e->rk[e->nrk].metric = it->metric;
-        e->rk[e->nrk].dim = it->dim_name;
-        e->nrk++;
+        e->rk[e->nrk++] = it->rk_id;
     }
     memset(&d, 0, sizeof(d));
     d.thing = t->name;
@@ -998,6 +1056,7 @@ static void pass_thing(dd_engine_t *e, thing_t *t, uint32_t ti, int64_t now_ms)
                 now_ms - s->alarm.last_datapoint_ms > e->cfg.invalidate_after_ms) {
                 invalidate_slot(e, t, p, it, s, now_ms);
             }
+            note_alarm(e, s);
             if (!it->windowed || it->kind == ITEM_INERT) {
                 continue;
             }
@@ -1049,6 +1108,23 @@ static void pass_thing(dd_engine_t *e, thing_t *t, uint32_t ti, int64_t now_ms)
     }
 }
 
+/* True when some profile has an item evaluated when a window closes (pass_thing). */
+static bool any_windowed(const dd_engine_t *e)
+{
+    size_t i;
+    uint32_t k;
+
+    for (i = 0; i < e->nprofs; i++) {
+        for (k = 0; k < e->profs[i]->nitems; k++) {
+            const item_t *it = &e->profs[i]->items[k];
+            if (it->windowed && it->kind != ITEM_INERT) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 static void maybe_pass(dd_engine_t *e, int64_t now_ms)
 {
     int64_t closed = closed_boundary(now_ms, PASS_MS);
@@ -1058,6 +1134,12 @@ static void maybe_pass(dd_engine_t *e, int64_t now_ms)
         return;
     }
     e->last_closed = closed;
+    /* Without windowed items a pass only invalidates stale alarms: walking every thing's
+     * slots for that at every boundary was a tenth of a replay's engine time. */
+    if (now_ms <= e->inval_due && !any_windowed(e)) {
+        return;
+    }
+    e->inval_due = INT64_MAX; /* the walk below (and its steps) compute it anew */
     for (i = 0; i < e->nthings; i++) {
         pass_thing(e, e->things[i], (uint32_t)i, now_ms);
     }
@@ -1066,23 +1148,38 @@ static void maybe_pass(dd_engine_t *e, int64_t now_ms)
 
 /* ------------------------------------------------------------------ reports */
 
-/* The datapoint @p r carries for @p it (dd_metric_from_report()); with
- * @p use_window, a delta counter summed over the behavior's duration from the
- * thing's history instead of this report's value. */
-static bool extract_device(const thing_t *t, const item_t *it, const dd_report_t *r, int64_t now_ms,
-                           bool use_window, dd_datapoint_t *dp)
+/* The datapoint @p r carries for @p it (dd_metric_from_report()); @p ch: its delta counter's
+ * history channel, or -1. */
+static bool extract_device(const item_t *it, const dd_report_t *r, dd_datapoint_t *dp, int *ch)
 {
-    int ch = -1;
+    return dd_metric_from_report(it->id, it->metric, it->ctype, r, dp, ch) == DD_METRIC_OK;
+}
 
-    if (dd_metric_from_report(it->id, it->metric, it->ctype, r, dp, &ch) != DD_METRIC_OK) {
-        return false;
-    }
-    if (use_window && ch >= 0 && it->duration_ms > 0) {
+/* One report's scans of the thing's history, a cursor per counter: behaviors on one counter
+ * usually come in growing durations (a profile's 5, 10, 15, 30, 60 minutes), and each then
+ * reads only the samples the shorter ones did not. */
+typedef struct report_sums {
+    dd_window_cursor_t cur[DD_WINDOW_CHANNELS];
+    bool on[DD_WINDOW_CHANNELS];
+} report_sums_t;
+
+/* Turns @p dp, the report's value of delta counter @p ch, into its sum over the behavior's
+ * duration from the thing's history. */
+static void window_device(const thing_t *t, const item_t *it, int64_t now_ms, int ch,
+                          report_sums_t *rs, dd_datapoint_t *dp)
+{
+    if (ch >= 0 && ch < DD_WINDOW_CHANNELS && it->duration_ms > 0) {
         uint64_t sum = 0;
-        (void)dd_window_sum(&t->hist, now_ms, it->duration_ms, (unsigned)ch, &sum, NULL);
+        if (!rs->on[ch]) {
+            (void)dd_window_cursor_start(&t->hist, now_ms, (unsigned)ch, &rs->cur[ch]);
+            rs->on[ch] = true;
+        }
+        if (dd_window_cursor_sum(&t->hist, &rs->cur[ch], it->duration_ms, &sum) != DD_WINDOW_OK) {
+            /* A shorter duration after a longer one: a scan of its own. */
+            (void)dd_window_sum(&t->hist, now_ms, it->duration_ms, (unsigned)ch, &sum, NULL);
+        }
         dp->count = sum > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)sum;
     }
-    return true;
 }
 
 static void accumulate(slot_t *s, const item_t *it, int64_t time_ms, double amount, bool replace)
@@ -1115,6 +1212,7 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
     thing_t *t;
     uint32_t i;
     uint32_t k;
+    report_sums_t rs;
 
     if (e == NULL || name == NULL || r == NULL || name[0] == '\0') {
         return DD_ENGINE_BAD_PARAMETER;
@@ -1139,6 +1237,7 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
         }
     }
     e->nrk = 0;
+    memset(rs.on, 0, sizeof(rs.on));
     for (i = 0; i < t->nps; i++) {
         pstate_t *ps = &t->ps[i];
         cprof_t *p = ps->prof;
@@ -1146,18 +1245,19 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
             item_t *it = &p->items[k];
             slot_t *s = &ps->slots[k];
             dd_datapoint_t dp;
+            int ch = -1;
 
             if (it->kind == ITEM_INERT || it->info->side != DD_SIDE_DEVICE) {
                 continue;
             }
-            if (!extract_device(t, it, r, now_ms, false, &dp)) {
+            if (!extract_device(it, r, &dp, &ch)) {
                 continue;
             }
             retain_value(e, t, it, &dp, now_ms);
             switch (it->kind) {
             case ITEM_STATIC:
-                if (it->info->shape == DD_SHAPE_DELTA && it->duration_ms > 0) {
-                    (void)extract_device(t, it, r, now_ms, true, &dp);
+                if (it->info->shape == DD_SHAPE_DELTA) {
+                    window_device(t, it, now_ms, ch, &rs, &dp);
                 }
                 evaluate_static(e, t, p, it, s, &dp, now_ms);
                 break;
@@ -1166,8 +1266,8 @@ dd_engine_status_t dd_engine_on_report(dd_engine_t *e, const char *name, int64_t
                            it->info->shape != DD_SHAPE_DELTA);
                 break;
             case ITEM_ML:
-                if (it->info->shape == DD_SHAPE_DELTA && it->duration_ms > 0) {
-                    (void)extract_device(t, it, r, now_ms, true, &dp);
+                if (it->info->shape == DD_SHAPE_DELTA) {
+                    window_device(t, it, now_ms, ch, &rs, &dp);
                 }
                 evaluate_ml(e, t, p, it, s, &dp,
                             dp.kind == DD_VALUE_NUMBER ? dp.number : (double)dp.count, now_ms);
@@ -1712,8 +1812,7 @@ void dd_engine_destroy(dd_engine_t *e)
         }
         free(t->ps);
         dd_window_free(&t->hist);
-        free(t->name);
-        free(t);
+        free(t); /* and its name */
     }
     for (i = 0; i < e->nprofs; i++) {
         free_cprof(e->profs[i]);
@@ -1731,6 +1830,11 @@ void dd_engine_destroy(dd_engine_t *e)
     free(e->gbuf);
     free(e->pend);
     free(e->vals);
+    for (i = 0; i < e->nrkeys; i++) {
+        free(e->rkeys[i].metric);
+        free(e->rkeys[i].dim);
+    }
+    free(e->rkeys);
     free(e);
 }
 
@@ -1875,7 +1979,7 @@ void dd_engine_get_stats(const dd_engine_t *e, dd_engine_stats_t *out)
     }
     out->things = e->nthings;
     out->profiles = e->nprofs;
-    out->state_bytes = e->table_cap * sizeof(uint32_t) + e->things_cap * sizeof(thing_t *);
+    out->state_bytes = e->table_cap * sizeof(thing_entry_t) + e->things_cap * sizeof(thing_t *);
     for (i = 0; i < e->nthings; i++) {
         const thing_t *t = e->things[i];
         out->state_bytes += sizeof(*t) + strlen(t->name) + 1 +

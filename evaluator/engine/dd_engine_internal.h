@@ -79,6 +79,7 @@ typedef struct item {
     bool retain;
     bool export_metric;
     bool suppressed;
+    uint32_t rk_id; /* retain items: the engine's number for (metric, dimension) */
     uint64_t hash;
     uint64_t ml_datapoints;
     int64_t ml_start_ms;
@@ -110,8 +111,9 @@ typedef struct pstate {
 } pstate_t;
 
 typedef struct thing {
-    char *name;
+    char *name; /* in the thing's allocation, after the struct */
     uint64_t hash;
+    uint32_t index; /* in dd_engine.things (things are never dropped) */
     uint64_t cover_gen;
     bool registered;
     bool event_registered;
@@ -135,10 +137,17 @@ typedef struct pending {
     double value;
 } pending_t;
 
+/* A (metric, dimension) pair retained by some item: items share its number (rk_id). */
 typedef struct retained_key {
-    const char *metric;
-    const char *dim;
+    char *metric;
+    char *dim; /* NULL when none */
 } retained_key_t;
+
+/* An entry of the things' hash table. */
+typedef struct thing_entry {
+    uint32_t index1; /* thing index + 1; 0: empty */
+    uint32_t tag;    /* high half of the thing's hash */
+} thing_entry_t;
 
 struct dd_engine {
     dd_engine_config_t cfg;
@@ -154,11 +163,16 @@ struct dd_engine {
     thing_t **things;
     size_t nthings;
     size_t things_cap;
-    uint32_t *table; /* open addressing: thing index + 1 */
+    thing_entry_t *table; /* open addressing */
     size_t table_cap;
     uint64_t cover_gen;
     int64_t now;
     int64_t last_closed; /* last 300-s boundary passed */
+    /* No IN_ALARM slot is due for invalidation (now > its last datapoint +
+     * invalidate_after_ms) before this time, at least: a pass without windowed items skips
+     * the walk over every thing's slots while now is not past it (dd_engine.c, maybe_pass). 0
+     * (after an import) makes the next pass walk and compute it again. */
+    int64_t inval_due;
     uint32_t *dirty;
     size_t ndirty;
     size_t dirty_cap;
@@ -173,7 +187,9 @@ struct dd_engine {
     size_t pend_cap;
     double *vals;
     size_t vals_cap;
-    retained_key_t rk[64];
+    retained_key_t *rkeys; /* every pair ever retained, numbered by position */
+    size_t nrkeys;
+    uint32_t rk[64]; /* the pairs retained for the current datapoint's thing and time */
     size_t nrk;
     bool oom;
 };

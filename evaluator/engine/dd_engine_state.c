@@ -384,5 +384,6 @@ dd_engine_status_t dd_engine_import_thing(dd_engine_t *e, const char *name, cons
     }
     free(buf);
     t->cover_gen = 0; /* recomputed at the next datapoint */
+    e->inval_due = 0; /* its alarms may be due: the next pass looks at every slot */
     return r.ok ? DD_ENGINE_OK : DD_ENGINE_INVALID;
 }

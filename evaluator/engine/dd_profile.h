@@ -320,6 +320,9 @@ cJSON *dd_profile_metric_value_to_json(const dd_metric_value_t *value);
  */
 cJSON *dd_profile_time_json(int64_t ms);
 
+/** @return The number dd_profile_time_json() holds for @p ms (epoch seconds). */
+double dd_profile_time_seconds(int64_t ms);
+
 /** Bits of the UpdateSecurityProfile delete* flags. */
 #define DD_PROFILE_DELETE_BEHAVIORS 0x01u     /**< deleteBehaviors */
 #define DD_PROFILE_DELETE_ALERT_TARGETS 0x02u /**< deleteAlertTargets */

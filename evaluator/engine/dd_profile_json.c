@@ -21,12 +21,17 @@
 
 /* ------------------------------------------------------------------ profiles */
 
-cJSON *dd_profile_time_json(int64_t ms)
+double dd_profile_time_seconds(int64_t ms)
 {
     if (ms % 1000 == 0) {
-        return cJSON_CreateNumber((double)(ms / 1000));
+        return (double)(ms / 1000);
     }
-    return cJSON_CreateNumber((double)ms / 1000.0);
+    return (double)ms / 1000.0;
+}
+
+cJSON *dd_profile_time_json(int64_t ms)
+{
+    return cJSON_CreateNumber(dd_profile_time_seconds(ms));
 }
 
 static bool add_string_array(cJSON *obj, const char *key, char *const *list, size_t count)

@@ -3,6 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The ring's capacity is a power of two (4, doubled): a position wraps with a mask, not a
+ * division, which cost more than the sums themselves (several per report and behavior). */
+static uint32_t at(const dd_window_t *w, uint32_t i)
+{
+    return (w->head + i) & (w->cap - 1);
+}
+
 static dd_window_status_t grow(dd_window_t *w)
 {
     uint32_t cap = w->cap == 0 ? 4 : w->cap * 2;
@@ -13,7 +20,7 @@ static dd_window_status_t grow(dd_window_t *w)
         return DD_WINDOW_NO_MEMORY;
     }
     for (i = 0; i < w->count; i++) {
-        ring[i] = w->ring[(w->head + i) % w->cap];
+        ring[i] = w->ring[at(w, i)];
     }
     free(w->ring);
     w->ring = ring;
@@ -31,18 +38,18 @@ dd_window_status_t dd_window_push(dd_window_t *w, int64_t t_ms, uint32_t mask,
     if (w == NULL || values == NULL || keep_ms <= 0) {
         return DD_WINDOW_BAD_PARAMETER;
     }
-    if (w->count > 0 && w->ring[(w->head + w->count - 1) % w->cap].t_ms > t_ms) {
+    if (w->count > 0 && w->ring[at(w, w->count - 1)].t_ms > t_ms) {
         return DD_WINDOW_BACKWARDS;
     }
     /* Drop what no window ending at t or later can still see: (t - keep, t]. */
     while (w->count > 0 && w->ring[w->head].t_ms <= t_ms - keep_ms) {
-        w->head = (w->head + 1) % w->cap;
+        w->head = at(w, 1);
         w->count--;
     }
     if (w->count == w->cap && grow(w) != DD_WINDOW_OK) {
         return DD_WINDOW_NO_MEMORY;
     }
-    s = &w->ring[(w->head + w->count) % w->cap];
+    s = &w->ring[at(w, w->count)];
     s->t_ms = t_ms;
     s->mask = mask;
     for (i = 0; i < DD_WINDOW_CHANNELS; i++) {
@@ -64,7 +71,7 @@ dd_window_status_t dd_window_sum(const dd_window_t *w, int64_t now_ms, int64_t d
     }
     /* Newest first; stop at the first sample outside (now - d, now]. */
     for (i = w->count; i > 0; i--) {
-        const dd_window_sample_t *s = &w->ring[(w->head + i - 1) % w->cap];
+        const dd_window_sample_t *s = &w->ring[at(w, i - 1)];
         if (s->t_ms > now_ms) {
             continue;
         }
@@ -80,6 +87,49 @@ dd_window_status_t dd_window_sum(const dd_window_t *w, int64_t now_ms, int64_t d
     if (samples != NULL) {
         *samples = n;
     }
+    return DD_WINDOW_OK;
+}
+
+dd_window_status_t dd_window_cursor_start(const dd_window_t *w, int64_t now_ms, unsigned channel,
+                                          dd_window_cursor_t *c)
+{
+    if (w == NULL || c == NULL || channel >= DD_WINDOW_CHANNELS) {
+        return DD_WINDOW_BAD_PARAMETER;
+    }
+    c->now_ms = now_ms;
+    c->duration_ms = 0;
+    c->channel = channel;
+    c->next = w->count;
+    c->total = 0;
+    return DD_WINDOW_OK;
+}
+
+dd_window_status_t dd_window_cursor_sum(const dd_window_t *w, dd_window_cursor_t *c,
+                                        int64_t duration_ms, uint64_t *sum)
+{
+    uint32_t bit;
+
+    if (w == NULL || c == NULL || sum == NULL || duration_ms <= 0 || duration_ms < c->duration_ms ||
+        c->next > w->count) {
+        return DD_WINDOW_BAD_PARAMETER;
+    }
+    bit = 1u << c->channel;
+    /* As dd_window_sum: newest first, stop at the first sample outside; the samples read by
+     * earlier (shorter) calls are inside this window too. */
+    while (c->next > 0) {
+        const dd_window_sample_t *s = &w->ring[at(w, c->next - 1)];
+        if (s->t_ms <= c->now_ms) {
+            if (s->t_ms <= c->now_ms - duration_ms) {
+                break;
+            }
+            if (s->mask & bit) {
+                c->total += s->v[c->channel];
+            }
+        }
+        c->next--;
+    }
+    c->duration_ms = duration_ms;
+    *sum = c->total;
     return DD_WINDOW_OK;
 }
 

@@ -40,7 +40,7 @@ typedef struct dd_window_sample {
 /** A ring of samples. Zero-initialise before use. */
 typedef struct dd_window {
     dd_window_sample_t *ring;
-    uint32_t cap;
+    uint32_t cap;  /**< A power of two (positions wrap with a mask). */
     uint32_t head; /**< Index of the oldest sample. */
     uint32_t count;
 } dd_window_t;
@@ -69,6 +69,40 @@ dd_window_status_t dd_window_push(dd_window_t *w, int64_t t_ms, uint32_t mask,
  */
 dd_window_status_t dd_window_sum(const dd_window_t *w, int64_t now_ms, int64_t duration_ms,
                                  unsigned channel, uint64_t *sum, uint32_t *samples);
+
+/**
+ * A backward scan of one channel that answers dd_window_sum() for growing
+ * durations at one end time, each sample read once: a report's behaviors on
+ * the same counter with longer and longer durations share it.
+ */
+typedef struct dd_window_cursor {
+    int64_t now_ms;
+    int64_t duration_ms; /**< Longest duration answered so far (0: none). */
+    unsigned channel;
+    uint32_t next;  /**< Samples not yet read: positions [0, next) from the oldest. */
+    uint64_t total; /**< Sum of the samples read that carried the channel. */
+} dd_window_cursor_t;
+
+/**
+ * @brief Starts a scan of @p channel at @p now_ms. The window must not change
+ *        while the cursor is used.
+ * @return DD_WINDOW_OK or DD_WINDOW_BAD_PARAMETER.
+ */
+dd_window_status_t dd_window_cursor_start(const dd_window_t *w, int64_t now_ms, unsigned channel,
+                                          dd_window_cursor_t *c);
+
+/**
+ * @brief The sum dd_window_sum() gives over (now - duration, now] for the
+ *        cursor's channel, reading only samples the previous calls did not.
+ * @param[in] w The window the cursor was started on.
+ * @param[in,out] c Cursor.
+ * @param[in] duration_ms Window length: > 0 and not shorter than any earlier
+ *                        call's on this cursor.
+ * @param[out] sum The sum.
+ * @return DD_WINDOW_OK, or DD_WINDOW_BAD_PARAMETER (then use dd_window_sum()).
+ */
+dd_window_status_t dd_window_cursor_sum(const dd_window_t *w, dd_window_cursor_t *c,
+                                        int64_t duration_ms, uint64_t *sum);
 
 /** @brief Releases the ring and zeroes the window. */
 void dd_window_free(dd_window_t *w);

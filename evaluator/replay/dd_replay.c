@@ -195,6 +195,7 @@ typedef struct bstat {
     size_t cleared;
     size_t invalidated;
     marks_t things;
+    char *text; /* the behavior's JSON text, printed at its first event */
 } bstat_t;
 
 typedef struct metric_marks {
@@ -208,6 +209,12 @@ typedef struct metric_marks {
     size_t seen_cap;
     size_t seen_n;
 } metric_marks_t;
+
+/* The metrics a thing has had a datum of (replay_t.tseen). */
+typedef struct thing_seen {
+    const char *thing; /* the engine's copy of the name; NULL: free entry */
+    uint64_t metrics;  /* bit i: r->mm[i] */
+} thing_seen_t;
 
 typedef struct replay {
     FILE *out;
@@ -223,7 +230,22 @@ typedef struct replay {
     metric_marks_t *mm;
     size_t nmm;
     size_t mm_cap;
+    /* The engine's metric names seen by on_datum, by address, and their mm: the profiles
+     * (and so these names) live as long as the replay, and a datum per report and metric
+     * must not compare names. */
+    const char *mm_name[8];
+    size_t mm_at[8];
+    size_t nmm_name;
+    /* Which of the first 64 metrics each thing has had a datum of, by the address of the
+     * engine's name: one probe per report for all its metrics, where a set per metric cost a
+     * cache miss per metric (the rest use metric_marks_t.seen). Open addressing, at most half
+     * full. */
+    thing_seen_t *tseen;
+    size_t tseen_cap;
+    size_t tseen_n;
     size_t events;
+    char *evbuf; /* an event's line (dd_shapes_violation_event_print) */
+    size_t evbuf_cap;
     bool oom;
 } replay_t;
 
@@ -318,6 +340,53 @@ static bool seen_check_add(metric_marks_t *mm, const char *thing, bool *oom)
     return false;
 }
 
+/* True when @p thing has had a datum of r->mm[@p bit] (bit < 64); else records it (false, also
+ * when out of memory: *oom). */
+static bool tseen_check_add(replay_t *r, const char *thing, unsigned bit, bool *oom)
+{
+    uint64_t b = 1ULL << bit;
+    size_t mask;
+    size_t i;
+
+    if (r->tseen_cap != 0) {
+        mask = r->tseen_cap - 1;
+        for (i = seen_slot(thing, mask); r->tseen[i].thing != NULL; i = (i + 1) & mask) {
+            if (r->tseen[i].thing == thing) {
+                bool seen = (r->tseen[i].metrics & b) != 0;
+                r->tseen[i].metrics |= b;
+                return seen;
+            }
+        }
+    }
+    if ((r->tseen_n + 1) * 2 > r->tseen_cap) {
+        size_t cap = r->tseen_cap == 0 ? 1024 : r->tseen_cap * 2;
+        thing_seen_t *v = calloc(cap, sizeof(*v));
+        size_t j;
+        if (v == NULL) {
+            *oom = true;
+            return false;
+        }
+        for (j = 0; j < r->tseen_cap; j++) {
+            if (r->tseen[j].thing != NULL) {
+                for (i = seen_slot(r->tseen[j].thing, cap - 1); v[i].thing != NULL;
+                     i = (i + 1) & (cap - 1)) {
+                }
+                v[i] = r->tseen[j];
+            }
+        }
+        free(r->tseen);
+        r->tseen = v;
+        r->tseen_cap = cap;
+    }
+    mask = r->tseen_cap - 1;
+    for (i = seen_slot(thing, mask); r->tseen[i].thing != NULL; i = (i + 1) & mask) {
+    }
+    r->tseen[i].thing = thing;
+    r->tseen[i].metrics = b;
+    r->tseen_n++;
+    return false;
+}
+
 static metric_marks_t *metric_get(replay_t *r, const char *metric)
 {
     size_t i;
@@ -341,10 +410,17 @@ static metric_marks_t *metric_get(replay_t *r, const char *metric)
     return r->mm[r->nmm].metric != NULL ? &r->mm[r->nmm++] : NULL;
 }
 
-static bstat_t *bstat_get(replay_t *r, const char *profile, const char *behavior)
+static bstat_t *bstat_get(replay_t *r, const char *profile, const dd_behavior_t *b)
 {
+    const char *behavior = b->name;
     size_t i;
 
+    /* Events carry the engine's behaviors, the very ones bs points to (add_profiles). */
+    for (i = 0; i < r->nbs; i++) {
+        if (r->bs[i].b == b) {
+            return &r->bs[i];
+        }
+    }
     for (i = 0; i < r->nbs; i++) {
         if (strcmp(r->bs[i].profile, profile) == 0 && strcmp(r->bs[i].b->name, behavior) == 0) {
             return &r->bs[i];
@@ -550,28 +626,67 @@ static void on_datapoint(void *ctx, const dd_datapoint_record_t *d)
     r->datapoints++;
 }
 
+/* Writes @p ev's line with @p b's behavior text printed once (an event's tree and its
+ * behavior's numbers were most of the events' cost); false when it could not. */
+static bool print_event(replay_t *r, bstat_t *b, const dd_violation_event_t *ev)
+{
+    size_t n;
+
+    if (b == NULL) {
+        return false;
+    }
+    if (b->text == NULL) {
+        size_t need;
+        b->text = dd_shapes_behavior_text(b->b);
+        if (b->text == NULL) {
+            return false;
+        }
+        /* Room for the rest of the event: names, id, value, time (escaped). */
+        need = strlen(b->text) + 4096;
+        if (need > r->evbuf_cap) {
+            char *buf = realloc(r->evbuf, need);
+            if (buf == NULL) {
+                return false;
+            }
+            r->evbuf = buf;
+            r->evbuf_cap = need;
+        }
+    }
+    n = dd_shapes_violation_event_print(ev, r->time_ms, b->text, r->evbuf, r->evbuf_cap);
+    if (n == 0) {
+        return false;
+    }
+    r->evbuf[n] = '\n';
+    (void)fwrite(r->evbuf, 1, n + 1, r->out);
+    return true;
+}
+
 static void on_event(void *ctx, const dd_violation_event_t *ev)
 {
     replay_t *r = ctx;
+    bstat_t *b;
     cJSON *j;
+    char *text;
 
     if (r->opt->event_hook != NULL) {
         r->opt->event_hook(r->opt->hook_ctx, ev);
         r->events++;
         return;
     }
-    j = dd_shapes_violation_event(ev, r->time_ms);
-    char *text = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
-    bstat_t *b = bstat_get(r, ev->profile, ev->behavior->name);
-
-    cJSON_Delete(j);
-    if (text == NULL) {
-        r->oom = true;
-        return;
+    b = bstat_get(r, ev->profile, ev->behavior);
+    if (!print_event(r, b, ev)) {
+        /* No cached behavior, or a line longer than the buffer: the tree. */
+        j = dd_shapes_violation_event(ev, r->time_ms);
+        text = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
+        cJSON_Delete(j);
+        if (text == NULL) {
+            r->oom = true;
+            return;
+        }
+        fputs(text, r->out);
+        fputc('\n', r->out);
+        free(text);
     }
-    fputs(text, r->out);
-    fputc('\n', r->out);
-    free(text);
     r->events++;
     if (b != NULL) {
         bool created;
@@ -604,16 +719,33 @@ static void on_event(void *ctx, const dd_violation_event_t *ev)
 static void on_datum(void *ctx, const dd_metric_datum_t *d)
 {
     replay_t *r = ctx;
-    metric_marks_t *mm = metric_get(r, d->metric);
+    metric_marks_t *mm = NULL;
     bool created = false;
     bool oom = false;
     thing_mark_t *m;
+    size_t i;
 
-    if (mm == NULL) {
-        r->oom = true;
-        return;
+    for (i = 0; i < r->nmm_name; i++) {
+        if (r->mm_name[i] == d->metric) {
+            mm = &r->mm[r->mm_at[i]];
+            break;
+        }
     }
-    if (seen_check_add(mm, d->thing, &oom)) {
+    if (mm == NULL) {
+        mm = metric_get(r, d->metric);
+        if (mm == NULL) {
+            r->oom = true;
+            return;
+        }
+        if (r->nmm_name < sizeof(r->mm_name) / sizeof(r->mm_name[0])) {
+            r->mm_name[r->nmm_name] = d->metric;
+            r->mm_at[r->nmm_name] = (size_t)(mm - r->mm);
+            r->nmm_name++;
+        }
+    }
+    i = (size_t)(mm - r->mm);
+    if (i < 64 ? tseen_check_add(r, d->thing, (unsigned)i, &oom)
+               : seen_check_add(mm, d->thing, &oom)) {
         return; /* only a thing's first datum is kept */
     }
     m = oom ? NULL : mark_get(&mm->things, d->thing, &created);
@@ -1871,7 +2003,10 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
     }
     for (i = 0; i < r.nbs; i++) {
         marks_free(&r.bs[i].things);
+        free(r.bs[i].text);
     }
+    free(r.evbuf);
+    free(r.tseen);
     for (i = 0; i < r.nmm; i++) {
         marks_free(&r.mm[i].things);
         free(r.mm[i].seen);

@@ -13,8 +13,11 @@
  *
  * Ownership: every builder reads the value it is given (borrowed, not
  * kept) and returns a new cJSON tree that the caller deletes with
- * cJSON_Delete(); NULL means a NULL argument or no memory. The functions
- * keep no state and may be called from any thread.
+ * cJSON_Delete(); NULL means a NULL argument or no memory. The text
+ * variants for a sink that prints every event (replay) return text the
+ * caller frees (dd_shapes_behavior_text) or write into the caller's buffer
+ * (dd_shapes_violation_event_print). The functions keep no state and may be
+ * called from any thread.
  */
 #ifndef DD_SHAPES_H_
 #define DD_SHAPES_H_
@@ -45,6 +48,37 @@ cJSON *dd_shapes_metric_value(const dd_datapoint_t *dp);
  * @return A new cJSON object, or NULL.
  */
 cJSON *dd_shapes_violation_event(const dd_violation_event_t *ev, bool time_ms);
+
+/**
+ * @brief The text of a behavior as violation events carry it:
+ *        cJSON_PrintUnformatted() of dd_profile_behavior_to_json(), for
+ *        dd_shapes_violation_event_print() to splice into every event of the
+ *        behavior instead of printing it again.
+ * @param[in] behavior The behavior.
+ * @return New text the caller frees with free(), or NULL.
+ */
+char *dd_shapes_behavior_text(const dd_behavior_t *behavior);
+
+/**
+ * @brief Prints a violation event without building its tree: the same bytes
+ *        as cJSON_PrintUnformatted(dd_shapes_violation_event(ev, time_ms)),
+ *        with the behavior spliced in from @p behavior_text. For a sink that
+ *        prints every event (replay): the tree and the behavior's numbers
+ *        cost more than the rest of the event's evaluation.
+ *
+ * The members are cJSON nodes on the stack printed by
+ * cJSON_PrintPreallocated(), so cJSON still does all escaping and number
+ * formatting; nothing is allocated for count and number values.
+ * @param[in] ev The event (its behavior must be set).
+ * @param[in] time_ms Time as epoch milliseconds instead of seconds.
+ * @param[in] behavior_text dd_shapes_behavior_text() of ev->behavior.
+ * @param[out] buf Where the NUL-terminated text goes.
+ * @param[in] len Size of @p buf.
+ * @return The text's length, or 0 when an argument is NULL, the text does not
+ *         fit in @p buf (cJSON needs a few bytes of slack) or memory ran out.
+ */
+size_t dd_shapes_violation_event_print(const dd_violation_event_t *ev, bool time_ms,
+                                       const char *behavior_text, char *buf, size_t len);
 
 /**
  * @brief An active violation as a ListActiveViolations item: violationId,

@@ -541,6 +541,57 @@ static void test_dd_engine_resume_from_state_blob(void **state)
     dd_engine_destroy(e2);
 }
 
+/* Alarms raised and refreshed at different times are each invalidated at the first pass more
+ * than two days after their own last datapoint, whichever passes are skipped in between; an
+ * imported alarm too. */
+static void test_dd_engine_invalidation_times(void **state)
+{
+    dd_engine_t *e = NULL;
+    dd_engine_t *e2 = NULL;
+    rec_t r;
+    rec_t r2;
+    dd_engine_sink_t s = sink_for(&r);
+    dd_engine_sink_t s2 = sink_for(&r2);
+    const char *p = "{\"securityProfileName\":\"p\",\"behaviors\":[{\"name\":\"b\",\"metric\":"
+                    "\"aws:all-bytes-out\",\"criteria\":{\"comparisonOperator\":\"less-than\","
+                    "\"value\":{\"count\":200}}}]}";
+    const int64_t day = 86400000LL;
+    int64_t t;
+    char want[512];
+
+    (void)state;
+    assert_int_equal(dd_engine_create(NULL, NULL, &s, &e), DD_ENGINE_OK);
+    assert_int_equal(dd_engine_create(NULL, NULL, &s2, &e2), DD_ENGINE_OK);
+    put_profile(e, p, 0);
+    put_profile(e2, p, 0);
+    report_bytes_out(e, "a", MIN5, 300);
+    report_bytes_out(e, "b", 2 * MIN5, 300);
+    report_bytes_out(e, "c", 2 * MIN5, 300);
+    assert_string_equal(r.blob_thing, "c");
+    assert_int_equal(dd_engine_import_thing(e2, "c", r.blob, r.blob_len), DD_ENGINE_OK);
+    report_bytes_out(e, "c", 2 * MIN5 + 1, 100); /* cleared: never invalidated */
+    report_bytes_out(e, "b", day, 300);          /* still in alarm: b's time moves */
+    report_bytes_out(e, "a", day + MIN5, 250);   /* a report without a datapoint for b */
+    for (t = day + MIN5; t <= 4 * day; t += MIN5 / 2) {
+        assert_int_equal(dd_engine_tick(e, t), DD_ENGINE_OK);
+        assert_int_equal(dd_engine_tick(e2, t), DD_ENGINE_OK);
+    }
+    (void)snprintf(want, sizeof(want),
+                   "in-alarm a p b 300 @300000\n"
+                   "in-alarm b p b 300 @600000\n"
+                   "in-alarm c p b 300 @600000\n"
+                   "alarm-cleared c p b 100 @600001\n"
+                   "alarm-invalidated b p b @%lld\n"
+                   "alarm-invalidated a p b @%lld\n",
+                   (long long)(3 * day + MIN5 / 2), (long long)(3 * day + MIN5 + MIN5 / 2));
+    assert_string_equal(r.log, want);
+    (void)snprintf(want, sizeof(want), "alarm-invalidated c p b @%lld\n",
+                   (long long)(2 * MIN5 + 2 * day + MIN5 / 2));
+    assert_string_equal(r2.log, want);
+    dd_engine_destroy(e);
+    dd_engine_destroy(e2);
+}
+
 static void test_dd_engine_custom_metrics_lists_and_ml(void **state)
 {
     dd_engine_t *e = NULL;
@@ -1238,6 +1289,7 @@ int main(void)
         cmocka_unit_test(test_dd_engine_module4_intended_and_literal),
         cmocka_unit_test(test_dd_engine_trailing_window_sums_deltas),
         cmocka_unit_test(test_dd_engine_state_machine_3_3_and_invalidation),
+        cmocka_unit_test(test_dd_engine_invalidation_times),
         cmocka_unit_test(test_dd_engine_targets_and_coverage_changes),
         cmocka_unit_test(test_dd_engine_profile_update_keeps_unchanged_behaviors),
         cmocka_unit_test(test_dd_engine_cloud_tumbling_windows_and_dimensions),

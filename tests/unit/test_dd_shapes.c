@@ -189,6 +189,117 @@ static void test_dd_shapes_active_violation(void **state)
     dd_profile_behavior_free(&b);
 }
 
+/* Prints @p ev both ways; they must be the same bytes. */
+static void assert_print_same(const dd_violation_event_t *ev, bool time_ms, const char *btext)
+{
+    char buf[4096];
+    char *want = take_text(dd_shapes_violation_event(ev, time_ms));
+    size_t n = dd_shapes_violation_event_print(ev, time_ms, btext, buf, sizeof(buf));
+
+    assert_int_equal(n, strlen(want));
+    assert_string_equal(buf, want);
+    free(want);
+}
+
+/* The spliced print is the tree's text for every kind of member: values of every kind,
+ * names that need escaping, verification, ML info, both time formats, huge numbers. */
+static void test_dd_shapes_violation_event_print(void **state)
+{
+    static const char *const behaviors[] = {
+        BEHAVIOR,
+        "{\"name\":\"ml\",\"metric\":\"aws:all-bytes-out\",\"criteria\":{"
+        "\"mlDetectionConfig\":{\"confidenceLevel\":\"HIGH\"}}}",
+        "{\"name\":\"q\\\"uo\\u00e9\",\"metric\":\"aws:num-messages-sent\",\"criteria\":{"
+        "\"comparisonOperator\":\"greater-than\",\"value\":{\"count\":5},"
+        "\"durationSeconds\":600,\"consecutiveDatapointsToAlarm\":2}}",
+    };
+    uint16_t ports[2] = {22, 80};
+    double numbers[2] = {1.5, 2};
+    const char *strings[1] = {"eth\"0"};
+    dd_ip_t ips[1];
+    const dd_datapoint_t values[] = {
+        {.kind = DD_VALUE_COUNT, .count = 250},
+        {.kind = DD_VALUE_COUNT, .count = 0},
+        {.kind = DD_VALUE_COUNT, .count = 4000000000LL},
+        {.kind = DD_VALUE_COUNT, .count = -3},
+        {.kind = DD_VALUE_NUMBER, .number = 0.1},
+        {.kind = DD_VALUE_NUMBER, .number = 1e300},
+        {.kind = DD_VALUE_PORTS, .n = 2, .items = ports},
+        {.kind = DD_VALUE_CIDRS, .n = 1, .items = ips},
+        {.kind = DD_VALUE_NUMBERS, .n = 2, .items = numbers},
+        {.kind = DD_VALUE_STRINGS, .n = 1, .items = strings},
+        {.kind = DD_VALUE_NONE},
+    };
+    static const int64_t times[] = {1700000000000, 1700000000500, 1, 0, 99999999999999};
+    size_t i;
+    size_t v;
+    size_t k;
+
+    (void)state;
+    assert_int_equal(dd_ip_parse("192.0.2.1", 9, &ips[0]), DD_IP_OK);
+    for (i = 0; i < sizeof(behaviors) / sizeof(behaviors[0]); i++) {
+        dd_behavior_t b = parse_behavior(behaviors[i]);
+        char *btext = dd_shapes_behavior_text(&b);
+        dd_violation_event_t ev = {
+            .violation_id = "0123456789abcdef0123456789abcdef",
+            .thing = "Thing\"03\n\u00e9",
+            .profile = "Prof\\ile",
+            .behavior = &b,
+            .type = DD_ALARM_RAISED,
+        };
+
+        assert_non_null(btext);
+        for (v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+            for (k = 0; k < sizeof(times) / sizeof(times[0]); k++) {
+                ev.has_value = (v + k) % 4 != 3;
+                ev.value = values[v];
+                ev.time_ms = times[k];
+                ev.type = (dd_alarm_transition_t)(DD_ALARM_RAISED + k % 4);
+                ev.verification = (dd_verification_t)(k % 4);
+                ev.verification_description = k % 2 == 0 ? NULL : "seen \"it\"";
+                assert_print_same(&ev, false, btext);
+                assert_print_same(&ev, true, btext);
+            }
+        }
+        free(btext);
+        dd_profile_behavior_free(&b);
+    }
+}
+
+/* Bad arguments and a buffer too small give 0, never a cut line. */
+static void test_dd_shapes_violation_event_print_limits(void **state)
+{
+    dd_behavior_t b = parse_behavior(BEHAVIOR);
+    char *btext = dd_shapes_behavior_text(&b);
+    char buf[600];
+    dd_violation_event_t ev = {
+        .violation_id = "0123456789abcdef0123456789abcdef",
+        .thing = "Thing03",
+        .profile = "DetectLargeMessages",
+        .behavior = &b,
+        .type = DD_ALARM_RAISED,
+        .has_value = true,
+        .value = {.kind = DD_VALUE_COUNT, .count = 250},
+        .time_ms = 1700000000000,
+    };
+    size_t n;
+
+    (void)state;
+    assert_non_null(btext);
+    n = dd_shapes_violation_event_print(&ev, false, btext, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(dd_shapes_violation_event_print(&ev, false, btext, buf, n - 1), 0);
+    assert_int_equal(dd_shapes_violation_event_print(&ev, false, NULL, buf, sizeof(buf)), 0);
+    assert_int_equal(dd_shapes_violation_event_print(NULL, false, btext, buf, sizeof(buf)), 0);
+    assert_int_equal(dd_shapes_violation_event_print(&ev, false, btext, NULL, sizeof(buf)), 0);
+    assert_int_equal(dd_shapes_violation_event_print(&ev, false, btext, buf, 0), 0);
+    ev.behavior = NULL;
+    assert_int_equal(dd_shapes_violation_event_print(&ev, false, btext, buf, sizeof(buf)), 0);
+    assert_null(dd_shapes_behavior_text(NULL));
+    free(btext);
+    dd_profile_behavior_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +307,8 @@ int main(void)
         cmocka_unit_test(test_dd_shapes_violation_event),
         cmocka_unit_test(test_dd_shapes_active_violation),
         cmocka_unit_test(test_dd_shapes_ml_confidence),
+        cmocka_unit_test(test_dd_shapes_violation_event_print),
+        cmocka_unit_test(test_dd_shapes_violation_event_print_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

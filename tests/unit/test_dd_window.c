@@ -66,12 +66,66 @@ static void test_dd_window_tumbling(void **state)
     assert_int_equal(dd_window_tumbling_end(1799999, 600000), 1800000);
 }
 
+/* A cursor answers growing durations exactly as dd_window_sum does: samples after its end
+ * time, samples without the channel, exact edges; a shorter duration is refused. */
+static void test_dd_window_cursor_matches_sum(void **state)
+{
+    dd_window_t w = {0};
+    uint64_t v[DD_WINDOW_CHANNELS];
+    int64_t t;
+    int64_t now;
+    unsigned ch;
+
+    (void)state;
+    for (t = 10000; t <= 7200000; t += 70000) {
+        v[0] = (uint64_t)t / 1000;
+        v[1] = 7;
+        v[2] = (uint64_t)t % 13;
+        v[3] = 1;
+        assert_int_equal(dd_window_push(&w, t, (t / 70000) % 3 == 0 ? 0xD : 0xF, v, 3600000),
+                         DD_WINDOW_OK);
+    }
+    for (now = 7000000; now <= 7300000; now += 35000) {
+        for (ch = 0; ch < DD_WINDOW_CHANNELS; ch++) {
+            dd_window_cursor_t c;
+            int64_t d;
+            uint64_t got = 0;
+            uint64_t want = 0;
+            assert_int_equal(dd_window_cursor_start(&w, now, ch, &c), DD_WINDOW_OK);
+            for (d = 70000; d <= 3600000; d += d / 2) {
+                assert_int_equal(dd_window_cursor_sum(&w, &c, d, &got), DD_WINDOW_OK);
+                assert_int_equal(dd_window_sum(&w, now, d, ch, &want, NULL), DD_WINDOW_OK);
+                assert_int_equal(got, want);
+                /* The same duration again: the same sum. */
+                assert_int_equal(dd_window_cursor_sum(&w, &c, d, &got), DD_WINDOW_OK);
+                assert_int_equal(got, want);
+            }
+            assert_int_equal(dd_window_cursor_sum(&w, &c, 70000, &got), DD_WINDOW_BAD_PARAMETER);
+        }
+    }
+    {
+        dd_window_cursor_t c;
+        uint64_t got;
+        assert_int_equal(dd_window_cursor_start(&w, 1, DD_WINDOW_CHANNELS, &c),
+                         DD_WINDOW_BAD_PARAMETER);
+        assert_int_equal(dd_window_cursor_start(NULL, 1, 0, &c), DD_WINDOW_BAD_PARAMETER);
+        assert_int_equal(dd_window_cursor_start(&w, 1, 0, NULL), DD_WINDOW_BAD_PARAMETER);
+        assert_int_equal(dd_window_cursor_start(&w, 1, 0, &c), DD_WINDOW_OK);
+        assert_int_equal(dd_window_cursor_sum(&w, &c, 0, &got), DD_WINDOW_BAD_PARAMETER);
+        assert_int_equal(dd_window_cursor_sum(&w, &c, 1, NULL), DD_WINDOW_BAD_PARAMETER);
+        assert_int_equal(dd_window_cursor_sum(&w, &c, 1, &got), DD_WINDOW_OK);
+        assert_int_equal(got, 0);
+    }
+    dd_window_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dd_window_half_open_edges),
         cmocka_unit_test(test_dd_window_growth_and_pruning),
         cmocka_unit_test(test_dd_window_tumbling),
+        cmocka_unit_test(test_dd_window_cursor_matches_sum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
