@@ -33,50 +33,73 @@ typedef struct block {
 
 #define BLOCK_HEAD ((sizeof(block_t) + ALIGN - 1) / ALIGN * ALIGN)
 
+/* A key of an open object, for the duplicate check: its length and first bytes are compared
+ * before its text (most keys of a replay line differ in one of them). */
+typedef struct key_seen {
+    const char *text;
+    size_t len;
+    uint64_t head; /* up to 8 first bytes, zero-padded */
+} key_seen_t;
+
 struct dd_linetree {
     block_t *first;
     block_t *cur;
     cJSON *root;
     cJSON *stack[DEPTH_MAX];
+    bool object[DEPTH_MAX];    /* stack[i] is an object (else an array) */
     size_t members[DEPTH_MAX]; /* members of each open object so far */
+    key_seen_t keys[DEPTH_MAX][PAIRWISE_MAX];
     size_t depth;
     char *key; /* the key of the next member of the innermost object */
     bool fallback;
     bool oom;
-    char point; /* the locale's decimal point, as cJSON uses it */
+    bool escapes; /* the line has a backslash: a string may hold a \u0000 */
+    char point;   /* the locale's decimal point, as cJSON uses it; 0 until a number needs it */
     yajl_alloc_funcs funcs;
 };
 
 /* ------------------------------------------------------------------ arena */
 
-static void *arena_alloc(dd_linetree_t *lt, size_t n)
+/* The slow path of arena_alloc(): the current block is full (or there is none). */
+static void *arena_grow(dd_linetree_t *lt, size_t n)
+{
+    block_t *b = lt->cur;
+    void *p;
+
+    /* The blocks after cur are unused in this line: take the next if it is big enough. */
+    if (b != NULL && b->next != NULL && b->next->cap >= n) {
+        b = b->next;
+    } else {
+        size_t cap = n > BLOCK_SIZE ? n : BLOCK_SIZE;
+        block_t *nb = malloc(BLOCK_HEAD + cap);
+        if (nb == NULL) {
+            lt->oom = true;
+            return NULL;
+        }
+        nb->cap = cap;
+        nb->next = b != NULL ? b->next : NULL;
+        if (b != NULL) {
+            b->next = nb;
+        } else {
+            lt->first = nb;
+        }
+        b = nb;
+    }
+    lt->cur = b;
+    p = (char *)b + BLOCK_HEAD;
+    b->used = n;
+    return p;
+}
+
+/* Bump allocation; inline because a line takes some sixty of them. */
+static inline void *arena_alloc(dd_linetree_t *lt, size_t n)
 {
     block_t *b = lt->cur;
     void *p;
 
     n = (n + ALIGN - 1) / ALIGN * ALIGN;
     if (b == NULL || b->cap - b->used < n) {
-        /* The blocks after cur are unused in this line: take the next if it is big enough. */
-        if (b != NULL && b->next != NULL && b->next->cap >= n) {
-            b = b->next;
-        } else {
-            size_t cap = n > BLOCK_SIZE ? n : BLOCK_SIZE;
-            block_t *nb = malloc(BLOCK_HEAD + cap);
-            if (nb == NULL) {
-                lt->oom = true;
-                return NULL;
-            }
-            nb->cap = cap;
-            nb->next = b != NULL ? b->next : NULL;
-            if (b != NULL) {
-                b->next = nb;
-            } else {
-                lt->first = nb;
-            }
-            b = nb;
-        }
-        b->used = 0;
-        lt->cur = b;
+        return arena_grow(lt, n);
     }
     p = (char *)b + BLOCK_HEAD + b->used;
     b->used += n;
@@ -135,7 +158,8 @@ static char *copy_text(dd_linetree_t *lt, const unsigned char *s, size_t len)
 {
     char *c;
 
-    if (memchr(s, '\0', len) != NULL) {
+    /* yajl refuses a raw NUL in a string, so only an escape can make one. */
+    if (lt->escapes && memchr(s, '\0', len) != NULL) {
         lt->fallback = true; /* \u0000: dd_json_parse() refuses it with its message */
         return NULL;
     }
@@ -163,7 +187,7 @@ static cJSON *add(dd_linetree_t *lt, int type)
         return n;
     }
     parent = lt->stack[lt->depth - 1];
-    if (cJSON_IsObject(parent)) {
+    if (lt->object[lt->depth - 1]) {
         n->string = lt->key;
         lt->key = NULL;
     }
@@ -229,6 +253,9 @@ static int on_number(void *ctx, const char *s, size_t len)
         return 0;
     }
     if (!small_integer(s, len, &d)) {
+        if (lt->point == 0) {
+            lt->point = localeconv()->decimal_point[0];
+        }
         for (i = 0; i < len; i++) {
             text[i] = s[i] == '.' ? lt->point : s[i];
         }
@@ -266,22 +293,29 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
 static int on_key(void *ctx, const unsigned char *s, size_t len)
 {
     dd_linetree_t *lt = ctx;
-    const cJSON *e;
     size_t *count = &lt->members[lt->depth - 1];
+    key_seen_t *seen = lt->keys[lt->depth - 1];
+    uint64_t head = 0;
+    size_t i;
 
-    if (++*count > PAIRWISE_MAX) {
+    if (*count == PAIRWISE_MAX) {
         lt->fallback = true;
         return 0;
     }
     if ((lt->key = copy_text(lt, s, len)) == NULL) {
         return 0;
     }
-    for (e = lt->stack[lt->depth - 1]->child; e != NULL; e = e->next) {
-        if (e->string[0] == lt->key[0] && strcmp(e->string, lt->key) == 0) {
+    memcpy(&head, s, len < sizeof(head) ? len : sizeof(head));
+    for (i = 0; i < *count; i++) {
+        if (seen[i].head == head && seen[i].len == len && memcmp(seen[i].text, lt->key, len) == 0) {
             lt->fallback = true;
             return 0;
         }
     }
+    seen[i].text = lt->key;
+    seen[i].len = len;
+    seen[i].head = head;
+    ++*count;
     return 1;
 }
 
@@ -297,6 +331,7 @@ static int open_container(dd_linetree_t *lt, int type)
         return 0;
     }
     lt->stack[lt->depth] = n;
+    lt->object[lt->depth] = type == cJSON_Object;
     lt->members[lt->depth] = 0;
     lt->depth++;
     return 1;
@@ -403,10 +438,11 @@ dd_linetree_status_t dd_linetree_parse(dd_linetree_t *lt, const char *text, size
     lt->key = NULL;
     lt->fallback = false;
     lt->oom = false;
-    lt->point = localeconv()->decimal_point[0];
+    lt->point = 0;
+    lt->escapes = len > 0 && memchr(text, '\\', len) != NULL;
     /* A byte order mark (skipped by dd_json_parse()) or a surrogate escape: its call. */
     if (len == 0 || (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) ||
-        has_surrogate_escape(text, len)) {
+        (lt->escapes && has_surrogate_escape(text, len))) {
         return DD_LINETREE_FALLBACK;
     }
     h = yajl_alloc(&CALLBACKS, &lt->funcs, lt);
