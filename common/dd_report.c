@@ -546,7 +546,7 @@ static dd_report_status_t parse_conn(dd_rctx_t *c, const void *node, dd_report_c
     dd_report_status_t st;
     const char *text;
     size_t len;
-    uint64_t v;
+    uint64_t v = 0; /* local_port is 0 when absent, not what the stack held */
 
     if ((st = expect(c, node, DD_RV_MAP, "an object")) != DD_REPORT_OK ||
         (st = collect(c, node, keys, 3, s)) != DD_REPORT_OK) {
