@@ -123,4 +123,80 @@ static inline int dd_oracle_check(dd_linetree_t *lt, const char *line, size_t le
     return verdict;
 }
 
+/*
+ * The end-to-end side: @p in (a replay stream) with a member only the tree path reads put first
+ * into every line that starts with '{' -- "_fast_lane_off\u0021":0, an unknown member
+ * prepare_line() ignores, whose backslash keeps the fast lane off the line (a stream that has
+ * that member already gets a duplicate key: DD_ORACLE_MEMBER_KEY tells). A replay of both texts must print
+ * the same, but for the "not valid JSON" messages, which quote positions that move
+ * (dd_oracle_drop_json_errors()). Returns a malloc()ed text of *out_len bytes, NULL when out
+ * of memory.
+ */
+/** Part of the member's key, for callers to leave out streams that have it. */
+#define DD_ORACLE_MEMBER_KEY "fast_lane_off"
+
+static inline char *dd_oracle_tree_only(const char *in, size_t len, size_t *out_len)
+{
+    static const char MEMBER[] = "\"_fast_lane_off\\u0021\":0";
+    /* at most one member (and a comma) per input byte */
+    char *out = malloc(len + (len + 1) * sizeof(MEMBER));
+    size_t o = 0;
+    size_t i = 0;
+
+    if (out == NULL) {
+        return NULL;
+    }
+    while (i < len) {
+        size_t j = i;
+        while (j < len && (in[j] == ' ' || in[j] == '\t')) {
+            j++;
+        }
+        memcpy(out + o, in + i, j - i);
+        o += j - i;
+        i = j;
+        if (i < len && in[i] == '{') {
+            size_t k = i + 1;
+            out[o++] = '{';
+            memcpy(out + o, MEMBER, sizeof(MEMBER) - 1);
+            o += sizeof(MEMBER) - 1;
+            while (k < len && (in[k] == ' ' || in[k] == '\t')) {
+                k++;
+            }
+            if (k >= len || in[k] != '}') {
+                out[o++] = ',';
+            }
+            i++;
+        }
+        while (i < len && in[i] != '\n') {
+            out[o++] = in[i++];
+        }
+        if (i < len) {
+            out[o++] = in[i++];
+        }
+    }
+    *out_len = o;
+    return out;
+}
+
+/* Removes, in place, the lines of a replay's error text that quote the JSON parser. */
+static inline void dd_oracle_drop_json_errors(char *err)
+{
+    char *r = err;
+    char *w = err;
+
+    while (*r != '\0') {
+        char *nl = strchr(r, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - r) + 1 : strlen(r);
+        char keep = r[n];
+        r[n] = '\0';
+        if (strstr(r, ": not valid JSON: ") == NULL) {
+            memmove(w, r, n);
+            w += n;
+        }
+        r[n] = keep;
+        r += n;
+    }
+    *w = '\0';
+}
+
 #endif /* DD_LINETREE_ORACLE_H_ */
