@@ -301,7 +301,9 @@ static int match_key(dd_rctx_t *c, const dd_rmember_t *m, const dd_rkey_t *keys,
     for (i = 0; i < n; i++) {
         const dd_rkey_name_t *k = &dd_report_keys[keys[i]];
         for (style = 0; style < 2; style++) {
-            if (m->key_len == k->len[style] && memcmp(m->key, k->name[style], m->key_len) == 0) {
+            /* Length, then first byte: most keys differ in one of them, and skip memcmp(). */
+            if (m->key_len == k->len[style] && m->key[0] == k->name[style][0] &&
+                memcmp(m->key, k->name[style], m->key_len) == 0) {
                 if (style == 0) {
                     c->used_long = true;
                 } else {
@@ -544,7 +546,7 @@ static dd_report_status_t parse_conn(dd_rctx_t *c, const void *node, dd_report_c
     dd_report_status_t st;
     const char *text;
     size_t len;
-    uint64_t v;
+    uint64_t v = 0; /* local_port is 0 when absent, not what the stack held */
 
     if ((st = expect(c, node, DD_RV_MAP, "an object")) != DD_REPORT_OK ||
         (st = collect(c, node, keys, 3, s)) != DD_REPORT_OK) {

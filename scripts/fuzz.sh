@@ -25,7 +25,7 @@ case "$secs" in
     exit 2
     ;;
 esac
-all="report_json report_cbor policy profile replay control metering route console provision certfacts"
+all="report_json report_cbor policy profile replay linetree control metering route console provision certfacts"
 harnesses=${*:-$all}
 
 "$root/scripts/build.sh" --fuzz
@@ -46,6 +46,8 @@ cp "$root"/fixtures/profiles/*.json "$seeds/profile/"
 cp "$root"/fixtures/policies/*.json "$seeds/policy/"
 cp "$root"/fixtures/provisioning/fleet-template.json "$seeds/provision/"
 cp "$root"/tests/golden/replay/*.jsonl "$seeds/replay/"
+cp "$root"/tests/golden/replay/*.jsonl "$seeds/linetree/"
+head -n 50 "$root"/tests/golden/replay/*.jsonl >"$seeds/linetree/mixed.jsonl"
 "$bin/fuzz_seeds" "$seeds"
 # A certificate to start the PEM harness from (no certificate is a fixture: ddlocal makes its own).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=seed -days 1 \

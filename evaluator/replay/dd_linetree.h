@@ -20,6 +20,10 @@
  * caller parses the line with dd_json_parse(), whose verdict and message then apply. So a
  * line gets the same tree or the same error either way.
  *
+ * Second job, the fast lane: dd_linetree_report() decodes a plain report line straight from
+ * yajl's callbacks into a dd_report_t, with no tree at all, and says yes only when the tree
+ * path would give the same record (tests/unit/dd_linetree_oracle.h is the proof's oracle).
+ *
  * Ownership: the dd_linetree_t owns every node; a tree lives until the next parse or
  * dd_linetree_destroy(). Not thread-safe: one per reader.
  */
@@ -29,6 +33,8 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
+
+#include "dd_report.h"
 
 /** Status codes of this module. */
 typedef enum dd_linetree_status {
@@ -54,6 +60,28 @@ void dd_linetree_destroy(dd_linetree_t *lt);
  */
 dd_linetree_status_t dd_linetree_parse(dd_linetree_t *lt, const char *text, size_t len,
                                        const cJSON **root);
+
+/** A report line decoded by dd_linetree_report(). */
+typedef struct dd_linetree_report {
+    char thing[DD_REPORT_THING_NAME_MAX + 1]; /**< "thing", a valid thing name */
+    size_t thing_len;
+    int64_t time_ms;    /**< "time", epoch milliseconds */
+    dd_report_t report; /**< "report"; the caller owns it (dd_report_free()) */
+} dd_linetree_report_t;
+
+/**
+ * The fast lane of `ddlocal replay` (issue 15): a line {"thing":T,"time":MS,"report":{...}}
+ * decoded straight from yajl's callbacks, without a tree. It only says yes: DD_LINETREE_OK
+ * when the line is plainly such a report line that the tree path (dd_linetree_parse() or
+ * dd_json_parse(), then dd_replay's checks and dd_report_decode_cjson()) accepts, and *out is
+ * then exactly what that path gives. Anything else -- another member anywhere, null, custom
+ * metrics, a float or a number of more than 15 digits, an ISO time, a backslash in the line,
+ * a ports entry without its port, any error -- is DD_LINETREE_FALLBACK with *out zeroed, and
+ * the line takes the tree path, whose verdict and messages apply. The previous tree is gone
+ * after this call.
+ */
+dd_linetree_status_t dd_linetree_report(dd_linetree_t *lt, const char *text, size_t len,
+                                        dd_linetree_report_t *out);
 
 /** A short text for @p status. */
 const char *dd_linetree_strerror(dd_linetree_status_t status);

@@ -1253,6 +1253,7 @@ static bool prepare_line(dd_linetree_t *lt, const char *line, size_t line_len, s
     const cJSON *root = NULL;
     cJSON *owned = NULL;
     dd_json_error_t jerr;
+    dd_linetree_report_t fast;
     char why[400];
     bool ok = true;
 
@@ -1262,6 +1263,21 @@ static bool prepare_line(dd_linetree_t *lt, const char *line, size_t line_len, s
     rec->line = line_no;
     rec->kind = REC_ERROR;
     rec->topic = NO_TEXT;
+    /* Most lines are plain reports: decoded without a tree when the fast lane can (it says
+     * yes only when the tree path below would give the same record, dd_linetree.h). */
+    if (dd_linetree_report(lt, line, line_len, &fast) == DD_LINETREE_OK) {
+        rec->kind = REC_REPORT;
+        rec->timed = true;
+        rec->t = fast.time_ms;
+        rec->rep = fast.report;
+        rec->thing = batch_text(b, fast.thing, fast.thing_len);
+        if (rec->thing == NO_TEXT) {
+            dd_report_free(&rec->rep);
+            return false;
+        }
+        b->n++;
+        return true;
+    }
     why[0] = '\0';
     /* Strict, and over the line's real length: a NUL inside the line must not end it early.
      * The fast parser decides only plain lines; the rest, errors included, get the strict

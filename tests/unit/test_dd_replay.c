@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dd_linetree_oracle.h"
 #include "dd_replay.h"
 
 static char *slurp(FILE *f, size_t *len)
@@ -671,6 +672,102 @@ static void test_dd_replay_too_many_threads_refused(void **state)
     assert_true(dd_replay_default_threads() <= DD_REPLAY_THREADS_DEFAULT_MAX);
 }
 
+/* Replays @p text (threads 1) against module4-intended; out and err texts, malloc()ed. */
+static void replay_text(const char *text, size_t len, char **out, char **err)
+{
+    dd_replay_text_t p;
+    dd_replay_options_t opt;
+    FILE *in = fmemopen((void *)text, len, "r");
+    FILE *o = tmpfile();
+    FILE *e = tmpfile();
+    size_t n;
+
+    assert_non_null(in);
+    assert_non_null(o);
+    assert_non_null(e);
+    memset(&opt, 0, sizeof(opt));
+    p.name = "fixtures/profiles/module4-intended.json";
+    p.text = read_rel(p.name, &p.len);
+    opt.profiles = &p;
+    opt.profile_count = 1;
+    opt.threads = 1;
+    (void)dd_replay_run(&opt, in, o, e, NULL);
+    *out = slurp(o, &n);
+    *err = slurp(e, &n);
+    fclose(in);
+    fclose(o);
+    fclose(e);
+    free((char *)p.text);
+}
+
+/* The fast lane for report lines (dd_linetree_report()) end to end: a stream of report lines
+ * of every shape it takes or leaves, with alarms, gives the same output as the same stream
+ * with every line kept off the fast lane (dd_oracle_tree_only()). */
+static void test_dd_replay_fast_lane_same_output(void **state)
+{
+    static const char *const SHAPES[] = {
+        /* taken */
+        "{\"thing\":\"d%d\",\"time\":%lld,\"report\":{\"header\":{\"report_id\":%d,\"version\":"
+        "\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_out\":%d},\"listening_tcp_ports\":{"
+        "\"ports\":[{\"port\":22},{\"port\":443,\"interface\":\"eth0\"}],\"total\":2},"
+        "\"tcp_connections\":{\"established_connections\":{\"connections\":[{\"remote_addr\":"
+        "\"10.0.0.%d:443\",\"local_port\":5000}],\"total\":1}}}}}\n",
+        "{\"thing\":\"d%d\",\"time\":%lld,\"report\":{\"hed\":{\"rid\":%d,\"v\":\"1.0\"},\"met\":{"
+        "\"ns\":{\"bo\":%d,\"bi\":%d}}}}\n",
+        /* left to the tree path, accepted there */
+        "{\"thing\":\"d%d\",\"time\":%lld,\"report\":{\"header\":{\"report_id\":%d,\"version\":"
+        "\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_out\":%d.0,\"bytes_in\":null},"
+        "\"x\":%d}}}\n",
+        /* refused: a bad port, a missing version, a bad thing */
+        "{\"thing\":\"d%d\",\"time\":%lld,\"report\":{\"header\":{\"report_id\":%d,\"version\":"
+        "\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_out\":%d},\"listening_udp_ports\":{"
+        "\"ports\":[{\"port\":%d0000}]}}}}\n",
+        "{\"thing\":\"d%d\",\"time\":%lld,\"report\":{\"header\":{\"report_id\":%d},\"metrics\":{"
+        "\"network_stats\":{\"bytes_out\":%d,\"packets_out\":%d}}}}\n",
+        "{\"thing\":\"d %d\",\"time\":%lld,\"report\":{\"header\":{\"report_id\":%d,\"version\":"
+        "\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_out\":%d,\"bytes_in\":%d}}}}\n",
+        /* out of time order, then not JSON */
+        "{\"thing\":\"d%d\",\"time\":%lld000,\"report\":{\"header\":{\"report_id\":%d,\"version\":"
+        "\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_out\":%d,\"bytes_in\":%d}}}}\n",
+        "{\"thing\":\"d%d\",\"time\":%lld,\"report\":{\"header\":{\"report_id\":%d,\"version\":"
+        "\"1.0\"},\"metrics\":{\"network_stats\":{\"bytes_out\":%d}}}}, %d\n",
+    };
+    size_t cap = 1 << 20;
+    char *text = malloc(cap);
+    char *tree;
+    size_t len = 0;
+    size_t tree_len = 0;
+    char *out[2];
+    char *err[2];
+    int i;
+
+    (void)state;
+    assert_non_null(text);
+    for (i = 0; i < 2000; i++) {
+        int shape = (i * 7) % 13 < 8 ? i % 2 : 2 + i % 6;
+        long long t = 1795824000000LL + (long long)i * 20000;
+        int bytes = 100 + (i * 37) % 250;
+        len += (size_t)snprintf(text + len, cap - len, SHAPES[shape], i % 7, t, i + 1, bytes,
+                                i % 5 + 1);
+    }
+    tree = dd_oracle_tree_only(text, len, &tree_len);
+    assert_non_null(tree);
+    replay_text(text, len, &out[0], &err[0]);
+    replay_text(tree, tree_len, &out[1], &err[1]);
+    assert_non_null(strstr(out[0], "MoreBytesSent")); /* alarms were raised */
+    assert_non_null(strstr(err[0], "(skipped)"));
+    assert_string_equal(out[0], out[1]);
+    dd_oracle_drop_json_errors(err[0]);
+    dd_oracle_drop_json_errors(err[1]);
+    assert_string_equal(err[0], err[1]);
+    for (i = 0; i < 2; i++) {
+        free(out[i]);
+        free(err[i]);
+    }
+    free(tree);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -685,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_dd_replay_rejected_line_never_half_applied),
         cmocka_unit_test(test_dd_replay_threads_same_output),
         cmocka_unit_test(test_dd_replay_too_many_threads_refused),
+        cmocka_unit_test(test_dd_replay_fast_lane_same_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
