@@ -395,7 +395,7 @@ static dd_report_status_t opt_uint(dd_rctx_t *c, const slot_t *s, uint64_t min, 
  * Report sections
  * ------------------------------------------------------------------------------------------- */
 
-static bool version_ok(const char *s, size_t len)
+bool dd_report_version_ok(const char *s, size_t len)
 {
     size_t i;
 
@@ -450,7 +450,7 @@ static dd_report_status_t parse_header(dd_rctx_t *c, const slot_t *hs)
     if ((st = read_string(c, s[1].value, &v, &vlen)) != DD_REPORT_OK) {
         return st;
     }
-    if (!version_ok(v, vlen)) {
+    if (!dd_report_version_ok(v, vlen)) {
         return dd_report_fail(c, DD_REPORT_BAD_VERSION, "\"%.*s\" is not \"1.x\"",
                               (int)(vlen > 20 ? 20 : vlen), v);
     }

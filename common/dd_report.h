@@ -408,6 +408,12 @@ dd_report_status_t dd_report_topic_parse(const char *topic, char *thing, size_t 
 void dd_report_error_code(const dd_report_error_t *err, bool fine_codes, const char **code,
                           const char **message);
 
+/**
+ * @brief Whether @p len bytes at @p s are a report version ddlocal accepts: "1." and 1 to 13
+ *        digits (the decoders' rule, shared with replay's fast lane).
+ */
+bool dd_report_version_ok(const char *s, size_t len);
+
 /** @return Static text for @p status. */
 const char *dd_report_strerror(dd_report_status_t status);
 

@@ -632,22 +632,6 @@ static void fast_iface(const unsigned char *s, size_t len, char *dst)
     dst[len] = '\0';
 }
 
-/* As dd_report.c's version_ok(): "1." and 1 to 13 digits. */
-static bool fast_version(const unsigned char *s, size_t len)
-{
-    size_t i;
-
-    if (len < 3 || len > 15 || s[0] != '1' || s[1] != '.') {
-        return false;
-    }
-    for (i = 2; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return false;
-        }
-    }
-    return true;
-}
-
 static int fast_string(void *ctx, const unsigned char *s, size_t len)
 {
     dd_linetree_t *lt = ctx;
@@ -669,7 +653,7 @@ static int fast_string(void *ctx, const unsigned char *s, size_t len)
         f->out->thing_len = len;
         return dd_name_valid(DD_NAME_THING, f->out->thing);
     case FR_HEADER:
-        if (key != K_VERSION || !fast_version(s, len)) {
+        if (key != K_VERSION || !dd_report_version_ok((const char *)s, len)) {
             return 0;
         }
         memcpy(f->out->report.version, s, len);

@@ -588,11 +588,24 @@ static void write_datapoint_csv(FILE *f, const cJSON *j)
     }
 }
 
+/* Prints @p j as one line of @p f; false when out of memory. */
+static bool put_json_line(FILE *f, const cJSON *j)
+{
+    char *text = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
+
+    if (text == NULL) {
+        return false;
+    }
+    fputs(text, f);
+    fputc('\n', f);
+    free(text);
+    return true;
+}
+
 static void on_datapoint(void *ctx, const dd_datapoint_record_t *d)
 {
     replay_t *r = ctx;
     cJSON *j;
-    char *text;
 
     if (r->opt->datapoint_hook != NULL) {
         r->opt->datapoint_hook(r->opt->hook_ctx, d);
@@ -613,14 +626,7 @@ static void on_datapoint(void *ctx, const dd_datapoint_record_t *d)
     if (r->dp_csv) {
         write_datapoint_csv(r->dp_out, j);
     } else {
-        text = cJSON_PrintUnformatted(j);
-        if (text == NULL) {
-            r->oom = true;
-        } else {
-            fputs(text, r->dp_out);
-            fputc('\n', r->dp_out);
-            free(text);
-        }
+        r->oom = r->oom || !put_json_line(r->dp_out, j);
     }
     cJSON_Delete(j);
     r->datapoints++;
@@ -666,7 +672,6 @@ static void on_event(void *ctx, const dd_violation_event_t *ev)
     replay_t *r = ctx;
     bstat_t *b;
     cJSON *j;
-    char *text;
 
     if (r->opt->event_hook != NULL) {
         r->opt->event_hook(r->opt->hook_ctx, ev);
@@ -677,15 +682,12 @@ static void on_event(void *ctx, const dd_violation_event_t *ev)
     if (!print_event(r, b, ev)) {
         /* No cached behavior, or a line longer than the buffer: the tree. */
         j = dd_shapes_violation_event(ev, r->time_ms);
-        text = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
+        bool put = put_json_line(r->out, j);
         cJSON_Delete(j);
-        if (text == NULL) {
+        if (!put) {
             r->oom = true;
             return;
         }
-        fputs(text, r->out);
-        fputc('\n', r->out);
-        free(text);
     }
     r->events++;
     if (b != NULL) {
@@ -847,7 +849,6 @@ static void print_summary(replay_t *r)
         size_t at_end = 0;
         cJSON *root = cJSON_CreateObject();
         cJSON *s = cJSON_AddObjectToObject(root, "summary");
-        char *text;
 
         for (j = 0; j < r->nmm; j++) {
             if (strcmp(r->mm[j].metric, b->b->metric) == 0) {
@@ -894,15 +895,12 @@ static void print_summary(replay_t *r)
                            thr);
             cJSON_AddStringToObject(s, "warning", warn);
         }
-        text = cJSON_PrintUnformatted(root);
+        bool put = put_json_line(r->out, root);
         cJSON_Delete(root);
-        if (text == NULL) {
+        if (!put) {
             r->oom = true;
             return;
         }
-        fputs(text, r->out);
-        fputc('\n', r->out);
-        free(text);
     }
 }
 
