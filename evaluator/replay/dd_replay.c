@@ -1549,7 +1549,9 @@ static void read_chunk(pipeline_t *pl, batch_t *b)
         pl->eof = true;
         return;
     }
-    memcpy(b->chunk, pl->carry, len);
+    if (len > 0) {
+        memcpy(b->chunk, pl->carry, len); /* no carry yet is a NULL one: UBSan's call */
+    }
     pl->carry_len = 0;
     for (;;) {
         size_t got = fread(b->chunk + len, 1, b->chunk_cap - len - 1, pl->in);
@@ -1566,7 +1568,9 @@ static void read_chunk(pipeline_t *pl, batch_t *b)
                 pl->eof = true;
                 return;
             }
-            memcpy(pl->carry, b->chunk + cut, len - cut);
+            if (len > cut) {
+                memcpy(pl->carry, b->chunk + cut, len - cut);
+            }
             pl->carry_len = len - cut;
             len = cut;
             break;
