@@ -1123,7 +1123,7 @@ static bool parse_event(const cJSON *e, const char *thing, int64_t t, dd_cloud_e
 /* ------------------------------------------------------------------ records */
 
 /*
- * A line is handled in two stages so that a reader thread can do the first while the engine
+ * A line is handled in two stages so that any thread can do the first while the engine
  * runs the second (dd_replay.h, "Threads"): prepare_line() parses and validates everything
  * that depends on the line alone into a rec_t; apply_rec() does what depends on the lines
  * before it (the time order) and the engine. The checks keep the order the single-stage code
