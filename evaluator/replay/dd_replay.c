@@ -210,12 +210,6 @@ typedef struct metric_marks {
     size_t seen_n;
 } metric_marks_t;
 
-/* The metrics a thing has had a datum of (replay_t.tseen). */
-typedef struct thing_seen {
-    const char *thing; /* the engine's copy of the name; NULL: free entry */
-    uint64_t metrics;  /* bit i: r->mm[i] */
-} thing_seen_t;
-
 typedef struct replay {
     FILE *out;
     FILE *dp_out; /* --datapoints, or NULL */
@@ -236,13 +230,6 @@ typedef struct replay {
     const char *mm_name[8];
     size_t mm_at[8];
     size_t nmm_name;
-    /* Which of the first 64 metrics each thing has had a datum of, by the address of the
-     * engine's name: one probe per report for all its metrics, where a set per metric cost a
-     * cache miss per metric (the rest use metric_marks_t.seen). Open addressing, at most half
-     * full. */
-    thing_seen_t *tseen;
-    size_t tseen_cap;
-    size_t tseen_n;
     size_t events;
     char *evbuf; /* an event's line (dd_shapes_violation_event_print) */
     size_t evbuf_cap;
@@ -337,53 +324,6 @@ static bool seen_check_add(metric_marks_t *mm, const char *thing, bool *oom)
     }
     mm->seen[i] = thing;
     mm->seen_n++;
-    return false;
-}
-
-/* True when @p thing has had a datum of r->mm[@p bit] (bit < 64); else records it (false, also
- * when out of memory: *oom). */
-static bool tseen_check_add(replay_t *r, const char *thing, unsigned bit, bool *oom)
-{
-    uint64_t b = 1ULL << bit;
-    size_t mask;
-    size_t i;
-
-    if (r->tseen_cap != 0) {
-        mask = r->tseen_cap - 1;
-        for (i = seen_slot(thing, mask); r->tseen[i].thing != NULL; i = (i + 1) & mask) {
-            if (r->tseen[i].thing == thing) {
-                bool seen = (r->tseen[i].metrics & b) != 0;
-                r->tseen[i].metrics |= b;
-                return seen;
-            }
-        }
-    }
-    if ((r->tseen_n + 1) * 2 > r->tseen_cap) {
-        size_t cap = r->tseen_cap == 0 ? 1024 : r->tseen_cap * 2;
-        thing_seen_t *v = calloc(cap, sizeof(*v));
-        size_t j;
-        if (v == NULL) {
-            *oom = true;
-            return false;
-        }
-        for (j = 0; j < r->tseen_cap; j++) {
-            if (r->tseen[j].thing != NULL) {
-                for (i = seen_slot(r->tseen[j].thing, cap - 1); v[i].thing != NULL;
-                     i = (i + 1) & (cap - 1)) {
-                }
-                v[i] = r->tseen[j];
-            }
-        }
-        free(r->tseen);
-        r->tseen = v;
-        r->tseen_cap = cap;
-    }
-    mask = r->tseen_cap - 1;
-    for (i = seen_slot(thing, mask); r->tseen[i].thing != NULL; i = (i + 1) & mask) {
-    }
-    r->tseen[i].thing = thing;
-    r->tseen[i].metrics = b;
-    r->tseen_n++;
     return false;
 }
 
@@ -745,9 +685,7 @@ static void on_datum(void *ctx, const dd_metric_datum_t *d)
             r->nmm_name++;
         }
     }
-    i = (size_t)(mm - r->mm);
-    if (i < 64 ? tseen_check_add(r, d->thing, (unsigned)i, &oom)
-               : seen_check_add(mm, d->thing, &oom)) {
+    if (seen_check_add(mm, d->thing, &oom)) {
         return; /* only a thing's first datum is kept */
     }
     m = oom ? NULL : mark_get(&mm->things, d->thing, &created);
@@ -2024,7 +1962,6 @@ dd_replay_status_t dd_replay_run(const dd_replay_options_t *opt, FILE *in, FILE 
         free(r.bs[i].text);
     }
     free(r.evbuf);
-    free(r.tseen);
     for (i = 0; i < r.nmm; i++) {
         marks_free(&r.mm[i].things);
         free(r.mm[i].seen);
