@@ -59,30 +59,41 @@ dd_window_status_t dd_window_push(dd_window_t *w, int64_t t_ms, uint32_t mask,
     return DD_WINDOW_OK;
 }
 
+/* Reads samples newest first from position *next down, adding @p channel's values of those in
+ * (now - duration, now] to *total (and counting them in *n), up to the first one at or before
+ * the window's start; samples after @p now_ms are passed over. */
+static void scan_back(const dd_window_t *w, int64_t now_ms, int64_t duration_ms, unsigned channel,
+                      uint32_t *next, uint64_t *total, uint32_t *n)
+{
+    uint32_t bit = 1u << channel;
+
+    while (*next > 0) {
+        const dd_window_sample_t *s = &w->ring[at(w, *next - 1)];
+        if (s->t_ms <= now_ms) {
+            if (s->t_ms <= now_ms - duration_ms) {
+                break;
+            }
+            if (s->mask & bit) {
+                *total += s->v[channel];
+                (*n)++;
+            }
+        }
+        (*next)--;
+    }
+}
+
 dd_window_status_t dd_window_sum(const dd_window_t *w, int64_t now_ms, int64_t duration_ms,
                                  unsigned channel, uint64_t *sum, uint32_t *samples)
 {
-    uint32_t i;
+    uint32_t next;
     uint64_t total = 0;
     uint32_t n = 0;
 
     if (w == NULL || sum == NULL || channel >= DD_WINDOW_CHANNELS || duration_ms <= 0) {
         return DD_WINDOW_BAD_PARAMETER;
     }
-    /* Newest first; stop at the first sample outside (now - d, now]. */
-    for (i = w->count; i > 0; i--) {
-        const dd_window_sample_t *s = &w->ring[at(w, i - 1)];
-        if (s->t_ms > now_ms) {
-            continue;
-        }
-        if (s->t_ms <= now_ms - duration_ms) {
-            break;
-        }
-        if (s->mask & (1u << channel)) {
-            total += s->v[channel];
-            n++;
-        }
-    }
+    next = w->count;
+    scan_back(w, now_ms, duration_ms, channel, &next, &total, &n);
     *sum = total;
     if (samples != NULL) {
         *samples = n;
@@ -107,27 +118,14 @@ dd_window_status_t dd_window_cursor_start(const dd_window_t *w, int64_t now_ms, 
 dd_window_status_t dd_window_cursor_sum(const dd_window_t *w, dd_window_cursor_t *c,
                                         int64_t duration_ms, uint64_t *sum)
 {
-    uint32_t bit;
+    uint32_t n = 0;
 
     if (w == NULL || c == NULL || sum == NULL || duration_ms <= 0 || duration_ms < c->duration_ms ||
         c->next > w->count) {
         return DD_WINDOW_BAD_PARAMETER;
     }
-    bit = 1u << c->channel;
-    /* As dd_window_sum: newest first, stop at the first sample outside; the samples read by
-     * earlier (shorter) calls are inside this window too. */
-    while (c->next > 0) {
-        const dd_window_sample_t *s = &w->ring[at(w, c->next - 1)];
-        if (s->t_ms <= c->now_ms) {
-            if (s->t_ms <= c->now_ms - duration_ms) {
-                break;
-            }
-            if (s->mask & bit) {
-                c->total += s->v[c->channel];
-            }
-        }
-        c->next--;
-    }
+    /* The samples read by earlier (shorter) calls are inside this window too. */
+    scan_back(w, c->now_ms, duration_ms, c->channel, &c->next, &c->total, &n);
     c->duration_ms = duration_ms;
     *sum = c->total;
     return DD_WINDOW_OK;
