@@ -255,6 +255,18 @@ static dd_report_status_t read_string(dd_rctx_t *c, const void *node, const char
 }
 
 /* Interface names: kept up to DD_REPORT_IFACE_MAX bytes, cut on a UTF-8 boundary. */
+void dd_report_iface_copy(const char *s, size_t len, char *dst)
+{
+    if (len > DD_REPORT_IFACE_MAX) {
+        len = DD_REPORT_IFACE_MAX;
+        while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80) {
+            len--;
+        }
+    }
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+}
+
 static dd_report_status_t read_iface(dd_rctx_t *c, const void *node, char *dst)
 {
     const char *s;
@@ -267,14 +279,7 @@ static dd_report_status_t read_iface(dd_rctx_t *c, const void *node, char *dst)
     if (memchr(s, '\0', len) != NULL) {
         return dd_report_fail(c, DD_REPORT_WRONG_TYPE, "must not contain NUL characters");
     }
-    if (len > DD_REPORT_IFACE_MAX) {
-        len = DD_REPORT_IFACE_MAX;
-        while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80) {
-            len--;
-        }
-    }
-    memcpy(dst, s, len);
-    dst[len] = '\0';
+    dd_report_iface_copy(s, len, dst);
     return DD_REPORT_OK;
 }
 

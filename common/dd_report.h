@@ -414,6 +414,13 @@ void dd_report_error_code(const dd_report_error_t *err, bool fine_codes, const c
  */
 bool dd_report_version_ok(const char *s, size_t len);
 
+/**
+ * @brief Copies an interface name of @p len bytes (no NUL among them) into @p dst, which holds
+ *        DD_REPORT_IFACE_MAX + 1 bytes: a longer name is cut to at most DD_REPORT_IFACE_MAX
+ *        bytes on a UTF-8 boundary (the decoders' rule, shared with replay's fast lane).
+ */
+void dd_report_iface_copy(const char *s, size_t len, char *dst);
+
 /** @return Static text for @p status. */
 const char *dd_report_strerror(dd_report_status_t status);
 

@@ -618,20 +618,6 @@ static int fast_number(void *ctx, const char *s, size_t len)
     }
 }
 
-/* As dd_report.c's read_iface(): kept up to DD_REPORT_IFACE_MAX bytes, cut on a UTF-8
- * boundary (no NUL: the line has no escape). */
-static void fast_iface(const unsigned char *s, size_t len, char *dst)
-{
-    if (len > DD_REPORT_IFACE_MAX) {
-        len = DD_REPORT_IFACE_MAX;
-        while (len > 0 && (s[len] & 0xc0) == 0x80) {
-            len--;
-        }
-    }
-    memcpy(dst, s, len);
-    dst[len] = '\0';
-}
-
 static int fast_string(void *ctx, const unsigned char *s, size_t len)
 {
     dd_linetree_t *lt = ctx;
@@ -663,7 +649,7 @@ static int fast_string(void *ctx, const unsigned char *s, size_t len)
         if (key != K_IFACE) {
             return 0;
         }
-        fast_iface(s, len, f->port[f->nitems].interface);
+        dd_report_iface_copy((const char *)s, len, f->port[f->nitems].interface);
         f->port[f->nitems].has_interface = true;
         return 1;
     case FR_CONN:
@@ -675,7 +661,7 @@ static int fast_string(void *ctx, const unsigned char *s, size_t len)
         if (key != K_LOCAL_IFACE) {
             return 0;
         }
-        fast_iface(s, len, c->local_interface);
+        dd_report_iface_copy((const char *)s, len, c->local_interface);
         c->has_local_interface = true;
         return 1;
     default: return 0;
